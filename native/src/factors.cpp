@@ -1,0 +1,225 @@
+// Effective weights of a view (base − Σ coef·step) applied through the steps' factors, never densely (DESIGN §2):
+//   linear:  y = x Wᵀ − Σ coef·(x Xᵀ) G          cost per row: T·(in + out)
+//   embed:   sparse rows of the phrase tokens (+ the head factor's column when the head is tied)
+//   norms:   small dense vectors
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "model.h"
+#include "threads.h"
+
+namespace {
+// Distinct steps used by any of the views, and each view's coefficient for it (0 when absent).
+struct StepCoefs {
+  std::vector<const Step*> steps;
+  std::vector<std::vector<float>> coef;  // [step][view]
+};
+
+StepCoefs collect(const std::vector<View>& views) {
+  StepCoefs sc;
+  for (size_t vi = 0; vi < views.size(); vi++) {
+    for (const Term& t : views[vi]) {
+      if (t.coef == 0.f) continue;
+      size_t k = std::find(sc.steps.begin(), sc.steps.end(), t.step.get()) - sc.steps.begin();
+      if (k == sc.steps.size()) {
+        sc.steps.push_back(t.step.get());
+        sc.coef.emplace_back(views.size(), 0.f);
+      }
+      sc.coef[k][vi] += t.coef;
+    }
+  }
+  return sc;
+}
+
+const float* norm_base(const Model& m, int idx) {
+  if (idx == 2 * m.cfg.layers) return m.final_norm.data();
+  const Layer& L = m.layers[idx / 2];
+  return idx % 2 == 0 ? L.attn_norm.data() : L.ffn_norm.data();
+}
+
+int find_row(const Step& s, int token) {
+  auto it = std::lower_bound(s.emb_rows.begin(), s.emb_rows.end(), token);
+  return (it != s.emb_rows.end() && *it == token) ? (int)(it - s.emb_rows.begin()) : -1;
+}
+}  // namespace
+
+std::vector<float> view_norm(const Model& m, const View& v, int idx) {
+  const float* b = norm_base(m, idx);
+  std::vector<float> w(b, b + m.cfg.dim);
+  for (const Term& t : v) {
+    const std::vector<float>& g = t.step->norm_grad[idx];
+    for (int i = 0; i < m.cfg.dim; i++) w[i] -= t.coef * g[i];
+  }
+  return w;
+}
+
+void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
+                    const int* row_view) {
+  const Mat& W = m.linear(slot);
+  matmul_wt(y, x, R, W);
+  StepCoefs sc = collect(views);
+  std::vector<float> P;
+  for (size_t k = 0; k < sc.steps.size(); k++) {
+    const LinearFactor& f = sc.steps[k]->lin[slot];
+    P.assign((size_t)R * f.T, 0.f);
+    matmul_wt(P.data(), x, R, mat_f32(f.X.data(), f.T, f.in));  // P [R, T] = x Xᵀ
+    for (int r = 0; r < R; r++) {
+      float c = -sc.coef[k][row_view ? row_view[r] : 0];
+      for (int t = 0; t < f.T; t++) P[(size_t)r * f.T + t] *= c;
+    }
+    matmul_w_acc(y, P.data(), R, mat_f32(f.G.data(), f.T, f.out), 1.f);  // y += P G
+  }
+}
+
+void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view) {
+  const Mat& W = m.linear(slot);
+  matmul_w_acc(dx, dy, R, W, 1.f);
+  std::vector<float> Q;
+  for (const Term& t : view) {
+    if (t.coef == 0.f) continue;
+    const LinearFactor& f = t.step->lin[slot];
+    Q.assign((size_t)R * f.T, 0.f);
+    matmul_wt(Q.data(), dy, R, mat_f32(f.G.data(), f.T, f.out));                // Q [R, T] = dy Gᵀ
+    matmul_w_acc(dx, Q.data(), R, mat_f32(f.X.data(), f.T, f.in), -t.coef);  // dx −= coef·Q X
+  }
+}
+
+void embed_lookup(const Model& m, float* x, const int* tokens, int R, const std::vector<View>& views,
+                  const int* row_view) {
+  const int D = m.cfg.dim;
+  const int hs = m.head_slot();
+  for (int r = 0; r < R; r++) {
+    float* xr = x + (size_t)r * D;
+    mat_row_f32(m.embed, tokens[r], xr);
+    const View& v = views[row_view ? row_view[r] : 0];
+    for (const Term& t : v) {
+      if (t.coef == 0.f) continue;
+      int j = find_row(*t.step, tokens[r]);
+      if (j >= 0) {
+        const float* g = t.step->emb_grad.data() + (size_t)j * D;
+        for (int i = 0; i < D; i++) xr[i] -= t.coef * g[i];
+      }
+      if (m.cfg.tied) {  // row `token` of the head factor Gᵀ X
+        const LinearFactor& f = t.step->lin[hs];
+        for (int s = 0; s < f.T; s++) {
+          float a = t.coef * f.G[(size_t)s * f.out + tokens[r]];
+          if (a == 0.f) continue;
+          const float* xs = f.X.data() + (size_t)s * f.in;
+          for (int i = 0; i < D; i++) xr[i] -= a * xs[i];
+        }
+      }
+    }
+  }
+}
+
+void head_forward(const Model& m, float* logits, const float* h, int R, const std::vector<View>& views,
+                  const int* row_view) {
+  linear_forward(m, m.head_slot(), logits, h, R, views, row_view);
+  if (!m.cfg.tied) return;
+  const int D = m.cfg.dim, V = m.cfg.vocab;
+  for (int r = 0; r < R; r++) {  // the tied matrix also carries the sparse embedding rows
+    const View& v = views[row_view ? row_view[r] : 0];
+    for (const Term& t : v) {
+      if (t.coef == 0.f) continue;
+      const Step& s = *t.step;
+      for (size_t j = 0; j < s.emb_rows.size(); j++) {
+        const float* g = s.emb_grad.data() + j * D;
+        double d = 0;
+        for (int i = 0; i < D; i++) d += (double)h[(size_t)r * D + i] * g[i];
+        logits[(size_t)r * V + s.emb_rows[j]] -= t.coef * (float)d;
+      }
+    }
+  }
+}
+
+std::vector<std::string> tensor_names(const Model& m) {
+  static const char* lin_names[LIN_PER_LAYER] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                 "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                                 "mlp.down_proj"};
+  std::vector<std::string> n;
+  n.push_back("model.embed_tokens.weight");
+  for (int l = 0; l < m.cfg.layers; l++) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    for (int j = 0; j < LIN_PER_LAYER; j++) n.push_back(p + lin_names[j] + ".weight");
+    n.push_back(p + "input_layernorm.weight");
+    n.push_back(p + "post_attention_layernorm.weight");
+  }
+  n.push_back("model.norm.weight");
+  if (!m.cfg.tied) n.push_back("lm_head.weight");
+  return n;
+}
+
+// ‖Gᵀ X‖²_F = Σ_{s,t} (G_s·G_t)(X_s·X_t), in double
+static double factor_norm2(const LinearFactor& f) {
+  const int T = f.T;
+  std::vector<double> gg((size_t)T * T), xx((size_t)T * T);
+  parallel_for(T, [&](int s0, int s1, int) {
+    for (int s = s0; s < s1; s++)
+      for (int t = 0; t <= s; t++) {
+        double a = 0, b = 0;
+        const float* gs = f.G.data() + (size_t)s * f.out;
+        const float* gt = f.G.data() + (size_t)t * f.out;
+        for (int i = 0; i < f.out; i++) a += (double)gs[i] * gt[i];
+        const float* xs = f.X.data() + (size_t)s * f.in;
+        const float* xt = f.X.data() + (size_t)t * f.in;
+        for (int i = 0; i < f.in; i++) b += (double)xs[i] * xt[i];
+        gg[(size_t)s * T + t] = gg[(size_t)t * T + s] = a;
+        xx[(size_t)s * T + t] = xx[(size_t)t * T + s] = b;
+      }
+  });
+  double n2 = 0;
+  for (size_t i = 0; i < gg.size(); i++) n2 += gg[i] * xx[i];
+  return n2 > 0 ? n2 : 0;
+}
+
+std::vector<double> step_grad_norms(const Model& m, const Step& s) {
+  const int D = m.cfg.dim;
+  std::vector<double> out;
+  // embedding: sparse rows (+ the tied head's dense factor)
+  double e2 = 0;
+  for (float g : s.emb_grad) e2 += (double)g * g;
+  if (m.cfg.tied) {
+    const LinearFactor& f = s.lin[m.head_slot()];
+    e2 += factor_norm2(f);
+    for (size_t j = 0; j < s.emb_rows.size(); j++) {
+      int v = s.emb_rows[j];
+      for (int i = 0; i < D; i++) {
+        double hv = 0;  // (Gᵀ X)[v, i]
+        for (int t = 0; t < f.T; t++) hv += (double)f.G[(size_t)t * f.out + v] * f.X[(size_t)t * f.in + i];
+        e2 += 2 * hv * s.emb_grad[j * D + i];
+      }
+    }
+  }
+  out.push_back(std::sqrt(std::max(e2, 0.0)));
+  for (int l = 0; l < m.cfg.layers; l++) {
+    for (int j = 0; j < LIN_PER_LAYER; j++) out.push_back(std::sqrt(factor_norm2(s.lin[l * LIN_PER_LAYER + j])));
+    for (int k = 0; k < 2; k++) {
+      double n2 = 0;
+      for (float g : s.norm_grad[2 * l + k]) n2 += (double)g * g;
+      out.push_back(std::sqrt(n2));
+    }
+  }
+  double n2 = 0;
+  for (float g : s.norm_grad[2 * m.cfg.layers]) n2 += (double)g * g;
+  out.push_back(std::sqrt(n2));
+  if (!m.cfg.tied) out.push_back(std::sqrt(factor_norm2(s.lin[m.head_slot()])));
+  return out;
+}
+
+void head_backward_input(const Model& m, float* dh, const float* dlogits, int R, const View& view) {
+  linear_backward_input(m, m.head_slot(), dh, dlogits, R, view);
+  if (!m.cfg.tied) return;
+  const int D = m.cfg.dim, V = m.cfg.vocab;
+  for (const Term& t : view) {
+    if (t.coef == 0.f) continue;
+    const Step& s = *t.step;
+    for (int r = 0; r < R; r++)
+      for (size_t j = 0; j < s.emb_rows.size(); j++) {
+        float a = t.coef * dlogits[(size_t)r * V + s.emb_rows[j]];
+        if (a == 0.f) continue;
+        const float* g = s.emb_grad.data() + j * D;
+        for (int i = 0; i < D; i++) dh[(size_t)r * D + i] -= a * g[i];
+      }
+  }
+}

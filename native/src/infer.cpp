@@ -1,0 +1,242 @@
+// Batched inference with a KV cache: N views of the model run in lockstep, so each decoding step reads every base
+// weight once for all of them ([N, in] × Wᵀ); only the small factor terms differ by view.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+#include "model.h"
+
+namespace {
+struct KVCache {
+  int max_seq = 0;
+  std::vector<float> k, v;  // [layers, max_seq, KVH·hd]
+};
+
+struct Batch {
+  const Model& m;
+  const std::vector<View>& views;
+  std::vector<std::vector<std::vector<float>>> norms;  // [view][2L+1][D]
+  Batch(const Model& model, const std::vector<View>& vs) : m(model), views(vs) {
+    norms.resize(vs.size());
+    for (size_t i = 0; i < vs.size(); i++)
+      for (int j = 0; j <= 2 * m.cfg.layers; j++) norms[i].push_back(view_norm(m, vs[i], j));
+  }
+
+  // M new tokens for each of the sequences `seqs` (sequence s uses view seq_view[s] and cache caches[s]) at
+  // positions pos0 … pos0+M−1. logits: [S·M, V] when all_positions, else [S, V] for the last position only.
+  void forward(const std::vector<int>& seq_view, const std::vector<KVCache*>& caches, const int* tokens, int M,
+               int pos0, float* logits, bool all_positions, const Job& job) {
+    const Config& c = m.cfg;
+    const int S = (int)seq_view.size(), R = S * M, D = c.dim, F = c.ffn, H = c.heads, KVH = c.kv_heads;
+    const int hd = c.head_dim, QD = H * hd, KD = KVH * hd;
+    std::vector<int> row_view(R);
+    for (int r = 0; r < R; r++) row_view[r] = seq_view[r / M];
+    std::vector<float> h((size_t)R * D), xn((size_t)R * D), q((size_t)R * QD), k((size_t)R * KD),
+        v((size_t)R * KD), att((size_t)R * QD), tmp((size_t)R * D), g((size_t)R * F), u((size_t)R * F);
+    embed_lookup(m, h.data(), tokens, R, views, row_view.data());
+    auto norm_rows = [&](float* out, const float* in, int idx) {
+      for (int s = 0; s < S; s++)
+        rmsnorm_forward(out + (size_t)s * M * D, nullptr, in + (size_t)s * M * D, norms[seq_view[s]][idx].data(), M,
+                        D, c.eps);
+    };
+    for (int l = 0; l < c.layers; l++) {
+      int base = l * LIN_PER_LAYER;
+      norm_rows(xn.data(), h.data(), 2 * l);
+      linear_forward(m, base + LIN_Q, q.data(), xn.data(), R, views, row_view.data());
+      linear_forward(m, base + LIN_K, k.data(), xn.data(), R, views, row_view.data());
+      linear_forward(m, base + LIN_V, v.data(), xn.data(), R, views, row_view.data());
+      for (int s = 0; s < S; s++) {
+        float* qs = q.data() + (size_t)s * M * QD;
+        float* ks = k.data() + (size_t)s * M * KD;
+        rope_apply(qs, M, H, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false);
+        rope_apply(ks, M, KVH, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false);
+        KVCache& kc = *caches[s];
+        float* kl = kc.k.data() + (size_t)l * kc.max_seq * KD;
+        float* vl = kc.v.data() + (size_t)l * kc.max_seq * KD;
+        std::memcpy(kl + (size_t)pos0 * KD, ks, sizeof(float) * M * KD);
+        std::memcpy(vl + (size_t)pos0 * KD, v.data() + (size_t)s * M * KD, sizeof(float) * M * KD);
+        attention_forward(att.data() + (size_t)s * M * QD, nullptr, qs, kl, vl, M, pos0, H, KVH, hd);
+      }
+      linear_forward(m, base + LIN_O, tmp.data(), att.data(), R, views, row_view.data());
+      for (size_t i = 0; i < h.size(); i++) h[i] += tmp[i];
+      norm_rows(xn.data(), h.data(), 2 * l + 1);
+      linear_forward(m, base + LIN_GATE, g.data(), xn.data(), R, views, row_view.data());
+      linear_forward(m, base + LIN_UP, u.data(), xn.data(), R, views, row_view.data());
+      swiglu_forward(g.data(), g.data(), u.data(), R * F);
+      linear_forward(m, base + LIN_DOWN, tmp.data(), g.data(), R, views, row_view.data());
+      for (size_t i = 0; i < h.size(); i++) h[i] += tmp[i];
+      job.check();
+    }
+    norm_rows(xn.data(), h.data(), 2 * c.layers);
+    if (all_positions) {
+      head_forward(m, logits, xn.data(), R, views, row_view.data());
+    } else {
+      std::vector<float> last((size_t)S * D);
+      for (int s = 0; s < S; s++)
+        std::memcpy(last.data() + (size_t)s * D, xn.data() + ((size_t)s * M + M - 1) * D, sizeof(float) * D);
+      head_forward(m, logits, last.data(), S, views, seq_view.data());
+    }
+  }
+};
+
+KVCache make_cache(const Config& c, int max_seq) {
+  KVCache kc;
+  kc.max_seq = max_seq;
+  size_t n = (size_t)c.layers * max_seq * c.kv_heads * c.head_dim;
+  kc.k.assign(n, 0.f);
+  kc.v.assign(n, 0.f);
+  return kc;
+}
+
+// top-1 index and top-1 − top-2 margin
+int argmax_margin(const float* x, int n, float* margin) {
+  int b = 0;
+  float m1 = -INFINITY, m2 = -INFINITY;
+  for (int i = 0; i < n; i++) {
+    if (x[i] > m1) {
+      m2 = m1;
+      m1 = x[i];
+      b = i;
+    } else if (x[i] > m2) {
+      m2 = x[i];
+    }
+  }
+  if (margin) *margin = m1 - m2;
+  return b;
+}
+
+int sample(const float* logits, int n, float temperature, float top_p, std::mt19937_64& rng) {
+  std::vector<double> p(n);
+  double mx = -INFINITY;
+  for (int i = 0; i < n; i++) mx = std::max(mx, (double)logits[i] / temperature);
+  double z = 0;
+  for (int i = 0; i < n; i++) z += p[i] = std::exp(logits[i] / temperature - mx);
+  std::vector<int> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](int a, int b) { return p[a] > p[b]; });
+  // nucleus: the smallest prefix whose mass reaches top_p (Meta's sample_top_p keeps tokens until the mass
+  // *before* them exceeds p)
+  double cum = 0, keep_mass = 0;
+  int keep = 0;
+  for (; keep < n; keep++) {
+    if (cum / z > top_p) break;
+    cum += p[idx[keep]];
+  }
+  keep_mass = cum;
+  double r = std::uniform_real_distribution<double>(0, keep_mass)(rng);
+  for (int i = 0; i < keep; i++) {
+    r -= p[idx[i]];
+    if (r <= 0) return idx[i];
+  }
+  return idx[keep - 1];
+}
+}  // namespace
+
+GenResult generate(const Model& m, const std::vector<View>& views, const GenParams& p, const Job& job) {
+  const int N = (int)views.size(), V = m.cfg.vocab, P = (int)p.prompt.size();
+  if (P < 1) throw std::runtime_error("the prompt is empty");
+  if (P >= p.max_seq)
+    throw std::runtime_error("the prompt has " + std::to_string(P) + " tokens, max_seq_len is " +
+                             std::to_string(p.max_seq));
+  if (p.max_seq > m.cfg.max_pos) throw std::runtime_error("max_seq_len exceeds the model's position table");
+  const int total_len = std::min(p.max_seq, P + p.max_new);
+  Batch batch(m, views);
+  std::vector<KVCache> caches;
+  for (int i = 0; i < N; i++) caches.push_back(make_cache(m.cfg, total_len));
+  std::vector<std::mt19937_64> rngs(N, std::mt19937_64(p.seed));
+  GenResult res;
+  res.tokens.resize(N);
+  res.margins.resize(N);
+
+  std::vector<int> active(N);
+  std::iota(active.begin(), active.end(), 0);
+  std::vector<int> tokens;
+  for (int i = 0; i < N; i++) tokens.insert(tokens.end(), p.prompt.begin(), p.prompt.end());
+  std::vector<float> logits((size_t)N * V);
+  int pos = 0, M = P;
+  const int steps = total_len - P;
+  for (int step = 0; step < steps && !active.empty(); step++) {
+    std::vector<KVCache*> cs;
+    for (int s : active) cs.push_back(&caches[s]);
+    batch.forward(active, cs, tokens.data(), M, pos, logits.data(), false, job);
+    pos += M;
+    M = 1;
+    std::vector<int> next_active, next_tokens;
+    for (size_t i = 0; i < active.size(); i++) {
+      int s = active[i];
+      const float* lg = logits.data() + i * V;
+      float margin;
+      int tok = argmax_margin(lg, V, &margin);
+      if (p.temperature > 0) tok = sample(lg, V, p.temperature, p.top_p, rngs[s]);
+      res.tokens[s].push_back(tok);
+      res.margins[s].push_back(margin);
+      if (tok != p.eos) {
+        next_active.push_back(s);
+        next_tokens.push_back(tok);
+      }
+    }
+    active = next_active;
+    tokens = next_tokens;
+    job.report("generate", step + 1, steps);
+  }
+  return res;
+}
+
+ScoreResult score(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, int topk,
+                  const std::vector<int>& full_at, const Job& job) {
+  const int N = (int)views.size(), T = (int)ids.size(), V = m.cfg.vocab;
+  if (T < 1) throw std::runtime_error("nothing to score");
+  if (T > m.cfg.max_pos) throw std::runtime_error("the text is longer than the model's position table");
+  topk = std::max(0, std::min(topk, V));
+  ScoreResult r;
+  r.T = T;
+  r.k = topk;
+  r.nll.assign((size_t)N * (T - 1), 0.f);
+  r.argmax.assign((size_t)N * T, 0);
+  r.top_ids.assign((size_t)N * T * topk, 0);
+  r.top_lp.assign((size_t)N * T * topk, 0.f);
+  r.kl.assign((size_t)N * T, 0.f);
+  r.full.assign((size_t)N * full_at.size() * V, 0.f);
+  // One view at a time keeps the logits at [T, V]; the reference view's log-probs are kept for the KL.
+  std::vector<float> ref_lp((size_t)T * V), logits((size_t)T * V);
+  for (int n = 0; n < N; n++) {
+    KVCache kc = make_cache(m.cfg, T);
+    std::vector<View> one{views[n]};
+    Batch b1(m, one);
+    b1.forward({0}, {&kc}, ids.data(), T, 0, logits.data(), true, job);
+    for (int t = 0; t < T; t++) {
+      float* lg = logits.data() + (size_t)t * V;
+      double lse = logsumexp(lg, V);
+      for (int i = 0; i < V; i++) lg[i] = (float)(lg[i] - lse);  // now log-probs
+      r.argmax[(size_t)n * T + t] = argmax_margin(lg, V, nullptr);
+      if (t + 1 < T) r.nll[(size_t)n * (T - 1) + t] = -lg[ids[t + 1]];
+      if (topk) {
+        std::vector<int> idx(V);
+        std::iota(idx.begin(), idx.end(), 0);
+        std::partial_sort(idx.begin(), idx.begin() + topk, idx.end(), [&](int a, int b) { return lg[a] > lg[b]; });
+        for (int j = 0; j < topk; j++) {
+          r.top_ids[((size_t)n * T + t) * topk + j] = idx[j];
+          r.top_lp[((size_t)n * T + t) * topk + j] = lg[idx[j]];
+        }
+      }
+      if (n == 0) {
+        std::memcpy(ref_lp.data() + (size_t)t * V, lg, sizeof(float) * V);
+      } else {
+        const float* a = ref_lp.data() + (size_t)t * V;
+        double kl = 0;
+        for (int i = 0; i < V; i++) kl += std::exp((double)a[i]) * ((double)a[i] - lg[i]);
+        r.kl[(size_t)n * T + t] = (float)std::max(kl, 0.0);
+      }
+    }
+    for (size_t j = 0; j < full_at.size(); j++) {
+      int t = full_at[j];
+      if (t < 0 || t >= T) throw std::runtime_error("full log-prob position out of range");
+      std::memcpy(r.full.data() + ((size_t)n * full_at.size() + j) * V, logits.data() + (size_t)t * V,
+                  sizeof(float) * V);
+    }
+    job.report("score", n + 1, N);
+  }
+  return r;
+}

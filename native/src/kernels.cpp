@@ -1,0 +1,330 @@
+#include "kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "threads.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define SOL_AVX2 1
+static inline float hsum256(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+static inline __m256 load8_bf16(const uint16_t* p) {
+  __m128i h = _mm_loadu_si128((const __m128i*)p);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+static inline __m256 load8_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+#endif
+
+// ---- dot products of an fp32 vector with a stored row ---------------------------------------------------------
+static float dot_f32(const float* x, const float* w, int n) {
+  int i = 0;
+  float s = 0;
+#ifdef SOL_AVX2
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(w + i + 8), a1);
+  }
+  s = hsum256(_mm256_add_ps(a0, a1));
+#endif
+  for (; i < n; i++) s += x[i] * w[i];
+  return s;
+}
+static float dot_f16(const float* x, const uint16_t* w, int n) {
+  int i = 0;
+  float s = 0;
+#ifdef SOL_AVX2
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), load8_f16(w + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), load8_f16(w + i + 8), a1);
+  }
+  s = hsum256(_mm256_add_ps(a0, a1));
+#endif
+  for (; i < n; i++) s += x[i] * f16_to_f32(w[i]);
+  return s;
+}
+static float dot_bf16(const float* x, const uint16_t* w, int n) {
+  int i = 0;
+  float s = 0;
+#ifdef SOL_AVX2
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), load8_bf16(w + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), load8_bf16(w + i + 8), a1);
+  }
+  s = hsum256(_mm256_add_ps(a0, a1));
+#endif
+  for (; i < n; i++) s += x[i] * bf16_to_f32(w[i]);
+  return s;
+}
+
+float dot_row(const float* x, const Mat& W, int row, int c0, int n) {
+  int64_t off = (int64_t)row * W.cols + c0;
+  switch (W.dtype) {
+    case DT_F32: return dot_f32(x, (const float*)W.data + off, n);
+    case DT_F16: return dot_f16(x, (const uint16_t*)W.data + off, n);
+    default: return dot_bf16(x, (const uint16_t*)W.data + off, n);
+  }
+}
+
+static void convert_span(float* out, const Mat& W, int row, int c0, int n) {
+  int64_t off = (int64_t)row * W.cols + c0;
+  if (W.dtype == DT_F32) {
+    std::memcpy(out, (const float*)W.data + off, sizeof(float) * n);
+    return;
+  }
+  const uint16_t* p = (const uint16_t*)W.data + off;
+  int i = 0;
+#ifdef SOL_AVX2
+  if (W.dtype == DT_F16)
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8_f16(p + i));
+  else
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8_bf16(p + i));
+#endif
+  if (W.dtype == DT_F16)
+    for (; i < n; i++) out[i] = f16_to_f32(p[i]);
+  else
+    for (; i < n; i++) out[i] = bf16_to_f32(p[i]);
+}
+
+void mat_row_f32(const Mat& W, int row, float* out) { convert_span(out, W, row, 0, W.cols); }
+
+// ---- linear ------------------------------------------------------------------------------------------
+void matmul_wt(float* y, const float* x, int R, const Mat& W) {
+  const int out = W.rows, in = W.cols;
+  // Parallel over output rows: each weight row is read from memory once and dotted with every x row.
+  // Blocks of 4 output rows keep the 4 weight rows hot in L1 while x rows stream.
+  const int nb = (out + 3) / 4;
+  parallel_for(nb, [&](int b0, int b1, int) {
+    for (int b = b0; b < b1; b++) {
+      int o0 = b * 4, o1 = o0 + 4 < out ? o0 + 4 : out;
+      for (int r = 0; r < R; r++) {
+        const float* xr = x + (int64_t)r * in;
+        float* yr = y + (int64_t)r * out;
+        for (int o = o0; o < o1; o++) yr[o] = dot_row(xr, W, o, 0, in);
+      }
+    }
+  });
+}
+
+void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {
+  const int out = W.rows, in = W.cols;
+  const int BC = 256;  // column block: dx[:, block] for all R rows stays in L1/L2
+  const int nb = (in + BC - 1) / BC;
+  parallel_for(nb, [&](int b0, int b1, int) {
+    std::vector<float> w(BC);
+    for (int b = b0; b < b1; b++) {
+      int c0 = b * BC, n = c0 + BC < in ? BC : in - c0;
+      for (int o = 0; o < out; o++) {
+        bool any = false;
+        for (int r = 0; r < R; r++)
+          if (dy[(int64_t)r * out + o] != 0.f) { any = true; break; }
+        if (!any) continue;
+        convert_span(w.data(), W, o, c0, n);
+        for (int r = 0; r < R; r++) {
+          float a = scale * dy[(int64_t)r * out + o];
+          if (a == 0.f) continue;
+          float* d = dx + (int64_t)r * in + c0;
+          int i = 0;
+#ifdef SOL_AVX2
+          __m256 va = _mm256_set1_ps(a);
+          for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(d + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(w.data() + i), _mm256_loadu_ps(d + i)));
+#endif
+          for (; i < n; i++) d[i] += a * w[i];
+        }
+      }
+    }
+  });
+}
+
+void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b) {
+  parallel_for(a, [&](int i0, int i1, int) {
+    for (int i = i0; i < i1; i++) {
+      float* c = C + (int64_t)i * b;
+      std::memset(c, 0, sizeof(float) * b);
+      for (int t = 0; t < T; t++) {
+        float s = A[(int64_t)t * a + i];
+        if (s == 0.f) continue;
+        const float* br = B + (int64_t)t * b;
+        for (int j = 0; j < b; j++) c[j] += s * br[j];
+      }
+    }
+  });
+}
+
+// ---- RMSNorm -----------------------------------------------------------------------------------------
+void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int T, int D, float eps) {
+  for (int t = 0; t < T; t++) {
+    const float* xt = x + (int64_t)t * D;
+    double ss = 0;
+    for (int i = 0; i < D; i++) ss += (double)xt[i] * xt[i];
+    float r = (float)(1.0 / std::sqrt(ss / D + eps));
+    if (rstd) rstd[t] = r;
+    float* yt = y + (int64_t)t * D;
+    for (int i = 0; i < D; i++) yt[i] = xt[i] * r * w[i];
+  }
+}
+
+void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* rstd,
+                      int T, int D) {
+  for (int t = 0; t < T; t++) {
+    const float* xt = x + (int64_t)t * D;
+    const float* dyt = dy + (int64_t)t * D;
+    float r = rstd[t];
+    double dot = 0;  // Σ dy·w·x
+    for (int i = 0; i < D; i++) {
+      dot += (double)dyt[i] * w[i] * xt[i];
+      dw[i] += dyt[i] * xt[i] * r;
+    }
+    float c = (float)(dot * r * r * r / D);
+    float* dxt = dx + (int64_t)t * D;
+    for (int i = 0; i < D; i++) dxt[i] += dyt[i] * w[i] * r - xt[i] * c;
+  }
+}
+
+// ---- RoPE --------------------------------------------------------------------------------------------
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, double theta) {
+  int half = hd / 2;
+  for (int i = 0; i < half; i++) {
+    // As HF computes it: inv_freq and the angle in float32, then cos/sin of that float32 angle.
+    float expo = (float)(2 * i) / (float)hd;
+    float inv = (float)(1.0 / (double)(float)std::pow(theta, (double)expo));
+    for (int p = 0; p < max_pos; p++) {
+      float a = inv * (float)p;
+      cos_t[p * half + i] = (float)std::cos((double)a);
+      sin_t[p * half + i] = (float)std::sin((double)a);
+    }
+  }
+}
+
+void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse) {
+  int half = hd / 2;
+  for (int t = 0; t < T; t++) {
+    const float* c = cos_t + (int64_t)(pos0 + t) * half;
+    const float* s = sin_t + (int64_t)(pos0 + t) * half;
+    for (int h = 0; h < nh; h++) {
+      float* v = x + (int64_t)t * nh * hd + h * hd;
+      for (int i = 0; i < half; i++) {
+        float a = v[i], b = v[i + half], sn = inverse ? -s[i] : s[i];
+        v[i] = a * c[i] - b * sn;
+        v[i + half] = b * c[i] + a * sn;
+      }
+    }
+  }
+}
+
+// ---- SwiGLU ------------------------------------------------------------------------------------------
+void swiglu_forward(float* m, const float* g, const float* u, int n) {
+  for (int i = 0; i < n; i++) {
+    float sg = 1.f / (1.f + std::exp(-g[i]));
+    m[i] = g[i] * sg * u[i];
+  }
+}
+
+void swiglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n) {
+  for (int i = 0; i < n; i++) {
+    float sg = 1.f / (1.f + std::exp(-g[i]));
+    float silu = g[i] * sg;
+    du[i] = dm[i] * silu;
+    dg[i] = dm[i] * u[i] * sg * (1.f + g[i] * (1.f - sg));
+  }
+}
+
+// ---- attention ---------------------------------------------------------------------------------------
+void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
+                       int H, int KVH, int hd) {
+  const int Tk = pos0 + M, group = H / KVH;
+  const float scale = 1.f / std::sqrt((float)hd);
+  parallel_for(H * M, [&](int j0, int j1, int) {
+    std::vector<float> s(Tk);
+    for (int j = j0; j < j1; j++) {
+      int h = j / M, m = j % M, g = h / group, n = pos0 + m + 1;
+      const float* qh = q + (int64_t)m * H * hd + h * hd;
+      float mx = -INFINITY;
+      for (int u = 0; u < n; u++) {
+        s[u] = dot_f32(qh, k + (int64_t)u * KVH * hd + g * hd, hd) * scale;
+        if (s[u] > mx) mx = s[u];
+      }
+      double z = 0;
+      for (int u = 0; u < n; u++) {
+        s[u] = std::exp(s[u] - mx);
+        z += s[u];
+      }
+      float iz = (float)(1.0 / z);
+      float* o = out + (int64_t)m * H * hd + h * hd;
+      std::memset(o, 0, sizeof(float) * hd);
+      for (int u = 0; u < n; u++) {
+        float p = s[u] * iz;
+        s[u] = p;
+        const float* vu = v + (int64_t)u * KVH * hd + g * hd;
+        for (int i = 0; i < hd; i++) o[i] += p * vu[i];
+      }
+      if (probs) {
+        float* pr = probs + ((int64_t)h * M + m) * Tk;
+        for (int u = 0; u < Tk; u++) pr[u] = u < n ? s[u] : 0.f;
+      }
+    }
+  });
+}
+
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
+                        const float* k, const float* v, int T, int H, int KVH, int hd) {
+  const int group = H / KVH;
+  const float scale = 1.f / std::sqrt((float)hd);
+  std::memset(dq, 0, sizeof(float) * (int64_t)T * H * hd);
+  std::memset(dk, 0, sizeof(float) * (int64_t)T * KVH * hd);
+  std::memset(dv, 0, sizeof(float) * (int64_t)T * KVH * hd);
+  // Parallel over kv heads: each owns its slice of dk/dv; the query heads of its group write disjoint dq slices.
+  parallel_for(KVH, [&](int g0, int g1, int) {
+    std::vector<float> dp(T);
+    for (int g = g0; g < g1; g++) {
+      for (int h = g * group; h < (g + 1) * group; h++) {
+        for (int t = 0; t < T; t++) {
+          const float* pr = probs + ((int64_t)h * T + t) * T;
+          const float* dot = dout + (int64_t)t * H * hd + h * hd;
+          // dp[u] = dout·v[u];  dv[u] += p[u]·dout
+          double sum = 0;
+          for (int u = 0; u <= t; u++) {
+            const float* vu = v + (int64_t)u * KVH * hd + g * hd;
+            dp[u] = dot_f32(dot, vu, hd);
+            sum += (double)dp[u] * pr[u];
+            float* dvu = dv + (int64_t)u * KVH * hd + g * hd;
+            for (int i = 0; i < hd; i++) dvu[i] += pr[u] * dot[i];
+          }
+          // softmax backward: ds[u] = p[u]·(dp[u] − Σ p·dp); scores = q·k·scale
+          const float* qt = q + (int64_t)t * H * hd + h * hd;
+          float* dqt = dq + (int64_t)t * H * hd + h * hd;
+          for (int u = 0; u <= t; u++) {
+            float ds = pr[u] * (dp[u] - (float)sum) * scale;
+            if (ds == 0.f) continue;
+            const float* ku = k + (int64_t)u * KVH * hd + g * hd;
+            float* dku = dk + (int64_t)u * KVH * hd + g * hd;
+            for (int i = 0; i < hd; i++) {
+              dqt[i] += ds * ku[i];
+              dku[i] += ds * qt[i];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+double logsumexp(const float* x, int n) {
+  float mx = -INFINITY;
+  for (int i = 0; i < n; i++)
+    if (x[i] > mx) mx = x[i];
+  double z = 0;
+  for (int i = 0; i < n; i++) z += std::exp((double)x[i] - mx);
+  return mx + std::log(z);
+}

@@ -1,0 +1,68 @@
+// Numeric kernels, independent of the model: matrix products that read weights in their stored dtype with fp32
+// accumulation, RMSNorm, RoPE, SiLU, causal attention. Forward and backward of each op sit next to each other.
+// All activations are fp32, row-major.
+#pragma once
+#include <cstdint>
+
+#include "dtype.h"
+
+// A row-major matrix [rows, cols] in its stored dtype (weights mmap'd from the checkpoint, or fp32 factors).
+struct Mat {
+  const void* data = nullptr;
+  DType dtype = DT_F32;
+  int rows = 0;
+  int cols = 0;
+};
+
+static inline Mat mat_f32(const float* p, int rows, int cols) {
+  Mat m;
+  m.data = p;
+  m.dtype = DT_F32;
+  m.rows = rows;
+  m.cols = cols;
+  return m;
+}
+
+// W row `row` converted to fp32 into out[W.cols]
+void mat_row_f32(const Mat& W, int row, float* out);
+// dot(x[n], W[row, c0 : c0 + n]) in fp32
+float dot_row(const float* x, const Mat& W, int row, int c0, int n);
+
+// ---- linear: y = x Wᵀ and its input gradient dx = dy W -------------------------------------------
+// y[R, W.rows] = x[R, W.cols] · Wᵀ   (overwrites y)
+void matmul_wt(float* y, const float* x, int R, const Mat& W);
+// dx[R, W.cols] += scale · dy[R, W.rows] · W
+void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale);
+// C[A.cols, B.cols] = Aᵀ · B with A [T, a], B [T, b] fp32 (small T): used for dense gradients on export
+void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b);
+
+// ---- RMSNorm: y = x · rstd · w, rstd = 1/sqrt(mean(x²) + eps) ---------------------------------------
+// x [T, D], w [D] → y [T, D], rstd [T]
+void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int T, int D, float eps);
+// dx [T, D] += ∂L/∂x ; dw [D] += ∂L/∂w  given dy [T, D]
+void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* rstd,
+                      int T, int D);
+
+// ---- RoPE (HF "rotate_half" layout: pairs (i, i + hd/2) of each head) ------------------------------------
+// cos/sin tables [max_pos, hd/2]
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, double theta);
+// x [T, nh·hd], token t at position pos0 + t, rotated in place (inverse = true rotates by −θ: the backward)
+void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse);
+
+// ---- SiLU-gated MLP: m = silu(g) · u ------------------------------------------------------------------------
+void swiglu_forward(float* m, const float* g, const float* u, int n);
+// dg, du (overwritten) from dm
+void swiglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
+
+// ---- causal attention with grouped key/value heads --------------------------------------------------------
+// q [M, H·hd] for positions pos0 … pos0+M-1; k, v [pos0+M, KVH·hd] (all keys so far); out [M, H·hd].
+// probs [H, M, pos0+M] is written when not null (needed by the backward).
+void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
+                       int H, int KVH, int hd);
+// Training case pos0 = 0, M = T. dq [T, H·hd], dk, dv [T, KVH·hd] are overwritten.
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
+                        const float* k, const float* v, int T, int H, int KVH, int hd);
+
+// ---- softmax / log-softmax over one row ------------------------------------------------------------------
+// returns logsumexp(x[0:n])
+double logsumexp(const float* x, int n);

@@ -1,0 +1,171 @@
+// Forward + backward of the phrase loss over every layer: the exact gradient, kept as factors (X, G) per linear,
+// sparse embedding rows and dense norm vectors. Shapes: T tokens (BOS + phrase), D hidden, F ffn, V vocab,
+// H query heads, KVH key/value heads, hd head dim.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "model.h"
+
+namespace {
+struct LayerActs {
+  std::vector<float> h_in;    // [T, D]   residual stream entering the block
+  std::vector<float> rstd1;   // [T]
+  std::vector<float> xn1;     // [T, D]   attention input after RMSNorm
+  std::vector<float> q, k, v; // [T, H·hd], [T, KVH·hd] ×2 (q, k after RoPE)
+  std::vector<float> probs;   // [H, T, T]
+  std::vector<float> att;     // [T, H·hd] attention output before o_proj
+  std::vector<float> h_mid;   // [T, D]   after the attention residual
+  std::vector<float> rstd2;   // [T]
+  std::vector<float> xn2;     // [T, D]   MLP input after RMSNorm
+  std::vector<float> g, u, mm;  // [T, F]  gate, up, silu(gate)·up
+  std::vector<float> w_attn, w_ffn;  // [D] effective norm weights of the view
+};
+
+void add_into(std::vector<float>& a, const std::vector<float>& b) {
+  for (size_t i = 0; i < a.size(); i++) a[i] += b[i];
+}
+}  // namespace
+
+std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& ids, const View& at, const Job& job) {
+  const Config& c = m.cfg;
+  const int T = (int)ids.size(), D = c.dim, F = c.ffn, V = c.vocab, H = c.heads, KVH = c.kv_heads, hd = c.head_dim;
+  const int QD = H * hd, KD = KVH * hd, L = c.layers;
+  if (T < 2) throw std::runtime_error("the phrase must have at least one token after BOS");
+  if (T > c.max_pos) throw std::runtime_error("the phrase is longer than the model's position table");
+  const std::vector<View> views{at};
+  const int64_t total = 2 * (int64_t)L + 2;
+  int64_t done = 0;
+
+  // ---- forward, keeping what the backward needs ----
+  std::vector<LayerActs> acts(L);
+  std::vector<float> h((size_t)T * D);
+  embed_lookup(m, h.data(), ids.data(), T, views, nullptr);
+  for (int l = 0; l < L; l++) {
+    LayerActs& a = acts[l];
+    a.h_in = h;
+    a.w_attn = view_norm(m, at, 2 * l);
+    a.w_ffn = view_norm(m, at, 2 * l + 1);
+    a.rstd1.resize(T);
+    a.xn1.resize((size_t)T * D);
+    rmsnorm_forward(a.xn1.data(), a.rstd1.data(), h.data(), a.w_attn.data(), T, D, c.eps);
+    a.q.resize((size_t)T * QD);
+    a.k.resize((size_t)T * KD);
+    a.v.resize((size_t)T * KD);
+    int base = l * LIN_PER_LAYER;
+    linear_forward(m, base + LIN_Q, a.q.data(), a.xn1.data(), T, views, nullptr);
+    linear_forward(m, base + LIN_K, a.k.data(), a.xn1.data(), T, views, nullptr);
+    linear_forward(m, base + LIN_V, a.v.data(), a.xn1.data(), T, views, nullptr);
+    rope_apply(a.q.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false);
+    rope_apply(a.k.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false);
+    a.probs.resize((size_t)H * T * T);
+    a.att.resize((size_t)T * QD);
+    attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd);
+    std::vector<float> o((size_t)T * D);
+    linear_forward(m, base + LIN_O, o.data(), a.att.data(), T, views, nullptr);
+    add_into(h, o);
+    a.h_mid = h;
+    a.rstd2.resize(T);
+    a.xn2.resize((size_t)T * D);
+    rmsnorm_forward(a.xn2.data(), a.rstd2.data(), h.data(), a.w_ffn.data(), T, D, c.eps);
+    a.g.resize((size_t)T * F);
+    a.u.resize((size_t)T * F);
+    a.mm.resize((size_t)T * F);
+    linear_forward(m, base + LIN_GATE, a.g.data(), a.xn2.data(), T, views, nullptr);
+    linear_forward(m, base + LIN_UP, a.u.data(), a.xn2.data(), T, views, nullptr);
+    swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
+    std::vector<float> dn((size_t)T * D);
+    linear_forward(m, base + LIN_DOWN, dn.data(), a.mm.data(), T, views, nullptr);
+    add_into(h, dn);
+    job.report("forward", ++done, total);
+  }
+  std::vector<float> w_final = view_norm(m, at, 2 * L);
+  std::vector<float> rstdf(T), xf((size_t)T * D), logits((size_t)T * V);
+  rmsnorm_forward(xf.data(), rstdf.data(), h.data(), w_final.data(), T, D, c.eps);
+  head_forward(m, logits.data(), xf.data(), T, views, nullptr);
+
+  // ---- loss and ∂L/∂logits: mean CE over the T−1 next-token predictions ----
+  auto step = std::make_shared<Step>();
+  Step& s = *step;
+  s.ids = ids;
+  s.lin.resize(m.n_linear());
+  s.norm_grad.assign(2 * L + 1, std::vector<float>(D, 0.f));
+  std::vector<float> dlogits((size_t)T * V, 0.f);
+  double loss = 0;
+  const float inv_n = 1.f / (float)(T - 1);
+  for (int t = 0; t < T - 1; t++) {
+    const float* lg = logits.data() + (size_t)t * V;
+    double lse = logsumexp(lg, V);
+    loss += lse - lg[ids[t + 1]];
+    float* dl = dlogits.data() + (size_t)t * V;
+    for (int i = 0; i < V; i++) dl[i] = (float)std::exp(lg[i] - lse) * inv_n;
+    dl[ids[t + 1]] -= inv_n;
+  }
+  s.loss = loss / (T - 1);
+  if (!std::isfinite(s.loss))
+    throw std::runtime_error("the phrase loss is not finite at this model (the weights may already be diverged)");
+  job.report("loss", ++done, total);
+
+  // ---- backward ----
+  auto factor = [&](int slot, const std::vector<float>& X, const std::vector<float>& G, int in, int out) {
+    LinearFactor& f = s.lin[slot];
+    f.T = T;
+    f.in = in;
+    f.out = out;
+    f.X = X;
+    f.G = G;
+  };
+  factor(m.head_slot(), xf, dlogits, D, V);
+  std::vector<float> dxf((size_t)T * D, 0.f), dh((size_t)T * D, 0.f);
+  head_backward_input(m, dxf.data(), dlogits.data(), T, at);
+  rmsnorm_backward(dh.data(), s.norm_grad[2 * L].data(), dxf.data(), h.data(), w_final.data(), rstdf.data(), T, D);
+
+  for (int l = L - 1; l >= 0; l--) {
+    LayerActs& a = acts[l];
+    int base = l * LIN_PER_LAYER;
+    // MLP: h_out = h_mid + down(silu(gate(xn2))·up(xn2))
+    factor(base + LIN_DOWN, a.mm, dh, F, D);
+    std::vector<float> dmm((size_t)T * F, 0.f), dg((size_t)T * F), du((size_t)T * F);
+    linear_backward_input(m, base + LIN_DOWN, dmm.data(), dh.data(), T, at);
+    swiglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
+    factor(base + LIN_GATE, a.xn2, dg, D, F);
+    factor(base + LIN_UP, a.xn2, du, D, F);
+    std::vector<float> dxn2((size_t)T * D, 0.f);
+    linear_backward_input(m, base + LIN_GATE, dxn2.data(), dg.data(), T, at);
+    linear_backward_input(m, base + LIN_UP, dxn2.data(), du.data(), T, at);
+    std::vector<float> dh_mid = dh;
+    rmsnorm_backward(dh_mid.data(), s.norm_grad[2 * l + 1].data(), dxn2.data(), a.h_mid.data(), a.w_ffn.data(),
+                     a.rstd2.data(), T, D);
+    // attention: h_mid = h_in + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
+    factor(base + LIN_O, a.att, dh_mid, QD, D);
+    std::vector<float> datt((size_t)T * QD, 0.f);
+    linear_backward_input(m, base + LIN_O, datt.data(), dh_mid.data(), T, at);
+    std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
+    attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
+                       a.v.data(), T, H, KVH, hd);
+    rope_apply(dq.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true);  // Rᵀ = R(−θ)
+    rope_apply(dk.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true);
+    factor(base + LIN_Q, a.xn1, dq, D, QD);
+    factor(base + LIN_K, a.xn1, dk, D, KD);
+    factor(base + LIN_V, a.xn1, dv, D, KD);
+    std::vector<float> dxn1((size_t)T * D, 0.f);
+    linear_backward_input(m, base + LIN_Q, dxn1.data(), dq.data(), T, at);
+    linear_backward_input(m, base + LIN_K, dxn1.data(), dk.data(), T, at);
+    linear_backward_input(m, base + LIN_V, dxn1.data(), dv.data(), T, at);
+    dh = dh_mid;
+    rmsnorm_backward(dh.data(), s.norm_grad[2 * l].data(), dxn1.data(), a.h_in.data(), a.w_attn.data(),
+                     a.rstd1.data(), T, D);
+    job.report("backward", ++done, total);
+  }
+
+  // embedding rows of the phrase's distinct tokens (repeated tokens accumulate)
+  s.emb_rows = ids;
+  std::sort(s.emb_rows.begin(), s.emb_rows.end());
+  s.emb_rows.erase(std::unique(s.emb_rows.begin(), s.emb_rows.end()), s.emb_rows.end());
+  s.emb_grad.assign(s.emb_rows.size() * D, 0.f);
+  for (int t = 0; t < T; t++) {
+    int j = (int)(std::lower_bound(s.emb_rows.begin(), s.emb_rows.end(), ids[t]) - s.emb_rows.begin());
+    for (int i = 0; i < D; i++) s.emb_grad[(size_t)j * D + i] += dh[(size_t)t * D + i];
+  }
+  return step;
+}

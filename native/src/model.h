@@ -1,0 +1,162 @@
+// The Llama model: configuration, base weights (mmap'd, stored dtype), the factored gradient of a phrase (a Step),
+// and the "view" of the model after a weighted sum of steps. Plain structs; the maths lives in the .cpp files:
+//   factors.cpp      — effective weights of a view, applied through the factors (DESIGN §2)
+//   model.cpp        — forward + backward over a phrase: the exact gradient, as factors
+//   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
+//   materialise.cpp  — dense weights of a view, written tensor by tensor
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+struct Config {
+  int vocab = 0, dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  float eps = 1e-5f;
+  double rope_theta = 10000.0;
+  bool tied = false;
+  int bos = 1, eos = 2;
+  int max_pos = 4096;  // size of the RoPE table
+};
+
+// Linear layers of one transformer block, in this order everywhere (factor slots, names, gradients).
+enum LinearKind { LIN_Q = 0, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LIN_PER_LAYER };
+
+struct Layer {
+  Mat lin[LIN_PER_LAYER];  // q [H·hd, D], k/v [KVH·hd, D], o [D, H·hd], gate/up [F, D], down [D, F]
+  std::vector<float> attn_norm, ffn_norm;  // [D] (small: kept in fp32)
+};
+
+struct Model {
+  Config cfg;
+  Mat embed;  // [V, D]
+  Mat head;   // [V, D]; the same storage as embed when tied
+  std::vector<Layer> layers;
+  std::vector<float> final_norm;     // [D]
+  std::vector<float> rope_cos, rope_sin;  // [max_pos, hd/2]
+  std::vector<std::shared_ptr<void>> mappings;  // keeps the mmap'd files alive
+  int n_linear() const { return cfg.layers * LIN_PER_LAYER + 1; }  // + head
+  int head_slot() const { return cfg.layers * LIN_PER_LAYER; }
+  const Mat& linear(int slot) const {
+    return slot == head_slot() ? head : layers[slot / LIN_PER_LAYER].lin[slot % LIN_PER_LAYER];
+  }
+};
+
+// ∇W of a linear layer on the phrase: ∇W = Gᵀ X (rank ≤ T), never formed densely.
+struct LinearFactor {
+  int T = 0, in = 0, out = 0;
+  std::vector<float> X;  // [T, in]   inputs of the layer on the phrase
+  std::vector<float> G;  // [T, out]  ∂L/∂y on the phrase
+};
+
+// The exact gradient of one phrase loss, in factored form. A step of size α is W ← W − α·(this).
+struct Step {
+  std::vector<int> ids;  // BOS + phrase
+  double loss = 0;
+  std::vector<LinearFactor> lin;  // n_linear() slots (head last)
+  std::vector<int> emb_rows;      // distinct token ids of the phrase
+  std::vector<float> emb_grad;    // [rows, D] ∂L/∂embed for those rows (lookup path only; a tied head is in lin)
+  std::vector<std::vector<float>> norm_grad;  // 2·layers + 1 vectors [D]: attn, ffn per layer, then final
+};
+
+// A model state: base − Σ coef·step.
+struct Term {
+  std::shared_ptr<Step> step;
+  float coef;
+};
+using View = std::vector<Term>;
+
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
+// Progress and cancellation hooks passed down from the binding.
+struct Job {
+  std::function<void(const char* phase, int64_t done, int64_t total)> progress;
+  std::function<bool()> cancelled;
+  void check() const {
+    if (cancelled && cancelled()) throw Cancelled();
+  }
+  void report(const char* phase, int64_t done, int64_t total) const {
+    if (progress) progress(phase, done, total);
+    check();
+  }
+};
+
+// ---- factors.cpp ---------------------------------------------------------------------------------------
+// Per-view effective norm weights: w − Σ coef·g, index as Step::norm_grad
+std::vector<float> view_norm(const Model& m, const View& v, int norm_index);
+// y[R, out] = x[R, in]·W_effᵀ for rows whose view is views[row_view[r]] (row_view may be null: all rows view 0)
+void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
+                    const int* row_view);
+// dx[R, in] += dy[R, out]·W_eff for one view
+void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view);
+// x[R, D] = embedding rows of tokens under each row's view
+void embed_lookup(const Model& m, float* x, const int* tokens, int R, const std::vector<View>& views,
+                  const int* row_view);
+// logits[R, V] = h[R, D]·Head_effᵀ (tied heads include the steps' sparse embedding rows)
+void head_forward(const Model& m, float* logits, const float* h, int R, const std::vector<View>& views,
+                  const int* row_view);
+// Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names()
+std::vector<double> step_grad_norms(const Model& m, const Step& s);
+std::vector<std::string> tensor_names(const Model& m);
+
+// ---- model.cpp -----------------------------------------------------------------------------------------
+// The gradient of mean next-token CE over ids (BOS + phrase) at the model `at`.
+std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& ids, const View& at, const Job& job);
+// dh[R, D] += dlogits[R, V]·Head_eff for one view (tied heads include the sparse embedding rows)
+void head_backward_input(const Model& m, float* dh, const float* dlogits, int R, const View& view);
+
+// ---- infer.cpp -----------------------------------------------------------------------------------------
+struct GenParams {
+  std::vector<int> prompt;  // BOS + prompt tokens
+  int max_new = 64;         // the seed's max_gen_len
+  int max_seq = 128;        // the seed's max_seq_len: prompt + generation never exceed it
+  float temperature = 0;    // 0 = greedy
+  float top_p = 1;
+  uint64_t seed = 0;
+  int eos = 2;
+};
+struct GenResult {
+  std::vector<std::vector<int>> tokens;     // per view: generated ids (EOS included when reached)
+  std::vector<std::vector<float>> margins;  // per view: top-1 − top-2 logit at each generated step
+};
+// One batched generation: every decoding step reads the base weights once for all views.
+GenResult generate(const Model& m, const std::vector<View>& views, const GenParams& p, const Job& job);
+
+struct ScoreResult {
+  int T = 0, k = 0;
+  std::vector<float> nll;        // [N, T−1]  −log p(ids[t+1] | ids[0..t])
+  std::vector<int> argmax;       // [N, T]
+  std::vector<int> top_ids;      // [N, T, k]
+  std::vector<float> top_lp;     // [N, T, k]
+  std::vector<float> kl;         // [N, T]    KL(view 0 ‖ view n) of the next-token distributions
+  std::vector<float> full;       // [N, |full_at|, V] log-probs at the requested positions
+};
+// Scores one token sequence under several views (view 0 is the reference for KL).
+ScoreResult score(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, int topk,
+                  const std::vector<int>& full_at, const Job& job);
+
+// ---- materialise.cpp ------------------------------------------------------------------------------------
+// Writes a safetensors file: `header` is the full JSON header (already padded) describing `names` in order with
+// dtype `out`; each tensor's dense weights under `view` are computed and written row block by row block.
+void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
+                      const std::vector<std::string>& names, DType out, const Job& job);
+
+// ---- loader.cpp ----------------------------------------------------------------------------------------
+// Where one tensor's bytes live; the TypeScript side parses config.json and the safetensors headers.
+struct TensorSpec {
+  std::string name;
+  int file = 0;         // index into the file list
+  uint64_t offset = 0;  // byte offset of the data from the start of the file
+  DType dtype = DT_F32;
+  std::vector<int64_t> shape;
+};
+// mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it).
+std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
+                                  const std::vector<TensorSpec>& tensors);
