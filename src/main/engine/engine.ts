@@ -1,0 +1,337 @@
+// The typed face of the native engine: load a checkpoint, tokenize, take the exact gradient of a phrase, generate
+// from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
+// progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
+import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
+import { SentencePieceTokenizer } from './tokenizer'
+import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
+
+export interface Progress {
+  phase: string
+  done: number
+  total: number
+}
+
+export interface CallOptions {
+  onProgress?: (p: Progress) => void
+  signal?: AbortSignal
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled')
+    this.name = 'CancelledError'
+  }
+}
+
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'InputError'
+  }
+}
+
+/** The gradient of one phrase loss, taken at some view of the model, held in factored form by the engine. */
+export class Gradient {
+  constructor(
+    readonly native: NativeStep,
+    readonly phrase: string,
+    readonly phraseIds: number[],
+    /** the view the gradient was taken at (empty: the base model) */
+    readonly at: View,
+    private readonly names: string[],
+  ) {}
+  get loss(): number {
+    return this.native.loss
+  }
+  /** bytes of the factors (what a checkpoint of this step costs) */
+  get bytes(): number {
+    return this.native.bytes
+  }
+  /** Frobenius norm of ∂loss/∂W per HF tensor name (a tied head is counted in model.embed_tokens.weight) */
+  gradNorms(): Record<string, number> {
+    const n = this.native.gradNorms()
+    const out: Record<string, number> = {}
+    this.names.forEach((name, i) => (out[name] = n[i]))
+    return out
+  }
+  factors(): StepFactors {
+    return this.native.export()
+  }
+}
+
+/** α·gradient: one term of a view. */
+export interface Term {
+  gradient: Gradient
+  lr: number
+}
+/** A model state: base − Σ lr·gradient. */
+export type View = Term[]
+
+export interface GenerateArgs {
+  /** text (BOS is prepended) or ids (used as given) */
+  prompt: string | number[]
+  views: View[]
+  maxNew?: number
+  maxSeq?: number
+  temperature?: number
+  topP?: number
+  seed?: number
+}
+
+export interface Generation {
+  ids: number[]
+  text: string
+  /** top-1 − top-2 logit at each generated position */
+  margins: number[]
+  /** ended by EOS rather than by the length limit */
+  stopped: boolean
+}
+
+export interface ScoreArgs {
+  ids: number[]
+  views: View[]
+  topk?: number
+  fullAt?: number[]
+}
+
+export interface ScoreRow {
+  /** −log p(ids[t+1] | ids[..t]) for t = 0 … T−2 */
+  nll: number[]
+  argmax: number[]
+  top: { id: number; logprob: number }[][]
+  /** KL(view 0 ‖ this view) at each position */
+  kl: number[]
+  full: Float32Array[]
+}
+
+export const DEFAULT_MAX_GEN = 64
+export const DEFAULT_MAX_SEQ = 128
+
+export function checkStepSize(lr: unknown, what = 'step size'): number {
+  if (typeof lr !== 'number' || !Number.isFinite(lr))
+    throw new InputError(`${what} must be a finite number (got ${String(lr)})`)
+  return lr
+}
+
+function nativeOptions(opts: CallOptions | undefined): { native: NativeCallOptions; done: () => void } {
+  const cancel = new Int32Array(1)
+  const onAbort = (): void => {
+    cancel[0] = 1
+  }
+  if (opts?.signal) {
+    if (opts.signal.aborted) cancel[0] = 1
+    else opts.signal.addEventListener('abort', onAbort, { once: true })
+  }
+  const cb = opts?.onProgress
+  return {
+    native: { cancel, onProgress: cb ? (phase, done, total) => cb({ phase, done, total }) : undefined },
+    done: () => opts?.signal?.removeEventListener('abort', onAbort),
+  }
+}
+
+async function call<T>(opts: CallOptions | undefined, f: (o: NativeCallOptions) => Promise<T>): Promise<T> {
+  if (opts?.signal?.aborted) throw new CancelledError()
+  const { native, done } = nativeOptions(opts)
+  try {
+    return await f(native)
+  } catch (e) {
+    if (e instanceof Error && e.message === 'cancelled') throw new CancelledError()
+    throw e
+  } finally {
+    done()
+  }
+}
+
+export class Engine {
+  private constructor(
+    readonly dir: string,
+    readonly config: LlamaConfig,
+    readonly tokenizer: SentencePieceTokenizer,
+    readonly model: NativeModel,
+    readonly tensors: TensorEntry[],
+    readonly fileBytes: number,
+    readonly tensorNames: string[],
+  ) {}
+
+  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model). */
+  static load(dir: string, opts: { threads?: number } = {}): Engine {
+    const root = resolve(dir)
+    if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
+    const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
+    const tokPath = join(root, 'tokenizer.model')
+    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to config.json`)
+    const tokenizer = SentencePieceTokenizer.fromFile(tokPath)
+    if (tokenizer.vocabSize > config.vocab)
+      throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but config.json vocab_size is ${config.vocab}`)
+    const ckpt = readCheckpointFiles(root)
+    const names = new Set(ckpt.tensors.map((t) => t.name))
+    if (names.has('lm_head.weight') === false && !config.tied)
+      throw new ModelFormatError('config.json: tie_word_embeddings is false but the checkpoint has no lm_head.weight')
+    const addon = loadAddon()
+    let model: NativeModel
+    try {
+      model = new addon.Model({
+        config: { ...config, raw: undefined },
+        files: ckpt.files,
+        tensors: ckpt.tensors,
+        threads: opts.threads ?? 0,
+      })
+    } catch (e) {
+      throw new ModelFormatError((e as Error).message)
+    }
+    return new Engine(root, config, tokenizer, model, ckpt.tensors, ckpt.bytes, model.tensorNames())
+  }
+
+  /** SentencePiece ids of text, without BOS. */
+  tokenize(text: string): number[] {
+    return this.tokenizer.encode(text)
+  }
+
+  /** BOS + ids of a non-empty text. */
+  withBos(text: string, what: string): number[] {
+    if (typeof text !== 'string' || text.length === 0) throw new InputError(`the ${what} is empty`)
+    return [this.config.bos, ...this.tokenizer.encode(text)]
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    return this.tokenizer.decode(ids)
+  }
+
+  private nativeView(view: View): NativeTerm[] {
+    return view.map((t) => ({ step: t.gradient.native, lr: checkStepSize(t.lr) }))
+  }
+
+  /** The exact gradient of mean next-token CE over BOS + phrase, at `at` (default: the base model). */
+  async gradient(phrase: string, at: View = [], opts?: CallOptions, maxSeq = DEFAULT_MAX_SEQ): Promise<Gradient> {
+    const ids = this.withBos(phrase, 'phrase')
+    if (ids.length < 2) throw new InputError('the phrase is empty')
+    if (ids.length > maxSeq)
+      throw new InputError(`the phrase has ${ids.length} tokens with BOS; max_seq_len is ${maxSeq}`)
+    const nat = this.nativeView(at)
+    const step = await call(opts, (o) => this.model.gradient(ids, nat, o))
+    return new Gradient(step, phrase, ids, at, this.tensorNames)
+  }
+
+  /** Rebuilds a gradient from saved factors (a checkpoint). */
+  importGradient(f: StepFactors, phrase: string, at: View = []): Gradient {
+    const step = this.model.importStep(f)
+    return new Gradient(step, phrase, Array.from(f.ids), at, this.tensorNames)
+  }
+
+  /** One batched generation for all views: each decoding step reads the base weights once. */
+  async generate(args: GenerateArgs, opts?: CallOptions): Promise<Generation[]> {
+    const prompt = typeof args.prompt === 'string' ? this.withBos(args.prompt, 'prompt') : args.prompt
+    const maxNew = args.maxNew ?? DEFAULT_MAX_GEN
+    const maxSeq = args.maxSeq ?? DEFAULT_MAX_SEQ
+    if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError(`max_gen_len must be a whole number ≥ 0 (got ${maxNew})`)
+    if (!Number.isInteger(maxSeq) || maxSeq < 2) throw new InputError(`max_seq_len must be a whole number ≥ 2 (got ${maxSeq})`)
+    if (maxSeq > this.config.maxPos)
+      throw new InputError(`max_seq_len ${maxSeq} exceeds the model's max_position_embeddings ${this.config.maxPos}`)
+    if (prompt.length >= maxSeq)
+      throw new InputError(`the prompt has ${prompt.length} tokens with BOS; max_seq_len is ${maxSeq}`)
+    if (args.views.length === 0) throw new InputError('no step sizes to generate for')
+    const temperature = args.temperature ?? 0
+    const topP = args.topP ?? 1
+    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new InputError('temperature must be ≥ 0')
+    if (!(topP > 0 && topP <= 1)) throw new InputError('top_p must be in (0, 1]')
+    const views = args.views.map((v) => this.nativeView(v))
+    const r = await call(opts, (o) =>
+      this.model.generate({ prompt, views, maxNew, maxSeq, temperature, topP, seed: args.seed ?? 0 }, o),
+    )
+    return r.tokens.map((t, i) => {
+      const ids = Array.from(t)
+      const stopped = ids.length > 0 && ids[ids.length - 1] === this.config.eos
+      return { ids, text: this.decode(ids), margins: Array.from(r.margins[i]), stopped }
+    })
+  }
+
+  /** Per-position log-likelihoods of a token sequence under several views (view 0 is the KL reference). */
+  async score(args: ScoreArgs, opts?: CallOptions): Promise<ScoreRow[]> {
+    if (args.ids.length < 2) throw new InputError('a text to score needs at least two tokens')
+    if (args.ids.length > this.config.maxPos) throw new InputError('the text is longer than the model can attend to')
+    const views = args.views.map((v) => this.nativeView(v))
+    const topk = args.topk ?? 0
+    const r = await call(opts, (o) => this.model.score({ ids: args.ids, views, topk, fullAt: args.fullAt ?? [] }, o))
+    const T = r.T
+    const V = this.config.vocab
+    const nf = (args.fullAt ?? []).length
+    return views.map((_, n) => ({
+      nll: Array.from(r.nll.subarray(n * (T - 1), (n + 1) * (T - 1))),
+      argmax: Array.from(r.argmax.subarray(n * T, (n + 1) * T)),
+      top: Array.from({ length: T }, (_, t) =>
+        Array.from({ length: topk }, (_, j) => ({
+          id: r.topIds[(n * T + t) * topk + j],
+          logprob: r.topLogprobs[(n * T + t) * topk + j],
+        })),
+      ),
+      kl: Array.from(r.kl.subarray(n * T, (n + 1) * T)),
+      full: Array.from({ length: nf }, (_, j) => r.full.subarray((n * nf + j) * V, (n * nf + j + 1) * V)),
+    }))
+  }
+
+  /**
+   * Writes the model under `view` as a standard HF directory (config, safetensors, tokenizer), streaming tensor by
+   * tensor. Shards of at most `shardBytes` with an index when the model is larger.
+   */
+  async exportHF(
+    view: View,
+    outDir: string,
+    o: { dtype?: DType; shardBytes?: number } = {},
+    opts?: CallOptions,
+  ): Promise<{ files: string[]; bytes: number }> {
+    const dtype: DType = o.dtype ?? this.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype ?? 'F32'
+    if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`unsupported export dtype ${String(dtype)}`)
+    try {
+      mkdirSync(outDir, { recursive: true })
+    } catch (e) {
+      throw new InputError(`cannot create ${outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+    }
+    const byName = new Map(this.tensors.map((t) => [t.name, t]))
+    const names = this.tensorNames.filter((n) => byName.has(n))
+    const bytesPer = dtype === 'F32' ? 4 : 2
+    const shardBytes = o.shardBytes ?? 4 * 1024 ** 3
+    const shards: string[][] = [[]]
+    let cur = 0
+    for (const n of names) {
+      const size = byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
+      if (cur > 0 && cur + size > shardBytes) {
+        shards.push([])
+        cur = 0
+      }
+      shards[shards.length - 1].push(n)
+      cur += size
+    }
+    const files: string[] = []
+    const weightMap: Record<string, string> = {}
+    let total = 0
+    const nat = this.nativeView(view)
+    for (let i = 0; i < shards.length; i++) {
+      const file = shards.length === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`
+      const { header, dataBytes } = safetensorsHeader(
+        shards[i].map((n) => ({ name: n, dtype, shape: byName.get(n)!.shape })),
+        { format: 'pt' },
+      )
+      await call(opts, (no) =>
+        this.model.materialise({ view: nat, path: join(outDir, file), header, names: shards[i], dtype }, no),
+      )
+      for (const n of shards[i]) weightMap[n] = file
+      files.push(file)
+      total += dataBytes
+    }
+    if (shards.length > 1)
+      writeFileSync(
+        join(outDir, 'model.safetensors.index.json'),
+        JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
+      )
+    const torchDtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16'
+    const cfg = { ...this.config.raw, dtype: torchDtype }
+    if ('torch_dtype' in cfg) cfg.torch_dtype = torchDtype
+    writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2))
+    for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
+      if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
+    return { files, bytes: total }
+  }
+}

@@ -1,0 +1,104 @@
+// Loads the N-API addon built by `npm install` (node-gyp → native/build/Release). The same binary serves Node and
+// Electron because it only uses N-API.
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+
+export interface NativeStep {
+  readonly loss: number
+  readonly ids: Int32Array
+  readonly bytes: number
+  gradNorms(): Float64Array
+  export(): StepFactors
+}
+
+export interface StepFactors {
+  ids: Int32Array
+  loss: number
+  linears: { T: number; in: number; out: number; X: Float32Array; G: Float32Array }[]
+  embRows: Int32Array
+  embGrad: Float32Array
+  normGrads: Float32Array[]
+}
+
+export interface NativeTerm {
+  step: NativeStep
+  lr: number
+}
+
+export interface NativeCallOptions {
+  onProgress?: (phase: string, done: number, total: number) => void
+  cancel?: Int32Array
+}
+
+export interface NativeScore {
+  T: number
+  k: number
+  nll: Float32Array
+  argmax: Int32Array
+  topIds: Int32Array
+  topLogprobs: Float32Array
+  kl: Float32Array
+  full: Float32Array
+}
+
+export interface NativeModel {
+  gradient(ids: number[], at: NativeTerm[], opts?: NativeCallOptions): Promise<NativeStep>
+  generate(
+    args: { prompt: number[]; views: NativeTerm[][]; maxNew: number; maxSeq: number; temperature: number; topP: number; seed: number },
+    opts?: NativeCallOptions,
+  ): Promise<{ tokens: Int32Array[]; margins: Float32Array[] }>
+  score(args: { ids: number[]; views: NativeTerm[][]; topk: number; fullAt?: number[] }, opts?: NativeCallOptions): Promise<NativeScore>
+  materialise(
+    args: { view: NativeTerm[]; path: string; header: string; names: string[]; dtype: string },
+    opts?: NativeCallOptions,
+  ): Promise<void>
+  importStep(f: StepFactors): NativeStep
+  tensorNames(): string[]
+}
+
+export interface NativeAddon {
+  Model: new (spec: unknown) => NativeModel
+  Step: unknown
+  threads(): number
+}
+
+/** The project root: the nearest folder above this file whose package.json is Soliloquy's. */
+export function appRoot(): string {
+  let d = __dirname
+  for (let i = 0; i < 8; i++) {
+    const p = join(d, 'package.json')
+    if (existsSync(p)) {
+      try {
+        if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'soliloquy') return d
+      } catch {
+        /* keep looking */
+      }
+    }
+    const up = dirname(d)
+    if (up === d) break
+    d = up
+  }
+  return process.cwd()
+}
+
+let addon: NativeAddon | undefined
+
+export function loadAddon(): NativeAddon {
+  if (addon) return addon
+  const candidates = [
+    process.env.SOLILOQUY_ENGINE,
+    join(appRoot(), 'native', 'build', 'Release', 'soliloquy_engine.node'),
+    // packaged app: the addon sits unpacked beside the asar archive
+    join(appRoot().replace(/app\.asar$/, 'app.asar.unpacked'), 'native', 'build', 'Release', 'soliloquy_engine.node'),
+  ].filter((p): p is string => !!p)
+  for (const p of candidates) {
+    if (existsSync(p)) {
+      addon = createRequire(__filename)(p) as NativeAddon
+      return addon
+    }
+  }
+  throw new Error(
+    `the native engine is not built (looked for ${candidates.join(', ')}); run \`npm run build:native\``,
+  )
+}

@@ -1,0 +1,133 @@
+// safetensors: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the
+// raw data. We parse headers here (cheap, and errors read better in TypeScript) and hand the native engine only
+// file paths and byte offsets; it memory-maps the data.
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
+import { join } from 'node:path'
+import { ModelFormatError, readJson } from './config'
+
+export type DType = 'F32' | 'F16' | 'BF16'
+const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 }
+
+export interface TensorEntry {
+  name: string
+  file: number // index into the checkpoint's file list
+  offset: number // absolute byte offset of the data in the file
+  dtype: DType
+  shape: number[]
+}
+
+export interface SafetensorsHeader {
+  tensors: TensorEntry[]
+  metadata: Record<string, string>
+  fileSize: number
+}
+
+export function readSafetensorsHeader(path: string, fileIndex = 0, label = path): SafetensorsHeader {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (e) {
+    throw new ModelFormatError(`${label}: cannot be opened (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+  }
+  try {
+    const fileSize = fstatSync(fd).size
+    if (fileSize < 8) throw new ModelFormatError(`${label}: too short to be a safetensors file (${fileSize} bytes)`)
+    const lenBuf = Buffer.alloc(8)
+    readSync(fd, lenBuf, 0, 8, 0)
+    const headerLen = Number(lenBuf.readBigUInt64LE(0))
+    if (headerLen < 2 || headerLen > 100_000_000 || 8 + headerLen > fileSize)
+      throw new ModelFormatError(`${label}: corrupt header (declared header length ${headerLen}, file size ${fileSize})`)
+    const hb = Buffer.alloc(headerLen)
+    readSync(fd, hb, 0, headerLen, 8)
+    let header: Record<string, unknown>
+    try {
+      header = JSON.parse(hb.toString('utf8')) as Record<string, unknown>
+    } catch {
+      throw new ModelFormatError(`${label}: corrupt header (not valid JSON)`)
+    }
+    const dataStart = 8 + headerLen
+    const tensors: TensorEntry[] = []
+    let metadata: Record<string, string> = {}
+    for (const [name, v] of Object.entries(header)) {
+      if (name === '__metadata__') {
+        metadata = (v ?? {}) as Record<string, string>
+        continue
+      }
+      const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown }
+      if (!t || typeof t !== 'object' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets))
+        throw new ModelFormatError(`${label}: corrupt header entry for ${name}`)
+      const dtype = t.dtype as DType
+      const shape = t.shape as number[]
+      const [b, e] = t.data_offsets as number[]
+      if (!(dtype in DTYPE_BYTES)) {
+        // tensors the engine never reads (e.g. rotary inv_freq buffers) may carry other dtypes
+        if (name.endsWith('rotary_emb.inv_freq')) continue
+        throw new ModelFormatError(`${label}: ${name} has dtype ${String(t.dtype)}; only F32, F16 and BF16 are supported`)
+      }
+      const count = shape.reduce((a, s) => a * s, 1)
+      if (typeof b !== 'number' || typeof e !== 'number' || e - b !== count * DTYPE_BYTES[dtype])
+        throw new ModelFormatError(`${label}: ${name}: data size does not match its shape [${shape.join(', ')}]`)
+      if (dataStart + e > fileSize)
+        throw new ModelFormatError(`${label}: ${name}: data runs past the end of the file (truncated download?)`)
+      tensors.push({ name, file: fileIndex, offset: dataStart + b, dtype, shape })
+    }
+    return { tensors, metadata, fileSize }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export interface CheckpointFiles {
+  files: string[]
+  tensors: TensorEntry[]
+  bytes: number
+}
+
+/** The weights of an HF directory: model.safetensors, or shards listed by model.safetensors.index.json. */
+export function readCheckpointFiles(dir: string): CheckpointFiles {
+  const index = join(dir, 'model.safetensors.index.json')
+  const single = join(dir, 'model.safetensors')
+  let files: string[]
+  if (existsSync(index)) {
+    const idx = readJson(index, 'model.safetensors.index.json')
+    const map = idx.weight_map as Record<string, string> | undefined
+    if (!map || typeof map !== 'object')
+      throw new ModelFormatError('model.safetensors.index.json: has no weight_map')
+    files = [...new Set(Object.values(map))]
+  } else if (existsSync(single)) {
+    files = ['model.safetensors']
+  } else {
+    throw new ModelFormatError(`${dir}: no model.safetensors or model.safetensors.index.json`)
+  }
+  const tensors: TensorEntry[] = []
+  let bytes = 0
+  files.forEach((f, i) => {
+    const h = readSafetensorsHeader(join(dir, f), i, f)
+    tensors.push(...h.tensors)
+    bytes += h.fileSize
+  })
+  return { files: files.map((f) => join(dir, f)), tensors, bytes }
+}
+
+/** JSON header for tensors written in order, padded with spaces to a multiple of 8 bytes as the format requires. */
+export function safetensorsHeader(
+  tensors: { name: string; dtype: DType; shape: number[] }[],
+  metadata: Record<string, string> = {},
+): { header: string; dataBytes: number } {
+  const obj: Record<string, unknown> = {}
+  if (Object.keys(metadata).length) obj.__metadata__ = metadata
+  let off = 0
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, s) => a * s, 1) * DTYPE_BYTES[t.dtype]
+    obj[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + n] }
+    off += n
+  }
+  let header = JSON.stringify(obj)
+  const pad = (8 - (Buffer.byteLength(header) % 8)) % 8
+  header += ' '.repeat(pad)
+  return { header, dataBytes: off }
+}
+
+export function dtypeBytes(d: DType): number {
+  return DTYPE_BYTES[d]
+}
