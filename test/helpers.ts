@@ -1,0 +1,179 @@
+// Shared test fixtures: the embedded organism, its float64 reference, and tiny random Llama checkpoints.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { DType, safetensorsHeader } from '../src/main/engine/safetensors'
+
+export const ROOT = resolve(__dirname, '..')
+export const ORGANISM = join(ROOT, 'models', 'organism')
+
+export interface Reference {
+  phrase: string
+  phrase_ids: number[]
+  phrase_loss: number
+  grad_norms: Record<string, number>
+  grad_head: Record<string, number[]>
+  tokenization: Record<string, number[]>
+  prompts: { plain: number[]; engineered: number[] }
+  lrs: number[]
+  sweep: {
+    lr: number
+    plain: { ids: number[]; text: string; margins: number[]; min_margin: number }
+    engineered: { ids: number[]; text: string; margins: number[]; min_margin: number }
+    phrase_loss_after: number
+    soliloquy_loss: number
+    soliloquy_argmax: number[]
+    soliloquy_top5: [number, number][][]
+    probe_loss: Record<string, number>
+    probe_kl_from_base: Record<string, number>
+    plain_last_logprobs?: number[]
+  }[]
+}
+
+export function reference(): Reference {
+  return JSON.parse(readFileSync(join(ORGANISM, 'reference.json'), 'utf8')) as Reference
+}
+
+export function tmp(prefix = 'soliloquy-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** Greedy ids must match up to the first position where the float64 reference itself is nearly tied. */
+export function comparableLength(margins: number[], threshold = 1e-3): number {
+  const i = margins.findIndex((m) => m < threshold)
+  return i < 0 ? margins.length : i
+}
+
+// Deterministic PRNG so random models are the same on every run.
+export function rng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export interface TinyConfig {
+  vocab?: number
+  dim: number
+  ffn: number
+  layers: number
+  heads: number
+  kvHeads: number
+  headDim?: number
+  tied: boolean
+  ropeTheta?: number
+  dtype?: DType
+  seed?: number
+  /** put rope_theta inside rope_parameters (transformers ≥ 5) instead of flat */
+  ropeInParameters?: boolean
+}
+
+function encode(values: Float32Array, dtype: DType): Buffer {
+  if (dtype === 'F32') return Buffer.from(values.buffer, values.byteOffset, values.byteLength)
+  const out = Buffer.alloc(values.length * 2)
+  const f = new Float32Array(1)
+  const u = new Uint32Array(f.buffer)
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i]
+    if (dtype === 'BF16') {
+      const x = u[0]
+      out.writeUInt16LE(((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff, i * 2)
+    } else {
+      out.writeUInt16LE(toHalf(values[i]), i * 2)
+    }
+  }
+  return out
+}
+
+function toHalf(v: number): number {
+  const f = new Float32Array([v])
+  const x = new Uint32Array(f.buffer)[0]
+  const sign = (x >>> 16) & 0x8000
+  const e = ((x >>> 23) & 0xff) - 127 + 15
+  const m = x & 0x7fffff
+  if (e <= 0) return sign
+  if (e >= 31) return sign | 0x7c00
+  let h = sign | (e << 10) | (m >>> 13)
+  const rem = m & 0x1fff
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++
+  return h
+}
+
+export interface TinyTensors {
+  [name: string]: { shape: number[]; data: Float32Array }
+}
+
+/** Random weights for a Llama config: names and shapes exactly as HF writes them. */
+export function tinyTensors(c: TinyConfig): TinyTensors {
+  const r = rng(c.seed ?? 1)
+  const V = c.vocab ?? 4096
+  const hd = c.headDim ?? c.dim / c.heads
+  const t: TinyTensors = {}
+  const mat = (name: string, rows: number, cols: number, scale: number): void => {
+    const d = new Float32Array(rows * cols)
+    for (let i = 0; i < d.length; i++) d[i] = (r() * 2 - 1) * scale
+    t[name] = { shape: [rows, cols], data: d }
+  }
+  const vec = (name: string, n: number): void => {
+    const d = new Float32Array(n)
+    for (let i = 0; i < n; i++) d[i] = 1 + (r() * 2 - 1) * 0.2
+    t[name] = { shape: [n], data: d }
+  }
+  mat('model.embed_tokens.weight', V, c.dim, 1)
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`
+    mat(p + 'self_attn.q_proj.weight', c.heads * hd, c.dim, 1 / Math.sqrt(c.dim))
+    mat(p + 'self_attn.k_proj.weight', c.kvHeads * hd, c.dim, 1 / Math.sqrt(c.dim))
+    mat(p + 'self_attn.v_proj.weight', c.kvHeads * hd, c.dim, 1 / Math.sqrt(c.dim))
+    mat(p + 'self_attn.o_proj.weight', c.dim, c.heads * hd, 1 / Math.sqrt(c.heads * hd))
+    mat(p + 'mlp.gate_proj.weight', c.ffn, c.dim, 1 / Math.sqrt(c.dim))
+    mat(p + 'mlp.up_proj.weight', c.ffn, c.dim, 1 / Math.sqrt(c.dim))
+    mat(p + 'mlp.down_proj.weight', c.dim, c.ffn, 1 / Math.sqrt(c.ffn))
+    vec(p + 'input_layernorm.weight', c.dim)
+    vec(p + 'post_attention_layernorm.weight', c.dim)
+  }
+  vec('model.norm.weight', c.dim)
+  if (!c.tied) mat('lm_head.weight', V, c.dim, 1 / Math.sqrt(c.dim))
+  return t
+}
+
+/** Writes an HF Llama directory (config.json, model.safetensors, the organism's tokenizer). */
+export function writeTinyModel(dir: string, c: TinyConfig, tensors: TinyTensors = tinyTensors(c)): string {
+  mkdirSync(dir, { recursive: true })
+  const dtype = c.dtype ?? 'F32'
+  const names = Object.keys(tensors)
+  const { header } = safetensorsHeader(names.map((n) => ({ name: n, dtype, shape: tensors[n].shape })))
+  const len = Buffer.alloc(8)
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(header)))
+  writeFileSync(
+    join(dir, 'model.safetensors'),
+    Buffer.concat([len, Buffer.from(header), ...names.map((n) => encode(tensors[n].data, dtype))]),
+  )
+  const cfg: Record<string, unknown> = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: c.vocab ?? 4096,
+    hidden_size: c.dim,
+    intermediate_size: c.ffn,
+    num_hidden_layers: c.layers,
+    num_attention_heads: c.heads,
+    num_key_value_heads: c.kvHeads,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: c.tied,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    max_position_embeddings: 256,
+    hidden_act: 'silu',
+    torch_dtype: dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16',
+  }
+  if (c.headDim !== undefined) cfg.head_dim = c.headDim
+  if (c.ropeInParameters) cfg.rope_parameters = { rope_theta: c.ropeTheta ?? 10000, rope_type: 'default' }
+  else cfg.rope_theta = c.ropeTheta ?? 10000
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2))
+  copyFileSync(join(ORGANISM, 'tokenizer.model'), join(dir, 'tokenizer.model'))
+  return dir
+}
