@@ -469,6 +469,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Step", step);
   exports.Set("Model", ModelWrap::Init(env));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                threads_init(0);
                 return Napi::Number::New(info.Env(), threads_count());
               }));
   return exports;

@@ -99,18 +99,73 @@ static void convert_span(float* out, const Mat& W, int row, int c0, int n) {
 void mat_row_f32(const Mat& W, int row, float* out) { convert_span(out, W, row, 0, W.cols); }
 
 // ---- linear ------------------------------------------------------------------------------------------
+#ifdef SOL_AVX2
+// 8 weights of a stored row as fp32. The dtype switch is loop-invariant: the compiler unswitches it.
+static inline __m256 load8(const void* w, DType t, int i) {
+  switch (t) {
+    case DT_F32: return _mm256_loadu_ps((const float*)w + i);
+    case DT_F16: return load8_f16((const uint16_t*)w + i);
+    default: return load8_bf16((const uint16_t*)w + i);
+  }
+}
+
+// Up to 4 input rows (stride ldx) against one weight row: each 8-wide weight chunk is loaded and converted once and
+// used for all rows, so conversion is amortised and the weight row streams from memory once per 4 rows.
+static void dot4_avx2(const float* x, int64_t ldx, int nr, const void* w, DType t, int n, float* out) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+  int i = 0;
+  if (nr == 4) {
+    for (; i + 8 <= n; i += 8) {
+      __m256 wv = load8(w, t, i);
+      a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + i), a0);
+      a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + i), a1);
+      a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + i), a2);
+      a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + i), a3);
+    }
+  } else {
+    for (; i + 8 <= n; i += 8) {
+      __m256 wv = load8(w, t, i);
+      a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + i), a0);
+      if (nr > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + i), a1);
+      if (nr > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + i), a2);
+    }
+  }
+  float s[4] = {hsum256(a0), hsum256(a1), hsum256(a2), hsum256(a3)};
+  for (; i < n; i++) {
+    float wf = load_elem(w, t, i);
+    for (int r = 0; r < nr; r++) s[r] += wf * x[r * ldx + i];
+  }
+  for (int r = 0; r < nr; r++) out[r] = s[r];
+}
+#endif
+
+static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, float* out) {
+  const int n = W.cols;
+#ifdef SOL_AVX2
+  const char* base = (const char*)W.data + (int64_t)row * n * dtype_size(W.dtype);
+  dot4_avx2(x, ldx, nr, base, W.dtype, n, out);
+#else
+  for (int r = 0; r < nr; r++) out[r] = dot_row(x + r * ldx, W, row, 0, n);
+#endif
+}
+
 void matmul_wt(float* y, const float* x, int R, const Mat& W) {
   const int out = W.rows, in = W.cols;
-  // Parallel over output rows: each weight row is read from memory once and dotted with every x row.
-  // Blocks of 4 output rows keep the 4 weight rows hot in L1 while x rows stream.
-  const int nb = (out + 3) / 4;
+  // Parallel over blocks of output rows: each weight row is read from memory once and used for every x row.
+  const int OB = 16;
+  const int nb = (out + OB - 1) / OB;
   parallel_for(nb, [&](int b0, int b1, int) {
+    float acc[4];
     for (int b = b0; b < b1; b++) {
-      int o0 = b * 4, o1 = o0 + 4 < out ? o0 + 4 : out;
-      for (int r = 0; r < R; r++) {
-        const float* xr = x + (int64_t)r * in;
-        float* yr = y + (int64_t)r * out;
-        for (int o = o0; o < o1; o++) yr[o] = dot_row(xr, W, o, 0, in);
+      int o0 = b * OB, o1 = o0 + OB < out ? o0 + OB : out;
+      for (int r0 = 0; r0 < R; r0 += 4) {
+        int nr = R - r0 < 4 ? R - r0 : 4;
+        const float* xr = x + (int64_t)r0 * in;
+        for (int o = o0; o < o1; o++) {
+          dot4(xr, in, nr, W, o, acc);
+          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+        }
       }
     }
   });

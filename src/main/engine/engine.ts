@@ -196,8 +196,19 @@ export class Engine {
     return [this.config.bos, ...this.tokenizer.encode(text)]
   }
 
+  /** Text of ids; ids past the tokenizer's pieces (padded vocabularies) read as <unk>. */
   decode(ids: ArrayLike<number>): string {
-    return this.tokenizer.decode(ids)
+    return this.tokenizer.decode(this.inVocab(ids))
+  }
+
+  /** Per-token text, for tables that show one token at a time. */
+  decodeTokens(ids: ArrayLike<number>): string[] {
+    return this.tokenizer.decodeTokens(this.inVocab(ids))
+  }
+
+  private inVocab(ids: ArrayLike<number>): number[] {
+    const n = this.tokenizer.vocabSize
+    return Array.from(ids, (id) => (id >= 0 && id < n ? id : this.tokenizer.unkId))
   }
 
   private nativeView(view: View): NativeTerm[] {

@@ -1,0 +1,163 @@
+// Benchmark (not a test): generation tokens/s, step (gradient) time and peak memory, on the embedded organism and
+// on a synthetic TinyLlama-1.1B-shaped model with random BF16 weights. Numbers are measured side by side in one run
+// and reported as ratios; nothing here asserts a timing.
+//
+//   npm run bench                 # organism + synthetic 1.1B (writes ~2.2 GB to a temp dir, removed afterwards)
+//   npm run bench -- --organism   # organism only
+import { spawnSync } from 'node:child_process'
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Engine } from './engine/engine'
+import { appRoot, loadAddon } from './engine/native'
+import { safetensorsHeader } from './engine/safetensors'
+import { sweep } from './lab/sweep'
+
+const PHRASE = 'To be, or not to be, that is the question'
+const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
+
+function ms(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e6
+}
+
+interface Measure {
+  label: string
+  loadMs: number
+  stepMs: number
+  singleTokS: number
+  sweepTokS: number
+  sweepColumns: number
+  peakRssMB: number
+  fileMB: number
+}
+
+async function measure(dir: string, label: string, lrs: number[], maxGen: number): Promise<Measure> {
+  let t = process.hrtime.bigint()
+  const engine = Engine.load(dir)
+  const loadMs = ms(t)
+  t = process.hrtime.bigint()
+  const g = await engine.gradient(PHRASE)
+  const stepMs = ms(t)
+  t = process.hrtime.bigint()
+  const [one] = await engine.generate({ prompt: 'To be', views: [[{ gradient: g, lr: lrs[1] }]], maxNew: maxGen })
+  const singleTokS = one.ids.length / (ms(t) / 1000)
+  t = process.hrtime.bigint()
+  const r = await sweep(engine, { prompt: 'To be', phrase: PHRASE, lrs, maxGen })
+  const sweepMs = ms(t) - 0
+  const tokens = r.rows.reduce((a, row) => a + row.ids.length, 0)
+  return {
+    label,
+    loadMs,
+    stepMs,
+    singleTokS,
+    sweepTokS: tokens / (sweepMs / 1000),
+    sweepColumns: lrs.length,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    fileMB: engine.fileBytes / 2 ** 20,
+  }
+}
+
+/** TinyLlama-1.1B's shapes (GQA 32/4, 22 layers), random BF16 weights, streamed to disk without holding them. */
+function writeSyntheticTinyLlama(dir: string): void {
+  mkdirSync(dir, { recursive: true })
+  const c = { vocab: 32000, dim: 2048, ffn: 5632, layers: 22, heads: 32, kvHeads: 4 }
+  const hd = c.dim / c.heads
+  const shapes: [string, number[], number][] = [['model.embed_tokens.weight', [c.vocab, c.dim], 1]]
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`
+    shapes.push(
+      [p + 'self_attn.q_proj.weight', [c.heads * hd, c.dim], 1 / Math.sqrt(c.dim)],
+      [p + 'self_attn.k_proj.weight', [c.kvHeads * hd, c.dim], 1 / Math.sqrt(c.dim)],
+      [p + 'self_attn.v_proj.weight', [c.kvHeads * hd, c.dim], 1 / Math.sqrt(c.dim)],
+      [p + 'self_attn.o_proj.weight', [c.dim, c.heads * hd], 1 / Math.sqrt(c.dim)],
+      [p + 'mlp.gate_proj.weight', [c.ffn, c.dim], 1 / Math.sqrt(c.dim)],
+      [p + 'mlp.up_proj.weight', [c.ffn, c.dim], 1 / Math.sqrt(c.dim)],
+      [p + 'mlp.down_proj.weight', [c.dim, c.ffn], 1 / Math.sqrt(c.ffn)],
+      [p + 'input_layernorm.weight', [c.dim], 0],
+      [p + 'post_attention_layernorm.weight', [c.dim], 0],
+    )
+  }
+  shapes.push(['model.norm.weight', [c.dim], 0], ['lm_head.weight', [c.vocab, c.dim], 1 / Math.sqrt(c.dim)])
+  const { header } = safetensorsHeader(shapes.map(([name, shape]) => ({ name, dtype: 'BF16' as const, shape })))
+  const fd = openSync(join(dir, 'model.safetensors'), 'w')
+  const len = Buffer.alloc(8)
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(header)))
+  writeSync(fd, len)
+  writeSync(fd, header)
+  let s = 12345
+  const chunk = Buffer.alloc(1 << 22)
+  const f = new Float32Array(1)
+  const u = new Uint32Array(f.buffer)
+  for (const [, shape, scale] of shapes) {
+    let left = shape.reduce((a, b) => a * b, 1)
+    while (left > 0) {
+      const n = Math.min(left, chunk.length / 2)
+      for (let i = 0; i < n; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+        f[0] = scale === 0 ? 1 : ((s / 4294967296) * 2 - 1) * scale * 1.7
+        chunk.writeUInt16LE(u[0] >>> 16, 2 * i)
+      }
+      writeSync(fd, chunk, 0, 2 * n)
+      left -= n
+    }
+  }
+  closeSync(fd)
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'llama', vocab_size: c.vocab, hidden_size: c.dim, intermediate_size: c.ffn, num_hidden_layers: c.layers,
+      num_attention_heads: c.heads, num_key_value_heads: c.kvHeads, rms_norm_eps: 1e-5, rope_theta: 10000,
+      tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2, max_position_embeddings: 2048, torch_dtype: 'bfloat16',
+    }),
+  )
+  // the organism's 4096-piece tokenizer is enough to drive a 32000-row vocabulary
+  copyFileSync(join(appRoot(), 'models', 'organism', 'tokenizer.model'), join(dir, 'tokenizer.model'))
+}
+
+function report(m: Measure): void {
+  console.log(`\n## ${m.label}`)
+  console.log(`weights file          ${m.fileMB.toFixed(1)} MB`)
+  console.log(`load (mmap)           ${m.loadMs.toFixed(0)} ms`)
+  console.log(`step (exact gradient) ${m.stepMs.toFixed(0)} ms`)
+  console.log(`generation, 1 column  ${m.singleTokS.toFixed(1)} tokens/s`)
+  console.log(`sweep, ${m.sweepColumns} columns      ${m.sweepTokS.toFixed(1)} tokens/s (gradient included)  = ${(m.sweepTokS / m.singleTokS).toFixed(2)}× one column`)
+  console.log(`peak RSS              ${m.peakRssMB.toFixed(0)} MB = ${(m.peakRssMB / m.fileMB).toFixed(3)}× the weights file`)
+}
+
+async function child(kind: string, dir: string): Promise<void> {
+  const m = kind === 'organism'
+    ? await measure(dir, 'organism (7.2 M params, F16)', ORGANISM_LRS, 64)
+    : await measure(dir, 'synthetic TinyLlama-1.1B shape (random BF16 weights)', ORGANISM_LRS, 32)
+  process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2)
+  if (args[0] === '--child') return child(args[1], args[2])
+  console.log(`# Soliloquy engine benchmark — ${loadAddon().threads()} threads, node ${process.version}`)
+  // each model is measured in a fresh process so peak RSS belongs to that model alone
+  const run = (kind: string, dir: string): Measure => {
+    const r = spawnSync(process.execPath, [__filename, '--child', kind, dir], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
+    if (!line) throw new Error(`benchmark of ${kind} failed: ${r.stderr}`)
+    return JSON.parse(line.slice(7)) as Measure
+  }
+  report(run('organism', join(appRoot(), 'models', 'organism')))
+  if (args.includes('--organism')) return
+  const dir = mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
+  try {
+    const t = process.hrtime.bigint()
+    writeSyntheticTinyLlama(dir)
+    console.log(`\n(wrote synthetic 1.1B model: ${(statSync(join(dir, 'model.safetensors')).size / 2 ** 30).toFixed(2)} GiB in ${(ms(t) / 1000).toFixed(1)} s)`)
+    const m = run('synthetic', dir)
+    report(m)
+    console.log(`\npeak RSS / file size: ${(m.peakRssMB / m.fileMB).toFixed(3)} (budget 1.2: weights are mmap'd, never copied to fp32)`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e))
+  process.exit(1)
+})
