@@ -1,10 +1,13 @@
 // The seed's "Stepping Off" table: one word per row, one column per step size, `_` once a column has ended.
 // Pure functions shared by the CLI and the renderer.
 
-/** Words of prompt + completion as the seed shows them: newlines become "< br>" glued to the word before. */
+/**
+ * Words of prompt + completion as the seed shows them: a newline becomes "<br>" glued to the words around it
+ * (the seed's "question:< br>"; we drop the space its rendering added so a word stays one cell).
+ */
 export function seedWords(fullText: string): string[] {
   return fullText
-    .replace(/\r?\n/g, '< br>')
+    .replace(/\r?\n/g, '<br>')
     .split(/ +/)
     .filter((w) => w.length > 0)
 }
