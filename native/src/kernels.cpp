@@ -98,6 +98,9 @@ static void convert_span(float* out, const Mat& W, int row, int c0, int n) {
 
 void mat_row_f32(const Mat& W, int row, float* out) { convert_span(out, W, row, 0, W.cols); }
 
+// Below this many multiply-adds a product runs on the calling thread.
+static const int64_t SERIAL_MACS = 1 << 15;
+
 // ---- linear ------------------------------------------------------------------------------------------
 #ifdef SOL_AVX2
 // 8 weights of a stored row as fp32. The dtype switch is loop-invariant: the compiler unswitches it.
@@ -155,7 +158,7 @@ void matmul_wt(float* y, const float* x, int R, const Mat& W) {
   // Parallel over blocks of output rows: each weight row is read from memory once and used for every x row.
   const int OB = 16;
   const int nb = (out + OB - 1) / OB;
-  parallel_for(nb, [&](int b0, int b1, int) {
+  auto body = [&](int b0, int b1, int) {
     float acc[4];
     for (int b = b0; b < b1; b++) {
       int o0 = b * OB, o1 = o0 + OB < out ? o0 + OB : out;
@@ -168,14 +171,17 @@ void matmul_wt(float* y, const float* x, int R, const Mat& W) {
         }
       }
     }
-  });
+  };
+  // tiny products (factor terms, small models) cost less than waking a thread
+  if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
+  else parallel_for(nb, body);
 }
 
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {
   const int out = W.rows, in = W.cols;
   const int BC = 256;  // column block: dx[:, block] for all R rows stays in L1/L2
   const int nb = (in + BC - 1) / BC;
-  parallel_for(nb, [&](int b0, int b1, int) {
+  auto body = [&](int b0, int b1, int) {
     std::vector<float> w(BC);
     for (int b = b0; b < b1; b++) {
       int c0 = b * BC, n = c0 + BC < in ? BC : in - c0;
@@ -199,7 +205,9 @@ void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) 
         }
       }
     }
-  });
+  };
+  if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
+  else parallel_for(nb, body);
 }
 
 void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b) {
