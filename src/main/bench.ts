@@ -4,6 +4,9 @@
 //
 //   npm run bench                 # organism + synthetic 1.1B (writes ~2.2 GB to a temp dir, removed afterwards)
 //   npm run bench -- --organism   # organism only
+//   npm run bench -- --peer       # + node-llama-cpp 3.21.1 (prebuilt llama.cpp) on the same weights exported as
+//                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
+//                                 #   into a cache folder outside the project on first use.
 import { spawnSync } from 'node:child_process'
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,6 +15,10 @@ import { Engine } from './engine/engine'
 import { appRoot, loadAddon } from './engine/native'
 import { safetensorsHeader } from './engine/safetensors'
 import { sweep } from './lab/sweep'
+import { exportGguf } from './engine/gguf'
+import { pathToFileURL } from 'node:url'
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -131,9 +138,74 @@ async function child(kind: string, dir: string): Promise<void> {
   process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
 }
 
+const PEER_VERSION = '3.21.1'
+
+interface LlamaCppModule {
+  getLlama(o: { gpu: false; build: 'never' }): Promise<{
+    loadModel(o: { modelPath: string }): Promise<{
+      createContext(o: { contextSize: number; threads: number }): Promise<{
+        getSequence(): { evaluate(tokens: number[], o: { temperature: number }): AsyncIterable<number> }
+        dispose(): Promise<void>
+      }>
+      dispose(): Promise<void>
+    }>
+  }>
+}
+
+/** node-llama-cpp, installed on demand into a cache folder (never into the project). */
+function peerModule(): string {
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'soliloquy', `node-llama-cpp-${PEER_VERSION}`)
+  const entry = join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')
+  if (!existsSync(entry)) {
+    console.log(`(installing node-llama-cpp@${PEER_VERSION} into ${dir} …)`)
+    mkdirSync(dir, { recursive: true })
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, `node-llama-cpp@${PEER_VERSION}`], { stdio: 'inherit' })
+    if (r.status !== 0) throw new Error('could not install node-llama-cpp')
+  }
+  return entry
+}
+
+/** Greedy generation on the base model and at α = 0.03 by both engines: parity and tokens/s, side by side. */
+async function peer(): Promise<void> {
+  const llamaCpp = (await import(pathToFileURL(peerModule()).href)) as LlamaCppModule
+  const engine = Engine.load(join(appRoot(), 'models', 'organism'))
+  const g = await engine.gradient(PHRASE)
+  const dir = mkdtempSync(join(tmpdir(), 'soliloquy-peer-'))
+  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
+  const threads = loadAddon().threads()
+  console.log(`\n## parity and speed against node-llama-cpp ${PEER_VERSION} (organism exported as GGUF F16, ${threads} threads each)`)
+  try {
+    for (const lr of [0, 0.03]) {
+      const view = lr === 0 ? [] : [{ gradient: g, lr }]
+      const file = join(dir, `organism-${lr}.gguf`)
+      await exportGguf(engine, view, file)
+      const prompt = engine.withBos('To be', 'prompt')
+      let t = process.hrtime.bigint()
+      const [ours] = await engine.generate({ prompt, views: [view], maxNew: 64 })
+      const oursTokS = ours.ids.length / (ms(t) / 1000)
+      const model = await llama.loadModel({ modelPath: file })
+      const ctx = await model.createContext({ contextSize: 128, threads })
+      const theirs: number[] = []
+      t = process.hrtime.bigint()
+      for await (const tok of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
+        theirs.push(tok)
+        if (theirs.length >= 64) break
+      }
+      const theirTokS = theirs.length / (ms(t) / 1000)
+      await ctx.dispose()
+      await model.dispose()
+      const same = JSON.stringify(theirs) === JSON.stringify(ours.ids)
+      console.log(`α = ${lr}: greedy ids ${same ? 'identical' : 'DIFFER'} (${ours.ids.length} tokens) — ours ${oursTokS.toFixed(0)} tok/s, llama.cpp ${theirTokS.toFixed(0)} tok/s, ratio ${(oursTokS / theirTokS).toFixed(2)}`)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2)
   if (args[0] === '--child') return child(args[1], args[2])
+  if (args[0] === '--peer-child') return peer()
   console.log(`# Soliloquy engine benchmark — ${loadAddon().threads()} threads, node ${process.version}`)
   // each model is measured in a fresh process so peak RSS belongs to that model alone
   const run = (kind: string, dir: string): Measure => {
@@ -143,6 +215,10 @@ async function main(): Promise<void> {
     return JSON.parse(line.slice(7)) as Measure
   }
   report(run('organism', join(appRoot(), 'models', 'organism')))
+  if (args.includes('--peer')) {
+    const r = spawnSync(process.execPath, [__filename, '--peer-child'], { stdio: 'inherit' })
+    if (r.status !== 0) console.log('(peer comparison failed)')
+  }
   if (args.includes('--organism')) return
   const dir = mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
   try {

@@ -412,6 +412,12 @@ export class SentencePieceTokenizer {
     return this.pieces[this.checkId(id)].text
   }
 
+  /** The piece's text, score and SentencePiece type (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte). */
+  pieceInfo(id: number): { text: string; score: number; type: number } {
+    const p = this.pieces[this.checkId(id)]
+    return { text: p.text, score: p.score, type: p.type }
+  }
+
   /** One token's text for display: "▁" shown as a space; byte, control and unknown pieces shown as they are. */
   pieceText(id: number): string {
     return this.piece(id).replaceAll(SPACE_SYMBOL, ' ')
