@@ -334,7 +334,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     p.temperature = (float)num(env, o, "temperature", 0);
     p.top_p = (float)num(env, o, "topP", 1);
     p.seed = (uint64_t)num(env, o, "seed", 0);
-    p.eos = model->cfg.eos;
+    p.eos = {model->cfg.eos};
+    if (o.Has("eos")) p.eos = int_list(env, o.Get("eos"), "eos");
     if (p.max_new < 0 || p.max_seq < 2) type_error(env, "maxNew must be ≥ 0 and maxSeq ≥ 2");
     if (p.temperature < 0 || p.top_p <= 0 || p.top_p > 1) type_error(env, "temperature must be ≥ 0 and topP in (0, 1]");
     std::vector<View> views = parse_views(env, o.Get("views"));

@@ -172,7 +172,7 @@ GenResult generate(const Model& m, const std::vector<View>& views, const GenPara
       if (p.temperature > 0) tok = sample(lg, V, p.temperature, p.top_p, rngs[s]);
       res.tokens[s].push_back(tok);
       res.margins[s].push_back(margin);
-      if (tok != p.eos) {
+      if (std::find(p.eos.begin(), p.eos.end(), tok) == p.eos.end()) {
         next_active.push_back(s);
         next_tokens.push_back(tok);
       }

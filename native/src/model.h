@@ -120,7 +120,7 @@ struct GenParams {
   float temperature = 0;    // 0 = greedy
   float top_p = 1;
   uint64_t seed = 0;
-  int eos = 2;
+  std::vector<int> eos{2};  // generation stops after any of these
 };
 struct GenResult {
   std::vector<std::vector<int>> tokens;     // per view: generated ids (EOS included when reached)

@@ -16,6 +16,8 @@ export interface LlamaConfig {
   tied: boolean
   bos: number
   eos: number
+  /** every id that ends a generation (eos_token_id may be a list, as in Llama-3) */
+  eosIds: number[]
   maxPos: number
   /** dtype named in config.json (informational; tensors carry their own) */
   dtype: string
@@ -105,6 +107,9 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
     tied: raw.tie_word_embeddings === true,
     bos: firstId(raw.bos_token_id) ?? 1,
     eos: firstId(raw.eos_token_id) ?? 2,
+    eosIds: Array.isArray(raw.eos_token_id)
+      ? (raw.eos_token_id as unknown[]).filter((x): x is number => typeof x === 'number')
+      : [firstId(raw.eos_token_id) ?? 2],
     maxPos,
     dtype: String(raw.dtype ?? raw.torch_dtype ?? 'float32'),
     raw,

@@ -174,7 +174,7 @@ export class Engine {
     let model: NativeModel
     try {
       model = new addon.Model({
-        config: { ...config, raw: undefined },
+        config: { ...config, raw: undefined, eosIds: undefined },
         files: ckpt.files,
         tensors: ckpt.tensors,
         threads: opts.threads ?? 0,
@@ -250,11 +250,11 @@ export class Engine {
     if (!(topP > 0 && topP <= 1)) throw new InputError('top_p must be in (0, 1]')
     const views = args.views.map((v) => this.nativeView(v))
     const r = await call(opts, (o) =>
-      this.model.generate({ prompt, views, maxNew, maxSeq, temperature, topP, seed: args.seed ?? 0 }, o),
+      this.model.generate({ prompt, views, maxNew, maxSeq, temperature, topP, seed: args.seed ?? 0, eos: this.config.eosIds }, o),
     )
     return r.tokens.map((t, i) => {
       const ids = Array.from(t)
-      const stopped = ids.length > 0 && ids[ids.length - 1] === this.config.eos
+      const stopped = ids.length > 0 && this.config.eosIds.includes(ids[ids.length - 1])
       return { ids, text: this.decode(ids), margins: Array.from(r.margins[i]), stopped }
     })
   }

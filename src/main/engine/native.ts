@@ -45,7 +45,7 @@ export interface NativeScore {
 export interface NativeModel {
   gradient(ids: number[], at: NativeTerm[], opts?: NativeCallOptions): Promise<NativeStep>
   generate(
-    args: { prompt: number[]; views: NativeTerm[][]; maxNew: number; maxSeq: number; temperature: number; topP: number; seed: number },
+    args: { prompt: number[]; views: NativeTerm[][]; maxNew: number; maxSeq: number; temperature: number; topP: number; seed: number; eos?: number[] },
     opts?: NativeCallOptions,
   ): Promise<{ tokens: Int32Array[]; margins: Float32Array[] }>
   score(args: { ids: number[]; views: NativeTerm[][]; topk: number; fullAt?: number[] }, opts?: NativeCallOptions): Promise<NativeScore>
