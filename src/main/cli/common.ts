@@ -5,6 +5,7 @@ import { parseArgs, ParseArgsConfig } from 'node:util'
 import { CallOptions, Engine, InputError } from '../engine/engine'
 import { appRoot } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
+import { Lab } from '../services/lab'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 
@@ -88,4 +89,76 @@ export function cliCallOptions(): CallOptions & { dispose: () => void } {
 
 export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v) + '\n')
+}
+
+// ---- the lab (history, checkpoints) -------------------------------------------------------------------------
+
+/** Options every lab command accepts. */
+export const labFlags = {
+  data: { type: 'string' },
+  model: { type: 'string' },
+  threads: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+/** The lab on --data DIR (else $SOLILOQUY_DATA, else the per-user directory the desktop app uses). */
+export function openLab(flags: Flags): Lab {
+  return new Lab({ dataDir: str(flags, 'data') ?? null, threads: int(flags, 'threads', 0) })
+}
+
+/** --model: a directory or a saved checkpoint name; absent → the embedded organism. */
+export function modelRef(flags: Flags): string | null {
+  return str(flags, 'model') ?? null
+}
+
+/** Runs `f` with a lab that is closed afterwards and CLI call options (progress, Ctrl-C). */
+export async function withLab<T>(flags: Flags, f: (lab: Lab, opts: CallOptions) => Promise<T>): Promise<T> {
+  const lab = openLab(flags)
+  if (lab.opened.interrupted.length && !flags.json)
+    process.stderr.write(`note: ${lab.opened.interrupted.length} run(s) left running by an ended process are now marked interrupted\n`)
+  const opts = cliCallOptions()
+  try {
+    return await f(lab, opts)
+  } finally {
+    opts.dispose()
+    lab.close()
+  }
+}
+
+/** A plain-text table: columns padded to their widest cell, numbers right-aligned. */
+export function formatTable(header: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))))
+  const numeric = header.map((_, j) => cells.length > 0 && cells.every((r) => r[j] === '' || /^[-+]?[\d.]+(e[-+]?\d+)?%?$/i.test(r[j])))
+  const widths = header.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j].length)))
+  const line = (r: string[]): string =>
+    r.map((c, j) => (numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd()
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
+}
+
+/** Compact number for tables: 4 significant digits, exponent when tiny or huge. */
+export function fmt(x: number | null | undefined, digits = 4): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return ''
+  if (x === 0) return '0'
+  const a = Math.abs(x)
+  if (a >= 1e5 || a < 1e-3) return x.toExponential(2)
+  return String(Number(x.toPrecision(digits)))
+}
+
+/** Human size: 1.8 MB, 412 kB. */
+export function fmtBytes(n: number): string {
+  if (n < 1000) return `${n} B`
+  const units = ['kB', 'MB', 'GB', 'TB']
+  let v = n
+  let i = -1
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000
+    i++
+  }
+  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`
+}
+
+/** One line of text for a table cell: newlines shown as ⏎, cut to `n` characters. */
+export function oneLine(s: string, n = 60): string {
+  const t = s.replace(/\r?\n/g, '⏎ ')
+  return t.length > n ? t.slice(0, n - 1) + '…' : t
 }

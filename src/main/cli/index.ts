@@ -2,7 +2,13 @@
 import { CancelledError } from '../engine/engine'
 import { Flags, parse } from './common'
 import { gradCommand, gradOptions } from './commands/grad'
+import { serveCommand, serveOptions } from './commands/serve'
 import { sweepCommand, sweepOptions } from './commands/sweep'
+import { checkpointsCommand, checkpointsOptions, exportCommand, exportOptions } from './commands/checkpoints'
+import { compareCommand, compareOptions } from './commands/compare'
+import { historyCommand, historyOptions, showCommand, showOptions } from './commands/history'
+import { lessonCommand, lessonOptions } from './commands/lesson'
+import { generateCommand, generateOptions, stepCommand, stepOptions } from './commands/step'
 import { tokenizeCommand, tokenizeOptions } from './commands/tokenize'
 import type { ParseArgsConfig } from 'node:util'
 
@@ -16,15 +22,69 @@ export interface Command {
 export const commands: Record<string, Command> = {
   sweep: {
     summary: "the seed's experiment: one gradient step on a phrase at several step sizes, printed as the seed's table",
-    usage: 'soliloquy sweep [--model DIR] [--prompt "To be"] [--phrase "…"] [--lrs 0,1e-3,…] [--max-gen 64] [--json]',
+    usage: 'soliloquy sweep [--model DIR|CKPT] [--prompt "To be"] [--phrase "…"] [--lrs 0,1e-3,…] [--max-gen 64] [--data DIR] [--json]',
     options: sweepOptions,
     run: sweepCommand,
+  },
+  step: {
+    summary: 'one SGD step on a phrase at α, then the completion and every metric; recorded (and saved with --save)',
+    usage: 'soliloquy step [--model DIR|CKPT] [--phrase "…"] --lr α [--save NAME] [--prompt …] [--max-gen 64] [--data DIR] [--json]',
+    options: stepOptions,
+    run: stepCommand,
+  },
+  generate: {
+    summary: 'complete a prompt on a model or a saved checkpoint; recorded',
+    usage: 'soliloquy generate [--model DIR|CKPT] [--prompt "To be"] [--max-gen 64] [--temperature 0] [--data DIR] [--json]',
+    options: generateOptions,
+    run: generateCommand,
+  },
+  compare: {
+    summary: 'prompt engineering vs training: the prompt with and without a prefix, on the model and after each α',
+    usage: 'soliloquy compare [--model DIR|CKPT] [--prefix "Here is one of …: "] [--phrase "…"] [--lrs 0.03] [--data DIR] [--json]',
+    options: compareOptions,
+    run: compareCommand,
+  },
+  lesson: {
+    summary: 'steps in order (each at the model the last one left) with the forgetting curve of every earlier lesson',
+    usage: 'soliloquy lesson --steps FILE (JSON [{"phrase": …, "lr": …}, …]) [--model DIR|CKPT] [--data DIR] [--json]',
+    options: lessonOptions,
+    run: lessonCommand,
+  },
+  history: {
+    summary: 'recorded runs, filtered and sorted',
+    usage: 'soliloquy history [--model M] [--phrase P] [--lr-min A] [--lr-max B] [--from DATE] [--to DATE] [--kind sweep,step] [--status done] [--sort started|lr|recall|stability|loss] [--asc] [--limit 30] [--offset 0] [--data DIR] [--json]',
+    options: historyOptions,
+    run: historyCommand,
+  },
+  show: {
+    summary: 'one recorded run in full: settings, text, ids, every metric',
+    usage: 'soliloquy show RUN [--data DIR] [--json]',
+    options: showOptions,
+    run: showCommand,
+  },
+  checkpoints: {
+    summary: 'saved steps with lineage and sizes; save RUN NAME, rename NAME NEW, delete NAME [--force]',
+    usage: 'soliloquy checkpoints [save RUN NAME | rename NAME NEW | delete NAME [--force]] [--data DIR] [--json]',
+    options: checkpointsOptions,
+    run: checkpointsCommand,
+  },
+  export: {
+    summary: 'a checkpoint merged into a standard Hugging Face directory',
+    usage: 'soliloquy export CHECKPOINT --out DIR [--dtype F32|F16|BF16] [--data DIR] [--json]',
+    options: exportOptions,
+    run: exportCommand,
   },
   grad: {
     summary: 'the exact gradient of the phrase loss: loss and the gradient norm of every tensor',
     usage: 'soliloquy grad [--model DIR] --phrase "…" [--json]',
     options: gradOptions,
     run: gradCommand,
+  },
+  serve: {
+    summary: 'browser mode: the app in your browser, served on 127.0.0.1 only with a random token in the printed URL',
+    usage: 'soliloquy serve [--port N] [--data DIR]',
+    options: serveOptions,
+    run: serveCommand,
   },
   tokenize: {
     summary: 'SentencePiece ids of a text (no BOS)',

@@ -1,6 +1,5 @@
-import { sweep } from '../../lab/sweep'
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
-import { cliCallOptions, Flags, int, numList, openModel, printJson, str } from '../common'
+import { Flags, int, modelRef, numList, printJson, str, withLab } from '../common'
 
 export const sweepOptions = {
   model: { type: 'string' },
@@ -10,38 +9,38 @@ export const sweepOptions = {
   'max-gen': { type: 'string' },
   'max-seq': { type: 'string' },
   threads: { type: 'string' },
+  data: { type: 'string' },
   json: { type: 'boolean' },
 } as const
 
+// The sweep goes through the lab, so it is recorded in the history (a group + one run per α with every metric).
 export async function sweepCommand(flags: Flags): Promise<void> {
-  const { engine, preset } = openModel(flags)
-  const opts = cliCallOptions()
-  try {
-    const r = await sweep(
-      engine,
+  await withLab(flags, async (lab, opts) => {
+    const r = await lab.sweep(
       {
-        prompt: str(flags, 'prompt') ?? preset.prompt,
-        phrase: str(flags, 'phrase') ?? preset.phrase,
-        lrs: numList(flags, 'lrs') ?? preset.lrs,
+        model: modelRef(flags),
+        prompt: str(flags, 'prompt'),
+        phrase: str(flags, 'phrase'),
+        lrs: numList(flags, 'lrs'),
         maxGen: int(flags, 'max-gen', 64),
         maxSeq: int(flags, 'max-seq', 128),
       },
       opts,
     )
-    opts.dispose()
     if (flags.json) {
       printJson({
         phrase_ids: r.phraseIds,
         phrase_loss: r.phraseLoss,
-        rows: r.rows.map((row) => ({ lr: row.lr, ids: row.ids, text: row.text })),
+        rows: r.runs.map((row) => ({ lr: row.lr, ids: row.outputIds, text: row.outputText })),
       })
     } else {
       process.stdout.write(
-        `phrase "${r.gradient.phrase}" (${r.phraseIds.length} tokens with BOS), loss ${r.phraseLoss.toFixed(6)}\n`,
+        `phrase "${r.runs[0].phrase}" (${r.phraseIds.length} tokens with BOS), loss ${r.phraseLoss.toFixed(6)}\n`,
       )
-      process.stdout.write(formatSeedTable(r.rows.map((row) => ({ lr: row.lr, words: seedWords(row.fullText) }))) + '\n')
+      process.stdout.write(
+        formatSeedTable(r.runs.map((row) => ({ lr: row.lr ?? 0, words: seedWords(row.fullText) }))) + '\n',
+      )
+      process.stderr.write(`recorded as sweep ${r.group.id} (runs ${r.runs[0].id}–${r.runs[r.runs.length - 1].id}) in ${lab.dataDir}\n`)
     }
-  } finally {
-    opts.dispose()
-  }
+  })
 }

@@ -1,0 +1,82 @@
+// `soliloquy checkpoints` (list with lineage and sizes; `save RUN NAME`, `rename NAME NEW`, `delete NAME [--force]`)
+// and `soliloquy export CKPT --out DIR` (the checkpoint merged into a standard HF directory).
+import { InputError } from '../../engine/engine'
+import type { CheckpointRecord } from '../../../shared/labTypes'
+import { Flags, fmtBytes, formatTable, oneLine, printJson, str, withLab } from '../common'
+
+export const checkpointsOptions = {
+  data: { type: 'string' },
+  force: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const
+
+function tree(list: CheckpointRecord[]): CheckpointRecord[] {
+  const byParent = new Map<number | null, CheckpointRecord[]>()
+  for (const c of list) byParent.set(c.parentId, [...(byParent.get(c.parentId) ?? []), c])
+  const out: CheckpointRecord[] = []
+  const visit = (p: number | null): void => {
+    for (const c of byParent.get(p) ?? []) {
+      out.push(c)
+      visit(c.id)
+    }
+  }
+  visit(null)
+  return out
+}
+
+export async function checkpointsCommand(flags: Flags, positionals: string[]): Promise<void> {
+  const [action, a, b] = positionals
+  await withLab(flags, async (lab, opts) => {
+    if (action === 'rename') {
+      if (!a || !b) throw new InputError('usage: soliloquy checkpoints rename NAME NEW_NAME')
+      const c = await lab.renameCheckpoint({ id: a, name: b })
+      return flags.json ? printJson(c) : process.stdout.write(`renamed "${a}" to "${c.name}"\n`)
+    }
+    if (action === 'delete') {
+      if (!a) throw new InputError('usage: soliloquy checkpoints delete NAME [--force]')
+      const r = await lab.deleteCheckpoint({ id: a, force: flags.force === true })
+      return flags.json ? printJson(r) : process.stdout.write(`deleted ${r.deleted.map((n) => `"${n}"`).join(', ')} (${fmtBytes(r.freedBytes)} freed)\n`)
+    }
+    if (action === 'save') {
+      if (!a || !/^\d+$/.test(a) || !b) throw new InputError('usage: soliloquy checkpoints save RUN NAME')
+      const c = await lab.saveCheckpoint({ runId: Number(a), name: b }, opts)
+      return flags.json ? printJson(c) : process.stdout.write(`saved run ${a} as "${c.name}" (${fmtBytes(c.bytes)})\n`)
+    }
+    if (action !== undefined) throw new InputError(`unknown checkpoints action "${action}" (use rename, delete or save)`)
+    const list = await lab.checkpoints()
+    if (flags.json) return printJson(list)
+    if (list.length === 0) return process.stdout.write('no checkpoints saved yet (soliloquy step … --save NAME)\n')
+    const rows = tree(list).map((c) => [
+      c.id,
+      `${'  '.repeat(c.depth - 1)}${c.depth > 1 ? '└ ' : ''}${c.name}`,
+      c.lr,
+      oneLine(c.phrase, 40),
+      fmtBytes(c.bytes),
+      c.runId ?? '',
+      c.sha256.slice(0, 12),
+      c.createdAt.replace('T', ' ').slice(0, 19),
+    ])
+    process.stdout.write(formatTable(['id', 'name', 'α', 'phrase', 'size', 'run', 'sha256', 'created'], rows) + '\n')
+  })
+}
+
+export const exportOptions = {
+  data: { type: 'string' },
+  out: { type: 'string' },
+  dtype: { type: 'string' },
+  threads: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+export async function exportCommand(flags: Flags, positionals: string[]): Promise<void> {
+  const id = positionals[0]
+  const out = str(flags, 'out')
+  if (!id || !out) throw new InputError('usage: soliloquy export CHECKPOINT --out DIR [--dtype F32|F16|BF16]')
+  const dtype = str(flags, 'dtype')?.toUpperCase()
+  if (dtype !== undefined && !['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`--dtype must be F32, F16 or BF16 (got ${dtype})`)
+  await withLab(flags, async (lab, opts) => {
+    const r = await lab.exportCheckpoint({ id, outDir: out, dtype: dtype as 'F32' | 'F16' | 'BF16' | undefined }, opts)
+    if (flags.json) return printJson(r)
+    process.stdout.write(`exported "${r.checkpoint.name}" merged to ${r.dir} (${r.files.join(', ')}, ${fmtBytes(r.bytes)})\n`)
+  })
+}

@@ -1,0 +1,34 @@
+// `soliloquy compare`: the prompt with and without the prefix ("Here is one of Shakespeare's more famous works: "),
+// on the model and after each chosen α, side by side — the seed's prompt engineering vs training.
+import { formatStepSize, seedRows, seedWords } from '../../../shared/seedTable'
+import { Flags, fmt, numList, printJson, str, withLab } from '../common'
+import { experimentArgs, experimentFlags } from './step'
+
+export const compareOptions = {
+  ...experimentFlags,
+  prefix: { type: 'string' },
+  phrase: { type: 'string' },
+  lrs: { type: 'string' },
+} as const
+
+export async function compareCommand(flags: Flags): Promise<void> {
+  const args = { ...experimentArgs(flags), prefix: str(flags, 'prefix'), phrase: str(flags, 'phrase'), lrs: numList(flags, 'lrs') }
+  await withLab(flags, async (lab, opts) => {
+    const r = await lab.compare(args, opts)
+    if (flags.json) return printJson(r)
+    const prefix = String(r.group.args.prefix ?? '')
+    const cols = r.cells.map((c) => ({ head: `${c.prefixed ? 'prefix' : 'plain'} ${formatStepSize(c.lr)}`, words: seedWords(c.text) }))
+    const rows = seedRows(cols.map((c) => ({ lr: 0, words: c.words })))
+    const header = ['', ...cols.map((c) => c.head)]
+    const body = rows.map((row, i) => [String(i), ...row])
+    const recall = ['recall', ...r.cells.map((c) => String(c.recall ?? ''))]
+    const widths = header.map((h, j) => Math.max(h.length, recall[j].length, ...body.map((b) => b[j].length)))
+    const line = (cells: string[]): string => cells.map((c, j) => c.padEnd(widths[j])).join(' ').trimEnd()
+    const rule = '-'.repeat(widths.reduce((a, w) => a + w + 1, -1))
+    process.stdout.write(`prefix: "${prefix}"\n`)
+    process.stdout.write([rule, line(header), ...body.map(line), rule, line(recall)].join('\n') + '\n')
+    const kl = r.runs.filter((x) => !x.prompt.startsWith(prefix) || prefix === '').map((x) => `α ${x.lr}: ${fmt(x.metrics.stabilityKl ?? 0, 4)}`)
+    if (kl.length) process.stdout.write(`stability KL  ${kl.join(', ')}\n`)
+    process.stdout.write(`recorded as comparison ${r.group.id} (runs ${r.runs[0].id}–${r.runs[r.runs.length - 1].id})\n`)
+  })
+}

@@ -1,0 +1,119 @@
+// `soliloquy history [filters]` (recorded runs, filtered, sorted, paged) and `soliloquy show RUN` (one run in full).
+import { InputError } from '../../engine/engine'
+import type { HistoryFilter, RunKind, RunStatus } from '../../../shared/labTypes'
+import { Flags, fmt, fmtBytes, formatTable, int, num, oneLine, printJson, str, withLab } from '../common'
+import { describeRun } from './step'
+
+export const historyOptions = {
+  data: { type: 'string' },
+  model: { type: 'string' },
+  phrase: { type: 'string' },
+  'lr-min': { type: 'string' },
+  'lr-max': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  kind: { type: 'string' },
+  status: { type: 'string' },
+  group: { type: 'string' },
+  sort: { type: 'string' },
+  asc: { type: 'boolean' },
+  limit: { type: 'string' },
+  offset: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+const KINDS = ['generate', 'step', 'sweep', 'compare', 'lesson']
+const STATUSES = ['running', 'done', 'failed', 'cancelled', 'interrupted']
+const SORTS = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id']
+
+function list(flags: Flags, key: string, allowed: string[]): string[] | undefined {
+  const v = str(flags, key)
+  if (v === undefined) return undefined
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const i of items) if (!allowed.includes(i)) throw new InputError(`--${key}: "${i}" is not one of ${allowed.join(', ')}`)
+  return items
+}
+
+function date(flags: Flags, key: string): string | undefined {
+  const v = str(flags, key)
+  if (v === undefined) return undefined
+  if (Number.isNaN(Date.parse(v))) throw new InputError(`--${key}: "${v}" is not a date (use 2026-11-26 or an ISO time)`)
+  return /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : new Date(v).toISOString()
+}
+
+export function historyFilter(flags: Flags): HistoryFilter {
+  const f: HistoryFilter = {}
+  const model = str(flags, 'model')
+  if (model !== undefined) f.model = /^\d+$/.test(model) ? Number(model) : model
+  const phrase = str(flags, 'phrase')
+  if (phrase !== undefined) f.phrase = phrase
+  f.lrMin = num(flags, 'lr-min')
+  f.lrMax = num(flags, 'lr-max')
+  f.from = date(flags, 'from')
+  f.to = date(flags, 'to')
+  f.kind = list(flags, 'kind', KINDS) as RunKind[] | undefined
+  f.status = list(flags, 'status', STATUSES) as RunStatus[] | undefined
+  if (str(flags, 'group') !== undefined) f.groupId = int(flags, 'group', 0)
+  const sort = str(flags, 'sort')
+  if (sort !== undefined) {
+    if (!SORTS.includes(sort)) throw new InputError(`--sort: "${sort}" is not one of ${SORTS.join(', ')}`)
+    f.sort = sort as HistoryFilter['sort']
+  }
+  f.order = flags.asc ? 'asc' : 'desc'
+  f.limit = int(flags, 'limit', 30)
+  f.offset = int(flags, 'offset', 0)
+  for (const k of Object.keys(f) as (keyof HistoryFilter)[]) if (f[k] === undefined) delete f[k]
+  return f
+}
+
+export async function historyCommand(flags: Flags): Promise<void> {
+  const filter = historyFilter(flags)
+  await withLab({ ...flags, model: undefined }, async (lab) => {
+    const page = await lab.history(filter)
+    if (flags.json) return printJson(page)
+    if (page.runs.length === 0) {
+      process.stdout.write(page.total ? `no runs on this page (${page.total} match)\n` : 'no runs recorded yet\n')
+      return
+    }
+    process.stdout.write(
+      formatTable(
+        ['run', 'kind', 'status', 'group', 'α', 'recall', 'KL', 'loss after', 'distinct-2', 'started', 'completion'],
+        page.runs.map((r) => [r.id, r.kind, r.status, r.groupId ?? '', r.lr ?? '', r.metrics.recall ?? '', fmt(r.metrics.stabilityKl),
+          fmt(r.metrics.phraseLossAfter), fmt(r.metrics.distinct2, 3), r.startedAt.replace('T', ' ').slice(0, 19),
+          oneLine(r.status === 'done' ? r.outputText : (r.error ?? ''), 40)]),
+      ) + '\n',
+    )
+    const off = filter.offset ?? 0
+    process.stdout.write(`${off + 1}–${off + page.runs.length} of ${page.total}\n`)
+  })
+}
+
+export const showOptions = {
+  data: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+export async function showCommand(flags: Flags, positionals: string[]): Promise<void> {
+  const id = positionals[0]
+  if (!id || !/^\d+$/.test(id)) throw new InputError('usage: soliloquy show RUN (a run id from `soliloquy history`)')
+  await withLab(flags, async (lab) => {
+    const d = await lab.run(Number(id))
+    if (flags.json) return printJson(d)
+    const r = d.run
+    process.stdout.write(describeRun(r))
+    const info: [string, string][] = [
+      ['model', `${d.model.name ?? ''} (${d.model.path})${d.startedFrom ? `, from checkpoint "${d.startedFrom.name}"` : ''}`],
+      ['prompt', JSON.stringify(r.prompt)],
+      ['settings', `max_gen_len ${r.maxGen}, max_seq_len ${r.maxSeq}, temperature ${r.temperature}, top_p ${r.topP}, seed ${r.seed}`],
+      ['started', `${r.startedAt}${r.ms !== null ? ` (${r.ms} ms)` : ''}`],
+    ]
+    if (r.chain.length) info.push(['after steps', r.chain.map((c) => `"${c.phrase}" α ${c.lr}`).join(' → ')])
+    if (d.group) info.push(['group', `${d.group.kind} ${d.group.id} (${d.group.runIds.length} runs)`])
+    if (r.metrics.forgetting)
+      info.push(['forgetting', r.metrics.forgetting.map((f) => `lesson ${f.lesson + 1}: loss ${fmt(f.loss, 4)}, recall ${f.recall}`).join('; ')])
+    for (const c of d.saved) info.push(['saved as', `checkpoint "${c.name}" (${fmtBytes(c.bytes)})`])
+    info.push(['output ids', JSON.stringify(r.outputIds)])
+    const w = Math.max(...info.map(([k]) => k.length))
+    process.stdout.write(info.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n')
+  })
+}

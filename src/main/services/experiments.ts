@@ -1,0 +1,447 @@
+// The experiments (issue 3 §1): generate, step, sweep, prompt comparison and lesson sequences. Each one writes its
+// run rows as `running` before any work, does the work on the engine (views of one base model), measures every
+// metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the reason.
+import { CallOptions, CancelledError, Engine, Generation, Gradient, InputError, View } from '../engine/engine'
+import type { Preset } from '../engine/preset'
+import { formatSeedTable, seedWords, commonPrefixWords } from '../../shared/seedTable'
+import type {
+  ChainStep,
+  CheckpointRecord,
+  CompareCell,
+  CompareResult,
+  GroupKind,
+  LessonRecall,
+  LessonResult,
+  RunKind,
+  RunMetrics,
+  RunRecord,
+  RunResult,
+  SweepResult,
+} from '../../shared/labTypes'
+import type { Fingerprint } from './checkpoints'
+import {
+  abortRuns,
+  completeRuns,
+  DB,
+  getGroup,
+  getRun,
+  insertGroup,
+  insertRun,
+  ModelRow,
+  NewRun,
+  RunOutcome,
+} from './db'
+import { gradientMetrics, modelMetrics, textMetrics } from './metrics'
+
+/** A model opened by the lab: engine, its history row, fingerprint and preset. */
+export interface LoadedModel {
+  engine: Engine
+  row: ModelRow
+  fp: Fingerprint
+  preset: Preset
+  /** views of this model's checkpoints, by checkpoint id */
+  views: Map<number, View>
+  /** sizes and mtimes of its files when loaded (a change reloads it) */
+  stamp: string
+}
+
+/** What an experiment runs on: a model, possibly a checkpoint of it (then `base` is the checkpoint's view). */
+export interface Target {
+  model: LoadedModel
+  checkpoint: CheckpointRecord | null
+  base: View
+  /** how the caller named it */
+  ref: string | null
+}
+
+export interface Settings {
+  prompt: string
+  maxGen: number
+  maxSeq: number
+  temperature: number
+  topP: number
+  seed: number
+  reference: string | null
+  probes: Record<string, string>
+}
+
+/** The step a run took, remembered so "save this step" needs no recomputation while the lab is open. */
+export interface StepMemo {
+  gradient: Gradient
+  lr: number
+  modelId: number
+  /** the view the gradient was taken at */
+  at: View
+}
+
+export interface ExperimentContext {
+  db: DB
+  remember(runId: number, memo: StepMemo): void
+}
+
+function runBase(t: Target, s: Settings, kind: RunKind): Omit<NewRun, 'prompt'> & { prompt: string } {
+  return {
+    kind,
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    modelRef: t.ref,
+    prompt: s.prompt,
+    maxGen: s.maxGen,
+    maxSeq: s.maxSeq,
+    temperature: s.temperature,
+    topP: s.topP,
+    seed: s.seed,
+  }
+}
+
+function errorText(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]
+}
+
+/** Runs `work`; on failure marks the still-running rows cancelled/failed (and the group) and rethrows. */
+async function guarded<T>(db: DB, ids: () => number[], t0: number, groupId: number | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (e) {
+    const cancelled = e instanceof CancelledError
+    abortRuns(db, ids(), cancelled ? 'cancelled' : 'failed', cancelled ? 'cancelled' : errorText(e), t0, groupId)
+    throw e
+  }
+}
+
+/** Checks the prompt and phrase fit before any row is written (bad input records nothing). */
+export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { promptIds: number[]; phraseIds: number[][] } {
+  const promptIds = engine.withBos(s.prompt, 'prompt')
+  if (promptIds.length >= s.maxSeq)
+    throw new InputError(`the prompt has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}`)
+  const phraseIds = phrases.map((p) => {
+    if (typeof p !== 'string' || p.trim().length === 0) throw new InputError('the phrase is empty')
+    const ids = engine.withBos(p, 'phrase')
+    if (ids.length > s.maxSeq)
+      throw new InputError(`the phrase is too long: ${ids.length} tokens with BOS, max_seq_len is ${s.maxSeq}`)
+    return ids
+  })
+  return { promptIds, phraseIds }
+}
+
+function fullText(engine: Engine, promptIds: number[], g: Generation): string {
+  return engine.decode([...promptIds.slice(1), ...g.ids])
+}
+
+function minMargin(g: Generation): number | undefined {
+  return g.margins.length ? Math.min(...g.margins) : undefined
+}
+
+async function generateAll(t: Target, s: Settings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
+  return t.model.engine.generate(
+    { prompt: promptIds, views, maxNew: s.maxGen, maxSeq: s.maxSeq, temperature: s.temperature, topP: s.topP, seed: s.seed },
+    opts,
+  )
+}
+
+function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, reference: string | null): RunOutcome {
+  const full = fullText(engine, promptIds, g)
+  return {
+    id,
+    outputIds: g.ids,
+    outputText: g.text,
+    fullText: full,
+    metrics: { ...textMetrics(g.text, full, reference), ...metrics, minMargin: minMargin(g) },
+  }
+}
+
+function records(db: DB, ids: number[]): RunRecord[] {
+  return ids.map((id) => getRun(db, id)!)
+}
+
+// ---- generate -----------------------------------------------------------------------------------------------
+
+export async function runGenerate(ctx: ExperimentContext, t: Target, s: Settings, opts?: CallOptions): Promise<RunResult> {
+  const { promptIds } = checkTexts(t.model.engine, s, [])
+  const t0 = Date.now()
+  const id = insertRun(ctx.db, runBase(t, s, 'generate'))
+  return guarded(ctx.db, () => [id], t0, undefined, async () => {
+    const tg = Date.now()
+    const [g] = await generateAll(t, s, promptIds, [t.base], opts)
+    const generateMs = Date.now() - tg
+    const tm = Date.now()
+    const [m] = await modelMetrics(t.model.engine, { base: t.base, views: [t.base], reference: s.reference }, opts)
+    delete m.probeKl
+    completeRuns(ctx.db, [outcome(id, t.model.engine, promptIds, g, { ...m, timings: { generateMs, metricsMs: Date.now() - tm } }, s.reference)], t0)
+    return { run: getRun(ctx.db, id)! }
+  })
+}
+
+// ---- step ---------------------------------------------------------------------------------------------------
+
+export async function runStep(ctx: ExperimentContext, t: Target, s: Settings, phrase: string, lr: number, opts?: CallOptions): Promise<RunResult> {
+  const engine = t.model.engine
+  const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
+  const t0 = Date.now()
+  const id = insertRun(ctx.db, { ...runBase(t, s, 'step'), phrase, lr })
+  return guarded(ctx.db, () => [id], t0, undefined, async () => {
+    const tg = Date.now()
+    const gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
+    const gradientMs = Date.now() - tg
+    const view: View = [...t.base, { gradient, lr }]
+    const tgen = Date.now()
+    const [g] = await generateAll(t, s, promptIds, [view], opts)
+    const generateMs = Date.now() - tgen
+    const tm = Date.now()
+    const [m] = await modelMetrics(
+      engine,
+      { base: t.base, views: [view], phraseIds: phraseIds[0], reference: s.reference, probes: s.probes },
+      opts,
+    )
+    const metrics = { ...gradientMetrics(gradient, lr), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - tm } }
+    completeRuns(ctx.db, [outcome(id, engine, promptIds, g, metrics, s.reference)], t0)
+    ctx.remember(id, { gradient, lr, modelId: t.model.row.id, at: t.base })
+    return { run: getRun(ctx.db, id)! }
+  })
+}
+
+// ---- sweep --------------------------------------------------------------------------------------------------
+
+export async function runSweep(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  phrase: string,
+  lrs: number[],
+  args: unknown,
+  opts?: CallOptions,
+): Promise<SweepResult> {
+  const engine = t.model.engine
+  const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
+  const t0 = Date.now()
+  const groupId = insertGroup(ctx.db, {
+    kind: 'sweep',
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    prompt: s.prompt,
+    phrase,
+    lrs,
+    args,
+  })
+  const ids = ctx.db.transaction(() =>
+    lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep'), phrase, lr, groupId, groupIndex: i })),
+  )()
+  return guarded(ctx.db, () => ids, t0, groupId, async () => {
+    const tg = Date.now()
+    const gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
+    const gradientMs = Date.now() - tg
+    const views: View[] = lrs.map((lr) => [...t.base, { gradient, lr }])
+    const tgen = Date.now()
+    const gens = await generateAll(t, s, promptIds, views, opts)
+    const generateMs = Date.now() - tgen
+    const tm = Date.now()
+    const ms = await modelMetrics(
+      engine,
+      { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes },
+      opts,
+    )
+    const metricsMs = Date.now() - tm
+    const outcomes = lrs.map((lr, i) =>
+      outcome(ids[i], engine, promptIds, gens[i], {
+        ...gradientMetrics(gradient, lr),
+        ...ms[i],
+        timings: { gradientMs, generateMs, metricsMs },
+      }, s.reference),
+    )
+    const table = formatSeedTable(outcomes.map((o, i) => ({ lr: lrs[i], words: seedWords(o.fullText) })))
+    completeRuns(ctx.db, outcomes, t0, {
+      id: groupId,
+      result: { phraseIds: gradient.phraseIds, phraseLoss: gradient.loss, table },
+    })
+    ids.forEach((id, i) => ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
+    return {
+      group: getGroup(ctx.db, groupId)!,
+      runs: records(ctx.db, ids),
+      phraseIds: gradient.phraseIds,
+      phraseLoss: gradient.loss,
+      table,
+    }
+  })
+}
+
+// ---- prompt comparison --------------------------------------------------------------------------------------
+
+/** Text after the prefix, so recall is measured on what the prompt asked for, not on the prefix. */
+function withoutPrefix(text: string, prefix: string): string {
+  const p = prefix.trim()
+  return p && text.startsWith(p) ? text.slice(p.length).trimStart() : text
+}
+
+export async function runCompare(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  prefix: string,
+  phrase: string | null,
+  lrs: number[],
+  args: unknown,
+  opts?: CallOptions,
+): Promise<CompareResult> {
+  const engine = t.model.engine
+  const steps = [0, ...lrs.filter((lr) => lr !== 0)]
+  if (steps.length > 1 && !phrase) throw new InputError('a phrase is needed to compare steps')
+  const pre = { ...s, prompt: prefix + s.prompt }
+  const { promptIds, phraseIds } = checkTexts(engine, s, steps.length > 1 && phrase ? [phrase] : [])
+  const { promptIds: prefixedIds } = checkTexts(engine, pre, [])
+  const t0 = Date.now()
+  const groupId = insertGroup(ctx.db, {
+    kind: 'compare',
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    prompt: s.prompt,
+    phrase: phrase ?? '',
+    lrs: steps,
+    args,
+  })
+  const layout: { prefixed: boolean; lr: number }[] = []
+  for (const prefixed of [false, true]) for (const lr of steps) layout.push({ prefixed, lr })
+  const ids = ctx.db.transaction(() =>
+    layout.map((c, i) =>
+      insertRun(ctx.db, {
+        ...runBase(t, c.prefixed ? pre : s, 'compare'),
+        phrase: c.lr !== 0 ? phrase : null,
+        lr: c.lr,
+        groupId,
+        groupIndex: i,
+      }),
+    ),
+  )()
+  return guarded(ctx.db, () => ids, t0, groupId, async () => {
+    const gradient = steps.length > 1 && phrase ? await engine.gradient(phrase, t.base, opts, s.maxSeq) : null
+    const views: View[] = steps.map((lr) => (lr === 0 || !gradient ? t.base : [...t.base, { gradient, lr }]))
+    const plain = await generateAll(t, s, promptIds, views, opts)
+    const engineered = await generateAll(t, pre, prefixedIds, views, opts)
+    const ms = await modelMetrics(
+      engine,
+      { base: t.base, views, phraseIds: gradient ? phraseIds[0] : undefined, reference: s.reference, probes: s.probes },
+      opts,
+    )
+    const cells: CompareCell[] = []
+    const outcomes = layout.map((c, i) => {
+      const j = steps.indexOf(c.lr)
+      const g = c.prefixed ? engineered[j] : plain[j]
+      const full = fullText(engine, c.prefixed ? prefixedIds : promptIds, g)
+      const shown = c.prefixed ? withoutPrefix(full, prefix) : full
+      const m: RunMetrics = {
+        ...(gradient && c.lr !== 0 ? gradientMetrics(gradient, c.lr) : {}),
+        ...ms[j],
+        ...textMetrics(g.text, shown, s.reference),
+        minMargin: minMargin(g),
+      }
+      cells.push({ runId: ids[i], prefixed: c.prefixed, lr: c.lr, text: shown, recall: m.recall ?? null })
+      return { id: ids[i], outputIds: g.ids, outputText: g.text, fullText: full, metrics: m }
+    })
+    completeRuns(ctx.db, outcomes, t0, { id: groupId, result: { prefix, cells } })
+    if (gradient)
+      layout.forEach((c, i) => c.lr !== 0 && ctx.remember(ids[i], { gradient, lr: c.lr, modelId: t.model.row.id, at: t.base }))
+    return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), cells }
+  })
+}
+
+// ---- lesson sequence ----------------------------------------------------------------------------------------
+
+/** The opening words a lesson is cued with for its recall: the experiment's prompt when the phrase starts with it. */
+export function lessonCue(phrase: string, prompt: string): string {
+  if (prompt.trim() && phrase.startsWith(prompt)) return prompt
+  const w = phrase.split(/\s+/).filter(Boolean)
+  return w.slice(0, Math.min(2, Math.max(1, w.length - 1))).join(' ')
+}
+
+export async function runLesson(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  steps: ChainStep[],
+  args: unknown,
+  opts?: CallOptions,
+): Promise<LessonResult> {
+  const engine = t.model.engine
+  if (!Array.isArray(steps) || steps.length === 0) throw new InputError('a lesson needs at least one step')
+  const { promptIds, phraseIds } = checkTexts(engine, s, steps.map((x) => x.phrase))
+  const cues = steps.map((x) => lessonCue(x.phrase, s.prompt))
+  const cueIds = cues.map((c) => engine.withBos(c, 'cue'))
+  const t0 = Date.now()
+  const kind: GroupKind = 'lesson'
+  const groupId = insertGroup(ctx.db, {
+    kind,
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    prompt: s.prompt,
+    phrase: steps.map((x) => x.phrase).join(' | '),
+    lrs: steps.map((x) => x.lr),
+    args,
+  })
+  const ids = ctx.db.transaction(() => {
+    const out: number[] = []
+    steps.forEach((st, k) =>
+      out.push(
+        insertRun(ctx.db, {
+          ...runBase(t, s, 'lesson'),
+          phrase: st.phrase,
+          lr: st.lr,
+          groupId,
+          groupIndex: k,
+          parentRunId: k > 0 ? out[k - 1] : null,
+          chain: steps.slice(0, k),
+        }),
+      ),
+    )
+    return out
+  })()
+  const forgetting: LessonRecall[][] = []
+  let done = 0
+  return guarded(ctx.db, () => ids.slice(done), t0, groupId, async () => {
+    let view: View = t.base
+    for (let k = 0; k < steps.length; k++) {
+      const tk = Date.now()
+      const at = view
+      const gradient = await engine.gradient(steps[k].phrase, at, opts, s.maxSeq)
+      const gradientMs = Date.now() - tk
+      view = [...at, { gradient, lr: steps[k].lr }]
+      const tgen = Date.now()
+      const [g] = await generateAll(t, s, promptIds, [view], opts)
+      const generateMs = Date.now() - tgen
+      const tm = Date.now()
+      const [m] = await modelMetrics(
+        engine,
+        { base: t.base, views: [view], phraseIds: phraseIds[k], reference: s.reference, probes: s.probes },
+        opts,
+      )
+      // the forgetting curve: every lesson so far, under the model after step k
+      const row: LessonRecall[] = []
+      const gens = new Map<string, Generation>()
+      gens.set(s.prompt, g)
+      for (let j = 0; j <= k; j++) {
+        const sc = await engine.score({ ids: phraseIds[j], views: [view] }, opts)
+        const loss = sc[0].nll.reduce((a, b) => a + b, 0) / sc[0].nll.length
+        let cg = gens.get(cues[j])
+        if (!cg) {
+          const need = Math.min(s.maxSeq - cueIds[j].length, phraseIds[j].length + 8)
+          ;[cg] = await engine.generate({ prompt: cueIds[j], views: [view], maxNew: Math.max(1, need), maxSeq: s.maxSeq }, opts)
+          gens.set(cues[j], cg)
+        }
+        const words = steps[j].phrase.split(/\s+/).filter(Boolean).length
+        const text = engine.decode([...cueIds[j].slice(1), ...cg.ids])
+        row.push({ lesson: j, phrase: steps[j].phrase, loss, recall: Math.min(words, commonPrefixWords(text, steps[j].phrase)), cue: cues[j] })
+      }
+      forgetting.push(row)
+      const metrics: RunMetrics = {
+        ...gradientMetrics(gradient, steps[k].lr),
+        ...m,
+        forgetting: row,
+        timings: { gradientMs, generateMs, metricsMs: Date.now() - tm },
+      }
+      // the last step completes the group in the same transaction
+      const last = k === steps.length - 1
+      completeRuns(ctx.db, [outcome(ids[k], engine, promptIds, g, metrics, s.reference)], tk, last ? { id: groupId, result: { forgetting } } : undefined)
+      ctx.remember(ids[k], { gradient, lr: steps[k].lr, modelId: t.model.row.id, at })
+      done = k + 1
+    }
+    return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), forgetting }
+  })
+}
