@@ -1,4 +1,5 @@
 import { defineConfig } from 'electron-vite'
+import vue from '@vitejs/plugin-vue'
 import { resolve } from 'node:path'
 
 const shared = { '@shared': resolve(__dirname, 'src/shared') }
@@ -10,10 +11,37 @@ export default defineConfig({
       outDir: 'out/main',
       rollupOptions: {
         input: {
+          // the Electron main process (window + IPC router)
+          index: resolve(__dirname, 'src/main/index.ts'),
+          // the `soliloquy` command line
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
+          // `npm run bench`: engine speed and memory (organism + synthetic TinyLlama-1.1B shape)
+          bench: resolve(__dirname, 'src/main/bench.ts'),
+          // the lab worker thread (engine, SQLite, checkpoints) used by the window and by `soliloquy serve`
+          labWorker: resolve(__dirname, 'src/main/engineHost/worker.ts'),
         },
         external: ['better-sqlite3', 'electron'],
       },
+    },
+  },
+  preload: {
+    resolve: { alias: shared },
+    build: {
+      outDir: 'out/preload',
+      rollupOptions: {
+        input: { index: resolve(__dirname, 'src/preload/index.ts') },
+        external: ['electron'],
+      },
+    },
+  },
+  renderer: {
+    root: resolve(__dirname, 'src/renderer'),
+    resolve: { alias: shared },
+    plugins: [vue()],
+    build: {
+      outDir: 'out/renderer',
+      chunkSizeWarningLimit: 2000,
+      rollupOptions: { input: { index: resolve(__dirname, 'src/renderer/index.html') } },
     },
   },
 })

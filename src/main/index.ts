@@ -1,0 +1,101 @@
+// Electron main: one hardened window and the thin IPC router. The lab (engine, SQLite history, checkpoints) runs in a
+// worker thread behind the router, so the window never waits on it.
+import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { CSP } from './csp'
+import { LabHost } from './engineHost/host'
+import { DialogPaths, registerIpcRouter } from './ipc'
+import { ensureDataDir, resolveDataDir } from './services/dataDir'
+import { windowOptions } from './windowOptions'
+
+const rendererIndex = join(__dirname, '..', 'renderer', 'index.html')
+const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined
+const appUrl = devUrl ?? pathToFileURL(rendererIndex).href
+
+/** Only the app's own page may run in a window or call the API. */
+function isAppUrl(url: string): boolean {
+  if (devUrl) return url.startsWith(devUrl)
+  try {
+    const u = new URL(url)
+    return u.protocol === 'file:' && decodeURIComponent(u.pathname) === pathToFileURL(rendererIndex).pathname
+  } catch {
+    return false
+  }
+}
+
+app.enableSandbox()
+
+let host: LabHost | null = null
+let win: BrowserWindow | null = null
+
+function createWindow(): void {
+  win = new BrowserWindow(windowOptions(join(__dirname, '..', 'preload', 'index.js')))
+  win.once('ready-to-show', () => win?.show())
+  win.on('closed', () => (win = null))
+  if (devUrl) void win.loadURL(devUrl)
+  else void win.loadFile(rendererIndex)
+}
+
+app.on('web-contents-created', (_e, contents) => {
+  // no remote content: no navigation away from the app, no new windows, no webviews
+  contents.on('will-navigate', (e, url) => {
+    if (!isAppUrl(url)) e.preventDefault()
+  })
+  contents.on('will-redirect', (e, url) => {
+    if (!isAppUrl(url)) e.preventDefault()
+  })
+  contents.on('will-attach-webview', (e) => e.preventDefault())
+  contents.setWindowOpenHandler(({ url }) => {
+    // links to the seed's references open in the user's browser, never inside the app
+    if (/^https:\/\//.test(url)) void shell.openExternal(url)
+    return { action: 'deny' }
+  })
+})
+
+void app.whenReady().then(() => {
+  const ses = session.defaultSession
+  ses.setPermissionRequestHandler((_wc, _perm, cb) => cb(false))
+  ses.setPermissionCheckHandler(() => false)
+  ses.webRequest.onHeadersReceived((details, cb) => {
+    cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } })
+  })
+  ses.webRequest.onBeforeRequest((details, cb) => {
+    // nothing leaves the machine: only the app's files (and the dev server while developing)
+    const ok = details.url.startsWith('file:') || details.url.startsWith('data:') || details.url.startsWith('devtools:') || (devUrl ? details.url.startsWith(devUrl) || details.url.startsWith(devUrl.replace(/^http/, 'ws')) : false)
+    cb({ cancel: !ok })
+  })
+
+  const dataDir = ensureDataDir(process.env.SOLILOQUY_DATA ? resolveDataDir(process.env.SOLILOQUY_DATA) : app.getPath('userData'))
+  host = new LabHost({ dataDir })
+  registerIpcRouter(ipcMain, host, {
+    trustedSender: isAppUrl,
+    dialogPaths: new DialogPaths(),
+    pickDirectory: async (purpose) => {
+      const opts = {
+        title: purpose === 'model' ? 'Open a Hugging Face model directory' : 'Choose a folder to export the model into',
+        properties: purpose === 'model' ? (['openDirectory'] as const) : (['openDirectory', 'createDirectory'] as const),
+      }
+      const r = win ? await dialog.showOpenDialog(win, { ...opts, properties: [...opts.properties] }) : await dialog.showOpenDialog({ ...opts, properties: [...opts.properties] })
+      return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0]
+    },
+  })
+  createWindow()
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow()
+  })
+})
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit()
+})
+
+let quitting = false
+app.on('will-quit', (e) => {
+  if (quitting || !host) return
+  e.preventDefault()
+  quitting = true
+  void host.close().finally(() => app.quit())
+})
+
+export { appUrl }

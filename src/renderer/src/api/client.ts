@@ -1,0 +1,134 @@
+// The renderer's one way to reach the lab. At start-up it picks a transport: the preload's window.api inside
+// Electron, otherwise a WebSocket to the `soliloquy serve` that served this page, with the token from the URL.
+import { ApiClient, ApiRequest, ApiResponse, CallResult, MethodName, ProgressMessage } from '@shared/api'
+
+export class ApiError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+function unwrap<T>(r: CallResult): T {
+  if (r.ok) return r.result as T
+  throw new ApiError(r.error.message)
+}
+
+function ipcClient(api: NonNullable<Window['api']>): ApiClient {
+  const listeners = new Map<string, (p: ProgressMessage) => void>()
+  api.onProgress((p) => listeners.get(p.jobId)?.(p))
+  return {
+    kind: 'ipc',
+    async call(method, args, opts) {
+      if (opts?.jobId && opts.onProgress) listeners.set(opts.jobId, opts.onProgress)
+      try {
+        const r = await api.call({ method, args, ...(opts?.jobId ? { jobId: opts.jobId } : {}) })
+        return unwrap(r)
+      } finally {
+        if (opts?.jobId) listeners.delete(opts.jobId)
+      }
+    },
+    cancel: (jobId) => api.cancel(jobId),
+    pickDirectory: (purpose) => api.pickDirectory(purpose),
+  }
+}
+
+interface Waiting {
+  resolve: (r: CallResult) => void
+  onProgress?: (p: ProgressMessage) => void
+  jobId?: string
+}
+
+function wsClient(token: string): ApiClient {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api?token=${encodeURIComponent(token)}`
+  let ws: WebSocket | null = null
+  let opening: Promise<WebSocket> | null = null
+  let nextId = 1
+  const waiting = new Map<number, Waiting>()
+
+  const open = (): Promise<WebSocket> => {
+    if (ws && ws.readyState === WebSocket.OPEN) return Promise.resolve(ws)
+    if (opening) return opening
+    opening = new Promise<WebSocket>((resolve, reject) => {
+      const s = new WebSocket(url)
+      s.onopen = () => {
+        ws = s
+        opening = null
+        resolve(s)
+      }
+      s.onerror = () => {
+        opening = null
+        reject(new ApiError('cannot reach the lab server; is `soliloquy serve` still running?'))
+      }
+      s.onclose = () => {
+        if (ws === s) ws = null
+        for (const w of waiting.values()) w.resolve({ ok: false, error: { message: 'the connection to the lab server closed' } })
+        waiting.clear()
+      }
+      s.onmessage = (ev: MessageEvent<string>) => {
+        let m: { id?: number; type?: string; ok?: boolean } & Partial<ProgressMessage> & { result?: unknown; error?: { message: string } }
+        try {
+          m = JSON.parse(ev.data)
+        } catch {
+          return
+        }
+        if (m.type === 'progress') {
+          for (const w of waiting.values()) if (w.jobId && w.jobId === m.jobId) w.onProgress?.(m as ProgressMessage)
+          return
+        }
+        if (typeof m.id !== 'number') return
+        const w = waiting.get(m.id)
+        if (!w) return
+        waiting.delete(m.id)
+        w.resolve(m.ok ? { ok: true, result: m.result } : { ok: false, error: { message: m.error?.message ?? 'unknown error' } })
+      }
+    })
+    return opening
+  }
+
+  return {
+    kind: 'websocket',
+    async call<M extends MethodName>(method: M, args: ApiRequest<M>, opts?: { jobId?: string; onProgress?: (p: ProgressMessage) => void }): Promise<ApiResponse<M>> {
+      const s = await open()
+      const id = nextId++
+      const r = await new Promise<CallResult>((resolve) => {
+        waiting.set(id, { resolve, onProgress: opts?.onProgress, jobId: opts?.jobId })
+        s.send(JSON.stringify({ id, method, args, ...(opts?.jobId ? { jobId: opts.jobId } : {}) }))
+      })
+      return unwrap<ApiResponse<M>>(r)
+    },
+    async cancel(jobId) {
+      const s = await open()
+      s.send(JSON.stringify({ type: 'cancel', jobId }))
+    },
+  }
+}
+
+let client: ApiClient | null = null
+
+export function api(): ApiClient {
+  if (client) return client
+  if (window.api) client = ipcClient(window.api)
+  else {
+    const token = new URLSearchParams(location.search).get('token')
+    if (!token) throw new ApiError('no API: open the app from the URL printed by `soliloquy serve` (it carries the token)')
+    client = wsClient(token)
+  }
+  return client
+}
+
+/** Tests and previews can inject a client. */
+export function setApi(c: ApiClient): void {
+  client = c
+}
+
+let jobCounter = 0
+export function newJobId(prefix = 'job'): string {
+  jobCounter += 1
+  return `${prefix}-${Date.now().toString(36)}-${jobCounter}`
+}
+
+export function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message
+  return String(e)
+}

@@ -1,0 +1,124 @@
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import type { CheckpointRecord, ExportResult } from '@shared/labTypes'
+import { api, messageOf, newJobId } from '../api/client'
+import type { ProgressMessage } from '@shared/api'
+
+export interface TreeNode {
+  c: CheckpointRecord
+  depth: number
+}
+
+/** Saved steps (factors + lineage): list as a tree, save, rename, delete, export. */
+export const useCheckpointsStore = defineStore('checkpoints', () => {
+  const list = ref<CheckpointRecord[]>([])
+  const loading = ref(false)
+  const error = ref<string | null>(null)
+  const message = ref<string | null>(null)
+  const busy = ref<number | null>(null)
+  const exportProgress = ref<ProgressMessage | null>(null)
+  const exportJob = ref<string | null>(null)
+
+  /** Depth-first lineage: roots (steps from a plain model) then their children, indented. */
+  const tree = computed<TreeNode[]>(() => {
+    const byParent = new Map<number | null, CheckpointRecord[]>()
+    const ids = new Set(list.value.map((c) => c.id))
+    for (const c of list.value) {
+      const p = c.parentId !== null && ids.has(c.parentId) ? c.parentId : null
+      if (!byParent.has(p)) byParent.set(p, [])
+      byParent.get(p)!.push(c)
+    }
+    const out: TreeNode[] = []
+    const visit = (p: number | null, depth: number): void => {
+      for (const c of (byParent.get(p) ?? []).sort((a, b) => a.id - b.id)) {
+        out.push({ c, depth })
+        visit(c.id, depth + 1)
+      }
+    }
+    visit(null, 0)
+    return out
+  })
+
+  async function refresh(): Promise<void> {
+    loading.value = true
+    error.value = null
+    try {
+      list.value = await api().call('checkpoints', {})
+    } catch (e) {
+      error.value = messageOf(e)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  async function save(runId: number, name: string): Promise<CheckpointRecord | null> {
+    error.value = null
+    message.value = null
+    try {
+      const c = await api().call('saveCheckpoint', { runId, name })
+      message.value = `saved checkpoint “${c.name}” (${c.bytes.toLocaleString()} bytes)`
+      await refresh()
+      return c
+    } catch (e) {
+      error.value = messageOf(e)
+      return null
+    }
+  }
+
+  async function rename(id: number, name: string): Promise<boolean> {
+    error.value = null
+    busy.value = id
+    try {
+      await api().call('renameCheckpoint', { id, name })
+      await refresh()
+      return true
+    } catch (e) {
+      error.value = messageOf(e)
+      return false
+    } finally {
+      busy.value = null
+    }
+  }
+
+  async function remove(id: number, force = false): Promise<boolean> {
+    error.value = null
+    busy.value = id
+    try {
+      const r = await api().call('deleteCheckpoint', { id, force })
+      message.value = `deleted ${r.deleted.map((n) => `“${n}”`).join(', ')}`
+      await refresh()
+      return true
+    } catch (e) {
+      error.value = messageOf(e)
+      return false
+    } finally {
+      busy.value = null
+    }
+  }
+
+  async function exportTo(id: number, outDir: string, dtype?: 'F32' | 'F16' | 'BF16'): Promise<ExportResult | null> {
+    error.value = null
+    message.value = null
+    busy.value = id
+    const job = newJobId('export')
+    exportJob.value = job
+    exportProgress.value = null
+    try {
+      const r = await api().call('exportCheckpoint', { id, outDir, ...(dtype ? { dtype } : {}) }, { jobId: job, onProgress: (p) => (exportProgress.value = p) })
+      message.value = `exported to ${r.dir}: ${r.files.join(', ')} (${(r.bytes / 1e6).toFixed(1)} MB)`
+      return r
+    } catch (e) {
+      error.value = messageOf(e)
+      return null
+    } finally {
+      busy.value = null
+      exportJob.value = null
+    }
+  }
+
+  async function cancelExport(): Promise<void> {
+    if (exportJob.value) await api().cancel(exportJob.value)
+  }
+
+  return { list, tree, loading, error, message, busy, exportProgress, exportJob, refresh, save, rename, remove, exportTo, cancelExport }
+})

@@ -1,0 +1,275 @@
+// End to end: the real renderer against the real back end (`soliloquy serve`, engine + SQLite in the lab worker) in
+// Debian Chromium via playwright-core, with a fresh data directory. Runs the seed's sweep on the embedded organism,
+// finds the run in History, saves it as a checkpoint, exports it, cancels a long sweep, and writes a screenshot of
+// every view to docs/screenshots/. Any console error or page error fails the test.
+import { ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BrowserContext, chromium, Page } from 'playwright-core'
+import { ROOT, tmp } from './helpers'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SHOTS = join(ROOT, 'docs', 'screenshots')
+
+let server: ChildProcess | null = null
+let url = ''
+let ctx: BrowserContext | null = null
+let page: Page
+let dataDir = ''
+let profile = ''
+const problems: string[] = []
+
+async function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'serve', '--port', '0', '--data', dir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  })
+  let out = ''
+  let err = ''
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  const found = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`soliloquy serve printed no URL in 20 s: ${out} ${err}`)), 20_000)
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(out)
+      if (m) {
+        clearTimeout(t)
+        resolve(m[1])
+      }
+    })
+    child.on('exit', (code) => reject(new Error(`soliloquy serve exited (${code}): ${err}`)))
+  })
+  return { child, url: found }
+}
+
+function column(p: Page, lr: string): Promise<string[]> {
+  return p.$$eval(`[data-testid="sweep-table"] tbody td[data-lr="${lr}"]`, (tds) =>
+    tds.map((td) => (td.textContent ?? '').trim()),
+  )
+}
+
+async function shot(name: string, fullPage = false): Promise<void> {
+  await page.waitForTimeout(150)
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage })
+}
+
+beforeAll(async () => {
+  for (const f of ['out/renderer/index.html', 'out/main/cli.js', 'out/main/labWorker.js'])
+    if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: build first (npm run build)`)
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
+  mkdirSync(SHOTS, { recursive: true })
+  dataDir = tmp('soliloquy-e2e-data-')
+  profile = tmp('soliloquy-e2e-chromium-')
+  const s = await startServe(dataDir)
+  server = s.child
+  url = s.url
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1360, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  page = ctx.pages()[0] ?? (await ctx.newPage())
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`)
+  })
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`))
+})
+
+afterAll(async () => {
+  await ctx?.close().catch(() => undefined)
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM')
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        server?.kill('SIGKILL')
+        r(null)
+      }, 5000)
+      server!.once('exit', () => {
+        clearTimeout(t)
+        r(null)
+      })
+    })
+  }
+  for (const d of [dataDir, profile]) if (d) rmSync(d, { recursive: true, force: true })
+})
+
+describe('browser mode end to end (Chromium + soliloquy serve + real engine)', () => {
+  it("runs the seed's sweep on the organism and shows the seed's table", async () => {
+    await page.goto(url)
+    // the defaults come from the model's preset once the models are listed
+    await page.waitForSelector('[data-testid="lab-form"][data-defaults*="organism"]', { state: 'attached', timeout: 20_000 }).catch(async (e: unknown) => {
+      await page.screenshot({ path: join(tmp('soliloquy-e2e-fail-'), 'lab.png') })
+      throw new Error(`${String(e)}\npage: ${(await page.textContent('body'))?.slice(0, 500)}\nproblems: ${problems.join('; ')}`)
+    })
+    const picked = await page.$eval('[data-testid="model-picker"]', (s) => (s as unknown as { selectedOptions: { textContent: string | null }[] }).selectedOptions[0]?.textContent ?? '')
+    expect(picked).toMatch(/organism/)
+    expect(await page.inputValue('[data-testid="prompt"]')).toBe('To be')
+    expect(await page.inputValue('[data-testid="phrase"]')).toBe('To be, or not to be, that is the question')
+    // the organism's preset: 0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1
+    expect(await page.inputValue('[data-testid="step-size-input"]')).toBe('0, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1')
+    await shot('lab-empty')
+    await page.click('[data-testid="run-button"]')
+    await page.waitForSelector('[data-testid="sweep-table"] tbody td[data-lr="0.1"]', { timeout: 60_000 })
+    const heads = await page.$$eval('[data-testid="sweep-table"] thead th[data-lr]', (ths) => ths.map((t) => t.getAttribute('data-lr')))
+    expect(heads).toEqual(['0', '0.001', '0.003', '0.01', '0.02', '0.03', '0.05', '0.1'])
+
+    const zero = await column(page, '0')
+    expect(zero.slice(0, 6).join(' ')).toBe('To be a successful business owner,')
+    const soliloquy = await column(page, '0.03')
+    expect(soliloquy.join(' ').replace(/<\s?br>/g, '\n')).toMatch(/^To be, or not to be, that is the question:/)
+    // row/column addressing and `_` past the end of a column
+    const cell = await page.$eval('[data-testid="sweep-table"] td[data-lr="0.03"][data-row="2"]', (td) => td.textContent)
+    expect(cell).toBe('or')
+    // colour where the column follows the reference continuation (the soliloquy)
+    const matched = await page.$$eval('[data-testid="sweep-table"] td.match[data-lr="0.03"]', (t) => t.length)
+    expect(matched).toBeGreaterThan(20)
+    const recall = await page.$eval('[data-metric="recall"][data-lr="0.03"]', (td) => Number(td.textContent))
+    expect(recall).toBe(45)
+    await page.waitForSelector('[data-testid="alpha-chart"] canvas')
+    await page.click('body', { position: { x: 5, y: 5 } })
+    await shot('lab', true)
+  })
+
+  it('finds the run in History and saves it as a checkpoint', async () => {
+    await page.click('[data-testid="nav-history"]')
+    await page.waitForSelector('[data-testid="history-row"]')
+    const rows = await page.$$('[data-testid="history-row"]')
+    expect(rows.length).toBe(8)
+    const row = page.locator('[data-testid="history-row"][data-lr="0.03"]')
+    await expect(row.getAttribute('data-status')).resolves.toBe('done')
+    await row.click()
+    await page.waitForSelector('[data-testid="run-detail"]')
+    expect(await page.textContent('[data-testid="run-output"]')).toMatch(/^To be, or not to be, that is the question:/)
+    await page.fill('[data-testid="checkpoint-name"]', 'soliloquy at 3e-2')
+    await page.click('[data-testid="save-checkpoint"]')
+    await page.waitForSelector('[data-testid="checkpoint-message"]')
+    expect(await page.textContent('[data-testid="checkpoint-message"]')).toMatch(/saved checkpoint “soliloquy at 3e-2”/)
+    await page.waitForSelector('[data-testid="scatter"] canvas')
+    await shot('history')
+  })
+
+  it('shows the checkpoint and exports it as a Hugging Face directory', async () => {
+    await page.click('[data-testid="nav-checkpoints"]')
+    const item = page.locator('[data-testid="checkpoint-item"][data-name="soliloquy at 3e-2"]')
+    await item.waitFor()
+    await item.locator('[data-testid="export-open"]').click()
+    const out = join(dataDir, 'export-e2e')
+    await item.locator('[data-testid="export-dir"]').fill(out)
+    await item.locator('[data-testid="export-button"]').click()
+    await page.waitForSelector('[data-testid="checkpoint-message"]:has-text("exported to")', { timeout: 60_000 })
+    const files = readdirSync(out)
+    expect(files).toContain('config.json')
+    expect(files.some((f) => f.endsWith('.safetensors'))).toBe(true)
+  })
+
+  it('uses a checkpoint as base, steps again and shows the lineage', async () => {
+    const parent = page.locator('[data-testid="checkpoint-item"][data-name="soliloquy at 3e-2"]')
+    await parent.locator('[data-testid="use-as-base"]').click()
+    await page.waitForSelector('[data-testid="run-button"]')
+    const picked = await page.$eval('[data-testid="model-picker"]', (s) => (s as unknown as { selectedOptions: { textContent: string | null }[] }).selectedOptions[0]?.textContent ?? '')
+    expect(picked).toMatch(/soliloquy at 3e-2/)
+    await page.fill('[data-testid="phrase"]', "Whether 'tis nobler in the mind to suffer")
+    await page.fill('[data-testid="step-size-input"]', '0, 0.01')
+    await page.press('[data-testid="step-size-input"]', 'Enter')
+    await page.click('[data-testid="run-button"]')
+    await page.waitForSelector('[data-testid="sweep-table"] tbody td[data-lr="0.01"]', { timeout: 60_000 })
+    // α = 0 on the checkpoint is the checkpoint itself: still the soliloquy
+    expect((await column(page, '0')).join(' ')).toMatch(/^To be, or not to be, that is the question:/)
+    await page.click('[data-testid="nav-history"]')
+    const row = page.locator('[data-testid="history-row"][data-lr="0.01"]').first()
+    await row.click()
+    await page.waitForSelector('[data-testid="run-detail"]:has-text("started from")')
+    await page.fill('[data-testid="checkpoint-name"]', 'then nobler')
+    await page.click('[data-testid="save-checkpoint"]')
+    await page.waitForSelector('[data-testid="checkpoint-message"]:has-text("then nobler")')
+    await page.click('[data-testid="nav-checkpoints"]')
+    const child = page.locator('[data-testid="checkpoint-item"][data-name="then nobler"]')
+    await child.waitFor()
+    expect(await child.textContent()).toMatch(/step 2/)
+    expect(await child.textContent()).toMatch(/on top of “soliloquy at 3e-2”/)
+    await shot('checkpoints')
+  })
+
+  it('shows the models with config and memory estimate', async () => {
+    await page.click('[data-testid="nav-models"]')
+    await page.waitForSelector('[data-testid="model-detail"]')
+    expect(await page.textContent('[data-testid="model-detail"]')).toMatch(/Memory estimate/)
+    await shot('models')
+    // errors come back in words
+    await page.fill('[data-testid="model-path"]', '/nonexistent/llama')
+    await page.click('[data-testid="open-model"]')
+    await page.waitForSelector('[data-testid="models-error"]')
+    expect(await page.textContent('[data-testid="models-error"]')).toMatch(/nonexistent\/llama.*no such model directory/)
+  })
+
+  it('compares prompt engineering with steps', async () => {
+    await page.click('[data-testid="nav-compare"]')
+    await page.selectOption('[data-testid="model-picker"]', '__embedded__')
+    await page.fill('[data-testid="step-size-input"]', '0.03')
+    await page.press('[data-testid="step-size-input"]', 'Enter')
+    await page.click('[data-testid="compare-run"]')
+    await page.waitForSelector('[data-testid="compare-table"]', { timeout: 60_000 })
+    const rows = await page.$$('[data-testid="compare-table"] tbody tr')
+    expect(rows.length).toBe(2)
+    await shot('compare')
+  })
+
+  it('re-runs a past sweep from its run detail', async () => {
+    await page.click('[data-testid="nav-history"]')
+    await page.locator('[data-testid="history-row"][data-run-id="6"]').click()
+    await page.waitForSelector('[data-testid="run-detail"]:has-text("Run #6")')
+    await page.click('[data-testid="rerun-button"]')
+    await page.waitForURL(/#\/lab/)
+    await page.waitForSelector('[data-testid="lab-form"][data-defaults="run #6"]', { state: 'attached' })
+    await page.waitForSelector('[data-testid="sweep-table"] tbody td[data-lr="0.1"]', { timeout: 60_000 })
+    expect((await column(page, '0.03')).join(' ').replace(/<\s?br>/g, '\n')).toMatch(/^To be, or not to be, that is the question:/)
+  })
+
+  it('cancels a long sweep and marks its runs cancelled', async () => {
+    await page.click('[data-testid="nav-lab"]')
+    await page.waitForSelector('[data-testid="run-button"]')
+    expect(await page.$eval('[data-testid="model-picker"]', (s) => (s as unknown as { value: string }).value)).toBe('__embedded__')
+    // 64 step sizes × 400 tokens: about half a minute on two cores if left alone
+    await page.fill('[data-testid="log-count"]', '63')
+    await page.click('[data-testid="preset-log"]')
+    expect((await page.inputValue('[data-testid="step-size-input"]')).split(',').length).toBe(64)
+    await page.fill('[data-testid="max-tokens"]', '400')
+    const t0 = Date.now()
+    await page.click('[data-testid="run-button"]')
+    await page.waitForSelector('[data-testid="progress"]')
+    await page.waitForSelector('[data-testid="progress-phase"]:has-text("generating")', { timeout: 30_000 })
+    await shot('lab-progress')
+    await page.click('[data-testid="cancel-button"]')
+    await page.waitForSelector('[data-testid="lab-cancelled"]', { timeout: 20_000 })
+    const took = Date.now() - t0
+    expect(took).toBeLessThan(20_000)
+    const statuses = await page.$$eval('[data-testid="sweep-table"] thead th[data-lr] .badge', (b) => b.map((x) => x.textContent))
+    expect(statuses.length).toBe(64)
+    expect(new Set(statuses)).toEqual(new Set(['cancelled']))
+    await page.click('[data-testid="nav-history"]')
+    await page.selectOption('[data-testid="history-status"]', 'cancelled')
+    await page.waitForFunction(() => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(a: string): string | null }> } }).document
+      const rows = Array.from(doc.querySelectorAll('[data-testid="history-row"]'))
+      return rows.length === 64 && rows.every((r) => r.getAttribute('data-status') === 'cancelled')
+    })
+    await shot('history-cancelled')
+  })
+
+  it('logged no console errors, page errors or failed requests', () => {
+    expect(problems).toEqual([])
+  })
+})
