@@ -12,7 +12,7 @@ import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, stat
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
-import { appRoot, loadAddon } from './engine/native'
+import { embeddedModelDir, loadAddon } from './engine/native'
 import { safetensorsHeader } from './engine/safetensors'
 import { sweep } from './lab/sweep'
 import { exportGguf } from './engine/gguf'
@@ -118,7 +118,7 @@ function writeSyntheticTinyLlama(dir: string): void {
     }),
   )
   // the organism's 4096-piece tokenizer is enough to drive a 32000-row vocabulary
-  copyFileSync(join(appRoot(), 'models', 'organism', 'tokenizer.model'), join(dir, 'tokenizer.model'))
+  copyFileSync(join(embeddedModelDir(), 'tokenizer.model'), join(dir, 'tokenizer.model'))
 }
 
 function report(m: Measure): void {
@@ -168,7 +168,7 @@ function peerModule(): string {
 /** Greedy generation on the base model and at α = 0.03 by both engines: parity and tokens/s, side by side. */
 async function peer(): Promise<void> {
   const llamaCpp = (await import(pathToFileURL(peerModule()).href)) as LlamaCppModule
-  const engine = Engine.load(join(appRoot(), 'models', 'organism'))
+  const engine = Engine.load(embeddedModelDir())
   const g = await engine.gradient(PHRASE)
   const dir = mkdtempSync(join(tmpdir(), 'soliloquy-peer-'))
   const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
@@ -214,7 +214,7 @@ async function main(): Promise<void> {
     if (!line) throw new Error(`benchmark of ${kind} failed: ${r.stderr}`)
     return JSON.parse(line.slice(7)) as Measure
   }
-  report(run('organism', join(appRoot(), 'models', 'organism')))
+  report(run('organism', embeddedModelDir()))
   if (args.includes('--peer')) {
     const r = spawnSync(process.execPath, [__filename, '--peer-child'], { stdio: 'inherit' })
     if (r.status !== 0) console.log('(peer comparison failed)')

@@ -149,7 +149,7 @@ export interface CheckpointRecord {
   /** factor file, relative to the data directory */
   file: string
   sha256: string
-  /** size of the factor file in bytes (kilobytes for the organism) */
+  /** size of the factor file in bytes (~1.9 MB for a 13-token step on the organism; ~0.1 GB on Llama-2-7b) */
   bytes: number
   baseFingerprint: string
   createdAt: string

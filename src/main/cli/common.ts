@@ -3,15 +3,13 @@
 import { join } from 'node:path'
 import { parseArgs, ParseArgsConfig } from 'node:util'
 import { CallOptions, Engine, InputError } from '../engine/engine'
-import { appRoot } from '../engine/native'
+import { embeddedModelDir } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
 import { Lab } from '../services/lab'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 
-export function embeddedModelDir(): string {
-  return join(appRoot(), 'models', 'organism')
-}
+export { embeddedModelDir }
 
 export function parse(argv: string[], options: ParseArgsConfig['options']): { flags: Flags; positionals: string[] } {
   try {

@@ -82,6 +82,19 @@ export function appRoot(): string {
   return process.cwd()
 }
 
+/**
+ * Where files that must be real files live (the addon, the embedded model): in a packaged app they are unpacked
+ * beside app.asar, because neither dlopen nor mmap can read inside the archive.
+ */
+export function unpackedRoot(): string {
+  return appRoot().replace(/app\.asar$/, 'app.asar.unpacked')
+}
+
+/** The organism shipped with the app: the model every experiment uses when none is given. */
+export function embeddedModelDir(): string {
+  return join(unpackedRoot(), 'models', 'organism')
+}
+
 let addon: NativeAddon | undefined
 
 export function loadAddon(): NativeAddon {
@@ -90,7 +103,7 @@ export function loadAddon(): NativeAddon {
     process.env.SOLILOQUY_ENGINE,
     join(appRoot(), 'native', 'build', 'Release', 'soliloquy_engine.node'),
     // packaged app: the addon sits unpacked beside the asar archive
-    join(appRoot().replace(/app\.asar$/, 'app.asar.unpacked'), 'native', 'build', 'Release', 'soliloquy_engine.node'),
+    join(unpackedRoot(), 'native', 'build', 'Release', 'soliloquy_engine.node'),
   ].filter((p): p is string => !!p)
   for (const p of candidates) {
     if (existsSync(p)) {

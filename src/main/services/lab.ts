@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, 
 import { basename, join, resolve } from 'node:path'
 import { CallOptions, checkStepSize, Engine, InputError, View } from '../engine/engine'
 import { ModelFormatError } from '../engine/config'
-import { appRoot } from '../engine/native'
+import { embeddedModelDir } from '../engine/native'
 import { readPreset } from '../engine/preset'
 import type {
   ChainStep,
@@ -68,10 +68,7 @@ export const DEFAULT_PREFIX = "Here is one of Shakespeare's more famous works: "
 export const HISTORY_FILE = 'history.sqlite'
 const MAX_MEMOS = 256
 
-/** The organism shipped with the app: the model every experiment uses when none is given. */
-export function embeddedModelDir(): string {
-  return join(appRoot(), 'models', 'organism')
-}
+export { embeddedModelDir }
 
 export interface LabOptions {
   /** data directory (default: $SOLILOQUY_DATA or the per-user directory Electron uses for "Soliloquy") */
