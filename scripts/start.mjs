@@ -4,7 +4,7 @@
 // be downloaded) and run Electron. Where the binary is absent (e.g. offline installs, which deny Electron's download
 // script), say so and point to browser mode.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,6 +22,29 @@ try {
   if (typeof electronPath !== 'string' || !existsSync(electronPath)) electronPath = null
 } catch {
   electronPath = null
+}
+
+if (!electronPath && electronVersion) {
+  // package.json denies electron's download script so that installs work offline; fetch the binary now instead
+  say(`fetching Electron ${electronVersion}'s binary (node_modules/electron/install.js)…`)
+  const r = spawnSync(process.execPath, [require.resolve('electron/install.js')], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'pipe'],
+    encoding: 'utf8',
+    timeout: 300_000,
+  })
+  if (r.status !== 0) {
+    const why = (r.stderr ?? '').split('\n').find((l) => /Error|ENOTFOUND|EAI_AGAIN|ECONN/.test(l)) ?? 'download failed'
+    warn(`could not download Electron's binary: ${why.trim()}`)
+  }
+  if (r.status === 0) {
+    try {
+      const p = require('electron')
+      if (typeof p === 'string' && existsSync(p)) electronPath = p
+    } catch {
+      electronPath = null
+    }
+  }
 }
 
 if (!electronPath) {
@@ -42,29 +65,58 @@ if (!existsSync(join(root, 'out', 'main', 'index.js')) || !existsSync(join(root,
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 
-// 2. better-sqlite3 for Electron's ABI, once per Electron version
-const marker = join(root, 'node_modules', '.soliloquy-electron-abi')
+// 2. better-sqlite3 for Electron's ABI, once per Electron version. It is built in a copy of the package
+// (node_modules/.soliloquy-electron/better-sqlite3) and handed to the app through SOLILOQUY_SQLITE_BINDING, so the
+// Node build that the CLI and the tests use is never replaced.
+const copyDir = join(root, 'node_modules', '.soliloquy-electron', 'better-sqlite3')
+const binding = join(copyDir, 'build', 'Release', 'better_sqlite3.node')
+const marker = join(copyDir, '.built-for')
 const want = `electron-${electronVersion}`
-if (!existsSync(marker) || readFileSync(marker, 'utf8').trim() !== want) {
-  say(`rebuilding better-sqlite3 for Electron ${electronVersion} (electron-builder install-app-deps)…`)
-  // npm's nodedir=/usr would silently build against Node's headers: Electron's headers are needed here
+let sqliteBinding = null
+if (existsSync(binding) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === want) {
+  sqliteBinding = binding
+} else {
+  say(`building better-sqlite3 for Electron ${electronVersion} (node-gyp against Electron's headers)…`)
+  rmSync(copyDir, { recursive: true, force: true })
+  mkdirSync(dirname(copyDir), { recursive: true })
+  cpSync(dirname(require.resolve('better-sqlite3/package.json')), copyDir, {
+    recursive: true,
+    filter: (p) => !p.includes(`${join('better-sqlite3', 'build')}`),
+  })
+  // npm's nodedir (e.g. /usr) would silently build against Node's headers: Electron's headers are needed here
   const env = { ...process.env }
-  for (const k of Object.keys(env)) if (/^npm_config_nodedir$/i.test(k)) delete env[k]
-  const r = spawnSync('npx', ['electron-builder', 'install-app-deps'], { cwd: root, stdio: 'inherit', env })
-  if (r.status === 0) {
+  for (const k of Object.keys(env)) if (/^npm_config_(nodedir|target|runtime|disturl)$/i.test(k)) delete env[k]
+  const r = spawnSync(
+    process.execPath,
+    [
+      require.resolve('node-gyp/bin/node-gyp.js'),
+      'rebuild',
+      '--release',
+      `--directory=${copyDir}`,
+      `--target=${electronVersion}`,
+      '--runtime=electron',
+      '--dist-url=https://electronjs.org/headers',
+    ],
+    { cwd: root, stdio: 'inherit', env },
+  )
+  if (r.status === 0 && existsSync(binding)) {
     writeFileSync(marker, want + '\n')
-    say('better-sqlite3 now targets Electron; `npm rebuild better-sqlite3` restores it for the CLI under Node.')
+    sqliteBinding = binding
   } else {
     warn(
-      "could not rebuild better-sqlite3 for Electron (Electron's headers could not be downloaded?). " +
-        'The history database may fail to open inside the app; restoring the Node build.',
+      "could not build better-sqlite3 for Electron (Electron's headers could not be downloaded?). " +
+        'The app will start, but the history database cannot open inside it until this succeeds; ' +
+        'browser mode (npx soliloquy serve) works meanwhile.',
     )
-    spawnSync('npm', ['rebuild', 'better-sqlite3'], { cwd: root, stdio: 'inherit' })
   }
 }
 
 // 3. launch
-const child = spawn(electronPath, [root, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' })
+const child = spawn(electronPath, [root, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+  env: sqliteBinding ? { ...process.env, SOLILOQUY_SQLITE_BINDING: sqliteBinding } : process.env,
+})
 const forward = (sig) => () => child.kill(sig)
 process.on('SIGINT', forward('SIGINT'))
 process.on('SIGTERM', forward('SIGTERM'))

@@ -208,7 +208,10 @@ export interface OpenResult {
 export function openDb(path: string): OpenResult {
   let db: DB
   try {
-    db = new Database(path)
+    // Inside Electron the SQLite binding must match Electron's ABI: `npm start` builds a separate copy and names it
+    // here, so the Node build used by the CLI stays untouched.
+    const binding = process.env.SOLILOQUY_SQLITE_BINDING
+    db = binding ? new Database(path, { nativeBinding: binding }) : new Database(path)
   } catch (e) {
     throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
   }
