@@ -8,7 +8,10 @@ export const useModelsStore = defineStore('models', () => {
   const models = ref<ModelInfo[]>([])
   const loading = ref(false)
   const loaded = ref(false)
+  /** listing the models failed (shown wherever a model is picked) */
   const error = ref<string | null>(null)
+  /** opening a directory failed (shown in the Models view, where it was asked for) */
+  const openError = ref<string | null>(null)
   const opening = ref(false)
 
   const embedded = computed(() => models.value.find((m) => m.embedded) ?? null)
@@ -39,7 +42,7 @@ export const useModelsStore = defineStore('models', () => {
 
   async function open(path: string): Promise<ModelInfo | null> {
     opening.value = true
-    error.value = null
+    openError.value = null
     try {
       const m = await api().call('openModel', { path })
       const i = models.value.findIndex((x) => x.id === m.id)
@@ -47,7 +50,7 @@ export const useModelsStore = defineStore('models', () => {
       else models.value.push(m)
       return m
     } catch (e) {
-      error.value = messageOf(e)
+      openError.value = messageOf(e)
       return null
     } finally {
       opening.value = false
@@ -60,5 +63,5 @@ export const useModelsStore = defineStore('models', () => {
     return m.path
   }
 
-  return { models, loading, loaded, error, opening, embedded, refresh, ensure, open, refOf }
+  return { models, loading, loaded, error, openError, opening, embedded, refresh, ensure, open, refOf }
 })
