@@ -67,6 +67,8 @@ export { DbError } from './db'
 export const DEFAULT_PREFIX = "Here is one of Shakespeare's more famous works: "
 export const HISTORY_FILE = 'history.sqlite'
 const MAX_MEMOS = 256
+/** Remembered steps hold their factors in memory (~0.1 GB each on Llama-2-7b): bound them by bytes as well. */
+const MAX_MEMO_BYTES = 1 << 30
 
 export { embeddedModelDir }
 
@@ -258,13 +260,27 @@ export class Lab {
     return s
   }
 
+  /** Bytes of the distinct gradients the memos keep alive (a sweep's runs share one gradient). */
+  private memoBytes(): number {
+    const seen = new Set<object>()
+    let bytes = 0
+    for (const m of this.memos.values())
+      for (const g of [m.gradient, ...m.at.map((t) => t.gradient)])
+        if (!seen.has(g)) {
+          seen.add(g)
+          bytes += g.bytes
+        }
+    return bytes
+  }
+
   private ctx(): ExperimentContext {
     return {
       db: this.db,
       remember: (runId, memo) => {
         this.memos.delete(runId)
         this.memos.set(runId, memo)
-        while (this.memos.size > MAX_MEMOS) this.memos.delete(this.memos.keys().next().value as number)
+        while (this.memos.size > 1 && (this.memos.size > MAX_MEMOS || this.memoBytes() > MAX_MEMO_BYTES))
+          this.memos.delete(this.memos.keys().next().value as number)
       },
     }
   }
