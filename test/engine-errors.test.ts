@@ -1,5 +1,5 @@
 // Bad input is rejected with a message a researcher understands, and the process lives on.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
@@ -33,6 +33,10 @@ describe('loading refuses bad checkpoints in words', () => {
     const d2 = writeTinyModel(tmp(), tiny)
     writeFileSync(join(d2, 'tokenizer.model'), Buffer.from('not a protobuf at all'))
     expect(() => Engine.load(d2)).toThrow(/^tokenizer\.model:/)
+    const d3 = writeTinyModel(tmp(), tiny)
+    rmSync(join(d3, 'model.safetensors'))
+    writeFileSync(join(d3, 'pytorch_model.bin'), 'pickle')
+    expect(() => Engine.load(d3)).toThrow(/has pytorch_model.bin but no safetensors weights; only safetensors checkpoints are supported/)
   })
 
   it('corrupt safetensors header', () => {

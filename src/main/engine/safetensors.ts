@@ -1,7 +1,7 @@
 // safetensors: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the
 // raw data. We parse headers here (cheap, and errors read better in TypeScript) and hand the native engine only
 // file paths and byte offsets; it memory-maps the data.
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { ModelFormatError, readJson } from './config'
 
@@ -97,7 +97,12 @@ export function readCheckpointFiles(dir: string): CheckpointFiles {
   } else if (existsSync(single)) {
     files = ['model.safetensors']
   } else {
-    throw new ModelFormatError(`${dir}: no model.safetensors or model.safetensors.index.json`)
+    const legacy = readdirSync(dir).find((f) => /^pytorch_model.*\.bin$|^consolidated\.\d+\.pth$|\.gguf$/.test(f))
+    throw new ModelFormatError(
+      legacy
+        ? `${dir}: has ${legacy} but no safetensors weights; only safetensors checkpoints are supported (save the model with safe_serialization=True)`
+        : `${dir}: no model.safetensors or model.safetensors.index.json`,
+    )
   }
   const tensors: TensorEntry[] = []
   let bytes = 0
