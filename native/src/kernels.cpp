@@ -185,6 +185,43 @@ static void dot4_avx512(const float* x, int64_t ldx, int nr, const void* w, DTyp
 }
 #endif
 
+#ifdef SOL_AVX512
+// Two weight rows against 4 input rows: 8 accumulators, so each loaded x chunk feeds two FMAs. When several
+// sequences run at once (a sweep) this halves the x loads per multiply-add, the limit of the 1-row form.
+static void dot2x4_avx512(const float* x, int64_t ldx, const void* w0, const void* w1, DType t, int n, float* out) {
+  __m512 a00 = _mm512_setzero_ps(), a01 = _mm512_setzero_ps(), a02 = _mm512_setzero_ps(), a03 = _mm512_setzero_ps();
+  __m512 a10 = _mm512_setzero_ps(), a11 = _mm512_setzero_ps(), a12 = _mm512_setzero_ps(), a13 = _mm512_setzero_ps();
+  const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v0 = load16(w0, t, i), v1 = load16(w1, t, i);
+    __m512 xv = _mm512_loadu_ps(x0 + i);
+    a00 = _mm512_fmadd_ps(v0, xv, a00);
+    a10 = _mm512_fmadd_ps(v1, xv, a10);
+    xv = _mm512_loadu_ps(x1 + i);
+    a01 = _mm512_fmadd_ps(v0, xv, a01);
+    a11 = _mm512_fmadd_ps(v1, xv, a11);
+    xv = _mm512_loadu_ps(x2 + i);
+    a02 = _mm512_fmadd_ps(v0, xv, a02);
+    a12 = _mm512_fmadd_ps(v1, xv, a12);
+    xv = _mm512_loadu_ps(x3 + i);
+    a03 = _mm512_fmadd_ps(v0, xv, a03);
+    a13 = _mm512_fmadd_ps(v1, xv, a13);
+  }
+  float s[8] = {_mm512_reduce_add_ps(a00), _mm512_reduce_add_ps(a01), _mm512_reduce_add_ps(a02),
+                _mm512_reduce_add_ps(a03), _mm512_reduce_add_ps(a10), _mm512_reduce_add_ps(a11),
+                _mm512_reduce_add_ps(a12), _mm512_reduce_add_ps(a13)};
+  for (; i < n; i++) {
+    float f0 = load_elem(w0, t, i), f1 = load_elem(w1, t, i);
+    for (int r = 0; r < 4; r++) {
+      s[r] += f0 * x[r * ldx + i];
+      s[4 + r] += f1 * x[r * ldx + i];
+    }
+  }
+  for (int k = 0; k < 8; k++) out[k] = s[k];
+}
+#endif
+
 static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, float* out) {
   const int n = W.cols;
 #if defined(SOL_AVX512)
@@ -211,7 +248,22 @@ void matmul_wt(float* y, const float* x, int R, const Mat& W) {
       for (int r0 = 0; r0 < R; r0 += 4) {
         int nr = R - r0 < 4 ? R - r0 : 4;
         const float* xr = x + (int64_t)r0 * in;
-        for (int o = o0; o < o1; o++) {
+        int o = o0;
+#ifdef SOL_AVX512
+        if (nr == 4) {
+          const int64_t rb = (int64_t)in * dtype_size(W.dtype);
+          float acc8[8];
+          for (; o + 2 <= o1; o += 2) {
+            const char* w0 = (const char*)W.data + o * rb;
+            dot2x4_avx512(xr, in, w0, w0 + rb, W.dtype, in, acc8);
+            for (int r = 0; r < 4; r++) {
+              y[(int64_t)(r0 + r) * out + o] = acc8[r];
+              y[(int64_t)(r0 + r) * out + o + 1] = acc8[4 + r];
+            }
+          }
+        }
+#endif
+        for (; o < o1; o++) {
           dot4(xr, in, nr, W, o, acc);
           for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
         }
@@ -227,27 +279,53 @@ void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) 
   const int out = W.rows, in = W.cols;
   const int BC = 256;  // column block: dx[:, block] for all R rows stays in L1/L2
   const int nb = (in + BC - 1) / BC;
+  // Four weight rows at a time, converted to fp32 once and reused for every dy row: each load/store of dx then
+  // carries four multiply-adds instead of one.
   auto body = [&](int b0, int b1, int) {
-    std::vector<float> w(BC);
+    std::vector<float> w4(4 * BC, 0.f);
     for (int b = b0; b < b1; b++) {
       int c0 = b * BC, n = c0 + BC < in ? BC : in - c0;
-      for (int o = 0; o < out; o++) {
+      for (int o = 0; o < out; o += 4) {
+        int no = out - o < 4 ? out - o : 4;
         bool any = false;
-        for (int r = 0; r < R; r++)
-          if (dy[(int64_t)r * out + o] != 0.f) { any = true; break; }
+        for (int r = 0; r < R && !any; r++)
+          for (int k = 0; k < no; k++)
+            if (dy[(int64_t)r * out + o + k] != 0.f) { any = true; break; }
         if (!any) continue;
-        convert_span(w.data(), W, o, c0, n);
+        for (int k = 0; k < 4; k++) {
+          if (k < no) convert_span(w4.data() + k * BC, W, o + k, c0, n);
+          else std::memset(w4.data() + k * BC, 0, sizeof(float) * BC);
+        }
+        const float *w0 = w4.data(), *w1 = w0 + BC, *w2 = w1 + BC, *w3 = w2 + BC;
         for (int r = 0; r < R; r++) {
-          float a = scale * dy[(int64_t)r * out + o];
-          if (a == 0.f) continue;
+          const float* dyr = dy + (int64_t)r * out + o;
+          float a0 = scale * dyr[0], a1 = no > 1 ? scale * dyr[1] : 0.f, a2 = no > 2 ? scale * dyr[2] : 0.f,
+                a3 = no > 3 ? scale * dyr[3] : 0.f;
+          if (a0 == 0.f && a1 == 0.f && a2 == 0.f && a3 == 0.f) continue;
           float* d = dx + (int64_t)r * in + c0;
           int i = 0;
-#ifdef SOL_AVX2
-          __m256 va = _mm256_set1_ps(a);
-          for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(d + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(w.data() + i), _mm256_loadu_ps(d + i)));
+#if defined(SOL_AVX512)
+          __m512 v0 = _mm512_set1_ps(a0), v1 = _mm512_set1_ps(a1), v2 = _mm512_set1_ps(a2), v3 = _mm512_set1_ps(a3);
+          for (; i + 16 <= n; i += 16) {
+            __m512 acc = _mm512_loadu_ps(d + i);
+            acc = _mm512_fmadd_ps(v0, _mm512_loadu_ps(w0 + i), acc);
+            acc = _mm512_fmadd_ps(v1, _mm512_loadu_ps(w1 + i), acc);
+            acc = _mm512_fmadd_ps(v2, _mm512_loadu_ps(w2 + i), acc);
+            acc = _mm512_fmadd_ps(v3, _mm512_loadu_ps(w3 + i), acc);
+            _mm512_storeu_ps(d + i, acc);
+          }
+#elif defined(SOL_AVX2)
+          __m256 v0 = _mm256_set1_ps(a0), v1 = _mm256_set1_ps(a1), v2 = _mm256_set1_ps(a2), v3 = _mm256_set1_ps(a3);
+          for (; i + 8 <= n; i += 8) {
+            __m256 acc = _mm256_loadu_ps(d + i);
+            acc = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w0 + i), acc);
+            acc = _mm256_fmadd_ps(v1, _mm256_loadu_ps(w1 + i), acc);
+            acc = _mm256_fmadd_ps(v2, _mm256_loadu_ps(w2 + i), acc);
+            acc = _mm256_fmadd_ps(v3, _mm256_loadu_ps(w3 + i), acc);
+            _mm256_storeu_ps(d + i, acc);
+          }
 #endif
-          for (; i < n; i++) d[i] += a * w[i];
+          for (; i < n; i++) d[i] += a0 * w0[i] + a1 * w1[i] + a2 * w2[i] + a3 * w3[i];
         }
       }
     }

@@ -4,6 +4,7 @@
 //
 //   npm run bench                 # organism + synthetic 1.1B (writes ~2.2 GB to a temp dir, removed afterwards)
 //   npm run bench -- --organism   # organism only
+//   npm run bench -- --keep DIR   # keep the synthetic model in DIR and reuse it next time
 //   npm run bench -- --peer       # + node-llama-cpp 3.21.1 (prebuilt llama.cpp) on the same weights exported as
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
@@ -220,16 +221,21 @@ async function main(): Promise<void> {
     if (r.status !== 0) console.log('(peer comparison failed)')
   }
   if (args.includes('--organism')) return
-  const dir = mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
+  // --keep DIR: write the synthetic model there once and reuse it on later runs
+  const keepAt = args.indexOf('--keep')
+  const keep = keepAt >= 0 ? args[keepAt + 1] : undefined
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
   try {
-    const t = process.hrtime.bigint()
-    writeSyntheticTinyLlama(dir)
-    console.log(`\n(wrote synthetic 1.1B model: ${(statSync(join(dir, 'model.safetensors')).size / 2 ** 30).toFixed(2)} GiB in ${(ms(t) / 1000).toFixed(1)} s)`)
+    if (!existsSync(join(dir, 'model.safetensors'))) {
+      const t = process.hrtime.bigint()
+      writeSyntheticTinyLlama(dir)
+      console.log(`\n(wrote synthetic 1.1B model: ${(statSync(join(dir, 'model.safetensors')).size / 2 ** 30).toFixed(2)} GiB in ${(ms(t) / 1000).toFixed(1)} s)`)
+    }
     const m = run('synthetic', dir)
     report(m)
     console.log(`\npeak RSS / file size: ${(m.peakRssMB / m.fileMB).toFixed(3)} (budget 1.2: weights are mmap'd, never copied to fp32)`)
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    if (!keep) rmSync(dir, { recursive: true, force: true })
   }
 }
 
