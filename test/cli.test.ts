@@ -80,7 +80,8 @@ describe('soliloquy CLI', () => {
     const cases: [string[], RegExp][] = [
       [['sweep', '--lrs', '0,abc'], /^soliloquy: --lrs: "abc" is not a finite number\n$/],
       [['sweep', '--model', '/no/such/model'], /^soliloquy: \/no\/such\/model: no such model directory\n$/],
-      [['sweep', '--phrase', ''], /^soliloquy: the phrase is empty\n$/],
+      // validated by the API contract, as the app's routers do
+      [['sweep', '--phrase', ''], /^soliloquy: sweep: invalid arguments \(phrase: the phrase is empty\)\n$/],
       [['grad', '--phrase', 'to be or not '.repeat(40)], /^soliloquy: the phrase has \d+ tokens with BOS; max_seq_len is 128\n$/],
       [['sweep', '--bogus'], /^soliloquy: Unknown option '--bogus'.*\n$/],
       [['tokenize'], /^soliloquy: --text is required\n$/],

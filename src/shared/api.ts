@@ -27,6 +27,8 @@ import type {
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number')
 const id = z.number().int().nonnegative()
+/** a saved checkpoint: its id, or its name (the CLI's way of naming one) */
+const checkpointRef = z.union([id, z.string().min(1).max(120)])
 /** A model reference: directory path, checkpoint reference ("ckpt:NAME" / id), or null = the embedded organism. */
 export const modelRef = z.union([z.string().min(1).max(4096), z.null()])
 const text = (max: number): z.ZodString => z.string().max(max)
@@ -198,13 +200,13 @@ export const methods = {
     res: checkpointSchema,
     long: true,
   },
-  renameCheckpoint: { req: z.object({ id, name: text(120).min(1, 'give the checkpoint a name') }).strict(), res: checkpointSchema },
+  renameCheckpoint: { req: z.object({ id: checkpointRef, name: text(120).min(1, 'give the checkpoint a name') }).strict(), res: checkpointSchema },
   deleteCheckpoint: {
-    req: z.object({ id, force: z.boolean().optional() }).strict(),
+    req: z.object({ id: checkpointRef, force: z.boolean().optional() }).strict(),
     res: z.object({ deleted: z.array(z.string()), freedBytes: z.number() }).loose(),
   },
   exportCheckpoint: {
-    req: z.object({ id, outDir: text(4096).min(1, 'no export directory given'), dtype: z.enum(['F32', 'F16', 'BF16']).optional() }).strict(),
+    req: z.object({ id: checkpointRef, outDir: text(4096).min(1, 'no export directory given'), dtype: z.enum(['F32', 'F16', 'BF16']).optional() }).strict(),
     res: typed<ExportResult>(exportResultSchema),
     long: true,
   },

@@ -6,6 +6,7 @@ import { CallOptions, Engine, InputError } from '../engine/engine'
 import { embeddedModelDir } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
 import { Lab } from '../services/lab'
+import { labClient, type LabClient } from '../services/labMethods'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 
@@ -110,13 +111,14 @@ export function modelRef(flags: Flags): string | null {
 }
 
 /** Runs `f` with a lab that is closed afterwards and CLI call options (progress, Ctrl-C). */
-export async function withLab<T>(flags: Flags, f: (lab: Lab, opts: CallOptions) => Promise<T>): Promise<T> {
+export async function withLab<T>(flags: Flags, f: (lab: LabClient) => Promise<T>): Promise<T> {
   const lab = openLab(flags)
   if (lab.opened.interrupted.length && !flags.json)
     process.stderr.write(`note: ${lab.opened.interrupted.length} run(s) left running by an ended process are now marked interrupted\n`)
   const opts = cliCallOptions()
   try {
-    return await f(lab, opts)
+    // through the contract, like the app's routers: the same validation and the same messages
+    return await f(labClient(lab, opts))
   } finally {
     opts.dispose()
     lab.close()

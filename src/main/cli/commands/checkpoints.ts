@@ -26,24 +26,24 @@ function tree(list: CheckpointRecord[]): CheckpointRecord[] {
 
 export async function checkpointsCommand(flags: Flags, positionals: string[]): Promise<void> {
   const [action, a, b] = positionals
-  await withLab(flags, async (lab, opts) => {
+  await withLab(flags, async (lab) => {
     if (action === 'rename') {
       if (!a || !b) throw new InputError('usage: soliloquy checkpoints rename NAME NEW_NAME')
-      const c = await lab.renameCheckpoint({ id: a, name: b })
+      const c = await lab.call('renameCheckpoint', { id: a, name: b })
       return flags.json ? printJson(c) : process.stdout.write(`renamed "${a}" to "${c.name}"\n`)
     }
     if (action === 'delete') {
       if (!a) throw new InputError('usage: soliloquy checkpoints delete NAME [--force]')
-      const r = await lab.deleteCheckpoint({ id: a, force: flags.force === true })
+      const r = await lab.call('deleteCheckpoint', { id: a, force: flags.force === true })
       return flags.json ? printJson(r) : process.stdout.write(`deleted ${r.deleted.map((n) => `"${n}"`).join(', ')} (${fmtBytes(r.freedBytes)} freed)\n`)
     }
     if (action === 'save') {
       if (!a || !/^\d+$/.test(a) || !b) throw new InputError('usage: soliloquy checkpoints save RUN NAME')
-      const c = await lab.saveCheckpoint({ runId: Number(a), name: b }, opts)
+      const c = await lab.call('saveCheckpoint', { runId: Number(a), name: b })
       return flags.json ? printJson(c) : process.stdout.write(`saved run ${a} as "${c.name}" (${fmtBytes(c.bytes)})\n`)
     }
     if (action !== undefined) throw new InputError(`unknown checkpoints action "${action}" (use rename, delete or save)`)
-    const list = await lab.checkpoints()
+    const list = await lab.call('checkpoints', {})
     if (flags.json) return printJson(list)
     if (list.length === 0) return process.stdout.write('no checkpoints saved yet (soliloquy step … --save NAME)\n')
     const rows = tree(list).map((c) => [
@@ -74,8 +74,8 @@ export async function exportCommand(flags: Flags, positionals: string[]): Promis
   if (!id || !out) throw new InputError('usage: soliloquy export CHECKPOINT --out DIR [--dtype F32|F16|BF16]')
   const dtype = str(flags, 'dtype')?.toUpperCase()
   if (dtype !== undefined && !['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`--dtype must be F32, F16 or BF16 (got ${dtype})`)
-  await withLab(flags, async (lab, opts) => {
-    const r = await lab.exportCheckpoint({ id, outDir: out, dtype: dtype as 'F32' | 'F16' | 'BF16' | undefined }, opts)
+  await withLab(flags, async (lab) => {
+    const r = await lab.call('exportCheckpoint', { id, outDir: out, dtype: dtype as 'F32' | 'F16' | 'BF16' | undefined })
     if (flags.json) return printJson(r)
     process.stdout.write(`exported "${r.checkpoint.name}" merged to ${r.dir} (${r.files.join(', ')}, ${fmtBytes(r.bytes)})\n`)
   })

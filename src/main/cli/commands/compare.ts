@@ -13,8 +13,8 @@ export const compareOptions = {
 
 export async function compareCommand(flags: Flags): Promise<void> {
   const args = { ...experimentArgs(flags), prefix: str(flags, 'prefix'), phrase: str(flags, 'phrase'), lrs: numList(flags, 'lrs') }
-  await withLab(flags, async (lab, opts) => {
-    const r = await lab.compare(args, opts)
+  await withLab(flags, async (lab) => {
+    const r = await lab.call('compare', args)
     if (flags.json) return printJson(r)
     const prefix = String(r.group.args.prefix ?? '')
     const cols = r.cells.map((c) => ({ head: `${c.prefixed ? 'prefix' : 'plain'} ${formatStepSize(c.lr)}`, words: seedWords(c.text) }))

@@ -69,7 +69,7 @@ export function historyFilter(flags: Flags): HistoryFilter {
 export async function historyCommand(flags: Flags): Promise<void> {
   const filter = historyFilter(flags)
   await withLab({ ...flags, model: undefined }, async (lab) => {
-    const page = await lab.history(filter)
+    const page = await lab.call('history', filter)
     if (flags.json) return printJson(page)
     if (page.runs.length === 0) {
       process.stdout.write(page.total ? `no runs on this page (${page.total} match)\n` : 'no runs recorded yet\n')
@@ -97,7 +97,7 @@ export async function showCommand(flags: Flags, positionals: string[]): Promise<
   const id = positionals[0]
   if (!id || !/^\d+$/.test(id)) throw new InputError('usage: soliloquy show RUN (a run id from `soliloquy history`)')
   await withLab(flags, async (lab) => {
-    const d = await lab.run(Number(id))
+    const d = await lab.call('run', { id: Number(id) })
     if (flags.json) return printJson(d)
     const r = d.run
     process.stdout.write(describeRun(r))

@@ -17,8 +17,8 @@ export async function lessonCommand(flags: Flags): Promise<void> {
   const list = Array.isArray(raw) ? raw : (raw as { steps?: unknown })?.steps
   if (!Array.isArray(list)) throw new InputError(`--steps ${file}: expected a JSON list of {"phrase": …, "lr": …}`)
   const args = { ...experimentArgs(flags), steps: list as ChainStep[] }
-  await withLab(flags, async (lab, opts) => {
-    const r = await lab.lesson(args, opts)
+  await withLab(flags, async (lab) => {
+    const r = await lab.call('lesson', args)
     if (flags.json) return printJson(r)
     process.stdout.write(
       formatTable(

@@ -100,8 +100,8 @@ export async function stepCommand(flags: Flags): Promise<void> {
   const lr = num(flags, 'lr')
   if (lr === undefined) throw new InputError('--lr α is required (e.g. --lr 0.03)')
   const args = { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lr, save: str(flags, 'save') }
-  await withLab(flags, async (lab, opts) => {
-    const r = await lab.step(args, opts)
+  await withLab(flags, async (lab) => {
+    const r = await lab.call('step', args)
     if (flags.json) return printJson(r)
     process.stdout.write(describeRun(r.run))
     if (r.checkpoint)
@@ -112,8 +112,8 @@ export async function stepCommand(flags: Flags): Promise<void> {
 export const generateOptions = experimentFlags
 
 export async function generateCommand(flags: Flags): Promise<void> {
-  await withLab(flags, async (lab, opts) => {
-    const r = await lab.generate(experimentArgs(flags), opts)
+  await withLab(flags, async (lab) => {
+    const r = await lab.call('generate', experimentArgs(flags))
     if (flags.json) return printJson(r)
     process.stdout.write(describeRun(r.run))
   })

@@ -15,18 +15,15 @@ export const sweepOptions = {
 
 // The sweep goes through the lab, so it is recorded in the history (a group + one run per α with every metric).
 export async function sweepCommand(flags: Flags): Promise<void> {
-  await withLab(flags, async (lab, opts) => {
-    const r = await lab.sweep(
-      {
-        model: modelRef(flags),
-        prompt: str(flags, 'prompt'),
-        phrase: str(flags, 'phrase'),
-        lrs: numList(flags, 'lrs'),
-        maxGen: int(flags, 'max-gen', 64),
-        maxSeq: int(flags, 'max-seq', 128),
-      },
-      opts,
-    )
+  await withLab(flags, async (lab) => {
+    const r = await lab.call('sweep', {
+      model: modelRef(flags),
+      prompt: str(flags, 'prompt'),
+      phrase: str(flags, 'phrase'),
+      lrs: numList(flags, 'lrs'),
+      maxGen: int(flags, 'max-gen', 64),
+      maxSeq: int(flags, 'max-seq', 128),
+    })
     if (flags.json) {
       printJson({
         phrase_ids: r.phraseIds,
