@@ -1,0 +1,95 @@
+// GGUF export (for llama.cpp tools): the file parses back with the metadata llama.cpp needs, every tensor under its
+// llama.cpp name with ggml dims, and q/k rows in Meta's interleaved RoPE order (the inverse of HF's permutation).
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { Engine } from '../src/main/engine/engine'
+import { exportGguf } from '../src/main/engine/gguf'
+import { TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
+
+interface Gguf {
+  kv: Map<string, unknown>
+  tensors: Map<string, { dims: number[]; type: number; offset: number }>
+  dataStart: number
+  buf: Buffer
+}
+
+function parseGguf(path: string): Gguf {
+  const buf = readFileSync(path)
+  let p = 0
+  const u32 = (): number => { const v = buf.readUInt32LE(p); p += 4; return v }
+  const u64 = (): number => { const v = Number(buf.readBigUInt64LE(p)); p += 8; return v }
+  const str = (): string => { const n = u64(); const s = buf.toString('utf8', p, p + n); p += n; return s }
+  const value = (type: number): unknown => {
+    switch (type) {
+      case 4: return u32()
+      case 5: { const v = buf.readInt32LE(p); p += 4; return v }
+      case 6: { const v = buf.readFloatLE(p); p += 4; return v }
+      case 7: { const v = buf[p] !== 0; p += 1; return v }
+      case 8: return str()
+      case 9: { const t = u32(); const n = u64(); return Array.from({ length: n }, () => value(t)) }
+      case 10: return u64()
+      default: throw new Error(`unexpected GGUF type ${type}`)
+    }
+  }
+  expect(buf.toString('latin1', 0, 4)).toBe('GGUF')
+  p = 4
+  expect(u32()).toBe(3)
+  const nt = u64()
+  const nkv = u64()
+  const kv = new Map<string, unknown>()
+  for (let i = 0; i < nkv; i++) {
+    const k = str()
+    kv.set(k, value(u32()))
+  }
+  const tensors = new Map<string, { dims: number[]; type: number; offset: number }>()
+  for (let i = 0; i < nt; i++) {
+    const name = str()
+    const nd = u32()
+    const dims = Array.from({ length: nd }, () => u64())
+    tensors.set(name, { dims, type: u32(), offset: u64() })
+  }
+  const align = (kv.get('general.alignment') as number) ?? 32
+  return { kv, tensors, dataStart: Math.ceil(p / align) * align, buf }
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1
+  const e = (h >> 10) & 0x1f
+  const m = h & 0x3ff
+  if (e === 0) return s * m * 2 ** -24
+  return s * (1 + m / 1024) * 2 ** (e - 15)
+}
+
+describe('GGUF export', () => {
+  it('writes llama.cpp metadata, names, dims and interleaved q/k rows', async () => {
+    const c: TinyConfig = { dim: 32, ffn: 48, layers: 2, heads: 4, kvHeads: 2, tied: false, ropeTheta: 500000, seed: 9 }
+    const t = tinyTensors(c)
+    const engine = Engine.load(writeTinyModel(tmp(), c, t))
+    const out = join(tmp(), 'tiny.gguf')
+    await exportGguf(engine, [], out)
+    const g = parseGguf(out)
+    expect(g.kv.get('general.architecture')).toBe('llama')
+    expect(g.kv.get('llama.block_count')).toBe(2)
+    expect(g.kv.get('llama.attention.head_count')).toBe(4)
+    expect(g.kv.get('llama.attention.head_count_kv')).toBe(2)
+    expect(g.kv.get('llama.rope.freq_base')).toBe(500000)
+    expect((g.kv.get('tokenizer.ggml.tokens') as string[]).length).toBe(4096)
+    expect((g.kv.get('tokenizer.ggml.tokens') as string[])[343]).toBe(engine.tokenizer.piece(343))
+    expect(g.tensors.size).toBe(Object.keys(t).length)
+    expect(g.tensors.get('token_embd.weight')!.dims).toEqual([32, 4096]) // ggml order: columns first
+    expect(g.tensors.get('blk.1.ffn_down.weight')!.dims).toEqual([48, 32])
+    expect(g.tensors.get('output_norm.weight')!.type).toBe(0) // norms stay F32
+    // q rows: HF row (h, i) of the first half → interleaved row 2i of head h; second half → 2i + 1
+    const q = g.tensors.get('blk.0.attn_q.weight')!
+    const hd = 8
+    const read = (row: number, col: number): number => halfToFloat(g.buf.readUInt16LE(g.dataStart + q.offset + 2 * (row * 32 + col)))
+    const src = t['model.layers.0.self_attn.q_proj.weight'].data
+    for (const [h, i] of [[0, 0], [1, 3], [3, 2]]) {
+      for (const col of [0, 5, 31]) {
+        expect(read(h * hd + 2 * i, col)).toBeCloseTo(src[(h * hd + i) * 32 + col], 3)
+        expect(read(h * hd + 2 * i + 1, col)).toBeCloseTo(src[(h * hd + hd / 2 + i) * 32 + col], 3)
+      }
+    }
+  })
+})
