@@ -5,6 +5,7 @@
 //   npm run bench                 # organism + synthetic 1.1B (writes ~2.2 GB to a temp dir, removed afterwards)
 //   npm run bench -- --organism   # organism only
 //   npm run bench -- --keep DIR   # keep the synthetic model in DIR and reuse it next time
+//   npm run bench -- --shape llama2-7b --keep DIR   # the seed's model's shape (13.5 GB of random F16 weights)
 //   npm run bench -- --peer       # + node-llama-cpp 3.21.1 (prebuilt llama.cpp) on the same weights exported as
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
@@ -65,10 +66,17 @@ async function measure(dir: string, label: string, lrs: number[], maxGen: number
   }
 }
 
-/** TinyLlama-1.1B's shapes (GQA 32/4, 22 layers), random BF16 weights, streamed to disk without holding them. */
-function writeSyntheticTinyLlama(dir: string): void {
+/** Real models' shapes, filled with random weights (nothing can be downloaded here). */
+const SHAPES = {
+  tinyllama: { label: 'TinyLlama-1.1B', vocab: 32000, dim: 2048, ffn: 5632, layers: 22, heads: 32, kvHeads: 4, dtype: 'BF16' as const },
+  'llama2-7b': { label: 'Llama-2-7b', vocab: 32000, dim: 4096, ffn: 11008, layers: 32, heads: 32, kvHeads: 32, dtype: 'F16' as const },
+}
+type ShapeName = keyof typeof SHAPES
+
+/** A synthetic checkpoint of the given shape, random weights streamed to disk without holding them. */
+function writeSynthetic(dir: string, shape: ShapeName): void {
   mkdirSync(dir, { recursive: true })
-  const c = { vocab: 32000, dim: 2048, ffn: 5632, layers: 22, heads: 32, kvHeads: 4 }
+  const c = SHAPES[shape]
   const hd = c.dim / c.heads
   const shapes: [string, number[], number][] = [['model.embed_tokens.weight', [c.vocab, c.dim], 1]]
   for (let l = 0; l < c.layers; l++) {
@@ -86,7 +94,7 @@ function writeSyntheticTinyLlama(dir: string): void {
     )
   }
   shapes.push(['model.norm.weight', [c.dim], 0], ['lm_head.weight', [c.vocab, c.dim], 1 / Math.sqrt(c.dim)])
-  const { header } = safetensorsHeader(shapes.map(([name, shape]) => ({ name, dtype: 'BF16' as const, shape })))
+  const { header } = safetensorsHeader(shapes.map(([name, sh]) => ({ name, dtype: c.dtype, shape: sh })))
   const fd = openSync(join(dir, 'model.safetensors'), 'w')
   const len = Buffer.alloc(8)
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(header)))
@@ -96,14 +104,22 @@ function writeSyntheticTinyLlama(dir: string): void {
   const chunk = Buffer.alloc(1 << 22)
   const f = new Float32Array(1)
   const u = new Uint32Array(f.buffer)
-  for (const [, shape, scale] of shapes) {
-    let left = shape.reduce((a, b) => a * b, 1)
+  for (const [, sh, scale] of shapes) {
+    let left = sh.reduce((a, b) => a * b, 1)
     while (left > 0) {
       const n = Math.min(left, chunk.length / 2)
       for (let i = 0; i < n; i++) {
         s = (Math.imul(s, 1664525) + 1013904223) >>> 0
         f[0] = scale === 0 ? 1 : ((s / 4294967296) * 2 - 1) * scale * 1.7
-        chunk.writeUInt16LE(u[0] >>> 16, 2 * i)
+        const x = u[0]
+        let h: number
+        if (c.dtype === 'BF16') h = x >>> 16
+        else {
+          // fp32 → fp16 by truncation; values below fp16's normal range (|v| < 6e-5) become zero — fine for noise
+          const e = (x >>> 23) & 0xff
+          h = e < 113 ? (x >>> 16) & 0x8000 : ((x >>> 16) & 0x8000) | ((e - 112) << 10) | ((x >>> 13) & 0x3ff)
+        }
+        chunk.writeUInt16LE(h, 2 * i)
       }
       writeSync(fd, chunk, 0, 2 * n)
       left -= n
@@ -115,7 +131,8 @@ function writeSyntheticTinyLlama(dir: string): void {
     JSON.stringify({
       model_type: 'llama', vocab_size: c.vocab, hidden_size: c.dim, intermediate_size: c.ffn, num_hidden_layers: c.layers,
       num_attention_heads: c.heads, num_key_value_heads: c.kvHeads, rms_norm_eps: 1e-5, rope_theta: 10000,
-      tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2, max_position_embeddings: 2048, torch_dtype: 'bfloat16',
+      tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2, max_position_embeddings: 4096,
+      torch_dtype: c.dtype === 'BF16' ? 'bfloat16' : 'float16',
     }),
   )
   // the organism's 4096-piece tokenizer is enough to drive a 32000-row vocabulary
@@ -133,9 +150,10 @@ function report(m: Measure): void {
 }
 
 async function child(kind: string, dir: string): Promise<void> {
-  const m = kind === 'organism'
-    ? await measure(dir, 'organism (7.2 M params, F16)', ORGANISM_LRS, 64)
-    : await measure(dir, 'synthetic TinyLlama-1.1B shape (random BF16 weights)', ORGANISM_LRS, 32)
+  const shape = SHAPES[kind as ShapeName]
+  const m = shape
+    ? await measure(dir, `synthetic ${shape.label} shape (random ${shape.dtype} weights)`, ORGANISM_LRS, 32)
+    : await measure(dir, 'organism (7.2 M params, F16)', ORGANISM_LRS, 64)
   process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
 }
 
@@ -224,14 +242,18 @@ async function main(): Promise<void> {
   // --keep DIR: write the synthetic model there once and reuse it on later runs
   const keepAt = args.indexOf('--keep')
   const keep = keepAt >= 0 ? args[keepAt + 1] : undefined
+  // --shape tinyllama (default) | llama2-7b
+  const shapeAt = args.indexOf('--shape')
+  const shape = (shapeAt >= 0 ? args[shapeAt + 1] : 'tinyllama') as ShapeName
+  if (!(shape in SHAPES)) throw new Error(`--shape: one of ${Object.keys(SHAPES).join(', ')}`)
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
   try {
     if (!existsSync(join(dir, 'model.safetensors'))) {
       const t = process.hrtime.bigint()
-      writeSyntheticTinyLlama(dir)
-      console.log(`\n(wrote synthetic 1.1B model: ${(statSync(join(dir, 'model.safetensors')).size / 2 ** 30).toFixed(2)} GiB in ${(ms(t) / 1000).toFixed(1)} s)`)
+      writeSynthetic(dir, shape)
+      console.log(`\n(wrote synthetic ${SHAPES[shape].label}: ${(statSync(join(dir, 'model.safetensors')).size / 2 ** 30).toFixed(2)} GiB in ${(ms(t) / 1000).toFixed(1)} s)`)
     }
-    const m = run('synthetic', dir)
+    const m = run(shape, dir)
     report(m)
     console.log(`\npeak RSS / file size: ${(m.peakRssMB / m.fileMB).toFixed(3)} (budget 1.2: weights are mmap'd, never copied to fp32)`)
   } finally {
