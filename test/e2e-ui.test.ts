@@ -203,6 +203,21 @@ describe('browser mode end to end (Chromium + soliloquy serve + real engine)', (
     await shot('checkpoints')
   })
 
+  it('renames a checkpoint and deletes it, keeping its parent', async () => {
+    const child = page.locator('[data-testid="checkpoint-item"][data-name="then nobler"]')
+    await child.locator('[data-testid="rename-button"]').click()
+    await child.locator('[data-testid="rename-input"]').fill('nobler, renamed')
+    await child.locator('[data-testid="rename-save"]').click()
+    const renamed = page.locator('[data-testid="checkpoint-item"][data-name="nobler, renamed"]')
+    await renamed.waitFor()
+    await renamed.locator('[data-testid="delete-button"]').click()
+    await renamed.locator('[data-testid="confirm-delete"]').click()
+    await page.waitForSelector('[data-testid="checkpoint-message"]:has-text("deleted “nobler, renamed”")')
+    await renamed.waitFor({ state: 'detached' })
+    expect(await page.locator('[data-testid="checkpoint-item"]').count()).toBe(1)
+    expect(await page.locator('[data-testid="checkpoint-item"]').first().getAttribute('data-name')).toBe('soliloquy at 3e-2')
+  })
+
   it('shows the models with config and memory estimate', async () => {
     await page.click('[data-testid="nav-models"]')
     await page.waitForSelector('[data-testid="model-detail"]')

@@ -65,11 +65,12 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     }
   }
 
-  async function rename(id: number, name: string): Promise<boolean> {
+  /** An action on checkpoint `id`: marks it busy, clears the last error, and shows a failure in words. */
+  async function act(id: number, f: () => Promise<void>): Promise<boolean> {
     error.value = null
     busy.value = id
     try {
-      await api().call('renameCheckpoint', { id, name })
+      await f()
       await refresh()
       return true
     } catch (e) {
@@ -80,20 +81,17 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     }
   }
 
-  async function remove(id: number, force = false): Promise<boolean> {
-    error.value = null
-    busy.value = id
-    try {
+  function rename(id: number, name: string): Promise<boolean> {
+    return act(id, async () => {
+      await api().call('renameCheckpoint', { id, name })
+    })
+  }
+
+  function remove(id: number, force = false): Promise<boolean> {
+    return act(id, async () => {
       const r = await api().call('deleteCheckpoint', { id, force })
       message.value = `deleted ${r.deleted.map((n) => `“${n}”`).join(', ')}`
-      await refresh()
-      return true
-    } catch (e) {
-      error.value = messageOf(e)
-      return false
-    } finally {
-      busy.value = null
-    }
+    })
   }
 
   async function exportTo(id: number, outDir: string, dtype?: 'F32' | 'F16' | 'BF16'): Promise<ExportResult | null> {
