@@ -174,26 +174,42 @@ export async function runGenerate(ctx: ExperimentContext, t: Target, s: Settings
 
 // ---- step ---------------------------------------------------------------------------------------------------
 
+/** One step at `at`: the phrase's gradient there, the completion of the stepped model and its metrics, timed. */
+async function stepFrom(
+  t: Target,
+  s: Settings,
+  at: View,
+  phrase: string,
+  lr: number,
+  phraseIds: number[],
+  promptIds: number[],
+  opts?: CallOptions,
+): Promise<{ gradient: Gradient; view: View; g: Generation; m: RunMetrics; gradientMs: number; generateMs: number; metricsStart: number }> {
+  const engine = t.model.engine
+  const tg = Date.now()
+  const gradient = await engine.gradient(phrase, at, opts, s.maxSeq)
+  const gradientMs = Date.now() - tg
+  const view: View = [...at, { gradient, lr }]
+  const tgen = Date.now()
+  const [g] = await generateAll(t, s, promptIds, [view], opts)
+  const generateMs = Date.now() - tgen
+  const metricsStart = Date.now()
+  const [m] = await modelMetrics(
+    engine,
+    { base: t.base, views: [view], phraseIds, reference: s.reference, probes: s.probes },
+    opts,
+  )
+  return { gradient, view, g, m, gradientMs, generateMs, metricsStart }
+}
+
 export async function runStep(ctx: ExperimentContext, t: Target, s: Settings, phrase: string, lr: number, opts?: CallOptions): Promise<RunResult> {
   const engine = t.model.engine
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
   const t0 = Date.now()
   const id = insertRun(ctx.db, { ...runBase(t, s, 'step'), phrase, lr })
   return guarded(ctx.db, () => [id], t0, undefined, async () => {
-    const tg = Date.now()
-    const gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
-    const gradientMs = Date.now() - tg
-    const view: View = [...t.base, { gradient, lr }]
-    const tgen = Date.now()
-    const [g] = await generateAll(t, s, promptIds, [view], opts)
-    const generateMs = Date.now() - tgen
-    const tm = Date.now()
-    const [m] = await modelMetrics(
-      engine,
-      { base: t.base, views: [view], phraseIds: phraseIds[0], reference: s.reference, probes: s.probes },
-      opts,
-    )
-    const metrics = { ...gradientMetrics(gradient, lr), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - tm } }
+    const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts)
+    const metrics = { ...gradientMetrics(gradient, lr), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
     completeRuns(ctx.db, [outcome(id, engine, promptIds, g, metrics, s.reference)], t0)
     ctx.remember(id, { gradient, lr, modelId: t.model.row.id, at: t.base })
     return { run: getRun(ctx.db, id)! }
@@ -400,18 +416,9 @@ export async function runLesson(
     for (let k = 0; k < steps.length; k++) {
       const tk = Date.now()
       const at = view
-      const gradient = await engine.gradient(steps[k].phrase, at, opts, s.maxSeq)
-      const gradientMs = Date.now() - tk
-      view = [...at, { gradient, lr: steps[k].lr }]
-      const tgen = Date.now()
-      const [g] = await generateAll(t, s, promptIds, [view], opts)
-      const generateMs = Date.now() - tgen
-      const tm = Date.now()
-      const [m] = await modelMetrics(
-        engine,
-        { base: t.base, views: [view], phraseIds: phraseIds[k], reference: s.reference, probes: s.probes },
-        opts,
-      )
+      const step = await stepFrom(t, s, at, steps[k].phrase, steps[k].lr, phraseIds[k], promptIds, opts)
+      const { gradient, g, m, gradientMs, generateMs, metricsStart } = step
+      view = step.view
       // the forgetting curve: every lesson so far, under the model after step k
       const row: LessonRecall[] = []
       const gens = new Map<string, Generation>()
@@ -434,7 +441,7 @@ export async function runLesson(
         ...gradientMetrics(gradient, steps[k].lr),
         ...m,
         forgetting: row,
-        timings: { gradientMs, generateMs, metricsMs: Date.now() - tm },
+        timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart },
       }
       // the last step completes the group in the same transaction
       const last = k === steps.length - 1
