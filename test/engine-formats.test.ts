@@ -5,16 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
 import { readCheckpointFiles } from '../src/main/engine/safetensors'
-import { ORGANISM, reference, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1
-  const e = (h >> 10) & 0x1f
-  const m = h & 0x3ff
-  if (e === 0) return s * m * 2 ** -24
-  if (e === 31) return m ? NaN : s * Infinity
-  return s * (1 + m / 1024) * 2 ** (e - 15)
-}
+import { halfToFloat, ORGANISM, reference, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 
 /** The values a 16-bit file really holds, read back from it, so an F32 file can hold exactly the same weights. */
 function readBack(dir: string, into: ReturnType<typeof tinyTensors>): void {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
 import { exportGguf } from '../src/main/engine/gguf'
-import { TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
+import { halfToFloat, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 
 interface Gguf {
   kv: Map<string, unknown>
@@ -51,14 +51,6 @@ function parseGguf(path: string): Gguf {
   }
   const align = (kv.get('general.alignment') as number) ?? 32
   return { kv, tensors, dataStart: Math.ceil(p / align) * align, buf }
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1
-  const e = (h >> 10) & 0x1f
-  const m = h & 0x3ff
-  if (e === 0) return s * m * 2 ** -24
-  return s * (1 + m / 1024) * 2 ** (e - 15)
 }
 
 describe('GGUF export', () => {
