@@ -234,6 +234,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     cfg.bos = (int)num(env, c, "bos", 1);
     cfg.eos = (int)num(env, c, "eos", 2);
     cfg.max_pos = (int)num(env, c, "maxPos", 4096);
+    cfg.rope_interleaved = c.Get("ropeInterleaved").ToBoolean();
     int threads = (int)num(env, spec, "threads", 0);
     threads_init(threads);
     std::vector<std::string> files;

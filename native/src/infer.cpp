@@ -50,8 +50,8 @@ struct Batch {
       for (int s = 0; s < S; s++) {
         float* qs = q.data() + (size_t)s * M * QD;
         float* ks = k.data() + (size_t)s * M * KD;
-        rope_apply(qs, M, H, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false);
-        rope_apply(ks, M, KVH, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false);
+        rope_apply(qs, M, H, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
+        rope_apply(ks, M, KVH, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
         KVCache& kc = *caches[s];
         float* kl = kc.k.data() + (size_t)l * kc.max_seq * KD;
         float* vl = kc.v.data() + (size_t)l * kc.max_seq * KD;

@@ -394,17 +394,21 @@ void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, double theta) 
   }
 }
 
-void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse) {
+void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse,
+                bool interleaved) {
   int half = hd / 2;
+  // frequency i rotates the pair (v[i], v[i + half]) in HF's layout, (v[2i], v[2i + 1]) in Meta's
+  const int stride = interleaved ? 2 : 1, partner = interleaved ? 1 : half;
   for (int t = 0; t < T; t++) {
     const float* c = cos_t + (int64_t)(pos0 + t) * half;
     const float* s = sin_t + (int64_t)(pos0 + t) * half;
     for (int h = 0; h < nh; h++) {
       float* v = x + (int64_t)t * nh * hd + h * hd;
       for (int i = 0; i < half; i++) {
-        float a = v[i], b = v[i + half], sn = inverse ? -s[i] : s[i];
-        v[i] = a * c[i] - b * sn;
-        v[i + half] = b * c[i] + a * sn;
+        float* pa = v + i * stride;
+        float a = pa[0], b = pa[partner], sn = inverse ? -s[i] : s[i];
+        pa[0] = a * c[i] - b * sn;
+        pa[partner] = b * c[i] + a * sn;
       }
     }
   }

@@ -43,11 +43,12 @@ void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int 
 void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* rstd,
                       int T, int D);
 
-// ---- RoPE (HF "rotate_half" layout: pairs (i, i + hd/2) of each head) ------------------------------------
+// ---- RoPE: HF "rotate_half" layout (pairs (i, i + hd/2) of each head) or Meta's interleaved one (2i, 2i+1) ----
 // cos/sin tables [max_pos, hd/2]
 void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, double theta);
 // x [T, nh·hd], token t at position pos0 + t, rotated in place (inverse = true rotates by −θ: the backward)
-void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse);
+void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse,
+                bool interleaved);
 
 // ---- SiLU-gated MLP: m = silu(g) · u ------------------------------------------------------------------------
 void swiglu_forward(float* m, const float* g, const float* u, int n);

@@ -56,8 +56,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     linear_forward(m, base + LIN_Q, a.q.data(), a.xn1.data(), T, views, nullptr);
     linear_forward(m, base + LIN_K, a.k.data(), a.xn1.data(), T, views, nullptr);
     linear_forward(m, base + LIN_V, a.v.data(), a.xn1.data(), T, views, nullptr);
-    rope_apply(a.q.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false);
-    rope_apply(a.k.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false);
+    rope_apply(a.q.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
+    rope_apply(a.k.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
     a.probs.resize((size_t)H * T * T);
     a.att.resize((size_t)T * QD);
     attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd);
@@ -143,8 +143,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
                        a.v.data(), T, H, KVH, hd);
-    rope_apply(dq.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true);  // Rᵀ = R(−θ)
-    rope_apply(dk.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true);
+    rope_apply(dq.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
+    rope_apply(dk.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);
     factor(base + LIN_Q, a.xn1, dq, D, QD);
     factor(base + LIN_K, a.xn1, dk, D, KD);
     factor(base + LIN_V, a.xn1, dv, D, KD);

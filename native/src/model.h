@@ -22,6 +22,9 @@ struct Config {
   bool tied = false;
   int bos = 1, eos = 2;
   int max_pos = 4096;  // size of the RoPE table
+  // q/k rows in Meta's interleaved RoPE order (Meta .pth, GGUF llama): rotate pairs (2i, 2i+1) instead of HF's
+  // (i, i + hd/2). Attention scores are the same either way; only the row order of q/k weights differs.
+  bool rope_interleaved = false;
 };
 
 // Linear layers of one transformer block, in this order everywhere (factor slots, names, gradients).

@@ -19,6 +19,8 @@ export interface LlamaConfig {
   /** every id that ends a generation (eos_token_id may be a list, as in Llama-3) */
   eosIds: number[]
   maxPos: number
+  /** q/k weight rows in Meta's interleaved RoPE order (Meta .pth and GGUF files); false for HF checkpoints */
+  ropeInterleaved: boolean
   /** dtype named in config.json (informational; tensors carry their own) */
   dtype: string
   raw: Record<string, unknown>
@@ -111,6 +113,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
       ? (raw.eos_token_id as unknown[]).filter((x): x is number => typeof x === 'number')
       : [firstId(raw.eos_token_id) ?? 2],
     maxPos,
+    ropeInterleaved: false,
     dtype: String(raw.dtype ?? raw.torch_dtype ?? 'float32'),
     raw,
   }
