@@ -148,6 +148,7 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
 // ---- materialise.cpp ------------------------------------------------------------------------------------
 // Writes a safetensors file: `header` is the full JSON header (already padded) describing `names` in order with
 // dtype `out`; each tensor's dense weights under `view` are computed and written row block by row block.
+// Always in HF's row order: q/k rows of a model loaded in the interleaved layout are permuted on the way out.
 void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
                       const std::vector<std::string>& names, DType out, const Job& job);
 
