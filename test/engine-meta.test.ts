@@ -229,6 +229,12 @@ describe('hostile and foreign archives are refused, never executed', () => {
     expect(() => Engine.load(pthDir(pickleZip(build)))).toThrow(/pickle opcode BUILD/)
   })
 
+  it('a .pth without params.json', () => {
+    const dir = tmp()
+    writeFileSync(join(dir, 'consolidated.00.pth'), readFileSync(join(metaDir, 'consolidated.00.pth')))
+    expect(() => Engine.load(dir)).toThrow(/consolidated\.00\.pth but no params\.json beside it/)
+  })
+
   it('a truncated archive', () => {
     const good = readFileSync(join(metaDir, 'consolidated.00.pth'))
     expect(() => Engine.load(pthDir(good.subarray(0, good.length >> 1)))).toThrow(/consolidated\.00\.pth: not a complete zip archive .*truncated/)

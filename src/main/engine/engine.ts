@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
-import { isMetaDirectory, readMetaCheckpoint } from './pth'
+import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { SentencePieceTokenizer } from './tokenizer'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
@@ -165,6 +165,8 @@ export class Engine {
     const root = resolve(dir)
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
     const meta = isMetaDirectory(root)
+    if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
+      throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
     const cfgFile = meta ? 'params.json' : 'config.json'
     const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
     const tokPath = join(root, 'tokenizer.model')
