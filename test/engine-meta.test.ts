@@ -123,6 +123,15 @@ describe('Meta .pth checkpoint', () => {
       expect(n, `α=${lr}`).toBeGreaterThan(0)
       expect(B[i].ids.slice(0, n), `α=${lr}`).toEqual(A[i].ids.slice(0, n))
     })
+    // and, independently of the HF path, the float64 reference's loss and sweep (both prompts, every step size)
+    expect(Math.abs(gb.loss - ref.phrase_loss) / ref.phrase_loss).toBeLessThan(1e-4)
+    for (const which of ['plain', 'engineered'] as const) {
+      const gens = await meta.generate({ prompt: ref.prompts[which], views: lrs.map((lr) => [{ gradient: gb, lr }]), maxNew: 64, maxSeq: 128 })
+      ref.sweep.forEach((row, i) => {
+        const n = comparableLength(row[which].margins)
+        expect(gens[i].ids.slice(0, n), `${which} α=${row.lr} vs float64`).toEqual(row[which].ids.slice(0, n))
+      })
+    }
   })
 
   it('reads the ZIP64 records torch writes for archives past 4 GiB', async () => {

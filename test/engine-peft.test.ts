@@ -1,7 +1,7 @@
 // A step exported as a PEFT LoRA adapter: applying it as PEFT does — W + scaling·B·A for linears, W + (B·A)ᵀ·scaling
 // for the embedding (PEFT's Embedding.get_delta_weight), scaling = lora_alpha / r — must reproduce the engine's merged
 // HF export at the same step size, for every adapted tensor. Computed here in float64 from the files alone.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine, Gradient, View } from '../src/main/engine/engine'
@@ -139,6 +139,14 @@ describe('PEFT LoRA adapter of a step', () => {
     expect(res.normLoss.meanKL).toBeLessThan(1e-2)
     console.log(`norm-less adapter at α = 0.03: KL(merged ‖ adapter) mean ${res.normLoss.meanKL.toExponential(3)}, max ${res.normLoss.maxKL.toExponential(3)} nats`, res.normLoss.perProbe)
     expect(res.notCarried[0]).toMatch(/RMSNorm/)
+  })
+
+  it('a cancelled export leaves no adapter files behind', async () => {
+    const out = join(tmp(), 'adapter-cancelled')
+    const ac = new AbortController()
+    ac.abort()
+    await expect(exportPeft(engine, [{ gradient: grad, lr: 0.03 }], out, {}, { signal: ac.signal })).rejects.toThrow('cancelled')
+    expect(readdirSync(out)).toEqual([])
   })
 
   it('a chain of steps concatenates ranks', async () => {

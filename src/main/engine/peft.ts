@@ -14,7 +14,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CallOptions, Engine, View } from './engine'
-import { InputError } from './engine'
+import { CancelledError, InputError } from './engine'
 import type { StepFactors } from './native'
 import { DType, safetensorsHeader } from './safetensors'
 
@@ -258,7 +258,7 @@ export async function exportPeft(engine: Engine, view: View, outDir: string, o: 
     writeSync(fd, len)
     writeSync(fd, Buffer.from(header, 'utf8'))
     for (let i = 0; i < tensors.length; i++) {
-      if (opts?.signal?.aborted) throw new Error('cancelled')
+      if (opts?.signal?.aborted) throw new CancelledError()
       const t = tensors[i]
       const x = new Float32Array(t.shape[0] * t.shape[1])
       t.fill(x)
