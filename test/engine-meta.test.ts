@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
 import { metaHiddenDim, metaParamsToConfig, readPthTensors, shardAxis } from '../src/main/engine/pth'
 import { readCheckpointFiles } from '../src/main/engine/safetensors'
-import { comparableLength, ORGANISM, reference, tmp } from './helpers'
+import { comparableLength, halfToFloat, ORGANISM, reference, tmp } from './helpers'
 import {
   interleavedRow,
   ORGANISM_PARAMS,
@@ -170,6 +170,29 @@ describe('Meta .pth checkpoint', () => {
     expect(cfg.intermediate_size).toBe(768)
     const back = Engine.load(outB, { threads: 1 })
     expect(back.config.ropeInterleaved).toBe(false)
+  })
+})
+
+describe('files written by PyTorch itself (scripts/make-torch-pth-fixtures.py, torch 1.13)', () => {
+  const dir = join(__dirname, 'fixtures', 'torch-pth')
+  it('an OrderedDict of fp16/bf16/fp32 tensors, a slice at a storage offset, two views of one storage', () => {
+    const want = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>
+    const got = readPthTensors(join(dir, 'state.pth'))
+    expect(got.map((t) => t.name)).toEqual(Object.keys(want))
+    const buf = readFileSync(join(dir, 'state.pth'))
+    const value = (dtype: string, at: number): number =>
+      dtype === 'F32' ? buf.readFloatLE(at) : dtype === 'F16' ? halfToFloat(buf.readUInt16LE(at)) : new Float32Array(new Uint32Array([buf.readUInt16LE(at) << 16]).buffer)[0]
+    for (const t of got) {
+      expect(t.shape, t.name).toEqual(want[t.name].shape)
+      const el = t.dtype === 'F32' ? 4 : 2
+      expect(want[t.name].values.map((_, i) => value(t.dtype, t.offset + i * el)), t.name).toEqual(want[t.name].values)
+    }
+    expect(got.find((t) => t.name === 'bf16_slice')!.dtype).toBe('BF16')
+  })
+  it('refuses a transposed tensor, int64 storage and the legacy format, in words', () => {
+    expect(() => readPthTensors(join(dir, 'transposed.pth'))).toThrow('transposed.pth: w is not contiguous (stride [1, 3] for shape [3, 4]); save tensor.contiguous()')
+    expect(() => readPthTensors(join(dir, 'int64.pth'))).toThrow('int64.pth: tensor storage torch.LongStorage is not supported; only float16, bfloat16 and float32 tensors are')
+    expect(() => readPthTensors(join(dir, 'legacy.pth'))).toThrow(/legacy\.pth: is in torch\.save's legacy format/)
   })
 })
 

@@ -23,6 +23,18 @@ export interface PthTensor {
 
 /** The tensors of a torch.save checkpoint (a dict of contiguous tensors), located in place. */
 export function readPthTensors(path: string, label = basename(path)): PthTensor[] {
+  const magic = Buffer.alloc(4)
+  try {
+    const fd = openSync(path, 'r')
+    readSync(fd, magic, 0, 4, 0)
+    closeSync(fd)
+  } catch (e) {
+    throw new ModelFormatError(`${label}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+  }
+  if (magic[0] === 0x80)
+    throw new ModelFormatError(`${label}: is in torch.save's legacy format (PyTorch < 1.6, a bare pickle stream); re-save it with torch.save from a current PyTorch`)
+  if (magic.readUInt32LE(0) !== 0x04034b50)
+    throw new ModelFormatError(`${label}: is not a torch.save checkpoint (not a zip archive)`)
   const entries = readZipEntries(path, label)
   const pkl = entries.find((e) => /(^|\/)data\.pkl$/.test(e.name))
   if (!pkl) throw new ModelFormatError(`${label}: not a torch.save checkpoint (no data.pkl in the archive)`)
