@@ -153,7 +153,8 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
                       const std::vector<std::string>& names, DType out, const Job& job);
 
 // ---- loader.cpp ----------------------------------------------------------------------------------------
-// Where one tensor's bytes live; the TypeScript side parses config.json and the safetensors headers.
+// Where one tensor's bytes live; the TypeScript side parses config.json / params.json and the safetensors headers
+// or the torch.save zip + pickle of Meta's .pth files (weights are STORED there, so they map in place too).
 struct TensorSpec {
   std::string name;
   int file = 0;         // index into the file list

@@ -162,10 +162,13 @@ export function metaParamsToConfig(
     eos_token_id: o.eos ?? 2,
     torch_dtype: dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16',
   }
+  // Llama-3.1's factor 8. Llama-3.2's params.json does not state its factor (32: HF's converter takes it from a
+  // --llama_version flag); a rope_scaling_factor in params.json, as later llama-models releases write, wins.
+  const factor = typeof params.rope_scaling_factor === 'number' ? params.rope_scaling_factor : 8.0
   if (scaled)
     cfg.rope_scaling = {
       rope_type: 'llama3',
-      factor: 8.0,
+      factor,
       low_freq_factor: 1.0,
       high_freq_factor: 4.0,
       original_max_position_embeddings: 8192,
