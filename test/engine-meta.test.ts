@@ -134,6 +134,14 @@ describe('Meta .pth checkpoint', () => {
     }
   })
 
+  it('a checkpoint without output.weight is a tied model (Llama-3.2 1B/3B)', async () => {
+    const dir = writeMetaDir(join(tmp(), 'meta-tied'), [tensors.filter((t) => t.name !== 'output.weight')], ORGANISM_PARAMS)
+    const e = Engine.load(dir, { threads: 1 })
+    expect(e.config.tied).toBe(true)
+    expect(e.config.raw.tie_word_embeddings).toBe(true)
+    expect((await e.gradient('To be')).loss).toBeGreaterThan(0)
+  })
+
   it('reads the ZIP64 records torch writes for archives past 4 GiB', async () => {
     const dir = writeMetaDir(join(tmp(), 'meta64'), [tensors], ORGANISM_PARAMS, { zip64: true })
     const e = Engine.load(dir, { threads: 1 })
