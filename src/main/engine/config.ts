@@ -52,6 +52,8 @@ export interface RopeScaling {
   lowFreqFactor?: number
   highFreqFactor?: number
   originalMaxPositionEmbeddings?: number
+  /** dynamic: the config's max_position_embeddings, the length up to which transformers keeps the base frequencies */
+  maxPositionEmbeddings?: number
 }
 
 export class ModelFormatError extends Error {
@@ -189,7 +191,7 @@ function readRope(
       // recomputes them from the current length, and a KV cache then holds keys rotated under older frequencies).
       // The engine never runs past max_position_embeddings (generation, scoring and gradients refuse longer
       // sequences: see maxPos), and within it transformers' dynamic frequencies are exactly the default ones.
-      return { theta, type: 'dynamic', scaling: { factor: num('factor') }, fields }
+      return { theta, type: 'dynamic', scaling: { factor: num('factor'), maxPositionEmbeddings: positiveInt(raw, 'max_position_embeddings', file) }, fields }
     case 'llama3': {
       const scaling = {
         factor: num('factor'),
@@ -250,8 +252,16 @@ export function ropeInverseFrequencies(
   const s = c.ropeScaling
   switch (c.ropeType) {
     case 'default':
-    case 'dynamic': // = default within max_position_embeddings (see readRope)
       return inv
+    case 'dynamic': {
+      // transformers at any length L ≤ max_position_embeddings: base·((factor·L/L) − (factor − 1))^(hd/(hd − 2)),
+      // which is θ itself up to the rounding of that double expression (see readRope)
+      const L = s.maxPositionEmbeddings!
+      if (c.headDim <= 2) throw new ModelFormatError(`${file}: dynamic RoPE needs head_dim > 2 (transformers divides by head_dim − 2)`)
+      const base = c.ropeTheta * Math.pow((s.factor! * L) / L - (s.factor! - 1), c.headDim / (c.headDim - 2))
+      for (let i = 0; i < half; i++) inv[i] = f(1 / f(Math.pow(base, f(f(2 * i) / f(c.headDim)))))
+      return inv
+    }
     case 'linear': {
       const factor = f(s.factor!)
       for (let i = 0; i < half; i++) inv[i] = f(inv[i] / factor)
