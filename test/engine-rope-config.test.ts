@@ -119,6 +119,7 @@ describe('config.json: windows, biases and refusals', () => {
     ['sliding_window on a llama', { sliding_window: 4096 }, /sliding_window 4096 is not supported for model_type llama/],
     ['Qwen2 use_sliding_window', { model_type: 'qwen2', use_sliding_window: true, max_window_layers: 28 }, /use_sliding_window true is not supported/],
     ['attention_bias on Qwen2', { model_type: 'qwen2', attention_bias: true }, /attention_bias is not a Qwen2 setting/],
+    ['attention_bias on Mistral', { model_type: 'mistral', attention_bias: true }, /attention_bias is not a Mistral setting/],
     ['other model types', { model_type: 'gemma' }, /model_type "gemma" is not a Llama-family model/],
   ]
   for (const [label, extra, msg] of refusals)

@@ -115,6 +115,9 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   const biasMLP = raw.mlp_bias === true && !isQwen2
   if (isQwen2 && (raw.attention_bias === true || raw.mlp_bias === true))
     throw new ModelFormatError(`${file}: ${raw.attention_bias === true ? 'attention_bias' : 'mlp_bias'} is not a Qwen2 setting (Qwen2 always has q/k/v biases and no others)`)
+  // MistralForCausalLM builds its linears without biases whatever the config says: refuse rather than ignore
+  if (mt === 'mistral' && (raw.attention_bias === true || raw.mlp_bias === true))
+    throw new ModelFormatError(`${file}: ${raw.attention_bias === true ? 'attention_bias' : 'mlp_bias'} is not a Mistral setting (Mistral has no biases)`)
 
   const slidingWindow = readSlidingWindow(raw, file, mt as string | undefined)
   const act = raw.hidden_act ?? 'silu'
