@@ -99,6 +99,22 @@ describe('config.json: windows, biases and refusals', () => {
     expect(parseLlamaConfig(rawConfig({})).slidingWindow).toBe(0)
   })
 
+  it('absent fields take the model class defaults (LlamaConfig, MistralConfig, Qwen2Config)', () => {
+    const without = (extra: Record<string, unknown>): Record<string, unknown> => {
+      const r = rawConfig({ ...extra, num_attention_heads: 32, hidden_size: 32 * 128 })
+      delete r.num_key_value_heads
+      delete r.max_position_embeddings
+      return r
+    }
+    const l = parseLlamaConfig(without({}))
+    expect([l.kvHeads, l.maxPos]).toEqual([32, 2048])
+    const m = parseLlamaConfig(without({ model_type: 'mistral' }))
+    expect([m.kvHeads, m.maxPos]).toEqual([8, 65536]) // 131072, capped at the engine's 65536
+    const q = parseLlamaConfig(without({ model_type: 'qwen2' }))
+    expect([q.kvHeads, q.maxPos]).toEqual([32, 32768])
+    expect(parseLlamaConfig(rawConfig({ model_type: 'mistral', num_key_value_heads: null })).kvHeads).toBe(4)
+  })
+
   it('biases: attention_bias → q,k,v,o; mlp_bias → gate,up,down; qwen2 → q,k,v', () => {
     const a = parseLlamaConfig(rawConfig({ attention_bias: true }))
     expect([a.biasQKV, a.biasO, a.biasMLP]).toEqual([true, true, false])
@@ -120,6 +136,7 @@ describe('config.json: windows, biases and refusals', () => {
     ['Qwen2 use_sliding_window', { model_type: 'qwen2', use_sliding_window: true, max_window_layers: 28 }, /use_sliding_window true is not supported/],
     ['attention_bias on Qwen2', { model_type: 'qwen2', attention_bias: true }, /attention_bias is not a Qwen2 setting/],
     ['attention_bias on Mistral', { model_type: 'mistral', attention_bias: true }, /attention_bias is not a Mistral setting/],
+    ['sliding layer_types', { model_type: 'qwen2', layer_types: ['full_attention', 'sliding_attention'] }, /layer_types other than "full_attention" are not supported/],
     ['other model types', { model_type: 'gemma' }, /model_type "gemma" is not a Llama-family model/],
   ]
   for (const [label, extra, msg] of refusals)

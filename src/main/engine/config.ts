@@ -76,6 +76,13 @@ function firstId(v: unknown): number | undefined {
   return undefined
 }
 
+/** What transformers' config classes use for fields a config.json leaves out (kvHeads undefined: = heads). */
+const MODEL_DEFAULTS: Record<string, { kvHeads?: number; maxPos: number }> = {
+  llama: { maxPos: 2048 },
+  mistral: { kvHeads: 8, maxPos: 4096 * 32 },
+  qwen2: { kvHeads: 32, maxPos: 32768 },
+}
+
 export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.json'): LlamaConfig {
   const mt = raw.model_type
   if (mt !== undefined && mt !== 'llama' && mt !== 'mistral' && mt !== 'qwen2')
@@ -85,9 +92,13 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   const ffn = positiveInt(raw, 'intermediate_size', file)
   const layers = positiveInt(raw, 'num_hidden_layers', file)
   const heads = positiveInt(raw, 'num_attention_heads', file)
-  const kvHeads = raw.num_key_value_heads === undefined || raw.num_key_value_heads === null
+  // absent fields take the model class's defaults (LlamaConfig, MistralConfig, Qwen2Config); null means "as heads"
+  const defaults = MODEL_DEFAULTS[(mt as string | undefined) ?? 'llama']
+  const kvHeads = raw.num_key_value_heads === null
     ? heads
-    : positiveInt(raw, 'num_key_value_heads', file)
+    : raw.num_key_value_heads === undefined
+      ? defaults.kvHeads ?? heads
+      : positiveInt(raw, 'num_key_value_heads', file)
   if (heads % kvHeads !== 0)
     throw new ModelFormatError(`${file}: num_key_value_heads ${kvHeads} does not divide num_attention_heads ${heads}`)
   let headDim: number
@@ -126,8 +137,10 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   if (tp !== undefined && tp !== null && tp !== 1)
     throw new ModelFormatError(`${file}: pretraining_tp ${String(tp)} is not supported (only 1)`)
 
-  const maxPosRaw = raw.max_position_embeddings
-  const maxPos = typeof maxPosRaw === 'number' && maxPosRaw > 0 ? Math.min(maxPosRaw, 1 << 16) : 4096
+  const maxPosRaw = raw.max_position_embeddings ?? defaults.maxPos
+  const maxPos = typeof maxPosRaw === 'number' && maxPosRaw > 0 ? Math.min(maxPosRaw, 1 << 16) : defaults.maxPos
+  if (Array.isArray(raw.layer_types) && raw.layer_types.some((t) => t !== 'full_attention'))
+    throw new ModelFormatError(`${file}: layer_types other than "full_attention" are not supported (per-layer attention kinds)`)
   const partial = raw.partial_rotary_factor ?? rope.fields.partial_rotary_factor
   if (partial !== undefined && partial !== null && partial !== 1)
     throw new ModelFormatError(`${file}: partial_rotary_factor ${String(partial)} is not supported (only 1)`)
