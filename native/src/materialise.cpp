@@ -9,10 +9,10 @@
 #include "threads.h"
 
 namespace {
-enum Kind { K_EMBED, K_LINEAR, K_NORM };
+enum Kind { K_EMBED, K_LINEAR, K_NORM, K_BIAS };
 struct Target {
   Kind kind;
-  int index;  // linear slot or norm index
+  int index;  // linear slot (K_LINEAR, K_BIAS) or norm index
   int rows, cols;
 };
 
@@ -32,6 +32,8 @@ Target resolve(const Model& m, const std::string& name) {
       if (rest == std::string(lin_names[j]) + ".weight") {
         const Mat& W = m.layers[l].lin[j];
         return {K_LINEAR, l * LIN_PER_LAYER + j, W.rows, W.cols};
+      } else if (rest == std::string(lin_names[j]) + ".bias" && m.bias(l * LIN_PER_LAYER + j)) {
+        return {K_BIAS, l * LIN_PER_LAYER + j, 1, m.layers[l].lin[j].rows};
       }
     if (rest == "input_layernorm.weight") return {K_NORM, 2 * l, 1, D};
     if (rest == "post_attention_layernorm.weight") return {K_NORM, 2 * l + 1, 1, D};
@@ -114,6 +116,8 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
         block.resize(n);
         if (tg.kind == K_NORM) {
           block = view_norm(m, view, tg.index);
+        } else if (tg.kind == K_BIAS) {
+          block = view_bias(m, view, tg.index);
         } else {
           dense_rows(m, view, tg, r0, r1, block.data());
         }

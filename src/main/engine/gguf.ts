@@ -139,6 +139,14 @@ function toF16(src: Float32Array): Buffer {
  */
 export async function exportGguf(engine: Engine, view: View, outPath: string, opts?: CallOptions): Promise<void> {
   const c = engine.config
+  // this writer only knows llama's default-RoPE, bias-free, windowless layout: refuse rather than write a file that
+  // llama.cpp would run as a different model
+  const unsupported = [
+    c.ropeType !== 'default' && c.ropeType !== 'dynamic' ? `rope_type ${c.ropeType}` : '',
+    c.slidingWindow ? 'sliding_window' : '',
+    c.biasQKV || c.biasO || c.biasMLP ? 'linear biases' : '',
+  ].filter(Boolean)
+  if (unsupported.length) throw new Error(`GGUF export does not carry ${unsupported.join(', ')} yet; export as a Hugging Face directory`)
   const tmp = join(tmpdir(), `soliloquy-gguf-${process.pid}-${Date.now()}`)
   await engine.exportHF(view, tmp, { dtype: 'F32' }, opts)
   const ck = readCheckpointFiles(tmp)
