@@ -7,8 +7,8 @@ import { asArray, asObject, Fail, optionalBool, optionalInt, optionalString, pat
 export type Decoder = (tokens: string[]) => string[]
 
 const utf8 = new TextEncoder()
-const utf8Lossy = new TextDecoder('utf-8') // replaces each maximal invalid subpart by U+FFFD, as from_utf8_lossy
-const utf8Strict = new TextDecoder('utf-8', { fatal: true })
+const utf8Lossy = new TextDecoder('utf-8', { ignoreBOM: true }) // keeps a leading U+FEFF; replaces each maximal invalid subpart by U+FFFD, as from_utf8_lossy
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export function buildDecoder(value: unknown, path: string, fail: Fail): Decoder | undefined {
   if (value === null || value === undefined) return undefined
