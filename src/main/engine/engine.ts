@@ -5,7 +5,8 @@ import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
-import { SentencePieceTokenizer } from './tokenizer'
+import { loadTokenizer } from './tokenizers/load'
+import type { Tokenizer } from './tokenizers/types'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -149,23 +150,21 @@ export class Engine {
   private constructor(
     readonly dir: string,
     readonly config: LlamaConfig,
-    readonly tokenizer: SentencePieceTokenizer,
+    readonly tokenizer: Tokenizer,
     readonly model: NativeModel,
     readonly tensors: TensorEntry[],
     readonly fileBytes: number,
     readonly tensorNames: string[],
   ) {}
 
-  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model). */
+  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model). */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
     const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
-    const tokPath = join(root, 'tokenizer.model')
-    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to config.json`)
-    const tokenizer = SentencePieceTokenizer.fromFile(tokPath)
+    const tokenizer = loadTokenizer(root)
     if (tokenizer.vocabSize > config.vocab)
-      throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but config.json vocab_size is ${config.vocab}`)
+      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${config.vocab}`)
     const ckpt = readCheckpointFiles(root)
     const names = new Set(ckpt.tensors.map((t) => t.name))
     if (names.has('lm_head.weight') === false && !config.tied)

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CallOptions, Engine, View } from './engine'
 import { readCheckpointFiles } from './safetensors'
+import { SentencePieceTokenizer } from './tokenizer'
+import { ModelFormatError } from './config'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const GGML_F32 = 0
@@ -139,10 +141,13 @@ function toF16(src: Float32Array): Buffer {
  */
 export async function exportGguf(engine: Engine, view: View, outPath: string, opts?: CallOptions): Promise<void> {
   const c = engine.config
+  const tok = engine.tokenizer
+  // The embedded vocabulary is written in llama.cpp's "llama" (SentencePiece) form only, for now.
+  if (!(tok instanceof SentencePieceTokenizer))
+    throw new ModelFormatError(`GGUF export: the model's tokenizer is ${tok.kind}; only SentencePiece vocabularies can be written yet`)
   const tmp = join(tmpdir(), `soliloquy-gguf-${process.pid}-${Date.now()}`)
   await engine.exportHF(view, tmp, { dtype: 'F32' }, opts)
   const ck = readCheckpointFiles(tmp)
-  const tok = engine.tokenizer
   const kv: Kv[] = [
     ['general.architecture', 'str', 'llama'],
     ['general.name', 'str', 'soliloquy export'],

@@ -52,7 +52,7 @@ export class TokenizerJson implements Tokenizer {
     if (modelType !== 'BPE') fail(`model type ${modelType} is not supported (only BPE; WordPiece, Unigram and WordLevel are not)`)
     if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0)
       fail(`model.dropout ${String(model.dropout)} is not supported (it makes tokenization random)`)
-    this.kind = `${label} (BPE)`
+    this.kind = label
 
     const vocab = override?.vocab ?? readVocab(model.vocab, fail)
     const continuing = optionalString(model, 'continuing_subword_prefix', 'model', fail) ?? ''
