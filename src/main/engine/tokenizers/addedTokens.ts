@@ -16,7 +16,7 @@ export interface AddedToken {
 /** A stretch of text, or an added token that was matched (with the whitespace it absorbed). */
 export type Segment = { text: string; start: number } | { id: number }
 
-const WORD_CHAR = /[\p{L}\p{N}\p{M}_]/u
+const WORD_CHAR = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u // Rust regex's Unicode \w
 const WHITE_SPACE = /\p{White_Space}/u
 
 export class AddedTokenMatcher {

@@ -57,7 +57,7 @@ export function buildNormalizer(value: unknown, path: string, fail: Fail): Norma
     }
     case 'StripAccents':
       // HF removes combining marks; it is meant to follow NFD, which the file has to say itself.
-      return (text) => text.replace(/\p{Mn}/gu, '')
+      return (text) => text.replace(/\p{M}/gu, '') // unicode_normalization's is_combining_mark: any M
     default:
       return fail(`${path} type ${type} is not supported`)
   }

@@ -107,7 +107,7 @@ function behaviorOf(value: string | undefined, path: string, fail: Fail, fallbac
   return value as Behavior
 }
 
-const WORD = '\\p{L}\\p{M}\\p{Nd}\\p{Pc}'
+const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}' // Rust regex's Unicode \w
 /** char::is_ascii_punctuation or a Unicode P* character (HF's is_punc). */
 const PUNCTUATION = /[\p{P}!-\/:-@\[-`{-~]/gu
 

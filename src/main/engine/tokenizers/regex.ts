@@ -14,7 +14,7 @@ export class RegexTranslationError extends Error {}
 
 const WHITE_SPACE = '\\p{White_Space}'
 const NOT_WHITE_SPACE = '\\P{White_Space}'
-const WORD_CHARS = '\\p{L}\\p{M}\\p{Nd}\\p{Pc}'
+const WORD_CHARS = '\\p{L}\\p{M}\\p{N}\\p{Pc}' // Oniguruma's Unicode \w
 
 /** Characters that are equal to `letter` under simple case folding, as a class body (without brackets). */
 function caseFoldClass(char: string): string {
@@ -234,5 +234,5 @@ export function compileOnigurumaRegex(pattern: string): RegExp {
 
 /** Escapes literal text for use inside a RegExp. */
 export function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\\/-]/g, '\\$&')
+  return text.replace(/[.*+?^${}()|[\]\\\/]/g, '\\$&') // no "-": "\-" is invalid outside a class with the u flag
 }
