@@ -212,7 +212,11 @@ describe('loadTokenizer and Engine.load', () => {
     const ours = new TokenizerJson(json, undefined)
     const oracle = new Oracle(json, {})
     const spm = SentencePieceTokenizer.fromFile(join(ORGANISM, 'tokenizer.model'))
-    for (const [text, ids] of Object.entries(reference().tokenization)) expect(ours.encode(text)).toEqual(ids)
+    for (const [text, ids] of Object.entries(reference().tokenization)) {
+      expect(ours.encode(text)).toEqual(ids)
+      // One row per token, the first keeping its space, exactly as the sentencepiece tokenizer shows them.
+      expect(ours.decodeTokens(ids)).toEqual(spm.decodeTokens(ids))
+    }
     expectOracleIds(ours, oracle, strings)
     for (const s of strings.filter((x) => !/<\/?s>|<unk>/.test(x))) expect(ours.encode(s)).toEqual(spm.encode(s))
   })

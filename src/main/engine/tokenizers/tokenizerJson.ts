@@ -151,8 +151,30 @@ export class TokenizerJson implements Tokenizer {
     return this.cleanUpSpaces ? cleanUpTokenizationSpaces(text) : text
   }
 
+  /**
+   * Per-token text. Decoders that strip the start of the text (Strip, Metaspace) would eat the first token's space,
+   * which a table of generated tokens needs; an anchor token decoded in front keeps it, as sentencepiece's does.
+   */
   decodeTokens(ids: ArrayLike<number>): string[] {
-    return decodeTokensByPrefix(ids, (prefix) => this.decodeRaw(prefix))
+    const anchor = this.anchorId()
+    if (anchor < 0) return decodeTokensByPrefix(ids, (prefix) => this.decodeRaw(prefix))
+    return decodeTokensByPrefix([anchor, ...Array.from(ids)], (prefix) => this.decodeRaw(prefix)).slice(1)
+  }
+
+  private anchor: number | undefined
+  /** A token that decodes to one ASCII letter on its own, or -1. */
+  private anchorId(): number {
+    if (this.anchor === undefined) {
+      this.anchor = -1
+      for (const letter of ['a', '▁a', 'Ġa', 'x']) {
+        const id = this.idToToken.indexOf(letter)
+        if (id >= 0 && /^[A-Za-z]$/.test(this.decodeRaw([id]))) {
+          this.anchor = id
+          break
+        }
+      }
+    }
+    return this.anchor
   }
 
   piece(id: number): string {
