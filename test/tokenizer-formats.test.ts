@@ -138,8 +138,8 @@ describe('tokenizerFromGguf', () => {
     const t = tokenizerFromGguf({
       'tokenizer.ggml.model': 'llama',
       'tokenizer.ggml.tokens': infos.map((p) => p.text),
-      'tokenizer.ggml.scores': infos.map((p) => p.score),
-      'tokenizer.ggml.token_type': infos.map((p) => p.type),
+      'tokenizer.ggml.scores': Float32Array.from(infos.map((p) => p.score)), // as a parser may return them
+      'tokenizer.ggml.token_type': Int32Array.from(infos.map((p) => p.type)),
       'tokenizer.ggml.bos_token_id': 1,
       'tokenizer.ggml.eos_token_id': 2,
     })

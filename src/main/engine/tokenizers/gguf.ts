@@ -65,13 +65,15 @@ export function tokenizerFromGguf(kv: Record<string, unknown>, label = 'GGUF'): 
     throw new ModelFormatError(`${label}: ${problem}`)
   }
   const key = (name: string): string => `tokenizer.ggml.${name}`
+  // A parser may hand numeric arrays over as typed arrays; they read like lists.
+  const list = (v: unknown): unknown => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)
   const strings = (name: string): string[] => {
     const v = kv[key(name)]
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return fail(`${key(name)} is missing or not a list of strings`)
     return v as string[]
   }
   const numbers = (name: string, length: number): number[] | undefined => {
-    const v = kv[key(name)]
+    const v = list(kv[key(name)])
     if (v === undefined) return undefined
     if (!Array.isArray(v) || v.length !== length) return fail(`${key(name)} is not a list of ${length} numbers`)
     return v.map((x, i) => (typeof x === 'number' ? x : typeof x === 'bigint' ? Number(x) : fail(`${key(name)}[${i}] is not a number`)))
