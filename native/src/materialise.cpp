@@ -39,13 +39,25 @@ Target resolve(const Model& m, const std::string& name) {
   throw std::runtime_error("cannot export unknown tensor " + name);
 }
 
-// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols]
+// Exported files are always in HF's row order: a model loaded in Meta's interleaved RoPE layout has its q/k rows
+// permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
+// HF's convert_llama_weights_to_hf does. Writers of other layouts (GGUF) start from this HF order.
+int source_row(const Model& m, const Target& tg, int row) {
+  if (!m.cfg.rope_interleaved || tg.kind != K_LINEAR || tg.index == m.head_slot()) return row;
+  int kind = tg.index % LIN_PER_LAYER;
+  if (kind != LIN_Q && kind != LIN_K) return row;
+  const int hd = m.cfg.head_dim, half = hd / 2;
+  int h = row / hd, r = row % hd;
+  return h * hd + (r < half ? 2 * r : 2 * (r - half) + 1);
+}
+
+// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols] (HF row order)
 void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, float* out) {
   const int cols = tg.cols;
   const Mat& W = tg.kind == K_EMBED ? m.embed : m.linear(tg.index);
   parallel_for(r1 - r0, [&](int a, int b, int) {
     for (int i = a; i < b; i++) {
-      int row = r0 + i;
+      int row = source_row(m, tg, r0 + i);
       float* o = out + (size_t)i * cols;
       mat_row_f32(W, row, o);
       for (const Term& t : view) {

@@ -148,11 +148,13 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
 // ---- materialise.cpp ------------------------------------------------------------------------------------
 // Writes a safetensors file: `header` is the full JSON header (already padded) describing `names` in order with
 // dtype `out`; each tensor's dense weights under `view` are computed and written row block by row block.
+// Always in HF's row order: q/k rows of a model loaded in the interleaved layout are permuted on the way out.
 void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
                       const std::vector<std::string>& names, DType out, const Job& job);
 
 // ---- loader.cpp ----------------------------------------------------------------------------------------
-// Where one tensor's bytes live; the TypeScript side parses config.json and the safetensors headers.
+// Where one tensor's bytes live; the TypeScript side parses config.json / params.json and the safetensors headers
+// or the torch.save zip + pickle of Meta's .pth files (weights are STORED there, so they map in place too).
 struct TensorSpec {
   std::string name;
   int file = 0;         // index into the file list

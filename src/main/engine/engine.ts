@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
+import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { loadTokenizer } from './tokenizers/load'
 import type { Tokenizer } from './tokenizers/types'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
@@ -157,15 +158,25 @@ export class Engine {
     readonly tensorNames: string[],
   ) {}
 
-  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model). */
+  /**
+   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model) or Meta's
+   * original layout (params.json, consolidated.NN.pth, tokenizer.model — SentencePiece or tiktoken; see pth.ts).
+   */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
-    const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
-    const tokenizer = loadTokenizer(root)
+    const meta = isMetaDirectory(root)
+    if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
+      throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
+    const cfgFile = meta ? 'params.json' : 'config.json'
+    const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
+    const tokenizer = loadTokenizer(root, cfgFile)
+    // Meta's params.json needs the tokenizer (vocab_size −1, bos/eos) and the checkpoint (tied or not)
+    const metaCkpt = meta ? readMetaCheckpoint(root, { tokenizerVocab: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId }) : undefined
+    const config = metaCkpt ? { ...parseLlamaConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
     if (tokenizer.vocabSize > config.vocab)
-      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${config.vocab}`)
-    const ckpt = readCheckpointFiles(root)
+      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${config.vocab}`)
+    const ckpt = metaCkpt ?? readCheckpointFiles(root)
     const names = new Set(ckpt.tensors.map((t) => t.name))
     if (names.has('lm_head.weight') === false && !config.tied)
       throw new ModelFormatError('config.json: tie_word_embeddings is false but the checkpoint has no lm_head.weight')

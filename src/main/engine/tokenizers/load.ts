@@ -9,7 +9,8 @@ import { isTiktokenFile, tiktokenTokenizer } from './tiktoken'
 import { readJsonFile, TokenizerJson } from './tokenizerJson'
 import { Tokenizer } from './types'
 
-export function loadTokenizer(dir: string): Tokenizer {
+/** `beside` names the config file the tokenizer should lie next to, for the error when there is none. */
+export function loadTokenizer(dir: string, beside = 'config.json'): Tokenizer {
   const jsonPath = join(dir, 'tokenizer.json')
   const modelPath = join(dir, 'tokenizer.model')
   const configPath = join(dir, 'tokenizer_config.json')
@@ -31,5 +32,5 @@ export function loadTokenizer(dir: string): Tokenizer {
     if (typeof addBos === 'boolean') spm.addsBos = addBos
     return spm
   }
-  throw new ModelFormatError(`${dir}: no tokenizer.json or tokenizer.model next to config.json`)
+  throw new ModelFormatError(`${dir}: no tokenizer.json or tokenizer.model next to ${beside}`)
 }
