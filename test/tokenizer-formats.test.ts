@@ -232,6 +232,15 @@ describe('loadTokenizer and Engine.load', () => {
     expect(engine.decode(ref.phrase_ids.slice(1))).toBe(ref.phrase)
   })
 
+  it('refuses a tokenizer larger than the model vocabulary, naming both files', () => {
+    const dir = tmp()
+    for (const f of readdirSync(ORGANISM)) if (f !== 'tokenizer.model') copyFileSync(join(ORGANISM, f), join(dir, f))
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(organismTokenizerJson()))
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, vocab_size: 4000 }))
+    expect(() => Engine.load(dir)).toThrow('tokenizer.json has 4096 tokens but config.json vocab_size is 4000')
+  })
+
   it('encodes the soliloquy ×100 in one text without a pathological slowdown (time printed, not asserted)', () => {
     const soliloquy = readFileSync(join(ORGANISM, 'soliloquy.txt'), 'utf8')
     const text = soliloquy.repeat(100)

@@ -46,6 +46,8 @@ function preTokenizerFor(pre: string): PreTokenizerChoice | undefined {
         preTokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, BYTE_LEVEL_GPT2] },
         ignoreMerges: false,
       }
+    // llama.cpp's own "default" chains four regexes of its making; a file converted from a tokenizer it did not
+    // recognise most likely came from a GPT-2-style ByteLevel pre-tokenizer, which is what this reproduces.
     case 'default':
     case 'gpt-2':
     case 'gpt2':
