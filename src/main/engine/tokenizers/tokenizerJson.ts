@@ -24,6 +24,10 @@ export class TokenizerJson implements Tokenizer {
   readonly bosId: number
   readonly eosId: number
   readonly addsBos: boolean
+  /** The tokenizer.json object this was built from (for writing it back out, e.g. into a GGUF file). */
+  readonly source: Json
+  /** Whether the vocabulary and merge ranks came from elsewhere (a tiktoken file) rather than source.model. */
+  readonly hasExternalRanks: boolean
 
   private readonly idToToken: string[]
   private readonly addedById = new Map<number, AddedToken>()
@@ -44,6 +48,8 @@ export class TokenizerJson implements Tokenizer {
       throw new ModelFormatError(`${label}: ${problem}`)
     }
     const root = asObject(json, 'the file', fail)
+    this.source = root
+    this.hasExternalRanks = override !== undefined
     const cfg = config === undefined || config === null ? {} : asObject(config, 'tokenizer_config.json', (p) => {
       throw new ModelFormatError(`tokenizer_config.json: ${p}`)
     })
