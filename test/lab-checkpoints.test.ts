@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Lab } from '../src/main/services/lab'
 import { readStepFile } from '../src/main/services/checkpoints'
-import type { RunResult } from '../src/shared/labTypes'
+import type { RunResult } from '../src/shared/api'
 import { ORGANISM, reference, tmp } from './helpers'
 
 const ref = reference()

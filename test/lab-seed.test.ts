@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Lab } from '../src/main/services/lab'
 import { distinct2, layerUpdateNorms, longestRepeat, layerOf } from '../src/main/services/metrics'
-import type { SweepResult } from '../src/shared/labTypes'
+import type { SweepResult } from '../src/shared/api'
 import { comparableLength, reference, tmp } from './helpers'
 
 const ref = reference()

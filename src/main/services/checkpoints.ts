@@ -21,7 +21,7 @@ import {
 import { basename, join, relative, resolve } from 'node:path'
 import { CallOptions, Engine, InputError, View } from '../engine/engine'
 import type { StepFactors } from '../engine/native'
-import type { CheckpointRecord } from '../../shared/labTypes'
+import { checkpointNameProblem, type CheckpointRecord } from '../../shared/api'
 import {
   DB,
   deleteCheckpointRows,
@@ -311,15 +311,12 @@ export function readStepFile(path: string, expectSha256?: string, label = basena
 
 // ---- the store ----------------------------------------------------------------------------------------------
 
-const NAME_RE = /^[^\s/\\:][^/\\:]{0,119}$/
 
+/** The contract's rule for checkpoint names (src/shared/api.ts), enforced by the store itself as well. */
 export function checkName(name: unknown): string {
-  if (typeof name !== 'string' || !NAME_RE.test(name.trim()) || name.trim() !== name)
-    throw new InputError(
-      `a checkpoint name must be 1–120 characters without "/", "\\" or ":" and without leading/trailing spaces (got ${JSON.stringify(name)})`,
-    )
-  if (/^\d+$/.test(name)) throw new InputError(`a checkpoint name cannot be only digits (${name}): ids are written that way`)
-  return name
+  const why = checkpointNameProblem(name)
+  if (why) throw new InputError(why)
+  return name as string
 }
 
 export interface SaveStep {

@@ -19,7 +19,7 @@ import type {
   RunRecord,
   RunStatus,
   ScatterPoint,
-} from '../../shared/labTypes'
+} from '../../shared/api'
 
 export type DB = Database.Database
 

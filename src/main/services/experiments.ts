@@ -17,7 +17,7 @@ import type {
   RunRecord,
   RunResult,
   SweepResult,
-} from '../../shared/labTypes'
+} from '../../shared/api'
 import type { Fingerprint } from './checkpoints'
 import {
   abortRuns,

@@ -1,9 +1,11 @@
 // The Lab: one facade over the experiments, the history database and the checkpoints, used by the CLI, the desktop
 // app (through IPC) and browser mode (through WebSocket). It knows nothing about Electron. Every method takes plain
-// JSON and returns plain JSON (see src/shared/labTypes.ts); long ones take {onProgress, signal}.
+// JSON and returns plain JSON (shapes: src/shared/api.ts); long ones take {onProgress, signal}. Requests arrive
+// validated against the contract (every caller goes through it: src/main/services/labMethods.ts), so the lab checks
+// only what needs a loaded model (max_seq_len against its context, texts against its tokenizer).
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { CallOptions, checkStepSize, Engine, InputError, View } from '../engine/engine'
+import { CallOptions, Engine, InputError, View } from '../engine/engine'
 import { ModelFormatError } from '../engine/config'
 import { embeddedModelDir } from '../engine/native'
 import { readPreset } from '../engine/preset'
@@ -11,24 +13,30 @@ import type {
   ChainStep,
   CheckpointRecord,
   CompareResult,
+  CompareRequest,
+  DeleteCheckpointRequest,
+  DeleteResult,
   ExperimentBase,
+  ExportCheckpointRequest,
   ExportResult,
+  GenerateRequest,
   HistoryFilter,
   HistoryPage,
-  LabCompareArgs,
-  LabGenerateArgs,
-  LabLessonArgs,
-  LabStepArgs,
-  LabSweepArgs,
+  LessonRequest,
   LessonResult,
   ModelInfo,
   RunDetail,
   RunRecord,
   RunResult,
+  RenameCheckpointRequest,
+  SaveCheckpointRequest,
   ScatterPoint,
+  StepRequest,
+  SweepRequest,
   SweepResult,
-} from '../../shared/labTypes'
-import { CheckpointError, CheckpointStore, checkName, exportMerged, modelFingerprint } from './checkpoints'
+} from '../../shared/api'
+import { SEED_DEFAULTS } from '../../shared/api'
+import { CheckpointError, CheckpointStore, exportMerged, modelFingerprint } from './checkpoints'
 import { ensureDataDir, resolveDataDir } from './dataDir'
 import {
   DB,
@@ -64,7 +72,6 @@ export { CheckpointError } from './checkpoints'
 export { DataDirError } from './dataDir'
 export { DbError } from './db'
 
-export const DEFAULT_PREFIX = "Here is one of Shakespeare's more famous works: "
 export const HISTORY_FILE = 'history.sqlite'
 const MAX_MEMOS = 256
 /** Remembered steps hold their factors in memory (~0.1 GB each on Llama-2-7b): bound them by bytes as well. */
@@ -92,33 +99,6 @@ function fileStamp(dir: string): string {
   } catch {
     return ''
   }
-}
-
-function int(v: unknown, what: string, def: number, min: number, max: number): number {
-  if (v === undefined || v === null) return def
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new InputError(`${what} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`)
-  return v
-}
-
-function text(v: unknown, what: string, def: string): string {
-  if (v === undefined || v === null) return def
-  if (typeof v !== 'string') throw new InputError(`${what} must be text (got ${JSON.stringify(v)})`)
-  return v
-}
-
-function probesOf(v: unknown, def: Record<string, string>): Record<string, string> {
-  if (v === undefined || v === null) return def
-  if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v as object).every((x) => typeof x === 'string'))
-    throw new InputError('probes must be an object of name → text')
-  return v as Record<string, string>
-}
-
-function lrList(v: unknown, what: string, def: number[]): number[] {
-  if (v === undefined || v === null) return def
-  if (!Array.isArray(v)) throw new InputError(`${what} must be a list of numbers`)
-  if (v.length > 64) throw new InputError(`${what}: at most 64 step sizes at once (got ${v.length})`)
-  return v.map((x) => checkStepSize(x, `step size α`))
 }
 
 export class Lab {
@@ -192,7 +172,7 @@ export class Lab {
     if (engine) {
       const c = engine.config
       const n = Math.max(1, preset.lrs.length)
-      const seq = 128
+      const seq = SEED_DEFAULTS.maxSeq
       const kv = 2 * c.layers * c.kvHeads * c.headDim * seq * 4 * n
       const factors = seq * (c.layers * (4 * c.dim + 2 * (c.dim + c.ffn) + c.ffn + c.dim + 2 * c.heads * c.headDim) + c.dim + c.vocab) * 4
       const acts = n * (c.vocab + 4 * c.ffn + 8 * c.dim) * 4 * seq
@@ -237,27 +217,22 @@ export class Lab {
     return { model, checkpoint: c, base, ref: `ckpt:${c.name}` }
   }
 
+  /** The request's settings with the preset's defaults; max_seq_len checked against the model's context. */
   private settings(a: ExperimentBase, t: Target): Settings {
-    if (a === null || typeof a !== 'object') throw new InputError('the request must be an object')
     const p = t.model.preset
-    const prompt = text(a.prompt, 'prompt', p.prompt)
-    if (prompt.length === 0) throw new InputError('the prompt is empty')
-    const maxSeq = int(a.maxSeq, 'max_seq_len', 128, 2, t.model.engine.config.maxPos)
-    const s: Settings = {
-      prompt,
-      maxGen: int(a.maxGen, 'max_gen_len', 64, 0, 4096),
+    const maxPos = t.model.engine.config.maxPos
+    const maxSeq = a.maxSeq ?? SEED_DEFAULTS.maxSeq
+    if (maxSeq > maxPos) throw new InputError(`max_seq_len must be a whole number from 2 to ${maxPos} (got ${maxSeq})`)
+    return {
+      prompt: a.prompt ?? p.prompt,
+      maxGen: a.maxGen ?? SEED_DEFAULTS.maxGen,
       maxSeq,
       temperature: a.temperature ?? 0,
       topP: a.topP ?? 1,
-      seed: int(a.seed, 'seed', 0, 0, 2 ** 31 - 1),
-      reference: a.reference === undefined ? p.reference : a.reference === null ? null : text(a.reference, 'reference', ''),
-      probes: probesOf(a.probes, p.probes),
+      seed: a.seed ?? SEED_DEFAULTS.seed,
+      reference: a.reference === undefined ? p.reference : a.reference,
+      probes: a.probes ?? p.probes,
     }
-    if (typeof s.temperature !== 'number' || !(s.temperature >= 0) || !Number.isFinite(s.temperature))
-      throw new InputError(`temperature must be a number ≥ 0 (got ${JSON.stringify(a.temperature)})`)
-    if (typeof s.topP !== 'number' || !(s.topP > 0 && s.topP <= 1))
-      throw new InputError(`top_p must be in (0, 1] (got ${JSON.stringify(a.topP)})`)
-    return s
   }
 
   /** Bytes of the distinct gradients the memos keep alive (a sweep's runs share one gradient). */
@@ -285,8 +260,9 @@ export class Lab {
     }
   }
 
-  private phrase(v: unknown, t: Target): string {
-    const p = text(v, 'phrase', t.model.preset.phrase)
+  /** The phrase given, else the preset's (which may be empty: checked here, where the preset is known). */
+  private phrase(v: string | undefined, t: Target): string {
+    const p = v ?? t.model.preset.phrase
     if (p.trim().length === 0) throw new InputError('the phrase is empty')
     return p
   }
@@ -304,23 +280,22 @@ export class Lab {
 
   /** Opens a model directory (HF layout) and registers it; returns its description. */
   async openModel(path: string | null): Promise<ModelInfo> {
-    const m = this.loadDir(path === null || path === undefined || path === '' ? embeddedModelDir() : text(path, 'path', ''))
+    const m = this.loadDir(path === null || path === undefined || path === '' ? embeddedModelDir() : path)
     return this.info(m.row, m.engine)
   }
 
   // ---- experiments --------------------------------------------------------------------------------------------
 
   /** Greedy (or sampled) completion of a prompt on a model or checkpoint, recorded as a `generate` run. */
-  async generate(args: LabGenerateArgs = {}, opts?: CallOptions): Promise<RunResult> {
+  async generate(args: GenerateRequest = {}, opts?: CallOptions): Promise<RunResult> {
     const t = this.target(args.model)
     return runGenerate(this.ctx(), t, this.settings(args, t), opts)
   }
 
   /** One SGD step on a phrase at α, then generate; optionally saved as a checkpoint (`save`: its name). */
-  async step(args: LabStepArgs, opts?: CallOptions): Promise<RunResult> {
-    const lr = checkStepSize(args?.lr, 'step size α')
+  async step(args: StepRequest, opts?: CallOptions): Promise<RunResult> {
+    const lr = args.lr
     if (args.save !== undefined) {
-      checkName(args.save)
       if (findCheckpointByName(this.db, args.save)) throw new InputError(`a checkpoint named "${args.save}" already exists`)
     }
     const t = this.target(args.model)
@@ -331,20 +306,20 @@ export class Lab {
   }
 
   /** The seed's "Stepping Off": one gradient, every α in one batched generation; a group + one run per α. */
-  async sweep(args: LabSweepArgs = {}, opts?: CallOptions): Promise<SweepResult> {
+  async sweep(args: SweepRequest = {}, opts?: CallOptions): Promise<SweepResult> {
     const t = this.target(args.model)
     const s = this.settings(args, t)
-    const lrs = lrList(args.lrs, 'lrs', t.model.preset.lrs)
-    if (lrs.length === 0) throw new InputError('no step sizes given')
+    const lrs = args.lrs ?? t.model.preset.lrs
+    if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
     return runSweep(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, { ...args, lrs }, opts)
   }
 
   /** The prompt with and without a prefix, on the starting model and after each chosen α, side by side. */
-  async compare(args: LabCompareArgs = {}, opts?: CallOptions): Promise<CompareResult> {
+  async compare(args: CompareRequest = {}, opts?: CallOptions): Promise<CompareResult> {
     const t = this.target(args.model)
     const s = this.settings(args, t)
-    const prefix = text(args.prefix, 'prefix', t.model.preset.engineeredPrefix || DEFAULT_PREFIX)
-    const lrs = lrList(args.lrs, 'lrs', [])
+    const prefix = args.prefix ?? (t.model.preset.engineeredPrefix || SEED_DEFAULTS.engineeredPrefix)
+    const lrs = args.lrs ?? []
     const phrase = lrs.some((x) => x !== 0) ? this.phrase(args.phrase, t) : null
     return runCompare(this.ctx(), t, s, prefix, phrase, lrs, { ...args, prefix, lrs }, opts)
   }
@@ -353,16 +328,8 @@ export class Lab {
    * Steps in order, each gradient taken at the model the previous one left; after each step every earlier lesson
    * is measured again (loss, recall) — the forgetting curve, stored with each run and on the group.
    */
-  async lesson(args: LabLessonArgs, opts?: CallOptions): Promise<LessonResult> {
-    if (!args || !Array.isArray(args.steps) || args.steps.length === 0)
-      throw new InputError('a lesson needs a list of steps [{phrase, lr}, …]')
-    if (args.steps.length > 64) throw new InputError(`a lesson has at most 64 steps (got ${args.steps.length})`)
-    const steps: ChainStep[] = args.steps.map((st, i) => {
-      if (!st || typeof st !== 'object') throw new InputError(`lesson step ${i + 1} must be {phrase, lr}`)
-      const phrase = text(st.phrase, `lesson step ${i + 1}: phrase`, '')
-      if (phrase.trim().length === 0) throw new InputError(`lesson step ${i + 1}: the phrase is empty`)
-      return { phrase, lr: checkStepSize(st.lr, `lesson step ${i + 1}: step size α`) }
-    })
+  async lesson(args: LessonRequest, opts?: CallOptions): Promise<LessonResult> {
+    const steps: ChainStep[] = args.steps.map((st) => ({ phrase: st.phrase, lr: st.lr }))
     const t = this.target(args.model)
     return runLesson(this.ctx(), t, this.settings(args, t), steps, { ...args, steps }, opts)
   }
@@ -378,7 +345,7 @@ export class Lab {
   /** One run with its group, model and checkpoints. */
   async run(id: number): Promise<RunDetail> {
     this.live()
-    const run = getRun(this.db, Number(id))
+    const run = getRun(this.db, id)
     if (!run) throw new InputError(`no run ${JSON.stringify(id)}`)
     const m = getModel(this.db, run.modelId)
     return {
@@ -448,12 +415,12 @@ export class Lab {
    * "Save this step": the run's factors as a checkpoint named `name`. A lesson step is saved on top of the
    * checkpoint of the step before it (saved too, as "NAME (step k)", if it was not yet).
    */
-  async saveCheckpoint(args: { runId: number; name: string }, opts?: CallOptions): Promise<CheckpointRecord> {
+  async saveCheckpoint(args: SaveCheckpointRequest, opts?: CallOptions): Promise<CheckpointRecord> {
     this.live()
-    const name = checkName(args?.name)
+    const name = args.name
     if (findCheckpointByName(this.db, name)) throw new InputError(`a checkpoint named "${name}" already exists`)
-    const run = getRun(this.db, Number(args.runId))
-    if (!run) throw new InputError(`no run ${JSON.stringify(args?.runId)}`)
+    const run = getRun(this.db, args.runId)
+    if (!run) throw new InputError(`no run ${args.runId}`)
     if (run.status !== 'done') throw new InputError(`run ${run.id} did not finish (${run.status}); there is no step to save`)
     if (!run.phrase || run.lr === null || run.lr === 0)
       throw new InputError(`run ${run.id} took no step (${run.kind}${run.lr === 0 ? ', α = 0' : ''}); there is nothing to save`)
@@ -487,13 +454,13 @@ export class Lab {
   }
 
   /** Renames a checkpoint (names are unique). */
-  async renameCheckpoint(args: { id: number | string; name: string }): Promise<CheckpointRecord> {
+  async renameCheckpoint(args: RenameCheckpointRequest): Promise<CheckpointRecord> {
     this.live()
     return this.store.rename(args.id, args.name)
   }
 
   /** Deletes a checkpoint; refuses when others are built on it unless `force` (which deletes them too). */
-  async deleteCheckpoint(args: { id: number | string; force?: boolean }): Promise<{ deleted: string[]; freedBytes: number }> {
+  async deleteCheckpoint(args: DeleteCheckpointRequest): Promise<DeleteResult> {
     this.live()
     const r = this.store.delete(args.id, args.force === true)
     for (const m of this.models.values()) m.views.clear()
@@ -502,13 +469,10 @@ export class Lab {
 
   /** Writes the checkpoint's model, merged, as a standard HF directory (default dtype: the base model's). */
   async exportCheckpoint(
-    args: { id: number | string; outDir: string; dtype?: 'F32' | 'F16' | 'BF16' },
+    args: ExportCheckpointRequest,
     opts?: CallOptions,
   ): Promise<ExportResult> {
     this.live()
-    if (!args || typeof args.outDir !== 'string' || args.outDir.length === 0) throw new InputError('an output directory is needed')
-    if (args.dtype !== undefined && !['F32', 'F16', 'BF16'].includes(args.dtype))
-      throw new InputError(`dtype must be F32, F16 or BF16 (got ${JSON.stringify(args.dtype)})`)
     const c = this.store.get(args.id)
     const t = this.target(c.id)
     const r = await exportMerged(t.model.engine, t.base, args.outDir, { dtype: args.dtype }, opts)

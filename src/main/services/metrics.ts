@@ -3,7 +3,7 @@
 // from, so KL(view 0 ‖ view n) is the drift the step caused).
 import { CallOptions, Engine, Gradient, View } from '../engine/engine'
 import { commonPrefixWords } from '../../shared/seedTable'
-import type { RunMetrics } from '../../shared/labTypes'
+import type { RunMetrics } from '../../shared/api'
 
 /** Tokens (BOS included) of the reference text scored for its log-prob — reference.json's soliloquy_loss uses 96. */
 export const REFERENCE_TOKENS = 96

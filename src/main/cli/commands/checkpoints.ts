@@ -1,7 +1,7 @@
 // `soliloquy checkpoints` (list with lineage and sizes; `save RUN NAME`, `rename NAME NEW`, `delete NAME [--force]`)
 // and `soliloquy export CKPT --out DIR` (the checkpoint merged into a standard HF directory).
 import { InputError } from '../../engine/engine'
-import type { CheckpointRecord } from '../../../shared/labTypes'
+import type { CheckpointRecord } from '../../../shared/api'
 import { Flags, fmtBytes, formatTable, oneLine, printJson, str, withLab } from '../common'
 
 export const checkpointsOptions = {

@@ -1,6 +1,6 @@
 // `soliloquy history [filters]` (recorded runs, filtered, sorted, paged) and `soliloquy show RUN` (one run in full).
 import { InputError } from '../../engine/engine'
-import type { HistoryFilter, RunKind, RunStatus } from '../../../shared/labTypes'
+import { runKinds, runStatuses, sortKeys, type HistoryFilter, type RunKind, type RunStatus } from '../../../shared/api'
 import { Flags, fmt, fmtBytes, formatTable, int, num, oneLine, printJson, str, withLab } from '../common'
 import { describeRun } from './step'
 
@@ -22,11 +22,11 @@ export const historyOptions = {
   json: { type: 'boolean' },
 } as const
 
-const KINDS = ['generate', 'step', 'sweep', 'compare', 'lesson']
-const STATUSES = ['running', 'done', 'failed', 'cancelled', 'interrupted']
-const SORTS = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id']
+const KINDS: readonly string[] = runKinds
+const STATUSES: readonly string[] = runStatuses
+const SORTS: readonly string[] = sortKeys
 
-function list(flags: Flags, key: string, allowed: string[]): string[] | undefined {
+function list(flags: Flags, key: string, allowed: readonly string[]): string[] | undefined {
   const v = str(flags, key)
   if (v === undefined) return undefined
   const items = v.split(',').map((s) => s.trim()).filter(Boolean)

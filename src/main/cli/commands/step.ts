@@ -2,7 +2,7 @@
 // `soliloquy generate` (a prompt on a model or checkpoint). Both are recorded in the history.
 import { readFileSync } from 'node:fs'
 import { InputError } from '../../engine/engine'
-import type { ExperimentBase, RunRecord } from '../../../shared/labTypes'
+import type { ExperimentBase, RunRecord } from '../../../shared/api'
 import { Flags, fmt, fmtBytes, int, labFlags, modelRef, num, printJson, str, withLab } from '../common'
 
 /** Settings shared by the experiment commands. */

@@ -117,11 +117,6 @@ export function api(): ApiClient {
   return client
 }
 
-/** Tests and previews can inject a client. */
-export function setApi(c: ApiClient): void {
-  client = c
-}
-
 let jobCounter = 0
 export function newJobId(prefix = 'job'): string {
   jobCounter += 1
