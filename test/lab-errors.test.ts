@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab } from '../src/main/services/lab'
-import { labClient } from '../src/main/services/labMethods'
+import { Lab } from '../src/main/lab/lab'
+import { labClient } from '../src/main/lab/methods'
 import { ROOT, tmp } from './helpers'
 
 let lab: Lab

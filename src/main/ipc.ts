@@ -5,7 +5,7 @@
 // Written against a minimal ipcMain-like interface so a unit test can drive it without Electron.
 import { dirname, resolve } from 'node:path'
 import { IPC_CHANNELS, pickPurpose, validateCall, type CallResult, type PickPurpose, type ProgressMessage } from '../shared/api'
-import { createDispatcher, LabBackend } from './engineHost/dispatch'
+import { createDispatcher, LabBackend } from './labHost/dispatch'
 
 export interface IpcEventLike {
   sender: { send(channel: string, payload: unknown): void; isDestroyed?(): boolean }

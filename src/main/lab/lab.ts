@@ -1,76 +1,53 @@
 // The Lab: one facade over the experiments, the history database and the checkpoints, used by the CLI, the desktop
 // app (through IPC) and browser mode (through WebSocket). It knows nothing about Electron. Every method takes plain
 // JSON and returns plain JSON (shapes: src/shared/api.ts); long ones take {onProgress, signal}. Requests arrive
-// validated against the contract (every caller goes through it: src/main/services/labMethods.ts), so the lab checks
+// validated against the contract (every caller goes through it: src/main/lab/methods.ts), so the lab checks
 // only what needs a loaded model (max_seq_len against its context, texts against its tokenizer).
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { basename, join, resolve } from 'node:path'
-import { CallOptions, Engine, InputError, View } from '../engine/engine'
-import { ModelFormatError } from '../engine/config'
+import { join } from 'node:path'
+import { CallOptions, InputError, View } from '../engine/engine'
 import { embeddedModelDir } from '../engine/native'
-import { readPreset } from '../engine/preset'
-import type {
-  ChainStep,
-  CheckpointRecord,
-  CompareResult,
-  CompareRequest,
-  DeleteCheckpointRequest,
-  DeleteResult,
-  ExperimentBase,
-  ExportCheckpointRequest,
-  ExportResult,
-  GenerateRequest,
-  HistoryFilter,
-  HistoryPage,
-  LessonRequest,
-  LessonResult,
-  ModelInfo,
-  RunDetail,
-  RunRecord,
-  RunResult,
-  RenameCheckpointRequest,
-  SaveCheckpointRequest,
-  ScatterPoint,
-  StepRequest,
-  SweepRequest,
-  SweepResult,
+import {
+  SEED_DEFAULTS,
+  type ChainStep,
+  type CheckpointRecord,
+  type CompareRequest,
+  type CompareResult,
+  type DeleteCheckpointRequest,
+  type DeleteResult,
+  type ExperimentBase,
+  type ExportCheckpointRequest,
+  type ExportResult,
+  type GenerateRequest,
+  type HistoryFilter,
+  type HistoryPage,
+  type LessonRequest,
+  type LessonResult,
+  type ModelInfo,
+  type RenameCheckpointRequest,
+  type RunDetail,
+  type RunRecord,
+  type RunResult,
+  type SaveCheckpointRequest,
+  type ScatterPoint,
+  type StepRequest,
+  type SweepRequest,
+  type SweepResult,
 } from '../../shared/api'
-import { SEED_DEFAULTS } from '../../shared/api'
-import { CheckpointError, CheckpointStore, exportMerged, modelFingerprint } from './checkpoints'
+import { exportCheckpointDir } from './checkpoints/export'
+import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
-import {
-  DB,
-  findCheckpointByName,
-  findCheckpointByRun,
-  getCheckpoint,
-  getGroup,
-  getModel,
-  getRun,
-  listModelRows,
-  ModelRow,
-  openDb,
-  queryRuns,
-  scatterPoints,
-  upsertModel,
-} from './db'
-import {
-  ExperimentContext,
-  LoadedModel,
-  runCompare,
-  runGenerate,
-  runLesson,
-  runStep,
-  runSweep,
-  Settings,
-  StepMemo,
-  Target,
-} from './experiments'
+import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
+import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/checkpoints'
+import { DB, openDb } from './history/migrations'
+import { getModel, listModelRows } from './history/models'
+import { getGroup, getRun, queryRuns, scatterPoints } from './history/runs'
+import { LoadedModel, Target, Targets } from './targets'
 
 export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
-export { CheckpointError } from './checkpoints'
+export { CheckpointError } from './checkpoints/store'
 export { DataDirError } from './dataDir'
-export { DbError } from './db'
+export { DbError } from './history/migrations'
 
 export const HISTORY_FILE = 'history.sqlite'
 const MAX_MEMOS = 256
@@ -86,29 +63,13 @@ export interface LabOptions {
   threads?: number
 }
 
-function fileStamp(dir: string): string {
-  try {
-    return readdirSync(dir)
-      .filter((n) => n === 'config.json' || n.endsWith('.safetensors') || n.startsWith('tokenizer'))
-      .sort()
-      .map((n) => {
-        const st = statSync(join(dir, n))
-        return `${n}:${st.size}:${st.mtimeMs}`
-      })
-      .join('|')
-  } catch {
-    return ''
-  }
-}
-
 export class Lab {
   readonly dataDir: string
   readonly db: DB
   readonly store: CheckpointStore
   /** what opening the database did: schema migration and runs found interrupted */
   readonly opened: { migrated: { from: number; to: number }; interrupted: number[] }
-  private readonly threads: number
-  private readonly models = new Map<string, LoadedModel>()
+  private readonly targets: Targets
   private readonly memos = new Map<number, StepMemo>()
   private closed = false
 
@@ -118,7 +79,7 @@ export class Lab {
     this.db = r.db
     this.opened = { migrated: r.migrated, interrupted: r.interrupted }
     this.store = new CheckpointStore(this.db, this.dataDir)
-    this.threads = o.threads ?? 0
+    this.targets = new Targets(this.db, this.store, o.threads ?? 0)
   }
 
   // ---- models -------------------------------------------------------------------------------------------------
@@ -127,94 +88,9 @@ export class Lab {
     if (this.closed) throw new Error('the lab is closed')
   }
 
-  /** Opens (or returns the cached) model in `dir`, registering it in the history. */
-  private loadDir(dir: string): LoadedModel {
-    this.live()
-    const abs = resolve(dir)
-    const stamp = fileStamp(abs)
-    const hit = this.models.get(abs)
-    if (hit && hit.stamp === stamp) return hit
-    const engine = Engine.load(abs, { threads: this.threads })
-    const fp = modelFingerprint(abs)
-    const preset = readPreset(abs)
-    const embedded = abs === resolve(embeddedModelDir())
-    const row = upsertModel(this.db, {
-      path: abs,
-      name: embedded ? 'organism (embedded)' : basename(abs),
-      format: 'hf',
-      fingerprint: fp.fingerprint,
-      files: fp.files,
-      config: engine.config.raw,
-      params: engine.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0),
-      fileBytes: engine.fileBytes,
-      embedded,
-    })
-    const loaded: LoadedModel = { engine, row, fp, preset, views: new Map(), stamp }
-    this.models.set(abs, loaded)
-    return loaded
-  }
-
-  private loadModelId(id: number, why: string): LoadedModel {
-    const row = getModel(this.db, id)
-    if (!row) throw new InputError(`${why}: its model (id ${id}) is not in the history`)
-    try {
-      return this.loadDir(row.path)
-    } catch (e) {
-      throw new ModelFormatError(`${why}: its model ${row.path} cannot be opened (${(e as Error).message})`)
-    }
-  }
-
-  private info(row: ModelRow, engine?: Engine): ModelInfo {
-    const available = existsSync(join(row.path, 'config.json'))
-    const preset = available ? readPreset(row.path) : readPreset('/nonexistent')
-    const config = JSON.parse(row.config) as Record<string, unknown>
-    let workingBytes = 0
-    if (engine) {
-      const c = engine.config
-      const n = Math.max(1, preset.lrs.length)
-      const seq = SEED_DEFAULTS.maxSeq
-      const kv = 2 * c.layers * c.kvHeads * c.headDim * seq * 4 * n
-      const factors = seq * (c.layers * (4 * c.dim + 2 * (c.dim + c.ffn) + c.ffn + c.dim + 2 * c.heads * c.headDim) + c.dim + c.vocab) * 4
-      const acts = n * (c.vocab + 4 * c.ffn + 8 * c.dim) * 4 * seq
-      workingBytes = kv + factors + acts
-    }
-    return {
-      id: row.id,
-      path: row.path,
-      name: row.name ?? basename(row.path),
-      format: 'hf',
-      fingerprint: row.fingerprint,
-      config,
-      params: row.params,
-      fileBytes: row.file_bytes,
-      workingBytes,
-      preset,
-      embedded: row.embedded === 1,
-      available,
-    }
-  }
-
-  /**
-   * What a model reference names: null → the embedded organism; a directory; or a checkpoint ("ckpt:NAME", a bare
-   * name or an id) — then the experiment starts from the checkpoint's view of its base model.
-   */
   private target(ref: unknown): Target {
     this.live()
-    if (ref === undefined || ref === null || ref === '') {
-      return { model: this.loadDir(embeddedModelDir()), checkpoint: null, base: [], ref: null }
-    }
-    if (typeof ref !== 'string' && typeof ref !== 'number') throw new InputError('model must be a path or a checkpoint name')
-    const s = String(ref)
-    // checkpoint names never contain a path separator: anything that does is a directory (missing → engine's error)
-    if (typeof ref === 'string' && !s.startsWith('ckpt:') && ((existsSync(s) && statSync(s).isDirectory()) || /[/\\]/.test(s)))
-      return { model: this.loadDir(s), checkpoint: null, base: [], ref: resolve(s) }
-    const byName = typeof ref === 'string' && !s.startsWith('ckpt:') ? findCheckpointByName(this.db, s) : undefined
-    if (!byName && typeof ref === 'string' && !s.startsWith('ckpt:') && !/^\d+$/.test(s))
-      throw new InputError(`"${s}" is neither a model directory nor a saved checkpoint`)
-    const c = byName ?? this.store.get(typeof ref === 'number' ? ref : s)
-    const model = this.loadModelId(c.modelId, `checkpoint "${c.name}"`)
-    const base = this.store.view(model.engine, c, model.fp, model.views)
-    return { model, checkpoint: c, base, ref: `ckpt:${c.name}` }
+    return this.targets.resolve(ref)
   }
 
   /** The request's settings with the preset's defaults; max_seq_len checked against the model's context. */
@@ -271,17 +147,18 @@ export class Lab {
   async listModels(): Promise<ModelInfo[]> {
     this.live()
     try {
-      this.loadDir(embeddedModelDir())
+      this.targets.load(embeddedModelDir())
     } catch {
       /* a build without the organism still lists what it has */
     }
-    return listModelRows(this.db).map((r) => this.info(r, this.models.get(r.path)?.engine))
+    return listModelRows(this.db).map((r) => this.targets.info(r, this.targets.engineAt(r.path)))
   }
 
   /** Opens a model directory (HF layout) and registers it; returns its description. */
   async openModel(path: string | null): Promise<ModelInfo> {
-    const m = this.loadDir(path === null || path === undefined || path === '' ? embeddedModelDir() : path)
-    return this.info(m.row, m.engine)
+    this.live()
+    const m = this.targets.load(path === null || path === undefined || path === '' ? embeddedModelDir() : path)
+    return this.targets.info(m.row, m.engine)
   }
 
   // ---- experiments --------------------------------------------------------------------------------------------
@@ -383,7 +260,7 @@ export class Lab {
       if (!parent) throw new InputError(`run ${run.id}: the previous step of its lesson (run ${run.parentRunId}) is gone`)
       const pm = await this.stepOf(parent, opts)
       at = [...pm.at, { gradient: pm.gradient, lr: pm.lr }]
-      model = this.loadModelId(pm.modelId, `run ${run.id}`)
+      model = this.targets.loadById(pm.modelId, `run ${run.id}`)
     } else if (run.checkpointId !== null) {
       const t = this.target(run.checkpointId)
       at = t.base
@@ -391,7 +268,7 @@ export class Lab {
     } else {
       if (run.modelRef?.startsWith('ckpt:'))
         throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
-      model = this.loadModelId(run.modelId, `run ${run.id}`)
+      model = this.targets.loadById(run.modelId, `run ${run.id}`)
       at = []
     }
     const gradient = await model.engine.gradient(run.phrase, at, opts, run.maxSeq)
@@ -439,7 +316,7 @@ export class Lab {
       parentId = parent.id
     }
     const memo = await this.stepOf(run, opts)
-    const model = this.loadModelId(memo.modelId, `run ${run.id}`)
+    const model = this.targets.loadById(memo.modelId, `run ${run.id}`)
     return this.store.save({
       name,
       modelId: model.row.id,
@@ -463,7 +340,7 @@ export class Lab {
   async deleteCheckpoint(args: DeleteCheckpointRequest): Promise<DeleteResult> {
     this.live()
     const r = this.store.delete(args.id, args.force === true)
-    for (const m of this.models.values()) m.views.clear()
+    this.targets.forgetViews()
     return r
   }
 
@@ -475,39 +352,8 @@ export class Lab {
     this.live()
     const c = this.store.get(args.id)
     const t = this.target(c.id)
-    const r = await exportMerged(t.model.engine, t.base, args.outDir, { dtype: args.dtype }, opts)
-    try {
-      // the defaults (prompt, phrase, reference, probes) travel with the model, and where it came from
-      const src = t.model.engine.dir
-      const presetPath = join(src, 'preset.json')
-      if (existsSync(presetPath)) {
-        copyFileSync(presetPath, join(r.dir, 'preset.json'))
-        const raw = JSON.parse(readFileSync(presetPath, 'utf8')) as Record<string, unknown>
-        for (const k of ['reference', 'probes']) {
-          const f = raw[k]
-          if (typeof f === 'string' && !f.includes('/') && existsSync(join(src, f))) copyFileSync(join(src, f), join(r.dir, f))
-        }
-      }
-      writeFileSync(
-        join(r.dir, 'soliloquy-lineage.json'),
-        JSON.stringify(
-          {
-            base: { path: src, fingerprint: t.model.fp.fingerprint },
-            steps: this.store.lineage(c).map((x) => ({ name: x.name, phrase: x.phrase, lr: x.lr, sha256: x.sha256 })),
-            dtype: args.dtype ?? null,
-            exported: new Date().toISOString(),
-          },
-          null,
-          2,
-        ),
-      )
-    } catch (e) {
-      rmSync(r.dir, { recursive: true, force: true })
-      const code = (e as NodeJS.ErrnoException).code
-      throw new CheckpointError(
-        code === 'ENOSPC' ? `export failed: the disk is full (${r.dir})` : `export failed writing the preset: ${(e as Error).message}`,
-      )
-    }
+    const lineage = this.store.lineage(c).map((x) => ({ name: x.name, phrase: x.phrase, lr: x.lr, sha256: x.sha256 }))
+    const r = await exportCheckpointDir(t.model.engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts)
     return { ...r, checkpoint: c }
   }
 
@@ -515,7 +361,7 @@ export class Lab {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.models.clear()
+    this.targets.clear()
     this.memos.clear()
     this.db.close()
   }

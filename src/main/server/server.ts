@@ -10,7 +10,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path'
 import { WebSocket, WebSocketServer } from 'ws'
 import { wsClientMessage, type ProgressMessage, type WsServerMessage } from '../../shared/api'
 import { CSP_BROWSER } from '../csp'
-import { createDispatcher, LabBackend } from '../engineHost/dispatch'
+import { createDispatcher, LabBackend } from '../labHost/dispatch'
 
 export const LOOPBACK = '127.0.0.1'
 
