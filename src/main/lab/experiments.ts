@@ -1,6 +1,7 @@
-// The experiments (docs/design.md, "Experiments"): generate, step, sweep, prompt comparison and lesson sequences. Each one writes its
-// run rows as `running` before any work, does the work on the engine (views of one base model), measures every
-// metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the reason.
+// The experiments (docs/design.md, "Experiments"): generate, step, sweep, prompt comparison and lesson sequences.
+// Each one writes its run rows as `running` before any work, does the work on the engine (views of one base model),
+// measures every metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the
+// reason.
 import { CallOptions, CancelledError, Engine, Generation, Gradient, InputError, View } from '../engine/engine'
 import { formatSeedTable, seedWords, commonPrefixWords } from '../../shared/seedTable'
 import type {

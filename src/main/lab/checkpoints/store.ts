@@ -1,5 +1,5 @@
-// Checkpoints: a saved step is its gradient factors (docs/design.md, "The exact low-rank step") in a safetensors file plus lineage — kilobytes to
-// megabytes instead of a copy of the model. A checkpoint of a chain is its parent checkpoint + this step, so loading
+// The checkpoint store: a saved step is its gradient factors (docs/design.md, "The exact low-rank step") in a
+// safetensors file plus lineage — kilobytes to megabytes instead of a copy of the model. A checkpoint of a chain is its parent checkpoint + this step, so loading
 // one replays the lineage root → leaf on the base model. Files are content-addressed (sha256) and verified on load;
 // the base model's fingerprint is stored with every step and compared before the step is applied.
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
