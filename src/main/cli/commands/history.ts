@@ -1,12 +1,13 @@
 // `soliloquy history [filters]` (recorded runs, filtered, sorted, paged) and `soliloquy show RUN` (one run in full).
 import { InputError } from '../../engine/engine'
 import { runKinds, runStatuses, sortKeys, type HistoryFilter, type RunKind, type RunStatus } from '../../../shared/api'
-import { Flags, fmt, fmtBytes, formatTable, int, num, oneLine, printJson, str, withLab } from '../common'
+import { Flags, fmt, fmtBytes, formatTable, int, labFlags, num, oneLine, printJson, str, withLab } from '../common'
 import { describeRun } from './step'
 
 export const historyOptions = {
-  data: { type: 'string' },
-  model: { type: 'string' },
+  data: labFlags.data,
+  model: labFlags.model,
+  json: labFlags.json,
   phrase: { type: 'string' },
   'lr-min': { type: 'string' },
   'lr-max': { type: 'string' },
@@ -19,7 +20,6 @@ export const historyOptions = {
   asc: { type: 'boolean' },
   limit: { type: 'string' },
   offset: { type: 'string' },
-  json: { type: 'boolean' },
 } as const
 
 const KINDS: readonly string[] = runKinds
@@ -88,10 +88,7 @@ export async function historyCommand(flags: Flags): Promise<void> {
   })
 }
 
-export const showOptions = {
-  data: { type: 'string' },
-  json: { type: 'boolean' },
-} as const
+export const showOptions = { data: labFlags.data, json: labFlags.json } as const
 
 export async function showCommand(flags: Flags, positionals: string[]): Promise<void> {
   const id = positionals[0]

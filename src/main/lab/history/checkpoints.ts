@@ -2,8 +2,6 @@
 import type { CheckpointRecord } from '../../../shared/api'
 import type { DB } from './migrations'
 
-// ---- checkpoints --------------------------------------------------------------------------------------------
-
 interface CheckpointRow {
   id: number
   name: string
@@ -22,20 +20,7 @@ interface CheckpointRow {
 
 export function insertCheckpoint(
   db: DB,
-  c: {
-    name: string
-    modelId: number
-    parentId: number | null
-    runId: number | null
-    phrase: string
-    lr: number
-    loss: number
-    file: string
-    sha256: string
-    bytes: number
-    baseFingerprint: string
-    createdAt: string
-  },
+  c: Omit<CheckpointRecord, 'id' | 'modelPath' | 'parentName' | 'depth' | 'childIds'>,
 ): number {
   const r = db.prepare(
     `INSERT INTO checkpoints (name, model_id, parent_id, run_id, phrase, lr, loss, file, sha256, bytes, base_fingerprint, created_at)
