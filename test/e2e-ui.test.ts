@@ -258,11 +258,17 @@ describe('end to end (the real renderer + the real lab worker and engine)', () =
     await page.fill('[data-testid="step-size-input"]', '0, 0.01')
     await page.press('[data-testid="step-size-input"]', 'Enter')
     await page.click('[data-testid="run-button"]')
-    await page.waitForSelector('[data-testid="sweep-table"] tbody td[data-lr="0.01"]', { timeout: 60_000 })
+    // this sweep's own α = 0.01 column (two columns, finished), not the first sweep's
+    await page.waitForFunction(() => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(a: string): string | null }> } }).document
+      const ths = Array.from(doc.querySelectorAll('[data-testid="sweep-table"] thead th[data-lr]'))
+      return ths.length === 2 && ths.every((t) => (t.getAttribute('class') ?? '').includes('st-done'))
+    }, undefined, { timeout: 60_000 })
+    const runId = await page.getAttribute('[data-testid="sweep-table"] thead th[data-lr="0.01"]', 'data-run-id')
     // α = 0 on the checkpoint is the checkpoint itself: still the soliloquy
     expect((await column(page, '0')).join(' ')).toMatch(/^To be, or not to be, that is the question:/)
     await page.click('[data-testid="nav-history"]')
-    const row = page.locator('[data-testid="history-row"][data-lr="0.01"]').first()
+    const row = page.locator(`[data-testid="history-row"][data-run-id="${runId}"]`)
     await row.click()
     await page.waitForSelector('[data-testid="run-detail"]:has-text("started from")')
     await page.fill('[data-testid="checkpoint-name"]', 'then nobler')

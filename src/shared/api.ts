@@ -519,7 +519,7 @@ export const wsClientMessage = z.union([
     jobId: z.unknown().optional(),
   }),
 ])
-export type WsClientMessage = z.infer<typeof wsClientMessage>
+export type WsClientMessage = z.input<typeof wsClientMessage>
 
 /** … and what the server answers: progress of a job, or the result of call `id`. */
 export const wsServerMessage = z.union([
