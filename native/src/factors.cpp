@@ -1,4 +1,5 @@
-// Effective weights of a view (base − Σ coef·step) applied through the steps' factors, never densely (DESIGN §2):
+// Effective weights of a view (base − Σ coef·step) applied through the steps' factors, never densely
+// (docs/design.md, "The exact low-rank step"):
 //   linear:  y = x Wᵀ − Σ coef·(x Xᵀ) G  (+ b − Σ coef·∇b)   cost per row: T·(in + out)
 //   embed:   sparse rows of the phrase tokens (+ the head factor's column when the head is tied)
 //   norms:   small dense vectors

@@ -1,7 +1,7 @@
 // The Llama-family model (Llama, Mistral's sliding window, Qwen2 / attention_bias / mlp_bias biases, any RoPE
 // inverse frequencies): configuration, base weights (mmap'd, stored dtype), the factored gradient of a phrase (a Step),
 // and the "view" of the model after a weighted sum of steps. Plain structs; the maths lives in the .cpp files:
-//   factors.cpp      — effective weights of a view, applied through the factors (DESIGN §2)
+//   factors.cpp      — effective weights of a view, applied through the factors (docs/design.md, "The exact low-rank step")
 //   model.cpp        — forward + backward over a phrase: the exact gradient, as factors
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
 //   materialise.cpp  — dense weights of a view, written tensor by tensor

@@ -16,13 +16,14 @@ import { join } from 'node:path'
 import { Engine } from './engine/engine'
 import { embeddedModelDir, loadAddon } from './engine/native'
 import { safetensorsHeader } from './engine/safetensors'
-import { sweep } from './lab/sweep'
+import { steppingOff } from './lab/experiments'
+import { SEED_DEFAULTS } from '../shared/api'
 import { exportGguf } from './engine/gguf'
 import { pathToFileURL } from 'node:url'
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 
-const PHRASE = 'To be, or not to be, that is the question'
+const PHRASE = SEED_DEFAULTS.phrase
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
 
 function ms(t0: bigint): number {
@@ -48,12 +49,12 @@ async function measure(dir: string, label: string, lrs: number[], maxGen: number
   const g = await engine.gradient(PHRASE)
   const stepMs = ms(t)
   t = process.hrtime.bigint()
-  const [one] = await engine.generate({ prompt: 'To be', views: [[{ gradient: g, lr: lrs[1] }]], maxNew: maxGen })
+  const [one] = await engine.generate({ prompt: SEED_DEFAULTS.prompt, views: [[{ gradient: g, lr: lrs[1] }]], maxNew: maxGen })
   const singleTokS = one.ids.length / (ms(t) / 1000)
   t = process.hrtime.bigint()
-  const r = await sweep(engine, { prompt: 'To be', phrase: PHRASE, lrs, maxGen })
-  const sweepMs = ms(t) - 0
-  const tokens = r.rows.reduce((a, row) => a + row.ids.length, 0)
+  const r = await steppingOff(engine, [], engine.withBos(SEED_DEFAULTS.prompt, 'prompt'), PHRASE, lrs, { ...SEED_DEFAULTS, maxGen, temperature: 0, topP: 1 })
+  const sweepMs = ms(t)
+  const tokens = r.generations.reduce((a, g) => a + g.ids.length, 0)
   return {
     label,
     loadMs,
@@ -153,7 +154,7 @@ async function child(kind: string, dir: string): Promise<void> {
   const shape = SHAPES[kind as ShapeName]
   const m = shape
     ? await measure(dir, `synthetic ${shape.label} shape (random ${shape.dtype} weights)`, ORGANISM_LRS, 32)
-    : await measure(dir, 'organism (7.2 M params, F16)', ORGANISM_LRS, 64)
+    : await measure(dir, 'organism (7.2 M params, F16)', ORGANISM_LRS, SEED_DEFAULTS.maxGen)
   process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
 }
 
@@ -198,17 +199,17 @@ async function peer(): Promise<void> {
       const view = lr === 0 ? [] : [{ gradient: g, lr }]
       const file = join(dir, `organism-${lr}.gguf`)
       await exportGguf(engine, view, file)
-      const prompt = engine.withBos('To be', 'prompt')
+      const prompt = engine.withBos(SEED_DEFAULTS.prompt, 'prompt')
       let t = process.hrtime.bigint()
-      const [ours] = await engine.generate({ prompt, views: [view], maxNew: 64 })
+      const [ours] = await engine.generate({ prompt, views: [view], maxNew: SEED_DEFAULTS.maxGen })
       const oursTokS = ours.ids.length / (ms(t) / 1000)
       const model = await llama.loadModel({ modelPath: file })
-      const ctx = await model.createContext({ contextSize: 128, threads })
+      const ctx = await model.createContext({ contextSize: SEED_DEFAULTS.maxSeq, threads })
       const theirs: number[] = []
       t = process.hrtime.bigint()
       for await (const tok of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
         theirs.push(tok)
-        if (theirs.length >= 64) break
+        if (theirs.length >= SEED_DEFAULTS.maxGen) break
       }
       const theirTokS = theirs.length / (ms(t) / 1000)
       await ctx.dispose()
