@@ -3,6 +3,7 @@ import { computed, ref } from 'vue'
 import { SEED_DEFAULTS, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import { useModelsStore } from './models'
+import { maxTokensProblem, textProblem } from '../lib/validate'
 
 /** The Lab view's experiment: the form, the running job and its outcome. */
 export const useLabStore = defineStore('lab', () => {
@@ -15,7 +16,11 @@ export const useLabStore = defineStore('lab', () => {
   const prompt = ref<string>(SEED_DEFAULTS.prompt)
   const phrase = ref<string>(SEED_DEFAULTS.phrase)
   const lrs = ref<number[]>([...SEED_DEFAULTS.lrs])
-  const maxGen = ref<number>(SEED_DEFAULTS.maxGen)
+  /** Max tokens as typed (checked at the field; `maxGen` is its number once valid) */
+  const maxGenText = ref<string>(String(SEED_DEFAULTS.maxGen))
+  const maxGen = computed<number>(() => (maxTokensProblem(maxGenText.value) ? SEED_DEFAULTS.maxGen : Number(maxGenText.value.trim())))
+  /** what the step-size field reports (set by its editor) */
+  const lrsProblem = ref<string | null>(null)
   const defaultsFrom = ref<string | null>(null)
 
   const running = ref(false)
@@ -26,6 +31,20 @@ export const useLabStore = defineStore('lab', () => {
   /** runs shown in the table (the result, or the runs of a cancelled/failed sweep) */
   const runs = ref<RunRecord[]>([])
   const outcome = ref<'done' | 'cancelled' | 'failed' | null>(null)
+  /** set when the result shown was restored from History after a reload (not run in this session) */
+  const restoredFrom = ref<number | null>(null)
+
+  /** Problems at each field, in words, before any run: Run is disabled while there is one. */
+  const problems = computed(() => {
+    const p: { prompt: string | null; phrase: string | null; maxGen: string | null; lrs: string | null } = {
+      prompt: textProblem('prompt', prompt.value),
+      phrase: textProblem('phrase', phrase.value),
+      maxGen: maxTokensProblem(maxGenText.value),
+      lrs: lrsProblem.value ?? (lrs.value.length === 0 ? 'No step sizes: give at least one α, e.g. 0, 1e-3, 3e-2.' : null),
+    }
+    return p
+  })
+  const canRun = computed(() => !running.value && Object.values(problems.value).every((v) => v === null))
 
   const model = computed<ModelInfo | null>(() => {
     const path = baseCheckpoint.value ? baseCheckpoint.value.modelPath : modelRef.value
@@ -46,6 +65,27 @@ export const useLabStore = defineStore('lab', () => {
   async function init(): Promise<void> {
     await models.ensure()
     if (defaultsFrom.value === null && !running.value) applyPreset(model.value)
+    if (runs.value.length === 0 && !running.value && outcome.value === null) await restoreLast()
+  }
+
+  /**
+   * After a reload the Lab shows its last sweep again: read from History (the lab's own record, the same in every
+   * window and browser), not from this page's storage.
+   */
+  async function restoreLast(): Promise<void> {
+    try {
+      const last = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 1 })
+      const gid = last.runs[0]?.groupId
+      if (gid == null || running.value || runs.value.length) return
+      const page = await api().call('history', { groupId: gid, sort: 'id', order: 'asc', limit: 1000 })
+      if (running.value || runs.value.length) return
+      runs.value = page.runs.sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
+      const st = new Set(runs.value.map((r) => r.status))
+      outcome.value = st.has('cancelled') ? 'cancelled' : st.size === 1 && st.has('done') ? 'done' : st.has('running') ? null : 'failed'
+      restoredFrom.value = gid
+    } catch {
+      // nothing to restore: the Lab starts empty
+    }
   }
 
   function selectModel(ref_: string | null): void {
@@ -68,7 +108,8 @@ export const useLabStore = defineStore('lab', () => {
   }
 
   async function run(): Promise<void> {
-    if (running.value) return
+    if (running.value || !canRun.value) return
+    restoredFrom.value = null
     error.value = null
     outcome.value = null
     result.value = null
@@ -116,12 +157,12 @@ export const useLabStore = defineStore('lab', () => {
     prompt.value = r.prompt
     if (r.phrase) phrase.value = r.phrase
     lrs.value = lrsOfGroup?.length ? [...lrsOfGroup] : r.lr !== null ? [r.lr] : lrs.value
-    maxGen.value = r.maxGen
+    maxGenText.value = String(r.maxGen)
     defaultsFrom.value = `run #${r.id}`
   }
 
   return {
-    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, defaultsFrom,
+    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restoredFrom, defaultsFrom,
     running, jobId, progress, error, result, runs, outcome, model, reference,
     init, seqFor, applyPreset, selectModel, useCheckpointAsBase, run, cancel, loadRun,
   }
