@@ -8,6 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Download, Page } from 'playwright-core'
 import { openSession, shot, type Session } from './e2e/harness'
 
+// the page's globals, for the functions page.evaluate runs in the browser (this file is type-checked without the DOM lib)
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any
+declare const localStorage: any
+declare function getComputedStyle(el: unknown): { position: string; backgroundColor: string }
+type HTMLElement = any
+
 let s: Session
 let page: Page
 
@@ -210,7 +217,7 @@ describe('dark mode follows the system', () => {
     await page.click('[data-testid="nav-lab"]')
     await page.waitForSelector('[data-testid="alpha-kl"] canvas')
     const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)
-    const lum = (bg.match(/\d+/g) ?? []).slice(0, 3).map(Number).reduce((a, b) => a + b, 0) / 3
+    const lum = (bg.match(/\d+/g) ?? []).slice(0, 3).map(Number).reduce((a: number, b: number) => a + b, 0) / 3
     expect(lum).toBeLessThan(60)
     // a chart's axis labels are drawn light on dark (ECharts' dark theme): check the exported SVG's text colour
     const svg = (await downloaded(() => page.click('[data-testid="alpha-kl-svg"]'))).bytes.toString('utf8')
