@@ -175,7 +175,8 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    // exit only once stdout has drained: process.exit right after a large write to a pipe cuts --json at 64 kB
+    (code) => process.stdout.write('', () => process.exit(code)),
     (e: unknown) => {
       process.stderr.write(`soliloquy: ${e instanceof Error ? e.message : String(e)}\n`)
       process.exit(1)
