@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import { SEED_DEFAULTS, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult } from '@shared/api'
+import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import { useModelsStore } from './models'
 import { maxTokensProblem, textProblem } from '../lib/validate'
@@ -19,6 +19,10 @@ export const useLabStore = defineStore('lab', () => {
   /** Max tokens as typed (checked at the field; `maxGen` is its number once valid) */
   const maxGenText = ref<string>(String(SEED_DEFAULTS.maxGen))
   const maxGen = computed<number>(() => (maxTokensProblem(maxGenText.value) ? SEED_DEFAULTS.maxGen : Number(maxGenText.value.trim())))
+  /** restrict the step to these parameter groups (empty: all) and this layer range ('' : all layers) */
+  const restrictGroups = ref<ParamGroup[]>([])
+  const layerFrom = ref('')
+  const layerTo = ref('')
   /** what the step-size field reports (set by its editor) */
   const lrsProblem = ref<string | null>(null)
   const defaultsFrom = ref<string | null>(null)
@@ -44,7 +48,27 @@ export const useLabStore = defineStore('lab', () => {
     }
     return p
   })
-  const canRun = computed(() => !running.value && Object.values(problems.value).every((v) => v === null))
+  const layerCount = computed(() => Number(model.value?.config['num_hidden_layers']) || null)
+  const restrictProblem = computed<string | null>(() => {
+    const f = layerFrom.value.trim()
+    const t = layerTo.value.trim()
+    if (f === '' && t === '') return null
+    const n = layerCount.value
+    const ok = (v: string): boolean => /^\d+$/.test(v) && (n === null || Number(v) < n)
+    const range = n === null ? 'a layer index' : `a layer from 0 to ${n - 1}`
+    if (!ok(f)) return `layers: “from” must be ${range} (got “${f}”)`
+    if (!ok(t)) return `layers: “to” must be ${range} (got “${t}”)`
+    if (Number(f) > Number(t)) return `layers: from ${f} is after to ${t}`
+    return null
+  })
+  /** the restriction as the contract takes it (undefined: the full step) */
+  const restriction = computed<Restriction | undefined>(() => {
+    const r: Restriction = {}
+    if (restrictGroups.value.length) r.groups = [...restrictGroups.value]
+    if (!restrictProblem.value && layerFrom.value.trim() !== '') r.layers = { from: Number(layerFrom.value), to: Number(layerTo.value) }
+    return r.groups || r.layers ? r : undefined
+  })
+  const canRun = computed(() => !running.value && Object.values(problems.value).every((v) => v === null) && restrictProblem.value === null)
 
   const model = computed<ModelInfo | null>(() => {
     const path = baseCheckpoint.value ? baseCheckpoint.value.modelPath : modelRef.value
@@ -121,7 +145,7 @@ export const useLabStore = defineStore('lab', () => {
     try {
       const r = await api().call(
         'sweep',
-        { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value) },
+        { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value), ...(restriction.value ? { restrict: restriction.value } : {}) },
         { jobId: id, onProgress: (p) => (progress.value = p) },
       )
       result.value = r
@@ -162,7 +186,7 @@ export const useLabStore = defineStore('lab', () => {
   }
 
   return {
-    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restoredFrom, defaultsFrom,
+    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restrictGroups, layerFrom, layerTo, layerCount, restrictProblem, restriction, restoredFrom, defaultsFrom,
     running, jobId, progress, error, result, runs, outcome, model, reference,
     init, seqFor, applyPreset, selectModel, useCheckpointAsBase, run, cancel, loadRun,
   }

@@ -1,0 +1,77 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import type { EmergeResult, LayerStudyResult, ProgressMessage, WindowResult } from '@shared/api'
+import { api, messageOf, newJobId } from '../api/client'
+import { useLabStore } from './lab'
+
+type Name = 'layers' | 'window' | 'emerge'
+
+/** one window found, for the chart of windows over time / models / checkpoints */
+export interface WindowEntry {
+  label: string
+  at: string
+  result: WindowResult
+}
+
+/**
+ * The instruments (issue 10 items 3–5): the layer study, the plasticity window and the emergence heatmap, each run
+ * on the Lab's model, prompt and phrase. One job at a time.
+ */
+export const useInstrumentsStore = defineStore('instruments', () => {
+  const lab = useLabStore()
+  const running = ref<Name | null>(null)
+  const job = ref<string | null>(null)
+  const progress = ref<ProgressMessage | null>(null)
+  const error = ref<string | null>(null)
+  const layers = ref<LayerStudyResult | null>(null)
+  const windowResult = ref<WindowResult | null>(null)
+  const windows = ref<WindowEntry[]>([])
+  const emerge = ref<EmergeResult | null>(null)
+
+  function base(): { model: string | null; prompt: string; phrase: string; maxGen: number } {
+    return { model: lab.modelRef, prompt: lab.prompt, phrase: lab.phrase, maxGen: lab.maxGen }
+  }
+
+  async function go<T>(name: Name, f: (jobId: string, onProgress: (p: ProgressMessage) => void) => Promise<T>): Promise<T | null> {
+    if (running.value) return null
+    running.value = name
+    error.value = null
+    progress.value = null
+    const id = newJobId(name)
+    job.value = id
+    try {
+      return await f(id, (p) => (progress.value = p))
+    } catch (e) {
+      const m = messageOf(e)
+      error.value = /cancel/i.test(m) ? 'Cancelled.' : m
+      return null
+    } finally {
+      running.value = null
+      job.value = null
+    }
+  }
+
+  async function runLayers(lr: number): Promise<void> {
+    const r = await go('layers', (jobId, onProgress) => api().call('layerStudy', { ...base(), lr }, { jobId, onProgress }))
+    if (r) layers.value = r
+  }
+
+  async function runWindow(opts: { lo?: number; hi?: number; repetitionMax?: number; klMax?: number }): Promise<void> {
+    const r = await go('window', (jobId, onProgress) => api().call('window', { ...base(), ...opts }, { jobId, onProgress }))
+    if (!r) return
+    windowResult.value = r
+    const who = lab.baseCheckpoint ? `checkpoint “${lab.baseCheckpoint.name}”` : (lab.model?.name ?? 'model')
+    windows.value = [...windows.value, { label: `${who} · “${lab.phrase.slice(0, 24)}${lab.phrase.length > 24 ? '…' : ''}”`, at: r.group.createdAt, result: r }]
+  }
+
+  async function runEmerge(lrs: number[]): Promise<void> {
+    const r = await go('emerge', (jobId, onProgress) => api().call('emerge', { ...base(), lrs }, { jobId, onProgress }))
+    if (r) emerge.value = r
+  }
+
+  async function cancel(): Promise<void> {
+    if (job.value) await api().cancel(job.value)
+  }
+
+  return { running, progress, error, layers, windowResult, windows, emerge, runLayers, runWindow, runEmerge, cancel }
+})
