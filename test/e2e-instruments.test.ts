@@ -86,6 +86,7 @@ describe('the instruments', () => {
     await page.click('[data-testid="emerge-run"]')
     await page.waitForSelector('[data-testid="emerge-heatmap"] canvas', { timeout: 300_000 })
     expect(await page.textContent('[data-testid="emerge-table"]')).toMatch(/gradStep/)
+    await page.locator('[data-testid="emerge-heatmap"]').scrollIntoViewIfNeeded()
     const box = (await page.locator('[data-testid="emerge-heatmap"] canvas').first().boundingBox())!
     // a cell in the middle of the grid: the tooltip names α, the token, log p and the top alternatives
     // (the plot area: grid left 76, right 90, top 10, bottom 70)
@@ -95,6 +96,16 @@ describe('the instruments', () => {
     await page.mouse.move(x, y, { steps: 4 })
     await page.waitForSelector('text=/top-\\d+:/', { timeout: 10_000 })
     await page.locator('[data-testid="emerge-panel"]').screenshot({ path: 'docs/screenshots/emerge.png' })
+  })
+
+  it('runs three lessons and draws the forgetting curve of every earlier lesson', async () => {
+    expect(await page.locator('[data-testid="lesson-step"]').count()).toBe(3)
+    await page.fill('[data-testid="lesson-lr-1"]', '-1')
+    expect(await page.isDisabled('[data-testid="lesson-run"]')).toBe(true)
+    await page.fill('[data-testid="lesson-lr-1"]', '0.03')
+    await page.click('[data-testid="lesson-run"]')
+    await page.waitForSelector('[data-testid="forgetting-chart"] canvas', { timeout: 300_000 })
+    await page.locator('[data-testid="lessons-panel"]').screenshot({ path: 'docs/screenshots/lessons.png' })
   })
 
   it('logged no console errors, page errors or failed requests', () => {

@@ -1,10 +1,10 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { EmergeResult, LayerStudyResult, ProgressMessage, WindowResult } from '@shared/api'
+import type { EmergeResult, LessonResult, LayerStudyResult, ProgressMessage, WindowResult } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import { useLabStore } from './lab'
 
-type Name = 'layers' | 'window' | 'emerge'
+type Name = 'layers' | 'window' | 'emerge' | 'lesson'
 
 /** one window found, for the chart of windows over time / models / checkpoints */
 export interface WindowEntry {
@@ -27,6 +27,7 @@ export const useInstrumentsStore = defineStore('instruments', () => {
   const windowResult = ref<WindowResult | null>(null)
   const windows = ref<WindowEntry[]>([])
   const emerge = ref<EmergeResult | null>(null)
+  const lesson = ref<LessonResult | null>(null)
 
   function base(): { model: string | null; prompt: string; phrase: string; maxGen: number } {
     return { model: lab.modelRef, prompt: lab.prompt, phrase: lab.phrase, maxGen: lab.maxGen }
@@ -69,9 +70,16 @@ export const useInstrumentsStore = defineStore('instruments', () => {
     if (r) emerge.value = r
   }
 
+  /** lessons: sequential steps from the Lab's model (a checkpoint used as base chains from it) */
+  async function runLesson(steps: { phrase: string; lr: number }[]): Promise<void> {
+    const { model, prompt, maxGen } = base()
+    const r = await go('lesson', (jobId, onProgress) => api().call('lesson', { model, prompt, maxGen, steps }, { jobId, onProgress }))
+    if (r) lesson.value = r
+  }
+
   async function cancel(): Promise<void> {
     if (job.value) await api().cancel(job.value)
   }
 
-  return { running, progress, error, layers, windowResult, windows, emerge, runLayers, runWindow, runEmerge, cancel }
+  return { running, progress, error, layers, windowResult, windows, emerge, lesson, runLayers, runWindow, runEmerge, runLesson, cancel }
 })
