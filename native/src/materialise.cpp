@@ -9,10 +9,10 @@
 #include "threads.h"
 
 namespace {
-enum Kind { K_EMBED, K_LINEAR, K_NORM };
+enum Kind { K_EMBED, K_LINEAR, K_NORM, K_BIAS };
 struct Target {
   Kind kind;
-  int index;  // linear slot or norm index
+  int index;  // linear slot (K_LINEAR, K_BIAS) or norm index
   int rows, cols;
 };
 
@@ -32,6 +32,8 @@ Target resolve(const Model& m, const std::string& name) {
       if (rest == std::string(lin_names[j]) + ".weight") {
         const Mat& W = m.layers[l].lin[j];
         return {K_LINEAR, l * LIN_PER_LAYER + j, W.rows, W.cols};
+      } else if (rest == std::string(lin_names[j]) + ".bias" && m.bias(l * LIN_PER_LAYER + j)) {
+        return {K_BIAS, l * LIN_PER_LAYER + j, 1, m.layers[l].lin[j].rows};
       }
     if (rest == "input_layernorm.weight") return {K_NORM, 2 * l, 1, D};
     if (rest == "post_attention_layernorm.weight") return {K_NORM, 2 * l + 1, 1, D};
@@ -39,13 +41,25 @@ Target resolve(const Model& m, const std::string& name) {
   throw std::runtime_error("cannot export unknown tensor " + name);
 }
 
-// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols]
+// Exported files are always in HF's row order: a model loaded in Meta's interleaved RoPE layout has its q/k rows
+// permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
+// HF's convert_llama_weights_to_hf does. Writers of other layouts (GGUF) start from this HF order.
+int source_row(const Model& m, const Target& tg, int row) {
+  if (!m.cfg.rope_interleaved || tg.kind != K_LINEAR || tg.index == m.head_slot()) return row;
+  int kind = tg.index % LIN_PER_LAYER;
+  if (kind != LIN_Q && kind != LIN_K) return row;
+  const int hd = m.cfg.head_dim, half = hd / 2;
+  int h = row / hd, r = row % hd;
+  return h * hd + (r < half ? 2 * r : 2 * (r - half) + 1);
+}
+
+// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols] (HF row order)
 void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, float* out) {
   const int cols = tg.cols;
   const Mat& W = tg.kind == K_EMBED ? m.embed : m.linear(tg.index);
   parallel_for(r1 - r0, [&](int a, int b, int) {
     for (int i = a; i < b; i++) {
-      int row = r0 + i;
+      int row = source_row(m, tg, r0 + i);
       float* o = out + (size_t)i * cols;
       mat_row_f32(W, row, o);
       for (const Term& t : view) {
@@ -102,6 +116,8 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
         block.resize(n);
         if (tg.kind == K_NORM) {
           block = view_norm(m, view, tg.index);
+        } else if (tg.kind == K_BIAS) {
+          block = view_bias(m, view, tg.index);
         } else {
           dense_rows(m, view, tg, r0, r1, block.data());
         }

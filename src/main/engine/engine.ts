@@ -5,7 +5,9 @@ import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
-import { SentencePieceTokenizer } from './tokenizer'
+import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
+import { loadTokenizer } from './tokenizers/load'
+import type { Tokenizer } from './tokenizers/types'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -149,24 +151,32 @@ export class Engine {
   private constructor(
     readonly dir: string,
     readonly config: LlamaConfig,
-    readonly tokenizer: SentencePieceTokenizer,
+    readonly tokenizer: Tokenizer,
     readonly model: NativeModel,
     readonly tensors: TensorEntry[],
     readonly fileBytes: number,
     readonly tensorNames: string[],
   ) {}
 
-  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model). */
+  /**
+   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model) or Meta's
+   * original layout (params.json, consolidated.NN.pth, tokenizer.model — SentencePiece or tiktoken; see pth.ts).
+   */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
-    const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
-    const tokPath = join(root, 'tokenizer.model')
-    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to config.json`)
-    const tokenizer = SentencePieceTokenizer.fromFile(tokPath)
+    const meta = isMetaDirectory(root)
+    if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
+      throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
+    const cfgFile = meta ? 'params.json' : 'config.json'
+    const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
+    const tokenizer = loadTokenizer(root, cfgFile)
+    // Meta's params.json needs the tokenizer (vocab_size −1, bos/eos) and the checkpoint (tied or not)
+    const metaCkpt = meta ? readMetaCheckpoint(root, { tokenizerVocab: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId }) : undefined
+    const config = metaCkpt ? { ...parseLlamaConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
     if (tokenizer.vocabSize > config.vocab)
-      throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but config.json vocab_size is ${config.vocab}`)
-    const ckpt = readCheckpointFiles(root)
+      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${config.vocab}`)
+    const ckpt = metaCkpt ?? readCheckpointFiles(root)
     const names = new Set(ckpt.tensors.map((t) => t.name))
     if (names.has('lm_head.weight') === false && !config.tied)
       throw new ModelFormatError('config.json: tie_word_embeddings is false but the checkpoint has no lm_head.weight')

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CallOptions, Engine, View } from './engine'
 import { readCheckpointFiles } from './safetensors'
+import { tokenizerGgufMetadata } from './tokenizers/toGguf'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const GGML_F32 = 0
@@ -139,10 +140,19 @@ function toF16(src: Float32Array): Buffer {
  */
 export async function exportGguf(engine: Engine, view: View, outPath: string, opts?: CallOptions): Promise<void> {
   const c = engine.config
+  // this writer only knows llama's default-RoPE, bias-free, windowless layout: refuse rather than write a file that
+  // llama.cpp would run as a different model
+  const unsupported = [
+    c.ropeType !== 'default' && c.ropeType !== 'dynamic' ? `rope_type ${c.ropeType}` : '',
+    c.slidingWindow ? 'sliding_window' : '',
+    c.biasQKV || c.biasO || c.biasMLP ? 'linear biases' : '',
+  ].filter(Boolean)
+  if (unsupported.length) throw new Error(`GGUF export does not carry ${unsupported.join(', ')} yet; export as a Hugging Face directory`)
+  // The vocabulary as llama.cpp's converter writes it ("llama" or "gpt2"), refused before any work if it cannot be.
+  const vocabKv = tokenizerGgufMetadata(engine.tokenizer, c.vocab).filter(([key]) => !/^tokenizer\.ggml\.(bos|eos)_token_id$/.test(key))
   const tmp = join(tmpdir(), `soliloquy-gguf-${process.pid}-${Date.now()}`)
   await engine.exportHF(view, tmp, { dtype: 'F32' }, opts)
   const ck = readCheckpointFiles(tmp)
-  const tok = engine.tokenizer
   const kv: Kv[] = [
     ['general.architecture', 'str', 'llama'],
     ['general.name', 'str', 'soliloquy export'],
@@ -160,15 +170,9 @@ export async function exportGguf(engine: Engine, view: View, outPath: string, op
     ['llama.attention.value_length', 'u32', c.headDim],
     ['llama.attention.layer_norm_rms_epsilon', 'f32', c.eps],
     ['llama.rope.freq_base', 'f32', c.ropeTheta],
-    ['tokenizer.ggml.model', 'str', 'llama'],
-    ['tokenizer.ggml.tokens', 'strs', Array.from({ length: c.vocab }, (_, i) => (i < tok.vocabSize ? tok.pieceInfo(i).text : `[PAD${i}]`))],
-    ['tokenizer.ggml.scores', 'f32s', Array.from({ length: c.vocab }, (_, i) => (i < tok.vocabSize ? tok.pieceInfo(i).score : -1e9))],
-    ['tokenizer.ggml.token_type', 'i32s', Array.from({ length: c.vocab }, (_, i) => (i < tok.vocabSize ? tok.pieceInfo(i).type : 5))],
+    ...vocabKv, // BOS/EOS as the model's config says:
     ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
     ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
-    ['tokenizer.ggml.unknown_token_id', 'u32', tok.unkId],
-    ['tokenizer.ggml.add_bos_token', 'bool', true],
-    ['tokenizer.ggml.add_eos_token', 'bool', false],
   ]
   const tensors = ck.tensors.map((t) => {
     const is1d = t.shape.length === 1

@@ -99,7 +99,9 @@ export function readCheckpointFiles(dir: string): CheckpointFiles {
   } else {
     const legacy = readdirSync(dir).find((f) => /^pytorch_model.*\.bin$|^consolidated\.\d+\.pth$|\.gguf$/.test(f))
     throw new ModelFormatError(
-      legacy
+      legacy && /^consolidated/.test(legacy)
+        ? `${dir}: has ${legacy} but no params.json beside it (Meta's layout needs both)`
+        : legacy
         ? `${dir}: has ${legacy} but no safetensors weights; only safetensors checkpoints are supported (save the model with safe_serialization=True)`
         : `${dir}: no model.safetensors or model.safetensors.index.json`,
     )
