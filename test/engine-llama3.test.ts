@@ -5,7 +5,8 @@
 // tokenizer.model: Llama-3's tokenizer.json is another part of the work.)
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { sweep } from '../src/main/lab/sweep'
+import { steppingOff } from '../src/main/lab/experiments'
+import { SEED_DEFAULTS } from '../src/shared/api'
 import { TinyConfig, tmp, writeTinyModel } from './helpers'
 import { RefConfig, refLlama3InvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
 import { checkEveryEntry, denseGradients, readWeights, stepped } from './reference/check'
@@ -56,13 +57,14 @@ describe('Llama-3-shaped model (llama3 RoPE, tied, GQA, head_dim ≠ D/H, bf16)'
 
   it('batched sweep = single generations, and both = the reference greedy decoding of w − α∇w', async () => {
     const lrs = [0, 0.3, 1, 3]
-    const batched = await sweep(engine, { prompt: 'To be', phrase: PHRASE, lrs, maxGen: 20 })
+    // the lab's own sweep core (the app's sweep and the bench run exactly this)
+    const batched = await steppingOff(engine, [], engine.withBos('To be', 'prompt'), PHRASE, lrs, { ...SEED_DEFAULTS, maxGen: 20, temperature: 0, topP: 1 })
     const grads = denseGradients(batched.gradient.factors(), engine.config, engine.tensorNames)
     const prompt = engine.withBos('To be', 'prompt')
     const distinct = new Set<string>()
     for (let i = 0; i < lrs.length; i++) {
       const [alone] = await engine.generate({ prompt: 'To be', views: [[{ gradient: batched.gradient, lr: lrs[i] }]], maxNew: 20 })
-      expect(batched.rows[i].ids, `α=${lrs[i]}`).toEqual(alone.ids)
+      expect(batched.generations[i].ids, `α=${lrs[i]}`).toEqual(alone.ids)
       distinct.add(alone.ids.join(','))
       const ws = stepped(w, grads, lrs[i])
       const seq = [...prompt]
