@@ -81,6 +81,15 @@ struct Batch {
   }
 };
 
+// A NaN or infinite logit means the run is broken (NaN weights, or a step that overflowed float32): fail the call
+// rather than decode garbage as if it were text.
+void check_logits(const float* lg, size_t n, const std::string& where) {
+  for (size_t i = 0; i < n; i++)
+    if (!std::isfinite(lg[i]))
+      throw std::runtime_error("the model produced non-finite logits (NaN/inf) " + where +
+                               ": the weights or the step size overflow float32");
+}
+
 KVCache make_cache(const Config& c, int max_seq) {
   KVCache kc;
   kc.max_seq = max_seq;
@@ -137,6 +146,11 @@ int sample(const float* logits, int n, float temperature, float top_p, std::mt19
 GenResult generate(const Model& m, const std::vector<View>& views, const GenParams& p, const Job& job) {
   const int N = (int)views.size(), V = m.cfg.vocab, P = (int)p.prompt.size();
   if (P < 1) throw std::runtime_error("the prompt is empty");
+  if (N < 1) throw std::runtime_error("at least one view is required");
+  if (p.max_new < 0 || p.max_seq < 2) throw std::runtime_error("maxNew must be ≥ 0 and maxSeq ≥ 2");
+  check_ids(m, p.prompt, "prompt");
+  check_ids(m, p.eos, "eos");
+  for (const View& v : views) check_view(m, v);
   if (P >= p.max_seq)
     throw std::runtime_error("the prompt has " + std::to_string(P) + " tokens, max_seq_len is " +
                              std::to_string(p.max_seq));
@@ -161,6 +175,7 @@ GenResult generate(const Model& m, const std::vector<View>& views, const GenPara
     std::vector<KVCache*> cs;
     for (int s : active) cs.push_back(&caches[s]);
     batch.forward(active, cs, tokens.data(), M, pos, logits.data(), false, job);
+    check_logits(logits.data(), active.size() * (size_t)V, "at step " + std::to_string(step + 1));
     pos += M;
     M = 1;
     std::vector<int> next_active, next_tokens;
@@ -188,6 +203,11 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
                   const std::vector<int>& full_at, const Job& job) {
   const int N = (int)views.size(), T = (int)ids.size(), V = m.cfg.vocab;
   if (T < 1) throw std::runtime_error("nothing to score");
+  if (N < 1) throw std::runtime_error("at least one view is required");
+  check_ids(m, ids, "ids");
+  for (const View& v : views) check_view(m, v);
+  for (int t : full_at)
+    if (t < 0 || t >= T) throw std::runtime_error("full log-prob position out of range");
   if (T > m.cfg.max_pos) throw std::runtime_error("the text is longer than the model's position table");
   topk = std::max(0, std::min(topk, V));
   ScoreResult r;
@@ -206,6 +226,7 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
     std::vector<View> one{views[n]};
     Batch b1(m, one);
     b1.forward({0}, {&kc}, ids.data(), T, 0, logits.data(), true, job);
+    check_logits(logits.data(), (size_t)T * V, "when scoring view " + std::to_string(n));
     for (int t = 0; t < T; t++) {
       float* lg = logits.data() + (size_t)t * V;
       double lse = logsumexp(lg, V);

@@ -105,6 +105,13 @@ void embed_lookup(const Model& m, float* x, const int* tokens, int R, const std:
 // logits[R, V] = h[R, D]·Head_effᵀ (tied heads include the steps' sparse embedding rows)
 void head_forward(const Model& m, float* logits, const float* h, int R, const std::vector<View>& views,
                   const int* row_view);
+// Refuses a step whose factors do not fit this model (counts, shapes, token ids, non-finite values): what an
+// imported checkpoint must pass before any kernel indexes with it. Throws std::runtime_error naming the part.
+void check_step(const Model& m, const Step& s);
+// Refuses a view whose terms would overflow float32: a non-finite coefficient, or coef·max|gradient| > FLT_MAX.
+void check_view(const Model& m, const View& v);
+// Refuses token ids outside [0, vocab) ("<what> contains token id …").
+void check_ids(const Model& m, const std::vector<int>& ids, const char* what);
 // Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names()
 std::vector<double> step_grad_norms(const Model& m, const Step& s);
 std::vector<std::string> tensor_names(const Model& m);
@@ -160,6 +167,8 @@ struct TensorSpec {
   DType dtype = DT_F32;
   std::vector<int64_t> shape;
 };
+// Refuses configurations the engine cannot address (non-positive or oversized dims, int overflow of products).
+void check_config(const Config& c);
 // mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it).
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
                                   const std::vector<TensorSpec>& tensors);

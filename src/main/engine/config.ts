@@ -33,10 +33,15 @@ export class ModelFormatError extends Error {
   }
 }
 
+/** The engine indexes with 32-bit ints: a dimension past this cannot be addressed (and no real model has one). */
+export const MAX_DIMENSION = 2147483647
+
 function positiveInt(raw: Record<string, unknown>, key: string, file: string): number {
   const v = raw[key]
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
     throw new ModelFormatError(`${file}: ${key} must be a positive integer (found ${JSON.stringify(v)})`)
+  if (v > MAX_DIMENSION)
+    throw new ModelFormatError(`${file}: ${key} ${v} is beyond what the engine can address (at most ${MAX_DIMENSION})`)
   return v
 }
 

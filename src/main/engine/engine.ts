@@ -1,11 +1,12 @@
 // The typed face of the native engine: load a checkpoint, tokenize, take the exact gradient of a phrase, generate
 // from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
 import { SentencePieceTokenizer } from './tokenizer'
+import { fsProblem, requireModelDirectory } from './fserrors'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -159,7 +160,7 @@ export class Engine {
   /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model). */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
+    requireModelDirectory(root, dir)
     const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
     const tokPath = join(root, 'tokenizer.model')
     if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to config.json`)
@@ -298,7 +299,7 @@ export class Engine {
     try {
       mkdirSync(outDir, { recursive: true })
     } catch (e) {
-      throw new InputError(`cannot create ${outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+      throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
     }
     const byName = new Map(this.tensors.map((t) => [t.name, t]))
     const names = this.tensorNames.filter((n) => byName.has(n))
