@@ -213,4 +213,12 @@ describe('broken runs fail instead of finishing as done (defect 5)', () => {
     // the untouched factors still import and reproduce the loss
     expect(engine.importGradient(f, 'x').loss).toBe(g.loss)
   })
+
+  it('a tiny temperature samples the greedy token instead of NaN probabilities (fuzz finding)', async () => {
+    // logits / 1e-39 overflowed float32 inside the sampler: inf − inf gave NaN probabilities and an arbitrary token
+    const engine = Engine.load(writeTinyModel(tmp(), tiny))
+    const [greedy] = await engine.generate({ prompt: [1, 100, 200], views: [[]], maxNew: 6 })
+    const [cold] = await engine.generate({ prompt: [1, 100, 200], views: [[]], maxNew: 6, temperature: 1e-39, seed: 3 })
+    expect(cold.ids).toEqual(greedy.ids)
+  })
 })

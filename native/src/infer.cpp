@@ -121,7 +121,8 @@ int sample(const float* logits, int n, float temperature, float top_p, std::mt19
   double mx = -INFINITY;
   for (int i = 0; i < n; i++) mx = std::max(mx, (double)logits[i] / temperature);
   double z = 0;
-  for (int i = 0; i < n; i++) z += p[i] = std::exp(logits[i] / temperature - mx);
+  // in double throughout: logits / a tiny temperature overflows float32 (inf − inf = NaN probabilities)
+  for (int i = 0; i < n; i++) z += p[i] = std::exp((double)logits[i] / temperature - mx);
   std::vector<int> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   std::sort(idx.begin(), idx.end(), [&](int a, int b) { return p[a] > p[b]; });
@@ -133,6 +134,7 @@ int sample(const float* logits, int n, float temperature, float top_p, std::mt19
     if (cum / z > top_p) break;
     cum += p[idx[keep]];
   }
+  if (keep < 1) keep = 1;  // top_p ≥ 0 keeps at least the most likely token
   keep_mass = cum;
   double r = std::uniform_real_distribution<double>(0, keep_mass)(rng);
   for (int i = 0; i < keep; i++) {
@@ -148,6 +150,8 @@ GenResult generate(const Model& m, const std::vector<View>& views, const GenPara
   if (P < 1) throw std::runtime_error("the prompt is empty");
   if (N < 1) throw std::runtime_error("at least one view is required");
   if (p.max_new < 0 || p.max_seq < 2) throw std::runtime_error("maxNew must be ≥ 0 and maxSeq ≥ 2");
+  if (!(p.temperature >= 0) || !std::isfinite(p.temperature) || !(p.top_p > 0 && p.top_p <= 1))
+    throw std::runtime_error("temperature must be ≥ 0 and topP in (0, 1]");
   check_ids(m, p.prompt, "prompt");
   check_ids(m, p.eos, "eos");
   for (const View& v : views) check_view(m, v);
