@@ -25,7 +25,7 @@ describe('safetensors data_offsets are validated in TypeScript (defect 2)', () =
   const cases: [string, string, number, RegExp][] = [
     ['negative offsets', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}', 64, /a: data_offsets \[-8,0\] must be two non-negative whole numbers/],
     ['a negative end', '{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,-4]}}', 64, /a: data_offsets \[0,-4\] must be two non-negative whole numbers/],
-    ['infinite offsets (1e400 in JSON)', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[1e400,1e400]}}', 64, /model\.safetensors: a: data_offsets \[null,null\] must be two non-negative whole numbers/],
+    ['infinite offsets (1e400 in JSON)', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[1e400,1e400]}}', 64, /model\.safetensors: a: data_offsets \[Infinity,Infinity\] must be two non-negative whole numbers/],
     ['fractional offsets', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0.5,8.5]}}', 64, /a: data_offsets \[0\.5,8\.5\] must be two non-negative whole numbers/],
     ['offsets that are strings', '{"a":{"dtype":"F32","shape":[2],"data_offsets":["0","8"]}}', 64, /a: data_offsets \["0","8"\] must be two/],
     ['three offsets', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}}', 64, /a: data_offsets \[0,8,16\] must be two/],

@@ -2,6 +2,9 @@
 // model (what the binding passes through after its own type checks; the engine must refuse the rest itself).
 // Input: u8 n_prompt, int32 ids; int32 max_new, max_seq; f32 temperature, top_p; u64 seed; u8 n_eos, int32 ids;
 // u8 n_views, per view u8 n_terms, each f32 coef; u8 n_score, int32 ids; int32 topk; u8 n_full, int32 positions.
+#include <cstdio>
+#include <cstdlib>
+
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -38,7 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Job job;
   try {
     generate(m, views, p, job);
-  } catch (const std::exception&) {
+    if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_generate: generated\n");
+  } catch (const std::exception& e) {
+    if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_generate: refused: %s\n", e.what());
   }
   try {
     score(m, views, ids, topk, full, job);

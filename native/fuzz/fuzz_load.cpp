@@ -5,6 +5,9 @@
 //   u8 n_tensors, then per tensor: u8 name index (into the Llama names of a ≤ 2-layer model), u8 dtype,
 //           int32 file index, uint64 offset, u8 ndims (≤ 3), ndims × int64 dims
 //   the rest: the bytes of the single checkpoint file
+#include <cstdio>
+#include <cstdlib>
+
 #include "fuzz_common.h"
 
 static std::vector<std::string> names() {
@@ -61,7 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Job job;
       generate(*m, {View{}}, p, job);
     }
-  } catch (const std::exception&) {
+    if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_load: loaded and generated\n");
+  } catch (const std::exception& e) {
+    if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_load: refused: %s\n", e.what());
   }
   return 0;
 }

@@ -3,6 +3,9 @@
 // Input: int32 n_ids then ids; f64 loss; per linear slot: int32 T, int32 in, int32 out, then X and G sized as the
 // bytes say (capped); int32 n_rows, rows; int32 n_emb values; int32 n_norms, each int32 size; f32 coef; values for
 // every float vector are drawn from the remaining input (cycled), so NaN/inf/huge values occur.
+#include <cstdio>
+#include <cstdlib>
+
 #include "fuzz_common.h"
 
 static int small(Reader& r, int cap) {
@@ -56,7 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     generate(m, {View{}, v}, p, job);
     score(m, {View{}, v}, {1, 5, 9, 2}, 3, {1}, job);
     phrase_gradient(m, {1, 7, 8}, v, job);
-  } catch (const std::exception&) {
+    if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_step: imported and ran\n");
+  } catch (const std::exception& e) {
+    if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_step: refused: %s\n", e.what());
   }
   return 0;
 }

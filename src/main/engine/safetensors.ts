@@ -67,10 +67,10 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
       const offsets = t.data_offsets as unknown[]
       if (offsets.length !== 2 || !offsets.every(isSafeCount))
         throw new ModelFormatError(
-          `${label}: ${name}: data_offsets ${JSON.stringify(offsets)} must be two non-negative whole numbers`,
+          `${label}: ${name}: data_offsets ${shown(offsets)} must be two non-negative whole numbers`,
         )
       if (!shape.every(isSafeCount))
-        throw new ModelFormatError(`${label}: ${name}: shape ${JSON.stringify(shape)} must hold non-negative whole numbers`)
+        throw new ModelFormatError(`${label}: ${name}: shape ${shown(shape)} must hold non-negative whole numbers`)
       const [b, e] = offsets as number[]
       if (b > e) throw new ModelFormatError(`${label}: ${name}: data_offsets [${b}, ${e}] end before they begin`)
       if (e > dataSize)
@@ -108,6 +108,11 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
   } finally {
     closeSync(fd)
   }
+}
+
+/** A header value as the user wrote it (JSON.stringify would print 1e400 as null). */
+function shown(v: unknown[]): string {
+  return `[${v.map((x) => (typeof x === 'number' ? String(x) : JSON.stringify(x))).join(',')}]`
 }
 
 /** A JSON value usable as a byte offset or a dimension: a whole number in [0, 2^53). */
