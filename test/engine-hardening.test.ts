@@ -1,6 +1,6 @@
 // Crafted files and calls that used to crash, read out of bounds or finish as "done" with garbage (issue 9,
 // defects 2, 5 and 8): each is refused with a message naming the file, the tensor or the field.
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ModelFormatError, parseLlamaConfig } from '../src/main/engine/config'
@@ -130,6 +130,20 @@ describe('config.json values and model paths are named (defect 8)', () => {
   it('a path through a file says so (ENOTDIR)', () => {
     const d = writeTinyModel(tmp(), tiny)
     expect(() => Engine.load(join(d, 'config.json', 'model'))).toThrow(/cannot open the model directory: a part of the path is a file, not a directory \(ENOTDIR\)/)
+  })
+  it('files inside the model directory report what the OS refused, in words', () => {
+    const d = writeTinyModel(tmp(), tiny)
+    rmSync(join(d, 'config.json'))
+    mkdirSync(join(d, 'config.json'))
+    expect(() => Engine.load(d)).toThrow('config.json: cannot be read: is a directory (EISDIR)')
+    const d2 = writeTinyModel(tmp(), tiny)
+    rmSync(join(d2, 'model.safetensors'))
+    symlinkSync(join(d2, 'model.safetensors'), join(d2, 'model.safetensors'))
+    expect(() => Engine.load(d2)).toThrow('model.safetensors: cannot be opened: is a symbolic link loop (or has too many levels of links) (ELOOP)')
+    const d3 = writeTinyModel(tmp(), tiny)
+    rmSync(join(d3, 'tokenizer.model'))
+    symlinkSync(join(d3, 'tokenizer.model'), join(d3, 'tokenizer.model'))
+    expect(() => Engine.load(d3)).toThrow(/^tokenizer\.model: cannot be read: is a symbolic link loop .*\(ELOOP\)/)
   })
   it('a directory that cannot be read says permission denied', () => {
     if (process.getuid?.() === 0) return // root reads everything: nothing to refuse

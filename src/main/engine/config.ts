@@ -1,7 +1,8 @@
 // config.json of a Hugging Face Llama checkpoint → the engine's configuration. The whole Llama config is
 // honoured (GQA, head_dim, rope_theta flat or in rope_parameters, tied embeddings, bos/eos); settings the engine
 // does not implement are refused with a message naming the field, never silently ignored.
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+import { fsProblem } from './fserrors'
 
 export interface LlamaConfig {
   vocab: number
@@ -129,7 +130,7 @@ export function readJson(path: string, label: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+    throw new ModelFormatError(`${label}: cannot be read: ${fsProblem(e)}`)
   }
   try {
     const v: unknown = JSON.parse(text)
@@ -137,5 +138,21 @@ export function readJson(path: string, label: string): Record<string, unknown> {
     return v as Record<string, unknown>
   } catch (e) {
     throw new ModelFormatError(`${label}: is not valid JSON (${(e as Error).message})`)
+  }
+}
+
+/** Throws a ModelFormatError saying what `path` is when it is not a directory that can be read. */
+export function requireModelDirectory(path: string, label = path): void {
+  let st
+  try {
+    st = statSync(path)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new ModelFormatError(`${label}: no such model directory`)
+    throw new ModelFormatError(`${label}: cannot open the model directory: ${fsProblem(e)}`)
+  }
+  if (!st.isDirectory()) {
+    const kind = st.isFile() ? 'a file' : st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'
+    throw new ModelFormatError(`${label}: is ${kind}, not a model directory (give the folder that holds config.json)`)
   }
 }

@@ -3,10 +3,10 @@
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
 import { SentencePieceTokenizer } from './tokenizer'
-import { fsProblem, requireModelDirectory } from './fserrors'
+import { fsProblem, present } from './fserrors'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -163,7 +163,7 @@ export class Engine {
     requireModelDirectory(root, dir)
     const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
     const tokPath = join(root, 'tokenizer.model')
-    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to config.json`)
+    if (!present(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to config.json`)
     const tokenizer = SentencePieceTokenizer.fromFile(tokPath)
     if (tokenizer.vocabSize > config.vocab)
       throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but config.json vocab_size is ${config.vocab}`)

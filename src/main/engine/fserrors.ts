@@ -1,7 +1,6 @@
 // File-system errors in words: what the path is, or what the OS refused, instead of a bare errno code or a
 // misleading "no such directory" (a symlink loop, a file given as a directory, a read-only disk…).
-import { statSync } from 'node:fs'
-import { ModelFormatError } from './config'
+import { lstatSync } from 'node:fs'
 
 const MEANING: Record<string, string> = {
   ENOENT: 'does not exist',
@@ -26,18 +25,12 @@ export function fsProblem(e: unknown): string {
   return MEANING[code] ? `${MEANING[code]} (${code})` : code
 }
 
-/** Throws a ModelFormatError saying what `path` is when it is not a directory that can be read. */
-export function requireModelDirectory(path: string, label = path): void {
-  let st
+/** The name is in its directory, even as a broken link or a link loop (opening it then says what is wrong). */
+export function present(path: string): boolean {
   try {
-    st = statSync(path)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new ModelFormatError(`${label}: no such model directory`)
-    throw new ModelFormatError(`${label}: cannot open the model directory: ${fsProblem(e)}`)
-  }
-  if (!st.isDirectory()) {
-    const kind = st.isFile() ? 'a file' : st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'
-    throw new ModelFormatError(`${label}: is ${kind}, not a model directory (give the folder that holds config.json)`)
+    lstatSync(path)
+    return true
+  } catch {
+    return false
   }
 }

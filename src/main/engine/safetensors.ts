@@ -1,9 +1,10 @@
 // safetensors: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the
 // raw data. We parse headers here (cheap, and errors read better in TypeScript) and hand the native engine only
 // file paths and byte offsets; it memory-maps the data.
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { ModelFormatError, readJson } from './config'
+import { fsProblem, present } from './fserrors'
 
 export type DType = 'F32' | 'F16' | 'BF16'
 const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 }
@@ -27,7 +28,7 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
   try {
     fd = openSync(path, 'r')
   } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be opened (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+    throw new ModelFormatError(`${label}: cannot be opened: ${fsProblem(e)}`)
   }
   try {
     const fileSize = fstatSync(fd).size
@@ -131,13 +132,13 @@ export function readCheckpointFiles(dir: string): CheckpointFiles {
   const index = join(dir, 'model.safetensors.index.json')
   const single = join(dir, 'model.safetensors')
   let files: string[]
-  if (existsSync(index)) {
+  if (present(index)) {
     const idx = readJson(index, 'model.safetensors.index.json')
     const map = idx.weight_map as Record<string, string> | undefined
     if (!map || typeof map !== 'object')
       throw new ModelFormatError('model.safetensors.index.json: has no weight_map')
     files = [...new Set(Object.values(map))]
-  } else if (existsSync(single)) {
+  } else if (present(single)) {
     files = ['model.safetensors']
   } else {
     const legacy = readdirSync(dir).find((f) => /^pytorch_model.*\.bin$|^consolidated\.\d+\.pth$|\.gguf$/.test(f))

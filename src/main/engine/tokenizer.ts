@@ -6,6 +6,7 @@
 // must match sentencepiece exactly, because the engine feeds them to a model trained on sentencepiece's output.
 import { readFileSync } from 'node:fs'
 import { ModelFormatError } from './config'
+import { fsProblem } from './fserrors'
 
 /** sentencepiece's visible stand-in for a space ("▁", U+2581). */
 const SPACE_SYMBOL = '\u2581'
@@ -335,7 +336,7 @@ export class SentencePieceTokenizer {
     try {
       bytes = readFileSync(path)
     } catch (e) {
-      throw new ModelFormatError(`tokenizer.model: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}: ${path})`)
+      throw new ModelFormatError(`tokenizer.model: cannot be read: ${fsProblem(e)} (${path})`)
     }
     return SentencePieceTokenizer.fromBuffer(bytes, 'tokenizer.model')
   }
