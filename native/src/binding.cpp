@@ -518,6 +518,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     } catch (const std::exception& e) {
       type_error(env, e.what());
     }
+    s->max_abs = step_max_abs(*s);
     Napi::Object w = step_ctor->New({});
     StepWrap* sw = StepWrap::Unwrap(w);
     sw->step = s;

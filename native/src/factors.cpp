@@ -271,8 +271,7 @@ void check_step(const Model& m, const Step& s) {
   }
 }
 
-// largest |entry| of the gradient-valued parts of a step (G factors, embedding rows, norm vectors)
-static double step_max_abs(const Step& s) {
+double step_max_abs(const Step& s) {
   double mx = 0;
   auto scan = [&mx](const std::vector<float>& v) {
     for (float x : v) mx = std::max(mx, (double)std::fabs(x));
@@ -287,7 +286,8 @@ void check_view(const Model& m, const View& v) {
   for (const Term& t : v) {
     if (!t.step || (int)t.step->lin.size() != m.n_linear()) throw std::runtime_error("the step belongs to another model");
     if (!std::isfinite(t.coef)) throw std::runtime_error("a step size is not a finite float32 number");
-    double g = step_max_abs(*t.step);
+    // cached by the step's producer (the gradient, an import): views are checked on every call
+    double g = t.step->max_abs >= 0 ? t.step->max_abs : step_max_abs(*t.step);
     if ((double)std::fabs(t.coef) * g > FLT_MAX) {
       std::ostringstream msg;
       msg.precision(3);

@@ -181,5 +181,6 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   for (const auto& g : s.norm_grad)
     for (float x : g)
       if (!std::isfinite(x)) throw std::runtime_error("the phrase gradient is not finite (NaN/inf in a norm weight)");
+  s.max_abs = step_max_abs(s);
   return step;
 }

@@ -65,6 +65,7 @@ struct Step {
   std::vector<int> emb_rows;      // distinct token ids of the phrase
   std::vector<float> emb_grad;    // [rows, D] ∂L/∂embed for those rows (lookup path only; a tied head is in lin)
   std::vector<std::vector<float>> norm_grad;  // 2·layers + 1 vectors [D]: attn, ffn per layer, then final
+  double max_abs = -1;  // largest |entry| of G, emb_grad, norm_grad (step_max_abs), cached; −1 = not computed
 };
 
 // A model state: base − Σ coef·step.
@@ -108,6 +109,8 @@ void head_forward(const Model& m, float* logits, const float* h, int R, const st
 // Refuses a step whose factors do not fit this model (counts, shapes, token ids, non-finite values): what an
 // imported checkpoint must pass before any kernel indexes with it. Throws std::runtime_error naming the part.
 void check_step(const Model& m, const Step& s);
+// Largest |entry| of the gradient-valued parts of a step (G factors, embedding rows, norm vectors).
+double step_max_abs(const Step& s);
 // Refuses a view whose terms would overflow float32: a non-finite coefficient, or coef·max|gradient| > FLT_MAX.
 void check_view(const Model& m, const View& v);
 // Refuses token ids outside [0, vocab) ("<what> contains token id …").
