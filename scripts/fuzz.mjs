@@ -38,6 +38,11 @@ const wanted = (name, pending) => (only.length ? only.includes(name) : !pending)
 
 const findings = []
 const lines = []
+// each target's result is printed as it finishes (a CI log shows progress) and again in the summary
+const note = (l) => {
+  console.log(l)
+  lines.push(l)
+}
 
 // ---- native harnesses --------------------------------------------------------------------------------------
 const ENGINE = ['threads', 'loader', 'kernels', 'factors', 'model', 'infer', 'materialise'] // binding.cpp excluded
@@ -126,9 +131,9 @@ function runNative(bins) {
       const art = /(?:Test unit written to|written to) (\S+)/.exec(out)?.[1]
       console.log(out.split('\n').filter((l) => /ERROR|SUMMARY|runtime error|#\d+ 0x|==\d+==/.test(l)).slice(0, 30).join('\n'))
       findings.push({ target: h, path: art ?? '(see the output above)' })
-      lines.push(`native ${h}: FINDING after ${((Date.now() - t0) / 1000).toFixed(0)} s, reproducer ${art ?? '?'}`)
+      note(`native ${h}: FINDING after ${((Date.now() - t0) / 1000).toFixed(0)} s, reproducer ${art ?? '?'}`)
     } else {
-      lines.push(`native ${h}: clean, ${runs} inputs in ${seconds} s, coverage ${cov} edges`)
+      note(`native ${h}: clean, ${runs} inputs in ${seconds} s, coverage ${cov} edges`)
     }
   }
 }
@@ -174,7 +179,7 @@ function runTarget(workerFile, name, pending) {
       clearInterval(timer)
       rmSync(scratch, { recursive: true, force: true })
       if (finding) findings.push(finding)
-      lines.push(line)
+      note(line)
       void w.terminate()
       done()
     }
@@ -230,7 +235,7 @@ async function runTs() {
   const { TARGETS } = await import(tableFile)
   for (const t of TARGETS) {
     if (!wanted(t.name, !!t.pending)) {
-      if (t.pending && !only.length) lines.push(`ts ${t.name}: skipped (pending: ${t.pending})`)
+      if (t.pending && !only.length) note(`ts ${t.name}: skipped (pending: ${t.pending})`)
       continue
     }
     await runTarget(workerFile, t.name, t.pending)
@@ -251,7 +256,8 @@ if (doNative && (!only.length || only.some((t) => HARNESSES.includes(t)))) {
   }
 }
 if (doTs) await runTs()
-for (const l of lines) console.log(l)
+console.log('fuzz summary:')
+for (const l of lines) console.log(`  ${l}`)
 if (findings.length) {
   console.log(`fuzz: ${findings.length} finding(s):`)
   for (const f of findings) console.log(`  ${f.target}: ${relative(process.cwd(), f.path)}  (replay: npm run fuzz -- --replay ${relative(root, f.path)} --target ${f.target})`)

@@ -228,6 +228,13 @@ describe('broken runs fail instead of finishing as done (defect 5)', () => {
     expect(engine.importGradient(f, 'x').loss).toBe(g.loss)
   })
 
+  it('a temperature beyond float32 is refused before the cast (undefined behaviour before)', async () => {
+    const engine = Engine.load(writeTinyModel(tmp(), tiny))
+    await expect(engine.generate({ prompt: [1, 100], views: [[]], maxNew: 2, temperature: 1e300 })).rejects.toThrow(
+      'temperature must be in [0, 3.4e38] and topP in (0, 1]',
+    )
+  })
+
   it('a tiny temperature samples the greedy token instead of NaN probabilities (fuzz finding)', async () => {
     // logits / 1e-39 overflowed float32 inside the sampler: inf − inf gave NaN probabilities and an arbitrary token
     const engine = Engine.load(writeTinyModel(tmp(), tiny))

@@ -395,8 +395,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     check_ids(env, p.prompt, "prompt");
     p.max_new = int_field(env, o, "maxNew", 64);
     p.max_seq = int_field(env, o, "maxSeq", 128);
-    p.temperature = (float)num(env, o, "temperature", 0);
-    p.top_p = (float)num(env, o, "topP", 1);
+    // checked as doubles: casting a double beyond float32's range to float is undefined behaviour
+    double temperature = num(env, o, "temperature", 0), top_p = num(env, o, "topP", 1);
+    if (!(temperature >= 0) || temperature > FLT_MAX || !(top_p > 0 && top_p <= 1))
+      type_error(env, "temperature must be in [0, 3.4e38] and topP in (0, 1]");
+    p.temperature = (float)temperature;
+    p.top_p = (float)top_p;
     p.seed = (uint64_t)(o.Get("seed").IsUndefined() ? 0 : whole(env, o.Get("seed"), "seed", 0, MAX_SAFE));
     p.eos = {model->cfg.eos};
     if (o.Has("eos")) p.eos = int_list(env, o.Get("eos"), "eos");
