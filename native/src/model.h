@@ -4,6 +4,8 @@
 //   model.cpp        — forward + backward over a phrase: the exact gradient, as factors
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
 //   materialise.cpp  — dense weights of a view, written tensor by tensor
+// Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
+// std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -137,12 +137,154 @@ function mutateSafetensors(r: Rand, input: Buffer): Buffer | undefined {
   return Buffer.concat([len, j, input.subarray(8 + n)])
 }
 
+// ---- protobuf (tokenizer.model): edit field values and re-serialise, so lengths stay consistent --------------
+
+interface PbField {
+  num: number
+  wt: number
+  varint?: bigint
+  fixed?: Buffer // 4 or 8 bytes
+  bytes?: Buffer
+  children?: PbField[] // a submessage (ModelProto's pieces, trainer_spec, normalizer_spec, denormalizer_spec)
+  raw?: Buffer // the field's bytes as parsed (tag included); dropped when the field is edited
+}
+
+function readVarint(b: Buffer, pos: number): [bigint, number] | undefined {
+  let v = 0n
+  for (let i = 0; i < 10 && pos < b.length; i++) {
+    const byte = b[pos++]
+    v |= BigInt(byte & 0x7f) << BigInt(7 * i)
+    if (byte < 0x80) return [v, pos]
+  }
+  return undefined
+}
+
+function parsePb(b: Buffer, nested: (num: number) => boolean): PbField[] | undefined {
+  const out: PbField[] = []
+  let pos = 0
+  while (pos < b.length) {
+    const at = pos
+    const t = readVarint(b, pos)
+    if (!t) return undefined
+    pos = t[1]
+    const num = Number(t[0] >> 3n)
+    const wt = Number(t[0] & 7n)
+    if (wt === 0) {
+      const v = readVarint(b, pos)
+      if (!v) return undefined
+      out.push({ num, wt, varint: v[0] })
+      pos = v[1]
+    } else if (wt === 1 || wt === 5) {
+      const n = wt === 1 ? 8 : 4
+      if (pos + n > b.length) return undefined
+      out.push({ num, wt, fixed: b.subarray(pos, pos + n) })
+      pos += n
+    } else if (wt === 2) {
+      const l = readVarint(b, pos)
+      if (!l || l[1] + Number(l[0]) > b.length) return undefined
+      const body = b.subarray(l[1], l[1] + Number(l[0]))
+      pos = l[1] + Number(l[0])
+      const children = nested(num) ? parsePb(body, () => false) : undefined
+      out.push(children ? { num, wt, children } : { num, wt, bytes: body })
+    } else return undefined
+    out[out.length - 1].raw = b.subarray(at, pos)
+  }
+  return out
+}
+
+function varintBytes(v: bigint): Buffer {
+  const out: number[] = []
+  let x = BigInt.asUintN(64, v)
+  do {
+    let byte = Number(x & 0x7fn)
+    x >>= 7n
+    if (x) byte |= 0x80
+    out.push(byte)
+  } while (x)
+  return Buffer.from(out)
+}
+
+function writePb(fields: PbField[]): Buffer {
+  const parts: Buffer[] = []
+  for (const f of fields) {
+    if (f.raw) {
+      parts.push(f.raw)
+      continue
+    }
+    parts.push(varintBytes(BigInt(f.num * 8 + f.wt)))
+    if (f.wt === 0) parts.push(varintBytes(f.varint ?? 0n))
+    else if (f.fixed) parts.push(f.fixed)
+    else {
+      const body = f.children ? writePb(f.children) : (f.bytes ?? Buffer.alloc(0))
+      parts.push(varintBytes(BigInt(body.length)), body)
+    }
+  }
+  return Buffer.concat(parts)
+}
+
+const PB_VARINTS = [0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 255n, 256n, 0x7fffffffn, 0xffffffffn, -1n, -(2n ** 31n), 2n ** 53n, 2n ** 63n]
+const PB_FLOATS = [NaN, Infinity, -Infinity, 0, -0, 1e38, -1e38, 1e-45, -1]
+const PB_STRINGS = ['', '\u2581', '<0x41>', '<0xZZ>', '<unk>', '<s>', 'a'.repeat(300), '\u2581\u2581', ' ', 'To', '\u{1F3AD}']
+
+// parsed once per corpus entry; mutations copy only the lists and fields they touch
+const pbCache = new WeakMap<Buffer, PbField[] | null>()
+
+function mutateProtobuf(r: Rand, input: Buffer): Buffer | undefined {
+  let parsed = pbCache.get(input)
+  if (parsed === undefined) {
+    parsed = parsePb(input, (n) => n === 1 || n === 2 || n === 3 || n === 5) ?? null
+    pbCache.set(input, parsed)
+  }
+  if (!parsed || !parsed.length) return undefined
+  const top = parsed.slice()
+  const rounds = 1 + int(r, 3)
+  for (let k = 0; k < rounds; k++) {
+    // a top-level field, or a field inside one of the submessages (copied before it is edited)
+    let list = top
+    const ti = int(r, top.length)
+    if (top[ti]?.children?.length && r() < 0.7) {
+      const parent = { ...top[ti], raw: undefined, children: top[ti].children!.slice() }
+      top[ti] = parent
+      list = parent.children
+    }
+    if (!list.length) continue
+    const i = int(r, list.length)
+    const f = list[i]
+    switch (int(r, 5)) {
+      case 0: // drop the field
+        list.splice(i, 1)
+        break
+      case 1: // repeat it (a second trainer_spec, a duplicate piece…)
+        list.splice(i, 0, f)
+        break
+      case 2: // move it elsewhere
+        list.splice(i, 1)
+        list.splice(int(r, list.length + 1), 0, f)
+        break
+      default: { // change its value
+        const g: PbField = { ...f, raw: undefined }
+        if (g.wt === 0) g.varint = pick(r, PB_VARINTS)
+        else if (g.fixed && g.fixed.length === 4) {
+          g.fixed = Buffer.alloc(4)
+          g.fixed.writeFloatLE(pick(r, PB_FLOATS))
+        } else if (g.bytes) g.bytes = r() < 0.2 ? Buffer.from([0xff, 0xfe, 0x80]) : Buffer.from(pick(r, PB_STRINGS))
+        else if (g.children && g.children.length) {
+          g.children = g.children.slice()
+          g.children.splice(int(r, g.children.length), 1)
+        }
+        list[i] = g
+      }
+    }
+  }
+  return writePb(top)
+}
+
 /** How a target's inputs are built, so the mutator can also edit values rather than only bytes. */
-export type InputFormat = 'bytes' | 'json' | 'safetensors'
+export type InputFormat = 'bytes' | 'json' | 'safetensors' | 'protobuf'
 
 export function mutate(r: Rand, input: Buffer, other: Buffer, format: InputFormat = 'bytes'): Buffer {
   if (format !== 'bytes' && r() < 0.6) {
-    const j = format === 'json' ? mutateJson(r, input) : mutateSafetensors(r, input)
+    const j = format === 'json' ? mutateJson(r, input) : format === 'protobuf' ? mutateProtobuf(r, input) : mutateSafetensors(r, input)
     if (j) return j
   }
   return mutateBytes(r, input, other)

@@ -19,11 +19,12 @@ import type { InputFormat } from './mutate'
 
 export interface FuzzTarget {
   name: string
-  /** feeds one input through the parser; returns normally or throws */
-  run(bytes: Buffer, scratch: string): void
+  /** feeds one input through the parser; returns normally (optionally a short description of what it accepted, so
+   *  inputs that behave differently are kept as further seeds) or throws */
+  run(bytes: Buffer, scratch: string): string | void
   /** error classes that are the parser's own refusals (anything else thrown is a finding) */
   expected: (new (...a: never[]) => Error)[]
-  /** how inputs are built: 'json' and 'safetensors' inputs also get value-level edits (numbers, nesting) */
+  /** how inputs are built: 'json', 'safetensors' and 'protobuf' inputs also get value-level edits (fields, numbers) */
   format?: InputFormat
   /** set while a known finding awaits its fix elsewhere: skipped unless named with --target */
   pending?: string
@@ -60,11 +61,13 @@ export const TARGETS: FuzzTarget[] = [
   {
     name: 'tokenizer-model',
     expected: [ModelFormatError],
+    format: 'protobuf',
     run(bytes) {
       const tok = SentencePieceTokenizer.fromBuffer(bytes)
       // a tokenizer that loads must encode and decode without throwing
       const ids = tok.encode('To be, or not to be: that is the question. ünïcødé 🎭 \t\n  x')
       tok.decode(ids.filter((id) => id < tok.vocabSize))
+      return `${ids.length} ids`
     },
   },
   {

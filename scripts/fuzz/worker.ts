@@ -49,8 +49,8 @@ function main(a: WorkerArgs): void {
     Atomics.store(counters, 1, n)
     Atomics.add(counters, 0, 1)
     try {
-      target.run(input, a.scratch)
-      return { sig: 'ok' }
+      const what = target.run(input, a.scratch)
+      return { sig: `ok${what ? `: ${what}` : ''}` }
     } catch (e) {
       const own = target.expected.some((c) => e instanceof c)
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : `thrown ${String(e)}`
@@ -95,6 +95,7 @@ function main(a: WorkerArgs): void {
       pool.push(input) // a new outcome: mutate it further
     }
   }
+  if (process.env.FUZZ_TRACE) console.log([...seen].join('\n'))
   parentPort!.postMessage({ kind: 'done', runs, seeds: pool.length, outcomes: [...seen] })
 }
 
