@@ -1,13 +1,14 @@
 // The typed face of the native engine: load a checkpoint, tokenize, take the exact gradient of a phrase, generate
 // from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { loadTokenizer } from './tokenizers/load'
 import type { Tokenizer } from './tokenizers/types'
+import { fsProblem, present } from './fserrors'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -164,7 +165,7 @@ export class Engine {
    */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
+    requireModelDirectory(root, dir)
     const meta = isMetaDirectory(root)
     if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
       throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
@@ -308,7 +309,7 @@ export class Engine {
     try {
       mkdirSync(outDir, { recursive: true })
     } catch (e) {
-      throw new InputError(`cannot create ${outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+      throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
     }
     const byName = new Map(this.tensors.map((t) => [t.name, t]))
     const names = this.tensorNames.filter((n) => byName.has(n))
