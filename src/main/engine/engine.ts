@@ -9,6 +9,7 @@ import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { loadTokenizer } from './tokenizers/load'
 import type { Tokenizer } from './tokenizers/types'
 import { fsProblem, present } from './fserrors'
+import { SEED_DEFAULTS } from '../../shared/api'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -110,8 +111,9 @@ export interface ScoreRow {
   full: Float32Array[]
 }
 
-export const DEFAULT_MAX_GEN = 64
-export const DEFAULT_MAX_SEQ = 128
+/** The seed's max_gen_len and max_seq_len (defined once, in the contract) */
+export const DEFAULT_MAX_GEN: number = SEED_DEFAULTS.maxGen
+export const DEFAULT_MAX_SEQ: number = SEED_DEFAULTS.maxSeq
 
 export function checkStepSize(lr: unknown, what = 'step size'): number {
   if (typeof lr !== 'number' || !Number.isFinite(lr))
