@@ -1,4 +1,4 @@
-// The engine against the float64 oracle (HF transformers from the same fp16 weights): shared/organism/reference.json.
+// The engine against the float64 oracle (HF transformers from the same fp16 weights): models/organism/reference.json.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine, Gradient } from '../src/main/engine/engine'
 import { comparableLength, ORGANISM, reference, Reference } from './helpers'

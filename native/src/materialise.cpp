@@ -95,6 +95,7 @@ void write_all(FILE* fp, const void* p, size_t n, const std::string& path) {
 
 void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
                       const std::vector<std::string>& names, DType out, const Job& job) {
+  check_view(m, view);
   std::vector<Target> targets;
   for (const std::string& n : names) targets.push_back(resolve(m, n));
   FILE* fp = std::fopen(path.c_str(), "wb");

@@ -6,6 +6,8 @@
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
 //   materialise.cpp  — dense weights of a view, written tensor by tensor
 //   loader.cpp       — mmap, tensor binding, RoPE tables; kernels.cpp — the numeric ops (kernels.h)
+// Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
+// std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -82,6 +84,7 @@ struct Step {
   std::vector<int> emb_rows;      // distinct token ids of the phrase
   std::vector<float> emb_grad;    // [rows, D] ∂L/∂embed for those rows (lookup path only; a tied head is in lin)
   std::vector<std::vector<float>> norm_grad;  // 2·layers + 1 vectors [D]: attn, ffn per layer, then final
+  double max_abs = -1;  // largest |entry| of G, emb_grad, norm_grad (step_max_abs), cached; −1 = not computed
 };
 
 // A model state: base − Σ coef·step.
@@ -126,6 +129,16 @@ void head_forward(const Model& m, float* logits, const float* h, int R, const st
 // Effective bias of a linear slot under a view: b − Σ coef·∇b (empty when the slot has no bias)
 std::vector<float> view_bias(const Model& m, const View& v, int slot);
 // Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names() (biases after their weight)
+// Refuses a step whose factors do not fit this model (counts, shapes, token ids, non-finite values): what an
+// imported checkpoint must pass before any kernel indexes with it. Throws std::runtime_error naming the part.
+void check_step(const Model& m, const Step& s);
+// Largest |entry| of the gradient-valued parts of a step (G factors, embedding rows, norm vectors).
+double step_max_abs(const Step& s);
+// Refuses a view whose terms would overflow float32: a non-finite coefficient, or coef·max|gradient| > FLT_MAX.
+void check_view(const Model& m, const View& v);
+// Refuses token ids outside [0, vocab) ("<what> contains token id …").
+void check_ids(const Model& m, const std::vector<int>& ids, const char* what);
+// Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names()
 std::vector<double> step_grad_norms(const Model& m, const Step& s);
 std::vector<std::string> tensor_names(const Model& m);
 
@@ -183,6 +196,8 @@ struct TensorSpec {
   DType dtype = DT_F32;
   std::vector<int64_t> shape;
 };
+// Refuses configurations the engine cannot address (non-positive or oversized dims, int overflow of products).
+void check_config(const Config& c);
 // mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it), biases
 // included when the config has them; builds the RoPE tables from cfg.rope_inv_freq (or default RoPE).
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,

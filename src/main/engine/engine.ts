@@ -1,13 +1,15 @@
 // The typed face of the native engine: load a checkpoint, tokenize, take the exact gradient of a phrase, generate
 // from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { loadTokenizer } from './tokenizers/load'
 import type { Tokenizer } from './tokenizers/types'
+import { fsProblem, present } from './fserrors'
+import { SEED_DEFAULTS } from '../../shared/api'
 import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -109,8 +111,9 @@ export interface ScoreRow {
   full: Float32Array[]
 }
 
-export const DEFAULT_MAX_GEN = 64
-export const DEFAULT_MAX_SEQ = 128
+/** The seed's max_gen_len and max_seq_len (defined once, in the contract) */
+export const DEFAULT_MAX_GEN: number = SEED_DEFAULTS.maxGen
+export const DEFAULT_MAX_SEQ: number = SEED_DEFAULTS.maxSeq
 
 export function checkStepSize(lr: unknown, what = 'step size'): number {
   if (typeof lr !== 'number' || !Number.isFinite(lr))
@@ -164,7 +167,7 @@ export class Engine {
    */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
+    requireModelDirectory(root, dir)
     const meta = isMetaDirectory(root)
     if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
       throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
@@ -308,7 +311,7 @@ export class Engine {
     try {
       mkdirSync(outDir, { recursive: true })
     } catch (e) {
-      throw new InputError(`cannot create ${outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+      throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
     }
     const byName = new Map(this.tensors.map((t) => [t.name, t]))
     const names = this.tensorNames.filter((n) => byName.has(n))

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { ModelFormatError } from './config'
 import type { Tokenizer } from './tokenizers/types'
+import { fsProblem } from './fserrors'
 
 /** sentencepiece's visible stand-in for a space ("▁", U+2581). */
 const SPACE_SYMBOL = '\u2581'
@@ -339,7 +340,7 @@ export class SentencePieceTokenizer implements Tokenizer {
     try {
       bytes = readFileSync(path)
     } catch (e) {
-      throw new ModelFormatError(`tokenizer.model: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}: ${path})`)
+      throw new ModelFormatError(`tokenizer.model: cannot be read: ${fsProblem(e)} (${path})`)
     }
     return SentencePieceTokenizer.fromBuffer(bytes, 'tokenizer.model')
   }

@@ -40,7 +40,11 @@ export function lineChartSvg(title: string, xLabels: string[], series: { name: s
     `<text x="${PAD.l - 6}" y="${y(hi) + 4}" text-anchor="end">${esc(num(hi, 3))}</text>`,
     `<text x="${PAD.l - 6}" y="${y(lo) + 4}" text-anchor="end">${esc(num(lo, 3))}</text>`,
   ]
-  xLabels.forEach((l, i) => parts.push(`<text x="${x(i)}" y="${H - PAD.b + 16}" text-anchor="middle">${esc(l)}</text>`))
+  // at most ~12 labels, so they never overlap
+  const every = Math.max(1, Math.ceil(n / 12))
+  xLabels.forEach((l, i) => {
+    if (i % every === 0 || i === n - 1) parts.push(`<text x="${x(i)}" y="${H - PAD.b + 16}" text-anchor="middle">${esc(l)}</text>`)
+  })
   series.forEach((s, k) => {
     const pts = s.ys.map((v, i) => (v !== null && Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : null)).filter(Boolean)
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.join(' ')}"/>`)
@@ -51,6 +55,52 @@ export function lineChartSvg(title: string, xLabels: string[], series: { name: s
     parts.push(`<text x="${W - PAD.r}" y="${PAD.t + 12 + 14 * k}" text-anchor="end" fill="${s.color}">${esc(s.name)}</text>`)
   })
   return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${parts.join('')}</svg></figure>`
+}
+
+/**
+ * The window's probes on a log-α axis: one measure per chart (linear or log y), the threshold as a dashed line, the
+ * window [α_learn, α_break] shaded, each α a dot — green where it learned, orange where it broke, grey otherwise.
+ */
+export function windowChartSvg(
+  title: string,
+  probes: { lr: number; learned: boolean; broken: boolean }[],
+  ys: (number | null)[],
+  o: { logY: boolean; threshold: number; alphaLearn: number | null; alphaBreak: number | null },
+): string {
+  const pts = probes.map((p, i) => ({ p, y: ys[i] })).filter((q) => q.y !== null && Number.isFinite(q.y) && q.p.lr > 0 && (!o.logY || q.y! > 0))
+  if (pts.length === 0) return ''
+  const tx = (v: number): number => Math.log10(v)
+  const ty = (v: number): number => (o.logY ? Math.log10(v) : v)
+  const xs = pts.map((q) => tx(q.p.lr))
+  const yv = [...pts.map((q) => ty(q.y!)), ty(o.threshold)]
+  const x0 = Math.min(...xs)
+  const x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs)
+  const y0 = o.logY ? Math.min(...yv) : 0
+  const y1 = Math.max(...yv) === y0 ? y0 + 1 : Math.max(...yv)
+  const X = (v: number): number => PAD.l + ((v - x0) / (x1 - x0)) * (W - PAD.l - PAD.r)
+  const Y = (v: number): number => H - PAD.b - ((v - y0) / (y1 - y0)) * (H - PAD.t - PAD.b)
+  const parts: string[] = []
+  if (o.alphaLearn !== null && o.alphaBreak !== null) {
+    const a = X(tx(o.alphaLearn))
+    const b = X(tx(o.alphaBreak))
+    parts.push(`<rect x="${Math.min(a, b)}" y="${PAD.t}" width="${Math.abs(b - a)}" height="${H - PAD.t - PAD.b}" fill="#2e7d32" fill-opacity="0.12"><title>window [${num(o.alphaLearn)}, ${num(o.alphaBreak)}]</title></rect>`)
+  }
+  parts.push(
+    `<line x1="${PAD.l}" y1="${H - PAD.b}" x2="${W - PAD.r}" y2="${H - PAD.b}" class="axis"/>`,
+    `<line x1="${PAD.l}" y1="${PAD.t}" x2="${PAD.l}" y2="${H - PAD.b}" class="axis"/>`,
+    `<line x1="${PAD.l}" y1="${Y(ty(o.threshold))}" x2="${W - PAD.r}" y2="${Y(ty(o.threshold))}" stroke="#ef6c00" stroke-dasharray="4 3"/>`,
+    `<text x="${W - PAD.r}" y="${Y(ty(o.threshold)) - 4}" text-anchor="end" fill="#ef6c00">threshold ${esc(num(o.threshold))}</text>`,
+    `<text x="${PAD.l - 6}" y="${Y(y1) + 4}" text-anchor="end">${esc(num(o.logY ? 10 ** y1 : y1, 3))}</text>`,
+    `<text x="${PAD.l - 6}" y="${Y(y0) + 4}" text-anchor="end">${esc(num(o.logY ? 10 ** y0 : y0, 3))}</text>`,
+  )
+  for (let d = Math.ceil(x0); d <= Math.floor(x1); d++)
+    parts.push(`<text x="${X(d)}" y="${H - PAD.b + 16}" text-anchor="middle">1e${d}</text>`)
+  parts.push(`<text x="${(PAD.l + W - PAD.r) / 2}" y="${H - 6}" text-anchor="middle">α (log scale)</text>`)
+  for (const q of pts) {
+    const fill = q.p.broken ? '#ef6c00' : q.p.learned ? '#2e7d32' : '#888'
+    parts.push(`<circle cx="${X(tx(q.p.lr)).toFixed(1)}" cy="${Y(ty(q.y!)).toFixed(1)}" r="3.5" fill="${fill}"><title>${esc(`α ${num(q.p.lr)}: ${num(q.y)}${q.p.learned ? ', learned' : ''}${q.p.broken ? ', broken' : ''}`)}</title></circle>`)
+  }
+  return `<figure><figcaption>${esc(title)} — green: learned, orange: broken, shaded: the window</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${parts.join('')}</svg></figure>`
 }
 
 /** A heatmap: rows × columns of values, coloured from the row minimum (dark) to the maximum (light). */
@@ -188,17 +238,11 @@ export function experimentReport(g: GroupRecord, runs: RunRecord[], o: { model: 
       ),
       `<p class="note">${esc(`learned: ${(res.definitions as { learn?: string })?.learn ?? ''}; broken: ${(res.definitions as { break?: string })?.break ?? ''}`)}</p>`,
     )
+    const th = res.thresholds as { repetitionMax: number; klMax: number }
+    const win = { alphaLearn: res.alphaLearn as number | null, alphaBreak: res.alphaBreak as number | null }
     charts.push(
-      lineChartSvg(
-        'Every α tried: token repetition, probe KL, learned (1) / broken (1)',
-        probes.map((p) => num(p.lr, 3)),
-        [
-          { name: 'token repetition', color: '#6a1b9a', ys: probes.map((p) => p.tokenRepetition) },
-          { name: 'probe KL', color: '#c62828', ys: probes.map((p) => p.stabilityKl) },
-          { name: 'learned', color: '#2e7d32', ys: probes.map((p) => (p.learned ? 1 : 0)) },
-          { name: 'broken', color: '#ef6c00', ys: probes.map((p) => (p.broken ? 1 : 0)) },
-        ],
-      ),
+      windowChartSvg('Token repetition of the completion at every α tried', probes, probes.map((p) => p.tokenRepetition), { logY: false, threshold: th.repetitionMax, ...win }),
+      windowChartSvg('Mean probe KL(base ‖ stepped), nats, log scale', probes, probes.map((p) => p.stabilityKl), { logY: true, threshold: th.klMax, ...win }),
     )
   }
   if (g.kind === 'emerge' && Array.isArray(res.logprob) && Array.isArray(res.tokens)) {
