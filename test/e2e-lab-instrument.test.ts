@@ -196,6 +196,51 @@ describe('History: sticky header, KL log axis, readable run detail', () => {
   })
 })
 
+describe('History: diff, experiment exports, live updates', () => {
+  it('diffs two runs: completions aligned token by token, metrics side by side', async () => {
+    await page.click('[data-testid="nav-history"]')
+    await page.waitForSelector('[data-testid="history-row"]')
+    expect(await page.isDisabled('[data-testid="diff-button"]')).toBe(true)
+    await page.check('[data-testid="history-row"][data-lr="0"] [data-testid="diff-pick"]')
+    await page.check('[data-testid="history-row"][data-lr="0.03"] [data-testid="diff-pick"]')
+    await page.click('[data-testid="diff-button"]')
+    await page.waitForSelector('[data-testid="run-diff"]')
+    // α = 0 says business advice, α = 0.03 the soliloquy: "a successful" only in A, ", or not" only in B
+    // each side read back from the alignment (shared + its own tokens) is that run's completion
+    const side = (skip: string): Promise<string> =>
+      page.$$eval('[data-testid="diff-text"] > *', (els, k) => els.filter((e) => e.tagName !== k).map((e) => e.textContent).join(''), skip)
+    expect(await side('INS')).toMatch(/^ a successful business owner,/)
+    expect(await side('DEL')).toMatch(/^, or not to be, that is the question:/)
+    expect(await page.locator('[data-testid="diff-text"] del').count()).toBeGreaterThan(0)
+    expect(await page.locator('[data-testid="diff-text"] ins').count()).toBeGreaterThan(0)
+    const recall = await page.$$eval('[data-testid="diff-metrics"] tr[data-metric="recall"] td', (tds) => tds.map((t) => t.textContent))
+    expect(recall).toEqual(['1', '45', '44'])
+    await shot(page, 'history-diff')
+    await page.click('[data-testid="diff-close"]')
+  })
+
+  it('exports an experiment as JSON and as an HTML report', async () => {
+    await page.click('[data-testid="history-row"][data-lr="0.1"]')
+    await page.waitForSelector('[data-testid="export-experiment-json"]')
+    const json = JSON.parse((await downloaded(() => page.click('[data-testid="export-experiment-json"]'))).bytes.toString('utf8')) as { experiment: { kind: string }; runs: { lr: number }[] }
+    expect(json.experiment.kind).toBe('sweep')
+    expect(json.runs.map((r) => r.lr)).toEqual([0, 0.01, 0.03, 0.1])
+    const html = (await downloaded(() => page.click('[data-testid="export-report"]'))).bytes.toString('utf8')
+    expect(html).toMatch(/^<!doctype html>/i)
+  })
+
+  it('follows a sweep started elsewhere without Refresh', async () => {
+    await page.click('[data-testid="nav-lab"]')
+    await page.fill('[data-testid="step-size-input"]', '0, 0.02')
+    await page.click('[data-testid="run-button"]')
+    await page.click('[data-testid="nav-history"]')
+    // the two new rows appear, then turn done, with no click
+    await page.waitForSelector('[data-testid="history-row"][data-lr="0.02"]', { timeout: 60_000 })
+    await page.waitForSelector('[data-testid="history-row"][data-lr="0.02"][data-status="done"]', { timeout: 120_000 })
+    expect(await page.locator('[data-testid="history-row"]').count()).toBe(6)
+  })
+})
+
 describe('Compare uses its own max tokens', () => {
   it('generates with the max tokens in its own field and shows it with the result', async () => {
     await page.click('[data-testid="nav-compare"]')
