@@ -82,6 +82,12 @@ describe('the instruments', () => {
     await page.locator('[data-testid="window-panel"]').screenshot({ path: 'docs/screenshots/window.png' })
   })
 
+  it('keeps every window found: after a reload they are read back from History', async () => {
+    await page.reload()
+    await page.click('[data-testid="nav-instruments"]')
+    await page.waitForSelector('[data-testid="windows"][data-count="2"] canvas')
+  })
+
   it('draws the emergence heatmap beside the greedy table, with top-k alternatives on hover', async () => {
     await page.click('[data-testid="emerge-run"]')
     await page.waitForSelector('[data-testid="emerge-heatmap"] canvas', { timeout: 300_000 })

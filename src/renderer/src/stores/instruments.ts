@@ -6,11 +6,14 @@ import { useLabStore } from './lab'
 
 type Name = 'layers' | 'window' | 'emerge' | 'lesson'
 
-/** one window found, for the chart of windows over time / models / checkpoints */
+/** one window found (read back from History), for the chart of windows over time / models / checkpoints */
 export interface WindowEntry {
+  groupId: number
   label: string
   at: string
-  result: WindowResult
+  alphaLearn: number | null
+  alphaBreak: number | null
+  widthDecades: number | null
 }
 
 /**
@@ -61,8 +64,39 @@ export const useInstrumentsStore = defineStore('instruments', () => {
     const r = await go('window', (jobId, onProgress) => api().call('window', { ...base(), ...opts }, { jobId, onProgress }))
     if (!r) return
     windowResult.value = r
-    const who = lab.baseCheckpoint ? `checkpoint “${lab.baseCheckpoint.name}”` : (lab.model?.name ?? 'model')
-    windows.value = [...windows.value, { label: `${who} · “${lab.phrase.slice(0, 24)}${lab.phrase.length > 24 ? '…' : ''}”`, at: r.group.createdAt, result: r }]
+    await loadWindows()
+  }
+
+  /**
+   * Every window search recorded in History (any session, model or checkpoint), oldest first: the group's stored
+   * result holds α_learn, α_break and the width.
+   */
+  async function loadWindows(): Promise<void> {
+    try {
+      const page = await api().call('history', { kind: 'window', status: 'done', sort: 'id', order: 'asc', limit: 100_000 })
+      const firstRun = new Map<number, number>()
+      for (const r of page.runs) if (r.groupId !== null && !firstRun.has(r.groupId)) firstRun.set(r.groupId, r.id)
+      const out: WindowEntry[] = []
+      for (const [groupId, runId] of firstRun) {
+        const d = await api().call('run', { id: runId })
+        const res = (d.group?.result ?? {}) as Record<string, unknown>
+        const n = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+        const phrase = d.run.phrase ?? ''
+        const who = d.startedFrom ? `“${d.startedFrom.name}”` : (d.model.name ?? d.model.path)
+        const th = res['thresholds'] as { klMax?: number; repetitionMax?: number } | undefined
+        out.push({
+          groupId,
+          label: `${who} · ${phrase.slice(0, 18)}${phrase.length > 18 ? '…' : ''}${th ? ` · KL ${th.klMax}` : ''}`,
+          at: d.group?.createdAt ?? d.run.startedAt,
+          alphaLearn: n(res['alphaLearn']),
+          alphaBreak: n(res['alphaBreak']),
+          widthDecades: n(res['widthDecades']),
+        })
+      }
+      windows.value = out
+    } catch (e) {
+      error.value = messageOf(e)
+    }
   }
 
   async function runEmerge(lrs: number[]): Promise<void> {
@@ -81,5 +115,5 @@ export const useInstrumentsStore = defineStore('instruments', () => {
     if (job.value) await api().cancel(job.value)
   }
 
-  return { running, progress, error, layers, windowResult, windows, emerge, lesson, runLayers, runWindow, runEmerge, runLesson, cancel }
+  return { running, progress, error, layers, windowResult, windows, emerge, lesson, runLayers, runWindow, loadWindows, runEmerge, runLesson, cancel }
 })
