@@ -253,6 +253,17 @@ describe('Compare uses its own max tokens', () => {
     await page.waitForSelector('[data-testid="compare-settings"]', { timeout: 60_000 })
     expect(await page.textContent('[data-testid="compare-settings"]')).toMatch(/max tokens 24/)
     expect(await page.locator('[data-testid="compare-table"] tbody tr').count()).toBe(1)
+    // in History the two halves are told apart, with prompt, base and max tokens as columns
+    await page.click('[data-testid="nav-history"]')
+    await page.waitForSelector('[data-testid="history-row"] td[data-half="prompt-engineered"]')
+    const halves = await page.$$eval('[data-testid="history-row"] td[data-half]:not([data-half=""])', (tds) => tds.map((t) => t.getAttribute('data-half')).sort())
+    expect(halves).toEqual(['plain', 'prompt-engineered'])
+    const heads = await page.$$eval('[data-testid="history-table"] thead th', (ths) => ths.map((t) => (t.textContent ?? '').trim()))
+    expect(heads).toEqual(expect.arrayContaining(['prompt', 'base', 'max tok']))
+    const cells = await page.$$eval('[data-testid="history-row"]', (trs) =>
+      trs.filter((t) => t.querySelector('td[data-half="plain"]')).map((t) => Array.from(t.querySelectorAll('td')).map((td: { textContent: string | null }) => (td.textContent ?? '').trim())),
+    )
+    expect(cells[0]).toEqual(expect.arrayContaining(['To be', 'organism', '24']))
   })
 })
 
