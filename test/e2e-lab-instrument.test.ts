@@ -261,7 +261,7 @@ describe('Compare uses its own max tokens', () => {
     const heads = await page.$$eval('[data-testid="history-table"] thead th', (ths) => ths.map((t) => (t.textContent ?? '').trim()))
     expect(heads).toEqual(expect.arrayContaining(['prompt', 'base', 'max tok']))
     const cells = await page.$$eval('[data-testid="history-row"]', (trs) =>
-      trs.filter((t) => t.querySelector('td[data-half="plain"]')).map((t) => Array.from(t.querySelectorAll('td')).map((td: { textContent: string | null }) => (td.textContent ?? '').trim())),
+      trs.filter((t) => t.querySelector('td[data-half="plain"]')).map((t) => (Array.from(t.querySelectorAll('td')) as { textContent: string | null }[]).map((td) => (td.textContent ?? '').trim())),
     )
     expect(cells[0]).toEqual(expect.arrayContaining(['To be', 'organism', '24']))
   })
