@@ -10,7 +10,7 @@
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
 import { spawnSync } from 'node:child_process'
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
@@ -222,6 +222,22 @@ async function peer(): Promise<void> {
   }
 }
 
+/** SentencePiece encoding speed on ~10k characters of text, emoji, accents and CJK (best of three, after a warm-up). */
+function tokenizerSpeed(): void {
+  const dir = embeddedModelDir()
+  const tok = Engine.load(dir).tokenizer
+  const text = readFileSync(join(dir, 'soliloquy.txt'), 'utf8').repeat(8) + ' 🙂 naïve 日本語'.repeat(40)
+  tok.encode(text)
+  let best = Infinity
+  let n = 0
+  for (let i = 0; i < 3; i++) {
+    const t = process.hrtime.bigint()
+    n = tok.encode(text).length
+    best = Math.min(best, ms(t))
+  }
+  console.log(`tokenizer encode      ${best.toFixed(1)} ms for ${text.length} characters → ${n} tokens (${((text.length / best) * 1000).toFixed(0)} chars/s)`)
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2)
   if (args[0] === '--child') return child(args[1], args[2])
@@ -235,6 +251,7 @@ async function main(): Promise<void> {
     return JSON.parse(line.slice(7)) as Measure
   }
   report(run('organism', embeddedModelDir()))
+  tokenizerSpeed()
   if (args.includes('--peer')) {
     const r = spawnSync(process.execPath, [__filename, '--peer-child'], { stdio: 'inherit' })
     if (r.status !== 0) console.log('(peer comparison failed)')
