@@ -5,6 +5,7 @@
 #include <map>
 
 #include "model.h"
+#include "quants.h"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -94,10 +95,16 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
       throw std::runtime_error(name + ": shape does not match config.json (expected [" +
                                (rows == 1 ? "" : std::to_string(rows) + ", ") + std::to_string(cols) + "])");
     if (t.file < 0 || t.file >= (int)maps.size()) throw std::runtime_error(name + ": bad file index");
-    uint64_t bytes = (uint64_t)rows * cols * dtype_size(t.dtype);
+    const int be = dtype_block_elems(t.dtype);
+    if (cols % be != 0)
+      throw std::runtime_error(name + ": rows of " + std::to_string(cols) + " weights are not whole " +
+                               dtype_name(t.dtype) + " blocks of " + std::to_string(be));
+    uint64_t bytes = (uint64_t)rows * dtype_row_bytes(t.dtype, cols);
     if (t.offset + bytes > maps[t.file]->size)
       throw std::runtime_error(name + ": data runs past the end of " + files[t.file] + " (truncated file?)");
-    if (t.offset % dtype_size(t.dtype) != 0) throw std::runtime_error(name + ": misaligned data");
+    // element types are read as whole values; quantised blocks are read field by field (2-byte halves via memcpy)
+    if (!dtype_quantised(t.dtype) && t.offset % dtype_size(t.dtype) != 0)
+      throw std::runtime_error(name + ": misaligned data");
     Mat mt;
     mt.data = maps[t.file]->data + t.offset;
     mt.dtype = t.dtype;
@@ -108,7 +115,7 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
   auto vec = [&](const std::string& name, int n) {
     Mat mt = get(name, 1, n);
     std::vector<float> v(n);
-    for (int i = 0; i < n; i++) v[i] = load_elem(mt.data, mt.dtype, i);
+    mat_row_f32(mt, 0, v.data());
     return v;
   };
   const int D = c.dim, QD = c.heads * c.head_dim, KD = c.kv_heads * c.head_dim;

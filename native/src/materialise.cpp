@@ -1,11 +1,14 @@
-// Dense weights of a view, streamed tensor by tensor to a safetensors file (export of a stepped model).
-// Never holds more than one block of rows in fp32.
+// Dense weights of a view, streamed tensor by tensor into a file whose header the caller wrote (safetensors or GGUF):
+// each tensor at its byte offset, in F32, F16, BF16 or Q8_0, q/k rows optionally reordered into Meta's interleaved
+// RoPE order. Never holds more than one block of rows in fp32; the file is written beside the target and renamed
+// into place at the end, so a failed or cancelled export leaves nothing half-written.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "model.h"
+#include "quants.h"
 #include "threads.h"
 
 namespace {
@@ -39,13 +42,21 @@ Target resolve(const Model& m, const std::string& name) {
   throw std::runtime_error("cannot export unknown tensor " + name);
 }
 
+// The source row of output row j when rows are written in Meta's interleaved order from HF's rotate_half order: per
+// head of hd rows, output rows 2i and 2i+1 are HF rows i and i + hd/2. heads = 0: no reordering.
+int source_row(int j, int rows, int heads) {
+  if (heads <= 0) return j;
+  int hd = rows / heads, half = hd / 2, h = j / hd, k = j % hd;
+  return h * hd + (k % 2) * half + k / 2;
+}
+
 // rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols]
-void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, float* out) {
+void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, int permute_heads, float* out) {
   const int cols = tg.cols;
   const Mat& W = tg.kind == K_EMBED ? m.embed : m.linear(tg.index);
   parallel_for(r1 - r0, [&](int a, int b, int) {
     for (int i = a; i < b; i++) {
-      int row = r0 + i;
+      int row = source_row(r0 + i, tg.rows, permute_heads);
       float* o = out + (size_t)i * cols;
       mat_row_f32(W, row, o);
       for (const Term& t : view) {
@@ -79,22 +90,33 @@ void write_all(FILE* fp, const void* p, size_t n, const std::string& path) {
 }
 }  // namespace
 
-void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
-                      const std::vector<std::string>& names, DType out, const Job& job) {
+void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& prefix,
+                      const std::vector<OutTensor>& tensors, const Job& job) {
   std::vector<Target> targets;
-  for (const std::string& n : names) targets.push_back(resolve(m, n));
-  FILE* fp = std::fopen(path.c_str(), "wb");
-  if (!fp) throw std::runtime_error("could not create " + path + ": " + std::strerror(errno));
+  for (const OutTensor& t : tensors) {
+    targets.push_back(resolve(m, t.name));
+    const int be = dtype_block_elems(t.dtype);
+    if (t.dtype != DT_F32 && t.dtype != DT_F16 && t.dtype != DT_BF16 && t.dtype != DT_Q8_0)
+      throw std::runtime_error(std::string("cannot export to ") + dtype_name(t.dtype));
+    if (targets.back().cols % be != 0)
+      throw std::runtime_error(t.name + ": rows of " + std::to_string(targets.back().cols) + " weights are not whole " +
+                               dtype_name(t.dtype) + " blocks of " + std::to_string(be));
+  }
+  const std::string part = path + ".partial";
+  FILE* fp = std::fopen(part.c_str(), "wb");
+  if (!fp) throw std::runtime_error("could not create " + part + ": " + std::strerror(errno));
   try {
-    uint64_t hlen = header.size();
-    uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)(hlen >> (8 * i));
-    write_all(fp, len8, 8, path);
-    write_all(fp, header.data(), header.size(), path);
+    write_all(fp, prefix.data(), prefix.size(), path);
+    uint64_t pos = prefix.size();
     std::vector<float> block;
-    std::vector<uint16_t> half;
+    std::vector<uint8_t> bytes;
     for (size_t ti = 0; ti < targets.size(); ti++) {
       const Target& tg = targets[ti];
+      const OutTensor& ot = tensors[ti];
+      if (ot.offset < pos) throw std::runtime_error(ot.name + ": tensor offsets overlap");
+      bytes.assign(ot.offset - pos, 0);  // alignment padding
+      write_all(fp, bytes.data(), bytes.size(), path);
+      pos = ot.offset;
       const int BR = 256;
       for (int r0 = 0; r0 < tg.rows; r0 += BR) {
         int r1 = std::min(tg.rows, r0 + BR);
@@ -103,15 +125,22 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
         if (tg.kind == K_NORM) {
           block = view_norm(m, view, tg.index);
         } else {
-          dense_rows(m, view, tg, r0, r1, block.data());
+          dense_rows(m, view, tg, r0, r1, ot.permute_heads, block.data());
         }
-        if (out == DT_F32) {
-          write_all(fp, block.data(), n * 4, path);
+        size_t nb = (size_t)(r1 - r0) * dtype_row_bytes(ot.dtype, tg.cols);
+        if (ot.dtype == DT_F32) {
+          write_all(fp, block.data(), nb, path);
         } else {
-          half.resize(n);
-          for (size_t i = 0; i < n; i++) half[i] = out == DT_F16 ? f32_to_f16(block[i]) : f32_to_bf16(block[i]);
-          write_all(fp, half.data(), n * 2, path);
+          bytes.resize(nb);
+          if (ot.dtype == DT_Q8_0) {
+            quantise_row_q8_0(block.data(), bytes.data(), (int64_t)n);  // rows are whole blocks: one long row
+          } else {
+            uint16_t* h = (uint16_t*)bytes.data();
+            for (size_t i = 0; i < n; i++) h[i] = ot.dtype == DT_F16 ? f32_to_f16(block[i]) : f32_to_bf16(block[i]);
+          }
+          write_all(fp, bytes.data(), nb, path);
         }
+        pos += nb;
         job.check();
       }
       job.report("export", (int64_t)ti + 1, (int64_t)targets.size());
@@ -122,9 +151,12 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
       throw std::runtime_error("could not write " + path + ": " + std::strerror(errno));
     }
     fp = nullptr;
+    std::remove(path.c_str());  // Windows' rename does not replace
+    if (std::rename(part.c_str(), path.c_str()) != 0)
+      throw std::runtime_error("could not rename " + part + " to " + path + ": " + std::strerror(errno));
   } catch (...) {
     if (fp) std::fclose(fp);
-    std::remove(path.c_str());
+    std::remove(part.c_str());
     throw;
   }
 }

@@ -325,9 +325,17 @@ export class Engine {
         shards[i].map((n) => ({ name: n, dtype, shape: byName.get(n)!.shape })),
         { format: 'pt' },
       )
-      await call(opts, (no) =>
-        this.model.materialise({ view: nat, path: join(outDir, file), header, names: shards[i], dtype }, no),
-      )
+      const hb = Buffer.from(header, 'utf8')
+      const prefix = Buffer.alloc(8 + hb.length)
+      prefix.writeBigUInt64LE(BigInt(hb.length), 0)
+      hb.copy(prefix, 8)
+      let off = prefix.length
+      const tensors = shards[i].map((n) => {
+        const t = { name: n, dtype, offset: off }
+        off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
+        return t
+      })
+      await call(opts, (no) => this.model.materialise({ view: nat, path: join(outDir, file), prefix, tensors }, no))
       for (const n of shards[i]) weightMap[n] = file
       files.push(file)
       total += dataBytes
