@@ -42,12 +42,15 @@ Target resolve(const Model& m, const std::string& name) {
   throw std::runtime_error("cannot export unknown tensor " + name);
 }
 
-// The source row of output row j when rows are written in Meta's interleaved order from HF's rotate_half order: per
-// head of hd rows, output rows 2i and 2i+1 are HF rows i and i + hd/2. heads = 0: no reordering.
+// The source row of output row j when q/k rows change RoPE layout. Per head of hd rows, Meta's interleaved rows
+// 2i and 2i+1 are HF's rotate_half rows i and i + hd/2. heads > 0: HF model → interleaved file; heads < 0:
+// interleaved model → HF file (|heads| heads); 0: rows as stored.
 int source_row(int j, int rows, int heads) {
-  if (heads <= 0) return j;
-  int hd = rows / heads, half = hd / 2, h = j / hd, k = j % hd;
-  return h * hd + (k % 2) * half + k / 2;
+  if (heads == 0) return j;
+  int nh = heads > 0 ? heads : -heads;
+  int hd = rows / nh, half = hd / 2, h = j / hd, k = j % hd;
+  if (heads > 0) return h * hd + (k % 2) * half + k / 2;
+  return h * hd + 2 * (k % half) + k / half;
 }
 
 // rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols]

@@ -149,7 +149,8 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
 
 // ---- materialise.cpp ------------------------------------------------------------------------------------
 // One tensor of an export: its HF name, output type (F32, F16, BF16 or Q8_0), absolute byte offset in the file, and
-// permute_heads > 0 to write q/k rows in Meta's interleaved RoPE order from HF order (GGUF of an HF model).
+// permute_heads > 0 to write q/k rows in Meta's interleaved RoPE order from HF order (GGUF of an HF model), < 0 for
+// the inverse with −permute_heads heads (HF directory of a GGUF or Meta model).
 struct OutTensor {
   std::string name;
   DType dtype = DT_F32;

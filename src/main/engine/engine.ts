@@ -2,11 +2,13 @@
 // from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
 import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
 import { SentencePieceTokenizer } from './tokenizer'
-import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
+import { readGguf } from './ggufFile'
+import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
+import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
   phase: string
@@ -154,11 +156,14 @@ export class Engine {
     readonly tensors: TensorEntry[],
     readonly fileBytes: number,
     readonly tensorNames: string[],
+    /** where the weights came from: an HF directory or a single GGUF file (with its dominant weight type) */
+    readonly source: { format: 'hf' | 'gguf'; quantisation: string } = { format: 'hf', quantisation: 'none' },
   ) {}
 
-  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model). */
+  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model) or a .gguf file. */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
+    if (/\.gguf$/i.test(root) && existsSync(root) && statSync(root).isFile()) return Engine.loadGguf(root, opts)
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
     const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
     const tokPath = join(root, 'tokenizer.model')
@@ -183,6 +188,34 @@ export class Engine {
       throw new ModelFormatError((e as Error).message)
     }
     return new Engine(root, config, tokenizer, model, ckpt.tensors, ckpt.bytes, model.tensorNames())
+  }
+
+  /** A llama.cpp GGUF file: metadata → config, the embedded tokenizer, tensors mmap'd in their stored ggml type. */
+  private static loadGguf(path: string, opts: { threads?: number }): Engine {
+    const g = readGguf(path)
+    const ckpt = ggufCheckpoint(g)
+    const config = ckpt.config
+    const tokenizer = ggufTokenizer(g)
+    if (tokenizer.vocabSize > config.vocab)
+      throw new ModelFormatError(`${basename(path)}: the tokenizer has ${tokenizer.vocabSize} tokens but the model ${config.vocab}`)
+    const names = new Set(ckpt.tensors.map((t) => t.name))
+    if (!names.has('model.embed_tokens.weight')) throw new ModelFormatError(`${basename(path)}: has no token_embd.weight`)
+    const addon = loadAddon()
+    let model: NativeModel
+    try {
+      model = new addon.Model({
+        config: { ...config, raw: undefined, eosIds: undefined },
+        files: [path],
+        tensors: ckpt.tensors,
+        threads: opts.threads ?? 0,
+      })
+    } catch (e) {
+      throw new ModelFormatError(`${basename(path)}: ${(e as Error).message}`)
+    }
+    return new Engine(path, config, tokenizer, model, ckpt.tensors, g.fileSize, model.tensorNames(), {
+      format: 'gguf',
+      quantisation: ckpt.quantisation,
+    })
   }
 
   /** SentencePiece ids of text, without BOS. */
@@ -284,6 +317,15 @@ export class Engine {
   }
 
   /**
+   * Streams the dense weights of `view` into `path` after `prefix` (a format's serialised header): each tensor at its
+   * absolute offset, in its dtype (F32, F16, BF16, Q8_0). Written beside the target and renamed at the end.
+   */
+  async writeTensors(view: View, path: string, prefix: Uint8Array, tensors: MaterialiseTensor[], opts?: CallOptions): Promise<void> {
+    const nat = this.nativeView(view)
+    await call(opts, (o) => this.model.materialise({ view: nat, path, prefix, tensors }, o))
+  }
+
+  /**
    * Writes the model under `view` as a standard HF directory (config, safetensors, tokenizer), streaming tensor by
    * tensor. Shards of at most `shardBytes` with an index when the model is larger.
    */
@@ -293,7 +335,9 @@ export class Engine {
     o: { dtype?: DType; shardBytes?: number } = {},
     opts?: CallOptions,
   ): Promise<{ files: string[]; bytes: number }> {
-    const dtype: DType = o.dtype ?? this.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype ?? 'F32'
+    const stored = this.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype ?? 'F32'
+    // a quantised model exports its dequantised (and stepped) values exactly, in F32
+    const dtype: DType = o.dtype ?? (['F32', 'F16', 'BF16'].includes(stored) ? (stored as DType) : 'F32')
     if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`unsupported export dtype ${String(dtype)}`)
     try {
       mkdirSync(outDir, { recursive: true })
@@ -331,7 +375,11 @@ export class Engine {
       hb.copy(prefix, 8)
       let off = prefix.length
       const tensors = shards[i].map((n) => {
-        const t = { name: n, dtype, offset: off }
+        // an HF directory holds q/k rows in rotate_half order: models stored interleaved (GGUF llama) are reordered
+        const permuteHeads = !this.config.ropeInterleaved ? 0
+          : n.endsWith('self_attn.q_proj.weight') ? -this.config.heads
+          : n.endsWith('self_attn.k_proj.weight') ? -this.config.kvHeads : 0
+        const t = { name: n, dtype, offset: off, permuteHeads }
         off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
         return t
       })
@@ -346,11 +394,11 @@ export class Engine {
         JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
       )
     const torchDtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16'
-    const cfg = { ...this.config.raw, dtype: torchDtype }
+    const cfg: Record<string, unknown> = { ...this.config.raw, dtype: torchDtype }
     if ('torch_dtype' in cfg) cfg.torch_dtype = torchDtype
     writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2))
     for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
-      if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
+      if (this.source.format === 'hf' && existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
     return { files, bytes: total }
   }
 }

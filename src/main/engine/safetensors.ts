@@ -6,13 +6,15 @@ import { join } from 'node:path'
 import { ModelFormatError, readJson } from './config'
 
 export type DType = 'F32' | 'F16' | 'BF16'
+/** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
+export type StoredDType = DType | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K'
 const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 }
 
 export interface TensorEntry {
   name: string
   file: number // index into the checkpoint's file list
   offset: number // absolute byte offset of the data in the file
-  dtype: DType
+  dtype: StoredDType
   shape: number[]
 }
 

@@ -349,6 +349,39 @@ export class SentencePieceTokenizer {
     return new SentencePieceTokenizer(pieces, settings, fail)
   }
 
+  /**
+   * A SentencePiece BPE model described by a GGUF file's tokenizer.ggml.* metadata (tokenizer.ggml.model "llama"):
+   * pieces, scores and SentencePiece piece types are stored as arrays. llama.cpp's SPM tokenizer byte-falls-back,
+   * adds the dummy prefix unless tokenizer.ggml.add_space_prefix is false, and never collapses whitespace.
+   */
+  static fromGgufVocab(
+    v: { tokens: string[]; scores?: number[]; types?: number[]; bos?: number; eos?: number; addSpacePrefix?: boolean },
+    label: string,
+  ): SentencePieceTokenizer {
+    const fail: Fail = (problem) => {
+      throw new ModelFormatError(`${label}: ${problem}`)
+    }
+    const pieces: ModelPiece[] = v.tokens.map((text, i) => ({
+      text,
+      score: v.scores?.[i] ?? 0,
+      type: (v.types?.[i] ?? PieceType.NORMAL) as PieceType,
+    }))
+    const settings: ModelSettings = {
+      modelType: MODEL_TYPE_BPE,
+      byteFallback: pieces.some((p) => p.type === PieceType.BYTE),
+      bosId: v.bos ?? 1,
+      eosId: v.eos ?? 2,
+      padId: -1,
+      unkSurface: DEFAULT_UNK_SURFACE,
+      addDummyPrefix: v.addSpacePrefix ?? true,
+      removeExtraWhitespaces: false,
+      escapeWhitespaces: true,
+      normalizerName: 'identity',
+      hasPrecompiledCharsmap: false,
+    }
+    return new SentencePieceTokenizer(pieces, settings, fail)
+  }
+
   private constructor(pieces: ModelPiece[], settings: ModelSettings, fail: Fail) {
     if (pieces.length === 0) fail('contains no vocabulary pieces (is it a SentencePiece model?)')
     if (settings.modelType !== MODEL_TYPE_BPE) {

@@ -18,7 +18,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs'
-import { basename, join, relative, resolve } from 'node:path'
+import { basename, dirname, join, relative, resolve } from 'node:path'
 import { CallOptions, Engine, InputError, View } from '../engine/engine'
 import type { StepFactors } from '../engine/native'
 import type { CheckpointRecord } from '../../shared/labTypes'
@@ -61,14 +61,17 @@ const SAMPLE = 64 * 1024
  */
 export function modelFingerprint(dir: string): Fingerprint {
   const files: Record<string, string> = {}
-  const names = readdirSync(dir).sort()
+  // a single-file model (.gguf) is fingerprinted as the only file of its folder
+  const single = statSync(dir).isFile()
+  const names = single ? [basename(dir)] : readdirSync(dir).sort()
+  if (single) dir = dirname(dir)
   for (const name of names) {
     const p = join(dir, name)
     if (!statSync(p).isFile()) continue
     if (name === 'config.json' || name === 'tokenizer.model' || name === 'tokenizer.json') {
       const b = readFileSync(p)
       files[name] = `${b.length}:${createHash('sha256').update(b).digest('hex')}`
-    } else if (name.endsWith('.safetensors')) {
+    } else if (name.endsWith('.safetensors') || (single && name.endsWith('.gguf'))) {
       const fd = openSync(p, 'r')
       try {
         const size = fstatSync(fd).size
@@ -80,8 +83,9 @@ export function modelFingerprint(dir: string): Fingerprint {
           readSync(fd, b, 0, n, pos)
           h.update(b)
         }
-        let headerEnd = Math.min(size, 8)
-        if (size >= 8) {
+        // GGUF: the metadata and tensor table lead the file; its first MiB stands in for the header
+        let headerEnd = Math.min(size, name.endsWith('.gguf') ? 16 * SAMPLE : 8)
+        if (size >= 8 && !name.endsWith('.gguf')) {
           const lb = Buffer.alloc(8)
           readSync(fd, lb, 0, 8, 0)
           headerEnd = Math.min(size, 8 + Number(lb.readBigUInt64LE(0)))

@@ -161,7 +161,7 @@ export class Lab {
     const row = upsertModel(this.db, {
       path: abs,
       name: embedded ? 'organism (embedded)' : basename(abs),
-      format: 'hf',
+      format: engine.source.format,
       fingerprint: fp.fingerprint,
       files: fp.files,
       config: engine.config.raw,
@@ -225,8 +225,9 @@ export class Lab {
     }
     if (typeof ref !== 'string' && typeof ref !== 'number') throw new InputError('model must be a path or a checkpoint name')
     const s = String(ref)
-    // checkpoint names never contain a path separator: anything that does is a directory (missing → engine's error)
-    if (typeof ref === 'string' && !s.startsWith('ckpt:') && ((existsSync(s) && statSync(s).isDirectory()) || /[/\\]/.test(s)))
+    // checkpoint names never contain a path separator: anything that does is a model path — a directory or a .gguf
+    // file (missing → engine's error)
+    if (typeof ref === 'string' && !s.startsWith('ckpt:') && ((existsSync(s) && (statSync(s).isDirectory() || /\.gguf$/i.test(s))) || /[/\\]/.test(s)))
       return { model: this.loadDir(s), checkpoint: null, base: [], ref: resolve(s) }
     const byName = typeof ref === 'string' && !s.startsWith('ckpt:') ? findCheckpointByName(this.db, s) : undefined
     if (!byName && typeof ref === 'string' && !s.startsWith('ckpt:') && !/^\d+$/.test(s))
