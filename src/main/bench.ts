@@ -18,9 +18,8 @@ import { embeddedModelDir, loadAddon } from './engine/native'
 import { safetensorsHeader } from './engine/safetensors'
 import { sweep } from './lab/sweep'
 import { exportGguf } from './engine/gguf'
-import { pathToFileURL } from 'node:url'
+import { loadPeer, PEER_VERSION } from './peer'
 import { existsSync } from 'node:fs'
-import { homedir } from 'node:os'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -157,36 +156,9 @@ async function child(kind: string, dir: string): Promise<void> {
   process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
 }
 
-const PEER_VERSION = '3.21.1'
-
-interface LlamaCppModule {
-  getLlama(o: { gpu: false; build: 'never' }): Promise<{
-    loadModel(o: { modelPath: string }): Promise<{
-      createContext(o: { contextSize: number; threads: number }): Promise<{
-        getSequence(): { evaluate(tokens: number[], o: { temperature: number }): AsyncIterable<number> }
-        dispose(): Promise<void>
-      }>
-      dispose(): Promise<void>
-    }>
-  }>
-}
-
-/** node-llama-cpp, installed on demand into a cache folder (never into the project). */
-function peerModule(): string {
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'soliloquy', `node-llama-cpp-${PEER_VERSION}`)
-  const entry = join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')
-  if (!existsSync(entry)) {
-    console.log(`(installing node-llama-cpp@${PEER_VERSION} into ${dir} …)`)
-    mkdirSync(dir, { recursive: true })
-    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, `node-llama-cpp@${PEER_VERSION}`], { stdio: 'inherit' })
-    if (r.status !== 0) throw new Error('could not install node-llama-cpp')
-  }
-  return entry
-}
-
 /** Greedy generation on the base model and at α = 0.03 by both engines: parity and tokens/s, side by side. */
 async function peer(): Promise<void> {
-  const llamaCpp = (await import(pathToFileURL(peerModule()).href)) as LlamaCppModule
+  const llamaCpp = await loadPeer()
   const engine = Engine.load(embeddedModelDir())
   const g = await engine.gradient(PHRASE)
   const dir = mkdtempSync(join(tmpdir(), 'soliloquy-peer-'))
