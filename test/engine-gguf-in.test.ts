@@ -10,6 +10,7 @@ import { exportGguf } from '../src/main/engine/gguf'
 import { readGguf } from '../src/main/engine/ggufFile'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
+import { quantiseQ4K, quantiseQ6K } from '../src/main/kquants'
 import { ORGANISM, rng, tmp } from './helpers'
 import { BLOCK, interleaveRows, kBlockValues, KBlock, packK, QType, quantise, quantisedTwins, readWeights, writeGgufFile } from './ggml'
 
@@ -151,6 +152,21 @@ describe('ggml block decoding', () => {
       const { bytes, values } = quantise(t, x, 64)
       expect(Array.from(addon.dequantise(t, bytes, x.length))).toEqual(Array.from(values))
     })
+})
+
+describe('the benchmark\'s K-quant quantiser', () => {
+  it('writes Q4_K and Q6_K blocks that decode close to the input', () => {
+    const r = rng(3)
+    const x = Float32Array.from({ length: 256 * 8 }, () => (r() - 0.5) * 0.1)
+    for (const [t, bytes, q, tol] of [['Q4_K', 144, quantiseQ4K, 0.1 / 15], ['Q6_K', 210, quantiseQ6K, 0.1 / 60]] as const) {
+      const out = new Uint8Array(8 * bytes)
+      for (let b = 0; b < 8; b++) q(x, 256 * b, out, bytes * b)
+      const y = loadAddon().dequantise(t, out, x.length)
+      let worst = 0
+      for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]))
+      expect(worst, t).toBeLessThan(tol)
+    }
+  })
 })
 
 describe('GGUF export', () => {

@@ -58,7 +58,7 @@ class Buf {
   }
 }
 
-type Kv = [string, 'u32' | 'f32' | 'str' | 'bool', number | string | boolean] | [string, 'strs', string[]] | [string, 'f32s' | 'i32s', number[]]
+export type Kv = [string, 'u32' | 'f32' | 'str' | 'bool', number | string | boolean] | [string, 'strs', string[]] | [string, 'f32s' | 'i32s', number[]]
 
 function writeKv(b: Buf, [key, type, value]: Kv): void {
   b.str(key)
@@ -71,6 +71,30 @@ function writeKv(b: Buf, [key, type, value]: Kv): void {
     case 'f32s': b.u32(GGUF_T.ARRAY); b.u32(GGUF_T.FLOAT32); b.u64((value as number[]).length); for (const v of value as number[]) b.f32(v); break
     case 'i32s': b.u32(GGUF_T.ARRAY); b.u32(GGUF_T.INT32); b.u64((value as number[]).length); for (const v of value as number[]) b.i32(v); break
   }
+}
+
+/** A GGUF v3 header (metadata, tensor infos 32-aligned in order, padding): the bytes and each tensor's absolute
+ *  data offset. */
+export function ggufHeader(kv: Kv[], infos: { name: string; dims: number[]; type: number; bytes: number }[]): { head: Buffer; offsets: number[] } {
+  const head = new Buf()
+  head.push(Buffer.from('GGUF'))
+  head.u32(3)
+  head.u64(infos.length)
+  head.u64(kv.length)
+  for (const k of kv) writeKv(head, k)
+  const rel: number[] = []
+  let r = 0
+  for (const x of infos) {
+    head.str(x.name)
+    head.u32(x.dims.length)
+    for (const d of x.dims) head.u64(d)
+    head.u32(x.type)
+    head.u64(r)
+    rel.push(r)
+    r += Math.ceil(x.bytes / ALIGN) * ALIGN
+  }
+  head.pad(ALIGN)
+  return { head: head.concat(), offsets: rel.map((o) => head.length + o) }
 }
 
 function tensorBytes(dtype: GgufDType, count: number): number {
@@ -137,14 +161,12 @@ export async function exportGguf(
   const shapes = new Map(engine.tensors.map((t) => [t.name, t.shape]))
   const names = engine.tensorNames.filter((n) => stored.has(n))
   const interleave = arch === 'llama' && !c.ropeInterleaved
-  const infos: { name: string; dims: number[]; type: number; rel: number; bytes: number }[] = []
-  let rel = 0
+  const infos: { name: string; dims: number[]; type: number; bytes: number }[] = []
   const add = (name: string, shape: number[], type: GgufDType): void => {
     const count = shape.reduce((a, b) => a * b, 1)
     if (type === 'Q8_0' && shape[shape.length - 1] % 32 !== 0)
       throw new InputError(`GGUF export to Q8_0: ${name} has rows of ${shape[shape.length - 1]} weights, not whole blocks of 32`)
-    infos.push({ name, dims: [...shape].reverse(), type: GGML_TYPE_ID[type], rel, bytes: tensorBytes(type, count) })
-    rel += Math.ceil(tensorBytes(type, count) / ALIGN) * ALIGN
+    infos.push({ name, dims: [...shape].reverse(), type: GGML_TYPE_ID[type], bytes: tensorBytes(type, count) })
   }
   if (ropeFreqs) add('rope_freqs.weight', [ropeFreqs.length], 'F32')
   const outTensors: { hf: string; dtype: GgufDType; index: number }[] = []
@@ -155,36 +177,22 @@ export async function exportGguf(
     add(ggufTensorName(n), shape, t)
   }
 
-  const head = new Buf()
-  head.push(Buffer.from('GGUF'))
-  head.u32(3)
-  head.u64(infos.length)
-  head.u64(kv.length)
-  for (const k of kv) writeKv(head, k)
-  for (const x of infos) {
-    head.str(x.name)
-    head.u32(x.dims.length)
-    for (const d of x.dims) head.u64(d)
-    head.u32(x.type)
-    head.u64(x.rel)
-  }
-  head.pad(ALIGN)
-  const dataStart = head.length
+  const { head, offsets } = ggufHeader(kv, infos)
+  let prefix = head
   if (ropeFreqs) {
-    // the one tensor that is not a model weight travels in the prefix, at relative offset 0
+    // the one tensor that is not a model weight travels in the prefix, at the start of the data section
     const b = Buffer.alloc(ropeFreqs.length * 4)
     ropeFreqs.forEach((v, i) => b.writeFloatLE(v, 4 * i))
-    head.push(b)
+    prefix = Buffer.concat([head, b])
   }
   const tensors: MaterialiseTensor[] = outTensors.map((t) => ({
     name: t.hf,
     dtype: t.dtype,
-    offset: dataStart + infos[t.index].rel,
+    offset: offsets[t.index],
     permuteHeads: !interleave ? 0
       : t.hf.endsWith('self_attn.q_proj.weight') ? c.heads
       : t.hf.endsWith('self_attn.k_proj.weight') ? c.kvHeads : 0,
   }))
-  await engine.writeTensors(view, outPath, head.concat(), tensors, opts)
-  const last = infos[infos.length - 1]
-  return { bytes: dataStart + last.rel + last.bytes }
+  await engine.writeTensors(view, outPath, prefix, tensors, opts)
+  return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes }
 }
