@@ -252,3 +252,24 @@ describe('bad GGUF files', () => {
     expect(() => Engine.load(arch)).toThrow(/arch\.gguf: general\.architecture "gemma" is not supported/)
   })
 })
+
+describe('the CLI with --model file.gguf', () => {
+  it('sweep --json runs on a GGUF file as on a directory', async () => {
+    const { spawnSync } = await import('node:child_process')
+    const { existsSync } = await import('node:fs')
+    const ROOT = join(ORGANISM, '..', '..')
+    expect(existsSync(join(ROOT, 'out', 'main', 'cli.js')), 'the CLI is built (npm run build)').toBe(true)
+    const file = join(tmp(), 'organism.gguf')
+    await exportGguf(Engine.load(ORGANISM), [], file, undefined, { dtype: 'F16' })
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'sweep', '--json', '--model', file, '--lrs', '0,0.03'], {
+      encoding: 'utf8',
+      env: { ...process.env, SOLILOQUY_DATA: tmp() },
+      timeout: 120_000,
+    })
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    const out = JSON.parse(r.stdout) as { rows: { lr: number; text: string }[] }
+    expect(out.rows[0].text.startsWith('a successful business owner')).toBe(true)
+    expect(out.rows[1].text.startsWith(', or not to be, that is the question:')).toBe(true)
+  }, 180_000)
+})
