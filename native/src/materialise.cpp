@@ -6,6 +6,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
+#ifndef S_ISDIR  // MSVC
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#endif
 
 #include "model.h"
 #include "quants.h"
@@ -105,6 +109,9 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
       throw std::runtime_error(t.name + ": rows of " + std::to_string(targets.back().cols) + " weights are not whole " +
                                dtype_name(t.dtype) + " blocks of " + std::to_string(be));
   }
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw std::runtime_error("could not create " + path + ": " + std::strerror(EISDIR));
   const std::string part = path + ".partial";
   FILE* fp = std::fopen(part.c_str(), "wb");
   if (!fp) throw std::runtime_error("could not create " + part + ": " + std::strerror(errno));
@@ -154,7 +161,9 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
       throw std::runtime_error("could not write " + path + ": " + std::strerror(errno));
     }
     fp = nullptr;
-    std::remove(path.c_str());  // Windows' rename does not replace
+#ifdef _WIN32
+    std::remove(path.c_str());  // Windows' rename does not replace an existing file
+#endif
     if (std::rename(part.c_str(), path.c_str()) != 0)
       throw std::runtime_error("could not rename " + part + " to " + path + ": " + std::strerror(errno));
   } catch (...) {
