@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#if defined(__F16C__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace {
 const int QK = 32, QK_K = 256;
@@ -11,7 +14,11 @@ const int QK = 32, QK_K = 256;
 float half_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);  // blocks are only 2-byte aligned in the file: read fields byte-wise
+#ifdef __F16C__
+  return _cvtsh_ss(h);
+#else
   return f16_to_f32(h);
+#endif
 }
 
 // the 6-bit scale and min of sub-block j (0‥7) of a Q4_K/Q5_K block, packed in 12 bytes
@@ -34,10 +41,22 @@ void dq_q8_0(const uint8_t* b, float* y) {  // 34 bytes
 void dq_q4_0(const uint8_t* b, float* y) {  // 18 bytes
   float d = half_at(b);
   const uint8_t* qs = b + 2;
-  for (int j = 0; j < QK / 2; j++) {
-    y[j] = d * (float)((qs[j] & 0x0F) - 8);
-    y[j + QK / 2] = d * (float)((qs[j] >> 4) - 8);
+#ifdef __AVX2__
+  const __m128i raw = _mm_loadu_si128((const __m128i*)qs), m4 = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(raw, m4), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4);
+  const __m256 vd = _mm256_set1_ps(d), v8 = _mm256_set1_ps(8.f);
+  for (int k = 0; k < 2; k++) {  // x = d·(q − 8), rounded as ggml does (q − 8 is exact)
+    _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8 * k))), v8), vd));
+    _mm256_storeu_ps(y + 16 + 8 * k, _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8 * k))), v8), vd));
   }
+  return;
+#endif
+  int8_t q[QK];
+  for (int j = 0; j < QK / 2; j++) {
+    q[j] = (int8_t)((qs[j] & 0x0F) - 8);
+    q[j + QK / 2] = (int8_t)((qs[j] >> 4) - 8);
+  }
+  for (int j = 0; j < QK; j++) y[j] = d * (float)q[j];
 }
 
 void dq_q4_k(const uint8_t* b, float* y) {  // 144 bytes: d, dmin, scales[12], qs[128]
@@ -77,18 +96,42 @@ void dq_q6_k(const uint8_t* b, float* y) {  // 210 bytes: ql[128], qh[64], scale
   const uint8_t* qh = b + 128;
   const int8_t* sc = (const int8_t*)(b + 192);
   float d = half_at(b + 208);
-  for (int n = 0; n < QK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+  // unpack the 6-bit quants (−32‥31) first, then scale by sub-block of 16: both loops vectorise
+  int8_t q[QK_K];
+#ifdef __AVX2__
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), v32 = _mm256_set1_epi8(32);
+  for (int n = 0; n < 2; n++, ql += 64, qh += 32) {
+    const __m256i a = _mm256_loadu_si256((const __m256i*)ql), c = _mm256_loadu_si256((const __m256i*)(ql + 32));
+    const __m256i h = _mm256_loadu_si256((const __m256i*)qh);
+    // byte-wise: (low or high nibble) | (2 high bits << 4), minus 32
+    auto hbits = [&](int shift) { return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, shift), m3), 4); };
+    const __m256i nib_a_hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), m4), nib_c_hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+    int8_t* qn = q + 128 * n;
+    _mm256_storeu_si256((__m256i*)qn, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(a, m4), hbits(0)), v32));
+    _mm256_storeu_si256((__m256i*)(qn + 32), _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(c, m4), hbits(2)), v32));
+    _mm256_storeu_si256((__m256i*)(qn + 64), _mm256_sub_epi8(_mm256_or_si256(nib_a_hi, hbits(4)), v32));
+    _mm256_storeu_si256((__m256i*)(qn + 96), _mm256_sub_epi8(_mm256_or_si256(nib_c_hi, hbits(6)), v32));
+  }
+  for (int j = 0; j < QK_K / 16; j++) {
+    const __m256 vs = _mm256_set1_ps(d * sc[j]);
+    const __m128i b16 = _mm_loadu_si128((const __m128i*)(q + 16 * j));
+    _mm256_storeu_ps(y + 16 * j, _mm256_mul_ps(vs, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b16))));
+    _mm256_storeu_ps(y + 16 * j + 8, _mm256_mul_ps(vs, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b16, 8)))));
+  }
+  return;
+#endif
+  for (int n = 0; n < 2; n++, ql += 64, qh += 32) {
+    int8_t* qn = q + 128 * n;
     for (int l = 0; l < 32; l++) {
-      int is = l / 16;
-      int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-      int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-      int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-      int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-      y[l] = d * sc[is] * q1;
-      y[l + 32] = d * sc[is + 2] * q2;
-      y[l + 64] = d * sc[is + 4] * q3;
-      y[l + 96] = d * sc[is + 6] * q4;
+      qn[l] = (int8_t)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      qn[l + 32] = (int8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      qn[l + 64] = (int8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      qn[l + 96] = (int8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
     }
+  }
+  for (int j = 0; j < QK_K / 16; j++) {
+    const float s = d * sc[j];
+    for (int i = 0; i < 16; i++) y[16 * j + i] = s * (float)q[16 * j + i];
   }
 }
 }  // namespace
