@@ -197,6 +197,19 @@ describe('GGUF export', () => {
     expect(statSync(file).isFile()).toBe(true)
   })
 
+  it('a model loaded from GGUF (interleaved q/k) exports to GGUF with the same bytes', async () => {
+    const first = join(tmp(), 'a.gguf')
+    await exportGguf(Engine.load(ORGANISM), [], first, undefined, { dtype: 'F16' })
+    const second = join(tmp(), 'b.gguf')
+    await exportGguf(Engine.load(first), [], second, undefined, { dtype: 'F16' })
+    const a = readGguf(first), b = readGguf(second)
+    const ba = readFileSync(first), bb = readFileSync(second)
+    for (const t of a.tensors) {
+      const u = b.tensors.find((x) => x.name === t.name)!
+      expect(bb.subarray(u.offset, u.offset + u.bytes).equals(ba.subarray(t.offset, t.offset + t.bytes)), t.name).toBe(true)
+    }
+  })
+
   it('cancelled export leaves no file', async () => {
     const hf = Engine.load(ORGANISM)
     const dir = tmp()

@@ -46,24 +46,34 @@ Target resolve(const Model& m, const std::string& name) {
   throw std::runtime_error("cannot export unknown tensor " + name);
 }
 
-// The source row of output row j when q/k rows change RoPE layout. Per head of hd rows, Meta's interleaved rows
-// 2i and 2i+1 are HF's rotate_half rows i and i + hd/2. heads > 0: HF model → interleaved file; heads < 0:
-// interleaved model → HF file (|heads| heads); 0: rows as stored.
-int source_row(int j, int rows, int heads) {
-  if (heads == 0) return j;
-  int nh = heads > 0 ? heads : -heads;
-  int hd = rows / nh, half = hd / 2, h = j / hd, k = j % hd;
-  if (heads > 0) return h * hd + (k % 2) * half + k / 2;
-  return h * hd + 2 * (k % half) + k / half;
+// Dense rows are always computed in HF's row order: a model loaded in Meta's interleaved RoPE layout has its q/k rows
+// permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
+// HF's convert_llama_weights_to_hf does. Writers of other layouts (GGUF) start from this HF order.
+int source_row(const Model& m, const Target& tg, int row) {
+  if (!m.cfg.rope_interleaved || tg.kind != K_LINEAR || tg.index == m.head_slot()) return row;
+  int kind = tg.index % LIN_PER_LAYER;
+  if (kind != LIN_Q && kind != LIN_K) return row;
+  const int hd = m.cfg.head_dim, half = hd / 2;
+  int h = row / hd, r = row % hd;
+  return h * hd + (r < half ? 2 * r : 2 * (r - half) + 1);
 }
 
-// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols]
+// The HF row written as output row j of a file that wants q/k rows in Meta's interleaved order (GGUF "llama"):
+// per head of hd rows, interleaved rows 2i and 2i+1 are HF rows i and i + hd/2. heads = 0: HF order.
+int interleaved_source(int j, int rows, int heads) {
+  if (heads <= 0) return j;
+  int hd = rows / heads, half = hd / 2, h = j / hd, k = j % hd;
+  return h * hd + (k % 2) * half + k / 2;
+}
+
+// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols]: HF row order, or
+// interleaved when permute_heads > 0
 void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, int permute_heads, float* out) {
   const int cols = tg.cols;
   const Mat& W = tg.kind == K_EMBED ? m.embed : m.linear(tg.index);
   parallel_for(r1 - r0, [&](int a, int b, int) {
     for (int i = a; i < b; i++) {
-      int row = source_row(r0 + i, tg.rows, permute_heads);
+      int row = source_row(m, tg, interleaved_source(r0 + i, tg.rows, permute_heads));
       float* o = out + (size_t)i * cols;
       mat_row_f32(W, row, o);
       for (const Term& t : view) {

@@ -149,8 +149,8 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
 
 // ---- materialise.cpp ------------------------------------------------------------------------------------
 // One tensor of an export: its HF name, output type (F32, F16, BF16 or Q8_0), absolute byte offset in the file, and
-// permute_heads > 0 to write q/k rows in Meta's interleaved RoPE order from HF order (GGUF of an HF model), < 0 for
-// the inverse with −permute_heads heads (HF directory of a GGUF or Meta model).
+// permute_heads > 0 to write q/k rows in Meta's interleaved RoPE order (GGUF "llama"); otherwise HF's row order.
+// Dense rows are always formed in HF's order first: a model loaded interleaved (Meta, GGUF) is permuted back.
 struct OutTensor {
   std::string name;
   DType dtype = DT_F32;
@@ -163,7 +163,8 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
                       const std::vector<OutTensor>& tensors, const Job& job);
 
 // ---- loader.cpp ----------------------------------------------------------------------------------------
-// Where one tensor's bytes live; the TypeScript side parses config.json and the safetensors headers.
+// Where one tensor's bytes live; the TypeScript side parses config.json / params.json and the safetensors headers
+// or the torch.save zip + pickle of Meta's .pth files (weights are STORED there, so they map in place too).
 struct TensorSpec {
   std::string name;
   int file = 0;         // index into the file list

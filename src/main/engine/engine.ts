@@ -4,7 +4,8 @@
 import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
-import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
+import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './safetensors'
+import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { SentencePieceTokenizer } from './tokenizer'
 import { readGguf } from './ggufFile'
 import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
@@ -153,25 +154,36 @@ export class Engine {
     readonly config: LlamaConfig,
     readonly tokenizer: SentencePieceTokenizer,
     readonly model: NativeModel,
-    readonly tensors: TensorEntry[],
+    readonly tensors: StoredTensorEntry[],
     readonly fileBytes: number,
     readonly tensorNames: string[],
     /** where the weights came from: an HF directory or a single GGUF file (with its dominant weight type) */
     readonly source: { format: 'hf' | 'gguf'; quantisation: string } = { format: 'hf', quantisation: 'none' },
   ) {}
 
-  /** Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model) or a .gguf file. */
+  /**
+   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model), Meta's original layout
+   * (params.json, consolidated.NN.pth, tokenizer.model; see pth.ts) or a llama.cpp .gguf file (ggufModel.ts).
+   */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
     if (/\.gguf$/i.test(root) && existsSync(root) && statSync(root).isFile()) return Engine.loadGguf(root, opts)
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
-    const config = parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
+    const meta = isMetaDirectory(root)
+    if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
+      throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
+    const cfgFile = meta ? 'params.json' : 'config.json'
+    const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
     const tokPath = join(root, 'tokenizer.model')
-    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to config.json`)
+    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to ${cfgFile}`)
+    // TODO(merge): Llama-3's original tokenizer.model is a tiktoken file; use loadTokenizer(dir) once it lands
     const tokenizer = SentencePieceTokenizer.fromFile(tokPath)
+    // Meta's params.json needs the tokenizer (vocab_size −1, bos/eos) and the checkpoint (tied or not)
+    const metaCkpt = meta ? readMetaCheckpoint(root, { tokenizerVocab: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId }) : undefined
+    const config = metaCkpt ? { ...parseLlamaConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
     if (tokenizer.vocabSize > config.vocab)
-      throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but config.json vocab_size is ${config.vocab}`)
-    const ckpt = readCheckpointFiles(root)
+      throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but ${cfgFile} vocab_size is ${config.vocab}`)
+    const ckpt = metaCkpt ?? readCheckpointFiles(root)
     const names = new Set(ckpt.tensors.map((t) => t.name))
     if (names.has('lm_head.weight') === false && !config.tied)
       throw new ModelFormatError('config.json: tie_word_embeddings is false but the checkpoint has no lm_head.weight')
@@ -375,11 +387,8 @@ export class Engine {
       hb.copy(prefix, 8)
       let off = prefix.length
       const tensors = shards[i].map((n) => {
-        // an HF directory holds q/k rows in rotate_half order: models stored interleaved (GGUF llama) are reordered
-        const permuteHeads = !this.config.ropeInterleaved ? 0
-          : n.endsWith('self_attn.q_proj.weight') ? -this.config.heads
-          : n.endsWith('self_attn.k_proj.weight') ? -this.config.kvHeads : 0
-        const t = { name: n, dtype, offset: off, permuteHeads }
+        // (q/k rows come out in HF's order whatever the layout the model was loaded in)
+        const t = { name: n, dtype, offset: off }
         off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
         return t
       })

@@ -4,8 +4,9 @@
 // Streaming: TypeScript writes only the header; the native engine materialises each tensor of the view straight
 // into the file at its offset (F32, F16, BF16 or Q8_0 with ggml's reference rounding), one block of rows at a time,
 // into a ".partial" file renamed at the end — any size, bounded memory, progress, cancel, nothing half-written.
-// llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: rows of an HF-order model are
-// reordered on the way out (as llama.cpp's converter does); a model already interleaved is copied as is.
+// llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: the engine forms dense rows in
+// HF's order (permuting back a model loaded interleaved) and they are reordered on the way out, as llama.cpp's
+// converter does, so an interleaved model round-trips to its own row order.
 import { CallOptions, Engine, InputError, View } from './engine'
 import { GGML_TYPE_ID } from './ggufFile'
 import { ggufTensorName, llama3RopeFactors } from './ggufModel'
@@ -160,7 +161,8 @@ export async function exportGguf(
   const stored = new Set(engine.tensors.map((t) => t.name))
   const shapes = new Map(engine.tensors.map((t) => [t.name, t.shape]))
   const names = engine.tensorNames.filter((n) => stored.has(n))
-  const interleave = arch === 'llama' && !c.ropeInterleaved
+  // the engine materialises rows in HF order (models loaded interleaved are permuted back): reorder for llama
+  const interleave = arch === 'llama'
   const infos: { name: string; dims: number[]; type: number; bytes: number }[] = []
   const add = (name: string, shape: number[], type: GgufDType): void => {
     const count = shape.reduce((a, b) => a * b, 1)

@@ -7,7 +7,7 @@ import { basename } from 'node:path'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig } from './config'
 import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './ggufFile'
-import { StoredDType, TensorEntry } from './safetensors'
+import { StoredDType, StoredTensorEntry } from './safetensors'
 import { SentencePieceTokenizer } from './tokenizer'
 
 const SUPPORTED_ARCHES = ['llama', 'qwen2']
@@ -53,7 +53,7 @@ export interface GgufCheckpoint {
   arch: string
   config: LlamaConfig
   /** tensors under HF names, row-major shapes, the file index 0 */
-  tensors: TensorEntry[]
+  tensors: StoredTensorEntry[]
   /** the dominant weight type, e.g. "Q4_K" (for display) */
   quantisation: string
 }
@@ -197,7 +197,7 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const { arch, raw } = ggufConfigDict(g)
   const parsed = parseLlamaConfig(raw, label)
   const config: LlamaConfig = { ...parsed, ropeInterleaved: arch === 'llama' }
-  const tensors: TensorEntry[] = []
+  const tensors: StoredTensorEntry[] = []
   const counts = new Map<string, number>()
   for (const t of g.tensors) {
     const hf = hfTensorName(t.name)

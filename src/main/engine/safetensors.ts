@@ -14,8 +14,13 @@ export interface TensorEntry {
   name: string
   file: number // index into the checkpoint's file list
   offset: number // absolute byte offset of the data in the file
-  dtype: StoredDType
+  dtype: DType
   shape: number[]
+}
+
+/** A weight as the engine maps it: a safetensors entry, or a GGUF tensor in one of ggml's block types. */
+export interface StoredTensorEntry extends Omit<TensorEntry, 'dtype'> {
+  dtype: StoredDType
 }
 
 export interface SafetensorsHeader {
@@ -101,7 +106,9 @@ export function readCheckpointFiles(dir: string): CheckpointFiles {
   } else {
     const legacy = readdirSync(dir).find((f) => /^pytorch_model.*\.bin$|^consolidated\.\d+\.pth$|\.gguf$/.test(f))
     throw new ModelFormatError(
-      legacy
+      legacy && /^consolidated/.test(legacy)
+        ? `${dir}: has ${legacy} but no params.json beside it (Meta's layout needs both)`
+        : legacy
         ? `${dir}: has ${legacy} but no safetensors weights; only safetensors checkpoints are supported (save the model with safe_serialization=True)`
         : `${dir}: no model.safetensors or model.safetensors.index.json`,
     )
