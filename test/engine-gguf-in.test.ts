@@ -286,3 +286,60 @@ describe('the CLI with --model file.gguf', () => {
     expect(out.rows[1].text.startsWith(', or not to be, that is the question:')).toBe(true)
   }, 180_000)
 })
+
+describe('GGUF metadata → transformers config keys', () => {
+  const base = (arch: string): [string, { t: 'str'; v: string } | { t: 'u32'; v: number } | { t: 'f32'; v: number }][] => [
+    ['general.architecture', { t: 'str', v: arch }],
+    [`${arch}.embedding_length`, { t: 'u32', v: 256 }], [`${arch}.block_count`, { t: 'u32', v: 2 }],
+    [`${arch}.feed_forward_length`, { t: 'u32', v: 512 }], [`${arch}.attention.head_count`, { t: 'u32', v: 4 }],
+    [`${arch}.attention.head_count_kv`, { t: 'u32', v: 2 }], [`${arch}.rope.freq_base`, { t: 'f32', v: 500000 }],
+    [`${arch}.context_length`, { t: 'u32', v: 131072 }], ['tokenizer.ggml.bos_token_id', { t: 'u32', v: 128000 }],
+    ['tokenizer.ggml.eos_token_id', { t: 'u32', v: 128009 }], ['tokenizer.ggml.eot_token_id', { t: 'u32', v: 128009 }],
+    ['tokenizer.ggml.eom_token_id', { t: 'u32', v: 128008 }],
+  ]
+  it('Llama-3.1 rope_freqs.weight → rope_scaling llama3 (checked against transformers\' formula), eos list, tied', async () => {
+    const { ggufConfigDict } = await import('../src/main/engine/ggufModel')
+    // transformers' _compute_llama3_parameters in float64: the divisor is inv_freq / inv_freq_llama
+    const hd = 64, theta = 500000, factor = 8, low = 1, high = 4, orig = 8192
+    const divisors: number[] = []
+    for (let i = 0; i < hd; i += 2) {
+      const inv = 1 / theta ** (i / hd)
+      const wavelen = (2 * Math.PI) / inv
+      let llama = wavelen > orig / low ? inv / factor : inv
+      const smooth = (orig / wavelen - low) / (high - low)
+      const medium = !(wavelen < orig / high) && !(wavelen > orig / low)
+      if (medium) llama = ((1 - smooth) * llama) / factor + smooth * llama
+      divisors.push(inv / llama)
+    }
+    expect(divisors.some((d) => d > 1 && d < factor)).toBe(true) // the smooth band is exercised
+    const fb = Buffer.alloc(4 * divisors.length)
+    divisors.forEach((v, i) => fb.writeFloatLE(v, 4 * i))
+    const file = join(tmp(), 'l31.gguf')
+    writeGgufFile(file, [...base('llama'), ['llama.attention.key_length', { t: 'u32', v: hd }], ['llama.attention.value_length', { t: 'u32', v: hd }]],
+      [{ name: 'rope_freqs.weight', dims: [hd / 2], type: 0, bytes: fb }, { name: 'token_embd.weight', dims: [256, 8], type: 0, bytes: Buffer.alloc(8192) }])
+    const { raw } = ggufConfigDict(readGguf(file))
+    expect(raw).toMatchObject({
+      model_type: 'llama', head_dim: 64, rope_theta: 500000, max_position_embeddings: 131072, tie_word_embeddings: true,
+      bos_token_id: 128000, eos_token_id: [128009, 128008], vocab_size: 8,
+      rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+    })
+    // other divisors are refused, naming the tensor
+    fb.writeFloatLE(divisors[20] * 1.01, 80)
+    writeGgufFile(file, [...base('llama'), ['llama.attention.key_length', { t: 'u32', v: hd }]],
+      [{ name: 'rope_freqs.weight', dims: [hd / 2], type: 0, bytes: fb }])
+    expect(() => ggufConfigDict(readGguf(file))).toThrow(/l31\.gguf: rope_freqs\.weight .* does not match/)
+  })
+
+  it('qwen2 → model_type qwen2 with attention_bias; linear rope scaling; tensor names with biases', async () => {
+    const { ggufConfigDict, hfTensorName } = await import('../src/main/engine/ggufModel')
+    const file = join(tmp(), 'qwen.gguf')
+    writeGgufFile(file, [...base('qwen2'), ['qwen2.rope.scaling.type', { t: 'str', v: 'linear' }], ['qwen2.rope.scaling.factor', { t: 'f32', v: 4 }]],
+      [{ name: 'blk.0.attn_q.bias', dims: [256], type: 0, bytes: Buffer.alloc(1024) }, { name: 'output.weight', dims: [256, 8], type: 0, bytes: Buffer.alloc(8192) }])
+    const { arch, raw } = ggufConfigDict(readGguf(file))
+    expect(arch).toBe('qwen2')
+    expect(raw).toMatchObject({ model_type: 'qwen2', attention_bias: true, tie_word_embeddings: false, head_dim: 64, rope_scaling: { rope_type: 'linear', factor: 4 } })
+    expect(hfTensorName('blk.3.attn_k.bias')).toBe('model.layers.3.self_attn.k_proj.bias')
+    expect(hfTensorName('blk.3.ffn_norm.weight')).toBe('model.layers.3.post_attention_layernorm.weight')
+    expect(hfTensorName('rope_freqs.weight')).toBeUndefined()
+  })
+})
