@@ -81,6 +81,8 @@ export interface LabOptions {
 
 function fileStamp(dir: string): string {
   try {
+    const st = statSync(dir)
+    if (st.isFile()) return `${st.size}:${st.mtimeMs}` // a single-file model (.gguf)
     return readdirSync(dir)
       .filter((n) => n === 'config.json' || n.endsWith('.safetensors') || n.startsWith('tokenizer'))
       .sort()
