@@ -210,6 +210,22 @@ describe('GGUF export', () => {
     }
   })
 
+  it('F32 and BF16 exports of a stepped model load back and generate what the step did', async () => {
+    const hf = Engine.load(ORGANISM)
+    const g = await hf.gradient(preset.phrase)
+    const view = [{ gradient: g, lr: 0.03 }]
+    const [want] = await hf.generate({ prompt: preset.prompt, views: [view], maxNew: 24 })
+    for (const dtype of ['F32', 'BF16'] as const) {
+      const file = join(tmp(), `s-${dtype}.gguf`)
+      await exportGguf(hf, view, file, undefined, { dtype })
+      const e = Engine.load(file)
+      expect(e.source.quantisation).toBe(dtype)
+      const [got] = await e.generate({ prompt: preset.prompt, views: [[]], maxNew: 24 })
+      if (dtype === 'F32') expect(got.ids).toEqual(want.ids)
+      else expect(got.text.startsWith(', or not to be, that is the question')).toBe(true)
+    }
+  })
+
   it('cancelled export leaves no file', async () => {
     const hf = Engine.load(ORGANISM)
     const dir = tmp()
