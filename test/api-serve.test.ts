@@ -7,7 +7,7 @@ import { connect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
-import type { LabBackend } from '../src/main/engineHost/dispatch'
+import type { LabBackend } from '../src/main/labHost/dispatch'
 import { RunningServer, startServer } from '../src/main/server/server'
 import { tmp } from './helpers'
 

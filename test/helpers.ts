@@ -70,6 +70,10 @@ export interface TinyConfig {
   seed?: number
   /** put rope_theta inside rope_parameters (transformers ≥ 5) instead of flat */
   ropeInParameters?: boolean
+  /** bias vectors on q/k/v, o and the MLP linears (drawn after every weight, so other tensors stay the same) */
+  biases?: { qkv?: boolean; o?: boolean; mlp?: boolean }
+  /** fields merged last into config.json (model_type, rope_scaling, sliding_window, attention_bias, …) */
+  configExtra?: Record<string, unknown>
 }
 
 function encode(values: Float32Array, dtype: DType): Buffer {
@@ -148,6 +152,27 @@ export function tinyTensors(c: TinyConfig): TinyTensors {
   }
   vec('model.norm.weight', c.dim)
   if (!c.tied) mat('lm_head.weight', V, c.dim, 1 / Math.sqrt(c.dim))
+  const b = c.biases
+  if (b)
+    for (let l = 0; l < c.layers; l++) {
+      const p = `model.layers.${l}.`
+      const bias = (name: string, n: number): void => {
+        const d = new Float32Array(n)
+        for (let i = 0; i < n; i++) d[i] = (r() * 2 - 1) * 0.5
+        t[p + name + '.bias'] = { shape: [n], data: d }
+      }
+      if (b.qkv) {
+        bias('self_attn.q_proj', c.heads * hd)
+        bias('self_attn.k_proj', c.kvHeads * hd)
+        bias('self_attn.v_proj', c.kvHeads * hd)
+      }
+      if (b.o) bias('self_attn.o_proj', c.dim)
+      if (b.mlp) {
+        bias('mlp.gate_proj', c.ffn)
+        bias('mlp.up_proj', c.ffn)
+        bias('mlp.down_proj', c.dim)
+      }
+    }
   return t
 }
 
@@ -183,6 +208,7 @@ export function writeTinyModel(dir: string, c: TinyConfig, tensors: TinyTensors 
   if (c.headDim !== undefined) cfg.head_dim = c.headDim
   if (c.ropeInParameters) cfg.rope_parameters = { rope_theta: c.ropeTheta ?? 10000, rope_type: 'default' }
   else cfg.rope_theta = c.ropeTheta ?? 10000
+  Object.assign(cfg, c.configExtra ?? {})
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2))
   copyFileSync(join(ORGANISM, 'tokenizer.model'), join(dir, 'tokenizer.model'))
   return dir

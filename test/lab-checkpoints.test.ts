@@ -4,9 +4,9 @@ import { cpSync, existsSync, openSync, readFileSync, readSync, closeSync, statSy
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab } from '../src/main/services/lab'
-import { readStepFile } from '../src/main/services/checkpoints'
-import type { RunResult } from '../src/shared/labTypes'
+import { Lab } from '../src/main/lab/lab'
+import { readStepFile } from '../src/main/lab/checkpoints/stepFile'
+import type { RunResult } from '../src/shared/api'
 import { ORGANISM, reference, tmp } from './helpers'
 
 const ref = reference()

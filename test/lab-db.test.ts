@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { HISTORY_FILE, Lab } from '../src/main/services/lab'
-import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/services/db'
-import { defaultDataDir, resolveDataDir } from '../src/main/services/dataDir'
+import { HISTORY_FILE, Lab } from '../src/main/lab/lab'
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/lab/history/migrations'
+import { defaultDataDir, resolveDataDir } from '../src/main/lab/dataDir'
 import { ROOT, tmp } from './helpers'
 
 function tables(db: Database.Database): string[] {

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab } from '../src/main/services/lab'
+import { Lab } from '../src/main/lab/lab'
+import { labClient } from '../src/main/lab/methods'
 import { ROOT, tmp } from './helpers'
 
 let lab: Lab
@@ -32,12 +33,14 @@ describe('bad input through the Lab', () => {
     expect((await lab.history({})).total).toBe(0)
   })
 
+  // requests are checked by the contract (src/shared/api.ts) on the way in, as every caller reaches the lab
   it('α not a number', async () => {
+    const client = labClient(lab, {})
     for (const lr of ['abc', NaN, Infinity, null, undefined] as unknown[])
-      await expect(lab.step({ lr: lr as number }), String(lr)).rejects.toThrow(/^step size α must be a finite number \(got /)
-    await expect(lab.sweep({ lrs: [0, 'x' as unknown as number] })).rejects.toThrow(/step size α must be a finite number \(got x\)/)
-    await expect(lab.lesson({ steps: [{ phrase: 'To be', lr: 'big' as unknown as number }] })).rejects.toThrow(
-      /lesson step 1: step size α must be a finite number/,
+      await expect(client.call('step', { lr: lr as number }), String(lr)).rejects.toThrow(/^step: invalid arguments \(lr: must be a finite number \(got /)
+    await expect(client.call('sweep', { lrs: [0, 'x' as unknown as number] })).rejects.toThrow(/lrs\.1: must be a finite number \(got x\)/)
+    await expect(client.call('lesson', { steps: [{ phrase: 'To be', lr: 'big' as unknown as number }] })).rejects.toThrow(
+      /steps\.0\.lr: must be a finite number/,
     )
     expect((await lab.history({})).total).toBe(0)
   })
@@ -45,10 +48,12 @@ describe('bad input through the Lab', () => {
   it('a phrase too long, an empty phrase, a prompt too long', async () => {
     const long = 'to be or not '.repeat(40)
     await expect(lab.step({ lr: 0.03, phrase: long })).rejects.toThrow(/^the phrase is too long: \d+ tokens with BOS, max_seq_len is 128$/)
-    await expect(lab.sweep({ phrase: '  ' })).rejects.toThrow(/^the phrase is empty$/)
+    await expect(labClient(lab, {}).call('sweep', { phrase: '  ' })).rejects.toThrow(/^sweep: invalid arguments \(phrase: the phrase is empty\)$/)
     await expect(lab.lesson({ steps: [{ phrase: 'To be', lr: 0.01 }, { phrase: long, lr: 0.01 }] })).rejects.toThrow(/phrase is too long/)
     await expect(lab.generate({ prompt: long })).rejects.toThrow(/^the prompt has \d+ tokens with BOS; max_seq_len is 128$/)
-    await expect(lab.generate({ maxGen: -1 })).rejects.toThrow(/max_gen_len must be a whole number/)
+    await expect(labClient(lab, {}).call('generate', { maxGen: -1 })).rejects.toThrow(/maxGen: .*>=1/)
+    await expect(labClient(lab, {}).call('generate', { maxGen: 0 })).rejects.toThrow(/maxGen: .*>=1/)
+    await expect(lab.generate({ maxSeq: 100_000 })).rejects.toThrow(/max_seq_len must be a whole number from 2 to \d+ \(got 100000\)/)
     expect((await lab.history({})).total).toBe(0)
   })
 

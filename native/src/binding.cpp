@@ -107,6 +107,7 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
     double b = step->emb_grad.size() * 4.0;
     for (auto& f : step->lin) b += (f.X.size() + f.G.size()) * 4.0;
     for (auto& n : step->norm_grad) b += n.size() * 4.0;
+    for (auto& g : step->bias_grad) b += g.size() * 4.0;
     return Napi::Number::New(info.Env(), b);
   }
   Napi::Value Export(const Napi::CallbackInfo& info) {
@@ -131,6 +132,10 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
     Napi::Array ng = Napi::Array::New(env, s.norm_grad.size());
     for (size_t i = 0; i < s.norm_grad.size(); i++) ng.Set(i, to_f32(env, s.norm_grad[i]));
     o.Set("normGrads", ng);
+    // one entry per linear slot (head last), empty where the layer has no bias
+    Napi::Array bg = Napi::Array::New(env, s.bias_grad.size());
+    for (size_t i = 0; i < s.bias_grad.size(); i++) bg.Set(i, to_f32(env, s.bias_grad[i]));
+    o.Set("biasGrads", bg);
     return o;
   }
 };
@@ -241,6 +246,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     cfg.eos = (int)num(env, c, "eos", 2);
     cfg.max_pos = (int)num(env, c, "maxPos", 4096);
     cfg.rope_interleaved = c.Get("ropeInterleaved").ToBoolean();
+    if (!c.Get("ropeInvFreq").IsUndefined() && !c.Get("ropeInvFreq").IsNull())
+      cfg.rope_inv_freq = float_list(env, c.Get("ropeInvFreq"), (size_t)cfg.head_dim / 2, "config.ropeInvFreq");
+    cfg.rope_scale = (float)num(env, c, "ropeScale", 1);
+    cfg.sliding_window = (int)num(env, c, "slidingWindow", 0);
+    cfg.bias_qkv = c.Get("biasQKV").ToBoolean();
+    cfg.bias_o = c.Get("biasO").ToBoolean();
+    cfg.bias_mlp = c.Get("biasMLP").ToBoolean();
     int threads = (int)num(env, spec, "threads", 0);
     threads_init(threads);
     std::vector<std::string> files;
@@ -431,7 +443,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return t->Promise();
   }
 
-  // importStep({ids, loss, linears:[{T,in,out,X,G}], embRows, embGrad, normGrads}) → Step
+  // importStep({ids, loss, linears:[{T,in,out,X,G}], embRows, embGrad, normGrads, biasGrads?}) → Step
   Napi::Value ImportStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) type_error(env, "importStep expects the exported factors");
@@ -465,6 +477,25 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       type_error(env, "the step's norm gradients do not match this model's layers");
     Napi::Array na = nv.As<Napi::Array>();
     for (uint32_t i = 0; i < na.Length(); i++) s->norm_grad.push_back(float_list(env, na.Get(i), c.dim, "normGrads"));
+    // bias gradients: required exactly where the model has biases (a model without biases accepts none)
+    s->bias_grad.resize(model->n_linear());
+    Napi::Value bv = o.Get("biasGrads");
+    bool any_bias = false;
+    for (int i = 0; i < model->n_linear(); i++) any_bias = any_bias || model->bias(i);
+    if (any_bias) {
+      if (!bv.IsArray() || (int)bv.As<Napi::Array>().Length() != model->n_linear())
+        type_error(env, "the step has no bias gradients, but this model's layers have biases");
+      Napi::Array ba = bv.As<Napi::Array>();
+      for (int i = 0; i < model->n_linear(); i++) {
+        const std::vector<float>* b = model->bias(i);
+        s->bias_grad[i] = float_list(env, ba.Get(i), b ? b->size() : 0, "biasGrads");
+      }
+    } else if (bv.IsArray()) {
+      Napi::Array ba = bv.As<Napi::Array>();
+      for (uint32_t i = 0; i < ba.Length(); i++)
+        if (float_list(env, ba.Get(i), (size_t)-1, "biasGrads").size() != 0)
+          type_error(env, "the step has bias gradients, but this model has no biases");
+    }
     Napi::Object w = step_ctor->New({});
     StepWrap* sw = StepWrap::Unwrap(w);
     sw->step = s;

@@ -1,5 +1,6 @@
-// Effective weights of a view (base − Σ coef·step) applied through the steps' factors, never densely (DESIGN §2):
-//   linear:  y = x Wᵀ − Σ coef·(x Xᵀ) G          cost per row: T·(in + out)
+// Effective weights of a view (base − Σ coef·step) applied through the steps' factors, never densely
+// (docs/design.md, "The exact low-rank step"):
+//   linear:  y = x Wᵀ − Σ coef·(x Xᵀ) G  (+ b − Σ coef·∇b)   cost per row: T·(in + out)
 //   embed:   sparse rows of the phrase tokens (+ the head factor's column when the head is tied)
 //   norms:   small dense vectors
 #include <algorithm>
@@ -54,10 +55,30 @@ std::vector<float> view_norm(const Model& m, const View& v, int idx) {
   return w;
 }
 
+std::vector<float> view_bias(const Model& m, const View& v, int slot) {
+  const std::vector<float>* b = m.bias(slot);
+  if (!b) return {};
+  std::vector<float> w = *b;
+  for (const Term& t : v) {
+    const std::vector<float>& g = t.step->bias_grad[slot];
+    for (size_t i = 0; i < w.size(); i++) w[i] -= t.coef * g[i];
+  }
+  return w;
+}
+
 void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
                     const int* row_view) {
   const Mat& W = m.linear(slot);
   matmul_wt(y, x, R, W);
+  if (m.bias(slot)) {  // y[r] += b_eff of row r's view
+    std::vector<std::vector<float>> bv;
+    for (const View& v : views) bv.push_back(view_bias(m, v, slot));
+    for (int r = 0; r < R; r++) {
+      const std::vector<float>& b = bv[row_view ? row_view[r] : 0];
+      float* yr = y + (size_t)r * W.rows;
+      for (int i = 0; i < W.rows; i++) yr[i] += b[i];
+    }
+  }
   StepCoefs sc = collect(views);
   std::vector<float> P;
   for (size_t k = 0; k < sc.steps.size(); k++) {
@@ -141,7 +162,10 @@ std::vector<std::string> tensor_names(const Model& m) {
   n.push_back("model.embed_tokens.weight");
   for (int l = 0; l < m.cfg.layers; l++) {
     std::string p = "model.layers." + std::to_string(l) + ".";
-    for (int j = 0; j < LIN_PER_LAYER; j++) n.push_back(p + lin_names[j] + ".weight");
+    for (int j = 0; j < LIN_PER_LAYER; j++) {
+      n.push_back(p + lin_names[j] + ".weight");
+      if (m.bias(l * LIN_PER_LAYER + j)) n.push_back(p + lin_names[j] + ".bias");
+    }
     n.push_back(p + "input_layernorm.weight");
     n.push_back(p + "post_attention_layernorm.weight");
   }
@@ -193,7 +217,15 @@ std::vector<double> step_grad_norms(const Model& m, const Step& s) {
   }
   out.push_back(std::sqrt(std::max(e2, 0.0)));
   for (int l = 0; l < m.cfg.layers; l++) {
-    for (int j = 0; j < LIN_PER_LAYER; j++) out.push_back(std::sqrt(factor_norm2(s.lin[l * LIN_PER_LAYER + j])));
+    for (int j = 0; j < LIN_PER_LAYER; j++) {
+      int slot = l * LIN_PER_LAYER + j;
+      out.push_back(std::sqrt(factor_norm2(s.lin[slot])));
+      if (m.bias(slot)) {
+        double b2 = 0;
+        for (float g : s.bias_grad[slot]) b2 += (double)g * g;
+        out.push_back(std::sqrt(b2));
+      }
+    }
     for (int k = 0; k < 2; k++) {
       double n2 = 0;
       for (float g : s.norm_grad[2 * l + k]) n2 += (double)g * g;

@@ -57,7 +57,8 @@ struct Batch {
         float* vl = kc.v.data() + (size_t)l * kc.max_seq * KD;
         std::memcpy(kl + (size_t)pos0 * KD, ks, sizeof(float) * M * KD);
         std::memcpy(vl + (size_t)pos0 * KD, v.data() + (size_t)s * M * KD, sizeof(float) * M * KD);
-        attention_forward(att.data() + (size_t)s * M * QD, nullptr, qs, kl, vl, M, pos0, H, KVH, hd);
+        attention_forward(att.data() + (size_t)s * M * QD, nullptr, qs, kl, vl, M, pos0, H, KVH, hd,
+                          c.sliding_window);
       }
       linear_forward(m, base + LIN_O, tmp.data(), att.data(), R, views, row_view.data());
       for (size_t i = 0; i < h.size(); i++) h[i] += tmp[i];

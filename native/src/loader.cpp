@@ -76,7 +76,7 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
   m->cfg = cfg;
   const Config& c = cfg;
   if (c.vocab <= 0 || c.dim <= 0 || c.ffn <= 0 || c.layers <= 0 || c.heads <= 0 || c.kv_heads <= 0 ||
-      c.head_dim <= 0 || c.head_dim % 2 != 0 || c.heads % c.kv_heads != 0)
+      c.head_dim <= 0 || c.head_dim % 2 != 0 || c.heads % c.kv_heads != 0 || c.sliding_window < 0)
     throw std::runtime_error("invalid model configuration");
   std::vector<std::shared_ptr<Mapping>> maps;
   for (const std::string& f : files) {
@@ -132,6 +132,13 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     L.lin[LIN_GATE] = get(p + "mlp.gate_proj.weight", c.ffn, D);
     L.lin[LIN_UP] = get(p + "mlp.up_proj.weight", c.ffn, D);
     L.lin[LIN_DOWN] = get(p + "mlp.down_proj.weight", D, c.ffn);
+    static const char* lin_names[LIN_PER_LAYER] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                   "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                                   "mlp.down_proj"};
+    const bool has_bias[LIN_PER_LAYER] = {c.bias_qkv, c.bias_qkv, c.bias_qkv, c.bias_o,
+                                          c.bias_mlp, c.bias_mlp, c.bias_mlp};
+    for (int j = 0; j < LIN_PER_LAYER; j++)
+      if (has_bias[j]) L.bias[j] = vec(p + lin_names[j] + ".bias", L.lin[j].rows);
     L.attn_norm = vec(p + "input_layernorm.weight", D);
     L.ffn_norm = vec(p + "post_attention_layernorm.weight", D);
   }
@@ -139,6 +146,14 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
   int half = c.head_dim / 2;
   m->rope_cos.resize((size_t)c.max_pos * half);
   m->rope_sin.resize((size_t)c.max_pos * half);
-  rope_tables(m->rope_cos.data(), m->rope_sin.data(), c.max_pos, c.head_dim, c.rope_theta);
+  std::vector<float> inv = c.rope_inv_freq;
+  if (inv.empty()) {
+    inv.resize(half);
+    rope_default_inv_freq(inv.data(), c.head_dim, c.rope_theta);
+  }
+  if ((int)inv.size() != half)
+    throw std::runtime_error("RoPE inverse frequencies: " + std::to_string(inv.size()) + " values for head_dim " +
+                             std::to_string(c.head_dim) + " (expected head_dim / 2)");
+  rope_tables(m->rope_cos.data(), m->rope_sin.data(), c.max_pos, c.head_dim, inv.data(), c.rope_scale);
   return m;
 }

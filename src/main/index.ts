@@ -4,9 +4,9 @@ import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CSP } from './csp'
-import { LabHost } from './engineHost/host'
+import { LabHost } from './labHost/host'
 import { DialogPaths, registerIpcRouter } from './ipc'
-import { ensureDataDir, resolveDataDir } from './services/dataDir'
+import { ensureDataDir, resolveDataDir } from './lab/dataDir'
 import { windowOptions } from './windowOptions'
 
 const rendererIndex = join(__dirname, '..', 'renderer', 'index.html')

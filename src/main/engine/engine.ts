@@ -6,7 +6,8 @@ import { basename, join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
-import { SentencePieceTokenizer } from './tokenizer'
+import { loadTokenizer } from './tokenizers/load'
+import type { Tokenizer } from './tokenizers/types'
 import { readGguf } from './ggufFile'
 import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
 import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
@@ -152,7 +153,7 @@ export class Engine {
   private constructor(
     readonly dir: string,
     readonly config: LlamaConfig,
-    readonly tokenizer: SentencePieceTokenizer,
+    readonly tokenizer: Tokenizer,
     readonly model: NativeModel,
     readonly tensors: StoredTensorEntry[],
     readonly fileBytes: number,
@@ -162,8 +163,9 @@ export class Engine {
   ) {}
 
   /**
-   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model), Meta's original layout
-   * (params.json, consolidated.NN.pth, tokenizer.model; see pth.ts) or a llama.cpp .gguf file (ggufModel.ts).
+   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model), Meta's
+   * original layout (params.json, consolidated.NN.pth, tokenizer.model — SentencePiece or tiktoken; see pth.ts) or a
+   * llama.cpp .gguf file (ggufModel.ts).
    */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
@@ -174,15 +176,12 @@ export class Engine {
       throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
     const cfgFile = meta ? 'params.json' : 'config.json'
     const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
-    const tokPath = join(root, 'tokenizer.model')
-    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to ${cfgFile}`)
-    // TODO(merge): Llama-3's original tokenizer.model is a tiktoken file; use loadTokenizer(dir) once it lands
-    const tokenizer = SentencePieceTokenizer.fromFile(tokPath)
+    const tokenizer = loadTokenizer(root, cfgFile)
     // Meta's params.json needs the tokenizer (vocab_size −1, bos/eos) and the checkpoint (tied or not)
     const metaCkpt = meta ? readMetaCheckpoint(root, { tokenizerVocab: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId }) : undefined
     const config = metaCkpt ? { ...parseLlamaConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
     if (tokenizer.vocabSize > config.vocab)
-      throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but ${cfgFile} vocab_size is ${config.vocab}`)
+      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${config.vocab}`)
     const ckpt = metaCkpt ?? readCheckpointFiles(root)
     const names = new Set(ckpt.tensors.map((t) => t.name))
     if (names.has('lm_head.weight') === false && !config.tied)

@@ -6,6 +6,7 @@
 // must match sentencepiece exactly, because the engine feeds them to a model trained on sentencepiece's output.
 import { readFileSync } from 'node:fs'
 import { ModelFormatError } from './config'
+import type { Tokenizer } from './tokenizers/types'
 
 /** sentencepiece's visible stand-in for a space ("▁", U+2581). */
 const SPACE_SYMBOL = '\u2581'
@@ -312,7 +313,10 @@ function comesFirst(a: MergeCandidate, b: MergeCandidate): boolean {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-export class SentencePieceTokenizer {
+export class SentencePieceTokenizer implements Tokenizer {
+  kind = 'tokenizer.model (SentencePiece BPE)'
+  /** Llama's tokenizers put BOS first (LlamaTokenizer's add_bos_token defaults to true; tokenizer_config may say). */
+  addsBos = true
   readonly vocabSize: number
   readonly bosId: number
   readonly eosId: number
@@ -350,36 +354,36 @@ export class SentencePieceTokenizer {
   }
 
   /**
-   * A SentencePiece BPE model described by a GGUF file's tokenizer.ggml.* metadata (tokenizer.ggml.model "llama"):
-   * pieces, scores and SentencePiece piece types are stored as arrays. llama.cpp's SPM tokenizer byte-falls-back,
-   * adds the dummy prefix unless tokenizer.ggml.add_space_prefix is false, and never collapses whitespace.
+   * A tokenizer from pieces that did not come from a ModelProto (a GGUF file's tokenizer.ggml.* arrays), run as
+   * llama.cpp runs them: no whitespace collapsing, byte fallback when byte pieces exist.
    */
-  static fromGgufVocab(
-    v: { tokens: string[]; scores?: number[]; types?: number[]; bos?: number; eos?: number; addSpacePrefix?: boolean },
-    label: string,
+  static fromPieces(
+    pieces: { text: string; score: number; type: number }[],
+    options: { bosId: number; eosId: number; addDummyPrefix: boolean; label: string },
   ): SentencePieceTokenizer {
     const fail: Fail = (problem) => {
-      throw new ModelFormatError(`${label}: ${problem}`)
+      throw new ModelFormatError(`${options.label}: ${problem}`)
     }
-    const pieces: ModelPiece[] = v.tokens.map((text, i) => ({
-      text,
-      score: v.scores?.[i] ?? 0,
-      type: (v.types?.[i] ?? PieceType.NORMAL) as PieceType,
-    }))
+    const typed = pieces.map((p, id) => {
+      if (!Number.isInteger(p.type) || p.type < PieceType.NORMAL || p.type > PieceType.BYTE) fail(`token ${id} has unknown type ${p.type}`)
+      return { text: p.text, score: p.score, type: p.type as PieceType }
+    })
     const settings: ModelSettings = {
       modelType: MODEL_TYPE_BPE,
-      byteFallback: pieces.some((p) => p.type === PieceType.BYTE),
-      bosId: v.bos ?? 1,
-      eosId: v.eos ?? 2,
+      byteFallback: typed.some((p) => p.type === PieceType.BYTE),
+      bosId: options.bosId,
+      eosId: options.eosId,
       padId: -1,
       unkSurface: DEFAULT_UNK_SURFACE,
-      addDummyPrefix: v.addSpacePrefix ?? true,
+      addDummyPrefix: options.addDummyPrefix,
       removeExtraWhitespaces: false,
       escapeWhitespaces: true,
       normalizerName: 'identity',
       hasPrecompiledCharsmap: false,
     }
-    return new SentencePieceTokenizer(pieces, settings, fail)
+    const tokenizer = new SentencePieceTokenizer(typed, settings, fail)
+    tokenizer.kind = options.label
+    return tokenizer
   }
 
   private constructor(pieces: ModelPiece[], settings: ModelSettings, fail: Fail) {

@@ -1,12 +1,11 @@
-// The experiments (issue 3 §1): generate, step, sweep, prompt comparison and lesson sequences. Each one writes its
-// run rows as `running` before any work, does the work on the engine (views of one base model), measures every
-// metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the reason.
+// The experiments (docs/design.md, "Experiments"): generate, step, sweep, prompt comparison and lesson sequences.
+// Each one writes its run rows as `running` before any work, does the work on the engine (views of one base model),
+// measures every metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the
+// reason.
 import { CallOptions, CancelledError, Engine, Generation, Gradient, InputError, View } from '../engine/engine'
-import type { Preset } from '../engine/preset'
 import { formatSeedTable, seedWords, commonPrefixWords } from '../../shared/seedTable'
 import type {
   ChainStep,
-  CheckpointRecord,
   CompareCell,
   CompareResult,
   GroupKind,
@@ -17,42 +16,11 @@ import type {
   RunRecord,
   RunResult,
   SweepResult,
-} from '../../shared/labTypes'
-import type { Fingerprint } from './checkpoints'
-import {
-  abortRuns,
-  completeRuns,
-  DB,
-  getGroup,
-  getRun,
-  insertGroup,
-  insertRun,
-  ModelRow,
-  NewRun,
-  RunOutcome,
-} from './db'
+} from '../../shared/api'
+import type { DB } from './history/migrations'
+import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, RunOutcome } from './history/runs'
+import type { Target } from './targets'
 import { gradientMetrics, modelMetrics, textMetrics } from './metrics'
-
-/** A model opened by the lab: engine, its history row, fingerprint and preset. */
-export interface LoadedModel {
-  engine: Engine
-  row: ModelRow
-  fp: Fingerprint
-  preset: Preset
-  /** views of this model's checkpoints, by checkpoint id */
-  views: Map<number, View>
-  /** sizes and mtimes of its files when loaded (a change reloads it) */
-  stamp: string
-}
-
-/** What an experiment runs on: a model, possibly a checkpoint of it (then `base` is the checkpoint's view). */
-export interface Target {
-  model: LoadedModel
-  checkpoint: CheckpointRecord | null
-  base: View
-  /** how the caller named it */
-  ref: string | null
-}
 
 export interface Settings {
   prompt: string
@@ -132,11 +100,16 @@ function minMargin(g: Generation): number | undefined {
   return g.margins.length ? Math.min(...g.margins) : undefined
 }
 
-async function generateAll(t: Target, s: Settings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
-  return t.model.engine.generate(
+/** One batched generation: the prompt under every view, with the run's generation settings. */
+function generateViews(engine: Engine, s: GenerationSettings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
+  return engine.generate(
     { prompt: promptIds, views, maxNew: s.maxGen, maxSeq: s.maxSeq, temperature: s.temperature, topP: s.topP, seed: s.seed },
     opts,
   )
+}
+
+function generateAll(t: Target, s: Settings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
+  return generateViews(t.model.engine, s, promptIds, views, opts)
 }
 
 function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, reference: string | null): RunOutcome {
@@ -218,6 +191,40 @@ export async function runStep(ctx: ExperimentContext, t: Target, s: Settings, ph
 
 // ---- sweep --------------------------------------------------------------------------------------------------
 
+/** What one batched generation needs besides the prompt and the views. */
+export type GenerationSettings = Pick<Settings, 'maxGen' | 'maxSeq' | 'temperature' | 'topP' | 'seed'>
+
+export interface SteppingOff {
+  gradient: Gradient
+  /** one view per step size: the starting view plus α·(the step) */
+  views: View[]
+  generations: Generation[]
+  gradientMs: number
+  generateMs: number
+}
+
+/**
+ * The seed's "Stepping Off", the core shared by the lab's sweep and the bench: one gradient of the phrase at the
+ * starting view `at`, then every step size in one batched generation (docs/design.md, "The batched sweep").
+ */
+export async function steppingOff(
+  engine: Engine,
+  at: View,
+  promptIds: number[],
+  phrase: string,
+  lrs: number[],
+  s: GenerationSettings,
+  opts?: CallOptions,
+): Promise<SteppingOff> {
+  const tg = Date.now()
+  const gradient = await engine.gradient(phrase, at, opts, s.maxSeq)
+  const gradientMs = Date.now() - tg
+  const views: View[] = lrs.map((lr) => [...at, { gradient, lr }])
+  const tgen = Date.now()
+  const generations = await generateViews(engine, s, promptIds, views, opts)
+  return { gradient, views, generations, gradientMs, generateMs: Date.now() - tgen }
+}
+
 export async function runSweep(
   ctx: ExperimentContext,
   t: Target,
@@ -243,13 +250,7 @@ export async function runSweep(
     lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep'), phrase, lr, groupId, groupIndex: i })),
   )()
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
-    const tg = Date.now()
-    const gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
-    const gradientMs = Date.now() - tg
-    const views: View[] = lrs.map((lr) => [...t.base, { gradient, lr }])
-    const tgen = Date.now()
-    const gens = await generateAll(t, s, promptIds, views, opts)
-    const generateMs = Date.now() - tgen
+    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts)
     const tm = Date.now()
     const ms = await modelMetrics(
       engine,

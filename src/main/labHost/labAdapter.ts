@@ -1,10 +1,10 @@
-// The lab in its worker: contract methods go through the shared table (src/main/services/labMethods.ts); arguments
+// The lab in its worker: contract methods go through the shared table (src/main/lab/methods.ts); arguments
 // arrive already validated against src/shared/api.ts by the router.
 import type { MethodName } from '../../shared/api'
 import type { CallOptions } from '../engine/engine'
-import { Lab } from '../services/lab'
+import { Lab } from '../lab/lab'
 import type { WorkerConfig } from './protocol'
-import { labMethodTable } from '../services/labMethods'
+import { labMethodTable } from '../lab/methods'
 
 export interface LabAdapter {
   call(method: MethodName, args: unknown, opts: CallOptions): Promise<unknown>

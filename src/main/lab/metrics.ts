@@ -1,9 +1,9 @@
-// Plasticity, stability and fluency of a stepped model (DESIGN §5). Pure text metrics are plain functions; the
-// model metrics score texts under many views in one engine call (view 0 is the model the experiment started
-// from, so KL(view 0 ‖ view n) is the drift the step caused).
+// Plasticity, stability and fluency of a stepped model (docs/design.md, "Metrics"). Pure text metrics are plain
+// functions; the model metrics score texts under many views in one engine call (view 0 is the model the experiment
+// started from, so KL(view 0 ‖ view n) is the drift the step caused).
 import { CallOptions, Engine, Gradient, View } from '../engine/engine'
 import { commonPrefixWords } from '../../shared/seedTable'
-import type { RunMetrics } from '../../shared/labTypes'
+import type { RunMetrics } from '../../shared/api'
 
 /** Tokens (BOS included) of the reference text scored for its log-prob — reference.json's soliloquy_loss uses 96. */
 export const REFERENCE_TOKENS = 96
@@ -12,7 +12,7 @@ function words(text: string): string[] {
   return text.split(/\s+/).filter(Boolean)
 }
 
-/** Words of the reference reproduced exactly, in order, by prompt + completion (DESIGN §5 recall). */
+/** Words of the reference reproduced exactly, in order, by prompt + completion (docs/design.md, "Metrics": recall). */
 export function recall(fullText: string, reference: string | null | undefined): number | undefined {
   if (!reference) return undefined
   return commonPrefixWords(fullText, reference)
@@ -57,7 +57,7 @@ export function layerOf(tensor: string): string {
   return 'head'
 }
 
-/** ‖α∇W‖_F per layer: √(Σ over the layer's tensors of ‖∇W‖²) × |α| (norms come from the factors, DESIGN §5). */
+/** ‖α∇W‖_F per layer: √(Σ over the layer's tensors of ‖∇W‖²) × |α| (norms come from the factors; docs/design.md, "Metrics"). */
 export function layerUpdateNorms(gradNorms: Record<string, number>, lr: number): Record<string, number> {
   const sq: Record<string, number> = {}
   for (const [name, n] of Object.entries(gradNorms)) {
