@@ -8,6 +8,9 @@ import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { loadTokenizer } from './tokenizers/load'
 import type { Tokenizer } from './tokenizers/types'
+import { TokenizerJson } from './tokenizers/tokenizerJson'
+import { WithSpecialTokens } from './tokenizers/withSpecialTokens'
+import { SentencePieceTokenizer } from './tokenizer'
 import { readGguf } from './ggufFile'
 import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
 import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
@@ -405,8 +408,33 @@ export class Engine {
     const cfg: Record<string, unknown> = { ...this.config.raw, dtype: torchDtype }
     if ('torch_dtype' in cfg) cfg.torch_dtype = torchDtype
     writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2))
-    for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
-      if (this.source.format === 'hf' && existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
+    if (this.source.format === 'gguf') this.writeEmbeddedTokenizer(outDir)
+    else
+      for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
+        if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
     return { files, bytes: total }
+  }
+
+  /**
+   * The tokenizer of a GGUF model, written as the files transformers reads: a "llama" vocabulary as the SentencePiece
+   * tokenizer.model it was converted from, a "gpt2" one as the tokenizer.json it stands for; tokenizer_config.json
+   * says whether BOS is added and names the special tokens.
+   */
+  private writeEmbeddedTokenizer(outDir: string): void {
+    const tok = this.tokenizer
+    const inner = tok instanceof WithSpecialTokens ? tok.inner : tok
+    if (inner instanceof SentencePieceTokenizer) writeFileSync(join(outDir, 'tokenizer.model'), inner.toModelProto())
+    else if (inner instanceof TokenizerJson) writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(inner.source, null, 2))
+    else throw new InputError(`${basename(this.dir)}: its tokenizer (${tok.kind}) has no Hugging Face file form; the weights were written without it`)
+    const name = (id: number): string | undefined => (id >= 0 && id < tok.vocabSize ? tok.piece(id) : undefined)
+    const cfg = {
+      tokenizer_class: inner instanceof SentencePieceTokenizer ? 'LlamaTokenizer' : 'PreTrainedTokenizerFast',
+      add_bos_token: tok.addsBos,
+      add_eos_token: false,
+      bos_token: name(tok.bosId),
+      eos_token: name(tok.eosId),
+      unk_token: name(tok.unkId),
+    }
+    writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2))
   }
 }
