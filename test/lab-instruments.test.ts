@@ -163,6 +163,20 @@ describe('the layer study', () => {
   })
 })
 
+describe('the layer study where single groups do recall (α = 0.06)', () => {
+  it('attn alone recalls and embed alone does not, as separate generations of those views confirm', async () => {
+    const st = await lab.layerStudy({ lr: 0.06, groups: ['attn', 'embed'], band: 0 })
+    expect(st.cells.map((c) => c.label)).toEqual(['full', 'attn', 'embed'])
+    const g = await engine.gradient(PHRASE)
+    for (const c of st.cells) {
+      const [gen] = await engine.generate({ prompt: 'To be', views: [[{ gradient: restrictGradient(engine, g, c.restrict), lr: 0.06 }]], maxNew: 64, maxSeq: 128 })
+      const text = engine.decode([...engine.tokenize('To be'), ...gen.ids])
+      expect(phraseRecall(text, PHRASE) === wordCount(PHRASE), c.label).toBe(c.recalls)
+    }
+    expect(st.cells.map((c) => c.recalls)).toEqual([true, true, false])
+  })
+})
+
 describe('the plasticity window', () => {
   let w: WindowResult
   beforeAll(async () => {
@@ -254,6 +268,15 @@ describe('report and diff', () => {
     for (const r of s.runs) expect(html).toContain(`<td>${r.id}</td>`)
     const layers = await lab.report({ group: (await lab.history({ kind: 'layers' })).runs[0].groupId! })
     expect(layers.html).toContain('Which parameters alone recall the phrase')
+    const c = await lab.compare({ lrs: [0.03], maxGen: 8 })
+    const ch = (await lab.report({ group: c.group.id })).html
+    expect(ch).toContain('prefix 3.0E-02')
+    expect(ch).toContain('plain 0.0')
+    expect(ch).not.toMatch(/https?:\/\//)
+    const l = await lab.lesson({ steps: [{ phrase: PHRASE, lr: 0.03 }, { phrase: 'Whether tis nobler', lr: 0.01 }], maxGen: 8 })
+    const lh = (await lab.report({ group: l.group.id })).html
+    expect(lh).toContain('Forgetting')
+    expect(lh).not.toMatch(/https?:\/\//)
   })
   it('diffRuns aligns two completions token by token and shows metrics side by side', async () => {
     const s = await lab.sweep({ lrs: [0, 0.03], maxGen: 24 })
