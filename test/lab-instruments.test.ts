@@ -111,6 +111,23 @@ describe('restricted steps', () => {
     expect([g.embed, g.head, g.finalNorm]).toEqual([0, 0, 0])
     await expect(lab.sweep({ lrs: [0.03], restrict: { layers: { from: 0, to: 9 } } })).rejects.toThrow(/6 layers \(0–5\)/)
   })
+
+  it('a restricted run saved as a checkpoint after a restart (step recomputed, then restricted) generates as the run did', async () => {
+    const dir = tmp('soliloquy-restricted-ckpt-')
+    const first = new Lab({ dataDir: dir })
+    const r = await first.sweep({ lrs: [0.1], maxGen: 24, restrict: { groups: ['attn', 'mlp'], layers: { from: 0, to: 3 } } })
+    first.close()
+    const again = new Lab({ dataDir: dir }) // no remembered steps: the save recomputes the gradient
+    try {
+      await again.saveCheckpoint({ runId: r.runs[0].id, name: 'attn+mlp 0-3' })
+      const g = await again.generate({ model: 'ckpt:attn+mlp 0-3', maxGen: 24 })
+      expect(g.run.outputIds).toEqual(r.runs[0].outputIds)
+      const full = await again.sweep({ lrs: [0.1], maxGen: 24 })
+      expect(full.runs[0].outputIds).not.toEqual(r.runs[0].outputIds)
+    } finally {
+      again.close()
+    }
+  })
 })
 
 describe('the layer × module grid', () => {
