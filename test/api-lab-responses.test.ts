@@ -55,6 +55,13 @@ describe("the real lab's answers match the contract", () => {
     await ok('renameCheckpoint', { id: 'contract sweep', name: 'contract sweep, renamed' })
     await ok('exportCheckpoint', { id: 'contract step', outDir: join(tmp('soliloquy-responses-export-'), 'merged') })
     await ok('deleteCheckpoint', { id: 'contract sweep, renamed' })
+    // the instruments (src/main/lab/instruments), small settings: only the shapes are checked here
+    await ok('sweep', { lrs: [0.03], maxGen: 4, restrict: { groups: ['attn'], layers: { from: 0, to: 1 } } })
+    const layers = await ok<{ group: { id: number } }>('layerStudy', { lr: 0.03, maxGen: 4, groups: ['attn', 'mlp'], band: 3 })
+    await ok('window', { maxGen: 12, perRound: 3, rounds: 1 })
+    await ok('emerge', { lrs: [0, 0.03], tokens: 8, topk: 2, maxGen: 4 })
+    await ok('report', { group: layers.group.id })
+    await ok('diffRuns', { a: sweep.runs[0].id, b: sweep.runs[1].id })
     expect([...answered].sort()).toEqual([...methodNames].sort())
   })
 })

@@ -14,12 +14,14 @@ import type {
   RunKind,
   RunMetrics,
   RunRecord,
+  Restriction,
   RunResult,
   SweepResult,
 } from '../../shared/api'
 import type { DB } from './history/migrations'
 import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, RunOutcome } from './history/runs'
 import type { Target } from './targets'
+import { restrictGradient, updateGrid } from './instruments/groups'
 import { gradientMetrics, modelMetrics, textMetrics } from './metrics'
 
 export interface Settings {
@@ -47,7 +49,7 @@ export interface ExperimentContext {
   remember(runId: number, memo: StepMemo): void
 }
 
-function runBase(t: Target, s: Settings, kind: RunKind): Omit<NewRun, 'prompt'> & { prompt: string } {
+export function runBase(t: Target, s: Settings, kind: RunKind): Omit<NewRun, 'prompt'> & { prompt: string } {
   return {
     kind,
     modelId: t.model.row.id,
@@ -67,7 +69,7 @@ function errorText(e: unknown): string {
 }
 
 /** Runs `work`; on failure marks the still-running rows cancelled/failed (and the group) and rethrows. */
-async function guarded<T>(db: DB, ids: () => number[], t0: number, groupId: number | undefined, work: () => Promise<T>): Promise<T> {
+export async function guarded<T>(db: DB, ids: () => number[], t0: number, groupId: number | undefined, work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (e) {
@@ -92,16 +94,16 @@ export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { pr
   return { promptIds, phraseIds }
 }
 
-function fullText(engine: Engine, promptIds: number[], g: Generation): string {
+export function fullText(engine: Engine, promptIds: number[], g: Generation): string {
   return engine.decode([...promptIds.slice(1), ...g.ids])
 }
 
-function minMargin(g: Generation): number | undefined {
+export function minMargin(g: Generation): number | undefined {
   return g.margins.length ? Math.min(...g.margins) : undefined
 }
 
 /** One batched generation: the prompt under every view, with the run's generation settings. */
-function generateViews(engine: Engine, s: GenerationSettings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
+export function generateViews(engine: Engine, s: GenerationSettings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
   return engine.generate(
     { prompt: promptIds, views, maxNew: s.maxGen, maxSeq: s.maxSeq, temperature: s.temperature, topP: s.topP, seed: s.seed },
     opts,
@@ -112,7 +114,7 @@ function generateAll(t: Target, s: Settings, promptIds: number[], views: View[],
   return generateViews(t.model.engine, s, promptIds, views, opts)
 }
 
-function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, reference: string | null): RunOutcome {
+export function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, reference: string | null): RunOutcome {
   const full = fullText(engine, promptIds, g)
   return {
     id,
@@ -123,8 +125,15 @@ function outcome(id: number, engine: Engine, promptIds: number[], g: Generation,
   }
 }
 
-function records(db: DB, ids: number[]): RunRecord[] {
+export function records(db: DB, ids: number[]): RunRecord[] {
   return ids.map((id) => getRun(db, id)!)
+}
+
+/** The step's gradient metrics, with its layer × module grid and the restriction it was taken under. */
+export function stepMetrics(engine: Engine, g: Gradient, lr: number, restrict?: Restriction): RunMetrics {
+  const m: RunMetrics = { ...gradientMetrics(g, lr), updateGrid: updateGrid(g.factors(), engine.config.layers, lr) }
+  if (restrict && (restrict.groups || restrict.layers)) m.restriction = restrict
+  return m
 }
 
 // ---- generate -----------------------------------------------------------------------------------------------
@@ -157,10 +166,11 @@ async function stepFrom(
   phraseIds: number[],
   promptIds: number[],
   opts?: CallOptions,
+  restrict?: Restriction,
 ): Promise<{ gradient: Gradient; view: View; g: Generation; m: RunMetrics; gradientMs: number; generateMs: number; metricsStart: number }> {
   const engine = t.model.engine
   const tg = Date.now()
-  const gradient = await engine.gradient(phrase, at, opts, s.maxSeq)
+  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
   const gradientMs = Date.now() - tg
   const view: View = [...at, { gradient, lr }]
   const tgen = Date.now()
@@ -175,14 +185,22 @@ async function stepFrom(
   return { gradient, view, g, m, gradientMs, generateMs, metricsStart }
 }
 
-export async function runStep(ctx: ExperimentContext, t: Target, s: Settings, phrase: string, lr: number, opts?: CallOptions): Promise<RunResult> {
+export async function runStep(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  phrase: string,
+  lr: number,
+  opts?: CallOptions,
+  restrict?: Restriction,
+): Promise<RunResult> {
   const engine = t.model.engine
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
   const t0 = Date.now()
   const id = insertRun(ctx.db, { ...runBase(t, s, 'step'), phrase, lr })
   return guarded(ctx.db, () => [id], t0, undefined, async () => {
-    const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts)
-    const metrics = { ...gradientMetrics(gradient, lr), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
+    const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts, restrict)
+    const metrics = { ...stepMetrics(engine, gradient, lr, restrict), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
     completeRuns(ctx.db, [outcome(id, engine, promptIds, g, metrics, s.reference)], t0)
     ctx.remember(id, { gradient, lr, modelId: t.model.row.id, at: t.base })
     return { run: getRun(ctx.db, id)! }
@@ -215,9 +233,10 @@ export async function steppingOff(
   lrs: number[],
   s: GenerationSettings,
   opts?: CallOptions,
+  restrict?: Restriction,
 ): Promise<SteppingOff> {
   const tg = Date.now()
-  const gradient = await engine.gradient(phrase, at, opts, s.maxSeq)
+  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
   const gradientMs = Date.now() - tg
   const views: View[] = lrs.map((lr) => [...at, { gradient, lr }])
   const tgen = Date.now()
@@ -233,6 +252,7 @@ export async function runSweep(
   lrs: number[],
   args: unknown,
   opts?: CallOptions,
+  restrict?: Restriction,
 ): Promise<SweepResult> {
   const engine = t.model.engine
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
@@ -250,7 +270,7 @@ export async function runSweep(
     lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep'), phrase, lr, groupId, groupIndex: i })),
   )()
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
-    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts)
+    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts, restrict)
     const tm = Date.now()
     const ms = await modelMetrics(
       engine,
@@ -260,7 +280,7 @@ export async function runSweep(
     const metricsMs = Date.now() - tm
     const outcomes = lrs.map((lr, i) =>
       outcome(ids[i], engine, promptIds, gens[i], {
-        ...gradientMetrics(gradient, lr),
+        ...stepMetrics(engine, gradient, lr, restrict),
         ...ms[i],
         timings: { gradientMs, generateMs, metricsMs },
       }, s.reference),

@@ -25,6 +25,11 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     renameCheckpoint: (a) => lab.renameCheckpoint(a),
     deleteCheckpoint: (a) => lab.deleteCheckpoint(a),
     exportCheckpoint: (a, o) => lab.exportCheckpoint(a, o),
+    layerStudy: (a, o) => lab.layerStudy(a, o),
+    window: (a, o) => lab.window(a, o),
+    emerge: (a, o) => lab.emerge(a, o),
+    report: (a) => lab.report(a),
+    diffRuns: (a) => lab.diffRuns(a),
   }
 }
 
