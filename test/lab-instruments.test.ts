@@ -111,6 +111,23 @@ describe('restricted steps', () => {
     expect([g.embed, g.head, g.finalNorm]).toEqual([0, 0, 0])
     await expect(lab.sweep({ lrs: [0.03], restrict: { layers: { from: 0, to: 9 } } })).rejects.toThrow(/6 layers \(0–5\)/)
   })
+
+  it('a restricted run saved as a checkpoint after a restart (step recomputed, then restricted) generates as the run did', async () => {
+    const dir = tmp('soliloquy-restricted-ckpt-')
+    const first = new Lab({ dataDir: dir })
+    const r = await first.sweep({ lrs: [0.1], maxGen: 24, restrict: { groups: ['attn', 'mlp'], layers: { from: 0, to: 3 } } })
+    first.close()
+    const again = new Lab({ dataDir: dir }) // no remembered steps: the save recomputes the gradient
+    try {
+      await again.saveCheckpoint({ runId: r.runs[0].id, name: 'attn+mlp 0-3' })
+      const g = await again.generate({ model: 'ckpt:attn+mlp 0-3', maxGen: 24 })
+      expect(g.run.outputIds).toEqual(r.runs[0].outputIds)
+      const full = await again.sweep({ lrs: [0.1], maxGen: 24 })
+      expect(full.runs[0].outputIds).not.toEqual(r.runs[0].outputIds)
+    } finally {
+      again.close()
+    }
+  })
 })
 
 describe('the layer × module grid', () => {
@@ -160,6 +177,20 @@ describe('the layer study', () => {
       expect(phraseRecall(text, PHRASE) === wordCount(PHRASE), c!.label).toBe(c!.recalls)
       expect(text, c!.label).toBe(c!.text)
     }
+  })
+})
+
+describe('the layer study where single groups do recall (α = 0.06)', () => {
+  it('attn alone recalls and embed alone does not, as separate generations of those views confirm', async () => {
+    const st = await lab.layerStudy({ lr: 0.06, groups: ['attn', 'embed'], band: 0 })
+    expect(st.cells.map((c) => c.label)).toEqual(['full', 'attn', 'embed'])
+    const g = await engine.gradient(PHRASE)
+    for (const c of st.cells) {
+      const [gen] = await engine.generate({ prompt: 'To be', views: [[{ gradient: restrictGradient(engine, g, c.restrict), lr: 0.06 }]], maxNew: 64, maxSeq: 128 })
+      const text = engine.decode([...engine.tokenize('To be'), ...gen.ids])
+      expect(phraseRecall(text, PHRASE) === wordCount(PHRASE), c.label).toBe(c.recalls)
+    }
+    expect(st.cells.map((c) => c.recalls)).toEqual([true, true, false])
   })
 })
 
@@ -254,6 +285,15 @@ describe('report and diff', () => {
     for (const r of s.runs) expect(html).toContain(`<td>${r.id}</td>`)
     const layers = await lab.report({ group: (await lab.history({ kind: 'layers' })).runs[0].groupId! })
     expect(layers.html).toContain('Which parameters alone recall the phrase')
+    const c = await lab.compare({ lrs: [0.03], maxGen: 8 })
+    const ch = (await lab.report({ group: c.group.id })).html
+    expect(ch).toContain('prefix 3.0E-02')
+    expect(ch).toContain('plain 0.0')
+    expect(ch).not.toMatch(/https?:\/\//)
+    const l = await lab.lesson({ steps: [{ phrase: PHRASE, lr: 0.03 }, { phrase: 'Whether tis nobler', lr: 0.01 }], maxGen: 8 })
+    const lh = (await lab.report({ group: l.group.id })).html
+    expect(lh).toContain('Forgetting')
+    expect(lh).not.toMatch(/https?:\/\//)
   })
   it('diffRuns aligns two completions token by token and shows metrics side by side', async () => {
     const s = await lab.sweep({ lrs: [0, 0.03], maxGen: 24 })

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "model.h"
+#include "quants.h"
 #include "threads.h"
 
 namespace {
@@ -100,7 +101,12 @@ DType parse_dtype(Napi::Env env, Napi::Value v) {
   if (s == "F32") return DT_F32;
   if (s == "F16") return DT_F16;
   if (s == "BF16") return DT_BF16;
-  type_error(env, "unsupported dtype '" + s + "' (F32, F16 and BF16 are supported)");
+  if (s == "Q8_0") return DT_Q8_0;
+  if (s == "Q4_0") return DT_Q4_0;
+  if (s == "Q4_K") return DT_Q4_K;
+  if (s == "Q5_K") return DT_Q5_K;
+  if (s == "Q6_K") return DT_Q6_K;
+  type_error(env, "unsupported dtype '" + s + "' (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are supported)");
 }
 
 // ---- Step: a gradient held in factored form -------------------------------------------------------------------
@@ -475,22 +481,32 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return t->Promise();
   }
 
-  // materialise({view, path, header, names, dtype}, opts) → Promise<void>
+  // materialise({view, path, prefix: Uint8Array, tensors: [{name, dtype, offset, permuteHeads}]}, opts) → Promise<void>
   Napi::Value Materialise(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) type_error(env, "materialise expects an options object");
     Napi::Object o = info[0].As<Napi::Object>();
     View view = parse_view(env, o.Get("view"));
     std::string path = o.Get("path").ToString().Utf8Value();
-    std::string header = o.Get("header").ToString().Utf8Value();
-    DType dt = parse_dtype(env, o.Get("dtype"));
-    std::vector<std::string> names;
-    Napi::Array na = o.Get("names").As<Napi::Array>();
-    for (uint32_t i = 0; i < na.Length(); i++) names.push_back(na.Get(i).ToString().Utf8Value());
+    if (!o.Get("prefix").IsTypedArray()) type_error(env, "materialise: prefix must be a Uint8Array");
+    Napi::Uint8Array pa = o.Get("prefix").As<Napi::Uint8Array>();
+    std::string prefix((const char*)pa.Data(), pa.ByteLength());
+    if (!o.Get("tensors").IsArray()) type_error(env, "materialise: tensors must be an array");
+    std::vector<OutTensor> tensors;
+    Napi::Array ta = o.Get("tensors").As<Napi::Array>();
+    for (uint32_t i = 0; i < ta.Length(); i++) {
+      Napi::Object t = ta.Get(i).As<Napi::Object>();
+      OutTensor ot;
+      ot.name = t.Get("name").ToString().Utf8Value();
+      ot.dtype = parse_dtype(env, t.Get("dtype"));
+      ot.offset = (uint64_t)num(env, t, "offset", 0, true);
+      ot.permute_heads = (int)num(env, t, "permuteHeads", 0);
+      tensors.push_back(ot);
+    }
     auto m = model;
     Task* t = new Task(env, info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
-                       [m, view, path, header, names, dt](const Job& job) {
-                         materialise_file(*m, view, path, header, names, dt, job);
+                       [m, view, path, prefix, tensors](const Job& job) {
+                         materialise_file(*m, view, path, prefix, tensors, job);
                        },
                        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     t->Queue();
@@ -575,6 +591,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   step_ctor = new Napi::FunctionReference(Napi::Persistent(step));
   exports.Set("Step", step);
   exports.Set("Model", ModelWrap::Init(env));
+  // dequantise(dtype, bytes, count) → Float32Array: the engine's own block decoding, exposed for format tests
+  exports.Set("dequantise", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                Napi::Env env = info.Env();
+                DType t = parse_dtype(env, info[0]);
+                if (!info[1].IsTypedArray()) type_error(env, "dequantise: bytes must be a Uint8Array");
+                Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
+                int64_t n = (int64_t)info[2].As<Napi::Number>().DoubleValue();
+                int be = dtype_block_elems(t);
+                if (n < 0 || n % be != 0 || dtype_row_bytes(t, n) > b.ByteLength())
+                  type_error(env, "dequantise: count does not match the bytes given");
+                Napi::Float32Array out = Napi::Float32Array::New(env, (size_t)n);
+                dequantise_blocks(t, b.Data(), n / be, out.Data());
+                return out;
+              }));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 threads_init(0);
                 return Napi::Number::New(info.Env(), threads_count());

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "model.h"
+#include "quants.h"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -137,13 +138,18 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
                                std::to_string(maps.size()) + " checkpoint files");
     const std::string& file = files[t.file];
     const uint64_t size = maps[t.file]->size;
-    const uint64_t bytes = (uint64_t)rows * (uint64_t)cols * (uint64_t)dtype_size(t.dtype);
+    const int be = dtype_block_elems(t.dtype);
+    if (cols % be != 0)
+      throw std::runtime_error(file + ": " + name + ": rows of " + std::to_string(cols) + " weights are not whole " +
+                               dtype_name(t.dtype) + " blocks of " + std::to_string(be));
+    const uint64_t bytes = (uint64_t)rows * dtype_row_bytes(t.dtype, cols);
     // written so that nothing wraps: offset ≤ size and bytes ≤ size − offset
     if (t.offset > size || bytes > size - t.offset)
       throw std::runtime_error(file + ": " + name + ": data at byte " + std::to_string(t.offset) + " (" +
                                std::to_string(bytes) + " bytes) runs past the end of the file (" +
                                std::to_string(size) + " bytes; truncated file?)");
-    if (t.offset % dtype_size(t.dtype) != 0)
+    // element types are read as whole values; quantised blocks are read field by field (2-byte halves via memcpy)
+    if (!dtype_quantised(t.dtype) && t.offset % dtype_size(t.dtype) != 0)
       throw std::runtime_error(file + ": " + name + ": misaligned data (byte offset " + std::to_string(t.offset) + ")");
     Mat mt;
     mt.data = maps[t.file]->data + t.offset;
@@ -155,7 +161,7 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
   auto vec = [&](const std::string& name, int n) {
     Mat mt = get(name, 1, n);
     std::vector<float> v(n);
-    for (int i = 0; i < n; i++) v[i] = load_elem(mt.data, mt.dtype, i);
+    mat_row_f32(mt, 0, v.data());
     return v;
   };
   const int D = c.dim, QD = c.heads * c.head_dim, KD = c.kv_heads * c.head_dim;

@@ -1,10 +1,12 @@
 // The Llama-family model (Llama, Mistral's sliding window, Qwen2 / attention_bias / mlp_bias biases, any RoPE
-// inverse frequencies): configuration, base weights (mmap'd, stored dtype), the factored gradient of a phrase (a Step),
+// inverse frequencies): configuration, base weights (mmap'd, stored dtype: F32/F16/BF16 or ggml's quantised blocks,
+// dequantised row by row inside the kernels — quants.h), the factored gradient of a phrase (a Step),
 // and the "view" of the model after a weighted sum of steps. Plain structs; the maths lives in the .cpp files:
 //   factors.cpp      — effective weights of a view, applied through the factors (docs/design.md, "The exact low-rank step")
 //   model.cpp        — forward + backward over a phrase: the exact gradient, as factors
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
-//   materialise.cpp  — dense weights of a view, written tensor by tensor
+//   materialise.cpp  — dense weights of a view, written tensor by tensor (safetensors or GGUF)
+//   quants.cpp       — ggml block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantisation, Q8_0 quantisation
 //   loader.cpp       — mmap, tensor binding, RoPE tables; kernels.cpp — the numeric ops (kernels.h)
 // Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
 // std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
@@ -179,11 +181,19 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
                   const std::vector<int>& full_at, const Job& job);
 
 // ---- materialise.cpp ------------------------------------------------------------------------------------
-// Writes a safetensors file: `header` is the full JSON header (already padded) describing `names` in order with
-// dtype `out`; each tensor's dense weights under `view` are computed and written row block by row block.
-// Always in HF's row order: q/k rows of a model loaded in the interleaved layout are permuted on the way out.
-void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
-                      const std::vector<std::string>& names, DType out, const Job& job);
+// One tensor of an export: its HF name, output type (F32, F16, BF16 or Q8_0), absolute byte offset in the file, and
+// permute_heads > 0 to write q/k rows in Meta's interleaved RoPE order (GGUF "llama"); otherwise HF's row order.
+// Dense rows are always formed in HF's order first: a model loaded interleaved (Meta, GGUF) is permuted back.
+struct OutTensor {
+  std::string name;
+  DType dtype = DT_F32;
+  uint64_t offset = 0;
+  int permute_heads = 0;
+};
+// Writes `prefix` (the format's header, already serialised), then each tensor's dense weights under `view` at its
+// offset (zero padding between), row block by row block; written to path + ".partial" and renamed at the end.
+void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& prefix,
+                      const std::vector<OutTensor>& tensors, const Job& job);
 
 // ---- loader.cpp ----------------------------------------------------------------------------------------
 // Where one tensor's bytes live; the TypeScript side parses config.json / params.json (rope_type → rope_inv_freq,

@@ -107,7 +107,8 @@ export const modelInfoSchema = z.object({
   id: z.number(),
   path: z.string(),
   name: z.string(),
-  format: z.literal('hf'),
+  /** hf: a directory (Hugging Face or Meta's layout); gguf: a single llama.cpp file */
+  format: z.enum(['hf', 'gguf']),
   fingerprint: z.string(),
   config: z.record(z.string(), z.unknown()),
   params: z.number(),

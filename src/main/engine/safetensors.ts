@@ -7,6 +7,8 @@ import { ModelFormatError, readJson } from './config'
 import { fsProblem, present } from './fserrors'
 
 export type DType = 'F32' | 'F16' | 'BF16'
+/** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
+export type StoredDType = DType | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K'
 const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 }
 
 export interface TensorEntry {
@@ -15,6 +17,11 @@ export interface TensorEntry {
   offset: number // absolute byte offset of the data in the file
   dtype: DType
   shape: number[]
+}
+
+/** A weight as the engine maps it: a safetensors entry, or a GGUF tensor in one of ggml's block types. */
+export interface StoredTensorEntry extends Omit<TensorEntry, 'dtype'> {
+  dtype: StoredDType
 }
 
 export interface SafetensorsHeader {

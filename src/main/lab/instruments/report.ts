@@ -181,8 +181,9 @@ export function experimentReport(g: GroupRecord, runs: RunRecord[], o: { model: 
   // per-run metrics
   const labels = new Map<number, string>()
   if (Array.isArray(res.cells))
-    for (const c of res.cells as { runId?: number; label?: string; prefixed?: boolean }[])
-      if (typeof c.runId === 'number') labels.set(c.runId, c.label ?? (c.prefixed ? 'with prefix' : 'plain'))
+    for (const c of res.cells as { runId?: number; label?: string; prefixed?: boolean; lr?: number }[])
+      if (typeof c.runId === 'number')
+        labels.set(c.runId, c.label ?? `${c.prefixed ? 'prefix' : 'plain'} ${typeof c.lr === 'number' ? formatStepSize(c.lr) : ''}`.trim())
   const label = (r: RunRecord): string => labels.get(r.id) ?? (r.lr === null ? '—' : formatStepSize(r.lr))
   body.push(
     '<h2>Metrics per run</h2>',
