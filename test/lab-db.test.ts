@@ -2,7 +2,7 @@
 // process killed with SIGKILL in the middle of a sweep leaving a readable database whose run is `interrupted`.
 import Database from 'better-sqlite3'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HISTORY_FILE, Lab } from '../src/main/lab/lab'
@@ -73,12 +73,20 @@ describe('schema migrations', () => {
     db.close()
   })
 
-  it('a database from a newer Soliloquy is refused in words, not damaged', () => {
+  it('a database from a newer Soliloquy is refused in words and left byte for byte as it was (no WAL switch)', () => {
     const dir = tmp('soliloquy-db-newer-')
-    const db = new Database(join(dir, HISTORY_FILE))
+    const file = join(dir, HISTORY_FILE)
+    const db = new Database(file)
+    db.exec('CREATE TABLE future (x)')
     db.pragma(`user_version = ${SCHEMA_VERSION + 5}`)
     db.close()
-    expect(() => new Lab({ dataDir: dir })).toThrow(/schema version 7, newer than this Soliloquy understands \(2\); update Soliloquy/)
+    const before = readFileSync(file)
+    expect(() => new Lab({ dataDir: dir })).toThrow(
+      `this history was written by a newer Soliloquy (schema ${SCHEMA_VERSION + 5} > ${SCHEMA_VERSION}); refusing to change it`,
+    )
+    expect(readFileSync(file).equals(before)).toBe(true)
+    expect(existsSync(file + '-wal')).toBe(false)
+    expect(readdirSync(dir).filter((f) => f.startsWith(HISTORY_FILE))).toEqual([HISTORY_FILE])
   })
 })
 

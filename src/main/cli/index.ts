@@ -126,17 +126,26 @@ export async function main(argv: string[]): Promise<number> {
       return 130
     }
     const msg = e instanceof Error ? e.message : String(e)
-    process.stderr.write(`soliloquy: ${msg.split('\n')[0]}\n`)
+    // the whole message: some (a damaged history database) say what to do on their later lines
+    process.stderr.write(`soliloquy: ${msg.replace(/\n+$/, '')}\n`)
     return 1
   }
 }
 
+/** Exits only after stdout and stderr have handed every byte to the OS: a pipe (`soliloquy history --json | head`)
+ * takes 64 KiB at a time, and process.exit() right after a large write drops the rest. */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`soliloquy: ${e instanceof Error ? e.message : String(e)}\n`)
-      process.exit(1)
-    },
-  )
+  // a reader that stops early (`| head -c 100`) closes the pipe: that is not an error of ours
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  })
+  main(process.argv.slice(2)).then(exitWhenFlushed, (e: unknown) => {
+    process.stderr.write(`soliloquy: ${e instanceof Error ? e.message : String(e)}\n`)
+    exitWhenFlushed(1)
+  })
 }
