@@ -173,7 +173,12 @@ export function fmtBytes(n: number): string {
 }
 
 /** One line of text for a table cell: newlines shown as ⏎, cut to `n` characters. */
+/** A name or text as it may go to a terminal: control characters (ESC …) and bidi overrides shown as \uXXXX. */
+export function printable(s: string): string {
+  return s.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 export function oneLine(s: string, n = 60): string {
-  const t = s.replace(/\r?\n/g, '⏎ ')
+  const t = printable(s.replace(/\r?\n/g, '⏎ '))
   return t.length > n ? t.slice(0, n - 1) + '…' : t
 }

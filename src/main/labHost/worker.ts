@@ -56,8 +56,12 @@ port.on('message', (m: ToWorker) => {
     post({ type: 'result', id, ok: false, message: fatal ?? 'the lab is not available' })
     return
   }
+  // a job id names one running job: reusing it must not cancel (or hide) the first one
+  if (jobId && jobs.has(jobId)) {
+    post({ type: 'result', id, ok: false, message: "a job with this id is still running; give the new call another job id (or cancel the first)" })
+    return
+  }
   const ctl = new AbortController()
-  if (jobId) jobs.get(jobId)?.abort()
   if (jobId) jobs.set(jobId, ctl)
   lab
     .call(method, args, { signal: ctl.signal, onProgress: jobId ? throttled(id) : undefined })
