@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HISTORY_FILE, Lab } from '../src/main/lab/lab'
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/lab/history/migrations'
+import { processStartTime } from '../src/main/lab/history/runs'
+import { hostname } from 'node:os'
 import { defaultDataDir, resolveDataDir } from '../src/main/lab/dataDir'
 import { ROOT, tmp } from './helpers'
 
@@ -154,4 +156,29 @@ describe('the data directory', () => {
     expect(resolveDataDir(null, { SOLILOQUY_DATA: '/env' })).toBe('/env')
     expect(resolveDataDir(null, { XDG_CONFIG_HOME: '/xdg' })).toMatch(/Soliloquy$/)
   })
+})
+
+describe('a running row whose owner pid was reused', () => {
+  it('is interrupted when the pid now belongs to a process that started later; a live owner keeps its row', async () => {
+    const dir = tmp('soliloquy-db-pidreuse-')
+    let lab = new Lab({ dataDir: dir })
+    const a = await lab.generate({ maxGen: 1 })
+    const b = await lab.generate({ maxGen: 1 })
+    lab.close()
+    const parent = process.ppid // alive for the whole test
+    const started = processStartTime(parent)
+    expect(started).not.toBeNull()
+    const db = new Database(join(dir, HISTORY_FILE))
+    const set = db.prepare(`UPDATE runs SET status = 'running', finished_at = NULL, owner = ? WHERE id = ?`)
+    set.run(`${hostname()}:${parent}/${started}`, a.run.id) // the live owner itself
+    set.run(`${hostname()}:${parent}/1`, b.run.id) // an earlier process that had the same pid
+    db.close()
+    lab = new Lab({ dataDir: dir })
+    try {
+      expect((await lab.run(b.run.id)).run.status).toBe('interrupted')
+      expect((await lab.run(a.run.id)).run.status).toBe('running')
+    } finally {
+      lab.close()
+    }
+  }, 120_000)
 })
