@@ -89,6 +89,26 @@ export function markInterrupted(db: DB): number[] {
   return dead.map((r) => r.id)
 }
 
+/**
+ * The lab process `pid` died (SIGKILL, a native abort): its rows — still `running`, or already `interrupted` by the
+ * open that followed — become `failed` with the host's reason ("the engine process stopped (signal SIGKILL) — …").
+ */
+export function markOwnerFailed(db: DB, pid: number, reason: string): number[] {
+  const mine = `${hostname()}:${pid}`
+  const rows = db
+    .prepare(`SELECT id FROM runs WHERE status IN ('running', 'interrupted') AND (owner = ? OR owner LIKE ? || '/%')`)
+    .all(mine, mine) as { id: number }[]
+  const now = nowIso()
+  db.transaction(() => {
+    const upd = db.prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?`)
+    for (const r of rows) upd.run(reason, now, r.id)
+    db.prepare(`UPDATE run_groups SET status = 'failed', finished_at = COALESCE(finished_at, ?) WHERE status IN ('running', 'interrupted')
+      AND EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'failed' AND runs.error = ?)
+      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now, reason)
+  })()
+  return rows.map((r) => r.id)
+}
+
 // ---- groups -------------------------------------------------------------------------------------------------
 
 interface GroupRow {
