@@ -200,3 +200,30 @@ describe('serve mode survives any WebSocket frame', () => {
     c.close()
   }, 120_000)
 })
+
+describe('checkpoint names (one rule in the contract, for every transport)', () => {
+  it('refuse control characters, bidi overrides, ".." and a leading "."; the refusal prints no raw escape', () => {
+    const bad: [string, RegExp][] = [
+      ['evil\u001b[2J\u001b[31mred', /cannot contain control characters/],
+      ['bell\u0007', /cannot contain control characters/],
+      ['abc\u202eexe.txt', /cannot contain control characters/],
+      ['..', /cannot start with "\." or contain "\.\."/],
+      ['a..b', /cannot start with "\." or contain "\.\."/],
+      ['.hidden', /cannot start with "\." or contain "\.\."/],
+      ['a/b', /without "\/"/],
+    ]
+    for (const [name, why] of bad) {
+      for (const [method, args] of [
+        ['saveCheckpoint', { runId: 1, name }],
+        ['renameCheckpoint', { id: 1, name }],
+      ] as const) {
+        const v = validateCall(method, args)
+        expect(v.ok, JSON.stringify(name)).toBe(false)
+        const message = v.ok ? '' : v.message
+        expect(message).toMatch(why)
+        expect(message).not.toMatch(/[\u0000-\u001f\u007f\u202a-\u202e]/)
+      }
+    }
+    expect(validateCall('saveCheckpoint', { runId: 1, name: 'Hamlet at 0.03 — v2' }).ok).toBe(true)
+  })
+})
