@@ -124,7 +124,11 @@ export class LabHost implements LabBackend {
     const config: WorkerConfig = { ...this.config, crashed: this.crashed, generation: this.restarts }
     this.crashed = undefined
     const lab = this.launch(config)
-    lab.onMessage((m) => this.onMessage(m))
+    let ready = false
+    lab.onMessage((m) => {
+      if (m.type === 'ready') ready = true
+      this.onMessage(m)
+    })
     lab.onExit((code, signal) => {
       if (this.lab === lab) this.lab = null
       if (this.closing) return
@@ -137,7 +141,9 @@ export class LabHost implements LabBackend {
       this.crashed = { pid: lab.pid, reason }
       this.failAll(reason)
       this.restarts++
-      // a new lab process at once: it marks the dead one's runs failed as it opens the history
+      // a new lab process at once (it marks the dead one's runs failed as it opens the history) — unless this one
+      // never got as far as opening the lab: then the next call starts it, so a lab that cannot start does not loop
+      if (!ready) return
       try {
         this.ensure()
       } catch {
