@@ -132,4 +132,14 @@ describe('soliloquy CLI', () => {
     expect(r.status).toBe(1)
     expect(r.stderr).toMatch(/^soliloquy: the history database .* is damaged \(Tree \d+ page \d+.*\); move it aside or restore a backup, and Soliloquy starts a new history\n$/)
   })
+
+  it('names with terminal escape sequences are printed escaped, never raw', () => {
+    const evil = 'evil\u001b[2J\u001b[31mred'
+    for (const args of [['checkpoints', 'rename', evil, 'x'], ['checkpoints', 'save', '1', evil]]) {
+      const r = run(...args)
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.stderr).toContain('evil\\u001b[2J')
+      expect(r.stderr).not.toMatch(/\u001b/)
+    }
+  })
 })

@@ -1,6 +1,6 @@
 // `soliloquy` — the command line face of the lab. Every command shares the services the desktop app uses.
 import { CancelledError } from '../engine/engine'
-import { Flags, parse } from './common'
+import { Flags, parse, printable } from './common'
 import { gradCommand, gradOptions } from './commands/grad'
 import { serveCommand, serveOptions } from './commands/serve'
 import { sweepCommand, sweepOptions } from './commands/sweep'
@@ -127,7 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const msg = e instanceof Error ? e.message : String(e)
     // the whole message: some (a damaged history database) say what to do on their later lines
-    process.stderr.write(`soliloquy: ${msg.replace(/\n+$/, '')}\n`)
+    // and printable: a name or path with ESC in it is shown as \u001b, never sent to the terminal raw
+    process.stderr.write(`soliloquy: ${printable(msg.replace(/\n+$/, '').replace(/\n/g, ' '))}\n`)
     return 1
   }
 }
