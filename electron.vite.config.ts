@@ -19,6 +19,8 @@ export default defineConfig({
           bench: resolve(__dirname, 'src/main/bench.ts'),
           // the lab worker thread (engine, SQLite, checkpoints) used by the window and by `soliloquy serve`
           labWorker: resolve(__dirname, 'src/main/labHost/worker.ts'),
+          // the lab in a process of its own: `soliloquy serve` (fork) and the desktop app (utilityProcess)
+          labProcess: resolve(__dirname, 'src/main/labHost/labProcess.ts'),
         },
         external: ['better-sqlite3', 'electron'],
       },

@@ -7,11 +7,13 @@ if (!existsSync(cli)) {
   process.stderr.write('soliloquy: not built yet; run `npm install` (or `npm run build`) in ' + join(__dirname, '..') + '\n')
   process.exit(1)
 }
-require(cli).main(process.argv.slice(2)).then(
-  // exit once stdout has drained: process.exit right after a large write to a pipe would cut --json at 64 kB
-  (code) => process.stdout.write('', () => process.exit(code)),
-  (e) => {
-    process.stderr.write('soliloquy: ' + (e && e.message ? e.message : String(e)) + '\n')
-    process.exit(1)
-  },
-)
+const { main, exitWhenFlushed } = require(cli)
+// a reader that stops early (`| head -c 100`) closes the pipe: that is not an error of ours
+process.stdout.on('error', (e) => {
+  if (e && e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+})
+// exit only once stdout has drained: a pipe takes 64 KiB at a time and process.exit() would drop the rest
+main(process.argv.slice(2)).then(exitWhenFlushed, (e) => {
+  process.stderr.write('soliloquy: ' + (e && e.message ? e.message : String(e)) + '\n')
+  exitWhenFlushed(1)
+})

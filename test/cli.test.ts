@@ -104,6 +104,51 @@ describe('soliloquy CLI', () => {
     expect(u.code).toBe(2)
     expect(u.stderr).toMatch(/^soliloquy: unknown command "frobnicate"/)
   })
+
+  it('a large --json output through a slow pipe arrives whole (exit waits for stdout to drain)', () => {
+    const text = 'To be, or not to be. '.repeat(4000) // ≈ 120 kB of ids as JSON, more than a pipe's 64 KiB
+    const r = spawnSync('sh', ['-c', '"$0" "$1" tokenize --json --text "$2" | (sleep 1; cat)', process.execPath, BIN, text], {
+      encoding: 'utf8',
+      env: { ...process.env, SOLILOQUY_DATA: dataDir },
+      maxBuffer: 1e8,
+      timeout: 120_000,
+    })
+    expect(r.stdout.length).toBeGreaterThan(65_536)
+    expect(() => JSON.parse(r.stdout)).not.toThrow()
+  })
+
+  it('--lr -0.03 is a value (gradient ascent), not an ambiguous option', () => {
+    const r = run('step', '--lr', '-0.03', '--max-gen', '2', '--json')
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toBeTruthy()
+  })
+
+  it('a damaged history database is reported whole, on one line, with what to do', () => {
+    const dir = tmp('soliloquy-cli-damaged-')
+    const file = join(dir, 'history.sqlite')
+    const db = new Database(file)
+    db.exec('CREATE TABLE t (x TEXT); CREATE INDEX i ON t (x)')
+    const ins = db.prepare('INSERT INTO t VALUES (?)')
+    for (let i = 0; i < 3000; i++) ins.run(`row${i * 7919}`)
+    db.close()
+    const b = readFileSync(file)
+    for (let p = 3; p < 6; p++) b.fill(0x41, p * 4096 + 100, p * 4096 + 400)
+    writeFileSync(file, b)
+    const r = spawnSync(process.execPath, [BIN, 'history', '--data', dir], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/^soliloquy: the history database .* is damaged \(Tree \d+ page \d+.*\); move it aside or restore a backup, and Soliloquy starts a new history\n$/)
+  })
+
+  it('names with terminal escape sequences are printed escaped, never raw', () => {
+    const evil = 'evil\u001b[2J\u001b[31mred'
+    for (const args of [['checkpoints', 'rename', evil, 'x'], ['checkpoints', 'save', '1', evil]]) {
+      const r = run(...args)
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.stderr).toContain('evil\\u001b[2J')
+      expect(r.stderr).not.toMatch(/\u001b/)
+    }
+  })
 })
 
 interface RunJson {

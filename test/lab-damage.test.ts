@@ -29,7 +29,7 @@ describe('a damaged history database', () => {
     const file = join(dir, HISTORY_FILE)
     writeFileSync(file, Buffer.from('this is not an SQLite database, only some bytes '.repeat(300)))
     const before = sha(file)
-    expect(() => new Lab({ dataDir: dir })).toThrow(/^the history database .*history\.sqlite is damaged \(file is not a database\); move it aside to start a new history$/)
+    expect(() => new Lab({ dataDir: dir })).toThrow(/^the history database .*history\.sqlite is damaged \(file is not a database\); move it aside or restore a backup, and Soliloquy starts a new history$/)
     expect(sha(file)).toBe(before)
     expect(readdirSync(dir).filter((f) => f.startsWith(HISTORY_FILE))).toEqual([HISTORY_FILE]) // no -wal/-shm left behind
   })
@@ -45,7 +45,7 @@ describe('a damaged history database', () => {
     expect(size).toBeGreaterThan(8 * 4096) // several pages, so half of it loses tables' pages
     truncateSync(file, Math.floor(size / 2))
     const before = sha(file)
-    expect(() => new Lab({ dataDir: dir })).toThrow(/^the history database .*history\.sqlite is damaged \((database disk image is malformed|.*)\); move it aside to start a new history$/)
+    expect(() => new Lab({ dataDir: dir })).toThrow(/^the history database .*history\.sqlite is damaged \((database disk image is malformed|.*)\); move it aside or restore a backup, and Soliloquy starts a new history$/)
     expect(sha(file)).toBe(before)
     expect(statSync(file).size).toBe(Math.floor(size / 2))
   })

@@ -2,11 +2,13 @@
 // process killed with SIGKILL in the middle of a sweep leaving a readable database whose run is `interrupted`.
 import Database from 'better-sqlite3'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HISTORY_FILE, Lab } from '../src/main/lab/lab'
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/lab/history/migrations'
+import { processStartTime } from '../src/main/lab/history/runs'
+import { hostname } from 'node:os'
 import { defaultDataDir, resolveDataDir } from '../src/main/lab/dataDir'
 import { ROOT, tmp } from './helpers'
 
@@ -73,12 +75,20 @@ describe('schema migrations', () => {
     db.close()
   })
 
-  it('a database from a newer Soliloquy is refused in words, not damaged', () => {
+  it('a database from a newer Soliloquy is refused in words and left byte for byte as it was (no WAL switch)', () => {
     const dir = tmp('soliloquy-db-newer-')
-    const db = new Database(join(dir, HISTORY_FILE))
+    const file = join(dir, HISTORY_FILE)
+    const db = new Database(file)
+    db.exec('CREATE TABLE future (x)')
     db.pragma(`user_version = ${SCHEMA_VERSION + 5}`)
     db.close()
-    expect(() => new Lab({ dataDir: dir })).toThrow(/schema version 7, newer than this Soliloquy understands \(2\); update Soliloquy/)
+    const before = readFileSync(file)
+    expect(() => new Lab({ dataDir: dir })).toThrow(
+      `this history was written by a newer Soliloquy (schema ${SCHEMA_VERSION + 5} > ${SCHEMA_VERSION}); refusing to change it`,
+    )
+    expect(readFileSync(file).equals(before)).toBe(true)
+    expect(existsSync(file + '-wal')).toBe(false)
+    expect(readdirSync(dir).filter((f) => f.startsWith(HISTORY_FILE))).toEqual([HISTORY_FILE])
   })
 })
 
@@ -148,4 +158,29 @@ describe('the data directory', () => {
     expect(resolveDataDir(null, { SOLILOQUY_DATA: '/env' })).toBe('/env')
     expect(resolveDataDir(null, { XDG_CONFIG_HOME: '/xdg' })).toMatch(/Soliloquy$/)
   })
+})
+
+describe('a running row whose owner pid was reused', () => {
+  it('is interrupted when the pid now belongs to a process that started later; a live owner keeps its row', async () => {
+    const dir = tmp('soliloquy-db-pidreuse-')
+    let lab = new Lab({ dataDir: dir })
+    const a = await lab.generate({ maxGen: 1 })
+    const b = await lab.generate({ maxGen: 1 })
+    lab.close()
+    const parent = process.ppid // alive for the whole test
+    const started = processStartTime(parent)
+    expect(started).not.toBeNull()
+    const db = new Database(join(dir, HISTORY_FILE))
+    const set = db.prepare(`UPDATE runs SET status = 'running', finished_at = NULL, owner = ? WHERE id = ?`)
+    set.run(`${hostname()}:${parent}/${started}`, a.run.id) // the live owner itself
+    set.run(`${hostname()}:${parent}/1`, b.run.id) // an earlier process that had the same pid
+    db.close()
+    lab = new Lab({ dataDir: dir })
+    try {
+      expect((await lab.run(b.run.id)).run.status).toBe('interrupted')
+      expect((await lab.run(a.run.id)).run.status).toBe('running')
+    } finally {
+      lab.close()
+    }
+  }, 120_000)
 })

@@ -16,7 +16,20 @@ import { readSafetensorsHeader } from '../../src/main/engine/safetensors'
 import { SentencePieceTokenizer } from '../../src/main/engine/tokenizer'
 import { readStepFile } from '../../src/main/lab/checkpoints/stepFile'
 import { CheckpointError } from '../../src/main/lab/checkpoints/error'
+import { unpickleTorch } from '../../src/main/engine/pickle'
+import { readPthTensors } from '../../src/main/engine/pth'
+import { tiktokenTokenizer } from '../../src/main/engine/tokenizers/tiktoken'
+import { TokenizerJson } from '../../src/main/engine/tokenizers/tokenizerJson'
+import { RegexTranslationError } from '../../src/main/engine/tokenizers/regex'
+import { callEnvelope, MAX_MESSAGE_BYTES, validateCall, wsClientMessage } from '../../src/shared/api'
 import type { InputFormat } from './mutate'
+
+/** A tokenizer that loads must encode and decode any text without throwing. */
+function exercise(tok: { encode(t: string): number[]; decode(ids: number[]): string; vocabSize: number }): string {
+  const ids = tok.encode('To be, or not to be: that is the question. ünïcødé 🎭 \t\n  x 12345')
+  tok.decode(ids.filter((id) => id >= 0 && id < tok.vocabSize))
+  return `${ids.length} ids`
+}
 
 export interface FuzzTarget {
   name: string
@@ -82,11 +95,83 @@ export const TARGETS: FuzzTarget[] = [
   {
     name: 'step-file',
     expected: [CheckpointError],
-    pending:
-      'readStepFile (src/main/services/checkpoints.ts) trusts data_offsets, shapes and the linears/norms counts; ' +
-      'fixed in the next wave, after the move to src/main/lab',
+    format: 'safetensors',
     run(bytes, scratch) {
-      readStepFile(asFile(scratch, 'step.safetensors', bytes))
+      const { factors: f } = readStepFile(asFile(scratch, 'step.safetensors', bytes))
+      // what applying a step relies on: every factor the size its shape says
+      for (const l of f.linears)
+        if (l.X.length !== l.T * l.in || l.G.length !== l.T * l.out) throw new Error(`accepted linear factors of the wrong size`)
+      if (f.embRows.length && f.embGrad.length % f.embRows.length !== 0) throw new Error('accepted emb.grad not a whole number of rows')
+      return `${f.linears.length} linears, ${f.normGrads.length} norms`
+    },
+  },
+  {
+    name: 'tokenizer-json',
+    expected: [ModelFormatError, RegexTranslationError],
+    format: 'json',
+    run(bytes) {
+      let json: unknown
+      try {
+        json = JSON.parse(bytes.toString('utf8'))
+      } catch {
+        return 'not JSON'
+      }
+      return exercise(new TokenizerJson(json, { clean_up_tokenization_spaces: false }, 'tokenizer.json'))
+    },
+  },
+  {
+    name: 'tiktoken',
+    expected: [ModelFormatError, RegexTranslationError],
+    run(bytes) {
+      return exercise(tiktokenTokenizer(bytes, undefined, 'tokenizer.model'))
+    },
+  },
+  {
+    // torch.save's data.pkl alone (the unpickler: opcodes, memo, stack, persistent ids)
+    name: 'pickle',
+    expected: [ModelFormatError],
+    run(bytes) {
+      const v = unpickleTorch(bytes, 'data.pkl')
+      return v === null ? 'None' : typeof v
+    },
+  },
+  {
+    // a whole .pth: the zip reader, then the pickle, then tensor offsets and shapes against the storages
+    name: 'pth',
+    expected: [ModelFormatError],
+    run(bytes, scratch) {
+      const tensors = readPthTensors(asFile(scratch, 'consolidated.00.pth', bytes), 'consolidated.00.pth')
+      return `${tensors.length} tensors`
+    },
+  },
+  {
+    // what the WebSocket server and the IPC router do with a message before the lab sees it (server.ts,
+    // dispatch.ts): JSON, the envelope, the method table's schema. Only contract errors in words, never a throw.
+    name: 'api-message',
+    expected: [],
+    format: 'json',
+    run(bytes) {
+      if (bytes.length > MAX_MESSAGE_BYTES) return 'over the transport limit'
+      let msg: unknown
+      try {
+        msg = JSON.parse(bytes.toString('utf8'))
+      } catch {
+        return 'not JSON'
+      }
+      const m = wsClientMessage.safeParse(msg)
+      if (!m.success) return 'not a message'
+      if (m.data.type === 'cancel') return 'cancel'
+      const env = callEnvelope.safeParse({ method: m.data.method, args: m.data.args, jobId: m.data.jobId })
+      if (!env.success) return 'malformed call'
+      const v = validateCall(env.data.method, env.data.args)
+      if (!v.ok) {
+        if (typeof v.message !== 'string' || v.message.length === 0 || /\n\s+at /.test(v.message))
+          throw new Error(`a refusal that is not one sentence: ${JSON.stringify(v.message)}`)
+        return `refused: ${v.message.split(/[:(]/)[0]}`
+      }
+      // what the router passes on must be plain JSON again (it crosses a process boundary)
+      JSON.stringify(v.args)
+      return `accepted ${v.method}`
     },
   },
 ]

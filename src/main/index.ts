@@ -4,6 +4,7 @@ import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { LabHost } from './labHost/host'
+import { utilityLauncher } from './labHost/utilityLauncher'
 import { DialogPaths, registerIpcRouter } from './ipc'
 import { ensureDataDir, resolveDataDir } from './lab/dataDir'
 import { windowOptions } from './windowOptions'
@@ -50,7 +51,8 @@ void app.whenReady().then(() => {
   })
 
   const dataDir = ensureDataDir(process.env.SOLILOQUY_DATA ? resolveDataDir(process.env.SOLILOQUY_DATA) : app.getPath('userData'))
-  host = new LabHost({ dataDir })
+  // the lab (engine + SQLite) in a utility process: a native fault there does not close the window
+  host = new LabHost({ dataDir }, utilityLauncher())
   registerIpcRouter(ipcMain, host, {
     trustedSender: isAppUrl,
     dialogPaths: new DialogPaths(),

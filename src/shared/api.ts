@@ -29,6 +29,19 @@ export const MAX_STEP_SIZES = 64
 export const MAX_LESSONS = 64
 export const MAX_PROBES = 64
 export const MAX_GEN_LIMIT = 4096
+/** Longest prompt, phrase, prefix or probe text (UTF-16 code units, as JavaScript counts). */
+export const MAX_TEXT_CHARS = 20_000
+/** Longest reference continuation. */
+export const MAX_REFERENCE_CHARS = 100_000
+/** Longest model or export path. */
+export const MAX_PATH_CHARS = 4096
+/**
+ * Largest message a transport accepts (bytes of the JSON text; the WebSocket's maxPayload). The fields above bound
+ * the largest valid call: a lesson of MAX_LESSONS phrases + MAX_PROBES probes + a reference + a prompt is
+ * ≈ 2.7 M code units, at most 6 bytes each in JSON ("\u0001") ≈ 16.3 MB < 24 MiB (test/api-transport.test.ts
+ * builds that message and sends it).
+ */
+export const MAX_MESSAGE_BYTES = 24 * 1024 * 1024
 
 // ---------- enumerations ----------
 
@@ -74,9 +87,13 @@ const id = z.number().int().nonnegative()
 /** a saved checkpoint: its id, or its name (the CLI's way of naming one) */
 const checkpointRef = z.union([id, z.string().min(1).max(120)])
 /** A model reference: directory path, checkpoint reference ("ckpt:NAME" / id), or null = the embedded organism. */
-export const modelRef = z.union([z.string().min(1).max(4096), z.null()])
+export const modelRef = z.union([z.string().min(1).max(MAX_PATH_CHARS), z.null()])
 export type ModelRef = z.infer<typeof modelRef>
 const text = (max: number): z.ZodString => z.string().max(max)
+/** POSIX "/…", Windows "C:\…" or "\\server\share" (this file also runs in the renderer: no node:path). */
+export function isAbsolutePath(p: string): boolean {
+  return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\')
+}
 
 export const lrList = z
   .array(finite)
@@ -316,7 +333,7 @@ const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).max(10)]
 export const historyFilter = z
   .object({
     /** model id, or a substring of its path/name */
-    model: z.union([id, text(4096)]).optional(),
+    model: z.union([id, text(MAX_PATH_CHARS)]).optional(),
     /** substring of the phrase */
     phrase: text(20_000).optional(),
     lrMin: finite.optional(),
@@ -339,14 +356,14 @@ export type HistoryFilter = z.infer<typeof historyFilter>
 // ---------- requests ----------
 
 const probes = z
-  .record(z.string().max(200), text(100_000))
+  .record(z.string().max(200), text(MAX_TEXT_CHARS))
   .refine((r) => Object.keys(r).length <= MAX_PROBES, `at most ${MAX_PROBES} probe texts`)
 
 /** Settings every experiment accepts; omitted fields come from the model's preset (or the seed's values). */
 const experimentBase = {
   /** null/omitted: the embedded organism; a model directory; or a checkpoint name ("ckpt:NAME" or bare) / id */
   model: modelRef.optional(),
-  prompt: text(20_000).min(1, 'the prompt is empty').optional(),
+  prompt: text(MAX_TEXT_CHARS).min(1, 'the prompt is empty').optional(),
   /** max_gen_len (default SEED_DEFAULTS.maxGen) */
   maxGen: maxGen.optional(),
   /** max_seq_len (default SEED_DEFAULTS.maxSeq; at most the model's context, checked by the lab) */
@@ -356,16 +373,21 @@ const experimentBase = {
   topP: z.number().gt(0).max(1).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   /** reference continuation for recall / log-prob (default: the preset's, e.g. the soliloquy); null: none */
-  reference: z.union([text(1_000_000), z.null()]).optional(),
+  reference: z.union([text(MAX_REFERENCE_CHARS), z.null()]).optional(),
   /** probe texts for stability (default: the preset's) */
   probes: probes.optional(),
 }
-const phrase = text(20_000).refine((p) => p.trim().length > 0, 'the phrase is empty')
+const phrase = text(MAX_TEXT_CHARS).refine((p) => p.trim().length > 0, 'the phrase is empty')
 
 /** What is wrong with a checkpoint name, in words (null: fine). Names are unique and never look like a path or an id. */
 export function checkpointNameProblem(name: unknown): string | null {
+  // JSON.stringify shows control characters escaped: printing the refusal never emits a raw escape sequence
   if (typeof name !== 'string' || !/^[^\s/\\:][^/\\:]{0,119}$/.test(name.trim()) || name.trim() !== name)
     return `a checkpoint name must be 1–120 characters without "/", "\\" or ":" and without leading/trailing spaces (got ${JSON.stringify(name)})`
+  // control characters (a terminal escape sequence in a name printed by the CLI) and bidirectional overrides
+  if (/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name))
+    return `a checkpoint name cannot contain control characters (got ${JSON.stringify(name).replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)})`
+  if (name.includes('..') || name.startsWith('.')) return `a checkpoint name cannot start with "." or contain ".." (got ${JSON.stringify(name)})`
   if (/^\d+$/.test(name)) return `a checkpoint name cannot be only digits (${name}): ids are written that way`
   return null
 }
@@ -396,7 +418,7 @@ export const compareRequest = z
   .object({
     ...experimentBase,
     /** default SEED_DEFAULTS.engineeredPrefix (or the preset's) */
-    prefix: text(20_000).optional(),
+    prefix: text(MAX_TEXT_CHARS).optional(),
     phrase: phrase.optional(),
     /** the steps to compare besides the unstepped model (default none: prompt engineering on the model alone) */
     lrs: z.array(finite).max(MAX_STEP_SIZES, `at most ${MAX_STEP_SIZES} step sizes at once`).optional(),
@@ -415,7 +437,14 @@ export const saveCheckpointRequest = z.object({ runId: id, name: checkpointName 
 export const renameCheckpointRequest = z.object({ id: checkpointRef, name: checkpointName }).strict()
 export const deleteCheckpointRequest = z.object({ id: checkpointRef, force: z.boolean().optional() }).strict()
 export const exportCheckpointRequest = z
-  .object({ id: checkpointRef, outDir: text(4096).min(1, 'no export directory given'), dtype: exportDtype.optional() })
+  .object({
+    id: checkpointRef,
+    // relative to what? The server's working directory is no place a user chose; the UI and CLI resolve first
+    outDir: text(MAX_PATH_CHARS)
+      .min(1, 'no export directory given')
+      .refine(isAbsolutePath, { error: (iss) => `the export target must be an absolute path (got ${JSON.stringify(iss.input)})` }),
+    dtype: exportDtype.optional(),
+  })
   .strict()
 
 /** The layer study: the step at one α restricted to each group alone and to each layer band alone. */
@@ -659,7 +688,7 @@ export type ExportResult = z.infer<typeof exportResultSchema>
 
 export const methods = {
   listModels: { req: z.object({}).strict(), res: z.array(modelInfoSchema) },
-  openModel: { req: z.object({ path: text(4096).min(1, 'no directory given') }).strict(), res: modelInfoSchema },
+  openModel: { req: z.object({ path: text(MAX_PATH_CHARS).min(1, 'no directory given') }).strict(), res: modelInfoSchema },
   generate: { req: generateRequest, res: runResultSchema, long: true },
   step: { req: stepRequest, res: runResultSchema, long: true },
   sweep: { req: sweepRequest, res: sweepResultSchema, long: true },

@@ -11,9 +11,25 @@ export type Flags = Record<string, string | boolean | string[] | undefined>
 
 export { embeddedModelDir }
 
+/** `--lr -0.03`: a negative number after an option that takes a value is that value (node's parser would call it
+ * ambiguous); it becomes `--lr=-0.03` so the command can say what is wrong with it (or use it). */
+export function joinNegativeValues(argv: string[], options: ParseArgsConfig['options']): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const next = argv[i + 1]
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined
+    if (name && options?.[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity\b)/.test(next)) {
+      out.push(`${a}=${next}`)
+      i++
+    } else out.push(a)
+  }
+  return out
+}
+
 export function parse(argv: string[], options: ParseArgsConfig['options']): { flags: Flags; positionals: string[] } {
   try {
-    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    const r = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true })
     return { flags: r.values as Flags, positionals: r.positionals }
   } catch (e) {
     throw new InputError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''))
@@ -157,7 +173,12 @@ export function fmtBytes(n: number): string {
 }
 
 /** One line of text for a table cell: newlines shown as ⏎, cut to `n` characters. */
+/** A name or text as it may go to a terminal: control characters (ESC …) and bidi overrides shown as \uXXXX. */
+export function printable(s: string): string {
+  return s.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 export function oneLine(s: string, n = 60): string {
-  const t = s.replace(/\r?\n/g, '⏎ ')
+  const t = printable(s.replace(/\r?\n/g, '⏎ '))
   return t.length > n ? t.slice(0, n - 1) + '…' : t
 }

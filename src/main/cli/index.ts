@@ -1,6 +1,6 @@
 // `soliloquy` — the command line face of the lab. Every command shares the services the desktop app uses.
 import { CancelledError } from '../engine/engine'
-import { Flags, parse } from './common'
+import { Flags, parse, printable } from './common'
 import { gradCommand, gradOptions } from './commands/grad'
 import { serveCommand, serveOptions } from './commands/serve'
 import { sweepCommand, sweepOptions } from './commands/sweep'
@@ -168,18 +168,27 @@ export async function main(argv: string[]): Promise<number> {
       return 130
     }
     const msg = e instanceof Error ? e.message : String(e)
-    process.stderr.write(`soliloquy: ${msg.split('\n')[0]}\n`)
+    // the whole message: some (a damaged history database) say what to do on their later lines
+    // and printable: a name or path with ESC in it is shown as \u001b, never sent to the terminal raw
+    process.stderr.write(`soliloquy: ${printable(msg.replace(/\n+$/, '').replace(/\n/g, ' '))}\n`)
     return 1
   }
 }
 
+/** Exits only after stdout and stderr have handed every byte to the OS: a pipe (`soliloquy history --json | head`)
+ * takes 64 KiB at a time, and process.exit() right after a large write drops the rest. */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    // exit only once stdout has drained: process.exit right after a large write to a pipe cuts --json at 64 kB
-    (code) => process.stdout.write('', () => process.exit(code)),
-    (e: unknown) => {
-      process.stderr.write(`soliloquy: ${e instanceof Error ? e.message : String(e)}\n`)
-      process.exit(1)
-    },
-  )
+  // a reader that stops early (`| head -c 100`) closes the pipe: that is not an error of ours
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  })
+  main(process.argv.slice(2)).then(exitWhenFlushed, (e: unknown) => {
+    process.stderr.write(`soliloquy: ${e instanceof Error ? e.message : String(e)}\n`)
+    exitWhenFlushed(1)
+  })
 }

@@ -88,6 +88,8 @@ export function readZipEntries(path: string, label = path): ZipEntry[] {
       const extraLen = cd.readUInt16LE(p + 30)
       const commentLen = cd.readUInt16LE(p + 32)
       let localOffset = cd.readUInt32LE(p + 42)
+      if (p + 46 + nameLen + extraLen + commentLen > cd.length)
+        throw new ModelFormatError(`${label}: corrupt zip (central directory entry ${i} runs past the directory)`)
       const name = cd.toString('utf8', p + 46, p + 46 + nameLen)
       // ZIP64 extended information (header id 1): the 64-bit values of exactly those fields that read 0xFFFFFFFF,
       // in the order uncompressed size, compressed size, local header offset
@@ -96,8 +98,11 @@ export function readZipEntries(path: string, label = path): ZipEntry[] {
       while (e + 4 <= extraEnd) {
         const id = cd.readUInt16LE(e)
         const len = cd.readUInt16LE(e + 2)
+        if (e + 4 + len > extraEnd) throw new ModelFormatError(`${label}: corrupt zip (extra field of ${name} runs past its entry)`)
         if (id === 0x0001) {
           let q = e + 4
+          const need = 8 * [size, compressedSize, localOffset].filter((v) => v === 0xffffffff).length
+          if (need > len) throw new ModelFormatError(`${label}: corrupt zip (ZIP64 field of ${name} is too short)`)
           if (size === 0xffffffff) (size = u64(cd, q, label)), (q += 8)
           if (compressedSize === 0xffffffff) (compressedSize = u64(cd, q, label)), (q += 8)
           if (localOffset === 0xffffffff) (localOffset = u64(cd, q, label)), (q += 8)
@@ -119,10 +124,18 @@ export function readZipEntries(path: string, label = path): ZipEntry[] {
   }
 }
 
+/** Largest entry read into memory whole (data.pkl of a 405B shard is a few hundred kB). */
+const MAX_STORED_ENTRY = 256 * 1024 * 1024
+
 /** The bytes of a small STORED entry (data.pkl). */
 export function readStoredEntry(path: string, e: ZipEntry, label = path): Buffer {
   if (e.method !== 0 || e.encrypted)
     throw new ModelFormatError(`${label}: ${e.name} is compressed (zip method ${e.method}); torch.save stores entries uncompressed — re-save the checkpoint with torch.save`)
+  // stored: the size is the compressed size (checked against the file when the directory was read)
+  if (e.size !== e.compressedSize)
+    throw new ModelFormatError(`${label}: corrupt zip (${e.name} is stored but its sizes differ: ${e.size} and ${e.compressedSize})`)
+  if (e.size > MAX_STORED_ENTRY)
+    throw new ModelFormatError(`${label}: ${e.name} is ${e.size} bytes; a torch.save data.pkl is far smaller (at most ${MAX_STORED_ENTRY} read)`)
   const fd = openSync(path, 'r')
   try {
     return readAt(fd, e.dataOffset, e.size)

@@ -1,5 +1,9 @@
-// The lab host: runs the lab services (and through them the native engine and SQLite) in a worker thread so neither
-// the Electron main process nor the serve process ever waits on them. Used by both the window and `soliloquy serve`.
+// The lab host: runs the lab services (and through them the native engine and SQLite) away from the process that
+// serves the UI — in a process of its own (`soliloquy serve`: child_process.fork; the desktop app: an Electron
+// utility process, utilityLauncher.ts) or, where a fault may take everything down anyway, a worker thread. If the
+// lab process dies (SIGKILL, a native abort), calls in flight are answered with what happened, its runs are marked
+// failed with that reason, and a new lab process starts.
+import { fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -14,38 +18,140 @@ interface Pending {
   onProgress?: (p: ProgressMessage) => void
 }
 
-/** The built worker: out/main/labWorker.js, beside the entry that loads it or one level up from a shared chunk. */
-export function defaultWorkerPath(): string {
+/** One running lab, however it is carried. */
+export interface LabChannel {
+  /** a process of its own (a fault there leaves this process running) or a thread of this one */
+  readonly isolated: boolean
+  /** the lab process's id (null: a thread, or not spawned yet) */
+  readonly pid: number | null
+  post(m: ToWorker): void
+  onMessage(h: (m: FromWorker) => void): void
+  /** the lab ended: exit code and/or signal (a thread has no signal) */
+  onExit(h: (code: number | null, signal: string | null) => void): void
+  kill(): void
+}
+export type LabLauncher = (config: WorkerConfig) => LabChannel
+
+function builtEntry(file: string): string {
   const dirs = [__dirname, join(__dirname, '..')]
   // packaged app: workers load from the unpacked copy beside app.asar (build/electron-builder.yml asarUnpack)
   const unpacked = dirs.map((d) => d.replace(/app\.asar(?=[\\/]|$)/, 'app.asar.unpacked'))
-  const candidates = [...unpacked.filter((d, i) => d !== dirs[i]), ...dirs].map((d) => join(d, 'labWorker.js'))
+  const candidates = [...unpacked.filter((d, i) => d !== dirs[i]), ...dirs].map((d) => join(d, file))
   return candidates.find((p) => existsSync(p)) ?? candidates[0]
 }
 
+/** The built worker: out/main/labWorker.js, beside the entry that loads it or one level up from a shared chunk. */
+export function defaultWorkerPath(): string {
+  return builtEntry('labWorker.js')
+}
+/** The built lab process entry: out/main/labProcess.js. */
+export function defaultProcessPath(): string {
+  return builtEntry('labProcess.js')
+}
+
+function requireBuilt(path: string): void {
+  if (!existsSync(path)) throw new Error(`the lab is not built (${path}); run \`npm run build\``)
+}
+
+/** The lab in a worker thread of this process. */
+export function threadLauncher(path = defaultWorkerPath()): LabLauncher {
+  return (config) => {
+    requireBuilt(path)
+    const w = new Worker(path, { workerData: config })
+    return {
+      isolated: false,
+      pid: null,
+      post: (m) => w.postMessage(m),
+      onMessage: (h) => w.on('message', h),
+      onExit: (h) => {
+        w.on('error', () => undefined) // reported through 'exit' (a thread cannot be signalled)
+        w.on('exit', (code) => h(code, null))
+      },
+      kill: () => void w.terminate(),
+    }
+  }
+}
+
+/** The lab in a child process of this one (`soliloquy serve`), messages over the IPC channel. */
+export function processLauncher(path = defaultProcessPath(), env: NodeJS.ProcessEnv = process.env): LabLauncher {
+  return (config) => {
+    requireBuilt(path)
+    const child = fork(path, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' })
+    child.on('error', () => undefined) // a failed send to a dying child: 'exit' follows and says what happened
+    child.send({ type: 'config', config })
+    return {
+      isolated: true,
+      get pid() {
+        return child.pid ?? null
+      },
+      post: (m) => {
+        if (child.connected) child.send(m)
+      },
+      onMessage: (h) => child.on('message', (m) => h(m as FromWorker)),
+      onExit: (h) => child.on('exit', (code, signal) => h(code, signal)),
+      kill: () => void child.kill('SIGKILL'),
+    }
+  }
+}
+
 export class LabHost implements LabBackend {
-  private worker: Worker | null = null
+  private lab: LabChannel | null = null
   private nextId = 1
   private pending = new Map<number, Pending>()
   private closing = false
+  /** set when a lab process died: the next one marks its runs failed with this reason */
+  private crashed: { pid: number; reason: string } | undefined
+  /** how many times a lab process died and was restarted (tests, status) */
+  restarts = 0
 
+  private readonly launch: LabLauncher
+
+  /** `launch`: how the lab runs (default a worker thread); a string is the path of a built worker (tests). */
   constructor(
     private readonly config: WorkerConfig,
-    private readonly workerPath = defaultWorkerPath(),
-  ) {}
+    launch: LabLauncher | string = threadLauncher(),
+  ) {
+    this.launch = typeof launch === 'string' ? threadLauncher(launch) : launch
+  }
 
-  private ensure(): Worker {
-    if (this.worker) return this.worker
-    if (!existsSync(this.workerPath)) throw new Error(`the lab worker is not built (${this.workerPath}); run \`npm run build\``)
-    const w = new Worker(this.workerPath, { workerData: this.config })
-    w.on('message', (m: FromWorker) => this.onMessage(m))
-    w.on('error', (e) => this.failAll(`the lab stopped: ${e.message.split('\n')[0]}`))
-    w.on('exit', (code) => {
-      if (this.worker === w) this.worker = null
-      if (!this.closing) this.failAll(`the lab stopped unexpectedly (exit code ${code}); it restarts on the next call`)
+  /** The lab's process id (null: a worker thread, or not started). */
+  get pid(): number | null {
+    return this.lab?.pid ?? null
+  }
+
+  private ensure(): LabChannel {
+    if (this.lab) return this.lab
+    const config: WorkerConfig = { ...this.config, crashed: this.crashed, generation: this.restarts }
+    this.crashed = undefined
+    const lab = this.launch(config)
+    let ready = false
+    lab.onMessage((m) => {
+      if (m.type === 'ready') ready = true
+      this.onMessage(m)
     })
-    this.worker = w
-    return w
+    lab.onExit((code, signal) => {
+      if (this.lab === lab) this.lab = null
+      if (this.closing) return
+      if (!lab.isolated || lab.pid === null) {
+        this.failAll(`the lab stopped unexpectedly (exit code ${code}); it restarts on the next call`)
+        return
+      }
+      const how = signal ? `signal ${signal}` : `exit code ${code}`
+      const reason = `the engine process stopped (${how}) — the run was marked failed`
+      this.crashed = { pid: lab.pid, reason }
+      this.failAll(reason)
+      this.restarts++
+      // a new lab process at once (it marks the dead one's runs failed as it opens the history) — unless this one
+      // never got as far as opening the lab: then the next call starts it, so a lab that cannot start does not loop
+      if (!ready) return
+      try {
+        this.ensure()
+      } catch {
+        /* not built any more: the next call says so */
+      }
+    })
+    this.lab = lab
+    return lab
   }
 
   private onMessage(m: FromWorker): void {
@@ -70,37 +176,40 @@ export class LabHost implements LabBackend {
 
   call(method: MethodName, args: unknown, opts: { jobId?: string; onProgress?: (p: ProgressMessage) => void } = {}): Promise<unknown> {
     if (this.closing) return Promise.reject(new Error('the lab is shutting down'))
-    const w = this.ensure()
+    let lab: LabChannel
+    try {
+      lab = this.ensure()
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)))
+    }
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, jobId: opts.jobId, onProgress: opts.onProgress })
-      const msg: ToWorker = { type: 'call', id, method, args, jobId: opts.jobId }
-      w.postMessage(msg)
+      lab.post({ type: 'call', id, method, args, jobId: opts.jobId })
     })
   }
 
   cancel(jobId: string): void {
-    const msg: ToWorker = { type: 'cancel', jobId }
-    this.worker?.postMessage(msg)
+    this.lab?.post({ type: 'cancel', jobId })
   }
 
-  /** Closes the lab (database, engines) and stops the worker. */
+  /** Closes the lab (database, engines) and stops its thread or process. */
   async close(timeoutMs = 5000): Promise<void> {
     this.closing = true
-    const w = this.worker
-    if (!w) return
+    const lab = this.lab
+    if (!lab) return
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
-        void w.terminate().then(() => resolve())
+        lab.kill()
+        resolve()
       }, timeoutMs)
-      w.once('exit', () => {
+      lab.onExit(() => {
         clearTimeout(t)
         resolve()
       })
-      const msg: ToWorker = { type: 'close' }
-      w.postMessage(msg)
+      lab.post({ type: 'close' })
     })
     this.failAll('the lab was closed')
-    this.worker = null
+    this.lab = null
   }
 }

@@ -5,6 +5,7 @@ import type { CallOptions } from '../engine/engine'
 import { Lab } from '../lab/lab'
 import type { WorkerConfig } from './protocol'
 import { labMethodTable } from '../lab/methods'
+import { markOwnerFailed } from '../lab/history/runs'
 
 export interface LabAdapter {
   call(method: MethodName, args: unknown, opts: CallOptions): Promise<unknown>
@@ -13,6 +14,7 @@ export interface LabAdapter {
 
 export function createLabAdapter(config: WorkerConfig): LabAdapter {
   const lab = new Lab({ dataDir: config.dataDir })
+  if (config.crashed) markOwnerFailed(lab.db, config.crashed.pid, config.crashed.reason)
   const table = labMethodTable(lab)
   return {
     call: (method, args, opts) => table[method](args, opts),

@@ -8,7 +8,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { WebSocket, WebSocketServer } from 'ws'
-import { wsClientMessage, type ProgressMessage, type WsServerMessage } from '../../shared/api'
+import { MAX_MESSAGE_BYTES, wsClientMessage, type ProgressMessage, type WsServerMessage } from '../../shared/api'
 import { CSP_BROWSER } from '../csp'
 import { createDispatcher, LabBackend } from '../labHost/dispatch'
 
@@ -115,12 +115,22 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
     createReadStream(file).pipe(res)
   })
 
+  // The contract's limit: its fields are bounded so that the largest valid call fits (src/shared/api.ts).
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: 4 * 1024 * 1024,
+    maxPayload: MAX_MESSAGE_BYTES,
+    perMessageDeflate: false,
+  })
+  // Every emitter that can say 'error' has a listener: an unhandled one would end the process and the runs in it.
+  wss.on('error', (e) => log(`WebSocket server error: ${e.message}`))
+  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    log(`dropped a malformed HTTP request: ${e.code ?? e.message}`)
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    else socket.destroy()
   })
 
   server.on('upgrade', (req, socket, head) => {
+    socket.on('error', (e: NodeJS.ErrnoException) => log(`a WebSocket connection failed: ${e.code ?? e.message}`))
     const refuse = (status: number, why: string): void => {
       socket.write(`HTTP/1.1 ${status} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
       socket.destroy()
@@ -139,6 +149,9 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
   let connections = 0
   wss.on('connection', (ws: WebSocket) => {
     const conn = ++connections
+    // A frame over MAX_MESSAGE_BYTES (1009), invalid UTF-8 (1007), an unmasked frame, a reserved opcode, RSV1 set or
+    // a 2^63 length (1002): ws closes this socket with that code; this connection ends, nothing else does.
+    ws.on('error', (e: Error & { code?: string }) => log(`closed connection ${conn}: ${e.message}${e.code ? ` (${e.code})` : ''}`))
     const prefix = `c${conn}-`
     const mine = new Set<string>()
     // job ids are the client's; keep them apart from other connections' ids
@@ -188,6 +201,7 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
       reject(new Error(e.code === 'EADDRINUSE' ? `port ${o.port} is already in use` : e.message)),
     )
     server.listen(o.port ?? 0, LOOPBACK, () => {
+      server.on('error', (e) => log(`server error: ${e.message}`))
       port = (server.address() as AddressInfo).port
       cookieName = `soliloquy_${port}`
       const url = `http://${LOOPBACK}:${port}/?token=${token}`

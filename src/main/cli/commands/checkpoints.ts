@@ -2,7 +2,8 @@
 // and `soliloquy export CKPT --out DIR` (the checkpoint merged into a standard HF directory).
 import { InputError } from '../../engine/engine'
 import type { CheckpointRecord } from '../../../shared/api'
-import { Flags, fmtBytes, formatTable, labFlags, oneLine, printJson, str, withLab } from '../common'
+import { resolve } from 'node:path'
+import { Flags, fmtBytes, formatTable, labFlags, oneLine, printable, printJson, str, withLab } from '../common'
 
 export const checkpointsOptions = { data: labFlags.data, json: labFlags.json, force: { type: 'boolean' } } as const
 
@@ -26,7 +27,7 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
     if (action === 'rename') {
       if (!a || !b) throw new InputError('usage: soliloquy checkpoints rename NAME NEW_NAME')
       const c = await lab.call('renameCheckpoint', { id: a, name: b })
-      return flags.json ? printJson(c) : process.stdout.write(`renamed "${a}" to "${c.name}"\n`)
+      return flags.json ? printJson(c) : process.stdout.write(`renamed "${printable(a)}" to "${printable(c.name)}"\n`)
     }
     if (action === 'delete') {
       if (!a) throw new InputError('usage: soliloquy checkpoints delete NAME [--force]')
@@ -36,7 +37,7 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
     if (action === 'save') {
       if (!a || !/^\d+$/.test(a) || !b) throw new InputError('usage: soliloquy checkpoints save RUN NAME')
       const c = await lab.call('saveCheckpoint', { runId: Number(a), name: b })
-      return flags.json ? printJson(c) : process.stdout.write(`saved run ${a} as "${c.name}" (${fmtBytes(c.bytes)})\n`)
+      return flags.json ? printJson(c) : process.stdout.write(`saved run ${a} as "${printable(c.name)}" (${fmtBytes(c.bytes)})\n`)
     }
     if (action !== undefined) throw new InputError(`unknown checkpoints action "${action}" (use rename, delete or save)`)
     const list = await lab.call('checkpoints', {})
@@ -44,7 +45,7 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
     if (list.length === 0) return process.stdout.write('no checkpoints saved yet (soliloquy step … --save NAME)\n')
     const rows = tree(list).map((c) => [
       c.id,
-      `${'  '.repeat(c.depth - 1)}${c.depth > 1 ? '└ ' : ''}${c.name}`,
+      `${'  '.repeat(c.depth - 1)}${c.depth > 1 ? '└ ' : ''}${printable(c.name)}`,
       c.lr,
       oneLine(c.phrase, 40),
       fmtBytes(c.bytes),
@@ -71,8 +72,9 @@ export async function exportCommand(flags: Flags, positionals: string[]): Promis
   const dtype = str(flags, 'dtype')?.toUpperCase()
   if (dtype !== undefined && !['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`--dtype must be F32, F16 or BF16 (got ${dtype})`)
   await withLab(flags, async (lab) => {
-    const r = await lab.call('exportCheckpoint', { id, outDir: out, dtype: dtype as 'F32' | 'F16' | 'BF16' | undefined })
+    // a relative --out is relative to where the user typed the command
+    const r = await lab.call('exportCheckpoint', { id, outDir: resolve(out), dtype: dtype as 'F32' | 'F16' | 'BF16' | undefined })
     if (flags.json) return printJson(r)
-    process.stdout.write(`exported "${r.checkpoint.name}" merged to ${r.dir} (${r.files.join(', ')}, ${fmtBytes(r.bytes)})\n`)
+    process.stdout.write(`exported "${printable(r.checkpoint.name)}" merged to ${r.dir} (${r.files.join(', ')}, ${fmtBytes(r.bytes)})\n`)
   })
 }

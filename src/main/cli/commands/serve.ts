@@ -1,9 +1,10 @@
 // `soliloquy serve`: browser mode. The built renderer and the lab API over WebSocket on 127.0.0.1, with a random
-// token in the printed URL. The lab runs in a worker thread, as in the desktop app.
+// token in the printed URL. The lab runs in a child process: if the engine dies (a native fault, kill -9), the
+// server stays up, says so, marks the runs failed and starts a new lab process.
 import { join } from 'node:path'
 import { appRoot } from '../../engine/native'
 import { InputError } from '../../engine/engine'
-import { LabHost } from '../../labHost/host'
+import { LabHost, processLauncher } from '../../labHost/host'
 import { startServer } from '../../server/server'
 import { ensureDataDir, resolveDataDir } from '../../lab/dataDir'
 import { Flags, int, str } from '../common'
@@ -18,7 +19,7 @@ export async function serveCommand(flags: Flags): Promise<void> {
   const port = int(flags, 'port', 0)
   if (port > 65535) throw new InputError(`--port: ${port} is not a TCP port`)
   const dataDir = ensureDataDir(resolveDataDir(str(flags, 'data')))
-  const host = new LabHost({ dataDir })
+  const host = new LabHost({ dataDir }, processLauncher())
   const quiet = flags.quiet === true
   const srv = await startServer({
     backend: host,

@@ -18,6 +18,9 @@ export interface BpeOverride {
   pairs: PairLookup
 }
 
+/** Largest token id a tokenizer.json (or tiktoken file) may use: 2^24, 64 times Llama 3's vocabulary. */
+export const MAX_TOKEN_ID = 2 ** 24 - 1
+
 export class TokenizerJson implements Tokenizer {
   readonly kind: string
   readonly vocabSize: number
@@ -88,6 +91,10 @@ export class TokenizerJson implements Tokenizer {
     let size = 0
     for (const id of vocab.values()) size = Math.max(size, id + 1)
     for (const t of added) size = Math.max(size, t.id + 1)
+    // ids index a table: a stray id of 10^12 would ask for a terabyte (Llama 3 has 128,256; the largest known ~256 k)
+    const entries = vocab.size + added.length
+    if (size > MAX_TOKEN_ID + 1 || size > 16 * Math.max(entries, 1024))
+      fail(`the largest token id is ${size - 1}, for ${entries} tokens: ids must be below ${Math.min(MAX_TOKEN_ID + 1, 16 * Math.max(entries, 1024))}`)
     this.vocabSize = size
     this.idToToken = new Array<string>(size).fill('')
     for (const [token, id] of vocab) this.idToToken[id] = token

@@ -145,52 +145,81 @@ export function readStepFile(path: string, expectSha256?: string, label = basena
   if (buf.length < 8) bad('too short')
   const hlen = Number(buf.readBigUInt64LE(0))
   if (hlen < 2 || 8 + hlen > buf.length) bad('corrupt header length')
-  let header: Record<string, unknown> = {}
+  let parsed: unknown
   try {
-    header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8')) as Record<string, unknown>
+    parsed = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'))
   } catch {
     bad('header is not JSON')
   }
-  const md = (header.__metadata__ ?? {}) as Record<string, string>
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) bad('header is not a JSON object')
+  const header = parsed as Record<string, unknown>
+  const mdRaw = header.__metadata__ ?? {}
+  if (!mdRaw || typeof mdRaw !== 'object' || Array.isArray(mdRaw)) bad('__metadata__ is not an object')
+  const md: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(mdRaw as Record<string, unknown>)) md[k] = typeof v === 'string' ? v : undefined
   if (md.format !== STEP_FORMAT) bad(`format "${String(md.format)}"`)
   const start = 8 + hlen
-  const tensor = <T extends Float32Array | Int32Array>(name: string, ctor: new (b: ArrayBuffer) => T): T => {
-    const e = header[name] as { dtype: string; shape: number[]; data_offsets: [number, number] } | undefined
-    if (!e) return bad(`missing tensor ${name}`)
-    const [b, en] = e.data_offsets
-    if (start + en > buf.length || en < b) bad(`tensor ${name} runs past the end`)
+  const dataBytes = buf.length - start
+  const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+  /** A tensor of the file: dtype, shape and data_offsets checked against each other and the file, then copied. */
+  const tensor = <T extends Float32Array | Int32Array>(name: string, ctor: new (b: ArrayBuffer) => T, dims?: number): { data: T; shape: number[] } => {
+    const e = header[name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | undefined
+    if (!e || typeof e !== 'object') return bad(`missing tensor ${name}`)
+    const want = ctor === (Int32Array as unknown) ? 'I32' : 'F32'
+    if (e.dtype !== want) bad(`tensor ${name} has dtype ${JSON.stringify(e.dtype)}, expected ${want}`)
+    const shape = e.shape
+    if (!Array.isArray(shape) || !shape.every(isCount) || (dims !== undefined && shape.length !== dims))
+      bad(`tensor ${name} has shape ${JSON.stringify(shape)}`)
+    const offs = e.data_offsets
+    if (!Array.isArray(offs) || offs.length !== 2 || !isCount(offs[0]) || !isCount(offs[1]) || offs[1] < offs[0])
+      bad(`tensor ${name} has data_offsets ${JSON.stringify(offs)}`)
+    const [b, en] = offs as [number, number]
+    if (en > dataBytes) bad(`tensor ${name} runs past the end`)
+    const elements = (shape as number[]).reduce((a, d) => a * d, 1)
+    if (elements * 4 !== en - b) bad(`tensor ${name}: shape ${JSON.stringify(shape)} needs ${elements * 4} bytes, data_offsets give ${en - b}`)
     // copy: the file buffer is not guaranteed to be 4-byte aligned
     const ab = new ArrayBuffer(en - b)
     new Uint8Array(ab).set(buf.subarray(start + b, start + en))
-    return new ctor(ab)
+    return { data: new ctor(ab), shape: shape as number[] }
   }
-  const nl = Number(md.linears)
-  const nn = Number(md.norms)
+  const count = (key: string): number => {
+    const n = Number(md[key])
+    if (!Number.isSafeInteger(n) || n < 0 || n > 100_000) bad(`__metadata__.${key} ${JSON.stringify(md[key])} is not a count`)
+    return n
+  }
+  const nl = count('linears')
+  const nn = count('norms')
+  const ids = tensor('ids', Int32Array, 1).data
   const linears: StepFactors['linears'] = []
   for (let i = 0; i < nl; i++) {
-    const ex = header[`lin.${i}.X`] as { shape: number[] } | undefined
-    const eg = header[`lin.${i}.G`] as { shape: number[] } | undefined
-    if (!ex || !eg) bad(`missing factors of linear ${i}`)
-    linears.push({ T: ex!.shape[0], in: ex!.shape[1], out: eg!.shape[1], X: tensor(`lin.${i}.X`, Float32Array), G: tensor(`lin.${i}.G`, Float32Array) })
+    const x = tensor(`lin.${i}.X`, Float32Array, 2)
+    const g = tensor(`lin.${i}.G`, Float32Array, 2)
+    if (x.shape[0] !== g.shape[0]) bad(`linear ${i}: X has ${x.shape[0]} rows, G has ${g.shape[0]}`)
+    linears.push({ T: x.shape[0], in: x.shape[1], out: g.shape[1], X: x.data, G: g.data })
   }
   const normGrads: Float32Array[] = []
-  for (let i = 0; i < nn; i++) normGrads.push(tensor(`norm.${i}`, Float32Array))
+  for (let i = 0; i < nn; i++) normGrads.push(tensor(`norm.${i}`, Float32Array, 1).data)
+  const embRows = tensor('emb.rows', Int32Array, 1)
+  const embGrad = tensor('emb.grad', Float32Array, 2)
+  if (embGrad.shape[0] !== embRows.shape[0]) bad(`emb.grad has ${embGrad.shape[0]} rows for ${embRows.shape[0]} embedding rows`)
   const factors: StepFactors = {
-    ids: tensor('ids', Int32Array),
+    ids,
     loss: Number(md.loss),
     linears,
-    embRows: tensor('emb.rows', Int32Array),
-    embGrad: tensor('emb.grad', Float32Array),
+    embRows: embRows.data,
+    embGrad: embGrad.data,
     normGrads,
   }
   if (md.biases !== undefined) {
     const nb = Number(md.biases)
     if (!Number.isInteger(nb) || nb !== nl) bad(`${md.biases} bias gradients for ${nl} linears`)
-    factors.biasGrads = Array.from({ length: nb }, (_, i) => tensor(`bias.${i}`, Float32Array))
+    factors.biasGrads = Array.from({ length: nb }, (_, i) => tensor(`bias.${i}`, Float32Array, 1).data)
   }
   let baseFiles: Record<string, string> = {}
   try {
-    baseFiles = JSON.parse(md.base_files ?? '{}') as Record<string, string>
+    const v = JSON.parse(md.base_files ?? '{}') as unknown
+    if (v && typeof v === 'object' && !Array.isArray(v))
+      baseFiles = Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'))
   } catch {
     /* older/edited metadata: the fingerprint alone still identifies the base */
   }

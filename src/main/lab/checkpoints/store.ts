@@ -2,7 +2,7 @@
 // safetensors file plus lineage — kilobytes to megabytes instead of a copy of the model. A checkpoint of a chain is its parent checkpoint + this step, so loading
 // one replays the lineage root → leaf on the base model. Files are content-addressed (sha256) and verified on load;
 // the base model's fingerprint is stored with every step and compared before the step is applied.
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { Engine, InputError, View } from '../../engine/engine'
 import type { StepFactors } from '../../engine/native'
@@ -53,6 +53,57 @@ export class CheckpointStore {
   ) {
     this.dir = join(dataDir, 'checkpoints')
     mkdirSync(this.dir, { recursive: true })
+    this.swept = this.sweepLeftovers()
+  }
+
+  /** Files removed when the store opened: what a process killed mid-save (kill -9, power loss) left behind. */
+  readonly swept: string[]
+
+  /**
+   * A save writes `.new-PID-….safetensors.tmp-PID`, renames it to `.new-PID-….safetensors`, then to its final name,
+   * then inserts the row. A kill between any two leaves a file nobody refers to. Temporary files of a process that
+   * is gone are removed; a final-named file no row refers to is removed once it is a minute old (another process
+   * sharing this data directory may be between its rename and its insert).
+   */
+  private sweepLeftovers(now = Date.now()): string[] {
+    const referenced = new Set(this.list().map((c) => resolve(this.dataDir, c.file)))
+    const removed: string[] = []
+    const alive = (pid: number): boolean => {
+      if (pid === process.pid) return false // this store is just opening: none of ours is in progress
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'EPERM'
+      }
+    }
+    let entries: string[]
+    try {
+      entries = readdirSync(this.dir)
+    } catch {
+      return removed
+    }
+    for (const f of entries) {
+      const path = join(this.dir, f)
+      const temp = /^\.new-(\d+)-/.exec(f) ?? /\.tmp-(\d+)$/.exec(f)
+      let remove = false
+      if (temp) remove = !alive(Number(temp[1]))
+      else if (f.endsWith('.safetensors') && !referenced.has(path)) {
+        try {
+          remove = now - statSync(path).mtimeMs > 60_000
+        } catch {
+          remove = false
+        }
+      }
+      if (!remove) continue
+      try {
+        rmSync(path, { force: true })
+        removed.push(f)
+      } catch {
+        /* leave it: the next open tries again */
+      }
+    }
+    return removed
   }
 
   list(): CheckpointRecord[] {

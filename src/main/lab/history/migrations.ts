@@ -141,10 +141,7 @@ export class DbError extends Error {
 /** Applies pending migrations, each in its own transaction. Refuses a database newer than this build. */
 export function migrate(db: DB): { from: number; to: number } {
   const from = db.pragma('user_version', { simple: true }) as number
-  if (from > MIGRATIONS.length)
-    throw new DbError(
-      `the history database has schema version ${from}, newer than this Soliloquy understands (${MIGRATIONS.length}); update Soliloquy`,
-    )
+  refuseNewer(from)
   // foreign keys are checked after the whole migration (ALTER TABLE … RENAME rewrites references)
   db.pragma('foreign_keys = OFF')
   try {
@@ -166,6 +163,14 @@ export function migrate(db: DB): { from: number; to: number } {
   return { from, to: MIGRATIONS.length }
 }
 
+/** A history written by a newer build is left exactly as it is: checked before any write (WAL, migrations). */
+function refuseNewer(version: number): void {
+  if (version > MIGRATIONS.length)
+    throw new DbError(
+      `this history was written by a newer Soliloquy (schema ${version} > ${MIGRATIONS.length}); refusing to change it — update Soliloquy`,
+    )
+}
+
 export interface OpenResult {
   db: DB
   migrated: { from: number; to: number }
@@ -184,11 +189,24 @@ export function openDb(path: string): OpenResult {
     throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
   }
   try {
+    // reading user_version writes nothing; switching to WAL would (it rewrites the header and leaves -wal/-shm)
+    refuseNewer(db.pragma('user_version', { simple: true }) as number)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma('busy_timeout = 5000')
-    const ok = db.pragma('quick_check', { simple: true })
-    if (ok !== 'ok') throw new DbError(`the history database ${path} is damaged (${String(ok)}); move it aside to start a new history`)
+    // SQLite lists problems over several rows and lines ("*** in database main ***\nTree 2 page 6 …"): keep the
+    // message on one line, whole, with the first few and a count
+    const problems = (db.pragma('quick_check') as Record<string, unknown>[])
+      .flatMap((r) => String(Object.values(r)[0]).split('\n'))
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('***'))
+    if (problems.length !== 1 || problems[0] !== 'ok') {
+      const shown = problems.slice(0, 3).join('; ')
+      const more = problems.length > 3 ? ` and ${problems.length - 3} more` : ''
+      throw new DbError(
+        `the history database ${path} is damaged (${shown}${more}); move it aside or restore a backup, and Soliloquy starts a new history`,
+      )
+    }
     const migrated = migrate(db)
     const interrupted = markInterrupted(db)
     return { db, migrated, interrupted }
@@ -198,7 +216,7 @@ export function openDb(path: string): OpenResult {
     // garbage or a truncated file: SQLite's SQLITE_NOTADB / SQLITE_CORRUPT; the file is left as it is
     const code = (e as { code?: unknown }).code
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
-      throw new DbError(`the history database ${path} is damaged (${(e as Error).message}); move it aside to start a new history`)
+      throw new DbError(`the history database ${path} is damaged (${(e as Error).message}); move it aside or restore a backup, and Soliloquy starts a new history`)
     throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
   }
 }
