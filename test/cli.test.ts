@@ -14,9 +14,13 @@ const BIN = join(ROOT, 'bin', 'soliloquy.js')
 let dataDir: string
 
 function run(...args: string[]): { code: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null } {
+  return runIn(dataDir, ...args)
+}
+
+function runIn(dir: string, ...args: string[]): { code: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null } {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, SOLILOQUY_DATA: dataDir },
+    env: { ...process.env, SOLILOQUY_DATA: dir },
     timeout: 120_000,
   })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal }
@@ -118,7 +122,8 @@ describe('soliloquy CLI', () => {
   })
 
   it('--lr -0.03 is a value (gradient ascent), not an ambiguous option', () => {
-    const r = run('step', '--lr', '-0.03', '--max-gen', '2', '--json')
+    // its own history, so the ordered success-path tests below count only their own runs
+    const r = runIn(tmp('soliloquy-cli-neglr-'), 'step', '--lr', '-0.03', '--max-gen', '2', '--json')
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toBeTruthy()
