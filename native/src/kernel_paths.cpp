@@ -85,6 +85,7 @@ const Cpu& cpu() {
 // the table for a path name if this CPU can run it, else null (and why in *why)
 const KernelTable* table_for(const std::string& name, std::string* why) {
   const Cpu& c = cpu();
+  (void)c;
   if (name == "scalar") return kernel_table_scalar();
 #ifdef SOL_X86
   if (name == "avx2") {
