@@ -12,6 +12,7 @@
         "src/threads.cpp",
         "src/loader.cpp",
         "src/kernel_paths.cpp",
+        "src/roofline.cpp",
         "src/kernels_scalar.cpp",
         "src/kernels.cpp",
         "src/quants.cpp",

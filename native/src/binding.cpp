@@ -7,6 +7,7 @@
 
 #include "kernel_paths.h"
 #include "model.h"
+#include "roofline.h"
 #include "quants.h"
 #include "threads.h"
 
@@ -556,6 +557,19 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 o.Set("y", to_f32(env, y));
                 o.Set("dx", to_f32(env, dx));
                 return o;
+              }));
+  // measureBandwidth(gib, threads) → GB/s and measureFlops(threads) → GFLOP/s: the machine's limits, measured on
+  // the active kernel path (roofline.h). Synchronous: for the benchmark only.
+  exports.Set("measureBandwidth", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                double gib = info[0].As<Napi::Number>().DoubleValue();
+                int threads = info[1].As<Napi::Number>().Int32Value();
+                if (!(gib > 0) || threads < 1) type_error(info.Env(), "measureBandwidth(gib > 0, threads ≥ 1)");
+                return Napi::Number::New(info.Env(), measure_bandwidth_gbs(gib, threads, 3));
+              }));
+  exports.Set("measureFlops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                int threads = info[0].As<Napi::Number>().Int32Value();
+                if (threads < 1) type_error(info.Env(), "measureFlops(threads ≥ 1)");
+                return Napi::Number::New(info.Env(), measure_flops_gflops(threads));
               }));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 threads_init(0);

@@ -30,6 +30,10 @@ struct KernelTable {
                 float a2, float a3, int n);
   // out[nblocks · block_elems] = dequantised ggml blocks (quants.h layouts) of a block-quantised type
   void (*dequantise_blocks)(DType t, const uint8_t* blocks, int64_t nblocks, float* out);
+  // measurement kernels (roofline.cpp): Σ p[i] streamed with 8 independent accumulators (memory read bandwidth), and
+  // `iters` rounds of 8 independent fused multiply-add chains of the path's widest register (returns the FLOPs done)
+  float (*stream_sum)(const float* p, int64_t n);
+  double (*fma_chains)(int64_t iters, float* sink);
 };
 
 const KernelTable* kernel_table_scalar();
