@@ -77,6 +77,10 @@ export interface NativeAddon {
   kernelInfo(): KernelInfo
   /** switch the kernel path ('' = the best this CPU runs); throws, in words, for a path the CPU lacks */
   setKernelPath(name: string): string
+  /** read bandwidth in GB/s: `threads` threads streaming a `gib`-GiB buffer (benchmark only; blocks) */
+  measureBandwidth(gib: number, threads: number): number
+  /** fp32 FMA peak in GFLOP/s on the active kernel path (benchmark only; blocks) */
+  measureFlops(threads: number): number
   /** the engine's products on the active path: y = x·Wᵀ [R, rows] and dx = dy·W [R, cols] (kernel tests) */
   matmul(dtype: string, weights: Uint8Array, rows: number, cols: number, x: Float32Array, dy: Float32Array, R: number): {
     y: Float32Array
