@@ -111,6 +111,22 @@ describe(`kernel paths on this CPU (${info.available.join(', ')})`, () => {
     expect(() => addon.setKernelPath('bogus')).toThrow(/kernel path 'bogus'/)
   })
 
+  it('`soliloquy info` names the path in use, the available ones and the threads; a refused path exits 1 in words', () => {
+    const cli = (env: Record<string, string>, args: string[]) =>
+      spawnSync(process.execPath, [`${ROOT}/bin/soliloquy.js`, 'info', ...args], { env: { ...process.env, ...env }, encoding: 'utf8' })
+    const best = cli({ SOLILOQUY_KERNELS: '' }, ['--json'])
+    expect(best.status, best.stderr).toBe(0)
+    const j = JSON.parse(best.stdout) as { kernelPath: string; availablePaths: string[]; threads: number; forced: boolean }
+    expect(j).toMatchObject({ kernelPath: info.available[info.available.length - 1], availablePaths: info.available, forced: false })
+    expect(j.threads).toBeGreaterThanOrEqual(1)
+    const scalar = cli({ SOLILOQUY_KERNELS: 'scalar' }, [])
+    expect(scalar.stdout).toMatch(/kernel path\s+scalar \(forced by SOLILOQUY_KERNELS=scalar\)/)
+    const bad = cli({ SOLILOQUY_KERNELS: 'sse9' }, [])
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toMatch(/SOLILOQUY_KERNELS=sse9: no such kernel path/)
+    expect(bad.stderr).not.toMatch(/at .*\.js:\d+/) // words, not a stack
+  })
+
   it('the organism reference test passes on the forced scalar path', () => {
     if (process.env.SOLILOQUY_KERNELS) return // already inside a forced run
     const r = spawnSync(process.execPath, [`${ROOT}/node_modules/vitest/vitest.mjs`, 'run', 'test/engine-reference.test.ts'], {
