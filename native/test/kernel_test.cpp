@@ -13,6 +13,7 @@
 #include "../src/kernel_paths.h"
 #include "../src/kernels.h"
 #include "../src/quants.h"
+#include "../src/threads.h"
 
 static int failures = 0, passes = 0;
 static void report(bool ok, const std::string& what, double err) {
@@ -187,12 +188,29 @@ static void test_path(const std::string& path) {
   }
 }
 
+// parallel_for hands out chunks dynamically: every index of [0, n) must run exactly once, call after call
+static void test_parallel_for() {
+  threads_init(0);
+  bool ok = true;
+  std::vector<int> hits;
+  for (int call = 0; call < 20000 && ok; call++) {
+    int n = irand(1, 300);
+    hits.assign(n, 0);
+    parallel_for(n, [&](int b, int e, int) {
+      for (int i = b; i < e; i++) __atomic_fetch_add(&hits[i], 1, __ATOMIC_RELAXED);
+    });
+    for (int i = 0; i < n; i++) ok = ok && hits[i] == 1;
+  }
+  report(ok, "parallel_for: every index exactly once over 20000 calls (" + std::to_string(threads_count()) + " threads)", 0);
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> paths = kernel_paths_available();
   if (argc > 1) paths.assign(argv + 1, argv + argc);  // named paths only (a path this CPU lacks fails)
   std::printf("kernel paths: ");
   for (auto& p : paths) std::printf("%s ", p.c_str());
   std::printf("\n");
+  test_parallel_for();
   for (auto& p : paths) test_path(p);
   std::printf("%d passed, %d failed\n", passes, failures);
   return failures ? 1 : 0;
