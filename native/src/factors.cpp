@@ -54,10 +54,9 @@ std::vector<float> view_norm(const Model& m, const View& v, int idx) {
   return w;
 }
 
-void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
-                    const int* row_view) {
-  const Mat& W = m.linear(slot);
-  matmul_wt(y, x, R, W);
+// y −= Σ coef·(x Xᵀ) G of the steps in each row's view, on top of the base product already in y
+static void linear_corrections(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
+                               const int* row_view) {
   StepCoefs sc = collect(views);
   std::vector<float> P;
   for (size_t k = 0; k < sc.steps.size(); k++) {
@@ -70,6 +69,20 @@ void linear_forward(const Model& m, int slot, float* y, const float* x, int R, c
     }
     matmul_w_acc(y, P.data(), R, mat_f32(f.G.data(), f.T, f.out), 1.f);  // y += P G
   }
+}
+
+void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
+                    const int* row_view) {
+  matmul_wt(y, x, R, m.linear(slot));
+  linear_corrections(m, slot, y, x, R, views, row_view);
+}
+
+void linear_forward_shared(const Model& m, const int* slots, float* const* ys, int count, const float* x, int R,
+                           const std::vector<View>& views, const int* row_view) {
+  std::vector<Mat> Ws(count);
+  for (int i = 0; i < count; i++) Ws[i] = m.linear(slots[i]);
+  matmul_wt_fused(ys, x, R, Ws.data(), count);
+  for (int i = 0; i < count; i++) linear_corrections(m, slots[i], ys[i], x, R, views, row_view);
 }
 
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view) {

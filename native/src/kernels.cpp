@@ -69,68 +69,71 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
   kern()->dot4(x, ldx, nr, (const char*)W.data + (int64_t)row * n * dtype_size(W.dtype), W.dtype, n, out);
 }
 
-// x[R, in] · Wᵀ for a block-quantised W: each weight row is dequantised once into a per-thread fp32 buffer and
-// used for every x row, so the quantised matrix is never expanded as a whole.
-static void matmul_wt_quantised(float* y, const float* x, int R, const Mat& W) {
+// Rows o0 … o1−1 of y[R, W.rows] = x[R, W.cols] · Wᵀ. Each weight row is read from memory once and used for every x
+// row (4 x rows per pass, two weight rows at a time where that helps). A block-quantised row is dequantised once into
+// `scratch` [W.cols] (per thread) first, so a quantised matrix is never expanded as a whole.
+static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o1, std::vector<float>& scratch) {
   const int out = W.rows, in = W.cols;
-  const int OB = 16;
-  const int nb = (out + OB - 1) / OB;
-  auto body = [&](int b0, int b1, int) {
-    std::vector<float> w(in);
-    float acc[4];
-    for (int b = b0; b < b1; b++) {
-      int o0 = b * OB, o1 = o0 + OB < out ? o0 + OB : out;
-      for (int o = o0; o < o1; o++) {
-        dequant_span(w.data(), W, o, 0, in);
-        for (int r0 = 0; r0 < R; r0 += 4) {
-          int nr = R - r0 < 4 ? R - r0 : 4;
-          const float* xr = x + (int64_t)r0 * in;
-          kern()->dot4(xr, in, nr, w.data(), DT_F32, in, acc);
-          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+  float acc[4];
+  if (dtype_quantised(W.dtype)) {
+    scratch.resize(in);
+    for (int o = o0; o < o1; o++) {
+      dequant_span(scratch.data(), W, o, 0, in);
+      for (int r0 = 0; r0 < R; r0 += 4) {
+        int nr = R - r0 < 4 ? R - r0 : 4;
+        kern()->dot4(x + (int64_t)r0 * in, in, nr, scratch.data(), DT_F32, in, acc);
+        for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+      }
+    }
+    return;
+  }
+  for (int r0 = 0; r0 < R; r0 += 4) {
+    int nr = R - r0 < 4 ? R - r0 : 4;
+    const float* xr = x + (int64_t)r0 * in;
+    int o = o0;
+    if (nr == 4) {
+      const int64_t rb = (int64_t)in * dtype_size(W.dtype);
+      float acc8[8];
+      for (; o + 2 <= o1; o += 2) {
+        const char* w0 = (const char*)W.data + o * rb;
+        kern()->dot2x4(xr, in, w0, w0 + rb, W.dtype, in, acc8);
+        for (int r = 0; r < 4; r++) {
+          y[(int64_t)(r0 + r) * out + o] = acc8[r];
+          y[(int64_t)(r0 + r) * out + o + 1] = acc8[4 + r];
         }
       }
     }
-  };
-  if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
-  else parallel_for(nb, body);
+    for (; o < o1; o++) {
+      dot4(xr, in, nr, W, o, acc);
+      for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+    }
+  }
 }
 
-void matmul_wt(float* y, const float* x, int R, const Mat& W) {
-  if (dtype_quantised(W.dtype)) return matmul_wt_quantised(y, x, R, W);
-  const int out = W.rows, in = W.cols;
-  // Parallel over blocks of output rows: each weight row is read from memory once and used for every x row.
+void matmul_wt(float* y, const float* x, int R, const Mat& W) { matmul_wt_fused(&y, x, R, &W, 1); }
+
+void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int count) {
+  // Parallel over blocks of 16 output rows of all the matrices in turn: one pass, one thread hand-off for all.
   const int OB = 16;
-  const int nb = (out + OB - 1) / OB;
+  std::vector<int> first(count + 1, 0);  // first block of each matrix
+  int64_t macs = 0;
+  for (int i = 0; i < count; i++) {
+    first[i + 1] = first[i] + (Ws[i].rows + OB - 1) / OB;
+    macs += (int64_t)R * Ws[i].cols * Ws[i].rows;
+  }
   auto body = [&](int b0, int b1, int) {
-    float acc[4];
+    std::vector<float> scratch;
+    int i = 0;
     for (int b = b0; b < b1; b++) {
-      int o0 = b * OB, o1 = o0 + OB < out ? o0 + OB : out;
-      for (int r0 = 0; r0 < R; r0 += 4) {
-        int nr = R - r0 < 4 ? R - r0 : 4;
-        const float* xr = x + (int64_t)r0 * in;
-        int o = o0;
-        if (nr == 4) {
-          const int64_t rb = (int64_t)in * dtype_size(W.dtype);
-          float acc8[8];
-          for (; o + 2 <= o1; o += 2) {
-            const char* w0 = (const char*)W.data + o * rb;
-            kern()->dot2x4(xr, in, w0, w0 + rb, W.dtype, in, acc8);
-            for (int r = 0; r < 4; r++) {
-              y[(int64_t)(r0 + r) * out + o] = acc8[r];
-              y[(int64_t)(r0 + r) * out + o + 1] = acc8[4 + r];
-            }
-          }
-        }
-        for (; o < o1; o++) {
-          dot4(xr, in, nr, W, o, acc);
-          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
-        }
-      }
+      while (b >= first[i + 1]) i++;
+      // 16 rows at a time: for R > 4 their second pass over x rows 4‥7 reads the rows from cache, not memory
+      int o0 = (b - first[i]) * OB, o1 = o0 + OB < Ws[i].rows ? o0 + OB : Ws[i].rows;
+      wt_rows(ys[i], x, R, Ws[i], o0, o1, scratch);
     }
   };
   // tiny products (factor terms, small models) cost less than waking a thread
-  if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
-  else parallel_for(nb, body);
+  if (macs < SERIAL_MACS) body(0, first[count], 0);
+  else parallel_for(first[count], body);
 }
 
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {

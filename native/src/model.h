@@ -99,6 +99,10 @@ std::vector<float> view_norm(const Model& m, const View& v, int norm_index);
 // y[R, out] = x[R, in]·W_effᵀ for rows whose view is views[row_view[r]] (row_view may be null: all rows view 0)
 void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
                     const int* row_view);
+// linear_forward of `count` layers that share their input x (q/k/v, gate/up): the base products in one pass over all
+// their weights (matmul_wt_fused), then each layer's step corrections
+void linear_forward_shared(const Model& m, const int* slots, float* const* ys, int count, const float* x, int R,
+                           const std::vector<View>& views, const int* row_view);
 // dx[R, in] += dy[R, out]·W_eff for one view
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view);
 // x[R, D] = embedding rows of tokens under each row's view

@@ -186,6 +186,35 @@ static void test_path(const std::string& path) {
     }
     report(worst < 1e-5, path + " matmul_wt / matmul_w_acc " + tname(t) + " vs float64", worst);
   }
+  {  // fused products of matrices sharing their input = each product alone, bit for bit
+    bool same = true;
+    for (int trial = 0; trial < 4; trial++) {
+      int cols = 256 * irand(1, 2), R = irand(1, 9);
+      DType ts[3] = {DT_F16, DT_BF16, DT_Q8_0};
+      std::vector<std::vector<uint8_t>> ws(3);
+      Mat Ws[3];
+      std::vector<std::vector<float>> ys(3), alone(3);
+      std::vector<float> x((size_t)R * cols);
+      for (auto& v : x) v = uni();
+      for (int i = 0; i < 3; i++) {
+        int rows = irand(1, 300);
+        if (dtype_quantised(ts[i])) {
+          ws[i] = random_blocks(ts[i], rows * cols / dtype_block_elems(ts[i]));
+        } else {
+          std::vector<double> wv;
+          store(ts[i], rows * cols, &ws[i], &wv);
+        }
+        Ws[i].data = ws[i].data(), Ws[i].dtype = ts[i], Ws[i].rows = rows, Ws[i].cols = cols;
+        ys[i].assign((size_t)R * rows, 0.f);
+        alone[i].assign((size_t)R * rows, 0.f);
+        matmul_wt(alone[i].data(), x.data(), R, Ws[i]);
+      }
+      float* yp[3] = {ys[0].data(), ys[1].data(), ys[2].data()};
+      matmul_wt_fused(yp, x.data(), R, Ws, 3);
+      for (int i = 0; i < 3; i++) same = same && std::memcmp(ys[i].data(), alone[i].data(), ys[i].size() * 4) == 0;
+    }
+    report(same, path + " matmul_wt_fused (F16 + BF16 + Q8_0) bit-equal to separate products", 0);
+  }
 }
 
 // parallel_for hands out chunks dynamically: every index of [0, n) must run exactly once, call after call
