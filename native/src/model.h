@@ -6,6 +6,13 @@
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
 //   materialise.cpp  — dense weights of a view, written tensor by tensor (safetensors or GGUF)
 //   quants.cpp       — ggml block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantisation, Q8_0 quantisation
+// Below the model (no model knowledge):
+//   kernels.cpp      — products (matmul_wt, fused matmul_wt_fused for q/k/v and gate/up, matmul_w_acc), RMSNorm,
+//                      RoPE, SwiGLU, attention: loop structure and threading, compiled for the baseline CPU
+//   kernels_isa.inc  — the inner loops, compiled per instruction set (kernels_scalar/avx2/avx512/neon.cpp) into
+//                      KernelTables; kernel_paths.cpp picks one at load from cpuid ($SOLILOQUY_KERNELS forces one)
+//   threads.cpp      — the worker pool: parallel_for hands out chunks from a shared counter
+//   roofline.cpp     — the machine's read bandwidth and FMA peak, measured for the benchmark
 #pragma once
 #include <atomic>
 #include <cstdint>
