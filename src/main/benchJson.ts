@@ -1,11 +1,11 @@
-// `npm run bench -- --json [--seed7b] [--out FILE]`: every figure of issue 8 side by side in one run on this machine
+// `npm run bench -- --json [--seed7b | --seed7b-only] [--out FILE]`: every figure of issue 8 side by side in one run on this machine
 // and thread count — the machine's limits measured in-run (read bandwidth by a streaming 8-accumulator sum over
 // 1 GiB, 2 threads and 1; fp32 FMA peak), ours vs llama.cpp on the synthetic TinyLlama-1.1B shape (one F16 GGUF file:
 // the same weights for both engines) and on the organism, the step against its roofline, the 8-column sweep against
 // one column, and behind --seed7b the seed's whole experiment on the Llama-2-7b shape (step + 8 step sizes × 64
 // tokens: wall time and peak RSS). Figures, never pass/fail. Synthetic files are cached in ~/.cache/soliloquy/bench.
 import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { cpus, homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
@@ -232,6 +232,17 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args[0] === '--json-ours') return oursChild(args[1])
   if (args[0] === '--json-peer') return peerChild(args[1], args[2], args[3])
   if (args[0] === '--json-seed') return seedChild(args[1])
+  if (args.includes('--seed7b-only')) {
+    // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
+    const seed = child<{ wallS: number; peakRssGiB: number; fileGiB: number }>(self, ['--json-seed', syntheticFile('7b')])
+    const at = args.indexOf('--out')
+    const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
+    const r3 = (x: number): number => Math.round(x * 1000) / 1000
+    const merged = { ...prev, seed7b_wall_s: r3(seed.wallS), seed7b_peak_rss_gib: r3(seed.peakRssGiB), seed7b_file_gib: r3(seed.fileGiB) }
+    if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+    console.log(JSON.stringify(merged, null, 2))
+    return
+  }
   const addon = loadAddon()
   const info = addon.kernelInfo()
   const threads = info.threads
