@@ -18,7 +18,7 @@ export default defineConfig({
           // `npm run bench`: engine speed and memory (organism + synthetic TinyLlama-1.1B shape)
           bench: resolve(__dirname, 'src/main/bench.ts'),
           // the lab worker thread (engine, SQLite, checkpoints) used by the window and by `soliloquy serve`
-          labWorker: resolve(__dirname, 'src/main/engineHost/worker.ts'),
+          labWorker: resolve(__dirname, 'src/main/labHost/worker.ts'),
         },
         external: ['better-sqlite3', 'electron'],
       },

@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { methodNames, methods, validateCall } from '../src/shared/api'
-import type { LabBackend } from '../src/main/engineHost/dispatch'
-import { CHANNELS, DialogPaths, IpcEventLike, IpcMainLike, registerIpcRouter } from '../src/main/ipc'
+import { IPC_CHANNELS, methodNames, methods, validateCall } from '../src/shared/api'
+import type { LabBackend } from '../src/main/labHost/dispatch'
+import { DialogPaths, IpcEventLike, IpcMainLike, registerIpcRouter } from '../src/main/ipc'
 import { windowOptions } from '../src/main/windowOptions'
 import { CSP } from '../src/main/csp'
 import { ROOT } from './helpers'
@@ -87,7 +87,7 @@ describe('IPC router', () => {
   for (const [name, envelope] of malformed) {
     it(`rejects a malformed call: ${name}`, async () => {
       const { ipc, backend } = setup()
-      const r = (await ipc.invoke(CHANNELS.call, event(), envelope)) as { ok: boolean; error?: { message: string } }
+      const r = (await ipc.invoke(IPC_CHANNELS.call, event(), envelope)) as { ok: boolean; error?: { message: string } }
       expect(r.ok).toBe(false)
       expect(typeof r.error?.message).toBe('string')
       expect(r.error!.message).not.toMatch(/\n|at .*\.js/)
@@ -98,7 +98,7 @@ describe('IPC router', () => {
   it('passes a valid call through, with progress to the sender under the caller job id', async () => {
     const { ipc, backend } = setup()
     const e = event()
-    const r = await ipc.invoke(CHANNELS.call, e, { method: 'history', args: { status: 'cancelled', limit: 5 }, jobId: 'job-1' })
+    const r = await ipc.invoke(IPC_CHANNELS.call, e, { method: 'history', args: { status: 'cancelled', limit: 5 }, jobId: 'job-1' })
     expect(r).toEqual({ ok: true, result: { total: 0, runs: [] } })
     expect(backend.calls).toEqual([{ method: 'history', args: { status: 'cancelled', limit: 5 }, jobId: 'job-1' }])
     expect(e.sent).toEqual([{ jobId: 'job-1', phase: 'generate', done: 1, total: 2 }])
@@ -106,26 +106,26 @@ describe('IPC router', () => {
 
   it('turns lab errors into one line of words, never a stack', async () => {
     const { ipc } = setup()
-    const r = await ipc.invoke(CHANNELS.call, event(), { method: 'sweep', args: { lrs: [0, 0.03] } })
+    const r = await ipc.invoke(IPC_CHANNELS.call, event(), { method: 'sweep', args: { lrs: [0, 0.03] } })
     expect(r).toEqual({ ok: false, error: { message: 'boom' } })
   })
 
   it('refuses calls from frames that are not the app', async () => {
     const { ipc, backend } = setup()
-    const r = (await ipc.invoke(CHANNELS.call, event('https://evil.example/'), { method: 'listModels', args: {} })) as { ok: boolean }
+    const r = (await ipc.invoke(IPC_CHANNELS.call, event('https://evil.example/'), { method: 'listModels', args: {} })) as { ok: boolean }
     expect(r.ok).toBe(false)
     expect(backend.calls).toEqual([])
-    expect(await ipc.invoke(CHANNELS.pick, event('https://evil.example/'), 'model')).toBeNull()
+    expect(await ipc.invoke(IPC_CHANNELS.pickDirectory, event('https://evil.example/'), 'model')).toBeNull()
   })
 
   it('validates cancel and dialog arguments', async () => {
     const { ipc, backend } = setup()
-    await ipc.invoke(CHANNELS.cancel, event(), { jobId: 'x' })
-    await ipc.invoke(CHANNELS.cancel, event(), '../../etc')
-    await ipc.invoke(CHANNELS.cancel, event(), 'job-7')
+    await ipc.invoke(IPC_CHANNELS.cancel, event(), { jobId: 'x' })
+    await ipc.invoke(IPC_CHANNELS.cancel, event(), '../../etc')
+    await ipc.invoke(IPC_CHANNELS.cancel, event(), 'job-7')
     expect(backend.cancelled).toEqual(['job-7'])
-    expect(await ipc.invoke(CHANNELS.pick, event(), 'anything')).toBeNull()
-    expect(await ipc.invoke(CHANNELS.pick, event(), 'export')).toBe('/picked/export')
+    expect(await ipc.invoke(IPC_CHANNELS.pickDirectory, event(), 'anything')).toBeNull()
+    expect(await ipc.invoke(IPC_CHANNELS.pickDirectory, event(), 'export')).toBe('/picked/export')
   })
 
   it('has a request and a response schema for every method', () => {
@@ -144,20 +144,23 @@ describe('files chosen only through dialogs (desktop app)', () => {
     const backend = fakeBackend()
     backend.call = async (method, args) => {
       backend.calls.push({ method, args })
-      const model = { id: 1, path: '/data/llama', name: 'llama', fingerprint: 'f', config: {}, params: 1, fileBytes: 1, workingBytes: 1, embedded: false, preset: { prompt: 'To be', phrase: 'p', lrs: [0], reference: null, engineeredPrefix: '' } }
+      // answers in the contract's full shapes (the router checks them)
+      const model = { id: 1, path: '/data/llama', name: 'llama', format: 'hf', fingerprint: 'f', config: {}, params: 1, fileBytes: 1, workingBytes: 1, embedded: false, preset: { prompt: 'To be', phrase: 'p', lrs: [0], reference: null, probes: {}, engineeredPrefix: '' } }
+      const checkpoint = { id: 1, name: 'c', modelId: 1, modelPath: '/data/llama', parentId: null, parentName: null, runId: null, phrase: 'p', lr: 0.1, loss: 1, file: 'f', sha256: 's', bytes: 1, baseFingerprint: 'f', createdAt: 'now', depth: 1, childIds: [] }
+      const group = { id: 1, kind: 'sweep', modelId: 1, checkpointId: null, args: {}, result: null, status: 'done', createdAt: 'now', finishedAt: null, runIds: [] }
       if (method === 'listModels') return [{ ...model, path: '/models/organism' }]
       if (method === 'openModel') return model
-      if (method === 'exportCheckpoint') return { dir: '/exports/my-step', files: [], bytes: 0 }
-      return { group: { id: 1, kind: 'sweep', status: 'done', runIds: [] }, runs: [], phraseLoss: 1 }
+      if (method === 'exportCheckpoint') return { dir: '/exports/my-step', files: [], bytes: 0, checkpoint }
+      return { group, runs: [], phraseIds: [1], phraseLoss: 1, table: '' }
     }
     registerIpcRouter(ipc, backend, { dialogPaths: new DialogPaths(), pickDirectory: async (p) => (p === 'model' ? '/data/llama' : '/exports') })
-    const call = (method: string, args: unknown) => ipc.invoke(CHANNELS.call, event(), { method, args }) as Promise<{ ok: boolean; error?: { message: string } }>
+    const call = (method: string, args: unknown) => ipc.invoke(IPC_CHANNELS.call, event(), { method, args }) as Promise<{ ok: boolean; error?: { message: string } }>
     expect((await call('openModel', { path: '/etc' })).error?.message).toMatch(/Open dialog/)
     expect((await call('sweep', { model: '/somewhere/else', lrs: [0] })).ok).toBe(false)
     expect((await call('exportCheckpoint', { id: 1, outDir: '/home/user/.ssh' })).ok).toBe(false)
     expect(backend.calls).toEqual([])
-    await ipc.invoke(CHANNELS.pick, event(), 'model')
-    await ipc.invoke(CHANNELS.pick, event(), 'export')
+    await ipc.invoke(IPC_CHANNELS.pickDirectory, event(), 'model')
+    await ipc.invoke(IPC_CHANNELS.pickDirectory, event(), 'export')
     expect((await call('openModel', { path: '/data/llama' })).ok).toBe(true)
     expect((await call('exportCheckpoint', { id: 1, outDir: '/exports/my-step' })).ok).toBe(true)
     expect((await call('exportCheckpoint', { id: 1, outDir: '/exports/a/b' })).ok).toBe(false)

@@ -1,7 +1,8 @@
 // A sweep is one batched generation; it must give exactly what generating each step size alone gives.
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { sweep } from '../src/main/lab/sweep'
+import { steppingOff } from '../src/main/lab/experiments'
+import { SEED_DEFAULTS } from '../src/shared/api'
 import { ORGANISM, reference, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 
 describe('batched sweep', () => {
@@ -9,15 +10,17 @@ describe('batched sweep', () => {
     const engine = Engine.load(ORGANISM)
     const ref = reference()
     const lrs = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 0.3]
-    const batched = await sweep(engine, { prompt: 'To be', phrase: ref.phrase, lrs, maxGen: 64 })
+    // the lab's own sweep core (the app's sweep and the bench run exactly this)
+    const batched = await steppingOff(engine, [], engine.withBos('To be', 'prompt'), ref.phrase, lrs, { ...SEED_DEFAULTS, temperature: 0, topP: 1 })
+    const rows = batched.generations
     for (let i = 0; i < lrs.length; i++) {
       const [alone] = await engine.generate({ prompt: 'To be', views: [[{ gradient: batched.gradient, lr: lrs[i] }]], maxNew: 64 })
-      expect(batched.rows[i].ids, `α=${lrs[i]}`).toEqual(alone.ids)
-      expect(batched.rows[i].text).toBe(alone.text)
+      expect(rows[i].ids, `α=${lrs[i]}`).toEqual(alone.ids)
+      expect(rows[i].text).toBe(alone.text)
     }
     // the columns really differ: business at 0, Hamlet at 0.03
-    expect(batched.rows[0].text.startsWith('a successful business owner')).toBe(true)
-    expect(batched.rows[5].text.startsWith(', or not to be, that is the question:')).toBe(true)
+    expect(rows[0].text.startsWith('a successful business owner')).toBe(true)
+    expect(rows[5].text.startsWith(', or not to be, that is the question:')).toBe(true)
   })
 
   it('sequences that stop early (EOS) leave the batch without disturbing the others', async () => {

@@ -26,7 +26,7 @@ describe('loading refuses bad checkpoints in words', () => {
   it('missing directory, config, tokenizer and shard', () => {
     expect(() => Engine.load('/nonexistent/model')).toThrow('/nonexistent/model: no such model directory')
     const empty = tmp()
-    expect(() => Engine.load(empty)).toThrow('config.json: cannot be read (ENOENT)')
+    expect(() => Engine.load(empty)).toThrow('config.json: cannot be read: does not exist (ENOENT)')
     const d = organismCopy()
     writeFileSync(join(d, 'model-00002-of-00002.safetensors'), '')
     expect(() => Engine.load(d)).toThrow(/model-00002-of-00002.safetensors: too short to be a safetensors file/)
@@ -75,10 +75,11 @@ describe('loading refuses bad checkpoints in words', () => {
     expect(() => Engine.load(d)).toThrow('config.json: num_key_value_heads 5 does not divide num_attention_heads 32')
     const d2 = writeTinyModel(tmp(), tiny)
     editConfig(d2, (c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }))
-    expect(() => Engine.load(d2)).toThrow('config.json: rope_scaling type "yarn" is not supported (only default RoPE)')
+    expect(() => Engine.load(d2)).toThrow('config.json: rope_scaling rope_type "yarn" is not supported (supported: default, llama3, linear, dynamic)')
     const d3 = writeTinyModel(tmp(), tiny)
     editConfig(d3, (c) => (c.attention_bias = true))
-    expect(() => Engine.load(d3)).toThrow('config.json: attention_bias = true is not supported (Llama has no biases)')
+    // attention_bias is supported now: a checkpoint that lacks the biases the config announces is refused by name
+    expect(() => Engine.load(d3)).toThrow('the checkpoint has no tensor model.layers.0.self_attn.q_proj.bias')
     const d4 = writeTinyModel(tmp(), tiny)
     editConfig(d4, (c) => (c.hidden_size = 'wide'))
     expect(() => Engine.load(d4)).toThrow('config.json: hidden_size must be a positive integer (found "wide")')

@@ -10,6 +10,7 @@ import { exportGguf } from '../src/main/engine/gguf'
 import { readGguf } from '../src/main/engine/ggufFile'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
+import { SentencePieceTokenizer } from '../src/main/engine/tokenizer'
 import { quantiseQ4K, quantiseQ6K } from '../src/main/kquants'
 import { ORGANISM, rng, tmp } from './helpers'
 import { BLOCK, interleaveRows, kBlockValues, KBlock, packK, QType, quantise, quantisedTwins, readWeights, writeGgufFile } from './ggml'
@@ -44,8 +45,10 @@ function expectSameSweep(a: Sweep, b: Sweep, lossTol = 1e-5): void {
   })
 }
 
-function pieces(e: Engine): { text: string; score: number; type: number }[] {
-  return Array.from({ length: e.tokenizer.vocabSize }, (_, i) => e.tokenizer.pieceInfo(i))
+/** The organism's SentencePiece pieces (its tokenizer.model), as a GGUF "llama" vocabulary lists them. */
+function pieces(): { text: string; score: number; type: number }[] {
+  const sp = SentencePieceTokenizer.fromFile(join(ORGANISM, 'tokenizer.model'))
+  return Array.from({ length: sp.vocabSize }, (_, i) => sp.pieceInfo(i))
 }
 
 describe('GGUF F16 round trip', () => {
@@ -72,7 +75,7 @@ describe('quantised GGUF = its dequantised F32 twin', () => {
       const hf = Engine.load(ORGANISM)
       const file = join(tmp(), `organism-${q}.gguf`)
       const twinDir = tmp()
-      quantisedTwins(ORGANISM, pieces(hf), () => q, file, twinDir)
+      quantisedTwins(ORGANISM, pieces(), () => q, file, twinDir)
       const g = Engine.load(file)
       expect(g.source.quantisation).toBe(q)
       expect(g.tensors.find((t) => t.name === 'model.layers.0.mlp.up_proj.weight')!.dtype).toBe(q)
@@ -89,7 +92,7 @@ describe('quantised GGUF = its dequantised F32 twin', () => {
     const twinDir = tmp()
     const typeOf = (n: string): QType =>
       n === 'lm_head.weight' || /v_proj|down_proj/.test(n) ? 'Q6_K' : /layers\.[02]\./.test(n) ? 'Q5_K' : 'Q4_K'
-    quantisedTwins(ORGANISM, pieces(hf), typeOf, file, twinDir)
+    quantisedTwins(ORGANISM, pieces(), typeOf, file, twinDir)
     const g = Engine.load(file)
     const twin = Engine.load(twinDir)
     expect(new Set(g.tensors.map((t) => t.dtype))).toEqual(new Set(['F32', 'Q4_K', 'Q5_K', 'Q6_K']))
@@ -242,7 +245,7 @@ describe('bad GGUF files', () => {
   const good = (): string => {
     const hf = Engine.load(ORGANISM)
     const file = join(tmp(), 'good.gguf')
-    quantisedTwins(ORGANISM, pieces(hf), () => 'Q8_0', file, tmp())
+    quantisedTwins(ORGANISM, pieces(), () => 'Q8_0', file, tmp())
     return file
   }
   it('refuses truncated files, tensors past the end, unknown types, wrong magic and old versions in words', () => {
@@ -346,14 +349,15 @@ describe('GGUF metadata → transformers config keys', () => {
     expect(() => ggufConfigDict(readGguf(file))).toThrow(/l31\.gguf: rope_freqs\.weight .* does not match/)
   })
 
-  it('qwen2 → model_type qwen2 with attention_bias; linear rope scaling; tensor names with biases', async () => {
+  it('qwen2 → model_type qwen2 (its q/k/v biases need no flag); linear rope scaling; tensor names with biases', async () => {
     const { ggufConfigDict, hfTensorName } = await import('../src/main/engine/ggufModel')
     const file = join(tmp(), 'qwen.gguf')
     writeGgufFile(file, [...base('qwen2'), ['qwen2.rope.scaling.type', { t: 'str', v: 'linear' }], ['qwen2.rope.scaling.factor', { t: 'f32', v: 4 }]],
       [{ name: 'blk.0.attn_q.bias', dims: [256], type: 0, bytes: Buffer.alloc(1024) }, { name: 'output.weight', dims: [256, 8], type: 0, bytes: Buffer.alloc(8192) }])
     const { arch, raw } = ggufConfigDict(readGguf(file))
     expect(arch).toBe('qwen2')
-    expect(raw).toMatchObject({ model_type: 'qwen2', attention_bias: true, tie_word_embeddings: false, head_dim: 64, rope_scaling: { rope_type: 'linear', factor: 4 } })
+    expect(raw.attention_bias).toBeUndefined()
+    expect(raw).toMatchObject({ model_type: 'qwen2', tie_word_embeddings: false, head_dim: 64, rope_scaling: { rope_type: 'linear', factor: 4 } })
     expect(hfTensorName('blk.3.attn_k.bias')).toBe('model.layers.3.self_attn.k_proj.bias')
     expect(hfTensorName('blk.3.ffn_norm.weight')).toBe('model.layers.3.post_attention_layernorm.weight')
     expect(hfTensorName('rope_freqs.weight')).toBeUndefined()

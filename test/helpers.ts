@@ -1,5 +1,6 @@
 // Shared test fixtures: the embedded organism, its float64 reference, and tiny random Llama checkpoints.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DType, safetensorsHeader } from '../src/main/engine/safetensors'
@@ -70,6 +71,10 @@ export interface TinyConfig {
   seed?: number
   /** put rope_theta inside rope_parameters (transformers ≥ 5) instead of flat */
   ropeInParameters?: boolean
+  /** bias vectors on q/k/v, o and the MLP linears (drawn after every weight, so other tensors stay the same) */
+  biases?: { qkv?: boolean; o?: boolean; mlp?: boolean }
+  /** fields merged last into config.json (model_type, rope_scaling, sliding_window, attention_bias, …) */
+  configExtra?: Record<string, unknown>
 }
 
 function encode(values: Float32Array, dtype: DType): Buffer {
@@ -148,6 +153,27 @@ export function tinyTensors(c: TinyConfig): TinyTensors {
   }
   vec('model.norm.weight', c.dim)
   if (!c.tied) mat('lm_head.weight', V, c.dim, 1 / Math.sqrt(c.dim))
+  const b = c.biases
+  if (b)
+    for (let l = 0; l < c.layers; l++) {
+      const p = `model.layers.${l}.`
+      const bias = (name: string, n: number): void => {
+        const d = new Float32Array(n)
+        for (let i = 0; i < n; i++) d[i] = (r() * 2 - 1) * 0.5
+        t[p + name + '.bias'] = { shape: [n], data: d }
+      }
+      if (b.qkv) {
+        bias('self_attn.q_proj', c.heads * hd)
+        bias('self_attn.k_proj', c.kvHeads * hd)
+        bias('self_attn.v_proj', c.kvHeads * hd)
+      }
+      if (b.o) bias('self_attn.o_proj', c.dim)
+      if (b.mlp) {
+        bias('mlp.gate_proj', c.ffn)
+        bias('mlp.up_proj', c.ffn)
+        bias('mlp.down_proj', c.dim)
+      }
+    }
   return t
 }
 
@@ -183,7 +209,65 @@ export function writeTinyModel(dir: string, c: TinyConfig, tensors: TinyTensors 
   if (c.headDim !== undefined) cfg.head_dim = c.headDim
   if (c.ropeInParameters) cfg.rope_parameters = { rope_theta: c.ropeTheta ?? 10000, rope_type: 'default' }
   else cfg.rope_theta = c.ropeTheta ?? 10000
+  Object.assign(cfg, c.configExtra ?? {})
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2))
   copyFileSync(join(ORGANISM, 'tokenizer.model'), join(dir, 'tokenizer.model'))
   return dir
+}
+
+function newestFile(path: string): { path: string; mtimeMs: number } | null {
+  if (!existsSync(path)) return null
+  const st = statSync(path)
+  if (!st.isDirectory()) return { path, mtimeMs: st.mtimeMs }
+  let best: { path: string; mtimeMs: number } | null = null
+  for (const name of readdirSync(path)) {
+    const f = newestFile(join(path, name))
+    if (f && (!best || f.mtimeMs > best.mtimeMs)) best = f
+  }
+  return best
+}
+
+function oldestFile(paths: string[]): { path: string; mtimeMs: number } | null {
+  let worst: { path: string; mtimeMs: number } | null = null
+  for (const p of paths) {
+    if (!existsSync(p)) return { path: p, mtimeMs: -Infinity }
+    const m = statSync(p).mtimeMs
+    if (!worst || m < worst.mtimeMs) worst = { path: p, mtimeMs: m }
+  }
+  return worst
+}
+
+/**
+ * Why the built code the CLI and the worker host run (out/, native/build) is not built from the current sources
+ * (a source file newer than the oldest built file, or a built file missing), or null when it is current.
+ */
+export function staleBuild(): { out: string | null; native: string | null } {
+  const check = (sources: string[], built: string[]): string | null => {
+    const old = oldestFile(built)!
+    if (old.mtimeMs === -Infinity) return `${old.path} is missing`
+    for (const s of sources) {
+      const n = newestFile(join(ROOT, s))
+      if (n && n.mtimeMs > old.mtimeMs) return `${n.path} is newer than ${old.path}`
+    }
+    return null
+  }
+  return {
+    out: check(
+      ['src', 'electron.vite.config.ts'],
+      ['cli.js', 'labWorker.js', 'index.js'].map((f) => join(ROOT, 'out', 'main', f)).concat(join(ROOT, 'out', 'renderer', 'index.html')),
+    ),
+    native: check(['native/src', 'native/binding.gyp'], [join(ROOT, 'native', 'build', 'Release', 'soliloquy_engine.node')]),
+  }
+}
+
+/** Rebuilds out/ (npm run build, a few seconds) when it is older than src/; fails when the native addon is stale. */
+export function ensureCurrentBuild(): void {
+  let s = staleBuild()
+  if (s.native) throw new Error(`the native engine is not built from the current sources (${s.native}): run \`npm run build:native\``)
+  if (s.out) {
+    const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 })
+    if (r.status !== 0) throw new Error(`out/ was stale (${s.out}) and \`npm run build\` failed:\n${r.stderr}`)
+    s = staleBuild()
+    if (s.out) throw new Error(`out/ is still older than its sources after \`npm run build\`: ${s.out}`)
+  }
 }

@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { HISTORY_FILE, Lab } from '../src/main/services/lab'
-import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/services/db'
-import { defaultDataDir, resolveDataDir } from '../src/main/services/dataDir'
+import { HISTORY_FILE, Lab } from '../src/main/lab/lab'
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/main/lab/history/migrations'
+import { defaultDataDir, resolveDataDir } from '../src/main/lab/dataDir'
 import { ROOT, tmp } from './helpers'
 
 function tables(db: Database.Database): string[] {
@@ -94,10 +94,12 @@ describe('a crash in the middle of a sweep', () => {
       child.on('exit', (code, signal) => res({ code, signal })),
     )
     // wait until the sweep's rows are written as `running` (the child is then generating 24 × 400 tokens)
+    // (no clock: a loaded machine may take long to start the child; the loop ends when the child does)
     const dbPath = join(dir, HISTORY_FILE)
-    const deadline = Date.now() + 60_000
+    let ended = false
+    void exited.then(() => (ended = true))
     let running = 0
-    while (Date.now() < deadline && running === 0) {
+    while (!ended && running === 0) {
       await new Promise((r) => setTimeout(r, 50))
       try {
         const db = new Database(dbPath, { readonly: true, fileMustExist: true })

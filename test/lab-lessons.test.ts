@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab } from '../src/main/services/lab'
-import type { LessonResult } from '../src/shared/labTypes'
+import { Lab } from '../src/main/lab/lab'
+import type { LessonResult } from '../src/shared/api'
 import { comparableLength, ORGANISM, tmp } from './helpers'
 
 interface ChainRef {

@@ -1,9 +1,9 @@
 // The seed experiment ("Stepping Off") on the organism, through the lab: recorded in the history with every metric,
 // and the metrics checked against the float64 reference (reference.json) where it has them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Lab } from '../src/main/services/lab'
-import { distinct2, layerUpdateNorms, longestRepeat, layerOf } from '../src/main/services/metrics'
-import type { SweepResult } from '../src/shared/labTypes'
+import { Lab } from '../src/main/lab/lab'
+import { distinct2, layerUpdateNorms, longestRepeat, layerOf } from '../src/main/lab/metrics'
+import type { SweepResult } from '../src/shared/api'
 import { comparableLength, reference, tmp } from './helpers'
 
 const ref = reference()

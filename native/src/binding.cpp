@@ -2,6 +2,7 @@
 // thread, returns a Promise, reports (phase, done, total) progress and can be cancelled through a shared flag.
 #include <napi.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -29,6 +30,30 @@ double num(Napi::Env env, const Napi::Object& o, const char* key, double def, bo
   if (!std::isfinite(d)) type_error(env, std::string(key) + " must be a finite number");
   return d;
 }
+
+// A whole number in [lo, hi] (a count, index, offset or size): never cast a negative, fractional or non-finite
+// double to an integer type (undefined behaviour in C++).
+double whole(Napi::Env env, Napi::Value v, const std::string& what, double lo, double hi) {
+  if (!v.IsNumber()) type_error(env, what + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < lo || d > hi) {
+    char buf[400];
+    std::snprintf(buf, sizeof buf, std::isfinite(d) && d == std::floor(d) ? "%.0f" : "%.17g", d);
+    type_error(env, what + " " + buf + " must be a whole number in [" + std::to_string((int64_t)lo) + ", " +
+                        std::to_string((int64_t)hi) + "]");
+  }
+  return d;
+}
+int int_field(Napi::Env env, const Napi::Object& o, const char* key, double def, double lo = 0,
+              double hi = INT32_MAX, bool required = false) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) type_error(env, std::string(key) + " is required");
+    return (int)def;
+  }
+  return (int)whole(env, v, key, lo, hi);
+}
+const double MAX_SAFE = 9007199254740991.0;  // 2^53 − 1: the largest byte offset JSON and JS carry exactly
 
 std::vector<int> int_list(Napi::Env env, Napi::Value v, const char* what) {
   std::vector<int> out;
@@ -109,6 +134,7 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
     double b = step->emb_grad.size() * 4.0;
     for (auto& f : step->lin) b += (f.X.size() + f.G.size()) * 4.0;
     for (auto& n : step->norm_grad) b += n.size() * 4.0;
+    for (auto& g : step->bias_grad) b += g.size() * 4.0;
     return Napi::Number::New(info.Env(), b);
   }
   Napi::Value Export(const Napi::CallbackInfo& info) {
@@ -133,6 +159,10 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
     Napi::Array ng = Napi::Array::New(env, s.norm_grad.size());
     for (size_t i = 0; i < s.norm_grad.size(); i++) ng.Set(i, to_f32(env, s.norm_grad[i]));
     o.Set("normGrads", ng);
+    // one entry per linear slot (head last), empty where the layer has no bias
+    Napi::Array bg = Napi::Array::New(env, s.bias_grad.size());
+    for (size_t i = 0; i < s.bias_grad.size(); i++) bg.Set(i, to_f32(env, s.bias_grad[i]));
+    o.Set("biasGrads", bg);
     return o;
   }
 };
@@ -229,21 +259,47 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (!spec.Get("config").IsObject()) type_error(env, "spec.config is required");
     Napi::Object c = spec.Get("config").As<Napi::Object>();
     Config cfg;
-    cfg.vocab = (int)num(env, c, "vocab", 0, true);
-    cfg.dim = (int)num(env, c, "dim", 0, true);
-    cfg.ffn = (int)num(env, c, "ffn", 0, true);
-    cfg.layers = (int)num(env, c, "layers", 0, true);
-    cfg.heads = (int)num(env, c, "heads", 0, true);
-    cfg.kv_heads = (int)num(env, c, "kvHeads", 0, true);
-    cfg.head_dim = (int)num(env, c, "headDim", 0, true);
-    cfg.eps = (float)num(env, c, "eps", 1e-5);
+    // config values the engine cannot address are refused by name (check_config gives the limits)
+    auto cfg_int = [&](const char* key, const char* field, double def, bool required) -> int {
+      Napi::Value v = c.Get(key);
+      if (v.IsUndefined() || v.IsNull()) {
+        if (required) type_error(env, std::string("config.json: ") + field + " is required");
+        return (int)def;
+      }
+      const std::string what = std::string("config.json: ") + field;
+      if (!v.IsNumber()) type_error(env, what + " must be a number");
+      double d = v.As<Napi::Number>().DoubleValue();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) > 2147483647.0) {
+        char buf[400];
+        std::snprintf(buf, sizeof buf, "%.0f", d);
+        type_error(env, what + " " + buf + " is beyond what the engine can address (at most 2147483647)");
+      }
+      return (int)whole(env, v, what, -2147483648.0, 2147483647.0);
+    };
+    cfg.vocab = cfg_int("vocab", "vocab_size", 0, true);
+    cfg.dim = cfg_int("dim", "hidden_size", 0, true);
+    cfg.ffn = cfg_int("ffn", "intermediate_size", 0, true);
+    cfg.layers = cfg_int("layers", "num_hidden_layers", 0, true);
+    cfg.heads = cfg_int("heads", "num_attention_heads", 0, true);
+    cfg.kv_heads = cfg_int("kvHeads", "num_key_value_heads", 0, true);
+    cfg.head_dim = cfg_int("headDim", "head_dim", 0, true);
+    double eps = num(env, c, "eps", 1e-5);
+    if (!(eps > 0) || eps > FLT_MAX) type_error(env, "config.json: rms_norm_eps must be a positive float32 number");
+    cfg.eps = (float)eps;
     cfg.rope_theta = num(env, c, "ropeTheta", 10000);
     cfg.tied = c.Get("tied").ToBoolean();
-    cfg.bos = (int)num(env, c, "bos", 1);
-    cfg.eos = (int)num(env, c, "eos", 2);
-    cfg.max_pos = (int)num(env, c, "maxPos", 4096);
+    cfg.bos = cfg_int("bos", "bos_token_id", 1, false);
+    cfg.eos = cfg_int("eos", "eos_token_id", 2, false);
+    cfg.max_pos = cfg_int("maxPos", "max_position_embeddings", 4096, false);
     cfg.rope_interleaved = c.Get("ropeInterleaved").ToBoolean();
-    int threads = (int)num(env, spec, "threads", 0);
+    if (!c.Get("ropeInvFreq").IsUndefined() && !c.Get("ropeInvFreq").IsNull())
+      cfg.rope_inv_freq = float_list(env, c.Get("ropeInvFreq"), (size_t)cfg.head_dim / 2, "config.ropeInvFreq");
+    cfg.rope_scale = (float)num(env, c, "ropeScale", 1);
+    cfg.sliding_window = (int)num(env, c, "slidingWindow", 0);
+    cfg.bias_qkv = c.Get("biasQKV").ToBoolean();
+    cfg.bias_o = c.Get("biasO").ToBoolean();
+    cfg.bias_mlp = c.Get("biasMLP").ToBoolean();
+    int threads = int_field(env, spec, "threads", 0, 0, 4096);
     threads_init(threads);
     std::vector<std::string> files;
     if (!spec.Get("files").IsArray()) type_error(env, "spec.files must be an array of paths");
@@ -253,14 +309,20 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (!spec.Get("tensors").IsArray()) type_error(env, "spec.tensors must be an array");
     Napi::Array ta = spec.Get("tensors").As<Napi::Array>();
     for (uint32_t i = 0; i < ta.Length(); i++) {
+      if (!ta.Get(i).IsObject()) type_error(env, "spec.tensors must hold {name, file, offset, dtype, shape} objects");
       Napi::Object t = ta.Get(i).As<Napi::Object>();
       TensorSpec ts;
       ts.name = t.Get("name").ToString().Utf8Value();
-      ts.file = (int)num(env, t, "file", 0, true);
-      ts.offset = (uint64_t)num(env, t, "offset", 0, true);
+      ts.file = (int)whole(env, t.Get("file"), "tensor " + ts.name + ": file index", 0,
+                           files.empty() ? 0 : (double)files.size() - 1);
+      if (files.empty()) type_error(env, "tensor " + ts.name + ": there are no checkpoint files");
+      const std::string where = files[ts.file] + ": " + ts.name + ": ";
+      ts.offset = (uint64_t)whole(env, t.Get("offset"), where + "byte offset", 0, MAX_SAFE);
       ts.dtype = parse_dtype(env, t.Get("dtype"));
+      if (!t.Get("shape").IsArray()) type_error(env, where + "shape must be an array");
       Napi::Array sh = t.Get("shape").As<Napi::Array>();
-      for (uint32_t j = 0; j < sh.Length(); j++) ts.shape.push_back((int64_t)sh.Get(j).As<Napi::Number>().DoubleValue());
+      for (uint32_t j = 0; j < sh.Length(); j++)
+        ts.shape.push_back((int64_t)whole(env, sh.Get(j), where + "dimension", 0, MAX_SAFE));
       tensors.push_back(ts);
     }
     try {
@@ -283,11 +345,22 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       if (!sv.IsObject() || !sv.As<Napi::Object>().InstanceOf(step_ctor->Value()))
         type_error(env, "view term has no gradient step");
       double lr = num(env, t, "lr", 0, true);
+      if (std::fabs(lr) > FLT_MAX) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "step size %g is beyond float32 (max %g): the stepped weights would overflow",
+                      lr, (double)FLT_MAX);
+        type_error(env, buf);
+      }
       Term term;
       term.step = StepWrap::Unwrap(sv.As<Napi::Object>())->step;
       if ((int)term.step->lin.size() != model->n_linear()) type_error(env, "the step belongs to another model");
       term.coef = (float)lr;
       view.push_back(term);
+    }
+    try {
+      check_view(*model, view);
+    } catch (const std::exception& e) {
+      type_error(env, e.what());
     }
     return view;
   }
@@ -300,9 +373,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return out;
   }
   void check_ids(Napi::Env env, const std::vector<int>& ids, const char* what) {
-    for (int id : ids)
-      if (id < 0 || id >= model->cfg.vocab)
-        type_error(env, std::string(what) + " contains token id " + std::to_string(id) + " outside the vocabulary");
+    try {
+      ::check_ids(*model, ids, what);
+    } catch (const std::exception& e) {
+      type_error(env, e.what());
+    }
   }
 
   // gradient(ids, at, opts) → Promise<Step>
@@ -338,13 +413,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     GenParams p;
     p.prompt = int_list(env, o.Get("prompt"), "prompt");
     check_ids(env, p.prompt, "prompt");
-    p.max_new = (int)num(env, o, "maxNew", 64);
-    p.max_seq = (int)num(env, o, "maxSeq", 128);
-    p.temperature = (float)num(env, o, "temperature", 0);
-    p.top_p = (float)num(env, o, "topP", 1);
-    p.seed = (uint64_t)num(env, o, "seed", 0);
+    p.max_new = int_field(env, o, "maxNew", 64);
+    p.max_seq = int_field(env, o, "maxSeq", 128);
+    // checked as doubles: casting a double beyond float32's range to float is undefined behaviour
+    double temperature = num(env, o, "temperature", 0), top_p = num(env, o, "topP", 1);
+    if (!(temperature >= 0) || temperature > FLT_MAX || !(top_p > 0 && top_p <= 1))
+      type_error(env, "temperature must be in [0, 3.4e38] and topP in (0, 1]");
+    p.temperature = (float)temperature;
+    p.top_p = (float)top_p;
+    p.seed = (uint64_t)(o.Get("seed").IsUndefined() ? 0 : whole(env, o.Get("seed"), "seed", 0, MAX_SAFE));
     p.eos = {model->cfg.eos};
     if (o.Has("eos")) p.eos = int_list(env, o.Get("eos"), "eos");
+    check_ids(env, p.eos, "eos");
     if (p.max_new < 0 || p.max_seq < 2) type_error(env, "maxNew must be ≥ 0 and maxSeq ≥ 2");
     if (p.temperature < 0 || p.top_p <= 0 || p.top_p > 1) type_error(env, "temperature must be ≥ 0 and topP in (0, 1]");
     std::vector<View> views = parse_views(env, o.Get("views"));
@@ -375,9 +455,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Object o = info[0].As<Napi::Object>();
     auto ids = int_list(env, o.Get("ids"), "ids");
     check_ids(env, ids, "ids");
-    int topk = (int)num(env, o, "topk", 0);
+    int topk = int_field(env, o, "topk", 0);
     std::vector<int> full_at;
     if (!o.Get("fullAt").IsUndefined()) full_at = int_list(env, o.Get("fullAt"), "fullAt");
+    for (int t : full_at)
+      if (t >= (int)ids.size()) type_error(env, "fullAt position " + std::to_string(t) + " is past the text");
     std::vector<View> views = parse_views(env, o.Get("views"));
     auto m = model;
     auto out = std::make_shared<ScoreResult>();
@@ -433,7 +515,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return t->Promise();
   }
 
-  // importStep({ids, loss, linears:[{T,in,out,X,G}], embRows, embGrad, normGrads}) → Step
+  // importStep({ids, loss, linears:[{T,in,out,X,G}], embRows, embGrad, normGrads, biasGrads?}) → Step
   Napi::Value ImportStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) type_error(env, "importStep expects the exported factors");
@@ -441,7 +523,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     auto s = std::make_shared<Step>();
     const Config& c = model->cfg;
     s->ids = int_list(env, o.Get("ids"), "ids");
-    check_ids(env, s->ids, "ids");
     s->loss = num(env, o, "loss", 0);
     Napi::Value lv = o.Get("linears");
     if (!lv.IsArray() || (int)lv.As<Napi::Array>().Length() != model->n_linear())
@@ -449,9 +530,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Array la = lv.As<Napi::Array>();
     s->lin.resize(model->n_linear());
     for (int i = 0; i < model->n_linear(); i++) {
+      if (!la.Get(i).IsObject()) type_error(env, "the step's factors must be objects {T, X, G}");
       Napi::Object f = la.Get(i).As<Napi::Object>();
       LinearFactor& lf = s->lin[i];
-      lf.T = (int)num(env, f, "T", 0, true);
+      lf.T = int_field(env, f, "T", 0, 1, c.max_pos, true);
       lf.in = model->linear(i).cols;
       lf.out = model->linear(i).rows;
       lf.X = float_list(env, f.Get("X"), (size_t)lf.T * lf.in, "factor X");
@@ -459,14 +541,37 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
     s->emb_rows = int_list(env, o.Get("embRows"), "embRows");
     check_ids(env, s->emb_rows, "embRows");
-    for (size_t i = 1; i < s->emb_rows.size(); i++)
-      if (s->emb_rows[i] <= s->emb_rows[i - 1]) type_error(env, "embRows must be sorted and distinct");
     s->emb_grad = float_list(env, o.Get("embGrad"), s->emb_rows.size() * c.dim, "embGrad");
     Napi::Value nv = o.Get("normGrads");
     if (!nv.IsArray() || (int)nv.As<Napi::Array>().Length() != 2 * c.layers + 1)
       type_error(env, "the step's norm gradients do not match this model's layers");
     Napi::Array na = nv.As<Napi::Array>();
     for (uint32_t i = 0; i < na.Length(); i++) s->norm_grad.push_back(float_list(env, na.Get(i), c.dim, "normGrads"));
+    // bias gradients: required exactly where the model has biases (a model without biases accepts none)
+    s->bias_grad.resize(model->n_linear());
+    Napi::Value bv = o.Get("biasGrads");
+    bool any_bias = false;
+    for (int i = 0; i < model->n_linear(); i++) any_bias = any_bias || model->bias(i);
+    if (any_bias) {
+      if (!bv.IsArray() || (int)bv.As<Napi::Array>().Length() != model->n_linear())
+        type_error(env, "the step has no bias gradients, but this model's layers have biases");
+      Napi::Array ba = bv.As<Napi::Array>();
+      for (int i = 0; i < model->n_linear(); i++) {
+        const std::vector<float>* b = model->bias(i);
+        s->bias_grad[i] = float_list(env, ba.Get(i), b ? b->size() : 0, "biasGrads");
+      }
+    } else if (bv.IsArray()) {
+      Napi::Array ba = bv.As<Napi::Array>();
+      for (uint32_t i = 0; i < ba.Length(); i++)
+        if (float_list(env, ba.Get(i), (size_t)-1, "biasGrads").size() != 0)
+          type_error(env, "the step has bias gradients, but this model has no biases");
+    }
+    try {
+      check_step(*model, *s);
+    } catch (const std::exception& e) {
+      type_error(env, e.what());
+    }
+    s->max_abs = step_max_abs(*s);
     Napi::Object w = step_ctor->New({});
     StepWrap* sw = StepWrap::Unwrap(w);
     sw->step = s;

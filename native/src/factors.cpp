@@ -1,10 +1,13 @@
-// Effective weights of a view (base − Σ coef·step) applied through the steps' factors, never densely (DESIGN §2):
-//   linear:  y = x Wᵀ − Σ coef·(x Xᵀ) G          cost per row: T·(in + out)
+// Effective weights of a view (base − Σ coef·step) applied through the steps' factors, never densely
+// (docs/design.md, "The exact low-rank step"):
+//   linear:  y = x Wᵀ − Σ coef·(x Xᵀ) G  (+ b − Σ coef·∇b)   cost per row: T·(in + out)
 //   embed:   sparse rows of the phrase tokens (+ the head factor's column when the head is tied)
 //   norms:   small dense vectors
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "model.h"
 #include "threads.h"
@@ -54,9 +57,31 @@ std::vector<float> view_norm(const Model& m, const View& v, int idx) {
   return w;
 }
 
-// y −= Σ coef·(x Xᵀ) G of the steps in each row's view, on top of the base product already in y
+std::vector<float> view_bias(const Model& m, const View& v, int slot) {
+  const std::vector<float>* b = m.bias(slot);
+  if (!b) return {};
+  std::vector<float> w = *b;
+  for (const Term& t : v) {
+    const std::vector<float>& g = t.step->bias_grad[slot];
+    for (size_t i = 0; i < w.size(); i++) w[i] -= t.coef * g[i];
+  }
+  return w;
+}
+
+// On top of the base product already in y: + b_eff of each row's view (layers with a bias), then
+// − Σ coef·(x Xᵀ) G of the steps in each row's view
 static void linear_corrections(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
                                const int* row_view) {
+  const Mat& W = m.linear(slot);
+  if (m.bias(slot)) {  // y[r] += b_eff of row r's view
+    std::vector<std::vector<float>> bv;
+    for (const View& v : views) bv.push_back(view_bias(m, v, slot));
+    for (int r = 0; r < R; r++) {
+      const std::vector<float>& b = bv[row_view ? row_view[r] : 0];
+      float* yr = y + (size_t)r * W.rows;
+      for (int i = 0; i < W.rows; i++) yr[i] += b[i];
+    }
+  }
   StepCoefs sc = collect(views);
   std::vector<float> P;
   for (size_t k = 0; k < sc.steps.size(); k++) {
@@ -154,7 +179,10 @@ std::vector<std::string> tensor_names(const Model& m) {
   n.push_back("model.embed_tokens.weight");
   for (int l = 0; l < m.cfg.layers; l++) {
     std::string p = "model.layers." + std::to_string(l) + ".";
-    for (int j = 0; j < LIN_PER_LAYER; j++) n.push_back(p + lin_names[j] + ".weight");
+    for (int j = 0; j < LIN_PER_LAYER; j++) {
+      n.push_back(p + lin_names[j] + ".weight");
+      if (m.bias(l * LIN_PER_LAYER + j)) n.push_back(p + lin_names[j] + ".bias");
+    }
     n.push_back(p + "input_layernorm.weight");
     n.push_back(p + "post_attention_layernorm.weight");
   }
@@ -206,7 +234,15 @@ std::vector<double> step_grad_norms(const Model& m, const Step& s) {
   }
   out.push_back(std::sqrt(std::max(e2, 0.0)));
   for (int l = 0; l < m.cfg.layers; l++) {
-    for (int j = 0; j < LIN_PER_LAYER; j++) out.push_back(std::sqrt(factor_norm2(s.lin[l * LIN_PER_LAYER + j])));
+    for (int j = 0; j < LIN_PER_LAYER; j++) {
+      int slot = l * LIN_PER_LAYER + j;
+      out.push_back(std::sqrt(factor_norm2(s.lin[slot])));
+      if (m.bias(slot)) {
+        double b2 = 0;
+        for (float g : s.bias_grad[slot]) b2 += (double)g * g;
+        out.push_back(std::sqrt(b2));
+      }
+    }
     for (int k = 0; k < 2; k++) {
       double n2 = 0;
       for (float g : s.norm_grad[2 * l + k]) n2 += (double)g * g;
@@ -234,5 +270,87 @@ void head_backward_input(const Model& m, float* dh, const float* dlogits, int R,
         const float* g = s.emb_grad.data() + j * D;
         for (int i = 0; i < D; i++) dh[(size_t)r * D + i] -= a * g[i];
       }
+  }
+}
+
+// ---- validation of steps and views --------------------------------------------------------------------------
+void check_ids(const Model& m, const std::vector<int>& ids, const char* what) {
+  for (int id : ids)
+    if (id < 0 || id >= m.cfg.vocab)
+      throw std::runtime_error(std::string(what) + " contains token id " + std::to_string(id) +
+                               " outside the vocabulary (0 … " + std::to_string(m.cfg.vocab - 1) + ")");
+}
+
+static bool all_finite(const std::vector<float>& v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+void check_step(const Model& m, const Step& s) {
+  const Config& c = m.cfg;
+  if (s.ids.size() < 2) throw std::runtime_error("the step's phrase has fewer than two tokens");
+  if ((int64_t)s.ids.size() > c.max_pos) throw std::runtime_error("the step's phrase is longer than the position table");
+  check_ids(m, s.ids, "the step's phrase");
+  if (!std::isfinite(s.loss)) throw std::runtime_error("the step's loss is not finite");
+  if ((int)s.lin.size() != m.n_linear()) throw std::runtime_error("the step's factors do not match this model's layers");
+  for (int i = 0; i < m.n_linear(); i++) {
+    const LinearFactor& f = s.lin[i];
+    const Mat& W = m.linear(i);
+    const std::string what = "factor " + std::to_string(i);
+    if (f.T < 1 || f.T > c.max_pos) throw std::runtime_error(what + ": T " + std::to_string(f.T) + " is out of range");
+    if (f.in != W.cols || f.out != W.rows) throw std::runtime_error(what + ": shape does not match the model");
+    if (f.X.size() != (size_t)f.T * f.in || f.G.size() != (size_t)f.T * f.out)
+      throw std::runtime_error(what + ": X or G has the wrong number of values");
+    if (!all_finite(f.X) || !all_finite(f.G)) throw std::runtime_error(what + ": holds NaN or infinite values");
+  }
+  check_ids(m, s.emb_rows, "embRows");
+  for (size_t i = 1; i < s.emb_rows.size(); i++)
+    if (s.emb_rows[i] <= s.emb_rows[i - 1]) throw std::runtime_error("embRows must be sorted and distinct");
+  if (s.emb_grad.size() != s.emb_rows.size() * (size_t)c.dim)
+    throw std::runtime_error("embGrad has the wrong number of values");
+  if (!all_finite(s.emb_grad)) throw std::runtime_error("embGrad holds NaN or infinite values");
+  if ((int)s.norm_grad.size() != 2 * c.layers + 1)
+    throw std::runtime_error("the step's norm gradients do not match this model's layers");
+  for (const auto& g : s.norm_grad) {
+    if ((int)g.size() != c.dim) throw std::runtime_error("a norm gradient has the wrong number of values");
+    if (!all_finite(g)) throw std::runtime_error("a norm gradient holds NaN or infinite values");
+  }
+  // bias gradients: one per linear slot, sized as the slot's bias (empty where the model has none)
+  if (!s.bias_grad.empty()) {
+    if ((int)s.bias_grad.size() != m.n_linear()) throw std::runtime_error("the step's bias gradients do not match this model's layers");
+    for (int i = 0; i < m.n_linear(); i++) {
+      const std::vector<float>* b = m.bias(i);
+      if (s.bias_grad[i].size() != (b ? b->size() : 0)) throw std::runtime_error("a bias gradient has the wrong number of values");
+      if (!all_finite(s.bias_grad[i])) throw std::runtime_error("a bias gradient holds NaN or infinite values");
+    }
+  }
+}
+
+double step_max_abs(const Step& s) {
+  double mx = 0;
+  auto scan = [&mx](const std::vector<float>& v) {
+    for (float x : v) mx = std::max(mx, (double)std::fabs(x));
+  };
+  for (const LinearFactor& f : s.lin) scan(f.G);
+  scan(s.emb_grad);
+  for (const auto& g : s.norm_grad) scan(g);
+  for (const auto& g : s.bias_grad) scan(g);
+  return mx;
+}
+
+void check_view(const Model& m, const View& v) {
+  for (const Term& t : v) {
+    if (!t.step || (int)t.step->lin.size() != m.n_linear()) throw std::runtime_error("the step belongs to another model");
+    if (!std::isfinite(t.coef)) throw std::runtime_error("a step size is not a finite float32 number");
+    // cached by the step's producer (the gradient, an import): views are checked on every call
+    double g = t.step->max_abs >= 0 ? t.step->max_abs : step_max_abs(*t.step);
+    if ((double)std::fabs(t.coef) * g > FLT_MAX) {
+      std::ostringstream msg;
+      msg.precision(3);
+      msg << "step size " << t.coef << " times the gradient's largest entry " << g << " is " << std::fabs(t.coef) * g
+          << ", beyond float32 (max " << FLT_MAX << "): the stepped weights would overflow";
+      throw std::runtime_error(msg.str());
+    }
   }
 }

@@ -218,16 +218,23 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
 }
 
 // ---- RoPE --------------------------------------------------------------------------------------------
-void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, double theta) {
+void rope_default_inv_freq(float* inv_freq, int hd, double theta) {
+  for (int i = 0; i < hd / 2; i++) {
+    // As HF computes it: the exponent in float32, then 1 / θ^e rounded to float32.
+    float expo = (float)(2 * i) / (float)hd;
+    inv_freq[i] = (float)(1.0 / (double)(float)std::pow(theta, (double)expo));
+  }
+}
+
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* inv_freq, float scale) {
   int half = hd / 2;
   for (int i = 0; i < half; i++) {
-    // As HF computes it: inv_freq and the angle in float32, then cos/sin of that float32 angle.
-    float expo = (float)(2 * i) / (float)hd;
-    float inv = (float)(1.0 / (double)(float)std::pow(theta, (double)expo));
+    float inv = inv_freq[i];
     for (int p = 0; p < max_pos; p++) {
-      float a = inv * (float)p;
-      cos_t[p * half + i] = (float)std::cos((double)a);
-      sin_t[p * half + i] = (float)std::sin((double)a);
+      float a = inv * (float)p;  // HF: inv_freq @ position_ids in float32
+      float c = (float)std::cos((double)a), s = (float)std::sin((double)a);
+      cos_t[p * half + i] = scale == 1.f ? c : c * scale;
+      sin_t[p * half + i] = scale == 1.f ? s : s * scale;
     }
   }
 }
@@ -271,28 +278,29 @@ void swiglu_backward(float* dg, float* du, const float* dm, const float* g, cons
 
 // ---- attention ---------------------------------------------------------------------------------------
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
-                       int H, int KVH, int hd) {
+                       int H, int KVH, int hd, int window) {
   const int Tk = pos0 + M, group = H / KVH;
   const float scale = 1.f / std::sqrt((float)hd);
   parallel_for(H * M, [&](int j0, int j1, int) {
     std::vector<float> s(Tk);
     for (int j = j0; j < j1; j++) {
       int h = j / M, m = j % M, g = h / group, n = pos0 + m + 1;
+      int u0 = window > 0 && n > window ? n - window : 0;  // first visible key: (pos0 + m) − u0 = window − 1
       const float* qh = q + (int64_t)m * H * hd + h * hd;
       float mx = -INFINITY;
-      for (int u = 0; u < n; u++) {
+      for (int u = u0; u < n; u++) {
         s[u] = dot_f32(qh, k + (int64_t)u * KVH * hd + g * hd, hd) * scale;
         if (s[u] > mx) mx = s[u];
       }
       double z = 0;
-      for (int u = 0; u < n; u++) {
+      for (int u = u0; u < n; u++) {
         s[u] = std::exp(s[u] - mx);
         z += s[u];
       }
       float iz = (float)(1.0 / z);
       float* o = out + (int64_t)m * H * hd + h * hd;
       std::memset(o, 0, sizeof(float) * hd);
-      for (int u = 0; u < n; u++) {
+      for (int u = u0; u < n; u++) {
         float p = s[u] * iz;
         s[u] = p;
         const float* vu = v + (int64_t)u * KVH * hd + g * hd;
@@ -300,14 +308,14 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
       }
       if (probs) {
         float* pr = probs + ((int64_t)h * M + m) * Tk;
-        for (int u = 0; u < Tk; u++) pr[u] = u < n ? s[u] : 0.f;
+        for (int u = 0; u < Tk; u++) pr[u] = u >= u0 && u < n ? s[u] : 0.f;
       }
     }
   });
 }
 
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd) {
+                        const float* k, const float* v, int T, int H, int KVH, int hd, int window) {
   const int group = H / KVH;
   const float scale = 1.f / std::sqrt((float)hd);
   std::memset(dq, 0, sizeof(float) * (int64_t)T * H * hd);
@@ -321,9 +329,10 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         for (int t = 0; t < T; t++) {
           const float* pr = probs + ((int64_t)h * T + t) * T;
           const float* dot = dout + (int64_t)t * H * hd + h * hd;
+          const int u0 = window > 0 && t + 1 > window ? t + 1 - window : 0;
           // dp[u] = dout·v[u];  dv[u] += p[u]·dout
           double sum = 0;
-          for (int u = 0; u <= t; u++) {
+          for (int u = u0; u <= t; u++) {
             const float* vu = v + (int64_t)u * KVH * hd + g * hd;
             dp[u] = dot_f32(dot, vu, hd);
             sum += (double)dp[u] * pr[u];
@@ -333,7 +342,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           // softmax backward: ds[u] = p[u]·(dp[u] − Σ p·dp); scores = q·k·scale
           const float* qt = q + (int64_t)t * H * hd + h * hd;
           float* dqt = dq + (int64_t)t * H * hd + h * hd;
-          for (int u = 0; u <= t; u++) {
+          for (int u = u0; u <= t; u++) {
             float ds = pr[u] * (dp[u] - (float)sum) * scale;
             if (ds == 0.f) continue;
             const float* ku = k + (int64_t)u * KVH * hd + g * hd;

@@ -47,8 +47,11 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
                       int T, int D);
 
 // ---- RoPE: HF "rotate_half" layout (pairs (i, i + hd/2) of each head) or Meta's interleaved one (2i, 2i+1) ----
-// cos/sin tables [max_pos, hd/2]
-void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, double theta);
+// inv_freq[hd/2] of default RoPE, θ^(−2i/hd), as HF computes it (float32 exponent, rounded to float32)
+void rope_default_inv_freq(float* inv_freq, int hd, double theta);
+// cos/sin tables [max_pos, hd/2] from any inverse frequencies (default, llama3, linear …): angle = inv·p in float32;
+// both tables multiplied by `scale` (HF's attention_scaling; 1 for every rope_type the engine accepts today)
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* inv_freq, float scale);
 // x [T, nh·hd], token t at position pos0 + t, rotated in place (inverse = true rotates by −θ: the backward)
 void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse,
                 bool interleaved);
@@ -58,14 +61,17 @@ void swiglu_forward(float* m, const float* g, const float* u, int n);
 // dg, du (overwritten) from dm
 void swiglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
 
-// ---- causal attention with grouped key/value heads --------------------------------------------------------
+// ---- causal attention with grouped key/value heads and an optional sliding window ------------------------
 // q [M, H·hd] for positions pos0 … pos0+M-1; k, v [pos0+M, KVH·hd] (all keys so far); out [M, H·hd].
-// probs [H, M, pos0+M] is written when not null (needed by the backward).
+// window > 0: query at position p sees keys u with p − u < window (Mistral's sliding window, as HF masks it);
+// window = 0: every earlier key. probs [H, M, pos0+M] is written when not null (needed by the backward; masked
+// entries are exactly 0).
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
-                       int H, int KVH, int hd);
-// Training case pos0 = 0, M = T. dq [T, H·hd], dk, dv [T, KVH·hd] are overwritten.
+                       int H, int KVH, int hd, int window);
+// Training case pos0 = 0, M = T. dq [T, H·hd], dk, dv [T, KVH·hd] are overwritten. Keys outside the window have
+// probability 0, so they receive no gradient; `window` only skips them.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd);
+                        const float* k, const float* v, int T, int H, int KVH, int hd, int window);
 
 // ---- softmax / log-softmax over one row ------------------------------------------------------------------
 // returns logsumexp(x[0:n])

@@ -16,10 +16,10 @@
 #include "threads.h"
 
 namespace {
-enum Kind { K_EMBED, K_LINEAR, K_NORM };
+enum Kind { K_EMBED, K_LINEAR, K_NORM, K_BIAS };
 struct Target {
   Kind kind;
-  int index;  // linear slot or norm index
+  int index;  // linear slot (K_LINEAR, K_BIAS) or norm index
   int rows, cols;
 };
 
@@ -39,6 +39,8 @@ Target resolve(const Model& m, const std::string& name) {
       if (rest == std::string(lin_names[j]) + ".weight") {
         const Mat& W = m.layers[l].lin[j];
         return {K_LINEAR, l * LIN_PER_LAYER + j, W.rows, W.cols};
+      } else if (rest == std::string(lin_names[j]) + ".bias" && m.bias(l * LIN_PER_LAYER + j)) {
+        return {K_BIAS, l * LIN_PER_LAYER + j, 1, m.layers[l].lin[j].rows};
       }
     if (rest == "input_layernorm.weight") return {K_NORM, 2 * l, 1, D};
     if (rest == "post_attention_layernorm.weight") return {K_NORM, 2 * l + 1, 1, D};
@@ -47,10 +49,10 @@ Target resolve(const Model& m, const std::string& name) {
 }
 
 // Dense rows are always computed in HF's row order: a model loaded in Meta's interleaved RoPE layout has its q/k rows
-// permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
+// (and their bias entries, K_BIAS `row` = entry) permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
 // HF's convert_llama_weights_to_hf does. Writers of other layouts (GGUF) start from this HF order.
 int source_row(const Model& m, const Target& tg, int row) {
-  if (!m.cfg.rope_interleaved || tg.kind != K_LINEAR || tg.index == m.head_slot()) return row;
+  if (!m.cfg.rope_interleaved || (tg.kind != K_LINEAR && tg.kind != K_BIAS) || tg.index == m.head_slot()) return row;
   int kind = tg.index % LIN_PER_LAYER;
   if (kind != LIN_Q && kind != LIN_K) return row;
   const int hd = m.cfg.head_dim, half = hd / 2;
@@ -109,6 +111,7 @@ void write_all(FILE* fp, const void* p, size_t n, const std::string& path) {
 
 void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& prefix,
                       const std::vector<OutTensor>& tensors, const Job& job) {
+  check_view(m, view);
   std::vector<Target> targets;
   for (const OutTensor& t : tensors) {
     targets.push_back(resolve(m, t.name));
@@ -144,6 +147,10 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
         block.resize(n);
         if (tg.kind == K_NORM) {
           block = view_norm(m, view, tg.index);
+        } else if (tg.kind == K_BIAS) {
+          // a q/k bias follows its rows: HF order, or interleaved for permute_heads > 0
+          const std::vector<float> b = view_bias(m, view, tg.index);
+          for (int j = 0; j < tg.cols; j++) block[j] = b[source_row(m, tg, interleaved_source(j, tg.cols, ot.permute_heads))];
         } else {
           dense_rows(m, view, tg, r0, r1, ot.permute_heads, block.data());
         }

@@ -1,5 +1,5 @@
 // Forward + backward of the phrase loss over every layer: the exact gradient, kept as factors (X, G) per linear,
-// sparse embedding rows and dense norm vectors. Shapes: T tokens (BOS + phrase), D hidden, F ffn, V vocab,
+// sparse embedding rows, dense norm vectors and bias vectors (∂L/∂b = Σ_t G[t, :]). Shapes: T tokens (BOS + phrase), D hidden, F ffn, V vocab,
 // H query heads, KVH key/value heads, hd head dim.
 #include <algorithm>
 #include <cmath>
@@ -33,6 +33,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   const int QD = H * hd, KD = KVH * hd, L = c.layers;
   if (T < 2) throw std::runtime_error("the phrase must have at least one token after BOS");
   if (T > c.max_pos) throw std::runtime_error("the phrase is longer than the model's position table");
+  check_ids(m, ids, "the phrase");
+  check_view(m, at);
   const std::vector<View> views{at};
   const int64_t total = 2 * (int64_t)L + 2;
   int64_t done = 0;
@@ -62,7 +64,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     rope_apply(a.k.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
     a.probs.resize((size_t)H * T * T);
     a.att.resize((size_t)T * QD);
-    attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd);
+    attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd,
+                      c.sliding_window);
     std::vector<float> o((size_t)T * D);
     linear_forward(m, base + LIN_O, o.data(), a.att.data(), T, views, nullptr);
     add_into(h, o);
@@ -94,6 +97,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   Step& s = *step;
   s.ids = ids;
   s.lin.resize(m.n_linear());
+  s.bias_grad.resize(m.n_linear());
   s.norm_grad.assign(2 * L + 1, std::vector<float>(D, 0.f));
   std::vector<float> dlogits((size_t)T * V, 0.f);
   double loss = 0;
@@ -119,6 +123,12 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     f.out = out;
     f.X = X;
     f.G = G;
+    if (m.bias(slot)) {  // y = x Wᵀ + b: ∂L/∂b = Σ_t ∂L/∂y[t]
+      std::vector<double> acc(out, 0.0);
+      for (int t = 0; t < T; t++)
+        for (int i = 0; i < out; i++) acc[i] += G[(size_t)t * out + i];
+      s.bias_grad[slot].assign(acc.begin(), acc.end());
+    }
   };
   factor(m.head_slot(), xf, dlogits, D, V);
   std::vector<float> dxf((size_t)T * D, 0.f), dh((size_t)T * D, 0.f);
@@ -147,7 +157,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     linear_backward_input(m, base + LIN_O, datt.data(), dh_mid.data(), T, at);
     std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
-                       a.v.data(), T, H, KVH, hd);
+                       a.v.data(), T, H, KVH, hd, c.sliding_window);
     rope_apply(dq.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
     rope_apply(dk.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);
     factor(base + LIN_Q, a.xn1, dq, D, QD);
@@ -172,5 +182,18 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     int j = (int)(std::lower_bound(s.emb_rows.begin(), s.emb_rows.end(), ids[t]) - s.emb_rows.begin());
     for (int i = 0; i < D; i++) s.emb_grad[(size_t)j * D + i] += dh[(size_t)t * D + i];
   }
+  // a finite loss can still come with overflowed activations or gradients: refuse factors that are not finite
+  for (int i = 0; i < m.n_linear(); i++)
+    for (const std::vector<float>* v : {&s.lin[i].X, &s.lin[i].G})
+      for (float x : *v)
+        if (!std::isfinite(x))
+          throw std::runtime_error("the phrase gradient is not finite (NaN/inf in factor " + std::to_string(i) +
+                                   "): the weights or the step size overflow float32");
+  for (float x : s.emb_grad)
+    if (!std::isfinite(x)) throw std::runtime_error("the phrase gradient is not finite (NaN/inf in the embedding rows)");
+  for (const auto& g : s.norm_grad)
+    for (float x : g)
+      if (!std::isfinite(x)) throw std::runtime_error("the phrase gradient is not finite (NaN/inf in a norm weight)");
+  s.max_abs = step_max_abs(s);
   return step;
 }

@@ -1,11 +1,15 @@
-// The Llama model: configuration, base weights (mmap'd, stored dtype: F32/F16/BF16 or ggml's quantised blocks,
+// The Llama-family model (Llama, Mistral's sliding window, Qwen2 / attention_bias / mlp_bias biases, any RoPE
+// inverse frequencies): configuration, base weights (mmap'd, stored dtype: F32/F16/BF16 or ggml's quantised blocks,
 // dequantised row by row inside the kernels — quants.h), the factored gradient of a phrase (a Step),
 // and the "view" of the model after a weighted sum of steps. Plain structs; the maths lives in the .cpp files:
-//   factors.cpp      — effective weights of a view, applied through the factors (DESIGN §2)
+//   factors.cpp      — effective weights of a view, applied through the factors (docs/design.md, "The exact low-rank step")
 //   model.cpp        — forward + backward over a phrase: the exact gradient, as factors
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
 //   materialise.cpp  — dense weights of a view, written tensor by tensor (safetensors or GGUF)
 //   quants.cpp       — ggml block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantisation, Q8_0 quantisation
+//   loader.cpp       — mmap, tensor binding, RoPE tables; kernels.cpp — the numeric ops (kernels.h)
+// Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
+// std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
 // Below the model (no model knowledge):
 //   kernels.cpp      — products (matmul_wt, fused matmul_wt_fused for q/k/v and gate/up, matmul_w_acc), RMSNorm,
 //                      RoPE, SwiGLU, attention: loop structure and threading, compiled for the baseline CPU
@@ -28,12 +32,19 @@ struct Config {
   int vocab = 0, dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
   float eps = 1e-5f;
   double rope_theta = 10000.0;
+  // RoPE inverse frequencies [hd/2] as computed by the config's rope_type (TypeScript: config.ts); empty = default
+  // RoPE from rope_theta. cos/sin are multiplied by rope_scale (HF's attention_scaling).
+  std::vector<float> rope_inv_freq;
+  float rope_scale = 1.f;
   bool tied = false;
   int bos = 1, eos = 2;
   int max_pos = 4096;  // size of the RoPE table
   // q/k rows in Meta's interleaved RoPE order (Meta .pth, GGUF llama): rotate pairs (2i, 2i+1) instead of HF's
   // (i, i + hd/2). Attention scores are the same either way; only the row order of q/k weights differs.
   bool rope_interleaved = false;
+  int sliding_window = 0;  // Mistral: a query at p sees keys u with p − u < window; 0 = no window
+  // biases of the linear layers (LlamaForCausalLM's attention_bias = q,k,v,o; Qwen2 = q,k,v; mlp_bias = gate,up,down)
+  bool bias_qkv = false, bias_o = false, bias_mlp = false;
 };
 
 // Linear layers of one transformer block, in this order everywhere (factor slots, names, gradients).
@@ -41,6 +52,7 @@ enum LinearKind { LIN_Q = 0, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LI
 
 struct Layer {
   Mat lin[LIN_PER_LAYER];  // q [H·hd, D], k/v [KVH·hd, D], o [D, H·hd], gate/up [F, D], down [D, F]
+  std::vector<float> bias[LIN_PER_LAYER];  // [out] of each linear, empty when it has none (small: kept in fp32)
   std::vector<float> attn_norm, ffn_norm;  // [D] (small: kept in fp32)
 };
 
@@ -57,6 +69,12 @@ struct Model {
   const Mat& linear(int slot) const {
     return slot == head_slot() ? head : layers[slot / LIN_PER_LAYER].lin[slot % LIN_PER_LAYER];
   }
+  // base bias of a linear slot, nullptr when the layer has none (the head never has one)
+  const std::vector<float>* bias(int slot) const {
+    if (slot == head_slot()) return nullptr;
+    const std::vector<float>& b = layers[slot / LIN_PER_LAYER].bias[slot % LIN_PER_LAYER];
+    return b.empty() ? nullptr : &b;
+  }
 };
 
 // ∇W of a linear layer on the phrase: ∇W = Gᵀ X (rank ≤ T), never formed densely.
@@ -71,9 +89,11 @@ struct Step {
   std::vector<int> ids;  // BOS + phrase
   double loss = 0;
   std::vector<LinearFactor> lin;  // n_linear() slots (head last)
+  std::vector<std::vector<float>> bias_grad;  // n_linear() slots: ∂L/∂b = Σ_t G[t, :] [out], empty without a bias
   std::vector<int> emb_rows;      // distinct token ids of the phrase
   std::vector<float> emb_grad;    // [rows, D] ∂L/∂embed for those rows (lookup path only; a tied head is in lin)
   std::vector<std::vector<float>> norm_grad;  // 2·layers + 1 vectors [D]: attn, ffn per layer, then final
+  double max_abs = -1;  // largest |entry| of G, emb_grad, norm_grad (step_max_abs), cached; −1 = not computed
 };
 
 // A model state: base − Σ coef·step.
@@ -103,7 +123,8 @@ struct Job {
 // ---- factors.cpp ---------------------------------------------------------------------------------------
 // Per-view effective norm weights: w − Σ coef·g, index as Step::norm_grad
 std::vector<float> view_norm(const Model& m, const View& v, int norm_index);
-// y[R, out] = x[R, in]·W_effᵀ for rows whose view is views[row_view[r]] (row_view may be null: all rows view 0)
+// y[R, out] = x[R, in]·W_effᵀ (+ b_eff) for rows whose view is views[row_view[r]] (row_view may be null: all rows
+// view 0); b_eff = b − Σ coef·∇b when the layer has a bias
 void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
                     const int* row_view);
 // linear_forward of `count` layers that share their input x (q/k/v, gate/up): the base products in one pass over all
@@ -118,6 +139,18 @@ void embed_lookup(const Model& m, float* x, const int* tokens, int R, const std:
 // logits[R, V] = h[R, D]·Head_effᵀ (tied heads include the steps' sparse embedding rows)
 void head_forward(const Model& m, float* logits, const float* h, int R, const std::vector<View>& views,
                   const int* row_view);
+// Effective bias of a linear slot under a view: b − Σ coef·∇b (empty when the slot has no bias)
+std::vector<float> view_bias(const Model& m, const View& v, int slot);
+// Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names() (biases after their weight)
+// Refuses a step whose factors do not fit this model (counts, shapes, token ids, non-finite values): what an
+// imported checkpoint must pass before any kernel indexes with it. Throws std::runtime_error naming the part.
+void check_step(const Model& m, const Step& s);
+// Largest |entry| of the gradient-valued parts of a step (G factors, embedding rows, norm vectors).
+double step_max_abs(const Step& s);
+// Refuses a view whose terms would overflow float32: a non-finite coefficient, or coef·max|gradient| > FLT_MAX.
+void check_view(const Model& m, const View& v);
+// Refuses token ids outside [0, vocab) ("<what> contains token id …").
+void check_ids(const Model& m, const std::vector<int>& ids, const char* what);
 // Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names()
 std::vector<double> step_grad_norms(const Model& m, const Step& s);
 std::vector<std::string> tensor_names(const Model& m);
@@ -174,8 +207,9 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
                       const std::vector<OutTensor>& tensors, const Job& job);
 
 // ---- loader.cpp ----------------------------------------------------------------------------------------
-// Where one tensor's bytes live; the TypeScript side parses config.json / params.json and the safetensors headers
-// or the torch.save zip + pickle of Meta's .pth files (weights are STORED there, so they map in place too).
+// Where one tensor's bytes live; the TypeScript side parses config.json / params.json (rope_type → rope_inv_freq,
+// sliding window, biases) and the safetensors headers or the torch.save zip + pickle of Meta's .pth files (weights
+// are STORED there, so they map in place too).
 struct TensorSpec {
   std::string name;
   int file = 0;         // index into the file list
@@ -183,6 +217,9 @@ struct TensorSpec {
   DType dtype = DT_F32;
   std::vector<int64_t> shape;
 };
-// mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it).
+// Refuses configurations the engine cannot address (non-positive or oversized dims, int overflow of products).
+void check_config(const Config& c);
+// mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it), biases
+// included when the config has them; builds the RoPE tables from cfg.rope_inv_freq (or default RoPE).
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
                                   const std::vector<TensorSpec>& tensors);

@@ -12,21 +12,23 @@
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
 import { spawnSync } from 'node:child_process'
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
 import { embeddedModelDir, loadAddon } from './engine/native'
 import { safetensorsHeader } from './engine/safetensors'
-import { sweep } from './lab/sweep'
+import { steppingOff } from './lab/experiments'
+import { SEED_DEFAULTS } from '../shared/api'
 import { exportGguf, ggufHeader, Kv } from './engine/gguf'
 import { SentencePieceTokenizer } from './engine/tokenizer'
+import { tokenizerGgufMetadata } from './engine/tokenizers/toGguf'
 import { quantiseQ4K, quantiseQ6K } from './kquants'
 import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
 import { existsSync } from 'node:fs'
 import { benchJson } from './benchJson'
 
-const PHRASE = 'To be, or not to be, that is the question'
+const PHRASE = SEED_DEFAULTS.phrase
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
 
 function ms(t0: bigint): number {
@@ -52,12 +54,12 @@ async function measure(dir: string, label: string, lrs: number[], maxGen: number
   const g = await engine.gradient(PHRASE)
   const stepMs = ms(t)
   t = process.hrtime.bigint()
-  const [one] = await engine.generate({ prompt: 'To be', views: [[{ gradient: g, lr: lrs[1] }]], maxNew: maxGen })
+  const [one] = await engine.generate({ prompt: SEED_DEFAULTS.prompt, views: [[{ gradient: g, lr: lrs[1] }]], maxNew: maxGen })
   const singleTokS = one.ids.length / (ms(t) / 1000)
   t = process.hrtime.bigint()
-  const r = await sweep(engine, { prompt: 'To be', phrase: PHRASE, lrs, maxGen })
-  const sweepMs = ms(t) - 0
-  const tokens = r.rows.reduce((a, row) => a + row.ids.length, 0)
+  const r = await steppingOff(engine, [], engine.withBos(SEED_DEFAULTS.prompt, 'prompt'), PHRASE, lrs, { ...SEED_DEFAULTS, maxGen, temperature: 0, topP: 1 })
+  const sweepMs = ms(t)
+  const tokens = r.generations.reduce((a, g) => a + g.ids.length, 0)
   return {
     label,
     loadMs,
@@ -182,18 +184,12 @@ function writeSyntheticGguf(path: string, shape: ShapeName): number {
     return (t.shape.reduce((a, b) => a * b, 1) / blockElems[ty]) * blockBytes[ty]
   }
   const tok = SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model'))
-  const piece = (i: number): { text: string; score: number; type: number } =>
-    i < tok.vocabSize ? tok.pieceInfo(i) : { text: `[PAD${i}]`, score: -1e9, type: 5 }
   const kv: Kv[] = [
     ['general.architecture', 'str', 'llama'], ['general.alignment', 'u32', 32], ['general.file_type', 'u32', 15],
     ['llama.context_length', 'u32', 4096], ['llama.embedding_length', 'u32', c.dim], ['llama.block_count', 'u32', c.layers],
     ['llama.feed_forward_length', 'u32', c.ffn], ['llama.rope.dimension_count', 'u32', hd], ['llama.attention.head_count', 'u32', c.heads],
     ['llama.attention.head_count_kv', 'u32', c.kvHeads], ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-5], ['llama.rope.freq_base', 'f32', 10000],
-    ['tokenizer.ggml.model', 'str', 'llama'],
-    ['tokenizer.ggml.tokens', 'strs', Array.from({ length: c.vocab }, (_, i) => piece(i).text)],
-    ['tokenizer.ggml.scores', 'f32s', Array.from({ length: c.vocab }, (_, i) => piece(i).score)],
-    ['tokenizer.ggml.token_type', 'i32s', Array.from({ length: c.vocab }, (_, i) => piece(i).type)],
-    ['tokenizer.ggml.bos_token_id', 'u32', 1], ['tokenizer.ggml.eos_token_id', 'u32', 2], ['tokenizer.ggml.unknown_token_id', 'u32', 0],
+    ...tokenizerGgufMetadata(tok, c.vocab),
   ]
   const typeId = { F32: 0, Q4_K: 12, Q6_K: 14 }
   const { head, offsets } = ggufHeader(kv, tensors.map((t) => ({ name: t.name, dims: [...t.shape].reverse(), type: typeId[typeOf(t)], bytes: bytesOf(t) })))
@@ -251,7 +247,7 @@ async function ggufChild(file: string): Promise<void> {
   let t = process.hrtime.bigint()
   const engine = Engine.load(file)
   const loadMs = ms(t)
-  const prompt = engine.withBos('To be', 'prompt')
+  const prompt = engine.withBos(SEED_DEFAULTS.prompt, 'prompt')
   t = process.hrtime.bigint()
   const [base] = await engine.generate({ prompt, views: [[]], maxNew: 32 })
   const tokS = base.ids.length / (ms(t) / 1000)
@@ -300,7 +296,7 @@ function ggufLine(shape: ShapeName, keep: string | undefined): void {
     console.log(`generation, stepped   ${ours.steppedTokS.toFixed(2)} tokens/s (ours)`)
     console.log(`peak RSS              ${ours.peakRssMB.toFixed(0)} MB = ${(ours.peakRssMB / ours.fileMB).toFixed(3)}× the file (budget 1.2)`)
     try {
-      const prompt = JSON.stringify(SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model')).encode('To be'))
+      const prompt = JSON.stringify(SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model')).encode(SEED_DEFAULTS.prompt))
       const theirs = child(['--gguf-peer-child', file, JSON.stringify([1, ...(JSON.parse(prompt) as number[])])]) as { tokS: number; ids: number[]; peakRssMB: number }
       const same = JSON.stringify(theirs.ids) === JSON.stringify(ours.ids)
       console.log(`llama.cpp ${PEER_VERSION}         ${theirs.tokS.toFixed(2)} tokens/s, peak RSS ${theirs.peakRssMB.toFixed(0)} MB — ours/llama.cpp ${(ours.tokS / theirs.tokS).toFixed(2)}; greedy ids ${same ? 'identical' : 'differ (random weights: near-ties everywhere)'}`)
@@ -326,7 +322,7 @@ async function child(kind: string, dir: string): Promise<void> {
   const shape = SHAPES[kind as ShapeName]
   const m = shape
     ? await measure(dir, `synthetic ${shape.label} shape (random ${shape.dtype} weights)`, ORGANISM_LRS, 32)
-    : await measure(dir, 'organism (7.2 M params, F16)', ORGANISM_LRS, 64)
+    : await measure(dir, 'organism (7.2 M params, F16)', ORGANISM_LRS, SEED_DEFAULTS.maxGen)
   process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
 }
 
@@ -344,17 +340,17 @@ async function peer(): Promise<void> {
       const view = lr === 0 ? [] : [{ gradient: g, lr }]
       const file = join(dir, `organism-${lr}.gguf`)
       await exportGguf(engine, view, file)
-      const prompt = engine.withBos('To be', 'prompt')
+      const prompt = engine.withBos(SEED_DEFAULTS.prompt, 'prompt')
       let t = process.hrtime.bigint()
-      const [ours] = await engine.generate({ prompt, views: [view], maxNew: 64 })
+      const [ours] = await engine.generate({ prompt, views: [view], maxNew: SEED_DEFAULTS.maxGen })
       const oursTokS = ours.ids.length / (ms(t) / 1000)
       const model = await llama.loadModel({ modelPath: file })
-      const ctx = await model.createContext({ contextSize: 128, threads })
+      const ctx = await model.createContext({ contextSize: SEED_DEFAULTS.maxSeq, threads })
       const theirs: number[] = []
       t = process.hrtime.bigint()
       for await (const tok of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
         theirs.push(tok)
-        if (theirs.length >= 64) break
+        if (theirs.length >= SEED_DEFAULTS.maxGen) break
       }
       const theirTokS = theirs.length / (ms(t) / 1000)
       await ctx.dispose()
@@ -365,6 +361,22 @@ async function peer(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** SentencePiece encoding speed on ~10k characters of text, emoji, accents and CJK (best of three, after a warm-up). */
+function tokenizerSpeed(): void {
+  const dir = embeddedModelDir()
+  const tok = Engine.load(dir).tokenizer
+  const text = readFileSync(join(dir, 'soliloquy.txt'), 'utf8').repeat(8) + ' 🙂 naïve 日本語'.repeat(40)
+  tok.encode(text)
+  let best = Infinity
+  let n = 0
+  for (let i = 0; i < 3; i++) {
+    const t = process.hrtime.bigint()
+    n = tok.encode(text).length
+    best = Math.min(best, ms(t))
+  }
+  console.log(`tokenizer encode      ${best.toFixed(1)} ms for ${text.length} characters → ${n} tokens (${((text.length / best) * 1000).toFixed(0)} chars/s)`)
 }
 
 async function main(): Promise<void> {
@@ -388,6 +400,7 @@ async function main(): Promise<void> {
     return JSON.parse(line.slice(7)) as Measure
   }
   report(run('organism', embeddedModelDir()))
+  tokenizerSpeed()
   if (args.includes('--peer')) {
     const r = spawnSync(process.execPath, [__filename, '--peer-child'], { stdio: 'inherit' })
     if (r.status !== 0) console.log('(peer comparison failed)')

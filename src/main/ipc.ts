@@ -1,12 +1,11 @@
-// The thin IPC router: two channels. 'api:call' carries { method, args, jobId? } and answers { ok, result } or
+// The thin IPC router, four channels (IPC_CHANNELS in src/shared/api.ts). 'api:call' carries { method, args, jobId? } and answers { ok, result } or
 // { ok: false, error: { message } }; every argument is validated against the contract (src/shared/api.ts) by the
 // dispatcher before the lab sees it. 'api:cancel' cancels a job. Progress goes to the sender on 'api:progress'.
 // Directory dialogs ('api:pickDirectory') are the only way the renderer names a file system path in the desktop app.
 // Written against a minimal ipcMain-like interface so a unit test can drive it without Electron.
 import { dirname, resolve } from 'node:path'
-import { z } from 'zod'
-import { validateCall, type CallResult, type ProgressMessage } from '../shared/api'
-import { createDispatcher, LabBackend } from './engineHost/dispatch'
+import { IPC_CHANNELS, pickPurpose, validateCall, type CallResult, type PickPurpose, type ProgressMessage } from '../shared/api'
+import { createDispatcher, LabBackend } from './labHost/dispatch'
 
 export interface IpcEventLike {
   sender: { send(channel: string, payload: unknown): void; isDestroyed?(): boolean }
@@ -18,10 +17,6 @@ export interface IpcMainLike {
   removeHandler(channel: string): void
 }
 
-export const CHANNELS = { call: 'api:call', cancel: 'api:cancel', progress: 'api:progress', pick: 'api:pickDirectory' } as const
-
-const purposeSchema = z.enum(['model', 'export'])
-
 /**
  * Files chosen only through dialogs: in the desktop app a model directory or an export target must come from the
  * native dialog (an export may go into a new folder directly inside the chosen one). Models the lab already knows
@@ -31,7 +26,7 @@ export class DialogPaths {
   private readonly models = new Set<string>()
   private readonly exports = new Set<string>()
 
-  chosen(purpose: 'model' | 'export', path: string): void {
+  chosen(purpose: PickPurpose, path: string): void {
     ;(purpose === 'model' ? this.models : this.exports).add(resolve(path))
   }
 
@@ -63,7 +58,7 @@ export class DialogPaths {
 
 export interface IpcRouterOptions {
   /** the native dialog; returns the chosen directory or null */
-  pickDirectory?: (purpose: 'model' | 'export') => Promise<string | null>
+  pickDirectory?: (purpose: PickPurpose) => Promise<string | null>
   /** only frames whose URL passes may call (the app's own page) */
   trustedSender?: (url: string) => boolean
   /** enforce "files chosen only through dialogs" (the desktop app); off for tests of plain validation */
@@ -74,7 +69,7 @@ export function registerIpcRouter(ipc: IpcMainLike, backend: LabBackend, o: IpcR
   const dispatcher = createDispatcher(backend)
   const trusted = (e: IpcEventLike): boolean => !o.trustedSender || (!!e.senderFrame && o.trustedSender(e.senderFrame.url))
   const paths = o.dialogPaths
-  ipc.handle(CHANNELS.call, async (event, envelope): Promise<CallResult> => {
+  ipc.handle(IPC_CHANNELS.call, async (event, envelope): Promise<CallResult> => {
     if (!trusted(event)) return { ok: false, error: { message: 'calls are accepted only from the app itself' } }
     let method: string | null = null
     if (paths && envelope && typeof envelope === 'object') {
@@ -87,22 +82,22 @@ export function registerIpcRouter(ipc: IpcMainLike, backend: LabBackend, o: IpcR
       }
     }
     const r = await dispatcher.handle(envelope, (p: ProgressMessage) => {
-      if (!event.sender.isDestroyed?.()) event.sender.send(CHANNELS.progress, p)
+      if (!event.sender.isDestroyed?.()) event.sender.send(IPC_CHANNELS.progress, p)
     })
     if (paths && r.ok && (method === 'listModels' || method === 'openModel')) paths.known(r.result)
     return r
   })
-  ipc.handle(CHANNELS.cancel, (event, jobId) => {
+  ipc.handle(IPC_CHANNELS.cancel, (event, jobId) => {
     if (trusted(event)) dispatcher.cancel(jobId)
   })
-  ipc.handle(CHANNELS.pick, async (event, purpose) => {
-    const p = purposeSchema.safeParse(purpose)
+  ipc.handle(IPC_CHANNELS.pickDirectory, async (event, purpose) => {
+    const p = pickPurpose.safeParse(purpose)
     if (!p.success || !trusted(event) || !o.pickDirectory) return null
     const chosen = await o.pickDirectory(p.data)
     if (chosen) paths?.chosen(p.data, chosen)
     return chosen
   })
   return () => {
-    for (const c of [CHANNELS.call, CHANNELS.cancel, CHANNELS.pick]) ipc.removeHandler(c)
+    for (const c of [IPC_CHANNELS.call, IPC_CHANNELS.cancel, IPC_CHANNELS.pickDirectory]) ipc.removeHandler(c)
   }
 }

@@ -8,208 +8,688 @@
 // NOTE for the renderer: under a strict CSP, zod must be configured with `jitless: true` before any schema is built
 // (src/renderer/src/zodConfig.ts, imported first by the renderer entry).
 import { z } from 'zod'
-import type {
-  CheckpointRecord,
-  CompareResult,
-  ExportResult,
-  GroupRecord,
-  HistoryPage,
-  LessonResult,
-  ModelInfo,
-  RunDetail,
-  RunRecord,
-  RunResult,
-  ScatterPoint,
-  SweepResult,
-} from './labTypes'
+
+// ---------- constants: the seed's experiment and the lab's limits (defined here only) ----------
+
+/** The seed's experiment: Llama-2-7b's "To be", one step on Hamlet's line, these step sizes. */
+export const SEED_DEFAULTS = {
+  prompt: 'To be',
+  phrase: 'To be, or not to be, that is the question',
+  lrs: [0, 1e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 1e-1],
+  /** the seed's prompt-engineering prefix (the comparison's default) */
+  engineeredPrefix: "Here is one of Shakespeare's more famous works: ",
+  /** max_gen_len and max_seq_len of the seed's generation */
+  maxGen: 64,
+  maxSeq: 128,
+  seed: 0,
+} as const
+
+/** Most step sizes one sweep or comparison takes, lessons in one sequence, probe texts per experiment. */
+export const MAX_STEP_SIZES = 64
+export const MAX_LESSONS = 64
+export const MAX_PROBES = 64
+export const MAX_GEN_LIMIT = 4096
+
+// ---------- enumerations ----------
+
+export const runKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
+export const runStatuses = ['running', 'done', 'failed', 'cancelled', 'interrupted'] as const
+export const groupKinds = ['sweep', 'lesson', 'compare', 'layers', 'window', 'emerge'] as const
+/** history sort keys: when it started, α, recall, stability KL, phrase loss after, duration, id */
+export const sortKeys = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id'] as const
+export const sortOrders = ['asc', 'desc'] as const
+export const exportDtypes = ['F32', 'F16', 'BF16'] as const
+
+export const runKind = z.enum(runKinds)
+export const runStatus = z.enum(runStatuses)
+export const groupKind = z.enum(groupKinds)
+export const sortKey = z.enum(sortKeys)
+export const exportDtype = z.enum(exportDtypes)
+
+export type RunKind = z.infer<typeof runKind>
+export type RunStatus = z.infer<typeof runStatus>
+export type GroupKind = z.infer<typeof groupKind>
+export type SortKey = z.infer<typeof sortKey>
+export type ExportDtype = z.infer<typeof exportDtype>
+
+/**
+ * Parameter groups a step can be restricted to (docs/design.md, "Restricted steps"): the coarse groups and the
+ * seven linear modules of a block. embed = the token-embedding rows the phrase looks up; attn = q,k,v,o; mlp =
+ * gate,up,down; norm = every RMSNorm weight (attn/ffn norms of each layer and the final norm); head = lm_head (with
+ * tied embeddings, the head's share of the shared matrix).
+ */
+export const paramGroups = ['embed', 'attn', 'mlp', 'norm', 'head', 'q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const
+export const paramGroup = z.enum(paramGroups)
+export type ParamGroup = z.infer<typeof paramGroup>
+/** Columns of the layer × module grid, in order. */
+export const gridModules = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'attn_norm', 'ffn_norm'] as const
 
 // ---------- shared shapes ----------
 
-const finite = z.number().refine(Number.isFinite, 'must be a finite number')
+const notFinite = (input: unknown): string => `must be a finite number (got ${typeof input === 'string' ? input : String(input)})`
+const finite = z
+  .number({ error: (iss) => notFinite(iss.input) })
+  .refine(Number.isFinite, { error: (iss) => notFinite(iss.input) })
 const id = z.number().int().nonnegative()
 /** a saved checkpoint: its id, or its name (the CLI's way of naming one) */
 const checkpointRef = z.union([id, z.string().min(1).max(120)])
 /** A model reference: directory path, checkpoint reference ("ckpt:NAME" / id), or null = the embedded organism. */
 export const modelRef = z.union([z.string().min(1).max(4096), z.null()])
+export type ModelRef = z.infer<typeof modelRef>
 const text = (max: number): z.ZodString => z.string().max(max)
 
-export const lrList = z.array(finite).min(1, 'give at least one step size').max(64, 'at most 64 step sizes at once')
+export const lrList = z
+  .array(finite)
+  .min(1, 'give at least one step size')
+  .max(MAX_STEP_SIZES, `at most ${MAX_STEP_SIZES} step sizes at once`)
 
-const maxGen = z.number().int().min(1).max(4096)
+const maxGen = z.number().int().min(1).max(MAX_GEN_LIMIT)
 
-/** A response schema that checks the essentials at run time but carries the exact record type for TypeScript. */
-function typed<T>(schema: z.ZodType): z.ZodType<T> {
-  return schema as unknown as z.ZodType<T>
-}
+/**
+ * A measured number. A non-finite value (a NaN metric) arrives as null once it has crossed JSON, so the check
+ * accepts null; the type stays number as the lab writes it.
+ */
+const measured = z.custom<number>((v) => v === null || typeof v === 'number')
+const measuredMap = z.record(z.string(), measured)
 
-export const presetSchema = z
+// ---------- records the lab answers with ----------
+
+export const presetSchema = z.object({
+  prompt: z.string(),
+  phrase: z.string(),
+  lrs: z.array(z.number()),
+  reference: z.string().nullable(),
+  probes: z.record(z.string(), z.string()),
+  engineeredPrefix: z.string(),
+})
+
+export const modelInfoSchema = z.object({
+  id: z.number(),
+  path: z.string(),
+  name: z.string(),
+  /** hf: a directory (Hugging Face or Meta's layout); gguf: a single llama.cpp file */
+  format: z.enum(['hf', 'gguf']),
+  fingerprint: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  params: z.number(),
+  fileBytes: z.number(),
+  /** bytes of RAM a sweep needs beyond the mmap'd weights (KV caches, factors, activations) */
+  workingBytes: z.number(),
+  preset: presetSchema,
+  embedded: z.boolean(),
+  /** false when the directory is gone or unreadable (listModels keeps it in the list) */
+  available: z.boolean().optional(),
+})
+export type ModelInfo = z.infer<typeof modelInfoSchema>
+
+/** One step of a chain / lesson sequence. */
+export const chainStepSchema = z.object({ phrase: z.string(), lr: z.number() })
+export type ChainStep = z.infer<typeof chainStepSchema>
+
+export const lessonRecallSchema = z.object({
+  /** index of the lesson in the sequence (0-based) */
+  lesson: z.number(),
+  phrase: z.string(),
+  /** mean CE of BOS + the lesson's phrase under the current model */
+  loss: measured,
+  /** words of the phrase reproduced by greedy completion of its opening words */
+  recall: measured,
+  /** the opening words used as the prompt for `recall` */
+  cue: z.string(),
+})
+export type LessonRecall = z.infer<typeof lessonRecallSchema>
+
+/**
+ * A step restricted to some parameters: the same gradient with every other factor dropped (exact, no recomputation).
+ * A tensor is kept when its group is in `groups` (default: all) and, for tensors inside a transformer block, its
+ * layer is in `layers` (inclusive, 0-based; default: all). Tensors outside the blocks (embeddings, final norm, head)
+ * are governed by `groups` alone.
+ */
+export const restrictionSchema = z
   .object({
-    prompt: z.string(),
-    phrase: z.string(),
-    lrs: z.array(z.number()),
-    reference: z.string().nullable(),
-    engineeredPrefix: z.string(),
+    groups: z.array(paramGroup).min(1, 'name at least one parameter group').max(paramGroups.length).optional(),
+    layers: z
+      .object({ from: z.number().int().min(0), to: z.number().int().min(0) })
+      .strict()
+      .refine((r) => r.from <= r.to, 'layers: from must not exceed to')
+      .optional(),
   })
-  .loose()
+  .strict()
+export type Restriction = z.infer<typeof restrictionSchema>
 
-export const modelInfoSchema = typed<ModelInfo>(
-  z
-    .object({
-      id: z.number(),
-      path: z.string(),
-      name: z.string(),
-      fingerprint: z.string(),
-      config: z.record(z.string(), z.unknown()),
-      params: z.number(),
-      fileBytes: z.number(),
-      workingBytes: z.number(),
-      preset: presetSchema,
-      embedded: z.boolean(),
-    })
-    .loose(),
-)
+/** ‖α∇W‖_F per layer × module (columns: gridModules; biases counted with their weight), and outside the blocks. */
+export const updateGridSchema = z.object({
+  modules: z.array(z.string()),
+  /** cells[layer][module] */
+  cells: z.array(z.array(measured)),
+  embed: measured,
+  head: measured,
+  finalNorm: measured,
+})
+export type UpdateGrid = z.infer<typeof updateGridSchema>
 
-export const runStatus = z.enum(['running', 'done', 'failed', 'cancelled', 'interrupted'])
-export const runKind = z.enum(['generate', 'step', 'sweep', 'compare', 'lesson'])
+/** What every run measures (definitions: docs/design.md, "Metrics"). */
+export const runMetricsSchema = z.object({
+  phraseLossBefore: measured.optional(),
+  phraseLossAfter: measured.optional(),
+  /** words of the reference continuation reproduced exactly, in order (prompt included) */
+  recall: measured.optional(),
+  /** log-prob of the reference continuation (sum over its tokens) */
+  referenceLogprob: measured.optional(),
+  /** mean KL(base ‖ stepped) over the probe texts, and per probe */
+  stabilityKl: measured.optional(),
+  probeKl: measuredMap.optional(),
+  /** change of probe perplexity (stepped − base), mean over probes */
+  probePerplexityDelta: measured.optional(),
+  distinct2: measured.optional(),
+  /** longest run of a repeated n-gram in the generation (in words) */
+  longestRepeat: measured.optional(),
+  /** ‖α∇W‖_F per layer ("embed", "layer.0" …, "head" = final norm + lm_head) */
+  layerUpdateNorms: measuredMap.optional(),
+  /** mean next-token CE of BOS + the reference text (first 96 tokens): −referenceLogprob / (tokens − 1) */
+  referenceLoss: measured.optional(),
+  /** per probe: perplexity before (the run's starting model) and after the step */
+  probePerplexity: z.record(z.string(), z.object({ base: measured, stepped: measured })).optional(),
+  /** ‖∇W‖_F per tensor (HF names) of this run's gradient */
+  gradNorms: measuredMap.optional(),
+  /** smallest top-1 − top-2 logit margin of the generation (a near-tie is where float32 and float64 may differ) */
+  minMargin: measured.optional(),
+  /** lessons only: after this step, how well every lesson so far is still known (the forgetting curve) */
+  forgetting: z.array(lessonRecallSchema).optional(),
+  /** milliseconds per phase (gradient, generate, metrics) */
+  timings: measuredMap.optional(),
+  /** the step was restricted to these parameters (absent: the full step) */
+  restriction: restrictionSchema.optional(),
+  /** ‖α∇W‖_F per layer × module of the step this run took (restricted steps: dropped cells are 0) */
+  updateGrid: updateGridSchema.optional(),
+  /**
+   * fraction of generated tokens that repeat a token 4-gram already generated (0: none; "al al al …" → ~1);
+   * the plasticity window's fluency measure (src/main/lab/instruments/window.ts)
+   */
+  tokenRepetition: measured.optional(),
+})
+export type RunMetrics = z.infer<typeof runMetricsSchema>
 
-export const runRecordSchema = typed<RunRecord>(
-  z
-    .object({
-      id: z.number(),
-      kind: z.string(),
-      groupId: z.number().nullable(),
-      prompt: z.string(),
-      lr: z.number().nullable(),
-      outputText: z.string(),
-      fullText: z.string(),
-      metrics: z.record(z.string(), z.unknown()),
-      status: runStatus,
-      error: z.string().nullable(),
-      startedAt: z.string(),
-    })
-    .loose(),
-)
+export const runRecordSchema = z.object({
+  id: z.number(),
+  kind: runKind,
+  groupId: z.number().nullable(),
+  /** position inside its group (α column of a sweep, step of a lesson, cell of a comparison) */
+  groupIndex: z.number().nullable(),
+  modelId: z.number(),
+  /** the checkpoint the run started from (null: the plain model) */
+  checkpointId: z.number().nullable(),
+  /** how the model was named when the run was made (path, "ckpt:NAME" or null = embedded organism) */
+  modelRef: z.string().nullable(),
+  /** lessons: the previous step's run */
+  parentRunId: z.number().nullable(),
+  /** steps applied on top of the starting model before this run's own step (lessons) */
+  chain: z.array(chainStepSchema),
+  prompt: z.string(),
+  phrase: z.string().nullable(),
+  lr: z.number().nullable(),
+  maxGen: z.number(),
+  maxSeq: z.number(),
+  temperature: z.number(),
+  topP: z.number(),
+  seed: z.number(),
+  outputIds: z.array(z.number()),
+  outputText: z.string(),
+  /** prompt + completion, for tables */
+  fullText: z.string(),
+  metrics: runMetricsSchema,
+  status: runStatus,
+  error: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  ms: z.number().nullable(),
+})
+export type RunRecord = z.infer<typeof runRecordSchema>
 
-export const groupRecordSchema = typed<GroupRecord>(
-  z.object({ id: z.number(), kind: z.string(), status: runStatus, runIds: z.array(z.number()) }).loose(),
-)
+export const groupRecordSchema = z.object({
+  id: z.number(),
+  kind: groupKind,
+  modelId: z.number(),
+  checkpointId: z.number().nullable(),
+  /** the request as given (plain JSON) */
+  args: z.record(z.string(), z.unknown()),
+  /** a summary written on completion (e.g. the lesson's forgetting matrix) */
+  result: z.record(z.string(), z.unknown()).nullable(),
+  status: runStatus,
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  runIds: z.array(z.number()),
+})
+export type GroupRecord = z.infer<typeof groupRecordSchema>
 
-export const checkpointSchema = typed<CheckpointRecord>(
-  z
-    .object({
-      id: z.number(),
-      name: z.string(),
-      parentId: z.number().nullable(),
-      runId: z.number().nullable(),
-      bytes: z.number(),
-      createdAt: z.string(),
-    })
-    .loose(),
-)
+export const checkpointSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  modelId: z.number(),
+  modelPath: z.string(),
+  parentId: z.number().nullable(),
+  parentName: z.string().nullable(),
+  /** the run this step came from (null once that run is deleted) */
+  runId: z.number().nullable(),
+  phrase: z.string(),
+  lr: z.number(),
+  /** phrase loss at the model the gradient was taken at */
+  loss: measured,
+  /** factor file, relative to the data directory */
+  file: z.string(),
+  sha256: z.string(),
+  /** size of the factor file in bytes (~1.9 MB for a 13-token step on the organism; ~0.1 GB on Llama-2-7b) */
+  bytes: z.number(),
+  baseFingerprint: z.string(),
+  createdAt: z.string(),
+  /** number of steps from the plain model (1 = a single step) */
+  depth: z.number(),
+  childIds: z.array(z.number()),
+})
+export type CheckpointRecord = z.infer<typeof checkpointSchema>
 
-export const historyPageSchema = typed<HistoryPage>(z.object({ total: z.number(), runs: z.array(runRecordSchema) }).loose())
+export const historyPageSchema = z.object({ total: z.number(), runs: z.array(runRecordSchema) })
+export type HistoryPage = z.infer<typeof historyPageSchema>
 
-export const scatterPointSchema = typed<ScatterPoint>(
-  z.object({ runId: z.number(), lr: z.number().nullable(), startedAt: z.string() }).loose(),
-)
+/** One point of the plasticity-vs-stability scatter. */
+export const scatterPointSchema = z.object({
+  runId: z.number(),
+  kind: runKind,
+  modelId: z.number(),
+  groupId: z.number().nullable(),
+  phrase: z.string().nullable(),
+  lr: z.number().nullable(),
+  /** plasticity */
+  recall: measured.nullable(),
+  phraseLossAfter: measured.nullable(),
+  referenceLogprob: measured.nullable(),
+  /** stability */
+  stabilityKl: measured.nullable(),
+  distinct2: measured.nullable(),
+  startedAt: z.string(),
+})
+export type ScatterPoint = z.infer<typeof scatterPointSchema>
 
 const isoDate = z.string().max(40)
 const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).max(10)])
 
 export const historyFilter = z
   .object({
+    /** model id, or a substring of its path/name */
     model: z.union([id, text(4096)]).optional(),
+    /** substring of the phrase */
     phrase: text(20_000).optional(),
     lrMin: finite.optional(),
     lrMax: finite.optional(),
+    /** ISO dates (inclusive) */
     from: isoDate.optional(),
     to: isoDate.optional(),
     kind: oneOrMany(runKind).optional(),
     status: oneOrMany(runStatus).optional(),
     groupId: id.optional(),
     checkpointId: id.optional(),
-    sort: z.enum(['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id']).optional(),
-    order: z.enum(['asc', 'desc']).optional(),
+    sort: sortKey.optional(),
+    order: z.enum(sortOrders).optional(),
     limit: z.number().int().min(1).max(100_000).optional(),
     offset: z.number().int().min(0).optional(),
   })
   .strict()
+export type HistoryFilter = z.infer<typeof historyFilter>
 
-export const exportResultSchema = z.object({ dir: z.string(), files: z.array(z.string()), bytes: z.number() }).loose()
+// ---------- requests ----------
 
-// ---------- the method table ----------
+const probes = z
+  .record(z.string().max(200), text(100_000))
+  .refine((r) => Object.keys(r).length <= MAX_PROBES, `at most ${MAX_PROBES} probe texts`)
 
-const probes = z.record(z.string().max(200), text(100_000)).refine((r) => Object.keys(r).length <= 64, 'at most 64 probe texts')
-
-/** ExperimentBase (labTypes.ts): omitted fields come from the model's preset. */
+/** Settings every experiment accepts; omitted fields come from the model's preset (or the seed's values). */
 const experimentBase = {
+  /** null/omitted: the embedded organism; a model directory; or a checkpoint name ("ckpt:NAME" or bare) / id */
   model: modelRef.optional(),
   prompt: text(20_000).min(1, 'the prompt is empty').optional(),
+  /** max_gen_len (default SEED_DEFAULTS.maxGen) */
   maxGen: maxGen.optional(),
+  /** max_seq_len (default SEED_DEFAULTS.maxSeq; at most the model's context, checked by the lab) */
   maxSeq: z.number().int().min(2).max(1_000_000).optional(),
+  /** 0 = greedy (default) */
   temperature: finite.min(0).max(100).optional(),
   topP: z.number().gt(0).max(1).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  /** reference continuation for recall / log-prob (default: the preset's, e.g. the soliloquy); null: none */
   reference: z.union([text(1_000_000), z.null()]).optional(),
+  /** probe texts for stability (default: the preset's) */
   probes: probes.optional(),
 }
-const phrase = text(20_000).min(1, 'the phrase is empty')
+const phrase = text(20_000).refine((p) => p.trim().length > 0, 'the phrase is empty')
 
-export const sweepRequest = z.object({ ...experimentBase, phrase: phrase.optional(), lrs: lrList.optional() }).strict()
+/** What is wrong with a checkpoint name, in words (null: fine). Names are unique and never look like a path or an id. */
+export function checkpointNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string' || !/^[^\s/\\:][^/\\:]{0,119}$/.test(name.trim()) || name.trim() !== name)
+    return `a checkpoint name must be 1–120 characters without "/", "\\" or ":" and without leading/trailing spaces (got ${JSON.stringify(name)})`
+  if (/^\d+$/.test(name)) return `a checkpoint name cannot be only digits (${name}): ids are written that way`
+  return null
+}
+const checkpointName = z
+  .string()
+  .min(1, 'give the checkpoint a name')
+  .superRefine((n, ctx) => {
+    const why = checkpointNameProblem(n)
+    if (why) ctx.addIssue({ code: 'custom', message: why })
+  })
 
-export const sweepResultSchema = typed<SweepResult>(
-  z.object({ group: groupRecordSchema, runs: z.array(runRecordSchema), phraseLoss: z.number() }).loose(),
-)
-export const compareResultSchema = typed<CompareResult>(
-  z.object({ group: groupRecordSchema, runs: z.array(runRecordSchema), cells: z.array(z.object({ runId: z.number() }).loose()) }).loose(),
-)
-export const lessonResultSchema = typed<LessonResult>(
-  z.object({ group: groupRecordSchema, runs: z.array(runRecordSchema) }).loose(),
-)
-export const runResultSchema = typed<RunResult>(z.object({ run: runRecordSchema }).loose())
-export const runDetailSchema = typed<RunDetail>(z.object({ run: runRecordSchema }).loose())
+export const generateRequest = z.object(experimentBase).strict()
+export const stepRequest = z
+  .object({
+    ...experimentBase,
+    phrase: phrase.optional(),
+    lr: finite,
+    /** save the step as a checkpoint with this name */
+    save: checkpointName.optional(),
+    /** step only these parameters (exact: the other factors are dropped) */
+    restrict: restrictionSchema.optional(),
+  })
+  .strict()
+export const sweepRequest = z
+  .object({ ...experimentBase, phrase: phrase.optional(), lrs: lrList.optional(), restrict: restrictionSchema.optional() })
+  .strict()
+export const compareRequest = z
+  .object({
+    ...experimentBase,
+    /** default SEED_DEFAULTS.engineeredPrefix (or the preset's) */
+    prefix: text(20_000).optional(),
+    phrase: phrase.optional(),
+    /** the steps to compare besides the unstepped model (default none: prompt engineering on the model alone) */
+    lrs: z.array(finite).max(MAX_STEP_SIZES, `at most ${MAX_STEP_SIZES} step sizes at once`).optional(),
+  })
+  .strict()
+export const lessonRequest = z
+  .object({
+    ...experimentBase,
+    steps: z
+      .array(z.object({ phrase, lr: finite }).strict())
+      .min(1, 'give at least one lesson')
+      .max(MAX_LESSONS, `a lesson has at most ${MAX_LESSONS} steps`),
+  })
+  .strict()
+export const saveCheckpointRequest = z.object({ runId: id, name: checkpointName }).strict()
+export const renameCheckpointRequest = z.object({ id: checkpointRef, name: checkpointName }).strict()
+export const deleteCheckpointRequest = z.object({ id: checkpointRef, force: z.boolean().optional() }).strict()
+export const exportCheckpointRequest = z
+  .object({ id: checkpointRef, outDir: text(4096).min(1, 'no export directory given'), dtype: exportDtype.optional() })
+  .strict()
+
+/** The layer study: the step at one α restricted to each group alone and to each layer band alone. */
+export const layerStudyRequest = z
+  .object({
+    ...experimentBase,
+    phrase: phrase.optional(),
+    /** default 0.03 */
+    lr: finite.optional(),
+    /** which restrictions to try (default: every coarse group, every seven-module kind, every layer band) */
+    groups: z.array(paramGroup).min(1).max(paramGroups.length).optional(),
+    /** width of the layer bands (default 1: each layer alone); 0: no layer bands */
+    band: z.number().int().min(0).max(1024).optional(),
+  })
+  .strict()
+
+/** The plasticity window: bisection in log α for α_learn and α_break, several α per batched generation. */
+export const windowRequest = z
+  .object({
+    ...experimentBase,
+    phrase: phrase.optional(),
+    /** bracket of the search (default 1e-5 … 1) */
+    lo: finite.positive().optional(),
+    hi: finite.positive().optional(),
+    /** α per batched generation (default 8) and rounds after the first (default 3) */
+    perRound: z.number().int().min(2).max(MAX_STEP_SIZES).optional(),
+    rounds: z.number().int().min(0).max(20).optional(),
+    /** broken when tokenRepetition ≥ this (default WINDOW_DEFAULTS.repetitionMax) … */
+    repetitionMax: z.number().gt(0).max(1).optional(),
+    /** … or when the mean probe KL(base ‖ stepped) ≥ this, in nats (default WINDOW_DEFAULTS.klMax) */
+    klMax: finite.positive().optional(),
+  })
+  .strict()
+
+/** Watching it emerge: log p(next reference token | prefix) over positions × α, one batched teacher-forced pass. */
+export const emergeRequest = z
+  .object({
+    ...experimentBase,
+    phrase: phrase.optional(),
+    lrs: lrList.optional(),
+    /** alternatives per cell (default 5) */
+    topk: z.number().int().min(0).max(20).optional(),
+    /** tokens of BOS + reference scored (default 96) */
+    tokens: z.number().int().min(2).max(4096).optional(),
+  })
+  .strict()
+
+export const reportRequest = z.object({ group: id }).strict()
+export const diffRunsRequest = z.object({ a: id, b: id }).strict()
+
+export type ExperimentBase = z.infer<typeof generateRequest>
+export type LayerStudyRequest = z.infer<typeof layerStudyRequest>
+export type WindowRequest = z.infer<typeof windowRequest>
+export type EmergeRequest = z.infer<typeof emergeRequest>
+export type ReportRequest = z.infer<typeof reportRequest>
+export type DiffRunsRequest = z.infer<typeof diffRunsRequest>
+
+/** The window's defaults and thresholds, stated (docs/design.md, "The plasticity window"). */
+export const WINDOW_DEFAULTS = {
+  lo: 1e-5,
+  hi: 1,
+  perRound: 8,
+  rounds: 3,
+  /** broken: at least this fraction of the generated tokens repeat an earlier token 4-gram */
+  repetitionMax: 0.5,
+  /** broken: mean probe KL(base ‖ stepped) at least this many nats per token */
+  klMax: 1,
+} as const
+/** The layer study's default step size. */
+export const LAYER_STUDY_LR = 0.03
+export type GenerateRequest = z.infer<typeof generateRequest>
+export type StepRequest = z.infer<typeof stepRequest>
+export type SweepRequest = z.infer<typeof sweepRequest>
+export type CompareRequest = z.infer<typeof compareRequest>
+export type LessonRequest = z.infer<typeof lessonRequest>
+export type SaveCheckpointRequest = z.infer<typeof saveCheckpointRequest>
+export type RenameCheckpointRequest = z.infer<typeof renameCheckpointRequest>
+export type DeleteCheckpointRequest = z.infer<typeof deleteCheckpointRequest>
+export type ExportCheckpointRequest = z.infer<typeof exportCheckpointRequest>
+
+// ---------- responses ----------
+
+export const runResultSchema = z.object({ run: runRecordSchema, checkpoint: checkpointSchema.optional() })
+export type RunResult = z.infer<typeof runResultSchema>
+
+export const sweepResultSchema = z.object({
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  /** BOS + phrase ids and the phrase loss at the starting model (the CLI's --json sweep output) */
+  phraseIds: z.array(z.number()),
+  phraseLoss: measured,
+  /** the seed's "Stepping Off" table */
+  table: z.string(),
+})
+export type SweepResult = z.infer<typeof sweepResultSchema>
+
+export const compareCellSchema = z.object({
+  runId: z.number(),
+  /** true: prefix + prompt */
+  prefixed: z.boolean(),
+  /** 0: the model the comparison started from */
+  lr: z.number(),
+  /** completion as shown next to its prompt (without the prefix) */
+  text: z.string(),
+  recall: measured.nullable(),
+})
+export type CompareCell = z.infer<typeof compareCellSchema>
+
+export const compareResultSchema = z.object({ group: groupRecordSchema, runs: z.array(runRecordSchema), cells: z.array(compareCellSchema) })
+export type CompareResult = z.infer<typeof compareResultSchema>
+
+export const lessonResultSchema = z.object({
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  /** forgetting[k][j]: after step k, lesson j ≤ k (loss and recall) */
+  forgetting: z.array(z.array(lessonRecallSchema)),
+})
+export type LessonResult = z.infer<typeof lessonResultSchema>
+
+export const layerCellSchema = z.object({
+  runId: z.number(),
+  /** "attn", "mlp", "q" …, "layers 0–1", or "full" */
+  label: z.string(),
+  restrict: restrictionSchema.nullable(),
+  /** prompt + completion reproduces every word of the phrase, in order */
+  recalls: z.boolean(),
+  /** words of the phrase reproduced (of phraseWords) */
+  phraseRecall: z.number(),
+  /** the recall metric: words of the reference reproduced */
+  recall: measured.nullable(),
+  text: z.string(),
+  /** ‖α∇W‖_F of the kept parameters */
+  updateNorm: measured,
+})
+export type LayerCell = z.infer<typeof layerCellSchema>
+
+export const layerStudyResultSchema = z.object({
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  lr: z.number(),
+  phraseWords: z.number(),
+  /** the full step first, then each restriction */
+  cells: z.array(layerCellSchema),
+  /** the full step's layer × module grid at α */
+  grid: updateGridSchema,
+})
+export type LayerStudyResult = z.infer<typeof layerStudyResultSchema>
+
+export const windowProbeSchema = z.object({
+  runId: z.number(),
+  lr: z.number(),
+  /** the search round that tried it (0: the first, log-spaced bracket) */
+  round: z.number(),
+  learned: z.boolean(),
+  broken: z.boolean(),
+  tokenRepetition: measured,
+  stabilityKl: measured.nullable(),
+  text: z.string(),
+})
+export type WindowProbe = z.infer<typeof windowProbeSchema>
+
+export const windowResultSchema = z.object({
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  /** smallest α tried that learned (null: none in the bracket) */
+  alphaLearn: z.number().nullable(),
+  /** largest α tried below alphaLearn that did not learn (the bisection's other side) */
+  alphaLearnBelow: z.number().nullable(),
+  alphaBreak: z.number().nullable(),
+  alphaBreakBelow: z.number().nullable(),
+  /** log10(α_break / α_learn) (null when either is missing) */
+  widthDecades: z.number().nullable(),
+  /** the tokens the greedy continuation must start with to count as learned */
+  continuationIds: z.array(z.number()),
+  continuationText: z.string(),
+  thresholds: z.object({ repetitionMax: z.number(), klMax: z.number() }),
+  /** the definitions, in words */
+  definitions: z.object({ learn: z.string(), break: z.string() }),
+  /** every α tried, sorted by α */
+  probes: z.array(windowProbeSchema),
+})
+export type WindowResult = z.infer<typeof windowResultSchema>
+
+export const tokenAltSchema = z.object({ id: z.number(), text: z.string(), logprob: measured })
+export const emergeResultSchema = z.object({
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  lrs: z.array(z.number()),
+  /** BOS + the scored text, one entry per token */
+  tokens: z.array(z.object({ id: z.number(), text: z.string() })),
+  /** tokens[0 … promptTokens−1] are BOS + the prompt (their predictions are context, not continuation) */
+  promptTokens: z.number(),
+  /** logprob[a][t] = log p(tokens[t+1] | tokens[0..t]) under α = lrs[a]; t = 0 … tokens−2 */
+  logprob: z.array(z.array(measured)),
+  /** top[a][t]: the most likely next tokens at t under α = lrs[a] */
+  top: z.array(z.array(z.array(tokenAltSchema))),
+  /** the greedy table beside it (the seed's format) */
+  table: z.string(),
+})
+export type EmergeResult = z.infer<typeof emergeResultSchema>
+
+export const reportResultSchema = z.object({ title: z.string(), html: z.string() })
+export type ReportResult = z.infer<typeof reportResultSchema>
+
+/** One step of a token alignment (src/shared/diff.ts): same token, or a token only in a, or only in b. */
+export const diffOpSchema = z.object({
+  op: z.enum(['same', 'a', 'b']),
+  id: z.number(),
+  text: z.string(),
+})
+export const diffRunsResultSchema = z.object({
+  a: runRecordSchema,
+  b: runRecordSchema,
+  /** the two completions' tokens aligned (longest common subsequence) */
+  ops: z.array(diffOpSchema),
+  /** tokens in common / the longer completion's tokens */
+  sameFraction: z.number(),
+  /** every scalar metric either run has, side by side */
+  metrics: z.array(z.object({ key: z.string(), a: measured.nullable(), b: measured.nullable() })),
+})
+export type DiffRunsResult = z.infer<typeof diffRunsResultSchema>
+
+export const runDetailSchema = z.object({
+  run: runRecordSchema,
+  group: groupRecordSchema.nullable(),
+  model: z.object({ id: z.number(), path: z.string(), name: z.string().nullable() }),
+  /** the checkpoint the run started from */
+  startedFrom: checkpointSchema.nullable(),
+  /** checkpoints saved from this run */
+  saved: z.array(checkpointSchema),
+})
+export type RunDetail = z.infer<typeof runDetailSchema>
+
+export const deleteResultSchema = z.object({ deleted: z.array(z.string()), freedBytes: z.number() })
+export type DeleteResult = z.infer<typeof deleteResultSchema>
+
+export const exportResultSchema = z.object({ dir: z.string(), files: z.array(z.string()), bytes: z.number(), checkpoint: checkpointSchema })
+export type ExportResult = z.infer<typeof exportResultSchema>
+
+/** The engine on this machine: the kernel path in use (chosen at load from the CPU's features, or forced by
+ *  $SOLILOQUY_KERNELS), the paths this CPU could run, the features read, and the worker threads. */
+export const engineInfoSchema = z.object({
+  kernelPath: z.string(),
+  forced: z.boolean(),
+  availablePaths: z.array(z.string()),
+  cpuFeatures: z.array(z.string()),
+  threads: z.number(),
+})
+export type EngineInfo = z.infer<typeof engineInfoSchema>
+
+// ---------- the method table ----------
 
 export const methods = {
   listModels: { req: z.object({}).strict(), res: z.array(modelInfoSchema) },
   openModel: { req: z.object({ path: text(4096).min(1, 'no directory given') }).strict(), res: modelInfoSchema },
-  generate: { req: z.object(experimentBase).strict(), res: runResultSchema, long: true },
-  step: {
-    req: z.object({ ...experimentBase, phrase: phrase.optional(), lr: finite, save: text(120).min(1).optional() }).strict(),
-    res: runResultSchema,
-    long: true,
-  },
+  generate: { req: generateRequest, res: runResultSchema, long: true },
+  step: { req: stepRequest, res: runResultSchema, long: true },
   sweep: { req: sweepRequest, res: sweepResultSchema, long: true },
-  compare: {
-    req: z.object({ ...experimentBase, prefix: text(20_000).optional(), phrase: phrase.optional(), lrs: z.array(finite).max(64).optional() }).strict(),
-    res: compareResultSchema,
-    long: true,
-  },
-  lesson: {
-    req: z
-      .object({ ...experimentBase, steps: z.array(z.object({ phrase, lr: finite }).strict()).min(1, 'give at least one lesson').max(64) })
-      .strict(),
-    res: lessonResultSchema,
-    long: true,
-  },
+  compare: { req: compareRequest, res: compareResultSchema, long: true },
+  lesson: { req: lessonRequest, res: lessonResultSchema, long: true },
   history: { req: historyFilter, res: historyPageSchema },
   run: { req: z.object({ id }).strict(), res: runDetailSchema },
   scatter: { req: historyFilter, res: z.array(scatterPointSchema) },
   checkpoints: { req: z.object({}).strict(), res: z.array(checkpointSchema) },
-  saveCheckpoint: {
-    req: z.object({ runId: id, name: text(120).min(1, 'give the checkpoint a name') }).strict(),
-    res: checkpointSchema,
-    long: true,
-  },
-  renameCheckpoint: { req: z.object({ id: checkpointRef, name: text(120).min(1, 'give the checkpoint a name') }).strict(), res: checkpointSchema },
-  deleteCheckpoint: {
-    req: z.object({ id: checkpointRef, force: z.boolean().optional() }).strict(),
-    res: z.object({ deleted: z.array(z.string()), freedBytes: z.number() }).loose(),
-  },
-  exportCheckpoint: {
-    req: z.object({ id: checkpointRef, outDir: text(4096).min(1, 'no export directory given'), dtype: z.enum(['F32', 'F16', 'BF16']).optional() }).strict(),
-    res: typed<ExportResult>(exportResultSchema),
-    long: true,
-  },
+  saveCheckpoint: { req: saveCheckpointRequest, res: checkpointSchema, long: true },
+  renameCheckpoint: { req: renameCheckpointRequest, res: checkpointSchema },
+  deleteCheckpoint: { req: deleteCheckpointRequest, res: deleteResultSchema },
+  exportCheckpoint: { req: exportCheckpointRequest, res: exportResultSchema, long: true },
+  layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true },
+  window: { req: windowRequest, res: windowResultSchema, long: true },
+  emerge: { req: emergeRequest, res: emergeResultSchema, long: true },
+  report: { req: reportRequest, res: reportResultSchema },
+  diffRuns: { req: diffRunsRequest, res: diffRunsResultSchema },
+  engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
 } as const
 
 export type Methods = typeof methods
@@ -237,14 +717,59 @@ export const callEnvelope = z
   .strict()
 export type CallEnvelope = z.output<typeof callEnvelope>
 
-export interface ProgressMessage {
-  jobId: string
-  phase: string
-  done: number
-  total: number
-}
+export const progressMessage = z.object({
+  jobId: z.string(),
+  /** what the lab is doing: "gradient", "generate", "metrics", "export" … */
+  phase: z.string(),
+  done: z.number(),
+  total: z.number(),
+})
+export type ProgressMessage = z.infer<typeof progressMessage>
 
 export type CallResult<T = unknown> = { ok: true; result: T } | { ok: false; error: { message: string } }
+
+// ---------- transports ----------
+
+/** Electron IPC channels between the preload and the main process (src/main/ipc.ts). */
+export const IPC_CHANNELS = {
+  /** invoke: { method, args, jobId? } → CallResult */
+  call: 'api:call',
+  /** invoke: jobId → nothing */
+  cancel: 'api:cancel',
+  /** main → renderer: ProgressMessage of the sender's jobs */
+  progress: 'api:progress',
+  /** invoke: 'model' | 'export' → the directory chosen in the native dialog, or null */
+  pickDirectory: 'api:pickDirectory',
+} as const
+
+export const pickPurpose = z.enum(['model', 'export'])
+export type PickPurpose = z.infer<typeof pickPurpose>
+
+/** Browser mode's WebSocket (/api): what the page sends … */
+export const wsClientMessage = z.union([
+  z.object({ type: z.literal('cancel'), jobId: z.unknown().optional() }),
+  z.object({
+    type: z.literal('call').optional(),
+    /** the client's number (or string) for matching the answer; anything else is answered with id null */
+    id: z
+      .unknown()
+      .optional()
+      .transform((v) => (typeof v === 'number' || typeof v === 'string' ? v : null)),
+    // checked by the router against the method table (src/main/labHost/dispatch.ts), as IPC calls are
+    method: z.unknown().optional(),
+    args: z.unknown().optional(),
+    jobId: z.unknown().optional(),
+  }),
+])
+export type WsClientMessage = z.input<typeof wsClientMessage>
+
+/** … and what the server answers: progress of a job, or the result of call `id`. */
+export const wsServerMessage = z.union([
+  progressMessage.extend({ type: z.literal('progress') }),
+  z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(true), result: z.unknown() }),
+  z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(false), error: z.object({ message: z.string() }) }),
+])
+export type WsServerMessage = z.infer<typeof wsServerMessage>
 
 /** A zod error as one sentence: "lrs.2: must be a finite number; prompt: the prompt is empty". */
 export function describeZodError(method: string, err: z.ZodError): string {
@@ -275,13 +800,13 @@ export interface ApiClient {
   call<M extends MethodName>(method: M, args: ApiRequest<M>, opts?: { jobId?: string; onProgress?: (p: ProgressMessage) => void }): Promise<ApiResponse<M>>
   cancel(jobId: string): Promise<void>
   /** native directory dialog (Electron only); null when cancelled or unavailable */
-  pickDirectory?(purpose: 'model' | 'export'): Promise<string | null>
+  pickDirectory?(purpose: PickPurpose): Promise<string | null>
 }
 
-/** What the preload exposes as window.api (everything validated again in main). */
+/** What the preload exposes as window.api (everything validated again in main): one function per IPC channel. */
 export interface PreloadApi {
-  call(envelope: { method: string; args: unknown; jobId?: string }): Promise<CallResult>
+  call(envelope: { method: MethodName; args: unknown; jobId?: string }): Promise<CallResult>
   cancel(jobId: string): Promise<void>
   onProgress(cb: (p: ProgressMessage) => void): () => void
-  pickDirectory(purpose: 'model' | 'export'): Promise<string | null>
+  pickDirectory(purpose: PickPurpose): Promise<string | null>
 }

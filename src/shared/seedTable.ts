@@ -49,7 +49,7 @@ export function formatSeedTable(columns: SeedColumn[]): string {
   return [rule, line(header), ...body.map(line), rule].join('\n')
 }
 
-/** Number of leading whitespace-separated words two texts share: the recall metric (DESIGN §5). */
+/** Number of leading whitespace-separated words two texts share: the recall metric (docs/design.md, "Metrics"). */
 export function commonPrefixWords(a: string, b: string): number {
   const wa = a.split(/\s+/).filter(Boolean)
   const wb = b.split(/\s+/).filter(Boolean)

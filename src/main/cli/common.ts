@@ -1,12 +1,11 @@
 // Shared CLI plumbing: argument parsing, the embedded default model, progress on stderr, cancellation on Ctrl-C,
 // and one-line errors (never a stack trace).
-import { join } from 'node:path'
 import { parseArgs, ParseArgsConfig } from 'node:util'
 import { CallOptions, Engine, InputError } from '../engine/engine'
 import { embeddedModelDir } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
-import { Lab } from '../services/lab'
-import { labClient, type LabClient } from '../services/labMethods'
+import { Lab } from '../lab/lab'
+import { labClient, type LabClient } from '../lab/methods'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 

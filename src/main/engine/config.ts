@@ -1,7 +1,10 @@
-// config.json of a Hugging Face Llama checkpoint → the engine's configuration. The whole Llama config is
-// honoured (GQA, head_dim, rope_theta flat or in rope_parameters, tied embeddings, bos/eos); settings the engine
-// does not implement are refused with a message naming the field, never silently ignored.
-import { readFileSync } from 'node:fs'
+// config.json of a Hugging Face Llama-family checkpoint → the engine's configuration, read as transformers reads it:
+// model_type llama, mistral (sliding window) and qwen2 (q/k/v biases); GQA, head_dim, tied embeddings, bos/eos;
+// RoPE of rope_type default, llama3, linear and dynamic, from legacy rope_scaling + rope_theta or transformers ≥ 5
+// rope_parameters; attention_bias / mlp_bias. Settings the engine does not implement are refused with a message
+// naming the field, never silently ignored.
+import { readFileSync, statSync } from 'node:fs'
+import { fsProblem } from './fserrors'
 
 export interface LlamaConfig {
   vocab: number
@@ -13,17 +16,45 @@ export interface LlamaConfig {
   headDim: number
   eps: number
   ropeTheta: number
+  /** rope_type after reading rope_scaling / rope_parameters: default, llama3, linear or dynamic */
+  ropeType: RopeType
+  /** the rope_scaling / rope_parameters fields of that type (factor, low_freq_factor, …) */
+  ropeScaling: RopeScaling
+  /** RoPE inverse frequencies [headDim / 2] in float32, as transformers computes them for ropeType */
+  ropeInvFreq: Float32Array
+  /** HF's attention_scaling: cos and sin are multiplied by it (1 for every rope_type accepted here) */
+  ropeScale: number
+  /** Mistral's sliding window (a key at distance ≥ window is masked); 0 = none */
+  slidingWindow: number
+  /** biases of q_proj, k_proj, v_proj (attention_bias, or Qwen2) */
+  biasQKV: boolean
+  /** bias of o_proj (attention_bias) */
+  biasO: boolean
+  /** biases of gate_proj, up_proj, down_proj (mlp_bias) */
+  biasMLP: boolean
   tied: boolean
   bos: number
   eos: number
   /** every id that ends a generation (eos_token_id may be a list, as in Llama-3) */
   eosIds: number[]
+  /** positions the engine may use: max_position_embeddings (capped at 65536) */
   maxPos: number
   /** q/k weight rows in Meta's interleaved RoPE order (Meta .pth and GGUF files); false for HF checkpoints */
   ropeInterleaved: boolean
   /** dtype named in config.json (informational; tensors carry their own) */
   dtype: string
   raw: Record<string, unknown>
+}
+
+export type RopeType = 'default' | 'llama3' | 'linear' | 'dynamic'
+
+export interface RopeScaling {
+  factor?: number
+  lowFreqFactor?: number
+  highFreqFactor?: number
+  originalMaxPositionEmbeddings?: number
+  /** dynamic: the config's max_position_embeddings, the length up to which transformers keeps the base frequencies */
+  maxPositionEmbeddings?: number
 }
 
 export class ModelFormatError extends Error {
@@ -33,10 +64,15 @@ export class ModelFormatError extends Error {
   }
 }
 
+/** The engine indexes with 32-bit ints: a dimension past this cannot be addressed (and no real model has one). */
+export const MAX_DIMENSION = 2147483647
+
 function positiveInt(raw: Record<string, unknown>, key: string, file: string): number {
   const v = raw[key]
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
     throw new ModelFormatError(`${file}: ${key} must be a positive integer (found ${JSON.stringify(v)})`)
+  if (v > MAX_DIMENSION)
+    throw new ModelFormatError(`${file}: ${key} ${v} is beyond what the engine can address (at most ${MAX_DIMENSION})`)
   return v
 }
 
@@ -46,18 +82,29 @@ function firstId(v: unknown): number | undefined {
   return undefined
 }
 
+/** What transformers' config classes use for fields a config.json leaves out (kvHeads undefined: = heads). */
+const MODEL_DEFAULTS: Record<string, { kvHeads?: number; maxPos: number }> = {
+  llama: { maxPos: 2048 },
+  mistral: { kvHeads: 8, maxPos: 4096 * 32 },
+  qwen2: { kvHeads: 32, maxPos: 32768 },
+}
+
 export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.json'): LlamaConfig {
   const mt = raw.model_type
-  if (mt !== undefined && mt !== 'llama' && mt !== 'mistral')
-    throw new ModelFormatError(`${file}: model_type "${String(mt)}" is not a Llama model`)
+  if (mt !== undefined && mt !== 'llama' && mt !== 'mistral' && mt !== 'qwen2')
+    throw new ModelFormatError(`${file}: model_type "${String(mt)}" is not a Llama-family model (llama, mistral, qwen2)`)
   const vocab = positiveInt(raw, 'vocab_size', file)
   const dim = positiveInt(raw, 'hidden_size', file)
   const ffn = positiveInt(raw, 'intermediate_size', file)
   const layers = positiveInt(raw, 'num_hidden_layers', file)
   const heads = positiveInt(raw, 'num_attention_heads', file)
-  const kvHeads = raw.num_key_value_heads === undefined || raw.num_key_value_heads === null
+  // absent fields take the model class's defaults (LlamaConfig, MistralConfig, Qwen2Config); null means "as heads"
+  const defaults = MODEL_DEFAULTS[(mt as string | undefined) ?? 'llama']
+  const kvHeads = raw.num_key_value_heads === null
     ? heads
-    : positiveInt(raw, 'num_key_value_heads', file)
+    : raw.num_key_value_heads === undefined
+      ? defaults.kvHeads ?? heads
+      : positiveInt(raw, 'num_key_value_heads', file)
   if (heads % kvHeads !== 0)
     throw new ModelFormatError(`${file}: num_key_value_heads ${kvHeads} does not divide num_attention_heads ${heads}`)
   let headDim: number
@@ -72,40 +119,49 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   const eps = raw.rms_norm_eps ?? 1e-6
   if (typeof eps !== 'number' || !(eps > 0)) throw new ModelFormatError(`${file}: rms_norm_eps must be a positive number`)
 
-  // rope: flat rope_theta (transformers ≤ 4) or rope_parameters.rope_theta (transformers ≥ 5)
-  const ropeParams = raw.rope_parameters as Record<string, unknown> | undefined | null
-  const ropeScaling = raw.rope_scaling as Record<string, unknown> | undefined | null
-  let ropeTheta: unknown = raw.rope_theta
-  if (ropeParams && typeof ropeParams === 'object') {
-    if (ropeParams.rope_theta !== undefined) ropeTheta = ropeParams.rope_theta
-    const type = ropeParams.rope_type ?? ropeParams.type ?? 'default'
-    if (type !== 'default')
-      throw new ModelFormatError(`${file}: rope_parameters.rope_type "${String(type)}" is not supported (only default RoPE)`)
-  }
-  if (ropeScaling && typeof ropeScaling === 'object') {
-    const type = ropeScaling.rope_type ?? ropeScaling.type
-    if (type !== undefined && type !== 'default')
-      throw new ModelFormatError(`${file}: rope_scaling type "${String(type)}" is not supported (only default RoPE)`)
-  }
-  if (ropeTheta === undefined || ropeTheta === null) ropeTheta = 10000
-  if (typeof ropeTheta !== 'number' || !(ropeTheta > 0))
-    throw new ModelFormatError(`${file}: rope_theta must be a positive number`)
+  const rope = readRope(raw, file)
 
+  // biases: LlamaForCausalLM's attention_bias (q, k, v, o) and mlp_bias (gate, up, down); Qwen2 has q/k/v biases
   for (const flag of ['attention_bias', 'mlp_bias'] as const)
-    if (raw[flag] === true) throw new ModelFormatError(`${file}: ${flag} = true is not supported (Llama has no biases)`)
+    if (raw[flag] !== undefined && raw[flag] !== null && typeof raw[flag] !== 'boolean')
+      throw new ModelFormatError(`${file}: ${flag} must be true or false (found ${JSON.stringify(raw[flag])})`)
+  const isQwen2 = mt === 'qwen2'
+  const attnBias = raw.attention_bias === true
+  const biasQKV = attnBias || isQwen2
+  const biasO = attnBias && !isQwen2
+  const biasMLP = raw.mlp_bias === true && !isQwen2
+  if (isQwen2 && (raw.attention_bias === true || raw.mlp_bias === true))
+    throw new ModelFormatError(`${file}: ${raw.attention_bias === true ? 'attention_bias' : 'mlp_bias'} is not a Qwen2 setting (Qwen2 always has q/k/v biases and no others)`)
+  // MistralForCausalLM builds its linears without biases whatever the config says: refuse rather than ignore
+  if (mt === 'mistral' && (raw.attention_bias === true || raw.mlp_bias === true))
+    throw new ModelFormatError(`${file}: ${raw.attention_bias === true ? 'attention_bias' : 'mlp_bias'} is not a Mistral setting (Mistral has no biases)`)
+
+  const slidingWindow = readSlidingWindow(raw, file, mt as string | undefined)
   const act = raw.hidden_act ?? 'silu'
   if (act !== 'silu') throw new ModelFormatError(`${file}: hidden_act "${String(act)}" is not supported (only silu)`)
   const tp = raw.pretraining_tp
   if (tp !== undefined && tp !== null && tp !== 1)
     throw new ModelFormatError(`${file}: pretraining_tp ${String(tp)} is not supported (only 1)`)
-  const sw = raw.sliding_window
-  if (sw !== undefined && sw !== null)
-    throw new ModelFormatError(`${file}: sliding_window ${String(sw)} is not supported`)
 
-  const maxPosRaw = raw.max_position_embeddings
-  const maxPos = typeof maxPosRaw === 'number' && maxPosRaw > 0 ? Math.min(maxPosRaw, 1 << 16) : 4096
+  const maxPosRaw = raw.max_position_embeddings ?? defaults.maxPos
+  const maxPos = typeof maxPosRaw === 'number' && maxPosRaw > 0 ? Math.min(maxPosRaw, 1 << 16) : defaults.maxPos
+  if (Array.isArray(raw.layer_types) && raw.layer_types.some((t) => t !== 'full_attention'))
+    throw new ModelFormatError(`${file}: layer_types other than "full_attention" are not supported (per-layer attention kinds)`)
+  const partial = raw.partial_rotary_factor ?? rope.fields.partial_rotary_factor
+  if (partial !== undefined && partial !== null && partial !== 1)
+    throw new ModelFormatError(`${file}: partial_rotary_factor ${String(partial)} is not supported (only 1)`)
+  const ropeInvFreq = ropeInverseFrequencies({ headDim, ropeTheta: rope.theta, ropeType: rope.type, ropeScaling: rope.scaling }, file)
   return {
-    vocab, dim, ffn, layers, heads, kvHeads, headDim, eps, ropeTheta,
+    vocab, dim, ffn, layers, heads, kvHeads, headDim, eps,
+    ropeTheta: rope.theta,
+    ropeType: rope.type,
+    ropeScaling: rope.scaling,
+    ropeInvFreq,
+    ropeScale: 1,
+    slidingWindow,
+    biasQKV,
+    biasO,
+    biasMLP,
     tied: raw.tie_word_embeddings === true,
     bos: firstId(raw.bos_token_id) ?? 1,
     eos: firstId(raw.eos_token_id) ?? 2,
@@ -119,12 +175,154 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   }
 }
 
+/**
+ * rope_type and its fields, merged as transformers ≥ 5 standardises them: legacy `rope_scaling` (with `type` or
+ * `rope_type`) + flat `rope_theta`, or `rope_parameters` holding rope_theta, rope_type and the scaling fields.
+ */
+function readRope(
+  raw: Record<string, unknown>,
+  file: string,
+): { theta: number; type: RopeType; scaling: RopeScaling; fields: Record<string, unknown> } {
+  const obj = (key: string): Record<string, unknown> | undefined => {
+    const v = raw[key]
+    if (v === undefined || v === null) return undefined
+    if (typeof v !== 'object' || Array.isArray(v)) throw new ModelFormatError(`${file}: ${key} must be an object`)
+    return v as Record<string, unknown>
+  }
+  const params = obj('rope_parameters')
+  const legacy = obj('rope_scaling')
+  const fields: Record<string, unknown> = { ...(legacy ?? {}), ...(params ?? {}) }
+  const where = params ? 'rope_parameters' : 'rope_scaling'
+  let theta: unknown = params?.rope_theta ?? raw.rope_theta
+  if (theta === undefined || theta === null) theta = 10000
+  if (typeof theta !== 'number' || !(theta > 0)) throw new ModelFormatError(`${file}: rope_theta must be a positive number`)
+  const type = fields.rope_type ?? fields.type ?? 'default'
+  const num = (key: string, positive = true): number => {
+    const v = fields[key]
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && !(v > 0)))
+      throw new ModelFormatError(`${file}: ${where}.${key} must be a positive number for rope_type "${String(type)}" (found ${JSON.stringify(v)})`)
+    return v
+  }
+  switch (type) {
+    case 'default':
+      return { theta, type: 'default', scaling: {}, fields }
+    case 'linear':
+      return { theta, type: 'linear', scaling: { factor: num('factor') }, fields }
+    case 'dynamic':
+      // Dynamic NTK only changes the frequencies once a sequence runs past max_position_embeddings (transformers
+      // recomputes them from the current length, and a KV cache then holds keys rotated under older frequencies).
+      // The engine never runs past max_position_embeddings (generation, scoring and gradients refuse longer
+      // sequences: see maxPos), and within it transformers' dynamic frequencies are exactly the default ones.
+      return { theta, type: 'dynamic', scaling: { factor: num('factor'), maxPositionEmbeddings: positiveInt(raw, 'max_position_embeddings', file) }, fields }
+    case 'llama3': {
+      const scaling = {
+        factor: num('factor'),
+        lowFreqFactor: num('low_freq_factor'),
+        highFreqFactor: num('high_freq_factor'),
+        originalMaxPositionEmbeddings: num('original_max_position_embeddings'),
+      }
+      if (!(scaling.highFreqFactor > scaling.lowFreqFactor))
+        throw new ModelFormatError(`${file}: ${where}.high_freq_factor ${scaling.highFreqFactor} must exceed low_freq_factor ${scaling.lowFreqFactor}`)
+      return { theta, type: 'llama3', scaling, fields }
+    }
+    default:
+      throw new ModelFormatError(
+        `${file}: ${where} rope_type "${String(type)}" is not supported (supported: default, llama3, linear, dynamic)`,
+      )
+  }
+}
+
+/**
+ * Mistral's sliding_window: a query at position p attends to keys u with p − u < window (HF's sliding-window mask).
+ * An absent field in a mistral config means transformers' MistralConfig default, 4096; null means no window.
+ * Qwen2 applies a window only with use_sliding_window (and then per layer from max_window_layers): refused here.
+ * LlamaConfig has no such setting; a window in a llama config is refused rather than silently dropped.
+ */
+function readSlidingWindow(raw: Record<string, unknown>, file: string, mt: string | undefined): number {
+  const sw = raw.sliding_window
+  if (mt === 'qwen2') {
+    if (raw.use_sliding_window === true)
+      throw new ModelFormatError(`${file}: use_sliding_window true is not supported (Qwen2's per-layer window from max_window_layers)`)
+    return 0
+  }
+  if (mt === 'mistral') {
+    if (sw === null) return 0
+    if (sw === undefined) return 4096
+    if (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0)
+      throw new ModelFormatError(`${file}: sliding_window must be a positive integer or null (found ${JSON.stringify(sw)})`)
+    return sw
+  }
+  if (sw !== undefined && sw !== null)
+    throw new ModelFormatError(`${file}: sliding_window ${String(sw)} is not supported for model_type ${mt ?? 'llama'} (use model_type mistral)`)
+  return 0
+}
+
+/**
+ * RoPE inverse frequencies [headDim / 2] in float32, computed as transformers' modeling_rope_utils does, in float32
+ * step by step (Math.fround after every operation torch performs in float32). Exported so that a GGUF reader can
+ * multiply in a file's per-frequency factors (llama.cpp's rope_freqs tensor).
+ */
+export function ropeInverseFrequencies(
+  c: { headDim: number; ropeTheta: number; ropeType: RopeType; ropeScaling: RopeScaling },
+  file = 'config.json',
+): Float32Array {
+  const f = Math.fround
+  const half = c.headDim / 2
+  const inv = new Float32Array(half)
+  // default: 1 / θ^(2i / hd), the exponent in float32 (the engine's native default RoPE computes the same)
+  for (let i = 0; i < half; i++) inv[i] = f(1 / f(Math.pow(c.ropeTheta, f(f(2 * i) / f(c.headDim)))))
+  const s = c.ropeScaling
+  switch (c.ropeType) {
+    case 'default':
+      return inv
+    case 'dynamic': {
+      // transformers at any length L ≤ max_position_embeddings: base·((factor·L/L) − (factor − 1))^(hd/(hd − 2)),
+      // which is θ itself up to the rounding of that double expression (see readRope)
+      const L = s.maxPositionEmbeddings!
+      if (c.headDim <= 2) throw new ModelFormatError(`${file}: dynamic RoPE needs head_dim > 2 (transformers divides by head_dim − 2)`)
+      const base = c.ropeTheta * Math.pow((s.factor! * L) / L - (s.factor! - 1), c.headDim / (c.headDim - 2))
+      for (let i = 0; i < half; i++) inv[i] = f(1 / f(Math.pow(base, f(f(2 * i) / f(c.headDim)))))
+      return inv
+    }
+    case 'linear': {
+      const factor = f(s.factor!)
+      for (let i = 0; i < half; i++) inv[i] = f(inv[i] / factor)
+      return inv
+    }
+    case 'llama3': {
+      // wavelengths above original/low_freq_factor are divided by factor, those below original/high_freq_factor
+      // kept, and the band between interpolated smoothly
+      const factor = f(s.factor!)
+      const low = s.lowFreqFactor!
+      const high = s.highFreqFactor!
+      const old = s.originalMaxPositionEmbeddings!
+      const lowWavelen = f(old / low)
+      const highWavelen = f(old / high)
+      const twoPi = f(2 * Math.PI)
+      for (let i = 0; i < half; i++) {
+        const wavelen = f(twoPi / inv[i])
+        const scaled = wavelen > lowWavelen ? f(inv[i] / factor) : inv[i]
+        const medium = !(wavelen < highWavelen) && !(wavelen > lowWavelen)
+        if (medium) {
+          const smooth = f(f(f(f(old) / wavelen) - f(low)) / f(high - low))
+          inv[i] = f(f(f(f(1 - smooth) * scaled) / factor) + f(smooth * scaled))
+        } else {
+          inv[i] = scaled
+        }
+      }
+      return inv
+    }
+    default:
+      throw new ModelFormatError(`${file}: rope_type "${String(c.ropeType)}" is not supported`)
+  }
+}
+
 export function readJson(path: string, label: string): Record<string, unknown> {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+    throw new ModelFormatError(`${label}: cannot be read: ${fsProblem(e)}`)
   }
   try {
     const v: unknown = JSON.parse(text)
@@ -132,5 +330,21 @@ export function readJson(path: string, label: string): Record<string, unknown> {
     return v as Record<string, unknown>
   } catch (e) {
     throw new ModelFormatError(`${label}: is not valid JSON (${(e as Error).message})`)
+  }
+}
+
+/** Throws a ModelFormatError saying what `path` is when it is not a directory that can be read. */
+export function requireModelDirectory(path: string, label = path): void {
+  let st
+  try {
+    st = statSync(path)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new ModelFormatError(`${label}: no such model directory`)
+    throw new ModelFormatError(`${label}: cannot open the model directory: ${fsProblem(e)}`)
+  }
+  if (!st.isDirectory()) {
+    const kind = st.isFile() ? 'a file' : st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'
+    throw new ModelFormatError(`${label}: is ${kind}, not a model directory (give the folder that holds config.json)`)
   }
 }

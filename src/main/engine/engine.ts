@@ -3,12 +3,18 @@
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
 import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
+import { loadTokenizer } from './tokenizers/load'
+import type { Tokenizer } from './tokenizers/types'
+import { TokenizerJson } from './tokenizers/tokenizerJson'
+import { WithSpecialTokens } from './tokenizers/withSpecialTokens'
 import { SentencePieceTokenizer } from './tokenizer'
 import { readGguf } from './ggufFile'
 import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
+import { fsProblem, present } from './fserrors'
+import { SEED_DEFAULTS } from '../../shared/api'
 import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
@@ -110,8 +116,9 @@ export interface ScoreRow {
   full: Float32Array[]
 }
 
-export const DEFAULT_MAX_GEN = 64
-export const DEFAULT_MAX_SEQ = 128
+/** The seed's max_gen_len and max_seq_len (defined once, in the contract) */
+export const DEFAULT_MAX_GEN: number = SEED_DEFAULTS.maxGen
+export const DEFAULT_MAX_SEQ: number = SEED_DEFAULTS.maxSeq
 
 export function checkStepSize(lr: unknown, what = 'step size'): number {
   if (typeof lr !== 'number' || !Number.isFinite(lr))
@@ -152,7 +159,7 @@ export class Engine {
   private constructor(
     readonly dir: string,
     readonly config: LlamaConfig,
-    readonly tokenizer: SentencePieceTokenizer,
+    readonly tokenizer: Tokenizer,
     readonly model: NativeModel,
     readonly tensors: StoredTensorEntry[],
     readonly fileBytes: number,
@@ -162,27 +169,25 @@ export class Engine {
   ) {}
 
   /**
-   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.model), Meta's original layout
-   * (params.json, consolidated.NN.pth, tokenizer.model; see pth.ts) or a llama.cpp .gguf file (ggufModel.ts).
+   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model), Meta's
+   * original layout (params.json, consolidated.NN.pth, tokenizer.model — SentencePiece or tiktoken; see pth.ts) or a
+   * llama.cpp .gguf file (ggufModel.ts).
    */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
     if (/\.gguf$/i.test(root) && existsSync(root) && statSync(root).isFile()) return Engine.loadGguf(root, opts)
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
+    requireModelDirectory(root, dir)
     const meta = isMetaDirectory(root)
     if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
       throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
     const cfgFile = meta ? 'params.json' : 'config.json'
     const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
-    const tokPath = join(root, 'tokenizer.model')
-    if (!existsSync(tokPath)) throw new ModelFormatError(`${dir}: no tokenizer.model (SentencePiece) next to ${cfgFile}`)
-    // TODO(merge): Llama-3's original tokenizer.model is a tiktoken file; use loadTokenizer(dir) once it lands
-    const tokenizer = SentencePieceTokenizer.fromFile(tokPath)
+    const tokenizer = loadTokenizer(root, cfgFile)
     // Meta's params.json needs the tokenizer (vocab_size −1, bos/eos) and the checkpoint (tied or not)
     const metaCkpt = meta ? readMetaCheckpoint(root, { tokenizerVocab: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId }) : undefined
     const config = metaCkpt ? { ...parseLlamaConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
     if (tokenizer.vocabSize > config.vocab)
-      throw new ModelFormatError(`tokenizer.model has ${tokenizer.vocabSize} pieces but ${cfgFile} vocab_size is ${config.vocab}`)
+      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${config.vocab}`)
     const ckpt = metaCkpt ?? readCheckpointFiles(root)
     const names = new Set(ckpt.tensors.map((t) => t.name))
     if (names.has('lm_head.weight') === false && !config.tied)
@@ -354,7 +359,7 @@ export class Engine {
     try {
       mkdirSync(outDir, { recursive: true })
     } catch (e) {
-      throw new InputError(`cannot create ${outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+      throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
     }
     const byName = new Map(this.tensors.map((t) => [t.name, t]))
     const names = this.tensorNames.filter((n) => byName.has(n))
@@ -406,8 +411,33 @@ export class Engine {
     const cfg: Record<string, unknown> = { ...this.config.raw, dtype: torchDtype }
     if ('torch_dtype' in cfg) cfg.torch_dtype = torchDtype
     writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2))
-    for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
-      if (this.source.format === 'hf' && existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
+    if (this.source.format === 'gguf') this.writeEmbeddedTokenizer(outDir)
+    else
+      for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
+        if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
     return { files, bytes: total }
+  }
+
+  /**
+   * The tokenizer of a GGUF model, written as the files transformers reads: a "llama" vocabulary as the SentencePiece
+   * tokenizer.model it was converted from, a "gpt2" one as the tokenizer.json it stands for; tokenizer_config.json
+   * says whether BOS is added and names the special tokens.
+   */
+  private writeEmbeddedTokenizer(outDir: string): void {
+    const tok = this.tokenizer
+    const inner = tok instanceof WithSpecialTokens ? tok.inner : tok
+    if (inner instanceof SentencePieceTokenizer) writeFileSync(join(outDir, 'tokenizer.model'), inner.toModelProto())
+    else if (inner instanceof TokenizerJson) writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(inner.source, null, 2))
+    else throw new InputError(`${basename(this.dir)}: its tokenizer (${tok.kind}) has no Hugging Face file form; the weights were written without it`)
+    const name = (id: number): string | undefined => (id >= 0 && id < tok.vocabSize ? tok.piece(id) : undefined)
+    const cfg = {
+      tokenizer_class: inner instanceof SentencePieceTokenizer ? 'LlamaTokenizer' : 'PreTrainedTokenizerFast',
+      add_bos_token: tok.addsBos,
+      add_eos_token: false,
+      bos_token: name(tok.bosId),
+      eos_token: name(tok.eosId),
+      unk_token: name(tok.unkId),
+    }
+    writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2))
   }
 }

@@ -11,6 +11,7 @@ import { CallOptions, Engine, InputError, View } from './engine'
 import { GGML_TYPE_ID } from './ggufFile'
 import { ggufTensorName, llama3RopeFactors } from './ggufModel'
 import { MaterialiseTensor } from './native'
+import { tokenizerGgufMetadata } from './tokenizers/toGguf'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
@@ -118,7 +119,14 @@ export async function exportGguf(
   const c = engine.config
   const raw = c.raw
   const arch = raw.model_type === 'qwen2' ? 'qwen2' : 'llama'
-  const tok = engine.tokenizer
+  // What llama.cpp would run as another model is refused, naming it (everything else below is carried exactly).
+  // Its "llama" architecture (Llama, Mistral) attends over the whole context: a sliding window would be dropped.
+  if (c.slidingWindow && c.slidingWindow < c.maxPos)
+    throw new InputError(
+      `GGUF export: sliding_window ${c.slidingWindow} cannot be carried (llama.cpp's llama architecture attends over the whole context, so past ${c.slidingWindow} tokens it would be another model); export as a Hugging Face directory`,
+    )
+  // The vocabulary as llama.cpp's converter writes it ("llama" or "gpt2"), refused before any work if it cannot be.
+  const vocabKv = tokenizerGgufMetadata(engine.tokenizer, c.vocab).filter(([key]) => !/^tokenizer\.ggml\.(bos|eos)_token_id$/.test(key))
   const kv: Kv[] = [
     ['general.architecture', 'str', arch],
     ['general.name', 'str', o.name ?? 'soliloquy export'],
@@ -136,26 +144,24 @@ export async function exportGguf(
     [`${arch}.attention.value_length`, 'u32', c.headDim],
     [`${arch}.attention.layer_norm_rms_epsilon`, 'f32', c.eps],
     [`${arch}.rope.freq_base`, 'f32', c.ropeTheta],
-    ['tokenizer.ggml.model', 'str', 'llama'],
-    ['tokenizer.ggml.tokens', 'strs', Array.from({ length: c.vocab }, (_, i) => (i < tok.vocabSize ? tok.pieceInfo(i).text : `[PAD${i}]`))],
-    ['tokenizer.ggml.scores', 'f32s', Array.from({ length: c.vocab }, (_, i) => (i < tok.vocabSize ? tok.pieceInfo(i).score : -1e9))],
-    ['tokenizer.ggml.token_type', 'i32s', Array.from({ length: c.vocab }, (_, i) => (i < tok.vocabSize ? tok.pieceInfo(i).type : 5))],
+    ...vocabKv, // BOS/EOS as the model's config says:
     ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
     ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
-    ['tokenizer.ggml.unknown_token_id', 'u32', tok.unkId],
-    ['tokenizer.ggml.add_bos_token', 'bool', true],
-    ['tokenizer.ggml.add_eos_token', 'bool', false],
   ]
-  // rope scaling as llama.cpp reads it: linear as metadata; Llama-3.1's llama3 as the rope_freqs.weight divisors
-  const scaling = raw.rope_scaling as Record<string, unknown> | undefined | null
-  const scalingType = scaling ? (scaling.rope_type ?? scaling.type) : undefined
+  // RoPE as llama.cpp reads it: linear scaling as metadata (freq_scale = 1/factor); Llama-3.1's llama3 as the
+  // rope_freqs.weight divisors convert_hf_to_gguf.py writes; dynamic NTK keeps the base frequencies at every length up
+  // to max_position_embeddings (written as context_length), the only lengths the engine runs.
   let ropeFreqs: number[] | undefined
-  if (scaling && scalingType === 'linear') {
-    kv.push([`${arch}.rope.scaling.type`, 'str', 'linear'], [`${arch}.rope.scaling.factor`, 'f32', Number(scaling.factor)])
-  } else if (scaling && scalingType === 'llama3') {
-    ropeFreqs = llama3RopeFactors(c.headDim, c.ropeTheta, scaling as unknown as Parameters<typeof llama3RopeFactors>[2])
-  } else if (scaling && scalingType !== undefined && scalingType !== 'default') {
-    throw new InputError(`GGUF export: rope_scaling type ${String(scalingType)} has no llama.cpp equivalent here`)
+  const rs = c.ropeScaling
+  if (c.ropeType === 'linear') {
+    kv.push([`${arch}.rope.scaling.type`, 'str', 'linear'], [`${arch}.rope.scaling.factor`, 'f32', rs.factor!])
+  } else if (c.ropeType === 'llama3') {
+    ropeFreqs = llama3RopeFactors(c.headDim, c.ropeTheta, {
+      factor: rs.factor!,
+      low_freq_factor: rs.lowFreqFactor!,
+      high_freq_factor: rs.highFreqFactor!,
+      original_max_position_embeddings: rs.originalMaxPositionEmbeddings!,
+    })
   }
 
   const stored = new Set(engine.tensors.map((t) => t.name))
@@ -191,9 +197,10 @@ export async function exportGguf(
     name: t.hf,
     dtype: t.dtype,
     offset: offsets[t.index],
+    // q/k weight rows and their bias entries (applied before RoPE) follow llama.cpp's interleaved order
     permuteHeads: !interleave ? 0
-      : t.hf.endsWith('self_attn.q_proj.weight') ? c.heads
-      : t.hf.endsWith('self_attn.k_proj.weight') ? c.kvHeads : 0,
+      : /self_attn\.q_proj\.(weight|bias)$/.test(t.hf) ? c.heads
+      : /self_attn\.k_proj\.(weight|bias)$/.test(t.hf) ? c.kvHeads : 0,
   }))
   await engine.writeTensors(view, outPath, prefix, tensors, opts)
   return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes }

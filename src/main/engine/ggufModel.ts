@@ -5,10 +5,11 @@
 // keeps HF's rotate_half order.
 import { basename } from 'node:path'
 import { closeSync, openSync, readSync } from 'node:fs'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig } from './config'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from './config'
 import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './ggufFile'
 import { StoredDType, StoredTensorEntry } from './safetensors'
-import { SentencePieceTokenizer } from './tokenizer'
+import { tokenizerFromGguf } from './tokenizers/gguf'
+import type { Tokenizer } from './tokenizers/types'
 
 const SUPPORTED_ARCHES = ['llama', 'qwen2']
 
@@ -102,7 +103,7 @@ function readF32(path: string, t: GgufTensorInfo): Float32Array {
 }
 
 /** Metadata → transformers-style config.json keys (model_type, rope_scaling, attention_bias, eos lists, …). */
-export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string, unknown> } {
+export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string, unknown>; ropeFreqs?: Float32Array } {
   const label = basename(g.path)
   const kv = g.kv
   const arch = kv.get('general.architecture')
@@ -142,9 +143,17 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     tie_word_embeddings: !g.tensors.some((t) => t.name === 'output.weight'),
     dtype: 'gguf',
   }
-  // biases: llama.cpp names them blk.N.attn_q.bias …; qwen2 always has q/k/v biases
-  if (g.tensors.some((t) => /^blk\.\d+\.attn_[qkvo]\w*\.bias$/.test(t.name))) raw.attention_bias = true
-  if (g.tensors.some((t) => /^blk\.\d+\.ffn_\w+\.bias$/.test(t.name))) raw.mlp_bias = true
+  // biases: llama.cpp names them blk.N.attn_q.bias …; Qwen2 always has q/k/v biases (Qwen2Config has no flag for
+  // them), a llama file's optional ones are transformers' attention_bias (q, k, v, o) and mlp_bias
+  const hasAttnBias = g.tensors.some((t) => /^blk\.\d+\.attn_(q|k|v|output)\.bias$/.test(t.name))
+  const hasMlpBias = g.tensors.some((t) => /^blk\.\d+\.ffn_(gate|up|down)\.bias$/.test(t.name))
+  if (arch === 'qwen2') {
+    const extra = g.tensors.find((t) => /^blk\.\d+\.(attn_output|ffn_\w+)\.bias$/.test(t.name))
+    if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a Qwen2 tensor (Qwen2 has q/k/v biases only)`)
+  } else {
+    if (hasAttnBias) raw.attention_bias = true
+    if (hasMlpBias) raw.mlp_bias = true
+  }
   const bos = num(kv, 'tokenizer.ggml.bos_token_id', label, false)
   const eos = num(kv, 'tokenizer.ggml.eos_token_id', label, false)
   if (bos !== undefined) raw.bos_token_id = bos
@@ -187,6 +196,7 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
         `${label}: rope_freqs.weight (per-frequency RoPE factors) does not match Llama-3's rope_scaling llama3 with factor ${params.factor}, low 1, high 4, original context 8192; other factors are not supported`,
       )
     raw.rope_scaling = params
+    return { arch, raw, ropeFreqs: Float32Array.from(stored) }
   }
   return { arch, raw }
 }
@@ -194,9 +204,15 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
 /** Config and HF-named tensor table of a parsed GGUF file. */
 export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const label = basename(g.path)
-  const { arch, raw } = ggufConfigDict(g)
+  const { arch, raw, ropeFreqs } = ggufConfigDict(g)
   const parsed = parseLlamaConfig(raw, label)
   const config: LlamaConfig = { ...parsed, ropeInterleaved: arch === 'llama' }
+  if (ropeFreqs) {
+    // llama.cpp divides each base frequency by the file's factor: the engine runs exactly those frequencies (they
+    // equal transformers' llama3 ones up to float32 rounding, which is how rope_scaling llama3 was recognised)
+    const base = ropeInverseFrequencies({ headDim: config.headDim, ropeTheta: config.ropeTheta, ropeType: 'default', ropeScaling: {} }, label)
+    config.ropeInvFreq = base.map((f, i) => Math.fround(f / ropeFreqs[i]))
+  }
   const tensors: StoredTensorEntry[] = []
   const counts = new Map<string, number>()
   for (const t of g.tensors) {
@@ -214,37 +230,9 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   return { arch, config, tensors, quantisation }
 }
 
-function strings(v: GgufValue | undefined): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined
-}
-function numbers(v: GgufValue | undefined): number[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined
-}
-
-/** The tokenizer embedded in a GGUF file's metadata. */
-export function ggufTokenizer(g: GgufFile): SentencePieceTokenizer {
+/** The tokenizer embedded in a GGUF file's metadata ("llama" SentencePiece or "gpt2" byte-level BPE vocabularies). */
+export function ggufTokenizer(g: GgufFile): Tokenizer {
   const label = basename(g.path)
-  const model = g.kv.get('tokenizer.ggml.model')
-  const tokens = strings(g.kv.get('tokenizer.ggml.tokens'))
-  if (!tokens) throw new ModelFormatError(`${label}: metadata has no tokenizer.ggml.tokens (no embedded tokenizer)`)
-  if (model !== 'llama')
-    throw new ModelFormatError(
-      `${label}: tokenizer.ggml.model "${String(model)}" is not supported yet (only "llama", SentencePiece BPE)`,
-    )
-  const flag = g.kv.get('tokenizer.ggml.add_space_prefix')
-  const id = (key: string): number | undefined => {
-    const v = g.kv.get(key)
-    return typeof v === 'number' ? v : undefined
-  }
-  return SentencePieceTokenizer.fromGgufVocab(
-    {
-      tokens,
-      scores: numbers(g.kv.get('tokenizer.ggml.scores')),
-      types: numbers(g.kv.get('tokenizer.ggml.token_type')),
-      bos: id('tokenizer.ggml.bos_token_id'),
-      eos: id('tokenizer.ggml.eos_token_id'),
-      addSpacePrefix: typeof flag === 'boolean' ? flag : undefined,
-    },
-    `${label} (tokenizer.ggml.*)`,
-  )
+  if (!g.kv.has('tokenizer.ggml.tokens')) throw new ModelFormatError(`${label}: metadata has no tokenizer.ggml.tokens (no embedded tokenizer)`)
+  return tokenizerFromGguf(Object.fromEntries(g.kv), label)
 }

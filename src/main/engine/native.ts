@@ -19,6 +19,11 @@ export interface StepFactors {
   embRows: Int32Array
   embGrad: Float32Array
   normGrads: Float32Array[]
+  /**
+   * ∂L/∂b per linear slot (the order of `linears`, head last), an empty array where the layer has no bias.
+   * Always present in an export; importStep requires it exactly when the model has biases.
+   */
+  biasGrads?: Float32Array[]
 }
 
 export interface NativeTerm {

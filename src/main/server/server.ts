@@ -8,9 +8,9 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { WebSocket, WebSocketServer } from 'ws'
-import { ProgressMessage } from '../../shared/api'
+import { wsClientMessage, type ProgressMessage, type WsServerMessage } from '../../shared/api'
 import { CSP_BROWSER } from '../csp'
-import { createDispatcher, LabBackend } from '../engineHost/dispatch'
+import { createDispatcher, LabBackend } from '../labHost/dispatch'
 
 export const LOOPBACK = '127.0.0.1'
 
@@ -153,7 +153,7 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
       cancel: (jobId) => o.backend.cancel(prefix + jobId),
     }
     const dispatcher = createDispatcher(backend)
-    const reply = (m: unknown): void => {
+    const reply = (m: WsServerMessage): void => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m))
     }
     ws.on('message', (data, isBinary) => {
@@ -164,10 +164,14 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
       } catch {
         return reply({ id: null, ok: false, error: { message: 'a message must be JSON' } })
       }
-      if (!msg || typeof msg !== 'object') return reply({ id: null, ok: false, error: { message: 'a message must be an object' } })
-      const m = msg as { type?: unknown; id?: unknown; jobId?: unknown; method?: unknown; args?: unknown }
+      const parsed = wsClientMessage.safeParse(msg)
+      if (!parsed.success) {
+        const id = msg && typeof msg === 'object' ? (msg as { id?: unknown }).id : undefined
+        return reply({ id: typeof id === 'number' || typeof id === 'string' ? id : null, ok: false, error: { message: 'a message must be { id, method, args, jobId? } or { type: "cancel", jobId }' } })
+      }
+      const m = parsed.data
       if (m.type === 'cancel') return dispatcher.cancel(m.jobId)
-      const id = typeof m.id === 'number' || typeof m.id === 'string' ? m.id : null
+      const id = m.id
       const envelope: Record<string, unknown> = { method: m.method, args: m.args }
       if (m.jobId !== undefined) envelope.jobId = m.jobId
       void dispatcher

@@ -1,14 +1,10 @@
 // `soliloquy checkpoints` (list with lineage and sizes; `save RUN NAME`, `rename NAME NEW`, `delete NAME [--force]`)
 // and `soliloquy export CKPT --out DIR` (the checkpoint merged into a standard HF directory).
 import { InputError } from '../../engine/engine'
-import type { CheckpointRecord } from '../../../shared/labTypes'
-import { Flags, fmtBytes, formatTable, oneLine, printJson, str, withLab } from '../common'
+import type { CheckpointRecord } from '../../../shared/api'
+import { Flags, fmtBytes, formatTable, labFlags, oneLine, printJson, str, withLab } from '../common'
 
-export const checkpointsOptions = {
-  data: { type: 'string' },
-  force: { type: 'boolean' },
-  json: { type: 'boolean' },
-} as const
+export const checkpointsOptions = { data: labFlags.data, json: labFlags.json, force: { type: 'boolean' } } as const
 
 function tree(list: CheckpointRecord[]): CheckpointRecord[] {
   const byParent = new Map<number | null, CheckpointRecord[]>()
@@ -61,11 +57,11 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
 }
 
 export const exportOptions = {
-  data: { type: 'string' },
+  data: labFlags.data,
+  threads: labFlags.threads,
+  json: labFlags.json,
   out: { type: 'string' },
   dtype: { type: 'string' },
-  threads: { type: 'string' },
-  json: { type: 'boolean' },
 } as const
 
 export async function exportCommand(flags: Flags, positionals: string[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { cliCallOptions, Flags, int, openModel, printJson, str } from '../common'
 import { InputError } from '../../engine/engine'
+import { SEED_DEFAULTS } from '../../../shared/api'
 
 export const gradOptions = {
   model: { type: 'string' },
@@ -15,7 +16,7 @@ export async function gradCommand(flags: Flags): Promise<void> {
   if (phrase === undefined) throw new InputError('--phrase is required')
   const opts = cliCallOptions()
   try {
-    const g = await engine.gradient(phrase, [], opts, int(flags, 'max-seq', 128))
+    const g = await engine.gradient(phrase, [], opts, int(flags, 'max-seq', SEED_DEFAULTS.maxSeq))
     opts.dispose()
     const norms = g.gradNorms()
     if (flags.json) {

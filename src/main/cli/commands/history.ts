@@ -1,12 +1,13 @@
 // `soliloquy history [filters]` (recorded runs, filtered, sorted, paged) and `soliloquy show RUN` (one run in full).
 import { InputError } from '../../engine/engine'
-import type { HistoryFilter, RunKind, RunStatus } from '../../../shared/labTypes'
-import { Flags, fmt, fmtBytes, formatTable, int, num, oneLine, printJson, str, withLab } from '../common'
+import { runKinds, runStatuses, sortKeys, type HistoryFilter, type RunKind, type RunStatus } from '../../../shared/api'
+import { Flags, fmt, fmtBytes, formatTable, int, labFlags, num, oneLine, printJson, str, withLab } from '../common'
 import { describeRun } from './step'
 
 export const historyOptions = {
-  data: { type: 'string' },
-  model: { type: 'string' },
+  data: labFlags.data,
+  model: labFlags.model,
+  json: labFlags.json,
   phrase: { type: 'string' },
   'lr-min': { type: 'string' },
   'lr-max': { type: 'string' },
@@ -19,14 +20,13 @@ export const historyOptions = {
   asc: { type: 'boolean' },
   limit: { type: 'string' },
   offset: { type: 'string' },
-  json: { type: 'boolean' },
 } as const
 
-const KINDS = ['generate', 'step', 'sweep', 'compare', 'lesson']
-const STATUSES = ['running', 'done', 'failed', 'cancelled', 'interrupted']
-const SORTS = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id']
+const KINDS: readonly string[] = runKinds
+const STATUSES: readonly string[] = runStatuses
+const SORTS: readonly string[] = sortKeys
 
-function list(flags: Flags, key: string, allowed: string[]): string[] | undefined {
+function list(flags: Flags, key: string, allowed: readonly string[]): string[] | undefined {
   const v = str(flags, key)
   if (v === undefined) return undefined
   const items = v.split(',').map((s) => s.trim()).filter(Boolean)
@@ -88,10 +88,7 @@ export async function historyCommand(flags: Flags): Promise<void> {
   })
 }
 
-export const showOptions = {
-  data: { type: 'string' },
-  json: { type: 'boolean' },
-} as const
+export const showOptions = { data: labFlags.data, json: labFlags.json } as const
 
 export async function showCommand(flags: Flags, positionals: string[]): Promise<void> {
   const id = positionals[0]

@@ -1,7 +1,7 @@
 // `soliloquy lesson --steps FILE`: steps in order (FILE: JSON list of {phrase, lr}), each gradient taken at the model
 // the previous step left; after each step every earlier lesson is measured again — the forgetting curve.
 import { InputError } from '../../engine/engine'
-import type { ChainStep } from '../../../shared/labTypes'
+import type { ChainStep } from '../../../shared/api'
 import { Flags, fmt, formatTable, oneLine, printJson, str, withLab } from '../common'
 import { experimentArgs, experimentFlags, readJsonArg } from './step'
 

@@ -3,9 +3,9 @@
 import { join } from 'node:path'
 import { appRoot } from '../../engine/native'
 import { InputError } from '../../engine/engine'
-import { LabHost } from '../../engineHost/host'
+import { LabHost } from '../../labHost/host'
 import { startServer } from '../../server/server'
-import { ensureDataDir, resolveDataDir } from '../../services/dataDir'
+import { ensureDataDir, resolveDataDir } from '../../lab/dataDir'
 import { Flags, int, str } from '../common'
 
 export const serveOptions = {

@@ -2,7 +2,8 @@
 // `soliloquy generate` (a prompt on a model or checkpoint). Both are recorded in the history.
 import { readFileSync } from 'node:fs'
 import { InputError } from '../../engine/engine'
-import type { ExperimentBase, RunRecord } from '../../../shared/labTypes'
+import { SEED_DEFAULTS, type ExperimentBase, type RunRecord } from '../../../shared/api'
+import { restrictionFlags, restrictionOptions } from './restrict'
 import { Flags, fmt, fmtBytes, int, labFlags, modelRef, num, printJson, str, withLab } from '../common'
 
 /** Settings shared by the experiment commands. */
@@ -41,11 +42,11 @@ export function experimentArgs(flags: Flags): ExperimentBase {
   const a: ExperimentBase = { model: modelRef(flags) }
   const prompt = str(flags, 'prompt')
   if (prompt !== undefined) a.prompt = prompt
-  if (str(flags, 'max-gen') !== undefined) a.maxGen = int(flags, 'max-gen', 64)
-  if (str(flags, 'max-seq') !== undefined) a.maxSeq = int(flags, 'max-seq', 128)
+  if (str(flags, 'max-gen') !== undefined) a.maxGen = int(flags, 'max-gen', SEED_DEFAULTS.maxGen)
+  if (str(flags, 'max-seq') !== undefined) a.maxSeq = int(flags, 'max-seq', SEED_DEFAULTS.maxSeq)
   const temp = num(flags, 'temperature')
   if (temp !== undefined) a.temperature = temp
-  if (str(flags, 'seed') !== undefined) a.seed = int(flags, 'seed', 0)
+  if (str(flags, 'seed') !== undefined) a.seed = int(flags, 'seed', SEED_DEFAULTS.seed)
   const ref = str(flags, 'reference')
   if (flags['no-reference']) a.reference = null
   else if (ref !== undefined) {
@@ -94,12 +95,13 @@ export const stepOptions = {
   phrase: { type: 'string' },
   lr: { type: 'string' },
   save: { type: 'string' },
+  ...restrictionOptions,
 } as const
 
 export async function stepCommand(flags: Flags): Promise<void> {
   const lr = num(flags, 'lr')
   if (lr === undefined) throw new InputError('--lr α is required (e.g. --lr 0.03)')
-  const args = { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lr, save: str(flags, 'save') }
+  const args = { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lr, save: str(flags, 'save'), restrict: restrictionFlags(flags) }
   await withLab(flags, async (lab) => {
     const r = await lab.call('step', args)
     if (flags.json) return printJson(r)

@@ -1,29 +1,20 @@
+// `soliloquy sweep`: the seed's "Stepping Off" (one gradient, every step size in one batched generation).
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
-import { Flags, int, modelRef, numList, printJson, str, withLab } from '../common'
+import { Flags, numList, printJson, str, withLab } from '../common'
+import { experimentArgs, experimentFlags } from './step'
+import { restrictionFlags, restrictionOptions } from './restrict'
 
 export const sweepOptions = {
-  model: { type: 'string' },
-  prompt: { type: 'string' },
+  ...experimentFlags,
   phrase: { type: 'string' },
   lrs: { type: 'string' },
-  'max-gen': { type: 'string' },
-  'max-seq': { type: 'string' },
-  threads: { type: 'string' },
-  data: { type: 'string' },
-  json: { type: 'boolean' },
+  ...restrictionOptions,
 } as const
 
 // The sweep goes through the lab, so it is recorded in the history (a group + one run per α with every metric).
 export async function sweepCommand(flags: Flags): Promise<void> {
   await withLab(flags, async (lab) => {
-    const r = await lab.call('sweep', {
-      model: modelRef(flags),
-      prompt: str(flags, 'prompt'),
-      phrase: str(flags, 'phrase'),
-      lrs: numList(flags, 'lrs'),
-      maxGen: int(flags, 'max-gen', 64),
-      maxSeq: int(flags, 'max-seq', 128),
-    })
+    const r = await lab.call('sweep', { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lrs: numList(flags, 'lrs'), restrict: restrictionFlags(flags) })
     if (flags.json) {
       printJson({
         phrase_ids: r.phraseIds,

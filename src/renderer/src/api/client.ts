@@ -1,6 +1,15 @@
 // The renderer's one way to reach the lab. At start-up it picks a transport: the preload's window.api inside
 // Electron, otherwise a WebSocket to the `soliloquy serve` that served this page, with the token from the URL.
-import { ApiClient, ApiRequest, ApiResponse, CallResult, MethodName, ProgressMessage } from '@shared/api'
+import {
+  wsServerMessage,
+  type ApiClient,
+  type ApiRequest,
+  type ApiResponse,
+  type CallResult,
+  type MethodName,
+  type ProgressMessage,
+  type WsClientMessage,
+} from '@shared/api'
 
 export class ApiError extends Error {
   constructor(message: string) {
@@ -66,21 +75,25 @@ function wsClient(token: string): ApiClient {
         waiting.clear()
       }
       s.onmessage = (ev: MessageEvent<string>) => {
-        let m: { id?: number; type?: string; ok?: boolean } & Partial<ProgressMessage> & { result?: unknown; error?: { message: string } }
+        let raw: unknown
         try {
-          m = JSON.parse(ev.data)
+          raw = JSON.parse(ev.data)
         } catch {
           return
         }
-        if (m.type === 'progress') {
-          for (const w of waiting.values()) if (w.jobId && w.jobId === m.jobId) w.onProgress?.(m as ProgressMessage)
+        // the server's messages as the contract defines them (src/shared/api.ts: wsServerMessage)
+        const parsed = wsServerMessage.safeParse(raw)
+        if (!parsed.success) return
+        const m = parsed.data
+        if ('type' in m) {
+          for (const w of waiting.values()) if (w.jobId && w.jobId === m.jobId) w.onProgress?.(m)
           return
         }
         if (typeof m.id !== 'number') return
         const w = waiting.get(m.id)
         if (!w) return
         waiting.delete(m.id)
-        w.resolve(m.ok ? { ok: true, result: m.result } : { ok: false, error: { message: m.error?.message ?? 'unknown error' } })
+        w.resolve(m.ok ? { ok: true, result: m.result } : { ok: false, error: { message: m.error.message } })
       }
     })
     return opening
@@ -93,13 +106,15 @@ function wsClient(token: string): ApiClient {
       const id = nextId++
       const r = await new Promise<CallResult>((resolve) => {
         waiting.set(id, { resolve, onProgress: opts?.onProgress, jobId: opts?.jobId })
-        s.send(JSON.stringify({ id, method, args, ...(opts?.jobId ? { jobId: opts.jobId } : {}) }))
+        const msg: WsClientMessage = { id, method, args, ...(opts?.jobId ? { jobId: opts.jobId } : {}) }
+        s.send(JSON.stringify(msg))
       })
       return unwrap<ApiResponse<M>>(r)
     },
     async cancel(jobId) {
       const s = await open()
-      s.send(JSON.stringify({ type: 'cancel', jobId }))
+      const msg: WsClientMessage = { type: 'cancel', jobId }
+      s.send(JSON.stringify(msg))
     },
   }
 }
@@ -115,11 +130,6 @@ export function api(): ApiClient {
     client = wsClient(token)
   }
   return client
-}
-
-/** Tests and previews can inject a client. */
-export function setApi(c: ApiClient): void {
-  client = c
 }
 
 let jobCounter = 0

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { CheckpointRecord, ExportResult } from '@shared/labTypes'
+import type { CheckpointRecord, ExportResult } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import type { ProgressMessage } from '@shared/api'
 

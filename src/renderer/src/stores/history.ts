@@ -1,10 +1,9 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { HistoryFilterArgs } from '@shared/api'
-import type { RunDetail, RunRecord, RunStatus, ScatterPoint } from '@shared/labTypes'
+import type { HistoryFilterArgs, RunDetail, RunRecord, RunStatus, ScatterPoint, SortKey } from '@shared/api'
 import { api, messageOf } from '../api/client'
 
-export type SortKey = 'started' | 'lr' | 'recall' | 'stability' | 'loss' | 'ms' | 'id'
+export type { SortKey }
 
 /** Past runs: the filtered, sorted table, the plasticity-vs-stability scatter and one run's detail. */
 export const useHistoryStore = defineStore('history', () => {

@@ -1,15 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { ProgressMessage } from '@shared/api'
-import type { ModelInfo, RunRecord, SweepResult } from '@shared/labTypes'
+import { SEED_DEFAULTS, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import { useModelsStore } from './models'
-
-const SEED = {
-  prompt: 'To be',
-  phrase: 'To be, or not to be, that is the question',
-  lrs: [0, 1e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 1e-1],
-}
 
 /** The Lab view's experiment: the form, the running job and its outcome. */
 export const useLabStore = defineStore('lab', () => {
@@ -19,10 +12,10 @@ export const useLabStore = defineStore('lab', () => {
   const modelRef = ref<string | null>(null)
   /** set when a checkpoint is the base (shown in the picker) */
   const baseCheckpoint = ref<{ id: number; name: string; modelPath: string } | null>(null)
-  const prompt = ref(SEED.prompt)
-  const phrase = ref(SEED.phrase)
-  const lrs = ref<number[]>([...SEED.lrs])
-  const maxGen = ref(64)
+  const prompt = ref<string>(SEED_DEFAULTS.prompt)
+  const phrase = ref<string>(SEED_DEFAULTS.phrase)
+  const lrs = ref<number[]>([...SEED_DEFAULTS.lrs])
+  const maxGen = ref<number>(SEED_DEFAULTS.maxGen)
   const defaultsFrom = ref<string | null>(null)
 
   const running = ref(false)
@@ -44,9 +37,9 @@ export const useLabStore = defineStore('lab', () => {
   /** Fill prompt, phrase and step sizes from a model's preset. */
   function applyPreset(m: ModelInfo | null): void {
     const p = m?.preset
-    prompt.value = p?.prompt ?? SEED.prompt
-    phrase.value = p?.phrase ?? SEED.phrase
-    lrs.value = [...(p?.lrs?.length ? p.lrs : SEED.lrs)]
+    prompt.value = p?.prompt ?? SEED_DEFAULTS.prompt
+    phrase.value = p?.phrase ?? SEED_DEFAULTS.phrase
+    lrs.value = [...(p?.lrs?.length ? p.lrs : SEED_DEFAULTS.lrs)]
     defaultsFrom.value = m ? m.name : null
   }
 
@@ -68,9 +61,10 @@ export const useLabStore = defineStore('lab', () => {
 
   /** max_seq_len: the seed's 128, raised (up to the model's context) when more tokens are asked for. */
   function seqFor(n: number): { maxSeq?: number } {
-    if (n <= 64) return {}
-    const maxPos = Number(model.value?.config['max_position_embeddings']) || 128
-    return { maxSeq: Math.min(maxPos, Math.max(128, n + 64)) }
+    const { maxGen, maxSeq } = SEED_DEFAULTS
+    if (n <= maxGen) return {}
+    const maxPos = Number(model.value?.config['max_position_embeddings']) || maxSeq
+    return { maxSeq: Math.min(maxPos, Math.max(maxSeq, n + maxSeq - maxGen)) }
   }
 
   async function run(): Promise<void> {

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { ModelInfo } from '@shared/labTypes'
+import type { ModelInfo } from '@shared/api'
 import { api, messageOf } from '../api/client'
 
 /** Models the lab knows: the embedded organism plus every directory opened. */

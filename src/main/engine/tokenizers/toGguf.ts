@@ -1,0 +1,132 @@
+// A tokenizer as GGUF metadata (tokenizer.ggml.*), the way llama.cpp's converter writes it, so an exported GGUF
+// file tokenizes as the model's own tokenizer does: SentencePiece-style vocabularies as model "llama" (tokens,
+// scores, token types), byte-level BPE as model "gpt2" (tokens, merges, and the pre-tokenizer's name).
+// tokenizerFromGguf reads this back; the tests check that round trip against the oracle.
+import { ModelFormatError } from '../config'
+import { SentencePieceTokenizer } from '../tokenizer'
+import { GPT2_SPLIT_PATTERN, LLAMA3_SPLIT_PATTERN } from './byteLevel'
+import { GgufTokenType } from './gguf'
+import { TokenizerJson } from './tokenizerJson'
+import { Tokenizer } from './types'
+import { WithSpecialTokens } from './withSpecialTokens'
+
+export type GgufTokenizerEntry =
+  | [string, 'str', string]
+  | [string, 'u32', number]
+  | [string, 'bool', boolean]
+  | [string, 'strs', string[]]
+  | [string, 'f32s' | 'i32s', number[]]
+
+const QWEN2_SPLIT_PATTERN =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+type Json = Record<string, unknown>
+
+/** `vocabSize` is the model's (config vocab_size); ids past the tokenizer's are written as unused [PADn] tokens. */
+export function tokenizerGgufMetadata(tok: Tokenizer, vocabSize: number): GgufTokenizerEntry[] {
+  const refuse = (why: string): never => {
+    throw new ModelFormatError(`GGUF export: ${tok.kind} cannot be written as a GGUF vocabulary (${why})`)
+  }
+  if (vocabSize < tok.vocabSize) refuse(`it has ${tok.vocabSize} tokens, the model only ${vocabSize}`)
+  const pad = (i: number): string => `[PAD${i}]`
+  const common = (model: string): GgufTokenizerEntry[] => {
+    const entries: GgufTokenizerEntry[] = [['tokenizer.ggml.model', 'str', model]]
+    if (tok.bosId >= 0) entries.push(['tokenizer.ggml.bos_token_id', 'u32', tok.bosId])
+    if (tok.eosId >= 0) entries.push(['tokenizer.ggml.eos_token_id', 'u32', tok.eosId])
+    if (tok.unkId >= 0) entries.push(['tokenizer.ggml.unknown_token_id', 'u32', tok.unkId])
+    entries.push(['tokenizer.ggml.add_bos_token', 'bool', tok.addsBos], ['tokenizer.ggml.add_eos_token', 'bool', false])
+    return entries
+  }
+
+  // a GGUF "llama" vocabulary read back (control tokens matched in text around a SentencePiece tokenizer)
+  const spm = tok instanceof WithSpecialTokens ? tok.inner : tok
+  if (spm instanceof SentencePieceTokenizer) {
+    const info = (i: number): { text: string; score: number; type: number } =>
+      i < spm.vocabSize ? spm.pieceInfo(i) : { text: pad(i), score: -1e9, type: GgufTokenType.UNUSED }
+    const all = Array.from({ length: vocabSize }, (_, i) => info(i))
+    return [
+      ...common('llama'),
+      ['tokenizer.ggml.tokens', 'strs', all.map((p) => p.text)],
+      ['tokenizer.ggml.scores', 'f32s', all.map((p) => p.score)],
+      ['tokenizer.ggml.token_type', 'i32s', all.map((p) => p.type)],
+    ]
+  }
+  if (!(tok instanceof TokenizerJson)) return refuse('unknown tokenizer kind')
+  if (tok.hasExternalRanks) refuse('a tiktoken file has no merge list; llama.cpp needs one')
+  const json = tok.source
+  const model = json.model as Json
+  const added = new Map(((json.added_tokens ?? []) as Json[]).map((t) => [t.id as number, t]))
+  const tokens = Array.from({ length: vocabSize }, (_, i) => (i < tok.vocabSize ? tok.piece(i) : pad(i)))
+  const typeOf = (i: number, isByte: (t: string) => boolean): number => {
+    if (i >= tok.vocabSize) return GgufTokenType.UNUSED
+    if (i === tok.unkId) return GgufTokenType.UNKNOWN
+    const a = added.get(i)
+    if (a) return a.special === true ? GgufTokenType.CONTROL : GgufTokenType.USER_DEFINED
+    return isByte(tokens[i]) ? GgufTokenType.BYTE : GgufTokenType.NORMAL
+  }
+  const merges = ((model.merges ?? []) as (string | [string, string])[]).map((m) => (typeof m === 'string' ? m : m.join(' ')))
+
+  if (model.byte_fallback === true && isSentencePieceStyle(json)) {
+    // SentencePiece scores order merges; HF's converter wrote merges in that order, so ranks give them back.
+    const firstRank = new Map<string, number>()
+    merges.forEach((m, rank) => {
+      const merged = m.replace(' ', '')
+      if (!firstRank.has(merged)) firstRank.set(merged, rank)
+    })
+    const scores = tokens.map((t, i) => (i >= tok.vocabSize ? -1e9 : [...t].length === 1 ? 0 : -(firstRank.get(t) ?? 1e9)))
+    return [
+      ...common('llama'),
+      ['tokenizer.ggml.tokens', 'strs', tokens],
+      ['tokenizer.ggml.scores', 'f32s', scores],
+      ['tokenizer.ggml.token_type', 'i32s', tokens.map((_, i) => typeOf(i, (t) => /^<0x[0-9A-F]{2}>$/.test(t)))],
+      ['tokenizer.ggml.add_space_prefix', 'bool', true],
+    ]
+  }
+  const pre = byteLevelPreName(json.pre_tokenizer, model.ignore_merges === true)
+  if (pre === undefined) return refuse('its normalizer/pre-tokenizer has no llama.cpp equivalent')
+  return [
+    ...common('gpt2'),
+    ['tokenizer.ggml.pre', 'str', pre],
+    ['tokenizer.ggml.tokens', 'strs', tokens],
+    ['tokenizer.ggml.token_type', 'i32s', tokens.map((_, i) => typeOf(i, () => false))],
+    ['tokenizer.ggml.merges', 'strs', merges],
+  ]
+}
+
+/** Llama-2/Mistral style: Prepend "▁" + Replace " " → "▁" normalizer, or an unsplit Metaspace that always prepends. */
+function isSentencePieceStyle(json: Json): boolean {
+  const steps = (value: unknown, key: string): Json[] => {
+    const o = value as Json | null
+    if (!o) return []
+    return o.type === 'Sequence' ? ((o[key] as Json[]) ?? []) : [o]
+  }
+  const normalizers = steps(json.normalizer, 'normalizers')
+  const pres = steps(json.pre_tokenizer, 'pretokenizers')
+  const prepends = normalizers.some((n) => n.type === 'Prepend' && n.prepend === '▁')
+  const replaces = normalizers.some((n) => n.type === 'Replace' && (n.pattern as Json)?.String === ' ' && n.content === '▁')
+  if (prepends && replaces && pres.length === 0) return true
+  // llama.cpp prefixes a space after every special token, which is Metaspace's "always", not "first".
+  const scheme = (m: Json): unknown => m.prepend_scheme ?? (m.add_prefix_space === false ? 'never' : 'always')
+  const metaspace = pres.length === 1 && pres[0].type === 'Metaspace' && scheme(pres[0]) === 'always' && pres[0].split === false
+  return normalizers.length === 0 && metaspace
+}
+
+/** The tokenizer.ggml.pre name whose regex tokenizerFromGguf maps back to this pre-tokenizer, if any. */
+function byteLevelPreName(value: unknown, ignoreMerges: boolean): string | undefined {
+  const o = value as Json | null
+  if (!o) return undefined
+  const steps = o.type === 'Sequence' ? ((o.pretokenizers as Json[]) ?? []) : [o]
+  const byteLevelOnly = (s: Json): boolean => s.type === 'ByteLevel' && s.use_regex === false && s.add_prefix_space !== true
+  const splitWith = (s: Json, pattern: string): boolean =>
+    s.type === 'Split' && (s.pattern as Json)?.Regex === pattern && s.behavior === 'Isolated' && s.invert !== true
+  if (steps.length === 2 && byteLevelOnly(steps[1])) {
+    if (splitWith(steps[0], LLAMA3_SPLIT_PATTERN) && ignoreMerges) return 'llama-bpe'
+    if (splitWith(steps[0], QWEN2_SPLIT_PATTERN) && !ignoreMerges) return 'qwen2'
+    if (splitWith(steps[0], GPT2_SPLIT_PATTERN) && !ignoreMerges) return 'gpt-2'
+  }
+  if (ignoreMerges) return undefined
+  const gpt2ByteLevel = (s: Json): boolean => s.type === 'ByteLevel' && s.use_regex !== false && s.add_prefix_space === false
+  if (steps.length === 1 && gpt2ByteLevel(steps[0])) return 'gpt-2'
+  if (steps.length === 2 && steps[0].type === 'Digits' && steps[0].individual_digits === true && gpt2ByteLevel(steps[1])) return 'smollm'
+  return undefined
+}

@@ -1,0 +1,475 @@
+// The experiments (docs/design.md, "Experiments"): generate, step, sweep, prompt comparison and lesson sequences.
+// Each one writes its run rows as `running` before any work, does the work on the engine (views of one base model),
+// measures every metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the
+// reason.
+import { CallOptions, CancelledError, Engine, Generation, Gradient, InputError, View } from '../engine/engine'
+import { formatSeedTable, seedWords, commonPrefixWords } from '../../shared/seedTable'
+import type {
+  ChainStep,
+  CompareCell,
+  CompareResult,
+  GroupKind,
+  LessonRecall,
+  LessonResult,
+  RunKind,
+  RunMetrics,
+  RunRecord,
+  Restriction,
+  RunResult,
+  SweepResult,
+} from '../../shared/api'
+import type { DB } from './history/migrations'
+import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, RunOutcome } from './history/runs'
+import type { Target } from './targets'
+import { restrictGradient, updateGrid } from './instruments/groups'
+import { gradientMetrics, modelMetrics, textMetrics } from './metrics'
+
+export interface Settings {
+  prompt: string
+  maxGen: number
+  maxSeq: number
+  temperature: number
+  topP: number
+  seed: number
+  reference: string | null
+  probes: Record<string, string>
+}
+
+/** The step a run took, remembered so "save this step" needs no recomputation while the lab is open. */
+export interface StepMemo {
+  gradient: Gradient
+  lr: number
+  modelId: number
+  /** the view the gradient was taken at */
+  at: View
+}
+
+export interface ExperimentContext {
+  db: DB
+  remember(runId: number, memo: StepMemo): void
+}
+
+export function runBase(t: Target, s: Settings, kind: RunKind): Omit<NewRun, 'prompt'> & { prompt: string } {
+  return {
+    kind,
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    modelRef: t.ref,
+    prompt: s.prompt,
+    maxGen: s.maxGen,
+    maxSeq: s.maxSeq,
+    temperature: s.temperature,
+    topP: s.topP,
+    seed: s.seed,
+  }
+}
+
+function errorText(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]
+}
+
+/** Runs `work`; on failure marks the still-running rows cancelled/failed (and the group) and rethrows. */
+export async function guarded<T>(db: DB, ids: () => number[], t0: number, groupId: number | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (e) {
+    const cancelled = e instanceof CancelledError
+    abortRuns(db, ids(), cancelled ? 'cancelled' : 'failed', cancelled ? 'cancelled' : errorText(e), t0, groupId)
+    throw e
+  }
+}
+
+/** Checks the prompt and phrase fit before any row is written (bad input records nothing). */
+export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { promptIds: number[]; phraseIds: number[][] } {
+  const promptIds = engine.withBos(s.prompt, 'prompt')
+  if (promptIds.length >= s.maxSeq)
+    throw new InputError(`the prompt has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}`)
+  const phraseIds = phrases.map((p) => {
+    if (typeof p !== 'string' || p.trim().length === 0) throw new InputError('the phrase is empty')
+    const ids = engine.withBos(p, 'phrase')
+    if (ids.length > s.maxSeq)
+      throw new InputError(`the phrase is too long: ${ids.length} tokens with BOS, max_seq_len is ${s.maxSeq}`)
+    return ids
+  })
+  return { promptIds, phraseIds }
+}
+
+export function fullText(engine: Engine, promptIds: number[], g: Generation): string {
+  return engine.decode([...promptIds.slice(1), ...g.ids])
+}
+
+export function minMargin(g: Generation): number | undefined {
+  return g.margins.length ? Math.min(...g.margins) : undefined
+}
+
+/** One batched generation: the prompt under every view, with the run's generation settings. */
+export function generateViews(engine: Engine, s: GenerationSettings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
+  return engine.generate(
+    { prompt: promptIds, views, maxNew: s.maxGen, maxSeq: s.maxSeq, temperature: s.temperature, topP: s.topP, seed: s.seed },
+    opts,
+  )
+}
+
+function generateAll(t: Target, s: Settings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
+  return generateViews(t.model.engine, s, promptIds, views, opts)
+}
+
+export function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, reference: string | null): RunOutcome {
+  const full = fullText(engine, promptIds, g)
+  return {
+    id,
+    outputIds: g.ids,
+    outputText: g.text,
+    fullText: full,
+    metrics: { ...textMetrics(g.text, full, reference), ...metrics, minMargin: minMargin(g) },
+  }
+}
+
+export function records(db: DB, ids: number[]): RunRecord[] {
+  return ids.map((id) => getRun(db, id)!)
+}
+
+/** The step's gradient metrics, with its layer × module grid and the restriction it was taken under. */
+export function stepMetrics(engine: Engine, g: Gradient, lr: number, restrict?: Restriction): RunMetrics {
+  const m: RunMetrics = { ...gradientMetrics(g, lr), updateGrid: updateGrid(g.factors(), engine.config.layers, lr) }
+  if (restrict && (restrict.groups || restrict.layers)) m.restriction = restrict
+  return m
+}
+
+// ---- generate -----------------------------------------------------------------------------------------------
+
+export async function runGenerate(ctx: ExperimentContext, t: Target, s: Settings, opts?: CallOptions): Promise<RunResult> {
+  const { promptIds } = checkTexts(t.model.engine, s, [])
+  const t0 = Date.now()
+  const id = insertRun(ctx.db, runBase(t, s, 'generate'))
+  return guarded(ctx.db, () => [id], t0, undefined, async () => {
+    const tg = Date.now()
+    const [g] = await generateAll(t, s, promptIds, [t.base], opts)
+    const generateMs = Date.now() - tg
+    const tm = Date.now()
+    const [m] = await modelMetrics(t.model.engine, { base: t.base, views: [t.base], reference: s.reference }, opts)
+    delete m.probeKl
+    completeRuns(ctx.db, [outcome(id, t.model.engine, promptIds, g, { ...m, timings: { generateMs, metricsMs: Date.now() - tm } }, s.reference)], t0)
+    return { run: getRun(ctx.db, id)! }
+  })
+}
+
+// ---- step ---------------------------------------------------------------------------------------------------
+
+/** One step at `at`: the phrase's gradient there, the completion of the stepped model and its metrics, timed. */
+async function stepFrom(
+  t: Target,
+  s: Settings,
+  at: View,
+  phrase: string,
+  lr: number,
+  phraseIds: number[],
+  promptIds: number[],
+  opts?: CallOptions,
+  restrict?: Restriction,
+): Promise<{ gradient: Gradient; view: View; g: Generation; m: RunMetrics; gradientMs: number; generateMs: number; metricsStart: number }> {
+  const engine = t.model.engine
+  const tg = Date.now()
+  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
+  const gradientMs = Date.now() - tg
+  const view: View = [...at, { gradient, lr }]
+  const tgen = Date.now()
+  const [g] = await generateAll(t, s, promptIds, [view], opts)
+  const generateMs = Date.now() - tgen
+  const metricsStart = Date.now()
+  const [m] = await modelMetrics(
+    engine,
+    { base: t.base, views: [view], phraseIds, reference: s.reference, probes: s.probes },
+    opts,
+  )
+  return { gradient, view, g, m, gradientMs, generateMs, metricsStart }
+}
+
+export async function runStep(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  phrase: string,
+  lr: number,
+  opts?: CallOptions,
+  restrict?: Restriction,
+): Promise<RunResult> {
+  const engine = t.model.engine
+  const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
+  const t0 = Date.now()
+  const id = insertRun(ctx.db, { ...runBase(t, s, 'step'), phrase, lr })
+  return guarded(ctx.db, () => [id], t0, undefined, async () => {
+    const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts, restrict)
+    const metrics = { ...stepMetrics(engine, gradient, lr, restrict), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
+    completeRuns(ctx.db, [outcome(id, engine, promptIds, g, metrics, s.reference)], t0)
+    ctx.remember(id, { gradient, lr, modelId: t.model.row.id, at: t.base })
+    return { run: getRun(ctx.db, id)! }
+  })
+}
+
+// ---- sweep --------------------------------------------------------------------------------------------------
+
+/** What one batched generation needs besides the prompt and the views. */
+export type GenerationSettings = Pick<Settings, 'maxGen' | 'maxSeq' | 'temperature' | 'topP' | 'seed'>
+
+export interface SteppingOff {
+  gradient: Gradient
+  /** one view per step size: the starting view plus α·(the step) */
+  views: View[]
+  generations: Generation[]
+  gradientMs: number
+  generateMs: number
+}
+
+/**
+ * The seed's "Stepping Off", the core shared by the lab's sweep and the bench: one gradient of the phrase at the
+ * starting view `at`, then every step size in one batched generation (docs/design.md, "The batched sweep").
+ */
+export async function steppingOff(
+  engine: Engine,
+  at: View,
+  promptIds: number[],
+  phrase: string,
+  lrs: number[],
+  s: GenerationSettings,
+  opts?: CallOptions,
+  restrict?: Restriction,
+): Promise<SteppingOff> {
+  const tg = Date.now()
+  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
+  const gradientMs = Date.now() - tg
+  const views: View[] = lrs.map((lr) => [...at, { gradient, lr }])
+  const tgen = Date.now()
+  const generations = await generateViews(engine, s, promptIds, views, opts)
+  return { gradient, views, generations, gradientMs, generateMs: Date.now() - tgen }
+}
+
+export async function runSweep(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  phrase: string,
+  lrs: number[],
+  args: unknown,
+  opts?: CallOptions,
+  restrict?: Restriction,
+): Promise<SweepResult> {
+  const engine = t.model.engine
+  const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
+  const t0 = Date.now()
+  const groupId = insertGroup(ctx.db, {
+    kind: 'sweep',
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    prompt: s.prompt,
+    phrase,
+    lrs,
+    args,
+  })
+  const ids = ctx.db.transaction(() =>
+    lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep'), phrase, lr, groupId, groupIndex: i })),
+  )()
+  return guarded(ctx.db, () => ids, t0, groupId, async () => {
+    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts, restrict)
+    const tm = Date.now()
+    const ms = await modelMetrics(
+      engine,
+      { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes },
+      opts,
+    )
+    const metricsMs = Date.now() - tm
+    const outcomes = lrs.map((lr, i) =>
+      outcome(ids[i], engine, promptIds, gens[i], {
+        ...stepMetrics(engine, gradient, lr, restrict),
+        ...ms[i],
+        timings: { gradientMs, generateMs, metricsMs },
+      }, s.reference),
+    )
+    const table = formatSeedTable(outcomes.map((o, i) => ({ lr: lrs[i], words: seedWords(o.fullText) })))
+    completeRuns(ctx.db, outcomes, t0, {
+      id: groupId,
+      result: { phraseIds: gradient.phraseIds, phraseLoss: gradient.loss, table },
+    })
+    ids.forEach((id, i) => ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
+    return {
+      group: getGroup(ctx.db, groupId)!,
+      runs: records(ctx.db, ids),
+      phraseIds: gradient.phraseIds,
+      phraseLoss: gradient.loss,
+      table,
+    }
+  })
+}
+
+// ---- prompt comparison --------------------------------------------------------------------------------------
+
+/** Text after the prefix, so recall is measured on what the prompt asked for, not on the prefix. */
+function withoutPrefix(text: string, prefix: string): string {
+  const p = prefix.trim()
+  return p && text.startsWith(p) ? text.slice(p.length).trimStart() : text
+}
+
+export async function runCompare(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  prefix: string,
+  phrase: string | null,
+  lrs: number[],
+  args: unknown,
+  opts?: CallOptions,
+): Promise<CompareResult> {
+  const engine = t.model.engine
+  const steps = [0, ...lrs.filter((lr) => lr !== 0)]
+  if (steps.length > 1 && !phrase) throw new InputError('a phrase is needed to compare steps')
+  const pre = { ...s, prompt: prefix + s.prompt }
+  const { promptIds, phraseIds } = checkTexts(engine, s, steps.length > 1 && phrase ? [phrase] : [])
+  const { promptIds: prefixedIds } = checkTexts(engine, pre, [])
+  const t0 = Date.now()
+  const groupId = insertGroup(ctx.db, {
+    kind: 'compare',
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    prompt: s.prompt,
+    phrase: phrase ?? '',
+    lrs: steps,
+    args,
+  })
+  const layout: { prefixed: boolean; lr: number }[] = []
+  for (const prefixed of [false, true]) for (const lr of steps) layout.push({ prefixed, lr })
+  const ids = ctx.db.transaction(() =>
+    layout.map((c, i) =>
+      insertRun(ctx.db, {
+        ...runBase(t, c.prefixed ? pre : s, 'compare'),
+        phrase: c.lr !== 0 ? phrase : null,
+        lr: c.lr,
+        groupId,
+        groupIndex: i,
+      }),
+    ),
+  )()
+  return guarded(ctx.db, () => ids, t0, groupId, async () => {
+    const gradient = steps.length > 1 && phrase ? await engine.gradient(phrase, t.base, opts, s.maxSeq) : null
+    const views: View[] = steps.map((lr) => (lr === 0 || !gradient ? t.base : [...t.base, { gradient, lr }]))
+    const plain = await generateAll(t, s, promptIds, views, opts)
+    const engineered = await generateAll(t, pre, prefixedIds, views, opts)
+    const ms = await modelMetrics(
+      engine,
+      { base: t.base, views, phraseIds: gradient ? phraseIds[0] : undefined, reference: s.reference, probes: s.probes },
+      opts,
+    )
+    const cells: CompareCell[] = []
+    const outcomes = layout.map((c, i) => {
+      const j = steps.indexOf(c.lr)
+      const g = c.prefixed ? engineered[j] : plain[j]
+      const full = fullText(engine, c.prefixed ? prefixedIds : promptIds, g)
+      const shown = c.prefixed ? withoutPrefix(full, prefix) : full
+      const m: RunMetrics = {
+        ...(gradient && c.lr !== 0 ? gradientMetrics(gradient, c.lr) : {}),
+        ...ms[j],
+        ...textMetrics(g.text, shown, s.reference),
+        minMargin: minMargin(g),
+      }
+      cells.push({ runId: ids[i], prefixed: c.prefixed, lr: c.lr, text: shown, recall: m.recall ?? null })
+      return { id: ids[i], outputIds: g.ids, outputText: g.text, fullText: full, metrics: m }
+    })
+    completeRuns(ctx.db, outcomes, t0, { id: groupId, result: { prefix, cells } })
+    if (gradient)
+      layout.forEach((c, i) => c.lr !== 0 && ctx.remember(ids[i], { gradient, lr: c.lr, modelId: t.model.row.id, at: t.base }))
+    return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), cells }
+  })
+}
+
+// ---- lesson sequence ----------------------------------------------------------------------------------------
+
+/** The opening words a lesson is cued with for its recall: the experiment's prompt when the phrase starts with it. */
+export function lessonCue(phrase: string, prompt: string): string {
+  if (prompt.trim() && phrase.startsWith(prompt)) return prompt
+  const w = phrase.split(/\s+/).filter(Boolean)
+  return w.slice(0, Math.min(2, Math.max(1, w.length - 1))).join(' ')
+}
+
+export async function runLesson(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  steps: ChainStep[],
+  args: unknown,
+  opts?: CallOptions,
+): Promise<LessonResult> {
+  const engine = t.model.engine
+  if (!Array.isArray(steps) || steps.length === 0) throw new InputError('a lesson needs at least one step')
+  const { promptIds, phraseIds } = checkTexts(engine, s, steps.map((x) => x.phrase))
+  const cues = steps.map((x) => lessonCue(x.phrase, s.prompt))
+  const cueIds = cues.map((c) => engine.withBos(c, 'cue'))
+  const t0 = Date.now()
+  const kind: GroupKind = 'lesson'
+  const groupId = insertGroup(ctx.db, {
+    kind,
+    modelId: t.model.row.id,
+    checkpointId: t.checkpoint?.id ?? null,
+    prompt: s.prompt,
+    phrase: steps.map((x) => x.phrase).join(' | '),
+    lrs: steps.map((x) => x.lr),
+    args,
+  })
+  const ids = ctx.db.transaction(() => {
+    const out: number[] = []
+    steps.forEach((st, k) =>
+      out.push(
+        insertRun(ctx.db, {
+          ...runBase(t, s, 'lesson'),
+          phrase: st.phrase,
+          lr: st.lr,
+          groupId,
+          groupIndex: k,
+          parentRunId: k > 0 ? out[k - 1] : null,
+          chain: steps.slice(0, k),
+        }),
+      ),
+    )
+    return out
+  })()
+  const forgetting: LessonRecall[][] = []
+  let done = 0
+  return guarded(ctx.db, () => ids.slice(done), t0, groupId, async () => {
+    let view: View = t.base
+    for (let k = 0; k < steps.length; k++) {
+      const tk = Date.now()
+      const at = view
+      const step = await stepFrom(t, s, at, steps[k].phrase, steps[k].lr, phraseIds[k], promptIds, opts)
+      const { gradient, g, m, gradientMs, generateMs, metricsStart } = step
+      view = step.view
+      // the forgetting curve: every lesson so far, under the model after step k
+      const row: LessonRecall[] = []
+      const gens = new Map<string, Generation>()
+      gens.set(s.prompt, g)
+      for (let j = 0; j <= k; j++) {
+        const sc = await engine.score({ ids: phraseIds[j], views: [view] }, opts)
+        const loss = sc[0].nll.reduce((a, b) => a + b, 0) / sc[0].nll.length
+        let cg = gens.get(cues[j])
+        if (!cg) {
+          const need = Math.min(s.maxSeq - cueIds[j].length, phraseIds[j].length + 8)
+          ;[cg] = await engine.generate({ prompt: cueIds[j], views: [view], maxNew: Math.max(1, need), maxSeq: s.maxSeq }, opts)
+          gens.set(cues[j], cg)
+        }
+        const words = steps[j].phrase.split(/\s+/).filter(Boolean).length
+        const text = engine.decode([...cueIds[j].slice(1), ...cg.ids])
+        row.push({ lesson: j, phrase: steps[j].phrase, loss, recall: Math.min(words, commonPrefixWords(text, steps[j].phrase)), cue: cues[j] })
+      }
+      forgetting.push(row)
+      const metrics: RunMetrics = {
+        ...gradientMetrics(gradient, steps[k].lr),
+        ...m,
+        forgetting: row,
+        timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart },
+      }
+      // the last step completes the group in the same transaction
+      const last = k === steps.length - 1
+      completeRuns(ctx.db, [outcome(ids[k], engine, promptIds, g, metrics, s.reference)], tk, last ? { id: groupId, result: { forgetting } } : undefined)
+      ctx.remember(ids[k], { gradient, lr: steps[k].lr, modelId: t.model.row.id, at })
+      done = k + 1
+    }
+    return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), forgetting }
+  })
+}

@@ -1,0 +1,205 @@
+// The lab's history: SQLite through better-sqlite3 (synchronous, one connection per process), WAL journal so a
+// reader (the UI) never blocks the writer, schema migrations keyed by PRAGMA user_version.
+//
+// A run row is written as `running` before any work starts and completed in one transaction, so a crash leaves
+// either the `running` row or the complete result, never half a result. On open, `running` rows whose owning
+// process is gone become `interrupted` (rows owned by a live process — the desktop app and the CLI may share a
+// data directory — are left alone).
+import Database from 'better-sqlite3'
+import { markInterrupted } from './runs'
+
+export type DB = Database.Database
+
+/**
+ * Ordered migrations: migrations[i] takes user_version i → i + 1. Never edit a released entry; append a new one.
+ * v1 is the first released schema (models, runs, sweeps, checkpoints: docs/design.md, "Data model").
+ * v2 generalises sweeps into groups (sweeps, lessons, comparisons), adds lineage/chain columns, columns extracted
+ * from the metrics JSON for the UI's filters and scatter, process ownership of running rows, and their indices.
+ */
+export const MIGRATIONS: string[] = [
+  // v1
+  `
+  CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    format TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    config TEXT NOT NULL,
+    added_at TEXT NOT NULL
+  );
+  CREATE TABLE sweeps (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    prompt TEXT NOT NULL,
+    phrase TEXT NOT NULL,
+    lrs TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    sweep_id INTEGER REFERENCES sweeps(id),
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    prompt TEXT NOT NULL,
+    phrase TEXT,
+    lr REAL,
+    max_gen_len INTEGER NOT NULL,
+    temperature REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    output_ids TEXT,
+    output_text TEXT,
+    metrics TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    ms REAL
+  );
+  CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    parent_id INTEGER REFERENCES checkpoints(id),
+    phrase TEXT NOT NULL,
+    lr REAL NOT NULL,
+    file TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX runs_started ON runs(started_at);
+  `,
+  // v2
+  `
+  ALTER TABLE sweeps RENAME TO run_groups;
+  ALTER TABLE run_groups ADD COLUMN kind TEXT NOT NULL DEFAULT 'sweep';
+  ALTER TABLE run_groups ADD COLUMN checkpoint_id INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL;
+  ALTER TABLE run_groups ADD COLUMN args TEXT;
+  ALTER TABLE run_groups ADD COLUMN result TEXT;
+  ALTER TABLE run_groups ADD COLUMN status TEXT NOT NULL DEFAULT 'done';
+  ALTER TABLE run_groups ADD COLUMN finished_at TEXT;
+  UPDATE run_groups SET args = json_object('prompt', prompt, 'phrase', phrase, 'lrs', json(lrs)) WHERE args IS NULL;
+
+  ALTER TABLE runs RENAME COLUMN sweep_id TO group_id;
+  ALTER TABLE runs ADD COLUMN group_index INTEGER;
+  ALTER TABLE runs ADD COLUMN checkpoint_id INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL;
+  ALTER TABLE runs ADD COLUMN model_ref TEXT;
+  ALTER TABLE runs ADD COLUMN parent_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL;
+  ALTER TABLE runs ADD COLUMN chain TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE runs ADD COLUMN max_seq_len INTEGER NOT NULL DEFAULT 128;
+  ALTER TABLE runs ADD COLUMN top_p REAL NOT NULL DEFAULT 1;
+  ALTER TABLE runs ADD COLUMN full_text TEXT;
+  ALTER TABLE runs ADD COLUMN recall REAL;
+  ALTER TABLE runs ADD COLUMN stability_kl REAL;
+  ALTER TABLE runs ADD COLUMN loss_after REAL;
+  ALTER TABLE runs ADD COLUMN distinct2 REAL;
+  ALTER TABLE runs ADD COLUMN owner TEXT;
+  UPDATE runs SET
+    recall = json_extract(metrics, '$.recall'),
+    stability_kl = json_extract(metrics, '$.stabilityKl'),
+    loss_after = json_extract(metrics, '$.phraseLossAfter'),
+    distinct2 = json_extract(metrics, '$.distinct2'),
+    full_text = output_text
+  WHERE metrics IS NOT NULL AND json_valid(metrics);
+
+  ALTER TABLE models ADD COLUMN name TEXT;
+  ALTER TABLE models ADD COLUMN files TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE models ADD COLUMN params INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE models ADD COLUMN file_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE models ADD COLUMN embedded INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE models ADD COLUMN last_used_at TEXT;
+
+  ALTER TABLE checkpoints ADD COLUMN run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL;
+  ALTER TABLE checkpoints ADD COLUMN loss REAL NOT NULL DEFAULT 0;
+  ALTER TABLE checkpoints ADD COLUMN base_fingerprint TEXT NOT NULL DEFAULT '';
+  UPDATE checkpoints SET base_fingerprint = (SELECT fingerprint FROM models WHERE models.id = checkpoints.model_id);
+
+  DROP INDEX runs_started;
+  CREATE INDEX runs_started ON runs(started_at);
+  CREATE INDEX runs_model ON runs(model_id, started_at);
+  CREATE INDEX runs_kind ON runs(kind, started_at);
+  CREATE INDEX runs_lr ON runs(lr);
+  CREATE INDEX runs_phrase ON runs(phrase);
+  CREATE INDEX runs_status ON runs(status);
+  CREATE INDEX runs_group ON runs(group_id, group_index);
+  CREATE INDEX runs_checkpoint ON runs(checkpoint_id);
+  CREATE INDEX groups_kind ON run_groups(kind, created_at);
+  CREATE INDEX checkpoints_parent ON checkpoints(parent_id);
+  CREATE INDEX checkpoints_run ON checkpoints(run_id);
+  `,
+]
+
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+export class DbError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'DbError'
+  }
+}
+
+/** Applies pending migrations, each in its own transaction. Refuses a database newer than this build. */
+export function migrate(db: DB): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number
+  if (from > MIGRATIONS.length)
+    throw new DbError(
+      `the history database has schema version ${from}, newer than this Soliloquy understands (${MIGRATIONS.length}); update Soliloquy`,
+    )
+  // foreign keys are checked after the whole migration (ALTER TABLE … RENAME rewrites references)
+  db.pragma('foreign_keys = OFF')
+  try {
+    for (let v = from; v < MIGRATIONS.length; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v])
+        db.pragma(`user_version = ${v + 1}`)
+      })()
+    }
+    // only a migration is checked here: a reference left dangling by hand (a deleted parent checkpoint row) must not
+    // lock the whole history; the lab names it where it is used ("its parent (id 3) is missing")
+    if (from < MIGRATIONS.length) {
+      const bad = db.pragma('foreign_key_check') as unknown[]
+      if (bad.length) throw new DbError(`the history database has ${bad.length} dangling references after migration`)
+    }
+  } finally {
+    db.pragma('foreign_keys = ON')
+  }
+  return { from, to: MIGRATIONS.length }
+}
+
+export interface OpenResult {
+  db: DB
+  migrated: { from: number; to: number }
+  /** runs found `running` from a process that is gone, now `interrupted` */
+  interrupted: number[]
+}
+
+export function openDb(path: string): OpenResult {
+  let db: DB
+  try {
+    // Inside Electron the SQLite binding must match Electron's ABI: `npm start` builds a separate copy and names it
+    // here, so the Node build used by the CLI stays untouched.
+    const binding = process.env.SOLILOQUY_SQLITE_BINDING
+    db = binding ? new Database(path, { nativeBinding: binding }) : new Database(path)
+  } catch (e) {
+    throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
+  }
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.pragma('busy_timeout = 5000')
+    const ok = db.pragma('quick_check', { simple: true })
+    if (ok !== 'ok') throw new DbError(`the history database ${path} is damaged (${String(ok)}); move it aside to start a new history`)
+    const migrated = migrate(db)
+    const interrupted = markInterrupted(db)
+    return { db, migrated, interrupted }
+  } catch (e) {
+    db.close()
+    if (e instanceof DbError) throw e
+    // garbage or a truncated file: SQLite's SQLITE_NOTADB / SQLITE_CORRUPT; the file is left as it is
+    const code = (e as { code?: unknown }).code
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+      throw new DbError(`the history database ${path} is damaged (${(e as Error).message}); move it aside to start a new history`)
+    throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
+  }
+}
+

@@ -1,0 +1,374 @@
+// Runs and their groups (a sweep's α columns, a lesson's steps, a comparison's cells): written `running` before any
+// work, completed in one transaction; history queries (filters, sort, paging) and the plasticity/stability scatter.
+import { hostname } from 'node:os'
+import type {
+  GroupKind,
+  GroupRecord,
+  HistoryFilter,
+  HistoryPage,
+  RunKind,
+  RunMetrics,
+  RunRecord,
+  RunStatus,
+  ScatterPoint,
+  ChainStep,
+} from '../../../shared/api'
+import type { DB } from './migrations'
+
+export function nowIso(): string {
+  return new Date().toISOString()
+}
+
+/** "host:pid" of this process, stored on running rows so another process can tell whether they are orphaned. */
+export const OWNER = `${hostname()}:${process.pid}`
+
+function ownerAlive(owner: string | null): boolean {
+  if (!owner) return false
+  const i = owner.lastIndexOf(':')
+  const host = owner.slice(0, i)
+  const pid = Number(owner.slice(i + 1))
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false
+  // another Lab in this very process (e.g. a second worker thread) may be running it: leave it alone
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Leftover `running` rows of dead processes → `interrupted` (runs and groups). */
+export function markInterrupted(db: DB): number[] {
+  const rows = db.prepare(`SELECT id, owner, group_id FROM runs WHERE status = 'running'`).all() as {
+    id: number
+    owner: string | null
+    group_id: number | null
+  }[]
+  const dead = rows.filter((r) => !ownerAlive(r.owner))
+  const now = nowIso()
+  db.transaction(() => {
+    const upd = db.prepare(
+      `UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process running it ended before it finished' WHERE id = ?`,
+    )
+    for (const r of dead) upd.run(now, r.id)
+    db.prepare(`UPDATE run_groups SET status = 'interrupted', finished_at = ? WHERE status = 'running'
+      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now)
+  })()
+  return dead.map((r) => r.id)
+}
+
+// ---- groups -------------------------------------------------------------------------------------------------
+
+interface GroupRow {
+  id: number
+  kind: GroupKind
+  model_id: number
+  checkpoint_id: number | null
+  prompt: string
+  phrase: string
+  lrs: string
+  args: string | null
+  result: string | null
+  status: RunStatus
+  created_at: string
+  finished_at: string | null
+}
+
+export function insertGroup(
+  db: DB,
+  g: { kind: GroupKind; modelId: number; checkpointId: number | null; prompt: string; phrase: string; lrs: number[]; args: unknown },
+): number {
+  const r = db.prepare(
+    `INSERT INTO run_groups (kind, model_id, checkpoint_id, prompt, phrase, lrs, args, status, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+  ).run(g.kind, g.modelId, g.checkpointId, g.prompt, g.phrase, JSON.stringify(g.lrs), JSON.stringify(g.args), nowIso())
+  return Number(r.lastInsertRowid)
+}
+
+export function finishGroup(db: DB, id: number, status: RunStatus, result: unknown): void {
+  db.prepare('UPDATE run_groups SET status = ?, result = ?, finished_at = ? WHERE id = ?').run(
+    status, result === undefined ? null : JSON.stringify(result), nowIso(), id)
+}
+
+export function getGroup(db: DB, id: number): GroupRecord | undefined {
+  const g = db.prepare('SELECT * FROM run_groups WHERE id = ?').get(id) as GroupRow | undefined
+  if (!g) return undefined
+  const runIds = (db.prepare('SELECT id FROM runs WHERE group_id = ? ORDER BY group_index, id').all(id) as { id: number }[]).map(
+    (r) => r.id,
+  )
+  return {
+    id: g.id,
+    kind: g.kind,
+    modelId: g.model_id,
+    checkpointId: g.checkpoint_id,
+    args: g.args ? (JSON.parse(g.args) as Record<string, unknown>) : { prompt: g.prompt, phrase: g.phrase, lrs: JSON.parse(g.lrs) },
+    result: g.result ? (JSON.parse(g.result) as Record<string, unknown>) : null,
+    status: g.status,
+    createdAt: g.created_at,
+    finishedAt: g.finished_at,
+    runIds,
+  }
+}
+
+// ---- runs ---------------------------------------------------------------------------------------------------
+
+export interface NewRun {
+  kind: RunKind
+  groupId?: number | null
+  groupIndex?: number | null
+  modelId: number
+  checkpointId?: number | null
+  modelRef?: string | null
+  parentRunId?: number | null
+  chain?: ChainStep[]
+  prompt: string
+  phrase?: string | null
+  lr?: number | null
+  maxGen: number
+  maxSeq: number
+  temperature: number
+  topP: number
+  seed: number
+}
+
+/** Inserts a run as `running` (before any work is done). */
+export function insertRun(db: DB, r: NewRun): number {
+  const res = db.prepare(
+    `INSERT INTO runs (kind, group_id, group_index, model_id, checkpoint_id, model_ref, parent_run_id, chain, prompt,
+       phrase, lr, max_gen_len, max_seq_len, temperature, top_p, seed, status, owner, started_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+  ).run(r.kind, r.groupId ?? null, r.groupIndex ?? null, r.modelId, r.checkpointId ?? null, r.modelRef ?? null,
+    r.parentRunId ?? null, JSON.stringify(r.chain ?? []), r.prompt, r.phrase ?? null, r.lr ?? null, r.maxGen, r.maxSeq,
+    r.temperature, r.topP, r.seed, OWNER, nowIso())
+  return Number(res.lastInsertRowid)
+}
+
+export interface RunOutcome {
+  id: number
+  outputIds: number[]
+  outputText: string
+  fullText: string
+  metrics: RunMetrics
+}
+
+function finiteOrNull(x: number | undefined): number | null {
+  return typeof x === 'number' && Number.isFinite(x) ? x : null
+}
+
+/** JSON that survives NaN/∞ (stored as null) — metrics of a diverged step can be infinite. */
+function metricsJson(m: RunMetrics): string {
+  return JSON.stringify(m, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))
+}
+
+/** Completes runs (and optionally their group) in one transaction. */
+export function completeRuns(
+  db: DB,
+  outcomes: RunOutcome[],
+  startedMs: number,
+  group?: { id: number; result: unknown },
+): void {
+  const now = nowIso()
+  const ms = Date.now() - startedMs
+  const upd = db.prepare(
+    `UPDATE runs SET status = 'done', output_ids = ?, output_text = ?, full_text = ?, metrics = ?, recall = ?,
+       stability_kl = ?, loss_after = ?, distinct2 = ?, error = NULL, finished_at = ?, ms = ? WHERE id = ?`,
+  )
+  db.transaction(() => {
+    for (const o of outcomes)
+      upd.run(JSON.stringify(o.outputIds), o.outputText, o.fullText, metricsJson(o.metrics), finiteOrNull(o.metrics.recall),
+        finiteOrNull(o.metrics.stabilityKl), finiteOrNull(o.metrics.phraseLossAfter), finiteOrNull(o.metrics.distinct2),
+        now, ms, o.id)
+    if (group) finishGroup(db, group.id, 'done', group.result)
+  })()
+}
+
+/** Marks runs (still `running`) failed or cancelled, with the reason. */
+export function abortRuns(db: DB, ids: number[], status: 'failed' | 'cancelled', error: string, startedMs: number, groupId?: number): void {
+  const now = nowIso()
+  const ms = Date.now() - startedMs
+  const upd = db.prepare(`UPDATE runs SET status = ?, error = ?, finished_at = ?, ms = ? WHERE id = ? AND status = 'running'`)
+  db.transaction(() => {
+    for (const id of ids) upd.run(status, error, now, ms, id)
+    if (groupId !== undefined) finishGroup(db, groupId, status, { error })
+  })()
+}
+
+interface RunRow {
+  id: number
+  kind: RunKind
+  group_id: number | null
+  group_index: number | null
+  model_id: number
+  checkpoint_id: number | null
+  model_ref: string | null
+  parent_run_id: number | null
+  chain: string
+  prompt: string
+  phrase: string | null
+  lr: number | null
+  max_gen_len: number
+  max_seq_len: number
+  temperature: number
+  top_p: number
+  seed: number
+  output_ids: string | null
+  output_text: string | null
+  full_text: string | null
+  metrics: string | null
+  status: RunStatus
+  error: string | null
+  started_at: string
+  finished_at: string | null
+  ms: number | null
+}
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    kind: r.kind,
+    groupId: r.group_id,
+    groupIndex: r.group_index,
+    modelId: r.model_id,
+    checkpointId: r.checkpoint_id,
+    modelRef: r.model_ref,
+    parentRunId: r.parent_run_id,
+    chain: JSON.parse(r.chain || '[]') as ChainStep[],
+    prompt: r.prompt,
+    phrase: r.phrase,
+    lr: r.lr,
+    maxGen: r.max_gen_len,
+    maxSeq: r.max_seq_len,
+    temperature: r.temperature,
+    topP: r.top_p,
+    seed: r.seed,
+    outputIds: r.output_ids ? (JSON.parse(r.output_ids) as number[]) : [],
+    outputText: r.output_text ?? '',
+    fullText: r.full_text ?? r.output_text ?? '',
+    metrics: r.metrics ? (JSON.parse(r.metrics) as RunMetrics) : {},
+    status: r.status,
+    error: r.error,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    ms: r.ms,
+  }
+}
+
+export function getRun(db: DB, id: number): RunRecord | undefined {
+  const r = db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined
+  return r ? toRecord(r) : undefined
+}
+
+const SORT_COLUMNS: Record<NonNullable<HistoryFilter['sort']>, string> = {
+  started: 'started_at',
+  lr: 'lr',
+  recall: 'recall',
+  stability: 'stability_kl',
+  loss: 'loss_after',
+  ms: 'ms',
+  id: 'id',
+}
+
+function whereClause(f: HistoryFilter): { sql: string; params: unknown[] } {
+  const w: string[] = []
+  const p: unknown[] = []
+  if (f.model !== undefined && f.model !== '') {
+    if (typeof f.model === 'number') {
+      w.push('model_id = ?')
+      p.push(f.model)
+    } else {
+      w.push('model_id IN (SELECT id FROM models WHERE path LIKE ? OR name LIKE ?)')
+      p.push(`%${f.model}%`, `%${f.model}%`)
+    }
+  }
+  if (f.phrase) {
+    w.push('phrase LIKE ?')
+    p.push(`%${f.phrase}%`)
+  }
+  if (f.lrMin !== undefined) {
+    w.push('lr >= ?')
+    p.push(f.lrMin)
+  }
+  if (f.lrMax !== undefined) {
+    w.push('lr <= ?')
+    p.push(f.lrMax)
+  }
+  if (f.from) {
+    w.push('started_at >= ?')
+    p.push(f.from)
+  }
+  if (f.to) {
+    // a bare date means the whole day
+    w.push('started_at <= ?')
+    p.push(/^\d{4}-\d{2}-\d{2}$/.test(f.to) ? `${f.to}T23:59:59.999Z` : f.to)
+  }
+  for (const [key, col] of [['kind', 'kind'], ['status', 'status']] as const) {
+    const v = f[key]
+    if (v === undefined) continue
+    const list = Array.isArray(v) ? v : [v]
+    if (list.length === 0) continue
+    w.push(`${col} IN (${list.map(() => '?').join(', ')})`)
+    p.push(...list)
+  }
+  if (f.groupId !== undefined) {
+    w.push('group_id = ?')
+    p.push(f.groupId)
+  }
+  if (f.checkpointId !== undefined) {
+    w.push('checkpoint_id = ?')
+    p.push(f.checkpointId)
+  }
+  return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params: p }
+}
+
+export function queryRuns(db: DB, f: HistoryFilter = {}): HistoryPage {
+  const { sql, params } = whereClause(f)
+  const col = SORT_COLUMNS[f.sort ?? 'started'] ?? 'started_at'
+  const order = f.order === 'asc' ? 'ASC' : 'DESC'
+  const limit = Number.isFinite(f.limit) ? Math.max(1, Math.min(1000, Math.floor(f.limit!))) : 50
+  const offset = Number.isFinite(f.offset) ? Math.max(0, Math.floor(f.offset!)) : 0
+  const total = (db.prepare(`SELECT COUNT(*) AS n FROM runs ${sql}`).get(...params) as { n: number }).n
+  const rows = db
+    .prepare(`SELECT * FROM runs ${sql} ORDER BY ${col} IS NULL, ${col} ${order}, id ${order} LIMIT ? OFFSET ?`)
+    .all(...params, limit, offset) as RunRow[]
+  return { total, runs: rows.map(toRecord) }
+}
+
+export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
+  const { sql, params } = whereClause({ status: 'done', ...f })
+  const rows = db
+    .prepare(
+      `SELECT id, kind, model_id, group_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
+         json_extract(metrics, '$.referenceLogprob') AS ref_lp
+       FROM runs ${sql} ORDER BY started_at, id LIMIT 20000`,
+    )
+    .all(...params) as {
+    id: number
+    kind: RunKind
+    model_id: number
+    group_id: number | null
+    phrase: string | null
+    lr: number | null
+    recall: number | null
+    loss_after: number | null
+    stability_kl: number | null
+    distinct2: number | null
+    started_at: string
+    ref_lp: number | null
+  }[]
+  return rows.map((r) => ({
+    runId: r.id,
+    kind: r.kind,
+    modelId: r.model_id,
+    groupId: r.group_id,
+    phrase: r.phrase,
+    lr: r.lr,
+    recall: r.recall,
+    phraseLossAfter: r.loss_after,
+    referenceLogprob: r.ref_lp,
+    stabilityKl: r.stability_kl,
+    distinct2: r.distinct2,
+    startedAt: r.started_at,
+  }))
+}
+

@@ -1,0 +1,450 @@
+// The Lab: one facade over the experiments, the history database and the checkpoints, used by the CLI, the desktop
+// app (through IPC) and browser mode (through WebSocket). It knows nothing about Electron. Every method takes plain
+// JSON and returns plain JSON (shapes: src/shared/api.ts); long ones take {onProgress, signal}. Requests arrive
+// validated against the contract (every caller goes through it: src/main/lab/methods.ts), so the lab checks
+// only what needs a loaded model (max_seq_len against its context, texts against its tokenizer).
+import { join } from 'node:path'
+import { CallOptions, InputError, View } from '../engine/engine'
+import { embeddedModelDir, loadAddon } from '../engine/native'
+import {
+  SEED_DEFAULTS,
+  type ChainStep,
+  type CheckpointRecord,
+  type EngineInfo,
+  type CompareRequest,
+  type CompareResult,
+  type DiffRunsRequest,
+  type DiffRunsResult,
+  type EmergeRequest,
+  type EmergeResult,
+  type LayerStudyRequest,
+  type LayerStudyResult,
+  type ReportRequest,
+  type ReportResult,
+  type WindowRequest,
+  type WindowResult,
+  LAYER_STUDY_LR,
+  type DeleteCheckpointRequest,
+  type DeleteResult,
+  type ExperimentBase,
+  type ExportCheckpointRequest,
+  type ExportResult,
+  type GenerateRequest,
+  type HistoryFilter,
+  type HistoryPage,
+  type LessonRequest,
+  type LessonResult,
+  type ModelInfo,
+  type RenameCheckpointRequest,
+  type RunDetail,
+  type RunRecord,
+  type RunResult,
+  type SaveCheckpointRequest,
+  type ScatterPoint,
+  type StepRequest,
+  type SweepRequest,
+  type SweepResult,
+} from '../../shared/api'
+import { exportCheckpointDir } from './checkpoints/export'
+import { CheckpointError, CheckpointStore } from './checkpoints/store'
+import { ensureDataDir, resolveDataDir } from './dataDir'
+import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
+import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/checkpoints'
+import { DB, openDb } from './history/migrations'
+import { getModel, listModelRows } from './history/models'
+import { getGroup, getRun, queryRuns, scatterPoints } from './history/runs'
+import { LoadedModel, Target, Targets } from './targets'
+import { checkRestriction, restrictGradient } from './instruments/groups'
+import { layerStudyPlan, runLayerStudy } from './instruments/layerStudy'
+import { runWindow, windowOptions } from './instruments/window'
+import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './instruments/emerge'
+import { experimentReport } from './instruments/report'
+import { diffRuns } from './instruments/diffRuns'
+
+export { CancelledError, InputError } from '../engine/engine'
+export { ModelFormatError } from '../engine/config'
+export { CheckpointError } from './checkpoints/store'
+export { DataDirError } from './dataDir'
+export { DbError } from './history/migrations'
+
+export const HISTORY_FILE = 'history.sqlite'
+const MAX_MEMOS = 256
+/** Remembered steps hold their factors in memory (~0.1 GB each on Llama-2-7b): bound them by bytes as well. */
+const MAX_MEMO_BYTES = 1 << 30
+
+export { embeddedModelDir }
+
+export interface LabOptions {
+  /** data directory (default: $SOLILOQUY_DATA or the per-user directory Electron uses for "Soliloquy") */
+  dataDir?: string | null
+  /** engine threads (0 = all cores) */
+  threads?: number
+}
+
+export class Lab {
+  readonly dataDir: string
+  readonly db: DB
+  readonly store: CheckpointStore
+  /** what opening the database did: schema migration and runs found interrupted */
+  readonly opened: { migrated: { from: number; to: number }; interrupted: number[] }
+  private readonly targets: Targets
+  private readonly memos = new Map<number, StepMemo>()
+  private closed = false
+
+  constructor(o: LabOptions = {}) {
+    this.dataDir = ensureDataDir(resolveDataDir(o.dataDir))
+    const r = openDb(join(this.dataDir, HISTORY_FILE))
+    this.db = r.db
+    this.opened = { migrated: r.migrated, interrupted: r.interrupted }
+    this.store = new CheckpointStore(this.db, this.dataDir)
+    this.targets = new Targets(this.db, this.store, o.threads ?? 0)
+  }
+
+  // ---- models -------------------------------------------------------------------------------------------------
+
+  private live(): void {
+    if (this.closed) throw new Error('the lab is closed')
+  }
+
+  private target(ref: unknown): Target {
+    this.live()
+    return this.targets.resolve(ref)
+  }
+
+  /** The request's settings with the preset's defaults; max_seq_len checked against the model's context. */
+  private settings(a: ExperimentBase, t: Target): Settings {
+    const p = t.model.preset
+    const maxPos = t.model.engine.config.maxPos
+    const maxSeq = a.maxSeq ?? SEED_DEFAULTS.maxSeq
+    if (maxSeq > maxPos) throw new InputError(`max_seq_len must be a whole number from 2 to ${maxPos} (got ${maxSeq})`)
+    return {
+      prompt: a.prompt ?? p.prompt,
+      maxGen: a.maxGen ?? SEED_DEFAULTS.maxGen,
+      maxSeq,
+      temperature: a.temperature ?? 0,
+      topP: a.topP ?? 1,
+      seed: a.seed ?? SEED_DEFAULTS.seed,
+      reference: a.reference === undefined ? p.reference : a.reference,
+      probes: a.probes ?? p.probes,
+    }
+  }
+
+  /** Bytes of the distinct gradients the memos keep alive (a sweep's runs share one gradient). */
+  private memoBytes(): number {
+    const seen = new Set<object>()
+    let bytes = 0
+    for (const m of this.memos.values())
+      for (const g of [m.gradient, ...m.at.map((t) => t.gradient)])
+        if (!seen.has(g)) {
+          seen.add(g)
+          bytes += g.bytes
+        }
+    return bytes
+  }
+
+  private ctx(): ExperimentContext {
+    return {
+      db: this.db,
+      remember: (runId, memo) => {
+        this.memos.delete(runId)
+        this.memos.set(runId, memo)
+        while (this.memos.size > 1 && (this.memos.size > MAX_MEMOS || this.memoBytes() > MAX_MEMO_BYTES))
+          this.memos.delete(this.memos.keys().next().value as number)
+      },
+    }
+  }
+
+  /** The phrase given, else the preset's (which may be empty: checked here, where the preset is known). */
+  private phrase(v: string | undefined, t: Target): string {
+    const p = v ?? t.model.preset.phrase
+    if (p.trim().length === 0) throw new InputError('the phrase is empty')
+    return p
+  }
+
+  /** The engine on this machine: kernel path in use, paths available, CPU features, threads. */
+  engineInfo(): EngineInfo {
+    const k = loadAddon().kernelInfo()
+    return { kernelPath: k.path, forced: !!process.env.SOLILOQUY_KERNELS, availablePaths: k.available, cpuFeatures: k.features, threads: k.threads }
+  }
+
+  /** Models in the history (the embedded organism first registered on first use). */
+  async listModels(): Promise<ModelInfo[]> {
+    this.live()
+    try {
+      this.targets.load(embeddedModelDir())
+    } catch {
+      /* a build without the organism still lists what it has */
+    }
+    return listModelRows(this.db).map((r) => this.targets.info(r, this.targets.engineAt(r.path)))
+  }
+
+  /** Opens a model directory (HF layout) and registers it; returns its description. */
+  async openModel(path: string | null): Promise<ModelInfo> {
+    this.live()
+    const m = this.targets.load(path === null || path === undefined || path === '' ? embeddedModelDir() : path)
+    return this.targets.info(m.row, m.engine)
+  }
+
+  // ---- experiments --------------------------------------------------------------------------------------------
+
+  /** Greedy (or sampled) completion of a prompt on a model or checkpoint, recorded as a `generate` run. */
+  async generate(args: GenerateRequest = {}, opts?: CallOptions): Promise<RunResult> {
+    const t = this.target(args.model)
+    return runGenerate(this.ctx(), t, this.settings(args, t), opts)
+  }
+
+  /** One SGD step on a phrase at α, then generate; optionally saved as a checkpoint (`save`: its name). */
+  async step(args: StepRequest, opts?: CallOptions): Promise<RunResult> {
+    const lr = args.lr
+    if (args.save !== undefined) {
+      if (findCheckpointByName(this.db, args.save)) throw new InputError(`a checkpoint named "${args.save}" already exists`)
+    }
+    const t = this.target(args.model)
+    if (args.restrict) checkRestriction(args.restrict, t.model.engine.config.layers)
+    const r = await runStep(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), lr, opts, args.restrict)
+    if (args.save === undefined) return r
+    const checkpoint = await this.saveCheckpoint({ runId: r.run.id, name: args.save }, opts)
+    return { ...r, checkpoint }
+  }
+
+  /** The seed's "Stepping Off": one gradient, every α in one batched generation; a group + one run per α. */
+  async sweep(args: SweepRequest = {}, opts?: CallOptions): Promise<SweepResult> {
+    const t = this.target(args.model)
+    const s = this.settings(args, t)
+    const lrs = args.lrs ?? t.model.preset.lrs
+    if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
+    if (args.restrict) checkRestriction(args.restrict, t.model.engine.config.layers)
+    return runSweep(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, { ...args, lrs }, opts, args.restrict)
+  }
+
+  /** The prompt with and without a prefix, on the starting model and after each chosen α, side by side. */
+  async compare(args: CompareRequest = {}, opts?: CallOptions): Promise<CompareResult> {
+    const t = this.target(args.model)
+    const s = this.settings(args, t)
+    const prefix = args.prefix ?? (t.model.preset.engineeredPrefix || SEED_DEFAULTS.engineeredPrefix)
+    const lrs = args.lrs ?? []
+    const phrase = lrs.some((x) => x !== 0) ? this.phrase(args.phrase, t) : null
+    return runCompare(this.ctx(), t, s, prefix, phrase, lrs, { ...args, prefix, lrs }, opts)
+  }
+
+  /**
+   * Steps in order, each gradient taken at the model the previous one left; after each step every earlier lesson
+   * is measured again (loss, recall) — the forgetting curve, stored with each run and on the group.
+   */
+  async lesson(args: LessonRequest, opts?: CallOptions): Promise<LessonResult> {
+    const steps: ChainStep[] = args.steps.map((st) => ({ phrase: st.phrase, lr: st.lr }))
+    const t = this.target(args.model)
+    return runLesson(this.ctx(), t, this.settings(args, t), steps, { ...args, steps }, opts)
+  }
+
+  // ---- instruments (src/main/lab/instruments) -------------------------------------------------------------------
+
+  /** The layer study: the step at α restricted to each group alone and each layer band alone, one generation. */
+  async layerStudy(args: LayerStudyRequest = {}, opts?: CallOptions): Promise<LayerStudyResult> {
+    const t = this.target(args.model)
+    const s = this.settings(args, t)
+    const lr = args.lr ?? LAYER_STUDY_LR
+    const plan = layerStudyPlan(t.model.engine.config.layers, args.groups, args.band ?? 1)
+    return runLayerStudy(this.ctx(), t, s, this.phrase(args.phrase, t), lr, plan, { ...args, lr }, opts)
+  }
+
+  /** The plasticity window [α_learn, α_break] by bisection in log α (batched generations, several α per round). */
+  async window(args: WindowRequest = {}, opts?: CallOptions): Promise<WindowResult> {
+    const t = this.target(args.model)
+    const o = windowOptions(args)
+    return runWindow(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), o, { ...args, ...o }, opts)
+  }
+
+  /** log p(next reference token | prefix) over positions × α (one batched score pass), with top-k alternatives. */
+  async emerge(args: EmergeRequest = {}, opts?: CallOptions): Promise<EmergeResult> {
+    const t = this.target(args.model)
+    const s = this.settings(args, t)
+    const lrs = args.lrs ?? t.model.preset.lrs
+    if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
+    const topk = args.topk ?? EMERGE_TOPK
+    const tokens = args.tokens ?? EMERGE_TOKENS
+    return runEmerge(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, topk, tokens, { ...args, lrs, topk, tokens }, opts)
+  }
+
+  /** A self-contained HTML report of an experiment (a group of runs). */
+  async report(args: ReportRequest): Promise<ReportResult> {
+    this.live()
+    const g = getGroup(this.db, args.group)
+    if (!g) throw new InputError(`no experiment ${args.group}`)
+    const m = getModel(this.db, g.modelId)
+    return experimentReport(g, g.runIds.map((id) => getRun(this.db, id)!), { model: m?.name ?? m?.path ?? `model ${g.modelId}` })
+  }
+
+  /** Two runs' completions token-aligned, and their metrics side by side. */
+  async diffRuns(args: DiffRunsRequest): Promise<DiffRunsResult> {
+    this.live()
+    const a = getRun(this.db, args.a)
+    const b = getRun(this.db, args.b)
+    if (!a) throw new InputError(`no run ${args.a}`)
+    if (!b) throw new InputError(`no run ${args.b}`)
+    let pieces: (ids: number[]) => string[] = (ids) => ids.map((id) => `#${id}`)
+    try {
+      const engine = this.targets.loadById(a.modelId, `run ${a.id}`).engine
+      pieces = (ids) => engine.decodeTokens(ids)
+    } catch {
+      /* the model is gone: ids stand for the tokens */
+    }
+    return diffRuns(a, b, pieces)
+  }
+
+  // ---- history ------------------------------------------------------------------------------------------------
+
+  /** Runs filtered by model/phrase/α range/date/kind/status, sorted and paged. */
+  async history(filter: HistoryFilter = {}): Promise<HistoryPage> {
+    this.live()
+    return queryRuns(this.db, filter ?? {})
+  }
+
+  /** One run with its group, model and checkpoints. */
+  async run(id: number): Promise<RunDetail> {
+    this.live()
+    const run = getRun(this.db, id)
+    if (!run) throw new InputError(`no run ${JSON.stringify(id)}`)
+    const m = getModel(this.db, run.modelId)
+    return {
+      run,
+      group: run.groupId !== null ? (getGroup(this.db, run.groupId) ?? null) : null,
+      model: { id: run.modelId, path: m?.path ?? '', name: m?.name ?? null },
+      startedFrom: run.checkpointId !== null ? (getCheckpoint(this.db, run.checkpointId) ?? null) : null,
+      saved: this.store.list().filter((c) => c.runId === run.id),
+    }
+  }
+
+  /** Plasticity (recall, phrase loss) vs stability (KL) of finished runs, in time order. */
+  async scatter(filter: HistoryFilter = {}): Promise<ScatterPoint[]> {
+    this.live()
+    return scatterPoints(this.db, filter ?? {})
+  }
+
+  // ---- checkpoints --------------------------------------------------------------------------------------------
+
+  /** Every saved checkpoint with its lineage (parent, depth, children) and size. */
+  async checkpoints(): Promise<CheckpointRecord[]> {
+    this.live()
+    return this.store.list()
+  }
+
+  /** The step a run took: remembered, or recomputed (and checked against the recorded loss). */
+  private async stepOf(run: RunRecord, opts?: CallOptions): Promise<StepMemo> {
+    const hit = this.memos.get(run.id)
+    if (hit) return hit
+    if (!run.phrase || run.lr === null) throw new InputError(`run ${run.id} took no step`)
+    let at: View
+    let model: LoadedModel
+    if (run.kind === 'lesson' && run.parentRunId !== null) {
+      const parent = getRun(this.db, run.parentRunId)
+      if (!parent) throw new InputError(`run ${run.id}: the previous step of its lesson (run ${run.parentRunId}) is gone`)
+      const pm = await this.stepOf(parent, opts)
+      at = [...pm.at, { gradient: pm.gradient, lr: pm.lr }]
+      model = this.targets.loadById(pm.modelId, `run ${run.id}`)
+    } else if (run.checkpointId !== null) {
+      const t = this.target(run.checkpointId)
+      at = t.base
+      model = t.model
+    } else {
+      if (run.modelRef?.startsWith('ckpt:'))
+        throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
+      model = this.targets.loadById(run.modelId, `run ${run.id}`)
+      at = []
+    }
+    // a restricted step is the same gradient with the other factors dropped (src/main/lab/instruments/groups.ts)
+    const gradient = restrictGradient(model.engine, await model.engine.gradient(run.phrase, at, opts, run.maxSeq), run.metrics.restriction)
+    const recorded = run.metrics.phraseLossBefore
+    if (typeof recorded === 'number' && Math.abs(gradient.loss - recorded) > 1e-5 * Math.max(1, Math.abs(recorded)))
+      throw new CheckpointError(
+        `recomputing the step of run ${run.id} gives phrase loss ${gradient.loss}, but the run recorded ${recorded}: the model has changed since`,
+      )
+    const memo: StepMemo = { gradient, lr: run.lr, modelId: model.row.id, at }
+    this.ctx().remember(run.id, memo)
+    return memo
+  }
+
+  private uniqueName(base: string): string {
+    let name = base
+    for (let i = 2; findCheckpointByName(this.db, name); i++) name = `${base} ${i}`
+    return name
+  }
+
+  /**
+   * "Save this step": the run's factors as a checkpoint named `name`. A lesson step is saved on top of the
+   * checkpoint of the step before it (saved too, as "NAME (step k)", if it was not yet).
+   */
+  async saveCheckpoint(args: SaveCheckpointRequest, opts?: CallOptions): Promise<CheckpointRecord> {
+    this.live()
+    const name = args.name
+    if (findCheckpointByName(this.db, name)) throw new InputError(`a checkpoint named "${name}" already exists`)
+    const run = getRun(this.db, args.runId)
+    if (!run) throw new InputError(`no run ${args.runId}`)
+    if (run.status !== 'done') throw new InputError(`run ${run.id} did not finish (${run.status}); there is no step to save`)
+    if (!run.phrase || run.lr === null || run.lr === 0)
+      throw new InputError(`run ${run.id} took no step (${run.kind}${run.lr === 0 ? ', α = 0' : ''}); there is nothing to save`)
+    const already = findCheckpointByRun(this.db, run.id)
+    if (already) throw new InputError(`run ${run.id} is already saved as checkpoint "${already.name}"`)
+    let parentId = run.checkpointId
+    if (run.checkpointId === null && run.modelRef?.startsWith('ckpt:') && run.kind !== 'lesson')
+      throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
+    if (run.kind === 'lesson' && run.parentRunId !== null) {
+      const parent =
+        findCheckpointByRun(this.db, run.parentRunId) ??
+        (await this.saveCheckpoint(
+          { runId: run.parentRunId, name: this.uniqueName(`${name} (step ${run.groupIndex ?? 0})`) },
+          opts,
+        ))
+      parentId = parent.id
+    }
+    const memo = await this.stepOf(run, opts)
+    const model = this.targets.loadById(memo.modelId, `run ${run.id}`)
+    return this.store.save({
+      name,
+      modelId: model.row.id,
+      parentId,
+      runId: run.id,
+      phrase: run.phrase,
+      lr: run.lr,
+      factors: memo.gradient.factors(),
+      baseFingerprint: model.fp.fingerprint,
+      baseFiles: model.fp.files,
+    })
+  }
+
+  /** Renames a checkpoint (names are unique). */
+  async renameCheckpoint(args: RenameCheckpointRequest): Promise<CheckpointRecord> {
+    this.live()
+    return this.store.rename(args.id, args.name)
+  }
+
+  /** Deletes a checkpoint; refuses when others are built on it unless `force` (which deletes them too). */
+  async deleteCheckpoint(args: DeleteCheckpointRequest): Promise<DeleteResult> {
+    this.live()
+    const r = this.store.delete(args.id, args.force === true)
+    this.targets.forgetViews()
+    return r
+  }
+
+  /** Writes the checkpoint's model, merged, as a standard HF directory (default dtype: the base model's). */
+  async exportCheckpoint(
+    args: ExportCheckpointRequest,
+    opts?: CallOptions,
+  ): Promise<ExportResult> {
+    this.live()
+    const c = this.store.get(args.id)
+    const t = this.target(c.id)
+    const lineage = this.store.lineage(c).map((x) => ({ name: x.name, phrase: x.phrase, lr: x.lr, sha256: x.sha256 }))
+    const r = await exportCheckpointDir(t.model.engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts)
+    return { ...r, checkpoint: c }
+  }
+
+  /** Closes the database; the lab cannot be used afterwards. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.targets.clear()
+    this.memos.clear()
+    this.db.close()
+  }
+}

@@ -1,0 +1,54 @@
+// The contract's methods (src/shared/api.ts) mapped onto the Lab facade: the one table used by every way in — the
+// lab worker behind Electron's IPC and browser mode's WebSocket, and the CLI — so all of them accept exactly the
+// same, validated arguments.
+import { validateCall, type ApiRequest, type ApiResponse, type MethodName } from '../../shared/api'
+import { InputError, type CallOptions } from '../engine/engine'
+import type { Lab } from './lab'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LabMethodTable = Record<MethodName, (args: any, opts: CallOptions) => Promise<unknown>>
+
+export function labMethodTable(lab: Lab): LabMethodTable {
+  return {
+    listModels: () => lab.listModels(),
+    openModel: (a: { path: string }) => lab.openModel(a.path),
+    generate: (a, o) => lab.generate(a, o),
+    step: (a, o) => lab.step(a, o),
+    sweep: (a, o) => lab.sweep(a, o),
+    compare: (a, o) => lab.compare(a, o),
+    lesson: (a, o) => lab.lesson(a, o),
+    history: (a) => lab.history(a),
+    run: (a: { id: number }) => lab.run(a.id),
+    scatter: (a) => lab.scatter(a),
+    checkpoints: () => lab.checkpoints(),
+    saveCheckpoint: (a, o) => lab.saveCheckpoint(a, o),
+    renameCheckpoint: (a) => lab.renameCheckpoint(a),
+    deleteCheckpoint: (a) => lab.deleteCheckpoint(a),
+    exportCheckpoint: (a, o) => lab.exportCheckpoint(a, o),
+    layerStudy: (a, o) => lab.layerStudy(a, o),
+    window: (a, o) => lab.window(a, o),
+    emerge: (a, o) => lab.emerge(a, o),
+    report: (a) => lab.report(a),
+    diffRuns: (a) => lab.diffRuns(a),
+    engineInfo: async () => lab.engineInfo(),
+  }
+}
+
+/** Calls the lab through the contract: arguments are validated exactly as the IPC and WebSocket routers do. */
+export interface LabClient {
+  call<M extends MethodName>(method: M, args: ApiRequest<M>): Promise<ApiResponse<M>>
+  /** where the history and checkpoints live */
+  readonly dataDir: string
+}
+
+export function labClient(lab: Lab, opts: CallOptions): LabClient {
+  const table = labMethodTable(lab)
+  return {
+    dataDir: lab.dataDir,
+    async call<M extends MethodName>(method: M, args: ApiRequest<M>): Promise<ApiResponse<M>> {
+      const v = validateCall(method, args)
+      if (!v.ok) throw new InputError(v.message)
+      return (await table[v.method](v.args, opts)) as ApiResponse<M>
+    },
+  }
+}

@@ -1,0 +1,173 @@
+// What an experiment runs on: model references ("" / null = the embedded organism, a directory, a checkpoint by
+// "ckpt:NAME", bare name or id) resolved to a loaded model and, for a checkpoint, its view; and the cache of opened
+// models (reloaded when their files change).
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import { ModelFormatError } from '../engine/config'
+import { Engine, InputError, View } from '../engine/engine'
+import { embeddedModelDir } from '../engine/native'
+import { Preset, readPreset } from '../engine/preset'
+import { SEED_DEFAULTS, type CheckpointRecord, type ModelInfo } from '../../shared/api'
+import type { Fingerprint } from './checkpoints/fingerprint'
+import { modelFingerprint } from './checkpoints/fingerprint'
+import type { CheckpointStore } from './checkpoints/store'
+import { findCheckpointByName } from './history/checkpoints'
+import type { DB } from './history/migrations'
+import { getModel, ModelRow, upsertModel } from './history/models'
+
+/** A model opened by the lab: engine, its history row, fingerprint and preset. */
+export interface LoadedModel {
+  engine: Engine
+  row: ModelRow
+  fp: Fingerprint
+  preset: Preset
+  /** views of this model's checkpoints, by checkpoint id */
+  views: Map<number, View>
+  /** sizes and mtimes of its files when loaded (a change reloads it) */
+  stamp: string
+}
+
+/** What an experiment runs on: a model, possibly a checkpoint of it (then `base` is the checkpoint's view). */
+export interface Target {
+  model: LoadedModel
+  checkpoint: CheckpointRecord | null
+  base: View
+  /** how the caller named it */
+  ref: string | null
+}
+
+/**
+ * Bytes of RAM a sweep of `columns` step sizes needs beyond the mmap'd weights, at the seed's max_seq_len: the KV
+ * caches (per column), the gradient's factors (per token: each layer's inputs and output gradients) and activations.
+ */
+export function sweepWorkingBytes(engine: Engine, columns: number): number {
+  const c = engine.config
+  const seq = SEED_DEFAULTS.maxSeq
+  const kv = 2 * c.layers * c.kvHeads * c.headDim * seq * 4 * columns
+  const factors = seq * (c.layers * (4 * c.dim + 2 * (c.dim + c.ffn) + c.ffn + c.dim + 2 * c.heads * c.headDim) + c.dim + c.vocab) * 4
+  const acts = columns * (c.vocab + 4 * c.ffn + 8 * c.dim) * 4 * seq
+  return kv + factors + acts
+}
+
+function fileStamp(dir: string): string {
+  try {
+    const st = statSync(dir)
+    if (st.isFile()) return `${st.size}:${st.mtimeMs}` // a single-file model (.gguf)
+    return readdirSync(dir)
+      .filter((n) => n === 'config.json' || n.endsWith('.safetensors') || n.startsWith('tokenizer'))
+      .sort()
+      .map((n) => {
+        const st = statSync(join(dir, n))
+        return `${n}:${st.size}:${st.mtimeMs}`
+      })
+      .join('|')
+  } catch {
+    return ''
+  }
+}
+
+export class Targets {
+  private readonly models = new Map<string, LoadedModel>()
+
+  constructor(
+    private readonly db: DB,
+    private readonly store: CheckpointStore,
+    private readonly threads: number,
+  ) {}
+
+  /** the engine of an opened model, by its directory */
+  engineAt(path: string): Engine | undefined {
+    return this.models.get(path)?.engine
+  }
+
+  /** Checkpoint views are cached per model; a deleted checkpoint drops them. */
+  forgetViews(): void {
+    for (const m of this.models.values()) m.views.clear()
+  }
+
+  clear(): void {
+    this.models.clear()
+  }
+
+  /** Opens (or returns the cached) model in `dir`, registering it in the history. */
+  load(dir: string): LoadedModel {
+    const abs = resolve(dir)
+    const stamp = fileStamp(abs)
+    const hit = this.models.get(abs)
+    if (hit && hit.stamp === stamp) return hit
+    const engine = Engine.load(abs, { threads: this.threads })
+    const fp = modelFingerprint(abs)
+    const preset = readPreset(abs)
+    const embedded = abs === resolve(embeddedModelDir())
+    const row = upsertModel(this.db, {
+      path: abs,
+      name: embedded ? 'organism (embedded)' : basename(abs),
+      format: engine.source.format,
+      fingerprint: fp.fingerprint,
+      files: fp.files,
+      config: engine.config.raw,
+      params: engine.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0),
+      fileBytes: engine.fileBytes,
+      embedded,
+    })
+    const loaded: LoadedModel = { engine, row, fp, preset, views: new Map(), stamp }
+    this.models.set(abs, loaded)
+    return loaded
+  }
+
+  loadById(id: number, why: string): LoadedModel {
+    const row = getModel(this.db, id)
+    if (!row) throw new InputError(`${why}: its model (id ${id}) is not in the history`)
+    try {
+      return this.load(row.path)
+    } catch (e) {
+      throw new ModelFormatError(`${why}: its model ${row.path} cannot be opened (${(e as Error).message})`)
+    }
+  }
+
+  info(row: ModelRow, engine?: Engine): ModelInfo {
+    const gguf = row.format === 'gguf'
+    const available = gguf ? existsSync(row.path) : existsSync(join(row.path, 'config.json'))
+    const preset = available ? readPreset(row.path) : readPreset('/nonexistent')
+    const config = JSON.parse(row.config) as Record<string, unknown>
+    const workingBytes = engine ? sweepWorkingBytes(engine, Math.max(1, preset.lrs.length)) : 0
+    return {
+      id: row.id,
+      path: row.path,
+      name: row.name ?? basename(row.path),
+      format: gguf ? 'gguf' : 'hf',
+      fingerprint: row.fingerprint,
+      config,
+      params: row.params,
+      fileBytes: row.file_bytes,
+      workingBytes,
+      preset,
+      embedded: row.embedded === 1,
+      available,
+    }
+  }
+
+  /**
+   * What a model reference names: null → the embedded organism; a directory or a .gguf file; or a checkpoint
+   * ("ckpt:NAME", a bare name or an id) — then the experiment starts from the checkpoint's view of its base model.
+   */
+  resolve(ref: unknown): Target {
+    if (ref === undefined || ref === null || ref === '') {
+      return { model: this.load(embeddedModelDir()), checkpoint: null, base: [], ref: null }
+    }
+    if (typeof ref !== 'string' && typeof ref !== 'number') throw new InputError('model must be a path or a checkpoint name')
+    const s = String(ref)
+    // checkpoint names never contain a path separator: anything that does is a model path — a directory or a .gguf
+    // file (missing → engine's error)
+    if (typeof ref === 'string' && !s.startsWith('ckpt:') && ((existsSync(s) && (statSync(s).isDirectory() || /\.gguf$/i.test(s))) || /[/\\]/.test(s)))
+      return { model: this.load(s), checkpoint: null, base: [], ref: resolve(s) }
+    const byName = typeof ref === 'string' && !s.startsWith('ckpt:') ? findCheckpointByName(this.db, s) : undefined
+    if (!byName && typeof ref === 'string' && !s.startsWith('ckpt:') && !/^\d+$/.test(s))
+      throw new InputError(`"${s}" is neither a model directory nor a saved checkpoint`)
+    const c = byName ?? this.store.get(typeof ref === 'number' ? ref : s)
+    const model = this.loadById(c.modelId, `checkpoint "${c.name}"`)
+    const base = this.store.view(model.engine, c, model.fp, model.views)
+    return { model, checkpoint: c, base, ref: `ckpt:${c.name}` }
+  }
+
+}

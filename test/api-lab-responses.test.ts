@@ -1,0 +1,67 @@
+// The real lab's answers, through the worker host and the router both transports share, satisfy the contract's
+// response schemas (src/shared/api.ts) for every method: the router refuses an answer of another shape, so a drift
+// between the lab and the contract shows here as a failed call, not as a broken page.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { methodNames, methods, type CallResult, type MethodName } from '../src/shared/api'
+import { createDispatcher } from '../src/main/labHost/dispatch'
+import { LabHost } from '../src/main/labHost/host'
+import { ORGANISM, ROOT, tmp } from './helpers'
+
+const WORKER = join(ROOT, 'out', 'main', 'labWorker.js')
+let host: LabHost
+let call: (method: MethodName, args: unknown) => Promise<CallResult>
+const answered = new Set<MethodName>()
+
+beforeAll(() => {
+  if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: build first (npm run build)`)
+  host = new LabHost({ dataDir: tmp('soliloquy-responses-') }, WORKER)
+  const dispatcher = createDispatcher(host)
+  call = async (method, args) => {
+    const r = await dispatcher.handle({ method, args })
+    if (r.ok) answered.add(method)
+    return r
+  }
+})
+afterAll(async () => {
+  await host?.close()
+})
+
+async function ok<T>(method: MethodName, args: unknown): Promise<T> {
+  const r = await call(method, args)
+  expect(r, `${method}: ${r.ok ? '' : r.error.message}`).toMatchObject({ ok: true })
+  // what crossed the router is exactly what the schema accepts
+  expect(methods[method].res.safeParse((r as { result: unknown }).result).success).toBe(true)
+  return (r as { result: T }).result
+}
+
+describe("the real lab's answers match the contract", () => {
+  it('models, experiments, history and checkpoints', async () => {
+    const models = await ok<{ path: string }[]>('listModels', {})
+    expect(models.length).toBeGreaterThan(0)
+    await ok('openModel', { path: ORGANISM })
+    await ok('generate', { maxGen: 4 })
+    const step = await ok<{ run: { id: number }; checkpoint: { id: number } }>('step', { lr: 0.03, maxGen: 4, save: 'contract step' })
+    expect(step.checkpoint.id).toBeGreaterThan(0)
+    const sweep = await ok<{ runs: { id: number }[] }>('sweep', { lrs: [0, 0.03], maxGen: 4 })
+    await ok('compare', { lrs: [0.03], maxGen: 4 })
+    await ok('lesson', { steps: [{ phrase: 'To be, or not to be, that is the question', lr: 0.03 }, { phrase: 'Whether tis nobler', lr: 0.01 }], maxGen: 4 })
+    await ok('history', { limit: 50 })
+    await ok('run', { id: step.run.id })
+    await ok('scatter', {})
+    await ok('saveCheckpoint', { runId: sweep.runs[1].id, name: 'contract sweep' })
+    await ok('checkpoints', {})
+    await ok('renameCheckpoint', { id: 'contract sweep', name: 'contract sweep, renamed' })
+    await ok('exportCheckpoint', { id: 'contract step', outDir: join(tmp('soliloquy-responses-export-'), 'merged') })
+    await ok('deleteCheckpoint', { id: 'contract sweep, renamed' })
+    // the instruments (src/main/lab/instruments), small settings: only the shapes are checked here
+    await ok('sweep', { lrs: [0.03], maxGen: 4, restrict: { groups: ['attn'], layers: { from: 0, to: 1 } } })
+    const layers = await ok<{ group: { id: number } }>('layerStudy', { lr: 0.03, maxGen: 4, groups: ['attn', 'mlp'], band: 3 })
+    await ok('window', { maxGen: 12, perRound: 3, rounds: 1 })
+    await ok('emerge', { lrs: [0, 0.03], tokens: 8, topk: 2, maxGen: 4 })
+    await ok('report', { group: layers.group.id })
+    await ok('diffRuns', { a: sweep.runs[0].id, b: sweep.runs[1].id })
+    expect([...answered].sort()).toEqual([...methodNames].sort())
+  })
+})

@@ -1,0 +1,167 @@
+// An independent float64 Llama-family forward in plain TypeScript, written from the model's definition (HF's
+// LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM) and sharing no code with the engine: token embeddings,
+// RMSNorm, RoPE in HF's rotate_half layout or Meta's interleaved one with any inverse frequencies, grouped-query
+// attention with an optional sliding window, optional biases on every linear, SwiGLU, a tied or separate head, and the
+// mean next-token cross-entropy. Slow and simple on purpose: it is the yardstick, not the product.
+
+export interface RefConfig {
+  vocab: number
+  dim: number
+  ffn: number
+  layers: number
+  heads: number
+  kvHeads: number
+  headDim: number
+  eps: number
+  /** inverse frequencies [headDim / 2] */
+  invFreq: number[]
+  /** q/k rows in Meta's interleaved order: frequency i rotates (2i, 2i+1) instead of (i, i + headDim/2) */
+  interleaved: boolean
+  /** keys at distance ≥ window are masked; 0 = no window */
+  window: number
+  tied: boolean
+}
+
+/** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
+export type RefWeights = Record<string, Float64Array>
+
+/** Default RoPE inverse frequencies θ^(−2i/hd), in float64. */
+export function refDefaultInvFreq(theta: number, headDim: number): number[] {
+  return Array.from({ length: headDim / 2 }, (_, i) => Math.pow(theta, -(2 * i) / headDim))
+}
+
+/** Llama 3.1 frequency scaling (Meta's apply_scaling), in float64. */
+export function refLlama3InvFreq(
+  theta: number,
+  headDim: number,
+  s: { factor: number; low: number; high: number; original: number },
+): number[] {
+  return refDefaultInvFreq(theta, headDim).map((f) => {
+    const wavelen = (2 * Math.PI) / f
+    if (wavelen < s.original / s.high) return f // high frequencies: untouched
+    if (wavelen > s.original / s.low) return f / s.factor // low frequencies: interpolated by factor
+    const smooth = (s.original / wavelen - s.low) / (s.high - s.low)
+    return (1 - smooth) * (f / s.factor) + smooth * f
+  })
+}
+
+/** y[T, out] = x[T, in] · Wᵀ (+ b) */
+function linear(x: Float64Array, T: number, inDim: number, W: Float64Array, outDim: number, b?: Float64Array): Float64Array {
+  const y = new Float64Array(T * outDim)
+  for (let t = 0; t < T; t++)
+    for (let o = 0; o < outDim; o++) {
+      let s = b ? b[o] : 0
+      const wo = o * inDim
+      const xt = t * inDim
+      for (let i = 0; i < inDim; i++) s += x[xt + i] * W[wo + i]
+      y[t * outDim + o] = s
+    }
+  return y
+}
+
+function rmsnorm(x: Float64Array, T: number, D: number, w: Float64Array, eps: number): Float64Array {
+  const y = new Float64Array(T * D)
+  for (let t = 0; t < T; t++) {
+    let ss = 0
+    for (let i = 0; i < D; i++) ss += x[t * D + i] ** 2
+    const r = 1 / Math.sqrt(ss / D + eps)
+    for (let i = 0; i < D; i++) y[t * D + i] = x[t * D + i] * r * w[i]
+  }
+  return y
+}
+
+/** Rotates each head of x [T, nh·hd] in place: position t, frequency i, angle t·invFreq[i]. */
+function rope(x: Float64Array, T: number, nh: number, c: RefConfig): void {
+  const hd = c.headDim
+  const half = hd / 2
+  for (let t = 0; t < T; t++)
+    for (let h = 0; h < nh; h++)
+      for (let i = 0; i < half; i++) {
+        const a = c.interleaved ? 2 * i : i
+        const b = c.interleaved ? 2 * i + 1 : i + half
+        const base = t * nh * hd + h * hd
+        const cos = Math.cos(t * c.invFreq[i])
+        const sin = Math.sin(t * c.invFreq[i])
+        const x0 = x[base + a]
+        const x1 = x[base + b]
+        x[base + a] = x0 * cos - x1 * sin
+        x[base + b] = x1 * cos + x0 * sin
+      }
+}
+
+/** Logits [T, V] of the whole sequence (causal, position t sees tokens 0 … t). */
+export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Array {
+  const T = ids.length
+  const { dim: D, ffn: F, heads: H, kvHeads: KVH, headDim: hd, vocab: V } = c
+  const get = (name: string): Float64Array => {
+    const v = w[name]
+    if (!v) throw new Error(`reference: no tensor ${name}`)
+    return v
+  }
+  const E = get('model.embed_tokens.weight')
+  const x = new Float64Array(T * D)
+  ids.forEach((id, t) => x.set(E.subarray(id * D, (id + 1) * D), t * D))
+  const group = H / KVH
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`
+    const xn = rmsnorm(x, T, D, get(p + 'input_layernorm.weight'), c.eps)
+    const q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
+    const k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
+    const v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
+    rope(q, T, H, c)
+    rope(k, T, KVH, c)
+    const att = new Float64Array(T * H * hd)
+    const scores = new Float64Array(T)
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / group)
+      for (let t = 0; t < T; t++) {
+        const u0 = c.window > 0 ? Math.max(0, t - c.window + 1) : 0
+        let mx = -Infinity
+        for (let u = u0; u <= t; u++) {
+          let s = 0
+          for (let i = 0; i < hd; i++) s += q[t * H * hd + h * hd + i] * k[u * KVH * hd + g * hd + i]
+          scores[u] = s / Math.sqrt(hd)
+          mx = Math.max(mx, scores[u])
+        }
+        let z = 0
+        for (let u = u0; u <= t; u++) z += Math.exp(scores[u] - mx)
+        for (let u = u0; u <= t; u++) {
+          const pr = Math.exp(scores[u] - mx) / z
+          for (let i = 0; i < hd; i++) att[t * H * hd + h * hd + i] += pr * v[u * KVH * hd + g * hd + i]
+        }
+      }
+    }
+    const o = linear(att, T, H * hd, get(p + 'self_attn.o_proj.weight'), D, w[p + 'self_attn.o_proj.bias'])
+    for (let i = 0; i < x.length; i++) x[i] += o[i]
+    const xn2 = rmsnorm(x, T, D, get(p + 'post_attention_layernorm.weight'), c.eps)
+    const gate = linear(xn2, T, D, get(p + 'mlp.gate_proj.weight'), F, w[p + 'mlp.gate_proj.bias'])
+    const up = linear(xn2, T, D, get(p + 'mlp.up_proj.weight'), F, w[p + 'mlp.up_proj.bias'])
+    for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
+    const down = linear(gate, T, F, get(p + 'mlp.down_proj.weight'), D, w[p + 'mlp.down_proj.bias'])
+    for (let i = 0; i < x.length; i++) x[i] += down[i]
+  }
+  const xf = rmsnorm(x, T, D, get('model.norm.weight'), c.eps)
+  return linear(xf, T, D, c.tied ? E : get('lm_head.weight'), V)
+}
+
+/** log-softmax of each row of logits [T, V] */
+export function refLogProbs(logits: Float64Array, V: number): Float64Array {
+  const out = new Float64Array(logits.length)
+  for (let t = 0; t < logits.length / V; t++) {
+    let mx = -Infinity
+    for (let i = 0; i < V; i++) mx = Math.max(mx, logits[t * V + i])
+    let z = 0
+    for (let i = 0; i < V; i++) z += Math.exp(logits[t * V + i] - mx)
+    const lse = mx + Math.log(z)
+    for (let i = 0; i < V; i++) out[t * V + i] = logits[t * V + i] - lse
+  }
+  return out
+}
+
+/** Mean next-token cross-entropy over ids (BOS + phrase): the loss whose gradient the engine takes. */
+export function refLoss(c: RefConfig, w: RefWeights, ids: number[]): number {
+  const lp = refLogProbs(refLogits(c, w, ids), c.vocab)
+  let s = 0
+  for (let t = 0; t + 1 < ids.length; t++) s -= lp[t * c.vocab + ids[t + 1]]
+  return s / (ids.length - 1)
+}
