@@ -4,8 +4,10 @@
 import { spawnSync } from 'node:child_process'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadAddon } from '../src/main/engine/native'
+import { Lab } from '../src/main/lab/lab'
+import { labClient } from '../src/main/lab/methods'
 import { floatToHalf, quantise, QType } from './ggml'
-import { halfToFloat, rng, ROOT } from './helpers'
+import { halfToFloat, rng, ROOT, tmp } from './helpers'
 
 const addon = loadAddon()
 const info = addon.kernelInfo()
@@ -125,6 +127,17 @@ describe(`kernel paths on this CPU (${info.available.join(', ')})`, () => {
     expect(bad.status).toBe(1)
     expect(bad.stderr).toMatch(/SOLILOQUY_KERNELS=sse9: no such kernel path/)
     expect(bad.stderr).not.toMatch(/at .*\.js:\d+/) // words, not a stack
+  })
+
+  it("the contract's engineInfo (what the Models view shows) names the same path and threads", async () => {
+    const lab = new Lab({ dataDir: tmp('soliloquy-engine-info-') })
+    try {
+      const e = await labClient(lab, {}).call('engineInfo', {})
+      const now = addon.kernelInfo()
+      expect(e).toEqual({ kernelPath: now.path, forced: !!process.env.SOLILOQUY_KERNELS, availablePaths: now.available, cpuFeatures: now.features, threads: now.threads })
+    } finally {
+      lab.close()
+    }
   })
 
   it('the organism reference test passes on the forced scalar path', () => {
