@@ -11,7 +11,7 @@
 // Findings are written to fuzz-findings/ (git-ignored); a fixed finding becomes a corpus file (regression-…), which
 // test/fuzz-corpus.test.ts replays on every `npm test`.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join, dirname, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,7 +45,12 @@ const note = (l) => {
 }
 
 // ---- native harnesses --------------------------------------------------------------------------------------
-const ENGINE = ['threads', 'loader', 'kernels', 'factors', 'model', 'infer', 'materialise'] // binding.cpp excluded
+// binding.cpp excluded; the kernel sources with the flags binding.gyp gives them (the dispatcher runs the best path
+// this CPU has, so the AVX2/AVX-512 kernels are fuzzed where the CPU can run them)
+const X86 = process.arch === 'x64'
+const ENGINE = ['threads', 'loader', 'kernel_paths', 'kernels_scalar', 'kernels', 'quants', 'factors', 'model', 'infer', 'materialise']
+  .map((s) => [s, []])
+  .concat(X86 ? [['kernels_avx2', ['-mavx2', '-mfma', '-mf16c']], ['kernels_avx512', ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl']]] : [['kernels_neon', []]])
 const HARNESSES = readdirSync(join(root, 'native', 'fuzz'))
   .filter((f) => /^fuzz_.*\.cpp$/.test(f))
   .map((f) => f.replace(/\.cpp$/, ''))
@@ -57,17 +62,6 @@ function clang() {
   return undefined
 }
 
-function simdFlags() {
-  // the kernels' AVX2 path is where the issue's segfault showed up: fuzz it when the CPU can run it
-  let info = ''
-  try {
-    info = readFileSync('/proc/cpuinfo', 'utf8')
-  } catch {
-    return []
-  }
-  return ['avx2', 'fma', 'f16c'].every((f) => new RegExp(`\\b${f}\\b`).test(info)) ? ['-mavx2', '-mfma', '-mf16c'] : []
-}
-
 function newer(out, inputs) {
   if (!existsSync(out)) return true
   const t = statSync(out).mtimeMs
@@ -77,14 +71,15 @@ function newer(out, inputs) {
 function buildNative(cxx) {
   const build = join(root, 'native', 'fuzz', 'build')
   mkdirSync(build, { recursive: true })
-  const common = ['-std=c++17', '-g', '-O1', '-fno-omit-frame-pointer', '-pthread', ...simdFlags()]
+  const common = ['-std=c++17', '-g', '-O1', '-fno-omit-frame-pointer', '-pthread']
   const san = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all']
   const headers = readdirSync(join(root, 'native', 'src')).filter((f) => f.endsWith('.h')).map((f) => join(root, 'native', 'src', f))
   const objs = []
-  for (const s of ENGINE) {
+  for (const [s, flags] of ENGINE) {
     const src = join(root, 'native', 'src', `${s}.cpp`)
     const obj = join(build, `${s}.o`)
-    if (newer(obj, [src, ...headers])) execFileSync(cxx, [...common, ...san, '-fsanitize=fuzzer-no-link', '-c', src, '-o', obj], { stdio: 'inherit' })
+    const inc = join(root, 'native', 'src', 'kernels_isa.inc')
+    if (newer(obj, [src, inc, ...headers])) execFileSync(cxx, [...common, ...flags, ...san, '-fsanitize=fuzzer-no-link', '-c', src, '-o', obj], { stdio: 'inherit' })
     objs.push(obj)
   }
   const bins = {}

@@ -301,6 +301,9 @@ describe('end to end (the real renderer + the real lab worker and engine)', () =
     await page.click('[data-testid="nav-models"]')
     await page.waitForSelector('[data-testid="model-detail"]')
     expect(await page.textContent('[data-testid="model-detail"]')).toMatch(/Memory estimate/)
+    // the engine's kernel path and threads, from the contract's engineInfo
+    await page.waitForSelector('[data-testid="engine-info"]')
+    expect(await page.textContent('[data-testid="engine-info"]')).toMatch(/Engine: (scalar|avx2|avx512|neon) kernels.*\d+ threads/s)
     await shot('models')
     // errors come back in words
     if (electronApp) await dialogAnswers('/nonexistent/llama')

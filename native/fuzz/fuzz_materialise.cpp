@@ -28,9 +28,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DType dt = (DType)(r.get<uint8_t>() % 3);
   float coef = r.get<float>();
   std::string header((const char*)r.p, r.left());
+  // each tensor at the next offset after the header, in the chosen dtype (materialise_file's GGUF-era signature)
+  std::vector<OutTensor> tensors;
+  uint64_t at = header.size();
+  for (const std::string& n : names) {
+    OutTensor t;
+    t.name = n;
+    t.dtype = dt;
+    t.offset = at;
+    tensors.push_back(t);
+    at += 1 << 16;
+  }
   Job job;
   try {
-    materialise_file(m, View{Term{tiny_step(), coef}}, "/dev/null", header, names, dt, job);
+    materialise_file(m, View{Term{tiny_step(), coef}}, "/dev/null", header, tensors, job);
     if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_materialise: written\n");
   } catch (const std::exception& e) {
     if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_materialise: refused: %s\n", e.what());

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernel_paths.h"
 #include "model.h"
+#include "roofline.h"
 #include "quants.h"
 #include "threads.h"
 
@@ -587,6 +589,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // the kernel path is chosen before anything runs; a forced path this CPU cannot run is refused here, in words
+  std::string kernels_refused = kernels_init();
+  if (!kernels_refused.empty()) throw Napi::Error::New(env, kernels_refused);
   Napi::Function step = StepWrap::Init(env);
   step_ctor = new Napi::FunctionReference(Napi::Persistent(step));
   exports.Set("Step", step);
@@ -604,6 +609,72 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 Napi::Float32Array out = Napi::Float32Array::New(env, (size_t)n);
                 dequantise_blocks(t, b.Data(), n / be, out.Data());
                 return out;
+              }));
+  // kernelInfo() → { path, available, features, threads }: the kernel path in use (kernel_paths.h), the paths this
+  // CPU can run, the CPU features the dispatcher read, and the worker threads products run on
+  exports.Set("kernelInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                Napi::Env env = info.Env();
+                Napi::Object o = Napi::Object::New(env);
+                o.Set("path", kern()->name);
+                auto strings = [&](const std::vector<std::string>& v) {
+                  Napi::Array a = Napi::Array::New(env, v.size());
+                  for (size_t i = 0; i < v.size(); i++) a.Set((uint32_t)i, v[i]);
+                  return a;
+                };
+                o.Set("available", strings(kernel_paths_available()));
+                o.Set("features", strings(cpu_features()));
+                threads_init(0);
+                o.Set("threads", threads_count());
+                return o;
+              }));
+  // setKernelPath(name) switches every later product to that path ("" = the best this CPU runs); refuses a path the
+  // CPU lacks. For tests and measurements; the product path is otherwise fixed at load.
+  exports.Set("setKernelPath", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                Napi::Env env = info.Env();
+                std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+                std::string why = kernels_set(name);
+                if (!why.empty()) throw Napi::Error::New(env, "kernel path '" + name + "': " + why);
+                return Napi::String::New(env, kern()->name);
+              }));
+  // matmul(dtype, weightBytes, rows, cols, x, dy, R) → { y, dx } on the active kernel path: y[R, rows] = x[R, cols]·Wᵀ
+  // (matmul_wt) and dx[R, cols] = dy[R, rows]·W (matmul_w_acc). The engine's own products, exposed for kernel tests.
+  exports.Set("matmul", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                Napi::Env env = info.Env();
+                DType t = parse_dtype(env, info[0]);
+                if (!info[1].IsTypedArray()) type_error(env, "matmul: weights must be a Uint8Array");
+                Napi::Uint8Array w = info[1].As<Napi::Uint8Array>();
+                int rows = info[2].As<Napi::Number>().Int32Value(), cols = info[3].As<Napi::Number>().Int32Value();
+                int R = info[6].As<Napi::Number>().Int32Value();
+                if (rows <= 0 || cols <= 0 || R <= 0 || cols % dtype_block_elems(t) != 0 ||
+                    dtype_row_bytes(t, cols) * (uint64_t)rows > w.ByteLength())
+                  type_error(env, "matmul: shape does not match the weight bytes");
+                std::vector<float> x = float_list(env, info[4], (size_t)R * cols, "matmul: x");
+                std::vector<float> dy = float_list(env, info[5], (size_t)R * rows, "matmul: dy");
+                Mat W;
+                W.data = w.Data();
+                W.dtype = t;
+                W.rows = rows;
+                W.cols = cols;
+                std::vector<float> y((size_t)R * rows), dx((size_t)R * cols, 0.f);
+                matmul_wt(y.data(), x.data(), R, W);
+                matmul_w_acc(dx.data(), dy.data(), R, W, 1.f);
+                Napi::Object o = Napi::Object::New(env);
+                o.Set("y", to_f32(env, y));
+                o.Set("dx", to_f32(env, dx));
+                return o;
+              }));
+  // measureBandwidth(gib, threads) → GB/s and measureFlops(threads) → GFLOP/s: the machine's limits, measured on
+  // the active kernel path (roofline.h). Synchronous: for the benchmark only.
+  exports.Set("measureBandwidth", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                double gib = info[0].As<Napi::Number>().DoubleValue();
+                int threads = info[1].As<Napi::Number>().Int32Value();
+                if (!(gib > 0) || threads < 1) type_error(info.Env(), "measureBandwidth(gib > 0, threads ≥ 1)");
+                return Napi::Number::New(info.Env(), measure_bandwidth_gbs(gib, threads, 3));
+              }));
+  exports.Set("measureFlops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                int threads = info[0].As<Napi::Number>().Int32Value();
+                if (threads < 1) type_error(info.Env(), "measureFlops(threads ≥ 1)");
+                return Napi::Number::New(info.Env(), measure_flops_gflops(threads));
               }));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 threads_init(0);

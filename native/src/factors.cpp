@@ -68,10 +68,11 @@ std::vector<float> view_bias(const Model& m, const View& v, int slot) {
   return w;
 }
 
-void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
-                    const int* row_view) {
+// On top of the base product already in y: + b_eff of each row's view (layers with a bias), then
+// − Σ coef·(x Xᵀ) G of the steps in each row's view
+static void linear_corrections(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
+                               const int* row_view) {
   const Mat& W = m.linear(slot);
-  matmul_wt(y, x, R, W);
   if (m.bias(slot)) {  // y[r] += b_eff of row r's view
     std::vector<std::vector<float>> bv;
     for (const View& v : views) bv.push_back(view_bias(m, v, slot));
@@ -93,6 +94,20 @@ void linear_forward(const Model& m, int slot, float* y, const float* x, int R, c
     }
     matmul_w_acc(y, P.data(), R, mat_f32(f.G.data(), f.T, f.out), 1.f);  // y += P G
   }
+}
+
+void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
+                    const int* row_view) {
+  matmul_wt(y, x, R, m.linear(slot));
+  linear_corrections(m, slot, y, x, R, views, row_view);
+}
+
+void linear_forward_shared(const Model& m, const int* slots, float* const* ys, int count, const float* x, int R,
+                           const std::vector<View>& views, const int* row_view) {
+  std::vector<Mat> Ws(count);
+  for (int i = 0; i < count; i++) Ws[i] = m.linear(slots[i]);
+  matmul_wt_fused(ys, x, R, Ws.data(), count);
+  for (int i = 0; i < count; i++) linear_corrections(m, slots[i], ys[i], x, R, views, row_view);
 }
 
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view) {

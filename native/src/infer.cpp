@@ -44,9 +44,11 @@ struct Batch {
     for (int l = 0; l < c.layers; l++) {
       int base = l * LIN_PER_LAYER;
       norm_rows(xn.data(), h.data(), 2 * l);
-      linear_forward(m, base + LIN_Q, q.data(), xn.data(), R, views, row_view.data());
-      linear_forward(m, base + LIN_K, k.data(), xn.data(), R, views, row_view.data());
-      linear_forward(m, base + LIN_V, v.data(), xn.data(), R, views, row_view.data());
+      {
+        const int slots[3] = {base + LIN_Q, base + LIN_K, base + LIN_V};
+        float* const ys[3] = {q.data(), k.data(), v.data()};
+        linear_forward_shared(m, slots, ys, 3, xn.data(), R, views, row_view.data());
+      }
       for (int s = 0; s < S; s++) {
         float* qs = q.data() + (size_t)s * M * QD;
         float* ks = k.data() + (size_t)s * M * KD;
@@ -63,8 +65,11 @@ struct Batch {
       linear_forward(m, base + LIN_O, tmp.data(), att.data(), R, views, row_view.data());
       for (size_t i = 0; i < h.size(); i++) h[i] += tmp[i];
       norm_rows(xn.data(), h.data(), 2 * l + 1);
-      linear_forward(m, base + LIN_GATE, g.data(), xn.data(), R, views, row_view.data());
-      linear_forward(m, base + LIN_UP, u.data(), xn.data(), R, views, row_view.data());
+      {
+        const int slots[2] = {base + LIN_GATE, base + LIN_UP};
+        float* const ys[2] = {g.data(), u.data()};
+        linear_forward_shared(m, slots, ys, 2, xn.data(), R, views, row_view.data());
+      }
       swiglu_forward(g.data(), g.data(), u.data(), R * F);
       linear_forward(m, base + LIN_DOWN, tmp.data(), g.data(), R, views, row_view.data());
       for (size_t i = 0; i < h.size(); i++) h[i] += tmp[i];

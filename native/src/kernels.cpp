@@ -4,69 +4,13 @@
 #include <cstring>
 #include <vector>
 
+#include "kernel_paths.h"
 #include "quants.h"
 #include "threads.h"
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-#define SOL_AVX2 1
-static inline float hsum256(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
-  return _mm_cvtss_f32(lo);
-}
-static inline __m256 load8_bf16(const uint16_t* p) {
-  __m128i h = _mm_loadu_si128((const __m128i*)p);
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-static inline __m256 load8_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
-#endif
-
-// ---- dot products of an fp32 vector with a stored row ---------------------------------------------------------
-static float dot_f32(const float* x, const float* w, int n) {
-  int i = 0;
-  float s = 0;
-#ifdef SOL_AVX2
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(w + i + 8), a1);
-  }
-  s = hsum256(_mm256_add_ps(a0, a1));
-#endif
-  for (; i < n; i++) s += x[i] * w[i];
-  return s;
-}
-static float dot_f16(const float* x, const uint16_t* w, int n) {
-  int i = 0;
-  float s = 0;
-#ifdef SOL_AVX2
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), load8_f16(w + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), load8_f16(w + i + 8), a1);
-  }
-  s = hsum256(_mm256_add_ps(a0, a1));
-#endif
-  for (; i < n; i++) s += x[i] * f16_to_f32(w[i]);
-  return s;
-}
-static float dot_bf16(const float* x, const uint16_t* w, int n) {
-  int i = 0;
-  float s = 0;
-#ifdef SOL_AVX2
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), load8_bf16(w + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), load8_bf16(w + i + 8), a1);
-  }
-  s = hsum256(_mm256_add_ps(a0, a1));
-#endif
-  for (; i < n; i++) s += x[i] * bf16_to_f32(w[i]);
-  return s;
-}
+// The inner loops (dot products, dtype conversion, dequantisation) come from the kernel path chosen at load
+// (kern(): kernel_paths.h); this file holds the loop structure and threading, compiled for the baseline CPU.
+static inline float dot_f32(const float* x, const float* w, int n) { return kern()->dot_f32(x, w, n); }
 
 // Weights c0 … c0+n of a row of a block-quantised matrix, dequantised into out[n]. Spans inside a row need not
 // start or end on a block boundary: the covering blocks are expanded into a small scratch buffer.
@@ -93,9 +37,9 @@ float dot_row(const float* x, const Mat& W, int row, int c0, int n) {
     return dot_f32(x, w.data(), n);
   }
   switch (W.dtype) {
-    case DT_F32: return dot_f32(x, (const float*)W.data + off, n);
-    case DT_F16: return dot_f16(x, (const uint16_t*)W.data + off, n);
-    default: return dot_bf16(x, (const uint16_t*)W.data + off, n);
+    case DT_F32: return kern()->dot_f32(x, (const float*)W.data + off, n);
+    case DT_F16: return kern()->dot_f16(x, (const uint16_t*)W.data + off, n);
+    default: return kern()->dot_bf16(x, (const uint16_t*)W.data + off, n);
   }
 }
 
@@ -110,17 +54,8 @@ static void convert_span(float* out, const Mat& W, int row, int c0, int n) {
     return;
   }
   const uint16_t* p = (const uint16_t*)W.data + off;
-  int i = 0;
-#ifdef SOL_AVX2
-  if (W.dtype == DT_F16)
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8_f16(p + i));
-  else
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8_bf16(p + i));
-#endif
-  if (W.dtype == DT_F16)
-    for (; i < n; i++) out[i] = f16_to_f32(p[i]);
-  else
-    for (; i < n; i++) out[i] = bf16_to_f32(p[i]);
+  if (W.dtype == DT_F16) kern()->f16_to_f32_row(out, p, n);
+  else kern()->bf16_to_f32_row(out, p, n);
 }
 
 void mat_row_f32(const Mat& W, int row, float* out) { convert_span(out, W, row, 0, W.cols); }
@@ -129,210 +64,76 @@ void mat_row_f32(const Mat& W, int row, float* out) { convert_span(out, W, row, 
 static const int64_t SERIAL_MACS = 1 << 15;
 
 // ---- linear ------------------------------------------------------------------------------------------
-#ifdef SOL_AVX2
-// 8 weights of a stored row as fp32. The dtype switch is loop-invariant: the compiler unswitches it.
-static inline __m256 load8(const void* w, DType t, int i) {
-  switch (t) {
-    case DT_F32: return _mm256_loadu_ps((const float*)w + i);
-    case DT_F16: return load8_f16((const uint16_t*)w + i);
-    default: return load8_bf16((const uint16_t*)w + i);
-  }
-}
-
-// Up to 4 input rows (stride ldx) against one weight row: each 8-wide weight chunk is loaded and converted once and
-// used for all rows, so conversion is amortised and the weight row streams from memory once per 4 rows.
-static void dot4_avx2(const float* x, int64_t ldx, int nr, const void* w, DType t, int n, float* out) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
-  int i = 0;
-  if (nr == 4) {
-    for (; i + 8 <= n; i += 8) {
-      __m256 wv = load8(w, t, i);
-      a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + i), a0);
-      a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + i), a1);
-      a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + i), a2);
-      a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + i), a3);
-    }
-  } else {
-    for (; i + 8 <= n; i += 8) {
-      __m256 wv = load8(w, t, i);
-      a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + i), a0);
-      if (nr > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + i), a1);
-      if (nr > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + i), a2);
-    }
-  }
-  float s[4] = {hsum256(a0), hsum256(a1), hsum256(a2), hsum256(a3)};
-  for (; i < n; i++) {
-    float wf = load_elem(w, t, i);
-    for (int r = 0; r < nr; r++) s[r] += wf * x[r * ldx + i];
-  }
-  for (int r = 0; r < nr; r++) out[r] = s[r];
-}
-#endif
-
-#if defined(SOL_AVX2) && defined(__AVX512F__)
-#define SOL_AVX512 1
-static inline __m512 load16(const void* w, DType t, int i) {
-  switch (t) {
-    case DT_F32: return _mm512_loadu_ps((const float*)w + i);
-    case DT_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)((const uint16_t*)w + i)));
-    default:
-      return _mm512_castsi512_ps(
-          _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)((const uint16_t*)w + i))), 16));
-  }
-}
-
-// The same 4-row product with 16-wide registers where the CPU has AVX-512.
-static void dot4_avx512(const float* x, int64_t ldx, int nr, const void* w, DType t, int n, float* out) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-  const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
-  int i = 0;
-  if (nr == 4) {
-    for (; i + 16 <= n; i += 16) {
-      __m512 wv = load16(w, t, i);
-      a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x0 + i), a0);
-      a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x1 + i), a1);
-      a2 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x2 + i), a2);
-      a3 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x3 + i), a3);
-    }
-  } else {
-    for (; i + 16 <= n; i += 16) {
-      __m512 wv = load16(w, t, i);
-      a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x0 + i), a0);
-      if (nr > 1) a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x1 + i), a1);
-      if (nr > 2) a2 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x2 + i), a2);
-    }
-  }
-  float s[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)};
-  for (; i < n; i++) {
-    float wf = load_elem(w, t, i);
-    for (int r = 0; r < nr; r++) s[r] += wf * x[r * ldx + i];
-  }
-  for (int r = 0; r < nr; r++) out[r] = s[r];
-}
-#endif
-
-#ifdef SOL_AVX512
-// Two weight rows against 4 input rows: 8 accumulators, so each loaded x chunk feeds two FMAs. When several
-// sequences run at once (a sweep) this halves the x loads per multiply-add, the limit of the 1-row form.
-static void dot2x4_avx512(const float* x, int64_t ldx, const void* w0, const void* w1, DType t, int n, float* out) {
-  __m512 a00 = _mm512_setzero_ps(), a01 = _mm512_setzero_ps(), a02 = _mm512_setzero_ps(), a03 = _mm512_setzero_ps();
-  __m512 a10 = _mm512_setzero_ps(), a11 = _mm512_setzero_ps(), a12 = _mm512_setzero_ps(), a13 = _mm512_setzero_ps();
-  const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
-  int i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 v0 = load16(w0, t, i), v1 = load16(w1, t, i);
-    __m512 xv = _mm512_loadu_ps(x0 + i);
-    a00 = _mm512_fmadd_ps(v0, xv, a00);
-    a10 = _mm512_fmadd_ps(v1, xv, a10);
-    xv = _mm512_loadu_ps(x1 + i);
-    a01 = _mm512_fmadd_ps(v0, xv, a01);
-    a11 = _mm512_fmadd_ps(v1, xv, a11);
-    xv = _mm512_loadu_ps(x2 + i);
-    a02 = _mm512_fmadd_ps(v0, xv, a02);
-    a12 = _mm512_fmadd_ps(v1, xv, a12);
-    xv = _mm512_loadu_ps(x3 + i);
-    a03 = _mm512_fmadd_ps(v0, xv, a03);
-    a13 = _mm512_fmadd_ps(v1, xv, a13);
-  }
-  float s[8] = {_mm512_reduce_add_ps(a00), _mm512_reduce_add_ps(a01), _mm512_reduce_add_ps(a02),
-                _mm512_reduce_add_ps(a03), _mm512_reduce_add_ps(a10), _mm512_reduce_add_ps(a11),
-                _mm512_reduce_add_ps(a12), _mm512_reduce_add_ps(a13)};
-  for (; i < n; i++) {
-    float f0 = load_elem(w0, t, i), f1 = load_elem(w1, t, i);
-    for (int r = 0; r < 4; r++) {
-      s[r] += f0 * x[r * ldx + i];
-      s[4 + r] += f1 * x[r * ldx + i];
-    }
-  }
-  for (int k = 0; k < 8; k++) out[k] = s[k];
-}
-#endif
-
 static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, float* out) {
   const int n = W.cols;
-#if defined(SOL_AVX512)
-  dot4_avx512(x, ldx, nr, (const char*)W.data + (int64_t)row * n * dtype_size(W.dtype), W.dtype, n, out);
-  return;
-#endif
-#ifdef SOL_AVX2
-  const char* base = (const char*)W.data + (int64_t)row * n * dtype_size(W.dtype);
-  dot4_avx2(x, ldx, nr, base, W.dtype, n, out);
-#else
-  for (int r = 0; r < nr; r++) out[r] = dot_row(x + r * ldx, W, row, 0, n);
-#endif
+  kern()->dot4(x, ldx, nr, (const char*)W.data + (int64_t)row * n * dtype_size(W.dtype), W.dtype, n, out);
 }
 
-// x[R, in] · Wᵀ for a block-quantised W: each weight row is dequantised once into a per-thread fp32 buffer and
-// used for every x row, so the quantised matrix is never expanded as a whole.
-static void matmul_wt_quantised(float* y, const float* x, int R, const Mat& W) {
+// Rows o0 … o1−1 of y[R, W.rows] = x[R, W.cols] · Wᵀ. Each weight row is read from memory once and used for every x
+// row (4 x rows per pass, two weight rows at a time where that helps). A block-quantised row is dequantised once into
+// `scratch` [W.cols] (per thread) first, so a quantised matrix is never expanded as a whole.
+static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o1, std::vector<float>& scratch) {
   const int out = W.rows, in = W.cols;
-  const int OB = 16;
-  const int nb = (out + OB - 1) / OB;
-  auto body = [&](int b0, int b1, int) {
-    std::vector<float> w(in);
-    float acc[4];
-    for (int b = b0; b < b1; b++) {
-      int o0 = b * OB, o1 = o0 + OB < out ? o0 + OB : out;
-      for (int o = o0; o < o1; o++) {
-        dequant_span(w.data(), W, o, 0, in);
-        for (int r0 = 0; r0 < R; r0 += 4) {
-          int nr = R - r0 < 4 ? R - r0 : 4;
-          const float* xr = x + (int64_t)r0 * in;
-#if defined(SOL_AVX512)
-          dot4_avx512(xr, in, nr, w.data(), DT_F32, in, acc);
-#elif defined(SOL_AVX2)
-          dot4_avx2(xr, in, nr, w.data(), DT_F32, in, acc);
-#else
-          for (int r = 0; r < nr; r++) acc[r] = dot_f32(xr + (int64_t)r * in, w.data(), in);
-#endif
-          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+  float acc[4];
+  if (dtype_quantised(W.dtype)) {
+    scratch.resize(in);
+    for (int o = o0; o < o1; o++) {
+      dequant_span(scratch.data(), W, o, 0, in);
+      for (int r0 = 0; r0 < R; r0 += 4) {
+        int nr = R - r0 < 4 ? R - r0 : 4;
+        kern()->dot4(x + (int64_t)r0 * in, in, nr, scratch.data(), DT_F32, in, acc);
+        for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+      }
+    }
+    return;
+  }
+  for (int r0 = 0; r0 < R; r0 += 4) {
+    int nr = R - r0 < 4 ? R - r0 : 4;
+    const float* xr = x + (int64_t)r0 * in;
+    int o = o0;
+    if (nr == 4) {
+      const int64_t rb = (int64_t)in * dtype_size(W.dtype);
+      float acc8[8];
+      for (; o + 2 <= o1; o += 2) {
+        const char* w0 = (const char*)W.data + o * rb;
+        kern()->dot2x4(xr, in, w0, w0 + rb, W.dtype, in, acc8);
+        for (int r = 0; r < 4; r++) {
+          y[(int64_t)(r0 + r) * out + o] = acc8[r];
+          y[(int64_t)(r0 + r) * out + o + 1] = acc8[4 + r];
         }
       }
     }
-  };
-  if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
-  else parallel_for(nb, body);
+    for (; o < o1; o++) {
+      dot4(xr, in, nr, W, o, acc);
+      for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+    }
+  }
 }
 
-void matmul_wt(float* y, const float* x, int R, const Mat& W) {
-  if (dtype_quantised(W.dtype)) return matmul_wt_quantised(y, x, R, W);
-  const int out = W.rows, in = W.cols;
-  // Parallel over blocks of output rows: each weight row is read from memory once and used for every x row.
+void matmul_wt(float* y, const float* x, int R, const Mat& W) { matmul_wt_fused(&y, x, R, &W, 1); }
+
+void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int count) {
+  // Parallel over blocks of 16 output rows of all the matrices in turn: one pass, one thread hand-off for all.
   const int OB = 16;
-  const int nb = (out + OB - 1) / OB;
+  std::vector<int> first(count + 1, 0);  // first block of each matrix
+  int64_t macs = 0;
+  for (int i = 0; i < count; i++) {
+    first[i + 1] = first[i] + (Ws[i].rows + OB - 1) / OB;
+    macs += (int64_t)R * Ws[i].cols * Ws[i].rows;
+  }
   auto body = [&](int b0, int b1, int) {
-    float acc[4];
+    std::vector<float> scratch;
+    int i = 0;
     for (int b = b0; b < b1; b++) {
-      int o0 = b * OB, o1 = o0 + OB < out ? o0 + OB : out;
-      for (int r0 = 0; r0 < R; r0 += 4) {
-        int nr = R - r0 < 4 ? R - r0 : 4;
-        const float* xr = x + (int64_t)r0 * in;
-        int o = o0;
-#ifdef SOL_AVX512
-        if (nr == 4) {
-          const int64_t rb = (int64_t)in * dtype_size(W.dtype);
-          float acc8[8];
-          for (; o + 2 <= o1; o += 2) {
-            const char* w0 = (const char*)W.data + o * rb;
-            dot2x4_avx512(xr, in, w0, w0 + rb, W.dtype, in, acc8);
-            for (int r = 0; r < 4; r++) {
-              y[(int64_t)(r0 + r) * out + o] = acc8[r];
-              y[(int64_t)(r0 + r) * out + o + 1] = acc8[4 + r];
-            }
-          }
-        }
-#endif
-        for (; o < o1; o++) {
-          dot4(xr, in, nr, W, o, acc);
-          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
-        }
-      }
+      while (b >= first[i + 1]) i++;
+      // 16 rows at a time: for R > 4 their second pass over x rows 4‥7 reads the rows from cache, not memory
+      int o0 = (b - first[i]) * OB, o1 = o0 + OB < Ws[i].rows ? o0 + OB : Ws[i].rows;
+      wt_rows(ys[i], x, R, Ws[i], o0, o1, scratch);
     }
   };
   // tiny products (factor terms, small models) cost less than waking a thread
-  if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
-  else parallel_for(nb, body);
+  if (macs < SERIAL_MACS) body(0, first[count], 0);
+  else parallel_for(first[count], body);
 }
 
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {
@@ -362,30 +163,7 @@ void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) 
           float a0 = scale * dyr[0], a1 = no > 1 ? scale * dyr[1] : 0.f, a2 = no > 2 ? scale * dyr[2] : 0.f,
                 a3 = no > 3 ? scale * dyr[3] : 0.f;
           if (a0 == 0.f && a1 == 0.f && a2 == 0.f && a3 == 0.f) continue;
-          float* d = dx + (int64_t)r * in + c0;
-          int i = 0;
-#if defined(SOL_AVX512)
-          __m512 v0 = _mm512_set1_ps(a0), v1 = _mm512_set1_ps(a1), v2 = _mm512_set1_ps(a2), v3 = _mm512_set1_ps(a3);
-          for (; i + 16 <= n; i += 16) {
-            __m512 acc = _mm512_loadu_ps(d + i);
-            acc = _mm512_fmadd_ps(v0, _mm512_loadu_ps(w0 + i), acc);
-            acc = _mm512_fmadd_ps(v1, _mm512_loadu_ps(w1 + i), acc);
-            acc = _mm512_fmadd_ps(v2, _mm512_loadu_ps(w2 + i), acc);
-            acc = _mm512_fmadd_ps(v3, _mm512_loadu_ps(w3 + i), acc);
-            _mm512_storeu_ps(d + i, acc);
-          }
-#elif defined(SOL_AVX2)
-          __m256 v0 = _mm256_set1_ps(a0), v1 = _mm256_set1_ps(a1), v2 = _mm256_set1_ps(a2), v3 = _mm256_set1_ps(a3);
-          for (; i + 8 <= n; i += 8) {
-            __m256 acc = _mm256_loadu_ps(d + i);
-            acc = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w0 + i), acc);
-            acc = _mm256_fmadd_ps(v1, _mm256_loadu_ps(w1 + i), acc);
-            acc = _mm256_fmadd_ps(v2, _mm256_loadu_ps(w2 + i), acc);
-            acc = _mm256_fmadd_ps(v3, _mm256_loadu_ps(w3 + i), acc);
-            _mm256_storeu_ps(d + i, acc);
-          }
-#endif
-          for (; i < n; i++) d[i] += a0 * w0[i] + a1 * w1[i] + a2 * w2[i] + a3 * w3[i];
+          kern()->axpy4(dx + (int64_t)r * in + c0, w0, w1, w2, w3, a0, a1, a2, a3, n);
         }
       }
     }

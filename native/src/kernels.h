@@ -31,6 +31,9 @@ float dot_row(const float* x, const Mat& W, int row, int c0, int n);
 // ---- linear: y = x Wᵀ and its input gradient dx = dy W -------------------------------------------
 // y[R, W.rows] = x[R, W.cols] · Wᵀ   (overwrites y)
 void matmul_wt(float* y, const float* x, int R, const Mat& W);
+// ys[i][R, Ws[i].rows] = x[R, cols] · Ws[i]ᵀ for `count` matrices sharing their input (q/k/v, gate/up): one parallel
+// pass over all their rows, so the threads meet once instead of once per matrix
+void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int count);
 // dx[R, W.cols] += scale · dy[R, W.rows] · W
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale);
 // C[A.cols, B.cols] = Aᵀ · B with A [T, a], B [T, b] fp32 (small T): used for dense gradients on export

@@ -55,9 +55,11 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     a.k.resize((size_t)T * KD);
     a.v.resize((size_t)T * KD);
     int base = l * LIN_PER_LAYER;
-    linear_forward(m, base + LIN_Q, a.q.data(), a.xn1.data(), T, views, nullptr);
-    linear_forward(m, base + LIN_K, a.k.data(), a.xn1.data(), T, views, nullptr);
-    linear_forward(m, base + LIN_V, a.v.data(), a.xn1.data(), T, views, nullptr);
+    {
+      const int slots[3] = {base + LIN_Q, base + LIN_K, base + LIN_V};
+      float* const ys[3] = {a.q.data(), a.k.data(), a.v.data()};
+      linear_forward_shared(m, slots, ys, 3, a.xn1.data(), T, views, nullptr);
+    }
     rope_apply(a.q.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
     rope_apply(a.k.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
     a.probs.resize((size_t)H * T * T);
@@ -74,8 +76,11 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     a.g.resize((size_t)T * F);
     a.u.resize((size_t)T * F);
     a.mm.resize((size_t)T * F);
-    linear_forward(m, base + LIN_GATE, a.g.data(), a.xn2.data(), T, views, nullptr);
-    linear_forward(m, base + LIN_UP, a.u.data(), a.xn2.data(), T, views, nullptr);
+    {
+      const int slots[2] = {base + LIN_GATE, base + LIN_UP};
+      float* const ys[2] = {a.g.data(), a.u.data()};
+      linear_forward_shared(m, slots, ys, 2, a.xn2.data(), T, views, nullptr);
+    }
     swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     std::vector<float> dn((size_t)T * D);
     linear_forward(m, base + LIN_DOWN, dn.data(), a.mm.data(), T, views, nullptr);

@@ -10,6 +10,13 @@
 //   loader.cpp       — mmap, tensor binding, RoPE tables; kernels.cpp — the numeric ops (kernels.h)
 // Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
 // std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
+// Below the model (no model knowledge):
+//   kernels.cpp      — products (matmul_wt, fused matmul_wt_fused for q/k/v and gate/up, matmul_w_acc), RMSNorm,
+//                      RoPE, SwiGLU, attention: loop structure and threading, compiled for the baseline CPU
+//   kernels_isa.inc  — the inner loops, compiled per instruction set (kernels_scalar/avx2/avx512/neon.cpp) into
+//                      KernelTables; kernel_paths.cpp picks one at load from cpuid ($SOLILOQUY_KERNELS forces one)
+//   threads.cpp      — the worker pool: parallel_for hands out chunks from a shared counter
+//   roofline.cpp     — the machine's read bandwidth and FMA peak, measured for the benchmark
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -120,6 +127,10 @@ std::vector<float> view_norm(const Model& m, const View& v, int norm_index);
 // view 0); b_eff = b − Σ coef·∇b when the layer has a bias
 void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
                     const int* row_view);
+// linear_forward of `count` layers that share their input x (q/k/v, gate/up): the base products in one pass over all
+// their weights (matmul_wt_fused), then each layer's step corrections
+void linear_forward_shared(const Model& m, const int* slots, float* const* ys, int count, const float* x, int R,
+                           const std::vector<View>& views, const int* row_view);
 // dx[R, in] += dy[R, out]·W_eff for one view
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view);
 // x[R, D] = embedding rows of tokens under each row's view

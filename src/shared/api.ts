@@ -684,6 +684,17 @@ export type DeleteResult = z.infer<typeof deleteResultSchema>
 export const exportResultSchema = z.object({ dir: z.string(), files: z.array(z.string()), bytes: z.number(), checkpoint: checkpointSchema })
 export type ExportResult = z.infer<typeof exportResultSchema>
 
+/** The engine on this machine: the kernel path in use (chosen at load from the CPU's features, or forced by
+ *  $SOLILOQUY_KERNELS), the paths this CPU could run, the features read, and the worker threads. */
+export const engineInfoSchema = z.object({
+  kernelPath: z.string(),
+  forced: z.boolean(),
+  availablePaths: z.array(z.string()),
+  cpuFeatures: z.array(z.string()),
+  threads: z.number(),
+})
+export type EngineInfo = z.infer<typeof engineInfoSchema>
+
 // ---------- the method table ----------
 
 export const methods = {
@@ -707,6 +718,7 @@ export const methods = {
   emerge: { req: emergeRequest, res: emergeResultSchema, long: true },
   report: { req: reportRequest, res: reportResultSchema },
   diffRuns: { req: diffRunsRequest, res: diffRunsResultSchema },
+  engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
 } as const
 
 export type Methods = typeof methods

@@ -10,6 +10,7 @@ import { historyCommand, historyOptions, showCommand, showOptions } from './comm
 import { lessonCommand, lessonOptions } from './commands/lesson'
 import { generateCommand, generateOptions, stepCommand, stepOptions } from './commands/step'
 import { tokenizeCommand, tokenizeOptions } from './commands/tokenize'
+import { infoCommand, infoOptions } from './commands/info'
 import {
   diffCommand,
   diffOptions,
@@ -133,6 +134,12 @@ export const commands: Record<string, Command> = {
     usage: 'soliloquy tokenize [--model DIR] --text "…" [--json]',
     options: tokenizeOptions,
     run: tokenizeCommand,
+  },
+  info: {
+    summary: 'the engine on this machine: kernel path in use (scalar/avx2/avx512/neon), paths available, CPU features, threads',
+    usage: 'soliloquy info [--json]',
+    options: infoOptions,
+    run: infoCommand,
   },
 }
 

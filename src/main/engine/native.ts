@@ -78,6 +78,26 @@ export interface NativeAddon {
   /** the engine's decoding of `count` weights stored in a ggml block type (format tests) */
   dequantise(dtype: string, bytes: Uint8Array, count: number): Float32Array
   threads(): number
+  /** the kernel path in use (scalar / avx2 / avx512 / neon), the paths this CPU runs, its features, worker threads */
+  kernelInfo(): KernelInfo
+  /** switch the kernel path ('' = the best this CPU runs); throws, in words, for a path the CPU lacks */
+  setKernelPath(name: string): string
+  /** read bandwidth in GB/s: `threads` threads streaming a `gib`-GiB buffer (benchmark only; blocks) */
+  measureBandwidth(gib: number, threads: number): number
+  /** fp32 FMA peak in GFLOP/s on the active kernel path (benchmark only; blocks) */
+  measureFlops(threads: number): number
+  /** the engine's products on the active path: y = x·Wᵀ [R, rows] and dx = dy·W [R, cols] (kernel tests) */
+  matmul(dtype: string, weights: Uint8Array, rows: number, cols: number, x: Float32Array, dy: Float32Array, R: number): {
+    y: Float32Array
+    dx: Float32Array
+  }
+}
+
+export interface KernelInfo {
+  path: string
+  available: string[]
+  features: string[]
+  threads: number
 }
 
 /** The project root: the nearest folder above this file whose package.json is Soliloquy's. */

@@ -5,11 +5,12 @@
 // only what needs a loaded model (max_seq_len against its context, texts against its tokenizer).
 import { join } from 'node:path'
 import { CallOptions, InputError, View } from '../engine/engine'
-import { embeddedModelDir } from '../engine/native'
+import { embeddedModelDir, loadAddon } from '../engine/native'
 import {
   SEED_DEFAULTS,
   type ChainStep,
   type CheckpointRecord,
+  type EngineInfo,
   type CompareRequest,
   type CompareResult,
   type DiffRunsRequest,
@@ -158,6 +159,12 @@ export class Lab {
     const p = v ?? t.model.preset.phrase
     if (p.trim().length === 0) throw new InputError('the phrase is empty')
     return p
+  }
+
+  /** The engine on this machine: kernel path in use, paths available, CPU features, threads. */
+  engineInfo(): EngineInfo {
+    const k = loadAddon().kernelInfo()
+    return { kernelPath: k.path, forced: !!process.env.SOLILOQUY_KERNELS, availablePaths: k.available, cpuFeatures: k.features, threads: k.threads }
   }
 
   /** Models in the history (the embedded organism first registered on first use). */

@@ -30,6 +30,7 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     emerge: (a, o) => lab.emerge(a, o),
     report: (a) => lab.report(a),
     diffRuns: (a) => lab.diffRuns(a),
+    engineInfo: async () => lab.engineInfo(),
   }
 }
 

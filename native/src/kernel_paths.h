@@ -1,0 +1,61 @@
+// Runtime dispatch of the hot kernels. The same source (kernels_isa.inc) is compiled once per instruction set —
+// kernels_scalar.cpp (the compiler's baseline: SSE2 on x86-64, NEON on arm64 — the reference path),
+// kernels_avx2.cpp (-mavx2 -mfma -mf16c), kernels_avx512.cpp (-mavx512f/bw/vl), kernels_neon.cpp (arm64) — and
+// each build fills one KernelTable. At load the best table the CPU can run is chosen (cpuid + xgetbv on x86, so an
+// addon built on a new machine runs on an old one); SOLILOQUY_KERNELS=scalar|avx2|avx512|neon forces a path and is
+// refused, in words, when this CPU cannot run it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dtype.h"
+
+// Every function reads weights in their stored type and accumulates in fp32.
+struct KernelTable {
+  const char* name;  // "scalar", "avx2", "avx512", "neon"
+  // Σ x[i]·w[i], i < n, with w stored as F32 / F16 / BF16
+  float (*dot_f32)(const float* x, const float* w, int n);
+  float (*dot_f16)(const float* x, const uint16_t* w, int n);
+  float (*dot_bf16)(const float* x, const uint16_t* w, int n);
+  // out[n] = the n stored values as fp32
+  void (*f16_to_f32_row)(float* out, const uint16_t* p, int n);
+  void (*bf16_to_f32_row)(float* out, const uint16_t* p, int n);
+  // out[r] = x[r·ldx : r·ldx + n] · w[0 : n] for r < nr ≤ 4; w one stored row of an element type (F32/F16/BF16)
+  void (*dot4)(const float* x, int64_t ldx, int nr, const void* w, DType t, int n, float* out);
+  // out[r] = x_r · w0 and out[4 + r] = x_r · w1 for r < 4: two weight rows against 4 input rows
+  void (*dot2x4)(const float* x, int64_t ldx, const void* w0, const void* w1, DType t, int n, float* out);
+  // d[i] += a0·w0[i] + a1·w1[i] + a2·w2[i] + a3·w3[i], i < n (fp32 rows)
+  void (*axpy4)(float* d, const float* w0, const float* w1, const float* w2, const float* w3, float a0, float a1,
+                float a2, float a3, int n);
+  // out[nblocks · block_elems] = dequantised ggml blocks (quants.h layouts) of a block-quantised type
+  void (*dequantise_blocks)(DType t, const uint8_t* blocks, int64_t nblocks, float* out);
+  // measurement kernels (roofline.cpp): Σ p[i] streamed with 8 independent accumulators (memory read bandwidth), and
+  // `iters` rounds of 8 independent fused multiply-add chains of the path's widest register (returns the FLOPs done)
+  float (*stream_sum)(const float* p, int64_t n);
+  double (*fma_chains)(int64_t iters, float* sink);
+};
+
+const KernelTable* kernel_table_scalar();
+#if defined(__x86_64__) || defined(_M_X64)
+const KernelTable* kernel_table_avx2();
+const KernelTable* kernel_table_avx512();
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+const KernelTable* kernel_table_neon();
+#endif
+
+extern const KernelTable* g_kernels;
+// Chooses the path on first use: the best this CPU runs, or $SOLILOQUY_KERNELS. Returns "" or the reason a forced
+// path is refused (then the scalar path is active).
+std::string kernels_init();
+static inline const KernelTable* kern() {
+  if (!g_kernels) kernels_init();
+  return g_kernels;
+}
+// Switch to a named path ("" = the best available); returns "" or why not (the active path is then unchanged).
+std::string kernels_set(const std::string& name);
+// CPU features the dispatcher looked at that this machine has (e.g. "avx2", "fma", "f16c", "avx512f", "avx512_bf16")
+std::vector<std::string> cpu_features();
+// paths this CPU can run, best last
+std::vector<std::string> kernel_paths_available();

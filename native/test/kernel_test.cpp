@@ -1,0 +1,246 @@
+// Kernel test driver: every kernel path this CPU (or qemu) runs against float64 sums of the decoded weights and
+// against the scalar path, on random shapes. Prints one PASS/FAIL line per check and exits 1 on any failure.
+// Built by scripts/test-kernels.mjs natively and for arm64 (g++-aarch64-linux-gnu, run under qemu-aarch64-static):
+//   g++ -std=c++17 -O2 -Isrc test/kernel_test.cpp src/kernel_paths.cpp src/kernels_*.cpp src/kernels.cpp
+//       src/quants.cpp src/threads.cpp -pthread
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../src/kernel_paths.h"
+#include "../src/kernels.h"
+#include "../src/quants.h"
+#include "../src/threads.h"
+
+static int failures = 0, passes = 0;
+static void report(bool ok, const std::string& what, double err) {
+  std::printf("%s %s (worst %.3g)\n", ok ? "PASS" : "FAIL", what.c_str(), err);
+  (ok ? passes : failures)++;
+}
+
+static std::mt19937 gen(12345);
+static float uni() { return std::uniform_real_distribution<float>(-1.f, 1.f)(gen); }
+static int irand(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); }
+
+// random weights stored as t (element types), and their values
+static void store(DType t, int n, std::vector<uint8_t>* bytes, std::vector<double>* vals) {
+  bytes->assign((size_t)n * dtype_size(t), 0);
+  vals->resize(n);
+  for (int i = 0; i < n; i++) {
+    float v = uni();
+    if (t == DT_F32) {
+      std::memcpy(bytes->data() + 4 * i, &v, 4);
+      (*vals)[i] = v;
+    } else {
+      uint16_t h = t == DT_F16 ? f32_to_f16(v) : f32_to_bf16(v);
+      std::memcpy(bytes->data() + 2 * i, &h, 2);
+      (*vals)[i] = t == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+    }
+  }
+}
+
+// random ggml blocks: random bytes with the fp16 scale fields set to small finite values
+static std::vector<uint8_t> random_blocks(DType t, int nblocks) {
+  const int bb = dtype_block_bytes(t);
+  std::vector<uint8_t> b((size_t)nblocks * bb);
+  for (auto& c : b) c = (uint8_t)irand(0, 255);
+  for (int k = 0; k < nblocks; k++) {
+    uint8_t* p = b.data() + (size_t)k * bb;
+    auto put = [&](int off) {
+      uint16_t h = f32_to_f16(uni() * 0.05f);
+      std::memcpy(p + off, &h, 2);
+    };
+    if (t == DT_Q8_0 || t == DT_Q4_0) put(0);
+    if (t == DT_Q4_K || t == DT_Q5_K) put(0), put(2);
+    if (t == DT_Q6_K) put(208);
+  }
+  return b;
+}
+
+static const char* tname(DType t) { return dtype_name(t); }
+
+static void test_path(const std::string& path) {
+  std::string why = kernels_set(path);
+  if (!why.empty()) {
+    report(false, path + ": " + why, 0);
+    return;
+  }
+  const KernelTable* K = kern();
+  const KernelTable* S = kernel_table_scalar();
+  const DType elem[3] = {DT_F32, DT_F16, DT_BF16};
+  // dot products and conversions of one row
+  for (DType t : elem) {
+    double worst = 0, worst_conv = 0;
+    for (int trial = 0; trial < 40; trial++) {
+      int n = irand(1, 1100);
+      std::vector<uint8_t> w;
+      std::vector<double> wv;
+      store(t, n, &w, &wv);
+      std::vector<float> x(n);
+      for (auto& v : x) v = uni();
+      double want = 0, scale = 0;
+      for (int i = 0; i < n; i++) want += x[i] * wv[i], scale += std::fabs(x[i] * wv[i]);
+      float got = t == DT_F32   ? K->dot_f32(x.data(), (const float*)w.data(), n)
+                  : t == DT_F16 ? K->dot_f16(x.data(), (const uint16_t*)w.data(), n)
+                                : K->dot_bf16(x.data(), (const uint16_t*)w.data(), n);
+      worst = std::fmax(worst, std::fabs(got - want) / (scale + 1e-30));
+      if (t != DT_F32) {
+        std::vector<float> c(n);
+        (t == DT_F16 ? K->f16_to_f32_row : K->bf16_to_f32_row)(c.data(), (const uint16_t*)w.data(), n);
+        for (int i = 0; i < n; i++) worst_conv = std::fmax(worst_conv, c[i] == (float)wv[i] ? 0 : 1);
+      }
+      // 4 rows at once and 2 weight rows × 4 input rows
+      int nr = irand(1, 4);
+      std::vector<float> x4((size_t)4 * n);
+      for (auto& v : x4) v = uni();
+      std::vector<uint8_t> w1;
+      std::vector<double> wv1;
+      store(t, n, &w1, &wv1);
+      float o4[4], o8[8];
+      K->dot4(x4.data(), n, nr, w.data(), t, n, o4);
+      K->dot2x4(x4.data(), n, w.data(), w1.data(), t, n, o8);
+      for (int r = 0; r < 4; r++) {
+        double a = 0, b = 0, sa = 0, sb = 0;
+        for (int i = 0; i < n; i++) {
+          a += x4[(size_t)r * n + i] * wv[i], sa += std::fabs(x4[(size_t)r * n + i] * wv[i]);
+          b += x4[(size_t)r * n + i] * wv1[i], sb += std::fabs(x4[(size_t)r * n + i] * wv1[i]);
+        }
+        if (r < nr) worst = std::fmax(worst, std::fabs(o4[r] - a) / (sa + 1e-30));
+        worst = std::fmax(worst, std::fabs(o8[r] - a) / (sa + 1e-30));
+        worst = std::fmax(worst, std::fabs(o8[4 + r] - b) / (sb + 1e-30));
+      }
+    }
+    report(worst < 1e-5, path + " dot/dot4/dot2x4 " + tname(t) + " vs float64", worst);
+    if (t != DT_F32) report(worst_conv == 0, path + " " + tname(t) + " → f32 bit-equal to the format", worst_conv);
+  }
+  {  // axpy4
+    double worst = 0;
+    for (int trial = 0; trial < 40; trial++) {
+      int n = irand(1, 700);
+      std::vector<float> d(n), w((size_t)4 * n);
+      for (auto& v : d) v = uni();
+      for (auto& v : w) v = uni();
+      float a[4] = {uni(), uni(), uni(), uni()};
+      std::vector<double> want(d.begin(), d.end());
+      std::vector<double> scale(n);
+      for (int i = 0; i < n; i++) {
+        scale[i] = std::fabs(d[i]);
+        for (int k = 0; k < 4; k++) want[i] += (double)a[k] * w[(size_t)k * n + i], scale[i] += std::fabs(a[k] * w[(size_t)k * n + i]);
+      }
+      K->axpy4(d.data(), w.data(), w.data() + n, w.data() + 2 * n, w.data() + 3 * n, a[0], a[1], a[2], a[3], n);
+      for (int i = 0; i < n; i++) worst = std::fmax(worst, std::fabs(d[i] - want[i]) / (scale[i] + 1e-30));
+    }
+    report(worst < 1e-6, path + " axpy4 vs float64", worst);
+  }
+  // dequantisation: the same fp32 formula on every path, so bit-equal to the scalar path (else within 1e-6 rel)
+  for (DType t : {DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q5_K, DT_Q6_K}) {
+    int nb = irand(1, 9);
+    std::vector<uint8_t> b = random_blocks(t, nb);
+    int n = nb * dtype_block_elems(t);
+    std::vector<float> a(n), s(n);
+    K->dequantise_blocks(t, b.data(), nb, a.data());
+    S->dequantise_blocks(t, b.data(), nb, s.data());
+    double worst = 0;
+    bool equal = std::memcmp(a.data(), s.data(), sizeof(float) * n) == 0;
+    for (int i = 0; i < n; i++) worst = std::fmax(worst, std::fabs(a[i] - s[i]) / (std::fabs(s[i]) + 1e-30));
+    report(equal || worst <= 1e-6, path + " dequantise " + tname(t) + (equal ? " bit-equal to scalar" : " vs scalar"), worst);
+  }
+  // the engine's products (kernels.cpp, threaded) on this path against float64
+  for (DType t : {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_K, DT_Q6_K}) {
+    double worst = 0;
+    for (int trial = 0; trial < 3; trial++) {
+      int rows = irand(1, 70), R = irand(1, 9);
+      int cols = dtype_quantised(t) ? dtype_block_elems(t) * irand(1, 3) : irand(1, 600);
+      std::vector<uint8_t> w;
+      std::vector<double> wv((size_t)rows * cols);
+      if (dtype_quantised(t)) {
+        w = random_blocks(t, rows * cols / dtype_block_elems(t));
+        std::vector<float> dq((size_t)rows * cols);
+        S->dequantise_blocks(t, w.data(), rows * cols / dtype_block_elems(t), dq.data());
+        for (size_t i = 0; i < dq.size(); i++) wv[i] = dq[i];
+      } else {
+        store(t, rows * cols, &w, &wv);
+      }
+      Mat W;
+      W.data = w.data(), W.dtype = t, W.rows = rows, W.cols = cols;
+      std::vector<float> x((size_t)R * cols), dy((size_t)R * rows), y((size_t)R * rows), dx((size_t)R * cols, 0.f);
+      for (auto& v : x) v = uni();
+      for (auto& v : dy) v = uni();
+      matmul_wt(y.data(), x.data(), R, W);
+      matmul_w_acc(dx.data(), dy.data(), R, W, 1.f);
+      for (int r = 0; r < R; r++) {
+        for (int o = 0; o < rows; o++) {
+          double a = 0, sa = 0;
+          for (int c = 0; c < cols; c++) a += x[(size_t)r * cols + c] * wv[(size_t)o * cols + c], sa += std::fabs(x[(size_t)r * cols + c] * wv[(size_t)o * cols + c]);
+          worst = std::fmax(worst, std::fabs(y[(size_t)r * rows + o] - a) / (sa + 1e-30));
+        }
+        for (int c = 0; c < cols; c++) {
+          double a = 0, sa = 0;
+          for (int o = 0; o < rows; o++) a += dy[(size_t)r * rows + o] * wv[(size_t)o * cols + c], sa += std::fabs(dy[(size_t)r * rows + o] * wv[(size_t)o * cols + c]);
+          worst = std::fmax(worst, std::fabs(dx[(size_t)r * cols + c] - a) / (sa + 1e-30));
+        }
+      }
+    }
+    report(worst < 1e-5, path + " matmul_wt / matmul_w_acc " + tname(t) + " vs float64", worst);
+  }
+  {  // fused products of matrices sharing their input = each product alone, bit for bit
+    bool same = true;
+    for (int trial = 0; trial < 4; trial++) {
+      int cols = 256 * irand(1, 2), R = irand(1, 9);
+      DType ts[3] = {DT_F16, DT_BF16, DT_Q8_0};
+      std::vector<std::vector<uint8_t>> ws(3);
+      Mat Ws[3];
+      std::vector<std::vector<float>> ys(3), alone(3);
+      std::vector<float> x((size_t)R * cols);
+      for (auto& v : x) v = uni();
+      for (int i = 0; i < 3; i++) {
+        int rows = irand(1, 300);
+        if (dtype_quantised(ts[i])) {
+          ws[i] = random_blocks(ts[i], rows * cols / dtype_block_elems(ts[i]));
+        } else {
+          std::vector<double> wv;
+          store(ts[i], rows * cols, &ws[i], &wv);
+        }
+        Ws[i].data = ws[i].data(), Ws[i].dtype = ts[i], Ws[i].rows = rows, Ws[i].cols = cols;
+        ys[i].assign((size_t)R * rows, 0.f);
+        alone[i].assign((size_t)R * rows, 0.f);
+        matmul_wt(alone[i].data(), x.data(), R, Ws[i]);
+      }
+      float* yp[3] = {ys[0].data(), ys[1].data(), ys[2].data()};
+      matmul_wt_fused(yp, x.data(), R, Ws, 3);
+      for (int i = 0; i < 3; i++) same = same && std::memcmp(ys[i].data(), alone[i].data(), ys[i].size() * 4) == 0;
+    }
+    report(same, path + " matmul_wt_fused (F16 + BF16 + Q8_0) bit-equal to separate products", 0);
+  }
+}
+
+// parallel_for hands out chunks dynamically: every index of [0, n) must run exactly once, call after call
+static void test_parallel_for() {
+  threads_init(0);
+  bool ok = true;
+  std::vector<int> hits;
+  for (int call = 0; call < 20000 && ok; call++) {
+    int n = irand(1, 300);
+    hits.assign(n, 0);
+    parallel_for(n, [&](int b, int e, int) {
+      for (int i = b; i < e; i++) __atomic_fetch_add(&hits[i], 1, __ATOMIC_RELAXED);
+    });
+    for (int i = 0; i < n; i++) ok = ok && hits[i] == 1;
+  }
+  report(ok, "parallel_for: every index exactly once over 20000 calls (" + std::to_string(threads_count()) + " threads)", 0);
+}
+
+int main(int argc, char** argv) {
+  std::vector<std::string> paths = kernel_paths_available();
+  if (argc > 1) paths.assign(argv + 1, argv + argc);  // named paths only (a path this CPU lacks fails)
+  std::printf("kernel paths: ");
+  for (auto& p : paths) std::printf("%s ", p.c_str());
+  std::printf("\n");
+  test_parallel_for();
+  for (auto& p : paths) test_path(p);
+  std::printf("%d passed, %d failed\n", passes, failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,321 @@
+// `npm run bench -- --json [--seed7b | --seed7b-only] [--out FILE]`: every figure of issue 8 side by side in one run on this machine
+// and thread count — the machine's limits measured in-run (read bandwidth by a streaming 8-accumulator sum over
+// 1 GiB, 2 threads and 1; fp32 FMA peak), ours vs llama.cpp on the synthetic TinyLlama-1.1B shape (one F16 GGUF file:
+// the same weights for both engines) and on the organism, the step against its roofline, the 8-column sweep against
+// one column, and behind --seed7b the seed's whole experiment on the Llama-2-7b shape (step + 8 step sizes × 64
+// tokens: wall time and peak RSS). Figures, never pass/fail. Synthetic files are cached in ~/.cache/soliloquy/bench.
+import { spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { cpus, homedir, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Engine } from './engine/engine'
+import { exportGguf, ggufHeader, Kv } from './engine/gguf'
+import { embeddedModelDir, loadAddon } from './engine/native'
+import { SentencePieceTokenizer } from './engine/tokenizer'
+import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
+
+const PHRASE = 'To be, or not to be, that is the question'
+const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
+const GEN = 64
+
+const SHAPES = {
+  '1b': { label: 'TinyLlama-1.1B', vocab: 32000, dim: 2048, ffn: 5632, layers: 22, heads: 32, kvHeads: 4 },
+  '7b': { label: 'Llama-2-7b', vocab: 32000, dim: 4096, ffn: 11008, layers: 32, heads: 32, kvHeads: 32 },
+}
+type Shape = keyof typeof SHAPES
+
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9
+}
+
+function cacheDir(): string {
+  const d = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'soliloquy', 'bench')
+  mkdirSync(d, { recursive: true })
+  return d
+}
+
+/** fp32 → fp16 bits, round to nearest even (normal range; the random weights here never leave it) */
+function toHalf(f: Float32Array, u: Uint32Array, v: number): number {
+  f[0] = v
+  const x = u[0]
+  const sign = (x >>> 16) & 0x8000
+  const e = ((x >>> 23) & 0xff) - 127 + 15
+  if (e <= 0) return sign
+  let h = sign | (e << 10) | ((x >>> 13) & 0x3ff)
+  const rem = x & 0x1fff
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++
+  return h
+}
+
+/**
+ * A synthetic model of `shape` as one GGUF F16 file (llama.cpp reads it; so do we). Random weights come from a
+ * pool of a prime number of fp16 values per scale, written in bulk from rotating offsets, so rows never repeat in
+ * step with the row length and the file is written at disk speed (a per-element writer took 195 s for 7B).
+ */
+function writeSyntheticF16(path: string, shape: Shape): void {
+  const c = SHAPES[shape]
+  const hd = c.dim / c.heads
+  const t: { name: string; shape: number[]; scale: number }[] = [{ name: 'token_embd.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) }]
+  for (let l = 0; l < c.layers; l++) {
+    const p = `blk.${l}.`
+    const s = 1 / Math.sqrt(c.dim)
+    t.push(
+      { name: p + 'attn_norm.weight', shape: [c.dim], scale: 0 },
+      { name: p + 'attn_q.weight', shape: [c.heads * hd, c.dim], scale: s },
+      { name: p + 'attn_k.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
+      { name: p + 'attn_v.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
+      { name: p + 'attn_output.weight', shape: [c.dim, c.heads * hd], scale: s },
+      { name: p + 'ffn_norm.weight', shape: [c.dim], scale: 0 },
+      { name: p + 'ffn_gate.weight', shape: [c.ffn, c.dim], scale: s },
+      { name: p + 'ffn_up.weight', shape: [c.ffn, c.dim], scale: s },
+      { name: p + 'ffn_down.weight', shape: [c.dim, c.ffn], scale: 1 / Math.sqrt(c.ffn) },
+    )
+  }
+  t.push({ name: 'output_norm.weight', shape: [c.dim], scale: 0 }, { name: 'output.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) })
+  const norm = (x: { shape: number[] }): boolean => x.shape.length === 1
+  const count = (x: { shape: number[] }): number => x.shape.reduce((a, b) => a * b, 1)
+  const tok = SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model'))
+  const piece = (i: number): { text: string; score: number; type: number } =>
+    i < tok.vocabSize ? tok.pieceInfo(i) : { text: `[PAD${i}]`, score: -1e9, type: 5 }
+  const kv: Kv[] = [
+    ['general.architecture', 'str', 'llama'], ['general.alignment', 'u32', 32], ['general.file_type', 'u32', 1],
+    ['llama.context_length', 'u32', 4096], ['llama.embedding_length', 'u32', c.dim], ['llama.block_count', 'u32', c.layers],
+    ['llama.feed_forward_length', 'u32', c.ffn], ['llama.rope.dimension_count', 'u32', hd], ['llama.attention.head_count', 'u32', c.heads],
+    ['llama.attention.head_count_kv', 'u32', c.kvHeads], ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-5], ['llama.rope.freq_base', 'f32', 10000],
+    ['tokenizer.ggml.model', 'str', 'llama'],
+    ['tokenizer.ggml.tokens', 'strs', Array.from({ length: c.vocab }, (_, i) => piece(i).text)],
+    ['tokenizer.ggml.scores', 'f32s', Array.from({ length: c.vocab }, (_, i) => piece(i).score)],
+    ['tokenizer.ggml.token_type', 'i32s', Array.from({ length: c.vocab }, (_, i) => piece(i).type)],
+    ['tokenizer.ggml.bos_token_id', 'u32', 1], ['tokenizer.ggml.eos_token_id', 'u32', 2], ['tokenizer.ggml.unknown_token_id', 'u32', 0],
+  ]
+  const { head, offsets } = ggufHeader(kv, t.map((x) => ({ name: x.name, dims: [...x.shape].reverse(), type: norm(x) ? 0 : 1, bytes: count(x) * (norm(x) ? 4 : 2) })))
+  // pools of random fp16 weights, one per scale; 4 194 301 is prime
+  const POOL = 4194301
+  const f = new Float32Array(1)
+  const u = new Uint32Array(f.buffer)
+  const pools = new Map<number, Uint16Array>()
+  let s = 12345
+  const poolFor = (scale: number): Uint16Array => {
+    let p = pools.get(scale)
+    if (!p) {
+      p = new Uint16Array(2 * POOL) // doubled, so any window of ≤ POOL values is contiguous
+      for (let i = 0; i < POOL; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+        p[i] = p[i + POOL] = toHalf(f, u, ((s / 4294967296) * 2 - 1) * scale * 1.7)
+      }
+      pools.set(scale, p)
+    }
+    return p
+  }
+  const tmp = path + '.partial'
+  const fd = openSync(tmp, 'w')
+  let pos = 0
+  const put = (b: Uint8Array): void => {
+    writeSync(fd, b)
+    pos += b.length
+  }
+  try {
+    put(head)
+    t.forEach((x, i) => {
+      put(new Uint8Array(offsets[i] - pos))
+      if (norm(x)) return put(new Uint8Array(new Float32Array(count(x)).fill(1).buffer))
+      const pool = poolFor(x.scale)
+      let at = (i * 7919) % POOL
+      for (let left = count(x); left > 0; ) {
+        const n = Math.min(left, POOL)
+        put(new Uint8Array(pool.buffer, at * 2, n * 2))
+        left -= n
+        at = (at + n) % POOL
+      }
+    })
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+}
+
+function syntheticFile(shape: Shape): string {
+  const file = join(cacheDir(), `synthetic-${shape}-F16.gguf`)
+  if (!existsSync(file)) {
+    const t = process.hrtime.bigint()
+    writeSyntheticF16(file, shape)
+    console.error(`(wrote ${file}: ${(statSync(file).size / 2 ** 30).toFixed(2)} GiB in ${seconds(t).toFixed(1)} s; cached for later runs)`)
+  }
+  return file
+}
+
+interface Ours {
+  fileBytes: number
+  prompt: number[]
+  genTokS: number
+  ids: number[]
+  stepS: number
+  phraseTokens: number
+  singleS: number
+  sweep8S: number
+  linearParams: number
+}
+
+/** Ours on one model: base greedy generation, the step, one stepped column and the 8-column sweep (same length). */
+async function oursChild(model: string): Promise<void> {
+  const engine = Engine.load(model)
+  const prompt = engine.withBos('To be', 'prompt')
+  await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in
+  let t = process.hrtime.bigint()
+  const [base] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
+  const genTokS = base.ids.length / seconds(t)
+  t = process.hrtime.bigint()
+  const g = await engine.gradient(PHRASE)
+  const stepS = seconds(t)
+  // per decoding step (columns may stop at EOS at different lengths; the batch steps until its longest is done)
+  t = process.hrtime.bigint()
+  const [one] = await engine.generate({ prompt, maxNew: GEN, views: [[{ gradient: g, lr: LRS[5] }]] })
+  const singleS = seconds(t) / Math.max(1, one.ids.length)
+  t = process.hrtime.bigint()
+  const cols = await engine.generate({ prompt, maxNew: GEN, views: LRS.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }])) })
+  const sweep8S = seconds(t) / Math.max(1, ...cols.map((c) => c.ids.length))
+  const c = engine.config
+  const hd = c.headDim
+  const linearParams = c.layers * (c.dim * c.heads * hd * 2 + 2 * c.dim * c.kvHeads * hd + 3 * c.dim * c.ffn) + c.vocab * c.dim
+  const r: Ours = { fileBytes: engine.fileBytes, prompt, genTokS, ids: base.ids, stepS, phraseTokens: g.phraseIds.length, singleS, sweep8S, linearParams }
+  process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
+}
+
+async function peerChild(file: string, promptJson: string, threads: string): Promise<void> {
+  const llamaCpp = await loadPeer((s) => console.error(s))
+  const r = await peerGreedy(llamaCpp, file, JSON.parse(promptJson) as number[], GEN, Number(threads))
+  process.stdout.write('RESULT ' + JSON.stringify({ tokS: r.ids.length / (r.ms / 1000), ids: r.ids }) + '\n')
+}
+
+/** The seed's whole experiment: load, one step on the phrase, 8 step sizes × 64 greedy tokens. */
+async function seedChild(file: string): Promise<void> {
+  const t = process.hrtime.bigint()
+  const engine = Engine.load(file)
+  const g = await engine.gradient(PHRASE)
+  await engine.generate({ prompt: 'To be', views: LRS.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }])), maxNew: GEN })
+  const wallS = seconds(t)
+  process.stdout.write('RESULT ' + JSON.stringify({ wallS, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20, fileGiB: engine.fileBytes / 2 ** 30 }) + '\n')
+}
+
+function child<T>(self: string, args: string[]): T {
+  const r = spawnSync(process.execPath, [self, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] })
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
+  if (!line) throw new Error(`bench child ${args[0]} failed: ${r.stderr.trim().split('\n').slice(-5).join('\n')}`)
+  return JSON.parse(line.slice(7)) as T
+}
+
+export interface BenchJson {
+  machine: { cpu: string; cores: number; threads: number; node: string; load_avg_1m: number }
+  kernel_path: string
+  bandwidth_gbs: number
+  bandwidth_1t_gbs: number
+  flops_peak_gflops: number
+  gen_tok_s_1b: number
+  llamacpp_tok_s_1b: number | null
+  gen_vs_llamacpp_1b: number | null
+  same_ids_1b: boolean | null
+  gen_vs_roofline_1b: number
+  gen_tok_s_organism: number
+  llamacpp_tok_s_organism: number | null
+  gen_vs_llamacpp_organism: number | null
+  step_s_1b: number
+  step_roofline_s_1b: number
+  step_vs_roofline_1b: number
+  sweep8_vs_single_1b: number
+  seed7b_wall_s: number | null
+  seed7b_peak_rss_gib: number | null
+  seed7b_file_gib: number | null
+  llamacpp_version: string
+}
+
+export async function benchJson(args: string[], self: string): Promise<void> {
+  if (args[0] === '--json-ours') return oursChild(args[1])
+  if (args[0] === '--json-peer') return peerChild(args[1], args[2], args[3])
+  if (args[0] === '--json-seed') return seedChild(args[1])
+  if (args.includes('--seed7b-only')) {
+    // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
+    const seed = child<{ wallS: number; peakRssGiB: number; fileGiB: number }>(self, ['--json-seed', syntheticFile('7b')])
+    const at = args.indexOf('--out')
+    const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
+    const r3 = (x: number): number => Math.round(x * 1000) / 1000
+    const merged = { ...prev, seed7b_wall_s: r3(seed.wallS), seed7b_peak_rss_gib: r3(seed.peakRssGiB), seed7b_file_gib: r3(seed.fileGiB) }
+    if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+    console.log(JSON.stringify(merged, null, 2))
+    return
+  }
+  const addon = loadAddon()
+  const info = addon.kernelInfo()
+  const threads = info.threads
+  const log = (s: string): boolean => process.stderr.write(s + '\n')
+  log(`kernel path ${info.path}, ${threads} threads; measuring bandwidth and FLOP peak…`)
+  const bw2 = addon.measureBandwidth(1, Math.min(2, threads))
+  const bw1 = addon.measureBandwidth(1, 1)
+  const bandwidth = Math.max(bw1, bw2)
+  const flops = addon.measureFlops(threads)
+
+  const file1b = syntheticFile('1b')
+  log('ours on the 1.1B shape…')
+  const ours = child<Ours>(self, ['--json-ours', file1b])
+  let peer1b: { tokS: number; ids: number[] } | null = null
+  try {
+    log(`llama.cpp (node-llama-cpp ${PEER_VERSION}) on the same file…`)
+    peer1b = child(self, ['--json-peer', file1b, JSON.stringify(ours.prompt), String(threads)])
+  } catch (e) {
+    log(`(llama.cpp on the 1.1B shape failed: ${(e as Error).message})`)
+  }
+
+  log('organism: ours and llama.cpp (exported as GGUF F16)…')
+  const oursOrg = child<Ours>(self, ['--json-ours', embeddedModelDir()])
+  let peerOrg: { tokS: number } | null = null
+  const dir = mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
+  try {
+    const orgFile = join(dir, 'organism-F16.gguf')
+    await exportGguf(Engine.load(embeddedModelDir()), [], orgFile)
+    peerOrg = child(self, ['--json-peer', orgFile, JSON.stringify(oursOrg.prompt), String(threads)])
+  } catch (e) {
+    log(`(llama.cpp on the organism failed: ${(e as Error).message})`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+
+  let seed: { wallS: number; peakRssGiB: number; fileGiB: number } | null = null
+  if (args.includes('--seed7b')) {
+    const file7b = syntheticFile('7b')
+    log('the seed experiment on the Llama-2-7b shape…')
+    seed = child(self, ['--json-seed', file7b])
+  }
+
+  // step roofline: the forward reads every weight once and the backward (dx = dy·W) once more; FLOPs 2 per weight
+  // and token each way (weight gradients stay factored: no dW product)
+  const stepBytes = 2 * ours.fileBytes
+  const stepFlops = 4 * ours.linearParams * ours.phraseTokens
+  const stepRoofline = Math.max(stepBytes / (bandwidth * 1e9), stepFlops / (flops * 1e9))
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000
+  const out: BenchJson = {
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads, node: process.version, load_avg_1m: r3((await import('node:os')).loadavg()[0]) },
+    kernel_path: info.path,
+    bandwidth_gbs: r3(bandwidth),
+    bandwidth_1t_gbs: r3(bw1),
+    flops_peak_gflops: r3(flops),
+    gen_tok_s_1b: r3(ours.genTokS),
+    llamacpp_tok_s_1b: peer1b ? r3(peer1b.tokS) : null,
+    gen_vs_llamacpp_1b: peer1b ? r3(ours.genTokS / peer1b.tokS) : null,
+    same_ids_1b: peer1b ? JSON.stringify(peer1b.ids) === JSON.stringify(ours.ids) : null,
+    gen_vs_roofline_1b: r3(ours.genTokS / ((bandwidth * 1e9) / ours.fileBytes)),
+    gen_tok_s_organism: r3(oursOrg.genTokS),
+    llamacpp_tok_s_organism: peerOrg ? r3(peerOrg.tokS) : null,
+    gen_vs_llamacpp_organism: peerOrg ? r3(oursOrg.genTokS / peerOrg.tokS) : null,
+    step_s_1b: r3(ours.stepS),
+    step_roofline_s_1b: r3(stepRoofline),
+    step_vs_roofline_1b: r3(ours.stepS / stepRoofline),
+    sweep8_vs_single_1b: r3(ours.sweep8S / ours.singleS),
+    seed7b_wall_s: seed ? r3(seed.wallS) : null,
+    seed7b_peak_rss_gib: seed ? r3(seed.peakRssGiB) : null,
+    seed7b_file_gib: seed ? r3(seed.fileGiB) : null,
+    llamacpp_version: PEER_VERSION,
+  }
+  const text = JSON.stringify(out, null, 2)
+  const at = args.indexOf('--out')
+  if (at >= 0) writeFileSync(args[at + 1], text + '\n')
+  console.log(text)
+}
