@@ -52,10 +52,13 @@ export function sweepWorkingBytes(engine: Engine, columns: number): number {
 /** The tokenizer in the words the Models view shows: tokenizer.json, SentencePiece, tiktoken or the GGUF vocab. */
 export function tokenizerKind(engine: Engine): string {
   const k = engine.tokenizer.kind
-  if (engine.source.format === 'gguf') return `GGUF vocab (${k})`
-  if (/tiktoken/i.test(k)) return `tiktoken (${k})`
+  if (engine.source.format === 'gguf') {
+    const m = /tokenizer\.ggml\.model [^)]*/.exec(k)
+    return `GGUF vocab (${m ? m[0] : k})`
+  }
+  if (/tiktoken/i.test(k)) return 'tiktoken (tokenizer.model)'
   if (/tokenizer\.json/i.test(k)) return k
-  if (/sentencepiece|tokenizer\.model/i.test(k)) return `SentencePiece (${k})`
+  if (/sentencepiece|tokenizer\.model/i.test(k)) return 'SentencePiece (tokenizer.model)'
   return k
 }
 
