@@ -54,7 +54,7 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     await item.locator('[data-testid="export-open"]').click()
     await item.locator('[data-testid="export-format"]').selectOption('gguf')
     // the dtype choices follow the format: Q8_0 is offered for GGUF only
-    const dtypes = await item.locator('[data-testid="export-dtype"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
+    const dtypes = await item.locator('[data-testid="export-dtype"] option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value))
     expect(dtypes).toEqual(['', 'F16', 'F32', 'BF16', 'Q8_0'])
     await item.locator('[data-testid="export-dtype"]').selectOption('Q8_0')
     const out = join(work, 'hamlet-q8.gguf')
@@ -76,7 +76,7 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     // the HF form offers no Q8_0
     await item.locator('[data-testid="export-open"]').click()
     await item.locator('[data-testid="export-format"]').selectOption('hf')
-    const hf = await item.locator('[data-testid="export-dtype"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
+    const hf = await item.locator('[data-testid="export-dtype"] option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value))
     expect(hf).toEqual(['', 'F32', 'F16', 'BF16'])
     expect(existsSync(out)).toBe(true)
   }, 120_000)
