@@ -60,7 +60,7 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     const out = join(work, 'hamlet-q8.gguf')
     await item.locator('[data-testid="export-dir"]').fill(out)
     await item.locator('[data-testid="export-button"]').click()
-    await expect.poll(() => page.locator('[data-testid="checkpoint-message"]').textContent(), { timeout: 60_000 }).toMatch(/exported as a GGUF file \(Q8_0\)/)
+    await expect.poll(() => page.locator('[data-testid="checkpoint-message"]').textContent(), { timeout: 60_000 }).toMatch(/^exported to .*hamlet-q8\.gguf as a GGUF file \(Q8_0\)/)
     expect(readdirSync(work)).toEqual(['hamlet-q8.gguf'])
     q8File = out
     const g = readGguf(out)

@@ -109,7 +109,7 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
         { jobId: job, onProgress: (p) => (exportProgress.value = p) },
       )
       const what = r.format === 'gguf' ? 'GGUF file' : r.format === 'peft' ? 'PEFT adapter' : 'HF directory'
-      message.value = `exported as a ${what} (${r.dtype}) to ${r.dir}: ${r.files.join(', ')} (${(r.bytes / 1e6).toFixed(1)} MB)`
+      message.value = `exported to ${r.dir} as a ${what} (${r.dtype}): ${r.files.join(', ')} (${(r.bytes / 1e6).toFixed(1)} MB)`
       return r
     } catch (e) {
       error.value = messageOf(e)
