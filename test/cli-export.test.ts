@@ -217,6 +217,52 @@ describe('--model file.gguf and --model META_DIR on every command', () => {
     metaDir = writeMetaDir(join(dir, 'meta'), [organismMetaTensors()], ORGANISM_PARAMS)
   }, 120_000)
 
+  it('the lab describes each format: format, tokenizer kind, tensor types (most first) and the memory estimate', async () => {
+    const lab = new Lab({ dataDir: tmp('soliloquy-model-info-') })
+    try {
+      const c = labClient(lab, {})
+      const hf = await c.call('openModel', { path: ORGANISM })
+      const meta = await c.call('openModel', { path: metaDir })
+      const gguf = await c.call('openModel', { path: ggufFile })
+      expect([hf.format, meta.format, gguf.format]).toEqual(['hf', 'meta', 'gguf'])
+      expect(hf.tokenizer).toBe('SentencePiece (tokenizer.model)')
+      expect(meta.tokenizer).toBe('SentencePiece (tokenizer.model)')
+      expect(gguf.tokenizer).toBe('GGUF vocab (tokenizer.ggml.model llama)')
+      // the organism: 6 layers × (7 matrices + 2 norms) + embedding + final norm + head, counted per stored type as
+      // each file's own header says (the HF safetensors, the Meta tensors written above, the GGUF exported in F32)
+      const perType = (types: string[]): { type: string; count: number }[] => {
+        const n = new Map<string, number>()
+        for (const t of types) n.set(t, (n.get(t) ?? 0) + 1)
+        return [...n.entries()].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || a.type.localeCompare(b.type))
+      }
+      const hfTypes = readdirSync(ORGANISM)
+        .filter((f) => f.endsWith('.safetensors'))
+        .flatMap((f) => {
+          const st = readFileSync(join(ORGANISM, f))
+          const header = JSON.parse(st.subarray(8, 8 + Number(st.readBigUInt64LE(0))).toString('utf8')) as Record<string, { dtype?: string }>
+          return Object.entries(header).filter(([k]) => k !== '__metadata__').map(([, t]) => t.dtype!)
+        })
+      expect(hfTypes.length).toBe(6 * 9 + 3)
+      expect(hf.quantisation).toEqual(perType(hfTypes))
+      expect(meta.quantisation).toEqual(perType(organismMetaTensors().map((t) => t.dtype)))
+      expect(gguf.quantisation).toEqual([{ type: 'F32', count: 6 * 9 + 3 }])
+      for (const m of [hf, meta, gguf]) {
+        expect(m.memoryBytes).toBe(m.fileBytes + m.workingBytes)
+        expect(m.workingBytes).toBeGreaterThan(0)
+      }
+      // a quantised file: its blocks counted per type
+      const q8 = join(tmp('soliloquy-q8-'), 'organism-q8.gguf')
+      await exportGguf(Engine.load(ORGANISM), [], q8, undefined, { dtype: 'Q8_0' })
+      const q = await c.call('openModel', { path: q8 })
+      expect(q.quantisation).toEqual([{ type: 'Q8_0', count: 6 * 7 + 2 }, { type: 'F32', count: 6 * 2 + 1 }])
+      // listed again, they keep their formats
+      const listed = await c.call('listModels', {})
+      expect(listed.map((m) => m.format).sort()).toEqual(['gguf', 'gguf', 'hf', 'meta'])
+    } finally {
+      lab.close()
+    }
+  })
+
   for (const which of ['gguf', 'meta'] as const) {
     it(`${which}: sweep, step, generate, compare, lesson, grad and tokenize reproduce the organism's references`, () => {
       const model = which === 'gguf' ? ggufFile : metaDir
