@@ -1,54 +1,38 @@
 // End to end in browser mode (the real renderer, `soliloquy serve`, the real engine): the Checkpoints view exports
 // a saved step as a GGUF file (format and dtype chosen in the form) and as a PEFT adapter (its KL shown), and the
 // Models view opens the .gguf file and shows its format, tokenizer, tensor types and memory estimate. Any console or page error fails the test.
-import { spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BrowserContext, chromium, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { readGguf } from '../src/main/engine/ggufFile'
 import { ensureCurrentBuild, ROOT, tmp } from './helpers'
-import { findChromium, startServe, stopServe } from './e2e-browser'
+import { openSession, type Session } from './e2e/harness'
 
-let server: ChildProcess | null = null
-let ctx: BrowserContext | null = null
+let s: Session
 let page: Page
-let url = ''
-let dataDir = ''
-let profile = ''
 let work = ''
 let q8File = ''
-const problems: string[] = []
 
 beforeAll(async () => {
   ensureCurrentBuild()
-  dataDir = tmp('soliloquy-e2e-formats-data-')
+  s = await openSession()
+  page = s.page
   work = tmp('soliloquy-e2e-formats-')
-  // a saved step to export, made with the CLI
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'step', '--lr', '0.03', '--save', 'hamlet', '--json', '--data', dataDir], { encoding: 'utf8' })
+  // a saved step to export, made with the CLI on the session's data directory
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'step', '--lr', '0.03', '--save', 'hamlet', '--json', '--data', s.dataDir], { encoding: 'utf8' })
   expect(r.status, r.stderr).toBe(0)
-  const browser = await findChromium()
-  profile = tmp('soliloquy-e2e-formats-chromium-')
-  const s = await startServe(dataDir)
-  server = s.child
-  url = s.url
-  ctx = await chromium.launchPersistentContext(profile, { executablePath: browser.executablePath, headless: true, viewport: { width: 1360, height: 900 }, args: browser.args })
-  page = ctx.pages()[0] ?? (await ctx.newPage())
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`)
-  })
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
 }, 300_000)
 
 afterAll(async () => {
-  await ctx?.close().catch(() => undefined)
-  await stopServe(server)
-  for (const d of [dataDir, profile, work]) if (d) rmSync(d, { recursive: true, force: true })
+  await s?.close()
+  if (work) rmSync(work, { recursive: true, force: true })
 })
 
 describe('export formats and .gguf models in the app (browser mode)', () => {
   it('the Checkpoints view exports a step as a GGUF file (Q8_0) and as a PEFT adapter, showing its KL and what it leaves out', async () => {
-    await page.goto(url)
+    await page.goto(s.url)
     await page.click('[data-testid="nav-checkpoints"]')
     const item = page.locator('[data-testid="checkpoint-item"][data-name="hamlet"]')
     await item.locator('[data-testid="export-open"]').click()
@@ -98,6 +82,6 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     expect(await detail.locator('[data-testid="detail-memory"]').textContent()).toMatch(/^\d+(\.\d+)? (MiB|GiB)$/)
     const row = page.locator('[data-testid="model-row"]', { hasText: 'hamlet-q8.gguf' })
     expect(await row.locator('[data-testid="model-format"]').textContent()).toBe('gguf')
-    expect(problems).toEqual([])
+    expect(s.problems).toEqual([])
   }, 120_000)
 })
