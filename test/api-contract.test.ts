@@ -150,7 +150,7 @@ describe('files chosen only through dialogs (desktop app)', () => {
       const group = { id: 1, kind: 'sweep', modelId: 1, checkpointId: null, args: {}, result: null, status: 'done', createdAt: 'now', finishedAt: null, runIds: [] }
       if (method === 'listModels') return [{ ...model, path: '/models/organism' }]
       if (method === 'openModel') return model
-      if (method === 'exportCheckpoint') return { dir: '/exports/my-step', files: [], bytes: 0, checkpoint }
+      if (method === 'exportCheckpoint') return { format: 'hf', dir: '/exports/my-step', files: [], bytes: 0, dtype: 'F32', checkpoint }
       return { group, runs: [], phraseIds: [1], phraseLoss: 1, table: '' }
     }
     registerIpcRouter(ipc, backend, { dialogPaths: new DialogPaths(), pickDirectory: async (p) => (p === 'model' ? '/data/llama' : '/exports') })

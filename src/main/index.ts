@@ -57,11 +57,20 @@ void app.whenReady().then(() => {
     trustedSender: isAppUrl,
     dialogPaths: new DialogPaths(),
     pickDirectory: async (purpose) => {
-      const opts = {
-        title: purpose === 'model' ? 'Open a Hugging Face model directory' : 'Choose a folder to export the model into',
-        properties: purpose === 'model' ? (['openDirectory'] as const) : (['openDirectory', 'createDirectory'] as const),
+      const parent = win ?? undefined
+      if (purpose === 'export-file') {
+        // a GGUF export is one file: the save dialog, so the user names it
+        const o = { title: 'Export the model as a GGUF file', defaultPath: 'model.gguf', filters: [{ name: 'GGUF', extensions: ['gguf'] }] }
+        const r = parent ? await dialog.showSaveDialog(parent, o) : await dialog.showSaveDialog(o)
+        return r.canceled || !r.filePath ? null : r.filePath
       }
-      const r = win ? await dialog.showOpenDialog(win, { ...opts, properties: [...opts.properties] }) : await dialog.showOpenDialog({ ...opts, properties: [...opts.properties] })
+      const opts: Electron.OpenDialogOptions =
+        purpose === 'model-file'
+          ? { title: 'Open a GGUF model file', properties: ['openFile'], filters: [{ name: 'GGUF', extensions: ['gguf'] }] }
+          : purpose === 'model'
+            ? { title: 'Open a model directory (Hugging Face or Meta layout)', properties: ['openDirectory'] }
+            : { title: 'Choose a folder to export into', properties: ['openDirectory', 'createDirectory'] }
+      const r = parent ? await dialog.showOpenDialog(parent, opts) : await dialog.showOpenDialog(opts)
       return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0]
     },
   })

@@ -18,8 +18,8 @@ export interface IpcMainLike {
 }
 
 /**
- * Files chosen only through dialogs: in the desktop app a model directory or an export target must come from the
- * native dialog (an export may go into a new folder directly inside the chosen one). Models the lab already knows
+ * Files chosen only through dialogs: in the desktop app a model (directory or .gguf file) or an export target (a
+ * directory, or a .gguf file from the save dialog) must come from the native dialog (an export may go into a new folder directly inside the chosen one). Models the lab already knows
  * (listed or opened before) stay usable, e.g. for re-running a past run. Checkpoint references are not paths.
  */
 export class DialogPaths {
@@ -27,7 +27,7 @@ export class DialogPaths {
   private readonly exports = new Set<string>()
 
   chosen(purpose: PickPurpose, path: string): void {
-    ;(purpose === 'model' ? this.models : this.exports).add(resolve(path))
+    ;(purpose === 'model' || purpose === 'model-file' ? this.models : this.exports).add(resolve(path))
   }
 
   known(result: unknown): void {
@@ -42,15 +42,15 @@ export class DialogPaths {
   check(method: string, args: unknown): string | null {
     const a = (args ?? {}) as Record<string, unknown>
     if (method === 'openModel') {
-      return this.models.has(resolve(String(a.path))) ? null : 'choose the model directory with the Open dialog'
+      return this.models.has(resolve(String(a.path))) ? null : 'choose the model directory or .gguf file with the Open dialog'
     }
     if (method === 'exportCheckpoint') {
       const out = resolve(String(a.outDir))
-      return this.exports.has(out) || this.exports.has(dirname(out)) ? null : 'choose the export folder with the dialog'
+      if (!(this.exports.has(out) || this.exports.has(dirname(out)))) return 'choose the export target with the dialog'
     }
     const model = a.model
     if (typeof model === 'string' && !model.startsWith('ckpt:') && !/^\d+$/.test(model)) {
-      return this.models.has(resolve(model)) ? null : 'open that model directory with the Open dialog first'
+      return this.models.has(resolve(model)) ? null : 'open that model (directory or .gguf file) with the Open dialog first'
     }
     return null
   }

@@ -51,19 +51,29 @@ export const groupKinds = ['sweep', 'lesson', 'compare', 'layers', 'window', 'em
 /** history sort keys: when it started, α, recall, stability KL, phrase loss after, duration, id */
 export const sortKeys = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id'] as const
 export const sortOrders = ['asc', 'desc'] as const
-export const exportDtypes = ['F32', 'F16', 'BF16'] as const
+export const exportDtypes = ['F32', 'F16', 'BF16', 'Q8_0'] as const
+/** hf: a merged Hugging Face directory; gguf: one merged llama.cpp file; peft: the step as a LoRA adapter directory */
+export const exportFormats = ['hf', 'gguf', 'peft'] as const
 
 export const runKind = z.enum(runKinds)
 export const runStatus = z.enum(runStatuses)
 export const groupKind = z.enum(groupKinds)
 export const sortKey = z.enum(sortKeys)
 export const exportDtype = z.enum(exportDtypes)
+export const exportFormat = z.enum(exportFormats)
 
 export type RunKind = z.infer<typeof runKind>
 export type RunStatus = z.infer<typeof runStatus>
 export type GroupKind = z.infer<typeof groupKind>
 export type SortKey = z.infer<typeof sortKey>
 export type ExportDtype = z.infer<typeof exportDtype>
+export type ExportFormat = z.infer<typeof exportFormat>
+/** The dtypes each export format can write (Q8_0 is a GGUF block type; an adapter is float). */
+export const EXPORT_DTYPES: Record<ExportFormat, readonly ExportDtype[]> = {
+  hf: ['F32', 'F16', 'BF16'],
+  gguf: ['F16', 'F32', 'BF16', 'Q8_0'],
+  peft: ['F32', 'F16', 'BF16'],
+}
 
 /**
  * Parameter groups a step can be restricted to (docs/design.md, "Restricted steps"): the coarse groups and the
@@ -124,8 +134,14 @@ export const modelInfoSchema = z.object({
   id: z.number(),
   path: z.string(),
   name: z.string(),
-  /** hf: a directory (Hugging Face or Meta's layout); gguf: a single llama.cpp file */
-  format: z.enum(['hf', 'gguf']),
+  /** hf: a Hugging Face directory; meta: Meta's original layout (params.json, consolidated.NN.pth); gguf: a llama.cpp file */
+  format: z.enum(['hf', 'meta', 'gguf']),
+  /** the tokenizer as read (tokenizer.json, SentencePiece, tiktoken, GGUF vocab); null when the model is not loaded */
+  tokenizer: z.string().nullable().optional(),
+  /** stored tensors per type, most first, e.g. [{type:'Q4_K', count:155}, …]; null when the model is not loaded */
+  quantisation: z.array(z.object({ type: z.string(), count: z.number() })).nullable().optional(),
+  /** estimated RAM of a sweep: the file's bytes mapped + workingBytes (factors, KV caches, activations) */
+  memoryBytes: z.number().optional(),
   fingerprint: z.string(),
   config: z.record(z.string(), z.unknown()),
   params: z.number(),
@@ -436,16 +452,32 @@ export const lessonRequest = z
 export const saveCheckpointRequest = z.object({ runId: id, name: checkpointName }).strict()
 export const renameCheckpointRequest = z.object({ id: checkpointRef, name: checkpointName }).strict()
 export const deleteCheckpointRequest = z.object({ id: checkpointRef, force: z.boolean().optional() }).strict()
+/**
+ * Export a checkpoint (or, without one, a model as it is) as a merged HF directory, a merged GGUF file or a PEFT
+ * adapter. `outDir` is the target: a directory for hf/peft, a file for gguf.
+ */
 export const exportCheckpointRequest = z
   .object({
-    id: checkpointRef,
+    id: checkpointRef.optional(),
+    /** the model to export when no checkpoint is named (default: the embedded organism) */
+    model: modelRef.optional(),
+    format: exportFormat.optional(),
     // relative to what? The server's working directory is no place a user chose; the UI and CLI resolve first
     outDir: text(MAX_PATH_CHARS)
-      .min(1, 'no export directory given')
+      .min(1, 'no export target given')
       .refine(isAbsolutePath, { error: (iss) => `the export target must be an absolute path (got ${JSON.stringify(iss.input)})` }),
     dtype: exportDtype.optional(),
   })
   .strict()
+  .superRefine((r, ctx) => {
+    const format = r.format ?? 'hf'
+    if (r.dtype && !EXPORT_DTYPES[format].includes(r.dtype))
+      ctx.addIssue({ code: 'custom', path: ['dtype'], message: `dtype ${r.dtype} is not available for ${format} (use ${EXPORT_DTYPES[format].join(', ')})` })
+    if (format === 'peft' && r.id === undefined)
+      ctx.addIssue({ code: 'custom', path: ['id'], message: 'a PEFT adapter is a step: name a checkpoint (the base model has no step to carry)' })
+    if (r.id !== undefined && r.model !== undefined && r.model !== null)
+      ctx.addIssue({ code: 'custom', path: ['model'], message: 'name a checkpoint or a model, not both (a checkpoint knows its model)' })
+  })
 
 /** The layer study: the step at one α restricted to each group alone and to each layer band alone. */
 export const layerStudyRequest = z
@@ -681,7 +713,25 @@ export type RunDetail = z.infer<typeof runDetailSchema>
 export const deleteResultSchema = z.object({ deleted: z.array(z.string()), freedBytes: z.number() })
 export type DeleteResult = z.infer<typeof deleteResultSchema>
 
-export const exportResultSchema = z.object({ dir: z.string(), files: z.array(z.string()), bytes: z.number(), checkpoint: checkpointSchema })
+export const exportResultSchema = z.object({
+  format: exportFormat,
+  /** the written target: a directory (hf, peft) or a file (gguf) */
+  dir: z.string(),
+  files: z.array(z.string()),
+  bytes: z.number(),
+  dtype: exportDtype,
+  /** null: the model exported as it is */
+  checkpoint: checkpointSchema.nullable(),
+  /** the adapter's rank, what it cannot carry and the measured cost (peft only) */
+  peft: z
+    .object({
+      rank: z.number(),
+      notCarried: z.array(z.string()),
+      /** KL(merged ‖ adapter-applied) of the next-token distributions on the probes, in nats */
+      normLoss: z.object({ meanKL: z.number(), maxKL: z.number(), perProbe: z.record(z.string(), z.number()) }),
+    })
+    .optional(),
+})
 export type ExportResult = z.infer<typeof exportResultSchema>
 
 /** The engine on this machine: the kernel path in use (chosen at load from the CPU's features, or forced by
@@ -771,7 +821,8 @@ export const IPC_CHANNELS = {
   pickDirectory: 'api:pickDirectory',
 } as const
 
-export const pickPurpose = z.enum(['model', 'export'])
+/** model: a model directory; model-file: a .gguf file; export: a directory to export into; export-file: a .gguf to save */
+export const pickPurpose = z.enum(['model', 'model-file', 'export', 'export-file'])
 export type PickPurpose = z.infer<typeof pickPurpose>
 
 /** Browser mode's WebSocket (/api): what the page sends … */

@@ -4,7 +4,7 @@
 // validated against the contract (every caller goes through it: src/main/lab/methods.ts), so the lab checks
 // only what needs a loaded model (max_seq_len against its context, texts against its tokenizer).
 import { join } from 'node:path'
-import { CallOptions, InputError, View } from '../engine/engine'
+import { CallOptions, Engine, InputError, View } from '../engine/engine'
 import { embeddedModelDir, loadAddon } from '../engine/native'
 import {
   SEED_DEFAULTS,
@@ -45,7 +45,7 @@ import {
   type SweepRequest,
   type SweepResult,
 } from '../../shared/api'
-import { exportCheckpointDir } from './checkpoints/export'
+import { exportAdapter, exportCheckpointDir, exportGgufFile } from './checkpoints/export'
 import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
 import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
@@ -427,16 +427,40 @@ export class Lab {
   }
 
   /** Writes the checkpoint's model, merged, as a standard HF directory (default dtype: the base model's). */
-  async exportCheckpoint(
-    args: ExportCheckpointRequest,
-    opts?: CallOptions,
-  ): Promise<ExportResult> {
+  /**
+   * Exports a checkpoint — or, with no checkpoint named, a model as it is — as a merged HF directory, a merged GGUF
+   * file, or (a checkpoint only) its step(s) as a PEFT adapter with what the adapter cannot carry measured.
+   */
+  async exportCheckpoint(args: ExportCheckpointRequest, opts?: CallOptions): Promise<ExportResult> {
     this.live()
-    const c = this.store.get(args.id)
-    const t = this.target(c.id)
-    const lineage = this.store.lineage(c).map((x) => ({ name: x.name, phrase: x.phrase, lr: x.lr, sha256: x.sha256 }))
-    const r = await exportCheckpointDir(t.model.engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts)
-    return { ...r, checkpoint: c }
+    const format = args.format ?? 'hf'
+    const c = args.id !== undefined ? this.store.get(args.id) : null
+    const t = this.target(c ? c.id : (args.model ?? null))
+    const ckpt = c ?? t.checkpoint
+    const engine = t.model.engine
+    const lineage = ckpt ? this.store.lineage(ckpt).map((x) => ({ name: x.name, phrase: x.phrase, lr: x.lr, sha256: x.sha256 })) : []
+    if (format === 'gguf') {
+      const dtype = args.dtype ?? 'F16'
+      const name = ckpt ? `${t.model.row.name ?? 'model'} + ${ckpt.name}` : (t.model.row.name ?? 'model')
+      const r = await exportGgufFile(engine, t.base, args.outDir, dtype, name, opts)
+      return { ...r, format, dtype, checkpoint: ckpt }
+    }
+    if (format === 'peft') {
+      if (!ckpt) throw new InputError('a PEFT adapter is a step: name a checkpoint (the base model has no step to carry)')
+      const dtype = args.dtype ?? 'F32'
+      const r = await exportAdapter(engine, t.base, args.outDir, dtype, opts)
+      return {
+        format,
+        dir: r.dir,
+        files: r.files,
+        bytes: r.bytes,
+        dtype,
+        checkpoint: ckpt,
+        peft: { rank: r.rank, notCarried: r.notCarried, normLoss: r.normLoss },
+      }
+    }
+    const r = await exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts)
+    return { ...r, format, dtype: args.dtype ?? hfStoredDtype(engine), checkpoint: ckpt }
   }
 
   /** Closes the database; the lab cannot be used afterwards. */
@@ -447,4 +471,10 @@ export class Lab {
     this.memos.clear()
     this.db.close()
   }
+}
+
+/** The dtype an HF export writes when none is given: the stored embedding's, if it is a float type, else F32. */
+function hfStoredDtype(engine: Engine): 'F32' | 'F16' | 'BF16' {
+  const stored = engine.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype ?? 'F32'
+  return stored === 'F16' || stored === 'BF16' ? stored : 'F32'
 }

@@ -49,12 +49,32 @@ export function sweepWorkingBytes(engine: Engine, columns: number): number {
   return kv + factors + acts
 }
 
+/** The tokenizer in the words the Models view shows: tokenizer.json, SentencePiece, tiktoken or the GGUF vocab. */
+export function tokenizerKind(engine: Engine): string {
+  const k = engine.tokenizer.kind
+  if (engine.source.format === 'gguf') {
+    const m = /tokenizer\.ggml\.model [^)]*/.exec(k)
+    return `GGUF vocab (${m ? m[0] : k})`
+  }
+  if (/tiktoken/i.test(k)) return 'tiktoken (tokenizer.model)'
+  if (/tokenizer\.json/i.test(k)) return k
+  if (/sentencepiece|tokenizer\.model/i.test(k)) return 'SentencePiece (tokenizer.model)'
+  return k
+}
+
+/** Stored weight tensors per type, most first (e.g. Q4_K × 155, Q6_K × 27, F32 × 45). */
+export function tensorTypes(engine: Engine): { type: string; count: number }[] {
+  const counts = new Map<string, number>()
+  for (const t of engine.tensors) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + 1)
+  return [...counts.entries()].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || a.type.localeCompare(b.type))
+}
+
 function fileStamp(dir: string): string {
   try {
     const st = statSync(dir)
     if (st.isFile()) return `${st.size}:${st.mtimeMs}` // a single-file model (.gguf)
     return readdirSync(dir)
-      .filter((n) => n === 'config.json' || n.endsWith('.safetensors') || n.startsWith('tokenizer'))
+      .filter((n) => n === 'config.json' || n === 'params.json' || n.endsWith('.safetensors') || n.endsWith('.pth') || n.startsWith('tokenizer'))
       .sort()
       .map((n) => {
         const st = statSync(join(dir, n))
@@ -127,7 +147,8 @@ export class Targets {
 
   info(row: ModelRow, engine?: Engine): ModelInfo {
     const gguf = row.format === 'gguf'
-    const available = gguf ? existsSync(row.path) : existsSync(join(row.path, 'config.json'))
+    const meta = !gguf && !existsSync(join(row.path, 'config.json')) && existsSync(join(row.path, 'params.json'))
+    const available = gguf ? existsSync(row.path) : existsSync(join(row.path, meta ? 'params.json' : 'config.json'))
     const preset = available ? readPreset(row.path) : readPreset('/nonexistent')
     const config = JSON.parse(row.config) as Record<string, unknown>
     const workingBytes = engine ? sweepWorkingBytes(engine, Math.max(1, preset.lrs.length)) : 0
@@ -135,7 +156,10 @@ export class Targets {
       id: row.id,
       path: row.path,
       name: row.name ?? basename(row.path),
-      format: gguf ? 'gguf' : 'hf',
+      format: gguf ? 'gguf' : meta ? 'meta' : 'hf',
+      tokenizer: engine ? tokenizerKind(engine) : null,
+      quantisation: engine ? tensorTypes(engine) : null,
+      memoryBytes: row.file_bytes + workingBytes,
       fingerprint: row.fingerprint,
       config,
       params: row.params,

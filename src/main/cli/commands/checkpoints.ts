@@ -1,7 +1,8 @@
 // `soliloquy checkpoints` (list with lineage and sizes; `save RUN NAME`, `rename NAME NEW`, `delete NAME [--force]`)
-// and `soliloquy export CKPT --out DIR` (the checkpoint merged into a standard HF directory).
+// and `soliloquy export [CKPT] [--model M] --format hf|gguf|peft --out PATH` (merged HF directory, merged GGUF file,
+// or the step as a PEFT adapter with the measured KL of what it cannot carry).
 import { InputError } from '../../engine/engine'
-import type { CheckpointRecord } from '../../../shared/api'
+import { exportDtypes, exportFormats, type CheckpointRecord, type ExportDtype, type ExportFormat } from '../../../shared/api'
 import { resolve } from 'node:path'
 import { Flags, fmtBytes, formatTable, labFlags, oneLine, printable, printJson, str, withLab } from '../common'
 
@@ -59,22 +60,49 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
 
 export const exportOptions = {
   data: labFlags.data,
+  model: labFlags.model,
   threads: labFlags.threads,
   json: labFlags.json,
   out: { type: 'string' },
+  format: { type: 'string' },
   dtype: { type: 'string' },
 } as const
+
+const EXPORT_USAGE = 'usage: soliloquy export [CHECKPOINT] [--model M] --format hf|gguf|peft --out PATH [--dtype F32|F16|BF16|Q8_0]'
 
 export async function exportCommand(flags: Flags, positionals: string[]): Promise<void> {
   const id = positionals[0]
   const out = str(flags, 'out')
-  if (!id || !out) throw new InputError('usage: soliloquy export CHECKPOINT --out DIR [--dtype F32|F16|BF16]')
+  if (!out || positionals.length > 1) throw new InputError(EXPORT_USAGE)
+  const format = (str(flags, 'format') ?? 'hf').toLowerCase()
+  if (!(exportFormats as readonly string[]).includes(format)) throw new InputError(`--format must be hf, gguf or peft (got ${format})`)
   const dtype = str(flags, 'dtype')?.toUpperCase()
-  if (dtype !== undefined && !['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`--dtype must be F32, F16 or BF16 (got ${dtype})`)
+  if (dtype !== undefined && !(exportDtypes as readonly string[]).includes(dtype))
+    throw new InputError(`--dtype must be F32, F16, BF16 or Q8_0 (got ${dtype})`)
+  const model = str(flags, 'model')
+  if (format === 'peft' && id === undefined)
+    throw new InputError('--format peft exports a step as an adapter: name a CHECKPOINT (the base model has no step to carry)')
+  if (id !== undefined && model !== undefined) throw new InputError('give a CHECKPOINT or --model, not both (a checkpoint knows its model)')
   await withLab(flags, async (lab) => {
-    // a relative --out is relative to where the user typed the command
-    const r = await lab.call('exportCheckpoint', { id, outDir: resolve(out), dtype: dtype as 'F32' | 'F16' | 'BF16' | undefined })
+    const r = await lab.call('exportCheckpoint', {
+      ...(id !== undefined ? { id } : { model: model ?? null }),
+      format: format as ExportFormat,
+      // a relative --out is relative to where the user typed the command
+      outDir: resolve(out),
+      ...(dtype ? { dtype: dtype as ExportDtype } : {}),
+    })
     if (flags.json) return printJson(r)
-    process.stdout.write(`exported "${printable(r.checkpoint.name)}" merged to ${r.dir} (${r.files.join(', ')}, ${fmtBytes(r.bytes)})\n`)
+    const what = r.checkpoint ? `"${printable(r.checkpoint.name)}"` : 'the model'
+    if (r.format === 'peft' && r.peft) {
+      const p = r.peft
+      process.stdout.write(`exported ${what} as a PEFT LoRA adapter (rank ${p.rank}, ${r.dtype}) to ${r.dir} (${r.files.join(', ')}, ${fmtBytes(r.bytes)})\n`)
+      process.stdout.write(`KL(merged ‖ adapter) on the probes: mean ${p.normLoss.meanKL.toExponential(3)} nats, max ${p.normLoss.maxKL.toExponential(3)}\n`)
+      for (const [name, kl] of Object.entries(p.normLoss.perProbe)) process.stdout.write(`  ${name}: ${kl.toExponential(3)}\n`)
+      process.stdout.write('not carried by the adapter:\n')
+      for (const n of p.notCarried) process.stdout.write(`  - ${n}\n`)
+      return
+    }
+    const kind = r.format === 'gguf' ? `a GGUF file (${r.dtype})` : `a Hugging Face directory (${r.dtype}; ${r.files.join(', ')})`
+    process.stdout.write(`exported ${what} merged as ${kind} to ${r.dir} (${fmtBytes(r.bytes)})\n`)
   })
 }

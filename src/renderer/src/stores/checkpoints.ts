@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { CheckpointRecord, ExportResult } from '@shared/api'
+import type { CheckpointRecord, ExportDtype, ExportFormat, ExportResult } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import type { ProgressMessage } from '@shared/api'
 
@@ -94,7 +94,8 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     })
   }
 
-  async function exportTo(id: number, outDir: string, dtype?: 'F32' | 'F16' | 'BF16'): Promise<ExportResult | null> {
+  /** Exports checkpoint `id` as a merged HF directory, a merged GGUF file or a PEFT adapter (format default hf). */
+  async function exportTo(id: number, outDir: string, o: { format?: ExportFormat; dtype?: ExportDtype } = {}): Promise<ExportResult | null> {
     error.value = null
     message.value = null
     busy.value = id
@@ -102,8 +103,13 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     exportJob.value = job
     exportProgress.value = null
     try {
-      const r = await api().call('exportCheckpoint', { id, outDir, ...(dtype ? { dtype } : {}) }, { jobId: job, onProgress: (p) => (exportProgress.value = p) })
-      message.value = `exported to ${r.dir}: ${r.files.join(', ')} (${(r.bytes / 1e6).toFixed(1)} MB)`
+      const r = await api().call(
+        'exportCheckpoint',
+        { id, outDir, ...(o.format ? { format: o.format } : {}), ...(o.dtype ? { dtype: o.dtype } : {}) },
+        { jobId: job, onProgress: (p) => (exportProgress.value = p) },
+      )
+      const what = r.format === 'gguf' ? 'GGUF file' : r.format === 'peft' ? 'PEFT adapter' : 'HF directory'
+      message.value = `exported to ${r.dir} as a ${what} (${r.dtype}): ${r.files.join(', ')} (${(r.bytes / 1e6).toFixed(1)} MB)`
       return r
     } catch (e) {
       error.value = messageOf(e)
