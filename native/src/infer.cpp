@@ -158,6 +158,7 @@ GenResult generate(const Model& m, const std::vector<View>& views, const GenPara
   std::vector<float> logits((size_t)N * V);
   int pos = 0, M = P;
   const int steps = total_len - P;
+  try {
   for (int step = 0; step < steps && !active.empty(); step++) {
     std::vector<KVCache*> cs;
     for (int s : active) cs.push_back(&caches[s]);
@@ -181,6 +182,9 @@ GenResult generate(const Model& m, const std::vector<View>& views, const GenPara
     active = next_active;
     tokens = next_tokens;
     job.report("generate", step + 1, steps);
+  }
+  } catch (const Cancelled&) {
+    res.cancelled = true;  // every view holds the tokens of the steps completed before the cancel
   }
   return res;
 }

@@ -4,6 +4,7 @@ import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CSP } from './csp'
+import { IPC_CHANNELS } from '../shared/api'
 import { LabHost } from './labHost/host'
 import { DialogPaths, registerIpcRouter } from './ipc'
 import { ensureDataDir, resolveDataDir } from './lab/dataDir'
@@ -68,6 +69,10 @@ void app.whenReady().then(() => {
 
   const dataDir = ensureDataDir(process.env.SOLILOQUY_DATA ? resolveDataDir(process.env.SOLILOQUY_DATA) : app.getPath('userData'))
   host = new LabHost({ dataDir })
+  // lab events (a run or an experiment changed) go to every window: History updates without Refresh
+  host.onEvent((e) => {
+    for (const w of BrowserWindow.getAllWindows()) if (!w.webContents.isDestroyed()) w.webContents.send(IPC_CHANNELS.event, e)
+  })
   registerIpcRouter(ipcMain, host, {
     trustedSender: isAppUrl,
     dialogPaths: new DialogPaths(),

@@ -171,6 +171,8 @@ export const presetSchema = z.object({
   reference: z.string().nullable(),
   probes: z.record(z.string(), z.string()),
   engineeredPrefix: z.string(),
+  /** rewordings of the prompt for generalisation */
+  paraphrases: z.array(z.string()),
 })
 
 export const modelInfoSchema = z.object({

@@ -52,7 +52,7 @@ export interface NativeModel {
   generate(
     args: { prompt: number[]; views: NativeTerm[][]; maxNew: number; maxSeq: number; temperature: number; topP: number; seed: number; eos?: number[] },
     opts?: NativeCallOptions,
-  ): Promise<{ tokens: Int32Array[]; margins: Float32Array[] }>
+  ): Promise<{ tokens: Int32Array[]; margins: Float32Array[]; /** cancelled mid-way: tokens so far */ cancelled?: boolean }>
   score(args: { ids: number[]; views: NativeTerm[][]; topk: number; fullAt?: number[] }, opts?: NativeCallOptions): Promise<NativeScore>
   materialise(
     args: { view: NativeTerm[]; path: string; header: string; names: string[]; dtype: string },

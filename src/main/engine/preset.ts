@@ -13,6 +13,8 @@ export interface Preset {
   /** unrelated texts for the stability metric */
   probes: Record<string, string>
   engineeredPrefix: string
+  /** rewordings of the prompt for generalisation (EasyEdit's paraphrased prompts) */
+  paraphrases: string[]
 }
 
 export const SEED_PRESET: Preset = {
@@ -22,6 +24,7 @@ export const SEED_PRESET: Preset = {
   reference: null,
   probes: {},
   engineeredPrefix: "Here is one of Shakespeare's more famous works: ",
+  paraphrases: [],
 }
 
 export function readPreset(dir: string): Preset {
@@ -50,5 +53,6 @@ export function readPreset(dir: string): Preset {
     reference,
     probes,
     engineeredPrefix: str('engineeredPrefix', SEED_PRESET.engineeredPrefix),
+    paraphrases: Array.isArray(raw.paraphrases) ? raw.paraphrases.filter((x): x is string => typeof x === 'string' && x.trim().length > 0) : [],
   }
 }

@@ -20,11 +20,22 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     history: (a) => lab.history(a),
     run: (a: { id: number }) => lab.run(a.id),
     scatter: (a) => lab.scatter(a),
-    checkpoints: () => lab.checkpoints(),
+    checkpoints: (a) => lab.checkpoints(a),
     saveCheckpoint: (a, o) => lab.saveCheckpoint(a, o),
     renameCheckpoint: (a) => lab.renameCheckpoint(a),
     deleteCheckpoint: (a) => lab.deleteCheckpoint(a),
     exportCheckpoint: (a, o) => lab.exportCheckpoint(a, o),
+    restoreCheckpoint: (a) => lab.restoreCheckpoint(a),
+    purgeCheckpoints: (a) => lab.purgeCheckpoints(a),
+    experiments: (a) => lab.experiments(a),
+    experiment: (a: { id: number }) => lab.experiment(a.id),
+    updateExperiment: (a) => lab.updateExperiment(a),
+    exportExperiment: (a: { id: number }) => lab.exportExperiment(a.id),
+    experimentTable: (a) => lab.experimentTable(a),
+    diffRuns: (a) => lab.diffRuns(a),
+    modelTexts: (a) => lab.modelTexts(a),
+    updateModelTexts: (a) => lab.updateModelTexts(a),
+    tokenCount: (a) => lab.tokenCount(a),
   }
 }
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import type { MethodName, ProgressMessage } from '../../shared/api'
+import type { LabEvent, MethodName, ProgressMessage } from '../../shared/api'
 import type { LabBackend } from './dispatch'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
 
@@ -28,6 +28,7 @@ export class LabHost implements LabBackend {
   private nextId = 1
   private pending = new Map<number, Pending>()
   private closing = false
+  private readonly listeners = new Set<(e: LabEvent) => void>()
 
   constructor(
     private readonly config: WorkerConfig,
@@ -58,6 +59,8 @@ export class LabHost implements LabBackend {
       this.pending.delete(m.id)
       if (m.ok) p.resolve(m.result)
       else p.reject(new Error(m.message))
+    } else if (m.type === 'event') {
+      for (const cb of this.listeners) cb(m.event)
     } else if (m.type === 'fatal') {
       this.failAll(m.message)
     }
@@ -77,6 +80,12 @@ export class LabHost implements LabBackend {
       const msg: ToWorker = { type: 'call', id, method, args, jobId: opts.jobId }
       w.postMessage(msg)
     })
+  }
+
+  /** Lab events (a run or an experiment changed), for every client; returns the unsubscribe. */
+  onEvent(cb: (e: LabEvent) => void): () => void {
+    this.listeners.add(cb)
+    return () => this.listeners.delete(cb)
   }
 
   cancel(jobId: string): void {

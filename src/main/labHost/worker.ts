@@ -15,6 +15,7 @@ let fatal: string | null = null
 
 try {
   lab = createLabAdapter(workerData as WorkerConfig)
+  lab.onEvent((event) => post({ type: 'event', event }))
   post({ type: 'ready' })
 } catch (e) {
   fatal = errorMessage(e)
