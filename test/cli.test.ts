@@ -81,7 +81,7 @@ describe('soliloquy CLI', () => {
       [['sweep', '--lrs', '0,abc'], /^soliloquy: --lrs: "abc" is not a finite number\n$/],
       [['sweep', '--model', '/no/such/model'], /^soliloquy: \/no\/such\/model: no such model directory\n$/],
       // validated by the API contract, as the app's routers do
-      [['sweep', '--phrase', ''], /^soliloquy: sweep: invalid arguments \(phrase: the phrase is empty\)\n$/],
+      [['sweep', '--phrase', ''], /^soliloquy: sweep: Phrase: the phrase is empty\n$/],
       [['grad', '--phrase', 'to be or not '.repeat(40)], /^soliloquy: the phrase has \d+ tokens with BOS; max_seq_len is 128\n$/],
       [['sweep', '--bogus'], /^soliloquy: Unknown option '--bogus'.*\n$/],
       [['tokenize'], /^soliloquy: --text is required\n$/],

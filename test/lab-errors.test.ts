@@ -37,10 +37,10 @@ describe('bad input through the Lab', () => {
   it('α not a number', async () => {
     const client = labClient(lab, {})
     for (const lr of ['abc', NaN, Infinity, null, undefined] as unknown[])
-      await expect(client.call('step', { lr: lr as number }), String(lr)).rejects.toThrow(/^step: invalid arguments \(lr: must be a finite number \(got /)
-    await expect(client.call('sweep', { lrs: [0, 'x' as unknown as number] })).rejects.toThrow(/lrs\.1: must be a finite number \(got x\)/)
+      await expect(client.call('step', { lr: lr as number }), String(lr)).rejects.toThrow(/^step: Step size α: (must be (a number|a finite number|from 0 to 10) \(got |is missing$)/)
+    await expect(client.call('sweep', { lrs: [0, 'x' as unknown as number] })).rejects.toThrow(/Step sizes \(no\. 2\): must be a number \(got "x"\)/)
     await expect(client.call('lesson', { steps: [{ phrase: 'To be', lr: 'big' as unknown as number }] })).rejects.toThrow(
-      /steps\.0\.lr: must be a finite number/,
+      /Lessons \(no\. 1\): Step size α: must be a number \(got "big"\)/,
     )
     expect((await lab.history({})).total).toBe(0)
   })
@@ -48,11 +48,11 @@ describe('bad input through the Lab', () => {
   it('a phrase too long, an empty phrase, a prompt too long', async () => {
     const long = 'to be or not '.repeat(40)
     await expect(lab.step({ lr: 0.03, phrase: long })).rejects.toThrow(/^the phrase is too long: \d+ tokens with BOS, max_seq_len is 128$/)
-    await expect(labClient(lab, {}).call('sweep', { phrase: '  ' })).rejects.toThrow(/^sweep: invalid arguments \(phrase: the phrase is empty\)$/)
+    await expect(labClient(lab, {}).call('sweep', { phrase: '  ' })).rejects.toThrow(/^sweep: Phrase: the phrase is empty$/)
     await expect(lab.lesson({ steps: [{ phrase: 'To be', lr: 0.01 }, { phrase: long, lr: 0.01 }] })).rejects.toThrow(/phrase is too long/)
     await expect(lab.generate({ prompt: long })).rejects.toThrow(/^the prompt has \d+ tokens with BOS; max_seq_len is 128$/)
-    await expect(labClient(lab, {}).call('generate', { maxGen: -1 })).rejects.toThrow(/maxGen: .*>=1/)
-    await expect(labClient(lab, {}).call('generate', { maxGen: 0 })).rejects.toThrow(/maxGen: .*>=1/)
+    await expect(labClient(lab, {}).call('generate', { maxGen: -1 })).rejects.toThrow(/^generate: Max tokens: must be a whole number from 1 to 4096 \(got -1\)$/)
+    await expect(labClient(lab, {}).call('generate', { maxGen: 0 })).rejects.toThrow(/^generate: Max tokens: must be a whole number from 1 to 4096 \(got 0\)$/)
     await expect(lab.generate({ maxSeq: 100_000 })).rejects.toThrow(/max_seq_len must be a whole number from 2 to \d+ \(got 100000\)/)
     expect((await lab.history({})).total).toBe(0)
   })

@@ -172,7 +172,7 @@ export const presetSchema = z.object({
   probes: z.record(z.string(), z.string()),
   engineeredPrefix: z.string(),
   /** rewordings of the prompt for generalisation */
-  paraphrases: z.array(z.string()),
+  paraphrases: z.array(z.string()).default([]),
 })
 
 export const modelInfoSchema = z.object({
@@ -294,7 +294,7 @@ export const runRecordSchema = z.object({
   id: z.number(),
   kind: runKind,
   /** the experiment (one action) this run belongs to */
-  experimentId: z.number().nullable(),
+  experimentId: z.number().nullable().default(null),
   groupId: z.number().nullable(),
   /** position inside its group (α column of a sweep, step of a lesson, cell of a comparison) */
   groupIndex: z.number().nullable(),
@@ -308,11 +308,11 @@ export const runRecordSchema = z.object({
   /** steps applied on top of the starting model before this run's own step (lessons) */
   chain: z.array(chainStepSchema),
   /** the checkpoint it started from, surviving renames and deletion (null: the plain model) */
-  base: baseCheckpointSchema.nullable(),
+  base: baseCheckpointSchema.nullable().default(null),
   /** the prompt as given (without the engineered prefix) */
   prompt: z.string(),
   /** prompt engineering: text generated in front of the prompt, excluded from recall ('' = none) */
-  prefix: z.string(),
+  prefix: z.string().default(''),
   phrase: z.string().nullable(),
   lr: z.number().nullable(),
   maxGen: z.number(),
@@ -373,9 +373,9 @@ export const checkpointSchema = z.object({
   depth: z.number(),
   childIds: z.array(z.number()),
   /** null: live; else when it was moved to the Trash (its file is kept until purged, TRASH_DAYS later) */
-  deletedAt: z.string().nullable(),
+  deletedAt: z.string().nullable().default(null),
   /** when the lab will purge it (deletedAt + TRASH_DAYS); null when live */
-  purgeAt: z.string().nullable(),
+  purgeAt: z.string().nullable().default(null),
 })
 export type CheckpointRecord = z.infer<typeof checkpointSchema>
 
@@ -946,13 +946,15 @@ export function issueInWords(issue: z.core.$ZodIssue): string {
       if (i.input === undefined) return own('is missing')
       return own(`must be ${i.expected === 'number' ? 'a number' : i.expected === 'string' ? 'text' : i.expected === 'array' ? 'a list' : i.expected === 'boolean' ? 'true or false' : `of type ${String(i.expected)}`} (got ${shown(i.input)})`)
     case 'too_small':
+      if (!/^Too small/.test(issue.message)) return own(issue.message)
       if (i.origin === 'string') return own(Number(i.minimum) <= 1 ? 'is empty' : `needs at least ${String(i.minimum)} characters`)
       if (i.origin === 'array') return own(`needs at least ${String(i.minimum)} item${Number(i.minimum) === 1 ? '' : 's'}`)
-      return own(issue.message.startsWith('Too small') ? `must be at least ${String(i.minimum)}` : issue.message)
+      return own(`must be at least ${String(i.minimum)}`)
     case 'too_big':
+      if (!/^Too big/.test(issue.message)) return own(issue.message)
       if (i.origin === 'string') return own(`has more than ${String(i.maximum)} characters`)
       if (i.origin === 'array') return own(`takes at most ${String(i.maximum)} items`)
-      return own(issue.message.startsWith('Too big') ? `must be at most ${String(i.maximum)}` : issue.message)
+      return own(`must be at most ${String(i.maximum)}`)
     case 'unrecognized_keys':
       return `unknown setting${(i.keys ?? []).length === 1 ? '' : 's'} ${(i.keys ?? []).map((k) => JSON.stringify(k)).join(', ')}${label ? ` in ${label}` : ''}`
     case 'invalid_union':
@@ -984,7 +986,7 @@ export function describeZodError(method: string, err: z.ZodError): string {
 
 /** Checks a request before any run (the UI calls this as the user types): null when fine, else per-field messages. */
 export function checkRequest<M extends MethodName>(method: M, args: unknown): { message: string; fields: Record<string, string> } | null {
-  const r = methods[method].req.safeParse(args === undefined ? {} : args)
+  const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
   if (r.success) return null
   return { message: describeZodError(method, r.error), fields: fieldErrors(r.error) }
 }
@@ -992,7 +994,7 @@ export function checkRequest<M extends MethodName>(method: M, args: unknown): { 
 /** Validates one call; returns the parsed args or an error message in words. */
 export function validateCall(method: unknown, args: unknown): { ok: true; method: MethodName; args: unknown } | { ok: false; message: string } {
   if (!isMethod(method)) return { ok: false, message: `unknown method ${JSON.stringify(String(method)).slice(0, 80)}` }
-  const r = methods[method].req.safeParse(args === undefined ? {} : args)
+  const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
   if (!r.success) return { ok: false, message: describeZodError(method, r.error) }
   return { ok: true, method, args: r.data }
 }

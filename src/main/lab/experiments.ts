@@ -166,14 +166,12 @@ export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { pr
   if (s.prompt.trim().length === 0) throw new InputError('the prompt is empty')
   const promptIds = engine.withBos(generationPrompt(s), 'prompt')
   if (promptIds.length >= s.maxSeq)
-    throw new InputError(
-      `the prompt${s.prefix ? ' (with its prefix)' : ''} has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}, so nothing could be generated`,
-    )
+    throw new InputError(`the prompt${s.prefix ? ' (with its prefix)' : ''} has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}`)
   const phraseIds = phrases.map((p) => {
     if (typeof p !== 'string' || p.trim().length === 0) throw new InputError('the phrase is empty')
     const ids = engine.withBos(p, 'phrase')
     if (ids.length > s.maxSeq)
-      throw new InputError(`the phrase has ${ids.length} tokens with BOS, more than max_seq_len ${s.maxSeq}; shorten it or raise max_seq_len`)
+      throw new InputError(`the phrase is too long: ${ids.length} tokens with BOS, max_seq_len is ${s.maxSeq}`)
     return ids
   })
   return { promptIds, phraseIds }

@@ -60,7 +60,7 @@ import { experimentModelPath, getExperiment, listExperiments, updateExperiment }
 import { onHistoryEvent } from './history/events'
 import { getModelTexts, resetModelTexts, saveModelTexts } from './history/modelTexts'
 import { diffRuns, experimentTable } from './reports'
-import { trashedMessage } from './checkpoints/store'
+import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
 
 export { CancelledError, InputError } from '../engine/engine'
@@ -217,9 +217,7 @@ export class Lab {
   /** One SGD step on a phrase at α, then generate; optionally saved as a checkpoint (`save`: its name). */
   async step(args: StepRequest, opts?: CallOptions): Promise<RunResult> {
     const lr = args.lr
-    if (args.save !== undefined) {
-      if (findCheckpointByName(this.db, args.save)) throw new InputError(`a checkpoint named "${args.save}" already exists`)
-    }
+    if (args.save !== undefined) nameFree(this.db, args.save)
     const t = this.target(args.model)
     const r = await runStep(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), lr, opts)
     if (args.save === undefined) return r
@@ -358,7 +356,7 @@ export class Lab {
   async saveCheckpoint(args: SaveCheckpointRequest, opts?: CallOptions): Promise<CheckpointRecord> {
     this.live()
     const name = args.name
-    if (findCheckpointByName(this.db, name)) throw new InputError(`a checkpoint named "${name}" already exists`)
+    nameFree(this.db, name)
     const run = getRun(this.db, args.runId)
     if (!run) throw new InputError(`no run ${args.runId}`)
     if (run.status !== 'done') throw new InputError(`run ${run.id} did not finish (${run.status}); there is no step to save`)
@@ -423,7 +421,8 @@ export class Lab {
 
   /** Where a run's base went, in words (trashed: when and where to restore it; purged: gone for good). */
   private baseGone(b: NonNullable<RunRecord['base']>): string {
-    if (b.state === 'trashed') return trashedMessage({ name: b.currentName ?? b.name, deletedAt: b.deletedAt }, 'base checkpoint')
+    if (b.state === 'trashed')
+      return trashedMessage({ name: b.currentName ?? b.name, deletedAt: b.deletedAt }, 'base checkpoint').replace('" was deleted', '", which was deleted')
     return `the base checkpoint "${b.name}" (sha256 ${b.sha256.slice(0, 12)}…), which was deleted for good (purged from the Trash)`
   }
 

@@ -160,7 +160,7 @@ export class Targets {
     const byName = typeof ref === 'string' && !s.startsWith('ckpt:') ? findCheckpointByName(this.db, s) : undefined
     if (!byName && typeof ref === 'string' && !s.startsWith('ckpt:') && !/^\d+$/.test(s))
       throw new InputError(`"${s}" is neither a model directory nor a saved checkpoint`)
-    const c = byName ?? this.store.get(typeof ref === 'number' ? ref : s)
+    const c = byName ?? this.store.get(typeof ref === 'number' ? ref : s, { trashed: true })
     if (c.deletedAt) throw new InputError(trashedMessage(c, 'base checkpoint'))
     const model = this.loadById(c.modelId, `checkpoint "${c.name}"`)
     const base = this.store.view(model.engine, c, model.fp, model.views)

@@ -33,7 +33,8 @@ export function trashedMessage(c: { name: string; deletedAt: string | null }, wh
   return `the ${what} "${c.name}" was deleted on ${when}; restore it from Checkpoints → Trash`
 }
 
-function nameFree(db: DB, name: string): void {
+/** Refuses a name already taken (by a live checkpoint, or one in the Trash) in words. */
+export function nameFree(db: DB, name: string): void {
   const other = findCheckpointByName(db, name)
   if (!other) return
   if (other.deletedAt)
