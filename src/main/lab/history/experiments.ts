@@ -276,7 +276,13 @@ export function listExperiments(db: DB, f: ExperimentFilter = {}): ExperimentPag
 export function updateExperiment(db: DB, u: UpdateExperimentRequest): ExperimentSummary | undefined {
   const cur = getExperiment(db, u.id)
   if (!cur) return undefined
-  const tags = u.tags === undefined ? cur.tags : [...new Map(u.tags.map((t) => [t.trim().toLowerCase(), t.trim()])).values()]
+  let tags = cur.tags
+  if (u.tags !== undefined) {
+    // the first spelling of a tag wins: "hamlet" and " Hamlet " are one tag
+    const byKey = new Map<string, string>()
+    for (const t of u.tags) if (!byKey.has(t.trim().toLowerCase())) byKey.set(t.trim().toLowerCase(), t.trim())
+    tags = [...byKey.values()]
+  }
   db.prepare('UPDATE experiments SET title = ?, notes = ?, tags = ?, starred = ? WHERE id = ?').run(
     u.title ?? cur.title, u.notes ?? cur.notes, JSON.stringify(tags), (u.starred ?? cur.starred) ? 1 : 0, u.id)
   announce(db, { type: 'experiment', id: u.id, experimentId: u.id, status: cur.status, change: 'updated' })
