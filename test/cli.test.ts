@@ -97,3 +97,42 @@ describe('soliloquy CLI', () => {
     expect(u.stderr).toMatch(/^soliloquy: unknown command "frobnicate"/)
   })
 })
+
+describe('soliloquy history, show, experiment, table (issue 10)', () => {
+  it('lists experiments, expands their runs, annotates them, prints the seed table as Markdown and CSV', () => {
+    const dir = tmp('soliloquy-cli-experiments-')
+    const at = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, SOLILOQUY_DATA: dir }, timeout: 120_000 })
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      return r.stdout
+    }
+    at('sweep', '--lrs', '0,0.03', '--max-gen', '12')
+    at('compare', '--lrs', '0.03', '--max-gen', '8')
+    const page = JSON.parse(at('history', '--json')) as { total: number; experiments: { id: number; kind: string; maxGen: number; runCount: number }[] }
+    expect(page.experiments.map((e) => [e.kind, e.maxGen, e.runCount])).toEqual([['compare', 8, 4], ['sweep', 12, 2]])
+    const sweepId = page.experiments[1].id
+    const expanded = JSON.parse(at('history', '--runs', '--json')) as { experiments: { runs: { lr: number; outputIds: number[] }[] }[] }
+    expect(expanded.experiments[1].runs.map((r) => r.lr)).toEqual([0, 0.03])
+    const text = at('history', '--runs')
+    expect(text).toMatch(new RegExp(`^e${sweepId} +sweep +done`, 'm'))
+    expect(text).toMatch(/^ {2}r\d+ +compare +done +0\.03 +\(prefixed\) To be/m)
+    at('experiment', 'tag', `e${sweepId}`, 'hamlet,seed')
+    at('experiment', 'star', String(sweepId))
+    at('experiment', 'note', String(sweepId), 'the', 'seed')
+    const starred = JSON.parse(at('history', '--starred', '--json')) as { experiments: { id: number; tags: string[]; notes: string }[] }
+    expect(starred.experiments).toMatchObject([{ id: sweepId, tags: ['hamlet', 'seed'], notes: 'the seed' }])
+    // show --json is the complete export: settings, every run's ids and metrics
+    const x = JSON.parse(at('show', String(sweepId), '--json')) as { format: string; experiment: { settings: { maxGen: number } }; runs: { outputIds: number[]; metrics: { recall: number } }[] }
+    expect(x.format).toBe('soliloquy-experiment')
+    expect(x.experiment.settings.maxGen).toBe(12)
+    expect(x.runs.map((r) => r.outputIds)).toEqual(expanded.experiments[1].runs.map((r) => r.outputIds))
+    expect(at('show', String(sweepId))).toMatch(/^tags +hamlet, seed$/m)
+    const md = at('table', String(sweepId), '--format', 'md').split('\n')
+    expect(md.slice(0, 3)).toEqual(['| gradStep | 0.0 | 3.0E-02 |', '| --- | --- | --- |', '| 0 | To | To |'])
+    const csv = at('table', String(sweepId), '--format', 'csv').split('\r\n')
+    expect(csv.slice(0, 3)).toEqual(['gradStep,0,0.03', '0,To,To', '1,be,"be,"'])
+    const bad = spawnSync(process.execPath, [BIN, 'table', 'r1'], { encoding: 'utf8', env: { ...process.env, SOLILOQUY_DATA: dir } })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toBe('soliloquy: table: give an experiment (a sweep), not run 1\n')
+  })
+})
