@@ -69,6 +69,7 @@ describe("the real lab's answers match the contract", () => {
     await ok('exportExperiment', { id: sweepExp })
     await ok('experimentTable', { id: sweepExp, format: 'csv' })
     await ok('diffRuns', { a: sweep.runs[0].id, b: sweep.runs[1].id })
+    await ok('rerun', { runId: sweep.runs[1].id })
     await ok('modelTexts', {})
     await ok('updateModelTexts', { paraphrases: ['To be,'] })
     await ok('tokenCount', { texts: { prompt: 'To be', phrase: 'To be, or not to be' } })

@@ -98,6 +98,12 @@ describe('checkpoints', () => {
 
     const renamed = await lab.renameCheckpoint({ id: 'hamlet-2', name: 'nobler' })
     expect(renamed.name).toBe('nobler')
+    // Re-run of a run whose base was renamed finds the base by id
+    const again = await lab.rerun(g.run.id)
+    expect(again.run.base).toMatchObject({ id: c2.id, name: 'nobler' })
+    expect(again.run.outputIds).toEqual(g.run.outputIds)
+    expect(g.run.base).toMatchObject({ name: 'hamlet-2' })
+    expect((await lab.run(g.run.id)).run.base).toMatchObject({ name: 'hamlet-2', currentName: 'nobler', state: 'live' })
     await expect(lab.renameCheckpoint({ id: 'nobler', name: 'hamlet' })).rejects.toThrow(/already exists/)
     await expect(lab.deleteCheckpoint({ id: 'hamlet' })).rejects.toThrow(/1 descendant built on it \(nobler\).*force/)
     expect((await lab.checkpoints()).length).toBe(2)
@@ -132,6 +138,7 @@ describe('checkpoints', () => {
     expect(s3now.base).toMatchObject({ id: c2.id, name: 'nobler', sha256: c2.sha256, state: 'trashed' })
     await expect(lab.generate({ model: String(step.checkpoint!.id) })).rejects.toThrow(/the base checkpoint "hamlet" was deleted on .*Checkpoints → Trash/)
     await expect(lab.saveCheckpoint({ runId: s3.run.id, name: 'again' })).rejects.toThrow(/^run \d+ started from the base checkpoint "nobler", which was deleted on .*; restore it from Checkpoints → Trash$/)
+    await expect(lab.rerun(s3.run.id)).rejects.toThrow(/^run \d+ started from the base checkpoint "nobler", which was deleted on .*; restore it from Checkpoints → Trash$/)
     await lab.purgeCheckpoints({ olderThanDays: 0 })
     expect((await lab.run(s3.run.id)).run.base).toMatchObject({ id: c2.id, name: 'nobler', currentName: null, state: 'purged' })
     await expect(lab.generate({ model: 'hamlet' })).rejects.toThrow(/neither a model directory nor a saved checkpoint/)

@@ -137,8 +137,9 @@ describe('bad input through the CLI: one line, non-zero exit', () => {
       [['step', '--lr', '0.03', '--phrase', 'to be or not '.repeat(40)], /^soliloquy: the phrase is too long: \d+ tokens with BOS, max_seq_len is 128\n$/],
       [['generate', '--model', 'ghost'], /^soliloquy: "ghost" is neither a model directory nor a saved checkpoint\n$/],
       [['export', 'ghost', '--out', join(cliData, 'o')], /^soliloquy: no checkpoint "ghost" \(none saved yet\)\n$/],
-      [['show', '999'], /^soliloquy: no run 999\n$/],
-      [['history', '--kind', 'bogus'], /^soliloquy: --kind: "bogus" is not one of generate, step, sweep, compare, lesson\n$/],
+      [['show', 'r999'], /^soliloquy: no run 999\n$/],
+      [['show', '999'], /^soliloquy: no experiment 999\n$/],
+      [['history', '--kind', 'bogus'], /^soliloquy: --kind: "bogus" is not one of generate, step, sweep, compare, lesson, layers, window, emerge\n$/],
       [['lesson', '--steps', join(cliData, 'missing.json')], /^soliloquy: --steps .*missing\.json cannot be read \(ENOENT\)\n$/],
       [['history', '--data', file], /^soliloquy: data directory .*a-file is a file, not a directory\n$/],
     ]
@@ -149,6 +150,7 @@ describe('bad input through the CLI: one line, non-zero exit', () => {
     }
     const h = cli('history', '--json')
     expect(h.code).toBe(0)
-    expect(JSON.parse(h.stdout)).toEqual({ total: 0, runs: [] })
+    expect(JSON.parse(h.stdout)).toEqual({ total: 0, experiments: [] })
+    expect(JSON.parse(cli('history', '--flat', '--json').stdout)).toEqual({ total: 0, runs: [] })
   })
 })

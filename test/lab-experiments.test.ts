@@ -137,6 +137,9 @@ describe('compare and metrics', () => {
     expect(again.run.outputIds).toEqual(stepped.outputIds)
     expect(again.run.metrics.recall).toBe(stepped.metrics.recall)
     expect(again.run.metrics.recallOf).toBe(stepped.metrics.recallOf)
+    const rerun = await lab.rerun(stepped.id)
+    expect(rerun.run).toMatchObject({ prompt: 'To be', prefix: stepped.prefix, maxGen: 40, outputIds: stepped.outputIds })
+    expect(rerun.run.metrics.recall).toBe(stepped.metrics.recall)
   })
 
   it('repetition and compression flag ranting; recall is reported with its denominator', async () => {

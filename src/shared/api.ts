@@ -819,6 +819,11 @@ export const methods = {
   restoreCheckpoint: { req: restoreCheckpointRequest, res: checkpointSchema },
   purgeCheckpoints: { req: purgeCheckpointsRequest, res: deleteResultSchema },
   exportCheckpoint: { req: exportCheckpointRequest, res: exportResultSchema, long: true },
+  /**
+   * Runs a recorded run again with its settings (prompt, prefix, phrase, α, max tokens …) on its base by id — a
+   * renamed base is found; a trashed or purged one is refused in words. A new experiment.
+   */
+  rerun: { req: z.object({ runId: id }).strict(), res: runResultSchema, long: true },
   experiments: { req: experimentFilter, res: experimentPageSchema },
   experiment: { req: z.object({ id }).strict(), res: experimentDetailSchema },
   updateExperiment: { req: updateExperimentRequest, res: experimentSummarySchema },

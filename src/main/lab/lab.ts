@@ -428,6 +428,39 @@ export class Lab {
 
   // ---- experiments ----------------------------------------------------------------------------------------------
 
+  /**
+   * A recorded run again, with its own settings: on its base checkpoint by id (found after a rename; a trashed or
+   * purged base refused in words), its prompt and engineered prefix apart (recall the same way), its max tokens.
+   */
+  async rerun(runId: number, opts?: CallOptions): Promise<RunResult> {
+    this.live()
+    const run = getRun(this.db, runId)
+    if (!run) throw new InputError(`no run ${runId}`)
+    if (run.chain.length) throw new InputError(`run ${run.id} is step ${run.chain.length + 1} of a lesson; re-run the lesson (experiment ${run.experimentId})`)
+    let model: string | null
+    if (run.base) {
+      if (run.base.state !== 'live') throw new InputError(`run ${run.id} started from ${this.baseGone(run.base)}`)
+      model = String(run.base.id)
+    } else if (run.modelRef?.startsWith('ckpt:')) {
+      throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
+    } else {
+      const m = getModel(this.db, run.modelId)
+      model = m && m.embedded !== 1 ? m.path : null
+    }
+    const args = {
+      model,
+      prompt: run.prompt,
+      prefix: run.prefix,
+      maxGen: run.maxGen,
+      maxSeq: run.maxSeq,
+      temperature: run.temperature,
+      topP: run.topP,
+      seed: run.seed,
+    }
+    if (run.phrase && run.lr !== null && run.lr !== 0) return this.step({ ...args, phrase: run.phrase, lr: run.lr }, opts)
+    return this.generate(args, opts)
+  }
+
   /** Experiments (one per action) filtered by kind/tag/star/text/model, sorted and paged, each with its summary. */
   async experiments(filter: ExperimentFilter = {}): Promise<ExperimentPage> {
     this.live()

@@ -27,6 +27,7 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     exportCheckpoint: (a, o) => lab.exportCheckpoint(a, o),
     restoreCheckpoint: (a) => lab.restoreCheckpoint(a),
     purgeCheckpoints: (a) => lab.purgeCheckpoints(a),
+    rerun: (a: { runId: number }, o) => lab.rerun(a.runId, o),
     experiments: (a) => lab.experiments(a),
     experiment: (a: { id: number }) => lab.experiment(a.id),
     updateExperiment: (a) => lab.updateExperiment(a),
