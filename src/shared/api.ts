@@ -530,7 +530,12 @@ export const scatterPointSchema = z.object({
   referenceLogprob: measured.nullable(),
   /** stability */
   stabilityKl: measured.nullable(),
+  /** old rows' fluency (null on new rows) */
   distinct2: measured.nullable(),
+  /** fluency: token 4-gram repetition and compression ratio (null on rows older than v3) */
+  repetition: measured.nullable().default(null),
+  compressionRatio: measured.nullable().default(null),
+  experimentId: z.number().nullable().default(null),
   startedAt: z.string(),
 })
 export type ScatterPoint = z.infer<typeof scatterPointSchema>
@@ -783,6 +788,8 @@ export const runDetailSchema = z.object({
   startedFrom: checkpointSchema.nullable(),
   /** checkpoints saved from this run */
   saved: z.array(checkpointSchema),
+  /** the experiment it belongs to */
+  experiment: experimentSummarySchema.nullable().default(null),
 })
 export type RunDetail = z.infer<typeof runDetailSchema>
 

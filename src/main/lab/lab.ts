@@ -273,7 +273,8 @@ export class Lab {
       group: run.groupId !== null ? (getGroup(this.db, run.groupId) ?? null) : null,
       model: { id: run.modelId, path: m?.path ?? '', name: m?.name ?? null },
       startedFrom: run.checkpointId !== null ? (getCheckpoint(this.db, run.checkpointId) ?? null) : null,
-      saved: this.store.list().filter((c) => c.runId === run.id),
+      saved: this.store.list('all').filter((c) => c.runId === run.id),
+      experiment: run.experimentId !== null ? (getExperiment(this.db, run.experimentId) ?? null) : null,
     }
   }
 

@@ -417,7 +417,8 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
   const rows = db
     .prepare(
       `SELECT id, kind, model_id, group_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
-         json_extract(metrics, '$.referenceLogprob') AS ref_lp
+         json_extract(metrics, '$.referenceLogprob') AS ref_lp, repetition, experiment_id,
+         json_extract(metrics, '$.compressionRatio') AS compression
        FROM runs ${sql} ORDER BY started_at, id LIMIT 20000`,
     )
     .all(...params) as {
@@ -433,6 +434,9 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     distinct2: number | null
     started_at: string
     ref_lp: number | null
+    repetition: number | null
+    compression: number | null
+    experiment_id: number | null
   }[]
   return rows.map((r) => ({
     runId: r.id,
@@ -446,6 +450,9 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     referenceLogprob: r.ref_lp,
     stabilityKl: r.stability_kl,
     distinct2: r.distinct2,
+    repetition: r.repetition,
+    compressionRatio: r.compression,
+    experimentId: r.experiment_id,
     startedAt: r.started_at,
   }))
 }
