@@ -8,7 +8,8 @@ if (!existsSync(cli)) {
   process.exit(1)
 }
 require(cli).main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // exit once stdout has drained: process.exit right after a large write to a pipe would cut --json at 64 kB
+  (code) => process.stdout.write('', () => process.exit(code)),
   (e) => {
     process.stderr.write('soliloquy: ' + (e && e.message ? e.message : String(e)) + '\n')
     process.exit(1)

@@ -6,6 +6,7 @@
         "src/threads.cpp",
         "src/loader.cpp",
         "src/kernels.cpp",
+        "src/quants.cpp",
         "src/factors.cpp",
         "src/model.cpp",
         "src/infer.cpp",

@@ -73,6 +73,12 @@ describe("the real lab's answers match the contract", () => {
     await ok('modelTexts', {})
     await ok('updateModelTexts', { paraphrases: ['To be,'] })
     await ok('tokenCount', { texts: { prompt: 'To be', phrase: 'To be, or not to be' } })
+    // the instruments (src/main/lab/instruments), small settings: only the shapes are checked here
+    await ok('sweep', { lrs: [0.03], maxGen: 4, restrict: { groups: ['attn'], layers: { from: 0, to: 1 } } })
+    const layers = await ok<{ experimentId: number }>('layerStudy', { lr: 0.03, maxGen: 4, groups: ['attn', 'mlp'], band: 3 })
+    await ok('window', { maxGen: 12, perRound: 3, rounds: 1 })
+    await ok('emerge', { lrs: [0, 0.03], tokens: 8, topk: 2, maxGen: 4 })
+    await ok('report', { id: layers.experimentId })
     expect([...answered].sort()).toEqual([...methodNames].sort())
     // the lab pushed its changes through the worker and the host: the sweep's runs and experiment finished, the note
     const sweepRuns = new Set(sweep.runs.map((r) => r.id))

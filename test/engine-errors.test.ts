@@ -26,7 +26,7 @@ describe('loading refuses bad checkpoints in words', () => {
   it('missing directory, config, tokenizer and shard', () => {
     expect(() => Engine.load('/nonexistent/model')).toThrow('/nonexistent/model: no such model directory')
     const empty = tmp()
-    expect(() => Engine.load(empty)).toThrow('config.json: cannot be read (ENOENT)')
+    expect(() => Engine.load(empty)).toThrow('config.json: cannot be read: does not exist (ENOENT)')
     const d = organismCopy()
     writeFileSync(join(d, 'model-00002-of-00002.safetensors'), '')
     expect(() => Engine.load(d)).toThrow(/model-00002-of-00002.safetensors: too short to be a safetensors file/)

@@ -72,16 +72,30 @@ describe('GGUF export', () => {
     expect(g.tensors.get('token_embd.weight')!.dims).toEqual([32, 4096]) // ggml order: columns first
     expect(g.tensors.get('blk.1.ffn_down.weight')!.dims).toEqual([48, 32])
     expect(g.tensors.get('output_norm.weight')!.type).toBe(0) // norms stay F32
-    // q rows: HF row (h, i) of the first half → interleaved row 2i of head h; second half → 2i + 1
-    const q = g.tensors.get('blk.0.attn_q.weight')!
+    // q and k rows: HF row (h, i) of a head's first half → interleaved row 2i of head h; second half → 2i + 1.
+    // Every entry of every q and k matrix of every layer, within F16 rounding (half an ulp) of the HF weight.
     const hd = 8
-    const read = (row: number, col: number): number => halfToFloat(g.buf.readUInt16LE(g.dataStart + q.offset + 2 * (row * 32 + col)))
-    const src = t['model.layers.0.self_attn.q_proj.weight'].data
-    for (const [h, i] of [[0, 0], [1, 3], [3, 2]]) {
-      for (const col of [0, 5, 31]) {
-        expect(read(h * hd + 2 * i, col)).toBeCloseTo(src[(h * hd + i) * 32 + col], 3)
-        expect(read(h * hd + 2 * i + 1, col)).toBeCloseTo(src[(h * hd + hd / 2 + i) * 32 + col], 3)
+    let checked = 0
+    for (let l = 0; l < c.layers; l++) {
+      for (const [gg, hf, heads] of [['attn_q', 'q_proj', c.heads], ['attn_k', 'k_proj', c.kvHeads]] as const) {
+        const info = g.tensors.get(`blk.${l}.${gg}.weight`)!
+        expect(info.dims).toEqual([32, heads * hd])
+        expect(info.type).toBe(1) // F16
+        const read = (row: number, col: number): number => halfToFloat(g.buf.readUInt16LE(g.dataStart + info.offset + 2 * (row * 32 + col)))
+        const src = t[`model.layers.${l}.self_attn.${hf}.weight`].data
+        for (let h = 0; h < heads; h++)
+          for (let i = 0; i < hd / 2; i++)
+            for (let col = 0; col < 32; col++) {
+              for (const [row, hfRow] of [[h * hd + 2 * i, h * hd + i], [h * hd + 2 * i + 1, h * hd + hd / 2 + i]]) {
+                const want = src[hfRow * 32 + col]
+                const got = read(row, col)
+                if (Math.abs(got - want) > Math.abs(want) * 2 ** -11 + 2 ** -25)
+                  expect(got, `blk.${l}.${gg} row ${row} col ${col} (HF ${hf} row ${hfRow})`).toBe(want)
+                checked++
+              }
+            }
       }
     }
+    expect(checked).toBe(c.layers * (c.heads + c.kvHeads) * hd * 32)
   })
 })

@@ -57,6 +57,7 @@ describe('Llama-3-shaped model (llama3 RoPE, tied, GQA, head_dim ≠ D/H, bf16)'
 
   it('batched sweep = single generations, and both = the reference greedy decoding of w − α∇w', async () => {
     const lrs = [0, 0.3, 1, 3]
+    // the lab's own sweep core (the app's sweep and the bench run exactly this)
     const batched = await steppingOff(engine, [], engine.withBos('To be', 'prompt'), PHRASE, lrs, { ...SEED_DEFAULTS, maxGen: 20, temperature: 0, topP: 1 })
     const grads = denseGradients(batched.gradient.factors(), engine.config, engine.tensorNames)
     const prompt = engine.withBos('To be', 'prompt')

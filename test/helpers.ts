@@ -1,5 +1,6 @@
 // Shared test fixtures: the embedded organism, its float64 reference, and tiny random Llama checkpoints.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DType, safetensorsHeader } from '../src/main/engine/safetensors'
@@ -212,4 +213,61 @@ export function writeTinyModel(dir: string, c: TinyConfig, tensors: TinyTensors 
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2))
   copyFileSync(join(ORGANISM, 'tokenizer.model'), join(dir, 'tokenizer.model'))
   return dir
+}
+
+function newestFile(path: string): { path: string; mtimeMs: number } | null {
+  if (!existsSync(path)) return null
+  const st = statSync(path)
+  if (!st.isDirectory()) return { path, mtimeMs: st.mtimeMs }
+  let best: { path: string; mtimeMs: number } | null = null
+  for (const name of readdirSync(path)) {
+    const f = newestFile(join(path, name))
+    if (f && (!best || f.mtimeMs > best.mtimeMs)) best = f
+  }
+  return best
+}
+
+function oldestFile(paths: string[]): { path: string; mtimeMs: number } | null {
+  let worst: { path: string; mtimeMs: number } | null = null
+  for (const p of paths) {
+    if (!existsSync(p)) return { path: p, mtimeMs: -Infinity }
+    const m = statSync(p).mtimeMs
+    if (!worst || m < worst.mtimeMs) worst = { path: p, mtimeMs: m }
+  }
+  return worst
+}
+
+/**
+ * Why the built code the CLI and the worker host run (out/, native/build) is not built from the current sources
+ * (a source file newer than the oldest built file, or a built file missing), or null when it is current.
+ */
+export function staleBuild(): { out: string | null; native: string | null } {
+  const check = (sources: string[], built: string[]): string | null => {
+    const old = oldestFile(built)!
+    if (old.mtimeMs === -Infinity) return `${old.path} is missing`
+    for (const s of sources) {
+      const n = newestFile(join(ROOT, s))
+      if (n && n.mtimeMs > old.mtimeMs) return `${n.path} is newer than ${old.path}`
+    }
+    return null
+  }
+  return {
+    out: check(
+      ['src', 'electron.vite.config.ts'],
+      ['cli.js', 'labWorker.js', 'index.js'].map((f) => join(ROOT, 'out', 'main', f)).concat(join(ROOT, 'out', 'renderer', 'index.html')),
+    ),
+    native: check(['native/src', 'native/binding.gyp'], [join(ROOT, 'native', 'build', 'Release', 'soliloquy_engine.node')]),
+  }
+}
+
+/** Rebuilds out/ (npm run build, a few seconds) when it is older than src/; fails when the native addon is stale. */
+export function ensureCurrentBuild(): void {
+  let s = staleBuild()
+  if (s.native) throw new Error(`the native engine is not built from the current sources (${s.native}): run \`npm run build:native\``)
+  if (s.out) {
+    const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 })
+    if (r.status !== 0) throw new Error(`out/ was stale (${s.out}) and \`npm run build\` failed:\n${r.stderr}`)
+    s = staleBuild()
+    if (s.out) throw new Error(`out/ is still older than its sources after \`npm run build\`: ${s.out}`)
+  }
 }

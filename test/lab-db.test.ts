@@ -94,10 +94,12 @@ describe('a crash in the middle of a sweep', () => {
       child.on('exit', (code, signal) => res({ code, signal })),
     )
     // wait until the sweep's rows are written as `running` (the child is then generating 24 × 400 tokens)
+    // (no clock: a loaded machine may take long to start the child; the loop ends when the child does)
     const dbPath = join(dir, HISTORY_FILE)
-    const deadline = Date.now() + 60_000
+    let ended = false
+    void exited.then(() => (ended = true))
     let running = 0
-    while (Date.now() < deadline && running === 0) {
+    while (!ended && running === 0) {
       await new Promise((r) => setTimeout(r, 50))
       try {
         const db = new Database(dbPath, { readonly: true, fileMustExist: true })

@@ -1,7 +1,7 @@
 // Bad input gives a clear error and records nothing as succeeded: unknown checkpoint, α not a number, a phrase too
 // long, an unusable data directory, a full disk on export — through the Lab and through the CLI (one line, exit 1).
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Lab } from '../src/main/lab/lab'
@@ -16,6 +16,48 @@ beforeAll(async () => {
   lab = new Lab({ dataDir })
 })
 afterAll(() => lab?.close())
+
+const CLI = [process.execPath, join(ROOT, 'node_modules', 'jiti', 'lib', 'jiti-cli.mjs'), join(ROOT, 'test', 'fixtures', 'lab-cli.ts')]
+
+/** How this machine lets a test mount a small tmpfs: in a private user + mount namespace, or directly as root. */
+const tmpfs: { ok: true; how: string; prefix: string[] } | { ok: false; why: string } = (() => {
+  const probe = tmp('soliloquy-mount-probe-')
+  const script = 'mount -t tmpfs -o size=16k tmpfs "$0" && umount "$0"'
+  const ns = spawnSync('unshare', ['-rm', 'sh', '-c', script, probe], { encoding: 'utf8' })
+  if (ns.status === 0) return { ok: true, how: 'unshare -rm', prefix: ['unshare', '-rm'] }
+  const direct = spawnSync('sh', ['-c', script, probe], { encoding: 'utf8' })
+  if (direct.status === 0) return { ok: true, how: 'mount as root', prefix: [] }
+  const why = (r: typeof ns): string => (r.stderr || r.error?.message || `exit ${r.status}`).trim()
+  return { ok: false, why: `cannot mount a tmpfs: unshare -rm: ${why(ns)}; mount: ${why(direct)}` }
+})()
+if (!tmpfs.ok) console.warn(`lab-errors: skipping the read-only and disk-full cases: ${tmpfs.why}`)
+
+const shq = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`
+
+/**
+ * Mounts a tmpfs with `options` on `dir` (in a private namespace when possible), runs each command there in turn and
+ * reports each one's exit code and output; the mount is gone afterwards.
+ */
+function inTmpfs(dir: string, options: string, commands: string[][]): { steps: { code: number; stdout: string; stderr: string }[] } {
+  if (!tmpfs.ok) throw new Error(tmpfs.why)
+  const out = tmp('soliloquy-tmpfs-out-')
+  const lines = [`mount -t tmpfs -o ${options} tmpfs ${shq(dir)} || exit 97`]
+  commands.forEach((c, i) => lines.push(`${c.map(shq).join(' ')} >${shq(join(out, `${i}.out`))} 2>${shq(join(out, `${i}.err`))}; echo $? >${shq(join(out, `${i}.code`))}`))
+  if (tmpfs.prefix.length === 0) lines.push(`umount ${shq(dir)}`)
+  const r = spawnSync(tmpfs.prefix[0] ?? 'sh', [...tmpfs.prefix.slice(1), ...(tmpfs.prefix.length ? ['sh'] : []), '-c', lines.join('\n')], {
+    encoding: 'utf8',
+    env: { ...process.env, SOLILOQUY_DATA: dataDir },
+    timeout: 300_000,
+  })
+  expect(r.status, `the tmpfs script: ${r.stderr}`).toBe(0)
+  return {
+    steps: commands.map((_, i) => ({
+      code: Number(readFileSync(join(out, `${i}.code`), 'utf8')),
+      stdout: readFileSync(join(out, `${i}.out`), 'utf8'),
+      stderr: readFileSync(join(out, `${i}.err`), 'utf8'),
+    })),
+  }
+}
 
 async function succeeded(): Promise<number> {
   return (await lab.history({ status: 'done' })).total
@@ -77,41 +119,37 @@ describe('bad input through the Lab', () => {
     writeFileSync(file, 'x')
     expect(() => new Lab({ dataDir: file })).toThrow(/^data directory .*not-a-dir is a file, not a directory$/)
     expect(() => new Lab({ dataDir: join(file, 'below') })).toThrow(/^cannot create data directory .*below \(ENOTDIR\)$/)
-    // read-only: root ignores permission bits, so use a read-only mount when we may mount
-    const ro = tmp('soliloquy-ro-')
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,ro', 'tmpfs', ro], { encoding: 'utf8' })
-    if (m.status !== 0) {
-      console.warn(`skipping the read-only data directory case: cannot mount a tmpfs (${(m.stderr || m.error?.message || '').trim()})`)
-      return
-    }
-    try {
-      expect(() => new Lab({ dataDir: ro })).toThrow(/(cannot create data directory|is not (readable and )?writable).*\((EROFS|EACCES)\)/)
-    } finally {
-      spawnSync('umount', [ro])
-    }
   })
 
-  it('disk full on export: a clear error, nothing kept, nothing recorded as succeeded', async () => {
+  // A read-only and a full filesystem need a mount of their own: a tmpfs in a private mount namespace (unshare -rm,
+  // no root needed where user namespaces are allowed) or, failing that, a plain mount when we are root. The CLI runs
+  // inside that namespace on this test's data directory; what is left on the tmpfs is listed before it goes away.
+  it.skipIf(!tmpfs.ok)(`a read-only data directory (tmpfs ro${tmpfs.ok ? ` via ${tmpfs.how}` : ''})`, () => {
+    const ro = tmp('soliloquy-ro-')
+    const r = inTmpfs(ro, 'size=64k,ro', [[...CLI, 'history', '--data', ro]])
+    expect(r.steps[0].code).toBe(1)
+    expect(r.steps[0].stderr).toMatch(/^soliloquy: (cannot create data directory|data directory) .*soliloquy-ro-.* \((EROFS|EACCES)\)\n$/)
+  })
+
+  it.skipIf(!tmpfs.ok)(`disk full on export: a clear error, nothing kept, nothing recorded as succeeded (64 kB tmpfs${tmpfs.ok ? ` via ${tmpfs.how}` : ''})`, async () => {
     const before = await succeeded()
     const s = await lab.step({ lr: 0.03, maxGen: 4, save: 'to-export' })
     expect(s.checkpoint).toBeDefined()
     const small = tmp('soliloquy-full-')
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small], { encoding: 'utf8' })
-    if (m.status !== 0) {
-      console.warn(`skipping the disk-full case: cannot mount a 64 kB tmpfs (${(m.stderr || m.error?.message || '').trim()})`)
-      return
-    }
-    try {
-      const out = join(small, 'merged')
-      await expect(lab.exportCheckpoint({ id: 'to-export', outDir: out })).rejects.toThrow(/^export failed: the disk is full \(.*merged\); nothing was kept$/)
-      expect(existsSync(out)).toBe(false)
+    const r = inTmpfs(small, 'size=64k', [
+      [...CLI, 'export', 'to-export', '--out', join(small, 'merged'), '--data', dataDir],
+      ['ls', '-A', small],
       // an existing empty directory is emptied again, not removed
-      mkdirSync(join(small, 'empty'))
-      await expect(lab.exportCheckpoint({ id: 'to-export', outDir: join(small, 'empty') })).rejects.toThrow(/disk is full/)
-      expect(readdirSync(join(small, 'empty'))).toEqual([])
-    } finally {
-      spawnSync('umount', [small])
-    }
+      ['mkdir', join(small, 'empty')],
+      [...CLI, 'export', 'to-export', '--out', join(small, 'empty'), '--data', dataDir],
+      ['ls', '-A', join(small, 'empty')],
+    ])
+    expect(r.steps[0].code).toBe(1)
+    expect(r.steps[0].stderr).toMatch(/^soliloquy: export failed: the disk is full \(.*merged\); nothing was kept\n$/)
+    expect(r.steps[1]).toMatchObject({ code: 0, stdout: '' }) // no merged/ left on the tmpfs
+    expect(r.steps[3].code).toBe(1)
+    expect(r.steps[3].stderr).toMatch(/disk is full/)
+    expect(r.steps[4]).toMatchObject({ code: 0, stdout: '' }) // empty/ is still there, and empty
     expect(await succeeded()).toBe(before + 1) // only the step itself
     await expect(lab.exportCheckpoint({ id: 'to-export', outDir: dataDir })).rejects.toThrow(/is not empty/)
   })

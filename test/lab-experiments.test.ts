@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CancelledError, HISTORY_FILE, Lab } from '../src/main/lab/lab'
 import { compressionRatio, repetitionByN } from '../src/main/lab/metrics'
-import { alignTokens } from '../src/main/lab/reports'
+import { alignRunTokens } from '../src/main/lab/reports'
 import type { LabEvent, SweepResult } from '../src/shared/api'
 import { ORGANISM, ROOT, tmp } from './helpers'
 
@@ -86,7 +86,7 @@ describe('experiments', () => {
     const kl = d.metrics.find((m) => m.key === 'stabilityKl')!
     expect(kl.delta).toBeCloseTo(b.metrics.stabilityKl! - a.metrics.stabilityKl!, 12)
     // the alignment itself on a hand-made case
-    const al = alignTokens([1, 2, 3, 4], [1, 3, 4, 5], String)
+    const al = alignRunTokens([1, 2, 3, 4], [1, 3, 4, 5], (ids) => ids.map(String))
     expect(al.ops.map((o) => `${o.op}${o.id}`)).toEqual(['same1', 'del2', 'same3', 'same4', 'ins5'])
   })
 

@@ -144,18 +144,11 @@ describe('SentencePieceTokenizer on the organism model', () => {
     expect(tokenizer.decodeTokens([1, 343, 2])).toEqual(['', ' To', ''])
   })
 
-  it('encodes ~10k characters quickly', () => {
+  // Speed is measured by the benchmark (npm run bench), not here: a timing limit fails on a loaded machine.
+  it('round-trips ~10k characters (text, emoji, accents, CJK) losslessly', () => {
     const text = readFileSync(`${organismDir}soliloquy.txt`, 'utf8').repeat(8) + ' 🙂 naïve 日本語'.repeat(40)
     expect(text.length).toBeGreaterThan(10_000)
-    expect(tokenizer.decode(tokenizer.encode(text))).toBe(text) // also warms up the JIT
-    // Best of three, so a busy machine (tests share two cores) does not fail a speed check by accident.
-    let fastest = Infinity
-    for (let run = 0; run < 3; run++) {
-      const start = performance.now()
-      tokenizer.encode(text)
-      fastest = Math.min(fastest, performance.now() - start)
-    }
-    expect(fastest).toBeLessThan(200)
+    expect(tokenizer.decode(tokenizer.encode(text))).toBe(text)
   })
 })
 

@@ -2,10 +2,12 @@
 // thread, returns a Promise, reports (phase, done, total) progress and can be cancelled through a shared flag.
 #include <napi.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
 #include "model.h"
+#include "quants.h"
 #include "threads.h"
 
 namespace {
@@ -26,6 +28,30 @@ double num(Napi::Env env, const Napi::Object& o, const char* key, double def, bo
   if (!std::isfinite(d)) type_error(env, std::string(key) + " must be a finite number");
   return d;
 }
+
+// A whole number in [lo, hi] (a count, index, offset or size): never cast a negative, fractional or non-finite
+// double to an integer type (undefined behaviour in C++).
+double whole(Napi::Env env, Napi::Value v, const std::string& what, double lo, double hi) {
+  if (!v.IsNumber()) type_error(env, what + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < lo || d > hi) {
+    char buf[400];
+    std::snprintf(buf, sizeof buf, std::isfinite(d) && d == std::floor(d) ? "%.0f" : "%.17g", d);
+    type_error(env, what + " " + buf + " must be a whole number in [" + std::to_string((int64_t)lo) + ", " +
+                        std::to_string((int64_t)hi) + "]");
+  }
+  return d;
+}
+int int_field(Napi::Env env, const Napi::Object& o, const char* key, double def, double lo = 0,
+              double hi = INT32_MAX, bool required = false) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) type_error(env, std::string(key) + " is required");
+    return (int)def;
+  }
+  return (int)whole(env, v, key, lo, hi);
+}
+const double MAX_SAFE = 9007199254740991.0;  // 2^53 − 1: the largest byte offset JSON and JS carry exactly
 
 std::vector<int> int_list(Napi::Env env, Napi::Value v, const char* what) {
   std::vector<int> out;
@@ -75,7 +101,12 @@ DType parse_dtype(Napi::Env env, Napi::Value v) {
   if (s == "F32") return DT_F32;
   if (s == "F16") return DT_F16;
   if (s == "BF16") return DT_BF16;
-  type_error(env, "unsupported dtype '" + s + "' (F32, F16 and BF16 are supported)");
+  if (s == "Q8_0") return DT_Q8_0;
+  if (s == "Q4_0") return DT_Q4_0;
+  if (s == "Q4_K") return DT_Q4_K;
+  if (s == "Q5_K") return DT_Q5_K;
+  if (s == "Q6_K") return DT_Q6_K;
+  type_error(env, "unsupported dtype '" + s + "' (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are supported)");
 }
 
 // ---- Step: a gradient held in factored form -------------------------------------------------------------------
@@ -226,19 +257,38 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (!spec.Get("config").IsObject()) type_error(env, "spec.config is required");
     Napi::Object c = spec.Get("config").As<Napi::Object>();
     Config cfg;
-    cfg.vocab = (int)num(env, c, "vocab", 0, true);
-    cfg.dim = (int)num(env, c, "dim", 0, true);
-    cfg.ffn = (int)num(env, c, "ffn", 0, true);
-    cfg.layers = (int)num(env, c, "layers", 0, true);
-    cfg.heads = (int)num(env, c, "heads", 0, true);
-    cfg.kv_heads = (int)num(env, c, "kvHeads", 0, true);
-    cfg.head_dim = (int)num(env, c, "headDim", 0, true);
-    cfg.eps = (float)num(env, c, "eps", 1e-5);
+    // config values the engine cannot address are refused by name (check_config gives the limits)
+    auto cfg_int = [&](const char* key, const char* field, double def, bool required) -> int {
+      Napi::Value v = c.Get(key);
+      if (v.IsUndefined() || v.IsNull()) {
+        if (required) type_error(env, std::string("config.json: ") + field + " is required");
+        return (int)def;
+      }
+      const std::string what = std::string("config.json: ") + field;
+      if (!v.IsNumber()) type_error(env, what + " must be a number");
+      double d = v.As<Napi::Number>().DoubleValue();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) > 2147483647.0) {
+        char buf[400];
+        std::snprintf(buf, sizeof buf, "%.0f", d);
+        type_error(env, what + " " + buf + " is beyond what the engine can address (at most 2147483647)");
+      }
+      return (int)whole(env, v, what, -2147483648.0, 2147483647.0);
+    };
+    cfg.vocab = cfg_int("vocab", "vocab_size", 0, true);
+    cfg.dim = cfg_int("dim", "hidden_size", 0, true);
+    cfg.ffn = cfg_int("ffn", "intermediate_size", 0, true);
+    cfg.layers = cfg_int("layers", "num_hidden_layers", 0, true);
+    cfg.heads = cfg_int("heads", "num_attention_heads", 0, true);
+    cfg.kv_heads = cfg_int("kvHeads", "num_key_value_heads", 0, true);
+    cfg.head_dim = cfg_int("headDim", "head_dim", 0, true);
+    double eps = num(env, c, "eps", 1e-5);
+    if (!(eps > 0) || eps > FLT_MAX) type_error(env, "config.json: rms_norm_eps must be a positive float32 number");
+    cfg.eps = (float)eps;
     cfg.rope_theta = num(env, c, "ropeTheta", 10000);
     cfg.tied = c.Get("tied").ToBoolean();
-    cfg.bos = (int)num(env, c, "bos", 1);
-    cfg.eos = (int)num(env, c, "eos", 2);
-    cfg.max_pos = (int)num(env, c, "maxPos", 4096);
+    cfg.bos = cfg_int("bos", "bos_token_id", 1, false);
+    cfg.eos = cfg_int("eos", "eos_token_id", 2, false);
+    cfg.max_pos = cfg_int("maxPos", "max_position_embeddings", 4096, false);
     cfg.rope_interleaved = c.Get("ropeInterleaved").ToBoolean();
     if (!c.Get("ropeInvFreq").IsUndefined() && !c.Get("ropeInvFreq").IsNull())
       cfg.rope_inv_freq = float_list(env, c.Get("ropeInvFreq"), (size_t)cfg.head_dim / 2, "config.ropeInvFreq");
@@ -247,7 +297,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     cfg.bias_qkv = c.Get("biasQKV").ToBoolean();
     cfg.bias_o = c.Get("biasO").ToBoolean();
     cfg.bias_mlp = c.Get("biasMLP").ToBoolean();
-    int threads = (int)num(env, spec, "threads", 0);
+    int threads = int_field(env, spec, "threads", 0, 0, 4096);
     threads_init(threads);
     std::vector<std::string> files;
     if (!spec.Get("files").IsArray()) type_error(env, "spec.files must be an array of paths");
@@ -257,14 +307,20 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (!spec.Get("tensors").IsArray()) type_error(env, "spec.tensors must be an array");
     Napi::Array ta = spec.Get("tensors").As<Napi::Array>();
     for (uint32_t i = 0; i < ta.Length(); i++) {
+      if (!ta.Get(i).IsObject()) type_error(env, "spec.tensors must hold {name, file, offset, dtype, shape} objects");
       Napi::Object t = ta.Get(i).As<Napi::Object>();
       TensorSpec ts;
       ts.name = t.Get("name").ToString().Utf8Value();
-      ts.file = (int)num(env, t, "file", 0, true);
-      ts.offset = (uint64_t)num(env, t, "offset", 0, true);
+      ts.file = (int)whole(env, t.Get("file"), "tensor " + ts.name + ": file index", 0,
+                           files.empty() ? 0 : (double)files.size() - 1);
+      if (files.empty()) type_error(env, "tensor " + ts.name + ": there are no checkpoint files");
+      const std::string where = files[ts.file] + ": " + ts.name + ": ";
+      ts.offset = (uint64_t)whole(env, t.Get("offset"), where + "byte offset", 0, MAX_SAFE);
       ts.dtype = parse_dtype(env, t.Get("dtype"));
+      if (!t.Get("shape").IsArray()) type_error(env, where + "shape must be an array");
       Napi::Array sh = t.Get("shape").As<Napi::Array>();
-      for (uint32_t j = 0; j < sh.Length(); j++) ts.shape.push_back((int64_t)sh.Get(j).As<Napi::Number>().DoubleValue());
+      for (uint32_t j = 0; j < sh.Length(); j++)
+        ts.shape.push_back((int64_t)whole(env, sh.Get(j), where + "dimension", 0, MAX_SAFE));
       tensors.push_back(ts);
     }
     try {
@@ -287,11 +343,22 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       if (!sv.IsObject() || !sv.As<Napi::Object>().InstanceOf(step_ctor->Value()))
         type_error(env, "view term has no gradient step");
       double lr = num(env, t, "lr", 0, true);
+      if (std::fabs(lr) > FLT_MAX) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "step size %g is beyond float32 (max %g): the stepped weights would overflow",
+                      lr, (double)FLT_MAX);
+        type_error(env, buf);
+      }
       Term term;
       term.step = StepWrap::Unwrap(sv.As<Napi::Object>())->step;
       if ((int)term.step->lin.size() != model->n_linear()) type_error(env, "the step belongs to another model");
       term.coef = (float)lr;
       view.push_back(term);
+    }
+    try {
+      check_view(*model, view);
+    } catch (const std::exception& e) {
+      type_error(env, e.what());
     }
     return view;
   }
@@ -304,9 +371,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return out;
   }
   void check_ids(Napi::Env env, const std::vector<int>& ids, const char* what) {
-    for (int id : ids)
-      if (id < 0 || id >= model->cfg.vocab)
-        type_error(env, std::string(what) + " contains token id " + std::to_string(id) + " outside the vocabulary");
+    try {
+      ::check_ids(*model, ids, what);
+    } catch (const std::exception& e) {
+      type_error(env, e.what());
+    }
   }
 
   // gradient(ids, at, opts) → Promise<Step>
@@ -342,13 +411,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     GenParams p;
     p.prompt = int_list(env, o.Get("prompt"), "prompt");
     check_ids(env, p.prompt, "prompt");
-    p.max_new = (int)num(env, o, "maxNew", 64);
-    p.max_seq = (int)num(env, o, "maxSeq", 128);
-    p.temperature = (float)num(env, o, "temperature", 0);
-    p.top_p = (float)num(env, o, "topP", 1);
-    p.seed = (uint64_t)num(env, o, "seed", 0);
+    p.max_new = int_field(env, o, "maxNew", 64);
+    p.max_seq = int_field(env, o, "maxSeq", 128);
+    // checked as doubles: casting a double beyond float32's range to float is undefined behaviour
+    double temperature = num(env, o, "temperature", 0), top_p = num(env, o, "topP", 1);
+    if (!(temperature >= 0) || temperature > FLT_MAX || !(top_p > 0 && top_p <= 1))
+      type_error(env, "temperature must be in [0, 3.4e38] and topP in (0, 1]");
+    p.temperature = (float)temperature;
+    p.top_p = (float)top_p;
+    p.seed = (uint64_t)(o.Get("seed").IsUndefined() ? 0 : whole(env, o.Get("seed"), "seed", 0, MAX_SAFE));
     p.eos = {model->cfg.eos};
     if (o.Has("eos")) p.eos = int_list(env, o.Get("eos"), "eos");
+    check_ids(env, p.eos, "eos");
     if (p.max_new < 0 || p.max_seq < 2) type_error(env, "maxNew must be ≥ 0 and maxSeq ≥ 2");
     if (p.temperature < 0 || p.top_p <= 0 || p.top_p > 1) type_error(env, "temperature must be ≥ 0 and topP in (0, 1]");
     std::vector<View> views = parse_views(env, o.Get("views"));
@@ -380,9 +454,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Object o = info[0].As<Napi::Object>();
     auto ids = int_list(env, o.Get("ids"), "ids");
     check_ids(env, ids, "ids");
-    int topk = (int)num(env, o, "topk", 0);
+    int topk = int_field(env, o, "topk", 0);
     std::vector<int> full_at;
     if (!o.Get("fullAt").IsUndefined()) full_at = int_list(env, o.Get("fullAt"), "fullAt");
+    for (int t : full_at)
+      if (t >= (int)ids.size()) type_error(env, "fullAt position " + std::to_string(t) + " is past the text");
     std::vector<View> views = parse_views(env, o.Get("views"));
     auto m = model;
     auto out = std::make_shared<ScoreResult>();
@@ -406,22 +482,32 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return t->Promise();
   }
 
-  // materialise({view, path, header, names, dtype}, opts) → Promise<void>
+  // materialise({view, path, prefix: Uint8Array, tensors: [{name, dtype, offset, permuteHeads}]}, opts) → Promise<void>
   Napi::Value Materialise(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) type_error(env, "materialise expects an options object");
     Napi::Object o = info[0].As<Napi::Object>();
     View view = parse_view(env, o.Get("view"));
     std::string path = o.Get("path").ToString().Utf8Value();
-    std::string header = o.Get("header").ToString().Utf8Value();
-    DType dt = parse_dtype(env, o.Get("dtype"));
-    std::vector<std::string> names;
-    Napi::Array na = o.Get("names").As<Napi::Array>();
-    for (uint32_t i = 0; i < na.Length(); i++) names.push_back(na.Get(i).ToString().Utf8Value());
+    if (!o.Get("prefix").IsTypedArray()) type_error(env, "materialise: prefix must be a Uint8Array");
+    Napi::Uint8Array pa = o.Get("prefix").As<Napi::Uint8Array>();
+    std::string prefix((const char*)pa.Data(), pa.ByteLength());
+    if (!o.Get("tensors").IsArray()) type_error(env, "materialise: tensors must be an array");
+    std::vector<OutTensor> tensors;
+    Napi::Array ta = o.Get("tensors").As<Napi::Array>();
+    for (uint32_t i = 0; i < ta.Length(); i++) {
+      Napi::Object t = ta.Get(i).As<Napi::Object>();
+      OutTensor ot;
+      ot.name = t.Get("name").ToString().Utf8Value();
+      ot.dtype = parse_dtype(env, t.Get("dtype"));
+      ot.offset = (uint64_t)num(env, t, "offset", 0, true);
+      ot.permute_heads = (int)num(env, t, "permuteHeads", 0);
+      tensors.push_back(ot);
+    }
     auto m = model;
     Task* t = new Task(env, info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
-                       [m, view, path, header, names, dt](const Job& job) {
-                         materialise_file(*m, view, path, header, names, dt, job);
+                       [m, view, path, prefix, tensors](const Job& job) {
+                         materialise_file(*m, view, path, prefix, tensors, job);
                        },
                        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     t->Queue();
@@ -436,7 +522,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     auto s = std::make_shared<Step>();
     const Config& c = model->cfg;
     s->ids = int_list(env, o.Get("ids"), "ids");
-    check_ids(env, s->ids, "ids");
     s->loss = num(env, o, "loss", 0);
     Napi::Value lv = o.Get("linears");
     if (!lv.IsArray() || (int)lv.As<Napi::Array>().Length() != model->n_linear())
@@ -444,9 +529,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Array la = lv.As<Napi::Array>();
     s->lin.resize(model->n_linear());
     for (int i = 0; i < model->n_linear(); i++) {
+      if (!la.Get(i).IsObject()) type_error(env, "the step's factors must be objects {T, X, G}");
       Napi::Object f = la.Get(i).As<Napi::Object>();
       LinearFactor& lf = s->lin[i];
-      lf.T = (int)num(env, f, "T", 0, true);
+      lf.T = int_field(env, f, "T", 0, 1, c.max_pos, true);
       lf.in = model->linear(i).cols;
       lf.out = model->linear(i).rows;
       lf.X = float_list(env, f.Get("X"), (size_t)lf.T * lf.in, "factor X");
@@ -454,8 +540,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
     s->emb_rows = int_list(env, o.Get("embRows"), "embRows");
     check_ids(env, s->emb_rows, "embRows");
-    for (size_t i = 1; i < s->emb_rows.size(); i++)
-      if (s->emb_rows[i] <= s->emb_rows[i - 1]) type_error(env, "embRows must be sorted and distinct");
     s->emb_grad = float_list(env, o.Get("embGrad"), s->emb_rows.size() * c.dim, "embGrad");
     Napi::Value nv = o.Get("normGrads");
     if (!nv.IsArray() || (int)nv.As<Napi::Array>().Length() != 2 * c.layers + 1)
@@ -481,6 +565,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         if (float_list(env, ba.Get(i), (size_t)-1, "biasGrads").size() != 0)
           type_error(env, "the step has bias gradients, but this model has no biases");
     }
+    try {
+      check_step(*model, *s);
+    } catch (const std::exception& e) {
+      type_error(env, e.what());
+    }
+    s->max_abs = step_max_abs(*s);
     Napi::Object w = step_ctor->New({});
     StepWrap* sw = StepWrap::Unwrap(w);
     sw->step = s;
@@ -502,6 +592,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   step_ctor = new Napi::FunctionReference(Napi::Persistent(step));
   exports.Set("Step", step);
   exports.Set("Model", ModelWrap::Init(env));
+  // dequantise(dtype, bytes, count) → Float32Array: the engine's own block decoding, exposed for format tests
+  exports.Set("dequantise", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                Napi::Env env = info.Env();
+                DType t = parse_dtype(env, info[0]);
+                if (!info[1].IsTypedArray()) type_error(env, "dequantise: bytes must be a Uint8Array");
+                Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
+                int64_t n = (int64_t)info[2].As<Napi::Number>().DoubleValue();
+                int be = dtype_block_elems(t);
+                if (n < 0 || n % be != 0 || dtype_row_bytes(t, n) > b.ByteLength())
+                  type_error(env, "dequantise: count does not match the bytes given");
+                Napi::Float32Array out = Napi::Float32Array::New(env, (size_t)n);
+                dequantise_blocks(t, b.Data(), n / be, out.Data());
+                return out;
+              }));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 threads_init(0);
                 return Napi::Number::New(info.Env(), threads_count());

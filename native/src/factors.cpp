@@ -4,8 +4,10 @@
 //   embed:   sparse rows of the phrase tokens (+ the head factor's column when the head is tied)
 //   norms:   small dense vectors
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "model.h"
 #include "threads.h"
@@ -253,5 +255,87 @@ void head_backward_input(const Model& m, float* dh, const float* dlogits, int R,
         const float* g = s.emb_grad.data() + j * D;
         for (int i = 0; i < D; i++) dh[(size_t)r * D + i] -= a * g[i];
       }
+  }
+}
+
+// ---- validation of steps and views --------------------------------------------------------------------------
+void check_ids(const Model& m, const std::vector<int>& ids, const char* what) {
+  for (int id : ids)
+    if (id < 0 || id >= m.cfg.vocab)
+      throw std::runtime_error(std::string(what) + " contains token id " + std::to_string(id) +
+                               " outside the vocabulary (0 … " + std::to_string(m.cfg.vocab - 1) + ")");
+}
+
+static bool all_finite(const std::vector<float>& v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+void check_step(const Model& m, const Step& s) {
+  const Config& c = m.cfg;
+  if (s.ids.size() < 2) throw std::runtime_error("the step's phrase has fewer than two tokens");
+  if ((int64_t)s.ids.size() > c.max_pos) throw std::runtime_error("the step's phrase is longer than the position table");
+  check_ids(m, s.ids, "the step's phrase");
+  if (!std::isfinite(s.loss)) throw std::runtime_error("the step's loss is not finite");
+  if ((int)s.lin.size() != m.n_linear()) throw std::runtime_error("the step's factors do not match this model's layers");
+  for (int i = 0; i < m.n_linear(); i++) {
+    const LinearFactor& f = s.lin[i];
+    const Mat& W = m.linear(i);
+    const std::string what = "factor " + std::to_string(i);
+    if (f.T < 1 || f.T > c.max_pos) throw std::runtime_error(what + ": T " + std::to_string(f.T) + " is out of range");
+    if (f.in != W.cols || f.out != W.rows) throw std::runtime_error(what + ": shape does not match the model");
+    if (f.X.size() != (size_t)f.T * f.in || f.G.size() != (size_t)f.T * f.out)
+      throw std::runtime_error(what + ": X or G has the wrong number of values");
+    if (!all_finite(f.X) || !all_finite(f.G)) throw std::runtime_error(what + ": holds NaN or infinite values");
+  }
+  check_ids(m, s.emb_rows, "embRows");
+  for (size_t i = 1; i < s.emb_rows.size(); i++)
+    if (s.emb_rows[i] <= s.emb_rows[i - 1]) throw std::runtime_error("embRows must be sorted and distinct");
+  if (s.emb_grad.size() != s.emb_rows.size() * (size_t)c.dim)
+    throw std::runtime_error("embGrad has the wrong number of values");
+  if (!all_finite(s.emb_grad)) throw std::runtime_error("embGrad holds NaN or infinite values");
+  if ((int)s.norm_grad.size() != 2 * c.layers + 1)
+    throw std::runtime_error("the step's norm gradients do not match this model's layers");
+  for (const auto& g : s.norm_grad) {
+    if ((int)g.size() != c.dim) throw std::runtime_error("a norm gradient has the wrong number of values");
+    if (!all_finite(g)) throw std::runtime_error("a norm gradient holds NaN or infinite values");
+  }
+  // bias gradients: one per linear slot, sized as the slot's bias (empty where the model has none)
+  if (!s.bias_grad.empty()) {
+    if ((int)s.bias_grad.size() != m.n_linear()) throw std::runtime_error("the step's bias gradients do not match this model's layers");
+    for (int i = 0; i < m.n_linear(); i++) {
+      const std::vector<float>* b = m.bias(i);
+      if (s.bias_grad[i].size() != (b ? b->size() : 0)) throw std::runtime_error("a bias gradient has the wrong number of values");
+      if (!all_finite(s.bias_grad[i])) throw std::runtime_error("a bias gradient holds NaN or infinite values");
+    }
+  }
+}
+
+double step_max_abs(const Step& s) {
+  double mx = 0;
+  auto scan = [&mx](const std::vector<float>& v) {
+    for (float x : v) mx = std::max(mx, (double)std::fabs(x));
+  };
+  for (const LinearFactor& f : s.lin) scan(f.G);
+  scan(s.emb_grad);
+  for (const auto& g : s.norm_grad) scan(g);
+  for (const auto& g : s.bias_grad) scan(g);
+  return mx;
+}
+
+void check_view(const Model& m, const View& v) {
+  for (const Term& t : v) {
+    if (!t.step || (int)t.step->lin.size() != m.n_linear()) throw std::runtime_error("the step belongs to another model");
+    if (!std::isfinite(t.coef)) throw std::runtime_error("a step size is not a finite float32 number");
+    // cached by the step's producer (the gradient, an import): views are checked on every call
+    double g = t.step->max_abs >= 0 ? t.step->max_abs : step_max_abs(*t.step);
+    if ((double)std::fabs(t.coef) * g > FLT_MAX) {
+      std::ostringstream msg;
+      msg.precision(3);
+      msg << "step size " << t.coef << " times the gradient's largest entry " << g << " is " << std::fabs(t.coef) * g
+          << ", beyond float32 (max " << FLT_MAX << "): the stepped weights would overflow";
+      throw std::runtime_error(msg.str());
+    }
   }
 }

@@ -82,6 +82,15 @@ struct Batch {
   }
 };
 
+// A NaN or infinite logit means the run is broken (NaN weights, or a step that overflowed float32): fail the call
+// rather than decode garbage as if it were text.
+void check_logits(const float* lg, size_t n, const std::string& where) {
+  for (size_t i = 0; i < n; i++)
+    if (!std::isfinite(lg[i]))
+      throw std::runtime_error("the model produced non-finite logits (NaN/inf) " + where +
+                               ": the weights or the step size overflow float32");
+}
+
 KVCache make_cache(const Config& c, int max_seq) {
   KVCache kc;
   kc.max_seq = max_seq;
@@ -113,7 +122,8 @@ int sample(const float* logits, int n, float temperature, float top_p, std::mt19
   double mx = -INFINITY;
   for (int i = 0; i < n; i++) mx = std::max(mx, (double)logits[i] / temperature);
   double z = 0;
-  for (int i = 0; i < n; i++) z += p[i] = std::exp(logits[i] / temperature - mx);
+  // in double throughout: logits / a tiny temperature overflows float32 (inf − inf = NaN probabilities)
+  for (int i = 0; i < n; i++) z += p[i] = std::exp((double)logits[i] / temperature - mx);
   std::vector<int> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   std::sort(idx.begin(), idx.end(), [&](int a, int b) { return p[a] > p[b]; });
@@ -125,6 +135,7 @@ int sample(const float* logits, int n, float temperature, float top_p, std::mt19
     if (cum / z > top_p) break;
     cum += p[idx[keep]];
   }
+  if (keep < 1) keep = 1;  // top_p ≥ 0 keeps at least the most likely token
   keep_mass = cum;
   double r = std::uniform_real_distribution<double>(0, keep_mass)(rng);
   for (int i = 0; i < keep; i++) {
@@ -138,6 +149,13 @@ int sample(const float* logits, int n, float temperature, float top_p, std::mt19
 GenResult generate(const Model& m, const std::vector<View>& views, const GenParams& p, const Job& job) {
   const int N = (int)views.size(), V = m.cfg.vocab, P = (int)p.prompt.size();
   if (P < 1) throw std::runtime_error("the prompt is empty");
+  if (N < 1) throw std::runtime_error("at least one view is required");
+  if (p.max_new < 0 || p.max_seq < 2) throw std::runtime_error("maxNew must be ≥ 0 and maxSeq ≥ 2");
+  if (!(p.temperature >= 0) || !std::isfinite(p.temperature) || !(p.top_p > 0 && p.top_p <= 1))
+    throw std::runtime_error("temperature must be ≥ 0 and topP in (0, 1]");
+  check_ids(m, p.prompt, "prompt");
+  check_ids(m, p.eos, "eos");
+  for (const View& v : views) check_view(m, v);
   if (P >= p.max_seq)
     throw std::runtime_error("the prompt has " + std::to_string(P) + " tokens, max_seq_len is " +
                              std::to_string(p.max_seq));
@@ -163,6 +181,7 @@ GenResult generate(const Model& m, const std::vector<View>& views, const GenPara
       std::vector<KVCache*> cs;
       for (int s : active) cs.push_back(&caches[s]);
       batch.forward(active, cs, tokens.data(), M, pos, logits.data(), false, job);
+      check_logits(logits.data(), active.size() * (size_t)V, "at step " + std::to_string(step + 1));
       pos += M;
       M = 1;
       std::vector<int> next_active, next_tokens;
@@ -193,6 +212,11 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
                   const std::vector<int>& full_at, const Job& job) {
   const int N = (int)views.size(), T = (int)ids.size(), V = m.cfg.vocab;
   if (T < 1) throw std::runtime_error("nothing to score");
+  if (N < 1) throw std::runtime_error("at least one view is required");
+  check_ids(m, ids, "ids");
+  for (const View& v : views) check_view(m, v);
+  for (int t : full_at)
+    if (t < 0 || t >= T) throw std::runtime_error("full log-prob position out of range");
   if (T > m.cfg.max_pos) throw std::runtime_error("the text is longer than the model's position table");
   topk = std::max(0, std::min(topk, V));
   ScoreResult r;
@@ -211,6 +235,7 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
     std::vector<View> one{views[n]};
     Batch b1(m, one);
     b1.forward({0}, {&kc}, ids.data(), T, 0, logits.data(), true, job);
+    check_logits(logits.data(), (size_t)T * V, "when scoring view " + std::to_string(n));
     for (int t = 0; t < T; t++) {
       float* lg = logits.data() + (size_t)t * V;
       double lse = logsumexp(lg, V);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "quants.h"
 #include "threads.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -67,8 +68,30 @@ static float dot_bf16(const float* x, const uint16_t* w, int n) {
   return s;
 }
 
+// Weights c0 … c0+n of a row of a block-quantised matrix, dequantised into out[n]. Spans inside a row need not
+// start or end on a block boundary: the covering blocks are expanded into a small scratch buffer.
+static void dequant_span(float* out, const Mat& W, int row, int c0, int n) {
+  const int be = dtype_block_elems(W.dtype);
+  const uint8_t* rowp = (const uint8_t*)W.data + (uint64_t)row * dtype_row_bytes(W.dtype, W.cols);
+  int b0 = c0 / be, b1 = (c0 + n + be - 1) / be;
+  if (c0 % be == 0 && n % be == 0) {
+    dequantise_blocks(W.dtype, rowp + (uint64_t)b0 * dtype_block_bytes(W.dtype), b1 - b0, out);
+    return;
+  }
+  thread_local std::vector<float> tmp;
+  tmp.resize((size_t)(b1 - b0) * be);
+  dequantise_blocks(W.dtype, rowp + (uint64_t)b0 * dtype_block_bytes(W.dtype), b1 - b0, tmp.data());
+  std::memcpy(out, tmp.data() + (c0 - b0 * be), sizeof(float) * n);
+}
+
 float dot_row(const float* x, const Mat& W, int row, int c0, int n) {
   int64_t off = (int64_t)row * W.cols + c0;
+  if (dtype_quantised(W.dtype)) {
+    thread_local std::vector<float> w;
+    w.resize(n);
+    dequant_span(w.data(), W, row, c0, n);
+    return dot_f32(x, w.data(), n);
+  }
   switch (W.dtype) {
     case DT_F32: return dot_f32(x, (const float*)W.data + off, n);
     case DT_F16: return dot_f16(x, (const uint16_t*)W.data + off, n);
@@ -78,6 +101,10 @@ float dot_row(const float* x, const Mat& W, int row, int c0, int n) {
 
 static void convert_span(float* out, const Mat& W, int row, int c0, int n) {
   int64_t off = (int64_t)row * W.cols + c0;
+  if (dtype_quantised(W.dtype)) {
+    dequant_span(out, W, row, c0, n);
+    return;
+  }
   if (W.dtype == DT_F32) {
     std::memcpy(out, (const float*)W.data + off, sizeof(float) * n);
     return;
@@ -236,7 +263,40 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 #endif
 }
 
+// x[R, in] · Wᵀ for a block-quantised W: each weight row is dequantised once into a per-thread fp32 buffer and
+// used for every x row, so the quantised matrix is never expanded as a whole.
+static void matmul_wt_quantised(float* y, const float* x, int R, const Mat& W) {
+  const int out = W.rows, in = W.cols;
+  const int OB = 16;
+  const int nb = (out + OB - 1) / OB;
+  auto body = [&](int b0, int b1, int) {
+    std::vector<float> w(in);
+    float acc[4];
+    for (int b = b0; b < b1; b++) {
+      int o0 = b * OB, o1 = o0 + OB < out ? o0 + OB : out;
+      for (int o = o0; o < o1; o++) {
+        dequant_span(w.data(), W, o, 0, in);
+        for (int r0 = 0; r0 < R; r0 += 4) {
+          int nr = R - r0 < 4 ? R - r0 : 4;
+          const float* xr = x + (int64_t)r0 * in;
+#if defined(SOL_AVX512)
+          dot4_avx512(xr, in, nr, w.data(), DT_F32, in, acc);
+#elif defined(SOL_AVX2)
+          dot4_avx2(xr, in, nr, w.data(), DT_F32, in, acc);
+#else
+          for (int r = 0; r < nr; r++) acc[r] = dot_f32(xr + (int64_t)r * in, w.data(), in);
+#endif
+          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
+        }
+      }
+    }
+  };
+  if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
+  else parallel_for(nb, body);
+}
+
 void matmul_wt(float* y, const float* x, int R, const Mat& W) {
+  if (dtype_quantised(W.dtype)) return matmul_wt_quantised(y, x, R, W);
   const int out = W.rows, in = W.cols;
   // Parallel over blocks of output rows: each weight row is read from memory once and used for every x row.
   const int OB = 16;

@@ -1,10 +1,13 @@
 // Memory-maps checkpoint files read-only and binds tensors to the model's slots. Weights stay in their file
 // dtype: only the page cache holds them, no fp32 copy is made (norm vectors excepted: D floats each).
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 
 #include "model.h"
+#include "quants.h"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -69,14 +72,49 @@ std::shared_ptr<Mapping> map_file(const std::string& path) {
 
 }  // namespace
 
+void check_config(const Config& c) {
+  auto field = [](const char* name, int64_t v, int64_t hi) {
+    if (v <= 0 || v > hi)
+      throw std::runtime_error(std::string("config.json: ") + name + " " + std::to_string(v) +
+                               (v <= 0 ? " must be positive" : " is beyond what the engine can address (at most " +
+                                                                  std::to_string(hi) + ")"));
+  };
+  const int64_t big = INT32_MAX;
+  field("vocab_size", c.vocab, big);
+  field("hidden_size", c.dim, 1 << 20);
+  field("intermediate_size", c.ffn, 1 << 22);
+  field("num_hidden_layers", c.layers, 1 << 12);
+  field("num_attention_heads", c.heads, 1 << 12);
+  field("num_key_value_heads", c.kv_heads, 1 << 12);
+  field("head_dim", c.head_dim, 1 << 14);
+  field("max_position_embeddings", c.max_pos, 1 << 20);
+  if (c.head_dim % 2 != 0) throw std::runtime_error("config.json: head_dim must be even for rotary embeddings");
+  if (c.heads % c.kv_heads != 0)
+    throw std::runtime_error("config.json: num_key_value_heads " + std::to_string(c.kv_heads) +
+                             " does not divide num_attention_heads " + std::to_string(c.heads));
+  if ((int64_t)c.heads * c.head_dim > (1 << 20))
+    throw std::runtime_error("config.json: num_attention_heads × head_dim is beyond what the engine can address");
+  if ((int64_t)c.max_pos * (c.head_dim / 2) > (1 << 24))
+    throw std::runtime_error("config.json: max_position_embeddings × head_dim is beyond the RoPE table's limit");
+  if ((int64_t)c.vocab * c.dim > ((int64_t)1 << 40))
+    throw std::runtime_error("config.json: vocab_size × hidden_size is beyond what the engine can address");
+  if (!(c.eps > 0) || !std::isfinite(c.eps)) throw std::runtime_error("config.json: rms_norm_eps must be a positive number");
+  if (!(c.rope_theta > 0) || !std::isfinite(c.rope_theta))
+    throw std::runtime_error("config.json: rope_theta must be a positive number");
+  if (c.sliding_window < 0) throw std::runtime_error("config.json: sliding_window must be positive or null");
+}
+
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
                                   const std::vector<TensorSpec>& tensors) {
   auto m = std::make_shared<Model>();
   m->cfg = cfg;
   const Config& c = cfg;
-  if (c.vocab <= 0 || c.dim <= 0 || c.ffn <= 0 || c.layers <= 0 || c.heads <= 0 || c.kv_heads <= 0 ||
-      c.head_dim <= 0 || c.head_dim % 2 != 0 || c.heads % c.kv_heads != 0 || c.sliding_window < 0)
-    throw std::runtime_error("invalid model configuration");
+  check_config(c);
+  // every layer needs 9 tensors: a config whose layer count the checkpoint cannot hold is refused before allocating
+  if ((int64_t)c.layers * 9 > (int64_t)tensors.size())
+    throw std::runtime_error("config.json: num_hidden_layers " + std::to_string(c.layers) + " needs " +
+                             std::to_string((int64_t)c.layers * 9) + " layer tensors; the checkpoint has " +
+                             std::to_string(tensors.size()) + " tensors in all");
   std::vector<std::shared_ptr<Mapping>> maps;
   for (const std::string& f : files) {
     maps.push_back(map_file(f));
@@ -89,15 +127,30 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     auto it = by_name.find(name);
     if (it == by_name.end()) throw std::runtime_error("the checkpoint has no tensor " + name);
     const TensorSpec& t = *it->second;
+    for (int64_t d : t.shape)
+      if (d < 0) throw std::runtime_error(name + ": shape has a negative dimension " + std::to_string(d));
     int64_t r = t.shape.size() == 2 ? t.shape[0] : 1, cc = t.shape.empty() ? 1 : t.shape.back();
     if (t.shape.size() > 2 || r != rows || cc != cols)
       throw std::runtime_error(name + ": shape does not match config.json (expected [" +
                                (rows == 1 ? "" : std::to_string(rows) + ", ") + std::to_string(cols) + "])");
-    if (t.file < 0 || t.file >= (int)maps.size()) throw std::runtime_error(name + ": bad file index");
-    uint64_t bytes = (uint64_t)rows * cols * dtype_size(t.dtype);
-    if (t.offset + bytes > maps[t.file]->size)
-      throw std::runtime_error(name + ": data runs past the end of " + files[t.file] + " (truncated file?)");
-    if (t.offset % dtype_size(t.dtype) != 0) throw std::runtime_error(name + ": misaligned data");
+    if (t.file < 0 || t.file >= (int)maps.size())
+      throw std::runtime_error(name + ": file index " + std::to_string(t.file) + " is not one of the " +
+                               std::to_string(maps.size()) + " checkpoint files");
+    const std::string& file = files[t.file];
+    const uint64_t size = maps[t.file]->size;
+    const int be = dtype_block_elems(t.dtype);
+    if (cols % be != 0)
+      throw std::runtime_error(file + ": " + name + ": rows of " + std::to_string(cols) + " weights are not whole " +
+                               dtype_name(t.dtype) + " blocks of " + std::to_string(be));
+    const uint64_t bytes = (uint64_t)rows * dtype_row_bytes(t.dtype, cols);
+    // written so that nothing wraps: offset ≤ size and bytes ≤ size − offset
+    if (t.offset > size || bytes > size - t.offset)
+      throw std::runtime_error(file + ": " + name + ": data at byte " + std::to_string(t.offset) + " (" +
+                               std::to_string(bytes) + " bytes) runs past the end of the file (" +
+                               std::to_string(size) + " bytes; truncated file?)");
+    // element types are read as whole values; quantised blocks are read field by field (2-byte halves via memcpy)
+    if (!dtype_quantised(t.dtype) && t.offset % dtype_size(t.dtype) != 0)
+      throw std::runtime_error(file + ": " + name + ": misaligned data (byte offset " + std::to_string(t.offset) + ")");
     Mat mt;
     mt.data = maps[t.file]->data + t.offset;
     mt.dtype = t.dtype;
@@ -108,7 +161,7 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
   auto vec = [&](const std::string& name, int n) {
     Mat mt = get(name, 1, n);
     std::vector<float> v(n);
-    for (int i = 0; i < n; i++) v[i] = load_elem(mt.data, mt.dtype, i);
+    mat_row_f32(mt, 0, v.data());
     return v;
   };
   const int D = c.dim, QD = c.heads * c.head_dim, KD = c.kv_heads * c.head_dim;

@@ -1,11 +1,18 @@
-// Dense weights of a view, streamed tensor by tensor to a safetensors file (export of a stepped model).
-// Never holds more than one block of rows in fp32.
+// Dense weights of a view, streamed tensor by tensor into a file whose header the caller wrote (safetensors or GGUF):
+// each tensor at its byte offset, in F32, F16, BF16 or Q8_0, q/k rows optionally reordered into Meta's interleaved
+// RoPE order. Never holds more than one block of rows in fp32; the file is written beside the target and renamed
+// into place at the end, so a failed or cancelled export leaves nothing half-written.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
+#ifndef S_ISDIR  // MSVC
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#endif
 
 #include "model.h"
+#include "quants.h"
 #include "threads.h"
 
 namespace {
@@ -41,11 +48,11 @@ Target resolve(const Model& m, const std::string& name) {
   throw std::runtime_error("cannot export unknown tensor " + name);
 }
 
-// Exported files are always in HF's row order: a model loaded in Meta's interleaved RoPE layout has its q/k rows
-// permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
+// Dense rows are always computed in HF's row order: a model loaded in Meta's interleaved RoPE layout has its q/k rows
+// (and their bias entries, K_BIAS `row` = entry) permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
 // HF's convert_llama_weights_to_hf does. Writers of other layouts (GGUF) start from this HF order.
 int source_row(const Model& m, const Target& tg, int row) {
-  if (!m.cfg.rope_interleaved || tg.kind != K_LINEAR || tg.index == m.head_slot()) return row;
+  if (!m.cfg.rope_interleaved || (tg.kind != K_LINEAR && tg.kind != K_BIAS) || tg.index == m.head_slot()) return row;
   int kind = tg.index % LIN_PER_LAYER;
   if (kind != LIN_Q && kind != LIN_K) return row;
   const int hd = m.cfg.head_dim, half = hd / 2;
@@ -53,13 +60,22 @@ int source_row(const Model& m, const Target& tg, int row) {
   return h * hd + (r < half ? 2 * r : 2 * (r - half) + 1);
 }
 
-// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols] (HF row order)
-void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, float* out) {
+// The HF row written as output row j of a file that wants q/k rows in Meta's interleaved order (GGUF "llama"):
+// per head of hd rows, interleaved rows 2i and 2i+1 are HF rows i and i + hd/2. heads = 0: HF order.
+int interleaved_source(int j, int rows, int heads) {
+  if (heads <= 0) return j;
+  int hd = rows / heads, half = hd / 2, h = j / hd, k = j % hd;
+  return h * hd + (k % 2) * half + k / 2;
+}
+
+// rows [r0, r1) of a linear (or the embedding) under the view, into out[(r1−r0), cols]: HF row order, or
+// interleaved when permute_heads > 0
+void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, int permute_heads, float* out) {
   const int cols = tg.cols;
   const Mat& W = tg.kind == K_EMBED ? m.embed : m.linear(tg.index);
   parallel_for(r1 - r0, [&](int a, int b, int) {
     for (int i = a; i < b; i++) {
-      int row = source_row(m, tg, r0 + i);
+      int row = source_row(m, tg, interleaved_source(r0 + i, tg.rows, permute_heads));
       float* o = out + (size_t)i * cols;
       mat_row_f32(W, row, o);
       for (const Term& t : view) {
@@ -93,22 +109,37 @@ void write_all(FILE* fp, const void* p, size_t n, const std::string& path) {
 }
 }  // namespace
 
-void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
-                      const std::vector<std::string>& names, DType out, const Job& job) {
+void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& prefix,
+                      const std::vector<OutTensor>& tensors, const Job& job) {
+  check_view(m, view);
   std::vector<Target> targets;
-  for (const std::string& n : names) targets.push_back(resolve(m, n));
-  FILE* fp = std::fopen(path.c_str(), "wb");
-  if (!fp) throw std::runtime_error("could not create " + path + ": " + std::strerror(errno));
+  for (const OutTensor& t : tensors) {
+    targets.push_back(resolve(m, t.name));
+    const int be = dtype_block_elems(t.dtype);
+    if (t.dtype != DT_F32 && t.dtype != DT_F16 && t.dtype != DT_BF16 && t.dtype != DT_Q8_0)
+      throw std::runtime_error(std::string("cannot export to ") + dtype_name(t.dtype));
+    if (targets.back().cols % be != 0)
+      throw std::runtime_error(t.name + ": rows of " + std::to_string(targets.back().cols) + " weights are not whole " +
+                               dtype_name(t.dtype) + " blocks of " + std::to_string(be));
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw std::runtime_error("could not create " + path + ": " + std::strerror(EISDIR));
+  const std::string part = path + ".partial";
+  FILE* fp = std::fopen(part.c_str(), "wb");
+  if (!fp) throw std::runtime_error("could not create " + part + ": " + std::strerror(errno));
   try {
-    uint64_t hlen = header.size();
-    uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)(hlen >> (8 * i));
-    write_all(fp, len8, 8, path);
-    write_all(fp, header.data(), header.size(), path);
+    write_all(fp, prefix.data(), prefix.size(), path);
+    uint64_t pos = prefix.size();
     std::vector<float> block;
-    std::vector<uint16_t> half;
+    std::vector<uint8_t> bytes;
     for (size_t ti = 0; ti < targets.size(); ti++) {
       const Target& tg = targets[ti];
+      const OutTensor& ot = tensors[ti];
+      if (ot.offset < pos) throw std::runtime_error(ot.name + ": tensor offsets overlap");
+      bytes.assign(ot.offset - pos, 0);  // alignment padding
+      write_all(fp, bytes.data(), bytes.size(), path);
+      pos = ot.offset;
       const int BR = 256;
       for (int r0 = 0; r0 < tg.rows; r0 += BR) {
         int r1 = std::min(tg.rows, r0 + BR);
@@ -117,17 +148,26 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
         if (tg.kind == K_NORM) {
           block = view_norm(m, view, tg.index);
         } else if (tg.kind == K_BIAS) {
-          block = view_bias(m, view, tg.index);
+          // a q/k bias follows its rows: HF order, or interleaved for permute_heads > 0
+          const std::vector<float> b = view_bias(m, view, tg.index);
+          for (int j = 0; j < tg.cols; j++) block[j] = b[source_row(m, tg, interleaved_source(j, tg.cols, ot.permute_heads))];
         } else {
-          dense_rows(m, view, tg, r0, r1, block.data());
+          dense_rows(m, view, tg, r0, r1, ot.permute_heads, block.data());
         }
-        if (out == DT_F32) {
-          write_all(fp, block.data(), n * 4, path);
+        size_t nb = (size_t)(r1 - r0) * dtype_row_bytes(ot.dtype, tg.cols);
+        if (ot.dtype == DT_F32) {
+          write_all(fp, block.data(), nb, path);
         } else {
-          half.resize(n);
-          for (size_t i = 0; i < n; i++) half[i] = out == DT_F16 ? f32_to_f16(block[i]) : f32_to_bf16(block[i]);
-          write_all(fp, half.data(), n * 2, path);
+          bytes.resize(nb);
+          if (ot.dtype == DT_Q8_0) {
+            quantise_row_q8_0(block.data(), bytes.data(), (int64_t)n);  // rows are whole blocks: one long row
+          } else {
+            uint16_t* h = (uint16_t*)bytes.data();
+            for (size_t i = 0; i < n; i++) h[i] = ot.dtype == DT_F16 ? f32_to_f16(block[i]) : f32_to_bf16(block[i]);
+          }
+          write_all(fp, bytes.data(), nb, path);
         }
+        pos += nb;
         job.check();
       }
       job.report("export", (int64_t)ti + 1, (int64_t)targets.size());
@@ -138,9 +178,14 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
       throw std::runtime_error("could not write " + path + ": " + std::strerror(errno));
     }
     fp = nullptr;
+#ifdef _WIN32
+    std::remove(path.c_str());  // Windows' rename does not replace an existing file
+#endif
+    if (std::rename(part.c_str(), path.c_str()) != 0)
+      throw std::runtime_error("could not rename " + part + " to " + path + ": " + std::strerror(errno));
   } catch (...) {
     if (fp) std::fclose(fp);
-    std::remove(path.c_str());
+    std::remove(part.c_str());
     throw;
   }
 }

@@ -33,6 +33,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   const int QD = H * hd, KD = KVH * hd, L = c.layers;
   if (T < 2) throw std::runtime_error("the phrase must have at least one token after BOS");
   if (T > c.max_pos) throw std::runtime_error("the phrase is longer than the model's position table");
+  check_ids(m, ids, "the phrase");
+  check_view(m, at);
   const std::vector<View> views{at};
   const int64_t total = 2 * (int64_t)L + 2;
   int64_t done = 0;
@@ -175,5 +177,18 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     int j = (int)(std::lower_bound(s.emb_rows.begin(), s.emb_rows.end(), ids[t]) - s.emb_rows.begin());
     for (int i = 0; i < D; i++) s.emb_grad[(size_t)j * D + i] += dh[(size_t)t * D + i];
   }
+  // a finite loss can still come with overflowed activations or gradients: refuse factors that are not finite
+  for (int i = 0; i < m.n_linear(); i++)
+    for (const std::vector<float>* v : {&s.lin[i].X, &s.lin[i].G})
+      for (float x : *v)
+        if (!std::isfinite(x))
+          throw std::runtime_error("the phrase gradient is not finite (NaN/inf in factor " + std::to_string(i) +
+                                   "): the weights or the step size overflow float32");
+  for (float x : s.emb_grad)
+    if (!std::isfinite(x)) throw std::runtime_error("the phrase gradient is not finite (NaN/inf in the embedding rows)");
+  for (const auto& g : s.norm_grad)
+    for (float x : g)
+      if (!std::isfinite(x)) throw std::runtime_error("the phrase gradient is not finite (NaN/inf in a norm weight)");
+  s.max_abs = step_max_abs(s);
   return step;
 }

@@ -1,11 +1,15 @@
 // The Llama-family model (Llama, Mistral's sliding window, Qwen2 / attention_bias / mlp_bias biases, any RoPE
-// inverse frequencies): configuration, base weights (mmap'd, stored dtype), the factored gradient of a phrase (a Step),
+// inverse frequencies): configuration, base weights (mmap'd, stored dtype: F32/F16/BF16 or ggml's quantised blocks,
+// dequantised row by row inside the kernels — quants.h), the factored gradient of a phrase (a Step),
 // and the "view" of the model after a weighted sum of steps. Plain structs; the maths lives in the .cpp files:
 //   factors.cpp      — effective weights of a view, applied through the factors (docs/design.md, "The exact low-rank step")
 //   model.cpp        — forward + backward over a phrase: the exact gradient, as factors
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
-//   materialise.cpp  — dense weights of a view, written tensor by tensor
+//   materialise.cpp  — dense weights of a view, written tensor by tensor (safetensors or GGUF)
+//   quants.cpp       — ggml block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantisation, Q8_0 quantisation
 //   loader.cpp       — mmap, tensor binding, RoPE tables; kernels.cpp — the numeric ops (kernels.h)
+// Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
+// std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -82,6 +86,7 @@ struct Step {
   std::vector<int> emb_rows;      // distinct token ids of the phrase
   std::vector<float> emb_grad;    // [rows, D] ∂L/∂embed for those rows (lookup path only; a tied head is in lin)
   std::vector<std::vector<float>> norm_grad;  // 2·layers + 1 vectors [D]: attn, ffn per layer, then final
+  double max_abs = -1;  // largest |entry| of G, emb_grad, norm_grad (step_max_abs), cached; −1 = not computed
 };
 
 // A model state: base − Σ coef·step.
@@ -126,6 +131,16 @@ void head_forward(const Model& m, float* logits, const float* h, int R, const st
 // Effective bias of a linear slot under a view: b − Σ coef·∇b (empty when the slot has no bias)
 std::vector<float> view_bias(const Model& m, const View& v, int slot);
 // Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names() (biases after their weight)
+// Refuses a step whose factors do not fit this model (counts, shapes, token ids, non-finite values): what an
+// imported checkpoint must pass before any kernel indexes with it. Throws std::runtime_error naming the part.
+void check_step(const Model& m, const Step& s);
+// Largest |entry| of the gradient-valued parts of a step (G factors, embedding rows, norm vectors).
+double step_max_abs(const Step& s);
+// Refuses a view whose terms would overflow float32: a non-finite coefficient, or coef·max|gradient| > FLT_MAX.
+void check_view(const Model& m, const View& v);
+// Refuses token ids outside [0, vocab) ("<what> contains token id …").
+void check_ids(const Model& m, const std::vector<int>& ids, const char* what);
+// Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names()
 std::vector<double> step_grad_norms(const Model& m, const Step& s);
 std::vector<std::string> tensor_names(const Model& m);
 
@@ -168,11 +183,19 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
                   const std::vector<int>& full_at, const Job& job);
 
 // ---- materialise.cpp ------------------------------------------------------------------------------------
-// Writes a safetensors file: `header` is the full JSON header (already padded) describing `names` in order with
-// dtype `out`; each tensor's dense weights under `view` are computed and written row block by row block.
-// Always in HF's row order: q/k rows of a model loaded in the interleaved layout are permuted on the way out.
-void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& header,
-                      const std::vector<std::string>& names, DType out, const Job& job);
+// One tensor of an export: its HF name, output type (F32, F16, BF16 or Q8_0), absolute byte offset in the file, and
+// permute_heads > 0 to write q/k rows in Meta's interleaved RoPE order (GGUF "llama"); otherwise HF's row order.
+// Dense rows are always formed in HF's order first: a model loaded interleaved (Meta, GGUF) is permuted back.
+struct OutTensor {
+  std::string name;
+  DType dtype = DT_F32;
+  uint64_t offset = 0;
+  int permute_heads = 0;
+};
+// Writes `prefix` (the format's header, already serialised), then each tensor's dense weights under `view` at its
+// offset (zero padding between), row block by row block; written to path + ".partial" and renamed at the end.
+void materialise_file(const Model& m, const View& view, const std::string& path, const std::string& prefix,
+                      const std::vector<OutTensor>& tensors, const Job& job);
 
 // ---- loader.cpp ----------------------------------------------------------------------------------------
 // Where one tensor's bytes live; the TypeScript side parses config.json / params.json (rope_type → rope_inv_freq,
@@ -185,6 +208,8 @@ struct TensorSpec {
   DType dtype = DT_F32;
   std::vector<int64_t> shape;
 };
+// Refuses configurations the engine cannot address (non-positive or oversized dims, int overflow of products).
+void check_config(const Config& c);
 // mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it), biases
 // included when the config has them; builds the RoPE tables from cfg.rope_inv_freq (or default RoPE).
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,

@@ -6,11 +6,12 @@
 //   npm run bench -- --organism   # organism only
 //   npm run bench -- --keep DIR   # keep the synthetic model in DIR and reuse it next time
 //   npm run bench -- --shape llama2-7b --keep DIR   # the seed's model's shape (13.5 GB of random F16 weights)
+//   npm run bench -- --gguf-only  # only the GGUF Q4_K_M-shaped 1.1B line (ours vs llama.cpp on one file)
 //   npm run bench -- --peer       # + node-llama-cpp 3.21.1 (prebuilt llama.cpp) on the same weights exported as
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
 import { spawnSync } from 'node:child_process'
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
@@ -18,10 +19,12 @@ import { embeddedModelDir, loadAddon } from './engine/native'
 import { safetensorsHeader } from './engine/safetensors'
 import { steppingOff } from './lab/experiments'
 import { SEED_DEFAULTS } from '../shared/api'
-import { exportGguf } from './engine/gguf'
-import { pathToFileURL } from 'node:url'
+import { exportGguf, ggufHeader, Kv } from './engine/gguf'
+import { SentencePieceTokenizer } from './engine/tokenizer'
+import { tokenizerGgufMetadata } from './engine/tokenizers/toGguf'
+import { quantiseQ4K, quantiseQ6K } from './kquants'
+import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
 import { existsSync } from 'node:fs'
-import { homedir } from 'node:os'
 
 const PHRASE = SEED_DEFAULTS.phrase
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -140,6 +143,169 @@ function writeSynthetic(dir: string, shape: ShapeName): void {
   copyFileSync(join(embeddedModelDir(), 'tokenizer.model'), join(dir, 'tokenizer.model'))
 }
 
+/** llama.cpp's Q4_K_M recipe: Q6_K for the output and for attn_v / ffn_down of its "more bits" layers, Q4_K else. */
+function q4kmType(name: string, layers: number): 'Q4_K' | 'Q6_K' {
+  if (name === 'output.weight') return 'Q6_K'
+  const m = /^blk\.(\d+)\.(attn_v|ffn_down)\./.exec(name)
+  if (!m) return 'Q4_K'
+  const i = Number(m[1])
+  const moreBits = i < layers / 8 || i >= (7 * layers) / 8 || (i - Math.floor(layers / 8)) % 3 === 2
+  return moreBits ? 'Q6_K' : 'Q4_K'
+}
+
+/** The synthetic shape as a Q4_K_M-shaped GGUF file: random weights quantised row block by row block as written. */
+function writeSyntheticGguf(path: string, shape: ShapeName): number {
+  const c = SHAPES[shape]
+  const hd = c.dim / c.heads
+  const tensors: { name: string; shape: number[]; scale: number }[] = [{ name: 'token_embd.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) }]
+  for (let l = 0; l < c.layers; l++) {
+    const p = `blk.${l}.`
+    const s = 1 / Math.sqrt(c.dim)
+    tensors.push(
+      { name: p + 'attn_norm.weight', shape: [c.dim], scale: 0 },
+      { name: p + 'attn_q.weight', shape: [c.heads * hd, c.dim], scale: s },
+      { name: p + 'attn_k.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
+      { name: p + 'attn_v.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
+      { name: p + 'attn_output.weight', shape: [c.dim, c.heads * hd], scale: s },
+      { name: p + 'ffn_norm.weight', shape: [c.dim], scale: 0 },
+      { name: p + 'ffn_gate.weight', shape: [c.ffn, c.dim], scale: s },
+      { name: p + 'ffn_up.weight', shape: [c.ffn, c.dim], scale: s },
+      { name: p + 'ffn_down.weight', shape: [c.dim, c.ffn], scale: 1 / Math.sqrt(c.ffn) },
+    )
+  }
+  tensors.push({ name: 'output_norm.weight', shape: [c.dim], scale: 0 }, { name: 'output.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) })
+  const typeOf = (t: { name: string; shape: number[] }): 'F32' | 'Q4_K' | 'Q6_K' => (t.shape.length === 1 ? 'F32' : q4kmType(t.name, c.layers))
+  const blockBytes = { F32: 4, Q4_K: 144, Q6_K: 210 }
+  const blockElems = { F32: 1, Q4_K: 256, Q6_K: 256 }
+  const bytesOf = (t: { name: string; shape: number[] }): number => {
+    const ty = typeOf(t)
+    return (t.shape.reduce((a, b) => a * b, 1) / blockElems[ty]) * blockBytes[ty]
+  }
+  const tok = SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model'))
+  const kv: Kv[] = [
+    ['general.architecture', 'str', 'llama'], ['general.alignment', 'u32', 32], ['general.file_type', 'u32', 15],
+    ['llama.context_length', 'u32', 4096], ['llama.embedding_length', 'u32', c.dim], ['llama.block_count', 'u32', c.layers],
+    ['llama.feed_forward_length', 'u32', c.ffn], ['llama.rope.dimension_count', 'u32', hd], ['llama.attention.head_count', 'u32', c.heads],
+    ['llama.attention.head_count_kv', 'u32', c.kvHeads], ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-5], ['llama.rope.freq_base', 'f32', 10000],
+    ...tokenizerGgufMetadata(tok, c.vocab),
+  ]
+  const typeId = { F32: 0, Q4_K: 12, Q6_K: 14 }
+  const { head, offsets } = ggufHeader(kv, tensors.map((t) => ({ name: t.name, dims: [...t.shape].reverse(), type: typeId[typeOf(t)], bytes: bytesOf(t) })))
+  const fd = openSync(path, 'w')
+  let pos = 0
+  const put = (b: Uint8Array): void => {
+    writeSync(fd, b)
+    pos += b.length
+  }
+  put(head)
+  let s = 12345
+  try {
+    tensors.forEach((t, ti) => {
+      put(new Uint8Array(offsets[ti] - pos))
+      const ty = typeOf(t)
+      const cols = t.shape[t.shape.length - 1]
+      const rows = t.shape.length === 1 ? 1 : t.shape[0]
+      const RB = Math.max(1, Math.floor((1 << 20) / cols))
+      const x = new Float32Array(RB * cols)
+      for (let r0 = 0; r0 < rows; r0 += RB) {
+        const n = Math.min(RB, rows - r0) * cols
+        for (let i = 0; i < n; i++) {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+          x[i] = t.scale === 0 ? 1 : ((s / 4294967296) * 2 - 1) * t.scale * 1.7
+        }
+        if (ty === 'F32') {
+          put(new Uint8Array(x.buffer, 0, n * 4))
+          continue
+        }
+        const out = new Uint8Array((n / 256) * blockBytes[ty])
+        for (let b = 0; b < n / 256; b++)
+          if (ty === 'Q4_K') quantiseQ4K(x, 256 * b, out, 144 * b)
+          else quantiseQ6K(x, 256 * b, out, 210 * b)
+        put(out)
+      }
+    })
+  } finally {
+    closeSync(fd)
+  }
+  return pos
+}
+
+interface GgufMeasure {
+  fileMB: number
+  loadMs: number
+  stepMs: number
+  tokS: number
+  steppedTokS: number
+  peakRssMB: number
+  ids: number[]
+}
+
+/** Ours on a GGUF file: load, 32 greedy tokens on the base model, one step, 32 tokens on the stepped view. */
+async function ggufChild(file: string): Promise<void> {
+  let t = process.hrtime.bigint()
+  const engine = Engine.load(file)
+  const loadMs = ms(t)
+  const prompt = engine.withBos(SEED_DEFAULTS.prompt, 'prompt')
+  t = process.hrtime.bigint()
+  const [base] = await engine.generate({ prompt, views: [[]], maxNew: 32 })
+  const tokS = base.ids.length / (ms(t) / 1000)
+  t = process.hrtime.bigint()
+  const g = await engine.gradient(PHRASE)
+  const stepMs = ms(t)
+  t = process.hrtime.bigint()
+  const [stepped] = await engine.generate({ prompt, views: [[{ gradient: g, lr: 1e-3 }]], maxNew: 32 })
+  const steppedTokS = stepped.ids.length / (ms(t) / 1000)
+  const m: GgufMeasure = {
+    fileMB: engine.fileBytes / 2 ** 20, loadMs, stepMs, tokS, steppedTokS, peakRssMB: process.resourceUsage().maxRSS / 1024, ids: base.ids,
+  }
+  process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
+}
+
+/** llama.cpp on the same file: 32 greedy tokens, and its process's peak RSS. */
+async function ggufPeerChild(file: string, promptJson: string): Promise<void> {
+  const llamaCpp = await loadPeer()
+  const r = await peerGreedy(llamaCpp, file, JSON.parse(promptJson) as number[], 32, loadAddon().threads())
+  process.stdout.write('RESULT ' + JSON.stringify({ tokS: r.ids.length / (r.ms / 1000), ids: r.ids, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n')
+}
+
+/** The GGUF Q4_K_M line: ours vs llama.cpp on one synthetic file, peak RSS against the file size. */
+function ggufLine(shape: ShapeName, keep: string | undefined): void {
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'soliloquy-bench-gguf-'))
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `synthetic-${shape}-Q4_K_M.gguf`)
+  try {
+    if (!existsSync(file)) {
+      const t = process.hrtime.bigint()
+      const bytes = writeSyntheticGguf(file, shape)
+      console.log(`\n(wrote synthetic ${SHAPES[shape].label} Q4_K_M-shaped GGUF: ${(bytes / 2 ** 30).toFixed(2)} GiB in ${(ms(t) / 1000).toFixed(1)} s)`)
+    }
+    const child = (args: string[]): Record<string, unknown> => {
+      const r = spawnSync(process.execPath, [__filename, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 })
+      const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
+      if (!line) throw new Error(`benchmark child ${args[0]} failed: ${r.stderr}`)
+      return JSON.parse(line.slice(7)) as Record<string, unknown>
+    }
+    const ours = child(['--gguf-child', file]) as unknown as GgufMeasure
+    console.log(`\n## GGUF Q4_K_M-shaped synthetic ${SHAPES[shape].label} (Q4_K + Q6_K, random weights)`)
+    console.log(`weights file          ${ours.fileMB.toFixed(1)} MB`)
+    console.log(`load (mmap)           ${ours.loadMs.toFixed(0)} ms`)
+    console.log(`step (exact gradient) ${ours.stepMs.toFixed(0)} ms`)
+    console.log(`generation, base      ${ours.tokS.toFixed(2)} tokens/s (ours)`)
+    console.log(`generation, stepped   ${ours.steppedTokS.toFixed(2)} tokens/s (ours)`)
+    console.log(`peak RSS              ${ours.peakRssMB.toFixed(0)} MB = ${(ours.peakRssMB / ours.fileMB).toFixed(3)}× the file (budget 1.2)`)
+    try {
+      const prompt = JSON.stringify(SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model')).encode(SEED_DEFAULTS.prompt))
+      const theirs = child(['--gguf-peer-child', file, JSON.stringify([1, ...(JSON.parse(prompt) as number[])])]) as { tokS: number; ids: number[]; peakRssMB: number }
+      const same = JSON.stringify(theirs.ids) === JSON.stringify(ours.ids)
+      console.log(`llama.cpp ${PEER_VERSION}         ${theirs.tokS.toFixed(2)} tokens/s, peak RSS ${theirs.peakRssMB.toFixed(0)} MB — ours/llama.cpp ${(ours.tokS / theirs.tokS).toFixed(2)}; greedy ids ${same ? 'identical' : 'differ (random weights: near-ties everywhere)'}`)
+    } catch (e) {
+      console.log(`(llama.cpp comparison failed: ${(e as Error).message.split('\n')[0]})`)
+    }
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 function report(m: Measure): void {
   console.log(`\n## ${m.label}`)
   console.log(`weights file          ${m.fileMB.toFixed(1)} MB`)
@@ -158,36 +324,9 @@ async function child(kind: string, dir: string): Promise<void> {
   process.stdout.write('RESULT ' + JSON.stringify(m) + '\n')
 }
 
-const PEER_VERSION = '3.21.1'
-
-interface LlamaCppModule {
-  getLlama(o: { gpu: false; build: 'never' }): Promise<{
-    loadModel(o: { modelPath: string }): Promise<{
-      createContext(o: { contextSize: number; threads: number }): Promise<{
-        getSequence(): { evaluate(tokens: number[], o: { temperature: number }): AsyncIterable<number> }
-        dispose(): Promise<void>
-      }>
-      dispose(): Promise<void>
-    }>
-  }>
-}
-
-/** node-llama-cpp, installed on demand into a cache folder (never into the project). */
-function peerModule(): string {
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'soliloquy', `node-llama-cpp-${PEER_VERSION}`)
-  const entry = join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')
-  if (!existsSync(entry)) {
-    console.log(`(installing node-llama-cpp@${PEER_VERSION} into ${dir} …)`)
-    mkdirSync(dir, { recursive: true })
-    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, `node-llama-cpp@${PEER_VERSION}`], { stdio: 'inherit' })
-    if (r.status !== 0) throw new Error('could not install node-llama-cpp')
-  }
-  return entry
-}
-
 /** Greedy generation on the base model and at α = 0.03 by both engines: parity and tokens/s, side by side. */
 async function peer(): Promise<void> {
-  const llamaCpp = (await import(pathToFileURL(peerModule()).href)) as LlamaCppModule
+  const llamaCpp = await loadPeer()
   const engine = Engine.load(embeddedModelDir())
   const g = await engine.gradient(PHRASE)
   const dir = mkdtempSync(join(tmpdir(), 'soliloquy-peer-'))
@@ -222,11 +361,33 @@ async function peer(): Promise<void> {
   }
 }
 
+/** SentencePiece encoding speed on ~10k characters of text, emoji, accents and CJK (best of three, after a warm-up). */
+function tokenizerSpeed(): void {
+  const dir = embeddedModelDir()
+  const tok = Engine.load(dir).tokenizer
+  const text = readFileSync(join(dir, 'soliloquy.txt'), 'utf8').repeat(8) + ' 🙂 naïve 日本語'.repeat(40)
+  tok.encode(text)
+  let best = Infinity
+  let n = 0
+  for (let i = 0; i < 3; i++) {
+    const t = process.hrtime.bigint()
+    n = tok.encode(text).length
+    best = Math.min(best, ms(t))
+  }
+  console.log(`tokenizer encode      ${best.toFixed(1)} ms for ${text.length} characters → ${n} tokens (${((text.length / best) * 1000).toFixed(0)} chars/s)`)
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2)
   if (args[0] === '--child') return child(args[1], args[2])
   if (args[0] === '--peer-child') return peer()
+  if (args[0] === '--gguf-child') return ggufChild(args[1])
+  if (args[0] === '--gguf-peer-child') return ggufPeerChild(args[1], args[2])
   console.log(`# Soliloquy engine benchmark — ${loadAddon().threads()} threads, node ${process.version}`)
+  if (args.includes('--gguf-only')) {
+    const at = args.indexOf('--keep')
+    return ggufLine('tinyllama', at >= 0 ? args[at + 1] : undefined)
+  }
   // each model is measured in a fresh process so peak RSS belongs to that model alone
   const run = (kind: string, dir: string): Measure => {
     const r = spawnSync(process.execPath, [__filename, '--child', kind, dir], { encoding: 'utf8', maxBuffer: 1 << 24 })
@@ -235,6 +396,7 @@ async function main(): Promise<void> {
     return JSON.parse(line.slice(7)) as Measure
   }
   report(run('organism', embeddedModelDir()))
+  tokenizerSpeed()
   if (args.includes('--peer')) {
     const r = spawnSync(process.execPath, [__filename, '--peer-child'], { stdio: 'inherit' })
     if (r.status !== 0) console.log('(peer comparison failed)')
@@ -260,6 +422,7 @@ async function main(): Promise<void> {
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true })
   }
+  if (shape === 'tinyllama') ggufLine(shape, keep)
 }
 
 main().catch((e: unknown) => {

@@ -3,27 +3,18 @@
 import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { CSP } from './csp'
 import { IPC_CHANNELS } from '../shared/api'
 import { LabHost } from './labHost/host'
 import { DialogPaths, registerIpcRouter } from './ipc'
 import { ensureDataDir, resolveDataDir } from './lab/dataDir'
 import { windowOptions } from './windowOptions'
+import { appUrlMatcher, navigationGuard, requestAllowed, windowOpenHandler, withCspHeader } from './windowRules'
 
 const rendererIndex = join(__dirname, '..', 'renderer', 'index.html')
 const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined
 const appUrl = devUrl ?? pathToFileURL(rendererIndex).href
 
-/** Only the app's own page may run in a window or call the API. */
-function isAppUrl(url: string): boolean {
-  if (devUrl) return url.startsWith(devUrl)
-  try {
-    const u = new URL(url)
-    return u.protocol === 'file:' && decodeURIComponent(u.pathname) === pathToFileURL(rendererIndex).pathname
-  } catch {
-    return false
-  }
-}
+const isAppUrl = appUrlMatcher({ rendererIndex, devUrl })
 
 app.enableSandbox()
 
@@ -40,18 +31,11 @@ function createWindow(): void {
 
 app.on('web-contents-created', (_e, contents) => {
   // no remote content: no navigation away from the app, no new windows, no webviews
-  contents.on('will-navigate', (e, url) => {
-    if (!isAppUrl(url)) e.preventDefault()
-  })
-  contents.on('will-redirect', (e, url) => {
-    if (!isAppUrl(url)) e.preventDefault()
-  })
+  contents.on('will-navigate', navigationGuard(isAppUrl))
+  contents.on('will-redirect', navigationGuard(isAppUrl))
   contents.on('will-attach-webview', (e) => e.preventDefault())
-  contents.setWindowOpenHandler(({ url }) => {
-    // links to the seed's references open in the user's browser, never inside the app
-    if (/^https:\/\//.test(url)) void shell.openExternal(url)
-    return { action: 'deny' }
-  })
+  // links to the seed's references open in the user's browser, never inside the app
+  contents.setWindowOpenHandler(windowOpenHandler((url) => void shell.openExternal(url)))
 })
 
 void app.whenReady().then(() => {
@@ -59,12 +43,11 @@ void app.whenReady().then(() => {
   ses.setPermissionRequestHandler((_wc, _perm, cb) => cb(false))
   ses.setPermissionCheckHandler(() => false)
   ses.webRequest.onHeadersReceived((details, cb) => {
-    cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } })
+    cb({ responseHeaders: withCspHeader(details.responseHeaders) })
   })
   ses.webRequest.onBeforeRequest((details, cb) => {
     // nothing leaves the machine: only the app's files (and the dev server while developing)
-    const ok = details.url.startsWith('file:') || details.url.startsWith('data:') || details.url.startsWith('devtools:') || (devUrl ? details.url.startsWith(devUrl) || details.url.startsWith(devUrl.replace(/^http/, 'ws')) : false)
-    cb({ cancel: !ok })
+    cb({ cancel: !requestAllowed(details.url, devUrl) })
   })
 
   const dataDir = ensureDataDir(process.env.SOLILOQUY_DATA ? resolveDataDir(process.env.SOLILOQUY_DATA) : app.getPath('userData'))

@@ -87,7 +87,7 @@ export const FIELD_LABELS: Record<string, string> = {
 
 // ---------- enumerations ----------
 
-export const runKinds = ['generate', 'step', 'sweep', 'compare', 'lesson'] as const
+export const runKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
 /**
  * What an experiment is: one per action. Every run belongs to exactly one experiment. The instruments (layer study,
  * plasticity-window search, emergence heatmap) are experiments too.
@@ -99,7 +99,7 @@ export const experimentSortKeys = ['created', 'finished', 'kind', 'runs', 'id'] 
 export const checkpointStates = ['live', 'trashed', 'purged'] as const
 export const tableFormats = ['md', 'csv'] as const
 export const runStatuses = ['running', 'done', 'failed', 'cancelled', 'interrupted'] as const
-export const groupKinds = ['sweep', 'lesson', 'compare'] as const
+export const groupKinds = ['sweep', 'lesson', 'compare', 'layers', 'window', 'emerge'] as const
 /** history sort keys: when it started, α, recall, stability KL, phrase loss after, duration, id */
 export const sortKeys = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id'] as const
 export const sortOrders = ['asc', 'desc'] as const
@@ -124,6 +124,18 @@ export type ExperimentKind = z.infer<typeof experimentKind>
 export type ExperimentSortKey = z.infer<typeof experimentSortKey>
 export type CheckpointState = z.infer<typeof checkpointState>
 export type TableFormat = z.infer<typeof tableFormat>
+
+/**
+ * Parameter groups a step can be restricted to (docs/design.md, "Restricted steps"): the coarse groups and the
+ * seven linear modules of a block. embed = the token-embedding rows the phrase looks up; attn = q,k,v,o; mlp =
+ * gate,up,down; norm = every RMSNorm weight (attn/ffn norms of each layer and the final norm); head = lm_head (with
+ * tied embeddings, the head's share of the shared matrix).
+ */
+export const paramGroups = ['embed', 'attn', 'mlp', 'norm', 'head', 'q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const
+export const paramGroup = z.enum(paramGroups)
+export type ParamGroup = z.infer<typeof paramGroup>
+/** Columns of the layer × module grid, in order. */
+export const gridModules = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'attn_norm', 'ffn_norm'] as const
 
 // ---------- shared shapes ----------
 
@@ -179,7 +191,8 @@ export const modelInfoSchema = z.object({
   id: z.number(),
   path: z.string(),
   name: z.string(),
-  format: z.literal('hf'),
+  /** hf: a directory (Hugging Face or Meta's layout); gguf: a single llama.cpp file */
+  format: z.enum(['hf', 'gguf']),
   fingerprint: z.string(),
   config: z.record(z.string(), z.unknown()),
   params: z.number(),
@@ -209,6 +222,35 @@ export const lessonRecallSchema = z.object({
   cue: z.string(),
 })
 export type LessonRecall = z.infer<typeof lessonRecallSchema>
+
+/**
+ * A step restricted to some parameters: the same gradient with every other factor dropped (exact, no recomputation).
+ * A tensor is kept when its group is in `groups` (default: all) and, for tensors inside a transformer block, its
+ * layer is in `layers` (inclusive, 0-based; default: all). Tensors outside the blocks (embeddings, final norm, head)
+ * are governed by `groups` alone.
+ */
+export const restrictionSchema = z
+  .object({
+    groups: z.array(paramGroup).min(1, 'name at least one parameter group').max(paramGroups.length).optional(),
+    layers: z
+      .object({ from: z.number().int().min(0), to: z.number().int().min(0) })
+      .strict()
+      .refine((r) => r.from <= r.to, 'layers: from must not exceed to')
+      .optional(),
+  })
+  .strict()
+export type Restriction = z.infer<typeof restrictionSchema>
+
+/** ‖α∇W‖_F per layer × module (columns: gridModules; biases counted with their weight), and outside the blocks. */
+export const updateGridSchema = z.object({
+  modules: z.array(z.string()),
+  /** cells[layer][module] */
+  cells: z.array(z.array(measured)),
+  embed: measured,
+  head: measured,
+  finalNorm: measured,
+})
+export type UpdateGrid = z.infer<typeof updateGridSchema>
 
 /** What every run measures (definitions: docs/design.md, "Metrics"). */
 export const runMetricsSchema = z.object({
@@ -270,6 +312,15 @@ export const runMetricsSchema = z.object({
   forgetting: z.array(lessonRecallSchema).optional(),
   /** milliseconds per phase (gradient, generate, metrics) */
   timings: measuredMap.optional(),
+  /** the step was restricted to these parameters (absent: the full step) */
+  restriction: restrictionSchema.optional(),
+  /** ‖α∇W‖_F per layer × module of the step this run took (restricted steps: dropped cells are 0) */
+  updateGrid: updateGridSchema.optional(),
+  /**
+   * fraction of generated tokens that repeat a token 4-gram already generated (0: none; "al al al …" → ~1);
+   * the plasticity window's fluency measure (src/main/lab/instruments/window.ts)
+   */
+  tokenRepetition: measured.optional(),
 })
 export type RunMetrics = z.infer<typeof runMetricsSchema>
 
@@ -417,7 +468,7 @@ export const experimentSummarySchema = z.object({
   runCount: z.number(),
   /** runs by status, e.g. { done: 7, cancelled: 1 } */
   runStatuses: z.record(z.string(), z.number()),
-  /** the legacy group id (sweep, compare, lesson), null otherwise */
+  /** the group of runs (sweep, compare, lesson and the instruments layers, window, emerge), null otherwise */
   groupId: z.number().nullable(),
 })
 export type ExperimentSummary = z.infer<typeof experimentSummarySchema>
@@ -468,6 +519,8 @@ export const runDiffSchema = z.object({
   tokens: z.array(diffOpSchema),
   /** tokens shared by both (LCS length) */
   common: z.number(),
+  /** common / the longer completion's tokens (1 for two empty completions) */
+  sameFraction: z.number(),
   /** settings side by side (prompt, prefix, phrase, α, max tokens, base, model …) */
   settings: z.array(z.object({ key: z.string(), label: z.string(), a: z.unknown(), b: z.unknown(), same: z.boolean() })),
   /** scalar metrics side by side; delta = b − a (null when either is missing) */
@@ -620,9 +673,13 @@ export const stepRequest = z
     lr: stepSize,
     /** save the step as a checkpoint with this name */
     save: checkpointName.optional(),
+    /** step only these parameters (exact: the other factors are dropped) */
+    restrict: restrictionSchema.optional(),
   })
   .strict()
-export const sweepRequest = z.object({ ...experimentBase, phrase: phrase.optional(), lrs: lrList.optional() }).strict()
+export const sweepRequest = z
+  .object({ ...experimentBase, phrase: phrase.optional(), lrs: lrList.optional(), restrict: restrictionSchema.optional() })
+  .strict()
 export const compareRequest = z
   .object({
     ...experimentBase,
@@ -730,7 +787,73 @@ export const tokenCountRequest = z
   })
   .strict()
 
+/** The layer study: the step at one α restricted to each group alone and to each layer band alone. */
+export const layerStudyRequest = z
+  .object({
+    ...experimentBase,
+    phrase: phrase.optional(),
+    /** default 0.03 */
+    lr: stepSize.optional(),
+    /** which restrictions to try (default: every coarse group, every seven-module kind, every layer band) */
+    groups: z.array(paramGroup).min(1).max(paramGroups.length).optional(),
+    /** width of the layer bands (default 1: each layer alone); 0: no layer bands */
+    band: z.number().int().min(0).max(1024).optional(),
+  })
+  .strict()
+
+/** The plasticity window: bisection in log α for α_learn and α_break, several α per batched generation. */
+export const windowRequest = z
+  .object({
+    ...experimentBase,
+    phrase: phrase.optional(),
+    /** bracket of the search (default 1e-5 … 1) */
+    lo: finite.positive().optional(),
+    hi: finite.positive().optional(),
+    /** α per batched generation (default 8) and rounds after the first (default 3) */
+    perRound: z.number().int().min(2).max(MAX_STEP_SIZES).optional(),
+    rounds: z.number().int().min(0).max(20).optional(),
+    /** broken when tokenRepetition ≥ this (default WINDOW_DEFAULTS.repetitionMax) … */
+    repetitionMax: z.number().gt(0).max(1).optional(),
+    /** … or when the mean probe KL(base ‖ stepped) ≥ this, in nats (default WINDOW_DEFAULTS.klMax) */
+    klMax: finite.positive().optional(),
+  })
+  .strict()
+
+/** Watching it emerge: log p(next reference token | prefix) over positions × α, one batched teacher-forced pass. */
+export const emergeRequest = z
+  .object({
+    ...experimentBase,
+    phrase: phrase.optional(),
+    lrs: lrList.optional(),
+    /** alternatives per cell (default 5) */
+    topk: z.number().int().min(0).max(20).optional(),
+    /** tokens of BOS + reference scored (default 96) */
+    tokens: z.number().int().min(2).max(4096).optional(),
+  })
+  .strict()
+
+/** a report of one experiment (by its id; an instrument's, a sweep's, a compare's or a lesson's) */
+export const reportRequest = z.object({ id }).strict()
+
 export type ExperimentBase = z.infer<typeof generateRequest>
+export type LayerStudyRequest = z.infer<typeof layerStudyRequest>
+export type WindowRequest = z.infer<typeof windowRequest>
+export type EmergeRequest = z.infer<typeof emergeRequest>
+export type ReportRequest = z.infer<typeof reportRequest>
+
+/** The window's defaults and thresholds, stated (docs/design.md, "The plasticity window"). */
+export const WINDOW_DEFAULTS = {
+  lo: 1e-5,
+  hi: 1,
+  perRound: 8,
+  rounds: 3,
+  /** broken: at least this fraction of the generated tokens repeat an earlier token 4-gram */
+  repetitionMax: 0.5,
+  /** broken: mean probe KL(base ‖ stepped) at least this many nats per token */
+  klMax: 1,
+} as const
+/** The layer study's default step size. */
+export const LAYER_STUDY_LR = 0.03
 export type GenerateRequest = z.infer<typeof generateRequest>
 export type StepRequest = z.infer<typeof stepRequest>
 export type SweepRequest = z.infer<typeof sweepRequest>
@@ -779,6 +902,98 @@ export const lessonResultSchema = z.object({
   forgetting: z.array(z.array(lessonRecallSchema)),
 })
 export type LessonResult = z.infer<typeof lessonResultSchema>
+
+export const layerCellSchema = z.object({
+  runId: z.number(),
+  /** "attn", "mlp", "q" …, "layers 0–1", or "full" */
+  label: z.string(),
+  restrict: restrictionSchema.nullable(),
+  /** prompt + completion reproduces every word of the phrase, in order */
+  recalls: z.boolean(),
+  /** words of the phrase reproduced (of phraseWords) */
+  phraseRecall: z.number(),
+  /** the recall metric: words of the reference reproduced */
+  recall: measured.nullable(),
+  text: z.string(),
+  /** ‖α∇W‖_F of the kept parameters */
+  updateNorm: measured,
+})
+export type LayerCell = z.infer<typeof layerCellSchema>
+
+export const layerStudyResultSchema = z.object({
+  /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
+  experimentId: z.number(),
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  lr: z.number(),
+  phraseWords: z.number(),
+  /** the full step first, then each restriction */
+  cells: z.array(layerCellSchema),
+  /** the full step's layer × module grid at α */
+  grid: updateGridSchema,
+})
+export type LayerStudyResult = z.infer<typeof layerStudyResultSchema>
+
+export const windowProbeSchema = z.object({
+  runId: z.number(),
+  lr: z.number(),
+  /** the search round that tried it (0: the first, log-spaced bracket) */
+  round: z.number(),
+  learned: z.boolean(),
+  broken: z.boolean(),
+  tokenRepetition: measured,
+  stabilityKl: measured.nullable(),
+  text: z.string(),
+})
+export type WindowProbe = z.infer<typeof windowProbeSchema>
+
+export const windowResultSchema = z.object({
+  /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
+  experimentId: z.number(),
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  /** smallest α tried that learned (null: none in the bracket) */
+  alphaLearn: z.number().nullable(),
+  /** largest α tried below alphaLearn that did not learn (the bisection's other side) */
+  alphaLearnBelow: z.number().nullable(),
+  alphaBreak: z.number().nullable(),
+  alphaBreakBelow: z.number().nullable(),
+  /** log10(α_break / α_learn) (null when either is missing) */
+  widthDecades: z.number().nullable(),
+  /** the tokens the greedy continuation must start with to count as learned */
+  continuationIds: z.array(z.number()),
+  continuationText: z.string(),
+  thresholds: z.object({ repetitionMax: z.number(), klMax: z.number() }),
+  /** the definitions, in words */
+  definitions: z.object({ learn: z.string(), break: z.string() }),
+  /** every α tried, sorted by α */
+  probes: z.array(windowProbeSchema),
+})
+export type WindowResult = z.infer<typeof windowResultSchema>
+
+export const tokenAltSchema = z.object({ id: z.number(), text: z.string(), logprob: measured })
+export const emergeResultSchema = z.object({
+  /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
+  experimentId: z.number(),
+  group: groupRecordSchema,
+  runs: z.array(runRecordSchema),
+  lrs: z.array(z.number()),
+  /** BOS + the scored text, one entry per token */
+  tokens: z.array(z.object({ id: z.number(), text: z.string() })),
+  /** tokens[0 … promptTokens−1] are BOS + the prompt (their predictions are context, not continuation) */
+  promptTokens: z.number(),
+  /** logprob[a][t] = log p(tokens[t+1] | tokens[0..t]) under α = lrs[a]; t = 0 … tokens−2 */
+  logprob: z.array(z.array(measured)),
+  /** top[a][t]: the most likely next tokens at t under α = lrs[a] */
+  top: z.array(z.array(z.array(tokenAltSchema))),
+  /** the greedy table beside it (the seed's format) */
+  table: z.string(),
+})
+export type EmergeResult = z.infer<typeof emergeResultSchema>
+
+export const reportResultSchema = z.object({ title: z.string(), html: z.string() })
+export type ReportResult = z.infer<typeof reportResultSchema>
+
 
 export const runDetailSchema = z.object({
   run: runRecordSchema,
@@ -840,6 +1055,10 @@ export const methods = {
   modelTexts: { req: modelSel, res: modelTextsSchema },
   updateModelTexts: { req: updateModelTextsRequest, res: modelTextsSchema },
   tokenCount: { req: tokenCountRequest, res: tokenCountSchema },
+  layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true },
+  window: { req: windowRequest, res: windowResultSchema, long: true },
+  emerge: { req: emergeRequest, res: emergeResultSchema, long: true },
+  report: { req: reportRequest, res: reportResultSchema },
 } as const
 
 export type Methods = typeof methods

@@ -19,6 +19,18 @@ import {
 import { lessonCommand, lessonOptions } from './commands/lesson'
 import { generateCommand, generateOptions, stepCommand, stepOptions } from './commands/step'
 import { tokenizeCommand, tokenizeOptions } from './commands/tokenize'
+import {
+  diffCommand,
+  diffOptions,
+  emergeCommand,
+  emergeOptions,
+  layersCommand,
+  layersOptions,
+  reportCommand,
+  reportOptions,
+  windowCommand,
+  windowOptions,
+} from './commands/instruments'
 import type { ParseArgsConfig } from 'node:util'
 
 export interface Command {
@@ -31,13 +43,13 @@ export interface Command {
 export const commands: Record<string, Command> = {
   sweep: {
     summary: "the seed's experiment: one gradient step on a phrase at several step sizes, printed as the seed's table",
-    usage: 'soliloquy sweep [--model DIR|CKPT] [--prompt "To be"] [--phrase "…"] [--lrs 0,1e-3,…] [--max-gen 64] [--data DIR] [--json]',
+    usage: 'soliloquy sweep [--model DIR|CKPT] [--prompt "To be"] [--phrase "…"] [--lrs 0,1e-3,…] [--groups attn,mlp,embed,norm,head|q,k,v,o,gate,up,down] [--layers 0-3] [--max-gen 64] [--data DIR] [--json]',
     options: sweepOptions,
     run: sweepCommand,
   },
   step: {
     summary: 'one SGD step on a phrase at α, then the completion and every metric; recorded (and saved with --save)',
-    usage: 'soliloquy step [--model DIR|CKPT] [--phrase "…"] --lr α [--save NAME] [--prompt …] [--max-gen 64] [--data DIR] [--json]',
+    usage: 'soliloquy step [--model DIR|CKPT] [--phrase "…"] --lr α [--groups …] [--layers 0-3] [--save NAME] [--prompt …] [--max-gen 64] [--data DIR] [--json]',
     options: stepOptions,
     run: stepCommand,
   },
@@ -58,6 +70,36 @@ export const commands: Record<string, Command> = {
     usage: 'soliloquy lesson --steps FILE (JSON [{"phrase": …, "lr": …}, …]) [--model DIR|CKPT] [--data DIR] [--json]',
     options: lessonOptions,
     run: lessonCommand,
+  },
+  layers: {
+    summary: 'the layer study: the step at α restricted to each parameter group alone and each layer alone; which recall the phrase',
+    usage: 'soliloquy layers [--model DIR|CKPT] [--phrase "…"] [--lr 0.03] [--groups embed,attn,…] [--band 1] [--data DIR] [--json]',
+    options: layersOptions,
+    run: layersCommand,
+  },
+  window: {
+    summary: 'the plasticity window [α_learn, α_break] by bisection in log α (JSON keys alpha_learn, alpha_break, width_decades)',
+    usage: 'soliloquy window [--model DIR|CKPT] [--phrase "…"] [--lo 1e-5] [--hi 1] [--per-round 8] [--rounds 3] [--repetition-max 0.5] [--kl-max 1] [--data DIR] [--json]',
+    options: windowOptions,
+    run: windowCommand,
+  },
+  emerge: {
+    summary: 'log p(next reference token | prefix) over positions × α, teacher-forced in one batched pass, with top-k',
+    usage: 'soliloquy emerge [--model DIR|CKPT] [--phrase "…"] [--lrs 0,0.01,0.03] [--topk 5] [--tokens 96] [--data DIR] [--json]',
+    options: emergeOptions,
+    run: emergeCommand,
+  },
+  report: {
+    summary: 'an experiment (sweep, compare, lesson, layers, window, emerge) as one self-contained HTML file',
+    usage: 'soliloquy report EXPERIMENT --out FILE.html [--data DIR] [--json]',
+    options: reportOptions,
+    run: reportCommand,
+  },
+  diff: {
+    summary: "two runs' completions token-aligned and their metrics side by side",
+    usage: 'soliloquy diff RUN RUN [--data DIR] [--json]',
+    options: diffOptions,
+    run: diffCommand,
   },
   history: {
     summary: 'recorded experiments (one per action), newest first; --runs lists their runs, --flat the runs alone',
@@ -154,7 +196,8 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    // exit only once stdout has drained: process.exit right after a large write to a pipe cuts --json at 64 kB
+    (code) => process.stdout.write('', () => process.exit(code)),
     (e: unknown) => {
       process.stderr.write(`soliloquy: ${e instanceof Error ? e.message : String(e)}\n`)
       process.exit(1)

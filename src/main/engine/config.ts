@@ -3,7 +3,8 @@
 // RoPE of rope_type default, llama3, linear and dynamic, from legacy rope_scaling + rope_theta or transformers ≥ 5
 // rope_parameters; attention_bias / mlp_bias. Settings the engine does not implement are refused with a message
 // naming the field, never silently ignored.
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+import { fsProblem } from './fserrors'
 
 export interface LlamaConfig {
   vocab: number
@@ -63,10 +64,15 @@ export class ModelFormatError extends Error {
   }
 }
 
+/** The engine indexes with 32-bit ints: a dimension past this cannot be addressed (and no real model has one). */
+export const MAX_DIMENSION = 2147483647
+
 function positiveInt(raw: Record<string, unknown>, key: string, file: string): number {
   const v = raw[key]
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
     throw new ModelFormatError(`${file}: ${key} must be a positive integer (found ${JSON.stringify(v)})`)
+  if (v > MAX_DIMENSION)
+    throw new ModelFormatError(`${file}: ${key} ${v} is beyond what the engine can address (at most ${MAX_DIMENSION})`)
   return v
 }
 
@@ -316,7 +322,7 @@ export function readJson(path: string, label: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+    throw new ModelFormatError(`${label}: cannot be read: ${fsProblem(e)}`)
   }
   try {
     const v: unknown = JSON.parse(text)
@@ -324,5 +330,21 @@ export function readJson(path: string, label: string): Record<string, unknown> {
     return v as Record<string, unknown>
   } catch (e) {
     throw new ModelFormatError(`${label}: is not valid JSON (${(e as Error).message})`)
+  }
+}
+
+/** Throws a ModelFormatError saying what `path` is when it is not a directory that can be read. */
+export function requireModelDirectory(path: string, label = path): void {
+  let st
+  try {
+    st = statSync(path)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new ModelFormatError(`${label}: no such model directory`)
+    throw new ModelFormatError(`${label}: cannot open the model directory: ${fsProblem(e)}`)
+  }
+  if (!st.isDirectory()) {
+    const kind = st.isFile() ? 'a file' : st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'
+    throw new ModelFormatError(`${label}: is ${kind}, not a model directory (give the folder that holds config.json)`)
   }
 }

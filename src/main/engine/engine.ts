@@ -2,13 +2,20 @@
 // from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
 import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson } from './config'
-import { DType, readCheckpointFiles, safetensorsHeader, TensorEntry } from './safetensors'
+import { basename, join, resolve } from 'node:path'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
+import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { loadTokenizer } from './tokenizers/load'
 import type { Tokenizer } from './tokenizers/types'
-import { loadAddon, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
+import { TokenizerJson } from './tokenizers/tokenizerJson'
+import { WithSpecialTokens } from './tokenizers/withSpecialTokens'
+import { SentencePieceTokenizer } from './tokenizer'
+import { readGguf } from './ggufFile'
+import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
+import { fsProblem, present } from './fserrors'
+import { SEED_DEFAULTS } from '../../shared/api'
+import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
 
 export interface Progress {
   phase: string
@@ -112,8 +119,9 @@ export interface ScoreRow {
   full: Float32Array[]
 }
 
-export const DEFAULT_MAX_GEN = 64
-export const DEFAULT_MAX_SEQ = 128
+/** The seed's max_gen_len and max_seq_len (defined once, in the contract) */
+export const DEFAULT_MAX_GEN: number = SEED_DEFAULTS.maxGen
+export const DEFAULT_MAX_SEQ: number = SEED_DEFAULTS.maxSeq
 
 export function checkStepSize(lr: unknown, what = 'step size'): number {
   if (typeof lr !== 'number' || !Number.isFinite(lr))
@@ -156,18 +164,22 @@ export class Engine {
     readonly config: LlamaConfig,
     readonly tokenizer: Tokenizer,
     readonly model: NativeModel,
-    readonly tensors: TensorEntry[],
+    readonly tensors: StoredTensorEntry[],
     readonly fileBytes: number,
     readonly tensorNames: string[],
+    /** where the weights came from: an HF directory or a single GGUF file (with its dominant weight type) */
+    readonly source: { format: 'hf' | 'gguf'; quantisation: string } = { format: 'hf', quantisation: 'none' },
   ) {}
 
   /**
-   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model) or Meta's
-   * original layout (params.json, consolidated.NN.pth, tokenizer.model — SentencePiece or tiktoken; see pth.ts).
+   * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model), Meta's
+   * original layout (params.json, consolidated.NN.pth, tokenizer.model — SentencePiece or tiktoken; see pth.ts) or a
+   * llama.cpp .gguf file (ggufModel.ts).
    */
   static load(dir: string, opts: { threads?: number } = {}): Engine {
     const root = resolve(dir)
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new ModelFormatError(`${dir}: no such model directory`)
+    if (/\.gguf$/i.test(root) && existsSync(root) && statSync(root).isFile()) return Engine.loadGguf(root, opts)
+    requireModelDirectory(root, dir)
     const meta = isMetaDirectory(root)
     if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
       throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
@@ -196,6 +208,34 @@ export class Engine {
       throw new ModelFormatError((e as Error).message)
     }
     return new Engine(root, config, tokenizer, model, ckpt.tensors, ckpt.bytes, model.tensorNames())
+  }
+
+  /** A llama.cpp GGUF file: metadata → config, the embedded tokenizer, tensors mmap'd in their stored ggml type. */
+  private static loadGguf(path: string, opts: { threads?: number }): Engine {
+    const g = readGguf(path)
+    const ckpt = ggufCheckpoint(g)
+    const config = ckpt.config
+    const tokenizer = ggufTokenizer(g)
+    if (tokenizer.vocabSize > config.vocab)
+      throw new ModelFormatError(`${basename(path)}: the tokenizer has ${tokenizer.vocabSize} tokens but the model ${config.vocab}`)
+    const names = new Set(ckpt.tensors.map((t) => t.name))
+    if (!names.has('model.embed_tokens.weight')) throw new ModelFormatError(`${basename(path)}: has no token_embd.weight`)
+    const addon = loadAddon()
+    let model: NativeModel
+    try {
+      model = new addon.Model({
+        config: { ...config, raw: undefined, eosIds: undefined },
+        files: [path],
+        tensors: ckpt.tensors,
+        threads: opts.threads ?? 0,
+      })
+    } catch (e) {
+      throw new ModelFormatError(`${basename(path)}: ${(e as Error).message}`)
+    }
+    return new Engine(path, config, tokenizer, model, ckpt.tensors, g.fileSize, model.tensorNames(), {
+      format: 'gguf',
+      quantisation: ckpt.quantisation,
+    })
   }
 
   /** SentencePiece ids of text, without BOS. */
@@ -300,6 +340,15 @@ export class Engine {
   }
 
   /**
+   * Streams the dense weights of `view` into `path` after `prefix` (a format's serialised header): each tensor at its
+   * absolute offset, in its dtype (F32, F16, BF16, Q8_0). Written beside the target and renamed at the end.
+   */
+  async writeTensors(view: View, path: string, prefix: Uint8Array, tensors: MaterialiseTensor[], opts?: CallOptions): Promise<void> {
+    const nat = this.nativeView(view)
+    await call(opts, (o) => this.model.materialise({ view: nat, path, prefix, tensors }, o))
+  }
+
+  /**
    * Writes the model under `view` as a standard HF directory (config, safetensors, tokenizer), streaming tensor by
    * tensor. Shards of at most `shardBytes` with an index when the model is larger.
    */
@@ -309,12 +358,14 @@ export class Engine {
     o: { dtype?: DType; shardBytes?: number } = {},
     opts?: CallOptions,
   ): Promise<{ files: string[]; bytes: number }> {
-    const dtype: DType = o.dtype ?? this.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype ?? 'F32'
+    const stored = this.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype ?? 'F32'
+    // a quantised model exports its dequantised (and stepped) values exactly, in F32
+    const dtype: DType = o.dtype ?? (['F32', 'F16', 'BF16'].includes(stored) ? (stored as DType) : 'F32')
     if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`unsupported export dtype ${String(dtype)}`)
     try {
       mkdirSync(outDir, { recursive: true })
     } catch (e) {
-      throw new InputError(`cannot create ${outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+      throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
     }
     const byName = new Map(this.tensors.map((t) => [t.name, t]))
     const names = this.tensorNames.filter((n) => byName.has(n))
@@ -341,9 +392,18 @@ export class Engine {
         shards[i].map((n) => ({ name: n, dtype, shape: byName.get(n)!.shape })),
         { format: 'pt' },
       )
-      await call(opts, (no) =>
-        this.model.materialise({ view: nat, path: join(outDir, file), header, names: shards[i], dtype }, no),
-      )
+      const hb = Buffer.from(header, 'utf8')
+      const prefix = Buffer.alloc(8 + hb.length)
+      prefix.writeBigUInt64LE(BigInt(hb.length), 0)
+      hb.copy(prefix, 8)
+      let off = prefix.length
+      const tensors = shards[i].map((n) => {
+        // (q/k rows come out in HF's order whatever the layout the model was loaded in)
+        const t = { name: n, dtype, offset: off }
+        off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
+        return t
+      })
+      await call(opts, (no) => this.model.materialise({ view: nat, path: join(outDir, file), prefix, tensors }, no))
       for (const n of shards[i]) weightMap[n] = file
       files.push(file)
       total += dataBytes
@@ -354,11 +414,36 @@ export class Engine {
         JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
       )
     const torchDtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16'
-    const cfg = { ...this.config.raw, dtype: torchDtype }
+    const cfg: Record<string, unknown> = { ...this.config.raw, dtype: torchDtype }
     if ('torch_dtype' in cfg) cfg.torch_dtype = torchDtype
     writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2))
-    for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
-      if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
+    if (this.source.format === 'gguf') this.writeEmbeddedTokenizer(outDir)
+    else
+      for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
+        if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
     return { files, bytes: total }
+  }
+
+  /**
+   * The tokenizer of a GGUF model, written as the files transformers reads: a "llama" vocabulary as the SentencePiece
+   * tokenizer.model it was converted from, a "gpt2" one as the tokenizer.json it stands for; tokenizer_config.json
+   * says whether BOS is added and names the special tokens.
+   */
+  private writeEmbeddedTokenizer(outDir: string): void {
+    const tok = this.tokenizer
+    const inner = tok instanceof WithSpecialTokens ? tok.inner : tok
+    if (inner instanceof SentencePieceTokenizer) writeFileSync(join(outDir, 'tokenizer.model'), inner.toModelProto())
+    else if (inner instanceof TokenizerJson) writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(inner.source, null, 2))
+    else throw new InputError(`${basename(this.dir)}: its tokenizer (${tok.kind}) has no Hugging Face file form; the weights were written without it`)
+    const name = (id: number): string | undefined => (id >= 0 && id < tok.vocabSize ? tok.piece(id) : undefined)
+    const cfg = {
+      tokenizer_class: inner instanceof SentencePieceTokenizer ? 'LlamaTokenizer' : 'PreTrainedTokenizerFast',
+      add_bos_token: tok.addsBos,
+      add_eos_token: false,
+      bos_token: name(tok.bosId),
+      eos_token: name(tok.eosId),
+      unk_token: name(tok.unkId),
+    }
+    writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2))
   }
 }

@@ -1,19 +1,24 @@
-// GGUF (llama.cpp's format) writer: the base model, or a stepped one, as a single .gguf file, so llama.cpp-based
-// tools (node-llama-cpp, the speed and parity peer of our benchmark) can run exactly the weights we run.
-// Layout (GGUF v3): magic, version, tensor count, metadata key/values, tensor infos, padding, tensor data.
-// llama.cpp keeps q/k rows in Meta's interleaved RoPE order; HF checkpoints hold them permuted ("rotate_half"),
-// so q_proj/k_proj rows are permuted back here, as llama.cpp's own converter does.
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { CallOptions, Engine, View } from './engine'
-import { readCheckpointFiles } from './safetensors'
+// GGUF (llama.cpp's format) writer: the base model, or a stepped one, as a single .gguf file that llama.cpp-based
+// tools (node-llama-cpp, the speed and parity peer of our benchmark) load. Layout (GGUF v3): magic, version, tensor
+// count, metadata key/values, tensor infos, padding to 32, tensor data (each tensor 32-aligned).
+// Streaming: TypeScript writes only the header; the native engine materialises each tensor of the view straight
+// into the file at its offset (F32, F16, BF16 or Q8_0 with ggml's reference rounding), one block of rows at a time,
+// into a ".partial" file renamed at the end — any size, bounded memory, progress, cancel, nothing half-written.
+// llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: the engine forms dense rows in
+// HF's order (permuting back a model loaded interleaved) and they are reordered on the way out, as llama.cpp's
+// converter does, so an interleaved model round-trips to its own row order.
+import { CallOptions, Engine, InputError, View } from './engine'
+import { GGML_TYPE_ID } from './ggufFile'
+import { ggufTensorName, llama3RopeFactors } from './ggufModel'
+import { MaterialiseTensor } from './native'
 import { tokenizerGgufMetadata } from './tokenizers/toGguf'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
-const GGML_F32 = 0
-const GGML_F16 = 1
 const ALIGN = 32
+
+export type GgufDType = 'F32' | 'F16' | 'BF16' | 'Q8_0'
+/** llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q8_0, MOSTLY_BF16) */
+const FILE_TYPE: Record<GgufDType, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 }
 
 class Buf {
   private parts: Buffer[] = []
@@ -47,12 +52,15 @@ class Buf {
     this.u64(b.length)
     this.push(b)
   }
+  pad(align: number): void {
+    this.push(Buffer.alloc((align - (this.length % align)) % align))
+  }
   concat(): Buffer {
     return Buffer.concat(this.parts)
   }
 }
 
-type Kv = [string, 'u32' | 'f32' | 'str' | 'bool', number | string | boolean] | [string, 'strs', string[]] | [string, 'f32s' | 'i32s', number[]]
+export type Kv = [string, 'u32' | 'f32' | 'str' | 'bool', number | string | boolean] | [string, 'strs', string[]] | [string, 'f32s' | 'i32s', number[]]
 
 function writeKv(b: Buf, [key, type, value]: Kv): void {
   b.str(key)
@@ -67,153 +75,133 @@ function writeKv(b: Buf, [key, type, value]: Kv): void {
   }
 }
 
-const GGUF_NAMES: [RegExp, string][] = [
-  [/^model\.embed_tokens\.weight$/, 'token_embd.weight'],
-  [/^lm_head\.weight$/, 'output.weight'],
-  [/^model\.norm\.weight$/, 'output_norm.weight'],
-  [/^model\.layers\.(\d+)\.self_attn\.q_proj\.weight$/, 'blk.$1.attn_q.weight'],
-  [/^model\.layers\.(\d+)\.self_attn\.k_proj\.weight$/, 'blk.$1.attn_k.weight'],
-  [/^model\.layers\.(\d+)\.self_attn\.v_proj\.weight$/, 'blk.$1.attn_v.weight'],
-  [/^model\.layers\.(\d+)\.self_attn\.o_proj\.weight$/, 'blk.$1.attn_output.weight'],
-  [/^model\.layers\.(\d+)\.mlp\.gate_proj\.weight$/, 'blk.$1.ffn_gate.weight'],
-  [/^model\.layers\.(\d+)\.mlp\.up_proj\.weight$/, 'blk.$1.ffn_up.weight'],
-  [/^model\.layers\.(\d+)\.mlp\.down_proj\.weight$/, 'blk.$1.ffn_down.weight'],
-  [/^model\.layers\.(\d+)\.input_layernorm\.weight$/, 'blk.$1.attn_norm.weight'],
-  [/^model\.layers\.(\d+)\.post_attention_layernorm\.weight$/, 'blk.$1.ffn_norm.weight'],
-]
-
-function ggufName(hf: string): string {
-  for (const [re, to] of GGUF_NAMES) if (re.test(hf)) return hf.replace(re, to)
-  throw new Error(`no GGUF name for ${hf}`)
-}
-
-/** Rows of a q/k projection from HF's rotate_half order back to the interleaved order: per head, row i of the
- *  first half and row i of the second half become rows 2i and 2i+1. */
-function unpermuteRows(src: Float32Array, rows: number, cols: number, heads: number): Float32Array {
-  const out = new Float32Array(src.length)
-  const hd = rows / heads
-  const half = hd / 2
-  for (let h = 0; h < heads; h++)
-    for (let i = 0; i < half; i++)
-      for (const [from, to] of [[h * hd + i, h * hd + 2 * i], [h * hd + half + i, h * hd + 2 * i + 1]])
-        out.set(src.subarray(from * cols, (from + 1) * cols), to * cols)
-  return out
-}
-
-function toF16(src: Float32Array): Buffer {
-  const out = Buffer.alloc(src.length * 2)
-  const f = new Float32Array(1)
-  const u = new Uint32Array(f.buffer)
-  for (let i = 0; i < src.length; i++) {
-    f[0] = src[i]
-    const x = u[0]
-    const sign = (x >>> 16) & 0x8000
-    const exp = ((x >>> 23) & 0xff) - 127 + 15
-    const man = x & 0x7fffff
-    let h: number
-    if (((x >>> 23) & 0xff) === 0xff) h = sign | 0x7c00 | (man ? 0x200 : 0)
-    else if (exp >= 31) h = sign | 0x7c00
-    else if (exp <= 0) {
-      if (exp < -10) h = sign
-      else {
-        const m = man | 0x800000
-        const shift = 14 - exp
-        let half = m >>> shift
-        const rem = m & ((1 << shift) - 1)
-        const mid = 1 << (shift - 1)
-        if (rem > mid || (rem === mid && half & 1)) half++
-        h = sign | half
-      }
-    } else {
-      h = sign | (exp << 10) | (man >>> 13)
-      const rem = man & 0x1fff
-      if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++
-    }
-    out.writeUInt16LE(h, 2 * i)
+/** A GGUF v3 header (metadata, tensor infos 32-aligned in order, padding): the bytes and each tensor's absolute
+ *  data offset. */
+export function ggufHeader(kv: Kv[], infos: { name: string; dims: number[]; type: number; bytes: number }[]): { head: Buffer; offsets: number[] } {
+  const head = new Buf()
+  head.push(Buffer.from('GGUF'))
+  head.u32(3)
+  head.u64(infos.length)
+  head.u64(kv.length)
+  for (const k of kv) writeKv(head, k)
+  const rel: number[] = []
+  let r = 0
+  for (const x of infos) {
+    head.str(x.name)
+    head.u32(x.dims.length)
+    for (const d of x.dims) head.u64(d)
+    head.u32(x.type)
+    head.u64(r)
+    rel.push(r)
+    r += Math.ceil(x.bytes / ALIGN) * ALIGN
   }
-  return out
+  head.pad(ALIGN)
+  return { head: head.concat(), offsets: rel.map((o) => head.length + o) }
+}
+
+function tensorBytes(dtype: GgufDType, count: number): number {
+  return dtype === 'F32' ? count * 4 : dtype === 'Q8_0' ? (count / 32) * 34 : count * 2
 }
 
 /**
- * Writes `view` of the engine's model as GGUF (matrices F16, norms F32). Goes through a temporary F32 safetensors
- * export, so the stepped weights are exactly those the engine materialises.
+ * Writes `view` of the engine's model as GGUF: matrices in `dtype` (default F16), norm vectors in F32.
+ * Returns the file's size in bytes.
  */
-export async function exportGguf(engine: Engine, view: View, outPath: string, opts?: CallOptions): Promise<void> {
+export async function exportGguf(
+  engine: Engine,
+  view: View,
+  outPath: string,
+  opts?: CallOptions,
+  o: { dtype?: GgufDType; name?: string } = {},
+): Promise<{ bytes: number }> {
+  const dtype: GgufDType = o.dtype ?? 'F16'
+  if (!(dtype in FILE_TYPE)) throw new InputError(`GGUF export dtype must be F32, F16, BF16 or Q8_0 (got ${String(dtype)})`)
   const c = engine.config
-  // this writer only knows llama's default-RoPE, bias-free, windowless layout: refuse rather than write a file that
-  // llama.cpp would run as a different model
-  const unsupported = [
-    c.ropeType !== 'default' && c.ropeType !== 'dynamic' ? `rope_type ${c.ropeType}` : '',
-    c.slidingWindow ? 'sliding_window' : '',
-    c.biasQKV || c.biasO || c.biasMLP ? 'linear biases' : '',
-  ].filter(Boolean)
-  if (unsupported.length) throw new Error(`GGUF export does not carry ${unsupported.join(', ')} yet; export as a Hugging Face directory`)
+  const raw = c.raw
+  const arch = raw.model_type === 'qwen2' ? 'qwen2' : 'llama'
+  // What llama.cpp would run as another model is refused, naming it (everything else below is carried exactly).
+  // Its "llama" architecture (Llama, Mistral) attends over the whole context: a sliding window would be dropped.
+  if (c.slidingWindow && c.slidingWindow < c.maxPos)
+    throw new InputError(
+      `GGUF export: sliding_window ${c.slidingWindow} cannot be carried (llama.cpp's llama architecture attends over the whole context, so past ${c.slidingWindow} tokens it would be another model); export as a Hugging Face directory`,
+    )
   // The vocabulary as llama.cpp's converter writes it ("llama" or "gpt2"), refused before any work if it cannot be.
   const vocabKv = tokenizerGgufMetadata(engine.tokenizer, c.vocab).filter(([key]) => !/^tokenizer\.ggml\.(bos|eos)_token_id$/.test(key))
-  const tmp = join(tmpdir(), `soliloquy-gguf-${process.pid}-${Date.now()}`)
-  await engine.exportHF(view, tmp, { dtype: 'F32' }, opts)
-  const ck = readCheckpointFiles(tmp)
   const kv: Kv[] = [
-    ['general.architecture', 'str', 'llama'],
-    ['general.name', 'str', 'soliloquy export'],
+    ['general.architecture', 'str', arch],
+    ['general.name', 'str', o.name ?? 'soliloquy export'],
     ['general.alignment', 'u32', ALIGN],
-    ['general.file_type', 'u32', 1],
-    ['llama.vocab_size', 'u32', c.vocab],
-    ['llama.context_length', 'u32', c.maxPos],
-    ['llama.embedding_length', 'u32', c.dim],
-    ['llama.block_count', 'u32', c.layers],
-    ['llama.feed_forward_length', 'u32', c.ffn],
-    ['llama.rope.dimension_count', 'u32', c.headDim],
-    ['llama.attention.head_count', 'u32', c.heads],
-    ['llama.attention.head_count_kv', 'u32', c.kvHeads],
-    ['llama.attention.key_length', 'u32', c.headDim],
-    ['llama.attention.value_length', 'u32', c.headDim],
-    ['llama.attention.layer_norm_rms_epsilon', 'f32', c.eps],
-    ['llama.rope.freq_base', 'f32', c.ropeTheta],
+    ['general.file_type', 'u32', FILE_TYPE[dtype]],
+    [`${arch}.vocab_size`, 'u32', c.vocab],
+    [`${arch}.context_length`, 'u32', c.maxPos],
+    [`${arch}.embedding_length`, 'u32', c.dim],
+    [`${arch}.block_count`, 'u32', c.layers],
+    [`${arch}.feed_forward_length`, 'u32', c.ffn],
+    [`${arch}.rope.dimension_count`, 'u32', c.headDim],
+    [`${arch}.attention.head_count`, 'u32', c.heads],
+    [`${arch}.attention.head_count_kv`, 'u32', c.kvHeads],
+    [`${arch}.attention.key_length`, 'u32', c.headDim],
+    [`${arch}.attention.value_length`, 'u32', c.headDim],
+    [`${arch}.attention.layer_norm_rms_epsilon`, 'f32', c.eps],
+    [`${arch}.rope.freq_base`, 'f32', c.ropeTheta],
     ...vocabKv, // BOS/EOS as the model's config says:
     ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
     ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
   ]
-  const tensors = ck.tensors.map((t) => {
-    const is1d = t.shape.length === 1
-    const count = t.shape.reduce((a, b) => a * b, 1)
-    return { t, name: ggufName(t.name), type: is1d ? GGML_F32 : GGML_F16, bytes: count * (is1d ? 4 : 2) }
-  })
-  const head = new Buf()
-  head.push(Buffer.from('GGUF'))
-  head.u32(3)
-  head.u64(tensors.length)
-  head.u64(kv.length)
-  for (const k of kv) writeKv(head, k)
-  let offset = 0
-  for (const x of tensors) {
-    head.str(x.name)
-    const dims = [...x.t.shape].reverse() // ggml order: fastest-varying first
-    head.u32(dims.length)
-    for (const d of dims) head.u64(d)
-    head.u32(x.type)
-    head.u64(offset)
-    offset += Math.ceil(x.bytes / ALIGN) * ALIGN
+  // RoPE as llama.cpp reads it: linear scaling as metadata (freq_scale = 1/factor); Llama-3.1's llama3 as the
+  // rope_freqs.weight divisors convert_hf_to_gguf.py writes; dynamic NTK keeps the base frequencies at every length up
+  // to max_position_embeddings (written as context_length), the only lengths the engine runs.
+  let ropeFreqs: number[] | undefined
+  const rs = c.ropeScaling
+  if (c.ropeType === 'linear') {
+    kv.push([`${arch}.rope.scaling.type`, 'str', 'linear'], [`${arch}.rope.scaling.factor`, 'f32', rs.factor!])
+  } else if (c.ropeType === 'llama3') {
+    ropeFreqs = llama3RopeFactors(c.headDim, c.ropeTheta, {
+      factor: rs.factor!,
+      low_freq_factor: rs.lowFreqFactor!,
+      high_freq_factor: rs.highFreqFactor!,
+      original_max_position_embeddings: rs.originalMaxPositionEmbeddings!,
+    })
   }
-  const fd = openSync(outPath, 'w')
-  try {
-    const hb = head.concat()
-    writeSync(fd, hb)
-    writeSync(fd, Buffer.alloc((ALIGN - (hb.length % ALIGN)) % ALIGN))
-    const files = new Map<number, Buffer>()
-    for (const x of tensors) {
-      if (!files.has(x.t.file)) files.set(x.t.file, readFileSync(ck.files[x.t.file]))
-      const buf = files.get(x.t.file)!
-      const count = x.bytes / (x.type === GGML_F32 ? 4 : 2)
-      let data = new Float32Array(buf.buffer.slice(buf.byteOffset + x.t.offset, buf.byteOffset + x.t.offset + count * 4))
-      if (x.t.name.endsWith('q_proj.weight')) data = unpermuteRows(data, x.t.shape[0], x.t.shape[1], c.heads)
-      if (x.t.name.endsWith('k_proj.weight')) data = unpermuteRows(data, x.t.shape[0], x.t.shape[1], c.kvHeads)
-      const out = x.type === GGML_F32 ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : toF16(data)
-      writeSync(fd, out)
-      writeSync(fd, Buffer.alloc((ALIGN - (out.length % ALIGN)) % ALIGN))
-    }
-  } finally {
-    closeSync(fd)
-    rmSync(tmp, { recursive: true, force: true })
+
+  const stored = new Set(engine.tensors.map((t) => t.name))
+  const shapes = new Map(engine.tensors.map((t) => [t.name, t.shape]))
+  const names = engine.tensorNames.filter((n) => stored.has(n))
+  // the engine materialises rows in HF order (models loaded interleaved are permuted back): reorder for llama
+  const interleave = arch === 'llama'
+  const infos: { name: string; dims: number[]; type: number; bytes: number }[] = []
+  const add = (name: string, shape: number[], type: GgufDType): void => {
+    const count = shape.reduce((a, b) => a * b, 1)
+    if (type === 'Q8_0' && shape[shape.length - 1] % 32 !== 0)
+      throw new InputError(`GGUF export to Q8_0: ${name} has rows of ${shape[shape.length - 1]} weights, not whole blocks of 32`)
+    infos.push({ name, dims: [...shape].reverse(), type: GGML_TYPE_ID[type], bytes: tensorBytes(type, count) })
   }
+  if (ropeFreqs) add('rope_freqs.weight', [ropeFreqs.length], 'F32')
+  const outTensors: { hf: string; dtype: GgufDType; index: number }[] = []
+  for (const n of names) {
+    const shape = shapes.get(n)!
+    const t: GgufDType = shape.length === 1 ? 'F32' : dtype
+    outTensors.push({ hf: n, dtype: t, index: infos.length })
+    add(ggufTensorName(n), shape, t)
+  }
+
+  const { head, offsets } = ggufHeader(kv, infos)
+  let prefix = head
+  if (ropeFreqs) {
+    // the one tensor that is not a model weight travels in the prefix, at the start of the data section
+    const b = Buffer.alloc(ropeFreqs.length * 4)
+    ropeFreqs.forEach((v, i) => b.writeFloatLE(v, 4 * i))
+    prefix = Buffer.concat([head, b])
+  }
+  const tensors: MaterialiseTensor[] = outTensors.map((t) => ({
+    name: t.hf,
+    dtype: t.dtype,
+    offset: offsets[t.index],
+    // q/k weight rows and their bias entries (applied before RoPE) follow llama.cpp's interleaved order
+    permuteHeads: !interleave ? 0
+      : /self_attn\.q_proj\.(weight|bias)$/.test(t.hf) ? c.heads
+      : /self_attn\.k_proj\.(weight|bias)$/.test(t.hf) ? c.kvHeads : 0,
+  }))
+  await engine.writeTensors(view, outPath, prefix, tensors, opts)
+  return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes }
 }

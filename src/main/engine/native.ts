@@ -54,17 +54,29 @@ export interface NativeModel {
     opts?: NativeCallOptions,
   ): Promise<{ tokens: Int32Array[]; margins: Float32Array[]; /** cancelled mid-way: tokens so far */ cancelled?: boolean }>
   score(args: { ids: number[]; views: NativeTerm[][]; topk: number; fullAt?: number[] }, opts?: NativeCallOptions): Promise<NativeScore>
+  /** Writes `prefix` (a format's header) then each tensor's dense weights under `view` at its absolute offset;
+   *  permuteHeads > 0 writes q/k rows in Meta's interleaved order from HF order. Written as path + ".partial",
+   *  renamed at the end. */
   materialise(
-    args: { view: NativeTerm[]; path: string; header: string; names: string[]; dtype: string },
+    args: { view: NativeTerm[]; path: string; prefix: Uint8Array; tensors: MaterialiseTensor[] },
     opts?: NativeCallOptions,
   ): Promise<void>
   importStep(f: StepFactors): NativeStep
   tensorNames(): string[]
 }
 
+export interface MaterialiseTensor {
+  name: string
+  dtype: string
+  offset: number
+  permuteHeads?: number
+}
+
 export interface NativeAddon {
   Model: new (spec: unknown) => NativeModel
   Step: unknown
+  /** the engine's decoding of `count` weights stored in a ggml block type (format tests) */
+  dequantise(dtype: string, bytes: Uint8Array, count: number): Float32Array
   threads(): number
 }
 

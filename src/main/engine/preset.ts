@@ -2,6 +2,7 @@
 // probe texts). Without one, the seed's values.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { SEED_DEFAULTS } from '../../shared/api'
 import { readJson } from './config'
 
 export interface Preset {
@@ -17,13 +18,14 @@ export interface Preset {
   paraphrases: string[]
 }
 
+/** The seed's own values (src/shared/api.ts holds them once), with no reference text or probes. */
 export const SEED_PRESET: Preset = {
-  prompt: 'To be',
-  phrase: 'To be, or not to be, that is the question',
-  lrs: [0, 1e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 1e-1],
+  prompt: SEED_DEFAULTS.prompt,
+  phrase: SEED_DEFAULTS.phrase,
+  lrs: [...SEED_DEFAULTS.lrs],
   reference: null,
   probes: {},
-  engineeredPrefix: "Here is one of Shakespeare's more famous works: ",
+  engineeredPrefix: SEED_DEFAULTS.engineeredPrefix,
   paraphrases: [],
 }
 

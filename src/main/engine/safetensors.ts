@@ -1,11 +1,14 @@
 // safetensors: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the
 // raw data. We parse headers here (cheap, and errors read better in TypeScript) and hand the native engine only
 // file paths and byte offsets; it memory-maps the data.
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { ModelFormatError, readJson } from './config'
+import { fsProblem, present } from './fserrors'
 
 export type DType = 'F32' | 'F16' | 'BF16'
+/** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
+export type StoredDType = DType | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K'
 const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 }
 
 export interface TensorEntry {
@@ -14,6 +17,11 @@ export interface TensorEntry {
   offset: number // absolute byte offset of the data in the file
   dtype: DType
   shape: number[]
+}
+
+/** A weight as the engine maps it: a safetensors entry, or a GGUF tensor in one of ggml's block types. */
+export interface StoredTensorEntry extends Omit<TensorEntry, 'dtype'> {
+  dtype: StoredDType
 }
 
 export interface SafetensorsHeader {
@@ -27,7 +35,7 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
   try {
     fd = openSync(path, 'r')
   } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be opened (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+    throw new ModelFormatError(`${label}: cannot be opened: ${fsProblem(e)}`)
   }
   try {
     const fileSize = fstatSync(fd).size
@@ -45,36 +53,79 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
     } catch {
       throw new ModelFormatError(`${label}: corrupt header (not valid JSON)`)
     }
+    if (!header || typeof header !== 'object' || Array.isArray(header))
+      throw new ModelFormatError(`${label}: corrupt header (not a JSON object)`)
     const dataStart = 8 + headerLen
+    const dataSize = fileSize - dataStart
     const tensors: TensorEntry[] = []
+    // every tensor's byte range [begin, end) within the data section, to refuse overlaps
+    const ranges: { name: string; begin: number; end: number }[] = []
     let metadata: Record<string, string> = {}
     for (const [name, v] of Object.entries(header)) {
       if (name === '__metadata__') {
+        if (v !== null && (typeof v !== 'object' || Array.isArray(v)))
+          throw new ModelFormatError(`${label}: __metadata__ must be an object of strings`)
         metadata = (v ?? {}) as Record<string, string>
         continue
       }
       const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown }
       if (!t || typeof t !== 'object' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets))
         throw new ModelFormatError(`${label}: corrupt header entry for ${name}`)
+      const shape = t.shape as unknown[]
+      const offsets = t.data_offsets as unknown[]
+      if (offsets.length !== 2 || !offsets.every(isSafeCount))
+        throw new ModelFormatError(
+          `${label}: ${name}: data_offsets ${shown(offsets)} must be two non-negative whole numbers`,
+        )
+      if (!shape.every(isSafeCount))
+        throw new ModelFormatError(`${label}: ${name}: shape ${shown(shape)} must hold non-negative whole numbers`)
+      const [b, e] = offsets as number[]
+      if (b > e) throw new ModelFormatError(`${label}: ${name}: data_offsets [${b}, ${e}] end before they begin`)
+      if (e > dataSize)
+        throw new ModelFormatError(`${label}: ${name}: data runs past the end of the file (truncated download?)`)
+      ranges.push({ name, begin: b, end: e })
       const dtype = t.dtype as DType
-      const shape = t.shape as number[]
-      const [b, e] = t.data_offsets as number[]
-      if (!(dtype in DTYPE_BYTES)) {
+      if (typeof t.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
         // tensors the engine never reads (e.g. rotary inv_freq buffers) may carry other dtypes
         if (name.endsWith('rotary_emb.inv_freq')) continue
         throw new ModelFormatError(`${label}: ${name} has dtype ${String(t.dtype)}; only F32, F16 and BF16 are supported`)
       }
-      const count = shape.reduce((a, s) => a * s, 1)
-      if (typeof b !== 'number' || typeof e !== 'number' || e - b !== count * DTYPE_BYTES[dtype])
+      // element count × size, refusing anything past 2^53 (no silent rounding of the product)
+      let bytes = DTYPE_BYTES[dtype]
+      for (const s of shape as number[]) {
+        bytes *= s
+        if (!Number.isSafeInteger(bytes))
+          throw new ModelFormatError(`${label}: ${name}: shape [${shape.join(', ')}] is too large to address`)
+      }
+      if (e - b !== bytes)
         throw new ModelFormatError(`${label}: ${name}: data size does not match its shape [${shape.join(', ')}]`)
-      if (dataStart + e > fileSize)
-        throw new ModelFormatError(`${label}: ${name}: data runs past the end of the file (truncated download?)`)
-      tensors.push({ name, file: fileIndex, offset: dataStart + b, dtype, shape })
+      tensors.push({ name, file: fileIndex, offset: dataStart + b, dtype, shape: shape as number[] })
+    }
+    // sorted by start, every non-empty range must begin at or after the furthest end seen so far
+    ranges.sort((x, y) => x.begin - y.begin || x.end - y.end)
+    let last: { name: string; begin: number; end: number } | undefined
+    for (const r of ranges) {
+      if (r.end === r.begin) continue
+      if (last && r.begin < last.end)
+        throw new ModelFormatError(
+          `${label}: ${r.name}: data_offsets [${r.begin}, ${r.end}] overlap those of ${last.name} [${last.begin}, ${last.end}]`,
+        )
+      if (!last || r.end > last.end) last = r
     }
     return { tensors, metadata, fileSize }
   } finally {
     closeSync(fd)
   }
+}
+
+/** A header value as the user wrote it (JSON.stringify would print 1e400 as null). */
+function shown(v: unknown[]): string {
+  return `[${v.map((x) => (typeof x === 'number' ? String(x) : JSON.stringify(x))).join(',')}]`
+}
+
+/** A JSON value usable as a byte offset or a dimension: a whole number in [0, 2^53). */
+function isSafeCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
 export interface CheckpointFiles {
@@ -88,13 +139,13 @@ export function readCheckpointFiles(dir: string): CheckpointFiles {
   const index = join(dir, 'model.safetensors.index.json')
   const single = join(dir, 'model.safetensors')
   let files: string[]
-  if (existsSync(index)) {
+  if (present(index)) {
     const idx = readJson(index, 'model.safetensors.index.json')
     const map = idx.weight_map as Record<string, string> | undefined
     if (!map || typeof map !== 'object')
       throw new ModelFormatError('model.safetensors.index.json: has no weight_map')
     files = [...new Set(Object.values(map))]
-  } else if (existsSync(single)) {
+  } else if (present(single)) {
     files = ['model.safetensors']
   } else {
     const legacy = readdirSync(dir).find((f) => /^pytorch_model.*\.bin$|^consolidated\.\d+\.pth$|\.gguf$/.test(f))

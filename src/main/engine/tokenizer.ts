@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { ModelFormatError } from './config'
 import type { Tokenizer } from './tokenizers/types'
+import { fsProblem } from './fserrors'
 
 /** sentencepiece's visible stand-in for a space ("▁", U+2581). */
 const SPACE_SYMBOL = '\u2581'
@@ -339,7 +340,7 @@ export class SentencePieceTokenizer implements Tokenizer {
     try {
       bytes = readFileSync(path)
     } catch (e) {
-      throw new ModelFormatError(`tokenizer.model: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}: ${path})`)
+      throw new ModelFormatError(`tokenizer.model: cannot be read: ${fsProblem(e)} (${path})`)
     }
     return SentencePieceTokenizer.fromBuffer(bytes, 'tokenizer.model')
   }
@@ -453,6 +454,70 @@ export class SentencePieceTokenizer implements Tokenizer {
   pieceInfo(id: number): { text: string; score: number; type: number } {
     const p = this.pieces[this.checkId(id)]
     return { text: p.text, score: p.score, type: p.type }
+  }
+
+  /**
+   * This tokenizer as a SentencePiece ModelProto (tokenizer.model), e.g. for the HF directory of a model whose
+   * vocabulary came from a GGUF file: pieces (text, score, type), TrainerSpec (model_type, byte_fallback, unk/bos/eos/
+   * pad ids, unk_surface) and NormalizerSpec (name, add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces),
+   * every encoding setting written explicitly so sentencepiece's defaults never fill one in. A model whose normaliser
+   * needs a precompiled charsmap (nmt_nfkc) is refused: the map is not kept after parsing.
+   */
+  toModelProto(): Uint8Array {
+    const st = this.settings
+    if (st.hasPrecompiledCharsmap) throw new ModelFormatError(`${this.kind}: its normaliser's charsmap was not kept, so no tokenizer.model can be written`)
+    const bytes: number[] = []
+    const varint = (v: number | bigint, out: number[]): void => {
+      let x = BigInt.asUintN(64, BigInt(v)) // negative int32s as 10-byte two's complement, as protobuf does
+      do {
+        let b = Number(x & 0x7fn)
+        x >>= 7n
+        if (x !== 0n) b |= 0x80
+        out.push(b)
+      } while (x !== 0n)
+    }
+    const tag = (field: number, wire: number, out: number[]): void => varint((field << 3) | wire, out)
+    const str = (field: number, text: string, out: number[]): void => {
+      const b = Buffer.from(text, 'utf8')
+      tag(field, 2, out)
+      varint(b.length, out)
+      for (const x of b) out.push(x)
+    }
+    const int = (field: number, v: number | boolean, out: number[]): void => {
+      tag(field, 0, out)
+      varint(typeof v === 'boolean' ? (v ? 1 : 0) : v, out)
+    }
+    const message = (field: number, body: number[]): void => {
+      tag(field, 2, bytes)
+      varint(body.length, bytes)
+      for (const x of body) bytes.push(x)
+    }
+    const f32 = Buffer.alloc(4)
+    for (const p of this.pieces) {
+      const m: number[] = []
+      str(1, p.text, m)
+      f32.writeFloatLE(p.score)
+      tag(2, 5, m)
+      for (const x of f32) m.push(x)
+      int(3, p.type, m)
+      message(1, m)
+    }
+    const trainer: number[] = []
+    int(3, st.modelType, trainer)
+    int(35, st.byteFallback, trainer)
+    int(40, Math.max(0, this.unkId), trainer)
+    int(41, st.bosId, trainer)
+    int(42, st.eosId, trainer)
+    int(43, st.padId, trainer)
+    str(44, st.unkSurface, trainer)
+    message(2, trainer)
+    const normalizer: number[] = []
+    str(1, st.normalizerName, normalizer)
+    int(3, st.addDummyPrefix, normalizer)
+    int(4, st.removeExtraWhitespaces, normalizer)
+    int(5, st.escapeWhitespaces, normalizer)
+    message(3, normalizer)
+    return Uint8Array.from(bytes)
   }
 
   /** One token's text for display: "▁" shown as a space; byte, control and unknown pieces shown as they are. */

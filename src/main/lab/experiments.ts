@@ -15,6 +15,7 @@ import type {
   RunKind,
   RunMetrics,
   RunRecord,
+  Restriction,
   RunResult,
   SweepResult,
 } from '../../shared/api'
@@ -22,6 +23,7 @@ import type { DB } from './history/migrations'
 import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, PartialOutput, RunOutcome } from './history/runs'
 import { createExperiment } from './history/experiments'
 import type { Target } from './targets'
+import { restrictGradient, updateGrid } from './instruments/groups'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from './metrics'
 
 export interface Settings {
@@ -105,7 +107,7 @@ export interface ExperimentContext {
   remember(runId: number, memo: StepMemo): void
 }
 
-function runBase(t: Target, s: Settings, kind: RunKind, experimentId: number): Omit<NewRun, 'prompt'> & { prompt: string } {
+export function runBase(t: Target, s: Settings, kind: RunKind, experimentId: number): Omit<NewRun, 'prompt'> & { prompt: string } {
   return {
     kind,
     experimentId,
@@ -132,7 +134,7 @@ function errorText(e: unknown): string {
  * generation's partial tokens (CancelledError.partial, one per view) are kept on the cancelled rows: `partialRows`
  * maps them to run ids and texts.
  */
-async function guarded<T>(
+export async function guarded<T>(
   db: DB,
   ids: () => number[],
   t0: number,
@@ -177,16 +179,16 @@ export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { pr
   return { promptIds, phraseIds }
 }
 
-function fullText(engine: Engine, promptIds: number[], g: Generation): string {
+export function fullText(engine: Engine, promptIds: number[], g: Generation): string {
   return engine.decode([...promptIds.slice(1), ...g.ids])
 }
 
-function minMargin(g: Generation): number | undefined {
+export function minMargin(g: Generation): number | undefined {
   return g.margins.length ? Math.min(...g.margins) : undefined
 }
 
 /** One batched generation: the prompt under every view, with the run's generation settings. */
-function generateViews(engine: Engine, s: GenerationSettings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
+export function generateViews(engine: Engine, s: GenerationSettings, promptIds: number[], views: View[], opts?: CallOptions): Promise<Generation[]> {
   return engine.generate(
     { prompt: promptIds, views, maxNew: s.maxGen, maxSeq: s.maxSeq, temperature: s.temperature, topP: s.topP, seed: s.seed },
     opts,
@@ -202,7 +204,7 @@ function reachable(engine: Engine, s: Settings): number | undefined {
   return s.reference ? reachableWords(engine, s.reference, engine.tokenize(s.prompt).length, s.maxGen) : undefined
 }
 
-function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, s: Settings): RunOutcome {
+export function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, s: Settings): RunOutcome {
   const full = fullText(engine, promptIds, g)
   return {
     id,
@@ -226,8 +228,15 @@ function edits(t: Target, s: Settings, views: View[], phrase: string | null, opt
   )
 }
 
-function records(db: DB, ids: number[]): RunRecord[] {
+export function records(db: DB, ids: number[]): RunRecord[] {
   return ids.map((id) => getRun(db, id)!)
+}
+
+/** The step's gradient metrics, with its layer × module grid and the restriction it was taken under. */
+export function stepMetrics(engine: Engine, g: Gradient, lr: number, restrict?: Restriction): RunMetrics {
+  const m: RunMetrics = { ...gradientMetrics(g, lr), updateGrid: updateGrid(g.factors(), engine.config.layers, lr) }
+  if (restrict && (restrict.groups || restrict.layers)) m.restriction = restrict
+  return m
 }
 
 // ---- generate -----------------------------------------------------------------------------------------------
@@ -261,10 +270,11 @@ async function stepFrom(
   phraseIds: number[],
   promptIds: number[],
   opts?: CallOptions,
+  restrict?: Restriction,
 ): Promise<{ gradient: Gradient; view: View; g: Generation; m: RunMetrics; gradientMs: number; generateMs: number; metricsStart: number }> {
   const engine = t.model.engine
   const tg = Date.now()
-  const gradient = await engine.gradient(phrase, at, opts, s.maxSeq)
+  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
   const gradientMs = Date.now() - tg
   const view: View = [...at, { gradient, lr }]
   const tgen = Date.now()
@@ -280,15 +290,23 @@ async function stepFrom(
   return { gradient, view, g, m: { ...m, ...em }, gradientMs, generateMs, metricsStart }
 }
 
-export async function runStep(ctx: ExperimentContext, t: Target, s: Settings, phrase: string, lr: number, opts?: CallOptions): Promise<RunResult> {
+export async function runStep(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  phrase: string,
+  lr: number,
+  opts?: CallOptions,
+  restrict?: Restriction,
+): Promise<RunResult> {
   const engine = t.model.engine
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
   const t0 = Date.now()
   const experimentId = openExperiment(ctx, t, s, { kind: 'step', phrase, lrs: [lr] })
   const id = insertRun(ctx.db, { ...runBase(t, s, 'step', experimentId), phrase, lr })
   return guarded(ctx.db, () => [id], t0, undefined, async () => {
-    const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts)
-    const metrics = { ...gradientMetrics(gradient, lr), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
+    const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts, restrict)
+    const metrics = { ...stepMetrics(engine, gradient, lr, restrict), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
     completeRuns(ctx.db, [outcome(id, engine, promptIds, g, metrics, s)], t0)
     ctx.remember(id, { gradient, lr, modelId: t.model.row.id, at: t.base })
     return { run: getRun(ctx.db, id)! }
@@ -321,9 +339,10 @@ export async function steppingOff(
   lrs: number[],
   s: GenerationSettings,
   opts?: CallOptions,
+  restrict?: Restriction,
 ): Promise<SteppingOff> {
   const tg = Date.now()
-  const gradient = await engine.gradient(phrase, at, opts, s.maxSeq)
+  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
   const gradientMs = Date.now() - tg
   const views: View[] = lrs.map((lr) => [...at, { gradient, lr }])
   const tgen = Date.now()
@@ -339,6 +358,7 @@ export async function runSweep(
   lrs: number[],
   args: unknown,
   opts?: CallOptions,
+  restrict?: Restriction,
 ): Promise<SweepResult> {
   const engine = t.model.engine
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
@@ -357,7 +377,7 @@ export async function runSweep(
     lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep', experimentId), phrase, lr, groupId, groupIndex: i })),
   )()
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
-    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts)
+    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts, restrict)
     const tm = Date.now()
     const ms = await modelMetrics(
       engine,
@@ -368,7 +388,7 @@ export async function runSweep(
     const metricsMs = Date.now() - tm
     const outcomes = lrs.map((lr, i) =>
       outcome(ids[i], engine, promptIds, gens[i], {
-        ...gradientMetrics(gradient, lr),
+        ...stepMetrics(engine, gradient, lr, restrict),
         ...ms[i],
         ...em[i],
         timings: { gradientMs, generateMs, metricsMs },

@@ -12,6 +12,15 @@ import {
   type CheckpointRecord,
   type CompareRequest,
   type CompareResult,
+  type EmergeRequest,
+  type EmergeResult,
+  type LayerStudyRequest,
+  type LayerStudyResult,
+  type ReportRequest,
+  type ReportResult,
+  type WindowRequest,
+  type WindowResult,
+  LAYER_STUDY_LR,
   type DeleteCheckpointRequest,
   type DeleteResult,
   type ExperimentBase,
@@ -62,6 +71,11 @@ import { getModelTexts, resetModelTexts, saveModelTexts } from './history/modelT
 import { diffRuns, experimentTable } from './reports'
 import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
+import { checkRestriction, restrictGradient } from './instruments/groups'
+import { layerStudyPlan, runLayerStudy } from './instruments/layerStudy'
+import { runWindow, windowOptions } from './instruments/window'
+import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './instruments/emerge'
+import { experimentReport } from './instruments/report'
 
 export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
@@ -219,7 +233,8 @@ export class Lab {
     const lr = args.lr
     if (args.save !== undefined) nameFree(this.db, args.save)
     const t = this.target(args.model)
-    const r = await runStep(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), lr, opts)
+    if (args.restrict) checkRestriction(args.restrict, t.model.engine.config.layers)
+    const r = await runStep(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), lr, opts, args.restrict)
     if (args.save === undefined) return r
     const checkpoint = await this.saveCheckpoint({ runId: r.run.id, name: args.save }, opts)
     return { ...r, checkpoint }
@@ -231,7 +246,8 @@ export class Lab {
     const s = this.settings(args, t)
     const lrs = args.lrs ?? t.model.preset.lrs
     if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
-    return runSweep(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, { ...args, lrs }, opts)
+    if (args.restrict) checkRestriction(args.restrict, t.model.engine.config.layers)
+    return runSweep(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, { ...args, lrs }, opts, args.restrict)
   }
 
   /** The prompt with and without a prefix, on the starting model and after each chosen α, side by side. */
@@ -252,6 +268,54 @@ export class Lab {
     const steps: ChainStep[] = args.steps.map((st) => ({ phrase: st.phrase, lr: st.lr }))
     const t = this.target(args.model)
     return runLesson(this.ctx(), t, this.settings(args, t), steps, { ...args, steps }, opts)
+  }
+
+  // ---- instruments (src/main/lab/instruments) -------------------------------------------------------------------
+
+  /** The layer study: the step at α restricted to each group alone and each layer band alone, one generation. */
+  async layerStudy(args: LayerStudyRequest = {}, opts?: CallOptions): Promise<LayerStudyResult> {
+    const t = this.target(args.model)
+    const s = this.settings(args, t)
+    const lr = args.lr ?? LAYER_STUDY_LR
+    const plan = layerStudyPlan(t.model.engine.config.layers, args.groups, args.band ?? 1)
+    return runLayerStudy(this.ctx(), t, s, this.phrase(args.phrase, t), lr, plan, { ...args, lr }, opts)
+  }
+
+  /** The plasticity window [α_learn, α_break] by bisection in log α (batched generations, several α per round). */
+  async window(args: WindowRequest = {}, opts?: CallOptions): Promise<WindowResult> {
+    const t = this.target(args.model)
+    const o = windowOptions(args)
+    return runWindow(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), o, { ...args, ...o }, opts)
+  }
+
+  /** log p(next reference token | prefix) over positions × α (one batched score pass), with top-k alternatives. */
+  async emerge(args: EmergeRequest = {}, opts?: CallOptions): Promise<EmergeResult> {
+    const t = this.target(args.model)
+    const s = this.settings(args, t)
+    const lrs = args.lrs ?? t.model.preset.lrs
+    if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
+    const topk = args.topk ?? EMERGE_TOPK
+    const tokens = args.tokens ?? EMERGE_TOKENS
+    return runEmerge(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, topk, tokens, { ...args, lrs, topk, tokens }, opts)
+  }
+
+  /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its group's result). */
+  async report(args: ReportRequest): Promise<ReportResult> {
+    this.live()
+    const e = this.experimentOrThrow(args.id)
+    const g = e.groupId === null ? undefined : getGroup(this.db, e.groupId)
+    const subject = {
+      id: e.id,
+      kind: e.kind,
+      status: e.status,
+      checkpointId: e.base?.id ?? null,
+      args: g?.args ?? e.settings,
+      result: g?.result ?? e.result,
+      createdAt: e.createdAt,
+      finishedAt: e.finishedAt,
+    }
+    const model = e.modelName ?? e.modelRef ?? (e.modelId === null ? 'unknown model' : `model ${e.modelId}`)
+    return experimentReport(subject, experimentRuns(this.db, e.id), { model })
   }
 
   // ---- history ------------------------------------------------------------------------------------------------
@@ -333,7 +397,8 @@ export class Lab {
       model = this.targets.loadById(run.modelId, `run ${run.id}`)
       at = []
     }
-    const gradient = await model.engine.gradient(run.phrase, at, opts, run.maxSeq)
+    // a restricted step is the same gradient with the other factors dropped (src/main/lab/instruments/groups.ts)
+    const gradient = restrictGradient(model.engine, await model.engine.gradient(run.phrase, at, opts, run.maxSeq), run.metrics.restriction)
     const recorded = run.metrics.phraseLossBefore
     if (typeof recorded === 'number' && Math.abs(gradient.loss - recorded) > 1e-5 * Math.max(1, Math.abs(recorded)))
       throw new CheckpointError(
@@ -519,10 +584,10 @@ export class Lab {
     const b = getRun(this.db, args.b)
     if (!a) throw new InputError(`no run ${args.a}`)
     if (!b) throw new InputError(`no run ${args.b}`)
-    let decode: (id: number) => string = (id) => `#${id}`
+    let decode: (ids: number[]) => string[] = (ids) => ids.map((id) => `#${id}`)
     try {
-      const m = this.targets.loadById(a.modelId, `run ${a.id}`)
-      decode = (id) => m.engine.decode([id])
+      const engine = this.targets.loadById(a.modelId, `run ${a.id}`).engine
+      decode = (ids) => engine.decodeTokens(ids)
     } catch {
       /* the model is gone: ids stay readable as #id */
     }

@@ -37,6 +37,10 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     modelTexts: (a) => lab.modelTexts(a),
     updateModelTexts: (a) => lab.updateModelTexts(a),
     tokenCount: (a) => lab.tokenCount(a),
+    layerStudy: (a, o) => lab.layerStudy(a, o),
+    window: (a, o) => lab.window(a, o),
+    emerge: (a, o) => lab.emerge(a, o),
+    report: (a) => lab.report(a),
   }
 }
 

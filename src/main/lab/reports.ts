@@ -1,36 +1,28 @@
 // What leaves the lab: an experiment as a JSON document, the seed's table of a sweep as Markdown/CSV, and the diff
 // of two runs (completions aligned token by token, settings and metrics side by side).
 import type { DiffOp, ExperimentSummary, RunDiff, RunRecord, TableFormat } from '../../shared/api'
+import { alignTokens, metricsSideBySide, sameFraction } from '../../shared/diff'
 import { seedTableCsv, seedTableMarkdown, seedWords } from '../../shared/seedTable'
 
 /**
- * Alignment of two token sequences by their longest common subsequence (dynamic programming, O(n·m)): 'same' for
- * tokens in the LCS, 'del' for tokens only in a, 'ins' for tokens only in b, in reading order.
+ * The two completions aligned by their longest common subsequence (src/shared/diff.ts, the one implementation the
+ * CLI's `soliloquy diff` shares): 'same' for tokens in the LCS, 'del' for tokens only in a, 'ins' for tokens only in
+ * b, in reading order, each with its position in a and b.
  */
-export function alignTokens(a: readonly number[], b: readonly number[], text: (id: number) => string): { ops: DiffOp[]; common: number } {
-  const n = a.length
-  const m = b.length
-  // lcs[i][j]: LCS length of a[i..] and b[j..]
-  const lcs: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1))
-  for (let i = n - 1; i >= 0; i--)
-    for (let j = m - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1])
+export function alignRunTokens(a: readonly number[], b: readonly number[], text: (ids: number[]) => string[]): { ops: DiffOp[]; common: number; sameFraction: number } {
+  const aligned = alignTokens(a, b)
+  const ta = text([...a])
+  const tb = text([...b])
   const ops: DiffOp[] = []
   let i = 0
   let j = 0
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) {
-      ops.push({ op: 'same', id: a[i], text: text(a[i]), a: i, b: j })
-      i++
-      j++
-    } else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      ops.push({ op: 'ins', id: b[j], text: text(b[j]), a: null, b: j })
-      j++
-    } else {
-      ops.push({ op: 'del', id: a[i], text: text(a[i]), a: i, b: null })
-      i++
-    }
+  for (const o of aligned) {
+    if (o.op === 'same') ops.push({ op: 'same', id: a[i], text: ta[i], a: i++, b: j++ })
+    else if (o.op === 'a') ops.push({ op: 'del', id: a[i], text: ta[i], a: i++, b: null })
+    else ops.push({ op: 'ins', id: b[j], text: tb[j], a: null, b: j++ })
   }
-  return { ops, common: lcs[0][0] }
+  const common = ops.filter((o) => o.op === 'same').length
+  return { ops, common, sameFraction: sameFraction(aligned, a.length, b.length) }
 }
 
 const METRIC_LABELS: [keyof RunRecord['metrics'], string][] = [
@@ -56,8 +48,8 @@ function scalar(v: unknown): number | null {
   return typeof v === 'number' ? v : null
 }
 
-export function diffRuns(a: RunRecord, b: RunRecord, text: (id: number) => string): RunDiff {
-  const { ops, common } = alignTokens(a.outputIds, b.outputIds, text)
+export function diffRuns(a: RunRecord, b: RunRecord, text: (ids: number[]) => string[]): RunDiff {
+  const { ops, common, sameFraction } = alignRunTokens(a.outputIds, b.outputIds, text)
   const settingKeys: [string, string, (r: RunRecord) => unknown][] = [
     ['kind', 'Kind', (r) => r.kind],
     ['experimentId', 'Experiment', (r) => r.experimentId],
@@ -80,17 +72,34 @@ export function diffRuns(a: RunRecord, b: RunRecord, text: (id: number) => strin
     b,
     tokens: ops,
     common,
+    sameFraction,
     settings: settingKeys.map(([key, label, f]) => {
       const va = f(a)
       const vb = f(b)
       return { key, label, a: va, b: vb, same: JSON.stringify(va) === JSON.stringify(vb) }
     }),
-    metrics: METRIC_LABELS.filter(([k]) => a.metrics[k] !== undefined || b.metrics[k] !== undefined).map(([key, label]) => {
-      const va = scalar(a.metrics[key])
-      const vb = scalar(b.metrics[key])
-      return { key: String(key), label, a: va, b: vb, delta: va !== null && vb !== null ? vb - va : null }
-    }),
+    metrics: diffMetrics(a, b),
   }
+}
+
+/** The labelled metrics first, in their order, then every other scalar metric either run has (keys sorted). */
+function diffMetrics(a: RunRecord, b: RunRecord): RunDiff['metrics'] {
+  const labelled = new Map<string, string>(METRIC_LABELS.map(([k, l]) => [String(k), l]))
+  const all = metricsSideBySide(a.metrics as Record<string, unknown>, b.metrics as Record<string, unknown>)
+  const rank = (k: string): number => {
+    const i = METRIC_LABELS.findIndex(([key]) => key === k)
+    return i < 0 ? METRIC_LABELS.length : i
+  }
+  return all
+    .filter((m) => m.a !== null || m.b !== null || labelled.has(m.key))
+    .sort((x, y) => rank(x.key) - rank(y.key))
+    .map(({ key, a: va, b: vb }) => ({
+      key,
+      label: labelled.get(key) ?? key,
+      a: scalar(va),
+      b: scalar(vb),
+      delta: va !== null && vb !== null ? vb - va : null,
+    }))
 }
 
 /** The seed's table of a sweep-like experiment (one column per run with a step size, in its order). */

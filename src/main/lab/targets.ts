@@ -51,6 +51,8 @@ export function sweepWorkingBytes(engine: Engine, columns: number): number {
 
 function fileStamp(dir: string): string {
   try {
+    const st = statSync(dir)
+    if (st.isFile()) return `${st.size}:${st.mtimeMs}` // a single-file model (.gguf)
     return readdirSync(dir)
       .filter((n) => n === 'config.json' || n.endsWith('.safetensors') || n.startsWith('tokenizer'))
       .sort()
@@ -100,7 +102,7 @@ export class Targets {
     const row = upsertModel(this.db, {
       path: abs,
       name: embedded ? 'organism (embedded)' : basename(abs),
-      format: 'hf',
+      format: engine.source.format,
       fingerprint: fp.fingerprint,
       files: fp.files,
       config: engine.config.raw,
@@ -124,7 +126,8 @@ export class Targets {
   }
 
   info(row: ModelRow, engine?: Engine): ModelInfo {
-    const available = existsSync(join(row.path, 'config.json'))
+    const gguf = row.format === 'gguf'
+    const available = gguf ? existsSync(row.path) : existsSync(join(row.path, 'config.json'))
     const preset = available ? readPreset(row.path) : readPreset('/nonexistent')
     const config = JSON.parse(row.config) as Record<string, unknown>
     const workingBytes = engine ? sweepWorkingBytes(engine, Math.max(1, preset.lrs.length)) : 0
@@ -132,7 +135,7 @@ export class Targets {
       id: row.id,
       path: row.path,
       name: row.name ?? basename(row.path),
-      format: 'hf',
+      format: gguf ? 'gguf' : 'hf',
       fingerprint: row.fingerprint,
       config,
       params: row.params,
@@ -145,8 +148,8 @@ export class Targets {
   }
 
   /**
-   * What a model reference names: null → the embedded organism; a directory; or a checkpoint ("ckpt:NAME", a bare
-   * name or an id) — then the experiment starts from the checkpoint's view of its base model.
+   * What a model reference names: null → the embedded organism; a directory or a .gguf file; or a checkpoint
+   * ("ckpt:NAME", a bare name or an id) — then the experiment starts from the checkpoint's view of its base model.
    */
   resolve(ref: unknown): Target {
     if (ref === undefined || ref === null || ref === '') {
@@ -154,8 +157,9 @@ export class Targets {
     }
     if (typeof ref !== 'string' && typeof ref !== 'number') throw new InputError('model must be a path or a checkpoint name')
     const s = String(ref)
-    // checkpoint names never contain a path separator: anything that does is a directory (missing → engine's error)
-    if (typeof ref === 'string' && !s.startsWith('ckpt:') && ((existsSync(s) && statSync(s).isDirectory()) || /[/\\]/.test(s)))
+    // checkpoint names never contain a path separator: anything that does is a model path — a directory or a .gguf
+    // file (missing → engine's error)
+    if (typeof ref === 'string' && !s.startsWith('ckpt:') && ((existsSync(s) && (statSync(s).isDirectory() || /\.gguf$/i.test(s))) || /[/\\]/.test(s)))
       return { model: this.load(s), checkpoint: null, base: [], ref: resolve(s) }
     const byName = typeof ref === 'string' && !s.startsWith('ckpt:') ? findCheckpointByName(this.db, s) : undefined
     if (!byName && typeof ref === 'string' && !s.startsWith('ckpt:') && !/^\d+$/.test(s))

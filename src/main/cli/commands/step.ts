@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { InputError } from '../../engine/engine'
 import { SEED_DEFAULTS, type ExperimentBase, type RunRecord } from '../../../shared/api'
+import { restrictionFlags, restrictionOptions } from './restrict'
 import { Flags, fmt, fmtBytes, int, labFlags, modelRef, num, printJson, str, withLab } from '../common'
 
 /** Settings shared by the experiment commands. */
@@ -94,12 +95,13 @@ export const stepOptions = {
   phrase: { type: 'string' },
   lr: { type: 'string' },
   save: { type: 'string' },
+  ...restrictionOptions,
 } as const
 
 export async function stepCommand(flags: Flags): Promise<void> {
   const lr = num(flags, 'lr')
   if (lr === undefined) throw new InputError('--lr α is required (e.g. --lr 0.03)')
-  const args = { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lr, save: str(flags, 'save') }
+  const args = { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lr, save: str(flags, 'save'), restrict: restrictionFlags(flags) }
   await withLab(flags, async (lab) => {
     const r = await lab.call('step', args)
     if (flags.json) return printJson(r)

@@ -2,17 +2,19 @@
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
 import { Flags, numList, printJson, str, withLab } from '../common'
 import { experimentArgs, experimentFlags } from './step'
+import { restrictionFlags, restrictionOptions } from './restrict'
 
 export const sweepOptions = {
   ...experimentFlags,
   phrase: { type: 'string' },
   lrs: { type: 'string' },
+  ...restrictionOptions,
 } as const
 
 // The sweep goes through the lab, so it is recorded in the history (a group + one run per α with every metric).
 export async function sweepCommand(flags: Flags): Promise<void> {
   await withLab(flags, async (lab) => {
-    const r = await lab.call('sweep', { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lrs: numList(flags, 'lrs') })
+    const r = await lab.call('sweep', { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lrs: numList(flags, 'lrs'), restrict: restrictionFlags(flags) })
     if (flags.json) {
       printJson({
         phrase_ids: r.phraseIds,

@@ -1,9 +1,10 @@
 // Finds and opens a model directory's tokenizer the way transformers does: tokenizer.json (the fast tokenizer) when
 // present, else tokenizer.model, which is either a SentencePiece ModelProto (Llama-1/2, Mistral) or a tiktoken BPE
 // file (Meta's original Llama-3 release); tokenizer_config.json adjusts BOS handling and special-token names.
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ModelFormatError } from '../config'
+import { fsProblem, present } from '../fserrors'
 import { SentencePieceTokenizer } from '../tokenizer'
 import { isTiktokenFile, tiktokenTokenizer } from './tiktoken'
 import { readJsonFile, TokenizerJson } from './tokenizerJson'
@@ -14,17 +15,17 @@ export function loadTokenizer(dir: string, beside = 'config.json'): Tokenizer {
   const jsonPath = join(dir, 'tokenizer.json')
   const modelPath = join(dir, 'tokenizer.model')
   const configPath = join(dir, 'tokenizer_config.json')
-  const config = existsSync(configPath) ? readJsonFile(configPath, 'tokenizer_config.json') : undefined
+  const config = present(configPath) ? readJsonFile(configPath, 'tokenizer_config.json') : undefined
   if (config !== undefined && (config === null || typeof config !== 'object' || Array.isArray(config)))
     throw new ModelFormatError('tokenizer_config.json: is not a JSON object')
 
-  if (existsSync(jsonPath)) return new TokenizerJson(readJsonFile(jsonPath, 'tokenizer.json'), config)
-  if (existsSync(modelPath)) {
+  if (present(jsonPath)) return new TokenizerJson(readJsonFile(jsonPath, 'tokenizer.json'), config)
+  if (present(modelPath)) {
     let bytes: Uint8Array
     try {
       bytes = readFileSync(modelPath)
     } catch (e) {
-      throw new ModelFormatError(`tokenizer.model: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}: ${modelPath})`)
+      throw new ModelFormatError(`tokenizer.model: cannot be read: ${fsProblem(e)}`)
     }
     if (isTiktokenFile(bytes)) return tiktokenTokenizer(bytes, config)
     const spm = SentencePieceTokenizer.fromBuffer(bytes, 'tokenizer.model')

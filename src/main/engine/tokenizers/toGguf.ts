@@ -8,6 +8,7 @@ import { GPT2_SPLIT_PATTERN, LLAMA3_SPLIT_PATTERN } from './byteLevel'
 import { GgufTokenType } from './gguf'
 import { TokenizerJson } from './tokenizerJson'
 import { Tokenizer } from './types'
+import { WithSpecialTokens } from './withSpecialTokens'
 
 export type GgufTokenizerEntry =
   | [string, 'str', string]
@@ -37,9 +38,11 @@ export function tokenizerGgufMetadata(tok: Tokenizer, vocabSize: number): GgufTo
     return entries
   }
 
-  if (tok instanceof SentencePieceTokenizer) {
+  // a GGUF "llama" vocabulary read back (control tokens matched in text around a SentencePiece tokenizer)
+  const spm = tok instanceof WithSpecialTokens ? tok.inner : tok
+  if (spm instanceof SentencePieceTokenizer) {
     const info = (i: number): { text: string; score: number; type: number } =>
-      i < tok.vocabSize ? tok.pieceInfo(i) : { text: pad(i), score: -1e9, type: GgufTokenType.UNUSED }
+      i < spm.vocabSize ? spm.pieceInfo(i) : { text: pad(i), score: -1e9, type: GgufTokenType.UNUSED }
     const all = Array.from({ length: vocabSize }, (_, i) => info(i))
     return [
       ...common('llama'),

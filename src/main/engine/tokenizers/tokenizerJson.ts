@@ -2,6 +2,7 @@
 // added tokens → normalizer → pre-tokenizer → BPE model; decoder for the way back. Only BPE models are supported
 // (Llama-2/3, Mistral, Qwen2, SmolLM, …); anything else is refused by naming the field.
 import { readFileSync } from 'node:fs'
+import { fsProblem } from '../fserrors'
 import { ModelFormatError } from '../config'
 import { AddedToken, AddedTokenMatcher, Segment } from './addedTokens'
 import { BpeModel, PairLookup, pairsFromMerges } from './bpe'
@@ -263,7 +264,7 @@ export function readJsonFile(path: string, label: string): unknown {
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}: ${path})`)
+    throw new ModelFormatError(`${label}: cannot be read: ${fsProblem(e)}`)
   }
   try {
     return JSON.parse(text)

@@ -8,7 +8,8 @@ export class WithSpecialTokens implements Tokenizer {
   private readonly matcher: AddedTokenMatcher
 
   constructor(
-    private readonly inner: Tokenizer,
+    /** the tokenizer the text between special tokens goes to (a GGUF export writes its vocabulary) */
+    readonly inner: Tokenizer,
     specials: { id: number; content: string }[],
     readonly addsBos: boolean = inner.addsBos,
   ) {

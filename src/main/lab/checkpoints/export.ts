@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { CallOptions, Engine, InputError, View } from '../../engine/engine'
+import { CallOptions, CancelledError, Engine, InputError, View } from '../../engine/engine'
 import type { ExportDtype } from '../../../shared/api'
 import type { Fingerprint } from './fingerprint'
 import { CheckpointError } from './error'
@@ -42,6 +42,8 @@ export async function exportMerged(
   }
   try {
     const r = await engine.exportHF(view, dir, { dtype: o.dtype }, opts)
+    // a cancel that came while the last tensors were written still means "keep nothing"
+    if (opts?.signal?.aborted) throw new CancelledError()
     return { dir, files: r.files, bytes: r.bytes }
   } catch (e) {
     try {

@@ -1,7 +1,7 @@
 // A model's fingerprint: what a saved step is checked against before it is applied to weights again.
 import { createHash } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 
 // ---- model fingerprint --------------------------------------------------------------------------------------
 
@@ -15,7 +15,7 @@ export interface Fingerprint {
 const SAMPLE = 64 * 1024
 
 /**
- * A cheap, robust identity for a model directory. Hashing every byte of a 7B model (13 GB) would take tens of
+ * A cheap, robust identity for a model directory (or a single .gguf file). Hashing every byte of a 7B model (13 GB) would take tens of
  * seconds on each open; instead we hash what identifies it: config.json and the tokenizer in full (small, and they
  * change what ids and shapes mean), and for each safetensors file its size, its whole JSON header (names, dtypes,
  * shapes, offsets) and three 64 KiB blocks of data (start, middle, end). A different model, a re-quantised or
@@ -24,14 +24,17 @@ const SAMPLE = 64 * 1024
  */
 export function modelFingerprint(dir: string): Fingerprint {
   const files: Record<string, string> = {}
-  const names = readdirSync(dir).sort()
+  // a single-file model (.gguf) is fingerprinted as the only file of its folder
+  const single = statSync(dir).isFile()
+  const names = single ? [basename(dir)] : readdirSync(dir).sort()
+  if (single) dir = dirname(dir)
   for (const name of names) {
     const p = join(dir, name)
     if (!statSync(p).isFile()) continue
     if (name === 'config.json' || name === 'tokenizer.model' || name === 'tokenizer.json') {
       const b = readFileSync(p)
       files[name] = `${b.length}:${createHash('sha256').update(b).digest('hex')}`
-    } else if (name.endsWith('.safetensors')) {
+    } else if (name.endsWith('.safetensors') || (single && name.endsWith('.gguf'))) {
       const fd = openSync(p, 'r')
       try {
         const size = fstatSync(fd).size
@@ -43,8 +46,9 @@ export function modelFingerprint(dir: string): Fingerprint {
           readSync(fd, b, 0, n, pos)
           h.update(b)
         }
-        let headerEnd = Math.min(size, 8)
-        if (size >= 8) {
+        // GGUF: the metadata and tensor table lead the file; its first MiB stands in for the header
+        let headerEnd = Math.min(size, name.endsWith('.gguf') ? 16 * SAMPLE : 8)
+        if (size >= 8 && !name.endsWith('.gguf')) {
           const lb = Buffer.alloc(8)
           readSync(fd, lb, 0, 8, 0)
           headerEnd = Math.min(size, 8 + Number(lb.readBigUInt64LE(0)))

@@ -1,4 +1,4 @@
-// The step file: one saved step's gradient factors in a safetensors file with its metadata (format, phrase, α, loss,
+// The step file: one saved step's gradient factors (and bias gradients, for a model with biases) in a safetensors file with its metadata (format, phrase, α, loss,
 // the base model's fingerprint, the parent's sha256), written atomically and verified on read.
 import { createHash } from 'node:crypto'
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
@@ -41,7 +41,13 @@ function stepTensors(f: StepFactors): TensorOut[] {
   t.push({ name: 'emb.rows', dtype: 'I32', shape: [f.embRows.length], data: f.embRows })
   t.push({ name: 'emb.grad', dtype: 'F32', shape: [f.embRows.length, f.embRows.length ? f.embGrad.length / f.embRows.length : 0], data: f.embGrad })
   f.normGrads.forEach((n, i) => t.push({ name: `norm.${i}`, dtype: 'F32', shape: [n.length], data: n }))
+  // ∂L/∂b per linear slot, only for a model with biases (empty slots kept so indices stay the linears')
+  if (hasBiasGrads(f)) f.biasGrads!.forEach((b, i) => t.push({ name: `bias.${i}`, dtype: 'F32', shape: [b.length], data: b }))
   return t
+}
+
+function hasBiasGrads(f: StepFactors): boolean {
+  return (f.biasGrads ?? []).some((b) => b.length > 0)
 }
 
 /**
@@ -65,6 +71,8 @@ export function writeStepFile(path: string, f: StepFactors, meta: StepMeta): { b
       created: meta.created,
       linears: String(f.linears.length),
       norms: String(f.normGrads.length),
+      // absent in files of bias-free models (and in files written before biases existed)
+      ...(hasBiasGrads(f) ? { biases: String(f.biasGrads!.length) } : {}),
     },
   }
   let off = 0
@@ -174,6 +182,11 @@ export function readStepFile(path: string, expectSha256?: string, label = basena
     embRows: tensor('emb.rows', Int32Array),
     embGrad: tensor('emb.grad', Float32Array),
     normGrads,
+  }
+  if (md.biases !== undefined) {
+    const nb = Number(md.biases)
+    if (!Number.isInteger(nb) || nb !== nl) bad(`${md.biases} bias gradients for ${nl} linears`)
+    factors.biasGrads = Array.from({ length: nb }, (_, i) => tensor(`bias.${i}`, Float32Array))
   }
   let baseFiles: Record<string, string> = {}
   try {

@@ -258,8 +258,12 @@ export function migrate(db: DB): { from: number; to: number } {
         db.pragma(`user_version = ${v + 1}`)
       })()
     }
-    const bad = db.pragma('foreign_key_check') as unknown[]
-    if (bad.length) throw new DbError(`the history database has ${bad.length} dangling references after migration`)
+    // only a migration is checked here: a reference left dangling by hand (a deleted parent checkpoint row) must not
+    // lock the whole history; the lab names it where it is used ("its parent (id 3) is missing")
+    if (from < MIGRATIONS.length) {
+      const bad = db.pragma('foreign_key_check') as unknown[]
+      if (bad.length) throw new DbError(`the history database has ${bad.length} dangling references after migration`)
+    }
   } finally {
     db.pragma('foreign_keys = ON')
   }
@@ -288,13 +292,17 @@ export function openDb(path: string): OpenResult {
     db.pragma('synchronous = NORMAL')
     db.pragma('busy_timeout = 5000')
     const ok = db.pragma('quick_check', { simple: true })
-    if (ok !== 'ok') throw new DbError(`the history database ${path} is damaged (${String(ok)})`)
+    if (ok !== 'ok') throw new DbError(`the history database ${path} is damaged (${String(ok)}); move it aside to start a new history`)
     const migrated = migrate(db)
     const interrupted = markInterrupted(db)
     return { db, migrated, interrupted }
   } catch (e) {
     db.close()
     if (e instanceof DbError) throw e
+    // garbage or a truncated file: SQLite's SQLITE_NOTADB / SQLITE_CORRUPT; the file is left as it is
+    const code = (e as { code?: unknown }).code
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+      throw new DbError(`the history database ${path} is damaged (${(e as Error).message}); move it aside to start a new history`)
     throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
   }
 }

@@ -205,7 +205,9 @@ export function completeRuns(
         finiteOrNull(o.metrics.stabilityKl), finiteOrNull(o.metrics.phraseLossAfter), finiteOrNull(o.metrics.distinct2),
         finiteOrNull(o.metrics.repetition), now, ms, o.id)
     if (group) finishGroup(db, group.id, 'done', group.result)
-    settled = settleExperiments(db, experimentsOf(db, outcomes.map((o) => o.id)), group?.result)
+    // an instrument's experiment holds the group: finishing the group settles it even with no runs left to complete
+    const ofGroup = group ? (db.prepare('SELECT id FROM experiments WHERE group_id = ?').all(group.id) as { id: number }[]).map((r) => r.id) : []
+    settled = settleExperiments(db, [...new Set([...experimentsOf(db, outcomes.map((o) => o.id)), ...ofGroup])], group?.result)
   })()
   announceRuns(db, outcomes.map((o) => o.id), settled)
 }

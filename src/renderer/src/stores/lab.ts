@@ -1,8 +1,9 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import { SEED_DEFAULTS, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult } from '@shared/api'
+import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import { useModelsStore } from './models'
+import { maxTokensProblem, textProblem } from '../lib/validate'
 
 /** The Lab view's experiment: the form, the running job and its outcome. */
 export const useLabStore = defineStore('lab', () => {
@@ -15,7 +16,15 @@ export const useLabStore = defineStore('lab', () => {
   const prompt = ref<string>(SEED_DEFAULTS.prompt)
   const phrase = ref<string>(SEED_DEFAULTS.phrase)
   const lrs = ref<number[]>([...SEED_DEFAULTS.lrs])
-  const maxGen = ref<number>(SEED_DEFAULTS.maxGen)
+  /** Max tokens as typed (checked at the field; `maxGen` is its number once valid) */
+  const maxGenText = ref<string>(String(SEED_DEFAULTS.maxGen))
+  const maxGen = computed<number>(() => (maxTokensProblem(maxGenText.value) ? SEED_DEFAULTS.maxGen : Number(maxGenText.value.trim())))
+  /** restrict the step to these parameter groups (empty: all) and this layer range ('' : all layers) */
+  const restrictGroups = ref<ParamGroup[]>([])
+  const layerFrom = ref('')
+  const layerTo = ref('')
+  /** what the step-size field reports (set by its editor) */
+  const lrsProblem = ref<string | null>(null)
   const defaultsFrom = ref<string | null>(null)
 
   const running = ref(false)
@@ -26,6 +35,40 @@ export const useLabStore = defineStore('lab', () => {
   /** runs shown in the table (the result, or the runs of a cancelled/failed sweep) */
   const runs = ref<RunRecord[]>([])
   const outcome = ref<'done' | 'cancelled' | 'failed' | null>(null)
+  /** set when the result shown was restored from History after a reload (not run in this session) */
+  const restoredFrom = ref<number | null>(null)
+
+  /** Problems at each field, in words, before any run: Run is disabled while there is one. */
+  const problems = computed(() => {
+    const p: { prompt: string | null; phrase: string | null; maxGen: string | null; lrs: string | null } = {
+      prompt: textProblem('prompt', prompt.value),
+      phrase: textProblem('phrase', phrase.value),
+      maxGen: maxTokensProblem(maxGenText.value),
+      lrs: lrsProblem.value ?? (lrs.value.length === 0 ? 'No step sizes: give at least one α, e.g. 0, 1e-3, 3e-2.' : null),
+    }
+    return p
+  })
+  const layerCount = computed(() => Number(model.value?.config['num_hidden_layers']) || null)
+  const restrictProblem = computed<string | null>(() => {
+    const f = layerFrom.value.trim()
+    const t = layerTo.value.trim()
+    if (f === '' && t === '') return null
+    const n = layerCount.value
+    const ok = (v: string): boolean => /^\d+$/.test(v) && (n === null || Number(v) < n)
+    const range = n === null ? 'a layer index' : `a layer from 0 to ${n - 1}`
+    if (!ok(f)) return `layers: “from” must be ${range} (got “${f}”)`
+    if (!ok(t)) return `layers: “to” must be ${range} (got “${t}”)`
+    if (Number(f) > Number(t)) return `layers: from ${f} is after to ${t}`
+    return null
+  })
+  /** the restriction as the contract takes it (undefined: the full step) */
+  const restriction = computed<Restriction | undefined>(() => {
+    const r: Restriction = {}
+    if (restrictGroups.value.length) r.groups = [...restrictGroups.value]
+    if (!restrictProblem.value && layerFrom.value.trim() !== '') r.layers = { from: Number(layerFrom.value), to: Number(layerTo.value) }
+    return r.groups || r.layers ? r : undefined
+  })
+  const canRun = computed(() => !running.value && Object.values(problems.value).every((v) => v === null) && restrictProblem.value === null)
 
   const model = computed<ModelInfo | null>(() => {
     const path = baseCheckpoint.value ? baseCheckpoint.value.modelPath : modelRef.value
@@ -46,6 +89,27 @@ export const useLabStore = defineStore('lab', () => {
   async function init(): Promise<void> {
     await models.ensure()
     if (defaultsFrom.value === null && !running.value) applyPreset(model.value)
+    if (runs.value.length === 0 && !running.value && outcome.value === null) await restoreLast()
+  }
+
+  /**
+   * After a reload the Lab shows its last sweep again: read from History (the lab's own record, the same in every
+   * window and browser), not from this page's storage.
+   */
+  async function restoreLast(): Promise<void> {
+    try {
+      const last = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 1 })
+      const gid = last.runs[0]?.groupId
+      if (gid == null || running.value || runs.value.length) return
+      const page = await api().call('history', { groupId: gid, sort: 'id', order: 'asc', limit: 1000 })
+      if (running.value || runs.value.length) return
+      runs.value = page.runs.sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
+      const st = new Set(runs.value.map((r) => r.status))
+      outcome.value = st.has('cancelled') ? 'cancelled' : st.size === 1 && st.has('done') ? 'done' : st.has('running') ? null : 'failed'
+      restoredFrom.value = gid
+    } catch {
+      // nothing to restore: the Lab starts empty
+    }
   }
 
   function selectModel(ref_: string | null): void {
@@ -68,7 +132,8 @@ export const useLabStore = defineStore('lab', () => {
   }
 
   async function run(): Promise<void> {
-    if (running.value) return
+    if (running.value || !canRun.value) return
+    restoredFrom.value = null
     error.value = null
     outcome.value = null
     result.value = null
@@ -80,7 +145,7 @@ export const useLabStore = defineStore('lab', () => {
     try {
       const r = await api().call(
         'sweep',
-        { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value) },
+        { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value), ...(restriction.value ? { restrict: restriction.value } : {}) },
         { jobId: id, onProgress: (p) => (progress.value = p) },
       )
       result.value = r
@@ -116,12 +181,12 @@ export const useLabStore = defineStore('lab', () => {
     prompt.value = r.prompt
     if (r.phrase) phrase.value = r.phrase
     lrs.value = lrsOfGroup?.length ? [...lrsOfGroup] : r.lr !== null ? [r.lr] : lrs.value
-    maxGen.value = r.maxGen
+    maxGenText.value = String(r.maxGen)
     defaultsFrom.value = `run #${r.id}`
   }
 
   return {
-    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, defaultsFrom,
+    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restrictGroups, layerFrom, layerTo, layerCount, restrictProblem, restriction, restoredFrom, defaultsFrom,
     running, jobId, progress, error, result, runs, outcome, model, reference,
     init, seqFor, applyPreset, selectModel, useCheckpointAsBase, run, cancel, loadRun,
   }

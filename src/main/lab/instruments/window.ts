@@ -1,0 +1,177 @@
+// The plasticity window (issue 10): for a phrase and a model, the smallest step that teaches it and the smallest
+// that breaks the model, found by bisection in log α with several α per batched generation.
+//
+// Definitions (also returned in words with every result):
+// - the continuation: the phrase's tokens after the prompt's — BOS + prompt must be a token prefix of BOS + phrase;
+//   the tokens that follow are what the model must say next;
+// - learned(α): the greedy completion of the prompt under base − α·∇ begins with exactly those tokens;
+// - broken(α): tokenRepetition(completion) ≥ repetitionMax, or the mean probe KL(base ‖ stepped) ≥ klMax;
+// - α_learn: the smallest α tried that learned, with every α tried below it not learned on the bisection's side
+//   (the search assumes one crossing in the bracket and reports the crossing it refined);
+//   α_break likewise; width = log10(α_break / α_learn) decades.
+// Round 0 tries `perRound` α log-spaced over [lo, hi]; each later round splits the bracket of each crossing still
+// open (the largest α that did not cross below the smallest that did) into log-even parts, in one generation.
+import { CallOptions, Gradient, InputError, View } from '../../engine/engine'
+import { WINDOW_DEFAULTS, type RunMetrics, type WindowProbe, type WindowResult } from '../../../shared/api'
+import { completeRuns, getGroup } from '../history/runs'
+import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
+import { modelMetrics } from '../metrics'
+import type { Target } from '../targets'
+import { openGroup, openRuns } from './common'
+
+/** N-gram length of tokenRepetition. */
+export const REPETITION_N = 4
+
+/**
+ * Fraction of generated tokens that end a token 4-gram already seen earlier in the same generation. 0 for text that
+ * never repeats a 4-gram; → 1 for "al al al …" (every token after the first few closes a repeated 4-gram).
+ */
+export function tokenRepetition(ids: readonly number[], n = REPETITION_N): number {
+  if (ids.length < n) return 0
+  const seen = new Set<string>()
+  let repeated = 0
+  for (let i = n - 1; i < ids.length; i++) {
+    const key = ids.slice(i - n + 1, i + 1).join(',')
+    if (seen.has(key)) repeated++
+    else seen.add(key)
+  }
+  return repeated / ids.length
+}
+
+/** The tokens after the prompt's in BOS + phrase; an error in words when the prompt is not a token prefix. */
+export function continuationIds(promptIds: number[], phraseIds: number[]): number[] {
+  const prefix = promptIds.every((id, i) => phraseIds[i] === id)
+  if (!prefix || phraseIds.length <= promptIds.length)
+    throw new InputError(
+      'the window needs a phrase that continues the prompt: its tokens must begin with the prompt\'s tokens and go on after them',
+    )
+  return phraseIds.slice(promptIds.length)
+}
+
+export function learned(generated: readonly number[], continuation: readonly number[]): boolean {
+  return continuation.every((id, i) => generated[i] === id)
+}
+
+/** α log-spaced over [lo, hi], `n` of them including both ends. */
+export function logSpaced(lo: number, hi: number, n: number): number[] {
+  if (n === 1) return [lo]
+  const a = Math.log(lo)
+  const b = Math.log(hi)
+  return Array.from({ length: n }, (_, i) => Math.exp(a + ((b - a) * i) / (n - 1)))
+}
+
+/** The bracket of a monotone-assumed predicate over tried α: largest false below the smallest true. */
+export function crossing(tried: { lr: number; yes: boolean }[]): { at: number | null; below: number | null } {
+  const sorted = [...tried].sort((x, y) => x.lr - y.lr)
+  const first = sorted.find((p) => p.yes)
+  if (!first) return { at: null, below: sorted.length ? sorted[sorted.length - 1].lr : null }
+  const below = sorted.filter((p) => p.lr < first.lr && !p.yes)
+  return { at: first.lr, below: below.length ? below[below.length - 1].lr : null }
+}
+
+export interface WindowOptions {
+  lo: number
+  hi: number
+  perRound: number
+  rounds: number
+  repetitionMax: number
+  klMax: number
+}
+
+export function windowOptions(a: Partial<WindowOptions>): WindowOptions {
+  const o = {
+    lo: a.lo ?? WINDOW_DEFAULTS.lo,
+    hi: a.hi ?? WINDOW_DEFAULTS.hi,
+    perRound: a.perRound ?? WINDOW_DEFAULTS.perRound,
+    rounds: a.rounds ?? WINDOW_DEFAULTS.rounds,
+    repetitionMax: a.repetitionMax ?? WINDOW_DEFAULTS.repetitionMax,
+    klMax: a.klMax ?? WINDOW_DEFAULTS.klMax,
+  }
+  if (!(o.lo < o.hi)) throw new InputError(`the window's bracket must have lo < hi (got ${o.lo} … ${o.hi})`)
+  return o
+}
+
+export function windowDefinitions(o: WindowOptions): { learn: string; break: string } {
+  return {
+    learn: "the greedy completion of the prompt begins with the phrase's tokens that follow the prompt's",
+    break: `the completion's token repetition (share of tokens closing a repeated ${REPETITION_N}-gram) ≥ ${o.repetitionMax}, or the mean probe KL(base ‖ stepped) ≥ ${o.klMax} nats`,
+  }
+}
+
+export async function runWindow(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  phrase: string,
+  o: WindowOptions,
+  args: unknown,
+  opts?: CallOptions,
+): Promise<WindowResult> {
+  const engine = t.model.engine
+  const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
+  const cont = continuationIds(promptIds, phraseIds[0])
+  // the greedy completion must be long enough to show the whole continuation
+  const gs = { ...s, temperature: 0, maxGen: Math.max(s.maxGen, cont.length) }
+  const t0 = Date.now()
+  const opened = openGroup(ctx, t, s, 'window', phrase, [], args)
+  const { groupId } = opened
+  const ids: number[] = []
+  const probes: WindowProbe[] = []
+  return guarded(ctx.db, () => ids, t0, groupId, async () => {
+    const gradient: Gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
+    const tryRound = async (lrs: number[], round: number): Promise<void> => {
+      const tr = Date.now()
+      const rids = openRuns(ctx, t, gs, 'window', opened, phrase, lrs, ids.length)
+      ids.push(...rids)
+      const views: View[] = lrs.map((lr) => [...t.base, { gradient, lr }])
+      const gens = await generateViews(engine, gs, promptIds, views, opts)
+      const ms = await modelMetrics(engine, { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes }, opts)
+      const outcomes = lrs.map((lr, i) => {
+        const rep = tokenRepetition(gens[i].ids)
+        const m: RunMetrics = { ...stepMetrics(engine, gradient, lr), ...ms[i], tokenRepetition: rep }
+        const kl = typeof m.stabilityKl === 'number' && Number.isFinite(m.stabilityKl) ? m.stabilityKl : null
+        probes.push({
+          runId: rids[i],
+          lr,
+          round,
+          learned: learned(gens[i].ids, cont),
+          broken: rep >= o.repetitionMax || (kl !== null && kl >= o.klMax) || (m.stabilityKl !== undefined && kl === null),
+          tokenRepetition: rep,
+          stabilityKl: kl,
+          text: fullText(engine, promptIds, gens[i]),
+        })
+        return outcome(rids[i], engine, promptIds, gens[i], m, s)
+      })
+      completeRuns(ctx.db, outcomes, tr)
+      rids.forEach((id, i) => ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
+    }
+    await tryRound(logSpaced(o.lo, o.hi, o.perRound), 0)
+    const learnOf = (): ReturnType<typeof crossing> => crossing(probes.map((p) => ({ lr: p.lr, yes: p.learned })))
+    const breakOf = (): ReturnType<typeof crossing> => crossing(probes.map((p) => ({ lr: p.lr, yes: p.broken })))
+    for (let round = 1; round <= o.rounds; round++) {
+      const open = [learnOf(), breakOf()].filter((c) => c.at !== null && c.below !== null) as { at: number; below: number }[]
+      if (open.length === 0) break
+      const per = Math.max(1, Math.floor(o.perRound / open.length))
+      const lrs = new Set<number>()
+      for (const c of open) logSpaced(c.below, c.at, per + 2).slice(1, -1).forEach((x) => lrs.add(x))
+      await tryRound([...lrs].sort((a, b) => a - b), round)
+    }
+    const L = learnOf()
+    const B = breakOf()
+    const widthDecades = L.at !== null && B.at !== null ? Math.log10(B.at / L.at) : null
+    probes.sort((a, b) => a.lr - b.lr)
+    const summary = {
+      alphaLearn: L.at,
+      alphaLearnBelow: L.at !== null ? L.below : null,
+      alphaBreak: B.at,
+      alphaBreakBelow: B.at !== null ? B.below : null,
+      widthDecades,
+      continuationIds: cont,
+      continuationText: engine.decode(cont),
+      thresholds: { repetitionMax: o.repetitionMax, klMax: o.klMax },
+      definitions: windowDefinitions(o),
+    }
+    completeRuns(ctx.db, [], t0, { id: groupId, result: { ...summary, probes: probes.map(({ text: _t, ...p }) => p) } })
+    return { experimentId: opened.experimentId, group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), ...summary, probes }
+  })
+}

@@ -1,0 +1,69 @@
+// node-llama-cpp (prebuilt llama.cpp), the speed and parity peer of the benchmark and of the GGUF tests. It is
+// installed on demand into a cache folder outside the project (~/.cache/soliloquy), never into package.json.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+export const PEER_VERSION = '3.21.1'
+
+export interface LlamaCppModule {
+  getLlama(o: { gpu: false; build: 'never' }): Promise<{
+    loadModel(o: { modelPath: string }): Promise<{
+      createContext(o: { contextSize: number; threads: number }): Promise<{
+        getSequence(): { evaluate(tokens: number[], o: { temperature: number }): AsyncIterable<number> }
+        dispose(): Promise<void>
+      }>
+      dispose(): Promise<void>
+    }>
+  }>
+}
+
+/** The entry file of node-llama-cpp, installing it first when needed; throws with npm's own words on failure. */
+export function peerModule(log: (s: string) => void = console.log): string {
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'soliloquy', `node-llama-cpp-${PEER_VERSION}`)
+  const entry = join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')
+  if (!existsSync(entry)) {
+    log(`(installing node-llama-cpp@${PEER_VERSION} into ${dir} …)`)
+    mkdirSync(dir, { recursive: true })
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, `node-llama-cpp@${PEER_VERSION}`], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    })
+    if (r.status !== 0 || !existsSync(entry)) {
+      const why = (r.error?.message ?? `${r.stderr ?? ''}\n${r.stdout ?? ''}`).trim().split('\n').slice(-8).join('\n')
+      throw new Error(`could not install node-llama-cpp@${PEER_VERSION} into ${dir} (the llama.cpp peer needs the npm registry once):\n${why}`)
+    }
+  }
+  return entry
+}
+
+export async function loadPeer(log?: (s: string) => void): Promise<LlamaCppModule> {
+  return (await import(pathToFileURL(peerModule(log)).href)) as LlamaCppModule
+}
+
+/** llama.cpp's greedy continuation of `prompt` (ids, BOS included) on a GGUF file. */
+export async function peerGreedy(
+  llamaCpp: LlamaCppModule,
+  file: string,
+  prompt: number[],
+  maxNew: number,
+  threads: number,
+): Promise<{ ids: number[]; ms: number }> {
+  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
+  const model = await llama.loadModel({ modelPath: file })
+  const ctx = await model.createContext({ contextSize: Math.max(128, prompt.length + maxNew + 8), threads })
+  const ids: number[] = []
+  const t = process.hrtime.bigint()
+  try {
+    for await (const tok of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
+      ids.push(tok)
+      if (ids.length >= maxNew) break
+    }
+  } finally {
+    await ctx.dispose()
+    await model.dispose()
+  }
+  return { ids, ms: Number(process.hrtime.bigint() - t) / 1e6 }
+}
