@@ -24,7 +24,7 @@ describe('soliloquy instruments', () => {
     const r = run('sweep', '--groups', 'attn,mlp', '--layers', '0-3', '--lrs', '0.03', '--max-gen', '8', '--json')
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
-    const show = JSON.parse(run('show', '1', '--json').stdout) as { run: { metrics: { restriction: unknown; updateGrid: { cells: number[][] } } } }
+    const show = JSON.parse(run('show', 'r1', '--json').stdout) as { run: { metrics: { restriction: unknown; updateGrid: { cells: number[][] } } } }
     expect(show.run.metrics.restriction).toEqual({ groups: ['attn', 'mlp'], layers: { from: 0, to: 3 } })
     const cells = show.run.metrics.updateGrid.cells
     expect(cells[0].slice(0, 7).every((x) => x > 0)).toBe(true)

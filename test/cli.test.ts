@@ -209,7 +209,7 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     const cells = out.group.result.cells
     expect(cells.map((c) => [c.prefixed, c.lr]).sort()).toEqual([[false, 0], [false, 0.03], [true, 0], [true, 0.03]].sort())
     for (const c of cells) {
-      const r = json<{ run: RunJson }>(run('show', String(c.runId), '--json')).run
+      const r = json<{ run: RunJson }>(run('show', `r${c.runId}`, '--json')).run
       sameIds(r.outputIds, at(c.lr)[c.prefixed ? 'engineered' : 'plain'], `compare ${c.prefixed ? 'engineered' : 'plain'} α=${c.lr}`)
     }
   })
@@ -247,14 +247,14 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     expect(table.code).toBe(0)
     expect(table.stdout.split('\n')[0].split(/\s+/).slice(0, 4)).toEqual(['run', 'kind', 'status', 'group'])
     expect(table.stdout).toMatch(new RegExp(`^\\s*${stepRun.id}\\s+step\\s+done\\s+0\\.03`, 'm'))
-    const show = run('show', String(stepRun.id))
+    const show = run('show', `r${stepRun.id}`)
     expect(show.code).toBe(0)
     expect(show.stdout).toContain(`run ${stepRun.id} (step, done)  α = 0.03`)
     expect(show.stdout).toContain('saved as    checkpoint "hamlet"')
     expect(show.stdout).toContain(`output ids  [${stepRun.outputIds.join(',')}]`)
   })
 
-  it('checkpoints: list, save RUN NAME, rename, delete (the file goes too)', () => {
+  it('checkpoints: list, save RUN NAME, rename, delete (to the Trash, file kept), purge (the file goes too)', () => {
     const files = (): string[] => readdirSync(join(dataDir, 'checkpoints')).filter((f) => f.endsWith('.safetensors'))
     const list = (): { name: string; runId: number; file: string }[] => json(run('checkpoints', '--json'))
     expect(list().map((c) => c.name)).toEqual(['hamlet'])
@@ -270,6 +270,10 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     sameIds(g.outputIds, at(0.01).plain, 'generate ckpt:third (α = 0.01)')
     expect(json<{ deleted: string[] }>(run('checkpoints', 'delete', 'third', '--json')).deleted).toEqual(['third'])
     expect(list().map((c) => c.name)).toEqual(['hamlet'])
+    // deleted means in the Trash: the file stays until purged
+    expect(files().length).toBe(2)
+    expect(json<{ name: string }[]>(run('checkpoints', 'trash', '--json')).map((c) => c.name)).toEqual(['third'])
+    expect(json<{ deleted: string[] }>(run('checkpoints', 'purge', 'third', '--json')).deleted).toEqual(['third'])
     expect(files().length).toBe(1)
     expect(existsSync(join(dataDir, saved.file))).toBe(false)
   })
