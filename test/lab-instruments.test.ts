@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine, Gradient } from '../src/main/engine/engine'
 import { Lab } from '../src/main/lab/lab'
 import { keepOf, restrictGradient, updateGrid, LINEAR_KINDS } from '../src/main/lab/instruments/groups'
-import { continuationIds, learned, tokenRepetition, crossing } from '../src/main/lab/instruments/window'
+import { continuationIds, learned, crossing } from '../src/main/lab/instruments/window'
+import { repetitionByN } from '../src/main/lab/metrics'
 import { phraseRecall, wordCount } from '../src/main/lab/instruments/common'
 import { alignTokens } from '../src/shared/diff'
 import type { EmergeResult, LayerStudyResult, Restriction, WindowResult } from '../src/shared/api'
@@ -200,8 +201,6 @@ describe('the plasticity window', () => {
     w = await lab.window({})
   })
   it('pieces', () => {
-    expect(tokenRepetition([1, 2, 3, 4, 5, 6, 7, 8])).toBe(0)
-    expect(tokenRepetition(Array.from({ length: 40 }, (_, i) => 10 + (i % 2)))).toBeGreaterThan(0.85)
     expect(learned([5, 6, 7, 9], [5, 6, 7])).toBe(true)
     expect(learned([5, 6, 8], [5, 6, 7])).toBe(false)
     expect(continuationIds([1, 5, 6], [1, 5, 6, 7, 8])).toEqual([7, 8])
@@ -211,12 +210,18 @@ describe('the plasticity window', () => {
     expect(phraseRecall('To be, or not, or not', PHRASE)).toBe(3)
     expect(crossing([{ lr: 1, yes: true }, { lr: 0.1, yes: false }, { lr: 0.01, yes: false }])).toEqual({ at: 1, below: 0.1 })
   })
-  it('finds α_learn and α_break on the organism, recorded as a window group', () => {
+  it('finds α_learn and α_break on the organism, recorded as a window experiment', async () => {
     const bp = w.probes.find((p) => p.lr === w.alphaBreak)!
-    console.log(`window at α_break: repetition ${bp.tokenRepetition}, KL ${bp.stabilityKl}; below: ${JSON.stringify(w.probes.find((p) => p.lr === w.alphaBreakBelow))}`)
+    console.log(`window at α_break: repetition ${bp.repetition}, KL ${bp.stabilityKl}; below: ${JSON.stringify(w.probes.find((p) => p.lr === w.alphaBreakBelow))}`)
     console.log(`window: α_learn ${w.alphaLearn} (not at ${w.alphaLearnBelow}), α_break ${w.alphaBreak} (not at ${w.alphaBreakBelow}), width ${w.widthDecades} decades, ${w.probes.length} α tried`)
     expect(w.group.kind).toBe('window')
     expect(w.group.status).toBe('done')
+    // an experiment of its kind: History lists it, holding every run the search made, done with the search
+    const e = (await lab.experiments({ kind: 'window' })).experiments.find((x) => x.id === w.experimentId)!
+    expect(e).toMatchObject({ kind: 'window', status: 'done', groupId: w.group.id, runCount: w.probes.length })
+    expect(e.result).toMatchObject({ alphaLearn: w.alphaLearn, alphaBreak: w.alphaBreak })
+    // the break criterion is the run's own repetition metric
+    for (const p of w.probes) expect(p.repetition).toBe(w.runs.find((r) => r.id === p.runId)!.metrics.repetition)
     expect(w.runs.length).toBe(w.probes.length)
     expect(w.alphaLearn).not.toBeNull()
     expect(w.alphaBreak).not.toBeNull()
@@ -236,8 +241,8 @@ describe('the plasticity window', () => {
     // and α_break is broken by the stated measure: repetition or probe KL over the threshold
     const b = w.probes.find((p) => p.lr === w.alphaBreak)!
     const [bg] = await engine.generate({ prompt: promptIds, views: [[{ gradient: g, lr: w.alphaBreak! }]], maxNew: 64, maxSeq: 128 })
-    expect(tokenRepetition(bg.ids)).toBeCloseTo(b.tokenRepetition, 12)
-    expect(b.tokenRepetition >= w.thresholds.repetitionMax || (b.stabilityKl ?? 0) >= w.thresholds.klMax).toBe(true)
+    expect(repetitionByN(bg.ids)['4']).toBeCloseTo(b.repetition, 12)
+    expect(b.repetition >= w.thresholds.repetitionMax || (b.stabilityKl ?? 0) >= w.thresholds.klMax).toBe(true)
   })
 })
 

@@ -316,11 +316,6 @@ export const runMetricsSchema = z.object({
   restriction: restrictionSchema.optional(),
   /** ‖α∇W‖_F per layer × module of the step this run took (restricted steps: dropped cells are 0) */
   updateGrid: updateGridSchema.optional(),
-  /**
-   * fraction of generated tokens that repeat a token 4-gram already generated (0: none; "al al al …" → ~1);
-   * the plasticity window's fluency measure (src/main/lab/instruments/window.ts)
-   */
-  tokenRepetition: measured.optional(),
 })
 export type RunMetrics = z.infer<typeof runMetricsSchema>
 
@@ -812,7 +807,7 @@ export const windowRequest = z
     /** α per batched generation (default 8) and rounds after the first (default 3) */
     perRound: z.number().int().min(2).max(MAX_STEP_SIZES).optional(),
     rounds: z.number().int().min(0).max(20).optional(),
-    /** broken when tokenRepetition ≥ this (default WINDOW_DEFAULTS.repetitionMax) … */
+    /** broken when the completion's repetition ≥ this (default WINDOW_DEFAULTS.repetitionMax) … */
     repetitionMax: z.number().gt(0).max(1).optional(),
     /** … or when the mean probe KL(base ‖ stepped) ≥ this, in nats (default WINDOW_DEFAULTS.klMax) */
     klMax: finite.positive().optional(),
@@ -847,7 +842,7 @@ export const WINDOW_DEFAULTS = {
   hi: 1,
   perRound: 8,
   rounds: 3,
-  /** broken: at least this fraction of the generated tokens repeat an earlier token 4-gram */
+  /** broken: at least this share of the completion's token 4-grams occurred earlier in it (the run's `repetition`) */
   repetitionMax: 0.5,
   /** broken: mean probe KL(base ‖ stepped) at least this many nats per token */
   klMax: 1,
@@ -941,7 +936,8 @@ export const windowProbeSchema = z.object({
   round: z.number(),
   learned: z.boolean(),
   broken: z.boolean(),
-  tokenRepetition: measured,
+  /** the run's repetition metric (share of its completion's token 4-grams seen earlier in it) */
+  repetition: measured,
   stabilityKl: measured.nullable(),
   text: z.string(),
 })

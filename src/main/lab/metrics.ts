@@ -39,7 +39,10 @@ export function reachableWords(engine: Engine, reference: string, promptTokens: 
  * earlier in it. 0 when nothing repeats; a rant ("bealalalal…", "or or or") → near 1. Keys "1".."maxN"; a completion
  * shorter than n has no n-grams and scores 0 for that n.
  */
-export function repetitionByN(ids: readonly number[], maxN = 4): Record<string, number> {
+/** The n of `repetition` (the run metric, and the plasticity window's break criterion). */
+export const REPETITION_N = 4
+
+export function repetitionByN(ids: readonly number[], maxN = REPETITION_N): Record<string, number> {
   const out: Record<string, number> = {}
   for (let n = 1; n <= maxN; n++) {
     const total = ids.length - n + 1
@@ -130,7 +133,7 @@ export function textMetrics(
 ): RunMetrics {
   const byN = repetitionByN(completionIds)
   const m: RunMetrics = {
-    repetition: byN['4'],
+    repetition: byN[String(REPETITION_N)],
     repetitionByN: byN,
     compressionRatio: compressionRatio(completion),
     longestRepeat: longestRepeat(completion),

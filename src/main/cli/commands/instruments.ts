@@ -85,8 +85,8 @@ export async function windowCommand(flags: Flags): Promise<void> {
       })
     process.stdout.write(
       formatTable(
-        ['α', 'round', 'learned', 'broken', 'token repetition', 'probe KL', 'completion'],
-        r.probes.map((p) => [fmt(p.lr, 4), p.round, p.learned ? 'yes' : 'no', p.broken ? 'yes' : 'no', fmt(p.tokenRepetition, 3), fmt(p.stabilityKl, 3), oneLine(p.text, 50)]),
+        ['α', 'round', 'learned', 'broken', 'repetition', 'probe KL', 'completion'],
+        r.probes.map((p) => [fmt(p.lr, 4), p.round, p.learned ? 'yes' : 'no', p.broken ? 'yes' : 'no', fmt(p.repetition, 3), fmt(p.stabilityKl, 3), oneLine(p.text, 50)]),
       ) + '\n\n',
     )
     process.stdout.write(`learned: ${r.definitions.learn} ("${oneLine(r.continuationText, 60)}")\nbroken:  ${r.definitions.break}\n\n`)

@@ -200,7 +200,7 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
         esc(num(r.metrics.recall)),
         esc(num(r.metrics.phraseLossAfter)),
         esc(num(r.metrics.stabilityKl)),
-        esc(num(r.metrics.tokenRepetition)),
+        esc(num(r.metrics.repetition)),
         esc(num(r.metrics.distinct2)),
         `<span class="t">${esc(r.fullText.slice(0, 400))}</span>`,
       ]),
@@ -232,7 +232,7 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
     if (res.grid) charts.push(gridChart('‖α∇W‖_F per layer × module (full step)', res.grid as UpdateGrid))
   }
   if (g.kind === 'window' && Array.isArray(res.probes)) {
-    const probes = res.probes as { lr: number; learned: boolean; broken: boolean; tokenRepetition: number; stabilityKl: number | null }[]
+    const probes = res.probes as { lr: number; learned: boolean; broken: boolean; repetition: number; stabilityKl: number | null }[]
     body.push(
       '<h2>The plasticity window</h2>',
       table(
@@ -245,7 +245,7 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
     const th = res.thresholds as { repetitionMax: number; klMax: number }
     const win = { alphaLearn: res.alphaLearn as number | null, alphaBreak: res.alphaBreak as number | null }
     charts.push(
-      windowChartSvg('Token repetition of the completion at every α tried', probes, probes.map((p) => p.tokenRepetition), { logY: false, threshold: th.repetitionMax, ...win }),
+      windowChartSvg('Repetition of the completion (token 4-grams) at every α tried', probes, probes.map((p) => p.repetition), { logY: false, threshold: th.repetitionMax, ...win }),
       windowChartSvg('Mean probe KL(base ‖ stepped), nats, log scale', probes, probes.map((p) => p.stabilityKl), { logY: true, threshold: th.klMax, ...win }),
     )
   }
