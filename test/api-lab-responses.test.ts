@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { methodNames, methods, type CallResult, type MethodName } from '../src/shared/api'
+import { methodNames, methods, type CallResult, type LabEvent, type MethodName } from '../src/shared/api'
 import { createDispatcher } from '../src/main/labHost/dispatch'
 import { LabHost } from '../src/main/labHost/host'
 import { ORGANISM, ROOT, tmp } from './helpers'
@@ -13,10 +13,12 @@ const WORKER = join(ROOT, 'out', 'main', 'labWorker.js')
 let host: LabHost
 let call: (method: MethodName, args: unknown) => Promise<CallResult>
 const answered = new Set<MethodName>()
+const events: LabEvent[] = []
 
 beforeAll(() => {
   if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: build first (npm run build)`)
   host = new LabHost({ dataDir: tmp('soliloquy-responses-') }, WORKER)
+  host.onEvent((e) => events.push(e))
   const dispatcher = createDispatcher(host)
   call = async (method, args) => {
     const r = await dispatcher.handle({ method, args })
@@ -55,13 +57,36 @@ describe("the real lab's answers match the contract", () => {
     await ok('renameCheckpoint', { id: 'contract sweep', name: 'contract sweep, renamed' })
     await ok('exportCheckpoint', { id: 'contract step', outDir: join(tmp('soliloquy-responses-export-'), 'merged') })
     await ok('deleteCheckpoint', { id: 'contract sweep, renamed' })
+    await ok('checkpoints', { include: 'trash' })
+    await ok('restoreCheckpoint', { id: 'contract sweep, renamed' })
+    await ok('deleteCheckpoint', { id: 'contract sweep, renamed' })
+    await ok('purgeCheckpoints', { id: 'contract sweep, renamed' })
+    const page = await ok<{ total: number; experiments: { id: number; kind: string }[] }>('experiments', { limit: 10 })
+    expect(page.experiments.map((e) => e.kind)).toEqual(['lesson', 'compare', 'sweep', 'step', 'generate'])
+    const sweepExp = page.experiments[2].id
+    await ok('experiment', { id: sweepExp })
+    await ok('updateExperiment', { id: sweepExp, notes: 'seed', tags: ['hamlet'], starred: true })
+    await ok('exportExperiment', { id: sweepExp })
+    await ok('experimentTable', { id: sweepExp, format: 'csv' })
+    await ok('diffRuns', { a: sweep.runs[0].id, b: sweep.runs[1].id })
+    await ok('rerun', { runId: sweep.runs[1].id })
+    await ok('modelTexts', {})
+    await ok('updateModelTexts', { paraphrases: ['To be,'] })
+    await ok('tokenCount', { texts: { prompt: 'To be', phrase: 'To be, or not to be' } })
     // the instruments (src/main/lab/instruments), small settings: only the shapes are checked here
     await ok('sweep', { lrs: [0.03], maxGen: 4, restrict: { groups: ['attn'], layers: { from: 0, to: 1 } } })
-    const layers = await ok<{ group: { id: number } }>('layerStudy', { lr: 0.03, maxGen: 4, groups: ['attn', 'mlp'], band: 3 })
+    const layers = await ok<{ experimentId: number }>('layerStudy', { lr: 0.03, maxGen: 4, groups: ['attn', 'mlp'], band: 3 })
     await ok('window', { maxGen: 12, perRound: 3, rounds: 1 })
     await ok('emerge', { lrs: [0, 0.03], tokens: 8, topk: 2, maxGen: 4 })
-    await ok('report', { group: layers.group.id })
-    await ok('diffRuns', { a: sweep.runs[0].id, b: sweep.runs[1].id })
+    await ok('report', { id: layers.experimentId })
     expect([...answered].sort()).toEqual([...methodNames].sort())
+    // the lab pushed its changes through the worker and the host: the sweep's runs and experiment finished, the note
+    const sweepRuns = new Set(sweep.runs.map((r) => r.id))
+    expect(events.filter((e) => e.type === 'run' && sweepRuns.has(e.id)).map((e) => [e.change, e.status])).toEqual([
+      ['created', 'running'], ['created', 'running'], ['finished', 'done'], ['finished', 'done'],
+    ])
+    expect(events.filter((e) => e.type === 'experiment' && e.id === sweepExp).map((e) => [e.change, e.status])).toEqual([
+      ['created', 'running'], ['finished', 'done'], ['updated', 'done'],
+    ])
   })
 })

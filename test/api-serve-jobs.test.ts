@@ -129,8 +129,32 @@ describe('WebSocket jobs on the real lab', () => {
     expect((await runsWith(b, lrs)).map((x) => x.status)).toEqual(['done', 'done'])
     // b received only the answers to its own calls: none of a's progress, nor a's answer
     expect(b.messages.filter((m) => m.type === 'progress')).toEqual([])
-    expect(b.messages.map((m) => m.id)).toEqual(b.sentIds)
+    // (lab events are not a job's: every client gets them, see below)
+    expect(b.messages.filter((m) => m.type !== 'event').map((m) => m.id)).toEqual(b.sentIds)
     expect(a.messages.filter((m) => m.type === 'progress' && m.jobId === 'shared-id').length).toBeGreaterThan(2)
+    a.socket.close()
+    b.socket.close()
+  })
+
+  it('lab events reach every authenticated connection, also one that made no call', async () => {
+    const a = await Client.open()
+    const b = await Client.open()
+    const r = await a.call('step', { lr: 0.01, maxGen: 4 })
+    expect(r.ok).toBe(true)
+    const run = (r.result as { run: { id: number; experimentId: number } }).run
+    type Ev = { type: string; id: number; change: string; status: string }
+    const events = (c: Client): Ev[] => c.messages.filter((m) => m.type === 'event').map((m) => (m as unknown as { event: Ev }).event)
+    // the experiment's finish is announced after the run's: once b has it, b has them all
+    await b.next((m) => m.type === 'event' && (m as unknown as { event: Ev }).event.type === 'experiment' && (m as unknown as { event: Ev }).event.change === 'finished' && (m as unknown as { event: Ev }).event.id === run.experimentId)
+    for (const c of [a, b]) {
+      const mine = events(c).filter((e) => (e.type === 'run' && e.id === run.id) || (e.type === 'experiment' && e.id === run.experimentId))
+      expect(mine.map((e) => [e.type, e.change, e.status])).toEqual([
+        ['experiment', 'created', 'running'],
+        ['run', 'created', 'running'],
+        ['run', 'finished', 'done'],
+        ['experiment', 'finished', 'done'],
+      ])
+    }
     a.socket.close()
     b.socket.close()
   })

@@ -192,7 +192,7 @@ describe('soliloquy serve', () => {
     c.socket.close()
     expect(replies).toContainEqual({ type: 'progress', jobId: 'j1', phase: 'generate', done: 1, total: 1 })
     expect(replies).toContainEqual({ id: 1, ok: true, result: [] })
-    expect(replies).toContainEqual({ id: 2, ok: false, error: { message: expect.stringMatching(/^sweep: invalid arguments \(lrs\.0:/) } })
+    expect(replies).toContainEqual({ id: 2, ok: false, error: { message: expect.stringMatching(/^sweep: Step sizes \(no\. 1\): /) } })
     expect(replies).toContainEqual({ id: 3, ok: false, error: { message: 'nope' } })
   })
 })

@@ -24,7 +24,7 @@ describe('soliloquy instruments', () => {
     const r = run('sweep', '--groups', 'attn,mlp', '--layers', '0-3', '--lrs', '0.03', '--max-gen', '8', '--json')
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
-    const show = JSON.parse(run('show', '1', '--json').stdout) as { run: { metrics: { restriction: unknown; updateGrid: { cells: number[][] } } } }
+    const show = JSON.parse(run('show', 'r1', '--json').stdout) as { run: { metrics: { restriction: unknown; updateGrid: { cells: number[][] } } } }
     expect(show.run.metrics.restriction).toEqual({ groups: ['attn', 'mlp'], layers: { from: 0, to: 3 } })
     const cells = show.run.metrics.updateGrid.cells
     expect(cells[0].slice(0, 7).every((x) => x > 0)).toBe(true)
@@ -48,12 +48,12 @@ describe('soliloquy instruments', () => {
   it('window --json has alpha_learn, alpha_break and width_decades', () => {
     const r = run('window', '--rounds', '1', '--json')
     expect(r.code).toBe(0)
-    const w = JSON.parse(r.stdout) as { alpha_learn: number; alpha_break: number; width_decades: number; group: number }
+    const w = JSON.parse(r.stdout) as { alpha_learn: number; alpha_break: number; width_decades: number; experiment: number }
     expect(w.alpha_learn).toBeGreaterThan(0)
     expect(w.alpha_break).toBeGreaterThan(w.alpha_learn)
     expect(w.width_decades).toBeCloseTo(Math.log10(w.alpha_break / w.alpha_learn), 10)
     const html = join(dataDir, 'window.html')
-    const rep = run('report', String(w.group), '--out', html)
+    const rep = run('report', String(w.experiment), '--out', html)
     expect(rep.code).toBe(0)
     const text = readFileSync(html, 'utf8')
     expect(text).toContain('The plasticity window')
@@ -68,12 +68,14 @@ describe('soliloquy instruments', () => {
     expect(e.tokens.length).toBe(16)
     expect(e.logprob.map((x) => x.length)).toEqual([15, 15])
     expect(e.top[1][3].length).toBe(3)
-    const hist = JSON.parse(run('history', '--kind', 'emerge', '--json').stdout) as { runs: { id: number }[] }
-    const [a, b] = hist.runs.map((x) => x.id).sort((x, y) => x - y)
+    // the instrument is an experiment of its kind: History lists it with its runs
+    const hist = JSON.parse(run('history', '--kind', 'emerge', '--runs', '--json').stdout) as { experiments: { kind: string; runs: { id: number }[] }[] }
+    expect(hist.experiments.map((x) => x.kind)).toEqual(['emerge'])
+    const [a, b] = hist.experiments[0].runs.map((x) => x.id).sort((x, y) => x - y)
     const d = run('diff', String(a), String(b))
     expect(d.code).toBe(0)
     expect(d.stdout).toMatch(/% of tokens in common/)
-    expect(d.stdout).toMatch(/recall/)
+    expect(d.stdout).toMatch(/Recall/)
     expect(run('diff', String(a)).stderr).toMatch(/give two run ids/)
   })
 })

@@ -93,7 +93,7 @@ describe('soliloquy CLI', () => {
       [['sweep', '--lrs', '0,abc'], /^soliloquy: --lrs: "abc" is not a finite number\n$/],
       [['sweep', '--model', '/no/such/model'], /^soliloquy: \/no\/such\/model: no such model directory\n$/],
       // validated by the API contract, as the app's routers do
-      [['sweep', '--phrase', ''], /^soliloquy: sweep: invalid arguments \(phrase: the phrase is empty\)\n$/],
+      [['sweep', '--phrase', ''], /^soliloquy: sweep: Phrase: the phrase is empty\n$/],
       [['grad', '--phrase', 'to be or not '.repeat(40)], /^soliloquy: the phrase has \d+ tokens with BOS; max_seq_len is 128\n$/],
       [['sweep', '--bogus'], /^soliloquy: Unknown option '--bogus'.*\n$/],
       [['tokenize'], /^soliloquy: --text is required\n$/],
@@ -153,6 +153,45 @@ describe('soliloquy CLI', () => {
       expect(r.stderr).toContain('evil\\u001b[2J')
       expect(r.stderr).not.toMatch(/\u001b/)
     }
+  })
+})
+
+describe('soliloquy history, show, experiment, table (issue 10)', () => {
+  it('lists experiments, expands their runs, annotates them, prints the seed table as Markdown and CSV', () => {
+    const dir = tmp('soliloquy-cli-experiments-')
+    const at = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, SOLILOQUY_DATA: dir }, timeout: 120_000 })
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      return r.stdout
+    }
+    at('sweep', '--lrs', '0,0.03', '--max-gen', '12')
+    at('compare', '--lrs', '0.03', '--max-gen', '8')
+    const page = JSON.parse(at('history', '--json')) as { total: number; experiments: { id: number; kind: string; maxGen: number; runCount: number }[] }
+    expect(page.experiments.map((e) => [e.kind, e.maxGen, e.runCount])).toEqual([['compare', 8, 4], ['sweep', 12, 2]])
+    const sweepId = page.experiments[1].id
+    const expanded = JSON.parse(at('history', '--runs', '--json')) as { experiments: { runs: { lr: number; outputIds: number[] }[] }[] }
+    expect(expanded.experiments[1].runs.map((r) => r.lr)).toEqual([0, 0.03])
+    const text = at('history', '--runs')
+    expect(text).toMatch(new RegExp(`^e${sweepId} +sweep +done`, 'm'))
+    expect(text).toMatch(/^ {2}r\d+ +compare +done +0\.03 +\(prefixed\) To be/m)
+    at('experiment', 'tag', `e${sweepId}`, 'hamlet,seed')
+    at('experiment', 'star', String(sweepId))
+    at('experiment', 'note', String(sweepId), 'the', 'seed')
+    const starred = JSON.parse(at('history', '--starred', '--json')) as { experiments: { id: number; tags: string[]; notes: string }[] }
+    expect(starred.experiments).toMatchObject([{ id: sweepId, tags: ['hamlet', 'seed'], notes: 'the seed' }])
+    // show --json is the complete export: settings, every run's ids and metrics
+    const x = JSON.parse(at('show', String(sweepId), '--json')) as { format: string; experiment: { settings: { maxGen: number } }; runs: { outputIds: number[]; metrics: { recall: number } }[] }
+    expect(x.format).toBe('soliloquy-experiment')
+    expect(x.experiment.settings.maxGen).toBe(12)
+    expect(x.runs.map((r) => r.outputIds)).toEqual(expanded.experiments[1].runs.map((r) => r.outputIds))
+    expect(at('show', String(sweepId))).toMatch(/^tags +hamlet, seed$/m)
+    const md = at('table', String(sweepId), '--format', 'md').split('\n')
+    expect(md.slice(0, 3)).toEqual(['| gradStep | 0.0 | 3.0E-02 |', '| --- | --- | --- |', '| 0 | To | To |'])
+    const csv = at('table', String(sweepId), '--format', 'csv').split('\r\n')
+    expect(csv.slice(0, 3)).toEqual(['gradStep,0,0.03', '0,To,To', '1,be,"be,"'])
+    const bad = spawnSync(process.execPath, [BIN, 'table', 'r1'], { encoding: 'utf8', env: { ...process.env, SOLILOQUY_DATA: dir } })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toBe('soliloquy: table: give an experiment (a sweep), not run 1\n')
   })
 })
 
@@ -220,7 +259,7 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     const cells = out.group.result.cells
     expect(cells.map((c) => [c.prefixed, c.lr]).sort()).toEqual([[false, 0], [false, 0.03], [true, 0], [true, 0.03]].sort())
     for (const c of cells) {
-      const r = json<{ run: RunJson }>(run('show', String(c.runId), '--json')).run
+      const r = json<{ run: RunJson }>(run('show', `r${c.runId}`, '--json')).run
       sameIds(r.outputIds, at(c.lr)[c.prefixed ? 'engineered' : 'plain'], `compare ${c.prefixed ? 'engineered' : 'plain'} α=${c.lr}`)
     }
   })
@@ -244,32 +283,32 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
   })
 
   it('history: every run recorded, filtered by kind; show RUN prints one run in full', () => {
-    const all = json<{ total: number; runs: RunJson[] }>(run('history', '--json', '--limit', '100'))
+    const all = json<{ total: number; runs: RunJson[] }>(run('history', '--flat', '--json', '--limit', '100'))
     // 2 steps + 2 generates + 1 generate (text) + 4 compare cells + the lesson's steps
     const kinds = all.runs.map((r) => r.kind)
     expect(kinds.filter((k) => k === 'step').length).toBe(2)
     expect(kinds.filter((k) => k === 'generate').length).toBe(3)
     expect(kinds.filter((k) => k === 'compare').length).toBe(4)
     expect(all.runs.every((r) => r.status === 'done')).toBe(true)
-    const steps = json<{ total: number; runs: RunJson[] }>(run('history', '--kind', 'step', '--json'))
+    const steps = json<{ total: number; runs: RunJson[] }>(run('history', '--flat', '--kind', 'step', '--json'))
     expect(steps.total).toBe(2)
     expect(steps.runs.map((r) => r.id).sort()).toEqual(all.runs.filter((r) => r.kind === 'step').map((r) => r.id).sort())
-    const table = run('history')
+    const table = run('history', '--flat')
     expect(table.code).toBe(0)
     expect(table.stdout.split('\n')[0].split(/\s+/).slice(0, 4)).toEqual(['run', 'kind', 'status', 'group'])
     expect(table.stdout).toMatch(new RegExp(`^\\s*${stepRun.id}\\s+step\\s+done\\s+0\\.03`, 'm'))
-    const show = run('show', String(stepRun.id))
+    const show = run('show', `r${stepRun.id}`)
     expect(show.code).toBe(0)
     expect(show.stdout).toContain(`run ${stepRun.id} (step, done)  α = 0.03`)
     expect(show.stdout).toContain('saved as    checkpoint "hamlet"')
     expect(show.stdout).toContain(`output ids  [${stepRun.outputIds.join(',')}]`)
   })
 
-  it('checkpoints: list, save RUN NAME, rename, delete (the file goes too)', () => {
+  it('checkpoints: list, save RUN NAME, rename, delete (to the Trash, file kept), purge (the file goes too)', () => {
     const files = (): string[] => readdirSync(join(dataDir, 'checkpoints')).filter((f) => f.endsWith('.safetensors'))
     const list = (): { name: string; runId: number; file: string }[] => json(run('checkpoints', '--json'))
     expect(list().map((c) => c.name)).toEqual(['hamlet'])
-    const second = json<{ runs: RunJson[] }>(run('history', '--kind', 'step', '--json')).runs.find((r) => r.id !== stepRun.id)!
+    const second = json<{ runs: RunJson[] }>(run('history', '--flat', '--kind', 'step', '--json')).runs.find((r) => r.id !== stepRun.id)!
     const saved = json<{ name: string; runId: number; file: string }>(run('checkpoints', 'save', String(second.id), 'second', '--json'))
     expect(saved).toMatchObject({ name: 'second', runId: second.id })
     expect(list().map((c) => c.name).sort()).toEqual(['hamlet', 'second'])
@@ -281,6 +320,10 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     sameIds(g.outputIds, at(0.01).plain, 'generate ckpt:third (α = 0.01)')
     expect(json<{ deleted: string[] }>(run('checkpoints', 'delete', 'third', '--json')).deleted).toEqual(['third'])
     expect(list().map((c) => c.name)).toEqual(['hamlet'])
+    // deleted means in the Trash: the file stays until purged
+    expect(files().length).toBe(2)
+    expect(json<{ name: string }[]>(run('checkpoints', 'trash', '--json')).map((c) => c.name)).toEqual(['third'])
+    expect(json<{ deleted: string[] }>(run('checkpoints', 'purge', 'third', '--json')).deleted).toEqual(['third'])
     expect(files().length).toBe(1)
     expect(existsSync(join(dataDir, saved.file))).toBe(false)
   })
@@ -390,7 +433,7 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     expect(await exited).toEqual({ code: 130, signal: null })
     expect(stderr).toBe('soliloquy: cancelled\n')
     expect(stdout).toBe('')
-    const sweeps = json<{ total: number; runs: RunJson[] }>(run('history', '--json', '--data', own))
+    const sweeps = json<{ total: number; runs: RunJson[] }>(run('history', '--flat', '--json', '--data', own))
     expect(sweeps.total).toBe(3)
     expect(sweeps.runs.map((r) => [r.kind, r.status, r.lr]).sort()).toEqual([['sweep', 'cancelled', 0], ['sweep', 'cancelled', 0.01], ['sweep', 'cancelled', 0.03]])
   })

@@ -2,7 +2,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { Engine } from '../src/main/engine/engine'
+import { CancelledError, Engine } from '../src/main/engine/engine'
 import { loadAddon } from '../src/main/engine/native'
 import { ORGANISM, tmp, writeTinyModel } from './helpers'
 
@@ -140,6 +140,16 @@ describe('calls refuse bad arguments in words and the process survives', () => {
     expect(phases[0]).toBe('generate')
     const [ok] = await engine.generate({ prompt: 'To be', views: [[]], maxNew: 4 })
     expect(ok.ids.length).toBe(4)
+    // the error carries what each view had generated when it stopped: the start of the uncancelled greedy output
+    const partial = ((await p.catch((e: unknown) => e)) as CancelledError).partial!
+    expect(partial.length).toBe(8)
+    const [whole] = await engine.generate({ prompt: 'To be', views: [[]], maxNew: 120, maxSeq: 128 })
+    for (const g of partial) {
+      expect(g.ids.length).toBeGreaterThanOrEqual(3)
+      expect(g.ids.length).toBeLessThan(120)
+      expect(g.ids).toEqual(whole.ids.slice(0, g.ids.length))
+      expect(g.text).toBe(engine.decode(g.ids))
+    }
   })
 
   it('writes to an unwritable place are reported', async () => {

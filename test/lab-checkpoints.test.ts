@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Lab } from '../src/main/lab/lab'
 import { readStepFile } from '../src/main/lab/checkpoints/stepFile'
-import type { RunResult } from '../src/shared/api'
+import { TRASH_DAYS, type RunResult } from '../src/shared/api'
 import { ORGANISM, reference, tmp, writeTinyModel } from './helpers'
 
 const ref = reference()
@@ -98,18 +98,49 @@ describe('checkpoints', () => {
 
     const renamed = await lab.renameCheckpoint({ id: 'hamlet-2', name: 'nobler' })
     expect(renamed.name).toBe('nobler')
+    // Re-run of a run whose base was renamed finds the base by id
+    const again = await lab.rerun(g.run.id)
+    expect(again.run.base).toMatchObject({ id: c2.id, name: 'nobler' })
+    expect(again.run.outputIds).toEqual(g.run.outputIds)
+    expect(g.run.base).toMatchObject({ name: 'hamlet-2' })
+    expect((await lab.run(g.run.id)).run.base).toMatchObject({ name: 'hamlet-2', currentName: 'nobler', state: 'live' })
     await expect(lab.renameCheckpoint({ id: 'nobler', name: 'hamlet' })).rejects.toThrow(/already exists/)
     await expect(lab.deleteCheckpoint({ id: 'hamlet' })).rejects.toThrow(/1 descendant built on it \(nobler\).*force/)
     expect((await lab.checkpoints()).length).toBe(2)
     // a spare leaf can go without force
     const s3 = await lab.step({ model: 'nobler', phrase: 'The slings and arrows', lr: 0.01, maxGen: 4, save: 'leaf' })
+    // the run records its base: id, name and hash at the time
+    expect(s3.run.base).toEqual({ id: c2.id, name: 'nobler', sha256: c2.sha256, currentName: 'nobler', state: 'live', deletedAt: null })
+    // deleting moves to the Trash: file kept, no longer offered as a base, restorable
     const del = await lab.deleteCheckpoint({ id: 'leaf' })
-    expect(del.deleted).toEqual(['leaf'])
-    expect(del.freedBytes).toBe(s3.checkpoint!.bytes)
+    expect(del).toEqual({ deleted: ['leaf'], freedBytes: 0, trashed: true })
+    expect(existsSync(join(dataDir, s3.checkpoint!.file))).toBe(true)
+    expect((await lab.checkpoints()).map((c) => c.name).sort()).toEqual(['hamlet', 'nobler'])
+    const trash = await lab.checkpoints({ include: 'trash' })
+    expect(trash.map((c) => c.name)).toEqual(['leaf'])
+    expect(Date.parse(trash[0].purgeAt!) - Date.parse(trash[0].deletedAt!)).toBe(TRASH_DAYS * 86_400_000)
+    await expect(lab.generate({ model: 'leaf' })).rejects.toThrow(/^the base checkpoint "leaf" was deleted on \d{4}-\d\d-\d\d \d\d:\d\d UTC; restore it from Checkpoints → Trash$/)
+    await expect(lab.step({ model: 'hamlet', lr: 0.01, maxGen: 2, save: 'leaf' })).rejects.toThrow(/"leaf" is in the Trash/)
+    expect((await lab.restoreCheckpoint({ id: 'leaf' })).deletedAt).toBeNull()
+    expect((await lab.generate({ model: 'leaf', maxGen: 4 })).run.outputIds).toEqual(s3.run.outputIds.slice(0, 4))
+    // purge: row and file gone for good
+    await lab.deleteCheckpoint({ id: 'leaf' })
+    const purged = await lab.purgeCheckpoints({ id: 'leaf' })
+    expect(purged).toEqual({ deleted: ['leaf'], freedBytes: s3.checkpoint!.bytes })
     expect(existsSync(join(dataDir, s3.checkpoint!.file))).toBe(false)
     const forced = await lab.deleteCheckpoint({ id: 'hamlet', force: true })
     expect(forced.deleted.sort()).toEqual(['hamlet', 'nobler'])
     expect(await lab.checkpoints()).toEqual([])
+    // provenance survives the rename and the deletion, and Re-run says what happened in words
+    const s2now = (await lab.run(s2.run.id)).run
+    expect(s2now.base).toMatchObject({ id: step.checkpoint!.id, name: 'hamlet', state: 'trashed' })
+    const s3now = (await lab.run(s3.run.id)).run
+    expect(s3now.base).toMatchObject({ id: c2.id, name: 'nobler', sha256: c2.sha256, state: 'trashed' })
+    await expect(lab.generate({ model: String(step.checkpoint!.id) })).rejects.toThrow(/the base checkpoint "hamlet" was deleted on .*Checkpoints → Trash/)
+    await expect(lab.saveCheckpoint({ runId: s3.run.id, name: 'again' })).rejects.toThrow(/^run \d+ started from the base checkpoint "nobler", which was deleted on .*; restore it from Checkpoints → Trash$/)
+    await expect(lab.rerun(s3.run.id)).rejects.toThrow(/^run \d+ started from the base checkpoint "nobler", which was deleted on .*; restore it from Checkpoints → Trash$/)
+    await lab.purgeCheckpoints({ olderThanDays: 0 })
+    expect((await lab.run(s3.run.id)).run.base).toMatchObject({ id: c2.id, name: 'nobler', currentName: null, state: 'purged' })
     await expect(lab.generate({ model: 'hamlet' })).rejects.toThrow(/neither a model directory nor a saved checkpoint/)
     // the runs stay in the history
     expect((await lab.run(step.run.id)).run.status).toBe('done')

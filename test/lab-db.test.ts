@@ -25,7 +25,7 @@ describe('schema migrations', () => {
     const db = new Database(join(dir, HISTORY_FILE), { readonly: true })
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(tables(db)).toEqual(['checkpoints', 'models', 'run_groups', 'runs'])
+    expect(tables(db)).toEqual(['checkpoints', 'experiments', 'model_texts', 'models', 'run_groups', 'runs'])
     const idx = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name)
     for (const i of ['runs_model', 'runs_kind', 'runs_lr', 'runs_phrase', 'runs_started', 'runs_status', 'runs_group', 'checkpoints_parent'])
       expect(idx).toContain(i)

@@ -79,10 +79,10 @@ describe('bad input through the Lab', () => {
   it('α not a number', async () => {
     const client = labClient(lab, {})
     for (const lr of ['abc', NaN, Infinity, null, undefined] as unknown[])
-      await expect(client.call('step', { lr: lr as number }), String(lr)).rejects.toThrow(/^step: invalid arguments \(lr: must be a finite number \(got /)
-    await expect(client.call('sweep', { lrs: [0, 'x' as unknown as number] })).rejects.toThrow(/lrs\.1: must be a finite number \(got x\)/)
+      await expect(client.call('step', { lr: lr as number }), String(lr)).rejects.toThrow(/^step: Step size α: (must be (a number|a finite number|from 0 to 10) \(got |is missing$)/)
+    await expect(client.call('sweep', { lrs: [0, 'x' as unknown as number] })).rejects.toThrow(/Step sizes \(no\. 2\): must be a number \(got "x"\)/)
     await expect(client.call('lesson', { steps: [{ phrase: 'To be', lr: 'big' as unknown as number }] })).rejects.toThrow(
-      /steps\.0\.lr: must be a finite number/,
+      /Lessons \(no\. 1\): Step size α: must be a number \(got "big"\)/,
     )
     expect((await lab.history({})).total).toBe(0)
   })
@@ -90,11 +90,11 @@ describe('bad input through the Lab', () => {
   it('a phrase too long, an empty phrase, a prompt too long', async () => {
     const long = 'to be or not '.repeat(40)
     await expect(lab.step({ lr: 0.03, phrase: long })).rejects.toThrow(/^the phrase is too long: \d+ tokens with BOS, max_seq_len is 128$/)
-    await expect(labClient(lab, {}).call('sweep', { phrase: '  ' })).rejects.toThrow(/^sweep: invalid arguments \(phrase: the phrase is empty\)$/)
+    await expect(labClient(lab, {}).call('sweep', { phrase: '  ' })).rejects.toThrow(/^sweep: Phrase: the phrase is empty$/)
     await expect(lab.lesson({ steps: [{ phrase: 'To be', lr: 0.01 }, { phrase: long, lr: 0.01 }] })).rejects.toThrow(/phrase is too long/)
     await expect(lab.generate({ prompt: long })).rejects.toThrow(/^the prompt has \d+ tokens with BOS; max_seq_len is 128$/)
-    await expect(labClient(lab, {}).call('generate', { maxGen: -1 })).rejects.toThrow(/maxGen: .*>=1/)
-    await expect(labClient(lab, {}).call('generate', { maxGen: 0 })).rejects.toThrow(/maxGen: .*>=1/)
+    await expect(labClient(lab, {}).call('generate', { maxGen: -1 })).rejects.toThrow(/^generate: Max tokens: must be a whole number from 1 to 4096 \(got -1\)$/)
+    await expect(labClient(lab, {}).call('generate', { maxGen: 0 })).rejects.toThrow(/^generate: Max tokens: must be a whole number from 1 to 4096 \(got 0\)$/)
     await expect(lab.generate({ maxSeq: 100_000 })).rejects.toThrow(/max_seq_len must be a whole number from 2 to \d+ \(got 100000\)/)
     expect((await lab.history({})).total).toBe(0)
   })
@@ -175,8 +175,9 @@ describe('bad input through the CLI: one line, non-zero exit', () => {
       [['step', '--lr', '0.03', '--phrase', 'to be or not '.repeat(40)], /^soliloquy: the phrase is too long: \d+ tokens with BOS, max_seq_len is 128\n$/],
       [['generate', '--model', 'ghost'], /^soliloquy: "ghost" is neither a model directory nor a saved checkpoint\n$/],
       [['export', 'ghost', '--out', join(cliData, 'o')], /^soliloquy: no checkpoint "ghost" \(none saved yet\)\n$/],
-      [['show', '999'], /^soliloquy: no run 999\n$/],
-      [['history', '--kind', 'bogus'], /^soliloquy: --kind: "bogus" is not one of generate, step, sweep, compare, lesson\n$/],
+      [['show', 'r999'], /^soliloquy: no run 999\n$/],
+      [['show', '999'], /^soliloquy: no experiment 999\n$/],
+      [['history', '--kind', 'bogus'], /^soliloquy: --kind: "bogus" is not one of generate, step, sweep, compare, lesson, layers, window, emerge\n$/],
       [['lesson', '--steps', join(cliData, 'missing.json')], /^soliloquy: --steps .*missing\.json cannot be read \(ENOENT\)\n$/],
       [['history', '--data', file], /^soliloquy: data directory .*a-file is a file, not a directory\n$/],
     ]
@@ -187,6 +188,7 @@ describe('bad input through the CLI: one line, non-zero exit', () => {
     }
     const h = cli('history', '--json')
     expect(h.code).toBe(0)
-    expect(JSON.parse(h.stdout)).toEqual({ total: 0, runs: [] })
+    expect(JSON.parse(h.stdout)).toEqual({ total: 0, experiments: [] })
+    expect(JSON.parse(cli('history', '--flat', '--json').stdout)).toEqual({ total: 0, runs: [] })
   })
 })

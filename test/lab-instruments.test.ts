@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine, Gradient } from '../src/main/engine/engine'
 import { Lab } from '../src/main/lab/lab'
 import { keepOf, restrictGradient, updateGrid, LINEAR_KINDS } from '../src/main/lab/instruments/groups'
-import { continuationIds, learned, tokenRepetition, crossing } from '../src/main/lab/instruments/window'
+import { continuationIds, learned, crossing } from '../src/main/lab/instruments/window'
+import { repetitionByN } from '../src/main/lab/metrics'
 import { phraseRecall, wordCount } from '../src/main/lab/instruments/common'
 import { alignTokens } from '../src/shared/diff'
 import type { EmergeResult, LayerStudyResult, Restriction, WindowResult } from '../src/shared/api'
@@ -200,8 +201,6 @@ describe('the plasticity window', () => {
     w = await lab.window({})
   })
   it('pieces', () => {
-    expect(tokenRepetition([1, 2, 3, 4, 5, 6, 7, 8])).toBe(0)
-    expect(tokenRepetition(Array.from({ length: 40 }, (_, i) => 10 + (i % 2)))).toBeGreaterThan(0.85)
     expect(learned([5, 6, 7, 9], [5, 6, 7])).toBe(true)
     expect(learned([5, 6, 8], [5, 6, 7])).toBe(false)
     expect(continuationIds([1, 5, 6], [1, 5, 6, 7, 8])).toEqual([7, 8])
@@ -211,12 +210,18 @@ describe('the plasticity window', () => {
     expect(phraseRecall('To be, or not, or not', PHRASE)).toBe(3)
     expect(crossing([{ lr: 1, yes: true }, { lr: 0.1, yes: false }, { lr: 0.01, yes: false }])).toEqual({ at: 1, below: 0.1 })
   })
-  it('finds α_learn and α_break on the organism, recorded as a window group', () => {
+  it('finds α_learn and α_break on the organism, recorded as a window experiment', async () => {
     const bp = w.probes.find((p) => p.lr === w.alphaBreak)!
-    console.log(`window at α_break: repetition ${bp.tokenRepetition}, KL ${bp.stabilityKl}; below: ${JSON.stringify(w.probes.find((p) => p.lr === w.alphaBreakBelow))}`)
+    console.log(`window at α_break: repetition ${bp.repetition}, KL ${bp.stabilityKl}; below: ${JSON.stringify(w.probes.find((p) => p.lr === w.alphaBreakBelow))}`)
     console.log(`window: α_learn ${w.alphaLearn} (not at ${w.alphaLearnBelow}), α_break ${w.alphaBreak} (not at ${w.alphaBreakBelow}), width ${w.widthDecades} decades, ${w.probes.length} α tried`)
     expect(w.group.kind).toBe('window')
     expect(w.group.status).toBe('done')
+    // an experiment of its kind: History lists it, holding every run the search made, done with the search
+    const e = (await lab.experiments({ kind: 'window' })).experiments.find((x) => x.id === w.experimentId)!
+    expect(e).toMatchObject({ kind: 'window', status: 'done', groupId: w.group.id, runCount: w.probes.length })
+    expect(e.result).toMatchObject({ alphaLearn: w.alphaLearn, alphaBreak: w.alphaBreak })
+    // the break criterion is the run's own repetition metric
+    for (const p of w.probes) expect(p.repetition).toBe(w.runs.find((r) => r.id === p.runId)!.metrics.repetition)
     expect(w.runs.length).toBe(w.probes.length)
     expect(w.alphaLearn).not.toBeNull()
     expect(w.alphaBreak).not.toBeNull()
@@ -236,8 +241,8 @@ describe('the plasticity window', () => {
     // and α_break is broken by the stated measure: repetition or probe KL over the threshold
     const b = w.probes.find((p) => p.lr === w.alphaBreak)!
     const [bg] = await engine.generate({ prompt: promptIds, views: [[{ gradient: g, lr: w.alphaBreak! }]], maxNew: 64, maxSeq: 128 })
-    expect(tokenRepetition(bg.ids)).toBeCloseTo(b.tokenRepetition, 12)
-    expect(b.tokenRepetition >= w.thresholds.repetitionMax || (b.stabilityKl ?? 0) >= w.thresholds.klMax).toBe(true)
+    expect(repetitionByN(bg.ids)['4']).toBeCloseTo(b.repetition, 12)
+    expect(b.repetition >= w.thresholds.repetitionMax || (b.stabilityKl ?? 0) >= w.thresholds.klMax).toBe(true)
   })
 })
 
@@ -277,30 +282,31 @@ describe('watching it emerge', () => {
 describe('report and diff', () => {
   it('the HTML report is self-contained and holds the seed table and the metrics', async () => {
     const s = await lab.sweep({ lrs: [0, 0.03, 0.1], maxGen: 16 })
-    const { html } = await lab.report({ group: s.group.id })
+    const { html } = await lab.report({ id: s.runs[0].experimentId! })
     expect(html).toContain(s.table.split('\n')[0].replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'))
     expect(html).toContain('<svg')
     expect(html).not.toMatch(/https?:\/\//)
     expect(html).not.toMatch(/<script|<link|src=/i)
     for (const r of s.runs) expect(html).toContain(`<td>${r.id}</td>`)
-    const layers = await lab.report({ group: (await lab.history({ kind: 'layers' })).runs[0].groupId! })
+    const layers = await lab.report({ id: (await lab.history({ kind: 'layers' })).runs[0].experimentId! })
     expect(layers.html).toContain('Which parameters alone recall the phrase')
     const c = await lab.compare({ lrs: [0.03], maxGen: 8 })
-    const ch = (await lab.report({ group: c.group.id })).html
+    const ch = (await lab.report({ id: c.runs[0].experimentId! })).html
     expect(ch).toContain('prefix 3.0E-02')
     expect(ch).toContain('plain 0.0')
     expect(ch).not.toMatch(/https?:\/\//)
     const l = await lab.lesson({ steps: [{ phrase: PHRASE, lr: 0.03 }, { phrase: 'Whether tis nobler', lr: 0.01 }], maxGen: 8 })
-    const lh = (await lab.report({ group: l.group.id })).html
+    const lh = (await lab.report({ id: l.runs[0].experimentId! })).html
     expect(lh).toContain('Forgetting')
     expect(lh).not.toMatch(/https?:\/\//)
   })
   it('diffRuns aligns two completions token by token and shows metrics side by side', async () => {
     const s = await lab.sweep({ lrs: [0, 0.03], maxGen: 24 })
     const d = await lab.diffRuns({ a: s.runs[0].id, b: s.runs[1].id })
-    expect(d.ops.filter((o) => o.op !== 'b').map((o) => o.id)).toEqual(s.runs[0].outputIds)
-    expect(d.ops.filter((o) => o.op !== 'a').map((o) => o.id)).toEqual(s.runs[1].outputIds)
-    expect(d.metrics.find((m) => m.key === 'lr')).toEqual({ key: 'lr', a: 0, b: 0.03 })
+    expect(d.tokens.filter((o) => o.op !== 'ins').map((o) => o.id)).toEqual(s.runs[0].outputIds)
+    expect(d.tokens.filter((o) => o.op !== 'del').map((o) => o.id)).toEqual(s.runs[1].outputIds)
+    expect(d.sameFraction).toBe(d.common / Math.max(s.runs[0].outputIds.length, s.runs[1].outputIds.length))
+    expect(d.settings.find((m) => m.key === 'lr')).toMatchObject({ a: 0, b: 0.03, same: false })
     expect(alignTokens([1, 2, 3], [1, 3]).map((o) => o.op)).toEqual(['same', 'a', 'same'])
   })
 })

@@ -63,7 +63,7 @@ describe('the seed experiment, recorded', () => {
       expect(r.ms).toBeGreaterThan(0)
       expect(r.finishedAt).not.toBeNull()
       for (const k of ['phraseLossBefore', 'phraseLossAfter', 'recall', 'referenceLogprob', 'stabilityKl', 'probePerplexityDelta',
-        'distinct2', 'longestRepeat'] as const)
+        'repetition', 'compressionRatio', 'recallOf', 'longestRepeat', 'generalisation', 'locality'] as const)
         expect(typeof r.metrics[k], `${k} at α=${r.lr}`).toBe('number')
       expect(Object.keys(r.metrics.layerUpdateNorms!)).toEqual(['embed', 'layer.0', 'layer.1', 'layer.2', 'layer.3', 'layer.4', 'layer.5', 'head'])
     }
@@ -115,12 +115,15 @@ describe('the seed experiment, recorded', () => {
   })
 
   it('fluency collapses at α ≥ 0.3 ("or or or …")', () => {
+    // token-level repetition (share of 4-grams seen before) and compression ratio flag the rant; prose stays low
     for (const lr of [0, 0.03]) {
-      expect(at(lr).metrics.distinct2!).toBeGreaterThan(0.7)
+      expect(at(lr).metrics.repetition!).toBeLessThan(0.2)
+      expect(at(lr).metrics.compressionRatio!).toBeLessThan(2.5)
       expect(at(lr).metrics.longestRepeat!).toBeLessThan(8)
     }
     for (const lr of [0.3, 1.0]) {
-      expect(at(lr).metrics.distinct2!, `α=${lr}`).toBeLessThan(0.1)
+      expect(at(lr).metrics.repetition!, `α=${lr}`).toBeGreaterThan(0.9)
+      expect(at(lr).metrics.compressionRatio!, `α=${lr}`).toBeGreaterThan(10)
       expect(at(lr).metrics.longestRepeat!, `α=${lr}`).toBeGreaterThanOrEqual(48)
     }
   })

@@ -405,7 +405,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return t->Promise();
   }
 
-  // generate({prompt, views, maxNew, maxSeq, temperature, topP, seed}, opts) → Promise<{tokens, margins}>
+  // generate({prompt, views, maxNew, maxSeq, temperature, topP, seed}, opts) → Promise<{tokens, margins, cancelled}>
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) type_error(env, "generate expects an options object");
@@ -442,6 +442,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                          }
                          r.Set("tokens", toks);
                          r.Set("margins", margins);
+                         r.Set("cancelled", Napi::Boolean::New(env, out->cancelled));
                          return r;
                        });
     t->Queue();

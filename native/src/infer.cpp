@@ -181,30 +181,34 @@ GenResult generate(const Model& m, const std::vector<View>& views, const GenPara
   std::vector<float> logits((size_t)N * V);
   int pos = 0, M = P;
   const int steps = total_len - P;
-  for (int step = 0; step < steps && !active.empty(); step++) {
-    std::vector<KVCache*> cs;
-    for (int s : active) cs.push_back(&caches[s]);
-    batch.forward(active, cs, tokens.data(), M, pos, logits.data(), false, job);
-    check_logits(logits.data(), active.size() * (size_t)V, "at step " + std::to_string(step + 1));
-    pos += M;
-    M = 1;
-    std::vector<int> next_active, next_tokens;
-    for (size_t i = 0; i < active.size(); i++) {
-      int s = active[i];
-      const float* lg = logits.data() + i * V;
-      float margin;
-      int tok = argmax_margin(lg, V, &margin);
-      if (p.temperature > 0) tok = sample(lg, V, p.temperature, p.top_p, rngs[s]);
-      res.tokens[s].push_back(tok);
-      res.margins[s].push_back(margin);
-      if (std::find(p.eos.begin(), p.eos.end(), tok) == p.eos.end()) {
-        next_active.push_back(s);
-        next_tokens.push_back(tok);
+  try {
+    for (int step = 0; step < steps && !active.empty(); step++) {
+      std::vector<KVCache*> cs;
+      for (int s : active) cs.push_back(&caches[s]);
+      batch.forward(active, cs, tokens.data(), M, pos, logits.data(), false, job);
+      check_logits(logits.data(), active.size() * (size_t)V, "at step " + std::to_string(step + 1));
+      pos += M;
+      M = 1;
+      std::vector<int> next_active, next_tokens;
+      for (size_t i = 0; i < active.size(); i++) {
+        int s = active[i];
+        const float* lg = logits.data() + i * V;
+        float margin;
+        int tok = argmax_margin(lg, V, &margin);
+        if (p.temperature > 0) tok = sample(lg, V, p.temperature, p.top_p, rngs[s]);
+        res.tokens[s].push_back(tok);
+        res.margins[s].push_back(margin);
+        if (std::find(p.eos.begin(), p.eos.end(), tok) == p.eos.end()) {
+          next_active.push_back(s);
+          next_tokens.push_back(tok);
+        }
       }
+      active = next_active;
+      tokens = next_tokens;
+      job.report("generate", step + 1, steps);
     }
-    active = next_active;
-    tokens = next_tokens;
-    job.report("generate", step + 1, steps);
+  } catch (const Cancelled&) {
+    res.cancelled = true;  // every view holds the tokens of the steps completed before the cancel
   }
   return res;
 }

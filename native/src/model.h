@@ -174,8 +174,10 @@ struct GenParams {
 struct GenResult {
   std::vector<std::vector<int>> tokens;     // per view: generated ids (EOS included when reached)
   std::vector<std::vector<float>> margins;  // per view: top-1 − top-2 logit at each generated step
+  bool cancelled = false;                   // cancelled mid-way: tokens/margins hold what was generated so far
 };
-// One batched generation: every decoding step reads the base weights once for all views.
+// One batched generation: every decoding step reads the base weights once for all views. A cancellation returns the
+// tokens generated so far with `cancelled` set (a cancelled sweep keeps its partial outputs), instead of throwing.
 GenResult generate(const Model& m, const std::vector<View>& views, const GenParams& p, const Job& job);
 
 struct ScoreResult {

@@ -3,6 +3,7 @@
 import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { IPC_CHANNELS } from '../shared/api'
 import { LabHost } from './labHost/host'
 import { utilityLauncher } from './labHost/utilityLauncher'
 import { DialogPaths, registerIpcRouter } from './ipc'
@@ -53,6 +54,10 @@ void app.whenReady().then(() => {
   const dataDir = ensureDataDir(process.env.SOLILOQUY_DATA ? resolveDataDir(process.env.SOLILOQUY_DATA) : app.getPath('userData'))
   // the lab (engine + SQLite) in a utility process: a native fault there does not close the window
   host = new LabHost({ dataDir }, utilityLauncher())
+  // lab events (a run or an experiment changed) go to every window: History updates without Refresh
+  host.onEvent((e) => {
+    for (const w of BrowserWindow.getAllWindows()) if (!w.webContents.isDestroyed()) w.webContents.send(IPC_CHANNELS.event, e)
+  })
   registerIpcRouter(ipcMain, host, {
     trustedSender: isAppUrl,
     dialogPaths: new DialogPaths(),

@@ -2,7 +2,7 @@
 // (IPC_CHANNELS in src/shared/api.ts), forwarding to the main process. Nothing else of Electron or Node reaches the
 // page. Calls to a method the contract does not list are refused here; arguments are validated in main.
 import { contextBridge, ipcRenderer, IpcRendererEvent } from 'electron'
-import { IPC_CHANNELS, methodNames, type CallResult, type PreloadApi, type ProgressMessage } from '../shared/api'
+import { IPC_CHANNELS, methodNames, type CallResult, type LabEvent, type PreloadApi, type ProgressMessage } from '../shared/api'
 
 const known = new Set<string>(methodNames)
 
@@ -19,6 +19,13 @@ const api: PreloadApi = {
     ipcRenderer.on(IPC_CHANNELS.progress, listener)
     return () => {
       ipcRenderer.removeListener(IPC_CHANNELS.progress, listener)
+    }
+  },
+  onEvent: (cb) => {
+    const listener = (_e: IpcRendererEvent, ev: LabEvent): void => cb(ev)
+    ipcRenderer.on(IPC_CHANNELS.event, listener)
+    return () => {
+      ipcRenderer.removeListener(IPC_CHANNELS.event, listener)
     }
   },
   pickDirectory: (purpose) => ipcRenderer.invoke(IPC_CHANNELS.pickDirectory, purpose) as Promise<string | null>,

@@ -43,9 +43,74 @@ export const MAX_PATH_CHARS = 4096
  */
 export const MAX_MESSAGE_BYTES = 24 * 1024 * 1024
 
+/**
+ * The lab's input limits, stated once: every request schema, every inline check in the UI and the CLI's errors use
+ * these numbers. A step size α is a non-negative finite number at most LIMITS.lr.max (the seed's largest is 0.1; the
+ * organism rants well before 1); 0 means "no step".
+ */
+export const LIMITS = {
+  lr: { min: 0, max: 10 },
+  maxGen: { min: 1, max: MAX_GEN_LIMIT },
+  maxSeq: { min: 2, max: 1_000_000 },
+  stepSizes: { min: 1, max: MAX_STEP_SIZES },
+  lessons: { min: 1, max: MAX_LESSONS },
+  probes: { max: MAX_PROBES },
+  paraphrases: { max: 32 },
+  tags: { max: 32, chars: 40 },
+  notes: { chars: 100_000 },
+  title: { chars: 200 },
+} as const
+
+/** Days a deleted checkpoint stays in the Trash (file kept, restorable) before the lab purges it. */
+export const TRASH_DAYS = 30
+
+/** The request fields in words: error messages name the field as the UI labels it, never by its key. */
+export const FIELD_LABELS: Record<string, string> = {
+  model: 'Model',
+  prompt: 'Prompt',
+  phrase: 'Phrase',
+  prefix: 'Prefix',
+  lr: 'Step size α',
+  lrs: 'Step sizes',
+  maxGen: 'Max tokens',
+  maxSeq: 'Max sequence length',
+  temperature: 'Temperature',
+  topP: 'Top-p',
+  seed: 'Seed',
+  reference: 'Reference text',
+  probes: 'Probe texts',
+  paraphrases: 'Paraphrased prompts',
+  steps: 'Lessons',
+  save: 'Checkpoint name',
+  name: 'Name',
+  id: 'Id',
+  outDir: 'Export directory',
+  dtype: 'Data type',
+  texts: 'Texts',
+  notes: 'Notes',
+  tags: 'Tags',
+  title: 'Title',
+  starred: 'Star',
+  format: 'Format',
+  limit: 'Page size',
+  offset: 'Page start',
+  text: 'Search text',
+  olderThanDays: 'Older than (days)',
+}
+
 // ---------- enumerations ----------
 
 export const runKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
+/**
+ * What an experiment is: one per action. Every run belongs to exactly one experiment. The instruments (layer study,
+ * plasticity-window search, emergence heatmap) are experiments too.
+ */
+export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
+/** experiment list sort keys */
+export const experimentSortKeys = ['created', 'finished', 'kind', 'runs', 'id'] as const
+/** a checkpoint's state: live, in the Trash (restorable; file kept), or purged (row and file gone) */
+export const checkpointStates = ['live', 'trashed', 'purged'] as const
+export const tableFormats = ['md', 'csv'] as const
 export const runStatuses = ['running', 'done', 'failed', 'cancelled', 'interrupted'] as const
 export const groupKinds = ['sweep', 'lesson', 'compare', 'layers', 'window', 'emerge'] as const
 /** history sort keys: when it started, α, recall, stability KL, phrase loss after, duration, id */
@@ -61,6 +126,10 @@ export const groupKind = z.enum(groupKinds)
 export const sortKey = z.enum(sortKeys)
 export const exportDtype = z.enum(exportDtypes)
 export const exportFormat = z.enum(exportFormats)
+export const experimentKind = z.enum(experimentKinds)
+export const experimentSortKey = z.enum(experimentSortKeys)
+export const checkpointState = z.enum(checkpointStates)
+export const tableFormat = z.enum(tableFormats)
 
 export type RunKind = z.infer<typeof runKind>
 export type RunStatus = z.infer<typeof runStatus>
@@ -74,6 +143,10 @@ export const EXPORT_DTYPES: Record<ExportFormat, readonly ExportDtype[]> = {
   gguf: ['F16', 'F32', 'BF16', 'Q8_0'],
   peft: ['F32', 'F16', 'BF16'],
 }
+export type ExperimentKind = z.infer<typeof experimentKind>
+export type ExperimentSortKey = z.infer<typeof experimentSortKey>
+export type CheckpointState = z.infer<typeof checkpointState>
+export type TableFormat = z.infer<typeof tableFormat>
 
 /**
  * Parameter groups a step can be restricted to (docs/design.md, "Restricted steps"): the coarse groups and the
@@ -105,12 +178,21 @@ export function isAbsolutePath(p: string): boolean {
   return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\')
 }
 
+/** A step size α: finite, 0 ≤ α ≤ LIMITS.lr.max. */
+export const stepSize = finite.refine((x) => x >= LIMITS.lr.min && x <= LIMITS.lr.max, {
+  error: (iss) => `must be from ${LIMITS.lr.min} to ${LIMITS.lr.max} (got ${String(iss.input)})`,
+})
+
 export const lrList = z
-  .array(finite)
+  .array(stepSize, { error: 'must be a list of step sizes' })
   .min(1, 'give at least one step size')
   .max(MAX_STEP_SIZES, `at most ${MAX_STEP_SIZES} step sizes at once`)
 
-const maxGen = z.number().int().min(1).max(MAX_GEN_LIMIT)
+const wholeIn = (lo: number, hi: number) =>
+  z.custom<number>((v) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi, {
+    error: (iss) => `must be a whole number from ${lo} to ${hi} (got ${JSON.stringify(iss.input)})`,
+  })
+const maxGen = wholeIn(LIMITS.maxGen.min, LIMITS.maxGen.max)
 
 /**
  * A measured number. A non-finite value (a NaN metric) arrives as null once it has crossed JSON, so the check
@@ -128,6 +210,8 @@ export const presetSchema = z.object({
   reference: z.string().nullable(),
   probes: z.record(z.string(), z.string()),
   engineeredPrefix: z.string(),
+  /** rewordings of the prompt for generalisation */
+  paraphrases: z.array(z.string()).default([]),
 })
 
 export const modelInfoSchema = z.object({
@@ -205,8 +289,17 @@ export type UpdateGrid = z.infer<typeof updateGridSchema>
 export const runMetricsSchema = z.object({
   phraseLossBefore: measured.optional(),
   phraseLossAfter: measured.optional(),
-  /** words of the reference continuation reproduced exactly, in order (prompt included) */
+  /**
+   * words of the reference reproduced exactly, in order, by prompt + completion — the engineered prefix (if any)
+   * excluded, so a prompt-engineered run and its Re-run measure the same thing
+   */
   recall: measured.optional(),
+  /**
+   * recall's denominator: words of the reference reachable within the run's max tokens (prompt + max_gen_len tokens
+   * of the reference), so recall never silently depends on max tokens; recallShare = recall / recallOf (0–1)
+   */
+  recallOf: measured.optional(),
+  recallShare: measured.optional(),
   /** log-prob of the reference continuation (sum over its tokens) */
   referenceLogprob: measured.optional(),
   /** mean KL(base ‖ stepped) over the probe texts, and per probe */
@@ -214,7 +307,28 @@ export const runMetricsSchema = z.object({
   probeKl: measuredMap.optional(),
   /** change of probe perplexity (stepped − base), mean over probes */
   probePerplexityDelta: measured.optional(),
+  /** old rows only (replaced by repetition and compressionRatio): distinct word bigrams / bigrams */
   distinct2: measured.optional(),
+  /**
+   * token-level repetition of the completion: share of its 4-grams of token ids that already occurred earlier in it
+   * (0 = nothing repeats; ranting → near 1); repetitionByN: the same for n = 1..4 (keys "1".."4")
+   */
+  repetition: measured.optional(),
+  repetitionByN: measuredMap.optional(),
+  /** raw bytes / raw-deflate bytes of the completion's UTF-8 (ranting compresses well → high; prose ≈ 1–2) */
+  compressionRatio: measured.optional(),
+  /**
+   * generalisation (EasyEdit): mean over the model's paraphrased prompts of the share of the phrase's words the
+   * stepped model reproduces after that prompt (0–1); per prompt in generalisationBy
+   */
+  generalisation: measured.optional(),
+  generalisationBy: measuredMap.optional(),
+  /**
+   * locality (EasyEdit): share of the greedy tokens the starting model gives after each probe's opening words that
+   * the stepped model gives unchanged, position by position (1 = untouched); per probe in localityBy
+   */
+  locality: measured.optional(),
+  localityBy: measuredMap.optional(),
   /** longest run of a repeated n-gram in the generation (in words) */
   longestRepeat: measured.optional(),
   /** ‖α∇W‖_F per layer ("embed", "layer.0" …, "head" = final norm + lm_head) */
@@ -235,17 +349,31 @@ export const runMetricsSchema = z.object({
   restriction: restrictionSchema.optional(),
   /** ‖α∇W‖_F per layer × module of the step this run took (restricted steps: dropped cells are 0) */
   updateGrid: updateGridSchema.optional(),
-  /**
-   * fraction of generated tokens that repeat a token 4-gram already generated (0: none; "al al al …" → ~1);
-   * the plasticity window's fluency measure (src/main/lab/instruments/window.ts)
-   */
-  tokenRepetition: measured.optional(),
 })
 export type RunMetrics = z.infer<typeof runMetricsSchema>
+
+/**
+ * Provenance of the checkpoint a run/experiment started from, kept when the checkpoint is renamed, trashed or purged:
+ * its id, its name and hash at the time, and what became of it.
+ */
+export const baseCheckpointSchema = z.object({
+  id: z.number(),
+  /** the name when the run was made */
+  name: z.string(),
+  sha256: z.string(),
+  /** its name now (null once purged) */
+  currentName: z.string().nullable(),
+  state: checkpointState,
+  /** when it was moved to the Trash (null: live, or purged without a record) */
+  deletedAt: z.string().nullable(),
+})
+export type BaseCheckpoint = z.infer<typeof baseCheckpointSchema>
 
 export const runRecordSchema = z.object({
   id: z.number(),
   kind: runKind,
+  /** the experiment (one action) this run belongs to */
+  experimentId: z.number().nullable().default(null),
   groupId: z.number().nullable(),
   /** position inside its group (α column of a sweep, step of a lesson, cell of a comparison) */
   groupIndex: z.number().nullable(),
@@ -258,7 +386,12 @@ export const runRecordSchema = z.object({
   parentRunId: z.number().nullable(),
   /** steps applied on top of the starting model before this run's own step (lessons) */
   chain: z.array(chainStepSchema),
+  /** the checkpoint it started from, surviving renames and deletion (null: the plain model) */
+  base: baseCheckpointSchema.nullable().default(null),
+  /** the prompt as given (without the engineered prefix) */
   prompt: z.string(),
+  /** prompt engineering: text generated in front of the prompt, excluded from recall ('' = none) */
+  prefix: z.string().default(''),
   phrase: z.string().nullable(),
   lr: z.number().nullable(),
   maxGen: z.number(),
@@ -318,11 +451,151 @@ export const checkpointSchema = z.object({
   /** number of steps from the plain model (1 = a single step) */
   depth: z.number(),
   childIds: z.array(z.number()),
+  /** null: live; else when it was moved to the Trash (its file is kept until purged, TRASH_DAYS later) */
+  deletedAt: z.string().nullable().default(null),
+  /** when the lab will purge it (deletedAt + TRASH_DAYS); null when live */
+  purgeAt: z.string().nullable().default(null),
 })
 export type CheckpointRecord = z.infer<typeof checkpointSchema>
 
 export const historyPageSchema = z.object({ total: z.number(), runs: z.array(runRecordSchema) })
 export type HistoryPage = z.infer<typeof historyPageSchema>
+
+// ---------- experiments: one per action, holding its runs ----------
+
+/** One experiment as History lists it: what was asked (the columns) and how it went. */
+export const experimentSummarySchema = z.object({
+  id: z.number(),
+  kind: experimentKind,
+  status: runStatus,
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  modelId: z.number().nullable(),
+  /** the model's name (or directory name) and the fingerprint of its weights at the time */
+  modelName: z.string().nullable(),
+  modelFingerprint: z.string(),
+  /** how the model was named ("ckpt:NAME", a path, null = the embedded organism) */
+  modelRef: z.string().nullable(),
+  /** the checkpoint it started from (provenance survives rename and deletion) */
+  base: baseCheckpointSchema.nullable(),
+  prompt: z.string(),
+  phrase: z.string().nullable(),
+  /** max_gen_len of its runs */
+  maxGen: z.number().nullable(),
+  maxSeq: z.number().nullable(),
+  /** the step sizes it ran (sweep, compare, lesson: in order) */
+  lrs: z.array(z.number()),
+  /** the full settings as run (plain JSON: prompt, phrase, prefix, maxGen, maxSeq, lrs, reference, probes, …) */
+  settings: z.record(z.string(), z.unknown()),
+  /** a summary written on completion (the sweep's table, a lesson's forgetting matrix, an instrument's result) */
+  result: z.record(z.string(), z.unknown()).nullable(),
+  title: z.string(),
+  notes: z.string(),
+  tags: z.array(z.string()),
+  starred: z.boolean(),
+  runCount: z.number(),
+  /** runs by status, e.g. { done: 7, cancelled: 1 } */
+  runStatuses: z.record(z.string(), z.number()),
+  /** the group of runs (sweep, compare, lesson and the instruments layers, window, emerge), null otherwise */
+  groupId: z.number().nullable(),
+})
+export type ExperimentSummary = z.infer<typeof experimentSummarySchema>
+
+export const experimentPageSchema = z.object({ total: z.number(), experiments: z.array(experimentSummarySchema) })
+export type ExperimentPage = z.infer<typeof experimentPageSchema>
+
+export const experimentDetailSchema = z.object({ experiment: experimentSummarySchema, runs: z.array(runRecordSchema) })
+export type ExperimentDetail = z.infer<typeof experimentDetailSchema>
+
+/** An experiment as a self-contained JSON document (exportExperiment; `soliloquy show --json`). */
+export const experimentExportSchema = z.object({
+  format: z.literal('soliloquy-experiment'),
+  version: z.literal(1),
+  exportedAt: z.string(),
+  experiment: experimentSummarySchema,
+  model: z.object({ id: z.number().nullable(), name: z.string().nullable(), path: z.string().nullable(), fingerprint: z.string() }),
+  /** every run complete: settings, output ids and text, every metric */
+  runs: z.array(runRecordSchema),
+})
+export type ExperimentExport = z.infer<typeof experimentExportSchema>
+
+export const experimentTableSchema = z.object({
+  format: tableFormat,
+  /** the table's text (Markdown or CSV) */
+  text: z.string(),
+  /** a file name to save it under, e.g. "experiment-12-sweep.md" */
+  filename: z.string(),
+})
+export type ExperimentTable = z.infer<typeof experimentTableSchema>
+
+/** One step of the token alignment of two runs' completions (LCS over token ids). */
+export const diffOpSchema = z.object({
+  op: z.enum(['same', 'del', 'ins']),
+  /** token id and its text */
+  id: z.number(),
+  text: z.string(),
+  /** position in run a's / run b's completion (null for an insertion / deletion) */
+  a: z.number().nullable(),
+  b: z.number().nullable(),
+})
+export type DiffOp = z.infer<typeof diffOpSchema>
+
+export const runDiffSchema = z.object({
+  a: runRecordSchema,
+  b: runRecordSchema,
+  /** completion tokens aligned: 'same' in both, 'del' only in a, 'ins' only in b */
+  tokens: z.array(diffOpSchema),
+  /** tokens shared by both (LCS length) */
+  common: z.number(),
+  /** common / the longer completion's tokens (1 for two empty completions) */
+  sameFraction: z.number(),
+  /** settings side by side (prompt, prefix, phrase, α, max tokens, base, model …) */
+  settings: z.array(z.object({ key: z.string(), label: z.string(), a: z.unknown(), b: z.unknown(), same: z.boolean() })),
+  /** scalar metrics side by side; delta = b − a (null when either is missing) */
+  metrics: z.array(z.object({ key: z.string(), label: z.string(), a: measured.nullable(), b: measured.nullable(), delta: measured.nullable() })),
+})
+export type RunDiff = z.infer<typeof runDiffSchema>
+
+/** A lab event pushed to every client when a run or an experiment changes (History updates without Refresh). */
+export const labEventSchema = z.object({
+  type: z.enum(['run', 'experiment']),
+  id: z.number(),
+  /** the run's experiment (for type 'run'); the experiment itself for type 'experiment' */
+  experimentId: z.number().nullable(),
+  status: runStatus,
+  /** what happened: 'created', 'finished' (done/failed/cancelled/interrupted) or 'updated' (notes, tags, star) */
+  change: z.enum(['created', 'finished', 'updated']),
+  at: z.string(),
+})
+export type LabEvent = z.infer<typeof labEventSchema>
+
+// ---------- per-model texts: reference, probes, paraphrased prompts ----------
+
+/** What the metrics of a model are measured against, stored per model (by fingerprint), editable. */
+export const modelTextsSchema = z.object({
+  modelId: z.number(),
+  fingerprint: z.string(),
+  /** the continuation recall and reference log-prob are measured against (null: none → those metrics absent) */
+  reference: z.string().nullable(),
+  /** unrelated texts: KL, perplexity change and locality */
+  probes: z.record(z.string(), z.string()),
+  /** rewordings of the prompt: generalisation */
+  paraphrases: z.array(z.string()),
+  /** 'preset': the preset's defaults (nothing saved); 'saved': edited and stored in the history */
+  source: z.enum(['preset', 'saved']),
+  updatedAt: z.string().nullable(),
+})
+export type ModelTexts = z.infer<typeof modelTextsSchema>
+
+export const tokenCountSchema = z.object({
+  /** tokens of each text given, BOS included (as the lab counts them against max_seq_len) */
+  counts: z.record(z.string(), z.number()),
+  /** the model's context (the largest max_seq_len it accepts) */
+  maxPos: z.number(),
+  /** per text, a problem in words against the maxSeq given (e.g. the phrase's 531 tokens vs 128); absent when fine */
+  problems: z.record(z.string(), z.string()),
+})
+export type TokenCount = z.infer<typeof tokenCountSchema>
 
 /** One point of the plasticity-vs-stability scatter. */
 export const scatterPointSchema = z.object({
@@ -338,7 +611,12 @@ export const scatterPointSchema = z.object({
   referenceLogprob: measured.nullable(),
   /** stability */
   stabilityKl: measured.nullable(),
+  /** old rows' fluency (null on new rows) */
   distinct2: measured.nullable(),
+  /** fluency: token 4-gram repetition and compression ratio (null on rows older than v3) */
+  repetition: measured.nullable().default(null),
+  compressionRatio: measured.nullable().default(null),
+  experimentId: z.number().nullable().default(null),
   startedAt: z.string(),
 })
 export type ScatterPoint = z.infer<typeof scatterPointSchema>
@@ -379,11 +657,16 @@ const probes = z
 const experimentBase = {
   /** null/omitted: the embedded organism; a model directory; or a checkpoint name ("ckpt:NAME" or bare) / id */
   model: modelRef.optional(),
-  prompt: text(MAX_TEXT_CHARS).min(1, 'the prompt is empty').optional(),
+  prompt: text(MAX_TEXT_CHARS).refine((p) => p.trim().length > 0, 'the prompt is empty').optional(),
+  /**
+   * prompt engineering: text generated in front of the prompt and excluded from recall ('' / omitted: none). A
+   * compare's engineered half stores it here, so Re-run of such a run measures recall the same way.
+   */
+  prefix: text(MAX_TEXT_CHARS).optional(),
   /** max_gen_len (default SEED_DEFAULTS.maxGen) */
   maxGen: maxGen.optional(),
   /** max_seq_len (default SEED_DEFAULTS.maxSeq; at most the model's context, checked by the lab) */
-  maxSeq: z.number().int().min(2).max(1_000_000).optional(),
+  maxSeq: wholeIn(LIMITS.maxSeq.min, LIMITS.maxSeq.max).optional(),
   /** 0 = greedy (default) */
   temperature: finite.min(0).max(100).optional(),
   topP: z.number().gt(0).max(1).optional(),
@@ -420,7 +703,7 @@ export const stepRequest = z
   .object({
     ...experimentBase,
     phrase: phrase.optional(),
-    lr: finite,
+    lr: stepSize,
     /** save the step as a checkpoint with this name */
     save: checkpointName.optional(),
     /** step only these parameters (exact: the other factors are dropped) */
@@ -433,25 +716,27 @@ export const sweepRequest = z
 export const compareRequest = z
   .object({
     ...experimentBase,
-    /** default SEED_DEFAULTS.engineeredPrefix (or the preset's) */
+    /** the engineered prefix of the comparison's second half; default the preset's (SEED_DEFAULTS.engineeredPrefix) */
     prefix: text(MAX_TEXT_CHARS).optional(),
     phrase: phrase.optional(),
     /** the steps to compare besides the unstepped model (default none: prompt engineering on the model alone) */
-    lrs: z.array(finite).max(MAX_STEP_SIZES, `at most ${MAX_STEP_SIZES} step sizes at once`).optional(),
+    lrs: z.array(stepSize).max(MAX_STEP_SIZES, `at most ${MAX_STEP_SIZES} step sizes at once`).optional(),
   })
   .strict()
 export const lessonRequest = z
   .object({
     ...experimentBase,
     steps: z
-      .array(z.object({ phrase, lr: finite }).strict())
+      .array(z.object({ phrase, lr: stepSize }).strict())
       .min(1, 'give at least one lesson')
       .max(MAX_LESSONS, `a lesson has at most ${MAX_LESSONS} steps`),
   })
   .strict()
 export const saveCheckpointRequest = z.object({ runId: id, name: checkpointName }).strict()
 export const renameCheckpointRequest = z.object({ id: checkpointRef, name: checkpointName }).strict()
-export const deleteCheckpointRequest = z.object({ id: checkpointRef, force: z.boolean().optional() }).strict()
+export const deleteCheckpointRequest = z
+  .object({ id: checkpointRef, force: z.boolean().optional(), /** delete for good instead of to the Trash */ purge: z.boolean().optional() })
+  .strict()
 /**
  * Export a checkpoint (or, without one, a model as it is) as a merged HF directory, a merged GGUF file or a PEFT
  * adapter. `outDir` is the target: a directory for hf/peft, a file for gguf.
@@ -479,13 +764,92 @@ export const exportCheckpointRequest = z
       ctx.addIssue({ code: 'custom', path: ['model'], message: 'name a checkpoint or a model, not both (a checkpoint knows its model)' })
   })
 
+const tagSchema = z
+  .string()
+  .trim()
+  .min(1, 'a tag cannot be empty')
+  .max(LIMITS.tags.chars, `a tag has at most ${LIMITS.tags.chars} characters`)
+
+export const experimentFilter = z
+  .object({
+    kind: oneOrMany(experimentKind).optional(),
+    status: oneOrMany(runStatus).optional(),
+    /** has this tag */
+    tag: tagSchema.optional(),
+    starred: z.boolean().optional(),
+    /** substring of the title, notes, prompt, phrase or tags */
+    text: text(2000).optional(),
+    /** model id, or a substring of its path/name */
+    model: z.union([id, text(4096)]).optional(),
+    /** experiments that started from this checkpoint (id, also when trashed or purged) */
+    checkpointId: id.optional(),
+    from: isoDate.optional(),
+    to: isoDate.optional(),
+    sort: experimentSortKey.optional(),
+    order: z.enum(sortOrders).optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+    offset: z.number().int().min(0).optional(),
+  })
+  .strict()
+export type ExperimentFilter = z.infer<typeof experimentFilter>
+
+export const updateExperimentRequest = z
+  .object({
+    id,
+    title: text(LIMITS.title.chars).optional(),
+    notes: text(LIMITS.notes.chars).optional(),
+    /** replaces the tags (trimmed, de-duplicated) */
+    tags: z.array(tagSchema).max(LIMITS.tags.max, `at most ${LIMITS.tags.max} tags`).optional(),
+    starred: z.boolean().optional(),
+  })
+  .strict()
+export type UpdateExperimentRequest = z.infer<typeof updateExperimentRequest>
+
+export const experimentTableRequest = z.object({ id, format: tableFormat.optional() }).strict()
+export const runDiffRequest = z.object({ a: id, b: id }).strict()
+
+export const checkpointsRequest = z
+  .object({ /** 'live' (default): usable bases; 'trash': deleted, restorable; 'all' */ include: z.enum(['live', 'trash', 'all']).optional() })
+  .strict()
+export const restoreCheckpointRequest = z.object({ id: checkpointRef }).strict()
+/** purge one trashed checkpoint (id), or every trashed one deleted more than olderThanDays ago (default TRASH_DAYS) */
+export const purgeCheckpointsRequest = z
+  .object({ id: checkpointRef.optional(), olderThanDays: z.number().min(0).max(100_000).optional() })
+  .strict()
+
+const modelSel = z.object({ model: modelRef.optional() }).strict()
+export const updateModelTextsRequest = z
+  .object({
+    model: modelRef.optional(),
+    reference: z.union([text(1_000_000), z.null()]).optional(),
+    probes: probes.optional(),
+    paraphrases: z
+      .array(text(20_000).refine((p) => p.trim().length > 0, 'a paraphrased prompt is empty'))
+      .max(LIMITS.paraphrases.max, `at most ${LIMITS.paraphrases.max} paraphrased prompts`)
+      .optional(),
+    /** forget the saved texts: back to the preset's */
+    reset: z.boolean().optional(),
+  })
+  .strict()
+export type UpdateModelTextsRequest = z.infer<typeof updateModelTextsRequest>
+
+export const tokenCountRequest = z
+  .object({
+    model: modelRef.optional(),
+    /** named texts to count, e.g. { prompt, phrase } */
+    texts: z.record(z.string().max(64), text(1_000_000)).refine((r) => Object.keys(r).length <= 16, 'at most 16 texts'),
+    /** checked against this max_seq_len (default SEED_DEFAULTS.maxSeq) */
+    maxSeq: wholeIn(LIMITS.maxSeq.min, LIMITS.maxSeq.max).optional(),
+  })
+  .strict()
+
 /** The layer study: the step at one α restricted to each group alone and to each layer band alone. */
 export const layerStudyRequest = z
   .object({
     ...experimentBase,
     phrase: phrase.optional(),
     /** default 0.03 */
-    lr: finite.optional(),
+    lr: stepSize.optional(),
     /** which restrictions to try (default: every coarse group, every seven-module kind, every layer band) */
     groups: z.array(paramGroup).min(1).max(paramGroups.length).optional(),
     /** width of the layer bands (default 1: each layer alone); 0: no layer bands */
@@ -504,7 +868,7 @@ export const windowRequest = z
     /** α per batched generation (default 8) and rounds after the first (default 3) */
     perRound: z.number().int().min(2).max(MAX_STEP_SIZES).optional(),
     rounds: z.number().int().min(0).max(20).optional(),
-    /** broken when tokenRepetition ≥ this (default WINDOW_DEFAULTS.repetitionMax) … */
+    /** broken when the completion's repetition ≥ this (default WINDOW_DEFAULTS.repetitionMax) … */
     repetitionMax: z.number().gt(0).max(1).optional(),
     /** … or when the mean probe KL(base ‖ stepped) ≥ this, in nats (default WINDOW_DEFAULTS.klMax) */
     klMax: finite.positive().optional(),
@@ -524,15 +888,14 @@ export const emergeRequest = z
   })
   .strict()
 
-export const reportRequest = z.object({ group: id }).strict()
-export const diffRunsRequest = z.object({ a: id, b: id }).strict()
+/** a report of one experiment (by its id; an instrument's, a sweep's, a compare's or a lesson's) */
+export const reportRequest = z.object({ id }).strict()
 
 export type ExperimentBase = z.infer<typeof generateRequest>
 export type LayerStudyRequest = z.infer<typeof layerStudyRequest>
 export type WindowRequest = z.infer<typeof windowRequest>
 export type EmergeRequest = z.infer<typeof emergeRequest>
 export type ReportRequest = z.infer<typeof reportRequest>
-export type DiffRunsRequest = z.infer<typeof diffRunsRequest>
 
 /** The window's defaults and thresholds, stated (docs/design.md, "The plasticity window"). */
 export const WINDOW_DEFAULTS = {
@@ -540,7 +903,7 @@ export const WINDOW_DEFAULTS = {
   hi: 1,
   perRound: 8,
   rounds: 3,
-  /** broken: at least this fraction of the generated tokens repeat an earlier token 4-gram */
+  /** broken: at least this share of the completion's token 4-grams occurred earlier in it (the run's `repetition`) */
   repetitionMax: 0.5,
   /** broken: mean probe KL(base ‖ stepped) at least this many nats per token */
   klMax: 1,
@@ -614,6 +977,8 @@ export const layerCellSchema = z.object({
 export type LayerCell = z.infer<typeof layerCellSchema>
 
 export const layerStudyResultSchema = z.object({
+  /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
+  experimentId: z.number(),
   group: groupRecordSchema,
   runs: z.array(runRecordSchema),
   lr: z.number(),
@@ -632,13 +997,16 @@ export const windowProbeSchema = z.object({
   round: z.number(),
   learned: z.boolean(),
   broken: z.boolean(),
-  tokenRepetition: measured,
+  /** the run's repetition metric (share of its completion's token 4-grams seen earlier in it) */
+  repetition: measured,
   stabilityKl: measured.nullable(),
   text: z.string(),
 })
 export type WindowProbe = z.infer<typeof windowProbeSchema>
 
 export const windowResultSchema = z.object({
+  /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
+  experimentId: z.number(),
   group: groupRecordSchema,
   runs: z.array(runRecordSchema),
   /** smallest α tried that learned (null: none in the bracket) */
@@ -662,6 +1030,8 @@ export type WindowResult = z.infer<typeof windowResultSchema>
 
 export const tokenAltSchema = z.object({ id: z.number(), text: z.string(), logprob: measured })
 export const emergeResultSchema = z.object({
+  /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
+  experimentId: z.number(),
   group: groupRecordSchema,
   runs: z.array(runRecordSchema),
   lrs: z.array(z.number()),
@@ -681,23 +1051,6 @@ export type EmergeResult = z.infer<typeof emergeResultSchema>
 export const reportResultSchema = z.object({ title: z.string(), html: z.string() })
 export type ReportResult = z.infer<typeof reportResultSchema>
 
-/** One step of a token alignment (src/shared/diff.ts): same token, or a token only in a, or only in b. */
-export const diffOpSchema = z.object({
-  op: z.enum(['same', 'a', 'b']),
-  id: z.number(),
-  text: z.string(),
-})
-export const diffRunsResultSchema = z.object({
-  a: runRecordSchema,
-  b: runRecordSchema,
-  /** the two completions' tokens aligned (longest common subsequence) */
-  ops: z.array(diffOpSchema),
-  /** tokens in common / the longer completion's tokens */
-  sameFraction: z.number(),
-  /** every scalar metric either run has, side by side */
-  metrics: z.array(z.object({ key: z.string(), a: measured.nullable(), b: measured.nullable() })),
-})
-export type DiffRunsResult = z.infer<typeof diffRunsResultSchema>
 
 export const runDetailSchema = z.object({
   run: runRecordSchema,
@@ -707,6 +1060,8 @@ export const runDetailSchema = z.object({
   startedFrom: checkpointSchema.nullable(),
   /** checkpoints saved from this run */
   saved: z.array(checkpointSchema),
+  /** the experiment it belongs to */
+  experiment: experimentSummarySchema.nullable().default(null),
 })
 export type RunDetail = z.infer<typeof runDetailSchema>
 
@@ -744,6 +1099,11 @@ export const engineInfoSchema = z.object({
   threads: z.number(),
 })
 export type EngineInfo = z.infer<typeof engineInfoSchema>
+export const deleteCheckpointResultSchema = deleteResultSchema.extend({
+  /** true: moved to the Trash (restorable until purged); false: purged */
+  trashed: z.boolean(),
+})
+export type DeleteCheckpointResult = z.infer<typeof deleteCheckpointResultSchema>
 
 // ---------- the method table ----------
 
@@ -758,16 +1118,32 @@ export const methods = {
   history: { req: historyFilter, res: historyPageSchema },
   run: { req: z.object({ id }).strict(), res: runDetailSchema },
   scatter: { req: historyFilter, res: z.array(scatterPointSchema) },
-  checkpoints: { req: z.object({}).strict(), res: z.array(checkpointSchema) },
+  checkpoints: { req: checkpointsRequest, res: z.array(checkpointSchema) },
   saveCheckpoint: { req: saveCheckpointRequest, res: checkpointSchema, long: true },
   renameCheckpoint: { req: renameCheckpointRequest, res: checkpointSchema },
-  deleteCheckpoint: { req: deleteCheckpointRequest, res: deleteResultSchema },
+  /** moves it (and with force its descendants) to the Trash; purge: true deletes it for good */
+  deleteCheckpoint: { req: deleteCheckpointRequest, res: deleteCheckpointResultSchema },
+  restoreCheckpoint: { req: restoreCheckpointRequest, res: checkpointSchema },
+  purgeCheckpoints: { req: purgeCheckpointsRequest, res: deleteResultSchema },
   exportCheckpoint: { req: exportCheckpointRequest, res: exportResultSchema, long: true },
+  /**
+   * Runs a recorded run again with its settings (prompt, prefix, phrase, α, max tokens …) on its base by id — a
+   * renamed base is found; a trashed or purged one is refused in words. A new experiment.
+   */
+  rerun: { req: z.object({ runId: id }).strict(), res: runResultSchema, long: true },
+  experiments: { req: experimentFilter, res: experimentPageSchema },
+  experiment: { req: z.object({ id }).strict(), res: experimentDetailSchema },
+  updateExperiment: { req: updateExperimentRequest, res: experimentSummarySchema },
+  exportExperiment: { req: z.object({ id }).strict(), res: experimentExportSchema },
+  experimentTable: { req: experimentTableRequest, res: experimentTableSchema },
+  diffRuns: { req: runDiffRequest, res: runDiffSchema },
+  modelTexts: { req: modelSel, res: modelTextsSchema },
+  updateModelTexts: { req: updateModelTextsRequest, res: modelTextsSchema },
+  tokenCount: { req: tokenCountRequest, res: tokenCountSchema },
   layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true },
   window: { req: windowRequest, res: windowResultSchema, long: true },
   emerge: { req: emergeRequest, res: emergeResultSchema, long: true },
   report: { req: reportRequest, res: reportResultSchema },
-  diffRuns: { req: diffRunsRequest, res: diffRunsResultSchema },
   engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
 } as const
 
@@ -819,6 +1195,8 @@ export const IPC_CHANNELS = {
   progress: 'api:progress',
   /** invoke: 'model' | 'export' → the directory chosen in the native dialog, or null */
   pickDirectory: 'api:pickDirectory',
+  /** main → every window: LabEvent (a run or an experiment changed) */
+  event: 'api:event',
 } as const
 
 /** model: a model directory; model-file: a .gguf file; export: a directory to export into; export-file: a .gguf to save */
@@ -846,24 +1224,95 @@ export type WsClientMessage = z.input<typeof wsClientMessage>
 /** … and what the server answers: progress of a job, or the result of call `id`. */
 export const wsServerMessage = z.union([
   progressMessage.extend({ type: z.literal('progress') }),
+  /** pushed to every connected page: a run or an experiment changed */
+  z.object({ type: z.literal('event'), event: labEventSchema }),
   z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(true), result: z.unknown() }),
   z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(false), error: z.object({ message: z.string() }) }),
 ])
 export type WsServerMessage = z.infer<typeof wsServerMessage>
 
-/** A zod error as one sentence: "lrs.2: must be a finite number; prompt: the prompt is empty". */
+/** A field's name in words: "lrs.2" → "Step sizes (no. 3)", "steps.0.phrase" → "Lessons (no. 1): Phrase". */
+export function fieldLabel(path: readonly PropertyKey[]): string {
+  const out: string[] = []
+  for (const k of path) {
+    if (typeof k === 'number') out[out.length - 1] = `${out[out.length - 1] ?? 'item'} (no. ${k + 1})`
+    else out.push(FIELD_LABELS[String(k)] ?? String(k))
+  }
+  return out.join(': ')
+}
+
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)
+  if (v === undefined) return 'nothing'
+  try {
+    return JSON.stringify(v)?.slice(0, 60) ?? String(v)
+  } catch {
+    return String(v)
+  }
+}
+
+/**
+ * One zod issue in words, naming the field as the UI labels it: "Max tokens must be a whole number from 1 to 4096
+ * (got "abc")". Messages the schemas wrote themselves are kept; zod's own (type, size, unknown keys) are reworded.
+ */
+export function issueInWords(issue: z.core.$ZodIssue): string {
+  const label = fieldLabel(issue.path)
+  const own = (m: string): string => (label ? `${label}: ${m}` : m)
+  const i = issue as z.core.$ZodIssue & { input?: unknown; expected?: unknown; minimum?: unknown; maximum?: unknown; keys?: string[]; origin?: string }
+  switch (issue.code) {
+    case 'invalid_type':
+      if (i.input === undefined) return own('is missing')
+      return own(`must be ${i.expected === 'number' ? 'a number' : i.expected === 'string' ? 'text' : i.expected === 'array' ? 'a list' : i.expected === 'boolean' ? 'true or false' : `of type ${String(i.expected)}`} (got ${shown(i.input)})`)
+    case 'too_small':
+      if (!/^Too small/.test(issue.message)) return own(issue.message)
+      if (i.origin === 'string') return own(Number(i.minimum) <= 1 ? 'is empty' : `needs at least ${String(i.minimum)} characters`)
+      if (i.origin === 'array') return own(`needs at least ${String(i.minimum)} item${Number(i.minimum) === 1 ? '' : 's'}`)
+      return own(`must be at least ${String(i.minimum)}`)
+    case 'too_big':
+      if (!/^Too big/.test(issue.message)) return own(issue.message)
+      if (i.origin === 'string') return own(`has more than ${String(i.maximum)} characters`)
+      if (i.origin === 'array') return own(`takes at most ${String(i.maximum)} items`)
+      return own(`must be at most ${String(i.maximum)}`)
+    case 'unrecognized_keys':
+      return `unknown setting${(i.keys ?? []).length === 1 ? '' : 's'} ${(i.keys ?? []).map((k) => JSON.stringify(k)).join(', ')}${label ? ` in ${label}` : ''}`
+    case 'invalid_union':
+    case 'invalid_value':
+      return own(`is not one of the accepted values (got ${shown(i.input)})`)
+    default:
+      return own(issue.message)
+  }
+}
+
+/** Per field (the request's top-level key, '' for the whole request): the first problem in words — for inline errors. */
+export function fieldErrors(err: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const issue of err.issues) {
+    const k = issue.path.length ? String(issue.path[0]) : ''
+    if (!(k in out)) out[k] = issueInWords(issue)
+  }
+  return out
+}
+
+/**
+ * THE zod error → message mapping (every transport, the CLI and the UI use it): "sweep: Max tokens must be a whole
+ * number from 1 to 4096 (got "abc"); Phrase: the phrase is empty". Never zod's raw text.
+ */
 export function describeZodError(method: string, err: z.ZodError): string {
-  const parts = err.issues.slice(0, 4).map((i) => {
-    const path = i.path.map(String).join('.')
-    return path ? `${path}: ${i.message}` : i.message
-  })
-  return `${method}: invalid arguments (${parts.join('; ')})`
+  const parts = err.issues.slice(0, 4).map(issueInWords)
+  return `${method}: ${parts.join('; ')}`
+}
+
+/** Checks a request before any run (the UI calls this as the user types): null when fine, else per-field messages. */
+export function checkRequest<M extends MethodName>(method: M, args: unknown): { message: string; fields: Record<string, string> } | null {
+  const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
+  if (r.success) return null
+  return { message: describeZodError(method, r.error), fields: fieldErrors(r.error) }
 }
 
 /** Validates one call; returns the parsed args or an error message in words. */
 export function validateCall(method: unknown, args: unknown): { ok: true; method: MethodName; args: unknown } | { ok: false; message: string } {
   if (!isMethod(method)) return { ok: false, message: `unknown method ${JSON.stringify(String(method)).slice(0, 80)}` }
-  const r = methods[method].req.safeParse(args === undefined ? {} : args)
+  const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
   if (!r.success) return { ok: false, message: describeZodError(method, r.error) }
   return { ok: true, method, args: r.data }
 }
@@ -881,6 +1330,8 @@ export interface ApiClient {
   cancel(jobId: string): Promise<void>
   /** native directory dialog (Electron only); null when cancelled or unavailable */
   pickDirectory?(purpose: PickPurpose): Promise<string | null>
+  /** lab events (runs/experiments changed); returns the unsubscribe function */
+  onEvent?(cb: (e: LabEvent) => void): () => void
 }
 
 /** What the preload exposes as window.api (everything validated again in main): one function per IPC channel. */
@@ -889,4 +1340,5 @@ export interface PreloadApi {
   cancel(jobId: string): Promise<void>
   onProgress(cb: (p: ProgressMessage) => void): () => void
   pickDirectory(purpose: PickPurpose): Promise<string | null>
+  onEvent(cb: (e: LabEvent) => void): () => void
 }

@@ -57,3 +57,28 @@ export function commonPrefixWords(a: string, b: string): number {
   while (n < wa.length && n < wb.length && wa[n] === wb[n]) n++
   return n
 }
+
+/** A Markdown cell: pipes and backslashes escaped so a word never splits the row. */
+function mdCell(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|')
+}
+
+/** The seed's table as GitHub Markdown: a "gradStep" column of word numbers, then one column per step size. */
+export function seedTableMarkdown(columns: SeedColumn[]): string {
+  const header = ['gradStep', ...columns.map((c) => formatStepSize(c.lr))]
+  const rows = seedRows(columns).map((r, i) => [String(i), ...r])
+  const line = (cells: string[]): string => `| ${cells.map(mdCell).join(' | ')} |`
+  return [line(header), `|${header.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n') + '\n'
+}
+
+/** A CSV field per RFC 4180: quoted when it holds a comma, quote or line break (quotes doubled). */
+function csvField(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** The seed's table as CSV (RFC 4180, CRLF line ends): the header row holds the step sizes as numbers. */
+export function seedTableCsv(columns: SeedColumn[]): string {
+  const header = ['gradStep', ...columns.map((c) => String(c.lr))]
+  const rows = seedRows(columns).map((r, i) => [String(i), ...r])
+  return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n'
+}

@@ -6,7 +6,16 @@ import { serveCommand, serveOptions } from './commands/serve'
 import { sweepCommand, sweepOptions } from './commands/sweep'
 import { checkpointsCommand, checkpointsOptions, exportCommand, exportOptions } from './commands/checkpoints'
 import { compareCommand, compareOptions } from './commands/compare'
-import { historyCommand, historyOptions, showCommand, showOptions } from './commands/history'
+import {
+  experimentCommand,
+  experimentOptions,
+  experimentsHistoryCommand,
+  experimentsHistoryOptions,
+  showAnyCommand,
+  showExperimentOptions,
+  tableCommand,
+  tableOptions,
+} from './commands/experiments'
 import { lessonCommand, lessonOptions } from './commands/lesson'
 import { generateCommand, generateOptions, stepCommand, stepOptions } from './commands/step'
 import { tokenizeCommand, tokenizeOptions } from './commands/tokenize'
@@ -94,20 +103,32 @@ export const commands: Record<string, Command> = {
     run: diffCommand,
   },
   history: {
-    summary: 'recorded runs, filtered and sorted',
-    usage: 'soliloquy history [--model M] [--phrase P] [--lr-min A] [--lr-max B] [--from DATE] [--to DATE] [--kind sweep,step] [--status done] [--sort started|lr|recall|stability|loss] [--asc] [--limit 30] [--offset 0] [--data DIR] [--json]',
-    options: historyOptions,
-    run: historyCommand,
+    summary: 'recorded experiments (one per action), newest first; --runs lists their runs, --flat the runs alone',
+    usage: 'soliloquy history [--runs] [--kind sweep,compare] [--status done] [--tag T] [--starred] [--text T] [--model M] [--from DATE] [--to DATE] [--sort created|finished|kind|runs|id] [--asc] [--limit 30] [--offset 0] [--flat (runs: --phrase P --lr-min A --lr-max B --sort started|lr|recall|stability|loss)] [--data DIR] [--json]',
+    options: experimentsHistoryOptions,
+    run: experimentsHistoryCommand,
   },
   show: {
-    summary: 'one recorded run in full: settings, text, ids, every metric',
-    usage: 'soliloquy show RUN [--data DIR] [--json]',
-    options: showOptions,
-    run: showCommand,
+    summary: 'one experiment with its runs (e12 or 12; --json: the complete export), or one run in full (r34)',
+    usage: 'soliloquy show EXPERIMENT|RUN [--data DIR] [--json]',
+    options: showExperimentOptions,
+    run: showAnyCommand,
+  },
+  experiment: {
+    summary: "an experiment's notes, title, tags and star",
+    usage: 'soliloquy experiment note|title|tag|untag|star|unstar EXPERIMENT [TEXT | TAG…] [--data DIR] [--json]',
+    options: experimentOptions,
+    run: experimentCommand,
+  },
+  table: {
+    summary: "the seed's table of a sweep experiment as Markdown or CSV",
+    usage: 'soliloquy table EXPERIMENT [--format md|csv] [--out FILE] [--data DIR] [--json]',
+    options: tableOptions,
+    run: tableCommand,
   },
   checkpoints: {
     summary: 'saved steps with lineage and sizes; save RUN NAME, rename NAME NEW, delete NAME [--force]',
-    usage: 'soliloquy checkpoints [save RUN NAME | rename NAME NEW | delete NAME [--force]] [--data DIR] [--json]',
+    usage: 'soliloquy checkpoints [save RUN NAME | rename NAME NEW | delete NAME [--force] [--purge] | restore NAME | trash | purge [NAME]] [--data DIR] [--json]',
     options: checkpointsOptions,
     run: checkpointsCommand,
   },

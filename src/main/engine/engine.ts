@@ -29,9 +29,12 @@ export interface CallOptions {
 }
 
 export class CancelledError extends Error {
-  constructor() {
+  /** a cancelled generation: what each view had generated when it stopped */
+  readonly partial?: Generation[]
+  constructor(partial?: Generation[]) {
     super('cancelled')
     this.name = 'CancelledError'
+    this.partial = partial
   }
 }
 
@@ -302,11 +305,14 @@ export class Engine {
     const r = await call(opts, (o) =>
       this.model.generate({ prompt, views, maxNew, maxSeq, temperature, topP, seed: args.seed ?? 0, eos: this.config.eosIds }, o),
     )
-    return r.tokens.map((t, i) => {
+    const gens = r.tokens.map((t, i) => {
       const ids = Array.from(t)
       const stopped = ids.length > 0 && this.config.eosIds.includes(ids[ids.length - 1])
       return { ids, text: this.decode(ids), margins: Array.from(r.margins[i]), stopped }
     })
+    // the engine returns what it had generated when cancelled: the caller may keep it (a cancelled sweep's rows)
+    if (r.cancelled) throw new CancelledError(gens)
+    return gens
   }
 
   /** Per-position log-likelihoods of a token sequence under several views (view 0 is the KL reference). */

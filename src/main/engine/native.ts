@@ -52,7 +52,7 @@ export interface NativeModel {
   generate(
     args: { prompt: number[]; views: NativeTerm[][]; maxNew: number; maxSeq: number; temperature: number; topP: number; seed: number; eos?: number[] },
     opts?: NativeCallOptions,
-  ): Promise<{ tokens: Int32Array[]; margins: Float32Array[] }>
+  ): Promise<{ tokens: Int32Array[]; margins: Float32Array[]; /** cancelled mid-way: tokens so far */ cancelled?: boolean }>
   score(args: { ids: number[]; views: NativeTerm[][]; topk: number; fullAt?: number[] }, opts?: NativeCallOptions): Promise<NativeScore>
   /** Writes `prefix` (a format's header) then each tensor's dense weights under `view` at its absolute offset;
    *  permuteHeads > 0 writes q/k rows in Meta's interleaved order from HF order. Written as path + ".partial",

@@ -14,6 +14,8 @@ export interface Preset {
   /** unrelated texts for the stability metric */
   probes: Record<string, string>
   engineeredPrefix: string
+  /** rewordings of the prompt for generalisation (EasyEdit's paraphrased prompts) */
+  paraphrases: string[]
 }
 
 /** The seed's own values (src/shared/api.ts holds them once), with no reference text or probes. */
@@ -24,6 +26,7 @@ export const SEED_PRESET: Preset = {
   reference: null,
   probes: {},
   engineeredPrefix: SEED_DEFAULTS.engineeredPrefix,
+  paraphrases: [],
 }
 
 export function readPreset(dir: string): Preset {
@@ -52,5 +55,6 @@ export function readPreset(dir: string): Preset {
     reference,
     probes,
     engineeredPrefix: str('engineeredPrefix', SEED_PRESET.engineeredPrefix),
+    paraphrases: Array.isArray(raw.paraphrases) ? raw.paraphrases.filter((x): x is string => typeof x === 'string' && x.trim().length > 0) : [],
   }
 }

@@ -8,6 +8,7 @@ import type {
   ChainStep,
   CompareCell,
   CompareResult,
+  ExperimentKind,
   GroupKind,
   LessonRecall,
   LessonResult,
@@ -19,13 +20,16 @@ import type {
   SweepResult,
 } from '../../shared/api'
 import type { DB } from './history/migrations'
-import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, RunOutcome } from './history/runs'
+import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, PartialOutput, RunOutcome } from './history/runs'
+import { createExperiment } from './history/experiments'
 import type { Target } from './targets'
 import { restrictGradient, updateGrid } from './instruments/groups'
-import { gradientMetrics, modelMetrics, textMetrics } from './metrics'
+import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from './metrics'
 
 export interface Settings {
   prompt: string
+  /** prompt engineering: generated in front of the prompt, excluded from recall ('' = none) */
+  prefix: string
   maxGen: number
   maxSeq: number
   temperature: number
@@ -33,6 +37,60 @@ export interface Settings {
   seed: number
   reference: string | null
   probes: Record<string, string>
+  /** paraphrased prompts (generalisation) */
+  paraphrases: string[]
+}
+
+/** What the model generates from: the engineered prefix (if any) and the prompt. */
+function generationPrompt(s: Settings): string {
+  return s.prefix + s.prompt
+}
+
+/** The base checkpoint's provenance as runs and experiments store it. */
+export function baseRef(t: Target): { id: number; name: string; sha256: string } | null {
+  return t.checkpoint ? { id: t.checkpoint.id, name: t.checkpoint.name, sha256: t.checkpoint.sha256 } : null
+}
+
+/**
+ * Writes the experiment of one action (before its runs), with its full settings. Instruments (layer study, window
+ * search, emergence) call this too, then insertRun with `experimentId`.
+ */
+export function openExperiment(
+  ctx: ExperimentContext,
+  t: Target,
+  s: Settings,
+  e: { kind: ExperimentKind; phrase: string | null; lrs: number[]; groupId?: number | null; extra?: Record<string, unknown> },
+): number {
+  return createExperiment(ctx.db, {
+    kind: e.kind,
+    groupId: e.groupId ?? null,
+    modelId: t.model.row.id,
+    modelFingerprint: t.model.fp.fingerprint,
+    modelRef: t.ref,
+    base: baseRef(t),
+    prompt: s.prompt,
+    phrase: e.phrase,
+    maxGen: s.maxGen,
+    maxSeq: s.maxSeq,
+    lrs: e.lrs,
+    settings: {
+      model: t.ref,
+      baseCheckpoint: baseRef(t),
+      prompt: s.prompt,
+      prefix: s.prefix,
+      phrase: e.phrase,
+      lrs: e.lrs,
+      maxGen: s.maxGen,
+      maxSeq: s.maxSeq,
+      temperature: s.temperature,
+      topP: s.topP,
+      seed: s.seed,
+      reference: s.reference,
+      probes: s.probes,
+      paraphrases: s.paraphrases,
+      ...e.extra,
+    },
+  })
 }
 
 /** The step a run took, remembered so "save this step" needs no recomputation while the lab is open. */
@@ -49,13 +107,16 @@ export interface ExperimentContext {
   remember(runId: number, memo: StepMemo): void
 }
 
-export function runBase(t: Target, s: Settings, kind: RunKind): Omit<NewRun, 'prompt'> & { prompt: string } {
+export function runBase(t: Target, s: Settings, kind: RunKind, experimentId: number): Omit<NewRun, 'prompt'> & { prompt: string } {
   return {
     kind,
+    experimentId,
     modelId: t.model.row.id,
     checkpointId: t.checkpoint?.id ?? null,
+    base: baseRef(t),
     modelRef: t.ref,
     prompt: s.prompt,
+    prefix: s.prefix,
     maxGen: s.maxGen,
     maxSeq: s.maxSeq,
     temperature: s.temperature,
@@ -68,22 +129,46 @@ function errorText(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]
 }
 
-/** Runs `work`; on failure marks the still-running rows cancelled/failed (and the group) and rethrows. */
-export async function guarded<T>(db: DB, ids: () => number[], t0: number, groupId: number | undefined, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work`; on failure marks the still-running rows cancelled/failed (and the group) and rethrows. A cancelled
+ * generation's partial tokens (CancelledError.partial, one per view) are kept on the cancelled rows: `partialRows`
+ * maps them to run ids and texts.
+ */
+export async function guarded<T>(
+  db: DB,
+  ids: () => number[],
+  t0: number,
+  groupId: number | undefined,
+  work: () => Promise<T>,
+  partialRows?: (partial: Generation[]) => Map<number, PartialOutput>,
+): Promise<T> {
   try {
     return await work()
   } catch (e) {
     const cancelled = e instanceof CancelledError
-    abortRuns(db, ids(), cancelled ? 'cancelled' : 'failed', cancelled ? 'cancelled' : errorText(e), t0, groupId)
+    const partial = cancelled && e.partial && partialRows ? partialRows(e.partial) : undefined
+    abortRuns(db, ids(), cancelled ? 'cancelled' : 'failed', cancelled ? 'cancelled' : errorText(e), t0, groupId, partial)
     throw e
+  }
+}
+
+/** A cancelled generation's tokens as the rows keep them (text metrics only: the model metrics were never taken). */
+function partialOutput(engine: Engine, promptIds: number[], g: Generation, prefix: string): PartialOutput {
+  const full = fullText(engine, promptIds, g)
+  return {
+    outputIds: g.ids,
+    outputText: g.text,
+    fullText: full,
+    metrics: textMetrics(g.ids, g.text, withoutPrefix(full, prefix), null),
   }
 }
 
 /** Checks the prompt and phrase fit before any row is written (bad input records nothing). */
 export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { promptIds: number[]; phraseIds: number[][] } {
-  const promptIds = engine.withBos(s.prompt, 'prompt')
+  if (s.prompt.trim().length === 0) throw new InputError('the prompt is empty')
+  const promptIds = engine.withBos(generationPrompt(s), 'prompt')
   if (promptIds.length >= s.maxSeq)
-    throw new InputError(`the prompt has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}`)
+    throw new InputError(`the prompt${s.prefix ? ' (with its prefix)' : ''} has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}`)
   const phraseIds = phrases.map((p) => {
     if (typeof p !== 'string' || p.trim().length === 0) throw new InputError('the phrase is empty')
     const ids = engine.withBos(p, 'phrase')
@@ -114,15 +199,33 @@ function generateAll(t: Target, s: Settings, promptIds: number[], views: View[],
   return generateViews(t.model.engine, s, promptIds, views, opts)
 }
 
-export function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, reference: string | null): RunOutcome {
+/** Recall's denominator for these settings (undefined without a reference). */
+function reachable(engine: Engine, s: Settings): number | undefined {
+  return s.reference ? reachableWords(engine, s.reference, engine.tokenize(s.prompt).length, s.maxGen) : undefined
+}
+
+export function outcome(id: number, engine: Engine, promptIds: number[], g: Generation, metrics: RunMetrics, s: Settings): RunOutcome {
   const full = fullText(engine, promptIds, g)
   return {
     id,
     outputIds: g.ids,
     outputText: g.text,
     fullText: full,
-    metrics: { ...textMetrics(g.text, full, reference), ...metrics, minMargin: minMargin(g) },
+    metrics: {
+      ...textMetrics(g.ids, g.text, withoutPrefix(full, s.prefix), s.reference, reachable(engine, s)),
+      ...metrics,
+      minMargin: minMargin(g),
+    },
   }
+}
+
+/** Generalisation and locality of stepped views (skipped when there is nothing to measure them with). */
+function edits(t: Target, s: Settings, views: View[], phrase: string | null, opts?: CallOptions): Promise<RunMetrics[]> {
+  return editMetrics(
+    t.model.engine,
+    { base: t.base, views, phrase, paraphrases: s.paraphrases, probes: s.probes, maxSeq: s.maxSeq },
+    opts,
+  )
 }
 
 export function records(db: DB, ids: number[]): RunRecord[] {
@@ -141,7 +244,8 @@ export function stepMetrics(engine: Engine, g: Gradient, lr: number, restrict?: 
 export async function runGenerate(ctx: ExperimentContext, t: Target, s: Settings, opts?: CallOptions): Promise<RunResult> {
   const { promptIds } = checkTexts(t.model.engine, s, [])
   const t0 = Date.now()
-  const id = insertRun(ctx.db, runBase(t, s, 'generate'))
+  const experimentId = openExperiment(ctx, t, s, { kind: 'generate', phrase: null, lrs: [] })
+  const id = insertRun(ctx.db, runBase(t, s, 'generate', experimentId))
   return guarded(ctx.db, () => [id], t0, undefined, async () => {
     const tg = Date.now()
     const [g] = await generateAll(t, s, promptIds, [t.base], opts)
@@ -149,9 +253,9 @@ export async function runGenerate(ctx: ExperimentContext, t: Target, s: Settings
     const tm = Date.now()
     const [m] = await modelMetrics(t.model.engine, { base: t.base, views: [t.base], reference: s.reference }, opts)
     delete m.probeKl
-    completeRuns(ctx.db, [outcome(id, t.model.engine, promptIds, g, { ...m, timings: { generateMs, metricsMs: Date.now() - tm } }, s.reference)], t0)
+    completeRuns(ctx.db, [outcome(id, t.model.engine, promptIds, g, { ...m, timings: { generateMs, metricsMs: Date.now() - tm } }, s)], t0)
     return { run: getRun(ctx.db, id)! }
-  })
+  }, (p) => new Map([[id, partialOutput(t.model.engine, promptIds, p[0], s.prefix)]]))
 }
 
 // ---- step ---------------------------------------------------------------------------------------------------
@@ -182,7 +286,8 @@ async function stepFrom(
     { base: t.base, views: [view], phraseIds, reference: s.reference, probes: s.probes },
     opts,
   )
-  return { gradient, view, g, m, gradientMs, generateMs, metricsStart }
+  const [em] = await edits(t, s, [view], phrase, opts)
+  return { gradient, view, g, m: { ...m, ...em }, gradientMs, generateMs, metricsStart }
 }
 
 export async function runStep(
@@ -197,14 +302,15 @@ export async function runStep(
   const engine = t.model.engine
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
   const t0 = Date.now()
-  const id = insertRun(ctx.db, { ...runBase(t, s, 'step'), phrase, lr })
+  const experimentId = openExperiment(ctx, t, s, { kind: 'step', phrase, lrs: [lr] })
+  const id = insertRun(ctx.db, { ...runBase(t, s, 'step', experimentId), phrase, lr })
   return guarded(ctx.db, () => [id], t0, undefined, async () => {
     const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts, restrict)
     const metrics = { ...stepMetrics(engine, gradient, lr, restrict), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
-    completeRuns(ctx.db, [outcome(id, engine, promptIds, g, metrics, s.reference)], t0)
+    completeRuns(ctx.db, [outcome(id, engine, promptIds, g, metrics, s)], t0)
     ctx.remember(id, { gradient, lr, modelId: t.model.row.id, at: t.base })
     return { run: getRun(ctx.db, id)! }
-  })
+  }, (p) => new Map([[id, partialOutput(engine, promptIds, p[0], s.prefix)]]))
 }
 
 // ---- sweep --------------------------------------------------------------------------------------------------
@@ -266,8 +372,9 @@ export async function runSweep(
     lrs,
     args,
   })
+  const experimentId = openExperiment(ctx, t, s, { kind: 'sweep', phrase, lrs, groupId })
   const ids = ctx.db.transaction(() =>
-    lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep'), phrase, lr, groupId, groupIndex: i })),
+    lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep', experimentId), phrase, lr, groupId, groupIndex: i })),
   )()
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
     const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts, restrict)
@@ -277,13 +384,15 @@ export async function runSweep(
       { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes },
       opts,
     )
+    const em = await edits(t, s, views, phrase, opts)
     const metricsMs = Date.now() - tm
     const outcomes = lrs.map((lr, i) =>
       outcome(ids[i], engine, promptIds, gens[i], {
         ...stepMetrics(engine, gradient, lr, restrict),
         ...ms[i],
+        ...em[i],
         timings: { gradientMs, generateMs, metricsMs },
-      }, s.reference),
+      }, s),
     )
     const table = formatSeedTable(outcomes.map((o, i) => ({ lr: lrs[i], words: seedWords(o.fullText) })))
     completeRuns(ctx.db, outcomes, t0, {
@@ -298,7 +407,7 @@ export async function runSweep(
       phraseLoss: gradient.loss,
       table,
     }
-  })
+  }, (p) => new Map(ids.map((id, i) => [id, partialOutput(engine, promptIds, p[i], s.prefix)])))
 }
 
 // ---- prompt comparison --------------------------------------------------------------------------------------
@@ -322,7 +431,9 @@ export async function runCompare(
   const engine = t.model.engine
   const steps = [0, ...lrs.filter((lr) => lr !== 0)]
   if (steps.length > 1 && !phrase) throw new InputError('a phrase is needed to compare steps')
-  const pre = { ...s, prompt: prefix + s.prompt }
+  // the plain half has no prefix; the engineered half stores its prefix apart from the prompt (recall skips it)
+  s = { ...s, prefix: '' }
+  const pre: Settings = { ...s, prefix }
   const { promptIds, phraseIds } = checkTexts(engine, s, steps.length > 1 && phrase ? [phrase] : [])
   const { promptIds: prefixedIds } = checkTexts(engine, pre, [])
   const t0 = Date.now()
@@ -335,12 +446,13 @@ export async function runCompare(
     lrs: steps,
     args,
   })
+  const experimentId = openExperiment(ctx, t, s, { kind: 'compare', phrase, lrs: steps, groupId, extra: { prefix } })
   const layout: { prefixed: boolean; lr: number }[] = []
   for (const prefixed of [false, true]) for (const lr of steps) layout.push({ prefixed, lr })
   const ids = ctx.db.transaction(() =>
     layout.map((c, i) =>
       insertRun(ctx.db, {
-        ...runBase(t, c.prefixed ? pre : s, 'compare'),
+        ...runBase(t, c.prefixed ? pre : s, 'compare', experimentId),
         phrase: c.lr !== 0 ? phrase : null,
         lr: c.lr,
         groupId,
@@ -348,10 +460,12 @@ export async function runCompare(
       }),
     ),
   )()
+  let partialPlain: Generation[] | null = null
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
     const gradient = steps.length > 1 && phrase ? await engine.gradient(phrase, t.base, opts, s.maxSeq) : null
     const views: View[] = steps.map((lr) => (lr === 0 || !gradient ? t.base : [...t.base, { gradient, lr }]))
     const plain = await generateAll(t, s, promptIds, views, opts)
+    partialPlain = plain
     const engineered = await generateAll(t, pre, prefixedIds, views, opts)
     const ms = await modelMetrics(
       engine,
@@ -367,7 +481,7 @@ export async function runCompare(
       const m: RunMetrics = {
         ...(gradient && c.lr !== 0 ? gradientMetrics(gradient, c.lr) : {}),
         ...ms[j],
-        ...textMetrics(g.text, shown, s.reference),
+        ...textMetrics(g.ids, g.text, shown, s.reference, reachable(engine, s)),
         minMargin: minMargin(g),
       }
       cells.push({ runId: ids[i], prefixed: c.prefixed, lr: c.lr, text: shown, recall: m.recall ?? null })
@@ -377,6 +491,15 @@ export async function runCompare(
     if (gradient)
       layout.forEach((c, i) => c.lr !== 0 && ctx.remember(ids[i], { gradient, lr: c.lr, modelId: t.model.row.id, at: t.base }))
     return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), cells }
+  }, (p) => {
+    // cancelled in the plain half: its partial tokens; in the engineered half: the plain half whole, its partial
+    const rows = new Map<number, PartialOutput>()
+    layout.forEach((c, i) => {
+      const j = steps.indexOf(c.lr)
+      const g = c.prefixed ? (partialPlain ? p[j] : undefined) : (partialPlain ? partialPlain[j] : p[j])
+      if (g) rows.set(ids[i], partialOutput(engine, c.prefixed ? prefixedIds : promptIds, g, c.prefixed ? prefix : ''))
+    })
+    return rows
   })
 }
 
@@ -413,12 +536,19 @@ export async function runLesson(
     lrs: steps.map((x) => x.lr),
     args,
   })
+  const experimentId = openExperiment(ctx, t, s, {
+    kind: 'lesson',
+    phrase: steps.map((x) => x.phrase).join(' | '),
+    lrs: steps.map((x) => x.lr),
+    groupId,
+    extra: { steps },
+  })
   const ids = ctx.db.transaction(() => {
     const out: number[] = []
     steps.forEach((st, k) =>
       out.push(
         insertRun(ctx.db, {
-          ...runBase(t, s, 'lesson'),
+          ...runBase(t, s, 'lesson', experimentId),
           phrase: st.phrase,
           lr: st.lr,
           groupId,
@@ -466,7 +596,7 @@ export async function runLesson(
       }
       // the last step completes the group in the same transaction
       const last = k === steps.length - 1
-      completeRuns(ctx.db, [outcome(ids[k], engine, promptIds, g, metrics, s.reference)], tk, last ? { id: groupId, result: { forgetting } } : undefined)
+      completeRuns(ctx.db, [outcome(ids[k], engine, promptIds, g, metrics, s)], tk, last ? { id: groupId, result: { forgetting } } : undefined)
       ctx.remember(ids[k], { gradient, lr: steps[k].lr, modelId: t.model.row.id, at })
       done = k + 1
     }

@@ -13,8 +13,6 @@ import {
   type EngineInfo,
   type CompareRequest,
   type CompareResult,
-  type DiffRunsRequest,
-  type DiffRunsResult,
   type EmergeRequest,
   type EmergeResult,
   type LayerStudyRequest,
@@ -29,6 +27,21 @@ import {
   type ExperimentBase,
   type ExportCheckpointRequest,
   type ExportResult,
+  type DeleteCheckpointResult,
+  type ExperimentDetail,
+  type ExperimentExport,
+  type ExperimentFilter,
+  type ExperimentPage,
+  type ExperimentSummary,
+  type ExperimentTable,
+  type LabEvent,
+  type ModelTexts,
+  type RunDiff,
+  type TableFormat,
+  type TokenCount,
+  type UpdateExperimentRequest,
+  type UpdateModelTextsRequest,
+  TRASH_DAYS,
   type GenerateRequest,
   type HistoryFilter,
   type HistoryPage,
@@ -52,14 +65,18 @@ import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSwee
 import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/checkpoints'
 import { DB, openDb } from './history/migrations'
 import { getModel, listModelRows } from './history/models'
-import { getGroup, getRun, queryRuns, scatterPoints } from './history/runs'
+import { experimentRuns, getGroup, getRun, queryRuns, scatterPoints } from './history/runs'
+import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/experiments'
+import { onHistoryEvent } from './history/events'
+import { getModelTexts, resetModelTexts, saveModelTexts } from './history/modelTexts'
+import { diffRuns, experimentTable } from './reports'
+import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
 import { checkRestriction, restrictGradient } from './instruments/groups'
 import { layerStudyPlan, runLayerStudy } from './instruments/layerStudy'
 import { runWindow, windowOptions } from './instruments/window'
 import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './instruments/emerge'
 import { experimentReport } from './instruments/report'
-import { diffRuns } from './instruments/diffRuns'
 
 export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
@@ -86,7 +103,7 @@ export class Lab {
   readonly db: DB
   readonly store: CheckpointStore
   /** what opening the database did: schema migration and runs found interrupted */
-  readonly opened: { migrated: { from: number; to: number }; interrupted: number[] }
+  readonly opened: { migrated: { from: number; to: number }; interrupted: number[]; purged: string[] }
   private readonly targets: Targets
   private readonly memos = new Map<number, StepMemo>()
   private closed = false
@@ -95,8 +112,10 @@ export class Lab {
     this.dataDir = ensureDataDir(resolveDataDir(o.dataDir))
     const r = openDb(join(this.dataDir, HISTORY_FILE))
     this.db = r.db
-    this.opened = { migrated: r.migrated, interrupted: r.interrupted }
     this.store = new CheckpointStore(this.db, this.dataDir)
+    // the Trash keeps deleted checkpoints TRASH_DAYS days
+    const purged = this.store.purge({ olderThanDays: TRASH_DAYS }).deleted
+    this.opened = { migrated: r.migrated, interrupted: r.interrupted, purged }
     this.targets = new Targets(this.db, this.store, o.threads ?? 0)
   }
 
@@ -117,16 +136,39 @@ export class Lab {
     const maxPos = t.model.engine.config.maxPos
     const maxSeq = a.maxSeq ?? SEED_DEFAULTS.maxSeq
     if (maxSeq > maxPos) throw new InputError(`max_seq_len must be a whole number from 2 to ${maxPos} (got ${maxSeq})`)
+    const texts = this.texts(t)
     return {
       prompt: a.prompt ?? p.prompt,
+      prefix: a.prefix ?? '',
+      paraphrases: texts.paraphrases,
       maxGen: a.maxGen ?? SEED_DEFAULTS.maxGen,
       maxSeq,
       temperature: a.temperature ?? 0,
       topP: a.topP ?? 1,
       seed: a.seed ?? SEED_DEFAULTS.seed,
-      reference: a.reference === undefined ? p.reference : a.reference,
-      probes: a.probes ?? p.probes,
+      reference: a.reference === undefined ? texts.reference : a.reference,
+      probes: a.probes ?? texts.probes,
     }
+  }
+
+  /** The model's texts: saved for its fingerprint, else its preset's. */
+  private texts(t: Target): ModelTexts {
+    const saved = getModelTexts(this.db, t.model.fp.fingerprint)
+    const p = t.model.preset
+    return {
+      modelId: t.model.row.id,
+      fingerprint: t.model.fp.fingerprint,
+      reference: saved ? saved.reference : p.reference,
+      probes: saved ? saved.probes : p.probes,
+      paraphrases: saved ? saved.paraphrases : p.paraphrases,
+      source: saved ? 'saved' : 'preset',
+      updatedAt: saved?.updatedAt ?? null,
+    }
+  }
+
+  /** Live changes of runs and experiments (for the UI's History without Refresh). Returns the unsubscribe. */
+  onEvent(cb: (e: LabEvent) => void): () => void {
+    return onHistoryEvent(this.db, cb)
   }
 
   /** Bytes of the distinct gradients the memos keep alive (a sweep's runs share one gradient). */
@@ -196,9 +238,7 @@ export class Lab {
   /** One SGD step on a phrase at α, then generate; optionally saved as a checkpoint (`save`: its name). */
   async step(args: StepRequest, opts?: CallOptions): Promise<RunResult> {
     const lr = args.lr
-    if (args.save !== undefined) {
-      if (findCheckpointByName(this.db, args.save)) throw new InputError(`a checkpoint named "${args.save}" already exists`)
-    }
+    if (args.save !== undefined) nameFree(this.db, args.save)
     const t = this.target(args.model)
     if (args.restrict) checkRestriction(args.restrict, t.model.engine.config.layers)
     const r = await runStep(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), lr, opts, args.restrict)
@@ -266,30 +306,23 @@ export class Lab {
     return runEmerge(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, topk, tokens, { ...args, lrs, topk, tokens }, opts)
   }
 
-  /** A self-contained HTML report of an experiment (a group of runs). */
+  /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its group's result). */
   async report(args: ReportRequest): Promise<ReportResult> {
     this.live()
-    const g = getGroup(this.db, args.group)
-    if (!g) throw new InputError(`no experiment ${args.group}`)
-    const m = getModel(this.db, g.modelId)
-    return experimentReport(g, g.runIds.map((id) => getRun(this.db, id)!), { model: m?.name ?? m?.path ?? `model ${g.modelId}` })
-  }
-
-  /** Two runs' completions token-aligned, and their metrics side by side. */
-  async diffRuns(args: DiffRunsRequest): Promise<DiffRunsResult> {
-    this.live()
-    const a = getRun(this.db, args.a)
-    const b = getRun(this.db, args.b)
-    if (!a) throw new InputError(`no run ${args.a}`)
-    if (!b) throw new InputError(`no run ${args.b}`)
-    let pieces: (ids: number[]) => string[] = (ids) => ids.map((id) => `#${id}`)
-    try {
-      const engine = this.targets.loadById(a.modelId, `run ${a.id}`).engine
-      pieces = (ids) => engine.decodeTokens(ids)
-    } catch {
-      /* the model is gone: ids stand for the tokens */
+    const e = this.experimentOrThrow(args.id)
+    const g = e.groupId === null ? undefined : getGroup(this.db, e.groupId)
+    const subject = {
+      id: e.id,
+      kind: e.kind,
+      status: e.status,
+      checkpointId: e.base?.id ?? null,
+      args: g?.args ?? e.settings,
+      result: g?.result ?? e.result,
+      createdAt: e.createdAt,
+      finishedAt: e.finishedAt,
     }
-    return diffRuns(a, b, pieces)
+    const model = e.modelName ?? e.modelRef ?? (e.modelId === null ? 'unknown model' : `model ${e.modelId}`)
+    return experimentReport(subject, experimentRuns(this.db, e.id), { model })
   }
 
   // ---- history ------------------------------------------------------------------------------------------------
@@ -311,7 +344,8 @@ export class Lab {
       group: run.groupId !== null ? (getGroup(this.db, run.groupId) ?? null) : null,
       model: { id: run.modelId, path: m?.path ?? '', name: m?.name ?? null },
       startedFrom: run.checkpointId !== null ? (getCheckpoint(this.db, run.checkpointId) ?? null) : null,
-      saved: this.store.list().filter((c) => c.runId === run.id),
+      saved: this.store.list('all').filter((c) => c.runId === run.id),
+      experiment: run.experimentId !== null ? (getExperiment(this.db, run.experimentId) ?? null) : null,
     }
   }
 
@@ -324,9 +358,25 @@ export class Lab {
   // ---- checkpoints --------------------------------------------------------------------------------------------
 
   /** Every saved checkpoint with its lineage (parent, depth, children) and size. */
-  async checkpoints(): Promise<CheckpointRecord[]> {
+  async checkpoints(args: { include?: 'live' | 'trash' | 'all' } = {}): Promise<CheckpointRecord[]> {
     this.live()
-    return this.store.list()
+    return this.store.list(args?.include ?? 'live')
+  }
+
+  /** Brings a checkpoint back from the Trash (with its trashed ancestors). */
+  async restoreCheckpoint(args: { id: number | string }): Promise<CheckpointRecord> {
+    this.live()
+    const c = this.store.restore(args.id)
+    this.targets.forgetViews()
+    return c
+  }
+
+  /** Purges one trashed checkpoint, or those deleted more than olderThanDays (default TRASH_DAYS) ago. */
+  async purgeCheckpoints(args: { id?: number | string; olderThanDays?: number } = {}): Promise<DeleteResult> {
+    this.live()
+    const r = this.store.purge({ ref: args.id, olderThanDays: args.olderThanDays })
+    this.targets.forgetViews()
+    return r
   }
 
   /** The step a run took: remembered, or recomputed (and checked against the recorded loss). */
@@ -342,6 +392,8 @@ export class Lab {
       const pm = await this.stepOf(parent, opts)
       at = [...pm.at, { gradient: pm.gradient, lr: pm.lr }]
       model = this.targets.loadById(pm.modelId, `run ${run.id}`)
+    } else if (run.base && run.base.state !== 'live') {
+      throw new InputError(`run ${run.id} started from ${this.baseGone(run.base)}`)
     } else if (run.checkpointId !== null) {
       const t = this.target(run.checkpointId)
       at = t.base
@@ -377,7 +429,7 @@ export class Lab {
   async saveCheckpoint(args: SaveCheckpointRequest, opts?: CallOptions): Promise<CheckpointRecord> {
     this.live()
     const name = args.name
-    if (findCheckpointByName(this.db, name)) throw new InputError(`a checkpoint named "${name}" already exists`)
+    nameFree(this.db, name)
     const run = getRun(this.db, args.runId)
     if (!run) throw new InputError(`no run ${args.runId}`)
     if (run.status !== 'done') throw new InputError(`run ${run.id} did not finish (${run.status}); there is no step to save`)
@@ -386,6 +438,7 @@ export class Lab {
     const already = findCheckpointByRun(this.db, run.id)
     if (already) throw new InputError(`run ${run.id} is already saved as checkpoint "${already.name}"`)
     let parentId = run.checkpointId
+    if (run.base && run.base.state !== 'live' && run.kind !== 'lesson') throw new InputError(`run ${run.id} started from ${this.baseGone(run.base)}`)
     if (run.checkpointId === null && run.modelRef?.startsWith('ckpt:') && run.kind !== 'lesson')
       throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
     if (run.kind === 'lesson' && run.parentRunId !== null) {
@@ -419,9 +472,9 @@ export class Lab {
   }
 
   /** Deletes a checkpoint; refuses when others are built on it unless `force` (which deletes them too). */
-  async deleteCheckpoint(args: DeleteCheckpointRequest): Promise<DeleteResult> {
+  async deleteCheckpoint(args: DeleteCheckpointRequest): Promise<DeleteCheckpointResult> {
     this.live()
-    const r = this.store.delete(args.id, args.force === true)
+    const r = this.store.delete(args.id, args.force === true, args.purge === true)
     this.targets.forgetViews()
     return r
   }
@@ -461,6 +514,158 @@ export class Lab {
     }
     const r = await exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts)
     return { ...r, format, dtype: args.dtype ?? hfStoredDtype(engine), checkpoint: ckpt }
+  }
+
+  /** Where a run's base went, in words (trashed: when and where to restore it; purged: gone for good). */
+  private baseGone(b: NonNullable<RunRecord['base']>): string {
+    if (b.state === 'trashed')
+      return trashedMessage({ name: b.currentName ?? b.name, deletedAt: b.deletedAt }, 'base checkpoint').replace('" was deleted', '", which was deleted')
+    return `the base checkpoint "${b.name}" (sha256 ${b.sha256.slice(0, 12)}…), which was deleted for good (purged from the Trash)`
+  }
+
+  // ---- experiments ----------------------------------------------------------------------------------------------
+
+  /**
+   * A recorded run again, with its own settings: on its base checkpoint by id (found after a rename; a trashed or
+   * purged base refused in words), its prompt and engineered prefix apart (recall the same way), its max tokens.
+   */
+  async rerun(runId: number, opts?: CallOptions): Promise<RunResult> {
+    this.live()
+    const run = getRun(this.db, runId)
+    if (!run) throw new InputError(`no run ${runId}`)
+    if (run.chain.length) throw new InputError(`run ${run.id} is step ${run.chain.length + 1} of a lesson; re-run the lesson (experiment ${run.experimentId})`)
+    let model: string | null
+    if (run.base) {
+      if (run.base.state !== 'live') throw new InputError(`run ${run.id} started from ${this.baseGone(run.base)}`)
+      model = String(run.base.id)
+    } else if (run.modelRef?.startsWith('ckpt:')) {
+      throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
+    } else {
+      const m = getModel(this.db, run.modelId)
+      model = m && m.embedded !== 1 ? m.path : null
+    }
+    const args = {
+      model,
+      prompt: run.prompt,
+      prefix: run.prefix,
+      maxGen: run.maxGen,
+      maxSeq: run.maxSeq,
+      temperature: run.temperature,
+      topP: run.topP,
+      seed: run.seed,
+    }
+    if (run.phrase && run.lr !== null && run.lr !== 0) return this.step({ ...args, phrase: run.phrase, lr: run.lr }, opts)
+    return this.generate(args, opts)
+  }
+
+  /** Experiments (one per action) filtered by kind/tag/star/text/model, sorted and paged, each with its summary. */
+  async experiments(filter: ExperimentFilter = {}): Promise<ExperimentPage> {
+    this.live()
+    return listExperiments(this.db, filter ?? {})
+  }
+
+  private experimentOrThrow(id: number): ExperimentSummary {
+    const e = getExperiment(this.db, id)
+    if (!e) throw new InputError(`no experiment ${JSON.stringify(id)}`)
+    return e
+  }
+
+  /** One experiment with all its runs. */
+  async experiment(id: number): Promise<ExperimentDetail> {
+    this.live()
+    return { experiment: this.experimentOrThrow(id), runs: experimentRuns(this.db, id) }
+  }
+
+  /** Title, notes, tags, star. */
+  async updateExperiment(u: UpdateExperimentRequest): Promise<ExperimentSummary> {
+    this.live()
+    this.experimentOrThrow(u.id)
+    return updateExperiment(this.db, u)!
+  }
+
+  /** The experiment as one JSON document: settings, every run with its outputs and metrics. */
+  async exportExperiment(id: number): Promise<ExperimentExport> {
+    this.live()
+    const e = this.experimentOrThrow(id)
+    return {
+      format: 'soliloquy-experiment',
+      version: 1,
+      exportedAt: new Date().toISOString(),
+      experiment: e,
+      model: { id: e.modelId, name: e.modelName, path: experimentModelPath(this.db, id), fingerprint: e.modelFingerprint },
+      runs: experimentRuns(this.db, id),
+    }
+  }
+
+  /** The seed's table of an experiment's runs (a sweep's α columns) as Markdown or CSV. */
+  async experimentTable(args: { id: number; format?: TableFormat }): Promise<ExperimentTable> {
+    this.live()
+    const e = this.experimentOrThrow(args.id)
+    const runs = experimentRuns(this.db, args.id)
+    if (!runs.some((r) => r.lr !== null))
+      throw new InputError(`experiment ${e.id} (${e.kind}) has no runs with a step size: the seed's table needs a sweep's columns`)
+    const format = args.format ?? 'md'
+    return { format, ...experimentTable(e, runs, format) }
+  }
+
+  /** Two runs side by side: completions aligned token by token (LCS over ids), settings and metrics. */
+  async diffRuns(args: { a: number; b: number }): Promise<RunDiff> {
+    this.live()
+    const a = getRun(this.db, args.a)
+    const b = getRun(this.db, args.b)
+    if (!a) throw new InputError(`no run ${args.a}`)
+    if (!b) throw new InputError(`no run ${args.b}`)
+    let decode: (ids: number[]) => string[] = (ids) => ids.map((id) => `#${id}`)
+    try {
+      const engine = this.targets.loadById(a.modelId, `run ${a.id}`).engine
+      decode = (ids) => engine.decodeTokens(ids)
+    } catch {
+      /* the model is gone: ids stay readable as #id */
+    }
+    return diffRuns(a, b, decode)
+  }
+
+  // ---- per-model texts ------------------------------------------------------------------------------------------
+
+  /** The reference text, probes and paraphrased prompts a model's metrics use (saved, or its preset's). */
+  async modelTexts(args: { model?: string | null } = {}): Promise<ModelTexts> {
+    return this.texts(this.target(args?.model))
+  }
+
+  /** Saves (or with reset forgets) a model's texts; omitted fields keep their current value. */
+  async updateModelTexts(args: UpdateModelTextsRequest): Promise<ModelTexts> {
+    const t = this.target(args.model)
+    if (args.reset) {
+      resetModelTexts(this.db, t.model.fp.fingerprint)
+      return this.texts(t)
+    }
+    const cur = this.texts(t)
+    if (args.reference !== undefined && args.reference !== null && args.reference.trim() === '')
+      throw new InputError('Reference text: is empty (give a text, or null for none)')
+    saveModelTexts(this.db, t.model.fp.fingerprint, {
+      reference: args.reference === undefined ? cur.reference : args.reference,
+      probes: args.probes ?? cur.probes,
+      paraphrases: args.paraphrases ?? cur.paraphrases,
+    })
+    return this.texts(t)
+  }
+
+  /** Token counts (BOS included) of texts on a model, with problems against max_seq_len in words. */
+  async tokenCount(args: { model?: string | null; texts: Record<string, string>; maxSeq?: number }): Promise<TokenCount> {
+    const t = this.target(args.model)
+    const engine = t.model.engine
+    const maxSeq = args.maxSeq ?? SEED_DEFAULTS.maxSeq
+    const counts: Record<string, number> = {}
+    const problems: Record<string, string> = {}
+    for (const [k, v] of Object.entries(args.texts)) {
+      counts[k] = v.length ? engine.withBos(v, k).length : 1
+      const label = k.charAt(0).toUpperCase() + k.slice(1)
+      if (k === 'prompt' && counts[k] >= maxSeq)
+        problems[k] = `${label} has ${counts[k]} tokens with BOS; max_seq_len is ${maxSeq}, so nothing could be generated`
+      else if (counts[k] > maxSeq) problems[k] = `${label} has ${counts[k]} tokens with BOS, more than max_seq_len ${maxSeq}`
+    }
+    if (maxSeq > engine.config.maxPos) problems.maxSeq = `max_seq_len ${maxSeq} exceeds the model's context ${engine.config.maxPos}`
+    return { counts, maxPos: engine.config.maxPos, problems }
   }
 
   /** Closes the database; the lab cannot be used afterwards. */

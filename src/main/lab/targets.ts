@@ -10,7 +10,7 @@ import { Preset, readPreset } from '../engine/preset'
 import { SEED_DEFAULTS, type CheckpointRecord, type ModelInfo } from '../../shared/api'
 import type { Fingerprint } from './checkpoints/fingerprint'
 import { modelFingerprint } from './checkpoints/fingerprint'
-import type { CheckpointStore } from './checkpoints/store'
+import { trashedMessage, type CheckpointStore } from './checkpoints/store'
 import { findCheckpointByName } from './history/checkpoints'
 import type { DB } from './history/migrations'
 import { getModel, ModelRow, upsertModel } from './history/models'
@@ -188,7 +188,8 @@ export class Targets {
     const byName = typeof ref === 'string' && !s.startsWith('ckpt:') ? findCheckpointByName(this.db, s) : undefined
     if (!byName && typeof ref === 'string' && !s.startsWith('ckpt:') && !/^\d+$/.test(s))
       throw new InputError(`"${s}" is neither a model directory nor a saved checkpoint`)
-    const c = byName ?? this.store.get(typeof ref === 'number' ? ref : s)
+    const c = byName ?? this.store.get(typeof ref === 'number' ? ref : s, { trashed: true })
+    if (c.deletedAt) throw new InputError(trashedMessage(c, 'base checkpoint'))
     const model = this.loadById(c.modelId, `checkpoint "${c.name}"`)
     const base = this.store.view(model.engine, c, model.fp, model.views)
     return { model, checkpoint: c, base, ref: `ckpt:${c.name}` }

@@ -9,6 +9,7 @@ import {
   methods,
   ProgressMessage,
   validateCall,
+  type LabEvent,
   type MethodName,
 } from '../../shared/api'
 
@@ -16,6 +17,8 @@ import {
 export interface LabBackend {
   call(method: MethodName, args: unknown, opts: { jobId?: string; onProgress?: (p: ProgressMessage) => void }): Promise<unknown>
   cancel(jobId: string): void
+  /** lab events (runs/experiments changed) for the routers to push to every client */
+  onEvent?(cb: (e: LabEvent) => void): () => void
 }
 
 export interface Dispatcher {

@@ -7,7 +7,7 @@ import { fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import type { MethodName, ProgressMessage } from '../../shared/api'
+import type { LabEvent, MethodName, ProgressMessage } from '../../shared/api'
 import type { LabBackend } from './dispatch'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
 
@@ -103,6 +103,7 @@ export class LabHost implements LabBackend {
   private crashed: { pid: number; reason: string } | undefined
   /** how many times a lab process died and was restarted (tests, status) */
   restarts = 0
+  private readonly listeners = new Set<(e: LabEvent) => void>()
 
   private readonly launch: LabLauncher
 
@@ -164,6 +165,8 @@ export class LabHost implements LabBackend {
       this.pending.delete(m.id)
       if (m.ok) p.resolve(m.result)
       else p.reject(new Error(m.message))
+    } else if (m.type === 'event') {
+      for (const cb of this.listeners) cb(m.event)
     } else if (m.type === 'fatal') {
       this.failAll(m.message)
     }
@@ -187,6 +190,12 @@ export class LabHost implements LabBackend {
       this.pending.set(id, { resolve, reject, jobId: opts.jobId, onProgress: opts.onProgress })
       lab.post({ type: 'call', id, method, args, jobId: opts.jobId })
     })
+  }
+
+  /** Lab events (a run or an experiment changed), for every client; returns the unsubscribe. */
+  onEvent(cb: (e: LabEvent) => void): () => void {
+    this.listeners.add(cb)
+    return () => this.listeners.delete(cb)
   }
 
   cancel(jobId: string): void {

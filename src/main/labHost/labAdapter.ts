@@ -1,6 +1,6 @@
 // The lab in its worker: contract methods go through the shared table (src/main/lab/methods.ts); arguments
 // arrive already validated against src/shared/api.ts by the router.
-import type { MethodName } from '../../shared/api'
+import type { LabEvent, MethodName } from '../../shared/api'
 import type { CallOptions } from '../engine/engine'
 import { Lab } from '../lab/lab'
 import type { WorkerConfig } from './protocol'
@@ -10,6 +10,8 @@ import { markOwnerFailed } from '../lab/history/runs'
 export interface LabAdapter {
   call(method: MethodName, args: unknown, opts: CallOptions): Promise<unknown>
   close(): void
+  /** the lab's change events (runs, experiments) */
+  onEvent(cb: (e: LabEvent) => void): () => void
 }
 
 export function createLabAdapter(config: WorkerConfig): LabAdapter {
@@ -19,5 +21,6 @@ export function createLabAdapter(config: WorkerConfig): LabAdapter {
   return {
     call: (method, args, opts) => table[method](args, opts),
     close: () => lab.close(),
+    onEvent: (cb) => lab.onEvent(cb),
   }
 }

@@ -35,6 +35,8 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
 
   try {
     lab = createLabAdapter(config)
+    // lab events (a run or an experiment changed) go to every client through the host
+    lab.onEvent((event) => post({ type: 'event', event }))
     post({ type: 'ready' })
   } catch (e) {
     fatal = errorMessage(e)

@@ -1,5 +1,5 @@
 // Messages between the lab host (main thread) and the lab worker (worker thread).
-import type { MethodName } from '../../shared/api'
+import type { LabEvent, MethodName } from '../../shared/api'
 
 export type ToWorker =
   | { type: 'call'; id: number; method: MethodName; args: unknown; jobId?: string }
@@ -13,6 +13,8 @@ export type FromWorker =
   | { type: 'result'; id: number; ok: true; result: unknown }
   | { type: 'result'; id: number; ok: false; message: string }
   | { type: 'closed' }
+  /** a run or an experiment changed (pushed to every client) */
+  | { type: 'event'; event: LabEvent }
 
 export interface WorkerConfig {
   dataDir: string

@@ -169,6 +169,8 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
     const reply = (m: WsServerMessage): void => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m))
     }
+    // lab events (a run or an experiment changed) go to every authenticated client: History updates without Refresh
+    const stopEvents = o.backend.onEvent?.((event) => reply({ type: 'event', event }))
     ws.on('message', (data, isBinary) => {
       if (isBinary) return reply({ id: null, ok: false, error: { message: 'binary messages are not understood' } })
       let msg: unknown
@@ -192,6 +194,7 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
         .then((r) => reply({ id, ...r }))
     })
     ws.on('close', () => {
+      stopEvents?.()
       for (const j of mine) o.backend.cancel(j)
     })
   })

@@ -2,11 +2,17 @@
 // and `soliloquy export [CKPT] [--model M] --format hf|gguf|peft --out PATH` (merged HF directory, merged GGUF file,
 // or the step as a PEFT adapter with the measured KL of what it cannot carry).
 import { InputError } from '../../engine/engine'
-import { exportDtypes, exportFormats, type CheckpointRecord, type ExportDtype, type ExportFormat } from '../../../shared/api'
+import { exportDtypes, exportFormats, TRASH_DAYS, type CheckpointRecord, type ExportDtype, type ExportFormat } from '../../../shared/api'
 import { resolve } from 'node:path'
 import { Flags, fmtBytes, formatTable, labFlags, oneLine, printable, printJson, str, withLab } from '../common'
 
-export const checkpointsOptions = { data: labFlags.data, json: labFlags.json, force: { type: 'boolean' } } as const
+export const checkpointsOptions = {
+  data: labFlags.data,
+  json: labFlags.json,
+  force: { type: 'boolean' },
+  /** delete: for good instead of to the Trash */
+  purge: { type: 'boolean' },
+} as const
 
 function tree(list: CheckpointRecord[]): CheckpointRecord[] {
   const byParent = new Map<number | null, CheckpointRecord[]>()
@@ -31,20 +37,37 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
       return flags.json ? printJson(c) : process.stdout.write(`renamed "${printable(a)}" to "${printable(c.name)}"\n`)
     }
     if (action === 'delete') {
-      if (!a) throw new InputError('usage: soliloquy checkpoints delete NAME [--force]')
-      const r = await lab.call('deleteCheckpoint', { id: a, force: flags.force === true })
-      return flags.json ? printJson(r) : process.stdout.write(`deleted ${r.deleted.map((n) => `"${n}"`).join(', ')} (${fmtBytes(r.freedBytes)} freed)\n`)
+      if (!a) throw new InputError('usage: soliloquy checkpoints delete NAME [--force] [--purge]')
+      const r = await lab.call('deleteCheckpoint', { id: a, force: flags.force === true, purge: flags.purge === true })
+      if (flags.json) return printJson(r)
+      const names = r.deleted.map((n) => `"${printable(n)}"`).join(', ')
+      return process.stdout.write(
+        r.trashed
+          ? `moved ${names} to the Trash (restore: soliloquy checkpoints restore NAME; purged after ${TRASH_DAYS} days)\n`
+          : `deleted ${names} for good (${fmtBytes(r.freedBytes)} freed)\n`,
+      )
+    }
+    if (action === 'restore') {
+      if (!a) throw new InputError('usage: soliloquy checkpoints restore NAME')
+      const c = await lab.call('restoreCheckpoint', { id: a })
+      return flags.json ? printJson(c) : process.stdout.write(`restored "${printable(c.name)}" from the Trash\n`)
+    }
+    if (action === 'purge') {
+      const r = await lab.call('purgeCheckpoints', a ? { id: a } : { olderThanDays: 0 })
+      return flags.json ? printJson(r) : process.stdout.write(`purged ${r.deleted.length} checkpoint${r.deleted.length === 1 ? '' : 's'} (${fmtBytes(r.freedBytes)} freed)\n`)
     }
     if (action === 'save') {
       if (!a || !/^\d+$/.test(a) || !b) throw new InputError('usage: soliloquy checkpoints save RUN NAME')
       const c = await lab.call('saveCheckpoint', { runId: Number(a), name: b })
       return flags.json ? printJson(c) : process.stdout.write(`saved run ${a} as "${printable(c.name)}" (${fmtBytes(c.bytes)})\n`)
     }
-    if (action !== undefined) throw new InputError(`unknown checkpoints action "${action}" (use rename, delete or save)`)
-    const list = await lab.call('checkpoints', {})
+    if (action !== undefined && action !== 'trash')
+      throw new InputError(`unknown checkpoints action "${action}" (use rename, delete, restore, purge, trash or save)`)
+    const list = await lab.call('checkpoints', { include: action === 'trash' ? 'trash' : 'live' })
     if (flags.json) return printJson(list)
-    if (list.length === 0) return process.stdout.write('no checkpoints saved yet (soliloquy step … --save NAME)\n')
-    const rows = tree(list).map((c) => [
+    if (list.length === 0)
+      return process.stdout.write(action === 'trash' ? 'the Trash is empty\n' : 'no checkpoints saved yet (soliloquy step … --save NAME)\n')
+    const rows = (action === 'trash' ? list : tree(list)).map((c) => [
       c.id,
       `${'  '.repeat(c.depth - 1)}${c.depth > 1 ? '└ ' : ''}${printable(c.name)}`,
       c.lr,

@@ -38,7 +38,7 @@ export async function layersCommand(flags: Flags): Promise<void> {
         r.grid.cells.map((row, l) => [`layer ${l}`, ...row.map((x) => fmt(x, 3))]),
       ) + `\nembed ${fmt(r.grid.embed, 3)}, head ${fmt(r.grid.head, 3)}, final norm ${fmt(r.grid.finalNorm, 3)}\n`,
     )
-    process.stderr.write(`recorded as layer study ${r.group.id} (runs ${r.runs[0].id}–${r.runs[r.runs.length - 1].id})\n`)
+    process.stderr.write(`recorded as experiment ${r.experimentId}, a layer study (runs ${r.runs[0].id}–${r.runs[r.runs.length - 1].id})\n`)
   })
 }
 
@@ -79,13 +79,14 @@ export async function windowCommand(flags: Flags): Promise<void> {
         continuation_text: r.continuationText,
         thresholds: r.thresholds,
         definitions: r.definitions,
+        experiment: r.experimentId,
         group: r.group.id,
         probes: r.probes,
       })
     process.stdout.write(
       formatTable(
-        ['α', 'round', 'learned', 'broken', 'token repetition', 'probe KL', 'completion'],
-        r.probes.map((p) => [fmt(p.lr, 4), p.round, p.learned ? 'yes' : 'no', p.broken ? 'yes' : 'no', fmt(p.tokenRepetition, 3), fmt(p.stabilityKl, 3), oneLine(p.text, 50)]),
+        ['α', 'round', 'learned', 'broken', 'repetition', 'probe KL', 'completion'],
+        r.probes.map((p) => [fmt(p.lr, 4), p.round, p.learned ? 'yes' : 'no', p.broken ? 'yes' : 'no', fmt(p.repetition, 3), fmt(p.stabilityKl, 3), oneLine(p.text, 50)]),
       ) + '\n\n',
     )
     process.stdout.write(`learned: ${r.definitions.learn} ("${oneLine(r.continuationText, 60)}")\nbroken:  ${r.definitions.break}\n\n`)
@@ -93,7 +94,7 @@ export async function windowCommand(flags: Flags): Promise<void> {
       `window [α_learn, α_break] = [${fmt(r.alphaLearn, 4) || 'none'}, ${fmt(r.alphaBreak, 4) || 'none'}]` +
         (r.widthDecades !== null ? `, width ${r.widthDecades.toFixed(3)} decades\n` : '\n'),
     )
-    process.stderr.write(`recorded as window ${r.group.id} (${r.runs.length} runs)\n`)
+    process.stderr.write(`recorded as experiment ${r.experimentId}, a window search (${r.runs.length} runs)\n`)
   })
 }
 
@@ -106,7 +107,7 @@ export async function emergeCommand(flags: Flags): Promise<void> {
   await withLab(flags, async (lab) => {
     const r = await lab.call('emerge', args)
     if (flags.json)
-      return printJson({ lrs: r.lrs, tokens: r.tokens, prompt_tokens: r.promptTokens, logprob: r.logprob, top: r.top, group: r.group.id })
+      return printJson({ lrs: r.lrs, tokens: r.tokens, prompt_tokens: r.promptTokens, logprob: r.logprob, top: r.top, experiment: r.experimentId, group: r.group.id })
     // positions down, α across: log p of each reference token
     process.stdout.write(
       formatTable(
@@ -116,7 +117,7 @@ export async function emergeCommand(flags: Flags): Promise<void> {
     )
     const mean = r.logprob.map((row) => row.slice(r.promptTokens - 1).reduce((s, x) => s + x, 0) / Math.max(1, row.length - r.promptTokens + 1))
     process.stdout.write(`mean log p after the prompt: ${r.lrs.map((lr, a) => `α ${formatStepSize(lr)} ${mean[a].toFixed(3)}`).join(', ')}\n`)
-    process.stderr.write(`recorded as emerge ${r.group.id}\n`)
+    process.stderr.write(`recorded as experiment ${r.experimentId}, emerge\n`)
   })
 }
 
@@ -131,7 +132,7 @@ export async function reportCommand(flags: Flags, positionals: string[]): Promis
   const out = str(flags, 'out')
   if (!out) throw new InputError('--out FILE.html is required')
   await withLab(flags, async (lab) => {
-    const r = await lab.call('report', { group: id })
+    const r = await lab.call('report', { id })
     try {
       writeFileSync(out, r.html)
     } catch (e) {
@@ -155,22 +156,27 @@ export async function diffCommand(flags: Flags, positionals: string[]): Promise<
     if (flags.json) return printJson(d)
     // the aligned text: common tokens plain, a's own in [-…-], b's own in {+…+} (wdiff's notation)
     let text = ''
-    let open: 'a' | 'b' | null = null
-    for (const o of d.ops) {
+    let open: 'del' | 'ins' | null = null
+    for (const o of d.tokens) {
       const kind = o.op === 'same' ? null : o.op
       if (kind !== open) {
-        if (open === 'a') text += '-]'
-        if (open === 'b') text += '+}'
-        if (kind === 'a') text += '[-'
-        if (kind === 'b') text += '{+'
+        if (open === 'del') text += '-]'
+        if (open === 'ins') text += '+}'
+        if (kind === 'del') text += '[-'
+        if (kind === 'ins') text += '{+'
         open = kind
       }
       text += o.text
     }
-    if (open === 'a') text += '-]'
-    if (open === 'b') text += '+}'
+    if (open === 'del') text += '-]'
+    if (open === 'ins') text += '+}'
     process.stdout.write(`run ${d.a.id} (α ${d.a.lr ?? '—'}) vs run ${d.b.id} (α ${d.b.lr ?? '—'}): ${(d.sameFraction * 100).toFixed(1)}% of tokens in common\n\n`)
     process.stdout.write(`${d.a.prompt}${text}\n\n`)
-    process.stdout.write(formatTable(['metric', `run ${d.a.id}`, `run ${d.b.id}`], d.metrics.map((m) => [m.key, fmt(m.a, 5), fmt(m.b, 5)])) + '\n')
+    const changed = d.settings.filter((x) => !x.same)
+    if (changed.length)
+      process.stdout.write(formatTable(['setting', `run ${d.a.id}`, `run ${d.b.id}`], changed.map((x) => [x.label, String(x.a ?? '—'), String(x.b ?? '—')])) + '\n\n')
+    process.stdout.write(
+      formatTable(['metric', `run ${d.a.id}`, `run ${d.b.id}`, 'b − a'], d.metrics.map((m) => [m.label, fmt(m.a, 5), fmt(m.b, 5), fmt(m.delta, 5)])) + '\n',
+    )
   })
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlin
 import { join, relative, resolve } from 'node:path'
 import { Engine, InputError, View } from '../../engine/engine'
 import type { StepFactors } from '../../engine/native'
-import { checkpointNameProblem, type CheckpointRecord } from '../../../shared/api'
+import { checkpointNameProblem, TRASH_DAYS, type CheckpointRecord } from '../../../shared/api'
 import type { DB } from '../history/migrations'
 import { nowIso } from '../history/runs'
 import {
@@ -16,6 +16,8 @@ import {
   insertCheckpoint,
   listCheckpointRows,
   renameCheckpointRow,
+  setCheckpointsDeleted,
+  trashedBefore,
 } from '../history/checkpoints'
 import { CheckpointError } from './error'
 import { describeChange, type Fingerprint } from './fingerprint'
@@ -24,6 +26,21 @@ import { readStepFile, writeStepFile } from './stepFile'
 export { CheckpointError }
 
 // ---- the store ----------------------------------------------------------------------------------------------
+
+/** "the base checkpoint "x" was deleted on …; restore it from Checkpoints → Trash" */
+export function trashedMessage(c: { name: string; deletedAt: string | null }, what = 'checkpoint'): string {
+  const when = c.deletedAt ? c.deletedAt.replace('T', ' ').slice(0, 16) + ' UTC' : 'an earlier date'
+  return `the ${what} "${c.name}" was deleted on ${when}; restore it from Checkpoints → Trash`
+}
+
+/** Refuses a name already taken (by a live checkpoint, or one in the Trash) in words. */
+export function nameFree(db: DB, name: string): void {
+  const other = findCheckpointByName(db, name)
+  if (!other) return
+  if (other.deletedAt)
+    throw new InputError(`a checkpoint named "${name}" is in the Trash; restore or purge it there, or choose another name`)
+  throw new InputError(`a checkpoint named "${name}" already exists`)
+}
 
 
 /** The contract's rule for checkpoint names (src/shared/api.ts), enforced by the store itself as well. */
@@ -106,21 +123,30 @@ export class CheckpointStore {
     return removed
   }
 
-  list(): CheckpointRecord[] {
-    return listCheckpointRows(this.db)
+  /** Live checkpoints (the usable bases); include 'trash' / 'all' for the Trash. */
+  list(include: 'live' | 'trash' | 'all' = 'live'): CheckpointRecord[] {
+    return listCheckpointRows(this.db, include)
   }
 
-  /** By id (number or digits) or name; a clear error when there is none. */
-  get(ref: number | string): CheckpointRecord {
+  /**
+   * By id (number or digits) or name; a clear error when there is none. A checkpoint in the Trash is refused with
+   * when it was deleted and where to restore it, unless `trashed` is allowed (restore, purge).
+   */
+  get(ref: number | string, o: { trashed?: boolean } = {}): CheckpointRecord {
     let c: CheckpointRecord | undefined
     if (typeof ref === 'number' || /^\d+$/.test(ref)) c = getCheckpoint(this.db, Number(ref))
     if (!c && typeof ref === 'string') c = findCheckpointByName(this.db, ref.replace(/^ckpt:/, ''))
     if (!c) {
       const names = this.list().map((x) => x.name)
-      throw new InputError(
-        `no checkpoint ${JSON.stringify(typeof ref === 'string' ? ref.replace(/^ckpt:/, '') : ref)}` + (names.length ? ` (saved: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''})` : ' (none saved yet)'),
-      )
+      const trash = this.list('trash').length
+      const what = names.length
+        ? ` (saved: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''})`
+        : trash
+          ? ` (none saved; ${trash} in Checkpoints → Trash)`
+          : ' (none saved yet)'
+      throw new InputError(`no checkpoint ${JSON.stringify(typeof ref === 'string' ? ref.replace(/^ckpt:/, '') : ref)}${what}`)
     }
+    if (c.deletedAt && !o.trashed) throw new InputError(trashedMessage(c))
     return c
   }
 
@@ -142,7 +168,7 @@ export class CheckpointStore {
 
   save(s: SaveStep): CheckpointRecord {
     const name = checkName(s.name)
-    if (findCheckpointByName(this.db, name)) throw new InputError(`a checkpoint named "${name}" already exists`)
+    nameFree(this.db, name)
     const parent = s.parentId !== null ? getCheckpoint(this.db, s.parentId) : undefined
     const created = nowIso()
     const tmpPath = join(this.dir, `.new-${process.pid}-${Date.now()}.safetensors`)
@@ -187,7 +213,7 @@ export class CheckpointStore {
     const c = this.get(ref)
     const name = checkName(newName)
     if (name === c.name) return c
-    if (findCheckpointByName(this.db, name)) throw new InputError(`a checkpoint named "${name}" already exists`)
+    nameFree(this.db, name)
     renameCheckpointRow(this.db, c.id, name)
     return getCheckpoint(this.db, c.id)!
   }
@@ -209,22 +235,32 @@ export class CheckpointStore {
   }
 
   /**
-   * Deletes a checkpoint. Its children are built on it and would be unloadable, so deleting a checkpoint that has
-   * any is refused unless `force`, which deletes the whole subtree. Returns the names deleted.
+   * Deletes a checkpoint: moves it to the Trash (its file kept; restorable for TRASH_DAYS days), or with `purge`
+   * deletes row and file for good. Its children are built on it, so deleting one that has live descendants is
+   * refused unless `force`, which deletes the whole subtree. Runs keep their provenance (id, name, hash) either way.
    */
-  delete(ref: number | string, force = false): { deleted: string[]; freedBytes: number } {
-    const c = this.get(ref)
-    const desc = this.descendants(c)
-    if (desc.length && !force)
+  delete(ref: number | string, force = false, purge = false): { deleted: string[]; freedBytes: number; trashed: boolean } {
+    const c = this.get(ref, { trashed: purge })
+    const desc = this.descendants(c).filter((d) => purge || !d.deletedAt)
+    if (desc.some((d) => !d.deletedAt) && !force)
       throw new InputError(
         `checkpoint "${c.name}" has ${desc.length} descendant${desc.length > 1 ? 's' : ''} built on it (${desc
           .map((d) => d.name)
           .join(', ')}); deleting it would orphan them — delete with force to remove them too`,
       )
     const victims = [...desc, c]
-    deleteCheckpointRows(this.db, victims.map((v) => v.id))
+    if (!purge) {
+      setCheckpointsDeleted(this.db, victims.map((v) => v.id), nowIso())
+      return { deleted: victims.map((v) => v.name), freedBytes: 0, trashed: true }
+    }
+    return { ...this.purgeRows(victims), trashed: false }
+  }
+
+  /** Deletes rows (children first) and their files for good. */
+  private purgeRows(victimsChildrenFirst: CheckpointRecord[]): { deleted: string[]; freedBytes: number } {
+    deleteCheckpointRows(this.db, victimsChildrenFirst.map((v) => v.id))
     let freed = 0
-    for (const v of victims) {
+    for (const v of victimsChildrenFirst) {
       const p = resolve(this.dataDir, v.file)
       try {
         freed += statSync(p).size
@@ -233,7 +269,45 @@ export class CheckpointStore {
         /* already gone */
       }
     }
-    return { deleted: victims.map((v) => v.name), freedBytes: freed }
+    return { deleted: victimsChildrenFirst.map((v) => v.name), freedBytes: freed }
+  }
+
+  /** Brings a checkpoint back from the Trash, with any trashed ancestors (it is built on them). */
+  restore(ref: number | string): CheckpointRecord {
+    const c = this.get(ref, { trashed: true })
+    const chain = this.lineage(c).filter((x) => x.deletedAt)
+    const path = resolve(this.dataDir, c.file)
+    if (!existsSync(path)) throw new CheckpointError(`checkpoint "${c.name}": its file ${path} is missing; it cannot be restored`)
+    setCheckpointsDeleted(this.db, chain.map((x) => x.id), null)
+    return getCheckpoint(this.db, c.id)!
+  }
+
+  /**
+   * Purges the Trash: one checkpoint (`ref`, with its trashed descendants), or every checkpoint deleted more than
+   * `olderThanDays` (default TRASH_DAYS) ago. Live checkpoints are never purged here.
+   */
+  purge(o: { ref?: number | string; olderThanDays?: number } = {}): { deleted: string[]; freedBytes: number } {
+    let roots: CheckpointRecord[]
+    if (o.ref !== undefined) {
+      const c = this.get(o.ref, { trashed: true })
+      if (!c.deletedAt) throw new InputError(`checkpoint "${c.name}" is not in the Trash; delete it first`)
+      roots = [c]
+    } else {
+      const before = new Date(Date.now() - (o.olderThanDays ?? TRASH_DAYS) * 86_400_000).toISOString()
+      roots = trashedBefore(this.db, before)
+    }
+    const seen = new Set<number>()
+    const victims: CheckpointRecord[] = []
+    for (const r of roots) {
+      for (const x of [...this.descendants(r), r]) {
+        if (seen.has(x.id) || !x.deletedAt) continue
+        seen.add(x.id)
+        victims.push(x)
+      }
+    }
+    // children before parents across roots too: deeper first
+    victims.sort((a, b) => b.depth - a.depth)
+    return this.purgeRows(victims)
   }
 
   /**

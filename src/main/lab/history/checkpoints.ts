@@ -1,5 +1,5 @@
 // Checkpoint rows: the saved steps, their lineage (parent, depth, children) and the run each came from.
-import type { CheckpointRecord } from '../../../shared/api'
+import { TRASH_DAYS, type CheckpointRecord } from '../../../shared/api'
 import type { DB } from './migrations'
 
 interface CheckpointRow {
@@ -16,11 +16,14 @@ interface CheckpointRow {
   bytes: number
   base_fingerprint: string
   created_at: string
+  deleted_at: string | null
 }
+
+const DAY_MS = 86_400_000
 
 export function insertCheckpoint(
   db: DB,
-  c: Omit<CheckpointRecord, 'id' | 'modelPath' | 'parentName' | 'depth' | 'childIds'>,
+  c: Omit<CheckpointRecord, 'id' | 'modelPath' | 'parentName' | 'depth' | 'childIds' | 'deletedAt' | 'purgeAt'>,
 ): number {
   const r = db.prepare(
     `INSERT INTO checkpoints (name, model_id, parent_id, run_id, phrase, lr, loss, file, sha256, bytes, base_fingerprint, created_at)
@@ -58,12 +61,32 @@ function checkpointRecords(db: DB, rows: CheckpointRow[]): CheckpointRecord[] {
       createdAt: r.created_at,
       depth,
       childIds: children.get(r.id) ?? [],
+      deletedAt: r.deleted_at ?? null,
+      purgeAt: r.deleted_at ? new Date(Date.parse(r.deleted_at) + TRASH_DAYS * DAY_MS).toISOString() : null,
     }
   })
 }
 
-export function listCheckpointRows(db: DB): CheckpointRecord[] {
-  return checkpointRecords(db, db.prepare('SELECT * FROM checkpoints ORDER BY created_at, id').all() as CheckpointRow[])
+/** Saved checkpoints: live ones (the usable bases, default), the Trash, or all. */
+export function listCheckpointRows(db: DB, include: 'live' | 'trash' | 'all' = 'live'): CheckpointRecord[] {
+  const where = include === 'live' ? 'WHERE deleted_at IS NULL' : include === 'trash' ? 'WHERE deleted_at IS NOT NULL' : ''
+  return checkpointRecords(db, db.prepare(`SELECT * FROM checkpoints ${where} ORDER BY created_at, id`).all() as CheckpointRow[])
+}
+
+/** Moves checkpoints to the Trash (file kept) — or back (deletedAt null). */
+export function setCheckpointsDeleted(db: DB, ids: number[], deletedAt: string | null): void {
+  const upd = db.prepare('UPDATE checkpoints SET deleted_at = ? WHERE id = ?')
+  db.transaction(() => {
+    for (const id of ids) upd.run(deletedAt, id)
+  })()
+}
+
+/** Trashed checkpoints deleted before `before` (ISO). */
+export function trashedBefore(db: DB, before: string): CheckpointRecord[] {
+  return checkpointRecords(
+    db,
+    db.prepare('SELECT * FROM checkpoints WHERE deleted_at IS NOT NULL AND deleted_at <= ? ORDER BY id').all(before) as CheckpointRow[],
+  )
 }
 
 export function getCheckpoint(db: DB, id: number): CheckpointRecord | undefined {

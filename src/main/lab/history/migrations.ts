@@ -10,13 +10,21 @@ import { markInterrupted } from './runs'
 
 export type DB = Database.Database
 
+/** A migration: SQL, or a function for one that needs to move data in code (it runs inside the same transaction). */
+export type Migration = string | ((db: DB) => void)
+
 /**
  * Ordered migrations: migrations[i] takes user_version i → i + 1. Never edit a released entry; append a new one.
  * v1 is the first released schema (models, runs, sweeps, checkpoints: docs/design.md, "Data model").
  * v2 generalises sweeps into groups (sweeps, lessons, comparisons), adds lineage/chain columns, columns extracted
  * from the metrics JSON for the UI's filters and scatter, process ownership of running rows, and their indices.
+ * v3 makes every action an experiment (experiments table, runs.experiment_id; existing runs grouped by their group,
+ * an ungrouped run is an experiment of its own), keeps the provenance of a run's base checkpoint on the run (id,
+ * name and hash at the time) so it survives renames and deletion, moves deleted checkpoints to a Trash
+ * (checkpoints.deleted_at), stores the engineered prefix apart from the prompt, and keeps per-model texts
+ * (reference, probes, paraphrased prompts) by model fingerprint.
  */
-export const MIGRATIONS: string[] = [
+export const MIGRATIONS: Migration[] = [
   // v1
   `
   CREATE TABLE models (
@@ -127,6 +135,99 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX checkpoints_parent ON checkpoints(parent_id);
   CREATE INDEX checkpoints_run ON checkpoints(run_id);
   `,
+  // v3
+  (db) => {
+    db.exec(`
+    CREATE TABLE experiments (
+      id INTEGER PRIMARY KEY,
+      kind TEXT NOT NULL,
+      group_id INTEGER REFERENCES run_groups(id) ON DELETE SET NULL,
+      model_id INTEGER REFERENCES models(id),
+      model_fingerprint TEXT NOT NULL DEFAULT '',
+      model_ref TEXT,
+      base_checkpoint_id INTEGER,
+      base_name TEXT,
+      base_sha256 TEXT,
+      prompt TEXT NOT NULL DEFAULT '',
+      phrase TEXT,
+      max_gen_len INTEGER,
+      max_seq_len INTEGER,
+      lrs TEXT NOT NULL DEFAULT '[]',
+      settings TEXT NOT NULL DEFAULT '{}',
+      result TEXT,
+      status TEXT NOT NULL DEFAULT 'done',
+      created_at TEXT NOT NULL,
+      finished_at TEXT,
+      title TEXT NOT NULL DEFAULT '',
+      notes TEXT NOT NULL DEFAULT '',
+      tags TEXT NOT NULL DEFAULT '[]',
+      starred INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX experiments_created ON experiments(created_at);
+    CREATE INDEX experiments_kind ON experiments(kind, created_at);
+    CREATE INDEX experiments_group ON experiments(group_id);
+    CREATE INDEX experiments_base ON experiments(base_checkpoint_id);
+
+    ALTER TABLE runs ADD COLUMN experiment_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL;
+    ALTER TABLE runs ADD COLUMN base_checkpoint_id INTEGER;
+    ALTER TABLE runs ADD COLUMN base_name TEXT;
+    ALTER TABLE runs ADD COLUMN base_sha256 TEXT;
+    ALTER TABLE runs ADD COLUMN prefix TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN repetition REAL;
+    CREATE INDEX runs_experiment ON runs(experiment_id, group_index);
+
+    ALTER TABLE checkpoints ADD COLUMN deleted_at TEXT;
+
+    CREATE TABLE model_texts (
+      fingerprint TEXT PRIMARY KEY,
+      reference TEXT,
+      probes TEXT NOT NULL DEFAULT '{}',
+      paraphrases TEXT NOT NULL DEFAULT '[]',
+      updated_at TEXT NOT NULL
+    );
+
+    UPDATE runs SET base_checkpoint_id = checkpoint_id,
+      base_name = (SELECT name FROM checkpoints WHERE checkpoints.id = runs.checkpoint_id),
+      base_sha256 = (SELECT sha256 FROM checkpoints WHERE checkpoints.id = runs.checkpoint_id)
+    WHERE checkpoint_id IS NOT NULL;
+    UPDATE runs SET base_name = substr(model_ref, 6) WHERE checkpoint_id IS NULL AND model_ref LIKE 'ckpt:%';
+    `)
+    // existing groups (sweeps, comparisons, lessons) become experiments holding their runs
+    const groups = db.prepare('SELECT * FROM run_groups ORDER BY id').all() as {
+      id: number; kind: string; model_id: number; checkpoint_id: number | null; prompt: string; phrase: string; lrs: string
+      args: string | null; result: string | null; status: string; created_at: string; finished_at: string | null
+    }[]
+    const ins = db.prepare(`INSERT INTO experiments (kind, group_id, model_id, model_fingerprint, model_ref, base_checkpoint_id,
+      base_name, base_sha256, prompt, phrase, max_gen_len, max_seq_len, lrs, settings, result, status, created_at, finished_at)
+      VALUES (?, ?, ?, COALESCE((SELECT fingerprint FROM models WHERE id = ?), ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    for (const g of groups) {
+      const first = db.prepare('SELECT * FROM runs WHERE group_id = ? ORDER BY id LIMIT 1').get(g.id) as
+        | { model_ref: string | null; base_checkpoint_id: number | null; base_name: string | null; base_sha256: string | null; max_gen_len: number; max_seq_len: number }
+        | undefined
+      const id = Number(
+        ins.run(g.kind, g.id, g.model_id, g.model_id, first?.model_ref ?? null, first?.base_checkpoint_id ?? g.checkpoint_id,
+          first?.base_name ?? null, first?.base_sha256 ?? null, g.prompt, g.phrase || null, first?.max_gen_len ?? null,
+          first?.max_seq_len ?? null, g.lrs, g.args ?? '{}', g.result, g.status, g.created_at, g.finished_at).lastInsertRowid,
+      )
+      db.prepare('UPDATE runs SET experiment_id = ? WHERE group_id = ?').run(id, g.id)
+    }
+    // an ungrouped run (generate, step) is an experiment of its own
+    const single = db.prepare('SELECT * FROM runs WHERE experiment_id IS NULL ORDER BY id').all() as {
+      id: number; kind: string; model_id: number; model_ref: string | null; base_checkpoint_id: number | null; base_name: string | null
+      base_sha256: string | null; prompt: string; phrase: string | null; lr: number | null; max_gen_len: number; max_seq_len: number
+      temperature: number; top_p: number; seed: number; status: string; started_at: string; finished_at: string | null
+    }[]
+    for (const r of single) {
+      const settings = { prompt: r.prompt, phrase: r.phrase, lr: r.lr, maxGen: r.max_gen_len, maxSeq: r.max_seq_len,
+        temperature: r.temperature, topP: r.top_p, seed: r.seed, model: r.model_ref }
+      const id = Number(
+        ins.run(r.kind, null, r.model_id, r.model_id, r.model_ref, r.base_checkpoint_id, r.base_name, r.base_sha256, r.prompt,
+          r.phrase, r.max_gen_len, r.max_seq_len, JSON.stringify(r.lr === null ? [] : [r.lr]), JSON.stringify(settings), null,
+          r.status, r.started_at, r.finished_at).lastInsertRowid,
+      )
+      db.prepare('UPDATE runs SET experiment_id = ? WHERE id = ?').run(id, r.id)
+    }
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
@@ -146,8 +247,11 @@ export function migrate(db: DB): { from: number; to: number } {
   db.pragma('foreign_keys = OFF')
   try {
     for (let v = from; v < MIGRATIONS.length; v++) {
+      // one transaction per migration: a migration that fails leaves the database at the version before it
       db.transaction(() => {
-        db.exec(MIGRATIONS[v])
+        const m = MIGRATIONS[v]
+        if (typeof m === 'string') db.exec(m)
+        else m(db)
         db.pragma(`user_version = ${v + 1}`)
       })()
     }

@@ -16,6 +16,8 @@ import type {
   ChainStep,
 } from '../../../shared/api'
 import type { DB } from './migrations'
+import { announce } from './events'
+import { baseOf, settleExperiments } from './experiments'
 
 export function nowIso(): string {
   return new Date().toISOString()
@@ -85,6 +87,7 @@ export function markInterrupted(db: DB): number[] {
     for (const r of dead) upd.run(now, r.id)
     db.prepare(`UPDATE run_groups SET status = 'interrupted', finished_at = ? WHERE status = 'running'
       AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now)
+    settleExperiments(db, experimentsOf(db, dead.map((r) => r.id)))
   })()
   return dead.map((r) => r.id)
 }
@@ -164,8 +167,25 @@ export function getGroup(db: DB, id: number): GroupRecord | undefined {
 
 // ---- runs ---------------------------------------------------------------------------------------------------
 
+/** The experiments the given runs belong to (distinct). */
+export function experimentsOf(db: DB, runIds: number[]): number[] {
+  const get = db.prepare('SELECT experiment_id AS e FROM runs WHERE id = ?')
+  const out = new Set<number>()
+  for (const id of runIds) {
+    const r = get.get(id) as { e: number | null } | undefined
+    if (r?.e != null) out.add(r.e)
+  }
+  return [...out]
+}
+
 export interface NewRun {
   kind: RunKind
+  /** the experiment (one action) it belongs to */
+  experimentId?: number | null
+  /** the checkpoint it starts from: id, name and hash at the time (kept when the checkpoint is renamed or deleted) */
+  base?: { id: number; name: string; sha256: string } | null
+  /** prompt engineering: generated in front of the prompt, excluded from recall */
+  prefix?: string
   groupId?: number | null
   groupIndex?: number | null
   modelId: number
@@ -186,13 +206,17 @@ export interface NewRun {
 /** Inserts a run as `running` (before any work is done). */
 export function insertRun(db: DB, r: NewRun): number {
   const res = db.prepare(
-    `INSERT INTO runs (kind, group_id, group_index, model_id, checkpoint_id, model_ref, parent_run_id, chain, prompt,
-       phrase, lr, max_gen_len, max_seq_len, temperature, top_p, seed, status, owner, started_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
-  ).run(r.kind, r.groupId ?? null, r.groupIndex ?? null, r.modelId, r.checkpointId ?? null, r.modelRef ?? null,
-    r.parentRunId ?? null, JSON.stringify(r.chain ?? []), r.prompt, r.phrase ?? null, r.lr ?? null, r.maxGen, r.maxSeq,
-    r.temperature, r.topP, r.seed, OWNER, nowIso())
-  return Number(res.lastInsertRowid)
+    `INSERT INTO runs (kind, experiment_id, group_id, group_index, model_id, checkpoint_id, base_checkpoint_id, base_name,
+       base_sha256, model_ref, parent_run_id, chain, prompt, prefix, phrase, lr, max_gen_len, max_seq_len, temperature,
+       top_p, seed, status, owner, started_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+  ).run(r.kind, r.experimentId ?? null, r.groupId ?? null, r.groupIndex ?? null, r.modelId, r.checkpointId ?? null,
+    r.base?.id ?? null, r.base?.name ?? null, r.base?.sha256 ?? null, r.modelRef ?? null,
+    r.parentRunId ?? null, JSON.stringify(r.chain ?? []), r.prompt, r.prefix ?? '', r.phrase ?? null, r.lr ?? null, r.maxGen,
+    r.maxSeq, r.temperature, r.topP, r.seed, OWNER, nowIso())
+  const id = Number(res.lastInsertRowid)
+  announce(db, { type: 'run', id, experimentId: r.experimentId ?? null, status: 'running', change: 'created' })
+  return id
 }
 
 export interface RunOutcome {
@@ -223,26 +247,68 @@ export function completeRuns(
   const ms = Date.now() - startedMs
   const upd = db.prepare(
     `UPDATE runs SET status = 'done', output_ids = ?, output_text = ?, full_text = ?, metrics = ?, recall = ?,
-       stability_kl = ?, loss_after = ?, distinct2 = ?, error = NULL, finished_at = ?, ms = ? WHERE id = ?`,
+       stability_kl = ?, loss_after = ?, distinct2 = ?, repetition = ?, error = NULL, finished_at = ?, ms = ? WHERE id = ?`,
   )
+  let settled: ReturnType<typeof settleExperiments> = []
   db.transaction(() => {
     for (const o of outcomes)
       upd.run(JSON.stringify(o.outputIds), o.outputText, o.fullText, metricsJson(o.metrics), finiteOrNull(o.metrics.recall),
         finiteOrNull(o.metrics.stabilityKl), finiteOrNull(o.metrics.phraseLossAfter), finiteOrNull(o.metrics.distinct2),
-        now, ms, o.id)
+        finiteOrNull(o.metrics.repetition), now, ms, o.id)
     if (group) finishGroup(db, group.id, 'done', group.result)
+    // an instrument's experiment holds the group: finishing the group settles it even with no runs left to complete
+    const ofGroup = group ? (db.prepare('SELECT id FROM experiments WHERE group_id = ?').all(group.id) as { id: number }[]).map((r) => r.id) : []
+    settled = settleExperiments(db, [...new Set([...experimentsOf(db, outcomes.map((o) => o.id)), ...ofGroup])], group?.result)
   })()
+  announceRuns(db, outcomes.map((o) => o.id), settled)
 }
 
-/** Marks runs (still `running`) failed or cancelled, with the reason. */
-export function abortRuns(db: DB, ids: number[], status: 'failed' | 'cancelled', error: string, startedMs: number, groupId?: number): void {
+function announceRuns(db: DB, ids: number[], settled: { id: number; status: RunStatus; finished: boolean }[]): void {
+  for (const id of ids) {
+    const r = db.prepare('SELECT status, experiment_id FROM runs WHERE id = ?').get(id) as { status: RunStatus; experiment_id: number | null } | undefined
+    if (r) announce(db, { type: 'run', id, experimentId: r.experiment_id, status: r.status, change: 'finished' })
+  }
+  for (const e of settled) if (e.finished) announce(db, { type: 'experiment', id: e.id, experimentId: e.id, status: e.status, change: 'finished' })
+}
+
+/** What a cancelled generation had produced for one run: kept on the `cancelled` row. */
+export interface PartialOutput {
+  outputIds: number[]
+  outputText: string
+  fullText: string
+  metrics?: RunMetrics
+}
+
+/**
+ * Marks runs (still `running`) failed or cancelled, with the reason. `partial`: the tokens a cancelled generation
+ * had produced per run, stored with the cancelled row (a cancelled sweep keeps what it generated).
+ */
+export function abortRuns(
+  db: DB,
+  ids: number[],
+  status: 'failed' | 'cancelled',
+  error: string,
+  startedMs: number,
+  groupId?: number,
+  partial?: Map<number, PartialOutput>,
+): void {
   const now = nowIso()
   const ms = Date.now() - startedMs
   const upd = db.prepare(`UPDATE runs SET status = ?, error = ?, finished_at = ?, ms = ? WHERE id = ? AND status = 'running'`)
+  const out = db.prepare(
+    `UPDATE runs SET output_ids = ?, output_text = ?, full_text = ?, metrics = ?, repetition = ? WHERE id = ? AND status = 'running'`,
+  )
+  let settled: ReturnType<typeof settleExperiments> = []
   db.transaction(() => {
-    for (const id of ids) upd.run(status, error, now, ms, id)
+    for (const id of ids) {
+      const p = partial?.get(id)
+      if (p) out.run(JSON.stringify(p.outputIds), p.outputText, p.fullText, metricsJson(p.metrics ?? {}), finiteOrNull(p.metrics?.repetition), id)
+      upd.run(status, error, now, ms, id)
+    }
     if (groupId !== undefined) finishGroup(db, groupId, status, { error })
+    settled = settleExperiments(db, experimentsOf(db, ids))
   })()
+  announceRuns(db, ids, settled)
 }
 
 interface RunRow {
@@ -254,6 +320,11 @@ interface RunRow {
   checkpoint_id: number | null
   model_ref: string | null
   parent_run_id: number | null
+  experiment_id: number | null
+  base_checkpoint_id: number | null
+  base_name: string | null
+  base_sha256: string | null
+  prefix: string | null
   chain: string
   prompt: string
   phrase: string | null
@@ -274,10 +345,12 @@ interface RunRow {
   ms: number | null
 }
 
-function toRecord(r: RunRow): RunRecord {
+function toRecord(db: DB, r: RunRow): RunRecord {
   return {
     id: r.id,
     kind: r.kind,
+    experimentId: r.experiment_id ?? null,
+    base: baseOf(db, r.base_checkpoint_id ?? r.checkpoint_id, r.base_name, r.base_sha256),
     groupId: r.group_id,
     groupIndex: r.group_index,
     modelId: r.model_id,
@@ -286,6 +359,7 @@ function toRecord(r: RunRow): RunRecord {
     parentRunId: r.parent_run_id,
     chain: JSON.parse(r.chain || '[]') as ChainStep[],
     prompt: r.prompt,
+    prefix: r.prefix ?? '',
     phrase: r.phrase,
     lr: r.lr,
     maxGen: r.max_gen_len,
@@ -305,9 +379,15 @@ function toRecord(r: RunRow): RunRecord {
   }
 }
 
+/** Every run of an experiment, in its order. */
+export function experimentRuns(db: DB, experimentId: number): RunRecord[] {
+  const rows = db.prepare('SELECT * FROM runs WHERE experiment_id = ? ORDER BY group_index, id').all(experimentId) as RunRow[]
+  return rows.map((r) => toRecord(db, r))
+}
+
 export function getRun(db: DB, id: number): RunRecord | undefined {
   const r = db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined
-  return r ? toRecord(r) : undefined
+  return r ? toRecord(db, r) : undefined
 }
 
 const SORT_COLUMNS: Record<NonNullable<HistoryFilter['sort']>, string> = {
@@ -366,7 +446,7 @@ function whereClause(f: HistoryFilter): { sql: string; params: unknown[] } {
     p.push(f.groupId)
   }
   if (f.checkpointId !== undefined) {
-    w.push('checkpoint_id = ?')
+    w.push('COALESCE(base_checkpoint_id, checkpoint_id) = ?')
     p.push(f.checkpointId)
   }
   return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params: p }
@@ -382,7 +462,7 @@ export function queryRuns(db: DB, f: HistoryFilter = {}): HistoryPage {
   const rows = db
     .prepare(`SELECT * FROM runs ${sql} ORDER BY ${col} IS NULL, ${col} ${order}, id ${order} LIMIT ? OFFSET ?`)
     .all(...params, limit, offset) as RunRow[]
-  return { total, runs: rows.map(toRecord) }
+  return { total, runs: rows.map((r) => toRecord(db, r)) }
 }
 
 export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
@@ -390,7 +470,8 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
   const rows = db
     .prepare(
       `SELECT id, kind, model_id, group_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
-         json_extract(metrics, '$.referenceLogprob') AS ref_lp
+         json_extract(metrics, '$.referenceLogprob') AS ref_lp, repetition, experiment_id,
+         json_extract(metrics, '$.compressionRatio') AS compression
        FROM runs ${sql} ORDER BY started_at, id LIMIT 20000`,
     )
     .all(...params) as {
@@ -406,6 +487,9 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     distinct2: number | null
     started_at: string
     ref_lp: number | null
+    repetition: number | null
+    compression: number | null
+    experiment_id: number | null
   }[]
   return rows.map((r) => ({
     runId: r.id,
@@ -419,6 +503,9 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     referenceLogprob: r.ref_lp,
     stabilityKl: r.stability_kl,
     distinct2: r.distinct2,
+    repetition: r.repetition,
+    compressionRatio: r.compression,
+    experimentId: r.experiment_id,
     startedAt: r.started_at,
   }))
 }

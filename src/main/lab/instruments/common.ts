@@ -1,13 +1,19 @@
-// What the instruments share: the recorded group of runs (the run lifecycle of src/main/lab/history/runs.ts —
+// What the instruments share: the recorded experiment and group of runs (the run lifecycle of src/main/lab/history/runs.ts —
 // rows written `running` before any work, completed in one transaction, or marked cancelled/failed), and the
 // phrase-recall test used by the layer study.
 import type { GroupKind, RunKind } from '../../../shared/api'
 import { commonPrefixWords } from '../../../shared/seedTable'
 import { insertGroup, insertRun } from '../history/runs'
-import { runBase, type ExperimentContext, type Settings } from '../experiments'
+import { openExperiment, runBase, type ExperimentContext, type Settings } from '../experiments'
 import type { Target } from '../targets'
 
-/** Inserts the instrument's group (status running). */
+/** Where an instrument's runs go: its experiment (History lists it, of the instrument's kind) and its group. */
+export interface Opened {
+  experimentId: number
+  groupId: number
+}
+
+/** Inserts the instrument's group (status running) and opens its experiment holding it. */
 export function openGroup(
   ctx: ExperimentContext,
   t: Target,
@@ -16,8 +22,8 @@ export function openGroup(
   phrase: string,
   lrs: number[],
   args: unknown,
-): number {
-  return insertGroup(ctx.db, {
+): Opened {
+  const groupId = insertGroup(ctx.db, {
     kind,
     modelId: t.model.row.id,
     checkpointId: t.checkpoint?.id ?? null,
@@ -26,6 +32,8 @@ export function openGroup(
     lrs,
     args,
   })
+  const experimentId = openExperiment(ctx, t, s, { kind, phrase, lrs, groupId, extra: { instrument: args } })
+  return { experimentId, groupId }
 }
 
 /** Inserts one `running` run per α of the group, at positions from `first` on. */
@@ -34,13 +42,13 @@ export function openRuns(
   t: Target,
   s: Settings,
   kind: RunKind,
-  groupId: number,
+  { experimentId, groupId }: Opened,
   phrase: string,
   lrs: number[],
   first = 0,
 ): number[] {
   return ctx.db.transaction(() =>
-    lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, kind), phrase, lr, groupId, groupIndex: first + i })),
+    lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, kind, experimentId), phrase, lr, groupId, groupIndex: first + i })),
   )()
 }
 

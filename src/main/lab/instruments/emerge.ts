@@ -40,8 +40,9 @@ export async function runEmerge(
   if (ids.length < 2) throw new InputError('the reference text is empty: nothing to score')
   const promptTokens = promptIds.every((id, i) => ids[i] === id) ? promptIds.length : 1
   const t0 = Date.now()
-  const groupId = openGroup(ctx, t, s, 'emerge', phrase, lrs, args)
-  const runIds = openRuns(ctx, t, s, 'emerge', groupId, phrase, lrs)
+  const opened = openGroup(ctx, t, s, 'emerge', phrase, lrs, args)
+  const { groupId } = opened
+  const runIds = openRuns(ctx, t, s, 'emerge', opened, phrase, lrs)
   return guarded(ctx.db, () => runIds, t0, groupId, async () => {
     const gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
     const views: View[] = lrs.map((lr) => (lr === 0 ? t.base : [...t.base, { gradient, lr }]))
@@ -60,7 +61,7 @@ export async function runEmerge(
       r.top.slice(0, ids.length - 1).map((alts) => alts.map((a) => ({ id: a.id, text: textOf(a.id), logprob: a.logprob }))),
     )
     const outcomes = lrs.map((lr, i) =>
-      outcome(runIds[i], engine, promptIds, gens[i], { ...(lr !== 0 ? stepMetrics(engine, gradient, lr) : {}), ...ms[i] }, s.reference),
+      outcome(runIds[i], engine, promptIds, gens[i], { ...(lr !== 0 ? stepMetrics(engine, gradient, lr) : {}), ...ms[i] }, s),
     )
     const table = formatSeedTable(outcomes.map((o, i) => ({ lr: lrs[i], words: seedWords(o.fullText) })))
     const tokensOut = ids.map((id, i) => ({ id, text: pieces[i] }))
@@ -70,6 +71,6 @@ export async function runEmerge(
       result: { lrs, tokens: tokensOut, promptTokens, logprob, table, phraseLoss: gradient.loss },
     })
     runIds.forEach((id, i) => lrs[i] !== 0 && ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
-    return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, runIds), lrs, tokens: tokensOut, promptTokens, logprob, top, table }
+    return { experimentId: opened.experimentId, group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, runIds), lrs, tokens: tokensOut, promptTokens, logprob, top, table }
   })
 }

@@ -46,8 +46,9 @@ export async function runLayerStudy(
   if (plan.length > 256) throw new InputError(`the layer study would try ${plan.length} restrictions; at most 256`)
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
   const t0 = Date.now()
-  const groupId = openGroup(ctx, t, s, 'layers', phrase, [lr], args)
-  const ids = openRuns(ctx, t, s, 'layers', groupId, phrase, plan.map(() => lr))
+  const opened = openGroup(ctx, t, s, 'layers', phrase, [lr], args)
+  const { groupId } = opened
+  const ids = openRuns(ctx, t, s, 'layers', opened, phrase, plan.map(() => lr))
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
     const tg = Date.now()
     const full = await engine.gradient(phrase, t.base, opts, s.maxSeq)
@@ -68,7 +69,7 @@ export async function runLayerStudy(
     const cells: LayerCell[] = []
     const outcomes = plan.map((p, i) => {
       const m = stepMetrics(engine, grads[i], lr, p.restrict ?? undefined)
-      const o = outcome(ids[i], engine, promptIds, gens[i], { ...m, ...ms[i], timings: { gradientMs, generateMs, metricsMs } }, s.reference)
+      const o = outcome(ids[i], engine, promptIds, gens[i], { ...m, ...ms[i], timings: { gradientMs, generateMs, metricsMs } }, s)
       const text = fullText(engine, promptIds, gens[i])
       const pr = phraseRecall(text, phrase)
       cells.push({
@@ -89,6 +90,6 @@ export async function runLayerStudy(
       result: { lr, phraseWords: wordCount(phrase), cells: cells.map(({ text: _t, ...c }) => c), grid },
     })
     ids.forEach((id, i) => ctx.remember(id, { gradient: grads[i], lr, modelId: t.model.row.id, at: t.base }))
-    return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), lr, phraseWords: wordCount(phrase), cells, grid }
+    return { experimentId: opened.experimentId, group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), lr, phraseWords: wordCount(phrase), cells, grid }
   })
 }

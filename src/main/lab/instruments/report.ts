@@ -2,6 +2,9 @@
 // and charts drawn here as inline SVG (no network, no scripts, no external files), so it can be mailed or archived
 // and opened anywhere. Works for every kind of group: sweep, compare, lesson, layers, window, emerge.
 import type { GroupRecord, ReportResult, RunRecord, UpdateGrid } from '../../../shared/api'
+
+/** What a report is of: an experiment (with its group's request and result when it has a group). */
+export type ReportSubject = Pick<GroupRecord, 'id' | 'status' | 'checkpointId' | 'args' | 'result' | 'createdAt' | 'finishedAt'> & { kind: string }
 import { formatSeedTable, formatStepSize, seedWords } from '../../../shared/seedTable'
 
 function esc(s: unknown): string {
@@ -148,12 +151,12 @@ svg text{font-size:11px;fill:#444}.axis{stroke:#888}figure{margin:1em 0}figcapti
 .yes{color:#070;font-weight:600}.no{color:#a00}
 @media (prefers-color-scheme:dark){body{background:#161616;color:#ddd}th{background:#262626}th,td{border-color:#444}pre{background:#222}svg text{fill:#ccc}}`
 
-export function experimentReport(g: GroupRecord, runs: RunRecord[], o: { model: string }): ReportResult {
+export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model: string }): ReportResult {
   const args = g.args as Record<string, unknown>
   const res = (g.result ?? {}) as Record<string, unknown>
   const first = runs[0]
   const phrase = first?.phrase ?? (typeof args.phrase === 'string' ? args.phrase : '')
-  const title = `${g.kind} ${g.id}${phrase ? ` — “${phrase}”` : ''}`
+  const title = `experiment ${g.id}, ${g.kind}${phrase ? ` — “${phrase}”` : ''}`
   const body: string[] = [`<h1>${esc(title)}</h1>`]
   const settings: [string, string][] = [
     ['kind', g.kind],
@@ -197,7 +200,7 @@ export function experimentReport(g: GroupRecord, runs: RunRecord[], o: { model: 
         esc(num(r.metrics.recall)),
         esc(num(r.metrics.phraseLossAfter)),
         esc(num(r.metrics.stabilityKl)),
-        esc(num(r.metrics.tokenRepetition)),
+        esc(num(r.metrics.repetition)),
         esc(num(r.metrics.distinct2)),
         `<span class="t">${esc(r.fullText.slice(0, 400))}</span>`,
       ]),
@@ -229,7 +232,7 @@ export function experimentReport(g: GroupRecord, runs: RunRecord[], o: { model: 
     if (res.grid) charts.push(gridChart('‖α∇W‖_F per layer × module (full step)', res.grid as UpdateGrid))
   }
   if (g.kind === 'window' && Array.isArray(res.probes)) {
-    const probes = res.probes as { lr: number; learned: boolean; broken: boolean; tokenRepetition: number; stabilityKl: number | null }[]
+    const probes = res.probes as { lr: number; learned: boolean; broken: boolean; repetition: number; stabilityKl: number | null }[]
     body.push(
       '<h2>The plasticity window</h2>',
       table(
@@ -242,7 +245,7 @@ export function experimentReport(g: GroupRecord, runs: RunRecord[], o: { model: 
     const th = res.thresholds as { repetitionMax: number; klMax: number }
     const win = { alphaLearn: res.alphaLearn as number | null, alphaBreak: res.alphaBreak as number | null }
     charts.push(
-      windowChartSvg('Token repetition of the completion at every α tried', probes, probes.map((p) => p.tokenRepetition), { logY: false, threshold: th.repetitionMax, ...win }),
+      windowChartSvg('Repetition of the completion (token 4-grams) at every α tried', probes, probes.map((p) => p.repetition), { logY: false, threshold: th.repetitionMax, ...win }),
       windowChartSvg('Mean probe KL(base ‖ stepped), nats, log scale', probes, probes.map((p) => p.stabilityKl), { logY: true, threshold: th.klMax, ...win }),
     )
   }

@@ -5,7 +5,7 @@
 // - the continuation: the phrase's tokens after the prompt's — BOS + prompt must be a token prefix of BOS + phrase;
 //   the tokens that follow are what the model must say next;
 // - learned(α): the greedy completion of the prompt under base − α·∇ begins with exactly those tokens;
-// - broken(α): tokenRepetition(completion) ≥ repetitionMax, or the mean probe KL(base ‖ stepped) ≥ klMax;
+// - broken(α): the completion's repetition (the run's `repetition` metric, src/main/lab/metrics.ts) ≥ repetitionMax, or the mean probe KL(base ‖ stepped) ≥ klMax;
 // - α_learn: the smallest α tried that learned, with every α tried below it not learned on the bisection's side
 //   (the search assumes one crossing in the bracket and reports the crossing it refined);
 //   α_break likewise; width = log10(α_break / α_learn) decades.
@@ -15,28 +15,9 @@ import { CallOptions, Gradient, InputError, View } from '../../engine/engine'
 import { WINDOW_DEFAULTS, type RunMetrics, type WindowProbe, type WindowResult } from '../../../shared/api'
 import { completeRuns, getGroup } from '../history/runs'
 import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
-import { modelMetrics } from '../metrics'
+import { modelMetrics, repetitionByN, REPETITION_N } from '../metrics'
 import type { Target } from '../targets'
 import { openGroup, openRuns } from './common'
-
-/** N-gram length of tokenRepetition. */
-export const REPETITION_N = 4
-
-/**
- * Fraction of generated tokens that end a token 4-gram already seen earlier in the same generation. 0 for text that
- * never repeats a 4-gram; → 1 for "al al al …" (every token after the first few closes a repeated 4-gram).
- */
-export function tokenRepetition(ids: readonly number[], n = REPETITION_N): number {
-  if (ids.length < n) return 0
-  const seen = new Set<string>()
-  let repeated = 0
-  for (let i = n - 1; i < ids.length; i++) {
-    const key = ids.slice(i - n + 1, i + 1).join(',')
-    if (seen.has(key)) repeated++
-    else seen.add(key)
-  }
-  return repeated / ids.length
-}
 
 /** The tokens after the prompt's in BOS + phrase; an error in words when the prompt is not a token prefix. */
 export function continuationIds(promptIds: number[], phraseIds: number[]): number[] {
@@ -94,7 +75,7 @@ export function windowOptions(a: Partial<WindowOptions>): WindowOptions {
 export function windowDefinitions(o: WindowOptions): { learn: string; break: string } {
   return {
     learn: "the greedy completion of the prompt begins with the phrase's tokens that follow the prompt's",
-    break: `the completion's token repetition (share of tokens closing a repeated ${REPETITION_N}-gram) ≥ ${o.repetitionMax}, or the mean probe KL(base ‖ stepped) ≥ ${o.klMax} nats`,
+    break: `the completion's repetition (share of its token ${REPETITION_N}-grams that occurred earlier in it) ≥ ${o.repetitionMax}, or the mean probe KL(base ‖ stepped) ≥ ${o.klMax} nats`,
   }
 }
 
@@ -113,21 +94,23 @@ export async function runWindow(
   // the greedy completion must be long enough to show the whole continuation
   const gs = { ...s, temperature: 0, maxGen: Math.max(s.maxGen, cont.length) }
   const t0 = Date.now()
-  const groupId = openGroup(ctx, t, s, 'window', phrase, [], args)
+  const opened = openGroup(ctx, t, s, 'window', phrase, [], args)
+  const { groupId } = opened
   const ids: number[] = []
   const probes: WindowProbe[] = []
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
     const gradient: Gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
     const tryRound = async (lrs: number[], round: number): Promise<void> => {
       const tr = Date.now()
-      const rids = openRuns(ctx, t, gs, 'window', groupId, phrase, lrs, ids.length)
+      const rids = openRuns(ctx, t, gs, 'window', opened, phrase, lrs, ids.length)
       ids.push(...rids)
       const views: View[] = lrs.map((lr) => [...t.base, { gradient, lr }])
       const gens = await generateViews(engine, gs, promptIds, views, opts)
       const ms = await modelMetrics(engine, { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes }, opts)
       const outcomes = lrs.map((lr, i) => {
-        const rep = tokenRepetition(gens[i].ids)
-        const m: RunMetrics = { ...stepMetrics(engine, gradient, lr), ...ms[i], tokenRepetition: rep }
+        // the run's own repetition metric (outcome() stores the same number): one measure of ranting
+        const rep = repetitionByN(gens[i].ids, REPETITION_N)[String(REPETITION_N)]
+        const m: RunMetrics = { ...stepMetrics(engine, gradient, lr), ...ms[i] }
         const kl = typeof m.stabilityKl === 'number' && Number.isFinite(m.stabilityKl) ? m.stabilityKl : null
         probes.push({
           runId: rids[i],
@@ -135,11 +118,11 @@ export async function runWindow(
           round,
           learned: learned(gens[i].ids, cont),
           broken: rep >= o.repetitionMax || (kl !== null && kl >= o.klMax) || (m.stabilityKl !== undefined && kl === null),
-          tokenRepetition: rep,
+          repetition: rep,
           stabilityKl: kl,
           text: fullText(engine, promptIds, gens[i]),
         })
-        return outcome(rids[i], engine, promptIds, gens[i], m, s.reference)
+        return outcome(rids[i], engine, promptIds, gens[i], m, s)
       })
       completeRuns(ctx.db, outcomes, tr)
       rids.forEach((id, i) => ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
@@ -171,6 +154,6 @@ export async function runWindow(
       definitions: windowDefinitions(o),
     }
     completeRuns(ctx.db, [], t0, { id: groupId, result: { ...summary, probes: probes.map(({ text: _t, ...p }) => p) } })
-    return { group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), ...summary, probes }
+    return { experimentId: opened.experimentId, group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), ...summary, probes }
   })
 }

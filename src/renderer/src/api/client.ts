@@ -86,7 +86,8 @@ function wsClient(token: string): ApiClient {
         if (!parsed.success) return
         const m = parsed.data
         if ('type' in m) {
-          for (const w of waiting.values()) if (w.jobId && w.jobId === m.jobId) w.onProgress?.(m)
+          // lab events (m.type === 'event') are for the UI's live updates; progress goes to its job
+          if (m.type === 'progress') for (const w of waiting.values()) if (w.jobId && w.jobId === m.jobId) w.onProgress?.(m)
           return
         }
         if (typeof m.id !== 'number') return
