@@ -73,6 +73,7 @@ describe("the real lab's answers match the contract", () => {
     await ok('modelTexts', {})
     await ok('updateModelTexts', { paraphrases: ['To be,'] })
     await ok('tokenCount', { texts: { prompt: 'To be', phrase: 'To be, or not to be' } })
+    await ok('engineInfo', {})
     // the instruments (src/main/lab/instruments), small settings: only the shapes are checked here
     await ok('sweep', { lrs: [0.03], maxGen: 4, restrict: { groups: ['attn'], layers: { from: 0, to: 1 } } })
     const layers = await ok<{ experimentId: number }>('layerStudy', { lr: 0.03, maxGen: 4, groups: ['attn', 'mlp'], band: 3 })

@@ -121,12 +121,11 @@ describe('soliloquy CLI', () => {
     expect(() => JSON.parse(r.stdout)).not.toThrow()
   })
 
-  it('--lr -0.03 is a value (gradient ascent), not an ambiguous option', () => {
+  it('--lr -0.03 is read as a value (not an unknown option) and answered with the step-size limits', () => {
     // its own history, so the ordered success-path tests below count only their own runs
     const r = runIn(tmp('soliloquy-cli-neglr-'), 'step', '--lr', '-0.03', '--max-gen', '2', '--json')
-    expect(r.stderr).toBe('')
-    expect(r.code).toBe(0)
-    expect(JSON.parse(r.stdout)).toBeTruthy()
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('soliloquy: step: Step size α: must be from 0 to 10 (got -0.03)\n')
   })
 
   it('a damaged history database is reported whole, on one line, with what to do', () => {
