@@ -120,8 +120,15 @@ export async function writeExport<R>(t: ExportTarget, write: (partial: string) =
     }
   }
   removePartial()
+  if (t.kind === 'dir') {
+    try {
+      mkdirSync(t.partial)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      throw new InputError(`cannot create the export directory ${t.target}: ${fsWords(code)} (${code ?? ''} in ${dirname(t.target)})`)
+    }
+  }
   try {
-    if (t.kind === 'dir') mkdirSync(t.partial)
     const r = await write(t.partial)
     // a cancel that came while the last tensors were written still means "keep nothing"
     if (opts?.signal?.aborted) throw new CancelledError()
