@@ -20,14 +20,14 @@ describe('exportCheckpoint request', () => {
   })
 
   it('refuses what a format cannot write, a peft export without a step, and unknown formats, in words', () => {
-    expect(message({ id: 1, format: 'hf', dtype: 'Q8_0', outDir: '/x' })).toMatch(/dtype: dtype Q8_0 is not available for hf \(use F32, F16, BF16\)/)
+    expect(message({ id: 1, format: 'hf', dtype: 'Q8_0', outDir: '/x' })).toMatch(/^exportCheckpoint: Data type: Q8_0 is not available for hf \(use F32, F16, BF16\)$/)
     expect(message({ id: 1, format: 'peft', dtype: 'Q8_0', outDir: '/x' })).toMatch(/not available for peft/)
     expect(message({ format: 'peft', outDir: '/x' })).toMatch(/a PEFT adapter is a step: name a checkpoint/)
     expect(message({ model: '/m', format: 'peft', outDir: '/x' })).toMatch(/a PEFT adapter is a step/)
     expect(message({ id: 1, model: '/m', outDir: '/x' })).toMatch(/name a checkpoint or a model, not both/)
-    expect(message({ id: 1, format: 'onnx', outDir: '/x' })).toMatch(/format/)
-    expect(message({ id: 1, format: 'gguf', dtype: 'Q4_K', outDir: '/x' })).toMatch(/dtype/)
-    expect(message({ id: 1, format: 'gguf' })).toMatch(/outDir/)
+    expect(message({ id: 1, format: 'onnx', outDir: '/x' })).toBe('exportCheckpoint: Format: must be one of hf, gguf, peft (got "onnx")')
+    expect(message({ id: 1, format: 'gguf', dtype: 'Q4_K', outDir: '/x' })).toBe('exportCheckpoint: Data type: must be one of F32, F16, BF16, Q8_0 (got "Q4_K")')
+    expect(message({ id: 1, format: 'gguf' })).toBe('exportCheckpoint: Export target: is missing')
   })
 
   it('the answer carries the format, dtype and, for peft, the measured KL and what is not carried', () => {

@@ -88,7 +88,7 @@ describe('soliloquy export --format hf|gguf|peft', () => {
     expect(g.outputIds.length).toBe(8)
     // refusals, in words, before anything is written
     const cases: [string[], RegExp][] = [
-      [['export', 'hamlet', '--format', 'hf', '--dtype', 'Q8_0', '--out', join(parent, 'x')], /dtype Q8_0 is not available for hf \(use F32, F16, BF16\)/],
+      [['export', 'hamlet', '--format', 'hf', '--dtype', 'Q8_0', '--out', join(parent, 'x')], /Data type: Q8_0 is not available for hf \(use F32, F16, BF16\)/],
       [['export', 'hamlet', '--format', 'gguf', '--out', out], /already exists/],
       [['export', 'hamlet', '--format', 'gguf', '--out', join(parent, 'x.bin')], /a GGUF file name ends in \.gguf/],
       [['export', '--format', 'peft', '--out', join(parent, 'p')], /--format peft exports a step as an adapter: name a CHECKPOINT/],

@@ -84,7 +84,7 @@ export const FIELD_LABELS: Record<string, string> = {
   save: 'Checkpoint name',
   name: 'Name',
   id: 'Id',
-  outDir: 'Export directory',
+  outDir: 'Export target',
   dtype: 'Data type',
   texts: 'Texts',
   notes: 'Notes',
@@ -757,7 +757,7 @@ export const exportCheckpointRequest = z
   .superRefine((r, ctx) => {
     const format = r.format ?? 'hf'
     if (r.dtype && !EXPORT_DTYPES[format].includes(r.dtype))
-      ctx.addIssue({ code: 'custom', path: ['dtype'], message: `dtype ${r.dtype} is not available for ${format} (use ${EXPORT_DTYPES[format].join(', ')})` })
+      ctx.addIssue({ code: 'custom', path: ['dtype'], message: `${r.dtype} is not available for ${format} (use ${EXPORT_DTYPES[format].join(', ')})` })
     if (format === 'peft' && r.id === undefined)
       ctx.addIssue({ code: 'custom', path: ['id'], message: 'a PEFT adapter is a step: name a checkpoint (the base model has no step to carry)' })
     if (r.id !== undefined && r.model !== undefined && r.model !== null)
@@ -1258,7 +1258,7 @@ function shown(v: unknown): string {
 export function issueInWords(issue: z.core.$ZodIssue): string {
   const label = fieldLabel(issue.path)
   const own = (m: string): string => (label ? `${label}: ${m}` : m)
-  const i = issue as z.core.$ZodIssue & { input?: unknown; expected?: unknown; minimum?: unknown; maximum?: unknown; keys?: string[]; origin?: string }
+  const i = issue as z.core.$ZodIssue & { input?: unknown; expected?: unknown; minimum?: unknown; maximum?: unknown; keys?: string[]; origin?: string; values?: unknown[] }
   switch (issue.code) {
     case 'invalid_type':
       if (i.input === undefined) return own('is missing')
@@ -1275,8 +1275,12 @@ export function issueInWords(issue: z.core.$ZodIssue): string {
       return own(`must be at most ${String(i.maximum)}`)
     case 'unrecognized_keys':
       return `unknown setting${(i.keys ?? []).length === 1 ? '' : 's'} ${(i.keys ?? []).map((k) => JSON.stringify(k)).join(', ')}${label ? ` in ${label}` : ''}`
-    case 'invalid_union':
     case 'invalid_value':
+      // an enumeration: name what it accepts
+      if (Array.isArray(i.values) && i.values.length > 0 && i.values.length <= 16)
+        return own(`must be one of ${i.values.map(String).join(', ')} (got ${shown(i.input)})`)
+      return own(`is not one of the accepted values (got ${shown(i.input)})`)
+    case 'invalid_union':
       return own(`is not one of the accepted values (got ${shown(i.input)})`)
     default:
       return own(issue.message)
