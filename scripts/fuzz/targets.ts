@@ -18,6 +18,8 @@ import { readStepFile } from '../../src/main/lab/checkpoints/stepFile'
 import { CheckpointError } from '../../src/main/lab/checkpoints/error'
 import { unpickleTorch } from '../../src/main/engine/pickle'
 import { readPthTensors } from '../../src/main/engine/pth'
+import { readGguf } from '../../src/main/engine/ggufFile'
+import { ggufCheckpoint, ggufTokenizer } from '../../src/main/engine/ggufModel'
 import { tiktokenTokenizer } from '../../src/main/engine/tokenizers/tiktoken'
 import { TokenizerJson } from '../../src/main/engine/tokenizers/tokenizerJson'
 import { RegexTranslationError } from '../../src/main/engine/tokenizers/regex'
@@ -142,6 +144,17 @@ export const TARGETS: FuzzTarget[] = [
     run(bytes, scratch) {
       const tensors = readPthTensors(asFile(scratch, 'consolidated.00.pth', bytes), 'consolidated.00.pth')
       return `${tensors.length} tensors`
+    },
+  },
+  {
+    // a llama.cpp file as Engine.load reads it before the native engine: header, metadata, tensor infos and offsets
+    // (readGguf), metadata → config and tensors (ggufCheckpoint), the embedded vocabulary (ggufTokenizer)
+    name: 'gguf',
+    expected: [ModelFormatError, RegexTranslationError],
+    run(bytes, scratch) {
+      const g = readGguf(asFile(scratch, 'model.gguf', bytes))
+      const ckpt = ggufCheckpoint(g)
+      return `${ckpt.tensors.length} tensors, ${exercise(ggufTokenizer(g))}`
     },
   },
   {
