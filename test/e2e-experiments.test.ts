@@ -117,6 +117,17 @@ describe('History lists experiments', () => {
     expect((await again.first().locator('td').nth(5).textContent())?.trim()).toBe(recallBefore)
     expect(await page.locator('[data-testid="rerun-error"]').count()).toBe(0)
 
+    // from run detail, one α of a sweep again through rerun: a new run, same α, and History shows it
+    await page.click('[data-testid="history-row"][data-run-id="2"]')
+    await page.waitForSelector('[data-testid="run-detail"]:has-text("Run #2")')
+    const runsBefore = await page.locator('[data-testid="history-row"]').count()
+    await page.click('[data-testid="rerun-run"]')
+    await page.waitForURL((u) => /#\/history\/\d+$/.test(u.href) && !u.href.endsWith('/history/2'), { timeout: 60_000 })
+    await page.waitForSelector('[data-testid="run-detail"] h2:not(:has-text("Run #2 "))')
+    expect(await page.textContent('[data-testid="run-detail"]')).toMatch(/α\s*3\.0E-02/)
+    await expect.poll(() => page.locator('[data-testid="history-row"]').count()).toBe(runsBefore + 1)
+    await page.click('[data-testid="run-detail"] a:has-text("close")')
+
     // the runs table's diff still works with the merged diffRuns shape
     // (runs #1 and #2: the first sweep's α = 0 and α = 0.03)
     await page.check('[data-testid="history-row"][data-run-id="1"] [data-testid="diff-pick"]')
@@ -138,7 +149,7 @@ describe('History lists experiments', () => {
 describe('Checkpoints: the Trash', () => {
   it('deletes to the Trash, restores, purges; History keeps the base with its state', async () => {
     // save the α = 0.03 step of the first sweep
-    const row = page.locator('[data-testid="history-row"][data-lr="0.03"]').first()
+    const row = page.locator('[data-testid="history-row"][data-run-id="2"]')
     await row.click()
     await page.fill('[data-testid="checkpoint-name"]', 'hamlet step')
     await page.click('[data-testid="save-checkpoint"]')
@@ -161,10 +172,20 @@ describe('Checkpoints: the Trash', () => {
     await trashed.waitFor()
     expect(await trashed.textContent()).toMatch(/deleted \d{4}-\d\d-\d\d/)
 
-    // History: the experiment built on it says where its base went
+    // History: the experiment built on it says where its base went; its run says so too, and Re-run is refused in words
     await page.click('[data-testid="nav-history"]')
     await page.waitForSelector('[data-testid="experiment-base"][data-state="trashed"]')
     expect(await page.textContent('[data-testid="experiment-base"][data-state="trashed"]')).toMatch(/“hamlet step” \(in the Trash\)/)
+    const onBase = page.locator('[data-testid="experiment-row"]:has([data-testid="experiment-base"][data-state="trashed"])')
+    const baseExp = await onBase.getAttribute('data-id')
+    await onBase.locator('[data-testid="experiment-expand"]').click()
+    await page.locator(`[data-testid="experiment-runs-table"][data-experiment-id="${baseExp}"] [data-testid="experiment-run"] a`).first().click()
+    await page.waitForSelector('[data-testid="run-base"][data-state="trashed"]')
+    expect(await page.textContent('[data-testid="run-base"]')).toMatch(/checkpoint “hamlet step” \(in the Trash\)/)
+    await page.click('[data-testid="rerun-button"]')
+    await page.waitForSelector('[role="alert"]:has-text("hamlet step")')
+    expect(await page.textContent('[role="alert"]:has-text("hamlet step")')).toMatch(/Trash/)
+    await page.click('[data-testid="run-detail"] a:has-text("close")')
 
     // restore: back among the checkpoints, the Trash empty
     await page.click('[data-testid="nav-checkpoints"]')

@@ -221,7 +221,9 @@ export const useLabStore = defineStore('lab', () => {
   /** Load a past run's parameters into the form (History → re-run). */
   function loadRun(r: RunRecord, lrsOfGroup?: number[]): void {
     baseCheckpoint.value = null
-    modelRef.value = r.modelRef ?? null
+    // the base by what it is called now (provenance survives renames); a trashed or purged base cannot be run on
+    if (r.base && r.base.state !== 'live') throw new Error(`run #${r.id} started from checkpoint “${r.base.name}”, which is ${r.base.state === 'trashed' ? 'in the Trash: restore it in Checkpoints first' : 'purged'}`)
+    modelRef.value = r.base?.currentName ? `ckpt:${r.base.currentName}` : (r.modelRef ?? null)
     prompt.value = r.prompt
     if (r.phrase) phrase.value = r.phrase
     lrs.value = lrsOfGroup?.length ? [...lrsOfGroup] : r.lr !== null ? [r.lr] : lrs.value
