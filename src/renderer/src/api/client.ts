@@ -6,6 +6,7 @@ import {
   type ApiRequest,
   type ApiResponse,
   type CallResult,
+  type LabEvent,
   type MethodName,
   type ProgressMessage,
   type WsClientMessage,
@@ -39,6 +40,7 @@ function ipcClient(api: NonNullable<Window['api']>): ApiClient {
     },
     cancel: (jobId) => api.cancel(jobId),
     pickDirectory: (purpose) => api.pickDirectory(purpose),
+    onEvent: (cb) => api.onEvent(cb),
   }
 }
 
@@ -54,6 +56,7 @@ function wsClient(token: string): ApiClient {
   let opening: Promise<WebSocket> | null = null
   let nextId = 1
   const waiting = new Map<number, Waiting>()
+  const eventListeners = new Set<(e: LabEvent) => void>()
 
   const open = (): Promise<WebSocket> => {
     if (ws && ws.readyState === WebSocket.OPEN) return Promise.resolve(ws)
@@ -87,7 +90,9 @@ function wsClient(token: string): ApiClient {
         const m = parsed.data
         if ('type' in m) {
           // lab events (m.type === 'event') are for the UI's live updates; progress goes to its job
-          if (m.type === 'progress') for (const w of waiting.values()) if (w.jobId && w.jobId === m.jobId) w.onProgress?.(m)
+          if (m.type === 'progress') {
+            for (const w of waiting.values()) if (w.jobId && w.jobId === m.jobId) w.onProgress?.(m)
+          } else if (m.type === 'event') for (const l of eventListeners) l(m.event)
           return
         }
         if (typeof m.id !== 'number') return
@@ -116,6 +121,12 @@ function wsClient(token: string): ApiClient {
       const s = await open()
       const msg: WsClientMessage = { type: 'cancel', jobId }
       s.send(JSON.stringify(msg))
+    },
+    onEvent(cb) {
+      eventListeners.add(cb)
+      // events reach a page only over an open socket: open it now (errors surface on the next call)
+      void open().catch(() => undefined)
+      return () => eventListeners.delete(cb)
     },
   }
 }

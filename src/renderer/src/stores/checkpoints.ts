@@ -12,6 +12,8 @@ export interface TreeNode {
 /** Saved steps (factors + lineage): list as a tree, save, rename, delete, export. */
 export const useCheckpointsStore = defineStore('checkpoints', () => {
   const list = ref<CheckpointRecord[]>([])
+  /** deleted checkpoints, restorable until purged */
+  const trash = ref<CheckpointRecord[]>([])
   const loading = ref(false)
   const error = ref<string | null>(null)
   const message = ref<string | null>(null)
@@ -43,7 +45,7 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     loading.value = true
     error.value = null
     try {
-      list.value = await api().call('checkpoints', {})
+      ;[list.value, trash.value] = await Promise.all([api().call('checkpoints', {}), api().call('checkpoints', { include: 'trash' })])
     } catch (e) {
       error.value = messageOf(e)
     } finally {
@@ -90,7 +92,22 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
   function remove(id: number, force = false): Promise<boolean> {
     return act(id, async () => {
       const r = await api().call('deleteCheckpoint', { id, force })
-      message.value = `deleted ${r.deleted.map((n) => `“${n}”`).join(', ')}`
+      message.value = `deleted ${r.deleted.map((n) => `“${n}”`).join(', ')}: moved to the Trash (restore it from there until it is purged; runs keep their provenance)`
+    })
+  }
+
+  function restore(id: number): Promise<boolean> {
+    return act(id, async () => {
+      const c = await api().call('restoreCheckpoint', { id })
+      message.value = `restored “${c.name}” from the Trash`
+    })
+  }
+
+  /** deletes one trashed checkpoint for good (its factor file too) */
+  function purge(id: number): Promise<boolean> {
+    return act(id, async () => {
+      const r = await api().call('purgeCheckpoints', { id })
+      message.value = `purged ${r.deleted.map((n) => `“${n}”`).join(', ')} for good`
     })
   }
 
@@ -124,5 +141,5 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     if (exportJob.value) await api().cancel(exportJob.value)
   }
 
-  return { list, tree, loading, error, message, busy, exportProgress, exportJob, refresh, save, rename, remove, exportTo, cancelExport }
+  return { list, trash, restore, purge, tree, loading, error, message, busy, exportProgress, exportJob, refresh, save, rename, remove, exportTo, cancelExport }
 })

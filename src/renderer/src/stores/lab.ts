@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
-import { computed, ref } from 'vue'
-import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult } from '@shared/api'
+import { computed, ref, watch } from 'vue'
+import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult, type TokenCount } from '@shared/api'
 import { api, messageOf, newJobId } from '../api/client'
 import { useModelsStore } from './models'
 import { maxTokensProblem, textProblem } from '../lib/validate'
@@ -41,8 +41,8 @@ export const useLabStore = defineStore('lab', () => {
   /** Problems at each field, in words, before any run: Run is disabled while there is one. */
   const problems = computed(() => {
     const p: { prompt: string | null; phrase: string | null; maxGen: string | null; lrs: string | null } = {
-      prompt: textProblem('prompt', prompt.value),
-      phrase: textProblem('phrase', phrase.value),
+      prompt: textProblem('prompt', prompt.value) ?? tokenProblemOf('prompt'),
+      phrase: textProblem('phrase', phrase.value) ?? tokenProblemOf('phrase'),
       maxGen: maxTokensProblem(maxGenText.value),
       lrs: lrsProblem.value ?? (lrs.value.length === 0 ? 'No step sizes: give at least one α, e.g. 0, 1e-3, 3e-2.' : null),
     }
@@ -123,6 +123,50 @@ export const useLabStore = defineStore('lab', () => {
     modelRef.value = `ckpt:${c.name}`
   }
 
+  // ---- live token counts of prompt and phrase against max_seq_len (the lab's tokenizer, debounced)
+  /** the counts and the texts/max_seq they were made for (stale while the user types) */
+  const tokens = ref<{ prompt: string; phrase: string; maxSeq: number; result: TokenCount } | null>(null)
+  const tokenError = ref<string | null>(null)
+  const effectiveMaxSeq = computed(() => seqFor(maxGenNumber()).maxSeq ?? SEED_DEFAULTS.maxSeq)
+  function maxGenNumber(): number {
+    const v = Number(maxGenText.value)
+    return Number.isInteger(v) && v > 0 ? v : maxGen.value
+  }
+  let countTimer: ReturnType<typeof setTimeout> | undefined
+  let countSeq = 0
+  watch(
+    [prompt, phrase, effectiveMaxSeq, modelRef, baseCheckpoint],
+    () => {
+      clearTimeout(countTimer)
+      countTimer = setTimeout(() => void countTokens(), 250)
+    },
+    { immediate: true },
+  )
+  async function countTokens(): Promise<void> {
+    const want = { prompt: prompt.value, phrase: phrase.value, maxSeq: effectiveMaxSeq.value }
+    const texts: Record<string, string> = {}
+    if (want.prompt) texts.prompt = want.prompt
+    if (want.phrase) texts.phrase = want.phrase
+    const n = ++countSeq
+    try {
+      const result = await api().call('tokenCount', { model: modelRef.value, texts, maxSeq: want.maxSeq })
+      if (n !== countSeq) return
+      tokens.value = { ...want, result }
+      tokenError.value = null
+    } catch (e) {
+      if (n === countSeq) tokenError.value = messageOf(e)
+    }
+  }
+  /** the count for a field when it is current (null while stale or not yet counted) */
+  function tokenCountOf(k: 'prompt' | 'phrase'): number | null {
+    const t = tokens.value
+    if (!t || t[k] !== (k === 'prompt' ? prompt.value : phrase.value) || t.maxSeq !== effectiveMaxSeq.value) return null
+    return t.result.counts[k] ?? null
+  }
+  function tokenProblemOf(k: 'prompt' | 'phrase'): string | null {
+    return tokenCountOf(k) === null ? null : (tokens.value?.result.problems[k] ?? null)
+  }
+
   /** max_seq_len: the seed's 128, raised (up to the model's context) when more tokens are asked for. */
   function seqFor(n: number): { maxSeq?: number } {
     const { maxGen, maxSeq } = SEED_DEFAULTS
@@ -177,7 +221,9 @@ export const useLabStore = defineStore('lab', () => {
   /** Load a past run's parameters into the form (History → re-run). */
   function loadRun(r: RunRecord, lrsOfGroup?: number[]): void {
     baseCheckpoint.value = null
-    modelRef.value = r.modelRef ?? null
+    // the base by what it is called now (provenance survives renames); a trashed or purged base cannot be run on
+    if (r.base && r.base.state !== 'live') throw new Error(`run #${r.id} started from checkpoint “${r.base.name}”, which is ${r.base.state === 'trashed' ? 'in the Trash: restore it in Checkpoints first' : 'purged'}`)
+    modelRef.value = r.base?.currentName ? `ckpt:${r.base.currentName}` : (r.modelRef ?? null)
     prompt.value = r.prompt
     if (r.phrase) phrase.value = r.phrase
     lrs.value = lrsOfGroup?.length ? [...lrsOfGroup] : r.lr !== null ? [r.lr] : lrs.value
@@ -186,6 +232,7 @@ export const useLabStore = defineStore('lab', () => {
   }
 
   return {
+    tokens, tokenError, effectiveMaxSeq, tokenCountOf,
     modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restrictGroups, layerFrom, layerTo, layerCount, restrictProblem, restriction, restoredFrom, defaultsFrom,
     running, jobId, progress, error, result, runs, outcome, model, reference,
     init, seqFor, applyPreset, selectModel, useCheckpointAsBase, run, cancel, loadRun,
