@@ -16,6 +16,7 @@ import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
+import { syntheticGgufTensors } from './benchSynthetic'
 import { embeddedModelDir, loadAddon } from './engine/native'
 import { safetensorsHeader } from './engine/safetensors'
 import { steppingOff } from './lab/experiments'
@@ -159,23 +160,7 @@ function q4kmType(name: string, layers: number): 'Q4_K' | 'Q6_K' {
 function writeSyntheticGguf(path: string, shape: ShapeName): number {
   const c = SHAPES[shape]
   const hd = c.dim / c.heads
-  const tensors: { name: string; shape: number[]; scale: number }[] = [{ name: 'token_embd.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) }]
-  for (let l = 0; l < c.layers; l++) {
-    const p = `blk.${l}.`
-    const s = 1 / Math.sqrt(c.dim)
-    tensors.push(
-      { name: p + 'attn_norm.weight', shape: [c.dim], scale: 0 },
-      { name: p + 'attn_q.weight', shape: [c.heads * hd, c.dim], scale: s },
-      { name: p + 'attn_k.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
-      { name: p + 'attn_v.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
-      { name: p + 'attn_output.weight', shape: [c.dim, c.heads * hd], scale: s },
-      { name: p + 'ffn_norm.weight', shape: [c.dim], scale: 0 },
-      { name: p + 'ffn_gate.weight', shape: [c.ffn, c.dim], scale: s },
-      { name: p + 'ffn_up.weight', shape: [c.ffn, c.dim], scale: s },
-      { name: p + 'ffn_down.weight', shape: [c.dim, c.ffn], scale: 1 / Math.sqrt(c.ffn) },
-    )
-  }
-  tensors.push({ name: 'output_norm.weight', shape: [c.dim], scale: 0 }, { name: 'output.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) })
+  const tensors = syntheticGgufTensors(c)
   const typeOf = (t: { name: string; shape: number[] }): 'F32' | 'Q4_K' | 'Q6_K' => (t.shape.length === 1 ? 'F32' : q4kmType(t.name, c.layers))
   const blockBytes = { F32: 4, Q4_K: 144, Q6_K: 210 }
   const blockElems = { F32: 1, Q4_K: 256, Q6_K: 256 }

@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { cpus, homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
+import { syntheticGgufTensors } from './benchSynthetic'
 import { exportGguf, ggufHeader, Kv } from './engine/gguf'
 import { embeddedModelDir, loadAddon } from './engine/native'
 import { SentencePieceTokenizer } from './engine/tokenizer'
@@ -55,23 +56,7 @@ function toHalf(f: Float32Array, u: Uint32Array, v: number): number {
 function writeSyntheticF16(path: string, shape: Shape): void {
   const c = SHAPES[shape]
   const hd = c.dim / c.heads
-  const t: { name: string; shape: number[]; scale: number }[] = [{ name: 'token_embd.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) }]
-  for (let l = 0; l < c.layers; l++) {
-    const p = `blk.${l}.`
-    const s = 1 / Math.sqrt(c.dim)
-    t.push(
-      { name: p + 'attn_norm.weight', shape: [c.dim], scale: 0 },
-      { name: p + 'attn_q.weight', shape: [c.heads * hd, c.dim], scale: s },
-      { name: p + 'attn_k.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
-      { name: p + 'attn_v.weight', shape: [c.kvHeads * hd, c.dim], scale: s },
-      { name: p + 'attn_output.weight', shape: [c.dim, c.heads * hd], scale: s },
-      { name: p + 'ffn_norm.weight', shape: [c.dim], scale: 0 },
-      { name: p + 'ffn_gate.weight', shape: [c.ffn, c.dim], scale: s },
-      { name: p + 'ffn_up.weight', shape: [c.ffn, c.dim], scale: s },
-      { name: p + 'ffn_down.weight', shape: [c.dim, c.ffn], scale: 1 / Math.sqrt(c.ffn) },
-    )
-  }
-  t.push({ name: 'output_norm.weight', shape: [c.dim], scale: 0 }, { name: 'output.weight', shape: [c.vocab, c.dim], scale: 1 / Math.sqrt(c.dim) })
+  const t = syntheticGgufTensors(c)
   const norm = (x: { shape: number[] }): boolean => x.shape.length === 1
   const count = (x: { shape: number[] }): number => x.shape.reduce((a, b) => a * b, 1)
   const tok = SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model'))
