@@ -1,6 +1,8 @@
 #include "kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -58,6 +60,15 @@ static void convert_span(float* out, const Mat& W, int row, int c0, int n) {
   else kern()->bf16_to_f32_row(out, p, n);
 }
 
+// asks the cache for the bytes of columns c0 … c0+n−1 of a row (any dtype)
+static void prefetch_span(const Mat& W, int row, int c0, int n) {
+  const int be = dtype_block_elems(W.dtype);
+  const int64_t rbytes = dtype_row_bytes(W.dtype, W.cols);
+  const char* p = (const char*)W.data + (int64_t)row * rbytes + (int64_t)(c0 / be) * dtype_block_bytes(W.dtype);
+  const int64_t bytes = (int64_t)((n + be - 1) / be + 1) * dtype_block_bytes(W.dtype);
+  for (int64_t i = 0; i < bytes; i += 64) __builtin_prefetch(p + i, 0, 2);
+}
+
 void mat_row_f32(const Mat& W, int row, float* out) { convert_span(out, W, row, 0, W.cols); }
 
 // Below this many multiply-adds a product runs on the calling thread.
@@ -70,14 +81,33 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 }
 
 // Rows o0 … o1−1 of y[R, W.rows] = x[R, W.cols] · Wᵀ. Each weight row is read from memory once and used for every x
-// row (4 x rows per pass, two weight rows at a time where that helps). A block-quantised row is dequantised once into
-// `scratch` [W.cols] (per thread) first, so a quantised matrix is never expanded as a whole.
+// row (three weight rows × up to 8 x rows per kernel call on AVX-512, else two × 4). A block-quantised row is
+// dequantised once into `scratch` (per thread) first, so a quantised matrix is never expanded as a whole.
 static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o1, std::vector<float>& scratch) {
   const int out = W.rows, in = W.cols;
   float acc[4];
   if (dtype_quantised(W.dtype)) {
-    scratch.resize(in);
-    for (int o = o0; o < o1; o++) {
+    int o = o0;
+    if (kern()->dot3xn && R >= 2) {  // three rows dequantised, then the 3-row kernel on them as F32
+      scratch.resize((size_t)3 * in);
+      const int groups = (R + 7) / 8;
+      for (; o + 3 <= o1; o += 3) {
+        for (int k = 0; k < 3; k++) dequant_span(scratch.data() + (size_t)k * in, W, o + k, 0, in);
+        const float* w0 = scratch.data();
+        for (int g = 0, r0 = 0; g < groups; g++) {
+          const int nr = R / groups + (g < R % groups ? 1 : 0);
+          const float* xr[8];
+          for (int r = 0; r < nr; r++) xr[r] = x + (int64_t)(r0 + r) * in;
+          float acc24[24];
+          kern()->dot3xn(xr, nr, w0, w0 + in, w0 + 2 * in, DT_F32, in, acc24);
+          for (int k = 0; k < 3; k++)
+            for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o + k] = acc24[8 * k + r];
+          r0 += nr;
+        }
+      }
+    }
+    scratch.resize(std::max<size_t>(scratch.size(), in));
+    for (; o < o1; o++) {
       dequant_span(scratch.data(), W, o, 0, in);
       for (int r0 = 0; r0 < R; r0 += 4) {
         int nr = R - r0 < 4 ? R - r0 : 4;
@@ -87,46 +117,83 @@ static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o
     }
     return;
   }
-  for (int r0 = 0; r0 < R; r0 += 4) {
-    int nr = R - r0 < 4 ? R - r0 : 4;
-    const float* xr = x + (int64_t)r0 * in;
-    int o = o0;
-    if (nr == 4) {
-      const int64_t rb = (int64_t)in * dtype_size(W.dtype);
-      float acc8[8];
-      for (; o + 2 <= o1; o += 2) {
-        const char* w0 = (const char*)W.data + o * rb;
-        kern()->dot2x4(xr, in, w0, w0 + rb, W.dtype, in, acc8);
-        for (int r = 0; r < 4; r++) {
-          y[(int64_t)(r0 + r) * out + o] = acc8[r];
-          y[(int64_t)(r0 + r) * out + o + 1] = acc8[4 + r];
-        }
+  const int64_t rb = (int64_t)in * dtype_size(W.dtype);
+  int o = o0;
+  // Triples of weight rows against the x rows in balanced groups of at most 8 (13 rows: 7 + 6) where the path has
+  // the 3-row kernel: each triple leaves memory once and stays in L1 while every group reads it. One row (a single
+  // generated column) keeps the dot_any form below.
+  if (kern()->dot3xn && R >= 2) {
+    const int groups = (R + 7) / 8;
+    for (; o + 3 <= o1; o += 3) {
+      const char* w0 = (const char*)W.data + o * rb;
+      for (int g = 0, r0 = 0; g < groups; g++) {
+        const int nr = R / groups + (g < R % groups ? 1 : 0);
+        const float* xr[8];
+        for (int r = 0; r < nr; r++) xr[r] = x + (int64_t)(r0 + r) * in;
+        float acc24[24];
+        kern()->dot3xn(xr, nr, w0, w0 + rb, w0 + 2 * rb, W.dtype, in, acc24);
+        for (int k = 0; k < 3; k++)
+          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o + k] = acc24[8 * k + r];
+        r0 += nr;
       }
     }
-    for (; o < o1; o++) {
-      dot4(xr, in, nr, W, o, acc);
+  }
+  // Otherwise pairs of weight rows against 4 x rows at a time, then the last 1–3 rows.
+  for (; o + 2 <= o1; o += 2) {
+    const char* w0 = (const char*)W.data + o * rb;
+    int r0 = 0;
+    for (; r0 + 4 <= R; r0 += 4) {
+      float acc8[8];
+      kern()->dot2x4(x + (int64_t)r0 * in, in, w0, w0 + rb, W.dtype, in, acc8);
+      for (int r = 0; r < 4; r++) {
+        y[(int64_t)(r0 + r) * out + o] = acc8[r];
+        y[(int64_t)(r0 + r) * out + o + 1] = acc8[4 + r];
+      }
+    }
+    if (r0 < R)
+      for (int k = 0; k < 2; k++) {
+        dot4(x + (int64_t)r0 * in, in, R - r0, W, o + k, acc);
+        for (int r = 0; r < R - r0; r++) y[(int64_t)(r0 + r) * out + o + k] = acc[r];
+      }
+  }
+  for (; o < o1; o++)
+    for (int r0 = 0; r0 < R; r0 += 4) {
+      int nr = R - r0 < 4 ? R - r0 : 4;
+      dot4(x + (int64_t)r0 * in, in, nr, W, o, acc);
       for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o] = acc[r];
     }
-  }
 }
 
 void matmul_wt(float* y, const float* x, int R, const Mat& W) { matmul_wt_fused(&y, x, R, &W, 1); }
 
 void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int count) {
-  // Parallel over blocks of 16 output rows of all the matrices in turn: one pass, one thread hand-off for all.
-  const int OB = 16;
+  // Parallel over blocks of 24 output rows (a multiple of the 3- and 2-row tiles) of all the matrices in turn: one
+  // pass, one thread hand-off for all.
+  const int OB = 24;
   std::vector<int> first(count + 1, 0);  // first block of each matrix
   int64_t macs = 0;
   for (int i = 0; i < count; i++) {
     first[i + 1] = first[i] + (Ws[i].rows + OB - 1) / OB;
     macs += (int64_t)R * Ws[i].cols * Ws[i].rows;
   }
+  // The multi-row kernels load x in 64-byte vectors: an x that is not 64-byte aligned (heap buffers are 16) would
+  // split every load over two cache lines, so it is copied once to an aligned buffer (rows stay `in` apart: every
+  // matrix here has a multiple of 16 columns, else the copy is skipped).
+  std::vector<float> aligned;
+  bool cols16 = true;
+  for (int i = 0; i < count; i++) cols16 = cols16 && Ws[i].cols % 16 == 0 && Ws[i].cols == Ws[0].cols;
+  if (R >= 2 && kern()->dot3xn && cols16 && ((uintptr_t)x & 63) != 0 && macs >= SERIAL_MACS) {
+    const size_t n = (size_t)R * Ws[0].cols;
+    aligned.resize(n + 16);
+    float* a = aligned.data() + ((64 - ((uintptr_t)aligned.data() & 63)) & 63) / sizeof(float);
+    std::memcpy(a, x, sizeof(float) * n);
+    x = a;
+  }
   auto body = [&](int b0, int b1, int) {
     std::vector<float> scratch;
     int i = 0;
     for (int b = b0; b < b1; b++) {
       while (b >= first[i + 1]) i++;
-      // 16 rows at a time: for R > 4 their second pass over x rows 4‥7 reads the rows from cache, not memory
       int o0 = (b - first[i]) * OB, o1 = o0 + OB < Ws[i].rows ? o0 + OB : Ws[i].rows;
       wt_rows(ys[i], x, R, Ws[i], o0, o1, scratch);
     }
@@ -136,8 +203,66 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
   else parallel_for(first[count], body);
 }
 
+// matmul_w_acc on a path with the 6-row × 64-column register tile: parallel over blocks of 256 result columns;
+// inside, runs of 64 weight rows. A run's 64 × 256 weights are converted (or dequantised) once, row by row — each
+// row segment is contiguous, so it streams — into an fp32 panel laid out by 64-column slice; then every balanced
+// group of at most 6 result rows (13: 5 + 4 + 4) accumulates each slice in registers, reading it from L1. Columns past
+// the last multiple of 64 take a plain loop over the same converted values.
+static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float scale) {
+  const int out = W.rows, in = W.cols, CB = 256, OC = 64;
+  std::vector<float> a((size_t)R * out);  // scale · dy
+  for (size_t i = 0; i < a.size(); i++) a[i] = scale * dy[i];
+  const int groups = (R + 5) / 6;
+  parallel_for((in + CB - 1) / CB, [&](int b0, int b1, int) {
+    std::vector<float> panel((size_t)OC * CB), row(CB);  // panel [slice][o][64], then the tail columns [o][n − n64]
+    for (int b = b0; b < b1; b++) {
+      const int c0 = b * CB, n = c0 + CB < in ? CB : in - c0, n64 = n / 64 * 64, tail = n - n64;
+      for (int o = 0; o < out; o += OC) {
+        const int no = out - o < OC ? out - o : OC;
+        float* tails = panel.data() + (size_t)no * n64;
+        for (int q = 0; q < no; q++) {
+          // the segment of a row a few rows ahead: each row segment is on its own page, where the hardware
+          // prefetcher stops, so without this every segment waits for memory
+          if (o + q + 4 < out) prefetch_span(W, o + q + 4, c0, n);
+          if (dtype_quantised(W.dtype)) {  // whole blocks at once, then split into the slices
+            convert_span(row.data(), W, o + q, c0, n);
+            for (int s = 0; s < n64; s += 64)
+              std::memcpy(panel.data() + (size_t)s * no + (size_t)q * 64, row.data() + s, sizeof(float) * 64);
+            if (tail) std::memcpy(tails + (size_t)q * tail, row.data() + n64, sizeof(float) * tail);
+          } else {
+            for (int s = 0; s < n64; s += 64) convert_span(panel.data() + (size_t)s * no + (size_t)q * 64, W, o + q, c0 + s, 64);
+            if (tail) convert_span(tails + (size_t)q * tail, W, o + q, c0 + n64, tail);
+          }
+        }
+        for (int s = 0; s < n64; s += 64)
+          for (int g = 0, r0 = 0; g < groups; g++) {
+            const int nr = R / groups + (g < R % groups ? 1 : 0);
+            const float* ar[6];
+            float* dr[6];
+            for (int k = 0; k < nr; k++) {
+              ar[k] = a.data() + (int64_t)(r0 + k) * out + o;
+              dr[k] = dx + (int64_t)(r0 + k) * in + c0 + s;
+            }
+            kern()->axpyn_x64(dr, ar, nr, panel.data() + (size_t)s * no, no);
+            r0 += nr;
+          }
+        for (int r = 0; r < R && tail; r++)
+          for (int c = 0; c < tail; c++) {
+            float acc = dx[(int64_t)r * in + c0 + n64 + c];
+            for (int q = 0; q < no; q++) acc += a[(int64_t)r * out + o + q] * tails[(size_t)q * tail + c];
+            dx[(int64_t)r * in + c0 + n64 + c] = acc;
+          }
+      }
+    }
+  });
+}
+
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {
   const int out = W.rows, in = W.cols;
+  if (kern()->axpyn_x64 && R >= 2 && (int64_t)R * in * out >= SERIAL_MACS) {
+    w_acc_tiled(dx, dy, R, W, scale);
+    return;
+  }
   const int BC = 256;  // column block: dx[:, block] for all R rows stays in L1/L2
   const int nb = (in + BC - 1) / BC;
   // Four weight rows at a time, converted to fp32 once and reused for every dy row: each load/store of dx then

@@ -151,9 +151,12 @@ static void test_path(const std::string& path) {
   // the engine's products (kernels.cpp, threaded) on this path against float64
   for (DType t : {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_K, DT_Q6_K}) {
     double worst = 0;
-    for (int trial = 0; trial < 3; trial++) {
-      int rows = irand(1, 70), R = irand(1, 9);
-      int cols = dtype_quantised(t) ? dtype_block_elems(t) * irand(1, 3) : irand(1, 600);
+    for (int trial = 0; trial < 6; trial++) {
+      // trials 3–5 are large enough for the register-tile kernels (3 × 8 forward, 6 × 64 backward) where the path
+      // has them: many rows, 5–16 input rows, columns past a multiple of 64
+      const bool big = trial >= 3;
+      int rows = big ? irand(64, 200) : irand(1, 70), R = big ? irand(5, 16) : irand(1, 9);
+      int cols = dtype_quantised(t) ? dtype_block_elems(t) * irand(1, 3) : big ? 64 * irand(1, 5) + irand(0, 40) : irand(1, 600);
       std::vector<uint8_t> w;
       std::vector<double> wv((size_t)rows * cols);
       if (dtype_quantised(t)) {
@@ -166,11 +169,14 @@ static void test_path(const std::string& path) {
       }
       Mat W;
       W.data = w.data(), W.dtype = t, W.rows = rows, W.cols = cols;
-      std::vector<float> x((size_t)R * cols), dy((size_t)R * rows), y((size_t)R * rows), dx((size_t)R * cols, 0.f);
+      std::vector<float> x((size_t)R * cols), dy((size_t)R * rows), y((size_t)R * rows), dx((size_t)R * cols);
       for (auto& v : x) v = uni();
       for (auto& v : dy) v = uni();
+      for (auto& v : dx) v = uni();
+      const std::vector<float> dx0 = dx;
+      const float scale = trial % 2 ? 1.f : -0.75f;
       matmul_wt(y.data(), x.data(), R, W);
-      matmul_w_acc(dx.data(), dy.data(), R, W, 1.f);
+      matmul_w_acc(dx.data(), dy.data(), R, W, scale);
       for (int r = 0; r < R; r++) {
         for (int o = 0; o < rows; o++) {
           double a = 0, sa = 0;
@@ -178,8 +184,8 @@ static void test_path(const std::string& path) {
           worst = std::fmax(worst, std::fabs(y[(size_t)r * rows + o] - a) / (sa + 1e-30));
         }
         for (int c = 0; c < cols; c++) {
-          double a = 0, sa = 0;
-          for (int o = 0; o < rows; o++) a += dy[(size_t)r * rows + o] * wv[(size_t)o * cols + c], sa += std::fabs(dy[(size_t)r * rows + o] * wv[(size_t)o * cols + c]);
+          double a = dx0[(size_t)r * cols + c], sa = std::fabs(a);
+          for (int o = 0; o < rows; o++) a += (double)scale * dy[(size_t)r * rows + o] * wv[(size_t)o * cols + c], sa += std::fabs(scale * dy[(size_t)r * rows + o] * wv[(size_t)o * cols + c]);
           worst = std::fmax(worst, std::fabs(dx[(size_t)r * cols + c] - a) / (sa + 1e-30));
         }
       }
