@@ -191,6 +191,16 @@ std::vector<std::string> tensor_names(const Model& m) {
   return n;
 }
 
+// Σ a[i]·b[i] in double with 8 independent partial sums: one running sum would wait on each addition's latency
+static double dot_f64(const float* a, const float* b, int n) {
+  double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) p[k] += (double)a[i + k] * b[i + k];
+  for (; i < n; i++) p[0] += (double)a[i] * b[i];
+  return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+}
+
 // ‖Gᵀ X‖²_F = Σ_{s,t} (G_s·G_t)(X_s·X_t), in double
 static double factor_norm2(const LinearFactor& f) {
   const int T = f.T;
@@ -198,13 +208,8 @@ static double factor_norm2(const LinearFactor& f) {
   parallel_for(T, [&](int s0, int s1, int) {
     for (int s = s0; s < s1; s++)
       for (int t = 0; t <= s; t++) {
-        double a = 0, b = 0;
-        const float* gs = f.G.data() + (size_t)s * f.out;
-        const float* gt = f.G.data() + (size_t)t * f.out;
-        for (int i = 0; i < f.out; i++) a += (double)gs[i] * gt[i];
-        const float* xs = f.X.data() + (size_t)s * f.in;
-        const float* xt = f.X.data() + (size_t)t * f.in;
-        for (int i = 0; i < f.in; i++) b += (double)xs[i] * xt[i];
+        const double a = dot_f64(f.G.data() + (size_t)s * f.out, f.G.data() + (size_t)t * f.out, f.out);
+        const double b = dot_f64(f.X.data() + (size_t)s * f.in, f.X.data() + (size_t)t * f.in, f.in);
         gg[(size_t)s * T + t] = gg[(size_t)t * T + s] = a;
         xx[(size_t)s * T + t] = xx[(size_t)t * T + s] = b;
       }
