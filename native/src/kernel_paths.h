@@ -33,8 +33,10 @@ struct KernelTable {
   void (*axpy4)(float* d, const float* w0, const float* w1, const float* w2, const float* w3, float a0, float a1,
                 float a2, float a3, int n);
   // d[k][0:64] += Σ_{o < no} a[k][o] · w[o][0:64] for k < nr ≤ 6, w an fp32 panel [no][64]: a register tile of the
-  // backward product dx += dy·W. Only on paths with registers for it (avx512); null elsewhere.
-  void (*axpyn_x64)(float* const* d, const float* const* a, int nr, const float* w, int no);
+  // backward product dx += dy·W; prefetches pf + o·pf_stride at row o when pf is not null. Only on paths with
+  // registers for it (avx512); null elsewhere.
+  void (*axpyn_x64)(float* const* d, const float* const* a, int nr, const float* w, int no, const char* pf,
+                    int64_t pf_stride);
   // out[nblocks · block_elems] = dequantised ggml blocks (quants.h layouts) of a block-quantised type
   void (*dequantise_blocks)(DType t, const uint8_t* blocks, int64_t nblocks, float* out);
   // measurement kernels (roofline.cpp): Σ p[i] streamed with 8 independent accumulators (memory read bandwidth), and
