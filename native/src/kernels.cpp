@@ -90,7 +90,7 @@ static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o
     int o = o0;
     if (kern()->dot3xn && R >= 2) {  // three rows dequantised, then the 3-row kernel on them as F32
       scratch.resize((size_t)3 * in);
-      const int groups = (R + 7) / 8;
+      const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
       for (; o + 3 <= o1; o += 3) {
         for (int k = 0; k < 3; k++) dequant_span(scratch.data() + (size_t)k * in, W, o + k, 0, in);
         const float* w0 = scratch.data();
@@ -123,7 +123,7 @@ static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o
   // the 3-row kernel: each triple leaves memory once and stays in L1 while every group reads it. One row (a single
   // generated column) keeps the dot_any form below.
   if (kern()->dot3xn && R >= 2) {
-    const int groups = (R + 7) / 8;
+    const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
     for (; o + 3 <= o1; o += 3) {
       const char* w0 = (const char*)W.data + o * rb;
       for (int g = 0, r0 = 0; g < groups; g++) {
@@ -211,7 +211,8 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
 // the last multiple of 64 take a plain loop over the same converted values.
 static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float scale) {
   const int out = W.rows, in = W.cols, CB = 512, OC = 64;
-  constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call (a 13 × 32 tile measured ~20 % slower)
+  constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call at most (a 13 × 32 tile measured ~20 % slower)
+  const int maxr = kern()->axpyn_max_rows;
   const int64_t rb = dtype_row_bytes(W.dtype, in);
   // scratch buffers live per thread across calls: at 128 KiB and up, glibc maps fresh zeroed pages for every new
   // vector, and those page faults cost ~5 % of a step
@@ -219,7 +220,7 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
   scaled.resize((size_t)R * out);
   for (size_t i = 0; i < scaled.size(); i++) scaled[i] = scale * dy[i];
   const float* a = scaled.data();  // (a lambda naming a thread_local would see the worker's own, empty one)
-  const int groups = (R + MAXR - 1) / MAXR;
+  const int groups = (R + maxr - 1) / maxr;
   parallel_for((in + CB - 1) / CB, [&](int b0, int b1, int) {
     thread_local std::vector<float> panel, row;  // panel [slice][o][SW], then the tail columns [o][n − nsw]
     panel.resize((size_t)OC * CB);
