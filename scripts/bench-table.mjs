@@ -14,17 +14,17 @@ const n = (v, d = 2) => (v === null || v === undefined ? '—' : Number(v).toFix
 const m = j.machine
 const rows = [
   ['kernel path', `\`${j.kernel_path}\` (${m.threads} threads)`],
-  ['read bandwidth (streaming sum, 1 GiB)', `${n(j.bandwidth_gbs, 1)} GB/s with ${m.threads} threads, ${n(j.bandwidth_1t_gbs, 1)} GB/s with 1`],
+  ['read bandwidth (streaming 8-accumulator sum, 2 GiB)', `${n(j.bandwidth_gbs, 1)} GB/s with ${m.threads} threads, ${n(j.bandwidth_1t_gbs, 1)} GB/s with 1`],
   ['fp32 FMA peak', `${n(j.flops_peak_gflops, 0)} GFLOP/s`],
-  ['1.1B shape (F16 GGUF), 1 column, greedy 64', `ours ${n(j.gen_tok_s_1b)} tok/s, llama.cpp ${j.llamacpp_version} ${n(j.llamacpp_tok_s_1b)} tok/s: **${n(j.gen_vs_llamacpp_1b)}×**${j.same_ids_1b === null ? '' : j.same_ids_1b ? ', identical ids' : ', ids differ'}`],
+  ['1.1B shape (F16 GGUF), 1 column, greedy 64 (faster of 2 runs each)', `ours ${n(j.gen_tok_s_1b)} tok/s, llama.cpp ${j.llamacpp_version} ${n(j.llamacpp_tok_s_1b)} tok/s: **${n(j.gen_vs_llamacpp_1b)}×**${j.same_ids_1b === null ? '' : j.same_ids_1b ? ', identical ids' : ', ids differ'}`],
   ['1.1B generation vs bandwidth roofline', `${n((j.gen_vs_roofline_1b ?? 0) * 100, 0)} %`],
   ['organism, 1 column, greedy 64', `ours ${n(j.gen_tok_s_organism, 0)} tok/s, llama.cpp ${n(j.llamacpp_tok_s_organism, 0)} tok/s: **${n(j.gen_vs_llamacpp_organism)}×**`],
-  ['1.1B step (13 tokens)', `${n(j.step_s_1b)} s = **${n(j.step_vs_roofline_1b)}×** its roofline (${n(j.step_roofline_s_1b)} s)`],
-  ['1.1B 8-column sweep vs 1 column (per decoding step)', `**${n(j.sweep8_vs_single_1b)}×**`],
-  ['seed experiment, Llama-2-7b shape (`--seed7b`)', j.seed7b_wall_s === null ? 'not run' : `${n(j.seed7b_wall_s, 0)} s wall, peak RSS ${n(j.seed7b_peak_rss_gib)} GiB (file ${n(j.seed7b_file_gib)} GiB)`],
+  ['1.1B step (13 tokens; median of 3)', `${n(j.step_s_1b)} s = **${n(j.step_vs_roofline_1b)}×** its roofline (${n(j.step_roofline_s_1b)} s)`],
+  ['1.1B 8-column sweep vs 1 column (per decoding step; faster of 2 runs each)', `**${n(j.sweep8_vs_single_1b)}×**`],
+  ['seed experiment, Llama-2-7b shape, F16 (`--seed7b`: load, step, 8 step sizes × 64 tokens; file in the page cache)', j.seed7b_wall_s === null ? 'not run' : `**${n(j.seed7b_wall_s, 0)} s** wall, peak RSS ${n(j.seed7b_peak_rss_gib)} GiB = **${n(j.seed7b_peak_rss_gib / j.seed7b_file_gib)} ×** the file (${n(j.seed7b_file_gib)} GiB)`],
 ]
 const table = [
-  `Measured on ${m.cpu}, ${m.cores} cores, node ${m.node}; load average ${n(m.load_avg_1m, 1)} during the run (other jobs share the cores: compare ratios, not absolute speeds).`,
+  `Measured on ${m.cpu} (${j.kernel_path}), ${m.cores} cores, node ${m.node}; load average ${n(m.load_avg_1m, 1)} during the run. ${m.load_avg_1m > 3 ? 'Other jobs shared the cores: compare ratios, not absolute speeds.' : 'A shared VM: timings still vary ±15 % run to run, so read the ratios.'}`,
   '',
   '| figure | value |',
   '|---|---|',

@@ -1,11 +1,11 @@
 // `npm run bench -- --json [--seed7b | --seed7b-only] [--out FILE]`: every figure of issue 8 side by side in one run on this machine
 // and thread count — the machine's limits measured in-run (read bandwidth by a streaming 8-accumulator sum over
-// 1 GiB, 2 threads and 1; fp32 FMA peak), ours vs llama.cpp on the synthetic TinyLlama-1.1B shape (one F16 GGUF file:
+// 2 GiB, 2 threads and 1; fp32 FMA peak), ours vs llama.cpp on the synthetic TinyLlama-1.1B shape (one F16 GGUF file:
 // the same weights for both engines) and on the organism, the step against its roofline, the 8-column sweep against
 // one column, and behind --seed7b the seed's whole experiment on the Llama-2-7b shape (step + 8 step sizes × 64
 // tokens: wall time and peak RSS). Figures, never pass/fail. Synthetic files are cached in ~/.cache/soliloquy/bench.
 import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { cpus, homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from './engine/engine'
@@ -146,19 +146,38 @@ async function oursChild(model: string): Promise<void> {
   const engine = Engine.load(model)
   const prompt = engine.withBos('To be', 'prompt')
   await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in
+  // base generation: the faster of two runs (llama.cpp gets the same, in peerChild)
+  let genTokS = 0
   let t = process.hrtime.bigint()
-  const [base] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
-  const genTokS = base.ids.length / seconds(t)
-  t = process.hrtime.bigint()
-  const g = await engine.gradient(PHRASE)
-  const stepS = seconds(t)
-  // per decoding step (columns may stop at EOS at different lengths; the batch steps until its longest is done)
-  t = process.hrtime.bigint()
-  const [one] = await engine.generate({ prompt, maxNew: GEN, views: [[{ gradient: g, lr: LRS[5] }]] })
-  const singleS = seconds(t) / Math.max(1, one.ids.length)
-  t = process.hrtime.bigint()
-  const cols = await engine.generate({ prompt, maxNew: GEN, views: LRS.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }])) })
-  const sweep8S = seconds(t) / Math.max(1, ...cols.map((c) => c.ids.length))
+  let base: { ids: number[] } = { ids: [] }
+  for (let round = 0; round < 2; round++) {
+    t = process.hrtime.bigint()
+    ;[base] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
+    genTokS = Math.max(genTokS, base.ids.length / seconds(t))
+  }
+  // the step: median of three (the first also pays for fresh allocations; a shared machine adds noise)
+  const stepTimes: number[] = []
+  let g: Awaited<ReturnType<typeof engine.gradient>> | null = null
+  for (let i = 0; i < 3; i++) {
+    t = process.hrtime.bigint()
+    g = await engine.gradient(PHRASE)
+    stepTimes.push(seconds(t))
+  }
+  const stepS = stepTimes.sort((a, b) => a - b)[1]
+  if (!g) throw new Error('no step')
+  // per decoding step (columns may stop at EOS at different lengths; the batch steps until its longest is done);
+  // one column and the sweep alternate twice and each keeps its faster run, so a burst of load on a shared machine
+  // does not land on one side only
+  let singleS = Infinity
+  let sweep8S = Infinity
+  for (let round = 0; round < 2; round++) {
+    t = process.hrtime.bigint()
+    const [one] = await engine.generate({ prompt, maxNew: GEN, views: [[{ gradient: g, lr: LRS[5] }]] })
+    singleS = Math.min(singleS, seconds(t) / Math.max(1, one.ids.length))
+    t = process.hrtime.bigint()
+    const cols = await engine.generate({ prompt, maxNew: GEN, views: LRS.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }])) })
+    sweep8S = Math.min(sweep8S, seconds(t) / Math.max(1, ...cols.map((c) => c.ids.length)))
+  }
   const c = engine.config
   const hd = c.headDim
   const linearParams = c.layers * (c.dim * c.heads * hd * 2 + 2 * c.dim * c.kvHeads * hd + 3 * c.dim * c.ffn) + c.vocab * c.dim
@@ -168,8 +187,14 @@ async function oursChild(model: string): Promise<void> {
 
 async function peerChild(file: string, promptJson: string, threads: string): Promise<void> {
   const llamaCpp = await loadPeer((s) => console.error(s))
-  const r = await peerGreedy(llamaCpp, file, JSON.parse(promptJson) as number[], GEN, Number(threads))
-  process.stdout.write('RESULT ' + JSON.stringify({ tokS: r.ids.length / (r.ms / 1000), ids: r.ids }) + '\n')
+  // the faster of two runs, as for ours
+  let best = { tokS: 0, ids: [] as number[] }
+  for (let round = 0; round < 2; round++) {
+    const r = await peerGreedy(llamaCpp, file, JSON.parse(promptJson) as number[], GEN, Number(threads))
+    const tokS = r.ids.length / (r.ms / 1000)
+    if (tokS > best.tokS) best = { tokS, ids: r.ids }
+  }
+  process.stdout.write('RESULT ' + JSON.stringify(best) + '\n')
 }
 
 /** The seed's whole experiment: load, one step on the phrase, 8 step sizes × 64 greedy tokens. */
@@ -180,6 +205,20 @@ async function seedChild(file: string): Promise<void> {
   await engine.generate({ prompt: 'To be', views: LRS.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }])), maxNew: GEN })
   const wallS = seconds(t)
   process.stdout.write('RESULT ' + JSON.stringify({ wallS, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20, fileGiB: engine.fileBytes / 2 ** 30 }) + '\n')
+}
+
+/**
+ * Reads a file once, untimed, so the timed run measures the engine and not the disk: right after writing other
+ * files the 12.6 GiB 7B file is partly out of the page cache, and a cold read doubled the wall time (63 s → 115 s).
+ */
+function warmPageCache(path: string): void {
+  const fd = openSync(path, 'r')
+  const buf = Buffer.allocUnsafe(64 << 20)
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd)
+  }
 }
 
 function child<T>(self: string, args: string[]): T {
@@ -219,7 +258,9 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args[0] === '--json-seed') return seedChild(args[1])
   if (args.includes('--seed7b-only')) {
     // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
-    const seed = child<{ wallS: number; peakRssGiB: number; fileGiB: number }>(self, ['--json-seed', syntheticFile('7b')])
+    const file7b = syntheticFile('7b')
+    warmPageCache(file7b)
+    const seed = child<{ wallS: number; peakRssGiB: number; fileGiB: number }>(self, ['--json-seed', file7b])
     const at = args.indexOf('--out')
     const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
     const r3 = (x: number): number => Math.round(x * 1000) / 1000
@@ -233,12 +274,13 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   const threads = info.threads
   const log = (s: string): boolean => process.stderr.write(s + '\n')
   log(`kernel path ${info.path}, ${threads} threads; measuring bandwidth and FLOP peak…`)
-  const bw2 = addon.measureBandwidth(1, Math.min(2, threads))
-  const bw1 = addon.measureBandwidth(1, 1)
+  const bw2 = addon.measureBandwidth(2, Math.min(2, threads))
+  const bw1 = addon.measureBandwidth(2, 1)
   const bandwidth = Math.max(bw1, bw2)
   const flops = addon.measureFlops(threads)
 
   const file1b = syntheticFile('1b')
+  warmPageCache(file1b)
   log('ours on the 1.1B shape…')
   const ours = child<Ours>(self, ['--json-ours', file1b])
   let peer1b: { tokS: number; ids: number[] } | null = null
@@ -267,6 +309,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args.includes('--seed7b')) {
     const file7b = syntheticFile('7b')
     log('the seed experiment on the Llama-2-7b shape…')
+    warmPageCache(file7b)
     seed = child(self, ['--json-seed', file7b])
   }
 
