@@ -216,14 +216,18 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
   constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call at most (a 13 × 32 tile measured ~20 % slower)
   const int maxr = kern()->axpyn_max_rows;
   const int64_t rb = dtype_row_bytes(W.dtype, in);
-  // scratch buffers live per thread across calls: at 128 KiB and up, glibc maps fresh zeroed pages for every new
-  // vector, and those page faults cost ~5 % of a step
-  thread_local std::vector<float> scaled;  // scale · dy
-  scaled.resize((size_t)R * out);
-  for (size_t i = 0; i < scaled.size(); i++) scaled[i] = scale * dy[i];
-  const float* a = scaled.data();  // (a lambda naming a thread_local would see the worker's own, empty one)
+  // the backward of a phrase passes scale 1 and dy is used as it is; a factor term (−coef) is small: a scaled copy
+  std::vector<float> scaled;
+  const float* a = dy;
+  if (scale != 1.f) {
+    scaled.resize((size_t)R * out);
+    for (size_t i = 0; i < scaled.size(); i++) scaled[i] = scale * dy[i];
+    a = scaled.data();
+  }
   const int groups = (R + maxr - 1) / maxr;
   parallel_for((in + CB - 1) / CB, [&](int b0, int b1, int) {
+    // per-thread scratch kept across calls: at 128 KiB and up glibc maps fresh zeroed pages for every new vector, and
+    // those page faults cost ~5 % of a step
     thread_local std::vector<float> panel, row;  // panel [slice][o][SW], then the tail columns [o][n − nsw]
     panel.resize((size_t)OC * CB);
     row.resize(CB);
