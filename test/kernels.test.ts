@@ -140,11 +140,14 @@ describe(`kernel paths on this CPU (${info.available.join(', ')})`, () => {
     }
   })
 
-  it('the organism reference test passes on the forced scalar path', () => {
+  // the reference test (greedy tokens at every α, losses, gradient norms) and the batched-generation test on every
+  // other path this CPU runs: the scalar reference and, on an AVX-512 machine, the AVX2 tiles an AVX2-only user gets
+  const others = info.available.filter((p) => p !== info.path)
+  it.each(others)('the organism reference and batch tests pass on the forced %s path', (path) => {
     if (process.env.SOLILOQUY_KERNELS) return // already inside a forced run
-    const r = spawnSync(process.execPath, [`${ROOT}/node_modules/vitest/vitest.mjs`, 'run', 'test/engine-reference.test.ts'], {
+    const r = spawnSync(process.execPath, [`${ROOT}/node_modules/vitest/vitest.mjs`, 'run', 'test/engine-reference.test.ts', 'test/engine-batch.test.ts'], {
       cwd: ROOT,
-      env: { ...process.env, SOLILOQUY_KERNELS: 'scalar', NO_COLOR: '1' },
+      env: { ...process.env, SOLILOQUY_KERNELS: path, NO_COLOR: '1' },
       encoding: 'utf8',
     })
     expect(r.stdout + r.stderr).toMatch(/Tests\s+\d+ passed/)
