@@ -80,6 +80,22 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
   kern()->dot4(x, ldx, nr, (const char*)W.data + (int64_t)row * n * dtype_size(W.dtype), W.dtype, n, out);
 }
 
+// y[:, o … o+2] (y is [R, out]) = x[R, in] · the three stored rows at w, w + rb, w + 2·rb: the 3-row kernel over the
+// x rows in balanced groups of at most the path's tile height (13 rows on AVX-512: 7 + 6)
+static void triple_rows(float* y, int out, int o, const float* x, int R, int in, const char* w, int64_t rb, DType t) {
+  const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
+  for (int g = 0, r0 = 0; g < groups; g++) {
+    const int nr = R / groups + (g < R % groups ? 1 : 0);
+    const float* xr[8];
+    for (int r = 0; r < nr; r++) xr[r] = x + (int64_t)(r0 + r) * in;
+    float acc24[24];
+    kern()->dot3xn(xr, nr, w, w + rb, w + 2 * rb, t, in, acc24);
+    for (int k = 0; k < 3; k++)
+      for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o + k] = acc24[8 * k + r];
+    r0 += nr;
+  }
+}
+
 // Rows o0 … o1−1 of y[R, W.rows] = x[R, W.cols] · Wᵀ. Each weight row is read from memory once and used for every x
 // row (three weight rows × up to 8 x rows per kernel call on AVX-512, else two × 4). A block-quantised row is
 // dequantised once into `scratch` (per thread) first, so a quantised matrix is never expanded as a whole.
@@ -90,20 +106,9 @@ static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o
     int o = o0;
     if (kern()->dot3xn && R >= 2) {  // three rows dequantised, then the 3-row kernel on them as F32
       scratch.resize((size_t)3 * in);
-      const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
       for (; o + 3 <= o1; o += 3) {
         for (int k = 0; k < 3; k++) dequant_span(scratch.data() + (size_t)k * in, W, o + k, 0, in);
-        const float* w0 = scratch.data();
-        for (int g = 0, r0 = 0; g < groups; g++) {
-          const int nr = R / groups + (g < R % groups ? 1 : 0);
-          const float* xr[8];
-          for (int r = 0; r < nr; r++) xr[r] = x + (int64_t)(r0 + r) * in;
-          float acc24[24];
-          kern()->dot3xn(xr, nr, w0, w0 + in, w0 + 2 * in, DT_F32, in, acc24);
-          for (int k = 0; k < 3; k++)
-            for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o + k] = acc24[8 * k + r];
-          r0 += nr;
-        }
+        triple_rows(y, out, o, x, R, in, (const char*)scratch.data(), (int64_t)in * 4, DT_F32);
       }
     }
     scratch.resize(std::max<size_t>(scratch.size(), in));
@@ -124,22 +129,8 @@ static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o
   // One row (a single generated column) takes it too when weight rows are longer than 8 KiB (Llama-2-7b's 11008-wide
   // down projection, any F32 row past 2048): there the triple's prefetch measured +17–33 % over dot_any, which is
   // ~5 % ahead on shorter rows.
-  if (kern()->dot3xn && (R >= 2 || rb > 8192)) {
-    const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
-    for (; o + 3 <= o1; o += 3) {
-      const char* w0 = (const char*)W.data + o * rb;
-      for (int g = 0, r0 = 0; g < groups; g++) {
-        const int nr = R / groups + (g < R % groups ? 1 : 0);
-        const float* xr[8];
-        for (int r = 0; r < nr; r++) xr[r] = x + (int64_t)(r0 + r) * in;
-        float acc24[24];
-        kern()->dot3xn(xr, nr, w0, w0 + rb, w0 + 2 * rb, W.dtype, in, acc24);
-        for (int k = 0; k < 3; k++)
-          for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o + k] = acc24[8 * k + r];
-        r0 += nr;
-      }
-    }
-  }
+  if (kern()->dot3xn && (R >= 2 || rb > 8192))
+    for (; o + 3 <= o1; o += 3) triple_rows(y, out, o, x, R, in, (const char*)W.data + o * rb, rb, W.dtype);
   // Otherwise pairs of weight rows against 4 x rows at a time, then the last 1–3 rows.
   for (; o + 2 <= o1; o += 2) {
     const char* w0 = (const char*)W.data + o * rb;
