@@ -26,7 +26,7 @@ struct KernelTable {
   // out[r] = x_r · w0 and out[4 + r] = x_r · w1 for r < 4: two weight rows against 4 input rows
   void (*dot2x4)(const float* x, int64_t ldx, const void* w0, const void* w1, DType t, int n, float* out);
   // out[8·k + r] = xr[r] · w_k for r < nr ≤ dot3xn_max_rows, k < 3: three weight rows against several input rows (a
-  // sweep's columns, a phrase's tokens) — up to 8 on avx512, 4 on avx2; null on the others (dot2x4 does the work).
+  // sweep's columns, a phrase's tokens) — up to 8 on avx512 and neon, 4 on avx2; null on scalar (dot2x4 does it).
   void (*dot3xn)(const float* const* xr, int nr, const void* w0, const void* w1, const void* w2, DType t, int n,
                  float* out);
   int dot3xn_max_rows;
@@ -35,7 +35,7 @@ struct KernelTable {
                 float a2, float a3, int n);
   // d[k][0:64] += Σ_{o < no} a[k][o] · w[o][0:64] for k < nr ≤ axpyn_max_rows, w an fp32 panel [no][64]: a register
   // tile of the backward product dx += dy·W; prefetches pf + o·pf_stride at row o when pf is not null. Up to 6 rows
-  // on avx512, 4 on avx2; null on the others (axpy4 does the work).
+  // on avx512 and neon, 4 on avx2; null on scalar (axpy4 does the work).
   void (*axpyn_x64)(float* const* d, const float* const* a, int nr, const float* w, int no, const char* pf,
                     int64_t pf_stride);
   int axpyn_max_rows;
