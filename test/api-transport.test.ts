@@ -1,7 +1,7 @@
 // Serve mode against hostile frames (issue 9, defect 1): the real `soliloquy serve` in a child process, raw frames
 // written over net.Socket after a real WebSocket upgrade. Each bad frame closes THAT socket with a close code; the
 // server keeps serving other clients and a sweep in flight finishes.
-import { ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { connect, Socket } from 'node:net'
@@ -9,30 +9,16 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { MAX_LESSONS, MAX_MESSAGE_BYTES, MAX_PROBES, MAX_REFERENCE_CHARS, MAX_TEXT_CHARS, validateCall } from '../src/shared/api'
-import { ROOT, tmp } from './helpers'
+import { ROOT, startServe, tmp } from './helpers'
 
-const BIN = join(ROOT, 'bin', 'soliloquy.js')
 let child: ChildProcess
 let port = 0
 let token = ''
-let stderr = ''
+let stderr: () => string = () => ''
 
 beforeAll(async () => {
   expect(existsSync(join(ROOT, 'out', 'main', 'cli.js')), 'the CLI is built (npm run build)').toBe(true)
-  child = spawn(process.execPath, [BIN, 'serve', '--data', tmp('soliloquy-transport-')], { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out)
-      if (m) resolve(m[0])
-    })
-    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)))
-  })
-  const u = new URL(url)
-  port = Number(u.port)
-  token = u.searchParams.get('token')!
+  ;({ child, port, token, stderr } = await startServe(tmp('soliloquy-transport-')))
 }, 60_000)
 
 afterAll(() => {
@@ -162,7 +148,7 @@ describe('serve mode survives any WebSocket frame', () => {
     const r = await sweep
     expect(r.error?.message).toBeUndefined()
     expect(r.ok).toBe(true)
-    expect(stderr).toMatch(/closed connection \d+: .*(Max payload size exceeded|payload length|WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH)/i)
+    expect(stderr()).toMatch(/closed connection \d+: .*(Max payload size exceeded|payload length|WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH)/i)
     a.close()
   }, 180_000)
 

@@ -8,13 +8,13 @@
 //      better-sqlite3 for it: the real desktop window through playwright-core's Electron support (IPC, dialogs).
 //   2. A Chrome/Chromium named by SOLILOQUY_CHROMIUM, or found on the system: browser mode (`soliloquy serve`).
 //   3. The Chromium inside the @sparticuz/chromium package (a devDependency): browser mode.
-import { ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _electron, BrowserContext, chromium, ElectronApplication, Page } from 'playwright-core'
-import { ROOT, tmp } from './helpers'
+import { ROOT, startServe, tmp } from './helpers'
 
 const SHOTS = join(ROOT, 'docs', 'screenshots')
 
@@ -62,30 +62,6 @@ let where = ''
 let dataDir = ''
 let profile = ''
 const problems: string[] = []
-
-async function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'serve', '--port', '0', '--data', dir], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  })
-  let out = ''
-  let err = ''
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-  const found = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`soliloquy serve printed no URL in 20 s: ${out} ${err}`)), 20_000)
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(out)
-      if (m) {
-        clearTimeout(t)
-        resolve(m[1])
-      }
-    })
-    child.on('exit', (code) => reject(new Error(`soliloquy serve exited (${code}): ${err}`)))
-  })
-  return { child, url: found }
-}
 
 function column(p: Page, lr: string): Promise<string[]> {
   return p.$$eval(`[data-testid="sweep-table"] tbody td[data-lr="${lr}"]`, (tds) =>

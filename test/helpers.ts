@@ -1,5 +1,5 @@
 // Shared test fixtures: the embedded organism, its float64 reference, and tiny random Llama checkpoints.
-import { spawnSync } from 'node:child_process'
+import { ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -270,4 +270,40 @@ export function ensureCurrentBuild(): void {
     s = staleBuild()
     if (s.out) throw new Error(`out/ is still older than its sources after \`npm run build\`: ${s.out}`)
   }
+}
+
+/**
+ * `soliloquy serve --port 0` on the data directory `dir` (extra environment in `env`); resolves with the child, the
+ * URL it prints (token included) split into port and token, and its standard error so far. Fails with the server's
+ * output if it exits first or prints no URL in 20 s.
+ */
+export async function startServe(
+  dir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; url: string; port: number; token: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'serve', '--port', '0', '--data', dir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  })
+  let out = ''
+  let err = ''
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`soliloquy serve printed no URL in 20 s: ${out} ${err}`)), 20_000)
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(out)
+      if (m) {
+        clearTimeout(t)
+        resolve(m[1])
+      }
+    })
+    child.on('exit', (code) => {
+      clearTimeout(t)
+      reject(new Error(`soliloquy serve exited (${code}) before printing its URL: ${out} ${err}`))
+    })
+  })
+  const u = new URL(url)
+  return { child, url, port: Number(u.port), token: u.searchParams.get('token')!, stderr: () => err }
 }

@@ -2,15 +2,14 @@
 // process. Killed mid-sweep — by SIGKILL, or by a native abort (the SOLILOQUY_TEST_ABORT_AFTER test hook,
 // src/main/labHost/labCore.ts) — the server stays up and keeps serving the UI, the call in flight is answered with
 // what happened, the sweep's runs are failed with that reason in the history, and the next sweep works.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { ChildProcess, execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { get } from 'node:http'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { ROOT, tmp } from './helpers'
+import { ROOT, startServe, tmp } from './helpers'
 
-const BIN = join(ROOT, 'bin', 'soliloquy.js')
 const servers: ChildProcess[] = []
 afterEach(() => {
   for (const s of servers.splice(0)) s.kill('SIGTERM')
@@ -24,24 +23,9 @@ interface Reply {
 
 async function serve(env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; port: number; token: string }> {
   expect(existsSync(join(ROOT, 'out', 'main', 'labProcess.js')), 'the lab process is built (npm run build)').toBe(true)
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', tmp('soliloquy-isolation-')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  })
+  const { child, port, token } = await startServe(tmp('soliloquy-isolation-'), env)
   servers.push(child)
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out)
-      if (m) resolve(m[0])
-    })
-    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)))
-  })
-  const u = new URL(url)
-  return { child, port: Number(u.port), token: u.searchParams.get('token')! }
+  return { child, port, token }
 }
 
 async function connectClient(port: number, token: string): Promise<{

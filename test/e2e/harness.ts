@@ -1,11 +1,10 @@
 // What an end-to-end test of the renderer needs: a Chromium to drive and a `soliloquy serve` on a fresh data
 // directory (browser mode, the real lab worker and engine). Shared by the e2e test files that need no desktop window.
 // TODO(lead): test/e2e-ui.test.ts has its own copy of this launch code (being reworked on wt-R); it can import these.
-import { ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { ROOT, tmp } from '../helpers'
+import { ROOT, startServe, tmp } from '../helpers'
 
 export const SHOTS = join(ROOT, 'docs', 'screenshots')
 
@@ -23,27 +22,6 @@ export async function findChromium(): Promise<{ executablePath: string; args: st
   // its serverless flags, without the ones that would switch off the page's security (the test checks the real thing)
   const weakening = /^--(disable-web-security|allow-running-insecure-content|disable-site-isolation-trials)$/
   return { executablePath: await packaged.executablePath(), args: [...packaged.args.filter((a) => !weakening.test(a)), ...own], source: '@sparticuz/chromium' }
-}
-
-/** `soliloquy serve --port 0` on `dir`; resolves with the URL (token included) it prints. */
-export async function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'serve', '--port', '0', '--data', dir], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  })
-  let out = ''
-  let err = ''
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(out)
-      if (m) resolve(m[1])
-    })
-    child.on('exit', (code) => reject(new Error(`soliloquy serve exited (${code}) before printing its URL: ${out} ${err}`)))
-  })
-  return { child, url }
 }
 
 export interface Session {
