@@ -3,7 +3,7 @@
 // RoPE of rope_type default, llama3, linear and dynamic, from legacy rope_scaling + rope_theta or transformers ≥ 5
 // rope_parameters; attention_bias / mlp_bias. Settings the engine does not implement are refused with a message
 // naming the field, never silently ignored.
-import { readFileSync, statSync } from 'node:fs'
+import { openSync, readFileSync, statSync } from 'node:fs'
 import { fsProblem } from './fserrors'
 
 export interface LlamaConfig {
@@ -314,6 +314,15 @@ export function ropeInverseFrequencies(
     }
     default:
       throw new ModelFormatError(`${file}: rope_type "${String(c.ropeType)}" is not supported`)
+  }
+}
+
+/** A model file opened for reading (its descriptor), or a ModelFormatError saying in words why not. */
+export function openModelFile(path: string, label: string): number {
+  try {
+    return openSync(path, 'r')
+  } catch (e) {
+    throw new ModelFormatError(`${label}: cannot be opened: ${fsProblem(e)}`)
   }
 }
 

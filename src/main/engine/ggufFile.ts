@@ -4,9 +4,9 @@
 // Layout: "GGUF", u32 version, u64 tensor count, u64 kv count, kvs, tensor infos (name, u32 n_dims, u64 dims
 // (fastest-varying first), u32 ggml type, u64 offset relative to the data section), padding to general.alignment,
 // data.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
-import { ModelFormatError } from './config'
+import { ModelFormatError, openModelFile } from './config'
 
 /** ggml tensor types by id: name, weights per block, bytes per block (ggml.c's type_traits). */
 export const GGML_TYPES: Record<number, { name: string; blockElems: number; blockBytes: number }> = {
@@ -197,12 +197,7 @@ export function readGguf(path: string): GgufFile {
   const fail = (msg: string): never => {
     throw new ModelFormatError(`${label}: ${msg}`)
   }
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be opened (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
-  }
+  const fd = openModelFile(path, label)
   try {
     const size = fstatSync(fd).size
     const r = new HeaderReader(fd, size, fail)

@@ -1,10 +1,10 @@
 // safetensors: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the
 // raw data. We parse headers here (cheap, and errors read better in TypeScript) and hand the native engine only
 // file paths and byte offsets; it memory-maps the data.
-import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
-import { ModelFormatError, readJson } from './config'
-import { fsProblem, present } from './fserrors'
+import { ModelFormatError, openModelFile, readJson } from './config'
+import { present } from './fserrors'
 
 export type DType = 'F32' | 'F16' | 'BF16'
 /** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
@@ -31,12 +31,7 @@ export interface SafetensorsHeader {
 }
 
 export function readSafetensorsHeader(path: string, fileIndex = 0, label = path): SafetensorsHeader {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be opened: ${fsProblem(e)}`)
-  }
+  const fd = openModelFile(path, label)
   try {
     const fileSize = fstatSync(fd).size
     if (fileSize < 8) throw new ModelFormatError(`${label}: too short to be a safetensors file (${fileSize} bytes)`)

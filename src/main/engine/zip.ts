@@ -2,8 +2,8 @@
 // the ZIP64 locator and record for archives or entries past 4 GiB, central directory headers, local headers).
 // Only what a reader of STORED entries needs: each entry's name, sizes, method and the absolute offset of its data,
 // so the engine can memory-map tensors in place. Compressed or encrypted entries are listed, never inflated.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { ModelFormatError } from './config'
+import { closeSync, fstatSync, readSync } from 'node:fs'
+import { ModelFormatError, openModelFile } from './config'
 
 export interface ZipEntry {
   name: string
@@ -36,12 +36,7 @@ function u64(b: Buffer, at: number, label: string): number {
 
 /** The entries of a zip archive; `label` names the file in errors. */
 export function readZipEntries(path: string, label = path): ZipEntry[] {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be opened (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
-  }
+  const fd = openModelFile(path, label)
   try {
     const fileSize = fstatSync(fd).size
     const truncated = `${label}: not a complete zip archive (no end-of-central-directory record; truncated download?)`
@@ -136,7 +131,7 @@ export function readStoredEntry(path: string, e: ZipEntry, label = path): Buffer
     throw new ModelFormatError(`${label}: corrupt zip (${e.name} is stored but its sizes differ: ${e.size} and ${e.compressedSize})`)
   if (e.size > MAX_STORED_ENTRY)
     throw new ModelFormatError(`${label}: ${e.name} is ${e.size} bytes; a torch.save data.pkl is far smaller (at most ${MAX_STORED_ENTRY} read)`)
-  const fd = openSync(path, 'r')
+  const fd = openModelFile(path, label)
   try {
     return readAt(fd, e.dataOffset, e.size)
   } finally {
