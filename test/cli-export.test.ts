@@ -10,7 +10,7 @@ import { Engine } from '../src/main/engine/engine'
 import { exportGguf } from '../src/main/engine/gguf'
 import { Lab } from '../src/main/lab/lab'
 import { labClient } from '../src/main/lab/methods'
-import { comparableLength, ensureCurrentBuild, ORGANISM, reference, Reference, ROOT, tmp } from './helpers'
+import { ensureCurrentBuild, expectSameIds, ORGANISM, reference, referenceAt, ROOT, tmp } from './helpers'
 import { organismMetaTensors, ORGANISM_PARAMS, writeMetaDir } from './pth-writer'
 
 const BIN = join(ROOT, 'bin', 'soliloquy.js')
@@ -27,12 +27,8 @@ const json = <T>(r: { code: number | null; stdout: string; stderr: string }): T 
 }
 
 const ref = reference()
-const at = (lr: number): Reference['sweep'][number] => ref.sweep.find((s) => s.lr === lr)!
-const sameIds = (got: number[], want: { ids: number[]; margins: number[] }, what: string): void => {
-  const n = comparableLength(want.margins)
-  expect(n, `${what}: the reference is not tied from the start`).toBeGreaterThan(8)
-  expect(got.slice(0, n), what).toEqual(want.ids.slice(0, n))
-}
+const at = referenceAt
+const sameIds = expectSameIds
 interface RunJson {
   outputIds: number[]
 }

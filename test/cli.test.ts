@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { HISTORY_FILE } from '../src/main/lab/lab'
-import { comparableLength, ensureCurrentBuild, ORGANISM, reference, Reference, ROOT, staleBuild, tmp } from './helpers'
+import { comparableLength, ensureCurrentBuild, expectSameIds, ORGANISM, reference, referenceAt, ROOT, staleBuild, tmp } from './helpers'
 
 const BIN = join(ROOT, 'bin', 'soliloquy.js')
 let dataDir: string
@@ -220,12 +220,8 @@ interface ChainRef {
 
 describe('soliloquy CLI success paths (one data directory, in order)', () => {
   const ref = reference()
-  const at = (lr: number): Reference['sweep'][number] => ref.sweep.find((s) => s.lr === lr)!
-  const sameIds = (got: number[], want: { ids: number[]; margins: number[] }, what: string): void => {
-    const n = comparableLength(want.margins)
-    expect(n, `${what}: the reference is not tied from the start`).toBeGreaterThan(8)
-    expect(got.slice(0, n), what).toEqual(want.ids.slice(0, n))
-  }
+  const at = referenceAt
+  const sameIds = expectSameIds
   let stepRun: RunJson
 
   it('step --lr 0.03 --save: the float64 reference completion and phrase losses, saved as a checkpoint', () => {

@@ -3,6 +3,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { expect } from 'vitest'
 import { DType, safetensorsHeader } from '../src/main/engine/safetensors'
 
 export const ROOT = resolve(__dirname, '..')
@@ -46,6 +47,18 @@ export function comparableLength(margins: number[], threshold = 1e-3): number {
 }
 
 // Deterministic PRNG so random models are the same on every run.
+/** The reference sweep column at step size lr. */
+export function referenceAt(lr: number): Reference['sweep'][number] {
+  return reference().sweep.find((s) => s.lr === lr)!
+}
+
+/** got equals the reference's greedy ids up to where the reference's own margins stop being clear (≥ 9 tokens). */
+export function expectSameIds(got: number[], want: { ids: number[]; margins: number[] }, what: string): void {
+  const n = comparableLength(want.margins)
+  expect(n, `${what}: the reference is not tied from the start`).toBeGreaterThan(8)
+  expect(got.slice(0, n), what).toEqual(want.ids.slice(0, n))
+}
+
 export function rng(seed: number): () => number {
   let s = seed >>> 0
   return () => {
