@@ -2,14 +2,19 @@
 import { formatStepSize, seedRows, seedWords } from '@shared/seedTable'
 import type { RunRecord } from '@shared/api'
 
-export function downloadBlob(name: string, data: Blob): void {
-  const url = URL.createObjectURL(data)
+/** a click on a temporary link that downloads `href` as `name` */
+function clickDownload(name: string, href: string): void {
   const a = document.createElement('a')
-  a.href = url
+  a.href = href
   a.download = name
   document.body.appendChild(a)
   a.click()
   a.remove()
+}
+
+export function downloadBlob(name: string, data: Blob): void {
+  const url = URL.createObjectURL(data)
+  clickDownload(name, url)
   setTimeout(() => URL.revokeObjectURL(url), 1000)
 }
 
@@ -18,12 +23,7 @@ export function downloadText(name: string, text: string, type = 'text/plain'): v
 }
 
 export function downloadDataUrl(name: string, dataUrl: string): void {
-  const a = document.createElement('a')
-  a.href = dataUrl
-  a.download = name
-  document.body.appendChild(a)
-  a.click()
-  a.remove()
+  clickDownload(name, dataUrl)
 }
 
 /** the seed's table cells: header (gradStep, α…) and one row per word, `_` past a column's end */
