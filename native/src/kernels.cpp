@@ -97,8 +97,9 @@ static void triple_rows(float* y, int out, int o, const float* x, int R, int in,
 }
 
 // Rows o0 … o1−1 of y[R, W.rows] = x[R, W.cols] · Wᵀ. Each weight row is read from memory once and used for every x
-// row (three weight rows × up to 8 x rows per kernel call on AVX-512, else two × 4). A block-quantised row is
-// dequantised once into `scratch` (per thread) first, so a quantised matrix is never expanded as a whole.
+// row (three weight rows × up to 8 x rows per kernel call on AVX-512 and NEON, × 4 on AVX2; two × 4 on the scalar
+// path). A block-quantised row is dequantised once into `scratch` (per thread) first, so a quantised matrix is never
+// expanded as a whole.
 static void wt_rows(float* y, const float* x, int R, const Mat& W, int o0, int o1, std::vector<float>& scratch) {
   const int out = W.rows, in = W.cols;
   float acc[4];
@@ -170,12 +171,10 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
     macs += (int64_t)R * Ws[i].cols * Ws[i].rows;
   }
   // The multi-row kernels load x in 64-byte vectors: an x that is not 64-byte aligned (heap buffers are 16) would
-  // split every load over two cache lines, so it is copied once to an aligned buffer (rows stay `in` apart: every
-  // matrix here has a multiple of 16 columns, else the copy is skipped).
+  // split every load over two cache lines, so it is copied once to an aligned buffer (rows stay `in` apart, so the
+  // copy is made only when `in` is a multiple of 16; the fused matrices share x, hence their column count).
   std::vector<float> aligned;
-  bool cols16 = true;
-  for (int i = 0; i < count; i++) cols16 = cols16 && Ws[i].cols % 16 == 0 && Ws[i].cols == Ws[0].cols;
-  if (R >= 2 && kern()->dot3xn && cols16 && ((uintptr_t)x & 63) != 0 && macs >= SERIAL_MACS) {
+  if (R >= 2 && kern()->dot3xn && Ws[0].cols % 16 == 0 && ((uintptr_t)x & 63) != 0 && macs >= SERIAL_MACS) {
     const size_t n = (size_t)R * Ws[0].cols;
     aligned.resize(n + 16);
     float* a = aligned.data() + ((64 - ((uintptr_t)aligned.data() & 63)) & 63) / sizeof(float);
