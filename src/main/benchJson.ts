@@ -148,12 +148,13 @@ async function oursChild(model: string): Promise<void> {
   await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in
   // base generation: the faster of two runs (llama.cpp gets the same, in peerChild)
   let genTokS = 0
-  let t = process.hrtime.bigint()
-  let base: { ids: number[] } = { ids: [] }
+  let baseIds: number[] = []
+  let t: bigint
   for (let round = 0; round < 2; round++) {
     t = process.hrtime.bigint()
-    ;[base] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
+    const [base] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
     genTokS = Math.max(genTokS, base.ids.length / seconds(t))
+    baseIds = base.ids
   }
   // the step: median of three (the first also pays for fresh allocations; a shared machine adds noise)
   const stepTimes: number[] = []
@@ -181,7 +182,7 @@ async function oursChild(model: string): Promise<void> {
   const c = engine.config
   const hd = c.headDim
   const linearParams = c.layers * (c.dim * c.heads * hd * 2 + 2 * c.dim * c.kvHeads * hd + 3 * c.dim * c.ffn) + c.vocab * c.dim
-  const r: Ours = { fileBytes: engine.fileBytes, prompt, genTokS, ids: base.ids, stepS, phraseTokens: g.phraseIds.length, singleS, sweep8S, linearParams }
+  const r: Ours = { fileBytes: engine.fileBytes, prompt, genTokS, ids: baseIds, stepS, phraseTokens: g.phraseIds.length, singleS, sweep8S, linearParams }
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
@@ -221,6 +222,19 @@ function warmPageCache(path: string): void {
   }
 }
 
+interface Seed {
+  wallS: number
+  peakRssGiB: number
+  fileGiB: number
+}
+
+/** The seed experiment on the 7B-shaped file (written once, read into the page cache first) in a child process. */
+function seed7b(self: string): Seed {
+  const file7b = syntheticFile('7b')
+  warmPageCache(file7b)
+  return child<Seed>(self, ['--json-seed', file7b])
+}
+
 function child<T>(self: string, args: string[]): T {
   const r = spawnSync(process.execPath, [self, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] })
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
@@ -258,9 +272,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args[0] === '--json-seed') return seedChild(args[1])
   if (args.includes('--seed7b-only')) {
     // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
-    const file7b = syntheticFile('7b')
-    warmPageCache(file7b)
-    const seed = child<{ wallS: number; peakRssGiB: number; fileGiB: number }>(self, ['--json-seed', file7b])
+    const seed = seed7b(self)
     const at = args.indexOf('--out')
     const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
     const r3 = (x: number): number => Math.round(x * 1000) / 1000
@@ -305,12 +317,10 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
   }
 
-  let seed: { wallS: number; peakRssGiB: number; fileGiB: number } | null = null
+  let seed: Seed | null = null
   if (args.includes('--seed7b')) {
-    const file7b = syntheticFile('7b')
     log('the seed experiment on the Llama-2-7b shape…')
-    warmPageCache(file7b)
-    seed = child(self, ['--json-seed', file7b])
+    seed = seed7b(self)
   }
 
   // step roofline: the forward reads every weight once and the backward (dx = dy·W) once more; FLOPs 2 per weight
