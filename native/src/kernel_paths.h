@@ -38,10 +38,11 @@ struct KernelTable {
   // on avx512 and neon, 4 on avx2; null on scalar (axpy4 does the work).
   void (*axpyn_x64)(float* const* d, const float* const* a, int nr, const float* w, int no, const char* pf,
                     int64_t pf_stride);
+  // the same, reading the run as stored (rows src + o·rb of an element type t) and writing it to w as fp32 on the way,
+  // for the next row groups: the first group of a run packs the panel in its own pass
+  void (*axpyn_x64_pack)(float* const* d, const float* const* a, int nr, float* w, const void* src, int64_t rb, DType t,
+                         int no, const char* pf, int64_t pf_stride);
   int axpyn_max_rows;
-  // out[q][0:64] = (w + q·rb)[0:64] as fp32 for q < no: 64 columns of `no` stored rows (F32/F16/BF16, row stride rb
-  // bytes) packed as an fp32 panel for axpyn_x64
-  void (*pack_x64)(float* out, const void* w, int64_t rb, DType t, int no);
   // out[nblocks · block_elems] = dequantised ggml blocks (quants.h layouts) of a block-quantised type
   void (*dequantise_blocks)(DType t, const uint8_t* blocks, int64_t nblocks, float* out);
   // measurement kernels (roofline.cpp): Σ p[i] streamed with 8 independent accumulators (memory read bandwidth), and

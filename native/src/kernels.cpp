@@ -203,11 +203,12 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
 // the last multiple of 64 take a plain loop over the same converted values.
 // dx[R, in] += scale · dy[R, out] · W[out, in], the backward of a product, as register tiles (kernel axpyn_x64):
 // columns are cut into one block per thread or a few (each thread's dx block and the rows of dy stay in its caches),
-// a block's weight rows into runs of 64, and a run into 64-column slices. A slice is packed into an fp32 panel of
-// 16 KiB (converted once, read from L1 by every row group of dx) right before the groups use it; while a run
+// a block's weight rows into runs of 64, and a run into 64-column slices. The first row group of a slice reads it as
+// stored and leaves it converted in an fp32 panel of 16 KiB, which the other groups read from L1; while a run
 // computes, the kernel prefetches the next run's lines (its rows are a page apart, where the hardware prefetcher
-// stops). A quantised run is dequantised first, whole blocks at a time. Measured against packing a whole 64 × 512
-// run ahead of the slices (a 128 KiB panel in L2): +9–11 % on the 1.1B model's backward, 2 threads.
+// stops). A quantised run is dequantised first, whole blocks at a time. Measured on the 1.1B model's backward,
+// 2 threads, AVX-512: +9–11 % over packing a whole 64 × 512 run ahead of the slices (a 128 KiB panel in L2), then
+// +10–15 % for packing inside the first group's pass.
 static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float scale) {
   const int out = W.rows, in = W.cols, OC = 64;
   constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call at most (a 13 × 32 tile measured ~20 % slower)
@@ -256,7 +257,6 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
         const int64_t run_esz = dtype_size(run_type);
         int call = 0;
         for (int s = 0; s < nsw; s += SW) {
-          kern()->pack_x64(panel.data(), run + s * run_esz, run_stride, run_type, no);
           for (int g = 0, r0 = 0; g < groups; g++, call++) {
             const int nr = R / groups + (g < R % groups ? 1 : 0);
             const float* ar[MAXR];
@@ -270,7 +270,10 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
             const char* pf = nullptr;
             if (o_next < out && call < lines)
               pf = (const char*)W.data + (int64_t)o_next * rb + (int64_t)c0 * esz + (int64_t)call * 64;
-            kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, rb);
+            if (g == 0)  // reads the slice as stored and leaves it in the panel for the other groups
+              kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, rb);
+            else
+              kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, rb);
             r0 += nr;
           }
         }
