@@ -248,7 +248,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                        {InstanceMethod("gradient", &ModelWrap::Gradient), InstanceMethod("generate", &ModelWrap::Generate),
                         InstanceMethod("score", &ModelWrap::Score), InstanceMethod("materialise", &ModelWrap::Materialise),
                         InstanceMethod("importStep", &ModelWrap::ImportStep),
-                        InstanceMethod("tensorNames", &ModelWrap::TensorNames)});
+                        InstanceMethod("tensorNames", &ModelWrap::TensorNames),
+                        InstanceMethod("weightsMemory", &ModelWrap::WeightsMemory)});
   }
 
   // new Model({config, files, tensors})
@@ -587,6 +588,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     for (size_t i = 0; i < names.size(); i++) a.Set(i, names[i]);
     return a;
   }
+
+  // how the weights are held: "mapped" (the page cache) or "copied" (anonymous memory on 2 MiB pages; loader.cpp)
+  Napi::Value WeightsMemory(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model->weights_memory); }
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

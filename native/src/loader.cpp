@@ -1,9 +1,14 @@
 // Memory-maps checkpoint files read-only and binds tensors to the model's slots. Weights stay in their file
-// dtype: only the page cache holds them, no fp32 copy is made (norm vectors excepted: D floats each).
+// dtype and no fp32 copy is made (norm vectors excepted: D floats each). On Linux a large checkpoint that is already
+// in the page cache and fits in free memory is copied once into anonymous memory backed by 2 MiB pages (see
+// place_weights); otherwise the page cache itself holds the weights.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 #include "model.h"
@@ -22,6 +27,7 @@ namespace {
 struct Mapping {
   const uint8_t* data = nullptr;
   uint64_t size = 0;
+  bool copied = false;  // data is an anonymous copy of the file (munmap frees either)
 #ifdef _WIN32
   HANDLE file = INVALID_HANDLE_VALUE, map = nullptr;
   ~Mapping() {
@@ -70,6 +76,93 @@ std::shared_ptr<Mapping> map_file(const std::string& path) {
   return mp;
 }
 
+#ifdef __linux__
+// MemAvailable from /proc/meminfo in bytes (free memory plus what the kernel can reclaim, page cache included), or 0
+uint64_t mem_available() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  std::string unit;
+  while (f >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+// the fraction of a mapping's pages that are in the page cache
+double resident_fraction(const Mapping& mp) {
+  const long page = sysconf(_SC_PAGESIZE);
+  const uint64_t pages = (mp.size + page - 1) / page;
+  std::vector<unsigned char> in(pages);
+  if (mincore((void*)mp.data, mp.size, in.data()) != 0) return 0;
+  uint64_t n = 0;
+  for (unsigned char c : in) n += c & 1;
+  return pages ? (double)n / pages : 0;
+}
+
+// Replaces a file mapping by an anonymous copy advised onto 2 MiB pages (read-only once filled). Leaves the mapping
+// as it is when memory or the file cannot be had.
+void copy_to_anonymous(Mapping& mp, const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;
+  void* p = mmap(nullptr, mp.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    ::close(fd);
+    return;
+  }
+  madvise(p, mp.size, MADV_HUGEPAGE);  // before the first touch, so the faults take whole huge pages
+  const uint64_t chunk = 64ull << 20;
+  for (uint64_t o = 0; o < mp.size;) {
+    ssize_t got = pread(fd, (char*)p + o, std::min(chunk, mp.size - o), (off_t)o);
+    if (got <= 0) {  // a read error or a file shortened under us: keep the mapping
+      munmap(p, mp.size);
+      ::close(fd);
+      return;
+    }
+    o += (uint64_t)got;
+  }
+  ::close(fd);
+  mprotect(p, mp.size, PROT_READ);
+  munmap((void*)mp.data, mp.size);
+  mp.data = (const uint8_t*)p;
+  mp.copied = true;
+}
+#endif
+
+// Where the weights live. Streaming them from anonymous memory on 2 MiB pages measured 3–16 % faster than from the
+// page cache's 4 KiB pages (every product, 1.1B model, 2-core AVX-512 VM: fewer TLB misses and page-crossing stalls
+// of the hardware prefetcher). The copy is made only when it is cheap and safe: Linux, at least 64 MiB of files,
+// ≥ 90 % of their pages already in the page cache (a memory-speed copy, ~5 GB/s; a cold file stays mapped and is
+// read on first use, inside operations that show progress), and the copy within 3/4 of MemAvailable (otherwise the
+// page cache is the only copy and memory stays reclaimable). SOLILOQUY_WEIGHTS=map or =copy decides instead.
+// Returns how the weights are held: "copied" or "mapped".
+std::string place_weights(std::vector<std::shared_ptr<Mapping>>& maps, const std::vector<std::string>& files) {
+#ifdef __linux__
+  const char* env = std::getenv("SOLILOQUY_WEIGHTS");
+  const std::string mode = env ? env : "";
+  if (mode == "map") return "mapped";
+  uint64_t total = 0;
+  for (auto& mp : maps) total += mp->size;
+  bool copy = mode == "copy";
+  if (!copy && total >= (64ull << 20)) {
+    const uint64_t avail = mem_available();
+    double resident = 0;
+    for (auto& mp : maps) resident += resident_fraction(*mp) * (double)mp->size;
+    copy = avail > 0 && total <= avail / 4 * 3 && resident >= 0.9 * (double)total;
+  }
+  if (!copy) return "mapped";
+  bool all = true;
+  for (size_t i = 0; i < maps.size(); i++) {
+    if (maps[i]->size) copy_to_anonymous(*maps[i], files[i]);
+    all = all && (maps[i]->copied || !maps[i]->size);
+  }
+  return all ? "copied" : "mapped";
+#else
+  (void)maps;
+  (void)files;
+  return "mapped";
+#endif
+}
+
 }  // namespace
 
 void check_config(const Config& c) {
@@ -116,10 +209,9 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
                              std::to_string((int64_t)c.layers * 9) + " layer tensors; the checkpoint has " +
                              std::to_string(tensors.size()) + " tensors in all");
   std::vector<std::shared_ptr<Mapping>> maps;
-  for (const std::string& f : files) {
-    maps.push_back(map_file(f));
-    m->mappings.push_back(maps.back());
-  }
+  for (const std::string& f : files) maps.push_back(map_file(f));
+  m->weights_memory = place_weights(maps, files);
+  for (auto& mp : maps) m->mappings.push_back(mp);
   std::map<std::string, const TensorSpec*> by_name;
   for (const TensorSpec& t : tensors) by_name[t.name] = &t;
 

@@ -63,7 +63,8 @@ struct Model {
   std::vector<Layer> layers;
   std::vector<float> final_norm;     // [D]
   std::vector<float> rope_cos, rope_sin;  // [max_pos, hd/2]
-  std::vector<std::shared_ptr<void>> mappings;  // keeps the mmap'd files alive
+  std::vector<std::shared_ptr<void>> mappings;  // keeps the weights' memory alive (file mappings or their copies)
+  std::string weights_memory = "mapped";        // "mapped" (the page cache) or "copied" (anonymous, 2 MiB pages)
   int n_linear() const { return cfg.layers * LIN_PER_LAYER + 1; }  // + head
   int head_slot() const { return cfg.layers * LIN_PER_LAYER; }
   const Mat& linear(int slot) const {

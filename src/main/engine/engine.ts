@@ -171,6 +171,11 @@ export class Engine {
     readonly source: { format: 'hf' | 'gguf'; quantisation: string } = { format: 'hf', quantisation: 'none' },
   ) {}
 
+  /** how the weights are held: 'mapped' (read through the page cache) or 'copied' (into memory on 2 MiB pages) */
+  get weightsMemory(): 'mapped' | 'copied' {
+    return this.model.weightsMemory()
+  }
+
   /**
    * Opens a Hugging Face Llama directory (config.json, safetensors, tokenizer.json or tokenizer.model), Meta's
    * original layout (params.json, consolidated.NN.pth, tokenizer.model — SentencePiece or tiktoken; see pth.ts) or a

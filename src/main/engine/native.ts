@@ -63,6 +63,9 @@ export interface NativeModel {
   ): Promise<void>
   importStep(f: StepFactors): NativeStep
   tensorNames(): string[]
+  /** how the weights are held: 'mapped' (the page cache) or 'copied' (anonymous memory on 2 MiB pages, Linux; see
+   *  native/src/loader.cpp place_weights and $SOLILOQUY_WEIGHTS) */
+  weightsMemory(): 'mapped' | 'copied'
 }
 
 export interface MaterialiseTensor {
