@@ -12,9 +12,10 @@ const src = process.argv[2] ?? join(root, 'docs', 'bench.json')
 const j = JSON.parse(readFileSync(src, 'utf8'))
 const n = (v, d = 2) => (v === null || v === undefined ? '—' : Number(v).toFixed(d))
 const m = j.machine
+const held = (w) => ({ copied: 'copied onto 2 MiB pages', mapped: 'mapped (page cache)' })[w] ?? w
 const rows = [
   ['kernel path', `\`${j.kernel_path}\` (${m.threads} threads)`],
-  ['weights held', j.weights_memory_1b === undefined ? '—' : `${j.weights_memory_1b === 'copied' ? 'copied onto 2 MiB pages' : 'mapped (page cache)'} (1.1B)${j.weights_memory_seed7b ? `, ${j.weights_memory_seed7b === 'copied' ? 'copied onto 2 MiB pages' : 'mapped (page cache)'} (7B)` : ''}`],
+  ['weights held', j.weights_memory_1b === undefined ? '—' : `${held(j.weights_memory_1b)} (1.1B)${j.weights_memory_seed7b ? `, ${held(j.weights_memory_seed7b)} (7B)` : ''}`],
   ['read bandwidth (streaming 8-accumulator sum, 2 GiB; the better of before and after the runs)', `${n(j.bandwidth_gbs, 1)} GB/s with ${m.threads} threads, ${n(j.bandwidth_1t_gbs, 1)} GB/s with 1`],
   ['fp32 FMA peak', `${n(j.flops_peak_gflops, 0)} GFLOP/s`],
   ['1.1B shape (F16 GGUF), 1 column, greedy 64 (faster of 2 runs each)', `ours ${n(j.gen_tok_s_1b)} tok/s, llama.cpp ${j.llamacpp_version} ${n(j.llamacpp_tok_s_1b)} tok/s: **${n(j.gen_vs_llamacpp_1b)}×**${j.same_ids_1b === null ? '' : j.same_ids_1b ? ', identical ids' : ', ids differ'}`],

@@ -331,7 +331,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
+    // copied weights are memory the JS heap cannot see: told to V8, a dropped model is collected (and its copy freed)
+    // as promptly as a JS object of that size would be, not after the next unrelated collection
+    external = model->copy ? (int64_t)model->copy->bytes : 0;
+    if (external) Napi::MemoryManagement::AdjustExternalMemory(env, external);
   }
+  ~ModelWrap() {
+    if (external) Napi::MemoryManagement::AdjustExternalMemory(Env(), -external);
+  }
+  int64_t external = 0;
 
   // views: [[{step, lr}, …], …]
   View parse_view(Napi::Env env, Napi::Value v) {
@@ -391,6 +399,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     auto out = std::make_shared<std::pair<std::shared_ptr<Step>, std::vector<double>>>();
     Task* t = new Task(env, info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env),
                        [m, ids, at, out](const Job& job) {
+                         WeightsInUse use(*m);
                          out->first = phrase_gradient(*m, ids, at, job);
                          job.report("norms", 0, 1);
                          out->second = step_grad_norms(*m, *out->first);
@@ -432,7 +441,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     auto m = model;
     auto out = std::make_shared<GenResult>();
     Task* t = new Task(env, info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
-                       [m, views, p, out](const Job& job) { *out = generate(*m, views, p, job); },
+                       [m, views, p, out](const Job& job) {
+                         WeightsInUse use(*m);
+                         *out = generate(*m, views, p, job);
+                       },
                        [out](Napi::Env env) -> Napi::Value {
                          Napi::Object r = Napi::Object::New(env);
                          Napi::Array toks = Napi::Array::New(env, out->tokens.size());
@@ -467,6 +479,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     auto out = std::make_shared<ScoreResult>();
     Task* t = new Task(env, info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
                        [m, views, ids, topk, full_at, out](const Job& job) {
+                         WeightsInUse use(*m);
                          *out = score(*m, views, ids, topk, full_at, job);
                        },
                        [out](Napi::Env env) -> Napi::Value {
@@ -510,6 +523,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     auto m = model;
     Task* t = new Task(env, info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
                        [m, view, path, prefix, tensors](const Job& job) {
+                         WeightsInUse use(*m);
                          materialise_file(*m, view, path, prefix, tensors, job);
                        },
                        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
@@ -589,8 +603,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return a;
   }
 
-  // how the weights are held: "mapped" (the page cache) or "copied" (anonymous memory on 2 MiB pages; loader.cpp)
-  Napi::Value WeightsMemory(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model->weights_memory); }
+  // how the weights are held: "mapped" (the page cache), "copying", "ready" or "copied" (anonymous memory on 2 MiB
+  // pages; loader.cpp)
+  Napi::Value WeightsMemory(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), weights_memory(*model)); }
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "model.h"
 #include "quants.h"
@@ -23,7 +24,7 @@
 #include <unistd.h>
 #endif
 
-namespace {
+// one checkpoint file in memory: mapped, or an anonymous copy (WeightsCopy)
 struct Mapping {
   const uint8_t* data = nullptr;
   uint64_t size = 0;
@@ -42,6 +43,7 @@ struct Mapping {
 #endif
 };
 
+namespace {
 std::shared_ptr<Mapping> map_file(const std::string& path) {
   auto mp = std::make_shared<Mapping>();
 #ifdef _WIN32
@@ -99,67 +101,61 @@ double resident_fraction(const Mapping& mp) {
   return pages ? (double)n / pages : 0;
 }
 
-// Replaces a file mapping by an anonymous copy advised onto 2 MiB pages (read-only once filled). Leaves the mapping
-// as it is when memory or the file cannot be had.
-void copy_to_anonymous(Mapping& mp, const std::string& path) {
+// An anonymous copy of a mapped file advised onto 2 MiB pages (read-only once filled), or null when memory or the
+// file cannot be had or `stop` is raised (the model was closed first).
+std::shared_ptr<Mapping> copy_to_anonymous(uint64_t size, const std::string& path, const std::atomic<bool>& stop) {
   int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  void* p = mmap(nullptr, mp.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fd < 0) return nullptr;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     ::close(fd);
-    return;
+    return nullptr;
   }
-  madvise(p, mp.size, MADV_HUGEPAGE);  // before the first touch, so the faults take whole huge pages
+  madvise(p, size, MADV_HUGEPAGE);  // before the first touch, so the faults take whole huge pages
   const uint64_t chunk = 64ull << 20;
-  for (uint64_t o = 0; o < mp.size;) {
-    ssize_t got = pread(fd, (char*)p + o, std::min(chunk, mp.size - o), (off_t)o);
-    if (got <= 0) {  // a read error or a file shortened under us: keep the mapping
-      munmap(p, mp.size);
+  for (uint64_t o = 0; o < size;) {
+    ssize_t got = stop ? -1 : pread(fd, (char*)p + o, std::min(chunk, size - o), (off_t)o);
+    if (got <= 0) {  // closed, a read error, or a file shortened under us: keep the mapping
+      munmap(p, size);
       ::close(fd);
-      return;
+      return nullptr;
     }
     o += (uint64_t)got;
   }
   ::close(fd);
-  mprotect(p, mp.size, PROT_READ);
-  munmap((void*)mp.data, mp.size);
-  mp.data = (const uint8_t*)p;
-  mp.copied = true;
+  mprotect(p, size, PROT_READ);
+  auto mp = std::make_shared<Mapping>();
+  mp->data = (const uint8_t*)p;
+  mp->size = size;
+  mp->copied = true;
+  return mp;
 }
 #endif
 
 // Where the weights live. Streaming them from anonymous memory on 2 MiB pages measured 3–16 % faster than from the
 // page cache's 4 KiB pages (every product, 1.1B model, 2-core AVX-512 VM: fewer TLB misses and page-crossing stalls
-// of the hardware prefetcher). The copy is made only when it is cheap and safe: Linux, at least 64 MiB of files,
-// ≥ 90 % of their pages already in the page cache (a memory-speed copy, ~5 GB/s; a cold file stays mapped and is
-// read on first use, inside operations that show progress), and the copy within 3/4 of MemAvailable (otherwise the
-// page cache is the only copy and memory stays reclaimable). SOLILOQUY_WEIGHTS=map or =copy decides instead.
-// Returns how the weights are held: "copied" or "mapped".
-std::string place_weights(std::vector<std::shared_ptr<Mapping>>& maps, const std::vector<std::string>& files) {
+// of the hardware prefetcher). So on Linux a large checkpoint (≥ 64 MiB of files) whose pages are ≥ 90 % in the page
+// cache, and whose cached file and copy together fit in 3/4 of MemAvailable, is copied by a background thread while
+// the model is already in use from the mapping (opening it takes no longer; the copy ran at 0.3–4.6 GB/s on this VM,
+// where first touches of memory are slow, 1–2 s for 2.2 GB); the next operation to start after it finishes switches
+// over (WeightsInUse). A cold file, or one that would need memory reclaimed first (a 7B file on a 16 or 24 GB machine),
+// stays mapped: one copy, reclaimable. SOLILOQUY_WEIGHTS=map or =copy decides instead.
+bool want_copy(const std::vector<std::shared_ptr<Mapping>>& maps) {
 #ifdef __linux__
   const char* env = std::getenv("SOLILOQUY_WEIGHTS");
   const std::string mode = env ? env : "";
-  if (mode == "map") return "mapped";
+  if (mode == "map") return false;
+  if (mode == "copy") return true;
   uint64_t total = 0;
   for (auto& mp : maps) total += mp->size;
-  bool copy = mode == "copy";
-  if (!copy && total >= (64ull << 20)) {
-    const uint64_t avail = mem_available();
-    double resident = 0;
-    for (auto& mp : maps) resident += resident_fraction(*mp) * (double)mp->size;
-    copy = avail > 0 && total <= avail / 4 * 3 && resident >= 0.9 * (double)total;
-  }
-  if (!copy) return "mapped";
-  bool all = true;
-  for (size_t i = 0; i < maps.size(); i++) {
-    if (maps[i]->size) copy_to_anonymous(*maps[i], files[i]);
-    all = all && (maps[i]->copied || !maps[i]->size);
-  }
-  return all ? "copied" : "mapped";
+  if (total < (64ull << 20)) return false;
+  const uint64_t avail = mem_available();
+  double resident = 0;
+  for (auto& mp : maps) resident += resident_fraction(*mp) * (double)mp->size;
+  return avail > 0 && 2 * total <= avail / 4 * 3 && resident >= 0.9 * (double)total;
 #else
   (void)maps;
-  (void)files;
-  return "mapped";
+  return false;
 #endif
 }
 
@@ -210,7 +206,6 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
                              std::to_string(tensors.size()) + " tensors in all");
   std::vector<std::shared_ptr<Mapping>> maps;
   for (const std::string& f : files) maps.push_back(map_file(f));
-  m->weights_memory = place_weights(maps, files);
   for (auto& mp : maps) m->mappings.push_back(mp);
   std::map<std::string, const TensorSpec*> by_name;
   for (const TensorSpec& t : tensors) by_name[t.name] = &t;
@@ -293,5 +288,79 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     throw std::runtime_error("RoPE inverse frequencies: " + std::to_string(inv.size()) + " values for head_dim " +
                              std::to_string(c.head_dim) + " (expected head_dim / 2)");
   rope_tables(m->rope_cos.data(), m->rope_sin.data(), c.max_pos, c.head_dim, inv.data(), c.rope_scale);
+#ifdef __linux__
+  if (want_copy(maps)) {
+    auto job = std::make_shared<WeightsCopy>();
+    m->copy = job;
+    std::vector<uint64_t> sizes;
+    for (auto& mp : maps) {
+      sizes.push_back(mp->size);
+      job->bytes += mp->size;
+    }
+    // the thread shares only the job (not the model): a model closed meanwhile raises `stop` and is freed at once
+    std::thread([job, sizes, files] {
+      std::vector<std::shared_ptr<Mapping>> copies;
+      for (size_t i = 0; i < files.size(); i++) {
+        copies.push_back(sizes[i] ? copy_to_anonymous(sizes[i], files[i], job->stop) : std::make_shared<Mapping>());
+        if (!copies.back()) {
+          job->state = WeightsCopy::FAILED;
+          return;
+        }
+      }
+      std::lock_guard<std::mutex> lk(job->mu);
+      job->copies = std::move(copies);
+      job->state = WeightsCopy::DONE;
+    }).detach();
+  }
+#endif
   return m;
+}
+
+std::string weights_memory(Model& m) {
+  std::lock_guard<std::mutex> lk(m.ops_mu);
+  if (!m.copy) return "mapped";
+  switch (m.copy->state.load()) {
+    case WeightsCopy::RUNNING: return "copying";
+    case WeightsCopy::DONE: return "ready";
+    case WeightsCopy::IN_USE: return "copied";
+    default: return "mapped";
+  }
+}
+
+WeightsInUse::WeightsInUse(Model& model) : m(model) {
+  std::lock_guard<std::mutex> lk(m.ops_mu);
+  if (m.ops_running == 0 && m.copy && m.copy->state == WeightsCopy::DONE) {
+    // every weight pointer moves to the same offset in its file's copy; nothing reads weights right now
+    std::vector<std::shared_ptr<Mapping>> copies;
+    {
+      std::lock_guard<std::mutex> ck(m.copy->mu);
+      copies = m.copy->copies;
+    }
+    auto move = [&](Mat& w) {
+      for (size_t f = 0; f < m.mappings.size(); f++) {
+        auto* file = (Mapping*)m.mappings[f].get();
+        const uint8_t* p = (const uint8_t*)w.data;
+        if (file->size && p >= file->data && p < file->data + file->size) {
+          w.data = copies[f]->data + (p - file->data);
+          return;
+        }
+      }
+    };
+    move(m.embed);
+    move(m.head);
+    for (Layer& L : m.layers)
+      for (Mat& w : L.lin) move(w);
+    for (size_t f = 0; f < m.mappings.size(); f++) m.mappings[f] = copies[f];  // unmaps the files
+    m.copy->state = WeightsCopy::IN_USE;
+  }
+  m.ops_running++;
+}
+
+WeightsInUse::~WeightsInUse() {
+  std::lock_guard<std::mutex> lk(m.ops_mu);
+  m.ops_running--;
+}
+
+Model::~Model() {
+  if (copy) copy->stop = true;
 }

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -56,7 +57,18 @@ struct Layer {
   std::vector<float> attn_norm, ffn_norm;  // [D] (small: kept in fp32)
 };
 
+// A background copy of the checkpoint files onto 2 MiB pages (loader.cpp)
+struct WeightsCopy {
+  enum State { RUNNING, DONE, FAILED, IN_USE };
+  std::atomic<int> state{RUNNING};
+  std::atomic<bool> stop{false};  // the model was closed: give up
+  uint64_t bytes = 0;             // the files' total size
+  std::mutex mu;
+  std::vector<std::shared_ptr<struct Mapping>> copies;  // one per file, set when DONE
+};
+
 struct Model {
+  ~Model();
   Config cfg;
   Mat embed;  // [V, D]
   Mat head;   // [V, D]; the same storage as embed when tied
@@ -64,7 +76,11 @@ struct Model {
   std::vector<float> final_norm;     // [D]
   std::vector<float> rope_cos, rope_sin;  // [max_pos, hd/2]
   std::vector<std::shared_ptr<void>> mappings;  // keeps the weights' memory alive (file mappings or their copies)
-  std::string weights_memory = "mapped";        // "mapped" (the page cache) or "copied" (anonymous, 2 MiB pages)
+  // Weights being copied onto 2 MiB pages in the background (loader.cpp place_weights), taken into use by the first
+  // operation that starts after the copy is done while no other runs (WeightsInUse); null when none is made.
+  std::shared_ptr<WeightsCopy> copy;
+  std::mutex ops_mu;
+  int ops_running = 0;
   int n_linear() const { return cfg.layers * LIN_PER_LAYER + 1; }  // + head
   int head_slot() const { return cfg.layers * LIN_PER_LAYER; }
   const Mat& linear(int slot) const {
@@ -224,5 +240,16 @@ struct TensorSpec {
 void check_config(const Config& c);
 // mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it), biases
 // included when the config has them; builds the RoPE tables from cfg.rope_inv_freq (or default RoPE).
+// How the weights are held now: "mapped" (the page cache), "copying" (a copy onto 2 MiB pages is being made),
+// "ready" (made; the next operation switches to it), "copied" (the products read the copy).
+std::string weights_memory(Model& m);
+// Every operation that reads weights holds one of these: the first to start after a background copy has finished,
+// with no other operation running, moves every weight pointer to the copy and unmaps the files.
+struct WeightsInUse {
+  Model& m;
+  explicit WeightsInUse(Model& model);
+  ~WeightsInUse();
+};
+
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
                                   const std::vector<TensorSpec>& tensors);

@@ -146,7 +146,8 @@ interface Ours {
 async function oursChild(model: string): Promise<void> {
   const engine = Engine.load(model)
   const prompt = engine.withBos('To be', 'prompt')
-  await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in
+  await engine.weightsSettled() // a background copy onto 2 MiB pages, when the loader makes one (1–2 s)
+  await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in (and switch to the copy)
   // base generation: the faster of two runs (llama.cpp gets the same, in peerChild)
   let genTokS = 0
   let baseIds: number[] = []

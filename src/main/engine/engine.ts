@@ -15,7 +15,7 @@ import { readGguf } from './ggufFile'
 import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
 import { fsProblem, present } from './fserrors'
 import { SEED_DEFAULTS } from '../../shared/api'
-import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors } from './native'
+import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors, WeightsMemory } from './native'
 
 export interface Progress {
   phase: string
@@ -171,9 +171,16 @@ export class Engine {
     readonly source: { format: 'hf' | 'gguf'; quantisation: string } = { format: 'hf', quantisation: 'none' },
   ) {}
 
-  /** how the weights are held: 'mapped' (read through the page cache) or 'copied' (into memory on 2 MiB pages) */
-  get weightsMemory(): 'mapped' | 'copied' {
+  /** how the weights are held now (see WeightsMemory) */
+  get weightsMemory(): WeightsMemory {
     return this.model.weightsMemory()
+  }
+
+  /** Waits while a background copy of the weights is being made (benchmarks time the settled engine); the next
+   *  operation then reads the copy. */
+  async weightsSettled(): Promise<WeightsMemory> {
+    while (this.weightsMemory === 'copying') await new Promise((r) => setTimeout(r, 50))
+    return this.weightsMemory
   }
 
   /**

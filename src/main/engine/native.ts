@@ -63,10 +63,14 @@ export interface NativeModel {
   ): Promise<void>
   importStep(f: StepFactors): NativeStep
   tensorNames(): string[]
-  /** how the weights are held: 'mapped' (the page cache) or 'copied' (anonymous memory on 2 MiB pages, Linux; see
-   *  native/src/loader.cpp place_weights and $SOLILOQUY_WEIGHTS) */
-  weightsMemory(): 'mapped' | 'copied'
+  weightsMemory(): WeightsMemory
 }
+
+/** How a model's weights are held (native/src/loader.cpp, $SOLILOQUY_WEIGHTS): 'mapped' — the page cache;
+ *  'copying' — a copy onto 2 MiB pages is being made in the background (Linux); 'ready' — made, the next operation
+ *  switches to it; 'copied' — the products read the copy. */
+export type WeightsMemory = 'mapped' | 'copying' | 'ready' | 'copied'
+
 
 export interface MaterialiseTensor {
   name: string
