@@ -20,6 +20,8 @@
 #else
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #endif
@@ -299,6 +301,9 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     }
     // the thread shares only the job (not the model): a model closed meanwhile raises `stop` and is freed at once
     std::thread([job, sizes, files] {
+      // lowest priority: the copy takes the time the engine's threads leave idle (measured: at normal priority a
+      // step started during the copy took 1.7 s instead of 0.4 on 2 cores)
+      setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
       std::vector<std::shared_ptr<Mapping>> copies;
       for (size_t i = 0; i < files.size(); i++) {
         copies.push_back(sizes[i] ? copy_to_anonymous(sizes[i], files[i], job->stop) : std::make_shared<Mapping>());
