@@ -280,11 +280,12 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
         // lines the calls did not reach (a segment longer than the calls)
         for (; call < lines && o_next < out; call++)
           for (int q = 0; q < OC && o_next + q < out; q++)
-            __builtin_prefetch((const char*)W.data + (int64_t)(o_next + q) * rb + (int64_t)c0 * esz + (int64_t)call * 64, 0, 2);
+            __builtin_prefetch((const char*)W.data + (int64_t)(o_next + q) * rb + (int64_t)c0 * esz + call * 64, 0, 2);
         if (tail) {
           for (int q = 0; q < no; q++) {
-            if (quantised) std::memcpy(tails.data() + (size_t)q * tail, rows.data() + (size_t)q * n + nsw, sizeof(float) * tail);
-            else convert_span(tails.data() + (size_t)q * tail, W, o + q, c0 + nsw, tail);
+            float* t = tails.data() + (size_t)q * tail;
+            if (quantised) std::memcpy(t, rows.data() + (size_t)q * n + nsw, sizeof(float) * tail);
+            else convert_span(t, W, o + q, c0 + nsw, tail);
           }
           for (int r = 0; r < R; r++)
             for (int c = 0; c < tail; c++) {

@@ -139,7 +139,9 @@ std::shared_ptr<Mapping> copy_to_anonymous(uint64_t size, const std::string& pat
 // of the hardware prefetcher). So on Linux a large checkpoint (≥ 64 MiB of files) whose pages are ≥ 90 % in the page
 // cache, and whose cached file and copy together fit in 3/4 of MemAvailable, is copied by a background thread while
 // the model is already in use from the mapping (opening it takes no longer; the copy ran at 0.3–4.6 GB/s on this VM,
-// where first touches of memory are slow, 1–2 s for 2.2 GB); the next operation to start after it finishes switches
+// where first touches of memory are slow, 1–3 s for 2.2 GB, and operations running meanwhile are slower: a step
+// started with it took 1.4 s instead of 0.4, even at the copy's lowest priority); the next operation to start after
+// it finishes switches
 // over (WeightsInUse). A cold file, or one that would need memory reclaimed first (a 7B file on a 16 or 24 GB machine),
 // stays mapped: one copy, reclaimable. SOLILOQUY_WEIGHTS=map or =copy decides instead.
 bool want_copy(const std::vector<std::shared_ptr<Mapping>>& maps) {
@@ -301,8 +303,8 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     }
     // the thread shares only the job (not the model): a model closed meanwhile raises `stop` and is freed at once
     std::thread([job, sizes, files] {
-      // lowest priority: the copy takes the time the engine's threads leave idle (measured: at normal priority a
-      // step started during the copy took 1.7 s instead of 0.4 on 2 cores)
+      // lowest priority, so that the copy yields the cores to the engine's threads (it still competes for memory and
+      // the kernel's page allocator: a step started during it took 1.4 s at this priority, 1.7 s at the normal one)
       setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
       std::vector<std::shared_ptr<Mapping>> copies;
       for (size_t i = 0; i < files.size(); i++) {
