@@ -1,8 +1,9 @@
 // Bad input is rejected with a message a researcher understands, and the process lives on.
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CancelledError, Engine } from '../src/main/engine/engine'
+import { exportGguf } from '../src/main/engine/gguf'
 import { loadAddon } from '../src/main/engine/native'
 import { ORGANISM, tmp, writeTinyModel } from './helpers'
 
@@ -157,5 +158,14 @@ describe('calls refuse bad arguments in words and the process survives', () => {
     const d = tmp()
     mkdirSync(join(d, 'model.safetensors')) // a directory where the file should go
     await expect(engine.exportHF([], d)).rejects.toThrow(/could not create .*model.safetensors: Is a directory/)
+  })
+
+  it('an export onto a device (/dev/null) is refused and leaves the device alone', async () => {
+    if (process.platform === 'win32') return
+    const engine = Engine.load(writeTinyModel(tmp(), tiny))
+    // the export writes beside its target and renames over it: as root that once replaced /dev/null by a plain file
+    await expect(exportGguf(engine, [], '/dev/null')).rejects.toThrow('will not write /dev/null: it is not a regular file')
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true)
+    expect(existsSync('/dev/null.partial')).toBe(false)
   })
 })

@@ -1,11 +1,29 @@
 // Export of a stepped model (materialise_file): crafted tensor names (known, unknown, repeated), output dtype,
-// header text and step size over the tiny model, written to /dev/null.
+// header text and step size over the tiny model, written to a temporary file that is removed after each input (never
+// /dev/null: the export renames its file over the target, and as root that replaced the device by a plain file).
 // Input: u8 n_names, then per name u8 (< 200: index into the model's tensor names; else a raw name of that many
 // bytes − 200 from the input); u8 dtype; f32 coef; the rest is the header text.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 
 #include "fuzz_common.h"
+
+// a path of our own in the temporary directory, made once per process
+static const std::string& out_path() {
+  static const std::string path = [] {
+    const char* dir = getenv("TMPDIR");
+    std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/soliloquy-fuzz-materialise-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back(0);
+    int fd = mkstemp(buf.data());
+    if (fd < 0) abort();
+    close(fd);
+    return std::string(buf.data());
+  }();
+  return path;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TinyModel& tm = tiny_model();
@@ -41,10 +59,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Job job;
   try {
-    materialise_file(m, View{Term{tiny_step(), coef}}, "/dev/null", header, tensors, job);
+    materialise_file(m, View{Term{tiny_step(), coef}}, out_path(), header, tensors, job);
     if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_materialise: written\n");
   } catch (const std::exception& e) {
     if (getenv("FUZZ_TRACE")) fprintf(stderr, "fuzz_materialise: refused: %s\n", e.what());
   }
+  std::remove(out_path().c_str());
   return 0;
 }
