@@ -195,12 +195,6 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
   else parallel_for(first[count], body);
 }
 
-// matmul_w_acc on a path with the 6-row × 64-column register tile: parallel over blocks of 512 result columns (a
-// row segment of 1 KiB at F16: long enough for the hardware prefetcher; 256 measured ~25 % slower);
-// inside, runs of 64 weight rows. A run's 64 × 512 weights are converted (or dequantised) once, row by row — each
-// row segment is contiguous, so it streams — into an fp32 panel laid out by 64-column slice; then every balanced
-// group of at most 6 result rows (13: 5 + 4 + 4) accumulates each slice in registers, reading it from L1. Columns past
-// the last multiple of 64 take a plain loop over the same converted values.
 // dx[R, in] += scale · dy[R, out] · W[out, in], the backward of a product, as register tiles (kernel axpyn_x64):
 // columns are cut into one block per thread or a few (each thread's dx block and the rows of dy stay in its caches),
 // a block's weight rows into runs of 64, and a run into 64-column slices. The first row group of a slice reads it as

@@ -1,7 +1,7 @@
 // Memory-maps checkpoint files read-only and binds tensors to the model's slots. Weights stay in their file
 // dtype and no fp32 copy is made (norm vectors excepted: D floats each). On Linux a large checkpoint that is already
-// in the page cache and fits in free memory is copied once into anonymous memory backed by 2 MiB pages (see
-// place_weights); otherwise the page cache itself holds the weights.
+// in the page cache and fits in free memory is also copied, in the background, into anonymous memory backed by 2 MiB
+// pages, and used from there once the copy is done (want_copy, WeightsInUse); otherwise the page cache holds them.
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -141,8 +141,7 @@ std::shared_ptr<Mapping> copy_to_anonymous(uint64_t size, const std::string& pat
 // the model is already in use from the mapping (opening it takes no longer; the copy ran at 0.3–4.6 GB/s on this VM,
 // where first touches of memory are slow, 1–3 s for 2.2 GB, and operations running meanwhile are slower: a step
 // started with it took 1.4 s instead of 0.4, even at the copy's lowest priority); the next operation to start after
-// it finishes switches
-// over (WeightsInUse). A cold file, or one that would need memory reclaimed first (a 7B file on a 16 or 24 GB machine),
+// it finishes switches over (WeightsInUse). A cold file, or one that would need memory reclaimed first (a 7B file on a 16 or 24 GB machine),
 // stays mapped: one copy, reclaimable. SOLILOQUY_WEIGHTS=map or =copy decides instead.
 bool want_copy(const std::vector<std::shared_ptr<Mapping>>& maps) {
 #ifdef __linux__
@@ -210,7 +209,7 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
                              std::to_string(tensors.size()) + " tensors in all");
   std::vector<std::shared_ptr<Mapping>> maps;
   for (const std::string& f : files) maps.push_back(map_file(f));
-  for (auto& mp : maps) m->mappings.push_back(mp);
+  m->mappings = maps;
   std::map<std::string, const TensorSpec*> by_name;
   for (const TensorSpec& t : tensors) by_name[t.name] = &t;
 
@@ -345,7 +344,7 @@ WeightsInUse::WeightsInUse(Model& model) : m(model) {
     }
     auto move = [&](Mat& w) {
       for (size_t f = 0; f < m.mappings.size(); f++) {
-        auto* file = (Mapping*)m.mappings[f].get();
+        const Mapping* file = m.mappings[f].get();
         const uint8_t* p = (const uint8_t*)w.data;
         if (file->size && p >= file->data && p < file->data + file->size) {
           w.data = copies[f]->data + (p - file->data);
@@ -357,7 +356,7 @@ WeightsInUse::WeightsInUse(Model& model) : m(model) {
     move(m.head);
     for (Layer& L : m.layers)
       for (Mat& w : L.lin) move(w);
-    for (size_t f = 0; f < m.mappings.size(); f++) m.mappings[f] = copies[f];  // unmaps the files
+    m.mappings = copies;  // unmaps the files
     m.copy->state = WeightsCopy::IN_USE;
   }
   m.ops_running++;

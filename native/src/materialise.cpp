@@ -125,11 +125,12 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
   // The file is written beside the target and renamed over it: a target that is not a regular file (a directory, or
   // a device such as /dev/null, which a rename would replace by a plain file) is refused before anything is written.
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    throw std::runtime_error("could not create " + path + ": " + std::strerror(EISDIR));
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-    throw std::runtime_error("will not write " + path + ": it is not a regular file (an export is written beside it "
-                             "and renamed into its place)");
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw std::runtime_error("could not create " + path + ": " + std::strerror(EISDIR));
+    if (!S_ISREG(st.st_mode))
+      throw std::runtime_error("will not write " + path + ": it is not a regular file (an export is written beside it "
+                               "and renamed into its place)");
+  }
   const std::string part = path + ".partial";
   FILE* fp = std::fopen(part.c_str(), "wb");
   if (!fp) throw std::runtime_error("could not create " + part + ": " + std::strerror(errno));

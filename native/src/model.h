@@ -57,6 +57,9 @@ struct Layer {
   std::vector<float> attn_norm, ffn_norm;  // [D] (small: kept in fp32)
 };
 
+// one checkpoint file in memory: mapped, or an anonymous copy (loader.cpp)
+struct Mapping;
+
 // A background copy of the checkpoint files onto 2 MiB pages (loader.cpp)
 struct WeightsCopy {
   enum State { RUNNING, DONE, FAILED, IN_USE };
@@ -64,7 +67,7 @@ struct WeightsCopy {
   std::atomic<bool> stop{false};  // the model was closed: give up
   uint64_t bytes = 0;             // the files' total size
   std::mutex mu;
-  std::vector<std::shared_ptr<struct Mapping>> copies;  // one per file, set when DONE
+  std::vector<std::shared_ptr<Mapping>> copies;  // one per file, set when DONE
 };
 
 struct Model {
@@ -75,8 +78,8 @@ struct Model {
   std::vector<Layer> layers;
   std::vector<float> final_norm;     // [D]
   std::vector<float> rope_cos, rope_sin;  // [max_pos, hd/2]
-  std::vector<std::shared_ptr<void>> mappings;  // keeps the weights' memory alive (file mappings or their copies)
-  // Weights being copied onto 2 MiB pages in the background (loader.cpp place_weights), taken into use by the first
+  std::vector<std::shared_ptr<Mapping>> mappings;  // the weights' memory, one per file (its mapping or its copy)
+  // Weights being copied onto 2 MiB pages in the background (loader.cpp want_copy), taken into use by the first
   // operation that starts after the copy is done while no other runs (WeightsInUse); null when none is made.
   std::shared_ptr<WeightsCopy> copy;
   std::mutex ops_mu;
@@ -238,8 +241,6 @@ struct TensorSpec {
 };
 // Refuses configurations the engine cannot address (non-positive or oversized dims, int overflow of products).
 void check_config(const Config& c);
-// mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it), biases
-// included when the config has them; builds the RoPE tables from cfg.rope_inv_freq (or default RoPE).
 // How the weights are held now: "mapped" (the page cache), "copying" (a copy onto 2 MiB pages is being made),
 // "ready" (made; the next operation switches to it), "copied" (the products read the copy).
 std::string weights_memory(Model& m);
@@ -251,5 +252,7 @@ struct WeightsInUse {
   ~WeightsInUse();
 };
 
+// mmaps the files read-only and binds every tensor of the Llama config (shapes checked against it), biases
+// included when the config has them; builds the RoPE tables from cfg.rope_inv_freq (or default RoPE).
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
                                   const std::vector<TensorSpec>& tensors);
