@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { Engine } from './engine/engine'
 import { syntheticGgufTensors } from './benchSynthetic'
 import { exportGguf, ggufHeader, Kv } from './engine/gguf'
-import { embeddedModelDir, loadAddon } from './engine/native'
+import { embeddedModelDir, loadAddon, WeightsMemory } from './engine/native'
 import { SentencePieceTokenizer } from './engine/tokenizer'
 import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
 
@@ -139,7 +139,7 @@ interface Ours {
   singleS: number
   sweep8S: number
   linearParams: number
-  weightsMemory: string
+  weightsMemory: WeightsMemory
 }
 
 /** Ours on one model: base greedy generation, the step, one stepped column and the 8-column sweep (same length). */
@@ -188,10 +188,16 @@ async function oursChild(model: string): Promise<void> {
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
+/** llama.cpp's greedy generation on one file: tokens per second and the ids */
+interface Peer {
+  tokS: number
+  ids: number[]
+}
+
 async function peerChild(file: string, promptJson: string, threads: string): Promise<void> {
   const llamaCpp = await loadPeer((s) => console.error(s))
   // the faster of two runs, as for ours
-  let best = { tokS: 0, ids: [] as number[] }
+  let best: Peer = { tokS: 0, ids: [] }
   for (let round = 0; round < 2; round++) {
     const r = await peerGreedy(llamaCpp, file, JSON.parse(promptJson) as number[], GEN, Number(threads))
     const tokS = r.ids.length / (r.ms / 1000)
@@ -228,7 +234,7 @@ interface Seed {
   wallS: number
   peakRssGiB: number
   fileGiB: number
-  weightsMemory: string
+  weightsMemory: WeightsMemory
 }
 
 /** The seed experiment on the 7B-shaped file (written once, read into the page cache first) in a child process. */
@@ -283,8 +289,8 @@ export interface BenchJson {
   seed7b_peak_rss_gib: number | null
   seed7b_file_gib: number | null
   /** how the engine held the weights: 'copied' (anonymous memory on 2 MiB pages) or 'mapped' (the page cache) */
-  weights_memory_1b: string
-  weights_memory_seed7b: string | null
+  weights_memory_1b: WeightsMemory
+  weights_memory_seed7b: WeightsMemory | null
   llamacpp_version: string
 }
 
@@ -320,13 +326,13 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   // (one full run here had ours at 0.86× llama.cpp, the runs before and after 1.18–1.28×), and a spell that lands on
   // one engine's only turn would decide the ratio.
   let ours: Ours | null = null
-  let peer1b: { tokS: number; ids: number[] } | null = null
+  let peer1b: Peer | null = null
   for (let round = 1; round <= ROUNDS; round++) {
     log(`ours on the 1.1B shape (round ${round} of ${ROUNDS})…`)
     ours = bestOurs(ours, child<Ours>(self, ['--json-ours', file1b]))
     try {
       log(`llama.cpp (node-llama-cpp ${PEER_VERSION}) on the same file (round ${round} of ${ROUNDS})…`)
-      const p = child<{ tokS: number; ids: number[] }>(self, ['--json-peer', file1b, JSON.stringify(ours.prompt), String(threads)])
+      const p = child<Peer>(self, ['--json-peer', file1b, JSON.stringify(ours.prompt), String(threads)])
       if (!peer1b || p.tokS > peer1b.tokS) peer1b = p
     } catch (e) {
       log(`(llama.cpp on the 1.1B shape failed: ${(e as Error).message})`)
@@ -336,7 +342,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
 
   log('organism: ours and llama.cpp (exported as GGUF F16)…')
   const oursOrg = child<Ours>(self, ['--json-ours', embeddedModelDir()])
-  let peerOrg: { tokS: number } | null = null
+  let peerOrg: Peer | null = null
   const dir = mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
   try {
     const orgFile = join(dir, 'organism-F16.gguf')

@@ -71,7 +71,6 @@ export interface NativeModel {
  *  switches to it; 'copied' — the products read the copy. */
 export type WeightsMemory = 'mapped' | 'copying' | 'ready' | 'copied'
 
-
 export interface MaterialiseTensor {
   name: string
   dtype: string
