@@ -140,6 +140,20 @@ describe(`kernel paths on this CPU (${info.available.join(', ')})`, () => {
     }
   })
 
+  it.each(info.available)("the bench's probes run on the %s path: read bandwidth (2 MiB pages on Linux) and FMA peak", (path) => {
+    expect(addon.setKernelPath(path)).toBe(path)
+    try {
+      for (const threads of [1, 2]) {
+        const gbs = addon.measureBandwidth(1 / 16, threads)
+        expect(Number.isFinite(gbs) && gbs > 0, `bandwidth ${gbs}`).toBe(true)
+        const gflops = addon.measureFlops(threads)
+        expect(Number.isFinite(gflops) && gflops > 0, `FMA peak ${gflops}`).toBe(true)
+      }
+    } finally {
+      addon.setKernelPath('')
+    }
+  })
+
   // the reference test (greedy tokens at every α, losses, gradient norms) and the batched-generation test on every
   // other path this CPU runs: the scalar reference and, on an AVX-512 machine, the AVX2 tiles an AVX2-only user gets
   const others = info.available.filter((p) => p !== info.path)

@@ -245,7 +245,7 @@ function seed7b(self: string): Seed {
 }
 
 /** alternating rounds of the whole comparison (ours, then llama.cpp) on the 1.1B shape */
-const ROUNDS = 2
+const ROUNDS = 3
 
 /** Two runs of ours merged: each figure the better of the two (faster generation, step, one column and sweep). */
 function bestOurs(a: Ours | null, b: Ours): Ours {
@@ -285,6 +285,11 @@ export interface BenchJson {
   step_roofline_s_1b: number
   step_vs_roofline_1b: number
   sweep8_vs_single_1b: number
+  /** the least sweep8_vs_single_1b this machine allows an exact fp32 engine: 8 columns' multiply-adds per token at
+   *  the FMA peak, over one column's measured time */
+  sweep8_floor_vs_single_1b: number
+  /** the sweep's multiply-adds per second over the FMA peak */
+  sweep8_of_flops_peak_1b: number
   seed7b_wall_s: number | null
   seed7b_peak_rss_gib: number | null
   seed7b_file_gib: number | null
@@ -292,6 +297,8 @@ export interface BenchJson {
   weights_memory_1b: WeightsMemory
   weights_memory_seed7b: WeightsMemory | null
   llamacpp_version: string
+  /** alternating rounds of ours and llama.cpp on the 1.1B shape (each engine's best kept) */
+  rounds_1b: number
 }
 
 export async function benchJson(args: string[], self: string): Promise<void> {
@@ -314,10 +321,16 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   const threads = info.threads
   const log = (s: string): boolean => process.stderr.write(s + '\n')
   log(`kernel path ${info.path}, ${threads} threads; measuring bandwidth and FLOP peak…`)
-  // bandwidth is measured before and after the runs and the better kept: on a shared VM it swings by a third from
-  // minute to minute (31–47 GB/s seen here), and a roofline from a bad minute would flatter every ratio against it
-  let bw2 = addon.measureBandwidth(2, Math.min(2, threads))
-  let bw1 = addon.measureBandwidth(2, 1)
+  // bandwidth is measured before, between and after the runs and the best kept: on a shared VM it swings between
+  // two levels within seconds (31–35 and 52–62 GB/s with 2 threads here, within one process), and a
+  // roofline from a slow moment would flatter every ratio against it
+  let bw2 = 0
+  let bw1 = 0
+  const probeBandwidth = (): void => {
+    bw2 = Math.max(bw2, addon.measureBandwidth(2, Math.min(2, threads)))
+    bw1 = Math.max(bw1, addon.measureBandwidth(2, 1))
+  }
+  probeBandwidth()
   const flops = addon.measureFlops(threads)
 
   const file1b = syntheticFile('1b')
@@ -337,6 +350,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     } catch (e) {
       log(`(llama.cpp on the 1.1B shape failed: ${(e as Error).message})`)
     }
+    probeBandwidth()
   }
   if (!ours) throw new Error('no run of ours')
 
@@ -361,8 +375,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   }
 
   log('bandwidth again…')
-  bw2 = Math.max(bw2, addon.measureBandwidth(2, Math.min(2, threads)))
-  bw1 = Math.max(bw1, addon.measureBandwidth(2, 1))
+  probeBandwidth()
   const bandwidth = Math.max(bw1, bw2)
 
   // step roofline: the forward reads every weight once and the backward (dx = dy·W) once more; FLOPs 2 per weight
@@ -370,6 +383,10 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   const stepBytes = 2 * ours.fileBytes
   const stepFlops = 4 * ours.linearParams * ours.phraseTokens
   const stepRoofline = Math.max(stepBytes / (bandwidth * 1e9), stepFlops / (flops * 1e9))
+  // the sweep's floor: its columns share the weight reads but not the multiply-adds (2 FLOPs per weight and column per
+  // token), so on a machine with little FMA throughput per byte of bandwidth it is compute-bound however it is tiled
+  const sweepFlops = 8 * 2 * ours.linearParams
+  const sweepFloorS = sweepFlops / (flops * 1e9)
   const r3 = (x: number): number => Math.round(x * 1000) / 1000
   const out: BenchJson = {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads, node: process.version, load_avg_1m: r3((await import('node:os')).loadavg()[0]) },
@@ -390,12 +407,15 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     step_roofline_s_1b: r3(stepRoofline),
     step_vs_roofline_1b: r3(ours.stepS / stepRoofline),
     sweep8_vs_single_1b: r3(ours.sweep8S / ours.singleS),
+    sweep8_floor_vs_single_1b: r3(sweepFloorS / ours.singleS),
+    sweep8_of_flops_peak_1b: r3(sweepFloorS / ours.sweep8S),
     seed7b_wall_s: seed ? r3(seed.wallS) : null,
     seed7b_peak_rss_gib: seed ? r3(seed.peakRssGiB) : null,
     seed7b_file_gib: seed ? r3(seed.fileGiB) : null,
     weights_memory_1b: ours.weightsMemory,
     weights_memory_seed7b: seed ? seed.weightsMemory : null,
     llamacpp_version: PEER_VERSION,
+    rounds_1b: ROUNDS,
   }
   const text = JSON.stringify(out, null, 2)
   const at = args.indexOf('--out')
