@@ -43,6 +43,23 @@ describe('batched sweep', () => {
     }
   })
 
+  it('equals single generations (ids, and logit margins to fp32 rounding) when hidden rows are 4 KiB long', async () => {
+    // dim = ffn = 1024: the products copy their input rows with a pad (kernels.cpp, matmul_wt_fused) — the organism's
+    // 256-wide rows never take that path. One column runs the one-row dot products, whose summation order differs
+    // from the multi-row tiles', so margins agree to rounding, not bit for bit.
+    const c: TinyConfig = { dim: 1024, ffn: 1024, layers: 1, heads: 8, kvHeads: 4, tied: false, seed: 31, dtype: 'F16' }
+    const engine = Engine.load(writeTinyModel(tmp(), c))
+    const g = await engine.gradient('To be, or not to be, that is the question')
+    const lrs = [0, 0.01, 0.03, 0.1, 0.3, 1, 3, 10]
+    const batched = await engine.generate({ prompt: 'To be', views: lrs.map((lr) => (lr ? [{ gradient: g, lr }] : [])), maxNew: 12 })
+    for (let i = 0; i < lrs.length; i++) {
+      const [alone] = await engine.generate({ prompt: 'To be', views: lrs[i] ? [[{ gradient: g, lr: lrs[i] }]] : [[]], maxNew: 12 })
+      expect(batched[i].ids, `α=${lrs[i]}`).toEqual(alone.ids)
+      batched[i].margins.forEach((m, t) => expect(Math.abs(m - alone.margins[t]), `α=${lrs[i]} position ${t}`).toBeLessThan(1e-4))
+    }
+    expect(new Set(batched.map((b) => b.ids.join())).size, 'the step sizes lead to different texts').toBeGreaterThan(1)
+  }, 60_000)
+
   it('a chain of two steps equals the sum of views, and sampling is reproducible by seed', async () => {
     const engine = Engine.load(ORGANISM)
     const g1 = await engine.gradient('To be, or not to be, that is the question')

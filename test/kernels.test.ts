@@ -83,15 +83,17 @@ describe(`kernel paths on this CPU (${info.available.join(', ')})`, () => {
   })
 
   for (const path of info.available) {
-    it(`${path}: F32, F16, BF16 products (odd lengths, 1–9 rows) match float64`, () => {
+    // 1024 columns of 8 and 13 rows: x rows a multiple of 4 KiB long, which the product copies with longer rows
+    it(`${path}: F32, F16, BF16 products (odd lengths, 1–13 rows, 4 KiB rows) match float64`, () => {
       let seed = 1
       for (const dtype of ['F32', 'F16', 'BF16'])
-        for (const [rows, cols, R] of [[37, 77, 1], [16, 256, 4], [33, 515, 9], [5, 1000, 3]]) check(path, dtype, rows, cols, R, seed++)
+        for (const [rows, cols, R] of [[37, 77, 1], [16, 256, 4], [33, 515, 9], [5, 1000, 3], [40, 1024, 8], [25, 1024, 13]])
+          check(path, dtype, rows, cols, R, seed++)
     })
     it(`${path}: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K products match float64 of the block formulas`, () => {
       let seed = 100
       for (const dtype of ['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'])
-        for (const [rows, cols, R] of [[19, 512, 1], [8, 768, 5]]) check(path, dtype, rows, cols, R, seed++)
+        for (const [rows, cols, R] of [[19, 512, 1], [8, 768, 5], [12, 1024, 8]]) check(path, dtype, rows, cols, R, seed++)
     })
   }
 
