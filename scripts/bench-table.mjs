@@ -19,15 +19,15 @@ const rows = [
   ['weights held', j.weights_memory_1b === undefined ? '—' : `${held(j.weights_memory_1b)} (1.1B)${j.weights_memory_seed7b ? `, ${held(j.weights_memory_seed7b)} (7B)` : ''}`],
   [`read bandwidth (streaming 8-accumulator sum, 2 GiB, on 2 MiB pages on Linux; the best of ${j.rounds_1b ? 'probes before, between and after' : 'before and after'} the runs)`, `${n(j.bandwidth_gbs, 1)} GB/s with ${m.threads} threads, ${n(j.bandwidth_1t_gbs, 1)} GB/s with 1`],
   ['fp32 FMA peak', `${n(j.flops_peak_gflops, 0)} GFLOP/s`],
-  [`1.1B shape (F16 GGUF), 1 column, greedy 64 (best of ${rounds} alternating rounds × 2 runs each)`, `ours ${n(j.gen_tok_s_1b)} tok/s, llama.cpp ${j.llamacpp_version} ${n(j.llamacpp_tok_s_1b)} tok/s: **${n(j.gen_vs_llamacpp_1b)}×**${j.same_ids_1b === null ? '' : j.same_ids_1b ? ', identical ids' : ', ids differ'}`],
+  [j.gen_turns ? `1.1B shape (F16 GGUF), 1 column, greedy 64 (best of ${j.gen_turns} runs each, the engines taking turns run by run in one process)` : `1.1B shape (F16 GGUF), 1 column, greedy 64 (best of ${rounds} alternating rounds × 2 runs each)`, `ours ${n(j.gen_tok_s_1b)} tok/s, llama.cpp ${j.llamacpp_version} ${n(j.llamacpp_tok_s_1b)} tok/s: **${n(j.gen_vs_llamacpp_1b)}×**${j.same_ids_1b === null ? '' : j.same_ids_1b ? ', identical ids' : ', ids differ'}`],
   ['1.1B generation vs bandwidth roofline', `${n((j.gen_vs_roofline_1b ?? 0) * 100, 0)} %`],
-  ['organism, 1 column, greedy 64', `ours ${n(j.gen_tok_s_organism, 0)} tok/s, llama.cpp ${n(j.llamacpp_tok_s_organism, 0)} tok/s: **${n(j.gen_vs_llamacpp_organism)}×**`],
+  [j.gen_turns ? `organism, 1 column, greedy 64 (the same way)` : 'organism, 1 column, greedy 64', `ours ${n(j.gen_tok_s_organism, 0)} tok/s, llama.cpp ${n(j.llamacpp_tok_s_organism, 0)} tok/s: **${n(j.gen_vs_llamacpp_organism)}×**`],
   [`1.1B step (13 tokens; the best of ${rounds} rounds' medians of 3)`, `${n(j.step_s_1b)} s = **${n(j.step_vs_roofline_1b)}×** its roofline (${n(j.step_roofline_s_1b)} s)`],
   [`1.1B 8-column sweep vs 1 column (per decoding step; best of ${rounds} rounds × 2 runs each)`, `**${n(j.sweep8_vs_single_1b)}×**${j.sweep8_floor_vs_single_1b === undefined ? '' : `; the floor here is ${n(j.sweep8_floor_vs_single_1b)}× (8 columns' multiply-adds at the FMA peak over one column's time), and the sweep runs at ${n(j.sweep8_of_flops_peak_1b * 100, 0)} % of that peak`}`],
   ['seed experiment, Llama-2-7b shape, F16 (`--seed7b`: load, step, 8 step sizes × 64 tokens; file in the page cache)', j.seed7b_wall_s === null ? 'not run' : `**${n(j.seed7b_wall_s, 0)} s** wall, peak RSS ${n(j.seed7b_peak_rss_gib)} GiB = **${n(j.seed7b_peak_rss_gib / j.seed7b_file_gib)} ×** the file (${n(j.seed7b_file_gib)} GiB)`],
 ]
 const table = [
-  `Measured on ${m.cpu} (${j.kernel_path}), ${m.cores} cores, node ${m.node}; load average ${n(m.load_avg_1m, 1)} during the run. ${m.load_avg_1m > 3 ? 'Other jobs shared the cores: compare ratios, not absolute speeds.' : 'A shared VM: its memory bandwidth flips between two levels within seconds, so read the ratios.'}`,
+  `Measured on ${m.cpu} (${j.kernel_path}), ${m.cores} cores, node ${m.node}; load average ${n(m.load_avg_1m, 1)} during the run. ${m.load_avg_1m > 3 ? 'Other jobs shared the cores: compare ratios, not absolute speeds.' : 'A shared VM: its memory bandwidth flips between two levels (for seconds or minutes), so read the ratios.'}`,
   '',
   '| figure | value |',
   '|---|---|',

@@ -13,7 +13,7 @@ import { syntheticGgufTensors } from './benchSynthetic'
 import { exportGguf, ggufHeader, Kv } from './engine/gguf'
 import { embeddedModelDir, loadAddon, WeightsMemory } from './engine/native'
 import { SentencePieceTokenizer } from './engine/tokenizer'
-import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
+import { LlamaCppModule, loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -132,8 +132,6 @@ function syntheticFile(shape: Shape): string {
 interface Ours {
   fileBytes: number
   prompt: number[]
-  genTokS: number
-  ids: number[]
   stepS: number
   phraseTokens: number
   singleS: number
@@ -142,22 +140,13 @@ interface Ours {
   weightsMemory: WeightsMemory
 }
 
-/** Ours on one model: base greedy generation, the step, one stepped column and the 8-column sweep (same length). */
+/** Ours on one model: the step, one stepped column and the 8-column sweep (same length). */
 async function oursChild(model: string): Promise<void> {
   const engine = Engine.load(model)
   const prompt = engine.withBos('To be', 'prompt')
   await engine.weightsSettled() // a background copy onto 2 MiB pages, when the loader makes one (1–2 s)
   await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in (and switch to the copy)
-  // base generation: the faster of two runs (llama.cpp gets the same, in peerChild)
-  let genTokS = 0
-  let baseIds: number[] = []
   let t: bigint
-  for (let round = 0; round < 2; round++) {
-    t = process.hrtime.bigint()
-    const [base] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
-    genTokS = Math.max(genTokS, base.ids.length / seconds(t))
-    baseIds = base.ids
-  }
   // the step: median of three (the first also pays for fresh allocations; a shared machine adds noise)
   const stepTimes: number[] = []
   let g: Awaited<ReturnType<typeof engine.gradient>> | null = null
@@ -184,26 +173,63 @@ async function oursChild(model: string): Promise<void> {
   const c = engine.config
   const hd = c.headDim
   const linearParams = c.layers * (c.dim * c.heads * hd * 2 + 2 * c.dim * c.kvHeads * hd + 3 * c.dim * c.ffn) + c.vocab * c.dim
-  const r: Ours = { fileBytes: engine.fileBytes, prompt, genTokS, ids: baseIds, stepS, phraseTokens: g.phraseIds.length, singleS, sweep8S, linearParams, weightsMemory: engine.weightsMemory }
+  const r: Ours = { fileBytes: engine.fileBytes, prompt, stepS, phraseTokens: g.phraseIds.length, singleS, sweep8S, linearParams, weightsMemory: engine.weightsMemory }
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
-/** llama.cpp's greedy generation on one file: tokens per second and the ids */
+/** one engine's greedy generation: tokens per second (its best run) and the ids */
 interface Peer {
   tokS: number
   ids: number[]
 }
 
-async function peerChild(file: string, promptJson: string, threads: string): Promise<void> {
-  const llamaCpp = await loadPeer((s) => console.error(s))
-  // the faster of two runs, as for ours
-  let best: Peer = { tokS: 0, ids: [] }
-  for (let round = 0; round < 2; round++) {
-    const r = await peerGreedy(llamaCpp, file, JSON.parse(promptJson) as number[], GEN, Number(threads))
-    const tokS = r.ids.length / (r.ms / 1000)
-    if (tokS > best.tokS) best = { tokS, ids: r.ids }
+/** greedy generation of ours and of llama.cpp on the same weights, measured in one process */
+interface Pair {
+  ours: Peer
+  /** null when llama.cpp could not run (not installable, or the file refused) */
+  peer: Peer | null
+}
+
+/** runs of each engine in the generation comparison */
+const PAIR_TURNS = 4
+
+/**
+ * Ours (model: a directory or file) and llama.cpp (peerFile: the same weights as GGUF, or '' for none) generate
+ * greedily in turn, run by run, PAIR_TURNS times each, and each keeps its best run. Taking turns within one process
+ * gives both engines the same machine: this VM's memory bandwidth flips between two levels (for seconds or minutes),
+ * and with each engine in its own process the comparison read whatever level each one met (0.86–1.46× across a dozen
+ * full runs).
+ */
+async function pairChild(model: string, peerFile: string, threads: string): Promise<void> {
+  const engine = Engine.load(model)
+  const prompt = engine.withBos('To be', 'prompt')
+  await engine.weightsSettled()
+  await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in (and switch to the copy)
+  let session: PeerSession | null = null
+  if (peerFile) {
+    try {
+      const llamaCpp: LlamaCppModule = await loadPeer((s) => console.error(s))
+      session = await peerSession(llamaCpp, peerFile, Number(threads))
+    } catch (e) {
+      console.error(`(llama.cpp could not run: ${(e as Error).message})`)
+    }
   }
-  process.stdout.write('RESULT ' + JSON.stringify(best) + '\n')
+  let ours: Peer = { tokS: 0, ids: [] }
+  let peer: Peer | null = null
+  for (let turn = 0; turn < PAIR_TURNS; turn++) {
+    const t = process.hrtime.bigint()
+    const [g] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
+    const tokS = g.ids.length / seconds(t)
+    if (tokS > ours.tokS) ours = { tokS, ids: g.ids }
+    if (session) {
+      const r = await session.greedy(prompt, GEN)
+      const theirs = r.ids.length / (r.ms / 1000)
+      if (!peer || theirs > peer.tokS) peer = { tokS: theirs, ids: r.ids }
+    }
+  }
+  await session?.dispose()
+  const r: Pair = { ours, peer }
+  process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
 /** The seed's whole experiment: load, one step on the phrase, 8 step sizes × 64 greedy tokens. */
@@ -244,16 +270,14 @@ function seed7b(self: string): Seed {
   return child<Seed>(self, ['--json-seed', file7b])
 }
 
-/** alternating rounds of the whole comparison (ours, then llama.cpp) on the 1.1B shape */
-const ROUNDS = 3
+/** runs of ours' step / one column / sweep child on the 1.1B shape, between bandwidth probes */
+const ROUNDS = 2
 
-/** Two runs of ours merged: each figure the better of the two (faster generation, step, one column and sweep). */
+/** Two runs of ours merged: each figure the better of the two (faster step, one column and sweep). */
 function bestOurs(a: Ours | null, b: Ours): Ours {
   if (!a) return b
   return {
     ...b,
-    genTokS: Math.max(a.genTokS, b.genTokS),
-    ids: a.genTokS > b.genTokS ? a.ids : b.ids,
     stepS: Math.min(a.stepS, b.stepS),
     singleS: Math.min(a.singleS, b.singleS),
     sweep8S: Math.min(a.sweep8S, b.sweep8S),
@@ -297,13 +321,15 @@ export interface BenchJson {
   weights_memory_1b: WeightsMemory
   weights_memory_seed7b: WeightsMemory | null
   llamacpp_version: string
-  /** alternating rounds of ours and llama.cpp on the 1.1B shape (each engine's best kept) */
+  /** runs of ours' step / one column / sweep child on the 1.1B shape (the best of each figure kept) */
   rounds_1b: number
+  /** generation runs of each engine, ours and llama.cpp in turn in one process (each engine's best kept) */
+  gen_turns: number
 }
 
 export async function benchJson(args: string[], self: string): Promise<void> {
   if (args[0] === '--json-ours') return oursChild(args[1])
-  if (args[0] === '--json-peer') return peerChild(args[1], args[2], args[3])
+  if (args[0] === '--json-pair') return pairChild(args[1], args[2], args[3])
   if (args[0] === '--json-seed') return seedChild(args[1])
   if (args.includes('--seed7b-only')) {
     // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
@@ -321,9 +347,9 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   const threads = info.threads
   const log = (s: string): boolean => process.stderr.write(s + '\n')
   log(`kernel path ${info.path}, ${threads} threads; measuring bandwidth and FLOP peak…`)
-  // bandwidth is measured before, between and after the runs and the best kept: on a shared VM it swings between
-  // two levels within seconds (31–35 and 52–62 GB/s with 2 threads here, within one process), and a
-  // roofline from a slow moment would flatter every ratio against it
+  // bandwidth is measured before, between and after the runs and the best kept: on a shared VM it swings between two
+  // levels, for seconds or minutes (31–35 and 52–62 GB/s with 2 threads here, within one process), and a roofline
+  // from a slow moment would flatter every ratio against it
   let bw2 = 0
   let bw1 = 0
   const probeBandwidth = (): void => {
@@ -335,35 +361,29 @@ export async function benchJson(args: string[], self: string): Promise<void> {
 
   const file1b = syntheticFile('1b')
   warmPageCache(file1b)
-  // Ours and llama.cpp alternate, ROUNDS times each, and each keeps its best: this VM has minute-long slow spells
-  // (one full run here had ours at 0.86× llama.cpp, the runs before and after 1.18–1.28×), and a spell that lands on
-  // one engine's only turn would decide the ratio.
+  log(`generation on the 1.1B shape: ours and llama.cpp (node-llama-cpp ${PEER_VERSION}) in turn, ${PAIR_TURNS} runs each…`)
+  const pair1b = child<Pair>(self, ['--json-pair', file1b, file1b, String(threads)])
+  probeBandwidth()
   let ours: Ours | null = null
-  let peer1b: Peer | null = null
   for (let round = 1; round <= ROUNDS; round++) {
-    log(`ours on the 1.1B shape (round ${round} of ${ROUNDS})…`)
+    log(`ours on the 1.1B shape: the step, one column and the sweep (round ${round} of ${ROUNDS})…`)
     ours = bestOurs(ours, child<Ours>(self, ['--json-ours', file1b]))
-    try {
-      log(`llama.cpp (node-llama-cpp ${PEER_VERSION}) on the same file (round ${round} of ${ROUNDS})…`)
-      const p = child<Peer>(self, ['--json-peer', file1b, JSON.stringify(ours.prompt), String(threads)])
-      if (!peer1b || p.tokS > peer1b.tokS) peer1b = p
-    } catch (e) {
-      log(`(llama.cpp on the 1.1B shape failed: ${(e as Error).message})`)
-    }
     probeBandwidth()
   }
   if (!ours) throw new Error('no run of ours')
 
-  log('organism: ours and llama.cpp (exported as GGUF F16)…')
-  const oursOrg = child<Ours>(self, ['--json-ours', embeddedModelDir()])
-  let peerOrg: Peer | null = null
+  log('organism: ours and llama.cpp (exported as GGUF F16) in turn…')
   const dir = mkdtempSync(join(tmpdir(), 'soliloquy-bench-'))
+  let pairOrg: Pair
   try {
-    const orgFile = join(dir, 'organism-F16.gguf')
-    await exportGguf(Engine.load(embeddedModelDir()), [], orgFile)
-    peerOrg = child(self, ['--json-peer', orgFile, JSON.stringify(oursOrg.prompt), String(threads)])
-  } catch (e) {
-    log(`(llama.cpp on the organism failed: ${(e as Error).message})`)
+    let orgFile = join(dir, 'organism-F16.gguf')
+    try {
+      await exportGguf(Engine.load(embeddedModelDir()), [], orgFile)
+    } catch (e) {
+      log(`(exporting the organism for llama.cpp failed: ${(e as Error).message})`)
+      orgFile = ''
+    }
+    pairOrg = child<Pair>(self, ['--json-pair', embeddedModelDir(), orgFile, String(threads)])
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -394,15 +414,15 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     bandwidth_gbs: r3(bandwidth),
     bandwidth_1t_gbs: r3(bw1),
     flops_peak_gflops: r3(flops),
-    gen_tok_s_1b: r3(ours.genTokS),
-    llamacpp_tok_s_1b: peer1b ? r3(peer1b.tokS) : null,
-    gen_vs_llamacpp_1b: peer1b ? r3(ours.genTokS / peer1b.tokS) : null,
-    same_ids_1b: peer1b ? JSON.stringify(peer1b.ids) === JSON.stringify(ours.ids) : null,
+    gen_tok_s_1b: r3(pair1b.ours.tokS),
+    llamacpp_tok_s_1b: pair1b.peer ? r3(pair1b.peer.tokS) : null,
+    gen_vs_llamacpp_1b: pair1b.peer ? r3(pair1b.ours.tokS / pair1b.peer.tokS) : null,
+    same_ids_1b: pair1b.peer ? JSON.stringify(pair1b.peer.ids) === JSON.stringify(pair1b.ours.ids) : null,
     // a token reads every weight except the embedding table (one row of it): the synthetic 1.1B file is F16, untied
-    gen_vs_roofline_1b: r3(ours.genTokS / ((bandwidth * 1e9) / (ours.fileBytes - 2 * SHAPES['1b'].vocab * SHAPES['1b'].dim))),
-    gen_tok_s_organism: r3(oursOrg.genTokS),
-    llamacpp_tok_s_organism: peerOrg ? r3(peerOrg.tokS) : null,
-    gen_vs_llamacpp_organism: peerOrg ? r3(oursOrg.genTokS / peerOrg.tokS) : null,
+    gen_vs_roofline_1b: r3(pair1b.ours.tokS / ((bandwidth * 1e9) / (ours.fileBytes - 2 * SHAPES['1b'].vocab * SHAPES['1b'].dim))),
+    gen_tok_s_organism: r3(pairOrg.ours.tokS),
+    llamacpp_tok_s_organism: pairOrg.peer ? r3(pairOrg.peer.tokS) : null,
+    gen_vs_llamacpp_organism: pairOrg.peer ? r3(pairOrg.ours.tokS / pairOrg.peer.tokS) : null,
     step_s_1b: r3(ours.stepS),
     step_roofline_s_1b: r3(stepRoofline),
     step_vs_roofline_1b: r3(ours.stepS / stepRoofline),
@@ -416,6 +436,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     weights_memory_seed7b: seed ? seed.weightsMemory : null,
     llamacpp_version: PEER_VERSION,
     rounds_1b: ROUNDS,
+    gen_turns: PAIR_TURNS,
   }
   const text = JSON.stringify(out, null, 2)
   const at = args.indexOf('--out')

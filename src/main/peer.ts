@@ -43,6 +43,35 @@ export async function loadPeer(log?: (s: string) => void): Promise<LlamaCppModul
   return (await import(pathToFileURL(peerModule(log)).href)) as LlamaCppModule
 }
 
+/** A model loaded once in llama.cpp, for several timed greedy runs (each in a fresh context). */
+export interface PeerSession {
+  /** greedy continuation of `prompt` (ids, BOS included); ms counts from the first prompt token to the last token */
+  greedy(prompt: number[], maxNew: number): Promise<{ ids: number[]; ms: number }>
+  dispose(): Promise<void>
+}
+
+export async function peerSession(llamaCpp: LlamaCppModule, file: string, threads: number): Promise<PeerSession> {
+  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
+  const model = await llama.loadModel({ modelPath: file })
+  return {
+    async greedy(prompt, maxNew) {
+      const ctx = await model.createContext({ contextSize: Math.max(128, prompt.length + maxNew + 8), threads })
+      const ids: number[] = []
+      const t = process.hrtime.bigint()
+      try {
+        for await (const tok of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
+          ids.push(tok)
+          if (ids.length >= maxNew) break
+        }
+      } finally {
+        await ctx.dispose()
+      }
+      return { ids, ms: Number(process.hrtime.bigint() - t) / 1e6 }
+    },
+    dispose: () => model.dispose(),
+  }
+}
+
 /** llama.cpp's greedy continuation of `prompt` (ids, BOS included) on a GGUF file. */
 export async function peerGreedy(
   llamaCpp: LlamaCppModule,
@@ -51,19 +80,10 @@ export async function peerGreedy(
   maxNew: number,
   threads: number,
 ): Promise<{ ids: number[]; ms: number }> {
-  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
-  const model = await llama.loadModel({ modelPath: file })
-  const ctx = await model.createContext({ contextSize: Math.max(128, prompt.length + maxNew + 8), threads })
-  const ids: number[] = []
-  const t = process.hrtime.bigint()
+  const session = await peerSession(llamaCpp, file, threads)
   try {
-    for await (const tok of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
-      ids.push(tok)
-      if (ids.length >= maxNew) break
-    }
+    return await session.greedy(prompt, maxNew)
   } finally {
-    await ctx.dispose()
-    await model.dispose()
+    await session.dispose()
   }
-  return { ids, ms: Number(process.hrtime.bigint() - t) / 1e6 }
 }
