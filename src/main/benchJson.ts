@@ -178,16 +178,16 @@ async function oursChild(model: string): Promise<void> {
 }
 
 /** one engine's greedy generation: tokens per second (its best run) and the ids */
-interface Peer {
+interface GreedyRun {
   tokS: number
   ids: number[]
 }
 
 /** greedy generation of ours and of llama.cpp on the same weights, measured in one process */
 interface Pair {
-  ours: Peer
+  ours: GreedyRun
   /** null when llama.cpp could not run (not installable, or the file refused) */
-  peer: Peer | null
+  peer: GreedyRun | null
 }
 
 /** runs of each engine in the generation comparison */
@@ -214,17 +214,22 @@ async function pairChild(model: string, peerFile: string, threads: string): Prom
       console.error(`(llama.cpp could not run: ${(e as Error).message})`)
     }
   }
-  let ours: Peer = { tokS: 0, ids: [] }
-  let peer: Peer | null = null
+  let ours: GreedyRun = { tokS: 0, ids: [] }
+  let peer: GreedyRun | null = null
   for (let turn = 0; turn < PAIR_TURNS; turn++) {
     const t = process.hrtime.bigint()
     const [g] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
     const tokS = g.ids.length / seconds(t)
     if (tokS > ours.tokS) ours = { tokS, ids: g.ids }
     if (session) {
-      const r = await session.greedy(prompt, GEN)
-      const theirs = r.ids.length / (r.ms / 1000)
-      if (!peer || theirs > peer.tokS) peer = { tokS: theirs, ids: r.ids }
+      try {
+        const r = await session.greedy(prompt, GEN)
+        const theirs = r.ids.length / (r.ms / 1000)
+        if (!peer || theirs > peer.tokS) peer = { tokS: theirs, ids: r.ids }
+      } catch (e) {
+        console.error(`(llama.cpp failed: ${(e as Error).message})`)
+        session = null
+      }
     }
   }
   await session?.dispose()
