@@ -17,7 +17,7 @@ const held = (w) => ({ copied: 'copied onto 2 MiB pages', mapped: 'mapped (page 
 const rows = [
   ['kernel path', `\`${j.kernel_path}\` (${m.threads} threads)`],
   ['weights held', j.weights_memory_1b === undefined ? '—' : `${held(j.weights_memory_1b)} (1.1B)${j.weights_memory_seed7b ? `, ${held(j.weights_memory_seed7b)} (7B)` : ''}`],
-  [`read bandwidth (streaming 8-accumulator sum, 2 GiB, on 2 MiB pages on Linux; the best of ${j.rounds_1b ? 'probes before, between and after' : 'before and after'} the runs)`, `${n(j.bandwidth_gbs, 1)} GB/s with ${m.threads} threads, ${n(j.bandwidth_1t_gbs, 1)} GB/s with 1`],
+  [`read bandwidth (streaming 8-accumulator sum with prefetch, 2 GiB, on 2 MiB pages on Linux; the best of ${j.rounds_1b ? 'probes before, between and after' : 'before and after'} the runs)`, `${n(j.bandwidth_gbs, 1)} GB/s with ${m.threads} threads, ${n(j.bandwidth_1t_gbs, 1)} GB/s with 1`],
   ['fp32 FMA peak', `${n(j.flops_peak_gflops, 0)} GFLOP/s`],
   [j.gen_turns ? `1.1B shape (F16 GGUF), 1 column, greedy 64 (best of ${j.gen_turns} runs each, the engines taking turns run by run in one process)` : `1.1B shape (F16 GGUF), 1 column, greedy 64 (best of ${rounds} alternating rounds × 2 runs each)`, `ours ${n(j.gen_tok_s_1b)} tok/s, llama.cpp ${j.llamacpp_version} ${n(j.llamacpp_tok_s_1b)} tok/s: **${n(j.gen_vs_llamacpp_1b)}×**${j.same_ids_1b === null ? '' : j.same_ids_1b ? ', identical ids' : ', ids differ'}`],
   ['1.1B generation vs bandwidth roofline', `${n((j.gen_vs_roofline_1b ?? 0) * 100, 0)} %`],

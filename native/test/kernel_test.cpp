@@ -135,6 +135,18 @@ static void test_path(const std::string& path) {
     }
     report(worst < 1e-6, path + " axpy4 vs float64", worst);
   }
+  // the bandwidth probe's sum (its loads and prefetches must cover every element once, tails included)
+  {
+    double worst = 0;
+    for (int trial = 0; trial < 20; trial++) {
+      int n = irand(1, 5000);
+      std::vector<float> v(n);
+      double want = 0, scale = 0;
+      for (auto& x : v) x = uni(), want += x, scale += std::fabs(x);
+      worst = std::fmax(worst, std::fabs(K->stream_sum(v.data(), n) - want) / (scale + 1e-30));
+    }
+    report(worst < 1e-6, path + " stream_sum vs float64", worst);
+  }
   // dequantisation: the same fp32 formula on every path, so bit-equal to the scalar path (else within 1e-6 rel)
   for (DType t : {DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q5_K, DT_Q6_K}) {
     int nb = irand(1, 9);
