@@ -309,15 +309,31 @@ describe('end to end (the real renderer + the real lab worker and engine)', () =
     await page.fill('[data-testid="phrase"]', 'To be, or not to be, that is the question')
     await page.fill('[data-testid="step-size-input"]', '0, 0.03')
     await page.press('[data-testid="step-size-input"]', 'Enter')
+    // the run to re-run is this sweep's α = 0.03 column, finished: the Lab may still show an earlier sweep's table
+    // when the button is pressed, and in History a refresh that inserts rows above the one aimed at moves it under
+    // the pointer (a click on "the newest 0.03 row" once opened another run)
+    type Doc = { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(a: string): string | null }> } }
+    const shownBefore = await page.evaluate(() => {
+      const ths = Array.from((globalThis as unknown as Doc).document.querySelectorAll('[data-testid="sweep-table"] thead th[data-run-id]'))
+      return Math.max(0, ...ths.map((th) => Number(th.getAttribute('data-run-id'))))
+    })
     await page.click('[data-testid="run-button"]')
-    await page.waitForSelector('[data-testid="sweep-table"] tbody td[data-lr="0.03"]', { timeout: 60_000 })
+    const done = await page.waitForFunction(
+      (prev) => {
+        const ths = Array.from((globalThis as unknown as Doc).document.querySelectorAll('[data-testid="sweep-table"] thead th[data-lr="0.03"]'))
+        const th = ths.find((t) => Number(t.getAttribute('data-run-id')) > prev && (t.getAttribute('class') ?? '').includes('st-done'))
+        return th ? th.getAttribute('data-run-id') : null
+      },
+      shownBefore,
+      { timeout: 60_000 },
+    )
+    const runId = String(await done.jsonValue())
+    expect(runId).toMatch(/^\d+$/)
     await page.click('[data-testid="nav-history"]')
     await page.selectOption('[data-testid="history-status"]', '')
-    const newest = page.locator('[data-testid="history-row"][data-lr="0.03"]').first()
-    await newest.waitFor()
-    const runId = await newest.getAttribute('data-run-id')
-    expect(runId).toMatch(/^\d+$/)
-    await newest.click()
+    const row = page.locator(`[data-testid="history-row"][data-run-id="${runId}"]`)
+    await row.waitFor()
+    await row.click()
     await page.waitForSelector(`[data-testid="run-detail"]:has-text("Run #${runId}")`)
     await page.click('[data-testid="rerun-button"]')
     await page.waitForURL(/#\/lab/)
