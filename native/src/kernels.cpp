@@ -181,11 +181,11 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
   //    256 bytes longer. Measured (AVX-512, one core, 8 rows × 2048 columns F16, bit-identical results): +4 % with
   //    the weights in cache, +8–9 % streaming them; pads of 192 bytes and up did as well, 64 and 128 little.
   const int in = Ws[0].cols;
+  const bool rows_alias = (int64_t)in * 4 % 4096 == 0;
   int64_t ldx = in;
   std::vector<float> copy;
-  if (R >= 2 && kern()->dot3xn && in % 16 == 0 && macs >= SERIAL_MACS &&
-      (((uintptr_t)x & 63) != 0 || (int64_t)in * 4 % 4096 == 0)) {
-    if ((int64_t)in * 4 % 4096 == 0) ldx = in + 64;
+  if (R >= 2 && kern()->dot3xn && in % 16 == 0 && macs >= SERIAL_MACS && (((uintptr_t)x & 63) != 0 || rows_alias)) {
+    if (rows_alias) ldx = in + 64;
     copy.resize((size_t)R * ldx + 16);
     float* a = copy.data() + ((64 - ((uintptr_t)copy.data() & 63)) & 63) / sizeof(float);
     for (int r = 0; r < R; r++) std::memcpy(a + r * ldx, x + (int64_t)r * in, sizeof(float) * in);

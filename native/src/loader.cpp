@@ -141,8 +141,8 @@ std::shared_ptr<Mapping> copy_to_anonymous(uint64_t size, const std::string& pat
 // the model is already in use from the mapping (opening it takes no longer; the copy ran at 0.3–4.6 GB/s on this VM,
 // where first touches of memory are slow, 1–3 s for 2.2 GB, and operations running meanwhile are slower: a step
 // started with it took 1.4 s instead of 0.4, even at the copy's lowest priority); the next operation to start after
-// it finishes switches over (WeightsInUse). A cold file, or one that would need memory reclaimed first (a 7B file on a 16 or 24 GB machine),
-// stays mapped: one copy, reclaimable. SOLILOQUY_WEIGHTS=map or =copy decides instead.
+// it finishes switches over (WeightsInUse). A cold file, or one that would need memory reclaimed first (a 7B file on
+// a 16 or 24 GB machine), stays mapped: one copy, reclaimable. SOLILOQUY_WEIGHTS=map or =copy decides instead.
 bool want_copy(const std::vector<std::shared_ptr<Mapping>>& maps) {
 #ifdef __linux__
   const char* env = std::getenv("SOLILOQUY_WEIGHTS");

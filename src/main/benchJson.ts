@@ -13,7 +13,7 @@ import { syntheticGgufTensors } from './benchSynthetic'
 import { exportGguf, ggufHeader, Kv } from './engine/gguf'
 import { embeddedModelDir, loadAddon, WeightsMemory } from './engine/native'
 import { SentencePieceTokenizer } from './engine/tokenizer'
-import { LlamaCppModule, loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
+import { loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -140,12 +140,19 @@ interface Ours {
   weightsMemory: WeightsMemory
 }
 
-/** Ours on one model: the step, one stepped column and the 8-column sweep (same length). */
-async function oursChild(model: string): Promise<void> {
+/** A model opened for timing, with the seed's prompt: its background copy onto 2 MiB pages (when the loader makes
+ *  one, 1–2 s) finished and taken into use, its weights paged in. */
+async function openSettled(model: string): Promise<{ engine: Engine; prompt: number[] }> {
   const engine = Engine.load(model)
   const prompt = engine.withBos('To be', 'prompt')
-  await engine.weightsSettled() // a background copy onto 2 MiB pages, when the loader makes one (1–2 s)
-  await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in (and switch to the copy)
+  await engine.weightsSettled()
+  await engine.generate({ prompt, views: [[]], maxNew: 2 })
+  return { engine, prompt }
+}
+
+/** Ours on one model: the step, one stepped column and the 8-column sweep (same length). */
+async function oursChild(model: string): Promise<void> {
+  const { engine, prompt } = await openSettled(model)
   let t: bigint
   // the step: median of three (the first also pays for fresh allocations; a shared machine adds noise)
   const stepTimes: number[] = []
@@ -201,15 +208,11 @@ const PAIR_TURNS = 4
  * full runs).
  */
 async function pairChild(model: string, peerFile: string, threads: string): Promise<void> {
-  const engine = Engine.load(model)
-  const prompt = engine.withBos('To be', 'prompt')
-  await engine.weightsSettled()
-  await engine.generate({ prompt, views: [[]], maxNew: 2 }) // page the weights in (and switch to the copy)
+  const { engine, prompt } = await openSettled(model)
   let session: PeerSession | null = null
   if (peerFile) {
     try {
-      const llamaCpp: LlamaCppModule = await loadPeer((s) => console.error(s))
-      session = await peerSession(llamaCpp, peerFile, Number(threads))
+      session = await peerSession(await loadPeer((s) => console.error(s)), peerFile, Number(threads))
     } catch (e) {
       console.error(`(llama.cpp could not run: ${(e as Error).message})`)
     }
