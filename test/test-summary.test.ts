@@ -2,13 +2,17 @@
 // with their own vitest config, never part of the main suite). A throwing beforeAll leaves its tests "skipped" in
 // vitest's report; an unhandled rejection fails the run while every test passes: both must count as failed.
 import { spawnSync } from 'node:child_process'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ROOT } from './helpers'
+import { ROOT, tmp } from './helpers'
 
-function npmTest(filter: string): { code: number | null; last: string } {
+function npmTest(filter: string, extraEnv: Record<string, string> = {}): { code: number | null; last: string } {
   // the child vitest must not think it runs inside this one
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'TEST' && k !== 'NODE_ENV'))
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'TEST' && k !== 'NODE_ENV')),
+    ...extraEnv,
+  }
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'test.mjs'), '--config', 'test/summary-fixture/vitest.config.mts', filter], {
     cwd: ROOT,
     env,
@@ -35,5 +39,18 @@ describe('the test summary line', () => {
     const r = npmTest('passing')
     expect(r.last).toBe('1 passed, 0 failed, 1 skipped')
     expect(r.code).toBe(0)
+  })
+
+  it('leaves nothing in the temporary directory, and removes what a killed run left', () => {
+    const parent = tmp('soliloquy-tmp-parent-')
+    // a run killed earlier: its process (pid 2^22 + 1 is above Linux's pid_max) is gone
+    mkdirSync(join(parent, 'soliloquy-tests-killed', 'model'), { recursive: true })
+    writeFileSync(join(parent, 'soliloquy-tests-killed', 'run.pid'), String(2 ** 22 + 1))
+    // a run still going (this process) is left alone
+    mkdirSync(join(parent, 'soliloquy-tests-running'))
+    writeFileSync(join(parent, 'soliloquy-tests-running', 'run.pid'), String(process.pid))
+    const r = npmTest('leaves-tmp', { TMPDIR: parent, SOLILOQUY_FIXTURE_PARENT_TMP: parent })
+    expect(r.last).toBe('1 passed, 0 failed, 0 skipped')
+    expect(readdirSync(parent)).toEqual(['soliloquy-tests-running'])
   })
 })

@@ -6,6 +6,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   test: {
     include: ['*.fixture.ts'],
+    // as the main suite: a temporary directory per run, removed at its end
+    globalSetup: ['../global-tmp.ts'],
     fileParallelism: false,
   },
 })
