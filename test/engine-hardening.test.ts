@@ -117,6 +117,19 @@ describe('config.json values and model paths are named (defect 8)', () => {
     writeFileSync(p, readFileSync(p, 'utf8').replace('"vocab_size": 4096', '"vocab_size": 1000000000000'))
     expect(() => Engine.load(d)).toThrow('config.json: vocab_size 1000000000000 is beyond what the engine can address')
   })
+  it('head_dim 2^30 is refused at once, with the native engine\'s limits and words (fuzz finding: a 4 GiB RoPE loop)', () => {
+    const base = { vocab_size: 128256, hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8 }
+    expect(() => parseLlamaConfig({ ...base, head_dim: 2 ** 30 })).toThrow(
+      'config.json: head_dim 1073741824 is beyond what the engine can address (at most 16384)',
+    )
+    expect(() => parseLlamaConfig({ ...base, num_attention_heads: 128, head_dim: 16384 })).toThrow(
+      'config.json: num_attention_heads × head_dim (128 × 16384) is beyond what the engine can address (at most 1048576)',
+    )
+    expect(() => parseLlamaConfig({ ...base, num_hidden_layers: 5000 })).toThrow(
+      'config.json: num_hidden_layers 5000 is beyond what the engine can address (at most 4096)',
+    )
+    expect(parseLlamaConfig({ ...base, head_dim: 64 }).ropeInvFreq).toHaveLength(32)
+  })
   it('a file given as the model path says it is a file', () => {
     const d = writeTinyModel(tmp(), tiny)
     expect(() => Engine.load(join(d, 'config.json'))).toThrow(/config\.json: is a file, not a model directory/)

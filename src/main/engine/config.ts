@@ -67,12 +67,27 @@ export class ModelFormatError extends Error {
 /** The engine indexes with 32-bit ints: a dimension past this cannot be addressed (and no real model has one). */
 export const MAX_DIMENSION = 2147483647
 
+/**
+ * The largest value of each field the engine takes: the same limits as check_config in native/src/loader.cpp, so a
+ * config is refused here, in the same words, before anything sized by it is computed (a head_dim of 2^30 made the RoPE
+ * table below a 4 GiB loop).
+ */
+const FIELD_LIMITS: Record<string, number> = {
+  vocab_size: MAX_DIMENSION,
+  hidden_size: 1 << 20,
+  intermediate_size: 1 << 22,
+  num_hidden_layers: 1 << 12,
+  num_attention_heads: 1 << 12,
+  num_key_value_heads: 1 << 12,
+  head_dim: 1 << 14,
+}
+
 function positiveInt(raw: Record<string, unknown>, key: string, file: string): number {
   const v = raw[key]
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
     throw new ModelFormatError(`${file}: ${key} must be a positive integer (found ${JSON.stringify(v)})`)
-  if (v > MAX_DIMENSION)
-    throw new ModelFormatError(`${file}: ${key} ${v} is beyond what the engine can address (at most ${MAX_DIMENSION})`)
+  const most = FIELD_LIMITS[key] ?? MAX_DIMENSION
+  if (v > most) throw new ModelFormatError(`${file}: ${key} ${v} is beyond what the engine can address (at most ${most})`)
   return v
 }
 
@@ -116,6 +131,8 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
     headDim = positiveInt(raw, 'head_dim', file)
   }
   if (headDim % 2 !== 0) throw new ModelFormatError(`${file}: head_dim ${headDim} must be even for rotary embeddings`)
+  if (heads * headDim > 1 << 20)
+    throw new ModelFormatError(`${file}: num_attention_heads × head_dim (${heads} × ${headDim}) is beyond what the engine can address (at most ${1 << 20})`)
   const eps = raw.rms_norm_eps ?? 1e-6
   if (typeof eps !== 'number' || !(eps > 0)) throw new ModelFormatError(`${file}: rms_norm_eps must be a positive number`)
 
