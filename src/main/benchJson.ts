@@ -131,7 +131,6 @@ function syntheticFile(shape: Shape): string {
 
 interface Ours {
   fileBytes: number
-  prompt: number[]
   stepS: number
   phraseTokens: number
   singleS: number
@@ -180,7 +179,7 @@ async function oursChild(model: string): Promise<void> {
   const c = engine.config
   const hd = c.headDim
   const linearParams = c.layers * (c.dim * c.heads * hd * 2 + 2 * c.dim * c.kvHeads * hd + 3 * c.dim * c.ffn) + c.vocab * c.dim
-  const r: Ours = { fileBytes: engine.fileBytes, prompt, stepS, phraseTokens: g.phraseIds.length, singleS, sweep8S, linearParams, weightsMemory: engine.weightsMemory }
+  const r: Ours = { fileBytes: engine.fileBytes, stepS, phraseTokens: g.phraseIds.length, singleS, sweep8S, linearParams, weightsMemory: engine.weightsMemory }
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
