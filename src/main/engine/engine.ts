@@ -261,16 +261,23 @@ export class Engine {
     return [this.config.bos, ...this.tokenizer.encode(text)]
   }
 
-  /** Text of ids; ids past the tokenizer's pieces (padded vocabularies) read as <unk>. */
+  /**
+   * Text of ids; ids past the tokenizer's pieces (padded vocabularies, vocab_size > the tokenizer's tokens) read as
+   * <unk>, or — a vocabulary without one (byte-level BPE, Qwen2's padding) — add nothing, as HF tokenizers skips them.
+   */
   decode(ids: ArrayLike<number>): string {
-    return this.tokenizer.decode(this.inVocab(ids))
+    return this.tokenizer.decode(this.inVocab(ids).filter((id) => id >= 0))
   }
 
-  /** Per-token text, for tables that show one token at a time. */
+  /** Per-token text, for tables that show one token at a time (a padding id without <unk> shows as ""). */
   decodeTokens(ids: ArrayLike<number>): string[] {
-    return this.tokenizer.decodeTokens(this.inVocab(ids))
+    const mapped = this.inVocab(ids)
+    const texts = this.tokenizer.decodeTokens(mapped.filter((id) => id >= 0))
+    let next = 0
+    return mapped.map((id) => (id >= 0 ? texts[next++] : ''))
   }
 
+  /** Each id, or the unknown token's for an id past the tokenizer's pieces (-1 when there is none). */
   private inVocab(ids: ArrayLike<number>): number[] {
     const n = this.tokenizer.vocabSize
     return Array.from(ids, (id) => (id >= 0 && id < n ? id : this.tokenizer.unkId))

@@ -2,18 +2,36 @@
 // its "▁" after every special token too, as HF tokenizers does).
 import { compileOnigurumaRegex, RegexTranslationError } from './regex'
 import { asArray, asObject, Fail, optionalBool, patternOf, requireString, typeOf } from './json'
+import { ChainBudget, checkDepth, shownPattern } from './limits'
 
 export type Normalizer = (text: string) => string
 
-export function buildNormalizer(value: unknown, path: string, fail: Fail): Normalizer | undefined {
+/**
+ * `budget` bounds the text each step may produce and records the step that runs (limits.ts); `depth` counts the
+ * Sequences around this one.
+ */
+export function buildNormalizer(value: unknown, path: string, fail: Fail, budget: ChainBudget, depth = 0): Normalizer | undefined {
   if (value === null || value === undefined) return undefined
   const o = asObject(value, path, fail)
   const type = typeOf(o, path, fail)
+  if (type === 'Sequence') {
+    checkDepth(depth + 1, 'normalizer', budget.label)
+    const steps = asArray(o.normalizers, `${path}.normalizers`, fail).map((n, i) => buildNormalizer(n, `${path}.normalizers[${i}]`, fail, budget, depth + 1))
+    return (text) => steps.reduce((t, step) => (step ? step(t) : t), text)
+  }
+  const step = buildStep(o, type, path, fail, budget)
+  const pattern = type === 'Replace' ? patternOf(o, 'pattern', path, fail) : undefined
+  const shown = pattern && 'regex' in pattern ? `${type}, pattern ${shownPattern(pattern.regex)}` : type
+  return (text) => {
+    budget.step = `${path} (${shown})`
+    const out = step(text)
+    budget.check(out.length, path, type)
+    return out
+  }
+}
+
+function buildStep(o: Record<string, unknown>, type: string, path: string, fail: Fail, budget: ChainBudget): Normalizer {
   switch (type) {
-    case 'Sequence': {
-      const steps = asArray(o.normalizers, `${path}.normalizers`, fail).map((n, i) => buildNormalizer(n, `${path}.normalizers[${i}]`, fail))
-      return (text) => steps.reduce((t, step) => (step ? step(t) : t), text)
-    }
     case 'Prepend': {
       const prepend = requireString(o, 'prepend', path, fail)
       return (text) => (text === '' ? text : prepend + text)
@@ -26,8 +44,17 @@ export function buildNormalizer(value: unknown, path: string, fail: Fail): Norma
       const content = requireString(o, 'content', path, fail)
       const pattern = patternOf(o, 'pattern', path, fail)
       if ('literal' in pattern) {
-        if (pattern.literal === '') return (text) => text
-        return (text) => text.replaceAll(pattern.literal, content)
+        const literal = pattern.literal
+        if (literal === '') return (text) => text
+        return (text) => {
+          // the output's length before it is built: each occurrence changes it by content.length − literal.length
+          if (content.length > literal.length) {
+            let n = 0
+            for (let at = text.indexOf(literal); at >= 0; at = text.indexOf(literal, at + literal.length)) n++
+            budget.check(text.length + n * (content.length - literal.length), path, type)
+          }
+          return text.replaceAll(literal, content)
+        }
       }
       let regex: RegExp
       try {
@@ -36,7 +63,15 @@ export function buildNormalizer(value: unknown, path: string, fail: Fail): Norma
         if (e instanceof RegexTranslationError) fail(`${path}.pattern.Regex: ${e.message}`)
         throw e
       }
-      return (text) => text.replace(regex, () => content)
+      return (text) => {
+        // counted match by match: an empty pattern matches between every two characters
+        let length = text.length
+        return text.replace(regex, (match: string) => {
+          length += content.length - match.length
+          budget.check(length, path, type)
+          return content
+        })
+      }
     }
     case 'NFC':
     case 'NFD':

@@ -3,6 +3,7 @@
 import { compileOnigurumaRegex, escapeRegex, RegexTranslationError } from './regex'
 import { GPT2_SPLIT_PATTERN, toByteLevel } from './byteLevel'
 import { asArray, asObject, Fail, optionalBool, optionalString, patternOf, requireString, typeOf } from './json'
+import { ChainBudget, checkDepth, shownPattern } from './limits'
 
 /** A piece of the input; `atOrigin` when it starts at offset 0 of the original text (Metaspace "first"). */
 export interface Piece {
@@ -111,16 +112,39 @@ const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}' // Rust rege
 /** char::is_ascii_punctuation or a Unicode P* character (HF's is_punc). */
 const PUNCTUATION = /[\p{P}!-\/:-@\[-`{-~]/gu
 
-export function buildPreTokenizer(value: unknown, path: string, fail: Fail): PreTokenizer | undefined {
+/**
+ * `budget` bounds the text each step may produce and records the step that runs (limits.ts); `depth` counts the
+ * Sequences around this one.
+ */
+export function buildPreTokenizer(value: unknown, path: string, fail: Fail, budget: ChainBudget, depth = 0): PreTokenizer | undefined {
   if (value === null || value === undefined) return undefined
   const o = asObject(value, path, fail)
   const type = typeOf(o, path, fail)
-  switch (type) {
-    case 'Sequence': {
-      const steps = asArray(o.pretokenizers, `${path}.pretokenizers`, fail)
-        .map((p, i) => buildPreTokenizer(p, `${path}.pretokenizers[${i}]`, fail))
-      return (pieces) => steps.reduce((ps, step) => (step ? step(ps) : ps), pieces)
+  if (type === 'Sequence') {
+    checkDepth(depth + 1, 'pre_tokenizer', budget.label)
+    const steps = asArray(o.pretokenizers, `${path}.pretokenizers`, fail)
+      .map((p, i) => buildPreTokenizer(p, `${path}.pretokenizers[${i}]`, fail, budget, depth + 1))
+    return (pieces) => steps.reduce((ps, step) => (step ? step(ps) : ps), pieces)
+  }
+  const step = buildStep(o, type, path, fail)
+  // only ByteLevel (UTF-8 bytes: up to 4 characters for 1) and Metaspace (one more per piece) lengthen the text
+  const grows = type === 'ByteLevel' || type === 'Metaspace'
+  const pattern = type === 'Split' ? patternOf(o, 'pattern', path, fail) : undefined
+  const shown = pattern && 'regex' in pattern ? `${type}, pattern ${shownPattern(pattern.regex)}` : type
+  return (pieces) => {
+    budget.step = `${path} (${shown})`
+    const out = step(pieces)
+    if (grows) {
+      let length = 0
+      for (const p of out) length += p.text.length
+      budget.check(length, path, type)
     }
+    return out
+  }
+}
+
+function buildStep(o: Record<string, unknown>, type: string, path: string, fail: Fail): PreTokenizer {
+  switch (type) {
     case 'Split': {
       const pattern = patternOf(o, 'pattern', path, fail)
       const regex = 'literal' in pattern ? new RegExp(escapeRegex(pattern.literal), 'gu') : compile(pattern.regex, `${path}.pattern.Regex`, fail)

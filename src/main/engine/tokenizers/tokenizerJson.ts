@@ -10,6 +10,7 @@ import { buildDecoder, Decoder } from './decoders'
 import { asArray, asObject, Fail, Json, optionalBool, optionalString, typeOf } from './json'
 import { buildNormalizer, Normalizer } from './normalizers'
 import { buildPreTokenizer, Piece, PreTokenizer } from './preTokenizers'
+import { ChainBudget, encodeBudgetMs, TokenizerLimitError, withinTimeBudget } from './limits'
 import { checkTokenId, decodeTokensByPrefix, Tokenizer } from './types'
 
 /** The BPE model's vocabulary and how pairs merge, when they come from elsewhere than model.merges (tiktoken). */
@@ -42,6 +43,8 @@ export class TokenizerJson implements Tokenizer {
   private readonly decoder: Decoder | undefined
   private readonly model: BpeModel
   private readonly cleanUpSpaces: boolean
+  /** bounds of the normalizer and pre-tokenizer (limits.ts) */
+  private readonly budget: ChainBudget
 
   /**
    * `json` is tokenizer.json's content, `config` tokenizer_config.json's (or undefined); `label` names the source in
@@ -105,8 +108,9 @@ export class TokenizerJson implements Tokenizer {
     this.rawMatcher = new AddedTokenMatcher(added.filter((t) => !t.normalized))
     this.normalizedMatcher = new AddedTokenMatcher(added.filter((t) => t.normalized))
 
-    this.normalizer = buildNormalizer(root.normalizer, 'normalizer', fail)
-    this.preTokenizer = buildPreTokenizer(root.pre_tokenizer, 'pre_tokenizer', fail)
+    this.budget = new ChainBudget(label)
+    this.normalizer = buildNormalizer(root.normalizer, 'normalizer', fail, this.budget)
+    this.preTokenizer = buildPreTokenizer(root.pre_tokenizer, 'pre_tokenizer', fail, this.budget)
     this.decoder = buildDecoder(root.decoder, 'decoder', fail)
 
     const idOf = (key: string): number => {
@@ -130,13 +134,31 @@ export class TokenizerJson implements Tokenizer {
     return new TokenizerJson(json, config)
   }
 
+  /** Runs under a time budget and bounds on the text's growth (limits.ts): a step that overruns is refused by name. */
   encode(text: string): number[] {
+    const ms = encodeBudgetMs(text.length)
+    return withinTimeBudget(
+      ms,
+      () => {
+        this.budget.start(text.length)
+        return this.encodeUnbounded(text)
+      },
+      () =>
+        new TokenizerLimitError(
+          `${this.kind}: ${this.budget.step || 'the BPE model'} ran for more than ${(ms / 1000).toFixed(1)} s on a text of ${text.length} characters ` +
+            `and was stopped (a pattern that backtracks without end, such as (a+)+$, does this)`,
+        ),
+    )
+  }
+
+  private encodeUnbounded(text: string): number[] {
     const ids: number[] = []
     const pieces: Piece[] = []
     // Added tokens first: an id is emitted in order, so text pieces are tokenized as they come.
     const flush = (): void => {
       if (pieces.length === 0) return
       const words = this.preTokenizer ? this.preTokenizer(pieces) : pieces
+      this.budget.step = 'the BPE model'
       for (const w of words) for (const id of this.model.tokenize(w.text)) ids.push(id)
       pieces.length = 0
     }
