@@ -12,32 +12,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { BYTE_TO_CHAR } from '../src/main/engine/tokenizers/byteLevel'
 import { TokenizerJson } from '../src/main/engine/tokenizers/tokenizerJson'
+import { byteLevelTokenizer, catastrophicSplit, modelWith, replaces, TINY as CONFIG } from './crafted-tokenizers'
 import { ensureCurrentBuild, ROOT, tinyTensors, tmp, writeTinyModel } from './helpers'
-
-/** A GPT-2-style byte-level BPE over the 256 byte characters (ids 0–255), no merges, no <unk>; extra fields merged. */
-function byteLevelTokenizer(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    version: '1.0',
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', vocab: Object.fromEntries(BYTE_TO_CHAR.map((c, i) => [c, i])), merges: [] },
-    ...extra,
-  }
-}
-
-const CONFIG = { dim: 16, ffn: 32, layers: 1, heads: 2, kvHeads: 1, tied: true, vocab: 320 }
-
-/** A tiny model folder whose tokenizer is the given tokenizer.json. */
-function modelWith(tokenizer: Record<string, unknown>): string {
-  const dir = writeTinyModel(tmp('soliloquy-toklimits-'), CONFIG)
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer))
-  return dir
-}
 
 /** `soliloquy tokenize` in a child with a 256 MB heap, stopped after 60 s. */
 function tokenizeCli(dir: string, text: string): { code: number | null; signal: string | null; stderr: string } {
@@ -49,11 +26,6 @@ function tokenizeCli(dir: string, text: string): { code: number | null; signal: 
   })
   return { code: r.status, signal: r.signal, stderr: (r.stderr ?? '').slice(-2000) }
 }
-
-const replaces = (n: number, pattern: Record<string, string>, content: string): Record<string, unknown> => ({
-  type: 'Sequence',
-  normalizers: Array.from({ length: n }, () => ({ type: 'Replace', pattern, content })),
-})
 
 describe('a tokenizer.json chain that would take the memory or the time is refused by name', () => {
   it('item 3: 25 Replace steps of an empty regex with "xx" (3× per step): refused at the step that passes 64× + 4096', () => {
@@ -78,8 +50,7 @@ describe('a tokenizer.json chain that would take the memory or the time is refus
   })
 
   it('item 4: a Split pattern (a+)+$ on 50 characters is stopped at its time budget, naming the step and the pattern', () => {
-    const split = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false }
-    const dir = modelWith(byteLevelTokenizer({ pre_tokenizer: { type: 'Sequence', pretokenizers: [split, byteLevelTokenizer().pre_tokenizer] } }))
+    const dir = modelWith(catastrophicSplit())
     const r = tokenizeCli(dir, 'a'.repeat(50) + 'b')
     expect(r.signal, 'the child was not stopped by the test’s 60 s limit').toBeNull()
     expect(r.stderr.trim()).toBe(
@@ -90,8 +61,7 @@ describe('a tokenizer.json chain that would take the memory or the time is refus
   })
 
   it('the same tokenizer still encodes a text on which the pattern ends quickly (the budget refuses the run, not the file)', () => {
-    const split = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false }
-    const tok = new TokenizerJson(byteLevelTokenizer({ pre_tokenizer: { type: 'Sequence', pretokenizers: [split, byteLevelTokenizer().pre_tokenizer] } }), undefined)
+    const tok = new TokenizerJson(catastrophicSplit(), undefined)
     expect(tok.encode('aaab aaa')).toEqual([...'aaab aaa'].map((c) => c.charCodeAt(0)))
   })
 
@@ -119,7 +89,7 @@ describe('a tokenizer.json chain that would take the memory or the time is refus
 
 describe('item 19: a byte-level vocabulary without <unk>, padded by vocab_size', () => {
   it('generates padding ids and decodes them as HF tokenizers does (they add nothing), instead of "token id -1"', async () => {
-    // 256 tokens, vocab_size 320; the head makes two padding ids (300, 301) the only non-zero logits: ±h[0] after the
+    // 256 tokens, vocab_size 320 (TINY); the head makes two padding ids (300, 301) the only non-zero logits: ±h[0] after the
     // final norm (whose weight keeps only h[0]), so greedy decoding picks one of them at every step
     const tensors = tinyTensors(CONFIG)
     const norm = tensors['model.norm.weight'].data
@@ -130,7 +100,7 @@ describe('item 19: a byte-level vocabulary without <unk>, padded by vocab_size',
     head.fill(0)
     head[300 * CONFIG.dim] = 50
     head[301 * CONFIG.dim] = -50
-    tensors['lm_head.weight'] = { shape: [CONFIG.vocab, CONFIG.dim], data: head }
+    tensors['lm_head.weight'] = { shape: [320, CONFIG.dim], data: head }
     const dir = writeTinyModel(tmp('soliloquy-padded-'), { ...CONFIG, tied: false }, tensors)
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(byteLevelTokenizer()))
     const engine = Engine.load(dir)

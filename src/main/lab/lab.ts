@@ -658,6 +658,8 @@ export class Lab {
     const counts: Record<string, number> = {}
     const problems: Record<string, string> = {}
     for (const [k, v] of Object.entries(args.texts)) {
+      // each text under the tokenizer's time budget; between texts the lab answers others (labHost/watchdog.ts)
+      await new Promise((resolve) => setImmediate(resolve))
       counts[k] = v.length ? engine.withBos(v, k).length : 1
       const label = k.charAt(0).toUpperCase() + k.slice(1)
       if (k === 'prompt' && counts[k] >= maxSeq)

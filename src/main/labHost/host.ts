@@ -10,12 +10,16 @@ import { Worker } from 'node:worker_threads'
 import type { LabEvent, MethodName, ProgressMessage } from '../../shared/api'
 import type { LabBackend } from './dispatch'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
+import { frozenReason, labBudgetMs, Watchdog } from './watchdog'
 
 interface Pending {
   resolve: (v: unknown) => void
   reject: (e: Error) => void
   jobId?: string
   onProgress?: (p: ProgressMessage) => void
+  /** the call as posted (re-posted to a new lab if the stopped one never began it) */
+  msg: ToWorker
+  begun?: boolean
 }
 
 /** One running lab, however it is carried. */
@@ -104,6 +108,10 @@ export class LabHost implements LabBackend {
   /** how many times a lab process died and was restarted (tests, status) */
   restarts = 0
   private readonly listeners = new Set<(e: LabEvent) => void>()
+  /** labs stopped by the watchdog: their exit is not reported again */
+  private readonly abandoned = new WeakSet<LabChannel>()
+  /** the method of the call the lab began last (named when it stops answering) */
+  private lastBegun: string | undefined
 
   private readonly launch: LabLauncher
 
@@ -126,13 +134,18 @@ export class LabHost implements LabBackend {
     this.crashed = undefined
     const lab = this.launch(config)
     let ready = false
+    // a lab of its own process that stops answering is stopped (watchdog.ts); a thread cannot be
+    const dog = lab.isolated ? new Watchdog(labBudgetMs(), () => ready && this.lab === lab && this.pending.size > 0, () => this.frozen(lab, dog!)) : undefined
     lab.onMessage((m) => {
+      if (this.abandoned.has(lab)) return // what a stopped lab had still queued
+      dog?.alive()
       if (m.type === 'ready') ready = true
       this.onMessage(m)
     })
     lab.onExit((code, signal) => {
+      dog?.stop()
       if (this.lab === lab) this.lab = null
-      if (this.closing) return
+      if (this.closing || this.abandoned.has(lab)) return
       if (!lab.isolated || lab.pid === null) {
         this.failAll(`the lab stopped unexpectedly (exit code ${code}); it restarts on the next call`)
         return
@@ -156,7 +169,11 @@ export class LabHost implements LabBackend {
   }
 
   private onMessage(m: FromWorker): void {
-    if (m.type === 'progress') {
+    if (m.type === 'begin') {
+      const p = this.pending.get(m.id)
+      if (p) p.begun = true
+      if (p?.msg.type === 'call') this.lastBegun = p.msg.method
+    } else if (m.type === 'progress') {
       const p = this.pending.get(m.id)
       if (p?.jobId && p.onProgress) p.onProgress({ jobId: p.jobId, phase: m.phase, done: m.done, total: m.total })
     } else if (m.type === 'result') {
@@ -169,6 +186,30 @@ export class LabHost implements LabBackend {
       for (const cb of this.listeners) cb(m.event)
     } else if (m.type === 'fatal') {
       this.failAll(m.message)
+    }
+  }
+
+  /**
+   * The lab stopped answering with calls in flight: stop its process, answer the calls it had begun with the reason,
+   * and give the ones it never began to a new lab process (its runs are marked failed as after a crash).
+   */
+  private frozen(lab: LabChannel, dog: Watchdog): void {
+    const reason = frozenReason(dog.budgetMs, this.lastBegun)
+    this.abandoned.add(lab)
+    if (this.lab === lab) this.lab = null
+    if (lab.pid !== null) this.crashed = { pid: lab.pid, reason }
+    this.restarts++
+    lab.kill()
+    for (const [id, p] of this.pending) {
+      if (!p.begun) continue
+      this.pending.delete(id)
+      p.reject(new Error(reason))
+    }
+    try {
+      const next = this.ensure()
+      for (const p of this.pending.values()) next.post(p.msg)
+    } catch (e) {
+      this.failAll(e instanceof Error ? e.message : String(e))
     }
   }
 
@@ -186,9 +227,10 @@ export class LabHost implements LabBackend {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)))
     }
     const id = this.nextId++
+    const msg: ToWorker = { type: 'call', id, method, args, jobId: opts.jobId }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, jobId: opts.jobId, onProgress: opts.onProgress })
-      lab.post({ type: 'call', id, method, args, jobId: opts.jobId })
+      this.pending.set(id, { resolve, reject, jobId: opts.jobId, onProgress: opts.onProgress, msg })
+      lab.post(msg)
     })
   }
 

@@ -4,6 +4,7 @@
 import { errorMessage } from '../../shared/api'
 import { createLabAdapter, LabAdapter } from './labAdapter'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
+import { startHeartbeat } from './watchdog'
 
 export interface LabPort {
   post(m: FromWorker): void
@@ -38,6 +39,7 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
     // lab events (a run or an experiment changed) go to every client through the host
     lab.onEvent((event) => post({ type: 'event', event }))
     post({ type: 'ready' })
+    startHeartbeat(post)
   } catch (e) {
     fatal = errorMessage(e)
     post({ type: 'fatal', message: fatal })
@@ -86,6 +88,7 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
     }
     const ctl = new AbortController()
     if (jobId) jobs.set(jobId, ctl)
+    post({ type: 'begin', id })
     lab
       .call(method, args, { signal: ctl.signal, onProgress: jobId ? throttled(id) : undefined })
       .then(

@@ -15,6 +15,10 @@ export type FromWorker =
   | { type: 'closed' }
   /** a run or an experiment changed (pushed to every client) */
   | { type: 'event'; event: LabEvent }
+  /** the lab's event loop turns (every BEAT_MS, watchdog.ts) */
+  | { type: 'beat' }
+  /** the lab begins this call (a call not begun when the lab is stopped goes to the next one) */
+  | { type: 'begin'; id: number }
 
 export interface WorkerConfig {
   dataDir: string
