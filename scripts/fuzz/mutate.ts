@@ -2,6 +2,8 @@
 // insert/delete/duplicate, splices with another corpus entry, truncation) and, for JSON targets, value-level edits
 // of the parsed document (numbers → −1, 2^53+1, 1e400, strings, nesting). The same seed gives the same inputs.
 
+import { mutateChain } from './mutateChain'
+
 export type Rand = () => number
 
 export function prng(seed: number): Rand {
@@ -280,10 +282,14 @@ function mutateProtobuf(r: Rand, input: Buffer): Buffer | undefined {
 }
 
 /** How a target's inputs are built, so the mutator can also edit values rather than only bytes. */
-export type InputFormat = 'bytes' | 'json' | 'safetensors' | 'protobuf'
+export type InputFormat = 'bytes' | 'json' | 'safetensors' | 'protobuf' | 'chain'
 
 export function mutate(r: Rand, input: Buffer, other: Buffer, format: InputFormat = 'bytes'): Buffer {
-  if (format !== 'bytes' && r() < 0.6) {
+  if (format === 'chain' && r() < 0.7) {
+    const c = mutateChain(r, input) ?? mutateJson(r, input)
+    if (c) return c
+  }
+  if (format !== 'bytes' && format !== 'chain' && r() < 0.6) {
     const j = format === 'json' ? mutateJson(r, input) : format === 'protobuf' ? mutateProtobuf(r, input) : mutateSafetensors(r, input)
     if (j) return j
   }

@@ -23,6 +23,8 @@ import { ggufCheckpoint, ggufTokenizer } from '../../src/main/engine/ggufModel'
 import { tiktokenTokenizer } from '../../src/main/engine/tokenizers/tiktoken'
 import { TokenizerJson } from '../../src/main/engine/tokenizers/tokenizerJson'
 import { RegexTranslationError } from '../../src/main/engine/tokenizers/regex'
+import { BYTE_TO_CHAR } from '../../src/main/engine/tokenizers/byteLevel'
+import { GROWTH_SLACK, MAX_GROWTH } from '../../src/main/engine/tokenizers/limits'
 import { callEnvelope, MAX_MESSAGE_BYTES, validateCall, wsClientMessage } from '../../src/shared/api'
 import type { InputFormat } from './mutate'
 
@@ -31,6 +33,12 @@ function exercise(tok: { encode(t: string): number[]; decode(ids: number[]): str
   const ids = tok.encode('To be, or not to be: that is the question. ünïcødé 🎭 \t\n  x 12345')
   tok.decode(ids.filter((id) => id >= 0 && id < tok.vocabSize))
   return `${ids.length} ids`
+}
+
+/** The tokenizer-chain target's fixed part: a byte-level BPE over the 256 byte characters, no merges, no <unk>. */
+const CHAIN_BASE = {
+  model: { type: 'BPE', vocab: Object.fromEntries(BYTE_TO_CHAR.map((c, i) => [c, i])), merges: [] },
+  decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
 }
 
 export interface FuzzTarget {
@@ -119,6 +127,32 @@ export const TARGETS: FuzzTarget[] = [
         return 'not JSON'
       }
       return exercise(new TokenizerJson(json, { clean_up_tokenization_spaces: false }, 'tokenizer.json'))
+    },
+  },
+  {
+    // tokenizer.json's normalizer and pre-tokenizer chains (issue 20): the input is { normalizer, pre_tokenizer,
+    // text } over a fixed byte-level vocabulary, mutated structurally (mutateChain.ts: steps repeated, inserted from a
+    // palette, nested; the text lengthened). A chain must encode within its bounds or be refused by name; a run past
+    // the harness's RSS cap or time limit is a finding.
+    name: 'tokenizer-chain',
+    expected: [ModelFormatError, RegexTranslationError],
+    format: 'chain',
+    run(bytes) {
+      let input: unknown
+      try {
+        input = JSON.parse(bytes.toString('utf8'))
+      } catch {
+        return 'not JSON'
+      }
+      if (!input || typeof input !== 'object' || Array.isArray(input)) return 'not an object'
+      const o = input as Record<string, unknown>
+      const tok = new TokenizerJson({ ...CHAIN_BASE, normalizer: o.normalizer ?? null, pre_tokenizer: o.pre_tokenizer ?? null }, undefined)
+      const text = typeof o.text === 'string' ? o.text.slice(0, 4096) : 'To be, or not to be: ünïcødé 🎭 aaaa 123'
+      const ids = tok.encode(text)
+      // every id stands for at least one character of the text the chain produced, which the bounds hold
+      if (ids.length > MAX_GROWTH * text.length + GROWTH_SLACK) throw new Error(`accepted ${ids.length} ids for ${text.length} characters, past the growth bound`)
+      tok.decode(ids)
+      return `${ids.length ? 'ids' : 'no ids'}`
     },
   },
   {
