@@ -89,6 +89,23 @@ describe('a tokenizer.json chain that would take the memory or the time is refus
   })
 })
 
+describe('decoders have the same bounds (generated text goes through them)', () => {
+  it('9 Replace decoders of an empty regex with "xx" are refused at the step that passes the bound; nesting is bounded', () => {
+    const decoder = { type: 'Sequence', decoders: Array.from({ length: 9 }, () => ({ type: 'Replace', pattern: { Regex: '' }, content: 'xx' })) }
+    const tok = new TokenizerJson(byteLevelTokenizer({ decoder }), undefined)
+    // five one-character tokens: 1 → 5 → 17 → … → 1457 each at step 5, 7,285 in all, past 64 × 5 + 4096 = 4416
+    expect(() => tok.decode([65, 66, 67, 68, 69])).toThrow(
+      'tokenizer.json: decoder.decoders[5] (Replace) makes a text of 5 characters longer than 4416 characters ' +
+        '(64 times its length plus 4096); this decoder is refused',
+    )
+    let nested: Record<string, unknown> = { type: 'Fuse' }
+    for (let i = 0; i < 20_000; i++) nested = { type: 'Sequence', decoders: [nested] }
+    expect(() => new TokenizerJson(byteLevelTokenizer({ decoder: nested }), undefined)).toThrow(
+      'tokenizer.json: decoder nests Sequences more than 32 deep; this decoder is refused',
+    )
+  })
+})
+
 describe('item 19: a byte-level vocabulary without <unk>, padded by vocab_size', () => {
   it('generates padding ids and decodes them as HF tokenizers does (they add nothing), instead of "token id -1"', async () => {
     // 256 tokens, vocab_size 320 (TINY); the head makes two padding ids (300, 301) the only non-zero logits: ±h[0] after the

@@ -3,6 +3,7 @@
 import { CHAR_TO_BYTE } from './byteLevel'
 import { compileOnigurumaRegex, RegexTranslationError } from './regex'
 import { asArray, asObject, Fail, optionalBool, optionalInt, optionalString, patternOf, requireString, typeOf } from './json'
+import { ChainBudget, checkDepth } from './limits'
 
 export type Decoder = (tokens: string[]) => string[]
 
@@ -10,15 +11,31 @@ const utf8 = new TextEncoder()
 const utf8Lossy = new TextDecoder('utf-8', { ignoreBOM: true }) // keeps a leading U+FEFF; replaces each maximal invalid subpart by U+FFFD, as from_utf8_lossy
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-export function buildDecoder(value: unknown, path: string, fail: Fail): Decoder | undefined {
+/**
+ * `budget` bounds the text each step may produce (limits.ts; the decode sets it from the tokens' length); `depth`
+ * counts the Sequences around this one.
+ */
+export function buildDecoder(value: unknown, path: string, fail: Fail, budget: ChainBudget, depth = 0): Decoder | undefined {
   if (value === null || value === undefined) return undefined
   const o = asObject(value, path, fail)
   const type = typeOf(o, path, fail)
+  if (type === 'Sequence') {
+    checkDepth(depth + 1, 'decoder', budget.label)
+    const steps = asArray(o.decoders, `${path}.decoders`, fail).map((d, i) => buildDecoder(d, `${path}.decoders[${i}]`, fail, budget, depth + 1))
+    return (tokens) => steps.reduce((ts, step) => (step ? step(ts) : ts), tokens)
+  }
+  const step = buildStep(o, type, path, fail, budget)
+  return (tokens) => {
+    const out = step(tokens)
+    let length = 0
+    for (const t of out) length += t.length
+    budget.check(length, path, type)
+    return out
+  }
+}
+
+function buildStep(o: Record<string, unknown>, type: string, path: string, fail: Fail, budget: ChainBudget): Decoder {
   switch (type) {
-    case 'Sequence': {
-      const steps = asArray(o.decoders, `${path}.decoders`, fail).map((d, i) => buildDecoder(d, `${path}.decoders[${i}]`, fail))
-      return (tokens) => steps.reduce((ts, step) => (step ? step(ts) : ts), tokens)
-    }
     case 'ByteLevel':
       return (tokens) => {
         const bytes: number[] = []
@@ -41,7 +58,19 @@ export function buildDecoder(value: unknown, path: string, fail: Fail): Decoder 
     case 'Replace': {
       const content = requireString(o, 'content', path, fail)
       const pattern = patternOf(o, 'pattern', path, fail)
-      if ('literal' in pattern) return (tokens) => tokens.map((t) => (pattern.literal === '' ? t : t.replaceAll(pattern.literal, content)))
+      if ('literal' in pattern) {
+        const literal = pattern.literal
+        return (tokens) =>
+          tokens.map((t) => {
+            if (literal === '') return t
+            if (content.length > literal.length) {
+              let n = 0
+              for (let at = t.indexOf(literal); at >= 0; at = t.indexOf(literal, at + literal.length)) n++
+              budget.check(t.length + n * (content.length - literal.length), path, type)
+            }
+            return t.replaceAll(literal, content)
+          })
+      }
       let regex: RegExp
       try {
         regex = compileOnigurumaRegex(pattern.regex)
@@ -49,7 +78,15 @@ export function buildDecoder(value: unknown, path: string, fail: Fail): Decoder 
         if (e instanceof RegexTranslationError) fail(`${path}.pattern.Regex: ${e.message}`)
         throw e
       }
-      return (tokens) => tokens.map((t) => t.replace(regex, () => content))
+      return (tokens) =>
+        tokens.map((t) => {
+          let length = t.length
+          return t.replace(regex, (match: string) => {
+            length += content.length - match.length
+            budget.check(length, path, type)
+            return content
+          })
+        })
     }
     case 'ByteFallback':
       return (tokens) => {

@@ -58,7 +58,7 @@ export class ChainBudget {
     if (length > this.limit)
       throw new TokenizerLimitError(
         `${this.label}: ${path} (${type}) makes a text of ${this.chars} characters longer than ${this.limit} characters ` +
-          `(${MAX_GROWTH} times its length plus ${GROWTH_SLACK}); this ${path.startsWith('normalizer') ? 'normalizer' : 'pre-tokenizer'} is refused`,
+          `(${MAX_GROWTH} times its length plus ${GROWTH_SLACK}); this ${path.split(/[.[]/)[0].replace('_', '-')} is refused`,
       )
   }
 }

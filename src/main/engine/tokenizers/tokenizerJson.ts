@@ -111,7 +111,7 @@ export class TokenizerJson implements Tokenizer {
     this.budget = new ChainBudget(label)
     this.normalizer = buildNormalizer(root.normalizer, 'normalizer', fail, this.budget)
     this.preTokenizer = buildPreTokenizer(root.pre_tokenizer, 'pre_tokenizer', fail, this.budget)
-    this.decoder = buildDecoder(root.decoder, 'decoder', fail)
+    this.decoder = buildDecoder(root.decoder, 'decoder', fail, this.budget)
 
     const idOf = (key: string): number => {
       const v = cfg[key]
@@ -220,7 +220,11 @@ export class TokenizerJson implements Tokenizer {
   /** Tokenizer::decode with skip_special_tokens = false. */
   private decodeRaw(ids: number[]): string {
     const tokens = ids.map((id) => this.piece(id))
-    return this.decoder ? this.decoder(tokens).join('') : tokens.join(' ')
+    if (!this.decoder) return tokens.join(' ')
+    let chars = 0
+    for (const t of tokens) chars += t.length
+    this.budget.start(chars)
+    return this.decoder(tokens).join('')
   }
 }
 
