@@ -5,8 +5,9 @@
 // process stops answering, is stopped and restarted; the other client's call, which it never began, goes to the new
 // one). Before, both froze the lab for every client — the FIFO for ever — and item 3's normalizer killed the lab.
 //
-// The FIFO is opened by this branch's readers as any file (refusing special files by name is another change): the
-// budget must hold whatever blocks.
+// The budget must hold whatever blocks: the FIFO case holds whether the readers open the FIFO (and block) or refuse
+// special files by name (another change of issue 20); the test hook SOLILOQUY_TEST_BLOCK blocks the lab's thread
+// for ever in a call, as such a read would, and shows the watchdog on its own.
 import { ChildProcess, execFileSync } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -59,6 +60,10 @@ function labPid(servePid: number): number {
   expect(pids, 'serve has one child: the lab process').toHaveLength(1)
   return pids[0]
 }
+
+const frozen = (method: string): string =>
+  `the lab stopped answering for 4 s while ${method} ran (a read that never ends — a FIFO or a device in place of a model file — ` +
+  'or a computation without end); it was stopped and restarted, and this call with it'
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
@@ -132,13 +137,37 @@ describe('browser mode, two clients: one call that would freeze the lab does not
     // the budget, plus the start of a new lab process (node, the engine, the database): well under twice the budget
     expect(other.ms).toBeLessThan(2 * BUDGET_MS)
     expect(r.ok).toBe(false)
-    expect(r.error?.message).toBe(
-      'the lab stopped answering for 4 s while openModel ran (a read that never ends — a FIFO or a device in place of a model file — ' +
-        'or a computation without end); it was stopped and restarted, and this call with it',
-    )
-    expect(labPid(servePid)).not.toBe(pid)
+    if (labPid(servePid) !== pid) expect(r.error?.message).toBe(frozen('openModel'))
+    else expect(r.error?.message, 'not stopped by the watchdog: refused by name').toMatch(/config\.json/)
     // and the client that hit it carries on
     const ok = modelWith(byteLevelTokenizer())
     expect((await a.call('tokenCount', { model: ok, texts: { prompt: 'To be' } })).ok).toBe(true)
+  })
+})
+
+describe('the watchdog: a lab whose thread blocks for ever in a call (test hook) is stopped at the budget', () => {
+  let child: ChildProcess
+  afterAll(() => child?.kill('SIGTERM'))
+
+  it('the blocked call gets the reason, the other client’s call goes to the restarted lab, the lab carries on', async () => {
+    const s = await startServe(tmp('soliloquy-budget-hook-'), { SOLILOQUY_LAB_BUDGET_MS: String(BUDGET_MS), SOLILOQUY_TEST_BLOCK: 'experiments' })
+    child = s.child
+    const one = await client(s.port, s.token)
+    const two = await client(s.port, s.token)
+    expect((await two.call('engineInfo', {})).ok).toBe(true)
+    const pid = labPid(s.child.pid!)
+    const blocked = one.call('experiments', {})
+    await sleep(300)
+    const other = await two.call('engineInfo', {})
+    const r = await blocked
+    console.log(`blocked call answered after ${r.ms.toFixed(0)} ms; the other client's, sent 300 ms later, in ${other.ms.toFixed(0)} ms`)
+    expect(other.error?.message ?? '').toBe('')
+    expect(other.ms).toBeLessThan(2 * BUDGET_MS)
+    expect(r.error?.message).toBe(frozen('experiments'))
+    expect(labPid(s.child.pid!)).not.toBe(pid)
+    // the restarted lab answers the same call (the hook blocks in the first lab process only)
+    expect((await one.call('experiments', {})).ok).toBe(true)
+    one.close()
+    two.close()
   })
 })

@@ -28,7 +28,20 @@ export function testAbortHook(env: NodeJS.ProcessEnv, config: WorkerConfig): (()
   }
 }
 
-export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: () => void): void {
+/**
+ * Test hook, honoured only in the separate lab process (labProcess.ts): SOLILOQUY_TEST_BLOCK=METHOD blocks the lab's
+ * thread for ever when a call of METHOD begins — as a read of a FIFO nobody writes would — in a host's first lab
+ * process only. test/lab-budget.test.ts uses it to show the host's watchdog stopping a lab that stopped answering.
+ */
+export function testBlockHook(env: NodeJS.ProcessEnv, config: WorkerConfig): ((method: string) => void) | undefined {
+  const method = env.SOLILOQUY_TEST_BLOCK
+  if (!method || (config.generation ?? 0) > 0) return undefined
+  return (m) => {
+    if (m === method) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)
+  }
+}
+
+export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: () => void, beforeCall?: (method: string) => void): void {
   const post = port.post
   const jobs = new Map<string, AbortController>()
   let lab: LabAdapter | null = null
@@ -89,6 +102,7 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
     const ctl = new AbortController()
     if (jobId) jobs.set(jobId, ctl)
     post({ type: 'begin', id })
+    beforeCall?.(method)
     lab
       .call(method, args, { signal: ctl.signal, onProgress: jobId ? throttled(id) : undefined })
       .then(

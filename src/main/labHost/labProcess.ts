@@ -1,7 +1,7 @@
 // The lab in a process of its own (issue 9: a native fault must not take the app or the server down). Started by
 // `soliloquy serve` with child_process.fork (messages over the IPC channel) or by the desktop app as an Electron
 // utility process (messages over process.parentPort). The configuration comes in the first message.
-import { runLab, testAbortHook } from './labCore'
+import { runLab, testAbortHook, testBlockHook } from './labCore'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
 
 interface ElectronParentPort {
@@ -28,6 +28,7 @@ listen((m) => {
       { post, onMessage: (h) => (handler = h), exit: () => process.exit(0) },
       msg.config,
       testAbortHook(process.env, msg.config),
+      testBlockHook(process.env, msg.config),
     )
     return
   }
