@@ -135,7 +135,8 @@ export class LabHost implements LabBackend {
     const lab = this.launch(config)
     let ready = false
     // a lab of its own process that stops answering is stopped (watchdog.ts); a thread cannot be
-    const dog = lab.isolated ? new Watchdog(labBudgetMs(), () => ready && this.lab === lab && this.pending.size > 0, () => this.frozen(lab, dog!)) : undefined
+    const busy = (): boolean => ready && !this.closing && this.lab === lab && this.pending.size > 0
+    const dog: Watchdog | undefined = lab.isolated ? new Watchdog(labBudgetMs(), busy, () => this.frozen(lab, dog!)) : undefined
     lab.onMessage((m) => {
       if (this.abandoned.has(lab)) return // what a stopped lab had still queued
       dog?.alive()
