@@ -8,6 +8,7 @@
 // NOTE for the renderer: under a strict CSP, zod must be configured with `jitless: true` before any schema is built
 // (src/renderer/src/zodConfig.ts, imported first by the renderer entry).
 import { z } from 'zod'
+import { quoteForMessage, unsafeTextProblem } from './textSafety'
 
 // ---------- constants: the seed's experiment and the lab's limits (defined here only) ----------
 
@@ -173,6 +174,13 @@ const checkpointRef = z.union([id, z.string().min(1).max(120)])
 export const modelRef = z.union([z.string().min(1).max(MAX_PATH_CHARS), z.null()])
 export type ModelRef = z.infer<typeof modelRef>
 const text = (max: number): z.ZodString => z.string().max(max)
+/** A refinement refusing control and bidi-override characters in a name or text (src/shared/textSafety.ts). */
+const safeText =
+  (what: string, prose = false) =>
+  (s: string, ctx: z.RefinementCtx): void => {
+    const why = unsafeTextProblem(what, s, prose)
+    if (why) ctx.addIssue({ code: 'custom', message: why })
+  }
 /** POSIX "/…", Windows "C:\…" or "\\server\share" (this file also runs in the renderer: no node:path). */
 export function isAbsolutePath(p: string): boolean {
   return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\')
@@ -684,8 +692,8 @@ export function checkpointNameProblem(name: unknown): string | null {
   if (typeof name !== 'string' || !/^[^\s/\\:][^/\\:]{0,119}$/.test(name.trim()) || name.trim() !== name)
     return `a checkpoint name must be 1–120 characters without "/", "\\" or ":" and without leading/trailing spaces (got ${JSON.stringify(name)})`
   // control characters (a terminal escape sequence in a name printed by the CLI) and bidirectional overrides
-  if (/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name))
-    return `a checkpoint name cannot contain control characters (got ${JSON.stringify(name).replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)})`
+  // (the one rule, src/shared/textSafety.ts)
+  if (unsafeTextProblem('a checkpoint name', name)) return `a checkpoint name cannot contain control characters (got ${quoteForMessage(name)})`
   if (name.includes('..') || name.startsWith('.')) return `a checkpoint name cannot start with "." or contain ".." (got ${JSON.stringify(name)})`
   if (/^\d+$/.test(name)) return `a checkpoint name cannot be only digits (${name}): ids are written that way`
   return null
@@ -769,6 +777,7 @@ const tagSchema = z
   .trim()
   .min(1, 'a tag cannot be empty')
   .max(LIMITS.tags.chars, `a tag has at most ${LIMITS.tags.chars} characters`)
+  .superRefine(safeText('a tag'))
 
 export const experimentFilter = z
   .object({
@@ -796,8 +805,8 @@ export type ExperimentFilter = z.infer<typeof experimentFilter>
 export const updateExperimentRequest = z
   .object({
     id,
-    title: text(LIMITS.title.chars).optional(),
-    notes: text(LIMITS.notes.chars).optional(),
+    title: text(LIMITS.title.chars).superRefine(safeText('an experiment title')).optional(),
+    notes: text(LIMITS.notes.chars).superRefine(safeText('experiment notes', true)).optional(),
     /** replaces the tags (trimmed, de-duplicated) */
     tags: z.array(tagSchema).max(LIMITS.tags.max, `at most ${LIMITS.tags.max} tags`).optional(),
     starred: z.boolean().optional(),

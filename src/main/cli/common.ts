@@ -6,6 +6,7 @@ import { embeddedModelDir } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
 import { Lab } from '../lab/lab'
 import { labClient, type LabClient } from '../lab/methods'
+import { escapeUnsafe, escapeUnsafeProse } from '../../shared/textSafety'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 
@@ -175,7 +176,18 @@ export function fmtBytes(n: number): string {
 /** One line of text for a table cell: newlines shown as ⏎, cut to `n` characters. */
 /** A name or text as it may go to a terminal: control characters (ESC …) and bidi overrides shown as \uXXXX. */
 export function printable(s: string): string {
-  return s.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return escapeUnsafe(s)
+}
+
+/**
+ * Everything the CLI writes to stdout passes the one rule (src/shared/textSafety.ts): line breaks and tabs kept, any
+ * other control or bidi-override character — in an experiment title from an older history, a model folder's name, a
+ * model's completion — shown as \uXXXX. In --json output that is still valid JSON (the same escape, inside a string).
+ */
+export function guardStdout(): void {
+  const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) =>
+    write(typeof chunk === 'string' ? escapeUnsafeProse(chunk) : chunk, ...rest)) as typeof process.stdout.write
 }
 
 export function oneLine(s: string, n = 60): string {

@@ -1,6 +1,6 @@
 // `soliloquy` — the command line face of the lab. Every command shares the services the desktop app uses.
 import { CancelledError } from '../engine/engine'
-import { Flags, parse, printable } from './common'
+import { Flags, guardStdout, parse, printable } from './common'
 import { gradCommand, gradOptions } from './commands/grad'
 import { serveCommand, serveOptions } from './commands/serve'
 import { sweepCommand, sweepOptions } from './commands/sweep'
@@ -211,6 +211,7 @@ export function exitWhenFlushed(code: number): void {
 }
 
 if (require.main === module) {
+  guardStdout()
   // a reader that stops early (`| head -c 100`) closes the pipe: that is not an error of ours
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
