@@ -2,10 +2,13 @@
 // process ended (disk full, kill) is settled failed/interrupted with the reason; the staging output of a killed export
 // (`.NAME.partial-PID`, and a GGUF's `.NAME.partial-PID.partial`) is removed at the next export and at the next open.
 // Against the real engine and the organism; the kills are real SIGKILLs of a child lab.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { createExperiment } from '../src/main/lab/history/experiments'
+import { OWNER } from '../src/main/lab/history/runs'
+import { ENDED_BEFORE_RUNS } from '../src/main/lab/history/settle'
 import { Lab } from '../src/main/lab/lab'
 import { ROOT, tmp } from './helpers'
 
@@ -71,4 +74,40 @@ describe('a killed export (item 15)', () => {
     expect(readdirSync(parent)).toEqual([])
     expect(existsSync(join(data, 'exports-in-progress')) ? readdirSync(join(data, 'exports-in-progress')) : []).toEqual([])
   }, 240_000)
+})
+
+/** Runs test/fixtures/lab-disk-full-child.ts in `data` to its end; returns what it printed. */
+function diskFullChild(data: string, mode: string): string {
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'jiti', 'lib', 'jiti-cli.mjs'), join(ROOT, 'test', 'fixtures', 'lab-disk-full-child.ts'), data, mode], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  expect(r.stderr).toBe('')
+  return r.stdout
+}
+
+describe('an experiment whose process ended (item 14)', () => {
+  it('"database or disk is full" while its runs are written: failed, with the reason, not running forever', async () => {
+    const data = tmp('soliloquy-disk-full-')
+    // two pages beyond the history's size: the experiment's row fits, its 64 runs do not
+    expect(diskFullChild(data, '2')).toBe('error: database or disk is full\n')
+    const lab = open(data)
+    const sweeps = (await lab.experiments({ kind: 'sweep' })).experiments
+    expect(sweeps.map((e) => [e.status, e.runCount, e.error])).toEqual([['failed', 0, 'its runs could not be written: database or disk is full']])
+  }, 120_000)
+
+  it('a process that ended after writing the experiment and before its runs: interrupted at the next open, with the reason', async () => {
+    const data = tmp('soliloquy-ended-')
+    expect(diskFullChild(data, 'ended')).toBe('')
+    const lab = open(data)
+    const sweeps = (await lab.experiments({ kind: 'sweep' })).experiments
+    expect(sweeps.map((e) => [e.status, e.runCount, e.error])).toEqual([['interrupted', 0, ENDED_BEFORE_RUNS]])
+    expect(ENDED_BEFORE_RUNS).toBe('the process running it ended before its runs were written (disk full, or the process was killed)')
+    // an experiment of a live process (this one) is left running
+    const mine = createExperiment(lab.db, { kind: 'sweep', modelId: null, modelFingerprint: 'f', modelRef: null, base: null, prompt: 'p', phrase: null, maxGen: 1,
+      maxSeq: 128, lrs: [], settings: {}, owner: OWNER })
+    lab.close()
+    const again = open(data)
+    expect((await again.experiment(mine)).experiment.status).toBe('running')
+  }, 120_000)
 })

@@ -506,6 +506,8 @@ export const experimentSummarySchema = z.object({
   runStatuses: z.record(z.string(), z.number()),
   /** the group of runs (sweep, compare, lesson and the instruments layers, window, emerge), null otherwise */
   groupId: z.number().nullable(),
+  /** why it did not finish, when its runs cannot say (the process ended before it wrote them) */
+  error: z.string().nullable(),
 })
 export type ExperimentSummary = z.infer<typeof experimentSummarySchema>
 

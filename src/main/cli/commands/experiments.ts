@@ -143,6 +143,7 @@ export async function showAnyCommand(flags: Flags, positionals: string[]): Promi
       ['settings', `max tokens ${e.maxGen ?? '—'}, max_seq_len ${e.maxSeq ?? '—'}, step sizes ${e.lrs.join(', ') || '—'}`],
       ['created', `${e.createdAt}${e.finishedAt ? ` → ${e.finishedAt}` : ''}`],
     ]
+    if (e.error) info.push(['error', e.error])
     if (e.title) info.push(['title', e.title])
     if (e.tags.length) info.push(['tags', e.tags.join(', ')])
     if (e.notes) info.push(['notes', e.notes])

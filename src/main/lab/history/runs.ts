@@ -49,7 +49,7 @@ export function processStartTime(pid: number): string | null {
 /** "host:pid/start" of this process, stored on running rows so another process can tell whether they are orphaned. */
 export const OWNER = `${hostname()}:${process.pid}/${processStartTime(process.pid) ?? ''}`
 
-function ownerAlive(owner: string | null): boolean {
+export function ownerAlive(owner: string | null): boolean {
   if (!owner) return false
   const i = owner.lastIndexOf(':')
   const host = owner.slice(0, i)
