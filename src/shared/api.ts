@@ -164,8 +164,15 @@ export const gridModules = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'attn_norm
 // ---------- shared shapes ----------
 
 const notFinite = (input: unknown): string => `must be a finite number (got ${typeof input === 'string' ? input : String(input)})`
+/** A finite number's refusal: out of its range said as such (a temperature of -1 is finite, just below 0). */
+const finiteProblem = (iss: { code?: string; input?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: boolean }): string =>
+  iss.code === 'too_small' && typeof iss.input === 'number' && Number.isFinite(iss.input)
+    ? `must be ${iss.inclusive === false ? '>' : '≥'} ${String(iss.minimum)} (got ${iss.input})`
+    : iss.code === 'too_big' && typeof iss.input === 'number' && Number.isFinite(iss.input)
+      ? `must be ${iss.inclusive === false ? '<' : '≤'} ${String(iss.maximum)} (got ${iss.input})`
+      : notFinite(iss.input)
 const finite = z
-  .number({ error: (iss) => notFinite(iss.input) })
+  .number({ error: (iss) => finiteProblem(iss as Parameters<typeof finiteProblem>[0]) })
   .refine(Number.isFinite, { error: (iss) => notFinite(iss.input) })
 const id = z.number().int().nonnegative()
 /** a saved checkpoint: its id, or its name (the CLI's way of naming one) */
@@ -417,6 +424,8 @@ export const runRecordSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   ms: z.number().nullable(),
+  /** cells of its row the history could not read (damaged JSON: "metrics", "outputIds", "chain"), shown as such */
+  unreadable: z.array(z.string()).optional(),
 })
 export type RunRecord = z.infer<typeof runRecordSchema>
 

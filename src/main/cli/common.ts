@@ -46,7 +46,8 @@ export function int(flags: Flags, key: string, def: number): number {
   const v = str(flags, key)
   if (v === undefined) return def
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new InputError(`--${key}: "${v}" is not a whole number`)
+  if (Number.isInteger(n) && n < 0) throw new InputError(`--${key}: ${v} is negative (give a whole number, 0 or more)`)
+  if (v.trim() === '' || !Number.isInteger(n)) throw new InputError(`--${key}: "${v}" is not a whole number`)
   return n
 }
 
@@ -184,7 +185,10 @@ export function printable(s: string): string {
  * other control or bidi-override character — in an experiment title from an older history, a model folder's name, a
  * model's completion — shown as \uXXXX. In --json output that is still valid JSON (the same escape, inside a string).
  */
+let guarded = false
 export function guardStdout(): void {
+  if (guarded) return
+  guarded = true
   const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean
   process.stdout.write = ((chunk: unknown, ...rest: unknown[]) =>
     write(typeof chunk === 'string' ? escapeUnsafeProse(chunk) : chunk, ...rest)) as typeof process.stdout.write

@@ -172,6 +172,7 @@ function help(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  guardStdout()
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help())
@@ -211,7 +212,6 @@ export function exitWhenFlushed(code: number): void {
 }
 
 if (require.main === module) {
-  guardStdout()
   // a reader that stops early (`| head -c 100`) closes the pipe: that is not an error of ours
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
