@@ -1,6 +1,7 @@
 // Shared CLI plumbing: argument parsing, the embedded default model, progress on stderr, cancellation on Ctrl-C,
 // and one-line errors (never a stack trace).
 import { parseArgs, ParseArgsConfig } from 'node:util'
+import { delimiter } from 'node:path'
 import { CallOptions, Engine, InputError } from '../engine/engine'
 import { embeddedModelDir } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
@@ -112,6 +113,8 @@ export function printJson(v: unknown): void {
 /** Options every lab command accepts. */
 export const labFlags = {
   data: { type: 'string' },
+  /** folders holding your models, where a model that moved since a checkpoint was saved is looked for */
+  models: { type: 'string' },
   model: { type: 'string' },
   threads: { type: 'string' },
   json: { type: 'boolean' },
@@ -119,7 +122,8 @@ export const labFlags = {
 
 /** The lab on --data DIR (else $SOLILOQUY_DATA, else the per-user directory the desktop app uses). */
 export function openLab(flags: Flags): Lab {
-  return new Lab({ dataDir: str(flags, 'data') ?? null, threads: int(flags, 'threads', 0) })
+  const models = str(flags, 'models')
+  return new Lab({ dataDir: str(flags, 'data') ?? null, threads: int(flags, 'threads', 0), modelDirs: models ? models.split(delimiter).filter(Boolean) : [] })
 }
 
 /** --model: a directory or a saved checkpoint name; absent → the embedded organism. */

@@ -60,6 +60,7 @@ import {
 } from '../../shared/api'
 import { exportAdapter, exportCheckpointDir, exportGgufFile } from './checkpoints/export'
 import { ExportJournal } from './checkpoints/exportLeftovers'
+import { userModelDirs } from './modelLocation'
 import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
 import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
@@ -97,6 +98,8 @@ export interface LabOptions {
   dataDir?: string | null
   /** engine threads (0 = all cores) */
   threads?: number
+  /** folders holding the user's models: where a model that moved is looked for (with SOLILOQUY_MODEL_DIRS) */
+  modelDirs?: string[]
 }
 
 export class Lab {
@@ -120,7 +123,7 @@ export class Lab {
     const purged = this.store.purge({ olderThanDays: TRASH_DAYS }).deleted
     this.exportJournal = new ExportJournal(this.dataDir)
     this.opened = { migrated: r.migrated, interrupted: r.interrupted, purged, exportLeftovers: this.exportJournal.sweep() }
-    this.targets = new Targets(this.db, this.store, o.threads ?? 0)
+    this.targets = new Targets(this.db, this.store, o.threads ?? 0, userModelDirs(o.modelDirs))
   }
 
   // ---- models -------------------------------------------------------------------------------------------------
