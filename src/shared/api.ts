@@ -8,6 +8,7 @@
 // NOTE for the renderer: under a strict CSP, zod must be configured with `jitless: true` before any schema is built
 // (src/renderer/src/zodConfig.ts, imported first by the renderer entry).
 import { z } from 'zod'
+import { quoteForMessage, unsafeTextProblem } from './textSafety'
 
 // ---------- constants: the seed's experiment and the lab's limits (defined here only) ----------
 
@@ -163,8 +164,15 @@ export const gridModules = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'attn_norm
 // ---------- shared shapes ----------
 
 const notFinite = (input: unknown): string => `must be a finite number (got ${typeof input === 'string' ? input : String(input)})`
+/** A finite number's refusal: out of its range said as such (a temperature of -1 is finite, just below 0). */
+const finiteProblem = (iss: { code?: string; input?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: boolean }): string =>
+  iss.code === 'too_small' && typeof iss.input === 'number' && Number.isFinite(iss.input)
+    ? `must be ${iss.inclusive === false ? '>' : '≥'} ${String(iss.minimum)} (got ${iss.input})`
+    : iss.code === 'too_big' && typeof iss.input === 'number' && Number.isFinite(iss.input)
+      ? `must be ${iss.inclusive === false ? '<' : '≤'} ${String(iss.maximum)} (got ${iss.input})`
+      : notFinite(iss.input)
 const finite = z
-  .number({ error: (iss) => notFinite(iss.input) })
+  .number({ error: (iss) => finiteProblem(iss as Parameters<typeof finiteProblem>[0]) })
   .refine(Number.isFinite, { error: (iss) => notFinite(iss.input) })
 const id = z.number().int().nonnegative()
 /** a saved checkpoint: its id, or its name (the CLI's way of naming one) */
@@ -173,6 +181,13 @@ const checkpointRef = z.union([id, z.string().min(1).max(120)])
 export const modelRef = z.union([z.string().min(1).max(MAX_PATH_CHARS), z.null()])
 export type ModelRef = z.infer<typeof modelRef>
 const text = (max: number): z.ZodString => z.string().max(max)
+/** A refinement refusing control and bidi-override characters in a name or text (src/shared/textSafety.ts). */
+const safeText =
+  (what: string, prose = false) =>
+  (s: string, ctx: z.RefinementCtx): void => {
+    const why = unsafeTextProblem(what, s, prose)
+    if (why) ctx.addIssue({ code: 'custom', message: why })
+  }
 /** POSIX "/…", Windows "C:\…" or "\\server\share" (this file also runs in the renderer: no node:path). */
 export function isAbsolutePath(p: string): boolean {
   return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\')
@@ -409,6 +424,8 @@ export const runRecordSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   ms: z.number().nullable(),
+  /** cells of its row the history could not read (damaged JSON: "metrics", "outputIds", "chain"), shown as such */
+  unreadable: z.array(z.string()).optional(),
 })
 export type RunRecord = z.infer<typeof runRecordSchema>
 
@@ -498,6 +515,8 @@ export const experimentSummarySchema = z.object({
   runStatuses: z.record(z.string(), z.number()),
   /** the group of runs (sweep, compare, lesson and the instruments layers, window, emerge), null otherwise */
   groupId: z.number().nullable(),
+  /** why it did not finish, when its runs cannot say (the process ended before it wrote them) */
+  error: z.string().nullable(),
 })
 export type ExperimentSummary = z.infer<typeof experimentSummarySchema>
 
@@ -684,8 +703,8 @@ export function checkpointNameProblem(name: unknown): string | null {
   if (typeof name !== 'string' || !/^[^\s/\\:][^/\\:]{0,119}$/.test(name.trim()) || name.trim() !== name)
     return `a checkpoint name must be 1–120 characters without "/", "\\" or ":" and without leading/trailing spaces (got ${JSON.stringify(name)})`
   // control characters (a terminal escape sequence in a name printed by the CLI) and bidirectional overrides
-  if (/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name))
-    return `a checkpoint name cannot contain control characters (got ${JSON.stringify(name).replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)})`
+  // (the one rule, src/shared/textSafety.ts)
+  if (unsafeTextProblem('a checkpoint name', name)) return `a checkpoint name cannot contain control characters (got ${quoteForMessage(name)})`
   if (name.includes('..') || name.startsWith('.')) return `a checkpoint name cannot start with "." or contain ".." (got ${JSON.stringify(name)})`
   if (/^\d+$/.test(name)) return `a checkpoint name cannot be only digits (${name}): ids are written that way`
   return null
@@ -769,6 +788,7 @@ const tagSchema = z
   .trim()
   .min(1, 'a tag cannot be empty')
   .max(LIMITS.tags.chars, `a tag has at most ${LIMITS.tags.chars} characters`)
+  .superRefine(safeText('a tag'))
 
 export const experimentFilter = z
   .object({
@@ -796,8 +816,8 @@ export type ExperimentFilter = z.infer<typeof experimentFilter>
 export const updateExperimentRequest = z
   .object({
     id,
-    title: text(LIMITS.title.chars).optional(),
-    notes: text(LIMITS.notes.chars).optional(),
+    title: text(LIMITS.title.chars).superRefine(safeText('an experiment title')).optional(),
+    notes: text(LIMITS.notes.chars).superRefine(safeText('experiment notes', true)).optional(),
     /** replaces the tags (trimmed, de-duplicated) */
     tags: z.array(tagSchema).max(LIMITS.tags.max, `at most ${LIMITS.tags.max} tags`).optional(),
     starred: z.boolean().optional(),

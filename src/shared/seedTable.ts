@@ -1,5 +1,6 @@
 // The seed's "Stepping Off" table: one word per row, one column per step size, `_` once a column has ended.
 // Pure functions shared by the CLI and the renderer.
+import { csvCell } from './csvCell'
 
 /**
  * Words of prompt + completion as the seed shows them: a newline becomes "<br>" glued to the words around it
@@ -71,14 +72,9 @@ export function seedTableMarkdown(columns: SeedColumn[]): string {
   return [line(header), `|${header.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n') + '\n'
 }
 
-/** A CSV field per RFC 4180: quoted when it holds a comma, quote or line break (quotes doubled). */
-function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
-}
-
-/** The seed's table as CSV (RFC 4180, CRLF line ends): the header row holds the step sizes as numbers. */
+/** The seed's table as CSV (RFC 4180, CRLF line ends; cells a spreadsheet would run as formulas neutralised): the header row holds the step sizes as numbers. */
 export function seedTableCsv(columns: SeedColumn[]): string {
   const header = ['gradStep', ...columns.map((c) => String(c.lr))]
   const rows = seedRows(columns).map((r, i) => [String(i), ...r])
-  return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n'
+  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
 }

@@ -1,11 +1,13 @@
 // Shared CLI plumbing: argument parsing, the embedded default model, progress on stderr, cancellation on Ctrl-C,
 // and one-line errors (never a stack trace).
 import { parseArgs, ParseArgsConfig } from 'node:util'
+import { delimiter } from 'node:path'
 import { CallOptions, Engine, InputError } from '../engine/engine'
 import { embeddedModelDir } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
 import { Lab } from '../lab/lab'
 import { labClient, type LabClient } from '../lab/methods'
+import { escapeUnsafe, escapeUnsafeProse } from '../../shared/textSafety'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 
@@ -45,7 +47,8 @@ export function int(flags: Flags, key: string, def: number): number {
   const v = str(flags, key)
   if (v === undefined) return def
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new InputError(`--${key}: "${v}" is not a whole number`)
+  if (Number.isInteger(n) && n < 0) throw new InputError(`--${key}: ${v} is negative (give a whole number, 0 or more)`)
+  if (v.trim() === '' || !Number.isInteger(n)) throw new InputError(`--${key}: "${v}" is not a whole number`)
   return n
 }
 
@@ -110,6 +113,8 @@ export function printJson(v: unknown): void {
 /** Options every lab command accepts. */
 export const labFlags = {
   data: { type: 'string' },
+  /** folders holding your models, where a model that moved since a checkpoint was saved is looked for */
+  models: { type: 'string' },
   model: { type: 'string' },
   threads: { type: 'string' },
   json: { type: 'boolean' },
@@ -117,7 +122,8 @@ export const labFlags = {
 
 /** The lab on --data DIR (else $SOLILOQUY_DATA, else the per-user directory the desktop app uses). */
 export function openLab(flags: Flags): Lab {
-  return new Lab({ dataDir: str(flags, 'data') ?? null, threads: int(flags, 'threads', 0) })
+  const models = str(flags, 'models')
+  return new Lab({ dataDir: str(flags, 'data') ?? null, threads: int(flags, 'threads', 0), modelDirs: models ? models.split(delimiter).filter(Boolean) : [] })
 }
 
 /** --model: a directory or a saved checkpoint name; absent → the embedded organism. */
@@ -175,7 +181,21 @@ export function fmtBytes(n: number): string {
 /** One line of text for a table cell: newlines shown as ⏎, cut to `n` characters. */
 /** A name or text as it may go to a terminal: control characters (ESC …) and bidi overrides shown as \uXXXX. */
 export function printable(s: string): string {
-  return s.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return escapeUnsafe(s)
+}
+
+/**
+ * Everything the CLI writes to stdout passes the one rule (src/shared/textSafety.ts): line breaks and tabs kept, any
+ * other control or bidi-override character — in an experiment title from an older history, a model folder's name, a
+ * model's completion — shown as \uXXXX. In --json output that is still valid JSON (the same escape, inside a string).
+ */
+let guarded = false
+export function guardStdout(): void {
+  if (guarded) return
+  guarded = true
+  const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) =>
+    write(typeof chunk === 'string' ? escapeUnsafeProse(chunk) : chunk, ...rest)) as typeof process.stdout.write
 }
 
 export function oneLine(s: string, n = 60): string {

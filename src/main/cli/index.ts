@@ -1,6 +1,6 @@
 // `soliloquy` — the command line face of the lab. Every command shares the services the desktop app uses.
 import { CancelledError } from '../engine/engine'
-import { Flags, parse, printable } from './common'
+import { Flags, guardStdout, parse, printable } from './common'
 import { gradCommand, gradOptions } from './commands/grad'
 import { serveCommand, serveOptions } from './commands/serve'
 import { sweepCommand, sweepOptions } from './commands/sweep'
@@ -172,6 +172,7 @@ function help(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  guardStdout()
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help())

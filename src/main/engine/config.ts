@@ -5,6 +5,7 @@
 // naming the field, never silently ignored.
 import { openSync, readFileSync, statSync } from 'node:fs'
 import { fsProblem } from './fserrors'
+import { checkPretrainingTp, checkRopeFrequencies, checkRopeTheta, checkSpecialIds } from './configFields'
 
 export interface LlamaConfig {
   vocab: number
@@ -156,9 +157,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   const slidingWindow = readSlidingWindow(raw, file, mt as string | undefined)
   const act = raw.hidden_act ?? 'silu'
   if (act !== 'silu') throw new ModelFormatError(`${file}: hidden_act "${String(act)}" is not supported (only silu)`)
-  const tp = raw.pretraining_tp
-  if (tp !== undefined && tp !== null && tp !== 1)
-    throw new ModelFormatError(`${file}: pretraining_tp ${String(tp)} is not supported (only 1)`)
+  checkPretrainingTp(raw, file)
 
   const maxPosRaw = raw.max_position_embeddings ?? defaults.maxPos
   const maxPos = typeof maxPosRaw === 'number' && maxPosRaw > 0 ? Math.min(maxPosRaw, 1 << 16) : defaults.maxPos
@@ -168,6 +167,8 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   if (partial !== undefined && partial !== null && partial !== 1)
     throw new ModelFormatError(`${file}: partial_rotary_factor ${String(partial)} is not supported (only 1)`)
   const ropeInvFreq = ropeInverseFrequencies({ headDim, ropeTheta: rope.theta, ropeType: rope.type, ropeScaling: rope.scaling }, file)
+  checkRopeFrequencies(ropeInvFreq, rope.theta, rope.fields, raw.rope_parameters ? 'rope_parameters' : 'rope_scaling', file)
+  checkSpecialIds(raw, vocab, file)
   return {
     vocab, dim, ffn, layers, heads, kvHeads, headDim, eps,
     ropeTheta: rope.theta,
@@ -213,6 +214,7 @@ function readRope(
   let theta: unknown = params?.rope_theta ?? raw.rope_theta
   if (theta === undefined || theta === null) theta = 10000
   if (typeof theta !== 'number' || !(theta > 0)) throw new ModelFormatError(`${file}: rope_theta must be a positive number`)
+  checkRopeTheta(theta, file)
   const type = fields.rope_type ?? fields.type ?? 'default'
   const num = (key: string, positive = true): number => {
     const v = fields[key]

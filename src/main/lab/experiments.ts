@@ -20,8 +20,9 @@ import type {
   SweepResult,
 } from '../../shared/api'
 import type { DB } from './history/migrations'
-import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, PartialOutput, RunOutcome } from './history/runs'
+import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, OWNER, PartialOutput, RunOutcome } from './history/runs'
 import { createExperiment } from './history/experiments'
+import { writingRuns } from './history/settle'
 import type { Target } from './targets'
 import { restrictGradient, updateGrid } from './instruments/groups'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from './metrics'
@@ -90,6 +91,7 @@ export function openExperiment(
       paraphrases: s.paraphrases,
       ...e.extra,
     },
+    owner: OWNER,
   })
 }
 
@@ -245,7 +247,7 @@ export async function runGenerate(ctx: ExperimentContext, t: Target, s: Settings
   const { promptIds } = checkTexts(t.model.engine, s, [])
   const t0 = Date.now()
   const experimentId = openExperiment(ctx, t, s, { kind: 'generate', phrase: null, lrs: [] })
-  const id = insertRun(ctx.db, runBase(t, s, 'generate', experimentId))
+  const id = writingRuns(ctx.db, experimentId, () => insertRun(ctx.db, runBase(t, s, 'generate', experimentId)))
   return guarded(ctx.db, () => [id], t0, undefined, async () => {
     const tg = Date.now()
     const [g] = await generateAll(t, s, promptIds, [t.base], opts)
@@ -303,7 +305,7 @@ export async function runStep(
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
   const t0 = Date.now()
   const experimentId = openExperiment(ctx, t, s, { kind: 'step', phrase, lrs: [lr] })
-  const id = insertRun(ctx.db, { ...runBase(t, s, 'step', experimentId), phrase, lr })
+  const id = writingRuns(ctx.db, experimentId, () => insertRun(ctx.db, { ...runBase(t, s, 'step', experimentId), phrase, lr }))
   return guarded(ctx.db, () => [id], t0, undefined, async () => {
     const { gradient, g, m, gradientMs, generateMs, metricsStart } = await stepFrom(t, s, t.base, phrase, lr, phraseIds[0], promptIds, opts, restrict)
     const metrics = { ...stepMetrics(engine, gradient, lr, restrict), ...m, timings: { gradientMs, generateMs, metricsMs: Date.now() - metricsStart } }
@@ -373,9 +375,9 @@ export async function runSweep(
     args,
   })
   const experimentId = openExperiment(ctx, t, s, { kind: 'sweep', phrase, lrs, groupId })
-  const ids = ctx.db.transaction(() =>
+  const ids = writingRuns(ctx.db, experimentId, ctx.db.transaction(() =>
     lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep', experimentId), phrase, lr, groupId, groupIndex: i })),
-  )()
+  ))
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
     const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts, restrict)
     const tm = Date.now()
@@ -449,7 +451,7 @@ export async function runCompare(
   const experimentId = openExperiment(ctx, t, s, { kind: 'compare', phrase, lrs: steps, groupId, extra: { prefix } })
   const layout: { prefixed: boolean; lr: number }[] = []
   for (const prefixed of [false, true]) for (const lr of steps) layout.push({ prefixed, lr })
-  const ids = ctx.db.transaction(() =>
+  const ids = writingRuns(ctx.db, experimentId, ctx.db.transaction(() =>
     layout.map((c, i) =>
       insertRun(ctx.db, {
         ...runBase(t, c.prefixed ? pre : s, 'compare', experimentId),
@@ -459,7 +461,7 @@ export async function runCompare(
         groupIndex: i,
       }),
     ),
-  )()
+  ))
   let partialPlain: Generation[] | null = null
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
     const gradient = steps.length > 1 && phrase ? await engine.gradient(phrase, t.base, opts, s.maxSeq) : null
@@ -543,7 +545,7 @@ export async function runLesson(
     groupId,
     extra: { steps },
   })
-  const ids = ctx.db.transaction(() => {
+  const ids = writingRuns(ctx.db, experimentId, ctx.db.transaction(() => {
     const out: number[] = []
     steps.forEach((st, k) =>
       out.push(
@@ -559,7 +561,7 @@ export async function runLesson(
       ),
     )
     return out
-  })()
+  }))
   const forgetting: LessonRecall[][] = []
   let done = 0
   return guarded(ctx.db, () => ids.slice(done), t0, groupId, async () => {

@@ -59,6 +59,8 @@ import {
   type SweepResult,
 } from '../../shared/api'
 import { exportAdapter, exportCheckpointDir, exportGgufFile } from './checkpoints/export'
+import { ExportJournal } from './checkpoints/exportLeftovers'
+import { userModelDirs } from './modelLocation'
 import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
 import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
@@ -96,6 +98,8 @@ export interface LabOptions {
   dataDir?: string | null
   /** engine threads (0 = all cores) */
   threads?: number
+  /** folders holding the user's models: where a model that moved is looked for (with SOLILOQUY_MODEL_DIRS) */
+  modelDirs?: string[]
 }
 
 export class Lab {
@@ -103,7 +107,9 @@ export class Lab {
   readonly db: DB
   readonly store: CheckpointStore
   /** what opening the database did: schema migration and runs found interrupted */
-  readonly opened: { migrated: { from: number; to: number }; interrupted: number[]; purged: string[] }
+  readonly opened: { migrated: { from: number; to: number }; interrupted: number[]; purged: string[]; exportLeftovers: string[] }
+  /** where this lab's exports stage their output, so a killed one is cleaned up at the next open */
+  private readonly exportJournal: ExportJournal
   private readonly targets: Targets
   private readonly memos = new Map<number, StepMemo>()
   private closed = false
@@ -115,8 +121,9 @@ export class Lab {
     this.store = new CheckpointStore(this.db, this.dataDir)
     // the Trash keeps deleted checkpoints TRASH_DAYS days
     const purged = this.store.purge({ olderThanDays: TRASH_DAYS }).deleted
-    this.opened = { migrated: r.migrated, interrupted: r.interrupted, purged }
-    this.targets = new Targets(this.db, this.store, o.threads ?? 0)
+    this.exportJournal = new ExportJournal(this.dataDir)
+    this.opened = { migrated: r.migrated, interrupted: r.interrupted, purged, exportLeftovers: this.exportJournal.sweep() }
+    this.targets = new Targets(this.db, this.store, o.threads ?? 0, userModelDirs(o.modelDirs))
   }
 
   // ---- models -------------------------------------------------------------------------------------------------
@@ -495,13 +502,13 @@ export class Lab {
     if (format === 'gguf') {
       const dtype = args.dtype ?? 'F16'
       const name = ckpt ? `${t.model.row.name ?? 'model'} + ${ckpt.name}` : (t.model.row.name ?? 'model')
-      const r = await exportGgufFile(engine, t.base, args.outDir, dtype, name, opts)
+      const r = await exportGgufFile(engine, t.base, args.outDir, dtype, name, opts, this.exportJournal)
       return { ...r, format, dtype, checkpoint: ckpt }
     }
     if (format === 'peft') {
       if (!ckpt) throw new InputError('a PEFT adapter is a step: name a checkpoint (the base model has no step to carry)')
       const dtype = args.dtype ?? 'F32'
-      const r = await exportAdapter(engine, t.base, args.outDir, dtype, opts)
+      const r = await exportAdapter(engine, t.base, args.outDir, dtype, opts, this.exportJournal)
       return {
         format,
         dir: r.dir,
@@ -512,7 +519,7 @@ export class Lab {
         peft: { rank: r.rank, notCarried: r.notCarried, normLoss: r.normLoss },
       }
     }
-    const r = await exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts)
+    const r = await exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts, this.exportJournal)
     return { ...r, format, dtype: args.dtype ?? hfStoredDtype(engine), checkpoint: ckpt }
   }
 

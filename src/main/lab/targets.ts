@@ -14,6 +14,7 @@ import { trashedMessage, type CheckpointStore } from './checkpoints/store'
 import { findCheckpointByName } from './history/checkpoints'
 import type { DB } from './history/migrations'
 import { getModel, ModelRow, upsertModel } from './history/models'
+import { adoptMovedModel, findMovedModel, modelMissingError, repointModel, userModelDirs } from './modelLocation'
 
 /** A model opened by the lab: engine, its history row, fingerprint and preset. */
 export interface LoadedModel {
@@ -93,6 +94,8 @@ export class Targets {
     private readonly db: DB,
     private readonly store: CheckpointStore,
     private readonly threads: number,
+    /** the user's model folders, where a model that moved is looked for (modelLocation.ts) */
+    private readonly modelDirs: string[] = userModelDirs(),
   ) {}
 
   /** the engine of an opened model, by its directory */
@@ -119,6 +122,8 @@ export class Targets {
     const fp = modelFingerprint(abs)
     const preset = readPreset(abs)
     const embedded = abs === resolve(embeddedModelDir())
+    // a model seen before under another path (moved, the app reinstalled) keeps its row, and so its checkpoints
+    adoptMovedModel(this.db, abs, fp.fingerprint, embedded)
     const row = upsertModel(this.db, {
       path: abs,
       name: embedded ? 'organism (embedded)' : basename(abs),
@@ -138,11 +143,40 @@ export class Targets {
   loadById(id: number, why: string): LoadedModel {
     const row = getModel(this.db, id)
     if (!row) throw new InputError(`${why}: its model (id ${id}) is not in the history`)
+    const path = this.whereIs(row, why)
     try {
-      return this.load(row.path)
+      return this.load(path)
     } catch (e) {
       throw new ModelFormatError(`${why}: its model ${row.path} cannot be opened (${(e as Error).message})`)
     }
+  }
+
+  /**
+   * Where the model of `row` is now: the embedded organism wherever this build keeps it; another model at its last
+   * path if that still holds its fingerprint, else where it is found among the user's model folders (the row follows
+   * it). Found nowhere: its last path if something is there (the checkpoint then says what changed), else the error
+   * saying which folder to pass.
+   */
+  private whereIs(row: ModelRow, why: string): string {
+    if (row.embedded === 1) return embeddedModelDir()
+    const abs = resolve(row.path)
+    if (existsSync(abs)) {
+      const hit = this.models.get(abs)
+      let fingerprint: string | null = hit && hit.stamp === fileStamp(abs) ? hit.fp.fingerprint : null
+      try {
+        fingerprint ??= modelFingerprint(abs).fingerprint
+      } catch {
+        fingerprint = null
+      }
+      if (fingerprint === row.fingerprint) return abs
+    }
+    const found = findMovedModel(this.db, row, this.modelDirs)
+    if (found) {
+      repointModel(this.db, row, found)
+      return found
+    }
+    if (existsSync(abs)) return abs
+    throw modelMissingError(why, row, this.modelDirs, this.db)
   }
 
   info(row: ModelRow, engine?: Engine): ModelInfo {

@@ -84,6 +84,7 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
 export const exportOptions = {
   data: labFlags.data,
   model: labFlags.model,
+  models: labFlags.models,
   threads: labFlags.threads,
   json: labFlags.json,
   out: { type: 'string' },

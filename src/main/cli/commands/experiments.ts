@@ -15,6 +15,7 @@ import {
 } from '../../../shared/api'
 import { Flags, fmt, formatTable, int, labFlags, oneLine, printJson, str, withLab } from '../common'
 import { historyCommand, historyOptions, showCommand } from './history'
+import { UNREADABLE_CELL } from '../../lab/history/cells'
 
 export const experimentsHistoryOptions = {
   ...historyOptions,
@@ -74,17 +75,21 @@ function runRow(r: RunRecord): (string | number)[] {
   const m = r.metrics
   const recall = m.recall === undefined ? '' : `recall ${m.recall}${m.recallOf !== undefined ? `/${m.recallOf}` : ''}, `
   const text = r.status === 'done' || r.outputText ? r.outputText : (r.error ?? '')
+  const metrics = r.unreadable?.includes('metrics') ? `metrics ${UNREADABLE_CELL}` : `${recall}KL ${fmt(m.stabilityKl)}, rep ${fmt(m.repetition, 3)}`
   return [`  r${r.id}`, r.kind, r.status, r.lr ?? '', oneLine(r.prefix ? `(prefixed) ${r.prompt}` : r.prompt, 16), r.maxGen, '',
     r.base ? base(r) : '', '', r.startedAt.replace('T', ' ').slice(0, 19),
-    oneLine(`${recall}KL ${fmt(m.stabilityKl)}, rep ${fmt(m.repetition, 3)}: ${text}`, 60)]
+    oneLine(`${metrics}: ${text}`, 60)]
 }
 
 /** A run in `show EXPERIMENT`: its metrics as columns. */
 function runMetricsRow(r: RunRecord): (string | number)[] {
   const m = r.metrics
+  const completion = oneLine(r.status === 'done' || r.outputText ? r.outputText : (r.error ?? ''), 40)
+  // a metrics cell the history cannot read: its columns say so, the rest of the row is shown
+  if (r.unreadable?.includes('metrics'))
+    return [`r${r.id}`, r.status, r.lr ?? '', r.prefix ? 'yes' : '', r.maxGen, '?', '?', '?', '?', '?', '?', '?', `metrics ${UNREADABLE_CELL} ${completion}`]
   return [`r${r.id}`, r.status, r.lr ?? '', r.prefix ? 'yes' : '', r.maxGen, m.recall ?? '', m.recallOf ?? '', fmt(m.stabilityKl),
-    fmt(m.repetition, 3), fmt(m.compressionRatio, 3), fmt(m.generalisation, 3), fmt(m.locality, 3),
-    oneLine(r.status === 'done' || r.outputText ? r.outputText : (r.error ?? ''), 40)]
+    fmt(m.repetition, 3), fmt(m.compressionRatio, 3), fmt(m.generalisation, 3), fmt(m.locality, 3), completion]
 }
 
 /** `soliloquy history`: experiments (one per action), newest first; --runs lists each one's runs under it. */
@@ -143,6 +148,7 @@ export async function showAnyCommand(flags: Flags, positionals: string[]): Promi
       ['settings', `max tokens ${e.maxGen ?? '—'}, max_seq_len ${e.maxSeq ?? '—'}, step sizes ${e.lrs.join(', ') || '—'}`],
       ['created', `${e.createdAt}${e.finishedAt ? ` → ${e.finishedAt}` : ''}`],
     ]
+    if (e.error) info.push(['error', e.error])
     if (e.title) info.push(['title', e.title])
     if (e.tags.length) info.push(['tags', e.tags.join(', ')])
     if (e.notes) info.push(['notes', e.notes])

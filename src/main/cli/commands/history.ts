@@ -3,6 +3,7 @@ import { InputError } from '../../engine/engine'
 import { runKinds, runStatuses, sortKeys, type HistoryFilter, type RunKind, type RunStatus } from '../../../shared/api'
 import { Flags, fmt, fmtBytes, formatTable, int, labFlags, num, oneLine, printJson, str, withLab } from '../common'
 import { describeRun } from './step'
+import { UNREADABLE_CELL } from '../../lab/history/cells'
 
 export const historyOptions = {
   data: labFlags.data,
@@ -110,6 +111,7 @@ export async function showCommand(flags: Flags, positionals: string[]): Promise<
       info.push(['forgetting', r.metrics.forgetting.map((f) => `lesson ${f.lesson + 1}: loss ${fmt(f.loss, 4)}, recall ${f.recall}`).join('; ')])
     for (const c of d.saved) info.push(['saved as', `checkpoint "${c.name}" (${fmtBytes(c.bytes)})`])
     info.push(['output ids', JSON.stringify(r.outputIds)])
+    if (r.unreadable) info.push(['unreadable', `${r.unreadable.join(', ')} ${UNREADABLE_CELL}`])
     const w = Math.max(...info.map(([k]) => k.length))
     process.stdout.write(info.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n')
   })

@@ -20,6 +20,7 @@ import { exportPeft, type PeftExport } from '../../engine/peft'
 import type { ExportDtype } from '../../../shared/api'
 import type { Fingerprint } from './fingerprint'
 import { CheckpointError } from './error'
+import { ExportJournal, removeStalePartials } from './exportLeftovers'
 
 /** What the OS said, in words, for the errors a user can meet choosing an export directory. */
 function fsWords(code: string | undefined): string {
@@ -111,7 +112,23 @@ export function checkExportTarget(path: string, kind: 'dir' | 'file'): ExportTar
  * Runs `write` into the target's partial path, then renames it onto the target. On any failure or a cancel the
  * partial output is removed, and the target is left as it was.
  */
-export async function writeExport<R>(t: ExportTarget, write: (partial: string) => Promise<R>, opts?: CallOptions): Promise<R> {
+export async function writeExport<R>(
+  t: ExportTarget,
+  write: (partial: string) => Promise<R>,
+  opts?: CallOptions,
+  journal?: ExportJournal,
+): Promise<R> {
+  // what killed exports left in this folder (exportLeftovers.ts), then this one journalled until it ends
+  removeStalePartials(dirname(t.target))
+  const end = journal?.begin(t.partial)
+  try {
+    return await writeStaged(t, write, opts)
+  } finally {
+    end?.()
+  }
+}
+
+async function writeStaged<R>(t: ExportTarget, write: (partial: string) => Promise<R>, opts?: CallOptions): Promise<R> {
   const removePartial = (): void => {
     try {
       rmSync(t.partial, { recursive: true, force: true })
@@ -202,6 +219,7 @@ export async function exportCheckpointDir(
   outDir: string,
   dtype: ExportDtype | undefined,
   opts?: CallOptions,
+  journal?: ExportJournal,
 ): Promise<{ dir: string; files: string[]; bytes: number }> {
   const t = checkExportTarget(outDir, 'dir')
   const r = await writeExport(
@@ -212,6 +230,7 @@ export async function exportCheckpointDir(
       return w
     },
     opts,
+    journal,
   )
   return { dir: t.target, files: r.files, bytes: r.bytes }
 }
@@ -224,9 +243,10 @@ export async function exportGgufFile(
   dtype: ExportDtype | undefined,
   name: string,
   opts?: CallOptions,
+  journal?: ExportJournal,
 ): Promise<{ dir: string; files: string[]; bytes: number }> {
   const t = checkExportTarget(outPath, 'file')
-  const r = await writeExport(t, (file) => exportGguf(engine, view, file, opts, { dtype: dtype ?? 'F16', name }), opts)
+  const r = await writeExport(t, (file) => exportGguf(engine, view, file, opts, { dtype: dtype ?? 'F16', name }), opts, journal)
   return { dir: t.target, files: [basename(t.target)], bytes: r.bytes }
 }
 
@@ -237,9 +257,10 @@ export async function exportAdapter(
   outDir: string,
   dtype: ExportDtype | undefined,
   opts?: CallOptions,
+  journal?: ExportJournal,
 ): Promise<PeftExport & { dir: string }> {
   if (view.length === 0) throw new InputError('a PEFT adapter is a step: export a checkpoint (the base model has no step to carry)')
   const t = checkExportTarget(outDir, 'dir')
-  const r = await writeExport(t, (dir) => exportPeft(engine, view, dir, { dtype: hfDtype(dtype), baseModel: engine.dir }, opts), opts)
+  const r = await writeExport(t, (dir) => exportPeft(engine, view, dir, { dtype: hfDtype(dtype), baseModel: engine.dir }, opts), opts, journal)
   return { ...r, dir: t.target }
 }

@@ -52,6 +52,8 @@ export interface NewExperiment {
   lrs: number[]
   /** the full settings as run (plain JSON) */
   settings: Record<string, unknown>
+  /** the process running it ("host:pid/start", runs.ts OWNER): another process settles it if this one ends first */
+  owner?: string
 }
 
 /** Writes an experiment as `running` (before its runs). Instruments call this too, then insertRun with experimentId. */
@@ -59,11 +61,11 @@ export function createExperiment(db: DB, e: NewExperiment): number {
   const r = db
     .prepare(
       `INSERT INTO experiments (kind, group_id, model_id, model_fingerprint, model_ref, base_checkpoint_id, base_name, base_sha256,
-         prompt, phrase, max_gen_len, max_seq_len, lrs, settings, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+         prompt, phrase, max_gen_len, max_seq_len, lrs, settings, status, created_at, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
     )
     .run(e.kind, e.groupId ?? null, e.modelId, e.modelFingerprint, e.modelRef, e.base?.id ?? null, e.base?.name ?? null,
-      e.base?.sha256 ?? null, e.prompt, e.phrase, e.maxGen, e.maxSeq, JSON.stringify(e.lrs), jsonOf(e.settings), now())
+      e.base?.sha256 ?? null, e.prompt, e.phrase, e.maxGen, e.maxSeq, JSON.stringify(e.lrs), jsonOf(e.settings), now(), e.owner ?? null)
   const id = Number(r.lastInsertRowid)
   announce(db, { type: 'experiment', id, experimentId: id, status: 'running', change: 'created' })
   return id
@@ -142,6 +144,7 @@ interface ExperimentRow {
   notes: string
   tags: string
   starred: number
+  error: string | null
   model_name: string | null
   model_path: string | null
   run_count: number
@@ -190,6 +193,7 @@ function toSummary(db: DB, r: ExperimentRow): ExperimentSummary {
     runCount: r.run_count,
     runStatuses: Object.fromEntries(statuses.map((s) => [s.status, s.n])),
     groupId: r.group_id,
+    error: r.error ?? null,
   }
 }
 

@@ -7,6 +7,7 @@
 // data directory — are left alone).
 import Database from 'better-sqlite3'
 import { markInterrupted } from './runs'
+import { settleOrphanExperiments } from './settle'
 
 export type DB = Database.Database
 
@@ -228,6 +229,12 @@ export const MIGRATIONS: Migration[] = [
       db.prepare('UPDATE runs SET experiment_id = ? WHERE id = ?').run(id, r.id)
     }
   },
+  // v4: an experiment records the process that runs it and why it did not finish: one left `running` by a process
+  // that ended (disk full before its runs were written, a kill) is settled at the next open (history/settle.ts)
+  `
+  ALTER TABLE experiments ADD COLUMN owner TEXT;
+  ALTER TABLE experiments ADD COLUMN error TEXT;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
@@ -313,6 +320,7 @@ export function openDb(path: string): OpenResult {
     }
     const migrated = migrate(db)
     const interrupted = markInterrupted(db)
+    settleOrphanExperiments(db)
     return { db, migrated, interrupted }
   } catch (e) {
     db.close()

@@ -17,6 +17,7 @@ import type {
 } from '../../../shared/api'
 import type { DB } from './migrations'
 import { announce } from './events'
+import { jsonCell } from './cells'
 import { baseOf, settleExperiments } from './experiments'
 
 export function nowIso(): string {
@@ -49,7 +50,7 @@ export function processStartTime(pid: number): string | null {
 /** "host:pid/start" of this process, stored on running rows so another process can tell whether they are orphaned. */
 export const OWNER = `${hostname()}:${process.pid}/${processStartTime(process.pid) ?? ''}`
 
-function ownerAlive(owner: string | null): boolean {
+export function ownerAlive(owner: string | null): boolean {
   if (!owner) return false
   const i = owner.lastIndexOf(':')
   const host = owner.slice(0, i)
@@ -346,7 +347,8 @@ interface RunRow {
 }
 
 function toRecord(db: DB, r: RunRow): RunRecord {
-  return {
+  const unreadable: string[] = []
+  const rec: RunRecord = {
     id: r.id,
     kind: r.kind,
     experimentId: r.experiment_id ?? null,
@@ -357,7 +359,7 @@ function toRecord(db: DB, r: RunRow): RunRecord {
     checkpointId: r.checkpoint_id,
     modelRef: r.model_ref,
     parentRunId: r.parent_run_id,
-    chain: JSON.parse(r.chain || '[]') as ChainStep[],
+    chain: jsonCell<ChainStep[]>(r.chain, [], 'chain', unreadable),
     prompt: r.prompt,
     prefix: r.prefix ?? '',
     phrase: r.phrase,
@@ -367,16 +369,18 @@ function toRecord(db: DB, r: RunRow): RunRecord {
     temperature: r.temperature,
     topP: r.top_p,
     seed: r.seed,
-    outputIds: r.output_ids ? (JSON.parse(r.output_ids) as number[]) : [],
+    outputIds: jsonCell<number[]>(r.output_ids, [], 'outputIds', unreadable),
     outputText: r.output_text ?? '',
     fullText: r.full_text ?? r.output_text ?? '',
-    metrics: r.metrics ? (JSON.parse(r.metrics) as RunMetrics) : {},
+    metrics: jsonCell<RunMetrics>(r.metrics, {}, 'metrics', unreadable),
     status: r.status,
     error: r.error,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     ms: r.ms,
   }
+  if (unreadable.length) rec.unreadable = unreadable
+  return rec
 }
 
 /** Every run of an experiment, in its order. */

@@ -1,4 +1,5 @@
 // Results that leave the app: files made in the page and handed to the browser's download (or Electron's save).
+import { csvCell } from '@shared/csvCell'
 import { formatStepSize, seedRows, seedWords } from '@shared/seedTable'
 import type { RunRecord } from '@shared/api'
 
@@ -40,9 +41,8 @@ export function seedTableMarkdown(runs: RunRecord[]): string {
   return [line(header), `|${header.map(() => ' --- ').join('|')}|`, ...body.map(line)].join('\n') + '\n'
 }
 
-/** The same table as CSV (RFC 4180 quoting). */
+/** The same table as CSV (RFC 4180 quoting; formula-like cells neutralised, src/shared/csvCell.ts). */
 export function seedTableCsv(runs: RunRecord[]): string {
   const { header, body } = seedGrid(runs)
-  const q = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
-  return [header, ...body].map((r) => r.map(q).join(',')).join('\r\n') + '\r\n'
+  return [header, ...body].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
 }
