@@ -1,9 +1,10 @@
 // The small preset shipped beside a model: the experiment's defaults (prompt, phrase, step sizes, reference text,
 // probe texts). Without one, the seed's values.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { SEED_DEFAULTS } from '../../shared/api'
 import { readJson } from './config'
+import { readModelText } from './modelFiles'
 
 export interface Preset {
   prompt: string
@@ -40,7 +41,7 @@ export function readPreset(dir: string): Preset {
   let reference: string | null = null
   if (typeof raw.reference === 'string') {
     const rp = join(dir, raw.reference)
-    reference = existsSync(rp) ? readFileSync(rp, 'utf8') : raw.reference
+    reference = existsSync(rp) ? readModelText(rp, raw.reference) : raw.reference
   }
   let probes: Record<string, string> = {}
   if (typeof raw.probes === 'string' && existsSync(join(dir, raw.probes))) {
