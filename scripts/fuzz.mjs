@@ -7,7 +7,8 @@
 //           there), corpora in scripts/fuzz/corpus/<target>/; each target runs in a worker thread so a hang (an
 //           input that takes longer than --hang seconds) is caught and saved.
 // Options: --seconds N (default 30) · --target a,b (only these; a pending target runs only when named) · --native /
-// --ts (one half) · --seed S · --hang S (default 10) · --replay FILE --target T (run one input and say what happened).
+// --ts (one half) · --seed S · --hang S (default 10) · --rss-mb M (TypeScript targets' memory cap, default 1024) ·
+// --replay FILE --target T (run one input and say what happened).
 // Findings are written to fuzz-findings/ (git-ignored); a fixed finding becomes a corpus file (regression-…), which
 // test/fuzz-corpus.test.ts replays on every `npm test`.
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -27,6 +28,9 @@ const flag = (name) => args.includes(`--${name}`)
 const seconds = Number(opt('seconds', '30'))
 const seed = Number(opt('seed', String(Date.now() % 1e9)))
 const hangSeconds = Number(opt('hang', '10'))
+// the memory a TypeScript target may take (the process's resident set, worker included): an input that takes it past
+// this is a finding, as a hang is (a parser's memory must be bounded by what the file justifies, issue 20)
+const rssMb = Number(opt('rss-mb', '1024'))
 const only = opt('target', '')?.split(',').filter(Boolean) ?? []
 const replay = opt('replay', '')
 const findingsDir = join(root, 'fuzz-findings')
@@ -162,7 +166,7 @@ function runTarget(workerFile, name, pending) {
   return new Promise((done) => {
     const t0 = Date.now()
     const w = new Worker(workerFile, {
-      workerData: { target: name, seconds, seed, corpus, findings: findingsDir, scratch, shared, replay: replay || undefined },
+      workerData: { target: name, seconds, seed, corpus, findings: findingsDir, scratch, shared, replay: replay || undefined, rssMb },
       resourceLimits: { maxOldGenerationSizeMb: 2048 },
     })
     let last = -1
@@ -185,6 +189,14 @@ function runTarget(workerFile, name, pending) {
       return p
     }
     const timer = setInterval(() => {
+      // a transient peak the worker's own check after each input would miss
+      const rss = process.memoryUsage.rss() / (1 << 20)
+      if (rss > rssMb) {
+        const p = saveCurrent('rss')
+        console.log(`${name}: the process reached ${rss.toFixed(0)} MB resident, above --rss-mb ${rssMb}`)
+        finish(`ts ${name}: FINDING (memory: ${rss.toFixed(0)} MB > ${rssMb} MB), reproducer ${p}`, { target: name, path: p })
+        return
+      }
       const n = Atomics.load(counters, 0)
       if (n !== last) {
         last = n

@@ -130,7 +130,7 @@ describe('GGUF metadata is bounded by the file and a budget (issue 20, items 1, 
     const head = ggufWithMetadata([u8Array('big.array', 3_000_000_000)]).done()
     const p = sparseFile(join(tmp(), 'model.gguf'), head.length + 1000, [[0, head]])
     expect(refusal(() => readGguf(p))).toBe(
-      'model.gguf: big.array: an array of 3000000000 u8 elements needs at least 3000000000 bytes; 1000 are left in the file — corrupt header',
+      `model.gguf: the file ends inside its header (big.array: an array of 3000000000 u8 elements needs at least 3000000000 bytes at byte ${head.length}; 1000 are left) — truncated download or corrupt header?`,
     )
   })
 

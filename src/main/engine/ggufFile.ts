@@ -199,7 +199,7 @@ class HeaderReader {
         // counts checked against the bytes left, then the budget, before anything is allocated
         const left = this.size - this.pos
         if (n64 > BigInt(Math.floor(left / min)))
-          this.fail(`${what}: an array of ${n64} ${VALUE_TYPE_NAMES[et]} elements needs at least ${n64 * BigInt(min)} bytes; ${left} are left in the file — corrupt header`)
+          this.fail(`the file ends inside its header (${what}: an array of ${n64} ${VALUE_TYPE_NAMES[et]} elements needs at least ${n64 * BigInt(min)} bytes at byte ${this.pos}; ${left} are left) — truncated download or corrupt header?`)
         const n = Number(n64)
         this.elements += n
         if (this.elements > GGUF_MAX_ARRAY_ELEMENTS)
