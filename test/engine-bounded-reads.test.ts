@@ -143,6 +143,36 @@ describe('GGUF metadata is bounded by the file and a budget (issue 20, items 1, 
   })
 })
 
+describe('GGUF strings and names in all are bounded too (issue 20, items 8, 16)', () => {
+  it('five 16 MB strings pass the metadata\'s string budget (sparse)', () => {
+    const n = 16 * 1024 * 1024
+    const pieces: [number, Buffer][] = []
+    const head = new Bytes().raw('GGUF').u32(3).u64(0).u64(5).done()
+    pieces.push([0, head])
+    let at = head.length
+    for (let i = 0; i < 5; i++) {
+      const kv = new Bytes().str(`s${i}`).u32(8).u64(n).done()
+      pieces.push([at, kv])
+      at += kv.length + n
+    }
+    const p = sparseFile(join(tmp(), 'model.gguf'), at, pieces)
+    expect(refusal(() => readGguf(p))).toBe('model.gguf: s3: the metadata\'s strings pass 67108864 bytes in all, more than any model\'s vocabulary needs')
+  })
+  it('a tensor name of 64 bytes or more is refused as llama.cpp refuses it', () => {
+    const name = 'n'.repeat(5000)
+    const b = ggufWithMetadata([], 1).str(name).u32(1).u64(8).u32(0).u64(0).done()
+    const p = join(tmp(), 'model.gguf')
+    writeFileSync(p, Buffer.concat([b, Buffer.alloc(64)]))
+    expect(refusal(() => readGguf(p))).toBe(`model.gguf: tensor name 0 (${'n'.repeat(120)}… (5000 characters)) is 5000 bytes long; ggml names are shorter than 64`)
+  })
+  it('any error line of a model file is capped, keeping its head and tail', () => {
+    const base = JSON.parse(readFileSync(join(ORGANISM, 'config.json'), 'utf8')) as Record<string, unknown>
+    const m = refusal(() => parseLlamaConfig({ ...base, model_type: 'x'.repeat(50_000) }))
+    expect(m.length).toBeLessThanOrEqual(1000)
+    expect(m).toMatch(/^config\.json: model_type "x{600,}… \(50078 characters in all\) …x+" is not a Llama-family model \(llama, mistral, qwen2\)$/)
+  })
+})
+
 describe('GGUF tensors may not share bytes (issue 20, item 11)', () => {
   it('two tensors at the same offset are refused, as llama.cpp refuses them', () => {
     const info = (name: string, rel: number): Buffer => new Bytes().str(name).u32(1).u64(8).u32(0).u64(rel).done()
