@@ -12,6 +12,7 @@ import { unpickleTorch } from '../src/main/engine/pickle'
 import { readPreset } from '../src/main/engine/preset'
 import { readPthTensors } from '../src/main/engine/pth'
 import { readCheckpointFiles } from '../src/main/engine/safetensors'
+import { modelFingerprint } from '../src/main/lab/checkpoints/fingerprint'
 import { ORGANISM, ROOT, tmp, writeTinyModel } from './helpers'
 
 const tiny = { dim: 16, ffn: 32, layers: 1, heads: 2, kvHeads: 2, tied: false }
@@ -397,5 +398,15 @@ describe('the weights the index names (issue 20, items 9, 10, 18)', () => {
       for (const k of Object.keys(m)) if (m[k] === 'model-00002-of-00002.safetensors') m[k] = 'shards/model-00002-of-00002.safetensors'
     })
     expect(() => Engine.load(d)).not.toThrow()
+  })
+})
+
+describe('the fingerprint reads a bounded sample of every file (issue 20)', () => {
+  it('a stray .safetensors claiming a 3 GB header (sparse) is sampled, not read whole', () => {
+    const d = organismCopy()
+    const len = Buffer.alloc(8)
+    len.writeBigUInt64LE(3_000_000_000n)
+    sparseFile(join(d, 'stray.safetensors'), 3_000_000_008, [[0, len]])
+    expect(modelFingerprint(d).files['stray.safetensors']).toMatch(/^3000000008:[0-9a-f]{64}$/)
   })
 })

@@ -51,7 +51,8 @@ export function modelFingerprint(dir: string): Fingerprint {
         if (size >= 8 && !name.endsWith('.gguf')) {
           const lb = Buffer.alloc(8)
           readSync(fd, lb, 0, 8, 0)
-          headerEnd = Math.min(size, 8 + Number(lb.readBigUInt64LE(0)))
+          // at most the 100 MB a safetensors header may have: a stray file claiming 3 GB was read whole before
+          headerEnd = Math.min(size, 8 + Math.min(Number(lb.readBigUInt64LE(0)), 100_000_000))
         }
         read(0, headerEnd)
         const dataLen = size - headerEnd
