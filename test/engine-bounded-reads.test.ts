@@ -281,6 +281,19 @@ describe('only regular files are read from a model folder (issue 20, items 6, 7)
     fifo(join(d2, 'soliloquy.txt'))
     expect(refusal(() => readPreset(d2))).toBe(`soliloquy.txt: ${FIFO}`)
   })
+  it('a preset naming a text outside the model folder is refused; one inside is read, a name that is no file is the text', () => {
+    const d = organismCopy()
+    const preset = JSON.parse(readFileSync(join(d, 'preset.json'), 'utf8')) as Record<string, unknown>
+    writeFileSync(join(d, '..', 'outside.txt'), 'not the model folder\'s')
+    writeFileSync(join(d, 'preset.json'), JSON.stringify({ ...preset, reference: '../outside.txt' }))
+    expect(refusal(() => readPreset(d))).toBe(
+      'preset.json: reference "../outside.txt" names a file outside the model folder; give a file inside it (or the text itself)',
+    )
+    writeFileSync(join(d, 'preset.json'), JSON.stringify({ ...preset, reference: 'soliloquy.txt' }))
+    expect(readPreset(d).reference).toBe(readFileSync(join(d, 'soliloquy.txt'), 'utf8'))
+    writeFileSync(join(d, 'preset.json'), JSON.stringify({ ...preset, reference: 'To be, or not to be' }))
+    expect(readPreset(d).reference).toBe('To be, or not to be')
+  })
   it('a FIFO as a .pth shard', () => {
     const d = tmp()
     fifo(join(d, 'consolidated.00.pth'))

@@ -4,7 +4,7 @@
 // justify (READ_LIMITS), and a JSON file is checked for nesting depth before it is parsed, so no file can make a
 // reader allocate gigabytes or recurse off the stack.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, Stats, statSync } from 'node:fs'
-import { basename } from 'node:path'
+import { basename, isAbsolute, resolve, sep } from 'node:path'
 import { ModelFormatError } from './config'
 import { fsProblem } from './fserrors'
 
@@ -31,6 +31,15 @@ export type FileKind = keyof typeof READ_LIMITS
 
 /** The deepest JSON nesting read: every model file nests < 10 levels; a deeper one would only exhaust the stack. */
 export const MAX_JSON_DEPTH = 128
+
+/**
+ * `rel` (a name a model file gives: a shard, a preset's reference text) names a path inside `dir`: relative, and not
+ * climbing out with "..". Symlinks inside are followed as usual (the Hugging Face cache links shards to its blobs).
+ */
+export function staysInside(dir: string, rel: string): boolean {
+  const root = resolve(dir)
+  return !isAbsolute(rel) && resolve(root, rel).startsWith(root.endsWith(sep) ? root : root + sep)
+}
 
 /** The limit for a file read under `label` (a known name, else a text file's). */
 export function readLimit(label: string): number {

@@ -2,10 +2,10 @@
 // raw data. We parse headers here (cheap, and errors read better in TypeScript) and hand the native engine only
 // file paths and byte offsets; it memory-maps the data.
 import { closeSync, fstatSync, readdirSync, readSync } from 'node:fs'
-import { isAbsolute, join, resolve, sep } from 'node:path'
+import { join } from 'node:path'
 import { clipped, ModelFormatError, openModelFile, readJson, shownValue } from './config'
 import { present } from './fserrors'
-import { jsonScan, tooDeep } from './modelFiles'
+import { jsonScan, staysInside, tooDeep } from './modelFiles'
 
 export type DType = 'F32' | 'F16' | 'BF16'
 /** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
@@ -202,12 +202,10 @@ function readWeightMap(dir: string, index: string): Map<string, string> {
   if (!map || typeof map !== 'object' || Array.isArray(map))
     throw new ModelFormatError('model.safetensors.index.json: has no weight_map')
   const out = new Map<string, string>()
-  const root = resolve(dir)
   for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
     if (typeof file !== 'string' || file.length === 0)
       throw new ModelFormatError(`model.safetensors.index.json: weight_map["${clipped(name)}"] must be a shard's file name (found ${shownValue(file)})`)
-    const abs = resolve(root, file)
-    if (isAbsolute(file) || !abs.startsWith(root.endsWith(sep) ? root : root + sep))
+    if (!staysInside(dir, file))
       throw new ModelFormatError(
         `model.safetensors.index.json: weight_map places ${clipped(name)} in ${shownValue(file)}, outside the model folder; shards must lie inside it`,
       )
