@@ -422,4 +422,9 @@ describe('the fingerprint reads a bounded sample of every file (issue 20)', () =
     sparseFile(join(d, 'stray.safetensors'), 3_000_000_008, [[0, len]])
     expect(modelFingerprint(d).files['stray.safetensors']).toMatch(/^3000000008:[0-9a-f]{64}$/)
   })
+  it('config.json and the tokenizer files it hashes whole are read within their bounds (a sparse 3 GB tokenizer.model)', () => {
+    const d = organismCopy()
+    sparseFile(join(d, 'tokenizer.model'), 3e9, [])
+    expect(refusal(() => modelFingerprint(d))).toBe('tokenizer.model: is 3000000000 bytes, more than a tokenizer.model can justify (at most 67108864 are read)')
+  })
 })
