@@ -27,7 +27,6 @@ export const READ_LIMITS = {
   'preset.json': 16 * MiB,
   text: 16 * MiB,
 } as const
-export type FileKind = keyof typeof READ_LIMITS
 
 /** The deepest JSON nesting read: every model file nests < 10 levels; a deeper one would only exhaust the stack. */
 export const MAX_JSON_DEPTH = 128
@@ -52,7 +51,7 @@ function kindOf(st: Stats): string {
   if (st.isCharacterDevice()) return 'a character device'
   if (st.isBlockDevice()) return 'a block device'
   if (st.isSocket()) return 'a socket'
-  return 'not a regular file'
+  return 'a special file'
 }
 
 /**
