@@ -1,7 +1,7 @@
 // Hardening round 3 (issue 20), the file parsers: no model file can exhaust memory, block a reader or load weights
 // other than those its index names. Every crafted file is built here; large ones are sparse (a hole takes no disk).
 import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, copyFileSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ModelFormatError, parseLlamaConfig } from '../src/main/engine/config'
@@ -427,4 +427,24 @@ describe('the fingerprint reads a bounded sample of every file (issue 20)', () =
     sparseFile(join(d, 'tokenizer.model'), 3e9, [])
     expect(refusal(() => modelFingerprint(d))).toBe('tokenizer.model: is 3000000000 bytes, more than a tokenizer.model can justify (at most 67108864 are read)')
   })
+})
+
+describe('the fuzz harness caps memory (issue 20)', () => {
+  it('a run that takes the process past --rss-mb is a finding, saved with its reproducer', () => {
+    const input = join(ROOT, 'scripts', 'fuzz', 'corpus', 'pickle', 'memo-opcodes.pkl')
+    const run = (cap: string) => spawnSync(process.execPath, [join(ROOT, 'scripts', 'fuzz.mjs'), '--ts', '--target', 'pickle', '--replay', input, '--rss-mb', cap], { cwd: ROOT, encoding: 'utf8' })
+    const over = run('1')
+    const m = /ts pickle: FINDING \(memory: \d+ MB > 1 MB\), reproducer (\S+)/.exec(over.stdout)
+    expect(m, over.stdout + over.stderr).not.toBeNull()
+    rmSync(m![1], { force: true })
+    try {
+      rmdirSync(join(ROOT, 'fuzz-findings')) // only when this run made it and left it empty
+    } catch {
+      /* other findings are kept */
+    }
+    expect(over.status).toBe(1)
+    const within = run('4096')
+    expect(within.stdout, within.stderr).toMatch(/ts pickle: replayed: ok/)
+    expect(within.status).toBe(0)
+  }, 120_000)
 })
