@@ -159,6 +159,13 @@ describe('GGUF strings and names in all are bounded too (issue 20, items 8, 16)'
     const p = sparseFile(join(tmp(), 'model.gguf'), at, pieces)
     expect(refusal(() => readGguf(p))).toBe('model.gguf: s3: the metadata\'s strings pass 67108864 bytes in all, more than any model\'s vocabulary needs')
   })
+  it('tensor and metadata counts past what any model has are refused before the tables are built', () => {
+    const p = join(tmp(), 'model.gguf')
+    writeFileSync(p, Buffer.concat([new Bytes().raw('GGUF').u32(3).u64(100_000).u64(0).done(), Buffer.alloc(4_000_000)]))
+    expect(refusal(() => readGguf(p))).toBe('model.gguf: tensor count 100000 is more than any model has (at most 65536 are read)')
+    sparseFile(p, 400_000_000, [[0, new Bytes().raw('GGUF').u32(3).u64(0).u64(20_000_000).done()]])
+    expect(refusal(() => readGguf(p))).toBe('model.gguf: metadata count 20000000 is more than any model has (at most 65536 keys are read)')
+  })
   it('a tensor name of 64 bytes or more is refused as llama.cpp refuses it', () => {
     const name = 'n'.repeat(5000)
     const b = ggufWithMetadata([], 1).str(name).u32(1).u64(8).u32(0).u64(0).done()
@@ -323,6 +330,15 @@ describe('JSON nesting and huge headers name the file (issue 20, item 17)', () =
     writeFileSync(join(d, 'tokenizer.json'), `{"version":"1.0","normalizer":${norm},"model":{"type":"BPE","vocab":{},"merges":[]}}`)
     expect(refusal(() => Engine.load(d))).toBe(
       'tokenizer.json: nests arrays and objects more than 128 levels deep (at byte 2205); no model file needs that many',
+    )
+  })
+  it('a weight_map of a million entries is refused before it is parsed', () => {
+    const d = organismCopy()
+    const parts: string[] = []
+    for (let i = 0; i < 1e6; i++) parts.push(`"t${i}":"model-00001-of-00002.safetensors"`)
+    writeFileSync(join(d, 'model.safetensors.index.json'), `{"metadata":{},"weight_map":{${parts.join(',')}}}`)
+    expect(refusal(() => Engine.load(d))).toMatch(
+      /^model\.safetensors\.index\.json: an object or array has more than 262144 members \(at byte \d+\); no model\.safetensors\.index\.json needs that many$/,
     )
   })
   it('a safetensors header with a million tensors is refused by its count, before it is parsed', () => {

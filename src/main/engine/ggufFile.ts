@@ -101,6 +101,10 @@ export const GGUF_MAX_ARRAY_ELEMENTS = 1 << 23
 export const GGUF_MAX_STRING_BYTES = 1 << 24
 export const GGUF_MAX_TOTAL_STRING_BYTES = 1 << 26
 
+/** Tensors and metadata keys read from one file: a Llama-405B GGUF has ~1,140 tensors and ~40 keys. */
+export const GGUF_MAX_TENSORS = 1 << 16
+export const GGUF_MAX_KEYS = 1 << 16
+
 /** The fewest bytes one element of each metadata value type takes in the file (a string: its u64 length). */
 const MIN_VALUE_BYTES: Record<number, number> = {
   0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 9: 12, 10: 8, 11: 8, 12: 8,
@@ -248,6 +252,9 @@ export function readGguf(path: string): GgufFile {
     if (version !== 2 && version !== 3) fail(`unknown GGUF version ${version} (2 and 3 are supported)`)
     const nTensors = r.size64('tensor count', size)
     const nKv = r.size64('metadata count', size)
+    // a Map of 17M keys throws, and every entry costs memory a byte of the file does not: counts bounded first
+    if (nTensors > GGUF_MAX_TENSORS) fail(`tensor count ${nTensors} is more than any model has (at most ${GGUF_MAX_TENSORS} are read)`)
+    if (nKv > GGUF_MAX_KEYS) fail(`metadata count ${nKv} is more than any model has (at most ${GGUF_MAX_KEYS} keys are read)`)
     const kv = new Map<string, GgufValue>()
     for (let i = 0; i < nKv; i++) {
       const key = r.string(`metadata key ${i}`)

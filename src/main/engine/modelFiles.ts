@@ -28,6 +28,15 @@ export const READ_LIMITS = {
   text: 16 * MiB,
 } as const
 
+/**
+ * The most members one JSON object or array of each kind of file may have (V8 took ~18 s to parse an object of a
+ * million keys): tokenizer.json's vocabulary and merges run to ~300k (2^21 allowed), everything else to a few
+ * thousand (an index of DeepSeek-V3's 91k tensors; 2^18 allowed).
+ */
+export function maxJsonMembers(label: string): number {
+  return basename(label) === 'tokenizer.json' ? 1 << 21 : 1 << 18
+}
+
 /** The deepest JSON nesting read: every model file nests < 10 levels; a deeper one would only exhaust the stack. */
 export const MAX_JSON_DEPTH = 128
 
@@ -151,11 +160,11 @@ export function readModelBytes(path: string, label: string, limit = readLimit(la
  * million keys, so a count is checked first). Scans bytes (UTF-8 continuation bytes are ≥ 0x80, so never a bracket,
  * a comma or a quote) and skips strings.
  */
-export function jsonScan(b: Uint8Array, max = MAX_JSON_DEPTH): { tooDeepAt: number; members: number } {
+export function jsonScan(b: Uint8Array, max = MAX_JSON_DEPTH, widestAllowed = Infinity): { tooDeepAt: number; members: number; tooWideAt: number } {
   let depth = 0
   let inString = false
-  let commas = 0 // between members of the outer value
   let content = false // the outer value has a member
+  const commas = new Float64Array(max + 2) // commas so far in the open container at each depth
   for (let i = 0; i < b.length; i++) {
     const c = b[i]
     if (inString) {
@@ -167,11 +176,14 @@ export function jsonScan(b: Uint8Array, max = MAX_JSON_DEPTH): { tooDeepAt: numb
     if (depth >= 1 && !content && !(closes && depth === 1) && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) content = true
     if (c === 0x22) inString = true
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return { tooDeepAt: i, members: commas + 1 }
+      if (++depth > max) return { tooDeepAt: i, members: commas[1] + 1, tooWideAt: -1 }
+      commas[depth] = 0
     } else if (closes) depth--
-    else if (c === 0x2c && depth === 1) commas++
+    else if (c === 0x2c && depth >= 1) {
+      if (++commas[depth] + 1 > widestAllowed) return { tooDeepAt: -1, members: commas[1] + 1, tooWideAt: i }
+    }
   }
-  return { tooDeepAt: -1, members: content ? commas + 1 : 0 }
+  return { tooDeepAt: -1, members: content ? commas[1] + 1 : 0, tooWideAt: -1 }
 }
 
 export function tooDeep(label: string, at: number): string {
@@ -181,8 +193,11 @@ export function tooDeep(label: string, at: number): string {
 /** A model folder's JSON file, parsed; bounded in size and nesting; errors name the file. */
 export function readModelJson(path: string, label: string, limit = readLimit(label)): unknown {
   const b = readModelBytes(path, label, limit)
-  const deep = jsonScan(b).tooDeepAt
-  if (deep >= 0) throw new ModelFormatError(tooDeep(label, deep))
+  const widest = maxJsonMembers(label)
+  const scan = jsonScan(b, MAX_JSON_DEPTH, widest)
+  if (scan.tooDeepAt >= 0) throw new ModelFormatError(tooDeep(label, scan.tooDeepAt))
+  if (scan.tooWideAt >= 0)
+    throw new ModelFormatError(`${label}: an object or array has more than ${widest} members (at byte ${scan.tooWideAt}); no ${basename(label)} needs that many`)
   try {
     return JSON.parse(b.toString('utf8')) as unknown
   } catch (e) {
