@@ -307,6 +307,17 @@ describe('only regular files are read from a model folder (issue 20, items 6, 7)
     expect(refusal(() => readPthTensors(join(d, 'consolidated.00.pth')))).toBe(`consolidated.00.pth: ${FIFO}`)
   })
 
+  it('a FIFO or a link to /dev/zero among the files an export copies (never read at load) fails the export in words', async () => {
+    for (const [f, make] of [['generation_config.json', (p: string) => fifo(p)], ['special_tokens_map.json', (p: string) => symlinkSync('/dev/zero', p)]] as const) {
+      const d = organismCopy()
+      const engine = Engine.load(d)
+      make(join(d, f))
+      const err = await engine.exportHF([], join(tmp(), 'out'), { dtype: 'F32' }).then(() => undefined, (e: Error) => e)
+      expect(err).toBeInstanceOf(ModelFormatError)
+      expect(err!.message).toMatch(new RegExp(`^${f.replace('.', '\\.')}: is a (named pipe \\(FIFO\\)|character device \\(a link to /dev/zero\\)), not a regular file; only regular files are read from a model folder$`))
+    }
+  })
+
   for (const [f, dev] of [['config.json', '/dev/zero'], ['tokenizer.json', '/dev/zero'], ['tokenizer_config.json', '/dev/zero'], ['tokenizer.model', '/dev/urandom']])
     it(`${f} linked to ${dev}`, () => {
       const d = organismCopy()
