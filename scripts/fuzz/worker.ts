@@ -19,6 +19,8 @@ export interface WorkerArgs {
   /** Int32 [0] = inputs started, [1] = byte length of the current input; then the bytes */
   shared: SharedArrayBuffer
   replay?: string
+  /** the resident-set cap in MiB: an input after which the process is above it is a finding */
+  rssMb?: number
 }
 
 export const SHARED_HEADER = 8
@@ -48,10 +50,18 @@ function main(a: WorkerArgs): void {
     bytes.set(input.subarray(0, n))
     Atomics.store(counters, 1, n)
     Atomics.add(counters, 0, 1)
+    const overCap = (): string | undefined => {
+      const rss = process.memoryUsage.rss() / (1 << 20)
+      return a.rssMb && rss > a.rssMb ? `the process is at ${rss.toFixed(0)} MB resident after this input, above the cap of ${a.rssMb} MB` : undefined
+    }
     try {
       const what = target.run(input, a.scratch)
+      const over = overCap()
+      if (over) return { sig: 'finding', finding: over }
       return { sig: `ok${what ? `: ${what}` : ''}` }
     } catch (e) {
+      const over = overCap()
+      if (over) return { sig: 'finding', finding: over }
       const own = target.expected.some((c) => e instanceof c)
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : `thrown ${String(e)}`
       if (own) return { sig: msg.replace(/\d+/g, '#').replace(/"[^"]*"|\([^)]*\)|\[[^\]]*\]/g, '_').slice(0, 120) }

@@ -3,9 +3,10 @@
 // RoPE of rope_type default, llama3, linear and dynamic, from legacy rope_scaling + rope_theta or transformers ≥ 5
 // rope_parameters; attention_bias / mlp_bias. Settings the engine does not implement are refused with a message
 // naming the field, never silently ignored.
-import { openSync, readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { fsProblem } from './fserrors'
 import { checkPretrainingTp, checkRopeFrequencies, checkRopeTheta, checkSpecialIds } from './configFields'
+import { openRegularFile, readModelJson } from './modelFiles'
 
 export interface LlamaConfig {
   vocab: number
@@ -58,11 +59,28 @@ export interface RopeScaling {
   maxPositionEmbeddings?: number
 }
 
+/** The longest error line a model file can produce; a longer one keeps its head and tail and says its length. */
+export const MAX_ERROR_CHARS = 1000
+
 export class ModelFormatError extends Error {
   constructor(message: string) {
-    super(message)
+    super(
+      message.length <= MAX_ERROR_CHARS
+        ? message
+        : `${message.slice(0, MAX_ERROR_CHARS - 300)}… (${message.length} characters in all) …${message.slice(-200)}`,
+    )
     this.name = 'ModelFormatError'
   }
+}
+
+/** A JSON value as an error shows it (clipped). */
+export function shownValue(v: unknown): string {
+  return clipped(JSON.stringify(v) ?? String(v))
+}
+
+/** A value from a file as an error shows it: whole when short, else its head and its size (a 50 MB tensor name). */
+export function clipped(value: string, max = 120): string {
+  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`
 }
 
 /** The engine indexes with 32-bit ints: a dimension past this cannot be addressed (and no real model has one). */
@@ -86,7 +104,7 @@ const FIELD_LIMITS: Record<string, number> = {
 function positiveInt(raw: Record<string, unknown>, key: string, file: string): number {
   const v = raw[key]
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
-    throw new ModelFormatError(`${file}: ${key} must be a positive integer (found ${JSON.stringify(v)})`)
+    throw new ModelFormatError(`${file}: ${key} must be a positive integer (found ${shownValue(v)})`)
   const most = FIELD_LIMITS[key] ?? MAX_DIMENSION
   if (v > most) throw new ModelFormatError(`${file}: ${key} ${v} is beyond what the engine can address (at most ${most})`)
   return v
@@ -142,7 +160,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   // biases: LlamaForCausalLM's attention_bias (q, k, v, o) and mlp_bias (gate, up, down); Qwen2 has q/k/v biases
   for (const flag of ['attention_bias', 'mlp_bias'] as const)
     if (raw[flag] !== undefined && raw[flag] !== null && typeof raw[flag] !== 'boolean')
-      throw new ModelFormatError(`${file}: ${flag} must be true or false (found ${JSON.stringify(raw[flag])})`)
+      throw new ModelFormatError(`${file}: ${flag} must be true or false (found ${shownValue(raw[flag])})`)
   const isQwen2 = mt === 'qwen2'
   const attnBias = raw.attention_bias === true
   const biasQKV = attnBias || isQwen2
@@ -159,8 +177,12 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   if (act !== 'silu') throw new ModelFormatError(`${file}: hidden_act "${String(act)}" is not supported (only silu)`)
   checkPretrainingTp(raw, file)
 
+  // absent (or null): the model class's default; anything else must be a positive whole number (-5, "abc" or 0
+  // became the default silently before); a larger context than the engine uses is capped, not refused
   const maxPosRaw = raw.max_position_embeddings ?? defaults.maxPos
-  const maxPos = typeof maxPosRaw === 'number' && maxPosRaw > 0 ? Math.min(maxPosRaw, 1 << 16) : defaults.maxPos
+  if (typeof maxPosRaw !== 'number' || !Number.isSafeInteger(maxPosRaw) || maxPosRaw <= 0)
+    throw new ModelFormatError(`${file}: max_position_embeddings must be a positive integer (found ${shownValue(maxPosRaw)})`)
+  const maxPos = Math.min(maxPosRaw, 1 << 16)
   if (Array.isArray(raw.layer_types) && raw.layer_types.some((t) => t !== 'full_attention'))
     throw new ModelFormatError(`${file}: layer_types other than "full_attention" are not supported (per-layer attention kinds)`)
   const partial = raw.partial_rotary_factor ?? rope.fields.partial_rotary_factor
@@ -219,7 +241,7 @@ function readRope(
   const num = (key: string, positive = true): number => {
     const v = fields[key]
     if (typeof v !== 'number' || !Number.isFinite(v) || (positive && !(v > 0)))
-      throw new ModelFormatError(`${file}: ${where}.${key} must be a positive number for rope_type "${String(type)}" (found ${JSON.stringify(v)})`)
+      throw new ModelFormatError(`${file}: ${where}.${key} must be a positive number for rope_type "${String(type)}" (found ${shownValue(v)})`)
     return v
   }
   switch (type) {
@@ -268,7 +290,7 @@ function readSlidingWindow(raw: Record<string, unknown>, file: string, mt: strin
     if (sw === null) return 0
     if (sw === undefined) return 4096
     if (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0)
-      throw new ModelFormatError(`${file}: sliding_window must be a positive integer or null (found ${JSON.stringify(sw)})`)
+      throw new ModelFormatError(`${file}: sliding_window must be a positive integer or null (found ${shownValue(sw)})`)
     return sw
   }
   if (sw !== undefined && sw !== null)
@@ -338,27 +360,14 @@ export function ropeInverseFrequencies(
 
 /** A model file opened for reading (its descriptor), or a ModelFormatError saying in words why not. */
 export function openModelFile(path: string, label: string): number {
-  try {
-    return openSync(path, 'r')
-  } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be opened: ${fsProblem(e)}`)
-  }
+  return openRegularFile(path, label)
 }
 
+/** A JSON object file of a model folder, read through the bounded reader (modelFiles.ts). */
 export function readJson(path: string, label: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be read: ${fsProblem(e)}`)
-  }
-  try {
-    const v: unknown = JSON.parse(text)
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
-    return v as Record<string, unknown>
-  } catch (e) {
-    throw new ModelFormatError(`${label}: is not valid JSON (${(e as Error).message})`)
-  }
+  const v = readModelJson(path, label)
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ModelFormatError(`${label}: is not valid JSON (not an object)`)
+  return v as Record<string, unknown>
 }
 
 /** Throws a ModelFormatError saying what `path` is when it is not a directory that can be read. */

@@ -1,7 +1,7 @@
 // The typed face of the native engine: load a checkpoint, tokenize, take the exact gradient of a phrase, generate
 // from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './safetensors'
@@ -14,6 +14,7 @@ import { SentencePieceTokenizer } from './tokenizer'
 import { readGguf } from './ggufFile'
 import { ggufCheckpoint, ggufTokenizer } from './ggufModel'
 import { fsProblem, present } from './fserrors'
+import { readModelBytes } from './modelFiles'
 import { SEED_DEFAULTS } from '../../shared/api'
 import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors, WeightsMemory } from './native'
 
@@ -439,7 +440,8 @@ export class Engine {
     if (this.source.format === 'gguf') this.writeEmbeddedTokenizer(outDir)
     else
       for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
-        if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(outDir, f))
+        // through the bounded reader: a FIFO here blocked the export forever, a link to /dev/zero filled the disk
+        if (existsSync(join(this.dir, f))) writeFileSync(join(outDir, f), readModelBytes(join(this.dir, f), f))
     return { files, bytes: total }
   }
 

@@ -6,7 +6,7 @@
 // data.
 import { closeSync, fstatSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
-import { ModelFormatError, openModelFile } from './config'
+import { clipped, ModelFormatError, openModelFile } from './config'
 
 /** ggml tensor types by id: name, weights per block, bytes per block (ggml.c's type_traits). */
 export const GGML_TYPES: Record<number, { name: string; blockElems: number; blockBytes: number }> = {
@@ -90,11 +90,35 @@ export function ggmlBytes(type: number, count: number): number {
   return (count / t.blockElems) * t.blockBytes
 }
 
+/**
+ * The metadata budget: what a header may make the reader build, whatever the file's size. A file justifies a count
+ * only when the bytes left hold that many elements (checked first); beyond that, the largest real headers hold ~1M
+ * array elements (a 262k-token vocabulary: tokens, scores, token types; ~300k merges) and ~10 MB of strings (a chat
+ * template is kB), so these bounds are 8 and 6 times those, and a 320M-element array is refused before anything is
+ * allocated (it took 2.5 GB and aborted the process before).
+ */
+export const GGUF_MAX_ARRAY_ELEMENTS = 1 << 23
+export const GGUF_MAX_STRING_BYTES = 1 << 24
+export const GGUF_MAX_TOTAL_STRING_BYTES = 1 << 26
+
+/** Tensors and metadata keys read from one file: a Llama-405B GGUF has ~1,140 tensors and ~40 keys. */
+export const GGUF_MAX_TENSORS = 1 << 16
+export const GGUF_MAX_KEYS = 1 << 16
+
+/** The fewest bytes one element of each metadata value type takes in the file (a string: its u64 length). */
+const MIN_VALUE_BYTES: Record<number, number> = {
+  0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 9: 12, 10: 8, 11: 8, 12: 8,
+}
+const VALUE_TYPE_NAMES = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'string', 'array', 'u64', 'i64', 'f64']
+
 // A forward reader over the file's header, reading in chunks (headers of 128k-token vocabularies run to megabytes).
 class HeaderReader {
   private buf = Buffer.alloc(0)
   private bufStart = 0 // file offset of buf[0]
   pos = 0 // file offset of the next byte
+  /** array elements and string bytes read so far, against the budget above */
+  private elements = 0
+  private stringBytes = 0
   constructor(
     private readonly fd: number,
     readonly size: number,
@@ -173,7 +197,17 @@ class HeaderReader {
       case GGUF_VALUE.ARRAY: {
         if (depth > 4) this.fail(`${what}: arrays nested too deeply`)
         const et = this.u32(`${what} element type`)
-        const n = this.size64(`${what} length`, this.size - this.pos)
+        const min = MIN_VALUE_BYTES[et]
+        if (min === undefined) this.fail(`${what}: unknown metadata value type ${et} (array elements)`)
+        const n64 = this.u64(`${what} length`)
+        // counts checked against the bytes left, then the budget, before anything is allocated
+        const left = this.size - this.pos
+        if (n64 > BigInt(Math.floor(left / min)))
+          this.fail(`the file ends inside its header (${what}: an array of ${n64} ${VALUE_TYPE_NAMES[et]} elements needs at least ${n64 * BigInt(min)} bytes at byte ${this.pos}; ${left} are left) — truncated download or corrupt header?`)
+        const n = Number(n64)
+        this.elements += n
+        if (this.elements > GGUF_MAX_ARRAY_ELEMENTS)
+          this.fail(`${what}: an array of ${n} elements takes the metadata past ${GGUF_MAX_ARRAY_ELEMENTS} array elements in all, more than any model's vocabulary needs (the largest have ~262144 tokens)`)
         const out: GgufValue[] = new Array(n)
         for (let i = 0; i < n; i++) out[i] = this.value(et, what, depth + 1)
         return out
@@ -184,6 +218,11 @@ class HeaderReader {
   }
   string(what: string): string {
     const n = this.size64(`${what} string length`, this.size - this.pos)
+    if (n > GGUF_MAX_STRING_BYTES)
+      this.fail(`${what}: a string of ${n} bytes; at most ${GGUF_MAX_STRING_BYTES} are read (a chat template is a few kB)`)
+    this.stringBytes += n
+    if (this.stringBytes > GGUF_MAX_TOTAL_STRING_BYTES)
+      this.fail(`${what}: the metadata's strings pass ${GGUF_MAX_TOTAL_STRING_BYTES} bytes in all, more than any model's vocabulary needs`)
     this.need(n, what)
     const s = this.buf.toString('utf8', this.at(), this.at() + n)
     this.pos += n
@@ -213,11 +252,14 @@ export function readGguf(path: string): GgufFile {
     if (version !== 2 && version !== 3) fail(`unknown GGUF version ${version} (2 and 3 are supported)`)
     const nTensors = r.size64('tensor count', size)
     const nKv = r.size64('metadata count', size)
+    // a Map of 17M keys throws, and every entry costs memory a byte of the file does not: counts bounded first
+    if (nTensors > GGUF_MAX_TENSORS) fail(`tensor count ${nTensors} is more than any model has (at most ${GGUF_MAX_TENSORS} are read)`)
+    if (nKv > GGUF_MAX_KEYS) fail(`metadata count ${nKv} is more than any model has (at most ${GGUF_MAX_KEYS} keys are read)`)
     const kv = new Map<string, GgufValue>()
     for (let i = 0; i < nKv; i++) {
       const key = r.string(`metadata key ${i}`)
-      const type = r.u32(`type of ${key}`)
-      kv.set(key, r.value(type, key))
+      const type = r.u32(`type of ${clipped(key)}`)
+      kv.set(key, r.value(type, clipped(key)))
     }
     const alignRaw = kv.get('general.alignment') ?? 32
     if (typeof alignRaw !== 'number' || !Number.isInteger(alignRaw) || alignRaw <= 0 || (alignRaw & (alignRaw - 1)) !== 0)
@@ -226,6 +268,8 @@ export function readGguf(path: string): GgufFile {
     const infos: { name: string; dims: number[]; type: number; rel: number }[] = []
     for (let i = 0; i < nTensors; i++) {
       const name = r.string(`tensor name ${i}`)
+      // llama.cpp refuses names of GGML_MAX_NAME (64) bytes or more
+      if (Buffer.byteLength(name) >= 64) fail(`tensor name ${i} (${clipped(name)}) is ${Buffer.byteLength(name)} bytes long; ggml names are shorter than 64`)
       const nd = r.u32(`${name}: number of dimensions`)
       if (nd < 1 || nd > 4) fail(`${name}: ${nd} dimensions (ggml tensors have 1 to 4)`)
       const dims: number[] = []
@@ -251,6 +295,14 @@ export function readGguf(path: string): GgufFile {
       if (offset + bytes > size)
         fail(`${t.name}: data (${bytes} bytes at ${offset}) runs past the end of the file (${size} bytes) — truncated download?`)
       tensors.push({ name: t.name, dims: t.dims, type: t.type, typeName: gt.name, offset, bytes })
+    }
+    // no two tensors may share bytes (llama.cpp refuses such files; one tensor's weights would be another's)
+    const ranges = tensors.filter((t) => t.bytes > 0).sort((x, y) => x.offset - y.offset)
+    let last: GgufTensorInfo | undefined
+    for (const t of ranges) {
+      if (last && t.offset < last.offset + last.bytes)
+        fail(`${t.name}: data [${t.offset - dataOffset}, ${t.offset - dataOffset + t.bytes}) overlaps that of ${last.name} [${last.offset - dataOffset}, ${last.offset - dataOffset + last.bytes})`)
+      if (!last || t.offset + t.bytes > last.offset + last.bytes) last = t
     }
     return { path, version, kv, tensors, alignment, dataOffset, fileSize: size }
   } finally {

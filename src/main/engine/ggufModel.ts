@@ -126,6 +126,10 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   if (ropeDims !== undefined && ropeDims !== headDim)
     throw new ModelFormatError(`${label}: ${k('rope.dimension_count')} ${ropeDims} ≠ head dim ${headDim} (partial rotary embeddings are not supported)`)
   const theta = num(kv, k('rope.freq_base'), label, false) ?? 10000
+  // named by its GGUF key (a 0 became 4096 silently before; parseLlamaConfig would name max_position_embeddings)
+  const context = num(kv, k('context_length'), label, false)
+  if (context !== undefined && !(Number.isSafeInteger(context) && context > 0))
+    throw new ModelFormatError(`${label}: ${k('context_length')} must be a positive integer (found ${context})`)
   const raw: Record<string, unknown> = {
     architectures: [arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
     model_type: arch === 'qwen2' ? 'qwen2' : 'llama',
@@ -138,7 +142,7 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     head_dim: headDim,
     rms_norm_eps: num(kv, k('attention.layer_norm_rms_epsilon'), label, false) ?? 1e-5,
     rope_theta: theta,
-    max_position_embeddings: num(kv, k('context_length'), label, false) ?? 4096,
+    max_position_embeddings: context ?? 4096,
     hidden_act: 'silu',
     tie_word_embeddings: !g.tensors.some((t) => t.name === 'output.weight'),
     dtype: 'gguf',

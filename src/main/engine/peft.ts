@@ -11,12 +11,13 @@
 // module then uses r = 2T (the linears zero-padded) rather than a rank_pattern, whose key matching differs between
 // PEFT versions for a top-level module such as lm_head. RMSNorm weight vectors cannot be carried by LoRA at all; their effect is measured at export as
 // KL(merged ‖ adapter-applied) on probe texts and returned.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CallOptions, Engine, View } from './engine'
 import { CancelledError, InputError } from './engine'
 import type { StepFactors } from './native'
 import { DType, safetensorsHeader } from './safetensors'
+import { readModelJson } from './modelFiles'
 
 const LINEAR_MODULES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']
 
@@ -322,7 +323,7 @@ function defaultProbes(engine: Engine, view: View): Record<string, string> {
   const p = join(engine.dir, 'probes.json')
   if (existsSync(p)) {
     try {
-      const v = JSON.parse(readFileSync(p, 'utf8')) as unknown
+      const v = readModelJson(p, 'probes.json')
       if (v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'string')) return v as Record<string, string>
     } catch {
       /* fall back to the phrases */

@@ -42,16 +42,37 @@ const OPCODE_NAMES: Record<number, string> = {
   0x32: 'DUP',
 }
 
+/** The opcodes that make a new value: EMPTY_DICT, EMPTY_TUPLE, TUPLE, TUPLE1-3, BINUNICODE, SHORT_BINUNICODE,
+ *  LONG1, GLOBAL, STACK_GLOBAL, BINPERSID, REDUCE. */
+const BUILDS = new Set([0x7d, 0x29, 0x74, 0x85, 0x86, 0x87, 0x58, 0x8c, 0x8a, 0x63, 0x93, 0x51, 0x52])
+
 class Mark {}
 const MARK = new Mark()
+
+/**
+ * Bounds on what a data.pkl may make the unpickler hold, far above what torch.save writes (its stack holds a batch of
+ * 1000 dict items at most, two per item; ~10 memo entries and objects per tensor, ~1000 tensors per file): 100M
+ * EMPTY_DICT opcodes took 4.7 GB and aborted the process, 17M MEMOIZE ran into Map's own limit with a message that
+ * named nothing.
+ */
+export const PICKLE_MAX_STACK = 1 << 16
+export const PICKLE_MAX_MEMO = 1 << 20
+export const PICKLE_MAX_OBJECTS = 1 << 20
 
 /** Unpickles torch.save's data.pkl; `label` names the checkpoint in errors. */
 export function unpickleTorch(buf: Buffer, label: string): PyValue {
   const stack: (PyValue | Mark)[] = []
   const memo = new Map<number, PyValue>()
   let p = 0
+  /** dicts, tuples, strings and tensors built so far (PICKLE_MAX_OBJECTS) */
+  let objects = 0
   const fail = (why: string): never => {
     throw new ModelFormatError(`${label}: ${why}`)
+  }
+  const remember = (key: number): void => {
+    if (memo.size >= PICKLE_MAX_MEMO && !memo.has(key))
+      fail(`data.pkl stores more than ${PICKLE_MAX_MEMO} memo entries (at byte ${p - 1}); torch.save writes about ten per tensor`)
+    memo.set(key, top())
   }
   const need = (n: number): void => {
     if (p + n > buf.length) fail('data.pkl ends in the middle of an instruction (truncated or corrupt)')
@@ -101,8 +122,13 @@ export function unpickleTorch(buf: Buffer, label: string): PyValue {
   }
 
   for (;;) {
+    if (stack.length > PICKLE_MAX_STACK)
+      fail(`data.pkl holds more than ${PICKLE_MAX_STACK} values on its stack (at byte ${p}); torch.save's stack stays below a few thousand`)
     need(1)
     const op = buf[p++]
+    // every opcode that builds a value counts against the object budget (opcodes that move values do not)
+    if (BUILDS.has(op) && ++objects > PICKLE_MAX_OBJECTS)
+      fail(`data.pkl builds more than ${PICKLE_MAX_OBJECTS} objects (at byte ${p - 1}); torch.save writes about ten per tensor`)
     switch (op) {
       case 0x80: // PROTO n
         need(1)
@@ -268,15 +294,15 @@ export function unpickleTorch(buf: Buffer, label: string): PyValue {
       }
       case 0x71: // BINPUT
         need(1)
-        memo.set(buf[p++], top())
+        remember(buf[p++])
         break
       case 0x72: // LONG_BINPUT
         need(4)
-        memo.set(buf.readUInt32LE(p), top())
+        remember(buf.readUInt32LE(p))
         p += 4
         break
       case 0x94: // MEMOIZE
-        memo.set(memo.size, top())
+        remember(memo.size)
         break
       case 0x68: {
         // BINGET

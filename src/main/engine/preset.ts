@@ -1,9 +1,10 @@
 // The small preset shipped beside a model: the experiment's defaults (prompt, phrase, step sizes, reference text,
 // probe texts). Without one, the seed's values.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { SEED_DEFAULTS } from '../../shared/api'
-import { readJson } from './config'
+import { ModelFormatError, readJson, shownValue } from './config'
+import { readModelText, staysInside } from './modelFiles'
 
 export interface Preset {
   prompt: string
@@ -38,13 +39,22 @@ export function readPreset(dir: string): Preset {
     ? (raw.lrs as number[])
     : SEED_PRESET.lrs
   let reference: string | null = null
+  // a name of a file in the folder, else the text itself; a file outside the folder is refused, never read
+  const named = (key: string, v: string): string | undefined => {
+    const at = join(dir, v)
+    if (!existsSync(at)) return undefined
+    if (!staysInside(dir, v))
+      throw new ModelFormatError(`preset.json: ${key} ${shownValue(v)} names a file outside the model folder; give a file inside it (or the text itself)`)
+    return at
+  }
   if (typeof raw.reference === 'string') {
-    const rp = join(dir, raw.reference)
-    reference = existsSync(rp) ? readFileSync(rp, 'utf8') : raw.reference
+    const rp = named('reference', raw.reference)
+    reference = rp ? readModelText(rp, raw.reference) : raw.reference
   }
   let probes: Record<string, string> = {}
-  if (typeof raw.probes === 'string' && existsSync(join(dir, raw.probes))) {
-    probes = readJson(join(dir, raw.probes), raw.probes) as Record<string, string>
+  const pp = typeof raw.probes === 'string' ? named('probes', raw.probes) : undefined
+  if (typeof raw.probes === 'string' && pp) {
+    probes = readJson(pp, raw.probes) as Record<string, string>
   } else if (raw.probes && typeof raw.probes === 'object') {
     probes = raw.probes as Record<string, string>
   }

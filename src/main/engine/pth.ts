@@ -8,7 +8,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { createHash } from 'node:crypto'
 import { homedir } from 'node:os'
 import { basename, join } from 'node:path'
-import { ModelFormatError, readJson } from './config'
+import { clipped, ModelFormatError, openModelFile, readJson } from './config'
 import { unpickleTorch, PyValue, TensorRef } from './pickle'
 import { DType, dtypeBytes, readSafetensorsHeader, safetensorsHeader, TensorEntry } from './safetensors'
 import { readStoredEntry, readZipEntries } from './zip'
@@ -24,12 +24,14 @@ export interface PthTensor {
 /** The tensors of a torch.save checkpoint (a dict of contiguous tensors), located in place. */
 export function readPthTensors(path: string, label = basename(path)): PthTensor[] {
   const magic = Buffer.alloc(4)
+  // a regular file only (a FIFO would block the open forever), through the model folder's one reader
+  const fd = openModelFile(path, label)
   try {
-    const fd = openSync(path, 'r')
     readSync(fd, magic, 0, 4, 0)
-    closeSync(fd)
   } catch (e) {
     throw new ModelFormatError(`${label}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+  } finally {
+    closeSync(fd)
   }
   if (magic[0] === 0x80)
     throw new ModelFormatError(`${label}: is in torch.save's legacy format (PyTorch < 1.6, a bare pickle stream); re-save it with torch.save from a current PyTorch`)
@@ -43,20 +45,22 @@ export function readPthTensors(path: string, label = basename(path)): PthTensor[
   if (!(root instanceof Map)) throw new ModelFormatError(`${label}: data.pkl does not hold a dict of tensors`)
   const byName = new Map(entries.map((e) => [e.name, e]))
   const out: PthTensor[] = []
-  for (const [name, v] of root as Map<string, PyValue>) {
+  for (const [key, v] of root as Map<string, PyValue>) {
+    const name = clipped(key) // a name as errors show it (a 50 MB key made a 50 MB error line)
     const t = v as TensorRef
     if (!t || typeof t !== 'object' || (t as TensorRef).kind !== 'tensor')
       throw new ModelFormatError(`${label}: ${name} is not a tensor`)
     const entryName = `${prefix}data/${t.storage.key}`
+    const shownEntry = clipped(entryName)
     const e = byName.get(entryName)
-    if (!e) throw new ModelFormatError(`${label}: ${name}: its storage ${entryName} is missing from the archive`)
+    if (!e) throw new ModelFormatError(`${label}: ${name}: its storage ${shownEntry} is missing from the archive`)
     if (e.method !== 0 || e.encrypted)
       throw new ModelFormatError(
-        `${label}: ${entryName} is compressed (zip method ${e.method}); torch.save stores tensors uncompressed, so they can be memory-mapped — re-save with torch.save`,
+        `${label}: ${shownEntry} is compressed (zip method ${e.method}); torch.save stores tensors uncompressed, so they can be memory-mapped — re-save with torch.save`,
       )
     const el = dtypeBytes(t.storage.dtype)
     if (e.size !== t.storage.numel * el)
-      throw new ModelFormatError(`${label}: ${entryName} holds ${e.size} bytes, its storage declares ${t.storage.numel} × ${el}`)
+      throw new ModelFormatError(`${label}: ${shownEntry} holds ${e.size} bytes, its storage declares ${t.storage.numel} × ${el}`)
     // contiguous row-major: stride[i] = Π shape[i+1..] (dimensions of size 1 may carry any stride)
     let expect = 1
     for (let i = t.shape.length - 1; i >= 0; i--) {
@@ -68,7 +72,7 @@ export function readPthTensors(path: string, label = basename(path)): PthTensor[
     }
     if (t.storageOffset < 0 || t.storageOffset + expect > t.storage.numel)
       throw new ModelFormatError(`${label}: ${name} reaches past the end of its storage`)
-    out.push({ name, offset: e.dataOffset + t.storageOffset * el, dtype: t.storage.dtype, shape: t.shape })
+    out.push({ name: key, offset: e.dataOffset + t.storageOffset * el, dtype: t.storage.dtype, shape: t.shape })
   }
   return out
 }
@@ -97,7 +101,7 @@ export function metaToHfName(name: string): string | null {
     }
     if (m[2] in rest) return `model.layers.${m[1]}.${rest[m[2]]}`
   }
-  throw new ModelFormatError(`consolidated.*.pth: unknown tensor ${name} (not part of a Llama checkpoint)`)
+  throw new ModelFormatError(`consolidated.*.pth: unknown tensor ${clipped(name)} (not part of a Llama checkpoint)`)
 }
 
 /**
@@ -108,7 +112,7 @@ export function shardAxis(metaName: string): 0 | 1 | 'replicated' {
   if (/(^|\.)(wq|wk|wv|w1|w3)\.weight$/.test(metaName) || metaName === 'output.weight') return 0
   if (/(^|\.)(wo|w2)\.weight$/.test(metaName) || metaName === 'tok_embeddings.weight') return 1
   if (/norm\.weight$/.test(metaName) || metaName === 'rope.freqs') return 'replicated'
-  throw new ModelFormatError(`consolidated.*.pth: do not know how ${metaName} is split across model-parallel files`)
+  throw new ModelFormatError(`consolidated.*.pth: do not know how ${clipped(metaName)} is split across model-parallel files`)
 }
 
 /** The FFN width as Meta's model.py computes it from dim, multiple_of and ffn_dim_multiplier. */

@@ -3,8 +3,9 @@
 // file paths and byte offsets; it memory-maps the data.
 import { closeSync, fstatSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
-import { ModelFormatError, openModelFile, readJson } from './config'
+import { clipped, ModelFormatError, openModelFile, readJson, shownValue } from './config'
 import { present } from './fserrors'
+import { jsonScan, staysInside, tooDeep } from './modelFiles'
 
 export type DType = 'F32' | 'F16' | 'BF16'
 /** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
@@ -30,6 +31,9 @@ export interface SafetensorsHeader {
   fileSize: number
 }
 
+/** The most tensors one safetensors file may list (an unsharded mixture of experts has ~20k; parsing 64k takes ~1 s). */
+export const MAX_TENSORS_PER_FILE = 1 << 16
+
 export function readSafetensorsHeader(path: string, fileIndex = 0, label = path): SafetensorsHeader {
   const fd = openModelFile(path, label)
   try {
@@ -42,6 +46,13 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
       throw new ModelFormatError(`${label}: corrupt header (declared header length ${headerLen}, file size ${fileSize})`)
     const hb = Buffer.alloc(headerLen)
     readSync(fd, hb, 0, headerLen, 8)
+    // counted before parsing: a header of a million tensors took V8 ~20 s to parse, then overflowed the call stack
+    const scan = jsonScan(hb)
+    if (scan.tooDeepAt >= 0) throw new ModelFormatError(tooDeep(label, 8 + scan.tooDeepAt))
+    if (scan.members > MAX_TENSORS_PER_FILE + 1)
+      throw new ModelFormatError(
+        `${label}: the header lists ${scan.members} entries; at most ${MAX_TENSORS_PER_FILE} tensors are read from one file (the largest models hold a few thousand per file)`,
+      )
     let header: Record<string, unknown>
     try {
       header = JSON.parse(hb.toString('utf8')) as Record<string, unknown>
@@ -65,35 +76,35 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
       }
       const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown }
       if (!t || typeof t !== 'object' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets))
-        throw new ModelFormatError(`${label}: corrupt header entry for ${name}`)
+        throw new ModelFormatError(`${label}: corrupt header entry for ${clipped(name)}`)
       const shape = t.shape as unknown[]
       const offsets = t.data_offsets as unknown[]
       if (offsets.length !== 2 || !offsets.every(isSafeCount))
         throw new ModelFormatError(
-          `${label}: ${name}: data_offsets ${shown(offsets)} must be two non-negative whole numbers`,
+          `${label}: ${clipped(name)}: data_offsets ${shown(offsets)} must be two non-negative whole numbers`,
         )
       if (!shape.every(isSafeCount))
-        throw new ModelFormatError(`${label}: ${name}: shape ${shown(shape)} must hold non-negative whole numbers`)
+        throw new ModelFormatError(`${label}: ${clipped(name)}: shape ${shown(shape)} must hold non-negative whole numbers`)
       const [b, e] = offsets as number[]
-      if (b > e) throw new ModelFormatError(`${label}: ${name}: data_offsets [${b}, ${e}] end before they begin`)
+      if (b > e) throw new ModelFormatError(`${label}: ${clipped(name)}: data_offsets [${b}, ${e}] end before they begin`)
       if (e > dataSize)
-        throw new ModelFormatError(`${label}: ${name}: data runs past the end of the file (truncated download?)`)
+        throw new ModelFormatError(`${label}: ${clipped(name)}: data runs past the end of the file (truncated download?)`)
       ranges.push({ name, begin: b, end: e })
       const dtype = t.dtype as DType
       if (typeof t.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
         // tensors the engine never reads (e.g. rotary inv_freq buffers) may carry other dtypes
         if (name.endsWith('rotary_emb.inv_freq')) continue
-        throw new ModelFormatError(`${label}: ${name} has dtype ${String(t.dtype)}; only F32, F16 and BF16 are supported`)
+        throw new ModelFormatError(`${label}: ${clipped(name)} has dtype ${String(t.dtype)}; only F32, F16 and BF16 are supported`)
       }
       // element count × size, refusing anything past 2^53 (no silent rounding of the product)
       let bytes = DTYPE_BYTES[dtype]
       for (const s of shape as number[]) {
         bytes *= s
         if (!Number.isSafeInteger(bytes))
-          throw new ModelFormatError(`${label}: ${name}: shape [${shape.join(', ')}] is too large to address`)
+          throw new ModelFormatError(`${label}: ${clipped(name)}: shape [${shape.join(', ')}] is too large to address`)
       }
       if (e - b !== bytes)
-        throw new ModelFormatError(`${label}: ${name}: data size does not match its shape [${shape.join(', ')}]`)
+        throw new ModelFormatError(`${label}: ${clipped(name)}: data size does not match its shape [${shape.join(', ')}]`)
       tensors.push({ name, file: fileIndex, offset: dataStart + b, dtype, shape: shape as number[] })
     }
     // sorted by start, every non-empty range must begin at or after the furthest end seen so far
@@ -103,7 +114,7 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
       if (r.end === r.begin) continue
       if (last && r.begin < last.end)
         throw new ModelFormatError(
-          `${label}: ${r.name}: data_offsets [${r.begin}, ${r.end}] overlap those of ${last.name} [${last.begin}, ${last.end}]`,
+          `${label}: ${clipped(r.name)}: data_offsets [${r.begin}, ${r.end}] overlap those of ${clipped(last.name)} [${last.begin}, ${last.end}]`,
         )
       if (!last || r.end > last.end) last = r
     }
@@ -134,12 +145,10 @@ export function readCheckpointFiles(dir: string): CheckpointFiles {
   const index = join(dir, 'model.safetensors.index.json')
   const single = join(dir, 'model.safetensors')
   let files: string[]
+  let weightMap: Map<string, string> | undefined
   if (present(index)) {
-    const idx = readJson(index, 'model.safetensors.index.json')
-    const map = idx.weight_map as Record<string, string> | undefined
-    if (!map || typeof map !== 'object')
-      throw new ModelFormatError('model.safetensors.index.json: has no weight_map')
-    files = [...new Set(Object.values(map))]
+    weightMap = readWeightMap(dir, index)
+    files = [...new Set(weightMap.values())]
   } else if (present(single)) {
     files = ['model.safetensors']
   } else {
@@ -153,13 +162,56 @@ export function readCheckpointFiles(dir: string): CheckpointFiles {
     )
   }
   const tensors: TensorEntry[] = []
+  /** tensor name → the shard it was found in, to refuse a tensor in two shards */
+  const foundIn = new Map<string, string>()
   let bytes = 0
   files.forEach((f, i) => {
     const h = readSafetensorsHeader(join(dir, f), i, f)
-    tensors.push(...h.tensors)
+    // one at a time: spreading a million-tensor header into push() overflowed the call stack
+    for (const t of h.tensors) {
+      const other = foundIn.get(t.name)
+      if (other !== undefined) {
+        const named = weightMap?.get(t.name)
+        throw new ModelFormatError(
+          `model.safetensors.index.json: ${clipped(t.name)} is in two shards, ${[other, f].sort().join(' and ')}${named ? ` (weight_map names ${named})` : ''}; which copy is meant is ambiguous — remove the stray one`,
+        )
+      }
+      foundIn.set(t.name, f)
+      tensors.push(t)
+    }
     bytes += h.fileSize
   })
+  // the weights the index names: a tensor found in another shard than weight_map says is refused, not used
+  if (weightMap)
+    for (const [name, shard] of weightMap) {
+      const found = foundIn.get(name)
+      if (found !== undefined && found !== shard)
+        throw new ModelFormatError(`model.safetensors.index.json: weight_map places ${clipped(name)} in ${shard}, but it is in ${found}`)
+    }
   return { files: files.map((f) => join(dir, f)), tensors, bytes }
+}
+
+/**
+ * model.safetensors.index.json's weight_map (tensor name → shard file), each shard a file name inside the model
+ * folder: a value that is not a string, is absolute or climbs out with ".." is refused by name (weights were read from
+ * outside the folder without a word before). Symlinked shards are followed, as the Hugging Face cache links them.
+ */
+function readWeightMap(dir: string, index: string): Map<string, string> {
+  const idx = readJson(index, 'model.safetensors.index.json')
+  const map = idx.weight_map
+  if (!map || typeof map !== 'object' || Array.isArray(map))
+    throw new ModelFormatError('model.safetensors.index.json: has no weight_map')
+  const out = new Map<string, string>()
+  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof file !== 'string' || file.length === 0)
+      throw new ModelFormatError(`model.safetensors.index.json: weight_map["${clipped(name)}"] must be a shard's file name (found ${shownValue(file)})`)
+    if (!staysInside(dir, file))
+      throw new ModelFormatError(
+        `model.safetensors.index.json: weight_map places ${clipped(name)} in ${shownValue(file)}, outside the model folder; shards must lie inside it`,
+      )
+    out.set(name, file)
+  }
+  return out
 }
 
 /** JSON header for tensors written in order, padded with spaces to a multiple of 8 bytes as the format requires. */

@@ -4,10 +4,9 @@
 // what sentencepiece's C++ SentencePieceProcessor does for BPE models: the normalizer's whitespace handling, BPE
 // merges driven by piece scores, byte fallback, and the decoder's byte assembly and dummy-prefix removal. Token ids
 // must match sentencepiece exactly, because the engine feeds them to a model trained on sentencepiece's output.
-import { readFileSync } from 'node:fs'
 import { ModelFormatError } from './config'
 import type { Tokenizer } from './tokenizers/types'
-import { fsProblem } from './fserrors'
+import { READ_LIMITS, readModelBytes } from './modelFiles'
 
 /** sentencepiece's visible stand-in for a space ("▁", U+2581). */
 const SPACE_SYMBOL = '\u2581'
@@ -336,13 +335,7 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly idToByte: Int16Array
 
   static fromFile(path: string): SentencePieceTokenizer {
-    let bytes: Uint8Array
-    try {
-      bytes = readFileSync(path)
-    } catch (e) {
-      throw new ModelFormatError(`tokenizer.model: cannot be read: ${fsProblem(e)} (${path})`)
-    }
-    return SentencePieceTokenizer.fromBuffer(bytes, 'tokenizer.model')
+    return SentencePieceTokenizer.fromBuffer(readModelBytes(path, 'tokenizer.model', READ_LIMITS['tokenizer.model'], 'cannot be read', ` (${path})`), 'tokenizer.model')
   }
 
   /** `label` prefixes every error message, so the user learns which file is broken. */

@@ -3,7 +3,7 @@
 // Only what a reader of STORED entries needs: each entry's name, sizes, method and the absolute offset of its data,
 // so the engine can memory-map tensors in place. Compressed or encrypted entries are listed, never inflated.
 import { closeSync, fstatSync, readSync } from 'node:fs'
-import { ModelFormatError, openModelFile } from './config'
+import { clipped, ModelFormatError, openModelFile } from './config'
 
 export interface ZipEntry {
   name: string
@@ -33,6 +33,9 @@ function u64(b: Buffer, at: number, label: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ModelFormatError(`${label}: corrupt zip (offset beyond 2^53)`)
   return Number(v)
 }
+
+/** The largest central directory read (torch.save writes ~150 bytes per tensor: 64 MiB is ~400k tensors). */
+const MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024
 
 /** The entries of a zip archive; `label` names the file in errors. */
 export function readZipEntries(path: string, label = path): ZipEntry[] {
@@ -69,6 +72,14 @@ export function readZipEntries(path: string, label = path): ZipEntry[] {
       cdOffset = u64(rec, 48, label)
     }
     if (cdOffset + cdSize > fileSize) throw new ModelFormatError(`${label}: corrupt zip (central directory past the end of the file; truncated?)`)
+    // the directory is read whole: its size must be what its entries can take (46 bytes each at least, 46 + three
+    // 64 KiB fields at most) and within a budget far above any torch.save archive's (a few hundred bytes per tensor)
+    if (count * 46 > cdSize)
+      throw new ModelFormatError(`${label}: corrupt zip (the central directory claims ${count} entries but has ${cdSize} bytes; each takes at least 46)`)
+    if (cdSize > MAX_CENTRAL_DIRECTORY || cdSize > count * (46 + 3 * 65535))
+      throw new ModelFormatError(
+        `${label}: corrupt zip (a central directory of ${cdSize} bytes for ${count} entries; at most ${Math.min(MAX_CENTRAL_DIRECTORY, count * (46 + 3 * 65535))} are read)`,
+      )
     const cd = readAt(fd, cdOffset, cdSize)
     const entries: ZipEntry[] = []
     let p = 0
@@ -93,11 +104,11 @@ export function readZipEntries(path: string, label = path): ZipEntry[] {
       while (e + 4 <= extraEnd) {
         const id = cd.readUInt16LE(e)
         const len = cd.readUInt16LE(e + 2)
-        if (e + 4 + len > extraEnd) throw new ModelFormatError(`${label}: corrupt zip (extra field of ${name} runs past its entry)`)
+        if (e + 4 + len > extraEnd) throw new ModelFormatError(`${label}: corrupt zip (extra field of ${clipped(name)} runs past its entry)`)
         if (id === 0x0001) {
           let q = e + 4
           const need = 8 * [size, compressedSize, localOffset].filter((v) => v === 0xffffffff).length
-          if (need > len) throw new ModelFormatError(`${label}: corrupt zip (ZIP64 field of ${name} is too short)`)
+          if (need > len) throw new ModelFormatError(`${label}: corrupt zip (ZIP64 field of ${clipped(name)} is too short)`)
           if (size === 0xffffffff) (size = u64(cd, q, label)), (q += 8)
           if (compressedSize === 0xffffffff) (compressedSize = u64(cd, q, label)), (q += 8)
           if (localOffset === 0xffffffff) (localOffset = u64(cd, q, label)), (q += 8)
@@ -107,10 +118,10 @@ export function readZipEntries(path: string, label = path): ZipEntry[] {
       p = extraEnd + commentLen
       const lh = readAt(fd, localOffset, 30)
       if (lh.length < 30 || lh.readUInt32LE(0) !== LOCAL)
-        throw new ModelFormatError(`${label}: corrupt zip (local header of ${name} missing; truncated?)`)
+        throw new ModelFormatError(`${label}: corrupt zip (local header of ${clipped(name)} missing; truncated?)`)
       const dataOffset = localOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28)
       if (dataOffset + compressedSize > fileSize)
-        throw new ModelFormatError(`${label}: ${name} runs past the end of the file (truncated download?)`)
+        throw new ModelFormatError(`${label}: ${clipped(name)} runs past the end of the file (truncated download?)`)
       entries.push({ name, method, encrypted: (flags & 1) !== 0, compressedSize, size, dataOffset })
     }
     return entries
@@ -125,12 +136,12 @@ const MAX_STORED_ENTRY = 256 * 1024 * 1024
 /** The bytes of a small STORED entry (data.pkl). */
 export function readStoredEntry(path: string, e: ZipEntry, label = path): Buffer {
   if (e.method !== 0 || e.encrypted)
-    throw new ModelFormatError(`${label}: ${e.name} is compressed (zip method ${e.method}); torch.save stores entries uncompressed — re-save the checkpoint with torch.save`)
+    throw new ModelFormatError(`${label}: ${clipped(e.name)} is compressed (zip method ${e.method}); torch.save stores entries uncompressed — re-save the checkpoint with torch.save`)
   // stored: the size is the compressed size (checked against the file when the directory was read)
   if (e.size !== e.compressedSize)
-    throw new ModelFormatError(`${label}: corrupt zip (${e.name} is stored but its sizes differ: ${e.size} and ${e.compressedSize})`)
+    throw new ModelFormatError(`${label}: corrupt zip (${clipped(e.name)} is stored but its sizes differ: ${e.size} and ${e.compressedSize})`)
   if (e.size > MAX_STORED_ENTRY)
-    throw new ModelFormatError(`${label}: ${e.name} is ${e.size} bytes; a torch.save data.pkl is far smaller (at most ${MAX_STORED_ENTRY} read)`)
+    throw new ModelFormatError(`${label}: ${clipped(e.name)} is ${e.size} bytes; a torch.save data.pkl is far smaller (at most ${MAX_STORED_ENTRY} read)`)
   const fd = openModelFile(path, label)
   try {
     return readAt(fd, e.dataOffset, e.size)

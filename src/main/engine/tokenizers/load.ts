@@ -1,10 +1,10 @@
 // Finds and opens a model directory's tokenizer the way transformers does: tokenizer.json (the fast tokenizer) when
 // present, else tokenizer.model, which is either a SentencePiece ModelProto (Llama-1/2, Mistral) or a tiktoken BPE
 // file (Meta's original Llama-3 release); tokenizer_config.json adjusts BOS handling and special-token names.
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ModelFormatError } from '../config'
-import { fsProblem, present } from '../fserrors'
+import { present } from '../fserrors'
+import { readModelBytes } from '../modelFiles'
 import { SentencePieceTokenizer } from '../tokenizer'
 import { isTiktokenFile, tiktokenTokenizer } from './tiktoken'
 import { readJsonFile, TokenizerJson } from './tokenizerJson'
@@ -21,12 +21,8 @@ export function loadTokenizer(dir: string, beside = 'config.json'): Tokenizer {
 
   if (present(jsonPath)) return new TokenizerJson(readJsonFile(jsonPath, 'tokenizer.json'), config)
   if (present(modelPath)) {
-    let bytes: Uint8Array
-    try {
-      bytes = readFileSync(modelPath)
-    } catch (e) {
-      throw new ModelFormatError(`tokenizer.model: cannot be read: ${fsProblem(e)}`)
-    }
+    // a regular file of at most READ_LIMITS['tokenizer.model'] bytes (/dev/urandom behind it was read for 4 GB)
+    const bytes: Uint8Array = readModelBytes(modelPath, 'tokenizer.model')
     if (isTiktokenFile(bytes)) return tiktokenTokenizer(bytes, config)
     const spm = SentencePieceTokenizer.fromBuffer(bytes, 'tokenizer.model')
     const addBos = (config as Record<string, unknown> | undefined)?.add_bos_token

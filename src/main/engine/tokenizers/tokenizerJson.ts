@@ -1,9 +1,8 @@
 // HF tokenizers' serialisation (tokenizer.json) with tokenizer_config.json, as the tokenizers library runs it:
 // added tokens → normalizer → pre-tokenizer → BPE model; decoder for the way back. Only BPE models are supported
 // (Llama-2/3, Mistral, Qwen2, SmolLM, …); anything else is refused by naming the field.
-import { readFileSync } from 'node:fs'
-import { fsProblem } from '../fserrors'
 import { ModelFormatError } from '../config'
+import { readModelJson } from '../modelFiles'
 import { AddedToken, AddedTokenMatcher, Segment } from './addedTokens'
 import { BpeModel, PairLookup, pairsFromMerges } from './bpe'
 import { buildDecoder, Decoder } from './decoders'
@@ -293,15 +292,6 @@ export function cleanUpTokenizationSpaces(text: string): string {
 }
 
 export function readJsonFile(path: string, label: string): unknown {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (e) {
-    throw new ModelFormatError(`${label}: cannot be read: ${fsProblem(e)}`)
-  }
-  try {
-    return JSON.parse(text)
-  } catch (e) {
-    throw new ModelFormatError(`${label}: is not valid JSON (${(e as Error).message})`)
-  }
+  // a regular file only, bounded in size and nesting (modelFiles.ts): /dev/zero behind a symlink was read for 5 GB
+  return readModelJson(path, label)
 }

@@ -1,7 +1,8 @@
 // A model's fingerprint: what a saved step is checked against before it is applied to weights again.
 import { createHash } from 'node:crypto'
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import { readModelBytes } from '../../engine/modelFiles'
 
 // ---- model fingerprint --------------------------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ export function modelFingerprint(dir: string): Fingerprint {
     const p = join(dir, name)
     if (!statSync(p).isFile()) continue
     if (name === 'config.json' || name === 'tokenizer.model' || name === 'tokenizer.json') {
-      const b = readFileSync(p)
+      const b = readModelBytes(p, name) // bounded like every read of a model folder (a 2 GB tokenizer.model beside a tokenizer.json)
       files[name] = `${b.length}:${createHash('sha256').update(b).digest('hex')}`
     } else if (name.endsWith('.safetensors') || (single && name.endsWith('.gguf'))) {
       const fd = openSync(p, 'r')
@@ -51,7 +52,8 @@ export function modelFingerprint(dir: string): Fingerprint {
         if (size >= 8 && !name.endsWith('.gguf')) {
           const lb = Buffer.alloc(8)
           readSync(fd, lb, 0, 8, 0)
-          headerEnd = Math.min(size, 8 + Number(lb.readBigUInt64LE(0)))
+          // at most the 100 MB a safetensors header may have: a stray file claiming 3 GB was read whole before
+          headerEnd = Math.min(size, 8 + Math.min(Number(lb.readBigUInt64LE(0)), 100_000_000))
         }
         read(0, headerEnd)
         const dataLen = size - headerEnd
