@@ -7,7 +7,7 @@ import { join, relative, resolve } from 'node:path'
 import { Engine, InputError, View } from '../../engine/engine'
 import type { StepFactors } from '../../engine/native'
 import { checkpointNameProblem, TRASH_DAYS, type CheckpointRecord } from '../../../shared/api'
-import type { DB } from '../history/migrations'
+import type { DB } from '../history/schema'
 import { nowIso } from '../history/runs'
 import {
   deleteCheckpointRows,

@@ -13,7 +13,7 @@ import type {
 } from '../../../shared/api'
 import { TRASH_DAYS } from '../../../shared/api'
 import { announce } from './events'
-import type { DB } from './migrations'
+import type { DB } from './schema'
 
 function now(): string {
   return new Date().toISOString()

@@ -1,5 +1,5 @@
 // The models the lab has opened (one row per directory, with its fingerprint and config).
-import type { DB } from './migrations'
+import type { DB } from './schema'
 import { nowIso } from './runs'
 
 // ---- models -------------------------------------------------------------------------------------------------

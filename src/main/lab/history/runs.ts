@@ -15,7 +15,7 @@ import type {
   ScatterPoint,
   ChainStep,
 } from '../../../shared/api'
-import type { DB } from './migrations'
+import type { DB } from './schema'
 import { announce } from './events'
 import { baseOf, settleExperiments } from './experiments'
 
