@@ -19,7 +19,7 @@ import type {
   RunResult,
   SweepResult,
 } from '../../shared/api'
-import type { DB } from './history/schema'
+import type { DB } from './history/db'
 import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, PartialOutput, RunOutcome } from './history/runs'
 import { createExperiment } from './history/experiments'
 import type { Target } from './targets'

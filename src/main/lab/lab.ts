@@ -63,7 +63,8 @@ import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
 import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
 import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/checkpoints'
-import { DB, openDb } from './history/schema'
+import { DB, openDb } from './history/db'
+import { markInterrupted } from './history/owner'
 import { getModel, listModelRows } from './history/models'
 import { experimentRuns, getGroup, getRun, queryRuns, scatterPoints } from './history/runs'
 import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/experiments'
@@ -82,7 +83,7 @@ export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
 export { CheckpointError } from './checkpoints/store'
 export { DataDirError } from './dataDir'
-export { DbError } from './history/schema'
+export { DbError } from './history/db'
 
 export const HISTORY_FILE = 'history.sqlite'
 const MAX_MEMOS = 256
@@ -112,10 +113,12 @@ export class Lab {
     this.dataDir = ensureDataDir(resolveDataDir(o.dataDir))
     const r = openDb(join(this.dataDir, HISTORY_FILE))
     this.db = r.db
+    // runs left `running` by a process that is gone are now `interrupted`
+    const interrupted = markInterrupted(this.db)
     this.store = new CheckpointStore(this.db, this.dataDir)
     // the Trash keeps deleted checkpoints TRASH_DAYS days
     const purged = this.store.purge({ olderThanDays: TRASH_DAYS }).deleted
-    this.opened = { migrated: r.migrated, interrupted: r.interrupted, purged }
+    this.opened = { migrated: r.migrated, interrupted, purged }
     this.targets = new Targets(this.db, this.store, o.threads ?? 0)
   }
 

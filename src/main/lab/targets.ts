@@ -12,7 +12,7 @@ import type { Fingerprint } from './checkpoints/fingerprint'
 import { modelFingerprint } from './checkpoints/fingerprint'
 import { trashedMessage, type CheckpointStore } from './checkpoints/store'
 import { findCheckpointByName } from './history/checkpoints'
-import type { DB } from './history/schema'
+import type { DB } from './history/db'
 import { getModel, ModelRow, upsertModel } from './history/models'
 
 /** A model opened by the lab: engine, its history row, fingerprint and preset. */

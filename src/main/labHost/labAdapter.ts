@@ -5,7 +5,7 @@ import type { CallOptions } from '../engine/engine'
 import { Lab } from '../lab/lab'
 import type { WorkerConfig } from './protocol'
 import { labMethodTable } from '../lab/methods'
-import { markOwnerFailed } from '../lab/history/runs'
+import { markOwnerFailed } from '../lab/history/owner'
 
 export interface LabAdapter {
   call(method: MethodName, args: unknown, opts: CallOptions): Promise<unknown>

@@ -13,11 +13,8 @@ import type {
 } from '../../../shared/api'
 import { TRASH_DAYS } from '../../../shared/api'
 import { announce } from './events'
-import type { DB } from './schema'
-
-function now(): string {
-  return new Date().toISOString()
-}
+import { nowIso } from './clock'
+import type { DB } from './db'
 
 /** Provenance of a base checkpoint: what it was called at the time, and what became of it (live, trashed, purged). */
 export function baseOf(db: DB, id: number | null, nameThen: string | null, sha256Then: string | null): BaseCheckpoint | null {
@@ -63,7 +60,7 @@ export function createExperiment(db: DB, e: NewExperiment): number {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
     )
     .run(e.kind, e.groupId ?? null, e.modelId, e.modelFingerprint, e.modelRef, e.base?.id ?? null, e.base?.name ?? null,
-      e.base?.sha256 ?? null, e.prompt, e.phrase, e.maxGen, e.maxSeq, JSON.stringify(e.lrs), jsonOf(e.settings), now())
+      e.base?.sha256 ?? null, e.prompt, e.phrase, e.maxGen, e.maxSeq, JSON.stringify(e.lrs), jsonOf(e.settings), nowIso())
   const id = Number(r.lastInsertRowid)
   announce(db, { type: 'experiment', id, experimentId: id, status: 'running', change: 'created' })
   return id
@@ -104,7 +101,7 @@ export function settleExperiments(db: DB, ids: number[], result?: unknown): { id
     const before = db.prepare('SELECT status FROM experiments WHERE id = ?').get(id) as { status: RunStatus } | undefined
     if (!before) continue
     if (status === 'running') continue
-    db.prepare('UPDATE experiments SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?').run(status, now(), id)
+    db.prepare('UPDATE experiments SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?').run(status, nowIso(), id)
     if (result !== undefined) setExperimentResult(db, id, result)
     out.push({ id, status, finished: before.status === 'running' })
   }
@@ -112,9 +109,20 @@ export function settleExperiments(db: DB, ids: number[], result?: unknown): { id
 }
 
 /** Finishes an experiment explicitly (instruments whose result is not a set of runs). */
+/** The experiments that runs `runIds` belong to, each once. */
+export function experimentsOf(db: DB, runIds: number[]): number[] {
+  const get = db.prepare('SELECT experiment_id AS e FROM runs WHERE id = ?')
+  const out = new Set<number>()
+  for (const id of runIds) {
+    const r = get.get(id) as { e: number | null } | undefined
+    if (r?.e != null) out.add(r.e)
+  }
+  return [...out]
+}
+
 export function finishExperiment(db: DB, id: number, status: RunStatus, result?: unknown): void {
   db.prepare('UPDATE experiments SET status = ?, finished_at = ?, result = COALESCE(?, result) WHERE id = ?').run(
-    status, now(), result === undefined ? null : jsonOf(result), id)
+    status, nowIso(), result === undefined ? null : jsonOf(result), id)
   announce(db, { type: 'experiment', id, experimentId: id, status, change: 'finished' })
 }
 

@@ -1,8 +1,5 @@
 // Runs and their groups (a sweep's α columns, a lesson's steps, a comparison's cells): written `running` before any
 // work, completed in one transaction; history queries (filters, sort, paging) and the plasticity/stability scatter.
-import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import type {
   GroupKind,
   GroupRecord,
@@ -15,102 +12,11 @@ import type {
   ScatterPoint,
   ChainStep,
 } from '../../../shared/api'
-import type { DB } from './schema'
+import type { DB } from './db'
 import { announce } from './events'
-import { baseOf, settleExperiments } from './experiments'
-
-export function nowIso(): string {
-  return new Date().toISOString()
-}
-
-/**
- * When process `pid` started, as the OS says (null: unknown). Linux: field 22 of /proc/PID/stat (clock ticks since
- * boot; the fields after the command name, which may itself hold spaces and parentheses); macOS/BSD: `ps -o lstart`.
- * A pid alone is reused by the OS; pid + start time names one process.
- */
-export function processStartTime(pid: number): string | null {
-  try {
-    if (process.platform === 'linux') {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return fields[19] ?? null // field 22 overall; fields[0] is field 3 (state)
-    }
-    if (process.platform === 'darwin' || process.platform.endsWith('bsd')) {
-      const r = spawnSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000 })
-      const t = r.status === 0 ? r.stdout.trim() : ''
-      return t || null
-    }
-  } catch {
-    return null
-  }
-  return null
-}
-
-/** "host:pid/start" of this process, stored on running rows so another process can tell whether they are orphaned. */
-export const OWNER = `${hostname()}:${process.pid}/${processStartTime(process.pid) ?? ''}`
-
-function ownerAlive(owner: string | null): boolean {
-  if (!owner) return false
-  const i = owner.lastIndexOf(':')
-  const host = owner.slice(0, i)
-  const [pidText, started] = owner.slice(i + 1).split('/') // rows of earlier builds: "host:pid", no start time
-  const pid = Number(pidText)
-  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false
-  // another Lab in this very process (e.g. a second worker thread) may be running it: leave it alone
-  if (pid === process.pid) return owner === OWNER || started === undefined
-  try {
-    process.kill(pid, 0)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  // the pid is in use: by the same process only if it started at the same moment
-  if (started) {
-    const now = processStartTime(pid)
-    if (now !== null && now !== started) return false
-  }
-  return true
-}
-
-/** Leftover `running` rows of dead processes → `interrupted` (runs and groups). */
-export function markInterrupted(db: DB): number[] {
-  const rows = db.prepare(`SELECT id, owner, group_id FROM runs WHERE status = 'running'`).all() as {
-    id: number
-    owner: string | null
-    group_id: number | null
-  }[]
-  const dead = rows.filter((r) => !ownerAlive(r.owner))
-  const now = nowIso()
-  db.transaction(() => {
-    const upd = db.prepare(
-      `UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process running it ended before it finished' WHERE id = ?`,
-    )
-    for (const r of dead) upd.run(now, r.id)
-    db.prepare(`UPDATE run_groups SET status = 'interrupted', finished_at = ? WHERE status = 'running'
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now)
-    settleExperiments(db, experimentsOf(db, dead.map((r) => r.id)))
-  })()
-  return dead.map((r) => r.id)
-}
-
-/**
- * The lab process `pid` died (SIGKILL, a native abort): its rows — still `running`, or already `interrupted` by the
- * open that followed — become `failed` with the host's reason ("the engine process stopped (signal SIGKILL) — …").
- */
-export function markOwnerFailed(db: DB, pid: number, reason: string): number[] {
-  const mine = `${hostname()}:${pid}`
-  const rows = db
-    .prepare(`SELECT id FROM runs WHERE status IN ('running', 'interrupted') AND (owner = ? OR owner LIKE ? || '/%')`)
-    .all(mine, mine) as { id: number }[]
-  const now = nowIso()
-  db.transaction(() => {
-    const upd = db.prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?`)
-    for (const r of rows) upd.run(reason, now, r.id)
-    db.prepare(`UPDATE run_groups SET status = 'failed', finished_at = COALESCE(finished_at, ?) WHERE status IN ('running', 'interrupted')
-      AND EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'failed' AND runs.error = ?)
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now, reason)
-  })()
-  return rows.map((r) => r.id)
-}
+import { baseOf, experimentsOf, settleExperiments } from './experiments'
+import { nowIso } from './clock'
+import { OWNER } from './owner'
 
 // ---- groups -------------------------------------------------------------------------------------------------
 
@@ -168,16 +74,6 @@ export function getGroup(db: DB, id: number): GroupRecord | undefined {
 // ---- runs ---------------------------------------------------------------------------------------------------
 
 /** The experiments the given runs belong to (distinct). */
-export function experimentsOf(db: DB, runIds: number[]): number[] {
-  const get = db.prepare('SELECT experiment_id AS e FROM runs WHERE id = ?')
-  const out = new Set<number>()
-  for (const id of runIds) {
-    const r = get.get(id) as { e: number | null } | undefined
-    if (r?.e != null) out.add(r.e)
-  }
-  return [...out]
-}
-
 export interface NewRun {
   kind: RunKind
   /** the experiment (one action) it belongs to */

@@ -1,12 +1,7 @@
-// The lab's history: SQLite through better-sqlite3 (synchronous, one connection per process), WAL journal so a
-// reader (the UI) never blocks the writer, schema migrations keyed by PRAGMA user_version.
-//
-// A run row is written as `running` before any work starts and completed in one transaction, so a crash leaves
-// either the `running` row or the complete result, never half a result. On open, `running` rows whose owning
-// process is gone become `interrupted` (rows owned by a live process — the desktop app and the CLI may share a
-// data directory — are left alone).
+// The history's schema: migrations keyed by PRAGMA user_version, applied in order when the database is opened
+// (history/db.ts). The history is SQLite through better-sqlite3 (synchronous, one connection per process), WAL journal
+// so a reader (the UI) never blocks the writer.
 import Database from 'better-sqlite3'
-import { markInterrupted } from './runs'
 
 export type DB = Database.Database
 
@@ -268,60 +263,9 @@ export function migrate(db: DB): { from: number; to: number } {
 }
 
 /** A history written by a newer build is left exactly as it is: checked before any write (WAL, migrations). */
-function refuseNewer(version: number): void {
+export function refuseNewer(version: number): void {
   if (version > MIGRATIONS.length)
     throw new DbError(
       `this history was written by a newer Soliloquy (schema ${version} > ${MIGRATIONS.length}); refusing to change it — update Soliloquy`,
     )
 }
-
-export interface OpenResult {
-  db: DB
-  migrated: { from: number; to: number }
-  /** runs found `running` from a process that is gone, now `interrupted` */
-  interrupted: number[]
-}
-
-export function openDb(path: string): OpenResult {
-  let db: DB
-  try {
-    // Inside Electron the SQLite binding must match Electron's ABI: `npm start` builds a separate copy and names it
-    // here, so the Node build used by the CLI stays untouched.
-    const binding = process.env.SOLILOQUY_SQLITE_BINDING
-    db = binding ? new Database(path, { nativeBinding: binding }) : new Database(path)
-  } catch (e) {
-    throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
-  }
-  try {
-    // reading user_version writes nothing; switching to WAL would (it rewrites the header and leaves -wal/-shm)
-    refuseNewer(db.pragma('user_version', { simple: true }) as number)
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    db.pragma('busy_timeout = 5000')
-    // SQLite lists problems over several rows and lines ("*** in database main ***\nTree 2 page 6 …"): keep the
-    // message on one line, whole, with the first few and a count
-    const problems = (db.pragma('quick_check') as Record<string, unknown>[])
-      .flatMap((r) => String(Object.values(r)[0]).split('\n'))
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !l.startsWith('***'))
-    if (problems.length !== 1 || problems[0] !== 'ok') {
-      const shown = problems.slice(0, 3).join('; ')
-      const more = problems.length > 3 ? ` and ${problems.length - 3} more` : ''
-      throw new DbError(
-        `the history database ${path} is damaged (${shown}${more}); move it aside or restore a backup, and Soliloquy starts a new history`,
-      )
-    }
-    const migrated = migrate(db)
-    const interrupted = markInterrupted(db)
-    return { db, migrated, interrupted }
-  } catch (e) {
-    db.close()
-    if (e instanceof DbError) throw e
-    // garbage or a truncated file: SQLite's SQLITE_NOTADB / SQLITE_CORRUPT; the file is left as it is
-    const code = (e as { code?: unknown }).code
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
-      throw new DbError(`the history database ${path} is damaged (${(e as Error).message}); move it aside or restore a backup, and Soliloquy starts a new history`)
-    throw new DbError(`cannot open the history database ${path}: ${(e as Error).message}`)
-  }
-}
-
