@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
-import { LabHost } from '../src/main/labHost/host'
+import { LabHost } from '../src/main/host/host'
 import { RunningServer, startServer } from '../src/main/server/server'
 import { ensureCurrentBuild, ROOT, tmp } from './helpers'
 

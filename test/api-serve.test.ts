@@ -7,7 +7,7 @@ import { connect, createServer as createNetServer } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { basename, join } from 'node:path'
 import { WebSocket } from 'ws'
-import type { LabBackend } from '../src/main/labHost/dispatch'
+import type { LabBackend } from '../src/main/host/dispatch'
 import { RunningServer, startServer } from '../src/main/server/server'
 import { tmp } from './helpers'
 

@@ -9,7 +9,7 @@ import { ropeInverseFrequencies } from '../src/main/engine/config'
 import { Engine, View } from '../src/main/engine/engine'
 import { exportGguf } from '../src/main/engine/gguf'
 import { loadAddon } from '../src/main/engine/native'
-import { LlamaCppModule, loadPeer, peerGreedy } from '../src/main/peer'
+import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { TinyConfig, tmp, writeTinyModel } from './helpers'
 
 const PHRASE = 'To be, or not to be, that is the question'

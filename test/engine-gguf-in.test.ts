@@ -11,7 +11,7 @@ import { readGguf } from '../src/main/engine/ggufFile'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
 import { SentencePieceTokenizer } from '../src/main/engine/tokenizer'
-import { quantiseQ4K, quantiseQ6K } from '../src/main/kquants'
+import { quantiseQ4K, quantiseQ6K } from '../tools/bench/kquants'
 import { ORGANISM, rng, tmp } from './helpers'
 import { BLOCK, interleaveRows, kBlockValues, KBlock, packK, QType, quantise, quantisedTwins, readWeights, writeGgufFile } from './ggml'
 

@@ -9,8 +9,8 @@ import { AddressInfo } from 'node:net'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { WebSocket, WebSocketServer } from 'ws'
 import { MAX_MESSAGE_BYTES, wsClientMessage, type ProgressMessage, type WsServerMessage } from '../../shared/api'
-import { CSP_BROWSER } from '../csp'
-import { createDispatcher, LabBackend } from '../labHost/dispatch'
+import { CSP_BROWSER } from '../app/csp'
+import { createDispatcher, LabBackend } from '../host/dispatch'
 
 export const LOOPBACK = '127.0.0.1'
 

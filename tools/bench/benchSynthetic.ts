@@ -1,6 +1,6 @@
 // The tensors of a synthetic Llama of a given shape, in llama.cpp's GGUF names and row-major shapes, with the scale
 // of their random weights (0: a norm vector, written as ones). Shared by the benchmark's GGUF writers.
-import type { LlamaConfig } from './engine/config'
+import type { LlamaConfig } from '../../src/main/engine/config'
 
 /** the sizes that fix a synthetic model's tensors: those of the engine's LlamaConfig */
 export type SyntheticShape = Pick<LlamaConfig, 'vocab' | 'dim' | 'ffn' | 'layers' | 'heads' | 'kvHeads'>

@@ -4,8 +4,8 @@
 // Directory dialogs ('api:pickDirectory') are the only way the renderer names a file system path in the desktop app.
 // Written against a minimal ipcMain-like interface so a unit test can drive it without Electron.
 import { dirname, resolve } from 'node:path'
-import { IPC_CHANNELS, pickPurpose, validateCall, type CallResult, type PickPurpose, type ProgressMessage } from '../shared/api'
-import { createDispatcher, LabBackend } from './labHost/dispatch'
+import { IPC_CHANNELS, pickPurpose, validateCall, type CallResult, type PickPurpose, type ProgressMessage } from '../../shared/api'
+import { createDispatcher, LabBackend } from '../host/dispatch'
 
 export interface IpcEventLike {
   sender: { send(channel: string, payload: unknown): void; isDestroyed?(): boolean }

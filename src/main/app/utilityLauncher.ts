@@ -1,8 +1,8 @@
 // The desktop app's lab: an Electron utility process (a Node child process Electron manages), so a native fault in
 // the engine ends that process and not the window. Same protocol and entry (labProcess.ts) as `soliloquy serve`.
 import { utilityProcess } from 'electron'
-import { defaultProcessPath, type LabLauncher } from './host'
-import type { FromWorker } from './protocol'
+import { defaultProcessPath, type LabLauncher } from '../host/host'
+import type { FromWorker } from '../host/protocol'
 
 export function utilityLauncher(path = defaultProcessPath()): LabLauncher {
   return (config) => {
