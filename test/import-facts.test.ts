@@ -2,7 +2,8 @@
 // TypeScript compiler's own module resolution (the same that type-checks the project, so @shared/… and index files
 // resolve as they do in the build):
 //   - no import cycle in src/main (type-only imports count: a circle of types is still a circle to read);
-//   - no file of src/main/lab imports electron (the lab runs in a plain Node process, the CLI's and the server's too).
+//   - no file of src/main/lab imports electron (the lab runs in a plain Node process, the CLI's and the server's too);
+//   - src/main/app is the only place in src/main that imports electron (the Electron main process).
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import ts from 'typescript'
@@ -140,5 +141,10 @@ describe('imports of src/main', () => {
   it('no file of src/main/lab imports electron', () => {
     const lab = [...g.packages].filter(([f, p]) => f.startsWith(join(MAIN, 'lab') + '/') && p.some(isElectron)).map(([f]) => rel(f))
     expect(lab).toEqual([])
+  })
+
+  it('src/main/app is the only place in src/main that imports electron', () => {
+    const outside = [...g.packages].filter(([f, p]) => !f.startsWith(join(MAIN, 'app') + '/') && p.some(isElectron)).map(([f]) => rel(f))
+    expect(outside).toEqual([])
   })
 })

@@ -1,5 +1,6 @@
-// Electron main: one hardened window and the thin IPC router. The lab (engine, SQLite history, checkpoints) runs in a
-// worker thread behind the router, so the window never waits on it.
+// Electron main: one hardened window and the thin IPC router. The lab (engine, SQLite history, checkpoints) runs in an
+// Electron utility process of its own behind the router (utilityLauncher.ts, src/main/host/), so the window never
+// waits on it and a native fault in the engine ends that process, not the app.
 import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
