@@ -59,6 +59,8 @@ export const LIMITS = {
   tags: { max: 32, chars: 40 },
   notes: { chars: 100_000 },
   title: { chars: 200 },
+  /** rows in one page of `history` or `experiments`: a caller that wants more asks for the next page (offset) */
+  page: { max: 1000 },
 } as const
 
 /** Days a deleted checkpoint stays in the Trash (file kept, restorable) before the lab purges it. */
@@ -641,7 +643,7 @@ export const historyFilter = z
     checkpointId: id.optional(),
     sort: sortKey.optional(),
     order: z.enum(sortOrders).optional(),
-    limit: z.number().int().min(1).max(100_000).optional(),
+    limit: z.number().int().min(1).max(LIMITS.page.max).optional(),
     offset: z.number().int().min(0).optional(),
   })
   .strict()
@@ -787,7 +789,7 @@ export const experimentFilter = z
     to: isoDate.optional(),
     sort: experimentSortKey.optional(),
     order: z.enum(sortOrders).optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
+    limit: z.number().int().min(1).max(LIMITS.page.max).optional(),
     offset: z.number().int().min(0).optional(),
   })
   .strict()

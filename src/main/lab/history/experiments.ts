@@ -14,6 +14,7 @@ import type {
 import { TRASH_DAYS } from '../../../shared/api'
 import { announce } from './events'
 import { nowIso } from './clock'
+import { orderBy, page, Where } from './filter'
 import type { DB } from './db'
 
 /** Provenance of a base checkpoint: what it was called at the time, and what became of it (live, trashed, purged). */
@@ -223,60 +224,27 @@ const SORTS: Record<NonNullable<ExperimentFilter['sort']>, string> = {
 }
 
 export function listExperiments(db: DB, f: ExperimentFilter = {}): ExperimentPage {
-  const w: string[] = []
-  const p: unknown[] = []
-  const inList = (col: string, v: string | string[] | undefined): void => {
-    if (v === undefined) return
-    const list = Array.isArray(v) ? v : [v]
-    if (!list.length) return
-    w.push(`${col} IN (${list.map(() => '?').join(', ')})`)
-    p.push(...list)
-  }
-  inList('e.kind', f.kind)
-  inList('e.status', f.status)
-  if (f.tag) {
-    w.push(`EXISTS (SELECT 1 FROM json_each(e.tags) WHERE lower(json_each.value) = lower(?))`)
-    p.push(f.tag.trim())
-  }
-  if (f.starred !== undefined) {
-    w.push('e.starred = ?')
-    p.push(f.starred ? 1 : 0)
-  }
+  const w = new Where()
+  w.inList('e.kind', f.kind)
+  w.inList('e.status', f.status)
+  if (f.tag) w.add(`EXISTS (SELECT 1 FROM json_each(e.tags) WHERE lower(json_each.value) = lower(?))`, f.tag.trim())
+  if (f.starred !== undefined) w.add('e.starred = ?', f.starred ? 1 : 0)
   if (f.text) {
-    w.push(`(e.title LIKE ? OR e.notes LIKE ? OR e.prompt LIKE ? OR COALESCE(e.phrase, '') LIKE ? OR e.tags LIKE ?)`)
     const like = `%${f.text}%`
-    p.push(like, like, like, like, like)
+    w.add(`(e.title LIKE ? OR e.notes LIKE ? OR e.prompt LIKE ? OR COALESCE(e.phrase, '') LIKE ? OR e.tags LIKE ?)`, like, like, like, like, like)
   }
   if (f.model !== undefined && f.model !== '') {
-    if (typeof f.model === 'number') {
-      w.push('e.model_id = ?')
-      p.push(f.model)
-    } else {
-      w.push('(m.path LIKE ? OR m.name LIKE ? OR e.model_fingerprint = ?)')
-      p.push(`%${f.model}%`, `%${f.model}%`, f.model)
-    }
+    if (typeof f.model === 'number') w.add('e.model_id = ?', f.model)
+    else w.add('(m.path LIKE ? OR m.name LIKE ? OR e.model_fingerprint = ?)', `%${f.model}%`, `%${f.model}%`, f.model)
   }
-  if (f.checkpointId !== undefined) {
-    w.push('e.base_checkpoint_id = ?')
-    p.push(f.checkpointId)
-  }
-  if (f.from) {
-    w.push('e.created_at >= ?')
-    p.push(f.from)
-  }
-  if (f.to) {
-    w.push('e.created_at <= ?')
-    p.push(/^\d{4}-\d{2}-\d{2}$/.test(f.to) ? `${f.to}T23:59:59.999Z` : f.to)
-  }
-  const where = w.length ? `WHERE ${w.join(' AND ')}` : ''
+  if (f.checkpointId !== undefined) w.add('e.base_checkpoint_id = ?', f.checkpointId)
+  w.dateRange('e.created_at', f.from, f.to)
   const col = SORTS[f.sort ?? 'created']
-  const order = f.order === 'asc' ? 'ASC' : 'DESC'
-  const limit = f.limit ?? 50
-  const offset = f.offset ?? 0
-  const total = (db.prepare(`SELECT COUNT(*) AS n FROM experiments e LEFT JOIN models m ON m.id = e.model_id ${where}`).get(...p) as { n: number }).n
+  const { limit, offset } = page(f)
+  const total = (db.prepare(`SELECT COUNT(*) AS n FROM experiments e LEFT JOIN models m ON m.id = e.model_id ${w.sql}`).get(...w.params) as { n: number }).n
   const rows = db
-    .prepare(`${SELECT} ${where} ORDER BY ${col} IS NULL, ${col} ${order}, e.id ${order} LIMIT ? OFFSET ?`)
-    .all(...p, limit, offset) as ExperimentRow[]
+    .prepare(`${SELECT} ${w.sql} ${orderBy(col, f.order, 'e.id')} LIMIT ? OFFSET ?`)
+    .all(...w.params, limit, offset) as ExperimentRow[]
   return { total, experiments: rows.map((r) => toSummary(db, r)) }
 }
 

@@ -17,6 +17,7 @@ import { announce } from './events'
 import { baseOf, experimentsOf, settleExperiments } from './experiments'
 import { nowIso } from './clock'
 import { OWNER } from './owner'
+import { orderBy, page, Where } from './filter'
 
 // ---- groups -------------------------------------------------------------------------------------------------
 
@@ -297,66 +298,29 @@ const SORT_COLUMNS: Record<NonNullable<HistoryFilter['sort']>, string> = {
 }
 
 function whereClause(f: HistoryFilter): { sql: string; params: unknown[] } {
-  const w: string[] = []
-  const p: unknown[] = []
+  const w = new Where()
   if (f.model !== undefined && f.model !== '') {
-    if (typeof f.model === 'number') {
-      w.push('model_id = ?')
-      p.push(f.model)
-    } else {
-      w.push('model_id IN (SELECT id FROM models WHERE path LIKE ? OR name LIKE ?)')
-      p.push(`%${f.model}%`, `%${f.model}%`)
-    }
+    if (typeof f.model === 'number') w.add('model_id = ?', f.model)
+    else w.add('model_id IN (SELECT id FROM models WHERE path LIKE ? OR name LIKE ?)', `%${f.model}%`, `%${f.model}%`)
   }
-  if (f.phrase) {
-    w.push('phrase LIKE ?')
-    p.push(`%${f.phrase}%`)
-  }
-  if (f.lrMin !== undefined) {
-    w.push('lr >= ?')
-    p.push(f.lrMin)
-  }
-  if (f.lrMax !== undefined) {
-    w.push('lr <= ?')
-    p.push(f.lrMax)
-  }
-  if (f.from) {
-    w.push('started_at >= ?')
-    p.push(f.from)
-  }
-  if (f.to) {
-    // a bare date means the whole day
-    w.push('started_at <= ?')
-    p.push(/^\d{4}-\d{2}-\d{2}$/.test(f.to) ? `${f.to}T23:59:59.999Z` : f.to)
-  }
-  for (const [key, col] of [['kind', 'kind'], ['status', 'status']] as const) {
-    const v = f[key]
-    if (v === undefined) continue
-    const list = Array.isArray(v) ? v : [v]
-    if (list.length === 0) continue
-    w.push(`${col} IN (${list.map(() => '?').join(', ')})`)
-    p.push(...list)
-  }
-  if (f.groupId !== undefined) {
-    w.push('group_id = ?')
-    p.push(f.groupId)
-  }
-  if (f.checkpointId !== undefined) {
-    w.push('COALESCE(base_checkpoint_id, checkpoint_id) = ?')
-    p.push(f.checkpointId)
-  }
-  return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params: p }
+  if (f.phrase) w.add('phrase LIKE ?', `%${f.phrase}%`)
+  if (f.lrMin !== undefined) w.add('lr >= ?', f.lrMin)
+  if (f.lrMax !== undefined) w.add('lr <= ?', f.lrMax)
+  w.dateRange('started_at', f.from, f.to)
+  w.inList('kind', f.kind)
+  w.inList('status', f.status)
+  if (f.groupId !== undefined) w.add('group_id = ?', f.groupId)
+  if (f.checkpointId !== undefined) w.add('COALESCE(base_checkpoint_id, checkpoint_id) = ?', f.checkpointId)
+  return { sql: w.sql, params: w.params }
 }
 
 export function queryRuns(db: DB, f: HistoryFilter = {}): HistoryPage {
   const { sql, params } = whereClause(f)
   const col = SORT_COLUMNS[f.sort ?? 'started'] ?? 'started_at'
-  const order = f.order === 'asc' ? 'ASC' : 'DESC'
-  const limit = Number.isFinite(f.limit) ? Math.max(1, Math.min(1000, Math.floor(f.limit!))) : 50
-  const offset = Number.isFinite(f.offset) ? Math.max(0, Math.floor(f.offset!)) : 0
+  const { limit, offset } = page(f)
   const total = (db.prepare(`SELECT COUNT(*) AS n FROM runs ${sql}`).get(...params) as { n: number }).n
   const rows = db
-    .prepare(`SELECT * FROM runs ${sql} ORDER BY ${col} IS NULL, ${col} ${order}, id ${order} LIMIT ? OFFSET ?`)
+    .prepare(`SELECT * FROM runs ${sql} ${orderBy(col, f.order, 'id')} LIMIT ? OFFSET ?`)
     .all(...params, limit, offset) as RunRow[]
   return { total, runs: rows.map((r) => toRecord(db, r)) }
 }
