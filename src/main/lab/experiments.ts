@@ -20,7 +20,8 @@ import type {
   SweepResult,
 } from '../../shared/api'
 import type { DB } from './history/db'
-import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, PartialOutput, RunOutcome } from './history/runs'
+import { getGroup, getRun, insertGroup, insertRun, NewRun } from './history/runs'
+import { abortRuns, completeRuns, PartialOutput, RunOutcome } from './history/lifecycle'
 import { createExperiment } from './history/experiments'
 import type { Target } from './targets'
 import { restrictGradient, updateGrid } from './instruments/groups'

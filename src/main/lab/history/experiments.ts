@@ -67,7 +67,7 @@ export function createExperiment(db: DB, e: NewExperiment): number {
   return id
 }
 
-function jsonOf(v: unknown): string {
+export function jsonOf(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? null : x))
 }
 
@@ -76,40 +76,6 @@ export function setExperimentResult(db: DB, id: number, result: unknown): void {
   db.prepare('UPDATE experiments SET result = ? WHERE id = ?').run(result === undefined ? null : jsonOf(result), id)
 }
 
-/**
- * An experiment's status from its runs: running while any runs; else done when all are done, otherwise the first of
- * failed / cancelled / interrupted found. An experiment without runs keeps its status (instruments finish it).
- * Returns the experiments that changed, for the change events.
- */
-export function settleExperiments(db: DB, ids: number[], result?: unknown): { id: number; status: RunStatus; finished: boolean }[] {
-  const out: { id: number; status: RunStatus; finished: boolean }[] = []
-  for (const id of ids) {
-    const rows = db.prepare('SELECT status, COUNT(*) AS n FROM runs WHERE experiment_id = ? GROUP BY status').all(id) as {
-      status: RunStatus
-      n: number
-    }[]
-    if (!rows.length) continue
-    const has = (s: RunStatus): boolean => rows.some((r) => r.status === s)
-    const status: RunStatus = has('running')
-      ? 'running'
-      : rows.every((r) => r.status === 'done')
-        ? 'done'
-        : has('failed')
-          ? 'failed'
-          : has('cancelled')
-            ? 'cancelled'
-            : 'interrupted'
-    const before = db.prepare('SELECT status FROM experiments WHERE id = ?').get(id) as { status: RunStatus } | undefined
-    if (!before) continue
-    if (status === 'running') continue
-    db.prepare('UPDATE experiments SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?').run(status, nowIso(), id)
-    if (result !== undefined) setExperimentResult(db, id, result)
-    out.push({ id, status, finished: before.status === 'running' })
-  }
-  return out
-}
-
-/** Finishes an experiment explicitly (instruments whose result is not a set of runs). */
 /** The experiments that runs `runIds` belong to, each once. */
 export function experimentsOf(db: DB, runIds: number[]): number[] {
   const get = db.prepare('SELECT experiment_id AS e FROM runs WHERE id = ?')
@@ -119,12 +85,6 @@ export function experimentsOf(db: DB, runIds: number[]): number[] {
     if (r?.e != null) out.add(r.e)
   }
   return [...out]
-}
-
-export function finishExperiment(db: DB, id: number, status: RunStatus, result?: unknown): void {
-  db.prepare('UPDATE experiments SET status = ?, finished_at = ?, result = COALESCE(?, result) WHERE id = ?').run(
-    status, nowIso(), result === undefined ? null : jsonOf(result), id)
-  announce(db, { type: 'experiment', id, experimentId: id, status, change: 'finished' })
 }
 
 interface ExperimentRow {

@@ -5,8 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { DB } from './db'
-import { nowIso } from './clock'
-import { experimentsOf, settleExperiments } from './experiments'
+import { failRunsOfDeadProcess, interruptRuns } from './lifecycle'
 
 /**
  * When process `pid` started, as the OS says (null: unknown). Linux: field 22 of /proc/PID/stat (clock ticks since
@@ -58,23 +57,10 @@ function ownerAlive(owner: string | null): boolean {
 
 /** Leftover `running` rows of dead processes → `interrupted` (runs and groups). */
 export function markInterrupted(db: DB): number[] {
-  const rows = db.prepare(`SELECT id, owner, group_id FROM runs WHERE status = 'running'`).all() as {
-    id: number
-    owner: string | null
-    group_id: number | null
-  }[]
-  const dead = rows.filter((r) => !ownerAlive(r.owner))
-  const now = nowIso()
-  db.transaction(() => {
-    const upd = db.prepare(
-      `UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process running it ended before it finished' WHERE id = ?`,
-    )
-    for (const r of dead) upd.run(now, r.id)
-    db.prepare(`UPDATE run_groups SET status = 'interrupted', finished_at = ? WHERE status = 'running'
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now)
-    settleExperiments(db, experimentsOf(db, dead.map((r) => r.id)))
-  })()
-  return dead.map((r) => r.id)
+  const rows = db.prepare(`SELECT id, owner FROM runs WHERE status = 'running'`).all() as { id: number; owner: string | null }[]
+  const dead = rows.filter((r) => !ownerAlive(r.owner)).map((r) => r.id)
+  interruptRuns(db, dead)
+  return dead
 }
 
 /**
@@ -86,13 +72,7 @@ export function markOwnerFailed(db: DB, pid: number, reason: string): number[] {
   const rows = db
     .prepare(`SELECT id FROM runs WHERE status IN ('running', 'interrupted') AND (owner = ? OR owner LIKE ? || '/%')`)
     .all(mine, mine) as { id: number }[]
-  const now = nowIso()
-  db.transaction(() => {
-    const upd = db.prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?`)
-    for (const r of rows) upd.run(reason, now, r.id)
-    db.prepare(`UPDATE run_groups SET status = 'failed', finished_at = COALESCE(finished_at, ?) WHERE status IN ('running', 'interrupted')
-      AND EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'failed' AND runs.error = ?)
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now, reason)
-  })()
-  return rows.map((r) => r.id)
+  const ids = rows.map((r) => r.id)
+  failRunsOfDeadProcess(db, ids, reason)
+  return ids
 }

@@ -1,5 +1,5 @@
-// Runs and their groups (a sweep's α columns, a lesson's steps, a comparison's cells): written `running` before any
-// work, completed in one transaction; history queries (filters, sort, paging) and the plasticity/stability scatter.
+// Runs and their groups (a sweep's α columns, a lesson's steps, a comparison's cells): inserted `running` before any
+// work (their end is history/lifecycle.ts); history queries (filters, sort, paging) and the plasticity/stability scatter.
 import type {
   GroupKind,
   GroupRecord,
@@ -14,7 +14,7 @@ import type {
 } from '../../../shared/api'
 import type { DB } from './db'
 import { announce } from './events'
-import { baseOf, experimentsOf, settleExperiments } from './experiments'
+import { baseOf } from './experiments'
 import { nowIso } from './clock'
 import { OWNER } from './owner'
 import { orderBy, page, Where } from './filter'
@@ -45,11 +45,6 @@ export function insertGroup(
      VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
   ).run(g.kind, g.modelId, g.checkpointId, g.prompt, g.phrase, JSON.stringify(g.lrs), JSON.stringify(g.args), nowIso())
   return Number(r.lastInsertRowid)
-}
-
-export function finishGroup(db: DB, id: number, status: RunStatus, result: unknown): void {
-  db.prepare('UPDATE run_groups SET status = ?, result = ?, finished_at = ? WHERE id = ?').run(
-    status, result === undefined ? null : JSON.stringify(result), nowIso(), id)
 }
 
 export function getGroup(db: DB, id: number): GroupRecord | undefined {
@@ -114,98 +109,6 @@ export function insertRun(db: DB, r: NewRun): number {
   const id = Number(res.lastInsertRowid)
   announce(db, { type: 'run', id, experimentId: r.experimentId ?? null, status: 'running', change: 'created' })
   return id
-}
-
-export interface RunOutcome {
-  id: number
-  outputIds: number[]
-  outputText: string
-  fullText: string
-  metrics: RunMetrics
-}
-
-function finiteOrNull(x: number | undefined): number | null {
-  return typeof x === 'number' && Number.isFinite(x) ? x : null
-}
-
-/** JSON that survives NaN/∞ (stored as null) — metrics of a diverged step can be infinite. */
-function metricsJson(m: RunMetrics): string {
-  return JSON.stringify(m, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))
-}
-
-/** Completes runs (and optionally their group) in one transaction. */
-export function completeRuns(
-  db: DB,
-  outcomes: RunOutcome[],
-  startedMs: number,
-  group?: { id: number; result: unknown },
-): void {
-  const now = nowIso()
-  const ms = Date.now() - startedMs
-  const upd = db.prepare(
-    `UPDATE runs SET status = 'done', output_ids = ?, output_text = ?, full_text = ?, metrics = ?, recall = ?,
-       stability_kl = ?, loss_after = ?, distinct2 = ?, repetition = ?, error = NULL, finished_at = ?, ms = ? WHERE id = ?`,
-  )
-  let settled: ReturnType<typeof settleExperiments> = []
-  db.transaction(() => {
-    for (const o of outcomes)
-      upd.run(JSON.stringify(o.outputIds), o.outputText, o.fullText, metricsJson(o.metrics), finiteOrNull(o.metrics.recall),
-        finiteOrNull(o.metrics.stabilityKl), finiteOrNull(o.metrics.phraseLossAfter), finiteOrNull(o.metrics.distinct2),
-        finiteOrNull(o.metrics.repetition), now, ms, o.id)
-    if (group) finishGroup(db, group.id, 'done', group.result)
-    // an instrument's experiment holds the group: finishing the group settles it even with no runs left to complete
-    const ofGroup = group ? (db.prepare('SELECT id FROM experiments WHERE group_id = ?').all(group.id) as { id: number }[]).map((r) => r.id) : []
-    settled = settleExperiments(db, [...new Set([...experimentsOf(db, outcomes.map((o) => o.id)), ...ofGroup])], group?.result)
-  })()
-  announceRuns(db, outcomes.map((o) => o.id), settled)
-}
-
-function announceRuns(db: DB, ids: number[], settled: { id: number; status: RunStatus; finished: boolean }[]): void {
-  for (const id of ids) {
-    const r = db.prepare('SELECT status, experiment_id FROM runs WHERE id = ?').get(id) as { status: RunStatus; experiment_id: number | null } | undefined
-    if (r) announce(db, { type: 'run', id, experimentId: r.experiment_id, status: r.status, change: 'finished' })
-  }
-  for (const e of settled) if (e.finished) announce(db, { type: 'experiment', id: e.id, experimentId: e.id, status: e.status, change: 'finished' })
-}
-
-/** What a cancelled generation had produced for one run: kept on the `cancelled` row. */
-export interface PartialOutput {
-  outputIds: number[]
-  outputText: string
-  fullText: string
-  metrics?: RunMetrics
-}
-
-/**
- * Marks runs (still `running`) failed or cancelled, with the reason. `partial`: the tokens a cancelled generation
- * had produced per run, stored with the cancelled row (a cancelled sweep keeps what it generated).
- */
-export function abortRuns(
-  db: DB,
-  ids: number[],
-  status: 'failed' | 'cancelled',
-  error: string,
-  startedMs: number,
-  groupId?: number,
-  partial?: Map<number, PartialOutput>,
-): void {
-  const now = nowIso()
-  const ms = Date.now() - startedMs
-  const upd = db.prepare(`UPDATE runs SET status = ?, error = ?, finished_at = ?, ms = ? WHERE id = ? AND status = 'running'`)
-  const out = db.prepare(
-    `UPDATE runs SET output_ids = ?, output_text = ?, full_text = ?, metrics = ?, repetition = ? WHERE id = ? AND status = 'running'`,
-  )
-  let settled: ReturnType<typeof settleExperiments> = []
-  db.transaction(() => {
-    for (const id of ids) {
-      const p = partial?.get(id)
-      if (p) out.run(JSON.stringify(p.outputIds), p.outputText, p.fullText, metricsJson(p.metrics ?? {}), finiteOrNull(p.metrics?.repetition), id)
-      upd.run(status, error, now, ms, id)
-    }
-    if (groupId !== undefined) finishGroup(db, groupId, status, { error })
-    settled = settleExperiments(db, experimentsOf(db, ids))
-  })()
-  announceRuns(db, ids, settled)
 }
 
 interface RunRow {
