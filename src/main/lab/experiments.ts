@@ -20,9 +20,9 @@ import type {
   SweepResult,
 } from '../../shared/api'
 import type { DB } from './history/db'
-import { getGroup, getRun, insertGroup, insertRun, NewRun } from './history/runs'
+import { getGroup, getRun, insertGroup, insertRun, NewRun } from './history/tables/runs'
 import { abortRuns, completeRuns, PartialOutput, RunOutcome } from './history/lifecycle'
-import { createExperiment } from './history/experiments'
+import { createExperiment } from './history/tables/experiments'
 import type { Target } from './targets'
 import { restrictGradient, updateGrid } from './instruments/groups'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from './metrics'

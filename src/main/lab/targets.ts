@@ -11,9 +11,9 @@ import { SEED_DEFAULTS, type CheckpointRecord, type ModelInfo } from '../../shar
 import type { Fingerprint } from './checkpoints/fingerprint'
 import { modelFingerprint } from './checkpoints/fingerprint'
 import { trashedMessage, type CheckpointStore } from './checkpoints/store'
-import { findCheckpointByName } from './history/checkpoints'
+import { findCheckpointByName } from './history/tables/checkpoints'
 import type { DB } from './history/db'
-import { getModel, ModelRow, upsertModel } from './history/models'
+import { getModel, ModelRow, upsertModel } from './history/tables/models'
 
 /** A model opened by the lab: engine, its history row, fingerprint and preset. */
 export interface LoadedModel {

@@ -18,7 +18,7 @@ import {
   renameCheckpointRow,
   setCheckpointsDeleted,
   trashedBefore,
-} from '../history/checkpoints'
+} from '../history/tables/checkpoints'
 import { CheckpointError } from './error'
 import { describeChange, type Fingerprint } from './fingerprint'
 import { readStepFile, writeStepFile } from './stepFile'

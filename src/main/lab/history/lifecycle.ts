@@ -5,7 +5,7 @@ import type { RunMetrics, RunStatus } from '../../../shared/api'
 import { nowIso } from './clock'
 import type { DB } from './db'
 import { announce } from './events'
-import { experimentsOf, jsonOf, setExperimentResult } from './experiments'
+import { experimentsOf, jsonOf, setExperimentResult } from './tables/experiments'
 
 export function finishGroup(db: DB, id: number, status: RunStatus, result: unknown): void {
   db.prepare('UPDATE run_groups SET status = ?, result = ?, finished_at = ? WHERE id = ?').run(

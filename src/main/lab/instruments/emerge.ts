@@ -8,7 +8,7 @@
 import { CallOptions, InputError, View } from '../../engine/engine'
 import { type EmergeResult } from '../../../shared/api'
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
-import { getGroup } from '../history/runs'
+import { getGroup } from '../history/tables/runs'
 import { completeRuns } from '../history/lifecycle'
 import { checkTexts, ExperimentContext, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
 import { modelMetrics } from '../metrics'

@@ -1,6 +1,6 @@
 // The models the lab has opened (one row per directory, with its fingerprint and config).
-import type { DB } from './db'
-import { nowIso } from './clock'
+import type { DB } from '../db'
+import { nowIso } from '../clock'
 
 // ---- models -------------------------------------------------------------------------------------------------
 

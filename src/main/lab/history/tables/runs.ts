@@ -11,13 +11,13 @@ import type {
   RunStatus,
   ScatterPoint,
   ChainStep,
-} from '../../../shared/api'
-import type { DB } from './db'
-import { announce } from './events'
+} from '../../../../shared/api'
+import type { DB } from '../db'
+import { announce } from '../events'
 import { baseOf } from './experiments'
-import { nowIso } from './clock'
-import { OWNER } from './owner'
-import { orderBy, page, Where } from './filter'
+import { nowIso } from '../clock'
+import { OWNER } from '../owner'
+import { orderBy, page, Where } from '../filter'
 
 // ---- groups -------------------------------------------------------------------------------------------------
 

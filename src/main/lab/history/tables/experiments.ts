@@ -10,12 +10,12 @@ import type {
   ExperimentSummary,
   RunStatus,
   UpdateExperimentRequest,
-} from '../../../shared/api'
-import { TRASH_DAYS } from '../../../shared/api'
-import { announce } from './events'
-import { nowIso } from './clock'
-import { orderBy, page, Where } from './filter'
-import type { DB } from './db'
+} from '../../../../shared/api'
+import { TRASH_DAYS } from '../../../../shared/api'
+import { announce } from '../events'
+import { nowIso } from '../clock'
+import { orderBy, page, Where } from '../filter'
+import type { DB } from '../db'
 
 /** Provenance of a base checkpoint: what it was called at the time, and what became of it (live, trashed, purged). */
 export function baseOf(db: DB, id: number | null, nameThen: string | null, sha256Then: string | null): BaseCheckpoint | null {

@@ -1,7 +1,7 @@
 // Per-model texts the metrics are measured against — reference continuation, probe texts, paraphrased prompts —
 // stored by the model's fingerprint (the same weights opened from another directory share them). Nothing stored:
 // the preset's (preset.json beside the model, or the seed's defaults).
-import type { DB } from './db'
+import type { DB } from '../db'
 
 export interface StoredTexts {
   reference: string | null

@@ -1,6 +1,6 @@
 // Checkpoint rows: the saved steps, their lineage (parent, depth, children) and the run each came from.
-import { TRASH_DAYS, type CheckpointRecord } from '../../../shared/api'
-import type { DB } from './db'
+import { TRASH_DAYS, type CheckpointRecord } from '../../../../shared/api'
+import type { DB } from '../db'
 
 interface CheckpointRow {
   id: number
