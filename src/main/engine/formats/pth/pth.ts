@@ -8,9 +8,9 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { createHash } from 'node:crypto'
 import { homedir } from 'node:os'
 import { basename, join } from 'node:path'
-import { ModelFormatError, readJson } from './config'
+import { ModelFormatError, readJson } from '../../config'
 import { unpickleTorch, PyValue, TensorRef } from './pickle'
-import { DType, dtypeBytes, readSafetensorsHeader, safetensorsHeader, TensorEntry } from './safetensors'
+import { DType, dtypeBytes, readSafetensorsHeader, safetensorsHeader, TensorEntry } from '../safetensors'
 import { readStoredEntry, readZipEntries } from './zip'
 
 /** A tensor inside one .pth file: Meta's name, where its bytes start, dtype and shape. */

@@ -3,7 +3,7 @@
 // Only what a reader of STORED entries needs: each entry's name, sizes, method and the absolute offset of its data,
 // so the engine can memory-map tensors in place. Compressed or encrypted entries are listed, never inflated.
 import { closeSync, fstatSync, readSync } from 'node:fs'
-import { ModelFormatError, openModelFile } from './config'
+import { ModelFormatError, openModelFile } from '../../config'
 
 export interface ZipEntry {
   name: string

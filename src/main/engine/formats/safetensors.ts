@@ -3,8 +3,8 @@
 // file paths and byte offsets; it memory-maps the data.
 import { closeSync, fstatSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
-import { ModelFormatError, openModelFile, readJson } from './config'
-import { present } from './fserrors'
+import { ModelFormatError, openModelFile, readJson } from '../config'
+import { present } from '../fserrors'
 
 export type DType = 'F32' | 'F16' | 'BF16'
 /** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */

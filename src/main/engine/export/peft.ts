@@ -13,10 +13,10 @@
 // KL(merged ‖ adapter-applied) on probe texts and returned.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import type { CallOptions, Engine, View } from './engine'
-import { CancelledError, InputError } from './engine'
-import type { StepFactors } from './native'
-import { DType, safetensorsHeader } from './safetensors'
+import type { CallOptions, Engine, View } from '../engine'
+import { CancelledError, InputError } from '../engine'
+import type { StepFactors } from '../native'
+import { DType, safetensorsHeader } from '../formats/safetensors'
 
 const LINEAR_MODULES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']
 

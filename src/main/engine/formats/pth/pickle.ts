@@ -3,8 +3,8 @@
 // torch._utils._rebuild_tensor_v2, collections.OrderedDict and the typed storages torch.HalfStorage /
 // BFloat16Storage / FloatStorage — to plain descriptions. Nothing is ever imported or called: any other opcode or
 // global is refused with an error naming it, so a hostile pickle (GLOBAL os.system + REDUCE) is data, never code.
-import { ModelFormatError } from './config'
-import type { DType } from './safetensors'
+import { ModelFormatError } from '../../config'
+import type { DType } from '../safetensors'
 
 /** A storage named by BINPERSID: data/<key> inside the archive, `numel` elements of `dtype`. */
 export interface StorageRef {

@@ -5,11 +5,11 @@
 // keeps HF's rotate_half order.
 import { basename } from 'node:path'
 import { closeSync, openSync, readSync } from 'node:fs'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from './config'
-import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './ggufFile'
-import { StoredDType, StoredTensorEntry } from './safetensors'
-import { tokenizerFromGguf } from './tokenizers/gguf'
-import type { Tokenizer } from './tokenizers/types'
+import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from '../../config'
+import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './read'
+import { StoredDType, StoredTensorEntry } from '../safetensors'
+import { tokenizerFromGguf } from '../../tokenizers/gguf'
+import type { Tokenizer } from '../../tokenizers/types'
 
 const SUPPORTED_ARCHES = ['llama', 'qwen2']
 

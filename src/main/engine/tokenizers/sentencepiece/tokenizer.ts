@@ -5,9 +5,9 @@
 // merges driven by piece scores, byte fallback, and the decoder's byte assembly and dummy-prefix removal. Token ids
 // must match sentencepiece exactly, because the engine feeds them to a model trained on sentencepiece's output.
 import { readFileSync } from 'node:fs'
-import { ModelFormatError } from './config'
-import type { Tokenizer } from './tokenizers/types'
-import { fsProblem } from './fserrors'
+import { ModelFormatError } from '../../config'
+import type { Tokenizer } from '../types'
+import { fsProblem } from '../../fserrors'
 
 /** sentencepiece's visible stand-in for a space ("▁", U+2581). */
 const SPACE_SYMBOL = '\u2581'

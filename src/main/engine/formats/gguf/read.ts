@@ -6,7 +6,7 @@
 // data.
 import { closeSync, fstatSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
-import { ModelFormatError, openModelFile } from './config'
+import { ModelFormatError, openModelFile } from '../../config'
 
 /** ggml tensor types by id: name, weights per block, bytes per block (ggml.c's type_traits). */
 export const GGML_TYPES: Record<number, { name: string; blockElems: number; blockBytes: number }> = {
