@@ -10,45 +10,11 @@ import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './read'
 import { StoredDType, StoredTensorEntry } from '../safetensors'
 import { tokenizerFromGguf } from '../../tokenizers/gguf'
 import type { Tokenizer } from '../../tokenizers/types'
+import { hfTensorName } from './names'
 
 const SUPPORTED_ARCHES = ['llama', 'qwen2']
 
-const TENSOR_NAMES: [RegExp, string][] = [
-  [/^token_embd\.weight$/, 'model.embed_tokens.weight'],
-  [/^output\.weight$/, 'lm_head.weight'],
-  [/^output_norm\.weight$/, 'model.norm.weight'],
-  [/^blk\.(\d+)\.attn_q\.(weight|bias)$/, 'model.layers.$1.self_attn.q_proj.$2'],
-  [/^blk\.(\d+)\.attn_k\.(weight|bias)$/, 'model.layers.$1.self_attn.k_proj.$2'],
-  [/^blk\.(\d+)\.attn_v\.(weight|bias)$/, 'model.layers.$1.self_attn.v_proj.$2'],
-  [/^blk\.(\d+)\.attn_output\.(weight|bias)$/, 'model.layers.$1.self_attn.o_proj.$2'],
-  [/^blk\.(\d+)\.ffn_gate\.(weight|bias)$/, 'model.layers.$1.mlp.gate_proj.$2'],
-  [/^blk\.(\d+)\.ffn_up\.(weight|bias)$/, 'model.layers.$1.mlp.up_proj.$2'],
-  [/^blk\.(\d+)\.ffn_down\.(weight|bias)$/, 'model.layers.$1.mlp.down_proj.$2'],
-  [/^blk\.(\d+)\.attn_norm\.weight$/, 'model.layers.$1.input_layernorm.weight'],
-  [/^blk\.(\d+)\.ffn_norm\.weight$/, 'model.layers.$1.post_attention_layernorm.weight'],
-]
-
-/** The HF name of a llama.cpp tensor, or undefined for tensors the engine does not use (e.g. rope_freqs). */
-export function hfTensorName(gguf: string): string | undefined {
-  for (const [re, to] of TENSOR_NAMES) if (re.test(gguf)) return gguf.replace(re, to)
-  return undefined
-}
-
-/** The llama.cpp name of an HF tensor (the inverse of hfTensorName). */
-export function ggufTensorName(hf: string): string {
-  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf)
-  const layer: Record<string, string> = {
-    'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v',
-    'self_attn.o_proj': 'attn_output', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up',
-    'mlp.down_proj': 'ffn_down', input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm',
-  }
-  if (m && layer[m[2]]) return `blk.${m[1]}.${layer[m[2]]}.${m[3]}`
-  const top: Record<string, string> = {
-    'model.embed_tokens.weight': 'token_embd.weight', 'lm_head.weight': 'output.weight', 'model.norm.weight': 'output_norm.weight',
-  }
-  if (top[hf]) return top[hf]
-  throw new Error(`no GGUF name for ${hf}`)
-}
+export { ggufTensorName, hfTensorName } from './names'
 
 export interface GgufCheckpoint {
   arch: string

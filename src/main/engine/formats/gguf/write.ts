@@ -9,7 +9,8 @@
 // converter does, so an interleaved model round-trips to its own row order.
 import { CallOptions, Engine, InputError, View } from '../../engine'
 import { GGML_TYPE_ID } from './read'
-import { ggufTensorName, llama3RopeFactors } from './model'
+import { llama3RopeFactors } from './model'
+import { ggufTensorName } from './names'
 import { MaterialiseTensor } from '../../native'
 import { tokenizerGgufMetadata } from '../../tokenizers/toGguf'
 
