@@ -1,10 +1,12 @@
 // `npm run bench` builds the benchmark on its own (out/bench/bench.js), apart from the app's bundle (out/main, which
 // electron-builder packages): a Node program that loads the engine from src/main like the CLI does.
 import { builtinModules } from 'node:module'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
 
-const root = resolve(__dirname, '..', '..')
+const here = dirname(fileURLToPath(import.meta.url))
+const root = resolve(here, '..', '..')
 
 export default defineConfig({
   root,
@@ -16,7 +18,7 @@ export default defineConfig({
     target: 'node20',
     minify: false,
     rollupOptions: {
-      input: { bench: resolve(__dirname, 'bench.ts') },
+      input: { bench: resolve(here, 'bench.ts') },
       output: { format: 'cjs', entryFileNames: '[name].js' },
       external: ['better-sqlite3', 'electron', /^node:/, ...builtinModules],
     },
