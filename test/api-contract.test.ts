@@ -107,7 +107,7 @@ describe('IPC router', () => {
   it('turns lab errors into one line of words, never a stack', async () => {
     const { ipc } = setup()
     const r = await ipc.invoke(IPC_CHANNELS.call, event(), { method: 'sweep', args: { lrs: [0, 0.03] } })
-    expect(r).toEqual({ ok: false, error: { message: 'boom' } })
+    expect(r).toEqual({ ok: false, error: { message: 'boom', kind: 'internal' } })
   })
 
   it('refuses calls from frames that are not the app', async () => {

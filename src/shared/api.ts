@@ -1183,7 +1183,25 @@ export const progressMessage = z.object({
 })
 export type ProgressMessage = z.infer<typeof progressMessage>
 
-export type CallResult<T = unknown> = { ok: true; result: T } | { ok: false; error: { message: string } }
+/**
+ * What kind of failure a call met, so that no caller has to match on message text: the request was wrong (input:
+ * a field out of range, a checkpoint that does not exist), it was cancelled, the model or a file could not be used
+ * (model), or something else went wrong (internal).
+ */
+export const errorKinds = ['input', 'cancelled', 'model', 'internal'] as const
+export type ErrorKind = (typeof errorKinds)[number]
+
+/** A failed call as it crosses every transport (IPC, WebSocket, the lab process): words, a kind, and the request's
+ *  fields it concerns when the contract's validation named them. */
+export interface CallError {
+  message: string
+  kind: ErrorKind
+  fields?: string[]
+}
+
+export const callErrorSchema = z.object({ message: z.string(), kind: z.enum(errorKinds), fields: z.array(z.string()).optional() })
+
+export type CallResult<T = unknown> = { ok: true; result: T } | { ok: false; error: CallError }
 
 // ---------- transports ----------
 
@@ -1229,7 +1247,7 @@ export const wsServerMessage = z.union([
   /** pushed to every connected page: a run or an experiment changed */
   z.object({ type: z.literal('event'), event: labEventSchema }),
   z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(true), result: z.unknown() }),
-  z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(false), error: z.object({ message: z.string() }) }),
+  z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(false), error: callErrorSchema }),
 ])
 export type WsServerMessage = z.infer<typeof wsServerMessage>
 
@@ -1316,10 +1334,16 @@ export function checkRequest<M extends MethodName>(method: M, args: unknown): { 
 }
 
 /** Validates one call; returns the parsed args or an error message in words. */
-export function validateCall(method: unknown, args: unknown): { ok: true; method: MethodName; args: unknown } | { ok: false; message: string } {
+export function validateCall(
+  method: unknown,
+  args: unknown,
+): { ok: true; method: MethodName; args: unknown } | { ok: false; message: string; fields?: string[] } {
   if (!isMethod(method)) return { ok: false, message: `unknown method ${JSON.stringify(String(method)).slice(0, 80)}` }
   const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
-  if (!r.success) return { ok: false, message: describeZodError(method, r.error) }
+  if (!r.success) {
+    const fields = [...new Set(r.error.issues.map((i) => String(i.path[0] ?? '')).filter((f) => f !== ''))]
+    return { ok: false, message: describeZodError(method, r.error), ...(fields.length ? { fields } : {}) }
+  }
   return { ok: true, method, args: r.data }
 }
 

@@ -1,5 +1,5 @@
 // The thin IPC router, four channels (IPC_CHANNELS in src/shared/api.ts). 'api:call' carries { method, args, jobId? } and answers { ok, result } or
-// { ok: false, error: { message } }; every argument is validated against the contract (src/shared/api.ts) by the
+// { ok: false, error: { message, kind, fields? } }; every argument is validated against the contract (src/shared/api.ts) by the
 // dispatcher before the lab sees it. 'api:cancel' cancels a job. Progress goes to the sender on 'api:progress'.
 // Directory dialogs ('api:pickDirectory') are the only way the renderer names a file system path in the desktop app.
 // Written against a minimal ipcMain-like interface so a unit test can drive it without Electron.
@@ -70,7 +70,7 @@ export function registerIpcRouter(ipc: IpcMainLike, backend: LabBackend, o: IpcR
   const trusted = (e: IpcEventLike): boolean => !o.trustedSender || (!!e.senderFrame && o.trustedSender(e.senderFrame.url))
   const paths = o.dialogPaths
   ipc.handle(IPC_CHANNELS.call, async (event, envelope): Promise<CallResult> => {
-    if (!trusted(event)) return { ok: false, error: { message: 'calls are accepted only from the app itself' } }
+    if (!trusted(event)) return { ok: false, error: { message: 'calls are accepted only from the app itself', kind: 'input' } }
     let method: string | null = null
     if (paths && envelope && typeof envelope === 'object') {
       const e = envelope as { method?: unknown; args?: unknown }
@@ -78,7 +78,7 @@ export function registerIpcRouter(ipc: IpcMainLike, backend: LabBackend, o: IpcR
       if (v.ok) {
         method = v.method
         const why = paths.check(v.method, v.args)
-        if (why) return { ok: false, error: { message: `${v.method}: ${why}` } }
+        if (why) return { ok: false, error: { message: `${v.method}: ${why}`, kind: 'input' } }
       }
     }
     const r = await dispatcher.handle(envelope, (p: ProgressMessage) => {

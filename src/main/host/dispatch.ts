@@ -1,10 +1,9 @@
 // The thin router shared by Electron's IPC and browser mode's WebSocket: every call is validated against the
 // contract (src/shared/api.ts) before it reaches the lab, and every answer leaves as { ok, result } or
-// { ok: false, error: { message } } — words, never a stack.
+// { ok: false, error: { message, kind, fields? } } — words and a kind (host/errors.ts), never a stack.
 import {
   callEnvelope,
   CallResult,
-  errorMessage,
   jobIdSchema,
   methods,
   ProgressMessage,
@@ -12,6 +11,7 @@ import {
   type LabEvent,
   type MethodName,
 } from '../../shared/api'
+import { callError } from './errors'
 
 /** Where validated calls go: the lab host (a worker thread) or, in tests, a fake. */
 export interface LabBackend {
@@ -31,9 +31,9 @@ export function createDispatcher(backend: LabBackend, o: { checkResponses?: bool
   return {
     async handle(envelope, onProgress) {
       const env = callEnvelope.safeParse(envelope)
-      if (!env.success) return { ok: false, error: { message: 'malformed call: expected { method, args, jobId? }' } }
+      if (!env.success) return { ok: false, error: { message: 'malformed call: expected { method, args, jobId? }', kind: 'input' } }
       const v = validateCall(env.data.method, env.data.args)
-      if (!v.ok) return { ok: false, error: { message: v.message } }
+      if (!v.ok) return { ok: false, error: { message: v.message, kind: 'input', ...(v.fields ? { fields: v.fields } : {}) } }
       const jobId = env.data.jobId
       try {
         const result = await backend.call(v.method, v.args, {
@@ -46,14 +46,14 @@ export function createDispatcher(backend: LabBackend, o: { checkResponses?: bool
             const issue = r.error.issues[0]
             return {
               ok: false,
-              error: { message: `${v.method}: the lab answered in an unexpected shape (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})` },
+              error: { message: `${v.method}: the lab answered in an unexpected shape (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})`, kind: 'internal' },
             }
           }
           return { ok: true, result: r.data }
         }
         return { ok: true, result }
       } catch (e) {
-        return { ok: false, error: { message: errorMessage(e) } }
+        return { ok: false, error: callError(e) }
       }
     },
     cancel(jobId) {

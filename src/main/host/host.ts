@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads'
 import type { LabEvent, MethodName, ProgressMessage } from '../../shared/api'
 import type { LabBackend } from './dispatch'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
+import { LabCallError } from './errors'
 
 interface Pending {
   resolve: (v: unknown) => void
@@ -164,7 +165,7 @@ export class LabHost implements LabBackend {
       if (!p) return
       this.pending.delete(m.id)
       if (m.ok) p.resolve(m.result)
-      else p.reject(new Error(m.message))
+      else p.reject(new LabCallError(m.message, m.kind, m.fields))
     } else if (m.type === 'event') {
       for (const cb of this.listeners) cb(m.event)
     } else if (m.type === 'fatal') {

@@ -2,6 +2,7 @@
 // `soliloquy serve` or an Electron utility process (labProcess.ts). Receives validated calls, answers with plain
 // JSON, pushes progress (throttled) and honours cancellation per job.
 import { errorMessage } from '../../shared/api'
+import { callError } from './errors'
 import { createLabAdapter, LabAdapter } from './labAdapter'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
 
@@ -76,12 +77,12 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
     if (m.type !== 'call') return
     const { id, method, args, jobId } = m
     if (!lab) {
-      post({ type: 'result', id, ok: false, message: fatal ?? 'the lab is not available' })
+      post({ type: 'result', id, ok: false, message: fatal ?? 'the lab is not available', kind: 'internal' })
       return
     }
     // a job id names one running job: reusing it must not cancel (or hide) the first one
     if (jobId && jobs.has(jobId)) {
-      post({ type: 'result', id, ok: false, message: 'a job with this id is still running; give the new call another job id (or cancel the first)' })
+      post({ type: 'result', id, ok: false, message: 'a job with this id is still running; give the new call another job id (or cancel the first)', kind: 'input' })
       return
     }
     const ctl = new AbortController()
@@ -90,7 +91,7 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
       .call(method, args, { signal: ctl.signal, onProgress: jobId ? throttled(id) : undefined })
       .then(
         (result) => post({ type: 'result', id, ok: true, result: JSON.parse(JSON.stringify(result ?? null)) as unknown }),
-        (e: unknown) => post({ type: 'result', id, ok: false, message: errorMessage(e) }),
+        (e: unknown) => post({ type: 'result', id, ok: false, ...callError(e) }),
       )
       .finally(() => {
         if (jobId && jobs.get(jobId) === ctl) jobs.delete(jobId)

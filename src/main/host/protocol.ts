@@ -1,5 +1,5 @@
 // Messages between the lab host (main thread) and the lab worker (worker thread).
-import type { LabEvent, MethodName } from '../../shared/api'
+import type { ErrorKind, LabEvent, MethodName } from '../../shared/api'
 
 export type ToWorker =
   | { type: 'call'; id: number; method: MethodName; args: unknown; jobId?: string }
@@ -11,7 +11,7 @@ export type FromWorker =
   | { type: 'fatal'; message: string }
   | { type: 'progress'; id: number; phase: string; done: number; total: number }
   | { type: 'result'; id: number; ok: true; result: unknown }
-  | { type: 'result'; id: number; ok: false; message: string }
+  | { type: 'result'; id: number; ok: false; message: string; kind: ErrorKind; fields?: string[] }
   | { type: 'closed' }
   /** a run or an experiment changed (pushed to every client) */
   | { type: 'event'; event: LabEvent }

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { EmergeResult, LessonResult, LayerStudyResult, ProgressMessage, WindowResult } from '@shared/api'
-import { api, messageOf, newJobId } from '../api/client'
+import { api, isCancelled, messageOf, newJobId } from '../api/client'
 import { allRuns } from '../api/pages'
 import { useLabStore } from './lab'
 
@@ -48,7 +48,7 @@ export const useInstrumentsStore = defineStore('instruments', () => {
       return await f(id, (p) => (progress.value = p))
     } catch (e) {
       const m = messageOf(e)
-      error.value = /cancel/i.test(m) ? 'Cancelled.' : m
+      error.value = isCancelled(e) ? 'Cancelled.' : m
       return null
     } finally {
       running.value = null

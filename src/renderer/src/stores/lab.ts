@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult, type TokenCount } from '@shared/api'
-import { api, messageOf, newJobId } from '../api/client'
+import { api, isCancelled, messageOf, newJobId } from '../api/client'
 import { allRuns } from '../api/pages'
 import { useModelsStore } from './models'
 import { maxTokensProblem, textProblem } from '../lib/validate'
@@ -198,7 +198,7 @@ export const useLabStore = defineStore('lab', () => {
       outcome.value = 'done'
     } catch (e) {
       const msg = messageOf(e)
-      const cancelled = /cancel/i.test(msg)
+      const cancelled = isCancelled(e)
       // the lab recorded the sweep's rows as cancelled/failed: show them
       try {
         const page = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 256 })
