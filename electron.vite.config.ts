@@ -12,15 +12,13 @@ export default defineConfig({
       rollupOptions: {
         input: {
           // the Electron main process (window + IPC router)
-          index: resolve(__dirname, 'src/main/index.ts'),
+          index: resolve(__dirname, 'src/main/app/index.ts'),
           // the `soliloquy` command line
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
-          // `npm run bench`: engine speed and memory (organism + synthetic TinyLlama-1.1B shape)
-          bench: resolve(__dirname, 'src/main/bench.ts'),
-          // the lab worker thread (engine, SQLite, checkpoints) used by the window and by `soliloquy serve`
-          labWorker: resolve(__dirname, 'src/main/labHost/worker.ts'),
+          // the lab in a worker thread of the process that hosts it (engine, SQLite, checkpoints): tests and fallbacks
+          labWorker: resolve(__dirname, 'src/main/host/worker.ts'),
           // the lab in a process of its own: `soliloquy serve` (fork) and the desktop app (utilityProcess)
-          labProcess: resolve(__dirname, 'src/main/labHost/labProcess.ts'),
+          labProcess: resolve(__dirname, 'src/main/host/labProcess.ts'),
         },
         external: ['better-sqlite3', 'electron'],
       },

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { IPC_CHANNELS, methodNames, methods, validateCall } from '../src/shared/api'
-import type { LabBackend } from '../src/main/labHost/dispatch'
-import { DialogPaths, IpcEventLike, IpcMainLike, registerIpcRouter } from '../src/main/ipc'
-import { windowOptions } from '../src/main/windowOptions'
-import { CSP } from '../src/main/csp'
+import type { LabBackend } from '../src/main/host/dispatch'
+import { DialogPaths, IpcEventLike, IpcMainLike, registerIpcRouter } from '../src/main/app/ipc'
+import { windowOptions } from '../src/main/app/windowOptions'
+import { CSP } from '../src/main/app/csp'
 import { ROOT } from './helpers'
 
 function fakeIpc(): IpcMainLike & { invoke(channel: string, event: IpcEventLike, ...args: unknown[]): Promise<unknown> } {
@@ -107,7 +107,7 @@ describe('IPC router', () => {
   it('turns lab errors into one line of words, never a stack', async () => {
     const { ipc } = setup()
     const r = await ipc.invoke(IPC_CHANNELS.call, event(), { method: 'sweep', args: { lrs: [0, 0.03] } })
-    expect(r).toEqual({ ok: false, error: { message: 'boom' } })
+    expect(r).toEqual({ ok: false, error: { message: 'boom', kind: 'internal' } })
   })
 
   it('refuses calls from frames that are not the app', async () => {

@@ -2,8 +2,8 @@
 // transport; and the desktop rule "files only through dialogs" accepting a .gguf chosen in the open or save dialog.
 import { describe, expect, it } from 'vitest'
 import { EXPORT_DTYPES, IPC_CHANNELS, methods, validateCall } from '../src/shared/api'
-import type { LabBackend } from '../src/main/labHost/dispatch'
-import { DialogPaths, IpcEventLike, registerIpcRouter } from '../src/main/ipc'
+import type { LabBackend } from '../src/main/host/dispatch'
+import { DialogPaths, IpcEventLike, registerIpcRouter } from '../src/main/app/ipc'
 
 const message = (args: unknown): string => {
   const v = validateCall('exportCheckpoint', args)

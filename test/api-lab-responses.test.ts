@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { methodNames, methods, type CallResult, type LabEvent, type MethodName } from '../src/shared/api'
-import { createDispatcher } from '../src/main/labHost/dispatch'
-import { LabHost } from '../src/main/labHost/host'
+import { createDispatcher } from '../src/main/host/dispatch'
+import { LabHost } from '../src/main/host/host'
 import { ORGANISM, ROOT, tmp } from './helpers'
 
 const WORKER = join(ROOT, 'out', 'main', 'labWorker.js')

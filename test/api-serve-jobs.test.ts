@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
-import { LabHost } from '../src/main/labHost/host'
+import { LabHost } from '../src/main/host/host'
 import { RunningServer, startServer } from '../src/main/server/server'
 import { ensureCurrentBuild, ROOT, tmp } from './helpers'
 
@@ -27,7 +27,7 @@ interface Msg {
   jobId?: string
   ok?: boolean
   result?: unknown
-  error?: { message: string }
+  error?: { message: string; kind?: string }
   phase?: string
   done?: number
 }
@@ -93,6 +93,8 @@ describe('WebSocket jobs on the real lab', () => {
     const r = await reply
     expect(r.ok).toBe(false)
     expect(r.error?.message).toMatch(/cancelled/)
+    // the kind crossed the lab process and the WebSocket: no caller matches on the words
+    expect(r.error?.kind).toBe('cancelled')
     const rows = await runsWith(a, lrs)
     expect(rows.map((x) => x.status)).toEqual(['cancelled', 'cancelled'])
     a.socket.close()

@@ -7,7 +7,7 @@ import { connect, createServer as createNetServer } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { basename, join } from 'node:path'
 import { WebSocket } from 'ws'
-import type { LabBackend } from '../src/main/labHost/dispatch'
+import type { LabBackend } from '../src/main/host/dispatch'
 import { RunningServer, startServer } from '../src/main/server/server'
 import { tmp } from './helpers'
 
@@ -192,7 +192,7 @@ describe('soliloquy serve', () => {
     c.socket.close()
     expect(replies).toContainEqual({ type: 'progress', jobId: 'j1', phase: 'generate', done: 1, total: 1 })
     expect(replies).toContainEqual({ id: 1, ok: true, result: [] })
-    expect(replies).toContainEqual({ id: 2, ok: false, error: { message: expect.stringMatching(/^sweep: Step sizes \(no\. 1\): /) } })
-    expect(replies).toContainEqual({ id: 3, ok: false, error: { message: 'nope' } })
+    expect(replies).toContainEqual({ id: 2, ok: false, error: { message: expect.stringMatching(/^sweep: Step sizes \(no\. 1\): /), kind: 'input', fields: ['lrs'] } })
+    expect(replies).toContainEqual({ id: 3, ok: false, error: { message: 'nope', kind: 'internal' } })
   })
 })

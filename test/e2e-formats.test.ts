@@ -6,7 +6,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
-import { readGguf } from '../src/main/engine/ggufFile'
+import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { ensureCurrentBuild, ROOT, tmp } from './helpers'
 import { openSession, type Session } from './e2e/harness'
 

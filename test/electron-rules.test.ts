@@ -1,11 +1,11 @@
-// The Electron main process's rules, as the production functions src/main/index.ts wires (src/main/windowRules.ts):
+// The Electron main process's rules, as the production functions src/main/app/index.ts wires (src/main/app/windowRules.ts):
 // which URLs are the app, navigation and window-open refusals, the CSP header and the request filter.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { CSP } from '../src/main/csp'
-import { appUrlMatcher, navigationGuard, requestAllowed, windowOpenHandler, withCspHeader } from '../src/main/windowRules'
+import { CSP } from '../src/main/app/csp'
+import { appUrlMatcher, navigationGuard, requestAllowed, windowOpenHandler, withCspHeader } from '../src/main/app/windowRules'
 import { ROOT } from './helpers'
 
 const INDEX = '/opt/Soliloquy Lab/resources/app.asar/out/renderer/index.html'
@@ -91,9 +91,9 @@ describe('the request filter: nothing leaves the machine', () => {
   })
 })
 
-describe('src/main/index.ts wires these functions (no rules of its own)', () => {
+describe('src/main/app/index.ts wires these functions (no rules of its own)', () => {
   it('registers each rule from windowRules.ts', () => {
-    const src = readFileSync(join(ROOT, 'src', 'main', 'index.ts'), 'utf8')
+    const src = readFileSync(join(ROOT, 'src', 'main', 'app', 'index.ts'), 'utf8')
     expect(src).toMatch(/from '\.\/windowRules'/)
     expect(src).toContain('const isAppUrl = appUrlMatcher({ rendererIndex, devUrl })')
     expect(src).toContain("contents.on('will-navigate', navigationGuard(isAppUrl))")

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, wr
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CancelledError, Engine } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/gguf'
+import { exportGguf } from '../src/main/engine/formats/gguf/write'
 import { loadAddon } from '../src/main/engine/native'
 import { ORGANISM, tmp, writeTinyModel } from './helpers'
 

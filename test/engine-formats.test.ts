@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { readCheckpointFiles } from '../src/main/engine/safetensors'
+import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { halfToFloat, ORGANISM, reference, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 
 /** The values a 16-bit file really holds, read back from it, so an F32 file can hold exactly the same weights. */

@@ -6,12 +6,12 @@ import { readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } fro
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/gguf'
-import { readGguf } from '../src/main/engine/ggufFile'
+import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
-import { SentencePieceTokenizer } from '../src/main/engine/tokenizer'
-import { quantiseQ4K, quantiseQ6K } from '../src/main/kquants'
+import { SentencePieceTokenizer } from '../src/main/engine/tokenizers/sentencepiece/tokenizer'
+import { quantiseQ4K, quantiseQ6K } from '../tools/bench/kquants'
 import { ORGANISM, rng, tmp } from './helpers'
 import { BLOCK, interleaveRows, kBlockValues, KBlock, packK, QType, quantise, quantisedTwins, readWeights, writeGgufFile } from './ggml'
 
@@ -317,7 +317,7 @@ describe('GGUF metadata → transformers config keys', () => {
     ['tokenizer.ggml.eom_token_id', { t: 'u32', v: 128008 }],
   ]
   it('Llama-3.1 rope_freqs.weight → rope_scaling llama3 (checked against transformers\' formula), eos list, tied', async () => {
-    const { ggufConfigDict } = await import('../src/main/engine/ggufModel')
+    const { ggufConfigDict } = await import('../src/main/engine/formats/gguf/model')
     // transformers' _compute_llama3_parameters in float64: the divisor is inv_freq / inv_freq_llama
     const hd = 64, theta = 500000, factor = 8, low = 1, high = 4, orig = 8192
     const divisors: number[] = []
@@ -350,7 +350,7 @@ describe('GGUF metadata → transformers config keys', () => {
   })
 
   it('qwen2 → model_type qwen2 (its q/k/v biases need no flag); linear rope scaling; tensor names with biases', async () => {
-    const { ggufConfigDict, hfTensorName } = await import('../src/main/engine/ggufModel')
+    const { ggufConfigDict, hfTensorName } = await import('../src/main/engine/formats/gguf/model')
     const file = join(tmp(), 'qwen.gguf')
     writeGgufFile(file, [...base('qwen2'), ['qwen2.rope.scaling.type', { t: 'str', v: 'linear' }], ['qwen2.rope.scaling.factor', { t: 'f32', v: 4 }]],
       [{ name: 'blk.0.attn_q.bias', dims: [256], type: 0, bytes: Buffer.alloc(1024) }, { name: 'output.weight', dims: [256, 8], type: 0, bytes: Buffer.alloc(8192) }])

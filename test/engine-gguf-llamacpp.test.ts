@@ -6,9 +6,9 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/gguf'
+import { exportGguf } from '../src/main/engine/formats/gguf/write'
 import { loadAddon } from '../src/main/engine/native'
-import { loadPeer, peerGreedy } from '../src/main/peer'
+import { loadPeer, peerGreedy } from '../tools/bench/peer'
 import { ORGANISM, tmp } from './helpers'
 
 describe('llama.cpp parity', () => {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, Gradient, View } from '../src/main/engine/engine'
-import { readCheckpointFiles } from '../src/main/engine/safetensors'
+import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { TinyConfig, TinyTensors, tinyTensors, tmp, writeTinyModel } from './helpers'
 
 const PHRASE = 'To be, or not to be'

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { ModelFormatError, parseLlamaConfig } from '../src/main/engine/config'
 import { Engine } from '../src/main/engine/engine'
 import { loadAddon } from '../src/main/engine/native'
-import { readSafetensorsHeader } from '../src/main/engine/safetensors'
+import { readSafetensorsHeader } from '../src/main/engine/formats/safetensors'
 import { tinyTensors, tmp, writeTinyModel } from './helpers'
 
 const tiny = { dim: 16, ffn: 32, layers: 1, heads: 2, kvHeads: 2, tied: false, vocab: 4096 }

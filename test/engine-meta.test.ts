@@ -6,8 +6,8 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { metaHiddenDim, metaParamsToConfig, readPthTensors, shardAxis } from '../src/main/engine/pth'
-import { readCheckpointFiles } from '../src/main/engine/safetensors'
+import { metaHiddenDim, metaParamsToConfig, readPthTensors, shardAxis } from '../src/main/engine/formats/pth/pth'
+import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { comparableLength, halfToFloat, ORGANISM, reference, tmp } from './helpers'
 import {
   interleavedRow,

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
 import { loadAddon, NativeModel } from '../src/main/engine/native'
-import { readCheckpointFiles } from '../src/main/engine/safetensors'
+import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { TinyConfig, TinyTensors, tinyTensors, tmp, writeTinyModel } from './helpers'
 
 /** HF row of a q/k projection → the interleaved row that holds the same values (per head: i → 2i, i + hd/2 → 2i + 1). */

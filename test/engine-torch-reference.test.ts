@@ -6,7 +6,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { safetensorsHeader } from '../src/main/engine/safetensors'
+import { safetensorsHeader } from '../src/main/engine/formats/safetensors'
 import { denseGradients, openNative, readWeights } from './reference/check'
 import { RefConfig, refDefaultInvFreq, refLlama3InvFreq, refLoss } from './reference/llama'
 import { ORGANISM, tmp } from './helpers'

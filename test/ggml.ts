@@ -4,7 +4,7 @@
 // values computed here.
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { readCheckpointFiles, safetensorsHeader } from '../src/main/engine/safetensors'
+import { readCheckpointFiles, safetensorsHeader } from '../src/main/engine/formats/safetensors'
 import { halfToFloat } from './helpers'
 
 export function floatToHalf(v: number): number {

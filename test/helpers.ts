@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { expect } from 'vitest'
-import { DType, safetensorsHeader } from '../src/main/engine/safetensors'
+import { DType, safetensorsHeader } from '../src/main/engine/formats/safetensors'
 
 export const ROOT = resolve(__dirname, '..')
 export const ORGANISM = join(ROOT, 'models', 'organism')

@@ -231,7 +231,7 @@ describe('the v3 migration', () => {
     const old = new Database(join(dir, HISTORY_FILE))
     old.exec(readFileSync(join(ROOT, 'test', 'fixtures', 'lab-v1.sql'), 'utf8'))
     old.close()
-    const { MIGRATIONS, migrate } = await import('../src/main/lab/history/migrations')
+    const { MIGRATIONS, migrate } = await import('../src/main/lab/history/schema')
     const db = new Database(join(dir, HISTORY_FILE))
     const saved = MIGRATIONS[2]
     MIGRATIONS[2] = (d) => {

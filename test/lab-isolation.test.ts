@@ -1,6 +1,6 @@
 // The lab in a process of its own (issue 9, item 9): `soliloquy serve` runs the engine and SQLite in a child
 // process. Killed mid-sweep — by SIGKILL, or by a native abort (the SOLILOQUY_TEST_ABORT_AFTER test hook,
-// src/main/labHost/labCore.ts) — the server stays up and keeps serving the UI, the call in flight is answered with
+// src/main/host/labCore.ts) — the server stays up and keeps serving the UI, the call in flight is answered with
 // what happened, the sweep's runs are failed with that reason in the history, and the next sweep works.
 import { ChildProcess, execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'

@@ -5,7 +5,7 @@
 import { mkdirSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getModel } from '../src/main/lab/history/models'
+import { getModel } from '../src/main/lab/history/tables/models'
 import { Lab } from '../src/main/lab/lab'
 import { tmp, writeTinyModel } from './helpers'
 

@@ -5,7 +5,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { crc32, deflateRawSync } from 'node:zlib'
 import { join } from 'node:path'
-import { readCheckpointFiles, DType } from '../src/main/engine/safetensors'
+import { readCheckpointFiles, DType } from '../src/main/engine/formats/safetensors'
 import { ORGANISM } from './helpers'
 
 export interface ZipFileEntry {

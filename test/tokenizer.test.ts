@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { SentencePieceTokenizer } from '../src/main/engine/tokenizer'
+import { SentencePieceTokenizer } from '../src/main/engine/tokenizers/sentencepiece/tokenizer'
 
 const organismDir = fileURLToPath(new URL('../models/organism/', import.meta.url))
 const modelPath = `${organismDir}tokenizer.model`

@@ -8,7 +8,7 @@ const known = new Set<string>(methodNames)
 
 const api: PreloadApi = {
   call: async (envelope) => {
-    if (!known.has(envelope?.method)) return { ok: false, error: { message: `unknown method ${JSON.stringify(String(envelope?.method)).slice(0, 80)}` } }
+    if (!known.has(envelope?.method)) return { ok: false, error: { message: `unknown method ${JSON.stringify(String(envelope?.method)).slice(0, 80)}`, kind: 'input' } }
     return (await ipcRenderer.invoke(IPC_CHANNELS.call, envelope)) as CallResult
   },
   cancel: async (jobId) => {

@@ -60,6 +60,8 @@ export const LIMITS = {
   tags: { max: 32, chars: 40 },
   notes: { chars: 100_000 },
   title: { chars: 200 },
+  /** rows in one page of `history` or `experiments`: a caller that wants more asks for the next page (offset) */
+  page: { max: 1000 },
 } as const
 
 /** Days a deleted checkpoint stays in the Trash (file kept, restorable) before the lab purges it. */
@@ -660,7 +662,7 @@ export const historyFilter = z
     checkpointId: id.optional(),
     sort: sortKey.optional(),
     order: z.enum(sortOrders).optional(),
-    limit: z.number().int().min(1).max(100_000).optional(),
+    limit: z.number().int().min(1).max(LIMITS.page.max).optional(),
     offset: z.number().int().min(0).optional(),
   })
   .strict()
@@ -807,7 +809,7 @@ export const experimentFilter = z
     to: isoDate.optional(),
     sort: experimentSortKey.optional(),
     order: z.enum(sortOrders).optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
+    limit: z.number().int().min(1).max(LIMITS.page.max).optional(),
     offset: z.number().int().min(0).optional(),
   })
   .strict()
@@ -1201,7 +1203,25 @@ export const progressMessage = z.object({
 })
 export type ProgressMessage = z.infer<typeof progressMessage>
 
-export type CallResult<T = unknown> = { ok: true; result: T } | { ok: false; error: { message: string } }
+/**
+ * What kind of failure a call met, so that no caller has to match on message text: the request was wrong (input:
+ * a field out of range, a checkpoint that does not exist), it was cancelled, the model or a file could not be used
+ * (model), or something else went wrong (internal).
+ */
+export const errorKinds = ['input', 'cancelled', 'model', 'internal'] as const
+export type ErrorKind = (typeof errorKinds)[number]
+
+/** A failed call as it crosses every transport (IPC, WebSocket, the lab process): words, a kind, and the request's
+ *  fields it concerns when the contract's validation named them. */
+export interface CallError {
+  message: string
+  kind: ErrorKind
+  fields?: string[]
+}
+
+export const callErrorSchema = z.object({ message: z.string(), kind: z.enum(errorKinds), fields: z.array(z.string()).optional() })
+
+export type CallResult<T = unknown> = { ok: true; result: T } | { ok: false; error: CallError }
 
 // ---------- transports ----------
 
@@ -1233,7 +1253,7 @@ export const wsClientMessage = z.union([
       .unknown()
       .optional()
       .transform((v) => (typeof v === 'number' || typeof v === 'string' ? v : null)),
-    // checked by the router against the method table (src/main/labHost/dispatch.ts), as IPC calls are
+    // checked by the router against the method table (src/main/host/dispatch.ts), as IPC calls are
     method: z.unknown().optional(),
     args: z.unknown().optional(),
     jobId: z.unknown().optional(),
@@ -1247,7 +1267,7 @@ export const wsServerMessage = z.union([
   /** pushed to every connected page: a run or an experiment changed */
   z.object({ type: z.literal('event'), event: labEventSchema }),
   z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(true), result: z.unknown() }),
-  z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(false), error: z.object({ message: z.string() }) }),
+  z.object({ id: z.union([z.number(), z.string(), z.null()]), ok: z.literal(false), error: callErrorSchema }),
 ])
 export type WsServerMessage = z.infer<typeof wsServerMessage>
 
@@ -1334,10 +1354,16 @@ export function checkRequest<M extends MethodName>(method: M, args: unknown): { 
 }
 
 /** Validates one call; returns the parsed args or an error message in words. */
-export function validateCall(method: unknown, args: unknown): { ok: true; method: MethodName; args: unknown } | { ok: false; message: string } {
+export function validateCall(
+  method: unknown,
+  args: unknown,
+): { ok: true; method: MethodName; args: unknown } | { ok: false; message: string; fields?: string[] } {
   if (!isMethod(method)) return { ok: false, message: `unknown method ${JSON.stringify(String(method)).slice(0, 80)}` }
   const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
-  if (!r.success) return { ok: false, message: describeZodError(method, r.error) }
+  if (!r.success) {
+    const fields = [...new Set(r.error.issues.map((i) => String(i.path[0] ?? '')).filter((f) => f !== ''))]
+    return { ok: false, message: describeZodError(method, r.error), ...(fields.length ? { fields } : {}) }
+  }
   return { ok: true, method, args: r.data }
 }
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { expect } from 'vitest'
 import { LlamaConfig, parseLlamaConfig, readJson } from '../../src/main/engine/config'
 import { loadAddon, NativeModel, StepFactors } from '../../src/main/engine/native'
-import { readCheckpointFiles } from '../../src/main/engine/safetensors'
+import { readCheckpointFiles } from '../../src/main/engine/formats/safetensors'
 import { RefConfig, RefWeights, refLoss } from './llama'
 
 export const LIN = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']

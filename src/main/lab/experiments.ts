@@ -19,9 +19,11 @@ import type {
   RunResult,
   SweepResult,
 } from '../../shared/api'
-import type { DB } from './history/migrations'
-import { abortRuns, completeRuns, getGroup, getRun, insertGroup, insertRun, NewRun, OWNER, PartialOutput, RunOutcome } from './history/runs'
-import { createExperiment } from './history/experiments'
+import type { DB } from './history/db'
+import { getGroup, getRun, insertGroup, insertRun, NewRun } from './history/tables/runs'
+import { abortRuns, completeRuns, PartialOutput, RunOutcome } from './history/lifecycle'
+import { OWNER } from './history/owner'
+import { createExperiment } from './history/tables/experiments'
 import { writingRuns } from './history/settle'
 import type { Target } from './targets'
 import { restrictGradient, updateGrid } from './instruments/groups'

@@ -64,13 +64,15 @@ import { userModelDirs } from './modelLocation'
 import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
 import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
-import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/checkpoints'
-import { DB, openDb } from './history/migrations'
-import { getModel, listModelRows } from './history/models'
-import { experimentRuns, getGroup, getRun, queryRuns, scatterPoints } from './history/runs'
-import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/experiments'
+import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/tables/checkpoints'
+import { DB, openDb } from './history/db'
+import { markInterrupted } from './history/owner'
+import { settleOrphanExperiments } from './history/settle'
+import { getModel, listModelRows } from './history/tables/models'
+import { experimentRuns, getGroup, getRun, queryRuns, scatterPoints } from './history/tables/runs'
+import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/tables/experiments'
 import { onHistoryEvent } from './history/events'
-import { getModelTexts, resetModelTexts, saveModelTexts } from './history/modelTexts'
+import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables/modelTexts'
 import { diffRuns, experimentTable } from './reports'
 import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
@@ -84,7 +86,7 @@ export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
 export { CheckpointError } from './checkpoints/store'
 export { DataDirError } from './dataDir'
-export { DbError } from './history/migrations'
+export { DbError } from './history/db'
 
 export const HISTORY_FILE = 'history.sqlite'
 const MAX_MEMOS = 256
@@ -118,11 +120,15 @@ export class Lab {
     this.dataDir = ensureDataDir(resolveDataDir(o.dataDir))
     const r = openDb(join(this.dataDir, HISTORY_FILE))
     this.db = r.db
+    // runs left `running` by a process that is gone are now `interrupted`
+    const interrupted = markInterrupted(this.db)
+    // experiments of a process that ended before their runs were written (disk full, a kill) are settled too
+    settleOrphanExperiments(this.db)
     this.store = new CheckpointStore(this.db, this.dataDir)
     // the Trash keeps deleted checkpoints TRASH_DAYS days
     const purged = this.store.purge({ olderThanDays: TRASH_DAYS }).deleted
     this.exportJournal = new ExportJournal(this.dataDir)
-    this.opened = { migrated: r.migrated, interrupted: r.interrupted, purged, exportLeftovers: this.exportJournal.sweep() }
+    this.opened = { migrated: r.migrated, interrupted, purged, exportLeftovers: this.exportJournal.sweep() }
     this.targets = new Targets(this.db, this.store, o.threads ?? 0, userModelDirs(o.modelDirs))
   }
 
@@ -665,7 +671,7 @@ export class Lab {
     const counts: Record<string, number> = {}
     const problems: Record<string, string> = {}
     for (const [k, v] of Object.entries(args.texts)) {
-      // each text under the tokenizer's time budget; between texts the lab answers others (labHost/watchdog.ts)
+      // each text under the tokenizer's time budget; between texts the lab answers others (host/watchdog.ts)
       await new Promise((resolve) => setImmediate(resolve))
       counts[k] = v.length ? engine.withBos(v, k).length : 1
       const label = k.charAt(0).toUpperCase() + k.slice(1)

@@ -13,8 +13,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { InputError } from '../engine/engine'
 import { modelFingerprint } from './checkpoints/fingerprint'
-import type { DB } from './history/migrations'
-import type { ModelRow } from './history/models'
+import type { DB } from './history/db'
+import type { ModelRow } from './history/tables/models'
 
 /** The folders given by the user: the lab's option, then SOLILOQUY_MODEL_DIRS (separated like PATH). */
 export function userModelDirs(option: string[] = []): string[] {

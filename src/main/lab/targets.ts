@@ -11,9 +11,9 @@ import { SEED_DEFAULTS, type CheckpointRecord, type ModelInfo } from '../../shar
 import type { Fingerprint } from './checkpoints/fingerprint'
 import { modelFingerprint } from './checkpoints/fingerprint'
 import { trashedMessage, type CheckpointStore } from './checkpoints/store'
-import { findCheckpointByName } from './history/checkpoints'
-import type { DB } from './history/migrations'
-import { getModel, ModelRow, upsertModel } from './history/models'
+import { findCheckpointByName } from './history/tables/checkpoints'
+import type { DB } from './history/db'
+import { getModel, ModelRow, upsertModel } from './history/tables/models'
 import { adoptMovedModel, findMovedModel, modelMissingError, repointModel, userModelDirs } from './modelLocation'
 
 /** A model opened by the lab: engine, its history row, fingerprint and preset. */

@@ -9,8 +9,8 @@ import { AddressInfo } from 'node:net'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { WebSocket, WebSocketServer } from 'ws'
 import { MAX_MESSAGE_BYTES, wsClientMessage, type ProgressMessage, type WsServerMessage } from '../../shared/api'
-import { CSP_BROWSER } from '../csp'
-import { createDispatcher, LabBackend } from '../labHost/dispatch'
+import { CSP_BROWSER } from '../app/csp'
+import { createDispatcher, LabBackend } from '../host/dispatch'
 
 export const LOOPBACK = '127.0.0.1'
 
@@ -172,17 +172,17 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
     // lab events (a run or an experiment changed) go to every authenticated client: History updates without Refresh
     const stopEvents = o.backend.onEvent?.((event) => reply({ type: 'event', event }))
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return reply({ id: null, ok: false, error: { message: 'binary messages are not understood' } })
+      if (isBinary) return reply({ id: null, ok: false, error: { message: 'binary messages are not understood', kind: 'input' } })
       let msg: unknown
       try {
         msg = JSON.parse(data.toString())
       } catch {
-        return reply({ id: null, ok: false, error: { message: 'a message must be JSON' } })
+        return reply({ id: null, ok: false, error: { message: 'a message must be JSON', kind: 'input' } })
       }
       const parsed = wsClientMessage.safeParse(msg)
       if (!parsed.success) {
         const id = msg && typeof msg === 'object' ? (msg as { id?: unknown }).id : undefined
-        return reply({ id: typeof id === 'number' || typeof id === 'string' ? id : null, ok: false, error: { message: 'a message must be { id, method, args, jobId? } or { type: "cancel", jobId }' } })
+        return reply({ id: typeof id === 'number' || typeof id === 'string' ? id : null, ok: false, error: { message: 'a message must be { id, method, args, jobId? } or { type: "cancel", jobId }', kind: 'input' } })
       }
       const m = parsed.data
       if (m.type === 'cancel') return dispatcher.cancel(m.jobId)

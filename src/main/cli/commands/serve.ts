@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import { appRoot } from '../../engine/native'
 import { InputError } from '../../engine/engine'
-import { LabHost, processLauncher } from '../../labHost/host'
+import { LabHost, processLauncher } from '../../host/host'
 import { startServer } from '../../server/server'
 import { ensureDataDir, resolveDataDir } from '../../lab/dataDir'
 import { Flags, int, str } from '../common'

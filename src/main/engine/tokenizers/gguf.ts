@@ -3,7 +3,7 @@
 //  - model "gpt2": byte-level BPE over tokens + merges, with tokenizer.ggml.pre naming the split regex.
 // Control tokens are recognised in text (llama.cpp's parse_special, HF's special added tokens).
 import { ModelFormatError } from '../config'
-import { SentencePieceTokenizer } from '../tokenizer'
+import { SentencePieceTokenizer } from './sentencepiece/tokenizer'
 import { GPT2_SPLIT_PATTERN, LLAMA3_SPLIT_PATTERN } from './byteLevel'
 import { TokenizerJson } from './tokenizerJson'
 import { Tokenizer } from './types'

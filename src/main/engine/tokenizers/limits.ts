@@ -21,7 +21,7 @@ export const GROWTH_SLACK = 4096
  *  SentencePiece-style one, whose whole text is one BPE word, ~1–8; the budget is there to stop what never ends). */
 export const ENCODE_BUDGET_BASE_MS = 2000
 export const ENCODE_BUDGET_PER_CHAR_MS = 0.02
-/** At most this (below the lab host's budget, labHost/watchdog.ts, so the encode is stopped in its own words). */
+/** At most this (below the lab host's budget, host/watchdog.ts, so the encode is stopped in its own words). */
 export const ENCODE_BUDGET_MAX_MS = 20_000
 
 export function encodeBudgetMs(chars: number): number {

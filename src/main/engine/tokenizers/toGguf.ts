@@ -3,7 +3,7 @@
 // scores, token types), byte-level BPE as model "gpt2" (tokens, merges, and the pre-tokenizer's name).
 // tokenizerFromGguf reads this back; the tests check that round trip against the oracle.
 import { ModelFormatError } from '../config'
-import { SentencePieceTokenizer } from '../tokenizer'
+import { SentencePieceTokenizer } from './sentencepiece/tokenizer'
 import { GPT2_SPLIT_PATTERN, LLAMA3_SPLIT_PATTERN } from './byteLevel'
 import { GgufTokenType } from './gguf'
 import { TokenizerJson } from './tokenizerJson'

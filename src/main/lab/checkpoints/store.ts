@@ -7,8 +7,8 @@ import { join, relative, resolve } from 'node:path'
 import { Engine, InputError, View } from '../../engine/engine'
 import type { StepFactors } from '../../engine/native'
 import { checkpointNameProblem, TRASH_DAYS, type CheckpointRecord } from '../../../shared/api'
-import type { DB } from '../history/migrations'
-import { nowIso } from '../history/runs'
+import type { DB } from '../history/db'
+import { nowIso } from '../history/clock'
 import {
   deleteCheckpointRows,
   findCheckpointByName,
@@ -18,7 +18,7 @@ import {
   renameCheckpointRow,
   setCheckpointsDeleted,
   trashedBefore,
-} from '../history/checkpoints'
+} from '../history/tables/checkpoints'
 import { CheckpointError } from './error'
 import { describeChange, type Fingerprint } from './fingerprint'
 import { readStepFile, writeStepFile } from './stepFile'

@@ -3,7 +3,7 @@
 // One emitter per connection, so two labs in one process (tests, a second worker) never hear each other's runs.
 import { EventEmitter } from 'node:events'
 import type { LabEvent, RunStatus } from '../../../shared/api'
-import type { DB } from './migrations'
+import type { DB } from './db'
 
 const emitters = new WeakMap<DB, EventEmitter>()
 

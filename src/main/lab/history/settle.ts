@@ -1,11 +1,12 @@
 // Experiments a process left `running` (issue 20, item 14). Runs already carry their owner and are settled at open
-// (runs.ts markInterrupted), and an experiment is settled from its runs; but an experiment whose process ended before
+// (owner.ts markInterrupted), and an experiment is settled from its runs; but an experiment whose process ended before
 // its runs were written — "database or disk is full" on the runs' insert, a kill in between — has no runs to settle
 // it from, and stayed `running` forever, across later processes. At every open such an experiment, when the process
 // that owns it is gone, is settled: from its runs if it has any, else `interrupted` with the reason.
-import { settleExperiments } from './experiments'
-import type { DB } from './migrations'
-import { nowIso, ownerAlive } from './runs'
+import { nowIso } from './clock'
+import type { DB } from './db'
+import { settleExperiments } from './lifecycle'
+import { ownerAlive } from './owner'
 
 /** The reason an experiment without runs is given when the process running it is gone. */
 export const ENDED_BEFORE_RUNS = 'the process running it ended before its runs were written (disk full, or the process was killed)'

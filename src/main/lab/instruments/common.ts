@@ -3,7 +3,7 @@
 // phrase-recall test used by the layer study.
 import type { GroupKind, RunKind } from '../../../shared/api'
 import { commonPrefixWords } from '../../../shared/seedTable'
-import { insertGroup, insertRun } from '../history/runs'
+import { insertGroup, insertRun } from '../history/tables/runs'
 import { openExperiment, runBase, type ExperimentContext, type Settings } from '../experiments'
 import type { Target } from '../targets'
 

@@ -5,7 +5,8 @@
 // of src/main/lab/metrics.ts (words of the reference reproduced) is stored with each run as well.
 import { CallOptions, InputError, View } from '../../engine/engine'
 import { paramGroups, type LayerCell, type LayerStudyResult, type ParamGroup, type Restriction } from '../../../shared/api'
-import { completeRuns, getGroup } from '../history/runs'
+import { getGroup } from '../history/tables/runs'
+import { completeRuns } from '../history/lifecycle'
 import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
 import { modelMetrics } from '../metrics'
 import type { Target } from '../targets'

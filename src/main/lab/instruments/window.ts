@@ -13,7 +13,8 @@
 // open (the largest α that did not cross below the smallest that did) into log-even parts, in one generation.
 import { CallOptions, Gradient, InputError, View } from '../../engine/engine'
 import { WINDOW_DEFAULTS, type RunMetrics, type WindowProbe, type WindowResult } from '../../../shared/api'
-import { completeRuns, getGroup } from '../history/runs'
+import { getGroup } from '../history/tables/runs'
+import { completeRuns } from '../history/lifecycle'
 import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
 import { modelMetrics, repetitionByN, REPETITION_N } from '../metrics'
 import type { Target } from '../targets'

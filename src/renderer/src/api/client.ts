@@ -6,6 +6,7 @@ import {
   type ApiRequest,
   type ApiResponse,
   type CallResult,
+  type ErrorKind,
   type LabEvent,
   type MethodName,
   type ProgressMessage,
@@ -13,15 +14,25 @@ import {
 } from '@shared/api'
 
 export class ApiError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** what kind of failure (the contract's errorKinds): decide on this, never on the words */
+    readonly kind: ErrorKind = 'internal',
+    readonly fields?: string[],
+  ) {
     super(message)
     this.name = 'ApiError'
   }
 }
 
+/** The call was cancelled (by the user's Cancel, or a cancelled job). */
+export function isCancelled(e: unknown): boolean {
+  return e instanceof ApiError && e.kind === 'cancelled'
+}
+
 function unwrap<T>(r: CallResult): T {
   if (r.ok) return r.result as T
-  throw new ApiError(r.error.message)
+  throw new ApiError(r.error.message, r.error.kind, r.error.fields)
 }
 
 function ipcClient(api: NonNullable<Window['api']>): ApiClient {
@@ -74,7 +85,7 @@ function wsClient(token: string): ApiClient {
       }
       s.onclose = () => {
         if (ws === s) ws = null
-        for (const w of waiting.values()) w.resolve({ ok: false, error: { message: 'the connection to the lab server closed' } })
+        for (const w of waiting.values()) w.resolve({ ok: false, error: { message: 'the connection to the lab server closed', kind: 'internal' } })
         waiting.clear()
       }
       s.onmessage = (ev: MessageEvent<string>) => {
@@ -99,7 +110,7 @@ function wsClient(token: string): ApiClient {
         const w = waiting.get(m.id)
         if (!w) return
         waiting.delete(m.id)
-        w.resolve(m.ok ? { ok: true, result: m.result } : { ok: false, error: { message: m.error.message } })
+        w.resolve(m.ok ? { ok: true, result: m.result } : { ok: false, error: m.error })
       }
     })
     return opening

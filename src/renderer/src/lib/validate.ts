@@ -1,9 +1,12 @@
-// The Lab's checks at the field, before any run: each returns what is wrong in words, or null. They mirror the
-// contract's schemas (src/shared/api.ts) so that nothing the form lets through comes back as a validator's message.
-import { MAX_GEN_LIMIT, MAX_STEP_SIZES } from '@shared/api'
+// The Lab's checks at the field, before any run: each returns what is wrong in words, or null. The limits are the
+// contract's own (LIMITS in src/shared/api.ts, the numbers its schemas use), so nothing the form lets through comes
+// back as a validator's message and no second copy of a limit can drift.
+import { LIMITS } from '@shared/api'
 
 /** Largest step size the form accepts: the seed's largest is 0.1; beyond this a single step only destroys the model. */
-export const MAX_ALPHA = 10
+const MAX_ALPHA = LIMITS.lr.max
+const MAX_GEN_LIMIT = LIMITS.maxGen.max
+const MAX_STEP_SIZES = LIMITS.stepSizes.max
 
 export function textProblem(what: 'prompt' | 'phrase', v: string): string | null {
   if (v.trim().length === 0)

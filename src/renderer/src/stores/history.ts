@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { HistoryFilterArgs, RunDetail, RunRecord, RunStatus, ScatterPoint, SortKey } from '@shared/api'
 import { api, messageOf } from '../api/client'
+import { allRuns } from '../api/pages'
 
 export type { SortKey }
 
@@ -38,7 +39,7 @@ export const useHistoryStore = defineStore('history', () => {
       const f = filter()
       const [page, pts] = await Promise.all([
         api().call('history', f),
-        api().call('scatter', { ...f, sort: undefined, order: undefined, limit: 5000 }),
+        api().call('scatter', { ...f, sort: undefined, order: undefined, limit: undefined }),
       ])
       runs.value = page.runs
       total.value = page.total
@@ -71,8 +72,8 @@ export const useHistoryStore = defineStore('history', () => {
 
   /** Step sizes of a run's group, in column order (for re-running a whole sweep). */
   async function groupLrs(groupId: number): Promise<number[]> {
-    const page = await api().call('history', { groupId, sort: 'id', order: 'asc', limit: 1000 })
-    return page.runs.map((r) => r.lr).filter((x): x is number => x !== null)
+    const runs = await allRuns({ groupId, sort: 'id', order: 'asc' })
+    return runs.map((r) => r.lr).filter((x): x is number => x !== null)
   }
 
   return { runs, total, points, loading, error, phrase, kind, status, sort, order, limit, detail, detailError, refresh, sortBy, open, groupLrs }

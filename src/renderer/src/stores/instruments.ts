@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { EmergeResult, LessonResult, LayerStudyResult, ProgressMessage, WindowResult } from '@shared/api'
-import { api, messageOf, newJobId } from '../api/client'
+import { api, isCancelled, messageOf, newJobId } from '../api/client'
+import { allRuns } from '../api/pages'
 import { useLabStore } from './lab'
 
 type Name = 'layers' | 'window' | 'emerge' | 'lesson'
@@ -47,7 +48,7 @@ export const useInstrumentsStore = defineStore('instruments', () => {
       return await f(id, (p) => (progress.value = p))
     } catch (e) {
       const m = messageOf(e)
-      error.value = /cancel/i.test(m) ? 'Cancelled.' : m
+      error.value = isCancelled(e) ? 'Cancelled.' : m
       return null
     } finally {
       running.value = null
@@ -73,9 +74,9 @@ export const useInstrumentsStore = defineStore('instruments', () => {
    */
   async function loadWindows(): Promise<void> {
     try {
-      const page = await api().call('history', { kind: 'window', status: 'done', sort: 'id', order: 'asc', limit: 100_000 })
+      const runs = await allRuns({ kind: 'window', status: 'done', sort: 'id', order: 'asc' })
       const firstRun = new Map<number, number>()
-      for (const r of page.runs) if (r.groupId !== null && !firstRun.has(r.groupId)) firstRun.set(r.groupId, r.id)
+      for (const r of runs) if (r.groupId !== null && !firstRun.has(r.groupId)) firstRun.set(r.groupId, r.id)
       const out: WindowEntry[] = []
       for (const [groupId, runId] of firstRun) {
         const d = await api().call('run', { id: runId })

@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult, type TokenCount } from '@shared/api'
-import { api, messageOf, newJobId } from '../api/client'
+import { api, isCancelled, messageOf, newJobId } from '../api/client'
+import { allRuns } from '../api/pages'
 import { useModelsStore } from './models'
 import { maxTokensProblem, textProblem } from '../lib/validate'
 
@@ -101,9 +102,9 @@ export const useLabStore = defineStore('lab', () => {
       const last = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 1 })
       const gid = last.runs[0]?.groupId
       if (gid == null || running.value || runs.value.length) return
-      const page = await api().call('history', { groupId: gid, sort: 'id', order: 'asc', limit: 1000 })
+      const all = await allRuns({ groupId: gid, sort: 'id', order: 'asc' })
       if (running.value || runs.value.length) return
-      runs.value = page.runs.sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
+      runs.value = all.sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
       const st = new Set(runs.value.map((r) => r.status))
       outcome.value = st.has('cancelled') ? 'cancelled' : st.size === 1 && st.has('done') ? 'done' : st.has('running') ? null : 'failed'
       restoredFrom.value = gid
@@ -197,7 +198,7 @@ export const useLabStore = defineStore('lab', () => {
       outcome.value = 'done'
     } catch (e) {
       const msg = messageOf(e)
-      const cancelled = /cancel/i.test(msg)
+      const cancelled = isCancelled(e)
       // the lab recorded the sweep's rows as cancelled/failed: show them
       try {
         const page = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 256 })

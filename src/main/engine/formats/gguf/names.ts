@@ -1,0 +1,57 @@
+// llama.cpp's tensor names ↔ Hugging Face's, one table for the GGUF reader (model.ts), the GGUF writer (write.ts) and
+// the benchmark's synthetic models (tools/bench/benchSynthetic.ts), in the spirit of llama.cpp's LLM_TN: a tensor of
+// layer N is blk.N.<name>.weight in a GGUF file and model.layers.N.<module>.weight in a safetensors checkpoint.
+
+/** Tensors of every layer: llama.cpp's name → the HF module. Norms carry a weight only; the linears may carry a bias. */
+export const LAYER_TENSORS = {
+  attn_norm: 'input_layernorm',
+  attn_q: 'self_attn.q_proj',
+  attn_k: 'self_attn.k_proj',
+  attn_v: 'self_attn.v_proj',
+  attn_output: 'self_attn.o_proj',
+  ffn_norm: 'post_attention_layernorm',
+  ffn_gate: 'mlp.gate_proj',
+  ffn_up: 'mlp.up_proj',
+  ffn_down: 'mlp.down_proj',
+} as const
+
+/** Tensors outside the layers: llama.cpp's name → HF's (both with .weight). */
+export const TOP_TENSORS = {
+  token_embd: 'model.embed_tokens',
+  output: 'lm_head',
+  output_norm: 'model.norm',
+} as const
+
+export type GgufLayerTensor = keyof typeof LAYER_TENSORS
+export type GgufTopTensor = keyof typeof TOP_TENSORS
+
+const isNorm = (t: string): boolean => t.endsWith('_norm')
+
+/** blk.N.<t>.weight (or .bias): a layer tensor's GGUF name. */
+export function ggufLayerTensor(layer: number, t: GgufLayerTensor, part: 'weight' | 'bias' = 'weight'): string {
+  return `blk.${layer}.${t}.${part}`
+}
+
+/** <t>.weight: a GGUF tensor outside the layers. */
+export function ggufTopTensor(t: GgufTopTensor): string {
+  return `${t}.weight`
+}
+
+/** The HF name of a llama.cpp tensor, or undefined for tensors the engine does not use (e.g. rope_freqs). */
+export function hfTensorName(gguf: string): string | undefined {
+  const top = /^(\w+)\.weight$/.exec(gguf)
+  if (top && top[1] in TOP_TENSORS) return `${TOP_TENSORS[top[1] as GgufTopTensor]}.weight`
+  const m = /^blk\.(\d+)\.(\w+)\.(weight|bias)$/.exec(gguf)
+  if (!m || !(m[2] in LAYER_TENSORS) || (isNorm(m[2]) && m[3] !== 'weight')) return undefined
+  return `model.layers.${m[1]}.${LAYER_TENSORS[m[2] as GgufLayerTensor]}.${m[3]}`
+}
+
+/** The llama.cpp name of an HF tensor (the inverse of hfTensorName). */
+export function ggufTensorName(hf: string): string {
+  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf)
+  const layer = m && (Object.keys(LAYER_TENSORS) as GgufLayerTensor[]).find((t) => LAYER_TENSORS[t] === m[2])
+  if (m && layer) return `blk.${m[1]}.${layer}.${m[3]}`
+  const top = (Object.keys(TOP_TENSORS) as GgufTopTensor[]).find((t) => `${TOP_TENSORS[t]}.weight` === hf)
+  if (top) return `${top}.weight`
+  throw new Error(`no GGUF name for ${hf}`)
+}

@@ -1,0 +1,208 @@
+// GGUF (llama.cpp's format) writer: the base model, or a stepped one, as a single .gguf file that llama.cpp-based
+// tools (node-llama-cpp, the speed and parity peer of our benchmark) load. Layout (GGUF v3): magic, version, tensor
+// count, metadata key/values, tensor infos, padding to 32, tensor data (each tensor 32-aligned).
+// Streaming: TypeScript writes only the header; the native engine materialises each tensor of the view straight
+// into the file at its offset (F32, F16, BF16 or Q8_0 with ggml's reference rounding), one block of rows at a time,
+// into a ".partial" file renamed at the end — any size, bounded memory, progress, cancel, nothing half-written.
+// llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: the engine forms dense rows in
+// HF's order (permuting back a model loaded interleaved) and they are reordered on the way out, as llama.cpp's
+// converter does, so an interleaved model round-trips to its own row order.
+import { CallOptions, Engine, InputError, View } from '../../engine'
+import { GGML_TYPE_ID } from './read'
+import { llama3RopeFactors } from './model'
+import { ggufTensorName } from './names'
+import { MaterialiseTensor } from '../../native'
+import { tokenizerGgufMetadata } from '../../tokenizers/toGguf'
+
+const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
+const ALIGN = 32
+
+export type GgufDType = 'F32' | 'F16' | 'BF16' | 'Q8_0'
+/** llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q8_0, MOSTLY_BF16) */
+const FILE_TYPE: Record<GgufDType, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 }
+
+class Buf {
+  private parts: Buffer[] = []
+  length = 0
+  push(b: Buffer): void {
+    this.parts.push(b)
+    this.length += b.length
+  }
+  u32(v: number): void {
+    const b = Buffer.alloc(4)
+    b.writeUInt32LE(v >>> 0)
+    this.push(b)
+  }
+  i32(v: number): void {
+    const b = Buffer.alloc(4)
+    b.writeInt32LE(v)
+    this.push(b)
+  }
+  u64(v: number): void {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64LE(BigInt(v))
+    this.push(b)
+  }
+  f32(v: number): void {
+    const b = Buffer.alloc(4)
+    b.writeFloatLE(v)
+    this.push(b)
+  }
+  str(s: string): void {
+    const b = Buffer.from(s, 'utf8')
+    this.u64(b.length)
+    this.push(b)
+  }
+  pad(align: number): void {
+    this.push(Buffer.alloc((align - (this.length % align)) % align))
+  }
+  concat(): Buffer {
+    return Buffer.concat(this.parts)
+  }
+}
+
+export type Kv = [string, 'u32' | 'f32' | 'str' | 'bool', number | string | boolean] | [string, 'strs', string[]] | [string, 'f32s' | 'i32s', number[]]
+
+function writeKv(b: Buf, [key, type, value]: Kv): void {
+  b.str(key)
+  switch (type) {
+    case 'u32': b.u32(GGUF_T.UINT32); b.u32(value as number); break
+    case 'f32': b.u32(GGUF_T.FLOAT32); b.f32(value as number); break
+    case 'str': b.u32(GGUF_T.STRING); b.str(value as string); break
+    case 'bool': b.u32(GGUF_T.BOOL); b.push(Buffer.from([value ? 1 : 0])); break
+    case 'strs': b.u32(GGUF_T.ARRAY); b.u32(GGUF_T.STRING); b.u64((value as string[]).length); for (const s of value as string[]) b.str(s); break
+    case 'f32s': b.u32(GGUF_T.ARRAY); b.u32(GGUF_T.FLOAT32); b.u64((value as number[]).length); for (const v of value as number[]) b.f32(v); break
+    case 'i32s': b.u32(GGUF_T.ARRAY); b.u32(GGUF_T.INT32); b.u64((value as number[]).length); for (const v of value as number[]) b.i32(v); break
+  }
+}
+
+/** A GGUF v3 header (metadata, tensor infos 32-aligned in order, padding): the bytes and each tensor's absolute
+ *  data offset. */
+export function ggufHeader(kv: Kv[], infos: { name: string; dims: number[]; type: number; bytes: number }[]): { head: Buffer; offsets: number[] } {
+  const head = new Buf()
+  head.push(Buffer.from('GGUF'))
+  head.u32(3)
+  head.u64(infos.length)
+  head.u64(kv.length)
+  for (const k of kv) writeKv(head, k)
+  const rel: number[] = []
+  let r = 0
+  for (const x of infos) {
+    head.str(x.name)
+    head.u32(x.dims.length)
+    for (const d of x.dims) head.u64(d)
+    head.u32(x.type)
+    head.u64(r)
+    rel.push(r)
+    r += Math.ceil(x.bytes / ALIGN) * ALIGN
+  }
+  head.pad(ALIGN)
+  return { head: head.concat(), offsets: rel.map((o) => head.length + o) }
+}
+
+function tensorBytes(dtype: GgufDType, count: number): number {
+  return dtype === 'F32' ? count * 4 : dtype === 'Q8_0' ? (count / 32) * 34 : count * 2
+}
+
+/**
+ * Writes `view` of the engine's model as GGUF: matrices in `dtype` (default F16), norm vectors in F32.
+ * Returns the file's size in bytes.
+ */
+export async function exportGguf(
+  engine: Engine,
+  view: View,
+  outPath: string,
+  opts?: CallOptions,
+  o: { dtype?: GgufDType; name?: string } = {},
+): Promise<{ bytes: number }> {
+  const dtype: GgufDType = o.dtype ?? 'F16'
+  if (!(dtype in FILE_TYPE)) throw new InputError(`GGUF export dtype must be F32, F16, BF16 or Q8_0 (got ${String(dtype)})`)
+  const c = engine.config
+  const raw = c.raw
+  const arch = raw.model_type === 'qwen2' ? 'qwen2' : 'llama'
+  // What llama.cpp would run as another model is refused, naming it (everything else below is carried exactly).
+  // Its "llama" architecture (Llama, Mistral) attends over the whole context: a sliding window would be dropped.
+  if (c.slidingWindow && c.slidingWindow < c.maxPos)
+    throw new InputError(
+      `GGUF export: sliding_window ${c.slidingWindow} cannot be carried (llama.cpp's llama architecture attends over the whole context, so past ${c.slidingWindow} tokens it would be another model); export as a Hugging Face directory`,
+    )
+  // The vocabulary as llama.cpp's converter writes it ("llama" or "gpt2"), refused before any work if it cannot be.
+  const vocabKv = tokenizerGgufMetadata(engine.tokenizer, c.vocab).filter(([key]) => !/^tokenizer\.ggml\.(bos|eos)_token_id$/.test(key))
+  const kv: Kv[] = [
+    ['general.architecture', 'str', arch],
+    ['general.name', 'str', o.name ?? 'soliloquy export'],
+    ['general.alignment', 'u32', ALIGN],
+    ['general.file_type', 'u32', FILE_TYPE[dtype]],
+    [`${arch}.vocab_size`, 'u32', c.vocab],
+    [`${arch}.context_length`, 'u32', c.maxPos],
+    [`${arch}.embedding_length`, 'u32', c.dim],
+    [`${arch}.block_count`, 'u32', c.layers],
+    [`${arch}.feed_forward_length`, 'u32', c.ffn],
+    [`${arch}.rope.dimension_count`, 'u32', c.headDim],
+    [`${arch}.attention.head_count`, 'u32', c.heads],
+    [`${arch}.attention.head_count_kv`, 'u32', c.kvHeads],
+    [`${arch}.attention.key_length`, 'u32', c.headDim],
+    [`${arch}.attention.value_length`, 'u32', c.headDim],
+    [`${arch}.attention.layer_norm_rms_epsilon`, 'f32', c.eps],
+    [`${arch}.rope.freq_base`, 'f32', c.ropeTheta],
+    ...vocabKv, // BOS/EOS as the model's config says:
+    ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
+    ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
+  ]
+  // RoPE as llama.cpp reads it: linear scaling as metadata (freq_scale = 1/factor); Llama-3.1's llama3 as the
+  // rope_freqs.weight divisors convert_hf_to_gguf.py writes; dynamic NTK keeps the base frequencies at every length up
+  // to max_position_embeddings (written as context_length), the only lengths the engine runs.
+  let ropeFreqs: number[] | undefined
+  const rs = c.ropeScaling
+  if (c.ropeType === 'linear') {
+    kv.push([`${arch}.rope.scaling.type`, 'str', 'linear'], [`${arch}.rope.scaling.factor`, 'f32', rs.factor!])
+  } else if (c.ropeType === 'llama3') {
+    ropeFreqs = llama3RopeFactors(c.headDim, c.ropeTheta, {
+      factor: rs.factor!,
+      low_freq_factor: rs.lowFreqFactor!,
+      high_freq_factor: rs.highFreqFactor!,
+      original_max_position_embeddings: rs.originalMaxPositionEmbeddings!,
+    })
+  }
+
+  const stored = new Set(engine.tensors.map((t) => t.name))
+  const shapes = new Map(engine.tensors.map((t) => [t.name, t.shape]))
+  const names = engine.tensorNames.filter((n) => stored.has(n))
+  // the engine materialises rows in HF order (models loaded interleaved are permuted back): reorder for llama
+  const interleave = arch === 'llama'
+  const infos: { name: string; dims: number[]; type: number; bytes: number }[] = []
+  const add = (name: string, shape: number[], type: GgufDType): void => {
+    const count = shape.reduce((a, b) => a * b, 1)
+    if (type === 'Q8_0' && shape[shape.length - 1] % 32 !== 0)
+      throw new InputError(`GGUF export to Q8_0: ${name} has rows of ${shape[shape.length - 1]} weights, not whole blocks of 32`)
+    infos.push({ name, dims: [...shape].reverse(), type: GGML_TYPE_ID[type], bytes: tensorBytes(type, count) })
+  }
+  if (ropeFreqs) add('rope_freqs.weight', [ropeFreqs.length], 'F32')
+  const outTensors: { hf: string; dtype: GgufDType; index: number }[] = []
+  for (const n of names) {
+    const shape = shapes.get(n)!
+    const t: GgufDType = shape.length === 1 ? 'F32' : dtype
+    outTensors.push({ hf: n, dtype: t, index: infos.length })
+    add(ggufTensorName(n), shape, t)
+  }
+
+  const { head, offsets } = ggufHeader(kv, infos)
+  let prefix = head
+  if (ropeFreqs) {
+    // the one tensor that is not a model weight travels in the prefix, at the start of the data section
+    const b = Buffer.alloc(ropeFreqs.length * 4)
+    ropeFreqs.forEach((v, i) => b.writeFloatLE(v, 4 * i))
+    prefix = Buffer.concat([head, b])
+  }
+  const tensors: MaterialiseTensor[] = outTensors.map((t) => ({
+    name: t.hf,
+    dtype: t.dtype,
+    offset: offsets[t.index],
+    // q/k weight rows and their bias entries (applied before RoPE) follow llama.cpp's interleaved order
+    permuteHeads: !interleave ? 0
+      : /self_attn\.q_proj\.(weight|bias)$/.test(t.hf) ? c.heads
+      : /self_attn\.k_proj\.(weight|bias)$/.test(t.hf) ? c.kvHeads : 0,
+  }))
+  await engine.writeTensors(view, outPath, prefix, tensors, opts)
+  return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes }
+}
