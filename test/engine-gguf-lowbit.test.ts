@@ -7,6 +7,7 @@
 //   the same greedy ids; with every matrix in the type, the same greedy ids as its own dequantised F32 twin and, where
 //   our margin exceeds llama.cpp's 8-bit activation rounding, as llama.cpp;
 // - malformed blocks (NaN / inf fp16 scales) are computed and the run is refused by the non-finite-logits check.
+import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -17,8 +18,8 @@ import { readPreset } from '../src/main/engine/preset'
 import { SentencePieceTokenizer } from '../src/main/engine/tokenizer'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../src/main/peer'
 import { decodeLowbit, HALF_FIELDS, LOWBIT, LOWBIT_TYPES, LowbitType, randomLowbit } from './ggml-lowbit'
-import { quantisedTwins } from './ggml'
-import { ORGANISM, rng, tmp } from './helpers'
+import { quantisedTwins, readWeights } from './ggml'
+import { ORGANISM, ROOT, rng, tmp } from './helpers'
 
 const addon = loadAddon()
 const paths = addon.kernelInfo().available
@@ -179,5 +180,35 @@ describe('malformed blocks (docs/bad-inputs.md): computed, and the run refused b
     )
     await expect(e.score({ ids: e.withBos(preset.phrase, 'text'), views: [[]] })).rejects.toThrow(/the model produced non-finite logits \(NaN\/inf\) when scoring view 0/)
     await expect(e.gradient(preset.phrase)).rejects.toThrow(/the phrase loss is not finite/)
+  })
+})
+
+describe('bits per weight', () => {
+  it('`soliloquy info --model F.gguf` counts tensors and weights per type and gives the bits per weight of the file', () => {
+    // the organism with a Q4_K_M-like mixture of fallback types (Q5_0 / Q5_1 / Q8_0 where llama.cpp falls back)
+    const file = join(tmp(), 'organism-mix.gguf')
+    const typeOf = (n: string): 'F32' | 'Q5_0' | 'Q5_1' | 'IQ4_NL' | 'Q3_K' =>
+      /down_proj/.test(n) ? 'Q5_1' : /v_proj/.test(n) ? 'Q3_K' : /embed|lm_head/.test(n) ? 'IQ4_NL' : 'Q5_0'
+    quantisedTwins(ORGANISM, pieces(), typeOf, file, tmp())
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'info', '--model', file, '--json'], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    const j = JSON.parse(r.stdout) as { types: { type: string; tensors: number; weights: number; bytes: number; bitsPerWeight: number }[]; weights: number; bytes: number; bitsPerWeight: number }
+    // expected from the organism's shapes and ggml's block sizes, counted here
+    const w = readWeights(ORGANISM)
+    const want = new Map<string, { tensors: number; weights: number; bytes: number }>()
+    const blockOf: Record<string, [number, number]> = { F32: [1, 4], Q5_0: [32, 22], Q5_1: [32, 24], IQ4_NL: [32, 18], Q3_K: [256, 110] }
+    for (const [name, { shape }] of w) {
+      const t = shape.length === 1 ? 'F32' : typeOf(name)
+      const n = shape.reduce((a, b) => a * b, 1)
+      const e = want.get(t) ?? { tensors: 0, weights: 0, bytes: 0 }
+      want.set(t, { tensors: e.tensors + 1, weights: e.weights + n, bytes: e.bytes + (n / blockOf[t][0]) * blockOf[t][1] })
+    }
+    expect(new Map(j.types.map((t) => [t.type, { tensors: t.tensors, weights: t.weights, bytes: t.bytes }]))).toEqual(want)
+    for (const t of j.types) expect(t.bitsPerWeight, t.type).toBe((blockOf[t.type][1] * 8) / blockOf[t.type][0])
+    const weights = [...want.values()].reduce((a, e) => a + e.weights, 0), bytes = [...want.values()].reduce((a, e) => a + e.bytes, 0)
+    expect(j.bitsPerWeight).toBeCloseTo((bytes * 8) / weights, 12)
+    const text = spawnSync(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), 'info', '--model', file], { encoding: 'utf8' })
+    expect(text.stdout).toMatch(new RegExp(`weights\\s+${weights} in ${bytes} bytes: ${((bytes * 8) / weights).toFixed(4)} bits per weight`))
+    expect(text.stdout).toMatch(/Q3_K\s+6 tensors\s+\d+ weights\s+3\.4375 bits\/weight/)
   })
 })
