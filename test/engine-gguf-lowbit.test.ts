@@ -5,13 +5,15 @@
 // - per type, against llama.cpp (node-llama-cpp 3.21.1) on the same file: the organism with its token embedding in
 //   the type (llama.cpp decodes it exactly and multiplies in fp32) gives logits as close as an all-F32 file does and
 //   the same greedy ids; with every matrix in the type, the same greedy ids as its own dequantised F32 twin and, where
-//   our margin exceeds llama.cpp's 8-bit activation rounding, as llama.cpp;
+//   our margin exceeds llama.cpp's 8-bit activation rounding, as llama.cpp; stepped and exported as F32 GGUF, the
+//   same greedy ids as llama.cpp;
 // - malformed blocks (NaN / inf fp16 scales) are computed and the run is refused by the non-finite-logits check.
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
+import { exportGguf } from '../src/main/engine/gguf'
 import { readGguf } from '../src/main/engine/ggufFile'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
@@ -156,6 +158,17 @@ describe('per type, llama.cpp (node-llama-cpp 3.21.1) on the same file', () => {
       const l = await logitsAgainstPeer(llamaCpp, ours, file)
       console.log(`${t}: ${np} greedy ids compared with llama.cpp (margin ≥ 1); logit differences worst ${l.worst.toFixed(3)}, mean ${l.mean.toFixed(3)}`)
       expect(theirs.ids.slice(0, np), `${t}: llama.cpp greedy ids`).toEqual(a.ids.slice(0, np))
+
+      // stepped: the quantised model plus a step, exported as an F32 GGUF (llama.cpp multiplies it in fp32), gives
+      // llama.cpp the greedy ids our stepped view gives, up to a margin of 0.05 (its F16 KV cache: ~1e-2 in logits)
+      const g = await ours.gradient(preset.phrase)
+      const stepped = join(tmp(), `organism-${t}-stepped.gguf`)
+      await exportGguf(ours, [{ gradient: g, lr: 0.03 }], stepped, undefined, { dtype: 'F32' })
+      const [s] = await ours.generate({ prompt, views: [[{ gradient: g, lr: 0.03 }]], maxNew: 48 })
+      const afterStep = await peerGreedy(llamaCpp, stepped, prompt, 48, Math.min(2, addon.threads()))
+      const ns = beforeTie(s.margins, 0.05)
+      expect(ns, `${t} stepped: comparable tokens`).toBeGreaterThan(8)
+      expect(afterStep.ids.slice(0, ns), `${t} stepped: llama.cpp greedy ids`).toEqual(s.ids.slice(0, ns))
     }, 300_000)
 })
 

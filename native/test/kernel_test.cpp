@@ -167,7 +167,10 @@ static void test_path(const std::string& path) {
     double worst = 0;
     bool equal = std::memcmp(a.data(), s.data(), sizeof(float) * n) == 0;
     for (int i = 0; i < n; i++) worst = std::fmax(worst, std::fabs(a[i] - s[i]) / (std::fabs(s[i]) + 1e-30));
-    report(equal || worst <= 1e-6, path + " dequantise " + tname(t) + (equal ? " bit-equal to scalar" : " vs scalar"), worst);
+    // the fallback and low-bit types have no vectorised decoder of their own: the same source on every path, so
+    // the same bits are required (test/engine-gguf-lowbit.test.ts holds the x86 paths to ggml's reference itself)
+    const bool must_equal = t >= DT_Q4_1;
+    report(equal || (!must_equal && worst <= 1e-6), path + " dequantise " + tname(t) + (equal ? " bit-equal to scalar" : " vs scalar"), worst);
   }
   // the engine's products (kernels.cpp, threaded) on this path against float64
   std::vector<DType> product_types = {DT_F32, DT_F16, DT_BF16};
