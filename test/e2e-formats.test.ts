@@ -80,6 +80,10 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     )
     expect(await detail.locator('[data-testid="detail-tokenizer"]').textContent()).toBe('GGUF vocab (tokenizer.ggml.model llama)')
     expect(await detail.locator('[data-testid="detail-memory"]').textContent()).toMatch(/^\d+(\.\d+)? (MiB|GiB)$/)
+    // the file's bits per weight: its bytes over the weights its tensors hold (Q8_0 is 8.5; F32 norms and the
+    // header add a little)
+    const weights = g.tensors.reduce((a, t) => a + t.dims.reduce((x, y) => x * y, 1), 0)
+    expect(await detail.locator('[data-testid="detail-bpw"]').textContent()).toBe(((g.fileSize * 8) / weights).toFixed(2))
     const row = page.locator('[data-testid="model-row"]', { hasText: 'hamlet-q8.gguf' })
     expect(await row.locator('[data-testid="model-format"]').textContent()).toBe('gguf')
     expect(s.problems).toEqual([])

@@ -274,10 +274,15 @@ describe('bad GGUF files', () => {
     writeGgufFile(unk, [['general.architecture', { t: 'str', v: 'llama' }]], [{ name: 'token_embd.weight', dims: [32, 4], type: 99, bytes: Buffer.alloc(128) }])
     expect(() => Engine.load(unk)).toThrow(/unknown\.gguf: token_embd\.weight has unknown ggml type 99/)
 
-    const q41 = join(tmp(), 'q41.gguf')
-    writeGgufFile(q41, [['general.architecture', { t: 'str', v: 'llama' }], ['llama.embedding_length', { t: 'u32', v: 32 }], ['llama.attention.head_count', { t: 'u32', v: 4 }], ['llama.feed_forward_length', { t: 'u32', v: 64 }], ['llama.block_count', { t: 'u32', v: 1 }]],
-      [{ name: 'token_embd.weight', dims: [32, 4], type: 3, bytes: Buffer.alloc(80) }])
-    expect(() => Engine.load(q41)).toThrow(/q41\.gguf: token_embd\.weight is stored as Q4_1; the engine reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K/)
+    // a type llama.cpp (the peer's version) knows but the engine does not compute with: refused by name and number
+    const nv = join(tmp(), 'nvfp4.gguf')
+    writeGgufFile(nv, [['general.architecture', { t: 'str', v: 'llama' }], ['llama.embedding_length', { t: 'u32', v: 64 }], ['llama.attention.head_count', { t: 'u32', v: 4 }], ['llama.feed_forward_length', { t: 'u32', v: 64 }], ['llama.block_count', { t: 'u32', v: 1 }]],
+      [{ name: 'token_embd.weight', dims: [64, 4], type: 40, bytes: Buffer.alloc(144) }])
+    expect(() => Engine.load(nv)).toThrow(/nvfp4\.gguf: token_embd\.weight is stored as NVFP4 \(ggml type 40\); the engine reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, TQ1_0, TQ2_0/)
+    // the first type number past the peer's llama.cpp
+    const later = join(tmp(), 'later.gguf')
+    writeGgufFile(later, [['general.architecture', { t: 'str', v: 'llama' }]], [{ name: 'token_embd.weight', dims: [32, 4], type: 43, bytes: Buffer.alloc(128) }])
+    expect(() => Engine.load(later)).toThrow(/later\.gguf: token_embd\.weight has unknown ggml type 43/)
 
     const arch = join(tmp(), 'arch.gguf')
     writeGgufFile(arch, [['general.architecture', { t: 'str', v: 'gemma' }]], [])

@@ -6,6 +6,7 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSy
 import { join } from 'node:path'
 import { readCheckpointFiles, safetensorsHeader } from '../src/main/engine/formats/safetensors'
 import { halfToFloat } from './helpers'
+import { LowbitType, quantiseLowbit } from './ggml-lowbit'
 
 export function floatToHalf(v: number): number {
   const f = new Float32Array([v])
@@ -34,9 +35,13 @@ export function floatToHalf(v: number): number {
 const f16 = (v: number): number => halfToFloat(floatToHalf(v))
 const f32 = Math.fround
 
-export type QType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K'
-export const QTYPE_ID: Record<QType | 'F32' | 'F16', number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 }
-export const BLOCK: Record<QType, { elems: number; bytes: number }> = {
+/** every block type the tests write: these five here, the fallback and low-bit ones in ggml-lowbit.ts */
+export type QType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K' | LowbitType
+export const QTYPE_ID: Record<QType | 'F32' | 'F16', number> = {
+  F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14,
+  Q4_1: 3, Q5_0: 6, Q5_1: 7, Q2_K: 10, Q3_K: 11, IQ4_NL: 20, IQ4_XS: 23, MXFP4: 39, TQ1_0: 34, TQ2_0: 35,
+}
+export const BLOCK: Record<'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K', { elems: number; bytes: number }> = {
   Q8_0: { elems: 32, bytes: 34 }, Q4_0: { elems: 32, bytes: 18 }, Q4_K: { elems: 256, bytes: 144 },
   Q5_K: { elems: 256, bytes: 176 }, Q6_K: { elems: 256, bytes: 210 },
 }
@@ -163,13 +168,15 @@ function quant32(t: 'Q8_0' | 'Q4_0', x: Float32Array): { d: number; q: number[] 
 /** Quantises a row-major matrix [rows, cols] (cols a multiple of the block size): the bytes, and the weights they
  *  hold computed from the block formula. */
 export function quantise(t: QType, data: Float32Array, cols: number): { bytes: Buffer; values: Float32Array } {
-  const be = BLOCK[t].elems
+  if (!(t in BLOCK)) return quantiseLowbit(t as LowbitType, data)
+  const bt = t as keyof typeof BLOCK
+  const be = BLOCK[bt].elems
   const nb = data.length / be
-  const bytes = Buffer.alloc(nb * BLOCK[t].bytes)
+  const bytes = Buffer.alloc(nb * BLOCK[bt].bytes)
   const values = new Float32Array(data.length)
   for (let b = 0; b < nb; b++) {
     const x = data.subarray(b * be, (b + 1) * be)
-    const at = b * BLOCK[t].bytes
+    const at = b * BLOCK[bt].bytes
     if (t === 'Q8_0' || t === 'Q4_0') {
       const { d, q } = quant32(t, x)
       putHalf(bytes, at, d)
@@ -182,9 +189,10 @@ export function quantise(t: QType, data: Float32Array, cols: number): { bytes: B
           values[b * be + i + 16] = f32(dh * (q[i + 16] - 8))
         }
     } else {
-      const kb = quantK(t, x)
-      packK(t, kb).copy(bytes, at)
-      values.set(kBlockValues(t, kb), b * be)
+      const kt = t as 'Q4_K' | 'Q5_K' | 'Q6_K'
+      const kb = quantK(kt, x)
+      packK(kt, kb).copy(bytes, at)
+      values.set(kBlockValues(kt, kb), b * be)
     }
   }
   void cols

@@ -7,6 +7,7 @@ import { loadAddon } from '../src/main/engine/native'
 import { Lab } from '../src/main/lab/lab'
 import { labClient } from '../src/main/lab/methods'
 import { floatToHalf, quantise, QType } from './ggml'
+import { LOWBIT_TYPES } from './ggml-lowbit'
 import { halfToFloat, rng, ROOT, tmp } from './helpers'
 
 const addon = loadAddon()
@@ -90,9 +91,9 @@ describe(`kernel paths on this CPU (${info.available.join(', ')})`, () => {
         for (const [rows, cols, R] of [[37, 77, 1], [16, 256, 4], [33, 515, 9], [5, 1000, 3], [40, 1024, 8], [25, 1024, 13]])
           check(path, dtype, rows, cols, R, seed++)
     })
-    it(`${path}: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K products match float64 of the block formulas`, () => {
+    it(`${path}: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K and the fallback / low-bit types' products match float64 of the block formulas`, () => {
       let seed = 100
-      for (const dtype of ['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'])
+      for (const dtype of ['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K', ...LOWBIT_TYPES])
         for (const [rows, cols, R] of [[19, 512, 1], [8, 768, 5], [12, 1024, 8]]) check(path, dtype, rows, cols, R, seed++)
     })
   }

@@ -2,7 +2,8 @@
 // when it loads. Input layout (little-endian, missing bytes read as 0):
 //   config: 8 × int32 (vocab, dim, ffn, layers, heads, kv_heads, head_dim, max_pos), u8 flags (bit 0 tied,
 //           bit 1 rope_interleaved)
-//   u8 n_tensors, then per tensor: u8 name index (into the Llama names of a ≤ 2-layer model), u8 dtype,
+//   u8 n_tensors, then per tensor: u8 name index (into the Llama names of a ≤ 2-layer model), u8 dtype (index into
+//           STORED below, modulo its length: 0‥2 the element types, then ggml's block types),
 //           int32 file index, uint64 offset, u8 ndims (≤ 3), ndims × int64 dims
 //   the rest: the bytes of the single checkpoint file
 #include <cstdio>
@@ -22,6 +23,11 @@ static std::vector<std::string> names() {
   }
   return n;
 }
+
+// every type a tensor may be stored as; the block types' scales are read from the file, so NaN / inf scales,
+// out-of-range fields and every packed bit pattern reach the decoders
+static const DType STORED[] = {DT_F32,  DT_F16,  DT_BF16, DT_Q8_0,   DT_Q4_0,   DT_Q4_K,  DT_Q5_K,  DT_Q6_K, DT_Q4_1,
+                               DT_Q5_0, DT_Q5_1, DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_TQ1_0, DT_TQ2_0};
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<std::string> all = names();
@@ -44,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int i = 0; i < nt && r.left(); i++) {
     TensorSpec t;
     t.name = all[r.get<uint8_t>() % all.size()];
-    t.dtype = (DType)(r.get<uint8_t>() % 3);
+    t.dtype = STORED[r.get<uint8_t>() % (sizeof STORED / sizeof STORED[0])];
     t.file = r.get<int32_t>();
     t.offset = r.get<uint64_t>();
     int nd = r.get<uint8_t>() % 4;

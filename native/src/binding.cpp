@@ -100,15 +100,9 @@ Napi::Int32Array to_i32(Napi::Env env, const std::vector<int>& v) {
 
 DType parse_dtype(Napi::Env env, Napi::Value v) {
   std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-  if (s == "F32") return DT_F32;
-  if (s == "F16") return DT_F16;
-  if (s == "BF16") return DT_BF16;
-  if (s == "Q8_0") return DT_Q8_0;
-  if (s == "Q4_0") return DT_Q4_0;
-  if (s == "Q4_K") return DT_Q4_K;
-  if (s == "Q5_K") return DT_Q5_K;
-  if (s == "Q6_K") return DT_Q6_K;
-  type_error(env, "unsupported dtype '" + s + "' (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are supported)");
+  DType t;
+  if (dtype_from_name(s, &t)) return t;
+  type_error(env, "unsupported dtype '" + s + "' (" + dtype_names() + " are supported)");
 }
 
 // ---- Step: a gradient held in factored form -------------------------------------------------------------------

@@ -6,7 +6,11 @@
 
 // F32/F16/BF16 are element types; the rest are ggml's block-quantised types (quants.h), read only through
 // dequantise_blocks — dtype_size and load_elem are for the element types.
-enum DType { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_Q4_K = 5, DT_Q5_K = 6, DT_Q6_K = 7 };
+enum DType {
+  DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_Q4_K = 5, DT_Q5_K = 6, DT_Q6_K = 7,
+  DT_Q4_1 = 8, DT_Q5_0 = 9, DT_Q5_1 = 10, DT_Q2_K = 11, DT_Q3_K = 12, DT_IQ4_NL = 13, DT_IQ4_XS = 14, DT_MXFP4 = 15,
+  DT_TQ1_0 = 16, DT_TQ2_0 = 17
+};
 
 static inline int dtype_size(DType t) { return t == DT_F32 ? 4 : 2; }
 

@@ -9,36 +9,56 @@
 
 namespace {
 const int QK = 32, QK_K = 256;
+
+// the one table of stored types: name (as GGUF and the binding spell it), weights per block, bytes per block
+struct TypeInfo {
+  DType t;
+  const char* name;
+  int elems, bytes;
+};
+const TypeInfo TYPES[] = {
+    {DT_F32, "F32", 1, 4},          {DT_F16, "F16", 1, 2},          {DT_BF16, "BF16", 1, 2},
+    {DT_Q8_0, "Q8_0", QK, 34},      {DT_Q4_0, "Q4_0", QK, 18},      {DT_Q4_K, "Q4_K", QK_K, 144},
+    {DT_Q5_K, "Q5_K", QK_K, 176},   {DT_Q6_K, "Q6_K", QK_K, 210},   {DT_Q4_1, "Q4_1", QK, 20},
+    {DT_Q5_0, "Q5_0", QK, 22},      {DT_Q5_1, "Q5_1", QK, 24},      {DT_Q2_K, "Q2_K", QK_K, 84},
+    {DT_Q3_K, "Q3_K", QK_K, 110},   {DT_IQ4_NL, "IQ4_NL", QK, 18},  {DT_IQ4_XS, "IQ4_XS", QK_K, 136},
+    {DT_MXFP4, "MXFP4", QK, 17},    {DT_TQ1_0, "TQ1_0", QK_K, 54},  {DT_TQ2_0, "TQ2_0", QK_K, 66},
+};
+const TypeInfo* info(DType t) {
+  for (const TypeInfo& i : TYPES)
+    if (i.t == t) return &i;
+  return nullptr;
+}
 }  // namespace
 
 int dtype_block_elems(DType t) {
-  switch (t) {
-    case DT_Q8_0:
-    case DT_Q4_0: return QK;
-    case DT_Q4_K:
-    case DT_Q5_K:
-    case DT_Q6_K: return QK_K;
-    default: return 1;
-  }
+  const TypeInfo* i = info(t);
+  return i ? i->elems : 1;
 }
 
 int dtype_block_bytes(DType t) {
-  switch (t) {
-    case DT_F32: return 4;
-    case DT_F16:
-    case DT_BF16: return 2;
-    case DT_Q8_0: return 34;
-    case DT_Q4_0: return 18;
-    case DT_Q4_K: return 144;
-    case DT_Q5_K: return 176;
-    case DT_Q6_K: return 210;
-  }
-  return 0;
+  const TypeInfo* i = info(t);
+  return i ? i->bytes : 0;
 }
 
 const char* dtype_name(DType t) {
-  static const char* n[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
-  return (int)t >= 0 && (int)t < 8 ? n[t] : "?";
+  const TypeInfo* i = info(t);
+  return i ? i->name : "?";
+}
+
+bool dtype_from_name(const std::string& name, DType* t) {
+  for (const TypeInfo& i : TYPES)
+    if (name == i.name) {
+      *t = i.t;
+      return true;
+    }
+  return false;
+}
+
+std::string dtype_names() {
+  std::string s;
+  for (const TypeInfo& i : TYPES) s += (s.empty() ? "" : ", ") + std::string(i.name);
+  return s;
 }
 
 // the decoding itself is a kernel (kernels_isa.inc), compiled per instruction set

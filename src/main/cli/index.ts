@@ -158,7 +158,7 @@ export const commands: Record<string, Command> = {
   },
   info: {
     summary: 'the engine on this machine: kernel path in use (scalar/avx2/avx512/neon), paths available, CPU features, threads',
-    usage: 'soliloquy info [--json]',
+    usage: 'soliloquy info [--model FILE.gguf] [--json]  (with --model: the file\'s tensor types and bits per weight)',
     options: infoOptions,
     run: infoCommand,
   },

@@ -1,13 +1,27 @@
 import { Flags, printJson } from '../common'
+import { readGguf } from '../../engine/formats/gguf/read'
+import { ggufSummary } from '../../engine/formats/gguf/summary'
 import { loadAddon } from '../../engine/native'
 
 export const infoOptions = {
   json: { type: 'boolean' },
+  model: { type: 'string' },
 } as const
+
+/** `--model FILE.gguf`: the file's tensors per ggml type and its bits per weight (from the header, nothing loaded) */
+function modelInfo(path: string, json: boolean): void {
+  const s = ggufSummary(readGguf(path))
+  if (json) return printJson({ model: path, ...s })
+  const rows = s.types.map(
+    (t) => `  ${t.type.padEnd(8)} ${String(t.tensors).padStart(5)} tensors ${String(t.weights).padStart(14)} weights  ${t.bitsPerWeight.toFixed(4)} bits/weight`,
+  )
+  process.stdout.write([`model         ${path}`, `weights       ${s.weights} in ${s.bytes} bytes: ${s.bitsPerWeight.toFixed(4)} bits per weight`, 'tensor types', ...rows].join('\n') + '\n')
+}
 
 /** The engine on this machine: which kernel path runs (chosen at load from the CPU's features, or forced by
  *  $SOLILOQUY_KERNELS), the paths this CPU could run, its features, and the worker threads. */
 export async function infoCommand(flags: Flags): Promise<void> {
+  if (typeof flags.model === 'string') return modelInfo(flags.model, !!flags.json)
   const k = loadAddon().kernelInfo()
   const forced = process.env.SOLILOQUY_KERNELS ? `forced by SOLILOQUY_KERNELS=${process.env.SOLILOQUY_KERNELS}` : 'chosen from the CPU'
   if (flags.json) {

@@ -6,10 +6,11 @@ import { join } from 'node:path'
 import { clipped, ModelFormatError, openModelFile, readJson, shownValue } from '../config'
 import { present } from '../fserrors'
 import { jsonScan, staysInside, tooDeep } from '../modelFiles'
+import type { EngineGgmlType } from './gguf/read'
 
 export type DType = 'F32' | 'F16' | 'BF16'
 /** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
-export type StoredDType = DType | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K'
+export type StoredDType = DType | Exclude<EngineGgmlType, DType>
 const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 }
 
 export interface TensorEntry {

@@ -1,6 +1,6 @@
 // A GGUF file as the engine sees a Hugging Face checkpoint: metadata → a transformers-style config dict (validated by
 // parseLlamaConfig, the one config validator), llama.cpp tensor names → HF names with row-major shapes, and the
-// stored ggml type of each tensor (the engine computes with F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K).
+// stored ggml type of each tensor (the engine computes with the types in ENGINE_GGML_TYPES).
 // llama.cpp's "llama" architecture (Llama, Mistral, …) keeps q/k rows in Meta's interleaved RoPE order; "qwen2"
 // keeps HF's rotate_half order.
 import { basename } from 'node:path'
@@ -190,7 +190,7 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
     if (!hf) continue
     if (!(ENGINE_GGML_TYPES as readonly string[]).includes(t.typeName))
       throw new ModelFormatError(
-        `${label}: ${t.name} is stored as ${t.typeName}; the engine reads ${ENGINE_GGML_TYPES.join(', ')} (re-quantise with llama-quantize, e.g. to Q4_K_M or Q8_0)`,
+        `${label}: ${t.name} is stored as ${t.typeName} (ggml type ${t.type}); the engine reads ${ENGINE_GGML_TYPES.join(', ')} (re-quantise with llama-quantize, e.g. to Q4_K_M or Q8_0)`,
       )
     const count = t.dims.reduce((a, d) => a * d, 1)
     if (t.dims.length > 1) counts.set(t.typeName, (counts.get(t.typeName) ?? 0) + count)

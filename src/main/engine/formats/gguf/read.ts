@@ -42,11 +42,23 @@ export const GGML_TYPES: Record<number, { name: string; blockElems: number; bloc
   34: { name: 'TQ1_0', blockElems: 256, blockBytes: 54 },
   35: { name: 'TQ2_0', blockElems: 256, blockBytes: 66 },
   39: { name: 'MXFP4', blockElems: 32, blockBytes: 17 },
+  40: { name: 'NVFP4', blockElems: 64, blockBytes: 36 },
+  41: { name: 'Q1_0', blockElems: 128, blockBytes: 18 },
+  42: { name: 'Q2_0', blockElems: 64, blockBytes: 18 },
 }
 
-/** The ggml types the engine computes with. */
-export const ENGINE_GGML_TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const
+/** The ggml types the engine computes with (native/src/quants.cpp holds the same names). */
+export const ENGINE_GGML_TYPES = [
+  'F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K',
+  'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'IQ4_NL', 'IQ4_XS', 'MXFP4', 'TQ1_0', 'TQ2_0',
+] as const
 export type EngineGgmlType = (typeof ENGINE_GGML_TYPES)[number]
+
+/** Bits per weight of a ggml type (block bytes · 8 / block weights), e.g. 4.5 for Q4_K. */
+export function ggmlBitsPerWeight(typeName: string): number | undefined {
+  const t = Object.values(GGML_TYPES).find((x) => x.name === typeName)
+  return t && (t.blockBytes * 8) / t.blockElems
+}
 
 export const GGML_TYPE_ID: Record<string, number> = Object.fromEntries(
   Object.entries(GGML_TYPES).map(([id, t]) => [t.name, Number(id)]),
