@@ -300,6 +300,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     cfg.bias_qkv = c.Get("biasQKV").ToBoolean();
     cfg.bias_o = c.Get("biasO").ToBoolean();
     cfg.bias_mlp = c.Get("biasMLP").ToBoolean();
+    cfg.qk_norm = c.Get("qkNorm").ToBoolean();
+    cfg.embed_scale = (float)num(env, c, "embeddingMultiplier", 1);
+    cfg.residual_scale = (float)num(env, c, "residualMultiplier", 1);
+    cfg.attn_scale = (float)num(env, c, "attentionMultiplier", 0);
+    cfg.logit_divisor = (float)num(env, c, "logitsScaling", 1);
     int threads = int_field(env, spec, "threads", 0, 0, 4096);
     threads_init(threads);
     std::vector<std::string> files;
@@ -559,10 +564,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     check_ids(env, s->emb_rows, "embRows");
     s->emb_grad = float_list(env, o.Get("embGrad"), s->emb_rows.size() * c.dim, "embGrad");
     Napi::Value nv = o.Get("normGrads");
-    if (!nv.IsArray() || (int)nv.As<Napi::Array>().Length() != 2 * c.layers + 1)
+    if (!nv.IsArray() || nv.As<Napi::Array>().Length() != model->norms.size())
       type_error(env, "the step's norm gradients do not match this model's layers");
     Napi::Array na = nv.As<Napi::Array>();
-    for (uint32_t i = 0; i < na.Length(); i++) s->norm_grad.push_back(float_list(env, na.Get(i), c.dim, "normGrads"));
+    for (uint32_t i = 0; i < na.Length(); i++)
+      s->norm_grad.push_back(float_list(env, na.Get(i), model->norms[i].size(), "normGrads"));
     // bias gradients: required exactly where the model has biases (a model without biases accepts none)
     s->bias_grad.resize(model->n_linear());
     Napi::Value bv = o.Get("biasGrads");

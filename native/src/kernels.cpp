@@ -449,9 +449,8 @@ void swiglu_backward(float* dg, float* du, const float* dm, const float* g, cons
 
 // ---- attention ---------------------------------------------------------------------------------------
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
-                       int H, int KVH, int hd, int window) {
+                       int H, int KVH, int hd, int window, float scale) {
   const int Tk = pos0 + M, group = H / KVH;
-  const float scale = 1.f / std::sqrt((float)hd);
   parallel_for(H * M, [&](int j0, int j1, int) {
     std::vector<float> s(Tk);
     for (int j = j0; j < j1; j++) {
@@ -486,9 +485,8 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
 }
 
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd, int window) {
+                        const float* k, const float* v, int T, int H, int KVH, int hd, int window, float scale) {
   const int group = H / KVH;
-  const float scale = 1.f / std::sqrt((float)hd);
   std::memset(dq, 0, sizeof(float) * (int64_t)T * H * hd);
   std::memset(dk, 0, sizeof(float) * (int64_t)T * KVH * hd);
   std::memset(dv, 0, sizeof(float) * (int64_t)T * KVH * hd);

@@ -19,6 +19,7 @@
 //   roofline.cpp     — the machine's read bandwidth and FMA peak, measured for the benchmark
 #pragma once
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,26 @@ struct Config {
   int sliding_window = 0;  // Mistral: a query at p sees keys u with p − u < window; 0 = no window
   // biases of the linear layers (LlamaForCausalLM's attention_bias = q,k,v,o; Qwen2 = q,k,v; mlp_bias = gate,up,down)
   bool bias_qkv = false, bias_o = false, bias_mlp = false;
+  // ---- what a family changes in the block (each default is Llama's) ----
+  // Qwen3: RMSNorm of each head of q and of k over head_dim (q_norm, k_norm [hd]) after the projection, before RoPE
+  bool qk_norm = false;
+  // Granite: embeddings × embed_scale (embedding_multiplier); each block's attention and MLP output × residual_scale
+  // before its residual add (residual_multiplier); q·k × attn_scale (attention_multiplier; 0 = head_dim^−½);
+  // logits ÷ logit_divisor (logits_scaling)
+  float embed_scale = 1.f, residual_scale = 1.f, attn_scale = 0.f, logit_divisor = 1.f;
+};
+
+// the scale of q·k in attention: the family's (Granite's attention_multiplier) or Llama's hd^−½
+inline float attention_scale(const Config& c) { return c.attn_scale > 0 ? c.attn_scale : 1.f / std::sqrt((float)c.head_dim); }
+
+// Norm vectors of a block, in this order everywhere (Step::norm_grad, names, exports). Which a model has comes from
+// its config; each present one has a norm index (Model::norm_at).
+enum NormKind {
+  NORM_ATTN = 0,  // input_layernorm [D]: attention input
+  NORM_FFN,       // post_attention_layernorm [D]: MLP input
+  NORM_Q,         // self_attn.q_norm [hd]: each query head (qk_norm)
+  NORM_K,         // self_attn.k_norm [hd]: each key head (qk_norm)
+  NORM_KINDS
 };
 
 // Linear layers of one transformer block, in this order everywhere (factor slots, names, gradients).
@@ -54,8 +75,11 @@ enum LinearKind { LIN_Q = 0, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LI
 struct Layer {
   Mat lin[LIN_PER_LAYER];  // q [H·hd, D], k/v [KVH·hd, D], o [D, H·hd], gate/up [F, D], down [D, F]
   std::vector<float> bias[LIN_PER_LAYER];  // [out] of each linear, empty when it has none (small: kept in fp32)
-  std::vector<float> attn_norm, ffn_norm;  // [D] (small: kept in fp32)
 };
+
+// HF names (the one table): linear j of a layer ("self_attn.q_proj"), norm kind k of a layer ("input_layernorm")
+const char* linear_name(int j);
+const char* norm_name(NormKind k);
 
 // one checkpoint file in memory: mapped, or an anonymous copy (loader.cpp)
 struct Mapping;
@@ -76,7 +100,11 @@ struct Model {
   Mat embed;  // [V, D]
   Mat head;   // [V, D]; the same storage as embed when tied
   std::vector<Layer> layers;
-  std::vector<float> final_norm;     // [D]
+  // Every norm vector (small: kept in fp32), by norm index: 2l and 2l + 1 are layer l's NORM_ATTN and NORM_FFN, 2L
+  // the final norm, then each layer's other kinds its config has (q_norm, k_norm), layer by layer in NormKind order.
+  std::vector<std::vector<float>> norms;
+  std::vector<std::vector<int>> norm_at;  // [layer][NormKind] → norm index, −1 when the config has no such norm
+  int final_norm() const { return 2 * cfg.layers; }
   std::vector<float> rope_cos, rope_sin;  // [max_pos, hd/2]
   std::vector<std::shared_ptr<Mapping>> mappings;  // the weights' memory, one per file (its mapping or its copy)
   // Weights being copied onto 2 MiB pages in the background (loader.cpp want_copy), taken into use by the first
@@ -112,7 +140,7 @@ struct Step {
   std::vector<std::vector<float>> bias_grad;  // n_linear() slots: ∂L/∂b = Σ_t G[t, :] [out], empty without a bias
   std::vector<int> emb_rows;      // distinct token ids of the phrase
   std::vector<float> emb_grad;    // [rows, D] ∂L/∂embed for those rows (lookup path only; a tied head is in lin)
-  std::vector<std::vector<float>> norm_grad;  // 2·layers + 1 vectors [D]: attn, ffn per layer, then final
+  std::vector<std::vector<float>> norm_grad;  // one vector per norm index of the model (Model::norms), same sizes
   double max_abs = -1;  // largest |entry| of G, emb_grad, norm_grad (step_max_abs), cached; −1 = not computed
 };
 
@@ -141,8 +169,20 @@ struct Job {
 };
 
 // ---- factors.cpp ---------------------------------------------------------------------------------------
-// Per-view effective norm weights: w − Σ coef·g, index as Step::norm_grad
+// The norm indices a config has (Model::norms order): sets m.norm_at, returns each index's layer and kind (layer −1:
+// the final norm)
+std::vector<std::pair<int, NormKind>> assign_norms(Model& m);
+// Per-view norm weights as stored: w − Σ coef·g, index as Step::norm_grad
 std::vector<float> view_norm(const Model& m, const View& v, int norm_index);
+// The tensors of the model in HF's naming, in the order of tensor_names() and step_grad_norms(): embedding, each
+// layer's linears (each bias after its weight) and norms, the final norm, the head when untied
+struct TensorRef {
+  enum Kind { EMBED, LINEAR, BIAS, NORM } kind;
+  int index;  // linear slot (LINEAR, BIAS) or norm index (NORM)
+  int rows, cols;
+  std::string name;
+};
+std::vector<TensorRef> model_tensors(const Model& m);
 // y[R, out] = x[R, in]·W_effᵀ (+ b_eff) for rows whose view is views[row_view[r]] (row_view may be null: all rows
 // view 0); b_eff = b − Σ coef·∇b when the layer has a bias
 void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,

@@ -1,8 +1,10 @@
 // An independent float64 Llama-family forward in plain TypeScript, written from the model's definition (HF's
-// LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM) and sharing no code with the engine: token embeddings,
-// RMSNorm, RoPE in HF's rotate_half layout or Meta's interleaved one with any inverse frequencies, grouped-query
-// attention with an optional sliding window, optional biases on every linear, SwiGLU, a tied or separate head, and the
-// mean next-token cross-entropy. Slow and simple on purpose: it is the yardstick, not the product.
+// LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM / GraniteForCausalLM) and sharing no
+// code with the engine: token embeddings, RMSNorm, RoPE in HF's rotate_half layout or Meta's interleaved one with any
+// inverse frequencies, grouped-query attention with an optional sliding window, optional biases on every linear,
+// SwiGLU, a tied or separate head, and the mean next-token cross-entropy. Families: Qwen3's RMSNorm of each q and k
+// head (q_norm, k_norm over head_dim, before RoPE); Granite's embedding, residual, attention and logit multipliers.
+// Slow and simple on purpose: it is the yardstick, not the product.
 
 export interface RefConfig {
   vocab: number
@@ -20,6 +22,14 @@ export interface RefConfig {
   /** keys at distance ≥ window are masked; 0 = no window */
   window: number
   tied: boolean
+  /** Qwen3: self_attn.q_norm / k_norm [headDim] applied to each head of q and k after the projection, before RoPE */
+  qkNorm?: boolean
+  /** Granite: embeddings × embeddingMultiplier; branch outputs × residualMultiplier; scores = q·k × attentionScale
+   *  (default 1/√headDim); logits ÷ logitsScaling */
+  embeddingMultiplier?: number
+  residualMultiplier?: number
+  attentionScale?: number
+  logitsScaling?: number
 }
 
 /** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
@@ -101,6 +111,10 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
   const E = get('model.embed_tokens.weight')
   const x = new Float64Array(T * D)
   ids.forEach((id, t) => x.set(E.subarray(id * D, (id + 1) * D), t * D))
+  const em = c.embeddingMultiplier ?? 1
+  const rm = c.residualMultiplier ?? 1
+  const scale = c.attentionScale ?? 1 / Math.sqrt(hd)
+  for (let i = 0; i < x.length; i++) x[i] *= em
   const group = H / KVH
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`
@@ -108,6 +122,11 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     const q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
     const k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
     const v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
+    if (c.qkNorm) {
+      // q.view(T, H, hd) normalised over its last axis: each head of each token is one row of hd values
+      q.set(rmsnorm(q, T * H, hd, get(p + 'self_attn.q_norm.weight'), c.eps))
+      k.set(rmsnorm(k, T * KVH, hd, get(p + 'self_attn.k_norm.weight'), c.eps))
+    }
     rope(q, T, H, c)
     rope(k, T, KVH, c)
     const att = new Float64Array(T * H * hd)
@@ -120,7 +139,7 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
         for (let u = u0; u <= t; u++) {
           let s = 0
           for (let i = 0; i < hd; i++) s += q[t * H * hd + h * hd + i] * k[u * KVH * hd + g * hd + i]
-          scores[u] = s / Math.sqrt(hd)
+          scores[u] = s * scale
           mx = Math.max(mx, scores[u])
         }
         let z = 0
@@ -132,16 +151,19 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
       }
     }
     const o = linear(att, T, H * hd, get(p + 'self_attn.o_proj.weight'), D, w[p + 'self_attn.o_proj.bias'])
-    for (let i = 0; i < x.length; i++) x[i] += o[i]
+    for (let i = 0; i < x.length; i++) x[i] += o[i] * rm
     const xn2 = rmsnorm(x, T, D, get(p + 'post_attention_layernorm.weight'), c.eps)
     const gate = linear(xn2, T, D, get(p + 'mlp.gate_proj.weight'), F, w[p + 'mlp.gate_proj.bias'])
     const up = linear(xn2, T, D, get(p + 'mlp.up_proj.weight'), F, w[p + 'mlp.up_proj.bias'])
     for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
     const down = linear(gate, T, F, get(p + 'mlp.down_proj.weight'), D, w[p + 'mlp.down_proj.bias'])
-    for (let i = 0; i < x.length; i++) x[i] += down[i]
+    for (let i = 0; i < x.length; i++) x[i] += down[i] * rm
   }
   const xf = rmsnorm(x, T, D, get('model.norm.weight'), c.eps)
-  return linear(xf, T, D, c.tied ? E : get('lm_head.weight'), V)
+  const logits = linear(xf, T, D, c.tied ? E : get('lm_head.weight'), V)
+  const ls = c.logitsScaling ?? 1
+  for (let i = 0; i < logits.length; i++) logits[i] /= ls
+  return logits
 }
 
 /** log-softmax of each row of logits [T, V] */

@@ -3,7 +3,8 @@
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
 import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
+import { ModelFormatError, readJson, requireModelDirectory } from './config'
+import { ModelConfig, parseModelConfig } from './families'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './pth'
 import { loadTokenizer } from './tokenizers/load'
@@ -161,7 +162,7 @@ async function call<T>(opts: CallOptions | undefined, f: (o: NativeCallOptions) 
 export class Engine {
   private constructor(
     readonly dir: string,
-    readonly config: LlamaConfig,
+    readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     readonly model: NativeModel,
     readonly tensors: StoredTensorEntry[],
@@ -196,11 +197,11 @@ export class Engine {
     if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
       throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
     const cfgFile = meta ? 'params.json' : 'config.json'
-    const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
+    const hfConfig = meta ? undefined : parseModelConfig(readJson(join(root, 'config.json'), 'config.json'))
     const tokenizer = loadTokenizer(root, cfgFile)
     // Meta's params.json needs the tokenizer (vocab_size −1, bos/eos) and the checkpoint (tied or not)
     const metaCkpt = meta ? readMetaCheckpoint(root, { tokenizerVocab: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId }) : undefined
-    const config = metaCkpt ? { ...parseLlamaConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
+    const config = metaCkpt ? { ...parseModelConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
     if (tokenizer.vocabSize > config.vocab)
       throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${config.vocab}`)
     const ckpt = metaCkpt ?? readCheckpointFiles(root)

@@ -9,7 +9,7 @@
 // converter does, so an interleaved model round-trips to its own row order.
 import { CallOptions, Engine, InputError, View } from './engine'
 import { GGML_TYPE_ID } from './ggufFile'
-import { ggufTensorName, llama3RopeFactors } from './ggufModel'
+import { ggufTensorName, INTERLEAVED_ARCHES, llama3RopeFactors } from './ggufModel'
 import { MaterialiseTensor } from './native'
 import { tokenizerGgufMetadata } from './tokenizers/toGguf'
 
@@ -117,8 +117,10 @@ export async function exportGguf(
   const dtype: GgufDType = o.dtype ?? 'F16'
   if (!(dtype in FILE_TYPE)) throw new InputError(`GGUF export dtype must be F32, F16, BF16 or Q8_0 (got ${String(dtype)})`)
   const c = engine.config
-  const raw = c.raw
-  const arch = raw.model_type === 'qwen2' ? 'qwen2' : 'llama'
+  // llama.cpp's architecture of each family (Mistral runs as "llama")
+  const arch = c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' ? c.family : 'llama'
+  if (arch === 'qwen3' && (c.biasQKV || c.biasO))
+    throw new InputError('GGUF export: attention_bias cannot be carried (llama.cpp\'s qwen3 architecture has no biases); export as a Hugging Face directory')
   // What llama.cpp would run as another model is refused, naming it (everything else below is carried exactly).
   // Its "llama" architecture (Llama, Mistral) attends over the whole context: a sliding window would be dropped.
   if (c.slidingWindow && c.slidingWindow < c.maxPos)
@@ -148,6 +150,15 @@ export async function exportGguf(
     ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
     ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
   ]
+  if (arch === 'granite')
+    kv.push(
+      [`${arch}.embedding_scale`, 'f32', c.embeddingMultiplier],
+      [`${arch}.residual_scale`, 'f32', c.residualMultiplier],
+      [`${arch}.attention.scale`, 'f32', c.attentionMultiplier],
+      [`${arch}.logit_scale`, 'f32', c.logitsScaling],
+      // llama.cpp's granite graph applies RoPE only when this is set
+      [`${arch}.rope.scaling.finetuned`, 'bool', true],
+    )
   // RoPE as llama.cpp reads it: linear scaling as metadata (freq_scale = 1/factor); Llama-3.1's llama3 as the
   // rope_freqs.weight divisors convert_hf_to_gguf.py writes; dynamic NTK keeps the base frequencies at every length up
   // to max_position_embeddings (written as context_length), the only lengths the engine runs.
@@ -168,7 +179,7 @@ export async function exportGguf(
   const shapes = new Map(engine.tensors.map((t) => [t.name, t.shape]))
   const names = engine.tensorNames.filter((n) => stored.has(n))
   // the engine materialises rows in HF order (models loaded interleaved are permuted back): reorder for llama
-  const interleave = arch === 'llama'
+  const interleave = INTERLEAVED_ARCHES.includes(arch)
   const infos: { name: string; dims: number[]; type: number; bytes: number }[] = []
   const add = (name: string, shape: number[], type: GgufDType): void => {
     const count = shape.reduce((a, b) => a * b, 1)

@@ -1,17 +1,29 @@
 // A GGUF file as the engine sees a Hugging Face checkpoint: metadata → a transformers-style config dict (validated by
 // parseLlamaConfig, the one config validator), llama.cpp tensor names → HF names with row-major shapes, and the
 // stored ggml type of each tensor (the engine computes with F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K).
-// llama.cpp's "llama" architecture (Llama, Mistral, …) keeps q/k rows in Meta's interleaved RoPE order; "qwen2"
-// keeps HF's rotate_half order.
+// llama.cpp's "llama" and "granite" architectures keep q/k rows in Meta's interleaved RoPE order; "qwen2" and
+// "qwen3" keep HF's rotate_half order. Family settings come from the architecture's keys (families.ts reads them).
 import { basename } from 'node:path'
 import { closeSync, openSync, readSync } from 'node:fs'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from './config'
+import { ModelFormatError, ropeInverseFrequencies } from './config'
+import { ModelConfig, parseModelConfig } from './families'
 import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './ggufFile'
 import { StoredDType, StoredTensorEntry } from './safetensors'
 import { tokenizerFromGguf } from './tokenizers/gguf'
 import type { Tokenizer } from './tokenizers/types'
 
-const SUPPORTED_ARCHES = ['llama', 'qwen2']
+const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite']
+
+/** general.architecture → transformers' model_type and class */
+const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
+  llama: { modelType: 'llama', cls: 'LlamaForCausalLM' },
+  qwen2: { modelType: 'qwen2', cls: 'Qwen2ForCausalLM' },
+  qwen3: { modelType: 'qwen3', cls: 'Qwen3ForCausalLM' },
+  granite: { modelType: 'granite', cls: 'GraniteForCausalLM' },
+}
+
+/** Architectures whose q/k rows llama.cpp's converter stores in Meta's interleaved RoPE order (LLAMA_ROPE_TYPE_NORM) */
+export const INTERLEAVED_ARCHES = ['llama', 'granite']
 
 const TENSOR_NAMES: [RegExp, string][] = [
   [/^token_embd\.weight$/, 'model.embed_tokens.weight'],
@@ -26,6 +38,8 @@ const TENSOR_NAMES: [RegExp, string][] = [
   [/^blk\.(\d+)\.ffn_down\.(weight|bias)$/, 'model.layers.$1.mlp.down_proj.$2'],
   [/^blk\.(\d+)\.attn_norm\.weight$/, 'model.layers.$1.input_layernorm.weight'],
   [/^blk\.(\d+)\.ffn_norm\.weight$/, 'model.layers.$1.post_attention_layernorm.weight'],
+  [/^blk\.(\d+)\.attn_q_norm\.weight$/, 'model.layers.$1.self_attn.q_norm.weight'],
+  [/^blk\.(\d+)\.attn_k_norm\.weight$/, 'model.layers.$1.self_attn.k_norm.weight'],
 ]
 
 /** The HF name of a llama.cpp tensor, or undefined for tensors the engine does not use (e.g. rope_freqs). */
@@ -41,6 +55,7 @@ export function ggufTensorName(hf: string): string {
     'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v',
     'self_attn.o_proj': 'attn_output', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up',
     'mlp.down_proj': 'ffn_down', input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm',
+    'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm',
   }
   if (m && layer[m[2]]) return `blk.${m[1]}.${layer[m[2]]}.${m[3]}`
   const top: Record<string, string> = {
@@ -52,7 +67,7 @@ export function ggufTensorName(hf: string): string {
 
 export interface GgufCheckpoint {
   arch: string
-  config: LlamaConfig
+  config: ModelConfig
   /** tensors under HF names, row-major shapes, the file index 0 */
   tensors: StoredTensorEntry[]
   /** the dominant weight type, e.g. "Q4_K" (for display) */
@@ -127,8 +142,8 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     throw new ModelFormatError(`${label}: ${k('rope.dimension_count')} ${ropeDims} ≠ head dim ${headDim} (partial rotary embeddings are not supported)`)
   const theta = num(kv, k('rope.freq_base'), label, false) ?? 10000
   const raw: Record<string, unknown> = {
-    architectures: [arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
-    model_type: arch === 'qwen2' ? 'qwen2' : 'llama',
+    architectures: [ARCH_MODEL[arch].cls],
+    model_type: ARCH_MODEL[arch].modelType,
     vocab_size: vocab,
     hidden_size: dim,
     intermediate_size: num(kv, k('feed_forward_length'), label, true),
@@ -150,9 +165,22 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   if (arch === 'qwen2') {
     const extra = g.tensors.find((t) => /^blk\.\d+\.(attn_output|ffn_\w+)\.bias$/.test(t.name))
     if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a Qwen2 tensor (Qwen2 has q/k/v biases only)`)
+  } else if (arch === 'qwen3') {
+    // llama.cpp's qwen3 graph has no biases: a file with them would run as another model there
+    const extra = g.tensors.find((t) => /\.bias$/.test(t.name))
+    if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a tensor of llama.cpp's qwen3 architecture (it has no biases)`)
   } else {
     if (hasAttnBias) raw.attention_bias = true
     if (hasMlpBias) raw.mlp_bias = true
+  }
+  if (arch === 'granite') {
+    // llama.cpp requires all four (GraniteConfig's multipliers; attention.scale is the q·k scale itself)
+    raw.embedding_multiplier = num(kv, k('embedding_scale'), label, true)
+    raw.residual_multiplier = num(kv, k('residual_scale'), label, true)
+    raw.attention_multiplier = num(kv, k('attention.scale'), label, true)
+    raw.logits_scaling = num(kv, k('logit_scale'), label, true)
+    if (kv.get(k('rope.scaling.finetuned')) === false)
+      throw new ModelFormatError(`${label}: ${k('rope.scaling.finetuned')} false turns RoPE off in llama.cpp's granite graph; a Granite without RoPE is not supported`)
   }
   const bos = num(kv, 'tokenizer.ggml.bos_token_id', label, false)
   const eos = num(kv, 'tokenizer.ggml.eos_token_id', label, false)
@@ -205,8 +233,8 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
 export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const label = basename(g.path)
   const { arch, raw, ropeFreqs } = ggufConfigDict(g)
-  const parsed = parseLlamaConfig(raw, label)
-  const config: LlamaConfig = { ...parsed, ropeInterleaved: arch === 'llama' }
+  const parsed = parseModelConfig(raw, label)
+  const config: ModelConfig = { ...parsed, ropeInterleaved: INTERLEAVED_ARCHES.includes(arch) }
   if (ropeFreqs) {
     // llama.cpp divides each base frequency by the file's factor: the engine runs exactly those frequencies (they
     // equal transformers' llama3 ones up to float32 rounding, which is how rope_scaling llama3 was recognised)
