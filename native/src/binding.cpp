@@ -305,6 +305,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     cfg.residual_scale = (float)num(env, c, "residualMultiplier", 1);
     cfg.attn_scale = (float)num(env, c, "attentionMultiplier", 0);
     cfg.logit_divisor = (float)num(env, c, "logitsScaling", 1);
+    cfg.norm_offset = (float)num(env, c, "normOffset", 0);
+    cfg.post_norms = c.Get("postNorms").ToBoolean();
+    cfg.gelu_tanh = c.Get("geluTanh").ToBoolean();
+    cfg.attn_softcap = (float)num(env, c, "attnSoftcap", 0);
+    cfg.final_softcap = (float)num(env, c, "finalSoftcap", 0);
+    if (c.Get("layerSliding").IsArray()) {
+      Napi::Array ls = c.Get("layerSliding").As<Napi::Array>();
+      for (uint32_t i = 0; i < ls.Length(); i++) cfg.layer_sliding.push_back(ls.Get(i).ToBoolean() ? 1 : 0);
+    }
+    if (!c.Get("ropeInvFreqLocal").IsUndefined() && !c.Get("ropeInvFreqLocal").IsNull())
+      cfg.rope_inv_freq_local =
+          float_list(env, c.Get("ropeInvFreqLocal"), (size_t)cfg.head_dim / 2, "config.ropeInvFreqLocal");
     int threads = int_field(env, spec, "threads", 0, 0, 4096);
     threads_init(threads);
     std::vector<std::string> files;
@@ -523,6 +535,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       ot.dtype = parse_dtype(env, t.Get("dtype"));
       ot.offset = (uint64_t)num(env, t, "offset", 0, true);
       ot.permute_heads = (int)num(env, t, "permuteHeads", 0);
+      ot.norm_add = (float)num(env, t, "normAdd", 0);
       tensors.push_back(ot);
     }
     auto m = model;

@@ -48,9 +48,12 @@ const char* linear_name(int j) {
   return names[j];
 }
 
-const char* norm_name(NormKind k) {
-  static const char* names[NORM_KINDS] = {"input_layernorm", "post_attention_layernorm", "self_attn.q_norm",
-                                          "self_attn.k_norm"};
+const char* norm_name(const Config& c, NormKind k) {
+  static const char* names[NORM_KINDS] = {"input_layernorm",  "post_attention_layernorm", "self_attn.q_norm",
+                                          "self_attn.k_norm", "post_attention_layernorm", "post_feedforward_layernorm"};
+  // with norms after the attention and the MLP (Gemma), post_attention_layernorm is the attention output's norm and
+  // the MLP input's is pre_feedforward_layernorm
+  if (k == NORM_FFN && c.post_norms) return "pre_feedforward_layernorm";
   return names[k];
 }
 
@@ -68,7 +71,7 @@ std::vector<std::pair<int, NormKind>> assign_norms(Model& m) {
   at.push_back({-1, NORM_ATTN});  // the final norm
   for (int l = 0; l < L; l++)
     for (int k = NORM_Q; k < NORM_KINDS; k++) {
-      const bool has = (k == NORM_Q || k == NORM_K) && c.qk_norm;
+      const bool has = (k == NORM_Q || k == NORM_K) ? c.qk_norm : c.post_norms;
       if (!has) continue;
       m.norm_at[l][k] = (int)at.size();
       at.push_back({l, (NormKind)k});
@@ -82,6 +85,13 @@ std::vector<float> view_norm(const Model& m, const View& v, int idx) {
     const std::vector<float>& g = t.step->norm_grad[idx];
     for (size_t i = 0; i < w.size(); i++) w[i] -= t.coef * g[i];
   }
+  return w;
+}
+
+std::vector<float> view_norm_scale(const Model& m, const View& v, int idx) {
+  std::vector<float> w = view_norm(m, v, idx);
+  if (m.cfg.norm_offset != 0.f)
+    for (float& x : w) x = m.cfg.norm_offset + x;  // Gemma: (1 + w) in float32, as transformers computes it
   return w;
 }
 
@@ -213,7 +223,7 @@ std::vector<TensorRef> model_tensors(const Model& m) {
     }
     for (int k = 0; k < NORM_KINDS; k++) {
       const int idx = m.norm_at[l][k];
-      if (idx >= 0) out.push_back({TensorRef::NORM, idx, 1, (int)m.norms[idx].size(), p + norm_name((NormKind)k) + ".weight"});
+      if (idx >= 0) out.push_back({TensorRef::NORM, idx, 1, (int)m.norms[idx].size(), p + norm_name(c, (NormKind)k) + ".weight"});
     }
   }
   out.push_back({TensorRef::NORM, m.final_norm(), 1, c.dim, "model.norm.weight"});

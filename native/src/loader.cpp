@@ -205,6 +205,12 @@ void check_config(const Config& c) {
   finite("residual_multiplier", c.residual_scale, false);
   finite("attention_multiplier", c.attn_scale, false);
   finite("logits_scaling", c.logit_divisor, true);
+  finite("attn_logit_softcapping", c.attn_softcap, false);
+  finite("final_logit_softcapping", c.final_softcap, false);
+  if (!std::isfinite(c.norm_offset)) throw std::runtime_error("the norm offset must be a finite number");
+  if (!c.layer_sliding.empty() && (int)c.layer_sliding.size() != c.layers)
+    throw std::runtime_error("config.json: layer_types has " + std::to_string(c.layer_sliding.size()) +
+                             " entries for num_hidden_layers " + std::to_string(c.layers));
 }
 
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
@@ -288,7 +294,7 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
       continue;
     }
     const int n = k == NORM_Q || k == NORM_K ? c.head_dim : D;
-    m->norms.push_back(vec("model.layers." + std::to_string(l) + "." + norm_name(k) + ".weight", n));
+    m->norms.push_back(vec("model.layers." + std::to_string(l) + "." + norm_name(c, k) + ".weight", n));
   }
   int half = c.head_dim / 2;
   m->rope_cos.resize((size_t)c.max_pos * half);
@@ -302,6 +308,15 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     throw std::runtime_error("RoPE inverse frequencies: " + std::to_string(inv.size()) + " values for head_dim " +
                              std::to_string(c.head_dim) + " (expected head_dim / 2)");
   rope_tables(m->rope_cos.data(), m->rope_sin.data(), c.max_pos, c.head_dim, inv.data(), c.rope_scale);
+  if (!c.rope_inv_freq_local.empty()) {  // Gemma 3's sliding layers: their own base, unscaled
+    if ((int)c.rope_inv_freq_local.size() != half)
+      throw std::runtime_error("local RoPE inverse frequencies: " + std::to_string(c.rope_inv_freq_local.size()) +
+                               " values for head_dim " + std::to_string(c.head_dim) + " (expected head_dim / 2)");
+    m->rope_cos_local.resize((size_t)c.max_pos * half);
+    m->rope_sin_local.resize((size_t)c.max_pos * half);
+    rope_tables(m->rope_cos_local.data(), m->rope_sin_local.data(), c.max_pos, c.head_dim,
+                c.rope_inv_freq_local.data(), 1.f);
+  }
 #ifdef __linux__
   if (want_copy(maps)) {
     auto job = std::make_shared<WeightsCopy>();

@@ -129,6 +129,8 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
         block.resize(n);
         if (tg.kind == Target::NORM) {
           block = view_norm(m, view, tg.index);
+          if (ot.norm_add != 0.f)
+            for (float& x : block) x += ot.norm_add;
         } else if (tg.kind == Target::BIAS) {
           // a q/k bias follows its rows: HF order, or interleaved for permute_heads > 0
           const std::vector<float> b = view_bias(m, view, tg.index);

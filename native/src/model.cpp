@@ -15,6 +15,8 @@ struct LayerActs {
   std::vector<float> q, k, v; // [T, H·hd], [T, KVH·hd] ×2 (q, k after RoPE)
   std::vector<float> q_pre, k_pre, rstd_q, rstd_k;  // q/k norms: q, k before them [T, H·hd], [T, KVH·hd]; [T·H], [T·KVH]
   std::vector<float> w_q, w_k;  // [hd] effective q/k norm weights
+  // post_norms: the attention output and the MLP output before their norms [T, D], rstd [T], effective weights [D]
+  std::vector<float> o_pre, rstd_ao, w_ao, dn_pre, rstd_fo, w_fo;
   std::vector<float> probs;   // [H, T, T]
   std::vector<float> att;     // [T, H·hd] attention output before o_proj
   std::vector<float> h_mid;   // [T, D]   after the attention residual
@@ -51,13 +53,13 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::vector<float> h((size_t)T * D);
   embed_lookup(m, h.data(), ids.data(), T, views, nullptr);
   scale_by(h, c.embed_scale);
-  const float att_scale = attention_scale(c);
   for (int l = 0; l < L; l++) {
     LayerActs& a = acts[l];
     const std::vector<int>& ni = m.norm_at[l];
+    const AttnOpts ao = attention_opts(c, l);
     a.h_in = h;
-    a.w_attn = view_norm(m, at, ni[NORM_ATTN]);
-    a.w_ffn = view_norm(m, at, ni[NORM_FFN]);
+    a.w_attn = view_norm_scale(m, at, ni[NORM_ATTN]);
+    a.w_ffn = view_norm_scale(m, at, ni[NORM_FFN]);
     a.rstd1.resize(T);
     a.xn1.resize((size_t)T * D);
     rmsnorm_forward(a.xn1.data(), a.rstd1.data(), h.data(), a.w_attn.data(), T, D, c.eps);
@@ -71,8 +73,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       linear_forward_shared(m, slots, ys, 3, a.xn1.data(), T, views, nullptr);
     }
     if (c.qk_norm) {  // each head of q and of k: RMSNorm over hd
-      a.w_q = view_norm(m, at, ni[NORM_Q]);
-      a.w_k = view_norm(m, at, ni[NORM_K]);
+      a.w_q = view_norm_scale(m, at, ni[NORM_Q]);
+      a.w_k = view_norm_scale(m, at, ni[NORM_K]);
       a.q_pre = a.q;
       a.k_pre = a.k;
       a.rstd_q.resize((size_t)T * H);
@@ -80,14 +82,19 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       rmsnorm_forward(a.q.data(), a.rstd_q.data(), a.q_pre.data(), a.w_q.data(), T * H, hd, c.eps);
       rmsnorm_forward(a.k.data(), a.rstd_k.data(), a.k_pre.data(), a.w_k.data(), T * KVH, hd, c.eps);
     }
-    rope_apply(a.q.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
-    rope_apply(a.k.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
+    rope_apply(a.q.data(), T, H, hd, 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
+    rope_apply(a.k.data(), T, KVH, hd, 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
     a.probs.resize((size_t)H * T * T);
     a.att.resize((size_t)T * QD);
-    attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd,
-                      c.sliding_window, att_scale);
+    attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd, ao);
     std::vector<float> o((size_t)T * D);
     linear_forward(m, base + LIN_O, o.data(), a.att.data(), T, views, nullptr);
+    if (c.post_norms) {  // Gemma: the attention output normalised before the residual add
+      a.w_ao = view_norm_scale(m, at, ni[NORM_ATTN_OUT]);
+      a.o_pre = o;
+      a.rstd_ao.resize(T);
+      rmsnorm_forward(o.data(), a.rstd_ao.data(), a.o_pre.data(), a.w_ao.data(), T, D, c.eps);
+    }
     scale_by(o, c.residual_scale);
     add_into(h, o);
     a.h_mid = h;
@@ -102,18 +109,29 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       float* const ys[2] = {a.g.data(), a.u.data()};
       linear_forward_shared(m, slots, ys, 2, a.xn2.data(), T, views, nullptr);
     }
-    swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
+    if (c.gelu_tanh)
+      geglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
+    else
+      swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     std::vector<float> dn((size_t)T * D);
     linear_forward(m, base + LIN_DOWN, dn.data(), a.mm.data(), T, views, nullptr);
+    if (c.post_norms) {  // Gemma: the MLP output normalised before the residual add
+      a.w_fo = view_norm_scale(m, at, ni[NORM_FFN_OUT]);
+      a.dn_pre = dn;
+      a.rstd_fo.resize(T);
+      rmsnorm_forward(dn.data(), a.rstd_fo.data(), a.dn_pre.data(), a.w_fo.data(), T, D, c.eps);
+    }
     scale_by(dn, c.residual_scale);
     add_into(h, dn);
     job.report("forward", ++done, total);
   }
-  std::vector<float> w_final = view_norm(m, at, m.final_norm());
+  std::vector<float> w_final = view_norm_scale(m, at, m.final_norm());
   std::vector<float> rstdf(T), xf((size_t)T * D), logits((size_t)T * V);
   rmsnorm_forward(xf.data(), rstdf.data(), h.data(), w_final.data(), T, D, c.eps);
   head_forward(m, logits.data(), xf.data(), T, views, nullptr);
   scale_by(logits, 1.f / c.logit_divisor);
+  if (c.final_softcap > 0)  // Gemma 2: cap·tanh(logits / cap)
+    for (float& x : logits) x = c.final_softcap * std::tanh(x / c.final_softcap);
 
   // ---- loss and ∂L/∂logits: mean CE over the T−1 next-token predictions ----
   auto step = std::make_shared<Step>();
@@ -153,6 +171,11 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       s.bias_grad[slot].assign(acc.begin(), acc.end());
     }
   };
+  if (c.final_softcap > 0)  // through cap·tanh(x / cap): × (1 − tanh²), tanh = the capped logit / cap
+    for (size_t i = 0; i < dlogits.size(); i++) {
+      const float th = logits[i] / c.final_softcap;
+      dlogits[i] *= 1.f - th * th;
+    }
   scale_by(dlogits, 1.f / c.logit_divisor);  // logits = head(xf) ÷ logit_divisor
   factor(m.head_slot(), xf, dlogits, D, V);
   std::vector<float> dxf((size_t)T * D, 0.f), dh((size_t)T * D, 0.f);
@@ -164,13 +187,23 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     LayerActs& a = acts[l];
     int base = l * LIN_PER_LAYER;
     const std::vector<int>& ni = m.norm_at[l];
-    // MLP: h_out = h_mid + residual_scale·down(silu(gate(xn2))·up(xn2))
+    const AttnOpts ao = attention_opts(c, l);
+    // MLP: h_out = h_mid + residual_scale·post_norm(down(act(gate(xn2))·up(xn2)))
     std::vector<float> ddn = dh;
     scale_by(ddn, c.residual_scale);
+    if (c.post_norms) {
+      std::vector<float> d_pre((size_t)T * D, 0.f);
+      rmsnorm_backward(d_pre.data(), s.norm_grad[ni[NORM_FFN_OUT]].data(), ddn.data(), a.dn_pre.data(), a.w_fo.data(),
+                       a.rstd_fo.data(), T, D);
+      ddn.swap(d_pre);
+    }
     factor(base + LIN_DOWN, a.mm, ddn, F, D);
     std::vector<float> dmm((size_t)T * F, 0.f), dg((size_t)T * F), du((size_t)T * F);
     linear_backward_input(m, base + LIN_DOWN, dmm.data(), ddn.data(), T, at);
-    swiglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
+    if (c.gelu_tanh)
+      geglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
+    else
+      swiglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
     factor(base + LIN_GATE, a.xn2, dg, D, F);
     factor(base + LIN_UP, a.xn2, du, D, F);
     std::vector<float> dxn2((size_t)T * D, 0.f);
@@ -182,14 +215,20 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     // attention: h_mid = h_in + residual_scale·o(attn(rope(qn(q(xn1))), rope(kn(k(xn1))), v(xn1)))
     std::vector<float> dout = dh_mid;
     scale_by(dout, c.residual_scale);
+    if (c.post_norms) {
+      std::vector<float> d_pre((size_t)T * D, 0.f);
+      rmsnorm_backward(d_pre.data(), s.norm_grad[ni[NORM_ATTN_OUT]].data(), dout.data(), a.o_pre.data(), a.w_ao.data(),
+                       a.rstd_ao.data(), T, D);
+      dout.swap(d_pre);
+    }
     factor(base + LIN_O, a.att, dout, QD, D);
     std::vector<float> datt((size_t)T * QD, 0.f);
     linear_backward_input(m, base + LIN_O, datt.data(), dout.data(), T, at);
     std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
-                       a.v.data(), T, H, KVH, hd, c.sliding_window, att_scale);
-    rope_apply(dq.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
-    rope_apply(dk.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);
+                       a.v.data(), T, H, KVH, hd, ao);
+    rope_apply(dq.data(), T, H, hd, 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
+    rope_apply(dk.data(), T, KVH, hd, 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);
     if (c.qk_norm) {  // through the per-head norms: ∂L/∂q before them, ∂L/∂w_q, ∂L/∂w_k
       std::vector<float> dq_pre((size_t)T * QD, 0.f), dk_pre((size_t)T * KD, 0.f);
       rmsnorm_backward(dq_pre.data(), s.norm_grad[ni[NORM_Q]].data(), dq.data(), a.q_pre.data(), a.w_q.data(),

@@ -70,12 +70,14 @@ export function denseGradients(f: StepFactors, cfg: ModelConfig, names: string[]
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}.`
     g[p + 'input_layernorm.weight'] = Float64Array.from(f.normGrads[2 * l])
-    g[p + 'post_attention_layernorm.weight'] = Float64Array.from(f.normGrads[2 * l + 1])
-    if (cfg.qkNorm) {
-      // the family's norms follow the final norm, layer by layer: q_norm, k_norm
-      g[p + 'self_attn.q_norm.weight'] = Float64Array.from(f.normGrads[2 * L + 1 + 2 * l])
-      g[p + 'self_attn.k_norm.weight'] = Float64Array.from(f.normGrads[2 * L + 2 + 2 * l])
-    }
+    g[p + (cfg.postNorms ? 'pre_feedforward_layernorm.weight' : 'post_attention_layernorm.weight')] = Float64Array.from(f.normGrads[2 * l + 1])
+    // the family's norms follow the final norm, layer by layer in the engine's order: q_norm, k_norm, then the
+    // attention and MLP output norms
+    const family = [
+      ...(cfg.qkNorm ? ['self_attn.q_norm.weight', 'self_attn.k_norm.weight'] : []),
+      ...(cfg.postNorms ? ['post_attention_layernorm.weight', 'post_feedforward_layernorm.weight'] : []),
+    ]
+    family.forEach((n, k) => (g[p + n] = Float64Array.from(f.normGrads[2 * L + 1 + family.length * l + k])))
     LIN.forEach((n, j) => {
       g[p + n + '.weight'] = factorDense(l * 7 + j)
       const bg = f.biasGrads?.[l * 7 + j]
