@@ -32,6 +32,22 @@ const FAMILIES: { arch: string; config: TinyConfig; keys: string[] }[] = [
     },
     keys: ['granite.embedding_scale', 'granite.residual_scale', 'granite.attention.scale', 'granite.logit_scale'],
   },
+  {
+    arch: 'gemma2',
+    config: {
+      dim: 64, ffn: 128, layers: 2, heads: 4, kvHeads: 2, headDim: 16, tied: true, seed: 65, postNorms: true,
+      configExtra: { model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'], head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 8, rms_norm_eps: 1e-6, attn_logit_softcapping: 0.5, final_logit_softcapping: 30.0 },
+    },
+    keys: ['gemma2.attention.sliding_window', 'gemma2.attn_logit_softcapping', 'gemma2.final_logit_softcapping'],
+  },
+  {
+    arch: 'gemma3',
+    config: {
+      dim: 64, ffn: 128, layers: 6, heads: 4, kvHeads: 2, headDim: 16, tied: true, seed: 64, postNorms: true, qkNorm: true, ropeTheta: 1000000,
+      configExtra: { model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'], head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 8, rms_norm_eps: 1e-6 },
+    },
+    keys: ['gemma3.attention.sliding_window'],
+  },
 ]
 
 /** greedy ids of `e` under `view` and the first position where the top-1/top-2 margin is below 1e-3 */
@@ -79,7 +95,7 @@ describe('Qwen3 and Granite through GGUF', () => {
         for (const k of f.keys) expect(meta.has(k), k).toBe(true)
 
         const gg = Engine.load(file)
-        expect(gg.config.family).toBe(f.arch)
+        expect(gg.config.family).toBe(f.arch === 'gemma3' ? 'gemma3_text' : f.arch)
         const ours = await greedy(gg, [])
         expectSameGreedy(want, ours, `α = ${lr}: GGUF in our engine`)
         expect(ours.ids, `α = ${lr}: the GGUF file re-opens with identical ids`).toEqual(want.ids)
@@ -93,13 +109,21 @@ describe('Qwen3 and Granite through GGUF', () => {
           const back = join(tmp(), 'back')
           await gg.exportHF([], back)
           const again = Engine.load(back)
-          expect(again.config.family).toBe(f.arch)
+          expect(again.config.family).toBe(f.arch === 'gemma3' ? 'gemma3_text' : f.arch)
           expectSameGreedy(want, await greedy(again, []), 'GGUF → HF directory')
           expectSameNll(nllWant, await nlls(again, []), 'GGUF → HF directory')
         }
       }
     }, 300_000)
   }
+
+  it('what llama.cpp\'s gemma graphs assume instead of reading is refused by name', async () => {
+    const base = FAMILIES.find((f) => f.arch === 'gemma3')!.config
+    const open = (extra: Record<string, unknown>): Engine => Engine.load(writeTinyModel(join(tmp(), 'g'), { ...base, configExtra: { ...base.configExtra, ...extra } }))
+    await expect(exportGguf(open({ query_pre_attn_scalar: 8 }), [], join(tmp(), 'a.gguf'))).rejects.toThrow(/q·k scale .* llama.cpp uses 16\^−½/)
+    await expect(exportGguf(open({ sliding_window_pattern: 3 }), [], join(tmp(), 'b.gguf'))).rejects.toThrow(/not llama.cpp's fixed pattern of 5 sliding layers then one global/)
+    await expect(exportGguf(open({ rope_local_base_freq: 500 }), [], join(tmp(), 'c.gguf'))).rejects.toThrow(/rope_local_base_freq is not 10000/)
+  })
 
   it('what llama.cpp\'s qwen3 graph cannot run is refused by name', async () => {
     const hf = Engine.load(writeTinyModel(join(tmp(), 'hf'), {

@@ -12,7 +12,7 @@ import { StoredDType, StoredTensorEntry } from './safetensors'
 import { tokenizerFromGguf } from './tokenizers/gguf'
 import type { Tokenizer } from './tokenizers/types'
 
-const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite']
+const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3']
 
 /** general.architecture → transformers' model_type and class */
 const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
@@ -20,48 +20,60 @@ const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
   qwen2: { modelType: 'qwen2', cls: 'Qwen2ForCausalLM' },
   qwen3: { modelType: 'qwen3', cls: 'Qwen3ForCausalLM' },
   granite: { modelType: 'granite', cls: 'GraniteForCausalLM' },
+  gemma2: { modelType: 'gemma2', cls: 'Gemma2ForCausalLM' },
+  gemma3: { modelType: 'gemma3_text', cls: 'Gemma3ForCausalLM' },
+}
+
+/**
+ * The q·k scale llama.cpp's gemma2 / gemma3 graphs use: 1/√head_dim, except the 27B models (46 / 62 layers), where it
+ * is 1/√(hidden / heads) — query_pre_attn_scalar is not read from the file. Returned as the query_pre_attn_scalar
+ * that gives it.
+ */
+export function llamaCppGemmaQueryScalar(arch: string, layers: number, dim: number, heads: number, headDim: number): number {
+  const big = (arch === 'gemma2' && layers === 46) || (arch === 'gemma3' && layers === 62)
+  return big ? dim / heads : headDim
 }
 
 /** Architectures whose q/k rows llama.cpp's converter stores in Meta's interleaved RoPE order (LLAMA_ROPE_TYPE_NORM) */
 export const INTERLEAVED_ARCHES = ['llama', 'granite']
 
-const TENSOR_NAMES: [RegExp, string][] = [
-  [/^token_embd\.weight$/, 'model.embed_tokens.weight'],
-  [/^output\.weight$/, 'lm_head.weight'],
-  [/^output_norm\.weight$/, 'model.norm.weight'],
-  [/^blk\.(\d+)\.attn_q\.(weight|bias)$/, 'model.layers.$1.self_attn.q_proj.$2'],
-  [/^blk\.(\d+)\.attn_k\.(weight|bias)$/, 'model.layers.$1.self_attn.k_proj.$2'],
-  [/^blk\.(\d+)\.attn_v\.(weight|bias)$/, 'model.layers.$1.self_attn.v_proj.$2'],
-  [/^blk\.(\d+)\.attn_output\.(weight|bias)$/, 'model.layers.$1.self_attn.o_proj.$2'],
-  [/^blk\.(\d+)\.ffn_gate\.(weight|bias)$/, 'model.layers.$1.mlp.gate_proj.$2'],
-  [/^blk\.(\d+)\.ffn_up\.(weight|bias)$/, 'model.layers.$1.mlp.up_proj.$2'],
-  [/^blk\.(\d+)\.ffn_down\.(weight|bias)$/, 'model.layers.$1.mlp.down_proj.$2'],
-  [/^blk\.(\d+)\.attn_norm\.weight$/, 'model.layers.$1.input_layernorm.weight'],
-  [/^blk\.(\d+)\.ffn_norm\.weight$/, 'model.layers.$1.post_attention_layernorm.weight'],
-  [/^blk\.(\d+)\.attn_q_norm\.weight$/, 'model.layers.$1.self_attn.q_norm.weight'],
-  [/^blk\.(\d+)\.attn_k_norm\.weight$/, 'model.layers.$1.self_attn.k_norm.weight'],
+/** Per-layer tensors, llama.cpp name ↔ HF name (weights and biases alike): the one table of names */
+const LAYER_NAMES: [string, string][] = [
+  ['attn_q', 'self_attn.q_proj'], ['attn_k', 'self_attn.k_proj'], ['attn_v', 'self_attn.v_proj'],
+  ['attn_output', 'self_attn.o_proj'], ['ffn_gate', 'mlp.gate_proj'], ['ffn_up', 'mlp.up_proj'], ['ffn_down', 'mlp.down_proj'],
+  ['attn_norm', 'input_layernorm'], ['ffn_norm', 'post_attention_layernorm'],
+  ['attn_q_norm', 'self_attn.q_norm'], ['attn_k_norm', 'self_attn.k_norm'],
 ]
+/** Gemma's block normalises the attention and MLP outputs too, and calls its MLP input norm pre_feedforward_layernorm */
+const GEMMA_LAYER_NAMES: [string, string][] = [
+  ...LAYER_NAMES.filter(([g]) => g !== 'ffn_norm'),
+  ['ffn_norm', 'pre_feedforward_layernorm'], ['post_attention_norm', 'post_attention_layernorm'], ['post_ffw_norm', 'post_feedforward_layernorm'],
+]
+const TOP_NAMES: [string, string][] = [
+  ['token_embd.weight', 'model.embed_tokens.weight'], ['output.weight', 'lm_head.weight'], ['output_norm.weight', 'model.norm.weight'],
+]
+export const GEMMA_ARCHES = ['gemma2', 'gemma3']
+
+function layerNames(arch: string): [string, string][] {
+  return GEMMA_ARCHES.includes(arch) ? GEMMA_LAYER_NAMES : LAYER_NAMES
+}
 
 /** The HF name of a llama.cpp tensor, or undefined for tensors the engine does not use (e.g. rope_freqs). */
-export function hfTensorName(gguf: string): string | undefined {
-  for (const [re, to] of TENSOR_NAMES) if (re.test(gguf)) return gguf.replace(re, to)
-  return undefined
+export function hfTensorName(gguf: string, arch = 'llama'): string | undefined {
+  const top = TOP_NAMES.find(([g]) => g === gguf)
+  if (top) return top[1]
+  const m = /^blk\.(\d+)\.(\w+)\.(weight|bias)$/.exec(gguf)
+  const hit = m && layerNames(arch).find(([g]) => g === m[2])
+  return m && hit ? `model.layers.${m[1]}.${hit[1]}.${m[3]}` : undefined
 }
 
 /** The llama.cpp name of an HF tensor (the inverse of hfTensorName). */
-export function ggufTensorName(hf: string): string {
+export function ggufTensorName(hf: string, arch = 'llama'): string {
+  const top = TOP_NAMES.find(([, h]) => h === hf)
+  if (top) return top[0]
   const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf)
-  const layer: Record<string, string> = {
-    'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v',
-    'self_attn.o_proj': 'attn_output', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up',
-    'mlp.down_proj': 'ffn_down', input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm',
-    'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm',
-  }
-  if (m && layer[m[2]]) return `blk.${m[1]}.${layer[m[2]]}.${m[3]}`
-  const top: Record<string, string> = {
-    'model.embed_tokens.weight': 'token_embd.weight', 'lm_head.weight': 'output.weight', 'model.norm.weight': 'output_norm.weight',
-  }
-  if (top[hf]) return top[hf]
+  const hit = m && layerNames(arch).find(([, h]) => h === m[2])
+  if (m && hit) return `blk.${m[1]}.${hit[0]}.${m[3]}`
   throw new Error(`no GGUF name for ${hf}`)
 }
 
@@ -165,10 +177,10 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   if (arch === 'qwen2') {
     const extra = g.tensors.find((t) => /^blk\.\d+\.(attn_output|ffn_\w+)\.bias$/.test(t.name))
     if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a Qwen2 tensor (Qwen2 has q/k/v biases only)`)
-  } else if (arch === 'qwen3') {
+  } else if (arch === 'qwen3' || GEMMA_ARCHES.includes(arch)) {
     // llama.cpp's qwen3 graph has no biases: a file with them would run as another model there
     const extra = g.tensors.find((t) => /\.bias$/.test(t.name))
-    if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a tensor of llama.cpp's qwen3 architecture (it has no biases)`)
+    if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a tensor of llama.cpp's ${arch} architecture (it has no biases)`)
   } else {
     if (hasAttnBias) raw.attention_bias = true
     if (hasMlpBias) raw.mlp_bias = true
@@ -181,6 +193,21 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     raw.logits_scaling = num(kv, k('logit_scale'), label, true)
     if (kv.get(k('rope.scaling.finetuned')) === false)
       throw new ModelFormatError(`${label}: ${k('rope.scaling.finetuned')} false turns RoPE off in llama.cpp's granite graph; a Granite without RoPE is not supported`)
+  }
+  if (GEMMA_ARCHES.includes(arch)) {
+    // what llama.cpp's gemma2 / gemma3 graphs take from the file, and what they assume (families.ts reads the rest
+    // as transformers' defaults: every other layer sliding for gemma2, five of six for gemma3, local RoPE base 10000)
+    raw.hidden_activation = 'gelu_pytorch_tanh'
+    raw.sliding_window = num(kv, k('attention.sliding_window'), label, arch === 'gemma3')
+    raw.query_pre_attn_scalar = llamaCppGemmaQueryScalar(arch, raw.num_hidden_layers as number, dim, heads, headDim)
+    if (arch === 'gemma2') {
+      raw.attn_logit_softcapping = num(kv, k('attn_logit_softcapping'), label, false) ?? 50
+      raw.final_logit_softcapping = num(kv, k('final_logit_softcapping'), label, false) ?? 30
+    } else {
+      raw.rope_local_base_freq = 10000
+      raw.sliding_window_pattern = 6
+    }
+    raw.tie_word_embeddings = !g.tensors.some((t) => t.name === 'output.weight')
   }
   const bos = num(kv, 'tokenizer.ggml.bos_token_id', label, false)
   const eos = num(kv, 'tokenizer.ggml.eos_token_id', label, false)
@@ -234,7 +261,12 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const label = basename(g.path)
   const { arch, raw, ropeFreqs } = ggufConfigDict(g)
   const parsed = parseModelConfig(raw, label)
-  const config: ModelConfig = { ...parsed, ropeInterleaved: INTERLEAVED_ARCHES.includes(arch) }
+  // Gemma's norms are stored as 1 + w (llama.cpp's converter adds the 1): the engine multiplies by them as they are
+  const config: ModelConfig = {
+    ...parsed,
+    ropeInterleaved: INTERLEAVED_ARCHES.includes(arch),
+    normOffset: GEMMA_ARCHES.includes(arch) ? 0 : parsed.normOffset,
+  }
   if (ropeFreqs) {
     // llama.cpp divides each base frequency by the file's factor: the engine runs exactly those frequencies (they
     // equal transformers' llama3 ones up to float32 rounding, which is how rope_scaling llama3 was recognised)
@@ -244,7 +276,7 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const tensors: StoredTensorEntry[] = []
   const counts = new Map<string, number>()
   for (const t of g.tensors) {
-    const hf = hfTensorName(t.name)
+    const hf = hfTensorName(t.name, arch)
     if (!hf) continue
     if (!(ENGINE_GGML_TYPES as readonly string[]).includes(t.typeName))
       throw new ModelFormatError(
