@@ -86,6 +86,10 @@ export interface TinyConfig {
   ropeInParameters?: boolean
   /** bias vectors on q/k/v, o and the MLP linears (drawn after every weight, so other tensors stay the same) */
   biases?: { qkv?: boolean; o?: boolean; mlp?: boolean }
+  /** Qwen3's q_norm / k_norm [headDim] in every layer (drawn after every other tensor) */
+  qkNorm?: boolean
+  /** Gemma's pre_feedforward_layernorm and post_feedforward_layernorm [dim] in every layer (drawn last) */
+  postNorms?: boolean
   /** fields merged last into config.json (model_type, rope_scaling, sliding_window, attention_bias, …) */
   configExtra?: Record<string, unknown>
 }
@@ -186,6 +190,16 @@ export function tinyTensors(c: TinyConfig): TinyTensors {
         bias('mlp.up_proj', c.ffn)
         bias('mlp.down_proj', c.dim)
       }
+    }
+  if (c.qkNorm)
+    for (let l = 0; l < c.layers; l++) {
+      vec(`model.layers.${l}.self_attn.q_norm.weight`, hd)
+      vec(`model.layers.${l}.self_attn.k_norm.weight`, hd)
+    }
+  if (c.postNorms)
+    for (let l = 0; l < c.layers; l++) {
+      vec(`model.layers.${l}.pre_feedforward_layernorm.weight`, c.dim)
+      vec(`model.layers.${l}.post_feedforward_layernorm.weight`, c.dim)
     }
   return t
 }

@@ -294,6 +294,23 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     cfg.bias_qkv = c.Get("biasQKV").ToBoolean();
     cfg.bias_o = c.Get("biasO").ToBoolean();
     cfg.bias_mlp = c.Get("biasMLP").ToBoolean();
+    cfg.qk_norm = c.Get("qkNorm").ToBoolean();
+    cfg.embed_scale = (float)num(env, c, "embeddingMultiplier", 1);
+    cfg.residual_scale = (float)num(env, c, "residualMultiplier", 1);
+    cfg.attn_scale = (float)num(env, c, "attentionMultiplier", 0);
+    cfg.logit_divisor = (float)num(env, c, "logitsScaling", 1);
+    cfg.norm_offset = (float)num(env, c, "normOffset", 0);
+    cfg.post_norms = c.Get("postNorms").ToBoolean();
+    cfg.gelu_tanh = c.Get("geluTanh").ToBoolean();
+    cfg.attn_softcap = (float)num(env, c, "attnSoftcap", 0);
+    cfg.final_softcap = (float)num(env, c, "finalSoftcap", 0);
+    if (c.Get("layerSliding").IsArray()) {
+      Napi::Array ls = c.Get("layerSliding").As<Napi::Array>();
+      for (uint32_t i = 0; i < ls.Length(); i++) cfg.layer_sliding.push_back(ls.Get(i).ToBoolean() ? 1 : 0);
+    }
+    if (!c.Get("ropeInvFreqLocal").IsUndefined() && !c.Get("ropeInvFreqLocal").IsNull())
+      cfg.rope_inv_freq_local =
+          float_list(env, c.Get("ropeInvFreqLocal"), (size_t)cfg.head_dim / 2, "config.ropeInvFreqLocal");
     int threads = int_field(env, spec, "threads", 0, 0, 4096);
     threads_init(threads);
     std::vector<std::string> files;
@@ -512,6 +529,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       ot.dtype = parse_dtype(env, t.Get("dtype"));
       ot.offset = (uint64_t)num(env, t, "offset", 0, true);
       ot.permute_heads = (int)num(env, t, "permuteHeads", 0);
+      ot.norm_add = (float)num(env, t, "normAdd", 0);
       tensors.push_back(ot);
     }
     auto m = model;
@@ -553,10 +571,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     check_ids(env, s->emb_rows, "embRows");
     s->emb_grad = float_list(env, o.Get("embGrad"), s->emb_rows.size() * c.dim, "embGrad");
     Napi::Value nv = o.Get("normGrads");
-    if (!nv.IsArray() || (int)nv.As<Napi::Array>().Length() != 2 * c.layers + 1)
+    if (!nv.IsArray() || nv.As<Napi::Array>().Length() != model->norms.size())
       type_error(env, "the step's norm gradients do not match this model's layers");
     Napi::Array na = nv.As<Napi::Array>();
-    for (uint32_t i = 0; i < na.Length(); i++) s->norm_grad.push_back(float_list(env, na.Get(i), c.dim, "normGrads"));
+    for (uint32_t i = 0; i < na.Length(); i++)
+      s->norm_grad.push_back(float_list(env, na.Get(i), model->norms[i].size(), "normGrads"));
     // bias gradients: required exactly where the model has biases (a model without biases accepts none)
     s->bias_grad.resize(model->n_linear());
     Napi::Value bv = o.Get("biasGrads");

@@ -35,25 +35,63 @@ StepCoefs collect(const std::vector<View>& views) {
   return sc;
 }
 
-const float* norm_base(const Model& m, int idx) {
-  if (idx == 2 * m.cfg.layers) return m.final_norm.data();
-  const Layer& L = m.layers[idx / 2];
-  return idx % 2 == 0 ? L.attn_norm.data() : L.ffn_norm.data();
-}
-
 int find_row(const Step& s, int token) {
   auto it = std::lower_bound(s.emb_rows.begin(), s.emb_rows.end(), token);
   return (it != s.emb_rows.end() && *it == token) ? (int)(it - s.emb_rows.begin()) : -1;
 }
 }  // namespace
 
+const char* linear_name(int j) {
+  static const char* names[LIN_PER_LAYER] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                             "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                             "mlp.down_proj"};
+  return names[j];
+}
+
+const char* norm_name(const Config& c, NormKind k) {
+  static const char* names[NORM_KINDS] = {"input_layernorm",  "post_attention_layernorm", "self_attn.q_norm",
+                                          "self_attn.k_norm", "post_attention_layernorm", "post_feedforward_layernorm"};
+  // with norms after the attention and the MLP (Gemma), post_attention_layernorm is the attention output's norm and
+  // the MLP input's is pre_feedforward_layernorm
+  if (k == NORM_FFN && c.post_norms) return "pre_feedforward_layernorm";
+  return names[k];
+}
+
+std::vector<std::pair<int, NormKind>> assign_norms(Model& m) {
+  const Config& c = m.cfg;
+  const int L = c.layers;
+  std::vector<std::pair<int, NormKind>> at;
+  m.norm_at.assign(L, std::vector<int>(NORM_KINDS, -1));
+  for (int l = 0; l < L; l++) {
+    m.norm_at[l][NORM_ATTN] = 2 * l;
+    m.norm_at[l][NORM_FFN] = 2 * l + 1;
+    at.push_back({l, NORM_ATTN});
+    at.push_back({l, NORM_FFN});
+  }
+  at.push_back({-1, NORM_ATTN});  // the final norm
+  for (int l = 0; l < L; l++)
+    for (int k = NORM_Q; k < NORM_KINDS; k++) {
+      const bool has = (k == NORM_Q || k == NORM_K) ? c.qk_norm : c.post_norms;
+      if (!has) continue;
+      m.norm_at[l][k] = (int)at.size();
+      at.push_back({l, (NormKind)k});
+    }
+  return at;
+}
+
 std::vector<float> view_norm(const Model& m, const View& v, int idx) {
-  const float* b = norm_base(m, idx);
-  std::vector<float> w(b, b + m.cfg.dim);
+  std::vector<float> w = m.norms[idx];
   for (const Term& t : v) {
     const std::vector<float>& g = t.step->norm_grad[idx];
-    for (int i = 0; i < m.cfg.dim; i++) w[i] -= t.coef * g[i];
+    for (size_t i = 0; i < w.size(); i++) w[i] -= t.coef * g[i];
   }
+  return w;
+}
+
+std::vector<float> view_norm_scale(const Model& m, const View& v, int idx) {
+  std::vector<float> w = view_norm(m, v, idx);
+  if (m.cfg.norm_offset != 0.f)
+    for (float& x : w) x = m.cfg.norm_offset + x;  // Gemma: (1 + w) in float32, as transformers computes it
   return w;
 }
 
@@ -171,23 +209,31 @@ void head_forward(const Model& m, float* logits, const float* h, int R, const st
   }
 }
 
-std::vector<std::string> tensor_names(const Model& m) {
-  static const char* lin_names[LIN_PER_LAYER] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                                 "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
-                                                 "mlp.down_proj"};
-  std::vector<std::string> n;
-  n.push_back("model.embed_tokens.weight");
-  for (int l = 0; l < m.cfg.layers; l++) {
-    std::string p = "model.layers." + std::to_string(l) + ".";
+std::vector<TensorRef> model_tensors(const Model& m) {
+  const Config& c = m.cfg;
+  std::vector<TensorRef> out;
+  out.push_back({TensorRef::EMBED, 0, m.embed.rows, m.embed.cols, "model.embed_tokens.weight"});
+  for (int l = 0; l < c.layers; l++) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
     for (int j = 0; j < LIN_PER_LAYER; j++) {
-      n.push_back(p + lin_names[j] + ".weight");
-      if (m.bias(l * LIN_PER_LAYER + j)) n.push_back(p + lin_names[j] + ".bias");
+      const int slot = l * LIN_PER_LAYER + j;
+      const Mat& W = m.linear(slot);
+      out.push_back({TensorRef::LINEAR, slot, W.rows, W.cols, p + linear_name(j) + ".weight"});
+      if (m.bias(slot)) out.push_back({TensorRef::BIAS, slot, 1, W.rows, p + linear_name(j) + ".bias"});
     }
-    n.push_back(p + "input_layernorm.weight");
-    n.push_back(p + "post_attention_layernorm.weight");
+    for (int k = 0; k < NORM_KINDS; k++) {
+      const int idx = m.norm_at[l][k];
+      if (idx >= 0) out.push_back({TensorRef::NORM, idx, 1, (int)m.norms[idx].size(), p + norm_name(c, (NormKind)k) + ".weight"});
+    }
   }
-  n.push_back("model.norm.weight");
-  if (!m.cfg.tied) n.push_back("lm_head.weight");
+  out.push_back({TensorRef::NORM, m.final_norm(), 1, c.dim, "model.norm.weight"});
+  if (!c.tied) out.push_back({TensorRef::LINEAR, m.head_slot(), m.head.rows, m.head.cols, "lm_head.weight"});
+  return out;
+}
+
+std::vector<std::string> tensor_names(const Model& m) {
+  std::vector<std::string> n;
+  for (const TensorRef& t : model_tensors(m)) n.push_back(t.name);
   return n;
 }
 
@@ -221,43 +267,36 @@ static double factor_norm2(const LinearFactor& f) {
 
 std::vector<double> step_grad_norms(const Model& m, const Step& s) {
   const int D = m.cfg.dim;
+  auto sum_sq = [](const std::vector<float>& v) {
+    double n2 = 0;
+    for (float g : v) n2 += (double)g * g;
+    return n2;
+  };
   std::vector<double> out;
-  // embedding: sparse rows (+ the tied head's dense factor)
-  double e2 = 0;
-  for (float g : s.emb_grad) e2 += (double)g * g;
-  if (m.cfg.tied) {
-    const LinearFactor& f = s.lin[m.head_slot()];
-    e2 += factor_norm2(f);
-    for (size_t j = 0; j < s.emb_rows.size(); j++) {
-      int v = s.emb_rows[j];
-      for (int i = 0; i < D; i++) {
-        double hv = 0;  // (Gᵀ X)[v, i]
-        for (int t = 0; t < f.T; t++) hv += (double)f.G[(size_t)t * f.out + v] * f.X[(size_t)t * f.in + i];
-        e2 += 2 * hv * s.emb_grad[j * D + i];
+  for (const TensorRef& t : model_tensors(m)) {
+    switch (t.kind) {
+      case TensorRef::EMBED: {  // sparse rows (+ the tied head's dense factor)
+        double e2 = sum_sq(s.emb_grad);
+        if (m.cfg.tied) {
+          const LinearFactor& f = s.lin[m.head_slot()];
+          e2 += factor_norm2(f);
+          for (size_t j = 0; j < s.emb_rows.size(); j++) {
+            int v = s.emb_rows[j];
+            for (int i = 0; i < D; i++) {
+              double hv = 0;  // (Gᵀ X)[v, i]
+              for (int k = 0; k < f.T; k++) hv += (double)f.G[(size_t)k * f.out + v] * f.X[(size_t)k * f.in + i];
+              e2 += 2 * hv * s.emb_grad[j * D + i];
+            }
+          }
+        }
+        out.push_back(std::sqrt(std::max(e2, 0.0)));
+        break;
       }
+      case TensorRef::LINEAR: out.push_back(std::sqrt(factor_norm2(s.lin[t.index]))); break;
+      case TensorRef::BIAS: out.push_back(std::sqrt(sum_sq(s.bias_grad[t.index]))); break;
+      case TensorRef::NORM: out.push_back(std::sqrt(sum_sq(s.norm_grad[t.index]))); break;
     }
   }
-  out.push_back(std::sqrt(std::max(e2, 0.0)));
-  for (int l = 0; l < m.cfg.layers; l++) {
-    for (int j = 0; j < LIN_PER_LAYER; j++) {
-      int slot = l * LIN_PER_LAYER + j;
-      out.push_back(std::sqrt(factor_norm2(s.lin[slot])));
-      if (m.bias(slot)) {
-        double b2 = 0;
-        for (float g : s.bias_grad[slot]) b2 += (double)g * g;
-        out.push_back(std::sqrt(b2));
-      }
-    }
-    for (int k = 0; k < 2; k++) {
-      double n2 = 0;
-      for (float g : s.norm_grad[2 * l + k]) n2 += (double)g * g;
-      out.push_back(std::sqrt(n2));
-    }
-  }
-  double n2 = 0;
-  for (float g : s.norm_grad[2 * m.cfg.layers]) n2 += (double)g * g;
-  out.push_back(std::sqrt(n2));
-  if (!m.cfg.tied) out.push_back(std::sqrt(factor_norm2(s.lin[m.head_slot()])));
   return out;
 }
 
@@ -315,10 +354,11 @@ void check_step(const Model& m, const Step& s) {
   if (s.emb_grad.size() != s.emb_rows.size() * (size_t)c.dim)
     throw std::runtime_error("embGrad has the wrong number of values");
   if (!all_finite(s.emb_grad)) throw std::runtime_error("embGrad holds NaN or infinite values");
-  if ((int)s.norm_grad.size() != 2 * c.layers + 1)
+  if (s.norm_grad.size() != m.norms.size())
     throw std::runtime_error("the step's norm gradients do not match this model's layers");
-  for (const auto& g : s.norm_grad) {
-    if ((int)g.size() != c.dim) throw std::runtime_error("a norm gradient has the wrong number of values");
+  for (size_t i = 0; i < s.norm_grad.size(); i++) {
+    const std::vector<float>& g = s.norm_grad[i];
+    if (g.size() != m.norms[i].size()) throw std::runtime_error("a norm gradient has the wrong number of values");
     if (!all_finite(g)) throw std::runtime_error("a norm gradient holds NaN or infinite values");
   }
   // bias gradients: one per linear slot, sized as the slot's bias (empty where the model has none)

@@ -17,11 +17,11 @@ struct KVCache {
 struct Batch {
   const Model& m;
   const std::vector<View>& views;
-  std::vector<std::vector<std::vector<float>>> norms;  // [view][2L+1][D]
+  std::vector<std::vector<std::vector<float>>> norms;  // [view][norm index][D or hd]
   Batch(const Model& model, const std::vector<View>& vs) : m(model), views(vs) {
     norms.resize(vs.size());
     for (size_t i = 0; i < vs.size(); i++)
-      for (int j = 0; j <= 2 * m.cfg.layers; j++) norms[i].push_back(view_norm(m, vs[i], j));
+      for (size_t j = 0; j < m.norms.size(); j++) norms[i].push_back(view_norm_scale(m, vs[i], (int)j));
   }
 
   // M new tokens for each of the sequences `seqs` (sequence s uses view seq_view[s] and cache caches[s]) at
@@ -34,8 +34,11 @@ struct Batch {
     std::vector<int> row_view(R);
     for (int r = 0; r < R; r++) row_view[r] = seq_view[r / M];
     std::vector<float> h((size_t)R * D), xn((size_t)R * D), q((size_t)R * QD), k((size_t)R * KD),
-        v((size_t)R * KD), att((size_t)R * QD), tmp((size_t)R * D), g((size_t)R * F), u((size_t)R * F);
+        v((size_t)R * KD), att((size_t)R * QD), tmp((size_t)R * D), g((size_t)R * F), u((size_t)R * F),
+        tmp2(c.post_norms ? (size_t)R * D : 0);
     embed_lookup(m, h.data(), tokens, R, views, row_view.data());
+    if (c.embed_scale != 1.f)
+      for (float& x : h) x *= c.embed_scale;
     auto norm_rows = [&](float* out, const float* in, int idx) {
       for (int s = 0; s < S; s++)
         rmsnorm_forward(out + (size_t)s * M * D, nullptr, in + (size_t)s * M * D, norms[seq_view[s]][idx].data(), M,
@@ -43,7 +46,18 @@ struct Batch {
     };
     for (int l = 0; l < c.layers; l++) {
       int base = l * LIN_PER_LAYER;
-      norm_rows(xn.data(), h.data(), 2 * l);
+      const std::vector<int>& ni = m.norm_at[l];
+      const AttnOpts ao = attention_opts(c, l);
+      // h += residual_scale·(post_norm(x) with post_norms, else x)
+      auto residual_add = [&](int post_norm) {
+        const float* add = tmp.data();
+        if (c.post_norms) {
+          norm_rows(tmp2.data(), tmp.data(), ni[post_norm]);
+          add = tmp2.data();
+        }
+        for (size_t i = 0; i < h.size(); i++) h[i] += c.residual_scale * add[i];
+      };
+      norm_rows(xn.data(), h.data(), ni[NORM_ATTN]);
       {
         const int slots[3] = {base + LIN_Q, base + LIN_K, base + LIN_V};
         float* const ys[3] = {q.data(), k.data(), v.data()};
@@ -52,38 +66,51 @@ struct Batch {
       for (int s = 0; s < S; s++) {
         float* qs = q.data() + (size_t)s * M * QD;
         float* ks = k.data() + (size_t)s * M * KD;
-        rope_apply(qs, M, H, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
-        rope_apply(ks, M, KVH, hd, pos0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
+        if (c.qk_norm) {  // each head of q and of k, in place (RMSNorm reads a row whole before writing it)
+          rmsnorm_forward(qs, nullptr, qs, norms[seq_view[s]][ni[NORM_Q]].data(), M * H, hd, c.eps);
+          rmsnorm_forward(ks, nullptr, ks, norms[seq_view[s]][ni[NORM_K]].data(), M * KVH, hd, c.eps);
+        }
+        rope_apply(qs, M, H, hd, pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
+        rope_apply(ks, M, KVH, hd, pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
         KVCache& kc = *caches[s];
         float* kl = kc.k.data() + (size_t)l * kc.max_seq * KD;
         float* vl = kc.v.data() + (size_t)l * kc.max_seq * KD;
         std::memcpy(kl + (size_t)pos0 * KD, ks, sizeof(float) * M * KD);
         std::memcpy(vl + (size_t)pos0 * KD, v.data() + (size_t)s * M * KD, sizeof(float) * M * KD);
-        attention_forward(att.data() + (size_t)s * M * QD, nullptr, qs, kl, vl, M, pos0, H, KVH, hd,
-                          c.sliding_window);
+        attention_forward(att.data() + (size_t)s * M * QD, nullptr, qs, kl, vl, M, pos0, H, KVH, hd, ao);
       }
       linear_forward(m, base + LIN_O, tmp.data(), att.data(), R, views, row_view.data());
-      for (size_t i = 0; i < h.size(); i++) h[i] += tmp[i];
-      norm_rows(xn.data(), h.data(), 2 * l + 1);
+      residual_add(NORM_ATTN_OUT);
+      norm_rows(xn.data(), h.data(), ni[NORM_FFN]);
       {
         const int slots[2] = {base + LIN_GATE, base + LIN_UP};
         float* const ys[2] = {g.data(), u.data()};
         linear_forward_shared(m, slots, ys, 2, xn.data(), R, views, row_view.data());
       }
-      swiglu_forward(g.data(), g.data(), u.data(), R * F);
+      if (c.gelu_tanh)
+        geglu_forward(g.data(), g.data(), u.data(), R * F);
+      else
+        swiglu_forward(g.data(), g.data(), u.data(), R * F);
       linear_forward(m, base + LIN_DOWN, tmp.data(), g.data(), R, views, row_view.data());
-      for (size_t i = 0; i < h.size(); i++) h[i] += tmp[i];
+      residual_add(NORM_FFN_OUT);
       job.check();
     }
-    norm_rows(xn.data(), h.data(), 2 * c.layers);
+    norm_rows(xn.data(), h.data(), m.final_norm());
+    size_t n_logits;
     if (all_positions) {
       head_forward(m, logits, xn.data(), R, views, row_view.data());
+      n_logits = (size_t)R * c.vocab;
     } else {
       std::vector<float> last((size_t)S * D);
       for (int s = 0; s < S; s++)
         std::memcpy(last.data() + (size_t)s * D, xn.data() + ((size_t)s * M + M - 1) * D, sizeof(float) * D);
       head_forward(m, logits, last.data(), S, views, seq_view.data());
+      n_logits = (size_t)S * c.vocab;
     }
+    if (c.logit_divisor != 1.f)
+      for (size_t i = 0; i < n_logits; i++) logits[i] *= 1.f / c.logit_divisor;
+    if (c.final_softcap > 0)  // Gemma 2
+      for (size_t i = 0; i < n_logits; i++) logits[i] = c.final_softcap * std::tanh(logits[i] / c.final_softcap);
   }
 };
 

@@ -447,11 +447,35 @@ void swiglu_backward(float* dg, float* du, const float* dm, const float* g, cons
   }
 }
 
+// ---- GeGLU (in place allowed: m may be g) ----------------------------------------------------------------
+namespace {
+const float GELU_C = 0.7978845608028654f;  // √(2/π)
+}
+
+void geglu_forward(float* m, const float* g, const float* u, int n) {
+  for (int i = 0; i < n; i++) {
+    const float x = g[i];
+    m[i] = 0.5f * x * (1.f + std::tanh(GELU_C * (x + 0.044715f * x * x * x))) * u[i];
+  }
+}
+
+void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n) {
+  for (int i = 0; i < n; i++) {
+    const float x = g[i];
+    const float th = std::tanh(GELU_C * (x + 0.044715f * x * x * x));
+    const float gelu = 0.5f * x * (1.f + th);
+    // d gelu / dx = (1 + tanh)/2 + x/2·(1 − tanh²)·√(2/π)·(1 + 3·0.044715·x²)
+    const float dgelu = 0.5f * (1.f + th) + 0.5f * x * (1.f - th * th) * GELU_C * (1.f + 3.f * 0.044715f * x * x);
+    du[i] = dm[i] * gelu;
+    dg[i] = dm[i] * u[i] * dgelu;
+  }
+}
+
 // ---- attention ---------------------------------------------------------------------------------------
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
-                       int H, int KVH, int hd, int window) {
-  const int Tk = pos0 + M, group = H / KVH;
-  const float scale = 1.f / std::sqrt((float)hd);
+                       int H, int KVH, int hd, const AttnOpts& o) {
+  const int Tk = pos0 + M, group = H / KVH, window = o.window;
+  const float scale = o.scale, cap = o.softcap;
   parallel_for(H * M, [&](int j0, int j1, int) {
     std::vector<float> s(Tk);
     for (int j = j0; j < j1; j++) {
@@ -461,6 +485,7 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
       float mx = -INFINITY;
       for (int u = u0; u < n; u++) {
         s[u] = dot_f32(qh, k + (int64_t)u * KVH * hd + g * hd, hd) * scale;
+        if (cap > 0) s[u] = cap * std::tanh(s[u] / cap);
         if (s[u] > mx) mx = s[u];
       }
       double z = 0;
@@ -469,13 +494,13 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
         z += s[u];
       }
       float iz = (float)(1.0 / z);
-      float* o = out + (int64_t)m * H * hd + h * hd;
-      std::memset(o, 0, sizeof(float) * hd);
+      float* oh = out + (int64_t)m * H * hd + h * hd;
+      std::memset(oh, 0, sizeof(float) * hd);
       for (int u = u0; u < n; u++) {
         float p = s[u] * iz;
         s[u] = p;
         const float* vu = v + (int64_t)u * KVH * hd + g * hd;
-        for (int i = 0; i < hd; i++) o[i] += p * vu[i];
+        for (int i = 0; i < hd; i++) oh[i] += p * vu[i];
       }
       if (probs) {
         float* pr = probs + ((int64_t)h * M + m) * Tk;
@@ -486,9 +511,9 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
 }
 
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd, int window) {
-  const int group = H / KVH;
-  const float scale = 1.f / std::sqrt((float)hd);
+                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o) {
+  const int group = H / KVH, window = o.window;
+  const float scale = o.scale, cap = o.softcap;
   std::memset(dq, 0, sizeof(float) * (int64_t)T * H * hd);
   std::memset(dk, 0, sizeof(float) * (int64_t)T * KVH * hd);
   std::memset(dv, 0, sizeof(float) * (int64_t)T * KVH * hd);
@@ -517,6 +542,10 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             float ds = pr[u] * (dp[u] - (float)sum) * scale;
             if (ds == 0.f) continue;
             const float* ku = k + (int64_t)u * KVH * hd + g * hd;
+            if (cap > 0) {  // through cap·tanh(x / cap): × (1 − tanh²), x recomputed from q·k
+              const float th = std::tanh(dot_f32(qt, ku, hd) * scale / cap);
+              ds *= 1.f - th * th;
+            }
             float* dku = dk + (int64_t)u * KVH * hd + g * hd;
             for (int i = 0; i < hd; i++) {
               dqt[i] += ds * ku[i];

@@ -61,17 +61,27 @@ void swiglu_forward(float* m, const float* g, const float* u, int n);
 // dg, du (overwritten) from dm
 void swiglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
 
+// ---- GeGLU MLP (Gemma): m = gelu_tanh(g) · u, gelu_tanh(x) = x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))) --------------
+void geglu_forward(float* m, const float* g, const float* u, int n);
+// dg, du (overwritten) from dm
+void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
+
 // ---- causal attention with grouped key/value heads and an optional sliding window ------------------------
+struct AttnOpts {
+  int window = 0;      // > 0: a query at p sees keys u with p − u < window
+  float scale = 1.f;   // scores = q·k × scale
+  float softcap = 0.f; // > 0: scores ← softcap·tanh(scores / softcap) before the softmax (Gemma 2)
+};
 // q [M, H·hd] for positions pos0 … pos0+M-1; k, v [pos0+M, KVH·hd] (all keys so far); out [M, H·hd].
 // window > 0: query at position p sees keys u with p − u < window (Mistral's sliding window, as HF masks it);
-// window = 0: every earlier key. probs [H, M, pos0+M] is written when not null (needed by the backward; masked
-// entries are exactly 0).
+// window = 0: every earlier key (o.window). scores = q·k × o.scale (Llama: hd^−½), capped when o.softcap > 0.
+// probs [H, M, pos0+M] is written when not null (needed by the backward; masked entries are exactly 0).
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
-                       int H, int KVH, int hd, int window);
+                       int H, int KVH, int hd, const AttnOpts& o);
 // Training case pos0 = 0, M = T. dq [T, H·hd], dk, dv [T, KVH·hd] are overwritten. Keys outside the window have
 // probability 0, so they receive no gradient; `window` only skips them.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd, int window);
+                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o);
 
 // ---- softmax / log-softmax over one row ------------------------------------------------------------------
 // returns logsumexp(x[0:n])

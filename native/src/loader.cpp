@@ -194,6 +194,23 @@ void check_config(const Config& c) {
   if (!(c.rope_theta > 0) || !std::isfinite(c.rope_theta))
     throw std::runtime_error("config.json: rope_theta must be a positive number");
   if (c.sliding_window < 0) throw std::runtime_error("config.json: sliding_window must be positive or null");
+  auto finite = [](const char* name, float v, bool positive) {
+    if (!std::isfinite(v) || (positive ? !(v > 0) : v < 0))
+      throw std::runtime_error(std::string("config.json: ") + name + " must be a " + (positive ? "positive" : "non-negative") +
+                               " float32 number");
+  };
+  if (c.qk_norm && c.rope_interleaved)
+    throw std::runtime_error("q/k norms over q/k rows in interleaved RoPE order are not supported");
+  finite("embedding_multiplier", c.embed_scale, false);
+  finite("residual_multiplier", c.residual_scale, false);
+  finite("attention_multiplier", c.attn_scale, false);
+  finite("logits_scaling", c.logit_divisor, true);
+  finite("attn_logit_softcapping", c.attn_softcap, false);
+  finite("final_logit_softcapping", c.final_softcap, false);
+  if (!std::isfinite(c.norm_offset)) throw std::runtime_error("the norm offset must be a finite number");
+  if (!c.layer_sliding.empty() && (int)c.layer_sliding.size() != c.layers)
+    throw std::runtime_error("config.json: layer_types has " + std::to_string(c.layer_sliding.size()) +
+                             " entries for num_hidden_layers " + std::to_string(c.layers));
 }
 
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
@@ -261,24 +278,24 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
   for (int l = 0; l < c.layers; l++) {
     std::string p = "model.layers." + std::to_string(l) + ".";
     Layer& L = m->layers[l];
-    L.lin[LIN_Q] = get(p + "self_attn.q_proj.weight", QD, D);
-    L.lin[LIN_K] = get(p + "self_attn.k_proj.weight", KD, D);
-    L.lin[LIN_V] = get(p + "self_attn.v_proj.weight", KD, D);
-    L.lin[LIN_O] = get(p + "self_attn.o_proj.weight", D, QD);
-    L.lin[LIN_GATE] = get(p + "mlp.gate_proj.weight", c.ffn, D);
-    L.lin[LIN_UP] = get(p + "mlp.up_proj.weight", c.ffn, D);
-    L.lin[LIN_DOWN] = get(p + "mlp.down_proj.weight", D, c.ffn);
-    static const char* lin_names[LIN_PER_LAYER] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                                   "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
-                                                   "mlp.down_proj"};
+    const int rows[LIN_PER_LAYER] = {QD, KD, KD, D, c.ffn, c.ffn, D};
+    const int cols[LIN_PER_LAYER] = {D, D, D, QD, D, D, c.ffn};
+    for (int j = 0; j < LIN_PER_LAYER; j++) L.lin[j] = get(p + linear_name(j) + ".weight", rows[j], cols[j]);
     const bool has_bias[LIN_PER_LAYER] = {c.bias_qkv, c.bias_qkv, c.bias_qkv, c.bias_o,
                                           c.bias_mlp, c.bias_mlp, c.bias_mlp};
     for (int j = 0; j < LIN_PER_LAYER; j++)
-      if (has_bias[j]) L.bias[j] = vec(p + lin_names[j] + ".bias", L.lin[j].rows);
-    L.attn_norm = vec(p + "input_layernorm.weight", D);
-    L.ffn_norm = vec(p + "post_attention_layernorm.weight", D);
+      if (has_bias[j]) L.bias[j] = vec(p + linear_name(j) + ".bias", L.lin[j].rows);
   }
-  m->final_norm = vec("model.norm.weight", D);
+  // norm vectors: [D] on the residual stream, [hd] on each head (q_norm, k_norm)
+  const std::vector<std::pair<int, NormKind>> norms = assign_norms(*m);
+  for (const auto& [l, k] : norms) {
+    if (l < 0) {
+      m->norms.push_back(vec("model.norm.weight", D));
+      continue;
+    }
+    const int n = k == NORM_Q || k == NORM_K ? c.head_dim : D;
+    m->norms.push_back(vec("model.layers." + std::to_string(l) + "." + norm_name(c, k) + ".weight", n));
+  }
   int half = c.head_dim / 2;
   m->rope_cos.resize((size_t)c.max_pos * half);
   m->rope_sin.resize((size_t)c.max_pos * half);
@@ -291,6 +308,15 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     throw std::runtime_error("RoPE inverse frequencies: " + std::to_string(inv.size()) + " values for head_dim " +
                              std::to_string(c.head_dim) + " (expected head_dim / 2)");
   rope_tables(m->rope_cos.data(), m->rope_sin.data(), c.max_pos, c.head_dim, inv.data(), c.rope_scale);
+  if (!c.rope_inv_freq_local.empty()) {  // Gemma 3's sliding layers: their own base, unscaled
+    if ((int)c.rope_inv_freq_local.size() != half)
+      throw std::runtime_error("local RoPE inverse frequencies: " + std::to_string(c.rope_inv_freq_local.size()) +
+                               " values for head_dim " + std::to_string(c.head_dim) + " (expected head_dim / 2)");
+    m->rope_cos_local.resize((size_t)c.max_pos * half);
+    m->rope_sin_local.resize((size_t)c.max_pos * half);
+    rope_tables(m->rope_cos_local.data(), m->rope_sin_local.data(), c.max_pos, c.head_dim,
+                c.rope_inv_freq_local.data(), 1.f);
+  }
 #ifdef __linux__
   if (want_copy(maps)) {
     auto job = std::make_shared<WeightsCopy>();

@@ -16,43 +16,19 @@
 #include "threads.h"
 
 namespace {
-enum Kind { K_EMBED, K_LINEAR, K_NORM, K_BIAS };
-struct Target {
-  Kind kind;
-  int index;  // linear slot (K_LINEAR, K_BIAS) or norm index
-  int rows, cols;
-};
+using Target = TensorRef;
 
 Target resolve(const Model& m, const std::string& name) {
-  static const char* lin_names[LIN_PER_LAYER] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                                 "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
-                                                 "mlp.down_proj"};
-  const int D = m.cfg.dim;
-  if (name == "model.embed_tokens.weight") return {K_EMBED, 0, m.embed.rows, m.embed.cols};
-  if (name == "lm_head.weight" && !m.cfg.tied) return {K_LINEAR, m.head_slot(), m.head.rows, m.head.cols};
-  if (name == "model.norm.weight") return {K_NORM, 2 * m.cfg.layers, 1, D};
-  for (int l = 0; l < m.cfg.layers; l++) {
-    std::string p = "model.layers." + std::to_string(l) + ".";
-    if (name.compare(0, p.size(), p) != 0) continue;
-    std::string rest = name.substr(p.size());
-    for (int j = 0; j < LIN_PER_LAYER; j++)
-      if (rest == std::string(lin_names[j]) + ".weight") {
-        const Mat& W = m.layers[l].lin[j];
-        return {K_LINEAR, l * LIN_PER_LAYER + j, W.rows, W.cols};
-      } else if (rest == std::string(lin_names[j]) + ".bias" && m.bias(l * LIN_PER_LAYER + j)) {
-        return {K_BIAS, l * LIN_PER_LAYER + j, 1, m.layers[l].lin[j].rows};
-      }
-    if (rest == "input_layernorm.weight") return {K_NORM, 2 * l, 1, D};
-    if (rest == "post_attention_layernorm.weight") return {K_NORM, 2 * l + 1, 1, D};
-  }
+  for (const TensorRef& t : model_tensors(m))
+    if (t.name == name) return t;
   throw std::runtime_error("cannot export unknown tensor " + name);
 }
 
 // Dense rows are always computed in HF's row order: a model loaded in Meta's interleaved RoPE layout has its q/k rows
-// (and their bias entries, K_BIAS `row` = entry) permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
+// (and their bias entries, Target::BIAS `row` = entry) permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
 // HF's convert_llama_weights_to_hf does. Writers of other layouts (GGUF) start from this HF order.
 int source_row(const Model& m, const Target& tg, int row) {
-  if (!m.cfg.rope_interleaved || (tg.kind != K_LINEAR && tg.kind != K_BIAS) || tg.index == m.head_slot()) return row;
+  if (!m.cfg.rope_interleaved || (tg.kind != Target::LINEAR && tg.kind != Target::BIAS) || tg.index == m.head_slot()) return row;
   int kind = tg.index % LIN_PER_LAYER;
   if (kind != LIN_Q && kind != LIN_K) return row;
   const int hd = m.cfg.head_dim, half = hd / 2;
@@ -72,7 +48,7 @@ int interleaved_source(int j, int rows, int heads) {
 // interleaved when permute_heads > 0
 void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int r1, int permute_heads, float* out) {
   const int cols = tg.cols;
-  const Mat& W = tg.kind == K_EMBED ? m.embed : m.linear(tg.index);
+  const Mat& W = tg.kind == Target::EMBED ? m.embed : m.linear(tg.index);
   parallel_for(r1 - r0, [&](int a, int b, int) {
     for (int i = a; i < b; i++) {
       int row = source_row(m, tg, interleaved_source(r0 + i, tg.rows, permute_heads));
@@ -82,8 +58,8 @@ void dense_rows(const Model& m, const View& view, const Target& tg, int r0, int 
         if (t.coef == 0.f) continue;
         const Step& s = *t.step;
         const LinearFactor* f = nullptr;
-        if (tg.kind == K_LINEAR) f = &s.lin[tg.index];
-        if (tg.kind == K_EMBED) {
+        if (tg.kind == Target::LINEAR) f = &s.lin[tg.index];
+        if (tg.kind == Target::EMBED) {
           if (m.cfg.tied) f = &s.lin[m.head_slot()];
           for (size_t j = 0; j < s.emb_rows.size(); j++)
             if (s.emb_rows[j] == row) {
@@ -151,9 +127,11 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
         int r1 = std::min(tg.rows, r0 + BR);
         size_t n = (size_t)(r1 - r0) * tg.cols;
         block.resize(n);
-        if (tg.kind == K_NORM) {
+        if (tg.kind == Target::NORM) {
           block = view_norm(m, view, tg.index);
-        } else if (tg.kind == K_BIAS) {
+          if (ot.norm_add != 0.f)
+            for (float& x : block) x += ot.norm_add;
+        } else if (tg.kind == Target::BIAS) {
           // a q/k bias follows its rows: HF order, or interleaved for permute_heads > 0
           const std::vector<float> b = view_bias(m, view, tg.index);
           for (int j = 0; j < tg.cols; j++) block[j] = b[source_row(m, tg, interleaved_source(j, tg.cols, ot.permute_heads))];

@@ -13,6 +13,10 @@ struct LayerActs {
   std::vector<float> rstd1;   // [T]
   std::vector<float> xn1;     // [T, D]   attention input after RMSNorm
   std::vector<float> q, k, v; // [T, H·hd], [T, KVH·hd] ×2 (q, k after RoPE)
+  std::vector<float> q_pre, k_pre, rstd_q, rstd_k;  // q/k norms: q, k before them [T, H·hd], [T, KVH·hd]; [T·H], [T·KVH]
+  std::vector<float> w_q, w_k;  // [hd] effective q/k norm weights
+  // post_norms: the attention output and the MLP output before their norms [T, D], rstd [T], effective weights [D]
+  std::vector<float> o_pre, rstd_ao, w_ao, dn_pre, rstd_fo, w_fo;
   std::vector<float> probs;   // [H, T, T]
   std::vector<float> att;     // [T, H·hd] attention output before o_proj
   std::vector<float> h_mid;   // [T, D]   after the attention residual
@@ -24,6 +28,11 @@ struct LayerActs {
 
 void add_into(std::vector<float>& a, const std::vector<float>& b) {
   for (size_t i = 0; i < a.size(); i++) a[i] += b[i];
+}
+
+void scale_by(std::vector<float>& a, float s) {
+  if (s != 1.f)
+    for (float& x : a) x *= s;
 }
 }  // namespace
 
@@ -43,11 +52,14 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::vector<LayerActs> acts(L);
   std::vector<float> h((size_t)T * D);
   embed_lookup(m, h.data(), ids.data(), T, views, nullptr);
+  scale_by(h, c.embed_scale);
   for (int l = 0; l < L; l++) {
     LayerActs& a = acts[l];
+    const std::vector<int>& ni = m.norm_at[l];
+    const AttnOpts ao = attention_opts(c, l);
     a.h_in = h;
-    a.w_attn = view_norm(m, at, 2 * l);
-    a.w_ffn = view_norm(m, at, 2 * l + 1);
+    a.w_attn = view_norm_scale(m, at, ni[NORM_ATTN]);
+    a.w_ffn = view_norm_scale(m, at, ni[NORM_FFN]);
     a.rstd1.resize(T);
     a.xn1.resize((size_t)T * D);
     rmsnorm_forward(a.xn1.data(), a.rstd1.data(), h.data(), a.w_attn.data(), T, D, c.eps);
@@ -60,14 +72,30 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       float* const ys[3] = {a.q.data(), a.k.data(), a.v.data()};
       linear_forward_shared(m, slots, ys, 3, a.xn1.data(), T, views, nullptr);
     }
-    rope_apply(a.q.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
-    rope_apply(a.k.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), false, m.cfg.rope_interleaved);
+    if (c.qk_norm) {  // each head of q and of k: RMSNorm over hd
+      a.w_q = view_norm_scale(m, at, ni[NORM_Q]);
+      a.w_k = view_norm_scale(m, at, ni[NORM_K]);
+      a.q_pre = a.q;
+      a.k_pre = a.k;
+      a.rstd_q.resize((size_t)T * H);
+      a.rstd_k.resize((size_t)T * KVH);
+      rmsnorm_forward(a.q.data(), a.rstd_q.data(), a.q_pre.data(), a.w_q.data(), T * H, hd, c.eps);
+      rmsnorm_forward(a.k.data(), a.rstd_k.data(), a.k_pre.data(), a.w_k.data(), T * KVH, hd, c.eps);
+    }
+    rope_apply(a.q.data(), T, H, hd, 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
+    rope_apply(a.k.data(), T, KVH, hd, 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
     a.probs.resize((size_t)H * T * T);
     a.att.resize((size_t)T * QD);
-    attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd,
-                      c.sliding_window);
+    attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd, ao);
     std::vector<float> o((size_t)T * D);
     linear_forward(m, base + LIN_O, o.data(), a.att.data(), T, views, nullptr);
+    if (c.post_norms) {  // Gemma: the attention output normalised before the residual add
+      a.w_ao = view_norm_scale(m, at, ni[NORM_ATTN_OUT]);
+      a.o_pre = o;
+      a.rstd_ao.resize(T);
+      rmsnorm_forward(o.data(), a.rstd_ao.data(), a.o_pre.data(), a.w_ao.data(), T, D, c.eps);
+    }
+    scale_by(o, c.residual_scale);
     add_into(h, o);
     a.h_mid = h;
     a.rstd2.resize(T);
@@ -81,16 +109,29 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       float* const ys[2] = {a.g.data(), a.u.data()};
       linear_forward_shared(m, slots, ys, 2, a.xn2.data(), T, views, nullptr);
     }
-    swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
+    if (c.gelu_tanh)
+      geglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
+    else
+      swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     std::vector<float> dn((size_t)T * D);
     linear_forward(m, base + LIN_DOWN, dn.data(), a.mm.data(), T, views, nullptr);
+    if (c.post_norms) {  // Gemma: the MLP output normalised before the residual add
+      a.w_fo = view_norm_scale(m, at, ni[NORM_FFN_OUT]);
+      a.dn_pre = dn;
+      a.rstd_fo.resize(T);
+      rmsnorm_forward(dn.data(), a.rstd_fo.data(), a.dn_pre.data(), a.w_fo.data(), T, D, c.eps);
+    }
+    scale_by(dn, c.residual_scale);
     add_into(h, dn);
     job.report("forward", ++done, total);
   }
-  std::vector<float> w_final = view_norm(m, at, 2 * L);
+  std::vector<float> w_final = view_norm_scale(m, at, m.final_norm());
   std::vector<float> rstdf(T), xf((size_t)T * D), logits((size_t)T * V);
   rmsnorm_forward(xf.data(), rstdf.data(), h.data(), w_final.data(), T, D, c.eps);
   head_forward(m, logits.data(), xf.data(), T, views, nullptr);
+  scale_by(logits, 1.f / c.logit_divisor);
+  if (c.final_softcap > 0)  // Gemma 2: cap·tanh(logits / cap)
+    for (float& x : logits) x = c.final_softcap * std::tanh(x / c.final_softcap);
 
   // ---- loss and ∂L/∂logits: mean CE over the T−1 next-token predictions ----
   auto step = std::make_shared<Step>();
@@ -98,7 +139,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   s.ids = ids;
   s.lin.resize(m.n_linear());
   s.bias_grad.resize(m.n_linear());
-  s.norm_grad.assign(2 * L + 1, std::vector<float>(D, 0.f));
+  for (const std::vector<float>& w : m.norms) s.norm_grad.emplace_back(w.size(), 0.f);
   std::vector<float> dlogits((size_t)T * V, 0.f);
   double loss = 0;
   const float inv_n = 1.f / (float)(T - 1);
@@ -130,36 +171,73 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       s.bias_grad[slot].assign(acc.begin(), acc.end());
     }
   };
+  if (c.final_softcap > 0)  // through cap·tanh(x / cap): × (1 − tanh²), tanh = the capped logit / cap
+    for (size_t i = 0; i < dlogits.size(); i++) {
+      const float th = logits[i] / c.final_softcap;
+      dlogits[i] *= 1.f - th * th;
+    }
+  scale_by(dlogits, 1.f / c.logit_divisor);  // logits = head(xf) ÷ logit_divisor
   factor(m.head_slot(), xf, dlogits, D, V);
   std::vector<float> dxf((size_t)T * D, 0.f), dh((size_t)T * D, 0.f);
   head_backward_input(m, dxf.data(), dlogits.data(), T, at);
-  rmsnorm_backward(dh.data(), s.norm_grad[2 * L].data(), dxf.data(), h.data(), w_final.data(), rstdf.data(), T, D);
+  rmsnorm_backward(dh.data(), s.norm_grad[m.final_norm()].data(), dxf.data(), h.data(), w_final.data(), rstdf.data(),
+                   T, D);
 
   for (int l = L - 1; l >= 0; l--) {
     LayerActs& a = acts[l];
     int base = l * LIN_PER_LAYER;
-    // MLP: h_out = h_mid + down(silu(gate(xn2))·up(xn2))
-    factor(base + LIN_DOWN, a.mm, dh, F, D);
+    const std::vector<int>& ni = m.norm_at[l];
+    const AttnOpts ao = attention_opts(c, l);
+    // MLP: h_out = h_mid + residual_scale·post_norm(down(act(gate(xn2))·up(xn2)))
+    std::vector<float> ddn = dh;
+    scale_by(ddn, c.residual_scale);
+    if (c.post_norms) {
+      std::vector<float> d_pre((size_t)T * D, 0.f);
+      rmsnorm_backward(d_pre.data(), s.norm_grad[ni[NORM_FFN_OUT]].data(), ddn.data(), a.dn_pre.data(), a.w_fo.data(),
+                       a.rstd_fo.data(), T, D);
+      ddn.swap(d_pre);
+    }
+    factor(base + LIN_DOWN, a.mm, ddn, F, D);
     std::vector<float> dmm((size_t)T * F, 0.f), dg((size_t)T * F), du((size_t)T * F);
-    linear_backward_input(m, base + LIN_DOWN, dmm.data(), dh.data(), T, at);
-    swiglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
+    linear_backward_input(m, base + LIN_DOWN, dmm.data(), ddn.data(), T, at);
+    if (c.gelu_tanh)
+      geglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
+    else
+      swiglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
     factor(base + LIN_GATE, a.xn2, dg, D, F);
     factor(base + LIN_UP, a.xn2, du, D, F);
     std::vector<float> dxn2((size_t)T * D, 0.f);
     linear_backward_input(m, base + LIN_GATE, dxn2.data(), dg.data(), T, at);
     linear_backward_input(m, base + LIN_UP, dxn2.data(), du.data(), T, at);
     std::vector<float> dh_mid = dh;
-    rmsnorm_backward(dh_mid.data(), s.norm_grad[2 * l + 1].data(), dxn2.data(), a.h_mid.data(), a.w_ffn.data(),
+    rmsnorm_backward(dh_mid.data(), s.norm_grad[ni[NORM_FFN]].data(), dxn2.data(), a.h_mid.data(), a.w_ffn.data(),
                      a.rstd2.data(), T, D);
-    // attention: h_mid = h_in + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
-    factor(base + LIN_O, a.att, dh_mid, QD, D);
+    // attention: h_mid = h_in + residual_scale·o(attn(rope(qn(q(xn1))), rope(kn(k(xn1))), v(xn1)))
+    std::vector<float> dout = dh_mid;
+    scale_by(dout, c.residual_scale);
+    if (c.post_norms) {
+      std::vector<float> d_pre((size_t)T * D, 0.f);
+      rmsnorm_backward(d_pre.data(), s.norm_grad[ni[NORM_ATTN_OUT]].data(), dout.data(), a.o_pre.data(), a.w_ao.data(),
+                       a.rstd_ao.data(), T, D);
+      dout.swap(d_pre);
+    }
+    factor(base + LIN_O, a.att, dout, QD, D);
     std::vector<float> datt((size_t)T * QD, 0.f);
-    linear_backward_input(m, base + LIN_O, datt.data(), dh_mid.data(), T, at);
+    linear_backward_input(m, base + LIN_O, datt.data(), dout.data(), T, at);
     std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
-                       a.v.data(), T, H, KVH, hd, c.sliding_window);
-    rope_apply(dq.data(), T, H, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
-    rope_apply(dk.data(), T, KVH, hd, 0, m.rope_cos.data(), m.rope_sin.data(), true, m.cfg.rope_interleaved);
+                       a.v.data(), T, H, KVH, hd, ao);
+    rope_apply(dq.data(), T, H, hd, 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
+    rope_apply(dk.data(), T, KVH, hd, 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);
+    if (c.qk_norm) {  // through the per-head norms: ∂L/∂q before them, ∂L/∂w_q, ∂L/∂w_k
+      std::vector<float> dq_pre((size_t)T * QD, 0.f), dk_pre((size_t)T * KD, 0.f);
+      rmsnorm_backward(dq_pre.data(), s.norm_grad[ni[NORM_Q]].data(), dq.data(), a.q_pre.data(), a.w_q.data(),
+                       a.rstd_q.data(), T * H, hd);
+      rmsnorm_backward(dk_pre.data(), s.norm_grad[ni[NORM_K]].data(), dk.data(), a.k_pre.data(), a.w_k.data(),
+                       a.rstd_k.data(), T * KVH, hd);
+      dq.swap(dq_pre);
+      dk.swap(dk_pre);
+    }
     factor(base + LIN_Q, a.xn1, dq, D, QD);
     factor(base + LIN_K, a.xn1, dk, D, KD);
     factor(base + LIN_V, a.xn1, dv, D, KD);
@@ -168,7 +246,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     linear_backward_input(m, base + LIN_K, dxn1.data(), dk.data(), T, at);
     linear_backward_input(m, base + LIN_V, dxn1.data(), dv.data(), T, at);
     dh = dh_mid;
-    rmsnorm_backward(dh.data(), s.norm_grad[2 * l].data(), dxn1.data(), a.h_in.data(), a.w_attn.data(),
+    rmsnorm_backward(dh.data(), s.norm_grad[ni[NORM_ATTN]].data(), dxn1.data(), a.h_in.data(), a.w_attn.data(),
                      a.rstd1.data(), T, D);
     job.report("backward", ++done, total);
   }
@@ -178,6 +256,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::sort(s.emb_rows.begin(), s.emb_rows.end());
   s.emb_rows.erase(std::unique(s.emb_rows.begin(), s.emb_rows.end()), s.emb_rows.end());
   s.emb_grad.assign(s.emb_rows.size() * D, 0.f);
+  scale_by(dh, c.embed_scale);  // h = embed_scale·E[ids]
   for (int t = 0; t < T; t++) {
     int j = (int)(std::lower_bound(s.emb_rows.begin(), s.emb_rows.end(), ids[t]) - s.emb_rows.begin());
     for (int i = 0; i < D; i++) s.emb_grad[(size_t)j * D + i] += dh[(size_t)t * D + i];

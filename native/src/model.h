@@ -19,6 +19,7 @@
 //   roofline.cpp     — the machine's read bandwidth and FMA peak, measured for the benchmark
 #pragma once
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,48 @@ struct Config {
   int sliding_window = 0;  // Mistral: a query at p sees keys u with p − u < window; 0 = no window
   // biases of the linear layers (LlamaForCausalLM's attention_bias = q,k,v,o; Qwen2 = q,k,v; mlp_bias = gate,up,down)
   bool bias_qkv = false, bias_o = false, bias_mlp = false;
+  // ---- what a family changes in the block (each default is Llama's) ----
+  // Qwen3: RMSNorm of each head of q and of k over head_dim (q_norm, k_norm [hd]) after the projection, before RoPE
+  bool qk_norm = false;
+  // Granite: embeddings × embed_scale (embedding_multiplier); each block's attention and MLP output × residual_scale
+  // before its residual add (residual_multiplier); q·k × attn_scale (attention_multiplier; 0 = head_dim^−½);
+  // logits ÷ logit_divisor (logits_scaling)
+  float embed_scale = 1.f, residual_scale = 1.f, attn_scale = 0.f, logit_divisor = 1.f;
+  // Gemma: every norm multiplies by (norm_offset + w): 1 for transformers' (1 + w) weights, 0 where a file stores
+  // 1 + w itself (GGUF)
+  float norm_offset = 0.f;
+  // Gemma 2/3: RMSNorm of the attention output and of the MLP output before their residual adds
+  // (post_attention_layernorm, post_feedforward_layernorm); the MLP input norm is then pre_feedforward_layernorm
+  bool post_norms = false;
+  bool gelu_tanh = false;  // Gemma: GeGLU, gelu(gate, tanh approximation)·up, instead of SwiGLU
+  // Gemma 2: cap·tanh(x / cap) on the attention scores and on the logits; 0 = none
+  float attn_softcap = 0.f, final_softcap = 0.f;
+  // per layer: 1 when sliding_window applies to it (Gemma's local layers); empty = every layer (Mistral)
+  std::vector<uint8_t> layer_sliding;
+  // Gemma 3: RoPE inverse frequencies [hd/2] of the sliding layers (rope_local_base_freq); empty = the global ones
+  std::vector<float> rope_inv_freq_local;
+};
+
+// the attention of layer l: its window, q·k scale and score cap
+inline AttnOpts attention_opts(const Config& c, int l) {
+  AttnOpts o;
+  const bool sliding = c.layer_sliding.empty() || c.layer_sliding[l];
+  o.window = sliding ? c.sliding_window : 0;
+  o.scale = c.attn_scale > 0 ? c.attn_scale : 1.f / std::sqrt((float)c.head_dim);
+  o.softcap = c.attn_softcap;
+  return o;
+}
+
+// Norm vectors of a block, in this order everywhere (Step::norm_grad, names, exports). Which a model has comes from
+// its config; each present one has a norm index (Model::norm_at).
+enum NormKind {
+  NORM_ATTN = 0,  // input_layernorm [D]: attention input
+  NORM_FFN,       // post_attention_layernorm [D]: MLP input
+  NORM_Q,         // self_attn.q_norm [hd]: each query head (qk_norm)
+  NORM_K,         // self_attn.k_norm [hd]: each key head (qk_norm)
+  NORM_ATTN_OUT,  // post_attention_layernorm [D]: attention output (post_norms)
+  NORM_FFN_OUT,   // post_feedforward_layernorm [D]: MLP output (post_norms)
+  NORM_KINDS
 };
 
 // Linear layers of one transformer block, in this order everywhere (factor slots, names, gradients).
@@ -54,8 +97,12 @@ enum LinearKind { LIN_Q = 0, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LI
 struct Layer {
   Mat lin[LIN_PER_LAYER];  // q [H·hd, D], k/v [KVH·hd, D], o [D, H·hd], gate/up [F, D], down [D, F]
   std::vector<float> bias[LIN_PER_LAYER];  // [out] of each linear, empty when it has none (small: kept in fp32)
-  std::vector<float> attn_norm, ffn_norm;  // [D] (small: kept in fp32)
 };
+
+// HF names (the one table): linear j of a layer ("self_attn.q_proj"), norm kind k of a layer ("input_layernorm";
+// with post_norms, Gemma's names: the MLP input norm is "pre_feedforward_layernorm")
+const char* linear_name(int j);
+const char* norm_name(const Config& c, NormKind k);
 
 // one checkpoint file in memory: mapped, or an anonymous copy (loader.cpp)
 struct Mapping;
@@ -76,8 +123,16 @@ struct Model {
   Mat embed;  // [V, D]
   Mat head;   // [V, D]; the same storage as embed when tied
   std::vector<Layer> layers;
-  std::vector<float> final_norm;     // [D]
+  // Every norm vector (small: kept in fp32), by norm index: 2l and 2l + 1 are layer l's NORM_ATTN and NORM_FFN, 2L
+  // the final norm, then each layer's other kinds its config has (q_norm, k_norm), layer by layer in NormKind order.
+  std::vector<std::vector<float>> norms;
+  std::vector<std::vector<int>> norm_at;  // [layer][NormKind] → norm index, −1 when the config has no such norm
+  int final_norm() const { return 2 * cfg.layers; }
   std::vector<float> rope_cos, rope_sin;  // [max_pos, hd/2]
+  std::vector<float> rope_cos_local, rope_sin_local;  // [max_pos, hd/2] of the sliding layers, empty = the global ones
+  const float* cos_of(int l) const { return uses_local_rope(l) ? rope_cos_local.data() : rope_cos.data(); }
+  const float* sin_of(int l) const { return uses_local_rope(l) ? rope_sin_local.data() : rope_sin.data(); }
+  bool uses_local_rope(int l) const { return !rope_cos_local.empty() && !cfg.layer_sliding.empty() && cfg.layer_sliding[l]; }
   std::vector<std::shared_ptr<Mapping>> mappings;  // the weights' memory, one per file (its mapping or its copy)
   // Weights being copied onto 2 MiB pages in the background (loader.cpp want_copy), taken into use by the first
   // operation that starts after the copy is done while no other runs (WeightsInUse); null when none is made.
@@ -112,7 +167,7 @@ struct Step {
   std::vector<std::vector<float>> bias_grad;  // n_linear() slots: ∂L/∂b = Σ_t G[t, :] [out], empty without a bias
   std::vector<int> emb_rows;      // distinct token ids of the phrase
   std::vector<float> emb_grad;    // [rows, D] ∂L/∂embed for those rows (lookup path only; a tied head is in lin)
-  std::vector<std::vector<float>> norm_grad;  // 2·layers + 1 vectors [D]: attn, ffn per layer, then final
+  std::vector<std::vector<float>> norm_grad;  // one vector per norm index of the model (Model::norms), same sizes
   double max_abs = -1;  // largest |entry| of G, emb_grad, norm_grad (step_max_abs), cached; −1 = not computed
 };
 
@@ -141,8 +196,22 @@ struct Job {
 };
 
 // ---- factors.cpp ---------------------------------------------------------------------------------------
-// Per-view effective norm weights: w − Σ coef·g, index as Step::norm_grad
+// The norm indices a config has (Model::norms order): sets m.norm_at, returns each index's layer and kind (layer −1:
+// the final norm)
+std::vector<std::pair<int, NormKind>> assign_norms(Model& m);
+// Per-view norm weights as stored: w − Σ coef·g, index as Step::norm_grad
 std::vector<float> view_norm(const Model& m, const View& v, int norm_index);
+// What the norm multiplies by under a view: norm_offset + w − Σ coef·g (Gemma's 1 + w; Llama's w)
+std::vector<float> view_norm_scale(const Model& m, const View& v, int norm_index);
+// The tensors of the model in HF's naming, in the order of tensor_names() and step_grad_norms(): embedding, each
+// layer's linears (each bias after its weight) and norms, the final norm, the head when untied
+struct TensorRef {
+  enum Kind { EMBED, LINEAR, BIAS, NORM } kind;
+  int index;  // linear slot (LINEAR, BIAS) or norm index (NORM)
+  int rows, cols;
+  std::string name;
+};
+std::vector<TensorRef> model_tensors(const Model& m);
 // y[R, out] = x[R, in]·W_effᵀ (+ b_eff) for rows whose view is views[row_view[r]] (row_view may be null: all rows
 // view 0); b_eff = b − Σ coef·∇b when the layer has a bias
 void linear_forward(const Model& m, int slot, float* y, const float* x, int R, const std::vector<View>& views,
@@ -222,6 +291,7 @@ struct OutTensor {
   DType dtype = DT_F32;
   uint64_t offset = 0;
   int permute_heads = 0;
+  float norm_add = 0.f;  // added to a norm vector on write (Gemma: HF stores w, GGUF stores 1 + w)
 };
 // Writes `prefix` (the format's header, already serialised), then each tensor's dense weights under `view` at its
 // offset (zero padding between), row block by row block; written to path + ".partial" and renamed at the end.

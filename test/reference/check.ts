@@ -3,15 +3,16 @@
 // per-tensor gradients, and check every entry against central differences of the reference loss.
 import { readFileSync } from 'node:fs'
 import { expect } from 'vitest'
-import { LlamaConfig, parseLlamaConfig, readJson } from '../../src/main/engine/config'
+import { readJson } from '../../src/main/engine/config'
+import { ModelConfig, parseModelConfig } from '../../src/main/engine/families'
 import { loadAddon, NativeModel, StepFactors } from '../../src/main/engine/native'
 import { readCheckpointFiles } from '../../src/main/engine/formats/safetensors'
 import { RefConfig, RefWeights, refLoss } from './llama'
 
 export const LIN = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']
 
-export function openNative(dir: string, over: Record<string, unknown> = {}): { cfg: LlamaConfig; model: NativeModel } {
-  const cfg = parseLlamaConfig(readJson(`${dir}/config.json`, 'config.json'))
+export function openNative(dir: string, over: Record<string, unknown> = {}): { cfg: ModelConfig; model: NativeModel } {
+  const cfg = parseModelConfig(readJson(`${dir}/config.json`, 'config.json'))
   const ck = readCheckpointFiles(dir)
   const model: NativeModel = new (loadAddon().Model)({
     config: { ...cfg, raw: undefined, eosIds: undefined, ...over },
@@ -45,7 +46,7 @@ export function readWeights(dir: string): RefWeights {
 }
 
 /** Dense ∂L/∂(tensor) by HF name, from the engine's factored step (tied heads add into the embedding). */
-export function denseGradients(f: StepFactors, cfg: LlamaConfig, names: string[]): RefWeights {
+export function denseGradients(f: StepFactors, cfg: ModelConfig, names: string[]): RefWeights {
   const { dim: D, layers: L } = cfg
   const g: RefWeights = {}
   const factorDense = (slot: number): Float64Array => {
@@ -69,7 +70,14 @@ export function denseGradients(f: StepFactors, cfg: LlamaConfig, names: string[]
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}.`
     g[p + 'input_layernorm.weight'] = Float64Array.from(f.normGrads[2 * l])
-    g[p + 'post_attention_layernorm.weight'] = Float64Array.from(f.normGrads[2 * l + 1])
+    g[p + (cfg.postNorms ? 'pre_feedforward_layernorm.weight' : 'post_attention_layernorm.weight')] = Float64Array.from(f.normGrads[2 * l + 1])
+    // the family's norms follow the final norm, layer by layer in the engine's order: q_norm, k_norm, then the
+    // attention and MLP output norms
+    const family = [
+      ...(cfg.qkNorm ? ['self_attn.q_norm.weight', 'self_attn.k_norm.weight'] : []),
+      ...(cfg.postNorms ? ['post_attention_layernorm.weight', 'post_feedforward_layernorm.weight'] : []),
+    ]
+    family.forEach((n, k) => (g[p + n] = Float64Array.from(f.normGrads[2 * L + 1 + family.length * l + k])))
     LIN.forEach((n, j) => {
       g[p + n + '.weight'] = factorDense(l * 7 + j)
       const bg = f.biasGrads?.[l * 7 + j]

@@ -1,8 +1,12 @@
 // An independent float64 Llama-family forward in plain TypeScript, written from the model's definition (HF's
-// LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM) and sharing no code with the engine: token embeddings,
-// RMSNorm, RoPE in HF's rotate_half layout or Meta's interleaved one with any inverse frequencies, grouped-query
-// attention with an optional sliding window, optional biases on every linear, SwiGLU, a tied or separate head, and the
-// mean next-token cross-entropy. Slow and simple on purpose: it is the yardstick, not the product.
+// LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM / GraniteForCausalLM) and sharing no
+// code with the engine: token embeddings, RMSNorm, RoPE in HF's rotate_half layout or Meta's interleaved one with any
+// inverse frequencies, grouped-query attention with an optional sliding window, optional biases on every linear,
+// SwiGLU, a tied or separate head, and the mean next-token cross-entropy. Families: Qwen3's RMSNorm of each q and k
+// head (q_norm, k_norm over head_dim, before RoPE); Granite's embedding, residual, attention and logit multipliers;
+// Gemma 2 / 3 (Gemma2ForCausalLM, Gemma3ForCausalLM): norms as (1 + w), norms of the attention and MLP outputs,
+// GeGLU with gelu's tanh approximation, attention and final soft-capping, per-layer sliding windows and local RoPE.
+// Slow and simple on purpose: it is the yardstick, not the product.
 
 export interface RefConfig {
   vocab: number
@@ -20,6 +24,28 @@ export interface RefConfig {
   /** keys at distance ≥ window are masked; 0 = no window */
   window: number
   tied: boolean
+  /** Qwen3: self_attn.q_norm / k_norm [headDim] applied to each head of q and k after the projection, before RoPE */
+  qkNorm?: boolean
+  /** Granite: embeddings × embeddingMultiplier; branch outputs × residualMultiplier; scores = q·k × attentionScale
+   *  (default 1/√headDim); logits ÷ logitsScaling */
+  embeddingMultiplier?: number
+  residualMultiplier?: number
+  attentionScale?: number
+  logitsScaling?: number
+  /** Gemma: every norm multiplies by (normOffset + w) */
+  normOffset?: number
+  /** Gemma: post_attention_layernorm on the attention output, pre_feedforward_layernorm as the MLP input norm,
+   *  post_feedforward_layernorm on the MLP output */
+  postNorms?: boolean
+  /** Gemma: gelu (tanh approximation) instead of SiLU on the gate */
+  geluTanh?: boolean
+  /** Gemma 2: cap·tanh(x / cap) on attention scores / logits */
+  attnSoftcap?: number
+  finalSoftcap?: number
+  /** per layer: the window applies (Gemma's sliding layers); undefined = every layer */
+  layerSliding?: boolean[]
+  /** RoPE inverse frequencies of the sliding layers (Gemma 3) */
+  invFreqLocal?: number[]
 }
 
 /** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
@@ -59,19 +85,19 @@ function linear(x: Float64Array, T: number, inDim: number, W: Float64Array, outD
   return y
 }
 
-function rmsnorm(x: Float64Array, T: number, D: number, w: Float64Array, eps: number): Float64Array {
+function rmsnorm(x: Float64Array, T: number, D: number, w: Float64Array, eps: number, offset = 0): Float64Array {
   const y = new Float64Array(T * D)
   for (let t = 0; t < T; t++) {
     let ss = 0
     for (let i = 0; i < D; i++) ss += x[t * D + i] ** 2
     const r = 1 / Math.sqrt(ss / D + eps)
-    for (let i = 0; i < D; i++) y[t * D + i] = x[t * D + i] * r * w[i]
+    for (let i = 0; i < D; i++) y[t * D + i] = x[t * D + i] * r * (offset + w[i])
   }
   return y
 }
 
 /** Rotates each head of x [T, nh·hd] in place: position t, frequency i, angle t·invFreq[i]. */
-function rope(x: Float64Array, T: number, nh: number, c: RefConfig): void {
+function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: number[]): void {
   const hd = c.headDim
   const half = hd / 2
   for (let t = 0; t < T; t++)
@@ -80,8 +106,8 @@ function rope(x: Float64Array, T: number, nh: number, c: RefConfig): void {
         const a = c.interleaved ? 2 * i : i
         const b = c.interleaved ? 2 * i + 1 : i + half
         const base = t * nh * hd + h * hd
-        const cos = Math.cos(t * c.invFreq[i])
-        const sin = Math.sin(t * c.invFreq[i])
+        const cos = Math.cos(t * invFreq[i])
+        const sin = Math.sin(t * invFreq[i])
         const x0 = x[base + a]
         const x1 = x[base + b]
         x[base + a] = x0 * cos - x1 * sin
@@ -101,26 +127,40 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
   const E = get('model.embed_tokens.weight')
   const x = new Float64Array(T * D)
   ids.forEach((id, t) => x.set(E.subarray(id * D, (id + 1) * D), t * D))
+  const em = c.embeddingMultiplier ?? 1
+  const rm = c.residualMultiplier ?? 1
+  const scale = c.attentionScale ?? 1 / Math.sqrt(hd)
+  for (let i = 0; i < x.length; i++) x[i] *= em
   const group = H / KVH
+  const off = c.normOffset ?? 0
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`
-    const xn = rmsnorm(x, T, D, get(p + 'input_layernorm.weight'), c.eps)
+    const sliding = c.layerSliding ? c.layerSliding[l] : true
+    const window = sliding ? c.window : 0
+    const invFreq = sliding && c.invFreqLocal ? c.invFreqLocal : c.invFreq
+    const xn = rmsnorm(x, T, D, get(p + 'input_layernorm.weight'), c.eps, off)
     const q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
     const k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
     const v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
-    rope(q, T, H, c)
-    rope(k, T, KVH, c)
+    if (c.qkNorm) {
+      // q.view(T, H, hd) normalised over its last axis: each head of each token is one row of hd values
+      q.set(rmsnorm(q, T * H, hd, get(p + 'self_attn.q_norm.weight'), c.eps, off))
+      k.set(rmsnorm(k, T * KVH, hd, get(p + 'self_attn.k_norm.weight'), c.eps, off))
+    }
+    rope(q, T, H, c, invFreq)
+    rope(k, T, KVH, c, invFreq)
     const att = new Float64Array(T * H * hd)
     const scores = new Float64Array(T)
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / group)
       for (let t = 0; t < T; t++) {
-        const u0 = c.window > 0 ? Math.max(0, t - c.window + 1) : 0
+        const u0 = window > 0 ? Math.max(0, t - window + 1) : 0
         let mx = -Infinity
         for (let u = u0; u <= t; u++) {
           let s = 0
           for (let i = 0; i < hd; i++) s += q[t * H * hd + h * hd + i] * k[u * KVH * hd + g * hd + i]
-          scores[u] = s / Math.sqrt(hd)
+          scores[u] = s * scale
+          if (c.attnSoftcap) scores[u] = c.attnSoftcap * Math.tanh(scores[u] / c.attnSoftcap)
           mx = Math.max(mx, scores[u])
         }
         let z = 0
@@ -131,17 +171,25 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
         }
       }
     }
-    const o = linear(att, T, H * hd, get(p + 'self_attn.o_proj.weight'), D, w[p + 'self_attn.o_proj.bias'])
-    for (let i = 0; i < x.length; i++) x[i] += o[i]
-    const xn2 = rmsnorm(x, T, D, get(p + 'post_attention_layernorm.weight'), c.eps)
+    let o = linear(att, T, H * hd, get(p + 'self_attn.o_proj.weight'), D, w[p + 'self_attn.o_proj.bias'])
+    if (c.postNorms) o = rmsnorm(o, T, D, get(p + 'post_attention_layernorm.weight'), c.eps, off)
+    for (let i = 0; i < x.length; i++) x[i] += o[i] * rm
+    const ffnNorm = c.postNorms ? 'pre_feedforward_layernorm.weight' : 'post_attention_layernorm.weight'
+    const xn2 = rmsnorm(x, T, D, get(p + ffnNorm), c.eps, off)
     const gate = linear(xn2, T, D, get(p + 'mlp.gate_proj.weight'), F, w[p + 'mlp.gate_proj.bias'])
     const up = linear(xn2, T, D, get(p + 'mlp.up_proj.weight'), F, w[p + 'mlp.up_proj.bias'])
-    for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
-    const down = linear(gate, T, F, get(p + 'mlp.down_proj.weight'), D, w[p + 'mlp.down_proj.bias'])
-    for (let i = 0; i < x.length; i++) x[i] += down[i]
+    const gelu = (z: number): number => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3)))
+    for (let i = 0; i < gate.length; i++) gate[i] = (c.geluTanh ? gelu(gate[i]) : gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
+    let down = linear(gate, T, F, get(p + 'mlp.down_proj.weight'), D, w[p + 'mlp.down_proj.bias'])
+    if (c.postNorms) down = rmsnorm(down, T, D, get(p + 'post_feedforward_layernorm.weight'), c.eps, off)
+    for (let i = 0; i < x.length; i++) x[i] += down[i] * rm
   }
-  const xf = rmsnorm(x, T, D, get('model.norm.weight'), c.eps)
-  return linear(xf, T, D, c.tied ? E : get('lm_head.weight'), V)
+  const xf = rmsnorm(x, T, D, get('model.norm.weight'), c.eps, off)
+  const logits = linear(xf, T, D, c.tied ? E : get('lm_head.weight'), V)
+  const ls = c.logitsScaling ?? 1
+  for (let i = 0; i < logits.length; i++) logits[i] /= ls
+  if (c.finalSoftcap) for (let i = 0; i < logits.length; i++) logits[i] = c.finalSoftcap * Math.tanh(logits[i] / c.finalSoftcap)
+  return logits
 }
 
 /** log-softmax of each row of logits [T, V] */

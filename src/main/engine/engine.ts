@@ -3,7 +3,8 @@
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, readJson, requireModelDirectory } from './config'
+import { ModelFormatError, readJson, requireModelDirectory } from './config'
+import { gemmaEmbeddingScale, ModelConfig, normAddFor, parseModelConfig, textModelTensors } from './families'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './formats/safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './formats/pth/pth'
 import { loadTokenizer } from './tokenizers/load'
@@ -162,7 +163,7 @@ async function call<T>(opts: CallOptions | undefined, f: (o: NativeCallOptions) 
 export class Engine {
   private constructor(
     readonly dir: string,
-    readonly config: LlamaConfig,
+    readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     readonly model: NativeModel,
     readonly tensors: StoredTensorEntry[],
@@ -197,14 +198,20 @@ export class Engine {
     if (!meta && metaShardFiles(root).length > 0 && !existsSync(join(root, 'config.json')))
       throw new ModelFormatError(`${dir}: has ${metaShardFiles(root)[0]} but no params.json beside it (Meta's layout needs both)`)
     const cfgFile = meta ? 'params.json' : 'config.json'
-    const hfConfig = meta ? undefined : parseLlamaConfig(readJson(join(root, 'config.json'), 'config.json'))
+    const rawConfig = meta ? undefined : readJson(join(root, 'config.json'), 'config.json')
+    const hfConfig = rawConfig && parseModelConfig(rawConfig)
     const tokenizer = loadTokenizer(root, cfgFile)
     // Meta's params.json needs the tokenizer (vocab_size −1, bos/eos) and the checkpoint (tied or not)
     const metaCkpt = meta ? readMetaCheckpoint(root, { tokenizerVocab: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId }) : undefined
-    const config = metaCkpt ? { ...parseLlamaConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
-    if (tokenizer.vocabSize > config.vocab)
-      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${config.vocab}`)
-    const ckpt = metaCkpt ?? readCheckpointFiles(root)
+    const parsed = metaCkpt ? { ...parseModelConfig(metaCkpt.raw, 'params.json'), ropeInterleaved: true } : hfConfig!
+    if (tokenizer.vocabSize > parsed.vocab)
+      throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${parsed.vocab}`)
+    const read = metaCkpt ?? readCheckpointFiles(root)
+    // a multimodal checkpoint opens as its text model (families.ts)
+    const ckpt = rawConfig ? { ...read, tensors: textModelTensors(rawConfig, read.tensors) } : read
+    // Gemma scales its embeddings by √hidden_size rounded to the embedding weight's dtype
+    const embed = ckpt.tensors.find((t) => t.name === 'model.embed_tokens.weight')
+    const config: ModelConfig = parsed.postNorms && embed ? { ...parsed, embeddingMultiplier: gemmaEmbeddingScale(parsed, embed.dtype) } : parsed
     const names = new Set(ckpt.tensors.map((t) => t.name))
     if (names.has('lm_head.weight') === false && !config.tied)
       throw new ModelFormatError('config.json: tie_word_embeddings is false but the checkpoint has no lm_head.weight')
@@ -419,7 +426,7 @@ export class Engine {
       let off = prefix.length
       const tensors = shards[i].map((n) => {
         // (q/k rows come out in HF's order whatever the layout the model was loaded in)
-        const t = { name: n, dtype, offset: off }
+        const t = { name: n, dtype, offset: off, normAdd: normAddFor(this.config, n, 'hf') }
         off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
         return t
       })

@@ -76,6 +76,8 @@ export interface MaterialiseTensor {
   dtype: string
   offset: number
   permuteHeads?: number
+  /** added to a norm vector on write (Gemma: HF stores w, GGUF stores 1 + w) */
+  normAdd?: number
 }
 
 export interface NativeAddon {

@@ -312,7 +312,7 @@ export async function exportPeft(engine: Engine, view: View, outDir: string, o: 
   renameSync(partial, file)
   renameSync(cfgPartial, join(outDir, 'adapter_config.json'))
   const notCarried = [
-    `RMSNorm weights (${2 * c.layers + 1} vectors of ${c.dim}): LoRA has no form for them; measured KL(merged ‖ adapter) mean ${normLoss.meanKL.toExponential(2)} nats, max ${normLoss.maxKL.toExponential(2)}`,
+    `RMSNorm weights (${engine.tensorNames.filter((n) => /norm\.weight$/.test(n)).length} vectors, q/k and post-norms of a family included): LoRA has no form for them; measured KL(merged ‖ adapter) mean ${normLoss.meanKL.toExponential(2)} nats, max ${normLoss.maxKL.toExponential(2)}`,
   ]
   if (c.tied)
     notCarried.push('tied embeddings: embed_tokens and lm_head each carry the full change; exact unmerged, but merge_and_unload() would apply it twice to the shared matrix')

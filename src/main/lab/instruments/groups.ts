@@ -61,8 +61,11 @@ export function keepOf(r: Restriction | null | undefined, layers: number): Keep 
 export function restrictFactors(f: StepFactors, keep: Keep): StepFactors {
   const layers = keep.norms.length
   const headSlot = layers * PER_LAYER
-  if (f.linears.length !== headSlot + 1 || f.normGrads.length !== 2 * layers + 1)
+  // after the 2·layers + 1 Llama norms come a family's per-layer norms (Qwen3's q_norm, k_norm), layer by layer
+  const familyNorms = f.normGrads.length - (2 * layers + 1)
+  if (f.linears.length !== headSlot + 1 || familyNorms < 0 || familyNorms % layers !== 0)
     throw new Error(`restrictFactors: a step with ${f.linears.length} linear slots and ${f.normGrads.length} norms does not fit ${layers} layers`)
+  const perLayer = familyNorms / layers
   const keptSlot = (slot: number): boolean =>
     slot === headSlot ? keep.head : keep.linear[Math.floor(slot / PER_LAYER)][slot % PER_LAYER]
   return {
@@ -72,7 +75,8 @@ export function restrictFactors(f: StepFactors, keep: Keep): StepFactors {
     embRows: f.embRows,
     embGrad: keep.embed ? f.embGrad : new Float32Array(f.embGrad.length),
     normGrads: f.normGrads.map((g, i) => {
-      const kept = i === 2 * layers ? keep.finalNorm : keep.norms[Math.floor(i / 2)]
+      const layer = i < 2 * layers ? Math.floor(i / 2) : Math.floor((i - 2 * layers - 1) / perLayer)
+      const kept = i === 2 * layers ? keep.finalNorm : keep.norms[layer]
       return kept ? g : new Float32Array(g.length)
     }),
     biasGrads: f.biasGrads?.map((b, slot) => (keptSlot(slot) ? b : new Float32Array(b.length))),

@@ -1,24 +1,48 @@
 // A GGUF file as the engine sees a Hugging Face checkpoint: metadata → a transformers-style config dict (validated by
 // parseLlamaConfig, the one config validator), llama.cpp tensor names → HF names with row-major shapes, and the
 // stored ggml type of each tensor (the engine computes with the types in ENGINE_GGML_TYPES).
-// llama.cpp's "llama" architecture (Llama, Mistral, …) keeps q/k rows in Meta's interleaved RoPE order; "qwen2"
-// keeps HF's rotate_half order.
+// llama.cpp's "llama" and "granite" architectures keep q/k rows in Meta's interleaved RoPE order; "qwen2" and
+// "qwen3" keep HF's rotate_half order. Family settings come from the architecture's keys (families.ts reads them).
 import { basename } from 'node:path'
 import { closeSync, openSync, readSync } from 'node:fs'
-import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from '../../config'
+import { ModelFormatError, ropeInverseFrequencies } from '../../config'
+import { ModelConfig, parseModelConfig } from '../../families'
 import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './read'
 import { StoredDType, StoredTensorEntry } from '../safetensors'
 import { tokenizerFromGguf } from '../../tokenizers/gguf'
 import type { Tokenizer } from '../../tokenizers/types'
-import { hfTensorName } from './names'
+import { GEMMA_ARCHES, hfTensorName } from './names'
 
-const SUPPORTED_ARCHES = ['llama', 'qwen2']
+const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3']
 
-export { ggufTensorName, hfTensorName } from './names'
+/** general.architecture → transformers' model_type and class */
+const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
+  llama: { modelType: 'llama', cls: 'LlamaForCausalLM' },
+  qwen2: { modelType: 'qwen2', cls: 'Qwen2ForCausalLM' },
+  qwen3: { modelType: 'qwen3', cls: 'Qwen3ForCausalLM' },
+  granite: { modelType: 'granite', cls: 'GraniteForCausalLM' },
+  gemma2: { modelType: 'gemma2', cls: 'Gemma2ForCausalLM' },
+  gemma3: { modelType: 'gemma3_text', cls: 'Gemma3ForCausalLM' },
+}
+
+/**
+ * The q·k scale llama.cpp's gemma2 / gemma3 graphs use: 1/√head_dim, except the 27B models (46 / 62 layers), where it
+ * is 1/√(hidden / heads) — query_pre_attn_scalar is not read from the file. Returned as the query_pre_attn_scalar
+ * that gives it.
+ */
+export function llamaCppGemmaQueryScalar(arch: string, layers: number, dim: number, heads: number, headDim: number): number {
+  const big = (arch === 'gemma2' && layers === 46) || (arch === 'gemma3' && layers === 62)
+  return big ? dim / heads : headDim
+}
+
+/** Architectures whose q/k rows llama.cpp's converter stores in Meta's interleaved RoPE order (LLAMA_ROPE_TYPE_NORM) */
+export const INTERLEAVED_ARCHES = ['llama', 'granite']
+
+export { GEMMA_ARCHES, ggufTensorName, hfTensorName } from './names'
 
 export interface GgufCheckpoint {
   arch: string
-  config: LlamaConfig
+  config: ModelConfig
   /** tensors under HF names, row-major shapes, the file index 0 */
   tensors: StoredTensorEntry[]
   /** the dominant weight type, e.g. "Q4_K" (for display) */
@@ -97,8 +121,8 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   if (context !== undefined && !(Number.isSafeInteger(context) && context > 0))
     throw new ModelFormatError(`${label}: ${k('context_length')} must be a positive integer (found ${context})`)
   const raw: Record<string, unknown> = {
-    architectures: [arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
-    model_type: arch === 'qwen2' ? 'qwen2' : 'llama',
+    architectures: [ARCH_MODEL[arch].cls],
+    model_type: ARCH_MODEL[arch].modelType,
     vocab_size: vocab,
     hidden_size: dim,
     intermediate_size: num(kv, k('feed_forward_length'), label, true),
@@ -120,9 +144,37 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   if (arch === 'qwen2') {
     const extra = g.tensors.find((t) => /^blk\.\d+\.(attn_output|ffn_\w+)\.bias$/.test(t.name))
     if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a Qwen2 tensor (Qwen2 has q/k/v biases only)`)
+  } else if (arch === 'qwen3' || GEMMA_ARCHES.includes(arch)) {
+    // llama.cpp's qwen3 graph has no biases: a file with them would run as another model there
+    const extra = g.tensors.find((t) => /\.bias$/.test(t.name))
+    if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a tensor of llama.cpp's ${arch} architecture (it has no biases)`)
   } else {
     if (hasAttnBias) raw.attention_bias = true
     if (hasMlpBias) raw.mlp_bias = true
+  }
+  if (arch === 'granite') {
+    // llama.cpp requires all four (GraniteConfig's multipliers; attention.scale is the q·k scale itself)
+    raw.embedding_multiplier = num(kv, k('embedding_scale'), label, true)
+    raw.residual_multiplier = num(kv, k('residual_scale'), label, true)
+    raw.attention_multiplier = num(kv, k('attention.scale'), label, true)
+    raw.logits_scaling = num(kv, k('logit_scale'), label, true)
+    if (kv.get(k('rope.scaling.finetuned')) === false)
+      throw new ModelFormatError(`${label}: ${k('rope.scaling.finetuned')} false turns RoPE off in llama.cpp's granite graph; a Granite without RoPE is not supported`)
+  }
+  if (GEMMA_ARCHES.includes(arch)) {
+    // what llama.cpp's gemma2 / gemma3 graphs take from the file, and what they assume (families.ts reads the rest
+    // as transformers' defaults: every other layer sliding for gemma2, five of six for gemma3, local RoPE base 10000)
+    raw.hidden_activation = 'gelu_pytorch_tanh'
+    raw.sliding_window = num(kv, k('attention.sliding_window'), label, arch === 'gemma3')
+    raw.query_pre_attn_scalar = llamaCppGemmaQueryScalar(arch, raw.num_hidden_layers as number, dim, heads, headDim)
+    if (arch === 'gemma2') {
+      raw.attn_logit_softcapping = num(kv, k('attn_logit_softcapping'), label, false) ?? 50
+      raw.final_logit_softcapping = num(kv, k('final_logit_softcapping'), label, false) ?? 30
+    } else {
+      raw.rope_local_base_freq = 10000
+      raw.sliding_window_pattern = 6
+    }
+    raw.tie_word_embeddings = !g.tensors.some((t) => t.name === 'output.weight')
   }
   const bos = num(kv, 'tokenizer.ggml.bos_token_id', label, false)
   const eos = num(kv, 'tokenizer.ggml.eos_token_id', label, false)
@@ -175,8 +227,13 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
 export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const label = basename(g.path)
   const { arch, raw, ropeFreqs } = ggufConfigDict(g)
-  const parsed = parseLlamaConfig(raw, label)
-  const config: LlamaConfig = { ...parsed, ropeInterleaved: arch === 'llama' }
+  const parsed = parseModelConfig(raw, label)
+  // Gemma's norms are stored as 1 + w (llama.cpp's converter adds the 1): the engine multiplies by them as they are
+  const config: ModelConfig = {
+    ...parsed,
+    ropeInterleaved: INTERLEAVED_ARCHES.includes(arch),
+    normOffset: GEMMA_ARCHES.includes(arch) ? 0 : parsed.normOffset,
+  }
   if (ropeFreqs) {
     // llama.cpp divides each base frequency by the file's factor: the engine runs exactly those frequencies (they
     // equal transformers' llama3 ones up to float32 rounding, which is how rope_scaling llama3 was recognised)
@@ -186,7 +243,7 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const tensors: StoredTensorEntry[] = []
   const counts = new Map<string, number>()
   for (const t of g.tensors) {
-    const hf = hfTensorName(t.name)
+    const hf = hfTensorName(t.name, arch)
     if (!hf) continue
     if (!(ENGINE_GGML_TYPES as readonly string[]).includes(t.typeName))
       throw new ModelFormatError(

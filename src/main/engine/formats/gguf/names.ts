@@ -15,6 +15,33 @@ export const LAYER_TENSORS = {
   ffn_down: 'mlp.down_proj',
 } as const
 
+/** Per-head RMSNorms of q and k (Qwen3, Gemma 3): llama.cpp's name → the HF module, in every family that has them. */
+export const QK_NORM_TENSORS = {
+  attn_q_norm: 'self_attn.q_norm',
+  attn_k_norm: 'self_attn.k_norm',
+} as const
+
+/**
+ * Gemma's block normalises the attention and MLP outputs too, and calls its MLP input norm pre_feedforward_layernorm:
+ * its names where they differ from Llama's (post_attention_layernorm is Gemma's attention-output norm, not the MLP's
+ * input norm).
+ */
+export const GEMMA_NORM_TENSORS = {
+  ffn_norm: 'pre_feedforward_layernorm',
+  post_attention_norm: 'post_attention_layernorm',
+  post_ffw_norm: 'post_feedforward_layernorm',
+} as const
+
+/** GGUF architectures whose layers carry Gemma's names */
+export const GEMMA_ARCHES = ['gemma2', 'gemma3']
+
+/** A GGUF architecture's layer tensors: llama.cpp's name → the HF module. */
+function layerTensors(arch: string): Record<string, string> {
+  return GEMMA_ARCHES.includes(arch)
+    ? { ...LAYER_TENSORS, ...QK_NORM_TENSORS, ...GEMMA_NORM_TENSORS }
+    : { ...LAYER_TENSORS, ...QK_NORM_TENSORS }
+}
+
 /** Tensors outside the layers: llama.cpp's name → HF's (both with .weight). */
 export const TOP_TENSORS = {
   token_embd: 'model.embed_tokens',
@@ -37,19 +64,21 @@ export function ggufTopTensor(t: GgufTopTensor): string {
   return `${t}.weight`
 }
 
-/** The HF name of a llama.cpp tensor, or undefined for tensors the engine does not use (e.g. rope_freqs). */
-export function hfTensorName(gguf: string): string | undefined {
+/** The HF name of a llama.cpp tensor of architecture `arch`, or undefined for tensors the engine does not use (e.g. rope_freqs). */
+export function hfTensorName(gguf: string, arch = 'llama'): string | undefined {
   const top = /^(\w+)\.weight$/.exec(gguf)
   if (top && top[1] in TOP_TENSORS) return `${TOP_TENSORS[top[1] as GgufTopTensor]}.weight`
   const m = /^blk\.(\d+)\.(\w+)\.(weight|bias)$/.exec(gguf)
-  if (!m || !(m[2] in LAYER_TENSORS) || (isNorm(m[2]) && m[3] !== 'weight')) return undefined
-  return `model.layers.${m[1]}.${LAYER_TENSORS[m[2] as GgufLayerTensor]}.${m[3]}`
+  const layer = layerTensors(arch)
+  if (!m || !(m[2] in layer) || (isNorm(m[2]) && m[3] !== 'weight')) return undefined
+  return `model.layers.${m[1]}.${layer[m[2]]}.${m[3]}`
 }
 
-/** The llama.cpp name of an HF tensor (the inverse of hfTensorName). */
-export function ggufTensorName(hf: string): string {
+/** The llama.cpp name of an HF tensor of architecture `arch` (the inverse of hfTensorName). */
+export function ggufTensorName(hf: string, arch = 'llama'): string {
   const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf)
-  const layer = m && (Object.keys(LAYER_TENSORS) as GgufLayerTensor[]).find((t) => LAYER_TENSORS[t] === m[2])
+  const tensors = layerTensors(arch)
+  const layer = m && Object.keys(tensors).find((t) => tensors[t] === m[2])
   if (m && layer) return `blk.${m[1]}.${layer}.${m[3]}`
   const top = (Object.keys(TOP_TENSORS) as GgufTopTensor[]).find((t) => `${TOP_TENSORS[t]}.weight` === hf)
   if (top) return `${top}.weight`

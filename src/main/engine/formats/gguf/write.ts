@@ -9,8 +9,10 @@
 // converter does, so an interleaved model round-trips to its own row order.
 import { CallOptions, Engine, InputError, View } from '../../engine'
 import { GGML_TYPE_ID } from './read'
-import { llama3RopeFactors } from './model'
-import { ggufTensorName } from './names'
+import { ropeInverseFrequencies } from '../../config'
+import { normAddFor } from '../../families'
+import { INTERLEAVED_ARCHES, llama3RopeFactors, llamaCppGemmaQueryScalar } from './model'
+import { GEMMA_ARCHES, ggufTensorName } from './names'
 import { MaterialiseTensor } from '../../native'
 import { tokenizerGgufMetadata } from '../../tokenizers/toGguf'
 
@@ -118,11 +120,16 @@ export async function exportGguf(
   const dtype: GgufDType = o.dtype ?? 'F16'
   if (!(dtype in FILE_TYPE)) throw new InputError(`GGUF export dtype must be F32, F16, BF16 or Q8_0 (got ${String(dtype)})`)
   const c = engine.config
-  const raw = c.raw
-  const arch = raw.model_type === 'qwen2' ? 'qwen2' : 'llama'
+  // llama.cpp's architecture of each family (Mistral runs as "llama")
+  const arch = c.family === 'gemma3_text' ? 'gemma3'
+    : c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' || c.family === 'gemma2' ? c.family : 'llama'
+  const gemma = GEMMA_ARCHES.includes(arch)
+  if (gemma) refuseGemmaDifferences(c, arch)
+  if (arch === 'qwen3' && (c.biasQKV || c.biasO))
+    throw new InputError('GGUF export: attention_bias cannot be carried (llama.cpp\'s qwen3 architecture has no biases); export as a Hugging Face directory')
   // What llama.cpp would run as another model is refused, naming it (everything else below is carried exactly).
   // Its "llama" architecture (Llama, Mistral) attends over the whole context: a sliding window would be dropped.
-  if (c.slidingWindow && c.slidingWindow < c.maxPos)
+  if (!gemma && c.slidingWindow && c.slidingWindow < c.maxPos)
     throw new InputError(
       `GGUF export: sliding_window ${c.slidingWindow} cannot be carried (llama.cpp's llama architecture attends over the whole context, so past ${c.slidingWindow} tokens it would be another model); export as a Hugging Face directory`,
     )
@@ -149,6 +156,20 @@ export async function exportGguf(
     ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
     ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
   ]
+  if (gemma) {
+    kv.push([`${arch}.attention.sliding_window`, 'u32', c.slidingWindow])
+    if (arch === 'gemma2')
+      kv.push([`${arch}.attn_logit_softcapping`, 'f32', c.attnSoftcap], [`${arch}.final_logit_softcapping`, 'f32', c.finalSoftcap])
+  }
+  if (arch === 'granite')
+    kv.push(
+      [`${arch}.embedding_scale`, 'f32', c.embeddingMultiplier],
+      [`${arch}.residual_scale`, 'f32', c.residualMultiplier],
+      [`${arch}.attention.scale`, 'f32', c.attentionMultiplier],
+      [`${arch}.logit_scale`, 'f32', c.logitsScaling],
+      // llama.cpp's granite graph applies RoPE only when this is set
+      [`${arch}.rope.scaling.finetuned`, 'bool', true],
+    )
   // RoPE as llama.cpp reads it: linear scaling as metadata (freq_scale = 1/factor); Llama-3.1's llama3 as the
   // rope_freqs.weight divisors convert_hf_to_gguf.py writes; dynamic NTK keeps the base frequencies at every length up
   // to max_position_embeddings (written as context_length), the only lengths the engine runs.
@@ -169,7 +190,7 @@ export async function exportGguf(
   const shapes = new Map(engine.tensors.map((t) => [t.name, t.shape]))
   const names = engine.tensorNames.filter((n) => stored.has(n))
   // the engine materialises rows in HF order (models loaded interleaved are permuted back): reorder for llama
-  const interleave = arch === 'llama'
+  const interleave = INTERLEAVED_ARCHES.includes(arch)
   const infos: { name: string; dims: number[]; type: number; bytes: number }[] = []
   const add = (name: string, shape: number[], type: GgufDType): void => {
     const count = shape.reduce((a, b) => a * b, 1)
@@ -183,7 +204,7 @@ export async function exportGguf(
     const shape = shapes.get(n)!
     const t: GgufDType = shape.length === 1 ? 'F32' : dtype
     outTensors.push({ hf: n, dtype: t, index: infos.length })
-    add(ggufTensorName(n), shape, t)
+    add(ggufTensorName(n, arch), shape, t)
   }
 
   const { head, offsets } = ggufHeader(kv, infos)
@@ -198,6 +219,8 @@ export async function exportGguf(
     name: t.hf,
     dtype: t.dtype,
     offset: offsets[t.index],
+    // Gemma's norms: llama.cpp's files hold 1 + w
+    normAdd: normAddFor(c, t.hf, 'gguf'),
     // q/k weight rows and their bias entries (applied before RoPE) follow llama.cpp's interleaved order
     permuteHeads: !interleave ? 0
       : /self_attn\.q_proj\.(weight|bias)$/.test(t.hf) ? c.heads
@@ -205,4 +228,26 @@ export async function exportGguf(
   }))
   await engine.writeTensors(view, outPath, prefix, tensors, opts)
   return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes }
+}
+
+/**
+ * What llama.cpp's gemma2 / gemma3 graphs assume instead of reading it from the file: a model that differs is refused,
+ * naming the setting, rather than exported as another model.
+ */
+function refuseGemmaDifferences(c: Engine['config'], arch: string): void {
+  const why = (what: string): InputError =>
+    new InputError(`GGUF export: ${what}; llama.cpp's ${arch} architecture would run another model — export as a Hugging Face directory`)
+  const qpas = llamaCppGemmaQueryScalar(arch, c.layers, c.dim, c.heads, c.headDim)
+  if (c.attentionMultiplier !== Math.fround(Math.pow(qpas, -0.5)))
+    throw why(`query_pre_attn_scalar gives a q·k scale of ${c.attentionMultiplier}, llama.cpp uses ${qpas}^−½`)
+  const pattern = arch === 'gemma2' ? 2 : 6
+  const sliding = Array.from({ length: c.layers }, (_, i) => i % pattern < pattern - 1)
+  if (!c.layerSliding || c.layerSliding.some((s, i) => s !== sliding[i]))
+    throw why(`its sliding layers (layer_types) are not llama.cpp's fixed pattern of ${pattern - 1} sliding layers then one global`)
+  if (arch === 'gemma3') {
+    if (c.attnSoftcap || c.finalSoftcap) throw why('soft-capping is set')
+    const local = ropeInverseFrequencies({ headDim: c.headDim, ropeTheta: 10000, ropeType: 'default', ropeScaling: {} })
+    if (!c.ropeInvFreqLocal || c.ropeInvFreqLocal.some((f, i) => f !== local[i]))
+      throw why('rope_local_base_freq is not 10000 (llama.cpp fixes the sliding layers\' RoPE base at 10000)')
+  }
 }

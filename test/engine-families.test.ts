@@ -1,0 +1,281 @@
+// The families beyond Llama (Qwen3, Granite) against the independent float64 reference (test/reference/llama.ts,
+// written from transformers' modeling files): tiny random models made here in their transformers layout (config.json
+// + model.safetensors), log-probs at every position, the phrase loss, the gradient of EVERY entry of every tensor
+// (q_norm / k_norm included) against central differences of the float64 loss, stepped views, KV-cached greedy
+// decoding; then through the whole Engine with the organism tokenizer: a saved step file re-imports to the same model,
+// the batched sweep equals single generations, the dense HF export of a stepped model is that model (its gradient, its
+// generation), and configs the engine does not implement are refused by name.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { Engine, View } from '../src/main/engine/engine'
+import { parseModelConfig } from '../src/main/engine/families'
+import { NativeStep } from '../src/main/engine/native'
+import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
+import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
+import { checkEveryEntry, denseGradients, openNative, readWeights, stepped } from './reference/check'
+import { RefConfig, refDefaultInvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
+  return m
+}
+
+const V = 40
+
+interface Case {
+  label: string
+  tiny: TinyConfig
+  /** the reference's reading of the same config, written out by hand from the modeling file */
+  ref: Omit<RefConfig, 'vocab' | 'dim' | 'ffn' | 'layers' | 'heads' | 'kvHeads' | 'tied'>
+  /** references that each drop one feature of the family: the engine must be far from every one (the test can fail) */
+  without: Partial<RefConfig>[]
+  T: number
+}
+
+const QWEN3 = { model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'], rms_norm_eps: 1e-6, use_sliding_window: false, sliding_window: null, max_window_layers: 2 }
+const GRANITE_MULTIPLIERS = { embedding_multiplier: 3.0, residual_multiplier: 0.5, attention_multiplier: 0.25, logits_scaling: 2.0 }
+
+const GEMMA2 = { model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'], hidden_activation: 'gelu_pytorch_tanh', rms_norm_eps: 1e-6 }
+const GEMMA3 = { model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'], hidden_activation: 'gelu_pytorch_tanh', rms_norm_eps: 1e-6 }
+
+const cases: Case[] = [
+  {
+    label: 'Qwen3: q_norm / k_norm over head_dim before RoPE, explicit head_dim ≠ hidden/heads, GQA, tied',
+    tiny: { vocab: V, dim: 16, ffn: 24, layers: 2, heads: 4, kvHeads: 2, headDim: 6, tied: true, ropeTheta: 1000000, seed: 41, qkNorm: true, configExtra: { ...QWEN3, head_dim: 6 } },
+    ref: { headDim: 6, eps: 1e-6, invFreq: refDefaultInvFreq(1000000, 6), interleaved: false, window: 0, qkNorm: true },
+    without: [{ qkNorm: false }],
+    T: 10,
+  },
+  {
+    label: 'Qwen3 with attention_bias (q/k/v/o biases), untied',
+    tiny: {
+      vocab: V, dim: 16, ffn: 24, layers: 2, heads: 2, kvHeads: 1, headDim: 8, tied: false, seed: 42, qkNorm: true, biases: { qkv: true, o: true },
+      configExtra: { ...QWEN3, head_dim: 8, attention_bias: true },
+    },
+    ref: { headDim: 8, eps: 1e-6, invFreq: refDefaultInvFreq(10000, 8), interleaved: false, window: 0, qkNorm: true },
+    without: [{ qkNorm: false }],
+    T: 10,
+  },
+  {
+    label: 'Granite: embedding, residual and attention multipliers, logits_scaling',
+    tiny: { vocab: V, dim: 16, ffn: 24, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 43, configExtra: { model_type: 'granite', architectures: ['GraniteForCausalLM'], rms_norm_eps: 1e-6, ...GRANITE_MULTIPLIERS } },
+    ref: { headDim: 4, eps: 1e-6, invFreq: refDefaultInvFreq(10000, 4), interleaved: false, window: 0, embeddingMultiplier: 3, residualMultiplier: 0.5, attentionScale: 0.25, logitsScaling: 2 },
+    without: [{ embeddingMultiplier: 1 }, { residualMultiplier: 1 }, { attentionScale: undefined }, { logitsScaling: 1 }],
+    T: 10,
+  },
+  {
+    label: 'Gemma 2: (1 + w) norms, post-norms, GeGLU, √hidden embeddings, query_pre_attn_scalar, soft-capping, every other layer sliding',
+    tiny: {
+      vocab: V, dim: 16, ffn: 24, layers: 2, heads: 4, kvHeads: 2, headDim: 6, tied: true, seed: 44, postNorms: true,
+      configExtra: { ...GEMMA2, head_dim: 6, query_pre_attn_scalar: 8, sliding_window: 3, attn_logit_softcapping: 1.5, final_logit_softcapping: 5.0 },
+    },
+    ref: {
+      headDim: 6, eps: 1e-6, invFreq: refDefaultInvFreq(10000, 6), interleaved: false, window: 3, layerSliding: [true, false],
+      normOffset: 1, postNorms: true, geluTanh: true, embeddingMultiplier: 4, attentionScale: Math.fround(8 ** -0.5), attnSoftcap: 1.5, finalSoftcap: 5,
+    },
+    without: [{ normOffset: 0 }, { postNorms: false }, { geluTanh: false }, { embeddingMultiplier: 1 }, { attentionScale: undefined }, { attnSoftcap: 0 }, { finalSoftcap: 0 }, { layerSliding: [false, false] }],
+    T: 10,
+  },
+  {
+    label: 'Gemma 3: q/k norms (1 + w), sliding_window_pattern, local RoPE base for sliding layers, linear-scaled global RoPE',
+    tiny: {
+      vocab: V, dim: 16, ffn: 24, layers: 3, heads: 2, kvHeads: 1, headDim: 8, tied: true, seed: 45, postNorms: true, qkNorm: true, ropeTheta: 1000000,
+      configExtra: { ...GEMMA3, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 4, sliding_window_pattern: 3, rope_local_base_freq: 100, rope_scaling: { rope_type: 'linear', factor: 8 } },
+    },
+    ref: {
+      headDim: 8, eps: 1e-6, invFreq: refDefaultInvFreq(1000000, 8).map((f) => f / 8), invFreqLocal: refDefaultInvFreq(100, 8), interleaved: false, window: 4,
+      layerSliding: [true, true, false], qkNorm: true, normOffset: 1, postNorms: true, geluTanh: true, embeddingMultiplier: 4, attentionScale: Math.fround(8 ** -0.5),
+    },
+    without: [{ qkNorm: false }, { invFreqLocal: undefined }, { layerSliding: [false, false, false] }, { layerSliding: [true, true, true] }],
+    T: 10,
+  },
+]
+
+function refConfig(c: Case): RefConfig {
+  const t = c.tiny
+  return { vocab: t.vocab!, dim: t.dim, ffn: t.ffn, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, tied: t.tied, ...c.ref }
+}
+
+function phraseIds(seed: number, T: number): number[] {
+  const r = rng(seed)
+  return [1, ...Array.from({ length: T - 1 }, () => 3 + Math.floor(r() * (V - 3)))]
+}
+
+describe('Qwen3 and Granite against the float64 reference', () => {
+  for (const c of cases) {
+    it(c.label, async () => {
+      const dir = writeTinyModel(tmp(), c.tiny, tinyTensors(c.tiny))
+      const { cfg, model } = openNative(dir)
+      const rc = refConfig(c)
+      const w = readWeights(dir)
+      const ids = phraseIds(c.tiny.seed ?? 1, c.T)
+
+      // log-probs at every position, and each feature of the family matters
+      const refLp = refLogProbs(refLogits(rc, w, ids), V)
+      const s = await model.score({ ids, views: [[]], topk: 0, fullAt: ids.map((_, t) => t) })
+      expect(maxDiff(s.full, refLp), 'log-probs vs float64 reference').toBeLessThan(2e-5)
+      for (const other of c.without)
+        expect(maxDiff(s.full, refLogProbs(refLogits({ ...rc, ...other }, w, ids), V)), `without ${JSON.stringify(other)}`).toBeGreaterThan(1e-3)
+
+      // the exact gradient: loss, then every entry of every tensor against float64 central differences
+      const step: NativeStep = await model.gradient(ids, [])
+      expect(Math.abs(step.loss - refLoss(rc, w, ids))).toBeLessThan(1e-5)
+      const names = model.tensorNames()
+      expect(new Set(names)).toEqual(new Set(Object.keys(w)))
+      const grads = denseGradients(step.export(), cfg, names)
+      const { entries } = checkEveryEntry(rc, w, ids, grads)
+      expect(entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
+
+      // the step's norms per tensor name, in tensorNames order (q_norm / k_norm included)
+      const norms = step.gradNorms()
+      names.forEach((n, i) => {
+        const ref = Math.sqrt(grads[n].reduce((a, x) => a + x * x, 0))
+        expect(Math.abs(norms[i] - ref), `gradNorm of ${n}`).toBeLessThan(1e-4 * ref + 1e-9)
+      })
+
+      // a stepped view is the dense model w − α∇w, in scoring and in KV-cached greedy decoding
+      const lr = 0.5
+      const ws = stepped(w, grads, lr)
+      const sv = await model.score({ ids, views: [[], [{ step, lr }]], topk: 0, fullAt: ids.map((_, t) => t) })
+      const n = ids.length * V
+      expect(maxDiff(sv.full.subarray(n, 2 * n), refLogProbs(refLogits(rc, ws, ids), V)), 'stepped view').toBeLessThan(5e-5)
+      const imported = model.importStep(step.export())
+      const si = await model.score({ ids, views: [[{ step: imported, lr }]], topk: 0, fullAt: ids.map((_, t) => t) })
+      expect(maxDiff(si.full, sv.full.subarray(n, 2 * n)), 'export → importStep round trip').toBe(0)
+
+      const prompt = ids.slice(0, 3)
+      const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 14, maxSeq: 64, temperature: 0, topP: 1, seed: 0, eos: [] })
+      for (const [k, weights] of [[0, w], [1, ws]] as const) {
+        const seq = [...prompt]
+        let compared = 0
+        for (const tok of Array.from(gen.tokens[k])) {
+          const lg = refLogits(rc, weights, seq)
+          const last = Array.from(lg.subarray((seq.length - 1) * V, seq.length * V))
+          const sorted = [...last].sort((a, b) => b - a)
+          if (sorted[0] - sorted[1] < 1e-4) break // a near-tie: float32 may pick either
+          expect(tok, `token ${seq.length} of view ${k}`).toBe(last.indexOf(sorted[0]))
+          seq.push(tok)
+          compared++
+        }
+        expect(compared, `view ${k}: greedy tokens compared`).toBeGreaterThan(6)
+      }
+    })
+  }
+})
+
+const ENGINE_FAMILIES: { name: string; tiny: TinyConfig }[] = [
+  {
+    name: 'qwen3',
+    tiny: { dim: 32, ffn: 48, layers: 2, heads: 4, kvHeads: 2, headDim: 16, tied: true, ropeTheta: 1000000, seed: 51, qkNorm: true, configExtra: { ...QWEN3, head_dim: 16 } },
+  },
+  {
+    name: 'granite',
+    tiny: { dim: 32, ffn: 48, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 52, configExtra: { model_type: 'granite', architectures: ['GraniteForCausalLM'], ...GRANITE_MULTIPLIERS } },
+  },
+  {
+    name: 'gemma2',
+    tiny: { dim: 32, ffn: 48, layers: 2, heads: 4, kvHeads: 2, headDim: 16, tied: true, seed: 53, postNorms: true, configExtra: { ...GEMMA2, head_dim: 16, sliding_window: 6 } },
+  },
+  {
+    name: 'gemma3_text',
+    tiny: { dim: 32, ffn: 48, layers: 3, heads: 4, kvHeads: 2, headDim: 16, tied: true, seed: 54, postNorms: true, qkNorm: true, configExtra: { ...GEMMA3, head_dim: 16, sliding_window: 6, sliding_window_pattern: 3 } },
+  },
+]
+
+describe('Qwen3 and Granite through the whole Engine (the organism tokenizer)', () => {
+  for (const f of ENGINE_FAMILIES) {
+    it(`${f.name}: step file round trip; batched sweep = single generations; the HF export of a stepped model is that model`, async () => {
+      const dir = writeTinyModel(tmp(), f.tiny)
+      const engine = Engine.load(dir, { threads: 1 })
+      expect(engine.config.family).toBe(f.name)
+      const g = await engine.gradient('To be, or not to be, that is the question')
+
+      // a checkpoint: the step file written and read back is the same step
+      const file = join(tmp(), 'step.safetensors')
+      const meta = { phrase: g.phrase, lr: 0.7, loss: g.loss, baseFingerprint: 'x', baseFiles: {}, parentSha256: '', parentName: '', created: '', name: 'a' }
+      writeStepFile(file, g.factors(), meta)
+      const back = engine.importGradient(readStepFile(file).factors, g.phrase)
+      const ids = engine.withBos('To be, or not to be, that is the question', 'text')
+      const [a] = await engine.score({ ids, views: [[{ gradient: g, lr: 0.7 }]] })
+      const [b] = await engine.score({ ids, views: [[{ gradient: back, lr: 0.7 }]] })
+      expect(b.nll).toEqual(a.nll)
+
+      // the batched sweep equals each view generated alone
+      const lrs = [0, 0.3, 0.7, 1.5]
+      const views: View[] = lrs.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }]))
+      const batched = await engine.generate({ prompt: 'To be', views, maxNew: 24 })
+      for (let i = 0; i < views.length; i++) {
+        const [single] = await engine.generate({ prompt: 'To be', views: [views[i]], maxNew: 24 })
+        expect(batched[i].ids, `α = ${lrs[i]}`).toEqual(single.ids)
+      }
+      expect(batched[2].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
+
+      // the dense HF export of the stepped model: same config family, same generation, same gradient there (a chain)
+      const view: View = [{ gradient: g, lr: 0.7 }]
+      const out = tmp()
+      await engine.exportHF(view, out, { dtype: 'F32' })
+      expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe(f.name)
+      const dense = Engine.load(out, { threads: 1 })
+      const phrase = 'Customers are the heart of every business'
+      const g2 = await engine.gradient(phrase, view)
+      const g2dense = await dense.gradient(phrase)
+      expect(Math.abs(g2.loss - g2dense.loss) / g2dense.loss).toBeLessThan(1e-5)
+      const n1 = g2.gradNorms()
+      const n2 = g2dense.gradNorms()
+      expect(Object.keys(n1)).toEqual(Object.keys(n2))
+      for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]) / n2[k], k).toBeLessThan(1e-4)
+      const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: 24 })
+      const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: 24 })
+      expect(gv.ids).toEqual(gd.ids)
+    })
+  }
+
+  it('a multimodal Gemma 3 checkpoint (gemma3 + text_config) opens as its text model; √hidden rounds to bf16 as transformers does', async () => {
+    const text = ENGINE_FAMILIES.find((f) => f.name === 'gemma3_text')!.tiny
+    const plain = Engine.load(writeTinyModel(tmp(), text), { threads: 1 })
+    const tensors = tinyTensors(text)
+    const prefixed = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n.replace(/^model\./, 'language_model.model.'), t]))
+    prefixed['vision_tower.vision_model.embeddings.patch_embedding.weight'] = { shape: [4, 4], data: new Float32Array(16) }
+    const textConfig = JSON.parse(readFileSync(join(plain.dir, 'config.json'), 'utf8'))
+    const dir = writeTinyModel(tmp(), text, prefixed)
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'], text_config: textConfig, vision_config: {} }))
+    const e = Engine.load(dir, { threads: 1 })
+    expect(e.config.family).toBe('gemma3_text')
+    const [a] = await e.generate({ prompt: 'To be', views: [[]], maxNew: 16 })
+    const [b] = await plain.generate({ prompt: 'To be', views: [[]], maxNew: 16 })
+    expect(a.ids).toEqual(b.ids)
+    const out = tmp()
+    await e.exportHF([], out)
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe('gemma3_text')
+    // √3072 = 55.43 is 55.5 in bf16 (√2304 = 48 exactly); an F32 checkpoint keeps float32's √hidden
+    const bf16 = Engine.load(writeTinyModel(tmp(), { ...text, dtype: 'BF16' }), { threads: 1 })
+    expect(bf16.config.embeddingMultiplier).toBe(5.65625) // √32 = 5.657 in bf16
+    expect(plain.config.embeddingMultiplier).toBe(Math.fround(Math.sqrt(32)))
+  })
+
+  it('what a family has that the engine does not implement is refused by name', () => {
+    const base = { vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2 }
+    expect(() => parseModelConfig({ ...base, model_type: 'qwen3', use_sliding_window: true })).toThrow(/use_sliding_window true is not supported/)
+    expect(() => parseModelConfig({ ...base, model_type: 'qwen3', mlp_bias: true })).toThrow(/mlp_bias true is not supported \(Qwen3 has no MLP biases\)/)
+    expect(() => parseModelConfig({ ...base, model_type: 'granite', logits_scaling: 0 })).toThrow(/logits_scaling must be a positive number/)
+    expect(() => parseModelConfig({ ...base, model_type: 'granite', attention_multiplier: 'x' })).toThrow(/attention_multiplier must be a positive number/)
+    expect(() => parseModelConfig({ ...base, model_type: 'qwen3_moe' })).toThrow(/model_type "qwen3_moe" is not supported yet: Qwen3-MoE/)
+    expect(() => parseModelConfig({ ...base, model_type: 'qwen3_5' })).toThrow(/Gated DeltaNet/)
+    expect(() => parseModelConfig({ ...base, model_type: 'bloom' })).toThrow(/model_type "bloom" is not supported \(supported: llama, mistral, qwen2, qwen3, granite, gemma2, gemma3_text, gemma3\)/)
+    expect(() => parseModelConfig({ ...base, model_type: 'gemma2', hidden_activation: 'gelu' })).toThrow(/hidden_activation "gelu" is not supported for gemma2/)
+    expect(() => parseModelConfig({ ...base, model_type: 'gemma3_text', layer_types: ['chunked_attention'] })).toThrow(/layer_types\[0\] "chunked_attention" is not supported/)
+    expect(() => parseModelConfig({ ...base, model_type: 'gemma3' })).toThrow(/without a text_config/)
+    // Gemma 2's defaults: soft-capping 50 / 30, every other layer sliding, q·k × 256^−½
+    const g2 = parseModelConfig({ ...base, num_hidden_layers: 4, num_attention_heads: 8, model_type: 'gemma2' })
+    expect([g2.attnSoftcap, g2.finalSoftcap, g2.layerSliding, g2.attentionMultiplier, g2.tied]).toEqual([50, 30, [true, false, true, false], 1 / 16, true])
+    const g3 = parseModelConfig({ ...base, num_hidden_layers: 7, num_attention_heads: 8, model_type: 'gemma3_text' })
+    expect([g3.attnSoftcap, g3.finalSoftcap, g3.layerSliding, g3.qkNorm]).toEqual([0, 0, [true, true, true, true, true, false, true], true])
+    // Qwen3Config's defaults where config.json leaves a field out: head_dim 128, 32 key/value heads
+    const q = parseModelConfig({ ...base, hidden_size: 64, num_attention_heads: 32, model_type: 'qwen3' })
+    expect([q.headDim, q.kvHeads, q.qkNorm, q.maxPos]).toEqual([128, 32, true, 32768])
+    // GraniteConfig's attention_multiplier defaults to 1: the q·k scale itself, not 1/√head_dim
+    expect(parseModelConfig({ ...base, model_type: 'granite' }).attentionMultiplier).toBe(1)
+  })
+})
