@@ -108,6 +108,8 @@ DType parse_dtype(Napi::Env env, Napi::Value v) {
   if (s == "Q4_K") return DT_Q4_K;
   if (s == "Q5_K") return DT_Q5_K;
   if (s == "Q6_K") return DT_Q6_K;
+  for (int k = DT_IQ3_S; k <= DT_IQ1_M; k++)
+    if (s == dtype_name((DType)k)) return (DType)k;
   type_error(env, "unsupported dtype '" + s + "' (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are supported)");
 }
 

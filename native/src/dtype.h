@@ -6,7 +6,9 @@
 
 // F32/F16/BF16 are element types; the rest are ggml's block-quantised types (quants.h), read only through
 // dequantise_blocks — dtype_size and load_elem are for the element types.
-enum DType { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_Q4_K = 5, DT_Q5_K = 6, DT_Q6_K = 7 };
+enum DType { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_Q4_K = 5, DT_Q5_K = 6, DT_Q6_K = 7,
+            // the IQ grid types (quants_iq.h)
+            DT_IQ3_S = 18, DT_IQ3_XXS = 19, DT_IQ2_XXS = 20, DT_IQ2_XS = 21, DT_IQ2_S = 22, DT_IQ1_S = 23, DT_IQ1_M = 24 };
 
 static inline int dtype_size(DType t) { return t == DT_F32 ? 4 : 2; }
 

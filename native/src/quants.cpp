@@ -6,12 +6,14 @@
 #include <cstring>
 
 #include "kernel_paths.h"
+#include "quants_iq.h"
 
 namespace {
 const int QK = 32, QK_K = 256;
 }  // namespace
 
 int dtype_block_elems(DType t) {
+  if (dtype_iq_grid(t)) return QK_K;
   switch (t) {
     case DT_Q8_0:
     case DT_Q4_0: return QK;
@@ -23,6 +25,7 @@ int dtype_block_elems(DType t) {
 }
 
 int dtype_block_bytes(DType t) {
+  if (dtype_iq_grid(t)) return iq_block_bytes(t);
   switch (t) {
     case DT_F32: return 4;
     case DT_F16:
@@ -32,11 +35,13 @@ int dtype_block_bytes(DType t) {
     case DT_Q4_K: return 144;
     case DT_Q5_K: return 176;
     case DT_Q6_K: return 210;
+    default: break;
   }
   return 0;
 }
 
 const char* dtype_name(DType t) {
+  if (dtype_iq_grid(t)) return iq_name(t);
   static const char* n[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
   return (int)t >= 0 && (int)t < 8 ? n[t] : "?";
 }

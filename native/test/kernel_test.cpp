@@ -13,6 +13,7 @@
 #include "../src/kernel_paths.h"
 #include "../src/kernels.h"
 #include "../src/quants.h"
+#include "../src/quants_iq.h"
 #include "../src/threads.h"
 
 static int failures = 0, passes = 0;
@@ -56,6 +57,13 @@ static std::vector<uint8_t> random_blocks(DType t, int nblocks) {
     if (t == DT_Q8_0 || t == DT_Q4_0) put(0);
     if (t == DT_Q4_K || t == DT_Q5_K) put(0), put(2);
     if (t == DT_Q6_K) put(208);
+    if (dtype_iq_grid(t) && t != DT_IQ1_M) put(0);
+    if (t == DT_IQ1_M) {  // the fp16 scale is spread over the top nibbles of the four u16 at byte 48
+      uint16_t h = f32_to_f16(uni() * 0.05f), sc[4];
+      std::memcpy(sc, p + 48, 8);
+      for (int k = 0; k < 4; k++) sc[k] = (uint16_t)((sc[k] & 0x0fff) | (((h >> (4 * k)) & 0xf) << 12));
+      std::memcpy(p + 48, sc, 8);
+    }
   }
   return b;
 }
@@ -148,7 +156,8 @@ static void test_path(const std::string& path) {
     report(worst < 1e-6, path + " stream_sum vs float64", worst);
   }
   // dequantisation: the same fp32 formula on every path, so bit-equal to the scalar path (else within 1e-6 rel)
-  for (DType t : {DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q5_K, DT_Q6_K}) {
+  for (DType t : {DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_IQ3_S, DT_IQ3_XXS, DT_IQ2_XXS, DT_IQ2_XS, DT_IQ2_S,
+                  DT_IQ1_S, DT_IQ1_M}) {
     int nb = irand(1, 9);
     std::vector<uint8_t> b = random_blocks(t, nb);
     int n = nb * dtype_block_elems(t);
@@ -161,7 +170,8 @@ static void test_path(const std::string& path) {
     report(equal || worst <= 1e-6, path + " dequantise " + tname(t) + (equal ? " bit-equal to scalar" : " vs scalar"), worst);
   }
   // the engine's products (kernels.cpp, threaded) on this path against float64
-  for (DType t : {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_K, DT_Q6_K}) {
+  for (DType t : {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_K, DT_Q6_K, DT_IQ3_S, DT_IQ3_XXS, DT_IQ2_XXS, DT_IQ2_XS,
+                  DT_IQ2_S, DT_IQ1_S, DT_IQ1_M}) {
     double worst = 0;
     for (int trial = 0; trial < 6; trial++) {
       // trials 3–5 are large enough for the register-tile kernels (3 × 8 forward, 6 × 64 backward) where the path
