@@ -45,7 +45,8 @@ export const GGML_TYPES: Record<number, { name: string; blockElems: number; bloc
 }
 
 /** The ggml types the engine computes with. */
-export const ENGINE_GGML_TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const
+export const ENGINE_GGML_TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K',
+  'IQ3_S', 'IQ3_XXS', 'IQ2_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S', 'IQ1_M'] as const
 export type EngineGgmlType = (typeof ENGINE_GGML_TYPES)[number]
 
 export const GGML_TYPE_ID: Record<string, number> = Object.fromEntries(

@@ -1,6 +1,7 @@
 // A GGUF file as the engine sees a Hugging Face checkpoint: metadata → a transformers-style config dict (validated by
 // parseLlamaConfig, the one config validator), llama.cpp tensor names → HF names with row-major shapes, and the
-// stored ggml type of each tensor (the engine computes with F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K).
+// stored ggml type of each tensor (the engine computes with F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K and the IQ
+// grid types IQ3_S, IQ3_XXS, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M).
 // llama.cpp's "llama" architecture (Llama, Mistral, …) keeps q/k rows in Meta's interleaved RoPE order; "qwen2"
 // keeps HF's rotate_half order.
 import { basename } from 'node:path'

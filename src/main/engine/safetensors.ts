@@ -9,6 +9,7 @@ import { present } from './fserrors'
 export type DType = 'F32' | 'F16' | 'BF16'
 /** What a weight may be stored as: the safetensors types, or (GGUF files) ggml's quantised block types. */
 export type StoredDType = DType | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K'
+  | 'IQ3_S' | 'IQ3_XXS' | 'IQ2_XXS' | 'IQ2_XS' | 'IQ2_S' | 'IQ1_S' | 'IQ1_M'
 const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 }
 
 export interface TensorEntry {
