@@ -5,10 +5,11 @@
 // its logits within 1e-3 — a check of the tables the engine carries as well as of the decoding; a model whose every
 // matrix is the type gives its next tokens wherever its 8-bit activations cannot flip them, and the F32 twin's ids
 // and logits.
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
+import { readGguf } from '../src/main/engine/ggufFile'
 import { loadAddon } from '../src/main/engine/native'
 import { LlamaCppModule, loadPeer } from '../src/main/peer'
 import { SentencePieceTokenizer } from '../src/main/engine/tokenizer'
@@ -256,4 +257,42 @@ describe('IQ grid types: a model of each type = llama.cpp = its dequantised F32 
       expect(compared, `${t}: positions compared`).toBeGreaterThan(8)
       expect(worst, `${t}: largest |Δ logit| against llama.cpp`).toBeLessThan(0.5)
     }, 300_000)
+})
+
+describe('IQ grid types: malformed blocks and tensors (docs/bad-inputs.md)', () => {
+  it('a NaN scale in an IQ3_S block of lm_head is computed (NaN), and the run refuses the non-finite logits in words', async () => {
+    const { gguf } = iqTwins('IQ3_S', 9000, () => true)
+    const info = readGguf(gguf).tensors.find((x) => x.name === 'output.weight')!
+    const bytes = readFileSync(gguf)
+    bytes.writeUInt16LE(0x7e00, info.offset) // block 0 of row 0: d = NaN
+    writeFileSync(gguf, bytes)
+    const e = Engine.load(gguf)
+    await expect(e.generate({ prompt: e.withBos(PROMPT, 'prompt'), views: [[]], maxNew: 4 })).rejects.toThrow(
+      /the model produced non-finite logits \(NaN\/inf\) at step 1/,
+    )
+  }, 120_000)
+
+  it('an IQ tensor whose rows are not whole blocks of 256 is refused, naming the tensor', () => {
+    const { gguf } = iqTwins('IQ2_XS', 9001, () => true)
+    // rewrite token_embd's dims [256, 4096] as [128, 8192] (same byte count) in the tensor table
+    const bytes = readFileSync(gguf)
+    const name = Buffer.from('token_embd.weight')
+    const at = bytes.indexOf(name) + name.length + 4 // past the name and n_dims
+    expect(bytes.readBigUInt64LE(at)).toBe(256n)
+    bytes.writeBigUInt64LE(128n, at)
+    bytes.writeBigUInt64LE(8192n, at + 8)
+    writeFileSync(gguf, bytes)
+    expect(() => Engine.load(gguf)).toThrow(/random-IQ2_XS\.gguf: token_embd\.weight: rows of 128 weights are not whole IQ2_XS blocks of 256/)
+  }, 120_000)
+
+  it('an IQ1_M file cut short inside its last tensor is refused, naming the tensor and the byte counts', () => {
+    const { gguf } = iqTwins('IQ1_M', 9002, () => true)
+    const last = readGguf(gguf).tensors.filter((x) => x.typeName === 'IQ1_M').at(-1)!
+    expect(last.bytes).toBe(((last.dims[0] * last.dims[1]) / 256) * 56)
+    expect(statSync(gguf).size).toBeGreaterThan(last.offset + last.bytes)
+    truncateSync(gguf, last.offset + last.bytes - 30)
+    expect(() => Engine.load(gguf)).toThrow(
+      new RegExp(`${last.name.replace(/\./g, '\\.')}: data \\(${last.bytes} bytes at ${last.offset}\\) runs past the end of the file \\(\\d+ bytes\\) — truncated download\\?`),
+    )
+  }, 120_000)
 })
