@@ -1099,7 +1099,14 @@ inline uint32_t u32_at(const uint8_t* p) {
 inline float half_at(const uint8_t* p) { return f16_to_f32(u16_at(p)); }
 // byte j (0‥7) of a grid point, as ggml reads it through a uint8_t pointer on a little-endian machine
 inline uint8_t grid_byte(uint64_t point, int j) { return (uint8_t)(point >> (8 * j)); }
-inline float sign_of(uint8_t signs, int j) { return (signs >> j) & 1 ? -1.f : 1.f; }
+// ±1 from sign bit j, as ggml multiplies by it — built from the bit rather than chosen by a branch: random signs
+// mispredict half the time, which ran IQ2/IQ3 decoding ~10× slower
+inline float sign_of(uint8_t signs, int j) {
+  const uint32_t u = 0x3f800000u | ((uint32_t)((signs >> j) & 1) << 31);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 // ggml's ksigns_iq2xs: 7 stored sign bits, the 8th making the count of minus signs even
 inline uint8_t even_signs(uint32_t seven) { return (uint8_t)(seven | ((uint32_t)__builtin_parity(seven) << 7)); }
 
