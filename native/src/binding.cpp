@@ -110,7 +110,9 @@ DType parse_dtype(Napi::Env env, Napi::Value v) {
   if (s == "Q6_K") return DT_Q6_K;
   for (int k = DT_IQ3_S; k <= DT_IQ1_M; k++)
     if (s == dtype_name((DType)k)) return (DType)k;
-  type_error(env, "unsupported dtype '" + s + "' (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are supported)");
+  type_error(env, "unsupported dtype '" + s +
+                      "' (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K and the IQ grid types IQ3_S, IQ3_XXS, IQ2_XXS, "
+                      "IQ2_XS, IQ2_S, IQ1_S, IQ1_M are supported)");
 }
 
 // ---- Step: a gradient held in factored form -------------------------------------------------------------------
