@@ -11,7 +11,8 @@ namespace {
 const int QK_K = 256;
 
 // The grids, as ggml-common.h defines them: each entry packs 8 (uint64) or 4 (uint32) one-byte values, the first
-// value in the lowest byte. iq2*: bytes 8, 25, 43; iq3*: odd multiples of 2 up to 62; iq1s: int8 −1, 0, 1.
+// value in the lowest byte. iq2*: bytes 8, 25, 43; iq3xxs: 4, 12, …, 52, 62; iq3s: odd 1‥15; iq1s: int8 −1, 0, 1 (no
+// grid value is 0 except iq1s's, which the ±1/8 delta shifts off zero).
 const uint64_t iq2xxs_grid[256] = {
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08,
     0x0808080808082b2b, 0x0808080808190819, 0x0808080808191908, 0x08080808082b0808,

@@ -2,7 +2,7 @@
 // against the scalar path, on random shapes. Prints one PASS/FAIL line per check and exits 1 on any failure.
 // Built by scripts/test-kernels.mjs natively and for arm64 (g++-aarch64-linux-gnu, run under qemu-aarch64-static):
 //   g++ -std=c++17 -O2 -Isrc test/kernel_test.cpp src/kernel_paths.cpp src/kernels_*.cpp src/kernels.cpp
-//       src/quants.cpp src/threads.cpp -pthread
+//       src/quants.cpp src/quants_iq.cpp src/threads.cpp -pthread
 #include <cmath>
 #include <cstdio>
 #include <cstring>
