@@ -16,6 +16,7 @@
         "src/kernels_scalar.cpp",
         "src/kernels.cpp",
         "src/quants.cpp",
+        "src/quants_iq.cpp",
         "src/factors.cpp",
         "src/model.cpp",
         "src/infer.cpp",

@@ -27,6 +27,7 @@ const units = [
   ['src/kernels_scalar.cpp', []],
   ['src/kernels.cpp', []],
   ['src/quants.cpp', []],
+  ['src/quants_iq.cpp', []],
   ['src/threads.cpp', []],
 ]
 if (isX86) {

@@ -9,7 +9,9 @@
 enum DType {
   DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_Q4_K = 5, DT_Q5_K = 6, DT_Q6_K = 7,
   DT_Q4_1 = 8, DT_Q5_0 = 9, DT_Q5_1 = 10, DT_Q2_K = 11, DT_Q3_K = 12, DT_IQ4_NL = 13, DT_IQ4_XS = 14, DT_MXFP4 = 15,
-  DT_TQ1_0 = 16, DT_TQ2_0 = 17
+  DT_TQ1_0 = 16, DT_TQ2_0 = 17,
+  // the IQ grid types (quants_iq.h)
+  DT_IQ3_S = 18, DT_IQ3_XXS = 19, DT_IQ2_XXS = 20, DT_IQ2_XS = 21, DT_IQ2_S = 22, DT_IQ1_S = 23, DT_IQ1_M = 24
 };
 
 static inline int dtype_size(DType t) { return t == DT_F32 ? 4 : 2; }

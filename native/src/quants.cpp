@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernel_paths.h"
+#include "quants_iq.h"
 
 namespace {
 const int QK = 32, QK_K = 256;
@@ -23,6 +24,10 @@ const TypeInfo TYPES[] = {
     {DT_Q5_0, "Q5_0", QK, 22},      {DT_Q5_1, "Q5_1", QK, 24},      {DT_Q2_K, "Q2_K", QK_K, 84},
     {DT_Q3_K, "Q3_K", QK_K, 110},   {DT_IQ4_NL, "IQ4_NL", QK, 18},  {DT_IQ4_XS, "IQ4_XS", QK_K, 136},
     {DT_MXFP4, "MXFP4", QK, 17},    {DT_TQ1_0, "TQ1_0", QK_K, 54},  {DT_TQ2_0, "TQ2_0", QK_K, 66},
+    // the IQ grid types (quants_iq.h decodes them)
+    {DT_IQ3_S, "IQ3_S", QK_K, 110}, {DT_IQ3_XXS, "IQ3_XXS", QK_K, 98}, {DT_IQ2_XXS, "IQ2_XXS", QK_K, 66},
+    {DT_IQ2_XS, "IQ2_XS", QK_K, 74}, {DT_IQ2_S, "IQ2_S", QK_K, 82},    {DT_IQ1_S, "IQ1_S", QK_K, 50},
+    {DT_IQ1_M, "IQ1_M", QK_K, 56},
 };
 const TypeInfo* info(DType t) {
   for (const TypeInfo& i : TYPES)

@@ -2,7 +2,7 @@
 // against the scalar path, on random shapes. Prints one PASS/FAIL line per check and exits 1 on any failure.
 // Built by scripts/test-kernels.mjs natively and for arm64 (g++-aarch64-linux-gnu, run under qemu-aarch64-static):
 //   g++ -std=c++17 -O2 -Isrc test/kernel_test.cpp src/kernel_paths.cpp src/kernels_*.cpp src/kernels.cpp
-//       src/quants.cpp src/threads.cpp -pthread
+//       src/quants.cpp src/quants_iq.cpp src/threads.cpp -pthread
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +13,7 @@
 #include "../src/kernel_paths.h"
 #include "../src/kernels.h"
 #include "../src/quants.h"
+#include "../src/quants_iq.h"
 #include "../src/threads.h"
 
 static int failures = 0, passes = 0;
@@ -61,6 +62,13 @@ static std::vector<uint8_t> random_blocks(DType t, int nblocks) {
     if (t == DT_TQ1_0) put(52);
     if (t == DT_TQ2_0) put(64);
     if (t == DT_MXFP4) p[0] = (uint8_t)irand(118, 128);  // E8M0 exponent: scales 2^-9 … 2^1
+    if (dtype_iq_grid(t) && t != DT_IQ1_M) put(0);
+    if (t == DT_IQ1_M) {  // the fp16 scale is spread over the top nibbles of the four u16 at byte 48
+      uint16_t h = f32_to_f16(uni() * 0.05f), sc[4];
+      std::memcpy(sc, p + 48, 8);
+      for (int k = 0; k < 4; k++) sc[k] = (uint16_t)((sc[k] & 0x0fff) | (((h >> (4 * k)) & 0xf) << 12));
+      std::memcpy(p + 48, sc, 8);
+    }
   }
   return b;
 }
@@ -69,7 +77,8 @@ static const char* tname(DType t) { return dtype_name(t); }
 
 // every block type
 static const DType QUANTISED[] = {DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q5_K,   DT_Q6_K,   DT_Q4_1,  DT_Q5_0,
-                                  DT_Q5_1, DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_TQ1_0, DT_TQ2_0};
+                                  DT_Q5_1, DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_TQ1_0, DT_TQ2_0,
+                                  DT_IQ3_S, DT_IQ3_XXS, DT_IQ2_XXS, DT_IQ2_XS, DT_IQ2_S, DT_IQ1_S, DT_IQ1_M};
 
 static void test_path(const std::string& path) {
   std::string why = kernels_set(path);

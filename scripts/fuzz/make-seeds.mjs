@@ -131,4 +131,22 @@ put(join(ts, 'config-json'), 'rope-parameters-gqa', JSON.stringify({ model_type:
   const hl = Number(shard.readBigUInt64LE(0))
   put(join(ts, 'safetensors-header'), 'organism-header-without-data', shard.subarray(0, 8 + hl))
 }
+
+// fuzz_dequantise: for each IQ grid type (enum order from DT_IQ3_S), 1 row of 1 block and 2 rows of 2 blocks of
+// random bytes with an ordinary fp16 scale (1/128) in every block — IQ1_M's spread over its scale words' top nibbles
+{
+  const iq = [['iq3_s', 110], ['iq3_xxs', 98], ['iq2_xxs', 66], ['iq2_xs', 74], ['iq2_s', 82], ['iq1_s', 50], ['iq1_m', 56]]
+  iq.forEach(([name, bytes], k) => {
+    for (const [rows, nb] of [[1, 1], [2, 4]]) {
+      const body = Buffer.alloc(nb * bytes)
+      for (let i = 0; i < body.length; i++) body[i] = Math.floor((rnd() + 1) * 128) & 255
+      for (let b = 0; b < nb; b++) {
+        const o = b * bytes, h = 0x2000
+        if (name === 'iq1_m') for (let q = 0; q < 4; q++) body[o + 49 + 2 * q] = (body[o + 49 + 2 * q] & 0x0f) | (((h >> (4 * q)) & 15) << 4)
+        else body.writeUInt16LE(h, o)
+      }
+      put(join(nat, 'fuzz_dequantise'), `${name}-${rows}x${nb}`, Buffer.concat([Buffer.from([k, rows - 1]), body]))
+    }
+  })
+}
 console.log('seeds written')

@@ -51,6 +51,7 @@ export const GGML_TYPES: Record<number, { name: string; blockElems: number; bloc
 export const ENGINE_GGML_TYPES = [
   'F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K',
   'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'IQ4_NL', 'IQ4_XS', 'MXFP4', 'TQ1_0', 'TQ2_0',
+  'IQ3_S', 'IQ3_XXS', 'IQ2_XXS', 'IQ2_XS', 'IQ2_S', 'IQ1_S', 'IQ1_M',
 ] as const
 export type EngineGgmlType = (typeof ENGINE_GGML_TYPES)[number]
 
