@@ -210,7 +210,10 @@ function runTarget(workerFile, name, pending) {
     w.on('message', (m) => {
       if (m.kind === 'finding') {
         console.log(`${name}: ${m.finding}`)
-        finish(`ts ${name}: FINDING, reproducer ${m.path}`, { target: name, path: m.path })
+        // the worker's own check after an input may see the memory cap crossed before this process's timer does:
+        // the same line either way
+        const what = m.rssMb === undefined ? '' : ` (memory: ${m.rssMb.toFixed(0)} MB > ${rssMb} MB)`
+        finish(`ts ${name}: FINDING${what}, reproducer ${m.path}`, { target: name, path: m.path })
       } else if (m.kind === 'done') {
         const note = pending ? ' (pending target)' : ''
         finish(`ts ${name}: ${replay ? `replayed: ${m.outcomes[0]}` : `clean, ${m.runs} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${m.outcomes.length} distinct outcomes, ${m.seeds} seeds`}${note}`)

@@ -102,6 +102,9 @@ function mask(s: string, dir: string): string {
   return s
     .split(dir)
     .join('<DATA>')
+    // the checkout's own path (the embedded organism lives in it): a clone elsewhere prints the same
+    .split(ROOT)
+    .join('<REPO>')
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<TIME>')
     .replace(/\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?/g, '<TIME>')
     .replace(/"(\w+Ms|ms)":\d+/g, '"$1":<MS>')

@@ -45,47 +45,48 @@ function main(a: WorkerArgs): void {
   const counters = new Int32Array(a.shared, 0, 2)
   const bytes = new Uint8Array(a.shared, SHARED_HEADER)
   mkdirSync(a.scratch, { recursive: true })
-  const outcome = (input: Buffer): { sig: string; finding?: string } => {
+  const outcome = (input: Buffer): { sig: string; finding?: string; rssMb?: number } => {
     const n = Math.min(input.length, MAX_INPUT)
     bytes.set(input.subarray(0, n))
     Atomics.store(counters, 1, n)
     Atomics.add(counters, 0, 1)
-    const overCap = (): string | undefined => {
+    const overCap = (): { sig: string; finding: string; rssMb: number } | undefined => {
       const rss = process.memoryUsage.rss() / (1 << 20)
-      return a.rssMb && rss > a.rssMb ? `the process is at ${rss.toFixed(0)} MB resident after this input, above the cap of ${a.rssMb} MB` : undefined
+      if (!a.rssMb || rss <= a.rssMb) return undefined
+      return { sig: 'finding', finding: `the process is at ${rss.toFixed(0)} MB resident after this input, above the cap of ${a.rssMb} MB`, rssMb: rss }
     }
     try {
       const what = target.run(input, a.scratch)
       const over = overCap()
-      if (over) return { sig: 'finding', finding: over }
+      if (over) return over
       return { sig: `ok${what ? `: ${what}` : ''}` }
     } catch (e) {
       const over = overCap()
-      if (over) return { sig: 'finding', finding: over }
+      if (over) return over
       const own = target.expected.some((c) => e instanceof c)
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : `thrown ${String(e)}`
       if (own) return { sig: msg.replace(/\d+/g, '#').replace(/"[^"]*"|\([^)]*\)|\[[^\]]*\]/g, '_').slice(0, 120) }
       return { sig: 'finding', finding: e instanceof Error ? (e.stack ?? msg) : msg }
     }
   }
-  const report = (input: Buffer, finding: string): void => {
+  const report = (input: Buffer, finding: string, rssMb?: number): void => {
     mkdirSync(a.findings, { recursive: true })
     const p = join(a.findings, `${a.target}-${createHash('sha1').update(input).digest('hex').slice(0, 12)}`)
     writeFileSync(p, input)
-    parentPort!.postMessage({ kind: 'finding', path: p, finding })
+    parentPort!.postMessage({ kind: 'finding', path: p, finding, rssMb })
   }
 
   if (a.replay) {
     const input = readFileSync(a.replay)
     const r = outcome(input)
-    parentPort!.postMessage(r.finding ? { kind: 'finding', path: a.replay, finding: r.finding } : { kind: 'done', runs: 1, seeds: 1, outcomes: [r.sig] })
+    parentPort!.postMessage(r.finding ? { kind: 'finding', path: a.replay, finding: r.finding, rssMb: r.rssMb } : { kind: 'done', runs: 1, seeds: 1, outcomes: [r.sig] })
     return
   }
   const pool: Buffer[] = corpusFiles(a.corpus).map((p) => readFileSync(p))
   const seen = new Set<string>()
   for (const input of pool) {
     const r = outcome(input)
-    if (r.finding) return report(input, r.finding)
+    if (r.finding) return report(input, r.finding, r.rssMb)
     seen.add(r.sig)
   }
   if (!pool.length) pool.push(Buffer.alloc(0))
@@ -99,7 +100,7 @@ function main(a: WorkerArgs): void {
     if (input.length > MAX_INPUT) continue
     const r = outcome(input)
     runs++
-    if (r.finding) return report(input, r.finding)
+    if (r.finding) return report(input, r.finding, r.rssMb)
     if (!seen.has(r.sig)) {
       seen.add(r.sig)
       pool.push(input) // a new outcome: mutate it further

@@ -5,8 +5,11 @@
 // naming the field, never silently ignored.
 import { statSync } from 'node:fs'
 import { fsProblem } from './fserrors'
+import { ModelFormatError, shownValue } from './modelFormatError'
 import { checkPretrainingTp, checkRopeFrequencies, checkRopeTheta, checkSpecialIds } from './configFields'
 import { openRegularFile, readModelJson } from './modelFiles'
+
+export { clipped, MAX_ERROR_CHARS, ModelFormatError, shownValue } from './modelFormatError'
 
 export interface LlamaConfig {
   vocab: number
@@ -57,30 +60,6 @@ export interface RopeScaling {
   originalMaxPositionEmbeddings?: number
   /** dynamic: the config's max_position_embeddings, the length up to which transformers keeps the base frequencies */
   maxPositionEmbeddings?: number
-}
-
-/** The longest error line a model file can produce; a longer one keeps its head and tail and says its length. */
-export const MAX_ERROR_CHARS = 1000
-
-export class ModelFormatError extends Error {
-  constructor(message: string) {
-    super(
-      message.length <= MAX_ERROR_CHARS
-        ? message
-        : `${message.slice(0, MAX_ERROR_CHARS - 300)}… (${message.length} characters in all) …${message.slice(-200)}`,
-    )
-    this.name = 'ModelFormatError'
-  }
-}
-
-/** A JSON value as an error shows it (clipped). */
-export function shownValue(v: unknown): string {
-  return clipped(JSON.stringify(v) ?? String(v))
-}
-
-/** A value from a file as an error shows it: whole when short, else its head and its size (a 50 MB tensor name). */
-export function clipped(value: string, max = 120): string {
-  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`
 }
 
 /** The engine indexes with 32-bit ints: a dimension past this cannot be addressed (and no real model has one). */

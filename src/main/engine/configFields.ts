@@ -2,7 +2,7 @@
 // as "prompt must contain token ids" at the first generate, "pretraining_tp": "1" as "pretraining_tp 1 is not
 // supported (only 1)", a RoPE base or factor of 1e±300 as "the weights or the step size overflow float32" at the first
 // forward. Each is refused when config.json is read, naming the file and the field.
-import { ModelFormatError } from './config'
+import { ModelFormatError } from './modelFormatError'
 
 /** bos_token_id / eos_token_id (a number or, for eos, a list): each id must be a token of the vocabulary. */
 export function checkSpecialIds(raw: Record<string, unknown>, vocab: number, file: string): void {

@@ -5,7 +5,7 @@
 // reader allocate gigabytes or recurse off the stack.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, Stats, statSync } from 'node:fs'
 import { basename, isAbsolute, resolve, sep } from 'node:path'
-import { ModelFormatError } from './config'
+import { ModelFormatError } from './modelFormatError'
 import { fsProblem } from './fserrors'
 
 const MiB = 1 << 20
