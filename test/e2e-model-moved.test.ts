@@ -64,4 +64,26 @@ describe('a checkpoint whose model moved where the lab does not look (item 13)',
     expect(await page.locator('[data-testid="model-row"]', { hasText: join(work, 'home') }).count()).toBe(0)
     expect(s.problems).toEqual([])
   }, 180_000)
+
+  it('moved again: re-running its step from History asks the same way, and re-runs on the model where it is now', async () => {
+    const again = join(work, 'further', 'tiny')
+    mkdirSync(join(again, '..'), { recursive: true })
+    renameSync(now, again)
+    await page.click('[data-testid="nav-history"]')
+    const row = page.locator('[data-testid="history-row"]').first()
+    await row.waitFor({ timeout: 30_000 })
+    const before = await page.locator('[data-testid="history-row"]').count()
+    await row.click()
+    await page.click('[data-testid="rerun-button"]')
+    await page.waitForSelector('[data-testid="locate-model"]', { timeout: 60_000 })
+    expect(await page.locator('[role=alert]').allTextContents()).toContainEqual(
+      expect.stringMatching(/^run \d+: its model "tiny" \(fingerprint [0-9a-f]{12}\) is no longer at .*far\/away\/tiny and is not in /),
+    )
+    await page.click('[data-testid="locate-model-button"]')
+    await page.fill('[data-testid="locate-model-path"]', again)
+    await page.click('[data-testid="locate-model-open"]')
+    await expect.poll(() => page.locator('[data-testid="history-row"]').count(), { timeout: 60_000 }).toBe(before + 1)
+    expect(await page.locator('[data-testid="locate-model"]').count()).toBe(0)
+    expect(s.problems).toEqual([])
+  }, 180_000)
 })
