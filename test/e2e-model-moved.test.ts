@@ -2,7 +2,8 @@
 // tiny model whose folder then moved where the lab does not look. Exporting it from the Checkpoints view fails with the
 // lab's words and the error kind modelMissing; the page offers "Locate model folder…", the user gives the folder where
 // the model is now (the Models view's open-by-path, in browser mode), the lab re-points the model by its fingerprint
-// and the export is tried again and succeeds. Screenshot of the prompt into the test's temporary folder.
+// and the export is tried again and succeeds. Moved again: History's re-run of its step, and the Lab's sweep on the
+// checkpoint as base, ask the same way. Screenshot of the prompt into the test's temporary folder.
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -84,6 +85,34 @@ describe('a checkpoint whose model moved where the lab does not look (item 13)',
     await page.click('[data-testid="locate-model-open"]')
     await expect.poll(() => page.locator('[data-testid="history-row"]').count(), { timeout: 60_000 }).toBe(before + 1)
     expect(await page.locator('[data-testid="locate-model"]').count()).toBe(0)
+    expect(s.problems).toEqual([])
+  }, 180_000)
+
+  it('moved once more: a sweep on the checkpoint as base in the Lab asks the same way, and runs', async () => {
+    const once = join(work, 'once-more', 'tiny')
+    mkdirSync(join(once, '..'), { recursive: true })
+    renameSync(join(work, 'further', 'tiny'), once)
+    await page.click('[data-testid="nav-checkpoints"]')
+    await page.locator('[data-testid="checkpoint-item"]', { hasText: 'hamlet' }).locator('[data-testid="use-as-base"]').click()
+    await page.waitForSelector('[data-testid="run-button"]')
+    await page.fill('[data-testid="step-size-input"]', '0, 0.03')
+    await page.click('[data-testid="run-button"]')
+    await page.waitForSelector('[data-testid="locate-model"]', { timeout: 60_000 })
+    expect(await page.textContent('[data-testid="lab-error"]')).toMatch(/^checkpoint "hamlet": its model "tiny" \(fingerprint [0-9a-f]{12}\) is no longer at .*further\/tiny /)
+    await page.click('[data-testid="locate-model-button"]')
+    await page.fill('[data-testid="locate-model-path"]', once)
+    await page.click('[data-testid="locate-model-open"]')
+    await page.waitForFunction(
+      () => {
+        const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(a: string): string | null }> } }).document
+        const ths = Array.from(doc.querySelectorAll('[data-testid="sweep-table"] thead th[data-lr]'))
+        return ths.length === 2 && ths.every((t) => (t.getAttribute('class') ?? '').includes('st-done'))
+      },
+      undefined,
+      { timeout: 120_000 },
+    )
+    expect(await page.locator('[data-testid="locate-model"]').count()).toBe(0)
+    expect(await page.locator('[data-testid="lab-error"]').count()).toBe(0)
     expect(s.problems).toEqual([])
   }, 180_000)
 })
