@@ -36,7 +36,13 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(__dirname, 'src/renderer'),
-    resolve: { alias: shared },
+    resolve: {
+      alias: [
+        { find: '@shared', replacement: shared['@shared'] },
+        // Vue with every template interpolation shown through the one rule for control and bidi characters
+        { find: /^vue$/, replacement: resolve(__dirname, 'src/renderer/display/vue.ts') },
+      ],
+    },
     plugins: [vue()],
     build: {
       outDir: 'out/renderer',

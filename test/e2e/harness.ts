@@ -33,13 +33,15 @@ export interface Session {
   close(): Promise<void>
 }
 
-/** A fresh data directory, its server, and a Chromium page on it (downloads accepted). */
-export async function openSession(): Promise<Session> {
+/** A fresh data directory (`prepare` may fill it before the server starts), its server, and a Chromium page on it
+ *  (downloads accepted). */
+export async function openSession(prepare?: (dataDir: string) => Promise<void> | void): Promise<Session> {
   for (const f of ['out/renderer/index.html', 'out/main/cli.js', 'out/main/labWorker.js'])
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: build first (npm run build)`)
   mkdirSync(SHOTS, { recursive: true })
   const dataDir = tmp('soliloquy-e2e-data-')
   const profile = tmp('soliloquy-e2e-chromium-')
+  await prepare?.(dataDir)
   const browser = await findChromium()
   const { child, url } = await startServe(dataDir)
   let ctx: BrowserContext | null = null

@@ -5,6 +5,7 @@ import { errorMessage, type CallError, type ErrorKind } from '../../shared/api'
 import { ModelFormatError } from '../engine/config'
 import { CancelledError, InputError } from '../engine/engine'
 import { CheckpointError } from '../lab/checkpoints/error'
+import { ModelMissingError } from '../lab/modelLocation'
 
 /** An error that already knows its kind: answered by the lab process, or raised by a router. */
 export class LabCallError extends Error {
@@ -21,6 +22,7 @@ export class LabCallError extends Error {
 export function errorKind(e: unknown): ErrorKind {
   if (e instanceof LabCallError) return e.kind
   if (e instanceof CancelledError) return 'cancelled'
+  if (e instanceof ModelMissingError) return 'modelMissing'
   if (e instanceof InputError || e instanceof CheckpointError) return 'input'
   if (e instanceof ModelFormatError) return 'model'
   return 'internal'

@@ -555,7 +555,8 @@ export class Lab {
       throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
     } else {
       const m = getModel(this.db, run.modelId)
-      model = m && m.embedded !== 1 ? m.path : null
+      // where the model is now: found again by fingerprint if it moved, else refused as missing (the app asks)
+      model = m && m.embedded !== 1 ? this.targets.loadById(m.id, `run ${run.id}`).row.path : null
     }
     const args = {
       model,

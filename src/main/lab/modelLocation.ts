@@ -99,10 +99,18 @@ function holds(path: string, fingerprint: string): boolean {
   }
 }
 
+/** A model found nowhere: a wrong request (InputError) of its own kind, so that the app can ask for the folder. */
+export class ModelMissingError extends InputError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ModelMissingError'
+  }
+}
+
 /** The refusal when a model is found nowhere: what it was, where it was, where the lab looked, and what to do. */
-export function modelMissingError(why: string, row: ModelRow, given: string[], db: DB): InputError {
+export function modelMissingError(why: string, row: ModelRow, given: string[], db: DB): ModelMissingError {
   const looked = searchDirs(db, given, row)
-  return new InputError(
+  return new ModelMissingError(
     `${why}: its model ${row.name ? `"${row.name}" ` : ''}(fingerprint ${row.fingerprint.slice(0, 12)}) is no longer at ${row.path} ` +
       `and is not in ${looked.join(', ')}; pass the folder that holds it now with --models DIR (CLI), or open the model's folder ` +
       `again in Models (the app) — its checkpoints follow it`,

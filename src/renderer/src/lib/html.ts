@@ -3,10 +3,12 @@
 // name, a lesson's phrase, a token's text — must be escaped: a folder named `x<img src=x onerror=…>` would otherwise
 // put a live element in the page. Markup is written only in the template's literal parts; every `${value}` is escaped
 // unless it is itself the result of `html` (a list of escaped lines joined, say).
+import { escapeUnsafe } from '@shared/textSafety'
 
-/** Text as HTML text or attribute content: & < > " ' replaced by their entities. */
+/** Text as HTML text or attribute content: & < > " ' replaced by their entities, control and bidi characters shown as
+ * `\uXXXX` (the one rule of src/shared/textSafety.ts, as in the templates: src/renderer/display/vue.ts). */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+  return escapeUnsafe(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
 /** Markup built by `html` (its values already escaped): inserted as it is into another `html` template. */

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { CheckpointRecord, ExportDtype, ExportFormat, ExportResult } from '@shared/api'
-import { api, messageOf, newJobId } from '../api/client'
+import { api, ApiError, messageOf, newJobId } from '../api/client'
 import type { ProgressMessage } from '@shared/api'
 
 export interface TreeNode {
@@ -16,6 +16,14 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
   const trash = ref<CheckpointRecord[]>([])
   const loading = ref(false)
   const error = ref<string | null>(null)
+  /** when the last error was a model that moved and was not found (kind modelMissing): the action, to try again once
+   *  the user has located the model's folder (LocateModel) */
+  const missingModelRetry = ref<(() => Promise<unknown>) | null>(null)
+  /** shows a failed action's words; keeps `again` when what failed was a missing model */
+  function failed(e: unknown, again: () => Promise<unknown>): void {
+    error.value = messageOf(e)
+    missingModelRetry.value = e instanceof ApiError && e.kind === 'modelMissing' ? again : null
+  }
   const message = ref<string | null>(null)
   const busy = ref<number | null>(null)
   const exportProgress = ref<ProgressMessage | null>(null)
@@ -70,13 +78,14 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
   /** An action on checkpoint `id`: marks it busy, clears the last error, and shows a failure in words. */
   async function act(id: number, f: () => Promise<void>): Promise<boolean> {
     error.value = null
+    missingModelRetry.value = null
     busy.value = id
     try {
       await f()
       await refresh()
       return true
     } catch (e) {
-      error.value = messageOf(e)
+      failed(e, () => act(id, f))
       return false
     } finally {
       busy.value = null
@@ -114,6 +123,7 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
   /** Exports checkpoint `id` as a merged HF directory, a merged GGUF file or a PEFT adapter (format default hf). */
   async function exportTo(id: number, outDir: string, o: { format?: ExportFormat; dtype?: ExportDtype } = {}): Promise<ExportResult | null> {
     error.value = null
+    missingModelRetry.value = null
     message.value = null
     busy.value = id
     const job = newJobId('export')
@@ -129,7 +139,7 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
       message.value = `exported to ${r.dir} as a ${what} (${r.dtype}): ${r.files.join(', ')} (${(r.bytes / 1e6).toFixed(1)} MB)`
       return r
     } catch (e) {
-      error.value = messageOf(e)
+      failed(e, () => exportTo(id, outDir, o))
       return null
     } finally {
       busy.value = null
@@ -141,5 +151,5 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     if (exportJob.value) await api().cancel(exportJob.value)
   }
 
-  return { list, trash, restore, purge, tree, loading, error, message, busy, exportProgress, exportJob, refresh, save, rename, remove, exportTo, cancelExport }
+  return { list, trash, restore, purge, tree, loading, error, missingModelRetry, message, busy, exportProgress, exportJob, refresh, save, rename, remove, exportTo, cancelExport }
 })

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult, type TokenCount } from '@shared/api'
-import { api, isCancelled, messageOf, newJobId } from '../api/client'
+import { api, ApiError, isCancelled, messageOf, newJobId } from '../api/client'
 import { allRuns } from '../api/pages'
 import { useModelsStore } from './models'
 import { maxTokensProblem, textProblem } from '../lib/validate'
@@ -32,6 +32,8 @@ export const useLabStore = defineStore('lab', () => {
   const jobId = ref<string | null>(null)
   const progress = ref<ProgressMessage | null>(null)
   const error = ref<string | null>(null)
+  /** the last run failed because its model (or base checkpoint's model) moved out of sight: LocateModel runs it again */
+  const modelMissing = ref(false)
   const result = ref<SweepResult | null>(null)
   /** runs shown in the table (the result, or the runs of a cancelled/failed sweep) */
   const runs = ref<RunRecord[]>([])
@@ -180,6 +182,7 @@ export const useLabStore = defineStore('lab', () => {
     if (running.value || !canRun.value) return
     restoredFrom.value = null
     error.value = null
+    modelMissing.value = false
     outcome.value = null
     result.value = null
     runs.value = []
@@ -209,6 +212,7 @@ export const useLabStore = defineStore('lab', () => {
       }
       outcome.value = cancelled ? 'cancelled' : 'failed'
       error.value = cancelled ? null : msg
+      modelMissing.value = e instanceof ApiError && e.kind === 'modelMissing'
     } finally {
       running.value = false
       jobId.value = null
@@ -235,7 +239,7 @@ export const useLabStore = defineStore('lab', () => {
   return {
     tokens, tokenError, effectiveMaxSeq, tokenCountOf,
     modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restrictGroups, layerFrom, layerTo, layerCount, restrictProblem, restriction, restoredFrom, defaultsFrom,
-    running, jobId, progress, error, result, runs, outcome, model, reference,
+    running, jobId, progress, error, modelMissing, result, runs, outcome, model, reference,
     init, seqFor, applyPreset, selectModel, useCheckpointAsBase, run, cancel, loadRun,
   }
 })
