@@ -17,6 +17,7 @@ import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
 import { quantiseQ4_0Ref, quantiseQ4K, quantiseQ4KRef, quantiseQ6KRef } from '../tools/bench/kquants'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
+import { quantise } from './ggml'
 import { ORGANISM, rng, tmp, TinyConfig, writeTinyModel } from './helpers'
 
 const addon = loadAddon()
@@ -99,6 +100,14 @@ describe('the export quantisers equal ggml reference quantisers (tools/bench/kqu
       }
       expect(zeroScale).toBe(2)
     })
+
+  it('Q4_0 and Q8_0 also equal the older, separately written reference ports of test/ggml.ts', () => {
+    for (const t of ['Q4_0', 'Q8_0'] as const)
+      for (const [what, x] of rows()) {
+        const at = firstDiff(addon.quantise(t, x), new Uint8Array(quantise(t, x, 256).bytes))
+        expect(at, `${t}, ${what}: first differing byte`).toBe(-1)
+      }
+  })
 
   it('Q4_K: the reference search (make_qkx2_quants) is what is computed — less error than plain min/max scales', () => {
     // the bench's simple Q4_K quantiser (kquants.ts quantiseQ4K: no search) on the same rows: a different, valid
