@@ -1,6 +1,9 @@
-// A simple quantiser to ggml's Q4_K and Q6_K block formats (layouts in native/src/quants.h), for the benchmark's
-// Q4_K_M-shaped file: per sub-block min/max (Q4_K) or signed max (Q6_K), 6-bit / 8-bit sub-block scales, no search
-// for the error-minimising scale as llama-quantize does. The bytes are valid blocks any ggml reader decodes.
+// Quantisers to ggml's block formats (layouts in native/src/quants.h), in two kinds:
+// - quantiseQ4K / quantiseQ6K: simple ones for the benchmark's Q4_K_M-shaped file and the tests' files: per
+//   sub-block min/max (Q4_K) or signed max (Q6_K), 6-bit / 8-bit sub-block scales, no search for the
+//   error-minimising scale as llama-quantize does. The bytes are valid blocks any ggml reader decodes.
+// - quantiseQ4_0Ref / quantiseQ4KRef / quantiseQ6KRef (below): ggml's reference quantisers, the independent check
+//   of what GGUF export writes.
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
 
