@@ -9,7 +9,8 @@
 //         scales as int8 multiples of one fp16 super-scale, then q re-rounded against them
 // Every operation is the reference's fp32 operation in the reference's order: byte equality with it (and with the
 // independent TypeScript port in tools/bench/kquants.ts, test/engine-gguf-export-quant.test.ts) depends on it, so
-// the compiler may not fuse a·b + c into one rounding here.
+// the compiler may not fuse a·b + c into one rounding here (GCC fuses by default where the target has FMA: an arm64
+// build of this file without the pragma below writes other bytes than x86-64; with it, the same bytes).
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)
