@@ -17,6 +17,7 @@
         "src/kernels.cpp",
         "src/quants.cpp",
         "src/quants_iq.cpp",
+        "src/quantise.cpp",
         "src/factors.cpp",
         "src/model.cpp",
         "src/infer.cpp",

@@ -8,9 +8,10 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
 import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { Lab } from '../src/main/lab/lab'
 import { labClient } from '../src/main/lab/methods'
-import { ensureCurrentBuild, expectSameIds, ORGANISM, reference, referenceAt, ROOT, tmp } from './helpers'
+import { ensureCurrentBuild, expectSameIds, ORGANISM, reference, referenceAt, ROOT, tmp, writeTinyModel } from './helpers'
 import { organismMetaTensors, ORGANISM_PARAMS, writeMetaDir } from './pth-writer'
 
 const BIN = join(ROOT, 'bin', 'soliloquy.js')
@@ -97,6 +98,35 @@ describe('soliloquy export --format hf|gguf|peft', () => {
       expect(e.stderr, args.join(' ')).toMatch(msg)
     }
     expect(leftovers(parent).sort()).toEqual(['hamlet-q8.gguf', 'hamlet.gguf'])
+  })
+
+  it('gguf --dtype Q4_0 | Q4_K | Q6_K: every matrix in the type, the file generates; fallbacks are printed as notes', () => {
+    const parent = tmp('soliloquy-export-gguf-q-')
+    for (const dtype of ['Q4_0', 'Q4_K', 'Q6_K']) {
+      const out = join(parent, `hamlet-${dtype}.gguf`)
+      const r = json<{ format: string; dtype: string; notes: string[] }>(
+        run('export', 'hamlet', '--format', 'gguf', '--dtype', dtype.toLowerCase(), '--out', out, '--json'),
+      )
+      expect(r).toMatchObject({ format: 'gguf', dtype, notes: [] })
+      const g = readGguf(out)
+      expect(new Set(g.tensors.filter((t) => t.dims.length === 2).map((t) => t.typeName)), dtype).toEqual(new Set([dtype]))
+      expect(json<{ run: RunJson }>(run('generate', '--model', out, '--max-gen', '8', '--json')).run.outputIds).toHaveLength(8)
+    }
+    // a model whose rows (64) are not whole K-quant blocks: Q8_0 instead, said in a note
+    const tiny = writeTinyModel(tmp(), { dim: 64, ffn: 128, layers: 1, heads: 2, kvHeads: 2, tied: false, seed: 3 })
+    const t = run('export', '--model', tiny, '--format', 'gguf', '--dtype', 'Q4_K', '--out', join(parent, 'tiny.gguf'))
+    expect(t.code, t.stderr).toBe(0)
+    expect(t.stdout).toMatch(/^exported the model merged as a GGUF file \(Q4_K\) to /)
+    expect(t.stdout).toMatch(/\nnote: \d+ of the matrices written as Q8_0, not Q4_K: their rows are not whole Q4_K blocks of 256 weights \(llama\.cpp's quantiser would write Q5_0, which this export does not write\): .*blk\.0\.attn_q\.weight \(rows of 64\)/)
+    const cases: [string[], RegExp][] = [
+      [['export', 'hamlet', '--format', 'hf', '--dtype', 'Q4_K', '--out', join(parent, 'x')], /Data type: Q4_K is not available for hf \(use F32, F16, BF16\)/],
+      [['export', 'hamlet', '--format', 'gguf', '--dtype', 'Q5_K', '--out', join(parent, 'x.gguf')], /--dtype must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K \(got Q5_K\)/],
+    ]
+    for (const [args, msg] of cases) {
+      const e = run(...args)
+      expect(e.code, args.join(' ')).toBe(1)
+      expect(e.stderr, args.join(' ')).toMatch(msg)
+    }
   })
 
   it('the base model (no checkpoint) exports too, and a PEFT adapter’s B·A is the merged change; its KL is printed', () => {

@@ -37,9 +37,9 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     const item = page.locator('[data-testid="checkpoint-item"][data-name="hamlet"]')
     await item.locator('[data-testid="export-open"]').click()
     await item.locator('[data-testid="export-format"]').selectOption('gguf')
-    // the dtype choices follow the format: Q8_0 is offered for GGUF only
+    // the dtype choices follow the format: the GGUF block types (Q8_0, Q6_K, Q4_K, Q4_0) are offered for GGUF only
     const dtypes = await item.locator('[data-testid="export-dtype"] option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value))
-    expect(dtypes).toEqual(['', 'F16', 'F32', 'BF16', 'Q8_0'])
+    expect(dtypes).toEqual(['', 'F16', 'F32', 'BF16', 'Q8_0', 'Q6_K', 'Q4_K', 'Q4_0'])
     await item.locator('[data-testid="export-dtype"]').selectOption('Q8_0')
     const out = join(work, 'hamlet-q8.gguf')
     await item.locator('[data-testid="export-dir"]').fill(out)
@@ -63,6 +63,18 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     const hf = await item.locator('[data-testid="export-dtype"] option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value))
     expect(hf).toEqual(['', 'F32', 'F16', 'BF16'])
     expect(existsSync(out)).toBe(true)
+    // a merged step in a size users keep: Q4_K, every matrix of the organism (rows of 256 and 768) in that type
+    // (the form is still open: the HF choice above exported nothing)
+    await item.locator('[data-testid="export-format"]').selectOption('gguf')
+    await item.locator('[data-testid="export-dtype"]').selectOption('Q4_K')
+    const q4k = join(work, 'hamlet-q4k.gguf')
+    await item.locator('[data-testid="export-dir"]').fill(q4k)
+    await item.locator('[data-testid="export-button"]').click()
+    await expect.poll(() => page.locator('[data-testid="checkpoint-message"]').textContent(), { timeout: 60_000 }).toMatch(/^exported to .*hamlet-q4k\.gguf as a GGUF file \(Q4_K\)/)
+    const k = readGguf(q4k)
+    expect(new Set(k.tensors.filter((t) => t.dims.length === 2).map((t) => t.typeName))).toEqual(new Set(['Q4_K']))
+    // nothing fell back: no notes shown
+    expect(await item.locator('[data-testid="export-notes"]').count()).toBe(0)
   }, 120_000)
 
   it('the Models view opens that .gguf file and shows its format, tokenizer, tensor types and memory estimate', async () => {

@@ -2,7 +2,7 @@
 // header text and step size over the tiny model, written to a temporary file that is removed after each input (never
 // /dev/null: the export renames its file over the target, and as root that replaced the device by a plain file).
 // Input: u8 n_names, then per name u8 (< 200: index into the model's tensor names; else a raw name of that many
-// bytes − 200 from the input); u8 dtype; f32 coef; the rest is the header text.
+// bytes − 200 from the input); u8 dtype (the first 8 types); f32 coef; the rest is the header text.
 #include <unistd.h>
 
 #include <cstdio>
@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       r.n -= len;
     }
   }
-  DType dt = (DType)(r.get<uint8_t>() % 3);
+  // F32, F16, BF16 and the quantised types (Q8_0, Q4_0, Q4_K, Q6_K; Q5_K: the refusal of a type export cannot write)
+  DType dt = (DType)(r.get<uint8_t>() % 8);
   float coef = r.get<float>();
   std::string header((const char*)r.p, r.left());
   // each tensor at the next offset after the header, in the chosen dtype (materialise_file's GGUF-era signature)

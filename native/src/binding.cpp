@@ -643,6 +643,21 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 dequantise_blocks(t, b.Data(), n / be, out.Data());
                 return out;
               }));
+  // quantise(dtype, Float32Array) → Uint8Array: the export's quantisers (quantise.cpp), exposed for format tests
+  exports.Set("quantise", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                Napi::Env env = info.Env();
+                DType t = parse_dtype(env, info[0]);
+                if (!dtype_quantised(t) || !dtype_writable(t))
+                  type_error(env, std::string("quantise: cannot quantise to ") + dtype_name(t));
+                if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+                  type_error(env, "quantise: weights must be a Float32Array");
+                Napi::Float32Array x = info[1].As<Napi::Float32Array>();
+                int64_t n = (int64_t)x.ElementLength();
+                if (n % dtype_block_elems(t) != 0) type_error(env, "quantise: the weights are not whole blocks");
+                Napi::Uint8Array out = Napi::Uint8Array::New(env, dtype_row_bytes(t, n));
+                quantise_row(t, x.Data(), out.Data(), n);
+                return out;
+              }));
   // kernelInfo() → { path, available, features, threads }: the kernel path in use (kernel_paths.h), the paths this
   // CPU can run, the CPU features the dispatcher read, and the worker threads products run on
   exports.Set("kernelInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

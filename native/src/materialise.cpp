@@ -1,5 +1,5 @@
 // Dense weights of a view, streamed tensor by tensor into a file whose header the caller wrote (safetensors or GGUF):
-// each tensor at its byte offset, in F32, F16, BF16 or Q8_0, q/k rows optionally reordered into Meta's interleaved
+// each tensor at its byte offset, in F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K (quantise.cpp), q/k rows optionally reordered into Meta's interleaved
 // RoPE order. Never holds more than one block of rows in fp32; the file is written beside the target and renamed
 // into place at the end, so a failed or cancelled export leaves nothing half-written.
 #include <algorithm>
@@ -92,7 +92,7 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
   for (const OutTensor& t : tensors) {
     targets.push_back(resolve(m, t.name));
     const int be = dtype_block_elems(t.dtype);
-    if (t.dtype != DT_F32 && t.dtype != DT_F16 && t.dtype != DT_BF16 && t.dtype != DT_Q8_0)
+    if (!dtype_writable(t.dtype))
       throw std::runtime_error(std::string("cannot export to ") + dtype_name(t.dtype));
     if (targets.back().cols % be != 0)
       throw std::runtime_error(t.name + ": rows of " + std::to_string(targets.back().cols) + " weights are not whole " +
@@ -143,8 +143,8 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
           write_all(fp, block.data(), nb, path);
         } else {
           bytes.resize(nb);
-          if (ot.dtype == DT_Q8_0) {
-            quantise_row_q8_0(block.data(), bytes.data(), (int64_t)n);  // rows are whole blocks: one long row
+          if (dtype_quantised(ot.dtype)) {
+            quantise_row(ot.dtype, block.data(), bytes.data(), (int64_t)n);  // rows are whole blocks: one long row
           } else {
             uint16_t* h = (uint16_t*)bytes.data();
             for (size_t i = 0; i < n; i++) h[i] = ot.dtype == DT_F16 ? f32_to_f16(block[i]) : f32_to_bf16(block[i]);

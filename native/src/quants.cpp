@@ -1,5 +1,5 @@
-// ggml's block types (layouts in quants.h): sizes, names, the dispatch of their decoding (kernels_isa.inc) and the
-// Q8_0 quantiser used when exporting to GGUF.
+// ggml's block types (layouts in quants.h): sizes, names and the dispatch of their decoding (kernels_isa.inc); the
+// quantisers of GGUF export are in quantise.cpp.
 #include "quants.h"
 
 #include <cmath>
@@ -69,17 +69,4 @@ std::string dtype_names() {
 // the decoding itself is a kernel (kernels_isa.inc), compiled per instruction set
 void dequantise_blocks(DType t, const void* blocks, int64_t nblocks, float* out) {
   kern()->dequantise_blocks(t, (const uint8_t*)blocks, nblocks, out);
-}
-
-void quantise_row_q8_0(const float* x, void* out, int64_t n) {
-  uint8_t* b = (uint8_t*)out;
-  for (int64_t i = 0; i < n / QK; i++, x += QK, b += 34) {
-    float amax = 0;
-    for (int j = 0; j < QK; j++) amax = std::fmax(amax, std::fabs(x[j]));
-    const float d = amax / 127.f;
-    const float id = d != 0.f ? 1.f / d : 0.f;
-    uint16_t h = f32_to_f16(d);
-    std::memcpy(b, &h, 2);
-    for (int j = 0; j < QK; j++) ((int8_t*)(b + 2))[j] = (int8_t)std::roundf(x[j] * id);
-  }
 }

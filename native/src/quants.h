@@ -45,5 +45,13 @@ std::string dtype_names();
 // out[nblocks · block_elems] = the weights of `nblocks` consecutive blocks starting at `blocks`
 void dequantise_blocks(DType t, const void* blocks, int64_t nblocks, float* out);
 
-// Q8_0 with ggml's reference rounding (quantize_row_q8_0_ref): d = max|x|/127, q = round(x/d). n % 32 == 0.
+// The quantisers of GGUF export (quantise.cpp), each ggml's reference quantiser (quantize_row_*_ref): n weights,
+// n a multiple of the type's block, into n / block_elems blocks at `out`.
 void quantise_row_q8_0(const float* x, void* out, int64_t n);
+void quantise_row_q4_0(const float* x, void* out, int64_t n);
+void quantise_row_q4_K(const float* x, void* out, int64_t n);
+void quantise_row_q6_K(const float* x, void* out, int64_t n);
+// the one above for `t` (Q8_0, Q4_0, Q4_K, Q6_K); any other type throws, naming it
+void quantise_row(DType t, const float* x, void* out, int64_t n);
+// the types an export can write: F32, F16, BF16 and the four above
+bool dtype_writable(DType t);

@@ -1,6 +1,9 @@
-// A simple quantiser to ggml's Q4_K and Q6_K block formats (layouts in native/src/quants.h), for the benchmark's
-// Q4_K_M-shaped file: per sub-block min/max (Q4_K) or signed max (Q6_K), 6-bit / 8-bit sub-block scales, no search
-// for the error-minimising scale as llama-quantize does. The bytes are valid blocks any ggml reader decodes.
+// Quantisers to ggml's block formats (layouts in native/src/quants.h), in two kinds:
+// - quantiseQ4K / quantiseQ6K: simple ones for the benchmark's Q4_K_M-shaped file and the tests' files: per
+//   sub-block min/max (Q4_K) or signed max (Q6_K), 6-bit / 8-bit sub-block scales, no search for the
+//   error-minimising scale as llama-quantize does. The bytes are valid blocks any ggml reader decodes.
+// - quantiseQ4_0Ref / quantiseQ4KRef / quantiseQ6KRef (below): ggml's reference quantisers, the independent check
+//   of what GGUF export writes.
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
 
@@ -116,4 +119,232 @@ export function quantiseQ6K(x: Float32Array, o: number, out: Uint8Array, at: num
   for (let j = 0; j < 16; j++) out[at + 192 + j] = sc16[j] & 0xff
   out[at + 208] = dh & 0xff
   out[at + 209] = dh >> 8
+}
+
+// ggml's reference quantisers (quantize_row_q4_0_ref, quantize_row_q4_K_ref, quantize_row_q6_K_ref in ggml-quants.c,
+// what llama-quantize runs without an importance matrix), ported from their description to TypeScript: every
+// operation is an fp32 operation (Math.fround after each, in the reference's order), so these give the reference's
+// bytes. They are the independent check of the engine's own quantisers (native/src/quantise.cpp), which GGUF export
+// runs (test/engine-gguf-export-quant.test.ts).
+const F = Math.fround
+const nearestF = new Float32Array(1)
+const nearestI = new Int32Array(nearestF.buffer)
+/** ggml's nearest_int: the integer left in the low mantissa bits of v + 1.5·2²³ (ties to even) */
+function nearestInt(v: number): number {
+  nearestF[0] = v + 12582912
+  return (nearestI[0] & 0x007fffff) - 0x00400000
+}
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v)
+function putHalf(out: Uint8Array, at: number, h: number): void {
+  out[at] = h & 0xff
+  out[at + 1] = h >> 8
+}
+
+/** n weights (n % 32 = 0) at x[o …] → n/32 Q4_0 blocks of 18 bytes at out[at …], as quantize_row_q4_0_ref */
+export function quantiseQ4_0Ref(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
+  for (let b = 0; b < n / 32; b++, o += 32, at += 18) {
+    let amax = 0, max = 0
+    for (let j = 0; j < 32; j++)
+      if (amax < Math.abs(x[o + j])) { amax = Math.abs(x[o + j]); max = x[o + j] }
+    const d = F(max / -8)
+    const id = d ? F(1 / d) : 0
+    putHalf(out, at, toHalf(d))
+    for (let j = 0; j < 16; j++) {
+      // C's (int8_t)(float): truncation toward zero, then the low byte as signed; clamped above at 15
+      const t0 = (Math.trunc(F(F(x[o + j] * id) + 8.5)) << 24) >> 24
+      const t1 = (Math.trunc(F(F(x[o + 16 + j] * id) + 8.5)) << 24) >> 24
+      out[at + 2 + j] = (Math.min(15, t0) & 0xff) | ((Math.min(15, t1) << 4) & 0xff)
+    }
+  }
+}
+
+const kL = new Uint8Array(256)
+const kLaux = new Uint8Array(32)
+const kW = new Float32Array(32)
+const kScales = new Float32Array(16)
+const kMins = new Float32Array(8)
+
+/** make_qkx2_quants with squared error: levels into L[lo …], returns [scale, the_min] */
+function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, w: Float32Array, L: Uint8Array, lo: number,
+  rmin: number, rdelta: number, nstep: number): [number, number] {
+  let min = x[o], max = x[o]
+  let sumW = w[0]
+  let sumX = F(sumW * x[o])
+  for (let i = 1; i < n; i++) {
+    if (x[o + i] < min) min = x[o + i]
+    if (x[o + i] > max) max = x[o + i]
+    sumW = F(sumW + w[i])
+    sumX = F(sumX + F(w[i] * x[o + i]))
+  }
+  if (min > 0) min = 0
+  if (max === min) {
+    L.fill(0, lo, lo + n)
+    return [0, -min]
+  }
+  let iscale = F(nmax / F(max - min))
+  let scale = F(1 / iscale)
+  let bestError = 0
+  for (let i = 0; i < n; i++) {
+    L[lo + i] = clamp(nearestInt(F(iscale * F(x[o + i] - min))), 0, nmax)
+    let diff = F(F(F(scale * L[lo + i]) + min) - x[o + i])
+    diff = F(diff * diff)
+    bestError = F(bestError + F(w[i] * diff))
+  }
+  for (let is = 0; is <= nstep; is++) {
+    iscale = F(F(F(rmin + F(rdelta * is)) + nmax) / F(max - min))
+    let sumL = 0, sumL2 = 0, sumXL = 0
+    for (let i = 0; i < n; i++) {
+      const l = clamp(nearestInt(F(iscale * F(x[o + i] - min))), 0, nmax)
+      kLaux[i] = l
+      const wl = F(w[i] * l)
+      sumL = F(sumL + wl)
+      sumL2 = F(sumL2 + F(wl * l))
+      sumXL = F(sumXL + F(wl * x[o + i]))
+    }
+    const D = F(F(sumW * sumL2) - F(sumL * sumL))
+    if (D > 0) {
+      let thisScale = F(F(F(sumW * sumXL) - F(sumX * sumL)) / D)
+      let thisMin = F(F(F(sumL2 * sumX) - F(sumL * sumXL)) / D)
+      if (thisMin > 0) {
+        thisMin = 0
+        thisScale = F(sumXL / sumL2)
+      }
+      let curError = 0
+      for (let i = 0; i < n; i++) {
+        let diff = F(F(F(thisScale * kLaux[i]) + thisMin) - x[o + i])
+        diff = F(diff * diff)
+        curError = F(curError + F(w[i] * diff))
+      }
+      if (curError < bestError) {
+        for (let i = 0; i < n; i++) L[lo + i] = kLaux[i]
+        bestError = curError
+        scale = thisScale
+        min = thisMin
+      }
+    }
+  }
+  return [scale, -min]
+}
+
+/** n weights (n % 256 = 0) at x[o …] → Q4_K blocks of 144 bytes at out[at …], as quantize_row_q4_K_ref */
+export function quantiseQ4KRef(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
+  for (let b = 0; b < n / 256; b++, o += 256, at += 144) {
+    let maxScale = 0, maxMin = 0
+    for (let j = 0; j < 8; j++) {
+      let sumX2 = 0
+      for (let l = 0; l < 32; l++) sumX2 = F(sumX2 + F(x[o + 32 * j + l] * x[o + 32 * j + l]))
+      const avX = F(Math.sqrt(F(sumX2 / 32)))
+      for (let l = 0; l < 32; l++) kW[l] = F(avX + Math.abs(x[o + 32 * j + l]))
+      const [s, m] = makeQkx2(32, 15, x, o + 32 * j, kW, kL, 32 * j, -1, F(0.1), 20)
+      kScales[j] = s
+      kMins[j] = m
+      if (s > maxScale) maxScale = s
+      if (m > maxMin) maxMin = m
+    }
+    const invScale = maxScale > 0 ? F(63 / maxScale) : 0
+    const invMin = maxMin > 0 ? F(63 / maxMin) : 0
+    const sc = new Uint8Array(8), mn = new Uint8Array(8)
+    for (let j = 0; j < 8; j++) {
+      sc[j] = Math.min(63, nearestInt(F(invScale * kScales[j])) & 0xff)
+      mn[j] = Math.min(63, nearestInt(F(invMin * kMins[j])) & 0xff)
+    }
+    // the 12 bytes as dequantisation reads them (get_scale_min_k4): j < 4 in the low 6 bits of bytes j and j + 4;
+    // j ≥ 4 as nibbles of byte j + 4, their top 2 bits in the top of bytes j − 4 (scale) and j (min)
+    for (let j = 0; j < 4; j++) {
+      out[at + 4 + j] = sc[j] | ((sc[j + 4] >> 4) << 6)
+      out[at + 8 + j] = mn[j] | ((mn[j + 4] >> 4) << 6)
+      out[at + 12 + j] = (sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4)
+    }
+    const dh = toHalf(F(maxScale / 63)), mh = toHalf(F(maxMin / 63))
+    putHalf(out, at, dh)
+    putHalf(out, at + 2, mh)
+    const d0 = F(fromHalf(dh)), m0 = F(fromHalf(mh))
+    for (let j = 0; j < 8; j++) {
+      const d = F(d0 * sc[j])
+      if (!d) continue
+      const dm = F(m0 * mn[j])
+      for (let i = 0; i < 32; i++) kL[32 * j + i] = clamp(nearestInt(F(F(x[o + 32 * j + i] + dm) / d)), 0, 15)
+    }
+    for (let c = 0; c < 4; c++)
+      for (let l = 0; l < 32; l++) out[at + 16 + 32 * c + l] = kL[64 * c + l] | (kL[64 * c + 32 + l] << 4)
+  }
+}
+
+const kL6 = new Int8Array(256)
+
+/** make_qx_quants, rmse_type 1, weights x²: levels (signed + nmax) into L[lo …], returns the scale */
+function makeQxX2(n: number, nmax: number, x: Float32Array, o: number, L: Int8Array, lo: number): number {
+  let max = 0, amax = 0
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[o + i])
+    if (ax > amax) { amax = ax; max = x[o + i] }
+  }
+  if (amax < F(1e-15)) {
+    L.fill(0, lo, lo + n)
+    return 0
+  }
+  const sums = (iscale: number): [number, number] => {
+    let sumlx = 0, suml2 = 0
+    for (let i = 0; i < n; i++) {
+      const l = clamp(nearestInt(F(iscale * x[o + i])), -nmax, nmax - 1)
+      const w = F(x[o + i] * x[o + i])
+      sumlx = F(sumlx + F(F(w * x[o + i]) * l))
+      suml2 = F(suml2 + F(F(w * l) * l))
+    }
+    return [sumlx, suml2]
+  }
+  const levels = (iscale: number): void => {
+    for (let i = 0; i < n; i++) L[lo + i] = nmax + clamp(nearestInt(F(iscale * x[o + i])), -nmax, nmax - 1)
+  }
+  let iscale = F(-nmax / max)
+  levels(iscale)
+  let [sumlx, suml2] = sums(iscale)
+  let scale = suml2 ? F(sumlx / suml2) : 0
+  let best = F(scale * sumlx)
+  for (let is = -9; is <= 9; is++) {
+    if (is === 0) continue
+    iscale = F(F(-F(nmax + F(F(0.1) * is))) / max)
+    ;[sumlx, suml2] = sums(iscale)
+    if (suml2 > 0 && F(sumlx * sumlx) > F(best * suml2)) {
+      levels(iscale)
+      scale = F(sumlx / suml2)
+      best = F(scale * sumlx)
+    }
+  }
+  return scale
+}
+
+/** n weights (n % 256 = 0) at x[o …] → Q6_K blocks of 210 bytes at out[at …], as quantize_row_q6_K_ref */
+export function quantiseQ6KRef(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
+  for (let b = 0; b < n / 256; b++, o += 256, at += 210) {
+    let maxScale = 0, maxAbsScale = 0
+    for (let ib = 0; ib < 16; ib++) {
+      const s = makeQxX2(16, 32, x, o + 16 * ib, kL6, 16 * ib)
+      kScales[ib] = s
+      if (Math.abs(s) > maxAbsScale) { maxAbsScale = Math.abs(s); maxScale = s }
+    }
+    if (maxAbsScale < F(1e-15)) {
+      out.fill(0, at, at + 210)
+      continue
+    }
+    const iscale = F(-128 / maxScale)
+    const dh = toHalf(F(1 / iscale))
+    putHalf(out, at + 208, dh)
+    const d0 = F(fromHalf(dh))
+    const sc = new Int8Array(16)
+    for (let ib = 0; ib < 16; ib++) sc[ib] = Math.min(127, nearestInt(F(iscale * kScales[ib])))
+    for (let j = 0; j < 16; j++) {
+      out[at + 192 + j] = sc[j] & 0xff
+      const d = F(d0 * sc[j])
+      if (!d) continue
+      for (let i = 0; i < 16; i++) kL6[16 * j + i] = clamp(nearestInt(F(x[o + 16 * j + i] / d)), -32, 31) + 32
+    }
+    for (let h = 0; h < 2; h++)
+      for (let l = 0; l < 32; l++) {
+        const q = (k: number): number => kL6[128 * h + l + 32 * k]
+        out[at + 64 * h + l] = (q(0) & 0xf) | ((q(2) & 0xf) << 4)
+        out[at + 64 * h + l + 32] = (q(1) & 0xf) | ((q(3) & 0xf) << 4)
+        out[at + 128 + 32 * h + l] = (q(0) >> 4) | ((q(1) >> 4) << 2) | ((q(2) >> 4) << 4) | ((q(3) >> 4) << 6)
+      }
+  }
 }

@@ -92,7 +92,7 @@ export const exportOptions = {
   dtype: { type: 'string' },
 } as const
 
-const EXPORT_USAGE = 'usage: soliloquy export [CHECKPOINT] [--model M] --format hf|gguf|peft --out PATH [--dtype F32|F16|BF16|Q8_0]'
+const EXPORT_USAGE = 'usage: soliloquy export [CHECKPOINT] [--model M] --format hf|gguf|peft --out PATH [--dtype F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K]'
 
 export async function exportCommand(flags: Flags, positionals: string[]): Promise<void> {
   const id = positionals[0]
@@ -102,7 +102,7 @@ export async function exportCommand(flags: Flags, positionals: string[]): Promis
   if (!(exportFormats as readonly string[]).includes(format)) throw new InputError(`--format must be hf, gguf or peft (got ${format})`)
   const dtype = str(flags, 'dtype')?.toUpperCase()
   if (dtype !== undefined && !(exportDtypes as readonly string[]).includes(dtype))
-    throw new InputError(`--dtype must be F32, F16, BF16 or Q8_0 (got ${dtype})`)
+    throw new InputError(`--dtype must be one of ${exportDtypes.join(', ')} (got ${dtype})`)
   const model = str(flags, 'model')
   if (format === 'peft' && id === undefined)
     throw new InputError('--format peft exports a step as an adapter: name a CHECKPOINT (the base model has no step to carry)')
@@ -128,5 +128,6 @@ export async function exportCommand(flags: Flags, positionals: string[]): Promis
     }
     const kind = r.format === 'gguf' ? `a GGUF file (${r.dtype})` : `a Hugging Face directory (${r.dtype}; ${r.files.join(', ')})`
     process.stdout.write(`exported ${what} merged as ${kind} to ${r.dir} (${fmtBytes(r.bytes)})\n`)
+    for (const n of r.notes ?? []) process.stdout.write(`note: ${n}\n`)
   })
 }

@@ -177,7 +177,8 @@ export async function exportMerged(
 }
 
 function hfDtype(d: ExportDtype | undefined): 'F32' | 'F16' | 'BF16' | undefined {
-  if (d === 'Q8_0') throw new InputError('Q8_0 is a GGUF block type: export --format gguf for it (an HF directory holds F32, F16 or BF16)')
+  if (d === 'Q8_0' || d === 'Q4_0' || d === 'Q4_K' || d === 'Q6_K')
+    throw new InputError(`${d} is a GGUF block type: export --format gguf for it (an HF directory holds F32, F16 or BF16)`)
   return d
 }
 
@@ -235,7 +236,8 @@ export async function exportCheckpointDir(
   return { dir: t.target, files: r.files, bytes: r.bytes }
 }
 
-/** The merged model under `view` as one GGUF file (F32, F16, BF16 or Q8_0 weights; norms stay F32). */
+/** The merged model under `view` as one GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K weights; norms stay F32;
+ *  `notes` name the matrices that fell back to another type). */
 export async function exportGgufFile(
   engine: Engine,
   view: View,
@@ -244,10 +246,10 @@ export async function exportGgufFile(
   name: string,
   opts?: CallOptions,
   journal?: ExportJournal,
-): Promise<{ dir: string; files: string[]; bytes: number }> {
+): Promise<{ dir: string; files: string[]; bytes: number; notes: string[] }> {
   const t = checkExportTarget(outPath, 'file')
   const r = await writeExport(t, (file) => exportGguf(engine, view, file, opts, { dtype: dtype ?? 'F16', name }), opts, journal)
-  return { dir: t.target, files: [basename(t.target)], bytes: r.bytes }
+  return { dir: t.target, files: [basename(t.target)], bytes: r.bytes, notes: r.notes }
 }
 
 /** The step(s) of `view` as a PEFT LoRA adapter directory, with what it cannot carry measured (peft.ts). */

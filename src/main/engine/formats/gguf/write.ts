@@ -2,7 +2,8 @@
 // tools (node-llama-cpp, the speed and parity peer of our benchmark) load. Layout (GGUF v3): magic, version, tensor
 // count, metadata key/values, tensor infos, padding to 32, tensor data (each tensor 32-aligned).
 // Streaming: TypeScript writes only the header; the native engine materialises each tensor of the view straight
-// into the file at its offset (F32, F16, BF16 or Q8_0 with ggml's reference rounding), one block of rows at a time,
+// into the file at its offset (F32, F16, BF16, or Q8_0, Q4_0, Q4_K, Q6_K with ggml's reference quantisers,
+// native/src/quantise.cpp), one block of rows at a time,
 // into a ".partial" file renamed at the end — any size, bounded memory, progress, cancel, nothing half-written.
 // llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: the engine forms dense rows in
 // HF's order (permuting back a model loaded interleaved) and they are reordered on the way out, as llama.cpp's
@@ -19,9 +20,27 @@ import { tokenizerGgufMetadata } from '../../tokenizers/toGguf'
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
 
-export type GgufDType = 'F32' | 'F16' | 'BF16' | 'Q8_0'
-/** llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q8_0, MOSTLY_BF16) */
-const FILE_TYPE: Record<GgufDType, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 }
+export type GgufDType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K'
+/** llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0, MOSTLY_Q4_K_S (every
+ *  matrix Q4_K: the nearest of llama.cpp's mixtures), MOSTLY_Q6_K, MOSTLY_BF16) */
+const FILE_TYPE: Record<GgufDType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 14, Q6_K: 18, BF16: 32 }
+/** weights per block of each written type (1: a float type) and bytes per block */
+const BLOCK: Record<GgufDType, [number, number]> = {
+  F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18], Q4_K: [256, 144], Q6_K: [256, 210],
+}
+
+/**
+ * The type a matrix of rows of `cols` weights is written in when the export asks for `dtype`. Rows must be whole
+ * blocks; where they are not, a quantised export falls back as llama.cpp's quantiser does (llama_tensor_get_type):
+ * Q6_K → Q8_0 as there; Q4_K → Q8_0 where llama.cpp writes Q5_0, a type this writer does not produce (Q8_0 is
+ * larger and closer to the weights); Q4_0, or rows not whole Q8_0 blocks either → F16. F32/F16/BF16 need no blocks.
+ * Q8_0 asked for directly is refused instead (the rule before the quantised types, kept).
+ */
+export function ggufMatrixType(dtype: GgufDType, cols: number): GgufDType {
+  if (cols % BLOCK[dtype][0] === 0) return dtype
+  if ((dtype === 'Q4_K' || dtype === 'Q6_K') && cols % 32 === 0) return 'Q8_0'
+  return 'F16'
+}
 
 class Buf {
   private parts: Buffer[] = []
@@ -103,12 +122,13 @@ export function ggufHeader(kv: Kv[], infos: { name: string; dims: number[]; type
 }
 
 function tensorBytes(dtype: GgufDType, count: number): number {
-  return dtype === 'F32' ? count * 4 : dtype === 'Q8_0' ? (count / 32) * 34 : count * 2
+  return (count / BLOCK[dtype][0]) * BLOCK[dtype][1]
 }
 
 /**
- * Writes `view` of the engine's model as GGUF: matrices in `dtype` (default F16), norm vectors in F32.
- * Returns the file's size in bytes.
+ * Writes `view` of the engine's model as GGUF: matrices in `dtype` (default F16; ggufMatrixType's fallback where
+ * rows are not whole blocks), norm vectors in F32. Returns the file's size in bytes and, per fallback, a note naming
+ * the tensors written in another type and why.
  */
 export async function exportGguf(
   engine: Engine,
@@ -116,9 +136,10 @@ export async function exportGguf(
   outPath: string,
   opts?: CallOptions,
   o: { dtype?: GgufDType; name?: string } = {},
-): Promise<{ bytes: number }> {
+): Promise<{ bytes: number; notes: string[] }> {
   const dtype: GgufDType = o.dtype ?? 'F16'
-  if (!(dtype in FILE_TYPE)) throw new InputError(`GGUF export dtype must be F32, F16, BF16 or Q8_0 (got ${String(dtype)})`)
+  if (!(dtype in FILE_TYPE))
+    throw new InputError(`GGUF export dtype must be one of ${Object.keys(FILE_TYPE).join(', ')} (got ${String(dtype)})`)
   const c = engine.config
   // llama.cpp's architecture of each family (Mistral runs as "llama")
   const arch = c.family === 'gemma3_text' ? 'gemma3'
@@ -200,12 +221,18 @@ export async function exportGguf(
   }
   if (ropeFreqs) add('rope_freqs.weight', [ropeFreqs.length], 'F32')
   const outTensors: { hf: string; dtype: GgufDType; index: number }[] = []
+  const fellBack = new Map<GgufDType, string[]>()
   for (const n of names) {
     const shape = shapes.get(n)!
-    const t: GgufDType = shape.length === 1 ? 'F32' : dtype
+    const cols = shape[shape.length - 1]
+    const t: GgufDType = shape.length === 1 ? 'F32' : dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)
+    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${ggufTensorName(n, arch)} (rows of ${cols})`])
     outTensors.push({ hf: n, dtype: t, index: infos.length })
     add(ggufTensorName(n, arch), shape, t)
   }
+  const notes = [...fellBack].map(([t, list]) =>
+    `${list.length} of the matrices written as ${t}, not ${dtype}: their rows are not whole ${dtype} blocks of ${BLOCK[dtype][0]} weights` +
+    `${dtype === 'Q4_K' && t === 'Q8_0' ? " (llama.cpp's quantiser would write Q5_0, which this export does not write)" : ''}: ${list.join(', ')}`)
 
   const { head, offsets } = ggufHeader(kv, infos)
   let prefix = head
@@ -227,7 +254,7 @@ export async function exportGguf(
       : /self_attn\.k_proj\.(weight|bias)$/.test(t.hf) ? c.kvHeads : 0,
   }))
   await engine.writeTensors(view, outPath, prefix, tensors, opts)
-  return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes }
+  return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes, notes }
 }
 
 /**
