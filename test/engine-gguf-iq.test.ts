@@ -14,7 +14,7 @@ import { loadAddon } from '../src/main/engine/native'
 import { LlamaCppModule, loadPeer } from '../tools/bench/peer'
 import { SentencePieceTokenizer } from '../src/main/engine/tokenizers/sentencepiece/tokenizer'
 import { ORGANISM, rng, tmp } from './helpers'
-import { GgufTensorOut, ggufName, writeF32Dir, writeGgufFile } from './ggml'
+import { GgufTensorOut, ggufName, writeF32Dir, writeLlamaGguf } from './ggml'
 import { IQ_BLOCK, IQ_TYPES, IqType, iqValues, randomIqBlocks, setIqScale } from './ggml-iq'
 
 const PROMPT = 'To be, or not to be'
@@ -69,25 +69,7 @@ function iqTwins(t: IqType, seed: number, stored: (hfName: string) => boolean): 
   const sp = SentencePieceTokenizer.fromFile(join(ORGANISM, 'tokenizer.model'))
   const pieces = Array.from({ length: sp.vocabSize }, (_, i) => sp.pieceInfo(i))
   const gguf = join(dir, `random-${t}.gguf`)
-  writeGgufFile(gguf, [
-    ['general.architecture', { t: 'str', v: 'llama' }],
-    ['general.alignment', { t: 'u32', v: 32 }],
-    ['llama.context_length', { t: 'u32', v: cfg.max_position_embeddings }],
-    ['llama.embedding_length', { t: 'u32', v: D }],
-    ['llama.block_count', { t: 'u32', v: L }],
-    ['llama.feed_forward_length', { t: 'u32', v: F }],
-    ['llama.rope.dimension_count', { t: 'u32', v: hd }],
-    ['llama.attention.head_count', { t: 'u32', v: H }],
-    ['llama.attention.head_count_kv', { t: 'u32', v: KV }],
-    ['llama.attention.layer_norm_rms_epsilon', { t: 'f32', v: cfg.rms_norm_eps }],
-    ['llama.rope.freq_base', { t: 'f32', v: 10000 }],
-    ['tokenizer.ggml.model', { t: 'str', v: 'llama' }],
-    ['tokenizer.ggml.tokens', { t: 'strs', v: pieces.map((p) => p.text) }],
-    ['tokenizer.ggml.scores', { t: 'f32s', v: pieces.map((p) => p.score) }],
-    ['tokenizer.ggml.token_type', { t: 'i32s', v: pieces.map((p) => p.type) }],
-    ['tokenizer.ggml.bos_token_id', { t: 'u32', v: cfg.bos_token_id }],
-    ['tokenizer.ggml.eos_token_id', { t: 'u32', v: cfg.eos_token_id }],
-  ], tensors)
+  writeLlamaGguf(gguf, cfg as Record<string, number & Record<string, number>>, pieces, tensors)
   return { gguf, twin: twinDir }
 }
 

@@ -357,6 +357,16 @@ export function quantisedTwins(
     tensors.push({ name: ggufName(name), dims: [...shape].reverse(), type: QTYPE_ID[t], bytes })
   }
   writeF32Dir(twinDir, src, twin)
+  writeLlamaGguf(ggufPath, cfg, pieces, tensors)
+}
+
+/** A "llama" GGUF file of `tensors` with the hyper-parameters of an HF config.json `cfg` and a SentencePiece vocabulary. */
+export function writeLlamaGguf(
+  ggufPath: string,
+  cfg: Record<string, number & Record<string, number>>,
+  pieces: { text: string; score: number; type: number }[],
+  tensors: GgufTensorOut[],
+): void {
   const rope = (cfg.rope_parameters?.rope_theta as number | undefined) ?? (cfg.rope_theta as number | undefined) ?? 10000
   writeGgufFile(ggufPath, [
     ['general.architecture', { t: 'str', v: 'llama' }],
