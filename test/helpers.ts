@@ -1,5 +1,5 @@
 // Shared test fixtures: the embedded organism, its float64 reference, and tiny random Llama checkpoints.
-import { ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -333,4 +333,12 @@ export async function startServe(
   })
   const u = new URL(url)
   return { child, url, port: Number(u.port), token: u.searchParams.get('token')!, stderr: () => err }
+}
+
+/** The pid of the lab process a `soliloquy serve` (pid `servePid`) runs: its one child. */
+export function labPid(servePid: number): number {
+  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(servePid)], { encoding: 'utf8' }).trim()
+  const pids = out.split(/\s+/).filter(Boolean).map(Number)
+  expect(pids, 'serve has one child: the lab process').toHaveLength(1)
+  return pids[0]
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { catastrophicSplit, modelWith, replaces, byteLevelTokenizer } from './crafted-tokenizers'
-import { ROOT, startServe, tmp, writeTinyModel, TinyConfig } from './helpers'
+import { labPid, ROOT, startServe, tmp, writeTinyModel, TinyConfig } from './helpers'
 
 /** The lab host's budget in this test (SOLILOQUY_LAB_BUDGET_MS); the tokenizer's own is 2 s on these texts. */
 const BUDGET_MS = 4000
@@ -52,13 +52,6 @@ async function client(port: number, token: string): Promise<Client> {
       }),
     close: () => s.close(),
   }
-}
-
-function labPid(servePid: number): number {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(servePid)], { encoding: 'utf8' }).trim()
-  const pids = out.split(/\s+/).filter(Boolean).map(Number)
-  expect(pids, 'serve has one child: the lab process').toHaveLength(1)
-  return pids[0]
 }
 
 const frozen = (method: string): string =>

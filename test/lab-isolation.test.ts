@@ -2,13 +2,13 @@
 // process. Killed mid-sweep — by SIGKILL, or by a native abort (the SOLILOQUY_TEST_ABORT_AFTER test hook,
 // src/main/host/labCore.ts) — the server stays up and keeps serving the UI, the call in flight is answered with
 // what happened, the sweep's runs are failed with that reason in the history, and the next sweep works.
-import { ChildProcess, execFileSync } from 'node:child_process'
+import { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { get } from 'node:http'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { ROOT, startServe, tmp } from './helpers'
+import { labPid, ROOT, startServe, tmp } from './helpers'
 
 const servers: ChildProcess[] = []
 afterEach(() => {
@@ -57,13 +57,6 @@ async function connectClient(port: number, token: string): Promise<{
     firstProgress,
     close: () => s.close(),
   }
-}
-
-function labPid(servePid: number): number {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(servePid)], { encoding: 'utf8' }).trim()
-  const pids = out.split(/\s+/).filter(Boolean).map(Number)
-  expect(pids, 'serve has one child: the lab process').toHaveLength(1)
-  return pids[0]
 }
 
 function pageStatus(port: number, token: string): Promise<number> {
