@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "dtype.h"
+#include "quants.h"
 
 namespace {
 const int QK_K = 256;
@@ -1219,24 +1220,15 @@ void dq_iq1_m(const uint8_t* b, float* y) {  // 56 bytes: qs[32], qh[16], scales
 }  // namespace
 
 namespace {
-// one row per type, in enum order from DT_IQ3_S
-const struct {
-  const char* name;
-  int bytes;
-  void (*dq)(const uint8_t*, float*);
-} IQ_TYPES[] = {
-    {"IQ3_S", 110, dq_iq3_s},  {"IQ3_XXS", 98, dq_iq3_xxs}, {"IQ2_XXS", 66, dq_iq2_xxs}, {"IQ2_XS", 74, dq_iq2_xs},
-    {"IQ2_S", 82, dq_iq2_s},   {"IQ1_S", 50, dq_iq1_s},     {"IQ1_M", 56, dq_iq1_m},
-};
-static_assert(sizeof(IQ_TYPES) / sizeof(IQ_TYPES[0]) == DT_IQ1_M - DT_IQ3_S + 1, "one row per IQ grid type");
+// one decoder per type, in enum order from DT_IQ3_S (names and block sizes: the type table in quants.cpp)
+void (*const IQ_DECODERS[])(const uint8_t*, float*) = {dq_iq3_s, dq_iq3_xxs, dq_iq2_xxs, dq_iq2_xs,
+                                                       dq_iq2_s, dq_iq1_s,   dq_iq1_m};
+static_assert(sizeof(IQ_DECODERS) / sizeof(IQ_DECODERS[0]) == DT_IQ1_M - DT_IQ3_S + 1, "one decoder per IQ grid type");
 }  // namespace
-
-int iq_block_bytes(DType t) { return dtype_iq_grid(t) ? IQ_TYPES[t - DT_IQ3_S].bytes : 0; }
-const char* iq_name(DType t) { return dtype_iq_grid(t) ? IQ_TYPES[t - DT_IQ3_S].name : "?"; }
 
 void dequantise_iq_blocks(DType t, const uint8_t* b, int64_t nblocks, float* out) {
   if (!dtype_iq_grid(t)) return;
-  const int bytes = IQ_TYPES[t - DT_IQ3_S].bytes;
-  void (*dq)(const uint8_t*, float*) = IQ_TYPES[t - DT_IQ3_S].dq;  // one look-up per call, not per block
+  const int bytes = dtype_block_bytes(t);
+  void (*dq)(const uint8_t*, float*) = IQ_DECODERS[t - DT_IQ3_S];  // one look-up per call, not per block
   for (int64_t i = 0; i < nblocks; i++) dq(b + (int64_t)bytes * i, out + (int64_t)QK_K * i);
 }

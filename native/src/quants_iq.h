@@ -23,9 +23,6 @@
 #include "dtype.h"
 
 static inline bool dtype_iq_grid(DType t) { return t >= DT_IQ3_S && t <= DT_IQ1_M; }
-// bytes per block of 256 weights and the name ggml gives the type ("IQ3_S", …), for t with dtype_iq_grid(t)
-int iq_block_bytes(DType t);
-const char* iq_name(DType t);
 
 // out[nblocks · 256] = the weights of `nblocks` consecutive blocks of an IQ grid type, as ggml's dequantize_row_*
 // computes them (bit for bit). One scalar implementation serves every kernel path: the grids are byte gathers.
