@@ -196,6 +196,7 @@ describe('soliloquy history, show, experiment, table (issue 10)', () => {
 
 interface RunJson {
   id: number
+  experimentId: number | null
   kind: string
   status: string
   lr: number | null
@@ -290,11 +291,11 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     expect(steps.runs.map((r) => r.id).sort()).toEqual(all.runs.filter((r) => r.kind === 'step').map((r) => r.id).sort())
     const table = run('history', '--flat')
     expect(table.code).toBe(0)
-    expect(table.stdout.split('\n')[0].split(/\s+/).slice(0, 4)).toEqual(['run', 'kind', 'status', 'group'])
-    expect(table.stdout).toMatch(new RegExp(`^\\s*${stepRun.id}\\s+step\\s+done\\s+0\\.03`, 'm'))
+    expect(table.stdout.split('\n')[0].split(/\s+/).slice(0, 4)).toEqual(['run', 'kind', 'status', 'experiment'])
+    expect(table.stdout).toMatch(new RegExp(`^r${stepRun.id}\\s+step\\s+done\\s+e${stepRun.experimentId}\\s+0\\.03`, 'm'))
     const show = run('show', `r${stepRun.id}`)
     expect(show.code).toBe(0)
-    expect(show.stdout).toContain(`run ${stepRun.id} (step, done)  α = 0.03`)
+    expect(show.stdout).toContain(`run r${stepRun.id} (step, done)  α = 0.03`)
     expect(show.stdout).toContain('saved as    checkpoint "hamlet"')
     expect(show.stdout).toContain(`output ids  [${stepRun.outputIds.join(',')}]`)
   })

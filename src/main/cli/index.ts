@@ -104,7 +104,7 @@ export const commands: Record<string, Command> = {
   },
   history: {
     summary: 'recorded experiments (one per action), newest first; --runs lists their runs, --flat the runs alone',
-    usage: 'soliloquy history [--runs] [--kind sweep,compare] [--status done] [--tag T] [--starred] [--text T] [--model M] [--from DATE] [--to DATE] [--sort created|finished|kind|runs|id] [--asc] [--limit 30] [--offset 0] [--flat (runs: --phrase P --lr-min A --lr-max B --sort started|lr|recall|stability|loss)] [--data DIR] [--json]',
+    usage: 'soliloquy history [--runs] [--kind sweep,compare] [--status done] [--tag T] [--starred] [--text T] [--model M] [--from DATE] [--to DATE] [--sort created|finished|kind|runs|id] [--asc] [--limit 30] [--offset 0] [--flat (runs: --experiment E --phrase P --lr-min A --lr-max B --sort started|lr|recall|stability|loss)] [--data DIR] [--json]',
     options: experimentsHistoryOptions,
     run: experimentsHistoryCommand,
   },

@@ -443,6 +443,8 @@ export const historyFilter = z
     kind: oneOrMany(runKind).optional(),
     status: oneOrMany(runStatus).optional(),
     groupId: id.optional(),
+    /** the runs of one experiment */
+    experimentId: id.optional(),
     checkpointId: id.optional(),
     sort: sortKey.optional(),
     order: z.enum(sortOrders).optional(),

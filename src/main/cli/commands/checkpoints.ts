@@ -5,6 +5,7 @@ import { InputError } from '../../engine/engine'
 import { exportDtypes, exportFormats, TRASH_DAYS, type CheckpointRecord, type ExportDtype, type ExportFormat } from '../../../shared/api'
 import { resolve } from 'node:path'
 import { Flags, fmtBytes, formatTable, labFlags, oneLine, printable, printJson, str, withLab } from '../common'
+import { parseRunId, runId } from '../ids'
 
 export const checkpointsOptions = {
   data: labFlags.data,
@@ -57,9 +58,11 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
       return flags.json ? printJson(r) : process.stdout.write(`purged ${r.deleted.length} checkpoint${r.deleted.length === 1 ? '' : 's'} (${fmtBytes(r.freedBytes)} freed)\n`)
     }
     if (action === 'save') {
-      if (!a || !/^\d+$/.test(a) || !b) throw new InputError('usage: soliloquy checkpoints save RUN NAME')
-      const c = await lab.call('saveCheckpoint', { runId: Number(a), name: b })
-      return flags.json ? printJson(c) : process.stdout.write(`saved run ${a} as "${printable(c.name)}" (${fmtBytes(c.bytes)})\n`)
+      const usage = 'usage: soliloquy checkpoints save RUN NAME (r34 or 34)'
+      if (!b) throw new InputError(usage)
+      const run = parseRunId(a, usage)
+      const c = await lab.call('saveCheckpoint', { runId: run, name: b })
+      return flags.json ? printJson(c) : process.stdout.write(`saved run ${runId(run)} as "${printable(c.name)}" (${fmtBytes(c.bytes)})\n`)
     }
     if (action !== undefined && action !== 'trash')
       throw new InputError(`unknown checkpoints action "${action}" (use rename, delete, restore, purge, trash or save)`)
@@ -73,7 +76,7 @@ export async function checkpointsCommand(flags: Flags, positionals: string[]): P
       c.lr,
       oneLine(c.phrase, 40),
       fmtBytes(c.bytes),
-      c.runId ?? '',
+      runId(c.runId),
       c.sha256.slice(0, 12),
       c.createdAt.replace('T', ' ').slice(0, 19),
     ])

@@ -2,6 +2,7 @@
 // on the model and after each chosen α, side by side — the seed's prompt engineering vs training.
 import { formatStepSize, seedRows, seedWords } from '../../../shared/seedTable'
 import { Flags, fmt, numList, printJson, str, withLab } from '../common'
+import { expId, runRange } from '../ids'
 import { experimentArgs, experimentFlags } from './step'
 
 export const compareOptions = {
@@ -29,6 +30,6 @@ export async function compareCommand(flags: Flags): Promise<void> {
     process.stdout.write([rule, line(header), ...body.map(line), rule, line(recall)].join('\n') + '\n')
     const kl = r.runs.filter((x) => !x.prompt.startsWith(prefix) || prefix === '').map((x) => `α ${x.lr}: ${fmt(x.metrics.stabilityKl ?? 0, 4)}`)
     if (kl.length) process.stdout.write(`stability KL  ${kl.join(', ')}\n`)
-    process.stdout.write(`recorded as comparison ${r.group.id} (runs ${r.runs[0].id}–${r.runs[r.runs.length - 1].id})\n`)
+    process.stdout.write(`recorded as comparison ${expId(r.runs[0].experimentId)} (runs ${runRange(r.runs.map((x) => x.id))})\n`)
   })
 }

@@ -15,6 +15,7 @@ import {
 } from '../../../shared/api'
 import { Flags, fmt, formatTable, int, labFlags, oneLine, printJson, str, withLab } from '../common'
 import { historyCommand, historyOptions, showCommand } from './history'
+import { parseId, type IdKind } from '../ids'
 import { UNREADABLE_CELL } from '../../lab/history/cells'
 
 export const experimentsHistoryOptions = {
@@ -124,10 +125,8 @@ export async function experimentsHistoryCommand(flags: Flags): Promise<void> {
 }
 
 /** An id as `show` and the other commands take it: "e12"/"exp:12"/"12" → experiment; "r12"/"run:12" → run. */
-export function parseTarget(s: string | undefined, usage: string): { kind: 'experiment' | 'run'; id: number } {
-  const m = s ? /^(?:(e|exp:|experiment:)|(r|run:))?(\d+)$/i.exec(s) : null
-  if (!m) throw new InputError(usage)
-  return { kind: m[2] ? 'run' : 'experiment', id: Number(m[3]) }
+export function parseTarget(s: string | undefined, usage: string): { kind: IdKind; id: number } {
+  return parseId(s, 'experiment', usage)
 }
 
 export const showExperimentOptions = { data: labFlags.data, json: labFlags.json } as const

@@ -3,6 +3,7 @@ import { InputError } from '../../engine/engine'
 import { runKinds, runStatuses, sortKeys, type HistoryFilter, type RunKind, type RunStatus } from '../../../shared/api'
 import { Flags, fmt, fmtBytes, formatTable, int, labFlags, num, oneLine, printJson, str, withLab } from '../common'
 import { describeRun } from './step'
+import { expId, parseExperimentId, parseRunId, runId } from '../ids'
 import { UNREADABLE_CELL } from '../../lab/history/cells'
 
 export const historyOptions = {
@@ -17,6 +18,8 @@ export const historyOptions = {
   kind: { type: 'string' },
   status: { type: 'string' },
   group: { type: 'string' },
+  /** the runs of one experiment (e12 or 12) */
+  experiment: { type: 'string' },
   sort: { type: 'string' },
   asc: { type: 'boolean' },
   limit: { type: 'string' },
@@ -55,6 +58,8 @@ export function historyFilter(flags: Flags): HistoryFilter {
   f.kind = list(flags, 'kind', KINDS) as RunKind[] | undefined
   f.status = list(flags, 'status', STATUSES) as RunStatus[] | undefined
   if (str(flags, 'group') !== undefined) f.groupId = int(flags, 'group', 0)
+  const e = str(flags, 'experiment')
+  if (e !== undefined) f.experimentId = parseExperimentId(e, `--experiment: "${e}" is not an experiment id (e12 or 12)`)
   const sort = str(flags, 'sort')
   if (sort !== undefined) {
     if (!SORTS.includes(sort)) throw new InputError(`--sort: "${sort}" is not one of ${SORTS.join(', ')}`)
@@ -78,8 +83,8 @@ export async function historyCommand(flags: Flags): Promise<void> {
     }
     process.stdout.write(
       formatTable(
-        ['run', 'kind', 'status', 'group', 'α', 'recall', 'KL', 'loss after', 'distinct-2', 'started', 'completion'],
-        page.runs.map((r) => [r.id, r.kind, r.status, r.groupId ?? '', r.lr ?? '', r.metrics.recall ?? '', fmt(r.metrics.stabilityKl),
+        ['run', 'kind', 'status', 'experiment', 'α', 'recall', 'KL', 'loss after', 'distinct-2', 'started', 'completion'],
+        page.runs.map((r) => [runId(r.id), r.kind, r.status, expId(r.experimentId), r.lr ?? '', r.metrics.recall ?? '', fmt(r.metrics.stabilityKl),
           fmt(r.metrics.phraseLossAfter), fmt(r.metrics.distinct2, 3), r.startedAt.replace('T', ' ').slice(0, 19),
           oneLine(r.status === 'done' ? r.outputText : (r.error ?? ''), 40)]),
       ) + '\n',
@@ -92,10 +97,9 @@ export async function historyCommand(flags: Flags): Promise<void> {
 export const showOptions = { data: labFlags.data, json: labFlags.json } as const
 
 export async function showCommand(flags: Flags, positionals: string[]): Promise<void> {
-  const id = positionals[0]
-  if (!id || !/^\d+$/.test(id)) throw new InputError('usage: soliloquy show RUN (a run id from `soliloquy history`)')
+  const id = parseRunId(positionals[0], 'usage: soliloquy show RUN (r34 or 34: a run id from `soliloquy history --runs`)')
   await withLab(flags, async (lab) => {
-    const d = await lab.call('run', { id: Number(id) })
+    const d = await lab.call('run', { id })
     if (flags.json) return printJson(d)
     const r = d.run
     process.stdout.write(describeRun(r))
@@ -106,7 +110,7 @@ export async function showCommand(flags: Flags, positionals: string[]): Promise<
       ['started', `${r.startedAt}${r.ms !== null ? ` (${r.ms} ms)` : ''}`],
     ]
     if (r.chain.length) info.push(['after steps', r.chain.map((c) => `"${c.phrase}" α ${c.lr}`).join(' → ')])
-    if (d.group) info.push(['group', `${d.group.kind} ${d.group.id} (${d.group.runIds.length} runs)`])
+    if (d.group) info.push(['experiment', `${d.group.kind} ${expId(r.experimentId)} (${d.group.runIds.length} runs)`])
     if (r.metrics.forgetting)
       info.push(['forgetting', r.metrics.forgetting.map((f) => `lesson ${f.lesson + 1}: loss ${fmt(f.loss, 4)}, recall ${f.recall}`).join('; ')])
     for (const c of d.saved) info.push(['saved as', `checkpoint "${c.name}" (${fmtBytes(c.bytes)})`])

@@ -9,6 +9,7 @@ import { formatStepSize } from '../../../shared/seedTable'
 import { parseGroups } from '../../lab/instruments/groups'
 import { Flags, fmt, formatTable, int, labFlags, num, numList, oneLine, printJson, str, withLab } from '../common'
 import { experimentArgs, experimentFlags } from './step'
+import { expId, parseExperimentId, parseRunId, runId, runRange } from '../ids'
 
 
 function positiveInt(flags: Flags, key: string): number | undefined {
@@ -38,7 +39,7 @@ export async function layersCommand(flags: Flags): Promise<void> {
         r.grid.cells.map((row, l) => [`layer ${l}`, ...row.map((x) => fmt(x, 3))]),
       ) + `\nembed ${fmt(r.grid.embed, 3)}, head ${fmt(r.grid.head, 3)}, final norm ${fmt(r.grid.finalNorm, 3)}\n`,
     )
-    process.stderr.write(`recorded as experiment ${r.experimentId}, a layer study (runs ${r.runs[0].id}–${r.runs[r.runs.length - 1].id})\n`)
+    process.stderr.write(`recorded as experiment ${expId(r.experimentId)}, a layer study (runs ${runRange(r.runs.map((x) => x.id))})\n`)
   })
 }
 
@@ -94,7 +95,7 @@ export async function windowCommand(flags: Flags): Promise<void> {
       `window [α_learn, α_break] = [${fmt(r.alphaLearn, 4) || 'none'}, ${fmt(r.alphaBreak, 4) || 'none'}]` +
         (r.widthDecades !== null ? `, width ${r.widthDecades.toFixed(3)} decades\n` : '\n'),
     )
-    process.stderr.write(`recorded as experiment ${r.experimentId}, a window search (${r.runs.length} runs)\n`)
+    process.stderr.write(`recorded as experiment ${expId(r.experimentId)}, a window search (${r.runs.length} runs: ${runRange(r.runs.map((x) => x.id))})\n`)
   })
 }
 
@@ -117,7 +118,7 @@ export async function emergeCommand(flags: Flags): Promise<void> {
     )
     const mean = r.logprob.map((row) => row.slice(r.promptTokens - 1).reduce((s, x) => s + x, 0) / Math.max(1, row.length - r.promptTokens + 1))
     process.stdout.write(`mean log p after the prompt: ${r.lrs.map((lr, a) => `α ${formatStepSize(lr)} ${mean[a].toFixed(3)}`).join(', ')}\n`)
-    process.stderr.write(`recorded as experiment ${r.experimentId}, emerge\n`)
+    process.stderr.write(`recorded as experiment ${expId(r.experimentId)}, emerge\n`)
   })
 }
 
@@ -126,9 +127,9 @@ export async function emergeCommand(flags: Flags): Promise<void> {
 export const reportOptions = { ...labFlags, out: { type: 'string' } } as const
 
 export async function reportCommand(flags: Flags, positionals: string[]): Promise<void> {
-  const id = Number(positionals[0])
-  if (positionals.length !== 1 || !Number.isInteger(id) || id < 0)
-    throw new InputError('give one experiment id: soliloquy report EXPERIMENT --out FILE.html (ids: soliloquy history)')
+  const usage = 'give one experiment id: soliloquy report EXPERIMENT --out FILE.html (e12 or 12; ids: soliloquy history)'
+  if (positionals.length !== 1) throw new InputError(usage)
+  const id = parseExperimentId(positionals[0], usage)
   const out = str(flags, 'out')
   if (!out) throw new InputError('--out FILE.html is required')
   await withLab(flags, async (lab) => {
@@ -148,9 +149,9 @@ export async function reportCommand(flags: Flags, positionals: string[]): Promis
 export const diffOptions = labFlags
 
 export async function diffCommand(flags: Flags, positionals: string[]): Promise<void> {
-  const ids = positionals.map(Number)
-  if (ids.length !== 2 || ids.some((x) => !Number.isInteger(x) || x < 0))
-    throw new InputError('give two run ids: soliloquy diff RUN RUN (ids: soliloquy history)')
+  const usage = 'give two run ids: soliloquy diff RUN RUN (r34 or 34; ids: soliloquy history --runs)'
+  if (positionals.length !== 2) throw new InputError(usage)
+  const ids = positionals.map((p) => parseRunId(p, usage))
   await withLab(flags, async (lab) => {
     const d = await lab.call('diffRuns', { a: ids[0], b: ids[1] })
     if (flags.json) return printJson(d)
@@ -170,13 +171,13 @@ export async function diffCommand(flags: Flags, positionals: string[]): Promise<
     }
     if (open === 'del') text += '-]'
     if (open === 'ins') text += '+}'
-    process.stdout.write(`run ${d.a.id} (α ${d.a.lr ?? '—'}) vs run ${d.b.id} (α ${d.b.lr ?? '—'}): ${(d.sameFraction * 100).toFixed(1)}% of tokens in common\n\n`)
+    process.stdout.write(`run ${runId(d.a.id)} (α ${d.a.lr ?? '—'}) vs run ${runId(d.b.id)} (α ${d.b.lr ?? '—'}): ${(d.sameFraction * 100).toFixed(1)}% of tokens in common\n\n`)
     process.stdout.write(`${d.a.prompt}${text}\n\n`)
     const changed = d.settings.filter((x) => !x.same)
     if (changed.length)
-      process.stdout.write(formatTable(['setting', `run ${d.a.id}`, `run ${d.b.id}`], changed.map((x) => [x.label, String(x.a ?? '—'), String(x.b ?? '—')])) + '\n\n')
+      process.stdout.write(formatTable(['setting', `run ${runId(d.a.id)}`, `run ${runId(d.b.id)}`], changed.map((x) => [x.label, String(x.a ?? '—'), String(x.b ?? '—')])) + '\n\n')
     process.stdout.write(
-      formatTable(['metric', `run ${d.a.id}`, `run ${d.b.id}`, 'b − a'], d.metrics.map((m) => [m.label, fmt(m.a, 5), fmt(m.b, 5), fmt(m.delta, 5)])) + '\n',
+      formatTable(['metric', `run ${runId(d.a.id)}`, `run ${runId(d.b.id)}`, 'b − a'], d.metrics.map((m) => [m.label, fmt(m.a, 5), fmt(m.b, 5), fmt(m.delta, 5)])) + '\n',
     )
   })
 }

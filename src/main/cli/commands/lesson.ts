@@ -3,6 +3,7 @@
 import { InputError } from '../../engine/engine'
 import type { ChainStep } from '../../../shared/api'
 import { Flags, fmt, formatTable, oneLine, printJson, str, withLab } from '../common'
+import { expId, runRange } from '../ids'
 import { experimentArgs, experimentFlags, readJsonArg } from './step'
 
 export const lessonOptions = {
@@ -35,6 +36,6 @@ export async function lessonCommand(flags: Flags): Promise<void> {
     ])
     process.stdout.write('forgetting curve (phrase loss / words recalled from its opening):\n')
     process.stdout.write(formatTable(head, rows) + '\n')
-    process.stdout.write(`recorded as lesson ${r.group.id}\n`)
+    process.stdout.write(`recorded as lesson ${expId(r.runs[0].experimentId)} (runs ${runRange(r.runs.map((x) => x.id))})\n`)
   })
 }

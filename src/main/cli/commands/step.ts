@@ -65,7 +65,7 @@ export function experimentArgs(flags: Flags): ExperimentBase {
 export function describeRun(r: RunRecord): string {
   const m = r.metrics
   const lines = [
-    `run ${r.id} (${r.kind}, ${r.status})${r.lr !== null ? `  α = ${r.lr}` : ''}${r.phrase ? `  phrase "${r.phrase}"` : ''}`,
+    `run r${r.id} (${r.kind}, ${r.status})${r.lr !== null ? `  α = ${r.lr}` : ''}${r.phrase ? `  phrase "${r.phrase}"` : ''}`,
     '',
     r.fullText,
     '',

@@ -1,6 +1,7 @@
 // `soliloquy sweep`: the seed's "Stepping Off" (one gradient, every step size in one batched generation).
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
 import { Flags, numList, printJson, str, withLab } from '../common'
+import { expId, runRange } from '../ids'
 import { experimentArgs, experimentFlags } from './step'
 import { restrictionFlags, restrictionOptions } from './restrict'
 
@@ -28,7 +29,7 @@ export async function sweepCommand(flags: Flags): Promise<void> {
       process.stdout.write(
         formatSeedTable(r.runs.map((row) => ({ lr: row.lr ?? 0, words: seedWords(row.fullText) }))) + '\n',
       )
-      process.stderr.write(`recorded as sweep ${r.group.id} (runs ${r.runs[0].id}–${r.runs[r.runs.length - 1].id}) in ${lab.dataDir}\n`)
+      process.stderr.write(`recorded as sweep ${expId(r.runs[0].experimentId)} (runs ${runRange(r.runs.map((x) => x.id))}) in ${lab.dataDir}\n`)
     }
   })
 }

@@ -217,6 +217,7 @@ function whereClause(f: HistoryFilter): { sql: string; params: unknown[] } {
   w.inList('kind', f.kind)
   w.inList('status', f.status)
   if (f.groupId !== undefined) w.add('group_id = ?', f.groupId)
+  if (f.experimentId !== undefined) w.add('experiment_id = ?', f.experimentId)
   if (f.checkpointId !== undefined) w.add('COALESCE(base_checkpoint_id, checkpoint_id) = ?', f.checkpointId)
   return { sql: w.sql, params: w.params }
 }
