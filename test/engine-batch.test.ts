@@ -1,7 +1,7 @@
 // A sweep is one batched generation; it must give exactly what generating each step size alone gives.
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { steppingOff } from '../src/main/lab/experiments'
+import { steppingOff } from '../src/main/lab/experiment/common'
 import { SEED_DEFAULTS } from '../src/shared/api'
 import { ORGANISM, reference, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 

@@ -5,7 +5,7 @@
 // tokenizer.model: Llama-3's tokenizer.json is another part of the work.)
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { steppingOff } from '../src/main/lab/experiments'
+import { steppingOff } from '../src/main/lab/experiment/common'
 import { SEED_DEFAULTS } from '../src/shared/api'
 import { TinyConfig, tmp, writeTinyModel } from './helpers'
 import { RefConfig, refLlama3InvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CancelledError, HISTORY_FILE, Lab } from '../src/main/lab/lab'
 import { compressionRatio, repetitionByN } from '../src/main/lab/metrics'
-import { alignRunTokens } from '../src/main/lab/reports'
+import { alignRunTokens } from '../src/main/lab/report/tables'
 import type { LabEvent, SweepResult } from '../src/shared/api'
 import { ORGANISM, ROOT, tmp } from './helpers'
 

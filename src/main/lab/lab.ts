@@ -63,7 +63,7 @@ import { ExportJournal } from './checkpoints/exportLeftovers'
 import { userModelDirs } from './modelLocation'
 import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
-import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
+import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiment/common'
 import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/tables/checkpoints'
 import { DB, openDb } from './history/db'
 import { markInterrupted } from './history/owner'
@@ -73,14 +73,14 @@ import { experimentRuns, getGroup, getRun, queryRuns, scatterPoints } from './hi
 import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/tables/experiments'
 import { onHistoryEvent } from './history/events'
 import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables/modelTexts'
-import { diffRuns, experimentTable } from './reports'
+import { diffRuns, experimentTable } from './report/tables'
 import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
-import { checkRestriction, restrictGradient } from './instruments/groups'
-import { layerStudyPlan, runLayerStudy } from './instruments/layerStudy'
-import { runWindow, windowOptions } from './instruments/window'
-import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './instruments/emerge'
-import { experimentReport } from './instruments/report'
+import { checkRestriction, restrictGradient } from './step/restrict'
+import { layerStudyPlan, runLayerStudy } from './kinds/layers'
+import { runWindow, windowOptions } from './kinds/window'
+import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './kinds/emerge'
+import { experimentReport } from './report/experiment'
 
 export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
@@ -417,7 +417,7 @@ export class Lab {
       model = this.targets.loadById(run.modelId, `run ${run.id}`)
       at = []
     }
-    // a restricted step is the same gradient with the other factors dropped (src/main/lab/instruments/groups.ts)
+    // a restricted step is the same gradient with the other factors dropped (src/main/lab/step/restrict.ts)
     const gradient = restrictGradient(model.engine, await model.engine.gradient(run.phrase, at, opts, run.maxSeq), run.metrics.restriction)
     const recorded = run.metrics.phraseLossBefore
     if (typeof recorded === 'number' && Math.abs(gradient.loss - recorded) > 1e-5 * Math.max(1, Math.abs(recorded)))

@@ -1,6 +1,6 @@
-// --groups and --layers: a step restricted to some parameters (src/main/lab/instruments/groups.ts), for sweep and step.
+// --groups and --layers: a step restricted to some parameters (src/main/lab/step/restrict.ts), for sweep and step.
 import type { Restriction } from '../../../shared/api'
-import { parseGroups, parseLayers } from '../../lab/instruments/groups'
+import { parseGroups, parseLayers } from '../../lab/step/restrict'
 import { Flags, str } from '../common'
 
 /** --groups attn,mlp --layers 0-3 → a restriction (undefined when neither is given). */

@@ -15,10 +15,10 @@ import { CallOptions, Gradient, InputError, View } from '../../engine/engine'
 import { WINDOW_DEFAULTS, type RunMetrics, type WindowProbe, type WindowResult } from '../../../shared/api'
 import { getGroup } from '../history/tables/runs'
 import { completeRuns } from '../history/lifecycle'
-import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
+import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiment/common'
 import { modelMetrics, repetitionByN, REPETITION_N } from '../metrics'
 import type { Target } from '../targets'
-import { openGroup, openRuns } from './common'
+import { openGroup, openRuns } from '../experiment/lifecycle'
 
 /** The tokens after the prompt's in BOS + phrase; an error in words when the prompt is not a token prefix. */
 export function continuationIds(promptIds: number[], phraseIds: number[]): number[] {

@@ -4,7 +4,7 @@
 import type { GroupKind, RunKind } from '../../../shared/api'
 import { commonPrefixWords } from '../../../shared/seedTable'
 import { insertGroup, insertRun } from '../history/tables/runs'
-import { openExperiment, runBase, type ExperimentContext, type Settings } from '../experiments'
+import { openExperiment, runBase, type ExperimentContext, type Settings } from './common'
 import type { Target } from '../targets'
 
 /** Where an instrument's runs go: its experiment (History lists it, of the instrument's kind) and its group. */

@@ -2,8 +2,8 @@
 // Each one writes its run rows as `running` before any work, does the work on the engine (views of one base model),
 // measures every metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the
 // reason.
-import { CallOptions, CancelledError, Engine, Generation, Gradient, InputError, View } from '../engine/engine'
-import { formatSeedTable, seedWords, commonPrefixWords } from '../../shared/seedTable'
+import { CallOptions, CancelledError, Engine, Generation, Gradient, InputError, View } from '../../engine/engine'
+import { formatSeedTable, seedWords, commonPrefixWords } from '../../../shared/seedTable'
 import type {
   ChainStep,
   CompareCell,
@@ -18,16 +18,16 @@ import type {
   Restriction,
   RunResult,
   SweepResult,
-} from '../../shared/api'
-import type { DB } from './history/db'
-import { getGroup, getRun, insertGroup, insertRun, NewRun } from './history/tables/runs'
-import { abortRuns, completeRuns, PartialOutput, RunOutcome } from './history/lifecycle'
-import { OWNER } from './history/owner'
-import { createExperiment } from './history/tables/experiments'
-import { writingRuns } from './history/settle'
-import type { Target } from './targets'
-import { restrictGradient, updateGrid } from './instruments/groups'
-import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from './metrics'
+} from '../../../shared/api'
+import type { DB } from '../history/db'
+import { getGroup, getRun, insertGroup, insertRun, NewRun } from '../history/tables/runs'
+import { abortRuns, completeRuns, PartialOutput, RunOutcome } from '../history/lifecycle'
+import { OWNER } from '../history/owner'
+import { createExperiment } from '../history/tables/experiments'
+import { writingRuns } from '../history/settle'
+import type { Target } from '../targets'
+import { restrictGradient, updateGrid } from '../step/restrict'
+import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from '../metrics'
 
 export interface Settings {
   prompt: string

@@ -7,11 +7,11 @@ import { CallOptions, InputError, View } from '../../engine/engine'
 import { paramGroups, type LayerCell, type LayerStudyResult, type ParamGroup, type Restriction } from '../../../shared/api'
 import { getGroup } from '../history/tables/runs'
 import { completeRuns } from '../history/lifecycle'
-import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
+import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiment/common'
 import { modelMetrics } from '../metrics'
 import type { Target } from '../targets'
-import { gridTotal, restrictFactors, keepOf, updateGrid } from './groups'
-import { openGroup, openRuns, phraseRecall, wordCount } from './common'
+import { gridTotal, restrictFactors, keepOf, updateGrid } from '../step/restrict'
+import { openGroup, openRuns, phraseRecall, wordCount } from '../experiment/lifecycle'
 
 export interface LayerStudyPlan {
   label: string

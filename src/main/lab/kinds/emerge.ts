@@ -10,10 +10,10 @@ import { type EmergeResult } from '../../../shared/api'
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
 import { getGroup } from '../history/tables/runs'
 import { completeRuns } from '../history/lifecycle'
-import { checkTexts, ExperimentContext, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiments'
+import { checkTexts, ExperimentContext, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiment/common'
 import { modelMetrics } from '../metrics'
 import type { Target } from '../targets'
-import { openGroup, openRuns } from './common'
+import { openGroup, openRuns } from '../experiment/lifecycle'
 
 export const EMERGE_TOKENS = 96
 export const EMERGE_TOPK = 5

@@ -1,8 +1,8 @@
 // What leaves the lab: an experiment as a JSON document, the seed's table of a sweep as Markdown/CSV, and the diff
 // of two runs (completions aligned token by token, settings and metrics side by side).
-import type { DiffOp, ExperimentSummary, RunDiff, RunRecord, TableFormat } from '../../shared/api'
-import { alignTokens, metricsSideBySide, sameFraction } from '../../shared/diff'
-import { seedTableCsv, seedTableMarkdown, seedWords } from '../../shared/seedTable'
+import type { DiffOp, ExperimentSummary, RunDiff, RunRecord, TableFormat } from '../../../shared/api'
+import { alignTokens, metricsSideBySide, sameFraction } from '../../../shared/diff'
+import { seedTableCsv, seedTableMarkdown, seedWords } from '../../../shared/seedTable'
 
 /**
  * The two completions aligned by their longest common subsequence (src/shared/diff.ts, the one implementation the
