@@ -3,7 +3,7 @@
 import { InputError } from '../../engine/engine'
 import type { ChainStep } from '../../../shared/api'
 import { Flags, fmt, formatTable, oneLine, printJson, str, withLab } from '../common'
-import { expId, runRange } from '../ids'
+import { expId, runId, runRange } from '../ids'
 import { experimentArgs, experimentFlags, readJsonArg } from './step'
 
 export const lessonOptions = {
@@ -24,7 +24,7 @@ export async function lessonCommand(flags: Flags): Promise<void> {
     process.stdout.write(
       formatTable(
         ['step', 'run', 'α', 'phrase', 'loss before', 'loss after', 'recall', 'KL', 'completion'],
-        r.runs.map((x, k) => [k + 1, x.id, x.lr, oneLine(x.phrase ?? '', 32), fmt(x.metrics.phraseLossBefore, 5),
+        r.runs.map((x, k) => [k + 1, runId(x.id), x.lr, oneLine(x.phrase ?? '', 32), fmt(x.metrics.phraseLossBefore, 5),
           fmt(x.metrics.phraseLossAfter, 5), x.metrics.recall, fmt(x.metrics.stabilityKl), oneLine(x.outputText, 48)]),
       ) + '\n\n',
     )

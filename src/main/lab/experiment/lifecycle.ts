@@ -1,70 +1,111 @@
-// What the instruments share: the recorded experiment and group of runs (the run lifecycle of src/main/lab/history/runs.ts —
-// rows written `running` before any work, completed in one transaction, or marked cancelled/failed), and the
-// phrase-recall test used by the layer study.
-import type { GroupKind, RunKind } from '../../../shared/api'
-import { commonPrefixWords } from '../../../shared/seedTable'
-import { insertGroup, insertRun } from '../history/tables/runs'
-import { openExperiment, runBase, type ExperimentContext, type Settings } from './common'
+// The lifecycle every experiment kind goes through (src/main/lab/kinds), written once:
+//   validate — the kind checks its texts and settings against the loaded model before anything is written
+//              (bad input records nothing);
+//   open     — the experiment row, `running`, with its full settings (and, for kinds with several runs, their group);
+//   record   — its runs, `running`, in one transaction (a failure here — disk full — fails the experiment in words);
+//   guard    — the work runs; if it throws, the rows still running become cancelled (with a cancelled generation's
+//              partial tokens) or failed with the reason, and the error goes on to the caller;
+//   settle   — the kind completes its runs (and the group's result) in one transaction (history/lifecycle.ts, the
+//              only writer of a status), which settles the experiment from its runs.
+// Validation is the kind's own (it knows its texts); this file does the other four.
+import type { Generation } from '../../engine/engine'
+import type { ExperimentKind, GroupKind, RunKind } from '../../../shared/api'
+import { insertGroup, insertRun, type NewRun } from '../history/tables/runs'
+import { completeRuns, type PartialOutput, type RunOutcome } from '../history/lifecycle'
+import { writingRuns } from '../history/settle'
+import { guarded, openExperiment, runBase, type ExperimentContext, type Settings } from './common'
 import type { Target } from '../targets'
 
-/** Where an instrument's runs go: its experiment (History lists it, of the instrument's kind) and its group. */
+/** Where an experiment's runs go: its experiment (History lists it) and, for a kind with a group of runs, that group. */
 export interface Opened {
   experimentId: number
-  groupId: number
+  groupId?: number
 }
 
-/** Inserts the instrument's group (status running) and opens its experiment holding it. */
-export function openGroup(
-  ctx: ExperimentContext,
-  t: Target,
-  s: Settings,
-  kind: GroupKind,
-  phrase: string,
-  lrs: number[],
-  args: unknown,
-): Opened {
-  const groupId = insertGroup(ctx.db, {
-    kind,
-    modelId: t.model.row.id,
-    checkpointId: t.checkpoint?.id ?? null,
-    prompt: s.prompt,
-    phrase,
-    lrs,
-    args,
-  })
-  const experimentId = openExperiment(ctx, t, s, { kind, phrase, lrs, groupId, extra: { instrument: args } })
-  return { experimentId, groupId }
+/** A run of the experiment as the kind describes it; the lifecycle adds the experiment, group and position. */
+export type RunSpec = Omit<NewRun, 'experimentId' | 'groupId' | 'groupIndex' | 'parentRunId'> & {
+  /** the position of the earlier run of this experiment it continues (a lesson's step k continues step k − 1) */
+  after?: number
 }
 
-/** Inserts one `running` run per α of the group, at positions from `first` on. */
-export function openRuns(
-  ctx: ExperimentContext,
-  t: Target,
-  s: Settings,
-  kind: RunKind,
-  { experimentId, groupId }: Opened,
-  phrase: string,
-  lrs: number[],
-  first = 0,
-): number[] {
-  return ctx.db.transaction(() =>
-    lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, kind, experimentId), phrase, lr, groupId, groupIndex: first + i })),
-  )()
+export interface Conduct<T> {
+  kind: ExperimentKind
+  phrase: string | null
+  lrs: number[]
+  /** kinds with a group of runs: the request as run (kept on the group and shown in results) and its phrase */
+  group?: { args: unknown; phrase?: string }
+  /** settings the experiment keeps besides the common ones */
+  extra?: Record<string, unknown>
+  /** the runs written before any work (in their order: a run's position in its experiment) */
+  runs: RunSpec[]
+  work: (w: Working) => Promise<T>
+  /** the runs still owed when the work fails (default: all of them) */
+  pending?: (ids: number[]) => number[]
+  /** a cancelled generation's partial tokens → the rows they belong to */
+  partial?: (partial: Generation[], ids: number[]) => Map<number, PartialOutput>
 }
 
-export function wordCount(text: string): number {
-  return text.split(/\s+/).filter(Boolean).length
+/** What the work is handed: its rows, and the way to settle them. */
+export interface Working {
+  opened: Opened
+  /** the run ids, in the order of `runs` (and of any added with `record`) */
+  ids: number[]
+  /** when the experiment started (ms) */
+  t0: number
+  /** completes runs; with `result` also the group (which settles the experiment even with no runs left) */
+  settle(outcomes: RunOutcome[], result?: unknown, startedMs?: number): void
+  /** more runs recorded while working (a window search's later rounds), placed after the ones before */
+  record(runs: RunSpec[]): number[]
 }
 
-/**
- * Words of the phrase that prompt + completion reproduces, in order from the start (all of them: it recalls).
- * Whole words must be equal, except the phrase's last word, which may go on in the text ("question" is reproduced
- * by "question:"): the phrase ends where the text need not.
- */
-export function phraseRecall(fullText: string, phrase: string): number {
-  const wp = phrase.split(/\s+/).filter(Boolean)
-  const wt = fullText.split(/\s+/).filter(Boolean)
-  let n = Math.min(wp.length, commonPrefixWords(fullText, phrase))
-  if (n === wp.length - 1 && n < wt.length && wt[n].startsWith(wp[n])) n++
-  return n
+/** Opens, records, guards the work of one experiment; the work settles it (see the header). */
+export function conduct<T>(ctx: ExperimentContext, t: Target, s: Settings, c: Conduct<T>): Promise<T> {
+  const t0 = Date.now()
+  const groupId =
+    c.group === undefined
+      ? undefined
+      : insertGroup(ctx.db, {
+          kind: c.kind as GroupKind,
+          modelId: t.model.row.id,
+          checkpointId: t.checkpoint?.id ?? null,
+          prompt: s.prompt,
+          phrase: c.group.phrase ?? c.phrase ?? '',
+          lrs: c.lrs,
+          args: c.group.args,
+        })
+  const experimentId = openExperiment(ctx, t, s, { kind: c.kind, phrase: c.phrase, lrs: c.lrs, groupId: groupId ?? null, extra: c.extra })
+  const opened: Opened = { experimentId, groupId }
+  const ids: number[] = []
+  const record = (runs: RunSpec[]): number[] => {
+    const first = ids.length
+    const out = ctx.db.transaction(() =>
+      runs.map(({ after, ...r }, i) => {
+        const id = insertRun(ctx.db, {
+          ...r,
+          experimentId,
+          ...(groupId !== undefined ? { groupId, groupIndex: first + i } : {}),
+          ...(after !== undefined ? { parentRunId: ids[after] ?? null } : {}),
+        })
+        ids.push(id)
+        return id
+      }),
+    )()
+    return out
+  }
+  if (c.runs.length) writingRuns(ctx.db, experimentId, () => record(c.runs))
+  const w: Working = {
+    opened,
+    ids,
+    t0,
+    settle: (outcomes, result, startedMs) =>
+      completeRuns(ctx.db, outcomes, startedMs ?? t0, result !== undefined && groupId !== undefined ? { id: groupId, result } : undefined),
+    record,
+  }
+  return guarded(ctx.db, () => (c.pending ? c.pending(ids) : ids), t0, groupId, () => c.work(w), c.partial && ((p) => c.partial!(p, ids)))
+}
+
+/** A run of kind `kind` on the target with the settings `s` (phrase and α added by the kind). */
+export function runSpec(t: Target, s: Settings, kind: RunKind, more: Partial<RunSpec> = {}): RunSpec {
+  const { experimentId: _e, ...base } = runBase(t, s, kind, 0)
+  return { ...base, ...more }
 }
