@@ -8,20 +8,10 @@ import { CallOptions, Engine, InputError, View } from '../engine/engine'
 import { embeddedModelDir, loadAddon } from '../engine/native'
 import {
   SEED_DEFAULTS,
-  type ChainStep,
   type CheckpointRecord,
   type EngineInfo,
-  type CompareRequest,
-  type CompareResult,
-  type EmergeRequest,
-  type EmergeResult,
-  type LayerStudyRequest,
-  type LayerStudyResult,
   type ReportRequest,
   type ReportResult,
-  type WindowRequest,
-  type WindowResult,
-  LAYER_STUDY_LR,
   type DeleteCheckpointRequest,
   type DeleteResult,
   type ExperimentBase,
@@ -42,11 +32,8 @@ import {
   type UpdateExperimentRequest,
   type UpdateModelTextsRequest,
   TRASH_DAYS,
-  type GenerateRequest,
   type HistoryFilter,
   type HistoryPage,
-  type LessonRequest,
-  type LessonResult,
   type ModelInfo,
   type RenameCheckpointRequest,
   type RunDetail,
@@ -54,16 +41,16 @@ import {
   type RunResult,
   type SaveCheckpointRequest,
   type ScatterPoint,
-  type StepRequest,
-  type SweepRequest,
-  type SweepResult,
 } from '../../shared/api'
+import { experimentMethods, type ApiResponse, type ExperimentMethod } from '../../shared/api'
 import { exportAdapter, exportCheckpointDir, exportGgufFile } from './checkpoints/export'
 import { ExportJournal } from './checkpoints/exportLeftovers'
 import { userModelDirs } from './modelLocation'
 import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
-import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiment/common'
+import type { ExperimentContext, Settings, StepMemo } from './experiment/common'
+import { KINDS } from './kinds'
+import type { KindHandler, KindRequest, LabServices } from './kinds/kind'
 import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/tables/checkpoints'
 import { DB, openDb } from './history/db'
 import { markInterrupted } from './history/owner'
@@ -76,10 +63,7 @@ import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables
 import { diffRuns, experimentTable } from './report/tables'
 import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
-import { checkRestriction, restrictGradient } from './step/restrict'
-import { layerStudyPlan, runLayerStudy } from './kinds/layers'
-import { runWindow, windowOptions } from './kinds/window'
-import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './kinds/emerge'
+import { restrictGradient } from './step/restrict'
 import { experimentReport } from './report/experiment'
 
 export { CancelledError, InputError } from '../engine/engine'
@@ -240,83 +224,24 @@ export class Lab {
     return this.targets.info(m.row, m.engine)
   }
 
-  // ---- experiments --------------------------------------------------------------------------------------------
+  // ---- experiments (src/main/lab/kinds: one handler per kind) ---------------------------------------------------
 
-  /** Greedy (or sampled) completion of a prompt on a model or checkpoint, recorded as a `generate` run. */
-  async generate(args: GenerateRequest = {}, opts?: CallOptions): Promise<RunResult> {
-    const t = this.target(args.model)
-    return runGenerate(this.ctx(), t, this.settings(args, t), opts)
+  /** What a kind's handler may use of the lab (kinds/kind.ts). */
+  private services(): LabServices {
+    return {
+      db: this.db,
+      target: (ref) => this.target(ref),
+      settings: (a, t) => this.settings(a, t),
+      phrase: (v, t) => this.phrase(v, t),
+      context: () => this.ctx(),
+      saveCheckpoint: (a, o) => this.saveCheckpoint(a, o),
+    }
   }
 
-  /** One SGD step on a phrase at α, then generate; optionally saved as a checkpoint (`save`: its name). */
-  async step(args: StepRequest, opts?: CallOptions): Promise<RunResult> {
-    const lr = args.lr
-    if (args.save !== undefined) nameFree(this.db, args.save)
-    const t = this.target(args.model)
-    if (args.restrict) checkRestriction(args.restrict, t.model.engine.config.layers)
-    const r = await runStep(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), lr, opts, args.restrict)
-    if (args.save === undefined) return r
-    const checkpoint = await this.saveCheckpoint({ runId: r.run.id, name: args.save }, opts)
-    return { ...r, checkpoint }
-  }
-
-  /** The seed's "Stepping Off": one gradient, every α in one batched generation; a group + one run per α. */
-  async sweep(args: SweepRequest = {}, opts?: CallOptions): Promise<SweepResult> {
-    const t = this.target(args.model)
-    const s = this.settings(args, t)
-    const lrs = args.lrs ?? t.model.preset.lrs
-    if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
-    if (args.restrict) checkRestriction(args.restrict, t.model.engine.config.layers)
-    return runSweep(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, { ...args, lrs }, opts, args.restrict)
-  }
-
-  /** The prompt with and without a prefix, on the starting model and after each chosen α, side by side. */
-  async compare(args: CompareRequest = {}, opts?: CallOptions): Promise<CompareResult> {
-    const t = this.target(args.model)
-    const s = this.settings(args, t)
-    const prefix = args.prefix ?? (t.model.preset.engineeredPrefix || SEED_DEFAULTS.engineeredPrefix)
-    const lrs = args.lrs ?? []
-    const phrase = lrs.some((x) => x !== 0) ? this.phrase(args.phrase, t) : null
-    return runCompare(this.ctx(), t, s, prefix, phrase, lrs, { ...args, prefix, lrs }, opts)
-  }
-
-  /**
-   * Steps in order, each gradient taken at the model the previous one left; after each step every earlier lesson
-   * is measured again (loss, recall) — the forgetting curve, stored with each run and on the group.
-   */
-  async lesson(args: LessonRequest, opts?: CallOptions): Promise<LessonResult> {
-    const steps: ChainStep[] = args.steps.map((st) => ({ phrase: st.phrase, lr: st.lr }))
-    const t = this.target(args.model)
-    return runLesson(this.ctx(), t, this.settings(args, t), steps, { ...args, steps }, opts)
-  }
-
-  // ---- instruments (src/main/lab/instruments) -------------------------------------------------------------------
-
-  /** The layer study: the step at α restricted to each group alone and each layer band alone, one generation. */
-  async layerStudy(args: LayerStudyRequest = {}, opts?: CallOptions): Promise<LayerStudyResult> {
-    const t = this.target(args.model)
-    const s = this.settings(args, t)
-    const lr = args.lr ?? LAYER_STUDY_LR
-    const plan = layerStudyPlan(t.model.engine.config.layers, args.groups, args.band ?? 1)
-    return runLayerStudy(this.ctx(), t, s, this.phrase(args.phrase, t), lr, plan, { ...args, lr }, opts)
-  }
-
-  /** The plasticity window [α_learn, α_break] by bisection in log α (batched generations, several α per round). */
-  async window(args: WindowRequest = {}, opts?: CallOptions): Promise<WindowResult> {
-    const t = this.target(args.model)
-    const o = windowOptions(args)
-    return runWindow(this.ctx(), t, this.settings(args, t), this.phrase(args.phrase, t), o, { ...args, ...o }, opts)
-  }
-
-  /** log p(next reference token | prefix) over positions × α (one batched score pass), with top-k alternatives. */
-  async emerge(args: EmergeRequest = {}, opts?: CallOptions): Promise<EmergeResult> {
-    const t = this.target(args.model)
-    const s = this.settings(args, t)
-    const lrs = args.lrs ?? t.model.preset.lrs
-    if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
-    const topk = args.topk ?? EMERGE_TOPK
-    const tokens = args.tokens ?? EMERGE_TOKENS
-    return runEmerge(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, topk, tokens, { ...args, lrs, topk, tokens }, opts)
+  /** Runs an experiment of the kind `method` records (generate, step, sweep, … — the contract's experiment methods). */
+  runKind<M extends ExperimentMethod>(method: M, args: KindRequest<M>, opts?: CallOptions): Promise<ApiResponse<M>> {
+    this.live()
+    return (KINDS[method] as KindHandler<M>)(this.services(), args ?? ({} as KindRequest<M>), opts)
   }
 
   /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its group's result). */
@@ -693,6 +618,19 @@ export class Lab {
     this.db.close()
   }
 }
+
+/** Each kind's method on the lab (lab.sweep(args, opts), …), one per contract experiment method. */
+export type KindMethods = { [M in ExperimentMethod]: (args?: KindRequest<M>, opts?: CallOptions) => Promise<ApiResponse<M>> }
+// the lab's kind methods are its kinds' handlers (installed below), typed by the contract's experiment methods
+export interface Lab extends KindMethods {}
+for (const m of experimentMethods)
+  Object.defineProperty(Lab.prototype, m, {
+    value: function (this: Lab, args?: unknown, opts?: CallOptions) {
+      return this.runKind(m, args as KindRequest<typeof m>, opts)
+    },
+    writable: true,
+    configurable: true,
+  })
 
 /** The dtype an HF export writes when none is given: the stored embedding's, if it is a float type, else F32. */
 function hfStoredDtype(engine: Engine): 'F32' | 'F16' | 'BF16' {

@@ -1,7 +1,7 @@
 // The contract's methods (src/shared/api.ts) mapped onto the Lab facade: the one table used by every way in — the
 // lab worker behind Electron's IPC and browser mode's WebSocket, and the CLI — so all of them accept exactly the
 // same, validated arguments.
-import { validateCall, type ApiRequest, type ApiResponse, type MethodName } from '../../shared/api'
+import { experimentMethods, validateCall, type ApiRequest, type ApiResponse, type ExperimentMethod, type MethodName } from '../../shared/api'
 import { InputError, type CallOptions } from '../engine/engine'
 import type { Lab } from './lab'
 
@@ -9,14 +9,15 @@ import type { Lab } from './lab'
 export type LabMethodTable = Record<MethodName, (args: any, opts: CallOptions) => Promise<unknown>>
 
 export function labMethodTable(lab: Lab): LabMethodTable {
+  // every experiment kind through its handler (src/main/lab/kinds); a method not listed here fails the build
+  const kinds = Object.fromEntries(experimentMethods.map((m) => [m, (a: never, o: CallOptions) => lab.runKind(m, a, o)])) as Record<
+    ExperimentMethod,
+    LabMethodTable[MethodName]
+  >
   return {
+    ...kinds,
     listModels: () => lab.listModels(),
     openModel: (a: { path: string }) => lab.openModel(a.path),
-    generate: (a, o) => lab.generate(a, o),
-    step: (a, o) => lab.step(a, o),
-    sweep: (a, o) => lab.sweep(a, o),
-    compare: (a, o) => lab.compare(a, o),
-    lesson: (a, o) => lab.lesson(a, o),
     history: (a) => lab.history(a),
     run: (a: { id: number }) => lab.run(a.id),
     scatter: (a) => lab.scatter(a),
@@ -37,9 +38,6 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     modelTexts: (a) => lab.modelTexts(a),
     updateModelTexts: (a) => lab.updateModelTexts(a),
     tokenCount: (a) => lab.tokenCount(a),
-    layerStudy: (a, o) => lab.layerStudy(a, o),
-    window: (a, o) => lab.window(a, o),
-    emerge: (a, o) => lab.emerge(a, o),
     report: (a) => lab.report(a),
     engineInfo: async () => lab.engineInfo(),
   }

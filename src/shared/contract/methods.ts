@@ -1,5 +1,6 @@
 // The method table: one entry per call, its request and result schema; validation of a call against it.
 import { z } from 'zod'
+import type { ExperimentKind } from './enums'
 import { id, text } from './fields'
 import { MAX_PATH_CHARS } from './limits'
 import { checkpointSchema, experimentDetailSchema, experimentExportSchema, experimentPageSchema, experimentSummarySchema, experimentTableSchema, historyFilter, historyPageSchema, modelInfoSchema, modelTextsSchema, runDiffSchema, scatterPointSchema, tokenCountSchema } from './records'
@@ -8,15 +9,16 @@ import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, 
 import { describeZodError, fieldErrors } from './words'
 
 // ---------- the method table ----------
+// `long`: takes progress and cancellation; `experiment`: records an experiment of that kind (one handler per kind)
 
 export const methods = {
   listModels: { req: z.object({}).strict(), res: z.array(modelInfoSchema) },
   openModel: { req: z.object({ path: text(MAX_PATH_CHARS).min(1, 'no directory given') }).strict(), res: modelInfoSchema },
-  generate: { req: generateRequest, res: runResultSchema, long: true },
-  step: { req: stepRequest, res: runResultSchema, long: true },
-  sweep: { req: sweepRequest, res: sweepResultSchema, long: true },
-  compare: { req: compareRequest, res: compareResultSchema, long: true },
-  lesson: { req: lessonRequest, res: lessonResultSchema, long: true },
+  generate: { req: generateRequest, res: runResultSchema, long: true, experiment: 'generate' },
+  step: { req: stepRequest, res: runResultSchema, long: true, experiment: 'step' },
+  sweep: { req: sweepRequest, res: sweepResultSchema, long: true, experiment: 'sweep' },
+  compare: { req: compareRequest, res: compareResultSchema, long: true, experiment: 'compare' },
+  lesson: { req: lessonRequest, res: lessonResultSchema, long: true, experiment: 'lesson' },
   history: { req: historyFilter, res: historyPageSchema },
   run: { req: z.object({ id }).strict(), res: runDetailSchema },
   scatter: { req: historyFilter, res: z.array(scatterPointSchema) },
@@ -42,12 +44,12 @@ export const methods = {
   modelTexts: { req: modelSel, res: modelTextsSchema },
   updateModelTexts: { req: updateModelTextsRequest, res: modelTextsSchema },
   tokenCount: { req: tokenCountRequest, res: tokenCountSchema },
-  layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true },
-  window: { req: windowRequest, res: windowResultSchema, long: true },
-  emerge: { req: emergeRequest, res: emergeResultSchema, long: true },
+  layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true, experiment: 'layers' },
+  window: { req: windowRequest, res: windowResultSchema, long: true, experiment: 'window' },
+  emerge: { req: emergeRequest, res: emergeResultSchema, long: true, experiment: 'emerge' },
   report: { req: reportRequest, res: reportResultSchema },
   engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
-} as const
+} as const satisfies Record<string, { req: z.ZodType; res: z.ZodType; long?: boolean; experiment?: ExperimentKind }>
 
 export type Methods = typeof methods
 export type MethodName = keyof Methods
@@ -56,6 +58,13 @@ export type ApiResponse<M extends MethodName> = z.output<Methods[M]['res']>
 export type HistoryFilterArgs = z.input<typeof historyFilter>
 
 export const methodNames = Object.keys(methods) as MethodName[]
+
+/**
+ * The methods that record an experiment, each marked with the kind it records (`experiment: 'sweep'`): the lab runs
+ * each through its kind's handler (src/main/lab/kinds), whose table is typed by this list.
+ */
+export type ExperimentMethod = { [M in MethodName]: Methods[M] extends { experiment: string } ? M : never }[MethodName]
+export const experimentMethods = methodNames.filter((m) => 'experiment' in methods[m]) as ExperimentMethod[]
 
 export function isMethod(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name)

@@ -1,30 +1,14 @@
-// The experiments (docs/design.md, "Experiments"): generate, step, sweep, prompt comparison and lesson sequences.
-// Each one writes its run rows as `running` before any work, does the work on the engine (views of one base model),
-// measures every metric, and completes its rows in one transaction — or marks them `cancelled` / `failed` with the
-// reason.
+// What every experiment kind (src/main/lab/kinds) shares: the settings a request resolves to, the experiment row it
+// opens, the texts checked before anything is written, one batched generation over views, a run's outcome with its
+// metrics, the step from a view (step, lesson) and the batched sweep (sweep, bench). The lifecycle that writes and
+// settles the rows is experiment/lifecycle.ts.
 import { CallOptions, CancelledError, Engine, Generation, Gradient, InputError, View } from '../../engine/engine'
-import { formatSeedTable, seedWords, commonPrefixWords } from '../../../shared/seedTable'
-import type {
-  ChainStep,
-  CompareCell,
-  CompareResult,
-  ExperimentKind,
-  GroupKind,
-  LessonRecall,
-  LessonResult,
-  RunKind,
-  RunMetrics,
-  RunRecord,
-  Restriction,
-  RunResult,
-  SweepResult,
-} from '../../../shared/api'
+import type { ExperimentKind, RunKind, RunMetrics, RunRecord, Restriction } from '../../../shared/api'
 import type { DB } from '../history/db'
-import { getGroup, getRun, insertGroup, insertRun, NewRun } from '../history/tables/runs'
-import { abortRuns, completeRuns, PartialOutput, RunOutcome } from '../history/lifecycle'
+import { getRun, NewRun } from '../history/tables/runs'
+import { abortRuns, PartialOutput, RunOutcome } from '../history/lifecycle'
 import { OWNER } from '../history/owner'
 import { createExperiment } from '../history/tables/experiments'
-import { writingRuns } from '../history/settle'
 import type { Target } from '../targets'
 import { restrictGradient, updateGrid } from '../step/restrict'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from '../metrics'

@@ -9,11 +9,11 @@ import { CallOptions, InputError, View } from '../../engine/engine'
 import { type EmergeResult } from '../../../shared/api'
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
 import { getGroup } from '../history/tables/runs'
-import { completeRuns } from '../history/lifecycle'
-import { checkTexts, ExperimentContext, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiment/common'
+import { checkTexts, ExperimentContext, generateViews, outcome, records, Settings, stepMetrics } from '../experiment/common'
+import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics } from '../metrics'
 import type { Target } from '../targets'
-import { openGroup, openRuns } from '../experiment/lifecycle'
+import type { KindHandler } from './kind'
 
 export const EMERGE_TOKENS = 96
 export const EMERGE_TOPK = 5
@@ -24,7 +24,17 @@ export function emergeText(prompt: string, reference: string | null, phrase: str
   return ref.startsWith(prompt) ? ref : `${prompt} ${ref}`
 }
 
-export async function runEmerge(
+export const emerge: KindHandler<'emerge'> = (lab, args, opts) => {
+  const t = lab.target(args.model)
+  const s = lab.settings(args, t)
+  const lrs = args.lrs ?? t.model.preset.lrs
+  if (lrs.length === 0) throw new InputError(`no step sizes given (and none in ${t.model.engine.dir}/preset.json)`)
+  const topk = args.topk ?? EMERGE_TOPK
+  const tokens = args.tokens ?? EMERGE_TOKENS
+  return runEmerge(lab.context(), t, s, lab.phrase(args.phrase, t), lrs, topk, tokens, { ...args, lrs, topk, tokens }, opts)
+}
+
+export function runEmerge(
   ctx: ExperimentContext,
   t: Target,
   s: Settings,
@@ -40,11 +50,14 @@ export async function runEmerge(
   const ids = engine.withBos(emergeText(s.prompt, s.reference, phrase), 'reference text').slice(0, Math.min(tokens, engine.config.maxPos))
   if (ids.length < 2) throw new InputError('the reference text is empty: nothing to score')
   const promptTokens = promptIds.every((id, i) => ids[i] === id) ? promptIds.length : 1
-  const t0 = Date.now()
-  const opened = openGroup(ctx, t, s, 'emerge', phrase, lrs, args)
-  const { groupId } = opened
-  const runIds = openRuns(ctx, t, s, 'emerge', opened, phrase, lrs)
-  return guarded(ctx.db, () => runIds, t0, groupId, async () => {
+  return conduct(ctx, t, s, {
+    kind: 'emerge',
+    phrase,
+    lrs,
+    group: { args },
+    extra: { instrument: args },
+    runs: lrs.map((lr) => runSpec(t, s, 'emerge', { phrase, lr })),
+    work: async ({ ids: runIds, opened, settle }) => {
     const gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
     const views: View[] = lrs.map((lr) => (lr === 0 ? t.base : [...t.base, { gradient, lr }]))
     const rows = await engine.score({ ids, views, topk }, opts)
@@ -66,12 +79,10 @@ export async function runEmerge(
     )
     const table = formatSeedTable(outcomes.map((o, i) => ({ lr: lrs[i], words: seedWords(o.fullText) })))
     const tokensOut = ids.map((id, i) => ({ id, text: pieces[i] }))
-    completeRuns(ctx.db, outcomes, t0, {
-      id: groupId,
-      // the heatmap's numbers without the alternatives (those are recomputed on demand: they are the bulk)
-      result: { lrs, tokens: tokensOut, promptTokens, logprob, table, phraseLoss: gradient.loss },
-    })
+    // the heatmap's numbers without the alternatives (those are recomputed on demand: they are the bulk)
+    settle(outcomes, { lrs, tokens: tokensOut, promptTokens, logprob, table, phraseLoss: gradient.loss })
     runIds.forEach((id, i) => lrs[i] !== 0 && ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
-    return { experimentId: opened.experimentId, group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, runIds), lrs, tokens: tokensOut, promptTokens, logprob, top, table }
+    return { experimentId: opened.experimentId, group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, runIds), lrs, tokens: tokensOut, promptTokens, logprob, top, table }
+    },
   })
 }

@@ -4,14 +4,40 @@
 // prompt plus its greedy completion reproduces every word of the phrase, in order (phraseRecall); the recall metric
 // of src/main/lab/metrics.ts (words of the reference reproduced) is stored with each run as well.
 import { CallOptions, InputError, View } from '../../engine/engine'
-import { paramGroups, type LayerCell, type LayerStudyResult, type ParamGroup, type Restriction } from '../../../shared/api'
+import { LAYER_STUDY_LR, paramGroups, type LayerCell, type LayerStudyResult, type ParamGroup, type Restriction } from '../../../shared/api'
+import { commonPrefixWords } from '../../../shared/seedTable'
 import { getGroup } from '../history/tables/runs'
-import { completeRuns } from '../history/lifecycle'
-import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiment/common'
+import { checkTexts, ExperimentContext, fullText, generateViews, outcome, records, Settings, stepMetrics } from '../experiment/common'
+import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics } from '../metrics'
 import type { Target } from '../targets'
 import { gridTotal, restrictFactors, keepOf, updateGrid } from '../step/restrict'
-import { openGroup, openRuns, phraseRecall, wordCount } from '../experiment/lifecycle'
+import type { KindHandler } from './kind'
+
+export const layerStudy: KindHandler<'layerStudy'> = (lab, args, opts) => {
+  const t = lab.target(args.model)
+  const s = lab.settings(args, t)
+  const lr = args.lr ?? LAYER_STUDY_LR
+  const plan = layerStudyPlan(t.model.engine.config.layers, args.groups, args.band ?? 1)
+  return runLayerStudy(lab.context(), t, s, lab.phrase(args.phrase, t), lr, plan, { ...args, lr }, opts)
+}
+
+export function wordCount(text: string): number {
+  return text.split(/\s+/).filter(Boolean).length
+}
+
+/**
+ * Words of the phrase that prompt + completion reproduces, in order from the start (all of them: it recalls).
+ * Whole words must be equal, except the phrase's last word, which may go on in the text ("question" is reproduced
+ * by "question:"): the phrase ends where the text need not.
+ */
+export function phraseRecall(fullText: string, phrase: string): number {
+  const wp = phrase.split(/\s+/).filter(Boolean)
+  const wt = fullText.split(/\s+/).filter(Boolean)
+  let n = Math.min(wp.length, commonPrefixWords(fullText, phrase))
+  if (n === wp.length - 1 && n < wt.length && wt[n].startsWith(wp[n])) n++
+  return n
+}
 
 export interface LayerStudyPlan {
   label: string
@@ -33,7 +59,7 @@ export function layerStudyPlan(layers: number, groups: readonly ParamGroup[] = p
   return plan
 }
 
-export async function runLayerStudy(
+export function runLayerStudy(
   ctx: ExperimentContext,
   t: Target,
   s: Settings,
@@ -46,11 +72,14 @@ export async function runLayerStudy(
   const engine = t.model.engine
   if (plan.length > 256) throw new InputError(`the layer study would try ${plan.length} restrictions; at most 256`)
   const { promptIds, phraseIds } = checkTexts(engine, s, [phrase])
-  const t0 = Date.now()
-  const opened = openGroup(ctx, t, s, 'layers', phrase, [lr], args)
-  const { groupId } = opened
-  const ids = openRuns(ctx, t, s, 'layers', opened, phrase, plan.map(() => lr))
-  return guarded(ctx.db, () => ids, t0, groupId, async () => {
+  return conduct(ctx, t, s, {
+    kind: 'layers',
+    phrase,
+    lrs: [lr],
+    group: { args },
+    extra: { instrument: args },
+    runs: plan.map(() => runSpec(t, s, 'layers', { phrase, lr })),
+    work: async ({ ids, opened, settle }) => {
     const tg = Date.now()
     const full = await engine.gradient(phrase, t.base, opts, s.maxSeq)
     const factors = full.factors()
@@ -86,11 +115,9 @@ export async function runLayerStudy(
       return o
     })
     const grid = updateGrid(factors, layers, lr)
-    completeRuns(ctx.db, outcomes, t0, {
-      id: groupId,
-      result: { lr, phraseWords: wordCount(phrase), cells: cells.map(({ text: _t, ...c }) => c), grid },
-    })
+    settle(outcomes, { lr, phraseWords: wordCount(phrase), cells: cells.map(({ text: _t, ...c }) => c), grid })
     ids.forEach((id, i) => ctx.remember(id, { gradient: grads[i], lr, modelId: t.model.row.id, at: t.base }))
-    return { experimentId: opened.experimentId, group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), lr, phraseWords: wordCount(phrase), cells, grid }
+    return { experimentId: opened.experimentId, group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, ids), lr, phraseWords: wordCount(phrase), cells, grid }
+    },
   })
 }

@@ -14,11 +14,17 @@
 import { CallOptions, Gradient, InputError, View } from '../../engine/engine'
 import { WINDOW_DEFAULTS, type RunMetrics, type WindowProbe, type WindowResult } from '../../../shared/api'
 import { getGroup } from '../history/tables/runs'
-import { completeRuns } from '../history/lifecycle'
-import { checkTexts, ExperimentContext, fullText, generateViews, guarded, outcome, records, Settings, stepMetrics } from '../experiment/common'
+import { checkTexts, ExperimentContext, fullText, generateViews, outcome, records, Settings, stepMetrics } from '../experiment/common'
+import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics, repetitionByN, REPETITION_N } from '../metrics'
 import type { Target } from '../targets'
-import { openGroup, openRuns } from '../experiment/lifecycle'
+import type { KindHandler } from './kind'
+
+export const window: KindHandler<'window'> = (lab, args, opts) => {
+  const t = lab.target(args.model)
+  const o = windowOptions(args)
+  return runWindow(lab.context(), t, lab.settings(args, t), lab.phrase(args.phrase, t), o, { ...args, ...o }, opts)
+}
 
 /** The tokens after the prompt's in BOS + phrase; an error in words when the prompt is not a token prefix. */
 export function continuationIds(promptIds: number[], phraseIds: number[]): number[] {
@@ -80,7 +86,7 @@ export function windowDefinitions(o: WindowOptions): { learn: string; break: str
   }
 }
 
-export async function runWindow(
+export function runWindow(
   ctx: ExperimentContext,
   t: Target,
   s: Settings,
@@ -94,17 +100,19 @@ export async function runWindow(
   const cont = continuationIds(promptIds, phraseIds[0])
   // the greedy completion must be long enough to show the whole continuation
   const gs = { ...s, temperature: 0, maxGen: Math.max(s.maxGen, cont.length) }
-  const t0 = Date.now()
-  const opened = openGroup(ctx, t, s, 'window', phrase, [], args)
-  const { groupId } = opened
-  const ids: number[] = []
   const probes: WindowProbe[] = []
-  return guarded(ctx.db, () => ids, t0, groupId, async () => {
+  return conduct(ctx, t, s, {
+    kind: 'window',
+    phrase,
+    lrs: [],
+    group: { args },
+    extra: { instrument: args },
+    runs: [],
+    work: async ({ ids, opened, settle, record }) => {
     const gradient: Gradient = await engine.gradient(phrase, t.base, opts, s.maxSeq)
     const tryRound = async (lrs: number[], round: number): Promise<void> => {
       const tr = Date.now()
-      const rids = openRuns(ctx, t, gs, 'window', opened, phrase, lrs, ids.length)
-      ids.push(...rids)
+      const rids = record(lrs.map((lr) => runSpec(t, gs, 'window', { phrase, lr })))
       const views: View[] = lrs.map((lr) => [...t.base, { gradient, lr }])
       const gens = await generateViews(engine, gs, promptIds, views, opts)
       const ms = await modelMetrics(engine, { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes }, opts)
@@ -125,7 +133,7 @@ export async function runWindow(
         })
         return outcome(rids[i], engine, promptIds, gens[i], m, s)
       })
-      completeRuns(ctx.db, outcomes, tr)
+      settle(outcomes, undefined, tr)
       rids.forEach((id, i) => ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
     }
     await tryRound(logSpaced(o.lo, o.hi, o.perRound), 0)
@@ -154,7 +162,8 @@ export async function runWindow(
       thresholds: { repetitionMax: o.repetitionMax, klMax: o.klMax },
       definitions: windowDefinitions(o),
     }
-    completeRuns(ctx.db, [], t0, { id: groupId, result: { ...summary, probes: probes.map(({ text: _t, ...p }) => p) } })
-    return { experimentId: opened.experimentId, group: getGroup(ctx.db, groupId)!, runs: records(ctx.db, ids), ...summary, probes }
+    settle([], { ...summary, probes: probes.map(({ text: _t, ...p }) => p) })
+    return { experimentId: opened.experimentId, group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, ids), ...summary, probes }
+    },
   })
 }
