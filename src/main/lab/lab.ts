@@ -239,7 +239,8 @@ export class Lab {
   }
 
   /** Runs an experiment of the kind `method` records (generate, step, sweep, … — the contract's experiment methods). */
-  runKind<M extends ExperimentMethod>(method: M, args: KindRequest<M>, opts?: CallOptions): Promise<ApiResponse<M>> {
+  async runKind<M extends ExperimentMethod>(method: M, args: KindRequest<M>, opts?: CallOptions): Promise<ApiResponse<M>> {
+    // async: a request refused before any work (a bad restriction, an empty phrase) rejects, as every lab call does
     this.live()
     return (KINDS[method] as KindHandler<M>)(this.services(), args ?? ({} as KindRequest<M>), opts)
   }
