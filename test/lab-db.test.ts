@@ -16,6 +16,45 @@ function tables(db: Database.Database): string[] {
   return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name)
 }
 
+/**
+ * A history as the code of schema `version` (3 or 4, before run groups were folded into experiments) wrote it: the
+ * migrations of the time, then rows as that code inserted them — a sweep (its group, its experiment holding the
+ * group, its runs at their group index, written out of id order), a step (an experiment of its own), a cancelled
+ * comparison (the reason on its group only) and a group with no experiment (tolerated: a hand-edited history).
+ */
+function oldDatabase(file: string, version: 3 | 4): void {
+  const db = new Database(file)
+  for (let v = 0; v < version; v++) {
+    const m = MIGRATIONS[v]
+    db.transaction(() => (typeof m === 'string' ? db.exec(m) : m(db)))()
+  }
+  db.pragma(`user_version = ${version}`)
+  const at = '2026-11-30T10:00:00.000Z'
+  db.prepare(`INSERT INTO models (id, path, format, fingerprint, config, added_at, name) VALUES (1, '/gone/organism', 'hf', 'f00dfeed', '{}', ?, 'organism')`).run(at)
+  const group = db.prepare(`INSERT INTO run_groups (id, kind, model_id, prompt, phrase, lrs, args, result, status, created_at, finished_at)
+    VALUES (?, ?, 1, 'To be', ?, ?, ?, ?, ?, ?, ?)`)
+  const exp = db.prepare(`INSERT INTO experiments (id, kind, group_id, model_id, model_fingerprint, prompt, phrase, lrs, settings, result,
+    status, created_at, finished_at) VALUES (?, ?, ?, 1, 'f00dfeed', 'To be', ?, ?, '{}', ?, ?, ?, ?)`)
+  const run = db.prepare(`INSERT INTO runs (id, kind, group_id, group_index, experiment_id, model_id, prompt, phrase, lr, max_gen_len,
+    temperature, seed, output_ids, output_text, metrics, status, started_at, finished_at) VALUES (?, ?, ?, ?, ?, 1, 'To be', ?, ?, 8, 0, 0,
+    '[4052]', ' or', '{"recall":1}', ?, ?, ?)`)
+  const result = JSON.stringify({ table: 'T', phraseLoss: 0.95 })
+  group.run(7, 'sweep', 'To be, or not', '[0,0.03]', JSON.stringify({ lrs: [0, 0.03], maxGen: 8 }), result, 'done', at, at)
+  exp.run(4, 'sweep', 7, 'To be, or not', '[0,0.03]', result, 'done', at, at)
+  run.run(10, 'sweep', 7, 1, 4, 'To be, or not', 0.03, 'done', at, at)
+  run.run(11, 'sweep', 7, 0, 4, 'To be, or not', 0, 'done', at, at)
+  exp.run(5, 'step', null, 'To be, or not', '[0.1]', null, 'done', at, at)
+  run.run(12, 'step', null, null, 5, 'To be, or not', 0.1, 'done', at, at)
+  group.run(8, 'compare', '', '[0]', JSON.stringify({ prefix: 'P' }), JSON.stringify({ error: 'cancelled' }), 'cancelled', at, at)
+  exp.run(6, 'compare', 8, null, '[0]', null, 'cancelled', at, at)
+  run.run(13, 'compare', 8, 0, 6, null, 0, 'cancelled', at, at)
+  run.run(14, 'compare', 8, 1, 6, null, 0, 'cancelled', at, at)
+  group.run(9, 'lesson', 'a | b', '[0.03,0.01]', JSON.stringify({ steps: 2 }), JSON.stringify({ forgetting: [] }), 'done', at, at)
+  run.run(15, 'lesson', 9, 0, null, 'a', 0.03, 'done', at, at)
+  run.run(16, 'lesson', 9, 1, null, 'b', 0.01, 'done', at, at)
+  db.close()
+}
+
 describe('schema migrations', () => {
   it('an empty data directory gets the current schema, in WAL mode, with the UI indices', () => {
     const dir = tmp('soliloquy-db-empty-')
@@ -25,9 +64,10 @@ describe('schema migrations', () => {
     const db = new Database(join(dir, HISTORY_FILE), { readonly: true })
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(tables(db)).toEqual(['checkpoints', 'experiments', 'model_texts', 'models', 'run_groups', 'runs'])
+    // one noun for one action: run groups are folded into experiments (v5)
+    expect(tables(db)).toEqual(['checkpoints', 'experiments', 'model_texts', 'models', 'runs'])
     const idx = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name)
-    for (const i of ['runs_model', 'runs_kind', 'runs_lr', 'runs_phrase', 'runs_started', 'runs_status', 'runs_group', 'checkpoints_parent'])
+    for (const i of ['runs_model', 'runs_kind', 'runs_lr', 'runs_phrase', 'runs_started', 'runs_status', 'runs_experiment', 'checkpoints_parent'])
       expect(idx).toContain(i)
     db.close()
     // opening again is a no-op
@@ -64,16 +104,69 @@ describe('schema migrations', () => {
     expect(ck[0]).toMatchObject({ name: 'old-hamlet', baseFingerprint: 'f00dfeed', depth: 1 })
     // new work goes into the migrated database
     const s = await lab.sweep({ lrs: [0, 0.03], maxGen: 8 })
-    expect(s.group.id).toBe(2)
+    // its group is its experiment: the v1 group (e1) and the ungrouped run 3 (e2) came first
+    expect(s.group.id).toBe(3)
+    expect(s.runs.map((r) => r.experimentId)).toEqual([3, 3])
     lab.close()
     const db = new Database(join(dir, HISTORY_FILE), { readonly: true })
     expect(db.pragma('foreign_key_check')).toEqual([])
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
-    // runs.group_id references the renamed table
+    // a run belongs to its experiment (v5: runs.group_id and run_groups are gone)
     const fk = db.pragma('foreign_key_list(runs)') as { table: string; from: string }[]
-    expect(fk.find((f) => f.from === 'group_id')?.table).toBe('run_groups')
+    expect(fk.find((f) => f.from === 'experiment_id')?.table).toBe('experiments')
+    expect(fk.find((f) => f.from === 'group_id')).toBeUndefined()
     db.close()
   })
+
+  for (const version of [3, 4] as const)
+    it(`a v${version} database from before the fold opens, upgrades in place and shows every old run under its experiment`, async () => {
+      const dir = tmp(`soliloquy-db-v${version}-`)
+      const file = join(dir, HISTORY_FILE)
+      oldDatabase(file, version)
+      const lab = new Lab({ dataDir: dir })
+      try {
+        expect(lab.opened.migrated).toEqual({ from: version, to: SCHEMA_VERSION })
+        const page = await lab.experiments({ sort: 'id', order: 'asc' })
+        // the three experiments kept, and the group that had none (the orphan lesson) is one now
+        expect(page.experiments.map((e) => [e.id, e.kind, e.status, e.runCount])).toEqual([
+          [4, 'sweep', 'done', 2],
+          [5, 'step', 'done', 1],
+          [6, 'compare', 'cancelled', 2],
+          [7, 'lesson', 'done', 2],
+        ])
+        // every old run, under its experiment, in its group's order (positions, not ids)
+        expect((await lab.experiment(4)).runs.map((r) => [r.id, r.groupIndex])).toEqual([[11, 0], [10, 1]])
+        expect((await lab.experiment(5)).runs.map((r) => [r.id, r.groupIndex, r.groupId])).toEqual([[12, null, null]])
+        expect((await lab.experiment(6)).runs.map((r) => [r.id, r.status])).toEqual([[13, 'cancelled'], [14, 'cancelled']])
+        expect((await lab.experiment(7)).runs.map((r) => [r.id, r.lr, r.experimentId])).toEqual([[15, 0.03, 7], [16, 0.01, 7]])
+        expect((await lab.history({ limit: 100 })).total).toBe(7)
+        // the group's request and result are its experiment's now, shown as before (the group's id is the experiment's)
+        const d = await lab.run(10)
+        expect(d.run.groupId).toBe(4)
+        expect(d.group).toMatchObject({ id: 4, kind: 'sweep', args: { lrs: [0, 0.03], maxGen: 8 }, result: { table: 'T', phraseLoss: 0.95 }, runIds: [11, 10] })
+        // a cancelled group's reason, which its experiment did not have, is kept on the experiment
+        expect((await lab.experiment(6)).experiment.result).toEqual({ error: 'cancelled' })
+        // the orphan group's experiment carries its request, model and fingerprint
+        const orphan = (await lab.experiment(7)).experiment
+        expect(orphan).toMatchObject({ kind: 'lesson', modelId: 1, modelFingerprint: 'f00dfeed', phrase: 'a | b', lrs: [0.03, 0.01], result: { forgetting: [] } })
+        expect((await lab.run(15)).group).toMatchObject({ id: 7, args: { steps: 2 } })
+        // the lab's JSON export of an old experiment holds all its runs
+        expect((await lab.exportExperiment(4)).runs.map((r) => r.id)).toEqual([11, 10])
+      } finally {
+        lab.close()
+      }
+      const db = new Database(file, { readonly: true })
+      expect(tables(db)).not.toContain('run_groups')
+      const cols = (t: string): string[] => (db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name)
+      expect(cols('runs')).toContain('position')
+      expect(cols('runs')).not.toContain('group_id')
+      expect(cols('runs')).not.toContain('group_index')
+      expect(cols('experiments')).toContain('args')
+      expect(cols('experiments')).not.toContain('group_id')
+      expect(db.pragma('foreign_key_check')).toEqual([])
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+      db.close()
+    })
 
   it('a database from a newer Soliloquy is refused in words and left byte for byte as it was (no WAL switch)', () => {
     const dir = tmp('soliloquy-db-newer-')

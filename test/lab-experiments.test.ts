@@ -215,8 +215,12 @@ describe('the v3 migration', () => {
     const l = new Lab({ dataDir: dir })
     try {
       const db = l.db
-      const exps = db.prepare('SELECT id, kind, group_id, prompt, phrase, lrs FROM experiments ORDER BY id').all() as Record<string, unknown>[]
-      expect(exps.map((e) => [e.kind, e.group_id, e.lrs])).toEqual([['sweep', 1, '[0,0.03]'], ['step', null, '[0.1]']])
+      // (v5 then folded the group into its experiment: the sweep's experiment holds the group's request as args)
+      const exps = db.prepare('SELECT id, kind, args, prompt, phrase, lrs FROM experiments ORDER BY id').all() as Record<string, unknown>[]
+      expect(exps.map((e) => [e.kind, e.args === null ? null : JSON.parse(String(e.args)), e.lrs])).toEqual([
+        ['sweep', { prompt: 'To be', phrase: 'To be, or not to be, that is the question', lrs: [0, 0.03] }, '[0,0.03]'],
+        ['step', null, '[0.1]'],
+      ])
       const runs = db.prepare('SELECT id, experiment_id FROM runs ORDER BY id').all() as { id: number; experiment_id: number }[]
       expect(runs.map((r) => r.experiment_id)).toEqual([exps[0].id, exps[0].id, exps[1].id])
       const s = db.prepare('SELECT status FROM experiments WHERE id = ?').get(exps[1].id) as { status: string }

@@ -46,11 +46,11 @@ export function openExperiment(
   ctx: ExperimentContext,
   t: Target,
   s: Settings,
-  e: { kind: ExperimentKind; phrase: string | null; lrs: number[]; groupId?: number | null; extra?: Record<string, unknown> },
+  e: { kind: ExperimentKind; phrase: string | null; lrs: number[]; args?: unknown; extra?: Record<string, unknown> },
 ): number {
   return createExperiment(ctx.db, {
     kind: e.kind,
-    groupId: e.groupId ?? null,
+    args: e.args,
     modelId: t.model.row.id,
     modelFingerprint: t.model.fp.fingerprint,
     modelRef: t.ref,
@@ -126,7 +126,6 @@ export async function guarded<T>(
   db: DB,
   ids: () => number[],
   t0: number,
-  groupId: number | undefined,
   work: () => Promise<T>,
   partialRows?: (partial: Generation[]) => Map<number, PartialOutput>,
 ): Promise<T> {
@@ -135,7 +134,7 @@ export async function guarded<T>(
   } catch (e) {
     const cancelled = e instanceof CancelledError
     const partial = cancelled && e.partial && partialRows ? partialRows(e.partial) : undefined
-    abortRuns(db, ids(), cancelled ? 'cancelled' : 'failed', cancelled ? 'cancelled' : errorText(e), t0, groupId, partial)
+    abortRuns(db, ids(), cancelled ? 'cancelled' : 'failed', cancelled ? 'cancelled' : errorText(e), t0, partial)
     throw e
   }
 }

@@ -9,21 +9,22 @@
 //              only writer of a status), which settles the experiment from its runs.
 // Validation is the kind's own (it knows its texts); this file does the other four.
 import type { Generation } from '../../engine/engine'
-import type { ExperimentKind, GroupKind, RunKind } from '../../../shared/api'
-import { insertGroup, insertRun, type NewRun } from '../history/tables/runs'
+import type { ExperimentKind, RunKind } from '../../../shared/api'
+import { insertRun, type NewRun } from '../history/tables/runs'
 import { completeRuns, type PartialOutput, type RunOutcome } from '../history/lifecycle'
 import { writingRuns } from '../history/settle'
 import { guarded, openExperiment, runBase, type ExperimentContext, type Settings } from './common'
 import type { Target } from '../targets'
 
-/** Where an experiment's runs go: its experiment (History lists it) and, for a kind with a group of runs, that group. */
+/** Where an experiment's runs go: its experiment (History lists it); for a kind with several runs, also shown as
+ * their group (GroupRecord, whose id is the experiment's). */
 export interface Opened {
   experimentId: number
   groupId?: number
 }
 
 /** A run of the experiment as the kind describes it; the lifecycle adds the experiment, group and position. */
-export type RunSpec = Omit<NewRun, 'experimentId' | 'groupId' | 'groupIndex' | 'parentRunId'> & {
+export type RunSpec = Omit<NewRun, 'experimentId' | 'position' | 'parentRunId'> & {
   /** the position of the earlier run of this experiment it continues (a lesson's step k continues step k − 1) */
   after?: number
 }
@@ -32,8 +33,8 @@ export interface Conduct<T> {
   kind: ExperimentKind
   phrase: string | null
   lrs: number[]
-  /** kinds with a group of runs: the request as run (kept on the group and shown in results) and its phrase */
-  group?: { args: unknown; phrase?: string }
+  /** kinds with several runs: the request as run (kept on the experiment, shown as their group in results) */
+  group?: { args: unknown }
   /** settings the experiment keeps besides the common ones */
   extra?: Record<string, unknown>
   /** the runs written before any work (in their order: a run's position in its experiment) */
@@ -61,19 +62,8 @@ export interface Working {
 /** Opens, records, guards the work of one experiment; the work settles it (see the header). */
 export function conduct<T>(ctx: ExperimentContext, t: Target, s: Settings, c: Conduct<T>): Promise<T> {
   const t0 = Date.now()
-  const groupId =
-    c.group === undefined
-      ? undefined
-      : insertGroup(ctx.db, {
-          kind: c.kind as GroupKind,
-          modelId: t.model.row.id,
-          checkpointId: t.checkpoint?.id ?? null,
-          prompt: s.prompt,
-          phrase: c.group.phrase ?? c.phrase ?? '',
-          lrs: c.lrs,
-          args: c.group.args,
-        })
-  const experimentId = openExperiment(ctx, t, s, { kind: c.kind, phrase: c.phrase, lrs: c.lrs, groupId: groupId ?? null, extra: c.extra })
+  const experimentId = openExperiment(ctx, t, s, { kind: c.kind, phrase: c.phrase, lrs: c.lrs, args: c.group?.args, extra: c.extra })
+  const groupId = c.group === undefined ? undefined : experimentId
   const opened: Opened = { experimentId, groupId }
   const ids: number[] = []
   const record = (runs: RunSpec[]): number[] => {
@@ -83,7 +73,7 @@ export function conduct<T>(ctx: ExperimentContext, t: Target, s: Settings, c: Co
         const id = insertRun(ctx.db, {
           ...r,
           experimentId,
-          ...(groupId !== undefined ? { groupId, groupIndex: first + i } : {}),
+          ...(groupId !== undefined ? { position: first + i } : {}),
           ...(after !== undefined ? { parentRunId: ids[after] ?? null } : {}),
         })
         ids.push(id)
@@ -101,7 +91,7 @@ export function conduct<T>(ctx: ExperimentContext, t: Target, s: Settings, c: Co
       completeRuns(ctx.db, outcomes, startedMs ?? t0, result !== undefined && groupId !== undefined ? { id: groupId, result } : undefined),
     record,
   }
-  return guarded(ctx.db, () => (c.pending ? c.pending(ids) : ids), t0, groupId, () => c.work(w), c.partial && ((p) => c.partial!(p, ids)))
+  return guarded(ctx.db, () => (c.pending ? c.pending(ids) : ids), t0, () => c.work(w), c.partial && ((p) => c.partial!(p, ids)))
 }
 
 /** A run of kind `kind` on the target with the settings `s` (phrase and α added by the kind). */

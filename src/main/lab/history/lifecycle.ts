@@ -1,16 +1,11 @@
-// The lifecycle of runs, their groups and their experiments, and the only code that writes a status: a run is
-// inserted `running` (history/runs.ts) and ends here as done, failed, cancelled or interrupted, in one transaction
-// with its group and its experiment (settled from its runs), then announced to every client.
+// The lifecycle of runs and their experiments, and the only code that writes a status: a run is inserted `running`
+// (history/tables/runs.ts) and ends here as done, failed, cancelled or interrupted, in one transaction with its
+// experiment (settled from its runs, with the experiment's result), then announced to every client.
 import type { RunMetrics, RunStatus } from '../../../shared/api'
 import { nowIso } from './clock'
 import type { DB } from './db'
 import { announce } from './events'
 import { experimentsOf, jsonOf, setExperimentResult } from './tables/experiments'
-
-export function finishGroup(db: DB, id: number, status: RunStatus, result: unknown): void {
-  db.prepare('UPDATE run_groups SET status = ?, result = ?, finished_at = ? WHERE id = ?').run(
-    status, result === undefined ? null : JSON.stringify(result), nowIso(), id)
-}
 
 export interface RunOutcome {
   id: number
@@ -29,12 +24,12 @@ function metricsJson(m: RunMetrics): string {
   return JSON.stringify(m, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))
 }
 
-/** Completes runs (and optionally their group) in one transaction. */
+/** Completes runs in one transaction; with `experiment`, also that experiment's result (it then settles done). */
 export function completeRuns(
   db: DB,
   outcomes: RunOutcome[],
   startedMs: number,
-  group?: { id: number; result: unknown },
+  experiment?: { id: number; result: unknown },
 ): void {
   const now = nowIso()
   const ms = Date.now() - startedMs
@@ -48,10 +43,9 @@ export function completeRuns(
       upd.run(JSON.stringify(o.outputIds), o.outputText, o.fullText, metricsJson(o.metrics), finiteOrNull(o.metrics.recall),
         finiteOrNull(o.metrics.stabilityKl), finiteOrNull(o.metrics.phraseLossAfter), finiteOrNull(o.metrics.distinct2),
         finiteOrNull(o.metrics.repetition), now, ms, o.id)
-    if (group) finishGroup(db, group.id, 'done', group.result)
-    // an instrument's experiment holds the group: finishing the group settles it even with no runs left to complete
-    const ofGroup = group ? (db.prepare('SELECT id FROM experiments WHERE group_id = ?').all(group.id) as { id: number }[]).map((r) => r.id) : []
-    settled = settleExperiments(db, [...new Set([...experimentsOf(db, outcomes.map((o) => o.id)), ...ofGroup])], group?.result)
+    // the experiment named is settled with its result even with no runs left to complete (a window search's end)
+    const named = experiment ? [experiment.id] : []
+    settled = settleExperiments(db, [...new Set([...experimentsOf(db, outcomes.map((o) => o.id)), ...named])], experiment?.result)
   })()
   announceRuns(db, outcomes.map((o) => o.id), settled)
 }
@@ -82,7 +76,6 @@ export function abortRuns(
   status: 'failed' | 'cancelled',
   error: string,
   startedMs: number,
-  groupId?: number,
   partial?: Map<number, PartialOutput>,
 ): void {
   const now = nowIso()
@@ -98,7 +91,6 @@ export function abortRuns(
       if (p) out.run(JSON.stringify(p.outputIds), p.outputText, p.fullText, metricsJson(p.metrics ?? {}), finiteOrNull(p.metrics?.repetition), id)
       upd.run(status, error, now, ms, id)
     }
-    if (groupId !== undefined) finishGroup(db, groupId, status, { error })
     settled = settleExperiments(db, experimentsOf(db, ids))
   })()
   announceRuns(db, ids, settled)
@@ -144,7 +136,7 @@ export function finishExperiment(db: DB, id: number, status: RunStatus, result?:
   announce(db, { type: 'experiment', id, experimentId: id, status, change: 'finished' })
 }
 
-/** Runs whose process ended before they finished → `interrupted`, and groups left with no running run. */
+/** Runs whose process ended before they finished → `interrupted`, and their experiments settled. */
 export function interruptRuns(db: DB, ids: number[]): void {
   const now = nowIso()
   db.transaction(() => {
@@ -152,20 +144,15 @@ export function interruptRuns(db: DB, ids: number[]): void {
       `UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process running it ended before it finished' WHERE id = ?`,
     )
     for (const id of ids) upd.run(now, id)
-    db.prepare(`UPDATE run_groups SET status = 'interrupted', finished_at = ? WHERE status = 'running'
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now)
     settleExperiments(db, experimentsOf(db, ids))
   })()
 }
 
-/** Runs of a lab process that died → `failed` with the host's reason, and their groups. */
+/** Runs of a lab process that died → `failed` with the host's reason. */
 export function failRunsOfDeadProcess(db: DB, ids: number[], reason: string): void {
   const now = nowIso()
   db.transaction(() => {
     const upd = db.prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?`)
     for (const id of ids) upd.run(reason, now, id)
-    db.prepare(`UPDATE run_groups SET status = 'failed', finished_at = COALESCE(finished_at, ?) WHERE status IN ('running', 'interrupted')
-      AND EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'failed' AND runs.error = ?)
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.group_id = run_groups.id AND runs.status = 'running')`).run(now, reason)
   })()
 }

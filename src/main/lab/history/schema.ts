@@ -18,6 +18,11 @@ export type Migration = string | ((db: DB) => void)
  * name and hash at the time) so it survives renames and deletion, moves deleted checkpoints to a Trash
  * (checkpoints.deleted_at), stores the engineered prefix apart from the prompt, and keeps per-model texts
  * (reference, probes, paraphrased prompts) by model fingerprint.
+ * v4 records the process running an experiment and why it did not finish.
+ * v5 folds run groups into experiments — one noun for one action: the group's request (args) and result move onto its
+ * experiment, runs.group_index becomes runs.position (a run's place in its experiment), runs.group_id,
+ * experiments.group_id and the run_groups table go. Nothing is lost: every group already had its experiment (v3 made
+ * one per group; later groups were written with theirs), and a group found without one gets one here.
  */
 export const MIGRATIONS: Migration[] = [
   // v1
@@ -229,6 +234,37 @@ export const MIGRATIONS: Migration[] = [
   ALTER TABLE experiments ADD COLUMN owner TEXT;
   ALTER TABLE experiments ADD COLUMN error TEXT;
   `,
+  // v5: run groups folded into experiments (see above)
+  (db) => {
+    db.exec('ALTER TABLE experiments ADD COLUMN args TEXT')
+    const orphans = db
+      .prepare('SELECT * FROM run_groups g WHERE NOT EXISTS (SELECT 1 FROM experiments e WHERE e.group_id = g.id) ORDER BY id')
+      .all() as { id: number; kind: string; model_id: number; prompt: string; phrase: string; lrs: string; args: string | null; status: string; created_at: string; finished_at: string | null }[]
+    const ins = db.prepare(`INSERT INTO experiments (kind, group_id, model_id, model_fingerprint, prompt, phrase, lrs, settings, status,
+      created_at, finished_at) VALUES (?, ?, ?, COALESCE((SELECT fingerprint FROM models WHERE id = ?), ''), ?, ?, ?, ?, ?, ?, ?)`)
+    for (const g of orphans)
+      ins.run(g.kind, g.id, g.model_id, g.model_id, g.prompt, g.phrase || null, g.lrs, g.args ?? '{}', g.status, g.created_at, g.finished_at)
+    db.exec(`
+    UPDATE experiments SET
+      args = (SELECT g.args FROM run_groups g WHERE g.id = experiments.group_id),
+      result = COALESCE(result, (SELECT g.result FROM run_groups g WHERE g.id = experiments.group_id))
+    WHERE group_id IS NOT NULL;
+    UPDATE runs SET experiment_id = (SELECT MIN(e.id) FROM experiments e WHERE e.group_id = runs.group_id)
+    WHERE experiment_id IS NULL AND group_id IS NOT NULL;
+    -- a v1 sweep's runs had no index in their group: their place is their order
+    UPDATE runs SET group_index = (SELECT COUNT(*) FROM runs r2 WHERE r2.group_id = runs.group_id AND r2.id < runs.id)
+    WHERE group_id IS NOT NULL AND group_index IS NULL;
+    DROP INDEX IF EXISTS runs_group;
+    DROP INDEX IF EXISTS runs_experiment;
+    DROP INDEX IF EXISTS experiments_group;
+    DROP INDEX IF EXISTS groups_kind;
+    ALTER TABLE runs RENAME COLUMN group_index TO position;
+    ALTER TABLE runs DROP COLUMN group_id;
+    ALTER TABLE experiments DROP COLUMN group_id;
+    DROP TABLE run_groups;
+    CREATE INDEX runs_experiment ON runs(experiment_id, position);
+    `)
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

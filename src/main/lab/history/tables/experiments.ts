@@ -38,7 +38,8 @@ export function baseOf(db: DB, id: number | null, nameThen: string | null, sha25
 
 export interface NewExperiment {
   kind: ExperimentKind
-  groupId?: number | null
+  /** the request as run, for kinds with several runs (shown as their group: GroupRecord.args) */
+  args?: unknown
   modelId: number | null
   modelFingerprint: string
   modelRef: string | null
@@ -58,11 +59,11 @@ export interface NewExperiment {
 export function createExperiment(db: DB, e: NewExperiment): number {
   const r = db
     .prepare(
-      `INSERT INTO experiments (kind, group_id, model_id, model_fingerprint, model_ref, base_checkpoint_id, base_name, base_sha256,
+      `INSERT INTO experiments (kind, args, model_id, model_fingerprint, model_ref, base_checkpoint_id, base_name, base_sha256,
          prompt, phrase, max_gen_len, max_seq_len, lrs, settings, status, created_at, owner)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
     )
-    .run(e.kind, e.groupId ?? null, e.modelId, e.modelFingerprint, e.modelRef, e.base?.id ?? null, e.base?.name ?? null,
+    .run(e.kind, e.args === undefined ? null : jsonOf(e.args), e.modelId, e.modelFingerprint, e.modelRef, e.base?.id ?? null, e.base?.name ?? null,
       e.base?.sha256 ?? null, e.prompt, e.phrase, e.maxGen, e.maxSeq, JSON.stringify(e.lrs), jsonOf(e.settings), nowIso(), e.owner ?? null)
   const id = Number(r.lastInsertRowid)
   announce(db, { type: 'experiment', id, experimentId: id, status: 'running', change: 'created' })
@@ -92,7 +93,7 @@ export function experimentsOf(db: DB, runIds: number[]): number[] {
 interface ExperimentRow {
   id: number
   kind: ExperimentKind
-  group_id: number | null
+  args: string | null
   model_id: number | null
   model_fingerprint: string
   model_ref: string | null
@@ -161,7 +162,8 @@ function toSummary(db: DB, r: ExperimentRow): ExperimentSummary {
     starred: r.starred === 1,
     runCount: r.run_count,
     runStatuses: Object.fromEntries(statuses.map((s) => [s.status, s.n])),
-    groupId: r.group_id,
+    // an experiment of several runs is shown as their group, whose id is the experiment's
+    groupId: r.args !== null ? r.id : null,
     error: r.error ?? null,
   }
 }

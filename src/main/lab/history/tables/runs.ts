@@ -1,5 +1,8 @@
-// Runs and their groups (a sweep's α columns, a lesson's steps, a comparison's cells): inserted `running` before any
-// work (their end is history/lifecycle.ts); history queries (filters, sort, paging) and the plasticity/stability scatter.
+// Runs, each in its experiment at its position (a sweep's α columns, a lesson's steps, a comparison's cells): inserted
+// `running` before any work (their end is history/lifecycle.ts); history queries (filters, sort, paging) and the
+// plasticity/stability scatter. An experiment of several runs is still shown as a `group` record (GroupRecord: the
+// experiment's request, result and runs; its id is the experiment's) — run_groups itself was folded into experiments
+// (schema v5).
 import type {
   GroupKind,
   GroupRecord,
@@ -20,15 +23,15 @@ import { nowIso } from '../clock'
 import { OWNER } from '../owner'
 import { orderBy, page, Where } from '../filter'
 
-// ---- groups -------------------------------------------------------------------------------------------------
+// ---- an experiment of several runs, as its group ------------------------------------------------------------
 
 interface GroupRow {
   id: number
   kind: GroupKind
   model_id: number
-  checkpoint_id: number | null
+  base_checkpoint_id: number | null
   prompt: string
-  phrase: string
+  phrase: string | null
   lrs: string
   args: string | null
   result: string | null
@@ -37,29 +40,19 @@ interface GroupRow {
   finished_at: string | null
 }
 
-export function insertGroup(
-  db: DB,
-  g: { kind: GroupKind; modelId: number; checkpointId: number | null; prompt: string; phrase: string; lrs: number[]; args: unknown },
-): number {
-  const r = db.prepare(
-    `INSERT INTO run_groups (kind, model_id, checkpoint_id, prompt, phrase, lrs, args, status, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
-  ).run(g.kind, g.modelId, g.checkpointId, g.prompt, g.phrase, JSON.stringify(g.lrs), JSON.stringify(g.args), nowIso())
-  return Number(r.lastInsertRowid)
-}
-
+/** The experiment `id` as the group of its runs (undefined unless it is of a kind with several runs: it has args). */
 export function getGroup(db: DB, id: number): GroupRecord | undefined {
-  const g = db.prepare('SELECT * FROM run_groups WHERE id = ?').get(id) as GroupRow | undefined
+  const g = db.prepare('SELECT * FROM experiments WHERE id = ? AND args IS NOT NULL').get(id) as GroupRow | undefined
   if (!g) return undefined
-  const runIds = (db.prepare('SELECT id FROM runs WHERE group_id = ? ORDER BY group_index, id').all(id) as { id: number }[]).map(
+  const runIds = (db.prepare('SELECT id FROM runs WHERE experiment_id = ? ORDER BY position, id').all(id) as { id: number }[]).map(
     (r) => r.id,
   )
   return {
     id: g.id,
     kind: g.kind,
     modelId: g.model_id,
-    checkpointId: g.checkpoint_id,
-    args: g.args ? (JSON.parse(g.args) as Record<string, unknown>) : { prompt: g.prompt, phrase: g.phrase, lrs: JSON.parse(g.lrs) },
+    checkpointId: g.base_checkpoint_id,
+    args: g.args ? (JSON.parse(g.args) as Record<string, unknown>) : { prompt: g.prompt, phrase: g.phrase ?? '', lrs: JSON.parse(g.lrs) },
     result: g.result ? (JSON.parse(g.result) as Record<string, unknown>) : null,
     status: g.status,
     createdAt: g.created_at,
@@ -79,8 +72,8 @@ export interface NewRun {
   base?: { id: number; name: string; sha256: string } | null
   /** prompt engineering: generated in front of the prompt, excluded from recall */
   prefix?: string
-  groupId?: number | null
-  groupIndex?: number | null
+  /** its place in its experiment (a sweep's α column, a lesson's step, a comparison's cell); null for a lone run */
+  position?: number | null
   modelId: number
   checkpointId?: number | null
   modelRef?: string | null
@@ -99,11 +92,11 @@ export interface NewRun {
 /** Inserts a run as `running` (before any work is done). */
 export function insertRun(db: DB, r: NewRun): number {
   const res = db.prepare(
-    `INSERT INTO runs (kind, experiment_id, group_id, group_index, model_id, checkpoint_id, base_checkpoint_id, base_name,
+    `INSERT INTO runs (kind, experiment_id, position, model_id, checkpoint_id, base_checkpoint_id, base_name,
        base_sha256, model_ref, parent_run_id, chain, prompt, prefix, phrase, lr, max_gen_len, max_seq_len, temperature,
        top_p, seed, status, owner, started_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
-  ).run(r.kind, r.experimentId ?? null, r.groupId ?? null, r.groupIndex ?? null, r.modelId, r.checkpointId ?? null,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+  ).run(r.kind, r.experimentId ?? null, r.position ?? null, r.modelId, r.checkpointId ?? null,
     r.base?.id ?? null, r.base?.name ?? null, r.base?.sha256 ?? null, r.modelRef ?? null,
     r.parentRunId ?? null, JSON.stringify(r.chain ?? []), r.prompt, r.prefix ?? '', r.phrase ?? null, r.lr ?? null, r.maxGen,
     r.maxSeq, r.temperature, r.topP, r.seed, OWNER, nowIso())
@@ -115,8 +108,7 @@ export function insertRun(db: DB, r: NewRun): number {
 interface RunRow {
   id: number
   kind: RunKind
-  group_id: number | null
-  group_index: number | null
+  position: number | null
   model_id: number
   checkpoint_id: number | null
   model_ref: string | null
@@ -153,8 +145,9 @@ function toRecord(db: DB, r: RunRow): RunRecord {
     kind: r.kind,
     experimentId: r.experiment_id ?? null,
     base: baseOf(db, r.base_checkpoint_id ?? r.checkpoint_id, r.base_name, r.base_sha256),
-    groupId: r.group_id,
-    groupIndex: r.group_index,
+    // an experiment of several runs is their group (its id is the experiment's)
+    groupId: r.position !== null ? r.experiment_id : null,
+    groupIndex: r.position,
     modelId: r.model_id,
     checkpointId: r.checkpoint_id,
     modelRef: r.model_ref,
@@ -185,7 +178,7 @@ function toRecord(db: DB, r: RunRow): RunRecord {
 
 /** Every run of an experiment, in its order. */
 export function experimentRuns(db: DB, experimentId: number): RunRecord[] {
-  const rows = db.prepare('SELECT * FROM runs WHERE experiment_id = ? ORDER BY group_index, id').all(experimentId) as RunRow[]
+  const rows = db.prepare('SELECT * FROM runs WHERE experiment_id = ? ORDER BY position, id').all(experimentId) as RunRow[]
   return rows.map((r) => toRecord(db, r))
 }
 
@@ -216,7 +209,7 @@ function whereClause(f: HistoryFilter): { sql: string; params: unknown[] } {
   w.dateRange('started_at', f.from, f.to)
   w.inList('kind', f.kind)
   w.inList('status', f.status)
-  if (f.groupId !== undefined) w.add('group_id = ?', f.groupId)
+  if (f.groupId !== undefined) w.add('experiment_id = ? AND position IS NOT NULL', f.groupId)
   if (f.experimentId !== undefined) w.add('experiment_id = ?', f.experimentId)
   if (f.checkpointId !== undefined) w.add('COALESCE(base_checkpoint_id, checkpoint_id) = ?', f.checkpointId)
   return { sql: w.sql, params: w.params }
@@ -237,7 +230,7 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
   const { sql, params } = whereClause({ status: 'done', ...f })
   const rows = db
     .prepare(
-      `SELECT id, kind, model_id, group_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
+      `SELECT id, kind, model_id, CASE WHEN position IS NOT NULL THEN experiment_id END AS group_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
          json_extract(metrics, '$.referenceLogprob') AS ref_lp, repetition, experiment_id,
          json_extract(metrics, '$.compressionRatio') AS compression
        FROM runs ${sql} ORDER BY started_at, id LIMIT 20000`,
