@@ -119,10 +119,10 @@ describe('History lists experiments', () => {
 
     // from run detail, one α of a sweep again through rerun: a new run, same α, and History shows it
     await page.click('[data-testid="history-row"][data-run-id="2"]')
-    await page.waitForSelector('[data-testid="run-detail"]:has-text("Run #2")')
+    await page.waitForSelector('[data-testid="run-detail"]:has-text("Run r2")')
     await page.click('[data-testid="rerun-run"]')
     await page.waitForURL((u) => /#\/history\/\d+$/.test(u.href) && !u.href.endsWith('/history/2'), { timeout: 60_000 })
-    await page.waitForSelector('[data-testid="run-detail"] h2:not(:has-text("Run #2 "))')
+    await page.waitForSelector('[data-testid="run-detail"] h2:not(:has-text("Run r2 "))')
     expect(await page.textContent('[data-testid="run-detail"]')).toMatch(/α\s*3\.0E-02/)
     // the new run is listed (by its id: a count taken before the click can be stale while the compare re-run's own
     // run is still arriving through the live updates on a loaded machine)
@@ -132,12 +132,12 @@ describe('History lists experiments', () => {
     await page.click('[data-testid="run-detail"] a:has-text("close")')
 
     // the runs table's diff still works with the merged diffRuns shape
-    // (runs #1 and #2: the first sweep's α = 0 and α = 0.03)
+    // (runs r1 and r2: the first sweep's α = 0 and α = 0.03)
     await page.check('[data-testid="history-row"][data-run-id="1"] [data-testid="diff-pick"]')
     await page.check('[data-testid="history-row"][data-run-id="2"] [data-testid="diff-pick"]')
     await page.click('[data-testid="diff-button"]')
     await page.waitForSelector('[data-testid="run-diff"]')
-    expect(await page.textContent('[data-testid="run-diff"]')).toMatch(/A #1 · sweep · α 0\.0 vs B #2 · sweep · α 3\.0E-02/)
+    expect(await page.textContent('[data-testid="run-diff"]')).toMatch(/A r1 · sweep · α 0\.0 vs B r2 · sweep · α 3\.0E-02/)
     expect(await page.textContent('[data-testid="run-diff"]')).toMatch(/% of tokens shared/)
     // settings side by side: α differs, the prompt is the same
     expect(await page.getAttribute('[data-testid="diff-settings"] tr[data-setting="lr"]', 'data-same')).toBe('false')

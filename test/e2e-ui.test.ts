@@ -334,10 +334,10 @@ describe('end to end (the real renderer + the real lab worker and engine)', () =
     const row = page.locator(`[data-testid="history-row"][data-run-id="${runId}"]`)
     await row.waitFor()
     await row.click()
-    await page.waitForSelector(`[data-testid="run-detail"]:has-text("Run #${runId}")`)
+    await page.waitForSelector(`[data-testid="run-detail"]:has-text("Run r${runId}")`)
     await page.click('[data-testid="rerun-button"]')
     await page.waitForURL(/#\/lab/)
-    await page.waitForSelector(`[data-testid="lab-form"][data-defaults="run #${runId}"]`, { state: 'attached' })
+    await page.waitForSelector(`[data-testid="lab-form"][data-defaults="run r${runId}"]`, { state: 'attached' })
     // the re-run's own columns (newer runs than the one re-run), finished
     await page.waitForFunction(
       (id) => {

@@ -22,7 +22,7 @@ export function emergeTooltip(lr: number, position: number, want: string, logpro
 
 /** The experiments' scatter: one run. */
 export function scatterTooltip(runId: number, lr: number, kl: number, yLabel: string, y: number): string {
-  return html`run #${runId} · α ${formatStepSize(lr)}<br/>KL ${kl.toPrecision(3)} · ${yLabel} ${Number(y).toPrecision(3)}`.markup
+  return html`run r${runId} · α ${formatStepSize(lr)}<br/>KL ${kl.toPrecision(3)} · ${yLabel} ${Number(y).toPrecision(3)}`.markup
 }
 
 /** The update grid: one layer × module cell (the module name comes from the model's tensor names). */

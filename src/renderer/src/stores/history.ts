@@ -70,11 +70,11 @@ export const useHistoryStore = defineStore('history', () => {
     }
   }
 
-  /** Step sizes of a run's group, in column order (for re-running a whole sweep). */
-  async function groupLrs(groupId: number): Promise<number[]> {
-    const runs = await allRuns({ groupId, sort: 'id', order: 'asc' })
+  /** Step sizes of an experiment's runs, in column order (for re-running a whole sweep). */
+  async function experimentLrs(experimentId: number): Promise<number[]> {
+    const runs = await allRuns({ experimentId, sort: 'id', order: 'asc' })
     return runs.map((r) => r.lr).filter((x): x is number => x !== null)
   }
 
-  return { runs, total, points, loading, error, phrase, kind, status, sort, order, limit, detail, detailError, refresh, sortBy, open, groupLrs }
+  return { runs, total, points, loading, error, phrase, kind, status, sort, order, limit, detail, detailError, refresh, sortBy, open, experimentLrs }
 })

@@ -9,7 +9,7 @@ type Name = 'layers' | 'window' | 'emerge' | 'lesson'
 
 /** one window found (read back from History), for the chart of windows over time / models / checkpoints */
 export interface WindowEntry {
-  groupId: number
+  experimentId: number
   label: string
   at: string
   alphaLearn: number | null
@@ -69,16 +69,16 @@ export const useInstrumentsStore = defineStore('instruments', () => {
   }
 
   /**
-   * Every window search recorded in History (any session, model or checkpoint), oldest first: the group's stored
-   * result holds α_learn, α_break and the width.
+   * Every window search recorded in History (any session, model or checkpoint), oldest first: the experiment's
+   * stored result holds α_learn, α_break and the width.
    */
   async function loadWindows(): Promise<void> {
     try {
       const runs = await allRuns({ kind: 'window', status: 'done', sort: 'id', order: 'asc' })
       const firstRun = new Map<number, number>()
-      for (const r of runs) if (r.groupId !== null && !firstRun.has(r.groupId)) firstRun.set(r.groupId, r.id)
+      for (const r of runs) if (r.experimentId !== null && !firstRun.has(r.experimentId)) firstRun.set(r.experimentId, r.id)
       const out: WindowEntry[] = []
-      for (const [groupId, runId] of firstRun) {
+      for (const [experimentId, runId] of firstRun) {
         const d = await api().call('run', { id: runId })
         const res = (d.group?.result ?? {}) as Record<string, unknown>
         const n = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
@@ -86,7 +86,7 @@ export const useInstrumentsStore = defineStore('instruments', () => {
         const who = d.startedFrom ? `“${d.startedFrom.name}”` : (d.model.name ?? d.model.path)
         const th = res['thresholds'] as { klMax?: number; repetitionMax?: number } | undefined
         out.push({
-          groupId,
+          experimentId,
           label: `${who} · ${phrase.slice(0, 18)}${phrase.length > 18 ? '…' : ''}${th ? ` · KL ${th.klMax}` : ''}`,
           at: d.group?.createdAt ?? d.run.startedAt,
           alphaLearn: n(res['alphaLearn']),

@@ -102,14 +102,14 @@ export const useLabStore = defineStore('lab', () => {
   async function restoreLast(): Promise<void> {
     try {
       const last = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 1 })
-      const gid = last.runs[0]?.groupId
-      if (gid == null || running.value || runs.value.length) return
-      const all = await allRuns({ groupId: gid, sort: 'id', order: 'asc' })
+      const eid = last.runs[0]?.experimentId
+      if (eid == null || running.value || runs.value.length) return
+      const all = await allRuns({ experimentId: eid, sort: 'id', order: 'asc' })
       if (running.value || runs.value.length) return
       runs.value = all.sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
       const st = new Set(runs.value.map((r) => r.status))
       outcome.value = st.has('cancelled') ? 'cancelled' : st.size === 1 && st.has('done') ? 'done' : st.has('running') ? null : 'failed'
-      restoredFrom.value = gid
+      restoredFrom.value = eid
     } catch {
       // nothing to restore: the Lab starts empty
     }
@@ -205,8 +205,8 @@ export const useLabStore = defineStore('lab', () => {
       // the lab recorded the sweep's rows as cancelled/failed: show them
       try {
         const page = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 256 })
-        const gid = page.runs[0]?.groupId
-        runs.value = gid == null ? [] : page.runs.filter((x) => x.groupId === gid).sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
+        const eid = page.runs[0]?.experimentId
+        runs.value = eid == null ? [] : page.runs.filter((x) => x.experimentId === eid).sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
       } catch {
         runs.value = []
       }
@@ -233,7 +233,7 @@ export const useLabStore = defineStore('lab', () => {
     if (r.phrase) phrase.value = r.phrase
     lrs.value = lrsOfGroup?.length ? [...lrsOfGroup] : r.lr !== null ? [r.lr] : lrs.value
     maxGenText.value = String(r.maxGen)
-    defaultsFrom.value = `run #${r.id}`
+    defaultsFrom.value = `run r${r.id}`
   }
 
   return {
