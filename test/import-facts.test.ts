@@ -3,7 +3,9 @@
 // resolve as they do in the build):
 //   - no import cycle in src/main (type-only imports count: a circle of types is still a circle to read);
 //   - no file of src/main/lab imports electron (the lab runs in a plain Node process, the CLI's and the server's too);
-//   - src/main/app is the only place in src/main that imports electron (the Electron main process).
+//   - src/main/app is the only place in src/main that imports electron (the Electron main process);
+//   - the experiment kinds (src/main/lab/kinds) import nothing from each other — only the table (index.ts) names them
+//     all and kind.ts holds their common type — and experiment/ (what they share) imports no kind.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import ts from 'typescript'
@@ -146,5 +148,21 @@ describe('imports of src/main', () => {
   it('src/main/app is the only place in src/main that imports electron', () => {
     const outside = [...g.packages].filter(([f, p]) => !f.startsWith(join(MAIN, 'app') + '/') && p.some(isElectron)).map(([f]) => rel(f))
     expect(outside).toEqual([])
+  })
+
+  it('the experiment kinds import nothing from each other, and what they share imports no kind', () => {
+    const kinds = join(MAIN, 'lab', 'kinds') + '/'
+    const shared = [join(kinds, 'index.ts'), join(kinds, 'kind.ts')]
+    const isKind = (f: string): boolean => f.startsWith(kinds) && !shared.includes(f)
+    const kindFiles = [...g.edges.keys()].filter(isKind)
+    expect(kindFiles.length).toBeGreaterThanOrEqual(8)
+    const across = [...g.edges]
+      .filter(([f]) => isKind(f))
+      .flatMap(([f, to]) => to.filter((t) => isKind(t) || t === shared[0]).map((t) => `${rel(f)} → ${rel(t)}`))
+    expect(across).toEqual([])
+    const back = [...g.edges]
+      .filter(([f]) => f.startsWith(join(MAIN, 'lab', 'experiment') + '/'))
+      .flatMap(([f, to]) => to.filter((t) => t.startsWith(kinds)).map((t) => `${rel(f)} → ${rel(t)}`))
+    expect(back).toEqual([])
   })
 })

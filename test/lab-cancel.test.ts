@@ -18,11 +18,12 @@ beforeAll(() => {
 afterAll(() => lab?.close())
 
 /** The rows as the database holds them (a separate read-only connection, as another process would see them). */
+/** (groupStatus: the status of the experiment holding the run, which v5 folded the run groups into) */
 function rows(kind: string): { id: number; status: string; error: string | null; groupStatus: string | null }[] {
   const db = new Database(join(dataDir, HISTORY_FILE), { readonly: true })
   try {
     return db
-      .prepare('SELECT r.id, r.status, r.error, g.status AS groupStatus FROM runs r LEFT JOIN run_groups g ON g.id = r.group_id WHERE r.kind = ? ORDER BY r.id')
+      .prepare('SELECT r.id, r.status, r.error, e.status AS groupStatus FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id WHERE r.kind = ? ORDER BY r.id')
       .all(kind) as { id: number; status: string; error: string | null; groupStatus: string | null }[]
   } finally {
     db.close()
