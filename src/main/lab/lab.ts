@@ -61,7 +61,8 @@ import { experimentModelPath, getExperiment, listExperiments, updateExperiment }
 import { onHistoryEvent } from './history/events'
 import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables/modelTexts'
 import { diffRuns, experimentTable } from './report/tables'
-import { nameFree, trashedMessage } from './checkpoints/store'
+import { nameFree } from './checkpoints/store'
+import { baseProblem, legacyBaseProblem } from '../../shared/baseCheckpoint'
 import { LoadedModel, Target, Targets } from './targets'
 import { restrictGradient } from './step/restrict'
 import { experimentReport } from './report/experiment'
@@ -331,15 +332,13 @@ export class Lab {
       const pm = await this.stepOf(parent, opts)
       at = [...pm.at, { gradient: pm.gradient, lr: pm.lr }]
       model = this.targets.loadById(pm.modelId, `run ${run.id}`)
-    } else if (run.base && run.base.state !== 'live') {
-      throw new InputError(`run ${run.id} started from ${this.baseGone(run.base)}`)
+    } else if (goneBase(run)) {
+      throw new InputError(goneBase(run)!)
     } else if (run.checkpointId !== null) {
       const t = this.target(run.checkpointId)
       at = t.base
       model = t.model
     } else {
-      if (run.modelRef?.startsWith('ckpt:'))
-        throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
       model = this.targets.loadById(run.modelId, `run ${run.id}`)
       at = []
     }
@@ -377,9 +376,8 @@ export class Lab {
     const already = findCheckpointByRun(this.db, run.id)
     if (already) throw new InputError(`run ${run.id} is already saved as checkpoint "${already.name}"`)
     let parentId = run.checkpointId
-    if (run.base && run.base.state !== 'live' && run.kind !== 'lesson') throw new InputError(`run ${run.id} started from ${this.baseGone(run.base)}`)
-    if (run.checkpointId === null && run.modelRef?.startsWith('ckpt:') && run.kind !== 'lesson')
-      throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
+    // a lesson step's base is its previous step's checkpoint (stepOf checks the lesson's own base)
+    if (run.kind !== 'lesson' && goneBase(run)) throw new InputError(goneBase(run)!)
     if (run.kind === 'lesson' && run.parentRunId !== null) {
       const parent =
         findCheckpointByRun(this.db, run.parentRunId) ??
@@ -455,13 +453,6 @@ export class Lab {
     return { ...r, format, dtype: args.dtype ?? hfStoredDtype(engine), checkpoint: ckpt }
   }
 
-  /** Where a run's base went, in words (trashed: when and where to restore it; purged: gone for good). */
-  private baseGone(b: NonNullable<RunRecord['base']>): string {
-    if (b.state === 'trashed')
-      return trashedMessage({ name: b.currentName ?? b.name, deletedAt: b.deletedAt }, 'base checkpoint').replace('" was deleted', '", which was deleted')
-    return `the base checkpoint "${b.name}" (sha256 ${b.sha256.slice(0, 12)}…), which was deleted for good (purged from the Trash)`
-  }
-
   // ---- experiments ----------------------------------------------------------------------------------------------
 
   /**
@@ -474,11 +465,9 @@ export class Lab {
     if (!run) throw new InputError(`no run ${runId}`)
     if (run.chain.length) throw new InputError(`run ${run.id} is step ${run.chain.length + 1} of a lesson; re-run the lesson (experiment ${run.experimentId})`)
     let model: string | null
+    if (goneBase(run)) throw new InputError(goneBase(run)!)
     if (run.base) {
-      if (run.base.state !== 'live') throw new InputError(`run ${run.id} started from ${this.baseGone(run.base)}`)
       model = String(run.base.id)
-    } else if (run.modelRef?.startsWith('ckpt:')) {
-      throw new InputError(`run ${run.id} started from checkpoint "${run.modelRef.slice(5)}", which has been deleted`)
     } else {
       const m = getModel(this.db, run.modelId)
       // where the model is now: found again by fingerprint if it moved, else refused as missing (the app asks)
@@ -632,6 +621,12 @@ for (const m of experimentMethods)
     writable: true,
     configurable: true,
   })
+
+/** Why a run cannot start again from its base (trashed, purged, or a pre-provenance checkpoint that is gone): the
+ * words src/shared/baseCheckpoint.ts gives the window too. */
+function goneBase(run: RunRecord): string | null {
+  return baseProblem(run) ?? legacyBaseProblem(run)
+}
 
 /** The dtype an HF export writes when none is given: the stored embedding's, if it is a float type, else F32. */
 function hfStoredDtype(engine: Engine): 'F32' | 'F16' | 'BF16' {

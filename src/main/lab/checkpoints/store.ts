@@ -2,6 +2,7 @@
 // safetensors file plus lineage — kilobytes to megabytes instead of a copy of the model. A checkpoint of a chain is its parent checkpoint + this step, so loading
 // one replays the lineage root → leaf on the base model. Files are content-addressed (sha256) and verified on load;
 // the base model's fingerprint is stored with every step and compared before the step is applied.
+import { trashedMessage } from '../../../shared/baseCheckpoint'
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { Engine, InputError, View } from '../../engine/engine'
@@ -27,11 +28,8 @@ export { CheckpointError }
 
 // ---- the store ----------------------------------------------------------------------------------------------
 
-/** "the base checkpoint "x" was deleted on …; restore it from Checkpoints → Trash" */
-export function trashedMessage(c: { name: string; deletedAt: string | null }, what = 'checkpoint'): string {
-  const when = c.deletedAt ? c.deletedAt.replace('T', ' ').slice(0, 16) + ' UTC' : 'an earlier date'
-  return `the ${what} "${c.name}" was deleted on ${when}; restore it from Checkpoints → Trash`
-}
+/** "the base checkpoint "x" was deleted on …; restore it from Checkpoints → Trash" (words shared with the window) */
+export { trashedMessage }
 
 /** Refuses a name already taken (by a live checkpoint, or one in the Trash) in words. */
 export function nameFree(db: DB, name: string): void {

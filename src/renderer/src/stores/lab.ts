@@ -3,6 +3,7 @@ import { computed, ref, watch } from 'vue'
 import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult, type TokenCount } from '@shared/api'
 import { api, ApiError, isCancelled, messageOf, newJobId } from '../api/client'
 import { allRuns } from '../api/pages'
+import { baseProblem } from '@shared/baseCheckpoint'
 import { useModelsStore } from './models'
 import { maxTokensProblem, textProblem } from '../lib/validate'
 
@@ -226,8 +227,10 @@ export const useLabStore = defineStore('lab', () => {
   /** Load a past run's parameters into the form (History → re-run). */
   function loadRun(r: RunRecord, lrsOfGroup?: number[]): void {
     baseCheckpoint.value = null
-    // the base by what it is called now (provenance survives renames); a trashed or purged base cannot be run on
-    if (r.base && r.base.state !== 'live') throw new Error(`run #${r.id} started from checkpoint “${r.base.name}”, which is ${r.base.state === 'trashed' ? 'in the Trash: restore it in Checkpoints first' : 'purged'}`)
+    // the base by what it is called now (provenance survives renames); a trashed or purged base cannot be run on,
+    // refused in the lab's own words (src/shared/baseCheckpoint.ts)
+    const gone = baseProblem(r)
+    if (gone) throw new Error(gone)
     modelRef.value = r.base?.currentName ? `ckpt:${r.base.currentName}` : (r.modelRef ?? null)
     prompt.value = r.prompt
     if (r.phrase) phrase.value = r.phrase
