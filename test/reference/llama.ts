@@ -46,6 +46,8 @@ export interface RefConfig {
   layerSliding?: boolean[]
   /** RoPE inverse frequencies of the sliding layers (Gemma 3) */
   invFreqLocal?: number[]
+  /** cos and sin of the (global) RoPE × this (YaRN's attention factor); default 1 */
+  ropeScale?: number
 }
 
 /** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
@@ -69,6 +71,36 @@ export function refLlama3InvFreq(
     const smooth = (s.original / wavelen - s.low) / (s.high - s.low)
     return (1 - smooth) * (f / s.factor) + smooth * f
   })
+}
+
+/**
+ * YaRN (Peng et al. 2023, as transformers' rope utils define it), in float64: the dimension pairs whose wavelength
+ * turns more than betaFast times within the original context keep their frequency, those turning fewer than betaSlow
+ * times are divided by factor, linearly mixed between (the bounds floored / ceiled when truncate).
+ */
+export function refYarnInvFreq(
+  theta: number,
+  headDim: number,
+  s: { factor: number; original: number; betaFast: number; betaSlow: number; truncate: boolean },
+): number[] {
+  // the (fractional) dimension index at which the wavelength 2π·θ^(d/headDim) fits `turns` times into original
+  const dimFor = (turns: number): number => (headDim * Math.log(s.original / (2 * Math.PI * turns))) / (2 * Math.log(theta))
+  let lo = dimFor(s.betaFast)
+  let hi = dimFor(s.betaSlow)
+  if (s.truncate) [lo, hi] = [Math.floor(lo), Math.ceil(hi)]
+  lo = Math.max(lo, 0)
+  hi = Math.min(hi, headDim - 1)
+  if (hi === lo) hi += 0.001
+  return refDefaultInvFreq(theta, headDim).map((f, i) => {
+    const toInterpolated = Math.min(1, Math.max(0, (i - lo) / (hi - lo)))
+    return (1 - toInterpolated) * f + toInterpolated * (f / s.factor)
+  })
+}
+
+/** YaRN's attention factor from factor (and DeepSeek's mscale / mscale_all_dim), in float64. */
+export function refYarnAttentionFactor(factor: number, mscale?: number, mscaleAllDim?: number): number {
+  const m = (k: number): number => (factor <= 1 ? 1 : 0.1 * k * Math.log(factor) + 1)
+  return mscale && mscaleAllDim ? m(mscale) / m(mscaleAllDim) : m(1)
 }
 
 /** y[T, out] = x[T, in] · Wᵀ (+ b) */
@@ -97,7 +129,7 @@ function rmsnorm(x: Float64Array, T: number, D: number, w: Float64Array, eps: nu
 }
 
 /** Rotates each head of x [T, nh·hd] in place: position t, frequency i, angle t·invFreq[i]. */
-function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: number[]): void {
+function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: number[], scale: number): void {
   const hd = c.headDim
   const half = hd / 2
   for (let t = 0; t < T; t++)
@@ -106,8 +138,8 @@ function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: num
         const a = c.interleaved ? 2 * i : i
         const b = c.interleaved ? 2 * i + 1 : i + half
         const base = t * nh * hd + h * hd
-        const cos = Math.cos(t * invFreq[i])
-        const sin = Math.sin(t * invFreq[i])
+        const cos = Math.cos(t * invFreq[i]) * scale
+        const sin = Math.sin(t * invFreq[i]) * scale
         const x0 = x[base + a]
         const x1 = x[base + b]
         x[base + a] = x0 * cos - x1 * sin
@@ -137,7 +169,9 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     const p = `model.layers.${l}.`
     const sliding = c.layerSliding ? c.layerSliding[l] : true
     const window = sliding ? c.window : 0
-    const invFreq = sliding && c.invFreqLocal ? c.invFreqLocal : c.invFreq
+    const local = sliding && c.invFreqLocal !== undefined
+    const invFreq = local ? c.invFreqLocal! : c.invFreq
+    const ropeScale = local ? 1 : c.ropeScale ?? 1
     const xn = rmsnorm(x, T, D, get(p + 'input_layernorm.weight'), c.eps, off)
     const q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
     const k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
@@ -147,8 +181,8 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
       q.set(rmsnorm(q, T * H, hd, get(p + 'self_attn.q_norm.weight'), c.eps, off))
       k.set(rmsnorm(k, T * KVH, hd, get(p + 'self_attn.k_norm.weight'), c.eps, off))
     }
-    rope(q, T, H, c, invFreq)
-    rope(k, T, KVH, c, invFreq)
+    rope(q, T, H, c, invFreq, ropeScale)
+    rope(k, T, KVH, c, invFreq, ropeScale)
     const att = new Float64Array(T * H * hd)
     const scores = new Float64Array(T)
     for (let h = 0; h < H; h++) {

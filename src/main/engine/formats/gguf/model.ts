@@ -189,13 +189,24 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   const scalingType = kv.get(k('rope.scaling.type'))
   const factor = num(kv, k('rope.scaling.factor'), label, false)
   const origCtx = num(kv, k('rope.scaling.original_context_length'), label, false)
+  // llama.cpp multiplies cos and sin by rope.scaling.attn_factor (1 when absent), and under yarn by get_mscale(factor)
+  // too; its llama / qwen2 / qwen3 graphs read no beta_fast / beta_slow / mscale keys (32, 1 and whole-dimension ramp
+  // bounds always): transformers' yarn with those defaults and attention_factor = attn_factor · get_mscale(factor)
+  const attnFactor = num(kv, k('rope.scaling.attn_factor'), label, false)
   if (typeof scalingType === 'string' && scalingType !== 'none') {
     raw.rope_scaling = {
       rope_type: scalingType,
       ...(factor !== undefined ? { factor } : {}),
       ...(origCtx !== undefined ? { original_max_position_embeddings: origCtx } : {}),
     }
+    if (scalingType === 'yarn' && attnFactor !== undefined && attnFactor !== 1) {
+      if (!(attnFactor > 0) || factor === undefined)
+        throw new ModelFormatError(`${label}: ${k('rope.scaling.attn_factor')} ${attnFactor} needs a positive value and ${k('rope.scaling.factor')}`)
+      ;(raw.rope_scaling as Record<string, unknown>).attention_factor = attnFactor * (factor <= 1 ? 1 : 0.1 * Math.log(factor) + 1)
+    }
   }
+  if (attnFactor !== undefined && attnFactor !== 1 && scalingType !== 'yarn')
+    throw new ModelFormatError(`${label}: ${k('rope.scaling.attn_factor')} ${attnFactor} (cos and sin scaled outside yarn) is not supported`)
   const freqs = g.tensors.find((t) => t.name === 'rope_freqs.weight')
   if (freqs) {
     if (freqs.typeName !== 'F32' || freqs.dims[0] !== headDim / 2)

@@ -198,6 +198,21 @@ export async function exportGguf(
   const rs = c.ropeScaling
   if (c.ropeType === 'linear') {
     kv.push([`${arch}.rope.scaling.type`, 'str', 'linear'], [`${arch}.rope.scaling.factor`, 'f32', rs.factor!])
+  } else if (c.ropeType === 'yarn') {
+    // llama.cpp's yarn: rope.scaling.factor and original_context_length; beta 32 / 1 and whole-dimension ramp bounds
+    // are fixed in its llama / qwen2 / qwen3 graphs, and cos / sin are scaled by attn_factor · get_mscale(factor)
+    if (rs.betaFast !== 32 || rs.betaSlow !== 1 || rs.truncate === false)
+      throw new InputError(
+        `GGUF export: rope_scaling yarn with beta_fast ${rs.betaFast}, beta_slow ${rs.betaSlow}, truncate ${rs.truncate !== false} cannot be carried (llama.cpp's ${arch} architecture uses beta_fast 32, beta_slow 1, truncate true); export as a Hugging Face directory`,
+      )
+    const mscale = rs.factor! <= 1 ? 1 : 0.1 * Math.log(rs.factor!) + 1
+    kv.push(
+      [`${arch}.rope.scaling.type`, 'str', 'yarn'],
+      [`${arch}.rope.scaling.factor`, 'f32', rs.factor!],
+      [`${arch}.rope.scaling.original_context_length`, 'u32', rs.originalMaxPositionEmbeddings!],
+    )
+    if (Math.fround(rs.attentionFactor!) !== Math.fround(mscale))
+      kv.push([`${arch}.rope.scaling.attn_factor`, 'f32', rs.attentionFactor! / mscale])
   } else if (c.ropeType === 'llama3') {
     ropeFreqs = llama3RopeFactors(c.headDim, c.ropeTheta, {
       factor: rs.factor!,
