@@ -397,8 +397,8 @@ void rope_default_inv_freq(float* inv_freq, int hd, double theta) {
   }
 }
 
-void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* inv_freq, float scale) {
-  int half = hd / 2;
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int rot, const float* inv_freq, float scale) {
+  int half = rot / 2;
   for (int i = 0; i < half; i++) {
     float inv = inv_freq[i];
     for (int p = 0; p < max_pos; p++) {
@@ -410,9 +410,9 @@ void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* i
   }
 }
 
-void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse,
-                bool interleaved) {
-  int half = hd / 2;
+void rope_apply(float* x, int T, int nh, int hd, int rot, int pos0, const float* cos_t, const float* sin_t,
+                bool inverse, bool interleaved) {
+  int half = rot / 2;
   // frequency i rotates the pair (v[i], v[i + half]) in HF's layout, (v[2i], v[2i + 1]) in Meta's
   const int stride = interleaved ? 2 : 1, partner = interleaved ? 1 : half;
   for (int t = 0; t < T; t++) {

@@ -49,12 +49,13 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
 // ---- RoPE: HF "rotate_half" layout (pairs (i, i + hd/2) of each head) or Meta's interleaved one (2i, 2i+1) ----
 // inv_freq[hd/2] of default RoPE, θ^(−2i/hd), as HF computes it (float32 exponent, rounded to float32)
 void rope_default_inv_freq(float* inv_freq, int hd, double theta);
-// cos/sin tables [max_pos, hd/2] from any inverse frequencies (default, llama3, linear …): angle = inv·p in float32;
-// both tables multiplied by `scale` (HF's attention_scaling; 1 for every rope_type the engine accepts today)
-void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* inv_freq, float scale);
-// x [T, nh·hd], token t at position pos0 + t, rotated in place (inverse = true rotates by −θ: the backward)
-void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse,
-                bool interleaved);
+// cos/sin tables [max_pos, rot/2] from any inverse frequencies (default, llama3, linear, yarn …): angle = inv·p in
+// float32; both tables multiplied by `scale` (HF's attention_scaling: YaRN's / longrope's attention factor, else 1)
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int rot, const float* inv_freq, float scale);
+// x [T, nh·hd], token t at position pos0 + t, rotated in place (inverse = true rotates by −θ: the backward). Only the
+// first `rot` ≤ hd values of each head rotate (partial rotary, Phi-3/4: pairs (i, i + rot/2)); the rest pass through.
+void rope_apply(float* x, int T, int nh, int hd, int rot, int pos0, const float* cos_t, const float* sin_t,
+                bool inverse, bool interleaved);
 
 // ---- SiLU-gated MLP: m = silu(g) · u ------------------------------------------------------------------------
 void swiglu_forward(float* m, const float* g, const float* u, int n);

@@ -46,8 +46,11 @@ export interface RefConfig {
   layerSliding?: boolean[]
   /** RoPE inverse frequencies of the sliding layers (Gemma 3) */
   invFreqLocal?: number[]
-  /** cos and sin of the (global) RoPE × this (YaRN's attention factor); default 1 */
+  /** cos and sin of the (global) RoPE × this (YaRN's / longrope's attention factor); default 1 */
   ropeScale?: number
+  /** Phi-3/4's partial rotary: only the first rotaryDims values of each head turn (pairs (i, i + rotaryDims/2));
+   *  invFreq then has rotaryDims/2 entries. Default headDim. */
+  rotaryDims?: number
 }
 
 /** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
@@ -131,7 +134,7 @@ function rmsnorm(x: Float64Array, T: number, D: number, w: Float64Array, eps: nu
 /** Rotates each head of x [T, nh·hd] in place: position t, frequency i, angle t·invFreq[i]. */
 function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: number[], scale: number): void {
   const hd = c.headDim
-  const half = hd / 2
+  const half = (c.rotaryDims ?? hd) / 2
   for (let t = 0; t < T; t++)
     for (let h = 0; h < nh; h++)
       for (let i = 0; i < half; i++) {
@@ -173,9 +176,24 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     const invFreq = local ? c.invFreqLocal! : c.invFreq
     const ropeScale = local ? 1 : c.ropeScale ?? 1
     const xn = rmsnorm(x, T, D, get(p + 'input_layernorm.weight'), c.eps, off)
-    const q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
-    const k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
-    const v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
+    let q: Float64Array, k: Float64Array, v: Float64Array
+    const qkv = w[p + 'self_attn.qkv_proj.weight']
+    if (qkv) {
+      // Phi-3: one projection to [q | k | v] per token, split along its last axis
+      const all = linear(xn, T, D, qkv, (H + 2 * KVH) * hd)
+      const cut = (from: number, n: number): Float64Array => {
+        const out = new Float64Array(T * n)
+        for (let t = 0; t < T; t++) out.set(all.subarray(t * (H + 2 * KVH) * hd + from, t * (H + 2 * KVH) * hd + from + n), t * n)
+        return out
+      }
+      q = cut(0, H * hd)
+      k = cut(H * hd, KVH * hd)
+      v = cut((H + KVH) * hd, KVH * hd)
+    } else {
+      q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
+      k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
+      v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
+    }
     if (c.qkNorm) {
       // q.view(T, H, hd) normalised over its last axis: each head of each token is one row of hd values
       q.set(rmsnorm(q, T * H, hd, get(p + 'self_attn.q_norm.weight'), c.eps, off))
@@ -210,8 +228,21 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     for (let i = 0; i < x.length; i++) x[i] += o[i] * rm
     const ffnNorm = c.postNorms ? 'pre_feedforward_layernorm.weight' : 'post_attention_layernorm.weight'
     const xn2 = rmsnorm(x, T, D, get(p + ffnNorm), c.eps, off)
-    const gate = linear(xn2, T, D, get(p + 'mlp.gate_proj.weight'), F, w[p + 'mlp.gate_proj.bias'])
-    const up = linear(xn2, T, D, get(p + 'mlp.up_proj.weight'), F, w[p + 'mlp.up_proj.bias'])
+    let gate: Float64Array, up: Float64Array
+    const gateUp = w[p + 'mlp.gate_up_proj.weight']
+    if (gateUp) {
+      // Phi-3: [gate | up] per token, chunked in two along the last axis
+      const all = linear(xn2, T, D, gateUp, 2 * F)
+      gate = new Float64Array(T * F)
+      up = new Float64Array(T * F)
+      for (let t = 0; t < T; t++) {
+        gate.set(all.subarray(t * 2 * F, t * 2 * F + F), t * F)
+        up.set(all.subarray(t * 2 * F + F, (t + 1) * 2 * F), t * F)
+      }
+    } else {
+      gate = linear(xn2, T, D, get(p + 'mlp.gate_proj.weight'), F, w[p + 'mlp.gate_proj.bias'])
+      up = linear(xn2, T, D, get(p + 'mlp.up_proj.weight'), F, w[p + 'mlp.up_proj.bias'])
+    }
     const gelu = (z: number): number => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3)))
     for (let i = 0; i < gate.length; i++) gate[i] = (c.geluTanh ? gelu(gate[i]) : gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
     let down = linear(gate, T, F, get(p + 'mlp.down_proj.weight'), D, w[p + 'mlp.down_proj.bias'])
