@@ -488,7 +488,9 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
         if (cap > 0) s[u] = cap * std::tanh(s[u] / cap);
         if (s[u] > mx) mx = s[u];
       }
-      double z = 0;
+      const float sink = o.sinks ? o.sinks[h] : -INFINITY;
+      if (sink > mx) mx = sink;
+      double z = o.sinks ? std::exp((double)sink - mx) : 0.0;  // the sink's column: in the sum, not in the output
       for (int u = u0; u < n; u++) {
         s[u] = std::exp(s[u] - mx);
         z += s[u];
@@ -510,8 +512,25 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
   });
 }
 
+// the sink's probability in one row: exp(sink − logsumexp(scores ∪ {sink})), the scores recomputed from q·k
+static double sink_probability(const float* qt, const float* k, int u0, int t, int KVH, int g, int hd,
+                               const AttnOpts& o, float sink) {
+  std::vector<float> s(t + 1 - u0);
+  float mx = sink;
+  for (int u = u0; u <= t; u++) {
+    float x = dot_f32(qt, k + (int64_t)u * KVH * hd + g * hd, hd) * o.scale;
+    if (o.softcap > 0) x = o.softcap * std::tanh(x / o.softcap);
+    s[u - u0] = x;
+    if (x > mx) mx = x;
+  }
+  double z = std::exp((double)sink - mx);
+  for (float x : s) z += std::exp((double)x - mx);
+  return std::exp((double)sink - mx) / z;
+}
+
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o) {
+                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o,
+                        float* dsinks) {
   const int group = H / KVH, window = o.window;
   const float scale = o.scale, cap = o.softcap;
   std::memset(dq, 0, sizeof(float) * (int64_t)T * H * hd);
@@ -538,6 +557,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           // softmax backward: ds[u] = p[u]·(dp[u] − Σ p·dp); scores = q·k·scale
           const float* qt = q + (int64_t)t * H * hd + h * hd;
           float* dqt = dq + (int64_t)t * H * hd + h * hd;
+          // the sink's column has dp = 0: its logit's gradient is p_sink·(0 − Σ p·dp); the keys' formula is unchanged
+          if (o.sinks && dsinks) dsinks[h] -= (float)(sink_probability(qt, k, u0, t, KVH, g, hd, o, o.sinks[h]) * sum);
           for (int u = u0; u <= t; u++) {
             float ds = pr[u] * (dp[u] - (float)sum) * scale;
             if (ds == 0.f) continue;

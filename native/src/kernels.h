@@ -72,6 +72,9 @@ struct AttnOpts {
   int window = 0;      // > 0: a query at p sees keys u with p − u < window
   float scale = 1.f;   // scores = q·k × scale
   float softcap = 0.f; // > 0: scores ← softcap·tanh(scores / softcap) before the softmax (Gemma 2)
+  // [H] or null. GPT-OSS's attention sinks: head h's learned logit sinks[h] joins every row's softmax as one more
+  // column with no value — p[u] = exp(s[u]) / (Σ exp(s) + exp(sinks[h])), so a row's weights sum to less than 1
+  const float* sinks = nullptr;
 };
 // q [M, H·hd] for positions pos0 … pos0+M-1; k, v [pos0+M, KVH·hd] (all keys so far); out [M, H·hd].
 // window > 0: query at position p sees keys u with p − u < window (Mistral's sliding window, as HF masks it);
@@ -80,9 +83,11 @@ struct AttnOpts {
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
                        int H, int KVH, int hd, const AttnOpts& o);
 // Training case pos0 = 0, M = T. dq [T, H·hd], dk, dv [T, KVH·hd] are overwritten. Keys outside the window have
-// probability 0, so they receive no gradient; `window` only skips them.
+// probability 0, so they receive no gradient; `window` only skips them. With o.sinks, dsinks [H] += ∂L/∂sinks:
+// the sink column's softmax gradient, −p_sink·Σ_u p[u]·(dout·v[u]) per row (its value is 0).
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o);
+                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o,
+                        float* dsinks = nullptr);
 
 // ---- softmax / log-softmax over one row ------------------------------------------------------------------
 // returns logsumexp(x[0:n])
