@@ -338,6 +338,22 @@ describe('Phi-3 through GGUF and llama.cpp', () => {
     }, 300_000)
   }
 
+  it('a Q8_0 phi3 GGUF: the fused attn_qkv / ffn_up split at whole quantised rows, the same model up to Q8_0 rounding, and llama.cpp\'s ids', async () => {
+    const hf = Engine.load(writeTinyModel(join(tmp(), 'hf'), GGUF_PHI3, fuse(tinyTensors(GGUF_PHI3), GGUF_PHI3.layers)))
+    const file = join(tmp(), 'phi3-q8.gguf')
+    await exportGguf(hf, [], file, undefined, { dtype: 'Q8_0' })
+    expect(readGguf(file).tensors.find((t) => t.name === 'blk.0.attn_qkv.weight')?.typeName).toBe('Q8_0')
+    const q8 = Engine.load(file)
+    expect(q8.tensors.filter((t) => /layers\.0\.(self_attn\.[qkv]|mlp\.(gate|up))_proj/.test(t.name)).map((t) => t.dtype)).toEqual(['Q8_0', 'Q8_0', 'Q8_0', 'Q8_0', 'Q8_0'])
+    const ids = hf.withBos('To be, or not to be, that is the question', 'text')
+    const [a] = await hf.score({ ids, views: [[]] })
+    const [b] = await q8.score({ ids, views: [[]] })
+    expect(maxDiff(a.nll, b.nll), 'Q8_0 rounding only').toBeLessThan(0.05)
+    const threads = Math.min(2, loadAddon().threads())
+    const theirs = await peerGreedy(llamaCpp, file, q8.withBos(PROMPT, 'prompt'), N, threads)
+    expectSameGreedy(await greedy(q8, []), { ids: theirs.ids, n: theirs.ids.length }, 'Q8_0 GGUF in llama.cpp')
+  }, 300_000)
+
   it('what llama.cpp\'s phi3 graph cannot run is refused by name on export', async () => {
     const open = (extra: Record<string, unknown>): Engine => {
       const t = { ...GGUF_PHI3, configExtra: { ...GGUF_PHI3.configExtra, ...extra } }
