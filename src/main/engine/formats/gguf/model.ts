@@ -259,7 +259,7 @@ function phi3Rope(
   const factors = (name: string): number[] | undefined => {
     const t = g.tensors.find((x) => x.name === name)
     if (!t) return undefined
-    if (t.typeName !== 'F32' || t.dims[0] !== r.ropeDims / 2)
+    if (t.typeName !== 'F32' || t.dims.length !== 1 || t.dims[0] !== r.ropeDims / 2)
       throw new ModelFormatError(`${label}: ${name} must be F32 [${r.ropeDims / 2}] (one factor per rotary frequency)`)
     return Array.from(readF32(g.path, t))
   }
