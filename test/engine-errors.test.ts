@@ -75,8 +75,8 @@ describe('loading refuses bad checkpoints in words', () => {
     })
     expect(() => Engine.load(d)).toThrow('config.json: num_key_value_heads 5 does not divide num_attention_heads 32')
     const d2 = writeTinyModel(tmp(), tiny)
-    editConfig(d2, (c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }))
-    expect(() => Engine.load(d2)).toThrow('config.json: rope_scaling rope_type "yarn" is not supported (supported: default, llama3, linear, dynamic)')
+    editConfig(d2, (c) => (c.rope_scaling = { rope_type: 'longrope', short_factor: [1], long_factor: [1] }))
+    expect(() => Engine.load(d2)).toThrow('config.json: rope_scaling rope_type "longrope" is not supported (supported: default, llama3, linear, dynamic, yarn)')
     const d3 = writeTinyModel(tmp(), tiny)
     editConfig(d3, (c) => (c.attention_bias = true))
     // attention_bias is supported now: a checkpoint that lacks the biases the config announces is refused by name

@@ -125,7 +125,7 @@ describe('config.json: windows, biases and refusals', () => {
   })
 
   const refusals: [string, Record<string, unknown>, RegExp][] = [
-    ['yarn', { rope_scaling: { rope_type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 } }, /rope_scaling rope_type "yarn" is not supported/],
+    ['yarn without factor', { rope_scaling: { rope_type: 'yarn', original_max_position_embeddings: 32768 } }, /rope_scaling\.factor must be a positive number for rope_type "yarn"/],
     ['longrope', { rope_parameters: { rope_type: 'longrope', rope_theta: 10000, short_factor: [1], long_factor: [1] } }, /rope_parameters rope_type "longrope" is not supported/],
     ['llama3 without low_freq_factor', { rope_scaling: { rope_type: 'llama3', factor: 8.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192 } }, /rope_scaling\.low_freq_factor must be a positive number for rope_type "llama3"/],
     ['linear without factor', { rope_scaling: { type: 'linear' } }, /rope_scaling\.factor must be a positive number/],

@@ -287,8 +287,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     cfg.eos = cfg_int("eos", "eos_token_id", 2, false);
     cfg.max_pos = cfg_int("maxPos", "max_position_embeddings", 4096, false);
     cfg.rope_interleaved = c.Get("ropeInterleaved").ToBoolean();
+    cfg.rope_dims = (int)num(env, c, "ropeDims", 0);
+    const size_t rot_half = (size_t)(cfg.rope_dims > 0 && cfg.rope_dims <= cfg.head_dim ? cfg.rope_dims : cfg.head_dim) / 2;
     if (!c.Get("ropeInvFreq").IsUndefined() && !c.Get("ropeInvFreq").IsNull())
-      cfg.rope_inv_freq = float_list(env, c.Get("ropeInvFreq"), (size_t)cfg.head_dim / 2, "config.ropeInvFreq");
+      cfg.rope_inv_freq = float_list(env, c.Get("ropeInvFreq"), rot_half, "config.ropeInvFreq");
     cfg.rope_scale = (float)num(env, c, "ropeScale", 1);
     cfg.sliding_window = (int)num(env, c, "slidingWindow", 0);
     cfg.bias_qkv = c.Get("biasQKV").ToBoolean();
@@ -310,7 +312,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
     if (!c.Get("ropeInvFreqLocal").IsUndefined() && !c.Get("ropeInvFreqLocal").IsNull())
       cfg.rope_inv_freq_local =
-          float_list(env, c.Get("ropeInvFreqLocal"), (size_t)cfg.head_dim / 2, "config.ropeInvFreqLocal");
+          float_list(env, c.Get("ropeInvFreqLocal"), rot_half, "config.ropeInvFreqLocal");
     int threads = int_field(env, spec, "threads", 0, 0, 4096);
     threads_init(threads);
     std::vector<std::string> files;

@@ -70,8 +70,8 @@ struct Batch {
           rmsnorm_forward(qs, nullptr, qs, norms[seq_view[s]][ni[NORM_Q]].data(), M * H, hd, c.eps);
           rmsnorm_forward(ks, nullptr, ks, norms[seq_view[s]][ni[NORM_K]].data(), M * KVH, hd, c.eps);
         }
-        rope_apply(qs, M, H, hd, pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
-        rope_apply(ks, M, KVH, hd, pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
+        rope_apply(qs, M, H, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
+        rope_apply(ks, M, KVH, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
         KVCache& kc = *caches[s];
         float* kl = kc.k.data() + (size_t)l * kc.max_seq * KD;
         float* vl = kc.v.data() + (size_t)l * kc.max_seq * KD;

@@ -397,8 +397,8 @@ void rope_default_inv_freq(float* inv_freq, int hd, double theta) {
   }
 }
 
-void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* inv_freq, float scale) {
-  int half = hd / 2;
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int rot, const float* inv_freq, float scale) {
+  int half = rot / 2;
   for (int i = 0; i < half; i++) {
     float inv = inv_freq[i];
     for (int p = 0; p < max_pos; p++) {
@@ -410,9 +410,9 @@ void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* i
   }
 }
 
-void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse,
-                bool interleaved) {
-  int half = hd / 2;
+void rope_apply(float* x, int T, int nh, int hd, int rot, int pos0, const float* cos_t, const float* sin_t,
+                bool inverse, bool interleaved) {
+  int half = rot / 2;
   // frequency i rotates the pair (v[i], v[i + half]) in HF's layout, (v[2i], v[2i + 1]) in Meta's
   const int stride = interleaved ? 2 : 1, partner = interleaved ? 1 : half;
   for (int t = 0; t < T; t++) {
@@ -488,7 +488,9 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
         if (cap > 0) s[u] = cap * std::tanh(s[u] / cap);
         if (s[u] > mx) mx = s[u];
       }
-      double z = 0;
+      const float sink = o.sinks ? o.sinks[h] : -INFINITY;
+      if (sink > mx) mx = sink;
+      double z = o.sinks ? std::exp((double)sink - mx) : 0.0;  // the sink's column: in the sum, not in the output
       for (int u = u0; u < n; u++) {
         s[u] = std::exp(s[u] - mx);
         z += s[u];
@@ -510,8 +512,25 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
   });
 }
 
+// the sink's probability in one row: exp(sink − logsumexp(scores ∪ {sink})), the scores recomputed from q·k
+static double sink_probability(const float* qt, const float* k, int u0, int t, int KVH, int g, int hd,
+                               const AttnOpts& o, float sink) {
+  std::vector<float> s(t + 1 - u0);
+  float mx = sink;
+  for (int u = u0; u <= t; u++) {
+    float x = dot_f32(qt, k + (int64_t)u * KVH * hd + g * hd, hd) * o.scale;
+    if (o.softcap > 0) x = o.softcap * std::tanh(x / o.softcap);
+    s[u - u0] = x;
+    if (x > mx) mx = x;
+  }
+  double z = std::exp((double)sink - mx);
+  for (float x : s) z += std::exp((double)x - mx);
+  return std::exp((double)sink - mx) / z;
+}
+
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o) {
+                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o,
+                        float* dsinks) {
   const int group = H / KVH, window = o.window;
   const float scale = o.scale, cap = o.softcap;
   std::memset(dq, 0, sizeof(float) * (int64_t)T * H * hd);
@@ -538,6 +557,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           // softmax backward: ds[u] = p[u]·(dp[u] − Σ p·dp); scores = q·k·scale
           const float* qt = q + (int64_t)t * H * hd + h * hd;
           float* dqt = dq + (int64_t)t * H * hd + h * hd;
+          // the sink's column has dp = 0: its logit's gradient is p_sink·(0 − Σ p·dp); the keys' formula is unchanged
+          if (o.sinks && dsinks) dsinks[h] -= (float)(sink_probability(qt, k, u0, t, KVH, g, hd, o, o.sinks[h]) * sum);
           for (int u = u0; u <= t; u++) {
             float ds = pr[u] * (dp[u] - (float)sum) * scale;
             if (ds == 0.f) continue;

@@ -49,12 +49,13 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
 // ---- RoPE: HF "rotate_half" layout (pairs (i, i + hd/2) of each head) or Meta's interleaved one (2i, 2i+1) ----
 // inv_freq[hd/2] of default RoPE, θ^(−2i/hd), as HF computes it (float32 exponent, rounded to float32)
 void rope_default_inv_freq(float* inv_freq, int hd, double theta);
-// cos/sin tables [max_pos, hd/2] from any inverse frequencies (default, llama3, linear …): angle = inv·p in float32;
-// both tables multiplied by `scale` (HF's attention_scaling; 1 for every rope_type the engine accepts today)
-void rope_tables(float* cos_t, float* sin_t, int max_pos, int hd, const float* inv_freq, float scale);
-// x [T, nh·hd], token t at position pos0 + t, rotated in place (inverse = true rotates by −θ: the backward)
-void rope_apply(float* x, int T, int nh, int hd, int pos0, const float* cos_t, const float* sin_t, bool inverse,
-                bool interleaved);
+// cos/sin tables [max_pos, rot/2] from any inverse frequencies (default, llama3, linear, yarn …): angle = inv·p in
+// float32; both tables multiplied by `scale` (HF's attention_scaling: YaRN's / longrope's attention factor, else 1)
+void rope_tables(float* cos_t, float* sin_t, int max_pos, int rot, const float* inv_freq, float scale);
+// x [T, nh·hd], token t at position pos0 + t, rotated in place (inverse = true rotates by −θ: the backward). Only the
+// first `rot` ≤ hd values of each head rotate (partial rotary, Phi-3/4: pairs (i, i + rot/2)); the rest pass through.
+void rope_apply(float* x, int T, int nh, int hd, int rot, int pos0, const float* cos_t, const float* sin_t,
+                bool inverse, bool interleaved);
 
 // ---- SiLU-gated MLP: m = silu(g) · u ------------------------------------------------------------------------
 void swiglu_forward(float* m, const float* g, const float* u, int n);
@@ -71,6 +72,9 @@ struct AttnOpts {
   int window = 0;      // > 0: a query at p sees keys u with p − u < window
   float scale = 1.f;   // scores = q·k × scale
   float softcap = 0.f; // > 0: scores ← softcap·tanh(scores / softcap) before the softmax (Gemma 2)
+  // [H] or null. GPT-OSS's attention sinks: head h's learned logit sinks[h] joins every row's softmax as one more
+  // column with no value — p[u] = exp(s[u]) / (Σ exp(s) + exp(sinks[h])), so a row's weights sum to less than 1
+  const float* sinks = nullptr;
 };
 // q [M, H·hd] for positions pos0 … pos0+M-1; k, v [pos0+M, KVH·hd] (all keys so far); out [M, H·hd].
 // window > 0: query at position p sees keys u with p − u < window (Mistral's sliding window, as HF masks it);
@@ -79,9 +83,11 @@ struct AttnOpts {
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
                        int H, int KVH, int hd, const AttnOpts& o);
 // Training case pos0 = 0, M = T. dq [T, H·hd], dk, dv [T, KVH·hd] are overwritten. Keys outside the window have
-// probability 0, so they receive no gradient; `window` only skips them.
+// probability 0, so they receive no gradient; `window` only skips them. With o.sinks, dsinks [H] += ∂L/∂sinks:
+// the sink column's softmax gradient, −p_sink·Σ_u p[u]·(dout·v[u]) per row (its value is 0).
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* probs, const float* q,
-                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o);
+                        const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o,
+                        float* dsinks = nullptr);
 
 // ---- softmax / log-softmax over one row ------------------------------------------------------------------
 // returns logsumexp(x[0:n])

@@ -181,6 +181,10 @@ void check_config(const Config& c) {
   field("head_dim", c.head_dim, 1 << 14);
   field("max_position_embeddings", c.max_pos, 1 << 20);
   if (c.head_dim % 2 != 0) throw std::runtime_error("config.json: head_dim must be even for rotary embeddings");
+  if (c.rope_dims < 0 || c.rope_dims > c.head_dim || c.rope_dims % 2 != 0)
+    throw std::runtime_error("config.json: the rotary dimensions (head_dim × partial_rotary_factor = " +
+                             std::to_string(c.rope_dims) + ") must be even and at most head_dim " +
+                             std::to_string(c.head_dim));
   if (c.heads % c.kv_heads != 0)
     throw std::runtime_error("config.json: num_key_value_heads " + std::to_string(c.kv_heads) +
                              " does not divide num_attention_heads " + std::to_string(c.heads));
@@ -296,25 +300,25 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     const int n = k == NORM_Q || k == NORM_K ? c.head_dim : D;
     m->norms.push_back(vec("model.layers." + std::to_string(l) + "." + norm_name(c, k) + ".weight", n));
   }
-  int half = c.head_dim / 2;
+  const int rot = c.rotary_dims(), half = rot / 2;
   m->rope_cos.resize((size_t)c.max_pos * half);
   m->rope_sin.resize((size_t)c.max_pos * half);
   std::vector<float> inv = c.rope_inv_freq;
   if (inv.empty()) {
     inv.resize(half);
-    rope_default_inv_freq(inv.data(), c.head_dim, c.rope_theta);
+    rope_default_inv_freq(inv.data(), rot, c.rope_theta);
   }
   if ((int)inv.size() != half)
     throw std::runtime_error("RoPE inverse frequencies: " + std::to_string(inv.size()) + " values for head_dim " +
-                             std::to_string(c.head_dim) + " (expected head_dim / 2)");
-  rope_tables(m->rope_cos.data(), m->rope_sin.data(), c.max_pos, c.head_dim, inv.data(), c.rope_scale);
+                             std::to_string(c.head_dim) + " (expected the rotary dimensions / 2)");
+  rope_tables(m->rope_cos.data(), m->rope_sin.data(), c.max_pos, rot, inv.data(), c.rope_scale);
   if (!c.rope_inv_freq_local.empty()) {  // Gemma 3's sliding layers: their own base, unscaled
     if ((int)c.rope_inv_freq_local.size() != half)
       throw std::runtime_error("local RoPE inverse frequencies: " + std::to_string(c.rope_inv_freq_local.size()) +
                                " values for head_dim " + std::to_string(c.head_dim) + " (expected head_dim / 2)");
     m->rope_cos_local.resize((size_t)c.max_pos * half);
     m->rope_sin_local.resize((size_t)c.max_pos * half);
-    rope_tables(m->rope_cos_local.data(), m->rope_sin_local.data(), c.max_pos, c.head_dim,
+    rope_tables(m->rope_cos_local.data(), m->rope_sin_local.data(), c.max_pos, rot,
                 c.rope_inv_freq_local.data(), 1.f);
   }
 #ifdef __linux__

@@ -41,6 +41,10 @@ struct Config {
   bool tied = false;
   int bos = 1, eos = 2;
   int max_pos = 4096;  // size of the RoPE table
+  // Phi-3/4's partial_rotary_factor: RoPE turns the first rope_dims values of each head (rope_inv_freq has
+  // rope_dims/2 entries); 0 = all of head_dim
+  int rope_dims = 0;
+  int rotary_dims() const { return rope_dims > 0 ? rope_dims : head_dim; }
   // q/k rows in Meta's interleaved RoPE order (Meta .pth, GGUF llama): rotate pairs (2i, 2i+1) instead of HF's
   // (i, i + hd/2). Attention scores are the same either way; only the row order of q/k weights differs.
   bool rope_interleaved = false;
@@ -128,8 +132,8 @@ struct Model {
   std::vector<std::vector<float>> norms;
   std::vector<std::vector<int>> norm_at;  // [layer][NormKind] → norm index, −1 when the config has no such norm
   int final_norm() const { return 2 * cfg.layers; }
-  std::vector<float> rope_cos, rope_sin;  // [max_pos, hd/2]
-  std::vector<float> rope_cos_local, rope_sin_local;  // [max_pos, hd/2] of the sliding layers, empty = the global ones
+  std::vector<float> rope_cos, rope_sin;  // [max_pos, rot/2] (rot = cfg.rotary_dims())
+  std::vector<float> rope_cos_local, rope_sin_local;  // [max_pos, rot/2] of the sliding layers, empty = the global ones
   const float* cos_of(int l) const { return uses_local_rope(l) ? rope_cos_local.data() : rope_cos.data(); }
   const float* sin_of(int l) const { return uses_local_rope(l) ? rope_sin_local.data() : rope_sin.data(); }
   bool uses_local_rope(int l) const { return !rope_cos_local.empty() && !cfg.layer_sliding.empty() && cfg.layer_sliding[l]; }

@@ -3,6 +3,7 @@
 // Built by scripts/test-kernels.mjs natively and for arm64 (g++-aarch64-linux-gnu, run under qemu-aarch64-static):
 //   g++ -std=c++17 -O2 -Isrc test/kernel_test.cpp src/kernel_paths.cpp src/kernels_*.cpp src/kernels.cpp
 //       src/quants.cpp src/quants_iq.cpp src/threads.cpp -pthread
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -278,6 +279,101 @@ static void test_parallel_for() {
   report(ok, "parallel_for: every index exactly once over 20000 calls (" + std::to_string(threads_count()) + " threads)", 0);
 }
 
+// Attention with GPT-OSS's sinks (a per-head logit in the softmax denominator, no value), GQA, a window and a cap:
+// the float32 kernels against a float64 forward written here from the definition, and the backward's dq, dk, dv and
+// dsinks against float64 central differences of L = Σ out·R. Without the sinks term both must differ (can fail).
+struct AttnCase {
+  int T, H, KVH, hd, window;
+  float softcap;
+};
+static double ref_attention(std::vector<double>* out, const std::vector<double>& q, const std::vector<double>& k,
+                            const std::vector<double>& v, const std::vector<double>* sinks, const AttnCase& c,
+                            double scale, const std::vector<double>& R) {
+  const int T = c.T, H = c.H, KVH = c.KVH, hd = c.hd;
+  out->assign((size_t)T * H * hd, 0.0);
+  for (int h = 0; h < H; h++) {
+    const int g = h / (H / KVH);
+    for (int t = 0; t < T; t++) {
+      const int u0 = c.window > 0 ? std::max(0, t - c.window + 1) : 0;
+      std::vector<double> s(t + 1, 0.0);
+      for (int u = u0; u <= t; u++) {
+        double x = 0;
+        for (int i = 0; i < hd; i++) x += q[(t * H + h) * hd + i] * k[(u * KVH + g) * hd + i];
+        x *= scale;
+        if (c.softcap > 0) x = c.softcap * std::tanh(x / c.softcap);
+        s[u] = x;
+      }
+      double z = sinks ? std::exp((*sinks)[h]) : 0.0;
+      for (int u = u0; u <= t; u++) z += std::exp(s[u]);
+      for (int u = u0; u <= t; u++)
+        for (int i = 0; i < hd; i++) (*out)[(t * H + h) * hd + i] += std::exp(s[u]) / z * v[(u * KVH + g) * hd + i];
+    }
+  }
+  double L = 0;
+  for (size_t i = 0; i < out->size(); i++) L += (*out)[i] * R[i];
+  return L;
+}
+
+static void test_attention_sinks() {
+  threads_init(0);
+  const AttnCase cases[] = {{7, 4, 2, 4, 0, 0.f}, {9, 2, 1, 6, 4, 0.f}, {6, 4, 4, 4, 0, 2.f}};
+  for (const AttnCase& c : cases) {
+    const int T = c.T, H = c.H, KVH = c.KVH, hd = c.hd;
+    std::vector<float> q(T * H * hd), k(T * KVH * hd), v(T * KVH * hd), sinks(H), R(T * H * hd);
+    for (auto& x : q) x = uni();
+    for (auto& x : k) x = uni();
+    for (auto& x : v) x = uni();
+    for (auto& x : sinks) x = 2.f * uni();
+    for (auto& x : R) x = uni();
+    AttnOpts o;
+    o.window = c.window;
+    o.scale = 1.f / std::sqrt((float)hd);
+    o.softcap = c.softcap;
+    o.sinks = sinks.data();
+    std::vector<float> out(T * H * hd), probs((size_t)H * T * T);
+    attention_forward(out.data(), probs.data(), q.data(), k.data(), v.data(), T, 0, H, KVH, hd, o);
+    auto d = [](const std::vector<float>& x) { return std::vector<double>(x.begin(), x.end()); };
+    std::vector<double> qd = d(q), kd = d(k), vd = d(v), sd = d(sinks), Rd = d(R), ref, plain;
+    ref_attention(&ref, qd, kd, vd, &sd, c, o.scale, Rd);
+    ref_attention(&plain, qd, kd, vd, nullptr, c, o.scale, Rd);
+    double fwd = 0, off = 0;
+    for (size_t i = 0; i < ref.size(); i++) {
+      fwd = std::max(fwd, std::fabs(out[i] - ref[i]));
+      off = std::max(off, std::fabs(out[i] - plain[i]));
+    }
+    const std::string what = "attention with sinks (T " + std::to_string(T) + ", H " + std::to_string(H) + ", KVH " +
+                             std::to_string(KVH) + ", window " + std::to_string(c.window) + ", cap " +
+                             std::to_string((int)c.softcap) + ")";
+    report(fwd < 2e-6 && off > 1e-3, what + ": forward vs float64 (and far from no sinks)", fwd);
+    std::vector<float> dq(q.size()), dk(k.size()), dv(v.size()), ds(H, 0.f);
+    attention_backward(dq.data(), dk.data(), dv.data(), R.data(), probs.data(), q.data(), k.data(), v.data(), T, H, KVH,
+                       hd, o, ds.data());
+    // central differences of the float64 loss, every entry of q, k, v and sinks
+    double worst = 0;
+    const double eps = 1e-5;
+    auto check = [&](std::vector<double>& x, const std::vector<float>& g) {
+      for (size_t i = 0; i < x.size(); i++) {
+        const double keep = x[i];
+        std::vector<double> tmp;
+        x[i] = keep + eps;
+        const double up = ref_attention(&tmp, qd, kd, vd, &sd, c, o.scale, Rd);
+        x[i] = keep - eps;
+        const double dn = ref_attention(&tmp, qd, kd, vd, &sd, c, o.scale, Rd);
+        x[i] = keep;
+        const double num = (up - dn) / (2 * eps);
+        worst = std::max(worst, std::fabs(g[i] - num) / (1e-3 + std::fabs(num)));
+      }
+    };
+    check(qd, dq);
+    check(kd, dk);
+    check(vd, dv);
+    check(sd, ds);
+    bool sink_grads = true;
+    for (float x : ds) sink_grads = sink_grads && std::fabs(x) > 1e-4;
+    report(worst < 1e-3 && sink_grads, what + ": dq, dk, dv, dsinks vs float64 central differences", worst);
+  }
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> paths = kernel_paths_available();
   if (argc > 1) paths.assign(argv + 1, argv + argc);  // named paths only (a path this CPU lacks fails)
@@ -285,6 +381,7 @@ int main(int argc, char** argv) {
   for (auto& p : paths) std::printf("%s ", p.c_str());
   std::printf("\n");
   test_parallel_for();
+  test_attention_sinks();
   for (auto& p : paths) test_path(p);
   std::printf("%d passed, %d failed\n", passes, failures);
   return failures ? 1 : 0;

@@ -46,6 +46,11 @@ export interface RefConfig {
   layerSliding?: boolean[]
   /** RoPE inverse frequencies of the sliding layers (Gemma 3) */
   invFreqLocal?: number[]
+  /** cos and sin of the (global) RoPE × this (YaRN's / longrope's attention factor); default 1 */
+  ropeScale?: number
+  /** Phi-3/4's partial rotary: only the first rotaryDims values of each head turn (pairs (i, i + rotaryDims/2));
+   *  invFreq then has rotaryDims/2 entries. Default headDim. */
+  rotaryDims?: number
 }
 
 /** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
@@ -69,6 +74,36 @@ export function refLlama3InvFreq(
     const smooth = (s.original / wavelen - s.low) / (s.high - s.low)
     return (1 - smooth) * (f / s.factor) + smooth * f
   })
+}
+
+/**
+ * YaRN (Peng et al. 2023, as transformers' rope utils define it), in float64: the dimension pairs whose wavelength
+ * turns more than betaFast times within the original context keep their frequency, those turning fewer than betaSlow
+ * times are divided by factor, linearly mixed between (the bounds floored / ceiled when truncate).
+ */
+export function refYarnInvFreq(
+  theta: number,
+  headDim: number,
+  s: { factor: number; original: number; betaFast: number; betaSlow: number; truncate: boolean },
+): number[] {
+  // the (fractional) dimension index at which the wavelength 2π·θ^(d/headDim) fits `turns` times into original
+  const dimFor = (turns: number): number => (headDim * Math.log(s.original / (2 * Math.PI * turns))) / (2 * Math.log(theta))
+  let lo = dimFor(s.betaFast)
+  let hi = dimFor(s.betaSlow)
+  if (s.truncate) [lo, hi] = [Math.floor(lo), Math.ceil(hi)]
+  lo = Math.max(lo, 0)
+  hi = Math.min(hi, headDim - 1)
+  if (hi === lo) hi += 0.001
+  return refDefaultInvFreq(theta, headDim).map((f, i) => {
+    const toInterpolated = Math.min(1, Math.max(0, (i - lo) / (hi - lo)))
+    return (1 - toInterpolated) * f + toInterpolated * (f / s.factor)
+  })
+}
+
+/** YaRN's attention factor from factor (and DeepSeek's mscale / mscale_all_dim), in float64. */
+export function refYarnAttentionFactor(factor: number, mscale?: number, mscaleAllDim?: number): number {
+  const m = (k: number): number => (factor <= 1 ? 1 : 0.1 * k * Math.log(factor) + 1)
+  return mscale && mscaleAllDim ? m(mscale) / m(mscaleAllDim) : m(1)
 }
 
 /** y[T, out] = x[T, in] · Wᵀ (+ b) */
@@ -97,17 +132,17 @@ function rmsnorm(x: Float64Array, T: number, D: number, w: Float64Array, eps: nu
 }
 
 /** Rotates each head of x [T, nh·hd] in place: position t, frequency i, angle t·invFreq[i]. */
-function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: number[]): void {
+function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: number[], scale: number): void {
   const hd = c.headDim
-  const half = hd / 2
+  const half = (c.rotaryDims ?? hd) / 2
   for (let t = 0; t < T; t++)
     for (let h = 0; h < nh; h++)
       for (let i = 0; i < half; i++) {
         const a = c.interleaved ? 2 * i : i
         const b = c.interleaved ? 2 * i + 1 : i + half
         const base = t * nh * hd + h * hd
-        const cos = Math.cos(t * invFreq[i])
-        const sin = Math.sin(t * invFreq[i])
+        const cos = Math.cos(t * invFreq[i]) * scale
+        const sin = Math.sin(t * invFreq[i]) * scale
         const x0 = x[base + a]
         const x1 = x[base + b]
         x[base + a] = x0 * cos - x1 * sin
@@ -137,18 +172,35 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     const p = `model.layers.${l}.`
     const sliding = c.layerSliding ? c.layerSliding[l] : true
     const window = sliding ? c.window : 0
-    const invFreq = sliding && c.invFreqLocal ? c.invFreqLocal : c.invFreq
+    const local = sliding && c.invFreqLocal !== undefined
+    const invFreq = local ? c.invFreqLocal! : c.invFreq
+    const ropeScale = local ? 1 : c.ropeScale ?? 1
     const xn = rmsnorm(x, T, D, get(p + 'input_layernorm.weight'), c.eps, off)
-    const q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
-    const k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
-    const v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
+    let q: Float64Array, k: Float64Array, v: Float64Array
+    const qkv = w[p + 'self_attn.qkv_proj.weight']
+    if (qkv) {
+      // Phi-3: one projection to [q | k | v] per token, split along its last axis
+      const all = linear(xn, T, D, qkv, (H + 2 * KVH) * hd)
+      const cut = (from: number, n: number): Float64Array => {
+        const out = new Float64Array(T * n)
+        for (let t = 0; t < T; t++) out.set(all.subarray(t * (H + 2 * KVH) * hd + from, t * (H + 2 * KVH) * hd + from + n), t * n)
+        return out
+      }
+      q = cut(0, H * hd)
+      k = cut(H * hd, KVH * hd)
+      v = cut((H + KVH) * hd, KVH * hd)
+    } else {
+      q = linear(xn, T, D, get(p + 'self_attn.q_proj.weight'), H * hd, w[p + 'self_attn.q_proj.bias'])
+      k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
+      v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
+    }
     if (c.qkNorm) {
       // q.view(T, H, hd) normalised over its last axis: each head of each token is one row of hd values
       q.set(rmsnorm(q, T * H, hd, get(p + 'self_attn.q_norm.weight'), c.eps, off))
       k.set(rmsnorm(k, T * KVH, hd, get(p + 'self_attn.k_norm.weight'), c.eps, off))
     }
-    rope(q, T, H, c, invFreq)
-    rope(k, T, KVH, c, invFreq)
+    rope(q, T, H, c, invFreq, ropeScale)
+    rope(k, T, KVH, c, invFreq, ropeScale)
     const att = new Float64Array(T * H * hd)
     const scores = new Float64Array(T)
     for (let h = 0; h < H; h++) {
@@ -176,8 +228,21 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     for (let i = 0; i < x.length; i++) x[i] += o[i] * rm
     const ffnNorm = c.postNorms ? 'pre_feedforward_layernorm.weight' : 'post_attention_layernorm.weight'
     const xn2 = rmsnorm(x, T, D, get(p + ffnNorm), c.eps, off)
-    const gate = linear(xn2, T, D, get(p + 'mlp.gate_proj.weight'), F, w[p + 'mlp.gate_proj.bias'])
-    const up = linear(xn2, T, D, get(p + 'mlp.up_proj.weight'), F, w[p + 'mlp.up_proj.bias'])
+    let gate: Float64Array, up: Float64Array
+    const gateUp = w[p + 'mlp.gate_up_proj.weight']
+    if (gateUp) {
+      // Phi-3: [gate | up] per token, chunked in two along the last axis
+      const all = linear(xn2, T, D, gateUp, 2 * F)
+      gate = new Float64Array(T * F)
+      up = new Float64Array(T * F)
+      for (let t = 0; t < T; t++) {
+        gate.set(all.subarray(t * 2 * F, t * 2 * F + F), t * F)
+        up.set(all.subarray(t * 2 * F + F, (t + 1) * 2 * F), t * F)
+      }
+    } else {
+      gate = linear(xn2, T, D, get(p + 'mlp.gate_proj.weight'), F, w[p + 'mlp.gate_proj.bias'])
+      up = linear(xn2, T, D, get(p + 'mlp.up_proj.weight'), F, w[p + 'mlp.up_proj.bias'])
+    }
     const gelu = (z: number): number => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3)))
     for (let i = 0; i < gate.length; i++) gate[i] = (c.geluTanh ? gelu(gate[i]) : gate[i] / (1 + Math.exp(-gate[i]))) * up[i]
     let down = linear(gate, T, F, get(p + 'mlp.down_proj.weight'), D, w[p + 'mlp.down_proj.bias'])

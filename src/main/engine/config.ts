@@ -1,6 +1,6 @@
 // config.json of a Hugging Face Llama-family checkpoint → the engine's configuration, read as transformers reads it:
 // model_type llama, mistral (sliding window) and qwen2 (q/k/v biases); GQA, head_dim, tied embeddings, bos/eos;
-// RoPE of rope_type default, llama3, linear and dynamic, from legacy rope_scaling + rope_theta or transformers ≥ 5
+// RoPE of rope_type default, llama3, linear, dynamic and yarn, from legacy rope_scaling + rope_theta or transformers ≥ 5
 // rope_parameters; attention_bias / mlp_bias. Settings the engine does not implement are refused with a message
 // naming the field, never silently ignored.
 import { statSync } from 'node:fs'
@@ -27,7 +27,7 @@ export interface LlamaConfig {
   ropeScaling: RopeScaling
   /** RoPE inverse frequencies [headDim / 2] in float32, as transformers computes them for ropeType */
   ropeInvFreq: Float32Array
-  /** HF's attention_scaling: cos and sin are multiplied by it (1 for every rope_type accepted here) */
+  /** HF's attention_scaling: cos and sin are multiplied by it (YaRN's attention factor; 1 for the other rope_types) */
   ropeScale: number
   /** Mistral's sliding window (a key at distance ≥ window is masked); 0 = none */
   slidingWindow: number
@@ -51,7 +51,7 @@ export interface LlamaConfig {
   raw: Record<string, unknown>
 }
 
-export type RopeType = 'default' | 'llama3' | 'linear' | 'dynamic'
+export type RopeType = 'default' | 'llama3' | 'linear' | 'dynamic' | 'yarn'
 
 export interface RopeScaling {
   factor?: number
@@ -60,6 +60,13 @@ export interface RopeScaling {
   originalMaxPositionEmbeddings?: number
   /** dynamic: the config's max_position_embeddings, the length up to which transformers keeps the base frequencies */
   maxPositionEmbeddings?: number
+  /** yarn: the rotation counts that bound the ramp between extrapolated and interpolated frequencies (32, 1) */
+  betaFast?: number
+  betaSlow?: number
+  /** yarn: whether the ramp's bounds are rounded to whole dimensions (floor / ceil); GPT-OSS sets it false */
+  truncate?: boolean
+  /** yarn: cos and sin × this (attention_factor, or from factor and mscale / mscale_all_dim as transformers derives it) */
+  attentionFactor?: number
 }
 
 /** The engine indexes with 32-bit ints: a dimension past this cannot be addressed (and no real model has one). */
@@ -176,7 +183,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
     ropeType: rope.type,
     ropeScaling: rope.scaling,
     ropeInvFreq,
-    ropeScale: 1,
+    ropeScale: rope.type === 'yarn' ? rope.scaling.attentionFactor! : 1,
     slidingWindow,
     biasQKV,
     biasO,
@@ -245,11 +252,57 @@ function readRope(
         throw new ModelFormatError(`${file}: ${where}.high_freq_factor ${scaling.highFreqFactor} must exceed low_freq_factor ${scaling.lowFreqFactor}`)
       return { theta, type: 'llama3', scaling, fields }
     }
+    case 'yarn':
+      return { theta, type: 'yarn', scaling: readYarn(raw, fields, where, num, file), fields }
     default:
       throw new ModelFormatError(
-        `${file}: ${where} rope_type "${String(type)}" is not supported (supported: default, llama3, linear, dynamic)`,
+        `${file}: ${where} rope_type "${String(type)}" is not supported (supported: default, llama3, linear, dynamic, yarn)`,
       )
   }
+}
+
+/**
+ * YaRN's fields as transformers ≥ 5 reads them (modeling_rope_utils: the config's standardisation, then
+ * _compute_yarn_parameters): `factor` as given; the pre-extension length from a top-level
+ * original_max_position_embeddings (which wins, as for Phi-3), else the rope field, else max_position_embeddings;
+ * beta_fast / beta_slow default to 32 / 1 (a 0 too: transformers reads them with `or`); truncate defaults to true;
+ * attention_factor as given, else get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim) when both are
+ * non-zero, else get_mscale(factor) — with get_mscale(s, m) = 1 for s ≤ 1, else 0.1·m·ln s + 1, in float64.
+ * (transformers 4.4x–4.5x replaced `factor` by max_position_embeddings / original_max_position_embeddings whenever the
+ * latter was given; the engine follows the current definition, which is also llama.cpp's: rope.scaling.factor.)
+ */
+function readYarn(
+  raw: Record<string, unknown>,
+  fields: Record<string, unknown>,
+  where: string,
+  num: (key: string) => number,
+  file: string,
+): RopeScaling {
+  const factor = num('factor')
+  const optional = (key: string, positive: boolean): number | undefined => {
+    const v = fields[key]
+    if (v === undefined || v === null) return undefined
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive ? !(v > 0) : v < 0))
+      throw new ModelFormatError(`${file}: ${where}.${key} must be a ${positive ? 'positive' : 'non-negative'} number for rope_type "yarn" (found ${shownValue(v)})`)
+    return v
+  }
+  const topOriginal = raw.original_max_position_embeddings
+  let original: number
+  if (topOriginal !== undefined && topOriginal !== null) original = positiveInt(raw, 'original_max_position_embeddings', file)
+  else if (fields.original_max_position_embeddings !== undefined && fields.original_max_position_embeddings !== null) original = num('original_max_position_embeddings')
+  else if (raw.max_position_embeddings !== undefined && raw.max_position_embeddings !== null) original = positiveInt(raw, 'max_position_embeddings', file)
+  else original = MODEL_DEFAULTS[typeof raw.model_type === 'string' && raw.model_type in MODEL_DEFAULTS ? raw.model_type : 'llama'].maxPos
+  if (!Number.isInteger(original)) throw new ModelFormatError(`${file}: ${where}.original_max_position_embeddings must be a whole number of positions (found ${original})`)
+  const truncate = fields.truncate ?? true
+  if (typeof truncate !== 'boolean') throw new ModelFormatError(`${file}: ${where}.truncate must be true or false (found ${shownValue(truncate)})`)
+  const mscale = optional('mscale', false)
+  const mscaleAllDim = optional('mscale_all_dim', false)
+  const getMscale = (s: number, m = 1): number => (s <= 1 ? 1 : 0.1 * m * Math.log(s) + 1)
+  const attentionFactor =
+    optional('attention_factor', true) ?? (mscale && mscaleAllDim ? getMscale(factor, mscale) / getMscale(factor, mscaleAllDim) : getMscale(factor))
+  const betaFast = optional('beta_fast', false) || 32
+  const betaSlow = optional('beta_slow', false) || 1
+  return { factor, originalMaxPositionEmbeddings: original, betaFast, betaSlow, truncate, attentionFactor }
 }
 
 /**
@@ -329,6 +382,34 @@ export function ropeInverseFrequencies(
         } else {
           inv[i] = scaled
         }
+      }
+      return inv
+    }
+    case 'yarn': {
+      // each frequency is a mix of itself (extrapolation) and itself ÷ factor (interpolation): pair i takes
+      // extrapolation weight 1 − clamp((i − low) / (high − low), 0, 1), where low / high are the dimensions at which
+      // a wavelength fits beta_fast / beta_slow times into the original context (floor / ceil unless truncate false)
+      const dim = c.headDim
+      const correctionDim = (rotations: number): number =>
+        (dim * Math.log(s.originalMaxPositionEmbeddings! / (rotations * 2 * Math.PI))) / (2 * Math.log(c.ropeTheta))
+      let low = correctionDim(s.betaFast!)
+      let high = correctionDim(s.betaSlow!)
+      if (s.truncate !== false) {
+        low = Math.floor(low)
+        high = Math.ceil(high)
+      }
+      low = Math.max(low, 0)
+      high = Math.min(high, dim - 1)
+      if (low === high) high += 0.001 // transformers' guard against a zero-width ramp
+      const factor = f(s.factor!)
+      const span = f(high - low)
+      for (let i = 0; i < half; i++) {
+        const pos = f(Math.pow(c.ropeTheta, f(f(2 * i) / f(dim)))) // base^(2i/dim) in float32, as the default's
+        const extrapolation = f(1 / pos)
+        const interpolation = f(1 / f(factor * pos))
+        const ramp = Math.min(1, Math.max(0, f(f(i - f(low)) / span)))
+        const extrapolationWeight = f(1 - ramp)
+        inv[i] = f(f(interpolation * f(1 - extrapolationWeight)) + f(extrapolation * extrapolationWeight))
       }
       return inv
     }

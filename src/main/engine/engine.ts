@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { ModelFormatError, readJson, requireModelDirectory } from './config'
 import { gemmaEmbeddingScale, ModelConfig, normAddFor, parseModelConfig, textModelTensors } from './families'
+import { exportUnits, splitFusedTensors } from './phi3'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './formats/safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './formats/pth/pth'
 import { loadTokenizer } from './tokenizers/load'
@@ -208,7 +209,8 @@ export class Engine {
       throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${parsed.vocab}`)
     const read = metaCkpt ?? readCheckpointFiles(root)
     // a multimodal checkpoint opens as its text model (families.ts)
-    const ckpt = rawConfig ? { ...read, tensors: textModelTensors(rawConfig, read.tensors) } : read
+    // a multimodal checkpoint opens as its text model; Phi-3's fused projections as their parts (phi3.ts)
+    const ckpt = rawConfig ? { ...read, tensors: splitFusedTensors(parsed, textModelTensors(rawConfig, read.tensors), 'model.safetensors') } : read
     // Gemma scales its embeddings by √hidden_size rounded to the embedding weight's dtype
     const embed = ckpt.tensors.find((t) => t.name === 'model.embed_tokens.weight')
     const config: ModelConfig = parsed.postNorms && embed ? { ...parsed, embeddingMultiplier: gemmaEmbeddingScale(parsed, embed.dtype) } : parsed
@@ -395,13 +397,15 @@ export class Engine {
       throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
     }
     const byName = new Map(this.tensors.map((t) => [t.name, t]))
-    const names = this.tensorNames.filter((n) => byName.has(n))
+    // Phi-3's q/k/v and gate/up are written one after the other as their fused tensor (phi3.ts exportUnits)
+    const units = exportUnits(this.config, this.tensorNames.filter((n) => byName.has(n)), (n) => byName.get(n)!.shape)
+    const unitOf = new Map(units.map((u) => [u.name, u]))
     const bytesPer = dtype === 'F32' ? 4 : 2
     const shardBytes = o.shardBytes ?? 4 * 1024 ** 3
     const shards: string[][] = [[]]
     let cur = 0
-    for (const n of names) {
-      const size = byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
+    for (const n of units.map((u) => u.name)) {
+      const size = unitOf.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
       if (cur > 0 && cur + size > shardBytes) {
         shards.push([])
         cur = 0
@@ -416,7 +420,7 @@ export class Engine {
     for (let i = 0; i < shards.length; i++) {
       const file = shards.length === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`
       const { header, dataBytes } = safetensorsHeader(
-        shards[i].map((n) => ({ name: n, dtype, shape: byName.get(n)!.shape })),
+        shards[i].map((n) => ({ name: n, dtype, shape: unitOf.get(n)!.shape })),
         { format: 'pt' },
       )
       const hb = Buffer.from(header, 'utf8')
@@ -424,7 +428,7 @@ export class Engine {
       prefix.writeBigUInt64LE(BigInt(hb.length), 0)
       hb.copy(prefix, 8)
       let off = prefix.length
-      const tensors = shards[i].map((n) => {
+      const tensors = shards[i].flatMap((u) => unitOf.get(u)!.parts).map((n) => {
         // (q/k rows come out in HF's order whatever the layout the model was loaded in)
         const t = { name: n, dtype, offset: off, normAdd: normAddFor(this.config, n, 'hf') }
         off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer

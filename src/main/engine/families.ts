@@ -13,8 +13,9 @@
 //            soft-capping; Gemma 3's q/k norms and the local layers' own RoPE base (rope_local_base_freq)
 // Families the engine does not implement are refused by name, with what they would need.
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from './config'
+import { parsePhi3 } from './phi3'
 
-export type Family = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'granite' | 'gemma2' | 'gemma3_text'
+export type Family = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'granite' | 'gemma2' | 'gemma3_text' | 'phi3'
 
 /** The options of the block a family sets (the native engine's Config; names as the engine's spec reads them). */
 export interface FamilyOptions {
@@ -42,6 +43,8 @@ export interface FamilyOptions {
   layerSliding?: boolean[]
   /** RoPE inverse frequencies of the sliding layers (Gemma 3's rope_local_base_freq); undefined = the global ones */
   ropeInvFreqLocal?: Float32Array
+  /** RoPE turns the first ropeDims values of each head (Phi's partial_rotary_factor); undefined / 0 = all of head_dim */
+  ropeDims?: number
 }
 
 export type ModelConfig = LlamaConfig & FamilyOptions
@@ -69,13 +72,12 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   gpt_oss: 'GPT-OSS (attention sinks, mixture-of-experts MLP layers)',
   gemma: 'Gemma (RMSNorm as 1 + w, GeGLU, scaled embeddings)',
   gemma4: 'Gemma 4 (per-layer embeddings)',
-  phi3: 'Phi-3 (fused qkv_proj and gate_up_proj, partial rotary embeddings, longrope)',
   smollm3: 'SmolLM3 (layers without RoPE)',
   qwen3_5: 'Qwen3.5 (Gated DeltaNet linear-attention layers)',
   qwen3_5_moe: 'Qwen3.5-MoE (Gated DeltaNet linear-attention layers, mixture-of-experts MLP layers)',
 }
 
-const SUPPORTED: string[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3_text', 'gemma3']
+const SUPPORTED: string[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3_text', 'gemma3', 'phi3']
 
 function finite(raw: Record<string, unknown>, key: string, def: number, file: string, positive: boolean): number {
   const v = raw[key]
@@ -98,6 +100,7 @@ export function parseModelConfig(raw: Record<string, unknown>, file = 'config.js
   if (mt === 'granite') return parseGranite(raw, file)
   if (mt === 'gemma2' || mt === 'gemma3_text') return parseGemma(raw, file)
   if (mt === 'gemma3') return parseGemma3Multimodal(raw, file)
+  if (mt === 'phi3') return parsePhi3(raw, file) // phi3.ts: fused projections, partial rotary, longrope
   if (typeof mt === 'string' && NOT_IMPLEMENTED[mt])
     throw new ModelFormatError(`${file}: model_type "${mt}" is not supported yet: ${NOT_IMPLEMENTED[mt]} (supported: ${SUPPORTED.join(', ')})`)
   throw new ModelFormatError(`${file}: model_type "${String(mt)}" is not supported (supported: ${SUPPORTED.join(', ')})`)

@@ -116,6 +116,9 @@ export async function exportPeft(engine: Engine, view: View, outDir: string, o: 
   const dtype = o.dtype ?? 'F32'
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`unsupported adapter dtype ${String(dtype)}`)
   const c = engine.config
+  // PEFT's LoRA on Phi-3 targets the fused qkv_proj / gate_up_proj modules, which this writer does not form yet
+  if (c.family === 'phi3')
+    throw new InputError('PEFT export of a phi3 model is not supported (its qkv_proj and gate_up_proj are fused modules); export the stepped model as a Hugging Face directory or GGUF')
   const terms = view.map((t) => ({ f: t.gradient.factors(), lr: t.lr, phrase: t.gradient.phrase }))
   const nLin = c.layers * LINEAR_MODULES.length
   const steps = terms.reduce((a, t) => a + t.f.linears[0].T, 0)

@@ -7,13 +7,14 @@ import { basename } from 'node:path'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { ModelFormatError, ropeInverseFrequencies } from '../../config'
 import { ModelConfig, parseModelConfig } from '../../families'
-import { ENGINE_GGML_TYPES, GgufFile, GgufTensorInfo, GgufValue } from './read'
+import { ENGINE_GGML_TYPES, ggmlBytes, GgufFile, GgufTensorInfo, GgufValue } from './read'
+import { splitFusedTensors } from '../../phi3'
 import { StoredDType, StoredTensorEntry } from '../safetensors'
 import { tokenizerFromGguf } from '../../tokenizers/gguf'
 import type { Tokenizer } from '../../tokenizers/types'
 import { GEMMA_ARCHES, hfTensorName } from './names'
 
-const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3']
+const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3', 'phi3']
 
 /** general.architecture → transformers' model_type and class */
 const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
@@ -23,6 +24,7 @@ const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
   granite: { modelType: 'granite', cls: 'GraniteForCausalLM' },
   gemma2: { modelType: 'gemma2', cls: 'Gemma2ForCausalLM' },
   gemma3: { modelType: 'gemma3_text', cls: 'Gemma3ForCausalLM' },
+  phi3: { modelType: 'phi3', cls: 'Phi3ForCausalLM' },
 }
 
 /**
@@ -113,7 +115,7 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     throw new ModelFormatError(`${label}: ${k('attention.key_length')} ${keyLen} ≠ value_length ${valLen} is not a Llama attention`)
   const headDim = keyLen ?? valLen ?? dim / heads
   const ropeDims = num(kv, k('rope.dimension_count'), label, false)
-  if (ropeDims !== undefined && ropeDims !== headDim)
+  if (ropeDims !== undefined && ropeDims !== headDim && arch !== 'phi3')
     throw new ModelFormatError(`${label}: ${k('rope.dimension_count')} ${ropeDims} ≠ head dim ${headDim} (partial rotary embeddings are not supported)`)
   const theta = num(kv, k('rope.freq_base'), label, false) ?? 10000
   // named by its GGUF key (a 0 became 4096 silently before; parseLlamaConfig would name max_position_embeddings)
@@ -189,13 +191,25 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   const scalingType = kv.get(k('rope.scaling.type'))
   const factor = num(kv, k('rope.scaling.factor'), label, false)
   const origCtx = num(kv, k('rope.scaling.original_context_length'), label, false)
+  // llama.cpp multiplies cos and sin by rope.scaling.attn_factor (1 when absent), and under yarn by get_mscale(factor)
+  // too; its llama / qwen2 / qwen3 graphs read no beta_fast / beta_slow / mscale keys (32, 1 and whole-dimension ramp
+  // bounds always): transformers' yarn with those defaults and attention_factor = attn_factor · get_mscale(factor)
+  const attnFactor = num(kv, k('rope.scaling.attn_factor'), label, false)
   if (typeof scalingType === 'string' && scalingType !== 'none') {
     raw.rope_scaling = {
       rope_type: scalingType,
       ...(factor !== undefined ? { factor } : {}),
       ...(origCtx !== undefined ? { original_max_position_embeddings: origCtx } : {}),
     }
+    if (scalingType === 'yarn' && attnFactor !== undefined && attnFactor !== 1) {
+      if (!(attnFactor > 0) || factor === undefined)
+        throw new ModelFormatError(`${label}: ${k('rope.scaling.attn_factor')} ${attnFactor} needs a positive value and ${k('rope.scaling.factor')}`)
+      ;(raw.rope_scaling as Record<string, unknown>).attention_factor = attnFactor * (factor <= 1 ? 1 : 0.1 * Math.log(factor) + 1)
+    }
   }
+  if (arch === 'phi3') phi3Rope(g, raw, { ropeDims: ropeDims ?? headDim, headDim, attnFactor, scalingType, factor, origCtx }, label)
+  else if (attnFactor !== undefined && attnFactor !== 1 && scalingType !== 'yarn')
+    throw new ModelFormatError(`${label}: ${k('rope.scaling.attn_factor')} ${attnFactor} (cos and sin scaled outside yarn) is not supported`)
   const freqs = g.tensors.find((t) => t.name === 'rope_freqs.weight')
   if (freqs) {
     if (freqs.typeName !== 'F32' || freqs.dims[0] !== headDim / 2)
@@ -221,6 +235,42 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     return { arch, raw, ropeFreqs: Float32Array.from(stored) }
   }
   return { arch, raw }
+}
+
+/**
+ * RoPE of llama.cpp's phi3 graph as transformers' Phi3 config: rope.dimension_count as partial_rotary_factor,
+ * rope.scaling.original_context_length, and the per-layer rope_factors_short / rope_factors_long tensors as longrope
+ * with rope.scaling.attn_factor (1 when absent) as its attention factor; llama.cpp turns by the long factors when its
+ * context is longer than original_context_length, transformers when the sequence is — the engine runs up to that
+ * length, where both use the short factors. llama.cpp disables Phi's sliding window: the key is not read.
+ */
+function phi3Rope(
+  g: GgufFile,
+  raw: Record<string, unknown>,
+  r: { ropeDims: number; headDim: number; attnFactor?: number; scalingType: unknown; factor?: number; origCtx?: number },
+  label: string,
+): void {
+  const k = (s: string): string => `phi3.${s}`
+  if (r.scalingType !== undefined && r.scalingType !== 'none')
+    throw new ModelFormatError(`${label}: ${k('rope.scaling.type')} "${String(r.scalingType)}" is not supported for phi3 (its longrope is read from rope_factors_short / rope_factors_long)`)
+  delete raw.rope_scaling
+  if (r.ropeDims !== r.headDim) raw.partial_rotary_factor = r.ropeDims / r.headDim
+  raw.original_max_position_embeddings = r.origCtx ?? raw.max_position_embeddings
+  const factors = (name: string): number[] | undefined => {
+    const t = g.tensors.find((x) => x.name === name)
+    if (!t) return undefined
+    if (t.typeName !== 'F32' || t.dims.length !== 1 || t.dims[0] !== r.ropeDims / 2)
+      throw new ModelFormatError(`${label}: ${name} must be F32 [${r.ropeDims / 2}] (one factor per rotary frequency)`)
+    return Array.from(readF32(g.path, t))
+  }
+  const short = factors('rope_factors_short.weight')
+  const long = factors('rope_factors_long.weight')
+  if (short || long) {
+    if (!short || !long) throw new ModelFormatError(`${label}: has ${short ? 'rope_factors_short' : 'rope_factors_long'} without ${short ? 'rope_factors_long' : 'rope_factors_short'}`)
+    raw.rope_scaling = { type: 'longrope', short_factor: short, long_factor: long, attention_factor: r.attnFactor ?? 1 }
+  } else if (r.attnFactor !== undefined && r.attnFactor !== 1) {
+    throw new ModelFormatError(`${label}: ${k('rope.scaling.attn_factor')} ${r.attnFactor} without longrope factors is not supported`)
+  }
 }
 
 /** Config and HF-named tensor table of a parsed GGUF file. */
@@ -254,7 +304,10 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
     tensors.push({ name: hf, file: 0, offset: t.offset, dtype: t.typeName as StoredDType, shape: [...t.dims].reverse() })
   }
   const quantisation = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32'
-  return { arch, config, tensors, quantisation }
+  // phi3's attn_qkv / ffn_up hold q/k/v and gate/up rows: bound as their parts (phi3.ts)
+  const byName = new Map(g.tensors.map((t) => [hfTensorName(t.name, arch), t]))
+  const split = splitFusedTensors(config, tensors, label, (t, cols) => ggmlBytes(byName.get(t.name)!.type, cols))
+  return { arch, config, tensors: split, quantisation }
 }
 
 /** The tokenizer embedded in a GGUF file's metadata ("llama" SentencePiece or "gpt2" byte-level BPE vocabularies). */

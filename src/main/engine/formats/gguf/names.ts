@@ -35,8 +35,18 @@ export const GEMMA_NORM_TENSORS = {
 /** GGUF architectures whose layers carry Gemma's names */
 export const GEMMA_ARCHES = ['gemma2', 'gemma3']
 
+/**
+ * Phi-3's fused projections (llama.cpp's phi3): attn_qkv is qkv_proj (rows q, k, v); ffn_up is gate_up_proj (rows
+ * gate, then up: its SwiGLU gates the first half), with no ffn_gate.
+ */
+export const PHI3_FUSED_TENSORS = {
+  attn_qkv: 'self_attn.qkv_proj',
+  ffn_up: 'mlp.gate_up_proj',
+} as const
+
 /** A GGUF architecture's layer tensors: llama.cpp's name → the HF module. */
 function layerTensors(arch: string): Record<string, string> {
+  if (arch === 'phi3') return { ...LAYER_TENSORS, ...PHI3_FUSED_TENSORS }
   return GEMMA_ARCHES.includes(arch)
     ? { ...LAYER_TENSORS, ...QK_NORM_TENSORS, ...GEMMA_NORM_TENSORS }
     : { ...LAYER_TENSORS, ...QK_NORM_TENSORS }

@@ -16,6 +16,7 @@ import { INTERLEAVED_ARCHES, llama3RopeFactors, llamaCppGemmaQueryScalar } from 
 import { GEMMA_ARCHES, ggufTensorName } from './names'
 import { MaterialiseTensor } from '../../native'
 import { tokenizerGgufMetadata } from '../../tokenizers/toGguf'
+import { exportUnits } from '../../phi3'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
@@ -143,7 +144,7 @@ export async function exportGguf(
   const c = engine.config
   // llama.cpp's architecture of each family (Mistral runs as "llama")
   const arch = c.family === 'gemma3_text' ? 'gemma3'
-    : c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' || c.family === 'gemma2' ? c.family : 'llama'
+    : c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' || c.family === 'gemma2' || c.family === 'phi3' ? c.family : 'llama'
   const gemma = GEMMA_ARCHES.includes(arch)
   if (gemma) refuseGemmaDifferences(c, arch)
   if (arch === 'qwen3' && (c.biasQKV || c.biasO))
@@ -166,7 +167,7 @@ export async function exportGguf(
     [`${arch}.embedding_length`, 'u32', c.dim],
     [`${arch}.block_count`, 'u32', c.layers],
     [`${arch}.feed_forward_length`, 'u32', c.ffn],
-    [`${arch}.rope.dimension_count`, 'u32', c.headDim],
+    [`${arch}.rope.dimension_count`, 'u32', c.ropeDims || c.headDim],
     [`${arch}.attention.head_count`, 'u32', c.heads],
     [`${arch}.attention.head_count_kv`, 'u32', c.kvHeads],
     [`${arch}.attention.key_length`, 'u32', c.headDim],
@@ -195,9 +196,26 @@ export async function exportGguf(
   // rope_freqs.weight divisors convert_hf_to_gguf.py writes; dynamic NTK keeps the base frequencies at every length up
   // to max_position_embeddings (written as context_length), the only lengths the engine runs.
   let ropeFreqs: number[] | undefined
+  // phi3: longrope's short / long factors as llama.cpp's rope_factors_short / _long, its attention factor as attn_factor
+  const phi3Factors = arch === 'phi3' ? phi3RopeExport(c, kv) : undefined
   const rs = c.ropeScaling
   if (c.ropeType === 'linear') {
     kv.push([`${arch}.rope.scaling.type`, 'str', 'linear'], [`${arch}.rope.scaling.factor`, 'f32', rs.factor!])
+  } else if (c.ropeType === 'yarn') {
+    // llama.cpp's yarn: rope.scaling.factor and original_context_length; beta 32 / 1 and whole-dimension ramp bounds
+    // are fixed in its llama / qwen2 / qwen3 graphs, and cos / sin are scaled by attn_factor · get_mscale(factor)
+    if (rs.betaFast !== 32 || rs.betaSlow !== 1 || rs.truncate === false)
+      throw new InputError(
+        `GGUF export: rope_scaling yarn with beta_fast ${rs.betaFast}, beta_slow ${rs.betaSlow}, truncate ${rs.truncate !== false} cannot be carried (llama.cpp's ${arch} architecture uses beta_fast 32, beta_slow 1, truncate true); export as a Hugging Face directory`,
+      )
+    const mscale = rs.factor! <= 1 ? 1 : 0.1 * Math.log(rs.factor!) + 1
+    kv.push(
+      [`${arch}.rope.scaling.type`, 'str', 'yarn'],
+      [`${arch}.rope.scaling.factor`, 'f32', rs.factor!],
+      [`${arch}.rope.scaling.original_context_length`, 'u32', rs.originalMaxPositionEmbeddings!],
+    )
+    if (Math.fround(rs.attentionFactor!) !== Math.fround(mscale))
+      kv.push([`${arch}.rope.scaling.attn_factor`, 'f32', rs.attentionFactor! / mscale])
   } else if (c.ropeType === 'llama3') {
     ropeFreqs = llama3RopeFactors(c.headDim, c.ropeTheta, {
       factor: rs.factor!,
@@ -219,16 +237,23 @@ export async function exportGguf(
       throw new InputError(`GGUF export to Q8_0: ${name} has rows of ${shape[shape.length - 1]} weights, not whole blocks of 32`)
     infos.push({ name, dims: [...shape].reverse(), type: GGML_TYPE_ID[type], bytes: tensorBytes(type, count) })
   }
-  if (ropeFreqs) add('rope_freqs.weight', [ropeFreqs.length], 'F32')
-  const outTensors: { hf: string; dtype: GgufDType; index: number }[] = []
+  // tensors that are not model weights travel in the prefix, at the start of the data section
+  const extra: [string, number[]][] = ropeFreqs ? [['rope_freqs.weight', ropeFreqs]] : phi3Factors ?? []
+  for (const [name, values] of extra) add(name, [values.length], 'F32')
+  const outTensors: { hf: string; dtype: GgufDType; index: number; part: number }[] = []
   const fellBack = new Map<GgufDType, string[]>()
-  for (const n of names) {
-    const shape = shapes.get(n)!
+  // phi3's q/k/v and gate/up are written one after the other as attn_qkv / ffn_up (phi3.ts exportUnits)
+  for (const u of exportUnits(c, names, (n) => shapes.get(n)!)) {
+    const shape = u.shape
     const cols = shape[shape.length - 1]
     const t: GgufDType = shape.length === 1 ? 'F32' : dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)
-    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${ggufTensorName(n, arch)} (rows of ${cols})`])
-    outTensors.push({ hf: n, dtype: t, index: infos.length })
-    add(ggufTensorName(n, arch), shape, t)
+    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${ggufTensorName(u.name, arch)} (rows of ${cols})`])
+    let part = 0
+    for (const p of u.parts) {
+      outTensors.push({ hf: p, dtype: t, index: infos.length, part })
+      part += tensorBytes(t, shapes.get(p)!.reduce((a, b) => a * b, 1))
+    }
+    add(ggufTensorName(u.name, arch), shape, t)
   }
   const notes = [...fellBack].map(([t, list]) =>
     `${list.length} of the matrices written as ${t}, not ${dtype}: their rows are not whole ${dtype} blocks of ${BLOCK[dtype][0]} weights` +
@@ -236,16 +261,15 @@ export async function exportGguf(
 
   const { head, offsets } = ggufHeader(kv, infos)
   let prefix = head
-  if (ropeFreqs) {
-    // the one tensor that is not a model weight travels in the prefix, at the start of the data section
-    const b = Buffer.alloc(ropeFreqs.length * 4)
-    ropeFreqs.forEach((v, i) => b.writeFloatLE(v, 4 * i))
-    prefix = Buffer.concat([head, b])
-  }
+  extra.forEach(([, values], i) => {
+    const b = Buffer.alloc(values.length * 4)
+    values.forEach((v, j) => b.writeFloatLE(v, 4 * j))
+    prefix = Buffer.concat([prefix, Buffer.alloc(offsets[i] - prefix.length), b])
+  })
   const tensors: MaterialiseTensor[] = outTensors.map((t) => ({
     name: t.hf,
     dtype: t.dtype,
-    offset: offsets[t.index],
+    offset: offsets[t.index] + t.part,
     // Gemma's norms: llama.cpp's files hold 1 + w
     normAdd: normAddFor(c, t.hf, 'gguf'),
     // q/k weight rows and their bias entries (applied before RoPE) follow llama.cpp's interleaved order
@@ -255,6 +279,27 @@ export async function exportGguf(
   }))
   await engine.writeTensors(view, outPath, prefix, tensors, opts)
   return { bytes: offsets[offsets.length - 1] + infos[infos.length - 1].bytes, notes }
+}
+
+/**
+ * llama.cpp's phi3 RoPE keys for a Phi-3 model (rope.scaling.original_context_length; with longrope, attn_factor and
+ * the rope_factors_short / rope_factors_long tensors it returns). Its graph projects to q of width hidden_size and
+ * runs without Phi's sliding window: other models are refused.
+ */
+function phi3RopeExport(c: Engine['config'], kv: Kv[]): [string, number[]][] | undefined {
+  if (c.heads * c.headDim !== c.dim)
+    throw new InputError(`GGUF export: num_attention_heads × head_dim (${c.heads} × ${c.headDim}) ≠ hidden_size ${c.dim} cannot be carried (llama.cpp's phi3 architecture assumes them equal); export as a Hugging Face directory`)
+  const raw = c.raw
+  const rope = { ...((raw.rope_scaling as Record<string, unknown> | undefined) ?? {}), ...((raw.rope_parameters as Record<string, unknown> | undefined) ?? {}) }
+  const type = rope.rope_type ?? rope.type
+  const original = (raw.original_max_position_embeddings as number | undefined) ?? 4096
+  kv.push(['phi3.rope.scaling.original_context_length', 'u32', original])
+  if (type !== 'longrope' && type !== 'su') {
+    if (c.ropeType !== 'default') throw new InputError(`GGUF export: rope_type "${c.ropeType}" on a Phi-3 model cannot be carried (llama.cpp's phi3 reads longrope factors only); export as a Hugging Face directory`)
+    return undefined
+  }
+  kv.push(['phi3.rope.scaling.attn_factor', 'f32', c.ropeScale])
+  return [['rope_factors_long.weight', rope.long_factor as number[]], ['rope_factors_short.weight', rope.short_factor as number[]]]
 }
 
 /**

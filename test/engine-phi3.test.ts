@@ -1,0 +1,364 @@
+// Phi-3 / 3.5 / 4 / 4-mini (model_type phi3) against the independent float64 reference (test/reference/llama.ts, which
+// reads the fused qkv_proj / gate_up_proj itself and turns only the first rotaryDims of each head): tiny random models
+// made here in transformers' Phi3 layout — fused projections, partial_rotary_factor, longrope's short factors and
+// attention factor, Phi-3-mini's sliding window — log-probs at every position, the gradient of every entry of every
+// fused tensor against float64 central differences, a stepped view and KV-cached greedy decoding; each feature must
+// matter. Then through the whole Engine: batched sweep = single generations; the HF export is fused again and is the
+// stepped model.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { Engine, View } from '../src/main/engine/engine'
+import { ModelConfig, parseModelConfig } from '../src/main/engine/families'
+import { readJson } from '../src/main/engine/config'
+import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
+import { loadAddon, NativeModel } from '../src/main/engine/native'
+import { splitFusedTensors } from '../src/main/engine/phi3'
+import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportPeft } from '../src/main/engine/export/peft'
+import { GgufFile, readGguf } from '../src/main/engine/formats/gguf/read'
+import { ggufConfigDict } from '../src/main/engine/formats/gguf/model'
+import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
+import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
+import { checkEveryEntry, denseGradients, readWeights, stepped } from './reference/check'
+import { RefConfig, RefWeights, refDefaultInvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+
+const V = 40
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
+  return m
+}
+
+type Tensors = ReturnType<typeof tinyTensors>
+
+/** The same random weights in Phi-3's layout: q/k/v rows stacked into qkv_proj, gate/up into gate_up_proj. */
+function fuse(t: Tensors, layers: number): Tensors {
+  const out: Tensors = { ...t }
+  const stack = (name: string, parts: string[]): void => {
+    const ts = parts.map((p) => t[p])
+    const data = new Float32Array(ts.reduce((a, x) => a + x.data.length, 0))
+    let o = 0
+    for (const x of ts) {
+      data.set(x.data, o)
+      o += x.data.length
+    }
+    out[name] = { shape: [ts.reduce((a, x) => a + x.shape[0], 0), ts[0].shape[1]], data }
+    for (const p of parts) delete out[p]
+  }
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.`
+    stack(`${p}self_attn.qkv_proj.weight`, ['q', 'k', 'v'].map((x) => `${p}self_attn.${x}_proj.weight`))
+    stack(`${p}mlp.gate_up_proj.weight`, ['gate', 'up'].map((x) => `${p}mlp.${x}_proj.weight`))
+  }
+  return out
+}
+
+/** Dense gradients of the engine's parts, stacked as the fused tensors they are rows of. */
+function fuseGradients(g: RefWeights, layers: number): RefWeights {
+  const out: RefWeights = { ...g }
+  const stack = (name: string, parts: string[]): void => {
+    const data = new Float64Array(parts.reduce((a, p) => a + g[p].length, 0))
+    let o = 0
+    for (const p of parts) {
+      data.set(g[p], o)
+      o += g[p].length
+      delete out[p]
+    }
+    out[name] = data
+  }
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.`
+    stack(`${p}self_attn.qkv_proj.weight`, ['q', 'k', 'v'].map((x) => `${p}self_attn.${x}_proj.weight`))
+    stack(`${p}mlp.gate_up_proj.weight`, ['gate', 'up'].map((x) => `${p}mlp.${x}_proj.weight`))
+  }
+  return out
+}
+
+function openPhi3(dir: string): { cfg: ModelConfig; model: NativeModel } {
+  const cfg = parseModelConfig(readJson(`${dir}/config.json`, 'config.json'))
+  const ck = readCheckpointFiles(dir)
+  const model: NativeModel = new (loadAddon().Model)({
+    config: { ...cfg, raw: undefined, eosIds: undefined },
+    files: ck.files,
+    tensors: splitFusedTensors(cfg, ck.tensors, 'model.safetensors'),
+    threads: 1,
+  })
+  return { cfg, model }
+}
+
+const PHI3 = { model_type: 'phi3', architectures: ['Phi3ForCausalLM'], rms_norm_eps: 1e-5 }
+const SHORT = [1.0, 1.5, 3.0]
+const LONG = [2.0, 5.0, 9.0]
+const longropeInv = (factors: number[], theta: number, rot: number): number[] => refDefaultInvFreq(theta, rot).map((f, i) => f / factors[i])
+
+interface Case {
+  label: string
+  tiny: TinyConfig
+  ref: Omit<RefConfig, 'vocab' | 'dim' | 'ffn' | 'layers' | 'heads' | 'kvHeads' | 'tied'>
+  without: Partial<RefConfig>[]
+  maxPos: number
+}
+
+const cases: Case[] = [
+  {
+    label: 'Phi-3-mini shape: fused qkv_proj / gate_up_proj, sliding_window shorter than the phrase, GQA, untied',
+    tiny: { vocab: V, dim: 16, ffn: 24, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 91, configExtra: { ...PHI3, sliding_window: 5, original_max_position_embeddings: 256 } },
+    ref: { headDim: 4, eps: 1e-5, invFreq: refDefaultInvFreq(10000, 4), interleaved: false, window: 5 },
+    without: [{ window: 0 }],
+    maxPos: 256,
+  },
+  {
+    label: 'Phi-4-mini shape: partial_rotary_factor 0.75, longrope (short factors, attention factor from max / original positions), tied',
+    tiny: {
+      vocab: V, dim: 16, ffn: 24, layers: 2, heads: 2, kvHeads: 1, tied: true, seed: 92,
+      configExtra: {
+        ...PHI3, partial_rotary_factor: 0.75, max_position_embeddings: 128, original_max_position_embeddings: 32, sliding_window: null,
+        rope_scaling: { type: 'longrope', short_factor: SHORT, long_factor: LONG },
+      },
+    },
+    ref: {
+      headDim: 8, eps: 1e-5, interleaved: false, window: 0, rotaryDims: 6,
+      invFreq: longropeInv(SHORT, 10000, 6), ropeScale: Math.sqrt(1 + Math.log(128 / 32) / Math.log(32)),
+    },
+    without: [
+      { rotaryDims: 8, invFreq: longropeInv([...SHORT, 1], 10000, 8) },
+      { invFreq: longropeInv(LONG, 10000, 6) },
+      { invFreq: refDefaultInvFreq(10000, 6) },
+      { ropeScale: 1 },
+    ],
+    maxPos: 32,
+  },
+  {
+    label: 'Phi-4 (14B) shape: phi3 without longrope, full rotary, no window, rope_theta 250000',
+    tiny: { vocab: V, dim: 16, ffn: 24, layers: 2, heads: 2, kvHeads: 2, tied: false, seed: 93, ropeTheta: 250000, configExtra: { ...PHI3, sliding_window: null, original_max_position_embeddings: 256 } },
+    ref: { headDim: 8, eps: 1e-5, invFreq: refDefaultInvFreq(250000, 8), interleaved: false, window: 0 },
+    without: [{ invFreq: refDefaultInvFreq(10000, 8) }],
+    maxPos: 256,
+  },
+]
+
+function phraseIds(seed: number, T: number): number[] {
+  const r = rng(seed)
+  return [1, ...Array.from({ length: T - 1 }, () => 3 + Math.floor(r() * (V - 3)))]
+}
+
+describe('Phi-3 / Phi-4 against the float64 reference', () => {
+  for (const c of cases) {
+    it(c.label, async () => {
+      const t = c.tiny
+      const dir = writeTinyModel(tmp(), t, fuse(tinyTensors(t), t.layers))
+      const { cfg, model } = openPhi3(dir)
+      expect(cfg.family).toBe('phi3')
+      expect(cfg.maxPos).toBe(c.maxPos)
+      const rc: RefConfig = { vocab: V, dim: t.dim, ffn: t.ffn, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, tied: t.tied, ...c.ref }
+      const w = readWeights(dir)
+      expect(Object.keys(w).some((n) => n.endsWith('qkv_proj.weight'))).toBe(true)
+      const ids = phraseIds(t.seed!, 12)
+
+      const refLp = refLogProbs(refLogits(rc, w, ids), V)
+      const s = await model.score({ ids, views: [[]], topk: 0, fullAt: ids.map((_, i) => i) })
+      expect(maxDiff(s.full, refLp), 'log-probs vs float64 reference').toBeLessThan(2e-5)
+      for (const other of c.without)
+        expect(maxDiff(s.full, refLogProbs(refLogits({ ...rc, ...other }, w, ids), V)), `without ${JSON.stringify(other).slice(0, 80)}`).toBeGreaterThan(1e-3)
+
+      const step = await model.gradient(ids, [])
+      expect(Math.abs(step.loss - refLoss(rc, w, ids))).toBeLessThan(1e-5)
+      const grads = fuseGradients(denseGradients(step.export(), cfg, model.tensorNames()), t.layers)
+      expect(new Set(Object.keys(grads))).toEqual(new Set(Object.keys(w)))
+      const { entries } = checkEveryEntry(rc, w, ids, grads)
+      expect(entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
+
+      const lr = 0.5
+      const ws = stepped(w, grads, lr)
+      const sv = await model.score({ ids, views: [[], [{ step, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
+      const n = ids.length * V
+      expect(maxDiff(sv.full.subarray(n, 2 * n), refLogProbs(refLogits(rc, ws, ids), V)), 'stepped view').toBeLessThan(5e-5)
+
+      const prompt = ids.slice(0, 3)
+      const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 14, maxSeq: 32, temperature: 0, topP: 1, seed: 0, eos: [] })
+      for (const [k, weights] of [[0, w], [1, ws]] as const) {
+        const seq = [...prompt]
+        let compared = 0
+        for (const tok of Array.from(gen.tokens[k])) {
+          const lg = refLogits(rc, weights, seq)
+          const last = Array.from(lg.subarray((seq.length - 1) * V, seq.length * V))
+          const sorted = [...last].sort((a, b) => b - a)
+          if (sorted[0] - sorted[1] < 1e-4) break
+          expect(tok, `token ${seq.length} of view ${k}`).toBe(last.indexOf(sorted[0]))
+          seq.push(tok)
+          compared++
+        }
+        expect(compared, `view ${k}: greedy tokens compared`).toBeGreaterThan(6)
+      }
+    })
+  }
+
+  it('what Phi-3 configs carry that the engine does not run is refused by name', () => {
+    const base = { ...PHI3, vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, eos_token_id: 2 }
+    expect(() => parseModelConfig({ ...base, rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [1, 1, 1, 1] } })).toThrow(/rope_scaling.short_factor must be 4 positive numbers/)
+    expect(() => parseModelConfig({ ...base, partial_rotary_factor: 0.1 })).toThrow(/head_dim 8 × partial_rotary_factor 0.1 = 0 rotary dimensions/)
+    expect(() => parseModelConfig({ ...base, attention_bias: true })).toThrow(/attention_bias true is not supported \(Phi-3 has no biases\)/)
+    expect(() => parseModelConfig({ ...base, rope_scaling: { type: 'ntk' } })).toThrow(/rope_type "ntk" is not supported/)
+    // a fused projection whose rows are not q + k + v (here: v left out) is refused naming both shapes
+    const t: TinyConfig = { ...cases[0].tiny, vocab: undefined }
+    const bad = fuse(tinyTensors(t), t.layers)
+    const qkv = bad['model.layers.0.self_attn.qkv_proj.weight']
+    bad['model.layers.0.self_attn.qkv_proj.weight'] = { shape: [qkv.shape[0] - 8, qkv.shape[1]], data: qkv.data.slice(0, (qkv.shape[0] - 8) * qkv.shape[1]) }
+    expect(() => Engine.load(writeTinyModel(tmp(), t, bad))).toThrow('model.safetensors: model.layers.0.self_attn.qkv_proj.weight has shape [24, 16]; the config needs [32, 16] (q_proj + k_proj + v_proj)')
+    // a phi3 GGUF: llama.cpp reads its longrope from the factor tensors, not from rope.scaling.type
+    const gguf = (extra: [string, unknown][]): GgufFile => ({
+      path: '/m/p.gguf', version: 3, alignment: 32, dataOffset: 0, fileSize: 0, tensors: [],
+      kv: new Map<string, never>([
+        ['general.architecture', 'phi3'], ['phi3.attention.head_count', 2], ['phi3.embedding_length', 16], ['phi3.feed_forward_length', 24],
+        ['phi3.block_count', 1], ['phi3.context_length', 128], ['phi3.vocab_size', 40], ...extra,
+      ] as [string, never][]),
+    })
+    expect(() => ggufConfigDict(gguf([['phi3.rope.scaling.type', 'linear'], ['phi3.rope.scaling.factor', 2]])))
+      .toThrow('p.gguf: phi3.rope.scaling.type "linear" is not supported for phi3 (its longrope is read from rope_factors_short / rope_factors_long)')
+    expect(() => ggufConfigDict(gguf([['phi3.rope.scaling.attn_factor', 1.2]]))).toThrow('p.gguf: phi3.rope.scaling.attn_factor 1.2 without longrope factors is not supported')
+    expect(ggufConfigDict(gguf([['phi3.rope.dimension_count', 6], ['phi3.rope.scaling.original_context_length', 64]])).raw)
+      .toMatchObject({ partial_rotary_factor: 0.75, original_max_position_embeddings: 64 })
+    // Phi3Config's defaults: original_max_position_embeddings 4096; a longrope model runs up to it (short factors)
+    const p = parseModelConfig({ ...base, max_position_embeddings: 131072, rope_scaling: { type: 'longrope', short_factor: [1, 1, 1, 1], long_factor: [2, 2, 2, 2] } })
+    expect([p.maxPos, p.ropeScale]).toEqual([4096, Math.sqrt(1 + Math.log(32) / Math.log(4096))])
+  })
+})
+
+const ENGINE: TinyConfig = {
+  dim: 64, ffn: 128, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 94,
+  configExtra: {
+    ...PHI3, partial_rotary_factor: 0.5, max_position_embeddings: 512, original_max_position_embeddings: 128, sliding_window: 48,
+    rope_scaling: { type: 'longrope', short_factor: [1, 1.2, 2, 4], long_factor: [1, 2, 4, 8] },
+  },
+}
+
+describe('Phi-3 through the whole Engine', () => {
+  it('phi3: batched sweep = single generations; the HF export is fused again and is the stepped model', async () => {
+    const dir = writeTinyModel(tmp(), ENGINE, fuse(tinyTensors(ENGINE), ENGINE.layers))
+    const engine = Engine.load(dir, { threads: 1 })
+    expect(engine.config.family).toBe('phi3')
+    const g = await engine.gradient('To be, or not to be, that is the question')
+    const lrs = [0, 0.3, 0.7, 1.5]
+    const views: View[] = lrs.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }]))
+    const batched = await engine.generate({ prompt: 'To be', views, maxNew: 24 })
+    for (let i = 0; i < views.length; i++) {
+      const [single] = await engine.generate({ prompt: 'To be', views: [views[i]], maxNew: 24 })
+      expect(batched[i].ids, `α = ${lrs[i]}`).toEqual(single.ids)
+    }
+    expect(batched[2].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
+
+    const view: View = [{ gradient: g, lr: 0.7 }]
+    const out = tmp()
+    await engine.exportHF(view, out, { dtype: 'F32' })
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe('phi3')
+    const names = readCheckpointFiles(out).tensors.map((t) => t.name)
+    expect(names).toContain('model.layers.1.self_attn.qkv_proj.weight')
+    expect(names).toContain('model.layers.1.mlp.gate_up_proj.weight')
+    expect(names.some((n) => /\.(q|k|v|gate|up)_proj\./.test(n)), 'no unfused projection in the export').toBe(false)
+    const dense = Engine.load(out, { threads: 1 })
+    const phrase = 'Customers are the heart of every business'
+    const g2 = await engine.gradient(phrase, view)
+    const g2dense = await dense.gradient(phrase)
+    expect(Math.abs(g2.loss - g2dense.loss) / g2dense.loss).toBeLessThan(1e-5)
+    const n1 = g2.gradNorms()
+    const n2 = g2dense.gradNorms()
+    for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]) / n2[k], k).toBeLessThan(1e-4)
+    const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: 24 })
+    const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: 24 })
+    expect(gd.ids).toEqual(gv.ids)
+    await expect(exportPeft(engine, view, tmp())).rejects.toThrow(/PEFT export of a phi3 model is not supported \(its qkv_proj and gate_up_proj are fused modules\)/)
+  })
+})
+
+const PROMPT = 'To be'
+const N = 32
+
+/** greedy ids of `e` under `view` and the first position where the top-1/top-2 margin is below 1e-3 */
+async function greedy(e: Engine, view: View): Promise<{ ids: number[]; n: number }> {
+  const [g] = await e.generate({ prompt: e.withBos(PROMPT, 'prompt'), views: [view], maxNew: N })
+  const tie = g.margins.findIndex((m) => m < 1e-3)
+  return { ids: Array.from(g.ids), n: tie < 0 ? g.ids.length : tie }
+}
+
+function expectSameGreedy(a: { ids: number[]; n: number }, b: { ids: number[]; n: number }, what: string): void {
+  const n = Math.min(a.n, b.n)
+  expect(n, `${what}: comparable tokens`).toBeGreaterThan(8)
+  expect(b.ids.slice(0, n), what).toEqual(a.ids.slice(0, n))
+}
+
+// llama.cpp pads its context to 256 and turns by the long factors past original_context_length: 512 keeps it short
+const GGUF_PHI3: TinyConfig = {
+  dim: 64, ffn: 128, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 95,
+  configExtra: {
+    ...PHI3, partial_rotary_factor: 0.5, max_position_embeddings: 4096, original_max_position_embeddings: 512, sliding_window: null,
+    rope_scaling: { type: 'longrope', short_factor: [1, 1.5, 2.5, 6], long_factor: [1, 3, 7, 20] },
+  },
+}
+
+describe('Phi-3 through GGUF and llama.cpp', () => {
+  let llamaCpp: LlamaCppModule
+  beforeAll(async () => {
+    llamaCpp = await loadPeer(() => {})
+  }, 900_000)
+
+  for (const [label, tiny] of [
+    ['longrope + partial rotary (Phi-3.5 / 4-mini shape)', GGUF_PHI3],
+    ['no rope_scaling, full rotary (Phi-4 shape)', { ...GGUF_PHI3, seed: 96, configExtra: { ...PHI3, sliding_window: null, original_max_position_embeddings: 4096 } }],
+  ] as [string, TinyConfig][]) {
+    it(`${label}: base and stepped → GGUF (attn_qkv, fused ffn_up) = the HF model in our engine and in llama.cpp; GGUF → HF = the same model`, async () => {
+      const hf = Engine.load(writeTinyModel(join(tmp(), 'hf'), tiny, fuse(tinyTensors(tiny), tiny.layers)))
+      const g = await hf.gradient('To be, or not to be, that is the question')
+      const threads = Math.min(2, loadAddon().threads())
+      for (const lr of [0, 0.5]) {
+        const view: View = lr === 0 ? [] : [{ gradient: g, lr }]
+        const want = await greedy(hf, view)
+        const file = join(tmp(), `phi3-${lr}.gguf`)
+        await exportGguf(hf, view, file, undefined, { dtype: 'F32' })
+        const meta = readGguf(file)
+        expect(meta.kv.get('general.architecture')).toBe('phi3')
+        const names = meta.tensors.map((t) => t.name)
+        expect(names).toContain('blk.0.attn_qkv.weight')
+        expect(names).not.toContain('blk.0.ffn_gate.weight')
+        expect(names.includes('rope_factors_long.weight')).toBe(tiny === GGUF_PHI3)
+        const gg = Engine.load(file)
+        expect(gg.config.family).toBe('phi3')
+        const ours = await greedy(gg, [])
+        expect(ours.ids, `α = ${lr}: the GGUF file re-opens with identical ids`).toEqual(want.ids)
+        const theirs = await peerGreedy(llamaCpp, file, gg.withBos(PROMPT, 'prompt'), N, threads)
+        expectSameGreedy(ours, { ids: theirs.ids, n: theirs.ids.length }, `α = ${lr}: GGUF in llama.cpp`)
+        if (lr !== 0) {
+          const back = join(tmp(), 'back')
+          await gg.exportHF([], back)
+          expect(readCheckpointFiles(back).tensors.map((t) => t.name)).toContain('model.layers.0.mlp.gate_up_proj.weight')
+          expectSameGreedy(want, await greedy(Engine.load(back), []), 'GGUF → HF directory')
+        }
+      }
+    }, 300_000)
+  }
+
+  it('a Q8_0 phi3 GGUF: the fused attn_qkv / ffn_up split at whole quantised rows, the same model up to Q8_0 rounding, and llama.cpp\'s ids', async () => {
+    const hf = Engine.load(writeTinyModel(join(tmp(), 'hf'), GGUF_PHI3, fuse(tinyTensors(GGUF_PHI3), GGUF_PHI3.layers)))
+    const file = join(tmp(), 'phi3-q8.gguf')
+    await exportGguf(hf, [], file, undefined, { dtype: 'Q8_0' })
+    expect(readGguf(file).tensors.find((t) => t.name === 'blk.0.attn_qkv.weight')?.typeName).toBe('Q8_0')
+    const q8 = Engine.load(file)
+    expect(q8.tensors.filter((t) => /layers\.0\.(self_attn\.[qkv]|mlp\.(gate|up))_proj/.test(t.name)).map((t) => t.dtype)).toEqual(['Q8_0', 'Q8_0', 'Q8_0', 'Q8_0', 'Q8_0'])
+    const ids = hf.withBos('To be, or not to be, that is the question', 'text')
+    const [a] = await hf.score({ ids, views: [[]] })
+    const [b] = await q8.score({ ids, views: [[]] })
+    expect(maxDiff(a.nll, b.nll), 'Q8_0 rounding only').toBeLessThan(0.05)
+    const threads = Math.min(2, loadAddon().threads())
+    const theirs = await peerGreedy(llamaCpp, file, q8.withBos(PROMPT, 'prompt'), N, threads)
+    expectSameGreedy(await greedy(q8, []), { ids: theirs.ids, n: theirs.ids.length }, 'Q8_0 GGUF in llama.cpp')
+  }, 300_000)
+
+  it('what llama.cpp\'s phi3 graph cannot run is refused by name on export', async () => {
+    const open = (extra: Record<string, unknown>): Engine => {
+      const t = { ...GGUF_PHI3, configExtra: { ...GGUF_PHI3.configExtra, ...extra } }
+      return Engine.load(writeTinyModel(join(tmp(), 'p'), t, fuse(tinyTensors(t), t.layers)))
+    }
+    await expect(exportGguf(open({ sliding_window: 8 }), [], join(tmp(), 'a.gguf'))).rejects.toThrow(/sliding_window 8 cannot be carried/)
+  })
+})
