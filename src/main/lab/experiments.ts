@@ -28,6 +28,7 @@ import { writingRuns } from './history/settle'
 import type { Target } from './targets'
 import { restrictGradient, updateGrid } from './instruments/groups'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from './metrics'
+import { textsNote, withTextsNote } from './metricTexts'
 
 export interface Settings {
   prompt: string
@@ -42,6 +43,8 @@ export interface Settings {
   probes: Record<string, string>
   /** paraphrased prompts (generalisation) */
   paraphrases: string[]
+  /** where the reference, probes and paraphrases came from (labelled next to their metrics) */
+  texts?: RunMetrics['texts']
 }
 
 /** What the model generates from: the engineered prefix (if any) and the prompt. */
@@ -215,11 +218,11 @@ export function outcome(id: number, engine: Engine, promptIds: number[], g: Gene
     outputIds: g.ids,
     outputText: g.text,
     fullText: full,
-    metrics: {
+    metrics: withTextsNote(s, {
       ...textMetrics(g.ids, g.text, withoutPrefix(full, s.prefix), s.reference, reachable(engine, s)),
       ...metrics,
       minMargin: minMargin(g),
-    },
+    }),
   }
 }
 
@@ -488,6 +491,7 @@ export async function runCompare(
         ...textMetrics(g.ids, g.text, shown, s.reference, reachable(engine, s)),
         minMargin: minMargin(g),
       }
+      Object.assign(m, textsNote(s, m))
       cells.push({ runId: ids[i], prefixed: c.prefixed, lr: c.lr, text: shown, recall: m.recall ?? null })
       return { id: ids[i], outputIds: g.ids, outputText: g.text, fullText: full, metrics: m }
     })

@@ -73,6 +73,7 @@ import { experimentRuns, getGroup, getRun, queryRuns, scatterPoints } from './hi
 import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/tables/experiments'
 import { onHistoryEvent } from './history/events'
 import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables/modelTexts'
+import { textOrigins } from './metricTexts'
 import { diffRuns, experimentTable } from './reports'
 import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
@@ -161,6 +162,7 @@ export class Lab {
       seed: a.seed ?? SEED_DEFAULTS.seed,
       reference: a.reference === undefined ? texts.reference : a.reference,
       probes: a.probes ?? texts.probes,
+      texts: textOrigins(texts.from, a),
     }
   }
 
@@ -175,6 +177,7 @@ export class Lab {
       probes: saved ? saved.probes : p.probes,
       paraphrases: saved ? saved.paraphrases : p.paraphrases,
       source: saved ? 'saved' : 'preset',
+      from: saved ? { reference: 'saved', probes: 'saved', paraphrases: 'saved' } : { ...p.origin },
       updatedAt: saved?.updatedAt ?? null,
     }
   }
