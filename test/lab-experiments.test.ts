@@ -177,23 +177,39 @@ describe('compare and metrics', () => {
 })
 
 describe('per-model texts and token counts', () => {
-  it('any model gets recall and probes once its texts are set; they are stored by fingerprint', async () => {
+  it('a model without texts is measured against the shipped defaults and says so; texts set are stored by fingerprint', async () => {
     const dir = join(tmp('soliloquy-bare-model-'), 'bare')
     cpSync(ORGANISM, dir, { recursive: true })
     rmSync(join(dir, 'preset.json'))
-    const before = await lab.step({ model: dir, lr: 0.03, maxGen: 16 })
-    expect(before.run.metrics.recall).toBeUndefined()
-    expect(before.run.metrics.stabilityKl).toBeUndefined()
     const soliloquy = readFileSync(join(ORGANISM, 'soliloquy.txt'), 'utf8')
+    // no preset: the soliloquy, the shipped probes and paraphrases, labelled 'default'
+    const defaults = await lab.modelTexts({ model: dir })
+    expect(defaults).toMatchObject({ source: 'preset', reference: soliloquy, from: { reference: 'default', probes: 'default', paraphrases: 'default' } })
+    expect(Object.keys(defaults.probes).sort()).toEqual(['business', 'shakespeare'])
+    const before = await lab.step({ model: dir, lr: 0.03, maxGen: 16 })
+    expect(before.run.metrics.recall).toBeGreaterThan(3)
+    expect(before.run.metrics.stabilityKl).toBeGreaterThan(0)
+    expect(before.run.metrics.locality).toBeGreaterThan(0)
+    expect(before.run.metrics.generalisation).toBeGreaterThan(0)
+    expect(before.run.metrics.texts).toEqual({ reference: 'default', probes: 'default', paraphrases: 'default' })
+    expect(before.run.metrics.unmeasured).toBeUndefined()
     const t = await lab.updateModelTexts({ model: dir, reference: soliloquy, probes: { business: 'Customers are the heart of every business.' }, paraphrases: ['To be,'] })
-    expect(t).toMatchObject({ source: 'saved', paraphrases: ['To be,'] })
+    expect(t).toMatchObject({ source: 'saved', paraphrases: ['To be,'], from: { reference: 'saved', probes: 'saved', paraphrases: 'saved' } })
     const after = await lab.step({ model: dir, lr: 0.03, maxGen: 16 })
     expect(after.run.outputIds).toEqual(before.run.outputIds)
     expect(after.run.metrics.recall).toBeGreaterThan(3)
-    expect(after.run.metrics.stabilityKl).toBeGreaterThan(0)
+    expect(Object.keys(after.run.metrics.probeKl!)).toEqual(['business'])
     expect(after.run.metrics.generalisationBy).toHaveProperty(['To be,'])
+    expect(after.run.metrics.texts).toEqual({ reference: 'saved', probes: 'saved', paraphrases: 'saved' })
+    // texts given with the request are labelled so; none at all → the reason in words, not a blank
+    const none = await lab.step({ model: dir, lr: 0.03, maxGen: 4, reference: null, probes: {} })
+    expect(none.run.metrics.texts).toMatchObject({ reference: 'request', probes: 'request' })
+    expect(none.run.metrics.recall).toBeUndefined()
+    expect(none.run.metrics.unmeasured!.recall).toMatch(/^no reference text for this model/)
+    expect(none.run.metrics.unmeasured!.stabilityKl).toMatch(/^no probe texts for this model/)
+    expect(none.run.metrics.unmeasured!.locality).toMatch(/probe texts/)
     expect((await lab.updateModelTexts({ model: dir, reset: true })).source).toBe('preset')
-    expect((await lab.modelTexts({ model: dir })).reference).toBeNull()
+    expect((await lab.modelTexts({ model: dir })).from.reference).toBe('default')
   })
 
   it('counts tokens against max_seq_len with the numbers, before any run', async () => {
