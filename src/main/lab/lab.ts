@@ -57,6 +57,7 @@ import {
   type StepRequest,
   type SweepRequest,
   type SweepResult,
+  type ExportDtype,
 } from '../../shared/api'
 import { exportAdapter, exportCheckpointDir, exportGgufFile } from './checkpoints/export'
 import { ExportJournal } from './checkpoints/exportLeftovers'
@@ -74,6 +75,7 @@ import { experimentModelPath, getExperiment, listExperiments, updateExperiment }
 import { onHistoryEvent } from './history/events'
 import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables/modelTexts'
 import { textOrigins } from './metricTexts'
+import { defaultDtypes, exportKeepingStep, ggufTextKv } from './checkpoints/exportKept'
 import { diffRuns, experimentTable } from './reports'
 import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
@@ -508,28 +510,40 @@ export class Lab {
     const ckpt = c ?? t.checkpoint
     const engine = t.model.engine
     const lineage = ckpt ? this.store.lineage(ckpt).map((x) => ({ name: x.name, phrase: x.phrase, lr: x.lr, sha256: x.sha256 })) : []
+    // every export measured on the written model against the checkpoint; a default dtype that loses the step moves up
+    const texts = this.texts(t)
+    const fidelityTexts = { probes: texts.probes, phrase: ckpt?.phrase ?? null, prompt: t.model.preset.prompt }
+    const keep = <R extends { dir: string }>(first: ExportDtype, write: (d: ExportDtype) => Promise<R>, open: (r: R) => { engine: Engine; view: View }) =>
+      exportKeepingStep({ engine, view: t.base, texts: fidelityTexts, dtypes: defaultDtypes(first), asked: args.dtype !== undefined, write, open, opts })
+    const reopen = (path: string) => ({ engine: Engine.load(path), view: [] as View })
     if (format === 'gguf') {
-      const dtype = args.dtype ?? 'F16'
       const name = ckpt ? `${t.model.row.name ?? 'model'} + ${ckpt.name}` : (t.model.row.name ?? 'model')
-      const r = await exportGgufFile(engine, t.base, args.outDir, dtype, name, opts, this.exportJournal)
-      return { ...r, format, dtype, checkpoint: ckpt }
+      const kv = ggufTextKv(texts, t.model.preset)
+      const k = await keep(args.dtype ?? 'F16', (d) => exportGgufFile(engine, t.base, args.outDir, d, name, opts, this.exportJournal, kv), (r) => reopen(r.dir))
+      return { ...k.result, format, dtype: k.dtype, checkpoint: ckpt, fidelity: k.fidelity }
     }
     if (format === 'peft') {
       if (!ckpt) throw new InputError('a PEFT adapter is a step: name a checkpoint (the base model has no step to carry)')
-      const dtype = args.dtype ?? 'F32'
-      const r = await exportAdapter(engine, t.base, args.outDir, dtype, opts, this.exportJournal)
+      // the adapter as PEFT applies it (its factors at full precision; the norm changes it cannot carry dropped)
+      const k = await keep(args.dtype ?? 'F32', (d) => exportAdapter(engine, t.base, args.outDir, d, opts, this.exportJournal), (r) => ({ engine, view: r.adapterView }))
+      const r = k.result
       return {
         format,
         dir: r.dir,
         files: r.files,
         bytes: r.bytes,
-        dtype,
+        dtype: k.dtype,
         checkpoint: ckpt,
         peft: { rank: r.rank, notCarried: r.notCarried, normLoss: r.normLoss },
+        fidelity: k.fidelity,
       }
     }
-    const r = await exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts, this.exportJournal)
-    return { ...r, format, dtype: args.dtype ?? hfStoredDtype(engine), checkpoint: ckpt }
+    const k = await keep(
+      args.dtype ?? hfStoredDtype(engine),
+      (d) => exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, d, opts, this.exportJournal),
+      (r) => reopen(r.dir),
+    )
+    return { ...k.result, format, dtype: k.dtype, checkpoint: ckpt, fidelity: k.fidelity }
   }
 
   /** Where a run's base went, in words (trashed: when and where to restore it; purged: gone for good). */

@@ -15,7 +15,7 @@ import {
 } from 'node:fs'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { CallOptions, CancelledError, Engine, InputError, View } from '../../engine/engine'
-import { exportGguf } from '../../engine/formats/gguf/write'
+import { exportGguf, type Kv } from '../../engine/formats/gguf/write'
 import { exportPeft, type PeftExport } from '../../engine/export/peft'
 import type { ExportDtype } from '../../../shared/api'
 import type { Fingerprint } from './fingerprint'
@@ -246,9 +246,10 @@ export async function exportGgufFile(
   name: string,
   opts?: CallOptions,
   journal?: ExportJournal,
+  extraKv?: Kv[],
 ): Promise<{ dir: string; files: string[]; bytes: number; notes: string[] }> {
   const t = checkExportTarget(outPath, 'file')
-  const r = await writeExport(t, (file) => exportGguf(engine, view, file, opts, { dtype: dtype ?? 'F16', name }), opts, journal)
+  const r = await writeExport(t, (file) => exportGguf(engine, view, file, opts, { dtype: dtype ?? 'F16', name, extraKv }), opts, journal)
   return { dir: t.target, files: [basename(t.target)], bytes: r.bytes, notes: r.notes }
 }
 

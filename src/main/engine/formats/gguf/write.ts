@@ -135,7 +135,7 @@ export async function exportGguf(
   view: View,
   outPath: string,
   opts?: CallOptions,
-  o: { dtype?: GgufDType; name?: string } = {},
+  o: { dtype?: GgufDType; name?: string; extraKv?: Kv[] } = {},
 ): Promise<{ bytes: number; notes: string[] }> {
   const dtype: GgufDType = o.dtype ?? 'F16'
   if (!(dtype in FILE_TYPE))
@@ -176,6 +176,8 @@ export async function exportGguf(
     ...vocabKv, // BOS/EOS as the model's config says:
     ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
     ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
+    // the caller's own keys (the lab's texts under soliloquy.*, which llama.cpp ignores)
+    ...(o.extraKv ?? []),
   ]
   if (gemma) {
     kv.push([`${arch}.attention.sliding_window`, 'u32', c.slidingWindow])
