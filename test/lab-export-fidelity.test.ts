@@ -1,12 +1,13 @@
 // Export fidelity (issue 23): every export is measured on the written model against its checkpoint — KL over the
 // probes, the phrase loss of both, greedy agreement — and a default dtype that would erase the step moves up to one
 // that keeps it. The BF16 model is written by the tests' own safetensors writer (test/helpers.ts writeTinyModel).
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Lab } from '../src/main/lab/lab'
 import { STEP_KEPT_MIN } from '../src/main/engine/export/fidelity'
-import { tmp, writeTinyModel } from './helpers'
+import { ensureCurrentBuild, ROOT, tmp, writeTinyModel } from './helpers'
 
 let lab: Lab
 let model: string
@@ -59,4 +60,25 @@ describe('export fidelity', () => {
     expect(p.fidelity!.phraseLoss).not.toBeNull()
     expect(p.fidelity!.klMean).toBeGreaterThanOrEqual(0)
   })
+})
+
+describe('soliloquy export shows the fidelity', () => {
+  it('the default export of the BF16 checkpoint warns in words; --dtype BF16 prints the measured loss', () => {
+    ensureCurrentBuild()
+    const data = join(out, 'cli-data')
+    const run = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'soliloquy.js'), ...args, '--data', data], { encoding: 'utf8', timeout: 180_000 })
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+    }
+    expect(run('step', '--model', model, '--lr', String(LR), '--max-gen', '4', '--save', 'small').code).toBe(0)
+    const d = run('export', 'small', '--out', join(out, 'cli-hf'))
+    expect(d.stderr).toBe('')
+    expect(d.stdout).toMatch(/^fidelity: phrase loss \d+\.\d{6} \(checkpoint\) vs \d+\.\d{6} \(export, F32\); the export keeps 100\.0 % of the step's phrase-loss change; KL\(checkpoint ‖ export\)/m)
+    expect(d.stdout).toMatch(/^warning: the default BF16 would lose the step \(it keeps \d+\.\d % of the phrase-loss change\); written as F32 instead/m)
+    const b = run('export', 'small', '--dtype', 'BF16', '--out', join(out, 'cli-hf-bf16'))
+    expect(b.stdout).toMatch(/\(export, BF16\)/)
+    expect(b.stdout).toMatch(/^warning: rounding to BF16 loses the step: the export keeps/m)
+    const j = JSON.parse(run('export', 'small', '--dtype', 'BF16', '--out', join(out, 'cli-hf-bf16-json'), '--json').stdout) as { fidelity: { keepsStep: boolean } }
+    expect(j.fidelity.keepsStep).toBe(false)
+  }, 300_000)
 })
