@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs'
 import type { CallOptions, Engine, View } from '../../engine/engine'
 import { fidelityWords, measureFidelity, stepLostWarning, type FidelityTexts } from '../../engine/export/fidelity'
 import { GGUF_TEXT_KEYS, type MetricTexts } from '../../engine/preset'
-import type { Kv } from '../../engine/formats/gguf/write'
+import type { Kv } from '../../engine/export/gguf'
 import type { ExportDtype, ExportFidelityRecord, ModelTexts } from '../../../shared/api'
 
 /** The dtypes a default export tries, smallest first: the default, then a float type of the same size, then F32. */
