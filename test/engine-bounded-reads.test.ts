@@ -14,6 +14,7 @@ import { readPthTensors } from '../src/main/engine/formats/pth/pth'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { modelFingerprint } from '../src/main/lab/checkpoints/fingerprint'
 import { ORGANISM, ROOT, tmp, writeTinyModel } from './helpers'
+import { exportHF } from '../src/main/engine/export/hf'
 
 const tiny = { dim: 16, ffn: 32, layers: 1, heads: 2, kvHeads: 2, tied: false }
 
@@ -312,7 +313,7 @@ describe('only regular files are read from a model folder (issue 20, items 6, 7)
       const d = organismCopy()
       const engine = Engine.load(d)
       make(join(d, f))
-      const err = await engine.exportHF([], join(tmp(), 'out'), { dtype: 'F32' }).then(() => undefined, (e: Error) => e)
+      const err = await exportHF(engine, [], join(tmp(), 'out'), { dtype: 'F32' }).then(() => undefined, (e: Error) => e)
       expect(err).toBeInstanceOf(ModelFormatError)
       expect(err!.message).toMatch(new RegExp(`^${f.replace('.', '\\.')}: is a (named pipe \\(FIFO\\)|character device \\(a link to /dev/zero\\)), not a regular file; only regular files are read from a model folder$`))
     }

@@ -3,9 +3,10 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, wr
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CancelledError, Engine } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportGguf } from '../src/main/engine/export/gguf'
 import { loadAddon } from '../src/main/engine/native'
 import { ORGANISM, tmp, writeTinyModel } from './helpers'
+import { exportHF } from '../src/main/engine/export/hf'
 
 const tiny = { dim: 16, ffn: 32, layers: 1, heads: 2, kvHeads: 2, tied: false }
 
@@ -157,7 +158,7 @@ describe('calls refuse bad arguments in words and the process survives', () => {
     const engine = Engine.load(writeTinyModel(tmp(), tiny))
     const d = tmp()
     mkdirSync(join(d, 'model.safetensors')) // a directory where the file should go
-    await expect(engine.exportHF([], d)).rejects.toThrow(/could not create .*model.safetensors: Is a directory/)
+    await expect(exportHF(engine, [], d)).rejects.toThrow(/could not create .*model.safetensors: Is a directory/)
   })
 
   it('an export onto a device (/dev/null) is refused and leaves the device alone', async () => {

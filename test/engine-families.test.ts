@@ -15,6 +15,7 @@ import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFil
 import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
 import { checkEveryEntry, denseGradients, openNative, readWeights, stepped } from './reference/check'
 import { RefConfig, refDefaultInvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+import { exportHF } from '../src/main/engine/export/hf'
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0
@@ -215,7 +216,7 @@ describe('Qwen3 and Granite through the whole Engine (the organism tokenizer)', 
       // the dense HF export of the stepped model: same config family, same generation, same gradient there (a chain)
       const view: View = [{ gradient: g, lr: 0.7 }]
       const out = tmp()
-      await engine.exportHF(view, out, { dtype: 'F32' })
+      await exportHF(engine, view, out, { dtype: 'F32' })
       expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe(f.name)
       const dense = Engine.load(out, { threads: 1 })
       const phrase = 'Customers are the heart of every business'
@@ -247,7 +248,7 @@ describe('Qwen3 and Granite through the whole Engine (the organism tokenizer)', 
     const [b] = await plain.generate({ prompt: 'To be', views: [[]], maxNew: 16 })
     expect(a.ids).toEqual(b.ids)
     const out = tmp()
-    await e.exportHF([], out)
+    await exportHF(e, [], out)
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe('gemma3_text')
     // √3072 = 55.43 is 55.5 in bf16 (√2304 = 48 exactly); an F32 checkpoint keeps float32's √hidden
     const bf16 = Engine.load(writeTinyModel(tmp(), { ...text, dtype: 'BF16' }), { threads: 1 })

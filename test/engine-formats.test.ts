@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { halfToFloat, ORGANISM, reference, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
+import { exportHF } from '../src/main/engine/export/hf'
 
 /** The values a 16-bit file really holds, read back from it, so an F32 file can hold exactly the same weights. */
 function readBack(dir: string, into: ReturnType<typeof tinyTensors>): void {
@@ -52,7 +53,7 @@ describe('export of a stepped model', () => {
 
     const f32 = tmp()
     const progress: string[] = []
-    await engine.exportHF(view, f32, { dtype: 'F32' }, { onProgress: (p) => progress.push(p.phase) })
+    await exportHF(engine, view, f32, { dtype: 'F32' }, { onProgress: (p) => progress.push(p.phase) })
     expect(progress).toContain('export')
     const reloaded = Engine.load(f32)
     const [plain] = await reloaded.generate({ prompt: 'To be', views: [[]] })
@@ -62,7 +63,7 @@ describe('export of a stepped model', () => {
 
     // the organism's own dtype (F16) by default; shards with an index when asked for small shards
     const sharded = tmp()
-    const r = await engine.exportHF(view, sharded, { shardBytes: 4 << 20 })
+    const r = await exportHF(engine, view, sharded, { shardBytes: 4 << 20 })
     expect(r.files.length).toBeGreaterThan(1)
     expect(existsSync(join(sharded, 'model.safetensors.index.json'))).toBe(true)
     const ck = readCheckpointFiles(sharded)
@@ -72,7 +73,7 @@ describe('export of a stepped model', () => {
     expect(fromF16.text.startsWith(', or not to be, that is the question:')).toBe(true)
 
     const bf16 = tmp()
-    await engine.exportHF([], bf16, { dtype: 'BF16' })
+    await exportHF(engine, [], bf16, { dtype: 'BF16' })
     const [base] = await Engine.load(bf16).generate({ prompt: 'To be', views: [[]], maxNew: 8 })
     expect(base.text.startsWith('a successful business owner')).toBe(true)
   })

@@ -5,11 +5,12 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportGguf } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { loadAddon } from '../src/main/engine/native'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { TinyConfig, tmp, writeTinyModel } from './helpers'
+import { exportHF } from '../src/main/engine/export/hf'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const PROMPT = 'To be'
@@ -107,7 +108,7 @@ describe('Qwen3 and Granite through GGUF', () => {
 
         if (lr !== 0) {
           const back = join(tmp(), 'back')
-          await gg.exportHF([], back)
+          await exportHF(gg, [], back)
           const again = Engine.load(back)
           expect(again.config.family).toBe(f.arch === 'gemma3' ? 'gemma3_text' : f.arch)
           expectSameGreedy(want, await greedy(again, []), 'GGUF → HF directory')

@@ -7,10 +7,11 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ropeInverseFrequencies } from '../src/main/engine/config'
 import { Engine, View } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportGguf } from '../src/main/engine/export/gguf'
 import { loadAddon } from '../src/main/engine/native'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { TinyConfig, tmp, writeTinyModel } from './helpers'
+import { exportHF } from '../src/main/engine/export/hf'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const PROMPT = 'To be'
@@ -94,7 +95,7 @@ describe('Llama-family models through GGUF', () => {
       expectSameGreedy(ours, { ids: theirs.ids, n: theirs.ids.length }, 'GGUF in llama.cpp')
 
       const back = join(tmp(), 'back')
-      await gg.exportHF([], back)
+      await exportHF(gg, [], back)
       expect(existsSync(join(back, 'tokenizer.model'))).toBe(true)
       const again = Engine.load(back)
       for (const text of [PHRASE, 'Whether \'tis nobler in the mind  to suffer\n€ 42']) expect(again.tokenize(text)).toEqual(hf.tokenize(text))

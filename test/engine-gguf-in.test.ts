@@ -6,7 +6,7 @@ import { readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } fro
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportGguf } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
@@ -14,6 +14,7 @@ import { SentencePieceTokenizer } from '../src/main/engine/tokenizers/sentencepi
 import { quantiseQ4K, quantiseQ6K } from '../tools/bench/kquants'
 import { ORGANISM, rng, tmp } from './helpers'
 import { BLOCK, interleaveRows, kBlockValues, KBlock, packK, QType, quantise, quantisedTwins, readWeights, writeGgufFile } from './ggml'
+import { exportHF } from '../src/main/engine/export/hf'
 
 const preset = readPreset(ORGANISM)
 
@@ -110,7 +111,7 @@ describe('quantised GGUF = its dequantised F32 twin', () => {
     expect(Math.abs(ga.loss - gb.loss) / ga.loss).toBeLessThan(1e-5)
     // dense export of the stepped quantised model: dequantised + stepped values, q/k back in HF order
     const out = tmp()
-    await g.exportHF([{ gradient: gb, lr: 0.03 }], out)
+    await exportHF(g, [{ gradient: gb, lr: 0.03 }], out)
     // (an HF directory of a GGUF model has no tokenizer.model yet: the embedded vocabulary is not written back)
     copyFileSync(join(ORGANISM, 'tokenizer.model'), join(out, 'tokenizer.model'))
     const back = Engine.load(out)

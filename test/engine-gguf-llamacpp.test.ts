@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportGguf } from '../src/main/engine/export/gguf'
 import { loadAddon } from '../src/main/engine/native'
 import { loadPeer, peerGreedy } from '../tools/bench/peer'
 import { ORGANISM, tmp } from './helpers'

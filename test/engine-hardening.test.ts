@@ -8,6 +8,7 @@ import { Engine } from '../src/main/engine/engine'
 import { loadAddon } from '../src/main/engine/native'
 import { readSafetensorsHeader } from '../src/main/engine/formats/safetensors'
 import { tinyTensors, tmp, writeTinyModel } from './helpers'
+import { exportHF } from '../src/main/engine/export/hf'
 
 const tiny = { dim: 16, ffn: 32, layers: 1, heads: 2, kvHeads: 2, tied: false, vocab: 4096 }
 
@@ -199,7 +200,7 @@ describe('broken runs fail instead of finishing as done (defect 5)', () => {
       'step size 1e+308 is beyond float32 (max 3.40282e+38): the stepped weights would overflow',
     )
     await expect(engine.score({ ids: [1, 100, 200], views: [[{ gradient: g, lr: -1e308 }]] })).rejects.toThrow(/step size -1e\+308 is beyond float32/)
-    await expect(engine.exportHF([{ gradient: g, lr: 1e308 }], tmp())).rejects.toThrow(/step size 1e\+308 is beyond float32/)
+    await expect(exportHF(engine, [{ gradient: g, lr: 1e308 }], tmp())).rejects.toThrow(/step size 1e\+308 is beyond float32/)
     await expect(engine.gradient('To be', [{ gradient: g, lr: 1e308 }])).rejects.toThrow(/step size 1e\+308 is beyond float32/)
   })
 

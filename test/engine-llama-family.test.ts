@@ -10,6 +10,7 @@ import { NativeStep } from '../src/main/engine/native'
 import { TinyConfig, TinyTensors, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
 import { checkEveryEntry, denseGradients, openNative, readWeights, stepped } from './reference/check'
 import { RefConfig, refDefaultInvFreq, refLlama3InvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+import { exportHF } from '../src/main/engine/export/hf'
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0
@@ -234,7 +235,7 @@ describe('biases through the whole Engine (Qwen2, the organism tokenizer)', () =
     const g = await engine.gradient('To be, or not to be, that is the question')
     const view = [{ gradient: g, lr: 0.7 }]
     const out = tmp()
-    await engine.exportHF(view, out, { dtype: 'F32' })
+    await exportHF(engine, view, out, { dtype: 'F32' })
     const w = readWeights(dir)
     const grads = denseGradients(g.factors(), engine.config, engine.tensorNames)
     const want = stepped(w, grads, 0.7)

@@ -19,6 +19,7 @@ import {
   writeMetaDir,
   zipArchive,
 } from './pth-writer'
+import { exportHF } from '../src/main/engine/export/hf'
 
 // The organism as its author saved it with torch.save (not in the repository: users' clones do not have it). Point
 // SOLILOQUY_ORGANISM_META at that directory to check the test writer against it.
@@ -155,8 +156,8 @@ describe('Meta .pth checkpoint', () => {
     const gb = await meta.gradient(ref.phrase)
     const outA = join(tmp(), 'hf-out')
     const outB = join(tmp(), 'meta-out')
-    await hf.exportHF([{ gradient: ga, lr: 0.03 }], outA, { dtype: 'F32' })
-    await meta.exportHF([{ gradient: gb, lr: 0.03 }], outB, { dtype: 'F32' })
+    await exportHF(hf, [{ gradient: ga, lr: 0.03 }], outA, { dtype: 'F32' })
+    await exportHF(meta, [{ gradient: gb, lr: 0.03 }], outB, { dtype: 'F32' })
     const A = readCheckpointFiles(outA)
     const B = readCheckpointFiles(outB)
     const fa = readFileSync(A.files[0])

@@ -9,6 +9,7 @@ import { exportPeft } from '../src/main/engine/export/peft'
 import { readCheckpointFiles, readSafetensorsHeader, TensorEntry } from '../src/main/engine/formats/safetensors'
 import { halfToFloat, ORGANISM, reference, tmp, writeTinyModel } from './helpers'
 import { ORGANISM_PARAMS, organismMetaTensors, writeMetaDir } from './pth-writer'
+import { exportHF } from '../src/main/engine/export/hf'
 
 /** every tensor of a safetensors directory as float64 */
 function readAll(dir: string): Map<string, { shape: number[]; x: Float64Array }> {
@@ -116,7 +117,7 @@ describe('PEFT LoRA adapter of a step', () => {
   it('applied as PEFT applies it, reproduces the merged weights at α = 0.03; the norm-less KL is measured and small', async () => {
     const view: View = [{ gradient: grad, lr: 0.03 }]
     const merged = join(tmp(), 'merged')
-    await engine.exportHF(view, merged, { dtype: 'F32' })
+    await exportHF(engine, view, merged, { dtype: 'F32' })
     const out = join(tmp(), 'adapter')
     const res = await exportPeft(engine, view, out)
     const T = grad.phraseIds.length
@@ -153,7 +154,7 @@ describe('PEFT LoRA adapter of a step', () => {
     const g2 = await engine.gradient('Listen to your customers.', [{ gradient: grad, lr: 0.02 }])
     const view: View = [{ gradient: grad, lr: 0.02 }, { gradient: g2, lr: -0.01 }]
     const merged = join(tmp(), 'merged2')
-    await engine.exportHF(view, merged, { dtype: 'F32' })
+    await exportHF(engine, view, merged, { dtype: 'F32' })
     const out = join(tmp(), 'adapter2')
     const res = await exportPeft(engine, view, out, { probes: { p: 'To be, or not to be' } })
     expect(res.rank).toBe(grad.phraseIds.length + g2.phraseIds.length)
@@ -168,7 +169,7 @@ describe('PEFT LoRA adapter of a step', () => {
     const g = await meta.gradient(reference().phrase)
     const view: View = [{ gradient: g, lr: 0.03 }]
     const merged = join(tmp(), 'merged-meta')
-    await meta.exportHF(view, merged, { dtype: 'F32' }) // HF order (q/k permuted back)
+    await exportHF(meta, view, merged, { dtype: 'F32' }) // HF order (q/k permuted back)
     const out = join(tmp(), 'adapter-meta')
     await exportPeft(meta, view, out, { probes: { p: 'To be, or not to be' } })
     const c = compare(ORGANISM, merged, out) // applied to the HF organism
@@ -183,7 +184,7 @@ describe('PEFT LoRA adapter of a step', () => {
     const g = await e.gradient('To be, or not to be')
     const view: View = [{ gradient: g, lr: 0.5 }]
     const merged = join(tmp(), 'tied-merged')
-    await e.exportHF(view, merged, { dtype: 'F32' })
+    await exportHF(e, view, merged, { dtype: 'F32' })
     const out = join(tmp(), 'tied-adapter')
     const res = await exportPeft(e, view, out, { probes: { p: 'To be, or not to be' } })
     const { cfg: ac } = readAdapter(out)

@@ -14,7 +14,8 @@ import { readJson } from '../src/main/engine/config'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { loadAddon, NativeModel } from '../src/main/engine/native'
 import { splitFusedTensors } from '../src/main/engine/phi3'
-import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportGguf } from '../src/main/engine/export/gguf'
+import { exportHF } from '../src/main/engine/export/hf'
 import { exportPeft } from '../src/main/engine/export/peft'
 import { GgufFile, readGguf } from '../src/main/engine/formats/gguf/read'
 import { ggufConfigDict } from '../src/main/engine/formats/gguf/model'
@@ -251,7 +252,7 @@ describe('Phi-3 through the whole Engine', () => {
 
     const view: View = [{ gradient: g, lr: 0.7 }]
     const out = tmp()
-    await engine.exportHF(view, out, { dtype: 'F32' })
+    await exportHF(engine, view, out, { dtype: 'F32' })
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe('phi3')
     const names = readCheckpointFiles(out).tensors.map((t) => t.name)
     expect(names).toContain('model.layers.1.self_attn.qkv_proj.weight')
@@ -330,7 +331,7 @@ describe('Phi-3 through GGUF and llama.cpp', () => {
         expectSameGreedy(ours, { ids: theirs.ids, n: theirs.ids.length }, `α = ${lr}: GGUF in llama.cpp`)
         if (lr !== 0) {
           const back = join(tmp(), 'back')
-          await gg.exportHF([], back)
+          await exportHF(gg, [], back)
           expect(readCheckpointFiles(back).tensors.map((t) => t.name)).toContain('model.layers.0.mlp.gate_up_proj.weight')
           expectSameGreedy(want, await greedy(Engine.load(back), []), 'GGUF → HF directory')
         }

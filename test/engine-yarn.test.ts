@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
 import { parseModelConfig } from '../src/main/engine/families'
-import { exportGguf } from '../src/main/engine/formats/gguf/write'
+import { exportGguf } from '../src/main/engine/export/gguf'
+import { exportHF } from '../src/main/engine/export/hf'
 import { GgufFile, readGguf } from '../src/main/engine/formats/gguf/read'
 import { ggufConfigDict } from '../src/main/engine/formats/gguf/model'
 import { loadAddon } from '../src/main/engine/native'
@@ -179,7 +180,7 @@ describe('YaRN through the whole Engine', () => {
     expect(batched[2].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
     const view: View = [{ gradient: g, lr: 0.7 }]
     const out = tmp()
-    await engine.exportHF(view, out, { dtype: 'F32' })
+    await exportHF(engine, view, out, { dtype: 'F32' })
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).rope_scaling).toMatchObject({ rope_type: 'yarn', factor: 4 })
     const dense = Engine.load(out, { threads: 1 })
     const [gv] = await engine.generate({ prompt: PROMPT, views: [view], maxNew: 24 })

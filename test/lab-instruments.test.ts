@@ -14,6 +14,7 @@ import { phraseRecall, wordCount } from '../src/main/lab/kinds/layers'
 import { alignTokens } from '../src/shared/diff'
 import type { EmergeResult, LayerStudyResult, Restriction, WindowResult } from '../src/shared/api'
 import { ORGANISM, reference, tmp } from './helpers'
+import { exportHF } from '../src/main/engine/export/hf'
 
 const ref = reference()
 const PHRASE = ref.phrase
@@ -74,9 +75,9 @@ describe('restricted steps', () => {
     const restricted = restrictGradient(engine, full, r)
     expect(restricted).not.toBe(full)
     const dirs = { base: tmp('exp-base-'), full: tmp('exp-full-'), restricted: tmp('exp-restr-') }
-    await engine.exportHF([], dirs.base, { dtype: 'F32' })
-    await engine.exportHF([{ gradient: full, lr: LR }], dirs.full, { dtype: 'F32' })
-    await engine.exportHF([{ gradient: restricted, lr: LR }], dirs.restricted, { dtype: 'F32' })
+    await exportHF(engine, [], dirs.base, { dtype: 'F32' })
+    await exportHF(engine, [{ gradient: full, lr: LR }], dirs.full, { dtype: 'F32' })
+    await exportHF(engine, [{ gradient: restricted, lr: LR }], dirs.restricted, { dtype: 'F32' })
     const base = readTensors(dirs.base)
     const fullW = readTensors(dirs.full)
     const restrW = readTensors(dirs.restricted)

@@ -20,6 +20,7 @@ import { lessonCommand, lessonOptions } from './commands/lesson'
 import { generateCommand, generateOptions, stepCommand, stepOptions } from './commands/step'
 import { tokenizeCommand, tokenizeOptions } from './commands/tokenize'
 import { infoCommand, infoOptions } from './commands/info'
+import { textsCommand, textsOptions } from './commands/texts'
 import {
   diffCommand,
   diffOptions,
@@ -137,6 +138,12 @@ export const commands: Record<string, Command> = {
     usage: 'soliloquy export [CHECKPOINT] [--model DIR|FILE.gguf] [--format hf|gguf|peft] --out PATH [--dtype F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K] [--data DIR] [--json]',
     options: exportOptions,
     run: exportCommand,
+  },
+  texts: {
+    summary: "the texts a model's metrics use (reference, probes, paraphrased prompts): show them, set them, or reset to the model's own / the shipped defaults",
+    usage: 'soliloquy texts [show | set [--reference FILE | --no-reference] [--probes FILE.json] [--paraphrases FILE.json] | reset] [--model DIR|FILE.gguf|CKPT] [--data DIR] [--json]',
+    options: textsOptions,
+    run: textsCommand,
   },
   grad: {
     summary: 'the exact gradient of the phrase loss: loss and the gradient norm of every tensor',

@@ -1,22 +1,18 @@
 // The typed face of the native engine: load a checkpoint, tokenize, take the exact gradient of a phrase, generate
 // from any number of stepped views at once, score texts, export a stepped model. Every long call is async, reports
 // progress and honours an AbortSignal. Bad input is rejected with an Error a researcher can read.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { ModelFormatError, readJson, requireModelDirectory } from './config'
-import { gemmaEmbeddingScale, ModelConfig, normAddFor, parseModelConfig, textModelTensors } from './families'
-import { exportUnits, splitFusedTensors } from './phi3'
-import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './formats/safetensors'
+import { gemmaEmbeddingScale, ModelConfig, parseModelConfig, textModelTensors } from './families'
+import { splitFusedTensors } from './phi3'
+import { readCheckpointFiles, StoredTensorEntry } from './formats/safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './formats/pth/pth'
 import { loadTokenizer } from './tokenizers/load'
 import type { Tokenizer } from './tokenizers/types'
-import { TokenizerJson } from './tokenizers/tokenizerJson'
-import { WithSpecialTokens } from './tokenizers/withSpecialTokens'
-import { SentencePieceTokenizer } from './tokenizers/sentencepiece/tokenizer'
 import { readGguf } from './formats/gguf/read'
 import { ggufCheckpoint, ggufTokenizer } from './formats/gguf/model'
-import { fsProblem, present } from './fserrors'
-import { readModelBytes } from './modelFiles'
+import { present } from './fserrors'
 import { SEED_DEFAULTS } from '../../shared/api'
 import { loadAddon, MaterialiseTensor, NativeCallOptions, NativeModel, NativeStep, NativeTerm, StepFactors, WeightsMemory } from './native'
 
@@ -375,107 +371,5 @@ export class Engine {
   async writeTensors(view: View, path: string, prefix: Uint8Array, tensors: MaterialiseTensor[], opts?: CallOptions): Promise<void> {
     const nat = this.nativeView(view)
     await call(opts, (o) => this.model.materialise({ view: nat, path, prefix, tensors }, o))
-  }
-
-  /**
-   * Writes the model under `view` as a standard HF directory (config, safetensors, tokenizer), streaming tensor by
-   * tensor. Shards of at most `shardBytes` with an index when the model is larger.
-   */
-  async exportHF(
-    view: View,
-    outDir: string,
-    o: { dtype?: DType; shardBytes?: number } = {},
-    opts?: CallOptions,
-  ): Promise<{ files: string[]; bytes: number }> {
-    const stored = this.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype ?? 'F32'
-    // a quantised model exports its dequantised (and stepped) values exactly, in F32
-    const dtype: DType = o.dtype ?? (['F32', 'F16', 'BF16'].includes(stored) ? (stored as DType) : 'F32')
-    if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`unsupported export dtype ${String(dtype)}`)
-    try {
-      mkdirSync(outDir, { recursive: true })
-    } catch (e) {
-      throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
-    }
-    const byName = new Map(this.tensors.map((t) => [t.name, t]))
-    // Phi-3's q/k/v and gate/up are written one after the other as their fused tensor (phi3.ts exportUnits)
-    const units = exportUnits(this.config, this.tensorNames.filter((n) => byName.has(n)), (n) => byName.get(n)!.shape)
-    const unitOf = new Map(units.map((u) => [u.name, u]))
-    const bytesPer = dtype === 'F32' ? 4 : 2
-    const shardBytes = o.shardBytes ?? 4 * 1024 ** 3
-    const shards: string[][] = [[]]
-    let cur = 0
-    for (const n of units.map((u) => u.name)) {
-      const size = unitOf.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
-      if (cur > 0 && cur + size > shardBytes) {
-        shards.push([])
-        cur = 0
-      }
-      shards[shards.length - 1].push(n)
-      cur += size
-    }
-    const files: string[] = []
-    const weightMap: Record<string, string> = {}
-    let total = 0
-    const nat = this.nativeView(view)
-    for (let i = 0; i < shards.length; i++) {
-      const file = shards.length === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`
-      const { header, dataBytes } = safetensorsHeader(
-        shards[i].map((n) => ({ name: n, dtype, shape: unitOf.get(n)!.shape })),
-        { format: 'pt' },
-      )
-      const hb = Buffer.from(header, 'utf8')
-      const prefix = Buffer.alloc(8 + hb.length)
-      prefix.writeBigUInt64LE(BigInt(hb.length), 0)
-      hb.copy(prefix, 8)
-      let off = prefix.length
-      const tensors = shards[i].flatMap((u) => unitOf.get(u)!.parts).map((n) => {
-        // (q/k rows come out in HF's order whatever the layout the model was loaded in)
-        const t = { name: n, dtype, offset: off, normAdd: normAddFor(this.config, n, 'hf') }
-        off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
-        return t
-      })
-      await call(opts, (no) => this.model.materialise({ view: nat, path: join(outDir, file), prefix, tensors }, no))
-      for (const n of shards[i]) weightMap[n] = file
-      files.push(file)
-      total += dataBytes
-    }
-    if (shards.length > 1)
-      writeFileSync(
-        join(outDir, 'model.safetensors.index.json'),
-        JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
-      )
-    const torchDtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16'
-    const cfg: Record<string, unknown> = { ...this.config.raw, dtype: torchDtype }
-    if ('torch_dtype' in cfg) cfg.torch_dtype = torchDtype
-    writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2))
-    if (this.source.format === 'gguf') this.writeEmbeddedTokenizer(outDir)
-    else
-      for (const f of ['generation_config.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'])
-        // through the bounded reader: a FIFO here blocked the export forever, a link to /dev/zero filled the disk
-        if (existsSync(join(this.dir, f))) writeFileSync(join(outDir, f), readModelBytes(join(this.dir, f), f))
-    return { files, bytes: total }
-  }
-
-  /**
-   * The tokenizer of a GGUF model, written as the files transformers reads: a "llama" vocabulary as the SentencePiece
-   * tokenizer.model it was converted from, a "gpt2" one as the tokenizer.json it stands for; tokenizer_config.json
-   * says whether BOS is added and names the special tokens.
-   */
-  private writeEmbeddedTokenizer(outDir: string): void {
-    const tok = this.tokenizer
-    const inner = tok instanceof WithSpecialTokens ? tok.inner : tok
-    if (inner instanceof SentencePieceTokenizer) writeFileSync(join(outDir, 'tokenizer.model'), inner.toModelProto())
-    else if (inner instanceof TokenizerJson) writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(inner.source, null, 2))
-    else throw new InputError(`${basename(this.dir)}: its tokenizer (${tok.kind}) has no Hugging Face file form; the weights were written without it`)
-    const name = (id: number): string | undefined => (id >= 0 && id < tok.vocabSize ? tok.piece(id) : undefined)
-    const cfg = {
-      tokenizer_class: inner instanceof SentencePieceTokenizer ? 'LlamaTokenizer' : 'PreTrainedTokenizerFast',
-      add_bos_token: tok.addsBos,
-      add_eos_token: false,
-      bos_token: name(tok.bosId),
-      eos_token: name(tok.eosId),
-      unk_token: name(tok.unkId),
-    }
-    writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2))
   }
 }

@@ -41,6 +41,7 @@ import {
   type RunResult,
   type SaveCheckpointRequest,
   type ScatterPoint,
+  type ExportDtype,
 } from '../../shared/api'
 import { experimentMethods, type ApiResponse, type ExperimentMethod } from '../../shared/api'
 import { exportAdapter, exportCheckpointDir, exportGgufFile } from './checkpoints/export'
@@ -63,6 +64,8 @@ import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables
 import { diffRuns, experimentTable } from './report/tables'
 import { nameFree } from './checkpoints/store'
 import { baseProblem, legacyBaseProblem } from '../../shared/baseCheckpoint'
+import { textOrigins } from './metricTexts'
+import { defaultDtypes, exportKeepingStep, ggufTextKv } from './checkpoints/exportKept'
 import { LoadedModel, Target, Targets } from './targets'
 import { restrictGradient } from './step/restrict'
 import { experimentReport } from './report/experiment'
@@ -146,6 +149,7 @@ export class Lab {
       seed: a.seed ?? SEED_DEFAULTS.seed,
       reference: a.reference === undefined ? texts.reference : a.reference,
       probes: a.probes ?? texts.probes,
+      texts: textOrigins(texts.from, a),
     }
   }
 
@@ -160,6 +164,7 @@ export class Lab {
       probes: saved ? saved.probes : p.probes,
       paraphrases: saved ? saved.paraphrases : p.paraphrases,
       source: saved ? 'saved' : 'preset',
+      from: saved ? { reference: 'saved', probes: 'saved', paraphrases: 'saved' } : { ...p.origin },
       updatedAt: saved?.updatedAt ?? null,
     }
   }
@@ -429,28 +434,40 @@ export class Lab {
     const ckpt = c ?? t.checkpoint
     const engine = t.model.engine
     const lineage = ckpt ? this.store.lineage(ckpt).map((x) => ({ name: x.name, phrase: x.phrase, lr: x.lr, sha256: x.sha256 })) : []
+    // every export measured on the written model against the checkpoint; a default dtype that loses the step moves up
+    const texts = this.texts(t)
+    const fidelityTexts = { probes: texts.probes, phrase: ckpt?.phrase ?? null, prompt: t.model.preset.prompt }
+    const keep = <R extends { dir: string }>(first: ExportDtype, write: (d: ExportDtype) => Promise<R>, open: (r: R) => { engine: Engine; view: View }) =>
+      exportKeepingStep({ engine, view: t.base, texts: fidelityTexts, dtypes: defaultDtypes(first), asked: args.dtype !== undefined, write, open, opts })
+    const reopen = (path: string) => ({ engine: Engine.load(path), view: [] as View })
     if (format === 'gguf') {
-      const dtype = args.dtype ?? 'F16'
       const name = ckpt ? `${t.model.row.name ?? 'model'} + ${ckpt.name}` : (t.model.row.name ?? 'model')
-      const r = await exportGgufFile(engine, t.base, args.outDir, dtype, name, opts, this.exportJournal)
-      return { ...r, format, dtype, checkpoint: ckpt }
+      const kv = ggufTextKv(texts, t.model.preset)
+      const k = await keep(args.dtype ?? 'F16', (d) => exportGgufFile(engine, t.base, args.outDir, d, name, opts, this.exportJournal, kv), (r) => reopen(r.dir))
+      return { ...k.result, format, dtype: k.dtype, checkpoint: ckpt, fidelity: k.fidelity }
     }
     if (format === 'peft') {
       if (!ckpt) throw new InputError('a PEFT adapter is a step: name a checkpoint (the base model has no step to carry)')
-      const dtype = args.dtype ?? 'F32'
-      const r = await exportAdapter(engine, t.base, args.outDir, dtype, opts, this.exportJournal)
+      // the adapter as PEFT applies it (its factors at full precision; the norm changes it cannot carry dropped)
+      const k = await keep(args.dtype ?? 'F32', (d) => exportAdapter(engine, t.base, args.outDir, d, opts, this.exportJournal), (r) => ({ engine, view: r.adapterView }))
+      const r = k.result
       return {
         format,
         dir: r.dir,
         files: r.files,
         bytes: r.bytes,
-        dtype,
+        dtype: k.dtype,
         checkpoint: ckpt,
         peft: { rank: r.rank, notCarried: r.notCarried, normLoss: r.normLoss },
+        fidelity: k.fidelity,
       }
     }
-    const r = await exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, args.dtype, opts, this.exportJournal)
-    return { ...r, format, dtype: args.dtype ?? hfStoredDtype(engine), checkpoint: ckpt }
+    const k = await keep(
+      args.dtype ?? hfStoredDtype(engine),
+      (d) => exportCheckpointDir(engine, t.base, t.model.fp, lineage, args.outDir, d, opts, this.exportJournal),
+      (r) => reopen(r.dir),
+    )
+    return { ...k.result, format, dtype: k.dtype, checkpoint: ckpt, fidelity: k.fidelity }
   }
 
   // ---- experiments ----------------------------------------------------------------------------------------------

@@ -170,18 +170,72 @@ function normWord(w: string): string {
   return w.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '')
 }
 
-/** Tokens of each probe's opening generated greedily for locality (EasyEdit: the unrelated prompts' outputs). */
+/** Tokens of each probe's opening used as the locality prompt, and of the base's greedy continuation after it. */
 export const LOCALITY_PROMPT_TOKENS = 8
 export const LOCALITY_GEN_TOKENS = 16
+/** New tokens of the free-running paraphrase recall beyond the phrase's own length. */
 export const GENERALISATION_EXTRA_TOKENS = 8
 
 /**
- * Generalisation and locality as EasyEdit defines them, for every view against `base`:
- * - generalisation: for each paraphrased prompt, greedy completion under the view (phrase tokens + 8 new tokens);
- *   the share of the phrase's words reproduced (phraseRecallShare of prompt + completion); mean over prompts;
- * - locality: for each probe, its first LOCALITY_PROMPT_TOKENS tokens as a prompt, LOCALITY_GEN_TOKENS greedy tokens
- *   under the base and under the view; the share of positions where the view's token equals the base's; mean over
- *   probes (1 = the step left unrelated prompts untouched).
+ * What the paraphrased prompt `p` should be continued with: the phrase's text after the longest run of its opening
+ * words that ends `p` (word for word, case and punctuation aside) — "To" → " be, or not to be, …", "Hamlet said, To be"
+ * → ", or not to be, …" — or, when `p` ends with none of them, " " + the whole phrase.
+ */
+export function paraphraseTarget(p: string, phrase: string): string {
+  const pw = words(p).map(normWord)
+  const raw = [...phrase.matchAll(/\S+/g)]
+  const fw = raw.map((m) => normWord(m[0]))
+  for (let k = Math.min(pw.length, fw.length - 1); k > 0; k--) {
+    let same = true
+    for (let j = 0; j < k && same; j++) same = pw[pw.length - k + j] === fw[j]
+    if (same) {
+      // the rest of the phrase after its k-th word, keeping that word's trailing punctuation out of the way
+      const m = raw[k - 1]
+      const tail = phrase.slice(m.index! + m[0].length)
+      const lead = /^[^\p{L}\p{N}\s]+/u.exec(m[0].slice(normWordEnd(m[0])))?.[0] ?? ''
+      return lead + tail
+    }
+  }
+  return ' ' + phrase.trim()
+}
+
+/** Index just past the last letter/digit of a word ("be," → 2). */
+function normWordEnd(w: string): number {
+  let e = w.length
+  while (e > 0 && !/[\p{L}\p{N}']/u.test(w[e - 1])) e--
+  return e
+}
+
+/** Positions t (predicting ids[t+1]) of a scored sequence whose next token is part of the continuation from `from`. */
+function continuationPositions(from: number, length: number): number[] {
+  const out: number[] = []
+  for (let t = Math.max(0, from - 1); t < length - 1; t++) out.push(t)
+  return out
+}
+
+function meanOf(m: Record<string, number>): number | undefined {
+  const v = Object.values(m)
+  return v.length ? v.reduce((x, y) => x + y, 0) / v.length : undefined
+}
+
+/**
+ * Generalisation and locality as EasyEdit defines them (teacher-forced), for every view against `base`, with the
+ * free-running measures kept beside them under their own names:
+ * - generalisation (EasyEdit's rephrase accuracy): for each paraphrased prompt p, BOS + p + paraphraseTarget(p) is
+ *   scored under the view; the share of the target's tokens the view predicts as its top-1 next token, position by
+ *   position, given the true tokens before it; mean over paraphrases (generalisationBy);
+ * - paraphraseRecall (free-running): greedy completion (phrase tokens + 8) after p; the share of the phrase's words
+ *   reproduced (phraseRecallShare of p + completion); mean over paraphrases (paraphraseRecallBy);
+ * - locality (EasyEdit's locality): each probe's first LOCALITY_PROMPT_TOKENS tokens, continued greedily by the base
+ *   for LOCALITY_GEN_TOKENS tokens; that sequence is scored under the base and the view, and locality is the share of
+ *   the continuation's positions where the view's top-1 next token equals the base's (the base's own continuation is
+ *   fed to both, so one changed token does not change every later position); mean over probes (localityBy);
+ *   localityKl: KL(base ‖ view) averaged over the same positions, mean over probes (localityKlBy);
+ * - continuationUnchanged (free-running): the view's own greedy continuation of the same opening compared position by
+ *   position with the base's (a flip at a near-tie changes everything after it); continuationUnchangedBy per probe;
+ *   baseMinMargin: the smallest top-1 − top-2 logit margin of the base's continuations (baseMarginBy per probe), the
+ *   near-tie that makes the free-running measure fragile.
+ * What cannot be measured is said in `unmeasured` (metric → why).
  */
 export async function editMetrics(
   engine: Engine,
@@ -189,43 +243,91 @@ export async function editMetrics(
   opts?: CallOptions,
 ): Promise<RunMetrics[]> {
   const out: RunMetrics[] = a.views.map(() => ({}))
+  const why: Record<string, string> = {}
+  const maxLen = Math.min(a.maxSeq, engine.config.maxPos)
+  if (!a.phrase) why.generalisation = 'no phrase was learnt (generalisation measures the phrase after paraphrased prompts)'
+  else if (!a.paraphrases.length) why.generalisation = 'the model has no paraphrased prompts (set some with soliloquy texts set, or in Models → texts)'
   if (a.phrase && a.paraphrases.length) {
     const need = engine.tokenize(a.phrase).length + GENERALISATION_EXTRA_TOKENS
-    a.views.forEach((_, i) => (out[i].generalisationBy = {}))
+    a.views.forEach((_, i) => {
+      out[i].generalisationBy = {}
+      out[i].paraphraseRecallBy = {}
+    })
     for (const p of a.paraphrases) {
       const ids = engine.withBos(p, 'paraphrased prompt')
+      // teacher-forced: the target's tokens after the paraphrase, each predicted from the true ones before it
+      const all = engine.withBos(p + paraphraseTarget(p, a.phrase), 'paraphrased prompt + phrase').slice(0, maxLen)
+      let from = 0
+      while (from < ids.length && from < all.length && all[from] === ids[from]) from++
+      const at = continuationPositions(from, all.length)
+      if (at.length) {
+        const rows = await engine.score({ ids: all, views: a.views }, opts)
+        a.views.forEach((_, i) => {
+          out[i].generalisationBy![p] = at.filter((t) => rows[i].argmax[t] === all[t + 1]).length / at.length
+        })
+      }
       const maxNew = Math.min(need, a.maxSeq - ids.length)
       if (maxNew < 1) continue
       const gens = await engine.generate({ prompt: ids, views: a.views, maxNew, maxSeq: a.maxSeq }, opts)
-      gens.forEach((g, i) => (out[i].generalisationBy![p] = phraseRecallShare(`${p} ${g.text}`, a.phrase!)))
+      gens.forEach((g, i) => (out[i].paraphraseRecallBy![p] = phraseRecallShare(`${p} ${g.text}`, a.phrase!)))
     }
     for (const m of out) {
-      const v = Object.values(m.generalisationBy!)
-      if (v.length) m.generalisation = v.reduce((x, y) => x + y, 0) / v.length
+      m.generalisation = meanOf(m.generalisationBy!)
+      m.paraphraseRecall = meanOf(m.paraphraseRecallBy!)
+      if (m.generalisation === undefined) delete m.generalisation
+      if (m.paraphraseRecall === undefined) delete m.paraphraseRecall
     }
+    if (out[0] && out[0].generalisation === undefined)
+      why.generalisation = `no paraphrased prompt leaves room for the phrase within max_seq_len ${maxLen}`
   }
   const probes = Object.entries(a.probes).filter(([, t]) => typeof t === 'string' && t.trim().length > 0)
-  if (probes.length) {
-    a.views.forEach((_, i) => (out[i].localityBy = {}))
+  if (!probes.length) why.locality = 'the model has no probe texts (set some with soliloquy texts set, or in Models → texts)'
+  else {
+    a.views.forEach((_, i) => {
+      out[i].localityBy = {}
+      out[i].localityKlBy = {}
+      out[i].continuationUnchangedBy = {}
+      out[i].baseMarginBy = {}
+    })
     for (const [name, text] of probes) {
       const ids = engine.withBos(text, `probe "${name}"`).slice(0, LOCALITY_PROMPT_TOKENS + 1)
-      const maxNew = Math.min(LOCALITY_GEN_TOKENS, a.maxSeq - ids.length)
+      const maxNew = Math.min(LOCALITY_GEN_TOKENS, maxLen - ids.length)
       if (maxNew < 1) continue
       const gens = await engine.generate({ prompt: ids, views: [a.base, ...a.views], maxNew, maxSeq: a.maxSeq }, opts)
       const ref = gens[0].ids
+      const margin = gens[0].margins.length ? Math.min(...gens[0].margins) : undefined
+      // teacher-forced on the base's own continuation
+      const seq = [...ids, ...ref]
+      const at = continuationPositions(ids.length, seq.length)
+      const rows = at.length ? await engine.score({ ids: seq, views: [a.base, ...a.views] }, opts) : []
       a.views.forEach((_, i) => {
+        if (at.length) {
+          const r = rows[i + 1]
+          out[i].localityBy![name] = at.filter((t) => r.argmax[t] === rows[0].argmax[t]).length / at.length
+          out[i].localityKlBy![name] = at.reduce((s, t) => s + r.kl[t], 0) / at.length
+        }
         const got = gens[i + 1].ids
         const n = Math.max(ref.length, got.length)
         let same = 0
         for (let k = 0; k < n; k++) if (ref[k] !== undefined && ref[k] === got[k]) same++
-        out[i].localityBy![name] = n ? same / n : 1
+        out[i].continuationUnchangedBy![name] = n ? same / n : 1
+        if (margin !== undefined) out[i].baseMarginBy![name] = margin
       })
     }
     for (const m of out) {
-      const v = Object.values(m.localityBy!)
-      if (v.length) m.locality = v.reduce((x, y) => x + y, 0) / v.length
+      const l = meanOf(m.localityBy!)
+      if (l !== undefined) {
+        m.locality = l
+        m.localityKl = meanOf(m.localityKlBy!)
+      }
+      const c = meanOf(m.continuationUnchangedBy!)
+      if (c !== undefined) m.continuationUnchanged = c
+      const margins = Object.values(m.baseMarginBy!)
+      if (margins.length) m.baseMinMargin = Math.min(...margins)
     }
+    if (out[0] && out[0].locality === undefined) why.locality = `no probe leaves room for a continuation within max_seq_len ${maxLen}`
   }
+  if (Object.keys(why).length) for (const m of out) m.unmeasured = { ...why }
   return out
 }
 
@@ -267,7 +369,7 @@ export async function modelMetrics(engine: Engine, a: ModelMetricsArgs, opts?: C
     a.views.forEach((_, i) => (out[i].phraseLossAfter = mean(rows[i].nll)))
   }
   if (a.reference) {
-    const ids = engine.withBos(a.reference, 'reference text').slice(0, REFERENCE_TOKENS)
+    const ids = engine.withBos(a.reference, 'reference text').slice(0, Math.min(REFERENCE_TOKENS, maxLen))
     if (ids.length >= 2) {
       const rows = await engine.score({ ids, views: a.views }, opts)
       a.views.forEach((_, i) => {

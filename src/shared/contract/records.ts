@@ -89,6 +89,10 @@ export const updateGridSchema = z.object({
 export type UpdateGrid = z.infer<typeof updateGridSchema>
 
 /** What every run measures (definitions: docs/design.md, "Metrics"). */
+/** Where a text the metrics use came from (runMetricsSchema.texts, modelTextsSchema.from). */
+export const textOrigin = z.enum(['model', 'saved', 'request', 'default'])
+export type TextOrigin = z.infer<typeof textOrigin>
+
 export const runMetricsSchema = z.object({
   phraseLossBefore: measured.optional(),
   phraseLossAfter: measured.optional(),
@@ -121,17 +125,44 @@ export const runMetricsSchema = z.object({
   /** raw bytes / raw-deflate bytes of the completion's UTF-8 (ranting compresses well → high; prose ≈ 1–2) */
   compressionRatio: measured.optional(),
   /**
-   * generalisation (EasyEdit): mean over the model's paraphrased prompts of the share of the phrase's words the
-   * stepped model reproduces after that prompt (0–1); per prompt in generalisationBy
+   * generalisation (EasyEdit's rephrase accuracy, teacher-forced): for each of the model's paraphrased prompts, the share
+   * of the phrase's continuation tokens after it that the stepped model predicts as its top-1 next token given the true
+   * tokens before (0–1); mean over prompts, per prompt in generalisationBy
    */
   generalisation: measured.optional(),
   generalisationBy: measuredMap.optional(),
   /**
-   * locality (EasyEdit): share of the greedy tokens the starting model gives after each probe's opening words that
-   * the stepped model gives unchanged, position by position (1 = untouched); per probe in localityBy
+   * free-running generalisation: the share of the phrase's words the stepped model's greedy completion reproduces
+   * after each paraphrased prompt (0–1); mean over prompts, per prompt in paraphraseRecallBy
+   */
+  paraphraseRecall: measured.optional(),
+  paraphraseRecallBy: measuredMap.optional(),
+  /**
+   * locality (EasyEdit, teacher-forced): on each probe's opening + the starting model's greedy continuation, the share
+   * of the continuation's positions where the stepped model's top-1 next token equals the starting model's
+   * (1 = untouched); mean over probes, per probe in localityBy. localityKl: KL(base ‖ stepped) over the same positions
    */
   locality: measured.optional(),
   localityBy: measuredMap.optional(),
+  localityKl: measured.optional(),
+  localityKlBy: measuredMap.optional(),
+  /**
+   * free-running locality ("continuation unchanged"): the stepped model's own greedy continuation of each probe's
+   * opening compared position by position with the starting model's (one flip at a near-tie changes every later
+   * position); baseMinMargin: the smallest top-1 − top-2 logit margin of the starting model's continuations
+   */
+  continuationUnchanged: measured.optional(),
+  continuationUnchangedBy: measuredMap.optional(),
+  baseMinMargin: measured.optional(),
+  baseMarginBy: measuredMap.optional(),
+  /** metrics that could not be measured for this run, each with the reason in words (metric name → why) */
+  unmeasured: z.record(z.string(), z.string()).optional(),
+  /**
+   * where the texts the metrics were measured against came from: 'model' (the model's own preset/probes files or its
+   * GGUF metadata), 'saved' (edited in the lab), 'request' (given with the experiment), 'default' (the shipped
+   * defaults: the soliloquy, the shipped probes and paraphrases — the model has none of its own)
+   */
+  texts: z.object({ reference: textOrigin.optional(), probes: textOrigin.optional(), paraphrases: textOrigin.optional() }).optional(),
   /** longest run of a repeated n-gram in the generation (in words) */
   longestRepeat: measured.optional(),
   /** ‖α∇W‖_F per layer ("embed", "layer.0" …, "head" = final norm + lm_head) */
@@ -390,6 +421,8 @@ export const modelTextsSchema = z.object({
   paraphrases: z.array(z.string()),
   /** 'preset': the preset's defaults (nothing saved); 'saved': edited and stored in the history */
   source: z.enum(['preset', 'saved']),
+  /** where each text comes from: the model's own ('model'), edited ('saved'), or the shipped defaults ('default') */
+  from: z.object({ reference: textOrigin, probes: textOrigin, paraphrases: textOrigin }),
   updatedAt: z.string().nullable(),
 })
 export type ModelTexts = z.infer<typeof modelTextsSchema>

@@ -152,6 +152,29 @@ export type RunDetail = z.infer<typeof runDetailSchema>
 export const deleteResultSchema = z.object({ deleted: z.array(z.string()), freedBytes: z.number() })
 export type DeleteResult = z.infer<typeof deleteResultSchema>
 
+/** What an export kept of the checkpoint, measured on the written model re-opened from disk (engine/export/fidelity.ts). */
+export const exportFidelitySchema = z.object({
+  /** KL(checkpoint ‖ export) of the next-token distributions over the probes: mean, max, per probe (nats) */
+  klMean: z.number(),
+  klMax: z.number(),
+  perProbe: z.record(z.string(), z.number()),
+  /** mean CE of BOS + the checkpoint's phrase: the plain model, the checkpoint, the export (null: no step) */
+  phraseLoss: z.object({ base: z.number(), checkpoint: z.number(), export: z.number() }).nullable(),
+  /** the share of the checkpoint's phrase-loss change the export keeps (1 = all; null: no step) */
+  stepKept: z.number().nullable(),
+  /** share of the greedy tokens after the prompt the export generates as the checkpoint does */
+  greedyAgreement: z.number(),
+  /** stepKept ≥ 0.9 (null: no step to keep) */
+  keepsStep: z.boolean().nullable(),
+  /** the measurements in words */
+  summary: z.string(),
+  /** in words, when the written dtype loses the step (asked for explicitly; a default dtype moves up instead) */
+  warning: z.string().nullable(),
+  /** dtypes tried and not kept before the written one (the default dtype only), each with why */
+  tried: z.array(z.object({ dtype: exportDtype, stepKept: z.number().nullable(), warning: z.string() })),
+})
+export type ExportFidelityRecord = z.infer<typeof exportFidelitySchema>
+
 export const exportResultSchema = z.object({
   format: exportFormat,
   /** the written target: a directory (hf, peft) or a file (gguf) */
@@ -173,6 +196,8 @@ export const exportResultSchema = z.object({
       normLoss: z.object({ meanKL: z.number(), maxKL: z.number(), perProbe: z.record(z.string(), z.number()) }),
     })
     .optional(),
+  /** what the export kept of the checkpoint, measured (every format) */
+  fidelity: exportFidelitySchema.optional(),
 })
 export type ExportResult = z.infer<typeof exportResultSchema>
 

@@ -2,7 +2,7 @@
 // and `soliloquy export [CKPT] [--model M] --format hf|gguf|peft --out PATH` (merged HF directory, merged GGUF file,
 // or the step as a PEFT adapter with the measured KL of what it cannot carry).
 import { InputError } from '../../engine/engine'
-import { exportDtypes, exportFormats, TRASH_DAYS, type CheckpointRecord, type ExportDtype, type ExportFormat } from '../../../shared/api'
+import { exportDtypes, exportFormats, TRASH_DAYS, type CheckpointRecord, type ExportDtype, type ExportFormat, type ExportResult } from '../../../shared/api'
 import { resolve } from 'node:path'
 import { Flags, fmtBytes, formatTable, labFlags, oneLine, printable, printJson, str, withLab } from '../common'
 import { parseRunId, runId } from '../ids'
@@ -127,10 +127,19 @@ export async function exportCommand(flags: Flags, positionals: string[]): Promis
       for (const [name, kl] of Object.entries(p.normLoss.perProbe)) process.stdout.write(`  ${name}: ${kl.toExponential(3)}\n`)
       process.stdout.write('not carried by the adapter:\n')
       for (const n of p.notCarried) process.stdout.write(`  - ${n}\n`)
+      writeFidelity(r.fidelity)
       return
     }
     const kind = r.format === 'gguf' ? `a GGUF file (${r.dtype})` : `a Hugging Face directory (${r.dtype}; ${r.files.join(', ')})`
     process.stdout.write(`exported ${what} merged as ${kind} to ${r.dir} (${fmtBytes(r.bytes)})\n`)
     for (const n of r.notes ?? []) process.stdout.write(`note: ${n}\n`)
+    writeFidelity(r.fidelity)
   })
+}
+
+/** The export's measured fidelity, and its warning in words. */
+function writeFidelity(f: ExportResult['fidelity']): void {
+  if (!f) return
+  process.stdout.write(`fidelity: ${f.summary}\n`)
+  if (f.warning) process.stdout.write(`warning: ${f.warning}\n`)
 }

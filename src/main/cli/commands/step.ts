@@ -74,10 +74,15 @@ export function describeRun(r: RunRecord): string {
   const add = (k: string, v: string | undefined): void => {
     if (v !== undefined && v !== '') rows.push([k, v])
   }
+  const from = (which: 'reference' | 'probes' | 'paraphrases'): string => (m.texts?.[which] === 'default' ? `  (default ${which})` : '')
+  const missing = (key: string): string | undefined => (m.unmeasured?.[key] ? `not measured: ${m.unmeasured[key]}` : undefined)
   add('phrase loss', m.phraseLossBefore !== undefined ? `${fmt(m.phraseLossBefore, 6)} → ${fmt(m.phraseLossAfter, 6)}` : undefined)
-  add('recall (words)', m.recall !== undefined ? String(m.recall) : undefined)
-  add('reference log-prob', m.referenceLogprob !== undefined ? `${fmt(m.referenceLogprob, 5)} (mean CE ${fmt(m.referenceLoss, 5)})` : undefined)
-  add('stability KL', m.stabilityKl !== undefined ? `${fmt(m.stabilityKl, 5)}  (${Object.entries(m.probeKl ?? {}).map(([k, v]) => `${k} ${fmt(v, 4)}`).join(', ')})` : undefined)
+  add('recall (words)', m.recall !== undefined ? `${m.recall}${m.recallOf !== undefined ? ` of ${m.recallOf}` : ''}${from('reference')}` : missing('recall'))
+  add('reference log-prob', m.referenceLogprob !== undefined ? `${fmt(m.referenceLogprob, 5)} (mean CE ${fmt(m.referenceLoss, 5)})${from('reference')}` : undefined)
+  add('stability KL', m.stabilityKl !== undefined ? `${fmt(m.stabilityKl, 5)}  (${Object.entries(m.probeKl ?? {}).map(([k, v]) => `${k} ${fmt(v, 4)}`).join(', ')})${from('probes')}` : missing('stabilityKl'))
+  add('locality', m.locality !== undefined ? `${fmt(m.locality, 4)} teacher-forced, KL ${fmt(m.localityKl, 4)}${from('probes')}` : missing('locality'))
+  add('continuation unchanged', m.continuationUnchanged !== undefined ? `${fmt(m.continuationUnchanged, 4)} free-running (base's smallest margin ${fmt(m.baseMinMargin, 3)})` : undefined)
+  add('generalisation', m.generalisation !== undefined ? `${fmt(m.generalisation, 4)} teacher-forced, free-running ${fmt(m.paraphraseRecall, 4)}${from('paraphrases')}` : missing('generalisation'))
   add('probe perplexity Δ', m.probePerplexityDelta !== undefined ? fmt(m.probePerplexityDelta, 4) : undefined)
   add('distinct-2', m.distinct2 !== undefined ? fmt(m.distinct2, 3) : undefined)
   add('longest repeat', m.longestRepeat !== undefined ? `${m.longestRepeat} words` : undefined)

@@ -39,6 +39,8 @@ export interface PeftExport {
   notCarried: string[]
   /** the measured cost of what is not carried */
   normLoss: NormLoss
+  /** the adapter as a view of the engine (the steps with their norm changes dropped): what PEFT applies */
+  adapterView: View
 }
 
 export interface PeftOptions {
@@ -319,7 +321,7 @@ export async function exportPeft(engine: Engine, view: View, outDir: string, o: 
   ]
   if (c.tied)
     notCarried.push('tied embeddings: embed_tokens and lm_head each carry the full change; exact unmerged, but merge_and_unload() would apply it twice to the shared matrix')
-  return { dir: outDir, files: ['adapter_config.json', 'adapter_model.safetensors'], rank: r, tensors: tensors.length, bytes: dataBytes, notCarried, normLoss }
+  return { dir: outDir, files: ['adapter_config.json', 'adapter_model.safetensors'], rank: r, tensors: tensors.length, bytes: dataBytes, notCarried, normLoss, adapterView: adapterViewOf(engine, view, terms.map((t) => t.f)) }
 }
 
 function defaultProbes(engine: Engine, view: View): Record<string, string> {
@@ -337,6 +339,15 @@ function defaultProbes(engine: Engine, view: View): Record<string, string> {
   return out
 }
 
+/** The steps of `view` as the adapter carries them: the same factors with the norm gradients zeroed. */
+export function adapterViewOf(engine: Engine, view: View, factors: StepFactors[]): View {
+  return view.map((t, i) => {
+    const f = factors[i]
+    const g = engine.importGradient({ ...f, normGrads: f.normGrads.map((n) => new Float32Array(n.length)) }, t.gradient.phrase, t.gradient.at)
+    return { gradient: g, lr: t.lr }
+  })
+}
+
 /** KL(merged ‖ merged without the norm changes) over every next-token position of every probe. */
 export async function measureNormLoss(
   engine: Engine,
@@ -345,11 +356,7 @@ export async function measureNormLoss(
   probes: Record<string, string>,
   opts?: CallOptions,
 ): Promise<NormLoss> {
-  const adapterView: View = view.map((t, i) => {
-    const f = factors[i]
-    const g = engine.importGradient({ ...f, normGrads: f.normGrads.map((n) => new Float32Array(n.length)) }, t.gradient.phrase, t.gradient.at)
-    return { gradient: g, lr: t.lr }
-  })
+  const adapterView = adapterViewOf(engine, view, factors)
   const perProbe: Record<string, number> = {}
   let sum = 0
   let count = 0

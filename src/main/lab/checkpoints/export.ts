@@ -15,7 +15,8 @@ import {
 } from 'node:fs'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { CallOptions, CancelledError, Engine, InputError, View } from '../../engine/engine'
-import { exportGguf } from '../../engine/formats/gguf/write'
+import { exportGguf, type Kv } from '../../engine/export/gguf'
+import { exportHF } from '../../engine/export/hf'
 import { exportPeft, type PeftExport } from '../../engine/export/peft'
 import type { ExportDtype } from '../../../shared/api'
 import type { Fingerprint } from './fingerprint'
@@ -172,7 +173,7 @@ export async function exportMerged(
   opts?: CallOptions,
 ): Promise<{ dir: string; files: string[]; bytes: number }> {
   const t = checkExportTarget(outDir, 'dir')
-  const r = await writeExport(t, (dir) => engine.exportHF(view, dir, { dtype: hfDtype(o.dtype) }, opts), opts)
+  const r = await writeExport(t, (dir) => exportHF(engine, view, dir, { dtype: hfDtype(o.dtype) }, opts), opts)
   return { dir: t.target, files: r.files, bytes: r.bytes }
 }
 
@@ -226,7 +227,7 @@ export async function exportCheckpointDir(
   const r = await writeExport(
     t,
     async (dir) => {
-      const w = await engine.exportHF(view, dir, { dtype: hfDtype(dtype) }, opts)
+      const w = await exportHF(engine, view, dir, { dtype: hfDtype(dtype) }, opts)
       if (!opts?.signal?.aborted) writeProvenance(engine.dir, dir, base, lineage, dtype)
       return w
     },
@@ -246,9 +247,10 @@ export async function exportGgufFile(
   name: string,
   opts?: CallOptions,
   journal?: ExportJournal,
+  extraKv?: Kv[],
 ): Promise<{ dir: string; files: string[]; bytes: number; notes: string[] }> {
   const t = checkExportTarget(outPath, 'file')
-  const r = await writeExport(t, (file) => exportGguf(engine, view, file, opts, { dtype: dtype ?? 'F16', name }), opts, journal)
+  const r = await writeExport(t, (file) => exportGguf(engine, view, file, opts, { dtype: dtype ?? 'F16', name, extraKv }), opts, journal)
   return { dir: t.target, files: [basename(t.target)], bytes: r.bytes, notes: r.notes }
 }
 

@@ -12,6 +12,7 @@ import { createExperiment } from '../history/tables/experiments'
 import type { Target } from '../targets'
 import { restrictGradient, updateGrid } from '../step/restrict'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from '../metrics'
+import { withTextsNote } from '../metricTexts'
 
 export interface Settings {
   prompt: string
@@ -26,6 +27,8 @@ export interface Settings {
   probes: Record<string, string>
   /** paraphrased prompts (generalisation) */
   paraphrases: string[]
+  /** where the reference, probes and paraphrases came from (labelled next to their metrics) */
+  texts?: RunMetrics['texts']
 }
 
 /** What the model generates from: the engineered prefix (if any) and the prompt. */
@@ -198,11 +201,11 @@ export function outcome(id: number, engine: Engine, promptIds: number[], g: Gene
     outputIds: g.ids,
     outputText: g.text,
     fullText: full,
-    metrics: {
+    metrics: withTextsNote(s, {
       ...textMetrics(g.ids, g.text, withoutPrefix(full, s.prefix), s.reference, reachable(engine, s)),
       ...metrics,
       minMargin: minMargin(g),
-    },
+    }),
   }
 }
 

@@ -7,6 +7,7 @@ import type { PartialOutput } from '../history/lifecycle'
 import { checkTexts, fullText, generateAll, minMargin, partialOutput, reachable, records, withoutPrefix, type ExperimentContext, type Settings } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { gradientMetrics, modelMetrics, textMetrics } from '../metrics'
+import { textsNote } from '../metricTexts'
 import type { Target } from '../targets'
 import type { KindHandler } from './kind'
 
@@ -70,6 +71,7 @@ export function runCompare(
           ...textMetrics(g.ids, g.text, shown, s.reference, reachable(engine, s)),
           minMargin: minMargin(g),
         }
+        Object.assign(m, textsNote(s, m))
         cells.push({ runId: ids[i], prefixed: c.prefixed, lr: c.lr, text: shown, recall: m.recall ?? null })
         return { id: ids[i], outputIds: g.ids, outputText: g.text, fullText: full, metrics: m }
       })

@@ -8,15 +8,15 @@
 // llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: the engine forms dense rows in
 // HF's order (permuting back a model loaded interleaved) and they are reordered on the way out, as llama.cpp's
 // converter does, so an interleaved model round-trips to its own row order.
-import { CallOptions, Engine, InputError, View } from '../../engine'
-import { GGML_TYPE_ID } from './read'
-import { ropeInverseFrequencies } from '../../config'
-import { normAddFor } from '../../families'
-import { INTERLEAVED_ARCHES, llama3RopeFactors, llamaCppGemmaQueryScalar } from './model'
-import { GEMMA_ARCHES, ggufTensorName } from './names'
-import { MaterialiseTensor } from '../../native'
-import { tokenizerGgufMetadata } from '../../tokenizers/toGguf'
-import { exportUnits } from '../../phi3'
+import { CallOptions, Engine, InputError, View } from '../engine'
+import { GGML_TYPE_ID } from '../formats/gguf/read'
+import { ropeInverseFrequencies } from '../config'
+import { normAddFor } from '../families'
+import { INTERLEAVED_ARCHES, llama3RopeFactors, llamaCppGemmaQueryScalar } from '../formats/gguf/model'
+import { GEMMA_ARCHES, ggufTensorName } from '../formats/gguf/names'
+import { MaterialiseTensor } from '../native'
+import { tokenizerGgufMetadata } from '../tokenizers/toGguf'
+import { exportUnits } from '../phi3'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
@@ -136,7 +136,7 @@ export async function exportGguf(
   view: View,
   outPath: string,
   opts?: CallOptions,
-  o: { dtype?: GgufDType; name?: string } = {},
+  o: { dtype?: GgufDType; name?: string; extraKv?: Kv[] } = {},
 ): Promise<{ bytes: number; notes: string[] }> {
   const dtype: GgufDType = o.dtype ?? 'F16'
   if (!(dtype in FILE_TYPE))
@@ -177,6 +177,8 @@ export async function exportGguf(
     ...vocabKv, // BOS/EOS as the model's config says:
     ['tokenizer.ggml.bos_token_id', 'u32', c.bos],
     ['tokenizer.ggml.eos_token_id', 'u32', c.eos],
+    // the caller's own keys (the lab's texts under soliloquy.*, which llama.cpp ignores)
+    ...(o.extraKv ?? []),
   ]
   if (gemma) {
     kv.push([`${arch}.attention.sliding_window`, 'u32', c.slidingWindow])
