@@ -177,7 +177,7 @@ export class JobRegistry {
     const p = j.progress
     const running = j.state === 'running'
     const phaseMs = t - j.phaseStartedAt
-    const etaMs = running && p && p.done > 0 && p.total >= p.done && phaseMs > 0 ? Math.round((phaseMs * (p.total - p.done)) / p.done) : null
+    const etaMs = running && p && p.done > 0 && p.total > p.done && phaseMs > 0 ? Math.round((phaseMs * (p.total - p.done)) / p.done) : null
     const model = j.request.model
     return {
       jobId: j.jobId,

@@ -156,9 +156,11 @@ export function api(): ApiClient {
 }
 
 let jobCounter = 0
+/** A job id unique in the lab (jobs are the lab's, not this page's: another page's job must not share it). */
 export function newJobId(prefix = 'job'): string {
   jobCounter += 1
-  return `${prefix}-${Date.now().toString(36)}-${jobCounter}`
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('')
+  return `${prefix}-${Date.now().toString(36)}-${jobCounter}-${random}`
 }
 
 export function messageOf(e: unknown): string {
