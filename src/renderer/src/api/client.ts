@@ -25,11 +25,6 @@ export class ApiError extends Error {
   }
 }
 
-/** The call was cancelled (by the user's Cancel, or a cancelled job). */
-export function isCancelled(e: unknown): boolean {
-  return e instanceof ApiError && e.kind === 'cancelled'
-}
-
 function unwrap<T>(r: CallResult): T {
   if (r.ok) return r.result as T
   throw new ApiError(r.error.message, r.error.kind, r.error.fields)
