@@ -126,7 +126,10 @@ export const useLabStore = defineStore('lab', () => {
     restoredFrom.value = null
     result.value = null
     runs.value = []
-    void job.attach<'sweep'>(j).then((r) => settled(r))
+    void job.attach<'sweep'>(j).then(async (r) => {
+      await settled(r)
+      if (defaultsFrom.value?.startsWith('the running sweep')) defaultsFrom.value = defaultsFrom.value.replace('the running sweep', 'the sweep')
+    })
     return true
   }
 
