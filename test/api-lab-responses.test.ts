@@ -11,7 +11,7 @@ import { ORGANISM, ROOT, tmp } from './helpers'
 
 const WORKER = join(ROOT, 'out', 'main', 'labWorker.js')
 let host: LabHost
-let call: (method: MethodName, args: unknown) => Promise<CallResult>
+let call: (method: MethodName, args: unknown, jobId?: string) => Promise<CallResult>
 const answered = new Set<MethodName>()
 const events: LabEvent[] = []
 
@@ -20,8 +20,8 @@ beforeAll(() => {
   host = new LabHost({ dataDir: tmp('soliloquy-responses-') }, WORKER)
   host.onEvent((e) => events.push(e))
   const dispatcher = createDispatcher(host)
-  call = async (method, args) => {
-    const r = await dispatcher.handle({ method, args })
+  call = async (method, args, jobId?: string) => {
+    const r = await dispatcher.handle(jobId ? { method, args, jobId } : { method, args })
     if (r.ok) answered.add(method)
     return r
   }
@@ -30,8 +30,8 @@ afterAll(async () => {
   await host?.close()
 })
 
-async function ok<T>(method: MethodName, args: unknown): Promise<T> {
-  const r = await call(method, args)
+async function ok<T>(method: MethodName, args: unknown, jobId?: string): Promise<T> {
+  const r = await call(method, args, jobId)
   expect(r, `${method}: ${r.ok ? '' : r.error.message}`).toMatchObject({ ok: true })
   // what crossed the router is exactly what the schema accepts
   expect(methods[method].res.safeParse((r as { result: unknown }).result).success).toBe(true)
@@ -74,6 +74,11 @@ describe("the real lab's answers match the contract", () => {
     await ok('updateModelTexts', { paraphrases: ['To be,'] })
     await ok('tokenCount', { texts: { prompt: 'To be', phrase: 'To be, or not to be' } })
     await ok('engineInfo', {})
+    // the lab host's jobs: a call with a job id is listed, and its result retrievable by attaching
+    await ok('generate', { maxGen: 4 }, 'contract-job')
+    const jobs = await ok<{ jobId: string; state: string }[]>('jobs', {})
+    expect(jobs.map((j) => [j.jobId, j.state])).toEqual([['contract-job', 'done']])
+    await ok('attachJob', { jobId: 'contract-job' })
     // the instruments (src/main/lab/instruments), small settings: only the shapes are checked here
     await ok('sweep', { lrs: [0.03], maxGen: 4, restrict: { groups: ['attn'], layers: { from: 0, to: 1 } } })
     const layers = await ok<{ experimentId: number }>('layerStudy', { lr: 0.03, maxGen: 4, groups: ['attn', 'mlp'], band: 3 })

@@ -1,6 +1,7 @@
-// Browser mode's jobs over WebSocket, on the real lab (worker host, SQLite, engine): cancelling a running sweep,
-// cancelling it by closing the socket, and two connections kept apart (one cannot cancel or watch the other's job,
-// even under the same job id).
+// Browser mode's jobs over WebSocket, on the real lab (worker host, SQLite, engine): cancelling a running sweep; a
+// job outliving the socket that started it (closing cancels nothing; a new connection lists it, attaches and gets its
+// result); job ids are the lab's (not taken twice, cancel allowed from any connection, progress only to whoever
+// started or attached).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
@@ -100,40 +101,54 @@ describe('WebSocket jobs on the real lab', () => {
     a.socket.close()
   })
 
-  it('closing the socket cancels its running job', async () => {
+  it("closing the socket cancels nothing: the job runs on; another connection lists it, attaches to its progress and gets its result", async () => {
     const a = await Client.open()
     const lrs = [0.0021, 0.0022]
     void a.call('sweep', { lrs, ...LONG }, 'job-2')
     await a.next(generating('job-2'))
     a.socket.close()
-    // another connection waits for the lab to be free (calls are served in order), then reads the runs' status
+    // a reloaded page: a new connection sees the job running, with its settings, progress and experiment
     const b = await Client.open()
-    let rows = await runsWith(b, lrs)
-    while (rows.some((x) => x.status === 'running')) rows = await runsWith(b, lrs)
-    expect(rows.map((x) => x.status)).toEqual(['cancelled', 'cancelled'])
+    const listed = await b.call('jobs', {})
+    expect(listed.ok, JSON.stringify(listed.error)).toBe(true)
+    const job = (listed.result as { jobId: string; kind: string; state: string; request: { lrs: number[] }; progress: { phase: string } | null; experimentId: number | null }[]).find((j) => j.jobId === 'job-2')
+    expect(job).toMatchObject({ kind: 'sweep', state: 'running', request: { lrs } })
+    expect(job?.progress?.phase).toBe('generate')
+    expect(job?.experimentId).toBeGreaterThan(0)
+    const attached = await b.call('attachJob', { jobId: 'job-2' }, 'job-2')
+    expect(attached.ok, JSON.stringify(attached.error)).toBe(true)
+    const outcome = attached.result as { kind: string; result: { runs: { lr: number; status: string; experimentId: number }[] } }
+    expect(outcome.kind).toBe('sweep')
+    expect(outcome.result.runs.map((r) => [r.lr, r.status])).toEqual([[0.0021, 'done'], [0.0022, 'done']])
+    expect(outcome.result.runs[0].experimentId).toBe(job?.experimentId)
+    // the attached connection got the job's progress under its id
+    expect(b.messages.filter((m) => m.type === 'progress' && m.jobId === 'job-2').length).toBeGreaterThan(0)
+    expect((await runsWith(b, lrs)).map((x) => x.status)).toEqual(['done', 'done'])
+    // finished, it stays listed a while, its result retrievable
+    const again = await b.call('attachJob', { jobId: 'job-2' })
+    expect((again.result as { result: { runs: unknown[] } }).result.runs).toHaveLength(2)
     b.socket.close()
   })
 
-  it('two connections are kept apart: the same job id on another connection neither cancels nor sees the job', async () => {
+  it('job ids are the lab\'s: another connection cannot take a running one, sees none of its progress unless it attaches, and may cancel it', async () => {
     const a = await Client.open()
     const b = await Client.open()
     const lrs = [0.0031, 0.0032]
-    let aAnswered = false
-    const reply = a.call('sweep', { lrs, maxGen: 64 }, 'shared-id').then((m) => ((aAnswered = true), m))
+    const reply = a.call('sweep', { lrs, ...LONG }, 'shared-id')
     await a.next(generating('shared-id'))
-    b.cancel('shared-id')
-    // a malformed call is answered by the server without the lab: once b has its answer, b's cancel was handled
-    const bad = await b.call('sweep', { lrs: ['x'] })
-    expect(bad.ok).toBe(false)
-    expect(aAnswered, "a's sweep still running when b's cancel was handled").toBe(false)
-    const r = await reply
-    expect(r.ok, JSON.stringify(r.error)).toBe(true)
-    expect((await runsWith(b, lrs)).map((x) => x.status)).toEqual(['done', 'done'])
-    // b received only the answers to its own calls: none of a's progress, nor a's answer
+    const taken = await b.call('sweep', { lrs: [0.5] }, 'shared-id')
+    expect(taken.ok).toBe(false)
+    expect(taken.error?.kind).toBe('input')
     expect(b.messages.filter((m) => m.type === 'progress')).toEqual([])
-    // (lab events are not a job's: every client gets them, see below)
+    // cancel is explicit and allowed from any client
+    b.cancel('shared-id')
+    const r = await reply
+    expect(r.ok).toBe(false)
+    expect(r.error?.kind).toBe('cancelled')
+    expect((await runsWith(b, lrs)).map((x) => x.status)).toEqual(['cancelled', 'cancelled'])
+    expect((await runsWith(b, [0.5])).length).toBe(0)
+    // b received only the answers to its own calls (lab events are every client's, see below)
     expect(b.messages.filter((m) => m.type !== 'event').map((m) => m.id)).toEqual(b.sentIds)
-    expect(a.messages.filter((m) => m.type === 'progress' && m.jobId === 'shared-id').length).toBeGreaterThan(2)
     a.socket.close()
     b.socket.close()
   })

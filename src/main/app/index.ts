@@ -10,6 +10,7 @@ import { utilityLauncher } from './utilityLauncher'
 import { DialogPaths, registerIpcRouter } from './ipc'
 import { ensureDataDir, resolveDataDir } from '../lab/dataDir'
 import { windowOptions } from './windowOptions'
+import { shouldQuit } from './quitGuard'
 import { appUrlMatcher, navigationGuard, requestAllowed, windowOpenHandler, withCspHeader } from './windowRules'
 
 const rendererIndex = join(__dirname, '..', 'renderer', 'index.html')
@@ -88,6 +89,29 @@ void app.whenReady().then(() => {
 
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit()
+})
+
+// jobs belong to the lab, not to a window (src/main/host/jobs.ts): closing a window leaves them running, but quitting
+// stops the lab, so with jobs running the app asks first (quitGuard.ts)
+let quitConfirmed = false
+let asking = false
+app.on('before-quit', (e) => {
+  const running = host?.jobs.running() ?? []
+  if (quitConfirmed || running.length === 0) return
+  e.preventDefault()
+  if (asking) return
+  asking = true
+  void shouldQuit(running, async (q) => {
+    const parent = win ?? undefined
+    const r = parent ? await dialog.showMessageBox(parent, { type: 'question', ...q }) : await dialog.showMessageBox({ type: 'question', ...q })
+    return r.response
+  }).then((quit) => {
+    asking = false
+    if (quit) {
+      quitConfirmed = true
+      app.quit()
+    } else if (BrowserWindow.getAllWindows().length === 0) createWindow() // the jobs' window again, to watch them
+  })
 })
 
 let quitting = false

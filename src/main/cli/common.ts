@@ -1,76 +1,18 @@
-// Shared CLI plumbing: argument parsing, the embedded default model, progress on stderr, cancellation on Ctrl-C,
+// Shared CLI plumbing (flags are read in args.ts): the embedded default model, progress on stderr, cancellation on Ctrl-C,
 // and one-line errors (never a stack trace).
-import { parseArgs, ParseArgsConfig } from 'node:util'
 import { delimiter } from 'node:path'
-import { CallOptions, Engine, InputError } from '../engine/engine'
+import { CallOptions, Engine } from '../engine/engine'
+import { int, str, type Flags } from './args'
 import { embeddedModelDir } from '../engine/native'
 import { Preset, readPreset } from '../engine/preset'
 import { Lab } from '../lab/lab'
 import { labClient, type LabClient } from '../lab/methods'
 import { escapeUnsafe, escapeUnsafeProse } from '../../shared/textSafety'
 
-export type Flags = Record<string, string | boolean | string[] | undefined>
-
 export { embeddedModelDir }
 
-/** `--lr -0.03`: a negative number after an option that takes a value is that value (node's parser would call it
- * ambiguous); it becomes `--lr=-0.03` so the command can say what is wrong with it (or use it). */
-export function joinNegativeValues(argv: string[], options: ParseArgsConfig['options']): string[] {
-  const out: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const next = argv[i + 1]
-    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined
-    if (name && options?.[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity\b)/.test(next)) {
-      out.push(`${a}=${next}`)
-      i++
-    } else out.push(a)
-  }
-  return out
-}
-
-export function parse(argv: string[], options: ParseArgsConfig['options']): { flags: Flags; positionals: string[] } {
-  try {
-    const r = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true })
-    return { flags: r.values as Flags, positionals: r.positionals }
-  } catch (e) {
-    throw new InputError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''))
-  }
-}
-
-export function str(flags: Flags, key: string): string | undefined {
-  const v = flags[key]
-  return typeof v === 'string' ? v : undefined
-}
-
-export function int(flags: Flags, key: string, def: number): number {
-  const v = str(flags, key)
-  if (v === undefined) return def
-  const n = Number(v)
-  if (Number.isInteger(n) && n < 0) throw new InputError(`--${key}: ${v} is negative (give a whole number, 0 or more)`)
-  if (v.trim() === '' || !Number.isInteger(n)) throw new InputError(`--${key}: "${v}" is not a whole number`)
-  return n
-}
-
-export function num(flags: Flags, key: string): number | undefined {
-  const v = str(flags, key)
-  if (v === undefined) return undefined
-  const n = Number(v)
-  if (v.trim() === '' || !Number.isFinite(n)) throw new InputError(`--${key}: "${v}" is not a finite number`)
-  return n
-}
-
-export function numList(flags: Flags, key: string): number[] | undefined {
-  const v = str(flags, key)
-  if (v === undefined) return undefined
-  const parts = v.split(/[,\s]+/).filter(Boolean)
-  if (parts.length === 0) throw new InputError(`--${key}: no numbers given`)
-  return parts.map((p) => {
-    const n = Number(p)
-    if (!Number.isFinite(n)) throw new InputError(`--${key}: "${p}" is not a finite number`)
-    return n
-  })
-}
+// flag reading and the flags → request fields map live in args.ts; re-exported for the commands
+export { int, num, numList, parse, str, joinNegativeValues, type Flags } from './args'
 
 export function openModel(flags: Flags): { engine: Engine; preset: Preset } {
   const dir = str(flags, 'model') ?? embeddedModelDir()

@@ -12,12 +12,14 @@ import type { LabBackend } from './dispatch'
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol'
 import { frozenReason, labBudgetMs, Watchdog } from './watchdog'
 import { LabCallError } from './errors'
+import { JobRegistry, type JobCallOptions } from './jobs'
 
 interface Pending {
   resolve: (v: unknown) => void
   reject: (e: Error) => void
   jobId?: string
   onProgress?: (p: ProgressMessage) => void
+  onExperiment?: (experimentId: number) => void
   /** the call as posted (re-posted to a new lab if the stopped one never began it) */
   msg: ToWorker
   begun?: boolean
@@ -115,6 +117,8 @@ export class LabHost implements LabBackend {
   private lastBegun: string | undefined
 
   private readonly launch: LabLauncher
+  /** the lab's jobs, whoever started them (jobs.ts): they outlive connections and lab processes' restarts */
+  readonly jobs: JobRegistry = new JobRegistry({ call: (m, a, o) => this.callLab(m, a, o), cancel: (j) => this.cancelLab(j) })
 
   /** `launch`: how the lab runs (default a worker thread); a string is the path of a built worker (tests). */
   constructor(
@@ -178,6 +182,8 @@ export class LabHost implements LabBackend {
     } else if (m.type === 'progress') {
       const p = this.pending.get(m.id)
       if (p?.jobId && p.onProgress) p.onProgress({ jobId: p.jobId, phase: m.phase, done: m.done, total: m.total })
+    } else if (m.type === 'experiment') {
+      this.pending.get(m.id)?.onExperiment?.(m.experimentId)
     } else if (m.type === 'result') {
       const p = this.pending.get(m.id)
       if (!p) return
@@ -220,7 +226,12 @@ export class LabHost implements LabBackend {
     this.pending.clear()
   }
 
+  /** A call from a router: the jobs methods are answered here, a call with a job id becomes one of the lab's jobs. */
   call(method: MethodName, args: unknown, opts: { jobId?: string; onProgress?: (p: ProgressMessage) => void } = {}): Promise<unknown> {
+    return this.jobs.call(method, args, opts)
+  }
+
+  private callLab(method: MethodName, args: unknown, opts: JobCallOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new Error('the lab is shutting down'))
     let lab: LabChannel
     try {
@@ -231,7 +242,7 @@ export class LabHost implements LabBackend {
     const id = this.nextId++
     const msg: ToWorker = { type: 'call', id, method, args, jobId: opts.jobId }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, jobId: opts.jobId, onProgress: opts.onProgress, msg })
+      this.pending.set(id, { resolve, reject, jobId: opts.jobId, onProgress: opts.onProgress, onExperiment: opts.onExperiment, msg })
       lab.post(msg)
     })
   }
@@ -242,7 +253,12 @@ export class LabHost implements LabBackend {
     return () => this.listeners.delete(cb)
   }
 
+  /** Cancels one of the lab's jobs (any client may: cancel is explicit, closing a window is not a cancel). */
   cancel(jobId: string): void {
+    this.jobs.cancel(jobId)
+  }
+
+  private cancelLab(jobId: string): void {
     this.lab?.post({ type: 'cancel', jobId })
   }
 

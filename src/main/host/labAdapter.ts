@@ -4,7 +4,8 @@ import type { LabEvent, MethodName } from '../../shared/api'
 import type { CallOptions } from '../engine/engine'
 import { Lab } from '../lab/lab'
 import type { WorkerConfig } from './protocol'
-import { labMethodTable } from '../lab/methods'
+import { isLabMethod, labMethodTable } from '../lab/methods'
+import { LabCallError } from './errors'
 import { markOwnerFailed } from '../lab/history/owner'
 
 export interface LabAdapter {
@@ -19,7 +20,8 @@ export function createLabAdapter(config: WorkerConfig): LabAdapter {
   if (config.crashed) markOwnerFailed(lab.db, config.crashed.pid, config.crashed.reason)
   const table = labMethodTable(lab)
   return {
-    call: (method, args, opts) => table[method](args, opts),
+    call: (method, args, opts) =>
+      isLabMethod(method) ? table[method](args, opts) : Promise.reject(new LabCallError(`${method} is answered by the lab host, not the lab process`, 'internal')),
     close: () => lab.close(),
     onEvent: (cb) => lab.onEvent(cb),
   }

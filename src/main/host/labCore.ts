@@ -1,6 +1,7 @@
 // The lab's side of the host protocol, whatever carries it: a worker thread (worker.ts), a child process of
 // `soliloquy serve` or an Electron utility process (labProcess.ts). Receives validated calls, answers with plain
 // JSON, pushes progress (throttled) and honours cancellation per job.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { errorMessage } from '../../shared/api'
 import { callError } from './errors'
 import { createLabAdapter, LabAdapter } from './labAdapter'
@@ -48,10 +49,16 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
   let lab: LabAdapter | null = null
   let fatal: string | null = null
 
+  /** the call whose work is running now: an experiment created inside it is the one its job writes */
+  const callOf = new AsyncLocalStorage<number>()
   try {
     lab = createLabAdapter(config)
     // lab events (a run or an experiment changed) go to every client through the host
-    lab.onEvent((event) => post({ type: 'event', event }))
+    lab.onEvent((event) => {
+      const id = callOf.getStore()
+      if (id !== undefined && event.type === 'experiment' && event.change === 'created') post({ type: 'experiment', id, experimentId: event.id })
+      post({ type: 'event', event })
+    })
     post({ type: 'ready' })
     startHeartbeat(post)
   } catch (e) {
@@ -104,8 +111,9 @@ export function runLab(port: LabPort, config: WorkerConfig, onProgressEvent?: ()
     if (jobId) jobs.set(jobId, ctl)
     post({ type: 'begin', id })
     beforeCall?.(method)
-    lab
-      .call(method, args, { signal: ctl.signal, onProgress: jobId ? throttled(id) : undefined })
+    const adapter = lab
+    callOf
+      .run(id, () => adapter.call(method, args, { signal: ctl.signal, onProgress: jobId ? throttled(id) : undefined }))
       .then(
         (result) => post({ type: 'result', id, ok: true, result: JSON.parse(JSON.stringify(result ?? null)) as unknown }),
         (e: unknown) => post({ type: 'result', id, ok: false, ...callError(e) }),

@@ -10,6 +10,8 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
   | { type: 'progress'; id: number; phase: string; done: number; total: number }
+  /** call `id` opened this experiment (the one its job writes) */
+  | { type: 'experiment'; id: number; experimentId: number }
   | { type: 'result'; id: number; ok: true; result: unknown }
   | { type: 'result'; id: number; ok: false; message: string; kind: ErrorKind; fields?: string[] }
   | { type: 'closed' }

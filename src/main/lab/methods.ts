@@ -1,18 +1,23 @@
 // The contract's methods (src/shared/api.ts) mapped onto the Lab facade: the one table used by every way in — the
 // lab worker behind Electron's IPC and browser mode's WebSocket, and the CLI — so all of them accept exactly the
 // same, validated arguments.
-import { experimentMethods, validateCall, type ApiRequest, type ApiResponse, type ExperimentMethod, type MethodName } from '../../shared/api'
+import { experimentMethods, hostMethodNames, validateCall, type ApiRequest, type ApiResponse, type ExperimentMethod, type HostMethodName, type MethodName } from '../../shared/api'
 import { InputError, type CallOptions } from '../engine/engine'
 import type { Lab } from './lab'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type LabMethodTable = Record<MethodName, (args: any, opts: CallOptions) => Promise<unknown>>
+export type LabMethodTable = Record<LabMethodName, (args: any, opts: CallOptions) => Promise<unknown>>
+/** The contract's methods the lab answers (the jobs methods are the lab host's: src/main/host/jobs.ts). */
+export type LabMethodName = Exclude<MethodName, HostMethodName>
+export function isLabMethod(m: MethodName): m is LabMethodName {
+  return !(hostMethodNames as readonly string[]).includes(m)
+}
 
 export function labMethodTable(lab: Lab): LabMethodTable {
   // every experiment kind through its handler (src/main/lab/kinds); a method not listed here fails the build
   const kinds = Object.fromEntries(experimentMethods.map((m) => [m, (a: never, o: CallOptions) => lab.runKind(m, a, o)])) as Record<
     ExperimentMethod,
-    LabMethodTable[MethodName]
+    LabMethodTable[LabMethodName]
   >
   return {
     ...kinds,
@@ -57,6 +62,7 @@ export function labClient(lab: Lab, opts: CallOptions): LabClient {
     async call<M extends MethodName>(method: M, args: ApiRequest<M>): Promise<ApiResponse<M>> {
       const v = validateCall(method, args)
       if (!v.ok) throw new InputError(v.message)
+      if (!isLabMethod(v.method)) throw new InputError(`${v.method} is answered by the lab host (soliloquy serve or the app), not by the lab alone`)
       return (await table[v.method](v.args, opts)) as ApiResponse<M>
     },
   }

@@ -152,19 +152,9 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
     // A frame over MAX_MESSAGE_BYTES (1009), invalid UTF-8 (1007), an unmasked frame, a reserved opcode, RSV1 set or
     // a 2^63 length (1002): ws closes this socket with that code; this connection ends, nothing else does.
     ws.on('error', (e: Error & { code?: string }) => log(`closed connection ${conn}: ${e.message}${e.code ? ` (${e.code})` : ''}`))
-    const prefix = `c${conn}-`
-    const mine = new Set<string>()
-    // job ids are the client's; keep them apart from other connections' ids
-    const backend: LabBackend = {
-      call: (method, args, opts) => {
-        const jobId = opts.jobId ? prefix + opts.jobId : undefined
-        if (jobId) mine.add(jobId)
-        return o.backend.call(method, args, { ...opts, jobId }).finally(() => {
-          if (jobId) mine.delete(jobId)
-        })
-      },
-      cancel: (jobId) => o.backend.cancel(prefix + jobId),
-    }
+    // job ids are the lab's, not this connection's (src/main/host/jobs.ts): a job outlives the page that started it,
+    // another page may attach to it or cancel it, and closing this socket cancels nothing
+    const backend: LabBackend = o.backend
     const dispatcher = createDispatcher(backend)
     const reply = (m: WsServerMessage): void => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m))
@@ -195,7 +185,6 @@ export function startServer(o: ServeOptions): Promise<RunningServer> {
     })
     ws.on('close', () => {
       stopEvents?.()
-      for (const j of mine) o.backend.cancel(j)
     })
   })
 

@@ -12,6 +12,8 @@
 export * from './limits'
 export * from './words'
 export * from './enums'
+export * from './errors'
+export * from './jobs'
 export { modelRef, isAbsolutePath, stepSize, lrList } from './fields'
 export type { ModelRef } from './fields'
 export * from './records'

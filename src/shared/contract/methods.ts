@@ -7,6 +7,7 @@ import { checkpointSchema, experimentDetailSchema, experimentExportSchema, exper
 import { checkpointsRequest, compareRequest, deleteCheckpointRequest, emergeRequest, experimentFilter, experimentTableRequest, exportCheckpointRequest, generateRequest, layerStudyRequest, lessonRequest, modelSel, purgeCheckpointsRequest, renameCheckpointRequest, reportRequest, restoreCheckpointRequest, runDiffRequest, saveCheckpointRequest, stepRequest, sweepRequest, tokenCountRequest, updateExperimentRequest, updateModelTextsRequest, windowRequest } from './requests'
 import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, emergeResultSchema, engineInfoSchema, exportResultSchema, layerStudyResultSchema, lessonResultSchema, reportResultSchema, runDetailSchema, runResultSchema, sweepResultSchema, windowResultSchema } from './results'
 import { describeZodError, fieldErrors } from './words'
+import { attachJobRequest, jobInfoSchema, jobOutcomeSchema } from './jobs'
 
 // ---------- the method table ----------
 // `long`: takes progress and cancellation; `experiment`: records an experiment of that kind (one handler per kind)
@@ -49,6 +50,10 @@ export const methods = {
   emerge: { req: emergeRequest, res: emergeResultSchema, long: true, experiment: 'emerge' },
   report: { req: reportRequest, res: reportResultSchema },
   engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
+  /** the lab's jobs: running, and finished in the last JOB_RETENTION (answered by the lab host, contract/jobs.ts) */
+  jobs: { req: z.object({}).strict(), res: z.array(jobInfoSchema) },
+  /** a job's progress from now on (to this caller, under the job's id), then its result or its error */
+  attachJob: { req: attachJobRequest, res: jobOutcomeSchema, long: true },
 } as const satisfies Record<string, { req: z.ZodType; res: z.ZodType; long?: boolean; experiment?: ExperimentKind }>
 
 export type Methods = typeof methods

@@ -3,9 +3,9 @@
 import { z } from 'zod'
 import { ApiRequest, ApiResponse, MethodName } from './methods'
 import { LabEvent, labEventSchema } from './records'
+import { callErrorSchema, type CallError } from './errors'
+import { jobIdSchema } from './jobs'
 
-/** Job ids are chosen by the client: short, printable. */
-export const jobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a job id is 1–64 letters, digits, _ or -')
 
 /** What crosses the transport for one call. */
 export const callEnvelope = z
@@ -25,26 +25,6 @@ export const progressMessage = z.object({
   total: z.number(),
 })
 export type ProgressMessage = z.infer<typeof progressMessage>
-
-/**
- * What kind of failure a call met, so that no caller has to match on message text: the request was wrong (input:
- * a field out of range, a checkpoint that does not exist), it was cancelled, the model or a file could not be used
- * (model), or something else went wrong (internal). modelMissing: a checkpoint's (or run's) model is no longer where it
- * was and is in none of the known folders — the app asks for its folder, opens it (which re-points the model by its
- * fingerprint) and tries again.
- */
-export const errorKinds = ['input', 'cancelled', 'model', 'internal', 'modelMissing'] as const
-export type ErrorKind = (typeof errorKinds)[number]
-
-/** A failed call as it crosses every transport (IPC, WebSocket, the lab process): words, a kind, and the request's
- *  fields it concerns when the contract's validation named them. */
-export interface CallError {
-  message: string
-  kind: ErrorKind
-  fields?: string[]
-}
-
-export const callErrorSchema = z.object({ message: z.string(), kind: z.enum(errorKinds), fields: z.array(z.string()).optional() })
 
 export type CallResult<T = unknown> = { ok: true; result: T } | { ok: false; error: CallError }
 

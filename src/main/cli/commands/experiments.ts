@@ -14,6 +14,7 @@ import {
   type RunStatus,
 } from '../../../shared/api'
 import { Flags, fmt, formatTable, int, labFlags, oneLine, printJson, str, withLab } from '../common'
+import { choices, date } from '../args'
 import { historyCommand, historyOptions, showCommand } from './history'
 import { parseId, type IdKind } from '../ids'
 import { UNREADABLE_CELL } from '../../lab/history/cells'
@@ -27,27 +28,12 @@ export const experimentsHistoryOptions = {
   text: { type: 'string' },
 } as const
 
-function list<T extends string>(flags: Flags, key: string, allowed: readonly T[]): T[] | undefined {
-  const v = str(flags, key)
-  if (v === undefined) return undefined
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new InputError(`--${key}: "${i}" is not one of ${allowed.join(', ')}`)
-  return items as T[]
-}
-
-function date(flags: Flags, key: string): string | undefined {
-  const v = str(flags, key)
-  if (v === undefined) return undefined
-  if (Number.isNaN(Date.parse(v))) throw new InputError(`--${key}: "${v}" is not a date (use 2026-11-26 or an ISO time)`)
-  return /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : new Date(v).toISOString()
-}
-
 export function experimentFilter(flags: Flags): ExperimentFilter {
   const f: ExperimentFilter = {}
   const model = str(flags, 'model')
   if (model !== undefined) f.model = /^\d+$/.test(model) ? Number(model) : model
-  f.kind = list<ExperimentKind>(flags, 'kind', experimentKinds)
-  f.status = list<RunStatus>(flags, 'status', runStatuses)
+  f.kind = choices<ExperimentKind>(flags, 'kind', experimentKinds)
+  f.status = choices<RunStatus>(flags, 'status', runStatuses)
   f.tag = str(flags, 'tag')
   if (flags.starred) f.starred = true
   f.text = str(flags, 'text')

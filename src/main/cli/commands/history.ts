@@ -2,6 +2,7 @@
 import { InputError } from '../../engine/engine'
 import { runKinds, runStatuses, sortKeys, type HistoryFilter, type RunKind, type RunStatus } from '../../../shared/api'
 import { Flags, fmt, fmtBytes, formatTable, int, labFlags, num, oneLine, printJson, str, withLab } from '../common'
+import { choices, date } from '../args'
 import { describeRun } from './step'
 import { expId, parseExperimentId, parseRunId, runId } from '../ids'
 import { UNREADABLE_CELL } from '../../lab/history/cells'
@@ -30,21 +31,6 @@ const KINDS: readonly string[] = runKinds
 const STATUSES: readonly string[] = runStatuses
 const SORTS: readonly string[] = sortKeys
 
-function list(flags: Flags, key: string, allowed: readonly string[]): string[] | undefined {
-  const v = str(flags, key)
-  if (v === undefined) return undefined
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const i of items) if (!allowed.includes(i)) throw new InputError(`--${key}: "${i}" is not one of ${allowed.join(', ')}`)
-  return items
-}
-
-function date(flags: Flags, key: string): string | undefined {
-  const v = str(flags, key)
-  if (v === undefined) return undefined
-  if (Number.isNaN(Date.parse(v))) throw new InputError(`--${key}: "${v}" is not a date (use 2026-11-26 or an ISO time)`)
-  return /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : new Date(v).toISOString()
-}
-
 export function historyFilter(flags: Flags): HistoryFilter {
   const f: HistoryFilter = {}
   const model = str(flags, 'model')
@@ -55,8 +41,8 @@ export function historyFilter(flags: Flags): HistoryFilter {
   f.lrMax = num(flags, 'lr-max')
   f.from = date(flags, 'from')
   f.to = date(flags, 'to')
-  f.kind = list(flags, 'kind', KINDS) as RunKind[] | undefined
-  f.status = list(flags, 'status', STATUSES) as RunStatus[] | undefined
+  f.kind = choices(flags, 'kind', KINDS) as RunKind[] | undefined
+  f.status = choices(flags, 'status', STATUSES) as RunStatus[] | undefined
   if (str(flags, 'group') !== undefined) f.groupId = int(flags, 'group', 0)
   const e = str(flags, 'experiment')
   if (e !== undefined) f.experimentId = parseExperimentId(e, `--experiment: "${e}" is not an experiment id (e12 or 12)`)

@@ -7,14 +7,10 @@ import { resolve } from 'node:path'
 import { InputError } from '../../engine/engine'
 import { formatStepSize } from '../../../shared/seedTable'
 import { parseGroups } from '../../lab/step/restrict'
-import { Flags, fmt, formatTable, int, labFlags, num, numList, oneLine, printJson, str, withLab } from '../common'
+import { Flags, fmt, formatTable, labFlags, oneLine, printJson, str, withLab } from '../common'
+import { requestFields } from '../args'
 import { experimentArgs, experimentFlags } from './step'
 import { expId, parseExperimentId, parseRunId, runId, runRange } from '../ids'
-
-
-function positiveInt(flags: Flags, key: string): number | undefined {
-  return str(flags, key) === undefined ? undefined : int(flags, key, 0)
-}
 
 // ---- layers -------------------------------------------------------------------------------------------------
 
@@ -22,7 +18,7 @@ export const layersOptions = { ...experimentFlags, phrase: { type: 'string' }, l
 
 export async function layersCommand(flags: Flags): Promise<void> {
   const g = str(flags, 'groups')
-  const args = { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lr: num(flags, 'lr'), groups: g ? parseGroups(g) : undefined, band: positiveInt(flags, 'band') }
+  const args = { ...experimentArgs(flags), ...requestFields('layerStudy', flags, ['phrase', 'lr']), groups: g ? parseGroups(g) : undefined, ...requestFields('layerStudy', flags, ['band']) }
   await withLab(flags, async (lab) => {
     const r = await lab.call('layerStudy', args)
     if (flags.json) return printJson(r)
@@ -57,16 +53,7 @@ export const windowOptions = {
 } as const
 
 export async function windowCommand(flags: Flags): Promise<void> {
-  const args = {
-    ...experimentArgs(flags),
-    phrase: str(flags, 'phrase'),
-    lo: num(flags, 'lo'),
-    hi: num(flags, 'hi'),
-    perRound: positiveInt(flags, 'per-round'),
-    rounds: positiveInt(flags, 'rounds'),
-    repetitionMax: num(flags, 'repetition-max'),
-    klMax: num(flags, 'kl-max'),
-  }
+  const args = { ...experimentArgs(flags), ...requestFields('window', flags, ['phrase', 'lo', 'hi', 'per-round', 'rounds', 'repetition-max', 'kl-max']) }
   await withLab(flags, async (lab) => {
     const r = await lab.call('window', args)
     if (flags.json)
@@ -104,7 +91,7 @@ export async function windowCommand(flags: Flags): Promise<void> {
 export const emergeOptions = { ...experimentFlags, phrase: { type: 'string' }, lrs: { type: 'string' }, topk: { type: 'string' }, tokens: { type: 'string' } } as const
 
 export async function emergeCommand(flags: Flags): Promise<void> {
-  const args = { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lrs: numList(flags, 'lrs'), topk: positiveInt(flags, 'topk'), tokens: positiveInt(flags, 'tokens') }
+  const args = { ...experimentArgs(flags), ...requestFields('emerge', flags, ['phrase', 'lrs', 'topk', 'tokens']) }
   await withLab(flags, async (lab) => {
     const r = await lab.call('emerge', args)
     if (flags.json)

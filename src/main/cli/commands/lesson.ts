@@ -4,7 +4,8 @@ import { InputError } from '../../engine/engine'
 import type { ChainStep } from '../../../shared/api'
 import { Flags, fmt, formatTable, oneLine, printJson, str, withLab } from '../common'
 import { expId, runId, runRange } from '../ids'
-import { experimentArgs, experimentFlags, readJsonArg } from './step'
+import { experimentArgs, experimentFlags } from './step'
+import { readJsonArg } from '../args'
 
 export const lessonOptions = {
   ...experimentFlags,

@@ -1,10 +1,10 @@
 // `soliloquy step` (one SGD step on a phrase at α, then generate; optionally saved as a checkpoint) and
 // `soliloquy generate` (a prompt on a model or checkpoint). Both are recorded in the history.
-import { readFileSync } from 'node:fs'
 import { InputError } from '../../engine/engine'
-import { SEED_DEFAULTS, type ExperimentBase, type RunRecord } from '../../../shared/api'
+import { type ExperimentBase, type RunRecord } from '../../../shared/api'
 import { restrictionFlags, restrictionOptions } from './restrict'
-import { Flags, fmt, fmtBytes, int, labFlags, modelRef, num, printJson, str, withLab } from '../common'
+import { Flags, fmt, fmtBytes, labFlags, modelRef, num, printJson, str, withLab } from '../common'
+import { readJsonArg, readTextArg, requestFields } from '../args'
 
 /** Settings shared by the experiment commands. */
 export const experimentFlags = {
@@ -19,45 +19,17 @@ export const experimentFlags = {
   probes: { type: 'string' },
 } as const
 
-function readJsonFile(path: string, what: string): unknown {
-  let t: string
-  try {
-    t = readFileSync(path, 'utf8')
-  } catch (e) {
-    throw new InputError(`${what} ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
-  }
-  try {
-    return JSON.parse(t)
-  } catch (e) {
-    throw new InputError(`${what} ${path} is not valid JSON (${(e as Error).message})`)
-  }
-}
-
-export function readJsonArg(path: string, what: string): unknown {
-  return readJsonFile(path, what)
-}
+// the one reader of JSON files named by flags (size-limited, errors in words): cli/args.ts
+export { readJsonArg } from '../args'
 
 /** --prompt, --max-gen, --reference FILE, --probes FILE … → the lab's ExperimentBase. */
 export function experimentArgs(flags: Flags): ExperimentBase {
-  const a: ExperimentBase = { model: modelRef(flags) }
-  const prompt = str(flags, 'prompt')
-  if (prompt !== undefined) a.prompt = prompt
-  if (str(flags, 'max-gen') !== undefined) a.maxGen = int(flags, 'max-gen', SEED_DEFAULTS.maxGen)
-  if (str(flags, 'max-seq') !== undefined) a.maxSeq = int(flags, 'max-seq', SEED_DEFAULTS.maxSeq)
-  const temp = num(flags, 'temperature')
-  if (temp !== undefined) a.temperature = temp
-  if (str(flags, 'seed') !== undefined) a.seed = int(flags, 'seed', SEED_DEFAULTS.seed)
+  const a: ExperimentBase = { model: modelRef(flags), ...requestFields('generate', flags, ['prompt', 'max-gen', 'max-seq', 'temperature', 'seed'], true) }
   const ref = str(flags, 'reference')
   if (flags['no-reference']) a.reference = null
-  else if (ref !== undefined) {
-    try {
-      a.reference = readFileSync(ref, 'utf8')
-    } catch (e) {
-      throw new InputError(`--reference ${ref} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
-    }
-  }
+  else if (ref !== undefined) a.reference = readTextArg(ref, '--reference')
   const probes = str(flags, 'probes')
-  if (probes !== undefined) a.probes = readJsonFile(probes, '--probes') as Record<string, string>
+  if (probes !== undefined) a.probes = readJsonArg(probes, '--probes') as Record<string, string>
   return a
 }
 

@@ -1,7 +1,8 @@
 // `soliloquy sweep`: the seed's "Stepping Off" (one gradient, every step size in one batched generation).
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
-import { Flags, numList, printJson, str, withLab } from '../common'
+import { Flags, printJson, withLab } from '../common'
 import { expId, runRange } from '../ids'
+import { requestFields } from '../args'
 import { experimentArgs, experimentFlags } from './step'
 import { restrictionFlags, restrictionOptions } from './restrict'
 
@@ -15,7 +16,7 @@ export const sweepOptions = {
 // The sweep goes through the lab, so it is recorded in the history (a group + one run per α with every metric).
 export async function sweepCommand(flags: Flags): Promise<void> {
   await withLab(flags, async (lab) => {
-    const r = await lab.call('sweep', { ...experimentArgs(flags), phrase: str(flags, 'phrase'), lrs: numList(flags, 'lrs'), restrict: restrictionFlags(flags) })
+    const r = await lab.call('sweep', { ...experimentArgs(flags), ...requestFields('sweep', flags, ['phrase', 'lrs']), restrict: restrictionFlags(flags) })
     if (flags.json) {
       printJson({
         phrase_ids: r.phraseIds,

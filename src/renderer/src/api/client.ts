@@ -25,11 +25,6 @@ export class ApiError extends Error {
   }
 }
 
-/** The call was cancelled (by the user's Cancel, or a cancelled job). */
-export function isCancelled(e: unknown): boolean {
-  return e instanceof ApiError && e.kind === 'cancelled'
-}
-
 function unwrap<T>(r: CallResult): T {
   if (r.ok) return r.result as T
   throw new ApiError(r.error.message, r.error.kind, r.error.fields)
@@ -156,9 +151,11 @@ export function api(): ApiClient {
 }
 
 let jobCounter = 0
+/** A job id unique in the lab (jobs are the lab's, not this page's: another page's job must not share it). */
 export function newJobId(prefix = 'job'): string {
   jobCounter += 1
-  return `${prefix}-${Date.now().toString(36)}-${jobCounter}`
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('')
+  return `${prefix}-${Date.now().toString(36)}-${jobCounter}-${random}`
 }
 
 export function messageOf(e: unknown): string {

@@ -1,8 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { CheckpointRecord, ExportDtype, ExportFormat, ExportResult } from '@shared/api'
-import { api, ApiError, messageOf, newJobId } from '../api/client'
-import type { ProgressMessage } from '@shared/api'
+import { api, ApiError, messageOf } from '../api/client'
+import { useJob } from '../composables/useJob'
 
 export interface TreeNode {
   c: CheckpointRecord
@@ -26,8 +26,10 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
   }
   const message = ref<string | null>(null)
   const busy = ref<number | null>(null)
-  const exportProgress = ref<ProgressMessage | null>(null)
-  const exportJob = ref<string | null>(null)
+  /** the export as a job of the lab (useJob) */
+  const exportRun = useJob()
+  const exportProgress = exportRun.progress
+  const exportJob = exportRun.jobId
 
   /** Depth-first lineage: roots (steps from a plain model) then their children, indented. */
   const tree = computed<TreeNode[]>(() => {
@@ -126,29 +128,23 @@ export const useCheckpointsStore = defineStore('checkpoints', () => {
     missingModelRetry.value = null
     message.value = null
     busy.value = id
-    const job = newJobId('export')
-    exportJob.value = job
-    exportProgress.value = null
     try {
-      const r = await api().call(
-        'exportCheckpoint',
-        { id, outDir, ...(o.format ? { format: o.format } : {}), ...(o.dtype ? { dtype: o.dtype } : {}) },
-        { jobId: job, onProgress: (p) => (exportProgress.value = p) },
-      )
+      const r = await exportRun.run('exportCheckpoint', { id, outDir, ...(o.format ? { format: o.format } : {}), ...(o.dtype ? { dtype: o.dtype } : {}) })
+      if (!r) {
+        if (exportRun.failure.value) failed(exportRun.failure.value, () => exportTo(id, outDir, o))
+        else error.value = 'the export was cancelled'
+        return null
+      }
       const what = r.format === 'gguf' ? 'GGUF file' : r.format === 'peft' ? 'PEFT adapter' : 'HF directory'
       message.value = `exported to ${r.dir} as a ${what} (${r.dtype}): ${r.files.join(', ')} (${(r.bytes / 1e6).toFixed(1)} MB)`
       return r
-    } catch (e) {
-      failed(e, () => exportTo(id, outDir, o))
-      return null
     } finally {
       busy.value = null
-      exportJob.value = null
     }
   }
 
-  async function cancelExport(): Promise<void> {
-    if (exportJob.value) await api().cancel(exportJob.value)
+  function cancelExport(): Promise<void> {
+    return exportRun.cancel()
   }
 
   return { list, trash, restore, purge, tree, loading, error, missingModelRetry, message, busy, exportProgress, exportJob, refresh, save, rename, remove, exportTo, cancelExport }

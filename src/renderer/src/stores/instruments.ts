@@ -1,11 +1,15 @@
 import { defineStore } from 'pinia'
-import { ref } from 'vue'
-import type { EmergeResult, LessonResult, LayerStudyResult, ProgressMessage, WindowResult } from '@shared/api'
-import { api, isCancelled, messageOf, newJobId } from '../api/client'
+import { computed, ref } from 'vue'
+import type { ApiRequest, ApiResponse, EmergeResult, LessonResult, LayerStudyResult, WindowResult } from '@shared/api'
+import { api, messageOf } from '../api/client'
+import { useJob } from '../composables/useJob'
 import { allRuns } from '../api/pages'
 import { useLabStore } from './lab'
 
 type Name = 'layers' | 'window' | 'emerge' | 'lesson'
+/** each instrument's method in the contract */
+const methodOf = { layers: 'layerStudy', window: 'window', emerge: 'emerge', lesson: 'lesson' } as const
+type InstrumentMethod = (typeof methodOf)[Name]
 
 /** one window found (read back from History), for the chart of windows over time / models / checkpoints */
 export interface WindowEntry {
@@ -23,9 +27,11 @@ export interface WindowEntry {
  */
 export const useInstrumentsStore = defineStore('instruments', () => {
   const lab = useLabStore()
+  /** the instrument's run as a job of the lab (useJob) */
+  const job = useJob()
   const running = ref<Name | null>(null)
-  const job = ref<string | null>(null)
-  const progress = ref<ProgressMessage | null>(null)
+  const progress = computed(() => job.progress.value)
+  const etaMs = computed(() => job.etaMs.value)
   const error = ref<string | null>(null)
   const layers = ref<LayerStudyResult | null>(null)
   const windowResult = ref<WindowResult | null>(null)
@@ -37,32 +43,26 @@ export const useInstrumentsStore = defineStore('instruments', () => {
     return { model: lab.modelRef, prompt: lab.prompt, phrase: lab.phrase, maxGen: lab.maxGen }
   }
 
-  async function go<T>(name: Name, f: (jobId: string, onProgress: (p: ProgressMessage) => void) => Promise<T>): Promise<T | null> {
+  async function go<M extends InstrumentMethod>(name: Name, method: M, args: ApiRequest<M>): Promise<ApiResponse<M> | null> {
     if (running.value) return null
     running.value = name
     error.value = null
-    progress.value = null
-    const id = newJobId(name)
-    job.value = id
     try {
-      return await f(id, (p) => (progress.value = p))
-    } catch (e) {
-      const m = messageOf(e)
-      error.value = isCancelled(e) ? 'Cancelled.' : m
-      return null
+      const r = await job.run(method, args)
+      if (!r) error.value = job.outcome.value === 'cancelled' ? 'Cancelled.' : job.error.value
+      return r
     } finally {
       running.value = null
-      job.value = null
     }
   }
 
   async function runLayers(lr: number): Promise<void> {
-    const r = await go('layers', (jobId, onProgress) => api().call('layerStudy', { ...base(), lr }, { jobId, onProgress }))
+    const r = await go('layers', methodOf.layers, { ...base(), lr })
     if (r) layers.value = r
   }
 
   async function runWindow(opts: { lo?: number; hi?: number; repetitionMax?: number; klMax?: number }): Promise<void> {
-    const r = await go('window', (jobId, onProgress) => api().call('window', { ...base(), ...opts }, { jobId, onProgress }))
+    const r = await go('window', methodOf.window, { ...base(), ...opts })
     if (!r) return
     windowResult.value = r
     await loadWindows()
@@ -101,20 +101,20 @@ export const useInstrumentsStore = defineStore('instruments', () => {
   }
 
   async function runEmerge(lrs: number[]): Promise<void> {
-    const r = await go('emerge', (jobId, onProgress) => api().call('emerge', { ...base(), lrs }, { jobId, onProgress }))
+    const r = await go('emerge', methodOf.emerge, { ...base(), lrs })
     if (r) emerge.value = r
   }
 
   /** lessons: sequential steps from the Lab's model (a checkpoint used as base chains from it) */
   async function runLesson(steps: { phrase: string; lr: number }[]): Promise<void> {
     const { model, prompt, maxGen } = base()
-    const r = await go('lesson', (jobId, onProgress) => api().call('lesson', { model, prompt, maxGen, steps }, { jobId, onProgress }))
+    const r = await go('lesson', methodOf.lesson, { model, prompt, maxGen, steps })
     if (r) lesson.value = r
   }
 
-  async function cancel(): Promise<void> {
-    if (job.value) await api().cancel(job.value)
+  function cancel(): Promise<void> {
+    return job.cancel()
   }
 
-  return { running, progress, error, layers, windowResult, windows, emerge, lesson, runLayers, runWindow, loadWindows, runEmerge, runLesson, cancel }
+  return { running, progress, etaMs, error, layers, windowResult, windows, emerge, lesson, runLayers, runWindow, loadWindows, runEmerge, runLesson, cancel }
 })

@@ -1,9 +1,10 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
-import { SEED_DEFAULTS, type ParamGroup, type Restriction, type ModelInfo, type ProgressMessage, type RunRecord, type SweepResult, type TokenCount } from '@shared/api'
-import { api, ApiError, isCancelled, messageOf, newJobId } from '../api/client'
+import { SEED_DEFAULTS, type JobInfo, type ParamGroup, type Restriction, type ModelInfo, type RunRecord, type SweepRequest, type SweepResult, type TokenCount } from '@shared/api'
+import { api, messageOf } from '../api/client'
 import { allRuns } from '../api/pages'
 import { baseProblem } from '@shared/baseCheckpoint'
+import { labJobs, runningJobs, useJob } from '../composables/useJob'
 import { useModelsStore } from './models'
 import { maxTokensProblem, textProblem } from '../lib/validate'
 
@@ -29,18 +30,22 @@ export const useLabStore = defineStore('lab', () => {
   const lrsProblem = ref<string | null>(null)
   const defaultsFrom = ref<string | null>(null)
 
-  const running = ref(false)
-  const jobId = ref<string | null>(null)
-  const progress = ref<ProgressMessage | null>(null)
-  const error = ref<string | null>(null)
+  /** the sweep as a job of the lab (useJob): running, progress, ETA, cancel, its error and kind */
+  const job = useJob()
+  const running = job.running
+  const jobId = job.jobId
+  const progress = job.progress
+  const error = job.error
   /** the last run failed because its model (or base checkpoint's model) moved out of sight: LocateModel runs it again */
-  const modelMissing = ref(false)
+  const modelMissing = computed(() => job.errorKind.value === 'modelMissing')
   const result = ref<SweepResult | null>(null)
   /** runs shown in the table (the result, or the runs of a cancelled/failed sweep) */
   const runs = ref<RunRecord[]>([])
   const outcome = ref<'done' | 'cancelled' | 'failed' | null>(null)
-  /** set when the result shown was restored from History after a reload (not run in this session) */
+  /** the experiment (eN) of the sweep shown, when restored from History after a reload (not run in this session) */
   const restoredFrom = ref<number | null>(null)
+  /** the running sweep this page attached to after a reload (started elsewhere, or before the reload) */
+  const attachedTo = ref<JobInfo | null>(null)
 
   /** Problems at each field, in words, before any run: Run is disabled while there is one. */
   const problems = computed(() => {
@@ -92,18 +97,52 @@ export const useLabStore = defineStore('lab', () => {
 
   async function init(): Promise<void> {
     await models.ensure()
+    const fresh = runs.value.length === 0 && !running.value && outcome.value === null
+    // a sweep of the lab still running (this page was reloaded, or another window started it): show it, then its table
+    if (fresh && (await reattach())) return
     if (defaultsFrom.value === null && !running.value) applyPreset(model.value)
-    if (runs.value.length === 0 && !running.value && outcome.value === null) await restoreLast()
+    if (fresh) await restoreLast()
+  }
+
+  /** The form as the sweep's request had it: its model and settings, not this page's. */
+  function loadRequest(r: SweepRequest): void {
+    baseCheckpoint.value = null
+    modelRef.value = r.model ?? null
+    if (r.prompt !== undefined) prompt.value = r.prompt
+    if (r.phrase !== undefined) phrase.value = r.phrase
+    if (r.lrs) lrs.value = [...r.lrs]
+    if (r.maxGen !== undefined) maxGenText.value = String(r.maxGen)
+    restrictGroups.value = [...(r.restrict?.groups ?? [])]
+    layerFrom.value = r.restrict?.layers ? String(r.restrict.layers.from) : ''
+    layerTo.value = r.restrict?.layers ? String(r.restrict.layers.to) : ''
+  }
+
+  /** Attaches to the lab's running sweep, if there is one: true when it did. */
+  async function reattach(): Promise<boolean> {
+    const [j] = (await runningJobs(['sweep'])).slice(-1)
+    if (!j || running.value) return false
+    loadRequest(j.request as SweepRequest)
+    defaultsFrom.value = `the running sweep${j.experimentId !== null ? ` e${j.experimentId}` : ''} (${model.value?.name ?? j.model ?? 'its model'})`
+    attachedTo.value = j
+    restoredFrom.value = null
+    result.value = null
+    runs.value = []
+    void job.attach<'sweep'>(j).then(async (r) => {
+      await settled(r)
+      if (defaultsFrom.value?.startsWith('the running sweep')) defaultsFrom.value = defaultsFrom.value.replace('the running sweep', 'the sweep')
+    })
+    return true
   }
 
   /**
    * After a reload the Lab shows its last sweep again: read from History (the lab's own record, the same in every
-   * window and browser), not from this page's storage.
+   * window and browser), not from this page's storage. Its experiment is named by its own id (eN).
    */
   async function restoreLast(): Promise<void> {
     try {
       const last = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 1 })
-      const eid = last.runs[0]?.experimentId
+      const first = last.runs[0]
+      const eid = first?.experimentId
       if (eid == null || running.value || runs.value.length) return
       const all = await allRuns({ experimentId: eid, sort: 'id', order: 'asc' })
       if (running.value || runs.value.length) return
@@ -111,9 +150,36 @@ export const useLabStore = defineStore('lab', () => {
       const st = new Set(runs.value.map((r) => r.status))
       outcome.value = st.has('cancelled') ? 'cancelled' : st.size === 1 && st.has('done') ? 'done' : st.has('running') ? null : 'failed'
       restoredFrom.value = eid
+      // the form beside the table holds that sweep's model and settings, not the default model's
+      loadRun(first, runs.value.map((r) => r.lr).filter((x): x is number => x !== null))
+      defaultsFrom.value = `the last sweep e${eid} (${model.value?.name ?? first.modelRef ?? 'its model'})`
     } catch {
       // nothing to restore: the Lab starts empty
     }
+  }
+
+  /** The sweep's rows the lab recorded for a job that did not finish (cancelled or failed), by its experiment. */
+  async function rowsOf(jobId: string | null): Promise<RunRecord[]> {
+    try {
+      const exp = (await labJobs()).find((j) => j.jobId === jobId)?.experimentId ?? null
+      if (exp === null) return []
+      const page = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 256 })
+      return page.runs.filter((x) => x.experimentId === exp).sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
+    } catch {
+      return []
+    }
+  }
+
+  /** Shows a sweep's outcome: its table when done, else the rows it recorded. */
+  async function settled(r: SweepResult | null): Promise<void> {
+    if (r) {
+      result.value = r
+      runs.value = r.runs
+      outcome.value = 'done'
+      return
+    }
+    runs.value = await rowsOf(job.lastJobId.value)
+    outcome.value = job.outcome.value
   }
 
   function selectModel(ref_: string | null): void {
@@ -182,46 +248,16 @@ export const useLabStore = defineStore('lab', () => {
   async function run(): Promise<void> {
     if (running.value || !canRun.value) return
     restoredFrom.value = null
-    error.value = null
-    modelMissing.value = false
+    attachedTo.value = null
     outcome.value = null
     result.value = null
     runs.value = []
-    progress.value = null
-    running.value = true
-    const id = newJobId('sweep')
-    jobId.value = id
-    try {
-      const r = await api().call(
-        'sweep',
-        { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value), ...(restriction.value ? { restrict: restriction.value } : {}) },
-        { jobId: id, onProgress: (p) => (progress.value = p) },
-      )
-      result.value = r
-      runs.value = r.runs
-      outcome.value = 'done'
-    } catch (e) {
-      const msg = messageOf(e)
-      const cancelled = isCancelled(e)
-      // the lab recorded the sweep's rows as cancelled/failed: show them
-      try {
-        const page = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 256 })
-        const eid = page.runs[0]?.experimentId
-        runs.value = eid == null ? [] : page.runs.filter((x) => x.experimentId === eid).sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
-      } catch {
-        runs.value = []
-      }
-      outcome.value = cancelled ? 'cancelled' : 'failed'
-      error.value = cancelled ? null : msg
-      modelMissing.value = e instanceof ApiError && e.kind === 'modelMissing'
-    } finally {
-      running.value = false
-      jobId.value = null
-    }
+    const r = await job.run('sweep', { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value), ...(restriction.value ? { restrict: restriction.value } : {}) })
+    await settled(r)
   }
 
-  async function cancel(): Promise<void> {
-    if (jobId.value) await api().cancel(jobId.value)
+  function cancel(): Promise<void> {
+    return job.cancel()
   }
 
   /** Load a past run's parameters into the form (History → re-run). */
@@ -242,7 +278,7 @@ export const useLabStore = defineStore('lab', () => {
   return {
     tokens, tokenError, effectiveMaxSeq, tokenCountOf,
     modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restrictGroups, layerFrom, layerTo, layerCount, restrictProblem, restriction, restoredFrom, defaultsFrom,
-    running, jobId, progress, error, modelMissing, result, runs, outcome, model, reference,
+    running, jobId, progress, error, modelMissing, result, runs, outcome, model, reference, attachedTo, etaMs: job.etaMs,
     init, seqFor, applyPreset, selectModel, useCheckpointAsBase, run, cancel, loadRun,
   }
 })
