@@ -308,6 +308,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       Napi::Array ls = c.Get("layerSliding").As<Napi::Array>();
       for (uint32_t i = 0; i < ls.Length(); i++) cfg.layer_sliding.push_back(ls.Get(i).ToBoolean() ? 1 : 0);
     }
+    cfg.qk_norm_full = c.Get("qkNormFull").ToBoolean();
+    cfg.n_experts = cfg_int("experts", "num_experts", 0, false);
+    if (cfg.n_experts != 0) {  // a mixture of experts (experts.cpp)
+      cfg.top_k = cfg_int("expertsPerToken", "num_experts_per_tok", 0, true);
+      cfg.expert_ffn = cfg_int("expertFfn", "moe_intermediate_size", 0, true);
+      cfg.norm_topk = c.Get("normTopkProb").ToBoolean();
+      if (!c.Get("layerExperts").IsArray()) type_error(env, "config.layerExperts must be an array of booleans");
+      Napi::Array le = c.Get("layerExperts").As<Napi::Array>();
+      for (uint32_t i = 0; i < le.Length(); i++) cfg.layer_moe.push_back(le.Get(i).ToBoolean() ? 1 : 0);
+    }
     if (!c.Get("ropeInvFreqLocal").IsUndefined() && !c.Get("ropeInvFreqLocal").IsNull())
       cfg.rope_inv_freq_local =
           float_list(env, c.Get("ropeInvFreqLocal"), (size_t)cfg.head_dim / 2, "config.ropeInvFreqLocal");
@@ -561,7 +571,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       if (!la.Get(i).IsObject()) type_error(env, "the step's factors must be objects {T, X, G}");
       Napi::Object f = la.Get(i).As<Napi::Object>();
       LinearFactor& lf = s->lin[i];
-      lf.T = int_field(env, f, "T", 0, 1, c.max_pos, true);
+      // 0 rows: an expert no token of the phrase was routed to, or a MoE layer's absent dense MLP
+      const bool may_be_empty = i > model->head_slot() || model->linear(i).rows == 0;
+      lf.T = int_field(env, f, "T", 0, may_be_empty ? 0 : 1, c.max_pos, true);
       lf.in = model->linear(i).cols;
       lf.out = model->linear(i).rows;
       lf.X = float_list(env, f.Get("X"), (size_t)lf.T * lf.in, "factor X");

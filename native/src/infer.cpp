@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "experts.h"
 #include "model.h"
 
 namespace {
@@ -67,8 +68,9 @@ struct Batch {
         float* qs = q.data() + (size_t)s * M * QD;
         float* ks = k.data() + (size_t)s * M * KD;
         if (c.qk_norm) {  // each head of q and of k, in place (RMSNorm reads a row whole before writing it)
-          rmsnorm_forward(qs, nullptr, qs, norms[seq_view[s]][ni[NORM_Q]].data(), M * H, hd, c.eps);
-          rmsnorm_forward(ks, nullptr, ks, norms[seq_view[s]][ni[NORM_K]].data(), M * KVH, hd, c.eps);
+          const bool full = c.qk_norm_full;  // OLMoE: over the whole projection
+          rmsnorm_forward(qs, nullptr, qs, norms[seq_view[s]][ni[NORM_Q]].data(), full ? M : M * H, full ? QD : hd, c.eps);
+          rmsnorm_forward(ks, nullptr, ks, norms[seq_view[s]][ni[NORM_K]].data(), full ? M : M * KVH, full ? KD : hd, c.eps);
         }
         rope_apply(qs, M, H, hd, pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
         rope_apply(ks, M, KVH, hd, pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
@@ -82,6 +84,12 @@ struct Batch {
       linear_forward(m, base + LIN_O, tmp.data(), att.data(), R, views, row_view.data());
       residual_add(NORM_ATTN_OUT);
       norm_rows(xn.data(), h.data(), ni[NORM_FFN]);
+      if (m.is_moe(l)) {  // router and the routed experts only
+        moe_forward(m, l, tmp.data(), xn.data(), R, views, row_view.data(), nullptr);
+        residual_add(NORM_FFN_OUT);
+        job.check();
+        continue;
+      }
       {
         const int slots[2] = {base + LIN_GATE, base + LIN_UP};
         float* const ys[2] = {g.data(), u.data()};

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { ModelFormatError, readJson, requireModelDirectory } from './config'
 import { gemmaEmbeddingScale, ModelConfig, normAddFor, parseModelConfig, textModelTensors } from './families'
+import { moeEngineTensors, moeHfTensors } from './experts'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './formats/safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './formats/pth/pth'
 import { loadTokenizer } from './tokenizers/load'
@@ -208,7 +209,9 @@ export class Engine {
       throw new ModelFormatError(`${tokenizer.kind} has ${tokenizer.vocabSize} tokens but ${cfgFile} vocab_size is ${parsed.vocab}`)
     const read = metaCkpt ?? readCheckpointFiles(root)
     // a multimodal checkpoint opens as its text model (families.ts)
-    const ckpt = rawConfig ? { ...read, tensors: textModelTensors(rawConfig, read.tensors) } : read
+    const ckpt0 = rawConfig ? { ...read, tensors: textModelTensors(rawConfig, read.tensors) } : read
+    // a mixture of experts' tensors under the engine's names (experts.ts)
+    const ckpt = { ...ckpt0, tensors: moeEngineTensors(parsed.family, ckpt0.tensors) }
     // Gemma scales its embeddings by √hidden_size rounded to the embedding weight's dtype
     const embed = ckpt.tensors.find((t) => t.name === 'model.embed_tokens.weight')
     const config: ModelConfig = parsed.postNorms && embed ? { ...parsed, embeddingMultiplier: gemmaEmbeddingScale(parsed, embed.dtype) } : parsed
@@ -415,8 +418,10 @@ export class Engine {
     const nat = this.nativeView(view)
     for (let i = 0; i < shards.length; i++) {
       const file = shards.length === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`
+      // the family's own names and fused tensors (a mixture of experts' experts; experts.ts)
+      const fileTensors = moeHfTensors(this.config.family, shards[i], (n) => byName.get(n)!.shape)
       const { header, dataBytes } = safetensorsHeader(
-        shards[i].map((n) => ({ name: n, dtype, shape: byName.get(n)!.shape })),
+        fileTensors.map((t) => ({ name: t.name, dtype, shape: t.shape })),
         { format: 'pt' },
       )
       const hb = Buffer.from(header, 'utf8')
@@ -424,14 +429,14 @@ export class Engine {
       prefix.writeBigUInt64LE(BigInt(hb.length), 0)
       hb.copy(prefix, 8)
       let off = prefix.length
-      const tensors = shards[i].map((n) => {
+      const tensors = fileTensors.flatMap((f) => f.parts).map((n) => {
         // (q/k rows come out in HF's order whatever the layout the model was loaded in)
         const t = { name: n, dtype, offset: off, normAdd: normAddFor(this.config, n, 'hf') }
         off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
         return t
       })
       await call(opts, (no) => this.model.materialise({ view: nat, path: join(outDir, file), prefix, tensors }, no))
-      for (const n of shards[i]) weightMap[n] = file
+      for (const t of fileTensors) weightMap[t.name] = file
       files.push(file)
       total += dataBytes
     }
