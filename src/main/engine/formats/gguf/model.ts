@@ -12,8 +12,9 @@ import { StoredDType, StoredTensorEntry } from '../safetensors'
 import { tokenizerFromGguf } from '../../tokenizers/gguf'
 import type { Tokenizer } from '../../tokenizers/types'
 import { GEMMA_ARCHES, hfTensorName } from './names'
+import { ggufExpertTensors, ggufHasExperts, ggufMoeConfig, MOE_ARCH_MODEL } from './experts'
 
-const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3']
+const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3', 'qwen3moe', 'olmoe', 'granitemoe']
 
 /** general.architecture → transformers' model_type and class */
 const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
@@ -23,6 +24,7 @@ const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
   granite: { modelType: 'granite', cls: 'GraniteForCausalLM' },
   gemma2: { modelType: 'gemma2', cls: 'Gemma2ForCausalLM' },
   gemma3: { modelType: 'gemma3_text', cls: 'Gemma3ForCausalLM' },
+  ...MOE_ARCH_MODEL,
 }
 
 /**
@@ -36,7 +38,7 @@ export function llamaCppGemmaQueryScalar(arch: string, layers: number, dim: numb
 }
 
 /** Architectures whose q/k rows llama.cpp's converter stores in Meta's interleaved RoPE order (LLAMA_ROPE_TYPE_NORM) */
-export const INTERLEAVED_ARCHES = ['llama', 'granite']
+export const INTERLEAVED_ARCHES = ['llama', 'granite', 'granitemoe']
 
 export { GEMMA_ARCHES, ggufTensorName, hfTensorName } from './names'
 
@@ -144,7 +146,7 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   if (arch === 'qwen2') {
     const extra = g.tensors.find((t) => /^blk\.\d+\.(attn_output|ffn_\w+)\.bias$/.test(t.name))
     if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a Qwen2 tensor (Qwen2 has q/k/v biases only)`)
-  } else if (arch === 'qwen3' || GEMMA_ARCHES.includes(arch)) {
+  } else if (arch === 'qwen3' || arch === 'qwen3moe' || arch === 'olmoe' || GEMMA_ARCHES.includes(arch)) {
     // llama.cpp's qwen3 graph has no biases: a file with them would run as another model there
     const extra = g.tensors.find((t) => /\.bias$/.test(t.name))
     if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a tensor of llama.cpp's ${arch} architecture (it has no biases)`)
@@ -152,7 +154,9 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     if (hasAttnBias) raw.attention_bias = true
     if (hasMlpBias) raw.mlp_bias = true
   }
-  if (arch === 'granite') {
+  // mixtures of experts (experts.ts): llama with a router in its layers is Mixtral
+  if (arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe' || (arch === 'llama' && ggufHasExperts(g))) ggufMoeConfig(g, arch, raw, label)
+  if (arch === 'granite' || arch === 'granitemoe') {
     // llama.cpp requires all four (GraniteConfig's multipliers; attention.scale is the q·k scale itself)
     raw.embedding_multiplier = num(kv, k('embedding_scale'), label, true)
     raw.residual_multiplier = num(kv, k('residual_scale'), label, true)
@@ -243,7 +247,8 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const tensors: StoredTensorEntry[] = []
   const counts = new Map<string, number>()
   for (const t of g.tensors) {
-    const hf = hfTensorName(t.name, arch)
+    const experts = ggufExpertTensors(t, label)
+    const hf = experts ? experts[0].name : hfTensorName(t.name, arch)
     if (!hf) continue
     if (!(ENGINE_GGML_TYPES as readonly string[]).includes(t.typeName))
       throw new ModelFormatError(
@@ -251,7 +256,8 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
       )
     const count = t.dims.reduce((a, d) => a * d, 1)
     if (t.dims.length > 1) counts.set(t.typeName, (counts.get(t.typeName) ?? 0) + count)
-    tensors.push({ name: hf, file: 0, offset: t.offset, dtype: t.typeName as StoredDType, shape: [...t.dims].reverse() })
+    if (experts) tensors.push(...experts)
+    else tensors.push({ name: hf, file: 0, offset: t.offset, dtype: t.typeName as StoredDType, shape: [...t.dims].reverse() })
   }
   const quantisation = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32'
   return { arch, config, tensors, quantisation }

@@ -16,6 +16,7 @@ import { INTERLEAVED_ARCHES, llama3RopeFactors, llamaCppGemmaQueryScalar } from 
 import { GEMMA_ARCHES, ggufTensorName } from './names'
 import { MaterialiseTensor } from '../../native'
 import { tokenizerGgufMetadata } from '../../tokenizers/toGguf'
+import { ggufMoeArch, ggufMoeKv, ggufMoeTensors } from './experts'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
@@ -142,8 +143,8 @@ export async function exportGguf(
     throw new InputError(`GGUF export dtype must be one of ${Object.keys(FILE_TYPE).join(', ')} (got ${String(dtype)})`)
   const c = engine.config
   // llama.cpp's architecture of each family (Mistral runs as "llama")
-  const arch = c.family === 'gemma3_text' ? 'gemma3'
-    : c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' || c.family === 'gemma2' ? c.family : 'llama'
+  const arch = ggufMoeArch(c) ?? (c.family === 'gemma3_text' ? 'gemma3'
+    : c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' || c.family === 'gemma2' ? c.family : 'llama')
   const gemma = GEMMA_ARCHES.includes(arch)
   if (gemma) refuseGemmaDifferences(c, arch)
   if (arch === 'qwen3' && (c.biasQKV || c.biasO))
@@ -182,7 +183,8 @@ export async function exportGguf(
     if (arch === 'gemma2')
       kv.push([`${arch}.attn_logit_softcapping`, 'f32', c.attnSoftcap], [`${arch}.final_logit_softcapping`, 'f32', c.finalSoftcap])
   }
-  if (arch === 'granite')
+  if (c.experts) kv.push(...ggufMoeKv(c, arch))
+  if (arch === 'granite' || arch === 'granitemoe')
     kv.push(
       [`${arch}.embedding_scale`, 'f32', c.embeddingMultiplier],
       [`${arch}.residual_scale`, 'f32', c.residualMultiplier],
@@ -220,15 +222,17 @@ export async function exportGguf(
     infos.push({ name, dims: [...shape].reverse(), type: GGML_TYPE_ID[type], bytes: tensorBytes(type, count) })
   }
   if (ropeFreqs) add('rope_freqs.weight', [ropeFreqs.length], 'F32')
-  const outTensors: { hf: string; dtype: GgufDType; index: number }[] = []
+  const outTensors: { hf: string; dtype: GgufDType; index: number; within: number }[] = []
   const fellBack = new Map<GgufDType, string[]>()
-  for (const n of names) {
-    const shape = shapes.get(n)!
+  // a mixture of experts' experts are one tensor per layer in GGUF (experts.ts): its parts follow each other
+  for (const f of ggufMoeTensors(names, (n) => shapes.get(n)!, (n) => ggufTensorName(n, arch))) {
+    const shape = f.shape
     const cols = shape[shape.length - 1]
     const t: GgufDType = shape.length === 1 ? 'F32' : dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)
-    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${ggufTensorName(n, arch)} (rows of ${cols})`])
-    outTensors.push({ hf: n, dtype: t, index: infos.length })
-    add(ggufTensorName(n, arch), shape, t)
+    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${f.name} (rows of ${cols})`])
+    const partBytes = tensorBytes(t, shape.slice(-2).reduce((a, b) => a * b, 1))
+    f.parts.forEach((n, i) => outTensors.push({ hf: n, dtype: t, index: infos.length, within: i * (f.parts.length > 1 ? partBytes : 0) }))
+    add(f.name, shape, t)
   }
   const notes = [...fellBack].map(([t, list]) =>
     `${list.length} of the matrices written as ${t}, not ${dtype}: their rows are not whole ${dtype} blocks of ${BLOCK[dtype][0]} weights` +
@@ -245,7 +249,7 @@ export async function exportGguf(
   const tensors: MaterialiseTensor[] = outTensors.map((t) => ({
     name: t.hf,
     dtype: t.dtype,
-    offset: offsets[t.index],
+    offset: offsets[t.index] + t.within,
     // Gemma's norms: llama.cpp's files hold 1 + w
     normAdd: normAddFor(c, t.hf, 'gguf'),
     // q/k weight rows and their bias entries (applied before RoPE) follow llama.cpp's interleaved order
