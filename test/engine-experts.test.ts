@@ -12,9 +12,10 @@ import { Engine, View } from '../src/main/engine/engine'
 import { parseModelConfig } from '../src/main/engine/families'
 import { loadAddon, NativeModel, NativeStep, StepFactors } from '../src/main/engine/native'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
-import { moeEngineTensors } from '../src/main/engine/experts'
+import { expertSlots, moeEngineTensors } from '../src/main/engine/experts'
 import { readJson } from '../src/main/engine/config'
 import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
+import { restrictToExperts } from '../src/main/lab/instruments/experts'
 import { rng, tmp } from './helpers'
 import { MoeTiny, moeTensors, writeMoe } from './moeTiny'
 import { checkEveryEntry, denseGradients, readWeights, stepped } from './reference/check'
@@ -172,6 +173,41 @@ describe('mixtures of experts against the float64 reference', () => {
       const imported = model.importStep(step.export())
       const si = await model.score({ ids, views: [[{ step: imported, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
       expect(maxDiff(si.full, sv.full.subarray(n, 2 * n)), 'export → importStep round trip').toBe(0)
+
+      // the routing: every token's experts and weights as the reference routes them, base and stepped
+      for (const [k, weights] of [[0, w], [1, ws]] as const) {
+        const want: Record<string, { chosen: number[]; weights: number[] }[]> = {}
+        refLogits({ ...rc, moe: { ...rc.moe!, onRoute: (p, tok, chosen, wts) => ((want[p] ??= [])[tok] = { chosen, weights: wts }) } }, weights, ids)
+        const r = await model.routing({ ids, views: [k === 0 ? [] : [{ step, lr }]] })
+        expect(Array.from(r.layers)).toEqual(t.moeLayers.flatMap((m, l) => (m ? [l] : [])))
+        Array.from(r.layers).forEach((l, i) => {
+          want[`model.layers.${l}.`].forEach((x, tok) => {
+            expect(Array.from(r.sel[i].subarray(tok * 2, tok * 2 + 2)), `view ${k} layer ${l} token ${tok}`).toEqual(x.chosen)
+            expect(maxDiff(r.w[i].subarray(tok * 2, tok * 2 + 2), x.weights)).toBeLessThan(1e-5)
+          })
+        })
+      }
+
+      // a step restricted to two experts is the dense model with only their matrices stepped
+      const moeLayer = t.moeLayers.lastIndexOf(true)
+      const chosen = [{ layer: moeLayer, expert: 0 }, { layer: moeLayer, expert: 2 }]
+      const restricted = model.importStep(restrictToExperts(step.export(), expertSlots(cfg), chosen))
+      const isChosen = (name: string): boolean => {
+        const pre = `model.layers.${moeLayer}.`
+        if (t.family === 'granitemoe') return false
+        return chosen.some((c) => name.startsWith(`${pre}${t.family === 'mixtral' ? 'block_sparse_moe' : 'mlp'}.experts.${c.expert}.`))
+      }
+      const onlyChosen: RefWeights = {}
+      for (const [name, v] of Object.entries(w)) {
+        if (t.family === 'granitemoe' && /block_sparse_moe\.(input|output)_linear/.test(name) && name.startsWith(`model.layers.${moeLayer}.`)) {
+          // the fused tensors: only the chosen experts' blocks of rows move
+          const per = v.length / t.experts
+          onlyChosen[name] = v.map((x, i) => (chosen.some((c) => Math.floor(i / per) === c.expert) ? x - lr * grads[name][i] : x))
+        } else onlyChosen[name] = isChosen(name) ? ws[name] : v
+      }
+      const sr = await model.score({ ids, views: [[{ step: restricted, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
+      expect(maxDiff(sr.full, refLogProbs(refLogits(rc, onlyChosen, ids), V)), 'restricted to experts 0 and 2').toBeLessThan(5e-5)
+      expect(maxDiff(sr.full, sv.full.subarray(n, 2 * n)), 'the restriction changes the view').toBeGreaterThan(1e-4)
 
       const prompt = ids.slice(0, 3)
       const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 12, maxSeq: 64, temperature: 0, topP: 1, seed: 0, eos: [] })

@@ -242,6 +242,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                        {InstanceMethod("gradient", &ModelWrap::Gradient), InstanceMethod("generate", &ModelWrap::Generate),
                         InstanceMethod("score", &ModelWrap::Score), InstanceMethod("materialise", &ModelWrap::Materialise),
                         InstanceMethod("importStep", &ModelWrap::ImportStep),
+                        InstanceMethod("routing", &ModelWrap::Routing),
                         InstanceMethod("tensorNames", &ModelWrap::TensorNames),
                         InstanceMethod("weightsMemory", &ModelWrap::WeightsMemory)});
   }
@@ -513,6 +514,43 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                          r.Set("topLogprobs", to_f32(env, out->top_lp));
                          r.Set("kl", to_f32(env, out->kl));
                          r.Set("full", to_f32(env, out->full));
+                         return r;
+                       });
+    t->Queue();
+    return t->Promise();
+  }
+
+  // routing({ids, views}, opts) → Promise<{T, E, K, layers, sel: Int32Array[], w: Float32Array[], probs: Float32Array[]}>
+  // (one entry per view × MoE layer, view-major)
+  Napi::Value Routing(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) type_error(env, "routing expects an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto ids = int_list(env, o.Get("ids"), "ids");
+    check_ids(env, ids, "ids");
+    std::vector<View> views = parse_views(env, o.Get("views"));
+    auto m = model;
+    auto out = std::make_shared<RoutingResult>();
+    Task* t = new Task(env, info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
+                       [m, views, ids, out](const Job& job) {
+                         WeightsInUse use(*m);
+                         *out = routing(*m, views, ids, job);
+                       },
+                       [out](Napi::Env env) -> Napi::Value {
+                         Napi::Object r = Napi::Object::New(env);
+                         r.Set("T", out->T);
+                         r.Set("E", out->E);
+                         r.Set("K", out->K);
+                         r.Set("layers", to_i32(env, out->layers));
+                         Napi::Array sel = Napi::Array::New(env), w = Napi::Array::New(env), probs = Napi::Array::New(env);
+                         for (size_t i = 0; i < out->sel.size(); i++) {
+                           sel.Set((uint32_t)i, to_i32(env, out->sel[i]));
+                           w.Set((uint32_t)i, to_f32(env, out->w[i]));
+                           probs.Set((uint32_t)i, to_f32(env, out->probs[i]));
+                         }
+                         r.Set("sel", sel);
+                         r.Set("w", w);
+                         r.Set("probs", probs);
                          return r;
                        });
     t->Queue();

@@ -19,6 +19,7 @@ struct Batch {
   const Model& m;
   const std::vector<View>& views;
   std::vector<std::vector<std::vector<float>>> norms;  // [view][norm index][D or hd]
+  std::vector<MoeActs>* routes = nullptr;  // [layer] the MoE layers' router choices of the last forward (routing())
   Batch(const Model& model, const std::vector<View>& vs) : m(model), views(vs) {
     norms.resize(vs.size());
     for (size_t i = 0; i < vs.size(); i++)
@@ -85,7 +86,9 @@ struct Batch {
       residual_add(NORM_ATTN_OUT);
       norm_rows(xn.data(), h.data(), ni[NORM_FFN]);
       if (m.is_moe(l)) {  // router and the routed experts only
-        moe_forward(m, l, tmp.data(), xn.data(), R, views, row_view.data(), nullptr);
+        MoeActs* keep = routes ? &(*routes)[l] : nullptr;
+        moe_forward(m, l, tmp.data(), xn.data(), R, views, row_view.data(), keep);
+        if (keep) keep->experts.clear();  // the choices only
         residual_add(NORM_FFN_OUT);
         job.check();
         continue;
@@ -307,6 +310,38 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
                   sizeof(float) * V);
     }
     job.report("score", n + 1, N);
+  }
+  return r;
+}
+
+RoutingResult routing(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, const Job& job) {
+  const int N = (int)views.size(), T = (int)ids.size();
+  if (T < 1) throw std::runtime_error("nothing to route");
+  if (N < 1) throw std::runtime_error("at least one view is required");
+  if (m.cfg.n_experts == 0) throw std::runtime_error("the model has no mixture-of-experts layers");
+  if (T > m.cfg.max_pos) throw std::runtime_error("the text is longer than the model's position table");
+  check_ids(m, ids, "ids");
+  for (const View& v : views) check_view(m, v);
+  RoutingResult r;
+  r.T = T;
+  r.E = m.cfg.n_experts;
+  r.K = m.cfg.top_k;
+  for (int l = 0; l < m.cfg.layers; l++)
+    if (m.is_moe(l)) r.layers.push_back(l);
+  std::vector<float> logits((size_t)T * m.cfg.vocab);
+  for (int n = 0; n < N; n++) {  // one view at a time, as score()
+    KVCache kc = make_cache(m.cfg, T);
+    std::vector<View> one{views[n]};
+    Batch b(m, one);
+    std::vector<MoeActs> acts(m.cfg.layers);
+    b.routes = &acts;
+    b.forward({0}, {&kc}, ids.data(), T, 0, logits.data(), true, job);
+    for (int l : r.layers) {
+      r.sel.push_back(acts[l].sel);
+      r.w.push_back(acts[l].w);
+      r.probs.push_back(acts[l].probs);
+    }
+    job.report("routing", n + 1, N);
   }
   return r;
 }

@@ -296,6 +296,17 @@ struct ScoreResult {
 ScoreResult score(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, int topk,
                   const std::vector<int>& full_at, const Job& job);
 
+// The router's choices on one text under each view (experts.cpp's MoE layers; the seed's "knowledge areas"): per view,
+// per MoE layer in layer order, sel [T, K] the chosen experts (most probable first), w [T, K] their combination
+// weights, probs [T, E] the router's softmax.
+struct RoutingResult {
+  int T = 0, E = 0, K = 0;
+  std::vector<int> layers;                   // the MoE layers, in order
+  std::vector<std::vector<int>> sel;         // [view·layers + i] → [T·K]
+  std::vector<std::vector<float>> w, probs;  // [view·layers + i] → [T·K], [T·E]
+};
+RoutingResult routing(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, const Job& job);
+
 // ---- materialise.cpp ------------------------------------------------------------------------------------
 // One tensor of an export: its HF name, output type (F32, F16, BF16 or Q8_0), absolute byte offset in the file, and
 // permute_heads > 0 to write q/k rows in Meta's interleaved RoPE order (GGUF "llama"); otherwise HF's row order.

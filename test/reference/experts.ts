@@ -16,6 +16,8 @@ export interface RefMoe {
   normTopk: boolean
   /** per layer: a MoE block (else the dense MLP) */
   layers: boolean[]
+  /** called with each token's chosen experts and weights (a test reads the routing from here) */
+  onRoute?: (layerPrefix: string, t: number, chosen: number[], weights: number[]) => void
 }
 
 type W = Record<string, Float64Array>
@@ -67,6 +69,7 @@ export function refMoeBlock(m: RefMoe, w: W, p: string, x: Float64Array, T: numb
         weights = weights.map((v) => v / s)
       }
     }
+    m.onRoute?.(p, t, chosen, weights)
     chosen.forEach((e, k) => {
       let g: Float64Array, u: Float64Array
       let down: (h: Float64Array) => Float64Array

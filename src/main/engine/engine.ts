@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { ModelFormatError, readJson, requireModelDirectory } from './config'
 import { gemmaEmbeddingScale, ModelConfig, normAddFor, parseModelConfig, textModelTensors } from './families'
-import { moeEngineTensors, moeHfTensors } from './experts'
+import { moeEngineTensors, moeHfTensors, Routing, routingByView } from './experts'
 import { DType, readCheckpointFiles, safetensorsHeader, StoredTensorEntry } from './formats/safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './formats/pth/pth'
 import { loadTokenizer } from './tokenizers/load'
@@ -343,6 +343,14 @@ export class Engine {
     // the engine returns what it had generated when cancelled: the caller may keep it (a cancelled sweep's rows)
     if (r.cancelled) throw new CancelledError(gens)
     return gens
+  }
+
+  /** A mixture of experts' router choices on `ids` under each view (experts.ts: per view, per MoE layer). */
+  async routing(ids: number[], views: View[], opts?: CallOptions): Promise<Routing[]> {
+    if (!this.config.experts) throw new InputError(`${basename(this.dir)} is not a mixture of experts (model_type ${this.config.family})`)
+    if (ids.length > this.config.maxPos) throw new InputError('the text is longer than the model can attend to')
+    const r = await call(opts, (o) => this.model.routing({ ids, views: views.map((v) => this.nativeView(v)) }, o))
+    return routingByView(r, views.length)
   }
 
   /** Per-position log-likelihoods of a token sequence under several views (view 0 is the KL reference). */

@@ -13,6 +13,7 @@
 //               granite's multipliers; block_sparse_moe.router.layer [E, D], input_linear [E, 2F, D] (gate rows,
 //               then up rows), output_linear [E, D, F]
 import { ModelFormatError } from './modelFormatError'
+import type { NativeRouting } from './native'
 
 export type MoeFamily = 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
 export const MOE_FAMILIES: MoeFamily[] = ['mixtral', 'qwen3_moe', 'olmoe', 'granitemoe']
@@ -174,4 +175,60 @@ export function moeHfTensors(family: string, names: string[], shapeOf: (engineNa
     return out
   }
   return names.map((n) => ({ name: n, shape: shapeOf(n), parts: [n] }))
+}
+
+/** The router's choices on a text under one view: per MoE layer, per token, its experts and their weights. */
+export interface Routing {
+  /** the MoE layers, in order */
+  layers: number[]
+  experts: number
+  /** per MoE layer (index into layers): [token][k] the chosen experts, most probable first, and their weights */
+  chosen: number[][][]
+  weights: number[][][]
+  /** per MoE layer: [expert] the routing mass — the expert's combination weight summed over the tokens ÷ tokens */
+  mass: number[][]
+}
+
+/** The native answer cut into one Routing per view. */
+export function routingByView(r: NativeRouting, views: number): Routing[] {
+  const L = r.layers.length
+  return Array.from({ length: views }, (_, v) => {
+    const chosen: number[][][] = [], weights: number[][][] = [], mass: number[][] = []
+    for (let i = 0; i < L; i++) {
+      const sel = r.sel[v * L + i], w = r.w[v * L + i]
+      const m = new Array<number>(r.E).fill(0)
+      const c: number[][] = [], ws: number[][] = []
+      for (let t = 0; t < r.T; t++) {
+        c.push(Array.from(sel.subarray(t * r.K, (t + 1) * r.K)))
+        ws.push(Array.from(w.subarray(t * r.K, (t + 1) * r.K)))
+        for (let k = 0; k < r.K; k++) m[sel[t * r.K + k]] += w[t * r.K + k] / r.T
+      }
+      chosen.push(c)
+      weights.push(ws)
+      mass.push(m)
+    }
+    return { layers: Array.from(r.layers), experts: r.E, chosen, weights, mass }
+  })
+}
+
+/** Each MoE layer's router and experts as factor slots of a step (after the head, 7·layers + 1 on, layer by layer). */
+export interface ExpertSlot {
+  slot: number
+  layer: number
+  /** −1: the router */
+  expert: number
+  kind: 'router' | 'gate' | 'up' | 'down'
+}
+
+export function expertSlots(c: { layers: number; experts?: number; layerExperts?: boolean[] }): ExpertSlot[] {
+  const out: ExpertSlot[] = []
+  if (!c.experts || !c.layerExperts) return out
+  let slot = 7 * c.layers + 1
+  for (let l = 0; l < c.layers; l++) {
+    if (!c.layerExperts[l]) continue
+    out.push({ slot: slot++, layer: l, expert: -1, kind: 'router' })
+    for (let e = 0; e < c.experts; e++)
+      for (const kind of ['gate', 'up', 'down'] as const) out.push({ slot: slot++, layer: l, expert: e, kind })
+  }
+  return out
 }
