@@ -16,6 +16,8 @@ import {
   type EmergeRequest,
   type EmergeResult,
   type LayerStudyRequest,
+  type ExpertsRequest,
+  type ExpertsResult,
   type LayerStudyResult,
   type ReportRequest,
   type ReportResult,
@@ -78,6 +80,7 @@ import { nameFree, trashedMessage } from './checkpoints/store'
 import { LoadedModel, Target, Targets } from './targets'
 import { checkRestriction, restrictGradient } from './instruments/groups'
 import { layerStudyPlan, runLayerStudy } from './instruments/layerStudy'
+import { analyseExperts as runExperts, parseExpertList } from './instruments/experts'
 import { runWindow, windowOptions } from './instruments/window'
 import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './instruments/emerge'
 import { experimentReport } from './instruments/report'
@@ -317,6 +320,16 @@ export class Lab {
     const topk = args.topk ?? EMERGE_TOPK
     const tokens = args.tokens ?? EMERGE_TOKENS
     return runEmerge(this.ctx(), t, s, this.phrase(args.phrase, t), lrs, topk, tokens, { ...args, lrs, topk, tokens }, opts)
+  }
+
+  /** A mixture of experts' routing on a text, base and at each α, ‖∇W‖ per expert (instruments/experts.ts). */
+  async experts(args: ExpertsRequest, opts?: CallOptions): Promise<ExpertsResult> {
+    const t = this.target(args.model)
+    const engine = t.model.engine
+    const phrase = this.phrase(args.phrase, t)
+    const lrs = args.lrs ?? t.model.preset.lrs
+    const chosen = args.experts ? parseExpertList(args.experts, engine.config) : undefined
+    return runExperts(engine, { base: t.base, phrase, text: args.text ?? phrase, lrs, chosen }, opts)
   }
 
   /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its group's result). */

@@ -40,6 +40,7 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     layerStudy: (a, o) => lab.layerStudy(a, o),
     window: (a, o) => lab.window(a, o),
     emerge: (a, o) => lab.emerge(a, o),
+    experts: (a, o) => lab.experts(a, o),
     report: (a) => lab.report(a),
     engineInfo: async () => lab.engineInfo(),
   }

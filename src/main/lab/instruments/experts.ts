@@ -4,7 +4,7 @@
 // exact as the group restriction is (groups.ts): every other factor of the step is zeroed and the step re-imported,
 // so base − α·(restricted) changes exactly the chosen experts' matrices, each as the full step changes it — the
 // chosen experts alone, to test whether they recall the passage.
-import { Engine, Gradient, InputError, View } from '../../engine/engine'
+import { CallOptions, Engine, Gradient, InputError, View } from '../../engine/engine'
 import type { StepFactors } from '../../engine/native'
 import { ExpertSlot, expertSlots, Routing } from '../../engine/experts'
 import { lowRankNormSq } from './groups'
@@ -92,16 +92,17 @@ export interface ExpertsAnalysis {
 export async function analyseExperts(
   engine: Engine,
   a: { base: View; phrase: string; text: string; lrs: number[]; chosen?: ExpertRef[] },
+  opts?: CallOptions,
 ): Promise<ExpertsAnalysis> {
   const c = engine.config
   if (!c.experts) throw new InputError(`the model is not a mixture of experts (model_type ${c.family}): it has no experts to show`)
-  const g = await engine.gradient(a.phrase, a.base)
+  const g = await engine.gradient(a.phrase, a.base, opts)
   const f = g.factors()
   const slots = expertSlots(c)
   const ids = engine.withBos(a.text, 'text')
   const lrs = [0, ...a.lrs.filter((x) => x !== 0)]
   const viewsOf = (gr: Gradient): View[] => lrs.map((lr) => (lr === 0 ? a.base : [...a.base, { gradient: gr, lr }]))
-  const routed = await engine.routing(ids, viewsOf(g))
+  const routed = await engine.routing(ids, viewsOf(g), opts)
   const norms = expertGradNorms(f, slots, routed[0].layers, c.experts)
   const out: ExpertsAnalysis = {
     layers: routed[0].layers,
@@ -114,7 +115,7 @@ export async function analyseExperts(
   }
   if (a.chosen) {
     const rg = restrictGradientToExperts(engine, g, a.chosen, f)
-    const rr = await engine.routing(ids, viewsOf(rg))
+    const rr = await engine.routing(ids, viewsOf(rg), opts)
     out.restricted = { experts: a.chosen, views: rr.map((r, i) => ({ lr: lrs[i], ...r })) }
   }
   return out
