@@ -16,6 +16,7 @@ import { expertSlots, moeEngineTensors } from '../src/main/engine/experts'
 import { readJson } from '../src/main/engine/config'
 import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
 import { restrictToExperts } from '../src/main/lab/instruments/experts'
+import { exportPeft } from '../src/main/engine/export/peft'
 import { rng, tmp } from './helpers'
 import { MoeTiny, moeTensors, writeMoe } from './moeTiny'
 import { checkEveryEntry, denseGradients, readWeights, stepped } from './reference/check'
@@ -273,6 +274,7 @@ describe('mixtures of experts through the whole Engine (the organism tokenizer)'
       const n2 = g2dense.gradNorms()
       expect(Object.keys(n1)).toEqual(Object.keys(n2))
       for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]), k).toBeLessThan(1e-4 * n2[k] + 1e-7)
+      await expect(exportPeft(engine, view, tmp())).rejects.toThrow(/a PEFT adapter of a mixture of experts \(\w+\) is not supported/)
       const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: 20 })
       const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: 20 })
       expect(gv.ids).toEqual(gd.ids)
