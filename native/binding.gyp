@@ -20,6 +20,7 @@
         "src/quantise.cpp",
         "src/factors.cpp",
         "src/model.cpp",
+        "src/experts.cpp",
         "src/infer.cpp",
         "src/materialise.cpp",
         "src/binding.cpp"

@@ -8,6 +8,7 @@ import { methodNames, methods, type CallResult, type LabEvent, type MethodName }
 import { createDispatcher } from '../src/main/host/dispatch'
 import { LabHost } from '../src/main/host/host'
 import { ORGANISM, ROOT, tmp } from './helpers'
+import { writeMoe } from './moeTiny'
 
 const WORKER = join(ROOT, 'out', 'main', 'labWorker.js')
 let host: LabHost
@@ -85,6 +86,12 @@ describe("the real lab's answers match the contract", () => {
     await ok('window', { maxGen: 12, perRound: 3, rounds: 1 })
     await ok('emerge', { lrs: [0, 0.03], tokens: 8, topk: 2, maxGen: 4 })
     await ok('report', { id: layers.experimentId })
+    // a mixture of experts' routing (the organism is dense: a tiny Mixtral)
+    const moe = writeMoe({
+      family: 'mixtral', vocab: 4096, dim: 32, ffn: 16, layers: 2, heads: 4, kvHeads: 2, headDim: 8, tied: false, experts: 4, topk: 2, expertFfn: 16, moeLayers: [true, true], seed: 91,
+      configExtra: { model_type: 'mixtral', architectures: ['MixtralForCausalLM'], num_local_experts: 4, num_experts_per_tok: 2, intermediate_size: 16 },
+    })
+    await ok('experts', { model: moe, phrase: 'To be, or not to be', lrs: [0.5], experts: '0:1+3' })
     expect([...answered].sort()).toEqual([...methodNames].sort())
     // the lab pushed its changes through the worker and the host: the sweep's runs and experiment finished, the note
     const sweepRuns = new Set(sweep.runs.map((r) => r.id))

@@ -242,6 +242,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                        {InstanceMethod("gradient", &ModelWrap::Gradient), InstanceMethod("generate", &ModelWrap::Generate),
                         InstanceMethod("score", &ModelWrap::Score), InstanceMethod("materialise", &ModelWrap::Materialise),
                         InstanceMethod("importStep", &ModelWrap::ImportStep),
+                        InstanceMethod("routing", &ModelWrap::Routing),
                         InstanceMethod("tensorNames", &ModelWrap::TensorNames),
                         InstanceMethod("weightsMemory", &ModelWrap::WeightsMemory)});
   }
@@ -309,6 +310,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (c.Get("layerSliding").IsArray()) {
       Napi::Array ls = c.Get("layerSliding").As<Napi::Array>();
       for (uint32_t i = 0; i < ls.Length(); i++) cfg.layer_sliding.push_back(ls.Get(i).ToBoolean() ? 1 : 0);
+    }
+    cfg.qk_norm_full = c.Get("qkNormFull").ToBoolean();
+    cfg.n_experts = cfg_int("experts", "num_experts", 0, false);
+    if (cfg.n_experts != 0) {  // a mixture of experts (experts.cpp)
+      cfg.top_k = cfg_int("expertsPerToken", "num_experts_per_tok", 0, true);
+      cfg.expert_ffn = cfg_int("expertFfn", "moe_intermediate_size", 0, true);
+      cfg.norm_topk = c.Get("normTopkProb").ToBoolean();
+      if (!c.Get("layerExperts").IsArray()) type_error(env, "config.layerExperts must be an array of booleans");
+      Napi::Array le = c.Get("layerExperts").As<Napi::Array>();
+      for (uint32_t i = 0; i < le.Length(); i++) cfg.layer_moe.push_back(le.Get(i).ToBoolean() ? 1 : 0);
     }
     if (!c.Get("ropeInvFreqLocal").IsUndefined() && !c.Get("ropeInvFreqLocal").IsNull())
       cfg.rope_inv_freq_local =
@@ -511,6 +522,43 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return t->Promise();
   }
 
+  // routing({ids, views}, opts) → Promise<{T, E, K, layers, sel: Int32Array[], w: Float32Array[], probs: Float32Array[]}>
+  // (one entry per view × MoE layer, view-major)
+  Napi::Value Routing(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) type_error(env, "routing expects an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto ids = int_list(env, o.Get("ids"), "ids");
+    check_ids(env, ids, "ids");
+    std::vector<View> views = parse_views(env, o.Get("views"));
+    auto m = model;
+    auto out = std::make_shared<RoutingResult>();
+    Task* t = new Task(env, info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
+                       [m, views, ids, out](const Job& job) {
+                         WeightsInUse use(*m);
+                         *out = routing(*m, views, ids, job);
+                       },
+                       [out](Napi::Env env) -> Napi::Value {
+                         Napi::Object r = Napi::Object::New(env);
+                         r.Set("T", out->T);
+                         r.Set("E", out->E);
+                         r.Set("K", out->K);
+                         r.Set("layers", to_i32(env, out->layers));
+                         Napi::Array sel = Napi::Array::New(env), w = Napi::Array::New(env), probs = Napi::Array::New(env);
+                         for (size_t i = 0; i < out->sel.size(); i++) {
+                           sel.Set((uint32_t)i, to_i32(env, out->sel[i]));
+                           w.Set((uint32_t)i, to_f32(env, out->w[i]));
+                           probs.Set((uint32_t)i, to_f32(env, out->probs[i]));
+                         }
+                         r.Set("sel", sel);
+                         r.Set("w", w);
+                         r.Set("probs", probs);
+                         return r;
+                       });
+    t->Queue();
+    return t->Promise();
+  }
+
   // materialise({view, path, prefix: Uint8Array, tensors: [{name, dtype, offset, permuteHeads}]}, opts) → Promise<void>
   Napi::Value Materialise(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -563,7 +611,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       if (!la.Get(i).IsObject()) type_error(env, "the step's factors must be objects {T, X, G}");
       Napi::Object f = la.Get(i).As<Napi::Object>();
       LinearFactor& lf = s->lin[i];
-      lf.T = int_field(env, f, "T", 0, 1, c.max_pos, true);
+      // 0 rows: an expert no token of the phrase was routed to, or a MoE layer's absent dense MLP
+      const bool may_be_empty = i > model->head_slot() || model->linear(i).rows == 0;
+      lf.T = int_field(env, f, "T", 0, may_be_empty ? 0 : 1, c.max_pos, true);
       lf.in = model->linear(i).cols;
       lf.out = model->linear(i).rows;
       lf.X = float_list(env, f.Get("X"), (size_t)lf.T * lf.in, "factor X");

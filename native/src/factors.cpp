@@ -9,6 +9,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "experts.h"
 #include "model.h"
 #include "threads.h"
 
@@ -124,6 +125,7 @@ static void linear_corrections(const Model& m, int slot, float* y, const float* 
   std::vector<float> P;
   for (size_t k = 0; k < sc.steps.size(); k++) {
     const LinearFactor& f = sc.steps[k]->lin[slot];
+    if (f.T == 0) continue;  // an expert no token of the phrase was routed to
     P.assign((size_t)R * f.T, 0.f);
     matmul_wt(P.data(), x, R, mat_f32(f.X.data(), f.T, f.in));  // P [R, T] = x Xᵀ
     for (int r = 0; r < R; r++) {
@@ -155,6 +157,7 @@ void linear_backward_input(const Model& m, int slot, float* dx, const float* dy,
   for (const Term& t : view) {
     if (t.coef == 0.f) continue;
     const LinearFactor& f = t.step->lin[slot];
+    if (f.T == 0) continue;
     Q.assign((size_t)R * f.T, 0.f);
     matmul_wt(Q.data(), dy, R, mat_f32(f.G.data(), f.T, f.out));                // Q [R, T] = dy Gᵀ
     matmul_w_acc(dx, Q.data(), R, mat_f32(f.X.data(), f.T, f.in), -t.coef);  // dx −= coef·Q X
@@ -218,6 +221,7 @@ std::vector<TensorRef> model_tensors(const Model& m) {
     for (int j = 0; j < LIN_PER_LAYER; j++) {
       const int slot = l * LIN_PER_LAYER + j;
       const Mat& W = m.linear(slot);
+      if (W.rows == 0) continue;  // a MoE layer's absent dense MLP
       out.push_back({TensorRef::LINEAR, slot, W.rows, W.cols, p + linear_name(j) + ".weight"});
       if (m.bias(slot)) out.push_back({TensorRef::BIAS, slot, 1, W.rows, p + linear_name(j) + ".bias"});
     }
@@ -225,6 +229,12 @@ std::vector<TensorRef> model_tensors(const Model& m) {
       const int idx = m.norm_at[l][k];
       if (idx >= 0) out.push_back({TensorRef::NORM, idx, 1, (int)m.norms[idx].size(), p + norm_name(c, (NormKind)k) + ".weight"});
     }
+    if (m.is_moe(l))  // the router, then each expert's gate, up, down
+      for (int j = 0; j < 1 + c.n_experts * MOE_PER_EXPERT; j++) {
+        const int slot = m.moe_base[l] + j;
+        const Mat& W = m.linear(slot);
+        out.push_back({TensorRef::LINEAR, slot, W.rows, W.cols, p + moe_tensor_name(j) + ".weight"});
+      }
   }
   out.push_back({TensorRef::NORM, m.final_norm(), 1, c.dim, "model.norm.weight"});
   if (!c.tied) out.push_back({TensorRef::LINEAR, m.head_slot(), m.head.rows, m.head.cols, "lm_head.weight"});
@@ -342,7 +352,8 @@ void check_step(const Model& m, const Step& s) {
     const LinearFactor& f = s.lin[i];
     const Mat& W = m.linear(i);
     const std::string what = "factor " + std::to_string(i);
-    if (f.T < 1 || f.T > c.max_pos) throw std::runtime_error(what + ": T " + std::to_string(f.T) + " is out of range");
+    // 0: an expert no token of the phrase was routed to, or a MoE layer's absent dense MLP
+    if (f.T < (W.rows == 0 || i > m.head_slot() ? 0 : 1) || f.T > c.max_pos) throw std::runtime_error(what + ": T " + std::to_string(f.T) + " is out of range");
     if (f.in != W.cols || f.out != W.rows) throw std::runtime_error(what + ": shape does not match the model");
     if (f.X.size() != (size_t)f.T * f.in || f.G.size() != (size_t)f.T * f.out)
       throw std::runtime_error(what + ": X or G has the wrong number of values");

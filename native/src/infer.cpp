@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "experts.h"
 #include "model.h"
 
 namespace {
@@ -18,6 +19,7 @@ struct Batch {
   const Model& m;
   const std::vector<View>& views;
   std::vector<std::vector<std::vector<float>>> norms;  // [view][norm index][D or hd]
+  std::vector<MoeActs>* routes = nullptr;  // [layer] the MoE layers' router choices of the last forward (routing())
   Batch(const Model& model, const std::vector<View>& vs) : m(model), views(vs) {
     norms.resize(vs.size());
     for (size_t i = 0; i < vs.size(); i++)
@@ -67,8 +69,9 @@ struct Batch {
         float* qs = q.data() + (size_t)s * M * QD;
         float* ks = k.data() + (size_t)s * M * KD;
         if (c.qk_norm) {  // each head of q and of k, in place (RMSNorm reads a row whole before writing it)
-          rmsnorm_forward(qs, nullptr, qs, norms[seq_view[s]][ni[NORM_Q]].data(), M * H, hd, c.eps);
-          rmsnorm_forward(ks, nullptr, ks, norms[seq_view[s]][ni[NORM_K]].data(), M * KVH, hd, c.eps);
+          const bool full = c.qk_norm_full;  // OLMoE: over the whole projection
+          rmsnorm_forward(qs, nullptr, qs, norms[seq_view[s]][ni[NORM_Q]].data(), full ? M : M * H, full ? QD : hd, c.eps);
+          rmsnorm_forward(ks, nullptr, ks, norms[seq_view[s]][ni[NORM_K]].data(), full ? M : M * KVH, full ? KD : hd, c.eps);
         }
         rope_apply(qs, M, H, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
         rope_apply(ks, M, KVH, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
@@ -82,6 +85,14 @@ struct Batch {
       linear_forward(m, base + LIN_O, tmp.data(), att.data(), R, views, row_view.data());
       residual_add(NORM_ATTN_OUT);
       norm_rows(xn.data(), h.data(), ni[NORM_FFN]);
+      if (m.is_moe(l)) {  // router and the routed experts only
+        MoeActs* keep = routes ? &(*routes)[l] : nullptr;
+        moe_forward(m, l, tmp.data(), xn.data(), R, views, row_view.data(), keep);
+        if (keep) keep->experts.clear();  // the choices only
+        residual_add(NORM_FFN_OUT);
+        job.check();
+        continue;
+      }
       {
         const int slots[2] = {base + LIN_GATE, base + LIN_UP};
         float* const ys[2] = {g.data(), u.data()};
@@ -299,6 +310,38 @@ ScoreResult score(const Model& m, const std::vector<View>& views, const std::vec
                   sizeof(float) * V);
     }
     job.report("score", n + 1, N);
+  }
+  return r;
+}
+
+RoutingResult routing(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, const Job& job) {
+  const int N = (int)views.size(), T = (int)ids.size();
+  if (T < 1) throw std::runtime_error("nothing to route");
+  if (N < 1) throw std::runtime_error("at least one view is required");
+  if (m.cfg.n_experts == 0) throw std::runtime_error("the model has no mixture-of-experts layers");
+  if (T > m.cfg.max_pos) throw std::runtime_error("the text is longer than the model's position table");
+  check_ids(m, ids, "ids");
+  for (const View& v : views) check_view(m, v);
+  RoutingResult r;
+  r.T = T;
+  r.E = m.cfg.n_experts;
+  r.K = m.cfg.top_k;
+  for (int l = 0; l < m.cfg.layers; l++)
+    if (m.is_moe(l)) r.layers.push_back(l);
+  std::vector<float> logits((size_t)T * m.cfg.vocab);
+  for (int n = 0; n < N; n++) {  // one view at a time, as score()
+    KVCache kc = make_cache(m.cfg, T);
+    std::vector<View> one{views[n]};
+    Batch b(m, one);
+    std::vector<MoeActs> acts(m.cfg.layers);
+    b.routes = &acts;
+    b.forward({0}, {&kc}, ids.data(), T, 0, logits.data(), true, job);
+    for (int l : r.layers) {
+      r.sel.push_back(acts[l].sel);
+      r.w.push_back(acts[l].w);
+      r.probs.push_back(acts[l].probs);
+    }
+    job.report("routing", n + 1, N);
   }
   return r;
 }

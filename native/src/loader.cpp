@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "experts.h"
 #include "model.h"
 #include "quants.h"
 
@@ -212,6 +213,15 @@ void check_config(const Config& c) {
   finite("attn_logit_softcapping", c.attn_softcap, false);
   finite("final_logit_softcapping", c.final_softcap, false);
   if (!std::isfinite(c.norm_offset)) throw std::runtime_error("the norm offset must be a finite number");
+  if (c.n_experts != 0) {  // a mixture of experts: router and experts (experts.cpp)
+    field("num_experts", c.n_experts, 1 << 14);
+    field("num_experts_per_tok", c.top_k, c.n_experts);
+    field("moe_intermediate_size", c.expert_ffn, 1 << 22);
+    if ((int)c.layer_moe.size() != c.layers)
+      throw std::runtime_error("the per-layer expert flags have " + std::to_string(c.layer_moe.size()) +
+                               " entries for num_hidden_layers " + std::to_string(c.layers));
+  }
+  if (c.qk_norm_full && !c.qk_norm) throw std::runtime_error("full-width q/k norms need qk_norm");
   if (!c.layer_sliding.empty() && (int)c.layer_sliding.size() != c.layers)
     throw std::runtime_error("config.json: layer_types has " + std::to_string(c.layer_sliding.size()) +
                              " entries for num_hidden_layers " + std::to_string(c.layers));
@@ -279,12 +289,25 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
   m->embed = get("model.embed_tokens.weight", c.vocab, D);
   m->head = c.tied ? m->embed : get("lm_head.weight", c.vocab, D);
   m->layers.resize(c.layers);
+  m->moe_base.assign(c.layers, -1);
   for (int l = 0; l < c.layers; l++) {
     std::string p = "model.layers." + std::to_string(l) + ".";
     Layer& L = m->layers[l];
     const int rows[LIN_PER_LAYER] = {QD, KD, KD, D, c.ffn, c.ffn, D};
     const int cols[LIN_PER_LAYER] = {D, D, D, QD, D, D, c.ffn};
-    for (int j = 0; j < LIN_PER_LAYER; j++) L.lin[j] = get(p + linear_name(j) + ".weight", rows[j], cols[j]);
+    const bool moe = c.n_experts > 0 && c.layer_moe[l];
+    for (int j = 0; j < LIN_PER_LAYER; j++)
+      if (!moe || j < LIN_GATE) L.lin[j] = get(p + linear_name(j) + ".weight", rows[j], cols[j]);
+    if (moe) {  // the router [E, D], each expert's gate/up [Fe, D] and down [D, Fe] (experts.cpp)
+      const int Fe = c.expert_ffn;
+      const int ex_rows[MOE_PER_EXPERT] = {Fe, Fe, D}, ex_cols[MOE_PER_EXPERT] = {D, D, Fe};
+      m->moe_base[l] = m->head_slot() + 1 + (int)m->moe_lin.size();
+      for (int j = 0; j < 1 + c.n_experts * MOE_PER_EXPERT; j++) {
+        const int kind = (j - 1) % MOE_PER_EXPERT;
+        m->moe_lin.push_back(get(p + moe_tensor_name(j) + ".weight", j == 0 ? c.n_experts : ex_rows[kind],
+                                 j == 0 ? D : ex_cols[kind]));
+      }
+    }
     const bool has_bias[LIN_PER_LAYER] = {c.bias_qkv, c.bias_qkv, c.bias_qkv, c.bias_o,
                                           c.bias_mlp, c.bias_mlp, c.bias_mlp};
     for (int j = 0; j < LIN_PER_LAYER; j++)
@@ -297,7 +320,7 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
       m->norms.push_back(vec("model.norm.weight", D));
       continue;
     }
-    const int n = k == NORM_Q || k == NORM_K ? c.head_dim : D;
+    const int n = k == NORM_Q || k == NORM_K ? (c.qk_norm_full ? (k == NORM_Q ? QD : KD) : c.head_dim) : D;
     m->norms.push_back(vec("model.layers." + std::to_string(l) + "." + norm_name(c, k) + ".weight", n));
   }
   const int rot = c.rotary_dims(), half = rot / 2;
@@ -386,6 +409,7 @@ WeightsInUse::WeightsInUse(Model& model) : m(model) {
     move(m.head);
     for (Layer& L : m.layers)
       for (Mat& w : L.lin) move(w);
+    for (Mat& w : m.moe_lin) move(w);
     m.mappings = copies;  // unmaps the files
     m.copy->state = WeightsCopy::IN_USE;
   }

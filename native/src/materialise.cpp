@@ -28,7 +28,7 @@ Target resolve(const Model& m, const std::string& name) {
 // (and their bias entries, Target::BIAS `row` = entry) permuted on the way out (HF row i + h·hd of a head reads the interleaved row 2i, row i + hd/2 reads 2i + 1), as
 // HF's convert_llama_weights_to_hf does. Writers of other layouts (GGUF) start from this HF order.
 int source_row(const Model& m, const Target& tg, int row) {
-  if (!m.cfg.rope_interleaved || (tg.kind != Target::LINEAR && tg.kind != Target::BIAS) || tg.index == m.head_slot()) return row;
+  if (!m.cfg.rope_interleaved || (tg.kind != Target::LINEAR && tg.kind != Target::BIAS) || tg.index >= m.head_slot()) return row;
   int kind = tg.index % LIN_PER_LAYER;
   if (kind != LIN_Q && kind != LIN_K) return row;
   const int hd = m.cfg.head_dim, half = hd / 2;

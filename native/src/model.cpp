@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "experts.h"
 #include "model.h"
 
 namespace {
@@ -24,6 +25,7 @@ struct LayerActs {
   std::vector<float> xn2;     // [T, D]   MLP input after RMSNorm
   std::vector<float> g, u, mm;  // [T, F]  gate, up, silu(gate)·up
   std::vector<float> w_attn, w_ffn;  // [D] effective norm weights of the view
+  MoeActs moe;                        // a MoE layer's router and experts (experts.cpp) instead of g, u, mm
 };
 
 void add_into(std::vector<float>& a, const std::vector<float>& b) {
@@ -79,8 +81,13 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       a.k_pre = a.k;
       a.rstd_q.resize((size_t)T * H);
       a.rstd_k.resize((size_t)T * KVH);
-      rmsnorm_forward(a.q.data(), a.rstd_q.data(), a.q_pre.data(), a.w_q.data(), T * H, hd, c.eps);
-      rmsnorm_forward(a.k.data(), a.rstd_k.data(), a.k_pre.data(), a.w_k.data(), T * KVH, hd, c.eps);
+      if (c.qk_norm_full) {  // OLMoE: over the whole projection
+        rmsnorm_forward(a.q.data(), a.rstd_q.data(), a.q_pre.data(), a.w_q.data(), T, QD, c.eps);
+        rmsnorm_forward(a.k.data(), a.rstd_k.data(), a.k_pre.data(), a.w_k.data(), T, KD, c.eps);
+      } else {
+        rmsnorm_forward(a.q.data(), a.rstd_q.data(), a.q_pre.data(), a.w_q.data(), T * H, hd, c.eps);
+        rmsnorm_forward(a.k.data(), a.rstd_k.data(), a.k_pre.data(), a.w_k.data(), T * KVH, hd, c.eps);
+      }
     }
     rope_apply(a.q.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
     rope_apply(a.k.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
@@ -101,6 +108,10 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     a.rstd2.resize(T);
     a.xn2.resize((size_t)T * D);
     rmsnorm_forward(a.xn2.data(), a.rstd2.data(), h.data(), a.w_ffn.data(), T, D, c.eps);
+    std::vector<float> dn((size_t)T * D);
+    if (m.is_moe(l)) {
+      moe_forward(m, l, dn.data(), a.xn2.data(), T, views, nullptr, &a.moe);
+    } else {
     a.g.resize((size_t)T * F);
     a.u.resize((size_t)T * F);
     a.mm.resize((size_t)T * F);
@@ -113,8 +124,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       geglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     else
       swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
-    std::vector<float> dn((size_t)T * D);
     linear_forward(m, base + LIN_DOWN, dn.data(), a.mm.data(), T, views, nullptr);
+    }
     if (c.post_norms) {  // Gemma: the MLP output normalised before the residual add
       a.w_fo = view_norm_scale(m, at, ni[NORM_FFN_OUT]);
       a.dn_pre = dn;
@@ -159,7 +170,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   // ---- backward ----
   auto factor = [&](int slot, const std::vector<float>& X, const std::vector<float>& G, int in, int out) {
     LinearFactor& f = s.lin[slot];
-    f.T = T;
+    f.T = in > 0 ? T : 0;
     f.in = in;
     f.out = out;
     f.X = X;
@@ -197,6 +208,12 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
                        a.rstd_fo.data(), T, D);
       ddn.swap(d_pre);
     }
+    std::vector<float> dxn2((size_t)T * D, 0.f);
+    if (m.is_moe(l)) {
+      moe_backward(m, l, dxn2.data(), ddn.data(), a.xn2.data(), a.moe, at, s);
+      for (int j : {LIN_GATE, LIN_UP, LIN_DOWN}) factor(base + j, {}, {}, 0, 0);  // the absent dense MLP
+      a.moe = MoeActs{};
+    } else {
     factor(base + LIN_DOWN, a.mm, ddn, F, D);
     std::vector<float> dmm((size_t)T * F, 0.f), dg((size_t)T * F), du((size_t)T * F);
     linear_backward_input(m, base + LIN_DOWN, dmm.data(), ddn.data(), T, at);
@@ -206,9 +223,9 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       swiglu_backward(dg.data(), du.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
     factor(base + LIN_GATE, a.xn2, dg, D, F);
     factor(base + LIN_UP, a.xn2, du, D, F);
-    std::vector<float> dxn2((size_t)T * D, 0.f);
     linear_backward_input(m, base + LIN_GATE, dxn2.data(), dg.data(), T, at);
     linear_backward_input(m, base + LIN_UP, dxn2.data(), du.data(), T, at);
+    }
     std::vector<float> dh_mid = dh;
     rmsnorm_backward(dh_mid.data(), s.norm_grad[ni[NORM_FFN]].data(), dxn2.data(), a.h_mid.data(), a.w_ffn.data(),
                      a.rstd2.data(), T, D);
@@ -231,10 +248,11 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     rope_apply(dk.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);
     if (c.qk_norm) {  // through the per-head norms: ∂L/∂q before them, ∂L/∂w_q, ∂L/∂w_k
       std::vector<float> dq_pre((size_t)T * QD, 0.f), dk_pre((size_t)T * KD, 0.f);
+      const bool full = c.qk_norm_full;  // OLMoE: one row of QD / KD per token
       rmsnorm_backward(dq_pre.data(), s.norm_grad[ni[NORM_Q]].data(), dq.data(), a.q_pre.data(), a.w_q.data(),
-                       a.rstd_q.data(), T * H, hd);
+                       a.rstd_q.data(), full ? T : T * H, full ? QD : hd);
       rmsnorm_backward(dk_pre.data(), s.norm_grad[ni[NORM_K]].data(), dk.data(), a.k_pre.data(), a.w_k.data(),
-                       a.rstd_k.data(), T * KVH, hd);
+                       a.rstd_k.data(), full ? T : T * KVH, full ? KD : hd);
       dq.swap(dq_pre);
       dk.swap(dk_pre);
     }

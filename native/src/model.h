@@ -71,6 +71,12 @@ struct Config {
   std::vector<uint8_t> layer_sliding;
   // Gemma 3: RoPE inverse frequencies [hd/2] of the sliding layers (rope_local_base_freq); empty = the global ones
   std::vector<float> rope_inv_freq_local;
+  // OLMoE: q_norm [H·hd] and k_norm [KVH·hd] over the whole projection instead of each head (with qk_norm)
+  bool qk_norm_full = false;
+  // ---- mixture of experts (experts.cpp): a router and n_experts SwiGLU experts of expert_ffn instead of the MLP ----
+  int n_experts = 0, top_k = 0, expert_ffn = 0;
+  bool norm_topk = false;  // the top-k probabilities renormalised to sum 1 (norm_topk_prob; Mixtral, GraniteMoE)
+  std::vector<uint8_t> layer_moe;  // per layer: 1 = experts (Qwen3-MoE's decoder_sparse_step / mlp_only_layers)
 };
 
 // the attention of layer l: its window, q·k scale and score cap
@@ -97,6 +103,9 @@ enum NormKind {
 
 // Linear layers of one transformer block, in this order everywhere (factor slots, names, gradients).
 enum LinearKind { LIN_Q = 0, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LIN_PER_LAYER };
+// The linears of a MoE layer's expert, after its router: slot moe_base[l] is the router [E, D], expert e's gate/up
+// [Fe, D] and down [D, Fe] are at moe_base[l] + 1 + MOE_PER_EXPERT·e + j. Its dense gate/up/down slots are empty.
+enum MoeLinearKind { MOE_GATE = 0, MOE_UP, MOE_DOWN, MOE_PER_EXPERT };
 
 struct Layer {
   Mat lin[LIN_PER_LAYER];  // q [H·hd, D], k/v [KVH·hd, D], o [D, H·hd], gate/up [F, D], down [D, F]
@@ -143,14 +152,19 @@ struct Model {
   std::shared_ptr<WeightsCopy> copy;
   std::mutex ops_mu;
   int ops_running = 0;
-  int n_linear() const { return cfg.layers * LIN_PER_LAYER + 1; }  // + head
+  // MoE layers' routers and experts: slots after the head (head_slot() + 1 + i is moe_lin[i])
+  std::vector<int> moe_base;  // [layer] the router's slot, −1 for a dense layer
+  std::vector<Mat> moe_lin;
+  bool is_moe(int l) const { return !moe_base.empty() && moe_base[l] >= 0; }
+  int n_linear() const { return cfg.layers * LIN_PER_LAYER + 1 + (int)moe_lin.size(); }  // + head + experts
   int head_slot() const { return cfg.layers * LIN_PER_LAYER; }
   const Mat& linear(int slot) const {
+    if (slot > head_slot()) return moe_lin[slot - head_slot() - 1];
     return slot == head_slot() ? head : layers[slot / LIN_PER_LAYER].lin[slot % LIN_PER_LAYER];
   }
-  // base bias of a linear slot, nullptr when the layer has none (the head never has one)
+  // base bias of a linear slot, nullptr when the layer has none (the head and the experts never have one)
   const std::vector<float>* bias(int slot) const {
-    if (slot == head_slot()) return nullptr;
+    if (slot >= head_slot()) return nullptr;
     const std::vector<float>& b = layers[slot / LIN_PER_LAYER].bias[slot % LIN_PER_LAYER];
     return b.empty() ? nullptr : &b;
   }
@@ -285,6 +299,17 @@ struct ScoreResult {
 // Scores one token sequence under several views (view 0 is the reference for KL).
 ScoreResult score(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, int topk,
                   const std::vector<int>& full_at, const Job& job);
+
+// The router's choices on one text under each view (experts.cpp's MoE layers; the seed's "knowledge areas"): per view,
+// per MoE layer in layer order, sel [T, K] the chosen experts (most probable first), w [T, K] their combination
+// weights, probs [T, E] the router's softmax.
+struct RoutingResult {
+  int T = 0, E = 0, K = 0;
+  std::vector<int> layers;                   // the MoE layers, in order
+  std::vector<std::vector<int>> sel;         // [view·layers + i] → [T·K]
+  std::vector<std::vector<float>> w, probs;  // [view·layers + i] → [T·K], [T·E]
+};
+RoutingResult routing(const Model& m, const std::vector<View>& views, const std::vector<int>& ids, const Job& job);
 
 // ---- materialise.cpp ------------------------------------------------------------------------------------
 // One tensor of an export: its HF name, output type (F32, F16, BF16 or Q8_0), absolute byte offset in the file, and

@@ -8,6 +8,8 @@
 // GeGLU with gelu's tanh approximation, attention and final soft-capping, per-layer sliding windows and local RoPE.
 // Slow and simple on purpose: it is the yardstick, not the product.
 
+import { RefMoe, refMoeBlock } from './experts'
+
 export interface RefConfig {
   vocab: number
   dim: number
@@ -51,6 +53,10 @@ export interface RefConfig {
   /** Phi-3/4's partial rotary: only the first rotaryDims values of each head turn (pairs (i, i + rotaryDims/2));
    *  invFreq then has rotaryDims/2 entries. Default headDim. */
   rotaryDims?: number
+  /** OLMoE: q_norm / k_norm over the whole projection [H·hd], [KVH·hd] instead of each head */
+  qkNormFull?: boolean
+  /** a mixture of experts' MoE blocks (experts.ts) */
+  moe?: RefMoe
 }
 
 /** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
@@ -194,7 +200,10 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
       k = linear(xn, T, D, get(p + 'self_attn.k_proj.weight'), KVH * hd, w[p + 'self_attn.k_proj.bias'])
       v = linear(xn, T, D, get(p + 'self_attn.v_proj.weight'), KVH * hd, w[p + 'self_attn.v_proj.bias'])
     }
-    if (c.qkNorm) {
+    if (c.qkNormFull) {
+      q.set(rmsnorm(q, T, H * hd, get(p + 'self_attn.q_norm.weight'), c.eps, off))
+      k.set(rmsnorm(k, T, KVH * hd, get(p + 'self_attn.k_norm.weight'), c.eps, off))
+    } else if (c.qkNorm) {
       // q.view(T, H, hd) normalised over its last axis: each head of each token is one row of hd values
       q.set(rmsnorm(q, T * H, hd, get(p + 'self_attn.q_norm.weight'), c.eps, off))
       k.set(rmsnorm(k, T * KVH, hd, get(p + 'self_attn.k_norm.weight'), c.eps, off))
@@ -228,6 +237,11 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     for (let i = 0; i < x.length; i++) x[i] += o[i] * rm
     const ffnNorm = c.postNorms ? 'pre_feedforward_layernorm.weight' : 'post_attention_layernorm.weight'
     const xn2 = rmsnorm(x, T, D, get(p + ffnNorm), c.eps, off)
+    if (c.moe?.layers[l]) {
+      const moe = refMoeBlock(c.moe, w, p, xn2, T, D)
+      for (let i = 0; i < x.length; i++) x[i] += moe[i] * rm
+      continue
+    }
     let gate: Float64Array, up: Float64Array
     const gateUp = w[p + 'mlp.gate_up_proj.weight']
     if (gateUp) {

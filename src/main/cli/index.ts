@@ -21,6 +21,7 @@ import { generateCommand, generateOptions, stepCommand, stepOptions } from './co
 import { tokenizeCommand, tokenizeOptions } from './commands/tokenize'
 import { infoCommand, infoOptions } from './commands/info'
 import { textsCommand, textsOptions } from './commands/texts'
+import { expertsCommand, expertsOptions } from './commands/experts'
 import {
   diffCommand,
   diffOptions,
@@ -90,6 +91,12 @@ export const commands: Record<string, Command> = {
     usage: 'soliloquy emerge [--model DIR|FILE.gguf|CKPT] [--phrase "…"] [--lrs 0,0.01,0.03] [--topk 5] [--tokens 96] [--data DIR] [--json]',
     options: emergeOptions,
     run: emergeCommand,
+  },
+  experts: {
+    summary: "a mixture of experts' routing mass per layer × expert on a text, before the step and at each α; ‖∇W‖ per expert",
+    usage: 'soliloquy experts [--model DIR|FILE.gguf|CKPT] [--phrase "…"] [--text "…"] [--lrs 0.01,0.03] [--experts L:E,…] [--data DIR] [--json]',
+    options: expertsOptions,
+    run: expertsCommand,
   },
   report: {
     summary: 'an experiment (sweep, compare, lesson, layers, window, emerge) as one self-contained HTML file',

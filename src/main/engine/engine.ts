@@ -6,6 +6,7 @@ import { basename, join, resolve } from 'node:path'
 import { ModelFormatError, readJson, requireModelDirectory } from './config'
 import { gemmaEmbeddingScale, ModelConfig, parseModelConfig, textModelTensors } from './families'
 import { splitFusedTensors } from './phi3'
+import { moeEngineTensors, Routing, routingByView } from './experts'
 import { readCheckpointFiles, StoredTensorEntry } from './formats/safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './formats/pth/pth'
 import { loadTokenizer } from './tokenizers/load'
@@ -206,7 +207,9 @@ export class Engine {
     const read = metaCkpt ?? readCheckpointFiles(root)
     // a multimodal checkpoint opens as its text model (families.ts)
     // a multimodal checkpoint opens as its text model; Phi-3's fused projections as their parts (phi3.ts)
-    const ckpt = rawConfig ? { ...read, tensors: splitFusedTensors(parsed, textModelTensors(rawConfig, read.tensors), 'model.safetensors') } : read
+    const ckpt0 = rawConfig ? { ...read, tensors: splitFusedTensors(parsed, textModelTensors(rawConfig, read.tensors), 'model.safetensors') } : read
+    // a mixture of experts' tensors under the engine's names (experts.ts)
+    const ckpt = { ...ckpt0, tensors: moeEngineTensors(parsed.family, ckpt0.tensors) }
     // Gemma scales its embeddings by √hidden_size rounded to the embedding weight's dtype
     const embed = ckpt.tensors.find((t) => t.name === 'model.embed_tokens.weight')
     const config: ModelConfig = parsed.postNorms && embed ? { ...parsed, embeddingMultiplier: gemmaEmbeddingScale(parsed, embed.dtype) } : parsed
@@ -338,6 +341,14 @@ export class Engine {
     // the engine returns what it had generated when cancelled: the caller may keep it (a cancelled sweep's rows)
     if (r.cancelled) throw new CancelledError(gens)
     return gens
+  }
+
+  /** A mixture of experts' router choices on `ids` under each view (experts.ts: per view, per MoE layer). */
+  async routing(ids: number[], views: View[], opts?: CallOptions): Promise<Routing[]> {
+    if (!this.config.experts) throw new InputError(`${basename(this.dir)} is not a mixture of experts (model_type ${this.config.family})`)
+    if (ids.length > this.config.maxPos) throw new InputError('the text is longer than the model can attend to')
+    const r = await call(opts, (o) => this.model.routing({ ids, views: views.map((v) => this.nativeView(v)) }, o))
+    return routingByView(r, views.length)
   }
 
   /** Per-position log-likelihoods of a token sequence under several views (view 0 is the KL reference). */

@@ -14,8 +14,9 @@
 // Families the engine does not implement are refused by name, with what they would need.
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from './config'
 import { parsePhi3 } from './phi3'
+import { MoeFamily, MoeOptions, parseMoe } from './experts'
 
-export type Family = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'granite' | 'gemma2' | 'gemma3_text' | 'phi3'
+export type Family = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'granite' | 'gemma2' | 'gemma3_text' | 'phi3' | MoeFamily
 
 /** The options of the block a family sets (the native engine's Config; names as the engine's spec reads them). */
 export interface FamilyOptions {
@@ -45,6 +46,14 @@ export interface FamilyOptions {
   ropeInvFreqLocal?: Float32Array
   /** RoPE turns the first ropeDims values of each head (Phi's partial_rotary_factor); undefined / 0 = all of head_dim */
   ropeDims?: number
+  /** OLMoE: q_norm / k_norm over the whole projection instead of each head */
+  qkNormFull?: boolean
+  /** mixtures of experts (experts.ts): a router and experts instead of the MLP; undefined = dense */
+  experts?: MoeOptions['experts']
+  expertsPerToken?: MoeOptions['expertsPerToken']
+  expertFfn?: MoeOptions['expertFfn']
+  normTopkProb?: MoeOptions['normTopkProb']
+  layerExperts?: MoeOptions['layerExperts']
 }
 
 export type ModelConfig = LlamaConfig & FamilyOptions
@@ -64,11 +73,8 @@ export const LLAMA_OPTIONS: Omit<FamilyOptions, 'family'> = {
 
 /** model_type → what it would take, for the families that are refused by name */
 const NOT_IMPLEMENTED: Record<string, string> = {
-  qwen3_moe: 'Qwen3-MoE (mixture-of-experts MLP layers)',
   qwen2_moe: 'Qwen2-MoE (mixture-of-experts MLP layers with a shared expert)',
-  mixtral: 'Mixtral (mixture-of-experts MLP layers)',
-  olmoe: 'OLMoE (mixture-of-experts MLP layers, full-width q/k norms)',
-  granitemoe: 'GraniteMoE (mixture-of-experts MLP layers)',
+  granitemoeshared: 'GraniteMoE with shared experts (a shared MLP beside the routed experts)',
   gpt_oss: 'GPT-OSS (attention sinks, mixture-of-experts MLP layers)',
   gemma: 'Gemma (RMSNorm as 1 + w, GeGLU, scaled embeddings)',
   gemma4: 'Gemma 4 (per-layer embeddings)',
@@ -77,7 +83,7 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   qwen3_5_moe: 'Qwen3.5-MoE (Gated DeltaNet linear-attention layers, mixture-of-experts MLP layers)',
 }
 
-const SUPPORTED: string[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3_text', 'gemma3', 'phi3']
+const SUPPORTED: string[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3_text', 'gemma3', 'phi3', 'mixtral', 'qwen3_moe', 'olmoe', 'granitemoe']
 
 function finite(raw: Record<string, unknown>, key: string, def: number, file: string, positive: boolean): number {
   const v = raw[key]
@@ -101,6 +107,7 @@ export function parseModelConfig(raw: Record<string, unknown>, file = 'config.js
   if (mt === 'gemma2' || mt === 'gemma3_text') return parseGemma(raw, file)
   if (mt === 'gemma3') return parseGemma3Multimodal(raw, file)
   if (mt === 'phi3') return parsePhi3(raw, file) // phi3.ts: fused projections, partial rotary, longrope
+  if (mt === 'mixtral' || mt === 'qwen3_moe' || mt === 'olmoe' || mt === 'granitemoe') return parseMixtureOfExperts(raw, mt, file)
   if (typeof mt === 'string' && NOT_IMPLEMENTED[mt])
     throw new ModelFormatError(`${file}: model_type "${mt}" is not supported yet: ${NOT_IMPLEMENTED[mt]} (supported: ${SUPPORTED.join(', ')})`)
   throw new ModelFormatError(`${file}: model_type "${String(mt)}" is not supported (supported: ${SUPPORTED.join(', ')})`)
@@ -119,6 +126,36 @@ function parseQwen3(raw: Record<string, unknown>, file: string): ModelConfig {
   if (llama.max_position_embeddings === undefined) llama.max_position_embeddings = 32768
   const c = parseLlamaConfig(llama, file)
   return { ...c, raw, family: 'qwen3', ...LLAMA_OPTIONS, qkNorm: true }
+}
+
+/** A mixture of experts: its attention as the dense family it extends (Mistral, Qwen3, OLMo, Granite), its MoE block. */
+function parseMixtureOfExperts(raw: Record<string, unknown>, mt: MoeFamily, file: string): ModelConfig {
+  const dense: Record<string, unknown> = { ...raw }
+  for (const key of ['num_experts', 'num_local_experts', 'num_experts_per_tok', 'moe_intermediate_size', 'norm_topk_prob', 'decoder_sparse_step', 'mlp_only_layers', 'router_aux_loss_coef', 'output_router_logits', 'router_jitter_noise'])
+    delete dense[key]
+  let c: ModelConfig
+  if (mt === 'mixtral') {
+    // MixtralConfig: 8 key/value heads, rope_theta 1e6, no sliding window unless given
+    if (dense.rope_theta === undefined && dense.rope_parameters === undefined) dense.rope_theta = 1e6
+    if (dense.sliding_window === undefined) dense.sliding_window = null
+    c = { ...parseLlamaConfig({ ...dense, model_type: 'mistral' }, file), raw, family: mt, ...LLAMA_OPTIONS }
+  } else if (mt === 'qwen3_moe') {
+    // Qwen3MoeConfig: 4 key/value heads; head_dim hidden_size / heads when absent (the attention's getattr)
+    if (dense.num_key_value_heads === undefined) dense.num_key_value_heads = 4
+    if (dense.head_dim === undefined && typeof dense.hidden_size === 'number' && typeof dense.num_attention_heads === 'number')
+      dense.head_dim = Math.floor(dense.hidden_size / dense.num_attention_heads)
+    c = { ...parseQwen3({ ...dense, model_type: 'qwen3', mlp_bias: undefined }, file), raw, family: mt }
+  } else if (mt === 'olmoe') {
+    const v = raw.clip_qkv
+    if (v !== undefined && v !== null) throw new ModelFormatError(`${file}: clip_qkv ${JSON.stringify(v)} is not supported (OLMoE's clamping of q, k, v)`)
+    refuseTrue(raw, 'attention_bias', file, 'OLMoE biases')
+    delete dense.clip_qkv
+    if (dense.max_position_embeddings === undefined) dense.max_position_embeddings = 4096
+    c = { ...parseLlamaConfig({ ...dense, model_type: 'llama' }, file), raw, family: mt, ...LLAMA_OPTIONS, qkNorm: true, qkNormFull: true }
+  } else {
+    c = { ...parseGranite({ ...dense, model_type: 'granite' }, file), raw, family: mt }
+  }
+  return { ...c, ...parseMoe(raw, mt, c.layers, file) }
 }
 
 /** GraniteConfig's multipliers (each defaults to 1, attention_multiplier included: it is the q·k scale itself). */

@@ -26,6 +26,16 @@ export interface StepFactors {
   biasGrads?: Float32Array[]
 }
 
+export interface NativeRouting {
+  T: number
+  E: number
+  K: number
+  layers: Int32Array
+  sel: Int32Array[]
+  w: Float32Array[]
+  probs: Float32Array[]
+}
+
 export interface NativeTerm {
   step: NativeStep
   lr: number
@@ -61,6 +71,9 @@ export interface NativeModel {
     args: { view: NativeTerm[]; path: string; prefix: Uint8Array; tensors: MaterialiseTensor[] },
     opts?: NativeCallOptions,
   ): Promise<void>
+  /** A mixture of experts' router choices on `ids` under each view: one entry per view × MoE layer (view-major) of
+   *  sel [T·K] (most probable first), w [T·K] combination weights, probs [T·E] the router's softmax */
+  routing(args: { ids: number[]; views: NativeTerm[][] }, opts?: NativeCallOptions): Promise<NativeRouting>
   importStep(f: StepFactors): NativeStep
   tensorNames(): string[]
   weightsMemory(): WeightsMemory

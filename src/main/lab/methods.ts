@@ -43,6 +43,7 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     modelTexts: (a) => lab.modelTexts(a),
     updateModelTexts: (a) => lab.updateModelTexts(a),
     tokenCount: (a) => lab.tokenCount(a),
+    experts: (a, o) => lab.experts(a, o),
     report: (a) => lab.report(a),
     engineInfo: async () => lab.engineInfo(),
   }

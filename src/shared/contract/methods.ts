@@ -4,8 +4,8 @@ import type { ExperimentKind } from './enums'
 import { id, text } from './fields'
 import { MAX_PATH_CHARS } from './limits'
 import { checkpointSchema, experimentDetailSchema, experimentExportSchema, experimentPageSchema, experimentSummarySchema, experimentTableSchema, historyFilter, historyPageSchema, modelInfoSchema, modelTextsSchema, runDiffSchema, scatterPointSchema, tokenCountSchema } from './records'
-import { checkpointsRequest, compareRequest, deleteCheckpointRequest, emergeRequest, experimentFilter, experimentTableRequest, exportCheckpointRequest, generateRequest, layerStudyRequest, lessonRequest, modelSel, purgeCheckpointsRequest, renameCheckpointRequest, reportRequest, restoreCheckpointRequest, runDiffRequest, saveCheckpointRequest, stepRequest, sweepRequest, tokenCountRequest, updateExperimentRequest, updateModelTextsRequest, windowRequest } from './requests'
-import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, emergeResultSchema, engineInfoSchema, exportResultSchema, layerStudyResultSchema, lessonResultSchema, reportResultSchema, runDetailSchema, runResultSchema, sweepResultSchema, windowResultSchema } from './results'
+import { checkpointsRequest, compareRequest, deleteCheckpointRequest, emergeRequest, expertsRequest, experimentFilter, experimentTableRequest, exportCheckpointRequest, generateRequest, layerStudyRequest, lessonRequest, modelSel, purgeCheckpointsRequest, renameCheckpointRequest, reportRequest, restoreCheckpointRequest, runDiffRequest, saveCheckpointRequest, stepRequest, sweepRequest, tokenCountRequest, updateExperimentRequest, updateModelTextsRequest, windowRequest } from './requests'
+import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, emergeResultSchema, engineInfoSchema, expertsResultSchema, exportResultSchema, layerStudyResultSchema, lessonResultSchema, reportResultSchema, runDetailSchema, runResultSchema, sweepResultSchema, windowResultSchema } from './results'
 import { describeZodError, fieldErrors } from './words'
 import { attachJobRequest, jobInfoSchema, jobOutcomeSchema } from './jobs'
 
@@ -48,6 +48,8 @@ export const methods = {
   layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true, experiment: 'layers' },
   window: { req: windowRequest, res: windowResultSchema, long: true, experiment: 'window' },
   emerge: { req: emergeRequest, res: emergeResultSchema, long: true, experiment: 'emerge' },
+  /** a mixture of experts' routing per layer × expert on a text, base and stepped (not recorded) */
+  experts: { req: expertsRequest, res: expertsResultSchema, long: true },
   report: { req: reportRequest, res: reportResultSchema },
   engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
   /** the lab's jobs: running, and finished in the last JOB_RETENTION (answered by the lab host, contract/jobs.ts) */

@@ -248,6 +248,21 @@ export const emergeRequest = z
   })
   .strict()
 
+/** A mixture of experts' routing on a text, before the step and after it at each α (not recorded in the history). */
+export const expertsRequest = z
+  .object({
+    model: modelRef.optional(),
+    phrase: phrase.optional(),
+    /** the text routed (default: the phrase) */
+    text: text(MAX_TEXT_CHARS).refine((p) => p.trim().length > 0, 'the text is empty').optional(),
+    /** default: the model's preset */
+    lrs: lrList.optional(),
+    /** a step restricted to these experts too: "L:E,L:E" (e.g. "3:17,3:40" or "3:17+40") */
+    experts: z.string().max(10_000).optional(),
+  })
+  .strict()
+export type ExpertsRequest = z.infer<typeof expertsRequest>
+
 /** a report of one experiment (by its id; an instrument's, a sweep's, a compare's or a lesson's) */
 export const reportRequest = z.object({ id }).strict()
 

@@ -216,3 +216,31 @@ export const deleteCheckpointResultSchema = deleteResultSchema.extend({
   trashed: z.boolean(),
 })
 export type DeleteCheckpointResult = z.infer<typeof deleteCheckpointResultSchema>
+
+/** A mixture of experts' routing on one text under one view (src/main/engine/experts.ts Routing). */
+const expertRoutingSchema = z.object({
+  lr: z.number(),
+  /** the MoE layers */
+  layers: z.array(z.number()),
+  experts: z.number(),
+  /** per MoE layer, per token: the chosen experts (most probable first) and their combination weights */
+  chosen: z.array(z.array(z.array(z.number()))),
+  weights: z.array(z.array(z.array(z.number()))),
+  /** per MoE layer × expert: its combination weight summed over the tokens ÷ the tokens */
+  mass: z.array(z.array(z.number())),
+})
+
+/** The knowledge areas of a mixture of experts (src/main/lab/experts.ts ExpertsAnalysis). */
+export const expertsResultSchema = z.object({
+  layers: z.array(z.number()),
+  experts: z.number(),
+  expertsPerToken: z.number(),
+  tokens: z.array(z.string()),
+  /** α = 0 (the base) first, then each α */
+  views: z.array(expertRoutingSchema),
+  /** ‖∇W‖_F per MoE layer × expert (gate, up, down together) at α = 1; × α for a step of size α */
+  gradNorm: z.array(z.array(z.number())),
+  routerGradNorm: z.array(z.number()),
+  restricted: z.object({ experts: z.array(z.object({ layer: z.number(), expert: z.number() })), views: z.array(expertRoutingSchema) }).optional(),
+})
+export type ExpertsResult = z.infer<typeof expertsResultSchema>

@@ -17,6 +17,7 @@ import { GEMMA_ARCHES, ggufTensorName } from '../formats/gguf/names'
 import { MaterialiseTensor } from '../native'
 import { tokenizerGgufMetadata } from '../tokenizers/toGguf'
 import { exportUnits } from '../phi3'
+import { ggufMoeArch, ggufMoeKv, ggufMoeTensors } from '../formats/gguf/experts'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
@@ -143,8 +144,8 @@ export async function exportGguf(
     throw new InputError(`GGUF export dtype must be one of ${Object.keys(FILE_TYPE).join(', ')} (got ${String(dtype)})`)
   const c = engine.config
   // llama.cpp's architecture of each family (Mistral runs as "llama")
-  const arch = c.family === 'gemma3_text' ? 'gemma3'
-    : c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' || c.family === 'gemma2' || c.family === 'phi3' ? c.family : 'llama'
+  const arch = ggufMoeArch(c) ?? (c.family === 'gemma3_text' ? 'gemma3'
+    : c.family === 'qwen2' || c.family === 'qwen3' || c.family === 'granite' || c.family === 'gemma2' || c.family === 'phi3' ? c.family : 'llama')
   const gemma = GEMMA_ARCHES.includes(arch)
   if (gemma) refuseGemmaDifferences(c, arch)
   if (arch === 'qwen3' && (c.biasQKV || c.biasO))
@@ -185,7 +186,8 @@ export async function exportGguf(
     if (arch === 'gemma2')
       kv.push([`${arch}.attn_logit_softcapping`, 'f32', c.attnSoftcap], [`${arch}.final_logit_softcapping`, 'f32', c.finalSoftcap])
   }
-  if (arch === 'granite')
+  if (c.experts) kv.push(...ggufMoeKv(c, arch))
+  if (arch === 'granite' || arch === 'granitemoe')
     kv.push(
       [`${arch}.embedding_scale`, 'f32', c.embeddingMultiplier],
       [`${arch}.residual_scale`, 'f32', c.residualMultiplier],
@@ -244,18 +246,23 @@ export async function exportGguf(
   for (const [name, values] of extra) add(name, [values.length], 'F32')
   const outTensors: { hf: string; dtype: GgufDType; index: number; part: number }[] = []
   const fellBack = new Map<GgufDType, string[]>()
-  // phi3's q/k/v and gate/up are written one after the other as attn_qkv / ffn_up (phi3.ts exportUnits)
-  for (const u of exportUnits(c, names, (n) => shapes.get(n)!)) {
+  // tensors written as one in GGUF, their parts one after the other: phi3's q/k/v and gate/up as attn_qkv / ffn_up
+  // (phi3.ts exportUnits), a mixture of experts' experts as one tensor per layer (formats/gguf/experts.ts)
+  const units =
+    c.family === 'phi3'
+      ? exportUnits(c, names, (n) => shapes.get(n)!).map((u) => ({ ...u, name: ggufTensorName(u.name, arch) }))
+      : ggufMoeTensors(names, (n) => shapes.get(n)!, (n) => ggufTensorName(n, arch))
+  for (const u of units) {
     const shape = u.shape
     const cols = shape[shape.length - 1]
     const t: GgufDType = shape.length === 1 ? 'F32' : dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)
-    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${ggufTensorName(u.name, arch)} (rows of ${cols})`])
+    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${u.name} (rows of ${cols})`])
     let part = 0
     for (const p of u.parts) {
       outTensors.push({ hf: p, dtype: t, index: infos.length, part })
       part += tensorBytes(t, shapes.get(p)!.reduce((a, b) => a * b, 1))
     }
-    add(ggufTensorName(u.name, arch), shape, t)
+    add(u.name, shape, t)
   }
   const notes = [...fellBack].map(([t, list]) =>
     `${list.length} of the matrices written as ${t}, not ${dtype}: their rows are not whole ${dtype} blocks of ${BLOCK[dtype][0]} weights` +

@@ -7,6 +7,7 @@ import { basename, join } from 'node:path'
 import { CallOptions, Engine, InputError, View } from '../engine'
 import { normAddFor } from '../families'
 import { exportUnits } from '../phi3'
+import { moeHfTensors } from '../experts'
 import { DType, safetensorsHeader } from '../formats/safetensors'
 import { fsProblem } from '../fserrors'
 import { readModelBytes } from '../modelFiles'
@@ -56,8 +57,13 @@ export async function exportHF(
   let total = 0
   for (let i = 0; i < shards.length; i++) {
     const file = shards.length === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`
+    // the family's own names and fused tensors: Phi-3's qkv / gate_up (phi3.ts), a mixture of experts' experts (experts.ts)
+    const fileTensors =
+      engine.config.family === 'phi3'
+        ? shards[i].map((u) => unitOf.get(u)!)
+        : moeHfTensors(engine.config.family, shards[i], (n) => byName.get(n)!.shape)
     const { header, dataBytes } = safetensorsHeader(
-      shards[i].map((n) => ({ name: n, dtype, shape: unitOf.get(n)!.shape })),
+      fileTensors.map((t) => ({ name: t.name, dtype, shape: t.shape })),
       { format: 'pt' },
     )
     const hb = Buffer.from(header, 'utf8')
@@ -65,14 +71,14 @@ export async function exportHF(
     prefix.writeBigUInt64LE(BigInt(hb.length), 0)
     hb.copy(prefix, 8)
     let off = prefix.length
-    const tensors = shards[i].flatMap((u) => unitOf.get(u)!.parts).map((n) => {
+    const tensors = fileTensors.flatMap((f) => f.parts).map((n) => {
       // (q/k rows come out in HF's order whatever the layout the model was loaded in)
       const t = { name: n, dtype, offset: off, normAdd: normAddFor(engine.config, n, 'hf') }
       off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
       return t
     })
     await engine.writeTensors(view, join(outDir, file), prefix, tensors, opts)
-    for (const n of shards[i]) weightMap[n] = file
+    for (const t of fileTensors) weightMap[t.name] = file
     files.push(file)
     total += dataBytes
   }

@@ -115,6 +115,9 @@ function f32ToF16(bits: number): number {
  */
 export async function exportPeft(engine: Engine, view: View, outDir: string, o: PeftOptions = {}, opts?: CallOptions): Promise<PeftExport> {
   if (view.length === 0) throw new InputError('the adapter of the base model is empty: take a step first')
+  // PEFT's LoRA targets nn.Linear modules; a mixture of experts' experts are one fused parameter in transformers ≥ 5
+  if (engine.config.experts)
+    throw new InputError(`a PEFT adapter of a mixture of experts (${engine.config.family}) is not supported: its experts have no LoRA form here; export as a Hugging Face directory or GGUF`)
   const dtype = o.dtype ?? 'F32'
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`unsupported adapter dtype ${String(dtype)}`)
   const c = engine.config

@@ -5,6 +5,7 @@
 // tensors, each exactly as the full step changes it.
 import { Engine, Gradient, InputError } from '../../engine/engine'
 import type { StepFactors } from '../../engine/native'
+import { ExpertSlot, expertSlots } from '../../engine/experts'
 import { gridModules, type ParamGroup, type Restriction, type UpdateGrid } from '../../../shared/api'
 
 /** Linear modules of a block in factor-slot order (slot = layer·7 + index; the head is the last slot). */
@@ -57,17 +58,21 @@ export function keepOf(r: Restriction | null | undefined, layers: number): Keep 
   }
 }
 
-/** The step's factors with every part the restriction drops set to zero (shapes unchanged). */
-export function restrictFactors(f: StepFactors, keep: Keep): StepFactors {
+/** The step's factors with every part the restriction drops set to zero (shapes unchanged). A mixture of experts'
+ *  routers and experts (slots after the head, `moe`) belong to their layer's MLP: gate, up, down as their kind, the
+ *  router with gate. */
+export function restrictFactors(f: StepFactors, keep: Keep, moe: ExpertSlot[] = []): StepFactors {
   const layers = keep.norms.length
   const headSlot = layers * PER_LAYER
   // after the 2·layers + 1 Llama norms come a family's per-layer norms (Qwen3's q_norm, k_norm), layer by layer
   const familyNorms = f.normGrads.length - (2 * layers + 1)
-  if (f.linears.length !== headSlot + 1 || familyNorms < 0 || familyNorms % layers !== 0)
+  if (f.linears.length !== headSlot + 1 + moe.length || familyNorms < 0 || familyNorms % layers !== 0)
     throw new Error(`restrictFactors: a step with ${f.linears.length} linear slots and ${f.normGrads.length} norms does not fit ${layers} layers`)
   const perLayer = familyNorms / layers
+  const moeKind = (s: ExpertSlot): number => LINEAR_KINDS.indexOf(s.kind === 'router' ? 'gate' : s.kind)
   const keptSlot = (slot: number): boolean =>
-    slot === headSlot ? keep.head : keep.linear[Math.floor(slot / PER_LAYER)][slot % PER_LAYER]
+    slot > headSlot ? keep.linear[moe[slot - headSlot - 1].layer][moeKind(moe[slot - headSlot - 1])]
+      : slot === headSlot ? keep.head : keep.linear[Math.floor(slot / PER_LAYER)][slot % PER_LAYER]
   return {
     ids: f.ids,
     loss: f.loss,
@@ -90,7 +95,7 @@ export function restrictFactors(f: StepFactors, keep: Keep): StepFactors {
 export function restrictGradient(engine: Engine, g: Gradient, r: Restriction | null | undefined, factors?: StepFactors): Gradient {
   if (!r || (!r.groups && !r.layers)) return g
   checkRestriction(r, engine.config.layers)
-  const f = restrictFactors(factors ?? g.factors(), keepOf(r, engine.config.layers))
+  const f = restrictFactors(factors ?? g.factors(), keepOf(r, engine.config.layers), expertSlots(engine.config))
   return engine.importGradient(f, g.phrase, g.at)
 }
 

@@ -13,8 +13,9 @@ import { StoredDType, StoredTensorEntry } from '../safetensors'
 import { tokenizerFromGguf } from '../../tokenizers/gguf'
 import type { Tokenizer } from '../../tokenizers/types'
 import { GEMMA_ARCHES, hfTensorName } from './names'
+import { ggufExpertTensors, ggufHasExperts, ggufMoeConfig, MOE_ARCH_MODEL } from './experts'
 
-const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3', 'phi3']
+const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3', 'phi3', 'qwen3moe', 'olmoe', 'granitemoe']
 
 /** general.architecture → transformers' model_type and class */
 const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
@@ -25,6 +26,7 @@ const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
   gemma2: { modelType: 'gemma2', cls: 'Gemma2ForCausalLM' },
   gemma3: { modelType: 'gemma3_text', cls: 'Gemma3ForCausalLM' },
   phi3: { modelType: 'phi3', cls: 'Phi3ForCausalLM' },
+  ...MOE_ARCH_MODEL,
 }
 
 /**
@@ -38,7 +40,7 @@ export function llamaCppGemmaQueryScalar(arch: string, layers: number, dim: numb
 }
 
 /** Architectures whose q/k rows llama.cpp's converter stores in Meta's interleaved RoPE order (LLAMA_ROPE_TYPE_NORM) */
-export const INTERLEAVED_ARCHES = ['llama', 'granite']
+export const INTERLEAVED_ARCHES = ['llama', 'granite', 'granitemoe']
 
 export { GEMMA_ARCHES, ggufTensorName, hfTensorName } from './names'
 
@@ -146,7 +148,7 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
   if (arch === 'qwen2') {
     const extra = g.tensors.find((t) => /^blk\.\d+\.(attn_output|ffn_\w+)\.bias$/.test(t.name))
     if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a Qwen2 tensor (Qwen2 has q/k/v biases only)`)
-  } else if (arch === 'qwen3' || GEMMA_ARCHES.includes(arch)) {
+  } else if (arch === 'qwen3' || arch === 'qwen3moe' || arch === 'olmoe' || GEMMA_ARCHES.includes(arch)) {
     // llama.cpp's qwen3 graph has no biases: a file with them would run as another model there
     const extra = g.tensors.find((t) => /\.bias$/.test(t.name))
     if (extra) throw new ModelFormatError(`${label}: ${extra.name} is not a tensor of llama.cpp's ${arch} architecture (it has no biases)`)
@@ -154,7 +156,9 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     if (hasAttnBias) raw.attention_bias = true
     if (hasMlpBias) raw.mlp_bias = true
   }
-  if (arch === 'granite') {
+  // mixtures of experts (experts.ts): llama with a router in its layers is Mixtral
+  if (arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe' || (arch === 'llama' && ggufHasExperts(g))) ggufMoeConfig(g, arch, raw, label)
+  if (arch === 'granite' || arch === 'granitemoe') {
     // llama.cpp requires all four (GraniteConfig's multipliers; attention.scale is the q·k scale itself)
     raw.embedding_multiplier = num(kv, k('embedding_scale'), label, true)
     raw.residual_multiplier = num(kv, k('residual_scale'), label, true)
@@ -293,7 +297,8 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
   const tensors: StoredTensorEntry[] = []
   const counts = new Map<string, number>()
   for (const t of g.tensors) {
-    const hf = hfTensorName(t.name, arch)
+    const experts = ggufExpertTensors(t, label)
+    const hf = experts ? experts[0].name : hfTensorName(t.name, arch)
     if (!hf) continue
     if (!(ENGINE_GGML_TYPES as readonly string[]).includes(t.typeName))
       throw new ModelFormatError(
@@ -301,7 +306,8 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
       )
     const count = t.dims.reduce((a, d) => a * d, 1)
     if (t.dims.length > 1) counts.set(t.typeName, (counts.get(t.typeName) ?? 0) + count)
-    tensors.push({ name: hf, file: 0, offset: t.offset, dtype: t.typeName as StoredDType, shape: [...t.dims].reverse() })
+    if (experts) tensors.push(...experts)
+    else tensors.push({ name: hf, file: 0, offset: t.offset, dtype: t.typeName as StoredDType, shape: [...t.dims].reverse() })
   }
   const quantisation = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32'
   // phi3's attn_qkv / ffn_up hold q/k/v and gate/up rows: bound as their parts (phi3.ts)

@@ -1,0 +1,182 @@
+// The mixture-of-experts feed-forward block (Mixtral, Qwen3-MoE, OLMoE, GraniteMoE): a router and E SwiGLU experts
+// in place of the dense MLP of a layer. Forward and backward side by side. Shapes: R rows (tokens), D hidden,
+// E experts, K experts per token (top_k), Fe the experts' intermediate size.
+//
+//   p      = softmax(x·Wrᵀ)                    [R, E]   router probabilities (float32, as transformers computes them)
+//   S(r)   = the K largest p[r, ·]             (torch.topk: ties to the lower index)
+//   w[r,k] = p[r, S_k] (÷ Σ_k p[r, S_k] with norm_topk; GraniteMoE's softmax over the top-k logits is the same)
+//   out[r] = Σ_k w[r,k]·down_e(silu(gate_e(x[r]))·up_e(x[r]))   e = S_k(r)
+//
+// Each expert runs on the rows routed to it only: generation and the step read the routed experts' weights, not all
+// E. The step's factors of an expert are over those rows (LinearFactor::T = their count, 0 for an unused expert); the
+// router's factor is over all R rows, with ∂L/∂logits through the combination weights w (autograd's gradient: the
+// choice S itself is piecewise constant).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "experts.h"
+
+const char* moe_linear_name(int j) {
+  static const char* names[MOE_PER_EXPERT] = {"gate_proj", "up_proj", "down_proj"};
+  return names[j];
+}
+
+std::string moe_tensor_name(int slot_in_layer) {
+  if (slot_in_layer == 0) return "mlp.gate";
+  const int e = (slot_in_layer - 1) / MOE_PER_EXPERT, j = (slot_in_layer - 1) % MOE_PER_EXPERT;
+  return "mlp.experts." + std::to_string(e) + "." + moe_linear_name(j);
+}
+
+void moe_route(const Config& c, const float* logits, int R, int* sel, float* w, float* probs) {
+  const int E = c.n_experts, K = c.top_k;
+  std::vector<int> idx(E);
+  for (int r = 0; r < R; r++) {
+    const float* lg = logits + (size_t)r * E;
+    float* p = probs + (size_t)r * E;
+    float mx = -INFINITY;
+    for (int e = 0; e < E; e++) mx = std::max(mx, lg[e]);
+    float z = 0;
+    for (int e = 0; e < E; e++) z += p[e] = std::exp(lg[e] - mx);
+    for (int e = 0; e < E; e++) p[e] /= z;
+    for (int e = 0; e < E; e++) idx[e] = e;
+    std::partial_sort(idx.begin(), idx.begin() + K, idx.end(), [&](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+    float sum = 0;
+    for (int k = 0; k < K; k++) sum += p[idx[k]];
+    for (int k = 0; k < K; k++) {
+      sel[(size_t)r * K + k] = idx[k];
+      w[(size_t)r * K + k] = c.norm_topk ? p[idx[k]] / sum : p[idx[k]];
+    }
+  }
+}
+
+void moe_forward(const Model& m, int l, float* out, const float* x, int R, const std::vector<View>& views,
+                 const int* row_view, MoeActs* keep) {
+  const Config& c = m.cfg;
+  const int D = c.dim, E = c.n_experts, K = c.top_k, Fe = c.expert_ffn;
+  const int base = m.moe_base[l];
+  MoeActs local;
+  MoeActs& a = keep ? *keep : local;
+  a.R = R;
+  a.logits.assign((size_t)R * E, 0.f);
+  a.probs.assign((size_t)R * E, 0.f);
+  a.sel.assign((size_t)R * K, 0);
+  a.w.assign((size_t)R * K, 0.f);
+  linear_forward(m, base, a.logits.data(), x, R, views, row_view);
+  moe_route(c, a.logits.data(), R, a.sel.data(), a.w.data(), a.probs.data());
+  std::memset(out, 0, sizeof(float) * (size_t)R * D);
+  a.experts.assign(E, MoeExpertActs{});
+  for (int r = 0; r < R; r++)
+    for (int k = 0; k < K; k++) {
+      MoeExpertActs& ex = a.experts[a.sel[(size_t)r * K + k]];
+      ex.rows.push_back(r);
+      ex.ks.push_back(k);
+    }
+  for (int e = 0; e < E; e++) {
+    MoeExpertActs& ex = a.experts[e];
+    const int n = (int)ex.rows.size();
+    if (n == 0) continue;  // an expert no token chose: its weights are not read
+    ex.x.resize((size_t)n * D);
+    std::vector<int> rv(n);
+    for (int i = 0; i < n; i++) {
+      std::memcpy(ex.x.data() + (size_t)i * D, x + (size_t)ex.rows[i] * D, sizeof(float) * D);
+      rv[i] = row_view ? row_view[ex.rows[i]] : 0;
+    }
+    ex.g.resize((size_t)n * Fe);
+    ex.u.resize((size_t)n * Fe);
+    ex.mm.resize((size_t)n * Fe);
+    ex.y.resize((size_t)n * D);
+    const int slot = base + 1 + e * MOE_PER_EXPERT;
+    const int slots[2] = {slot + MOE_GATE, slot + MOE_UP};
+    float* const ys[2] = {ex.g.data(), ex.u.data()};
+    linear_forward_shared(m, slots, ys, 2, ex.x.data(), n, views, rv.data());
+    swiglu_forward(ex.mm.data(), ex.g.data(), ex.u.data(), n * Fe);
+    linear_forward(m, slot + MOE_DOWN, ex.y.data(), ex.mm.data(), n, views, rv.data());
+    for (int i = 0; i < n; i++) {
+      const float wk = a.w[(size_t)ex.rows[i] * K + ex.ks[i]];
+      float* o = out + (size_t)ex.rows[i] * D;
+      const float* y = ex.y.data() + (size_t)i * D;
+      for (int d = 0; d < D; d++) o[d] += wk * y[d];
+    }
+    if (!keep) ex = MoeExpertActs{};  // inference: keep nothing
+  }
+}
+
+void moe_backward(const Model& m, int l, float* dx, const float* dout, const float* x, const MoeActs& a,
+                  const View& view, Step& s) {
+  const Config& c = m.cfg;
+  const int D = c.dim, E = c.n_experts, K = c.top_k, Fe = c.expert_ffn, R = a.R;
+  const int base = m.moe_base[l];
+  auto set_factor = [&](int slot, int T, int in, int out, std::vector<float> X, std::vector<float> G) {
+    LinearFactor& f = s.lin[slot];
+    f.T = T;
+    f.in = in;
+    f.out = out;
+    f.X = std::move(X);
+    f.G = std::move(G);
+  };
+  std::vector<float> dw((size_t)R * K, 0.f);  // ∂L/∂w[r, k]
+  for (int e = 0; e < E; e++) {
+    const MoeExpertActs& ex = a.experts[e];
+    const int n = (int)ex.rows.size();
+    const int slot = base + 1 + e * MOE_PER_EXPERT;
+    if (n == 0) {  // no token chose it: a zero gradient, held as a factor over no rows
+      set_factor(slot + MOE_GATE, 0, D, Fe, {}, {});
+      set_factor(slot + MOE_UP, 0, D, Fe, {}, {});
+      set_factor(slot + MOE_DOWN, 0, Fe, D, {}, {});
+      continue;
+    }
+    // out[r] += w·y: ∂L/∂y = w·dout[r], ∂L/∂w = dout[r]·y
+    std::vector<float> dy((size_t)n * D);
+    for (int i = 0; i < n; i++) {
+      const int r = ex.rows[i];
+      const float wk = a.w[(size_t)r * K + ex.ks[i]];
+      const float* d = dout + (size_t)r * D;
+      const float* y = ex.y.data() + (size_t)i * D;
+      double acc = 0;
+      for (int j = 0; j < D; j++) {
+        dy[(size_t)i * D + j] = wk * d[j];
+        acc += (double)d[j] * y[j];
+      }
+      dw[(size_t)r * K + ex.ks[i]] = (float)acc;
+    }
+    std::vector<float> dmm((size_t)n * Fe, 0.f), dg((size_t)n * Fe), du((size_t)n * Fe), dxe((size_t)n * D, 0.f);
+    linear_backward_input(m, slot + MOE_DOWN, dmm.data(), dy.data(), n, view);
+    swiglu_backward(dg.data(), du.data(), dmm.data(), ex.g.data(), ex.u.data(), n * Fe);
+    linear_backward_input(m, slot + MOE_GATE, dxe.data(), dg.data(), n, view);
+    linear_backward_input(m, slot + MOE_UP, dxe.data(), du.data(), n, view);
+    for (int i = 0; i < n; i++) {
+      float* o = dx + (size_t)ex.rows[i] * D;
+      const float* d = dxe.data() + (size_t)i * D;
+      for (int j = 0; j < D; j++) o[j] += d[j];
+    }
+    set_factor(slot + MOE_DOWN, n, Fe, D, ex.mm, std::move(dy));
+    set_factor(slot + MOE_GATE, n, D, Fe, ex.x, std::move(dg));
+    set_factor(slot + MOE_UP, n, D, Fe, ex.x, std::move(du));
+  }
+  // router: w → p of the chosen experts (÷ their sum with norm_topk) → softmax → logits
+  std::vector<float> dlogits((size_t)R * E, 0.f);
+  std::vector<double> dp(E);
+  for (int r = 0; r < R; r++) {
+    const float* p = a.probs.data() + (size_t)r * E;
+    const int* sel = a.sel.data() + (size_t)r * K;
+    const float* w = a.w.data() + (size_t)r * K;
+    const float* dwr = dw.data() + (size_t)r * K;
+    std::fill(dp.begin(), dp.end(), 0.0);
+    if (c.norm_topk) {  // w_k = p_k / Σ p: ∂L/∂p_k = (dw_k − Σ_j dw_j w_j) / Σ p
+      double sum = 0, dot = 0;
+      for (int k = 0; k < K; k++) {
+        sum += p[sel[k]];
+        dot += (double)dwr[k] * w[k];
+      }
+      for (int k = 0; k < K; k++) dp[sel[k]] += (dwr[k] - dot) / sum;
+    } else {
+      for (int k = 0; k < K; k++) dp[sel[k]] += dwr[k];
+    }
+    double pdp = 0;
+    for (int e = 0; e < E; e++) pdp += p[e] * dp[e];
+    for (int e = 0; e < E; e++) dlogits[(size_t)r * E + e] = (float)(p[e] * (dp[e] - pdp));
+  }
+  linear_backward_input(m, base, dx, dlogits.data(), R, view);
+  set_factor(base, R, D, E, std::vector<float>(x, x + (size_t)R * D), std::move(dlogits));
+}

@@ -1,0 +1,234 @@
+// Mixtures of experts: config.json of mixtral, qwen3_moe, olmoe and granitemoe read as transformers' config classes
+// read them, onto the engine's MoE block (native/src/experts.cpp), and their checkpoints' expert tensors onto the one
+// naming the engine binds (Qwen3-MoE's: mlp.gate, mlp.experts.E.{gate,up,down}_proj). What each family's router does
+// (transformers' modeling files):
+//   mixtral     MixtralSparseMoeBlock: softmax → top-k → always renormalised; block_sparse_moe.gate,
+//               block_sparse_moe.experts.E.w1 (gate) / w3 (up) / w2 (down)
+//   qwen3_moe   Qwen3MoeSparseMoeBlock: softmax → top-k → renormalised when norm_topk_prob (default false); a layer
+//               has experts when it is not in mlp_only_layers and (layer + 1) % decoder_sparse_step == 0, else the
+//               dense MLP of intermediate_size; q_norm / k_norm over head_dim as Qwen3
+//   olmoe       OlmoeSparseMoeBlock: as qwen3_moe (norm_topk_prob default false), every layer; q_norm / k_norm over the
+//               whole projection (hidden_size, and kv_heads·head_dim); clip_qkv refused
+//   granitemoe  GraniteMoeMoE: top-k of the logits → softmax over those k (= renormalised top-k of the softmax);
+//               granite's multipliers; block_sparse_moe.router.layer [E, D], input_linear [E, 2F, D] (gate rows,
+//               then up rows), output_linear [E, D, F]
+import { ModelFormatError } from './modelFormatError'
+import type { NativeRouting } from './native'
+
+export type MoeFamily = 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
+export const MOE_FAMILIES: MoeFamily[] = ['mixtral', 'qwen3_moe', 'olmoe', 'granitemoe']
+
+/** The engine's MoE block options (native Config: n_experts, top_k, expert_ffn, norm_topk, layer_moe) */
+export interface MoeOptions {
+  experts: number
+  expertsPerToken: number
+  /** the experts' intermediate size */
+  expertFfn: number
+  /** the top-k probabilities renormalised to sum 1 */
+  normTopkProb: boolean
+  /** per layer: experts (true) or the dense MLP */
+  layerExperts: boolean[]
+}
+
+function positiveInt(raw: Record<string, unknown>, key: string, def: number | undefined, file: string): number {
+  const v = raw[key] ?? def
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw new ModelFormatError(`${file}: ${key} must be a positive integer (found ${JSON.stringify(raw[key])})`)
+  return v
+}
+
+/** The MoE fields of a family's config.json (its config class's defaults where a field is left out). */
+export function parseMoe(raw: Record<string, unknown>, family: MoeFamily, layers: number, file: string): MoeOptions {
+  const expertsKey = family === 'mixtral' || family === 'granitemoe' ? 'num_local_experts' : 'num_experts'
+  const defaults: Record<MoeFamily, { experts: number; topk: number }> = {
+    mixtral: { experts: 8, topk: 2 },
+    qwen3_moe: { experts: 128, topk: 8 },
+    olmoe: { experts: 64, topk: 8 },
+    granitemoe: { experts: 8, topk: 2 },
+  }
+  const experts = positiveInt(raw, expertsKey, defaults[family].experts, file)
+  const expertsPerToken = positiveInt(raw, 'num_experts_per_tok', defaults[family].topk, file)
+  if (expertsPerToken > experts)
+    throw new ModelFormatError(`${file}: num_experts_per_tok ${expertsPerToken} is more than the ${experts} experts`)
+  const expertFfn = family === 'qwen3_moe' ? positiveInt(raw, 'moe_intermediate_size', 768, file) : positiveInt(raw, 'intermediate_size', undefined, file)
+  let normTopkProb = true
+  if (family === 'qwen3_moe' || family === 'olmoe') {
+    const n = raw.norm_topk_prob ?? false
+    if (typeof n !== 'boolean') throw new ModelFormatError(`${file}: norm_topk_prob must be true or false (found ${JSON.stringify(n)})`)
+    normTopkProb = n
+  }
+  let layerExperts = Array.from({ length: layers }, () => true)
+  if (family === 'qwen3_moe') {
+    const step = positiveInt(raw, 'decoder_sparse_step', 1, file)
+    const only = raw.mlp_only_layers ?? []
+    if (!Array.isArray(only) || only.some((l) => typeof l !== 'number' || !Number.isInteger(l)))
+      throw new ModelFormatError(`${file}: mlp_only_layers must be a list of layer indices (found ${JSON.stringify(only)})`)
+    layerExperts = layerExperts.map((_, l) => !only.includes(l) && (l + 1) % step === 0)
+  }
+  // the auxiliary load-balancing loss is a training term (output_router_logits), not part of the LM loss we take
+  return { experts, expertsPerToken, expertFfn, normTopkProb, layerExperts }
+}
+
+/** shape and where a tensor's data lives, as the checkpoint readers list them */
+interface TensorLike {
+  name: string
+  file: number
+  offset: number
+  dtype: string
+  shape: number[]
+}
+
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
+
+/**
+ * A checkpoint's expert tensors under the engine's names: Mixtral's block_sparse_moe.* renamed; GraniteMoE's fused
+ * 3-D tensors cut into one 2-D tensor per expert (rows are contiguous: no copy, a byte offset each).
+ */
+export function moeEngineTensors<T extends TensorLike>(family: string, tensors: T[]): T[] {
+  if (family === 'mixtral') {
+    const rename: Record<string, string> = { w1: 'gate_proj', w3: 'up_proj', w2: 'down_proj' }
+    return tensors.map((t) => {
+      const g = /^(model\.layers\.\d+\.)block_sparse_moe\.gate\.weight$/.exec(t.name)
+      if (g) return { ...t, name: `${g[1]}mlp.gate.weight` }
+      const e = /^(model\.layers\.\d+\.)block_sparse_moe\.experts\.(\d+)\.(w[123])\.weight$/.exec(t.name)
+      if (e) return { ...t, name: `${e[1]}mlp.experts.${e[2]}.${rename[e[3]]}.weight` }
+      return t
+    })
+  }
+  if (family === 'granitemoe') {
+    const out: T[] = []
+    for (const t of tensors) {
+      const m = /^(model\.layers\.\d+\.)block_sparse_moe\.(router\.layer|input_linear|output_linear)\.weight$/.exec(t.name)
+      if (!m) {
+        out.push(t)
+        continue
+      }
+      if (m[2] === 'router.layer') {
+        out.push({ ...t, name: `${m[1]}mlp.gate.weight` })
+        continue
+      }
+      const bytes = DTYPE_BYTES[t.dtype]
+      if (!bytes || t.shape.length !== 3)
+        throw new ModelFormatError(`${t.name}: expected a 3-D F32/F16/BF16 tensor [experts, rows, cols] (found ${t.dtype} ${JSON.stringify(t.shape)})`)
+      const [E, rows, cols] = t.shape
+      const per = rows * cols * bytes
+      for (let e = 0; e < E; e++) {
+        const at = (name: string, r0: number, n: number): T => ({ ...t, name: `${m[1]}mlp.experts.${e}.${name}.weight`, offset: t.offset + e * per + r0 * cols * bytes, shape: [n, cols] })
+        if (m[2] === 'input_linear') {
+          if (rows % 2 !== 0) throw new ModelFormatError(`${t.name}: ${rows} rows are not gate and up halves`)
+          out.push(at('gate_proj', 0, rows / 2), at('up_proj', rows / 2, rows / 2))
+        } else out.push(at('down_proj', 0, rows))
+      }
+    }
+    return out
+  }
+  return tensors
+}
+
+/** One tensor of a family's HF file, made of engine tensors written one after another (GraniteMoE's fused experts). */
+export interface HfFileTensor {
+  name: string
+  shape: number[]
+  /** engine tensor names, in the order their rows follow each other in the file tensor */
+  parts: string[]
+}
+
+/** The engine's tensors as the family's HF checkpoint names and lays them out (the inverse of moeEngineTensors). */
+export function moeHfTensors(family: string, names: string[], shapeOf: (engineName: string) => number[]): HfFileTensor[] {
+  if (family === 'mixtral') {
+    const rename: Record<string, string> = { gate_proj: 'w1', up_proj: 'w3', down_proj: 'w2' }
+    return names.map((n) => {
+      let hf = n.replace(/^(model\.layers\.\d+\.)mlp\.gate\.weight$/, '$1block_sparse_moe.gate.weight')
+      hf = hf.replace(/^(model\.layers\.\d+\.)mlp\.experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$/, (_, p: string, e: string, k: string) => `${p}block_sparse_moe.experts.${e}.${rename[k]}.weight`)
+      return { name: hf, shape: shapeOf(n), parts: [n] }
+    })
+  }
+  if (family === 'granitemoe') {
+    const out: HfFileTensor[] = []
+    const fused = new Map<string, HfFileTensor>()
+    for (const n of names) {
+      const g = /^(model\.layers\.\d+\.)mlp\.gate\.weight$/.exec(n)
+      if (g) {
+        out.push({ name: `${g[1]}block_sparse_moe.router.layer.weight`, shape: shapeOf(n), parts: [n] })
+        continue
+      }
+      const e = /^(model\.layers\.\d+\.)mlp\.experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$/.exec(n)
+      if (!e) {
+        out.push({ name: n, shape: shapeOf(n), parts: [n] })
+        continue
+      }
+      const hf = `${e[1]}block_sparse_moe.${e[3] === 'down_proj' ? 'output' : 'input'}_linear.weight`
+      let t = fused.get(hf)
+      if (!t) {
+        t = { name: hf, shape: [], parts: [] }
+        fused.set(hf, t)
+        out.push(t)
+      }
+      t.parts.push(n)
+    }
+    for (const t of fused.values()) {
+      // parts come in the engine's order (expert by expert, gate then up): the file's [E, rows, cols] order
+      const [r, c] = shapeOf(t.parts[0])
+      const perExpert = t.name.endsWith('input_linear.weight') ? 2 : 1
+      t.shape = [t.parts.length / perExpert, r * perExpert, c]
+    }
+    return out
+  }
+  return names.map((n) => ({ name: n, shape: shapeOf(n), parts: [n] }))
+}
+
+/** The router's choices on a text under one view: per MoE layer, per token, its experts and their weights. */
+export interface Routing {
+  /** the MoE layers, in order */
+  layers: number[]
+  experts: number
+  /** per MoE layer (index into layers): [token][k] the chosen experts, most probable first, and their weights */
+  chosen: number[][][]
+  weights: number[][][]
+  /** per MoE layer: [expert] the routing mass — the expert's combination weight summed over the tokens ÷ tokens */
+  mass: number[][]
+}
+
+/** The native answer cut into one Routing per view. */
+export function routingByView(r: NativeRouting, views: number): Routing[] {
+  const L = r.layers.length
+  return Array.from({ length: views }, (_, v) => {
+    const chosen: number[][][] = [], weights: number[][][] = [], mass: number[][] = []
+    for (let i = 0; i < L; i++) {
+      const sel = r.sel[v * L + i], w = r.w[v * L + i]
+      const m = new Array<number>(r.E).fill(0)
+      const c: number[][] = [], ws: number[][] = []
+      for (let t = 0; t < r.T; t++) {
+        c.push(Array.from(sel.subarray(t * r.K, (t + 1) * r.K)))
+        ws.push(Array.from(w.subarray(t * r.K, (t + 1) * r.K)))
+        for (let k = 0; k < r.K; k++) m[sel[t * r.K + k]] += w[t * r.K + k] / r.T
+      }
+      chosen.push(c)
+      weights.push(ws)
+      mass.push(m)
+    }
+    return { layers: Array.from(r.layers), experts: r.E, chosen, weights, mass }
+  })
+}
+
+/** Each MoE layer's router and experts as factor slots of a step (after the head, 7·layers + 1 on, layer by layer). */
+export interface ExpertSlot {
+  slot: number
+  layer: number
+  /** −1: the router */
+  expert: number
+  kind: 'router' | 'gate' | 'up' | 'down'
+}
+
+export function expertSlots(c: { layers: number; experts?: number; layerExperts?: boolean[] }): ExpertSlot[] {
+  const out: ExpertSlot[] = []
+  if (!c.experts || !c.layerExperts) return out
+  let slot = 7 * c.layers + 1
+  for (let l = 0; l < c.layers; l++) {
+    if (!c.layerExperts[l]) continue
+    out.push({ slot: slot++, layer: l, expert: -1, kind: 'router' })
+    for (let e = 0; e < c.experts; e++)
+      for (const kind of ['gate', 'up', 'down'] as const) out.push({ slot: slot++, layer: l, expert: e, kind })
+  }
+  return out
+}
