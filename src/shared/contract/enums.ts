@@ -3,12 +3,13 @@ import { z } from 'zod'
 
 // ---------- enumerations ----------
 
-export const runKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
 /**
  * What an experiment is: one per action. Every run belongs to exactly one experiment. The instruments (layer study,
  * plasticity-window search, emergence heatmap) are experiments too.
  */
 export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
+/** A run's kind is its experiment's: one list. */
+export const runKinds = experimentKinds
 /** experiment list sort keys */
 export const experimentSortKeys = ['created', 'finished', 'kind', 'runs', 'id'] as const
 /** a checkpoint's state: live, in the Trash (restorable; file kept), or purged (row and file gone) */
