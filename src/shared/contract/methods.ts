@@ -1,0 +1,83 @@
+// The method table: one entry per call, its request and result schema; validation of a call against it.
+import { z } from 'zod'
+import { id, text } from './fields'
+import { MAX_PATH_CHARS } from './limits'
+import { checkpointSchema, experimentDetailSchema, experimentExportSchema, experimentPageSchema, experimentSummarySchema, experimentTableSchema, historyFilter, historyPageSchema, modelInfoSchema, modelTextsSchema, runDiffSchema, scatterPointSchema, tokenCountSchema } from './records'
+import { checkpointsRequest, compareRequest, deleteCheckpointRequest, emergeRequest, experimentFilter, experimentTableRequest, exportCheckpointRequest, generateRequest, layerStudyRequest, lessonRequest, modelSel, purgeCheckpointsRequest, renameCheckpointRequest, reportRequest, restoreCheckpointRequest, runDiffRequest, saveCheckpointRequest, stepRequest, sweepRequest, tokenCountRequest, updateExperimentRequest, updateModelTextsRequest, windowRequest } from './requests'
+import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, emergeResultSchema, engineInfoSchema, exportResultSchema, layerStudyResultSchema, lessonResultSchema, reportResultSchema, runDetailSchema, runResultSchema, sweepResultSchema, windowResultSchema } from './results'
+import { describeZodError, fieldErrors } from './words'
+
+// ---------- the method table ----------
+
+export const methods = {
+  listModels: { req: z.object({}).strict(), res: z.array(modelInfoSchema) },
+  openModel: { req: z.object({ path: text(MAX_PATH_CHARS).min(1, 'no directory given') }).strict(), res: modelInfoSchema },
+  generate: { req: generateRequest, res: runResultSchema, long: true },
+  step: { req: stepRequest, res: runResultSchema, long: true },
+  sweep: { req: sweepRequest, res: sweepResultSchema, long: true },
+  compare: { req: compareRequest, res: compareResultSchema, long: true },
+  lesson: { req: lessonRequest, res: lessonResultSchema, long: true },
+  history: { req: historyFilter, res: historyPageSchema },
+  run: { req: z.object({ id }).strict(), res: runDetailSchema },
+  scatter: { req: historyFilter, res: z.array(scatterPointSchema) },
+  checkpoints: { req: checkpointsRequest, res: z.array(checkpointSchema) },
+  saveCheckpoint: { req: saveCheckpointRequest, res: checkpointSchema, long: true },
+  renameCheckpoint: { req: renameCheckpointRequest, res: checkpointSchema },
+  /** moves it (and with force its descendants) to the Trash; purge: true deletes it for good */
+  deleteCheckpoint: { req: deleteCheckpointRequest, res: deleteCheckpointResultSchema },
+  restoreCheckpoint: { req: restoreCheckpointRequest, res: checkpointSchema },
+  purgeCheckpoints: { req: purgeCheckpointsRequest, res: deleteResultSchema },
+  exportCheckpoint: { req: exportCheckpointRequest, res: exportResultSchema, long: true },
+  /**
+   * Runs a recorded run again with its settings (prompt, prefix, phrase, α, max tokens …) on its base by id — a
+   * renamed base is found; a trashed or purged one is refused in words. A new experiment.
+   */
+  rerun: { req: z.object({ runId: id }).strict(), res: runResultSchema, long: true },
+  experiments: { req: experimentFilter, res: experimentPageSchema },
+  experiment: { req: z.object({ id }).strict(), res: experimentDetailSchema },
+  updateExperiment: { req: updateExperimentRequest, res: experimentSummarySchema },
+  exportExperiment: { req: z.object({ id }).strict(), res: experimentExportSchema },
+  experimentTable: { req: experimentTableRequest, res: experimentTableSchema },
+  diffRuns: { req: runDiffRequest, res: runDiffSchema },
+  modelTexts: { req: modelSel, res: modelTextsSchema },
+  updateModelTexts: { req: updateModelTextsRequest, res: modelTextsSchema },
+  tokenCount: { req: tokenCountRequest, res: tokenCountSchema },
+  layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true },
+  window: { req: windowRequest, res: windowResultSchema, long: true },
+  emerge: { req: emergeRequest, res: emergeResultSchema, long: true },
+  report: { req: reportRequest, res: reportResultSchema },
+  engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
+} as const
+
+export type Methods = typeof methods
+export type MethodName = keyof Methods
+export type ApiRequest<M extends MethodName> = z.input<Methods[M]['req']>
+export type ApiResponse<M extends MethodName> = z.output<Methods[M]['res']>
+export type HistoryFilterArgs = z.input<typeof historyFilter>
+
+export const methodNames = Object.keys(methods) as MethodName[]
+
+export function isMethod(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name)
+}
+
+/** Checks a request before any run (the UI calls this as the user types): null when fine, else per-field messages. */
+export function checkRequest<M extends MethodName>(method: M, args: unknown): { message: string; fields: Record<string, string> } | null {
+  const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
+  if (r.success) return null
+  return { message: describeZodError(method, r.error), fields: fieldErrors(r.error) }
+}
+
+/** Validates one call; returns the parsed args or an error message in words. */
+export function validateCall(
+  method: unknown,
+  args: unknown,
+): { ok: true; method: MethodName; args: unknown } | { ok: false; message: string; fields?: string[] } {
+  if (!isMethod(method)) return { ok: false, message: `unknown method ${JSON.stringify(String(method)).slice(0, 80)}` }
+  const r = methods[method].req.safeParse(args === undefined ? {} : args, { reportInput: true })
+  if (!r.success) {
+    const fields = [...new Set(r.error.issues.map((i) => String(i.path[0] ?? '')).filter((f) => f !== ''))]
+    return { ok: false, message: describeZodError(method, r.error), ...(fields.length ? { fields } : {}) }
+  }
+  return { ok: true, method, args: r.data }
+}
