@@ -27,6 +27,7 @@ import { createExperiment } from './history/tables/experiments'
 import { writingRuns } from './history/settle'
 import type { Target } from './targets'
 import { restrictGradient, updateGrid } from './instruments/groups'
+import { modelPhrase, modelPrompt, modelProbes } from './chat'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from './metrics'
 
 export interface Settings {
@@ -42,6 +43,8 @@ export interface Settings {
   probes: Record<string, string>
   /** paraphrased prompts (generalisation) */
   paraphrases: string[]
+  /** apply the model's chat template to the prompt, the phrase and the probes (chat.ts) */
+  chatTemplate?: boolean
 }
 
 /** What the model generates from: the engineered prefix (if any) and the prompt. */
@@ -91,6 +94,8 @@ export function openExperiment(
       reference: s.reference,
       probes: s.probes,
       paraphrases: s.paraphrases,
+      // the typed texts above and the flag (a re-run renders them again); the rendered prompt for History
+      ...(s.chatTemplate ? { chatTemplate: true, chatPrompt: modelPrompt(t.model.engine, s) } : {}),
       ...e.extra,
     },
     owner: OWNER,
@@ -170,12 +175,12 @@ function partialOutput(engine: Engine, promptIds: number[], g: Generation, prefi
 /** Checks the prompt and phrase fit before any row is written (bad input records nothing). */
 export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { promptIds: number[]; phraseIds: number[][] } {
   if (s.prompt.trim().length === 0) throw new InputError('the prompt is empty')
-  const promptIds = engine.withBos(generationPrompt(s), 'prompt')
+  const promptIds = engine.withBos(modelPrompt(engine, s), 'prompt')
   if (promptIds.length >= s.maxSeq)
     throw new InputError(`the prompt${s.prefix ? ' (with its prefix)' : ''} has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}`)
   const phraseIds = phrases.map((p) => {
     if (typeof p !== 'string' || p.trim().length === 0) throw new InputError('the phrase is empty')
-    const ids = engine.withBos(p, 'phrase')
+    const ids = engine.withBos(modelPhrase(engine, s, p), 'phrase')
     if (ids.length > s.maxSeq)
       throw new InputError(`the phrase is too long: ${ids.length} tokens with BOS, max_seq_len is ${s.maxSeq}`)
     return ids
@@ -227,7 +232,7 @@ export function outcome(id: number, engine: Engine, promptIds: number[], g: Gene
 function edits(t: Target, s: Settings, views: View[], phrase: string | null, opts?: CallOptions): Promise<RunMetrics[]> {
   return editMetrics(
     t.model.engine,
-    { base: t.base, views, phrase, paraphrases: s.paraphrases, probes: s.probes, maxSeq: s.maxSeq },
+    { base: t.base, views, phrase, paraphrases: s.paraphrases, probes: modelProbes(t.model.engine, s), maxSeq: s.maxSeq },
     opts,
   )
 }
@@ -278,7 +283,7 @@ async function stepFrom(
 ): Promise<{ gradient: Gradient; view: View; g: Generation; m: RunMetrics; gradientMs: number; generateMs: number; metricsStart: number }> {
   const engine = t.model.engine
   const tg = Date.now()
-  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
+  const gradient = restrictGradient(engine, await engine.gradient(modelPhrase(engine, s, phrase), at, opts, s.maxSeq), restrict)
   const gradientMs = Date.now() - tg
   const view: View = [...at, { gradient, lr }]
   const tgen = Date.now()
@@ -287,7 +292,7 @@ async function stepFrom(
   const metricsStart = Date.now()
   const [m] = await modelMetrics(
     engine,
-    { base: t.base, views: [view], phraseIds, reference: s.reference, probes: s.probes },
+    { base: t.base, views: [view], phraseIds, reference: s.reference, probes: modelProbes(engine, s) },
     opts,
   )
   const [em] = await edits(t, s, [view], phrase, opts)
@@ -381,11 +386,11 @@ export async function runSweep(
     lrs.map((lr, i) => insertRun(ctx.db, { ...runBase(t, s, 'sweep', experimentId), phrase, lr, groupId, groupIndex: i })),
   ))
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
-    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts, restrict)
+    const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, modelPhrase(engine, s, phrase), lrs, s, opts, restrict)
     const tm = Date.now()
     const ms = await modelMetrics(
       engine,
-      { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes },
+      { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: modelProbes(engine, s) },
       opts,
     )
     const em = await edits(t, s, views, phrase, opts)
@@ -466,14 +471,14 @@ export async function runCompare(
   ))
   let partialPlain: Generation[] | null = null
   return guarded(ctx.db, () => ids, t0, groupId, async () => {
-    const gradient = steps.length > 1 && phrase ? await engine.gradient(phrase, t.base, opts, s.maxSeq) : null
+    const gradient = steps.length > 1 && phrase ? await engine.gradient(modelPhrase(engine, s, phrase), t.base, opts, s.maxSeq) : null
     const views: View[] = steps.map((lr) => (lr === 0 || !gradient ? t.base : [...t.base, { gradient, lr }]))
     const plain = await generateAll(t, s, promptIds, views, opts)
     partialPlain = plain
     const engineered = await generateAll(t, pre, prefixedIds, views, opts)
     const ms = await modelMetrics(
       engine,
-      { base: t.base, views, phraseIds: gradient ? phraseIds[0] : undefined, reference: s.reference, probes: s.probes },
+      { base: t.base, views, phraseIds: gradient ? phraseIds[0] : undefined, reference: s.reference, probes: modelProbes(engine, s) },
       opts,
     )
     const cells: CompareCell[] = []

@@ -63,6 +63,7 @@ import { ExportJournal } from './checkpoints/exportLeftovers'
 import { userModelDirs } from './modelLocation'
 import { CheckpointError, CheckpointStore } from './checkpoints/store'
 import { ensureDataDir, resolveDataDir } from './dataDir'
+import { chatTemplateOf } from './chat'
 import { ExperimentContext, runCompare, runGenerate, runLesson, runStep, runSweep, Settings, StepMemo } from './experiments'
 import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/tables/checkpoints'
 import { DB, openDb } from './history/db'
@@ -144,13 +145,15 @@ export class Lab {
   }
 
   /** The request's settings with the preset's defaults; max_seq_len checked against the model's context. */
-  private settings(a: ExperimentBase, t: Target): Settings {
+  private settings(a: ExperimentBase & { chatTemplate?: boolean }, t: Target): Settings {
     const p = t.model.preset
     const maxPos = t.model.engine.config.maxPos
     const maxSeq = a.maxSeq ?? SEED_DEFAULTS.maxSeq
     if (maxSeq > maxPos) throw new InputError(`max_seq_len must be a whole number from 2 to ${maxPos} (got ${maxSeq})`)
     const texts = this.texts(t)
+    if (a.chatTemplate) chatTemplateOf(t.model.engine) // refused before anything is recorded when the model has none
     return {
+      chatTemplate: a.chatTemplate === true,
       prompt: a.prompt ?? p.prompt,
       prefix: a.prefix ?? '',
       paraphrases: texts.paraphrases,
@@ -285,6 +288,7 @@ export class Lab {
    * is measured again (loss, recall) — the forgetting curve, stored with each run and on the group.
    */
   async lesson(args: LessonRequest, opts?: CallOptions): Promise<LessonResult> {
+    if (args.chatTemplate) throw new InputError('the chat template option applies to generate, step, sweep and compare; a lesson does not apply it (its cues are recalled as typed)')
     const steps: ChainStep[] = args.steps.map((st) => ({ phrase: st.phrase, lr: st.lr }))
     const t = this.target(args.model)
     return runLesson(this.ctx(), t, this.settings(args, t), steps, { ...args, steps }, opts)

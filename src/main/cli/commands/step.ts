@@ -17,6 +17,8 @@ export const experimentFlags = {
   reference: { type: 'string' },
   'no-reference': { type: 'boolean' },
   probes: { type: 'string' },
+  /** apply the model's chat template to the prompt, the phrase and the probes (generate, step, sweep, compare) */
+  chat: { type: 'boolean' },
 } as const
 
 function readJsonFile(path: string, what: string): unknown {
@@ -39,7 +41,8 @@ export function readJsonArg(path: string, what: string): unknown {
 
 /** --prompt, --max-gen, --reference FILE, --probes FILE … → the lab's ExperimentBase. */
 export function experimentArgs(flags: Flags): ExperimentBase {
-  const a: ExperimentBase = { model: modelRef(flags) }
+  const a: ExperimentBase & { chatTemplate?: boolean } = { model: modelRef(flags) }
+  if (flags.chat) a.chatTemplate = true
   const prompt = str(flags, 'prompt')
   if (prompt !== undefined) a.prompt = prompt
   if (str(flags, 'max-gen') !== undefined) a.maxGen = int(flags, 'max-gen', SEED_DEFAULTS.maxGen)
