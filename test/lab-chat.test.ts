@@ -56,10 +56,16 @@ describe('chatTemplate on an experiment', () => {
   })
 
   it('the CLI: soliloquy generate --chat records the rendered prompt', async () => {
-    const r = runCli(['generate', '--model', model, '--prompt', PROMPT, '--max-gen', '4', '--chat', '--json'], tmp('soliloquy-chat-cli-'))
-    expect(r.status).toBe(0)
+    const dataDir = tmp('soliloquy-chat-cli-')
+    const r = runCli(['generate', '--model', model, '--prompt', PROMPT, '--max-gen', '4', '--chat', '--json'], dataDir)
+    expect(r.stderr).toBe('')
     const out = JSON.parse(r.stdout) as { run: { experimentId: number } }
-    expect(out.run.experimentId).toBeGreaterThan(0)
+    const history = new Lab({ dataDir })
+    try {
+      expect((await history.experiment(out.run.experimentId)).experiment.settings).toMatchObject({ prompt: PROMPT, chatTemplate: true, chatPrompt: RENDERED_PROMPT })
+    } finally {
+      history.close()
+    }
     const refused = runCli(['generate', '--prompt', PROMPT, '--max-gen', '4', '--chat'], tmp('soliloquy-chat-cli-'))
     expect(refused.status).not.toBe(0)
     expect(refused.stderr).toMatch(/this model has no chat template/)
