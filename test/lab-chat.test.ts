@@ -32,7 +32,7 @@ beforeAll(() => {
 afterAll(() => lab?.close())
 
 describe('chatTemplate on an experiment', () => {
-  it('a step reads the rendered prompt and phrase: the same run as the texts rendered by hand, recorded with the flag', async () => {
+  it('a step reads the rendered prompt and phrase: the same run as the texts rendered by hand, recorded with the flag; Re-run keeps it', async () => {
     const chat = await lab.step({ model, prompt: PROMPT, phrase: PHRASE, lr: 0.03, maxGen: 12, chatTemplate: true })
     const byHand = await lab.step({ model, prompt: RENDERED_PROMPT, phrase: RENDERED_PHRASE, lr: 0.03, maxGen: 12 })
     const plain = await lab.step({ model, prompt: PROMPT, phrase: PHRASE, lr: 0.03, maxGen: 12 })
@@ -44,6 +44,10 @@ describe('chatTemplate on an experiment', () => {
     const e = (await lab.experiment(chat.run.experimentId!)).experiment
     expect(e.prompt).toBe(PROMPT) // the typed text: a re-run renders it again
     expect(e.settings).toMatchObject({ prompt: PROMPT, phrase: PHRASE, chatTemplate: true, chatPrompt: RENDERED_PROMPT })
+    // Re-run takes the option from the experiment's settings: the same run again
+    const again = await lab.rerun(chat.run.id)
+    expect(again.run.outputIds).toEqual(chat.run.outputIds)
+    expect((await lab.experiment(again.run.experimentId!)).experiment.settings).toMatchObject({ prompt: PROMPT, chatTemplate: true, chatPrompt: RENDERED_PROMPT })
     const p = (await lab.experiment(plain.run.experimentId!)).experiment
     expect(p.settings).not.toHaveProperty('chatTemplate')
   }, 120_000)

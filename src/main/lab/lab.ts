@@ -571,6 +571,8 @@ export class Lab {
       temperature: run.temperature,
       topP: run.topP,
       seed: run.seed,
+      // the chat template option lives in the experiment's settings (the run keeps the typed texts)
+      ...(run.experimentId !== null && getExperiment(this.db, run.experimentId)?.settings?.chatTemplate === true ? { chatTemplate: true } : {}),
     }
     if (run.phrase && run.lr !== null && run.lr !== 0) return this.step({ ...args, phrase: run.phrase, lr: run.lr }, opts)
     return this.generate(args, opts)
