@@ -181,11 +181,12 @@ const CASES: GgufCase[] = [
 describe.each(CASES)('$name as a GGUF vocabulary', (c) => {
   let entries: GgufTokenizerEntry[]
   let back: Tokenizer
+  let tok: TokenizerJson
   let json: Json
   let config: Json
   beforeAll(() => {
     ;({ json, config } = c.source())
-    const tok = new TokenizerJson(json, config)
+    tok = new TokenizerJson(json, config)
     entries = tokenizerGgufMetadata(tok, tok.vocabSize)
     if (c.writePre) entries = entries.map((e) => (e[0] === 'tokenizer.ggml.pre' ? ['tokenizer.ggml.pre', 'str', c.writePre!] : e))
     back = tokenizerFromGguf(Object.fromEntries(entries.map(([k, , v]) => [k, v])), c.name)
@@ -196,6 +197,7 @@ describe.each(CASES)('$name as a GGUF vocabulary', (c) => {
     expect(kv['tokenizer.ggml.model']).toBe(c.model)
     if (c.model === 'gpt2') expect(kv['tokenizer.ggml.pre']).toBe(c.writePre ?? c.pre)
     else expect(kv['tokenizer.ggml.add_space_prefix']).toBe(false) // Gemma: no dummy-prefix space, as its converter says
+    expect([back.bosId, back.eosId, back.unkId, back.addsBos, back.vocabSize]).toEqual([tok.bosId, tok.eosId, tok.unkId, tok.addsBos, tok.vocabSize])
     const oracle = new Oracle(json, config)
     const prepare = c.forOracle ?? ((s: string) => s)
     const aside = c.oracleAside
