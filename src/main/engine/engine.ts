@@ -10,6 +10,7 @@ import { moeEngineTensors, Routing, routingByView } from './experts'
 import { readCheckpointFiles, StoredTensorEntry } from './formats/safetensors'
 import { isMetaDirectory, metaShardFiles, readMetaCheckpoint } from './formats/pth/pth'
 import { loadTokenizer } from './tokenizers/load'
+import { ChatTemplate, chatTemplateFromGguf, loadChatTemplate } from './tokenizers/chatTemplate'
 import type { Tokenizer } from './tokenizers/types'
 import { readGguf } from './formats/gguf/read'
 import { ggufCheckpoint, ggufTokenizer } from './formats/gguf/model'
@@ -158,6 +159,15 @@ async function call<T>(opts: CallOptions | undefined, f: (o: NativeCallOptions) 
   }
 }
 
+/** A chat template, or the words saying why the model's cannot be used. */
+function templateOrProblem(read: () => ChatTemplate | undefined): ChatTemplate | string | undefined {
+  try {
+    return read()
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e)
+  }
+}
+
 export class Engine {
   private constructor(
     readonly dir: string,
@@ -170,6 +180,12 @@ export class Engine {
     /** where the weights came from: an HF directory or a single GGUF file (with its dominant weight type) */
     readonly source: { format: 'hf' | 'gguf'; quantisation: string } = { format: 'hf', quantisation: 'none' },
   ) {}
+
+  /**
+   * The instruct model's chat template (chatTemplate.ts): undefined when the model has none, a string saying why
+   * when it has one that cannot be used (the model still opens; asking for the template gets these words).
+   */
+  chatTemplate: ChatTemplate | string | undefined = undefined
 
   /** how the weights are held now (see WeightsMemory) */
   get weightsMemory(): WeightsMemory {
@@ -228,7 +244,9 @@ export class Engine {
     } catch (e) {
       throw new ModelFormatError((e as Error).message)
     }
-    return new Engine(root, config, tokenizer, model, ckpt.tensors, ckpt.bytes, model.tensorNames())
+    const engine = new Engine(root, config, tokenizer, model, ckpt.tensors, ckpt.bytes, model.tensorNames())
+    engine.chatTemplate = templateOrProblem(() => loadChatTemplate(root))
+    return engine
   }
 
   /** A llama.cpp GGUF file: metadata → config, the embedded tokenizer, tensors mmap'd in their stored ggml type. */
@@ -253,10 +271,12 @@ export class Engine {
     } catch (e) {
       throw new ModelFormatError(`${basename(path)}: ${(e as Error).message}`)
     }
-    return new Engine(path, config, tokenizer, model, ckpt.tensors, g.fileSize, model.tensorNames(), {
+    const engine = new Engine(path, config, tokenizer, model, ckpt.tensors, g.fileSize, model.tensorNames(), {
       format: 'gguf',
       quantisation: ckpt.quantisation,
     })
+    engine.chatTemplate = templateOrProblem(() => chatTemplateFromGguf(Object.fromEntries(g.kv), basename(path)))
+    return engine
   }
 
   /** SentencePiece ids of text, without BOS. */

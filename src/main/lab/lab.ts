@@ -54,6 +54,7 @@ import { ensureDataDir, resolveDataDir } from './dataDir'
 import type { ExperimentContext, Settings, StepMemo } from './experiment/common'
 import { KINDS } from './kinds'
 import type { KindHandler, KindRequest, LabServices } from './kinds/kind'
+import { chatTemplateOf } from './chat'
 import { findCheckpointByName, findCheckpointByRun, getCheckpoint } from './history/tables/checkpoints'
 import { DB, openDb } from './history/db'
 import { markInterrupted } from './history/owner'
@@ -135,13 +136,15 @@ export class Lab {
   }
 
   /** The request's settings with the preset's defaults; max_seq_len checked against the model's context. */
-  private settings(a: ExperimentBase, t: Target): Settings {
+  private settings(a: ExperimentBase & { chatTemplate?: boolean }, t: Target): Settings {
     const p = t.model.preset
     const maxPos = t.model.engine.config.maxPos
     const maxSeq = a.maxSeq ?? SEED_DEFAULTS.maxSeq
     if (maxSeq > maxPos) throw new InputError(`max_seq_len must be a whole number from 2 to ${maxPos} (got ${maxSeq})`)
     const texts = this.texts(t)
+    if (a.chatTemplate) chatTemplateOf(t.model.engine) // refused before anything is recorded when the model has none
     return {
+      chatTemplate: a.chatTemplate === true,
       prompt: a.prompt ?? p.prompt,
       prefix: a.prefix ?? '',
       paraphrases: texts.paraphrases,
@@ -512,6 +515,8 @@ export class Lab {
       temperature: run.temperature,
       topP: run.topP,
       seed: run.seed,
+      // the chat template option lives in the experiment's settings (the run keeps the typed texts)
+      ...(run.experimentId !== null && getExperiment(this.db, run.experimentId)?.settings?.chatTemplate === true ? { chatTemplate: true } : {}),
     }
     if (run.phrase && run.lr !== null && run.lr !== 0) return this.step({ ...args, phrase: run.phrase, lr: run.lr }, opts)
     return this.generate(args, opts)

@@ -36,6 +36,12 @@ const experimentBase = {
   probes: probes.optional(),
 }
 const phrase = text(MAX_TEXT_CHARS).refine((p) => p.trim().length > 0, 'the phrase is empty')
+/**
+ * The experiments' option to apply the model's chat template (its tokenizer_config.json or GGUF template): the prompt
+ * and each probe become a user turn followed by the assistant's opening, the phrase the assistant's answer to the
+ * prompt (default false: the texts as typed; refused in words when the model has no template).
+ */
+const chat = { chatTemplate: z.boolean().optional() }
 
 /** What is wrong with a checkpoint name, in words (null: fine). Names are unique and never look like a path or an id. */
 export function checkpointNameProblem(name: unknown): string | null {
@@ -57,10 +63,11 @@ const checkpointName = z
     if (why) ctx.addIssue({ code: 'custom', message: why })
   })
 
-export const generateRequest = z.object(experimentBase).strict()
+export const generateRequest = z.object({ ...experimentBase, ...chat }).strict()
 export const stepRequest = z
   .object({
     ...experimentBase,
+    ...chat,
     phrase: phrase.optional(),
     lr: stepSize,
     /** save the step as a checkpoint with this name */
@@ -70,11 +77,12 @@ export const stepRequest = z
   })
   .strict()
 export const sweepRequest = z
-  .object({ ...experimentBase, phrase: phrase.optional(), lrs: lrList.optional(), restrict: restrictionSchema.optional() })
+  .object({ ...experimentBase, ...chat, phrase: phrase.optional(), lrs: lrList.optional(), restrict: restrictionSchema.optional() })
   .strict()
 export const compareRequest = z
   .object({
     ...experimentBase,
+    ...chat,
     /** the engineered prefix of the comparison's second half; default the preset's (SEED_DEFAULTS.engineeredPrefix) */
     prefix: text(MAX_TEXT_CHARS).optional(),
     phrase: phrase.optional(),
@@ -85,6 +93,7 @@ export const compareRequest = z
 export const lessonRequest = z
   .object({
     ...experimentBase,
+    ...chat,
     steps: z
       .array(z.object({ phrase, lr: stepSize }).strict())
       .min(1, 'give at least one lesson')

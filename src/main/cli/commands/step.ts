@@ -17,6 +17,8 @@ export const experimentFlags = {
   reference: { type: 'string' },
   'no-reference': { type: 'boolean' },
   probes: { type: 'string' },
+  /** apply the model's chat template to the prompt, the phrase and the probes (generate, step, sweep, compare) */
+  chat: { type: 'boolean' },
 } as const
 
 // the one reader of JSON files named by flags (size-limited, errors in words): cli/args.ts
@@ -24,7 +26,8 @@ export { readJsonArg } from '../args'
 
 /** --prompt, --max-gen, --reference FILE, --probes FILE … → the lab's ExperimentBase. */
 export function experimentArgs(flags: Flags): ExperimentBase {
-  const a: ExperimentBase = { model: modelRef(flags), ...requestFields('generate', flags, ['prompt', 'max-gen', 'max-seq', 'temperature', 'seed'], true) }
+  const a: ExperimentBase & { chatTemplate?: boolean } = { model: modelRef(flags), ...requestFields('generate', flags, ['prompt', 'max-gen', 'max-seq', 'temperature', 'seed'], true) }
+  if (flags.chat) a.chatTemplate = true
   const ref = str(flags, 'reference')
   if (flags['no-reference']) a.reference = null
   else if (ref !== undefined) a.reference = readTextArg(ref, '--reference')

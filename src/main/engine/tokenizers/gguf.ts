@@ -4,59 +4,13 @@
 // Control tokens are recognised in text (llama.cpp's parse_special, HF's special added tokens).
 import { ModelFormatError } from '../config'
 import { SentencePieceTokenizer } from './sentencepiece/tokenizer'
-import { GPT2_SPLIT_PATTERN, LLAMA3_SPLIT_PATTERN } from './byteLevel'
+import { ggufPreByName, SUPPORTED_GGUF_PRE } from './ggufPre'
 import { TokenizerJson } from './tokenizerJson'
 import { Tokenizer } from './types'
 import { WithSpecialTokens } from './withSpecialTokens'
 
 /** llama.cpp's llama_token_type. */
 export const GgufTokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const
-
-/** tokenizer.ggml.pre names → the pre-tokenizer of the HF tokenizer.json they were converted from. */
-const QWEN2_SPLIT_PATTERN =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-
-interface PreTokenizerChoice {
-  preTokenizer: object
-  ignoreMerges: boolean
-}
-
-function split(pattern: string): object {
-  return { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false }
-}
-const BYTE_LEVEL_ONLY = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }
-const BYTE_LEVEL_GPT2 = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }
-
-function preTokenizerFor(pre: string): PreTokenizerChoice | undefined {
-  switch (pre) {
-    case 'llama3':
-    case 'llama-v3':
-    case 'llama-bpe':
-    case 'falcon3':
-      // llama.cpp sets ignore_merges for this family, as Llama-3's tokenizer.json does.
-      return { preTokenizer: { type: 'Sequence', pretokenizers: [split(LLAMA3_SPLIT_PATTERN), BYTE_LEVEL_ONLY] }, ignoreMerges: true }
-    case 'qwen2':
-    case 'deepseek-r1-qwen':
-      return { preTokenizer: { type: 'Sequence', pretokenizers: [split(QWEN2_SPLIT_PATTERN), BYTE_LEVEL_ONLY] }, ignoreMerges: false }
-    case 'smollm':
-    case 'starcoder':
-    case 'refact':
-    case 'codeshell':
-      return {
-        preTokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, BYTE_LEVEL_GPT2] },
-        ignoreMerges: false,
-      }
-    // llama.cpp's own "default" chains four regexes of its making; a file converted from a tokenizer it did not
-    // recognise most likely came from a GPT-2-style ByteLevel pre-tokenizer, which is what this reproduces.
-    case 'default':
-    case 'gpt-2':
-    case 'gpt2':
-      return { preTokenizer: { type: 'Sequence', pretokenizers: [split(GPT2_SPLIT_PATTERN), BYTE_LEVEL_ONLY] }, ignoreMerges: false }
-    default:
-      return undefined
-  }
-}
-const SUPPORTED_PRE = ['llama-bpe', 'llama3', 'llama-v3', 'falcon3', 'qwen2', 'deepseek-r1-qwen', 'smollm', 'starcoder', 'refact', 'codeshell', 'default', 'gpt-2']
 
 /**
  * `kv` is the GGUF metadata as plain values: strings, numbers or bigints (64-bit integers), booleans, and arrays of
@@ -119,7 +73,7 @@ export function tokenizerFromGguf(kv: Record<string, unknown>, label = 'GGUF'): 
   if (model === 'gpt2') {
     const pre = kv[key('pre')] ?? 'default'
     if (typeof pre !== 'string') return fail(`${key('pre')} is not a string`)
-    const choice = preTokenizerFor(pre) ?? fail(`${key('pre')} "${pre}" is not supported (supported: ${SUPPORTED_PRE.join(', ')})`)
+    const choice = ggufPreByName(pre) ?? fail(`${key('pre')} "${pre}" is not supported (supported: ${SUPPORTED_GGUF_PRE.join(', ')})`)
     const merges = strings('merges')
     const vocab: Record<string, number> = Object.create(null) as Record<string, number> // "constructor" is a token
     tokens.forEach((t, i) => {

@@ -4,8 +4,8 @@
 // tokenizerFromGguf reads this back; the tests check that round trip against the oracle.
 import { ModelFormatError } from '../config'
 import { SentencePieceTokenizer } from './sentencepiece/tokenizer'
-import { GPT2_SPLIT_PATTERN, LLAMA3_SPLIT_PATTERN } from './byteLevel'
 import { GgufTokenType } from './gguf'
+import { ggufPreName } from './ggufPre'
 import { TokenizerJson } from './tokenizerJson'
 import { Tokenizer } from './types'
 import { WithSpecialTokens } from './withSpecialTokens'
@@ -16,9 +16,6 @@ export type GgufTokenizerEntry =
   | [string, 'bool', boolean]
   | [string, 'strs', string[]]
   | [string, 'f32s' | 'i32s', number[]]
-
-const QWEN2_SPLIT_PATTERN =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 type Json = Record<string, unknown>
 
@@ -66,7 +63,8 @@ export function tokenizerGgufMetadata(tok: Tokenizer, vocabSize: number): GgufTo
   }
   const merges = ((model.merges ?? []) as (string | [string, string])[]).map((m) => (typeof m === 'string' ? m : m.join(' ')))
 
-  if (model.byte_fallback === true && isSentencePieceStyle(json)) {
+  const spaces = model.byte_fallback === true ? sentencePieceSpaces(json) : undefined
+  if (spaces !== undefined) {
     // SentencePiece scores order merges; HF's converter wrote merges in that order, so ranks give them back.
     const firstRank = new Map<string, number>()
     merges.forEach((m, rank) => {
@@ -79,10 +77,10 @@ export function tokenizerGgufMetadata(tok: Tokenizer, vocabSize: number): GgufTo
       ['tokenizer.ggml.tokens', 'strs', tokens],
       ['tokenizer.ggml.scores', 'f32s', scores],
       ['tokenizer.ggml.token_type', 'i32s', tokens.map((_, i) => typeOf(i, (t) => /^<0x[0-9A-F]{2}>$/.test(t)))],
-      ['tokenizer.ggml.add_space_prefix', 'bool', true],
+      ['tokenizer.ggml.add_space_prefix', 'bool', spaces === 'prefixed'],
     ]
   }
-  const pre = byteLevelPreName(json.pre_tokenizer, model.ignore_merges === true)
+  const pre = ggufPreName(json.pre_tokenizer, model.ignore_merges === true)
   if (pre === undefined) return refuse('its normalizer/pre-tokenizer has no llama.cpp equivalent')
   return [
     ...common('gpt2'),
@@ -93,8 +91,13 @@ export function tokenizerGgufMetadata(tok: Tokenizer, vocabSize: number): GgufTo
   ]
 }
 
-/** Llama-2/Mistral style: Prepend "▁" + Replace " " → "▁" normalizer, or an unsplit Metaspace that always prepends. */
-function isSentencePieceStyle(json: Json): boolean {
+/**
+ * How a SentencePiece-style tokenizer.json (byte fallback, "▁" for spaces) treats spaces, if it is one llama.cpp's
+ * "llama" vocabulary reproduces: "prefixed" for Llama-2/Mistral (a Prepend "▁" + Replace " " → "▁" normalizer, or an
+ * unsplit Metaspace that always prepends), "as-is" for Gemma (a Replace " " → "▁" normalizer alone, the pre-tokenizer
+ * absent or a Split on " ", which finds nothing once spaces are "▁"; llama.cpp's add_space_prefix false).
+ */
+function sentencePieceSpaces(json: Json): 'prefixed' | 'as-is' | undefined {
   const steps = (value: unknown, key: string): Json[] => {
     const o = value as Json | null
     if (!o) return []
@@ -103,30 +106,12 @@ function isSentencePieceStyle(json: Json): boolean {
   const normalizers = steps(json.normalizer, 'normalizers')
   const pres = steps(json.pre_tokenizer, 'pretokenizers')
   const prepends = normalizers.some((n) => n.type === 'Prepend' && n.prepend === '▁')
-  const replaces = normalizers.some((n) => n.type === 'Replace' && (n.pattern as Json)?.String === ' ' && n.content === '▁')
-  if (prepends && replaces && pres.length === 0) return true
+  const replace = (n: Json): boolean => n.type === 'Replace' && (n.pattern as Json)?.String === ' ' && n.content === '▁'
+  if (prepends && normalizers.some(replace) && pres.length === 0) return 'prefixed'
+  const splitOnSpace = (p: Json): boolean => p.type === 'Split' && (p.pattern as Json)?.String === ' '
+  if (normalizers.length === 1 && replace(normalizers[0]) && pres.every(splitOnSpace)) return 'as-is'
   // llama.cpp prefixes a space after every special token, which is Metaspace's "always", not "first".
   const scheme = (m: Json): unknown => m.prepend_scheme ?? (m.add_prefix_space === false ? 'never' : 'always')
   const metaspace = pres.length === 1 && pres[0].type === 'Metaspace' && scheme(pres[0]) === 'always' && pres[0].split === false
-  return normalizers.length === 0 && metaspace
-}
-
-/** The tokenizer.ggml.pre name whose regex tokenizerFromGguf maps back to this pre-tokenizer, if any. */
-function byteLevelPreName(value: unknown, ignoreMerges: boolean): string | undefined {
-  const o = value as Json | null
-  if (!o) return undefined
-  const steps = o.type === 'Sequence' ? ((o.pretokenizers as Json[]) ?? []) : [o]
-  const byteLevelOnly = (s: Json): boolean => s.type === 'ByteLevel' && s.use_regex === false && s.add_prefix_space !== true
-  const splitWith = (s: Json, pattern: string): boolean =>
-    s.type === 'Split' && (s.pattern as Json)?.Regex === pattern && s.behavior === 'Isolated' && s.invert !== true
-  if (steps.length === 2 && byteLevelOnly(steps[1])) {
-    if (splitWith(steps[0], LLAMA3_SPLIT_PATTERN) && ignoreMerges) return 'llama-bpe'
-    if (splitWith(steps[0], QWEN2_SPLIT_PATTERN) && !ignoreMerges) return 'qwen2'
-    if (splitWith(steps[0], GPT2_SPLIT_PATTERN) && !ignoreMerges) return 'gpt-2'
-  }
-  if (ignoreMerges) return undefined
-  const gpt2ByteLevel = (s: Json): boolean => s.type === 'ByteLevel' && s.use_regex !== false && s.add_prefix_space === false
-  if (steps.length === 1 && gpt2ByteLevel(steps[0])) return 'gpt-2'
-  if (steps.length === 2 && steps[0].type === 'Digits' && steps[0].individual_digits === true && gpt2ByteLevel(steps[1])) return 'smollm'
-  return undefined
+  return normalizers.length === 0 && metaspace ? 'prefixed' : undefined
 }

@@ -13,6 +13,7 @@ import type { Target } from '../targets'
 import { restrictGradient, updateGrid } from '../step/restrict'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from '../metrics'
 import { withTextsNote } from '../metricTexts'
+import { modelPhrase, modelPrompt, modelProbes } from '../chat'
 
 export interface Settings {
   prompt: string
@@ -29,11 +30,8 @@ export interface Settings {
   paraphrases: string[]
   /** where the reference, probes and paraphrases came from (labelled next to their metrics) */
   texts?: RunMetrics['texts']
-}
-
-/** What the model generates from: the engineered prefix (if any) and the prompt. */
-function generationPrompt(s: Settings): string {
-  return s.prefix + s.prompt
+  /** apply the model's chat template to the prompt, the phrase and the probes (chat.ts) */
+  chatTemplate?: boolean
 }
 
 /** The base checkpoint's provenance as runs and experiments store it. */
@@ -78,6 +76,8 @@ export function openExperiment(
       reference: s.reference,
       probes: s.probes,
       paraphrases: s.paraphrases,
+      // the typed texts above and the flag (a re-run renders them again); the rendered prompt for History
+      ...(s.chatTemplate ? { chatTemplate: true, chatPrompt: modelPrompt(t.model.engine, s) } : {}),
       ...e.extra,
     },
     owner: OWNER,
@@ -156,12 +156,12 @@ export function partialOutput(engine: Engine, promptIds: number[], g: Generation
 /** Checks the prompt and phrase fit before any row is written (bad input records nothing). */
 export function checkTexts(engine: Engine, s: Settings, phrases: string[]): { promptIds: number[]; phraseIds: number[][] } {
   if (s.prompt.trim().length === 0) throw new InputError('the prompt is empty')
-  const promptIds = engine.withBos(generationPrompt(s), 'prompt')
+  const promptIds = engine.withBos(modelPrompt(engine, s), 'prompt')
   if (promptIds.length >= s.maxSeq)
     throw new InputError(`the prompt${s.prefix ? ' (with its prefix)' : ''} has ${promptIds.length} tokens with BOS; max_seq_len is ${s.maxSeq}`)
   const phraseIds = phrases.map((p) => {
     if (typeof p !== 'string' || p.trim().length === 0) throw new InputError('the phrase is empty')
-    const ids = engine.withBos(p, 'phrase')
+    const ids = engine.withBos(modelPhrase(engine, s, p), 'phrase')
     if (ids.length > s.maxSeq)
       throw new InputError(`the phrase is too long: ${ids.length} tokens with BOS, max_seq_len is ${s.maxSeq}`)
     return ids
@@ -213,7 +213,7 @@ export function outcome(id: number, engine: Engine, promptIds: number[], g: Gene
 export function edits(t: Target, s: Settings, views: View[], phrase: string | null, opts?: CallOptions): Promise<RunMetrics[]> {
   return editMetrics(
     t.model.engine,
-    { base: t.base, views, phrase, paraphrases: s.paraphrases, probes: s.probes, maxSeq: s.maxSeq },
+    { base: t.base, views, phrase, paraphrases: s.paraphrases, probes: modelProbes(t.model.engine, s), maxSeq: s.maxSeq },
     opts,
   )
 }
@@ -245,7 +245,7 @@ export async function stepFrom(
 ): Promise<{ gradient: Gradient; view: View; g: Generation; m: RunMetrics; gradientMs: number; generateMs: number; metricsStart: number }> {
   const engine = t.model.engine
   const tg = Date.now()
-  const gradient = restrictGradient(engine, await engine.gradient(phrase, at, opts, s.maxSeq), restrict)
+  const gradient = restrictGradient(engine, await engine.gradient(modelPhrase(engine, s, phrase), at, opts, s.maxSeq), restrict)
   const gradientMs = Date.now() - tg
   const view: View = [...at, { gradient, lr }]
   const tgen = Date.now()
@@ -254,7 +254,7 @@ export async function stepFrom(
   const metricsStart = Date.now()
   const [m] = await modelMetrics(
     engine,
-    { base: t.base, views: [view], phraseIds, reference: s.reference, probes: s.probes },
+    { base: t.base, views: [view], phraseIds, reference: s.reference, probes: modelProbes(engine, s) },
     opts,
   )
   const [em] = await edits(t, s, [view], phrase, opts)

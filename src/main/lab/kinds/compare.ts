@@ -10,6 +10,7 @@ import { gradientMetrics, modelMetrics, textMetrics } from '../metrics'
 import { textsNote } from '../metricTexts'
 import type { Target } from '../targets'
 import type { KindHandler } from './kind'
+import { modelPhrase, modelProbes } from '../chat'
 
 export const compare: KindHandler<'compare'> = (lab, args, opts) => {
   const t = lab.target(args.model)
@@ -49,14 +50,14 @@ export function runCompare(
     extra: { prefix },
     runs: layout.map((c) => runSpec(t, c.prefixed ? pre : s, 'compare', { phrase: c.lr !== 0 ? phrase : null, lr: c.lr })),
     work: async ({ ids, opened, settle }) => {
-      const gradient = steps.length > 1 && phrase ? await engine.gradient(phrase, t.base, opts, s.maxSeq) : null
+      const gradient = steps.length > 1 && phrase ? await engine.gradient(modelPhrase(engine, s, phrase), t.base, opts, s.maxSeq) : null
       const views: View[] = steps.map((lr) => (lr === 0 || !gradient ? t.base : [...t.base, { gradient, lr }]))
       const plain = await generateAll(t, s, promptIds, views, opts)
       partialPlain = plain
       const engineered = await generateAll(t, pre, prefixedIds, views, opts)
       const ms = await modelMetrics(
         engine,
-        { base: t.base, views, phraseIds: gradient ? phraseIds[0] : undefined, reference: s.reference, probes: s.probes },
+        { base: t.base, views, phraseIds: gradient ? phraseIds[0] : undefined, reference: s.reference, probes: modelProbes(engine, s) },
         opts,
       )
       const cells: CompareCell[] = []

@@ -11,6 +11,8 @@ import type { Target } from '../targets'
 import type { KindHandler } from './kind'
 
 export const lesson: KindHandler<'lesson'> = (lab, args, opts) => {
+  if (args.chatTemplate)
+    throw new InputError('the chat template option applies to generate, step, sweep and compare; a lesson does not apply it (its cues are recalled as typed)')
   const steps: ChainStep[] = args.steps.map((st) => ({ phrase: st.phrase, lr: st.lr }))
   const t = lab.target(args.model)
   return runLesson(lab.context(), t, lab.settings(args, t), steps, { ...args, steps }, opts)

@@ -10,6 +10,7 @@ import { modelMetrics } from '../metrics'
 import { checkRestriction } from '../step/restrict'
 import type { Target } from '../targets'
 import type { KindHandler } from './kind'
+import { modelPhrase, modelProbes } from '../chat'
 
 export const sweep: KindHandler<'sweep'> = (lab, args, opts) => {
   const t = lab.target(args.model)
@@ -39,11 +40,11 @@ export function runSweep(
     group: { args },
     runs: lrs.map((lr) => runSpec(t, s, 'sweep', { phrase, lr })),
     work: async ({ ids, opened, settle }) => {
-      const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, phrase, lrs, s, opts, restrict)
+      const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, modelPhrase(engine, s, phrase), lrs, s, opts, restrict)
       const tm = Date.now()
       const ms = await modelMetrics(
         engine,
-        { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: s.probes },
+        { base: t.base, views, phraseIds: phraseIds[0], reference: s.reference, probes: modelProbes(engine, s) },
         opts,
       )
       const em = await edits(t, s, views, phrase, opts)

@@ -22,6 +22,8 @@ export const useLabStore = defineStore('lab', () => {
   /** Max tokens as typed (checked at the field; `maxGen` is its number once valid) */
   const maxGenText = ref<string>(String(SEED_DEFAULTS.maxGen))
   const maxGen = computed<number>(() => (maxTokensProblem(maxGenText.value) ? SEED_DEFAULTS.maxGen : Number(maxGenText.value.trim())))
+  /** apply the model's chat template to the prompt and the phrase (instruct models; the lab refuses it without one) */
+  const chatTemplate = ref<boolean>(false)
   /** restrict the step to these parameter groups (empty: all) and this layer range ('' : all layers) */
   const restrictGroups = ref<ParamGroup[]>([])
   const layerFrom = ref('')
@@ -252,7 +254,7 @@ export const useLabStore = defineStore('lab', () => {
     outcome.value = null
     result.value = null
     runs.value = []
-    const r = await job.run('sweep', { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value), ...(restriction.value ? { restrict: restriction.value } : {}) })
+    const r = await job.run('sweep', { model: modelRef.value, prompt: prompt.value, phrase: phrase.value, lrs: [...lrs.value], maxGen: maxGen.value, ...seqFor(maxGen.value), ...(restriction.value ? { restrict: restriction.value } : {}), ...(chatTemplate.value ? { chatTemplate: true } : {}) })
     await settled(r)
   }
 
@@ -277,7 +279,7 @@ export const useLabStore = defineStore('lab', () => {
 
   return {
     tokens, tokenError, effectiveMaxSeq, tokenCountOf,
-    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, lrsProblem, problems, canRun, restrictGroups, layerFrom, layerTo, layerCount, restrictProblem, restriction, restoredFrom, defaultsFrom,
+    modelRef, baseCheckpoint, prompt, phrase, lrs, maxGen, maxGenText, chatTemplate, lrsProblem, problems, canRun, restrictGroups, layerFrom, layerTo, layerCount, restrictProblem, restriction, restoredFrom, defaultsFrom,
     running, jobId, progress, error, modelMissing, result, runs, outcome, model, reference, attachedTo, etaMs: job.etaMs,
     init, seqFor, applyPreset, selectModel, useCheckpointAsBase, run, cancel, loadRun,
   }
