@@ -8,6 +8,7 @@
 //   npm run bench -- --shape llama2-7b --keep DIR   # the seed's model's shape (13.5 GB of random F16 weights)
 //   npm run bench -- --gguf-only  # only the GGUF Q4_K_M-shaped 1.1B line (ours vs llama.cpp on one file)
 //   npm run bench -- --json [--seed7b] [--out FILE]   # issue 8's figures side by side, as JSON (benchJson.ts)
+//   npm run bench -- --iq-decode [--json]             # the IQ grid decoders' speed on every kernel path (iqDecode.ts)
 //   npm run bench -- --peer       # + node-llama-cpp 3.21.1 (prebuilt llama.cpp) on the same weights exported as
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
@@ -28,6 +29,7 @@ import { quantiseQ4K, quantiseQ6K } from './kquants'
 import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
 import { existsSync } from 'node:fs'
 import { benchJson } from './benchJson'
+import { iqDecode } from './iqDecode'
 
 const PHRASE = SEED_DEFAULTS.phrase
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -370,6 +372,8 @@ async function main(): Promise<void> {
   if (args[0] === '--peer-child') return peer()
   if (args[0] === '--gguf-child') return ggufChild(args[1])
   if (args[0] === '--gguf-peer-child') return ggufPeerChild(args[1], args[2])
+  // the IQ grid decoders on every kernel path, side by side (iqDecode.ts)
+  if (args.includes('--iq-decode')) return void iqDecode(args.includes('--json'))
   // the side-by-side figures of issue 8 as JSON (benchJson.ts)
   if (args.includes('--json') || args[0]?.startsWith('--json-')) return benchJson(args, __filename)
   console.log(`# Soliloquy engine benchmark — ${loadAddon().threads()} threads, node ${process.version}`)
