@@ -35,7 +35,7 @@ describe('exportCheckpoint request', () => {
     const res = methods.exportCheckpoint.res
     const base = { format: 'peft', dir: '/x', files: ['adapter_config.json'], bytes: 1, dtype: 'F32', checkpoint: null }
     expect(res.safeParse({ ...base, peft: { rank: 16, notCarried: ['RMSNorm'], normLoss: { meanKL: 1e-5, maxKL: 1e-4, perProbe: { a: 1e-5 } } } }).success).toBe(true)
-    expect(res.safeParse({ ...base, format: 'gguf', dtype: 'Q4_K', notes: ['2 of the matrices written as Q8_0, not Q4_K: …'] }).success).toBe(true)
+    expect(res.safeParse({ ...base, format: 'gguf', dtype: 'Q4_K', notes: ['2 of the matrices written as Q5_0, not Q4_K: …'] }).success).toBe(true)
     expect(res.safeParse({ ...base, format: 'zip' }).success).toBe(false)
     expect(res.safeParse({ ...base, peft: { rank: 16, notCarried: [] } }).success).toBe(false)
   })

@@ -13,6 +13,7 @@
 //             Q5_K there), Q6_K → Q8_0 (attn_v, output)
 // Cached in ~/.cache/soliloquy/bench beside the F16 file.
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from '../../src/main/engine/engine'
 import { mixtureMatrixType } from '../../src/main/engine/formats/gguf/mixtures'
@@ -124,6 +125,10 @@ export interface FamilyFigures {
   llamacpp_tok_s: number | null
   gen_vs_llamacpp: number | null
   same_ids: boolean | null
+  /** how many leading greedy ids agree, and our top-1/top-2 logit margin where they first differ (llama.cpp rounds
+   *  activations to 8 bits: ~1 in logits on random weights, so a smaller margin is a near-tie, not a fault) */
+  same_ids_prefix?: number | null
+  margin_at_first_difference?: number | null
   step_s: number
   /** the most tokens/s an engine multiplying in fp32 at this machine's FMA peak could reach (2 FLOPs per weight) */
   fma_floor_tok_s: number
@@ -144,13 +149,13 @@ async function familyChild(file: string, threads: string): Promise<void> {
   } catch (e) {
     console.error(`(llama.cpp could not run: ${(e as Error).message})`)
   }
-  let ours = { tokS: 0, ids: [] as number[] }
+  let ours = { tokS: 0, ids: [] as number[], margins: [] as number[] }
   let peer: { tokS: number; ids: number[] } | null = null
   for (let turn = 0; turn < TURNS; turn++) {
     const t = process.hrtime.bigint()
     const [g] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
     const tokS = g.ids.length / (Number(process.hrtime.bigint() - t) / 1e9)
-    if (tokS > ours.tokS) ours = { tokS, ids: g.ids }
+    if (tokS > ours.tokS) ours = { tokS, ids: g.ids, margins: g.margins }
     if (session) {
       const r = await session.greedy(prompt, GEN)
       const theirs = r.ids.length / (r.ms / 1000)
@@ -165,6 +170,13 @@ async function familyChild(file: string, threads: string): Promise<void> {
     stepS = Math.min(stepS, Number(process.hrtime.bigint() - t) / 1e9)
   }
   process.stdout.write('RESULT ' + JSON.stringify({ ours, peer, stepS, fileBytes: engine.fileBytes, types: engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype) }) + '\n')
+}
+
+/** the number of leading entries two id lists share */
+function prefix(a: number[], b: number[]): number {
+  let i = 0
+  while (i < a.length && i < b.length && a[i] === b[i]) i++
+  return i
 }
 
 export async function benchFamilies(
@@ -189,7 +201,7 @@ export async function benchFamilies(
       log(`(wrote ${file}: ${(statSync(file).size / 2 ** 30).toFixed(2)} GiB in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s)`)
     }
     log(`${f}: ours and llama.cpp (node-llama-cpp ${PEER_VERSION}) in turn, ${TURNS} runs of ${GEN} tokens each, then the step…`)
-    const r = o.child<{ ours: { tokS: number; ids: number[] }; peer: { tokS: number; ids: number[] } | null; stepS: number; fileBytes: number; types: string[] }>(['--json-family', file, String(threads)])
+    const r = o.child<{ ours: { tokS: number; ids: number[]; margins: number[] }; peer: { tokS: number; ids: number[] } | null; stepS: number; fileBytes: number; types: string[] }>(['--json-family', file, String(threads)])
     const types: Record<string, number> = {}
     for (const t of r.types) types[t] = (types[t] ?? 0) + 1
     families[f] = {
@@ -199,6 +211,8 @@ export async function benchFamilies(
       llamacpp_tok_s: r.peer ? r3(r.peer.tokS) : null,
       gen_vs_llamacpp: r.peer ? r3(r.ours.tokS / r.peer.tokS) : null,
       same_ids: r.peer ? JSON.stringify(r.peer.ids) === JSON.stringify(r.ours.ids) : null,
+      same_ids_prefix: r.peer ? prefix(r.peer.ids, r.ours.ids) : null,
+      margin_at_first_difference: r.peer && prefix(r.peer.ids, r.ours.ids) < r.ours.ids.length ? r3(r.ours.margins[prefix(r.peer.ids, r.ours.ids)]) : null,
       step_s: r3(r.stepS),
       fma_floor_tok_s: r3((flops * 1e9) / (2 * linearParams)),
     }
@@ -206,7 +220,7 @@ export async function benchFamilies(
   }
   const at = args.indexOf('--out')
   const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
-  const merged = { ...prev, families_1b: families, families_threads: threads, families_gen_tokens: GEN, families_turns: TURNS }
+  const merged = { ...prev, families_1b: families, families_threads: threads, families_gen_tokens: GEN, families_turns: TURNS, families_load_avg_1m: r3(loadavg()[0]) }
   if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
   console.log(JSON.stringify({ families_1b: families }, null, 2))
 }
