@@ -30,6 +30,7 @@ import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
 import { existsSync } from 'node:fs'
 import { benchJson } from './benchJson'
 import { iqDecode } from './iqDecode'
+import { mixtureMatrixType } from '../../src/main/engine/formats/gguf/mixtures'
 
 const PHRASE = SEED_DEFAULTS.phrase
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -148,14 +149,10 @@ function writeSynthetic(dir: string, shape: ShapeName): void {
   copyFileSync(join(embeddedModelDir(), 'tokenizer.model'), join(dir, 'tokenizer.model'))
 }
 
-/** llama.cpp's Q4_K_M recipe: Q6_K for the output and for attn_v / ffn_down of its "more bits" layers, Q4_K else. */
+/** llama.cpp's Q4_K_M recipe (mixtures.ts): Q6_K for the output and for attn_v / ffn_down of its "more bits" layers,
+ *  Q4_K else (this shape's rows are whole blocks of 256: no fallback) */
 function q4kmType(name: string, layers: number): 'Q4_K' | 'Q6_K' {
-  if (name === 'output.weight') return 'Q6_K'
-  const m = /^blk\.(\d+)\.(attn_v|ffn_down)\./.exec(name)
-  if (!m) return 'Q4_K'
-  const i = Number(m[1])
-  const moreBits = i < layers / 8 || i >= (7 * layers) / 8 || (i - Math.floor(layers / 8)) % 3 === 2
-  return moreBits ? 'Q6_K' : 'Q4_K'
+  return mixtureMatrixType('Q4_K_M', name, 256, layers, true).type as 'Q4_K' | 'Q6_K'
 }
 
 /** The synthetic shape as a Q4_K_M-shaped GGUF file: random weights quantised row block by row block as written. */
