@@ -24,6 +24,10 @@ const rows = [
   [j.gen_turns ? `organism, 1 column, greedy 64 (the same way)` : 'organism, 1 column, greedy 64', `ours ${n(j.gen_tok_s_organism, 0)} tok/s, llama.cpp ${n(j.llamacpp_tok_s_organism, 0)} tok/s: **${n(j.gen_vs_llamacpp_organism)}×**`],
   [`1.1B step (13 tokens; the best of ${rounds} rounds' medians of 3)`, `${n(j.step_s_1b)} s = **${n(j.step_vs_roofline_1b)}×** its roofline (${n(j.step_roofline_s_1b)} s)`],
   [`1.1B 8-column sweep vs 1 column (per decoding step; best of ${rounds} rounds × 2 runs each)`, `**${n(j.sweep8_vs_single_1b)}×**${j.sweep8_floor_vs_single_1b === undefined ? '' : `; the floor here is ${n(j.sweep8_floor_vs_single_1b)}× (8 columns' multiply-adds at the FMA peak over one column's time), and the sweep runs at ${n(j.sweep8_of_flops_peak_1b * 100, 0)} % of that peak`}`],
+  ...Object.entries(j.families_1b ?? {}).map(([f, x]) => [
+    `1.1B shape, ${f === 'fallback' ? 'fallback mix' : f} (${Object.entries(x.types).map(([t, c]) => `${t} × ${c}`).join(', ')}; ${n(x.file_gib)} GiB), greedy ${j.families_gen_tokens} (best of ${j.families_turns} runs each, in turns in one process) and the step${j.families_load_avg_1m == null ? '' : `; load average ${n(j.families_load_avg_1m, 1)}`}`,
+    `ours ${n(x.gen_tok_s)} tok/s, llama.cpp ${n(x.llamacpp_tok_s)} tok/s: **${n(x.gen_vs_llamacpp)}×**${x.same_ids === null ? '' : x.same_ids ? ', identical ids' : x.same_ids_prefix == null ? ', ids differ' : `, ids identical for ${x.same_ids_prefix} of ${j.families_gen_tokens} (our margin there ${n(x.margin_at_first_difference)})`}; step ${n(x.step_s)} s; the fp32 FMA floor allows ${n(x.fma_floor_tok_s, 0)} tok/s`,
+  ]),
   ['seed experiment, Llama-2-7b shape, F16 (`--seed7b`: load, step, 8 step sizes × 64 tokens; file in the page cache)', j.seed7b_wall_s === null ? 'not run' : `**${n(j.seed7b_wall_s, 0)} s** wall, peak RSS ${n(j.seed7b_peak_rss_gib)} GiB = **${n(j.seed7b_peak_rss_gib / j.seed7b_file_gib)} ×** the file (${n(j.seed7b_file_gib)} GiB)`],
 ]
 const table = [

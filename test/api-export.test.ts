@@ -26,7 +26,7 @@ describe('exportCheckpoint request', () => {
     expect(message({ model: '/m', format: 'peft', outDir: '/x' })).toMatch(/a PEFT adapter is a step/)
     expect(message({ id: 1, model: '/m', outDir: '/x' })).toMatch(/name a checkpoint or a model, not both/)
     expect(message({ id: 1, format: 'onnx', outDir: '/x' })).toBe('exportCheckpoint: Format: must be one of hf, gguf, peft (got "onnx")')
-    expect(message({ id: 1, format: 'gguf', dtype: 'Q5_K', outDir: '/x' })).toBe('exportCheckpoint: Data type: must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K (got "Q5_K")')
+    expect(message({ id: 1, format: 'gguf', dtype: 'Q5_K', outDir: '/x' })).toBe('exportCheckpoint: Data type: must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M (got "Q5_K")')
     for (const t of ['Q4_0', 'Q4_K', 'Q6_K']) expect(message({ id: 1, format: 'hf', dtype: t, outDir: '/x' })).toMatch(/is not available for hf \(use F32, F16, BF16\)$/)
     expect(message({ id: 1, format: 'gguf' })).toBe('exportCheckpoint: Export target: is missing')
   })
@@ -35,7 +35,7 @@ describe('exportCheckpoint request', () => {
     const res = methods.exportCheckpoint.res
     const base = { format: 'peft', dir: '/x', files: ['adapter_config.json'], bytes: 1, dtype: 'F32', checkpoint: null }
     expect(res.safeParse({ ...base, peft: { rank: 16, notCarried: ['RMSNorm'], normLoss: { meanKL: 1e-5, maxKL: 1e-4, perProbe: { a: 1e-5 } } } }).success).toBe(true)
-    expect(res.safeParse({ ...base, format: 'gguf', dtype: 'Q4_K', notes: ['2 of the matrices written as Q8_0, not Q4_K: …'] }).success).toBe(true)
+    expect(res.safeParse({ ...base, format: 'gguf', dtype: 'Q4_K', notes: ['2 of the matrices written as Q5_0, not Q4_K: …'] }).success).toBe(true)
     expect(res.safeParse({ ...base, format: 'zip' }).success).toBe(false)
     expect(res.safeParse({ ...base, peft: { rank: 16, notCarried: [] } }).success).toBe(false)
   })

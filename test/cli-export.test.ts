@@ -112,15 +112,15 @@ describe('soliloquy export --format hf|gguf|peft', () => {
       expect(new Set(g.tensors.filter((t) => t.dims.length === 2).map((t) => t.typeName)), dtype).toEqual(new Set([dtype]))
       expect(json<{ run: RunJson }>(run('generate', '--model', out, '--max-gen', '8', '--json')).run.outputIds).toHaveLength(8)
     }
-    // a model whose rows (64) are not whole K-quant blocks: Q8_0 instead, said in a note
+    // a model whose rows (64) are not whole K-quant blocks: Q5_0 instead (llama.cpp's fallback), said in a note
     const tiny = writeTinyModel(tmp(), { dim: 64, ffn: 128, layers: 1, heads: 2, kvHeads: 2, tied: false, seed: 3 })
     const t = run('export', '--model', tiny, '--format', 'gguf', '--dtype', 'Q4_K', '--out', join(parent, 'tiny.gguf'))
     expect(t.code, t.stderr).toBe(0)
     expect(t.stdout).toMatch(/^exported the model merged as a GGUF file \(Q4_K\) to /)
-    expect(t.stdout).toMatch(/\nnote: \d+ of the matrices written as Q8_0, not Q4_K: their rows are not whole Q4_K blocks of 256 weights \(llama\.cpp's quantiser would write Q5_0, which this export does not write\): .*blk\.0\.attn_q\.weight \(rows of 64\)/)
+    expect(t.stdout).toMatch(/\nnote: \d+ of the matrices written as Q5_0, not Q4_K: their rows are not whole Q4_K blocks of 256 weights \(as llama\.cpp's quantiser falls back\): .*blk\.0\.attn_q\.weight \(rows of 64\)/)
     const cases: [string[], RegExp][] = [
       [['export', 'hamlet', '--format', 'hf', '--dtype', 'Q4_K', '--out', join(parent, 'x')], /Data type: Q4_K is not available for hf \(use F32, F16, BF16\)/],
-      [['export', 'hamlet', '--format', 'gguf', '--dtype', 'Q5_K', '--out', join(parent, 'x.gguf')], /--dtype must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K \(got Q5_K\)/],
+      [['export', 'hamlet', '--format', 'gguf', '--dtype', 'Q5_K', '--out', join(parent, 'x.gguf')], /--dtype must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M \(got Q5_K\)/],
     ]
     for (const [args, msg] of cases) {
       const e = run(...args)

@@ -6,7 +6,8 @@
 // - an export of the stepped organism holds exactly those bytes for the rows of the same view exported as F32, and
 //   re-opens in the engine with the logits of its dequantised F32 twin, and llama.cpp (node-llama-cpp 3.21.1) gives
 //   the same greedy ids where our top-1/top-2 margin exceeds its 8-bit activation rounding (≥ 1);
-// - rows that are not whole blocks fall back (Q4_K / Q6_K → Q8_0, otherwise F16) and the export's notes say so.
+// - rows that are not whole blocks fall back as llama.cpp's quantiser does (Q4_K → Q5_0, Q6_K → Q8_0, otherwise F16)
+//   and the export's notes say so; Q5_0 is written by ggml's reference quantiser too.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -15,18 +16,19 @@ import { exportGguf, GgufDType } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
-import { quantiseQ4_0Ref, quantiseQ4K, quantiseQ4KRef, quantiseQ6KRef } from '../tools/bench/kquants'
+import { quantiseQ4_0Ref, quantiseQ4K, quantiseQ4KRef, quantiseQ5_0Ref, quantiseQ6KRef } from '../tools/bench/kquants'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { quantise } from './ggml'
 import { ORGANISM, rng, tmp, TinyConfig, writeTinyModel } from './helpers'
 
 const addon = loadAddon()
 const preset = readPreset(ORGANISM)
-type Q = 'Q4_0' | 'Q4_K' | 'Q6_K'
+type Q = 'Q4_0' | 'Q5_0' | 'Q4_K' | 'Q6_K'
 const TYPES: Q[] = ['Q4_0', 'Q4_K', 'Q6_K']
-const BLOCK: Record<Q, [number, number]> = { Q4_0: [32, 18], Q4_K: [256, 144], Q6_K: [256, 210] }
+const BLOCK: Record<Q, [number, number]> = { Q4_0: [32, 18], Q5_0: [32, 22], Q4_K: [256, 144], Q6_K: [256, 210] }
 const REF: Record<Q, (x: Float32Array, o: number, n: number, out: Uint8Array, at: number) => void> = {
   Q4_0: quantiseQ4_0Ref,
+  Q5_0: quantiseQ5_0Ref, // the fallback of Q4_K (and of Q4_K_M's Q4_K matrices) where rows are not whole blocks of 256
   Q4_K: quantiseQ4KRef,
   Q6_K: quantiseQ6KRef,
 }
@@ -80,7 +82,7 @@ function rows(): [string, Float32Array][] {
 
 describe('the export quantisers equal ggml reference quantisers (tools/bench/kquants.ts), byte for byte', () => {
   const cases = rows()
-  for (const t of TYPES)
+  for (const t of [...TYPES, 'Q5_0' as const])
     it(`${t} on ${cases.length} rows of 256 weights`, () => {
       let zeroScale = 0
       for (const [what, x] of cases) {
@@ -212,7 +214,7 @@ describe('rows that are not whole blocks fall back, and the notes say so', () =>
   // rows of 64 (no K-quant block) and 48 (no block of 32 either)
   const c: TinyConfig = { dim: 64, ffn: 48, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 5 }
   const cases: [GgufDType, string, string][] = [
-    ['Q4_K', 'Q8_0', 'F16'],
+    ['Q4_K', 'Q5_0', 'F16'],
     ['Q6_K', 'Q8_0', 'F16'],
     ['Q4_0', 'Q4_0', 'F16'],
   ]
@@ -228,7 +230,7 @@ describe('rows that are not whole blocks fall back, and the notes say so', () =>
     const fell = (to: string): string | undefined => r.notes.find((n) => n.includes(`written as ${to}, not ${dtype}`))
     if (of64 !== dtype) expect(fell(of64)).toMatch(/blk\.0\.attn_q\.weight \(rows of 64\)/)
     expect(fell('F16')).toMatch(/blk\.1\.ffn_down\.weight \(rows of 48\)/)
-    if (dtype === 'Q4_K') expect(fell('Q8_0')).toMatch(/llama\.cpp's quantiser would write Q5_0/)
+    if (of64 !== dtype) expect(fell(of64)).toMatch(/as llama\.cpp's quantiser falls back/)
     expect(r.notes).toHaveLength(of64 === dtype ? 1 : 2)
     // the file opens and runs
     const e = Engine.load(out)

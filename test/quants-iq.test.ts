@@ -1,7 +1,8 @@
 // The IQ grid types on every kernel path this CPU runs (the NEON path: bit-equal to scalar under qemu, in
 // test/kernels-driver.test.ts): random valid blocks decode bit for bit to the test's own float64 reimplementation of
 // ggml's reference dequantisation (test/ggml-iq.ts), and the products of such matrices equal float64 sums of those
-// values. Malformed blocks — NaN or infinite scales — are computed as ggml computes them, never read out of bounds.
+// values; each vector path's decoders give the scalar path's bits. Malformed blocks — NaN or infinite scales — are
+// computed as ggml computes them, never read out of bounds.
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadAddon } from '../src/main/engine/native'
 import { rng } from './helpers'
@@ -61,6 +62,21 @@ describe('IQ grid types: decoding and products on every kernel path', () => {
           expect(worst, `${path} ${t} [${R}×${cols}]·[${rows}×${cols}]ᵀ`).toBeLessThan(1e-5)
         }
       })
+
+  // the vectorised decoders (kernels_isa.inc, one per instruction set) against the scalar one, on blocks whose every
+  // byte is random (scales of any fp16 value, NaN and infinities included): the same bits (NaN as NaN)
+  for (const t of IQ_TYPES)
+    it(`${t}: every vector path decodes as the scalar path does, bit for bit, on 2048 blocks of random bytes`, () => {
+      const rand = rng(4242 + IQ_TYPES.indexOf(t))
+      const bytes = new Uint8Array(2048 * IQ_BLOCK[t].bytes).map(() => Math.floor(rand() * 256))
+      expect(addon.setKernelPath('scalar')).toBe('scalar')
+      const want = addon.dequantise(t, bytes, 2048 * 256)
+      for (const path of info.available.filter((p) => p !== 'scalar')) {
+        addon.setKernelPath(path)
+        const at = firstDifference(addon.dequantise(t, bytes, 2048 * 256), want)
+        expect(at, at < 0 ? '' : `${path} ${t} weight ${at}`).toBe(-1)
+      }
+    })
 
   for (const t of IQ_TYPES)
     it(`${t}: NaN and infinite scales are computed as ggml computes them (NaN, ±inf, 0·inf = NaN), in bounds`, () => {

@@ -3,6 +3,8 @@
 // computes, so an exported file holds the bytes llama.cpp would have written from the same fp32 weights.
 //   Q8_0  d = max|x|/127, q = round(x/d)
 //   Q4_0  d = (the signed x of largest |x|)/−8, q = min(15, trunc(x/d + 8.5))
+//   Q5_0  d = (the signed x of largest |x|)/−16, q = min(31, trunc(x/d + 16.5)) — llama.cpp's fallback for Q4_K
+//         where rows are not whole blocks of 256
 //   Q4_K  per 32: the (scale, min) of least weighted squared error over 21 candidate scales (make_qkx2_quants),
 //         then the 8 scales and 8 mins as 6-bit multiples of two fp16 super-scales, then q re-rounded against them
 //   Q6_K  per 16: the scale of least x²-weighted squared error over 19 candidates (make_qx_quants), then the 16
@@ -203,6 +205,33 @@ void quantise_row_q4_0(const float* x, void* out, int64_t n) {
   }
 }
 
+// block: fp16 d, u32 qh (5th bit of weight j = bit j), 16 bytes of nibbles (low: weights 0–15, high: 16–31)
+void quantise_row_q5_0(const float* x, void* out, int64_t n) {
+  uint8_t* b = (uint8_t*)out;
+  for (int64_t i = 0; i < n / QK; i++, x += QK, b += 22) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK; j++)
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    const float d = max / -16;
+    const float id = d ? 1.0f / d : 0.0f;
+    uint16_t h = f32_to_f16(d);
+    std::memcpy(b, &h, 2);
+    uint32_t qh = 0;
+    for (int j = 0; j < QK / 2; j++) {
+      // as Q4_0: converted to int8 (truncating), clamped above only
+      const int8_t q0 = (int8_t)(int32_t)(x[j] * id + 16.5f), q1 = (int8_t)(int32_t)(x[QK / 2 + j] * id + 16.5f);
+      const uint8_t a = (uint8_t)std::min<int>(31, q0), c = (uint8_t)std::min<int>(31, q1);
+      b[6 + j] = (uint8_t)((a & 0x0F) | ((c & 0x0F) << 4));
+      qh |= (uint32_t)((a & 0x10) >> 4) << j;
+      qh |= (uint32_t)((c & 0x10) >> 4) << (j + QK / 2);
+    }
+    std::memcpy(b + 2, &qh, 4);
+  }
+}
+
 // block: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles
 void quantise_row_q4_K(const float* x, void* out, int64_t n) {
   uint8_t* b = (uint8_t*)out;
@@ -305,6 +334,7 @@ void quantise_row(DType t, const float* x, void* out, int64_t n) {
   switch (t) {
     case DT_Q8_0: quantise_row_q8_0(x, out, n); return;
     case DT_Q4_0: quantise_row_q4_0(x, out, n); return;
+    case DT_Q5_0: quantise_row_q5_0(x, out, n); return;
     case DT_Q4_K: quantise_row_q4_K(x, out, n); return;
     case DT_Q6_K: quantise_row_q6_K(x, out, n); return;
     default: throw std::runtime_error(std::string("cannot quantise to ") + dtype_name(t));
@@ -312,5 +342,6 @@ void quantise_row(DType t, const float* x, void* out, int64_t n) {
 }
 
 bool dtype_writable(DType t) {
-  return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q4_K || t == DT_Q6_K;
+  return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_Q4_K ||
+         t == DT_Q6_K;
 }

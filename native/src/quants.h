@@ -49,9 +49,10 @@ void dequantise_blocks(DType t, const void* blocks, int64_t nblocks, float* out)
 // n a multiple of the type's block, into n / block_elems blocks at `out`.
 void quantise_row_q8_0(const float* x, void* out, int64_t n);
 void quantise_row_q4_0(const float* x, void* out, int64_t n);
+void quantise_row_q5_0(const float* x, void* out, int64_t n);
 void quantise_row_q4_K(const float* x, void* out, int64_t n);
 void quantise_row_q6_K(const float* x, void* out, int64_t n);
-// the one above for `t` (Q8_0, Q4_0, Q4_K, Q6_K); any other type throws, naming it
+// the one above for `t` (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K); any other type throws, naming it
 void quantise_row(DType t, const float* x, void* out, int64_t n);
-// the types an export can write: F32, F16, BF16 and the four above
+// the types an export can write: F32, F16, BF16 and the five above
 bool dtype_writable(DType t);

@@ -24,6 +24,15 @@
 
 static inline bool dtype_iq_grid(DType t) { return t >= DT_IQ3_S && t <= DT_IQ1_M; }
 
-// out[nblocks · 256] = the weights of `nblocks` consecutive blocks of an IQ grid type, as ggml's dequantize_row_*
-// computes them (bit for bit). One scalar implementation serves every kernel path: the grids are byte gathers.
-void dequantise_iq_blocks(DType t, const uint8_t* blocks, int64_t nblocks, float* out);
+// The grids, as ggml-common.h defines them (quants_iq.cpp): each entry packs 8 (uint64) or 4 (uint32) one-byte
+// values, the first value in the lowest byte. iq2*: bytes 8, 25, 43; iq3xxs: 4, 12, …, 52, 62; iq3s: odd 1‥15; iq1s:
+// int8 −1, 0, 1. The decoding of a block (ggml's dequantize_row_iq*, bit for bit) is a kernel, compiled per
+// instruction set (kernels_isa.inc: dequantise_blocks).
+namespace iq_grids {
+extern const uint64_t iq2xxs_grid[256];
+extern const uint64_t iq2xs_grid[512];
+extern const uint64_t iq2s_grid[1024];
+extern const uint32_t iq3xxs_grid[256];
+extern const uint32_t iq3s_grid[512];
+extern const uint64_t iq1s_grid[2048];
+}  // namespace iq_grids

@@ -149,4 +149,15 @@ put(join(ts, 'config-json'), 'rope-parameters-gqa', JSON.stringify({ model_type:
     }
   })
 }
+// fuzz_dequantise, the other block types (TYPES' order in native/fuzz/fuzz_dequantise.cpp, after the 7 IQ grid
+// types): 2 rows of 4 blocks of random bytes each (any bit pattern is a block; scales of any fp16 value)
+{
+  const rest = [['q8_0', 34], ['q4_0', 18], ['q4_k', 144], ['q5_k', 176], ['q6_k', 210], ['q4_1', 20], ['q5_0', 22], ['q5_1', 24],
+    ['q2_k', 84], ['q3_k', 110], ['iq4_nl', 18], ['iq4_xs', 136], ['mxfp4', 17], ['tq1_0', 54], ['tq2_0', 66]]
+  rest.forEach(([name, bytes], k) => {
+    const body = Buffer.alloc(4 * bytes)
+    for (let i = 0; i < body.length; i++) body[i] = Math.floor((rnd() + 1) * 128) & 255
+    put(join(nat, 'fuzz_dequantise'), `${name}-2x4`, Buffer.concat([Buffer.from([7 + k, 1]), body]))
+  })
+}
 console.log('seeds written')

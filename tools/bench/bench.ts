@@ -8,6 +8,7 @@
 //   npm run bench -- --shape llama2-7b --keep DIR   # the seed's model's shape (13.5 GB of random F16 weights)
 //   npm run bench -- --gguf-only  # only the GGUF Q4_K_M-shaped 1.1B line (ours vs llama.cpp on one file)
 //   npm run bench -- --json [--seed7b] [--out FILE]   # issue 8's figures side by side, as JSON (benchJson.ts)
+//   npm run bench -- --iq-decode [--json]             # the IQ grid decoders' speed on every kernel path (iqDecode.ts)
 //   npm run bench -- --peer       # + node-llama-cpp 3.21.1 (prebuilt llama.cpp) on the same weights exported as
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
@@ -28,6 +29,8 @@ import { quantiseQ4K, quantiseQ6K } from './kquants'
 import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
 import { existsSync } from 'node:fs'
 import { benchJson } from './benchJson'
+import { iqDecode } from './iqDecode'
+import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
 
 const PHRASE = SEED_DEFAULTS.phrase
 const ORGANISM_LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -146,14 +149,10 @@ function writeSynthetic(dir: string, shape: ShapeName): void {
   copyFileSync(join(embeddedModelDir(), 'tokenizer.model'), join(dir, 'tokenizer.model'))
 }
 
-/** llama.cpp's Q4_K_M recipe: Q6_K for the output and for attn_v / ffn_down of its "more bits" layers, Q4_K else. */
+/** llama.cpp's Q4_K_M recipe (mixtures.ts): Q6_K for the output and for attn_v / ffn_down of its "more bits" layers,
+ *  Q4_K else (this shape's rows are whole blocks of 256: no fallback) */
 function q4kmType(name: string, layers: number): 'Q4_K' | 'Q6_K' {
-  if (name === 'output.weight') return 'Q6_K'
-  const m = /^blk\.(\d+)\.(attn_v|ffn_down)\./.exec(name)
-  if (!m) return 'Q4_K'
-  const i = Number(m[1])
-  const moreBits = i < layers / 8 || i >= (7 * layers) / 8 || (i - Math.floor(layers / 8)) % 3 === 2
-  return moreBits ? 'Q6_K' : 'Q4_K'
+  return mixtureMatrixType('Q4_K_M', name, 256, layers, true).type as 'Q4_K' | 'Q6_K'
 }
 
 /** The synthetic shape as a Q4_K_M-shaped GGUF file: random weights quantised row block by row block as written. */
@@ -370,6 +369,8 @@ async function main(): Promise<void> {
   if (args[0] === '--peer-child') return peer()
   if (args[0] === '--gguf-child') return ggufChild(args[1])
   if (args[0] === '--gguf-peer-child') return ggufPeerChild(args[1], args[2])
+  // the IQ grid decoders on every kernel path, side by side (iqDecode.ts)
+  if (args.includes('--iq-decode')) return void iqDecode(args.includes('--json'))
   // the side-by-side figures of issue 8 as JSON (benchJson.ts)
   if (args.includes('--json') || args[0]?.startsWith('--json-')) return benchJson(args, __filename)
   console.log(`# Soliloquy engine benchmark — ${loadAddon().threads()} threads, node ${process.version}`)

@@ -14,6 +14,7 @@ import { exportGguf, ggufHeader, Kv } from '../../src/main/engine/export/gguf'
 import { embeddedModelDir, loadAddon, WeightsMemory } from '../../src/main/engine/native'
 import { SentencePieceTokenizer } from '../../src/main/engine/tokenizers/sentencepiece/tokenizer'
 import { loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
+import { benchFamilies } from './benchFamilies'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -53,17 +54,15 @@ function toHalf(f: Float32Array, u: Uint32Array, v: number): number {
  * pool of a prime number of fp16 values per scale, written in bulk from rotating offsets, so rows never repeat in
  * step with the row length and the file is written at disk speed (a per-element writer took 195 s for 7B).
  */
-function writeSyntheticF16(path: string, shape: Shape): void {
+/** the metadata of a synthetic "llama" GGUF file of `shape` (the organism's vocabulary padded to the shape's) */
+function syntheticKv(shape: Shape, fileType: number): Kv[] {
   const c = SHAPES[shape]
   const hd = c.dim / c.heads
-  const t = syntheticGgufTensors(c)
-  const norm = (x: { shape: number[] }): boolean => x.shape.length === 1
-  const count = (x: { shape: number[] }): number => x.shape.reduce((a, b) => a * b, 1)
   const tok = SentencePieceTokenizer.fromFile(join(embeddedModelDir(), 'tokenizer.model'))
   const piece = (i: number): { text: string; score: number; type: number } =>
     i < tok.vocabSize ? tok.pieceInfo(i) : { text: `[PAD${i}]`, score: -1e9, type: 5 }
-  const kv: Kv[] = [
-    ['general.architecture', 'str', 'llama'], ['general.alignment', 'u32', 32], ['general.file_type', 'u32', 1],
+  return [
+    ['general.architecture', 'str', 'llama'], ['general.alignment', 'u32', 32], ['general.file_type', 'u32', fileType],
     ['llama.context_length', 'u32', 4096], ['llama.embedding_length', 'u32', c.dim], ['llama.block_count', 'u32', c.layers],
     ['llama.feed_forward_length', 'u32', c.ffn], ['llama.rope.dimension_count', 'u32', hd], ['llama.attention.head_count', 'u32', c.heads],
     ['llama.attention.head_count_kv', 'u32', c.kvHeads], ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-5], ['llama.rope.freq_base', 'f32', 10000],
@@ -73,6 +72,14 @@ function writeSyntheticF16(path: string, shape: Shape): void {
     ['tokenizer.ggml.token_type', 'i32s', Array.from({ length: c.vocab }, (_, i) => piece(i).type)],
     ['tokenizer.ggml.bos_token_id', 'u32', 1], ['tokenizer.ggml.eos_token_id', 'u32', 2], ['tokenizer.ggml.unknown_token_id', 'u32', 0],
   ]
+}
+
+function writeSyntheticF16(path: string, shape: Shape): void {
+  const c = SHAPES[shape]
+  const t = syntheticGgufTensors(c)
+  const norm = (x: { shape: number[] }): boolean => x.shape.length === 1
+  const count = (x: { shape: number[] }): number => x.shape.reduce((a, b) => a * b, 1)
+  const kv = syntheticKv(shape, 1)
   const { head, offsets } = ggufHeader(kv, t.map((x) => ({ name: x.name, dims: [...x.shape].reverse(), type: norm(x) ? 0 : 1, bytes: count(x) * (norm(x) ? 4 : 2) })))
   // pools of random fp16 weights, one per scale; 4 194 301 is prime
   const POOL = 4194301
@@ -338,6 +345,9 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args[0] === '--json-ours') return oursChild(args[1])
   if (args[0] === '--json-pair') return pairChild(args[1], args[2], args[3])
   if (args[0] === '--json-seed') return seedChild(args[1])
+  // one line per family of block types on the 1.1B shape (benchFamilies.ts), merged into --out
+  if (args[0] === '--json-family' || args.includes('--families'))
+    return benchFamilies(args, { cacheDir, kv: (fileType) => syntheticKv('1b', fileType), child: (a) => child(self, a) })
   if (args.includes('--seed7b-only')) {
     // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
     const seed = seed7b(self)

@@ -2,7 +2,7 @@
 // - quantiseQ4K / quantiseQ6K: simple ones for the benchmark's Q4_K_M-shaped file and the tests' files: per
 //   sub-block min/max (Q4_K) or signed max (Q6_K), 6-bit / 8-bit sub-block scales, no search for the
 //   error-minimising scale as llama-quantize does. The bytes are valid blocks any ggml reader decodes.
-// - quantiseQ4_0Ref / quantiseQ4KRef / quantiseQ6KRef (below): ggml's reference quantisers, the independent check
+// - quantiseQ4_0Ref / quantiseQ5_0Ref / quantiseQ4KRef / quantiseQ6KRef (below): ggml's reference quantisers, the independent check
 //   of what GGUF export writes.
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
@@ -155,6 +155,29 @@ export function quantiseQ4_0Ref(x: Float32Array, o: number, n: number, out: Uint
       const t1 = (Math.trunc(F(F(x[o + 16 + j] * id) + 8.5)) << 24) >> 24
       out[at + 2 + j] = (Math.min(15, t0) & 0xff) | ((Math.min(15, t1) << 4) & 0xff)
     }
+  }
+}
+
+/** n weights (n % 32 = 0) at x[o …] → n/32 Q5_0 blocks of 22 bytes at out[at …], as quantize_row_q5_0_ref (llama.cpp's
+ *  fallback for Q4_K where rows are not whole blocks of 256) */
+export function quantiseQ5_0Ref(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
+  for (let b = 0; b < n / 32; b++, o += 32, at += 22) {
+    let amax = 0, max = 0
+    for (let j = 0; j < 32; j++)
+      if (amax < Math.abs(x[o + j])) { amax = Math.abs(x[o + j]); max = x[o + j] }
+    const d = F(max / -16)
+    const id = d ? F(1 / d) : 0
+    putHalf(out, at, toHalf(d))
+    let qh = 0
+    for (let j = 0; j < 16; j++) {
+      // C's (int8_t)(float), clamped above at 31, then kept as a byte
+      const q0 = Math.min(31, (Math.trunc(F(F(x[o + j] * id) + 16.5)) << 24) >> 24) & 0xff
+      const q1 = Math.min(31, (Math.trunc(F(F(x[o + 16 + j] * id) + 16.5)) << 24) >> 24) & 0xff
+      out[at + 6 + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4)
+      qh |= ((q0 & 0x10) >> 4) << j
+      qh |= ((q1 & 0x10) >> 4) << (j + 16)
+    }
+    for (let k = 0; k < 4; k++) out[at + 2 + k] = (qh >>> (8 * k)) & 0xff
   }
 }
 

@@ -2,8 +2,8 @@
 // tools (node-llama-cpp, the speed and parity peer of our benchmark) load. Layout (GGUF v3): magic, version, tensor
 // count, metadata key/values, tensor infos, padding to 32, tensor data (each tensor 32-aligned).
 // Streaming: TypeScript writes only the header; the native engine materialises each tensor of the view straight
-// into the file at its offset (F32, F16, BF16, or Q8_0, Q4_0, Q4_K, Q6_K with ggml's reference quantisers,
-// native/src/quantise.cpp), one block of rows at a time,
+// into the file at its offset (F32, F16, BF16, or Q8_0, Q4_0, Q5_0, Q4_K, Q6_K with ggml's reference quantisers,
+// native/src/quantise.cpp; or llama.cpp's Q4_K_M mixture of them, mixtures.ts), one block of rows at a time,
 // into a ".partial" file renamed at the end — any size, bounded memory, progress, cancel, nothing half-written.
 // llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: the engine forms dense rows in
 // HF's order (permuting back a model loaded interleaved) and they are reordered on the way out, as llama.cpp's
@@ -18,29 +18,32 @@ import { MaterialiseTensor } from '../native'
 import { tokenizerGgufMetadata } from '../tokenizers/toGguf'
 import { exportUnits } from '../phi3'
 import { ggufMoeArch, ggufMoeKv, ggufMoeTensors } from '../formats/gguf/experts'
+import { GgufDType, GgufMixture, isGgufMixture, mixtureMatrixType } from './ggufMixtures'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
 
-export type GgufDType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K'
-/** llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0, MOSTLY_Q4_K_S (every
- *  matrix Q4_K: the nearest of llama.cpp's mixtures), MOSTLY_Q6_K, MOSTLY_BF16) */
-const FILE_TYPE: Record<GgufDType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 14, Q6_K: 18, BF16: 32 }
+export type { GgufDType }
+/** what an export can be asked for: one type for every matrix, or one of llama.cpp's mixtures (mixtures.ts) */
+export type GgufExportDtype = GgufDType | GgufMixture
+/** llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0, MOSTLY_Q5_0,
+ *  MOSTLY_Q4_K_S (every matrix Q4_K: the nearest of llama.cpp's mixtures), MOSTLY_Q4_K_M, MOSTLY_Q6_K, MOSTLY_BF16) */
+const FILE_TYPE: Record<GgufExportDtype, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q5_0: 8, Q4_K: 14, Q4_K_M: 15, Q6_K: 18, BF16: 32 }
 /** weights per block of each written type (1: a float type) and bytes per block */
 const BLOCK: Record<GgufDType, [number, number]> = {
-  F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18], Q4_K: [256, 144], Q6_K: [256, 210],
+  F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18], Q5_0: [32, 22], Q4_K: [256, 144], Q6_K: [256, 210],
 }
 
 /**
  * The type a matrix of rows of `cols` weights is written in when the export asks for `dtype`. Rows must be whole
  * blocks; where they are not, a quantised export falls back as llama.cpp's quantiser does (llama_tensor_get_type):
- * Q6_K → Q8_0 as there; Q4_K → Q8_0 where llama.cpp writes Q5_0, a type this writer does not produce (Q8_0 is
- * larger and closer to the weights); Q4_0, or rows not whole Q8_0 blocks either → F16. F32/F16/BF16 need no blocks.
+ * Q6_K → Q8_0, Q4_K → Q5_0; Q4_0, Q5_0, or rows not whole blocks of 32 either → F16. F32/F16/BF16 need no blocks.
  * Q8_0 asked for directly is refused instead (the rule before the quantised types, kept).
  */
 export function ggufMatrixType(dtype: GgufDType, cols: number): GgufDType {
   if (cols % BLOCK[dtype][0] === 0) return dtype
-  if ((dtype === 'Q4_K' || dtype === 'Q6_K') && cols % 32 === 0) return 'Q8_0'
+  if (dtype === 'Q6_K' && cols % 32 === 0) return 'Q8_0'
+  if (dtype === 'Q4_K' && cols % 32 === 0) return 'Q5_0'
   return 'F16'
 }
 
@@ -137,9 +140,9 @@ export async function exportGguf(
   view: View,
   outPath: string,
   opts?: CallOptions,
-  o: { dtype?: GgufDType; name?: string; extraKv?: Kv[] } = {},
+  o: { dtype?: GgufExportDtype; name?: string; extraKv?: Kv[] } = {},
 ): Promise<{ bytes: number; notes: string[] }> {
-  const dtype: GgufDType = o.dtype ?? 'F16'
+  const dtype: GgufExportDtype = o.dtype ?? 'F16'
   if (!(dtype in FILE_TYPE))
     throw new InputError(`GGUF export dtype must be one of ${Object.keys(FILE_TYPE).join(', ')} (got ${String(dtype)})`)
   const c = engine.config
@@ -245,7 +248,9 @@ export async function exportGguf(
   const extra: [string, number[]][] = ropeFreqs ? [['rope_freqs.weight', ropeFreqs]] : phi3Factors ?? []
   for (const [name, values] of extra) add(name, [values.length], 'F32')
   const outTensors: { hf: string; dtype: GgufDType; index: number; part: number }[] = []
-  const fellBack = new Map<GgufDType, string[]>()
+  // per fallback (planned type → written type), the matrices it took
+  const fellBack = new Map<string, string[]>()
+  const hasOutput = names.some((n) => ggufTensorName(n, arch) === 'output.weight')
   // tensors written as one in GGUF, their parts one after the other: phi3's q/k/v and gate/up as attn_qkv / ffn_up
   // (phi3.ts exportUnits), a mixture of experts' experts as one tensor per layer (formats/gguf/experts.ts)
   const units =
@@ -255,18 +260,25 @@ export async function exportGguf(
   for (const u of units) {
     const shape = u.shape
     const cols = shape[shape.length - 1]
-    const t: GgufDType = shape.length === 1 ? 'F32' : dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)
-    if (t !== dtype && shape.length > 1) fellBack.set(t, [...(fellBack.get(t) ?? []), `${u.name} (rows of ${cols})`])
+    const name = u.name
+    let planned: GgufDType = 'F32', t: GgufDType = 'F32'
+    if (shape.length > 1 && isGgufMixture(dtype)) ({ chosen: planned, type: t } = mixtureMatrixType(dtype, name, cols, c.layers, hasOutput))
+    else if (shape.length > 1 && !isGgufMixture(dtype)) {
+      planned = dtype
+      t = dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)
+    }
+    if (t !== planned) fellBack.set(`${planned} ${t}`, [...(fellBack.get(`${planned} ${t}`) ?? []), `${name} (rows of ${cols})`])
     let part = 0
     for (const p of u.parts) {
       outTensors.push({ hf: p, dtype: t, index: infos.length, part })
       part += tensorBytes(t, shapes.get(p)!.reduce((a, b) => a * b, 1))
     }
-    add(u.name, shape, t)
+    add(name, shape, t)
   }
-  const notes = [...fellBack].map(([t, list]) =>
-    `${list.length} of the matrices written as ${t}, not ${dtype}: their rows are not whole ${dtype} blocks of ${BLOCK[dtype][0]} weights` +
-    `${dtype === 'Q4_K' && t === 'Q8_0' ? " (llama.cpp's quantiser would write Q5_0, which this export does not write)" : ''}: ${list.join(', ')}`)
+  const notes = [...fellBack].map(([key, list]) => {
+    const [planned, t] = key.split(' ') as [GgufDType, GgufDType]
+    return `${list.length} of the matrices written as ${t}, not ${planned}: their rows are not whole ${planned} blocks of ${BLOCK[planned][0]} weights (as llama.cpp's quantiser falls back): ${list.join(', ')}`
+  })
 
   const { head, offsets } = ggufHeader(kv, infos)
   let prefix = head

@@ -1,0 +1,226 @@
+// `npm run bench -- --json --families [--out docs/bench.json]`: one line per family of GGUF block types on the
+// TinyLlama-1.1B shape, ours against llama.cpp (node-llama-cpp 3.21.1) on the same file with the same threads, the
+// engines taking turns run by run in one process (as benchJson's pairs do), plus the step (ours: llama.cpp has none).
+// Figures, never pass/fail; merged into --out under families_1b. The files hold random valid blocks (random bytes,
+// each block's scale fields set so the weights have the 1/√fan-in magnitude of the F16 file's), in the types
+// llama-quantize gives each tensor of this shape (src/llama-quant.cpp's rules without an importance matrix):
+//   Q4_K_M    mixtures.ts: Q4_K, with Q6_K for the output and attn_v / ffn_down of the use_more_bits layers
+//   Q3_K_M    Q3_K; output Q6_K; attn_v Q5_K in the first two layers, Q4_K after; ffn_down Q5_K in the first
+//             sixteenth of the layers, Q4_K after; attn_output Q4_K
+//   IQ4_XS    IQ4_XS; output Q6_K; attn_v Q5_K (8 query heads per KV head ≥ 4); ffn_down Q5_K in the first eighth
+//   fallback  what the same quantiser writes where rows are not whole blocks of 256 (widths like 896 or 576):
+//             Q4_K → Q5_0 (attention, gate, up, embedding), Q5_K → Q5_1 (ffn_down, as Q3_K_M / Q4_K_S / IQ4_XS put
+//             Q5_K there), Q6_K → Q8_0 (attn_v, output)
+// Cached in ~/.cache/soliloquy/bench beside the F16 file.
+import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { Engine } from '../../src/main/engine/engine'
+import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
+import { ggufHeader, Kv } from '../../src/main/engine/export/gguf'
+import { loadAddon } from '../../src/main/engine/native'
+import { syntheticGgufTensors, SyntheticShape } from './benchSynthetic'
+import { toHalf } from './kquants'
+import { loadPeer, PeerSession, peerSession, PEER_VERSION } from './peer'
+
+const SHAPE_1B: SyntheticShape = { vocab: 32000, dim: 2048, ffn: 5632, layers: 22, heads: 32, kvHeads: 4 }
+export const FAMILIES = ['Q4_K_M', 'Q3_K_M', 'IQ4_XS', 'fallback'] as const
+type Family = (typeof FAMILIES)[number]
+type BlockType = 'Q8_0' | 'Q5_0' | 'Q5_1' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'IQ4_XS'
+
+/** ggml type id, weights and bytes per block, and where the fp16 scale fields are with the value that gives the
+ *  block's weights a standard deviation of about `s` (the random bytes' quants and sub-block scales being uniform) */
+const BLOCKS: Record<BlockType, { id: number; elems: number; bytes: number; scales: (s: number) => [number, number][] }> = {
+  Q8_0: { id: 8, elems: 32, bytes: 34, scales: (s) => [[0, s / 74]] },
+  Q5_0: { id: 6, elems: 32, bytes: 22, scales: (s) => [[0, s / 9.2]] },
+  Q5_1: { id: 7, elems: 32, bytes: 24, scales: (s) => [[0, s / 9.2], [2, (-15.5 * s) / 9.2]] },
+  Q3_K: { id: 11, elems: 256, bytes: 110, scales: (s) => [[108, s / 40]] },
+  Q4_K: { id: 12, elems: 256, bytes: 144, scales: (s) => [[0, s / 150], [2, (7.5 * s) / 150]] },
+  Q5_K: { id: 13, elems: 256, bytes: 176, scales: (s) => [[0, s / 300], [2, (15.5 * s) / 300]] },
+  Q6_K: { id: 14, elems: 256, bytes: 210, scales: (s) => [[208, s / 1200]] },
+  IQ4_XS: { id: 23, elems: 256, bytes: 136, scales: (s) => [[0, s / 1100]] },
+}
+const FILE_TYPE: Record<Family, number> = { Q4_K_M: 15, Q3_K_M: 12, IQ4_XS: 30, fallback: 15 }
+
+/** the type of a matrix (GGUF name, rows of `cols`) in each family, as llama-quantize chooses it for this shape */
+function familyType(f: Family, name: string, cols: number): BlockType {
+  const c = SHAPE_1B
+  const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1)
+  const is = (kind: string): boolean => name.endsWith(`.${kind}.weight`)
+  if (f === 'Q4_K_M') return mixtureMatrixType('Q4_K_M', name, cols, c.layers, true).type as BlockType
+  if (name === 'output.weight') return f === 'fallback' ? 'Q8_0' : 'Q6_K'
+  if (f === 'Q3_K_M') {
+    if (is('attn_v')) return layer < 2 ? 'Q5_K' : 'Q4_K'
+    if (is('ffn_down')) return layer < Math.trunc(c.layers / 16) ? 'Q5_K' : 'Q4_K'
+    if (is('attn_output')) return 'Q4_K'
+    return 'Q3_K'
+  }
+  if (f === 'IQ4_XS') {
+    if (is('attn_v')) return 'Q5_K' // n_gqa = 32 / 4 ≥ 4
+    if (is('ffn_down') && layer < Math.trunc(c.layers / 8)) return 'Q5_K'
+    return 'IQ4_XS'
+  }
+  return is('attn_v') ? 'Q8_0' : is('ffn_down') ? 'Q5_1' : 'Q5_0'
+}
+
+/** The 1.1B shape as one GGUF file of `family`, random valid blocks written in bulk. */
+function writeFamilyFile(path: string, f: Family, kv: (fileType: number) => Kv[]): void {
+  const tensors = syntheticGgufTensors(SHAPE_1B)
+  const typeOf = (t: { name: string; shape: number[] }): BlockType | 'F32' => (t.shape.length === 1 ? 'F32' : familyType(f, t.name, t.shape[1]))
+  const count = (t: { shape: number[] }): number => t.shape.reduce((a, b) => a * b, 1)
+  const bytesOf = (t: { name: string; shape: number[] }): number => {
+    const ty = typeOf(t)
+    return ty === 'F32' ? 4 * count(t) : (count(t) / BLOCKS[ty].elems) * BLOCKS[ty].bytes
+  }
+  const { head, offsets } = ggufHeader(kv(FILE_TYPE[f]), tensors.map((t) => {
+    const ty = typeOf(t)
+    return { name: t.name, dims: [...t.shape].reverse(), type: ty === 'F32' ? 0 : BLOCKS[ty].id, bytes: bytesOf(t) }
+  }))
+  const tmp = path + '.partial'
+  const fd = openSync(tmp, 'w')
+  let pos = 0
+  const put = (b: Uint8Array): void => {
+    writeSync(fd, b)
+    pos += b.length
+  }
+  let s = 777
+  const chunk = new Uint8Array(1 << 22)
+  const words = new Uint32Array(chunk.buffer)
+  try {
+    put(head)
+    tensors.forEach((t, i) => {
+      put(new Uint8Array(offsets[i] - pos))
+      const ty = typeOf(t)
+      if (ty === 'F32') return put(new Uint8Array(new Float32Array(count(t)).fill(1).buffer))
+      const b = BLOCKS[ty]
+      const fields = b.scales(t.scale * 1.7 / Math.sqrt(3)) // the F16 file's uniform(−1.7s, 1.7s) weights
+      const per = Math.floor(chunk.length / b.bytes) * b.bytes
+      for (let left = bytesOf(t); left > 0; ) {
+        const n = Math.min(left, per)
+        for (let w = 0; w < (n + 3) >> 2; w++) {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+          words[w] = s ^ (s >>> 13)
+        }
+        for (let at = 0; at < n; at += b.bytes)
+          for (const [o, v] of fields) {
+            const h = toHalf(v)
+            chunk[at + o] = h & 0xff
+            chunk[at + o + 1] = h >> 8
+          }
+        put(chunk.subarray(0, n))
+        left -= n
+      }
+    })
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+}
+
+export interface FamilyFigures {
+  file_gib: number
+  /** the block types of the file's matrices, counted */
+  types: Record<string, number>
+  gen_tok_s: number
+  llamacpp_tok_s: number | null
+  gen_vs_llamacpp: number | null
+  same_ids: boolean | null
+  /** how many leading greedy ids agree, and our top-1/top-2 logit margin where they first differ (llama.cpp rounds
+   *  activations to 8 bits: ~1 in logits on random weights, so a smaller margin is a near-tie, not a fault) */
+  same_ids_prefix?: number | null
+  margin_at_first_difference?: number | null
+  step_s: number
+  /** the most tokens/s an engine multiplying in fp32 at this machine's FMA peak could reach (2 FLOPs per weight) */
+  fma_floor_tok_s: number
+}
+
+const TURNS = 2
+const GEN = 32
+
+/** In one process: ours and llama.cpp generate greedily in turn (TURNS runs each, best kept), then our step (best of 2). */
+async function familyChild(file: string, threads: string): Promise<void> {
+  const engine = Engine.load(file)
+  const prompt = engine.withBos('To be', 'prompt')
+  await engine.weightsSettled()
+  await engine.generate({ prompt, views: [[]], maxNew: 2 })
+  let session: PeerSession | null = null
+  try {
+    session = await peerSession(await loadPeer((x) => console.error(x)), file, Number(threads))
+  } catch (e) {
+    console.error(`(llama.cpp could not run: ${(e as Error).message})`)
+  }
+  let ours = { tokS: 0, ids: [] as number[], margins: [] as number[] }
+  let peer: { tokS: number; ids: number[] } | null = null
+  for (let turn = 0; turn < TURNS; turn++) {
+    const t = process.hrtime.bigint()
+    const [g] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
+    const tokS = g.ids.length / (Number(process.hrtime.bigint() - t) / 1e9)
+    if (tokS > ours.tokS) ours = { tokS, ids: g.ids, margins: g.margins }
+    if (session) {
+      const r = await session.greedy(prompt, GEN)
+      const theirs = r.ids.length / (r.ms / 1000)
+      if (!peer || theirs > peer.tokS) peer = { tokS: theirs, ids: r.ids }
+    }
+  }
+  await session?.dispose()
+  let stepS = Infinity
+  for (let i = 0; i < 2; i++) {
+    const t = process.hrtime.bigint()
+    await engine.gradient('To be, or not to be, that is the question')
+    stepS = Math.min(stepS, Number(process.hrtime.bigint() - t) / 1e9)
+  }
+  process.stdout.write('RESULT ' + JSON.stringify({ ours, peer, stepS, fileBytes: engine.fileBytes, types: engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype) }) + '\n')
+}
+
+/** the number of leading entries two id lists share */
+function prefix(a: number[], b: number[]): number {
+  let i = 0
+  while (i < a.length && i < b.length && a[i] === b[i]) i++
+  return i
+}
+
+export async function benchFamilies(
+  args: string[],
+  o: { cacheDir: () => string; kv: (fileType: number) => Kv[]; child: <T>(args: string[]) => T },
+): Promise<void> {
+  if (args[0] === '--json-family') return familyChild(args[1], args[2])
+  const addon = loadAddon()
+  const threads = addon.threads()
+  const log = (x: string): boolean => process.stderr.write(x + '\n')
+  const flops = addon.measureFlops(threads)
+  const c = SHAPE_1B
+  const hd = c.dim / c.heads
+  const linearParams = c.layers * (c.dim * c.heads * hd * 2 + 2 * c.dim * c.kvHeads * hd + 3 * c.dim * c.ffn) + c.vocab * c.dim
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000
+  const families: Record<string, FamilyFigures> = {}
+  for (const f of FAMILIES) {
+    const file = join(o.cacheDir(), `synthetic-1b-${f}.gguf`)
+    if (!existsSync(file)) {
+      const t = process.hrtime.bigint()
+      writeFamilyFile(file, f, o.kv)
+      log(`(wrote ${file}: ${(statSync(file).size / 2 ** 30).toFixed(2)} GiB in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s)`)
+    }
+    log(`${f}: ours and llama.cpp (node-llama-cpp ${PEER_VERSION}) in turn, ${TURNS} runs of ${GEN} tokens each, then the step…`)
+    const r = o.child<{ ours: { tokS: number; ids: number[]; margins: number[] }; peer: { tokS: number; ids: number[] } | null; stepS: number; fileBytes: number; types: string[] }>(['--json-family', file, String(threads)])
+    const types: Record<string, number> = {}
+    for (const t of r.types) types[t] = (types[t] ?? 0) + 1
+    families[f] = {
+      file_gib: r3(r.fileBytes / 2 ** 30),
+      types,
+      gen_tok_s: r3(r.ours.tokS),
+      llamacpp_tok_s: r.peer ? r3(r.peer.tokS) : null,
+      gen_vs_llamacpp: r.peer ? r3(r.ours.tokS / r.peer.tokS) : null,
+      same_ids: r.peer ? JSON.stringify(r.peer.ids) === JSON.stringify(r.ours.ids) : null,
+      same_ids_prefix: r.peer ? prefix(r.peer.ids, r.ours.ids) : null,
+      margin_at_first_difference: r.peer && prefix(r.peer.ids, r.ours.ids) < r.ours.ids.length ? r3(r.ours.margins[prefix(r.peer.ids, r.ours.ids)]) : null,
+      step_s: r3(r.stepS),
+      fma_floor_tok_s: r3((flops * 1e9) / (2 * linearParams)),
+    }
+    log(JSON.stringify(families[f]))
+  }
+  const at = args.indexOf('--out')
+  const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
+  const merged = { ...prev, families_1b: families, families_threads: threads, families_gen_tokens: GEN, families_turns: TURNS, families_load_avg_1m: r3(loadavg()[0]) }
+  if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+  console.log(JSON.stringify({ families_1b: families }, null, 2))
+}
