@@ -81,6 +81,7 @@ import { layerStudyPlan, runLayerStudy } from './instruments/layerStudy'
 import { runWindow, windowOptions } from './instruments/window'
 import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './instruments/emerge'
 import { experimentReport } from './instruments/report'
+import { Studies } from './study/studies'
 
 export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
@@ -115,6 +116,7 @@ export class Lab {
   private readonly targets: Targets
   private readonly memos = new Map<number, StepMemo>()
   private closed = false
+  private studiesService: Studies | null = null
 
   constructor(o: LabOptions = {}) {
     this.dataDir = ensureDataDir(resolveDataDir(o.dataDir))
@@ -684,10 +686,20 @@ export class Lab {
     return { counts, maxPos: engine.config.maxPos, problems }
   }
 
+  // ---- studies (src/main/lab/study; the kind moves to lab/kinds/study.ts with the plug-ins) -------------------------
+
+  /** Studies: grids of phrases × prompts × α × models, embedded or on a queue of workers. */
+  studies(): Studies {
+    this.live()
+    return (this.studiesService ??= new Studies({ db: this.db, target: (r) => this.target(r), settings: (a, t) => this.settings(a, t) }))
+  }
+
   /** Closes the database; the lab cannot be used afterwards. */
   close(): void {
     if (this.closed) return
     this.closed = true
+    // a study's queue connections (the database is closed below: nothing more is recorded)
+    void this.studiesService?.close()
     this.targets.clear()
     this.memos.clear()
     this.db.close()

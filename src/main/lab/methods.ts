@@ -42,6 +42,10 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     emerge: (a, o) => lab.emerge(a, o),
     report: (a) => lab.report(a),
     engineInfo: async () => lab.engineInfo(),
+    study: (a, o) => lab.studies().start(a, o),
+    studyStatus: async (a) => lab.studies().status(a),
+    studyCollect: (a, o) => lab.studies().collect(a, o),
+    cancelStudy: (a) => lab.studies().cancel(a),
   }
 }
 

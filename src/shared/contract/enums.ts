@@ -3,12 +3,13 @@ import { z } from 'zod'
 
 // ---------- enumerations ----------
 
-export const runKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
+export const runKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge', 'study'] as const
 /**
  * What an experiment is: one per action. Every run belongs to exactly one experiment. The instruments (layer study,
  * plasticity-window search, emergence heatmap) are experiments too.
  */
-export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
+/** study: a grid of phrases × prompts × α × models, run here or by workers on a queue (src/main/lab/study) */
+export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge', 'study'] as const
 /** experiment list sort keys */
 export const experimentSortKeys = ['created', 'finished', 'kind', 'runs', 'id'] as const
 /** a checkpoint's state: live, in the Trash (restorable; file kept), or purged (row and file gone) */

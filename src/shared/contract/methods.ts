@@ -6,6 +6,7 @@ import { checkpointSchema, experimentDetailSchema, experimentExportSchema, exper
 import { checkpointsRequest, compareRequest, deleteCheckpointRequest, emergeRequest, experimentFilter, experimentTableRequest, exportCheckpointRequest, generateRequest, layerStudyRequest, lessonRequest, modelSel, purgeCheckpointsRequest, renameCheckpointRequest, reportRequest, restoreCheckpointRequest, runDiffRequest, saveCheckpointRequest, stepRequest, sweepRequest, tokenCountRequest, updateExperimentRequest, updateModelTextsRequest, windowRequest } from './requests'
 import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, emergeResultSchema, engineInfoSchema, exportResultSchema, layerStudyResultSchema, lessonResultSchema, reportResultSchema, runDetailSchema, runResultSchema, sweepResultSchema, windowResultSchema } from './results'
 import { describeZodError, fieldErrors } from './words'
+import { studyRef, studyRequest, studyStatusSchema } from './study'
 
 // ---------- the method table ----------
 
@@ -47,6 +48,14 @@ export const methods = {
   emerge: { req: emergeRequest, res: emergeResultSchema, long: true },
   report: { req: reportRequest, res: reportResultSchema },
   engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
+  // ---- studies (issue 24: src/main/lab/study) ----
+  /** a grid of phrases × prompts × α × models; embedded, or cells as BullMQ jobs for `soliloquy worker` (queue) */
+  study: { req: studyRequest, res: studyStatusSchema, long: true },
+  studyStatus: { req: studyRef, res: studyStatusSchema },
+  /** fetches cells finished while the lab was not listening (needs the queue's address again) */
+  studyCollect: { req: studyRef, res: studyStatusSchema, long: true },
+  /** queued cells removed, running cells stopped at their next token, recorded as cancelled */
+  cancelStudy: { req: studyRef, res: studyStatusSchema },
 } as const
 
 export type Methods = typeof methods
