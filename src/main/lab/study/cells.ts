@@ -2,7 +2,6 @@
 // seed's "Stepping Off", experiments.ts steppingOff) with every metric the sweep measures, plus whether each α learned
 // the phrase and whether it broke the model (the plasticity window's definitions, instruments/window.ts). The same
 // function runs a cell in the lab's process and on a worker, so both record the same numbers.
-import { hostname } from 'node:os'
 import type { CellJob, CellResult, RunMetrics } from '../../../shared/api'
 import { WINDOW_DEFAULTS } from '../../../shared/api'
 import { CallOptions, Engine, View } from '../../engine/engine'
@@ -34,7 +33,8 @@ function continuation(promptIds: number[], phraseIds: number[]): number[] | null
 }
 
 /** Runs one cell on `engine` from `base` (the model itself: []; a checkpoint's view in an embedded study). */
-export async function computeCell(engine: Engine, base: View, cell: string, job: CellJob, opts?: CallOptions): Promise<CellResult> {
+/** `host`: who runs it, as the study's views show it (a worker: "host:pid", so two workers of one machine are told apart). */
+export async function computeCell(engine: Engine, base: View, cell: string, job: CellJob, host: string, opts?: CallOptions): Promise<CellResult> {
   const t0 = Date.now()
   const s = settingsOf(job)
   if (job.restrict) checkRestriction(job.restrict, engine.config.layers)
@@ -46,7 +46,6 @@ export async function computeCell(engine: Engine, base: View, cell: string, job:
   const metricsMs = Date.now() - tm
   const cont = continuation(promptIds, phraseIds[0])
   const k = loadAddon().kernelInfo()
-  const host = hostname()
   const runs = job.lrs.map((lr, i) => {
     const m: RunMetrics = {
       ...stepMetrics(engine, so.gradient, lr, job.restrict),

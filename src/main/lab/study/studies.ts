@@ -213,8 +213,8 @@ export class Studies {
     this.cancelledHere.delete(st.id)
     try {
       for (const cell of todo) {
-        if (opts?.signal?.aborted || this.cancelledHere.has(st.id)) throw new CancelledError()
         opts?.onProgress?.({ phase: 'study', done, total })
+        if (opts?.signal?.aborted || this.cancelledHere.has(st.id)) throw new CancelledError()
         const model = st.s.models[cell.modelIndex]
         this.runningHere.set(st.id, cell.id)
         try {
@@ -224,7 +224,7 @@ export class Studies {
           opts?.signal?.addEventListener('abort', onAbort)
           const poll = setInterval(() => this.cancelledHere.has(st.id) && ctl.abort(), 100)
           try {
-            const r = await computeCell(t.model.engine, t.base, cell.id, cell.job, { signal: ctl.signal })
+            const r = await computeCell(t.model.engine, t.base, cell.id, cell.job, hostname(), { signal: ctl.signal })
             recordCell(this.db, st.id, cell, model, r, 0, total)
           } finally {
             clearInterval(poll)

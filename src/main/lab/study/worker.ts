@@ -94,14 +94,15 @@ export class ModelShelf {
 export async function runWorker(o: WorkerOptions, stop: Promise<void>): Promise<void> {
   const address = parseQueueUrl(o.queue)
   await checkReachable(address)
-  const host = hostname()
+  // a worker is told apart from another on the same machine by its pid
+  const host = `${hostname()}:${process.pid}`
   const shelf = new ModelShelf(o.modelDirs, o.threads)
   const connection = redisOptions(address)
   const control = new Redis(connection as object)
   control.on('error', () => {})
   const lockDuration = o.lockMs ?? 10_000
 
-  const process = async (job: Job): Promise<CellResult> => {
+  const runCell = async (job: Job): Promise<CellResult> => {
     const id = String(job.id ?? '')
     const parsed = cellJobSchema.safeParse(job.data)
     if (!parsed.success) throw new UnrecoverableError(`refused by ${host}: the job does not follow the contract (${describeZodError('cell', parsed.error)})`)
@@ -122,7 +123,7 @@ export async function runWorker(o: WorkerOptions, stop: Promise<void>): Promise<
     }, 250)
     const engine = shelf.take(dir)
     try {
-      const r = await computeCell(engine, [], cell, parsed.data, { signal: ctl.signal })
+      const r = await computeCell(engine, [], cell, parsed.data, host, { signal: ctl.signal })
       o.log(`cell ${cell.slice(0, 12)}… done in ${Date.now() - t0} ms`)
       return r
     } catch (e) {
@@ -139,7 +140,7 @@ export async function runWorker(o: WorkerOptions, stop: Promise<void>): Promise<
     }
   }
 
-  const worker = new Worker(QUEUE_NAME, process, {
+  const worker = new Worker(QUEUE_NAME, runCell, {
     connection,
     prefix: KEY_PREFIX,
     concurrency: o.concurrency,
