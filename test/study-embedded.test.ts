@@ -43,6 +43,12 @@ describe('embedded studies', () => {
     // the first cell's runs are the ones recorded before the stop (same ids), not run again
     expect(runs.filter((r) => kept.some((k) => k.id === r.id)).map((r) => r.id)).toEqual(kept.map((r) => r.id))
     expect(new Set(runs.map((r) => r.metrics.study!.cell)).size).toBe(PHRASES.length)
+    // in the HTML report: a heatmap per metric, every phrase a row, α_learn / α_break per phrase
+    const report = await api2.call('report', { id: s.id })
+    expect(report.title).toMatch(/study — 3 phrases × 2 α × 1 model/)
+    expect(report.html.match(/<h3>/g)).toHaveLength(3)
+    expect(report.html).toContain('α_learn')
+    for (const p of PHRASES) expect(report.html).toContain(p)
     again.close()
   })
 

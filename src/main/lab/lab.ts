@@ -82,6 +82,7 @@ import { runWindow, windowOptions } from './instruments/window'
 import { EMERGE_TOKENS, EMERGE_TOPK, runEmerge } from './instruments/emerge'
 import { experimentReport } from './instruments/report'
 import { Studies } from './study/studies'
+import { studyReport } from './study/report'
 
 export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
@@ -325,6 +326,7 @@ export class Lab {
   async report(args: ReportRequest): Promise<ReportResult> {
     this.live()
     const e = this.experimentOrThrow(args.id)
+    if (e.kind === 'study') return studyReport(e, experimentRuns(this.db, e.id))
     const g = e.groupId === null ? undefined : getGroup(this.db, e.groupId)
     const subject = {
       id: e.id,
