@@ -156,6 +156,22 @@ describe.skipIf(!haveRedis())('studies on BullMQ workers', () => {
     expect(killed[0].metrics.study!.host).toMatch(new RegExp(`:${second.proc.pid}$`))
   })
 
+  it('cancel: queued cells removed, the running one stopped at its next token; all recorded as cancelled', async () => {
+    const r = await redis()
+    const { api } = lab()
+    const s = await api.call('study', request({ queue: r.url, follow: false, maxGen: 200, lrs: [0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1] }))
+    const w = worker(r.url)
+    await until('a cell to start', () => /started/.test(w.log()))
+    const c = await api.call('cancelStudy', { id: s.id })
+    expect(c.counts.cancelled).toBe(PHRASES.length - 1)
+    const done = await finished(api, s.id)
+    expect(done.status).toBe('cancelled')
+    expect(done.counts.cancelled).toBe(PHRASES.length)
+    expect(done.cells.find((x) => x.host)?.reason).toMatch(/^cancelled on /)
+    expect(w.log()).toMatch(/cancelled/)
+    expect(await studyRuns(api, s.id)).toHaveLength(0)
+  })
+
   it('Redis stopped and restarted in the middle of a study: the study completes', async () => {
     const r = await redis()
     const { api } = lab()

@@ -14,6 +14,7 @@ import { exportGguf, ggufHeader, Kv } from '../../src/main/engine/formats/gguf/w
 import { embeddedModelDir, loadAddon, WeightsMemory } from '../../src/main/engine/native'
 import { SentencePieceTokenizer } from '../../src/main/engine/tokenizers/sentencepiece/tokenizer'
 import { loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
+import { benchStudy, studyWorkerChild, type StudyBench } from './benchStudy'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -298,7 +299,7 @@ function child<T>(self: string, args: string[]): T {
   return JSON.parse(line.slice(7)) as T
 }
 
-export interface BenchJson {
+export interface BenchJson extends Partial<StudyBench> {
   machine: { cpu: string; cores: number; threads: number; node: string; load_avg_1m: number }
   kernel_path: string
   bandwidth_gbs: number
@@ -338,6 +339,17 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args[0] === '--json-ours') return oursChild(args[1])
   if (args[0] === '--json-pair') return pairChild(args[1], args[2], args[3])
   if (args[0] === '--json-seed') return seedChild(args[1])
+  if (args[0] === '--json-study-worker') return studyWorkerChild(args[1])
+  if (args.includes('--study-only')) {
+    // the study figures alone (issue 24), merged into an existing JSON with --out
+    const study = await benchStudy(self, (s) => process.stderr.write(s + '\n'))
+    const at = args.indexOf('--out')
+    const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
+    const merged = { ...prev, ...(study ?? {}) }
+    if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+    console.log(JSON.stringify(merged, null, 2))
+    return
+  }
   if (args.includes('--seed7b-only')) {
     // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
     const seed = seed7b(self)
@@ -401,6 +413,8 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     seed = seed7b(self)
   }
 
+  const study = await benchStudy(self, log)
+
   log('bandwidth again…')
   probeBandwidth()
   const bandwidth = Math.max(bw1, bw2)
@@ -444,6 +458,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     llamacpp_version: PEER_VERSION,
     rounds_1b: ROUNDS,
     gen_turns: PAIR_TURNS,
+    ...(study ?? {}),
   }
   const text = JSON.stringify(out, null, 2)
   const at = args.indexOf('--out')
