@@ -80,6 +80,12 @@ describe("the real lab's answers match the contract", () => {
     await ok('window', { maxGen: 12, perRound: 3, rounds: 1 })
     await ok('emerge', { lrs: [0, 0.03], tokens: 8, topk: 2, maxGen: 4 })
     await ok('report', { id: layers.experimentId })
+    // a study (src/main/lab/study), embedded: its status, collect (nothing to fetch), cancel of a finished one, report
+    const study = await ok<{ id: number }>('study', { phrases: ['To be, or not to be'], lrs: [0.03], maxGen: 4 })
+    await ok('studyStatus', { id: study.id })
+    await ok('studyCollect', { id: study.id })
+    await ok('cancelStudy', { id: study.id })
+    await ok('report', { id: study.id })
     expect([...answered].sort()).toEqual([...methodNames].sort())
     // the lab pushed its changes through the worker and the host: the sweep's runs and experiment finished, the note
     const sweepRuns = new Set(sweep.runs.map((r) => r.id))
