@@ -64,7 +64,10 @@ export const useStudiesStore = defineStore('studies', () => {
         return
       }
       await show(current.value.id)
-      if (current.value && current.value.status !== 'running' && !running.value) stopWatching()
+      if (current.value && current.value.status !== 'running' && !running.value) {
+        stopWatching()
+        await refreshList()
+      }
     }, 700)
   }
 
