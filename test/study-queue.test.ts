@@ -141,6 +141,10 @@ describe.skipIf(!haveRedis())('studies on BullMQ workers', () => {
     const s = await api.call('study', request({ queue: r.url, follow: false, maxGen: 200, lrs: [0.001, 0.003, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1] }))
     const first = worker(r.url)
     const started = await until('a cell to start', () => /cell ([0-9a-f]{12})… .* started/.exec(first.log())?.[1])
+    // the submitter sees the cell running on that worker, with its progress
+    const running = await until('the running cell in the study status', async () =>
+      (await api.call('studyStatus', { id: s.id })).cells.find((c) => c.state === 'running' && c.progress && c.host?.endsWith(`:${first.proc.pid}`)))
+    expect(running.id.startsWith(started)).toBe(true)
     first.proc.kill('SIGKILL')
     await first.exited
     expect(first.log()).not.toMatch(new RegExp(`cell ${started}… done`))

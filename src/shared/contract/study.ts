@@ -67,6 +67,8 @@ export const studyCellSchema = z.object({
   /** why it was refused / failed */
   reason: z.string().nullable(),
   ms: z.number().nullable(),
+  /** a running cell's phase on its worker, e.g. "generate 12/64" */
+  progress: z.string().nullable().optional(),
 })
 export type StudyCell = z.infer<typeof studyCellSchema>
 

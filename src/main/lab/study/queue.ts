@@ -21,6 +21,8 @@ export const cancelKey = (cell: string): string => `${KEY_PREFIX}:cancel:${cell}
 export interface CellProgress {
   host: string
   phase: string
+  done?: number
+  total?: number
 }
 
 /** Connection options; credentials only here, in memory. Reconnects with back-off, forever, once connected. */

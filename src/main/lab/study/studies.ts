@@ -80,6 +80,8 @@ interface Following {
   queue: CellQueue
   pending: Set<string>
   running: Map<string, string>
+  /** a running cell's phase as its worker last reported it */
+  progress: Map<string, string>
   done: Promise<void>
   finish: () => void
   timer: NodeJS.Timeout
@@ -273,7 +275,7 @@ export class Studies {
     const byId = new Map(st.cells.map((c) => [c.id, c]))
     let finish = (): void => {}
     const done = new Promise<void>((resolve) => (finish = resolve))
-    const f: Following = { queue: q, pending, running: new Map(), done, finish, timer: undefined as unknown as NodeJS.Timeout, busy: false }
+    const f: Following = { queue: q, pending, running: new Map(), progress: new Map(), done, finish, timer: undefined as unknown as NodeJS.Timeout, busy: false }
     const look = async (cellId: string): Promise<void> => {
       if (!f.pending.has(cellId)) return
       const cell = byId.get(cellId)!
@@ -292,6 +294,8 @@ export class Studies {
       } else if (r.state === 'active') {
         const p = r.progress as CellProgress | undefined
         if (p && typeof p.host === 'string') f.running.set(cellId, p.host.slice(0, 256))
+        if (p && typeof p.phase === 'string')
+          f.progress.set(cellId, `${p.phase.slice(0, 40)}${typeof p.done === 'number' && typeof p.total === 'number' ? ` ${p.done}/${p.total}` : ''}`)
       } else if (r.state === 'missing') {
         // lost (a Redis that restarted without persistence, a flush): added again — its id makes it the same job
         await q.add([{ id: cellId, job: cell.job }])
@@ -374,6 +378,7 @@ export class Studies {
         host: r?.host ?? n?.host ?? runningOn ?? null,
         reason: n?.reason ?? null,
         ms: r?.ms ?? null,
+        progress: state === 'running' ? (f?.progress.get(c.id) ?? null) : null,
       }
     })
     const counts = { queued: 0, running: 0, done: 0, refused: 0, failed: 0, cancelled: 0 } as Record<CellState, number>
@@ -389,7 +394,10 @@ export class Studies {
       else if (c.state === 'refused') h.refused++
       hosts.set(c.host, h)
     }
-    const status = (this.db.prepare('SELECT status FROM experiments WHERE id = ?').get(st.id) as { status: string }).status
+    let status = (this.db.prepare('SELECT status FROM experiments WHERE id = ?').get(st.id) as { status: string }).status
+    // cells without an outcome: a lab that ended mid-study left it settled from the runs it had (history/settle.ts);
+    // on a queue the workers may still be at it, here nothing is until the study is started again
+    if (counts.queued + counts.running > 0 && status !== 'running' && status !== 'cancelled') status = st.s.where === 'embedded' ? 'interrupted' : 'running'
     return {
       id: st.id,
       status,

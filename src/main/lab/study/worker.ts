@@ -123,7 +123,15 @@ export async function runWorker(o: WorkerOptions, stop: Promise<void>): Promise<
     }, 250)
     const engine = shelf.take(dir)
     try {
-      const r = await computeCell(engine, [], cell, parsed.data, host, { signal: ctl.signal })
+      // progress per cell for the submitter's view: the phase and how far it is, at most twice a second
+      let last = 0
+      const onProgress = (p: { phase: string; done: number; total: number }): void => {
+        const now = Date.now()
+        if (now - last < 500) return
+        last = now
+        job.updateProgress({ host, phase: p.phase, done: p.done, total: p.total } satisfies CellProgress).catch(() => {})
+      }
+      const r = await computeCell(engine, [], cell, parsed.data, host, { signal: ctl.signal, onProgress })
       o.log(`cell ${cell.slice(0, 12)}… done in ${Date.now() - t0} ms`)
       return r
     } catch (e) {

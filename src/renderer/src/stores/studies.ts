@@ -25,6 +25,8 @@ export const useStudiesStore = defineStore('studies', () => {
   const progress = ref<ProgressMessage | null>(null)
   const metric = ref<StudyMetric>('recall')
   let job: string | null = null
+  /** studies on a queue this page asked the lab to follow again */
+  const collected = new Set<number>()
   let timer: ReturnType<typeof setInterval> | null = null
 
   const lines = (t: string): string[] => t.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
@@ -48,6 +50,11 @@ export const useStudiesStore = defineStore('studies', () => {
     try {
       const q = queue.value.trim()
       current.value = await api().call('studyStatus', { id, ...(q ? { queue: q } : {}) })
+      // a study on a queue from an earlier session: the lab follows it again (and fetches what finished meanwhile)
+      if (q && current.value.status === 'running' && current.value.where !== 'embedded' && !collected.has(id)) {
+        collected.add(id)
+        current.value = await api().call('studyCollect', { id, queue: q })
+      }
       runs.value = (await api().call('experiment', { id })).runs
     } catch (e) {
       error.value = messageOf(e)
