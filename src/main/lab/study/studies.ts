@@ -18,6 +18,7 @@ import {
 } from '../../../shared/api'
 import type { DB } from '../history/db'
 import { OWNER } from '../history/owner'
+import { nowIso } from '../history/clock'
 import { createExperiment } from '../history/tables/experiments'
 import { baseRef, type Settings } from '../experiments'
 import type { Target } from '../targets'
@@ -251,7 +252,7 @@ export class Studies {
   }
 
   private markCancelled(id: number): void {
-    this.db.prepare(`UPDATE experiments SET status = 'cancelled', finished_at = COALESCE(finished_at, datetime('now')), error = 'cancelled' WHERE id = ? AND status = 'running'`).run(id)
+    this.db.prepare(`UPDATE experiments SET status = 'cancelled', finished_at = COALESCE(finished_at, ?), error = 'cancelled' WHERE id = ? AND status = 'running'`).run(nowIso(), id)
   }
 
   // ---- on a queue -----------------------------------------------------------------------------------------------
