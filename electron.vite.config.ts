@@ -20,7 +20,8 @@ export default defineConfig({
           // the lab in a process of its own: `soliloquy serve` (fork) and the desktop app (utilityProcess)
           labProcess: resolve(__dirname, 'src/main/host/labProcess.ts'),
         },
-        external: ['better-sqlite3', 'electron'],
+        // bullmq loads ioredis at run time (require), and both are plain Node packages: not bundled
+        external: ['better-sqlite3', 'electron', 'bullmq', 'ioredis'],
       },
     },
   },

@@ -92,6 +92,12 @@ describe("the real lab's answers match the contract", () => {
       configExtra: { model_type: 'mixtral', architectures: ['MixtralForCausalLM'], num_local_experts: 4, num_experts_per_tok: 2, intermediate_size: 16 },
     })
     await ok('experts', { model: moe, phrase: 'To be, or not to be', lrs: [0.5], experts: '0:1+3' })
+    // a study (src/main/lab/study), embedded: its status, collect (nothing to fetch), cancel of a finished one, report
+    const study = await ok<{ id: number }>('study', { phrases: ['To be, or not to be'], lrs: [0.03], maxGen: 4 })
+    await ok('studyStatus', { id: study.id })
+    await ok('studyCollect', { id: study.id })
+    await ok('cancelStudy', { id: study.id })
+    await ok('report', { id: study.id })
     expect([...answered].sort()).toEqual([...methodNames].sort())
     // the lab pushed its changes through the worker and the host: the sweep's runs and experiment finished, the note
     const sweepRuns = new Set(sweep.runs.map((r) => r.id))

@@ -15,6 +15,7 @@ import { embeddedModelDir, loadAddon, WeightsMemory } from '../../src/main/engin
 import { SentencePieceTokenizer } from '../../src/main/engine/tokenizers/sentencepiece/tokenizer'
 import { loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
 import { benchFamilies } from './benchFamilies'
+import { benchStudy, studyWorkerChild, type StudyBench } from './benchStudy'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -305,7 +306,7 @@ function child<T>(self: string, args: string[]): T {
   return JSON.parse(line.slice(7)) as T
 }
 
-export interface BenchJson {
+export interface BenchJson extends Partial<StudyBench> {
   machine: { cpu: string; cores: number; threads: number; node: string; load_avg_1m: number }
   kernel_path: string
   bandwidth_gbs: number
@@ -348,6 +349,17 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   // one line per family of block types on the 1.1B shape (benchFamilies.ts), merged into --out
   if (args[0] === '--json-family' || args.includes('--families'))
     return benchFamilies(args, { cacheDir, kv: (fileType) => syntheticKv('1b', fileType), child: (a) => child(self, a) })
+  if (args[0] === '--json-study-worker') return studyWorkerChild(args[1])
+  if (args.includes('--study-only')) {
+    // the study figures alone (issue 24), merged into an existing JSON with --out
+    const study = await benchStudy(self, (s) => process.stderr.write(s + '\n'))
+    const at = args.indexOf('--out')
+    const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
+    const merged = { ...prev, ...(study ?? {}) }
+    if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+    console.log(JSON.stringify(merged, null, 2))
+    return
+  }
   if (args.includes('--seed7b-only')) {
     // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
     const seed = seed7b(self)
@@ -411,6 +423,8 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     seed = seed7b(self)
   }
 
+  const study = await benchStudy(self, log)
+
   log('bandwidth again…')
   probeBandwidth()
   const bandwidth = Math.max(bw1, bw2)
@@ -454,6 +468,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     llamacpp_version: PEER_VERSION,
     rounds_1b: ROUNDS,
     gen_turns: PAIR_TURNS,
+    ...(study ?? {}),
   }
   const text = JSON.stringify(out, null, 2)
   const at = args.indexOf('--out')

@@ -20,7 +20,7 @@ export default defineConfig({
     rollupOptions: {
       input: { bench: resolve(here, 'bench.ts') },
       output: { format: 'cjs', entryFileNames: '[name].js' },
-      external: ['better-sqlite3', 'electron', /^node:/, ...builtinModules],
+      external: ['better-sqlite3', 'electron', 'bullmq', 'ioredis', /^node:/, ...builtinModules],
     },
   },
 })

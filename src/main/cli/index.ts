@@ -34,6 +34,7 @@ import {
   windowCommand,
   windowOptions,
 } from './commands/instruments'
+import { studyCommand, studyOptions, workerCommand, workerOptions } from './commands/study'
 import type { ParseArgsConfig } from 'node:util'
 
 export interface Command {
@@ -169,6 +170,18 @@ export const commands: Record<string, Command> = {
     usage: 'soliloquy tokenize [--model DIR|FILE.gguf] --text "…" [--json]',
     options: tokenizeOptions,
     run: tokenizeCommand,
+  },
+  study: {
+    summary: 'a study: phrases × prompts × α × models, one batched sweep per cell; here, or by workers on a queue (Redis)',
+    usage: 'soliloquy study --phrases FILE [--prompts FILE] --lrs 0.001,0.01,… [--models M1,M2] [--queue redis://[user:pass@]HOST:PORT[/db]] [--follow] [--groups …] [--layers …] [--title T] [--data DIR] [--json] | study collect|status|cancel ID [--queue URL]  ($SOLILOQUY_QUEUE: the queue without putting credentials on the command line)',
+    options: studyOptions,
+    run: studyCommand,
+  },
+  worker: {
+    summary: "a headless worker of studies: takes cells from the queue, runs them on its own models (found by fingerprint)",
+    usage: 'soliloquy worker --queue redis://[user:pass@]HOST:PORT[/db] [--concurrency 1] [--models DIR …] [--threads N] [--lock-ms 10000]',
+    options: workerOptions,
+    run: workerCommand,
   },
   info: {
     summary: 'the engine on this machine: kernel path in use (scalar/avx2/avx512/neon), paths available, CPU features, threads',

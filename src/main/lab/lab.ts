@@ -73,6 +73,8 @@ import { LoadedModel, Target, Targets } from './targets'
 import { restrictGradient } from './step/restrict'
 import { experimentReport } from './report/experiment'
 import { analyseExperts as runExperts, parseExpertList } from './experts'
+import { Studies } from './study/studies'
+import { studyReport } from './study/report'
 
 export { CancelledError, InputError } from '../engine/engine'
 export { ModelFormatError } from '../engine/config'
@@ -107,6 +109,7 @@ export class Lab {
   private readonly targets: Targets
   private readonly memos = new Map<number, StepMemo>()
   private closed = false
+  private studiesService: Studies | null = null
 
   constructor(o: LabOptions = {}) {
     this.dataDir = ensureDataDir(resolveDataDir(o.dataDir))
@@ -271,6 +274,7 @@ export class Lab {
   async report(args: ReportRequest): Promise<ReportResult> {
     this.live()
     const e = this.experimentOrThrow(args.id)
+    if (e.kind === 'study') return studyReport(e, experimentRuns(this.db, e.id))
     const g = e.groupId === null ? undefined : getGroup(this.db, e.groupId)
     const subject = {
       id: e.id,
@@ -634,10 +638,20 @@ export class Lab {
     return { counts, maxPos: engine.config.maxPos, problems }
   }
 
+  // ---- studies (src/main/lab/study; the kind moves to lab/kinds/study.ts with the plug-ins) -------------------------
+
+  /** Studies: grids of phrases × prompts × α × models, embedded or on a queue of workers. */
+  studies(): Studies {
+    this.live()
+    return (this.studiesService ??= new Studies({ db: this.db, target: (r) => this.target(r), settings: (a, t) => this.settings(a, t) }))
+  }
+
   /** Closes the database; the lab cannot be used afterwards. */
   close(): void {
     if (this.closed) return
     this.closed = true
+    // a study's queue connections (the database is closed below: nothing more is recorded)
+    void this.studiesService?.close()
     this.targets.clear()
     this.memos.clear()
     this.db.close()

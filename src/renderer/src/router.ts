@@ -11,6 +11,7 @@ export const router = createRouter({
     { path: '/history', name: 'history', component: () => import('./views/HistoryView.vue'), meta: { title: 'History' } },
     { path: '/history/:id(\\d+)', name: 'run', component: () => import('./views/HistoryView.vue'), meta: { title: 'History' } },
     { path: '/checkpoints', name: 'checkpoints', component: () => import('./views/CheckpointsView.vue'), meta: { title: 'Checkpoints' } },
+    { path: '/studies', name: 'studies', component: () => import('./views/StudyView.vue'), meta: { title: 'Studies' } },
     { path: '/models', name: 'models', component: () => import('./views/ModelsView.vue'), meta: { title: 'Models' } },
     { path: '/:rest(.*)*', redirect: '/lab' },
   ],

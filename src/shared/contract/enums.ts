@@ -7,7 +7,8 @@ import { z } from 'zod'
  * What an experiment is: one per action. Every run belongs to exactly one experiment. The instruments (layer study,
  * plasticity-window search, emergence heatmap) are experiments too.
  */
-export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge'] as const
+/** study: a grid of phrases × prompts × α × models, run here or by workers on a queue (src/main/lab/study) */
+export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge', 'study'] as const
 /** A run's kind is its experiment's: one list. */
 export const runKinds = experimentKinds
 /** experiment list sort keys */

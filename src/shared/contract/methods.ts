@@ -8,6 +8,7 @@ import { checkpointsRequest, compareRequest, deleteCheckpointRequest, emergeRequ
 import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, emergeResultSchema, engineInfoSchema, expertsResultSchema, exportResultSchema, layerStudyResultSchema, lessonResultSchema, reportResultSchema, runDetailSchema, runResultSchema, sweepResultSchema, windowResultSchema } from './results'
 import { describeZodError, fieldErrors } from './words'
 import { attachJobRequest, jobInfoSchema, jobOutcomeSchema } from './jobs'
+import { studyRef, studyRequest, studyStatusSchema } from './study'
 
 // ---------- the method table ----------
 // `long`: takes progress and cancellation; `experiment`: records an experiment of that kind (one handler per kind)
@@ -56,6 +57,14 @@ export const methods = {
   jobs: { req: z.object({}).strict(), res: z.array(jobInfoSchema) },
   /** a job's progress from now on (to this caller, under the job's id), then its result or its error */
   attachJob: { req: attachJobRequest, res: jobOutcomeSchema, long: true },
+  // ---- studies (issue 24: src/main/lab/study) ----
+  /** a grid of phrases × prompts × α × models; embedded, or cells as BullMQ jobs for `soliloquy worker` (queue) */
+  study: { req: studyRequest, res: studyStatusSchema, long: true },
+  studyStatus: { req: studyRef, res: studyStatusSchema },
+  /** fetches cells finished while the lab was not listening (needs the queue's address again) */
+  studyCollect: { req: studyRef, res: studyStatusSchema, long: true },
+  /** queued cells removed, running cells stopped at their next token, recorded as cancelled */
+  cancelStudy: { req: studyRef, res: studyStatusSchema },
 } as const satisfies Record<string, { req: z.ZodType; res: z.ZodType; long?: boolean; experiment?: ExperimentKind }>
 
 export type Methods = typeof methods

@@ -88,6 +88,24 @@ export const updateGridSchema = z.object({
 })
 export type UpdateGrid = z.infer<typeof updateGridSchema>
 
+// ---------- studies (issue 24) ----------
+
+/** What a run of a study records about its cell (RunMetrics.study). */
+export const studyRunInfoSchema = z.object({
+  cell: z.string(),
+  host: z.string(),
+  kernelPath: z.string(),
+  threads: z.number(),
+  /** the job's time in the queue before a worker took it (ms; 0 embedded) */
+  queuedMs: z.number(),
+  /** the cell's compute on the worker (ms) */
+  cellMs: z.number(),
+  learned: z.boolean(),
+  broken: z.boolean(),
+})
+
+// ---------- runs ----------
+
 /** What every run measures (definitions: docs/design.md, "Metrics"). */
 /** Where a text the metrics use came from (runMetricsSchema.texts, modelTextsSchema.from). */
 export const textOrigin = z.enum(['model', 'saved', 'request', 'default'])
@@ -183,6 +201,8 @@ export const runMetricsSchema = z.object({
   restriction: restrictionSchema.optional(),
   /** ‖α∇W‖_F per layer × module of the step this run took (restricted steps: dropped cells are 0) */
   updateGrid: updateGridSchema.optional(),
+  /** a study's run: its cell, the worker that ran it and how (src/main/lab/study) */
+  study: studyRunInfoSchema.optional(),
 })
 export type RunMetrics = z.infer<typeof runMetricsSchema>
 
