@@ -44,6 +44,11 @@ describe('History lists experiments', () => {
     await page.fill('[data-testid="compare-max-tokens"]', '24')
     await page.click('[data-testid="compare-run"]')
     await page.waitForSelector('[data-testid="compare-settings"]', { timeout: 60_000 })
+    // the columns say what they are: the stepped model plain, and the same stepped model with the prefix
+    expect(await page.textContent('[data-testid="compare-head-plain"]')).toContain('the model stepped at α')
+    const right = (await page.textContent('[data-testid="compare-head-engineered"]')) ?? ''
+    expect(right).toContain('the same stepped model, asked with the prefix')
+    expect(right).toContain(await page.inputValue('[data-testid="compare-prefix"]'))
 
     await page.click('[data-testid="nav-history"]')
     await page.waitForSelector('[data-testid="experiment-row"][data-kind="compare"]')
@@ -120,6 +125,11 @@ describe('History lists experiments', () => {
     // from run detail, one α of a sweep again through rerun: a new run, same α, and History shows it
     await page.click('[data-testid="history-row"][data-run-id="2"]')
     await page.waitForSelector('[data-testid="run-detail"]:has-text("Run r2")')
+    // the detail opens below the table and the scatter: it is scrolled into view, its heading near the top
+    const viewHeight = page.viewportSize()!.height
+    await expect
+      .poll(async () => { const t = await page.$eval('[data-testid="run-detail"]', (el) => el.getBoundingClientRect().top); return t >= 0 && t < viewHeight / 3 }, { timeout: 10_000 })
+      .toBe(true)
     await page.click('[data-testid="rerun-run"]')
     await page.waitForURL((u) => /#\/history\/\d+$/.test(u.href) && !u.href.endsWith('/history/2'), { timeout: 60_000 })
     await page.waitForSelector('[data-testid="run-detail"] h2:not(:has-text("Run r2 "))')
