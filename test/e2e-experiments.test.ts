@@ -44,10 +44,35 @@ describe('History lists experiments', () => {
     await page.fill('[data-testid="compare-max-tokens"]', '24')
     await page.click('[data-testid="compare-run"]')
     await page.waitForSelector('[data-testid="compare-settings"]', { timeout: 60_000 })
+    // the columns say what they are: the stepped model plain, and the same stepped model with the prefix
+    expect(await page.textContent('[data-testid="compare-head-plain"]')).toContain('the model stepped at α')
+    const right = (await page.textContent('[data-testid="compare-head-engineered"]')) ?? ''
+    expect(right).toContain('the same stepped model, asked with the prefix')
+    expect(right).toContain(await page.inputValue('[data-testid="compare-prefix"]'))
 
     await page.click('[data-testid="nav-history"]')
     await page.waitForSelector('[data-testid="experiment-row"][data-kind="compare"]')
     expect(await rows()).toBe(2)
+    // the scatter tells the compare's prompt-engineered run (a triangle, its own series) from steps, and filters it out
+    const count = page.locator('[data-testid="scatter-count"]')
+    await expect.poll(() => count.getAttribute('data-engineered'), { timeout: 10_000 }).toBe('1')
+    const stepsShown = Number(await count.getAttribute('data-steps'))
+    expect(stepsShown).toBeGreaterThan(0)
+    await page.uncheck('[data-testid="scatter-engineered"]')
+    expect(await count.getAttribute('data-engineered')).toBe('0')
+    expect(Number(await count.getAttribute('data-steps'))).toBe(stepsShown)
+    await page.check('[data-testid="scatter-engineered"]')
+    await page.selectOption('[data-testid="scatter-kind"]', 'compare')
+    expect(Number(await count.getAttribute('data-steps'))).toBeLessThan(stepsShown)
+    await page.selectOption('[data-testid="scatter-kind"]', '')
+    // sweeps against α on one chart: the one sweep is a curve (the compare is none); unchecking it leaves none
+    const overlay = page.locator('[data-testid="sweep-overlay"]')
+    await expect.poll(() => overlay.getAttribute('data-curves'), { timeout: 10_000 }).toBe('1')
+    await page.waitForSelector('[data-testid="overlay-recall"] canvas')
+    const sweepId = await page.getAttribute('[data-testid="experiment-row"][data-kind="sweep"]', 'data-id')
+    await page.uncheck(`[data-testid="overlay-e${sweepId}"]`)
+    expect(await overlay.getAttribute('data-curves')).toBe('0')
+    await page.check(`[data-testid="overlay-e${sweepId}"]`)
     const heads = await page.$$eval('[data-testid="experiments-table"] > thead th', (ths) => ths.map((t) => (t.textContent ?? '').trim()))
     expect(heads).toEqual(expect.arrayContaining(['kind', 'prompt', 'phrase', 'base', 'max tok', 'runs', 'status', 'created']))
     const sweepRow = page.locator('[data-testid="experiment-row"][data-kind="sweep"]')
@@ -120,6 +145,11 @@ describe('History lists experiments', () => {
     // from run detail, one α of a sweep again through rerun: a new run, same α, and History shows it
     await page.click('[data-testid="history-row"][data-run-id="2"]')
     await page.waitForSelector('[data-testid="run-detail"]:has-text("Run r2")')
+    // the detail opens below the table and the scatter: it is scrolled into view, its heading near the top
+    const viewHeight = page.viewportSize()!.height
+    await expect
+      .poll(async () => { const t = await page.$eval('[data-testid="run-detail"]', (el) => el.getBoundingClientRect().top); return t >= 0 && t < viewHeight / 3 }, { timeout: 10_000 })
+      .toBe(true)
     await page.click('[data-testid="rerun-run"]')
     await page.waitForURL((u) => /#\/history\/\d+$/.test(u.href) && !u.href.endsWith('/history/2'), { timeout: 60_000 })
     await page.waitForSelector('[data-testid="run-detail"] h2:not(:has-text("Run r2 "))')
@@ -166,6 +196,10 @@ describe('Checkpoints: the Trash', () => {
     await page.click('[data-testid="nav-checkpoints"]')
     expect(await page.textContent('[data-testid="trash"]')).toMatch(/Nothing in the Trash/)
     const item = page.locator('[data-testid="checkpoint-item"][data-name="hamlet step"]')
+    // the card shows the phrase loss before → after the step (after: read from the run it was saved from, r2)
+    await expect.poll(() => item.locator('[data-testid="checkpoint-loss"]').textContent(), { timeout: 10_000 }).toMatch(/phrase loss \d+\.\d{4} → \d+\.\d{4} after the step/)
+    const [lossBefore, lossAfter] = ((await item.locator('[data-testid="checkpoint-loss"]').textContent()) ?? '').match(/\d+\.\d{4}/g)!.map(Number)
+    expect(lossAfter).toBeLessThan(lossBefore)
     await item.locator('[data-testid="delete-button"]').click()
     await item.locator('[data-testid="confirm-delete"]').click()
     await page.waitForSelector('[data-testid="checkpoint-message"]:has-text("Trash")')

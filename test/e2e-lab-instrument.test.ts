@@ -130,6 +130,20 @@ describe("the Lab's result: charts on their own axes, exports, and after a reloa
     // α = 0.03 recalls the soliloquy: its column reads "To be, or not to be" (the comma is quoted)
     const col = rows.slice(1, 7).map((r) => r.match(/("([^"]|"")*"|[^,]*)/g)!.filter((_, i) => i % 2 === 0)[3])
     expect(col.join(' ')).toBe('To "be," or not to "be,"')
+    // under the words: what the table was made with, and each column's metrics (α = 0.03 recalls 45 words)
+    expect(rows).toContain('model,organism (embedded),,,')
+    expect(rows.find((r) => r.startsWith('recall (words),'))!.split(',')[3]).toBe('45')
+    expect(rows.find((r) => r.startsWith('stability KL (nats),'))!.split(',').slice(1).every((v) => v !== '' && Number.isFinite(Number(v)))).toBe(true)
+    const mdText = md.bytes.toString('utf8')
+    expect(mdText).toContain('- model: organism (embedded)')
+    expect(mdText).toMatch(/\| recall \(words\) \| \d+ \| \d+ \| 45 \| \d+ \|/)
+    // every run's metrics as their own CSV
+    const metrics = await downloaded(() => page.click('[data-testid="export-metrics-csv"]'))
+    expect(metrics.name).toMatch(/^run-metrics-.*\.csv$/)
+    const mrows = metrics.bytes.toString('utf8').trim().split('\r\n')
+    expect(mrows[0]).toMatch(/^run,α,model,prompt,phrase,status,recall \(words\),/)
+    expect(mrows).toHaveLength(5)
+    expect(mrows.find((r) => r.split(',')[1] === '0.03')!.split(',')).toContain('45')
   })
 
   it('exports a chart as PNG and as SVG', async () => {

@@ -30,6 +30,8 @@ export function formatStepSize(lr: number): string {
 export interface SeedColumn {
   lr: number
   words: string[]
+  /** the column's header when the step size alone does not tell columns apart (a lesson's: "lesson 2 · 3.0E-02") */
+  label?: string
 }
 
 /** Rows of the table: rows[i][j] is word i of column j, or `_` past the column's end. */
@@ -42,7 +44,7 @@ export function seedRows(columns: SeedColumn[]): string[][] {
 
 /** Plain-text table as the seed printed it, with columns padded so a person can read it. */
 export function formatSeedTable(columns: SeedColumn[]): string {
-  const header = ['gradStep', ...columns.map((c) => formatStepSize(c.lr))]
+  const header = ['gradStep', ...columns.map((c) => c.label ?? formatStepSize(c.lr))]
   const body = seedRows(columns).map((r, i) => [String(i), ...r])
   const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)))
   const line = (cells: string[]): string => cells.map((c, j) => c.padEnd(widths[j])).join(' ').trimEnd()
@@ -66,7 +68,7 @@ function mdCell(s: string): string {
 
 /** The seed's table as GitHub Markdown: a "gradStep" column of word numbers, then one column per step size. */
 export function seedTableMarkdown(columns: SeedColumn[]): string {
-  const header = ['gradStep', ...columns.map((c) => formatStepSize(c.lr))]
+  const header = ['gradStep', ...columns.map((c) => c.label ?? formatStepSize(c.lr))]
   const rows = seedRows(columns).map((r, i) => [String(i), ...r])
   const line = (cells: string[]): string => `| ${cells.map(mdCell).join(' | ')} |`
   return [line(header), `|${header.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n') + '\n'

@@ -477,6 +477,8 @@ export const scatterPointSchema = z.object({
   repetition: measured.nullable().default(null),
   compressionRatio: measured.nullable().default(null),
   experimentId: z.number().nullable().default(null),
+  /** prompt engineering: the run was asked with an engineered prefix (a compare's right half), not only stepped */
+  prefixed: z.boolean().default(false),
   startedAt: z.string(),
 })
 export type ScatterPoint = z.infer<typeof scatterPointSchema>

@@ -178,7 +178,14 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
 
   // the seed's table: every run with a step size, in order
   const withLr = runs.filter((r) => r.lr !== null && r.status === 'done')
-  const seed = typeof res.table === 'string' ? res.table : withLr.length ? formatSeedTable(withLr.map((r) => ({ lr: r.lr!, words: seedWords(r.fullText) }))) : ''
+  // a lesson's steps often share one α: each column says which lesson it is (numbered from 1, as the UI and CLI do)
+  const lessonLabel = (r: RunRecord): string | undefined => (g.kind === 'lesson' && r.lr !== null ? `lesson ${r.chain.length + 1} · ${formatStepSize(r.lr)}` : undefined)
+  const seed =
+    typeof res.table === 'string' && g.kind !== 'lesson'
+      ? res.table
+      : withLr.length
+        ? formatSeedTable(withLr.map((r) => ({ lr: r.lr!, words: seedWords(r.fullText), label: lessonLabel(r) })))
+        : ''
   if (seed) body.push("<h2>The seed's table</h2>", `<pre class="seed-table">${esc(seed)}</pre>`)
 
   // per-run metrics
@@ -187,7 +194,7 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
     for (const c of res.cells as { runId?: number; label?: string; prefixed?: boolean; lr?: number }[])
       if (typeof c.runId === 'number')
         labels.set(c.runId, c.label ?? `${c.prefixed ? 'prefix' : 'plain'} ${typeof c.lr === 'number' ? formatStepSize(c.lr) : ''}`.trim())
-  const label = (r: RunRecord): string => labels.get(r.id) ?? (r.lr === null ? '—' : formatStepSize(r.lr))
+  const label = (r: RunRecord): string => labels.get(r.id) ?? lessonLabel(r) ?? (r.lr === null ? '—' : formatStepSize(r.lr))
   body.push(
     '<h2>Metrics per run</h2>',
     table(
@@ -263,11 +270,15 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
   }
   if (g.kind === 'lesson' && Array.isArray(res.forgetting)) {
     const f = res.forgetting as { lesson: number; loss: number; recall: number }[][]
+    // lesson j's step size, from the request (lessons are numbered from 1 here, as everywhere a person reads them)
+    const steps = Array.isArray(args.steps) ? (args.steps as { lr?: unknown }[]) : []
+    const alpha = (j: number): string => (typeof steps[j]?.lr === 'number' ? ` (α ${formatStepSize(steps[j].lr as number)})` : '')
     body.push(
-      '<h2>Forgetting: after step k, each lesson j ≤ k (loss / recall)</h2>',
+      '<h2>Forgetting: after lesson k, each lesson j ≤ k (loss / recall)</h2>',
       table(
-        ['after step', ...f.map((_, j) => `lesson ${j}`)],
-        f.map((row, k) => [String(k), ...f.map((_, j) => (row[j] ? `${esc(num(row[j].loss))} / ${esc(num(row[j].recall))}` : ''))]),
+        ['after lesson', ...f.map((_, j) => `lesson ${j + 1}${alpha(j)}`)],
+        f.map((row, k) => [String(k + 1), ...f.map((_, j) => (row[j] ? `${esc(num(row[j].loss))} / ${esc(num(row[j].recall))}` : ''))]),
+        'forgetting',
       ),
     )
   }

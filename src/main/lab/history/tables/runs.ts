@@ -232,7 +232,7 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     .prepare(
       `SELECT id, kind, model_id, CASE WHEN position IS NOT NULL THEN experiment_id END AS group_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
          json_extract(metrics, '$.referenceLogprob') AS ref_lp, repetition, experiment_id,
-         json_extract(metrics, '$.compressionRatio') AS compression
+         json_extract(metrics, '$.compressionRatio') AS compression, prefix <> '' AS prefixed
        FROM runs ${sql} ORDER BY started_at, id LIMIT 20000`,
     )
     .all(...params) as {
@@ -251,6 +251,7 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     repetition: number | null
     compression: number | null
     experiment_id: number | null
+    prefixed: number
   }[]
   return rows.map((r) => ({
     runId: r.id,
@@ -267,6 +268,7 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     repetition: r.repetition,
     compressionRatio: r.compression,
     experimentId: r.experiment_id,
+    prefixed: r.prefixed === 1,
     startedAt: r.started_at,
   }))
 }

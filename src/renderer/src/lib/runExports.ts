@@ -1,0 +1,66 @@
+// What the Lab's table exports carry besides the words: the model, prompt and phrase the sweep was run with and each
+// column's metrics, so a table pasted elsewhere still says what it is; and the per-run metrics as their own CSV.
+// Pure text (no DOM): the view hands the result to lib/download.ts.
+import { csvCell } from '@shared/csvCell'
+import { formatStepSize } from '@shared/seedTable'
+import type { RunRecord } from '@shared/api'
+
+/** the metrics a column (one run) carries, in the order they are written, with the words a reader sees */
+export const EXPORTED_METRICS: readonly { key: keyof RunRecord['metrics']; label: string }[] = [
+  { key: 'recall', label: 'recall (words)' },
+  { key: 'recallOf', label: 'recall of (words reachable)' },
+  { key: 'phraseLossBefore', label: 'phrase loss before' },
+  { key: 'phraseLossAfter', label: 'phrase loss after' },
+  { key: 'stabilityKl', label: 'stability KL (nats)' },
+  { key: 'repetition', label: 'token repetition' },
+  { key: 'compressionRatio', label: 'compression ratio' },
+]
+
+/** the model a run was made on, as a person names it: the organism, a checkpoint, or the path given */
+export function modelOf(r: Pick<RunRecord, 'modelRef'>): string {
+  return r.modelRef === null ? 'organism (embedded)' : r.modelRef.startsWith('ckpt:') ? `checkpoint “${r.modelRef.slice(5)}”` : r.modelRef
+}
+
+const value = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '')
+
+/** what the runs share, one line each: model, prompt, phrase (several values joined by " | " when they differ) */
+function settings(runs: RunRecord[]): [string, string][] {
+  const one = (f: (r: RunRecord) => string): string => [...new Set(runs.map(f))].join(' | ')
+  return [
+    ['model', one(modelOf)],
+    ['prompt', one((r) => r.prompt)],
+    ['phrase', one((r) => r.phrase ?? '')],
+  ]
+}
+
+/** rows to append under the seed table's CSV (as wide as it: gradStep + one cell per column) */
+export function seedTableCsvContext(runs: RunRecord[]): string {
+  const pad = (cells: string[]): string[] => [...cells, ...Array(Math.max(0, runs.length + 1 - cells.length)).fill('')]
+  const rows = [
+    ...settings(runs).map(([k, v]) => pad([k, v])),
+    ...EXPORTED_METRICS.map((m) => [m.label, ...runs.map((r) => value(r.metrics[m.key]))]),
+  ]
+  return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
+}
+
+/** Markdown to append under the seed table: the settings, then one row per metric with the table's columns */
+export function seedTableMarkdownContext(runs: RunRecord[]): string {
+  const cell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;')
+  const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`
+  const header = ['metric', ...runs.map((r) => formatStepSize(r.lr ?? 0))]
+  return [
+    '',
+    ...settings(runs).map(([k, v]) => `- ${k}: ${cell(v)}`),
+    '',
+    line(header),
+    `|${header.map(() => ' --- ').join('|')}|`,
+    ...EXPORTED_METRICS.map((m) => line([m.label, ...runs.map((r) => value(r.metrics[m.key]) || '—')])),
+  ].join('\n') + '\n'
+}
+
+/** every run's metrics, one row a run (run id, α, model, prompt, phrase, status, then EXPORTED_METRICS) */
+export function runMetricsCsv(runs: RunRecord[]): string {
+  const header = ['run', 'α', 'model', 'prompt', 'phrase', 'status', ...EXPORTED_METRICS.map((m) => m.label)]
+  const rows = runs.map((r) => [`r${r.id}`, r.lr === null ? '' : String(r.lr), modelOf(r), r.prompt, r.phrase ?? '', r.status, ...EXPORTED_METRICS.map((m) => value(r.metrics[m.key]))])
+  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
+}
