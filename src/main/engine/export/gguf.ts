@@ -250,13 +250,13 @@ export async function exportGguf(
   const outTensors: { hf: string; dtype: GgufDType; index: number; part: number }[] = []
   // per fallback (planned type → written type), the matrices it took
   const fellBack = new Map<string, string[]>()
-  const hasOutput = names.some((n) => ggufTensorName(n, arch) === 'output.weight')
   // tensors written as one in GGUF, their parts one after the other: phi3's q/k/v and gate/up as attn_qkv / ffn_up
   // (phi3.ts exportUnits), a mixture of experts' experts as one tensor per layer (formats/gguf/experts.ts)
   const units =
     c.family === 'phi3'
       ? exportUnits(c, names, (n) => shapes.get(n)!).map((u) => ({ ...u, name: ggufTensorName(u.name, arch) }))
       : ggufMoeTensors(names, (n) => shapes.get(n)!, (n) => ggufTensorName(n, arch))
+  const hasOutput = units.some((u) => u.name === 'output.weight')
   for (const u of units) {
     const shape = u.shape
     const cols = shape[shape.length - 1]
