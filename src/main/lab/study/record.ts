@@ -151,7 +151,7 @@ export function studyWindows(db: DB, id: number): StudyPhraseWindow[] {
       `SELECT r.prompt, r.phrase, r.lr, COALESCE(m.name, r.model_ref, '') AS model, json_extract(r.metrics, '$.study.learned') AS learned,
          json_extract(r.metrics, '$.study.broken') AS broken
        FROM runs r LEFT JOIN models m ON m.id = r.model_id WHERE r.experiment_id = ? AND r.kind = 'study' AND r.status = 'done'
-       ORDER BY r.group_index`,
+       ORDER BY r.position`,
     )
     .all(id) as { prompt: string; phrase: string; lr: number; model: string; learned: number; broken: number }[]
   const by = new Map<string, typeof rows>()
