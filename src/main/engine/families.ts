@@ -106,7 +106,11 @@ export function parseModelConfig(raw: Record<string, unknown>, file = 'config.js
   if (mt === 'granite') return parseGranite(raw, file)
   if (mt === 'gemma2' || mt === 'gemma3_text') return parseGemma(raw, file)
   if (mt === 'gemma3') return parseGemma3Multimodal(raw, file)
-  if (mt === 'phi3') return parsePhi3(raw, file) // phi3.ts: fused projections, partial rotary, longrope
+  if (mt === 'phi3') {
+    // phi3.ts: fused projections, partial rotary, longrope
+    const p = parsePhi3(raw, file)
+    return { ...p.config, family: 'phi3', ...LLAMA_OPTIONS, slidingWindow: p.slidingWindow, ropeDims: p.ropeDims }
+  }
   if (mt === 'mixtral' || mt === 'qwen3_moe' || mt === 'olmoe' || mt === 'granitemoe') return parseMixtureOfExperts(raw, mt, file)
   if (typeof mt === 'string' && NOT_IMPLEMENTED[mt])
     throw new ModelFormatError(`${file}: model_type "${mt}" is not supported yet: ${NOT_IMPLEMENTED[mt]} (supported: ${SUPPORTED.join(', ')})`)

@@ -12,8 +12,9 @@
 //   - sliding_window (Phi-3-mini's 2047): every layer, Mistral's window.
 // Phi-4 (14B) is phi3 without rope_scaling and with full rotary embeddings.
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies, shownValue } from './config'
-import type { ModelConfig } from './families'
-import { LLAMA_OPTIONS } from './families'
+// (families.ts imports this file and adds the family's options: nothing here imports families.ts)
+/** What the fused-tensor helpers read of a model's config (a ModelConfig of families.ts fits). */
+type Phi3Shape = Pick<LlamaConfig, 'layers' | 'heads' | 'kvHeads' | 'headDim' | 'ffn'> & { family: string }
 
 /** Phi3Config's defaults for the fields config.json may leave out. */
 const PHI3_DEFAULTS: Record<string, unknown> = {
@@ -26,7 +27,7 @@ const PHI3_DEFAULTS: Record<string, unknown> = {
   tie_word_embeddings: false,
 }
 
-export function parsePhi3(raw: Record<string, unknown>, file: string): ModelConfig {
+export function parsePhi3(raw: Record<string, unknown>, file: string): { config: LlamaConfig; slidingWindow: number; ropeDims: number } {
   const field = (key: string): unknown => raw[key] ?? PHI3_DEFAULTS[key]
   for (const flag of ['attention_bias', 'mlp_bias'])
     if (raw[flag] === true) throw new ModelFormatError(`${file}: ${flag} true is not supported (Phi-3 has no biases)`)
@@ -60,13 +61,7 @@ export function parsePhi3(raw: Record<string, unknown>, file: string): ModelConf
   if (longrope) out = { ...out, ...longropeOf(c, rope.fields, rot, original, file) }
   else if (rot !== c.headDim)
     out.ropeInvFreq = ropeInverseFrequencies({ headDim: rot, ropeTheta: c.ropeTheta, ropeType: c.ropeType, ropeScaling: c.ropeScaling }, file)
-  return {
-    ...out,
-    family: 'phi3',
-    ...LLAMA_OPTIONS,
-    slidingWindow: typeof window === 'number' ? window : 0,
-    ropeDims: rot === c.headDim ? 0 : rot,
-  }
+  return { config: out, slidingWindow: typeof window === 'number' ? window : 0, ropeDims: rot === c.headDim ? 0 : rot }
 }
 
 function stripPartial(p: Record<string, unknown>): Record<string, unknown> {
@@ -136,7 +131,7 @@ export function phi3FusedLayout(layers: number): FusedTensor[] {
  * The tensors of an HF export in file order: each fused tensor once, at the place of its first part, with its parts
  * (written one after the other, they are the fused tensor's rows); every other tensor as itself.
  */
-export function exportUnits(c: ModelConfig, names: string[], shapeOf: (n: string) => number[]): { name: string; shape: number[]; parts: string[] }[] {
+export function exportUnits(c: Phi3Shape, names: string[], shapeOf: (n: string) => number[]): { name: string; shape: number[]; parts: string[] }[] {
   const fusedOf = new Map<string, FusedTensor>()
   if (c.family === 'phi3') for (const f of phi3FusedLayout(c.layers)) for (const p of f.parts) fusedOf.set(p, f)
   const out: { name: string; shape: number[]; parts: string[] }[] = []
@@ -162,7 +157,7 @@ const ELEMENT_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
  * offset (rows are contiguous, so a part is a plain tensor there). Other models' tensors pass through.
  */
 export function splitFusedTensors<T extends { name: string; offset: number; dtype: string; shape: number[] }>(
-  c: ModelConfig,
+  c: Phi3Shape,
   tensors: T[],
   label: string,
   rowBytes: (t: T, cols: number) => number = (t, cols) => cols * (ELEMENT_BYTES[t.dtype] ?? NaN),
