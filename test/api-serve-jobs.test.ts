@@ -111,7 +111,7 @@ describe('WebSocket jobs on the real lab', () => {
     const b = await Client.open()
     const listed = await b.call('jobs', {})
     expect(listed.ok, JSON.stringify(listed.error)).toBe(true)
-    const job = (listed.result as { jobId: string; kind: string; state: string; request: { lrs: number[] }; progress: { phase: string } | null; experimentId: number | null }[]).find((j) => j.jobId === 'job-2')
+    const job = (listed.result as { jobId: string; kind: string; state: string; request: { lrs: number[] }; progress: { phase: string; total: number } | null; experimentId: number | null }[]).find((j) => j.jobId === 'job-2')
     expect(job).toMatchObject({ kind: 'sweep', state: 'running', request: { lrs } })
     // its progress as the lab last reported it: generating, or already in a later phase (scoring the probes) on a fast machine
     expect(job?.progress?.phase).toMatch(/^\w+$/)
