@@ -13,7 +13,7 @@
 // open (the largest α that did not cross below the smallest that did) into log-even parts, in one generation.
 import { CallOptions, Gradient, InputError, View } from '../../engine/engine'
 import { WINDOW_DEFAULTS, type RunMetrics, type WindowProbe, type WindowResult } from '../../../shared/api'
-import { getGroup } from '../history/tables/runs'
+import { getExperiment } from '../history/tables/experiments'
 import { checkTexts, ExperimentContext, fullText, generateViews, outcome, records, Settings, stepMetrics } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics, repetitionByN, REPETITION_N } from '../metrics'
@@ -105,7 +105,7 @@ export function runWindow(
     kind: 'window',
     phrase,
     lrs: [],
-    group: { args },
+    args,
     extra: { instrument: args },
     runs: [],
     work: async ({ ids, opened, settle, record }) => {
@@ -163,7 +163,7 @@ export function runWindow(
       definitions: windowDefinitions(o),
     }
     settle([], { ...summary, probes: probes.map(({ text: _t, ...p }) => p) })
-    return { experimentId: opened.experimentId, group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, ids), ...summary, probes }
+    return { experimentId: opened.experimentId, experiment: getExperiment(ctx.db, opened.experimentId)!, runs: records(ctx.db, ids), ...summary, probes }
     },
   })
 }
