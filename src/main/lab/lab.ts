@@ -250,6 +250,7 @@ export class Lab {
       phrase: (v, t) => this.phrase(v, t),
       context: () => this.ctx(),
       saveCheckpoint: (a, o) => this.saveCheckpoint(a, o),
+      studies: () => this.studies(),
     }
   }
 
@@ -636,12 +637,12 @@ export class Lab {
     return { counts, maxPos: engine.config.maxPos, problems }
   }
 
-  // ---- studies (src/main/lab/study; the kind moves to lab/kinds/study.ts with the plug-ins) -------------------------
+  // ---- studies (the kind: kinds/study.ts; what runs them and answers for them: study/studies.ts) -----------------
 
-  /** Studies: grids of phrases × prompts × α × models, embedded or on a queue of workers. */
+  /** The running studies, embedded or on a queue of workers: status, collect, cancel (`lab.study(…)` starts one). */
   studies(): Studies {
     this.live()
-    return (this.studiesService ??= new Studies({ db: this.db, target: (r) => this.target(r), settings: (a, t) => this.settings(a, t) }))
+    return (this.studiesService ??= new Studies({ db: this.db, target: (r) => this.target(r) }))
   }
 
   /** Closes the database; the lab cannot be used afterwards. */
