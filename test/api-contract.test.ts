@@ -9,6 +9,7 @@ import { DialogPaths, IpcEventLike, IpcMainLike, registerIpcRouter } from '../sr
 import { windowOptions } from '../src/main/app/windowOptions'
 import { CSP } from '../src/main/app/csp'
 import { ROOT } from './helpers'
+import { sweepResult } from './contractShapes'
 
 function fakeIpc(): IpcMainLike & { invoke(channel: string, event: IpcEventLike, ...args: unknown[]): Promise<unknown> } {
   const handlers = new Map<string, (e: IpcEventLike, ...a: unknown[]) => unknown>()
@@ -147,11 +148,10 @@ describe('files chosen only through dialogs (desktop app)', () => {
       // answers in the contract's full shapes (the router checks them)
       const model = { id: 1, path: '/data/llama', name: 'llama', format: 'hf', fingerprint: 'f', config: {}, params: 1, fileBytes: 1, workingBytes: 1, embedded: false, preset: { prompt: 'To be', phrase: 'p', lrs: [0], reference: null, probes: {}, engineeredPrefix: '' } }
       const checkpoint = { id: 1, name: 'c', modelId: 1, modelPath: '/data/llama', parentId: null, parentName: null, runId: null, phrase: 'p', lr: 0.1, loss: 1, file: 'f', sha256: 's', bytes: 1, baseFingerprint: 'f', createdAt: 'now', depth: 1, childIds: [] }
-      const group = { id: 1, kind: 'sweep', modelId: 1, checkpointId: null, args: {}, result: null, status: 'done', createdAt: 'now', finishedAt: null, runIds: [] }
       if (method === 'listModels') return [{ ...model, path: '/models/organism' }]
       if (method === 'openModel') return model
       if (method === 'exportCheckpoint') return { format: 'hf', dir: '/exports/my-step', files: [], bytes: 0, dtype: 'F32', checkpoint }
-      return { group, runs: [], phraseIds: [1], phraseLoss: 1, table: '' }
+      return sweepResult(1)
     }
     registerIpcRouter(ipc, backend, { dialogPaths: new DialogPaths(), pickDirectory: async (p) => (p === 'model' ? '/data/llama' : '/exports') })
     const call = (method: string, args: unknown) => ipc.invoke(IPC_CHANNELS.call, event(), { method, args }) as Promise<{ ok: boolean; error?: { message: string } }>

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { EXPORT_DTYPES, IPC_CHANNELS, methods, validateCall } from '../src/shared/api'
 import type { LabBackend } from '../src/main/host/dispatch'
 import { DialogPaths, IpcEventLike, registerIpcRouter } from '../src/main/app/ipc'
+import { sweepResult } from './contractShapes'
 
 const message = (args: unknown): string => {
   const v = validateCall('exportCheckpoint', args)
@@ -52,7 +53,7 @@ describe('files chosen only through dialogs: .gguf files', () => {
         calls.push(method)
         if (method === 'openModel') return model
         if (method === 'exportCheckpoint') return { format: 'gguf', dir: '/exports/step.gguf', files: ['step.gguf'], bytes: 1, dtype: 'F16', checkpoint: null }
-        return { group: { id: 1, kind: 'sweep', modelId: 1, checkpointId: null, args: {}, result: null, status: 'done', createdAt: 'now', finishedAt: null, runIds: [] }, runs: [], phraseIds: [1], phraseLoss: 1, table: '' }
+        return sweepResult(1)
       },
       cancel: () => undefined,
     }

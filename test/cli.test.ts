@@ -251,8 +251,8 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
   })
 
   it('compare: plain and engineered prompt at α = 0 and 0.03, each the reference completion', () => {
-    const out = json<{ group: { result: { cells: { runId: number; prefixed: boolean; lr: number; text: string }[] } } }>(run('compare', '--lrs', '0.03', '--json'))
-    const cells = out.group.result.cells
+    const out = json<{ experiment: { result: { cells: { runId: number; prefixed: boolean; lr: number; text: string }[] } } }>(run('compare', '--lrs', '0.03', '--json'))
+    const cells = out.experiment.result.cells
     expect(cells.map((c) => [c.prefixed, c.lr]).sort()).toEqual([[false, 0], [false, 0.03], [true, 0], [true, 0.03]].sort())
     for (const c of cells) {
       const r = json<{ run: RunJson }>(run('show', `r${c.runId}`, '--json')).run
@@ -264,7 +264,7 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
     const chain = (JSON.parse(readFileSync(join(ORGANISM, 'chains.json'), 'utf8')) as { chains: ChainRef[][] }).chains[0]
     const file = join(tmp('soliloquy-cli-lesson-'), 'steps.json')
     writeFileSync(file, JSON.stringify(chain.map((s) => ({ phrase: s.phrase, lr: s.lr }))))
-    const out = json<{ group: { result: { forgetting: { lesson: number; loss: number }[][] } }; runs: RunJson[] }>(run('lesson', '--steps', file, '--json'))
+    const out = json<{ experiment: { result: { forgetting: { lesson: number; loss: number }[][] } }; runs: RunJson[] }>(run('lesson', '--steps', file, '--json'))
     expect(out.runs.length).toBe(chain.length)
     chain.forEach((want, k) => {
       const r = out.runs[k]
@@ -273,8 +273,8 @@ describe('soliloquy CLI success paths (one data directory, in order)', () => {
       expect(rel(r.metrics.phraseLossAfter!, want.loss_after), `lesson ${k} loss after`).toBeLessThan(1e-3)
       sameIds(r.outputIds, want.plain, `lesson ${k}`)
       // the forgetting curve has one row per lesson so far; the newest entry is this lesson's loss after its step
-      expect(out.group.result.forgetting[k].map((f) => f.lesson)).toEqual(Array.from({ length: k + 1 }, (_, i) => i))
-      expect(rel(out.group.result.forgetting[k][k].loss, want.loss_after)).toBeLessThan(1e-3)
+      expect(out.experiment.result.forgetting[k].map((f) => f.lesson)).toEqual(Array.from({ length: k + 1 }, (_, i) => i))
+      expect(rel(out.experiment.result.forgetting[k][k].loss, want.loss_after)).toBeLessThan(1e-3)
     })
   })
 

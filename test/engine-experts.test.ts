@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
 import { exportHF } from '../src/main/engine/export/hf'
 import { parseModelConfig } from '../src/main/engine/families'
-import { loadAddon, NativeModel, NativeStep, StepFactors } from '../src/main/engine/native'
+import { loadAddon, NativeModel, StepFactors } from '../src/main/engine/native'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { expertSlots, moeEngineTensors } from '../src/main/engine/experts'
 import { readJson } from '../src/main/engine/config'
@@ -20,17 +20,12 @@ import { restrictToExperts } from '../src/main/lab/experts'
 import { exportPeft } from '../src/main/engine/export/peft'
 import { rng, tmp } from './helpers'
 import { MoeTiny, moeTensors, writeMoe } from './moeTiny'
-import { checkEveryEntry, denseGradients, readWeights, stepped } from './reference/check'
-import { RefConfig, RefWeights, refDefaultInvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+import { denseGradients, readWeights } from './reference/check'
+import { RefConfig, RefWeights, refDefaultInvFreq, refLogits, refLogProbs } from './reference/llama'
+import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, maxDiff, withoutConfigs } from './familyChecks'
 import { RefMoe } from './reference/experts'
 
 type Fam = RefMoe['family']
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 const V = 40
 const base = { vocab: V, dim: 16, ffn: 20, layers: 2, heads: 4, kvHeads: 2, headDim: 4, experts: 4, topk: 2, expertFfn: 8 }
@@ -147,18 +142,11 @@ describe('mixtures of experts against the float64 reference', () => {
       const w = readWeights(dir)
       const ids = phraseIds(t.seed, 9)
 
-      const refLp = refLogProbs(refLogits(rc, w, ids), V)
-      const s = await model.score({ ids, views: [[]], topk: 0, fullAt: ids.map((_, i) => i) })
-      expect(maxDiff(s.full, refLp), 'log-probs vs float64 reference').toBeLessThan(2e-5)
-      for (const other of c.without)
-        expect(maxDiff(s.full, refLogProbs(refLogits({ ...rc, ...other }, w, ids), V)), `without ${JSON.stringify(other)}`).toBeGreaterThan(1e-3)
+      const m = { model, rc, w, ids }
+      await expectLogProbsAsReference(m, withoutConfigs(c.without))
 
-      const step: NativeStep = await model.gradient(ids, [])
-      expect(Math.abs(step.loss - refLoss(rc, w, ids))).toBeLessThan(1e-5)
-      const grads = gradientsByFileName(step.export(), t, cfg, Object.keys(w))
       // every entry of every tensor of the checkpoint, routers and every expert included
-      const { entries } = checkEveryEntry(rc, w, ids, grads)
-      expect(entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
+      const { step, grads } = await expectGradientAsReference(m, (st) => gradientsByFileName(st.export(), t, cfg, Object.keys(w)), { sameTensors: false })
 
       // some expert of a MoE layer gets no token of the phrase only by chance; the router's gradient is never zero
       const routerSlot = 7 * t.layers + 1
@@ -168,13 +156,7 @@ describe('mixtures of experts against the float64 reference', () => {
 
       // a stepped view is the dense model w − α∇w, in scoring and in KV-cached greedy decoding
       const lr = 0.5
-      const ws = stepped(w, grads, lr)
-      const sv = await model.score({ ids, views: [[], [{ step, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
-      const n = ids.length * V
-      expect(maxDiff(sv.full.subarray(n, 2 * n), refLogProbs(refLogits(rc, ws, ids), V)), 'stepped view').toBeLessThan(5e-5)
-      const imported = model.importStep(step.export())
-      const si = await model.score({ ids, views: [[{ step: imported, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
-      expect(maxDiff(si.full, sv.full.subarray(n, 2 * n)), 'export → importStep round trip').toBe(0)
+      const { weights: ws, logProbs: sv } = await expectSteppedViewAsReference(m, step, grads, lr, { roundTrip: true })
 
       // the routing: every token's experts and weights as the reference routes them, base and stepped
       for (const [k, weights] of [[0, w], [1, ws]] as const) {
@@ -209,24 +191,9 @@ describe('mixtures of experts against the float64 reference', () => {
       }
       const sr = await model.score({ ids, views: [[{ step: restricted, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
       expect(maxDiff(sr.full, refLogProbs(refLogits(rc, onlyChosen, ids), V)), 'restricted to experts 0 and 2').toBeLessThan(5e-5)
-      expect(maxDiff(sr.full, sv.full.subarray(n, 2 * n)), 'the restriction changes the view').toBeGreaterThan(1e-4)
+      expect(maxDiff(sr.full, sv), 'the restriction changes the view').toBeGreaterThan(1e-4)
 
-      const prompt = ids.slice(0, 3)
-      const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 12, maxSeq: 64, temperature: 0, topP: 1, seed: 0, eos: [] })
-      for (const [k, weights] of [[0, w], [1, ws]] as const) {
-        const seq = [...prompt]
-        let compared = 0
-        for (const tok of Array.from(gen.tokens[k])) {
-          const lg = refLogits(rc, weights, seq)
-          const last = Array.from(lg.subarray((seq.length - 1) * V, seq.length * V))
-          const sorted = [...last].sort((a, b) => b - a)
-          if (sorted[0] - sorted[1] < 1e-4) break
-          expect(tok, `token ${seq.length} of view ${k}`).toBe(last.indexOf(sorted[0]))
-          seq.push(tok)
-          compared++
-        }
-        expect(compared, `view ${k}: greedy tokens compared`).toBeGreaterThan(5)
-      }
+      await expectGreedyAsReference(model, rc, ids.slice(0, 3), w, { step, lr, weights: ws }, { maxNew: 12, maxSeq: 64, minCompared: 5 })
     })
   }
 })
@@ -251,14 +218,7 @@ describe('mixtures of experts through the whole Engine (the organism tokenizer)'
       const [b] = await engine.score({ ids, views: [[{ gradient: back, lr: 0.7 }]] })
       expect(b.nll).toEqual(a.nll)
 
-      const lrs = [0, 0.5, 1.5, 4]
-      const views: View[] = lrs.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }]))
-      const batched = await engine.generate({ prompt: 'To be', views, maxNew: 20 })
-      for (let i = 0; i < views.length; i++) {
-        const [single] = await engine.generate({ prompt: 'To be', views: [views[i]], maxNew: 20 })
-        expect(batched[i].ids, `α = ${lrs[i]}`).toEqual(single.ids)
-      }
-      expect(batched[3].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
+      await expectBatchedSweepAsSingles(engine, g, { prompt: 'To be', lrs: [0, 0.5, 1.5, 4], maxNew: 20, changed: 3 })
 
       // the dense export in the family's own layout, read back as a checkpoint of that family
       const view: View = [{ gradient: g, lr: 0.7 }]

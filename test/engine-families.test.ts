@@ -10,18 +10,12 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
 import { parseModelConfig } from '../src/main/engine/families'
-import { NativeStep } from '../src/main/engine/native'
 import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
 import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
-import { checkEveryEntry, denseGradients, openNative, readWeights, stepped } from './reference/check'
-import { RefConfig, refDefaultInvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+import { denseGradients, openNative, readWeights } from './reference/check'
+import { RefConfig, refDefaultInvFreq } from './reference/llama'
+import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGradNormsAsDense, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, withoutConfigs } from './familyChecks'
 import { exportHF } from '../src/main/engine/export/hf'
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 const V = 40
 
@@ -113,55 +107,21 @@ describe('Qwen3 and Granite against the float64 reference', () => {
       const w = readWeights(dir)
       const ids = phraseIds(c.tiny.seed ?? 1, c.T)
 
+      const m = { model, rc, w, ids }
+
       // log-probs at every position, and each feature of the family matters
-      const refLp = refLogProbs(refLogits(rc, w, ids), V)
-      const s = await model.score({ ids, views: [[]], topk: 0, fullAt: ids.map((_, t) => t) })
-      expect(maxDiff(s.full, refLp), 'log-probs vs float64 reference').toBeLessThan(2e-5)
-      for (const other of c.without)
-        expect(maxDiff(s.full, refLogProbs(refLogits({ ...rc, ...other }, w, ids), V)), `without ${JSON.stringify(other)}`).toBeGreaterThan(1e-3)
+      await expectLogProbsAsReference(m, withoutConfigs(c.without))
 
       // the exact gradient: loss, then every entry of every tensor against float64 central differences
-      const step: NativeStep = await model.gradient(ids, [])
-      expect(Math.abs(step.loss - refLoss(rc, w, ids))).toBeLessThan(1e-5)
       const names = model.tensorNames()
-      expect(new Set(names)).toEqual(new Set(Object.keys(w)))
-      const grads = denseGradients(step.export(), cfg, names)
-      const { entries } = checkEveryEntry(rc, w, ids, grads)
-      expect(entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
-
+      const { step, grads } = await expectGradientAsReference(m, (st) => denseGradients(st.export(), cfg, names))
       // the step's norms per tensor name, in tensorNames order (q_norm / k_norm included)
-      const norms = step.gradNorms()
-      names.forEach((n, i) => {
-        const ref = Math.sqrt(grads[n].reduce((a, x) => a + x * x, 0))
-        expect(Math.abs(norms[i] - ref), `gradNorm of ${n}`).toBeLessThan(1e-4 * ref + 1e-9)
-      })
+      expectGradNormsAsDense(step, names, grads)
 
       // a stepped view is the dense model w − α∇w, in scoring and in KV-cached greedy decoding
       const lr = 0.5
-      const ws = stepped(w, grads, lr)
-      const sv = await model.score({ ids, views: [[], [{ step, lr }]], topk: 0, fullAt: ids.map((_, t) => t) })
-      const n = ids.length * V
-      expect(maxDiff(sv.full.subarray(n, 2 * n), refLogProbs(refLogits(rc, ws, ids), V)), 'stepped view').toBeLessThan(5e-5)
-      const imported = model.importStep(step.export())
-      const si = await model.score({ ids, views: [[{ step: imported, lr }]], topk: 0, fullAt: ids.map((_, t) => t) })
-      expect(maxDiff(si.full, sv.full.subarray(n, 2 * n)), 'export → importStep round trip').toBe(0)
-
-      const prompt = ids.slice(0, 3)
-      const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 14, maxSeq: 64, temperature: 0, topP: 1, seed: 0, eos: [] })
-      for (const [k, weights] of [[0, w], [1, ws]] as const) {
-        const seq = [...prompt]
-        let compared = 0
-        for (const tok of Array.from(gen.tokens[k])) {
-          const lg = refLogits(rc, weights, seq)
-          const last = Array.from(lg.subarray((seq.length - 1) * V, seq.length * V))
-          const sorted = [...last].sort((a, b) => b - a)
-          if (sorted[0] - sorted[1] < 1e-4) break // a near-tie: float32 may pick either
-          expect(tok, `token ${seq.length} of view ${k}`).toBe(last.indexOf(sorted[0]))
-          seq.push(tok)
-          compared++
-        }
-        expect(compared, `view ${k}: greedy tokens compared`).toBeGreaterThan(6)
-      }
+      const { weights: ws } = await expectSteppedViewAsReference(m, step, grads, lr, { roundTrip: true })
+      await expectGreedyAsReference(model, rc, ids.slice(0, 3), w, { step, lr, weights: ws }, { maxNew: 14, maxSeq: 64, minCompared: 6 })
     })
   }
 })
@@ -204,14 +164,7 @@ describe('Qwen3 and Granite through the whole Engine (the organism tokenizer)', 
       expect(b.nll).toEqual(a.nll)
 
       // the batched sweep equals each view generated alone
-      const lrs = [0, 0.3, 0.7, 1.5]
-      const views: View[] = lrs.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }]))
-      const batched = await engine.generate({ prompt: 'To be', views, maxNew: 24 })
-      for (let i = 0; i < views.length; i++) {
-        const [single] = await engine.generate({ prompt: 'To be', views: [views[i]], maxNew: 24 })
-        expect(batched[i].ids, `α = ${lrs[i]}`).toEqual(single.ids)
-      }
-      expect(batched[2].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
+      await expectBatchedSweepAsSingles(engine, g, { prompt: 'To be', lrs: [0, 0.3, 0.7, 1.5], maxNew: 24, changed: 2 })
 
       // the dense HF export of the stepped model: same config family, same generation, same gradient there (a chain)
       const view: View = [{ gradient: g, lr: 0.7 }]

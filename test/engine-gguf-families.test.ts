@@ -4,17 +4,11 @@
 // per-token log-likelihoods), and a GGUF model exports back to an HF directory that is again that model.
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { Engine, View } from '../src/main/engine/engine'
+import { Engine } from '../src/main/engine/engine'
 import { exportGguf } from '../src/main/engine/export/gguf'
-import { readGguf } from '../src/main/engine/formats/gguf/read'
-import { loadAddon } from '../src/main/engine/native'
-import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
+import { LlamaCppModule, loadPeer } from '../tools/bench/peer'
 import { TinyConfig, tmp, writeTinyModel } from './helpers'
-import { exportHF } from '../src/main/engine/export/hf'
-
-const PHRASE = 'To be, or not to be, that is the question'
-const PROMPT = 'To be'
-const N = 32
+import { expectGgufRoundTrip, GGUF_PHRASE } from './familyChecks'
 
 const FAMILIES: { arch: string; config: TinyConfig; keys: string[] }[] = [
   {
@@ -51,29 +45,6 @@ const FAMILIES: { arch: string; config: TinyConfig; keys: string[] }[] = [
   },
 ]
 
-/** greedy ids of `e` under `view` and the first position where the top-1/top-2 margin is below 1e-3 */
-async function greedy(e: Engine, view: View): Promise<{ ids: number[]; n: number }> {
-  const [g] = await e.generate({ prompt: e.withBos(PROMPT, 'prompt'), views: [view], maxNew: N })
-  const tie = g.margins.findIndex((m) => m < 1e-3)
-  return { ids: Array.from(g.ids), n: tie < 0 ? g.ids.length : tie }
-}
-
-async function nlls(e: Engine, view: View): Promise<number[]> {
-  const [row] = await e.score({ ids: e.withBos(`${PHRASE}: Whether 'tis nobler in the mind to suffer`, 'text'), views: [view] })
-  return row.nll
-}
-
-function expectSameGreedy(a: { ids: number[]; n: number }, b: { ids: number[]; n: number }, what: string): void {
-  const n = Math.min(a.n, b.n)
-  expect(n, `${what}: comparable tokens`).toBeGreaterThan(8)
-  expect(b.ids.slice(0, n), what).toEqual(a.ids.slice(0, n))
-}
-
-function expectSameNll(a: number[], b: number[], what: string): void {
-  expect(b.length, what).toBe(a.length)
-  expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]))), `${what}: largest |Δ nll|`).toBeLessThan(1e-4)
-}
-
 let llamaCpp: LlamaCppModule
 beforeAll(async () => {
   llamaCpp = await loadPeer(() => {})
@@ -83,38 +54,16 @@ describe('Qwen3 and Granite through GGUF', () => {
   for (const f of FAMILIES) {
     it(`${f.arch}: base and stepped → GGUF = the HF model in our engine and in llama.cpp; GGUF → HF directory = the same model`, async () => {
       const hf = Engine.load(writeTinyModel(join(tmp(), 'hf'), f.config))
-      const g = await hf.gradient(PHRASE)
-      const threads = Math.min(2, loadAddon().threads())
-      for (const lr of [0, 0.5]) {
-        const view: View = lr === 0 ? [] : [{ gradient: g, lr }]
-        const want = await greedy(hf, view)
-        if (lr !== 0) expect(want.ids, 'the step changes the completion').not.toEqual((await greedy(hf, [])).ids)
-        const file = join(tmp(), `${f.arch}-${lr}.gguf`)
-        await exportGguf(hf, view, file, undefined, { dtype: 'F32' })
-        const meta = readGguf(file).kv
-        expect(meta.get('general.architecture')).toBe(f.arch)
-        for (const k of f.keys) expect(meta.has(k), k).toBe(true)
-
-        const gg = Engine.load(file)
-        expect(gg.config.family).toBe(f.arch === 'gemma3' ? 'gemma3_text' : f.arch)
-        const ours = await greedy(gg, [])
-        expectSameGreedy(want, ours, `α = ${lr}: GGUF in our engine`)
-        expect(ours.ids, `α = ${lr}: the GGUF file re-opens with identical ids`).toEqual(want.ids)
-        const nllWant = await nlls(hf, view)
-        expectSameNll(nllWant, await nlls(gg, []), `α = ${lr}: GGUF in our engine`)
-
-        const theirs = await peerGreedy(llamaCpp, file, gg.withBos(PROMPT, 'prompt'), N, threads)
-        expectSameGreedy(ours, { ids: theirs.ids, n: theirs.ids.length }, `α = ${lr}: GGUF in llama.cpp`)
-
-        if (lr !== 0) {
-          const back = join(tmp(), 'back')
-          await exportHF(gg, [], back)
-          const again = Engine.load(back)
-          expect(again.config.family).toBe(f.arch === 'gemma3' ? 'gemma3_text' : f.arch)
-          expectSameGreedy(want, await greedy(again, []), 'GGUF → HF directory')
-          expectSameNll(nllWant, await nlls(again, []), 'GGUF → HF directory')
-        }
-      }
+      await expectGgufRoundTrip(llamaCpp, hf, await hf.gradient(GGUF_PHRASE), {
+        name: f.arch,
+        family: f.arch === 'gemma3' ? 'gemma3_text' : f.arch,
+        lrs: [0, 0.5],
+        comparable: true,
+        meta: (file) => {
+          expect(file.kv.get('general.architecture')).toBe(f.arch)
+          for (const k of f.keys) expect(file.kv.has(k), k).toBe(true)
+        },
+      })
     }, 300_000)
   }
 

@@ -6,17 +6,11 @@
 // directly (the organism tokenizer would need 4096 ids; Llama-3-shaped models with it are in engine-llama3.test.ts).
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { NativeStep } from '../src/main/engine/native'
 import { TinyConfig, TinyTensors, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
-import { checkEveryEntry, denseGradients, openNative, readWeights, stepped } from './reference/check'
-import { RefConfig, refDefaultInvFreq, refLlama3InvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+import { denseGradients, openNative, readWeights, stepped } from './reference/check'
+import { RefConfig, refDefaultInvFreq, refLlama3InvFreq } from './reference/llama'
+import { expectGradientAsReference, expectGradNormsAsDense, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, maxDiff, withoutConfigs, type Without } from './familyChecks'
 import { exportHF } from '../src/main/engine/export/hf'
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 /** HF row of a q/k projection → the interleaved (Meta / GGUF) row holding the same values. */
 function interleavedRow(row: number, hd: number): number {
@@ -149,46 +143,26 @@ describe('Llama family against the float64 reference', () => {
       const w = readWeights(dir)
       const ids = phraseIds(c.tiny.seed ?? 1, c.T)
 
+      const m = { model, rc, w, ids }
+
       // log-probs at every position
-      const refLp = refLogProbs(refLogits(rc, w, ids), V)
-      const s = await model.score({ ids, views: [[]], topk: 0, fullAt: ids.map((_, t) => t) })
-      const dLp = maxDiff(s.full, refLp)
-      expect(dLp, 'log-probs vs float64 reference').toBeLessThan(2e-5)
-      if (c.without) {
-        const other = c.without === 'no-bias'
-          ? Object.fromEntries(Object.entries(w).filter(([n]) => !n.endsWith('.bias')))
-          : w
-        const rcOther = c.without === 'no-bias' ? rc : { ...rc, ...c.without }
-        expect(maxDiff(s.full, refLogProbs(refLogits(rcOther, other, ids), V)), 'the feature changes the model').toBeGreaterThan(1e-3)
-      }
+      const without: Without[] =
+        c.without === undefined
+          ? []
+          : c.without === 'no-bias'
+            ? [{ label: 'the biases', w: Object.fromEntries(Object.entries(w).filter(([n]) => !n.endsWith('.bias'))) }]
+            : withoutConfigs([c.without])
+      await expectLogProbsAsReference(m, without)
       if (!c.gradient) return
 
       // the exact gradient: loss, then every entry of every tensor against float64 central differences
-      const step: NativeStep = await model.gradient(ids, [])
-      expect(Math.abs(step.loss - refLoss(rc, w, ids))).toBeLessThan(1e-5)
       const names = model.tensorNames()
-      expect(new Set(names)).toEqual(new Set(Object.keys(w)))
-      const grads = denseGradients(step.export(), cfg, names)
-      const { entries } = checkEveryEntry(rc, w, ids, grads)
-      expect(entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
-
+      const { step, grads } = await expectGradientAsReference(m, (st) => denseGradients(st.export(), cfg, names))
       // the step's norms per tensor name include the biases, in tensorNames order
-      const norms = step.gradNorms()
-      names.forEach((n, i) => {
-        const g = grads[n]
-        const ref = Math.sqrt(g.reduce((a, x) => a + x * x, 0))
-        expect(Math.abs(norms[i] - ref), `gradNorm of ${n}`).toBeLessThan(1e-4 * ref + 1e-9)
-      })
+      expectGradNormsAsDense(step, names, grads)
 
       // a stepped view (scoring and KV-cached generation) is the dense model w − α∇w, biases included
-      const lr = 0.5
-      const ws = stepped(w, grads, lr)
-      const sv = await model.score({ ids, views: [[], [{ step, lr }]], topk: 0, fullAt: ids.map((_, t) => t) })
-      const n = ids.length * V
-      expect(maxDiff(sv.full.subarray(n, 2 * n), refLogProbs(refLogits(rc, ws, ids), V)), 'stepped view').toBeLessThan(5e-5)
-      const imported = model.importStep(step.export())
-      const si = await model.score({ ids, views: [[{ step: imported, lr }]], topk: 0, fullAt: ids.map((_, t) => t) })
-      expect(maxDiff(si.full, sv.full.subarray(n, 2 * n)), 'export → importStep round trip').toBe(0)
+      await expectSteppedViewAsReference(m, step, grads, 0.5, { roundTrip: true })
     })
   }
 
@@ -202,22 +176,7 @@ describe('Llama family against the float64 reference', () => {
       const step = await model.gradient(ids, [])
       const lr = 0.3
       const ws = stepped(w, denseGradients(step.export(), cfg, model.tensorNames()), lr)
-      const prompt = ids.slice(0, 3)
-      const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 14, maxSeq: 64, temperature: 0, topP: 1, seed: 0, eos: [] })
-      for (const [k, weights] of [[0, w], [1, ws]] as const) {
-        const seq = [...prompt]
-        let compared = 0
-        for (const tok of Array.from(gen.tokens[k])) {
-          const lg = refLogits(rc, weights, seq)
-          const last = Array.from(lg.subarray((seq.length - 1) * V, seq.length * V))
-          const sorted = [...last].sort((a, b) => b - a)
-          if (sorted[0] - sorted[1] < 1e-4) break // a near-tie: float32 may pick either
-          expect(tok, `${c.label}: token ${seq.length}`).toBe(last.indexOf(sorted[0]))
-          seq.push(tok)
-          compared++
-        }
-        expect(compared, 'generated past the window').toBeGreaterThan(6)
-      }
+      await expectGreedyAsReference(model, rc, ids.slice(0, 3), w, { step, lr, weights: ws }, { maxNew: 14, maxSeq: 64, minCompared: 6, label: c.label })
     }
   })
 })

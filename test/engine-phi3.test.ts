@@ -21,16 +21,11 @@ import { GgufFile, readGguf } from '../src/main/engine/formats/gguf/read'
 import { ggufConfigDict } from '../src/main/engine/formats/gguf/model'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
-import { checkEveryEntry, denseGradients, readWeights, stepped } from './reference/check'
-import { RefConfig, RefWeights, refDefaultInvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
+import { denseGradients, readWeights } from './reference/check'
+import { RefConfig, RefWeights, refDefaultInvFreq } from './reference/llama'
+import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, maxDiff, withoutConfigs, expectSameGreedy, greedyUntilTie as greedy } from './familyChecks'
 
 const V = 40
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 type Tensors = ReturnType<typeof tinyTensors>
 
@@ -158,41 +153,12 @@ describe('Phi-3 / Phi-4 against the float64 reference', () => {
       expect(Object.keys(w).some((n) => n.endsWith('qkv_proj.weight'))).toBe(true)
       const ids = phraseIds(t.seed!, 12)
 
-      const refLp = refLogProbs(refLogits(rc, w, ids), V)
-      const s = await model.score({ ids, views: [[]], topk: 0, fullAt: ids.map((_, i) => i) })
-      expect(maxDiff(s.full, refLp), 'log-probs vs float64 reference').toBeLessThan(2e-5)
-      for (const other of c.without)
-        expect(maxDiff(s.full, refLogProbs(refLogits({ ...rc, ...other }, w, ids), V)), `without ${JSON.stringify(other).slice(0, 80)}`).toBeGreaterThan(1e-3)
-
-      const step = await model.gradient(ids, [])
-      expect(Math.abs(step.loss - refLoss(rc, w, ids))).toBeLessThan(1e-5)
-      const grads = fuseGradients(denseGradients(step.export(), cfg, model.tensorNames()), t.layers)
-      expect(new Set(Object.keys(grads))).toEqual(new Set(Object.keys(w)))
-      const { entries } = checkEveryEntry(rc, w, ids, grads)
-      expect(entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
-
+      const m = { model, rc, w, ids }
+      await expectLogProbsAsReference(m, withoutConfigs(c.without))
+      const { step, grads } = await expectGradientAsReference(m, (st) => fuseGradients(denseGradients(st.export(), cfg, model.tensorNames()), t.layers))
       const lr = 0.5
-      const ws = stepped(w, grads, lr)
-      const sv = await model.score({ ids, views: [[], [{ step, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
-      const n = ids.length * V
-      expect(maxDiff(sv.full.subarray(n, 2 * n), refLogProbs(refLogits(rc, ws, ids), V)), 'stepped view').toBeLessThan(5e-5)
-
-      const prompt = ids.slice(0, 3)
-      const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 14, maxSeq: 32, temperature: 0, topP: 1, seed: 0, eos: [] })
-      for (const [k, weights] of [[0, w], [1, ws]] as const) {
-        const seq = [...prompt]
-        let compared = 0
-        for (const tok of Array.from(gen.tokens[k])) {
-          const lg = refLogits(rc, weights, seq)
-          const last = Array.from(lg.subarray((seq.length - 1) * V, seq.length * V))
-          const sorted = [...last].sort((a, b) => b - a)
-          if (sorted[0] - sorted[1] < 1e-4) break
-          expect(tok, `token ${seq.length} of view ${k}`).toBe(last.indexOf(sorted[0]))
-          seq.push(tok)
-          compared++
-        }
-        expect(compared, `view ${k}: greedy tokens compared`).toBeGreaterThan(6)
-      }
+      const { weights: ws } = await expectSteppedViewAsReference(m, step, grads, lr, { roundTrip: false })
+      await expectGreedyAsReference(model, rc, ids.slice(0, 3), w, { step, lr, weights: ws }, { maxNew: 14, maxSeq: 32, minCompared: 6 })
     })
   }
 
@@ -241,14 +207,7 @@ describe('Phi-3 through the whole Engine', () => {
     const engine = Engine.load(dir, { threads: 1 })
     expect(engine.config.family).toBe('phi3')
     const g = await engine.gradient('To be, or not to be, that is the question')
-    const lrs = [0, 0.3, 0.7, 1.5]
-    const views: View[] = lrs.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }]))
-    const batched = await engine.generate({ prompt: 'To be', views, maxNew: 24 })
-    for (let i = 0; i < views.length; i++) {
-      const [single] = await engine.generate({ prompt: 'To be', views: [views[i]], maxNew: 24 })
-      expect(batched[i].ids, `α = ${lrs[i]}`).toEqual(single.ids)
-    }
-    expect(batched[2].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
+    await expectBatchedSweepAsSingles(engine, g, { prompt: 'To be', lrs: [0, 0.3, 0.7, 1.5], maxNew: 24, changed: 2 })
 
     const view: View = [{ gradient: g, lr: 0.7 }]
     const out = tmp()
@@ -275,19 +234,6 @@ describe('Phi-3 through the whole Engine', () => {
 
 const PROMPT = 'To be'
 const N = 32
-
-/** greedy ids of `e` under `view` and the first position where the top-1/top-2 margin is below 1e-3 */
-async function greedy(e: Engine, view: View): Promise<{ ids: number[]; n: number }> {
-  const [g] = await e.generate({ prompt: e.withBos(PROMPT, 'prompt'), views: [view], maxNew: N })
-  const tie = g.margins.findIndex((m) => m < 1e-3)
-  return { ids: Array.from(g.ids), n: tie < 0 ? g.ids.length : tie }
-}
-
-function expectSameGreedy(a: { ids: number[]; n: number }, b: { ids: number[]; n: number }, what: string): void {
-  const n = Math.min(a.n, b.n)
-  expect(n, `${what}: comparable tokens`).toBeGreaterThan(8)
-  expect(b.ids.slice(0, n), what).toEqual(a.ids.slice(0, n))
-}
 
 // llama.cpp pads its context to 256 and turns by the long factors past original_context_length: 512 keeps it short
 const GGUF_PHI3: TinyConfig = {

@@ -6,6 +6,7 @@ import { JOB_RETENTION, methods, type ProgressMessage } from '../src/shared/api'
 import { LabCallError } from '../src/main/host/errors'
 import { JobRegistry, type JobCallOptions } from '../src/main/host/jobs'
 import { quitQuestion, shouldQuit } from '../src/main/app/quitGuard'
+import { sweepResult as sweepAnswer } from './contractShapes'
 
 /** A lab whose calls end when the test says so. */
 function fakeLab() {
@@ -27,13 +28,7 @@ function fakeLab() {
   }
 }
 
-const sweepResult = {
-  group: { id: 3, kind: 'sweep', modelId: 1, checkpointId: null, args: {}, result: null, status: 'done', createdAt: '2026-01-01T00:00:00.000Z', finishedAt: null, runIds: [] },
-  runs: [],
-  phraseIds: [1, 2],
-  phraseLoss: 1.5,
-  table: '| α |',
-}
+const sweepResult = sweepAnswer(3, { phraseIds: [1, 2], phraseLoss: 1.5, table: '| α |' }, '2026-01-01T00:00:00.000Z')
 
 describe('the lab host owns the jobs', () => {
   it('a job keeps running when its starter goes; another caller lists it with progress, ETA and experiment, attaches and gets its result', async () => {

@@ -91,7 +91,7 @@ describe('schema migrations', () => {
     expect(page.total).toBe(3)
     expect(page.runs.map((r) => r.status)).toEqual(['done', 'done', 'interrupted'])
     expect(page.runs[1].metrics.recall).toBe(45)
-    expect(page.runs[1].groupId).toBe(1)
+    expect([page.runs[1].experimentId, page.runs[1].position]).toEqual([1, 1])
     expect(page.runs[1].outputIds).toEqual([4052, 553])
     expect(page.runs[1].maxSeq).toBe(128)
     // the columns extracted for filters and the scatter were back-filled from the metrics JSON
@@ -99,13 +99,13 @@ describe('schema migrations', () => {
     const pts = await lab.scatter({})
     expect(pts.map((p) => [p.runId, p.recall, p.stabilityKl])).toEqual([[1, 1, 0], [2, 45, 0.0227]])
     const detail = await lab.run(2)
-    expect(detail.group).toMatchObject({ id: 1, kind: 'sweep', args: { prompt: 'To be', lrs: [0, 0.03] } })
+    expect(detail.experiment).toMatchObject({ id: 1, kind: 'sweep', args: { prompt: 'To be', lrs: [0, 0.03] } })
     const ck = await lab.checkpoints()
     expect(ck[0]).toMatchObject({ name: 'old-hamlet', baseFingerprint: 'f00dfeed', depth: 1 })
     // new work goes into the migrated database
     const s = await lab.sweep({ lrs: [0, 0.03], maxGen: 8 })
-    // its group is its experiment: the v1 group (e1) and the ungrouped run 3 (e2) came first
-    expect(s.group.id).toBe(3)
+    // the v1 sweep (e1) and the run of its own (run 3, e2) came first
+    expect(s.experiment.id).toBe(3)
     expect(s.runs.map((r) => r.experimentId)).toEqual([3, 3])
     lab.close()
     const db = new Database(join(dir, HISTORY_FILE), { readonly: true })
@@ -135,21 +135,21 @@ describe('schema migrations', () => {
           [7, 'lesson', 'done', 2],
         ])
         // every old run, under its experiment, in its group's order (positions, not ids)
-        expect((await lab.experiment(4)).runs.map((r) => [r.id, r.groupIndex])).toEqual([[11, 0], [10, 1]])
-        expect((await lab.experiment(5)).runs.map((r) => [r.id, r.groupIndex, r.groupId])).toEqual([[12, null, null]])
+        expect((await lab.experiment(4)).runs.map((r) => [r.id, r.position])).toEqual([[11, 0], [10, 1]])
+        expect((await lab.experiment(5)).runs.map((r) => [r.id, r.position, r.experimentId])).toEqual([[12, null, 5]])
         expect((await lab.experiment(6)).runs.map((r) => [r.id, r.status])).toEqual([[13, 'cancelled'], [14, 'cancelled']])
         expect((await lab.experiment(7)).runs.map((r) => [r.id, r.lr, r.experimentId])).toEqual([[15, 0.03, 7], [16, 0.01, 7]])
         expect((await lab.history({ limit: 100 })).total).toBe(7)
-        // the group's request and result are its experiment's now, shown as before (the group's id is the experiment's)
+        // the group's request and result are its experiment's now
         const d = await lab.run(10)
-        expect(d.run.groupId).toBe(4)
-        expect(d.group).toMatchObject({ id: 4, kind: 'sweep', args: { lrs: [0, 0.03], maxGen: 8 }, result: { table: 'T', phraseLoss: 0.95 }, runIds: [11, 10] })
+        expect([d.run.experimentId, d.run.position]).toEqual([4, 1])
+        expect(d.experiment).toMatchObject({ id: 4, kind: 'sweep', args: { lrs: [0, 0.03], maxGen: 8 }, result: { table: 'T', phraseLoss: 0.95 }, runCount: 2 })
         // a cancelled group's reason, which its experiment did not have, is kept on the experiment
         expect((await lab.experiment(6)).experiment.result).toEqual({ error: 'cancelled' })
         // the orphan group's experiment carries its request, model and fingerprint
         const orphan = (await lab.experiment(7)).experiment
         expect(orphan).toMatchObject({ kind: 'lesson', modelId: 1, modelFingerprint: 'f00dfeed', phrase: 'a | b', lrs: [0.03, 0.01], result: { forgetting: [] } })
-        expect((await lab.run(15)).group).toMatchObject({ id: 7, args: { steps: 2 } })
+        expect((await lab.run(15)).experiment).toMatchObject({ id: 7, args: { steps: 2 } })
         // the lab's JSON export of an old experiment holds all its runs
         expect((await lab.exportExperiment(4)).runs.map((r) => r.id)).toEqual([11, 10])
       } finally {
@@ -227,8 +227,8 @@ describe('a crash in the middle of a sweep', () => {
     expect(page.total).toBe(24)
     expect(new Set(page.runs.map((r) => r.status))).toEqual(new Set(['interrupted']))
     expect(page.runs[0].error).toMatch(/ended before it finished/)
-    const group = (await lab.run(page.runs[0].id)).group!
-    expect(group.status).toBe('interrupted')
+    const experiment = (await lab.run(page.runs[0].id)).experiment!
+    expect(experiment.status).toBe('interrupted')
     // and the database carries on
     const s = await lab.sweep({ lrs: [0.03], maxGen: 4 })
     expect(s.runs[0].status).toBe('done')

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine, Gradient } from '../src/main/engine/engine'
 import { Lab } from '../src/main/lab/lab'
 import { keepOf, restrictGradient, updateGrid, LINEAR_KINDS } from '../src/main/lab/step/restrict'
-import { continuationIds, learned, crossing } from '../src/main/lab/kinds/window'
+import { continuationIds, learned, crossing } from '../src/main/lab/experiment/plasticity'
 import { repetitionByN } from '../src/main/lab/metrics'
 import { phraseRecall, wordCount } from '../src/main/lab/kinds/layers'
 import { alignTokens } from '../src/shared/diff'
@@ -155,9 +155,9 @@ describe('the layer study', () => {
   beforeAll(async () => {
     study = await lab.layerStudy({ lr: 0.03 })
   })
-  it('is one recorded group of runs: the full step, every group alone, every layer alone', () => {
-    expect(study.group.kind).toBe('layers')
-    expect(study.group.status).toBe('done')
+  it('is one recorded experiment of runs: the full step, every group alone, every layer alone', () => {
+    expect(study.experiment.kind).toBe('layers')
+    expect(study.experiment.status).toBe('done')
     expect(study.runs.every((r) => r.kind === 'layers' && r.status === 'done')).toBe(true)
     expect(study.cells.map((c) => c.label)).toEqual([
       'full', 'embed', 'attn', 'mlp', 'norm', 'head', 'q', 'k', 'v', 'o', 'gate', 'up', 'down',
@@ -215,11 +215,11 @@ describe('the plasticity window', () => {
     const bp = w.probes.find((p) => p.lr === w.alphaBreak)!
     console.log(`window at α_break: repetition ${bp.repetition}, KL ${bp.stabilityKl}; below: ${JSON.stringify(w.probes.find((p) => p.lr === w.alphaBreakBelow))}`)
     console.log(`window: α_learn ${w.alphaLearn} (not at ${w.alphaLearnBelow}), α_break ${w.alphaBreak} (not at ${w.alphaBreakBelow}), width ${w.widthDecades} decades, ${w.probes.length} α tried`)
-    expect(w.group.kind).toBe('window')
-    expect(w.group.status).toBe('done')
+    expect(w.experiment.kind).toBe('window')
+    expect(w.experiment.status).toBe('done')
     // an experiment of its kind: History lists it, holding every run the search made, done with the search
     const e = (await lab.experiments({ kind: 'window' })).experiments.find((x) => x.id === w.experimentId)!
-    expect(e).toMatchObject({ kind: 'window', status: 'done', groupId: w.group.id, runCount: w.probes.length })
+    expect(e).toMatchObject({ kind: 'window', status: 'done', id: w.experimentId, runCount: w.probes.length })
     expect(e.result).toMatchObject({ alphaLearn: w.alphaLearn, alphaBreak: w.alphaBreak })
     // the break criterion is the run's own repetition metric
     for (const p of w.probes) expect(p.repetition).toBe(w.runs.find((r) => r.id === p.runId)!.metrics.repetition)
@@ -254,7 +254,7 @@ describe('watching it emerge', () => {
     e = await lab.emerge({ lrs: LRS, topk: 5 })
   })
   it('positions × α of log p(next reference token), equal to a separate engine.score at α = 0.03', async () => {
-    expect(e.group.kind).toBe('emerge')
+    expect(e.experiment.kind).toBe('emerge')
     expect(e.tokens.length).toBe(96)
     expect(e.logprob.length).toBe(LRS.length)
     expect(e.logprob[0].length).toBe(95)

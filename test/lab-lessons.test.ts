@@ -68,9 +68,9 @@ describe('lesson sequences reproduce chains.json (HF float64)', () => {
 })
 
 describe('the forgetting curve', () => {
-  it('is stored with every lesson run and on the group, and shows the soliloquy forgotten after the business step', async () => {
+  it('is stored with every lesson run and on the experiment, and shows the soliloquy forgotten after the business step', async () => {
     const r = results[0]
-    const page = await lab.history({ groupId: r.group.id, sort: 'id', order: 'asc' })
+    const page = await lab.history({ experimentId: r.experiment.id, sort: 'id', order: 'asc' })
     expect(page.runs.map((x) => x.kind)).toEqual(['lesson', 'lesson'])
     const f1 = page.runs[0].metrics.forgetting!
     const f2 = page.runs[1].metrics.forgetting!
@@ -86,10 +86,10 @@ describe('the forgetting curve', () => {
     expect(f2[0].loss).toBeGreaterThan(f1[0].loss)
     expect(f2[1].recall).toBe(chains[0][1].phrase.split(/\s+/).length)
     expect(Math.abs(f2[1].loss - chains[0][1].loss_after)).toBeLessThan(1e-4)
-    const group = (await lab.run(page.runs[1].id)).group!
-    expect(group.kind).toBe('lesson')
-    expect(group.status).toBe('done')
-    expect((group.result as { forgetting: unknown }).forgetting).toEqual(r.forgetting)
+    const experiment = (await lab.run(page.runs[1].id)).experiment!
+    expect(experiment.kind).toBe('lesson')
+    expect(experiment.status).toBe('done')
+    expect((experiment.result as { forgetting: unknown }).forgetting).toEqual(r.forgetting)
     // accumulation (chain 2): two steps of 0.02 reach the soliloquy one step does not
     const acc = results[1].forgetting
     expect(acc[0][0].recall).toBeLessThan(acc[1][0].recall)

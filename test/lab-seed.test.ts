@@ -43,16 +43,17 @@ describe('text metrics', () => {
 })
 
 describe('the seed experiment, recorded', () => {
-  it('is one group with one finished run per α, every setting and metric stored', async () => {
-    expect(sweep.group.kind).toBe('sweep')
-    expect(sweep.group.status).toBe('done')
+  it('is one experiment with one finished run per α, every setting and metric stored', async () => {
+    expect(sweep.experiment.kind).toBe('sweep')
+    expect(sweep.experiment.status).toBe('done')
     expect(sweep.runs.map((r) => r.lr)).toEqual(LRS)
+    expect(sweep.runs.map((r) => r.position)).toEqual(LRS.map((_, i) => i))
     expect(sweep.phraseIds).toEqual(ref.phrase_ids)
     expect(rel(sweep.phraseLoss, ref.phrase_loss)).toBeLessThan(1e-4)
     for (const r of sweep.runs) {
       expect(r.status).toBe('done')
       expect(r.kind).toBe('sweep')
-      expect(r.groupId).toBe(sweep.group.id)
+      expect(r.experimentId).toBe(sweep.experiment.id)
       expect(r.prompt).toBe('To be')
       expect(r.phrase).toBe(ref.phrase)
       expect(r.maxGen).toBe(64)
@@ -70,7 +71,7 @@ describe('the seed experiment, recorded', () => {
     // what was stored is what a fresh process reads back
     lab.close()
     lab = new Lab({ dataDir })
-    const page = await lab.history({ groupId: sweep.group.id, sort: 'lr', order: 'asc' })
+    const page = await lab.history({ experimentId: sweep.experiment.id, sort: 'lr', order: 'asc' })
     expect(page.total).toBe(LRS.length)
     expect(page.runs.map((r) => r.outputIds)).toEqual(sweep.runs.map((r) => r.outputIds))
     expect(page.runs.map((r) => r.metrics)).toEqual(JSON.parse(JSON.stringify(sweep.runs.map((r) => r.metrics))))
@@ -160,7 +161,7 @@ describe('the seed experiment, recorded', () => {
     expect(p.recall).toBe(at(0.03).metrics.recall)
     expect(p.stabilityKl).toBeCloseTo(at(0.03).metrics.stabilityKl!, 12)
     const detail = await lab.run(at(0.03).id)
-    expect(detail.group?.runIds.length).toBe(LRS.length)
+    expect(detail.experiment?.runCount).toBe(LRS.length)
     expect(detail.model.path).toMatch(/models[/\\]organism$/)
   })
 })

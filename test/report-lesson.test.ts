@@ -6,7 +6,7 @@ import { experimentReport, type ReportSubject } from '../src/main/lab/report/exp
 
 function run(id: number, k: number, phrase: string, lr: number, fullText: string): RunRecord {
   return {
-    id, kind: 'lesson', experimentId: 1, groupId: 1, groupIndex: k, modelId: 1, checkpointId: null, modelRef: null,
+    id, kind: 'lesson', experimentId: 1, position: k, modelId: 1, checkpointId: null, modelRef: null,
     parentRunId: k ? id - 1 : null, chain: Array.from({ length: k }, () => ({ phrase: 'x', lr })), base: null,
     prompt: 'Once', prefix: '', phrase, lr, maxGen: 8, maxSeq: 64, temperature: 0, topP: 1, seed: 0, outputIds: [],
     outputText: fullText, fullText, metrics: {}, status: 'done', error: null, startedAt: '2026-01-01T00:00:00Z',

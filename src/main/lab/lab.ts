@@ -60,7 +60,7 @@ import { DB, openDb } from './history/db'
 import { markInterrupted } from './history/owner'
 import { settleOrphanExperiments } from './history/settle'
 import { getModel, listModelRows } from './history/tables/models'
-import { experimentRuns, getGroup, getRun, queryRuns, scatterPoints } from './history/tables/runs'
+import { experimentRuns, getRun, queryRuns, scatterPoints } from './history/tables/runs'
 import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/tables/experiments'
 import { onHistoryEvent } from './history/events'
 import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables/modelTexts'
@@ -253,6 +253,7 @@ export class Lab {
       phrase: (v, t) => this.phrase(v, t),
       context: () => this.ctx(),
       saveCheckpoint: (a, o) => this.saveCheckpoint(a, o),
+      studies: () => this.studies(),
     }
   }
 
@@ -273,19 +274,18 @@ export class Lab {
     return runExperts(engine, { base: t.base, phrase, text: args.text ?? phrase, lrs, chosen }, opts)
   }
 
-  /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its group's result). */
+  /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its result). */
   async report(args: ReportRequest): Promise<ReportResult> {
     this.live()
     const e = this.experimentOrThrow(args.id)
     if (e.kind === 'study') return studyReport(e, experimentRuns(this.db, e.id))
-    const g = e.groupId === null ? undefined : getGroup(this.db, e.groupId)
     const subject = {
       id: e.id,
       kind: e.kind,
       status: e.status,
       checkpointId: e.base?.id ?? null,
-      args: g?.args ?? e.settings,
-      result: g?.result ?? e.result,
+      args: e.args ?? e.settings,
+      result: e.result,
       createdAt: e.createdAt,
       finishedAt: e.finishedAt,
     }
@@ -301,7 +301,7 @@ export class Lab {
     return queryRuns(this.db, filter ?? {})
   }
 
-  /** One run with its group, model and checkpoints. */
+  /** One run with its experiment, model and checkpoints. */
   async run(id: number): Promise<RunDetail> {
     this.live()
     const run = getRun(this.db, id)
@@ -309,7 +309,6 @@ export class Lab {
     const m = getModel(this.db, run.modelId)
     return {
       run,
-      group: run.groupId !== null ? (getGroup(this.db, run.groupId) ?? null) : null,
       model: { id: run.modelId, path: m?.path ?? '', name: m?.name ?? null },
       startedFrom: run.checkpointId !== null ? (getCheckpoint(this.db, run.checkpointId) ?? null) : null,
       saved: this.store.list('all').filter((c) => c.runId === run.id),
@@ -410,7 +409,7 @@ export class Lab {
       const parent =
         findCheckpointByRun(this.db, run.parentRunId) ??
         (await this.saveCheckpoint(
-          { runId: run.parentRunId, name: this.uniqueName(`${name} (step ${run.groupIndex ?? 0})`) },
+          { runId: run.parentRunId, name: this.uniqueName(`${name} (step ${run.position ?? 0})`) },
           opts,
         ))
       parentId = parent.id
@@ -641,12 +640,12 @@ export class Lab {
     return { counts, maxPos: engine.config.maxPos, problems }
   }
 
-  // ---- studies (src/main/lab/study; the kind moves to lab/kinds/study.ts with the plug-ins) -------------------------
+  // ---- studies (the kind: kinds/study.ts; what runs them and answers for them: study/studies.ts) -----------------
 
-  /** Studies: grids of phrases × prompts × α × models, embedded or on a queue of workers. */
+  /** The running studies, embedded or on a queue of workers: status, collect, cancel (`lab.study(…)` starts one). */
   studies(): Studies {
     this.live()
-    return (this.studiesService ??= new Studies({ db: this.db, target: (r) => this.target(r), settings: (a, t) => this.settings(a, t) }))
+    return (this.studiesService ??= new Studies({ db: this.db, target: (r) => this.target(r) }))
   }
 
   /** Closes the database; the lab cannot be used afterwards. */

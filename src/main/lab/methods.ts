@@ -48,7 +48,6 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     experts: (a, o) => lab.experts(a, o),
     report: (a) => lab.report(a),
     engineInfo: async () => lab.engineInfo(),
-    study: (a, o) => lab.studies().start(a, o),
     studyStatus: async (a) => lab.studies().status(a),
     studyCollect: (a, o) => lab.studies().collect(a, o),
     cancelStudy: (a) => lab.studies().cancel(a),

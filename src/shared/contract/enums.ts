@@ -17,7 +17,6 @@ export const experimentSortKeys = ['created', 'finished', 'kind', 'runs', 'id'] 
 export const checkpointStates = ['live', 'trashed', 'purged'] as const
 export const tableFormats = ['md', 'csv'] as const
 export const runStatuses = ['running', 'done', 'failed', 'cancelled', 'interrupted'] as const
-export const groupKinds = ['sweep', 'lesson', 'compare', 'layers', 'window', 'emerge'] as const
 /** history sort keys: when it started, α, recall, stability KL, phrase loss after, duration, id */
 export const sortKeys = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id'] as const
 export const sortOrders = ['asc', 'desc'] as const
@@ -27,7 +26,6 @@ export const exportFormats = ['hf', 'gguf', 'peft'] as const
 
 export const runKind = z.enum(runKinds)
 export const runStatus = z.enum(runStatuses)
-export const groupKind = z.enum(groupKinds)
 export const sortKey = z.enum(sortKeys)
 export const exportDtype = z.enum(exportDtypes)
 export const exportFormat = z.enum(exportFormats)
@@ -38,7 +36,6 @@ export const tableFormat = z.enum(tableFormats)
 
 export type RunKind = z.infer<typeof runKind>
 export type RunStatus = z.infer<typeof runStatus>
-export type GroupKind = z.infer<typeof groupKind>
 export type SortKey = z.infer<typeof sortKey>
 export type ExportDtype = z.infer<typeof exportDtype>
 export type ExportFormat = z.infer<typeof exportFormat>

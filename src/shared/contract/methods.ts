@@ -62,7 +62,7 @@ export const methods = {
   attachJob: { req: attachJobRequest, res: jobOutcomeSchema, long: true },
   // ---- studies (issue 24: src/main/lab/study) ----
   /** a grid of phrases × prompts × α × models; embedded, or cells as BullMQ jobs for `soliloquy worker` (queue) */
-  study: { req: studyRequest, res: studyStatusSchema, long: true },
+  study: { req: studyRequest, res: studyStatusSchema, long: true, experiment: 'study' },
   studyStatus: { req: studyRef, res: studyStatusSchema },
   /** fetches cells finished while the lab was not listening (needs the queue's address again) */
   studyCollect: { req: studyRef, res: studyStatusSchema, long: true },

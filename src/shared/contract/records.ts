@@ -1,6 +1,6 @@
 // Records the lab answers with: models, runs and their metrics, experiments, per-model texts, the scatter.
 import { z } from 'zod'
-import { checkpointState, experimentKind, groupKind, paramGroup, paramGroups, runKind, runStatus, sortKey, sortOrders, tableFormat } from './enums'
+import { checkpointState, experimentKind, paramGroup, paramGroups, runKind, runStatus, sortKey, sortOrders, tableFormat } from './enums'
 import { finite, id, isoDate, measured, measuredMap, oneOrMany, text } from './fields'
 import { LIMITS, MAX_PATH_CHARS } from './limits'
 
@@ -228,9 +228,9 @@ export const runRecordSchema = z.object({
   kind: runKind,
   /** the experiment (one action) this run belongs to */
   experimentId: z.number().nullable().default(null),
-  groupId: z.number().nullable(),
-  /** position inside its group (α column of a sweep, step of a lesson, cell of a comparison) */
-  groupIndex: z.number().nullable(),
+  /** its place in the experiment (α column of a sweep, step of a lesson, cell of a comparison; null: the experiment's
+   *  only run, a generation or a step) */
+  position: z.number().nullable(),
   modelId: z.number(),
   /** the checkpoint the run started from (null: the plain model) */
   checkpointId: z.number().nullable(),
@@ -267,22 +267,6 @@ export const runRecordSchema = z.object({
   unreadable: z.array(z.string()).optional(),
 })
 export type RunRecord = z.infer<typeof runRecordSchema>
-
-export const groupRecordSchema = z.object({
-  id: z.number(),
-  kind: groupKind,
-  modelId: z.number(),
-  checkpointId: z.number().nullable(),
-  /** the request as given (plain JSON) */
-  args: z.record(z.string(), z.unknown()),
-  /** a summary written on completion (e.g. the lesson's forgetting matrix) */
-  result: z.record(z.string(), z.unknown()).nullable(),
-  status: runStatus,
-  createdAt: z.string(),
-  finishedAt: z.string().nullable(),
-  runIds: z.array(z.number()),
-})
-export type GroupRecord = z.infer<typeof groupRecordSchema>
 
 export const checkpointSchema = z.object({
   id: z.number(),
@@ -352,8 +336,8 @@ export const experimentSummarySchema = z.object({
   runCount: z.number(),
   /** runs by status, e.g. { done: 7, cancelled: 1 } */
   runStatuses: z.record(z.string(), z.number()),
-  /** the group of runs (sweep, compare, lesson and the instruments layers, window, emerge), null otherwise */
-  groupId: z.number().nullable(),
+  /** the request as given, for kinds of several runs (sweep, compare, lesson, layers, window, emerge); null otherwise */
+  args: z.record(z.string(), z.unknown()).nullable().default(null),
   /** why it did not finish, when its runs cannot say (the process ended before it wrote them) */
   error: z.string().nullable(),
 })
@@ -462,7 +446,6 @@ export const scatterPointSchema = z.object({
   runId: z.number(),
   kind: runKind,
   modelId: z.number(),
-  groupId: z.number().nullable(),
   phrase: z.string().nullable(),
   lr: z.number().nullable(),
   /** plasticity */
@@ -497,7 +480,6 @@ export const historyFilter = z
     to: isoDate.optional(),
     kind: oneOrMany(runKind).optional(),
     status: oneOrMany(runStatus).optional(),
-    groupId: id.optional(),
     /** the runs of one experiment */
     experimentId: id.optional(),
     checkpointId: id.optional(),

@@ -2,15 +2,16 @@
 import { z } from 'zod'
 import { exportDtype, exportFormat } from './enums'
 import { measured } from './fields'
-import { checkpointSchema, experimentSummarySchema, groupRecordSchema, lessonRecallSchema, restrictionSchema, runRecordSchema, updateGridSchema } from './records'
+import { checkpointSchema, experimentSummarySchema, lessonRecallSchema, restrictionSchema, runRecordSchema, updateGridSchema } from './records'
 
 // ---------- responses ----------
 
 export const runResultSchema = z.object({ run: runRecordSchema, checkpoint: checkpointSchema.optional() })
 export type RunResult = z.infer<typeof runResultSchema>
 
+/** A kind of several runs answers with its experiment (kind, request as `args`, result, status) and its runs in order. */
 export const sweepResultSchema = z.object({
-  group: groupRecordSchema,
+  experiment: experimentSummarySchema,
   runs: z.array(runRecordSchema),
   /** BOS + phrase ids and the phrase loss at the starting model (the CLI's --json sweep output) */
   phraseIds: z.array(z.number()),
@@ -32,11 +33,11 @@ export const compareCellSchema = z.object({
 })
 export type CompareCell = z.infer<typeof compareCellSchema>
 
-export const compareResultSchema = z.object({ group: groupRecordSchema, runs: z.array(runRecordSchema), cells: z.array(compareCellSchema) })
+export const compareResultSchema = z.object({ experiment: experimentSummarySchema, runs: z.array(runRecordSchema), cells: z.array(compareCellSchema) })
 export type CompareResult = z.infer<typeof compareResultSchema>
 
 export const lessonResultSchema = z.object({
-  group: groupRecordSchema,
+  experiment: experimentSummarySchema,
   runs: z.array(runRecordSchema),
   /** forgetting[k][j]: after step k, lesson j ≤ k (loss and recall) */
   forgetting: z.array(z.array(lessonRecallSchema)),
@@ -63,7 +64,7 @@ export type LayerCell = z.infer<typeof layerCellSchema>
 export const layerStudyResultSchema = z.object({
   /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
   experimentId: z.number(),
-  group: groupRecordSchema,
+  experiment: experimentSummarySchema,
   runs: z.array(runRecordSchema),
   lr: z.number(),
   phraseWords: z.number(),
@@ -91,7 +92,7 @@ export type WindowProbe = z.infer<typeof windowProbeSchema>
 export const windowResultSchema = z.object({
   /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
   experimentId: z.number(),
-  group: groupRecordSchema,
+  experiment: experimentSummarySchema,
   runs: z.array(runRecordSchema),
   /** smallest α tried that learned (null: none in the bracket) */
   alphaLearn: z.number().nullable(),
@@ -116,7 +117,7 @@ export const tokenAltSchema = z.object({ id: z.number(), text: z.string(), logpr
 export const emergeResultSchema = z.object({
   /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
   experimentId: z.number(),
-  group: groupRecordSchema,
+  experiment: experimentSummarySchema,
   runs: z.array(runRecordSchema),
   lrs: z.array(z.number()),
   /** BOS + the scored text, one entry per token */
@@ -138,7 +139,6 @@ export type ReportResult = z.infer<typeof reportResultSchema>
 
 export const runDetailSchema = z.object({
   run: runRecordSchema,
-  group: groupRecordSchema.nullable(),
   model: z.object({ id: z.number(), path: z.string(), name: z.string().nullable() }),
   /** the checkpoint the run started from */
   startedFrom: checkpointSchema.nullable(),

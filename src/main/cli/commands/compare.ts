@@ -17,7 +17,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   await withLab(flags, async (lab) => {
     const r = await lab.call('compare', args)
     if (flags.json) return printJson(r)
-    const prefix = String(r.group.args.prefix ?? '')
+    const prefix = String(r.experiment.args?.prefix ?? '')
     const cols = r.cells.map((c) => ({ head: `${c.prefixed ? 'prefix' : 'plain'} ${formatStepSize(c.lr)}`, words: seedWords(c.text) }))
     const rows = seedRows(cols.map((c) => ({ lr: 0, words: c.words })))
     const header = ['', ...cols.map((c) => c.head)]

@@ -18,7 +18,6 @@ export const historyOptions = {
   to: { type: 'string' },
   kind: { type: 'string' },
   status: { type: 'string' },
-  group: { type: 'string' },
   /** the runs of one experiment (e12 or 12) */
   experiment: { type: 'string' },
   sort: { type: 'string' },
@@ -43,7 +42,6 @@ export function historyFilter(flags: Flags): HistoryFilter {
   f.to = date(flags, 'to')
   f.kind = choices(flags, 'kind', KINDS) as RunKind[] | undefined
   f.status = choices(flags, 'status', STATUSES) as RunStatus[] | undefined
-  if (str(flags, 'group') !== undefined) f.groupId = int(flags, 'group', 0)
   const e = str(flags, 'experiment')
   if (e !== undefined) f.experimentId = parseExperimentId(e, `--experiment: "${e}" is not an experiment id (e12 or 12)`)
   const sort = str(flags, 'sort')
@@ -96,7 +94,8 @@ export async function showCommand(flags: Flags, positionals: string[]): Promise<
       ['started', `${r.startedAt}${r.ms !== null ? ` (${r.ms} ms)` : ''}`],
     ]
     if (r.chain.length) info.push(['after steps', r.chain.map((c) => `"${c.phrase}" α ${c.lr}`).join(' → ')])
-    if (d.group) info.push(['experiment', `${d.group.kind} ${expId(r.experimentId)} (${d.group.runIds.length} runs)`])
+    // an experiment of several runs (it kept its request); a generation or a step is its experiment's only run
+    if (d.experiment?.args) info.push(['experiment', `${d.experiment.kind} ${expId(d.experiment.id)} (${d.experiment.runCount} runs)`])
     if (r.metrics.forgetting)
       info.push(['forgetting', r.metrics.forgetting.map((f) => `lesson ${f.lesson + 1}: loss ${fmt(f.loss, 4)}, recall ${f.recall}`).join('; ')])
     for (const c of d.saved) info.push(['saved as', `checkpoint "${c.name}" (${fmtBytes(c.bytes)})`])

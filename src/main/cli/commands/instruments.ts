@@ -68,7 +68,6 @@ export async function windowCommand(flags: Flags): Promise<void> {
         thresholds: r.thresholds,
         definitions: r.definitions,
         experiment: r.experimentId,
-        group: r.group.id,
         probes: r.probes,
       })
     process.stdout.write(
@@ -95,7 +94,7 @@ export async function emergeCommand(flags: Flags): Promise<void> {
   await withLab(flags, async (lab) => {
     const r = await lab.call('emerge', args)
     if (flags.json)
-      return printJson({ lrs: r.lrs, tokens: r.tokens, prompt_tokens: r.promptTokens, logprob: r.logprob, top: r.top, experiment: r.experimentId, group: r.group.id })
+      return printJson({ lrs: r.lrs, tokens: r.tokens, prompt_tokens: r.promptTokens, logprob: r.logprob, top: r.top, experiment: r.experimentId })
     // positions down, α across: log p of each reference token
     process.stdout.write(
       formatTable(

@@ -13,7 +13,7 @@ export const sweepOptions = {
   ...restrictionOptions,
 } as const
 
-// The sweep goes through the lab, so it is recorded in the history (a group + one run per α with every metric).
+// The sweep goes through the lab, so it is recorded in the history (an experiment + one run per α with every metric).
 export async function sweepCommand(flags: Flags): Promise<void> {
   await withLab(flags, async (lab) => {
     const r = await lab.call('sweep', { ...experimentArgs(flags), ...requestFields('sweep', flags, ['phrase', 'lrs']), restrict: restrictionFlags(flags) })

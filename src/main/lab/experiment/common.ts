@@ -121,7 +121,7 @@ function errorText(e: unknown): string {
 }
 
 /**
- * Runs `work`; on failure marks the still-running rows cancelled/failed (and the group) and rethrows. A cancelled
+ * Runs `work`; on failure marks the still-running rows cancelled/failed (and settles their experiment) and rethrows. A cancelled
  * generation's partial tokens (CancelledError.partial, one per view) are kept on the cancelled rows: `partialRows`
  * maps them to run ids and texts.
  */

@@ -55,7 +55,7 @@ export function ownerAlive(owner: string | null): boolean {
   return true
 }
 
-/** Leftover `running` rows of dead processes → `interrupted` (runs and groups). */
+/** Leftover `running` rows of dead processes → `interrupted` (runs and experiments). */
 export function markInterrupted(db: DB): number[] {
   const rows = db.prepare(`SELECT id, owner FROM runs WHERE status = 'running'`).all() as { id: number; owner: string | null }[]
   const dead = rows.filter((r) => !ownerAlive(r.owner)).map((r) => r.id)

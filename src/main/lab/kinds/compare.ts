@@ -2,7 +2,7 @@
 // each chosen α, side by side (one run per cell).
 import { InputError, type CallOptions, type Generation, type View } from '../../engine/engine'
 import { SEED_DEFAULTS, type CompareCell, type CompareResult, type RunMetrics } from '../../../shared/api'
-import { getGroup } from '../history/tables/runs'
+import { getExperiment } from '../history/tables/experiments'
 import type { PartialOutput } from '../history/lifecycle'
 import { checkTexts, fullText, generateAll, minMargin, partialOutput, reachable, records, withoutPrefix, type ExperimentContext, type Settings } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
@@ -46,7 +46,7 @@ export function runCompare(
     kind: 'compare',
     phrase,
     lrs: steps,
-    group: { args },
+    args,
     extra: { prefix },
     runs: layout.map((c) => runSpec(t, c.prefixed ? pre : s, 'compare', { phrase: c.lr !== 0 ? phrase : null, lr: c.lr })),
     work: async ({ ids, opened, settle }) => {
@@ -79,7 +79,7 @@ export function runCompare(
       settle(outcomes, { prefix, cells })
       if (gradient)
         layout.forEach((c, i) => c.lr !== 0 && ctx.remember(ids[i], { gradient, lr: c.lr, modelId: t.model.row.id, at: t.base }))
-      return { group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, ids), cells }
+      return { experiment: getExperiment(ctx.db, opened.experimentId)!, runs: records(ctx.db, ids), cells }
     },
     partial: (p, ids) => {
       // cancelled in the plain half: its partial tokens; in the engineered half: the plain half whole, its partial

@@ -8,7 +8,7 @@
 import { CallOptions, InputError, View } from '../../engine/engine'
 import { type EmergeResult } from '../../../shared/api'
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
-import { getGroup } from '../history/tables/runs'
+import { getExperiment } from '../history/tables/experiments'
 import { checkTexts, ExperimentContext, generateViews, outcome, records, Settings, stepMetrics } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics } from '../metrics'
@@ -54,7 +54,7 @@ export function runEmerge(
     kind: 'emerge',
     phrase,
     lrs,
-    group: { args },
+    args,
     extra: { instrument: args },
     runs: lrs.map((lr) => runSpec(t, s, 'emerge', { phrase, lr })),
     work: async ({ ids: runIds, opened, settle }) => {
@@ -82,7 +82,7 @@ export function runEmerge(
     // the heatmap's numbers without the alternatives (those are recomputed on demand: they are the bulk)
     settle(outcomes, { lrs, tokens: tokensOut, promptTokens, logprob, table, phraseLoss: gradient.loss })
     runIds.forEach((id, i) => lrs[i] !== 0 && ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
-    return { experimentId: opened.experimentId, group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, runIds), lrs, tokens: tokensOut, promptTokens, logprob, top, table }
+    return { experimentId: opened.experimentId, experiment: getExperiment(ctx.db, opened.experimentId)!, runs: records(ctx.db, runIds), lrs, tokens: tokensOut, promptTokens, logprob, top, table }
     },
   })
 }

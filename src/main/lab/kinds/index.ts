@@ -8,7 +8,8 @@ import type { KindTable } from './kind'
 import { layerStudy } from './layers'
 import { lesson } from './lesson'
 import { step } from './step'
+import { study } from './study'
 import { sweep } from './sweep'
 import { window } from './window'
 
-export const KINDS: KindTable = { generate, step, sweep, compare, lesson, layerStudy, window, emerge }
+export const KINDS: KindTable = { generate, step, sweep, compare, lesson, layerStudy, window, emerge, study }

@@ -5,6 +5,7 @@ import type { z } from 'zod'
 import type { CallOptions } from '../../engine/engine'
 import type { ApiResponse, CheckpointRecord, ExperimentBase, ExperimentMethod, Methods, SaveCheckpointRequest } from '../../../shared/api'
 import type { DB } from '../history/db'
+import type { Studies } from '../study/studies'
 import type { ExperimentContext, Settings } from '../experiment/common'
 import type { Target } from '../targets'
 
@@ -20,6 +21,8 @@ export interface LabServices {
   /** where runs are written and steps remembered */
   context(): ExperimentContext
   saveCheckpoint(args: SaveCheckpointRequest, opts?: CallOptions): Promise<CheckpointRecord>
+  /** the lab's running studies and their queues (they outlive one call) */
+  studies(): Studies
 }
 
 /** A kind's request as validated by the contract. */

@@ -6,7 +6,7 @@
 import { CallOptions, InputError, View } from '../../engine/engine'
 import { LAYER_STUDY_LR, paramGroups, type LayerCell, type LayerStudyResult, type ParamGroup, type Restriction } from '../../../shared/api'
 import { commonPrefixWords } from '../../../shared/seedTable'
-import { getGroup } from '../history/tables/runs'
+import { getExperiment } from '../history/tables/experiments'
 import { checkTexts, ExperimentContext, fullText, generateViews, outcome, records, Settings, stepMetrics } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics } from '../metrics'
@@ -76,7 +76,7 @@ export function runLayerStudy(
     kind: 'layers',
     phrase,
     lrs: [lr],
-    group: { args },
+    args,
     extra: { instrument: args },
     runs: plan.map(() => runSpec(t, s, 'layers', { phrase, lr })),
     work: async ({ ids, opened, settle }) => {
@@ -117,7 +117,7 @@ export function runLayerStudy(
     const grid = updateGrid(factors, layers, lr)
     settle(outcomes, { lr, phraseWords: wordCount(phrase), cells: cells.map(({ text: _t, ...c }) => c), grid })
     ids.forEach((id, i) => ctx.remember(id, { gradient: grads[i], lr, modelId: t.model.row.id, at: t.base }))
-    return { experimentId: opened.experimentId, group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, ids), lr, phraseWords: wordCount(phrase), cells, grid }
+    return { experimentId: opened.experimentId, experiment: getExperiment(ctx.db, opened.experimentId)!, runs: records(ctx.db, ids), lr, phraseWords: wordCount(phrase), cells, grid }
     },
   })
 }

@@ -3,7 +3,7 @@
 import { InputError, type CallOptions, type Generation, type View } from '../../engine/engine'
 import type { ChainStep, LessonRecall, LessonResult, RunMetrics } from '../../../shared/api'
 import { commonPrefixWords } from '../../../shared/seedTable'
-import { getGroup } from '../history/tables/runs'
+import { getExperiment } from '../history/tables/experiments'
 import { checkTexts, outcome, records, stepFrom, type ExperimentContext, type Settings } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { gradientMetrics } from '../metrics'
@@ -44,7 +44,7 @@ export function runLesson(
     kind: 'lesson',
     phrase: steps.map((x) => x.phrase).join(' | '),
     lrs: steps.map((x) => x.lr),
-    group: { args },
+    args,
     extra: { steps },
     runs: steps.map((st, k) => ({
       ...runSpec(t, s, 'lesson', { phrase: st.phrase, lr: st.lr, chain: steps.slice(0, k) }),
@@ -90,7 +90,7 @@ export function runLesson(
         ctx.remember(ids[k], { gradient, lr: steps[k].lr, modelId: t.model.row.id, at })
         done = k + 1
       }
-      return { group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, ids), forgetting }
+      return { experiment: getExperiment(ctx.db, opened.experimentId)!, runs: records(ctx.db, ids), forgetting }
     },
   })
 }

@@ -3,7 +3,7 @@
 import { InputError, type CallOptions } from '../../engine/engine'
 import type { Restriction, SweepResult } from '../../../shared/api'
 import { formatSeedTable, seedWords } from '../../../shared/seedTable'
-import { getGroup } from '../history/tables/runs'
+import { getExperiment } from '../history/tables/experiments'
 import { checkTexts, edits, outcome, partialOutput, records, stepMetrics, steppingOff, type ExperimentContext, type Settings } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics } from '../metrics'
@@ -37,7 +37,7 @@ export function runSweep(
     kind: 'sweep',
     phrase,
     lrs,
-    group: { args },
+    args,
     runs: lrs.map((lr) => runSpec(t, s, 'sweep', { phrase, lr })),
     work: async ({ ids, opened, settle }) => {
       const { gradient, views, generations: gens, gradientMs, generateMs } = await steppingOff(engine, t.base, promptIds, modelPhrase(engine, s, phrase), lrs, s, opts, restrict)
@@ -61,7 +61,7 @@ export function runSweep(
       settle(outcomes, { phraseIds: gradient.phraseIds, phraseLoss: gradient.loss, table })
       ids.forEach((id, i) => ctx.remember(id, { gradient, lr: lrs[i], modelId: t.model.row.id, at: t.base }))
       return {
-        group: getGroup(ctx.db, opened.groupId!)!,
+        experiment: getExperiment(ctx.db, opened.experimentId)!,
         runs: records(ctx.db, ids),
         phraseIds: gradient.phraseIds,
         phraseLoss: gradient.loss,

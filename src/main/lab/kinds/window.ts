@@ -13,8 +13,9 @@
 // open (the largest α that did not cross below the smallest that did) into log-even parts, in one generation.
 import { CallOptions, Gradient, InputError, View } from '../../engine/engine'
 import { WINDOW_DEFAULTS, type RunMetrics, type WindowProbe, type WindowResult } from '../../../shared/api'
-import { getGroup } from '../history/tables/runs'
+import { getExperiment } from '../history/tables/experiments'
 import { checkTexts, ExperimentContext, fullText, generateViews, outcome, records, Settings, stepMetrics } from '../experiment/common'
+import { continuationIds, crossing, learned } from '../experiment/plasticity'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics, repetitionByN, REPETITION_N } from '../metrics'
 import type { Target } from '../targets'
@@ -26,35 +27,12 @@ export const window: KindHandler<'window'> = (lab, args, opts) => {
   return runWindow(lab.context(), t, lab.settings(args, t), lab.phrase(args.phrase, t), o, { ...args, ...o }, opts)
 }
 
-/** The tokens after the prompt's in BOS + phrase; an error in words when the prompt is not a token prefix. */
-export function continuationIds(promptIds: number[], phraseIds: number[]): number[] {
-  const prefix = promptIds.every((id, i) => phraseIds[i] === id)
-  if (!prefix || phraseIds.length <= promptIds.length)
-    throw new InputError(
-      'the window needs a phrase that continues the prompt: its tokens must begin with the prompt\'s tokens and go on after them',
-    )
-  return phraseIds.slice(promptIds.length)
-}
-
-export function learned(generated: readonly number[], continuation: readonly number[]): boolean {
-  return continuation.every((id, i) => generated[i] === id)
-}
-
 /** α log-spaced over [lo, hi], `n` of them including both ends. */
 export function logSpaced(lo: number, hi: number, n: number): number[] {
   if (n === 1) return [lo]
   const a = Math.log(lo)
   const b = Math.log(hi)
   return Array.from({ length: n }, (_, i) => Math.exp(a + ((b - a) * i) / (n - 1)))
-}
-
-/** The bracket of a monotone-assumed predicate over tried α: largest false below the smallest true. */
-export function crossing(tried: { lr: number; yes: boolean }[]): { at: number | null; below: number | null } {
-  const sorted = [...tried].sort((x, y) => x.lr - y.lr)
-  const first = sorted.find((p) => p.yes)
-  if (!first) return { at: null, below: sorted.length ? sorted[sorted.length - 1].lr : null }
-  const below = sorted.filter((p) => p.lr < first.lr && !p.yes)
-  return { at: first.lr, below: below.length ? below[below.length - 1].lr : null }
 }
 
 export interface WindowOptions {
@@ -105,7 +83,7 @@ export function runWindow(
     kind: 'window',
     phrase,
     lrs: [],
-    group: { args },
+    args,
     extra: { instrument: args },
     runs: [],
     work: async ({ ids, opened, settle, record }) => {
@@ -163,7 +141,7 @@ export function runWindow(
       definitions: windowDefinitions(o),
     }
     settle([], { ...summary, probes: probes.map(({ text: _t, ...p }) => p) })
-    return { experimentId: opened.experimentId, group: getGroup(ctx.db, opened.groupId!)!, runs: records(ctx.db, ids), ...summary, probes }
+    return { experimentId: opened.experimentId, experiment: getExperiment(ctx.db, opened.experimentId)!, runs: records(ctx.db, ids), ...summary, probes }
     },
   })
 }

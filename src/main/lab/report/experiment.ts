@@ -1,10 +1,13 @@
 // `soliloquy report`: an experiment as ONE self-contained HTML file — settings, the seed's table, metrics per run,
 // and charts drawn here as inline SVG (no network, no scripts, no external files), so it can be mailed or archived
-// and opened anywhere. Works for every kind of group: sweep, compare, lesson, layers, window, emerge.
-import type { GroupRecord, ReportResult, RunRecord, UpdateGrid } from '../../../shared/api'
+// and opened anywhere. Works for every kind of experiment: sweep, compare, lesson, layers, window, emerge.
+import type { ExperimentSummary, ReportResult, RunRecord, UpdateGrid } from '../../../shared/api'
 
-/** What a report is of: an experiment (with its group's request and result when it has a group). */
-export type ReportSubject = Pick<GroupRecord, 'id' | 'status' | 'checkpointId' | 'args' | 'result' | 'createdAt' | 'finishedAt'> & { kind: string }
+/** What a report is of: an experiment, with its request (its settings for a kind of one run) and its result. */
+export type ReportSubject = Pick<ExperimentSummary, 'id' | 'kind' | 'status' | 'result' | 'createdAt' | 'finishedAt'> & {
+  checkpointId: number | null
+  args: Record<string, unknown>
+}
 import { formatSeedTable, formatStepSize, seedWords } from '../../../shared/seedTable'
 
 function esc(s: unknown): string {

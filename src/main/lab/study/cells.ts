@@ -9,7 +9,7 @@ import { loadAddon } from '../../engine/native'
 import { checkTexts, outcome, Settings, stepMetrics, steppingOff } from '../experiment/common'
 import { checkRestriction } from '../step/restrict'
 import { editMetrics, modelMetrics } from '../metrics'
-import { learned } from '../kinds/window'
+import { learned } from '../experiment/plasticity'
 
 function settingsOf(job: CellJob): Settings {
   return {

@@ -9,7 +9,7 @@ import type { DB } from '../history/db'
 import { announce } from '../history/events'
 import { jsonOf } from '../history/tables/experiments'
 import { insertRun } from '../history/tables/runs'
-import { crossing } from '../kinds/window'
+import { crossing } from '../experiment/plasticity'
 import type { GridCell, StudyModel } from './grid'
 
 export interface CellNote {

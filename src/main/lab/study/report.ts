@@ -3,7 +3,7 @@
 // definitions on the grid's α), then every run. Self-contained like every report: no scripts, no network.
 import type { ReportResult, RunRecord } from '../../../shared/api'
 import { formatStepSize } from '../../../shared/seedTable'
-import { crossing } from '../kinds/window'
+import { crossing } from '../experiment/plasticity'
 
 function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)

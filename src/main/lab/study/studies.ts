@@ -1,42 +1,33 @@
-// Studies in the lab (issue 24): start one (embedded: cell after cell in this process, resumable; or on a queue: the
-// cells as BullMQ jobs, followed until they come home), its status per cell and per worker, collect, cancel. The lab
-// wires this in at one place (lab.ts `studies()`); it moves into lab/kinds/study.ts with the kinds' plug-ins.
+// The studies' running state (issue 24): a study is an experiment kind (lab/kinds/study.ts validates the request
+// and opens its experiment); this service runs it — embedded (cell after cell in this process, resumable) or on a
+// queue (the cells as BullMQ jobs, followed until they come home) — and answers for it afterwards: its status per
+// cell and per worker, collect, cancel. It belongs to the lab (lab.ts `studies()`), since the queues it holds and the
+// studies it follows outlive one call.
 import { hostname } from 'node:os'
 import {
   CancelledError,
   InputError,
   type CallOptions,
 } from '../../engine/engine'
-import {
-  cellResultSchema,
-  type CellState,
-  type ExperimentBase,
-  type StudyCell,
-  type StudyRef,
-  type StudyRequest,
-  type StudyStatus,
-} from '../../../shared/api'
+import { cellResultSchema, type CellState, type StudyCell, type StudyRef, type StudyRequest, type StudyStatus } from '../../../shared/api'
 import type { DB } from '../history/db'
 import { OWNER } from '../history/owner'
 import { nowIso } from '../history/clock'
-import { createExperiment } from '../history/tables/experiments'
-import { baseRef, type Settings } from '../experiment/common'
 import type { Target } from '../targets'
 import { computeCell } from './cells'
-import { expandGrid, studyKey, type CellSettings, type GridCell, type StudyModel } from './grid'
+import { expandGrid, type CellSettings, type GridCell, type StudyModel } from './grid'
 import { CellQueue, checkReachable, type CellProgress } from './queue'
 import { parseQueueUrl, redactCredentials } from './queueUrl'
 import { clearNotes, noteCell, notedCells, recordCell, recordedCells, settleStudy, studyWindows } from './record'
 
-/** What the lab lends the studies: its database, model resolution and settings with the presets' defaults. */
+/** What the lab lends the studies: its database and model resolution. */
 export interface StudyHost {
   db: DB
   target(ref: unknown): Target
-  settings(a: ExperimentBase, t: Target): Settings
 }
 
 /** What a study's experiment keeps in its settings (never the queue's credentials). */
-interface StudySettings {
+export interface StudySettings {
   key: string
   /** "embedded", or the queue's address without credentials */
   where: string
@@ -47,7 +38,8 @@ interface StudySettings {
   restrict?: StudyRequest['restrict']
 }
 
-interface Loaded {
+/** A study's experiment with its settings and its cells. */
+export interface Loaded {
   id: number
   s: StudySettings
   cells: GridCell[]
@@ -66,14 +58,6 @@ function noteOf(reason: string | undefined, host: string | null): { state: 'refu
   if (r.startsWith('refused')) return { state: 'refused', reason: r, host }
   if (r.startsWith('cancelled')) return { state: 'cancelled', reason: r, host }
   return { state: 'failed', reason: r, host }
-}
-
-function unique(what: string, xs: string[]): void {
-  const seen = new Set<string>()
-  for (const x of xs) {
-    if (seen.has(x)) throw new InputError(`${what} ${JSON.stringify(x.length > 60 ? x.slice(0, 59) + '…' : x)} is listed twice`)
-    seen.add(x)
-  }
 }
 
 /** A study being followed on its queue: the cells still out, the workers running them. */
@@ -105,35 +89,6 @@ export class Studies {
 
   // ---- the grid -------------------------------------------------------------------------------------------------
 
-  private resolveModels(req: StudyRequest): { model: StudyModel; settings: CellSettings }[] {
-    const refs = req.models ?? [null]
-    const out = refs.map((ref) => {
-      const t = this.host.target(ref)
-      const s = this.host.settings({ maxGen: req.maxGen, maxSeq: req.maxSeq, temperature: req.temperature, topP: req.topP, seed: req.seed, reference: req.reference }, t)
-      const name = t.checkpoint ? `${t.model.row.name ?? 'model'} + ${t.checkpoint.name}` : (t.model.row.name ?? 'model')
-      const model: StudyModel = { ref: t.ref, name, fingerprint: t.model.fp.fingerprint, modelId: t.model.row.id, checkpoint: baseRef(t) }
-      const settings: CellSettings = {
-        prompts: req.prompts ?? [s.prompt],
-        maxGen: s.maxGen,
-        maxSeq: s.maxSeq,
-        temperature: s.temperature,
-        topP: s.topP,
-        seed: s.seed,
-        reference: s.reference,
-        probes: s.probes,
-        paraphrases: s.paraphrases,
-      }
-      return { model, settings }
-    })
-    const seen = new Set<string>()
-    for (const m of out) {
-      const k = `${m.model.fingerprint}/${m.model.checkpoint?.sha256 ?? ''}`
-      if (seen.has(k)) throw new InputError(`the model "${m.model.name}" is listed twice`)
-      seen.add(k)
-    }
-    return out
-  }
-
   private load(id: number): Loaded {
     const row = this.db.prepare(`SELECT kind, settings FROM experiments WHERE id = ?`).get(id) as { kind: string; settings: string } | undefined
     if (!row) throw new InputError(`no study ${id}`)
@@ -143,69 +98,30 @@ export class Studies {
     return { id, s, cells }
   }
 
-  // ---- start ----------------------------------------------------------------------------------------------------
+  // ---- run --------------------------------------------------------------------------------------------------------
 
-  async start(req: StudyRequest, opts?: CallOptions): Promise<StudyStatus> {
-    unique('the phrase', req.phrases)
-    if (req.prompts) unique('the prompt', req.prompts)
-    const address = req.queue ? parseQueueUrl(req.queue) : null
-    // an unreachable queue is said at once, before anything is written
-    if (address) await checkReachable(address)
-    const models = this.resolveModels(req)
-    if (address)
-      for (const m of models)
-        if (m.model.checkpoint)
-          throw new InputError(`"${m.model.name}" is a checkpoint: a study on a queue runs on models only (workers hold models, not your checkpoints); run it without --queue`)
-    const cells = expandGrid(models, req.phrases, req.lrs, req.restrict)
-    const key = studyKey(cells)
-    const s: StudySettings = {
-      key,
-      where: address ? address.redacted : 'embedded',
-      models: models.map((m) => m.model),
-      modelSettings: models.map((m) => m.settings),
-      phrases: req.phrases,
-      lrs: req.lrs,
-      ...(req.restrict ? { restrict: req.restrict } : {}),
-    }
-    // the same study (same cells, same place) submitted again is the same experiment: nothing is added twice
-    const same = this.db
-      .prepare(`SELECT id FROM experiments WHERE kind = 'study' AND json_extract(settings, '$.study.key') = ? AND json_extract(settings, '$.study.where') = ? ORDER BY id LIMIT 1`)
-      .get(key, s.where) as { id: number } | undefined
-    const id = same?.id ?? this.create(s, req, models[0])
+  /**
+   * Runs an opened study (kinds/study.ts): what an earlier submission left refused or failed is tried again; the cells
+   * not yet recorded run here in order, or go to the queue at `queueUrl` (with its credentials, kept in memory only)
+   * and are followed — until they are home when `follow`.
+   */
+  async run(st: Loaded, queueUrl: string | null, follow: boolean, opts?: CallOptions): Promise<StudyStatus> {
+    const { id, cells } = st
     const recorded = recordedCells(this.db, id)
     const again = Object.keys(notedCells(this.db, id))
     if (again.length) clearNotes(this.db, id, again)
     settleStudy(this.db, id, cells.length)
     const todo = cells.filter((c) => !recorded.has(c.id))
-    if (!address) {
-      await this.runEmbedded({ id, s, cells }, todo, opts)
+    if (queueUrl === null) {
+      await this.runEmbedded(st, todo, opts)
       return this.status({ id })
     }
-    const q = this.queueFor(req.queue!)
+    const q = this.queueFor(queueUrl)
     for (const c of again) await q.retry(c)
     await q.add(todo.map((c) => ({ id: c.id, job: c.job })))
-    const f = this.follow({ id, s, cells }, q)
-    if (req.follow !== false) await this.waitFollowing(id, f, cells.length, opts)
+    const f = this.follow(st, q)
+    if (follow) await this.waitFollowing(id, f, cells.length, opts)
     return this.status({ id })
-  }
-
-  private create(s: StudySettings, req: StudyRequest, first: { model: StudyModel; settings: CellSettings }): number {
-    const id = createExperiment(this.db, {
-      kind: 'study',
-      modelId: first.model.modelId,
-      modelFingerprint: first.model.fingerprint,
-      modelRef: first.model.ref,
-      base: first.model.checkpoint,
-      prompt: first.settings.prompts[0],
-      phrase: req.phrases.length === 1 ? req.phrases[0] : `${req.phrases.length} phrases`,
-      maxGen: first.settings.maxGen,
-      maxSeq: first.settings.maxSeq,
-      lrs: req.lrs,
-      settings: { study: s, lrs: req.lrs, phrases: req.phrases, prompts: req.prompts ?? null, models: s.models.map((m) => m.name), where: s.where },
-      owner: OWNER,
-    })
-    if (req.title) this.db.prepare('UPDATE experiments SET title = ? WHERE id = ?').run(req.title, id)
-    return id
   }
 
   // ---- embedded -------------------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ export const useInstrumentsStore = defineStore('instruments', () => {
       const out: WindowEntry[] = []
       for (const [experimentId, runId] of firstRun) {
         const d = await api().call('run', { id: runId })
-        const res = (d.group?.result ?? {}) as Record<string, unknown>
+        const res = (d.experiment?.result ?? {}) as Record<string, unknown>
         const n = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
         const phrase = d.run.phrase ?? ''
         const who = d.startedFrom ? `“${d.startedFrom.name}”` : (d.model.name ?? d.model.path)
@@ -121,7 +121,7 @@ export const useInstrumentsStore = defineStore('instruments', () => {
         out.push({
           experimentId,
           label: `${who} · ${phrase.slice(0, 18)}${phrase.length > 18 ? '…' : ''}${th ? ` · KL ${th.klMax}` : ''}`,
-          at: d.group?.createdAt ?? d.run.startedAt,
+          at: d.experiment?.createdAt ?? d.run.startedAt,
           alphaLearn: n(res['alphaLearn']),
           alphaBreak: n(res['alphaBreak']),
           widthDecades: n(res['widthDecades']),

@@ -162,7 +162,7 @@ export const useLabStore = defineStore('lab', () => {
       if (eid == null || running.value || runs.value.length) return
       const all = await allRuns({ experimentId: eid, sort: 'id', order: 'asc' })
       if (running.value || runs.value.length) return
-      runs.value = all.sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
+      runs.value = all.sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
       const st = new Set(runs.value.map((r) => r.status))
       outcome.value = st.has('cancelled') ? 'cancelled' : st.size === 1 && st.has('done') ? 'done' : st.has('running') ? null : 'failed'
       restoredFrom.value = eid
@@ -180,7 +180,7 @@ export const useLabStore = defineStore('lab', () => {
       const exp = (await labJobs()).find((j) => j.jobId === jobId)?.experimentId ?? null
       if (exp === null) return []
       const page = await api().call('history', { kind: 'sweep', sort: 'id', order: 'desc', limit: 256 })
-      return page.runs.filter((x) => x.experimentId === exp).sort((a, b) => (a.groupIndex ?? 0) - (b.groupIndex ?? 0))
+      return page.runs.filter((x) => x.experimentId === exp).sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
     } catch {
       return []
     }

@@ -38,7 +38,7 @@ export function baseOf(db: DB, id: number | null, nameThen: string | null, sha25
 
 export interface NewExperiment {
   kind: ExperimentKind
-  /** the request as run, for kinds with several runs (shown as their group: GroupRecord.args) */
+  /** the request as run, for kinds with several runs (ExperimentSummary.args) */
   args?: unknown
   modelId: number | null
   modelFingerprint: string
@@ -162,8 +162,7 @@ function toSummary(db: DB, r: ExperimentRow): ExperimentSummary {
     starred: r.starred === 1,
     runCount: r.run_count,
     runStatuses: Object.fromEntries(statuses.map((s) => [s.status, s.n])),
-    // an experiment of several runs is shown as their group, whose id is the experiment's
-    groupId: r.args !== null ? r.id : null,
+    args: parse<Record<string, unknown> | null>(r.args, null),
     error: r.error ?? null,
   }
 }

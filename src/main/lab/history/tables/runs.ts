@@ -1,11 +1,8 @@
 // Runs, each in its experiment at its position (a sweep's α columns, a lesson's steps, a comparison's cells): inserted
 // `running` before any work (their end is history/lifecycle.ts); history queries (filters, sort, paging) and the
-// plasticity/stability scatter. An experiment of several runs is still shown as a `group` record (GroupRecord: the
-// experiment's request, result and runs; its id is the experiment's) — run_groups itself was folded into experiments
-// (schema v5).
+// plasticity/stability scatter. (Schema v5 folded the run groups of v2–v4 into experiments: a run's experiment and
+// position are all that place it.)
 import type {
-  GroupKind,
-  GroupRecord,
   HistoryFilter,
   HistoryPage,
   RunKind,
@@ -22,44 +19,6 @@ import { baseOf } from './experiments'
 import { nowIso } from '../clock'
 import { OWNER } from '../owner'
 import { orderBy, page, Where } from '../filter'
-
-// ---- an experiment of several runs, as its group ------------------------------------------------------------
-
-interface GroupRow {
-  id: number
-  kind: GroupKind
-  model_id: number
-  base_checkpoint_id: number | null
-  prompt: string
-  phrase: string | null
-  lrs: string
-  args: string | null
-  result: string | null
-  status: RunStatus
-  created_at: string
-  finished_at: string | null
-}
-
-/** The experiment `id` as the group of its runs (undefined unless it is of a kind with several runs: it has args). */
-export function getGroup(db: DB, id: number): GroupRecord | undefined {
-  const g = db.prepare('SELECT * FROM experiments WHERE id = ? AND args IS NOT NULL').get(id) as GroupRow | undefined
-  if (!g) return undefined
-  const runIds = (db.prepare('SELECT id FROM runs WHERE experiment_id = ? ORDER BY position, id').all(id) as { id: number }[]).map(
-    (r) => r.id,
-  )
-  return {
-    id: g.id,
-    kind: g.kind,
-    modelId: g.model_id,
-    checkpointId: g.base_checkpoint_id,
-    args: g.args ? (JSON.parse(g.args) as Record<string, unknown>) : { prompt: g.prompt, phrase: g.phrase ?? '', lrs: JSON.parse(g.lrs) },
-    result: g.result ? (JSON.parse(g.result) as Record<string, unknown>) : null,
-    status: g.status,
-    createdAt: g.created_at,
-    finishedAt: g.finished_at,
-    runIds,
-  }
-}
 
 // ---- runs ---------------------------------------------------------------------------------------------------
 
@@ -145,9 +104,7 @@ function toRecord(db: DB, r: RunRow): RunRecord {
     kind: r.kind,
     experimentId: r.experiment_id ?? null,
     base: baseOf(db, r.base_checkpoint_id ?? r.checkpoint_id, r.base_name, r.base_sha256),
-    // an experiment of several runs is their group (its id is the experiment's)
-    groupId: r.position !== null ? r.experiment_id : null,
-    groupIndex: r.position,
+    position: r.position,
     modelId: r.model_id,
     checkpointId: r.checkpoint_id,
     modelRef: r.model_ref,
@@ -209,7 +166,6 @@ function whereClause(f: HistoryFilter): { sql: string; params: unknown[] } {
   w.dateRange('started_at', f.from, f.to)
   w.inList('kind', f.kind)
   w.inList('status', f.status)
-  if (f.groupId !== undefined) w.add('experiment_id = ? AND position IS NOT NULL', f.groupId)
   if (f.experimentId !== undefined) w.add('experiment_id = ?', f.experimentId)
   if (f.checkpointId !== undefined) w.add('COALESCE(base_checkpoint_id, checkpoint_id) = ?', f.checkpointId)
   return { sql: w.sql, params: w.params }
@@ -230,7 +186,7 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
   const { sql, params } = whereClause({ status: 'done', ...f })
   const rows = db
     .prepare(
-      `SELECT id, kind, model_id, CASE WHEN position IS NOT NULL THEN experiment_id END AS group_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
+      `SELECT id, kind, model_id, phrase, lr, recall, loss_after, stability_kl, distinct2, started_at,
          json_extract(metrics, '$.referenceLogprob') AS ref_lp, repetition, experiment_id,
          json_extract(metrics, '$.compressionRatio') AS compression, prefix <> '' AS prefixed
        FROM runs ${sql} ORDER BY started_at, id LIMIT 20000`,
@@ -239,7 +195,6 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     id: number
     kind: RunKind
     model_id: number
-    group_id: number | null
     phrase: string | null
     lr: number | null
     recall: number | null
@@ -257,7 +212,6 @@ export function scatterPoints(db: DB, f: HistoryFilter = {}): ScatterPoint[] {
     runId: r.id,
     kind: r.kind,
     modelId: r.model_id,
-    groupId: r.group_id,
     phrase: r.phrase,
     lr: r.lr,
     recall: r.recall,
