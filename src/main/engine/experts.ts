@@ -12,11 +12,15 @@
 //   granitemoe  GraniteMoeMoE: top-k of the logits → softmax over those k (= renormalised top-k of the softmax);
 //               granite's multipliers; block_sparse_moe.router.layer [E, D], input_linear [E, 2F, D] (gate rows,
 //               then up rows), output_linear [E, D, F]
+//   gpt_oss     GptOssTopKRouter: top-k of the logits (a linear with bias) → softmax over those k; mlp.router
+//               {weight [E, D], bias [E]}; GptOssExperts: gate_up_proj [E, D, 2F] with gate and up in interleaved
+//               columns (0, 2, 4 … gate; 1, 3, 5 … up), gate_up_proj_bias [E, 2F], down_proj [E, F, D], down_proj_bias
+//               [E, D] — stored [in, out], so the loader gathers each expert's rows (strides); the clamped SwiGLU
 import { ModelFormatError } from './modelFormatError'
 import type { NativeRouting } from './native'
 
-export type MoeFamily = 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
-export const MOE_FAMILIES: MoeFamily[] = ['mixtral', 'qwen3_moe', 'olmoe', 'granitemoe']
+export type MoeFamily = 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'gpt_oss'
+export const MOE_FAMILIES: MoeFamily[] = ['mixtral', 'qwen3_moe', 'olmoe', 'granitemoe', 'gpt_oss']
 
 /** The engine's MoE block options (native Config: n_experts, top_k, expert_ffn, norm_topk, layer_moe) */
 export interface MoeOptions {
@@ -39,12 +43,13 @@ function positiveInt(raw: Record<string, unknown>, key: string, def: number | un
 
 /** The MoE fields of a family's config.json (its config class's defaults where a field is left out). */
 export function parseMoe(raw: Record<string, unknown>, family: MoeFamily, layers: number, file: string): MoeOptions {
-  const expertsKey = family === 'mixtral' || family === 'granitemoe' ? 'num_local_experts' : 'num_experts'
+  const expertsKey = family === 'mixtral' || family === 'granitemoe' || family === 'gpt_oss' ? 'num_local_experts' : 'num_experts'
   const defaults: Record<MoeFamily, { experts: number; topk: number }> = {
     mixtral: { experts: 8, topk: 2 },
     qwen3_moe: { experts: 128, topk: 8 },
     olmoe: { experts: 64, topk: 8 },
     granitemoe: { experts: 8, topk: 2 },
+    gpt_oss: { experts: 128, topk: 4 },
   }
   const experts = positiveInt(raw, expertsKey, defaults[family].experts, file)
   const expertsPerToken = positiveInt(raw, 'num_experts_per_tok', defaults[family].topk, file)
@@ -76,6 +81,8 @@ interface TensorLike {
   offset: number
   dtype: string
   shape: number[]
+  /** [row, column] element strides in the file of a tensor that is not row-major there (gathered at load) */
+  strides?: [number, number]
 }
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
@@ -95,6 +102,7 @@ export function moeEngineTensors<T extends TensorLike>(family: string, tensors: 
       return t
     })
   }
+  if (family === 'gpt_oss') return gptOssEngineTensors(tensors)
   if (family === 'granitemoe') {
     const out: T[] = []
     for (const t of tensors) {
@@ -123,6 +131,67 @@ export function moeEngineTensors<T extends TensorLike>(family: string, tensors: 
     return out
   }
   return tensors
+}
+
+/**
+ * GPT-OSS's checkpoint under the engine's names: the router as mlp.gate (weight and bias), the sinks as a vector
+ * self_attn.sinks.weight, and each expert's gate / up / down rows (and biases) as strided views of the fused [E, in,
+ * out] tensors — gate and up interleaved along the last axis.
+ */
+function gptOssEngineTensors<T extends TensorLike>(tensors: T[]): T[] {
+  const out: T[] = []
+  for (const t of tensors) {
+    const sink = /^(model\.layers\.\d+\.self_attn\.sinks)$/.exec(t.name)
+    if (sink) {
+      out.push({ ...t, name: `${sink[1]}.weight` })
+      continue
+    }
+    const r = /^(model\.layers\.\d+\.)mlp\.router\.(weight|bias)$/.exec(t.name)
+    if (r) {
+      out.push({ ...t, name: `${r[1]}mlp.gate.${r[2]}` })
+      continue
+    }
+    const m = /^(model\.layers\.\d+\.)mlp\.experts\.(gate_up_proj|down_proj)(_bias|_blocks|_scales)?$/.exec(t.name)
+    if (!m) {
+      out.push(t)
+      continue
+    }
+    if (m[3] === '_blocks' || m[3] === '_scales')
+      throw new ModelFormatError(`${t.name}: MXFP4-quantised experts in a Hugging Face checkpoint are not supported (open the model's GGUF file, or a checkpoint with dequantised BF16 experts)`)
+    const bytes = DTYPE_BYTES[t.dtype]
+    const bias = m[3] === '_bias'
+    if (!bytes || t.shape.length !== (bias ? 2 : 3))
+      throw new ModelFormatError(`${t.name}: expected a ${bias ? '2' : '3'}-D F32/F16/BF16 tensor (found ${t.dtype} ${JSON.stringify(t.shape)})`)
+    const E = t.shape[0]
+    const at = (e: number, name: string, kind: string, elem: number, shape: number[], strides?: [number, number]): T => {
+      const v: T = { ...t, name: `${m[1]}mlp.experts.${e}.${name}.${kind}`, offset: t.offset + elem * bytes, shape }
+      if (strides) v.strides = strides
+      else delete v.strides
+      return v
+    }
+    if (m[2] === 'gate_up_proj') {
+      if (bias) {
+        const two = t.shape[1]
+        if (two % 2 !== 0) throw new ModelFormatError(`${t.name}: ${two} columns are not interleaved gate and up halves`)
+        for (let e = 0; e < E; e++)
+          out.push(at(e, 'gate_proj', 'bias', e * two, [two / 2], [1, 2]), at(e, 'up_proj', 'bias', e * two + 1, [two / 2], [1, 2]))
+      } else {
+        const [, D, two] = t.shape
+        if (two % 2 !== 0) throw new ModelFormatError(`${t.name}: ${two} columns are not interleaved gate and up halves`)
+        // engine row f of gate = file column 2f (up: 2f + 1); engine column d = file row d
+        for (let e = 0; e < E; e++)
+          out.push(at(e, 'gate_proj', 'weight', e * D * two, [two / 2, D], [2, two]), at(e, 'up_proj', 'weight', e * D * two + 1, [two / 2, D], [2, two]))
+      }
+    } else if (bias) {
+      const D = t.shape[1]
+      for (let e = 0; e < E; e++) out.push(at(e, 'down_proj', 'bias', e * D, [D]))
+    } else {
+      const [, F, D] = t.shape
+      // engine [D, F]: row d = file column d, column f = file row f
+      for (let e = 0; e < E; e++) out.push(at(e, 'down_proj', 'weight', e * F * D, [D, F], [1, D]))
+    }
+  }
+  return out
 }
 
 /** One tensor of a family's HF file, made of engine tensors written one after another (GraniteMoE's fused experts). */
