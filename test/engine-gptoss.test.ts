@@ -6,6 +6,7 @@
 // entry of every tensor (sinks, router, experts, biases) against central differences of the float64 loss, stepped
 // views, routing and KV-cached greedy decoding; then through the whole Engine: step file round trip and the batched
 // sweep equal to single generations.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
@@ -15,8 +16,10 @@ import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { moeEngineTensors } from '../src/main/engine/experts'
 import { readJson } from '../src/main/engine/config'
 import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
+import { exportHF } from '../src/main/engine/export/hf'
+import { exportPeft } from '../src/main/engine/export/peft'
 import { rng, tmp } from './helpers'
-import { GptOssTiny, writeGptOss } from './gptOssTiny'
+import { GptOssTiny, gptOssTensors, writeGptOss } from './gptOssTiny'
 import { checkEveryEntry, denseGradients, readWeights, stepped } from './reference/check'
 import { RefConfig, RefWeights, refLogits, refLogProbs, refLoss, refYarnAttentionFactor, refYarnInvFreq } from './reference/llama'
 
@@ -185,7 +188,7 @@ describe('GPT-OSS against the float64 reference', () => {
 })
 
 describe('GPT-OSS through the whole Engine (the organism tokenizer)', () => {
-  it('step file round trip; batched sweep = single generations', async () => {
+  it('step file round trip; batched sweep = single generations; the HF export of a stepped model is that model', async () => {
     const big: GptOssTiny = { ...tiny, vocab: 4096, dim: 32, headDim: 8, expertFfn: 16, configExtra: { ...tiny.configExtra, vocab_size: 4096, sliding_window: 4 } }
     const dir = writeGptOss(big)
     const engine = Engine.load(dir, { threads: 1 })
@@ -208,6 +211,33 @@ describe('GPT-OSS through the whole Engine (the organism tokenizer)', () => {
       expect(batched[i].ids, `α = ${lrs[i]}`).toEqual(single.ids)
     }
     expect(batched[3].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
+
+    // the dense export in transformers' layout (fused, transposed, interleaved experts), read back as gpt_oss
+    const view: View = [{ gradient: g, lr: 0.7 }]
+    const out = tmp()
+    await exportHF(engine, view, out, { dtype: 'F32' })
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe('gpt_oss')
+    const written = readCheckpointFiles(out).tensors
+    expect(new Set(written.map((t) => t.name))).toEqual(new Set(Object.keys(gptOssTensors(big))))
+    for (const t of written) expect(t.shape, t.name).toEqual(gptOssTensors(big)[t.name].shape)
+    const dense = Engine.load(out, { threads: 1 })
+    const phrase = 'Customers are the heart of every business'
+    const g2 = await engine.gradient(phrase, view)
+    const g2dense = await dense.gradient(phrase)
+    expect(Math.abs(g2.loss - g2dense.loss) / g2dense.loss).toBeLessThan(1e-5)
+    const n1 = g2.gradNorms()
+    const n2 = g2dense.gradNorms()
+    expect(Object.keys(n1)).toEqual(Object.keys(n2))
+    for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]), k).toBeLessThan(1e-4 * n2[k] + 1e-7)
+    const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: 20 })
+    const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: 20 })
+    expect(gv.ids).toEqual(gd.ids)
+    // the base model exported is the checkpoint itself, value for value (F32)
+    const base = tmp()
+    await exportHF(engine, [], base, { dtype: 'F32' })
+    const a0 = readWeights(dir), b0 = readWeights(base)
+    for (const k of Object.keys(a0)) expect(maxDiff(a0[k], b0[k]), k).toBe(0)
+    await expect(exportPeft(engine, view, tmp())).rejects.toThrow(/a PEFT adapter of a mixture of experts \(gpt_oss\) is not supported/)
   })
 
   it('config defaults; what GPT-OSS brings that the engine does not read is refused by name', () => {

@@ -590,6 +590,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       ot.offset = (uint64_t)num(env, t, "offset", 0, true);
       ot.permute_heads = (int)num(env, t, "permuteHeads", 0);
       ot.norm_add = (float)num(env, t, "normAdd", 0);
+      if (t.Get("strides").IsArray() && t.Get("span").IsArray()) {  // GPT-OSS's experts: scattered into a span
+        Napi::Array st = t.Get("strides").As<Napi::Array>(), sp = t.Get("span").As<Napi::Array>();
+        if (st.Length() != 2 || sp.Length() != 2) type_error(env, "materialise: strides and span must be pairs");
+        ot.row_stride = (int64_t)whole(env, st.Get(0u), ot.name + ": row stride", 1, MAX_SAFE);
+        ot.col_stride = (int64_t)whole(env, st.Get(1u), ot.name + ": column stride", 1, MAX_SAFE);
+        ot.span_offset = (uint64_t)whole(env, sp.Get(0u), ot.name + ": span offset", 0, MAX_SAFE);
+        ot.span_bytes = (uint64_t)whole(env, sp.Get(1u), ot.name + ": span bytes", 0, MAX_SAFE);
+      }
       tensors.push_back(ot);
     }
     auto m = model;

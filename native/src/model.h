@@ -339,6 +339,11 @@ struct OutTensor {
   uint64_t offset = 0;
   int permute_heads = 0;
   float norm_add = 0.f;  // added to a norm vector on write (Gemma: HF stores w, GGUF stores 1 + w)
+  // a tensor the file holds transposed or interleaved (GPT-OSS's experts): element (r, c) at offset + (r·row_stride +
+  // c·col_stride)·element size, inside the span [span_offset, span_offset + span_bytes) that it shares with the
+  // tensors interleaved with it (consecutive in the list); 0, 0 = row-major at offset
+  int64_t row_stride = 0, col_stride = 0;
+  uint64_t span_offset = 0, span_bytes = 0;
 };
 // Writes `prefix` (the format's header, already serialised), then each tensor's dense weights under `view` at its
 // offset (zero padding between), row block by row block; written to path + ".partial" and renamed at the end.

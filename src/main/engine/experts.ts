@@ -200,10 +200,21 @@ export interface HfFileTensor {
   shape: number[]
   /** engine tensor names, in the order their rows follow each other in the file tensor */
   parts: string[]
+  /** per part, where its elements go when they are not the next rows (GPT-OSS's [E, in, out] experts); absent: rows */
+  layout?: PartLayout[]
+}
+
+/** Where a part's element (r, c) lies in its file tensor: at + r·strides[0] + c·strides[1] (elements), inside span
+ *  [first element, elements] that it shares with the parts interleaved with it */
+export interface PartLayout {
+  at: number
+  strides: [number, number]
+  span: [number, number]
 }
 
 /** The engine's tensors as the family's HF checkpoint names and lays them out (the inverse of moeEngineTensors). */
 export function moeHfTensors(family: string, names: string[], shapeOf: (engineName: string) => number[]): HfFileTensor[] {
+  if (family === 'gpt_oss') return gptOssHfTensors(names, shapeOf)
   if (family === 'mixtral') {
     const rename: Record<string, string> = { gate_proj: 'w1', up_proj: 'w3', down_proj: 'w2' }
     return names.map((n) => {
@@ -244,6 +255,58 @@ export function moeHfTensors(family: string, names: string[], shapeOf: (engineNa
     return out
   }
   return names.map((n) => ({ name: n, shape: shapeOf(n), parts: [n] }))
+}
+
+/** GPT-OSS's file tensors from the engine's (the inverse of gptOssEngineTensors): each layer's experts fused again. */
+function gptOssHfTensors(names: string[], shapeOf: (engineName: string) => number[]): HfFileTensor[] {
+  const out: HfFileTensor[] = []
+  const fused = new Map<string, HfFileTensor>()
+  for (const n of names) {
+    const sink = /^(model\.layers\.\d+\.self_attn\.sinks)\.weight$/.exec(n)
+    const r = /^(model\.layers\.\d+\.)mlp\.gate\.(weight|bias)$/.exec(n)
+    const e = /^(model\.layers\.\d+\.)mlp\.experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.(weight|bias)$/.exec(n)
+    if (sink) out.push({ name: sink[1], shape: shapeOf(n), parts: [n] })
+    else if (r) out.push({ name: `${r[1]}mlp.router.${r[2]}`, shape: shapeOf(n), parts: [n] })
+    if (sink || r) continue
+    if (!e) {
+      out.push({ name: n, shape: shapeOf(n), parts: [n] })
+      continue
+    }
+    const [, p, es, kind, wb] = e
+    const x = Number(es)
+    const name = `${p}mlp.experts.${kind === 'down_proj' ? 'down_proj' : 'gate_up_proj'}${wb === 'bias' ? '_bias' : ''}`
+    let t = fused.get(name)
+    if (!t) {
+      t = { name, shape: [], parts: [], layout: [] }
+      fused.set(name, t)
+      out.push(t)
+    }
+    const sh = shapeOf(n)
+    const odd = kind === 'up_proj' ? 1 : 0
+    if (kind !== 'down_proj') {
+      if (wb === 'weight') {
+        // engine [F, D] row f → file column 2f (+1 for up) of expert x's [D, 2F]
+        const [F, D] = sh
+        t.shape = [x + 1, D, 2 * F]
+        t.layout!.push({ at: x * D * 2 * F + odd, strides: [2, 2 * F], span: [x * D * 2 * F, D * 2 * F] })
+      } else {
+        const [F] = sh
+        t.shape = [x + 1, 2 * F]
+        t.layout!.push({ at: x * 2 * F + odd, strides: [2 * F, 2], span: [x * 2 * F, 2 * F] })
+      }
+    } else if (wb === 'weight') {
+      // engine [D, F] row d → file column d of expert x's [F, D]
+      const [D, F] = sh
+      t.shape = [x + 1, F, D]
+      t.layout!.push({ at: x * F * D, strides: [1, D], span: [x * F * D, F * D] })
+    } else {
+      const [D] = sh
+      t.shape = [x + 1, D]
+      t.layout!.push({ at: x * D, strides: [D, 1], span: [x * D, D] })
+    }
+    t.parts.push(n)
+  }
+  return out
 }
 
 /** The router's choices on a text under one view: per MoE layer, per token, its experts and their weights. */

@@ -16,8 +16,8 @@ import { INTERLEAVED_ARCHES, llama3RopeFactors, llamaCppGemmaQueryScalar } from 
 import { GEMMA_ARCHES, ggufTensorName } from '../formats/gguf/names'
 import { MaterialiseTensor } from '../native'
 import { tokenizerGgufMetadata } from '../tokenizers/toGguf'
-import { exportUnits } from '../phi3'
-import { ggufMoeArch, ggufMoeKv, ggufMoeTensors } from '../formats/gguf/experts'
+import { ggufFileTensors } from './fileTensors'
+import { ggufMoeArch, ggufMoeKv } from '../formats/gguf/experts'
 import { GgufDType, GgufMixture, isGgufMixture, mixtureMatrixType } from './ggufMixtures'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
@@ -252,10 +252,7 @@ export async function exportGguf(
   const fellBack = new Map<string, string[]>()
   // tensors written as one in GGUF, their parts one after the other: phi3's q/k/v and gate/up as attn_qkv / ffn_up
   // (phi3.ts exportUnits), a mixture of experts' experts as one tensor per layer (formats/gguf/experts.ts)
-  const units =
-    c.family === 'phi3'
-      ? exportUnits(c, names, (n) => shapes.get(n)!).map((u) => ({ ...u, name: ggufTensorName(u.name, arch) }))
-      : ggufMoeTensors(names, (n) => shapes.get(n)!, (n) => ggufTensorName(n, arch))
+  const units = ggufFileTensors(c, names, (n) => shapes.get(n)!, (n) => ggufTensorName(n, arch))
   const hasOutput = units.some((u) => u.name === 'output.weight')
   for (const u of units) {
     const shape = u.shape
