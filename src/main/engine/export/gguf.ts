@@ -155,7 +155,7 @@ export async function exportGguf(
     throw new InputError('GGUF export: attention_bias cannot be carried (llama.cpp\'s qwen3 architecture has no biases); export as a Hugging Face directory')
   // What llama.cpp would run as another model is refused, naming it (everything else below is carried exactly).
   // Its "llama" architecture (Llama, Mistral) attends over the whole context: a sliding window would be dropped.
-  if (!gemma && c.slidingWindow && c.slidingWindow < c.maxPos)
+  if (!gemma && arch !== 'gpt-oss' && c.slidingWindow && c.slidingWindow < c.maxPos)
     throw new InputError(
       `GGUF export: sliding_window ${c.slidingWindow} cannot be carried (llama.cpp's llama architecture attends over the whole context, so past ${c.slidingWindow} tokens it would be another model); export as a Hugging Face directory`,
     )
@@ -259,7 +259,9 @@ export async function exportGguf(
     const cols = shape[shape.length - 1]
     const name = u.name
     let planned: GgufDType = 'F32', t: GgufDType = 'F32'
-    if (shape.length > 1 && isGgufMixture(dtype)) ({ chosen: planned, type: t } = mixtureMatrixType(dtype, name, cols, c.layers, hasOutput))
+    // (gpt-oss's fused expert biases are [E, rows] vectors: F32 as every bias)
+    if (name.endsWith('.bias')) planned = t = 'F32'
+    else if (shape.length > 1 && isGgufMixture(dtype)) ({ chosen: planned, type: t } = mixtureMatrixType(dtype, name, cols, c.layers, hasOutput))
     else if (shape.length > 1 && !isGgufMixture(dtype)) {
       planned = dtype
       t = dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)
