@@ -4,6 +4,7 @@
 // benchmark does) and our engine's ids on the HF directory; the file re-opens in our engine as the same model and
 // exports back to an HF directory in transformers' layout that is again that model. What llama.cpp's gpt-oss graph
 // fixes is refused by name when a model differs.
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
@@ -14,6 +15,7 @@ import { loadAddon } from '../src/main/engine/native'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { GptOssTiny, writeGptOss } from './gptOssTiny'
 import { tmp } from './helpers'
+import { LOWBIT, quantiseLowbit } from './ggml-lowbit'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const PROMPT = 'To be'
@@ -96,6 +98,37 @@ describe('GPT-OSS through GGUF', () => {
     }
   }, 300_000)
 
+  it('MXFP4 experts (as the released GGUF files store them): the dequantised F32 twin in our engine, and llama.cpp', async () => {
+    const hf = Engine.load(writeGptOss(tiny))
+    const f32 = join(tmp(), 'gpt-oss-f32.gguf')
+    await exportGguf(hf, [], f32, undefined, { dtype: 'F32' })
+    const mx = join(tmp(), 'gpt-oss-mxfp4.gguf')
+    const twin = join(tmp(), 'gpt-oss-twin.gguf')
+    rewriteExperts(f32, mx, twin)
+    const ours = Engine.load(mx)
+    expect(new Set(ours.tensors.filter((t) => /experts\.\d+\.\w+\.weight$/.test(t.name)).map((t) => t.dtype))).toEqual(new Set(['MXFP4']))
+    const ref = Engine.load(twin)
+    const nllA = await nlls(ours, [])
+    expectSameNll(nllA, await nlls(ref, []), 'MXFP4 file = its dequantised twin')
+    const [a] = await ours.generate({ prompt: ours.withBos(PROMPT, 'prompt'), views: [[]], maxNew: N })
+    const [b] = await ref.generate({ prompt: ref.withBos(PROMPT, 'prompt'), views: [[]], maxNew: N })
+    expect(Array.from(a.ids)).toEqual(Array.from(b.ids))
+    // the quantisation moved the model: the MXFP4 file is not the F32 one
+    const nllF = await nlls(Engine.load(f32), [])
+    expect(Math.max(...nllA.map((x, i) => Math.abs(x - nllF[i]))), 'MXFP4 changes the experts').toBeGreaterThan(1e-3)
+    // llama.cpp rounds activations to 8 bits for its MXFP4 products (this tiny model's greedy margins are smaller than
+    // that), so its next-token log-probabilities are compared, teacher-forced on one text: close to ours on the same
+    // file, and further from those of the F32 model the blocks were quantised from
+    const text = ours.withBos(`${PHRASE}: Whether 'tis nobler in the mind`, 'text')
+    const theirs = await peerLogProbs(llamaCpp, mx, text)
+    const dMx = await worstLogProbDiff(ours, text, theirs)
+    const dF32 = await worstLogProbDiff(Engine.load(f32), text, theirs)
+    console.log(`gpt-oss MXFP4 vs llama.cpp: worst |Δ log-prob| ${dMx.toFixed(4)} on the MXFP4 model, ${dF32.toFixed(4)} on the F32 model it was quantised from`)
+    // (measured: 0.016 and 0.33)
+    expect(dMx).toBeLessThan(0.05)
+    expect(dF32).toBeGreaterThan(4 * dMx)
+  }, 300_000)
+
   it("what llama.cpp's gpt-oss graph fixes is refused by name", async () => {
     const open = (extra: Record<string, unknown>): Engine => Engine.load(writeGptOss({ ...tiny, configExtra: { ...tiny.configExtra, ...extra } }))
     await expect(exportGguf(open({ swiglu_limit: 5 }), [], join(tmp(), 'a.gguf'))).rejects.toThrow(/swiglu_limit 5 \/ swiglu_alpha 1.702 \(it uses 7 and 1.702\) cannot be carried/)
@@ -103,3 +136,116 @@ describe('GPT-OSS through GGUF', () => {
     await expect(exportGguf(open({ rope_scaling: { ...(tiny.configExtra.rope_scaling as object), truncate: false } }), [], join(tmp(), 'c.gguf'))).rejects.toThrow(/truncate false cannot be carried/)
   })
 })
+
+/** llama.cpp's next-token probabilities after every token of `ids` (top 40 at temperature 1: their log-ratios are
+ *  logit differences), as test/engine-gguf-lowbit.test.ts reads them */
+async function peerLogProbs(llamaCpp: LlamaCppModule, file: string, ids: number[]): Promise<Map<number, number>[]> {
+  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
+  const model = await llama.loadModel({ modelPath: file })
+  try {
+    const ctx = await model.createContext({ contextSize: 128, threads: Math.min(2, loadAddon().threads()) })
+    try {
+      const seq = ctx.getSequence() as unknown as {
+        controlledEvaluate(input: unknown[]): Promise<({ next: { probabilities?: Map<number, number> } } | undefined)[]>
+      }
+      const opts = { generateNext: { probabilities: true, options: { temperature: 1, topK: 40, topP: 1, minP: 0 } } }
+      const out = await seq.controlledEvaluate(ids.map((id) => [id, opts]))
+      return ids.map((_, i) => out[i]!.next.probabilities!)
+    } finally {
+      await ctx.dispose()
+    }
+  } finally {
+    await model.dispose()
+  }
+}
+
+/** The largest difference between our log-prob gaps to each position's top token and llama.cpp's (tokens within
+ *  1e-3 of the top one's probability) */
+async function worstLogProbDiff(e: Engine, ids: number[], probs: Map<number, number>[]): Promise<number> {
+  const [row] = await e.score({ ids, views: [[]], fullAt: ids.map((_, i) => i) })
+  let worst = 0
+  for (let i = 0; i < ids.length; i++) {
+    const top = probs[i].entries().next().value as [number, number]
+    for (const [id, p] of probs[i]) {
+      if (p < 1e-3 * top[1]) continue
+      worst = Math.max(worst, Math.abs(Math.log(p / top[1]) - (row.full[i][id] - row.full[i][top[0]])))
+    }
+  }
+  return worst
+}
+
+/**
+ * Copies a GGUF file with its experts' matrices (blk.N.ffn_{gate,up,down}_exps.weight, F32) re-stored as MXFP4
+ * (test/ggml-lowbit.ts's quantiser) into `mxfp4`, and as the F32 values those blocks decode to into `twin`; metadata
+ * bytes are copied as they are (their types kept), tensor infos and data rewritten.
+ */
+function rewriteExperts(src: string, mxfp4: string, twin: string): void {
+  const b = readFileSync(src)
+  let o = 4
+  const u32 = (): number => { const v = b.readUInt32LE(o); o += 4; return v }
+  const u64 = (): number => { const v = Number(b.readBigUInt64LE(o)); o += 8; return v }
+  const str = (): string => { const n = u64(); const s = b.toString('utf8', o, o + n); o += n; return s }
+  const SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 }
+  const skip = (type: number): void => {
+    if (type === 8) str()
+    else if (type === 9) {
+      const t = u32(), n = u64()
+      for (let i = 0; i < n; i++) skip(t)
+    } else o += SIZE[type]
+  }
+  const version = u32(), nt = u64(), nkv = u64()
+  const kvStart = o
+  let alignment = 32
+  for (let i = 0; i < nkv; i++) {
+    const key = str(), type = u32()
+    if (key === 'general.alignment') alignment = b.readUInt32LE(o)
+    skip(type)
+  }
+  const kvBytes = b.subarray(kvStart, o)
+  const infos: { name: string; dims: number[]; type: number; off: number }[] = []
+  for (let i = 0; i < nt; i++) {
+    const name = str(), nd = u32()
+    const dims = Array.from({ length: nd }, () => u64())
+    infos.push({ name, dims, type: u32(), off: u64() })
+  }
+  const dataStart = Math.ceil(o / alignment) * alignment
+  const write = (path: string, asMxfp4: boolean): void => {
+    const tensors = infos.map((t) => {
+      const count = t.dims.reduce((a, d) => a * d, 1)
+      const at = dataStart + t.off
+      const raw = b.subarray(at, at + (t.type === 0 ? 4 * count : 0))
+      if (t.type !== 0 || !/^blk\.\d+\.ffn_(gate|up|down)_exps\.weight$/.test(t.name)) {
+        const bytes = t.type === 0 ? Buffer.from(raw) : (() => { throw new Error(`${t.name}: expected F32`) })()
+        return { ...t, bytes }
+      }
+      const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length))
+      const q = quantiseLowbit('MXFP4', data)
+      return asMxfp4 ? { ...t, type: LOWBIT.MXFP4.id, bytes: q.bytes } : { ...t, bytes: Buffer.from(q.values.buffer) }
+    })
+    const parts: Buffer[] = []
+    const w32 = (v: number): void => { const x = Buffer.alloc(4); x.writeUInt32LE(v); parts.push(x) }
+    const w64 = (v: number): void => { const x = Buffer.alloc(8); x.writeBigUInt64LE(BigInt(v)); parts.push(x) }
+    parts.push(Buffer.from('GGUF'))
+    w32(version)
+    w64(tensors.length)
+    w64(nkv)
+    parts.push(kvBytes)
+    let rel = 0
+    for (const t of tensors) {
+      const nb = Buffer.from(t.name, 'utf8')
+      w64(nb.length)
+      parts.push(nb)
+      w32(t.dims.length)
+      t.dims.forEach(w64)
+      w32(t.type)
+      w64(rel)
+      rel += Math.ceil(t.bytes.length / alignment) * alignment
+    }
+    let head = Buffer.concat(parts)
+    head = Buffer.concat([head, Buffer.alloc((alignment - (head.length % alignment)) % alignment)])
+    const body = tensors.map((t) => Buffer.concat([t.bytes, Buffer.alloc((alignment - (t.bytes.length % alignment)) % alignment)]))
+    writeFileSync(path, Buffer.concat([head, ...body]))
+  }
+  write(mxfp4, true)
+  write(twin, false)
+}

@@ -13,7 +13,8 @@ import { Engine, View } from '../src/main/engine/engine'
 import { ModelConfig, parseModelConfig } from '../src/main/engine/families'
 import { loadAddon, NativeModel, NativeStep, StepFactors } from '../src/main/engine/native'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
-import { moeEngineTensors } from '../src/main/engine/experts'
+import { expertSlots, moeEngineTensors } from '../src/main/engine/experts'
+import { restrictToExperts } from '../src/main/lab/experts'
 import { readJson } from '../src/main/engine/config'
 import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
 import { exportHF } from '../src/main/engine/export/hf'
@@ -167,6 +168,20 @@ describe('GPT-OSS against the float64 reference', () => {
         })
       })
     }
+
+    // a step restricted to two experts is the dense model with only their matrices and biases stepped
+    const chosen = [{ layer: 1, expert: 0 }, { layer: 1, expert: 2 }]
+    const restricted = model.importStep(restrictToExperts(step.export(), expertSlots(cfg), chosen))
+    const onlyChosen: RefWeights = {}
+    for (const [name, v] of Object.entries(w)) {
+      if (/^model\.layers\.1\.mlp\.experts\./.test(name)) {
+        const per = v.length / tiny.experts // the fused tensors: expert e's block of entries
+        onlyChosen[name] = v.map((x, i) => (chosen.some((c) => Math.floor(i / per) === c.expert) ? x - lr * grads[name][i] : x))
+      } else onlyChosen[name] = v
+    }
+    const sr = await model.score({ ids, views: [[{ step: restricted, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
+    expect(maxDiff(sr.full, refLogProbs(refLogits(rc, onlyChosen, ids), V)), 'restricted to experts 0 and 2').toBeLessThan(5e-5)
+    expect(maxDiff(sr.full, sv.full.subarray(n, 2 * n)), 'the restriction changes the view').toBeGreaterThan(1e-4)
 
     const prompt = ids.slice(0, 3)
     const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 12, maxSeq: 64, temperature: 0, topP: 1, seed: 0, eos: [] })

@@ -11,6 +11,8 @@
 //            before their residual adds; q·k × query_pre_attn_scalar^−½; sliding-window layers by layer_types (or
 //            Gemma 2's every other layer, Gemma 3's sliding_window_pattern); Gemma 2's attention-logit and final-logit
 //            soft-capping; Gemma 3's q/k norms and the local layers' own RoPE base (rope_local_base_freq)
+//   gpt_oss  GptOssConfig (a mixture of experts, experts.ts): attention sinks, q/k/v/o biases, sliding / full layers by
+//            layer_types, YaRN, a router and experts with biases, the clamped SwiGLU (parseGptOss)
 // Families the engine does not implement are refused by name, with what they would need.
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from './config'
 import { parsePhi3 } from './phi3'
