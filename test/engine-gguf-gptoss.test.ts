@@ -108,6 +108,11 @@ describe('GPT-OSS through GGUF', () => {
     const ours = Engine.load(mx)
     expect(new Set(ours.tensors.filter((t) => /experts\.\d+\.\w+\.weight$/.test(t.name)).map((t) => t.dtype))).toEqual(new Set(['MXFP4']))
     const ref = Engine.load(twin)
+    // the experts' gate and up fused into one tensor per layer, as llama.cpp's converter may write them: the same model
+    const fused = join(tmp(), 'gpt-oss-fused.gguf')
+    fuseGateUp(mx, fused)
+    expect(readGguf(fused).tensors.some((t) => t.name === 'blk.0.ffn_gate_up_exps.weight')).toBe(true)
+    expectSameNll(await nlls(ours, []), await nlls(Engine.load(fused), []), 'ffn_gate_up_exps = ffn_gate_exps + ffn_up_exps')
     const nllA = await nlls(ours, [])
     expectSameNll(nllA, await nlls(ref, []), 'MXFP4 file = its dequantised twin')
     const [a] = await ours.generate({ prompt: ours.withBos(PROMPT, 'prompt'), views: [[]], maxNew: N })
@@ -180,6 +185,51 @@ async function worstLogProbDiff(e: Engine, ids: number[], probs: Map<number, num
  * bytes are copied as they are (their types kept), tensor infos and data rewritten.
  */
 function rewriteExperts(src: string, mxfp4: string, twin: string): void {
+  const isExpert = (name: string): boolean => /^blk\.\d+\.ffn_(gate|up|down)_exps\.weight$/.test(name)
+  const requant = (asMxfp4: boolean) => (ts: GgufOut[]): GgufOut[] =>
+    ts.map((t) => {
+      if (!isExpert(t.name)) return t
+      if (t.type !== 0) throw new Error(`${t.name}: expected F32`)
+      const q = quantiseLowbit('MXFP4', new Float32Array(t.bytes.buffer.slice(t.bytes.byteOffset, t.bytes.byteOffset + t.bytes.length)))
+      return asMxfp4 ? { ...t, type: LOWBIT.MXFP4.id, bytes: q.bytes } : { ...t, bytes: Buffer.from(q.values.buffer) }
+    })
+  rewriteGguf(src, mxfp4, requant(true))
+  rewriteGguf(src, twin, requant(false))
+}
+
+/** Copies a GGUF file with each layer's ffn_gate_exps and ffn_up_exps (weights and biases) fused into ffn_gate_up_exps
+ *  [E, 2F, …]: expert e's gate rows, then its up rows (whole rows of any ggml type) */
+function fuseGateUp(src: string, dst: string): void {
+  rewriteGguf(src, dst, (ts) => {
+    const out: GgufOut[] = []
+    for (const t of ts) {
+      const m = /^blk\.(\d+)\.ffn_(gate|up)_exps\.(weight|bias)$/.exec(t.name)
+      if (!m) {
+        out.push(t)
+        continue
+      }
+      if (m[2] === 'up') continue
+      const up = ts.find((u) => u.name === `blk.${m[1]}.ffn_up_exps.${m[3]}`)!
+      const E = t.dims[t.dims.length - 1]
+      const per = t.bytes.length / E
+      const bytes = Buffer.concat(Array.from({ length: E }, (_, e) => [t.bytes.subarray(e * per, (e + 1) * per), up.bytes.subarray(e * per, (e + 1) * per)]).flat())
+      const dims = [...t.dims]
+      dims[dims.length - 2] *= 2
+      out.push({ ...t, name: `blk.${m[1]}.ffn_gate_up_exps.${m[3]}`, dims, bytes })
+    }
+    return out
+  })
+}
+
+interface GgufOut {
+  name: string
+  dims: number[]
+  type: number
+  bytes: Buffer
+}
+
+/** Rewrites a GGUF file's tensors (metadata bytes copied as they are, their types kept; tensor infos and data anew). */
+function rewriteGguf(src: string, dst: string, change: (ts: GgufOut[]) => GgufOut[]): void {
   const b = readFileSync(src)
   let o = 4
   const u32 = (): number => { const v = b.readUInt32LE(o); o += 4; return v }
@@ -209,19 +259,15 @@ function rewriteExperts(src: string, mxfp4: string, twin: string): void {
     infos.push({ name, dims, type: u32(), off: u64() })
   }
   const dataStart = Math.ceil(o / alignment) * alignment
-  const write = (path: string, asMxfp4: boolean): void => {
-    const tensors = infos.map((t) => {
-      const count = t.dims.reduce((a, d) => a * d, 1)
-      const at = dataStart + t.off
-      const raw = b.subarray(at, at + (t.type === 0 ? 4 * count : 0))
-      if (t.type !== 0 || !/^blk\.\d+\.ffn_(gate|up|down)_exps\.weight$/.test(t.name)) {
-        const bytes = t.type === 0 ? Buffer.from(raw) : (() => { throw new Error(`${t.name}: expected F32`) })()
-        return { ...t, bytes }
-      }
-      const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length))
-      const q = quantiseLowbit('MXFP4', data)
-      return asMxfp4 ? { ...t, type: LOWBIT.MXFP4.id, bytes: q.bytes } : { ...t, bytes: Buffer.from(q.values.buffer) }
-    })
+  const read: GgufOut[] = infos.map((t) => {
+    const count = t.dims.reduce((a, d) => a * d, 1)
+    // (the files rewritten here hold F32 tensors and MXFP4 experts only)
+    if (t.type !== 0 && t.type !== LOWBIT.MXFP4.id) throw new Error(`${t.name}: ggml type ${t.type} is not F32 or MXFP4`)
+    const n = t.type === 0 ? 4 * count : (count / 32) * 17
+    return { name: t.name, dims: t.dims, type: t.type, bytes: Buffer.from(b.subarray(dataStart + t.off, dataStart + t.off + n)) }
+  })
+  {
+    const tensors = change(read)
     const parts: Buffer[] = []
     const w32 = (v: number): void => { const x = Buffer.alloc(4); x.writeUInt32LE(v); parts.push(x) }
     const w64 = (v: number): void => { const x = Buffer.alloc(8); x.writeBigUInt64LE(BigInt(v)); parts.push(x) }
@@ -244,8 +290,6 @@ function rewriteExperts(src: string, mxfp4: string, twin: string): void {
     let head = Buffer.concat(parts)
     head = Buffer.concat([head, Buffer.alloc((alignment - (head.length % alignment)) % alignment)])
     const body = tensors.map((t) => Buffer.concat([t.bytes, Buffer.alloc((alignment - (t.bytes.length % alignment)) % alignment)]))
-    writeFileSync(path, Buffer.concat([head, ...body]))
+    writeFileSync(dst, Buffer.concat([head, ...body]))
   }
-  write(mxfp4, true)
-  write(twin, false)
 }

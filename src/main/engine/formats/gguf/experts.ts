@@ -65,10 +65,11 @@ export function ggufMoeConfig(g: GgufFile, arch: string, raw: Record<string, unk
 /** A GGUF tensor of a MoE layer under the engine's names: the router, or one 2-D tensor per expert. */
 export function ggufExpertTensors(t: GgufTensorInfo, label: string): StoredTensorEntry[] | undefined {
   // gpt-oss's router and experts carry biases too: ffn_gate_inp.bias [E], ffn_*_exps.bias [E, rows]
-  const m = /^blk\.(\d+)\.(ffn_gate_inp|ffn_gate_exps|ffn_up_exps|ffn_down_exps)\.(weight|bias)$/.exec(t.name)
+  const m = /^blk\.(\d+)\.(ffn_gate_inp|ffn_gate_exps|ffn_up_exps|ffn_down_exps|ffn_gate_up_exps)\.(weight|bias)$/.exec(t.name)
   if (!m) return undefined
   const p = `model.layers.${m[1]}.`
   const shape = [...t.dims].reverse()
+  if (m[2] === 'ffn_gate_up_exps') return fusedGateUp(t, shape, p, m[3], label)
   if (m[2] === 'ffn_gate_inp') return [{ name: `${p}mlp.gate.${m[3]}`, file: 0, offset: t.offset, dtype: t.typeName as StoredDType, shape }]
   if (m[3] === 'bias') {
     if (shape.length !== 2) throw new ModelFormatError(`${label}: ${t.name} must have 2 dimensions [experts, rows] (found ${shape.length})`)
@@ -87,6 +88,28 @@ export function ggufExpertTensors(t: GgufTensorInfo, label: string): StoredTenso
   return Array.from({ length: E }, (_, e) => ({
     name: `${p}mlp.experts.${e}.${EXPERT_TENSORS[m[2]]}.weight`, file: 0, offset: t.offset + e * perExpert, dtype: t.typeName as StoredDType, shape: [rows, cols],
   }))
+}
+
+/**
+ * llama.cpp's converter may fuse each layer's gate and up experts (ffn_gate_up_exps [E, 2F, D]: expert e's gate rows,
+ * then its up rows; its bias [E, 2F] likewise): cut into the engine's per-expert tensors by byte offsets.
+ */
+function fusedGateUp(t: GgufTensorInfo, shape: number[], p: string, part: string, label: string): StoredTensorEntry[] {
+  const bits = ggmlBitsPerWeight(t.typeName)
+  if (bits === undefined) throw new ModelFormatError(`${label}: ${t.name}: unknown ggml type ${t.typeName}`)
+  const bias = part === 'bias'
+  if (shape.length !== (bias ? 2 : 3) || shape[1] % 2 !== 0)
+    throw new ModelFormatError(`${label}: ${t.name} must be [experts, 2 × rows${bias ? '' : ', cols'}] (found ${JSON.stringify(shape)})`)
+  const [E, two] = shape
+  const F = two / 2
+  const cols = bias ? 1 : shape[2]
+  const half = (F * cols * bits) / 8
+  const out: StoredTensorEntry[] = []
+  for (let e = 0; e < E; e++)
+    (['gate_proj', 'up_proj'] as const).forEach((name, j) =>
+      out.push({ name: `${p}mlp.experts.${e}.${name}.${part}`, file: 0, offset: t.offset + (2 * e + j) * half, dtype: t.typeName as StoredDType, shape: bias ? [F] : [F, cols] }),
+    )
+  return out
 }
 
 /** The GGUF architecture a mixture of experts exports to, with what llama.cpp's graph cannot run refused by name. */
