@@ -277,8 +277,10 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
         throw std::runtime_error(file + ": " + name + ": misaligned data (byte offset " + std::to_string(t.offset) + ")");
       std::vector<uint8_t> buf((size_t)rows * cols * es);
       const uint8_t* src = maps[t.file]->data + t.offset;
-      for (int r = 0; r < rows; r++)
-        for (int cc2 = 0; cc2 < cols; cc2++)
+      // column-major over our rows: the file's [in, out] rows are then read in order (GPT-OSS: rows are the file's
+      // columns, row stride 1 or 2)
+      for (int cc2 = 0; cc2 < cols; cc2++)
+        for (int r = 0; r < rows; r++)
           std::memcpy(buf.data() + ((size_t)r * cols + cc2) * es,
                       src + ((uint64_t)r * t.row_stride + (uint64_t)cc2 * t.col_stride) * es, es);
       m->gathered.push_back(std::move(buf));
