@@ -217,7 +217,7 @@ describe('Qwen3 and Granite through the whole Engine (the organism tokenizer)', 
     expect(() => parseModelConfig({ ...base, model_type: 'granite', attention_multiplier: 'x' })).toThrow(/attention_multiplier must be a positive number/)
     expect(() => parseModelConfig({ ...base, model_type: 'qwen2_moe' })).toThrow(/model_type "qwen2_moe" is not supported yet: Qwen2-MoE/)
     expect(() => parseModelConfig({ ...base, model_type: 'qwen3_5' })).toThrow(/Gated DeltaNet/)
-    expect(() => parseModelConfig({ ...base, model_type: 'bloom' })).toThrow(/model_type "bloom" is not supported \(supported: llama, mistral, qwen2, qwen3, granite, gemma2, gemma3_text, gemma3, phi3, mixtral, qwen3_moe, olmoe, granitemoe\)/)
+    expect(() => parseModelConfig({ ...base, model_type: 'bloom' })).toThrow(/model_type "bloom" is not supported \(supported: llama, mistral, qwen2, qwen3, granite, gemma2, gemma3_text, gemma3, phi3, mixtral, qwen3_moe, olmoe, granitemoe, gpt_oss\)/)
     expect(() => parseModelConfig({ ...base, model_type: 'gemma2', hidden_activation: 'gelu' })).toThrow(/hidden_activation "gelu" is not supported for gemma2/)
     expect(() => parseModelConfig({ ...base, model_type: 'gemma3_text', layer_types: ['chunked_attention'] })).toThrow(/layer_types\[0\] "chunked_attention" is not supported/)
     expect(() => parseModelConfig({ ...base, model_type: 'gemma3' })).toThrow(/without a text_config/)

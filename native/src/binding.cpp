@@ -321,6 +321,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       Napi::Array le = c.Get("layerExperts").As<Napi::Array>();
       for (uint32_t i = 0; i < le.Length(); i++) cfg.layer_moe.push_back(le.Get(i).ToBoolean() ? 1 : 0);
     }
+    cfg.attn_sinks = c.Get("attnSinks").ToBoolean();  // GPT-OSS
+    cfg.expert_bias = c.Get("expertBias").ToBoolean();
+    cfg.glu_limit = (float)num(env, c, "gluLimit", 0);
+    cfg.glu_alpha = (float)num(env, c, "gluAlpha", 1);
     if (!c.Get("ropeInvFreqLocal").IsUndefined() && !c.Get("ropeInvFreqLocal").IsNull())
       cfg.rope_inv_freq_local =
           float_list(env, c.Get("ropeInvFreqLocal"), rot_half, "config.ropeInvFreqLocal");
@@ -348,6 +352,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       Napi::Array sh = t.Get("shape").As<Napi::Array>();
       for (uint32_t j = 0; j < sh.Length(); j++)
         ts.shape.push_back((int64_t)whole(env, sh.Get(j), where + "dimension", 0, MAX_SAFE));
+      if (t.Get("strides").IsArray()) {  // [row, column] element strides of a tensor gathered at load (GPT-OSS)
+        Napi::Array st = t.Get("strides").As<Napi::Array>();
+        if (st.Length() != 2) type_error(env, where + "strides must be [row, column]");
+        ts.row_stride = (int64_t)whole(env, st.Get(0u), where + "row stride", 1, MAX_SAFE);
+        ts.col_stride = (int64_t)whole(env, st.Get(1u), where + "column stride", 1, MAX_SAFE);
+      }
       tensors.push_back(ts);
     }
     try {
@@ -580,6 +590,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       ot.offset = (uint64_t)num(env, t, "offset", 0, true);
       ot.permute_heads = (int)num(env, t, "permuteHeads", 0);
       ot.norm_add = (float)num(env, t, "normAdd", 0);
+      if (t.Get("strides").IsArray() && t.Get("span").IsArray()) {  // GPT-OSS's experts: scattered into a span
+        Napi::Array st = t.Get("strides").As<Napi::Array>(), sp = t.Get("span").As<Napi::Array>();
+        if (st.Length() != 2 || sp.Length() != 2) type_error(env, "materialise: strides and span must be pairs");
+        ot.row_stride = (int64_t)whole(env, st.Get(0u), ot.name + ": row stride", 1, MAX_SAFE);
+        ot.col_stride = (int64_t)whole(env, st.Get(1u), ot.name + ": column stride", 1, MAX_SAFE);
+        ot.span_offset = (uint64_t)whole(env, sp.Get(0u), ot.name + ": span offset", 0, MAX_SAFE);
+        ot.span_bytes = (uint64_t)whole(env, sp.Get(1u), ot.name + ": span bytes", 0, MAX_SAFE);
+      }
       tensors.push_back(ot);
     }
     auto m = model;

@@ -2,10 +2,12 @@
 // in place of the dense MLP of a layer. Forward and backward side by side. Shapes: R rows (tokens), D hidden,
 // E experts, K experts per token (top_k), Fe the experts' intermediate size.
 //
-//   p      = softmax(x·Wrᵀ)                    [R, E]   router probabilities (float32, as transformers computes them)
+//   p      = softmax(x·Wrᵀ (+ br))             [R, E]   router probabilities (float32, as transformers computes them)
 //   S(r)   = the K largest p[r, ·]             (torch.topk: ties to the lower index)
-//   w[r,k] = p[r, S_k] (÷ Σ_k p[r, S_k] with norm_topk; GraniteMoE's softmax over the top-k logits is the same)
+//   w[r,k] = p[r, S_k] (÷ Σ_k p[r, S_k] with norm_topk; GraniteMoE's and GPT-OSS's softmax over the top-k logits is
+//            the same)
 //   out[r] = Σ_k w[r,k]·down_e(silu(gate_e(x[r]))·up_e(x[r]))   e = S_k(r)
+// GPT-OSS (expert_bias, glu_limit): every linear has a bias, and the activation is the clamped SwiGLU (kernels.h)
 //
 // Each expert runs on the rows routed to it only: generation and the step read the routed experts' weights, not all
 // E. The step's factors of an expert are over those rows (LinearFactor::T = their count, 0 for an unused expert); the
@@ -90,7 +92,10 @@ void moe_forward(const Model& m, int l, float* out, const float* x, int R, const
     const int slots[2] = {slot + MOE_GATE, slot + MOE_UP};
     float* const ys[2] = {ex.g.data(), ex.u.data()};
     linear_forward_shared(m, slots, ys, 2, ex.x.data(), n, views, rv.data());
-    swiglu_forward(ex.mm.data(), ex.g.data(), ex.u.data(), n * Fe);
+    if (c.glu_limit > 0)  // GPT-OSS
+      swiglu_clamped_forward(ex.mm.data(), ex.g.data(), ex.u.data(), n * Fe, c.glu_alpha, c.glu_limit);
+    else
+      swiglu_forward(ex.mm.data(), ex.g.data(), ex.u.data(), n * Fe);
     linear_forward(m, slot + MOE_DOWN, ex.y.data(), ex.mm.data(), n, views, rv.data());
     for (int i = 0; i < n; i++) {
       const float wk = a.w[(size_t)ex.rows[i] * K + ex.ks[i]];
@@ -114,6 +119,12 @@ void moe_backward(const Model& m, int l, float* dx, const float* dout, const flo
     f.out = out;
     f.X = std::move(X);
     f.G = std::move(G);
+    if (m.bias(slot)) {  // GPT-OSS: y = x Wᵀ + b, ∂L/∂b = Σ over the rows of ∂L/∂y (zero for an unused expert)
+      std::vector<double> acc(out, 0.0);
+      for (int t = 0; t < T; t++)
+        for (int i = 0; i < out; i++) acc[i] += f.G[(size_t)t * out + i];
+      s.bias_grad[slot].assign(acc.begin(), acc.end());
+    }
   };
   std::vector<float> dw((size_t)R * K, 0.f);  // ∂L/∂w[r, k]
   for (int e = 0; e < E; e++) {
@@ -142,7 +153,11 @@ void moe_backward(const Model& m, int l, float* dx, const float* dout, const flo
     }
     std::vector<float> dmm((size_t)n * Fe, 0.f), dg((size_t)n * Fe), du((size_t)n * Fe), dxe((size_t)n * D, 0.f);
     linear_backward_input(m, slot + MOE_DOWN, dmm.data(), dy.data(), n, view);
-    swiglu_backward(dg.data(), du.data(), dmm.data(), ex.g.data(), ex.u.data(), n * Fe);
+    if (c.glu_limit > 0)
+      swiglu_clamped_backward(dg.data(), du.data(), dmm.data(), ex.g.data(), ex.u.data(), n * Fe, c.glu_alpha,
+                              c.glu_limit);
+    else
+      swiglu_backward(dg.data(), du.data(), dmm.data(), ex.g.data(), ex.u.data(), n * Fe);
     linear_backward_input(m, slot + MOE_GATE, dxe.data(), dg.data(), n, view);
     linear_backward_input(m, slot + MOE_UP, dxe.data(), du.data(), n, view);
     for (int i = 0; i < n; i++) {

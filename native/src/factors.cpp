@@ -51,7 +51,8 @@ const char* linear_name(int j) {
 
 const char* norm_name(const Config& c, NormKind k) {
   static const char* names[NORM_KINDS] = {"input_layernorm",  "post_attention_layernorm", "self_attn.q_norm",
-                                          "self_attn.k_norm", "post_attention_layernorm", "post_feedforward_layernorm"};
+                                          "self_attn.k_norm", "post_attention_layernorm", "post_feedforward_layernorm",
+                                          "self_attn.sinks"};
   // with norms after the attention and the MLP (Gemma), post_attention_layernorm is the attention output's norm and
   // the MLP input's is pre_feedforward_layernorm
   if (k == NORM_FFN && c.post_norms) return "pre_feedforward_layernorm";
@@ -72,7 +73,7 @@ std::vector<std::pair<int, NormKind>> assign_norms(Model& m) {
   at.push_back({-1, NORM_ATTN});  // the final norm
   for (int l = 0; l < L; l++)
     for (int k = NORM_Q; k < NORM_KINDS; k++) {
-      const bool has = (k == NORM_Q || k == NORM_K) ? c.qk_norm : c.post_norms;
+      const bool has = (k == NORM_Q || k == NORM_K) ? c.qk_norm : k == NORM_SINKS ? c.attn_sinks : c.post_norms;
       if (!has) continue;
       m.norm_at[l][k] = (int)at.size();
       at.push_back({l, (NormKind)k});
@@ -234,6 +235,7 @@ std::vector<TensorRef> model_tensors(const Model& m) {
         const int slot = m.moe_base[l] + j;
         const Mat& W = m.linear(slot);
         out.push_back({TensorRef::LINEAR, slot, W.rows, W.cols, p + moe_tensor_name(j) + ".weight"});
+        if (m.bias(slot)) out.push_back({TensorRef::BIAS, slot, 1, W.rows, p + moe_tensor_name(j) + ".bias"});
       }
   }
   out.push_back({TensorRef::NORM, m.final_norm(), 1, c.dim, "model.norm.weight"});

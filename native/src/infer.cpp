@@ -80,7 +80,9 @@ struct Batch {
         float* vl = kc.v.data() + (size_t)l * kc.max_seq * KD;
         std::memcpy(kl + (size_t)pos0 * KD, ks, sizeof(float) * M * KD);
         std::memcpy(vl + (size_t)pos0 * KD, v.data() + (size_t)s * M * KD, sizeof(float) * M * KD);
-        attention_forward(att.data() + (size_t)s * M * QD, nullptr, qs, kl, vl, M, pos0, H, KVH, hd, ao);
+        AttnOpts aos = ao;  // GPT-OSS: the sinks of this sequence's view (norm_offset is 0: checked at load)
+        if (c.attn_sinks) aos.sinks = norms[seq_view[s]][ni[NORM_SINKS]].data();
+        attention_forward(att.data() + (size_t)s * M * QD, nullptr, qs, kl, vl, M, pos0, H, KVH, hd, aos);
       }
       linear_forward(m, base + LIN_O, tmp.data(), att.data(), R, views, row_view.data());
       residual_add(NORM_ATTN_OUT);

@@ -471,6 +471,25 @@ void geglu_backward(float* dg, float* du, const float* dm, const float* g, const
   }
 }
 
+void swiglu_clamped_forward(float* m, const float* g, const float* u, int n, float alpha, float limit) {
+  for (int i = 0; i < n; i++) {
+    const float gc = std::min(g[i], limit), uc = std::min(std::max(u[i], -limit), limit);
+    const float glu = gc / (1.f + std::exp(-alpha * gc));
+    m[i] = (uc + 1.f) * glu;
+  }
+}
+
+void swiglu_clamped_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n, float alpha,
+                             float limit) {
+  for (int i = 0; i < n; i++) {
+    const float gc = std::min(g[i], limit), uc = std::min(std::max(u[i], -limit), limit);
+    const float sg = 1.f / (1.f + std::exp(-alpha * gc));
+    du[i] = u[i] >= -limit && u[i] <= limit ? dm[i] * gc * sg : 0.f;
+    // d(g·σ(αg))/dg = σ + α·g·σ·(1 − σ)
+    dg[i] = g[i] <= limit ? dm[i] * (uc + 1.f) * (sg + alpha * gc * sg * (1.f - sg)) : 0.f;
+  }
+}
+
 // ---- attention ---------------------------------------------------------------------------------------
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, int M, int pos0,
                        int H, int KVH, int hd, const AttnOpts& o) {

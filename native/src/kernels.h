@@ -67,6 +67,12 @@ void geglu_forward(float* m, const float* g, const float* u, int n);
 // dg, du (overwritten) from dm
 void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
 
+// ---- GPT-OSS's clamped SwiGLU: m = (clamp(u, −limit, limit) + 1) · g′·σ(alpha·g′), g′ = min(g, limit) ----------------
+void swiglu_clamped_forward(float* m, const float* g, const float* u, int n, float alpha, float limit);
+// dg, du (overwritten) from dm; a clamped value passes no gradient (torch's clamp: only where min ≤ x ≤ max)
+void swiglu_clamped_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n, float alpha,
+                             float limit);
+
 // ---- causal attention with grouped key/value heads and an optional sliding window ------------------------
 struct AttnOpts {
   int window = 0;      // > 0: a query at p sees keys u with p − u < window

@@ -221,6 +221,11 @@ void check_config(const Config& c) {
       throw std::runtime_error("the per-layer expert flags have " + std::to_string(c.layer_moe.size()) +
                                " entries for num_hidden_layers " + std::to_string(c.layers));
   }
+  if (c.attn_sinks && c.norm_offset != 0.f)
+    throw std::runtime_error("attention sinks with a norm offset are not supported (the sinks would be offset too)");
+  if (!std::isfinite(c.glu_limit) || c.glu_limit < 0 || !std::isfinite(c.glu_alpha))
+    throw std::runtime_error("config.json: swiglu_limit must be a non-negative number and swiglu_alpha a number");
+  if (c.expert_bias && c.n_experts == 0) throw std::runtime_error("expert biases without experts");
   if (c.qk_norm_full && !c.qk_norm) throw std::runtime_error("full-width q/k norms need qk_norm");
   if (!c.layer_sliding.empty() && (int)c.layer_sliding.size() != c.layers)
     throw std::runtime_error("config.json: layer_types has " + std::to_string(c.layer_sliding.size()) +
@@ -259,6 +264,33 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
                                std::to_string(maps.size()) + " checkpoint files");
     const std::string& file = files[t.file];
     const uint64_t size = maps[t.file]->size;
+    if (t.row_stride != 0 || t.col_stride != 0) {
+      // not row-major in the file (GPT-OSS's experts): gathered, element by element, into rows of our own
+      if (dtype_quantised(t.dtype) || t.row_stride <= 0 || t.col_stride <= 0)
+        throw std::runtime_error(file + ": " + name + ": a strided tensor must be F32, F16 or BF16 with positive strides");
+      const uint64_t es = dtype_size(t.dtype);
+      const uint64_t last = ((uint64_t)(rows - 1) * t.row_stride + (uint64_t)(cols - 1) * t.col_stride + 1) * es;
+      if (t.offset > size || last > size - t.offset)
+        throw std::runtime_error(file + ": " + name + ": data at byte " + std::to_string(t.offset) +
+                                 " runs past the end of the file (" + std::to_string(size) + " bytes; truncated file?)");
+      if (t.offset % es != 0)
+        throw std::runtime_error(file + ": " + name + ": misaligned data (byte offset " + std::to_string(t.offset) + ")");
+      std::vector<uint8_t> buf((size_t)rows * cols * es);
+      const uint8_t* src = maps[t.file]->data + t.offset;
+      // column-major over our rows: the file's [in, out] rows are then read in order (GPT-OSS: rows are the file's
+      // columns, row stride 1 or 2)
+      for (int cc2 = 0; cc2 < cols; cc2++)
+        for (int r = 0; r < rows; r++)
+          std::memcpy(buf.data() + ((size_t)r * cols + cc2) * es,
+                      src + ((uint64_t)r * t.row_stride + (uint64_t)cc2 * t.col_stride) * es, es);
+      m->gathered.push_back(std::move(buf));
+      Mat mt;
+      mt.data = m->gathered.back().data();
+      mt.dtype = t.dtype;
+      mt.rows = rows;
+      mt.cols = cols;
+      return mt;
+    }
     const int be = dtype_block_elems(t.dtype);
     if (cols % be != 0)
       throw std::runtime_error(file + ": " + name + ": rows of " + std::to_string(cols) + " weights are not whole " +
@@ -306,6 +338,8 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
         const int kind = (j - 1) % MOE_PER_EXPERT;
         m->moe_lin.push_back(get(p + moe_tensor_name(j) + ".weight", j == 0 ? c.n_experts : ex_rows[kind],
                                  j == 0 ? D : ex_cols[kind]));
+        if (c.expert_bias)  // GPT-OSS: the router's and every expert's biases
+          m->moe_bias.push_back(vec(p + moe_tensor_name(j) + ".bias", m->moe_lin.back().rows));
       }
     }
     const bool has_bias[LIN_PER_LAYER] = {c.bias_qkv, c.bias_qkv, c.bias_qkv, c.bias_o,
@@ -320,7 +354,8 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
       m->norms.push_back(vec("model.norm.weight", D));
       continue;
     }
-    const int n = k == NORM_Q || k == NORM_K ? (c.qk_norm_full ? (k == NORM_Q ? QD : KD) : c.head_dim) : D;
+    const int n = k == NORM_SINKS ? c.heads
+                  : k == NORM_Q || k == NORM_K ? (c.qk_norm_full ? (k == NORM_Q ? QD : KD) : c.head_dim) : D;
     m->norms.push_back(vec("model.layers." + std::to_string(l) + "." + norm_name(c, k) + ".weight", n));
   }
   const int rot = c.rotary_dims(), half = rot / 2;

@@ -115,13 +115,40 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
     uint64_t pos = prefix.size();
     std::vector<float> block;
     std::vector<uint8_t> bytes;
+    // the open span of strided tensors (GPT-OSS's experts), written whole once its tensors are all scattered into it
+    std::vector<uint8_t> span;
+    uint64_t span_off = 0;
+    bool span_open = false;
+    auto flush_span = [&]() {
+      if (!span_open) return;
+      bytes.assign(span_off - pos, 0);
+      write_all(fp, bytes.data(), bytes.size(), path);
+      write_all(fp, span.data(), span.size(), path);
+      pos = span_off + span.size();
+      span_open = false;
+    };
     for (size_t ti = 0; ti < targets.size(); ti++) {
       const Target& tg = targets[ti];
       const OutTensor& ot = tensors[ti];
-      if (ot.offset < pos) throw std::runtime_error(ot.name + ": tensor offsets overlap");
-      bytes.assign(ot.offset - pos, 0);  // alignment padding
-      write_all(fp, bytes.data(), bytes.size(), path);
-      pos = ot.offset;
+      const bool strided = ot.row_stride > 0 || ot.col_stride > 0;
+      if (!strided || !span_open || ot.span_offset != span_off) flush_span();
+      if ((strided ? ot.span_offset : ot.offset) < pos) throw std::runtime_error(ot.name + ": tensor offsets overlap");
+      if (strided) {
+        if (dtype_quantised(ot.dtype)) throw std::runtime_error(ot.name + ": a strided tensor is written in F32, F16 or BF16");
+        const uint64_t es = dtype_size(ot.dtype);
+        const uint64_t last = ot.offset + ((uint64_t)(tg.rows - 1) * ot.row_stride + (uint64_t)(tg.cols - 1) * ot.col_stride + 1) * es;
+        if (ot.offset < ot.span_offset || last > ot.span_offset + ot.span_bytes)
+          throw std::runtime_error(ot.name + ": its strided elements fall outside its span");
+        if (!span_open) {
+          span.assign(ot.span_bytes, 0);
+          span_off = ot.span_offset;
+          span_open = true;
+        }
+      } else {
+        bytes.assign(ot.offset - pos, 0);  // alignment padding
+        write_all(fp, bytes.data(), bytes.size(), path);
+        pos = ot.offset;
+      }
       const int BR = 256;
       for (int r0 = 0; r0 < tg.rows; r0 += BR) {
         int r1 = std::min(tg.rows, r0 + BR);
@@ -137,6 +164,23 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
           for (int j = 0; j < tg.cols; j++) block[j] = b[source_row(m, tg, interleaved_source(j, tg.cols, ot.permute_heads))];
         } else {
           dense_rows(m, view, tg, r0, r1, ot.permute_heads, block.data());
+        }
+        if (strided) {  // scattered into the span: element (r, c) at its file position
+          const uint64_t es = dtype_size(ot.dtype);
+          for (int i = 0; i < r1 - r0; i++)
+            for (int c = 0; c < tg.cols; c++) {
+              uint8_t* d = span.data() + (ot.offset - span_off) +
+                           ((uint64_t)(r0 + i) * ot.row_stride + (uint64_t)c * ot.col_stride) * es;
+              const float x = block[(size_t)i * tg.cols + c];
+              if (ot.dtype == DT_F32) {
+                std::memcpy(d, &x, 4);
+              } else {
+                const uint16_t h = ot.dtype == DT_F16 ? f32_to_f16(x) : f32_to_bf16(x);
+                std::memcpy(d, &h, 2);
+              }
+            }
+          job.check();
+          continue;
         }
         size_t nb = (size_t)(r1 - r0) * dtype_row_bytes(ot.dtype, tg.cols);
         if (ot.dtype == DT_F32) {
@@ -156,6 +200,7 @@ void materialise_file(const Model& m, const View& view, const std::string& path,
       }
       job.report("export", (int64_t)ti + 1, (int64_t)targets.size());
     }
+    flush_span();
     if (std::fflush(fp) != 0) throw std::runtime_error("could not write " + path + ": " + std::strerror(errno));
     if (std::fclose(fp) != 0) {
       fp = nullptr;

@@ -25,6 +25,7 @@ struct LayerActs {
   std::vector<float> xn2;     // [T, D]   MLP input after RMSNorm
   std::vector<float> g, u, mm;  // [T, F]  gate, up, silu(gate)·up
   std::vector<float> w_attn, w_ffn;  // [D] effective norm weights of the view
+  std::vector<float> sinks;          // [H] GPT-OSS's attention sinks under the view
   MoeActs moe;                        // a MoE layer's router and experts (experts.cpp) instead of g, u, mm
 };
 
@@ -58,7 +59,11 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   for (int l = 0; l < L; l++) {
     LayerActs& a = acts[l];
     const std::vector<int>& ni = m.norm_at[l];
-    const AttnOpts ao = attention_opts(c, l);
+    AttnOpts ao = attention_opts(c, l);
+    if (c.attn_sinks) {
+      a.sinks = view_norm(m, at, ni[NORM_SINKS]);
+      ao.sinks = a.sinks.data();
+    }
     a.h_in = h;
     a.w_attn = view_norm_scale(m, at, ni[NORM_ATTN]);
     a.w_ffn = view_norm_scale(m, at, ni[NORM_FFN]);
@@ -198,7 +203,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     LayerActs& a = acts[l];
     int base = l * LIN_PER_LAYER;
     const std::vector<int>& ni = m.norm_at[l];
-    const AttnOpts ao = attention_opts(c, l);
+    AttnOpts ao = attention_opts(c, l);
+    if (c.attn_sinks) ao.sinks = a.sinks.data();
     // MLP: h_out = h_mid + residual_scale·post_norm(down(act(gate(xn2))·up(xn2)))
     std::vector<float> ddn = dh;
     scale_by(ddn, c.residual_scale);
@@ -243,7 +249,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     linear_backward_input(m, base + LIN_O, datt.data(), dout.data(), T, at);
     std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
-                       a.v.data(), T, H, KVH, hd, ao);
+                       a.v.data(), T, H, KVH, hd, ao, c.attn_sinks ? s.norm_grad[ni[NORM_SINKS]].data() : nullptr);
     rope_apply(dq.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
     rope_apply(dk.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);
     if (c.qk_norm) {  // through the per-head norms: ∂L/∂q before them, ∂L/∂w_q, ∂L/∂w_k

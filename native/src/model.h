@@ -77,6 +77,14 @@ struct Config {
   int n_experts = 0, top_k = 0, expert_ffn = 0;
   bool norm_topk = false;  // the top-k probabilities renormalised to sum 1 (norm_topk_prob; Mixtral, GraniteMoE)
   std::vector<uint8_t> layer_moe;  // per layer: 1 = experts (Qwen3-MoE's decoder_sparse_step / mlp_only_layers)
+  // ---- GPT-OSS ----
+  // attention sinks: a learned logit per query head (self_attn.sinks [H], held as a norm vector: NORM_SINKS) joins
+  // every row's softmax as a column with no value
+  bool attn_sinks = false;
+  // biases on the router [E] and on each expert's gate/up [Fe] and down [D]
+  bool expert_bias = false;
+  // the experts' clamped SwiGLU when glu_limit > 0: (clamp(up, ±limit) + 1)·g·σ(glu_alpha·g), g = min(gate, limit)
+  float glu_limit = 0.f, glu_alpha = 1.f;
 };
 
 // the attention of layer l: its window, q·k scale and score cap
@@ -98,6 +106,8 @@ enum NormKind {
   NORM_K,         // self_attn.k_norm [hd]: each key head (qk_norm)
   NORM_ATTN_OUT,  // post_attention_layernorm [D]: attention output (post_norms)
   NORM_FFN_OUT,   // post_feedforward_layernorm [D]: MLP output (post_norms)
+  NORM_SINKS,     // self_attn.sinks [H]: GPT-OSS's attention sinks (attn_sinks); a per-head logit, not a norm, held
+                  // here because it is a small dense vector with a dense gradient, as the norms are
   NORM_KINDS
 };
 
@@ -155,6 +165,10 @@ struct Model {
   // MoE layers' routers and experts: slots after the head (head_slot() + 1 + i is moe_lin[i])
   std::vector<int> moe_base;  // [layer] the router's slot, −1 for a dense layer
   std::vector<Mat> moe_lin;
+  std::vector<std::vector<float>> moe_bias;  // parallel to moe_lin with expert_bias (GPT-OSS), else empty
+  // weights the loader had to gather into memory of their own (a file tensor transposed or interleaved relative to
+  // the engine's [out, in] rows: GPT-OSS's fused experts), in their stored dtype
+  std::vector<std::vector<uint8_t>> gathered;
   bool is_moe(int l) const { return !moe_base.empty() && moe_base[l] >= 0; }
   int n_linear() const { return cfg.layers * LIN_PER_LAYER + 1 + (int)moe_lin.size(); }  // + head + experts
   int head_slot() const { return cfg.layers * LIN_PER_LAYER; }
@@ -162,8 +176,12 @@ struct Model {
     if (slot > head_slot()) return moe_lin[slot - head_slot() - 1];
     return slot == head_slot() ? head : layers[slot / LIN_PER_LAYER].lin[slot % LIN_PER_LAYER];
   }
-  // base bias of a linear slot, nullptr when the layer has none (the head and the experts never have one)
+  // base bias of a linear slot, nullptr when the layer has none (the head never has one; experts with expert_bias)
   const std::vector<float>* bias(int slot) const {
+    if (slot > head_slot() && !moe_bias.empty()) {
+      const std::vector<float>& b = moe_bias[slot - head_slot() - 1];
+      return b.empty() ? nullptr : &b;
+    }
     if (slot >= head_slot()) return nullptr;
     const std::vector<float>& b = layers[slot / LIN_PER_LAYER].bias[slot % LIN_PER_LAYER];
     return b.empty() ? nullptr : &b;
@@ -321,6 +339,11 @@ struct OutTensor {
   uint64_t offset = 0;
   int permute_heads = 0;
   float norm_add = 0.f;  // added to a norm vector on write (Gemma: HF stores w, GGUF stores 1 + w)
+  // a tensor the file holds transposed or interleaved (GPT-OSS's experts): element (r, c) at offset + (r·row_stride +
+  // c·col_stride)·element size, inside the span [span_offset, span_offset + span_bytes) that it shares with the
+  // tensors interleaved with it (consecutive in the list); 0, 0 = row-major at offset
+  int64_t row_stride = 0, col_stride = 0;
+  uint64_t span_offset = 0, span_bytes = 0;
 };
 // Writes `prefix` (the format's header, already serialised), then each tensor's dense weights under `view` at its
 // offset (zero padding between), row block by row block; written to path + ".partial" and renamed at the end.
@@ -337,6 +360,9 @@ struct TensorSpec {
   uint64_t offset = 0;  // byte offset of the data from the start of the file
   DType dtype = DT_F32;
   std::vector<int64_t> shape;
+  // element strides of a 2-D tensor's rows and columns in the file when it is not row-major there (GPT-OSS's
+  // experts: [E, in, out] with gate and up interleaved); 0, 0 = row-major. Such tensors are gathered (Model::gathered).
+  int64_t row_stride = 0, col_stride = 0;
 };
 // Refuses configurations the engine cannot address (non-positive or oversized dims, int overflow of products).
 void check_config(const Config& c);

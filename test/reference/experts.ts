@@ -5,10 +5,17 @@
 //   olmoe       mlp.gate, mlp.experts.E.{gate,up,down}_proj
 //   granitemoe  GraniteMoeTopKGating: top-k of the logits → softmax over those k logits; input_linear [E, 2F, D]
 //               (chunk 0 = gate, chunk 1 = up), output_linear [E, D, F]
+//   gpt_oss     GptOssTopKRouter: logits = x·Wᵀ + b (mlp.router), top-k of the logits → softmax over those k;
+//               GptOssExperts: gate_up = x·gate_up_proj[e] + gate_up_proj_bias[e] ([E, D, 2F]: gate the even columns,
+//               up the odd ones), gate ≤ limit, −limit ≤ up ≤ limit, (up + 1)·gate·σ(alpha·gate), then
+//               ·down_proj[e] ([E, F, D]) + down_proj_bias[e]
 // out[t] = Σ over the token's k experts of weight · down(silu(gate(x))·up(x)).
 
 export interface RefMoe {
-  family: 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
+  family: 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'gpt_oss'
+  /** gpt_oss: swiglu_limit and swiglu_alpha */
+  limit?: number
+  alpha?: number
   experts: number
   topk: number
   /** the experts' intermediate size */
@@ -48,6 +55,7 @@ function topk(v: number[], k: number): number[] {
 export function refMoeBlock(m: RefMoe, w: W, p: string, x: Float64Array, T: number, D: number): Float64Array {
   const E = m.experts, F = m.ffn
   const out = new Float64Array(T * D)
+  if (m.family === 'gpt_oss') return refGptOssBlock(m, w, p, x, T, D)
   const router = m.family === 'mixtral' ? need(w, p + 'block_sparse_moe.gate.weight') : m.family === 'granitemoe' ? need(w, p + 'block_sparse_moe.router.layer.weight') : need(w, p + 'mlp.gate.weight')
   for (let t = 0; t < T; t++) {
     const logits = Array.from(matvec(router, 0, E, D, x, t * D))
@@ -91,6 +99,42 @@ export function refMoeBlock(m: RefMoe, w: W, p: string, x: Float64Array, T: numb
       for (let i = 0; i < F; i++) h[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i]
       const y = down(h)
       for (let d = 0; d < D; d++) out[t * D + d] += weights[k] * y[d]
+    })
+  }
+  return out
+}
+
+function refGptOssBlock(m: RefMoe, w: W, p: string, x: Float64Array, T: number, D: number): Float64Array {
+  const E = m.experts, F = m.ffn, limit = m.limit ?? 7, alpha = m.alpha ?? 1.702
+  const Wr = need(w, p + 'mlp.router.weight'), br = need(w, p + 'mlp.router.bias')
+  const gu = need(w, p + 'mlp.experts.gate_up_proj'), gub = need(w, p + 'mlp.experts.gate_up_proj_bias')
+  const dn = need(w, p + 'mlp.experts.down_proj'), dnb = need(w, p + 'mlp.experts.down_proj_bias')
+  const out = new Float64Array(T * D)
+  for (let t = 0; t < T; t++) {
+    const logits = Array.from(matvec(Wr, 0, E, D, x, t * D)).map((v, e) => v + br[e])
+    const chosen = topk(logits, m.topk)
+    const mx = Math.max(...chosen.map((e) => logits[e]))
+    const z = chosen.reduce((a, e) => a + Math.exp(logits[e] - mx), 0)
+    const weights = chosen.map((e) => Math.exp(logits[e] - mx) / z)
+    m.onRoute?.(p, t, chosen, weights)
+    chosen.forEach((e, k) => {
+      // x [D] · gate_up_proj[e] [D, 2F]: column j of the expert's matrix
+      const h = new Float64Array(F)
+      for (let f = 0; f < F; f++) {
+        let g = gub[e * 2 * F + 2 * f], u = gub[e * 2 * F + 2 * f + 1]
+        for (let d = 0; d < D; d++) {
+          g += x[t * D + d] * gu[(e * D + d) * 2 * F + 2 * f]
+          u += x[t * D + d] * gu[(e * D + d) * 2 * F + 2 * f + 1]
+        }
+        g = Math.min(g, limit)
+        u = Math.min(Math.max(u, -limit), limit)
+        h[f] = (u + 1) * (g / (1 + Math.exp(-alpha * g)))
+      }
+      for (let d = 0; d < D; d++) {
+        let y = dnb[e * D + d]
+        for (let f = 0; f < F; f++) y += h[f] * dn[(e * F + f) * D + d]
+        out[t * D + d] += weights[k] * y
+      }
     })
   }
   return out

@@ -5,7 +5,8 @@
 // SwiGLU, a tied or separate head, and the mean next-token cross-entropy. Families: Qwen3's RMSNorm of each q and k
 // head (q_norm, k_norm over head_dim, before RoPE); Granite's embedding, residual, attention and logit multipliers;
 // Gemma 2 / 3 (Gemma2ForCausalLM, Gemma3ForCausalLM): norms as (1 + w), norms of the attention and MLP outputs,
-// GeGLU with gelu's tanh approximation, attention and final soft-capping, per-layer sliding windows and local RoPE.
+// GeGLU with gelu's tanh approximation, attention and final soft-capping, per-layer sliding windows and local RoPE;
+// GPT-OSS's attention sinks (GptOssForCausalLM; its MoE block in experts.ts).
 // Slow and simple on purpose: it is the yardstick, not the product.
 
 import { RefMoe, refMoeBlock } from './experts'
@@ -55,6 +56,8 @@ export interface RefConfig {
   rotaryDims?: number
   /** OLMoE: q_norm / k_norm over the whole projection [H·hd], [KVH·hd] instead of each head */
   qkNormFull?: boolean
+  /** GPT-OSS: self_attn.sinks [heads], a logit per head that joins each row's softmax with no value */
+  sinks?: boolean
   /** a mixture of experts' MoE blocks (experts.ts) */
   moe?: RefMoe
 }
@@ -224,7 +227,10 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
           if (c.attnSoftcap) scores[u] = c.attnSoftcap * Math.tanh(scores[u] / c.attnSoftcap)
           mx = Math.max(mx, scores[u])
         }
-        let z = 0
+        // GPT-OSS: the sink's logit is one more column of the softmax, dropped from the weighted sum
+        const sink = c.sinks ? get(p + 'self_attn.sinks')[h] : -Infinity
+        mx = Math.max(mx, sink)
+        let z = c.sinks ? Math.exp(sink - mx) : 0
         for (let u = u0; u <= t; u++) z += Math.exp(scores[u] - mx)
         for (let u = u0; u <= t; u++) {
           const pr = Math.exp(scores[u] - mx) / z

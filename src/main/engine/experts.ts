@@ -12,11 +12,15 @@
 //   granitemoe  GraniteMoeMoE: top-k of the logits → softmax over those k (= renormalised top-k of the softmax);
 //               granite's multipliers; block_sparse_moe.router.layer [E, D], input_linear [E, 2F, D] (gate rows,
 //               then up rows), output_linear [E, D, F]
+//   gpt_oss     GptOssTopKRouter: top-k of the logits (a linear with bias) → softmax over those k; mlp.router
+//               {weight [E, D], bias [E]}; GptOssExperts: gate_up_proj [E, D, 2F] with gate and up in interleaved
+//               columns (0, 2, 4 … gate; 1, 3, 5 … up), gate_up_proj_bias [E, 2F], down_proj [E, F, D], down_proj_bias
+//               [E, D] — stored [in, out], so the loader gathers each expert's rows (strides); the clamped SwiGLU
 import { ModelFormatError } from './modelFormatError'
 import type { NativeRouting } from './native'
 
-export type MoeFamily = 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe'
-export const MOE_FAMILIES: MoeFamily[] = ['mixtral', 'qwen3_moe', 'olmoe', 'granitemoe']
+export type MoeFamily = 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'gpt_oss'
+export const MOE_FAMILIES: MoeFamily[] = ['mixtral', 'qwen3_moe', 'olmoe', 'granitemoe', 'gpt_oss']
 
 /** The engine's MoE block options (native Config: n_experts, top_k, expert_ffn, norm_topk, layer_moe) */
 export interface MoeOptions {
@@ -39,12 +43,13 @@ function positiveInt(raw: Record<string, unknown>, key: string, def: number | un
 
 /** The MoE fields of a family's config.json (its config class's defaults where a field is left out). */
 export function parseMoe(raw: Record<string, unknown>, family: MoeFamily, layers: number, file: string): MoeOptions {
-  const expertsKey = family === 'mixtral' || family === 'granitemoe' ? 'num_local_experts' : 'num_experts'
+  const expertsKey = family === 'mixtral' || family === 'granitemoe' || family === 'gpt_oss' ? 'num_local_experts' : 'num_experts'
   const defaults: Record<MoeFamily, { experts: number; topk: number }> = {
     mixtral: { experts: 8, topk: 2 },
     qwen3_moe: { experts: 128, topk: 8 },
     olmoe: { experts: 64, topk: 8 },
     granitemoe: { experts: 8, topk: 2 },
+    gpt_oss: { experts: 128, topk: 4 },
   }
   const experts = positiveInt(raw, expertsKey, defaults[family].experts, file)
   const expertsPerToken = positiveInt(raw, 'num_experts_per_tok', defaults[family].topk, file)
@@ -76,6 +81,8 @@ interface TensorLike {
   offset: number
   dtype: string
   shape: number[]
+  /** [row, column] element strides in the file of a tensor that is not row-major there (gathered at load) */
+  strides?: [number, number]
 }
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
@@ -95,6 +102,7 @@ export function moeEngineTensors<T extends TensorLike>(family: string, tensors: 
       return t
     })
   }
+  if (family === 'gpt_oss') return gptOssEngineTensors(tensors)
   if (family === 'granitemoe') {
     const out: T[] = []
     for (const t of tensors) {
@@ -125,16 +133,88 @@ export function moeEngineTensors<T extends TensorLike>(family: string, tensors: 
   return tensors
 }
 
+/**
+ * GPT-OSS's checkpoint under the engine's names: the router as mlp.gate (weight and bias), the sinks as a vector
+ * self_attn.sinks.weight, and each expert's gate / up / down rows (and biases) as strided views of the fused [E, in,
+ * out] tensors — gate and up interleaved along the last axis.
+ */
+function gptOssEngineTensors<T extends TensorLike>(tensors: T[]): T[] {
+  const out: T[] = []
+  for (const t of tensors) {
+    const sink = /^(model\.layers\.\d+\.self_attn\.sinks)$/.exec(t.name)
+    if (sink) {
+      out.push({ ...t, name: `${sink[1]}.weight` })
+      continue
+    }
+    const r = /^(model\.layers\.\d+\.)mlp\.router\.(weight|bias)$/.exec(t.name)
+    if (r) {
+      out.push({ ...t, name: `${r[1]}mlp.gate.${r[2]}` })
+      continue
+    }
+    const m = /^(model\.layers\.\d+\.)mlp\.experts\.(gate_up_proj|down_proj)(_bias|_blocks|_scales)?$/.exec(t.name)
+    if (!m) {
+      out.push(t)
+      continue
+    }
+    if (m[3] === '_blocks' || m[3] === '_scales')
+      throw new ModelFormatError(`${t.name}: MXFP4-quantised experts in a Hugging Face checkpoint are not supported (open the model's GGUF file, or a checkpoint with dequantised BF16 experts)`)
+    const bytes = DTYPE_BYTES[t.dtype]
+    const bias = m[3] === '_bias'
+    if (!bytes || t.shape.length !== (bias ? 2 : 3))
+      throw new ModelFormatError(`${t.name}: expected a ${bias ? '2' : '3'}-D F32/F16/BF16 tensor (found ${t.dtype} ${JSON.stringify(t.shape)})`)
+    const E = t.shape[0]
+    const at = (e: number, name: string, kind: string, elem: number, shape: number[], strides?: [number, number]): T => {
+      const v: T = { ...t, name: `${m[1]}mlp.experts.${e}.${name}.${kind}`, offset: t.offset + elem * bytes, shape }
+      if (strides) v.strides = strides
+      else delete v.strides
+      return v
+    }
+    if (m[2] === 'gate_up_proj') {
+      if (bias) {
+        const two = t.shape[1]
+        if (two % 2 !== 0) throw new ModelFormatError(`${t.name}: ${two} columns are not interleaved gate and up halves`)
+        for (let e = 0; e < E; e++)
+          out.push(at(e, 'gate_proj', 'bias', e * two, [two / 2], [1, 2]), at(e, 'up_proj', 'bias', e * two + 1, [two / 2], [1, 2]))
+      } else {
+        const [, D, two] = t.shape
+        if (two % 2 !== 0) throw new ModelFormatError(`${t.name}: ${two} columns are not interleaved gate and up halves`)
+        // engine row f of gate = file column 2f (up: 2f + 1); engine column d = file row d
+        for (let e = 0; e < E; e++)
+          out.push(at(e, 'gate_proj', 'weight', e * D * two, [two / 2, D], [2, two]), at(e, 'up_proj', 'weight', e * D * two + 1, [two / 2, D], [2, two]))
+      }
+    } else if (bias) {
+      const D = t.shape[1]
+      for (let e = 0; e < E; e++) out.push(at(e, 'down_proj', 'bias', e * D, [D]))
+    } else {
+      const [, F, D] = t.shape
+      // engine [D, F]: row d = file column d, column f = file row f
+      for (let e = 0; e < E; e++) out.push(at(e, 'down_proj', 'weight', e * F * D, [D, F], [1, D]))
+    }
+  }
+  return out
+}
+
 /** One tensor of a family's HF file, made of engine tensors written one after another (GraniteMoE's fused experts). */
 export interface HfFileTensor {
   name: string
   shape: number[]
   /** engine tensor names, in the order their rows follow each other in the file tensor */
   parts: string[]
+  /** per part, where its elements go when they are not the next rows (GPT-OSS's [E, in, out] experts); absent: rows */
+  layout?: PartLayout[]
+}
+
+/** Where a part's element (r, c) lies in its file tensor: at + r·strides[0] + c·strides[1] (elements), inside span
+ *  [first element, elements] that it shares with the parts interleaved with it */
+export interface PartLayout {
+  at: number
+  strides: [number, number]
+  span: [number, number]
 }
 
 /** The engine's tensors as the family's HF checkpoint names and lays them out (the inverse of moeEngineTensors). */
 export function moeHfTensors(family: string, names: string[], shapeOf: (engineName: string) => number[]): HfFileTensor[] {
+  if (family === 'gpt_oss') return gptOssHfTensors(names, shapeOf)
   if (family === 'mixtral') {
     const rename: Record<string, string> = { gate_proj: 'w1', up_proj: 'w3', down_proj: 'w2' }
     return names.map((n) => {
@@ -175,6 +255,58 @@ export function moeHfTensors(family: string, names: string[], shapeOf: (engineNa
     return out
   }
   return names.map((n) => ({ name: n, shape: shapeOf(n), parts: [n] }))
+}
+
+/** GPT-OSS's file tensors from the engine's (the inverse of gptOssEngineTensors): each layer's experts fused again. */
+function gptOssHfTensors(names: string[], shapeOf: (engineName: string) => number[]): HfFileTensor[] {
+  const out: HfFileTensor[] = []
+  const fused = new Map<string, HfFileTensor>()
+  for (const n of names) {
+    const sink = /^(model\.layers\.\d+\.self_attn\.sinks)\.weight$/.exec(n)
+    const r = /^(model\.layers\.\d+\.)mlp\.gate\.(weight|bias)$/.exec(n)
+    const e = /^(model\.layers\.\d+\.)mlp\.experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.(weight|bias)$/.exec(n)
+    if (sink) out.push({ name: sink[1], shape: shapeOf(n), parts: [n] })
+    else if (r) out.push({ name: `${r[1]}mlp.router.${r[2]}`, shape: shapeOf(n), parts: [n] })
+    if (sink || r) continue
+    if (!e) {
+      out.push({ name: n, shape: shapeOf(n), parts: [n] })
+      continue
+    }
+    const [, p, es, kind, wb] = e
+    const x = Number(es)
+    const name = `${p}mlp.experts.${kind === 'down_proj' ? 'down_proj' : 'gate_up_proj'}${wb === 'bias' ? '_bias' : ''}`
+    let t = fused.get(name)
+    if (!t) {
+      t = { name, shape: [], parts: [], layout: [] }
+      fused.set(name, t)
+      out.push(t)
+    }
+    const sh = shapeOf(n)
+    const odd = kind === 'up_proj' ? 1 : 0
+    if (kind !== 'down_proj') {
+      if (wb === 'weight') {
+        // engine [F, D] row f → file column 2f (+1 for up) of expert x's [D, 2F]
+        const [F, D] = sh
+        t.shape = [x + 1, D, 2 * F]
+        t.layout!.push({ at: x * D * 2 * F + odd, strides: [2, 2 * F], span: [x * D * 2 * F, D * 2 * F] })
+      } else {
+        const [F] = sh
+        t.shape = [x + 1, 2 * F]
+        t.layout!.push({ at: x * 2 * F + odd, strides: [2 * F, 2], span: [x * 2 * F, 2 * F] })
+      }
+    } else if (wb === 'weight') {
+      // engine [D, F] row d → file column d of expert x's [F, D]
+      const [D, F] = sh
+      t.shape = [x + 1, F, D]
+      t.layout!.push({ at: x * F * D, strides: [1, D], span: [x * F * D, F * D] })
+    } else {
+      const [D] = sh
+      t.shape = [x + 1, D]
+      t.layout!.push({ at: x * D, strides: [D, 1], span: [x * D, D] })
+    }
+    t.parts.push(n)
+  }
+  return out
 }
 
 /** The router's choices on a text under one view: per MoE layer, per token, its experts and their weights. */

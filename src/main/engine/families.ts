@@ -11,6 +11,8 @@
 //            before their residual adds; q·k × query_pre_attn_scalar^−½; sliding-window layers by layer_types (or
 //            Gemma 2's every other layer, Gemma 3's sliding_window_pattern); Gemma 2's attention-logit and final-logit
 //            soft-capping; Gemma 3's q/k norms and the local layers' own RoPE base (rope_local_base_freq)
+//   gpt_oss  GptOssConfig (a mixture of experts, experts.ts): attention sinks, q/k/v/o biases, sliding / full layers by
+//            layer_types, YaRN, a router and experts with biases, the clamped SwiGLU (parseGptOss)
 // Families the engine does not implement are refused by name, with what they would need.
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies } from './config'
 import { parsePhi3 } from './phi3'
@@ -54,6 +56,13 @@ export interface FamilyOptions {
   expertFfn?: MoeOptions['expertFfn']
   normTopkProb?: MoeOptions['normTopkProb']
   layerExperts?: MoeOptions['layerExperts']
+  /** GPT-OSS: a learned logit per query head joins each attention row's softmax (self_attn.sinks) */
+  attnSinks?: boolean
+  /** GPT-OSS: biases on the router and on every expert's linears */
+  expertBias?: boolean
+  /** GPT-OSS's clamped SwiGLU of the experts: swiglu_limit (0 = plain SwiGLU) and swiglu_alpha */
+  gluLimit?: number
+  gluAlpha?: number
 }
 
 export type ModelConfig = LlamaConfig & FamilyOptions
@@ -75,7 +84,6 @@ export const LLAMA_OPTIONS: Omit<FamilyOptions, 'family'> = {
 const NOT_IMPLEMENTED: Record<string, string> = {
   qwen2_moe: 'Qwen2-MoE (mixture-of-experts MLP layers with a shared expert)',
   granitemoeshared: 'GraniteMoE with shared experts (a shared MLP beside the routed experts)',
-  gpt_oss: 'GPT-OSS (attention sinks, mixture-of-experts MLP layers)',
   gemma: 'Gemma (RMSNorm as 1 + w, GeGLU, scaled embeddings)',
   gemma4: 'Gemma 4 (per-layer embeddings)',
   smollm3: 'SmolLM3 (layers without RoPE)',
@@ -83,7 +91,7 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   qwen3_5_moe: 'Qwen3.5-MoE (Gated DeltaNet linear-attention layers, mixture-of-experts MLP layers)',
 }
 
-const SUPPORTED: string[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3_text', 'gemma3', 'phi3', 'mixtral', 'qwen3_moe', 'olmoe', 'granitemoe']
+const SUPPORTED: string[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3_text', 'gemma3', 'phi3', 'mixtral', 'qwen3_moe', 'olmoe', 'granitemoe', 'gpt_oss']
 
 function finite(raw: Record<string, unknown>, key: string, def: number, file: string, positive: boolean): number {
   const v = raw[key]
@@ -111,7 +119,7 @@ export function parseModelConfig(raw: Record<string, unknown>, file = 'config.js
     const p = parsePhi3(raw, file)
     return { ...p.config, family: 'phi3', ...LLAMA_OPTIONS, slidingWindow: p.slidingWindow, ropeDims: p.ropeDims }
   }
-  if (mt === 'mixtral' || mt === 'qwen3_moe' || mt === 'olmoe' || mt === 'granitemoe') return parseMixtureOfExperts(raw, mt, file)
+  if (mt === 'mixtral' || mt === 'qwen3_moe' || mt === 'olmoe' || mt === 'granitemoe' || mt === 'gpt_oss') return parseMixtureOfExperts(raw, mt, file)
   if (typeof mt === 'string' && NOT_IMPLEMENTED[mt])
     throw new ModelFormatError(`${file}: model_type "${mt}" is not supported yet: ${NOT_IMPLEMENTED[mt]} (supported: ${SUPPORTED.join(', ')})`)
   throw new ModelFormatError(`${file}: model_type "${String(mt)}" is not supported (supported: ${SUPPORTED.join(', ')})`)
@@ -156,10 +164,70 @@ function parseMixtureOfExperts(raw: Record<string, unknown>, mt: MoeFamily, file
     delete dense.clip_qkv
     if (dense.max_position_embeddings === undefined) dense.max_position_embeddings = 4096
     c = { ...parseLlamaConfig({ ...dense, model_type: 'llama' }, file), raw, family: mt, ...LLAMA_OPTIONS, qkNorm: true, qkNormFull: true }
+  } else if (mt === 'gpt_oss') {
+    return parseGptOss(raw, dense, file)
   } else {
     c = { ...parseGranite({ ...dense, model_type: 'granite' }, file), raw, family: mt }
   }
   return { ...c, ...parseMoe(raw, mt, c.layers, file) }
+}
+
+const GPT_OSS_DEFAULTS: Record<string, unknown> = {
+  num_hidden_layers: 36, num_local_experts: 128, vocab_size: 201088, hidden_size: 2880, intermediate_size: 2880, head_dim: 64,
+  num_attention_heads: 64, num_key_value_heads: 8, sliding_window: 128, tie_word_embeddings: false, max_position_embeddings: 131072,
+  rms_norm_eps: 1e-5, num_experts_per_tok: 4, attention_bias: true, rope_theta: 150000,
+}
+
+/**
+ * GptOssConfig (its defaults where config.json leaves a field out): attention with q/k/v/o biases and a learned sink
+ * per head, sliding (sliding_window, 128) and full layers by layer_types (default: even layers slide), YaRN RoPE
+ * (factor 32 over 4096 positions, truncate false), every layer a mixture of experts with biases and the clamped
+ * SwiGLU (swiglu_limit 7, swiglu_alpha 1.702), the router's top-k logits → softmax (= the renormalised top-k).
+ */
+function parseGptOss(raw: Record<string, unknown>, dense: Record<string, unknown>, file: string): ModelConfig {
+  const q = raw.quantization_config as Record<string, unknown> | undefined
+  if (q && typeof q === 'object' && q.quant_method !== undefined)
+    throw new ModelFormatError(`${file}: quantization_config quant_method "${String(q.quant_method)}" is not supported for gpt_oss (MXFP4 experts in a Hugging Face checkpoint: open the model's GGUF file, or a checkpoint with dequantised BF16 experts)`)
+  const field = (key: string): unknown => (raw[key] === undefined ? GPT_OSS_DEFAULTS[key] : raw[key])
+  const llama: Record<string, unknown> = { ...dense, model_type: 'llama' }
+  for (const key of ['layer_types', 'sliding_window', 'swiglu_limit', 'swiglu_alpha', 'hidden_act', 'quantization_config'])
+    delete llama[key]
+  for (const key of ['vocab_size', 'hidden_size', 'intermediate_size', 'head_dim', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'tie_word_embeddings', 'max_position_embeddings', 'rms_norm_eps', 'attention_bias'])
+    llama[key] = field(key)
+  if (raw.rope_scaling === undefined && raw.rope_parameters === undefined)
+    llama.rope_scaling = { rope_type: 'yarn', factor: 32.0, beta_fast: 32.0, beta_slow: 1.0, truncate: false, original_max_position_embeddings: 4096 }
+  if (raw.rope_theta === undefined && !(raw.rope_parameters && typeof raw.rope_parameters === 'object' && 'rope_theta' in raw.rope_parameters))
+    llama.rope_theta = GPT_OSS_DEFAULTS.rope_theta
+  const c = parseLlamaConfig(llama, file)
+  let layerSliding: boolean[]
+  if (Array.isArray(raw.layer_types)) {
+    layerSliding = raw.layer_types.map((t, i) => {
+      if (t !== 'sliding_attention' && t !== 'full_attention')
+        throw new ModelFormatError(`${file}: layer_types[${i}] "${String(t)}" is not supported (sliding_attention or full_attention)`)
+      return t === 'sliding_attention'
+    })
+    if (layerSliding.length !== c.layers)
+      throw new ModelFormatError(`${file}: layer_types has ${layerSliding.length} entries for num_hidden_layers ${c.layers}`)
+  } else layerSliding = Array.from({ length: c.layers }, (_, i) => (i + 1) % 2 !== 0)
+  const w = field('sliding_window')
+  if (w !== null && (typeof w !== 'number' || !Number.isInteger(w) || w <= 0))
+    throw new ModelFormatError(`${file}: sliding_window must be a positive integer or null (found ${JSON.stringify(w)})`)
+  const limit = finite(raw, 'swiglu_limit', 7.0, file, true)
+  const alpha = finite(raw, 'swiglu_alpha', 1.702, file, false)
+  const moe = parseMoe({ ...raw, num_local_experts: field('num_local_experts'), num_experts_per_tok: field('num_experts_per_tok'), intermediate_size: field('intermediate_size') }, 'gpt_oss', c.layers, file)
+  return {
+    ...c,
+    raw,
+    family: 'gpt_oss',
+    ...LLAMA_OPTIONS,
+    slidingWindow: w === null ? 0 : (w as number),
+    layerSliding,
+    ...moe,
+    attnSinks: true,
+    expertBias: true,
+    gluLimit: limit,
+    gluAlpha: alpha,
+  }
 }
 
 /** GraniteConfig's multipliers (each defaults to 1, attention_multiplier included: it is the q·k scale itself). */

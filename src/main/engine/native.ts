@@ -91,6 +91,10 @@ export interface MaterialiseTensor {
   permuteHeads?: number
   /** added to a norm vector on write (Gemma: HF stores w, GGUF stores 1 + w) */
   normAdd?: number
+  /** a tensor the file holds transposed or interleaved (GPT-OSS's experts): element (r, c) at offset + (r·strides[0]
+   *  + c·strides[1])·element size, inside span [byte offset, bytes] shared with the tensors interleaved with it */
+  strides?: [number, number]
+  span?: [number, number]
 }
 
 export interface NativeAddon {

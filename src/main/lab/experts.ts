@@ -44,7 +44,8 @@ export function restrictToExperts(f: StepFactors, slots: ExpertSlot[], chosen: E
     embRows: f.embRows,
     embGrad: zero(f.embGrad),
     normGrads: f.normGrads.map(zero),
-    biasGrads: f.biasGrads?.map(zero),
+    // (GPT-OSS's experts have biases: a chosen expert's move with it)
+    biasGrads: f.biasGrads?.map((b, slot) => (kept.has(slot) ? b : zero(b))),
   }
 }
 

@@ -16,8 +16,8 @@ import { INTERLEAVED_ARCHES, llama3RopeFactors, llamaCppGemmaQueryScalar } from 
 import { GEMMA_ARCHES, ggufTensorName } from '../formats/gguf/names'
 import { MaterialiseTensor } from '../native'
 import { tokenizerGgufMetadata } from '../tokenizers/toGguf'
-import { exportUnits } from '../phi3'
-import { ggufMoeArch, ggufMoeKv, ggufMoeTensors } from '../formats/gguf/experts'
+import { ggufFileTensors } from './fileTensors'
+import { ggufMoeArch, ggufMoeKv } from '../formats/gguf/experts'
 import { GgufDType, GgufMixture, isGgufMixture, mixtureMatrixType } from './ggufMixtures'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
@@ -155,7 +155,7 @@ export async function exportGguf(
     throw new InputError('GGUF export: attention_bias cannot be carried (llama.cpp\'s qwen3 architecture has no biases); export as a Hugging Face directory')
   // What llama.cpp would run as another model is refused, naming it (everything else below is carried exactly).
   // Its "llama" architecture (Llama, Mistral) attends over the whole context: a sliding window would be dropped.
-  if (!gemma && c.slidingWindow && c.slidingWindow < c.maxPos)
+  if (!gemma && arch !== 'gpt-oss' && c.slidingWindow && c.slidingWindow < c.maxPos)
     throw new InputError(
       `GGUF export: sliding_window ${c.slidingWindow} cannot be carried (llama.cpp's llama architecture attends over the whole context, so past ${c.slidingWindow} tokens it would be another model); export as a Hugging Face directory`,
     )
@@ -252,17 +252,16 @@ export async function exportGguf(
   const fellBack = new Map<string, string[]>()
   // tensors written as one in GGUF, their parts one after the other: phi3's q/k/v and gate/up as attn_qkv / ffn_up
   // (phi3.ts exportUnits), a mixture of experts' experts as one tensor per layer (formats/gguf/experts.ts)
-  const units =
-    c.family === 'phi3'
-      ? exportUnits(c, names, (n) => shapes.get(n)!).map((u) => ({ ...u, name: ggufTensorName(u.name, arch) }))
-      : ggufMoeTensors(names, (n) => shapes.get(n)!, (n) => ggufTensorName(n, arch))
+  const units = ggufFileTensors(c, names, (n) => shapes.get(n)!, (n) => ggufTensorName(n, arch))
   const hasOutput = units.some((u) => u.name === 'output.weight')
   for (const u of units) {
     const shape = u.shape
     const cols = shape[shape.length - 1]
     const name = u.name
     let planned: GgufDType = 'F32', t: GgufDType = 'F32'
-    if (shape.length > 1 && isGgufMixture(dtype)) ({ chosen: planned, type: t } = mixtureMatrixType(dtype, name, cols, c.layers, hasOutput))
+    // (gpt-oss's fused expert biases are [E, rows] vectors: F32 as every bias)
+    if (name.endsWith('.bias')) planned = t = 'F32'
+    else if (shape.length > 1 && isGgufMixture(dtype)) ({ chosen: planned, type: t } = mixtureMatrixType(dtype, name, cols, c.layers, hasOutput))
     else if (shape.length > 1 && !isGgufMixture(dtype)) {
       planned = dtype
       t = dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)

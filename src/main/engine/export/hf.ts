@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { CallOptions, Engine, InputError, View } from '../engine'
 import { normAddFor } from '../families'
-import { exportUnits } from '../phi3'
-import { moeHfTensors } from '../experts'
+import { HfFileTensor } from '../experts'
+import { MaterialiseTensor } from '../native'
+import { hfFileTensors } from './fileTensors'
 import { DType, safetensorsHeader } from '../formats/safetensors'
 import { fsProblem } from '../fserrors'
 import { readModelBytes } from '../modelFiles'
@@ -36,20 +37,19 @@ export async function exportHF(
     throw new InputError(`cannot create ${outDir}: ${fsProblem(e)}`)
   }
   const byName = new Map(engine.tensors.map((t) => [t.name, t]))
-  // Phi-3's q/k/v and gate/up are written one after the other as their fused tensor (phi3.ts exportUnits)
-  const units = exportUnits(engine.config, engine.tensorNames.filter((n) => byName.has(n)), (n) => byName.get(n)!.shape)
-  const unitOf = new Map(units.map((u) => [u.name, u]))
+  // the family's own names and fused tensors (export/fileTensors.ts), sharded whole
+  const fileTensorsAll = hfFileTensors(engine.config, engine.tensorNames.filter((n) => byName.has(n)), (n) => byName.get(n)!.shape)
   const bytesPer = dtype === 'F32' ? 4 : 2
   const shardBytes = o.shardBytes ?? 4 * 1024 ** 3
-  const shards: string[][] = [[]]
+  const shards: HfFileTensor[][] = [[]]
   let cur = 0
-  for (const n of units.map((u) => u.name)) {
-    const size = unitOf.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
+  for (const t of fileTensorsAll) {
+    const size = t.shape.reduce((a, s) => a * s, 1) * bytesPer
     if (cur > 0 && cur + size > shardBytes) {
       shards.push([])
       cur = 0
     }
-    shards[shards.length - 1].push(n)
+    shards[shards.length - 1].push(t)
     cur += size
   }
   const files: string[] = []
@@ -57,11 +57,7 @@ export async function exportHF(
   let total = 0
   for (let i = 0; i < shards.length; i++) {
     const file = shards.length === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`
-    // the family's own names and fused tensors: Phi-3's qkv / gate_up (phi3.ts), a mixture of experts' experts (experts.ts)
-    const fileTensors =
-      engine.config.family === 'phi3'
-        ? shards[i].map((u) => unitOf.get(u)!)
-        : moeHfTensors(engine.config.family, shards[i], (n) => byName.get(n)!.shape)
+    const fileTensors = shards[i]
     const { header, dataBytes } = safetensorsHeader(
       fileTensors.map((t) => ({ name: t.name, dtype, shape: t.shape })),
       { format: 'pt' },
@@ -71,12 +67,23 @@ export async function exportHF(
     prefix.writeBigUInt64LE(BigInt(hb.length), 0)
     hb.copy(prefix, 8)
     let off = prefix.length
-    const tensors = fileTensors.flatMap((f) => f.parts).map((n) => {
-      // (q/k rows come out in HF's order whatever the layout the model was loaded in)
-      const t = { name: n, dtype, offset: off, normAdd: normAddFor(engine.config, n, 'hf') }
-      off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
-      return t
-    })
+    const tensors: MaterialiseTensor[] = []
+    for (const f of fileTensors) {
+      const start = off
+      f.parts.forEach((n, j) => {
+        // (q/k rows come out in HF's order whatever the layout the model was loaded in)
+        const t: MaterialiseTensor = { name: n, dtype, offset: off, normAdd: normAddFor(engine.config, n, 'hf') }
+        const l = f.layout?.[j]
+        if (l) {
+          // GPT-OSS's experts: scattered into the fused tensor (transposed, gate and up interleaved)
+          t.offset = start + l.at * bytesPer
+          t.strides = l.strides
+          t.span = [start + l.span[0] * bytesPer, l.span[1] * bytesPer]
+        } else off += byName.get(n)!.shape.reduce((a, s) => a * s, 1) * bytesPer
+        tensors.push(t)
+      })
+      off = start + f.shape.reduce((a, s) => a * s, 1) * bytesPer
+    }
     await engine.writeTensors(view, join(outDir, file), prefix, tensors, opts)
     for (const t of fileTensors) weightMap[t.name] = file
     files.push(file)

@@ -15,7 +15,7 @@ import type { Tokenizer } from '../../tokenizers/types'
 import { GEMMA_ARCHES, hfTensorName } from './names'
 import { ggufExpertTensors, ggufHasExperts, ggufMoeConfig, MOE_ARCH_MODEL } from './experts'
 
-const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3', 'phi3', 'qwen3moe', 'olmoe', 'granitemoe']
+const SUPPORTED_ARCHES = ['llama', 'qwen2', 'qwen3', 'granite', 'gemma2', 'gemma3', 'phi3', 'qwen3moe', 'olmoe', 'granitemoe', 'gpt-oss']
 
 /** general.architecture → transformers' model_type and class */
 const ARCH_MODEL: Record<string, { modelType: string; cls: string }> = {
@@ -157,7 +157,14 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
     if (hasMlpBias) raw.mlp_bias = true
   }
   // mixtures of experts (experts.ts): llama with a router in its layers is Mixtral
-  if (arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe' || (arch === 'llama' && ggufHasExperts(g))) ggufMoeConfig(g, arch, raw, label)
+  if (arch === 'qwen3moe' || arch === 'olmoe' || arch === 'granitemoe' || arch === 'gpt-oss' || (arch === 'llama' && ggufHasExperts(g))) ggufMoeConfig(g, arch, raw, label)
+  if (arch === 'gpt-oss') {
+    // what llama.cpp's gpt-oss graph takes from the file, and what it fixes: every other layer sliding from layer 0
+    // (set_swa_pattern(2), transformers' default layer_types), the clamped SwiGLU's 7 and 1.702 (GptOssConfig's
+    // defaults), biases on q/k/v/o (attention_bias)
+    raw.sliding_window = num(kv, k('attention.sliding_window'), label, true)
+    raw.attention_bias = hasAttnBias
+  }
   if (arch === 'granite' || arch === 'granitemoe') {
     // llama.cpp requires all four (GraniteConfig's multipliers; attention.scale is the q·k scale itself)
     raw.embedding_multiplier = num(kv, k('embedding_scale'), label, true)

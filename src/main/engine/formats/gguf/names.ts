@@ -44,8 +44,24 @@ export const PHI3_FUSED_TENSORS = {
   ffn_up: 'mlp.gate_up_proj',
 } as const
 
+/**
+ * GPT-OSS (llama.cpp's gpt-oss, LLM_ARCH_OPENAI_MOE): the MLP input norm is post_attention_norm (no ffn_norm), the
+ * attention sinks a per-head vector attn_sinks (the engine holds it as self_attn.sinks.weight); its experts and
+ * router are formats/gguf/experts.ts's.
+ */
+export const GPT_OSS_TENSORS = {
+  attn_norm: 'input_layernorm',
+  attn_q: 'self_attn.q_proj',
+  attn_k: 'self_attn.k_proj',
+  attn_v: 'self_attn.v_proj',
+  attn_output: 'self_attn.o_proj',
+  attn_sinks: 'self_attn.sinks',
+  post_attention_norm: 'post_attention_layernorm',
+} as const
+
 /** A GGUF architecture's layer tensors: llama.cpp's name → the HF module. */
 function layerTensors(arch: string): Record<string, string> {
+  if (arch === 'gpt-oss') return GPT_OSS_TENSORS
   if (arch === 'phi3') return { ...LAYER_TENSORS, ...PHI3_FUSED_TENSORS }
   return GEMMA_ARCHES.includes(arch)
     ? { ...LAYER_TENSORS, ...QK_NORM_TENSORS, ...GEMMA_NORM_TENSORS }
