@@ -120,7 +120,7 @@ describe('soliloquy export --format hf|gguf|peft', () => {
     expect(t.stdout).toMatch(/\nnote: \d+ of the matrices written as Q5_0, not Q4_K: their rows are not whole Q4_K blocks of 256 weights \(as llama\.cpp's quantiser falls back\): .*blk\.0\.attn_q\.weight \(rows of 64\)/)
     const cases: [string[], RegExp][] = [
       [['export', 'hamlet', '--format', 'hf', '--dtype', 'Q4_K', '--out', join(parent, 'x')], /Data type: Q4_K is not available for hf \(use F32, F16, BF16\)/],
-      [['export', 'hamlet', '--format', 'gguf', '--dtype', 'Q5_K', '--out', join(parent, 'x.gguf')], /--dtype must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M \(got Q5_K\)/],
+      [['export', 'hamlet', '--format', 'gguf', '--dtype', 'Q5_K', '--out', join(parent, 'x.gguf')], /--dtype must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M, Q3_K_S, Q3_K_M, Q3_K_L, Q5_K_S, Q5_K_M \(got Q5_K\)/],
     ]
     for (const [args, msg] of cases) {
       const e = run(...args)

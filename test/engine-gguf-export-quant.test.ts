@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { exportGguf, GgufDType } from '../src/main/engine/export/gguf'
+import { exportGguf, GgufExportDtype } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
@@ -27,7 +27,7 @@ import { ORGANISM, rng, tmp, TinyConfig, writeTinyModel } from './helpers'
 const addon = loadAddon()
 const preset = readPreset(ORGANISM)
 type Q = 'Q4_0' | 'Q5_0' | 'Q5_1' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K'
-const TYPES: Q[] = ['Q4_0', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K']
+const TYPES: (Q & GgufExportDtype)[] = ['Q4_0', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K']
 const BLOCK: Record<Q, [number, number]> = {
   Q4_0: [32, 18], Q5_0: [32, 22], Q5_1: [32, 24], Q3_K: [256, 110], Q4_K: [256, 144], Q5_K: [256, 176], Q6_K: [256, 210],
 }
@@ -231,8 +231,10 @@ describe('the stepped organism exported in each type', () => {
 describe('rows that are not whole blocks fall back, and the notes say so', () => {
   // rows of 64 (no K-quant block) and 48 (no block of 32 either)
   const c: TinyConfig = { dim: 64, ffn: 48, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 5 }
-  const cases: [GgufDType, string, string][] = [
+  const cases: [GgufExportDtype, string, string][] = [
+    ['Q3_K', 'Q4_0', 'F16'],
     ['Q4_K', 'Q5_0', 'F16'],
+    ['Q5_K', 'Q5_1', 'F16'],
     ['Q6_K', 'Q8_0', 'F16'],
     ['Q4_0', 'Q4_0', 'F16'],
   ]

@@ -178,7 +178,7 @@ export async function exportMerged(
 }
 
 function hfDtype(d: ExportDtype | undefined): 'F32' | 'F16' | 'BF16' | undefined {
-  if (d === 'Q8_0' || d === 'Q4_0' || d === 'Q4_K' || d === 'Q6_K' || d === 'Q4_K_M')
+  if (d !== undefined && d !== 'F32' && d !== 'F16' && d !== 'BF16')
     throw new InputError(`${d} is a GGUF block type: export --format gguf for it (an HF directory holds F32, F16 or BF16)`)
   return d
 }
