@@ -237,7 +237,7 @@ export async function exportCheckpointDir(
   return { dir: t.target, files: r.files, bytes: r.bytes }
 }
 
-/** The merged model under `view` as one GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K weights; norms stay F32;
+/** The merged model under `view` as one GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K weights, or one of llama.cpp's mixtures; norms stay F32;
  *  `notes` name the matrices that fell back to another type). */
 export async function exportGgufFile(
   engine: Engine,
