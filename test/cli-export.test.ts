@@ -100,7 +100,7 @@ describe('soliloquy export --format hf|gguf|peft', () => {
     expect(leftovers(parent).sort()).toEqual(['hamlet-q8.gguf', 'hamlet.gguf'])
   })
 
-  it('gguf --dtype Q4_0 | Q4_K | Q6_K: every matrix in the type, the file generates; fallbacks are printed as notes', () => {
+  it('gguf --dtype Q4_0 | Q4_K | Q6_K: every matrix in the type; Q3_K_M | Q5_K_M: llama.cpp\'s mixtures; the file generates; fallbacks are printed as notes', () => {
     const parent = tmp('soliloquy-export-gguf-q-')
     for (const dtype of ['Q4_0', 'Q4_K', 'Q6_K']) {
       const out = join(parent, `hamlet-${dtype}.gguf`)
@@ -110,6 +110,16 @@ describe('soliloquy export --format hf|gguf|peft', () => {
       expect(r).toMatchObject({ format: 'gguf', dtype, notes: [] })
       const g = readGguf(out)
       expect(new Set(g.tensors.filter((t) => t.dims.length === 2).map((t) => t.typeName)), dtype).toEqual(new Set([dtype]))
+      expect(json<{ run: RunJson }>(run('generate', '--model', out, '--max-gen', '8', '--json')).run.outputIds).toHaveLength(8)
+    }
+    // llama.cpp's mixtures: the types its rules give (test/engine-gguf-mixture.test.ts holds them tensor by tensor)
+    for (const [dtype, fileType, types] of [['Q3_K_M', 12, ['Q3_K', 'Q4_K', 'Q5_K', 'Q6_K']], ['Q5_K_M', 17, ['Q5_K', 'Q6_K']]] as const) {
+      const out = join(parent, `hamlet-${dtype}.gguf`)
+      const r = json<{ format: string; dtype: string; notes: string[] }>(run('export', 'hamlet', '--format', 'gguf', '--dtype', dtype, '--out', out, '--json'))
+      expect(r).toMatchObject({ format: 'gguf', dtype, notes: [] })
+      const g = readGguf(out)
+      expect(g.kv.get('general.file_type'), dtype).toBe(fileType)
+      expect([...new Set(g.tensors.filter((t) => t.dims.length === 2).map((t) => t.typeName))].sort(), dtype).toEqual([...types])
       expect(json<{ run: RunJson }>(run('generate', '--model', out, '--max-gen', '8', '--json')).run.outputIds).toHaveLength(8)
     }
     // a model whose rows (64) are not whole K-quant blocks: Q5_0 instead (llama.cpp's fallback), said in a note
