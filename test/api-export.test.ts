@@ -27,7 +27,7 @@ describe('exportCheckpoint request', () => {
     expect(message({ model: '/m', format: 'peft', outDir: '/x' })).toMatch(/a PEFT adapter is a step/)
     expect(message({ id: 1, model: '/m', outDir: '/x' })).toMatch(/name a checkpoint or a model, not both/)
     expect(message({ id: 1, format: 'onnx', outDir: '/x' })).toBe('exportCheckpoint: Format: must be one of hf, gguf, peft (got "onnx")')
-    expect(message({ id: 1, format: 'gguf', dtype: 'Q5_K', outDir: '/x' })).toBe('exportCheckpoint: Data type: must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M (got "Q5_K")')
+    expect(message({ id: 1, format: 'gguf', dtype: 'Q5_K', outDir: '/x' })).toBe('exportCheckpoint: Data type: must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M, Q3_K_S, Q3_K_M, Q3_K_L, Q5_K_S, Q5_K_M (got "Q5_K")')
     for (const t of ['Q4_0', 'Q4_K', 'Q6_K']) expect(message({ id: 1, format: 'hf', dtype: t, outDir: '/x' })).toMatch(/is not available for hf \(use F32, F16, BF16\)$/)
     expect(message({ id: 1, format: 'gguf' })).toBe('exportCheckpoint: Export target: is missing')
   })

@@ -100,7 +100,7 @@ describe('soliloquy export --format hf|gguf|peft', () => {
     expect(leftovers(parent).sort()).toEqual(['hamlet-q8.gguf', 'hamlet.gguf'])
   })
 
-  it('gguf --dtype Q4_0 | Q4_K | Q6_K: every matrix in the type, the file generates; fallbacks are printed as notes', () => {
+  it('gguf --dtype Q4_0 | Q4_K | Q6_K: every matrix in the type; Q3_K_M | Q5_K_M: llama.cpp\'s mixtures; the file generates; fallbacks are printed as notes', () => {
     const parent = tmp('soliloquy-export-gguf-q-')
     for (const dtype of ['Q4_0', 'Q4_K', 'Q6_K']) {
       const out = join(parent, `hamlet-${dtype}.gguf`)
@@ -112,6 +112,16 @@ describe('soliloquy export --format hf|gguf|peft', () => {
       expect(new Set(g.tensors.filter((t) => t.dims.length === 2).map((t) => t.typeName)), dtype).toEqual(new Set([dtype]))
       expect(json<{ run: RunJson }>(run('generate', '--model', out, '--max-gen', '8', '--json')).run.outputIds).toHaveLength(8)
     }
+    // llama.cpp's mixtures: the types its rules give (test/engine-gguf-mixture.test.ts holds them tensor by tensor)
+    for (const [dtype, fileType, types] of [['Q3_K_M', 12, ['Q3_K', 'Q4_K', 'Q5_K', 'Q6_K']], ['Q5_K_M', 17, ['Q5_K', 'Q6_K']]] as const) {
+      const out = join(parent, `hamlet-${dtype}.gguf`)
+      const r = json<{ format: string; dtype: string; notes: string[] }>(run('export', 'hamlet', '--format', 'gguf', '--dtype', dtype, '--out', out, '--json'))
+      expect(r).toMatchObject({ format: 'gguf', dtype, notes: [] })
+      const g = readGguf(out)
+      expect(g.kv.get('general.file_type'), dtype).toBe(fileType)
+      expect([...new Set(g.tensors.filter((t) => t.dims.length === 2).map((t) => t.typeName))].sort(), dtype).toEqual([...types])
+      expect(json<{ run: RunJson }>(run('generate', '--model', out, '--max-gen', '8', '--json')).run.outputIds).toHaveLength(8)
+    }
     // a model whose rows (64) are not whole K-quant blocks: Q5_0 instead (llama.cpp's fallback), said in a note
     const tiny = writeTinyModel(tmp(), { dim: 64, ffn: 128, layers: 1, heads: 2, kvHeads: 2, tied: false, seed: 3 })
     const t = run('export', '--model', tiny, '--format', 'gguf', '--dtype', 'Q4_K', '--out', join(parent, 'tiny.gguf'))
@@ -120,7 +130,7 @@ describe('soliloquy export --format hf|gguf|peft', () => {
     expect(t.stdout).toMatch(/\nnote: \d+ of the matrices written as Q5_0, not Q4_K: their rows are not whole Q4_K blocks of 256 weights \(as llama\.cpp's quantiser falls back\): .*blk\.0\.attn_q\.weight \(rows of 64\)/)
     const cases: [string[], RegExp][] = [
       [['export', 'hamlet', '--format', 'hf', '--dtype', 'Q4_K', '--out', join(parent, 'x')], /Data type: Q4_K is not available for hf \(use F32, F16, BF16\)/],
-      [['export', 'hamlet', '--format', 'gguf', '--dtype', 'Q5_K', '--out', join(parent, 'x.gguf')], /--dtype must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M \(got Q5_K\)/],
+      [['export', 'hamlet', '--format', 'gguf', '--dtype', 'Q5_K', '--out', join(parent, 'x.gguf')], /--dtype must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M, Q3_K_S, Q3_K_M, Q3_K_L, Q5_K_S, Q5_K_M \(got Q5_K\)/],
     ]
     for (const [args, msg] of cases) {
       const e = run(...args)

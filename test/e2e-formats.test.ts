@@ -39,7 +39,7 @@ describe('export formats and .gguf models in the app (browser mode)', () => {
     await item.locator('[data-testid="export-format"]').selectOption('gguf')
     // the dtype choices follow the format: the GGUF block types (Q8_0, Q6_K, Q4_K, Q4_0) are offered for GGUF only
     const dtypes = await item.locator('[data-testid="export-dtype"] option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value))
-    expect(dtypes).toEqual(['', 'F16', 'F32', 'BF16', 'Q8_0', 'Q6_K', 'Q4_K_M', 'Q4_K', 'Q4_0'])
+    expect(dtypes).toEqual(['', 'F16', 'F32', 'BF16', 'Q8_0', 'Q6_K', 'Q5_K_M', 'Q5_K_S', 'Q4_K_M', 'Q4_K', 'Q4_0', 'Q3_K_L', 'Q3_K_M', 'Q3_K_S'])
     await item.locator('[data-testid="export-dtype"]').selectOption('Q8_0')
     const out = join(work, 'hamlet-q8.gguf')
     await item.locator('[data-testid="export-dir"]').fill(out)

@@ -1,37 +1,48 @@
-// GGUF export in Q4_0, Q4_K and Q6_K (native/src/quantise.cpp), a merged stepped model in a size users keep:
+// GGUF export in Q4_0, Q3_K, Q4_K, Q5_K and Q6_K (native/src/quantise.cpp), a merged stepped model in a size users keep:
 // - the engine's quantisers give, byte for byte, what ggml's reference quantisers (quantize_row_q4_0_ref,
-//   quantize_row_q4_K_ref with make_qkx2_quants, quantize_row_q6_K_ref with make_qx_quants) give, as their
+//   quantize_row_q3_K_ref with make_q3_quants, quantize_row_q4_K_ref / quantize_row_q5_K_ref with
+//   make_qkx2_quants, quantize_row_q6_K_ref with make_qx_quants, and the fallbacks' quantize_row_q5_0_ref /
+//   quantize_row_q5_1_ref) give, as their
 //   independent TypeScript port (tools/bench/kquants.ts) computes them — on random rows and on the rows that take
 //   the reference's special paths (all zero, constant, one sign, a single spike, huge and fp16-subnormal magnitudes);
 // - an export of the stepped organism holds exactly those bytes for the rows of the same view exported as F32, and
 //   re-opens in the engine with the logits of its dequantised F32 twin, and llama.cpp (node-llama-cpp 3.21.1) gives
 //   the same greedy ids where our top-1/top-2 margin exceeds its 8-bit activation rounding (≥ 1);
 // - rows that are not whole blocks fall back as llama.cpp's quantiser does (Q4_K → Q5_0, Q6_K → Q8_0, otherwise F16)
-//   and the export's notes say so; Q5_0 is written by ggml's reference quantiser too.
+//   and the export's notes say so (Q3_K → Q4_0, Q5_K → Q5_1 too); Q5_0 / Q5_1 are written by ggml's reference
+//   quantisers too.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/main/engine/engine'
-import { exportGguf, GgufDType } from '../src/main/engine/export/gguf'
+import { exportGguf, GgufExportDtype } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { loadAddon } from '../src/main/engine/native'
 import { readPreset } from '../src/main/engine/preset'
-import { quantiseQ4_0Ref, quantiseQ4K, quantiseQ4KRef, quantiseQ5_0Ref, quantiseQ6KRef } from '../tools/bench/kquants'
+import { quantiseQ3KRef, quantiseQ4_0Ref, quantiseQ4K, quantiseQ4KRef, quantiseQ5_0Ref, quantiseQ5_1Ref, quantiseQ5KRef, quantiseQ6KRef } from '../tools/bench/kquants'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { quantise } from './ggml'
 import { ORGANISM, rng, tmp, TinyConfig, writeTinyModel } from './helpers'
 
 const addon = loadAddon()
 const preset = readPreset(ORGANISM)
-type Q = 'Q4_0' | 'Q5_0' | 'Q4_K' | 'Q6_K'
-const TYPES: Q[] = ['Q4_0', 'Q4_K', 'Q6_K']
-const BLOCK: Record<Q, [number, number]> = { Q4_0: [32, 18], Q5_0: [32, 22], Q4_K: [256, 144], Q6_K: [256, 210] }
+type Q = 'Q4_0' | 'Q5_0' | 'Q5_1' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K'
+const TYPES: (Q & GgufExportDtype)[] = ['Q4_0', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K']
+const BLOCK: Record<Q, [number, number]> = {
+  Q4_0: [32, 18], Q5_0: [32, 22], Q5_1: [32, 24], Q3_K: [256, 110], Q4_K: [256, 144], Q5_K: [256, 176], Q6_K: [256, 210],
+}
 const REF: Record<Q, (x: Float32Array, o: number, n: number, out: Uint8Array, at: number) => void> = {
   Q4_0: quantiseQ4_0Ref,
   Q5_0: quantiseQ5_0Ref, // the fallback of Q4_K (and of Q4_K_M's Q4_K matrices) where rows are not whole blocks of 256
+  Q5_1: quantiseQ5_1Ref, // the fallback of Q5_K
+  Q3_K: quantiseQ3KRef,
   Q4_K: quantiseQ4KRef,
+  Q5_K: quantiseQ5KRef,
   Q6_K: quantiseQ6KRef,
 }
+/** the relative reconstruction error each type keeps under on rows of normal magnitude (the new types: their measured
+ *  worst × ~1.5) */
+const MAX_REL_ERROR: Record<Q, number> = { Q4_0: 0.25, Q5_0: 0.25, Q5_1: 0.09, Q3_K: 0.27, Q4_K: 0.25, Q5_K: 0.09, Q6_K: 0.05 }
 function reference(t: Q, x: Float32Array): Uint8Array {
   const out = new Uint8Array((x.length / BLOCK[t][0]) * BLOCK[t][1])
   REF[t](x, 0, x.length, out, 0)
@@ -77,14 +88,17 @@ function rows(): [string, Float32Array][] {
   out.push(['below fp16', row(() => 1e-9 * gauss())])
   out.push(['tiny and huge', row((i) => (i % 2 ? 1e-7 : 100) * gauss())])
   out.push(['small integers', row(() => Math.round(8 * gauss()))])
+  // per 32: min 0, max 31 (Q5_1's d = 1), the rest on half levels: ties that C's truncation of x + 0.5 rounds up
+  out.push(['half-level ties', row((i) => (i % 32 === 0 ? 0 : i % 32 === 1 ? 31 : (i % 30) + 0.5))])
+  out.push(['negative only, one outlier per 16', row((i) => (i % 16 === 5 ? -50 : -0.1 - 0.01 * r()))])
   return out
 }
 
 describe('the export quantisers equal ggml reference quantisers (tools/bench/kquants.ts), byte for byte', () => {
   const cases = rows()
-  for (const t of [...TYPES, 'Q5_0' as const])
+  for (const t of [...TYPES, 'Q5_0' as const, 'Q5_1' as const])
     it(`${t} on ${cases.length} rows of 256 weights`, () => {
-      let zeroScale = 0
+      let zeroScale = 0, worst = 0
       for (const [what, x] of cases) {
         const got = addon.quantise(t, x)
         const want = reference(t, x)
@@ -98,9 +112,13 @@ describe('the export quantisers equal ggml reference quantisers (tools/bench/kqu
           norm += x[i] ** 2
         }
         if (norm === 0) zeroScale++
-        else if (normalScale(x)) expect(Math.sqrt(err / norm), `${t}, ${what}: relative error`).toBeLessThan(t === 'Q6_K' ? 0.05 : 0.25)
+        else if (normalScale(x)) {
+          worst = Math.max(worst, Math.sqrt(err / norm))
+          expect(Math.sqrt(err / norm), `${t}, ${what}: relative error`).toBeLessThan(MAX_REL_ERROR[t])
+        }
       }
       expect(zeroScale).toBe(2)
+      console.log(`${t}: worst relative reconstruction error ${worst.toFixed(4)} on rows of normal magnitude`)
     })
 
   it('Q4_0 and Q8_0 also equal the older, separately written reference ports of test/ggml.ts', () => {
@@ -131,7 +149,7 @@ describe('the export quantisers equal ggml reference quantisers (tools/bench/kqu
   })
 
   it('refuses what it cannot write, by name', () => {
-    expect(() => addon.quantise('Q5_K', new Float32Array(256))).toThrow(/cannot quantise to Q5_K/)
+    expect(() => addon.quantise('Q2_K', new Float32Array(256))).toThrow(/cannot quantise to Q2_K/)
     expect(() => addon.quantise('Q4_K', new Float32Array(255))).toThrow(/not whole blocks/)
   })
 })
@@ -213,8 +231,10 @@ describe('the stepped organism exported in each type', () => {
 describe('rows that are not whole blocks fall back, and the notes say so', () => {
   // rows of 64 (no K-quant block) and 48 (no block of 32 either)
   const c: TinyConfig = { dim: 64, ffn: 48, layers: 2, heads: 4, kvHeads: 2, tied: false, seed: 5 }
-  const cases: [GgufDType, string, string][] = [
+  const cases: [GgufExportDtype, string, string][] = [
+    ['Q3_K', 'Q4_0', 'F16'],
     ['Q4_K', 'Q5_0', 'F16'],
+    ['Q5_K', 'Q5_1', 'F16'],
     ['Q6_K', 'Q8_0', 'F16'],
     ['Q4_0', 'Q4_0', 'F16'],
   ]

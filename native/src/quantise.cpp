@@ -9,6 +9,11 @@
 //         then the 8 scales and 8 mins as 6-bit multiples of two fp16 super-scales, then q re-rounded against them
 //   Q6_K  per 16: the scale of least x²-weighted squared error over 19 candidates (make_qx_quants), then the 16
 //         scales as int8 multiples of one fp16 super-scale, then q re-rounded against them
+//   Q5_1  d = (max − min)/31, m = min, q = trunc((x − min)/d + 0.5) — llama.cpp's fallback for Q5_K
+//   Q3_K  per 16: a signed scale of 3-bit levels −4‥3 refined by up to 5 passes of single-level changes that raise
+//         (Σw·x·l)²/Σw·l² (make_q3_quants with rmse, w = x²), then the 16 scales as 6-bit multiples of one fp16
+//         super-scale (offset 32), then q re-rounded against them
+//   Q5_K  as Q4_K with levels 0‥31 and 16 candidate scales (make_qkx2_quants, rmin −0.5)
 // Every operation is the reference's fp32 operation in the reference's order: byte equality with it (and with the
 // independent TypeScript port in tools/bench/kquants.ts, test/engine-gguf-export-quant.test.ts) depends on it, so
 // the compiler may not fuse a·b + c into one rounding here (GCC fuses by default where the target has FMA: an arm64
@@ -87,6 +92,56 @@ float make_qx_quants_x2(int n, int nmax, const float* x, int8_t* L) {
     }
   }
   return scale;
+}
+
+// make_q3_quants with do_rmse (Q3_K's use): signed levels −nmax‥nmax−1 from the plain rounding, then passes over
+// the weights that move one level to where it would sit under the current least-squares scale, kept where the
+// fit (Σw·x·l)²/Σw·l² grows (w = x²); levels returned offset by nmax, and the least-squares scale
+float make_q3_quants_rmse(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; i++) {
+    float ax = std::fabs(x[i]);
+    if (ax > amax) { amax = ax; max = x[i]; }
+  }
+  if (amax < GROUP_MAX_EPS) {  // all zero: levels 0, not nmax (the reference's bytes)
+    for (int i = 0; i < n; i++) L[i] = 0;
+    return 0.f;
+  }
+  const float iscale = -nmax / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; i++) {
+    int l = nearest_int(iscale * x[i]);
+    l = std::max(-nmax, std::min(nmax - 1, l));
+    L[i] = (int8_t)l;
+    float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  for (int itry = 0; itry < 5; itry++) {
+    int n_changed = 0;
+    for (int i = 0; i < n; i++) {
+      float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * L[i];
+      if (slx > 0) {
+        float sl2 = suml2 - w * L[i] * L[i];
+        int new_l = nearest_int(x[i] * sl2 / slx);
+        new_l = std::max(-nmax, std::min(nmax - 1, new_l));
+        if (new_l != L[i]) {
+          slx += w * x[i] * new_l;
+          sl2 += w * new_l * new_l;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = (int8_t)new_l;
+            sumlx = slx;
+            suml2 = sl2;
+            n_changed++;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 // make_qkx2_quants (Q4_K's use, squared error): levels L ∈ [0, nmax] with x ≈ scale·L − the_min; tries
@@ -330,6 +385,170 @@ void quantise_row_q6_K(const float* x, void* out, int64_t n) {
   }
 }
 
+// block: fp16 d, fp16 m, u32 qh (5th bit of weight j = bit j), 16 bytes of nibbles (low: weights 0–15, high: 16–31)
+void quantise_row_q5_1(const float* x, void* out, int64_t n) {
+  uint8_t* b = (uint8_t*)out;
+  for (int64_t i = 0; i < n / QK; i++, x += QK, b += 24) {
+    float min = 3.402823466e+38f, max = -3.402823466e+38f;
+    for (int j = 0; j < QK; j++) {
+      if (x[j] < min) min = x[j];
+      if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 31;
+    const float id = d ? 1.0f / d : 0.0f;
+    const uint16_t dh = f32_to_f16(d), mh = f32_to_f16(min);
+    std::memcpy(b, &dh, 2);
+    std::memcpy(b + 2, &mh, 2);
+    uint32_t qh = 0;
+    for (int j = 0; j < QK / 2; j++) {
+      // the reference converts to uint8 (truncating): (x − min)·id ≥ 0, so + 0.5 rounds half up
+      const uint8_t a = (uint8_t)(int32_t)((x[j] - min) * id + 0.5f), c = (uint8_t)(int32_t)((x[QK / 2 + j] - min) * id + 0.5f);
+      b[8 + j] = (uint8_t)((a & 0x0F) | ((c & 0x0F) << 4));
+      qh |= (uint32_t)((a & 0x10) >> 4) << j;
+      qh |= (uint32_t)((c & 0x10) >> 4) << (j + QK / 2);
+    }
+    std::memcpy(b + 4, &qh, 4);
+  }
+}
+
+// block: 32 bytes hmask (bit k of byte m: the 3rd bit of weight 32·k + m), 64 bytes qs (2 low bits; byte l of each
+// 32 holds weights l, l + 32, l + 64, l + 96 of its 128), 12 bytes of 6-bit scales (low nibbles of 0–7 in bytes
+// 0–7, of 8–15 in their high nibbles; the 2 high bits of scale j in byte 8 + j%4 at bit 2·(j/4)), fp16 d
+void quantise_row_q3_K(const float* x, void* out, int64_t n) {
+  uint8_t* b = (uint8_t*)out;
+  int8_t L[QK_K];
+  float scales[QK_K / 16];
+  for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, b += 110) {
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < QK_K / 16; j++) {
+      scales[j] = make_q3_quants_rmse(16, 4, x + 16 * j, L + 16 * j);
+      const float scale = std::fabs(scales[j]);
+      if (scale > amax) {
+        amax = scale;
+        max_scale = scales[j];
+      }
+    }
+    uint8_t* hmask = b;
+    uint8_t* qs = b + 32;
+    uint8_t* sc = b + 96;
+    std::memset(sc, 0, 12);
+    uint16_t dh;
+    if (max_scale) {
+      const float iscale = -32.f / max_scale;
+      for (int j = 0; j < QK_K / 16; j++) {
+        int8_t l = (int8_t)nearest_int(iscale * scales[j]);
+        l = (int8_t)(std::max<int>(-32, std::min<int>(31, l)) + 32);
+        if (j < 8) sc[j] = (uint8_t)(l & 0xF);
+        else sc[j - 8] |= (uint8_t)((l & 0xF) << 4);
+        l = (int8_t)(l >> 4);
+        sc[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
+      }
+      dh = f32_to_f16(1 / iscale);
+    } else {
+      dh = f32_to_f16(0.f);
+    }
+    std::memcpy(b + 108, &dh, 2);
+    for (int j = 0; j < QK_K / 16; j++) {
+      int s = j < 8 ? sc[j] & 0xF : sc[j - 8] >> 4;
+      s = (int8_t)((s | (((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
+      const float d = half_to_float(dh) * s;
+      if (!d) continue;  // the levels of the search stay
+      for (int ii = 0; ii < 16; ii++) {
+        int l = nearest_int(x[16 * j + ii] / d);
+        L[16 * j + ii] = (int8_t)(std::max(-4, std::min(3, l)) + 4);
+      }
+    }
+    std::memset(hmask, 0, 32);
+    int m = 0;
+    uint8_t hm = 1;
+    for (int j = 0; j < QK_K; j++) {
+      if (L[j] > 3) {
+        hmask[m] |= hm;
+        L[j] = (int8_t)(L[j] - 4);
+      }
+      if (++m == QK_K / 8) {
+        m = 0;
+        hm = (uint8_t)(hm << 1);
+      }
+    }
+    for (int j = 0; j < QK_K; j += 128)
+      for (int l = 0; l < 32; l++)
+        qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+  }
+}
+
+// block: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins (as Q4_K), 32 bytes qh (5th bits: weight 64·c + l
+// in bit 2c of byte l, weight 64·c + 32 + l in bit 2c + 1), 128 bytes of nibbles (as Q4_K)
+void quantise_row_q5_K(const float* x, void* out, int64_t n) {
+  uint8_t* b = (uint8_t*)out;
+  uint8_t L[QK_K], Laux[32];
+  float weights[32], mins[QK_K / 32], scales[QK_K / 32];
+  for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, b += 176) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 32; j++) {
+      float sum_x2 = 0;
+      for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+      float av_x = std::sqrt(sum_x2 / 32);
+      for (int l = 0; l < 32; l++) weights[l] = av_x + std::fabs(x[32 * j + l]);
+      scales[j] = make_qkx2_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f, 0.1f, 15);
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    uint8_t* sc = b + 4;
+    std::memset(sc, 0, 12);
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (int j = 0; j < QK_K / 32; j++) {
+      uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
+      uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
+      ls = std::min<uint8_t>(63, ls);
+      lm = std::min<uint8_t>(63, lm);
+      if (j < 4) {
+        sc[j] = ls;
+        sc[j + 4] = lm;
+      } else {
+        sc[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+        sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
+        sc[j] |= (uint8_t)((lm >> 4) << 6);
+      }
+    }
+    uint16_t dh = f32_to_f16(max_scale / 63.f), mh = f32_to_f16(max_min / 63.f);
+    std::memcpy(b, &dh, 2);
+    std::memcpy(b + 2, &mh, 2);
+    for (int j = 0; j < QK_K / 32; j++) {
+      uint8_t s, m;
+      scale_min_k4(j, sc, &s, &m);
+      const float d = half_to_float(dh) * s;
+      if (!d) continue;  // the levels of the search stay
+      const float dm = half_to_float(mh) * m;
+      for (int ii = 0; ii < 32; ii++) {
+        int l = nearest_int((x[32 * j + ii] + dm) / d);
+        L[32 * j + ii] = (uint8_t)std::max(0, std::min(31, l));
+      }
+    }
+    uint8_t* qh = b + 16;
+    uint8_t* ql = b + 48;
+    std::memset(qh, 0, 32);
+    uint8_t m1 = 1, m2 = 2;
+    for (int c = 0; c < QK_K; c += 64, ql += 32) {
+      for (int j = 0; j < 32; j++) {
+        int l1 = L[c + j], l2 = L[c + j + 32];
+        if (l1 > 15) {
+          l1 -= 16;
+          qh[j] |= m1;
+        }
+        if (l2 > 15) {
+          l2 -= 16;
+          qh[j] |= m2;
+        }
+        ql[j] = (uint8_t)(l1 | (l2 << 4));
+      }
+      m1 = (uint8_t)(m1 << 2);
+      m2 = (uint8_t)(m2 << 2);
+    }
+  }
+}
+
 void quantise_row(DType t, const float* x, void* out, int64_t n) {
   switch (t) {
     case DT_Q8_0: quantise_row_q8_0(x, out, n); return;
@@ -337,11 +556,14 @@ void quantise_row(DType t, const float* x, void* out, int64_t n) {
     case DT_Q5_0: quantise_row_q5_0(x, out, n); return;
     case DT_Q4_K: quantise_row_q4_K(x, out, n); return;
     case DT_Q6_K: quantise_row_q6_K(x, out, n); return;
+    case DT_Q5_1: quantise_row_q5_1(x, out, n); return;
+    case DT_Q3_K: quantise_row_q3_K(x, out, n); return;
+    case DT_Q5_K: quantise_row_q5_K(x, out, n); return;
     default: throw std::runtime_error(std::string("cannot quantise to ") + dtype_name(t));
   }
 }
 
 bool dtype_writable(DType t) {
-  return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_Q4_K ||
-         t == DT_Q6_K;
+  return t == DT_F32 || t == DT_F16 || t == DT_BF16 || t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_Q5_1 ||
+         t == DT_Q3_K || t == DT_Q4_K || t == DT_Q5_K || t == DT_Q6_K;
 }

@@ -52,7 +52,10 @@ void quantise_row_q4_0(const float* x, void* out, int64_t n);
 void quantise_row_q5_0(const float* x, void* out, int64_t n);
 void quantise_row_q4_K(const float* x, void* out, int64_t n);
 void quantise_row_q6_K(const float* x, void* out, int64_t n);
-// the one above for `t` (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K); any other type throws, naming it
+void quantise_row_q5_1(const float* x, void* out, int64_t n);
+void quantise_row_q3_K(const float* x, void* out, int64_t n);
+void quantise_row_q5_K(const float* x, void* out, int64_t n);
+// the one above for `t` (Q8_0, Q4_0, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K); any other type throws, naming it
 void quantise_row(DType t, const float* x, void* out, int64_t n);
-// the types an export can write: F32, F16, BF16 and the five above
+// the types an export can write: F32, F16, BF16 and the eight above
 bool dtype_writable(DType t);

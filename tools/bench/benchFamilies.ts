@@ -4,9 +4,9 @@
 // Figures, never pass/fail; merged into --out under families_1b. The files hold random valid blocks (random bytes,
 // each block's scale fields set so the weights have the 1/√fan-in magnitude of the F16 file's), in the types
 // llama-quantize gives each tensor of this shape (src/llama-quant.cpp's rules without an importance matrix):
-//   Q4_K_M    mixtures.ts: Q4_K, with Q6_K for the output and attn_v / ffn_down of the use_more_bits layers
-//   Q3_K_M    Q3_K; output Q6_K; attn_v Q5_K in the first two layers, Q4_K after; ffn_down Q5_K in the first
-//             sixteenth of the layers, Q4_K after; attn_output Q4_K
+//   Q4_K_M    ggufMixtures.ts: Q4_K, with Q6_K for the output and attn_v / ffn_down of the use_more_bits layers
+//   Q3_K_M    ggufMixtures.ts: Q3_K; output Q6_K; attn_v Q5_K in the first two layers, Q4_K after; ffn_down Q5_K
+//             in the first sixteenth of the layers, Q4_K after; attn_output Q4_K
 //   IQ4_XS    IQ4_XS; output Q6_K; attn_v Q5_K (8 query heads per KV head ≥ 4); ffn_down Q5_K in the first eighth
 //   fallback  what the same quantiser writes where rows are not whole blocks of 256 (widths like 896 or 576):
 //             Q4_K → Q5_0 (attention, gate, up, embedding), Q5_K → Q5_1 (ffn_down, as Q3_K_M / Q4_K_S / IQ4_XS put
@@ -47,14 +47,8 @@ function familyType(f: Family, name: string, cols: number): BlockType {
   const c = SHAPE_1B
   const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1)
   const is = (kind: string): boolean => name.endsWith(`.${kind}.weight`)
-  if (f === 'Q4_K_M') return mixtureMatrixType('Q4_K_M', name, cols, c.layers, true).type as BlockType
+  if (f === 'Q4_K_M' || f === 'Q3_K_M') return mixtureMatrixType(f, name, cols, c.layers, true).type as BlockType
   if (name === 'output.weight') return f === 'fallback' ? 'Q8_0' : 'Q6_K'
-  if (f === 'Q3_K_M') {
-    if (is('attn_v')) return layer < 2 ? 'Q5_K' : 'Q4_K'
-    if (is('ffn_down')) return layer < Math.trunc(c.layers / 16) ? 'Q5_K' : 'Q4_K'
-    if (is('attn_output')) return 'Q4_K'
-    return 'Q3_K'
-  }
   if (f === 'IQ4_XS') {
     if (is('attn_v')) return 'Q5_K' // n_gqa = 32 / 4 ≥ 4
     if (is('ffn_down') && layer < Math.trunc(c.layers / 8)) return 'Q5_K'

@@ -2,7 +2,8 @@
 // - quantiseQ4K / quantiseQ6K: simple ones for the benchmark's Q4_K_M-shaped file and the tests' files: per
 //   sub-block min/max (Q4_K) or signed max (Q6_K), 6-bit / 8-bit sub-block scales, no search for the
 //   error-minimising scale as llama-quantize does. The bytes are valid blocks any ggml reader decodes.
-// - quantiseQ4_0Ref / quantiseQ5_0Ref / quantiseQ4KRef / quantiseQ6KRef (below): ggml's reference quantisers, the independent check
+// - quantiseQ4_0Ref / quantiseQ5_0Ref / quantiseQ5_1Ref / quantiseQ3KRef / quantiseQ4KRef / quantiseQ5KRef /
+//   quantiseQ6KRef (below): ggml's reference quantisers, the independent check
 //   of what GGUF export writes.
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
@@ -368,6 +369,176 @@ export function quantiseQ6KRef(x: Float32Array, o: number, n: number, out: Uint8
         out[at + 64 * h + l] = (q(0) & 0xf) | ((q(2) & 0xf) << 4)
         out[at + 64 * h + l + 32] = (q(1) & 0xf) | ((q(3) & 0xf) << 4)
         out[at + 128 + 32 * h + l] = (q(0) >> 4) | ((q(1) >> 4) << 2) | ((q(2) >> 4) << 4) | ((q(3) >> 4) << 6)
+      }
+  }
+}
+
+// The quantisers of llama.cpp's Q3_K_* and Q5_K_* mixtures (quantize_row_q3_K_ref with make_q3_quants,
+// quantize_row_q5_K_ref with make_qkx2_quants, and quantize_row_q5_1_ref, Q5_K's fallback where rows are not whole
+// blocks of 256), ported from their description in the same fp32-step style as above.
+
+/** n weights (n % 32 = 0) at x[o …] → n/32 Q5_1 blocks of 24 bytes at out[at …], as quantize_row_q5_1_ref */
+export function quantiseQ5_1Ref(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
+  for (let b = 0; b < n / 32; b++, o += 32, at += 24) {
+    let min = x[o], max = x[o]
+    for (let j = 1; j < 32; j++) {
+      if (x[o + j] < min) min = x[o + j]
+      if (x[o + j] > max) max = x[o + j]
+    }
+    const d = F(F(max - min) / 31)
+    const id = d ? F(1 / d) : 0
+    putHalf(out, at, toHalf(d))
+    putHalf(out, at + 2, toHalf(min))
+    // (x − min)·id + 0.5 converted to a byte by truncation: round half up of a level in 0‥31
+    const level = (v: number): number => Math.trunc(F(F(F(v - min) * id) + 0.5)) & 0xff
+    let qh = 0
+    for (let j = 0; j < 16; j++) {
+      const q0 = level(x[o + j]), q1 = level(x[o + 16 + j])
+      out[at + 8 + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4)
+      qh |= (q0 >> 4 & 1) << j
+      qh |= (q1 >> 4 & 1) << (j + 16)
+    }
+    for (let k = 0; k < 4; k++) out[at + 4 + k] = (qh >>> (8 * k)) & 0xff
+  }
+}
+
+const kL3 = new Int8Array(256)
+
+/** make_q3_quants with do_rmse (weights x²): signed levels in −nmax‥nmax−1, refined by up to five passes that move
+ *  one level to its least-squares place when (Σw·x·l)²/Σw·l² grows; levels + nmax into L[lo …], returns the scale */
+function makeQ3Rmse(n: number, nmax: number, x: Float32Array, o: number, L: Int8Array, lo: number): number {
+  let max = 0, amax = 0
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[o + i])
+    if (ax > amax) { amax = ax; max = x[o + i] }
+  }
+  if (amax < F(1e-15)) {
+    L.fill(0, lo, lo + n)
+    return 0
+  }
+  const iscale = F(-nmax / max)
+  const lv = new Int32Array(n)
+  const wx = new Float32Array(n) // w·x with w = x²
+  const w = new Float32Array(n)
+  let sumlx = 0, suml2 = 0
+  for (let i = 0; i < n; i++) {
+    lv[i] = clamp(nearestInt(F(iscale * x[o + i])), -nmax, nmax - 1)
+    w[i] = F(x[o + i] * x[o + i])
+    wx[i] = F(w[i] * x[o + i])
+    sumlx = F(sumlx + F(wx[i] * lv[i]))
+    suml2 = F(suml2 + F(F(w[i] * lv[i]) * lv[i]))
+  }
+  for (let pass = 0; pass < 5; pass++) {
+    let changed = 0
+    for (let i = 0; i < n; i++) {
+      let slx = F(sumlx - F(wx[i] * lv[i]))
+      if (!(slx > 0)) continue
+      let sl2 = F(suml2 - F(F(w[i] * lv[i]) * lv[i]))
+      const nl = clamp(nearestInt(F(F(x[o + i] * sl2) / slx)), -nmax, nmax - 1)
+      if (nl === lv[i]) continue
+      slx = F(slx + F(wx[i] * nl))
+      sl2 = F(sl2 + F(F(w[i] * nl) * nl))
+      if (sl2 > 0 && F(F(slx * slx) * suml2) > F(F(sumlx * sumlx) * sl2)) {
+        lv[i] = nl
+        sumlx = slx
+        suml2 = sl2
+        changed++
+      }
+    }
+    if (changed === 0) break
+  }
+  for (let i = 0; i < n; i++) L[lo + i] = lv[i] + nmax
+  return suml2 > 0 ? F(sumlx / suml2) : 0
+}
+
+/** n weights (n % 256 = 0) at x[o …] → Q3_K blocks of 110 bytes at out[at …], as quantize_row_q3_K_ref */
+export function quantiseQ3KRef(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
+  for (let b = 0; b < n / 256; b++, o += 256, at += 110) {
+    let maxScale = 0, amax = 0
+    for (let j = 0; j < 16; j++) {
+      const s = makeQ3Rmse(16, 4, x, o + 16 * j, kL3, 16 * j)
+      kScales[j] = s
+      if (Math.abs(s) > amax) { amax = Math.abs(s); maxScale = s }
+    }
+    // the 16 scales as 6-bit integers 0‥63 (scale/d + 32), d = −maxScale/32 stored as fp16
+    const six = new Int32Array(16)
+    let dh = toHalf(0)
+    if (maxScale) {
+      const iscale = F(-32 / maxScale)
+      // C stores nearest_int's result in an int8 before clamping
+      for (let j = 0; j < 16; j++) six[j] = clamp((nearestInt(F(iscale * kScales[j])) << 24) >> 24, -32, 31) + 32
+      dh = toHalf(F(1 / iscale))
+    }
+    const sc = out.subarray(at + 96, at + 108)
+    sc.fill(0)
+    for (let j = 0; j < 16; j++) {
+      sc[j % 8] |= (six[j] & 0xf) << (j < 8 ? 0 : 4)
+      sc[8 + (j % 4)] |= (six[j] >> 4) << (2 * Math.floor(j / 4))
+    }
+    putHalf(out, at + 108, dh)
+    const d0 = F(fromHalf(dh))
+    for (let j = 0; j < 16; j++) {
+      const d = F(d0 * (six[j] - 32))
+      if (!d) continue // the levels of the search stay (an all-zero sub-block's are 0)
+      for (let i = 0; i < 16; i++) kL3[16 * j + i] = clamp(nearestInt(F(x[o + 16 * j + i] / d)), -4, 3) + 4
+    }
+    // the 3rd bit of weight w in bit ⌊w/32⌋ of hmask byte w % 32; the low 2 bits four to a byte, byte l of each
+    // 32 holding weights l, l + 32, l + 64, l + 96 of its 128
+    out.fill(0, at, at + 96)
+    for (let w = 0; w < 256; w++) {
+      const q = kL3[w]
+      if (q > 3) out[at + (w % 32)] |= 1 << (w >> 5)
+      const half = w >> 7, k = (w >> 5) & 3, l = w & 31
+      out[at + 32 + 32 * half + l] |= (q & 3) << (2 * k)
+    }
+  }
+}
+
+/** n weights (n % 256 = 0) at x[o …] → Q5_K blocks of 176 bytes at out[at …], as quantize_row_q5_K_ref */
+export function quantiseQ5KRef(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
+  for (let b = 0; b < n / 256; b++, o += 256, at += 176) {
+    let maxScale = 0, maxMin = 0
+    for (let j = 0; j < 8; j++) {
+      let sumX2 = 0
+      for (let l = 0; l < 32; l++) sumX2 = F(sumX2 + F(x[o + 32 * j + l] * x[o + 32 * j + l]))
+      const avX = F(Math.sqrt(F(sumX2 / 32)))
+      for (let l = 0; l < 32; l++) kW[l] = F(avX + Math.abs(x[o + 32 * j + l]))
+      const [s, m] = makeQkx2(32, 31, x, o + 32 * j, kW, kL, 32 * j, -0.5, F(0.1), 15)
+      kScales[j] = s
+      kMins[j] = m
+      if (s > maxScale) maxScale = s
+      if (m > maxMin) maxMin = m
+    }
+    const invScale = maxScale > 0 ? F(63 / maxScale) : 0
+    const invMin = maxMin > 0 ? F(63 / maxMin) : 0
+    const sc = new Uint8Array(8), mn = new Uint8Array(8)
+    for (let j = 0; j < 8; j++) {
+      sc[j] = Math.min(63, nearestInt(F(invScale * kScales[j])) & 0xff)
+      mn[j] = Math.min(63, nearestInt(F(invMin * kMins[j])) & 0xff)
+    }
+    for (let j = 0; j < 4; j++) {
+      out[at + 4 + j] = sc[j] | ((sc[j + 4] >> 4) << 6)
+      out[at + 8 + j] = mn[j] | ((mn[j + 4] >> 4) << 6)
+      out[at + 12 + j] = (sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4)
+    }
+    const dh = toHalf(F(maxScale / 63)), mh = toHalf(F(maxMin / 63))
+    putHalf(out, at, dh)
+    putHalf(out, at + 2, mh)
+    const d0 = F(fromHalf(dh)), m0 = F(fromHalf(mh))
+    for (let j = 0; j < 8; j++) {
+      const d = F(d0 * sc[j])
+      if (!d) continue
+      const dm = F(m0 * mn[j])
+      for (let i = 0; i < 32; i++) kL[32 * j + i] = clamp(nearestInt(F(F(x[o + 32 * j + i] + dm) / d)), 0, 31)
+    }
+    // the 5th bit of weight 64·c + l in bit 2c of qh byte l, of weight 64·c + 32 + l in bit 2c + 1; the low nibbles
+    // as Q4_K's
+    out.fill(0, at + 16, at + 48)
+    for (let c = 0; c < 4; c++)
+      for (let l = 0; l < 32; l++) {
+        const lo = kL[64 * c + l], hi = kL[64 * c + 32 + l]
+        out[at + 16 + l] |= ((lo >> 4) << (2 * c)) | ((hi >> 4) << (2 * c + 1))
+        out[at + 48 + 32 * c + l] = (lo & 0xf) | ((hi & 0xf) << 4)
       }
   }
 }

@@ -143,7 +143,7 @@ export const commands: Record<string, Command> = {
   },
   export: {
     summary: 'a checkpoint (or a model) merged into an HF directory or a GGUF file, or its step as a PEFT adapter (KL shown)',
-    usage: 'soliloquy export [CHECKPOINT] [--model DIR|FILE.gguf] [--format hf|gguf|peft] --out PATH [--dtype F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K|Q4_K_M] [--data DIR] [--json]',
+    usage: 'soliloquy export [CHECKPOINT] [--model DIR|FILE.gguf] [--format hf|gguf|peft] --out PATH [--dtype F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K|Q4_K_M|Q3_K_S|Q3_K_M|Q3_K_L|Q5_K_S|Q5_K_M] [--data DIR] [--json]',
     options: exportOptions,
     run: exportCommand,
   },

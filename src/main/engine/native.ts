@@ -102,7 +102,7 @@ export interface NativeAddon {
   Step: unknown
   /** the engine's decoding of `count` weights stored in a ggml block type (format tests) */
   dequantise(dtype: string, bytes: Uint8Array, count: number): Float32Array
-  /** the export's quantiser (native/src/quantise.cpp) for Q8_0, Q4_0, Q4_K or Q6_K: weights (whole blocks) → blocks */
+  /** the export's quantiser (native/src/quantise.cpp) for Q8_0, Q4_0, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K or Q6_K: weights (whole blocks) → blocks */
   quantise(dtype: string, weights: Float32Array): Uint8Array
   threads(): number
   /** the kernel path in use (scalar / avx2 / avx512 / neon), the paths this CPU runs, its features, worker threads */

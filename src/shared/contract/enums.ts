@@ -20,7 +20,7 @@ export const runStatuses = ['running', 'done', 'failed', 'cancelled', 'interrupt
 /** history sort keys: when it started, α, recall, stability KL, phrase loss after, duration, id */
 export const sortKeys = ['started', 'lr', 'recall', 'stability', 'loss', 'ms', 'id'] as const
 export const sortOrders = ['asc', 'desc'] as const
-export const exportDtypes = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q4_K_M'] as const
+export const exportDtypes = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q4_K_M', 'Q3_K_S', 'Q3_K_M', 'Q3_K_L', 'Q5_K_S', 'Q5_K_M'] as const
 /** hf: a merged Hugging Face directory; gguf: one merged llama.cpp file; peft: the step as a LoRA adapter directory */
 export const exportFormats = ['hf', 'gguf', 'peft'] as const
 
@@ -40,10 +40,11 @@ export type SortKey = z.infer<typeof sortKey>
 export type ExportDtype = z.infer<typeof exportDtype>
 export type ExportFormat = z.infer<typeof exportFormat>
 /** The dtypes each export format can write (Q8_0, Q4_0, Q4_K, Q6_K are GGUF block types, written with ggml's reference
- *  quantisers; Q4_K_M is llama.cpp's mixture of them; an adapter is float). */
+ *  quantisers; Q3_K_S/M/L, Q4_K_M and Q5_K_S/M are llama.cpp's mixtures of them with Q3_K, Q5_K and the fallbacks,
+ *  listed largest first; an adapter is float). */
 export const EXPORT_DTYPES: Record<ExportFormat, readonly ExportDtype[]> = {
   hf: ['F32', 'F16', 'BF16'],
-  gguf: ['F16', 'F32', 'BF16', 'Q8_0', 'Q6_K', 'Q4_K_M', 'Q4_K', 'Q4_0'],
+  gguf: ['F16', 'F32', 'BF16', 'Q8_0', 'Q6_K', 'Q5_K_M', 'Q5_K_S', 'Q4_K_M', 'Q4_K', 'Q4_0', 'Q3_K_L', 'Q3_K_M', 'Q3_K_S'],
   peft: ['F32', 'F16', 'BF16'],
 }
 export type ExperimentKind = z.infer<typeof experimentKind>

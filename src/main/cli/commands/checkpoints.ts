@@ -95,7 +95,7 @@ export const exportOptions = {
   dtype: { type: 'string' },
 } as const
 
-const EXPORT_USAGE = 'usage: soliloquy export [CHECKPOINT] [--model M] --format hf|gguf|peft --out PATH [--dtype F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K|Q4_K_M]'
+const EXPORT_USAGE = 'usage: soliloquy export [CHECKPOINT] [--model M] --format hf|gguf|peft --out PATH [--dtype F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K|Q4_K_M|Q3_K_S|Q3_K_M|Q3_K_L|Q5_K_S|Q5_K_M]'
 
 export async function exportCommand(flags: Flags, positionals: string[]): Promise<void> {
   const id = positionals[0]

@@ -3,7 +3,8 @@
 // count, metadata key/values, tensor infos, padding to 32, tensor data (each tensor 32-aligned).
 // Streaming: TypeScript writes only the header; the native engine materialises each tensor of the view straight
 // into the file at its offset (F32, F16, BF16, or Q8_0, Q4_0, Q5_0, Q4_K, Q6_K with ggml's reference quantisers,
-// native/src/quantise.cpp; or llama.cpp's Q4_K_M mixture of them, mixtures.ts), one block of rows at a time,
+// native/src/quantise.cpp; or llama.cpp's Q3_K_S/M/L, Q4_K_M, Q5_K_S/M mixtures of them with Q3_K, Q5_K and Q5_1,
+// ggufMixtures.ts), one block of rows at a time,
 // into a ".partial" file renamed at the end — any size, bounded memory, progress, cancel, nothing half-written.
 // llama.cpp's "llama" architecture keeps q/k rows in Meta's interleaved RoPE order: the engine forms dense rows in
 // HF's order (permuting back a model loaded interleaved) and they are reordered on the way out, as llama.cpp's
@@ -18,32 +19,41 @@ import { MaterialiseTensor } from '../native'
 import { tokenizerGgufMetadata } from '../tokenizers/toGguf'
 import { ggufFileTensors } from './fileTensors'
 import { ggufMoeArch, ggufMoeKv } from '../formats/gguf/experts'
-import { GgufDType, GgufMixture, isGgufMixture, mixtureMatrixType } from './ggufMixtures'
+import { GgufDType, GgufMixture, isGgufMixture, MIXTURE_FILE_TYPE, mixtureMatrixType } from './ggufMixtures'
 
 const GGUF_T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const
 const ALIGN = 32
 
 export type { GgufDType }
-/** what an export can be asked for: one type for every matrix, or one of llama.cpp's mixtures (mixtures.ts) */
-export type GgufExportDtype = GgufDType | GgufMixture
+/** the types one export can write every matrix in (Q5_1 is written only as Q5_K's fallback) */
+export type GgufSingleDtype = Exclude<GgufDType, 'Q5_1'>
+/** what an export can be asked for: one type for every matrix, or one of llama.cpp's mixtures (ggufMixtures.ts) */
+export type GgufExportDtype = GgufSingleDtype | GgufMixture
 /** llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0, MOSTLY_Q5_0,
- *  MOSTLY_Q4_K_S (every matrix Q4_K: the nearest of llama.cpp's mixtures), MOSTLY_Q4_K_M, MOSTLY_Q6_K, MOSTLY_BF16) */
-const FILE_TYPE: Record<GgufExportDtype, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q5_0: 8, Q4_K: 14, Q4_K_M: 15, Q6_K: 18, BF16: 32 }
+ *  MOSTLY_Q3_K_S / Q4_K_S / Q5_K_S for every matrix Q3_K / Q4_K / Q5_K (the nearest of llama.cpp's mixtures),
+ *  MOSTLY_Q6_K, MOSTLY_BF16; the mixtures') */
+const FILE_TYPE: Record<GgufExportDtype, number> = {
+  F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q5_0: 8, Q3_K: 11, Q4_K: 14, Q5_K: 16, Q6_K: 18, BF16: 32, ...MIXTURE_FILE_TYPE,
+}
 /** weights per block of each written type (1: a float type) and bytes per block */
 const BLOCK: Record<GgufDType, [number, number]> = {
-  F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18], Q5_0: [32, 22], Q4_K: [256, 144], Q6_K: [256, 210],
+  F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18], Q5_0: [32, 22], Q5_1: [32, 24],
+  Q3_K: [256, 110], Q4_K: [256, 144], Q5_K: [256, 176], Q6_K: [256, 210],
 }
 
 /**
  * The type a matrix of rows of `cols` weights is written in when the export asks for `dtype`. Rows must be whole
  * blocks; where they are not, a quantised export falls back as llama.cpp's quantiser does (llama_tensor_get_type):
- * Q6_K → Q8_0, Q4_K → Q5_0; Q4_0, Q5_0, or rows not whole blocks of 32 either → F16. F32/F16/BF16 need no blocks.
+ * Q6_K → Q8_0, Q5_K → Q5_1, Q4_K → Q5_0, Q3_K → Q4_0; Q4_0, Q5_0, or rows not whole blocks of 32 either → F16.
+ * F32/F16/BF16 need no blocks.
  * Q8_0 asked for directly is refused instead (the rule before the quantised types, kept).
  */
 export function ggufMatrixType(dtype: GgufDType, cols: number): GgufDType {
   if (cols % BLOCK[dtype][0] === 0) return dtype
   if (dtype === 'Q6_K' && cols % 32 === 0) return 'Q8_0'
   if (dtype === 'Q4_K' && cols % 32 === 0) return 'Q5_0'
+  if (dtype === 'Q5_K' && cols % 32 === 0) return 'Q5_1'
+  if (dtype === 'Q3_K' && cols % 32 === 0) return 'Q4_0'
   return 'F16'
 }
 
@@ -261,7 +271,8 @@ export async function exportGguf(
     let planned: GgufDType = 'F32', t: GgufDType = 'F32'
     // (gpt-oss's fused expert biases are [E, rows] vectors: F32 as every bias)
     if (name.endsWith('.bias')) planned = t = 'F32'
-    else if (shape.length > 1 && isGgufMixture(dtype)) ({ chosen: planned, type: t } = mixtureMatrixType(dtype, name, cols, c.layers, hasOutput))
+    else if (shape.length > 1 && isGgufMixture(dtype))
+      ({ chosen: planned, type: t } = mixtureMatrixType(dtype, name, cols, c.layers, hasOutput, { arch, experts: c.experts || 1, heads: c.heads, kvHeads: c.kvHeads }))
     else if (shape.length > 1 && !isGgufMixture(dtype)) {
       planned = dtype
       t = dtype === 'Q8_0' ? dtype : ggufMatrixType(dtype, cols)

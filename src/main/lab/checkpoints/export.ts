@@ -178,7 +178,7 @@ export async function exportMerged(
 }
 
 function hfDtype(d: ExportDtype | undefined): 'F32' | 'F16' | 'BF16' | undefined {
-  if (d === 'Q8_0' || d === 'Q4_0' || d === 'Q4_K' || d === 'Q6_K' || d === 'Q4_K_M')
+  if (d !== undefined && d !== 'F32' && d !== 'F16' && d !== 'BF16')
     throw new InputError(`${d} is a GGUF block type: export --format gguf for it (an HF directory holds F32, F16 or BF16)`)
   return d
 }
@@ -237,7 +237,7 @@ export async function exportCheckpointDir(
   return { dir: t.target, files: r.files, bytes: r.bytes }
 }
 
-/** The merged model under `view` as one GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K weights; norms stay F32;
+/** The merged model under `view` as one GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K weights, or one of llama.cpp's mixtures; norms stay F32;
  *  `notes` name the matrices that fell back to another type). */
 export async function exportGgufFile(
   engine: Engine,
