@@ -10,8 +10,6 @@ import {
   SEED_DEFAULTS,
   type CheckpointRecord,
   type EngineInfo,
-  type ExpertsRequest,
-  type ExpertsResult,
   type ReportRequest,
   type ReportResult,
   type DeleteCheckpointRequest,
@@ -72,7 +70,6 @@ import { defaultDtypes, exportKeepingStep, ggufTextKv } from './checkpoints/expo
 import { LoadedModel, Target, Targets } from './targets'
 import { restrictGradient } from './step/restrict'
 import { experimentReport } from './report/experiment'
-import { analyseExperts as runExperts, parseExpertList } from './experts'
 import { Studies } from './study/studies'
 import { studyReport } from './study/report'
 
@@ -258,16 +255,6 @@ export class Lab {
     // async: a request refused before any work (a bad restriction, an empty phrase) rejects, as every lab call does
     this.live()
     return (KINDS[method] as KindHandler<M>)(this.services(), args ?? ({} as KindRequest<M>), opts)
-  }
-
-  /** A mixture of experts' routing on a text, base and at each α, ‖∇W‖ per expert (experts.ts). */
-  async experts(args: ExpertsRequest, opts?: CallOptions): Promise<ExpertsResult> {
-    const t = this.target(args.model)
-    const engine = t.model.engine
-    const phrase = this.phrase(args.phrase, t)
-    const lrs = args.lrs ?? t.model.preset.lrs
-    const chosen = args.experts ? parseExpertList(args.experts, engine.config) : undefined
-    return runExperts(engine, { base: t.base, phrase, text: args.text ?? phrase, lrs, chosen }, opts)
   }
 
   /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its group's result). */

@@ -43,7 +43,6 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     modelTexts: (a) => lab.modelTexts(a),
     updateModelTexts: (a) => lab.updateModelTexts(a),
     tokenCount: (a) => lab.tokenCount(a),
-    experts: (a, o) => lab.experts(a, o),
     report: (a) => lab.report(a),
     engineInfo: async () => lab.engineInfo(),
     study: (a, o) => lab.studies().start(a, o),

@@ -3,6 +3,7 @@
 // its file in this folder, one line here, its contract entry (docs/design.md, "How to add an experiment kind").
 import { compare } from './compare'
 import { emerge } from './emerge'
+import { experts } from './experts'
 import { generate } from './generate'
 import type { KindTable } from './kind'
 import { layerStudy } from './layers'
@@ -11,4 +12,4 @@ import { step } from './step'
 import { sweep } from './sweep'
 import { window } from './window'
 
-export const KINDS: KindTable = { generate, step, sweep, compare, lesson, layerStudy, window, emerge }
+export const KINDS: KindTable = { generate, step, sweep, compare, lesson, layerStudy, window, emerge, experts }
