@@ -1,0 +1,50 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import { expertsResultSchema, type ExpertsResult } from '@shared/api'
+import { api, messageOf } from '../api/client'
+import { useJob } from '../composables/useJob'
+import { useLabStore } from './lab'
+
+/** What the view draws: the result as the lab answered it, or as History kept it (no runs or group needed). */
+export type ExpertsShown = Omit<ExpertsResult, 'group' | 'runs'>
+
+/**
+ * The knowledge areas of a mixture of experts (issue 21 item 8): the experts experiment on the Lab's model, prompt
+ * and phrase, with its own α list and expert restriction. One job at a time; the last one is read back from History.
+ */
+export const useExpertsStore = defineStore('experts', () => {
+  const lab = useLabStore()
+  const job = useJob()
+  const result = ref<ExpertsShown | null>(null)
+  const error = ref<string | null>(null)
+
+  async function run(a: { lrs: number[]; experts: string }): Promise<void> {
+    error.value = null
+    const r = await job.run('experts', {
+      model: lab.modelRef,
+      prompt: lab.prompt,
+      phrase: lab.phrase,
+      maxGen: lab.maxGen,
+      lrs: a.lrs,
+      ...(a.experts.trim() ? { experts: a.experts.trim() } : {}),
+    })
+    if (r) result.value = r
+    else error.value = job.outcome.value === 'cancelled' ? 'Cancelled.' : job.error.value
+  }
+
+  /** The newest finished experts experiment in History (its result is kept whole), when none is shown yet. */
+  async function loadLast(): Promise<void> {
+    if (result.value || job.running.value) return
+    try {
+      const page = await api().call('experiments', { kind: 'experts', status: 'done', limit: 1 })
+      const e = page.experiments[0]
+      if (!e?.result) return
+      const kept = expertsResultSchema.omit({ group: true, runs: true, experimentId: true }).safeParse(e.result)
+      if (kept.success) result.value = { ...kept.data, experimentId: e.id }
+    } catch (err) {
+      error.value = messageOf(err)
+    }
+  }
+
+  return { job, result, error, run, loadLast, cancel: () => job.cancel() }
+})
