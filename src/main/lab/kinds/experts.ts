@@ -14,10 +14,10 @@ import { getGroup } from '../history/tables/runs'
 import { checkTexts, fullText, generateViews, outcome, records, stepMetrics, type ExperimentContext, type Settings } from '../experiment/common'
 import { conduct, runSpec } from '../experiment/lifecycle'
 import { modelMetrics } from '../metrics'
+import { phraseRecall, wordCount } from '../experiment/recall'
 import { expertGradNorms, formatExpertList, parseExpertList, restrictGradientToExperts, type ExpertRef } from '../step/experts'
 import type { Target } from '../targets'
 import type { KindHandler } from './kind'
-import { phraseRecall, wordCount } from './layers'
 
 type RoutingAt = { lr: number } & Routing
 
