@@ -75,6 +75,14 @@ describe('soliloquy experts', () => {
     // the result is kept whole: the heatmaps are redrawn from History
     expect(shown.experiment.result.views).toEqual(j.views)
     expect(shown.runs.map((x) => x.id)).toEqual(j.steps.map((x) => x.runId))
+    // a restricted run saved as a checkpoint in a later process (no step remembered: recomputed) keeps its restriction:
+    // the checkpoint completes the prompt as the restricted run did, not as the full step did
+    const runs = (shown as unknown as { runs: { id: number; fullText: string }[] }).runs
+    expect(runs[0].fullText, 'the full and the restricted step differ on this model').not.toBe(runs[1].fullText)
+    const saved = run('checkpoints', 'save', `r${runs[1].id}`, 'only-expert-3', '--json')
+    expect(saved.stderr).toBe('')
+    const gen = JSON.parse(run('generate', '--model', 'only-expert-3', '--json').stdout) as { run: { fullText: string } }
+    expect(gen.run.fullText).toBe(runs[1].fullText)
     const out = join(dataDir, 'experts.html')
     expect(run('report', `e${j.experimentId}`, '--out', out).code).toBe(0)
     const html = readFileSync(out, 'utf8')

@@ -108,6 +108,19 @@ export function runExperts(
   })
 }
 
+/**
+ * The experts a recorded run's step was restricted to (null: the full step, or not an experts run): the experiment's
+ * result names its restricted runs, so a step recomputed later (a checkpoint saved after a restart) is the one taken.
+ */
+export function expertsRunRestriction(run: { id: number; kind: string }, result: unknown): ExpertRef[] | null {
+  if (run.kind !== 'experts' || !result || typeof result !== 'object') return null
+  const r = result as { steps?: { runId?: unknown; restricted?: unknown }[]; restricted?: { experts?: ExpertRef[] } }
+  const st = r.steps?.find((x) => x.runId === run.id)
+  if (!st?.restricted) return null
+  if (!Array.isArray(r.restricted?.experts)) throw new InputError(`run ${run.id}: its experiment's result does not name the experts its step was restricted to`)
+  return r.restricted.experts
+}
+
 function tokenPieces(engine: Engine, ids: number[]): string[] {
   return ids.map((id) => engine.tokenizer.piece(id))
 }
