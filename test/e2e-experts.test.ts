@@ -82,6 +82,12 @@ describe('the Experts view', () => {
     expect(await page.locator('[data-testid="ex-step"]').count()).toBe(4)
   })
 
+  it('lists it in History as an experiment of kind experts', async () => {
+    const id = await page.getAttribute('[data-testid="ex-result"]', 'data-experiment-id')
+    await page.click('[data-testid="nav-history"]')
+    await page.waitForSelector(`[data-testid="experiment-row"][data-id="${id}"][data-kind="experts"][data-status="done"]`, { timeout: 30_000 })
+  })
+
   it('logged no console errors, page errors or failed requests', () => {
     expect(s.problems).toEqual([])
   })
