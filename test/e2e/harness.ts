@@ -28,14 +28,16 @@ export interface Session {
   page: Page
   url: string
   dataDir: string
+  /** the pid of the `soliloquy serve` process (its one child is the lab process: helpers.labPid) */
+  servePid: number
   /** console errors, page errors and failed requests seen so far */
   problems: string[]
   close(): Promise<void>
 }
 
-/** A fresh data directory (`prepare` may fill it before the server starts), its server, and a Chromium page on it
- *  (downloads accepted). */
-export async function openSession(prepare?: (dataDir: string) => Promise<void> | void): Promise<Session> {
+/** A fresh data directory (`prepare` may fill it before the server starts), its server (with `env` added to its
+ *  environment), and a Chromium page on it (downloads accepted). */
+export async function openSession(prepare?: (dataDir: string) => Promise<void> | void, env: NodeJS.ProcessEnv = {}): Promise<Session> {
   for (const f of ['out/renderer/index.html', 'out/main/cli.js', 'out/main/labWorker.js'])
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: build first (npm run build)`)
   mkdirSync(SHOTS, { recursive: true })
@@ -43,7 +45,7 @@ export async function openSession(prepare?: (dataDir: string) => Promise<void> |
   const profile = tmp('soliloquy-e2e-chromium-')
   await prepare?.(dataDir)
   const browser = await findChromium()
-  const { child, url } = await startServe(dataDir)
+  const { child, url } = await startServe(dataDir, env)
   let ctx: BrowserContext | null = null
   try {
     ctx = await chromium.launchPersistentContext(profile, {
@@ -68,6 +70,7 @@ export async function openSession(prepare?: (dataDir: string) => Promise<void> |
     page,
     url,
     dataDir,
+    servePid: child.pid!,
     problems,
     async close() {
       await ctx?.close().catch(() => undefined)

@@ -99,6 +99,8 @@ export interface LabOptions {
 
 export class Lab {
   readonly dataDir: string
+  /** the folders holding the user's models (the option, then SOLILOQUY_MODEL_DIRS): browser mode's file browser lists only these */
+  readonly modelDirs: string[]
   readonly db: DB
   readonly store: CheckpointStore
   /** what opening the database did: schema migration and runs found interrupted */
@@ -123,7 +125,8 @@ export class Lab {
     const purged = this.store.purge({ olderThanDays: TRASH_DAYS }).deleted
     this.exportJournal = new ExportJournal(this.dataDir)
     this.opened = { migrated: r.migrated, interrupted, purged, exportLeftovers: this.exportJournal.sweep() }
-    this.targets = new Targets(this.db, this.store, o.threads ?? 0, userModelDirs(o.modelDirs))
+    this.modelDirs = userModelDirs(o.modelDirs)
+    this.targets = new Targets(this.db, this.store, o.threads ?? 0, this.modelDirs)
   }
 
   // ---- models -------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 import { experimentMethods, hostMethodNames, validateCall, type ApiRequest, type ApiResponse, type ExperimentMethod, type HostMethodName, type MethodName } from '../../shared/api'
 import { InputError, type CallOptions } from '../engine/engine'
 import type { Lab } from './lab'
+import { browseFiles } from './fileBrowser'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type LabMethodTable = Record<LabMethodName, (args: any, opts: CallOptions) => Promise<unknown>>
@@ -23,6 +24,7 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     ...kinds,
     listModels: () => lab.listModels(),
     openModel: (a: { path: string }) => lab.openModel(a.path),
+    browseFiles: async (a: { dir?: string }) => browseFiles(lab.modelDirs, a.dir),
     history: (a) => lab.history(a),
     run: (a: { id: number }) => lab.run(a.id),
     scatter: (a) => lab.scatter(a),

@@ -9,6 +9,7 @@ import { compareResultSchema, deleteCheckpointResultSchema, deleteResultSchema, 
 import { describeZodError, fieldErrors } from './words'
 import { attachJobRequest, jobInfoSchema, jobOutcomeSchema } from './jobs'
 import { studyRef, studyRequest, studyStatusSchema } from './study'
+import { browseFilesRequest, browseResultSchema } from './files'
 
 // ---------- the method table ----------
 // `long`: takes progress and cancellation; `experiment`: records an experiment of that kind (one handler per kind)
@@ -16,6 +17,8 @@ import { studyRef, studyRequest, studyStatusSchema } from './study'
 export const methods = {
   listModels: { req: z.object({}).strict(), res: z.array(modelInfoSchema) },
   openModel: { req: z.object({ path: text(MAX_PATH_CHARS).min(1, 'no directory given') }).strict(), res: modelInfoSchema },
+  /** lists a folder inside the ones the server allows (browser mode's file browser; nothing outside them) */
+  browseFiles: { req: browseFilesRequest, res: browseResultSchema },
   generate: { req: generateRequest, res: runResultSchema, long: true, experiment: 'generate' },
   step: { req: stepRequest, res: runResultSchema, long: true, experiment: 'step' },
   sweep: { req: sweepRequest, res: sweepResultSchema, long: true, experiment: 'sweep' },

@@ -3,6 +3,7 @@
 import type { DiffOp, ExperimentSummary, RunDiff, RunRecord, TableFormat } from '../../../shared/api'
 import { alignTokens, metricsSideBySide, sameFraction } from '../../../shared/diff'
 import { seedTableCsv, seedTableMarkdown, seedWords } from '../../../shared/seedTable'
+import { seedTableCsvContext, seedTableMarkdownContext } from '../../../shared/runExports'
 
 /**
  * The two completions aligned by their longest common subsequence (src/shared/diff.ts, the one implementation the
@@ -102,9 +103,13 @@ function diffMetrics(a: RunRecord, b: RunRecord): RunDiff['metrics'] {
     }))
 }
 
-/** The seed's table of a sweep-like experiment (one column per run with a step size, in its order). */
+/**
+ * The seed's table of a sweep-like experiment (one column per run with a step size, in its order), then what the
+ * Lab's table export carries under it (src/shared/runExports.ts): model, prompt, phrase and each column's metrics.
+ */
 export function experimentTable(e: ExperimentSummary, runs: RunRecord[], format: TableFormat): { text: string; filename: string } {
-  const cols = runs.filter((r) => r.lr !== null).map((r) => ({ lr: r.lr as number, words: seedWords(r.fullText) }))
-  const text = format === 'csv' ? seedTableCsv(cols) : seedTableMarkdown(cols)
+  const stepped = runs.filter((r) => r.lr !== null)
+  const cols = stepped.map((r) => ({ lr: r.lr as number, words: seedWords(r.fullText) }))
+  const text = format === 'csv' ? seedTableCsv(cols) + seedTableCsvContext(stepped) : seedTableMarkdown(cols) + seedTableMarkdownContext(stepped)
   return { text, filename: `experiment-${e.id}-${e.kind}.${format}` }
 }

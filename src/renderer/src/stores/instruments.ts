@@ -1,8 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { ApiRequest, ApiResponse, EmergeResult, LessonResult, LayerStudyResult, WindowResult } from '@shared/api'
+import type { ApiRequest, ApiResponse, EmergeResult, JobInfo, LessonResult, LayerStudyResult, WindowResult } from '@shared/api'
 import { api, messageOf } from '../api/client'
-import { useJob } from '../composables/useJob'
+import { runningJobs, useJob } from '../composables/useJob'
 import { allRuns } from '../api/pages'
 import { useLabStore } from './lab'
 
@@ -10,6 +10,9 @@ type Name = 'layers' | 'window' | 'emerge' | 'lesson'
 /** each instrument's method in the contract */
 const methodOf = { layers: 'layerStudy', window: 'window', emerge: 'emerge', lesson: 'lesson' } as const
 type InstrumentMethod = (typeof methodOf)[Name]
+/** each instrument by its method (a job of the lab names its method) */
+const nameOf: Record<InstrumentMethod, Name> = { layerStudy: 'layers', window: 'window', emerge: 'emerge', lesson: 'lesson' }
+const instrumentMethods = Object.keys(nameOf) as InstrumentMethod[]
 
 /** one window found (read back from History), for the chart of windows over time / models / checkpoints */
 export interface WindowEntry {
@@ -43,29 +46,59 @@ export const useInstrumentsStore = defineStore('instruments', () => {
     return { model: lab.modelRef, prompt: lab.prompt, phrase: lab.phrase, maxGen: lab.maxGen }
   }
 
-  async function go<M extends InstrumentMethod>(name: Name, method: M, args: ApiRequest<M>): Promise<ApiResponse<M> | null> {
+  /** the running instrument this page attached to after a reload (started before it, or in another window) */
+  const attachedTo = ref<JobInfo | null>(null)
+
+  /** Runs one instrument's job (`started`: run here, or attach to the lab's) and says how it ended. */
+  async function go<M extends InstrumentMethod>(name: Name, started: () => Promise<ApiResponse<M> | null>): Promise<ApiResponse<M> | null> {
     if (running.value) return null
     running.value = name
     error.value = null
     try {
-      const r = await job.run(method, args)
+      const r = await started()
       if (!r) error.value = job.outcome.value === 'cancelled' ? 'Cancelled.' : job.error.value
       return r
     } finally {
       running.value = null
+      attachedTo.value = null
     }
   }
 
+  /**
+   * Attaches to the lab's running instrument, if there is one (this page was reloaded, or another window started
+   * it): its progress and cancel show here, then its result as if it had been started here.
+   */
+  async function reattach(): Promise<boolean> {
+    if (running.value) return false
+    const [j] = (await runningJobs(instrumentMethods)).slice(-1)
+    if (!j || running.value) return false
+    attachedTo.value = j
+    void go(nameOf[j.kind as InstrumentMethod], () => job.attach<InstrumentMethod>(j)).then((r) => (r ? shown(j.kind as InstrumentMethod, r) : undefined))
+    return true
+  }
+
+  /** Shows an instrument's result in its panel. */
+  async function shown(method: InstrumentMethod, r: ApiResponse<InstrumentMethod>): Promise<void> {
+    if (method === 'layerStudy') layers.value = r as LayerStudyResult
+    else if (method === 'emerge') emerge.value = r as EmergeResult
+    else if (method === 'lesson') lesson.value = r as LessonResult
+    else {
+      windowResult.value = r as WindowResult
+      await loadWindows()
+    }
+  }
+
+  async function run<M extends InstrumentMethod>(method: M, args: ApiRequest<M>): Promise<void> {
+    const r = await go(nameOf[method], () => job.run(method, args))
+    if (r) await shown(method, r)
+  }
+
   async function runLayers(lr: number): Promise<void> {
-    const r = await go('layers', methodOf.layers, { ...base(), lr })
-    if (r) layers.value = r
+    await run(methodOf.layers, { ...base(), lr })
   }
 
   async function runWindow(opts: { lo?: number; hi?: number; repetitionMax?: number; klMax?: number }): Promise<void> {
-    const r = await go('window', methodOf.window, { ...base(), ...opts })
-    if (!r) return
-    windowResult.value = r
-    await loadWindows()
+    await run(methodOf.window, { ...base(), ...opts })
   }
 
   /**
@@ -101,20 +134,18 @@ export const useInstrumentsStore = defineStore('instruments', () => {
   }
 
   async function runEmerge(lrs: number[]): Promise<void> {
-    const r = await go('emerge', methodOf.emerge, { ...base(), lrs })
-    if (r) emerge.value = r
+    await run(methodOf.emerge, { ...base(), lrs })
   }
 
   /** lessons: sequential steps from the Lab's model (a checkpoint used as base chains from it) */
   async function runLesson(steps: { phrase: string; lr: number }[]): Promise<void> {
     const { model, prompt, maxGen } = base()
-    const r = await go('lesson', methodOf.lesson, { model, prompt, maxGen, steps })
-    if (r) lesson.value = r
+    await run(methodOf.lesson, { model, prompt, maxGen, steps })
   }
 
   function cancel(): Promise<void> {
     return job.cancel()
   }
 
-  return { running, progress, etaMs, error, layers, windowResult, windows, emerge, lesson, runLayers, runWindow, loadWindows, runEmerge, runLesson, cancel }
+  return { running, progress, etaMs, error, layers, windowResult, windows, emerge, lesson, attachedTo, runLayers, runWindow, loadWindows, runEmerge, runLesson, reattach, cancel }
 })

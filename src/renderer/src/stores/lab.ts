@@ -98,10 +98,17 @@ export const useLabStore = defineStore('lab', () => {
   }
 
   async function init(): Promise<void> {
-    await models.ensure()
     const fresh = runs.value.length === 0 && !running.value && outcome.value === null
-    // a sweep of the lab still running (this page was reloaded, or another window started it): show it, then its table
-    if (fresh && (await reattach())) return
+    // a sweep of the lab still running (this page was reloaded, or another window started it): show it, then its
+    // table. Looked for first: the job list is the host's, answered at once even while the lab process is busy
+    if (fresh && (await reattach())) {
+      await models.ensure()
+      // the sweep's model by its name, now that the models are listed
+      const j = attachedTo.value
+      if (j && defaultsFrom.value?.match(/^the (running )?sweep/)) defaultsFrom.value = sweepLabel(j, job.jobId.value === j.jobId)
+      return
+    }
+    await models.ensure()
     if (defaultsFrom.value === null && !running.value) applyPreset(model.value)
     if (fresh) await restoreLast()
   }
@@ -124,16 +131,23 @@ export const useLabStore = defineStore('lab', () => {
     const [j] = (await runningJobs(['sweep'])).slice(-1)
     if (!j || running.value) return false
     loadRequest(j.request as SweepRequest)
-    defaultsFrom.value = `the running sweep${j.experimentId !== null ? ` e${j.experimentId}` : ''} (${model.value?.name ?? j.model ?? 'its model'})`
     attachedTo.value = j
     restoredFrom.value = null
     result.value = null
     runs.value = []
     void job.attach<'sweep'>(j).then(async (r) => {
       await settled(r)
-      if (defaultsFrom.value?.startsWith('the running sweep')) defaultsFrom.value = defaultsFrom.value.replace('the running sweep', 'the sweep')
+      // its experiment, from its runs when it opened after this page attached
+      const experimentId = r?.runs[0]?.experimentId ?? j.experimentId
+      if (defaultsFrom.value?.startsWith('the running sweep')) defaultsFrom.value = sweepLabel({ ...j, experimentId }, false)
     })
+    defaultsFrom.value = sweepLabel(j, true)
     return true
+  }
+
+  /** “the running sweep e12 (organism)”: where the form's settings come from when attached to a sweep */
+  function sweepLabel(j: JobInfo, isRunning: boolean): string {
+    return `the ${isRunning ? 'running ' : ''}sweep${j.experimentId !== null ? ` e${j.experimentId}` : ''} (${model.value?.name ?? j.model ?? 'the embedded organism'})`
   }
 
   /**

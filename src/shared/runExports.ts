@@ -1,9 +1,12 @@
-// What the Lab's table exports carry besides the words: the model, prompt and phrase the sweep was run with and each
-// column's metrics, so a table pasted elsewhere still says what it is; and the per-run metrics as their own CSV.
-// Pure text (no DOM): the view hands the result to lib/download.ts.
-import { csvCell } from '@shared/csvCell'
-import { formatStepSize } from '@shared/seedTable'
-import type { RunRecord } from '@shared/api'
+// What a sweep's table exports carry besides the words: the model, prompt and phrase the sweep was run with and each
+// column's metrics (those the Lab's table shows, labelled as it labels them: "default probes" when measured against
+// the shipped texts, "not measured" with the reason when not), so a table pasted elsewhere still says what it is; and
+// the per-run metrics as their own CSV. Pure text, shared by the Lab view (handed to lib/download.ts) and the CLI's
+// `soliloquy table` (src/main/lab/report/tables.ts), so both write the same.
+import { csvCell } from './csvCell'
+import { formatStepSize } from './seedTable'
+import { defaultTextLabel, unmeasuredReason } from './metricNotes'
+import type { RunRecord } from './contract/records'
 
 /** the metrics a column (one run) carries, in the order they are written, with the words a reader sees */
 export const EXPORTED_METRICS: readonly { key: keyof RunRecord['metrics']; label: string }[] = [
@@ -12,6 +15,8 @@ export const EXPORTED_METRICS: readonly { key: keyof RunRecord['metrics']; label
   { key: 'phraseLossBefore', label: 'phrase loss before' },
   { key: 'phraseLossAfter', label: 'phrase loss after' },
   { key: 'stabilityKl', label: 'stability KL (nats)' },
+  { key: 'locality', label: 'locality' },
+  { key: 'generalisation', label: 'generalisation' },
   { key: 'repetition', label: 'token repetition' },
   { key: 'compressionRatio', label: 'compression ratio' },
 ]
@@ -22,6 +27,22 @@ export function modelOf(r: Pick<RunRecord, 'modelRef'>): string {
 }
 
 const value = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '')
+
+/** a metric's row label under the table: with "default probes" etc. when a column measured it against the shipped texts */
+function rowLabel(m: (typeof EXPORTED_METRICS)[number], runs: RunRecord[]): string {
+  const note = runs.map((r) => defaultTextLabel(r.metrics, m.key)).find((l) => l !== '')
+  return note ? `${m.label} · ${note}` : m.label
+}
+
+/** why each metric some column lacks was not measured, in words (once per metric) */
+function unmeasured(runs: RunRecord[]): [string, string][] {
+  const out: [string, string][] = []
+  for (const m of EXPORTED_METRICS) {
+    const why = [...new Set(runs.filter((r) => !value(r.metrics[m.key])).map((r) => unmeasuredReason(r.metrics, m.key)).filter((x): x is string => !!x))]
+    if (why.length) out.push([m.label, why.join('; ')])
+  }
+  return out
+}
 
 /** what the runs share, one line each: model, prompt, phrase (several values joined by " | " when they differ) */
 function settings(runs: RunRecord[]): [string, string][] {
@@ -38,7 +59,8 @@ export function seedTableCsvContext(runs: RunRecord[]): string {
   const pad = (cells: string[]): string[] => [...cells, ...Array(Math.max(0, runs.length + 1 - cells.length)).fill('')]
   const rows = [
     ...settings(runs).map(([k, v]) => pad([k, v])),
-    ...EXPORTED_METRICS.map((m) => [m.label, ...runs.map((r) => value(r.metrics[m.key]))]),
+    ...EXPORTED_METRICS.map((m) => [rowLabel(m, runs), ...runs.map((r) => value(r.metrics[m.key]))]),
+    ...unmeasured(runs).map(([label, why]) => pad([`${label} not measured`, why])),
   ]
   return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
 }
@@ -54,7 +76,8 @@ export function seedTableMarkdownContext(runs: RunRecord[]): string {
     '',
     line(header),
     `|${header.map(() => ' --- ').join('|')}|`,
-    ...EXPORTED_METRICS.map((m) => line([m.label, ...runs.map((r) => value(r.metrics[m.key]) || '—')])),
+    ...EXPORTED_METRICS.map((m) => line([rowLabel(m, runs), ...runs.map((r) => value(r.metrics[m.key]) || (unmeasuredReason(r.metrics, m.key) ? 'not measured' : '—'))])),
+    ...(unmeasured(runs).length ? ['', ...unmeasured(runs).map(([label, why]) => `- ${label} not measured: ${cell(why)}`)] : []),
   ].join('\n') + '\n'
 }
 
