@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { expertsResultSchema, type ExpertsResult } from '@shared/api'
 import { api, messageOf } from '../api/client'
-import { useJob } from '../composables/useJob'
+import { runningJobs, useJob } from '../composables/useJob'
 import { useLabStore } from './lab'
 
 /** What the view draws: the result as the lab answered it, or as History kept it (no runs or group needed). */
@@ -32,9 +32,20 @@ export const useExpertsStore = defineStore('experts', () => {
     else error.value = job.outcome.value === 'cancelled' ? 'Cancelled.' : job.error.value
   }
 
-  /** The newest finished experts experiment in History (its result is kept whole), when none is shown yet. */
+  /**
+   * After a reload: a running experts job of the lab is attached to (its progress, then its result); else the newest
+   * finished experts experiment in History (its result is kept whole) is shown, when none is shown yet.
+   */
   async function loadLast(): Promise<void> {
-    if (result.value || job.running.value) return
+    if (job.running.value) return
+    const [running] = (await runningJobs(['experts'])).slice(-1)
+    if (running) {
+      const r = await job.attach<'experts'>(running)
+      if (r) result.value = r
+      else error.value = job.outcome.value === 'cancelled' ? 'Cancelled.' : job.error.value
+      return
+    }
+    if (result.value) return
     try {
       const page = await api().call('experiments', { kind: 'experts', status: 'done', limit: 1 })
       const e = page.experiments[0]
