@@ -1,8 +1,9 @@
 // `soliloquy experts` on a tiny mixture of experts (the built bin): routing mass per MoE layer × expert before the step
-// and at each α, ‖∇W‖ per expert, the step restricted to chosen experts, the text table and --json; a dense model and
-// a bad --experts are refused in words.
+// and at each α, ‖∇W‖ per expert, the step restricted to chosen experts, the text table and --json; recorded as an
+// experiment (history, show, export, report read it back); a dense model and a bad --experts are refused in words,
+// with nothing recorded.
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ROOT, tmp } from './helpers'
@@ -53,6 +54,44 @@ describe('soliloquy experts', () => {
     expect(j.restricted.views[2].mass[1]).not.toEqual(j.views[0].mass[1])
   })
 
+  it('is recorded: an experiment of kind experts with one run per step, shown, exported and reported from History', () => {
+    const r = run('experts', '--model', model, '--phrase', 'To be, or not to be', '--lrs', '0.5', '--experts', '1:3', '--json')
+    expect(r.code).toBe(0)
+    const j = JSON.parse(r.stdout) as {
+      experimentId: number; views: { mass: number[][] }[]; prompt: { tokens: string[]; views: { mass: number[][] }[] }
+      steps: { runId: number; label: string; restricted: boolean; recalls: boolean; phraseRecall: number }[]; phraseWords: number
+    }
+    expect(j).not.toHaveProperty('group')
+    expect(j.steps.map((x) => [x.label, x.restricted])).toEqual([['full 0.5', false], ['experts 1:3 0.5', true]])
+    expect(j.phraseWords).toBe(6)
+    for (const st of j.steps) expect(st.recalls).toBe(st.phraseRecall === 6)
+    // the prompt is routed too (BOS + "To be")
+    expect(j.prompt.views.length).toBe(2)
+    expect(j.prompt.views[0].mass.length).toBe(2)
+    const list = JSON.parse(run('history', '--kind', 'experts', '--json').stdout) as { experiments: { id: number; kind: string }[] }
+    expect(list.experiments.map((e) => [e.id, e.kind])).toContainEqual([j.experimentId, 'experts'])
+    const shown = JSON.parse(run('show', `e${j.experimentId}`, '--json').stdout) as { experiment: { kind: string; result: { views: unknown[]; steps: { runId: number }[] } }; runs: { id: number }[] }
+    expect(shown.experiment.kind).toBe('experts')
+    // the result is kept whole: the heatmaps are redrawn from History
+    expect(shown.experiment.result.views).toEqual(j.views)
+    expect(shown.runs.map((x) => x.id)).toEqual(j.steps.map((x) => x.runId))
+    // a restricted run saved as a checkpoint in a later process (no step remembered: recomputed) keeps its restriction:
+    // the checkpoint completes the prompt as the restricted run did, not as the full step did
+    const runs = (shown as unknown as { runs: { id: number; fullText: string }[] }).runs
+    expect(runs[0].fullText, 'the full and the restricted step differ on this model').not.toBe(runs[1].fullText)
+    const saved = run('checkpoints', 'save', `r${runs[1].id}`, 'only-expert-3', '--json')
+    expect(saved.stderr).toBe('')
+    const gen = JSON.parse(run('generate', '--model', 'only-expert-3', '--json').stdout) as { run: { fullText: string } }
+    expect(gen.run.fullText).toBe(runs[1].fullText)
+    const out = join(dataDir, 'experts.html')
+    expect(run('report', `e${j.experimentId}`, '--out', out).code).toBe(0)
+    const html = readFileSync(out, 'utf8')
+    expect(html).toMatch(/Routing mass of the phrase, the base/)
+    expect(html).toMatch(/Routing mass of the prompt, α \S+: rows MoE layers/)
+    expect(html).toMatch(/The step restricted to experts 1:3/)
+    expect(html).toMatch(/experts 1:3 0\.5/)
+  })
+
   it('the table, and refusals in words', () => {
     const r = run('experts', '--model', model, '--phrase', 'To be, or not to be', '--lrs', '0.5')
     expect(r.code).toBe(0)
@@ -64,5 +103,8 @@ describe('soliloquy experts', () => {
     const dense = run('experts', '--phrase', 'To be', '--json')
     expect(dense.code).toBe(1)
     expect(dense.stderr).toMatch(/not a mixture of experts/)
+    // refused before anything was written
+    const all = JSON.parse(run('history', '--json').stdout) as { experiments: { kind: string; status: string }[] }
+    expect(all.experiments.filter((e) => e.kind === 'experts' && e.status !== 'done')).toEqual([])
   })
 })

@@ -95,12 +95,12 @@ export const commands: Record<string, Command> = {
   },
   experts: {
     summary: "a mixture of experts' routing mass per layer × expert on a text, before the step and at each α; ‖∇W‖ per expert",
-    usage: 'soliloquy experts [--model DIR|FILE.gguf|CKPT] [--phrase "…"] [--text "…"] [--lrs 0.01,0.03] [--experts L:E,…] [--data DIR] [--json]',
+    usage: 'soliloquy experts [--model DIR|FILE.gguf|CKPT] [--prompt "To be"] [--phrase "…"] [--text "…"] [--lrs 0.01,0.03] [--experts L:E,…] [--max-gen 64] [--data DIR] [--json]',
     options: expertsOptions,
     run: expertsCommand,
   },
   report: {
-    summary: 'an experiment (sweep, compare, lesson, layers, window, emerge) as one self-contained HTML file',
+    summary: 'an experiment (sweep, compare, lesson, layers, window, emerge, experts) as one self-contained HTML file',
     usage: 'soliloquy report EXPERIMENT --out FILE.html [--data DIR] [--json]',
     options: reportOptions,
     run: reportCommand,

@@ -10,8 +10,6 @@ import {
   SEED_DEFAULTS,
   type CheckpointRecord,
   type EngineInfo,
-  type ExpertsRequest,
-  type ExpertsResult,
   type ReportRequest,
   type ReportResult,
   type DeleteCheckpointRequest,
@@ -61,6 +59,8 @@ import { markInterrupted } from './history/owner'
 import { settleOrphanExperiments } from './history/settle'
 import { getModel, listModelRows } from './history/tables/models'
 import { experimentRuns, getRun, queryRuns, scatterPoints } from './history/tables/runs'
+import { expertsRunRestriction } from './kinds/experts'
+import { restrictGradientToExperts } from './step/experts'
 import { experimentModelPath, getExperiment, listExperiments, updateExperiment } from './history/tables/experiments'
 import { onHistoryEvent } from './history/events'
 import { getModelTexts, resetModelTexts, saveModelTexts } from './history/tables/modelTexts'
@@ -72,7 +72,6 @@ import { defaultDtypes, exportKeepingStep, ggufTextKv } from './checkpoints/expo
 import { LoadedModel, Target, Targets } from './targets'
 import { restrictGradient } from './step/restrict'
 import { experimentReport } from './report/experiment'
-import { analyseExperts as runExperts, parseExpertList } from './experts'
 import { Studies } from './study/studies'
 import { studyReport } from './study/report'
 
@@ -264,16 +263,6 @@ export class Lab {
     return (KINDS[method] as KindHandler<M>)(this.services(), args ?? ({} as KindRequest<M>), opts)
   }
 
-  /** A mixture of experts' routing on a text, base and at each α, ‖∇W‖ per expert (experts.ts). */
-  async experts(args: ExpertsRequest, opts?: CallOptions): Promise<ExpertsResult> {
-    const t = this.target(args.model)
-    const engine = t.model.engine
-    const phrase = this.phrase(args.phrase, t)
-    const lrs = args.lrs ?? t.model.preset.lrs
-    const chosen = args.experts ? parseExpertList(args.experts, engine.config) : undefined
-    return runExperts(engine, { base: t.base, phrase, text: args.text ?? phrase, lrs, chosen }, opts)
-  }
-
   /** A self-contained HTML report of an experiment (any kind; an instrument's charts come from its result). */
   async report(args: ReportRequest): Promise<ReportResult> {
     this.live()
@@ -369,8 +358,11 @@ export class Lab {
       model = this.targets.loadById(run.modelId, `run ${run.id}`)
       at = []
     }
-    // a restricted step is the same gradient with the other factors dropped (src/main/lab/step/restrict.ts)
-    const gradient = restrictGradient(model.engine, await model.engine.gradient(run.phrase, at, opts, run.maxSeq), run.metrics.restriction)
+    // a restricted step is the same gradient with the other factors dropped (src/main/lab/step/restrict.ts; an
+    // experts run's restriction is its experiment's: kinds/experts.ts)
+    const full = await model.engine.gradient(run.phrase, at, opts, run.maxSeq)
+    const chosen = run.kind === 'experts' && run.experimentId !== null ? expertsRunRestriction(run, getExperiment(this.db, run.experimentId)?.result) : null
+    const gradient = chosen ? restrictGradientToExperts(model.engine, full, chosen) : restrictGradient(model.engine, full, run.metrics.restriction)
     const recorded = run.metrics.phraseLossBefore
     if (typeof recorded === 'number' && Math.abs(gradient.loss - recorded) > 1e-5 * Math.max(1, Math.abs(recorded)))
       throw new CheckpointError(
@@ -524,6 +516,8 @@ export class Lab {
       // the chat template option lives in the experiment's settings (the run keeps the typed texts)
       ...(run.experimentId !== null && getExperiment(this.db, run.experimentId)?.settings?.chatTemplate === true ? { chatTemplate: true } : {}),
     }
+    if (run.kind === 'experts' && run.experimentId !== null && expertsRunRestriction(run, getExperiment(this.db, run.experimentId)?.result))
+      throw new InputError(`run ${run.id} is a step restricted to chosen experts; re-run its experiment (e${run.experimentId}) with the same experts`)
     if (run.phrase && run.lr !== null && run.lr !== 0) return this.step({ ...args, phrase: run.phrase, lr: run.lr }, opts)
     return this.generate(args, opts)
   }

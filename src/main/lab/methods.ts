@@ -45,7 +45,6 @@ export function labMethodTable(lab: Lab): LabMethodTable {
     modelTexts: (a) => lab.modelTexts(a),
     updateModelTexts: (a) => lab.updateModelTexts(a),
     tokenCount: (a) => lab.tokenCount(a),
-    experts: (a, o) => lab.experts(a, o),
     report: (a) => lab.report(a),
     engineInfo: async () => lab.engineInfo(),
     studyStatus: async (a) => lab.studies().status(a),

@@ -7,6 +7,7 @@ export const router = createRouter({
     { path: '/', redirect: '/lab' },
     { path: '/lab', name: 'lab', component: LabView, meta: { title: 'Lab' } },
     { path: '/instruments', name: 'instruments', component: () => import('./views/InstrumentsView.vue'), meta: { title: 'Instruments' } },
+    { path: '/experts', name: 'experts', component: () => import('./views/ExpertsView.vue'), meta: { title: 'Experts' } },
     { path: '/compare', name: 'compare', component: () => import('./views/CompareView.vue'), meta: { title: 'Compare' } },
     { path: '/history', name: 'history', component: () => import('./views/HistoryView.vue'), meta: { title: 'History' } },
     { path: '/history/:id(\\d+)', name: 'run', component: () => import('./views/HistoryView.vue'), meta: { title: 'History' } },

@@ -8,7 +8,8 @@ import { z } from 'zod'
  * plasticity-window search, emergence heatmap) are experiments too.
  */
 /** study: a grid of phrases × prompts × α × models, run here or by workers on a queue (src/main/lab/study) */
-export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge', 'study'] as const
+/** experts: a mixture of experts' routing per layer × expert, before and after the step (src/main/lab/kinds/experts.ts) */
+export const experimentKinds = ['generate', 'step', 'sweep', 'compare', 'lesson', 'layers', 'window', 'emerge', 'study', 'experts'] as const
 /** A run's kind is its experiment's: one list. */
 export const runKinds = experimentKinds
 /** experiment list sort keys */

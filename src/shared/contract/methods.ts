@@ -52,8 +52,8 @@ export const methods = {
   layerStudy: { req: layerStudyRequest, res: layerStudyResultSchema, long: true, experiment: 'layers' },
   window: { req: windowRequest, res: windowResultSchema, long: true, experiment: 'window' },
   emerge: { req: emergeRequest, res: emergeResultSchema, long: true, experiment: 'emerge' },
-  /** a mixture of experts' routing per layer × expert on a text, base and stepped (not recorded) */
-  experts: { req: expertsRequest, res: expertsResultSchema, long: true },
+  /** a mixture of experts' routing per layer × expert on prompt and phrase, base and stepped; the restricted step */
+  experts: { req: expertsRequest, res: expertsResultSchema, long: true, experiment: 'experts' },
   report: { req: reportRequest, res: reportResultSchema },
   engineInfo: { req: z.object({}).strict(), res: engineInfoSchema },
   /** the lab's jobs: running, and finished in the last JOB_RETENTION (answered by the lab host, contract/jobs.ts) */

@@ -257,10 +257,13 @@ export const emergeRequest = z
   })
   .strict()
 
-/** A mixture of experts' routing on a text, before the step and after it at each α (not recorded in the history). */
+/**
+ * A mixture of experts' routing on the phrase (or a text) and the prompt, before the step and after it at each α; with
+ * `experts`, the step restricted to them too, and whether its completion of the prompt recalls the phrase.
+ */
 export const expertsRequest = z
   .object({
-    model: modelRef.optional(),
+    ...experimentBase,
     phrase: phrase.optional(),
     /** the text routed (default: the phrase) */
     text: text(MAX_TEXT_CHARS).refine((p) => p.trim().length > 0, 'the text is empty').optional(),

@@ -230,8 +230,27 @@ const expertRoutingSchema = z.object({
   mass: z.array(z.array(z.number())),
 })
 
-/** The knowledge areas of a mixture of experts (src/main/lab/experts.ts ExpertsAnalysis). */
+/** One step of an experts experiment at one α, full or restricted to the chosen experts: does it recall the phrase? */
+export const expertsStepSchema = z.object({
+  runId: z.number(),
+  lr: z.number(),
+  /** "full α" or "experts L:E,… α" */
+  label: z.string(),
+  restricted: z.boolean(),
+  /** prompt + completion reproduces every word of the phrase, in order (as the layer study's cells) */
+  recalls: z.boolean(),
+  /** words of the phrase reproduced (of phraseWords) */
+  phraseRecall: z.number(),
+  text: z.string(),
+})
+export type ExpertsStep = z.infer<typeof expertsStepSchema>
+
+/** The knowledge areas of a mixture of experts (src/main/lab/kinds/experts.ts). */
 export const expertsResultSchema = z.object({
+  /** the experiment recorded (History lists it; `soliloquy report` takes its id) */
+  experimentId: z.number(),
+  experiment: experimentSummarySchema,
+  runs: z.array(runRecordSchema),
   layers: z.array(z.number()),
   experts: z.number(),
   expertsPerToken: z.number(),
@@ -242,5 +261,10 @@ export const expertsResultSchema = z.object({
   gradNorm: z.array(z.array(z.number())),
   routerGradNorm: z.array(z.number()),
   restricted: z.object({ experts: z.array(z.object({ layer: z.number(), expert: z.number() })), views: z.array(expertRoutingSchema) }).optional(),
+  /** the prompt's routing: its tokens (BOS first), base and each α, and under the restricted step */
+  prompt: z.object({ tokens: z.array(z.string()), views: z.array(expertRoutingSchema), restricted: z.array(expertRoutingSchema).optional() }),
+  phraseWords: z.number(),
+  /** per α ≠ 0: the full step, then (with chosen experts) the restricted one — their completions of the prompt */
+  steps: z.array(expertsStepSchema),
 })
 export type ExpertsResult = z.infer<typeof expertsResultSchema>

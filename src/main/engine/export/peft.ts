@@ -115,9 +115,13 @@ function f32ToF16(bits: number): number {
  */
 export async function exportPeft(engine: Engine, view: View, outDir: string, o: PeftOptions = {}, opts?: CallOptions): Promise<PeftExport> {
   if (view.length === 0) throw new InputError('the adapter of the base model is empty: take a step first')
-  // PEFT's LoRA targets nn.Linear modules; a mixture of experts' experts are one fused parameter in transformers ≥ 5
+  // PEFT's LoRA targets nn.Linear modules by name; transformers keeps a mixture's experts as 3-D parameters
+  // (GraniteMoE always; Mixtral, Qwen3-MoE and OLMoE from transformers 5), reachable only through PEFT's
+  // target_parameters, whose adapter layout depends on the transformers version that loads it (docs/bad-inputs.md 160)
   if (engine.config.experts)
-    throw new InputError(`a PEFT adapter of a mixture of experts (${engine.config.family}) is not supported: its experts have no LoRA form here; export as a Hugging Face directory or GGUF`)
+    throw new InputError(
+      `a PEFT adapter of a mixture of experts (${engine.config.family}) is not supported: transformers keeps its experts as 3-D parameters, which PEFT's LoRA reaches only through target_parameters, a layout this export does not write; export as a Hugging Face directory or GGUF`,
+    )
   const dtype = o.dtype ?? 'F32'
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new InputError(`unsupported adapter dtype ${String(dtype)}`)
   const c = engine.config

@@ -3,6 +3,7 @@
 // its file in this folder, one line here, its contract entry (docs/design.md, "How to add an experiment kind").
 import { compare } from './compare'
 import { emerge } from './emerge'
+import { experts } from './experts'
 import { generate } from './generate'
 import type { KindTable } from './kind'
 import { layerStudy } from './layers'
@@ -12,4 +13,4 @@ import { study } from './study'
 import { sweep } from './sweep'
 import { window } from './window'
 
-export const KINDS: KindTable = { generate, step, sweep, compare, lesson, layerStudy, window, emerge, study }
+export const KINDS: KindTable = { generate, step, sweep, compare, lesson, layerStudy, window, emerge, study, experts }

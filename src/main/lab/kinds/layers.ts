@@ -13,6 +13,7 @@ import { modelMetrics } from '../metrics'
 import type { Target } from '../targets'
 import { gridTotal, restrictFactors, keepOf, updateGrid } from '../step/restrict'
 import type { KindHandler } from './kind'
+import { phraseRecall, wordCount } from '../experiment/recall'
 
 export const layerStudy: KindHandler<'layerStudy'> = (lab, args, opts) => {
   const t = lab.target(args.model)
@@ -20,23 +21,6 @@ export const layerStudy: KindHandler<'layerStudy'> = (lab, args, opts) => {
   const lr = args.lr ?? LAYER_STUDY_LR
   const plan = layerStudyPlan(t.model.engine.config.layers, args.groups, args.band ?? 1)
   return runLayerStudy(lab.context(), t, s, lab.phrase(args.phrase, t), lr, plan, { ...args, lr }, opts)
-}
-
-export function wordCount(text: string): number {
-  return text.split(/\s+/).filter(Boolean).length
-}
-
-/**
- * Words of the phrase that prompt + completion reproduces, in order from the start (all of them: it recalls).
- * Whole words must be equal, except the phrase's last word, which may go on in the text ("question" is reproduced
- * by "question:"): the phrase ends where the text need not.
- */
-export function phraseRecall(fullText: string, phrase: string): number {
-  const wp = phrase.split(/\s+/).filter(Boolean)
-  const wt = fullText.split(/\s+/).filter(Boolean)
-  let n = Math.min(wp.length, commonPrefixWords(fullText, phrase))
-  if (n === wp.length - 1 && n < wt.length && wt[n].startsWith(wp[n])) n++
-  return n
 }
 
 export interface LayerStudyPlan {

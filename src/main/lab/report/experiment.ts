@@ -1,6 +1,6 @@
 // `soliloquy report`: an experiment as ONE self-contained HTML file — settings, the seed's table, metrics per run,
 // and charts drawn here as inline SVG (no network, no scripts, no external files), so it can be mailed or archived
-// and opened anywhere. Works for every kind of experiment: sweep, compare, lesson, layers, window, emerge.
+// and opened anywhere. Works for every kind of experiment: sweep, compare, lesson, layers, window, emerge, experts.
 import type { ExperimentSummary, ReportResult, RunRecord, UpdateGrid } from '../../../shared/api'
 
 /** What a report is of: an experiment, with its request (its settings for a kind of one run) and its result. */
@@ -271,6 +271,7 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
       ),
     )
   }
+  if (g.kind === 'experts' && Array.isArray(res.views) && Array.isArray(res.layers)) body.push(...expertsSection(res))
   if (g.kind === 'lesson' && Array.isArray(res.forgetting)) {
     const f = res.forgetting as { lesson: number; loss: number; recall: number }[][]
     // lesson j's step size, from the request (lessons are numbered from 1 here, as everywhere a person reads them)
@@ -289,4 +290,41 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
   body.push(`<p class="note">Soliloquy report, written ${esc(new Date().toISOString())}. Self-contained: no scripts, no network.</p>`)
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${esc(title)}</title><style>${CSS}</style></head><body>${body.join('\n')}</body></html>\n`
   return { title, html }
+}
+
+/** A mixture of experts' knowledge areas (kinds/experts.ts): routing-mass heatmaps (layers × experts) of the text and
+ *  the prompt at each α, ‖∇W‖ per expert, and whether the full and the restricted steps recall the phrase. */
+function expertsSection(res: Record<string, unknown>): string[] {
+  type View = { lr: number; mass: number[][] }
+  const layers = res.layers as number[]
+  const E = res.experts as number
+  const rows = layers.map((l) => `layer ${l}`)
+  const cols = Array.from({ length: E }, (_, e) => `e${e}`)
+  const at = (lr: number): string => (lr === 0 ? 'the base' : `α ${formatStepSize(lr)}`)
+  const maps = (what: string, views: View[] | undefined): string[] =>
+    (views ?? []).map((v) => heatmapSvg(`Routing mass of ${what}, ${at(v.lr)}: rows MoE layers, columns experts`, rows, cols, v.mass, (x: unknown) => (typeof x === 'number' ? x.toFixed(3) : '—')))
+  const out: string[] = [
+    '<h2>Knowledge areas: where the tokens are routed</h2>',
+    `<p class="note">${esc(`${res.expertsPerToken} of ${E} experts per token; routing mass = an expert's combination weight summed over the tokens ÷ the tokens.`)}</p>`,
+  ]
+  const prompt = res.prompt as { views?: View[]; restricted?: View[] } | undefined
+  const restricted = res.restricted as { experts: { layer: number; expert: number }[]; views: View[] } | undefined
+  out.push(...maps('the phrase', res.views as View[]), ...maps('the prompt', prompt?.views))
+  if (Array.isArray(res.gradNorm))
+    out.push(heatmapSvg('‖∇W‖_F per expert (gate, up, down; × α for a step of size α)', rows, cols, res.gradNorm as number[][]))
+  if (restricted) {
+    const who = restricted.experts.map((x) => `${x.layer}:${x.expert}`).join(', ')
+    out.push(`<h2>${esc(`The step restricted to experts ${who}`)}</h2>`, ...maps('the phrase under the restricted step', restricted.views.slice(1)))
+  }
+  const steps = res.steps as { label: string; recalls: boolean; phraseRecall: number }[] | undefined
+  if (Array.isArray(steps) && steps.length)
+    out.push(
+      '<h2>Does the step recall the phrase from the prompt?</h2>',
+      table(
+        ['step', 'recalls the phrase', `words of the phrase (of ${String(res.phraseWords)})`],
+        steps.map((c) => [esc(c.label), c.recalls ? '<span class="yes">yes</span>' : '<span class="no">no</span>', String(c.phraseRecall)]),
+        'experts',
+      ),
+    )
+  return out
 }

@@ -1,13 +1,11 @@
-// The knowledge areas of a mixture of experts (issue 21, item 8): on a text, which experts each token is routed to in
-// each MoE layer and the routing mass per layer × expert, before the step and after it at each α; ‖α∇W‖ per expert
-// (its gate, up and down matrices together); and steps restricted to chosen experts ("L:E,…"). A restriction is
-// exact as the group restriction is (groups.ts): every other factor of the step is zeroed and the step re-imported,
-// so base − α·(restricted) changes exactly the chosen experts' matrices, each as the full step changes it — the
-// chosen experts alone, to test whether they recall the passage.
-import { CallOptions, Engine, Gradient, InputError, View } from '../engine/engine'
-import type { StepFactors } from '../engine/native'
-import { ExpertSlot, expertSlots, Routing } from '../engine/experts'
-import { lowRankNormSq } from './step/restrict'
+// Steps restricted to chosen experts of a mixture of experts ("L:E,…", issue 21 item 8), and ‖∇W‖ per expert. A
+// restriction is exact as the group restriction is (restrict.ts): every other factor of the step is zeroed and the
+// step re-imported, so base − α·(restricted) changes exactly the chosen experts' matrices, each as the full step
+// changes it — the chosen experts alone.
+import { Engine, Gradient, InputError } from '../../engine/engine'
+import type { StepFactors } from '../../engine/native'
+import { ExpertSlot, expertSlots } from '../../engine/experts'
+import { lowRankNormSq } from './restrict'
 
 export interface ExpertRef {
   layer: number
@@ -31,6 +29,13 @@ export function parseExpertList(s: string, c: { layers: number; experts?: number
   }
   if (out.length === 0) throw new InputError('--experts: no layer:expert given')
   return out
+}
+
+/** The pairs written back as "L:E,…" (one entry per layer, its experts joined by "+"). */
+export function formatExpertList(refs: ExpertRef[]): string {
+  const byLayer = new Map<number, number[]>()
+  for (const r of refs) byLayer.set(r.layer, [...(byLayer.get(r.layer) ?? []), r.expert])
+  return [...byLayer].map(([l, es]) => `${l}:${es.join('+')}`).join(',')
 }
 
 /** The step's factors with everything but the chosen experts' gate / up / down zeroed (shapes unchanged). */
@@ -69,55 +74,4 @@ export function expertGradNorms(f: StepFactors, slots: ExpertSlot[], layers: num
     else out[i][s.expert] += sq(s.slot)
   }
   return { experts: out.map((row) => row.map(Math.sqrt)), router }
-}
-
-export interface ExpertsAnalysis {
-  layers: number[]
-  experts: number
-  expertsPerToken: number
-  /** the routed text's tokens (BOS first) */
-  tokens: string[]
-  /** per α (0 = the base, first): the routing on the text */
-  views: ({ lr: number } & Routing)[]
-  /** ‖∇W‖ per MoE layer × expert at α = 1 (× α for a step of size α) and of each router */
-  gradNorm: number[][]
-  routerGradNorm: number[]
-  /** with chosen experts: the same α's routing under the step restricted to them */
-  restricted?: { experts: ExpertRef[]; views: ({ lr: number } & Routing)[] }
-}
-
-/**
- * The routing of `text` under the base and under base − α·∇(phrase) for each α, ‖∇W‖ per expert, and, with `chosen`,
- * the routing under the step restricted to those experts.
- */
-export async function analyseExperts(
-  engine: Engine,
-  a: { base: View; phrase: string; text: string; lrs: number[]; chosen?: ExpertRef[] },
-  opts?: CallOptions,
-): Promise<ExpertsAnalysis> {
-  const c = engine.config
-  if (!c.experts) throw new InputError(`the model is not a mixture of experts (model_type ${c.family}): it has no experts to show`)
-  const g = await engine.gradient(a.phrase, a.base, opts)
-  const f = g.factors()
-  const slots = expertSlots(c)
-  const ids = engine.withBos(a.text, 'text')
-  const lrs = [0, ...a.lrs.filter((x) => x !== 0)]
-  const viewsOf = (gr: Gradient): View[] => lrs.map((lr) => (lr === 0 ? a.base : [...a.base, { gradient: gr, lr }]))
-  const routed = await engine.routing(ids, viewsOf(g), opts)
-  const norms = expertGradNorms(f, slots, routed[0].layers, c.experts)
-  const out: ExpertsAnalysis = {
-    layers: routed[0].layers,
-    experts: c.experts,
-    expertsPerToken: c.expertsPerToken ?? 0,
-    tokens: ids.map((id) => engine.tokenizer.piece(id)),
-    views: routed.map((r, i) => ({ lr: lrs[i], ...r })),
-    gradNorm: norms.experts,
-    routerGradNorm: norms.router,
-  }
-  if (a.chosen) {
-    const rg = restrictGradientToExperts(engine, g, a.chosen, f)
-    const rr = await engine.routing(ids, viewsOf(rg), opts)
-    out.restricted = { experts: a.chosen, views: rr.map((r, i) => ({ lr: lrs[i], ...r })) }
-  }
-  return out
 }
