@@ -6,12 +6,12 @@
 //   npm run bench -- --json --moe30b-only --out FILE     top-8, hidden 2048, expert width 768, 32 q / 4 kv heads of
 //                                                        128, vocab 151936) in Q4_K_M (~17 GiB, written once): the
 //       seed experiment (load, step, 8 α × 64 tokens) in a process of its own for its peak RSS against the file,
-//       then greedy generation ours vs llama.cpp with the fp32 floor of our exact products beside it. With
-//       SOLILOQUY_BENCH_MOE_LAYERS=N the same shape with N layers (a file of its own: for checking the bench).
+//       then greedy generation ours vs llama.cpp with the fp32 floor of our exact products beside it.
 //   npm run bench -- --json --families2 [--out FILE]     Gemma-3-1B and Qwen3-0.6B shapes at F16 and BF16:
 //       generation ours vs llama.cpp, and the step against its roofline (the larger of bytes / bandwidth and
 //       FLOPs / the FMA peak, as the 1.1B line computes it).
-// Both merge into --out (moe30b, families2) keeping what is there.
+// Both merge into --out (moe30b, families2) keeping what is there. SOLILOQUY_BENCH_LAYERS=N writes and measures every
+// shape here with N layers instead (files of their own, named so): for checking the bench code quickly.
 //
 // Q4_K_M is typed as llama-quantize types it for this shape (src/llama-quant.cpp without an importance matrix):
 // Q6_K for output.weight and for attn_v / ffn_down_exps of the use_more_bits layers (its rule matches "ffn_down" in
@@ -130,9 +130,17 @@ function activeParams(c: Shape): number {
   return c.layers * (attn + mlp) + c.vocab * c.dim
 }
 
+/** the shape, or with SOLILOQUY_BENCH_LAYERS=N the same shape with N layers (labelled so) */
+function withLayers(c: Shape): Shape {
+  const v = process.env.SOLILOQUY_BENCH_LAYERS
+  if (v === undefined || v === '') return c
+  const layers = Number(v)
+  if (!(Number.isInteger(layers) && layers > 0)) throw new Error(`SOLILOQUY_BENCH_LAYERS must be a positive whole number (found ${v})`)
+  return layers === c.layers ? c : { ...c, layers, label: `${c.label}-${layers}layers` }
+}
+
 function fileOf(dir: string, c: Shape, storage: Storage, log: (s: string) => void): string {
-  const layers = c.arch === 'qwen3moe' && c.layers !== QWEN3_30B_A3B.layers ? `-${c.layers}layers` : ''
-  const file = join(dir, `synthetic-${c.label}${layers}-${storage}.gguf`)
+  const file = join(dir, `synthetic-${c.label}-${storage}.gguf`)
   if (!existsSync(file)) {
     const t = process.hrtime.bigint()
     writeRandomGguf(file, shapeKv(c, storage), shapeTensors(c, storage))
@@ -319,9 +327,8 @@ function merge(args: string[], key: Record<string, unknown>): void {
 export async function moe30b(o: Options, log: (s: string) => boolean | void): Promise<Moe30bFigures> {
   const addon = loadAddon()
   const threads = addon.threads()
-  const layers = Number(process.env.SOLILOQUY_BENCH_MOE_LAYERS ?? QWEN3_30B_A3B.layers)
-  if (!(Number.isInteger(layers) && layers > 0)) throw new Error(`SOLILOQUY_BENCH_MOE_LAYERS must be a positive whole number (found ${process.env.SOLILOQUY_BENCH_MOE_LAYERS})`)
-  const c: Shape = { ...QWEN3_30B_A3B, layers }
+  const c = withLayers(QWEN3_30B_A3B)
+  const layers = c.layers
   const file = fileOf(o.cacheDir(), c, 'Q4_K_M', log)
   warmPageCache(file)
   log(`${c.label} (${layers} layers) Q4_K_M: the seed experiment (load, step, ${LRS.length} α × ${SEED_GEN} tokens) in a process of its own…`)
@@ -368,7 +375,7 @@ async function families2(o: Options, log: (s: string) => void): Promise<Record<s
   probe()
   const flops = addon.measureFlops(threads)
   const runs: { key: string; c: Shape; r: TurnsResult }[] = []
-  for (const c of SHAPES2)
+  for (const c of SHAPES2.map(withLayers))
     for (const storage of ['F16', 'BF16'] as const) {
       const file = fileOf(o.cacheDir(), c, storage, log)
       warmPageCache(file)

@@ -63,7 +63,7 @@ export function writeRandomGguf(path: string, kv: Kv[], tensors: RandomTensor[])
   let s = 777
   const next = (): number => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s ^ (s >>> 13)
+    return (s ^ (s >>> 13)) >>> 0
   }
   const chunk = new Uint8Array(1 << 22)
   const words = new Uint32Array(chunk.buffer)
