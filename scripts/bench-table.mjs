@@ -13,7 +13,20 @@ const j = JSON.parse(readFileSync(src, 'utf8'))
 const n = (v, d = 2) => (v === null || v === undefined ? '—' : Number(v).toFixed(d))
 const m = j.machine
 const rounds = j.rounds_1b ?? 2
-const held = (w) => ({ copied: 'copied onto 2 MiB pages', mapped: 'mapped (page cache)' })[w] ?? w
+const held = (w) => ({ copied: 'copied onto 2 MiB pages', ready: 'copied onto 2 MiB pages', mapped: 'mapped (page cache)' })[w] ?? w
+const typeList = (types) => Object.entries(types).map(([t, c]) => `${t} × ${c}`).join(', ')
+const ids = (x, tokens) => (x.same_ids === null ? '' : x.same_ids ? ', identical ids' : x.same_ids_prefix == null ? ', ids differ' : `, ids identical for ${x.same_ids_prefix} of ${tokens} (our margin there ${n(x.margin_at_first_difference)})`)
+const moe = j.moe30b
+const moeRows = moe
+  ? [
+      [`seed experiment, ${moe.shape} shape${moe.layers === 48 ? '' : ` cut to ${moe.layers} layers`}, Q4_K_M (${typeList(moe.types)}, the experts one matrix each; ${n(moe.file_gib)} GiB) (\`--moe30b\`: load, step, 8 step sizes × 64 tokens; file in the page cache)`, `**${n(moe.seed_wall_s, 0)} s** wall (load ${n(moe.seed_load_s, 1)} s, step ${n(moe.seed_step_s, 1)} s, sweep ${n(moe.seed_sweep_s, 0)} s), weights ${held(moe.weights_memory)}, peak RSS ${n(moe.seed_peak_rss_gib)} GiB = **${n(moe.seed_rss_vs_file)} ×** the file`],
+      [`${moe.shape} shape, Q4_K_M, greedy ${moe.gen_tokens} (best of ${moe.turns} runs each, in turns in one process; load average ${n(moe.load_avg_1m, 1)})`, `ours ${n(moe.gen_tok_s)} tok/s, llama.cpp ${n(moe.llamacpp_tok_s)} tok/s: **${n(moe.gen_vs_llamacpp)}×**${ids(moe, moe.gen_tokens)}; the fp32 FMA floor of our exact products allows ${n(moe.fma_floor_tok_s, 1)} tok/s (${n(moe.active_params / 1e9)} G active weights a token)`],
+    ]
+  : []
+const families2Rows = Object.entries(j.families2 ?? {}).map(([f, x]) => [
+  `${f} shape (${typeList(x.types)}; ${n(x.file_gib)} GiB), greedy 32 (best of 2 runs each, in turns in one process) and the step (${x.phrase_tokens} tokens)${j.families2_load_avg_1m == null ? '' : `; load average ${n(j.families2_load_avg_1m, 1)}`}`,
+  `ours ${n(x.gen_tok_s)} tok/s, llama.cpp ${n(x.llamacpp_tok_s)} tok/s: **${n(x.gen_vs_llamacpp)}×**${ids(x, 32)} (${n(x.gen_vs_roofline * 100, 0)} % of the bandwidth roofline); step ${n(x.step_s)} s = **${n(x.step_vs_roofline)}×** its roofline (${n(x.step_roofline_s)} s)`,
+])
 const rows = [
   ['kernel path', `\`${j.kernel_path}\` (${m.threads} threads)`],
   ['weights held', j.weights_memory_1b === undefined ? '—' : `${held(j.weights_memory_1b)} (1.1B)${j.weights_memory_seed7b ? `, ${held(j.weights_memory_seed7b)} (7B)` : ''}`],
@@ -28,6 +41,8 @@ const rows = [
     `1.1B shape, ${f === 'fallback' ? 'fallback mix' : f} (${Object.entries(x.types).map(([t, c]) => `${t} × ${c}`).join(', ')}; ${n(x.file_gib)} GiB), greedy ${j.families_gen_tokens} (best of ${j.families_turns} runs each, in turns in one process) and the step${j.families_load_avg_1m == null ? '' : `; load average ${n(j.families_load_avg_1m, 1)}`}`,
     `ours ${n(x.gen_tok_s)} tok/s, llama.cpp ${n(x.llamacpp_tok_s)} tok/s: **${n(x.gen_vs_llamacpp)}×**${x.same_ids === null ? '' : x.same_ids ? ', identical ids' : x.same_ids_prefix == null ? ', ids differ' : `, ids identical for ${x.same_ids_prefix} of ${j.families_gen_tokens} (our margin there ${n(x.margin_at_first_difference)})`}; step ${n(x.step_s)} s; the fp32 FMA floor allows ${n(x.fma_floor_tok_s, 0)} tok/s`,
   ]),
+  ...families2Rows,
+  ...moeRows,
   ['study on the organism (24 cells × 8 α × 64 tokens) on a local Redis queue: 1 worker × 1 thread vs 2 workers × 1 thread, submission to the last cell recorded', j.study_workers_1_s === undefined ? 'not run' : `${n(j.study_workers_1_s, 1)} s vs ${n(j.study_workers_2_s, 1)} s: **${n(j.study_workers_2_vs_1)}×** the throughput; the queue's overhead **${n(j.study_queue_overhead_ms_per_cell, 1)} ms** per cell (load average ${n(j.study_load_avg_1m, 1)} when measured)`],
   ['seed experiment, Llama-2-7b shape, F16 (`--seed7b`: load, step, 8 step sizes × 64 tokens; file in the page cache)', j.seed7b_wall_s === null ? 'not run' : `**${n(j.seed7b_wall_s, 0)} s** wall, peak RSS ${n(j.seed7b_peak_rss_gib)} GiB = **${n(j.seed7b_peak_rss_gib / j.seed7b_file_gib)} ×** the file (${n(j.seed7b_file_gib)} GiB)`],
 ]

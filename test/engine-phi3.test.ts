@@ -124,7 +124,7 @@ const cases: Case[] = [
       { invFreq: refDefaultInvFreq(10000, 6) },
       { ropeScale: 1 },
     ],
-    maxPos: 32,
+    maxPos: 128,
   },
   {
     label: 'Phi-4 (14B) shape: phi3 without longrope, full rotary, no window, rope_theta 250000',
@@ -162,6 +162,76 @@ describe('Phi-3 / Phi-4 against the float64 reference', () => {
     })
   }
 
+  it('longrope past original_max_position_embeddings, as transformers chooses the factors per forward call: a longer sequence turns by the long factors everywhere; KV-cached generation keeps each key\'s rotation', async () => {
+    const ORIGINAL = 8
+    const LONG_FAR = [3.0, 20.0, 60.0]
+    const t: TinyConfig = {
+      vocab: V, dim: 16, ffn: 24, layers: 2, heads: 2, kvHeads: 1, tied: false, seed: 97,
+      configExtra: {
+        ...PHI3, partial_rotary_factor: 0.75, max_position_embeddings: 48, original_max_position_embeddings: ORIGINAL, sliding_window: null,
+        rope_scaling: { type: 'longrope', short_factor: SHORT, long_factor: LONG_FAR },
+      },
+    }
+    const dir = writeTinyModel(tmp(), t, fuse(tinyTensors(t), t.layers))
+    const { cfg, model } = openPhi3(dir)
+    expect(cfg.maxPos).toBe(48)
+    const base = { vocab: V, dim: t.dim, ffn: t.ffn, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, tied: t.tied, headDim: 8, eps: 1e-5, interleaved: false, window: 0, rotaryDims: 6, ropeScale: Math.sqrt(1 + Math.log(48 / ORIGINAL) / Math.log(ORIGINAL)) }
+    const short: RefConfig = { ...base, invFreq: longropeInv(SHORT, 10000, 6) }
+    const long: RefConfig = { ...base, invFreq: longropeInv(LONG_FAR, 10000, 6) }
+    // generation from a prompt that fits: the prefill and every call before position ORIGINAL use the short factors,
+    // each later call (one position) the long ones, and the cache keeps what each call computed
+    const cached: RefConfig = { ...short, invFreqAt: (p) => (p >= ORIGINAL ? long.invFreq : short.invFreq) }
+    const w = readWeights(dir)
+    const ids = phraseIds(97, 14)
+    const all = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
+
+    // a whole sequence longer than the original context (scoring, the step): the long factors at every position
+    const s = await model.score({ ids, views: [[]], topk: 0, fullAt: all(ids.length) })
+    expect(maxDiff(s.full, refLogProbs(refLogits(long, w, ids), V)), 'log-probs past the original context').toBeLessThan(2e-5)
+    expect(maxDiff(s.full, refLogProbs(refLogits(short, w, ids), V)), 'the short factors past the original context').toBeGreaterThan(1e-3)
+    // exactly the original context: the short factors
+    const fit = ids.slice(0, ORIGINAL)
+    const sf = await model.score({ ids: fit, views: [[]], topk: 0, fullAt: all(fit.length) })
+    expect(maxDiff(sf.full, refLogProbs(refLogits(short, w, fit), V)), 'log-probs at the original context').toBeLessThan(2e-5)
+    expect(maxDiff(sf.full, refLogProbs(refLogits(long, w, fit), V)), 'the long factors at the original context').toBeGreaterThan(1e-3)
+    // the step on it: the loss and the gradient of every entry of every tensor with the long factors
+    const step = await model.gradient(ids, [])
+    expect(Math.abs(step.loss - refLoss(long, w, ids))).toBeLessThan(1e-5)
+    const grads = fuseGradients(denseGradients(step.export(), cfg, model.tensorNames()), t.layers)
+    expect(checkEveryEntry(long, w, ids, grads).entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
+
+    // KV-cached greedy generation: each token and its top-1 / top-2 margin against the reference whose rotation of
+    // position p is the one transformers' cache holds for it; the margins past the original context tell it from
+    // turning every position by one set of factors
+    const greedyAgainst = async (prompt: number[], ref: RefConfig, others: RefConfig[]): Promise<number> => {
+      const gen = await model.generate({ prompt, views: [[]], maxNew: 30, maxSeq: 48, temperature: 0, topP: 1, seed: 0, eos: [] })
+      const seq = [...prompt]
+      let past = 0
+      const apart = others.map(() => 0)
+      for (const [i, tok] of Array.from(gen.tokens[0]).entries()) {
+        const lastOf = (c: RefConfig): number[] => Array.from(refLogits(c, w, seq).subarray((seq.length - 1) * V, seq.length * V))
+        const margin = (x: number[]): number => {
+          const sorted = [...x].sort((a, b) => b - a)
+          return sorted[0] - sorted[1]
+        }
+        const last = lastOf(ref)
+        if (margin(last) < 1e-4) break
+        expect(tok, `token at position ${seq.length}`).toBe(last.indexOf(Math.max(...last)))
+        expect(Math.abs(gen.margins[0][i] - margin(last)), `margin at position ${seq.length}`).toBeLessThan(1e-4)
+        if (seq.length >= ORIGINAL) {
+          past++
+          others.forEach((o, j) => (apart[j] = Math.max(apart[j], Math.abs(margin(lastOf(o)) - margin(last)))))
+        }
+        seq.push(tok)
+      }
+      for (const a of apart) expect(a, 'the other factors give other margins past the original context').toBeGreaterThan(1e-3)
+      return past
+    }
+    expect(await greedyAgainst(ids.slice(0, 3), cached, [short, long]), 'tokens generated past the original context').toBeGreaterThan(10)
+    // a prompt longer than the original context: its prefill turns by the long factors, and so does every later call
+    expect(await greedyAgainst(ids.slice(0, 10), long, [short, cached]), 'tokens generated past the original context').toBeGreaterThan(10)
+  })
+
   it('what Phi-3 configs carry that the engine does not run is refused by name', () => {
     const base = { ...PHI3, vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, eos_token_id: 2 }
     expect(() => parseModelConfig({ ...base, rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [1, 1, 1, 1] } })).toThrow(/rope_scaling.short_factor must be 4 positive numbers/)
@@ -187,9 +257,11 @@ describe('Phi-3 / Phi-4 against the float64 reference', () => {
     expect(() => ggufConfigDict(gguf([['phi3.rope.scaling.attn_factor', 1.2]]))).toThrow('p.gguf: phi3.rope.scaling.attn_factor 1.2 without longrope factors is not supported')
     expect(ggufConfigDict(gguf([['phi3.rope.dimension_count', 6], ['phi3.rope.scaling.original_context_length', 64]])).raw)
       .toMatchObject({ partial_rotary_factor: 0.75, original_max_position_embeddings: 64 })
-    // Phi3Config's defaults: original_max_position_embeddings 4096; a longrope model runs up to it (short factors)
+    // Phi3Config's defaults: original_max_position_embeddings 4096, where the long factors take over; the context is
+    // max_position_embeddings (the engine's 65536 cap)
     const p = parseModelConfig({ ...base, max_position_embeddings: 131072, rope_scaling: { type: 'longrope', short_factor: [1, 1, 1, 1], long_factor: [2, 2, 2, 2] } })
-    expect([p.maxPos, p.ropeScale]).toEqual([4096, Math.sqrt(1 + Math.log(32) / Math.log(4096))])
+    expect([p.maxPos, p.ropeScale, p.ropeLongAfter]).toEqual([65536, Math.sqrt(1 + Math.log(32) / Math.log(4096)), 4096])
+    expect(maxDiff(p.ropeInvFreqLong!, longropeInv([2, 2, 2, 2], 10000, 8))).toBeLessThan(1e-7)
   })
 })
 
@@ -271,6 +343,9 @@ describe('Phi-3 through GGUF and llama.cpp', () => {
         expect(names.includes('rope_factors_long.weight')).toBe(tiny === GGUF_PHI3)
         const gg = Engine.load(file)
         expect(gg.config.family).toBe('phi3')
+        // llama.cpp picks longrope's factors by its context size: the file's context stops at the original one
+        // (the HF model's runs on, to max_position_embeddings)
+        if (tiny === GGUF_PHI3) expect([gg.config.maxPos, gg.config.ropeInvFreqLong, hf.config.maxPos]).toEqual([512, undefined, 4096])
         const ours = await greedy(gg, [])
         expect(ours.ids, `α = ${lr}: the GGUF file re-opens with identical ids`).toEqual(want.ids)
         const theirs = await peerGreedy(llamaCpp, file, gg.withBos(PROMPT, 'prompt'), N, threads)

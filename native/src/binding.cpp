@@ -328,6 +328,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (!c.Get("ropeInvFreqLocal").IsUndefined() && !c.Get("ropeInvFreqLocal").IsNull())
       cfg.rope_inv_freq_local =
           float_list(env, c.Get("ropeInvFreqLocal"), rot_half, "config.ropeInvFreqLocal");
+    if (!c.Get("ropeInvFreqLong").IsUndefined() && !c.Get("ropeInvFreqLong").IsNull()) {
+      cfg.rope_inv_freq_long = float_list(env, c.Get("ropeInvFreqLong"), rot_half, "config.ropeInvFreqLong");
+      cfg.rope_long_after = int_field(env, c, "ropeLongAfter", 0, 1, 1 << 30);
+    }
     int threads = int_field(env, spec, "threads", 0, 0, 4096);
     threads_init(threads);
     std::vector<std::string> files;

@@ -73,8 +73,8 @@ struct Batch {
           rmsnorm_forward(qs, nullptr, qs, norms[seq_view[s]][ni[NORM_Q]].data(), full ? M : M * H, full ? QD : hd, c.eps);
           rmsnorm_forward(ks, nullptr, ks, norms[seq_view[s]][ni[NORM_K]].data(), full ? M : M * KVH, full ? KD : hd, c.eps);
         }
-        rope_apply(qs, M, H, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
-        rope_apply(ks, M, KVH, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
+        rope_apply(qs, M, H, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l, pos0 + M), m.sin_of(l, pos0 + M), false, m.cfg.rope_interleaved);
+        rope_apply(ks, M, KVH, hd, m.cfg.rotary_dims(), pos0, m.cos_of(l, pos0 + M), m.sin_of(l, pos0 + M), false, m.cfg.rope_interleaved);
         KVCache& kc = *caches[s];
         float* kl = kc.k.data() + (size_t)l * kc.max_seq * KD;
         float* vl = kc.v.data() + (size_t)l * kc.max_seq * KD;

@@ -379,6 +379,15 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
     rope_tables(m->rope_cos_local.data(), m->rope_sin_local.data(), c.max_pos, rot,
                 c.rope_inv_freq_local.data(), 1.f);
   }
+  if (!c.rope_inv_freq_long.empty()) {  // longrope's long factors, scaled by the same attention factor
+    if ((int)c.rope_inv_freq_long.size() != half || !c.rope_inv_freq_local.empty() || c.rope_long_after < 1)
+      throw std::runtime_error("long RoPE inverse frequencies: " + std::to_string(c.rope_inv_freq_long.size()) +
+                               " values (expected the rotary dimensions / 2, a positive ropeLongAfter and no local RoPE)");
+    m->rope_cos_long.resize((size_t)c.max_pos * half);
+    m->rope_sin_long.resize((size_t)c.max_pos * half);
+    rope_tables(m->rope_cos_long.data(), m->rope_sin_long.data(), c.max_pos, rot, c.rope_inv_freq_long.data(),
+                c.rope_scale);
+  }
 #ifdef __linux__
   if (want_copy(maps)) {
     auto job = std::make_shared<WeightsCopy>();

@@ -94,8 +94,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
         rmsnorm_forward(a.k.data(), a.rstd_k.data(), a.k_pre.data(), a.w_k.data(), T * KVH, hd, c.eps);
       }
     }
-    rope_apply(a.q.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
-    rope_apply(a.k.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), false, m.cfg.rope_interleaved);
+    rope_apply(a.q.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
+    rope_apply(a.k.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
     a.probs.resize((size_t)H * T * T);
     a.att.resize((size_t)T * QD);
     attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd, ao);
@@ -250,8 +250,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
                        a.v.data(), T, H, KVH, hd, ao, c.attn_sinks ? s.norm_grad[ni[NORM_SINKS]].data() : nullptr);
-    rope_apply(dq.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
-    rope_apply(dk.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l), m.sin_of(l), true, m.cfg.rope_interleaved);
+    rope_apply(dq.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
+    rope_apply(dk.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), true, m.cfg.rope_interleaved);
     if (c.qk_norm) {  // through the per-head norms: ∂L/∂q before them, ∂L/∂w_q, ∂L/∂w_k
       std::vector<float> dq_pre((size_t)T * QD, 0.f), dk_pre((size_t)T * KD, 0.f);
       const bool full = c.qk_norm_full;  // OLMoE: one row of QD / KD per token

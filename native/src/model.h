@@ -71,6 +71,11 @@ struct Config {
   std::vector<uint8_t> layer_sliding;
   // Gemma 3: RoPE inverse frequencies [hd/2] of the sliding layers (rope_local_base_freq); empty = the global ones
   std::vector<float> rope_inv_freq_local;
+  // longrope (Phi-3.5 / 4-mini): the long factors' inverse frequencies [rot/2], used by a forward call whose last
+  // position is past rope_long_after (original_max_position_embeddings) — transformers chooses per call by
+  // max(position_ids) + 1, and cached keys keep the rotation of the call that computed them; empty = none
+  std::vector<float> rope_inv_freq_long;
+  int rope_long_after = 0;
   // OLMoE: q_norm [H·hd] and k_norm [KVH·hd] over the whole projection instead of each head (with qk_norm)
   bool qk_norm_full = false;
   // ---- mixture of experts (experts.cpp): a router and n_experts SwiGLU experts of expert_ffn instead of the MLP ----
@@ -153,8 +158,15 @@ struct Model {
   int final_norm() const { return 2 * cfg.layers; }
   std::vector<float> rope_cos, rope_sin;  // [max_pos, rot/2] (rot = cfg.rotary_dims())
   std::vector<float> rope_cos_local, rope_sin_local;  // [max_pos, rot/2] of the sliding layers, empty = the global ones
-  const float* cos_of(int l) const { return uses_local_rope(l) ? rope_cos_local.data() : rope_cos.data(); }
-  const float* sin_of(int l) const { return uses_local_rope(l) ? rope_sin_local.data() : rope_sin.data(); }
+  std::vector<float> rope_cos_long, rope_sin_long;  // [max_pos, rot/2] of longrope's long factors, empty = none
+  // the tables of layer l for a forward call over positions … end − 1 (its sequence length is end)
+  const float* cos_of(int l, int end) const {
+    return uses_long_rope(end) ? rope_cos_long.data() : uses_local_rope(l) ? rope_cos_local.data() : rope_cos.data();
+  }
+  const float* sin_of(int l, int end) const {
+    return uses_long_rope(end) ? rope_sin_long.data() : uses_local_rope(l) ? rope_sin_local.data() : rope_sin.data();
+  }
+  bool uses_long_rope(int end) const { return !rope_cos_long.empty() && end > cfg.rope_long_after; }
   bool uses_local_rope(int l) const { return !rope_cos_local.empty() && !cfg.layer_sliding.empty() && cfg.layer_sliding[l]; }
   std::vector<std::shared_ptr<Mapping>> mappings;  // the weights' memory, one per file (its mapping or its copy)
   // Weights being copied onto 2 MiB pages in the background (loader.cpp want_copy), taken into use by the first

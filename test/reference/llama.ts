@@ -51,6 +51,9 @@ export interface RefConfig {
   invFreqLocal?: number[]
   /** cos and sin of the (global) RoPE × this (YaRN's / longrope's attention factor); default 1 */
   ropeScale?: number
+  /** the (global) inverse frequencies that turn position t, where they differ by position: longrope in transformers'
+   *  KV-cached generation, each position keeping the factors of the call that computed it; default invFreq */
+  invFreqAt?: (t: number) => number[]
   /** Phi-3/4's partial rotary: only the first rotaryDims values of each head turn (pairs (i, i + rotaryDims/2));
    *  invFreq then has rotaryDims/2 entries. Default headDim. */
   rotaryDims?: number
@@ -140,12 +143,12 @@ function rmsnorm(x: Float64Array, T: number, D: number, w: Float64Array, eps: nu
   return y
 }
 
-/** Rotates each head of x [T, nh·hd] in place: position t, frequency i, angle t·invFreq[i]. */
-function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreq: number[], scale: number): void {
+/** Rotates each head of x [T, nh·hd] in place: position t, frequency i, angle t·invFreqAt(t)[i]. */
+function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreqAt: (t: number) => number[], scale: number): void {
   const hd = c.headDim
   const half = (c.rotaryDims ?? hd) / 2
   for (let t = 0; t < T; t++)
-    for (let h = 0; h < nh; h++)
+    for (let h = 0, invFreq = invFreqAt(t); h < nh; h++)
       for (let i = 0; i < half; i++) {
         const a = c.interleaved ? 2 * i : i
         const b = c.interleaved ? 2 * i + 1 : i + half
@@ -182,7 +185,7 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     const sliding = c.layerSliding ? c.layerSliding[l] : true
     const window = sliding ? c.window : 0
     const local = sliding && c.invFreqLocal !== undefined
-    const invFreq = local ? c.invFreqLocal! : c.invFreq
+    const invFreqAt = (t: number): number[] => (local ? c.invFreqLocal! : c.invFreqAt ? c.invFreqAt(t) : c.invFreq)
     const ropeScale = local ? 1 : c.ropeScale ?? 1
     const xn = rmsnorm(x, T, D, get(p + 'input_layernorm.weight'), c.eps, off)
     let q: Float64Array, k: Float64Array, v: Float64Array
@@ -211,8 +214,8 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
       q.set(rmsnorm(q, T * H, hd, get(p + 'self_attn.q_norm.weight'), c.eps, off))
       k.set(rmsnorm(k, T * KVH, hd, get(p + 'self_attn.k_norm.weight'), c.eps, off))
     }
-    rope(q, T, H, c, invFreq, ropeScale)
-    rope(k, T, KVH, c, invFreq, ropeScale)
+    rope(q, T, H, c, invFreqAt, ropeScale)
+    rope(k, T, KVH, c, invFreqAt, ropeScale)
     const att = new Float64Array(T * H * hd)
     const scores = new Float64Array(T)
     for (let h = 0; h < H; h++) {

@@ -12,34 +12,20 @@
 //             Q4_K → Q5_0 (attention, gate, up, embedding), Q5_K → Q5_1 (ffn_down, as Q3_K_M / Q4_K_S / IQ4_XS put
 //             Q5_K there), Q6_K → Q8_0 (attn_v, output)
 // Cached in ~/.cache/soliloquy/bench beside the F16 file.
-import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from '../../src/main/engine/engine'
 import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
-import { ggufHeader, Kv } from '../../src/main/engine/export/gguf'
+import { Kv } from '../../src/main/engine/export/gguf'
 import { loadAddon } from '../../src/main/engine/native'
 import { syntheticGgufTensors, SyntheticShape } from './benchSynthetic'
-import { toHalf } from './kquants'
+import { BlockType, writeRandomGguf } from './randomGguf'
 import { loadPeer, PeerSession, peerSession, PEER_VERSION } from './peer'
 
 const SHAPE_1B: SyntheticShape = { vocab: 32000, dim: 2048, ffn: 5632, layers: 22, heads: 32, kvHeads: 4 }
 export const FAMILIES = ['Q4_K_M', 'Q3_K_M', 'IQ4_XS', 'fallback'] as const
 type Family = (typeof FAMILIES)[number]
-type BlockType = 'Q8_0' | 'Q5_0' | 'Q5_1' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'IQ4_XS'
-
-/** ggml type id, weights and bytes per block, and where the fp16 scale fields are with the value that gives the
- *  block's weights a standard deviation of about `s` (the random bytes' quants and sub-block scales being uniform) */
-const BLOCKS: Record<BlockType, { id: number; elems: number; bytes: number; scales: (s: number) => [number, number][] }> = {
-  Q8_0: { id: 8, elems: 32, bytes: 34, scales: (s) => [[0, s / 74]] },
-  Q5_0: { id: 6, elems: 32, bytes: 22, scales: (s) => [[0, s / 9.2]] },
-  Q5_1: { id: 7, elems: 32, bytes: 24, scales: (s) => [[0, s / 9.2], [2, (-15.5 * s) / 9.2]] },
-  Q3_K: { id: 11, elems: 256, bytes: 110, scales: (s) => [[108, s / 40]] },
-  Q4_K: { id: 12, elems: 256, bytes: 144, scales: (s) => [[0, s / 150], [2, (7.5 * s) / 150]] },
-  Q5_K: { id: 13, elems: 256, bytes: 176, scales: (s) => [[0, s / 300], [2, (15.5 * s) / 300]] },
-  Q6_K: { id: 14, elems: 256, bytes: 210, scales: (s) => [[208, s / 1200]] },
-  IQ4_XS: { id: 23, elems: 256, bytes: 136, scales: (s) => [[0, s / 1100]] },
-}
 const FILE_TYPE: Record<Family, number> = { Q4_K_M: 15, Q3_K_M: 12, IQ4_XS: 30, fallback: 15 }
 
 /** the type of a matrix (GGUF name, rows of `cols`) in each family, as llama-quantize chooses it for this shape */
@@ -57,58 +43,9 @@ function familyType(f: Family, name: string, cols: number): BlockType {
   return is('attn_v') ? 'Q8_0' : is('ffn_down') ? 'Q5_1' : 'Q5_0'
 }
 
-/** The 1.1B shape as one GGUF file of `family`, random valid blocks written in bulk. */
+/** The 1.1B shape as one GGUF file of `family`, random valid blocks written in bulk (randomGguf.ts). */
 function writeFamilyFile(path: string, f: Family, kv: (fileType: number) => Kv[]): void {
-  const tensors = syntheticGgufTensors(SHAPE_1B)
-  const typeOf = (t: { name: string; shape: number[] }): BlockType | 'F32' => (t.shape.length === 1 ? 'F32' : familyType(f, t.name, t.shape[1]))
-  const count = (t: { shape: number[] }): number => t.shape.reduce((a, b) => a * b, 1)
-  const bytesOf = (t: { name: string; shape: number[] }): number => {
-    const ty = typeOf(t)
-    return ty === 'F32' ? 4 * count(t) : (count(t) / BLOCKS[ty].elems) * BLOCKS[ty].bytes
-  }
-  const { head, offsets } = ggufHeader(kv(FILE_TYPE[f]), tensors.map((t) => {
-    const ty = typeOf(t)
-    return { name: t.name, dims: [...t.shape].reverse(), type: ty === 'F32' ? 0 : BLOCKS[ty].id, bytes: bytesOf(t) }
-  }))
-  const tmp = path + '.partial'
-  const fd = openSync(tmp, 'w')
-  let pos = 0
-  const put = (b: Uint8Array): void => {
-    writeSync(fd, b)
-    pos += b.length
-  }
-  let s = 777
-  const chunk = new Uint8Array(1 << 22)
-  const words = new Uint32Array(chunk.buffer)
-  try {
-    put(head)
-    tensors.forEach((t, i) => {
-      put(new Uint8Array(offsets[i] - pos))
-      const ty = typeOf(t)
-      if (ty === 'F32') return put(new Uint8Array(new Float32Array(count(t)).fill(1).buffer))
-      const b = BLOCKS[ty]
-      const fields = b.scales(t.scale * 1.7 / Math.sqrt(3)) // the F16 file's uniform(−1.7s, 1.7s) weights
-      const per = Math.floor(chunk.length / b.bytes) * b.bytes
-      for (let left = bytesOf(t); left > 0; ) {
-        const n = Math.min(left, per)
-        for (let w = 0; w < (n + 3) >> 2; w++) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-          words[w] = s ^ (s >>> 13)
-        }
-        for (let at = 0; at < n; at += b.bytes)
-          for (const [o, v] of fields) {
-            const h = toHalf(v)
-            chunk[at + o] = h & 0xff
-            chunk[at + o + 1] = h >> 8
-          }
-        put(chunk.subarray(0, n))
-        left -= n
-      }
-    })
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, path)
+  writeRandomGguf(path, kv(FILE_TYPE[f]), syntheticGgufTensors(SHAPE_1B).map((t) => ({ ...t, type: t.shape.length === 1 ? 'F32' : familyType(f, t.name, t.shape[1]) })))
 }
 
 export interface FamilyFigures {

@@ -1,4 +1,4 @@
-// `npm run bench -- --json [--seed7b | --seed7b-only] [--out FILE]`: every figure of issue 8 side by side in one run on this machine
+// `npm run bench -- --json [--seed7b | --seed7b-only] [--moe30b | --moe30b-only] [--families2] [--out FILE]`: every figure of issue 8 side by side in one run on this machine
 // and thread count — the machine's limits measured in-run (read bandwidth by a streaming 8-accumulator sum over
 // 2 GiB, 2 threads and 1; fp32 FMA peak), ours vs llama.cpp on the synthetic TinyLlama-1.1B shape (one F16 GGUF file:
 // the same weights for both engines) and on the organism, the step against its roofline, the 8-column sweep against
@@ -15,6 +15,7 @@ import { embeddedModelDir, loadAddon, WeightsMemory } from '../../src/main/engin
 import { SentencePieceTokenizer } from '../../src/main/engine/tokenizers/sentencepiece/tokenizer'
 import { loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
 import { benchFamilies } from './benchFamilies'
+import { benchShapes, moe30b, type Moe30bFigures } from './benchShapes'
 import { benchStudy, studyWorkerChild, type StudyBench } from './benchStudy'
 
 const PHRASE = 'To be, or not to be, that is the question'
@@ -340,6 +341,8 @@ export interface BenchJson extends Partial<StudyBench> {
   rounds_1b: number
   /** generation runs of each engine, ours and llama.cpp in turn in one process (each engine's best kept) */
   gen_turns: number
+  /** `--moe30b`: the Qwen3-30B-A3B shape in Q4_K_M (benchShapes.ts) */
+  moe30b?: Moe30bFigures
 }
 
 export async function benchJson(args: string[], self: string): Promise<void> {
@@ -350,6 +353,8 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args[0] === '--json-family' || args.includes('--families'))
     return benchFamilies(args, { cacheDir, kv: (fileType) => syntheticKv('1b', fileType), child: (a) => child(self, a) })
   if (args[0] === '--json-study-worker') return studyWorkerChild(args[1])
+  // the 2026 families' shapes (benchShapes.ts): the Qwen3-30B-A3B mixture, Gemma-3-1B / Qwen3-0.6B at F16 and BF16
+  if (await benchShapes(args, { cacheDir, child: (a) => child(self, a) })) return
   if (args.includes('--study-only')) {
     // the study figures alone (issue 24), merged into an existing JSON with --out
     const study = await benchStudy(self, (s) => process.stderr.write(s + '\n'))
@@ -425,6 +430,12 @@ export async function benchJson(args: string[], self: string): Promise<void> {
 
   const study = await benchStudy(self, log)
 
+  let moe: Moe30bFigures | null = null
+  if (args.includes('--moe30b')) {
+    log('the seed experiment and generation on the Qwen3-30B-A3B shape…')
+    moe = await moe30b({ cacheDir, child: (a) => child(self, a) }, log)
+  }
+
   log('bandwidth again…')
   probeBandwidth()
   const bandwidth = Math.max(bw1, bw2)
@@ -469,6 +480,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
     rounds_1b: ROUNDS,
     gen_turns: PAIR_TURNS,
     ...(study ?? {}),
+    ...(moe ? { moe30b: moe } : {}),
   }
   const text = JSON.stringify(out, null, 2)
   const at = args.indexOf('--out')

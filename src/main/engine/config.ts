@@ -29,6 +29,10 @@ export interface LlamaConfig {
   ropeInvFreq: Float32Array
   /** HF's attention_scaling: cos and sin are multiplied by it (YaRN's attention factor; 1 for the other rope_types) */
   ropeScale: number
+  /** longrope (phi3.ts): the long factors' inverse frequencies, turning every position of a forward call whose
+   *  sequence is longer than ropeLongAfter (original_max_position_embeddings); undefined = none */
+  ropeInvFreqLong?: Float32Array
+  ropeLongAfter?: number
   /** Mistral's sliding window (a key at distance ≥ window is masked); 0 = none */
   slidingWindow: number
   /** biases of q_proj, k_proj, v_proj (attention_bias, or Qwen2) */

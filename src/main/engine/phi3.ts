@@ -3,12 +3,14 @@
 //     [2F, D] (rows gate, then up). They are bound as the engine's q/k/v and gate/up by byte offsets into the same
 //     mapped rows (nothing is copied) and written back fused by every export (phi3FusedLayout).
 //   - partial_rotary_factor: RoPE turns the first int(head_dim · factor) values of each head (Phi-4-mini: 0.75).
-//   - longrope: inverse frequencies 1 / (short_factor[i] · θ^(2i/rot)) while the sequence is at most
-//     original_max_position_embeddings long, long_factor's past it (transformers switches on the length of the
-//     whole sequence, so a KV cache would hold keys turned by the other factors); cos and sin × attention_factor,
-//     given, or √(1 + ln(factor) / ln(original)) with factor = max_position_embeddings / original (1 when ≤ 1). The
-//     engine runs longrope models up to original_max_position_embeddings positions: there only the short factors
-//     apply, exactly as transformers computes them.
+//   - longrope: inverse frequencies 1 / (short_factor[i] · θ^(2i/rot)), or long_factor's, chosen as
+//     transformers' dynamic_rope_update chooses them: per forward call, long when max(position_ids) + 1 exceeds
+//     original_max_position_embeddings. A whole sequence past it (scoring, the step) is turned by the long factors
+//     everywhere; in KV-cached generation each key keeps the rotation of the call that computed it — a prompt that
+//     fits is prefilled with the short factors and every later position (one call each) turns by the long factors
+//     from position original on. cos and sin × attention_factor (the same for both), given, or
+//     √(1 + ln(factor) / ln(original)) with factor = max_position_embeddings / original (1 when ≤ 1). The native
+//     engine picks the table by each call's last position (Model::cos_of).
 //   - sliding_window (Phi-3-mini's 2047): every layer, Mistral's window.
 // Phi-4 (14B) is phi3 without rope_scaling and with full rotary embeddings.
 import { LlamaConfig, ModelFormatError, parseLlamaConfig, ropeInverseFrequencies, shownValue } from './config'
@@ -90,7 +92,7 @@ function longropeOf(c: LlamaConfig, fields: Record<string, unknown>, rot: number
     return v as number[]
   }
   const short = factors('short_factor')
-  factors('long_factor')
+  const long = factors('long_factor')
   const maxPos = c.raw.max_position_embeddings ?? PHI3_DEFAULTS.max_position_embeddings
   const factor = fields.factor ?? (maxPos as number) / original
   if (typeof factor !== 'number' || !(factor > 0)) throw new ModelFormatError(`${file}: ${where}.factor must be a positive number (found ${shownValue(factor)})`)
@@ -99,14 +101,18 @@ function longropeOf(c: LlamaConfig, fields: Record<string, unknown>, rot: number
     throw new ModelFormatError(`${file}: ${where}.attention_factor must be a positive number (found ${shownValue(given)})`)
   const attention = typeof given === 'number' ? given : factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original))
   const f = Math.fround
-  const inv = new Float32Array(rot / 2)
-  for (let i = 0; i < rot / 2; i++) inv[i] = f(1 / f(f(short[i]) * f(Math.pow(c.ropeTheta, f(f(2 * i) / f(rot))))))
+  const inverse = (ext: number[]): Float32Array => {
+    const inv = new Float32Array(rot / 2)
+    for (let i = 0; i < rot / 2; i++) inv[i] = f(1 / f(f(ext[i]) * f(Math.pow(c.ropeTheta, f(f(2 * i) / f(rot))))))
+    return inv
+  }
   return {
     ropeType: 'default',
-    ropeInvFreq: inv,
+    ropeInvFreq: inverse(short),
     ropeScale: attention,
-    // past original_max_position_embeddings transformers turns every position by long_factor instead
-    maxPos: Math.min(c.maxPos, original),
+    // a forward call whose sequence is longer than original turns every position by long_factor instead
+    ropeInvFreqLong: inverse(long),
+    ropeLongAfter: original,
   }
 }
 

@@ -252,8 +252,8 @@ export function ggufConfigDict(g: GgufFile): { arch: string; raw: Record<string,
  * RoPE of llama.cpp's phi3 graph as transformers' Phi3 config: rope.dimension_count as partial_rotary_factor,
  * rope.scaling.original_context_length, and the per-layer rope_factors_short / rope_factors_long tensors as longrope
  * with rope.scaling.attn_factor (1 when absent) as its attention factor; llama.cpp turns by the long factors when its
- * context is longer than original_context_length, transformers when the sequence is — the engine runs up to that
- * length, where both use the short factors. llama.cpp disables Phi's sliding window: the key is not read.
+ * context is longer than original_context_length, transformers when the sequence is — a GGUF file runs up to that
+ * length (ggufCheckpoint caps it), where both use the short factors. llama.cpp disables Phi's sliding window: the key is not read.
  */
 function phi3Rope(
   g: GgufFile,
@@ -294,6 +294,13 @@ export function ggufCheckpoint(g: GgufFile): GgufCheckpoint {
     ...parsed,
     ropeInterleaved: INTERLEAVED_ARCHES.includes(arch),
     normOffset: GEMMA_ARCHES.includes(arch) ? 0 : parsed.normOffset,
+  }
+  if (arch === 'phi3' && config.ropeInvFreqLong) {
+    // llama.cpp picks longrope's factors by its context size, not by each call's sequence as transformers does (the
+    // engine's rule, phi3.ts): a GGUF file runs only up to original_context_length, where both take the short ones
+    config.maxPos = Math.min(config.maxPos, config.ropeLongAfter!)
+    delete config.ropeInvFreqLong
+    delete config.ropeLongAfter
   }
   if (ropeFreqs) {
     // llama.cpp divides each base frequency by the file's factor: the engine runs exactly those frequencies (they
