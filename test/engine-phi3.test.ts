@@ -21,8 +21,8 @@ import { GgufFile, readGguf } from '../src/main/engine/formats/gguf/read'
 import { ggufConfigDict } from '../src/main/engine/formats/gguf/model'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
-import { denseGradients, readWeights } from './reference/check'
-import { RefConfig, RefWeights, refDefaultInvFreq } from './reference/llama'
+import { checkEveryEntry, denseGradients, readWeights } from './reference/check'
+import { RefConfig, RefWeights, refDefaultInvFreq, refLogits, refLogProbs, refLoss } from './reference/llama'
 import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, maxDiff, withoutConfigs, expectSameGreedy, greedyUntilTie as greedy } from './familyChecks'
 
 const V = 40
