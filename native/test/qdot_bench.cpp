@@ -1,7 +1,7 @@
 // Micro-benchmark of the generation product on block-quantised matrices (not a test): y[R, rows] = x[R, cols]·Wᵀ for
-// R = 1 and 4 over a matrix of random blocks (65536 rows, far beyond the caches), on each kernel path, timed in turn
+// R = 1, 2, 4 over a matrix of random blocks (65520 rows, far beyond the caches), on each kernel path, timed in turn
 // in one process — the fused kernel (matmul_wt) against the former way, each row dequantised into fp32 and dotted
-// (dequantise_blocks + dot_f32 per row, threaded alike) — and the ratio. Built by scripts/test-kernels.mjs --qbench.
+// (dequantise_blocks + dot_f32 per row; for R ≥ 2 three rows and the 3-row kernel, threaded alike) — and the ratio. Built by scripts/test-kernels.mjs --qbench.
 //   TYPES=Q4_K,Q6_K COLS=2048 THREADS=2 BENCH_PATH=avx512
 #include <chrono>
 #include <cstdio>
@@ -43,7 +43,7 @@ static std::vector<uint8_t> blocks(DType t, int64_t n) {
 }
 
 int main() {
-  const int cols = getenv("COLS") ? atoi(getenv("COLS")) : 2048, rows = 65536;
+  const int cols = getenv("COLS") ? atoi(getenv("COLS")) : 2048, rows = 65520;  // a multiple of 24 and 3
   threads_init(getenv("THREADS") ? atoi(getenv("THREADS")) : 0);
   std::printf("threads %d, %d × %d\n", threads_count(), rows, cols);
   const std::string only = getenv("TYPES") ? getenv("TYPES") : "";
@@ -56,15 +56,28 @@ int main() {
     for (const std::string& p : kernel_paths_available()) {
       if (getenv("BENCH_PATH") && p != getenv("BENCH_PATH")) continue;
       kernels_set(p);
-      for (int R : {1, 4}) {
+      for (int R : {1, 2, 4}) {
+        if (R > 1 && !kern()->dot3xn) continue;  // the scalar path
         std::vector<float> x((size_t)R * cols), y((size_t)R * rows), y_old((size_t)R * rows);
         for (size_t i = 0; i < x.size(); i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.f - 0.5f;
+        // the former wt_rows: one row dequantised then dotted (R = 1), three rows then the 3-row kernel (R ≥ 2)
         auto old_way = [&]() {
           parallel_for((rows + 23) / 24, [&](int b0, int b1, int) {
-            std::vector<float> s(cols);
-            for (int o = b0 * 24; o < b1 * 24 && o < rows; o++) {
-              kern()->dequantise_blocks(t, w.data() + o * rb, cols / dtype_block_elems(t), s.data());
-              for (int r = 0; r < R; r++) y_old[(size_t)r * rows + o] = kern()->dot_f32(x.data() + (size_t)r * cols, s.data(), cols);
+            std::vector<float> s((size_t)3 * cols);
+            const int nb = cols / dtype_block_elems(t);
+            for (int o = b0 * 24; o < b1 * 24 && o < rows; o += R == 1 ? 1 : 3) {
+              if (R == 1) {
+                kern()->dequantise_blocks(t, w.data() + o * rb, nb, s.data());
+                y_old[o] = kern()->dot_f32(x.data(), s.data(), cols);
+                continue;
+              }
+              for (int k = 0; k < 3; k++) kern()->dequantise_blocks(t, w.data() + (o + k) * rb, nb, s.data() + (size_t)k * cols);
+              const float* xr[8];
+              for (int r = 0; r < R; r++) xr[r] = x.data() + (size_t)r * cols;
+              float acc[24];
+              kern()->dot3xn(xr, R, s.data(), s.data() + cols, s.data() + 2 * cols, DT_F32, cols, acc);
+              for (int k = 0; k < 3; k++)
+                for (int r = 0; r < R; r++) y_old[(size_t)r * rows + o + k] = acc[8 * k + r];
             }
           });
         };
