@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -15,8 +14,10 @@
 // (kern(): kernel_paths.h); this file holds the loop structure and threading, compiled for the baseline CPU.
 static inline float dot_f32(const float* x, const float* w, int n) { return kern()->dot_f32(x, w, n); }
 
-// how many rows ahead the fused quantised products prefetch
-static const int64_t QUANT_PREFETCH_ROWS = getenv("SOL_QPF") ? atoi(getenv("SOL_QPF")) : 2;
+// How many rows ahead the fused quantised products prefetch: a row of a quantised matrix is 0.5–2 KiB, so rows cross
+// 4 KiB pages often, where hardware stream prefetchers stop. (0, 1 and 2 rows were compared on the qdot_bench with
+// the machine at load ~17: the runs varied 3–10× between repeats, so the choice is not backed by a measured gain.)
+static const int64_t QUANT_PREFETCH_ROWS = 2;
 
 // Weights c0 … c0+n of a row of a block-quantised matrix, dequantised into out[n]. Spans inside a row need not
 // start or end on a block boundary: the covering blocks are expanded into a small scratch buffer.
