@@ -2,6 +2,8 @@
 // Builds native/test/kernel_test.cpp (every kernel path against float64 and the scalar path) and runs it:
 //   node scripts/test-kernels.mjs            this machine's paths (x86-64: scalar, avx2, avx512 as the CPU allows)
 //   node scripts/test-kernels.mjs --bench    the generation product's GB/s per path, 1 and 8 columns (no test)
+//   node scripts/test-kernels.mjs --qbench   the same for block-quantised matrices: fused kernels against
+//                                            dequantise-then-dot, in turn in one process (TYPES=Q4_K,Q6_K …)
 //   node scripts/test-kernels.mjs --arm64    cross-compiled with g++-aarch64-linux-gnu (static), run under
 //                                            qemu-aarch64-static: the scalar and NEON paths
 // Each kernel source is compiled with the same flags binding.gyp gives it. Exits non-zero on any mismatch or when the
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 const native = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'native')
 const arm64 = process.argv.includes('--arm64')
 const bench = process.argv.includes('--bench') // the matvec micro-benchmark instead of the test
+const qbench = process.argv.includes('--qbench') // the quantised one: fused kernels against dequantise-then-dot
 const cxx = arm64 ? 'aarch64-linux-gnu-g++' : process.env.CXX || 'g++'
 const out = join(native, 'build', arm64 ? 'kernel-test-arm64' : 'kernel-test-native')
 mkdirSync(out, { recursive: true })
@@ -22,7 +25,7 @@ const base = ['-std=c++17', '-O3', '-pthread', '-Wall', '-Wno-unused-function']
 const isX86 = !arm64 && process.arch === 'x64'
 const units = [
   // the driver at -O2: aarch64-linux-gnu-g++ 12 hits an internal compiler error vectorising kernel_test.cpp at -O3
-  [bench ? 'test/matvec_bench.cpp' : 'test/kernel_test.cpp', ['-O2']],
+  [qbench ? 'test/qdot_bench.cpp' : bench ? 'test/matvec_bench.cpp' : 'test/kernel_test.cpp', ['-O2']],
   ['src/kernel_paths.cpp', []],
   ['src/kernels_scalar.cpp', []],
   ['src/kernels.cpp', []],
@@ -51,7 +54,7 @@ const objs = units.map(([src, flags]) => {
   run(cxx, [...base, ...flags, '-c', src, '-o', o])
   return o
 })
-const exe = join(out, bench ? 'matvec_bench' : 'kernel_test')
+const exe = join(out, qbench ? 'qdot_bench' : bench ? 'matvec_bench' : 'kernel_test')
 run(cxx, [...base, ...(arm64 ? ['-static'] : []), ...objs, '-o', exe])
 const r = arm64 ? spawnSync('qemu-aarch64-static', [exe], { stdio: 'inherit' }) : spawnSync(exe, [], { stdio: 'inherit' })
 if (r.error) {

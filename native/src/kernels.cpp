@@ -14,6 +14,11 @@
 // (kern(): kernel_paths.h); this file holds the loop structure and threading, compiled for the baseline CPU.
 static inline float dot_f32(const float* x, const float* w, int n) { return kern()->dot_f32(x, w, n); }
 
+// How many rows ahead the fused quantised products prefetch: a row of a quantised matrix is 0.5–2 KiB, so rows cross
+// 4 KiB pages often, where hardware stream prefetchers stop. (0, 1 and 2 rows were compared on the qdot_bench with
+// the machine at load ~17: the runs varied 3–10× between repeats, so the choice is not backed by a measured gain.)
+static const int64_t QUANT_PREFETCH_ROWS = 2;
+
 // Weights c0 … c0+n of a row of a block-quantised matrix, dequantised into out[n]. Spans inside a row need not
 // start or end on a block boundary: the covering blocks are expanded into a small scratch buffer.
 static void dequant_span(float* out, const Mat& W, int row, int c0, int n) {
@@ -101,12 +106,27 @@ static void triple_rows(float* y, int out, int o, const float* x, int64_t ldx, i
 // used for every x row (three weight rows × up to 8 x rows per kernel call on AVX-512 and NEON, × 4 on AVX2; two × 4
 // on the scalar path). A block-quantised row is dequantised once into `scratch` (per thread) first, so a quantised
 // matrix is never expanded as a whole.
+// xs16 (null or [R, W.cols / 16]): the x rows' sums per 16 columns, for the fused quantised kernels.
 static void wt_rows(float* y, const float* x, int64_t ldx, int R, const Mat& W, int o0, int o1,
-                    std::vector<float>& scratch) {
+                    std::vector<float>& scratch, const float* xs16) {
   const int out = W.rows, in = W.cols;
   float acc[4];
   if (dtype_quantised(W.dtype)) {
     int o = o0;
+    // up to 4 x rows: the fused kernel reads each row's blocks in place (kernel_paths.h, dot_blocks), prefetching
+    // the row QUANT_PREFETCH_ROWS ahead (a row of a quantised matrix is 0.5–2 KiB: rows cross pages often)
+    if (R <= 4 && xs16) {
+      const float *xr[4], *xsr[4];
+      for (int r = 0; r < R; r++) xr[r] = x + r * ldx, xsr[r] = xs16 + (int64_t)r * (in / 16);
+      const int64_t rb = dtype_row_bytes(W.dtype, in);
+      const int nb = in / dtype_block_elems(W.dtype);
+      const uint8_t* w = (const uint8_t*)W.data;
+      for (; o < o1; o++) {
+        if (!kern()->dot_blocks(W.dtype, w + o * rb, nb, xr, xsr, R, QUANT_PREFETCH_ROWS * rb, acc)) break;
+        for (int r = 0; r < R; r++) y[(int64_t)r * out + o] = acc[r];
+      }
+      if (o == o1) return;
+    }
     if (kern()->dot3xn && R >= 2) {  // three rows dequantised, then the 3-row kernel on them as F32
       scratch.resize((size_t)3 * in);
       for (; o + 3 <= o1; o += 3) {
@@ -191,13 +211,27 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
     for (int r = 0; r < R; r++) std::memcpy(a + r * ldx, x + (int64_t)r * in, sizeof(float) * in);
     x = a;
   }
+  // the fused quantised kernels (≤ 4 x rows) read the x rows' sums per 16 columns: computed once here for all rows
+  std::vector<float> xs16;
+  bool any_quantised = false;
+  for (int i = 0; i < count; i++) any_quantised = any_quantised || dtype_quantised(Ws[i].dtype);
+  if (any_quantised && R <= 4 && in % 16 == 0) {
+    xs16.resize((size_t)R * (in / 16));
+    for (int r = 0; r < R; r++)
+      for (int k = 0; k < in / 16; k++) {
+        const float* p = x + (int64_t)r * ldx + 16 * k;
+        float s = 0.f;
+        for (int j = 0; j < 16; j++) s += p[j];
+        xs16[(size_t)r * (in / 16) + k] = s;
+      }
+  }
   auto body = [&](int b0, int b1, int) {
     std::vector<float> scratch;
     int i = 0;
     for (int b = b0; b < b1; b++) {
       while (b >= first[i + 1]) i++;
       int o0 = (b - first[i]) * OB, o1 = o0 + OB < Ws[i].rows ? o0 + OB : Ws[i].rows;
-      wt_rows(ys[i], x, ldx, R, Ws[i], o0, o1, scratch);
+      wt_rows(ys[i], x, ldx, R, Ws[i], o0, o1, scratch, xs16.empty() ? nullptr : xs16.data());
     }
   };
   // tiny products (factor terms, small models) cost less than waking a thread

@@ -182,6 +182,71 @@ static void test_path(const std::string& path) {
     const bool must_equal = t >= DT_Q4_1;
     report(equal || (!must_equal && worst <= 1e-6), path + " dequantise " + tname(t) + (equal ? " bit-equal to scalar" : " vs scalar"), worst);
   }
+  // the fused products of block-quantised rows (dot_blocks: generation's 1–4 columns read the blocks in place)
+  // against float64 sums of the scalar path's dequantised weights: random valid blocks, then adversarial ones —
+  // every quant at its extreme (all bits set, all clear) with the largest scales and mins, and sub-blocks whose
+  // weights are offset + scale·q with the offset cancelling most of the product
+  for (DType t : QUANTISED) {
+    double worst = 0;
+    bool fused = true;
+    for (int trial = 0; trial < 24 && fused; trial++) {
+      const int nb = irand(1, 11), n = nb * dtype_block_elems(t), bb = dtype_block_bytes(t);
+      std::vector<uint8_t> b = random_blocks(t, nb);
+      if (trial >= 16) {  // adversarial
+        const uint8_t fill = trial % 2 ? 0xFF : 0x00;
+        std::vector<uint8_t> keep = b;
+        std::memset(b.data(), fill, b.size());
+        std::vector<uint8_t> scales = random_blocks(t, nb);  // then restore the fp16 scale fields only
+        for (int k = 0; k < nb; k++) {
+          uint8_t* p = b.data() + (size_t)k * bb;
+          const uint8_t* r = keep.data() + (size_t)k * bb;
+          auto half = [&](int off) { std::memcpy(p + off, r + off, 2); };
+          if (t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_IQ4_NL || t == DT_IQ4_XS) half(0);
+          if (t == DT_Q4_K || t == DT_Q5_K || t == DT_Q4_1 || t == DT_Q5_1) half(0), half(2);
+          if (t == DT_Q6_K) half(208);
+          if (t == DT_Q2_K) half(80), half(82);
+          if (t == DT_Q3_K) half(108);
+          if (trial >= 20) {  // random quants, fp16 scales large (±60000) so products are far from 1
+            std::memcpy(p, r, bb);
+            uint16_t big = f32_to_f16(trial % 2 ? 60000.f : -0.5f);
+            if (t == DT_Q6_K) std::memcpy(p + 208, &big, 2);
+            else if (t == DT_Q2_K) std::memcpy(p + 80, &big, 2);
+            else if (t == DT_Q3_K) std::memcpy(p + 108, &big, 2);
+            else if (t != DT_MXFP4 && t != DT_TQ1_0 && t != DT_TQ2_0 && t != DT_IQ1_M) std::memcpy(p, &big, 2);
+          }
+        }
+      }
+      std::vector<float> w(n);
+      S->dequantise_blocks(t, b.data(), nb, w.data());
+      const int nr = irand(1, 4);
+      std::vector<std::vector<float>> x(nr, std::vector<float>(n)), xs(nr, std::vector<float>(n / 16));
+      const float *xr[4], *xsr[4];
+      for (int r = 0; r < nr; r++) {
+        for (auto& v : x[r]) v = uni();
+        for (int k = 0; k < n / 16; k++) {
+          float s = 0;
+          for (int j = 0; j < 16; j++) s += x[r][16 * k + j];
+          xs[r][k] = s;
+        }
+        xr[r] = x[r].data(), xsr[r] = xs[r].data();
+      }
+      float out[4] = {0, 0, 0, 0};
+      fused = K->dot_blocks(t, b.data(), nb, xr, xsr, nr, trial % 3 ? 0 : 4 * bb, out);
+      if (!fused) break;
+      for (int r = 0; r < nr; r++) {
+        double want = 0, scale = 0;
+        for (int i = 0; i < n; i++) want += (double)x[r][i] * w[i], scale += std::fabs((double)x[r][i] * w[i]);
+        // a block whose weights are all zero: the sum must be exactly 0 up to the rounding of its terms' sizes
+        const double err = std::fabs(out[r] - want) / (scale + 1e-30);
+        worst = std::fmax(worst, scale == 0 ? (out[r] == 0 ? 0 : 1) : err);
+      }
+    }
+    // the types without a fused kernel (Q4_0, Q4_1, Q5_0, Q5_1, IQ grids, TQ*, MXFP4) say so; the others must hold the tolerance
+    const bool has_fused = t == DT_Q8_0 || t == DT_Q4_K || t == DT_Q5_K || t == DT_Q6_K || t == DT_Q2_K || t == DT_Q3_K ||
+                           t == DT_IQ4_NL || t == DT_IQ4_XS;
+    if (has_fused) report(fused && worst < 1e-5, path + " fused dot_blocks " + tname(t) + " (1–4 x rows) vs float64", worst);
+    else report(!fused, path + " " + tname(t) + " has no fused product: dequantised then dotted", 0);
+  }
   // the engine's products (kernels.cpp, threaded) on this path against float64
   std::vector<DType> product_types = {DT_F32, DT_F16, DT_BF16};
   for (DType t : QUANTISED) product_types.push_back(t);
