@@ -9,7 +9,8 @@ import { validateCall } from '../src/shared/api'
 import { browseFiles } from '../src/main/lab/fileBrowser'
 import { Lab } from '../src/main/lab/lab'
 import { labClient } from '../src/main/lab/methods'
-import { tmp } from './helpers'
+import { cpSync } from 'node:fs'
+import { ORGANISM, tmp } from './helpers'
 
 let root: string
 let outside: string
@@ -91,5 +92,32 @@ describe('through the contract', () => {
     await expect(c.call('browseFiles', { dir: outside })).rejects.toThrow(/outside the folders this server allows/)
     const top = await c.call('browseFiles', {})
     expect(top.roots).toContain(root)
+  })
+})
+
+describe("browser mode's lab opens models only inside its folders (confineModels)", () => {
+  it('a typed path outside, or a symlink leading out, is refused in words; a model inside and the organism open', async () => {
+    const inRoot = join(root, 'organism-copy')
+    const away = join(outside, 'organism-away')
+    cpSync(ORGANISM, inRoot, { recursive: true })
+    cpSync(ORGANISM, away, { recursive: true })
+    symlinkSync(away, join(root, 'organism-link-out'))
+    const confined = new Lab({ dataDir: tmp('soliloquy-browse-confined-'), modelDirs: [root], confineModels: true })
+    const free = new Lab({ dataDir: tmp('soliloquy-browse-free-'), modelDirs: [root] })
+    try {
+      const c = labClient(confined, {})
+      expect((await c.call('openModel', { path: inRoot })).path).toBe(inRoot)
+      await expect(c.call('listModels', {})).resolves.toBeTruthy() // the organism is registered, confined or not
+      await expect(c.call('openModel', { path: away })).rejects.toThrow(/is outside the folders this server opens models from/)
+      await expect(c.call('openModel', { path: join(root, 'organism-link-out') })).rejects.toThrow(/outside the folders/)
+      // the model of an experiment is a path too: the same refusal, before anything is recorded
+      await expect(c.call('generate', { model: away, maxGen: 2 })).rejects.toThrow(/outside the folders/)
+      expect((await c.call('experiments', {})).total).toBe(0)
+      // the desktop app's lab (not confined) opens what the user typed
+      expect((await labClient(free, {}).call('openModel', { path: away })).path).toBe(away)
+    } finally {
+      confined.close()
+      free.close()
+    }
   })
 })

@@ -16,7 +16,7 @@ export interface LabAdapter {
 }
 
 export function createLabAdapter(config: WorkerConfig): LabAdapter {
-  const lab = new Lab({ dataDir: config.dataDir })
+  const lab = new Lab({ dataDir: config.dataDir, confineModels: config.confineModels })
   if (config.crashed) markOwnerFailed(lab.db, config.crashed.pid, config.crashed.reason)
   const table = labMethodTable(lab)
   return {

@@ -24,6 +24,8 @@ export type FromWorker =
 
 export interface WorkerConfig {
   dataDir: string
+  /** browser mode: the lab opens models only inside its model folders, when any are given (Lab's confineModels) */
+  confineModels?: boolean
   /** the previous lab process died: its runs are marked failed with this reason when the new one opens the lab */
   crashed?: { pid: number; reason: string }
   /** 0 for the first lab process of a host, +1 for each restart (the test abort hook fires in the first only) */

@@ -5,7 +5,7 @@
 // listed folder that points out is not shown). Paths are compared after resolving symlinks (realpath), so a link
 // cannot smuggle a folder in.
 import { existsSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs'
-import { dirname, isAbsolute, join, relative } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { InputError } from '../engine/engine'
 import type { BrowseEntry, BrowseResult } from '../../shared/api'
 
@@ -28,6 +28,22 @@ function inside(p: string, roots: string[]): boolean {
     const rel = relative(r, p)
     return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))
   })
+}
+
+/**
+ * Whether a model path may be opened under browser mode's confinement: inside one of the allowed folders once symlinks
+ * are followed (a path that does not exist is judged by where it would be). With no allowed folder, nothing is confined.
+ */
+export function modelPathAllowed(path: string, allowed: string[]): boolean {
+  const roots = realRoots(allowed)
+  if (allowed.length === 0) return true
+  let real: string
+  try {
+    real = realpathSync(path)
+  } catch {
+    real = resolve(path)
+  }
+  return inside(real, roots)
 }
 
 /** What a folder entry is to the browser: a model to open, a folder to browse, or nothing shown (null). */

@@ -95,6 +95,11 @@ export interface LabOptions {
   threads?: number
   /** folders holding the user's models: where a model that moved is looked for (with SOLILOQUY_MODEL_DIRS) */
   modelDirs?: string[]
+  /**
+   * browser mode (`soliloquy serve`): when model folders are given, a model is opened only inside them (the file
+   * browser lists only these too), so a page cannot open any path of the server
+   */
+  confineModels?: boolean
 }
 
 export class Lab {
@@ -126,7 +131,7 @@ export class Lab {
     this.exportJournal = new ExportJournal(this.dataDir)
     this.opened = { migrated: r.migrated, interrupted, purged, exportLeftovers: this.exportJournal.sweep() }
     this.modelDirs = userModelDirs(o.modelDirs)
-    this.targets = new Targets(this.db, this.store, o.threads ?? 0, this.modelDirs)
+    this.targets = new Targets(this.db, this.store, o.threads ?? 0, this.modelDirs, o.confineModels ?? false)
   }
 
   // ---- models -------------------------------------------------------------------------------------------------

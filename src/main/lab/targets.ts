@@ -10,6 +10,7 @@ import { Preset, readPreset } from '../engine/preset'
 import { SEED_DEFAULTS, type CheckpointRecord, type ModelInfo } from '../../shared/api'
 import type { Fingerprint } from './checkpoints/fingerprint'
 import { modelFingerprint } from './checkpoints/fingerprint'
+import { modelPathAllowed } from './fileBrowser'
 import { trashedMessage, type CheckpointStore } from './checkpoints/store'
 import { findCheckpointByName } from './history/tables/checkpoints'
 import type { DB } from './history/db'
@@ -96,6 +97,8 @@ export class Targets {
     private readonly threads: number,
     /** the user's model folders, where a model that moved is looked for (modelLocation.ts) */
     private readonly modelDirs: string[] = userModelDirs(),
+    /** browser mode: models only inside modelDirs (when any are given) */
+    private readonly confine: boolean = false,
   ) {}
 
   /** the engine of an opened model, by its directory */
@@ -115,6 +118,8 @@ export class Targets {
   /** Opens (or returns the cached) model in `dir`, registering it in the history. */
   load(dir: string): LoadedModel {
     const abs = resolve(dir)
+    if (this.confine && abs !== resolve(embeddedModelDir()) && !modelPathAllowed(abs, this.modelDirs))
+      throw new InputError(`${dir} is outside the folders this server opens models from (${this.modelDirs.join(', ')}): pick a model with "browse…", or start \`soliloquy serve\` with that folder in SOLILOQUY_MODEL_DIRS`)
     const stamp = fileStamp(abs)
     const hit = this.models.get(abs)
     if (hit && hit.stamp === stamp) return hit

@@ -19,7 +19,7 @@ export async function serveCommand(flags: Flags): Promise<void> {
   const port = int(flags, 'port', 0)
   if (port > 65535) throw new InputError(`--port: ${port} is not a TCP port`)
   const dataDir = ensureDataDir(resolveDataDir(str(flags, 'data')))
-  const host = new LabHost({ dataDir }, processLauncher())
+  const host = new LabHost({ dataDir, confineModels: true }, processLauncher())
   const quiet = flags.quiet === true
   const srv = await startServer({
     backend: host,
