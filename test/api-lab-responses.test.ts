@@ -98,6 +98,7 @@ describe("the real lab's answers match the contract", () => {
     await ok('studyCollect', { id: study.id })
     await ok('cancelStudy', { id: study.id })
     await ok('report', { id: study.id })
+    await ok('browseFiles', {})
     expect([...answered].sort()).toEqual([...methodNames].sort())
     // the lab pushed its changes through the worker and the host: the sweep's runs and experiment finished, the note
     const sweepRuns = new Set(sweep.runs.map((r) => r.id))

@@ -177,7 +177,7 @@ describe('bad input through the CLI: one line, non-zero exit', () => {
       [['export', 'ghost', '--out', join(cliData, 'o')], /^soliloquy: no checkpoint "ghost" \(none saved yet\)\n$/],
       [['show', 'r999'], /^soliloquy: no run 999\n$/],
       [['show', '999'], /^soliloquy: no experiment 999\n$/],
-      [['history', '--kind', 'bogus'], /^soliloquy: --kind: "bogus" is not one of generate, step, sweep, compare, lesson, layers, window, emerge, study\n$/],
+      [['history', '--kind', 'bogus'], /^soliloquy: --kind: "bogus" is not one of generate, step, sweep, compare, lesson, layers, window, emerge, study, experts\n$/],
       [['lesson', '--steps', join(cliData, 'missing.json')], /^soliloquy: --steps .*missing\.json cannot be read \(ENOENT\)\n$/],
       [['history', '--data', file], /^soliloquy: data directory .*a-file is a file, not a directory\n$/],
     ]

@@ -65,7 +65,11 @@ describe('experiments', () => {
     expect(md[0]).toBe('| gradStep | 0.0 | 3.0E-02 |')
     expect(md[1]).toBe('| --- | --- | --- |')
     expect(md[2]).toBe(`| 0 | ${words[0][0]} | ${words[1][0]} |`)
-    expect(md.filter((l) => l.startsWith('| ')).length).toBe(2 + Math.max(words[0].length, words[1].length))
+    // the seed table first (to the first blank line), then the model, prompt and phrase, then one row per metric
+    const seedTable = md.slice(0, md.indexOf(''))
+    expect(seedTable.filter((l) => l.startsWith('| ')).length).toBe(2 + Math.max(words[0].length, words[1].length))
+    expect(md).toContain(`- model: organism (embedded)`)
+    expect(md.some((l) => l.startsWith('| recall (words) |'))).toBe(true)
     const csv = await lab.experimentTable({ id: e, format: 'csv' })
     expect(csv.filename).toBe(`experiment-${e}-sweep.csv`)
     const rows = csv.text.trimEnd().split('\r\n')

@@ -29,3 +29,8 @@ export function scatterTooltip(runId: number, lr: number, kl: number, yLabel: st
 export function updateGridTooltip(layer: number, module: string, norm: number): string {
   return html`layer ${layer} · ${module}<br/>‖α∇W‖_F = ${norm.toPrecision(4)}`.markup
 }
+
+/** Experts → a routing-mass or ‖α∇W‖ heatmap: one layer × expert cell. */
+export function expertsTooltip(layer: string, expert: number, measure: string, value: string): string {
+  return html`${layer} · expert ${expert}<br/>${measure}: ${value}`.markup
+}
