@@ -287,54 +287,63 @@ void quantise_row_q5_0(const float* x, void* out, int64_t n) {
   }
 }
 
+// The head of a Q4_K / Q5_K block (its first 16 bytes: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins) and the
+// levels L[256] ∈ [0, nmax] of its weights: per 32, the (scale, min) of make_qkx2_quants (rmin, nstep as the type
+// sets them), the scales and mins rounded to 6 bits against the block's largest, then each weight re-levelled with
+// the rounded pair — as ggml's quantize_row_q4_K_ref / q5_K_ref do alike.
+static void quantise_k4_head(const float* x, int nmax, float rmin, int nstep, uint8_t* b, uint8_t* L) {
+  uint8_t Laux[32];
+  float weights[32], mins[QK_K / 32], scales[QK_K / 32];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < QK_K / 32; j++) {
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+    float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; l++) weights[l] = av_x + std::fabs(x[32 * j + l]);
+    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  uint8_t* sc = b + 4;
+  std::memset(sc, 0, 12);
+  float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  for (int j = 0; j < QK_K / 32; j++) {
+    uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
+    uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
+    ls = std::min<uint8_t>(63, ls);
+    lm = std::min<uint8_t>(63, lm);
+    if (j < 4) {
+      sc[j] = ls;
+      sc[j + 4] = lm;
+    } else {
+      sc[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+      sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
+      sc[j] |= (uint8_t)((lm >> 4) << 6);
+    }
+  }
+  uint16_t dh = f32_to_f16(max_scale / 63.f), mh = f32_to_f16(max_min / 63.f);
+  std::memcpy(b, &dh, 2);
+  std::memcpy(b + 2, &mh, 2);
+  for (int j = 0; j < QK_K / 32; j++) {
+    uint8_t s, m;
+    scale_min_k4(j, sc, &s, &m);
+    const float d = half_to_float(dh) * s;
+    if (!d) continue;  // the levels of the search stay
+    const float dm = half_to_float(mh) * m;
+    for (int ii = 0; ii < 32; ii++) {
+      int l = nearest_int((x[32 * j + ii] + dm) / d);
+      L[32 * j + ii] = (uint8_t)std::max(0, std::min(nmax, l));
+    }
+  }
+}
+
 // block: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles
 void quantise_row_q4_K(const float* x, void* out, int64_t n) {
   uint8_t* b = (uint8_t*)out;
-  uint8_t L[QK_K], Laux[32];
-  float weights[32], mins[QK_K / 32], scales[QK_K / 32];
+  uint8_t L[QK_K];
   for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, b += 144) {
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < QK_K / 32; j++) {
-      float sum_x2 = 0;
-      for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
-      float av_x = std::sqrt(sum_x2 / 32);
-      for (int l = 0; l < 32; l++) weights[l] = av_x + std::fabs(x[32 * j + l]);
-      scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    uint8_t* sc = b + 4;
-    std::memset(sc, 0, 12);
-    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    for (int j = 0; j < QK_K / 32; j++) {
-      uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
-      uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
-      ls = std::min<uint8_t>(63, ls);
-      lm = std::min<uint8_t>(63, lm);
-      if (j < 4) {
-        sc[j] = ls;
-        sc[j + 4] = lm;
-      } else {
-        sc[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-        sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
-        sc[j] |= (uint8_t)((lm >> 4) << 6);
-      }
-    }
-    uint16_t dh = f32_to_f16(max_scale / 63.f), mh = f32_to_f16(max_min / 63.f);
-    std::memcpy(b, &dh, 2);
-    std::memcpy(b + 2, &mh, 2);
-    for (int j = 0; j < QK_K / 32; j++) {
-      uint8_t s, m;
-      scale_min_k4(j, sc, &s, &m);
-      const float d = half_to_float(dh) * s;
-      if (!d) continue;  // the levels of the search stay
-      const float dm = half_to_float(mh) * m;
-      for (int ii = 0; ii < 32; ii++) {
-        int l = nearest_int((x[32 * j + ii] + dm) / d);
-        L[32 * j + ii] = (uint8_t)std::max(0, std::min(15, l));
-      }
-    }
+    quantise_k4_head(x, 15, -1.f, 20, b, L);
     uint8_t* q = b + 16;
     for (int j = 0; j < QK_K; j += 64, q += 32)
       for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
@@ -481,51 +490,9 @@ void quantise_row_q3_K(const float* x, void* out, int64_t n) {
 // in bit 2c of byte l, weight 64·c + 32 + l in bit 2c + 1), 128 bytes of nibbles (as Q4_K)
 void quantise_row_q5_K(const float* x, void* out, int64_t n) {
   uint8_t* b = (uint8_t*)out;
-  uint8_t L[QK_K], Laux[32];
-  float weights[32], mins[QK_K / 32], scales[QK_K / 32];
+  uint8_t L[QK_K];
   for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, b += 176) {
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < QK_K / 32; j++) {
-      float sum_x2 = 0;
-      for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
-      float av_x = std::sqrt(sum_x2 / 32);
-      for (int l = 0; l < 32; l++) weights[l] = av_x + std::fabs(x[32 * j + l]);
-      scales[j] = make_qkx2_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f, 0.1f, 15);
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    uint8_t* sc = b + 4;
-    std::memset(sc, 0, 12);
-    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    for (int j = 0; j < QK_K / 32; j++) {
-      uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
-      uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
-      ls = std::min<uint8_t>(63, ls);
-      lm = std::min<uint8_t>(63, lm);
-      if (j < 4) {
-        sc[j] = ls;
-        sc[j + 4] = lm;
-      } else {
-        sc[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-        sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
-        sc[j] |= (uint8_t)((lm >> 4) << 6);
-      }
-    }
-    uint16_t dh = f32_to_f16(max_scale / 63.f), mh = f32_to_f16(max_min / 63.f);
-    std::memcpy(b, &dh, 2);
-    std::memcpy(b + 2, &mh, 2);
-    for (int j = 0; j < QK_K / 32; j++) {
-      uint8_t s, m;
-      scale_min_k4(j, sc, &s, &m);
-      const float d = half_to_float(dh) * s;
-      if (!d) continue;  // the levels of the search stay
-      const float dm = half_to_float(mh) * m;
-      for (int ii = 0; ii < 32; ii++) {
-        int l = nearest_int((x[32 * j + ii] + dm) / d);
-        L[32 * j + ii] = (uint8_t)std::max(0, std::min(31, l));
-      }
-    }
+    quantise_k4_head(x, 31, -0.5f, 15, b, L);
     uint8_t* qh = b + 16;
     uint8_t* ql = b + 48;
     std::memset(qh, 0, 32);
