@@ -7,7 +7,7 @@
 // against central differences — the experts' at their dequantised values, which is what a step moves (a low-rank view
 // over the MXFP4 matrices, as for a GGUF file's); stepped views; the HF export (dense experts) value for value; and
 // every malformed MXFP4 input refused in words.
-import { readFileSync } from 'node:fs'
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
@@ -18,7 +18,7 @@ import { moeEngineTensors } from '../src/main/engine/experts'
 import { readJson } from '../src/main/engine/config'
 import { exportHF } from '../src/main/engine/export/hf'
 import { rng, tmp } from './helpers'
-import { GptOssTiny, gradientsByFileName, RawEntry, readMxfp4Weights, writeGptOssMxfp4 } from './gptOssTiny'
+import { GptOssTiny, gradientsByFileName, RawEntry, readMxfp4Entries, readMxfp4Weights, writeGptOssMxfp4, writeSafetensors } from './gptOssTiny'
 import { checkEveryEntry, readWeights, stepped } from './reference/check'
 import { RefConfig, refLogits, refLogProbs, refLoss, refYarnAttentionFactor, refYarnInvFreq } from './reference/llama'
 
@@ -127,6 +127,20 @@ describe('GPT-OSS with MXFP4 experts in safetensors (the released layout)', () =
     const [a] = await engine.score({ ids, views: [[]] })
     const [b] = await dense.score({ ids, views: [[]] })
     expect(maxDiff(a.nll, b.nll), 'MXFP4 model = its dense export').toBeLessThan(1e-5)
+
+    // sharded as the released checkpoints are, each layer's scales in another file than its blocks: the same model
+    const sharded = tmp()
+    cpSync(dir, sharded, { recursive: true })
+    const whole = readMxfp4Entries(join(dir, 'model.safetensors'))
+    const shards: Record<string, RawEntry>[] = [{}, {}]
+    for (const [name, t] of Object.entries(whole)) shards[name.endsWith('_scales') ? 1 : 0][name] = t
+    rmSync(join(sharded, 'model.safetensors'))
+    const files = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']
+    shards.forEach((sh, i) => writeSafetensors(join(sharded, files[i]), sh))
+    const weightMap = Object.fromEntries(shards.flatMap((sh, i) => Object.keys(sh).map((n) => [n, files[i]])))
+    writeFileSync(join(sharded, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }))
+    const [c] = await Engine.load(sharded, { threads: 1 }).score({ ids, views: [[]] })
+    expect(c.nll, 'blocks and scales in two shards').toEqual(a.nll)
 
     // stepped: the F32 export is the stepped model (its gradient on another phrase equals the view's)
     const g = await engine.gradient(phrase)

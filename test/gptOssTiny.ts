@@ -190,6 +190,14 @@ export function writeGptOssMxfp4(c: GptOssTiny, edit?: (entries: Record<string, 
   return dir
 }
 
+/** A safetensors file's entries as written (for re-sharding a checkpoint) */
+export function readMxfp4Entries(file: string): Record<string, RawEntry> {
+  const buf = readFileSync(file)
+  const n = Number(buf.readBigUInt64LE(0))
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: RawEntry['dtype']; shape: number[]; data_offsets: [number, number] }>
+  return Object.fromEntries(Object.entries(header).map(([name, t]) => [name, { dtype: t.dtype, shape: t.shape, bytes: Buffer.from(buf.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1])) }]))
+}
+
 /**
  * The checkpoint's weights in float64 as transformers holds them after loading on a machine without the MXFP4
  * kernels: BF16 decoded, the experts dequantised by test/reference/mxfp4.ts into gate_up_proj / down_proj.
