@@ -15,7 +15,9 @@
 //   gpt_oss     GptOssTopKRouter: top-k of the logits (a linear with bias) → softmax over those k; mlp.router
 //               {weight [E, D], bias [E]}; GptOssExperts: gate_up_proj [E, D, 2F] with gate and up in interleaved
 //               columns (0, 2, 4 … gate; 1, 3, 5 … up), gate_up_proj_bias [E, 2F], down_proj [E, F, D], down_proj_bias
-//               [E, D] — stored [in, out], so the loader gathers each expert's rows (strides); the clamped SwiGLU
+//               [E, D] — stored [in, out], so the loader gathers each expert's rows (strides); in the released
+//               checkpoints (quantization_config mxfp4) *_blocks / *_scales, repacked into MXFP4 rows (hfMxfp4Experts);
+//               the clamped SwiGLU
 import { ModelFormatError } from './modelFormatError'
 import type { NativeRouting } from './native'
 import type { StoredDType } from './formats/safetensors'
