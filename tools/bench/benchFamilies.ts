@@ -11,7 +11,8 @@
 //   fallback  what the same quantiser writes where rows are not whole blocks of 256 (widths like 896 or 576):
 //             Q4_K → Q5_0 (attention, gate, up, embedding), Q5_K → Q5_1 (ffn_down, as Q3_K_M / Q4_K_S / IQ4_XS put
 //             Q5_K there), Q6_K → Q8_0 (attn_v, output)
-// Cached in ~/.cache/soliloquy/bench beside the F16 file.
+// Cached in ~/.cache/soliloquy/bench beside the F16 file. Where our greedy ids and llama.cpp's part, the float64
+// judge (judge.ts) says whose pick is right at the first difference, after the timed runs.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'

@@ -15,8 +15,8 @@ import { embeddedModelDir, loadAddon, WeightsMemory } from '../../src/main/engin
 import { SentencePieceTokenizer } from '../../src/main/engine/tokenizers/sentencepiece/tokenizer'
 import { PEER_VERSION } from './peer'
 import { generationTurns, GreedyTurns, openPeer } from './turns'
-import { benchFamilies } from './benchFamilies'
-import { benchShapes, moe30b, type Moe30bFigures } from './benchShapes'
+import { benchFamilies, type FamilyFigures } from './benchFamilies'
+import { benchShapes, moe30b, type Family2Figures, type Moe30bFigures } from './benchShapes'
 import { benchStudy, studyWorkerChild, type StudyBench } from './benchStudy'
 
 const PHRASE = 'To be, or not to be, that is the question'
@@ -307,6 +307,11 @@ export interface BenchJson extends Partial<StudyBench> {
   gen_turns: number
   /** `--moe30b`: the Qwen3-30B-A3B shape in Q4_K_M (benchShapes.ts) */
   moe30b?: Moe30bFigures
+  /** `--families`: the 1.1B shape per family of block types (benchFamilies.ts), merged into --out; where the ids part,
+   *  each line carries the float64 judge's verdict (judge.ts) */
+  families_1b?: Record<string, FamilyFigures>
+  /** `--families2`: Gemma-3-1B / Qwen3-0.6B at F16 and BF16 (benchShapes.ts) */
+  families2?: Record<string, Family2Figures>
 }
 
 export async function benchJson(args: string[], self: string): Promise<void> {
