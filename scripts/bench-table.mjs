@@ -15,7 +15,16 @@ const m = j.machine
 const rounds = j.rounds_1b ?? 2
 const held = (w) => ({ copied: 'copied onto 2 MiB pages', ready: 'copied onto 2 MiB pages', mapped: 'mapped (page cache)' })[w] ?? w
 const typeList = (types) => Object.entries(types).map(([t, c]) => `${t} × ${c}`).join(', ')
-const ids = (x, tokens) => (x.same_ids === null ? '' : x.same_ids ? ', identical ids' : x.same_ids_prefix == null ? ', ids differ' : `, ids identical for ${x.same_ids_prefix} of ${tokens} (our margin there ${n(x.margin_at_first_difference)})`)
+// where the ids part, the float64 judge's verdict (tools/bench/judge.ts): which pick the float64 forward on the file's
+// weights ranks higher, by how much, and each engine's error in that difference
+const sig = (v) => (v === null || v === undefined ? '—' : v === 0 ? '0' : Math.abs(v) < 1e-3 ? Number(v).toExponential(1) : Number(v).toPrecision(2))
+const judged = (x) => {
+  const f = x.float64_judge
+  if (x.float64_prefers && f)
+    return `; float64 on the file's weights prefers **${x.float64_prefers === 'ours' ? 'ours' : "llama.cpp's"}** by ${sig(Math.abs(f.float64_margin))} in logit${[f.ours_id, f.llamacpp_id].includes(f.float64_top_id) ? '' : " (its own top token is a third one)"}, our error in that difference ${sig(f.ours_margin_error)}, llama.cpp's ${sig(f.llamacpp_margin_error)}`
+  return x.float64_judge_refused ? '; no float64 judge for this architecture' : ''
+}
+const ids = (x, tokens) => (x.same_ids === null ? '' : x.same_ids ? ', identical ids' : x.same_ids_prefix == null ? ', ids differ' : `, ids identical for ${x.same_ids_prefix} of ${tokens} (our margin there ${n(x.margin_at_first_difference)}${judged(x)})`)
 const moe = j.moe30b
 const moeRows = moe
   ? [
@@ -39,7 +48,7 @@ const rows = [
   [`1.1B 8-column sweep vs 1 column (per decoding step; best of ${rounds} rounds × 2 runs each)`, `**${n(j.sweep8_vs_single_1b)}×**${j.sweep8_floor_vs_single_1b === undefined ? '' : `; the floor here is ${n(j.sweep8_floor_vs_single_1b)}× (8 columns' multiply-adds at the FMA peak over one column's time), and the sweep runs at ${n(j.sweep8_of_flops_peak_1b * 100, 0)} % of that peak`}`],
   ...Object.entries(j.families_1b ?? {}).map(([f, x]) => [
     `1.1B shape, ${f === 'fallback' ? 'fallback mix' : f} (${Object.entries(x.types).map(([t, c]) => `${t} × ${c}`).join(', ')}; ${n(x.file_gib)} GiB), greedy ${j.families_gen_tokens} (best of ${j.families_turns} runs each, in turns in one process) and the step${j.families_load_avg_1m == null ? '' : `; load average ${n(j.families_load_avg_1m, 1)}`}`,
-    `ours ${n(x.gen_tok_s)} tok/s, llama.cpp ${n(x.llamacpp_tok_s)} tok/s: **${n(x.gen_vs_llamacpp)}×**${x.same_ids === null ? '' : x.same_ids ? ', identical ids' : x.same_ids_prefix == null ? ', ids differ' : `, ids identical for ${x.same_ids_prefix} of ${j.families_gen_tokens} (our margin there ${n(x.margin_at_first_difference)})`}; step ${n(x.step_s)} s; the fp32 FMA floor allows ${n(x.fma_floor_tok_s, 0)} tok/s`,
+    `ours ${n(x.gen_tok_s)} tok/s, llama.cpp ${n(x.llamacpp_tok_s)} tok/s: **${n(x.gen_vs_llamacpp)}×**${ids(x, j.families_gen_tokens)}; step ${n(x.step_s)} s; the fp32 FMA floor allows ${n(x.fma_floor_tok_s, 0)} tok/s`,
   ]),
   ...families2Rows,
   ...moeRows,

@@ -4,7 +4,7 @@
 // fp32 roundings applied by Math.fround (float64 carries more than twice float32's precision, so rounding a float64
 // product or sum of two floats once gives exactly the fp32 operation); random valid blocks; and simple quantisers
 // (nearest level, no search) for test models.
-import { halfToFloat } from './helpers'
+import { halfToFloat } from './half'
 import { floatToHalf } from './ggml'
 
 export const LOWBIT_TYPES = ['Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'IQ4_NL', 'IQ4_XS', 'MXFP4', 'TQ1_0', 'TQ2_0'] as const

@@ -5,7 +5,7 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { readCheckpointFiles, safetensorsHeader } from '../src/main/engine/formats/safetensors'
-import { halfToFloat } from './helpers'
+import { halfToFloat } from './half'
 import { LowbitType, quantiseLowbit } from './ggml-lowbit'
 
 export function floatToHalf(v: number): number {
@@ -107,6 +107,41 @@ export function packK(t: 'Q4_K' | 'Q5_K' | 'Q6_K', b: KBlock): Buffer {
       if (t === 'Q5_K') out[16 + l] |= ((lo >> 4) << (2 * c)) | ((hi >> 4) << (2 * c + 1))
     }
   return out
+}
+
+/** packK's inverse: one block's bytes (ggml's block_q4_K / block_q5_K / block_q6_K) as its parts, d and dmin the
+ *  fp16 values stored (so kBlockValues of it is ggml's dequantize_row_q*_K of the bytes). */
+export function unpackK(t: 'Q4_K' | 'Q5_K' | 'Q6_K', b: Uint8Array): KBlock {
+  const half = (at: number): number => halfToFloat(b[at] | (b[at + 1] << 8))
+  const q: number[] = new Array(256)
+  if (t === 'Q6_K') {
+    for (let n = 0; n < 2; n++)
+      for (let l = 0; l < 32; l++) {
+        const lo = b[64 * n + l], lo32 = b[64 * n + l + 32], hi = b[128 + 32 * n + l]
+        q[128 * n + l] = (lo & 0xf) | ((hi & 3) << 4)
+        q[128 * n + l + 32] = (lo32 & 0xf) | (((hi >> 2) & 3) << 4)
+        q[128 * n + l + 64] = (lo >> 4) | (((hi >> 4) & 3) << 4)
+        q[128 * n + l + 96] = (lo32 >> 4) | (((hi >> 6) & 3) << 4)
+      }
+    const sc = Array.from({ length: 16 }, (_, j) => (b[192 + j] << 24) >> 24)
+    return { d: half(208), dmin: 0, sc, m: [], q }
+  }
+  // the 12 scale bytes at 4: sub-blocks 0‥3 in the low 6 bits of bytes 0‥7, 4‥7 from bytes 8‥11 and the top 2 bits
+  const s = (i: number): number => b[4 + i]
+  const sc: number[] = [], m: number[] = []
+  for (let j = 0; j < 8; j++) {
+    sc.push(j < 4 ? s(j) & 63 : (s(j + 4) & 0xf) | ((s(j - 4) >> 6) << 4))
+    m.push(j < 4 ? s(j + 4) & 63 : (s(j + 4) >> 4) | ((s(j) >> 6) << 4))
+  }
+  const qs = t === 'Q4_K' ? 16 : 48
+  for (let c = 0; c < 4; c++)
+    for (let l = 0; l < 32; l++) {
+      const byte = b[qs + 32 * c + l]
+      const qh = t === 'Q5_K' ? b[16 + l] : 0
+      q[64 * c + l] = (byte & 0xf) | (((qh >> (2 * c)) & 1) << 4)
+      q[64 * c + 32 + l] = (byte >> 4) | (((qh >> (2 * c + 1)) & 1) << 4)
+    }
+  return { d: half(0), dmin: half(2), sc, m, q }
 }
 
 /** A simple K-quant quantiser (per-sub-block min/max, 6-bit scales): good enough for tests and benchmarks. */

@@ -111,15 +111,7 @@ export function encode(values: Float32Array, dtype: DType): Buffer {
   return out
 }
 
-/** An IEEE fp16 bit pattern as a number. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1
-  const e = (h >> 10) & 0x1f
-  const m = h & 0x3ff
-  if (e === 0) return s * m * 2 ** -24
-  if (e === 31) return m ? NaN : s * Infinity
-  return s * (1 + m / 1024) * 2 ** (e - 15)
-}
+export { halfToFloat } from './half'
 
 function toHalf(v: number): number {
   const f = new Float32Array([v])

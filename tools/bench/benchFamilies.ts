@@ -11,7 +11,8 @@
 //   fallback  what the same quantiser writes where rows are not whole blocks of 256 (widths like 896 or 576):
 //             Q4_K → Q5_0 (attention, gate, up, embedding), Q5_K → Q5_1 (ffn_down, as Q3_K_M / Q4_K_S / IQ4_XS put
 //             Q5_K there), Q6_K → Q8_0 (attn_v, output)
-// Cached in ~/.cache/soliloquy/bench beside the F16 file.
+// Cached in ~/.cache/soliloquy/bench beside the F16 file. Where our greedy ids and llama.cpp's part, the float64
+// judge (judge.ts) says whose pick is right at the first difference, after the timed runs.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -21,7 +22,9 @@ import { Kv } from '../../src/main/engine/export/gguf'
 import { loadAddon } from '../../src/main/engine/native'
 import { syntheticGgufTensors, SyntheticShape } from './benchSynthetic'
 import { BlockType, writeRandomGguf } from './randomGguf'
-import { loadPeer, PeerSession, peerSession, PEER_VERSION } from './peer'
+import { PEER_VERSION } from './peer'
+import { judgeFirstDifference, Judged } from './judge'
+import { generationTurns, GreedyTurns, openPeer, sharedPrefix } from './turns'
 
 const SHAPE_1B: SyntheticShape = { vocab: 32000, dim: 2048, ffn: 5632, layers: 22, heads: 32, kvHeads: 4 }
 export const FAMILIES = ['Q4_K_M', 'Q3_K_M', 'IQ4_XS', 'fallback'] as const
@@ -60,6 +63,10 @@ export interface FamilyFigures {
    *  activations to 8 bits: ~1 in logits on random weights, so a smaller margin is a near-tie, not a fault) */
   same_ids_prefix?: number | null
   margin_at_first_difference?: number | null
+  /** where the ids part, which pick the float64 forward on the file's weights ranks higher, and its figures (judge.ts) */
+  float64_prefers?: Judged['float64_prefers']
+  float64_judge?: Judged['float64_judge']
+  float64_judge_refused?: string
   step_s: number
   /** the most tokens/s an engine multiplying in fp32 at this machine's FMA peak could reach (2 FLOPs per weight) */
   fma_floor_tok_s: number
@@ -68,46 +75,32 @@ export interface FamilyFigures {
 const TURNS = 2
 const GEN = 32
 
-/** In one process: ours and llama.cpp generate greedily in turn (TURNS runs each, best kept), then our step (best of 2). */
+interface FamilyResult extends GreedyTurns {
+  judged: Judged
+  stepS: number
+  fileBytes: number
+  types: string[]
+}
+
+/** In one process: ours and llama.cpp generate greedily in turn (TURNS runs each, best kept), then our step (best of
+ *  2), then, where the ids part, the float64 judge of that position (judge.ts: after the timed runs, untimed). */
 async function familyChild(file: string, threads: string): Promise<void> {
   const engine = Engine.load(file)
   const prompt = engine.withBos('To be', 'prompt')
   await engine.weightsSettled()
   await engine.generate({ prompt, views: [[]], maxNew: 2 })
-  let session: PeerSession | null = null
-  try {
-    session = await peerSession(await loadPeer((x) => console.error(x)), file, Number(threads))
-  } catch (e) {
-    console.error(`(llama.cpp could not run: ${(e as Error).message})`)
-  }
-  let ours = { tokS: 0, ids: [] as number[], margins: [] as number[] }
-  let peer: { tokS: number; ids: number[] } | null = null
-  for (let turn = 0; turn < TURNS; turn++) {
-    const t = process.hrtime.bigint()
-    const [g] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
-    const tokS = g.ids.length / (Number(process.hrtime.bigint() - t) / 1e9)
-    if (tokS > ours.tokS) ours = { tokS, ids: g.ids, margins: g.margins }
-    if (session) {
-      const r = await session.greedy(prompt, GEN)
-      const theirs = r.ids.length / (r.ms / 1000)
-      if (!peer || theirs > peer.tokS) peer = { tokS: theirs, ids: r.ids }
-    }
-  }
-  await session?.dispose()
+  const session = await openPeer(file, Number(threads))
+  const { ours, peer } = await generationTurns(engine, session, prompt, TURNS, GEN)
   let stepS = Infinity
   for (let i = 0; i < 2; i++) {
     const t = process.hrtime.bigint()
     await engine.gradient('To be, or not to be, that is the question')
     stepS = Math.min(stepS, Number(process.hrtime.bigint() - t) / 1e9)
   }
-  process.stdout.write('RESULT ' + JSON.stringify({ ours, peer, stepS, fileBytes: engine.fileBytes, types: engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype) }) + '\n')
-}
-
-/** the number of leading entries two id lists share */
-function prefix(a: number[], b: number[]): number {
-  let i = 0
-  while (i < a.length && i < b.length && a[i] === b[i]) i++
-  return i
+  const judged = await judgeFirstDifference(engine, session, file, prompt, ours.ids, peer?.ids ?? null, (x) => console.error(x))
+  await session?.dispose()
+  const r: FamilyResult = { ours, peer, judged, stepS, fileBytes: engine.fileBytes, types: engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype) }
+  process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
 export async function benchFamilies(
@@ -132,7 +125,7 @@ export async function benchFamilies(
       log(`(wrote ${file}: ${(statSync(file).size / 2 ** 30).toFixed(2)} GiB in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s)`)
     }
     log(`${f}: ours and llama.cpp (node-llama-cpp ${PEER_VERSION}) in turn, ${TURNS} runs of ${GEN} tokens each, then the step…`)
-    const r = o.child<{ ours: { tokS: number; ids: number[]; margins: number[] }; peer: { tokS: number; ids: number[] } | null; stepS: number; fileBytes: number; types: string[] }>(['--json-family', file, String(threads)])
+    const r = o.child<FamilyResult>(['--json-family', file, String(threads)])
     const types: Record<string, number> = {}
     for (const t of r.types) types[t] = (types[t] ?? 0) + 1
     families[f] = {
@@ -142,8 +135,9 @@ export async function benchFamilies(
       llamacpp_tok_s: r.peer ? r3(r.peer.tokS) : null,
       gen_vs_llamacpp: r.peer ? r3(r.ours.tokS / r.peer.tokS) : null,
       same_ids: r.peer ? JSON.stringify(r.peer.ids) === JSON.stringify(r.ours.ids) : null,
-      same_ids_prefix: r.peer ? prefix(r.peer.ids, r.ours.ids) : null,
-      margin_at_first_difference: r.peer && prefix(r.peer.ids, r.ours.ids) < r.ours.ids.length ? r3(r.ours.margins[prefix(r.peer.ids, r.ours.ids)]) : null,
+      same_ids_prefix: r.peer ? sharedPrefix(r.peer.ids, r.ours.ids) : null,
+      margin_at_first_difference: r.peer && sharedPrefix(r.peer.ids, r.ours.ids) < r.ours.ids.length ? r3(r.ours.margins[sharedPrefix(r.peer.ids, r.ours.ids)]) : null,
+      ...r.judged,
       step_s: r3(r.stepS),
       fma_floor_tok_s: r3((flops * 1e9) / (2 * linearParams)),
     }

@@ -13,9 +13,10 @@ import { syntheticGgufTensors } from './benchSynthetic'
 import { exportGguf, ggufHeader, Kv } from '../../src/main/engine/export/gguf'
 import { embeddedModelDir, loadAddon, WeightsMemory } from '../../src/main/engine/native'
 import { SentencePieceTokenizer } from '../../src/main/engine/tokenizers/sentencepiece/tokenizer'
-import { loadPeer, PEER_VERSION, PeerSession, peerSession } from './peer'
-import { benchFamilies } from './benchFamilies'
-import { benchShapes, moe30b, type Moe30bFigures } from './benchShapes'
+import { PEER_VERSION } from './peer'
+import { generationTurns, GreedyTurns, openPeer } from './turns'
+import { benchFamilies, type FamilyFigures } from './benchFamilies'
+import { benchShapes, moe30b, type Family2Figures, type Moe30bFigures } from './benchShapes'
 import { benchStudy, studyWorkerChild, type StudyBench } from './benchStudy'
 
 const PHRASE = 'To be, or not to be, that is the question'
@@ -192,59 +193,22 @@ async function oursChild(model: string): Promise<void> {
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
-/** one engine's greedy generation: tokens per second (its best run) and the ids */
-interface GreedyRun {
-  tokS: number
-  ids: number[]
-}
-
-/** greedy generation of ours and of llama.cpp on the same weights, measured in one process */
-interface Pair {
-  ours: GreedyRun
-  /** null when llama.cpp could not run (not installable, or the file refused) */
-  peer: GreedyRun | null
-}
+/** greedy generation of ours and of llama.cpp on the same weights, measured in one process (turns.ts) */
+type Pair = GreedyTurns
 
 /** runs of each engine in the generation comparison */
 const PAIR_TURNS = 4
 
 /**
  * Ours (model: a directory or file) and llama.cpp (peerFile: the same weights as GGUF, or '' for none) generate
- * greedily in turn, run by run, PAIR_TURNS times each, and each keeps its best run. Taking turns within one process
- * gives both engines the same machine: this VM's memory bandwidth flips between two levels (for seconds or minutes),
- * and with each engine in its own process the comparison read whatever level each one met (0.86–1.46× across a dozen
- * full runs).
+ * greedily in turn, run by run, PAIR_TURNS times each, and each keeps its best run (generationTurns: taking turns
+ * within one process gives both engines the same machine).
  */
 async function pairChild(model: string, peerFile: string, threads: string): Promise<void> {
   const { engine, prompt } = await openSettled(model)
-  let session: PeerSession | null = null
-  if (peerFile) {
-    try {
-      session = await peerSession(await loadPeer((s) => console.error(s)), peerFile, Number(threads))
-    } catch (e) {
-      console.error(`(llama.cpp could not run: ${(e as Error).message})`)
-    }
-  }
-  let ours: GreedyRun = { tokS: 0, ids: [] }
-  let peer: GreedyRun | null = null
-  for (let turn = 0; turn < PAIR_TURNS; turn++) {
-    const t = process.hrtime.bigint()
-    const [g] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
-    const tokS = g.ids.length / seconds(t)
-    if (tokS > ours.tokS) ours = { tokS, ids: g.ids }
-    if (session) {
-      try {
-        const r = await session.greedy(prompt, GEN)
-        const theirs = r.ids.length / (r.ms / 1000)
-        if (!peer || theirs > peer.tokS) peer = { tokS: theirs, ids: r.ids }
-      } catch (e) {
-        console.error(`(llama.cpp failed: ${(e as Error).message})`)
-        session = null
-      }
-    }
-  }
+  const session = peerFile ? await openPeer(peerFile, Number(threads)) : null
+  const r: Pair = await generationTurns(engine, session, prompt, PAIR_TURNS, GEN)
   await session?.dispose()
-  const r: Pair = { ours, peer }
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
@@ -343,6 +307,11 @@ export interface BenchJson extends Partial<StudyBench> {
   gen_turns: number
   /** `--moe30b`: the Qwen3-30B-A3B shape in Q4_K_M (benchShapes.ts) */
   moe30b?: Moe30bFigures
+  /** `--families`: the 1.1B shape per family of block types (benchFamilies.ts), merged into --out; where the ids part,
+   *  each line carries the float64 judge's verdict (judge.ts) */
+  families_1b?: Record<string, FamilyFigures>
+  /** `--families2`: Gemma-3-1B / Qwen3-0.6B at F16 and BF16 (benchShapes.ts) */
+  families2?: Record<string, Family2Figures>
 }
 
 export async function benchJson(args: string[], self: string): Promise<void> {

@@ -25,7 +25,9 @@ import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
 import { Kv } from '../../src/main/engine/export/gguf'
 import { loadAddon, WeightsMemory } from '../../src/main/engine/native'
 import { BlockType, paddedTokenizerKv, RandomTensor, StoredType, writeRandomGguf } from './randomGguf'
-import { loadPeer, PeerSession, peerSession, PEER_VERSION } from './peer'
+import { PEER_VERSION } from './peer'
+import { judgeFirstDifference, Judged } from './judge'
+import { generationTurns, GreedyTurns, openPeer, sharedPrefix } from './turns'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -160,9 +162,9 @@ function warmPageCache(path: string): void {
   }
 }
 
-interface TurnsResult {
-  ours: { tokS: number; ids: number[]; margins: number[] }
-  peer: { tokS: number; ids: number[] } | null
+interface TurnsResult extends GreedyTurns {
+  /** where the ids part: the float64 judge (judge.ts; "llama" files only, so refused here by name) */
+  judged: Judged
   /** the step's best of two (null when not asked) and its phrase's tokens */
   stepS: number | null
   phraseTokens: number
@@ -173,32 +175,14 @@ interface TurnsResult {
 }
 
 /** `--json-turns FILE THREADS STEP`: ours and llama.cpp generate greedily in turn (TURNS runs of GEN each, best
- *  kept), then (STEP = 1) our step, best of 2. */
+ *  kept), then (STEP = 1) our step, best of 2, then the judge of the first difference if the ids part. */
 async function turnsChild(file: string, threads: string, step: string): Promise<void> {
   const engine = Engine.load(file)
   const prompt = engine.withBos('To be', 'prompt')
   await engine.weightsSettled()
   await engine.generate({ prompt, views: [[]], maxNew: 2 })
-  let session: PeerSession | null = null
-  try {
-    session = await peerSession(await loadPeer((x) => console.error(x)), file, Number(threads))
-  } catch (e) {
-    console.error(`(llama.cpp could not run: ${(e as Error).message})`)
-  }
-  let ours = { tokS: 0, ids: [] as number[], margins: [] as number[] }
-  let peer: TurnsResult['peer'] = null
-  for (let turn = 0; turn < TURNS; turn++) {
-    const t = process.hrtime.bigint()
-    const [g] = await engine.generate({ prompt, views: [[]], maxNew: GEN })
-    const tokS = g.ids.length / (Number(process.hrtime.bigint() - t) / 1e9)
-    if (tokS > ours.tokS) ours = { tokS, ids: g.ids, margins: g.margins }
-    if (session) {
-      const r = await session.greedy(prompt, GEN)
-      const theirs = r.ids.length / (r.ms / 1000)
-      if (!peer || theirs > peer.tokS) peer = { tokS: theirs, ids: r.ids }
-    }
-  }
-  await session?.dispose()
+  const session = await openPeer(file, Number(threads))
+  const { ours, peer } = await generationTurns(engine, session, prompt, TURNS, GEN)
   let stepS: number | null = null
   let phraseTokens = 0
   if (step === '1')
@@ -209,7 +193,9 @@ async function turnsChild(file: string, threads: string, step: string): Promise<
       stepS = Math.min(stepS ?? Infinity, s)
       phraseTokens = g.phraseIds.length
     }
-  const r: TurnsResult = { ours, peer, stepS, phraseTokens, fileBytes: engine.fileBytes, types: engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype), weightsMemory: engine.weightsMemory }
+  const judged = await judgeFirstDifference(engine, session, file, prompt, ours.ids, peer?.ids ?? null, (x) => console.error(x))
+  await session?.dispose()
+  const r: TurnsResult = { ours, peer, judged, stepS, phraseTokens, fileBytes: engine.fileBytes, types: engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype), weightsMemory: engine.weightsMemory }
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
@@ -241,20 +227,20 @@ async function seedChild(file: string): Promise<void> {
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000
 
-/** the number of leading entries two id lists share */
-function prefix(a: number[], b: number[]): number {
-  let i = 0
-  while (i < a.length && i < b.length && a[i] === b[i]) i++
-  return i
-}
-
 /** ids compared: identical, or the agreeing prefix and our top-1/top-2 margin where they part (llama.cpp rounds
  *  activations to 8 bits for its quantised products: ~1 in logits on random weights, so a smaller margin is a
- *  near-tie, not a fault) */
-function idsCompared(r: TurnsResult): { same_ids: boolean | null; same_ids_prefix: number | null; margin_at_first_difference: number | null } {
-  if (!r.peer) return { same_ids: null, same_ids_prefix: null, margin_at_first_difference: null }
-  const p = prefix(r.peer.ids, r.ours.ids)
-  return { same_ids: JSON.stringify(r.peer.ids) === JSON.stringify(r.ours.ids), same_ids_prefix: p, margin_at_first_difference: p < r.ours.ids.length ? r3(r.ours.margins[p]) : null }
+ *  near-tie, not a fault), and the float64 judge of that position */
+function idsCompared(r: TurnsResult): IdsCompared {
+  if (!r.peer) return { same_ids: null, same_ids_prefix: null, margin_at_first_difference: null, ...r.judged }
+  const p = sharedPrefix(r.peer.ids, r.ours.ids)
+  return { same_ids: JSON.stringify(r.peer.ids) === JSON.stringify(r.ours.ids), same_ids_prefix: p, margin_at_first_difference: p < r.ours.ids.length ? r3(r.ours.margins[p]) : null, ...r.judged }
+}
+
+/** the ids' comparison a line reports */
+interface IdsCompared extends Judged {
+  same_ids: boolean | null
+  same_ids_prefix: number | null
+  margin_at_first_difference: number | null
 }
 
 function countTypes(types: string[]): Record<string, number> {
@@ -282,6 +268,10 @@ export interface Moe30bFigures {
   same_ids: boolean | null
   same_ids_prefix: number | null
   margin_at_first_difference: number | null
+  /** where the ids part: the float64 judge (judge.ts), refused by name for this architecture */
+  float64_prefers?: Judged['float64_prefers']
+  float64_judge?: Judged['float64_judge']
+  float64_judge_refused?: string
   /** weights one token multiplies: attention, router, 8 of 128 experts, output */
   active_params: number
   /** the most tokens/s an engine multiplying in fp32 at this machine's FMA peak could reach (2 FLOPs per active weight) */
@@ -302,6 +292,9 @@ export interface Family2Figures {
   same_ids: boolean | null
   same_ids_prefix: number | null
   margin_at_first_difference: number | null
+  float64_prefers?: Judged['float64_prefers']
+  float64_judge?: Judged['float64_judge']
+  float64_judge_refused?: string
   /** one token's bytes (every weight but the embedding rows not read; tied: the table is the output too) over bandwidth */
   gen_vs_roofline: number
   step_s: number

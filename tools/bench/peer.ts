@@ -8,11 +8,24 @@ import { pathToFileURL } from 'node:url'
 
 export const PEER_VERSION = '3.21.1'
 
+/** the sampler settings under which llama.cpp reports next-token probabilities (controlledEvaluate's generateNext) */
+interface PeerSampling {
+  temperature: number
+  topK: number
+  topP: number
+  minP: number
+}
+
 export interface LlamaCppModule {
   getLlama(o: { gpu: false; build: 'never' }): Promise<{
     loadModel(o: { modelPath: string }): Promise<{
       createContext(o: { contextSize: number; threads: number }): Promise<{
-        getSequence(): { evaluate(tokens: number[], o: { temperature: number }): AsyncIterable<number> }
+        getSequence(): {
+          evaluate(tokens: number[], o: { temperature: number }): AsyncIterable<number>
+          controlledEvaluate(input: (number | [number, { generateNext: { probabilities: true; options: PeerSampling } }])[]): Promise<
+            ({ next: { probabilities?: Map<number, number> } } | undefined)[]
+          >
+        }
         dispose(): Promise<void>
       }>
       dispose(): Promise<void>
@@ -47,6 +60,10 @@ export async function loadPeer(log?: (s: string) => void): Promise<LlamaCppModul
 export interface PeerSession {
   /** greedy continuation of `prompt` (ids, BOS included); ms counts from the first prompt token to the last token */
   greedy(prompt: number[], maxNew: number): Promise<{ ids: number[]; ms: number }>
+  /** llama.cpp's `topK` most likely next tokens after `ids` (BOS included; evaluated in one batch in a fresh context
+   *  made as greedy's is), with their probabilities at temperature 1 renormalised over those K: the log of a ratio of
+   *  two is the difference of their logits */
+  nextProbabilities(ids: number[], topK: number): Promise<Map<number, number>>
   dispose(): Promise<void>
 }
 
@@ -67,6 +84,18 @@ export async function peerSession(llamaCpp: LlamaCppModule, file: string, thread
         await ctx.dispose()
       }
       return { ids, ms: Number(process.hrtime.bigint() - t) / 1e6 }
+    },
+    async nextProbabilities(ids, topK) {
+      const ctx = await model.createContext({ contextSize: Math.max(128, ids.length + 8), threads })
+      try {
+        const options = { temperature: 1, topK, topP: 1, minP: 0 }
+        const out = await ctx.getSequence().controlledEvaluate(ids.map((id, i) => (i + 1 < ids.length ? id : [id, { generateNext: { probabilities: true, options } }])))
+        const p = out[ids.length - 1]?.next.probabilities
+        if (!p) throw new Error(`llama.cpp gave no next-token probabilities after ${ids.length} tokens`)
+        return p
+      } finally {
+        await ctx.dispose()
+      }
     },
     dispose: () => model.dispose(),
   }

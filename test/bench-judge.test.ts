@@ -1,0 +1,166 @@
+// The benchmark's float64 judge of the first position where our greedy ids and llama.cpp's part (tools/bench/judge.ts):
+// - K-quant bytes unpack to the parts they were packed from (unpackK, packK's inverse), and every block type the
+//   bench's files hold decodes (test/reference/gguf.ts refDecode) to the weights the quantiser says it wrote;
+// - the float64 forward on a GGUF file's own blocks (q/k in GGUF's interleaved rows) gives the log-probs of the same
+//   forward on its dequantised F32 twin (HF layout), a file of every one of those types;
+// - the judge on that file names the position, the right pick (ours or llama.cpp's, whichever float64 ranks higher)
+//   and the margin as float64 computes it; our error and llama.cpp's (its probabilities, node-llama-cpp 3.21.1) are
+//   small beside that margin.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Engine } from '../src/main/engine/engine'
+import { loadAddon } from '../src/main/engine/native'
+import { SentencePieceTokenizer } from '../src/main/engine/tokenizers/sentencepiece/tokenizer'
+import { float64NextLogProbs, judgeFirstDifference } from '../tools/bench/judge'
+import { LlamaCppModule, loadPeer, PeerSession, peerSession } from '../tools/bench/peer'
+import { sharedPrefix } from '../tools/bench/turns'
+import { floatToHalf, KBlock, packK, QType, quantise, quantisedTwins, unpackK } from './ggml'
+import { halfToFloat } from './half'
+import { ORGANISM, rng, tmp } from './helpers'
+import { readWeights } from './reference/check'
+import { refDecode, refGgufLlama } from './reference/gguf'
+import { refDefaultInvFreq, RefConfig, refLogits, refLogProbs } from './reference/llama'
+
+/** the block types of the bench's 1.1B files (benchFamilies.ts), and Q4_0 */
+const TYPES: QType[] = ['Q4_K', 'Q5_K', 'Q6_K', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1', 'Q3_K', 'IQ4_XS']
+
+describe('float64 decoding of the bench files’ blocks', () => {
+  it('unpackK is packK’s inverse on random Q4_K, Q5_K and Q6_K blocks', () => {
+    const rand = rng(11)
+    const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1))
+    for (const t of ['Q4_K', 'Q5_K', 'Q6_K'] as const)
+      for (let n = 0; n < 200; n++) {
+        const six = t === 'Q6_K'
+        const b: KBlock = {
+          d: halfToFloat(floatToHalf((rand() - 0.5) * 0.02)),
+          dmin: six ? 0 : halfToFloat(floatToHalf(rand() * 0.01)),
+          sc: Array.from({ length: six ? 16 : 8 }, () => (six ? int(-128, 127) : int(0, 63))),
+          m: six ? [] : Array.from({ length: 8 }, () => int(0, 63)),
+          q: Array.from({ length: 256 }, () => int(0, t === 'Q4_K' ? 15 : t === 'Q5_K' ? 31 : 63)),
+        }
+        expect(unpackK(t, packK(t, b)), `${t} block ${n}`).toEqual(b)
+      }
+  })
+
+  for (const t of TYPES)
+    it(`${t}: refDecode of the quantised bytes gives the weights the quantiser computed`, () => {
+      const rand = rng(100 + TYPES.indexOf(t))
+      const data = Float32Array.from({ length: 8 * 256 }, () => (rand() - 0.5) * 0.1)
+      const { bytes, values } = quantise(t, data, 256)
+      expect(Array.from(refDecode(t, bytes))).toEqual(Array.from(values))
+    })
+})
+
+/** the organism's pieces, as a GGUF "llama" vocabulary lists them */
+function pieces(): { text: string; score: number; type: number }[] {
+  const sp = SentencePieceTokenizer.fromFile(join(ORGANISM, 'tokenizer.model'))
+  return Array.from({ length: sp.vocabSize }, (_, i) => sp.pieceInfo(i))
+}
+
+/** the float64 reference's config of an HF Llama directory (config.json) */
+function hfRefConfig(dir: string): RefConfig {
+  const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, number & { rope_theta: number }>
+  const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads
+  return {
+    vocab: c.vocab_size, dim: c.hidden_size, ffn: c.intermediate_size, layers: c.num_hidden_layers, heads: c.num_attention_heads,
+    kvHeads: c.num_key_value_heads, headDim, eps: c.rms_norm_eps, invFreq: refDefaultInvFreq(c.rope_parameters.rope_theta, headDim),
+    interleaved: false, window: 0, tied: Boolean(c.tie_word_embeddings),
+  }
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let worst = 0
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]))
+  return worst
+}
+
+describe('the judge on a GGUF file of every type the bench files hold', () => {
+  // every matrix of the organism in one of TYPES, each type in several layers and roles
+  const LIN = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']
+  const typeOf = (name: string): QType => {
+    if (name === 'model.embed_tokens.weight') return 'Q4_K'
+    if (name === 'lm_head.weight') return 'Q6_K'
+    const layer = Number(/layers\.(\d+)\./.exec(name)![1])
+    return TYPES[(layer * LIN.length + LIN.findIndex((l) => name.includes(l))) % TYPES.length]
+  }
+  const file = join(tmp(), 'organism-mix.gguf')
+  const twinDir = tmp()
+  quantisedTwins(ORGANISM, pieces(), typeOf, file, twinDir)
+  const twinCfg = hfRefConfig(twinDir)
+  const twin = readWeights(twinDir)
+  const engine = Engine.load(file)
+  const prompt = engine.withBos('To be', 'prompt')
+  const V = twinCfg.vocab
+
+  it('the float64 forward on the GGUF blocks gives the log-probs of the same forward on the F32 twin', () => {
+    expect(new Set(engine.tensors.filter((t) => t.shape.length === 2).map((t) => t.dtype))).toEqual(new Set(TYPES))
+    const ids = engine.withBos('To be, or not to be, that is', 'text')
+    const ref = refGgufLlama(file)
+    try {
+      expect(ref.config).toMatchObject({ vocab: V, dim: twinCfg.dim, layers: twinCfg.layers, heads: twinCfg.heads, interleaved: true, tied: false })
+      const want = refLogProbs(refLogits(twinCfg, twin, ids), V).subarray((ids.length - 1) * V)
+      expect(maxDiff(float64NextLogProbs(ref, ids), want)).toBeLessThan(1e-9)
+    } finally {
+      ref.close()
+    }
+  })
+
+  let llamaCpp: LlamaCppModule
+  let session: PeerSession
+  beforeAll(async () => {
+    llamaCpp = await loadPeer(() => {})
+    session = await peerSession(llamaCpp, file, Math.min(2, loadAddon().threads()))
+  }, 900_000)
+  afterAll(() => session?.dispose())
+
+  it('names the position, the right pick and the float64 margin; both engines’ errors are small beside it', async () => {
+    const [g] = await engine.generate({ prompt, views: [[]], maxNew: 16 })
+    // a position well clear of a near-tie, where float64's runner-up is a clearly wrong pick
+    const k = g.margins.findIndex((m, i) => i > 0 && m > 0.5)
+    expect(k).toBeGreaterThan(0)
+    const ids = [...prompt, ...g.ids.slice(0, k)]
+    const want = refLogProbs(refLogits(twinCfg, twin, ids), V).subarray((ids.length - 1) * V)
+    const order = Array.from(want.keys()).sort((a, b) => want[b] - want[a])
+    const [top, second] = order
+    expect(g.ids[k]).toBe(top)
+    const wrong = [...g.ids.slice(0, k), second, ...g.ids.slice(k + 1)]
+    const log = (): void => {}
+
+    // ours right: llama.cpp's (here made up) ids take float64's runner-up at k
+    const a = await judgeFirstDifference(engine, session, file, prompt, g.ids, wrong, log)
+    expect(sharedPrefix(g.ids, wrong)).toBe(k)
+    expect(a.float64_prefers).toBe('ours')
+    const j = a.float64_judge!
+    expect(j).toMatchObject({ position: k, ours_id: top, llamacpp_id: second, float64_top_id: top })
+    expect(Math.abs(j.float64_margin - (want[top] - want[second]))).toBeLessThan(2e-6)
+    expect(Math.abs(j.ours_margin_error)).toBeLessThan(1e-3)
+    expect(j.ours_logprob_error.every((e) => Math.abs(e) < 1e-3)).toBe(true)
+    // llama.cpp rounds activations to 8 bits: its error is larger than ours, still far below a clear margin
+    expect(j.llamacpp_margin).not.toBeNull()
+    expect(Math.abs(j.llamacpp_margin_error!)).toBeLessThan(0.02)
+
+    // the same ids the other way round: llama.cpp right
+    const b = await judgeFirstDifference(engine, session, file, prompt, wrong, g.ids, log)
+    expect(b.float64_prefers).toBe('llama.cpp')
+    expect(b.float64_judge).toMatchObject({ position: k, ours_id: second, llamacpp_id: top })
+    expect(b.float64_judge!.float64_margin).toBeCloseTo(-j.float64_margin, 6)
+
+    // nothing to judge when the ids agree, or when one list ends where they would part
+    expect(await judgeFirstDifference(engine, session, file, prompt, g.ids, g.ids, log)).toEqual({ float64_prefers: null, float64_judge: null })
+    expect((await judgeFirstDifference(engine, null, file, prompt, g.ids, g.ids.slice(0, k), log)).float64_judge).toBeNull()
+  }, 600_000)
+
+  it('refuses a file the float64 reference does not read, by name', async () => {
+    const other = join(tmp(), 'not-llama.gguf')
+    const bytes = readFileSync(file)
+    // the same file with its architecture renamed (same length, so every offset holds)
+    const at = bytes.indexOf(Buffer.from('llama', 'latin1'), bytes.indexOf(Buffer.from('general.architecture', 'latin1')))
+    Buffer.from('llamb', 'latin1').copy(bytes, at)
+    writeFileSync(other, bytes)
+    const [g] = await engine.generate({ prompt, views: [[]], maxNew: 4 })
+    const r = await judgeFirstDifference(engine, null, other, prompt, g.ids, [...g.ids.slice(0, 2), (g.ids[2] + 1) % V], () => {})
+    expect(r).toMatchObject({ float64_prefers: null, float64_judge: null })
+    expect(r.float64_judge_refused).toMatch(/"llamb" GGUF file; the float64 reference here reads "llama" files only/)
+  })
+})
