@@ -13,7 +13,7 @@ import { exportGguf } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
 import { loadAddon } from '../src/main/engine/native'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
-import { GptOssTiny, writeGptOss } from './gptOssTiny'
+import { GptOssTiny, writeGptOss, writeGptOssMxfp4 } from './gptOssTiny'
 import { tmp } from './helpers'
 import { LOWBIT, quantiseLowbit } from './ggml-lowbit'
 
@@ -95,6 +95,25 @@ describe('GPT-OSS through GGUF', () => {
         expectSameGreedy(want, await greedy(again, []), 'GGUF → HF directory')
         expectSameNll(nllWant, await nlls(again, []), 'GGUF → HF directory')
       }
+    }
+  }, 300_000)
+
+  it('the released HF layout (MXFP4 experts in safetensors) → GGUF F32: our engine and llama.cpp give its greedy ids, base and stepped', async () => {
+    const hf = Engine.load(writeGptOssMxfp4(tiny))
+    expect(new Set(hf.tensors.filter((t) => /experts\.\d+\.\w+\.weight$/.test(t.name)).map((t) => t.dtype))).toEqual(new Set(['MXFP4']))
+    const g = await hf.gradient(PHRASE)
+    const threads = Math.min(2, loadAddon().threads())
+    for (const lr of [0, 2]) {
+      const view: View = lr === 0 ? [] : [{ gradient: g, lr }]
+      const want = await greedy(hf, view)
+      // the dequantised experts are F32 numbers (fp4 · 2^(s − 127)): the file is the model, stepped or not
+      const file = join(tmp(), `gpt-oss-mxfp4-hf-${lr}.gguf`)
+      await exportGguf(hf, view, file, undefined, { dtype: 'F32' })
+      const gg = Engine.load(file)
+      expect((await greedy(gg, [])).ids, `α = ${lr}: the GGUF file in our engine`).toEqual(want.ids)
+      expectSameNll(await nlls(hf, view), await nlls(gg, []), `α = ${lr}: GGUF in our engine`)
+      const theirs = await peerGreedy(llamaCpp, file, gg.withBos(PROMPT, 'prompt'), N, threads)
+      expectSameGreedy(want, { ids: theirs.ids, n: theirs.ids.length }, `α = ${lr}: GGUF in llama.cpp`)
     }
   }, 300_000)
 

@@ -94,7 +94,7 @@ export interface TinyConfig {
   configExtra?: Record<string, unknown>
 }
 
-function encode(values: Float32Array, dtype: DType): Buffer {
+export function encode(values: Float32Array, dtype: DType): Buffer {
   if (dtype === 'F32') return Buffer.from(values.buffer, values.byteOffset, values.byteLength)
   const out = Buffer.alloc(values.length * 2)
   const f = new Float32Array(1)

@@ -232,6 +232,7 @@ export function organismMetaTensors(): RawTensor[] {
   for (const t of ck.tensors) {
     const rule = HF_TO_META.find(([re]) => re.test(t.name))
     if (!rule) throw new Error(`no Meta name for ${t.name}`)
+    if (t.dtype === 'U8') throw new Error(`${t.name}: U8 has no Meta form`)
     const el = t.dtype === 'F32' ? 4 : 2
     const n = t.shape.reduce((a, s) => a * s, 1) * el
     let data = Buffer.from(files[t.file].subarray(t.offset, t.offset + n))

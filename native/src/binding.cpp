@@ -362,6 +362,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         ts.row_stride = (int64_t)whole(env, st.Get(0u), where + "row stride", 1, MAX_SAFE);
         ts.col_stride = (int64_t)whole(env, st.Get(1u), where + "column stride", 1, MAX_SAFE);
       }
+      if (t.Get("mxfp4").IsObject()) {  // GPT-OSS's MXFP4 experts in a Hugging Face checkpoint (blocks + scales)
+        Napi::Object mx = t.Get("mxfp4").As<Napi::Object>();
+        ts.hf_mxfp4 = true;
+        ts.hf_scales_file = (int)whole(env, mx.Get("scalesFile"), where + "scales file index", 0, (double)files.size() - 1);
+        ts.hf_scales_offset = (uint64_t)whole(env, mx.Get("scalesOffset"), where + "scales byte offset", 0, MAX_SAFE);
+        ts.hf_row_step = (int64_t)whole(env, mx.Get("rowStep"), where + "row step", 1, 2);
+      }
       tensors.push_back(ts);
     }
     try {

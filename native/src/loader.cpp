@@ -232,6 +232,51 @@ void check_config(const Config& c) {
                              " entries for num_hidden_layers " + std::to_string(c.layers));
 }
 
+// GPT-OSS's MXFP4 experts from a Hugging Face checkpoint (transformers' Mxfp4GptOssExperts: `*_blocks` [E, R, G, 16]
+// u8, `*_scales` [E, R, G] u8) repacked into ggml's MXFP4 blocks, rows × G blocks of 17 bytes. The same numbers:
+// transformers' element 2j of a block is byte j's low nibble and element 2j + 1 its high nibble, where ggml's byte j
+// holds element j (low) and element j + 16 (high); both read the nibble as e2m1 (ggml's table holds the values
+// doubled, its scale is halved) and the byte as 2^(byte − 127). A byte of 255 (2^128) is inf in transformers'
+// float32 ldexp and overflows ggml's float: refused here, in words.
+static Mat hf_mxfp4_gathered(Model& m, const TensorSpec& t, int rows, int cols, const std::string& file,
+                             const uint8_t* blocks_base, uint64_t blocks_size, const std::string& scales_file,
+                             const uint8_t* scales_base, uint64_t scales_size) {
+  const std::string name = file + ": " + t.name;
+  if (t.dtype != DT_MXFP4 || t.row_stride != 0 || t.col_stride != 0)
+    throw std::runtime_error(name + ": Hugging Face MXFP4 experts are read as MXFP4 rows, not strided");
+  if (cols % 32 != 0)
+    throw std::runtime_error(name + ": rows of " + std::to_string(cols) + " weights are not whole MXFP4 blocks of 32");
+  const uint64_t G = (uint64_t)cols / 32, step = (uint64_t)t.hf_row_step;
+  const uint64_t span = ((uint64_t)(rows - 1) * step + 1) * G;  // scales (bytes) from the first row to the last
+  if (t.offset > blocks_size || span * 16 > blocks_size - t.offset)
+    throw std::runtime_error(name + ": MXFP4 blocks at byte " + std::to_string(t.offset) +
+                             " run past the end of the file (" + std::to_string(blocks_size) + " bytes; truncated file?)");
+  if (t.hf_scales_offset > scales_size || span > scales_size - t.hf_scales_offset)
+    throw std::runtime_error(scales_file + ": " + t.name + ": MXFP4 scales at byte " + std::to_string(t.hf_scales_offset) +
+                             " run past the end of the file (" + std::to_string(scales_size) + " bytes; truncated file?)");
+  std::vector<uint8_t> buf((size_t)rows * G * 17);
+  for (uint64_t r = 0; r < (uint64_t)rows; r++)
+    for (uint64_t g = 0; g < G; g++) {
+      const uint8_t* q = blocks_base + t.offset + (r * step * G + g) * 16;
+      const uint8_t e = scales_base[t.hf_scales_offset + r * step * G + g];
+      if (e == 255)
+        throw std::runtime_error(name + ": row " + std::to_string(r) + ", block " + std::to_string(g) +
+                                 " has scale byte 255 (2^128 overflows float32; transformers' dequantisation makes it inf)");
+      uint8_t* o = buf.data() + (r * G + g) * 17;
+      o[0] = e;
+      // element k of the 32: byte k / 2, low nibble when k is even
+      auto nib = [q](int k) { return (uint8_t)((q[k >> 1] >> ((k & 1) * 4)) & 15); };
+      for (int j = 0; j < 16; j++) o[1 + j] = (uint8_t)(nib(j) | (nib(j + 16) << 4));
+    }
+  m.gathered.push_back(std::move(buf));
+  Mat mt;
+  mt.data = m.gathered.back().data();
+  mt.dtype = DT_MXFP4;
+  mt.rows = rows;
+  mt.cols = cols;
+  return mt;
+}
+
 std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::string>& files,
                                   const std::vector<TensorSpec>& tensors) {
   auto m = std::make_shared<Model>();
@@ -264,6 +309,8 @@ std::shared_ptr<Model> load_model(const Config& cfg, const std::vector<std::stri
                                std::to_string(maps.size()) + " checkpoint files");
     const std::string& file = files[t.file];
     const uint64_t size = maps[t.file]->size;
+    if (t.hf_mxfp4) return hf_mxfp4_gathered(*m, t, rows, cols, file, maps[t.file]->data, size, files[t.hf_scales_file],
+                                             maps[t.hf_scales_file]->data, maps[t.hf_scales_file]->size);
     if (t.row_stride != 0 || t.col_stride != 0) {
       // not row-major in the file (GPT-OSS's experts): gathered, element by element, into rows of our own
       if (dtype_quantised(t.dtype) || t.row_stride <= 0 || t.col_stride <= 0)

@@ -375,6 +375,14 @@ struct TensorSpec {
   // element strides of a 2-D tensor's rows and columns in the file when it is not row-major there (GPT-OSS's
   // experts: [E, in, out] with gate and up interleaved); 0, 0 = row-major. Such tensors are gathered (Model::gathered).
   int64_t row_stride = 0, col_stride = 0;
+  // GPT-OSS's MXFP4 experts as a Hugging Face checkpoint stores them (dtype MXFP4, hf_mxfp4): the nibbles
+  // `*_blocks` [E, R, G, 16] and the e8m0 exponents `*_scales` [E, R, G] in two tensors; our row r is their row
+  // r·hf_row_step (gate_up's interleaved gate and up rows: step 2), from byte offset (blocks) and hf_scales_offset in
+  // file hf_scales_file. Repacked at load into ggml's blocks (Model::gathered), as many bytes as the file's.
+  bool hf_mxfp4 = false;
+  int hf_scales_file = 0;
+  uint64_t hf_scales_offset = 0;
+  int64_t hf_row_step = 1;
 };
 // Refuses configurations the engine cannot address (non-positive or oversized dims, int overflow of products).
 void check_config(const Config& c);

@@ -15,9 +15,12 @@
 //   gpt_oss     GptOssTopKRouter: top-k of the logits (a linear with bias) → softmax over those k; mlp.router
 //               {weight [E, D], bias [E]}; GptOssExperts: gate_up_proj [E, D, 2F] with gate and up in interleaved
 //               columns (0, 2, 4 … gate; 1, 3, 5 … up), gate_up_proj_bias [E, 2F], down_proj [E, F, D], down_proj_bias
-//               [E, D] — stored [in, out], so the loader gathers each expert's rows (strides); the clamped SwiGLU
+//               [E, D] — stored [in, out], so the loader gathers each expert's rows (strides); in the released
+//               checkpoints (quantization_config mxfp4) *_blocks / *_scales, repacked into MXFP4 rows (hfMxfp4Experts);
+//               the clamped SwiGLU
 import { ModelFormatError } from './modelFormatError'
 import type { NativeRouting } from './native'
+import type { StoredDType } from './formats/safetensors'
 
 export type MoeFamily = 'mixtral' | 'qwen3_moe' | 'olmoe' | 'granitemoe' | 'gpt_oss'
 export const MOE_FAMILIES: MoeFamily[] = ['mixtral', 'qwen3_moe', 'olmoe', 'granitemoe', 'gpt_oss']
@@ -85,13 +88,33 @@ interface TensorLike {
   strides?: [number, number]
 }
 
+/** GPT-OSS's MXFP4 experts as a Hugging Face checkpoint stores them: the blocks tensor's bytes at `offset`, its
+ *  scales at scalesOffset in file scalesFile, the engine's row r their row r·rowStep (native TensorSpec hf_mxfp4) */
+export interface HfMxfp4 {
+  scalesFile: number
+  scalesOffset: number
+  rowStep: 1 | 2
+}
+
+/** A tensor as the engine binds it: in a weight type, or GPT-OSS's MXFP4 blocks and scales repacked at load */
+export type EngineTensor<T extends TensorLike> = Omit<T, 'dtype'> & { dtype: StoredDType; mxfp4?: HfMxfp4 }
+
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
 
 /**
  * A checkpoint's expert tensors under the engine's names: Mixtral's block_sparse_moe.* renamed; GraniteMoE's fused
  * 3-D tensors cut into one 2-D tensor per expert (rows are contiguous: no copy, a byte offset each).
  */
-export function moeEngineTensors<T extends TensorLike>(family: string, tensors: T[]): T[] {
+export function moeEngineTensors<T extends TensorLike>(family: string, tensors: T[]): EngineTensor<T>[] {
+  const out = family === 'gpt_oss' ? gptOssEngineTensors(tensors) : (familyEngineTensors(family, tensors) as EngineTensor<T>[])
+  // U8 is read only as GPT-OSS's blocks and scales (safetensors.ts lets it through under those names)
+  const packed = out.find((t) => (t.dtype as string) === 'U8')
+  if (packed)
+    throw new ModelFormatError(`${packed.name} has dtype U8; only F32, F16 and BF16 are supported (U8 is read only as a gpt_oss checkpoint's MXFP4 experts, mlp.experts.gate_up_proj_blocks / _scales and down_proj_blocks / _scales)`)
+  return out
+}
+
+function familyEngineTensors<T extends TensorLike>(family: string, tensors: T[]): T[] {
   if (family === 'mixtral') {
     const rename: Record<string, string> = { w1: 'gate_proj', w3: 'up_proj', w2: 'down_proj' }
     return tensors.map((t) => {
@@ -102,7 +125,6 @@ export function moeEngineTensors<T extends TensorLike>(family: string, tensors: 
       return t
     })
   }
-  if (family === 'gpt_oss') return gptOssEngineTensors(tensors)
   if (family === 'granitemoe') {
     const out: T[] = []
     for (const t of tensors) {
@@ -136,11 +158,19 @@ export function moeEngineTensors<T extends TensorLike>(family: string, tensors: 
 /**
  * GPT-OSS's checkpoint under the engine's names: the router as mlp.gate (weight and bias), the sinks as a vector
  * self_attn.sinks.weight, and each expert's gate / up / down rows (and biases) as strided views of the fused [E, in,
- * out] tensors — gate and up interleaved along the last axis.
+ * out] tensors — gate and up interleaved along the last axis; or, in the released checkpoints, MXFP4 (hfMxfp4Experts).
  */
-function gptOssEngineTensors<T extends TensorLike>(tensors: T[]): T[] {
+function gptOssEngineTensors<T extends TensorLike>(tensors: T[]): EngineTensor<T>[] {
   const out: T[] = []
+  const packed = new Map<string, { blocks?: T; scales?: T }>()
   for (const t of tensors) {
+    const q = /^(model\.layers\.\d+\.mlp\.experts\.(?:gate_up_proj|down_proj))_(blocks|scales)$/.exec(t.name)
+    if (q) {
+      const pair = packed.get(q[1]) ?? {}
+      pair[q[2] as 'blocks' | 'scales'] = t
+      packed.set(q[1], pair)
+      continue
+    }
     const sink = /^(model\.layers\.\d+\.self_attn\.sinks)$/.exec(t.name)
     if (sink) {
       out.push({ ...t, name: `${sink[1]}.weight` })
@@ -156,8 +186,8 @@ function gptOssEngineTensors<T extends TensorLike>(tensors: T[]): T[] {
       out.push(t)
       continue
     }
-    if (m[3] === '_blocks' || m[3] === '_scales')
-      throw new ModelFormatError(`${t.name}: MXFP4-quantised experts in a Hugging Face checkpoint are not supported (open the model's GGUF file, or a checkpoint with dequantised BF16 experts)`)
+    if (m[3] === undefined && tensors.some((o) => o.name === `${t.name}_blocks`))
+      throw new ModelFormatError(`${t.name}: the checkpoint holds these experts twice, dense and as MXFP4 ${t.name}_blocks / _scales; which one is meant is ambiguous`)
     const bytes = DTYPE_BYTES[t.dtype]
     const bias = m[3] === '_bias'
     if (!bytes || t.shape.length !== (bias ? 2 : 3))
@@ -190,6 +220,55 @@ function gptOssEngineTensors<T extends TensorLike>(tensors: T[]): T[] {
       // engine [D, F]: row d = file column d, column f = file row f
       for (let e = 0; e < E; e++) out.push(at(e, 'down_proj', 'weight', e * F * D, [D, F], [1, D]))
     }
+  }
+  // (a tensor left in U8 here is refused by moeEngineTensors)
+  const engine = out as unknown as EngineTensor<T>[]
+  for (const [base, pair] of packed) engine.push(...hfMxfp4Experts(base, pair))
+  return engine
+}
+
+/**
+ * The released GPT-OSS checkpoints' experts (transformers' Mxfp4GptOssExperts, integrations/mxfp4.py): `*_blocks`
+ * [E, R, G, 16] u8 — 32 e2m1 nibbles per block, element 2j in byte j's low nibble, 2j + 1 in its high one — and
+ * `*_scales` [E, R, G] u8, the block's e8m0 exponent (2^(byte − 127)). Row r holds output r over G·32 inputs, so
+ * each expert's rows are already the engine's [out, in] rows: gate_up_proj's R = 2F rows interleave gate (even) and
+ * up (odd) as its dequantised columns do; down_proj's R = D rows. convert_moe_packed_tensors dequantises them to
+ * gate_up_proj [E, D, 2F] / down_proj [E, F, D] by the final transpose; llama.cpp's converter keeps the rows and
+ * reorders the nibbles into ggml's MXFP4 blocks. The engine does as llama.cpp does, at load (native loader.cpp,
+ * hf_mxfp4_gathered): the values are those transformers computes, fp4 · 2^(byte − 127), exact in bf16 for every
+ * byte below 255.
+ */
+function hfMxfp4Experts<T extends TensorLike>(base: string, pair: { blocks?: T; scales?: T }): EngineTensor<T>[] {
+  const { blocks, scales } = pair
+  if (!blocks || !scales)
+    throw new ModelFormatError(`${base}_${blocks ? 'blocks' : 'scales'} has no ${base}_${blocks ? 'scales' : 'blocks'} beside it (MXFP4 experts are stored as both)`)
+  for (const t of [blocks, scales])
+    if (t.dtype !== 'U8') throw new ModelFormatError(`${t.name}: MXFP4 ${t === blocks ? 'blocks' : 'scales'} must be U8 (found ${t.dtype})`)
+  const show = (t: T): string => JSON.stringify(t.shape)
+  if (blocks.shape.length !== 4 || blocks.shape[3] !== 16)
+    throw new ModelFormatError(`${blocks.name}: expected [experts, rows, blocks, 16] (32 four-bit weights in 16 bytes per block; found ${show(blocks)})`)
+  const [E, R, G] = blocks.shape
+  if (scales.shape.length !== 3 || scales.shape[0] !== E || scales.shape[1] !== R || scales.shape[2] !== G)
+    throw new ModelFormatError(`${scales.name}: shape ${show(scales)} does not match ${blocks.name} ${show(blocks)} (one scale per block: [${E}, ${R}, ${G}])`)
+  const prefix = base.replace(/mlp\.experts\.\w+$/, '')
+  const gateUp = base.endsWith('gate_up_proj')
+  if (gateUp && R % 2 !== 0) throw new ModelFormatError(`${blocks.name}: ${R} rows are not interleaved gate and up rows`)
+  const out: EngineTensor<T>[] = []
+  const part = (e: number, name: string, row0: number, rows: number, rowStep: 1 | 2): EngineTensor<T> => {
+    const v: EngineTensor<T> = {
+      ...blocks,
+      name: `${prefix}mlp.experts.${e}.${name}.weight`,
+      dtype: 'MXFP4',
+      offset: blocks.offset + (e * R + row0) * G * 16,
+      shape: [rows, G * 32],
+      mxfp4: { scalesFile: scales.file, scalesOffset: scales.offset + (e * R + row0) * G, rowStep },
+    }
+    delete v.strides
+    return v
+  }
+  for (let e = 0; e < E; e++) {
+    if (gateUp) out.push(part(e, 'gate_proj', 0, R / 2, 2), part(e, 'up_proj', 1, R / 2, 2))
+    else out.push(part(e, 'down_proj', 0, R, 1))
   }
   return out
 }

@@ -185,9 +185,14 @@ const GPT_OSS_DEFAULTS: Record<string, unknown> = {
  * SwiGLU (swiglu_limit 7, swiglu_alpha 1.702), the router's top-k logits → softmax (= the renormalised top-k).
  */
 function parseGptOss(raw: Record<string, unknown>, dense: Record<string, unknown>, file: string): ModelConfig {
-  const q = raw.quantization_config as Record<string, unknown> | undefined
-  if (q && typeof q === 'object' && q.quant_method !== undefined)
-    throw new ModelFormatError(`${file}: quantization_config quant_method "${String(q.quant_method)}" is not supported for gpt_oss (MXFP4 experts in a Hugging Face checkpoint: open the model's GGUF file, or a checkpoint with dequantised BF16 experts)`)
+  // the released checkpoints: {quant_method: "mxfp4", modules_to_not_convert: [...]} — transformers quantises only the
+  // experts (Mxfp4GptOssExperts), whatever that list names; their *_blocks / *_scales are read as MXFP4 (experts.ts)
+  const q = raw.quantization_config
+  if (q !== undefined && q !== null) {
+    const method = typeof q === 'object' && !Array.isArray(q) ? (q as Record<string, unknown>).quant_method : undefined
+    if (method !== 'mxfp4')
+      throw new ModelFormatError(`${file}: quantization_config quant_method ${JSON.stringify(method ?? null)} is not supported for gpt_oss (the engine reads "mxfp4", the released checkpoints' MXFP4 experts)`)
+  }
   const field = (key: string): unknown => (raw[key] === undefined ? GPT_OSS_DEFAULTS[key] : raw[key])
   const llama: Record<string, unknown> = { ...dense, model_type: 'llama' }
   for (const key of ['layer_types', 'sliding_window', 'swiglu_limit', 'swiglu_alpha', 'hidden_act', 'quantization_config'])

@@ -96,6 +96,9 @@ export async function exportHF(
     )
   const torchDtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16'
   const cfg: Record<string, unknown> = { ...engine.config.raw, dtype: torchDtype }
+  // GPT-OSS's MXFP4 experts are written dense (gate_up_proj / down_proj in `dtype`, as a dequantised checkpoint): the
+  // quantization_config that names *_blocks / *_scales no longer describes the files
+  delete cfg.quantization_config
   if ('torch_dtype' in cfg) cfg.torch_dtype = torchDtype
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2))
   if (engine.source.format === 'gguf') writeEmbeddedTokenizer(engine, outDir)

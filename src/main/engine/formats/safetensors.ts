@@ -17,9 +17,14 @@ export interface TensorEntry {
   name: string
   file: number // index into the checkpoint's file list
   offset: number // absolute byte offset of the data in the file
-  dtype: DType
+  dtype: DType | PackedDType
   shape: number[]
 }
+
+/** Bytes that are not weights by themselves: GPT-OSS's MXFP4 expert blocks and scales (experts.ts repacks them). */
+export type PackedDType = 'U8'
+/** a U8 tensor is read only under these names (GPT-OSS's `mlp.experts.{gate_up,down}_proj_{blocks,scales}`) */
+export const PACKED_NAME = /_(blocks|scales)$/
 
 /** A weight as the engine maps it: a safetensors entry, or a GGUF tensor in one of ggml's block types. */
 export interface StoredTensorEntry extends Omit<TensorEntry, 'dtype'> {
@@ -91,14 +96,14 @@ export function readSafetensorsHeader(path: string, fileIndex = 0, label = path)
       if (e > dataSize)
         throw new ModelFormatError(`${label}: ${clipped(name)}: data runs past the end of the file (truncated download?)`)
       ranges.push({ name, begin: b, end: e })
-      const dtype = t.dtype as DType
-      if (typeof t.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
+      const dtype = t.dtype as DType | PackedDType
+      if (!(dtype === 'U8' && PACKED_NAME.test(name)) && (typeof t.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype))) {
         // tensors the engine never reads (e.g. rotary inv_freq buffers) may carry other dtypes
         if (name.endsWith('rotary_emb.inv_freq')) continue
         throw new ModelFormatError(`${label}: ${clipped(name)} has dtype ${String(t.dtype)}; only F32, F16 and BF16 are supported`)
       }
       // element count × size, refusing anything past 2^53 (no silent rounding of the product)
-      let bytes = DTYPE_BYTES[dtype]
+      let bytes = dtype === 'U8' ? 1 : DTYPE_BYTES[dtype]
       for (const s of shape as number[]) {
         bytes *= s
         if (!Number.isSafeInteger(bytes))
