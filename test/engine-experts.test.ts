@@ -5,24 +5,22 @@
 // loss, stepped views and KV-cached greedy decoding; then through the whole Engine: a step file re-imports to the same
 // model, the batched sweep equals single generations, and the dense HF export (in the family's own layout) of a stepped
 // model is that model — its gradient there equals the chain of two steps.
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
-import { exportHF } from '../src/main/engine/export/hf'
 import { parseModelConfig } from '../src/main/engine/families'
-import { loadAddon, NativeModel, StepFactors } from '../src/main/engine/native'
+import { StepFactors } from '../src/main/engine/native'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
-import { expertSlots, moeEngineTensors } from '../src/main/engine/experts'
-import { readJson } from '../src/main/engine/config'
-import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
+import { expertSlots } from '../src/main/engine/experts'
 import { restrictToExperts } from '../src/main/lab/step/experts'
 import { exportPeft } from '../src/main/engine/export/peft'
-import { rng, tmp } from './helpers'
+import { tmp } from './helpers'
 import { MoeTiny, moeTensors, writeMoe } from './moeTiny'
-import { denseGradients, readWeights } from './reference/check'
+import { denseGradients, factorDense, readWeights } from './reference/check'
 import { RefConfig, RefWeights, refDefaultInvFreq, refLogits, refLogProbs } from './reference/llama'
-import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, maxDiff, withoutConfigs } from './familyChecks'
+import {
+  expectBatchedSweepAsSingles, expectDenseExportAsStepped, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference,
+  expectRoutingAsReference, expectStepFileRoundTrip, expectSteppedViewAsReference, maxDiff, openMoeNative, phraseIds, withoutConfigs,
+} from './familyChecks'
 import { RefMoe } from './reference/experts'
 
 type Fam = RefMoe['family']
@@ -73,24 +71,6 @@ const cases: Case[] = [
   },
 ]
 
-function openMoe(dir: string): { model: NativeModel; cfg: ReturnType<typeof parseModelConfig> } {
-  const cfg = parseModelConfig(readJson(`${dir}/config.json`, 'config.json'))
-  const ck = readCheckpointFiles(dir)
-  const model: NativeModel = new (loadAddon().Model)({ config: { ...cfg, raw: undefined, eosIds: undefined }, files: ck.files, tensors: moeEngineTensors(cfg.family, ck.tensors), threads: 1 })
-  return { model, cfg }
-}
-
-/** Dense ∂L/∂W of a factor (Gᵀ X) */
-function factorDense(f: StepFactors['linears'][number], rows: number, cols: number): Float64Array {
-  const d = new Float64Array(rows * cols)
-  for (let t = 0; t < f.T; t++)
-    for (let o = 0; o < f.out; o++) {
-      const a = f.G[t * f.out + o]
-      for (let i = 0; i < f.in; i++) d[o * f.in + i] += a * f.X[t * f.in + i]
-    }
-  return d
-}
-
 /**
  * The step as dense gradients under the checkpoint's own names: the dense tensors as the Llama tests read them; the
  * routers' and experts' factors follow the head (slot 7L + 1 on), layer by layer, router then gate/up/down of each expert.
@@ -103,8 +83,8 @@ function gradientsByFileName(f: StepFactors, c: MoeTiny, cfg: ReturnType<typeof 
   for (let l = 0; l < c.layers; l++) {
     if (!c.moeLayers[l]) continue
     const p = `model.layers.${l}.`
-    const router = factorDense(f.linears[slot++], E, D)
-    const ex = Array.from({ length: E }, () => [factorDense(f.linears[slot++], Fe, D), factorDense(f.linears[slot++], Fe, D), factorDense(f.linears[slot++], D, Fe)])
+    const router = factorDense(f.linears[slot++])
+    const ex = Array.from({ length: E }, () => [factorDense(f.linears[slot++]), factorDense(f.linears[slot++]), factorDense(f.linears[slot++])])
     if (c.family === 'granitemoe') {
       g[p + 'block_sparse_moe.router.layer.weight'] = router
       const inp = new Float64Array(E * 2 * Fe * D)
@@ -127,20 +107,15 @@ function gradientsByFileName(f: StepFactors, c: MoeTiny, cfg: ReturnType<typeof 
   return g
 }
 
-function phraseIds(seed: number, T: number): number[] {
-  const r = rng(seed)
-  return [1, ...Array.from({ length: T - 1 }, () => 3 + Math.floor(r() * (V - 3)))]
-}
-
 describe('mixtures of experts against the float64 reference', () => {
   for (const c of cases) {
     it(c.label, async () => {
       const dir = writeMoe(c.tiny)
-      const { model, cfg } = openMoe(dir)
+      const { model, cfg } = openMoeNative(dir)
       const t = c.tiny
       const rc: RefConfig = { vocab: t.vocab, dim: t.dim, ffn: t.ffn, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, headDim: t.headDim, tied: t.tied, ...c.ref }
       const w = readWeights(dir)
-      const ids = phraseIds(t.seed, 9)
+      const ids = phraseIds(t.seed, 9, V)
 
       const m = { model, rc, w, ids }
       await expectLogProbsAsReference(m, withoutConfigs(c.without))
@@ -159,18 +134,7 @@ describe('mixtures of experts against the float64 reference', () => {
       const { weights: ws, logProbs: sv } = await expectSteppedViewAsReference(m, step, grads, lr, { roundTrip: true })
 
       // the routing: every token's experts and weights as the reference routes them, base and stepped
-      for (const [k, weights] of [[0, w], [1, ws]] as const) {
-        const want: Record<string, { chosen: number[]; weights: number[] }[]> = {}
-        refLogits({ ...rc, moe: { ...rc.moe!, onRoute: (p, tok, chosen, wts) => ((want[p] ??= [])[tok] = { chosen, weights: wts }) } }, weights, ids)
-        const r = await model.routing({ ids, views: [k === 0 ? [] : [{ step, lr }]] })
-        expect(Array.from(r.layers)).toEqual(t.moeLayers.flatMap((m, l) => (m ? [l] : [])))
-        Array.from(r.layers).forEach((l, i) => {
-          want[`model.layers.${l}.`].forEach((x, tok) => {
-            expect(Array.from(r.sel[i].subarray(tok * 2, tok * 2 + 2)), `view ${k} layer ${l} token ${tok}`).toEqual(x.chosen)
-            expect(maxDiff(r.w[i].subarray(tok * 2, tok * 2 + 2), x.weights)).toBeLessThan(1e-5)
-          })
-        })
-      }
+      await expectRoutingAsReference(m, step, lr, ws, t.moeLayers.flatMap((m, l) => (m ? [l] : [])))
 
       // a step restricted to two experts is the dense model with only their matrices stepped
       const moeLayer = t.moeLayers.lastIndexOf(true)
@@ -209,36 +173,15 @@ describe('mixtures of experts through the whole Engine (the organism tokenizer)'
       expect(engine.config.family).toBe(tiny.family)
       const g = await engine.gradient('To be, or not to be, that is the question')
 
-      const file = join(tmp(), 'step.safetensors')
-      const meta = { phrase: g.phrase, lr: 0.7, loss: g.loss, baseFingerprint: 'x', baseFiles: {}, parentSha256: '', parentName: '', created: '', name: 'a' }
-      writeStepFile(file, g.factors(), meta)
-      const back = engine.importGradient(readStepFile(file).factors, g.phrase)
-      const ids = engine.withBos('To be, or not to be, that is the question', 'text')
-      const [a] = await engine.score({ ids, views: [[{ gradient: g, lr: 0.7 }]] })
-      const [b] = await engine.score({ ids, views: [[{ gradient: back, lr: 0.7 }]] })
-      expect(b.nll).toEqual(a.nll)
+      await expectStepFileRoundTrip(engine, g)
 
       await expectBatchedSweepAsSingles(engine, g, { prompt: 'To be', lrs: [0, 0.5, 1.5, 4], maxNew: 20, changed: 3 })
 
       // the dense export in the family's own layout, read back as a checkpoint of that family
       const view: View = [{ gradient: g, lr: 0.7 }]
-      const out = tmp()
-      await exportHF(engine, view, out, { dtype: 'F32' })
-      expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe(tiny.family)
+      const { dir: out } = await expectDenseExportAsStepped(engine, view, { family: tiny.family, maxNew: 20, normFloor: 1e-7 })
       expect(new Set(readCheckpointFiles(out).tensors.map((t) => t.name))).toEqual(new Set(Object.keys(moeTensors(tiny))))
-      const dense = Engine.load(out, { threads: 1 })
-      const phrase = 'Customers are the heart of every business'
-      const g2 = await engine.gradient(phrase, view)
-      const g2dense = await dense.gradient(phrase)
-      expect(Math.abs(g2.loss - g2dense.loss) / g2dense.loss).toBeLessThan(1e-5)
-      const n1 = g2.gradNorms()
-      const n2 = g2dense.gradNorms()
-      expect(Object.keys(n1)).toEqual(Object.keys(n2))
-      for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]), k).toBeLessThan(1e-4 * n2[k] + 1e-7)
       await expect(exportPeft(engine, view, tmp())).rejects.toThrow(/a PEFT adapter of a mixture of experts \(\w+\) is not supported/)
-      const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: 20 })
-      const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: 20 })
-      expect(gv.ids).toEqual(gd.ids)
     })
   }
 

@@ -10,11 +10,13 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
 import { parseModelConfig } from '../src/main/engine/families'
-import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
-import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
+import { TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 import { denseGradients, openNative, readWeights } from './reference/check'
 import { RefConfig, refDefaultInvFreq } from './reference/llama'
-import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGradNormsAsDense, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, withoutConfigs } from './familyChecks'
+import {
+  expectBatchedSweepAsSingles, expectDenseExportAsStepped, expectGradientAsReference, expectGradNormsAsDense, expectGreedyAsReference,
+  expectLogProbsAsReference, expectStepFileRoundTrip, expectSteppedViewAsReference, phraseIds, withoutConfigs,
+} from './familyChecks'
 import { exportHF } from '../src/main/engine/export/hf'
 
 const V = 40
@@ -93,11 +95,6 @@ function refConfig(c: Case): RefConfig {
   return { vocab: t.vocab!, dim: t.dim, ffn: t.ffn, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, tied: t.tied, ...c.ref }
 }
 
-function phraseIds(seed: number, T: number): number[] {
-  const r = rng(seed)
-  return [1, ...Array.from({ length: T - 1 }, () => 3 + Math.floor(r() * (V - 3)))]
-}
-
 describe('Qwen3 and Granite against the float64 reference', () => {
   for (const c of cases) {
     it(c.label, async () => {
@@ -105,7 +102,7 @@ describe('Qwen3 and Granite against the float64 reference', () => {
       const { cfg, model } = openNative(dir)
       const rc = refConfig(c)
       const w = readWeights(dir)
-      const ids = phraseIds(c.tiny.seed ?? 1, c.T)
+      const ids = phraseIds(c.tiny.seed ?? 1, c.T, V)
 
       const m = { model, rc, w, ids }
 
@@ -154,35 +151,14 @@ describe('Qwen3 and Granite through the whole Engine (the organism tokenizer)', 
       const g = await engine.gradient('To be, or not to be, that is the question')
 
       // a checkpoint: the step file written and read back is the same step
-      const file = join(tmp(), 'step.safetensors')
-      const meta = { phrase: g.phrase, lr: 0.7, loss: g.loss, baseFingerprint: 'x', baseFiles: {}, parentSha256: '', parentName: '', created: '', name: 'a' }
-      writeStepFile(file, g.factors(), meta)
-      const back = engine.importGradient(readStepFile(file).factors, g.phrase)
-      const ids = engine.withBos('To be, or not to be, that is the question', 'text')
-      const [a] = await engine.score({ ids, views: [[{ gradient: g, lr: 0.7 }]] })
-      const [b] = await engine.score({ ids, views: [[{ gradient: back, lr: 0.7 }]] })
-      expect(b.nll).toEqual(a.nll)
+      await expectStepFileRoundTrip(engine, g)
 
       // the batched sweep equals each view generated alone
       await expectBatchedSweepAsSingles(engine, g, { prompt: 'To be', lrs: [0, 0.3, 0.7, 1.5], maxNew: 24, changed: 2 })
 
       // the dense HF export of the stepped model: same config family, same generation, same gradient there (a chain)
       const view: View = [{ gradient: g, lr: 0.7 }]
-      const out = tmp()
-      await exportHF(engine, view, out, { dtype: 'F32' })
-      expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe(f.name)
-      const dense = Engine.load(out, { threads: 1 })
-      const phrase = 'Customers are the heart of every business'
-      const g2 = await engine.gradient(phrase, view)
-      const g2dense = await dense.gradient(phrase)
-      expect(Math.abs(g2.loss - g2dense.loss) / g2dense.loss).toBeLessThan(1e-5)
-      const n1 = g2.gradNorms()
-      const n2 = g2dense.gradNorms()
-      expect(Object.keys(n1)).toEqual(Object.keys(n2))
-      for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]) / n2[k], k).toBeLessThan(1e-4)
-      const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: 24 })
-      const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: 24 })
-      expect(gv.ids).toEqual(gd.ids)
+      await expectDenseExportAsStepped(engine, view, { family: f.name, maxNew: 24, normFloor: 0 })
     })
   }
 

@@ -7,47 +7,21 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { Engine, View } from '../src/main/engine/engine'
-import { exportHF } from '../src/main/engine/export/hf'
+import { Engine } from '../src/main/engine/engine'
 import { exportGguf } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
-import { loadAddon } from '../src/main/engine/native'
-import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
+import { LlamaCppModule, loadPeer } from '../tools/bench/peer'
+import { expectGgufRoundTrip, expectSameNll, GGUF_N, GGUF_PHRASE, GGUF_PROMPT, nlls } from './familyChecks'
 import { GptOssTiny, writeGptOss, writeGptOssMxfp4 } from './gptOssTiny'
 import { tmp } from './helpers'
+import { logitGapsAgainstPeer, peerProbabilities } from './peerLogits'
 import { LOWBIT, quantiseLowbit } from './ggml-lowbit'
-
-const PHRASE = 'To be, or not to be, that is the question'
-const PROMPT = 'To be'
-const N = 32
 
 // yarn with whole-dimension ramp bounds (truncate true): what llama.cpp's graph computes; every other layer sliding
 // from layer 0 with a window of 6 (it bites within the 32 generated tokens)
 const tiny: GptOssTiny = {
   vocab: 4096, dim: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, experts: 4, topk: 2, expertFfn: 64, seed: 81,
   configExtra: { vocab_size: 4096, sliding_window: 6, rope_theta: 150000, rope_scaling: { rope_type: 'yarn', factor: 4.0, beta_fast: 32.0, beta_slow: 1.0, truncate: true, original_max_position_embeddings: 64 } },
-}
-
-async function greedy(e: Engine, view: View): Promise<{ ids: number[]; n: number }> {
-  const [g] = await e.generate({ prompt: e.withBos(PROMPT, 'prompt'), views: [view], maxNew: N })
-  const tie = g.margins.findIndex((m) => m < 1e-3)
-  return { ids: Array.from(g.ids), n: tie < 0 ? g.ids.length : tie }
-}
-
-async function nlls(e: Engine, view: View): Promise<number[]> {
-  const [row] = await e.score({ ids: e.withBos(`${PHRASE}: Whether 'tis nobler in the mind to suffer`, 'text'), views: [view] })
-  return row.nll
-}
-
-function expectSameGreedy(a: { ids: number[]; n: number }, b: { ids: number[]; n: number }, what: string): void {
-  const n = Math.min(a.n, b.n)
-  expect(n, `${what}: comparable tokens`).toBeGreaterThan(8)
-  expect(b.ids.slice(0, n), what).toEqual(a.ids.slice(0, n))
-}
-
-function expectSameNll(a: number[], b: number[], what: string): void {
-  expect(b.length, what).toBe(a.length)
-  expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]))), `${what}: largest |Δ nll|`).toBeLessThan(1e-4)
 }
 
 let llamaCpp: LlamaCppModule
@@ -58,63 +32,35 @@ beforeAll(async () => {
 describe('GPT-OSS through GGUF', () => {
   it('base and stepped → GGUF = the HF model in our engine and in llama.cpp; GGUF → HF directory = the same model', async () => {
     const hf = Engine.load(writeGptOss(tiny))
-    const g = await hf.gradient(PHRASE)
-    const threads = Math.min(2, loadAddon().threads())
-    for (const lr of [0, 2]) {
-      const view: View = lr === 0 ? [] : [{ gradient: g, lr }]
-      const want = await greedy(hf, view)
-      if (lr !== 0) expect(want.ids, 'the step changes the completion').not.toEqual((await greedy(hf, [])).ids)
-      const file = join(tmp(), `gpt-oss-${lr}.gguf`)
-      await exportGguf(hf, view, file, undefined, { dtype: 'F32' })
-      const meta = readGguf(file)
-      expect(meta.kv.get('general.architecture')).toBe('gpt-oss')
-      expect(meta.kv.get('gpt-oss.expert_count')).toBe(4)
-      expect(meta.kv.get('gpt-oss.attention.sliding_window')).toBe(6)
-      const dims = (n: string): number[] | undefined => meta.tensors.find((t) => t.name === n)?.dims
-      expect(dims('blk.1.ffn_gate_exps.weight')).toEqual([64, 64, 4])
-      expect(dims('blk.1.ffn_down_exps.bias')).toEqual([64, 4])
-      expect(dims('blk.1.ffn_gate_inp.bias')).toEqual([4])
-      expect(dims('blk.0.attn_sinks.weight')).toEqual([4])
-      expect(dims('blk.0.post_attention_norm.weight')).toEqual([64])
-
-      const gg = Engine.load(file)
-      expect(gg.config.family).toBe('gpt_oss')
-      const ours = await greedy(gg, [])
-      expect(ours.ids, `α = ${lr}: the GGUF file re-opens with identical ids`).toEqual(want.ids)
-      const nllWant = await nlls(hf, view)
-      expectSameNll(nllWant, await nlls(gg, []), `α = ${lr}: GGUF in our engine`)
-
-      const theirs = await peerGreedy(llamaCpp, file, gg.withBos(PROMPT, 'prompt'), N, threads)
-      expectSameGreedy(ours, { ids: theirs.ids, n: theirs.ids.length }, `α = ${lr}: GGUF in llama.cpp`)
-
-      if (lr !== 0) {
-        const back = join(tmp(), 'back')
-        await exportHF(gg, [], back)
-        const again = Engine.load(back)
-        expect(again.config.family).toBe('gpt_oss')
-        expectSameGreedy(want, await greedy(again, []), 'GGUF → HF directory')
-        expectSameNll(nllWant, await nlls(again, []), 'GGUF → HF directory')
-      }
-    }
+    const g = await hf.gradient(GGUF_PHRASE)
+    await expectGgufRoundTrip(llamaCpp, hf, g, {
+      name: 'gpt-oss',
+      family: 'gpt_oss',
+      lrs: [0, 2],
+      meta: (meta) => {
+        expect(meta.kv.get('general.architecture')).toBe('gpt-oss')
+        expect(meta.kv.get('gpt-oss.expert_count')).toBe(4)
+        expect(meta.kv.get('gpt-oss.attention.sliding_window')).toBe(6)
+        const dims = (n: string): number[] | undefined => meta.tensors.find((t) => t.name === n)?.dims
+        expect(dims('blk.1.ffn_gate_exps.weight')).toEqual([64, 64, 4])
+        expect(dims('blk.1.ffn_down_exps.bias')).toEqual([64, 4])
+        expect(dims('blk.1.ffn_gate_inp.bias')).toEqual([4])
+        expect(dims('blk.0.attn_sinks.weight')).toEqual([4])
+        expect(dims('blk.0.post_attention_norm.weight')).toEqual([64])
+      },
+    })
   }, 300_000)
 
   it('the released HF layout (MXFP4 experts in safetensors) → GGUF F32: our engine and llama.cpp give its greedy ids, base and stepped', async () => {
     const hf = Engine.load(writeGptOssMxfp4(tiny))
     expect(new Set(hf.tensors.filter((t) => /experts\.\d+\.\w+\.weight$/.test(t.name)).map((t) => t.dtype))).toEqual(new Set(['MXFP4']))
-    const g = await hf.gradient(PHRASE)
-    const threads = Math.min(2, loadAddon().threads())
-    for (const lr of [0, 2]) {
-      const view: View = lr === 0 ? [] : [{ gradient: g, lr }]
-      const want = await greedy(hf, view)
-      // the dequantised experts are F32 numbers (fp4 · 2^(s − 127)): the file is the model, stepped or not
-      const file = join(tmp(), `gpt-oss-mxfp4-hf-${lr}.gguf`)
-      await exportGguf(hf, view, file, undefined, { dtype: 'F32' })
-      const gg = Engine.load(file)
-      expect((await greedy(gg, [])).ids, `α = ${lr}: the GGUF file in our engine`).toEqual(want.ids)
-      expectSameNll(await nlls(hf, view), await nlls(gg, []), `α = ${lr}: GGUF in our engine`)
-      const theirs = await peerGreedy(llamaCpp, file, gg.withBos(PROMPT, 'prompt'), N, threads)
-      expectSameGreedy(want, { ids: theirs.ids, n: theirs.ids.length }, `α = ${lr}: GGUF in llama.cpp`)
-    }
+    // the dequantised experts are F32 numbers (fp4 · 2^(s − 127)): the F32 file is the model, stepped or not
+    await expectGgufRoundTrip(llamaCpp, hf, await hf.gradient(GGUF_PHRASE), {
+      name: 'gpt-oss-mxfp4-hf',
+      family: 'gpt_oss',
+      lrs: [0, 2],
+      meta: (meta) => expect(meta.kv.get('general.architecture')).toBe('gpt-oss'),
+    })
   }, 300_000)
 
   it('MXFP4 experts (as the released GGUF files store them): the dequantised F32 twin in our engine, and llama.cpp', async () => {
@@ -134,8 +80,8 @@ describe('GPT-OSS through GGUF', () => {
     expectSameNll(await nlls(ours, []), await nlls(Engine.load(fused), []), 'ffn_gate_up_exps = ffn_gate_exps + ffn_up_exps')
     const nllA = await nlls(ours, [])
     expectSameNll(nllA, await nlls(ref, []), 'MXFP4 file = its dequantised twin')
-    const [a] = await ours.generate({ prompt: ours.withBos(PROMPT, 'prompt'), views: [[]], maxNew: N })
-    const [b] = await ref.generate({ prompt: ref.withBos(PROMPT, 'prompt'), views: [[]], maxNew: N })
+    const [a] = await ours.generate({ prompt: ours.withBos(GGUF_PROMPT, 'prompt'), views: [[]], maxNew: GGUF_N })
+    const [b] = await ref.generate({ prompt: ref.withBos(GGUF_PROMPT, 'prompt'), views: [[]], maxNew: GGUF_N })
     expect(Array.from(a.ids)).toEqual(Array.from(b.ids))
     // the quantisation moved the model: the MXFP4 file is not the F32 one
     const nllF = await nlls(Engine.load(f32), [])
@@ -143,10 +89,10 @@ describe('GPT-OSS through GGUF', () => {
     // llama.cpp rounds activations to 8 bits for its MXFP4 products (this tiny model's greedy margins are smaller than
     // that), so its next-token log-probabilities are compared, teacher-forced on one text: close to ours on the same
     // file, and further from those of the F32 model the blocks were quantised from
-    const text = ours.withBos(`${PHRASE}: Whether 'tis nobler in the mind`, 'text')
-    const theirs = await peerLogProbs(llamaCpp, mx, text)
-    const dMx = await worstLogProbDiff(ours, text, theirs)
-    const dF32 = await worstLogProbDiff(Engine.load(f32), text, theirs)
+    const text = ours.withBos(`${GGUF_PHRASE}: Whether 'tis nobler in the mind`, 'text')
+    const theirs = await peerProbabilities(llamaCpp, mx, text)
+    const dMx = (await logitGapsAgainstPeer(ours, text, theirs, 1e-3)).worst
+    const dF32 = (await logitGapsAgainstPeer(Engine.load(f32), text, theirs, 1e-3)).worst
     console.log(`gpt-oss MXFP4 vs llama.cpp: worst |Δ log-prob| ${dMx.toFixed(4)} on the MXFP4 model, ${dF32.toFixed(4)} on the F32 model it was quantised from`)
     // (measured: 0.016 and 0.33)
     expect(dMx).toBeLessThan(0.05)
@@ -160,43 +106,6 @@ describe('GPT-OSS through GGUF', () => {
     await expect(exportGguf(open({ rope_scaling: { ...(tiny.configExtra.rope_scaling as object), truncate: false } }), [], join(tmp(), 'c.gguf'))).rejects.toThrow(/truncate false cannot be carried/)
   })
 })
-
-/** llama.cpp's next-token probabilities after every token of `ids` (top 40 at temperature 1: their log-ratios are
- *  logit differences), as test/engine-gguf-lowbit.test.ts reads them */
-async function peerLogProbs(llamaCpp: LlamaCppModule, file: string, ids: number[]): Promise<Map<number, number>[]> {
-  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
-  const model = await llama.loadModel({ modelPath: file })
-  try {
-    const ctx = await model.createContext({ contextSize: 128, threads: Math.min(2, loadAddon().threads()) })
-    try {
-      const seq = ctx.getSequence() as unknown as {
-        controlledEvaluate(input: unknown[]): Promise<({ next: { probabilities?: Map<number, number> } } | undefined)[]>
-      }
-      const opts = { generateNext: { probabilities: true, options: { temperature: 1, topK: 40, topP: 1, minP: 0 } } }
-      const out = await seq.controlledEvaluate(ids.map((id) => [id, opts]))
-      return ids.map((_, i) => out[i]!.next.probabilities!)
-    } finally {
-      await ctx.dispose()
-    }
-  } finally {
-    await model.dispose()
-  }
-}
-
-/** The largest difference between our log-prob gaps to each position's top token and llama.cpp's (tokens within
- *  1e-3 of the top one's probability) */
-async function worstLogProbDiff(e: Engine, ids: number[], probs: Map<number, number>[]): Promise<number> {
-  const [row] = await e.score({ ids, views: [[]], fullAt: ids.map((_, i) => i) })
-  let worst = 0
-  for (let i = 0; i < ids.length; i++) {
-    const top = probs[i].entries().next().value as [number, number]
-    for (const [id, p] of probs[i]) {
-      if (p < 1e-3 * top[1]) continue
-      worst = Math.max(worst, Math.abs(Math.log(p / top[1]) - (row.full[i][id] - row.full[i][top[0]])))
-    }
-  }
-  return worst
-}
 
 /**
  * Copies a GGUF file with its experts' matrices (blk.N.ffn_{gate,up,down}_exps.weight, F32) re-stored as MXFP4

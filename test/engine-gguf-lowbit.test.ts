@@ -22,6 +22,7 @@ import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
 import { decodeLowbit, HALF_FIELDS, LOWBIT, LOWBIT_TYPES, LowbitType, randomLowbit } from './ggml-lowbit'
 import { quantisedTwins, readWeights } from './ggml'
 import { ORGANISM, ROOT, rng, tmp } from './helpers'
+import { logitGapsAgainstPeer, peerProbabilities } from './peerLogits'
 
 const addon = loadAddon()
 const paths = addon.kernelInfo().available
@@ -55,47 +56,11 @@ describe('decoding of the fallback and low-bit types = ggml reference, bit for b
     })
 })
 
-type Probs = Map<number, number>
-/** llama.cpp's next-token probabilities after every token of `ids` (top 40, temperature 1: ratios are exp of logit
- *  differences) */
-async function peerProbabilities(llamaCpp: LlamaCppModule, file: string, ids: number[]): Promise<Probs[]> {
-  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' })
-  const model = await llama.loadModel({ modelPath: file })
-  try {
-    const ctx = await model.createContext({ contextSize: 128, threads: Math.min(2, addon.threads()) })
-    try {
-      const seq = ctx.getSequence() as unknown as {
-        controlledEvaluate(input: unknown[]): Promise<({ next: { probabilities?: Probs } } | undefined)[]>
-      }
-      const opts = { generateNext: { probabilities: true, options: { temperature: 1, topK: 40, topP: 1, minP: 0 } } }
-      const out = await seq.controlledEvaluate(ids.map((id) => [id, opts]))
-      return ids.map((_, i) => out[i]!.next.probabilities!)
-    } finally {
-      await ctx.dispose()
-    }
-  } finally {
-    await model.dispose()
-  }
-}
-
 /** Our logit differences to each position's top token against llama.cpp's (from its probabilities: log-ratios are
  *  logit differences), over the tokens within 1e-4 of the top one's probability. */
 async function logitsAgainstPeer(llamaCpp: LlamaCppModule, ours: Engine, file: string): Promise<{ worst: number; mean: number; compared: number }> {
   const ids = ours.withBos('To be, or not to be, that is the question: Whether', 'text')
-  const [row] = await ours.score({ ids, views: [[]], fullAt: ids.map((_, i) => i) })
-  const probs = await peerProbabilities(llamaCpp, file, ids)
-  let worst = 0, sum = 0, compared = 0
-  for (let i = 0; i < ids.length; i++) {
-    const top = probs[i].entries().next().value as [number, number]
-    for (const [id, p] of probs[i]) {
-      if (p < 1e-4 * top[1]) continue // the ratio's logarithm is at float32 resolution below this
-      const d = Math.abs(Math.log(p / top[1]) - (row.full[i][id] - row.full[i][top[0]]))
-      worst = Math.max(worst, d)
-      sum += d
-      compared++
-    }
-  }
-  return { worst, mean: sum / compared, compared }
+  return logitGapsAgainstPeer(ours, ids, await peerProbabilities(llamaCpp, file, ids), 1e-4)
 }
 
 /** greedy positions before the first near-tie (top-1/top-2 margin below `margin`) */

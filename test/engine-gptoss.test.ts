@@ -6,29 +6,22 @@
 // entry of every tensor (sinks, router, experts, biases) against central differences of the float64 loss, stepped
 // views, routing and KV-cached greedy decoding; then through the whole Engine: step file round trip and the batched
 // sweep equal to single generations.
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Engine, View } from '../src/main/engine/engine'
-import { ModelConfig, parseModelConfig } from '../src/main/engine/families'
-import { loadAddon, NativeModel, NativeStep } from '../src/main/engine/native'
+import { parseModelConfig } from '../src/main/engine/families'
 import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { expertSlots, moeEngineTensors } from '../src/main/engine/experts'
 import { restrictToExperts } from '../src/main/lab/step/experts'
-import { readJson } from '../src/main/engine/config'
-import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
 import { exportHF } from '../src/main/engine/export/hf'
 import { exportPeft } from '../src/main/engine/export/peft'
-import { rng, tmp } from './helpers'
+import { tmp } from './helpers'
 import { GptOssTiny, gptOssTensors, gradientsByFileName, writeGptOss } from './gptOssTiny'
-import { checkEveryEntry, readWeights, stepped } from './reference/check'
-import { RefConfig, RefWeights, refLogits, refLogProbs, refLoss, refYarnAttentionFactor, refYarnInvFreq } from './reference/llama'
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
+import { readWeights } from './reference/check'
+import { RefConfig, RefWeights, refLogits, refLogProbs, refYarnAttentionFactor, refYarnInvFreq } from './reference/llama'
+import {
+  expectBatchedSweepAsSingles, expectDenseExportAsStepped, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference,
+  expectRoutingAsReference, expectStepFileRoundTrip, expectSteppedViewAsReference, maxDiff, openMoeNative, phraseIds, withoutConfigs,
+} from './familyChecks'
 
 const V = 40
 const yarn = { rope_type: 'yarn', factor: 4.0, beta_fast: 32.0, beta_slow: 1.0, truncate: false, original_max_position_embeddings: 64 }
@@ -50,72 +43,36 @@ const refConfig = (t: GptOssTiny): RefConfig => ({
   moe: { family: 'gpt_oss', experts: t.experts, topk: t.topk, ffn: t.expertFfn, normTopk: true, layers: Array(t.layers).fill(true), limit: 1.5, alpha: 1.702 },
 })
 
-function openGptOss(dir: string): { model: NativeModel; cfg: ModelConfig } {
-  const cfg = parseModelConfig(readJson(`${dir}/config.json`, 'config.json'))
-  const ck = readCheckpointFiles(dir)
-  const model: NativeModel = new (loadAddon().Model)({ config: { ...cfg, raw: undefined, eosIds: undefined }, files: ck.files, tensors: moeEngineTensors(cfg.family, ck.tensors), threads: 1 })
-  return { model, cfg }
-}
-
-function phraseIds(seed: number, T: number): number[] {
-  const r = rng(seed)
-  return [1, ...Array.from({ length: T - 1 }, () => 3 + Math.floor(r() * (V - 3)))]
-}
-
 describe('GPT-OSS against the float64 reference', () => {
   it('sinks, biases, sliding/full layers, YaRN, router with bias, clamped SwiGLU: log-probs, every gradient entry, steps, routing, greedy', async () => {
     const dir = writeGptOss(tiny)
-    const { model, cfg } = openGptOss(dir)
+    const { model, cfg } = openMoeNative(dir)
     expect([cfg.family, cfg.attnSinks, cfg.expertBias, cfg.gluLimit, cfg.gluAlpha, cfg.layerSliding, cfg.slidingWindow, cfg.biasQKV, cfg.biasO]).toEqual(['gpt_oss', true, true, 1.5, 1.702, [true, false], 3, true, true])
     const rc = refConfig(tiny)
     const w = readWeights(dir)
-    const ids = phraseIds(tiny.seed, 9)
+    const ids = phraseIds(tiny.seed, 9, V)
+    const m = { model, rc, w, ids }
 
-    const refLp = refLogProbs(refLogits(rc, w, ids), V)
-    const s = await model.score({ ids, views: [[]], topk: 0, fullAt: ids.map((_, i) => i) })
-    expect(maxDiff(s.full, refLp), 'log-probs vs float64 reference').toBeLessThan(2e-5)
     // each feature matters on this model: the engine is far from a reference without it
-    const without: Partial<RefConfig>[] = [
+    await expectLogProbsAsReference(m, withoutConfigs([
       { sinks: false },
       { window: 0 },
       { ropeScale: 1 },
       { moe: { ...rc.moe!, limit: 1e9 } },
       { moe: { ...rc.moe!, alpha: 1 } },
-    ]
-    for (const other of without)
-      expect(maxDiff(s.full, refLogProbs(refLogits({ ...rc, ...other }, w, ids), V)), `without ${JSON.stringify(other)}`).toBeGreaterThan(1e-3)
+    ]))
 
-    const step: NativeStep = await model.gradient(ids, [])
-    expect(Math.abs(step.loss - refLoss(rc, w, ids))).toBeLessThan(1e-5)
-    const grads = gradientsByFileName(step.export(), tiny, cfg, Object.keys(w))
-    const { entries } = checkEveryEntry(rc, w, ids, grads)
-    expect(entries).toBe(Object.values(w).reduce((a, v) => a + v.length, 0))
+    // every entry of every tensor of the checkpoint: sinks, router, experts and their biases
+    const { step, grads } = await expectGradientAsReference(m, (st) => gradientsByFileName(st.export(), tiny, cfg, Object.keys(w)), { sameTensors: false })
     for (const n of ['model.layers.0.self_attn.sinks', 'model.layers.1.mlp.router.bias', 'model.layers.1.mlp.experts.gate_up_proj_bias'])
       expect(Math.max(...Array.from(grads[n]).map(Math.abs)), `${n} has a gradient`).toBeGreaterThan(1e-6)
 
     // a stepped view is the dense model w − α∇w, in scoring and in KV-cached greedy decoding
     const lr = 0.5
-    const ws = stepped(w, grads, lr)
-    const sv = await model.score({ ids, views: [[], [{ step, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
-    const n = ids.length * V
-    expect(maxDiff(sv.full.subarray(n, 2 * n), refLogProbs(refLogits(rc, ws, ids), V)), 'stepped view').toBeLessThan(5e-5)
-    const imported = model.importStep(step.export())
-    const si = await model.score({ ids, views: [[{ step: imported, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
-    expect(maxDiff(si.full, sv.full.subarray(n, 2 * n)), 'export → importStep round trip').toBe(0)
+    const { weights: ws, logProbs: sv } = await expectSteppedViewAsReference(m, step, grads, lr, { roundTrip: true })
 
     // the routing: every token's experts and weights as the reference routes them, base and stepped
-    for (const [k, weights] of [[0, w], [1, ws]] as const) {
-      const want: Record<string, { chosen: number[]; weights: number[] }[]> = {}
-      refLogits({ ...rc, moe: { ...rc.moe!, onRoute: (p, tok, chosen, wts) => ((want[p] ??= [])[tok] = { chosen, weights: wts }) } }, weights, ids)
-      const r = await model.routing({ ids, views: [k === 0 ? [] : [{ step, lr }]] })
-      expect(Array.from(r.layers)).toEqual([0, 1])
-      Array.from(r.layers).forEach((l, i) => {
-        want[`model.layers.${l}.`].forEach((x, tok) => {
-          expect(Array.from(r.sel[i].subarray(tok * 2, tok * 2 + 2)), `view ${k} layer ${l} token ${tok}`).toEqual(x.chosen)
-          expect(maxDiff(r.w[i].subarray(tok * 2, tok * 2 + 2), x.weights)).toBeLessThan(1e-5)
-        })
-      })
-    }
+    await expectRoutingAsReference(m, step, lr, ws, [0, 1])
 
     // a step restricted to two experts is the dense model with only their matrices and biases stepped
     const chosen = [{ layer: 1, expert: 0 }, { layer: 1, expert: 2 }]
@@ -129,24 +86,9 @@ describe('GPT-OSS against the float64 reference', () => {
     }
     const sr = await model.score({ ids, views: [[{ step: restricted, lr }]], topk: 0, fullAt: ids.map((_, i) => i) })
     expect(maxDiff(sr.full, refLogProbs(refLogits(rc, onlyChosen, ids), V)), 'restricted to experts 0 and 2').toBeLessThan(5e-5)
-    expect(maxDiff(sr.full, sv.full.subarray(n, 2 * n)), 'the restriction changes the view').toBeGreaterThan(1e-4)
+    expect(maxDiff(sr.full, sv), 'the restriction changes the view').toBeGreaterThan(1e-4)
 
-    const prompt = ids.slice(0, 3)
-    const gen = await model.generate({ prompt, views: [[], [{ step, lr }]], maxNew: 12, maxSeq: 64, temperature: 0, topP: 1, seed: 0, eos: [] })
-    for (const [k, weights] of [[0, w], [1, ws]] as const) {
-      const seq = [...prompt]
-      let compared = 0
-      for (const tok of Array.from(gen.tokens[k])) {
-        const lg = refLogits(rc, weights, seq)
-        const last = Array.from(lg.subarray((seq.length - 1) * V, seq.length * V))
-        const sorted = [...last].sort((a, b) => b - a)
-        if (sorted[0] - sorted[1] < 1e-4) break
-        expect(tok, `token ${seq.length} of view ${k}`).toBe(last.indexOf(sorted[0]))
-        seq.push(tok)
-        compared++
-      }
-      expect(compared, `view ${k}: greedy tokens compared`).toBeGreaterThan(5)
-    }
+    await expectGreedyAsReference(model, rc, ids.slice(0, 3), w, { step, lr, weights: ws }, { maxNew: 12, maxSeq: 64, minCompared: 5 })
   })
 })
 
@@ -157,44 +99,16 @@ describe('GPT-OSS through the whole Engine (the organism tokenizer)', () => {
     const engine = Engine.load(dir, { threads: 1 })
     expect(engine.config.family).toBe('gpt_oss')
     const g = await engine.gradient('To be, or not to be, that is the question')
-    const file = join(tmp(), 'step.safetensors')
-    const meta = { phrase: g.phrase, lr: 0.7, loss: g.loss, baseFingerprint: 'x', baseFiles: {}, parentSha256: '', parentName: '', created: '', name: 'a' }
-    writeStepFile(file, g.factors(), meta)
-    const back = engine.importGradient(readStepFile(file).factors, g.phrase)
-    const ids = engine.withBos('To be, or not to be, that is the question', 'text')
-    const [a] = await engine.score({ ids, views: [[{ gradient: g, lr: 0.7 }]] })
-    const [b] = await engine.score({ ids, views: [[{ gradient: back, lr: 0.7 }]] })
-    expect(b.nll).toEqual(a.nll)
+    await expectStepFileRoundTrip(engine, g)
 
-    const lrs = [0, 0.5, 1.5, 4]
-    const views: View[] = lrs.map((lr) => (lr === 0 ? [] : [{ gradient: g, lr }]))
-    const batched = await engine.generate({ prompt: 'To be', views, maxNew: 20 })
-    for (let i = 0; i < views.length; i++) {
-      const [single] = await engine.generate({ prompt: 'To be', views: [views[i]], maxNew: 20 })
-      expect(batched[i].ids, `α = ${lrs[i]}`).toEqual(single.ids)
-    }
-    expect(batched[3].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
+    await expectBatchedSweepAsSingles(engine, g, { prompt: 'To be', lrs: [0, 0.5, 1.5, 4], maxNew: 20, changed: 3 })
 
     // the dense export in transformers' layout (fused, transposed, interleaved experts), read back as gpt_oss
     const view: View = [{ gradient: g, lr: 0.7 }]
-    const out = tmp()
-    await exportHF(engine, view, out, { dtype: 'F32' })
-    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model_type).toBe('gpt_oss')
+    const { dir: out } = await expectDenseExportAsStepped(engine, view, { family: 'gpt_oss', maxNew: 20, normFloor: 1e-7 })
     const written = readCheckpointFiles(out).tensors
     expect(new Set(written.map((t) => t.name))).toEqual(new Set(Object.keys(gptOssTensors(big))))
     for (const t of written) expect(t.shape, t.name).toEqual(gptOssTensors(big)[t.name].shape)
-    const dense = Engine.load(out, { threads: 1 })
-    const phrase = 'Customers are the heart of every business'
-    const g2 = await engine.gradient(phrase, view)
-    const g2dense = await dense.gradient(phrase)
-    expect(Math.abs(g2.loss - g2dense.loss) / g2dense.loss).toBeLessThan(1e-5)
-    const n1 = g2.gradNorms()
-    const n2 = g2dense.gradNorms()
-    expect(Object.keys(n1)).toEqual(Object.keys(n2))
-    for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]), k).toBeLessThan(1e-4 * n2[k] + 1e-7)
-    const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: 20 })
-    const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: 20 })
-    expect(gv.ids).toEqual(gd.ids)
     // the base model exported is the checkpoint itself, value for value (F32)
     const base = tmp()
     await exportHF(engine, [], base, { dtype: 'F32' })

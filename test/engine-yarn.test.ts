@@ -18,10 +18,10 @@ import { GgufFile, readGguf } from '../src/main/engine/formats/gguf/read'
 import { ggufConfigDict } from '../src/main/engine/formats/gguf/model'
 import { loadAddon } from '../src/main/engine/native'
 import { LlamaCppModule, loadPeer, peerGreedy } from '../tools/bench/peer'
-import { TinyConfig, rng, tinyTensors, tmp, writeTinyModel } from './helpers'
+import { TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 import { denseGradients, openNative, readWeights } from './reference/check'
 import { RefConfig, refDefaultInvFreq, refYarnAttentionFactor, refYarnInvFreq } from './reference/llama'
-import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, maxDiff, withoutConfigs, expectSameGreedy, greedyUntilTie as greedy } from './familyChecks'
+import { expectBatchedSweepAsSingles, expectGradientAsReference, expectGreedyAsReference, expectLogProbsAsReference, expectSteppedViewAsReference, maxDiff, phraseIds, withoutConfigs, expectSameGreedy, greedyUntilTie as greedy } from './familyChecks'
 
 const V = 40
 
@@ -77,11 +77,6 @@ const cases: Case[] = [
   },
 ]
 
-function phraseIds(seed: number, T: number): number[] {
-  const r = rng(seed)
-  return [1, ...Array.from({ length: T - 1 }, () => 3 + Math.floor(r() * (V - 3)))]
-}
-
 describe('YaRN RoPE against the float64 reference', () => {
   for (const c of cases) {
     it(c.label, async () => {
@@ -94,7 +89,7 @@ describe('YaRN RoPE against the float64 reference', () => {
       expect(maxDiff(cfg.ropeInvFreq, rc.invFreq), 'inverse frequencies').toBeLessThan(1e-6)
       expect(Math.abs(cfg.ropeScale - rc.ropeScale!), 'attention factor').toBeLessThan(1e-12)
       const w = readWeights(dir)
-      const ids = phraseIds(t.seed!, 12)
+      const ids = phraseIds(t.seed!, 12, V)
 
       const m = { model, rc, w, ids }
       await expectLogProbsAsReference(m, withoutConfigs(c.without))

@@ -1,22 +1,30 @@
 // The checks every model family goes through, written once (engine-families, engine-llama-family, engine-experts,
-// engine-phi3, engine-yarn, engine-gguf-families, engine-gguf-experts use them):
+// engine-gptoss, engine-phi3, engine-yarn, engine-gguf-families, engine-gguf-experts, engine-gguf-gptoss use them):
 //   against the float64 reference (test/reference/llama.ts) on a tiny random checkpoint opened through the native
 //   addon — log-probs at every position (and each feature of the family must matter), the exact gradient against
 //   central differences of the float64 loss at every entry of every tensor, a stepped view, KV-cached greedy decoding;
-//   through the whole Engine — the batched sweep equals each view generated alone;
+//   for a mixture of experts, every token's routing;
+//   through the whole Engine — a step file re-imports to the same step, the batched sweep equals each view generated
+//   alone, the dense HF export of a stepped model is that model (its gradient there is the chain of two steps);
 //   through GGUF — a base and a stepped model exported by our writer re-open with the HF model's ids and per-token
 //   log-likelihoods, give llama.cpp's greedy ids, and (stepped) export back to an HF directory that is that model.
 // Tolerances are the tests' own: log-probs 2e-5, loss 1e-5, stepped view 5e-5, greedy tokens up to the first near-tie
 // (top-1 − top-2 < 1e-4); GGUF: |Δ nll| < 1e-4 and llama.cpp's ids up to the first margin < 1e-3.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect } from 'vitest'
+import { readJson } from '../src/main/engine/config'
 import { Engine, type Gradient, type View } from '../src/main/engine/engine'
+import { moeEngineTensors } from '../src/main/engine/experts'
 import { exportGguf } from '../src/main/engine/export/gguf'
 import { exportHF } from '../src/main/engine/export/hf'
+import { parseModelConfig, type ModelConfig } from '../src/main/engine/families'
 import { readGguf, type GgufFile } from '../src/main/engine/formats/gguf/read'
+import { readCheckpointFiles } from '../src/main/engine/formats/safetensors'
 import { loadAddon, type NativeModel, type NativeStep } from '../src/main/engine/native'
+import { readStepFile, writeStepFile } from '../src/main/lab/checkpoints/stepFile'
 import { peerGreedy, type LlamaCppModule } from '../tools/bench/peer'
-import { tmp } from './helpers'
+import { rng, tmp } from './helpers'
 import { checkEveryEntry, stepped } from './reference/check'
 import { refLogits, refLogProbs, refLoss, type RefConfig, type RefWeights } from './reference/llama'
 
@@ -24,6 +32,20 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
   return m
+}
+
+/** BOS (1) and T − 1 random ids of a vocabulary of `vocab` above the special ids 0‥2: the phrase of the reference tests */
+export function phraseIds(seed: number, T: number, vocab: number): number[] {
+  const r = rng(seed)
+  return [1, ...Array.from({ length: T - 1 }, () => 3 + Math.floor(r() * (vocab - 3)))]
+}
+
+/** A mixture of experts' checkpoint opened natively, its expert tensors mapped as the engine maps them. */
+export function openMoeNative(dir: string): { model: NativeModel; cfg: ModelConfig } {
+  const cfg = parseModelConfig(readJson(`${dir}/config.json`, 'config.json'))
+  const ck = readCheckpointFiles(dir)
+  const model: NativeModel = new (loadAddon().Model)({ config: { ...cfg, raw: undefined, eosIds: undefined }, files: ck.files, tensors: moeEngineTensors(cfg.family, ck.tensors), threads: 1 })
+  return { model, cfg }
 }
 
 /** A tiny checkpoint opened natively, its float64 weights and the reference's reading of its config. */
@@ -111,6 +133,26 @@ export async function expectSteppedViewAsReference(
 }
 
 /**
+ * A mixture of experts' routing: at the base and at the stepped view (`stepped`: its dense weights), every token's
+ * chosen experts in each MoE layer (`layers`, in order) are the reference's, and their weights within 1e-5.
+ */
+export async function expectRoutingAsReference(m: ReferenceModel, step: NativeStep, lr: number, stepped: RefWeights, layers: number[]): Promise<void> {
+  const k = m.rc.moe!.topk
+  for (const [v, weights] of [[0, m.w], [1, stepped]] as const) {
+    const want: Record<string, { chosen: number[]; weights: number[] }[]> = {}
+    refLogits({ ...m.rc, moe: { ...m.rc.moe!, onRoute: (p, tok, chosen, wts) => ((want[p] ??= [])[tok] = { chosen, weights: wts }) } }, weights, m.ids)
+    const r = await m.model.routing({ ids: m.ids, views: [v === 0 ? [] : [{ step, lr }]] })
+    expect(Array.from(r.layers)).toEqual(layers)
+    Array.from(r.layers).forEach((l, i) => {
+      want[`model.layers.${l}.`].forEach((x, tok) => {
+        expect(Array.from(r.sel[i].subarray(tok * k, tok * k + k)), `view ${v} layer ${l} token ${tok}`).toEqual(x.chosen)
+        expect(maxDiff(r.w[i].subarray(tok * k, tok * k + k), x.weights)).toBeLessThan(1e-5)
+      })
+    })
+  }
+}
+
+/**
  * KV-cached greedy decoding after `prompt`, at the base and at the stepped view, is the reference's argmax token by
  * token up to the first near-tie (float32 may pick either there); more than `minCompared` tokens must be compared.
  */
@@ -155,11 +197,48 @@ export async function expectBatchedSweepAsSingles(engine: Engine, g: Gradient, o
   expect(batched[o.changed].ids, 'the step changes the completion').not.toEqual(batched[0].ids)
 }
 
+/** A step saved as a step file and read back is the same step: the phrase scores identically through both (α 0.7). */
+export async function expectStepFileRoundTrip(engine: Engine, g: Gradient): Promise<void> {
+  const file = join(tmp(), 'step.safetensors')
+  const meta = { phrase: g.phrase, lr: 0.7, loss: g.loss, baseFingerprint: 'x', baseFiles: {}, parentSha256: '', parentName: '', created: '', name: 'a' }
+  writeStepFile(file, g.factors(), meta)
+  const back = engine.importGradient(readStepFile(file).factors, g.phrase)
+  const ids = engine.withBos(g.phrase, 'text')
+  const [a] = await engine.score({ ids, views: [[{ gradient: g, lr: 0.7 }]] })
+  const [b] = await engine.score({ ids, views: [[{ gradient: back, lr: 0.7 }]] })
+  expect(b.nll).toEqual(a.nll)
+}
+
+/**
+ * The dense HF export (F32) of `engine` at `view` is the stepped model: its config.json names `family`; re-opened, the
+ * gradient of another phrase there equals the one taken at the view (the chain of two steps: loss within 1e-5
+ * relative, the same tensors, each norm within 1e-4 · norm + `normFloor`) and greedy decoding gives the view's ids.
+ * Returns the export's folder and the re-opened model.
+ */
+export async function expectDenseExportAsStepped(engine: Engine, view: View, o: { family: string; maxNew: number; normFloor: number }): Promise<{ dir: string; dense: Engine }> {
+  const dir = tmp()
+  await exportHF(engine, view, dir, { dtype: 'F32' })
+  expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).model_type).toBe(o.family)
+  const dense = Engine.load(dir, { threads: 1 })
+  const phrase = 'Customers are the heart of every business'
+  const g2 = await engine.gradient(phrase, view)
+  const g2dense = await dense.gradient(phrase)
+  expect(Math.abs(g2.loss - g2dense.loss) / g2dense.loss).toBeLessThan(1e-5)
+  const n1 = g2.gradNorms()
+  const n2 = g2dense.gradNorms()
+  expect(Object.keys(n1)).toEqual(Object.keys(n2))
+  for (const k of Object.keys(n2)) expect(Math.abs(n1[k] - n2[k]), k).toBeLessThan(1e-4 * n2[k] + o.normFloor)
+  const [gv] = await engine.generate({ prompt: 'To be', views: [view], maxNew: o.maxNew })
+  const [gd] = await dense.generate({ prompt: 'To be', views: [[]], maxNew: o.maxNew })
+  expect(gd.ids, 'the dense export generates as the stepped view').toEqual(gv.ids)
+  return { dir, dense }
+}
+
 // ---- GGUF ---------------------------------------------------------------------------------------------------------
 
 export const GGUF_PHRASE = 'To be, or not to be, that is the question'
 export const GGUF_PROMPT = 'To be'
-const GGUF_N = 32
+export const GGUF_N = 32
 
 /** greedy ids of `e` under `view` and the first position where the top-1/top-2 margin is below 1e-3 */
 export async function greedyUntilTie(e: Engine, view: View): Promise<{ ids: number[]; n: number }> {
@@ -168,7 +247,8 @@ export async function greedyUntilTie(e: Engine, view: View): Promise<{ ids: numb
   return { ids: Array.from(g.ids), n: tie < 0 ? g.ids.length : tie }
 }
 
-async function nlls(e: Engine, view: View): Promise<number[]> {
+/** per-token negative log-likelihoods of the phrase and its continuation under `view` */
+export async function nlls(e: Engine, view: View): Promise<number[]> {
   const [row] = await e.score({ ids: e.withBos(`${GGUF_PHRASE}: Whether 'tis nobler in the mind to suffer`, 'text'), views: [view] })
   return row.nll
 }
@@ -179,7 +259,7 @@ export function expectSameGreedy(a: { ids: number[]; n: number }, b: { ids: numb
   expect(b.ids.slice(0, n), what).toEqual(a.ids.slice(0, n))
 }
 
-function expectSameNll(a: number[], b: number[], what: string): void {
+export function expectSameNll(a: number[], b: number[], what: string): void {
   expect(b.length, what).toBe(a.length)
   expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]))), `${what}: largest |Δ nll|`).toBeLessThan(1e-4)
 }

@@ -1,13 +1,15 @@
-// A tiny random GPT-OSS in transformers' checkpoint layout (config.json + model.safetensors): q/k/v/o with biases,
-// self_attn.sinks, mlp.router {weight, bias}, and the experts as GptOssExperts stores them — gate_up_proj [E, D, 2F]
-// (gate and up interleaved along the last axis), gate_up_proj_bias [E, 2F], down_proj [E, F, D], down_proj_bias [E, D].
+// A tiny random GPT-OSS in transformers' checkpoint layout (config.json + model.safetensors): test/moeTiny.ts writes its
+// tensors (q/k/v/o with biases, self_attn.sinks, mlp.router {weight, bias}, the experts fused as GptOssExperts stores
+// them); this file gives GPT-OSS's shape of the description (every layer a mixture, untied) and its config.json.
+import { moeTensors, writeMoe, type MoeTiny } from './moeTiny'
+import type { TinyTensors } from './helpers'
 import type { ModelConfig } from '../src/main/engine/families'
 import type { StepFactors } from '../src/main/engine/native'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { encode, TinyConfig, TinyTensors, rng, tmp, writeTinyModel } from './helpers'
+import { encode, rng } from './helpers'
 import { dequantiseMoePacked } from './reference/mxfp4'
-import { denseGradients } from './reference/check'
+import { denseGradients, factorDense } from './reference/check'
 import type { RefWeights } from './reference/llama'
 
 export interface GptOssTiny {
@@ -25,40 +27,13 @@ export interface GptOssTiny {
   configExtra: Record<string, unknown>
 }
 
+/** The same model as a test/moeTiny.ts description: every layer a mixture, untied, configExtra as config.json's. */
+export function gptOssAsMoe(c: GptOssTiny): MoeTiny {
+  return { ...c, family: 'gpt_oss', ffn: c.expertFfn, tied: false, moeLayers: Array(c.layers).fill(true), configExtra: gptOssConfig(c) }
+}
+
 export function gptOssTensors(c: GptOssTiny): TinyTensors {
-  const r = rng(c.seed)
-  const t: TinyTensors = {}
-  const put = (name: string, shape: number[], scale: number, around = 0): void => {
-    const d = new Float32Array(shape.reduce((a, s) => a * s, 1))
-    for (let i = 0; i < d.length; i++) d[i] = around + (r() * 2 - 1) * scale
-    t[name] = { shape, data: d }
-  }
-  const { dim: D, heads: H, kvHeads: KVH, headDim: hd, experts: E, expertFfn: F } = c
-  put('model.embed_tokens.weight', [c.vocab, D], 1)
-  for (let l = 0; l < c.layers; l++) {
-    const p = `model.layers.${l}.`
-    put(p + 'self_attn.q_proj.weight', [H * hd, D], 1 / Math.sqrt(D))
-    put(p + 'self_attn.q_proj.bias', [H * hd], 0.3)
-    put(p + 'self_attn.k_proj.weight', [KVH * hd, D], 1 / Math.sqrt(D))
-    put(p + 'self_attn.k_proj.bias', [KVH * hd], 0.3)
-    put(p + 'self_attn.v_proj.weight', [KVH * hd, D], 1 / Math.sqrt(D))
-    put(p + 'self_attn.v_proj.bias', [KVH * hd], 0.3)
-    put(p + 'self_attn.o_proj.weight', [D, H * hd], 1 / Math.sqrt(H * hd))
-    put(p + 'self_attn.o_proj.bias', [D], 0.3)
-    put(p + 'self_attn.sinks', [H], 1)
-    put(p + 'input_layernorm.weight', [D], 0.2, 1)
-    put(p + 'post_attention_layernorm.weight', [D], 0.2, 1)
-    // a router with a wide spread of logits: no two experts near a tie (a finite difference must not flip a choice)
-    put(p + 'mlp.router.weight', [E, D], 2 / Math.sqrt(D))
-    put(p + 'mlp.router.bias', [E], 0.5)
-    put(p + 'mlp.experts.gate_up_proj', [E, D, 2 * F], 1.5 / Math.sqrt(D))
-    put(p + 'mlp.experts.gate_up_proj_bias', [E, 2 * F], 0.3)
-    put(p + 'mlp.experts.down_proj', [E, F, D], 1 / Math.sqrt(F))
-    put(p + 'mlp.experts.down_proj_bias', [E, D], 0.3)
-  }
-  put('model.norm.weight', [D], 0.2, 1)
-  put('lm_head.weight', [c.vocab, D], 1 / Math.sqrt(D))
-  return t
+  return moeTensors(gptOssAsMoe(c))
 }
 
 export function gptOssConfig(c: GptOssTiny): Record<string, unknown> {
@@ -76,19 +51,7 @@ export function gptOssConfig(c: GptOssTiny): Record<string, unknown> {
 }
 
 export function writeGptOss(c: GptOssTiny): string {
-  const tiny: TinyConfig = { vocab: c.vocab, dim: c.dim, ffn: c.expertFfn, layers: c.layers, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, tied: false, seed: c.seed, configExtra: gptOssConfig(c) }
-  return writeTinyModel(tmp(), tiny, gptOssTensors(c))
-}
-
-/** Dense ∂L/∂W of a factor (Gᵀ X) as [out, in] */
-export function factorDense(f: StepFactors['linears'][number]): Float64Array {
-  const d = new Float64Array(f.out * f.in)
-  for (let t = 0; t < f.T; t++)
-    for (let o = 0; o < f.out; o++) {
-      const a = f.G[t * f.out + o]
-      for (let i = 0; i < f.in; i++) d[o * f.in + i] += a * f.X[t * f.in + i]
-    }
-  return d
+  return writeMoe(gptOssAsMoe(c))
 }
 
 /**

@@ -1,5 +1,8 @@
 // Tiny random mixtures of experts in their families' own transformers checkpoint layouts (config.json +
-// model.safetensors), for the MoE tests.
+// model.safetensors), for the MoE tests. GPT-OSS's layout (test/gptOssTiny.ts gives it its config): q/k/v/o with
+// biases, self_attn.sinks, mlp.router {weight, bias}, and the experts as GptOssExperts stores them — gate_up_proj
+// [E, D, 2F] (gate and up interleaved along the last axis), gate_up_proj_bias [E, 2F], down_proj [E, F, D],
+// down_proj_bias [E, D].
 import { RefMoe } from './reference/experts'
 import { TinyConfig, TinyTensors, rng, tmp, writeTinyModel } from './helpers'
 
@@ -35,13 +38,20 @@ export function moeTensors(c: MoeTiny): TinyTensors {
     t[name] = { shape, data: d }
   }
   const { dim: D, heads: H, kvHeads: KVH, headDim: hd, experts: E, expertFfn: Fe } = c
+  const gptOss = c.family === 'gpt_oss'
   put('model.embed_tokens.weight', [c.vocab, D], 1)
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`
-    put(p + 'self_attn.q_proj.weight', [H * hd, D], 1 / Math.sqrt(D))
-    put(p + 'self_attn.k_proj.weight', [KVH * hd, D], 1 / Math.sqrt(D))
-    put(p + 'self_attn.v_proj.weight', [KVH * hd, D], 1 / Math.sqrt(D))
-    put(p + 'self_attn.o_proj.weight', [D, H * hd], 1 / Math.sqrt(H * hd))
+    // (each weight followed by its bias, where the family has them: the order the random values are drawn in)
+    const proj = (name: string, out: number, inp: number): void => {
+      put(`${p}self_attn.${name}.weight`, [out, inp], 1 / Math.sqrt(inp))
+      if (gptOss) put(`${p}self_attn.${name}.bias`, [out], 0.3)
+    }
+    proj('q_proj', H * hd, D)
+    proj('k_proj', KVH * hd, D)
+    proj('v_proj', KVH * hd, D)
+    proj('o_proj', D, H * hd)
+    if (gptOss) put(p + 'self_attn.sinks', [H], 1)
     put(p + 'input_layernorm.weight', [D], 0.2, 1)
     put(p + 'post_attention_layernorm.weight', [D], 0.2, 1)
     if (c.family === 'qwen3_moe') {
@@ -59,6 +69,15 @@ export function moeTensors(c: MoeTiny): TinyTensors {
       continue
     }
     // a router with a wide spread of logits: no two experts near a tie (a finite difference must not flip a choice)
+    if (gptOss) {
+      put(p + 'mlp.router.weight', [E, D], 2 / Math.sqrt(D))
+      put(p + 'mlp.router.bias', [E], 0.5)
+      put(p + 'mlp.experts.gate_up_proj', [E, D, 2 * Fe], 1.5 / Math.sqrt(D))
+      put(p + 'mlp.experts.gate_up_proj_bias', [E, 2 * Fe], 0.3)
+      put(p + 'mlp.experts.down_proj', [E, Fe, D], 1 / Math.sqrt(Fe))
+      put(p + 'mlp.experts.down_proj_bias', [E, D], 0.3)
+      continue
+    }
     if (c.family === 'granitemoe') {
       put(p + 'block_sparse_moe.router.layer.weight', [E, D], 2 / Math.sqrt(D))
       put(p + 'block_sparse_moe.input_linear.weight', [E, 2 * Fe, D], 1 / Math.sqrt(D))

@@ -3,7 +3,7 @@
 // the shipped texts, "not measured" with the reason when not), so a table pasted elsewhere still says what it is; and
 // the per-run metrics as their own CSV. Pure text, shared by the Lab view (handed to lib/download.ts) and the CLI's
 // `soliloquy table` (src/main/lab/report/tables.ts), so both write the same.
-import { csvCell } from './csvCell'
+import { csvText } from './csvCell'
 import { formatStepSize } from './seedTable'
 import { defaultTextLabel, unmeasuredReason } from './metricNotes'
 import type { RunRecord } from './contract/records'
@@ -62,12 +62,18 @@ export function seedTableCsvContext(runs: RunRecord[]): string {
     ...EXPORTED_METRICS.map((m) => [rowLabel(m, runs), ...runs.map((r) => value(r.metrics[m.key]))]),
     ...unmeasured(runs).map(([label, why]) => pad([`${label} not measured`, why])),
   ]
-  return rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
+  return csvText(rows)
+}
+
+/** A Markdown table cell of the Lab's exports: backslashes and pipes escaped so a word never splits the row, `<` as
+ *  &lt; so no viewer renders it as markup */
+export function markdownCell(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;')
 }
 
 /** Markdown to append under the seed table: the settings, then one row per metric with the table's columns */
 export function seedTableMarkdownContext(runs: RunRecord[]): string {
-  const cell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;')
+  const cell = markdownCell
   const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`
   const header = ['metric', ...runs.map((r) => formatStepSize(r.lr ?? 0))]
   return [
@@ -85,5 +91,5 @@ export function seedTableMarkdownContext(runs: RunRecord[]): string {
 export function runMetricsCsv(runs: RunRecord[]): string {
   const header = ['run', 'α', 'model', 'prompt', 'phrase', 'status', ...EXPORTED_METRICS.map((m) => m.label)]
   const rows = runs.map((r) => [`r${r.id}`, r.lr === null ? '' : String(r.lr), modelOf(r), r.prompt, r.phrase ?? '', r.status, ...EXPORTED_METRICS.map((m) => value(r.metrics[m.key]))])
-  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
+  return csvText([header, ...rows])
 }

@@ -1,6 +1,6 @@
 // The seed's "Stepping Off" table: one word per row, one column per step size, `_` once a column has ended.
 // Pure functions shared by the CLI and the renderer.
-import { csvCell } from './csvCell'
+import { csvText } from './csvCell'
 
 /**
  * Words of prompt + completion as the seed shows them: a newline becomes "<br>" glued to the words around it
@@ -78,5 +78,5 @@ export function seedTableMarkdown(columns: SeedColumn[]): string {
 export function seedTableCsv(columns: SeedColumn[]): string {
   const header = ['gradStep', ...columns.map((c) => String(c.lr))]
   const rows = seedRows(columns).map((r, i) => [String(i), ...r])
-  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
+  return csvText([header, ...rows])
 }

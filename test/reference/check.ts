@@ -46,26 +46,27 @@ export function readWeights(dir: string): RefWeights {
 }
 
 /** Dense ∂L/∂(tensor) by HF name, from the engine's factored step (tied heads add into the embedding). */
+/** Dense ∂L/∂W of one linear's factors (Gᵀ X) as [out, in] */
+export function factorDense(lf: StepFactors['linears'][number]): Float64Array {
+  const d = new Float64Array(lf.out * lf.in)
+  for (let t = 0; t < lf.T; t++)
+    for (let o = 0; o < lf.out; o++) {
+      const a = lf.G[t * lf.out + o]
+      if (a === 0) continue
+      for (let i = 0; i < lf.in; i++) d[o * lf.in + i] += a * lf.X[t * lf.in + i]
+    }
+  return d
+}
+
 export function denseGradients(f: StepFactors, cfg: ModelConfig, names: string[]): RefWeights {
   const { dim: D, layers: L } = cfg
   const g: RefWeights = {}
-  const factorDense = (slot: number): Float64Array => {
-    const lf = f.linears[slot]
-    const d = new Float64Array(lf.out * lf.in)
-    for (let t = 0; t < lf.T; t++)
-      for (let o = 0; o < lf.out; o++) {
-        const a = lf.G[t * lf.out + o]
-        if (a === 0) continue
-        for (let i = 0; i < lf.in; i++) d[o * lf.in + i] += a * lf.X[t * lf.in + i]
-      }
-    return d
-  }
-  const emb = cfg.tied ? factorDense(L * 7) : new Float64Array(cfg.vocab * D)
+  const emb = cfg.tied ? factorDense(f.linears[L * 7]) : new Float64Array(cfg.vocab * D)
   f.embRows.forEach((r, j) => {
     for (let i = 0; i < D; i++) emb[r * D + i] += f.embGrad[j * D + i]
   })
   g['model.embed_tokens.weight'] = emb
-  if (!cfg.tied) g['lm_head.weight'] = factorDense(L * 7)
+  if (!cfg.tied) g['lm_head.weight'] = factorDense(f.linears[L * 7])
   g['model.norm.weight'] = Float64Array.from(f.normGrads[2 * L])
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}.`
@@ -79,7 +80,7 @@ export function denseGradients(f: StepFactors, cfg: ModelConfig, names: string[]
     ]
     family.forEach((n, k) => (g[p + n] = Float64Array.from(f.normGrads[2 * L + 1 + family.length * l + k])))
     LIN.forEach((n, j) => {
-      g[p + n + '.weight'] = factorDense(l * 7 + j)
+      g[p + n + '.weight'] = factorDense(f.linears[l * 7 + j])
       const bg = f.biasGrads?.[l * 7 + j]
       if (bg && bg.length) g[p + n + '.bias'] = Float64Array.from(bg)
     })

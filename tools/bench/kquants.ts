@@ -250,45 +250,55 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, w: Float3
   return [scale, -min]
 }
 
+/**
+ * The head of a Q4_K / Q5_K block at out[at …] (fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins) and the levels
+ * kL[0‥255] ∈ [0, nmax] of its 256 weights at x[o …]: per 32, the (scale, min) of make_qkx2_quants (rmin and nstep
+ * as the type sets them), both rounded to 6 bits against the block's largest, then each weight re-levelled with the
+ * rounded pair — as quantize_row_q4_K_ref and quantize_row_q5_K_ref do alike.
+ */
+function quantiseK4Head(x: Float32Array, o: number, nmax: number, rmin: number, nstep: number, out: Uint8Array, at: number): void {
+  let maxScale = 0, maxMin = 0
+  for (let j = 0; j < 8; j++) {
+    let sumX2 = 0
+    for (let l = 0; l < 32; l++) sumX2 = F(sumX2 + F(x[o + 32 * j + l] * x[o + 32 * j + l]))
+    const avX = F(Math.sqrt(F(sumX2 / 32)))
+    for (let l = 0; l < 32; l++) kW[l] = F(avX + Math.abs(x[o + 32 * j + l]))
+    const [s, m] = makeQkx2(32, nmax, x, o + 32 * j, kW, kL, 32 * j, rmin, F(0.1), nstep)
+    kScales[j] = s
+    kMins[j] = m
+    if (s > maxScale) maxScale = s
+    if (m > maxMin) maxMin = m
+  }
+  const invScale = maxScale > 0 ? F(63 / maxScale) : 0
+  const invMin = maxMin > 0 ? F(63 / maxMin) : 0
+  const sc = new Uint8Array(8), mn = new Uint8Array(8)
+  for (let j = 0; j < 8; j++) {
+    sc[j] = Math.min(63, nearestInt(F(invScale * kScales[j])) & 0xff)
+    mn[j] = Math.min(63, nearestInt(F(invMin * kMins[j])) & 0xff)
+  }
+  // the 12 bytes as dequantisation reads them (get_scale_min_k4): j < 4 in the low 6 bits of bytes j and j + 4;
+  // j ≥ 4 as nibbles of byte j + 4, their top 2 bits in the top of bytes j − 4 (scale) and j (min)
+  for (let j = 0; j < 4; j++) {
+    out[at + 4 + j] = sc[j] | ((sc[j + 4] >> 4) << 6)
+    out[at + 8 + j] = mn[j] | ((mn[j + 4] >> 4) << 6)
+    out[at + 12 + j] = (sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4)
+  }
+  const dh = toHalf(F(maxScale / 63)), mh = toHalf(F(maxMin / 63))
+  putHalf(out, at, dh)
+  putHalf(out, at + 2, mh)
+  const d0 = F(fromHalf(dh)), m0 = F(fromHalf(mh))
+  for (let j = 0; j < 8; j++) {
+    const d = F(d0 * sc[j])
+    if (!d) continue
+    const dm = F(m0 * mn[j])
+    for (let i = 0; i < 32; i++) kL[32 * j + i] = clamp(nearestInt(F(F(x[o + 32 * j + i] + dm) / d)), 0, nmax)
+  }
+}
+
 /** n weights (n % 256 = 0) at x[o …] → Q4_K blocks of 144 bytes at out[at …], as quantize_row_q4_K_ref */
 export function quantiseQ4KRef(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
   for (let b = 0; b < n / 256; b++, o += 256, at += 144) {
-    let maxScale = 0, maxMin = 0
-    for (let j = 0; j < 8; j++) {
-      let sumX2 = 0
-      for (let l = 0; l < 32; l++) sumX2 = F(sumX2 + F(x[o + 32 * j + l] * x[o + 32 * j + l]))
-      const avX = F(Math.sqrt(F(sumX2 / 32)))
-      for (let l = 0; l < 32; l++) kW[l] = F(avX + Math.abs(x[o + 32 * j + l]))
-      const [s, m] = makeQkx2(32, 15, x, o + 32 * j, kW, kL, 32 * j, -1, F(0.1), 20)
-      kScales[j] = s
-      kMins[j] = m
-      if (s > maxScale) maxScale = s
-      if (m > maxMin) maxMin = m
-    }
-    const invScale = maxScale > 0 ? F(63 / maxScale) : 0
-    const invMin = maxMin > 0 ? F(63 / maxMin) : 0
-    const sc = new Uint8Array(8), mn = new Uint8Array(8)
-    for (let j = 0; j < 8; j++) {
-      sc[j] = Math.min(63, nearestInt(F(invScale * kScales[j])) & 0xff)
-      mn[j] = Math.min(63, nearestInt(F(invMin * kMins[j])) & 0xff)
-    }
-    // the 12 bytes as dequantisation reads them (get_scale_min_k4): j < 4 in the low 6 bits of bytes j and j + 4;
-    // j ≥ 4 as nibbles of byte j + 4, their top 2 bits in the top of bytes j − 4 (scale) and j (min)
-    for (let j = 0; j < 4; j++) {
-      out[at + 4 + j] = sc[j] | ((sc[j + 4] >> 4) << 6)
-      out[at + 8 + j] = mn[j] | ((mn[j + 4] >> 4) << 6)
-      out[at + 12 + j] = (sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4)
-    }
-    const dh = toHalf(F(maxScale / 63)), mh = toHalf(F(maxMin / 63))
-    putHalf(out, at, dh)
-    putHalf(out, at + 2, mh)
-    const d0 = F(fromHalf(dh)), m0 = F(fromHalf(mh))
-    for (let j = 0; j < 8; j++) {
-      const d = F(d0 * sc[j])
-      if (!d) continue
-      const dm = F(m0 * mn[j])
-      for (let i = 0; i < 32; i++) kL[32 * j + i] = clamp(nearestInt(F(F(x[o + 32 * j + i] + dm) / d)), 0, 15)
-    }
+    quantiseK4Head(x, o, 15, -1, 20, out, at)
     for (let c = 0; c < 4; c++)
       for (let l = 0; l < 32; l++) out[at + 16 + 32 * c + l] = kL[64 * c + l] | (kL[64 * c + 32 + l] << 4)
   }
@@ -497,40 +507,7 @@ export function quantiseQ3KRef(x: Float32Array, o: number, n: number, out: Uint8
 /** n weights (n % 256 = 0) at x[o …] → Q5_K blocks of 176 bytes at out[at …], as quantize_row_q5_K_ref */
 export function quantiseQ5KRef(x: Float32Array, o: number, n: number, out: Uint8Array, at: number): void {
   for (let b = 0; b < n / 256; b++, o += 256, at += 176) {
-    let maxScale = 0, maxMin = 0
-    for (let j = 0; j < 8; j++) {
-      let sumX2 = 0
-      for (let l = 0; l < 32; l++) sumX2 = F(sumX2 + F(x[o + 32 * j + l] * x[o + 32 * j + l]))
-      const avX = F(Math.sqrt(F(sumX2 / 32)))
-      for (let l = 0; l < 32; l++) kW[l] = F(avX + Math.abs(x[o + 32 * j + l]))
-      const [s, m] = makeQkx2(32, 31, x, o + 32 * j, kW, kL, 32 * j, -0.5, F(0.1), 15)
-      kScales[j] = s
-      kMins[j] = m
-      if (s > maxScale) maxScale = s
-      if (m > maxMin) maxMin = m
-    }
-    const invScale = maxScale > 0 ? F(63 / maxScale) : 0
-    const invMin = maxMin > 0 ? F(63 / maxMin) : 0
-    const sc = new Uint8Array(8), mn = new Uint8Array(8)
-    for (let j = 0; j < 8; j++) {
-      sc[j] = Math.min(63, nearestInt(F(invScale * kScales[j])) & 0xff)
-      mn[j] = Math.min(63, nearestInt(F(invMin * kMins[j])) & 0xff)
-    }
-    for (let j = 0; j < 4; j++) {
-      out[at + 4 + j] = sc[j] | ((sc[j + 4] >> 4) << 6)
-      out[at + 8 + j] = mn[j] | ((mn[j + 4] >> 4) << 6)
-      out[at + 12 + j] = (sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4)
-    }
-    const dh = toHalf(F(maxScale / 63)), mh = toHalf(F(maxMin / 63))
-    putHalf(out, at, dh)
-    putHalf(out, at + 2, mh)
-    const d0 = F(fromHalf(dh)), m0 = F(fromHalf(mh))
-    for (let j = 0; j < 8; j++) {
-      const d = F(d0 * sc[j])
-      if (!d) continue
-      const dm = F(m0 * mn[j])
-      for (let i = 0; i < 32; i++) kL[32 * j + i] = clamp(nearestInt(F(F(x[o + 32 * j + i] + dm) / d)), 0, 31)
-    }
+    quantiseK4Head(x, o, 31, -0.5, 15, out, at)
     // the 5th bit of weight 64·c + l in bit 2c of qh byte l, of weight 64·c + 32 + l in bit 2c + 1; the low nibbles
     // as Q4_K's
     out.fill(0, at + 16, at + 48)

@@ -1,8 +1,8 @@
 // tokenizer.json "decoder": token strings → text, as HF tokenizers' decode_chain (each decoder maps the list of
 // token strings to a new list; the result is joined).
 import { CHAR_TO_BYTE } from './byteLevel'
-import { compileOnigurumaRegex, RegexTranslationError } from './regex'
-import { asArray, asObject, Fail, optionalBool, optionalInt, optionalString, patternOf, requireString, typeOf } from './json'
+import { asArray, asObject, Fail, optionalBool, optionalInt, optionalString, requireString, typeOf } from './json'
+import { replaceStep } from './replace'
 import { ChainBudget, checkDepth } from './limits'
 
 export type Decoder = (tokens: string[]) => string[]
@@ -56,37 +56,8 @@ function buildStep(o: Record<string, unknown>, type: string, path: string, fail:
         return [utf8Lossy.decode(Uint8Array.from(bytes))]
       }
     case 'Replace': {
-      const content = requireString(o, 'content', path, fail)
-      const pattern = patternOf(o, 'pattern', path, fail)
-      if ('literal' in pattern) {
-        const literal = pattern.literal
-        return (tokens) =>
-          tokens.map((t) => {
-            if (literal === '') return t
-            if (content.length > literal.length) {
-              let n = 0
-              for (let at = t.indexOf(literal); at >= 0; at = t.indexOf(literal, at + literal.length)) n++
-              budget.check(t.length + n * (content.length - literal.length), path, type)
-            }
-            return t.replaceAll(literal, content)
-          })
-      }
-      let regex: RegExp
-      try {
-        regex = compileOnigurumaRegex(pattern.regex)
-      } catch (e) {
-        if (e instanceof RegexTranslationError) fail(`${path}.pattern.Regex: ${e.message}`)
-        throw e
-      }
-      return (tokens) =>
-        tokens.map((t) => {
-          let length = t.length
-          return t.replace(regex, (match: string) => {
-            length += content.length - match.length
-            budget.check(length, path, type)
-            return content
-          })
-        })
+      const replace = replaceStep(o, path, type, fail, budget)
+      return (tokens) => tokens.map(replace)
     }
     case 'ByteFallback':
       return (tokens) => {

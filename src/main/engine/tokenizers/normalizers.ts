@@ -1,8 +1,8 @@
 // tokenizer.json "normalizer": text → text, applied to each stretch of input between added tokens (so Prepend adds
 // its "▁" after every special token too, as HF tokenizers does).
-import { compileOnigurumaRegex, RegexTranslationError } from './regex'
 import { asArray, asObject, Fail, optionalBool, patternOf, requireString, typeOf } from './json'
 import { ChainBudget, checkDepth, shownPattern } from './limits'
+import { replaceStep } from './replace'
 
 export type Normalizer = (text: string) => string
 
@@ -40,39 +40,8 @@ function buildStep(o: Record<string, unknown>, type: string, path: string, fail:
       const append = requireString(o, 'append', path, fail)
       return (text) => (text === '' ? text : text + append)
     }
-    case 'Replace': {
-      const content = requireString(o, 'content', path, fail)
-      const pattern = patternOf(o, 'pattern', path, fail)
-      if ('literal' in pattern) {
-        const literal = pattern.literal
-        if (literal === '') return (text) => text
-        return (text) => {
-          // the output's length before it is built: each occurrence changes it by content.length − literal.length
-          if (content.length > literal.length) {
-            let n = 0
-            for (let at = text.indexOf(literal); at >= 0; at = text.indexOf(literal, at + literal.length)) n++
-            budget.check(text.length + n * (content.length - literal.length), path, type)
-          }
-          return text.replaceAll(literal, content)
-        }
-      }
-      let regex: RegExp
-      try {
-        regex = compileOnigurumaRegex(pattern.regex)
-      } catch (e) {
-        if (e instanceof RegexTranslationError) fail(`${path}.pattern.Regex: ${e.message}`)
-        throw e
-      }
-      return (text) => {
-        // counted match by match: an empty pattern matches between every two characters
-        let length = text.length
-        return text.replace(regex, (match: string) => {
-          length += content.length - match.length
-          budget.check(length, path, type)
-          return content
-        })
-      }
-    }
+    case 'Replace':
+      return replaceStep(o, path, type, fail, budget)
     case 'NFC':
     case 'NFD':
     case 'NFKC':

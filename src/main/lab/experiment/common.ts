@@ -14,20 +14,12 @@ import { restrictGradient, updateGrid } from '../step/restrict'
 import { editMetrics, gradientMetrics, modelMetrics, reachableWords, textMetrics } from '../metrics'
 import { withTextsNote } from '../metricTexts'
 import { modelPhrase, modelPrompt, modelProbes } from '../chat'
+import { runSettings, type RunSettings } from './runSettings'
 
-export interface Settings {
+export interface Settings extends RunSettings {
   prompt: string
   /** prompt engineering: generated in front of the prompt, excluded from recall ('' = none) */
   prefix: string
-  maxGen: number
-  maxSeq: number
-  temperature: number
-  topP: number
-  seed: number
-  reference: string | null
-  probes: Record<string, string>
-  /** paraphrased prompts (generalisation) */
-  paraphrases: string[]
   /** where the reference, probes and paraphrases came from (labelled next to their metrics) */
   texts?: RunMetrics['texts']
   /** apply the model's chat template to the prompt, the phrase and the probes (chat.ts) */
@@ -68,14 +60,7 @@ export function openExperiment(
       prefix: s.prefix,
       phrase: e.phrase,
       lrs: e.lrs,
-      maxGen: s.maxGen,
-      maxSeq: s.maxSeq,
-      temperature: s.temperature,
-      topP: s.topP,
-      seed: s.seed,
-      reference: s.reference,
-      probes: s.probes,
-      paraphrases: s.paraphrases,
+      ...runSettings(s),
       // the typed texts above and the flag (a re-run renders them again); the rendered prompt for History
       ...(s.chatTemplate ? { chatTemplate: true, chatPrompt: modelPrompt(t.model.engine, s) } : {}),
       ...e.extra,

@@ -13,6 +13,7 @@ import type { StudyRequest } from '../../../shared/api'
 import { OWNER } from '../history/owner'
 import { createExperiment } from '../history/tables/experiments'
 import { baseRef } from '../experiment/common'
+import { runSettings } from '../experiment/runSettings'
 import { expandGrid, studyKey, type CellSettings, type StudyModel } from '../study/grid'
 import { checkReachable } from '../study/queue'
 import { parseQueueUrl } from '../study/queueUrl'
@@ -68,14 +69,7 @@ function resolveModels(lab: LabServices, req: StudyRequest): { model: StudyModel
     const model: StudyModel = { ref: t.ref, name, fingerprint: t.model.fp.fingerprint, modelId: t.model.row.id, checkpoint: baseRef(t) }
     const settings: CellSettings = {
       prompts: req.prompts ?? [s.prompt],
-      maxGen: s.maxGen,
-      maxSeq: s.maxSeq,
-      temperature: s.temperature,
-      topP: s.topP,
-      seed: s.seed,
-      reference: s.reference,
-      probes: s.probes,
-      paraphrases: s.paraphrases,
+      ...runSettings(s),
     }
     return { model, settings }
   })

@@ -9,10 +9,7 @@ export type ReportSubject = Pick<ExperimentSummary, 'id' | 'kind' | 'status' | '
   args: Record<string, unknown>
 }
 import { formatSeedTable, formatStepSize, seedWords } from '../../../shared/seedTable'
-
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
-}
+import { esc } from './escape'
 
 function num(x: unknown, digits = 4): string {
   if (typeof x !== 'number' || !Number.isFinite(x)) return '—'

@@ -4,6 +4,7 @@
 // job id is "cell-" + the cell id: submitting a study twice adds no job.
 import { createHash } from 'node:crypto'
 import type { CellJob, Restriction } from '../../../shared/api'
+import { runSettings, type RunSettings } from '../experiment/runSettings'
 
 export interface GridCell {
   /** sha256 hex of the cell's settings and its model's identity */
@@ -27,16 +28,8 @@ export interface StudyModel {
 }
 
 /** The settings a study's cells share per model (the model's preset and texts filled in by the lab). */
-export interface CellSettings {
+export interface CellSettings extends RunSettings {
   prompts: string[]
-  maxGen: number
-  maxSeq: number
-  temperature: number
-  topP: number
-  seed: number
-  reference: string | null
-  probes: Record<string, string>
-  paraphrases: string[]
 }
 
 /** Deterministic JSON: object keys sorted, so the same settings hash the same. */
@@ -80,14 +73,7 @@ export function expandGrid(
           phrase,
           lrs,
           ...(restrict && (restrict.groups || restrict.layers) ? { restrict } : {}),
-          maxGen: s.maxGen,
-          maxSeq: s.maxSeq,
-          temperature: s.temperature,
-          topP: s.topP,
-          seed: s.seed,
-          reference: s.reference,
-          probes: s.probes,
-          paraphrases: s.paraphrases,
+          ...runSettings(s),
         }
         cells.push({ id: cellId(job, model.checkpoint?.sha256 ?? null), index: cells.length, modelIndex, job })
       }

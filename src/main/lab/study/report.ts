@@ -4,10 +4,7 @@
 import type { ReportResult, RunRecord } from '../../../shared/api'
 import { formatStepSize } from '../../../shared/seedTable'
 import { crossing } from '../experiment/plasticity'
-
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
-}
+import { esc } from '../report/escape'
 
 function num(x: unknown): string {
   if (typeof x !== 'number' || !Number.isFinite(x)) return ''

@@ -1,5 +1,6 @@
 // Results that leave the app: files made in the page and handed to the browser's download (or Electron's save).
-import { csvCell } from '@shared/csvCell'
+import { csvText } from '@shared/csvCell'
+import { markdownCell } from '@shared/runExports'
 import { formatStepSize, seedRows, seedWords } from '@shared/seedTable'
 import type { RunRecord } from '@shared/api'
 
@@ -36,13 +37,12 @@ function seedGrid(runs: RunRecord[]): { header: string[]; body: string[][] } {
 /** The seed's "Stepping Off" table as a GitHub-flavoured Markdown table (pipes escaped). */
 export function seedTableMarkdown(runs: RunRecord[]): string {
   const { header, body } = seedGrid(runs)
-  const cell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;')
-  const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`
+  const line = (cells: string[]): string => `| ${cells.map(markdownCell).join(' | ')} |`
   return [line(header), `|${header.map(() => ' --- ').join('|')}|`, ...body.map(line)].join('\n') + '\n'
 }
 
 /** The same table as CSV (RFC 4180 quoting; formula-like cells neutralised, src/shared/csvCell.ts). */
 export function seedTableCsv(runs: RunRecord[]): string {
   const { header, body } = seedGrid(runs)
-  return [header, ...body].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
+  return csvText([header, ...body])
 }
