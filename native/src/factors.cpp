@@ -259,21 +259,32 @@ static double dot_f64(const float* a, const float* b, int n) {
   return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
-// ‖Gᵀ X‖²_F = Σ_{s,t} (G_s·G_t)(X_s·X_t), in double
+// ‖Gᵀ X‖²_F = Σ_{s,t} (G_s·G_t)(X_s·X_t), in double. The Gram matrices G Gᵀ and X Xᵀ [T, T] are summed over column
+// blocks in parallel — every pair (s, t) of a block reads its T row pieces from cache, and the threads share the work
+// evenly even for the tied head's G [T, V] (one parallel item per row s, as before, left one thread with most of the
+// triangle) — then the blocks are added in block order, so the result does not depend on the thread count.
 static double factor_norm2(const LinearFactor& f) {
-  const int T = f.T;
-  std::vector<double> gg((size_t)T * T), xx((size_t)T * T);
-  parallel_for(T, [&](int s0, int s1, int) {
-    for (int s = s0; s < s1; s++)
-      for (int t = 0; t <= s; t++) {
-        const double a = dot_f64(f.G.data() + (size_t)s * f.out, f.G.data() + (size_t)t * f.out, f.out);
-        const double b = dot_f64(f.X.data() + (size_t)s * f.in, f.X.data() + (size_t)t * f.in, f.in);
-        gg[(size_t)s * T + t] = gg[(size_t)t * T + s] = a;
-        xx[(size_t)s * T + t] = xx[(size_t)t * T + s] = b;
-      }
+  const int T = f.T, CB = 4096;
+  const int nbg = (f.out + CB - 1) / CB, nbx = (f.in + CB - 1) / CB;
+  std::vector<double> part((size_t)(nbg + nbx) * T * T, 0.0);  // [block][s][t ≤ s]
+  parallel_for(nbg + nbx, [&](int b0, int b1, int) {
+    for (int b = b0; b < b1; b++) {
+      const bool is_g = b < nbg;
+      const int n = is_g ? f.out : f.in, c0 = (is_g ? b : b - nbg) * CB, w = std::min(CB, n - c0);
+      const float* M = (is_g ? f.G.data() : f.X.data()) + c0;
+      double* p = part.data() + (size_t)b * T * T;
+      for (int s = 0; s < T; s++)
+        for (int t = 0; t <= s; t++) p[(size_t)s * T + t] = dot_f64(M + (size_t)s * n, M + (size_t)t * n, w);
+    }
   });
   double n2 = 0;
-  for (size_t i = 0; i < gg.size(); i++) n2 += gg[i] * xx[i];
+  for (int s = 0; s < T; s++)
+    for (int t = 0; t <= s; t++) {
+      double gg = 0, xx = 0;
+      for (int b = 0; b < nbg; b++) gg += part[((size_t)b * T + s) * T + t];
+      for (int b = nbg; b < nbg + nbx; b++) xx += part[((size_t)b * T + s) * T + t];
+      n2 += (s == t ? 1 : 2) * gg * xx;
+    }
   return n2 > 0 ? n2 : 0;
 }
 
