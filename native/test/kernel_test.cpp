@@ -241,9 +241,10 @@ static void test_path(const std::string& path) {
         worst = std::fmax(worst, scale == 0 ? (out[r] == 0 ? 0 : 1) : err);
       }
     }
-    // the types without a fused kernel (Q4_0, Q4_1, Q5_0, Q5_1, IQ grids, TQ*, MXFP4) say so; the others must hold the tolerance
+    // the types without a fused kernel (IQ grids, TQ*, MXFP4) say so; the others must hold the tolerance
     const bool has_fused = t == DT_Q8_0 || t == DT_Q4_K || t == DT_Q5_K || t == DT_Q6_K || t == DT_Q2_K || t == DT_Q3_K ||
-                           t == DT_IQ4_NL || t == DT_IQ4_XS;
+                           t == DT_IQ4_NL || t == DT_IQ4_XS || t == DT_Q4_0 || t == DT_Q4_1 || t == DT_Q5_0 ||
+                           t == DT_Q5_1;
     if (has_fused) report(fused && worst < 1e-5, path + " fused dot_blocks " + tname(t) + " (1–4 x rows) vs float64", worst);
     else report(!fused, path + " " + tname(t) + " has no fused product: dequantised then dotted", 0);
   }
