@@ -47,8 +47,9 @@ struct KernelTable {
   void (*dequantise_blocks)(DType t, const uint8_t* blocks, int64_t nblocks, float* out);
   // out[r] = x_r · row for r < nr ≤ 4, the row `nblocks` blocks of a block-quantised type read in place (the fused
   // product of one generated column or a few); xs16[r][k] = Σ x_r[16·k : 16·k + 16], read for the types whose
-  // sub-blocks have offsets (Q4_K, Q5_K, Q2_K). Prefetches `pf` bytes ahead of each block when pf ≠ 0.
-  // Returns false, writing nothing, for a type without a fused kernel (Q4_0, Q4_1, Q5_0, Q5_1, the IQ grid types, TQ*, MXFP4).
+  // sub-blocks have offsets (Q4_K, Q5_K, Q2_K, Q4_1, Q5_1). Prefetches `pf` bytes ahead of each block when pf ≠ 0.
+  // Fused for every block type (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K‥Q6_K, IQ4_NL, IQ4_XS, MXFP4, the IQ grid types,
+  // TQ1_0, TQ2_0); returns false, writing nothing, for any other type (the caller then dequantises rows).
   bool (*dot_blocks)(DType t, const uint8_t* row, int nblocks, const float* const* xr, const float* const* xs16, int nr,
                      int64_t pf, float* out);
   // measurement kernels (roofline.cpp): Σ p[i] streamed with 8 independent accumulators (memory read bandwidth), and

@@ -14,12 +14,14 @@
 #include "../src/kernel_paths.h"
 #include "../src/kernels.h"
 #include "../src/quants.h"
+#include "../src/quants_iq.h"
 #include "../src/threads.h"
 
 static double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-static const DType TYPES[] = {DT_Q4_K, DT_Q6_K, DT_Q3_K, DT_Q5_K, DT_IQ4_XS, DT_Q5_0, DT_Q5_1, DT_Q8_0,
-                              DT_Q4_0, DT_Q4_1, DT_Q2_K, DT_IQ4_NL};
+static const DType TYPES[] = {DT_Q4_K,   DT_Q6_K,  DT_Q3_K,   DT_Q5_K,    DT_IQ4_XS,  DT_Q5_0,   DT_Q5_1,
+                              DT_Q8_0,   DT_Q4_0,  DT_Q4_1,   DT_Q2_K,    DT_IQ4_NL,  DT_MXFP4,  DT_IQ3_S,
+                              DT_IQ3_XXS, DT_IQ2_XXS, DT_IQ2_XS, DT_IQ2_S, DT_IQ1_S, DT_IQ1_M, DT_TQ1_0, DT_TQ2_0};
 
 // random bytes with every fp16 scale field small and finite
 static std::vector<uint8_t> blocks(DType t, int64_t n) {
@@ -38,6 +40,11 @@ static std::vector<uint8_t> blocks(DType t, int64_t n) {
     if (t == DT_Q6_K) put(p + 208);
     if (t == DT_Q2_K) put(p + 80), put(p + 82);
     if (t == DT_Q3_K) put(p + 108);
+    if (dtype_iq_grid(t) && t != DT_IQ1_M) put(p);
+    if (t == DT_TQ1_0) put(p + 52);
+    if (t == DT_TQ2_0) put(p + 64);
+    if (t == DT_MXFP4) p[0] = (uint8_t)(118 + g() % 8);  // E8M0 exponent: scales 2^-9 … 2^-2
+    if (t == DT_IQ1_M) p[55] &= 0x0f, p[55] |= 0x20;     // top nibble of the fp16 d spread over the scales: small
   }
   return b;
 }
