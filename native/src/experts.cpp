@@ -57,7 +57,9 @@ void moe_forward(const Model& m, int l, float* out, const float* x, int R, const
   const Config& c = m.cfg;
   const int D = c.dim, E = c.n_experts, K = c.top_k, Fe = c.expert_ffn;
   const int base = m.moe_base[l];
-  MoeActs local;
+  // Inference keeps nothing, and generation calls this once per MoE layer per token: its buffers are per thread and
+  // kept across calls, so a token allocates nothing here.
+  thread_local MoeActs local;
   MoeActs& a = keep ? *keep : local;
   a.R = R;
   a.logits.assign((size_t)R * E, 0.f);
@@ -67,43 +69,90 @@ void moe_forward(const Model& m, int l, float* out, const float* x, int R, const
   linear_forward(m, base, a.logits.data(), x, R, views, row_view);
   moe_route(c, a.logits.data(), R, a.sel.data(), a.w.data(), a.probs.data());
   std::memset(out, 0, sizeof(float) * (size_t)R * D);
-  a.experts.assign(E, MoeExpertActs{});
-  for (int r = 0; r < R; r++)
-    for (int k = 0; k < K; k++) {
-      MoeExpertActs& ex = a.experts[a.sel[(size_t)r * K + k]];
-      ex.rows.push_back(r);
-      ex.ks.push_back(k);
-    }
+  // The R·K (row, choice) pairs grouped by expert, experts in order and each expert's rows in order (a counting
+  // sort): expert e's n_e pairs are at at[e] … at[e+1]−1 of the gathered buffers below.
+  thread_local std::vector<int> at, rows, ks, rv, used;
+  thread_local std::vector<float> X, G, U, MM, Y;
+  thread_local std::vector<LinearGroup> groups;
+  at.assign(E + 1, 0);
+  for (int i = 0; i < R * K; i++) at[a.sel[i] + 1]++;
+  for (int e = 0; e < E; e++) at[e + 1] += at[e];
+  const int P = R * K;
+  rows.resize(P);
+  ks.resize(P);
+  rv.resize(P);
+  {
+    thread_local std::vector<int> fill;
+    fill.assign(at.begin(), at.end() - 1);
+    for (int r = 0; r < R; r++)
+      for (int k = 0; k < K; k++) {
+        const int i = fill[a.sel[(size_t)r * K + k]]++;
+        rows[i] = r;
+        ks[i] = k;
+        rv[i] = row_view ? row_view[r] : 0;
+      }
+  }
+  X.resize((size_t)P * D);
+  G.resize((size_t)P * Fe);
+  U.resize((size_t)P * Fe);
+  MM.resize((size_t)P * Fe);
+  Y.resize((size_t)P * D);
+  for (int i = 0; i < P; i++) std::memcpy(X.data() + (size_t)i * D, x + (size_t)rows[i] * D, sizeof(float) * D);
+  // every routed expert's gate and up in one pass over their rows, then every down in one more: the threads meet
+  // twice per layer instead of twice per expert (an expert no token chose is not read)
+  groups.clear();
+  used.clear();
   for (int e = 0; e < E; e++) {
-    MoeExpertActs& ex = a.experts[e];
-    const int n = (int)ex.rows.size();
-    if (n == 0) continue;  // an expert no token chose: its weights are not read
-    ex.x.resize((size_t)n * D);
-    std::vector<int> rv(n);
-    for (int i = 0; i < n; i++) {
-      std::memcpy(ex.x.data() + (size_t)i * D, x + (size_t)ex.rows[i] * D, sizeof(float) * D);
-      rv[i] = row_view ? row_view[ex.rows[i]] : 0;
-    }
-    ex.g.resize((size_t)n * Fe);
-    ex.u.resize((size_t)n * Fe);
-    ex.mm.resize((size_t)n * Fe);
-    ex.y.resize((size_t)n * D);
+    const int n = at[e + 1] - at[e];
+    if (n == 0) continue;
+    used.push_back(e);
     const int slot = base + 1 + e * MOE_PER_EXPERT;
-    const int slots[2] = {slot + MOE_GATE, slot + MOE_UP};
-    float* const ys[2] = {ex.g.data(), ex.u.data()};
-    linear_forward_shared(m, slots, ys, 2, ex.x.data(), n, views, rv.data());
-    if (c.glu_limit > 0)  // GPT-OSS
-      swiglu_clamped_forward(ex.mm.data(), ex.g.data(), ex.u.data(), n * Fe, c.glu_alpha, c.glu_limit);
-    else
-      swiglu_forward(ex.mm.data(), ex.g.data(), ex.u.data(), n * Fe);
-    linear_forward(m, slot + MOE_DOWN, ex.y.data(), ex.mm.data(), n, views, rv.data());
-    for (int i = 0; i < n; i++) {
-      const float wk = a.w[(size_t)ex.rows[i] * K + ex.ks[i]];
-      float* o = out + (size_t)ex.rows[i] * D;
-      const float* y = ex.y.data() + (size_t)i * D;
-      for (int d = 0; d < D; d++) o[d] += wk * y[d];
-    }
-    if (!keep) ex = MoeExpertActs{};  // inference: keep nothing
+    LinearGroup g{};
+    g.x = X.data() + (size_t)at[e] * D;
+    g.R = n;
+    g.row_view = rv.data() + at[e];
+    g.slots[0] = slot + MOE_GATE;
+    g.slots[1] = slot + MOE_UP;
+    g.ys[0] = G.data() + (size_t)at[e] * Fe;
+    g.ys[1] = U.data() + (size_t)at[e] * Fe;
+    g.count = 2;
+    groups.push_back(g);
+  }
+  linear_forward_groups(m, groups.data(), (int)groups.size(), views);
+  if (c.glu_limit > 0)  // GPT-OSS
+    swiglu_clamped_forward(MM.data(), G.data(), U.data(), P * Fe, c.glu_alpha, c.glu_limit);
+  else
+    swiglu_forward(MM.data(), G.data(), U.data(), P * Fe);
+  for (size_t j = 0; j < groups.size(); j++) {
+    LinearGroup& g = groups[j];
+    const int e = used[j];
+    const size_t i0 = (size_t)at[e];
+    g.x = MM.data() + i0 * Fe;
+    g.slots[0] = base + 1 + e * MOE_PER_EXPERT + MOE_DOWN;
+    g.ys[0] = Y.data() + i0 * D;
+    g.count = 1;
+  }
+  linear_forward_groups(m, groups.data(), (int)groups.size(), views);
+  // out[r] += w·y, experts in order (the order of the sums as before: each row's experts by index)
+  for (int i = 0; i < P; i++) {
+    const float wk = a.w[(size_t)rows[i] * K + ks[i]];
+    float* o = out + (size_t)rows[i] * D;
+    const float* y = Y.data() + (size_t)i * D;
+    for (int d = 0; d < D; d++) o[d] += wk * y[d];
+  }
+  if (!keep) return;
+  a.experts.assign(E, MoeExpertActs{});  // the step's backward reads each expert's rows and activations
+  for (int e = 0; e < E; e++) {
+    const int i0 = at[e], i1 = at[e + 1];
+    if (i0 == i1) continue;
+    MoeExpertActs& ex = a.experts[e];
+    ex.rows.assign(rows.begin() + i0, rows.begin() + i1);
+    ex.ks.assign(ks.begin() + i0, ks.begin() + i1);
+    ex.x.assign(X.begin() + (size_t)i0 * D, X.begin() + (size_t)i1 * D);
+    ex.g.assign(G.begin() + (size_t)i0 * Fe, G.begin() + (size_t)i1 * Fe);
+    ex.u.assign(U.begin() + (size_t)i0 * Fe, U.begin() + (size_t)i1 * Fe);
+    ex.mm.assign(MM.begin() + (size_t)i0 * Fe, MM.begin() + (size_t)i1 * Fe);
+    ex.y.assign(Y.begin() + (size_t)i0 * D, Y.begin() + (size_t)i1 * D);
   }
 }
 

@@ -151,6 +151,23 @@ void linear_forward_shared(const Model& m, const int* slots, float* const* ys, i
   for (int i = 0; i < count; i++) linear_corrections(m, slots[i], ys[i], x, R, views, row_view);
 }
 
+void linear_forward_groups(const Model& m, const LinearGroup* groups, int n, const std::vector<View>& views) {
+  thread_local std::vector<Mat> Ws;  // kept across calls: generation calls this twice per MoE layer per token
+  thread_local std::vector<MatmulGroup> mg;
+  Ws.resize((size_t)n * 3);
+  mg.resize(n);
+  for (int gi = 0; gi < n; gi++) {
+    const LinearGroup& g = groups[gi];
+    for (int i = 0; i < g.count; i++) Ws[(size_t)gi * 3 + i] = m.linear(g.slots[i]);
+    mg[gi] = MatmulGroup{g.x, g.R, Ws.data() + (size_t)gi * 3, g.ys, g.count};
+  }
+  matmul_wt_groups(mg.data(), n);
+  for (int gi = 0; gi < n; gi++) {
+    const LinearGroup& g = groups[gi];
+    for (int i = 0; i < g.count; i++) linear_corrections(m, g.slots[i], g.ys[i], g.x, g.R, views, g.row_view);
+  }
+}
+
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view) {
   const Mat& W = m.linear(slot);
   matmul_w_acc(dx, dy, R, W, 1.f);

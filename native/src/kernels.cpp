@@ -183,15 +183,31 @@ static void wt_rows(float* y, const float* x, int64_t ldx, int R, const Mat& W, 
 void matmul_wt(float* y, const float* x, int R, const Mat& W) { matmul_wt_fused(&y, x, R, &W, 1); }
 
 void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int count) {
-  // Parallel over blocks of 24 output rows (a multiple of the 3- and 2-row tiles) of all the matrices in turn: one
-  // pass, one thread hand-off for all.
+  const MatmulGroup g{x, R, Ws, ys, count};
+  matmul_wt_groups(&g, 1);
+}
+
+void matmul_wt_groups(const MatmulGroup* groups, int ng) {
+  // Parallel over blocks of 24 output rows (a multiple of the 3- and 2-row tiles) of all the matrices of all the
+  // groups in turn: one pass, one thread hand-off for all. Each group's input is prepared exactly as a product of its
+  // own would prepare it (below), so a group's results do not depend on the others beside it.
   const int OB = 24;
-  std::vector<int> first(count + 1, 0);  // first block of each matrix
+  struct Job {
+    const MatmulGroup* g;
+    int i;              // the matrix within its group
+    const float* x;     // the group's input as read (the original or its aligned copy)
+    int64_t ldx;
+    const float* xs16;  // null, or the group's x sums per 16 columns
+  };
+  // per thread and kept across calls: generation calls this a few times per layer per token
+  thread_local std::vector<Job> jobs;
+  thread_local std::vector<int> first;  // first block of each job
+  // the groups' aligned copies and xs16: a fresh buffer past glibc's mmap threshold (128 KiB: 13 rows of a 6912-wide
+  // MLP) would fault page by page on every call (~1 ms per call measured on the loaded 2-core VM)
+  thread_local std::vector<float> arena;
+  jobs.clear();
+  first.assign(1, 0);
   int64_t macs = 0;
-  for (int i = 0; i < count; i++) {
-    first[i + 1] = first[i] + (Ws[i].rows + OB - 1) / OB;
-    macs += (int64_t)R * Ws[i].cols * Ws[i].rows;
-  }
   // The multi-row kernels load x in 64-byte vectors, one line of each x row per step. x is copied once (the fused
   // matrices share x, hence their column count) when
   //  - it is not 64-byte aligned (heap buffers are 16): every load would be split over two cache lines (the rows of
@@ -200,46 +216,83 @@ void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int
   //    in the same L1 set, and with the weight rows (a page apart) they outnumber its 8 ways. The copy's rows are
   //    256 bytes longer. Measured (AVX-512, one core, 8 rows × 2048 columns F16, bit-identical results): +4 % with
   //    the weights in cache, +8–9 % streaming them; pads of 192 bytes and up did as well, 64 and 128 little.
-  const int in = Ws[0].cols;
-  const bool rows_alias = (int64_t)in * 4 % 4096 == 0;
-  int64_t ldx = in;
-  // kept per thread across calls: a fresh buffer past glibc's mmap threshold (128 KiB: 13 rows of a 6912-wide MLP)
-  // faults page by page on every call (measured ~1 ms per call on the loaded 2-core VM, a step's down projection 50 %
-  // slower than alone)
-  thread_local std::vector<float> copy;
-  if (R >= 2 && kern()->dot3xn && in % 16 == 0 && macs >= SERIAL_MACS && (((uintptr_t)x & 63) != 0 || rows_alias)) {
-    if (rows_alias) ldx = in + 64;
-    copy.resize((size_t)R * ldx + 16);
-    float* a = copy.data() + ((64 - ((uintptr_t)copy.data() & 63)) & 63) / sizeof(float);
-    for (int r = 0; r < R; r++) std::memcpy(a + r * ldx, x + (int64_t)r * in, sizeof(float) * in);
-    x = a;
+  // The fused quantised kernels (≤ 4 x rows) read the x rows' sums per 16 columns: computed once per group.
+  // First pass: each group's copy and sums as offsets into one arena (64-byte aligned), then filled.
+  thread_local std::vector<int64_t> copy_at, xs_at, ldxs;
+  copy_at.assign(ng, -1);
+  xs_at.assign(ng, -1);
+  ldxs.assign(ng, 0);
+  size_t arena_floats = 0;
+  for (int gi = 0; gi < ng; gi++) {
+    const MatmulGroup& g = groups[gi];
+    int64_t gmacs = 0;
+    bool any_quantised = false;
+    for (int i = 0; i < g.count; i++) {
+      gmacs += (int64_t)g.R * g.Ws[i].cols * g.Ws[i].rows;
+      any_quantised = any_quantised || dtype_quantised(g.Ws[i].dtype);
+    }
+    macs += gmacs;
+    const int in = g.Ws[0].cols;
+    const bool rows_alias = (int64_t)in * 4 % 4096 == 0;
+    ldxs[gi] = in;
+    if (g.R >= 2 && kern()->dot3xn && in % 16 == 0 && gmacs >= SERIAL_MACS &&
+        (((uintptr_t)g.x & 63) != 0 || rows_alias)) {
+      if (rows_alias) ldxs[gi] = in + 64;
+      copy_at[gi] = (int64_t)arena_floats;
+      arena_floats += ((size_t)g.R * ldxs[gi] + 15) / 16 * 16;
+    }
+    if (any_quantised && g.R <= 4 && in % 16 == 0) {
+      xs_at[gi] = (int64_t)arena_floats;
+      arena_floats += ((size_t)g.R * (in / 16) + 15) / 16 * 16;
+    }
   }
-  // the fused quantised kernels (≤ 4 x rows) read the x rows' sums per 16 columns: computed once here for all rows
-  std::vector<float> xs16;
-  bool any_quantised = false;
-  for (int i = 0; i < count; i++) any_quantised = any_quantised || dtype_quantised(Ws[i].dtype);
-  if (any_quantised && R <= 4 && in % 16 == 0) {
-    xs16.resize((size_t)R * (in / 16));
-    for (int r = 0; r < R; r++)
-      for (int k = 0; k < in / 16; k++) {
-        const float* p = x + (int64_t)r * ldx + 16 * k;
-        float s = 0.f;
-        for (int j = 0; j < 16; j++) s += p[j];
-        xs16[(size_t)r * (in / 16) + k] = s;
-      }
+  if (arena.size() < arena_floats + 16) arena.resize(arena_floats + 16);  // + room to align the base
+  float* base = arena.data() + ((64 - ((uintptr_t)arena.data() & 63)) & 63) / sizeof(float);
+  for (int gi = 0; gi < ng; gi++) {
+    const MatmulGroup& g = groups[gi];
+    const int in = g.Ws[0].cols;
+    const float* x = g.x;
+    const int64_t ldx = ldxs[gi];
+    if (copy_at[gi] >= 0) {
+      float* a = base + copy_at[gi];
+      for (int r = 0; r < g.R; r++) std::memcpy(a + r * ldx, g.x + (int64_t)r * in, sizeof(float) * in);
+      x = a;
+    }
+    const float* xs16 = nullptr;
+    if (xs_at[gi] >= 0) {
+      float* xs = base + xs_at[gi];
+      for (int r = 0; r < g.R; r++)
+        for (int k = 0; k < in / 16; k++) {
+          const float* p = x + (int64_t)r * ldx + 16 * k;
+          float s = 0.f;
+          for (int j = 0; j < 16; j++) s += p[j];
+          xs[(size_t)r * (in / 16) + k] = s;
+        }
+      xs16 = xs;
+    }
+    for (int i = 0; i < g.count; i++) {
+      if (g.R == 0) continue;
+      jobs.push_back({&g, i, x, ldx, xs16});
+      first.push_back(first.back() + (g.Ws[i].rows + OB - 1) / OB);
+    }
   }
-  auto body = [&](int b0, int b1, int) {
+  const int nblocks = first.back();
+  const Job* jb = jobs.data();
+  const int* fb = first.data();
+  auto body = [jb, fb](int b0, int b1, int) {
     std::vector<float> scratch;
-    int i = 0;
+    int j = 0;
     for (int b = b0; b < b1; b++) {
-      while (b >= first[i + 1]) i++;
-      int o0 = (b - first[i]) * OB, o1 = o0 + OB < Ws[i].rows ? o0 + OB : Ws[i].rows;
-      wt_rows(ys[i], x, ldx, R, Ws[i], o0, o1, scratch, xs16.empty() ? nullptr : xs16.data());
+      while (b >= fb[j + 1]) j++;
+      const Job& J = jb[j];
+      const Mat& W = J.g->Ws[J.i];
+      int o0 = (b - fb[j]) * OB, o1 = o0 + OB < W.rows ? o0 + OB : W.rows;
+      wt_rows(J.g->ys[J.i], J.x, J.ldx, J.g->R, W, o0, o1, scratch, J.xs16);
     }
   };
   // tiny products (factor terms, small models) cost less than waking a thread
-  if (macs < SERIAL_MACS) body(0, first[count], 0);
-  else parallel_for(first[count], body);
+  if (macs < SERIAL_MACS) body(0, nblocks, 0);
+  else parallel_for(nblocks, body, ng > 1 ? nblocks / 8 : 0);
 }
 
 // dx[R, in] += scale · dy[R, out] · W[out, in], the backward of a product, as register tiles (kernel axpyn_x64):

@@ -34,6 +34,16 @@ void matmul_wt(float* y, const float* x, int R, const Mat& W);
 // ys[i][R, Ws[i].rows] = x[R, cols] · Ws[i]ᵀ for `count` matrices sharing their input (q/k/v, gate/up): one parallel
 // pass over all their rows, so the threads meet once instead of once per matrix
 void matmul_wt_fused(float* const* ys, const float* x, int R, const Mat* Ws, int count);
+// Several such groups, each with its own input (the routed experts of a MoE layer: each expert's gate and up on the
+// rows routed to it), in one parallel pass over all their rows. A group's results are those matmul_wt_fused gives it.
+struct MatmulGroup {
+  const float* x;     // [R, Ws[0].cols]
+  int R;
+  const Mat* Ws;      // [count], sharing their column count
+  float* const* ys;   // [count] outputs [R, Ws[i].rows]
+  int count;
+};
+void matmul_wt_groups(const MatmulGroup* groups, int n);
 // dx[R, W.cols] += scale · dy[R, W.rows] · W
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale);
 // C[A.cols, B.cols] = Aᵀ · B with A [T, a], B [T, b] fp32 (small T): used for dense gradients on export

@@ -268,6 +268,18 @@ void linear_forward(const Model& m, int slot, float* y, const float* x, int R, c
 // their weights (matmul_wt_fused), then each layer's step corrections
 void linear_forward_shared(const Model& m, const int* slots, float* const* ys, int count, const float* x, int R,
                            const std::vector<View>& views, const int* row_view);
+// Groups of layers, each group with its own input rows (a MoE layer's routed experts: one group per expert, its
+// gate and up on the rows routed to it): the base products of all the groups in one pass (matmul_wt_groups), then
+// each layer's corrections. Each group's results equal linear_forward_shared on it alone.
+struct LinearGroup {
+  const float* x;        // [R, in]
+  int R;
+  const int* row_view;   // [R] or null
+  int slots[3];
+  float* ys[3];
+  int count;             // ≤ 3
+};
+void linear_forward_groups(const Model& m, const LinearGroup* groups, int n, const std::vector<View>& views);
 // dx[R, in] += dy[R, out]·W_eff for one view
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view);
 // x[R, D] = embedding rows of tokens under each row's view

@@ -1,5 +1,6 @@
 #include "threads.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -103,7 +104,7 @@ void threads_init(int n) {
 
 int threads_count() { return pool ? (int)pool->workers.size() + 1 : 1; }
 
-void parallel_for(int n, const std::function<void(int, int, int)>& fn) {
+void parallel_for(int n, const std::function<void(int, int, int)>& fn, int chunks) {
   if (n <= 0) return;
   if (!pool) threads_init(0);
   int nt = (int)pool->workers.size() + 1;
@@ -112,7 +113,7 @@ void parallel_for(int n, const std::function<void(int, int, int)>& fn) {
     return;
   }
   std::lock_guard<std::mutex> submit(pool->submit_mu);
-  int nchunks = n < nt * CHUNKS_PER_THREAD ? n : nt * CHUNKS_PER_THREAD;
+  int nchunks = std::min(n, std::max(nt * CHUNKS_PER_THREAD, chunks));
   uint64_t gen;
   {
     std::lock_guard<std::mutex> lk(pool->mu);
