@@ -5,6 +5,8 @@
 // - quantiseQ4_0Ref / quantiseQ5_0Ref / quantiseQ5_1Ref / quantiseQ3KRef / quantiseQ4KRef / quantiseQ5KRef /
 //   quantiseQ6KRef (below): ggml's reference quantisers, the independent check
 //   of what GGUF export writes.
+import { halfToFloat } from '../../test/half'
+
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
 
@@ -34,15 +36,6 @@ export function toHalf(v: number): number {
   return h
 }
 
-export function fromHalf(h: number): number {
-  const s = h & 0x8000 ? -1 : 1
-  const e = (h >> 10) & 0x1f
-  const m = h & 0x3ff
-  if (e === 0) return s * m * 2 ** -24
-  if (e === 31) return m ? NaN : s * Infinity
-  return s * (1 + m / 1024) * 2 ** (e - 15)
-}
-
 const sc8 = new Int32Array(8)
 const mn8 = new Int32Array(8)
 const scaleF = new Float64Array(16)
@@ -65,7 +58,7 @@ export function quantiseQ4K(x: Float32Array, o: number, out: Uint8Array, at: num
     if (minF[j] > mmax) mmax = minF[j]
   }
   const dh = toHalf(smax / 63), mh = toHalf(mmax / 63)
-  const d = fromHalf(dh), dmin = fromHalf(mh)
+  const d = halfToFloat(dh), dmin = halfToFloat(mh)
   for (let j = 0; j < 8; j++) {
     sc8[j] = d ? Math.min(63, Math.round(scaleF[j] / d)) : 0
     mn8[j] = dmin ? Math.min(63, Math.round(minF[j] / dmin)) : 0
@@ -101,7 +94,7 @@ export function quantiseQ6K(x: Float32Array, o: number, out: Uint8Array, at: num
     if (Math.abs(scaleF[j]) > amaxAll) amaxAll = Math.abs(scaleF[j])
   }
   const dh = toHalf(amaxAll / 127)
-  const d = fromHalf(dh)
+  const d = halfToFloat(dh)
   for (let j = 0; j < 16; j++) {
     sc16[j] = d ? Math.max(-128, Math.min(127, Math.round(scaleF[j] / d))) : 0
     const s = d * sc16[j]
@@ -286,7 +279,7 @@ function quantiseK4Head(x: Float32Array, o: number, nmax: number, rmin: number, 
   const dh = toHalf(F(maxScale / 63)), mh = toHalf(F(maxMin / 63))
   putHalf(out, at, dh)
   putHalf(out, at + 2, mh)
-  const d0 = F(fromHalf(dh)), m0 = F(fromHalf(mh))
+  const d0 = F(halfToFloat(dh)), m0 = F(halfToFloat(mh))
   for (let j = 0; j < 8; j++) {
     const d = F(d0 * sc[j])
     if (!d) continue
@@ -364,7 +357,7 @@ export function quantiseQ6KRef(x: Float32Array, o: number, n: number, out: Uint8
     const iscale = F(-128 / maxScale)
     const dh = toHalf(F(1 / iscale))
     putHalf(out, at + 208, dh)
-    const d0 = F(fromHalf(dh))
+    const d0 = F(halfToFloat(dh))
     const sc = new Int8Array(16)
     for (let ib = 0; ib < 16; ib++) sc[ib] = Math.min(127, nearestInt(F(iscale * kScales[ib])))
     for (let j = 0; j < 16; j++) {
@@ -486,7 +479,7 @@ export function quantiseQ3KRef(x: Float32Array, o: number, n: number, out: Uint8
       sc[8 + (j % 4)] |= (six[j] >> 4) << (2 * Math.floor(j / 4))
     }
     putHalf(out, at + 108, dh)
-    const d0 = F(fromHalf(dh))
+    const d0 = F(halfToFloat(dh))
     for (let j = 0; j < 16; j++) {
       const d = F(d0 * (six[j] - 32))
       if (!d) continue // the levels of the search stay (an all-zero sub-block's are 0)
