@@ -70,9 +70,13 @@ void moe_forward(const Model& m, int l, float* out, const float* x, int R, const
   moe_route(c, a.logits.data(), R, a.sel.data(), a.w.data(), a.probs.data());
   std::memset(out, 0, sizeof(float) * (size_t)R * D);
   // The R·K (row, choice) pairs grouped by expert, experts in order and each expert's rows in order (a counting
-  // sort): expert e's n_e pairs are at at[e] … at[e+1]−1 of the gathered buffers below.
-  thread_local std::vector<int> at, rows, ks, rv, used;
-  thread_local std::vector<float> X, G, U, MM, Y;
+  // sort): expert e's n_e pairs are at at[e] … at[e+1]−1 of the gathered buffers below. Inference's buffers are per
+  // thread and kept across calls; the step's are its MoeActs, read by its backward.
+  thread_local MoeRouted local_routed;
+  MoeRouted& b = keep ? keep->routed : local_routed;
+  std::vector<int>&at = b.at, &rows = b.rows, &ks = b.ks;
+  std::vector<float>&X = b.x, &G = b.g, &U = b.u, &MM = b.mm, &Y = b.y;
+  thread_local std::vector<int> rv, used;
   thread_local std::vector<LinearGroup> groups;
   at.assign(E + 1, 0);
   for (int i = 0; i < R * K; i++) at[a.sel[i] + 1]++;
@@ -140,27 +144,14 @@ void moe_forward(const Model& m, int l, float* out, const float* x, int R, const
     const float* y = Y.data() + (size_t)i * D;
     for (int d = 0; d < D; d++) o[d] += wk * y[d];
   }
-  if (!keep) return;
-  a.experts.assign(E, MoeExpertActs{});  // the step's backward reads each expert's rows and activations
-  for (int e = 0; e < E; e++) {
-    const int i0 = at[e], i1 = at[e + 1];
-    if (i0 == i1) continue;
-    MoeExpertActs& ex = a.experts[e];
-    ex.rows.assign(rows.begin() + i0, rows.begin() + i1);
-    ex.ks.assign(ks.begin() + i0, ks.begin() + i1);
-    ex.x.assign(X.begin() + (size_t)i0 * D, X.begin() + (size_t)i1 * D);
-    ex.g.assign(G.begin() + (size_t)i0 * Fe, G.begin() + (size_t)i1 * Fe);
-    ex.u.assign(U.begin() + (size_t)i0 * Fe, U.begin() + (size_t)i1 * Fe);
-    ex.mm.assign(MM.begin() + (size_t)i0 * Fe, MM.begin() + (size_t)i1 * Fe);
-    ex.y.assign(Y.begin() + (size_t)i0 * D, Y.begin() + (size_t)i1 * D);
-  }
 }
 
-void moe_backward(const Model& m, int l, float* dx, const float* dout, const float* x, const MoeActs& a,
-                  const View& view, Step& s) {
+void moe_backward(const Model& m, int l, float* dx, const float* dout, const float* x, MoeActs& a, const View& view,
+                  Step& s) {
   const Config& c = m.cfg;
-  const int D = c.dim, E = c.n_experts, K = c.top_k, Fe = c.expert_ffn, R = a.R;
+  const int D = c.dim, E = c.n_experts, K = c.top_k, Fe = c.expert_ffn, R = a.R, P = R * K;
   const int base = m.moe_base[l];
+  MoeRouted& b = a.routed;
   auto set_factor = [&](int slot, int T, int in, int out, std::vector<float> X, std::vector<float> G) {
     LinearFactor& f = s.lin[slot];
     f.T = T;
@@ -175,49 +166,73 @@ void moe_backward(const Model& m, int l, float* dx, const float* dout, const flo
       s.bias_grad[slot].assign(acc.begin(), acc.end());
     }
   };
-  std::vector<float> dw((size_t)R * K, 0.f);  // ∂L/∂w[r, k]
-  for (int e = 0; e < E; e++) {
-    const MoeExpertActs& ex = a.experts[e];
-    const int n = (int)ex.rows.size();
-    const int slot = base + 1 + e * MOE_PER_EXPERT;
-    if (n == 0) {  // no token chose it: a zero gradient, held as a factor over no rows
-      set_factor(slot + MOE_GATE, 0, D, Fe, {}, {});
-      set_factor(slot + MOE_UP, 0, D, Fe, {}, {});
-      set_factor(slot + MOE_DOWN, 0, Fe, D, {}, {});
-      continue;
+  // out[r] += w·y for each pair i = (r, k): ∂L/∂y_i = w·dout[r], ∂L/∂w[r, k] = dout[r]·y_i
+  std::vector<float> dw((size_t)R * K, 0.f), dy((size_t)P * D);
+  for (int i = 0; i < P; i++) {
+    const int r = b.rows[i];
+    const float wk = a.w[(size_t)r * K + b.ks[i]];
+    const float* d = dout + (size_t)r * D;
+    const float* y = b.y.data() + (size_t)i * D;
+    double acc = 0;
+    for (int j = 0; j < D; j++) {
+      dy[(size_t)i * D + j] = wk * d[j];
+      acc += (double)d[j] * y[j];
     }
-    // out[r] += w·y: ∂L/∂y = w·dout[r], ∂L/∂w = dout[r]·y
-    std::vector<float> dy((size_t)n * D);
-    for (int i = 0; i < n; i++) {
-      const int r = ex.rows[i];
-      const float wk = a.w[(size_t)r * K + ex.ks[i]];
-      const float* d = dout + (size_t)r * D;
-      const float* y = ex.y.data() + (size_t)i * D;
-      double acc = 0;
-      for (int j = 0; j < D; j++) {
-        dy[(size_t)i * D + j] = wk * d[j];
-        acc += (double)d[j] * y[j];
-      }
-      dw[(size_t)r * K + ex.ks[i]] = (float)acc;
-    }
-    std::vector<float> dmm((size_t)n * Fe, 0.f), dg((size_t)n * Fe), du((size_t)n * Fe), dxe((size_t)n * D, 0.f);
-    linear_backward_input(m, slot + MOE_DOWN, dmm.data(), dy.data(), n, view);
-    if (c.glu_limit > 0)
-      swiglu_clamped_backward(dg.data(), du.data(), dmm.data(), ex.g.data(), ex.u.data(), n * Fe, c.glu_alpha,
-                              c.glu_limit);
-    else
-      swiglu_backward(dg.data(), du.data(), dmm.data(), ex.g.data(), ex.u.data(), n * Fe);
-    linear_backward_input(m, slot + MOE_GATE, dxe.data(), dg.data(), n, view);
-    linear_backward_input(m, slot + MOE_UP, dxe.data(), du.data(), n, view);
-    for (int i = 0; i < n; i++) {
-      float* o = dx + (size_t)ex.rows[i] * D;
-      const float* d = dxe.data() + (size_t)i * D;
-      for (int j = 0; j < D; j++) o[j] += d[j];
-    }
-    set_factor(slot + MOE_DOWN, n, Fe, D, ex.mm, std::move(dy));
-    set_factor(slot + MOE_GATE, n, D, Fe, ex.x, std::move(dg));
-    set_factor(slot + MOE_UP, n, D, Fe, ex.x, std::move(du));
+    dw[(size_t)r * K + b.ks[i]] = (float)acc;
   }
+  // every routed expert's down input-gradient in one pass, then (through the activation, elementwise over all the
+  // pairs) every gate's and up's into the same dx rows in one more: the threads meet twice per layer, not 3× per
+  // expert. The products per expert, and so the sums, are those of linear_backward_input on each expert in turn.
+  std::vector<float> dmm((size_t)P * Fe, 0.f), dg((size_t)P * Fe), du((size_t)P * Fe), dxe((size_t)P * D, 0.f);
+  std::vector<LinearAccGroup> groups;
+  std::vector<int> used;
+  for (int e = 0; e < E; e++)
+    if (b.at[e + 1] > b.at[e]) used.push_back(e);
+  for (int e : used) {
+    const size_t i0 = (size_t)b.at[e];
+    LinearAccGroup g{};
+    g.dx = dmm.data() + i0 * Fe;
+    g.R = b.at[e + 1] - b.at[e];
+    g.slots[0] = base + 1 + e * MOE_PER_EXPERT + MOE_DOWN;
+    g.dys[0] = dy.data() + i0 * D;
+    g.count = 1;
+    groups.push_back(g);
+  }
+  linear_backward_input_groups(m, groups.data(), (int)groups.size(), view);
+  if (c.glu_limit > 0)
+    swiglu_clamped_backward(dg.data(), du.data(), dmm.data(), b.g.data(), b.u.data(), P * Fe, c.glu_alpha, c.glu_limit);
+  else
+    swiglu_backward(dg.data(), du.data(), dmm.data(), b.g.data(), b.u.data(), P * Fe);
+  for (size_t j = 0; j < used.size(); j++) {
+    const int e = used[j];
+    const size_t i0 = (size_t)b.at[e];
+    LinearAccGroup& g = groups[j];
+    g.dx = dxe.data() + i0 * D;
+    g.slots[0] = base + 1 + e * MOE_PER_EXPERT + MOE_GATE;
+    g.slots[1] = base + 1 + e * MOE_PER_EXPERT + MOE_UP;
+    g.dys[0] = dg.data() + i0 * Fe;
+    g.dys[1] = du.data() + i0 * Fe;
+    g.count = 2;
+  }
+  linear_backward_input_groups(m, groups.data(), (int)groups.size(), view);
+  for (int i = 0; i < P; i++) {  // experts in order, each expert's rows in order
+    float* o = dx + (size_t)b.rows[i] * D;
+    const float* d = dxe.data() + (size_t)i * D;
+    for (int j = 0; j < D; j++) o[j] += d[j];
+  }
+  // each expert's factors over its rows (a zero gradient, over no rows, for an expert no token chose)
+  auto part = [](const std::vector<float>& v, size_t i0, size_t i1, int w) {
+    return std::vector<float>(v.begin() + i0 * w, v.begin() + i1 * w);
+  };
+  for (int e = 0; e < E; e++) {
+    const int slot = base + 1 + e * MOE_PER_EXPERT;
+    const size_t i0 = (size_t)b.at[e], i1 = (size_t)b.at[e + 1];
+    const int n = (int)(i1 - i0);
+    set_factor(slot + MOE_DOWN, n, Fe, D, part(b.mm, i0, i1, Fe), part(dy, i0, i1, D));
+    set_factor(slot + MOE_GATE, n, D, Fe, part(b.x, i0, i1, D), part(dg, i0, i1, Fe));
+    set_factor(slot + MOE_UP, n, D, Fe, part(b.x, i0, i1, D), part(du, i0, i1, Fe));
+  }
+  a.routed = MoeRouted{};  // read: free it before the next layer's backward
   // router: w → p of the chosen experts (÷ their sum with norm_topk) → softmax → logits
   std::vector<float> dlogits((size_t)R * E, 0.f);
   std::vector<double> dp(E);

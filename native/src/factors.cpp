@@ -168,9 +168,8 @@ void linear_forward_groups(const Model& m, const LinearGroup* groups, int n, con
   }
 }
 
-void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view) {
-  const Mat& W = m.linear(slot);
-  matmul_w_acc(dx, dy, R, W, 1.f);
+// dx[R, in] −= Σ coef·(dy Gᵀ) X over the view's terms on this slot: the factors' part of dx += dy·W_eff
+static void linear_backward_corrections(int slot, float* dx, const float* dy, int R, const View& view) {
   std::vector<float> Q;
   for (const Term& t : view) {
     if (t.coef == 0.f) continue;
@@ -179,6 +178,46 @@ void linear_backward_input(const Model& m, int slot, float* dx, const float* dy,
     Q.assign((size_t)R * f.T, 0.f);
     matmul_wt(Q.data(), dy, R, mat_f32(f.G.data(), f.T, f.out));                // Q [R, T] = dy Gᵀ
     matmul_w_acc(dx, Q.data(), R, mat_f32(f.X.data(), f.T, f.in), -t.coef);  // dx −= coef·Q X
+  }
+}
+
+void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view) {
+  matmul_w_acc(dx, dy, R, m.linear(slot), 1.f);
+  linear_backward_corrections(slot, dx, dy, R, view);
+}
+
+void linear_backward_input_groups(const Model& m, const LinearAccGroup* groups, int n, const View& view) {
+  bool terms = false;  // does the view hold factors on any of these slots?
+  int passes = 0;
+  for (int gi = 0; gi < n; gi++) {
+    passes = std::max(passes, groups[gi].count);
+    for (int i = 0; i < groups[gi].count; i++)
+      for (const Term& t : view) terms = terms || (t.coef != 0.f && t.step->lin[groups[gi].slots[i]].T > 0);
+  }
+  thread_local std::vector<Mat> Ws;  // kept across calls: the step calls this twice per MoE layer
+  thread_local std::vector<MatmulAccGroup> mg;
+  Ws.resize((size_t)n * 3);
+  mg.resize(n);
+  for (int gi = 0; gi < n; gi++)
+    for (int i = 0; i < groups[gi].count; i++) Ws[(size_t)gi * 3 + i] = m.linear(groups[gi].slots[i]);
+  if (!terms) {  // the base products only: every group's whole sum in one pass
+    for (int gi = 0; gi < n; gi++) {
+      const LinearAccGroup& g = groups[gi];
+      mg[gi] = MatmulAccGroup{g.dx, g.R, Ws.data() + (size_t)gi * 3, g.dys, g.count};
+    }
+    matmul_w_acc_groups(mg.data(), n);
+    return;
+  }
+  for (int i = 0; i < passes; i++) {  // the i-th product of every group, then its corrections
+    for (int gi = 0; gi < n; gi++) {
+      const LinearAccGroup& g = groups[gi];
+      mg[gi] = MatmulAccGroup{g.dx, g.R, Ws.data() + (size_t)gi * 3 + i, g.dys + i, i < g.count ? 1 : 0};
+    }
+    matmul_w_acc_groups(mg.data(), n);
+    for (int gi = 0; gi < n; gi++) {
+      const LinearAccGroup& g = groups[gi];
+      if (i < g.count) linear_backward_corrections(g.slots[i], g.dx, g.dys[i], g.R, view);
+    }
   }
 }
 

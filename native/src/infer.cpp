@@ -90,7 +90,7 @@ struct Batch {
       if (m.is_moe(l)) {  // router and the routed experts only
         MoeActs* keep = routes ? &(*routes)[l] : nullptr;
         moe_forward(m, l, tmp.data(), xn.data(), R, views, row_view.data(), keep);
-        if (keep) keep->experts.clear();  // the choices only
+        if (keep) keep->routed = MoeRouted{};  // the choices only
         residual_add(NORM_FFN_OUT);
         job.check();
         continue;

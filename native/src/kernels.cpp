@@ -295,6 +295,93 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
   else parallel_for(nblocks, body, ng > 1 ? nblocks / 8 : 0);
 }
 
+// The column blocks of the tiled form: a multiple of the thread count, at most ~1536 columns (measured: 512-column
+// blocks −9 %, 256 −17 %), whole quantisation blocks and 64-column slices (`unit`). A block's results do not depend on
+// the width (each dx entry sums its weight rows in the same order, and the <64-column tail is the matrix's last
+// columns whatever the width), so matrices of one group may share the widest unit's blocks.
+static int w_acc_tiled_width(int in, int unit) {
+  const int nt = threads_count();
+  int nb = nt;
+  while ((in + nb - 1) / nb > 1536) nb += nt;
+  return ((in + nb - 1) / nb + unit - 1) / unit * unit;
+}
+static int w_acc_tiled_unit(const Mat& W) {
+  return dtype_quantised(W.dtype) ? std::max(64, dtype_block_elems(W.dtype)) : 64;
+}
+
+// dx[:, c0 : c0 + n] += a[R, out] · W[:, c0 : c0 + n] for one column block of the tiled form (below)
+static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, int c0, int n) {
+  const int out = W.rows, in = W.cols, OC = 64;
+  constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call at most (a 13 × 32 tile measured ~20 % slower)
+  const int maxr = kern()->axpyn_max_rows, groups = (R + maxr - 1) / maxr;
+  const bool quantised = dtype_quantised(W.dtype);
+  const int64_t rb = dtype_row_bytes(W.dtype, in), esz = quantised ? 0 : dtype_size(W.dtype);
+  // per-thread scratch kept across calls: at 128 KiB and up glibc maps fresh zeroed pages for every new vector, and
+  // those page faults cost ~5 % of a step
+  thread_local std::vector<float> panel, tails, rows;  // [o][SW], [o][tail], a dequantised run [o][n]
+  panel.resize((size_t)OC * SW);
+  tails.resize((size_t)OC * SW);
+  if (quantised && rows.size() < (size_t)OC * n) rows.resize((size_t)OC * n);
+  const int nsw = n / SW * SW, tail = n - nsw;
+  const int lines = quantised ? 0 : (int)((n * esz + 63) / 64);  // cache lines of a row segment
+  for (int o = 0; o < out; o += OC) {
+    const int no = out - o < OC ? out - o : OC, o_next = o + OC;
+    // the run's rows as stored (element types) or dequantised into `rows`
+    const char* run = (const char*)W.data + (int64_t)o * rb + (int64_t)c0 * esz;
+    int64_t run_stride = rb;
+    DType run_type = W.dtype;
+    if (quantised) {
+      for (int q = 0; q < no; q++) {
+        if (o + q + 4 < out) prefetch_span(W, o + q + 4, c0, n);
+        convert_span(rows.data() + (size_t)q * n, W, o + q, c0, n);
+      }
+      run = (const char*)rows.data();
+      run_stride = (int64_t)n * 4;
+      run_type = DT_F32;
+    }
+    const int64_t run_esz = dtype_size(run_type);
+    int call = 0;
+    for (int s = 0; s < nsw; s += SW) {
+      for (int g = 0, r0 = 0; g < groups; g++, call++) {
+        const int nr = R / groups + (g < R % groups ? 1 : 0);
+        const float* ar[MAXR];
+        float* dr[MAXR];
+        for (int k = 0; k < nr; k++) {
+          ar[k] = a + (int64_t)(r0 + k) * out + o;
+          dr[k] = dx + (int64_t)(r0 + k) * in + c0 + s;
+        }
+        // kernel call c asks for line c of every next-run row, one row per step (past a short last run it
+        // prefetches beyond the matrix: harmless, a prefetch never faults)
+        const char* pf = nullptr;
+        if (o_next < out && call < lines)
+          pf = (const char*)W.data + (int64_t)o_next * rb + (int64_t)c0 * esz + (int64_t)call * 64;
+        if (g == 0)  // reads the slice as stored and leaves it in the panel for the other groups
+          kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, rb);
+        else
+          kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, rb);
+        r0 += nr;
+      }
+    }
+    // lines the calls did not reach (a segment longer than the calls)
+    for (; call < lines && o_next < out; call++)
+      for (int q = 0; q < OC && o_next + q < out; q++)
+        __builtin_prefetch((const char*)W.data + (int64_t)(o_next + q) * rb + (int64_t)c0 * esz + call * 64, 0, 2);
+    if (tail) {
+      for (int q = 0; q < no; q++) {
+        float* t = tails.data() + (size_t)q * tail;
+        if (quantised) std::memcpy(t, rows.data() + (size_t)q * n + nsw, sizeof(float) * tail);
+        else convert_span(t, W, o + q, c0 + nsw, tail);
+      }
+      for (int r = 0; r < R; r++)
+        for (int c = 0; c < tail; c++) {
+          float acc = dx[(int64_t)r * in + c0 + nsw + c];
+          for (int q = 0; q < no; q++) acc += a[(int64_t)r * out + o + q] * tails[(size_t)q * tail + c];
+          dx[(int64_t)r * in + c0 + nsw + c] = acc;
+        }
+    }
+  }
+}
+
 // dx[R, in] += scale · dy[R, out] · W[out, in], the backward of a product, as register tiles (kernel axpyn_x64):
 // columns are cut into one block per thread or a few (each thread's dx block and the rows of dy stay in its caches),
 // a block's weight rows into runs of 64, and a run into 64-column slices. The first row group of a slice reads it as
@@ -304,17 +391,8 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
 // 2 threads, AVX-512: +9–11 % over packing a whole 64 × 512 run ahead of the slices (a 128 KiB panel in L2), then
 // +10–15 % for packing inside the first group's pass.
 static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float scale) {
-  const int out = W.rows, in = W.cols, OC = 64;
-  constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call at most (a 13 × 32 tile measured ~20 % slower)
-  const int maxr = kern()->axpyn_max_rows, groups = (R + maxr - 1) / maxr;
-  const bool quantised = dtype_quantised(W.dtype);
-  const int64_t rb = dtype_row_bytes(W.dtype, in), esz = quantised ? 0 : dtype_size(W.dtype);
-  // blocks: a multiple of the thread count, at most ~1536 columns (measured: 512-column blocks −9 %, 256 −17 %), whole
-  // quantisation blocks
-  const int nt = threads_count(), unit = quantised ? std::max(SW, dtype_block_elems(W.dtype)) : SW;
-  int nb = nt;
-  while ((in + nb - 1) / nb > 1536) nb += nt;
-  const int CB = ((in + nb - 1) / nb + unit - 1) / unit * unit;
+  const int out = W.rows, in = W.cols;
+  const int CB = w_acc_tiled_width(in, w_acc_tiled_unit(W));
   // the backward of a phrase passes scale 1 and dy is used as it is; a factor term (−coef) is small: a scaled copy
   std::vector<float> scaled;
   const float* a = dy;
@@ -324,113 +402,112 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
     a = scaled.data();
   }
   parallel_for((in + CB - 1) / CB, [&](int b0, int b1, int) {
-    // per-thread scratch kept across calls: at 128 KiB and up glibc maps fresh zeroed pages for every new vector, and
-    // those page faults cost ~5 % of a step
-    thread_local std::vector<float> panel, tails, rows;  // [o][SW], [o][tail], a dequantised run [o][CB]
-    panel.resize((size_t)OC * SW);
-    tails.resize((size_t)OC * SW);
-    if (quantised) rows.resize((size_t)OC * CB);
     for (int b = b0; b < b1; b++) {
-      const int c0 = b * CB, n = c0 + CB < in ? CB : in - c0, nsw = n / SW * SW, tail = n - nsw;
-      const int lines = quantised ? 0 : (int)((n * esz + 63) / 64);  // cache lines of a row segment
-      for (int o = 0; o < out; o += OC) {
-        const int no = out - o < OC ? out - o : OC, o_next = o + OC;
-        // the run's rows as stored (element types) or dequantised into `rows`
-        const char* run = (const char*)W.data + (int64_t)o * rb + (int64_t)c0 * esz;
-        int64_t run_stride = rb;
-        DType run_type = W.dtype;
-        if (quantised) {
-          for (int q = 0; q < no; q++) {
-            if (o + q + 4 < out) prefetch_span(W, o + q + 4, c0, n);
-            convert_span(rows.data() + (size_t)q * n, W, o + q, c0, n);
-          }
-          run = (const char*)rows.data();
-          run_stride = (int64_t)n * 4;
-          run_type = DT_F32;
-        }
-        const int64_t run_esz = dtype_size(run_type);
-        int call = 0;
-        for (int s = 0; s < nsw; s += SW) {
-          for (int g = 0, r0 = 0; g < groups; g++, call++) {
-            const int nr = R / groups + (g < R % groups ? 1 : 0);
-            const float* ar[MAXR];
-            float* dr[MAXR];
-            for (int k = 0; k < nr; k++) {
-              ar[k] = a + (int64_t)(r0 + k) * out + o;
-              dr[k] = dx + (int64_t)(r0 + k) * in + c0 + s;
-            }
-            // kernel call c asks for line c of every next-run row, one row per step (past a short last run it
-            // prefetches beyond the matrix: harmless, a prefetch never faults)
-            const char* pf = nullptr;
-            if (o_next < out && call < lines)
-              pf = (const char*)W.data + (int64_t)o_next * rb + (int64_t)c0 * esz + (int64_t)call * 64;
-            if (g == 0)  // reads the slice as stored and leaves it in the panel for the other groups
-              kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, rb);
-            else
-              kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, rb);
-            r0 += nr;
-          }
-        }
-        // lines the calls did not reach (a segment longer than the calls)
-        for (; call < lines && o_next < out; call++)
-          for (int q = 0; q < OC && o_next + q < out; q++)
-            __builtin_prefetch((const char*)W.data + (int64_t)(o_next + q) * rb + (int64_t)c0 * esz + call * 64, 0, 2);
-        if (tail) {
-          for (int q = 0; q < no; q++) {
-            float* t = tails.data() + (size_t)q * tail;
-            if (quantised) std::memcpy(t, rows.data() + (size_t)q * n + nsw, sizeof(float) * tail);
-            else convert_span(t, W, o + q, c0 + nsw, tail);
-          }
-          for (int r = 0; r < R; r++)
-            for (int c = 0; c < tail; c++) {
-              float acc = dx[(int64_t)r * in + c0 + nsw + c];
-              for (int q = 0; q < no; q++) acc += a[(int64_t)r * out + o + q] * tails[(size_t)q * tail + c];
-              dx[(int64_t)r * in + c0 + nsw + c] = acc;
-            }
-        }
-      }
+      const int c0 = b * CB, n = c0 + CB < in ? CB : in - c0;
+      w_acc_tiled_block(dx, a, R, W, c0, n);
     }
   });
 }
 
+// The untiled form's column block (dx[:, block] for all R rows stays in L1/L2), and its block: four weight rows at a
+// time, converted to fp32 once into w4 [4, W_ACC_BC] and reused for every dy row, so each load/store of dx carries
+// four multiply-adds instead of one. Each dx entry sums its weight rows in the same order whatever the block.
+static const int W_ACC_BC = 256;
+static void w_acc_rows_block(float* dx, const float* dy, int R, const Mat& W, float scale, int c0, int n, float* w4) {
+  const int out = W.rows, in = W.cols, BC = W_ACC_BC;
+  for (int o = 0; o < out; o += 4) {
+    int no = out - o < 4 ? out - o : 4;
+    bool any = false;
+    for (int r = 0; r < R && !any; r++)
+      for (int k = 0; k < no; k++)
+        if (dy[(int64_t)r * out + o + k] != 0.f) { any = true; break; }
+    if (!any) continue;
+    for (int k = 0; k < 4; k++) {
+      if (k < no) convert_span(w4 + k * BC, W, o + k, c0, n);
+      else std::memset(w4 + k * BC, 0, sizeof(float) * BC);
+    }
+    const float *w0 = w4, *w1 = w0 + BC, *w2 = w1 + BC, *w3 = w2 + BC;
+    for (int r = 0; r < R; r++) {
+      const float* dyr = dy + (int64_t)r * out + o;
+      float a0 = scale * dyr[0], a1 = no > 1 ? scale * dyr[1] : 0.f, a2 = no > 2 ? scale * dyr[2] : 0.f,
+            a3 = no > 3 ? scale * dyr[3] : 0.f;
+      if (a0 == 0.f && a1 == 0.f && a2 == 0.f && a3 == 0.f) continue;
+      kern()->axpy4(dx + (int64_t)r * in + c0, w0, w1, w2, w3, a0, a1, a2, a3, n);
+    }
+  }
+}
+
+// which form matmul_w_acc takes
+static bool w_acc_is_tiled(int R, const Mat& W) {
+  return kern()->axpyn_x64 && R >= 2 && (int64_t)R * W.cols * W.rows >= SERIAL_MACS;
+}
+
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {
   const int out = W.rows, in = W.cols;
-  if (kern()->axpyn_x64 && R >= 2 && (int64_t)R * in * out >= SERIAL_MACS) {
+  if (w_acc_is_tiled(R, W)) {
     w_acc_tiled(dx, dy, R, W, scale);
     return;
   }
-  const int BC = 256;  // column block: dx[:, block] for all R rows stays in L1/L2
+  const int BC = W_ACC_BC;
   const int nb = (in + BC - 1) / BC;
-  // Four weight rows at a time, converted to fp32 once and reused for every dy row: each load/store of dx then
-  // carries four multiply-adds instead of one.
   auto body = [&](int b0, int b1, int) {
     std::vector<float> w4(4 * BC, 0.f);
     for (int b = b0; b < b1; b++) {
       int c0 = b * BC, n = c0 + BC < in ? BC : in - c0;
-      for (int o = 0; o < out; o += 4) {
-        int no = out - o < 4 ? out - o : 4;
-        bool any = false;
-        for (int r = 0; r < R && !any; r++)
-          for (int k = 0; k < no; k++)
-            if (dy[(int64_t)r * out + o + k] != 0.f) { any = true; break; }
-        if (!any) continue;
-        for (int k = 0; k < 4; k++) {
-          if (k < no) convert_span(w4.data() + k * BC, W, o + k, c0, n);
-          else std::memset(w4.data() + k * BC, 0, sizeof(float) * BC);
-        }
-        const float *w0 = w4.data(), *w1 = w0 + BC, *w2 = w1 + BC, *w3 = w2 + BC;
-        for (int r = 0; r < R; r++) {
-          const float* dyr = dy + (int64_t)r * out + o;
-          float a0 = scale * dyr[0], a1 = no > 1 ? scale * dyr[1] : 0.f, a2 = no > 2 ? scale * dyr[2] : 0.f,
-                a3 = no > 3 ? scale * dyr[3] : 0.f;
-          if (a0 == 0.f && a1 == 0.f && a2 == 0.f && a3 == 0.f) continue;
-          kern()->axpy4(dx + (int64_t)r * in + c0, w0, w1, w2, w3, a0, a1, a2, a3, n);
-        }
-      }
+      w_acc_rows_block(dx, dy, R, W, scale, c0, n, w4.data());
     }
   };
   if ((int64_t)R * in * out < SERIAL_MACS) body(0, nb, 0);
   else parallel_for(nb, body);
+}
+
+void matmul_w_acc_groups(const MatmulAccGroup* groups, int ng) {
+  // Parallel over (group, column block): a job runs its group's products on its columns in the group's order, so a
+  // group's dx gets exactly what matmul_w_acc of each product in turn gives it, and no two jobs write one dx entry.
+  // Each product takes the form matmul_w_acc would take (tiled or untiled: the same sums per entry); a group's blocks
+  // are the tiled width of its widest unit when any of its products is tiled, else the untiled 256 columns.
+  struct Job {
+    const MatmulAccGroup* g;
+    int c0, n;
+  };
+  thread_local std::vector<Job> jobs;  // kept across calls: the step calls this twice per MoE layer
+  jobs.clear();
+  int64_t macs = 0;
+  for (int gi = 0; gi < ng; gi++) {
+    const MatmulAccGroup& g = groups[gi];
+    if (g.R == 0 || g.count == 0) continue;
+    const int in = g.Ws[0].cols;
+    bool tiled = false;
+    int unit = 64;
+    for (int i = 0; i < g.count; i++) {
+      macs += (int64_t)g.R * in * g.Ws[i].rows;
+      tiled = tiled || w_acc_is_tiled(g.R, g.Ws[i]);
+      unit = std::max(unit, w_acc_tiled_unit(g.Ws[i]));
+    }
+    const int CB = tiled ? w_acc_tiled_width(in, unit) : W_ACC_BC;
+    for (int c0 = 0; c0 < in; c0 += CB) jobs.push_back({&g, c0, c0 + CB < in ? CB : in - c0});
+  }
+  const Job* jb = jobs.data();
+  auto body = [jb](int j0, int j1, int) {
+    thread_local std::vector<float> w4;
+    w4.resize(4 * W_ACC_BC);
+    for (int j = j0; j < j1; j++) {
+      const Job& J = jb[j];
+      const MatmulAccGroup& g = *J.g;
+      for (int i = 0; i < g.count; i++) {
+        if (w_acc_is_tiled(g.R, g.Ws[i])) {
+          w_acc_tiled_block(g.dx, g.dys[i], g.R, g.Ws[i], J.c0, J.n);
+        } else {  // the untiled form's 256-column blocks within this one (block starts stay multiples of 16 columns,
+                  // so the vector kernel's tail is still only the matrix's last columns)
+          for (int c = J.c0; c < J.c0 + J.n; c += W_ACC_BC)
+            w_acc_rows_block(g.dx, g.dys[i], g.R, g.Ws[i], 1.f, c, std::min(W_ACC_BC, J.c0 + J.n - c), w4.data());
+        }
+      }
+    }
+  };
+  const int nj = (int)jobs.size();
+  if (macs < SERIAL_MACS) body(0, nj, 0);
+  else parallel_for(nj, body, nj / 8);
 }
 
 void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b) {

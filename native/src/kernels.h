@@ -46,6 +46,17 @@ struct MatmulGroup {
 void matmul_wt_groups(const MatmulGroup* groups, int n);
 // dx[R, W.cols] += scale · dy[R, W.rows] · W
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale);
+// Several such products in one parallel pass (the routed experts of a MoE layer in the step's backward: each expert's
+// down on its rows, or its gate and up into the same dx): group g gets dx += Σ_i dys[i]·Ws[i], the products in order,
+// its results exactly those of matmul_w_acc(dx, dys[i], R, Ws[i], 1) in turn; groups write disjoint dx.
+struct MatmulAccGroup {
+  float* dx;                // [R, Ws[0].cols]
+  int R;
+  const Mat* Ws;            // [count], sharing their column count
+  const float* const* dys;  // [count] [R, Ws[i].rows]
+  int count;
+};
+void matmul_w_acc_groups(const MatmulAccGroup* groups, int n);
 // C[A.cols, B.cols] = Aᵀ · B with A [T, a], B [T, b] fp32 (small T): used for dense gradients on export
 void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b);
 
