@@ -1,6 +1,6 @@
 // The seed's "Stepping Off" table: one word per row, one column per step size, `_` once a column has ended.
 // Pure functions shared by the CLI and the renderer.
-import { csvText } from './csvCell'
+import type { TableFormat } from './contract/enums'
 
 /**
  * Words of prompt + completion as the seed shows them: a newline becomes "<br>" glued to the words around it
@@ -25,6 +25,27 @@ export function formatStepSize(lr: number): string {
   }
   const sign = e < 0 ? '-' : '+'
   return `${mant.toFixed(1)}E${sign}${String(Math.abs(e)).padStart(2, '0')}`
+}
+
+/**
+ * A step size in the seed's style (1.0E-03) with as many digits as it takes to give back exactly the α the run
+ * recorded: 1.0E-03 for 0.001, 1.25E-03 for 0.00125 (formatStepSize, for axes and labels, would print 1.3E-03).
+ * Number(exactStepSize(x)) === x for every finite x.
+ */
+export function exactStepSize(lr: number): string {
+  if (lr === 0) return '0.0'
+  if (!Number.isFinite(lr)) return String(lr)
+  let digits = 1
+  while (Number(lr.toExponential(digits)) !== lr) digits++
+  const [mant, exp] = lr.toExponential(digits).split('e')
+  const e = Number(exp)
+  return `${mant}E${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`
+}
+
+/** the header of a run's column: its exact α in the format's style, or "no step" when it took none */
+export function stepSizeHeader(lr: number | null, format: TableFormat): string {
+  if (lr === null) return 'no step'
+  return format === 'csv' ? String(lr) : exactStepSize(lr)
 }
 
 export interface SeedColumn {
@@ -59,24 +80,4 @@ export function commonPrefixWords(a: string, b: string): number {
   let n = 0
   while (n < wa.length && n < wb.length && wa[n] === wb[n]) n++
   return n
-}
-
-/** A Markdown cell: pipes and backslashes escaped so a word never splits the row. */
-function mdCell(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|')
-}
-
-/** The seed's table as GitHub Markdown: a "gradStep" column of word numbers, then one column per step size. */
-export function seedTableMarkdown(columns: SeedColumn[]): string {
-  const header = ['gradStep', ...columns.map((c) => c.label ?? formatStepSize(c.lr))]
-  const rows = seedRows(columns).map((r, i) => [String(i), ...r])
-  const line = (cells: string[]): string => `| ${cells.map(mdCell).join(' | ')} |`
-  return [line(header), `|${header.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n') + '\n'
-}
-
-/** The seed's table as CSV (RFC 4180, CRLF line ends; cells a spreadsheet would run as formulas neutralised): the header row holds the step sizes as numbers. */
-export function seedTableCsv(columns: SeedColumn[]): string {
-  const header = ['gradStep', ...columns.map((c) => String(c.lr))]
-  const rows = seedRows(columns).map((r, i) => [String(i), ...r])
-  return csvText([header, ...rows])
 }
