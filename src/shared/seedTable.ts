@@ -63,14 +63,22 @@ export function seedRows(columns: SeedColumn[]): string[][] {
   return rows
 }
 
+/**
+ * Rows as the seed printed its table: columns padded so a person can read them, the header and body between rules of
+ * dashes; `below` rows (a summary such as recall) come after the closing rule, in the same columns.
+ */
+export function paddedTable(header: string[], body: string[][], below: string[][] = []): string {
+  const all = [header, ...body, ...below]
+  const widths = header.map((_, j) => Math.max(...all.map((r) => r[j].length)))
+  const line = (cells: string[]): string => cells.map((c, j) => c.padEnd(widths[j])).join(' ').trimEnd()
+  const rule = '-'.repeat(widths.reduce((a, w) => a + w + 1, -1))
+  return [rule, line(header), ...body.map(line), rule, ...below.map(line)].join('\n')
+}
+
 /** Plain-text table as the seed printed it, with columns padded so a person can read it. */
 export function formatSeedTable(columns: SeedColumn[]): string {
   const header = ['gradStep', ...columns.map((c) => c.label ?? formatStepSize(c.lr))]
-  const body = seedRows(columns).map((r, i) => [String(i), ...r])
-  const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)))
-  const line = (cells: string[]): string => cells.map((c, j) => c.padEnd(widths[j])).join(' ').trimEnd()
-  const rule = '-'.repeat(widths.reduce((a, w) => a + w + 1, -1))
-  return [rule, line(header), ...body.map(line), rule].join('\n')
+  return paddedTable(header, seedRows(columns).map((r, i) => [String(i), ...r]))
 }
 
 /** Number of leading whitespace-separated words two texts share: the recall metric (docs/design.md, "Metrics"). */
