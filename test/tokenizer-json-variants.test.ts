@@ -101,6 +101,18 @@ describe('pre-tokenizers where @huggingface/tokenizers (JS) departs from HF toke
     expect(t.decode(t.encode('Hello world'))).toBe('Hello world')
   })
 
+  it("Metaspace's settings are read once for both halves: the decoder refuses what the pre-tokenizer refuses", () => {
+    const cases: [string, Json, RegExp][] = [
+      ['pre_tokenizer', { prepend_scheme: 'sometimes' }, /pre_tokenizer\.prepend_scheme "sometimes" is not first, always or never/],
+      ['decoder', { prepend_scheme: 'sometimes' }, /decoder\.prepend_scheme "sometimes" is not first, always or never/],
+      ['decoder', { replacement: '▁▁' }, /decoder\.replacement must be one character/],
+    ]
+    for (const [half, bad, problem] of cases) {
+      const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true, ...bad }
+      expect(() => new TokenizerJson({ ...llama2, normalizer: null, [half]: metaspace }, {}), `${half} ${JSON.stringify(bad)}`).toThrow(problem)
+    }
+  })
+
   it('Punctuation isolates each punctuation character; Whitespace splits on Unicode White_Space (U+0085 yes, U+FEFF no)', () => {
     expect(pieces({ type: 'Punctuation', behavior: 'Isolated' }, '</s>!?')).toEqual(['<', '/', 's', '>', '!', '?'])
     expect(pieces({ type: 'WhitespaceSplit' }, 'a\u0085b\ufeffc d')).toEqual(['a', 'b\ufeffc', 'd'])

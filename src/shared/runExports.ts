@@ -1,10 +1,11 @@
 // What a sweep's table exports carry besides the words: the model, prompt and phrase the sweep was run with and each
 // column's metrics (those the Lab's table shows, labelled as it labels them: "default probes" when measured against
 // the shipped texts, "not measured" with the reason when not), so a table pasted elsewhere still says what it is; and
-// the per-run metrics as their own CSV. Pure text, shared by the Lab view (handed to lib/download.ts) and the CLI's
-// `soliloquy table` (src/main/lab/report/tables.ts), so both write the same.
+// the per-run metrics as their own CSV. Pure text, written under the seed's words by the one table writer
+// (src/shared/seedTableExport.ts) that the Lab view's download and the CLI's `soliloquy table` share.
 import { csvText } from './csvCell'
-import { formatStepSize } from './seedTable'
+import { markdownCell, markdownTable } from './markdownCell'
+import { stepSizeHeader } from './seedTable'
 import { defaultTextLabel, unmeasuredReason } from './metricNotes'
 import type { RunRecord } from './contract/records'
 
@@ -29,13 +30,13 @@ export function modelOf(r: Pick<RunRecord, 'modelRef'>): string {
 const value = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '')
 
 /** a metric's row label under the table: with "default probes" etc. when a column measured it against the shipped texts */
-function rowLabel(m: (typeof EXPORTED_METRICS)[number], runs: RunRecord[]): string {
+function rowLabel(m: (typeof EXPORTED_METRICS)[number], runs: readonly RunRecord[]): string {
   const note = runs.map((r) => defaultTextLabel(r.metrics, m.key)).find((l) => l !== '')
   return note ? `${m.label} · ${note}` : m.label
 }
 
 /** why each metric some column lacks was not measured, in words (once per metric) */
-function unmeasured(runs: RunRecord[]): [string, string][] {
+function unmeasured(runs: readonly RunRecord[]): [string, string][] {
   const out: [string, string][] = []
   for (const m of EXPORTED_METRICS) {
     const why = [...new Set(runs.filter((r) => !value(r.metrics[m.key])).map((r) => unmeasuredReason(r.metrics, m.key)).filter((x): x is string => !!x))]
@@ -45,7 +46,7 @@ function unmeasured(runs: RunRecord[]): [string, string][] {
 }
 
 /** what the runs share, one line each: model, prompt, phrase (several values joined by " | " when they differ) */
-function settings(runs: RunRecord[]): [string, string][] {
+function settings(runs: readonly RunRecord[]): [string, string][] {
   const one = (f: (r: RunRecord) => string): string => [...new Set(runs.map(f))].join(' | ')
   return [
     ['model', one(modelOf)],
@@ -55,7 +56,7 @@ function settings(runs: RunRecord[]): [string, string][] {
 }
 
 /** rows to append under the seed table's CSV (as wide as it: gradStep + one cell per column) */
-export function seedTableCsvContext(runs: RunRecord[]): string {
+export function seedTableCsvContext(runs: readonly RunRecord[]): string {
   const pad = (cells: string[]): string[] => [...cells, ...Array(Math.max(0, runs.length + 1 - cells.length)).fill('')]
   const rows = [
     ...settings(runs).map(([k, v]) => pad([k, v])),
@@ -65,30 +66,22 @@ export function seedTableCsvContext(runs: RunRecord[]): string {
   return csvText(rows)
 }
 
-/** A Markdown table cell of the Lab's exports: backslashes and pipes escaped so a word never splits the row, `<` as
- *  &lt; so no viewer renders it as markup */
-export function markdownCell(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;')
-}
-
 /** Markdown to append under the seed table: the settings, then one row per metric with the table's columns */
-export function seedTableMarkdownContext(runs: RunRecord[]): string {
+export function seedTableMarkdownContext(runs: readonly RunRecord[]): string {
   const cell = markdownCell
-  const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`
-  const header = ['metric', ...runs.map((r) => formatStepSize(r.lr ?? 0))]
+  const header = ['metric', ...runs.map((r) => stepSizeHeader(r.lr, 'md'))]
+  const metrics = EXPORTED_METRICS.map((m) => [rowLabel(m, runs), ...runs.map((r) => value(r.metrics[m.key]) || (unmeasuredReason(r.metrics, m.key) ? 'not measured' : '—'))])
   return [
     '',
     ...settings(runs).map(([k, v]) => `- ${k}: ${cell(v)}`),
     '',
-    line(header),
-    `|${header.map(() => ' --- ').join('|')}|`,
-    ...EXPORTED_METRICS.map((m) => line([rowLabel(m, runs), ...runs.map((r) => value(r.metrics[m.key]) || (unmeasuredReason(r.metrics, m.key) ? 'not measured' : '—'))])),
+    markdownTable([header, ...metrics]).trimEnd(),
     ...(unmeasured(runs).length ? ['', ...unmeasured(runs).map(([label, why]) => `- ${label} not measured: ${cell(why)}`)] : []),
   ].join('\n') + '\n'
 }
 
 /** every run's metrics, one row a run (run id, α, model, prompt, phrase, status, then EXPORTED_METRICS) */
-export function runMetricsCsv(runs: RunRecord[]): string {
+export function runMetricsCsv(runs: readonly RunRecord[]): string {
   const header = ['run', 'α', 'model', 'prompt', 'phrase', 'status', ...EXPORTED_METRICS.map((m) => m.label)]
   const rows = runs.map((r) => [`r${r.id}`, r.lr === null ? '' : String(r.lr), modelOf(r), r.prompt, r.phrase ?? '', r.status, ...EXPORTED_METRICS.map((m) => value(r.metrics[m.key]))])
   return csvText([header, ...rows])

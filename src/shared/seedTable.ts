@@ -1,6 +1,6 @@
 // The seed's "Stepping Off" table: one word per row, one column per step size, `_` once a column has ended.
 // Pure functions shared by the CLI and the renderer.
-import { csvText } from './csvCell'
+import type { TableFormat } from './contract/enums'
 
 /**
  * Words of prompt + completion as the seed shows them: a newline becomes "<br>" glued to the words around it
@@ -27,6 +27,27 @@ export function formatStepSize(lr: number): string {
   return `${mant.toFixed(1)}E${sign}${String(Math.abs(e)).padStart(2, '0')}`
 }
 
+/**
+ * A step size in the seed's style (1.0E-03) with as many digits as it takes to give back exactly the α the run
+ * recorded: 1.0E-03 for 0.001, 1.25E-03 for 0.00125 (formatStepSize, for axes and labels, would print 1.3E-03).
+ * Number(exactStepSize(x)) === x for every finite x.
+ */
+export function exactStepSize(lr: number): string {
+  if (lr === 0) return '0.0'
+  if (!Number.isFinite(lr)) return String(lr)
+  let digits = 1
+  while (Number(lr.toExponential(digits)) !== lr) digits++
+  const [mant, exp] = lr.toExponential(digits).split('e')
+  const e = Number(exp)
+  return `${mant}E${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`
+}
+
+/** the header of a run's column: its exact α in the format's style, or "no step" when it took none */
+export function stepSizeHeader(lr: number | null, format: TableFormat): string {
+  if (lr === null) return 'no step'
+  return format === 'csv' ? String(lr) : exactStepSize(lr)
+}
+
 export interface SeedColumn {
   lr: number
   words: string[]
@@ -42,14 +63,22 @@ export function seedRows(columns: SeedColumn[]): string[][] {
   return rows
 }
 
+/**
+ * Rows as the seed printed its table: columns padded so a person can read them, the header and body between rules of
+ * dashes; `below` rows (a summary such as recall) come after the closing rule, in the same columns.
+ */
+export function paddedTable(header: string[], body: string[][], below: string[][] = []): string {
+  const all = [header, ...body, ...below]
+  const widths = header.map((_, j) => Math.max(...all.map((r) => r[j].length)))
+  const line = (cells: string[]): string => cells.map((c, j) => c.padEnd(widths[j])).join(' ').trimEnd()
+  const rule = '-'.repeat(widths.reduce((a, w) => a + w + 1, -1))
+  return [rule, line(header), ...body.map(line), rule, ...below.map(line)].join('\n')
+}
+
 /** Plain-text table as the seed printed it, with columns padded so a person can read it. */
 export function formatSeedTable(columns: SeedColumn[]): string {
   const header = ['gradStep', ...columns.map((c) => c.label ?? formatStepSize(c.lr))]
-  const body = seedRows(columns).map((r, i) => [String(i), ...r])
-  const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)))
-  const line = (cells: string[]): string => cells.map((c, j) => c.padEnd(widths[j])).join(' ').trimEnd()
-  const rule = '-'.repeat(widths.reduce((a, w) => a + w + 1, -1))
-  return [rule, line(header), ...body.map(line), rule].join('\n')
+  return paddedTable(header, seedRows(columns).map((r, i) => [String(i), ...r]))
 }
 
 /** Number of leading whitespace-separated words two texts share: the recall metric (docs/design.md, "Metrics"). */
@@ -59,24 +88,4 @@ export function commonPrefixWords(a: string, b: string): number {
   let n = 0
   while (n < wa.length && n < wb.length && wa[n] === wb[n]) n++
   return n
-}
-
-/** A Markdown cell: pipes and backslashes escaped so a word never splits the row. */
-function mdCell(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|')
-}
-
-/** The seed's table as GitHub Markdown: a "gradStep" column of word numbers, then one column per step size. */
-export function seedTableMarkdown(columns: SeedColumn[]): string {
-  const header = ['gradStep', ...columns.map((c) => c.label ?? formatStepSize(c.lr))]
-  const rows = seedRows(columns).map((r, i) => [String(i), ...r])
-  const line = (cells: string[]): string => `| ${cells.map(mdCell).join(' | ')} |`
-  return [line(header), `|${header.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n') + '\n'
-}
-
-/** The seed's table as CSV (RFC 4180, CRLF line ends; cells a spreadsheet would run as formulas neutralised): the header row holds the step sizes as numbers. */
-export function seedTableCsv(columns: SeedColumn[]): string {
-  const header = ['gradStep', ...columns.map((c) => String(c.lr))]
-  const rows = seedRows(columns).map((r, i) => [String(i), ...r])
-  return csvText([header, ...rows])
 }

@@ -1,6 +1,6 @@
 // `soliloquy compare`: the prompt with and without the prefix ("Here is one of Shakespeare's more famous works: "),
 // on the model and after each chosen α, side by side — the seed's prompt engineering vs training.
-import { formatStepSize, seedRows, seedWords } from '../../../shared/seedTable'
+import { formatStepSize, paddedTable, seedRows, seedWords } from '../../../shared/seedTable'
 import { Flags, fmt, numList, printJson, str, withLab } from '../common'
 import { expId, runRange } from '../ids'
 import { experimentArgs, experimentFlags } from './step'
@@ -23,11 +23,8 @@ export async function compareCommand(flags: Flags): Promise<void> {
     const header = ['', ...cols.map((c) => c.head)]
     const body = rows.map((row, i) => [String(i), ...row])
     const recall = ['recall', ...r.cells.map((c) => String(c.recall ?? ''))]
-    const widths = header.map((h, j) => Math.max(h.length, recall[j].length, ...body.map((b) => b[j].length)))
-    const line = (cells: string[]): string => cells.map((c, j) => c.padEnd(widths[j])).join(' ').trimEnd()
-    const rule = '-'.repeat(widths.reduce((a, w) => a + w + 1, -1))
     process.stdout.write(`prefix: "${prefix}"\n`)
-    process.stdout.write([rule, line(header), ...body.map(line), rule, line(recall)].join('\n') + '\n')
+    process.stdout.write(paddedTable(header, body, [recall]) + '\n')
     const kl = r.runs.filter((x) => !x.prompt.startsWith(prefix) || prefix === '').map((x) => `α ${x.lr}: ${fmt(x.metrics.stabilityKl ?? 0, 4)}`)
     if (kl.length) process.stdout.write(`stability KL  ${kl.join(', ')}\n`)
     process.stdout.write(`recorded as comparison ${expId(r.runs[0].experimentId)} (runs ${runRange(r.runs.map((x) => x.id))})\n`)

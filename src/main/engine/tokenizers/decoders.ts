@@ -1,7 +1,8 @@
 // tokenizer.json "decoder": token strings → text, as HF tokenizers' decode_chain (each decoder maps the list of
 // token strings to a new list; the result is joined).
 import { CHAR_TO_BYTE } from './byteLevel'
-import { asArray, asObject, Fail, optionalBool, optionalInt, optionalString, requireString, typeOf } from './json'
+import { asArray, asObject, Fail, optionalInt, requireString, typeOf } from './json'
+import { metaspaceOptions } from './metaspace'
 import { replaceStep } from './replace'
 import { ChainBudget, checkDepth } from './limits'
 
@@ -101,9 +102,7 @@ function buildStep(o: Record<string, unknown>, type: string, path: string, fail:
         })
     }
     case 'Metaspace': {
-      const replacement = requireString(o, 'replacement', path, fail)
-      let scheme = optionalString(o, 'prepend_scheme', path, fail)
-      if (scheme === undefined) scheme = optionalBool(o, 'add_prefix_space', path, fail, true) ? 'always' : 'never'
+      const { replacement, scheme } = metaspaceOptions(o, path, fail)
       return (tokens) =>
         tokens.map((t, i) => {
           let out = ''

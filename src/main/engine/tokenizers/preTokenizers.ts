@@ -4,6 +4,7 @@ import { compileOnigurumaRegex, escapeRegex, RegexTranslationError } from './reg
 import { GPT2_SPLIT_PATTERN, toByteLevel } from './byteLevel'
 import { asArray, asObject, Fail, optionalBool, optionalString, patternOf, requireString, typeOf } from './json'
 import { ChainBudget, checkDepth, shownPattern } from './limits'
+import { metaspaceOptions } from './metaspace'
 
 /** A piece of the input; `atOrigin` when it starts at offset 0 of the original text (Metaspace "first"). */
 export interface Piece {
@@ -163,11 +164,7 @@ function buildStep(o: Record<string, unknown>, type: string, path: string, fail:
       }
     }
     case 'Metaspace': {
-      const replacement = requireString(o, 'replacement', path, fail)
-      if ([...replacement].length !== 1) fail(`${path}.replacement must be one character`)
-      let scheme = optionalString(o, 'prepend_scheme', path, fail)
-      if (scheme === undefined) scheme = optionalBool(o, 'add_prefix_space', path, fail, true) ? 'always' : 'never'
-      if (!['first', 'always', 'never'].includes(scheme)) fail(`${path}.prepend_scheme "${scheme}" is not first, always or never`)
+      const { replacement, scheme } = metaspaceOptions(o, path, fail)
       const split = optionalBool(o, 'split', path, fail, true)
       const regex = new RegExp(escapeRegex(replacement), 'gu')
       return (pieces) => {

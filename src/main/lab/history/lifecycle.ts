@@ -19,9 +19,22 @@ function finiteOrNull(x: number | undefined): number | null {
   return typeof x === 'number' && Number.isFinite(x) ? x : null
 }
 
-/** JSON that survives NaN/∞ (stored as null) — metrics of a diverged step can be infinite. */
-function metricsJson(m: RunMetrics): string {
-  return JSON.stringify(m, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))
+/**
+ * The statement that ends a run as done with its outputs (prepared once; call it inside the caller's transaction, at
+ * `finishedAt` after `ms`): the metrics as JSON that survives NaN/∞ (stored as null — metrics of a diverged step can
+ * be infinite), and the indexed metric columns history sorts and filters on null where a value is missing or not
+ * finite. Every kind's runs end here, a study's cells too (study/record.ts).
+ */
+export function runCompleter(db: DB): (o: RunOutcome, finishedAt: string, ms: number) => void {
+  const upd = db.prepare(
+    `UPDATE runs SET status = 'done', output_ids = ?, output_text = ?, full_text = ?, metrics = ?, recall = ?,
+       stability_kl = ?, loss_after = ?, distinct2 = ?, repetition = ?, error = NULL, finished_at = ?, ms = ? WHERE id = ?`,
+  )
+  return (o, finishedAt, ms) => {
+    const m = o.metrics
+    upd.run(JSON.stringify(o.outputIds), o.outputText, o.fullText, jsonOf(m), finiteOrNull(m.recall), finiteOrNull(m.stabilityKl),
+      finiteOrNull(m.phraseLossAfter), finiteOrNull(m.distinct2), finiteOrNull(m.repetition), finishedAt, ms, o.id)
+  }
 }
 
 /** Completes runs in one transaction; with `experiment`, also that experiment's result (it then settles done). */
@@ -33,16 +46,10 @@ export function completeRuns(
 ): void {
   const now = nowIso()
   const ms = Date.now() - startedMs
-  const upd = db.prepare(
-    `UPDATE runs SET status = 'done', output_ids = ?, output_text = ?, full_text = ?, metrics = ?, recall = ?,
-       stability_kl = ?, loss_after = ?, distinct2 = ?, repetition = ?, error = NULL, finished_at = ?, ms = ? WHERE id = ?`,
-  )
+  const complete = runCompleter(db)
   let settled: ReturnType<typeof settleExperiments> = []
   db.transaction(() => {
-    for (const o of outcomes)
-      upd.run(JSON.stringify(o.outputIds), o.outputText, o.fullText, metricsJson(o.metrics), finiteOrNull(o.metrics.recall),
-        finiteOrNull(o.metrics.stabilityKl), finiteOrNull(o.metrics.phraseLossAfter), finiteOrNull(o.metrics.distinct2),
-        finiteOrNull(o.metrics.repetition), now, ms, o.id)
+    for (const o of outcomes) complete(o, now, ms)
     // the experiment named is settled with its result even with no runs left to complete (a window search's end)
     const named = experiment ? [experiment.id] : []
     settled = settleExperiments(db, [...new Set([...experimentsOf(db, outcomes.map((o) => o.id)), ...named])], experiment?.result)
@@ -88,7 +95,7 @@ export function abortRuns(
   db.transaction(() => {
     for (const id of ids) {
       const p = partial?.get(id)
-      if (p) out.run(JSON.stringify(p.outputIds), p.outputText, p.fullText, metricsJson(p.metrics ?? {}), finiteOrNull(p.metrics?.repetition), id)
+      if (p) out.run(JSON.stringify(p.outputIds), p.outputText, p.fullText, jsonOf(p.metrics ?? {}), finiteOrNull(p.metrics?.repetition), id)
       upd.run(status, error, now, ms, id)
     }
     settled = settleExperiments(db, experimentsOf(db, ids))

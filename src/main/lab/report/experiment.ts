@@ -9,7 +9,7 @@ export type ReportSubject = Pick<ExperimentSummary, 'id' | 'kind' | 'status' | '
   args: Record<string, unknown>
 }
 import { formatSeedTable, formatStepSize, seedWords } from '../../../shared/seedTable'
-import { esc } from './escape'
+import { esc, htmlPage } from './escape'
 
 function num(x: unknown, digits = 4): string {
   if (typeof x !== 'number' || !Number.isFinite(x)) return '—'
@@ -285,7 +285,7 @@ export function experimentReport(g: ReportSubject, runs: RunRecord[], o: { model
   }
   if (charts.filter(Boolean).length) body.push('<h2>Charts</h2>', ...charts.filter(Boolean))
   body.push(`<p class="note">Soliloquy report, written ${esc(new Date().toISOString())}. Self-contained: no scripts, no network.</p>`)
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${esc(title)}</title><style>${CSS}</style></head><body>${body.join('\n')}</body></html>\n`
+  const html = htmlPage(title, CSS, body)
   return { title, html }
 }
 

@@ -2,8 +2,7 @@
 // of two runs (completions aligned token by token, settings and metrics side by side).
 import type { DiffOp, ExperimentSummary, RunDiff, RunRecord, TableFormat } from '../../../shared/api'
 import { alignTokens, metricsSideBySide, sameFraction } from '../../../shared/diff'
-import { seedTableCsv, seedTableMarkdown, seedWords } from '../../../shared/seedTable'
-import { seedTableCsvContext, seedTableMarkdownContext } from '../../../shared/runExports'
+import { seedTableText } from '../../../shared/seedTableExport'
 
 /**
  * The two completions aligned by their longest common subsequence (src/shared/diff.ts, the one implementation the
@@ -104,12 +103,10 @@ function diffMetrics(a: RunRecord, b: RunRecord): RunDiff['metrics'] {
 }
 
 /**
- * The seed's table of a sweep-like experiment (one column per run with a step size, in its order), then what the
- * Lab's table export carries under it (src/shared/runExports.ts): model, prompt, phrase and each column's metrics.
+ * The seed's table of an experiment (one column per run, in its order; a run without a step size as a "no step"
+ * column), then model, prompt, phrase and each column's metrics: the bytes the Lab's download writes for the same runs
+ * (src/shared/seedTableExport.ts, the one writer).
  */
 export function experimentTable(e: ExperimentSummary, runs: RunRecord[], format: TableFormat): { text: string; filename: string } {
-  const stepped = runs.filter((r) => r.lr !== null)
-  const cols = stepped.map((r) => ({ lr: r.lr as number, words: seedWords(r.fullText) }))
-  const text = format === 'csv' ? seedTableCsv(cols) + seedTableCsvContext(stepped) : seedTableMarkdown(cols) + seedTableMarkdownContext(stepped)
-  return { text, filename: `experiment-${e.id}-${e.kind}.${format}` }
+  return { text: seedTableText(runs, format), filename: `experiment-${e.id}-${e.kind}.${format}` }
 }

@@ -7,6 +7,7 @@ import type { CellResult, CellState, RunStatus, StudyPhraseWindow } from '../../
 import { nowIso } from '../history/clock'
 import type { DB } from '../history/db'
 import { announce } from '../history/events'
+import { runCompleter } from '../history/lifecycle'
 import { jsonOf } from '../history/tables/experiments'
 import { insertRun } from '../history/tables/runs'
 import { crossing } from '../experiment/plasticity'
@@ -44,19 +45,12 @@ export function notedCells(db: DB, id: number): Record<string, CellNote> {
   return resultOf(db, id).cells ?? {}
 }
 
-function finiteOrNull(x: number | undefined): number | null {
-  return typeof x === 'number' && Number.isFinite(x) ? x : null
-}
-
 /**
  * Writes a finished cell as runs of the study (kind `study`, one per α) and settles the study. Returns false when
  * the cell was already recorded (nothing is written).
  */
 export function recordCell(db: DB, studyId: number, cell: GridCell, model: StudyModel, r: CellResult, queuedMs: number, total: number): boolean {
-  const upd = db.prepare(
-    `UPDATE runs SET status = 'done', output_ids = ?, output_text = ?, full_text = ?, metrics = ?, recall = ?,
-       stability_kl = ?, loss_after = ?, distinct2 = ?, repetition = ?, error = NULL, finished_at = ?, ms = ? WHERE id = ?`,
-  )
+  const complete = runCompleter(db)
   let ids: number[] = []
   let settled: RunStatus | null = null
   const written = db.transaction(() => {
@@ -82,8 +76,7 @@ export function recordCell(db: DB, studyId: number, cell: GridCell, model: Study
         seed: cell.job.seed,
       })
       const m = { ...run.metrics, study: { ...run.metrics.study!, cell: cell.id, host: r.host, kernelPath: r.kernelPath, threads: r.threads, queuedMs, cellMs: r.cellMs } }
-      upd.run(JSON.stringify(run.outputIds), run.outputText, run.fullText, jsonOf(m), finiteOrNull(m.recall), finiteOrNull(m.stabilityKl),
-        finiteOrNull(m.phraseLossAfter), finiteOrNull(m.distinct2), finiteOrNull(m.repetition), now, r.cellMs, id)
+      complete({ id, outputIds: run.outputIds, outputText: run.outputText, fullText: run.fullText, metrics: m }, now, r.cellMs)
       return id
     })
     // a cell noted as refused or failed before, then finished elsewhere, is no longer noted

@@ -4,7 +4,7 @@
 import type { ReportResult, RunRecord } from '../../../shared/api'
 import { formatStepSize } from '../../../shared/seedTable'
 import { crossing } from '../experiment/plasticity'
-import { esc } from '../report/escape'
+import { esc, htmlPage } from '../report/escape'
 
 function num(x: unknown): string {
   if (typeof x !== 'number' || !Number.isFinite(x)) return ''
@@ -81,6 +81,6 @@ export function studyReport(e: { id: number; status: string; createdAt: string; 
     ),
     '</tbody></table>',
   )
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${esc(title)}</title><style>${CSS}</style></head><body>${body.join('\n')}</body></html>\n`
+  const html = htmlPage(title, CSS, body)
   return { title, html }
 }
