@@ -22,7 +22,7 @@ import { LlamaCppModule, loadPeer, PeerSession, peerSession } from '../tools/ben
 import { sharedPrefix } from '../tools/bench/turns'
 import { exportGguf } from '../src/main/engine/export/gguf'
 import { readGguf } from '../src/main/engine/formats/gguf/read'
-import { floatToHalf, KBlock, packK, QType, quantise, quantisedTwins, unpackK } from './ggml'
+import { floatToHalf, KBlock, kBlockValues, packK, QType, quantise, quantisedTwins, unpackK } from './ggml'
 import { halfToFloat } from './half'
 import { ORGANISM, rng, TinyConfig, tinyTensors, tmp, writeTinyModel } from './helpers'
 import { MoeTiny, writeMoe } from './moeTiny'
@@ -49,6 +49,17 @@ describe('float64 decoding of the bench files’ blocks', () => {
         }
         expect(unpackK(t, packK(t, b)), `${t} block ${n}`).toEqual(b)
       }
+  })
+
+  it('refDecode’s K-quant decoders give unpackK + kBlockValues’s values on random Q4_K, Q5_K and Q6_K bytes', () => {
+    const rand = rng(12)
+    for (const [t, size, dAt] of [['Q4_K', 144, [0, 2]], ['Q5_K', 176, [0, 2]], ['Q6_K', 210, [208]]] as const) {
+      const bytes = Uint8Array.from({ length: 64 * size }, () => Math.floor(rand() * 256))
+      for (let k = 0; k < 64; k++) for (const at of dAt) Buffer.from(bytes.buffer).writeUInt16LE(floatToHalf((rand() - 0.3) * 0.01), k * size + at)
+      const want: number[] = []
+      for (let k = 0; k < 64; k++) want.push(...kBlockValues(t, unpackK(t, bytes.subarray(k * size, (k + 1) * size))))
+      expect(Array.from(refDecode(t, bytes)), t).toEqual(want)
+    }
   })
 
   for (const t of TYPES)
