@@ -62,6 +62,15 @@ describe('float64 decoding of the bench files’ blocks', () => {
     }
   })
 
+  it('F16 and BF16: refDecode gives each 16-bit value', () => {
+    const rand = rng(13)
+    const bytes = Uint8Array.from({ length: 2 * 4096 }, () => Math.floor(rand() * 256))
+    const view = new DataView(bytes.buffer)
+    const bf16 = (i: number): number => new DataView(Uint32Array.of(view.getUint16(2 * i, true) << 16).buffer).getFloat32(0, true)
+    expect(Array.from(refDecode('F16', bytes))).toEqual(Array.from({ length: 4096 }, (_, i) => halfToFloat(view.getUint16(2 * i, true))))
+    expect(Array.from(refDecode('BF16', bytes))).toEqual(Array.from({ length: 4096 }, (_, i) => bf16(i)))
+  })
+
   for (const t of TYPES)
     it(`${t}: refDecode of the quantised bytes gives the weights the quantiser computed`, () => {
       const rand = rng(100 + TYPES.indexOf(t))
