@@ -22,7 +22,7 @@ const judged = (x) => {
   const f = x.float64_judge
   if (x.float64_prefers && f)
     return `; float64 on the file's weights prefers **${x.float64_prefers === 'ours' ? 'ours' : "llama.cpp's"}** by ${sig(Math.abs(f.float64_margin))} in logit${[f.ours_id, f.llamacpp_id].includes(f.float64_top_id) ? '' : " (its own top token is a third one)"}, our error in that difference ${sig(f.ours_margin_error)}, llama.cpp's ${sig(f.llamacpp_margin_error)}`
-  return x.float64_judge_refused ? '; no float64 judge for this architecture' : ''
+  return x.float64_judge_refused ? '; no float64 judge for this file' : ''
 }
 const ids = (x, tokens) => (x.same_ids === null ? '' : x.same_ids ? ', identical ids' : x.same_ids_prefix == null ? ', ids differ' : `, ids identical for ${x.same_ids_prefix} of ${tokens} (our margin there ${n(x.margin_at_first_difference)}${judged(x)})`)
 const moe = j.moe30b

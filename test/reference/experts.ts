@@ -57,6 +57,9 @@ export function refMoeBlock(m: RefMoe, w: W, p: string, x: Float64Array, T: numb
   const out = new Float64Array(T * D)
   if (m.family === 'gpt_oss') return refGptOssBlock(m, w, p, x, T, D)
   const router = m.family === 'mixtral' ? need(w, p + 'block_sparse_moe.gate.weight') : m.family === 'granitemoe' ? need(w, p + 'block_sparse_moe.router.layer.weight') : need(w, p + 'mlp.gate.weight')
+  // every token's experts and weights first, then each chosen expert's matrices fetched once for all its tokens (a
+  // large file's weights object decodes them on each fetch: only the experts the tokens select are ever decoded)
+  const routes: { chosen: number[]; weights: number[] }[] = []
   for (let t = 0; t < T; t++) {
     const logits = Array.from(matvec(router, 0, E, D, x, t * D))
     let chosen: number[]
@@ -78,29 +81,43 @@ export function refMoeBlock(m: RefMoe, w: W, p: string, x: Float64Array, T: numb
       }
     }
     m.onRoute?.(p, t, chosen, weights)
-    chosen.forEach((e, k) => {
-      let g: Float64Array, u: Float64Array
-      let down: (h: Float64Array) => Float64Array
-      if (m.family === 'granitemoe') {
-        const inp = need(w, p + 'block_sparse_moe.input_linear.weight')
-        const outp = need(w, p + 'block_sparse_moe.output_linear.weight')
-        g = matvec(inp, e * 2 * F, F, D, x, t * D)
-        u = matvec(inp, e * 2 * F + F, F, D, x, t * D)
-        down = (h) => matvec(outp, e * D, D, F, h, 0)
-      } else {
-        const [gn, un, dn] = m.family === 'mixtral' ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj']
-        const q = m.family === 'mixtral' ? `${p}block_sparse_moe.experts.${e}.` : `${p}mlp.experts.${e}.`
-        g = matvec(need(w, q + gn + '.weight'), 0, F, D, x, t * D)
-        u = matvec(need(w, q + un + '.weight'), 0, F, D, x, t * D)
-        const Wd = need(w, q + dn + '.weight')
-        down = (h) => matvec(Wd, 0, D, F, h, 0)
-      }
+    routes.push({ chosen, weights })
+  }
+  // ys[t][k]: the output of token t's k-th expert
+  const ys: Float64Array[][] = routes.map(() => [])
+  for (let e = 0; e < E; e++) {
+    const users: [number, number][] = []
+    routes.forEach((r, t) => r.chosen.forEach((c, k) => c === e && users.push([t, k])))
+    if (users.length === 0) continue
+    let gate: (t: number) => Float64Array, up: (t: number) => Float64Array
+    let down: (h: Float64Array) => Float64Array
+    if (m.family === 'granitemoe') {
+      const inp = need(w, p + 'block_sparse_moe.input_linear.weight')
+      const outp = need(w, p + 'block_sparse_moe.output_linear.weight')
+      gate = (t) => matvec(inp, e * 2 * F, F, D, x, t * D)
+      up = (t) => matvec(inp, e * 2 * F + F, F, D, x, t * D)
+      down = (h) => matvec(outp, e * D, D, F, h, 0)
+    } else {
+      const [gn, un, dn] = m.family === 'mixtral' ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj']
+      const q = m.family === 'mixtral' ? `${p}block_sparse_moe.experts.${e}.` : `${p}mlp.experts.${e}.`
+      const Wg = need(w, q + gn + '.weight'), Wu = need(w, q + un + '.weight'), Wd = need(w, q + dn + '.weight')
+      gate = (t) => matvec(Wg, 0, F, D, x, t * D)
+      up = (t) => matvec(Wu, 0, F, D, x, t * D)
+      down = (h) => matvec(Wd, 0, D, F, h, 0)
+    }
+    for (const [t, k] of users) {
+      const g = gate(t), u = up(t)
       const h = new Float64Array(F)
       for (let i = 0; i < F; i++) h[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i]
-      const y = down(h)
-      for (let d = 0; d < D; d++) out[t * D + d] += weights[k] * y[d]
-    })
+      ys[t][k] = down(h)
+    }
   }
+  // summed in each token's order of its experts
+  routes.forEach((r, t) =>
+    r.weights.forEach((wk, k) => {
+      for (let d = 0; d < D; d++) out[t * D + d] += wk * ys[t][k][d]
+    }),
+  )
   return out
 }
 

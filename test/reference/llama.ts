@@ -68,6 +68,25 @@ export interface RefConfig {
 /** Weights by HF tensor name, row-major, as float64. Biases are optional: present names are used. */
 export type RefWeights = Record<string, Float64Array>
 
+/**
+ * A weights object may also answer with some rows of a matrix (REF_ROWS: name, first row, row count), so the
+ * embedding and output tables of a large file (151936 × 2048 float64 is 2.5 GB) are never held whole: the forward
+ * reads the embedding rows of its tokens and walks the output table in blocks of rows. Without it, rows are views.
+ */
+export const REF_ROWS = Symbol('rows of a reference weight')
+export type RefRowReader = (name: string, r0: number, n: number) => Float64Array | undefined
+
+/** rows r0 … r0+n of the matrix `name` (cols columns) */
+function rowsOf(w: RefWeights, name: string, r0: number, n: number, cols: number): Float64Array {
+  const reader = (w as { [REF_ROWS]?: RefRowReader })[REF_ROWS]
+  const rows = reader ? reader(name, r0, n) : w[name]?.subarray(r0 * cols, (r0 + n) * cols)
+  if (!rows) throw new Error(`reference: no tensor ${name}`)
+  return rows
+}
+
+/** rows of the output table at a time (4096 × 2048 float64: 64 MB) */
+const OUTPUT_ROWS = 4096
+
 /** Default RoPE inverse frequencies θ^(−2i/hd), in float64. */
 export function refDefaultInvFreq(theta: number, headDim: number): number[] {
   return Array.from({ length: headDim / 2 }, (_, i) => Math.pow(theta, -(2 * i) / headDim))
@@ -162,8 +181,9 @@ function rope(x: Float64Array, T: number, nh: number, c: RefConfig, invFreqAt: (
       }
 }
 
-/** Logits [T, V] of the whole sequence (causal, position t sees tokens 0 … t). */
-export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Array {
+/** Logits [T − from, V] of positions from … T−1 of the sequence (causal, position t sees tokens 0 … t); from = 0: the
+ *  whole sequence. */
+export function refLogits(c: RefConfig, w: RefWeights, ids: number[], from = 0): Float64Array {
   const T = ids.length
   const { dim: D, ffn: F, heads: H, kvHeads: KVH, headDim: hd, vocab: V } = c
   const get = (name: string): Float64Array => {
@@ -171,9 +191,8 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     if (!v) throw new Error(`reference: no tensor ${name}`)
     return v
   }
-  const E = get('model.embed_tokens.weight')
   const x = new Float64Array(T * D)
-  ids.forEach((id, t) => x.set(E.subarray(id * D, (id + 1) * D), t * D))
+  ids.forEach((id, t) => x.set(rowsOf(w, 'model.embed_tokens.weight', id, 1, D), t * D))
   const em = c.embeddingMultiplier ?? 1
   const rm = c.residualMultiplier ?? 1
   const scale = c.attentionScale ?? 1 / Math.sqrt(hd)
@@ -272,8 +291,14 @@ export function refLogits(c: RefConfig, w: RefWeights, ids: number[]): Float64Ar
     if (c.postNorms) down = rmsnorm(down, T, D, get(p + 'post_feedforward_layernorm.weight'), c.eps, off)
     for (let i = 0; i < x.length; i++) x[i] += down[i] * rm
   }
-  const xf = rmsnorm(x, T, D, get('model.norm.weight'), c.eps, off)
-  const logits = linear(xf, T, D, c.tied ? E : get('lm_head.weight'), V)
+  const xf = rmsnorm(x.subarray(from * D), T - from, D, get('model.norm.weight'), c.eps, off)
+  const head = c.tied ? 'model.embed_tokens.weight' : 'lm_head.weight'
+  const logits = new Float64Array((T - from) * V)
+  for (let r0 = 0; r0 < V; r0 += OUTPUT_ROWS) {
+    const n = Math.min(OUTPUT_ROWS, V - r0)
+    const part = linear(xf, T - from, D, rowsOf(w, head, r0, n, D), n)
+    for (let t = 0; t < T - from; t++) logits.set(part.subarray(t * n, (t + 1) * n), t * V + r0)
+  }
   const ls = c.logitsScaling ?? 1
   for (let i = 0; i < logits.length; i++) logits[i] /= ls
   if (c.finalSoftcap) for (let i = 0; i < logits.length; i++) logits[i] = c.finalSoftcap * Math.tanh(logits[i] / c.finalSoftcap)

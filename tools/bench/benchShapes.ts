@@ -163,7 +163,7 @@ function warmPageCache(path: string): void {
 }
 
 interface TurnsResult extends GreedyTurns {
-  /** where the ids part: the float64 judge (judge.ts; "llama" files only, so refused here by name) */
+  /** where the ids part: the float64 judge (judge.ts) on the file's weights, the experts decoded as routed */
   judged: Judged
   /** the step's best of two (null when not asked) and its phrase's tokens */
   stepS: number | null
@@ -268,7 +268,8 @@ export interface Moe30bFigures {
   same_ids: boolean | null
   same_ids_prefix: number | null
   margin_at_first_difference: number | null
-  /** where the ids part: the float64 judge (judge.ts), refused by name for this architecture */
+  /** where the ids part: the float64 judge (judge.ts) — which pick float64 on the file's weights ranks higher, the
+   *  margin, each engine's error in it */
   float64_prefers?: Judged['float64_prefers']
   float64_judge?: Judged['float64_judge']
   float64_judge_refused?: string

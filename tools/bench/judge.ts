@@ -2,13 +2,15 @@
 // products and we keep fp32, so on random weights the two may pick different tokens where the top two are close; the
 // project's standard allows that only at a near-tie of the reference. The judge takes the common prefix (prompt and the
 // ids both generated), and at the first position where the picks differ computes both candidates' logits with the
-// independent float64 forward (test/reference/llama.ts) on the file's own weights, each block decoded by the
-// test-side ggml formulas (test/reference/gguf.ts): the candidate float64 ranks higher is the right pick, the float64
-// difference between the two says how near the tie is, and each engine's difference (teacher-forced on the same
-// prefix) against float64's is its error. Only "llama" GGUF files are judged (the 1.1B type-mix lines); others are
-// refused by name.
+// independent float64 forward (test/reference/llama.ts, the mixtures' blocks in experts.ts) on the file's own
+// weights, each block decoded by the test-side ggml formulas (test/reference/gguf.ts): the candidate float64 ranks
+// higher is the right pick, the float64 difference between the two says how near the tie is, and each engine's
+// difference (teacher-forced on the same prefix) against float64's is its error. "llama" (the 1.1B type-mix lines),
+// "qwen3", "gemma3" (the families2 lines) and "qwen3moe" (the 30B-A3B line) files are judged; others are refused by
+// name. The float64 forward decodes lazily (only the matrices it multiplies, of each MoE layer only the experts its
+// tokens are routed to, the embedding and output tables by rows), so a 30B-A3B position fits in a few GB.
 import { Engine } from '../../src/main/engine/engine'
-import { RefGguf, refGgufLlama } from '../../test/reference/gguf'
+import { RefGguf, refGguf } from '../../test/reference/gguf'
 import { refLogits, refLogProbs } from '../../test/reference/llama'
 import { PeerSession } from './peer'
 import { sharedPrefix } from './turns'
@@ -48,11 +50,9 @@ export interface Judged {
 
 const r6 = (x: number): number => Math.round(x * 1e6) / 1e6
 
-/** the float64 log-probabilities of the next token after `ids`, from a GGUF file's weights (refGgufLlama) */
+/** the float64 log-probabilities of the next token after `ids`, from a GGUF file's weights (refGguf) */
 export function float64NextLogProbs(ref: RefGguf, ids: number[]): Float64Array {
-  const V = ref.config.vocab
-  const logits = refLogits(ref.config, ref.weights, ids)
-  return refLogProbs(logits.subarray((ids.length - 1) * V), V)
+  return refLogProbs(refLogits(ref.config, ref.weights, ids, ids.length - 1), ref.config.vocab)
 }
 
 /** The verdict from float64 log-probabilities of the two picks (logits up to softmax's constant). */
@@ -79,7 +79,7 @@ export async function judgeFirstDifference(
   if (p >= ours.length || p >= theirs.length) return none
   let ref: RefGguf
   try {
-    ref = refGgufLlama(file)
+    ref = refGguf(file)
   } catch (e) {
     return { ...none, float64_judge_refused: (e as Error).message }
   }
