@@ -13,6 +13,7 @@
         "src/loader.cpp",
         "src/kernel_paths.cpp",
         "src/roofline.cpp",
+        "src/product_bench.cpp",
         "src/kernels_scalar.cpp",
         "src/kernels.cpp",
         "src/quants.cpp",

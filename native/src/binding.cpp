@@ -8,6 +8,7 @@
 
 #include "kernel_paths.h"
 #include "model.h"
+#include "product_bench.h"
 #include "roofline.h"
 #include "quants.h"
 #include "threads.h"
@@ -804,6 +805,22 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 int threads = info[0].As<Napi::Number>().Int32Value();
                 if (threads < 1) type_error(info.Env(), "measureFlops(threads ≥ 1)");
                 return Napi::Number::New(info.Env(), measure_flops_gflops(threads));
+              }));
+  // timeProducts(dtype, rows, cols, R, reps, cold) → { forward, backward }: best seconds of matmul_wt and
+  // matmul_w_acc on random weights of that shape (product_bench.h). Synchronous: for the benchmark only.
+  exports.Set("timeProducts", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                Napi::Env env = info.Env();
+                DType t = parse_dtype(env, info[0]);
+                int rows = info[1].As<Napi::Number>().Int32Value(), cols = info[2].As<Napi::Number>().Int32Value();
+                int R = info[3].As<Napi::Number>().Int32Value(), reps = info[4].As<Napi::Number>().Int32Value();
+                if (dtype_quantised(t) || rows <= 0 || cols <= 0 || R <= 0 || reps < 1)
+                  type_error(env, "timeProducts(F32|F16|BF16, rows > 0, cols > 0, R > 0, reps ≥ 1, cold)");
+                threads_init(0);
+                ProductTimes p = time_products(t, rows, cols, R, reps, info[5].ToBoolean());
+                Napi::Object o = Napi::Object::New(env);
+                o.Set("forward", p.forward_s);
+                o.Set("backward", p.backward_s);
+                return o;
               }));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 threads_init(0);

@@ -11,6 +11,7 @@
 //   npm run bench -- --json --moe30b-only --out FILE  # the Qwen3-30B-A3B shape, Q4_K_M (benchShapes.ts)
 //   npm run bench -- --json --families2 --out FILE    # Gemma-3-1B / Qwen3-0.6B shapes at F16 and BF16 (benchShapes.ts)
 //   npm run bench -- --iq-decode [--json]             # the IQ grid decoders' speed on every kernel path (iqDecode.ts)
+//   npm run bench -- --products [--json] [--warm]     # the step's weight products alone, F16/BF16 (productBench.ts)
 //   npm run bench -- --peer       # + node-llama-cpp 3.21.1 (prebuilt llama.cpp) on the same weights exported as
 //                                 #   GGUF: token-for-token parity and the speed ratio. Installs the peer (~700 MB)
 //                                 #   into a cache folder outside the project on first use.
@@ -32,6 +33,7 @@ import { loadPeer, peerGreedy, PEER_VERSION } from './peer'
 import { existsSync } from 'node:fs'
 import { benchJson } from './benchJson'
 import { iqDecode } from './iqDecode'
+import { productBench } from './productBench'
 import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
 
 const PHRASE = SEED_DEFAULTS.phrase
@@ -373,6 +375,7 @@ async function main(): Promise<void> {
   if (args[0] === '--gguf-peer-child') return ggufPeerChild(args[1], args[2])
   // the IQ grid decoders on every kernel path, side by side (iqDecode.ts)
   if (args.includes('--iq-decode')) return void iqDecode(args.includes('--json'))
+  if (args.includes('--products')) return void (await productBench(args))
   // the side-by-side figures of issue 8 as JSON (benchJson.ts)
   if (args.includes('--json') || args[0]?.startsWith('--json-')) return benchJson(args, __filename)
   console.log(`# Soliloquy engine benchmark — ${loadAddon().threads()} threads, node ${process.version}`)

@@ -113,6 +113,9 @@ export interface NativeAddon {
   measureBandwidth(gib: number, threads: number): number
   /** fp32 FMA peak in GFLOP/s on the active kernel path (benchmark only; blocks) */
   measureFlops(threads: number): number
+  /** best seconds of the forward y = x·Wᵀ and backward dx += dy·W of random [rows, cols] weights at R rows on the active
+   *  path, each call after evicting the caches when `cold` (benchmark only; blocks) */
+  timeProducts(dtype: string, rows: number, cols: number, R: number, reps: number, cold: boolean): { forward: number; backward: number }
   /** the engine's products on the active path: y = x·Wᵀ [R, rows] and dx = dy·W [R, cols] (kernel tests) */
   matmul(dtype: string, weights: Uint8Array, rows: number, cols: number, x: Float32Array, dy: Float32Array, R: number): {
     y: Float32Array
