@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "kernel_paths.h"
@@ -303,25 +304,36 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
 // stops). A quantised run is dequantised first, whole blocks at a time. Measured on the 1.1B model's backward,
 // 2 threads, AVX-512: +9–11 % over packing a whole 64 × 512 run ahead of the slices (a 128 KiB panel in L2), then
 // +10–15 % for packing inside the first group's pass.
-static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float scale) {
-  const int out = W.rows, in = W.cols, OC = 64;
+//
+// `count` products sharing dx (q/k/v, gate/up: matmul_w_acc_fused) go in one pass: each column block runs them one
+// after another, in the order given, so each dx value adds their terms in the order `count` separate calls would.
+static void w_acc_tiled(float* dx, const float* const* dys, int R, const Mat* Ws, int count, float scale) {
+  const int in = Ws[0].cols, OC = 64;
   constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call at most (a 13 × 32 tile measured ~20 % slower)
   const int maxr = kern()->axpyn_max_rows, groups = (R + maxr - 1) / maxr;
-  const bool quantised = dtype_quantised(W.dtype);
-  const int64_t rb = dtype_row_bytes(W.dtype, in), esz = quantised ? 0 : dtype_size(W.dtype);
   // blocks: a multiple of the thread count, at most ~1536 columns (measured: 512-column blocks −9 %, 256 −17 %), whole
-  // quantisation blocks
-  const int nt = threads_count(), unit = quantised ? std::max(SW, dtype_block_elems(W.dtype)) : SW;
+  // quantisation blocks (of every matrix)
+  const int nt = threads_count();
+  int unit = SW;
+  bool any_quantised = false;
+  for (int i = 0; i < count; i++)
+    if (dtype_quantised(Ws[i].dtype)) {
+      any_quantised = true;
+      unit = std::lcm(unit, dtype_block_elems(Ws[i].dtype));
+    }
   int nb = nt;
   while ((in + nb - 1) / nb > 1536) nb += nt;
   const int CB = ((in + nb - 1) / nb + unit - 1) / unit * unit;
-  // the backward of a phrase passes scale 1 and dy is used as it is; a factor term (−coef) is small: a scaled copy
+  // the backward of a phrase passes scale 1 and dy is used as it is; a factor term (−coef, one product) is small: a
+  // scaled copy
   std::vector<float> scaled;
-  const float* a = dy;
+  const float* const* as = dys;
+  const float* a_scaled = nullptr;
   if (scale != 1.f) {
-    scaled.resize((size_t)R * out);
-    for (size_t i = 0; i < scaled.size(); i++) scaled[i] = scale * dy[i];
-    a = scaled.data();
+    scaled.resize((size_t)R * Ws[0].rows);
+    for (size_t i = 0; i < scaled.size(); i++) scaled[i] = scale * dys[0][i];
+    a_scaled = scaled.data();
+    as = &a_scaled;
   }
   parallel_for((in + CB - 1) / CB, [&](int b0, int b1, int) {
     // per-thread scratch kept across calls: at 128 KiB and up glibc maps fresh zeroed pages for every new vector, and
@@ -329,8 +341,14 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
     thread_local std::vector<float> panel, tails, rows;  // [o][SW], [o][tail], a dequantised run [o][CB]
     panel.resize((size_t)OC * SW);
     tails.resize((size_t)OC * SW);
-    if (quantised) rows.resize((size_t)OC * CB);
-    for (int b = b0; b < b1; b++) {
+    if (any_quantised) rows.resize((size_t)OC * CB);
+    for (int bm = b0 * count; bm < b1 * count; bm++) {  // column block b, product bm % count
+      const int b = bm / count;
+      const Mat& W = Ws[bm % count];
+      const float* a = as[bm % count];
+      const int out = W.rows;
+      const bool quantised = dtype_quantised(W.dtype);
+      const int64_t rb = dtype_row_bytes(W.dtype, in), esz = quantised ? 0 : dtype_size(W.dtype);
       const int c0 = b * CB, n = c0 + CB < in ? CB : in - c0, nsw = n / SW * SW, tail = n - nsw;
       const int lines = quantised ? 0 : (int)((n * esz + 63) / 64);  // cache lines of a row segment
       for (int o = 0; o < out; o += OC) {
@@ -393,10 +411,25 @@ static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float s
   });
 }
 
+// the register tiles serve products of at least 2 rows and SERIAL_MACS multiply-adds
+static bool w_acc_tiles(int R, const Mat& W) {
+  return kern()->axpyn_x64 && R >= 2 && (int64_t)R * W.cols * W.rows >= SERIAL_MACS;
+}
+
+void matmul_w_acc_fused(float* dx, const float* const* dys, int R, const Mat* Ws, int count) {
+  bool tiles = true;
+  for (int i = 0; i < count; i++) tiles = tiles && w_acc_tiles(R, Ws[i]);
+  if (tiles) {
+    w_acc_tiled(dx, dys, R, Ws, count, 1.f);
+    return;
+  }
+  for (int i = 0; i < count; i++) matmul_w_acc(dx, dys[i], R, Ws[i], 1.f);
+}
+
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {
   const int out = W.rows, in = W.cols;
-  if (kern()->axpyn_x64 && R >= 2 && (int64_t)R * in * out >= SERIAL_MACS) {
-    w_acc_tiled(dx, dy, R, W, scale);
+  if (w_acc_tiles(R, W)) {
+    w_acc_tiled(dx, &dy, R, &W, 1, scale);
     return;
   }
   const int BC = 256;  // column block: dx[:, block] for all R rows stays in L1/L2

@@ -46,6 +46,10 @@ struct MatmulGroup {
 void matmul_wt_groups(const MatmulGroup* groups, int n);
 // dx[R, W.cols] += scale · dy[R, W.rows] · W
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale);
+// dx[R, cols] += Σ_i dys[i][R, Ws[i].rows] · Ws[i] for `count` matrices sharing their column count (the backward of
+// q/k/v, of gate/up): one parallel pass, the threads meet once instead of once per matrix; the same values as
+// `count` calls of matmul_w_acc (scale 1) in that order
+void matmul_w_acc_fused(float* dx, const float* const* dys, int R, const Mat* Ws, int count);
 // C[A.cols, B.cols] = Aᵀ · B with A [T, a], B [T, b] fp32 (small T): used for dense gradients on export
 void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b);
 

@@ -282,6 +282,10 @@ struct LinearGroup {
 void linear_forward_groups(const Model& m, const LinearGroup* groups, int n, const std::vector<View>& views);
 // dx[R, in] += dy[R, out]·W_eff for one view
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view);
+// the same for `count` ≤ 3 layers sharing their input (q/k/v, gate/up): dx += Σ_i dys[i]·W_eff[i], in one parallel
+// pass (matmul_w_acc_fused) when the view has no step terms on them; the values of `count` calls in order either way
+void linear_backward_input_shared(const Model& m, const int* slots, const float* const* dys, int count, float* dx, int R,
+                                  const View& view);
 // x[R, D] = embedding rows of tokens under each row's view
 void embed_lookup(const Model& m, float* x, const int* tokens, int R, const std::vector<View>& views,
                   const int* row_view);
