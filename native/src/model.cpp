@@ -30,7 +30,6 @@ struct LayerActs {
   std::vector<float> rstd2;   // [T]
   std::vector<float> xn2;     // [T, D]   MLP input after RMSNorm
   std::vector<float> g, u, mm;  // [T, F]  gate, up, silu(gate)·up
-  std::vector<float> gelu_tanh;  // [T, F]  GeGLU's tanh of each gate value, kept for the backward
   std::vector<float> w_attn, w_ffn;  // [D] effective norm weights of the view
   std::vector<float> sinks;          // [H] GPT-OSS's attention sinks under the view
   MoeActs moe;                        // a MoE layer's router and experts (experts.cpp) instead of g, u, mm
@@ -157,9 +156,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       linear_forward_shared(m, slots, ys, 2, a.xn2.data(), T, views, nullptr);
     }
     ph.lap("fwd gate/up product");
-    if (c.gelu_tanh) {
-      a.gelu_tanh.resize((size_t)T * F);
-      geglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F, a.gelu_tanh.data());
+    if (c.gelu_tanh) {  // its tanh values are recomputed in the backward (vectorized: cheaper than T·F fresh floats)
+      geglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     } else {
       swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     }
@@ -296,10 +294,9 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     factor(base + LIN_DOWN, std::move(a.mm), std::move(ddn), F, D);
     // in place: the gate and up activations become their gradients (and then the factors' G)
     if (c.gelu_tanh)
-      geglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F, a.gelu_tanh.data());
+      geglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
     else
       swiglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
-    a.gelu_tanh = {};
     std::vector<float> dg = std::move(a.g), du = std::move(a.u);
     ph.lap("bwd GeGLU/SwiGLU");
     {
