@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "experts.h"
+#include "kernel_paths.h"
 #include "model.h"
+#include "phases.h"
 #include "threads.h"
 
 namespace {
@@ -305,60 +307,88 @@ std::vector<std::string> tensor_names(const Model& m) {
   return n;
 }
 
-// Σ a[i]·b[i] in double with 8 independent partial sums: one running sum would wait on each addition's latency
-static double dot_f64(const float* a, const float* b, int n) {
-  double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) p[k] += (double)a[i + k] * b[i + k];
-  for (; i < n; i++) p[0] += (double)a[i] * b[i];
-  return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
-}
-
-// ‖Gᵀ X‖²_F = Σ_{s,t} (G_s·G_t)(X_s·X_t), in double. The Gram matrices G Gᵀ and X Xᵀ [T, T] are summed over column
-// blocks in parallel — every pair (s, t) of a block reads its T row pieces from cache, and the threads share the work
-// evenly even for the tied head's G [T, V] (one parallel item per row s, as before, left one thread with most of the
-// triangle) — then the blocks are added in block order, so the result does not depend on the thread count.
-static double factor_norm2(const LinearFactor& f) {
-  const int T = f.T, CB = 4096;
-  const int nbg = (f.out + CB - 1) / CB, nbx = (f.in + CB - 1) / CB;
-  std::vector<double> part((size_t)(nbg + nbx) * T * T, 0.0);  // [block][s][t ≤ s]
-  parallel_for(nbg + nbx, [&](int b0, int b1, int) {
-    for (int b = b0; b < b1; b++) {
-      const bool is_g = b < nbg;
-      const int n = is_g ? f.out : f.in, c0 = (is_g ? b : b - nbg) * CB, w = std::min(CB, n - c0);
-      const float* M = (is_g ? f.G.data() : f.X.data()) + c0;
-      double* p = part.data() + (size_t)b * T * T;
-      for (int s = 0; s < T; s++)
-        for (int t = 0; t <= s; t++) p[(size_t)s * T + t] = dot_f64(M + (size_t)s * n, M + (size_t)t * n, w);
-    }
-  });
-  double n2 = 0;
-  for (int s = 0; s < T; s++)
-    for (int t = 0; t <= s; t++) {
-      double gg = 0, xx = 0;
-      for (int b = 0; b < nbg; b++) gg += part[((size_t)b * T + s) * T + t];
-      for (int b = nbg; b < nbg + nbx; b++) xx += part[((size_t)b * T + s) * T + t];
-      n2 += (s == t ? 1 : 2) * gg * xx;
-    }
-  return n2 > 0 ? n2 : 0;
+// ‖Gᵀ X‖²_F = Σ_{s,t} (G_s·G_t)(X_s·X_t), in double, for each factor of `fs`. The Gram matrices G Gᵀ and X Xᵀ
+// [T, T] are summed over column blocks of 4096 by the kernel path's gram_f64 (a block's T row pieces stay in cache for
+// all its pairs); the blocks of all the factors go in one parallel pass, one block per claim — one thread hand-off per
+// step instead of one per factor (~180 for Gemma 3), and the threads share the work evenly even for the tied head's
+// G [T, V] — then each factor's blocks are added in block order, so the result does not depend on the thread count.
+static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>& fs) {
+  const int CB = 4096;
+  struct Block {
+    const float* M;  // the block's first column of row 0
+    int64_t ld;
+    int T, w;
+    size_t at;  // its T × T sums in `part`
+  };
+  std::vector<Block> blocks;
+  std::vector<size_t> first(fs.size() + 1, 0);  // each factor's G blocks, then its X blocks
+  size_t total = 0;
+  for (size_t i = 0; i < fs.size(); i++) {
+    const LinearFactor& f = *fs[i];
+    first[i] = blocks.size();
+    if (f.T > 0)
+      for (int is_g = 1; is_g >= 0; is_g--) {
+        const int n = is_g ? f.out : f.in;
+        for (int c0 = 0; c0 < n; c0 += CB) {
+          blocks.push_back({(is_g ? f.G.data() : f.X.data()) + c0, n, f.T, std::min(CB, n - c0), total});
+          total += (size_t)f.T * f.T;
+        }
+      }
+  }
+  first[fs.size()] = blocks.size();
+  std::vector<double> part(total);
+  const KernelTable* k = kern();
+  parallel_for(
+      (int)blocks.size(),
+      [&](int b0, int b1, int) {
+        for (int b = b0; b < b1; b++) k->gram_f64(blocks[b].M, blocks[b].ld, blocks[b].T, blocks[b].w, &part[blocks[b].at]);
+      },
+      (int)blocks.size());
+  std::vector<double> out(fs.size(), 0.0);
+  for (size_t i = 0; i < fs.size(); i++) {
+    const LinearFactor& f = *fs[i];
+    if (f.T == 0) continue;
+    const int T = f.T;
+    const size_t nbg = (f.out + CB - 1) / CB, b0 = first[i], b1 = first[i + 1];
+    double n2 = 0;
+    for (int s = 0; s < T; s++)
+      for (int t = 0; t <= s; t++) {
+        double gg = 0, xx = 0;
+        for (size_t b = b0; b < b0 + nbg; b++) gg += part[blocks[b].at + (size_t)s * T + t];
+        for (size_t b = b0 + nbg; b < b1; b++) xx += part[blocks[b].at + (size_t)s * T + t];
+        n2 += (s == t ? 1 : 2) * gg * xx;
+      }
+    out[i] = n2 > 0 ? n2 : 0;
+  }
+  return out;
 }
 
 std::vector<double> step_grad_norms(const Model& m, const Step& s) {
+  PhaseClock ph("step_grad_norms");
   const int D = m.cfg.dim;
   auto sum_sq = [](const std::vector<float>& v) {
     double n2 = 0;
     for (float g : v) n2 += (double)g * g;
     return n2;
   };
+  // the factors' norms first, all in one pass: the linears' and the tied head's (part of the embedding's)
+  const std::vector<TensorRef> refs = model_tensors(m);
+  std::vector<const LinearFactor*> fs;
+  for (const TensorRef& t : refs) {
+    if (t.kind == TensorRef::LINEAR) fs.push_back(&s.lin[t.index]);
+    if (t.kind == TensorRef::EMBED && m.cfg.tied) fs.push_back(&s.lin[m.head_slot()]);
+  }
+  const std::vector<double> fn2 = factor_norms2(fs);
+  ph.lap("factors' Gram sums");
+  size_t fi = 0;
   std::vector<double> out;
-  for (const TensorRef& t : model_tensors(m)) {
+  for (const TensorRef& t : refs) {
     switch (t.kind) {
       case TensorRef::EMBED: {  // sparse rows (+ the tied head's dense factor)
         double e2 = sum_sq(s.emb_grad);
         if (m.cfg.tied) {
           const LinearFactor& f = s.lin[m.head_slot()];
-          e2 += factor_norm2(f);
+          e2 += fn2[fi++];
           for (size_t j = 0; j < s.emb_rows.size(); j++) {
             int v = s.emb_rows[j];
             for (int i = 0; i < D; i++) {
@@ -371,11 +401,12 @@ std::vector<double> step_grad_norms(const Model& m, const Step& s) {
         out.push_back(std::sqrt(std::max(e2, 0.0)));
         break;
       }
-      case TensorRef::LINEAR: out.push_back(std::sqrt(factor_norm2(s.lin[t.index]))); break;
+      case TensorRef::LINEAR: out.push_back(std::sqrt(fn2[fi++])); break;
       case TensorRef::BIAS: out.push_back(std::sqrt(sum_sq(s.bias_grad[t.index]))); break;
       case TensorRef::NORM: out.push_back(std::sqrt(sum_sq(s.norm_grad[t.index]))); break;
     }
   }
+  ph.lap("the rest");
   return out;
 }
 

@@ -56,6 +56,12 @@ struct KernelTable {
   // `iters` rounds of 8 independent fused multiply-add chains of the path's widest register (returns the FLOPs done)
   float (*stream_sum)(const float* p, int64_t n);
   double (*fma_chains)(int64_t iters, float* sink);
+  // out[s·T + t] = Σ_{i < n} (double)M[s·ld + i]·M[t·ld + i] for t ≤ s < T: the Gram sums of the gradient norms
+  // (factors.cpp), each as 8 partial sums over i mod 8, the tail into the first, combined as
+  // ((p0 + p4) + (p1 + p5)) + ((p2 + p6) + (p3 + p7)) — bit for bit the same value on every path
+  void (*gram_f64)(const float* M, int64_t ld, int T, int n, double* out);
+  // th[i] = tanh(√(2/π)·(g[i] + 0.044715·g[i]³)), i < n: GeGLU's tanh (kernels.cpp geglu_forward / geglu_backward)
+  void (*gelu_tanh)(float* th, const float* g, int n);
 };
 
 const KernelTable* kernel_table_scalar();

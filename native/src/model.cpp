@@ -11,6 +11,7 @@
 
 #include "experts.h"
 #include "model.h"
+#include "phases.h"
 #include "threads.h"
 
 namespace {
@@ -29,7 +30,6 @@ struct LayerActs {
   std::vector<float> rstd2;   // [T]
   std::vector<float> xn2;     // [T, D]   MLP input after RMSNorm
   std::vector<float> g, u, mm;  // [T, F]  gate, up, silu(gate)·up
-  std::vector<float> gelu_tanh;  // [T, F]  GeGLU's tanh of each gate value, kept for the backward
   std::vector<float> w_attn, w_ffn;  // [D] effective norm weights of the view
   std::vector<float> sinks;          // [H] GPT-OSS's attention sinks under the view
   MoeActs moe;                        // a MoE layer's router and experts (experts.cpp) instead of g, u, mm
@@ -69,6 +69,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   check_ids(m, ids, "the phrase");
   check_view(m, at);
   const std::vector<View> views{at};
+  PhaseClock ph("phrase_gradient");  // first of the locals: its destructor times theirs
   const int64_t total = 2 * (int64_t)L + 2;
   int64_t done = 0;
 
@@ -77,6 +78,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::vector<float> h((size_t)T * D);
   embed_lookup(m, h.data(), ids.data(), T, views, nullptr);
   scale_by(h, c.embed_scale);
+  ph.lap("embedding");
   for (int l = 0; l < L; l++) {
     LayerActs& a = acts[l];
     const std::vector<int>& ni = m.norm_at[l];
@@ -95,11 +97,13 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     a.k.resize((size_t)T * KD);
     a.v.resize((size_t)T * KD);
     int base = l * LIN_PER_LAYER;
+    ph.lap("fwd norms (attn, ffn in)");
     {
       const int slots[3] = {base + LIN_Q, base + LIN_K, base + LIN_V};
       float* const ys[3] = {a.q.data(), a.k.data(), a.v.data()};
       linear_forward_shared(m, slots, ys, 3, a.xn1.data(), T, views, nullptr);
     }
+    ph.lap("fwd q/k/v product");
     if (c.qk_norm) {  // each head of q and of k: RMSNorm over hd
       a.w_q = view_norm_scale(m, at, ni[NORM_Q]);
       a.w_k = view_norm_scale(m, at, ni[NORM_K]);
@@ -115,13 +119,17 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
         rmsnorm_forward(a.k.data(), a.rstd_k.data(), a.k_pre.data(), a.w_k.data(), T * KVH, hd, c.eps);
       }
     }
+    ph.lap("fwd q/k norms");
     rope_apply(a.q.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
     rope_apply(a.k.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
+    ph.lap("fwd rope");
     a.probs.resize((size_t)H * T * T);
     a.att.resize((size_t)T * QD);
     attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd, ao);
+    ph.lap("fwd attention");
     std::vector<float> o((size_t)T * D);
     linear_forward(m, base + LIN_O, o.data(), a.att.data(), T, views, nullptr);
+    ph.lap("fwd o product");
     if (c.post_norms) {  // Gemma: the attention output normalised before the residual add
       a.w_ao = view_norm_scale(m, at, ni[NORM_ATTN_OUT]);
       a.o_pre = o;
@@ -135,6 +143,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     a.xn2.resize((size_t)T * D);
     rmsnorm_forward(a.xn2.data(), a.rstd2.data(), h.data(), a.w_ffn.data(), T, D, c.eps);
     std::vector<float> dn((size_t)T * D);
+    ph.lap("fwd norms (attn out, ffn in)");
     if (m.is_moe(l)) {
       moe_forward(m, l, dn.data(), a.xn2.data(), T, views, nullptr, &a.moe);
     } else {
@@ -146,13 +155,15 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       float* const ys[2] = {a.g.data(), a.u.data()};
       linear_forward_shared(m, slots, ys, 2, a.xn2.data(), T, views, nullptr);
     }
-    if (c.gelu_tanh) {
-      a.gelu_tanh.resize((size_t)T * F);
-      geglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F, a.gelu_tanh.data());
+    ph.lap("fwd gate/up product");
+    if (c.gelu_tanh) {  // its tanh values are recomputed in the backward (vectorized: cheaper than T·F fresh floats)
+      geglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     } else {
       swiglu_forward(a.mm.data(), a.g.data(), a.u.data(), T * F);
     }
+    ph.lap("fwd GeGLU/SwiGLU");
     linear_forward(m, base + LIN_DOWN, dn.data(), a.mm.data(), T, views, nullptr);
+    ph.lap("fwd down product");
     }
     if (c.post_norms) {  // Gemma: the MLP output normalised before the residual add
       a.w_fo = view_norm_scale(m, at, ni[NORM_FFN_OUT]);
@@ -162,12 +173,15 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     }
     scale_by(dn, c.residual_scale);
     add_into(h, dn);
+    ph.lap("fwd norms (ffn out)");
     job.report("forward", ++done, total);
   }
   std::vector<float> w_final = view_norm_scale(m, at, m.final_norm());
   std::vector<float> rstdf(T), xf((size_t)T * D), logits = zeroed_on_large_pages((size_t)T * V);
   rmsnorm_forward(xf.data(), rstdf.data(), h.data(), w_final.data(), T, D, c.eps);
+  ph.lap("final norm, logits allocation");
   head_forward(m, logits.data(), xf.data(), T, views, nullptr);
+  ph.lap("logits product");
   scale_by(logits, 1.f / c.logit_divisor);
   if (c.final_softcap > 0)  // Gemma 2: cap·tanh(logits / cap)
     for (float& x : logits) x = c.final_softcap * std::tanh(x / c.final_softcap);
@@ -219,6 +233,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   s.loss = loss / (T - 1);
   if (!std::isfinite(s.loss))
     throw std::runtime_error("the phrase loss is not finite at this model (the weights may already be diverged)");
+  ph.lap("softmax, loss, dlogits");
   job.report("loss", ++done, total);
 
   // ---- backward ----
@@ -239,10 +254,13 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     }
   };
   std::vector<float> dxf((size_t)T * D, 0.f), dh((size_t)T * D, 0.f);
+  ph.lap("bwd allocation");
   head_backward_input(m, dxf.data(), dlogits.data(), T, at);
+  ph.lap("bwd head product");
   factor(m.head_slot(), std::move(xf), std::move(dlogits), D, V);
   rmsnorm_backward(dh.data(), s.norm_grad[m.final_norm()].data(), dxf.data(), h.data(), w_final.data(), rstdf.data(),
                    T, D);
+  ph.lap("bwd norms");
 
   // the MLP's ∂L/∂(act·up) [T, F], one buffer for every layer: fresh T·F allocations fault page by page (on a loaded
   // VM ~1 ms per 360 KiB)
@@ -263,25 +281,33 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       ddn.swap(d_pre);
     }
     std::vector<float> dxn2((size_t)T * D, 0.f);
+    ph.lap("bwd norms");
     if (m.is_moe(l)) {
       moe_backward(m, l, dxn2.data(), ddn.data(), a.xn2.data(), a.moe, at, s);
       for (int j : {LIN_GATE, LIN_UP, LIN_DOWN}) factor(base + j, {}, {}, 0, 0);  // the absent dense MLP
       a.moe = MoeActs{};
     } else {
     dmm.assign((size_t)T * F, 0.f);
+    ph.lap("bwd allocation");
     linear_backward_input(m, base + LIN_DOWN, dmm.data(), ddn.data(), T, at);
+    ph.lap("bwd down product");
     factor(base + LIN_DOWN, std::move(a.mm), std::move(ddn), F, D);
     // in place: the gate and up activations become their gradients (and then the factors' G)
     if (c.gelu_tanh)
-      geglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F, a.gelu_tanh.data());
+      geglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
     else
       swiglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
-    a.gelu_tanh = {};
     std::vector<float> dg = std::move(a.g), du = std::move(a.u);
-    linear_backward_input(m, base + LIN_GATE, dxn2.data(), dg.data(), T, at);
-    linear_backward_input(m, base + LIN_UP, dxn2.data(), du.data(), T, at);
+    ph.lap("bwd GeGLU/SwiGLU");
+    {
+      // gate and up into one dx, in one parallel pass
+      const LinearAccGroup g{dxn2.data(), T, {base + LIN_GATE, base + LIN_UP, 0}, {dg.data(), du.data(), nullptr}, 2};
+      linear_backward_input_groups(m, &g, 1, at);
+    }
+    ph.lap("bwd gate/up product");
     factor(base + LIN_GATE, a.xn2, std::move(dg), D, F);
     factor(base + LIN_UP, std::move(a.xn2), std::move(du), D, F);
+    ph.lap("factor bookkeeping");
     }
     std::vector<float> dh_mid = dh;
     rmsnorm_backward(dh_mid.data(), s.norm_grad[ni[NORM_FFN]].data(), dxn2.data(), a.h_mid.data(), a.w_ffn.data(),
@@ -296,13 +322,18 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       dout.swap(d_pre);
     }
     std::vector<float> datt((size_t)T * QD, 0.f);
+    ph.lap("bwd norms");
     linear_backward_input(m, base + LIN_O, datt.data(), dout.data(), T, at);
+    ph.lap("bwd o product");
     factor(base + LIN_O, std::move(a.att), std::move(dout), QD, D);
     std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
+    ph.lap("factor bookkeeping");
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
                        a.v.data(), T, H, KVH, hd, ao, c.attn_sinks ? s.norm_grad[ni[NORM_SINKS]].data() : nullptr);
+    ph.lap("bwd attention");
     rope_apply(dq.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), true, m.cfg.rope_interleaved);  // Rᵀ = R(−θ)
     rope_apply(dk.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), true, m.cfg.rope_interleaved);
+    ph.lap("bwd rope");
     if (c.qk_norm) {  // through the per-head norms: ∂L/∂q before them, ∂L/∂w_q, ∂L/∂w_k
       std::vector<float> dq_pre((size_t)T * QD, 0.f), dk_pre((size_t)T * KD, 0.f);
       const bool full = c.qk_norm_full;  // OLMoE: one row of QD / KD per token
@@ -314,15 +345,21 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       dk.swap(dk_pre);
     }
     std::vector<float> dxn1((size_t)T * D, 0.f);
-    linear_backward_input(m, base + LIN_Q, dxn1.data(), dq.data(), T, at);
-    linear_backward_input(m, base + LIN_K, dxn1.data(), dk.data(), T, at);
-    linear_backward_input(m, base + LIN_V, dxn1.data(), dv.data(), T, at);
+    ph.lap("bwd q/k norms");
+    {
+      // q, k and v into one dx, in one parallel pass
+      const LinearAccGroup g{dxn1.data(), T, {base + LIN_Q, base + LIN_K, base + LIN_V}, {dq.data(), dk.data(), dv.data()}, 3};
+      linear_backward_input_groups(m, &g, 1, at);
+    }
+    ph.lap("bwd q/k/v product");
     factor(base + LIN_Q, a.xn1, std::move(dq), D, QD);
     factor(base + LIN_K, a.xn1, std::move(dk), D, KD);
     factor(base + LIN_V, std::move(a.xn1), std::move(dv), D, KD);
+    ph.lap("factor bookkeeping");
     dh = dh_mid;
     rmsnorm_backward(dh.data(), s.norm_grad[ni[NORM_ATTN]].data(), dxn1.data(), a.h_in.data(), a.w_attn.data(),
                      a.rstd1.data(), T, D);
+    ph.lap("bwd norms");
     job.report("backward", ++done, total);
   }
 
@@ -336,6 +373,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     int j = (int)(std::lower_bound(s.emb_rows.begin(), s.emb_rows.end(), ids[t]) - s.emb_rows.begin());
     for (int i = 0; i < D; i++) s.emb_grad[(size_t)j * D + i] += dh[(size_t)t * D + i];
   }
+  ph.lap("embedding rows");
   // a finite loss can still come with overflowed activations or gradients: refuse factors that are not finite. One
   // pass over the factors, a slot per thread at a time (13 × 262144 values in Gemma 3's head alone), also takes each
   // G's largest |entry| for the step's max_abs (step_max_abs: the same value, without reading every G a second time).
@@ -372,5 +410,6 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   for (const auto& g : s.bias_grad)
     for (float x : g) mx = std::max(mx, (double)std::fabs(x));
   s.max_abs = mx;  // = step_max_abs(s)
+  ph.lap("finiteness scan, max |G|");
   return step;
 }

@@ -282,10 +282,11 @@ struct LinearGroup {
 void linear_forward_groups(const Model& m, const LinearGroup* groups, int n, const std::vector<View>& views);
 // dx[R, in] += dy[R, out]·W_eff for one view
 void linear_backward_input(const Model& m, int slot, float* dx, const float* dy, int R, const View& view);
-// The backward of such groups for one view (a MoE layer's routed experts: each expert's down on its rows, or its gate
-// and up into one dx): group g gets dx += Σ_i dys[i]·W_eff(slots[i]), equal to linear_backward_input of each slot in
-// turn. The base products of all the groups run in one pass (matmul_w_acc_groups), one pass per slot position when
-// the view has factors on these slots (each correction follows its own product, as in linear_backward_input).
+// The backward of such groups for one view (q/k/v, or gate/up, into one dx; a MoE layer's routed experts: each
+// expert's down on its rows, or its gate and up into one dx): group g gets dx += Σ_i dys[i]·W_eff(slots[i]), equal to
+// linear_backward_input of each slot in turn. The base products of all the groups run in one pass
+// (matmul_w_acc_groups), one pass per slot position when the view has factors on these slots (each correction
+// follows its own product, as in linear_backward_input).
 struct LinearAccGroup {
   float* dx;            // [R, in]
   int R;
