@@ -29,7 +29,7 @@ const moe = j.moe30b
 const moeRows = moe
   ? [
       [`seed experiment, ${moe.shape} shape${moe.layers === 48 ? '' : ` cut to ${moe.layers} layers`}, Q4_K_M (${typeList(moe.types)}, the experts one matrix each; ${n(moe.file_gib)} GiB) (\`--moe30b\`: load, step, 8 step sizes × 64 tokens; file in the page cache)`, `**${n(moe.seed_wall_s, 0)} s** wall (load ${n(moe.seed_load_s, 1)} s, step ${n(moe.seed_step_s, 1)} s, sweep ${n(moe.seed_sweep_s, 0)} s), weights ${held(moe.weights_memory)}, peak RSS ${n(moe.seed_peak_rss_gib)} GiB = **${n(moe.seed_rss_vs_file)} ×** the file`],
-      [`${moe.shape} shape, Q4_K_M, greedy ${moe.gen_tokens} (best of ${moe.turns} runs each, in turns in one process; load average ${n(moe.load_avg_1m, 1)})`, `ours ${n(moe.gen_tok_s)} tok/s, llama.cpp ${n(moe.llamacpp_tok_s)} tok/s: **${n(moe.gen_vs_llamacpp)}×**${ids(moe, moe.gen_tokens)}; the fp32 FMA floor of our exact products allows ${n(moe.fma_floor_tok_s, 1)} tok/s (${n(moe.active_params / 1e9)} G active weights a token)`],
+      [`${moe.shape} shape, Q4_K_M, greedy ${moe.gen_tokens} (best of ${moe.turns} runs each, in turns${moe.engines_apart ? ', each engine alone in a process of its own (the file is more than half the memory)' : ' in one process'}; load average ${n(moe.load_avg_1m, 1)})`, `ours ${n(moe.gen_tok_s)} tok/s, llama.cpp ${n(moe.llamacpp_tok_s)} tok/s: **${n(moe.gen_vs_llamacpp)}×**${ids(moe, moe.gen_tokens)}; the fp32 FMA floor of our exact products allows ${n(moe.fma_floor_tok_s, 1)} tok/s (${n(moe.active_params / 1e9)} G active weights a token)`],
     ]
   : []
 const families2Rows = Object.entries(j.families2 ?? {}).map(([f, x]) => [

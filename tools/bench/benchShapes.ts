@@ -18,7 +18,7 @@
 // the experts' name too), Q4_K for every other matrix; the router (ffn_gate_inp) and the norms stay F32, as the
 // converter writes them and the quantiser leaves them.
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
+import { loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from '../../src/main/engine/engine'
 import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
@@ -199,6 +199,64 @@ async function turnsChild(file: string, threads: string, step: string): Promise<
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
+/**
+ * `--json-alone FILE THREADS ours|peer`: one engine's greedy run (after a 2-token warm-up) in a process of its own.
+ * For files the machine cannot hold twice: in one process llama.cpp's resident copy of the weights (its repacked
+ * blocks) leaves our memory-mapped pages too little room, and every token reads them back from disk (measured on the
+ * 17.3 GiB 30B-A3B file on 24 GiB: 0.94 tok/s against 5.3).
+ */
+async function aloneChild(file: string, threads: string, who: string): Promise<void> {
+  const engine = Engine.load(file)
+  const prompt = engine.withBos('To be', 'prompt')
+  let r: (GreedyTurns['ours'] & { weightsMemory: WeightsMemory }) | GreedyTurns['peer'] = null
+  if (who === 'ours') {
+    await engine.weightsSettled()
+    await engine.generate({ prompt, views: [[]], maxNew: 2 })
+    r = { ...(await generationTurns(engine, null, prompt, 1, GEN)).ours, weightsMemory: engine.weightsMemory }
+  } else {
+    const session = await openPeer(file, Number(threads))
+    if (session) {
+      await session.greedy(prompt, 2)
+      const g = await session.greedy(prompt, GEN)
+      r = { tokS: g.ids.length / (g.ms / 1000), ids: g.ids }
+      await session.dispose()
+    }
+  }
+  process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
+}
+
+/** `--json-judge FILE THREADS OURS PEER` (ids as JSON): the float64 judge of where two runs' ids part (judge.ts) */
+async function judgeChild(file: string, threads: string, ours: string, theirs: string): Promise<void> {
+  const engine = Engine.load(file)
+  const prompt = engine.withBos('To be', 'prompt')
+  const session = await openPeer(file, Number(threads))
+  const judged = await judgeFirstDifference(engine, session, file, prompt, JSON.parse(ours), JSON.parse(theirs), (x) => console.error(x))
+  await session?.dispose()
+  process.stdout.write('RESULT ' + JSON.stringify(judged) + '\n')
+}
+
+/** ours and llama.cpp each alone in a process, in turn (`turns` runs each, the fastest kept), then the judge */
+function turnsApart(o: Options, file: string, threads: number, log: (s: string) => boolean | void): TurnsResult {
+  let ours: GreedyTurns['ours'] = { tokS: 0, ids: [], margins: [] }
+  let peer: GreedyTurns['peer'] = null
+  let weightsMemory: WeightsMemory = 'mapped'
+  for (let turn = 0; turn < TURNS; turn++) {
+    warmPageCache(file)
+    const a = o.child<GreedyTurns['ours'] & { weightsMemory: WeightsMemory }>(['--json-alone', file, String(threads), 'ours'])
+    if (a.tokS > ours.tokS) ({ weightsMemory, ...ours } = a)
+    const b = o.child<GreedyTurns['peer']>(['--json-alone', file, String(threads), 'peer'])
+    if (b && (!peer || b.tokS > peer.tokS)) peer = b
+    log(`turn ${turn + 1}: ours ${a.tokS.toFixed(3)} tok/s, llama.cpp ${b ? b.tokS.toFixed(3) : '–'} tok/s`)
+  }
+  warmPageCache(file)
+  const judged =
+    peer && sharedPrefix(ours.ids, peer.ids) < Math.min(ours.ids.length, peer.ids.length)
+      ? o.child<Judged>(['--json-judge', file, String(threads), JSON.stringify(ours.ids), JSON.stringify(peer.ids)])
+      : { float64_prefers: null, float64_judge: null }
+  const types = Engine.load(file).tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype)
+  return { ours, peer, judged, stepS: null, phraseTokens: 0, fileBytes: statSync(file).size, types, weightsMemory }
+}
+
 interface SeedResult {
   loadS: number
   stepS: number
@@ -255,6 +313,9 @@ export interface Moe30bFigures {
   file_gib: number
   types: Record<string, number>
   weights_memory: WeightsMemory
+  /** the generation runs: each engine alone in a process of its own (the file is more than half the memory), or
+   *  both in one */
+  engines_apart: boolean
   seed_wall_s: number
   seed_load_s: number
   seed_step_s: number
@@ -328,8 +389,10 @@ export async function moe30b(o: Options, log: (s: string) => boolean | void): Pr
   log(`${c.label} (${layers} layers) Q4_K_M: the seed experiment (load, step, ${LRS.length} α × ${SEED_GEN} tokens) in a process of its own…`)
   const seed = o.child<SeedResult>(['--json-moe-seed', file])
   log(JSON.stringify(seed))
-  log(`ours and llama.cpp (node-llama-cpp ${PEER_VERSION}) in turn, ${TURNS} runs of ${GEN} tokens each…`)
-  const r = o.child<TurnsResult>(['--json-turns', file, String(threads), '0'])
+  // both engines hold the weights in one process only when the machine can hold the file twice
+  const apart = 2 * statSync(file).size > totalmem()
+  log(`ours and llama.cpp (node-llama-cpp ${PEER_VERSION}) in turn${apart ? ', each alone in a process of its own' : ''}, ${TURNS} runs of ${GEN} tokens each…`)
+  const r = apart ? turnsApart(o, file, threads, log) : o.child<TurnsResult>(['--json-turns', file, String(threads), '0'])
   const flops = addon.measureFlops(threads)
   const active = activeParams(c)
   return {
@@ -353,6 +416,7 @@ export async function moe30b(o: Options, log: (s: string) => boolean | void): Pr
     threads,
     gen_tokens: GEN,
     turns: TURNS,
+    engines_apart: apart,
     load_avg_1m: r3(loadavg()[0]),
   }
 }
@@ -408,6 +472,8 @@ async function families2(o: Options, log: (s: string) => void): Promise<Record<s
 export async function benchShapes(args: string[], o: Options): Promise<boolean> {
   if (args[0] === '--json-turns') return turnsChild(args[1], args[2], args[3]).then(() => true)
   if (args[0] === '--json-moe-seed') return seedChild(args[1]).then(() => true)
+  if (args[0] === '--json-alone') return aloneChild(args[1], args[2], args[3]).then(() => true)
+  if (args[0] === '--json-judge') return judgeChild(args[1], args[2], args[3], args[4]).then(() => true)
   const log = (s: string): boolean => process.stderr.write(s + '\n')
   const doMoe = args.includes('--moe30b-only')
   const doFamilies = args.includes('--families2')
