@@ -201,9 +201,9 @@ async function turnsChild(file: string, threads: string, step: string): Promise<
 
 /**
  * `--json-alone FILE THREADS ours|peer`: one engine's greedy run (after a 2-token warm-up) in a process of its own.
- * For files the machine cannot hold twice: in one process llama.cpp's resident copy of the weights (its repacked
- * blocks) leaves our memory-mapped pages too little room, and every token reads them back from disk (measured on the
- * 17.3 GiB 30B-A3B file on 24 GiB: 0.94 tok/s against 5.3).
+ * For files the machine cannot hold twice: in one process llama.cpp's own resident memory for the weights leaves our
+ * memory-mapped pages too little room, and every token reads them back from disk (measured on the 17.3 GiB 30B-A3B
+ * file on 24 GiB: 0.94 tok/s against 5.3; alone, 7.1).
  */
 async function aloneChild(file: string, threads: string, who: string): Promise<void> {
   const engine = Engine.load(file)
