@@ -36,7 +36,7 @@ const GEN = 32
 const TURNS = 2
 
 /** the sizes of a synthetic model: a GGUF architecture and its hyperparameters (experts: a mixture's) */
-interface Shape {
+export interface Shape {
   label: string
   arch: 'qwen3' | 'qwen3moe' | 'gemma3'
   vocab: number
@@ -59,7 +59,7 @@ const QWEN3_30B_A3B: Shape = {
   context: 40960, theta: 1e6, tied: false, experts: { count: 128, used: 8, ffn: 768 },
 }
 /** config.json of google/gemma-3-1b-pt and Qwen/Qwen3-0.6B */
-const SHAPES2: Shape[] = [
+export const SHAPES2: Shape[] = [
   { label: 'Gemma-3-1B', arch: 'gemma3', vocab: 262144, dim: 1152, layers: 26, heads: 4, kvHeads: 1, headDim: 256, ffn: 6912, context: 32768, theta: 1e6, tied: true, slidingWindow: 512 },
   { label: 'Qwen3-0.6B', arch: 'qwen3', vocab: 151936, dim: 1024, layers: 28, heads: 16, kvHeads: 8, headDim: 128, ffn: 3072, context: 40960, theta: 1e6, tied: true },
 ]
@@ -176,11 +176,20 @@ interface TurnsResult extends GreedyTurns {
 
 /** `--json-turns FILE THREADS STEP`: ours and llama.cpp generate greedily in turn (TURNS runs of GEN each, best
  *  kept), then (STEP = 1) our step, best of 2, then the judge of the first difference if the ids part. */
-async function turnsChild(file: string, threads: string, step: string): Promise<void> {
+/** our engine on `file`, its weights settled (copied or mapped) and warmed by 2 tokens, and the bench's prompt */
+async function warmEngine(file: string): Promise<{ engine: Engine; prompt: number[] }> {
   const engine = Engine.load(file)
   const prompt = engine.withBos('To be', 'prompt')
   await engine.weightsSettled()
   await engine.generate({ prompt, views: [[]], maxNew: 2 })
+  return { engine, prompt }
+}
+
+/** the 2-D tensors' stored types, as a line's `types` counts them */
+const matrixTypes = (engine: Engine): string[] => engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype)
+
+async function turnsChild(file: string, threads: string, step: string): Promise<void> {
+  const { engine, prompt } = await warmEngine(file)
   const session = await openPeer(file, Number(threads))
   const { ours, peer } = await generationTurns(engine, session, prompt, TURNS, GEN)
   let stepS: number | null = null
@@ -195,7 +204,7 @@ async function turnsChild(file: string, threads: string, step: string): Promise<
     }
   const judged = await judgeFirstDifference(engine, session, file, prompt, ours.ids, peer?.ids ?? null, (x) => console.error(x))
   await session?.dispose()
-  const r: TurnsResult = { ours, peer, judged, stepS, phraseTokens, fileBytes: engine.fileBytes, types: engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype), weightsMemory: engine.weightsMemory }
+  const r: TurnsResult = { ours, peer, judged, stepS, phraseTokens, fileBytes: engine.fileBytes, types: matrixTypes(engine), weightsMemory: engine.weightsMemory }
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
 
@@ -205,15 +214,16 @@ async function turnsChild(file: string, threads: string, step: string): Promise<
  * memory-mapped pages too little room, and every token reads them back from disk (measured on the 17.3 GiB 30B-A3B
  * file on 24 GiB: 0.94 tok/s against 5.3; alone, 7.1).
  */
+/** our run alone, with what the line reports of our engine */
+type OursAlone = GreedyTurns['ours'] & { weightsMemory: WeightsMemory; types: string[] }
+
 async function aloneChild(file: string, threads: string, who: string): Promise<void> {
-  const engine = Engine.load(file)
-  const prompt = engine.withBos('To be', 'prompt')
-  let r: (GreedyTurns['ours'] & { weightsMemory: WeightsMemory }) | GreedyTurns['peer'] = null
+  let r: OursAlone | GreedyTurns['peer'] = null
   if (who === 'ours') {
-    await engine.weightsSettled()
-    await engine.generate({ prompt, views: [[]], maxNew: 2 })
-    r = { ...(await generationTurns(engine, null, prompt, 1, GEN)).ours, weightsMemory: engine.weightsMemory }
+    const { engine, prompt } = await warmEngine(file)
+    r = { ...(await generationTurns(engine, null, prompt, 1, GEN)).ours, weightsMemory: engine.weightsMemory, types: matrixTypes(engine) }
   } else {
+    const prompt = Engine.load(file).withBos('To be', 'prompt')
     const session = await openPeer(file, Number(threads))
     if (session) {
       await session.greedy(prompt, 2)
@@ -240,10 +250,11 @@ function turnsApart(o: Options, file: string, threads: number, log: (s: string) 
   let ours: GreedyTurns['ours'] = { tokS: 0, ids: [], margins: [] }
   let peer: GreedyTurns['peer'] = null
   let weightsMemory: WeightsMemory = 'mapped'
+  let types: string[] = []
   for (let turn = 0; turn < TURNS; turn++) {
     warmPageCache(file)
-    const a = o.child<GreedyTurns['ours'] & { weightsMemory: WeightsMemory }>(['--json-alone', file, String(threads), 'ours'])
-    if (a.tokS > ours.tokS) ({ weightsMemory, ...ours } = a)
+    const a = o.child<OursAlone>(['--json-alone', file, String(threads), 'ours'])
+    if (a.tokS > ours.tokS) ({ weightsMemory, types, ...ours } = a)
     const b = o.child<GreedyTurns['peer']>(['--json-alone', file, String(threads), 'peer'])
     if (b && (!peer || b.tokS > peer.tokS)) peer = b
     log(`turn ${turn + 1}: ours ${a.tokS.toFixed(3)} tok/s, llama.cpp ${b ? b.tokS.toFixed(3) : '–'} tok/s`)
@@ -253,7 +264,6 @@ function turnsApart(o: Options, file: string, threads: number, log: (s: string) 
     peer && sharedPrefix(ours.ids, peer.ids) < Math.min(ours.ids.length, peer.ids.length)
       ? o.child<Judged>(['--json-judge', file, String(threads), JSON.stringify(ours.ids), JSON.stringify(peer.ids)])
       : { float64_prefers: null, float64_judge: null }
-  const types = Engine.load(file).tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype)
   return { ours, peer, judged, stepS: null, phraseTokens: 0, fileBytes: statSync(file).size, types, weightsMemory }
 }
 

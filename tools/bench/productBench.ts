@@ -12,29 +12,27 @@
 import { loadavg } from 'node:os'
 import { Engine } from '../../src/main/engine/engine'
 import { loadAddon } from '../../src/main/engine/native'
+import { SHAPES2, type Shape } from './benchShapes'
 
 const PHRASE = 'To be, or not to be, that is the question'
 
 const R = 13
-/** [label, rows (out), cols (in)] of each product of a layer, then the tied output/embedding table */
-const SHAPES: Record<string, [string, number, number][]> = {
-  gemma: [
-    ['q 1152→1024', 1024, 1152],
-    ['k/v 1152→256', 256, 1152],
-    ['gate/up 1152→6912', 6912, 1152],
-    ['down 6912→1152', 1152, 6912],
-    ['o 1024→1152', 1152, 1024],
-    ['output 262144×1152', 262144, 1152],
-  ],
-  qwen3: [
-    ['q 1024→2048', 2048, 1024],
-    ['k/v 1024→1024', 1024, 1024],
-    ['gate/up 1024→3072', 3072, 1024],
-    ['down 3072→1024', 1024, 3072],
-    ['o 2048→1024', 1024, 2048],
-    ['output 151936×1024', 151936, 1024],
-  ],
+/** [label, rows (out), cols (in)] of each product of a layer of shape `c`, then the tied output/embedding table */
+function layerProducts(c: Shape): [string, number, number][] {
+  const q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+  return [
+    [`q ${c.dim}→${q}`, q, c.dim],
+    [`k/v ${c.dim}→${kv}`, kv, c.dim],
+    [`gate/up ${c.dim}→${c.ffn}`, c.ffn, c.dim],
+    [`down ${c.ffn}→${c.dim}`, c.dim, c.ffn],
+    [`o ${q}→${c.dim}`, c.dim, q],
+    [`output ${c.vocab}×${c.dim}`, c.vocab, c.dim],
+  ]
 }
+/** the bench's Gemma-3-1B and Qwen3-0.6B shapes (benchShapes.ts), by the first word of their label: gemma, qwen3 */
+const SHAPES: Record<string, [string, number, number][]> = Object.fromEntries(
+  SHAPES2.map((c) => [c.label.split('-')[0].toLowerCase(), layerProducts(c)]),
+)
 
 interface Line {
   model: string
