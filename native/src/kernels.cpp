@@ -643,27 +643,25 @@ const float GELU_C = 0.7978845608028654f;  // √(2/π)
 // pieces start at multiples of 1024 of the whole range in the forward and the backward alike
 static const int GELU_PIECE = 1024;
 
-void geglu_forward(float* m, const float* g, const float* u, int n, float* th_out) {
+void geglu_forward(float* m, const float* g, const float* u, int n) {
   parallel_elems(n, [&](int i0, int i1) {
     float buf[GELU_PIECE];
     for (int p0 = i0; p0 < i1; p0 += GELU_PIECE) {
       const int p1 = std::min(i1, p0 + GELU_PIECE);
-      float* th = th_out ? th_out + p0 : buf;
-      kern()->gelu_tanh(th, g + p0, p1 - p0);
-      for (int i = p0; i < p1; i++) m[i] = 0.5f * g[i] * (1.f + th[i - p0]) * u[i];
+      kern()->gelu_tanh(buf, g + p0, p1 - p0);
+      for (int i = p0; i < p1; i++) m[i] = 0.5f * g[i] * (1.f + buf[i - p0]) * u[i];
     }
   });
 }
 
-void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n, const float* th_in) {
+void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n) {
   parallel_elems(n, [&](int i0, int i1) {
     float buf[GELU_PIECE];
     for (int p0 = i0; p0 < i1; p0 += GELU_PIECE) {
       const int p1 = std::min(i1, p0 + GELU_PIECE);
-      const float* th = th_in ? th_in + p0 : buf;
-      if (!th_in) kern()->gelu_tanh(buf, g + p0, p1 - p0);
+      kern()->gelu_tanh(buf, g + p0, p1 - p0);
       for (int i = p0; i < p1; i++) {
-        const float x = g[i], ui = u[i], d = dm[i], t = th[i - p0];  // read before writing: dg may be g, du may be u
+        const float x = g[i], ui = u[i], d = dm[i], t = buf[i - p0];  // read before writing: dg may be g, du may be u
         const float gelu = 0.5f * x * (1.f + t);
         // d gelu / dx = (1 + tanh)/2 + x/2·(1 − tanh²)·√(2/π)·(1 + 3·0.044715·x²)
         const float dgelu = 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * GELU_C * (1.f + 3.f * 0.044715f * x * x);

@@ -84,11 +84,10 @@ void swiglu_forward(float* m, const float* g, const float* u, int n);
 void swiglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
 
 // ---- GeGLU MLP (Gemma): m = gelu_tanh(g) · u, gelu_tanh(x) = x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))) --------------
-// th_out (null or [n]) receives the tanh of each value, for the backward
-void geglu_forward(float* m, const float* g, const float* u, int n, float* th_out = nullptr);
-// dg, du (overwritten) from dm, in place allowed (dg = g, du = u); th_in: the forward's tanh values (null: recomputed)
-void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n,
-                    const float* th_in = nullptr);
+void geglu_forward(float* m, const float* g, const float* u, int n);
+// dg, du (overwritten) from dm, in place allowed (dg = g, du = u); the tanh values are recomputed (vectorized: cheaper
+// than keeping T·F more floats from the forward)
+void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
 
 // ---- GPT-OSS's clamped SwiGLU: m = (clamp(u, −limit, limit) + 1) · g′·σ(alpha·g′), g′ = min(g, limit) ----------------
 void swiglu_clamped_forward(float* m, const float* g, const float* u, int n, float alpha, float limit);
