@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "step_memory.h"
 
 struct Config {
   int vocab = 0, dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
@@ -200,15 +201,17 @@ struct Model {
   }
 };
 
-// ∇W of a linear layer on the phrase: ∇W = Gᵀ X (rank ≤ T), never formed densely.
+// ∇W of a linear layer on the phrase: ∇W = Gᵀ X (rank ≤ T), never formed densely. X and G live in their Step's
+// memory; layers with one input share it (q/k/v one X, gate/up one X): nothing writes X or G once the step is built.
 struct LinearFactor {
   int T = 0, in = 0, out = 0;
-  std::vector<float> X;  // [T, in]   inputs of the layer on the phrase
-  std::vector<float> G;  // [T, out]  ∂L/∂y on the phrase
+  Floats X;  // [T, in]   inputs of the layer on the phrase
+  Floats G;  // [T, out]  ∂L/∂y on the phrase
 };
 
 // The exact gradient of one phrase loss, in factored form. A step of size α is W ← W − α·(this).
 struct Step {
+  StepMemory memory;     // holds every factor's X and G (step_memory.h)
   std::vector<int> ids;  // BOS + phrase
   double loss = 0;
   std::vector<LinearFactor> lin;  // n_linear() slots (head last)

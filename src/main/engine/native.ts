@@ -10,6 +10,8 @@ export interface NativeStep {
   readonly bytes: number
   gradNorms(): Float64Array
   export(): StepFactors
+  /** gives the step's memory back to the engine now (a view still using it keeps it); later uses are refused */
+  release(): void
 }
 
 export interface StepFactors {
