@@ -852,6 +852,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 o.Set("backward", p.backward_s);
                 return o;
               }));
+  // the step memory's cache (step_memory.h): bytes held by steps and by the cache, slabs mapped and reused so far
+  exports.Set("stepMemory", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    const StepMemoryStats st = step_memory_stats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("liveBytes", (double)st.live_bytes);
+    o.Set("cachedBytes", (double)st.cached_bytes);
+    o.Set("slabsMapped", (double)st.slabs_mapped);
+    o.Set("slabsReused", (double)st.slabs_reused);
+    return o;
+  }));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 threads_init(0);
                 return Napi::Number::New(info.Env(), threads_count());

@@ -8,6 +8,7 @@
 //   materialise.cpp  — dense weights of a view, written tensor by tensor (safetensors or GGUF)
 //   quants.cpp       — ggml block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantisation, Q8_0 quantisation
 //   loader.cpp       — mmap, tensor binding, RoPE tables; kernels.cpp — the numeric ops (kernels.h)
+//   step_memory.cpp  — the step's big float buffers (factors' X and G, temporaries) in slabs reused across steps
 // Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
 // std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
 // Below the model (no model knowledge):
