@@ -20,6 +20,7 @@
         "src/quants_iq.cpp",
         "src/quantise.cpp",
         "src/factors.cpp",
+        "src/step_memory.cpp",
         "src/model.cpp",
         "src/experts.cpp",
         "src/infer.cpp",

@@ -28,13 +28,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     v.resize(n < 0 ? 0 : n);
     for (float& x : v) x = r.left() >= 4 ? r.get<float>() : 0.25f;
   };
+  auto fill_step = [&](Floats& v, int n) {  // a factor's values, in the step's memory
+    std::vector<float> tmp;
+    fill(tmp, n);
+    v = s->memory.copy(tmp.data(), tmp.size());
+  };
   for (int i = 0; i < nlin; i++) {
     LinearFactor f;
     f.T = small(r, 40);
     f.in = small(r, 128);
     f.out = small(r, 128);
-    fill(f.X, f.T * f.in);
-    fill(f.G, f.T * f.out);
+    fill_step(f.X, f.T * f.in);
+    fill_step(f.G, f.T * f.out);
     s->lin.push_back(std::move(f));
   }
   int nrows = small(r, 64);

@@ -78,21 +78,34 @@ std::vector<int> int_list(Napi::Env env, Napi::Value v, const char* what) {
   return out;
 }
 
-std::vector<float> float_list(Napi::Env env, Napi::Value v, size_t expect, const char* what) {
+// a Float32Array of `expect` values ((size_t)−1: any number)
+Napi::Float32Array float32_array(Napi::Env env, Napi::Value v, size_t expect, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     type_error(env, std::string(what) + " must be a Float32Array");
   Napi::Float32Array a = v.As<Napi::Float32Array>();
   if (expect != (size_t)-1 && a.ElementLength() != expect)
     type_error(env, std::string(what) + " has " + std::to_string(a.ElementLength()) + " values, expected " +
                         std::to_string(expect));
+  return a;
+}
+std::vector<float> float_list(Napi::Env env, Napi::Value v, size_t expect, const char* what) {
+  Napi::Float32Array a = float32_array(env, v, expect, what);
   return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
 }
 
-Napi::Float32Array to_f32(Napi::Env env, const std::vector<float>& v) {
-  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
-  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * 4);
+// float_list's values copied into a step's memory
+Floats float_span(Napi::Env env, StepMemory& mem, Napi::Value v, size_t expect, const char* what) {
+  Napi::Float32Array a = float32_array(env, v, expect, what);
+  return mem.copy(a.Data(), a.ElementLength());
+}
+
+Napi::Float32Array to_f32(Napi::Env env, const float* v, size_t n) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, n);
+  if (n) std::memcpy(a.Data(), v, n * 4);
   return a;
 }
+Napi::Float32Array to_f32(Napi::Env env, const std::vector<float>& v) { return to_f32(env, v.data(), v.size()); }
+Napi::Float32Array to_f32(Napi::Env env, Floats v) { return to_f32(env, v.data(), v.size()); }
 Napi::Int32Array to_i32(Napi::Env env, const std::vector<int>& v) {
   Napi::Int32Array a = Napi::Int32Array::New(env, v.size());
   if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * 4);
@@ -115,26 +128,42 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
     return DefineClass(env, "Step",
                        {InstanceAccessor("loss", &StepWrap::Loss, nullptr), InstanceAccessor("ids", &StepWrap::Ids, nullptr),
                         InstanceMethod("gradNorms", &StepWrap::GradNorms), InstanceMethod("export", &StepWrap::Export),
-                        InstanceAccessor("bytes", &StepWrap::Bytes, nullptr)});
+                        InstanceAccessor("bytes", &StepWrap::Bytes, nullptr),
+                        InstanceMethod("release", &StepWrap::Release)});
   }
   StepWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StepWrap>(info) {}
-  Napi::Value Loss(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), step->loss); }
-  Napi::Value Ids(const Napi::CallbackInfo& info) { return to_i32(info.Env(), step->ids); }
+  // The step, refused once released
+  const Step& held(Napi::Env env) const {
+    if (!step) type_error(env, "this gradient was released");
+    return *step;
+  }
+  // release(): drops this object's hold on the step now rather than when the garbage collector finds the object (it
+  // does not know how much native memory a step holds: tens of MB for a 1B model). When nothing else holds the step
+  // (a view being computed does), its memory goes back to the engine's cache and the next step reuses it without
+  // faulting its pages in again. Any later use of this object is refused.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    step.reset();
+    return info.Env().Undefined();
+  }
+  Napi::Value Loss(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), held(info.Env()).loss); }
+  Napi::Value Ids(const Napi::CallbackInfo& info) { return to_i32(info.Env(), held(info.Env()).ids); }
   Napi::Value GradNorms(const Napi::CallbackInfo& info) {
+    held(info.Env());
     Napi::Float64Array a = Napi::Float64Array::New(info.Env(), norms.size());
     for (size_t i = 0; i < norms.size(); i++) a[i] = norms[i];
     return a;
   }
+  // the memory the step holds: its factors' (a shared X counted once), then its small vectors
   Napi::Value Bytes(const Napi::CallbackInfo& info) {
-    double b = step->emb_grad.size() * 4.0;
-    for (auto& f : step->lin) b += (f.X.size() + f.G.size()) * 4.0;
+    if (!step) return Napi::Number::New(info.Env(), 0);  // released: holds nothing
+    double b = step->memory.bytes() + step->emb_grad.size() * 4.0;
     for (auto& n : step->norm_grad) b += n.size() * 4.0;
     for (auto& g : step->bias_grad) b += g.size() * 4.0;
     return Napi::Number::New(info.Env(), b);
   }
   Napi::Value Export(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const Step& s = *step;
+    const Step& s = held(env);
     Napi::Object o = Napi::Object::New(env);
     o.Set("ids", to_i32(env, s.ids));
     o.Set("loss", Napi::Number::New(env, s.loss));
@@ -408,6 +437,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       }
       Term term;
       term.step = StepWrap::Unwrap(sv.As<Napi::Object>())->step;
+      if (!term.step) type_error(env, "a view term's gradient was released");
       if ((int)term.step->lin.size() != model->n_linear()) type_error(env, "the step belongs to another model");
       term.coef = (float)lr;
       view.push_back(term);
@@ -646,8 +676,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       lf.T = int_field(env, f, "T", 0, may_be_empty ? 0 : 1, c.max_pos, true);
       lf.in = model->linear(i).cols;
       lf.out = model->linear(i).rows;
-      lf.X = float_list(env, f.Get("X"), (size_t)lf.T * lf.in, "factor X");
-      lf.G = float_list(env, f.Get("G"), (size_t)lf.T * lf.out, "factor G");
+      lf.X = float_span(env, s->memory, f.Get("X"), (size_t)lf.T * lf.in, "factor X");
+      lf.G = float_span(env, s->memory, f.Get("G"), (size_t)lf.T * lf.out, "factor G");
     }
     s->emb_rows = int_list(env, o.Get("embRows"), "embRows");
     check_ids(env, s->emb_rows, "embRows");
@@ -822,6 +852,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 o.Set("backward", p.backward_s);
                 return o;
               }));
+  // the step memory's cache (step_memory.h): bytes held by steps and by the cache, slabs mapped and reused so far
+  exports.Set("stepMemory", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    const StepMemoryStats st = step_memory_stats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("liveBytes", (double)st.live_bytes);
+    o.Set("cachedBytes", (double)st.cached_bytes);
+    o.Set("slabsMapped", (double)st.slabs_mapped);
+    o.Set("slabsReused", (double)st.slabs_reused);
+    return o;
+  }));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 threads_init(0);
                 return Napi::Number::New(info.Env(), threads_count());

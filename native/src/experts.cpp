@@ -152,13 +152,14 @@ void moe_backward(const Model& m, int l, float* dx, const float* dout, const flo
   const int D = c.dim, E = c.n_experts, K = c.top_k, Fe = c.expert_ffn, R = a.R, P = R * K;
   const int base = m.moe_base[l];
   MoeRouted& b = a.routed;
-  auto set_factor = [&](int slot, int T, int in, int out, std::vector<float> X, std::vector<float> G) {
+  // the factors' X and G are copied into the step's memory (step_memory.h)
+  auto set_factor = [&](int slot, int T, int in, int out, Floats X, Floats G) {
     LinearFactor& f = s.lin[slot];
     f.T = T;
     f.in = in;
     f.out = out;
-    f.X = std::move(X);
-    f.G = std::move(G);
+    f.X = X;
+    f.G = G;
     if (m.bias(slot)) {  // GPT-OSS: y = x Wᵀ + b, ∂L/∂b = Σ over the rows of ∂L/∂y (zero for an unused expert)
       std::vector<double> acc(out, 0.0);
       for (int t = 0; t < T; t++)
@@ -220,17 +221,19 @@ void moe_backward(const Model& m, int l, float* dx, const float* dout, const flo
     const float* d = dxe.data() + (size_t)i * D;
     for (int j = 0; j < D; j++) o[j] += d[j];
   }
-  // each expert's factors over its rows (a zero gradient, over no rows, for an expert no token chose)
-  auto part = [](const std::vector<float>& v, size_t i0, size_t i1, int w) {
-    return std::vector<float>(v.begin() + i0 * w, v.begin() + i1 * w);
+  // each expert's factors over its rows (a zero gradient, over no rows, for an expert no token chose); gate and up
+  // share one copy of the rows' inputs
+  auto part = [&s](const std::vector<float>& v, size_t i0, size_t i1, int w) {
+    return s.memory.copy(v.data() + i0 * w, (i1 - i0) * w);
   };
   for (int e = 0; e < E; e++) {
     const int slot = base + 1 + e * MOE_PER_EXPERT;
     const size_t i0 = (size_t)b.at[e], i1 = (size_t)b.at[e + 1];
     const int n = (int)(i1 - i0);
     set_factor(slot + MOE_DOWN, n, Fe, D, part(b.mm, i0, i1, Fe), part(dy, i0, i1, D));
-    set_factor(slot + MOE_GATE, n, D, Fe, part(b.x, i0, i1, D), part(dg, i0, i1, Fe));
-    set_factor(slot + MOE_UP, n, D, Fe, part(b.x, i0, i1, D), part(du, i0, i1, Fe));
+    const Floats xe = part(b.x, i0, i1, D);
+    set_factor(slot + MOE_GATE, n, D, Fe, xe, part(dg, i0, i1, Fe));
+    set_factor(slot + MOE_UP, n, D, Fe, xe, part(du, i0, i1, Fe));
   }
   a.routed = MoeRouted{};  // read: free it before the next layer's backward
   // router: w → p of the chosen experts (÷ their sum with norm_topk) → softmax → logits
@@ -257,5 +260,5 @@ void moe_backward(const Model& m, int l, float* dx, const float* dout, const flo
     for (int e = 0; e < E; e++) dlogits[(size_t)r * E + e] = (float)(p[e] * (dp[e] - pdp));
   }
   linear_backward_input(m, base, dx, dlogits.data(), R, view);
-  set_factor(base, R, D, E, std::vector<float>(x, x + (size_t)R * D), std::move(dlogits));
+  set_factor(base, R, D, E, s.memory.copy(x, (size_t)R * D), s.memory.copy(dlogits.data(), dlogits.size()));
 }

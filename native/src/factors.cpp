@@ -336,7 +336,8 @@ static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>&
       }
   }
   first[fs.size()] = blocks.size();
-  std::vector<double> part(total);
+  StepMemory scratch;  // from the cache of mapped slabs (step_memory.h): a repeated step does not fault it in
+  double* part = scratch.doubles(total);
   const KernelTable* k = kern();
   parallel_for(
       (int)blocks.size(),
@@ -435,7 +436,8 @@ void check_ids(const Model& m, const std::vector<int>& ids, const char* what) {
                                " outside the vocabulary (0 … " + std::to_string(m.cfg.vocab - 1) + ")");
 }
 
-static bool all_finite(const std::vector<float>& v) {
+template <class Vec>
+static bool all_finite(const Vec& v) {
   for (float x : v)
     if (!std::isfinite(x)) return false;
   return true;
@@ -485,7 +487,7 @@ void check_step(const Model& m, const Step& s) {
 
 double step_max_abs(const Step& s) {
   double mx = 0;
-  auto scan = [&mx](const std::vector<float>& v) {
+  auto scan = [&mx](const auto& v) {
     for (float x : v) mx = std::max(mx, (double)std::fabs(x));
   };
   for (const LinearFactor& f : s.lin) scan(f.G);

@@ -5,9 +5,6 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
 #include "experts.h"
 #include "model.h"
@@ -15,49 +12,41 @@
 #include "threads.h"
 
 namespace {
+// What the backward needs of a layer's forward. The big buffers are Floats in one of two StepMemory objects: the
+// step's own (X and G of the factors: xn1, xn2, att, g, u, mm) and the call's scratch (the rest, returned to the cache
+// when the call ends); small per-token or per-weight vectors stay std::vector.
 struct LayerActs {
-  std::vector<float> h_in;    // [T, D]   residual stream entering the block
+  Floats h_in;                // [T, D]   residual stream entering the block
   std::vector<float> rstd1;   // [T]
-  std::vector<float> xn1;     // [T, D]   attention input after RMSNorm
-  std::vector<float> q, k, v; // [T, H·hd], [T, KVH·hd] ×2 (q, k after RoPE)
-  std::vector<float> q_pre, k_pre, rstd_q, rstd_k;  // q/k norms: q, k before them [T, H·hd], [T, KVH·hd]; [T·H], [T·KVH]
+  Floats xn1;                 // [T, D]   attention input after RMSNorm (X of q, k and v)
+  Floats q, k, v;             // [T, H·hd], [T, KVH·hd] ×2 (q, k after RoPE)
+  Floats q_pre, k_pre;        // q/k norms: q, k before them [T, H·hd], [T, KVH·hd]
+  std::vector<float> rstd_q, rstd_k;  // [T·H], [T·KVH]
   std::vector<float> w_q, w_k;  // [hd] effective q/k norm weights
   // post_norms: the attention output and the MLP output before their norms [T, D], rstd [T], effective weights [D]
-  std::vector<float> o_pre, rstd_ao, w_ao, dn_pre, rstd_fo, w_fo;
-  std::vector<float> probs;   // [H, T, T]
-  std::vector<float> att;     // [T, H·hd] attention output before o_proj
-  std::vector<float> h_mid;   // [T, D]   after the attention residual
+  Floats o_pre, dn_pre;
+  std::vector<float> rstd_ao, w_ao, rstd_fo, w_fo;
+  Floats probs;               // [H, T, T]
+  Floats att;                 // [T, H·hd] attention output before o_proj (X of o)
+  Floats h_mid;               // [T, D]   after the attention residual
   std::vector<float> rstd2;   // [T]
-  std::vector<float> xn2;     // [T, D]   MLP input after RMSNorm
-  std::vector<float> g, u, mm;  // [T, F]  gate, up, silu(gate)·up
+  Floats xn2;                 // [T, D]   MLP input after RMSNorm (X of gate and up)
+  Floats g, u, mm;            // [T, F]  gate, up, silu(gate)·up (then ∂L/∂gate, ∂L/∂up: G of gate and up; X of down)
   std::vector<float> w_attn, w_ffn;  // [D] effective norm weights of the view
   std::vector<float> sinks;          // [H] GPT-OSS's attention sinks under the view
   MoeActs moe;                        // a MoE layer's router and experts (experts.cpp) instead of g, u, mm
 };
 
-void add_into(std::vector<float>& a, const std::vector<float>& b) {
+void add_into(Floats a, Floats b) {
   for (size_t i = 0; i < a.size(); i++) a[i] += b[i];
 }
 
-// n zeroed floats; on Linux the 2 MiB-aligned inside of the buffer is advised onto huge pages before its first touch:
-// the T × V logits (13.6 MB for Gemma 3) then fault in ~7 pieces instead of ~3300 pages (each fault measured
-// ~4–12 µs on the loaded 2-core VM)
-std::vector<float> zeroed_on_large_pages(size_t n) {
-  std::vector<float> v;
-  v.reserve(n);
-#ifdef __linux__
-  const uintptr_t huge = (uintptr_t)2 << 20, b = ((uintptr_t)v.data() + huge - 1) & ~(huge - 1),
-                  e = (uintptr_t)(v.data() + n) & ~(huge - 1);
-  if (e > b) madvise((void*)b, e - b, MADV_HUGEPAGE);
-#endif
-  v.resize(n);
-  return v;
-}
-
-void scale_by(std::vector<float>& a, float s) {
+void scale_by(Floats a, float s) {
   if (s != 1.f)
     for (float& x : a) x *= s;
 }
+
+void copy_into(Floats to, Floats from) { std::memcpy(to.data(), from.data(), from.size() * sizeof(float)); }
 }  // namespace
 
 std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& ids, const View& at, const Job& job) {
@@ -72,10 +61,17 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   PhaseClock ph("phrase_gradient");  // first of the locals: its destructor times theirs
   const int64_t total = 2 * (int64_t)L + 2;
   int64_t done = 0;
+  // The step's memory holds what becomes its factors; `scratch` what dies in this call. Both come from the
+  // process's cache of mapped slabs (step_memory.h): a repeated step does not fault its buffers in again.
+  auto step = std::make_shared<Step>();
+  Step& s = *step;
+  StepMemory& mem = s.memory;
+  StepMemory scratch;
 
   // ---- forward, keeping what the backward needs ----
   std::vector<LayerActs> acts(L);
-  std::vector<float> h((size_t)T * D);
+  Floats h = scratch.zeros((size_t)T * D);
+  Floats o = scratch.uninit((size_t)T * D), dn = scratch.uninit((size_t)T * D);  // a layer's attention, MLP output
   embed_lookup(m, h.data(), ids.data(), T, views, nullptr);
   scale_by(h, c.embed_scale);
   ph.lap("embedding");
@@ -87,15 +83,15 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       a.sinks = view_norm(m, at, ni[NORM_SINKS]);
       ao.sinks = a.sinks.data();
     }
-    a.h_in = h;
+    a.h_in = scratch.copy(h);
     a.w_attn = view_norm_scale(m, at, ni[NORM_ATTN]);
     a.w_ffn = view_norm_scale(m, at, ni[NORM_FFN]);
     a.rstd1.resize(T);
-    a.xn1.resize((size_t)T * D);
+    a.xn1 = mem.uninit((size_t)T * D);
     rmsnorm_forward(a.xn1.data(), a.rstd1.data(), h.data(), a.w_attn.data(), T, D, c.eps);
-    a.q.resize((size_t)T * QD);
-    a.k.resize((size_t)T * KD);
-    a.v.resize((size_t)T * KD);
+    a.q = scratch.uninit((size_t)T * QD);
+    a.k = scratch.uninit((size_t)T * KD);
+    a.v = scratch.uninit((size_t)T * KD);
     int base = l * LIN_PER_LAYER;
     ph.lap("fwd norms (attn, ffn in)");
     {
@@ -107,8 +103,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     if (c.qk_norm) {  // each head of q and of k: RMSNorm over hd
       a.w_q = view_norm_scale(m, at, ni[NORM_Q]);
       a.w_k = view_norm_scale(m, at, ni[NORM_K]);
-      a.q_pre = a.q;
-      a.k_pre = a.k;
+      a.q_pre = scratch.copy(a.q);
+      a.k_pre = scratch.copy(a.k);
       a.rstd_q.resize((size_t)T * H);
       a.rstd_k.resize((size_t)T * KVH);
       if (c.qk_norm_full) {  // OLMoE: over the whole projection
@@ -123,33 +119,31 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     rope_apply(a.q.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
     rope_apply(a.k.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
     ph.lap("fwd rope");
-    a.probs.resize((size_t)H * T * T);
-    a.att.resize((size_t)T * QD);
+    a.probs = scratch.zeros((size_t)H * T * T);
+    a.att = mem.zeros((size_t)T * QD);
     attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd, ao);
     ph.lap("fwd attention");
-    std::vector<float> o((size_t)T * D);
     linear_forward(m, base + LIN_O, o.data(), a.att.data(), T, views, nullptr);
     ph.lap("fwd o product");
     if (c.post_norms) {  // Gemma: the attention output normalised before the residual add
       a.w_ao = view_norm_scale(m, at, ni[NORM_ATTN_OUT]);
-      a.o_pre = o;
+      a.o_pre = scratch.copy(o);
       a.rstd_ao.resize(T);
       rmsnorm_forward(o.data(), a.rstd_ao.data(), a.o_pre.data(), a.w_ao.data(), T, D, c.eps);
     }
     scale_by(o, c.residual_scale);
     add_into(h, o);
-    a.h_mid = h;
+    a.h_mid = scratch.copy(h);
     a.rstd2.resize(T);
-    a.xn2.resize((size_t)T * D);
+    a.xn2 = mem.uninit((size_t)T * D);
     rmsnorm_forward(a.xn2.data(), a.rstd2.data(), h.data(), a.w_ffn.data(), T, D, c.eps);
-    std::vector<float> dn((size_t)T * D);
     ph.lap("fwd norms (attn out, ffn in)");
     if (m.is_moe(l)) {
       moe_forward(m, l, dn.data(), a.xn2.data(), T, views, nullptr, &a.moe);
     } else {
-    a.g.resize((size_t)T * F);
-    a.u.resize((size_t)T * F);
-    a.mm.resize((size_t)T * F);
+    a.g = mem.uninit((size_t)T * F);
+    a.u = mem.uninit((size_t)T * F);
+    a.mm = mem.uninit((size_t)T * F);
     {
       const int slots[2] = {base + LIN_GATE, base + LIN_UP};
       float* const ys[2] = {a.g.data(), a.u.data()};
@@ -167,7 +161,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     }
     if (c.post_norms) {  // Gemma: the MLP output normalised before the residual add
       a.w_fo = view_norm_scale(m, at, ni[NORM_FFN_OUT]);
-      a.dn_pre = dn;
+      a.dn_pre = scratch.copy(dn);
       a.rstd_fo.resize(T);
       rmsnorm_forward(dn.data(), a.rstd_fo.data(), a.dn_pre.data(), a.w_fo.data(), T, D, c.eps);
     }
@@ -177,7 +171,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     job.report("forward", ++done, total);
   }
   std::vector<float> w_final = view_norm_scale(m, at, m.final_norm());
-  std::vector<float> rstdf(T), xf((size_t)T * D), logits = zeroed_on_large_pages((size_t)T * V);
+  std::vector<float> rstdf(T);
+  Floats xf = mem.uninit((size_t)T * D), logits = mem.uninit((size_t)T * V);  // the head's X and (as dlogits) G
   rmsnorm_forward(xf.data(), rstdf.data(), h.data(), w_final.data(), T, D, c.eps);
   ph.lap("final norm, logits allocation");
   head_forward(m, logits.data(), xf.data(), T, views, nullptr);
@@ -187,8 +182,6 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     for (float& x : logits) x = c.final_softcap * std::tanh(x / c.final_softcap);
 
   // ---- loss and ∂L/∂logits: mean CE over the T−1 next-token predictions ----
-  auto step = std::make_shared<Step>();
-  Step& s = *step;
   s.ids = ids;
   s.lin.resize(m.n_linear());
   s.bias_grad.resize(m.n_linear());
@@ -200,9 +193,9 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   // capped logit ÷ cap; then ÷ logit_divisor (logits = head(xf) ÷ logit_divisor).
   std::vector<double> row_loss(T - 1);
   const float inv_n = 1.f / (float)(T - 1);
-  parallel_for(T, [&](int t0, int t1, int) {
-    thread_local std::vector<double> e;
-    e.resize(V);
+  double* exps = scratch.doubles((size_t)threads_count() * V);  // V per thread
+  parallel_for(T, [&](int t0, int t1, int thread) {
+    double* e = exps + (size_t)thread * V;
     for (int t = t0; t < t1; t++) {
       float* lg = logits.data() + (size_t)t * V;
       if (t == T - 1) {  // the last position predicts nothing
@@ -227,7 +220,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       }
     }
   });
-  std::vector<float>& dlogits = logits;
+  Floats dlogits = logits;
   double loss = 0;
   for (double x : row_loss) loss += x;
   s.loss = loss / (T - 1);
@@ -237,15 +230,15 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   job.report("loss", ++done, total);
 
   // ---- backward ----
-  // X and G by value: callers move in the activations and gradients they no longer need, so a step does not copy
-  // its factors (13 × 262144 values of dlogits alone for Gemma 3's head)
-  auto factor = [&](int slot, std::vector<float> X, std::vector<float> G, int in, int out) {
+  // X and G are buffers of the step's memory, kept as they are (shared: q/k/v one X, gate/up one X): a step does
+  // not copy its factors (13 × 262144 values of dlogits alone for Gemma 3's head)
+  auto factor = [&](int slot, Floats X, Floats G, int in, int out) {
     LinearFactor& f = s.lin[slot];
     f.T = in > 0 ? T : 0;
     f.in = in;
     f.out = out;
-    f.X = std::move(X);
-    f.G = std::move(G);
+    f.X = X;
+    f.G = G;
     if (m.bias(slot)) {  // y = x Wᵀ + b: ∂L/∂b = Σ_t ∂L/∂y[t]
       std::vector<double> acc(out, 0.0);
       for (int t = 0; t < T; t++)
@@ -253,51 +246,53 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       s.bias_grad[slot].assign(acc.begin(), acc.end());
     }
   };
-  std::vector<float> dxf((size_t)T * D, 0.f), dh((size_t)T * D, 0.f);
+  Floats dxf = scratch.zeros((size_t)T * D), dh = scratch.zeros((size_t)T * D);
   ph.lap("bwd allocation");
   head_backward_input(m, dxf.data(), dlogits.data(), T, at);
   ph.lap("bwd head product");
-  factor(m.head_slot(), std::move(xf), std::move(dlogits), D, V);
+  factor(m.head_slot(), xf, dlogits, D, V);
   rmsnorm_backward(dh.data(), s.norm_grad[m.final_norm()].data(), dxf.data(), h.data(), w_final.data(), rstdf.data(),
                    T, D);
   ph.lap("bwd norms");
 
-  // the MLP's ∂L/∂(act·up) [T, F], one buffer for every layer: fresh T·F allocations fault page by page (on a loaded
-  // VM ~1 ms per 360 KiB)
-  std::vector<float> dmm;
+  // the MLP's ∂L/∂(act·up) [T, F], one buffer for every layer
+  Floats dmm = scratch.uninit((size_t)T * F);
   for (int l = L - 1; l >= 0; l--) {
+    const StepMemory::Mark layer_start = scratch.mark();  // this layer's backward temporaries are released at its end
     LayerActs& a = acts[l];
     int base = l * LIN_PER_LAYER;
     const std::vector<int>& ni = m.norm_at[l];
     AttnOpts ao = attention_opts(c, l);
     if (c.attn_sinks) ao.sinks = a.sinks.data();
     // MLP: h_out = h_mid + residual_scale·post_norm(down(act(gate(xn2))·up(xn2)))
-    std::vector<float> ddn = dh;
+    // ddn (down's G) is kept by the step: in its memory, except for a MoE layer's
+    StepMemory& ddn_mem = m.is_moe(l) ? scratch : mem;
+    Floats ddn = c.post_norms ? scratch.copy(dh) : ddn_mem.copy(dh);
     scale_by(ddn, c.residual_scale);
     if (c.post_norms) {
-      std::vector<float> d_pre((size_t)T * D, 0.f);
+      Floats d_pre = ddn_mem.zeros((size_t)T * D);
       rmsnorm_backward(d_pre.data(), s.norm_grad[ni[NORM_FFN_OUT]].data(), ddn.data(), a.dn_pre.data(), a.w_fo.data(),
                        a.rstd_fo.data(), T, D);
-      ddn.swap(d_pre);
+      ddn = d_pre;
     }
-    std::vector<float> dxn2((size_t)T * D, 0.f);
+    Floats dxn2 = scratch.zeros((size_t)T * D);
     ph.lap("bwd norms");
     if (m.is_moe(l)) {
       moe_backward(m, l, dxn2.data(), ddn.data(), a.xn2.data(), a.moe, at, s);
       for (int j : {LIN_GATE, LIN_UP, LIN_DOWN}) factor(base + j, {}, {}, 0, 0);  // the absent dense MLP
       a.moe = MoeActs{};
     } else {
-    dmm.assign((size_t)T * F, 0.f);
+    std::fill(dmm.begin(), dmm.end(), 0.f);
     ph.lap("bwd allocation");
     linear_backward_input(m, base + LIN_DOWN, dmm.data(), ddn.data(), T, at);
     ph.lap("bwd down product");
-    factor(base + LIN_DOWN, std::move(a.mm), std::move(ddn), F, D);
+    factor(base + LIN_DOWN, a.mm, ddn, F, D);
     // in place: the gate and up activations become their gradients (and then the factors' G)
     if (c.gelu_tanh)
       geglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
     else
       swiglu_backward(a.g.data(), a.u.data(), dmm.data(), a.g.data(), a.u.data(), T * F);
-    std::vector<float> dg = std::move(a.g), du = std::move(a.u);
+    Floats dg = a.g, du = a.u;
     ph.lap("bwd GeGLU/SwiGLU");
     {
       // gate and up into one dx, in one parallel pass
@@ -305,28 +300,30 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       linear_backward_input_groups(m, &g, 1, at);
     }
     ph.lap("bwd gate/up product");
-    factor(base + LIN_GATE, a.xn2, std::move(dg), D, F);
-    factor(base + LIN_UP, std::move(a.xn2), std::move(du), D, F);
+    factor(base + LIN_GATE, a.xn2, dg, D, F);
+    factor(base + LIN_UP, a.xn2, du, D, F);
     ph.lap("factor bookkeeping");
     }
-    std::vector<float> dh_mid = dh;
+    Floats dh_mid = scratch.copy(dh);
     rmsnorm_backward(dh_mid.data(), s.norm_grad[ni[NORM_FFN]].data(), dxn2.data(), a.h_mid.data(), a.w_ffn.data(),
                      a.rstd2.data(), T, D);
     // attention: h_mid = h_in + residual_scale·o(attn(rope(qn(q(xn1))), rope(kn(k(xn1))), v(xn1)))
-    std::vector<float> dout = dh_mid;
+    Floats dout = c.post_norms ? scratch.copy(dh_mid) : mem.copy(dh_mid);  // o's G: kept by the step
     scale_by(dout, c.residual_scale);
     if (c.post_norms) {
-      std::vector<float> d_pre((size_t)T * D, 0.f);
+      Floats d_pre = mem.zeros((size_t)T * D);
       rmsnorm_backward(d_pre.data(), s.norm_grad[ni[NORM_ATTN_OUT]].data(), dout.data(), a.o_pre.data(), a.w_ao.data(),
                        a.rstd_ao.data(), T, D);
-      dout.swap(d_pre);
+      dout = d_pre;
     }
-    std::vector<float> datt((size_t)T * QD, 0.f);
+    Floats datt = scratch.zeros((size_t)T * QD);
     ph.lap("bwd norms");
     linear_backward_input(m, base + LIN_O, datt.data(), dout.data(), T, at);
     ph.lap("bwd o product");
-    factor(base + LIN_O, std::move(a.att), std::move(dout), QD, D);
-    std::vector<float> dq((size_t)T * QD), dk((size_t)T * KD), dv((size_t)T * KD);
+    factor(base + LIN_O, a.att, dout, QD, D);
+    // q/k/v's G: kept by the step (with q/k norms, dq and dk before them are)
+    StepMemory& dqk_mem = c.qk_norm ? scratch : mem;
+    Floats dq = dqk_mem.zeros((size_t)T * QD), dk = dqk_mem.zeros((size_t)T * KD), dv = mem.zeros((size_t)T * KD);
     ph.lap("factor bookkeeping");
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
                        a.v.data(), T, H, KVH, hd, ao, c.attn_sinks ? s.norm_grad[ni[NORM_SINKS]].data() : nullptr);
@@ -335,16 +332,16 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     rope_apply(dk.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), true, m.cfg.rope_interleaved);
     ph.lap("bwd rope");
     if (c.qk_norm) {  // through the per-head norms: ∂L/∂q before them, ∂L/∂w_q, ∂L/∂w_k
-      std::vector<float> dq_pre((size_t)T * QD, 0.f), dk_pre((size_t)T * KD, 0.f);
+      Floats dq_pre = mem.zeros((size_t)T * QD), dk_pre = mem.zeros((size_t)T * KD);
       const bool full = c.qk_norm_full;  // OLMoE: one row of QD / KD per token
       rmsnorm_backward(dq_pre.data(), s.norm_grad[ni[NORM_Q]].data(), dq.data(), a.q_pre.data(), a.w_q.data(),
                        a.rstd_q.data(), full ? T : T * H, full ? QD : hd);
       rmsnorm_backward(dk_pre.data(), s.norm_grad[ni[NORM_K]].data(), dk.data(), a.k_pre.data(), a.w_k.data(),
                        a.rstd_k.data(), full ? T : T * KVH, full ? KD : hd);
-      dq.swap(dq_pre);
-      dk.swap(dk_pre);
+      dq = dq_pre;
+      dk = dk_pre;
     }
-    std::vector<float> dxn1((size_t)T * D, 0.f);
+    Floats dxn1 = scratch.zeros((size_t)T * D);
     ph.lap("bwd q/k norms");
     {
       // q, k and v into one dx, in one parallel pass
@@ -352,13 +349,14 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       linear_backward_input_groups(m, &g, 1, at);
     }
     ph.lap("bwd q/k/v product");
-    factor(base + LIN_Q, a.xn1, std::move(dq), D, QD);
-    factor(base + LIN_K, a.xn1, std::move(dk), D, KD);
-    factor(base + LIN_V, std::move(a.xn1), std::move(dv), D, KD);
+    factor(base + LIN_Q, a.xn1, dq, D, QD);
+    factor(base + LIN_K, a.xn1, dk, D, KD);
+    factor(base + LIN_V, a.xn1, dv, D, KD);
     ph.lap("factor bookkeeping");
-    dh = dh_mid;
+    copy_into(dh, dh_mid);
     rmsnorm_backward(dh.data(), s.norm_grad[ni[NORM_ATTN]].data(), dxn1.data(), a.h_in.data(), a.w_attn.data(),
                      a.rstd1.data(), T, D);
+    scratch.release_to(layer_start);
     ph.lap("bwd norms");
     job.report("backward", ++done, total);
   }
@@ -410,6 +408,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   for (const auto& g : s.bias_grad)
     for (float x : g) mx = std::max(mx, (double)std::fabs(x));
   s.max_abs = mx;  // = step_max_abs(s)
+  mem.trim();
   ph.lap("finiteness scan, max |G|");
   return step;
 }

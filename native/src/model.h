@@ -8,6 +8,7 @@
 //   materialise.cpp  — dense weights of a view, written tensor by tensor (safetensors or GGUF)
 //   quants.cpp       — ggml block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantisation, Q8_0 quantisation
 //   loader.cpp       — mmap, tensor binding, RoPE tables; kernels.cpp — the numeric ops (kernels.h)
+//   step_memory.cpp  — the step's big float buffers (factors' X and G, temporaries) in slabs reused across steps
 // Every entry point validates what it is handed (check_config, check_step, check_view, check_ids) and throws
 // std::runtime_error in words; native/fuzz/ holds libFuzzer + ASan + UBSan harnesses over them (npm run fuzz).
 // Below the model (no model knowledge):
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "step_memory.h"
 
 struct Config {
   int vocab = 0, dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
@@ -200,15 +202,17 @@ struct Model {
   }
 };
 
-// ∇W of a linear layer on the phrase: ∇W = Gᵀ X (rank ≤ T), never formed densely.
+// ∇W of a linear layer on the phrase: ∇W = Gᵀ X (rank ≤ T), never formed densely. X and G live in their Step's
+// memory; layers with one input share it (q/k/v one X, gate/up one X): nothing writes X or G once the step is built.
 struct LinearFactor {
   int T = 0, in = 0, out = 0;
-  std::vector<float> X;  // [T, in]   inputs of the layer on the phrase
-  std::vector<float> G;  // [T, out]  ∂L/∂y on the phrase
+  Floats X;  // [T, in]   inputs of the layer on the phrase
+  Floats G;  // [T, out]  ∂L/∂y on the phrase
 };
 
 // The exact gradient of one phrase loss, in factored form. A step of size α is W ← W − α·(this).
 struct Step {
+  StepMemory memory;     // holds every factor's X and G (step_memory.h)
   std::vector<int> ids;  // BOS + phrase
   double loss = 0;
   std::vector<LinearFactor> lin;  // n_linear() slots (head last)

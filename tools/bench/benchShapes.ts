@@ -201,6 +201,7 @@ async function turnsChild(file: string, threads: string, step: string): Promise<
       const s = Number(process.hrtime.bigint() - t) / 1e9
       stepS = Math.min(stepS ?? Infinity, s)
       phraseTokens = g.phraseIds.length
+      g.release()  // its memory goes to the next step (as a lab dropping a step it no longer needs)
     }
   const judged = await judgeFirstDifference(engine, session, file, prompt, ours.ids, peer?.ids ?? null, (x) => console.error(x))
   await session?.dispose()

@@ -10,6 +10,8 @@ export interface NativeStep {
   readonly bytes: number
   gradNorms(): Float64Array
   export(): StepFactors
+  /** gives the step's memory back to the engine now (a view still using it keeps it); later uses are refused */
+  release(): void
 }
 
 export interface StepFactors {
@@ -105,6 +107,9 @@ export interface NativeAddon {
   /** the export's quantiser (native/src/quantise.cpp) for Q8_0, Q4_0, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K or Q6_K: weights (whole blocks) → blocks */
   quantise(dtype: string, weights: Float32Array): Uint8Array
   threads(): number
+  /** the cache of the steps' memory (native/src/step_memory.h): bytes held by live steps and by the cache, slabs
+   *  mapped and slabs handed out again since the process started (tests, bench) */
+  stepMemory(): { liveBytes: number; cachedBytes: number; slabsMapped: number; slabsReused: number }
   /** the kernel path in use (scalar / avx2 / avx512 / neon), the paths this CPU runs, its features, worker threads */
   kernelInfo(): KernelInfo
   /** switch the kernel path ('' = the best this CPU runs); throws, in words, for a path the CPU lacks */
