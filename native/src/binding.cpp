@@ -142,8 +142,28 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
   // (a view being computed does), its memory goes back to the engine's cache and the next step reuses it without
   // faulting its pages in again. Any later use of this object is refused.
   Napi::Value Release(const Napi::CallbackInfo& info) {
-    step.reset();
+    hold(info.Env(), nullptr);
     return info.Env().Undefined();
+  }
+  // Takes (or, with null, drops) this object's hold on a step. The step's memory is told to V8 as external memory, as
+  // a model's copied weights are: the garbage collector then collects dropped gradients as promptly as JS objects of
+  // their size (tens of MB for a 1B model), so their memory returns to the engine's cache before the next step needs it.
+  void hold(Napi::Env env, std::shared_ptr<Step> s) {
+    if (external) Napi::MemoryManagement::AdjustExternalMemory(env, -external);
+    step = std::move(s);
+    external = step ? (int64_t)held_bytes() : 0;
+    if (external) Napi::MemoryManagement::AdjustExternalMemory(env, external);
+  }
+  ~StepWrap() {
+    if (external) Napi::MemoryManagement::AdjustExternalMemory(Env(), -external);
+  }
+  int64_t external = 0;
+  // the memory the step holds: its factors' (a shared X counted once), then its small vectors
+  double held_bytes() const {
+    double b = step->memory.bytes() + step->emb_grad.size() * 4.0;
+    for (auto& n : step->norm_grad) b += n.size() * 4.0;
+    for (auto& g : step->bias_grad) b += g.size() * 4.0;
+    return b;
   }
   Napi::Value Loss(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), held(info.Env()).loss); }
   Napi::Value Ids(const Napi::CallbackInfo& info) { return to_i32(info.Env(), held(info.Env()).ids); }
@@ -153,13 +173,8 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
     for (size_t i = 0; i < norms.size(); i++) a[i] = norms[i];
     return a;
   }
-  // the memory the step holds: its factors' (a shared X counted once), then its small vectors
   Napi::Value Bytes(const Napi::CallbackInfo& info) {
-    if (!step) return Napi::Number::New(info.Env(), 0);  // released: holds nothing
-    double b = step->memory.bytes() + step->emb_grad.size() * 4.0;
-    for (auto& n : step->norm_grad) b += n.size() * 4.0;
-    for (auto& g : step->bias_grad) b += g.size() * 4.0;
-    return Napi::Number::New(info.Env(), b);
+    return Napi::Number::New(info.Env(), step ? held_bytes() : 0);  // released: holds nothing
   }
   Napi::Value Export(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -483,8 +498,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                        [out](Napi::Env env) -> Napi::Value {
                          Napi::Object o = step_ctor->New({});
                          StepWrap* w = StepWrap::Unwrap(o);
-                         w->step = out->first;
                          w->norms = out->second;
+                         w->hold(env, out->first);
                          return o;
                        });
     t->Queue();
@@ -715,8 +730,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     s->max_abs = step_max_abs(*s);
     Napi::Object w = step_ctor->New({});
     StepWrap* sw = StepWrap::Unwrap(w);
-    sw->step = s;
     sw->norms = step_grad_norms(*model, *s);
+    sw->hold(env, s);
     return w;
   }
 
