@@ -62,6 +62,16 @@ struct KernelTable {
   void (*gram_f64)(const float* M, int64_t ld, int T, int n, double* out);
   // th[i] = tanh(√(2/π)·(g[i] + 0.044715·g[i]³)), i < n: GeGLU's tanh (kernels.cpp geglu_forward / geglu_backward)
   void (*gelu_tanh)(float* th, const float* g, int n);
+  // the largest |x[i]|, i < n, as the bits of |x| (sign cleared): ≥ 0x7f800000 when some value is ±inf or NaN, else
+  // the bits of the largest magnitude (the step's finiteness scan and max |G|, exact)
+  uint32_t (*max_abs_bits)(const float* x, int64_t n);
+  // the softmax of a vocabulary row (model.cpp's loss): max_f32 its largest value (NaN skipped, exact); exp_sum
+  // Σ e^{(double)x[i] − mx} as 8 partial sums over i mod 8 combined in a fixed order; exp_scale pr[i] =
+  // (float)(e^{(double)x[i] − mx}·iz) with the same e values. e^y (y ≤ 0) is the path's own double exp, within 1 ulp
+  // (kernels_isa.inc), the same value wherever a row piece starts.
+  float (*max_f32)(const float* x, int n);
+  double (*exp_sum)(const float* x, int n, float mx);
+  void (*exp_scale)(float* pr, const float* x, int n, float mx, double iz);
 };
 
 const KernelTable* kernel_table_scalar();

@@ -526,12 +526,53 @@ void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b) {
 }
 
 // ---- RMSNorm -----------------------------------------------------------------------------------------
+// Each row's double sum runs in index order, as one row alone would sum it (a phrase's rows and a generated token's
+// get the same rstd), but NR rows side by side: their additions are independent, so they overlap instead of waiting
+// on one another (one row alone is bound by the latency of a double add per value).
+template <int NR>
+static void rows_sum_sq(double* ss, const float* x, int64_t ld, int D) {
+  double a[NR];
+  for (int r = 0; r < NR; r++) a[r] = 0;
+  for (int i = 0; i < D; i++)
+    for (int r = 0; r < NR; r++) a[r] += (double)x[r * ld + i] * x[r * ld + i];
+  for (int r = 0; r < NR; r++) ss[r] = a[r];
+}
+// dot[r] = Σ_i dy·w·x of row r, in index order, NR rows side by side
+template <int NR>
+static void rows_dot3(double* dot, const float* dy, const float* x, const float* w, int64_t ld, int D) {
+  double a[NR];
+  for (int r = 0; r < NR; r++) a[r] = 0;
+  for (int i = 0; i < D; i++)
+    for (int r = 0; r < NR; r++) a[r] += (double)dy[r * ld + i] * w[i] * x[r * ld + i];
+  for (int r = 0; r < NR; r++) dot[r] = a[r];
+}
+// fn<NR>(row0) over the rows in groups of 8, then 4, 2, 1
+template <template <int> class Fn, typename... A>
+static void by_row_groups(int T, A... args) {
+  int t = 0;
+  for (; t + 8 <= T; t += 8) Fn<8>::run(t, args...);
+  if (t + 4 <= T) Fn<4>::run(t, args...), t += 4;
+  if (t + 2 <= T) Fn<2>::run(t, args...), t += 2;
+  if (t < T) Fn<1>::run(t, args...);
+}
+template <int NR>
+struct SumSqRows {
+  static void run(int t, double* ss, const float* x, int D) { rows_sum_sq<NR>(ss + t, x + (int64_t)t * D, D, D); }
+};
+template <int NR>
+struct Dot3Rows {
+  static void run(int t, double* dot, const float* dy, const float* x, const float* w, int D) {
+    rows_dot3<NR>(dot + t, dy + (int64_t)t * D, x + (int64_t)t * D, w, D, D);
+  }
+};
+
 void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int T, int D, float eps) {
+  thread_local std::vector<double> ss;
+  ss.resize(T);
+  by_row_groups<SumSqRows>(T, ss.data(), x, D);
   for (int t = 0; t < T; t++) {
     const float* xt = x + (int64_t)t * D;
-    double ss = 0;
-    for (int i = 0; i < D; i++) ss += (double)xt[i] * xt[i];
-    float r = (float)(1.0 / std::sqrt(ss / D + eps));
+    float r = (float)(1.0 / std::sqrt(ss[t] / D + eps));
     if (rstd) rstd[t] = r;
     float* yt = y + (int64_t)t * D;
     for (int i = 0; i < D; i++) yt[i] = xt[i] * r * w[i];
@@ -540,16 +581,15 @@ void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int 
 
 void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* rstd,
                       int T, int D) {
+  thread_local std::vector<double> dots;
+  dots.resize(T);
+  by_row_groups<Dot3Rows>(T, dots.data(), dy, x, w, D);  // Σ dy·w·x per row
   for (int t = 0; t < T; t++) {
     const float* xt = x + (int64_t)t * D;
     const float* dyt = dy + (int64_t)t * D;
     float r = rstd[t];
-    double dot = 0;  // Σ dy·w·x
-    for (int i = 0; i < D; i++) {
-      dot += (double)dyt[i] * w[i] * xt[i];
-      dw[i] += dyt[i] * xt[i] * r;
-    }
-    float c = (float)(dot * r * r * r / D);
+    for (int i = 0; i < D; i++) dw[i] += dyt[i] * xt[i] * r;  // rows in order, as before: each dw[i] sums t = 0, 1, …
+    float c = (float)(dots[t] * r * r * r / D);
     float* dxt = dx + (int64_t)t * D;
     for (int i = 0; i < D; i++) dxt[i] += dyt[i] * w[i] * r - xt[i] * c;
   }
@@ -797,6 +837,24 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       }
     }
   });
+}
+
+void max_abs_bits_spans(const FloatSpan* spans, int n, uint32_t* bits) {
+  const int64_t PIECE = 1 << 18;  // values: 1 MiB, enough to keep a hand-off's cost small
+  struct Piece {
+    int span;
+    int64_t i0, n;
+  };
+  std::vector<Piece> pieces;
+  for (int s = 0; s < n; s++)
+    for (int64_t i = 0; i < spans[s].n; i += PIECE) pieces.push_back({s, i, std::min(PIECE, spans[s].n - i)});
+  std::vector<uint32_t> got(pieces.size());
+  const KernelTable* k = kern();
+  parallel_for((int)pieces.size(), [&](int p0, int p1, int) {
+    for (int p = p0; p < p1; p++) got[p] = k->max_abs_bits(spans[pieces[p].span].p + pieces[p].i0, pieces[p].n);
+  }, (int)pieces.size());
+  for (int s = 0; s < n; s++) bits[s] = 0;
+  for (size_t p = 0; p < pieces.size(); p++) bits[pieces[p].span] = std::max(bits[pieces[p].span], got[p]);
 }
 
 double logsumexp(const float* x, int n) {

@@ -117,6 +117,15 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* k, const float* v, int T, int H, int KVH, int hd, const AttnOpts& o,
                         float* dsinks = nullptr);
 
+// ---- scans -------------------------------------------------------------------------------------------------------
+struct FloatSpan {
+  const float* p;
+  int64_t n;
+};
+// bits[s] = the kernel path's max_abs_bits of span s (the bits of its largest |value|; ≥ 0x7f800000 when it holds
+// ±inf or NaN; 0 when empty), in one parallel pass over pieces of all the spans
+void max_abs_bits_spans(const FloatSpan* spans, int n, uint32_t* bits);
+
 // ---- softmax / log-softmax over one row ------------------------------------------------------------------
 // returns logsumexp(x[0:n])
 double logsumexp(const float* x, int n);

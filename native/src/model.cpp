@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "experts.h"
+#include "kernel_paths.h"
 #include "model.h"
 #include "phases.h"
 #include "threads.h"
@@ -193,30 +194,36 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   // capped logit ÷ cap; then ÷ logit_divisor (logits = head(xf) ÷ logit_divisor).
   std::vector<double> row_loss(T - 1);
   const float inv_n = 1.f / (float)(T - 1);
-  double* exps = scratch.doubles((size_t)threads_count() * V);  // V per thread
-  parallel_for(T, [&](int t0, int t1, int thread) {
-    double* e = exps + (size_t)thread * V;
+  // The exps are the kernel path's vectorized double exp (kern()->exp_sum, exp_scale: within 1 ulp), taken twice —
+  // for the row's sum, then for its probabilities a piece at a time — rather than kept as V doubles.
+  const KernelTable* kt = kern();
+  parallel_for(T, [&](int t0, int t1, int) {
+    const int PIECE = 2048;
+    float pr[PIECE];
     for (int t = t0; t < t1; t++) {
       float* lg = logits.data() + (size_t)t * V;
       if (t == T - 1) {  // the last position predicts nothing
         std::fill(lg, lg + V, 0.f);
         continue;
       }
-      float mx = -INFINITY;
-      for (int i = 0; i < V; i++) mx = std::max(mx, lg[i]);
-      double z = 0;
-      for (int i = 0; i < V; i++) z += e[i] = std::exp((double)lg[i] - mx);
+      const float mx = kt->max_f32(lg, V);
+      const double z = kt->exp_sum(lg, V, mx);
       row_loss[t] = mx + std::log(z) - lg[ids[t + 1]];
       const double iz = 1.0 / z;
       const int target = ids[t + 1];
       const float cap = c.final_softcap, div = 1.f / c.logit_divisor;
-      for (int i = 0; i < V; i++) {
-        float d = (float)(e[i] * iz) * inv_n - (i == target ? inv_n : 0.f);
-        if (cap > 0) {
-          const float th = lg[i] / cap;
-          d *= 1.f - th * th;
+      for (int p0 = 0; p0 < V; p0 += PIECE) {
+        const int n = std::min(PIECE, V - p0);
+        kt->exp_scale(pr, lg + p0, n, mx, iz);
+        float* l = lg + p0;
+        for (int j = 0; j < n; j++) {
+          float d = pr[j] * inv_n - (p0 + j == target ? inv_n : 0.f);
+          if (cap > 0) {
+            const float th = l[j] / cap;
+            d *= 1.f - th * th;
+          }
+          l[j] = div != 1.f ? d * div : d;
         }
-        lg[i] = div != 1.f ? d * div : d;
       }
     }
   });
@@ -373,24 +380,25 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   }
   ph.lap("embedding rows");
   // a finite loss can still come with overflowed activations or gradients: refuse factors that are not finite. One
-  // pass over the factors, a slot per thread at a time (13 × 262144 values in Gemma 3's head alone), also takes each
-  // G's largest |entry| for the step's max_abs (step_max_abs: the same value, without reading every G a second time).
+  // parallel pass over the factors (max_abs_bits_spans: pieces of at most 256 Ki values, so Gemma 3's 13 × 262144 head
+  // G is shared by the threads), also takes each G's largest |entry| for the step's max_abs (step_max_abs: the same
+  // value, without reading every G a second time).
   const int nl = m.n_linear();
   std::vector<uint8_t> finite(nl, 1);
   std::vector<float> g_max(nl, 0.f);
-  parallel_for(nl, [&](int i0, int i1, int) {
-    for (int i = i0; i < i1; i++) {
-      bool ok = true;
-      for (float x : s.lin[i].X) ok &= std::fabs(x) <= FLT_MAX;  // false for ±inf and NaN
-      float mx = 0.f;
-      for (float x : s.lin[i].G) {
-        ok &= std::fabs(x) <= FLT_MAX;
-        mx = std::max(mx, std::fabs(x));
-      }
-      finite[i] = ok;
-      g_max[i] = mx;
+  {
+    std::vector<FloatSpan> spans;  // each slot's X, then its G
+    for (int i = 0; i < nl; i++) {
+      spans.push_back({s.lin[i].X.data(), (int64_t)s.lin[i].X.size()});
+      spans.push_back({s.lin[i].G.data(), (int64_t)s.lin[i].G.size()});
     }
-  });
+    std::vector<uint32_t> bits(spans.size());
+    max_abs_bits_spans(spans.data(), (int)spans.size(), bits.data());
+    for (int i = 0; i < nl; i++) {
+      finite[i] = bits[2 * i] < 0x7f800000u && bits[2 * i + 1] < 0x7f800000u;  // ±inf and NaN lie above
+      std::memcpy(&g_max[i], &bits[2 * i + 1], sizeof(float));
+    }
+  }
   for (int i = 0; i < nl; i++)
     if (!finite[i])
       throw std::runtime_error("the phrase gradient is not finite (NaN/inf in factor " + std::to_string(i) +

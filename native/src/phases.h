@@ -6,11 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sys/resource.h>
 
 class PhaseClock {
  public:
   explicit PhaseClock(const char* title) : title_(title), on_(enabled()) {
-    if (on_) start_ = last_ = now();
+    if (on_) start_ = last_ = now(), lastf_ = flt();
   }
   // the time since the previous lap (or the start) is added to phase `name` (a string literal: kept by pointer)
   void lap(const char* name) {
@@ -24,7 +25,7 @@ class PhaseClock {
     const double total = secs(last_ - start_);
     std::fprintf(stderr, "[phases] %s: %.4f s\n", title_, total);
     for (int i = 0; i < n_; i++)
-      std::fprintf(stderr, "[phases]   %-34s %8.4f s %5.1f %%\n", names_[i], s_[i], total > 0 ? 100 * s_[i] / total : 0.0);
+      std::fprintf(stderr, "[phases]   %-34s %8.4f s %5.1f %% %6ld flt\n", names_[i], s_[i], total > 0 ? 100 * s_[i] / total : 0.0, f_[i]);
   }
   PhaseClock(const PhaseClock&) = delete;
   PhaseClock& operator=(const PhaseClock&) = delete;
@@ -45,8 +46,10 @@ class PhaseClock {
     int i = 0;
     while (i < n_ && std::strcmp(names_[i], name) != 0) i++;
     if (i == n_ && n_ < MAX) names_[n_++] = name, s_[i] = 0;
-    if (i < n_) s_[i] += secs(t - last_);
+    const long f = flt();
+    if (i < n_) s_[i] += secs(t - last_), f_[i] += f - lastf_;
     last_ = t;
+    lastf_ = f;
   }
   static const int MAX = 48;
   const char* title_;
@@ -54,5 +57,8 @@ class PhaseClock {
   Clock::time_point start_, last_;
   const char* names_[MAX];
   double s_[MAX];
+  long f_[MAX] = {};
+  long lastf_ = 0;
+  static long flt() { rusage u; getrusage(RUSAGE_SELF, &u); return u.ru_minflt; }
   int n_ = 0;
 };

@@ -300,6 +300,96 @@ static void test_path(const std::string& path) {
     }
     report(worst < 1e-5, path + " matmul_wt / matmul_w_acc " + tname(t) + " vs float64", worst);
   }
+  {  // the gradient norms' Gram sums: bit for bit the scalar path's (the contract: the same partial sums on every path),
+     // near long double; T on both sides of the tiled form's limit, row lengths with and without a tail of 8
+    bool same = true;
+    double worst = 0;
+    for (int trial = 0; trial < 24; trial++) {
+      const int T = trial < 20 ? irand(1, 20) : irand(60, 70), n = irand(1, 1300), ld = n + irand(0, 9);
+      std::vector<float> M((size_t)T * ld);
+      for (auto& v : M) v = uni() * std::ldexp(1.f, irand(-8, 8));
+      std::vector<double> got((size_t)T * T, -1.0), ref((size_t)T * T, -1.0);
+      K->gram_f64(M.data(), ld, T, n, got.data());
+      S->gram_f64(M.data(), ld, T, n, ref.data());
+      for (int a = 0; a < T; a++)
+        for (int b = 0; b <= a; b++) {
+          same = same && got[(size_t)a * T + b] == ref[(size_t)a * T + b];
+          long double want = 0, scale = 0;
+          for (int i = 0; i < n; i++) {
+            const long double p = (long double)M[(size_t)a * ld + i] * M[(size_t)b * ld + i];
+            want += p, scale += std::fabs(p);
+          }
+          worst = std::max(worst, (double)(std::fabs(got[(size_t)a * T + b] - want) / (scale + 1e-300)));
+        }
+    }
+    report(same && worst < 1e-14, path + " gram_f64 bit-equal to the scalar path, near long double", worst);
+  }
+  {  // the finiteness scan: the largest |x| as bits (exact), and ±inf / NaN anywhere seen
+    bool ok = true;
+    for (int trial = 0; trial < 60 && ok; trial++) {
+      const int n = irand(0, 700);
+      std::vector<float> x(n);
+      for (auto& v : x) v = uni() * std::ldexp(1.f, irand(-30, 30));
+      float want = 0.f;
+      for (float v : x) want = std::max(want, std::fabs(v));
+      uint32_t got = K->max_abs_bits(x.data(), n);
+      float gotf;
+      std::memcpy(&gotf, &got, 4);
+      ok = ok && got < 0x7f800000u && gotf == want;
+      if (n > 0) {  // one bad value at a random place: inf, −inf or NaN
+        const float bad[3] = {INFINITY, -INFINITY, NAN};
+        x[irand(0, n - 1)] = bad[trial % 3];
+        ok = ok && K->max_abs_bits(x.data(), n) >= 0x7f800000u;
+      }
+    }
+    report(ok, path + " max_abs_bits = max |x| exactly, ±inf and NaN flagged", 0);
+  }
+  {  // the softmax row: max_f32 exact; exp within 1 ulp of exp in long double; the 8-lane sum; the probabilities
+    double worst_ulp = 0, worst_sum = 0, worst_p = 0;
+    bool max_ok = true, edge_ok = true;
+    for (int trial = 0; trial < 400; trial++) {
+      // one value alone: exp_sum of one entry is its e, unrounded by any sum
+      const float x = -uni() * uni() * 760.f - (trial % 7 == 0 ? 0.f : 1e-3f), mx = trial % 2 ? 0.f : uni();
+      const double y = (double)x - mx, e = K->exp_sum(&x, 1, mx);
+      const long double want = std::exp((long double)y);
+      if (y >= -707) {
+        const double ulp = std::ldexp(1.0, std::ilogb((double)want) - 52);
+        worst_ulp = std::max(worst_ulp, (double)std::fabs((long double)e - want) / ulp);
+      } else {
+        edge_ok = edge_ok && e == 0.0;
+      }
+    }
+    for (int trial = 0; trial < 40; trial++) {
+      const int n = irand(1, 3000);
+      std::vector<float> x(n);
+      for (auto& v : x) v = uni() * 20.f;
+      float mx = -INFINITY;
+      for (float v : x) mx = std::max(mx, v);
+      max_ok = max_ok && K->max_f32(x.data(), n) == mx;
+      long double z = 0;
+      for (float v : x) z += std::exp((long double)v - mx);
+      const double got = K->exp_sum(x.data(), n, mx);
+      worst_sum = std::max(worst_sum, (double)(std::fabs(got - z) / z));
+      std::vector<float> pr(n);
+      K->exp_scale(pr.data(), x.data(), n, mx, 1.0 / got);
+      for (int i = 0; i < n; i++) {
+        const double want = (double)(std::exp((long double)x[i] - mx) / z);
+        worst_p = std::max(worst_p, std::fabs(pr[i] - want) / std::max(want, 1e-30));
+      }
+    }
+    {  // NaN is skipped by the maximum (as std::max skips it) and makes the sum NaN; −inf entries are e = 0
+      std::vector<float> x = {1.f, NAN, 3.f, -INFINITY, 2.f, 0.5f, -1.f, 4.f, 0.f, 2.5f};
+      max_ok = max_ok && K->max_f32(x.data(), (int)x.size()) == 4.f;
+      edge_ok = edge_ok && std::isnan(K->exp_sum(x.data(), (int)x.size(), 4.f));
+      x[1] = -INFINITY;
+      const double z = K->exp_sum(x.data(), (int)x.size(), 4.f);
+      long double want = 0;
+      for (float v : x) want += v == -INFINITY ? 0.0L : std::exp((long double)v - 4.f);
+      edge_ok = edge_ok && std::fabs(z - want) / want < 1e-15;
+    }
+    report(worst_ulp <= 1.0 && edge_ok, path + " exp_sum: e^y within 1 ulp of exp in long double, 0 below −707, NaN kept", worst_ulp);
+    report(max_ok && worst_sum < 1e-14 && worst_p < 1.2e-7, path + " max_f32 exact; exp_sum / exp_scale vs long double (sum, probabilities)", std::max(worst_sum, worst_p));
+  }
   {  // fused products of matrices sharing their input = each product alone, bit for bit
     bool same = true;
     for (int trial = 0; trial < 4; trial++) {
@@ -442,6 +532,43 @@ static void test_attention_sinks() {
   }
 }
 
+// RMSNorm over T rows (summed side by side in groups of 8, 4, 2, 1) = each row alone, bit for bit (a phrase's rows and
+// a generated token see the same norm), and both near float64
+static void test_rmsnorm_rows() {
+  bool same = true;
+  double worst = 0;
+  for (int trial = 0; trial < 30; trial++) {
+    const int T = irand(1, 21), D = irand(1, 300);
+    std::vector<float> x((size_t)T * D), w(D), dy((size_t)T * D), y((size_t)T * D), r(T), dx((size_t)T * D, 0.f), dw(D, 0.f);
+    for (auto& v : x) v = uni();
+    for (auto& v : w) v = uni();
+    for (auto& v : dy) v = uni();
+    rmsnorm_forward(y.data(), r.data(), x.data(), w.data(), T, D, 1e-6f);
+    rmsnorm_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), r.data(), T, D);
+    std::vector<float> dw1(D, 0.f);
+    for (int t = 0; t < T; t++) {
+      std::vector<float> y1(D), dx1(D, 0.f);
+      float r1;
+      rmsnorm_forward(y1.data(), &r1, x.data() + (size_t)t * D, w.data(), 1, D, 1e-6f);
+      rmsnorm_backward(dx1.data(), dw1.data(), dy.data() + (size_t)t * D, x.data() + (size_t)t * D, w.data(), &r1, 1, D);
+      same = same && r1 == r[t] && std::memcmp(y1.data(), y.data() + (size_t)t * D, 4 * D) == 0 &&
+             std::memcmp(dx1.data(), dx.data() + (size_t)t * D, 4 * D) == 0;
+      double ss = 0, dot = 0;
+      for (int i = 0; i < D; i++) ss += (double)x[(size_t)t * D + i] * x[(size_t)t * D + i];
+      const double rr = 1 / std::sqrt(ss / D + 1e-6);
+      for (int i = 0; i < D; i++) dot += (double)dy[(size_t)t * D + i] * w[i] * x[(size_t)t * D + i];
+      for (int i = 0; i < D; i++) {
+        const double xi = x[(size_t)t * D + i];
+        worst = std::max(worst, std::fabs(y[(size_t)t * D + i] - xi * rr * w[i]));
+        const double want = dy[(size_t)t * D + i] * w[i] * rr - xi * dot * rr * rr * rr / D;
+        worst = std::max(worst, std::fabs(dx[(size_t)t * D + i] - want) / (1 + std::fabs(want)));
+      }
+    }
+    same = same && std::memcmp(dw1.data(), dw.data(), 4 * D) == 0;
+  }
+  report(same && worst < 1e-5, "rmsnorm_forward / backward over T rows = each row alone (bit for bit), near float64", worst);
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> paths = kernel_paths_available();
   if (argc > 1) paths.assign(argv + 1, argv + argc);  // named paths only (a path this CPU lacks fails)
@@ -450,6 +577,7 @@ int main(int argc, char** argv) {
   std::printf("\n");
   test_parallel_for();
   test_attention_sinks();
+  test_rmsnorm_rows();
   for (auto& p : paths) test_path(p);
   std::printf("%d passed, %d failed\n", passes, failures);
   return failures ? 1 : 0;
