@@ -91,15 +91,17 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 // (the second group reads them again from L2); when a group's rows are too long for that, the columns are cut into
 // blocks and each triple's accumulators carried from block to block (dot3xn_span: the same sums in the same order).
 static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_t ldx, int R, const Mat& W) {
-  // a group's x columns: 40 KiB of the 48 KiB L1 of Zen 5 (measured, 1 core, weights streaming: 32 KiB cut R = 8
-  // rows of 1152 columns in two and lost ~10 %; unblocked 7 rows of 6912 columns (189 KiB) lost ~15 % at R = 13)
-  const int XBLOCK = 40 << 10;
+  // A group's x rows stay whole up to 40 KiB (of Zen 5's 48 KiB L1), else are cut into blocks of at most 24 KiB,
+  // leaving room for the carried accumulators and the weights (measured, 1 core, weights streaming: a 32 KiB limit cut
+  // 8 rows of 1152 columns in two and lost ~10 %; 7 rows of 6912 columns in blocks of 39 KiB gained 0–6 % at R = 13,
+  // of 32 KiB 12–17 %)
+  const int XWHOLE = 40 << 10, XBLOCK = 24 << 10;
   const int in = W.cols;
   const int64_t esz = dtype_size(W.dtype), rb = (int64_t)in * esz;
   const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr, nrmax = (R + groups - 1) / groups;
   int C = in, nb = 1;
-  const int budget = XBLOCK / (4 * nrmax) / 64 * 64;  // columns of a group's x rows that fit the L1 share
-  if (in > budget && budget >= 64) {
+  const int budget = XBLOCK / (4 * nrmax) / 64 * 64;  // columns of a group's x rows in one block
+  if ((int64_t)nrmax * in * 4 > XWHOLE && budget >= 64) {
     nb = (in + budget - 1) / budget;
     C = ((in + nb - 1) / nb + 63) / 64 * 64;
     nb = (in + C - 1) / C;
