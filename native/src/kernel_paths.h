@@ -30,6 +30,13 @@ struct KernelTable {
   void (*dot3xn)(const float* const* xr, int nr, const void* w0, const void* w1, const void* w2, DType t, int n,
                  float* out);
   int dot3xn_max_rows;
+  // the same over columns [c0, c1) only, the accumulators carried between calls in acc [3][8][path's vector width]:
+  // flags DOT_FIRST (1) starts them from zero instead of acc, DOT_LAST (2) ends the product — c1 … n is the scalar
+  // tail, out written as by dot3xn — otherwise they are stored back in acc. Cutting a product into column spans (each
+  // a multiple of the vector width but the last) gives dot3xn's results bit for bit. Prefetches the bytes at the
+  // same offsets from pf, pf + pf_stride and pf + 2·pf_stride as it reads its weight spans (none when pf is null).
+  void (*dot3xn_span)(const float* const* xr, int nr, const void* w0, const void* w1, const void* w2, DType t, int c0,
+                      int c1, int n, float* acc, int flags, const char* pf, int64_t pf_stride, float* out);
   // d[i] += a0·w0[i] + a1·w1[i] + a2·w2[i] + a3·w3[i], i < n (fp32 rows)
   void (*axpy4)(float* d, const float* w0, const float* w1, const float* w2, const float* w3, float a0, float a1,
                 float a2, float a3, int n);

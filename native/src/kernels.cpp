@@ -85,19 +85,56 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
   kern()->dot4(x, ldx, nr, (const char*)W.data + (int64_t)row * n * dtype_size(W.dtype), W.dtype, n, out);
 }
 
-// y[:, o … o+2] (y is [R, out]) = x[R, in] (rows ldx apart) · the three stored rows at w, w + rb, w + 2·rb: the 3-row
-// kernel over the x rows in balanced groups of at most the path's tile height (13 rows on AVX-512: 7 + 6)
-static void triple_rows(float* y, int out, int o, const float* x, int64_t ldx, int R, int in, const char* w, int64_t rb,
-                        DType t) {
-  const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
+// y[:, o0 … o1−1] (y is [R, out], o1 − o0 a multiple of 3) = x[R, in] (rows ldx apart) · the stored rows o0 … o1−1
+// of W, three at a time by the 3-row kernel, over the x rows in balanced groups of at most the path's tile height
+// (13 rows on AVX-512: 7 + 6). The group is the outer loop, so its x rows stay in L1 while the weight rows stream by
+// (the second group reads them again from L2); when a group's rows are too long for that, the columns are cut into
+// blocks and each triple's accumulators carried from block to block (dot3xn_span: the same sums in the same order).
+static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_t ldx, int R, const Mat& W) {
+  // A group's x rows stay whole up to 40 KiB (of Zen 5's 48 KiB L1), else are cut into blocks of at most 24 KiB,
+  // leaving room for the carried accumulators and the weights (measured, 1 core, weights streaming: a 32 KiB limit cut
+  // 8 rows of 1152 columns in two and lost ~10 %; 7 rows of 6912 columns in blocks of 39 KiB gained 0–6 % at R = 13,
+  // of 32 KiB 12–17 %)
+  const int XWHOLE = 40 << 10, XBLOCK = 24 << 10;
+  const int in = W.cols;
+  const int64_t esz = dtype_size(W.dtype), rb = (int64_t)in * esz;
+  const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr, nrmax = (R + groups - 1) / groups;
+  int C = in, nb = 1;
+  const int budget = XBLOCK / (4 * nrmax) / 64 * 64;  // columns of a group's x rows in one block
+  if ((int64_t)nrmax * in * 4 > XWHOLE && budget >= 64) {
+    nb = (in + budget - 1) / budget;
+    C = ((in + nb - 1) / nb + 63) / 64 * 64;
+    nb = (in + C - 1) / C;
+  }
+  const int nt = (o1 - o0) / 3;
+  const int ACC = 3 * 8 * 16;  // floats of one triple's accumulators (the widest path's)
+  thread_local std::vector<float> accs;
+  if (nb > 1 && accs.size() < (size_t)nt * ACC + 16) accs.resize((size_t)nt * ACC + 16);
+  float* acc = nb > 1 ? accs.data() + ((64 - ((uintptr_t)accs.data() & 63)) & 63) / sizeof(float) : nullptr;
+  const char* w = (const char*)W.data + (int64_t)o0 * rb;
   for (int g = 0, r0 = 0; g < groups; g++) {
     const int nr = R / groups + (g < R % groups ? 1 : 0);
     const float* xr[8];
     for (int r = 0; r < nr; r++) xr[r] = x + (int64_t)(r0 + r) * ldx;
-    float acc24[24];
-    kern()->dot3xn(xr, nr, w, w + rb, w + 2 * rb, t, in, acc24);
-    for (int k = 0; k < 3; k++)
-      for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o + k] = acc24[8 * k + r];
+    for (int b = 0; b < nb; b++) {
+      const int c0 = b * C, c1 = c0 + C < in ? c0 + C : in;
+      const int flags = (b == 0 ? 1 : 0) | (b == nb - 1 ? 2 : 0);
+      for (int t = 0; t < nt; t++) {
+        const char* wt = w + (int64_t)3 * t * rb;
+        // the span the next call of the first group reads: the next triple's, the next block's first, or past o1
+        const char* pf = t + 1 < nt   ? wt + 3 * rb + c0 * esz
+                         : b + 1 < nb ? w + (int64_t)(c0 + C) * esz
+                                      : w + (int64_t)3 * nt * rb;
+        // the groups after the first find the weights in L2: prefetching them again measured ~3 % slower
+        if (g > 0) pf = nullptr;
+        float acc24[24];
+        kern()->dot3xn_span(xr, nr, wt, wt + rb, wt + 2 * rb, W.dtype, c0, c1, in, acc ? acc + (size_t)t * ACC : nullptr,
+                            flags, pf, rb, acc24);
+        if (flags & 2)
+          for (int k = 0; k < 3; k++)
+            for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o0 + 3 * t + k] = acc24[8 * k + r];
+      }
+    }
     r0 += nr;
   }
 }
@@ -129,9 +166,10 @@ static void wt_rows(float* y, const float* x, int64_t ldx, int R, const Mat& W, 
     }
     if (kern()->dot3xn && R >= 2) {  // three rows dequantised, then the 3-row kernel on them as F32
       scratch.resize((size_t)3 * in);
+      Mat S = mat_f32(scratch.data(), 3, in);
       for (; o + 3 <= o1; o += 3) {
         for (int k = 0; k < 3; k++) dequant_span(scratch.data() + (size_t)k * in, W, o + k, 0, in);
-        triple_rows(y, out, o, x, ldx, R, in, (const char*)scratch.data(), (int64_t)in * 4, DT_F32);
+        wt_triples(y + o, out, 0, 3, x, ldx, R, S);
       }
     }
     scratch.resize(std::max<size_t>(scratch.size(), in));
@@ -152,8 +190,11 @@ static void wt_rows(float* y, const float* x, int64_t ldx, int R, const Mat& W, 
   // One row (a single generated column) takes it too when weight rows are longer than 8 KiB (Llama-2-7b's 11008-wide
   // down projection, any F32 row past 2048): there the triple's prefetch measured +17–33 % over dot_any, which is
   // ~5 % ahead on shorter rows.
-  if (kern()->dot3xn && (R >= 2 || rb > 8192))
-    for (; o + 3 <= o1; o += 3) triple_rows(y, out, o, x, ldx, R, in, (const char*)W.data + o * rb, rb, W.dtype);
+  if (kern()->dot3xn && (R >= 2 || rb > 8192)) {
+    const int o3 = o + (o1 - o) / 3 * 3;
+    wt_triples(y, out, o, o3, x, ldx, R, W);
+    o = o3;
+  }
   // Otherwise pairs of weight rows against 4 x rows at a time, then the last 1–3 rows.
   for (; o + 2 <= o1; o += 2) {
     const char* w0 = (const char*)W.data + o * rb;
