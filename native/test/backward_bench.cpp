@@ -27,29 +27,8 @@
 #include "../src/quants.h"
 #include "../src/quants_iq.h"
 #include "../src/threads.h"
+#include "random_inputs.h"
 
-static std::mt19937 gen(12345);
-static float uni() { return std::uniform_real_distribution<float>(-1.f, 1.f)(gen); }
-static int irand(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); }
-
-// random ggml blocks: random bytes with the fp16 scale fields set to small finite values (as kernel_test)
-static std::vector<uint8_t> random_blocks(DType t, int nblocks) {
-  const int bb = dtype_block_bytes(t);
-  std::vector<uint8_t> b((size_t)nblocks * bb);
-  for (auto& c : b) c = (uint8_t)irand(0, 255);
-  for (int k = 0; k < nblocks; k++) {
-    uint8_t* p = b.data() + (size_t)k * bb;
-    auto put = [&](int off) {
-      uint16_t h = f32_to_f16(uni() * 0.05f);
-      std::memcpy(p + off, &h, 2);
-    };
-    if (t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_IQ4_NL || t == DT_IQ4_XS) put(0);
-    if (t == DT_Q4_K || t == DT_Q5_K || t == DT_Q4_1 || t == DT_Q5_1) put(0), put(2);
-    if (t == DT_Q6_K) put(208);
-    if (t == DT_MXFP4) p[0] = (uint8_t)irand(118, 128);
-  }
-  return b;
-}
 static std::vector<uint8_t> random_weights(DType t, int rows, int cols) {
   if (dtype_quantised(t)) return random_blocks(t, rows * cols / dtype_block_elems(t));
   std::vector<uint8_t> b((size_t)rows * cols * dtype_size(t));
