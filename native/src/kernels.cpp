@@ -880,7 +880,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   });
 }
 
-void max_abs_bits_spans(const FloatSpan* spans, int n, uint32_t* bits) {
+void max_abs_bits_spans(const Floats* spans, int n, uint32_t* bits) {
   const int64_t PIECE = 1 << 18;  // values: 1 MiB, enough to keep a hand-off's cost small
   struct Piece {
     int span;
@@ -888,7 +888,7 @@ void max_abs_bits_spans(const FloatSpan* spans, int n, uint32_t* bits) {
   };
   std::vector<Piece> pieces;
   for (int s = 0; s < n; s++)
-    for (int64_t i = 0; i < spans[s].n; i += PIECE) pieces.push_back({s, i, std::min(PIECE, spans[s].n - i)});
+    for (int64_t i = 0, len = (int64_t)spans[s].n; i < len; i += PIECE) pieces.push_back({s, i, std::min(PIECE, len - i)});
   std::vector<uint32_t> got(pieces.size());
   const KernelTable* k = kern();
   parallel_for((int)pieces.size(), [&](int p0, int p1, int) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "dtype.h"
+#include "floats.h"
 
 // A row-major matrix [rows, cols] in its stored dtype (weights mmap'd from the checkpoint, or fp32 factors).
 struct Mat {
@@ -118,13 +119,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         float* dsinks = nullptr);
 
 // ---- scans -------------------------------------------------------------------------------------------------------
-struct FloatSpan {
-  const float* p;
-  int64_t n;
-};
 // bits[s] = the kernel path's max_abs_bits of span s (the bits of its largest |value|; ≥ 0x7f800000 when it holds
 // ±inf or NaN; 0 when empty), in one parallel pass over pieces of all the spans
-void max_abs_bits_spans(const FloatSpan* spans, int n, uint32_t* bits);
+void max_abs_bits_spans(const Floats* spans, int n, uint32_t* bits);
 
 // ---- softmax / log-softmax over one row ------------------------------------------------------------------
 // returns logsumexp(x[0:n])

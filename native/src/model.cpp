@@ -387,10 +387,10 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::vector<uint8_t> finite(nl, 1);
   std::vector<float> g_max(nl, 0.f);
   {
-    std::vector<FloatSpan> spans;  // each slot's X, then its G
+    std::vector<Floats> spans;  // each slot's X, then its G
     for (int i = 0; i < nl; i++) {
-      spans.push_back({s.lin[i].X.data(), (int64_t)s.lin[i].X.size()});
-      spans.push_back({s.lin[i].G.data(), (int64_t)s.lin[i].G.size()});
+      spans.push_back(s.lin[i].X);
+      spans.push_back(s.lin[i].G);
     }
     std::vector<uint32_t> bits(spans.size());
     max_abs_bits_spans(spans.data(), (int)spans.size(), bits.data());
