@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#ifndef _WIN32
 #include <sys/resource.h>
+#endif
 
 class PhaseClock {
  public:
@@ -59,6 +61,15 @@ class PhaseClock {
   double s_[MAX];
   long f_[MAX] = {};
   long lastf_ = 0;
-  static long flt() { rusage u; getrusage(RUSAGE_SELF, &u); return u.ru_minflt; }
+  // the process's minor page faults so far (not counted on Windows, which has no getrusage: the column reads 0)
+  static long flt() {
+#ifndef _WIN32
+    rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+#else
+    return 0;
+#endif
+  }
   int n_ = 0;
 };
