@@ -137,8 +137,8 @@ class StepWrap : public Napi::ObjectWrap<StepWrap> {
     if (!step) type_error(env, "this gradient was released");
     return *step;
   }
-  // release(): drops this object's hold on the step now rather than when the garbage collector finds the object (it
-  // does not know how much native memory a step holds: tens of MB for a 1B model). When nothing else holds the step
+  // release(): drops this object's hold on the step now rather than when the garbage collector finds the object
+  // (prompted by the external memory hold() reports, but at a time of its choosing). When nothing else holds the step
   // (a view being computed does), its memory goes back to the engine's cache and the next step reuses it without
   // faulting its pages in again. Any later use of this object is refused.
   Napi::Value Release(const Napi::CallbackInfo& info) {
