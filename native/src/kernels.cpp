@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "kernel_paths.h"
@@ -336,12 +337,11 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
   else parallel_for(nblocks, body, ng > 1 ? nblocks / 8 : 0);
 }
 
-// The column blocks of the tiled form: a multiple of the thread count, at most ~1536 columns (measured: 512-column
-// blocks −9 %, 256 −17 %), whole quantisation blocks and 64-column slices (`unit`). A block's results do not depend on
-// the width (each dx entry sums its weight rows in the same order, and the <64-column tail is the matrix's last
-// columns whatever the width), so matrices of one group may share the widest unit's blocks.
-static int w_acc_tiled_width(int in, int unit) {
-  const int nt = threads_count();
+// The column blocks of the tiled form: a multiple of `nt` (the threads that share a product's columns), at most ~1536
+// columns (measured: 512-column blocks −9 %, 256 −17 %), whole quantisation blocks and 64-column slices (`unit`). A
+// block's results do not depend on the width (each dx entry sums its weight rows in the same order, and the <64-column
+// tail is the matrix's last columns whatever the width), so matrices of one group may share the widest unit's blocks.
+static int w_acc_tiled_width(int in, int unit, int nt) {
   int nb = nt;
   while ((in + nb - 1) / nb > 1536) nb += nt;
   return ((in + nb - 1) / nb + unit - 1) / unit * unit;
@@ -350,8 +350,9 @@ static int w_acc_tiled_unit(const Mat& W) {
   return dtype_quantised(W.dtype) ? std::max(64, dtype_block_elems(W.dtype)) : 64;
 }
 
-// dx[:, c0 : c0 + n] += a[R, out] · W[:, c0 : c0 + n] for one column block of the tiled form (below)
-static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, int c0, int n) {
+// dx[:, c0 : c0 + n] += a[R, W.rows] · W[o0 : o1, c0 : c0 + n] for one column block of the tiled form (below), over
+// the weight rows o0 … o1−1 (o0 a multiple of the 64-row run)
+static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, int o0, int o1, int c0, int n) {
   const int out = W.rows, in = W.cols, OC = 64;
   constexpr int SW = 64, MAXR = 6;  // slice width, rows per kernel call at most (a 13 × 32 tile measured ~20 % slower)
   const int maxr = kern()->axpyn_max_rows, groups = (R + maxr - 1) / maxr;
@@ -365,15 +366,15 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
   if (quantised && rows.size() < (size_t)OC * n) rows.resize((size_t)OC * n);
   const int nsw = n / SW * SW, tail = n - nsw;
   const int lines = quantised ? 0 : (int)((n * esz + 63) / 64);  // cache lines of a row segment
-  for (int o = 0; o < out; o += OC) {
-    const int no = out - o < OC ? out - o : OC, o_next = o + OC;
+  for (int o = o0; o < o1; o += OC) {
+    const int no = o1 - o < OC ? o1 - o : OC, o_next = o + OC;
     // the run's rows as stored (element types) or dequantised into `rows`
     const char* run = (const char*)W.data + (int64_t)o * rb + (int64_t)c0 * esz;
     int64_t run_stride = rb;
     DType run_type = W.dtype;
     if (quantised) {
       for (int q = 0; q < no; q++) {
-        if (o + q + 4 < out) prefetch_span(W, o + q + 4, c0, n);
+        if (o + q + 4 < o1) prefetch_span(W, o + q + 4, c0, n);
         convert_span(rows.data() + (size_t)q * n, W, o + q, c0, n);
       }
       run = (const char*)rows.data();
@@ -392,9 +393,9 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
           dr[k] = dx + (int64_t)(r0 + k) * in + c0 + s;
         }
         // kernel call c asks for line c of every next-run row, one row per step (past a short last run it
-        // prefetches beyond the matrix: harmless, a prefetch never faults)
+        // prefetches beyond the rows: harmless, a prefetch never faults)
         const char* pf = nullptr;
-        if (o_next < out && call < lines)
+        if (o_next < o1 && call < lines)
           pf = (const char*)W.data + (int64_t)o_next * rb + (int64_t)c0 * esz + (int64_t)call * 64;
         if (g == 0)  // reads the slice as stored and leaves it in the panel for the other groups
           kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, rb);
@@ -404,8 +405,8 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
       }
     }
     // lines the calls did not reach (a segment longer than the calls)
-    for (; call < lines && o_next < out; call++)
-      for (int q = 0; q < OC && o_next + q < out; q++)
+    for (; call < lines && o_next < o1; call++)
+      for (int q = 0; q < OC && o_next + q < o1; q++)
         __builtin_prefetch((const char*)W.data + (int64_t)(o_next + q) * rb + (int64_t)c0 * esz + call * 64, 0, 2);
     if (tail) {
       for (int q = 0; q < no; q++) {
@@ -421,33 +422,6 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
         }
     }
   }
-}
-
-// dx[R, in] += scale · dy[R, out] · W[out, in], the backward of a product, as register tiles (kernel axpyn_x64):
-// columns are cut into one block per thread or a few (each thread's dx block and the rows of dy stay in its caches),
-// a block's weight rows into runs of 64, and a run into 64-column slices. The first row group of a slice reads it as
-// stored and leaves it converted in an fp32 panel of 16 KiB, which the other groups read from L1; while a run
-// computes, the kernel prefetches the next run's lines (its rows are a page apart, where the hardware prefetcher
-// stops). A quantised run is dequantised first, whole blocks at a time. Measured on the 1.1B model's backward,
-// 2 threads, AVX-512: +9–11 % over packing a whole 64 × 512 run ahead of the slices (a 128 KiB panel in L2), then
-// +10–15 % for packing inside the first group's pass.
-static void w_acc_tiled(float* dx, const float* dy, int R, const Mat& W, float scale) {
-  const int out = W.rows, in = W.cols;
-  const int CB = w_acc_tiled_width(in, w_acc_tiled_unit(W));
-  // the backward of a phrase passes scale 1 and dy is used as it is; a factor term (−coef) is small: a scaled copy
-  std::vector<float> scaled;
-  const float* a = dy;
-  if (scale != 1.f) {
-    scaled.resize((size_t)R * out);
-    for (size_t i = 0; i < scaled.size(); i++) scaled[i] = scale * dy[i];
-    a = scaled.data();
-  }
-  parallel_for((in + CB - 1) / CB, [&](int b0, int b1, int) {
-    for (int b = b0; b < b1; b++) {
-      const int c0 = b * CB, n = c0 + CB < in ? CB : in - c0;
-      w_acc_tiled_block(dx, a, R, W, c0, n);
-    }
-  });
 }
 
 // The untiled form's column block (dx[:, block] for all R rows stays in L1/L2), and its block: four weight rows at a
@@ -483,10 +457,42 @@ static bool w_acc_is_tiled(int R, const Mat& W) {
   return kern()->axpyn_x64 && R >= 2 && (int64_t)R * W.cols * W.rows >= SERIAL_MACS;
 }
 
+// Row parts of the tiled form. Cutting a product's COLUMNS between threads (one block each) makes every thread walk
+// every weight row and read a part of each: measured on 2 cores (AVX-512, Qwen3's 2 KiB F16 rows, each thread 1 KiB
+// of every row), a thread reading one half of each row spends the time of reading the whole row (the hardware
+// prefetchers fetch past the segment), so two threads pulled twice the matrix from memory and ran at ~0.48–0.50 of
+// their FMA peak against ~0.60–0.69 for one. So a product of enough rows is cut into row parts instead: whole 64-row
+// runs, contiguous, each thread streaming its own. The part count depends on the product's shape only, never on the
+// thread count, so the sums are the same however many threads run: part k accumulates its rows (in order, as the
+// tiles always do) into its own zeroed partial dx [R, in], and dx += ((p0 + p1) + p2) + p3 after. At most 4 parts of
+// at least 512 rows (the partials are R × in floats each; a part's first run starts without the previous run's
+// prefetch). Products of fewer rows (Gemma's k/v), untiled ones and MoE experts' gate/up stay one part: their
+// columns are cut between threads as before, and their sums are the tiles' (or the untiled form's) from dx itself.
+static const int W_ACC_PART_ROWS = 512, W_ACC_MAX_PARTS = 4;
+static int w_acc_parts(int R, const Mat& W) {
+  if (!w_acc_is_tiled(R, W)) return 1;
+  return std::max(1, std::min(W_ACC_MAX_PARTS, W.rows / W_ACC_PART_ROWS));
+}
+// the weight rows o0 … o1−1 of part k of P: whole 64-row runs, balanced
+static void w_acc_part_rows(int out, int P, int k, int* o0, int* o1) {
+  const int runs = (out + 63) / 64;
+  *o0 = std::min(out, runs * k / P * 64);
+  *o1 = std::min(out, runs * (k + 1) / P * 64);
+}
+
 void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) {
   const int out = W.rows, in = W.cols;
   if (w_acc_is_tiled(R, W)) {
-    w_acc_tiled(dx, dy, R, W, scale);
+    // the backward of a phrase passes scale 1 and dy is used as it is; a factor term (−coef) is small: a scaled copy
+    std::vector<float> scaled;
+    const float* a = dy;
+    if (scale != 1.f) {
+      scaled.resize((size_t)R * out);
+      for (size_t i = 0; i < scaled.size(); i++) scaled[i] = scale * dy[i];
+      a = scaled.data();
+    }
+    const MatmulAccGroup g{dx, R, &W, &a, 1};
+    matmul_w_acc_groups(&g, 1);
     return;
   }
   const int BC = W_ACC_BC;
@@ -502,42 +508,160 @@ void matmul_w_acc(float* dx, const float* dy, int R, const Mat& W, float scale) 
   else parallel_for(nb, body);
 }
 
+// The buffers of the partials, kept across calls (the step calls matmul_w_acc_groups for every layer) and shared by
+// the calling threads: the partials of one call reach ~1 MiB, which a fresh vector would fault in page by page, and a
+// step runs on whichever of the runtime's worker threads takes it, so per-thread buffers would fault in once per
+// thread (and be held by each). A call leases one buffer (a new one only while another call holds every buffer).
+struct PartialsLease {
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
+  }
+  static std::vector<std::vector<float>*>& free_list() {
+    static std::vector<std::vector<float>*> f;
+    return f;
+  }
+  std::vector<float>* v;
+  PartialsLease() {
+    std::lock_guard<std::mutex> lk(mu());
+    if (free_list().empty()) {
+      v = new std::vector<float>();
+    } else {
+      v = free_list().back();
+      free_list().pop_back();
+    }
+  }
+  ~PartialsLease() {
+    std::lock_guard<std::mutex> lk(mu());
+    free_list().push_back(v);
+  }
+  PartialsLease(const PartialsLease&) = delete;
+  PartialsLease& operator=(const PartialsLease&) = delete;
+};
+
+// dx[R, in] += dy[R, out] · W[out, in], the backward of a product, as register tiles (kernel axpyn_x64): a product's
+// rows are cut into row parts (w_acc_parts), each part's columns into blocks (each thread's dx block and the rows of dy
+// stay in its caches), a block's weight rows into runs of 64, and a run into 64-column slices. The first row group of
+// a slice reads it as stored and leaves it converted in an fp32 panel of 16 KiB, which the other groups read from L1;
+// while a run computes, the kernel prefetches the next run's lines (its rows are a page apart, where the hardware
+// prefetcher stops). A quantised run is dequantised first, whole blocks at a time. Measured on the 1.1B model's
+// backward, 2 threads, AVX-512: +9–11 % over packing a whole 64 × 512 run ahead of the slices (a 128 KiB panel in L2),
+// then +10–15 % for packing inside the first group's pass.
+//
+// Groups: group g gets the products in order, each exactly as matmul_w_acc gives it. Two parallel passes:
+//  1. every product of more than one row part (w_acc_parts): its parts into their partials, all products of all groups
+//     at once (a part is one job, or a few column slices of it when there are more threads than parts);
+//  2. per (group, column block), the group's products in order on its block: a product of parts adds its partials, any
+//     other runs its tiles (or the untiled form's 256-column blocks) on dx. Without products of parts only this pass
+//     runs, as before the parts existed. No two jobs write one dx entry.
 void matmul_w_acc_groups(const MatmulAccGroup* groups, int ng) {
-  // Parallel over (group, column block): a job runs its group's products on its columns in the group's order, so a
-  // group's dx gets exactly what matmul_w_acc of each product in turn gives it, and no two jobs write one dx entry.
-  // Each product takes the form matmul_w_acc would take (tiled or untiled: the same sums per entry); a group's blocks
-  // are the tiled width of its widest unit when any of its products is tiled, else the untiled 256 columns.
+  const int nt = threads_count();
+  struct PartJob {
+    const MatmulAccGroup* g;
+    int i;         // the product within its group
+    float* part;   // its partial [R, in]
+    int o0, o1;    // its weight rows
+    int c0, c1;    // its columns
+    int cb;        // their block width
+  };
   struct Job {
     const MatmulAccGroup* g;
     int c0, n;
+    int64_t parts_at;  // the group's first partial in `partials` (its products of parts in order, each P of them)
   };
   thread_local std::vector<Job> jobs;  // kept across calls: the step calls this twice per MoE layer
+  thread_local std::vector<PartJob> part_jobs;
+  thread_local std::vector<int64_t> parts_at;
+  PartialsLease lease;
+  std::vector<float>& partials = *lease.v;
   jobs.clear();
-  int64_t macs = 0;
+  part_jobs.clear();
+  parts_at.assign(ng, -1);
+  int64_t macs = 0, floats = 0;
+  for (int gi = 0; gi < ng; gi++) {
+    const MatmulAccGroup& g = groups[gi];
+    if (g.R == 0 || g.count == 0) continue;
+    const int in = g.Ws[0].cols;
+    for (int i = 0; i < g.count; i++) {
+      const int P = w_acc_parts(g.R, g.Ws[i]);
+      if (P == 1) continue;
+      if (parts_at[gi] < 0) parts_at[gi] = floats;
+      floats += (int64_t)P * g.R * in;
+    }
+  }
+  if (floats > 0 && partials.size() < (size_t)floats) partials.resize((size_t)floats);
   for (int gi = 0; gi < ng; gi++) {
     const MatmulAccGroup& g = groups[gi];
     if (g.R == 0 || g.count == 0) continue;
     const int in = g.Ws[0].cols;
     bool tiled = false;
     int unit = 64;
+    int64_t at = parts_at[gi];
     for (int i = 0; i < g.count; i++) {
       macs += (int64_t)g.R * in * g.Ws[i].rows;
       tiled = tiled || w_acc_is_tiled(g.R, g.Ws[i]);
       unit = std::max(unit, w_acc_tiled_unit(g.Ws[i]));
+      const int P = w_acc_parts(g.R, g.Ws[i]);
+      if (P == 1) continue;
+      // with more threads than parts, each part's columns in `slices` (each of whole blocks)
+      const int slices = (nt + P - 1) / P, cb = w_acc_tiled_width(in, w_acc_tiled_unit(g.Ws[i]), slices);
+      const int nb = (in + cb - 1) / cb;
+      for (int k = 0; k < P; k++) {
+        int o0, o1;
+        w_acc_part_rows(g.Ws[i].rows, P, k, &o0, &o1);
+        for (int s = 0; s < slices; s++) {
+          const int c0 = std::min(in, nb * s / slices * cb), c1 = std::min(in, nb * (s + 1) / slices * cb);
+          if (c0 < c1) part_jobs.push_back({&g, i, partials.data() + at + (int64_t)k * g.R * in, o0, o1, c0, c1, cb});
+        }
+      }
+      at += (int64_t)P * g.R * in;
     }
-    const int CB = tiled ? w_acc_tiled_width(in, unit) : W_ACC_BC;
-    for (int c0 = 0; c0 < in; c0 += CB) jobs.push_back({&g, c0, c0 + CB < in ? CB : in - c0});
+    const int CB = tiled ? w_acc_tiled_width(in, unit, nt) : W_ACC_BC;
+    for (int c0 = 0; c0 < in; c0 += CB) jobs.push_back({&g, c0, c0 + CB < in ? CB : in - c0, parts_at[gi]});
+  }
+  const bool serial = macs < SERIAL_MACS;
+  if (!part_jobs.empty()) {
+    const PartJob* pj = part_jobs.data();
+    auto parts_body = [pj](int j0, int j1, int) {
+      for (int j = j0; j < j1; j++) {
+        const PartJob& J = pj[j];
+        const MatmulAccGroup& g = *J.g;
+        const int in = g.Ws[0].cols;
+        for (int r = 0; r < g.R; r++) std::memset(J.part + (int64_t)r * in + J.c0, 0, sizeof(float) * (J.c1 - J.c0));
+        for (int c0 = J.c0; c0 < J.c1; c0 += J.cb)
+          w_acc_tiled_block(J.part, g.dys[J.i], g.R, g.Ws[J.i], J.o0, J.o1, c0, std::min(J.cb, J.c1 - c0));
+      }
+    };
+    const int np = (int)part_jobs.size();
+    if (serial) parts_body(0, np, 0);
+    else parallel_for(np, parts_body, np);
   }
   const Job* jb = jobs.data();
-  auto body = [jb](int j0, int j1, int) {
+  const float* pbase = partials.data();
+  auto body = [jb, pbase](int j0, int j1, int) {
     thread_local std::vector<float> w4;
     w4.resize(4 * W_ACC_BC);
     for (int j = j0; j < j1; j++) {
       const Job& J = jb[j];
       const MatmulAccGroup& g = *J.g;
+      const int in = g.Ws[0].cols;
+      const float* parts = pbase + (J.parts_at >= 0 ? J.parts_at : 0);
       for (int i = 0; i < g.count; i++) {
-        if (w_acc_is_tiled(g.R, g.Ws[i])) {
-          w_acc_tiled_block(g.dx, g.dys[i], g.R, g.Ws[i], J.c0, J.n);
+        const int P = w_acc_parts(g.R, g.Ws[i]);
+        if (P > 1) {  // dx += ((p0 + p1) + p2) + p3
+          for (int r = 0; r < g.R; r++) {
+            float* d = g.dx + (int64_t)r * in + J.c0;
+            const float* p = parts + (int64_t)r * in + J.c0;
+            const int64_t step = (int64_t)g.R * in;
+            for (int c = 0; c < J.n; c++) {
+              float s = p[c];
+              for (int k = 1; k < P; k++) s += p[k * step + c];
+              d[c] += s;
+            }
+          }
+          parts += (int64_t)P * g.R * in;
+        } else if (w_acc_is_tiled(g.R, g.Ws[i])) {
+          w_acc_tiled_block(g.dx, g.dys[i], g.R, g.Ws[i], 0, g.Ws[i].rows, J.c0, J.n);
         } else {  // the untiled form's 256-column blocks within this one (block starts stay multiples of 16 columns,
                   // so the vector kernel's tail is still only the matrix's last columns)
           for (int c = J.c0; c < J.c0 + J.n; c += W_ACC_BC)
@@ -547,7 +671,7 @@ void matmul_w_acc_groups(const MatmulAccGroup* groups, int ng) {
     }
   };
   const int nj = (int)jobs.size();
-  if (macs < SERIAL_MACS) body(0, nj, 0);
+  if (serial) body(0, nj, 0);
   else parallel_for(nj, body, nj / 8);
 }
 

@@ -4,7 +4,7 @@
 //                         shape, over R = 1 … 20 rows (scale 1 and −0.75), then grouped products (q/k/v-like groups of
 //                         13 rows, MoE-like runs of many small groups): a change to the backward that must stay bit-
 //                         identical diffs this output before and after it (the thread count must not change it either:
-//                         THREADS=1 and THREADS=2 print the same)
+//                         THREADS=1, 2 and 3 print the same)
 //   backward_bench        the Gemma-3-1B / Qwen3-0.6B matrices of the products bench at R = 13, F16 and BF16 (and the
 //                         grouped q/k/v and gate/up passes of a step), each kernel path in PATHS (default avx512) in
 //                         turn round by round, best of REPS: GFLOP/s and the fraction of the path's FMA peak. By
@@ -53,9 +53,10 @@ static const uint64_t FNV0 = 1469598103934665603ull;
 static void hashes() {
   const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K, DT_Q5_K, DT_IQ4_XS, DT_MXFP4, DT_Q4_1};
   const int ntypes = sizeof types / sizeof types[0];
-  // rows × columns: short and long runs, columns past a multiple of 64, widths of both bench models
-  const int shapes[][2] = {{3, 1152}, {64, 1152}, {100, 1024}, {257, 1152}, {130, 2048},
-                           {70, 3072}, {300, 256},  {65, 1000},  {129, 1090}, {512, 6912}};
+  // rows × columns: short and long runs, columns past a multiple of 64, widths of both bench models, products cut
+  // into 2 and 4 row parts (kernels.cpp, w_acc_parts)
+  const int shapes[][2] = {{3, 1152}, {64, 1152}, {100, 1024}, {257, 1152}, {130, 2048},   {70, 3072},
+                           {300, 256}, {65, 1000}, {129, 1090}, {512, 6912}, {1030, 1152}, {2100, 330}};
   const int Rs[] = {1, 2, 5, 6, 7, 8, 12, 13, 16, 20};
   for (const std::string& path : kernel_paths_available()) {
     kernels_set(path);

@@ -223,12 +223,14 @@ static void test_path(const std::string& path) {
   for (DType t : QUANTISED) product_types.push_back(t);
   for (DType t : product_types) {
     double worst = 0;
-    for (int trial = 0; trial < 6; trial++) {
-      // trials 3–5 are large enough for the register-tile kernels (3 × 8 forward, 6 × 64 backward) where the path
+    for (int trial = 0; trial < 7; trial++) {
+      // trials 3–6 are large enough for the register-tile kernels (3 × 8 forward, 6 × 64 backward) where the path
       // has them: many rows, 5–16 input rows, columns past a multiple of 64
-      // (trial 5: one row against weight rows longer than 8 KiB, which also takes the 3-row kernel)
+      // (trial 5: one row against weight rows longer than 8 KiB, which also takes the 3-row kernel; trial 6: enough
+      // weight rows for the backward to cut them into 2–4 row parts, kernels.cpp w_acc_parts)
       const bool big = trial >= 3, long_rows = trial == 5 && !dtype_quantised(t);
-      int rows = big ? irand(64, 200) : irand(1, 70), R = long_rows ? 1 : big ? irand(5, 16) : irand(1, 9);
+      int rows = trial == 6 ? 512 * irand(2, 4) + irand(0, 100) : big ? irand(64, 200) : irand(1, 70),
+          R = long_rows ? 1 : big ? irand(5, 16) : irand(1, 9);
       int cols = dtype_quantised(t) ? dtype_block_elems(t) * irand(1, 3)
                  : long_rows          ? 4096 + irand(64, 300)
                  : big                ? 64 * irand(1, 5) + irand(0, 40)

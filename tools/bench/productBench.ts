@@ -8,7 +8,8 @@
 // `npm run bench -- --products --step FILE [--rounds N]`: the step alone (the exact gradient of the bench's phrase) on
 // a model file, N times after one warm-up: wall seconds, the process's CPU seconds (user + system) and its minor page
 // faults per step. On the shared machine the CPU seconds are the steadier figure (the wall time follows the load), and
-// the faults show fresh buffers touched inside the step.
+// the faults show fresh buffers touched inside the step. STEP_THREADS=N loads the engine with N threads (default 0:
+// one per core), to compare a step on one thread with two (SOLILOQUY_STEP_PHASES=1 prints each phase's time).
 import { loadavg } from 'node:os'
 import { Engine } from '../../src/main/engine/engine'
 import { loadAddon } from '../../src/main/engine/native'
@@ -46,7 +47,7 @@ interface Line {
 }
 
 export async function stepTimes(file: string, rounds: number): Promise<number[]> {
-  const engine = Engine.load(file)
+  const engine = Engine.load(file, { threads: Number(process.env.STEP_THREADS ?? 0) })
   await engine.weightsSettled()
   const times: number[] = []
   // the first step (a warm-up, not among the times) and `rounds` more; each released once timed, so the next reuses
