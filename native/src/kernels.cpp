@@ -466,11 +466,14 @@ static bool w_acc_is_tiled(int R, const Mat& W) {
 // thread count, so the sums are the same however many threads run: part k accumulates its rows (in order, as the
 // tiles always do) into its own zeroed partial dx [R, in], and dx += ((p0 + p1) + p2) + p3 after. At most 4 parts of
 // at least 512 rows (the partials are R × in floats each; a part's first run starts without the previous run's
-// prefetch). Products of fewer rows (Gemma's k/v), untiled ones and MoE experts' gate/up stay one part: their
-// columns are cut between threads as before, and their sums are the tiles' (or the untiled form's) from dx itself.
-static const int W_ACC_PART_ROWS = 512, W_ACC_MAX_PARTS = 4;
+// prefetch), and only for rows of at most 3072 columns: longer rows are cut into column blocks anyway (at most 1536
+// wide, w_acc_tiled_width), and there the parts measured no gain (Gemma's down backward, 6912 columns: 0.61 of peak
+// per thread with parts, 0.66 with a column block per thread; Qwen3's, 3072 columns: 0.63 against 0.56). Products of
+// fewer rows (Gemma's k/v), longer rows, untiled ones and MoE experts' gate/up stay one part: their columns are cut
+// between threads as before, and their sums are the tiles' (or the untiled form's) from dx itself.
+static const int W_ACC_PART_ROWS = 512, W_ACC_MAX_PARTS = 4, W_ACC_PART_MAX_COLS = 3072;
 static int w_acc_parts(int R, const Mat& W) {
-  if (!w_acc_is_tiled(R, W)) return 1;
+  if (!w_acc_is_tiled(R, W) || W.cols > W_ACC_PART_MAX_COLS) return 1;
   return std::max(1, std::min(W_ACC_MAX_PARTS, W.rows / W_ACC_PART_ROWS));
 }
 // the weight rows o0 … o1−1 of part k of P: whole 64-row runs, balanced
