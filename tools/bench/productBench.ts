@@ -46,7 +46,8 @@ interface Line {
 }
 
 export async function stepTimes(file: string, rounds: number): Promise<number[]> {
-  const engine = Engine.load(file)
+  // STEP_THREADS=1: the step on one thread (0 or unset: the engine's default)
+  const engine = Engine.load(file, { threads: Number(process.env.STEP_THREADS ?? 0) })
   await engine.weightsSettled()
   const times: number[] = []
   // the first step (a warm-up, not among the times) and `rounds` more; each released once timed, so the next reuses
