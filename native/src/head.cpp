@@ -16,8 +16,18 @@
 // summation order differs from matmul_w_acc's over the whole table (its bits move, within rounding). The vocabulary is
 // cut into a fixed number of contiguous parts, each with its own (m, Z, acc), merged in part order at the end: the
 // result does not depend on the thread count.
+//
+// Measured (this 2-core Zen 5 shared with other builds, load 3–5, one thread, CPU time of the step's thread):
+// per block the logits product still streams the table (Qwen3-0.6B 36 ms, Gemma-3-1B 69 ms, as head_forward), the
+// dxf product from L2 takes Qwen3 24 ms, Gemma 46 ms (the two-pass backward: 27–35, 48–50: at one thread that kernel
+// is compute-limited, cache or not), the online softmax and the logits' final transform 5 and 9 ms. Prefetching the
+// next block into L2 (all at once after the logits, or a third after each 64-row run of the dxf product) moved time
+// from the logits product to the prefetch and gained nothing. Where the pass should gain is two threads: there each
+// thread streams its own blocks for both products, where matmul_w_acc splits the columns and every thread walks every
+// row; not measurable under this load (SOLILOQUY_HEAD_TWO_PASS=1 takes the two passes, for comparing them idle).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -54,8 +64,13 @@ Mat table_rows(const Mat& W, int v0, int n) {  // rows v0 … v0 + n − 1 of W,
 }
 }  // namespace
 
-bool head_fused_covers(const Model& m, int T, const View& at) {
-  if (T < 2 || T > HEAD_FUSED_MAX_T) return false;
+bool head_fused_covers(int T, const View& at) {
+  // SOLILOQUY_HEAD_TWO_PASS=1: the two passes always (for measuring one against the other; read once)
+  static const bool two_pass = [] {
+    const char* v = std::getenv("SOLILOQUY_HEAD_TWO_PASS");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  if (two_pass || T < 2 || T > HEAD_FUSED_MAX_T) return false;
   // a view's terms on the head (its low-rank factor, a tied head's sparse embedding rows) add to head_forward's and
   // head_backward_input's products: those take the two passes
   for (const Term& t : at)

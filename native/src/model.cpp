@@ -179,7 +179,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   ph.lap("final norm, logits allocation");
   // At the base model the head reads its table once: the logits and dxf block by block (head.cpp); at a view with
   // terms, the logits now and dxf after the softmax (two passes over the table)
-  const bool head_one_pass = head_fused_covers(m, T, at);
+  const bool head_one_pass = head_fused_covers(T, at);
   if (head_one_pass) {
     head_fused(m, logits.data(), dxf.data(), xf.data(), ids.data(), T, scratch);
     ph.lap("head one pass (logits, dxf products)");

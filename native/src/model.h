@@ -330,8 +330,9 @@ void head_backward_input(const Model& m, float* dh, const float* dlogits, int R,
 
 // ---- head.cpp ------------------------------------------------------------------------------------------
 // Does the one-pass head take this step? Not at a view with terms (their head factors and embedding rows are
-// head_forward's and head_backward_input's: the two passes), nor for phrases longer than its accumulators allow.
-bool head_fused_covers(const Model& m, int T, const View& at);
+// head_forward's and head_backward_input's: the two passes), nor for phrases longer than its accumulators allow, nor
+// under SOLILOQUY_HEAD_TWO_PASS=1 (for measuring).
+bool head_fused_covers(int T, const View& at);
 // At the base model, in one pass over the table: logits[T, V] = the final transform (÷ logit_divisor, Gemma 2's cap)
 // of xf[T, D]·Headᵀ, bit for bit what head_forward and that transform give; and dxf[T, D] (overwritten) = the head's
 // input gradient of mean next-token CE over ids[T] (BOS + phrase), i.e. dlogits·Head with dlogits as phrase_gradient
