@@ -22,6 +22,7 @@
         "src/factors.cpp",
         "src/step_memory.cpp",
         "src/model.cpp",
+        "src/head.cpp",
         "src/experts.cpp",
         "src/infer.cpp",
         "src/materialise.cpp",

@@ -52,7 +52,7 @@ const note = (l) => {
 // binding.cpp excluded; the kernel sources with the flags binding.gyp gives them (the dispatcher runs the best path
 // this CPU has, so the AVX2/AVX-512 kernels are fuzzed where the CPU can run them)
 const X86 = process.arch === 'x64'
-const ENGINE = ['threads', 'loader', 'kernel_paths', 'kernels_scalar', 'kernels', 'quants', 'quants_iq', 'quantise', 'factors', 'step_memory', 'model', 'experts', 'infer', 'materialise']
+const ENGINE = ['threads', 'loader', 'kernel_paths', 'kernels_scalar', 'kernels', 'quants', 'quants_iq', 'quantise', 'factors', 'step_memory', 'model', 'head', 'experts', 'infer', 'materialise']
   .map((s) => [s, []])
   .concat(X86 ? [['kernels_avx2', ['-mavx2', '-mfma', '-mf16c']], ['kernels_avx512', ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl']]] : [['kernels_neon', []]])
 const HARNESSES = readdirSync(join(root, 'native', 'fuzz'))

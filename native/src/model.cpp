@@ -175,12 +175,21 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::vector<float> rstdf(T);
   Floats xf = mem.uninit((size_t)T * D), logits = mem.uninit((size_t)T * V);  // the head's X and (as dlogits) G
   rmsnorm_forward(xf.data(), rstdf.data(), h.data(), w_final.data(), T, D, c.eps);
+  Floats dxf = scratch.zeros((size_t)T * D);  // ∂L/∂xf, the head's input gradient
   ph.lap("final norm, logits allocation");
-  head_forward(m, logits.data(), xf.data(), T, views, nullptr);
-  ph.lap("logits product");
-  scale_by(logits, 1.f / c.logit_divisor);
-  if (c.final_softcap > 0)  // Gemma 2: cap·tanh(logits / cap)
-    for (float& x : logits) x = c.final_softcap * std::tanh(x / c.final_softcap);
+  // At the base model the head reads its table once: the logits and dxf block by block (head.cpp); at a view with
+  // terms, the logits now and dxf after the softmax (two passes over the table)
+  const bool head_one_pass = head_fused_covers(T, at);
+  if (head_one_pass) {
+    head_fused(m, logits.data(), dxf.data(), xf.data(), ids.data(), T, scratch);
+    ph.lap("head one pass (logits, dxf products)");
+  } else {
+    head_forward(m, logits.data(), xf.data(), T, views, nullptr);
+    ph.lap("logits product");
+    scale_by(logits, 1.f / c.logit_divisor);
+    if (c.final_softcap > 0)  // Gemma 2: cap·tanh(logits / cap)
+      for (float& x : logits) x = c.final_softcap * std::tanh(x / c.final_softcap);
+  }
 
   // ---- loss and ∂L/∂logits: mean CE over the T−1 next-token predictions ----
   s.ids = ids;
@@ -253,10 +262,12 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       s.bias_grad[slot].assign(acc.begin(), acc.end());
     }
   };
-  Floats dxf = scratch.zeros((size_t)T * D), dh = scratch.zeros((size_t)T * D);
+  Floats dh = scratch.zeros((size_t)T * D);
   ph.lap("bwd allocation");
-  head_backward_input(m, dxf.data(), dlogits.data(), T, at);
-  ph.lap("bwd head product");
+  if (!head_one_pass) {
+    head_backward_input(m, dxf.data(), dlogits.data(), T, at);
+    ph.lap("bwd head product");
+  }
   factor(m.head_slot(), xf, dlogits, D, V);
   rmsnorm_backward(dh.data(), s.norm_grad[m.final_norm()].data(), dxf.data(), h.data(), w_final.data(), rstdf.data(),
                    T, D);

@@ -4,6 +4,7 @@
 // and the "view" of the model after a weighted sum of steps. Plain structs; the maths lives in the .cpp files:
 //   factors.cpp      — effective weights of a view, applied through the factors (docs/design.md, "The exact low-rank step")
 //   model.cpp        — forward + backward over a phrase: the exact gradient, as factors
+//   head.cpp         — the step's output head in one pass over the table: logits and the head's input gradient
 //   infer.cpp        — batched forward with a KV cache: generation and scoring of several views at once
 //   materialise.cpp  — dense weights of a view, written tensor by tensor (safetensors or GGUF)
 //   quants.cpp       — ggml block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantisation, Q8_0 quantisation
@@ -326,6 +327,17 @@ std::vector<std::string> tensor_names(const Model& m);
 std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& ids, const View& at, const Job& job);
 // dh[R, D] += dlogits[R, V]·Head_eff for one view (tied heads include the sparse embedding rows)
 void head_backward_input(const Model& m, float* dh, const float* dlogits, int R, const View& view);
+
+// ---- head.cpp ------------------------------------------------------------------------------------------
+// Does the one-pass head take this step? Not at a view with terms (their head factors and embedding rows are
+// head_forward's and head_backward_input's: the two passes), nor for phrases longer than its accumulators allow, nor
+// under SOLILOQUY_HEAD_TWO_PASS=1 (for measuring).
+bool head_fused_covers(int T, const View& at);
+// At the base model, in one pass over the table: logits[T, V] = the final transform (÷ logit_divisor, Gemma 2's cap)
+// of xf[T, D]·Headᵀ, bit for bit what head_forward and that transform give; and dxf[T, D] (overwritten) = the head's
+// input gradient of mean next-token CE over ids[T] (BOS + phrase), i.e. dlogits·Head with dlogits as phrase_gradient
+// computes it from these logits (summed in another order). Buffers of the call from `scratch`.
+void head_fused(const Model& m, float* logits, float* dxf, const float* xf, const int* ids, int T, StepMemory& scratch);
 
 // ---- infer.cpp -----------------------------------------------------------------------------------------
 struct GenParams {
