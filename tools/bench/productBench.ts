@@ -46,7 +46,7 @@ interface Line {
 }
 
 export async function stepTimes(file: string, rounds: number): Promise<number[]> {
-  const engine = Engine.load(file)
+  const engine = Engine.load(file, { threads: Number(process.env.STEP_THREADS ?? 0) })
   await engine.weightsSettled()
   const times: number[] = []
   // the first step (a warm-up, not among the times) and `rounds` more; each released once timed, so the next reuses
