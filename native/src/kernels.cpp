@@ -90,6 +90,14 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 // (13 rows on AVX-512: 7 + 6). The group is the outer loop, so its x rows stay in L1 while the weight rows stream by
 // (the second group reads them again from L2); when a group's rows are too long for that, the columns are cut into
 // blocks and each triple's accumulators carried from block to block (dot3xn_span: the same sums in the same order).
+// Tried and measured worse (AVX-512, R = 13, Qwen3-0.6B / Gemma-3-1B F16 and BF16, one thread in its CPU time): a
+// 2 weight rows × 13 x rows tile (26 accumulators) reading each weight line once in a single pass — over whole rows its
+// 13 x rows (52–58 KiB) overflow L1 (0.52 of the FMA peak from cache, against 0.80 here); with the x rows interleaved by
+// 16 columns (one pointer: 13 row pointers spill the general registers) and cut into column blocks it matched this
+// form from cache (0.81) but streamed 10–15 % slower, in blocks of 8 or 12 rows slower still. Prefetch hints: T0 and
+// T1 measured equal in the step on separate builds (a run-time hint switch inside the loop had shown T0 5–16 % ahead:
+// an artefact of the switch); no prefetch ~25 % slower. The second group prefetching the next block showed no gain
+// beyond the noise (±8 % on the shared machine).
 static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_t ldx, int R, const Mat& W) {
   // A group's x rows stay whole up to 40 KiB (of Zen 5's 48 KiB L1), else are cut into blocks of at most 24 KiB,
   // leaving room for the carried accumulators and the weights (measured, 1 core, weights streaming: a 32 KiB limit cut
