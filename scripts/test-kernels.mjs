@@ -4,7 +4,8 @@
 //   node scripts/test-kernels.mjs --bench    the generation product's GB/s per path, 1 and 8 columns (no test)
 //   node scripts/test-kernels.mjs --bwdbench [hash]  the backward product dx += dy·W alone: hashes of its results
 //                                            (bit-identity before / after a change) or its GFLOP/s per bench matrix
-//                                            (native/test/backward_bench.cpp; no test)
+//                                            (native/test/backward_bench.cpp; no test); FWD=1: the same for the
+//                                            forward y = x·Wᵀ
 //   node scripts/test-kernels.mjs --qbench   the same for block-quantised matrices: fused kernels against
 //                                            dequantise-then-dot, in turn in one process (TYPES=Q4_K,Q6_K …)
 //   node scripts/test-kernels.mjs --arm64    cross-compiled with g++-aarch64-linux-gnu (static), run under

@@ -91,6 +91,13 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 // (13 rows on AVX-512: 7 + 6). The group is the outer loop, so its x rows stay in L1 while the weight rows stream by
 // (the second group reads them again from L2); when a group's rows are too long for that, the columns are cut into
 // blocks and each triple's accumulators carried from block to block (dot3xn_span: the same sums in the same order).
+// Tried and measured worse (AVX-512, R = 13, Qwen3-0.6B / Gemma-3-1B F16 and BF16, one thread in its CPU time): a
+// 2 weight rows × 13 x rows tile (26 accumulators) reading each weight line once in a single pass — over whole rows its
+// 13 x rows (52–58 KiB) overflow L1 (0.52 of the FMA peak from cache, against 0.80 here); with the x rows interleaved by
+// 16 columns (one pointer: 13 row pointers spill the general registers) and cut into column blocks it matched this
+// form from cache (0.81) but streamed 10–15 % slower, in blocks of 8 or 12 rows slower still. Prefetch hints: T0 and
+// T1 measured equal in the step on separate builds (a run-time hint switch inside the loop had shown T0 5–16 % ahead:
+// an artefact of the switch); no prefetch ~25 % slower.
 static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_t ldx, int R, const Mat& W) {
   // A group's x rows stay whole up to 40 KiB (of Zen 5's 48 KiB L1), else are cut into blocks of at most 24 KiB,
   // leaving room for the carried accumulators and the weights (measured, 1 core, weights streaming: a 32 KiB limit cut
@@ -126,8 +133,14 @@ static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_
         const char* pf = t + 1 < nt   ? wt + 3 * rb + c0 * esz
                          : b + 1 < nb ? w + (int64_t)(c0 + C) * esz
                                       : w + (int64_t)3 * nt * rb;
-        // the groups after the first find the weights in L2: prefetching them again measured ~3 % slower
-        if (g > 0) pf = nullptr;
+        // The groups after the first find the weights in L2 (prefetching them again measured ~3 % slower); with the
+        // rows whole they prefetch the same triple of the next block instead, which the first group would otherwise
+        // fetch in a burst of its own (7 of 13 rows: it wants ~1.9× the average bandwidth) while memory idles through
+        // the second. Measured, the step on one thread (process CPU time, Qwen3-0.6B and Gemma-3-1B at F16 and BF16,
+        // load 3–5, builds alternated): 10 of 11 runs 1–15 % faster, one 1 % slower; the kernel bench (one thread,
+        // weights out of the caches) 0.66 → 0.72 of the FMA peak at F16, 0.64 → 0.72 at BF16 (0.80–0.82 from cache);
+        // on two threads (wall clock, load ~1.2) the step's forward products within the noise (−6 … +3 %).
+        if (g > 0) pf = nb == 1 ? wt + (int64_t)3 * nt * rb : nullptr;
         float acc24[24];
         kern()->dot3xn_span(xr, nr, wt, wt + rb, wt + 2 * rb, W.dtype, c0, c1, in, acc ? acc + (size_t)t * ACC : nullptr,
                             flags, pf, rb, acc24);

@@ -1,17 +1,21 @@
-// The backward product dx[R, in] += dy[R, out]·W (matmul_w_acc, matmul_w_acc_groups) alone (not a test). Built by
-// scripts/test-kernels.mjs --bwdbench; two modes:
+// The backward product dx[R, in] += dy[R, out]·W (matmul_w_acc, matmul_w_acc_groups) alone (not a test) — or with
+// FWD=1 the forward y[R, out] = x[R, in]·Wᵀ (matmul_wt, matmul_wt_fused, matmul_wt_groups) on the same matrices. Built
+// by scripts/test-kernels.mjs --bwdbench; two modes:
 //   backward_bench hash   one FNV-1a hash per kernel path × stored type (element types and block-quantised ones) ×
 //                         shape, over R = 1 … 20 rows (scale 1 and −0.75), then grouped products (q/k/v-like groups of
 //                         13 rows, MoE-like runs of many small groups): a change to the backward that must stay bit-
 //                         identical diffs this output before and after it (the thread count must not change it either:
-//                         THREADS=1, 2 and 3 print the same)
+//                         THREADS=1, 2 and 3 print the same); FWD=1: the forward's, over R = 1 … 20 (x rows
+//                         aligned and not) and fused and grouped products
 //   backward_bench        the Gemma-3-1B / Qwen3-0.6B matrices of the products bench at R = 13, F16 and BF16 (and the
 //                         grouped q/k/v and gate/up passes of a step), each kernel path in PATHS (default avx512) in
 //                         turn round by round, best of REPS: GFLOP/s and the fraction of the path's FMA peak. By
 //                         default one thread (THREADS=1) timed in its own CPU time, which the other processes of a
 //                         shared machine disturb far less than the wall clock; WALL=1 times the wall clock instead
 //                         (with THREADS=2: as the products bench does). The weights (and dy) are evicted from the
-//                         caches before each call unless WARM=1. ONLY=g.q,q.down picks matrices, DT=F16 one type.
+//                         caches before each call unless WARM=1. ONLY=g.q,q.down picks matrices, DT=F16 one type, R=8
+//                         another row count. With FWD=1 the grouped entries (g.qkv, q.gu …) are the step's fused
+//                         forward products on one x.
 #include <sys/mman.h>
 #include <time.h>
 
@@ -115,6 +119,67 @@ static void hashes() {
   }
 }
 
+// The forward y[R, rows] = x[R, cols]·Wᵀ (FWD=1 hash): one hash per path × type × shape over R = 1 … 20, then fused
+// products sharing x (q/k/v, gate/up) and grouped ones (many small groups, as a MoE layer's experts)
+static void hashes_forward() {
+  const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K, DT_Q5_K, DT_IQ4_XS, DT_MXFP4, DT_Q4_1};
+  const int ntypes = sizeof types / sizeof types[0];
+  const int shapes[][2] = {{3, 1152}, {64, 1152}, {100, 1024}, {257, 1152}, {130, 2048}, {70, 3072},
+                           {300, 256}, {65, 1000}, {129, 1090}, {512, 6912}, {50, 4104}, {40, 9000}};
+  for (const std::string& path : kernel_paths_available()) {
+    kernels_set(path);
+    for (DType t : types)
+      for (const auto& s : shapes) {
+        const int rows = s[0], cols = s[1];
+        if (dtype_quantised(t) && cols % dtype_block_elems(t)) continue;
+        gen.seed(rows * 7919 + cols + t * 31);
+        const std::vector<uint8_t> w = random_weights(t, rows, cols);
+        Mat W;
+        W.data = w.data(), W.dtype = t, W.rows = rows, W.cols = cols;
+        uint64_t h = FNV0;
+        for (int R = 1; R <= 20; R++) {
+          std::vector<float> x((size_t)R * cols + 1), y((size_t)R * rows);
+          for (auto& v : x) v = uni();
+          // R odd: x one float past an aligned start (the copy to an aligned buffer)
+          matmul_wt(y.data(), x.data() + (R & 1), R, W);
+          h = fnv(y.data(), y.size() * 4, h);
+        }
+        std::printf("%s %s %dx%d %016llx\n", path.c_str(), dtype_name(t), rows, cols, (unsigned long long)h);
+      }
+    for (int trial = 0; trial < 12; trial++) {
+      gen.seed(2000 + trial);
+      const DType t = types[trial % ntypes];
+      int cols = trial < 6 ? 1152 : 512;
+      if (dtype_quantised(t) && cols % dtype_block_elems(t)) cols = 1024;
+      const int ng = trial < 4 ? 1 : irand(5, 40);
+      std::vector<std::vector<uint8_t>> ws;
+      std::vector<std::vector<float>> xs, ys;
+      std::vector<Mat> mats((size_t)ng * 3);
+      std::vector<float*> yp((size_t)ng * 3);
+      std::vector<MatmulGroup> groups(ng);
+      ws.reserve((size_t)ng * 3), ys.reserve((size_t)ng * 3), xs.reserve(ng);
+      for (int g = 0; g < ng; g++) {
+        const int count = trial < 4 ? irand(2, 3) : irand(1, 2), R = trial < 4 ? 13 : irand(1, 9);
+        xs.emplace_back((size_t)R * cols);
+        for (auto& v : xs.back()) v = uni();
+        for (int i = 0; i < count; i++) {
+          const int rows = trial < 4 ? 64 * irand(1, 16) + (dtype_quantised(t) ? 0 : irand(0, 3)) : irand(16, 300);
+          ws.push_back(random_weights(t, rows, cols));
+          Mat& M = mats[(size_t)g * 3 + i];
+          M.data = ws.back().data(), M.dtype = t, M.rows = rows, M.cols = cols;
+          ys.emplace_back((size_t)R * rows);
+          yp[(size_t)g * 3 + i] = ys.back().data();
+        }
+        groups[g] = MatmulGroup{xs.back().data(), R, mats.data() + (size_t)g * 3, yp.data() + (size_t)g * 3, count};
+      }
+      matmul_wt_groups(groups.data(), ng);
+      uint64_t h = FNV0;
+      for (auto& y : ys) h = fnv(y.data(), y.size() * 4, h);
+      std::printf("%s fwdgroups%d %s %016llx\n", path.c_str(), trial, dtype_name(t), (unsigned long long)h);
+    }
+  }
+}
+
 static double clock_s(clockid_t c) {
   timespec ts;
   clock_gettime(c, &ts);
@@ -139,9 +204,9 @@ static std::vector<std::string> split(const std::string& s) {
 }
 
 static void bench() {
-  const bool warm = getenv("WARM") != nullptr, wall = getenv("WALL") != nullptr;
+  const bool warm = getenv("WARM") != nullptr, wall = getenv("WALL") != nullptr, fwd = getenv("FWD") != nullptr;
   const clockid_t clk = wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
-  const int reps = getenv("REPS") ? atoi(getenv("REPS")) : 5, R = 13;
+  const int reps = getenv("REPS") ? atoi(getenv("REPS")) : 5, R = getenv("R") ? atoi(getenv("R")) : 13;
   const std::vector<std::string> only = split(getenv("ONLY") ? getenv("ONLY") : "");
   const std::vector<std::string> paths = split(getenv("PATHS") ? getenv("PATHS") : "avx512");
   // label, then the row counts of the products summed into one dx (one for a lone matrix), and the column count
@@ -171,7 +236,8 @@ static void bench() {
     }
     if (wall) peak[i] *= threads_count();
   }
-  std::printf("%d thread(s), R = %d, weights %s, %s; FMA peak", threads_count(), R,
+  std::printf("%s, %d thread(s), R = %d, weights %s, %s; FMA peak", fwd ? "forward y = x·Wᵀ" : "backward dx += dy·W",
+              threads_count(), R,
               warm ? "as the last call left them" : "out of the caches", wall ? "wall clock" : "the thread's CPU time");
   for (size_t i = 0; i < paths.size(); i++) std::printf(" %s %.0f", paths[i].c_str(), peak[i]);
   std::printf(" GFLOP/s\n");
@@ -202,6 +268,10 @@ static void bench() {
         flop += 2.0 * R * p.rows[i] * p.cols;
       }
       std::vector<float> dx((size_t)R * p.cols, 0.f);
+      if (fwd)
+        for (auto& v : dx) v = uni();  // the forward's x
+      std::vector<float*> yp(p.count);  // the forward's outputs: dy's buffers
+      for (int i = 0; i < p.count; i++) yp[i] = dy[i].data();
       std::vector<double> best(paths.size(), 1e30);
       for (int rep = 0; rep < reps; rep++)
         for (size_t i = 0; i < paths.size(); i++) {
@@ -209,7 +279,9 @@ static void bench() {
           volatile float sink = warm ? 0.f : evict_caches();
           (void)sink;
           const double t0 = clock_s(clk);
-          if (p.count == 1) {
+          if (fwd) {  // as the step's forward: one product, or q/k/v and gate/up fused on one x
+            matmul_wt_fused(yp.data(), dx.data(), R, mats, p.count);
+          } else if (p.count == 1) {
             matmul_w_acc(dx.data(), dyp[0], R, mats[0], 1.f);
           } else {  // the step's grouped pass (linear_backward_input_groups without factors)
             MatmulAccGroup g{dx.data(), R, mats, dyp, p.count};
@@ -230,6 +302,6 @@ static void bench() {
 
 int main(int argc, char** argv) {
   threads_init(getenv("THREADS") ? atoi(getenv("THREADS")) : 1);
-  if (argc > 1 && !std::strcmp(argv[1], "hash")) hashes();
+  if (argc > 1 && !std::strcmp(argv[1], "hash")) getenv("FWD") ? hashes_forward() : hashes();
   else bench();
 }
