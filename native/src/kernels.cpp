@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -533,23 +534,26 @@ struct PartialsLease {
     static std::mutex m;
     return m;
   }
-  static std::vector<std::vector<float>*>& free_list() {
-    static std::vector<std::vector<float>*> f;
+  // owned here while not leased, so they are freed at exit
+  static std::vector<std::unique_ptr<std::vector<float>>>& free_list() {
+    static std::vector<std::unique_ptr<std::vector<float>>> f;
     return f;
   }
+  std::unique_ptr<std::vector<float>> owned;
   std::vector<float>* v;
   PartialsLease() {
     std::lock_guard<std::mutex> lk(mu());
     if (free_list().empty()) {
-      v = new std::vector<float>();
+      owned = std::make_unique<std::vector<float>>();
     } else {
-      v = free_list().back();
+      owned = std::move(free_list().back());
       free_list().pop_back();
     }
+    v = owned.get();
   }
   ~PartialsLease() {
     std::lock_guard<std::mutex> lk(mu());
-    free_list().push_back(v);
+    free_list().push_back(std::move(owned));
   }
   PartialsLease(const PartialsLease&) = delete;
   PartialsLease& operator=(const PartialsLease&) = delete;
