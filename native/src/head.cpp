@@ -115,12 +115,7 @@ void head_fused(const Model& m, float* logits, float* dxf, const float* xf, cons
             for (int t = 0; t < T; t++) {
               float* l = logits + (size_t)t * V + v0;
               const float* y = yb.data() + (size_t)t * n;
-              for (int j = 0; j < n; j++) {
-                float x = y[j];
-                if (div != 1.f) x *= div;
-                if (cap > 0) x = cap * std::tanh(x / cap);
-                l[j] = x;
-              }
+              for (int j = 0; j < n; j++) l[j] = final_logit(y[j], div, cap);
             }
             // the online softmax of each predicting row over this block
             for (int t = 0; t < R; t++) {
@@ -142,14 +137,7 @@ void head_fused(const Model& m, float* logits, float* dxf, const float* xf, cons
               for (; j < n; j++) s8[0] += a[j];
               P.z[t] += ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));
               if (chain)
-                for (int k = 0; k < n; k++) {
-                  float d = a[k];
-                  if (cap > 0) {
-                    const float th = l[k] / cap;
-                    d *= 1.f - th * th;
-                  }
-                  a[k] = div != 1.f ? d * div : d;
-                }
+                for (int k = 0; k < n; k++) a[k] = final_logit_grad(a[k], l[k], div, cap);
             }
             matmul_w_acc(P.acc, ab.data(), R, Wb, 1.f);  // acc[R, D] += ab[R, n]·Wb: the block again, from L2
           }

@@ -186,9 +186,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   } else {
     head_forward(m, logits.data(), xf.data(), T, views, nullptr);
     ph.lap("logits product");
-    scale_by(logits, 1.f / c.logit_divisor);
-    if (c.final_softcap > 0)  // Gemma 2: cap·tanh(logits / cap)
-      for (float& x : logits) x = c.final_softcap * std::tanh(x / c.final_softcap);
+    for (float& x : logits) x = final_logit(x, 1.f / c.logit_divisor, c.final_softcap);
   }
 
   // ---- loss and ∂L/∂logits: mean CE over the T−1 next-token predictions ----
@@ -226,12 +224,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
         kt->exp_scale(pr, lg + p0, n, mx, iz);
         float* l = lg + p0;
         for (int j = 0; j < n; j++) {
-          float d = pr[j] * inv_n - (p0 + j == target ? inv_n : 0.f);
-          if (cap > 0) {
-            const float th = l[j] / cap;
-            d *= 1.f - th * th;
-          }
-          l[j] = div != 1.f ? d * div : d;
+          l[j] = final_logit_grad(pr[j] * inv_n - (p0 + j == target ? inv_n : 0.f), l[j], div, cap);
         }
       }
     }

@@ -328,6 +328,21 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
 // dh[R, D] += dlogits[R, V]·Head_eff for one view (tied heads include the sparse embedding rows)
 void head_backward_input(const Model& m, float* dh, const float* dlogits, int R, const View& view);
 
+// The final transform of a logit, y = x·W_vᵀ → y ÷ logit_divisor (Granite), then Gemma 2's cap·tanh(· / cap), and the
+// factor its derivative puts on ∂L/∂logit given the transformed logit l: (1 − tanh²) ÷ logit_divisor. One definition for
+// the step's two-pass head (model.cpp) and its one pass (head.cpp), whose logits must be the same bits.
+inline float final_logit(float y, float inv_div, float cap) {
+  const float x = inv_div != 1.f ? y * inv_div : y;
+  return cap > 0 ? cap * std::tanh(x / cap) : x;
+}
+inline float final_logit_grad(float d, float l, float inv_div, float cap) {
+  if (cap > 0) {
+    const float th = l / cap;
+    d *= 1.f - th * th;
+  }
+  return inv_div != 1.f ? d * inv_div : d;
+}
+
 // ---- head.cpp ------------------------------------------------------------------------------------------
 // Does the one-pass head take this step? Not at a view with terms (their head factors and embedding rows are
 // head_forward's and head_backward_input's: the two passes), nor for phrases longer than its accumulators allow, nor
