@@ -54,9 +54,11 @@ static uint64_t fnv(const void* p, size_t n, uint64_t h) {
 }
 static const uint64_t FNV0 = 1469598103934665603ull;
 
+// the stored types both hash modes cover (element types and block-quantised ones)
+static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K, DT_Q5_K, DT_IQ4_XS, DT_MXFP4, DT_Q4_1};
+static const int ntypes = sizeof types / sizeof types[0];
+
 static void hashes() {
-  const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K, DT_Q5_K, DT_IQ4_XS, DT_MXFP4, DT_Q4_1};
-  const int ntypes = sizeof types / sizeof types[0];
   // rows × columns: short and long runs, columns past a multiple of 64, widths of both bench models, products cut
   // into 2 and 4 row parts (kernels.cpp, w_acc_parts)
   const int shapes[][2] = {{3, 1152}, {64, 1152}, {100, 1024}, {257, 1152}, {130, 2048},   {70, 3072},
@@ -122,8 +124,6 @@ static void hashes() {
 // The forward y[R, rows] = x[R, cols]·Wᵀ (FWD=1 hash): one hash per path × type × shape over R = 1 … 20, then fused
 // products sharing x (q/k/v, gate/up) and grouped ones (many small groups, as a MoE layer's experts)
 static void hashes_forward() {
-  const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K, DT_Q5_K, DT_IQ4_XS, DT_MXFP4, DT_Q4_1};
-  const int ntypes = sizeof types / sizeof types[0];
   const int shapes[][2] = {{3, 1152}, {64, 1152}, {100, 1024}, {257, 1152}, {130, 2048}, {70, 3072},
                            {300, 256}, {65, 1000}, {129, 1090}, {512, 6912}, {50, 4104}, {40, 9000}};
   for (const std::string& path : kernel_paths_available()) {
