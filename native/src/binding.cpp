@@ -785,8 +785,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 quantise_row(t, x.Data(), out.Data(), n);
                 return out;
               }));
-  // kernelInfo() → { path, available, features, threads }: the kernel path in use (kernel_paths.h), the paths this
-  // CPU can run, the CPU features the dispatcher read, and the worker threads products run on
+  // kernelInfo() → { path, available, features, tuning, tunings, threads }: the kernel path in use (kernel_paths.h),
+  // the paths this CPU can run, the CPU features the dispatcher read, the tuning in use and those there are, and the
+  // worker threads products run on
   exports.Set("kernelInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 Napi::Env env = info.Env();
                 Napi::Object o = Napi::Object::New(env);
@@ -798,6 +799,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 };
                 o.Set("available", strings(kernel_paths_available()));
                 o.Set("features", strings(cpu_features()));
+                o.Set("tuning", kernel_tuning().name);
+                o.Set("tunings", strings(kernel_tunings()));
                 threads_init(0);
                 o.Set("threads", threads_count());
                 return o;
@@ -810,6 +813,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 std::string why = kernels_set(name);
                 if (!why.empty()) throw Napi::Error::New(env, "kernel path '" + name + "': " + why);
                 return Napi::String::New(env, kern()->name);
+              }));
+  // setKernelTuning(name) switches every later product to that tuning ("" = this CPU's); refuses an unknown name.
+  // For tests and measurements: every tuning gives the same bits, only the time differs.
+  exports.Set("setKernelTuning", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                Napi::Env env = info.Env();
+                std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+                std::string why = kernel_tuning_set(name);
+                if (!why.empty()) throw Napi::Error::New(env, "kernel tuning '" + name + "': " + why);
+                return Napi::String::New(env, kernel_tuning().name);
               }));
   // matmul(dtype, weightBytes, rows, cols, x, dy, R) → { y, dx } on the active kernel path: y[R, rows] = x[R, cols]·Wᵀ
   // (matmul_wt) and dx[R, cols] = dy[R, rows]·W (matmul_w_acc). The engine's own products, exposed for kernel tests.

@@ -20,6 +20,7 @@ namespace {
 struct Cpu {
   bool avx2 = false, fma = false, f16c = false, avx512f = false, avx512bw = false, avx512vl = false,
        avx512_bf16 = false, avx512_vnni = false, neon = false;
+  bool intel = false;  // cpuid vendor "GenuineIntel"
 };
 
 #ifdef SOL_X86
@@ -49,6 +50,7 @@ Cpu detect() {
   unsigned r[4];
   cpuid(0, 0, r);
   unsigned max_leaf = r[0];
+  c.intel = r[1] == 0x756e6547 && r[3] == 0x49656e69 && r[2] == 0x6c65746e;  // "Genu" "ineI" "ntel"
   cpuid(1, 0, r);
   bool osxsave = r[2] & (1u << 27), avx = r[2] & (1u << 28);
   c.fma = r[2] & (1u << 12);
@@ -109,7 +111,46 @@ const KernelTable* table_for(const std::string& name, std::string* why) {
   return nullptr;
 }
 
+const KernelTuning TUNINGS[] = {
+    {"zen"},
+    {"intel"},
+};
+const KernelTuning* g_tuning = nullptr;
+
+const KernelTuning* tuning_named(const std::string& name) {
+  for (const KernelTuning& t : TUNINGS)
+    if (name == t.name) return &t;
+  return nullptr;
+}
+
 }  // namespace
+
+std::vector<std::string> kernel_tunings() {
+  std::vector<std::string> out;
+  for (const KernelTuning& t : TUNINGS) out.push_back(t.name);
+  return out;
+}
+
+std::string kernel_tuning_set(const std::string& name) {
+  const KernelTuning* t = tuning_named(name.empty() ? (cpu().intel ? "intel" : "zen") : name);
+  if (!t) {
+    std::string why = "no such tuning (tunings: ";
+    std::vector<std::string> all = kernel_tunings();
+    for (size_t i = 0; i < all.size(); i++) why += (i ? ", " : "") + all[i];
+    return why + ")";
+  }
+  g_tuning = t;
+  return "";
+}
+
+const KernelTuning& kernel_tuning() {
+  if (!g_tuning) {
+    const char* env = std::getenv("SOLILOQUY_TUNING");
+    // an unknown name leaves the CPU's own (kernels_init reports it with the path's refusal, if any)
+    if (!env || !kernel_tuning_set(env).empty()) kernel_tuning_set("");
+  }
+  return *g_tuning;
+}
 
 std::vector<std::string> kernel_paths_available() {
   std::vector<std::string> out = {"scalar"};
@@ -155,7 +196,14 @@ std::string kernels_init() {
   const char* env = std::getenv("SOLILOQUY_KERNELS");
   std::string want = env ? env : "";
   std::string why = kernels_set(want);
-  if (why.empty()) return "";
-  g_kernels = kernel_table_scalar();
-  return "SOLILOQUY_KERNELS=" + want + ": " + why;
+  if (!why.empty()) {
+    g_kernels = kernel_table_scalar();
+    return "SOLILOQUY_KERNELS=" + want + ": " + why;
+  }
+  const char* tuning = std::getenv("SOLILOQUY_TUNING");
+  if (tuning && *tuning) {
+    why = kernel_tuning_set(tuning);
+    if (!why.empty()) return std::string("SOLILOQUY_TUNING=") + tuning + ": " + why;
+  }
+  return "";
 }

@@ -92,7 +92,7 @@ const KernelTable* kernel_table_neon();
 
 extern const KernelTable* g_kernels;
 // Chooses the path on first use: the best this CPU runs, or $SOLILOQUY_KERNELS. Returns "" or the reason a forced
-// path is refused (then the scalar path is active).
+// path is refused (then the scalar path is active), or a $SOLILOQUY_TUNING that names no tuning.
 std::string kernels_init();
 static inline const KernelTable* kern() {
   if (!g_kernels) kernels_init();
@@ -100,6 +100,19 @@ static inline const KernelTable* kern() {
 }
 // Switch to a named path ("" = the best available); returns "" or why not (the active path is then unchanged).
 std::string kernels_set(const std::string& name);
+// Tunings: how the products cut, block and order their work for a class of core — the kernels themselves are the
+// path's, and every tuning gives the same bits. "zen" (what the blocking was measured on: AMD Zen 4/5, where F16/BF16
+// conversions run beside the FMAs; also every CPU not named below) and "intel" (Intel cores: two 512-bit FMA ports
+// that the conversions share, so converting a weight once and reusing it pays more). Chosen at load from the cpuid
+// vendor; $SOLILOQUY_TUNING=zen|intel forces one (refused, in words, when unknown).
+struct KernelTuning {
+  const char* name;
+};
+const KernelTuning& kernel_tuning();
+// Switch to a named tuning ("" = the CPU's); returns "" or why not (the active tuning is then unchanged).
+std::string kernel_tuning_set(const std::string& name);
+// the tunings there are
+std::vector<std::string> kernel_tunings();
 // CPU features the dispatcher looked at that this machine has (e.g. "avx2", "fma", "f16c", "avx512f", "avx512_bf16")
 std::vector<std::string> cpu_features();
 // paths this CPU can run, best last

@@ -114,6 +114,8 @@ export interface NativeAddon {
   kernelInfo(): KernelInfo
   /** switch the kernel path ('' = the best this CPU runs); throws, in words, for a path the CPU lacks */
   setKernelPath(name: string): string
+  /** switch the tuning ('' = this CPU's); throws, in words, for an unknown name. The results are the same bits. */
+  setKernelTuning(name: string): string
   /** read bandwidth in GB/s: `threads` threads streaming a `gib`-GiB buffer (benchmark only; blocks) */
   measureBandwidth(gib: number, threads: number): number
   /** fp32 FMA peak in GFLOP/s on the active kernel path (benchmark only; blocks) */
@@ -132,6 +134,9 @@ export interface KernelInfo {
   path: string
   available: string[]
   features: string[]
+  /** how the products block and split their work for this class of core (kernel_paths.h); the same bits in every one */
+  tuning: string
+  tunings: string[]
   threads: number
 }
 

@@ -25,7 +25,7 @@ export async function infoCommand(flags: Flags): Promise<void> {
   const k = loadAddon().kernelInfo()
   const forced = process.env.SOLILOQUY_KERNELS ? `forced by SOLILOQUY_KERNELS=${process.env.SOLILOQUY_KERNELS}` : 'chosen from the CPU'
   if (flags.json) {
-    printJson({ kernelPath: k.path, forced: !!process.env.SOLILOQUY_KERNELS, availablePaths: k.available, cpuFeatures: k.features, threads: k.threads })
+    printJson({ kernelPath: k.path, forced: !!process.env.SOLILOQUY_KERNELS, availablePaths: k.available, cpuFeatures: k.features, tuning: k.tuning, threads: k.threads })
     return
   }
   process.stdout.write(
@@ -33,6 +33,7 @@ export async function infoCommand(flags: Flags): Promise<void> {
       `kernel path   ${k.path} (${forced})`,
       `available     ${k.available.join(', ')}`,
       `cpu features  ${k.features.join(' ')}`,
+      `tuning        ${k.tuning} (${process.env.SOLILOQUY_TUNING ? `forced by SOLILOQUY_TUNING=${process.env.SOLILOQUY_TUNING}` : 'chosen from the CPU'}; tunings: ${k.tunings.join(', ')})`,
       `threads       ${k.threads}`,
     ].join('\n') + '\n',
   )
