@@ -202,10 +202,13 @@ static void wt_rows(float* y, const float* x, int64_t ldx, int R, const Mat& W, 
   int o = o0;
   // Triples of weight rows against the x rows in balanced groups of at most 8 (13 rows: 7 + 6) where the path has
   // the 3-row kernel: each triple leaves memory once and stays in L1 while every group reads it.
-  // One row (a single generated column) takes it too when weight rows are longer than 8 KiB (Llama-2-7b's 11008-wide
-  // down projection, any F32 row past 2048): there the triple's prefetch measured +17–33 % over dot_any, which is
-  // ~5 % ahead on shorter rows.
-  if (kern()->dot3xn && (R >= 2 || rb > 8192)) {
+  // One row (a single generated column) takes it too, for the prefetch of the next triple: on AMD Zen 4/5 it measured
+  // +17–33 % over dot_any on rows longer than 8 KiB (Llama-2-7b's 11008-wide down projection) and ~5 % on shorter ones;
+  // on an Intel Xeon (Emerald Rapids, 2 cores, 1.1B F16 shape, 2 KiB… 11 KiB rows) dot_any reached 53 % of the
+  // bandwidth roofline and the triples 80–88 %: 0.097 → 0.071–0.078 s a token, builds alternated. (dot_any kept two
+  // accumulators, the triples one, so a generated column's last bits moved once; it now sums exactly as the sweep's
+  // columns and the phrase's tokens do.)
+  if (kern()->dot3xn) {
     const int o3 = o + (o1 - o) / 3 * 3;
     wt_triples(y, out, o, o3, x, ldx, R, W);
     o = o3;
