@@ -785,9 +785,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 quantise_row(t, x.Data(), out.Data(), n);
                 return out;
               }));
-  // kernelInfo() → { path, available, features, tuning, tunings, threads }: the kernel path in use (kernel_paths.h),
-  // the paths this CPU can run, the CPU features the dispatcher read, the tuning in use and those there are, and the
-  // worker threads products run on
+  // kernelInfo() → { path, available, features, tuning, tunings, threads, cpu }: the kernel path in use
+  // (kernel_paths.h), the paths this CPU can run, the CPU features the dispatcher read, the tuning in use and those
+  // there are, the worker threads products run on, and the CPU as cpuid names it — { vendor, brand, family, model,
+  // stepping, l1dBytes, l2Bytes, l3Bytes }, 0 / "" where unknown (CpuHost) — for the bench's host class
   exports.Set("kernelInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 Napi::Env env = info.Env();
                 Napi::Object o = Napi::Object::New(env);
@@ -803,6 +804,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 o.Set("tunings", strings(kernel_tunings()));
                 threads_init(0);
                 o.Set("threads", threads_count());
+                const CpuHost& h = cpu_host();
+                Napi::Object c = Napi::Object::New(env);
+                c.Set("vendor", h.vendor);
+                c.Set("brand", h.brand);
+                c.Set("family", h.family);
+                c.Set("model", h.model);
+                c.Set("stepping", h.stepping);
+                c.Set("l1dBytes", (double)h.l1d_bytes);
+                c.Set("l2Bytes", (double)h.l2_bytes);
+                c.Set("l3Bytes", (double)h.l3_bytes);
+                o.Set("cpu", c);
                 return o;
               }));
   // setKernelPath(name) switches every later product to that path ("" = the best this CPU runs); refuses a path the

@@ -3,6 +3,7 @@
 #include "kernel_paths.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define SOL_X86 1
@@ -20,7 +21,10 @@ namespace {
 struct Cpu {
   bool avx2 = false, fma = false, f16c = false, avx512f = false, avx512bw = false, avx512vl = false,
        avx512_bf16 = false, avx512_vnni = false, neon = false;
+  // not used by any path: they name the host's class in the bench (an fp16 or AMX path would be chosen by them)
+  bool avx512_fp16 = false, amx_tile = false, amx_bf16 = false, amx_int8 = false;
   bool intel = false;  // cpuid vendor "GenuineIntel"
+  CpuHost host;
 };
 
 #ifdef SOL_X86
@@ -44,13 +48,93 @@ unsigned long long xgetbv0() {
 }
 #endif
 
+#ifdef SOL_X86
+// The data and unified caches from a deterministic cache leaf (4 on Intel, 0x8000001D on AMD: the same layout), one
+// subleaf per cache until type 0: size = ways × partitions × line × sets. Returns false when the leaf lists none.
+bool deterministic_caches(unsigned leaf, CpuHost& h) {
+  unsigned r[4];
+  bool any = false;
+  for (unsigned sub = 0; sub < 16; sub++) {
+    cpuid(leaf, sub, r);
+    unsigned type = r[0] & 0x1f, level = (r[0] >> 5) & 7;
+    if (type == 0) break;
+    if (type == 2) continue;  // instruction cache
+    int64_t ways = ((r[1] >> 22) & 0x3ff) + 1, parts = ((r[1] >> 12) & 0x3ff) + 1, line = (r[1] & 0xfff) + 1,
+            sets = (int64_t)r[2] + 1;
+    int64_t bytes = ways * parts * line * sets;
+    if (level == 1) h.l1d_bytes = bytes;
+    if (level == 2) h.l2_bytes = bytes;
+    if (level == 3) h.l3_bytes = bytes;
+    any = true;
+  }
+  return any;
+}
+
+// vendor, brand, family / model / stepping and caches (CpuHost); max_ext the highest extended leaf
+void detect_host(unsigned max_leaf, unsigned max_ext, bool amd, CpuHost& h) {
+  unsigned r[4];
+  cpuid(0, 0, r);
+  char v[13];
+  std::memcpy(v, &r[1], 4), std::memcpy(v + 4, &r[3], 4), std::memcpy(v + 8, &r[2], 4);
+  v[12] = 0;
+  h.vendor = v;
+  if (max_leaf >= 1) {
+    cpuid(1, 0, r);
+    // leaf 1 EAX: stepping [3:0], model [7:4], family [11:8], extended model [19:16], extended family [27:20].
+    // Both vendors add the extended family when the family is 0xF; Intel folds the extended model in for families 6
+    // and 0xF, AMD for 0xF only (Zen's 0x17, 0x19, 0x1A are 0xF + extended family).
+    unsigned base_family = (r[0] >> 8) & 0xf, base_model = (r[0] >> 4) & 0xf;
+    unsigned ext_family = (r[0] >> 20) & 0xff, ext_model = (r[0] >> 16) & 0xf;
+    h.stepping = (int)(r[0] & 0xf);
+    h.family = (int)(base_family == 0xf ? base_family + ext_family : base_family);
+    bool fold = base_family == 0xf || (!amd && base_family == 6);
+    h.model = (int)(fold ? (ext_model << 4) | base_model : base_model);
+  }
+  if (max_ext >= 0x80000004) {
+    char b[49];
+    for (unsigned i = 0; i < 3; i++) {
+      cpuid(0x80000002 + i, 0, r);
+      std::memcpy(b + 16 * i, r, 16);
+    }
+    b[48] = 0;
+    std::string s = b;
+    size_t a = s.find_first_not_of(' '), e = s.find_last_not_of(' ');
+    h.brand = a == std::string::npos ? "" : s.substr(a, e - a + 1);
+  }
+  // caches: the deterministic leaf first (AMD's needs the topology extensions, 0x80000001 ECX bit 22), then AMD's
+  // legacy leaves 0x80000005 (L1d KiB in ECX[31:24]) and 0x80000006 (L2 KiB in ECX[31:16], L3 in 512 KiB units in
+  // EDX[31:18]) for whatever is still unknown
+  bool topo = false;
+  if (max_ext >= 0x80000001) {
+    cpuid(0x80000001, 0, r);
+    topo = r[2] & (1u << 22);
+  }
+  if (amd ? !(topo && max_ext >= 0x8000001D && deterministic_caches(0x8000001D, h))
+          : !(max_leaf >= 4 && deterministic_caches(4, h))) {
+    if (max_ext >= 0x80000005 && !h.l1d_bytes) {
+      cpuid(0x80000005, 0, r);
+      h.l1d_bytes = (int64_t)(r[2] >> 24) << 10;
+    }
+    if (max_ext >= 0x80000006) {
+      cpuid(0x80000006, 0, r);
+      if (!h.l2_bytes) h.l2_bytes = (int64_t)(r[2] >> 16) << 10;
+      if (!h.l3_bytes) h.l3_bytes = (int64_t)(r[3] >> 18) << 19;
+    }
+  }
+}
+#endif
+
 Cpu detect() {
   Cpu c;
 #ifdef SOL_X86
   unsigned r[4];
+  cpuid(0x80000000, 0, r);
+  unsigned max_ext = r[0] >= 0x80000000 ? r[0] : 0;
   cpuid(0, 0, r);
   unsigned max_leaf = r[0];
   c.intel = r[1] == 0x756e6547 && r[3] == 0x49656e69 && r[2] == 0x6c65746e;  // "Genu" "ineI" "ntel"
+  bool amd = r[1] == 0x68747541 && r[3] == 0x69746e65 && r[2] == 0x444d4163;  // "Auth" "enti" "cAMD"
+  detect_host(max_leaf, max_ext, amd, c.host);
   cpuid(1, 0, r);
   bool osxsave = r[2] & (1u << 27), avx = r[2] & (1u << 28);
   c.fma = r[2] & (1u << 12);
@@ -67,6 +151,14 @@ Cpu detect() {
     c.avx512bw = c.avx512f && (ebx & (1u << 30));
     c.avx512vl = c.avx512f && (ebx & (1u << 31));
     c.avx512_vnni = c.avx512f && (ecx & (1u << 11));
+    // EDX: AVX512-FP16 bit 23; AMX-BF16 22, AMX-TILE 24, AMX-INT8 25. The tiles also need the OS to save their state
+    // (XCR0 bits 17 XTILECFG and 18 XTILEDATA); Linux further wants each process to ask (arch_prctl) before using them.
+    unsigned edx = r[3];
+    bool os_tiles = (xcr0 & (3ull << 17)) == (3ull << 17);
+    c.avx512_fp16 = c.avx512f && (edx & (1u << 23));
+    c.amx_tile = os_tiles && (edx & (1u << 24));
+    c.amx_bf16 = c.amx_tile && (edx & (1u << 22));
+    c.amx_int8 = c.amx_tile && (edx & (1u << 25));
     if (max_sub >= 1) {
       cpuid(7, 1, r);
       c.avx512_bf16 = c.avx512f && (r[0] & (1u << 5));
@@ -180,9 +272,15 @@ std::vector<std::string> cpu_features() {
   if (c.avx512vl) f.push_back("avx512vl");
   if (c.avx512_vnni) f.push_back("avx512_vnni");
   if (c.avx512_bf16) f.push_back("avx512_bf16");
+  if (c.avx512_fp16) f.push_back("avx512_fp16");
+  if (c.amx_tile) f.push_back("amx_tile");
+  if (c.amx_bf16) f.push_back("amx_bf16");
+  if (c.amx_int8) f.push_back("amx_int8");
   if (c.neon) f.push_back("neon");
   return f;
 }
+
+const CpuHost& cpu_host() { return cpu().host; }
 
 std::string kernels_set(const std::string& name) {
   std::string why;

@@ -113,7 +113,20 @@ const KernelTuning& kernel_tuning();
 std::string kernel_tuning_set(const std::string& name);
 // the tunings there are
 std::vector<std::string> kernel_tunings();
-// CPU features the dispatcher looked at that this machine has (e.g. "avx2", "fma", "f16c", "avx512f", "avx512_bf16")
+// CPU features the dispatcher looked at that this machine has (e.g. "avx2", "fma", "f16c", "avx512f", "avx512_bf16"),
+// and the ones that name a class of host for the bench though no path uses them yet: "avx512_fp16" and AMX
+// ("amx_tile", "amx_bf16", "amx_int8" — only when the OS also enables the tile state, XCR0 bits 17 and 18)
 std::vector<std::string> cpu_features();
+// What the bench records to attribute its figures to a class of host (tools/bench, docs/bench-<class>.json): cpuid's
+// vendor string and brand, family / model / stepping as the vendor defines them (the extended fields folded in, as
+// /proc/cpuinfo prints them), and the data caches one core sees (bytes; L3 is the slice the core shares, not the
+// package's). Everything is 0 or "" where unknown: on a CPU without cpuid (arm64) or a leaf a VM does not fill.
+struct CpuHost {
+  std::string vendor;  // "GenuineIntel", "AuthenticAMD", … ("" without cpuid)
+  std::string brand;   // leaves 0x80000002‥4, trimmed ("" when absent)
+  int family = 0, model = 0, stepping = 0;
+  int64_t l1d_bytes = 0, l2_bytes = 0, l3_bytes = 0;
+};
+const CpuHost& cpu_host();
 // paths this CPU can run, best last
 std::vector<std::string> kernel_paths_available();

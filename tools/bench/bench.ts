@@ -7,7 +7,8 @@
 //   npm run bench -- --keep DIR   # keep the synthetic model in DIR and reuse it next time
 //   npm run bench -- --shape llama2-7b --keep DIR   # the seed's model's shape (13.5 GB of random F16 weights)
 //   npm run bench -- --gguf-only  # only the GGUF Q4_K_M-shaped 1.1B line (ours vs llama.cpp on one file)
-//   npm run bench -- --json [--seed7b] [--out FILE]   # issue 8's figures side by side, as JSON (benchJson.ts)
+//   npm run bench -- --json [--seed7b] [--out FILE]   # issue 8's figures side by side, as JSON (benchJson.ts);
+//                                 #   --out auto: docs/bench-<host class>.json (benchHost.ts)
 //   npm run bench -- --json --moe30b-only --out FILE  # the Qwen3-30B-A3B shape, Q4_K_M (benchShapes.ts)
 //   npm run bench -- --json --families2 --out FILE    # Gemma-3-1B / Qwen3-0.6B shapes at F16 and BF16 (benchShapes.ts)
 //   npm run bench -- --iq-decode [--json]             # the IQ grid decoders' speed on every kernel path (iqDecode.ts)

@@ -13,8 +13,9 @@
 //             Q5_K there), Q6_K → Q8_0 (attn_v, output)
 // Cached in ~/.cache/soliloquy/bench beside the F16 file. Where our greedy ids and llama.cpp's part, the float64
 // judge (judge.ts) says whose pick is right at the first difference, after the timed runs.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { mergeOut } from './benchHost'
 import { join } from 'node:path'
 import { Engine } from '../../src/main/engine/engine'
 import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
@@ -143,9 +144,6 @@ export async function benchFamilies(
     }
     log(JSON.stringify(families[f]))
   }
-  const at = args.indexOf('--out')
-  const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
-  const merged = { ...prev, families_1b: families, families_threads: threads, families_gen_tokens: GEN, families_turns: TURNS, families_load_avg_1m: r3(loadavg()[0]) }
-  if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+  mergeOut(args, { families_1b: families, families_threads: threads, families_gen_tokens: GEN, families_turns: TURNS, families_load_avg_1m: r3(loadavg()[0]) })
   console.log(JSON.stringify({ families_1b: families }, null, 2))
 }

@@ -1,12 +1,12 @@
-// `npm run bench -- --json [--seed7b | --seed7b-only] [--moe30b | --moe30b-only] [--families2] [--out FILE]`: every figure of issue 8 side by side in one run on this machine
+// `npm run bench -- --json [--seed7b | --seed7b-only] [--moe30b | --moe30b-only] [--families2] [--out FILE | --out auto]`: every figure of issue 8 side by side in one run on this machine
 // and thread count — the machine's limits measured in-run (read bandwidth by a streaming 8-accumulator sum over
 // 2 GiB, 2 threads and 1; fp32 FMA peak), ours vs llama.cpp on the synthetic TinyLlama-1.1B shape (one F16 GGUF file:
 // the same weights for both engines) and on the organism, the step against its roofline, the 8-column sweep against
 // one column, and behind --seed7b the seed's whole experiment on the Llama-2-7b shape (step + 8 step sizes × 64
 // tokens: wall time and peak RSS). Figures, never pass/fail. Synthetic files are cached in ~/.cache/soliloquy/bench.
 import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
-import { cpus, homedir, tmpdir } from 'node:os'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine } from '../../src/main/engine/engine'
 import { syntheticGgufTensors } from './benchSynthetic'
@@ -18,6 +18,7 @@ import { generationTurns, GreedyTurns, openPeer } from './turns'
 import { benchFamilies, type FamilyFigures } from './benchFamilies'
 import { benchShapes, moe30b, type Family2Figures, type Moe30bFigures } from './benchShapes'
 import { benchStudy, studyWorkerChild, type StudyBench } from './benchStudy'
+import { checkOut, hostMachine, mergeOut, resolveOut, type BenchMachine } from './benchHost'
 
 const PHRASE = 'To be, or not to be, that is the question'
 const LRS = [0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1]
@@ -273,7 +274,8 @@ function child<T>(self: string, args: string[]): T {
 }
 
 export interface BenchJson extends Partial<StudyBench> {
-  machine: { cpu: string; cores: number; threads: number; node: string; load_avg_1m: number }
+  /** the host: the OS's CPU name, cores, threads, node, load average, and cpuid's record with the host class */
+  machine: BenchMachine
   kernel_path: string
   bandwidth_gbs: number
   bandwidth_1t_gbs: number
@@ -315,7 +317,11 @@ export interface BenchJson extends Partial<StudyBench> {
   families2?: Record<string, Family2Figures>
 }
 
-export async function benchJson(args: string[], self: string): Promise<void> {
+export async function benchJson(argv: string[], self: string): Promise<void> {
+  // `--out auto`: this host's file, docs/bench-<class>.json (benchHost.ts)
+  const args = resolveOut(argv)
+  // a file of another host class is refused now rather than after the run
+  if (!args[0]?.startsWith('--json-')) checkOut(args)
   if (args[0] === '--json-ours') return oursChild(args[1])
   if (args[0] === '--json-pair') return pairChild(args[1], args[2], args[3])
   if (args[0] === '--json-seed') return seedChild(args[1])
@@ -328,21 +334,15 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   if (args.includes('--study-only')) {
     // the study figures alone (issue 24), merged into an existing JSON with --out
     const study = await benchStudy(self, (s) => process.stderr.write(s + '\n'))
-    const at = args.indexOf('--out')
-    const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
-    const merged = { ...prev, ...(study ?? {}) }
-    if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+    const merged = mergeOut(args, { ...(study ?? {}) })
     console.log(JSON.stringify(merged, null, 2))
     return
   }
   if (args.includes('--seed7b-only')) {
     // the 7B-shape seed experiment alone (minutes, ~13 GB): merged into an existing JSON with --out
     const seed = seed7b(self)
-    const at = args.indexOf('--out')
-    const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
     const r3 = (x: number): number => Math.round(x * 1000) / 1000
-    const merged = { ...prev, seed7b_wall_s: r3(seed.wallS), seed7b_peak_rss_gib: r3(seed.peakRssGiB), seed7b_file_gib: r3(seed.fileGiB), weights_memory_seed7b: seed.weightsMemory }
-    if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+    const merged = mergeOut(args, { seed7b_wall_s: r3(seed.wallS), seed7b_peak_rss_gib: r3(seed.peakRssGiB), seed7b_file_gib: r3(seed.fileGiB), weights_memory_seed7b: seed.weightsMemory })
     console.log(JSON.stringify(merged, null, 2))
     return
   }
@@ -421,7 +421,7 @@ export async function benchJson(args: string[], self: string): Promise<void> {
   const sweepFloorS = sweepFlops / (flops * 1e9)
   const r3 = (x: number): number => Math.round(x * 1000) / 1000
   const out: BenchJson = {
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads, node: process.version, load_avg_1m: r3((await import('node:os')).loadavg()[0]) },
+    machine: hostMachine(info),
     kernel_path: info.path,
     bandwidth_gbs: r3(bandwidth),
     bandwidth_1t_gbs: r3(bw1),

@@ -17,8 +17,9 @@
 // Q6_K for output.weight and for attn_v / ffn_down_exps of the use_more_bits layers (its rule matches "ffn_down" in
 // the experts' name too), Q4_K for every other matrix; the router (ffn_gate_inp) and the norms stay F32, as the
 // converter writes them and the quantiser leaves them.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
 import { loadavg, totalmem } from 'node:os'
+import { mergeOut } from './benchHost'
 import { join } from 'node:path'
 import { Engine } from '../../src/main/engine/engine'
 import { mixtureMatrixType } from '../../src/main/engine/export/ggufMixtures'
@@ -383,10 +384,7 @@ export interface Options {
 }
 
 function merge(args: string[], key: Record<string, unknown>): void {
-  const at = args.indexOf('--out')
-  const prev = at >= 0 && existsSync(args[at + 1]) ? (JSON.parse(readFileSync(args[at + 1], 'utf8')) as Record<string, unknown>) : {}
-  const merged = { ...prev, ...key }
-  if (at >= 0) writeFileSync(args[at + 1], JSON.stringify(merged, null, 2) + '\n')
+  mergeOut(args, key)
   console.log(JSON.stringify(key, null, 2))
 }
 

@@ -138,6 +138,22 @@ export interface KernelInfo {
   tuning: string
   tunings: string[]
   threads: number
+  /** the CPU as cpuid names it (kernel_paths.h CpuHost): 0 / '' where unknown (arm64, a leaf a VM leaves empty) */
+  cpu: CpuHost
+}
+
+export interface CpuHost {
+  /** cpuid's vendor string: 'GenuineIntel', 'AuthenticAMD', … */
+  vendor: string
+  brand: string
+  /** family and model with the extended fields folded in as the vendor defines them (as /proc/cpuinfo prints them) */
+  family: number
+  model: number
+  stepping: number
+  /** the data caches one core sees, in bytes (L3: the slice that core shares) */
+  l1dBytes: number
+  l2Bytes: number
+  l3Bytes: number
 }
 
 /** The project root: the nearest folder above this file whose package.json is Soliloquy's. */
