@@ -351,13 +351,15 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
   else parallel_for(nblocks, body, ng > 1 ? nblocks / 8 : 0);
 }
 
-// The column blocks of the tiled form: a multiple of `nt` (the threads that share a product's columns), at most ~1536
-// columns (measured: 512-column blocks −9 %, 256 −17 %), whole quantisation blocks and 64-column slices (`unit`). A
+// The column blocks of the tiled form: a multiple of `nt` (the threads that share a product's columns), at most the
+// tuning's w_acc_block_cols (zen 1536 — measured there: 512-column blocks −9 %, 256 −17 %; intel 3072, see
+// kernel_paths.h), whole quantisation blocks and 64-column slices (`unit`). A
 // block's results do not depend on the width (each dx entry sums its weight rows in the same order, and the <64-column
 // tail is the matrix's last columns whatever the width), so matrices of one group may share the widest unit's blocks.
 static int w_acc_tiled_width(int in, int unit, int nt) {
+  const int most = kernel_tuning().w_acc_block_cols;
   int nb = nt;
-  while ((in + nb - 1) / nb > 1536) nb += nt;
+  while ((in + nb - 1) / nb > most) nb += nt;
   return ((in + nb - 1) / nb + unit - 1) / unit * unit;
 }
 static int w_acc_tiled_unit(const Mat& W) {
@@ -380,8 +382,21 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
   if (quantised && rows.size() < (size_t)OC * n) rows.resize((size_t)OC * n);
   const int nsw = n / SW * SW, tail = n - nsw;
   const int lines = quantised ? 0 : (int)((n * esz + 63) / 64);  // cache lines of a row segment
+  // The next run's lines in address order (the tuning's w_acc_prefetch_in_order): each kernel call prefetches 64
+  // consecutive lines (4 KiB) of one segment — the whole run when the block spans whole rows (the run's rows are then
+  // contiguous), else each row's segment, whose last chunk ends at the segment's end (overlapping the one before) so
+  // nothing past it is fetched. Only for segments of at least 64 lines; shorter ones take the column order below.
+  const bool whole = !quantised && c0 == 0 && n == in;
+  const bool in_order = !quantised && kernel_tuning().w_acc_prefetch_in_order;
   for (int o = o0; o < o1; o += OC) {
     const int no = o1 - o < OC ? o1 - o : OC, o_next = o + OC;
+    // the in-order walk over the next run: segment `seg` of `nseg` (`seg_lines` lines each), line `at` of it
+    const int no_next = o1 - o_next < OC ? o1 - o_next : OC;
+    const int nseg = whole ? 1 : no_next;
+    const int64_t seg_lines = whole ? ((int64_t)no_next * rb + 63) / 64 : lines;
+    const bool ordered = in_order && o_next < o1 && seg_lines >= 64;
+    int seg = 0;
+    int64_t at = 0;
     // the run's rows as stored (element types) or dequantised into `rows`
     const char* run = (const char*)W.data + (int64_t)o * rb + (int64_t)c0 * esz;
     int64_t run_stride = rb;
@@ -409,16 +424,31 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
         // kernel call c asks for line c of every next-run row, one row per step (past a short last run it
         // prefetches beyond the rows: harmless, a prefetch never faults)
         const char* pf = nullptr;
-        if (o_next < o1 && call < lines)
+        int64_t pf_stride = rb;
+        if (ordered) {
+          if (seg < nseg) {
+            pf = (const char*)W.data + (int64_t)(o_next + seg) * rb + (int64_t)c0 * esz +
+                 std::min(at, seg_lines - 64) * 64;
+            pf_stride = 64;
+            if ((at += 64) >= seg_lines) seg++, at = 0;
+          }
+        } else if (o_next < o1 && call < lines) {
           pf = (const char*)W.data + (int64_t)o_next * rb + (int64_t)c0 * esz + (int64_t)call * 64;
+        }
         if (g == 0)  // reads the slice as stored and leaves it in the panel for the other groups
-          kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, rb);
+          kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, pf_stride);
         else
-          kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, rb);
+          kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, pf_stride);
         r0 += nr;
       }
     }
     // lines the calls did not reach (a segment longer than the calls)
+    if (ordered) {
+      for (; seg < nseg; seg++, at = 0)
+        for (; at < seg_lines; at++)
+          __builtin_prefetch((const char*)W.data + (int64_t)(o_next + seg) * rb + (int64_t)c0 * esz + at * 64, 0, 2);
+      call = lines;
+    }
     for (; call < lines && o_next < o1; call++)
       for (int q = 0; q < OC && o_next + q < o1; q++)
         __builtin_prefetch((const char*)W.data + (int64_t)(o_next + q) * rb + (int64_t)c0 * esz + call * 64, 0, 2);
