@@ -353,11 +353,13 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
 
 // The column blocks of the tiled form: a multiple of `nt` (the threads that share a product's columns), at most the
 // tuning's w_acc_block_cols (zen 1536 — measured there: 512-column blocks −9 %, 256 −17 %; intel 3072, see
-// kernel_paths.h), whole quantisation blocks and 64-column slices (`unit`). A
+// kernel_paths.h; 1536 when a block-quantised matrix is among them), whole quantisation blocks and 64-column slices
+// (`unit`). A
 // block's results do not depend on the width (each dx entry sums its weight rows in the same order, and the <64-column
 // tail is the matrix's last columns whatever the width), so matrices of one group may share the widest unit's blocks.
-static int w_acc_tiled_width(int in, int unit, int nt) {
-  const int most = kernel_tuning().w_acc_block_cols;
+static int w_acc_tiled_width(int in, int unit, int nt, bool quantised) {
+  // a block-quantised run is dequantised into 64 × width floats: kept at the 384 KiB it was measured with
+  const int most = quantised ? 1536 : kernel_tuning().w_acc_block_cols;
   int nb = nt;
   while ((in + nb - 1) / nb > most) nb += nt;
   return ((in + nb - 1) / nb + unit - 1) / unit * unit;
@@ -511,10 +513,11 @@ static bool w_acc_is_tiled(int R, const Mat& W) {
 // tiles always do) into its own zeroed partial dx [R, in], and dx += ((p0 + p1) + p2) + p3 after. At most 4 parts of
 // at least 512 rows (the partials are R × in floats each; a part's first run starts without the previous run's
 // prefetch), and only for rows of at most 3072 columns: longer rows are cut into column blocks anyway (at most 1536
-// wide, w_acc_tiled_width), and there the parts measured no gain (Gemma's down backward, 6912 columns: 0.61 of peak
-// per thread with parts, 0.66 with a column block per thread; Qwen3's, 3072 columns: 0.63 against 0.56). Products of
-// fewer rows (Gemma's k/v), longer rows, untiled ones and MoE experts' gate/up stay one part: their columns are cut
-// between threads as before, and their sums are the tiles' (or the untiled form's) from dx itself.
+// wide on Zen, 3072 on Intel: w_acc_tiled_width), and there the parts measured no gain (Zen: Gemma's down backward,
+// 6912 columns: 0.61 of peak per thread with parts, 0.66 with a column block per thread; Qwen3's, 3072 columns: 0.63
+// against 0.56). Products of fewer rows (Gemma's k/v), longer rows, untiled ones and MoE experts' gate/up stay one
+// part: their columns are cut between threads as before, and their sums are the tiles' (or the untiled form's) from
+// dx itself.
 static const int W_ACC_PART_ROWS = 512, W_ACC_MAX_PARTS = 4, W_ACC_PART_MAX_COLS = 3072;
 static int w_acc_parts(int R, const Mat& W) {
   if (!w_acc_is_tiled(R, W) || W.cols > W_ACC_PART_MAX_COLS) return 1;
@@ -646,15 +649,18 @@ void matmul_w_acc_groups(const MatmulAccGroup* groups, int ng) {
     const int in = g.Ws[0].cols;
     bool tiled = false;
     int unit = 64;
+    bool quantised = false;
     int64_t at = parts_at[gi];
     for (int i = 0; i < g.count; i++) {
       macs += (int64_t)g.R * in * g.Ws[i].rows;
       tiled = tiled || w_acc_is_tiled(g.R, g.Ws[i]);
       unit = std::max(unit, w_acc_tiled_unit(g.Ws[i]));
+      quantised = quantised || dtype_quantised(g.Ws[i].dtype);
       const int P = w_acc_parts(g.R, g.Ws[i]);
       if (P == 1) continue;
       // with more threads than parts, each part's columns in `slices` (each of whole blocks)
-      const int slices = (nt + P - 1) / P, cb = w_acc_tiled_width(in, w_acc_tiled_unit(g.Ws[i]), slices);
+      const int slices = (nt + P - 1) / P, cb = w_acc_tiled_width(in, w_acc_tiled_unit(g.Ws[i]), slices,
+                                                                    dtype_quantised(g.Ws[i].dtype));
       const int nb = (in + cb - 1) / cb;
       for (int k = 0; k < P; k++) {
         int o0, o1;
@@ -666,7 +672,7 @@ void matmul_w_acc_groups(const MatmulAccGroup* groups, int ng) {
       }
       at += (int64_t)P * g.R * in;
     }
-    const int CB = tiled ? w_acc_tiled_width(in, unit, nt) : W_ACC_BC;
+    const int CB = tiled ? w_acc_tiled_width(in, unit, nt, quantised) : W_ACC_BC;
     for (int c0 = 0; c0 < in; c0 += CB) jobs.push_back({&g, c0, c0 + CB < in ? CB : in - c0, parts_at[gi]});
   }
   const bool serial = macs < SERIAL_MACS;
