@@ -423,8 +423,8 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
           ar[k] = a + (int64_t)(r0 + k) * out + o;
           dr[k] = dx + (int64_t)(r0 + k) * in + c0 + s;
         }
-        // kernel call c asks for line c of every next-run row, one row per step (past a short last run it
-        // prefetches beyond the rows: harmless, a prefetch never faults)
+        // in column order kernel call c asks for line c of every next-run row, one row per step (past a short last
+        // run it prefetches beyond the rows: harmless, a prefetch never faults); in address order, the walk's next 64
         const char* pf = nullptr;
         int64_t pf_stride = rb;
         if (ordered) {
