@@ -204,8 +204,8 @@ const KernelTable* table_for(const std::string& name, std::string* why) {
 }
 
 const KernelTuning TUNINGS[] = {
-    {"zen"},
-    {"intel"},
+    {"zen", false, 1536},
+    {"intel", true, 3072},
 };
 const KernelTuning* g_tuning = nullptr;
 

@@ -107,6 +107,21 @@ std::string kernels_set(const std::string& name);
 // vendor; $SOLILOQUY_TUNING=zen|intel forces one (refused, in words, when unknown).
 struct KernelTuning {
   const char* name;
+  // How the backward tiles (kernels.cpp, w_acc_tiled_block) prefetch the next 64-row run while computing this one.
+  // false: kernel call c asks for line c of every row of the run (64 lines a row's stride apart, in 64 pages when a row
+  // is 4 KiB) — the form the tiles were measured with on Zen. true: each call asks for 64 consecutive lines, the run's
+  // bytes in address order (row segments of at least 4 KiB, or the whole run when the block spans whole rows).
+  // Measured on Intel (Emerald Rapids, backward bench, F16, R = 13, one thread, CPU time, weights out of the caches,
+  // the two forms alternated): ~0.43–0.53 of FMA peak in column order, ~0.51–0.62 in address order for the blocks of
+  // whole rows (g.q 0.43 → 0.52, g.gateup 0.52 → 0.61, q.q 0.50 → 0.54); a burst of the same lines between kernel calls
+  // measured below the column order (the misses then queue behind each other instead of overlapping the FMAs).
+  bool w_acc_prefetch_in_order;
+  // The widest column block of the backward tiles (kernels.cpp, w_acc_tiled_width). Intel: 3072, so rows of up to 3072
+  // columns stay whole (and prefetch in address order as one run) and longer ones are cut into segments of ≥ 64 lines.
+  // Measured as above (1536 → 3072 with the address order): g.down (6912 columns) 0.41 → 0.57, q.down (3072) 0.37 →
+  // 0.55–0.61, q.o (2048) 0.37 → 0.55–0.59; 3456 … 8192 measured the same as 3072. The dx block (R × 3072 floats, 156
+  // KiB at R = 13) stays in the 2 MiB L2. A block's sums do not depend on its width: the same bits.
+  int w_acc_block_cols;
 };
 const KernelTuning& kernel_tuning();
 // Switch to a named tuning ("" = the CPU's); returns "" or why not (the active tuning is then unchanged).

@@ -354,13 +354,17 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
   else parallel_for(nblocks, body, ng > 1 ? nblocks / 8 : 0);
 }
 
-// The column blocks of the tiled form: a multiple of `nt` (the threads that share a product's columns), at most ~1536
-// columns (measured: 512-column blocks −9 %, 256 −17 %), whole quantisation blocks and 64-column slices (`unit`). A
+// The column blocks of the tiled form: a multiple of `nt` (the threads that share a product's columns), at most the
+// tuning's w_acc_block_cols (zen 1536 — measured there: 512-column blocks −9 %, 256 −17 %; intel 3072, see
+// kernel_paths.h; 1536 when a block-quantised matrix is among them), whole quantisation blocks and 64-column slices
+// (`unit`). A
 // block's results do not depend on the width (each dx entry sums its weight rows in the same order, and the <64-column
 // tail is the matrix's last columns whatever the width), so matrices of one group may share the widest unit's blocks.
-static int w_acc_tiled_width(int in, int unit, int nt) {
+static int w_acc_tiled_width(int in, int unit, int nt, bool quantised) {
+  // a block-quantised run is dequantised into 64 × width floats: kept at the 384 KiB it was measured with
+  const int most = quantised ? 1536 : kernel_tuning().w_acc_block_cols;
   int nb = nt;
-  while ((in + nb - 1) / nb > 1536) nb += nt;
+  while ((in + nb - 1) / nb > most) nb += nt;
   return ((in + nb - 1) / nb + unit - 1) / unit * unit;
 }
 static int w_acc_tiled_unit(const Mat& W) {
@@ -383,8 +387,21 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
   if (quantised && rows.size() < (size_t)OC * n) rows.resize((size_t)OC * n);
   const int nsw = n / SW * SW, tail = n - nsw;
   const int lines = quantised ? 0 : (int)((n * esz + 63) / 64);  // cache lines of a row segment
+  // The next run's lines in address order (the tuning's w_acc_prefetch_in_order): each kernel call prefetches 64
+  // consecutive lines (4 KiB) of one segment — the whole run when the block spans whole rows (the run's rows are then
+  // contiguous), else each row's segment, whose last chunk ends at the segment's end (overlapping the one before) so
+  // nothing past it is fetched. Only for segments of at least 64 lines; shorter ones take the column order below.
+  const bool whole = !quantised && c0 == 0 && n == in;
+  const bool in_order = !quantised && kernel_tuning().w_acc_prefetch_in_order;
   for (int o = o0; o < o1; o += OC) {
     const int no = o1 - o < OC ? o1 - o : OC, o_next = o + OC;
+    // the in-order walk over the next run: segment `seg` of `nseg` (`seg_lines` lines each), line `at` of it
+    const int no_next = o1 - o_next < OC ? o1 - o_next : OC;
+    const int nseg = whole ? 1 : no_next;
+    const int64_t seg_lines = whole ? ((int64_t)no_next * rb + 63) / 64 : lines;
+    const bool ordered = in_order && o_next < o1 && seg_lines >= 64;
+    int seg = 0;
+    int64_t at = 0;
     // the run's rows as stored (element types) or dequantised into `rows`
     const char* run = (const char*)W.data + (int64_t)o * rb + (int64_t)c0 * esz;
     int64_t run_stride = rb;
@@ -409,19 +426,34 @@ static void w_acc_tiled_block(float* dx, const float* a, int R, const Mat& W, in
           ar[k] = a + (int64_t)(r0 + k) * out + o;
           dr[k] = dx + (int64_t)(r0 + k) * in + c0 + s;
         }
-        // kernel call c asks for line c of every next-run row, one row per step (past a short last run it
-        // prefetches beyond the rows: harmless, a prefetch never faults)
+        // in column order kernel call c asks for line c of every next-run row, one row per step (past a short last
+        // run it prefetches beyond the rows: harmless, a prefetch never faults); in address order, the walk's next 64
         const char* pf = nullptr;
-        if (o_next < o1 && call < lines)
+        int64_t pf_stride = rb;
+        if (ordered) {
+          if (seg < nseg) {
+            pf = (const char*)W.data + (int64_t)(o_next + seg) * rb + (int64_t)c0 * esz +
+                 std::min(at, seg_lines - 64) * 64;
+            pf_stride = 64;
+            if ((at += 64) >= seg_lines) seg++, at = 0;
+          }
+        } else if (o_next < o1 && call < lines) {
           pf = (const char*)W.data + (int64_t)o_next * rb + (int64_t)c0 * esz + (int64_t)call * 64;
+        }
         if (g == 0)  // reads the slice as stored and leaves it in the panel for the other groups
-          kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, rb);
+          kern()->axpyn_x64_pack(dr, ar, nr, panel.data(), run + s * run_esz, run_stride, run_type, no, pf, pf_stride);
         else
-          kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, rb);
+          kern()->axpyn_x64(dr, ar, nr, panel.data(), no, pf, pf_stride);
         r0 += nr;
       }
     }
     // lines the calls did not reach (a segment longer than the calls)
+    if (ordered) {
+      for (; seg < nseg; seg++, at = 0)
+        for (; at < seg_lines; at++)
+          __builtin_prefetch((const char*)W.data + (int64_t)(o_next + seg) * rb + (int64_t)c0 * esz + at * 64, 0, 2);
+      call = lines;
+    }
     for (; call < lines && o_next < o1; call++)
       for (int q = 0; q < OC && o_next + q < o1; q++)
         __builtin_prefetch((const char*)W.data + (int64_t)(o_next + q) * rb + (int64_t)c0 * esz + call * 64, 0, 2);
@@ -484,10 +516,11 @@ static bool w_acc_is_tiled(int R, const Mat& W) {
 // tiles always do) into its own zeroed partial dx [R, in], and dx += ((p0 + p1) + p2) + p3 after. At most 4 parts of
 // at least 512 rows (the partials are R × in floats each; a part's first run starts without the previous run's
 // prefetch), and only for rows of at most 3072 columns: longer rows are cut into column blocks anyway (at most 1536
-// wide, w_acc_tiled_width), and there the parts measured no gain (Gemma's down backward, 6912 columns: 0.61 of peak
-// per thread with parts, 0.66 with a column block per thread; Qwen3's, 3072 columns: 0.63 against 0.56). Products of
-// fewer rows (Gemma's k/v), longer rows, untiled ones and MoE experts' gate/up stay one part: their columns are cut
-// between threads as before, and their sums are the tiles' (or the untiled form's) from dx itself.
+// wide on Zen, 3072 on Intel: w_acc_tiled_width), and there the parts measured no gain (Zen: Gemma's down backward,
+// 6912 columns: 0.61 of peak per thread with parts, 0.66 with a column block per thread; Qwen3's, 3072 columns: 0.63
+// against 0.56). Products of fewer rows (Gemma's k/v), longer rows, untiled ones and MoE experts' gate/up stay one
+// part: their columns are cut between threads as before, and their sums are the tiles' (or the untiled form's) from
+// dx itself.
 static const int W_ACC_PART_ROWS = 512, W_ACC_MAX_PARTS = 4, W_ACC_PART_MAX_COLS = 3072;
 static int w_acc_parts(int R, const Mat& W) {
   if (!w_acc_is_tiled(R, W) || W.cols > W_ACC_PART_MAX_COLS) return 1;
@@ -619,15 +652,18 @@ void matmul_w_acc_groups(const MatmulAccGroup* groups, int ng) {
     const int in = g.Ws[0].cols;
     bool tiled = false;
     int unit = 64;
+    bool quantised = false;
     int64_t at = parts_at[gi];
     for (int i = 0; i < g.count; i++) {
       macs += (int64_t)g.R * in * g.Ws[i].rows;
       tiled = tiled || w_acc_is_tiled(g.R, g.Ws[i]);
       unit = std::max(unit, w_acc_tiled_unit(g.Ws[i]));
+      quantised = quantised || dtype_quantised(g.Ws[i].dtype);
       const int P = w_acc_parts(g.R, g.Ws[i]);
       if (P == 1) continue;
       // with more threads than parts, each part's columns in `slices` (each of whole blocks)
-      const int slices = (nt + P - 1) / P, cb = w_acc_tiled_width(in, w_acc_tiled_unit(g.Ws[i]), slices);
+      const int slices = (nt + P - 1) / P, cb = w_acc_tiled_width(in, w_acc_tiled_unit(g.Ws[i]), slices,
+                                                                    dtype_quantised(g.Ws[i].dtype));
       const int nb = (in + cb - 1) / cb;
       for (int k = 0; k < P; k++) {
         int o0, o1;
@@ -639,7 +675,7 @@ void matmul_w_acc_groups(const MatmulAccGroup* groups, int ng) {
       }
       at += (int64_t)P * g.R * in;
     }
-    const int CB = tiled ? w_acc_tiled_width(in, unit, nt) : W_ACC_BC;
+    const int CB = tiled ? w_acc_tiled_width(in, unit, nt, quantised) : W_ACC_BC;
     for (int c0 = 0; c0 < in; c0 += CB) jobs.push_back({&g, c0, c0 + CB < in ? CB : in - c0, parts_at[gi]});
   }
   const bool serial = macs < SERIAL_MACS;
