@@ -1,4 +1,4 @@
-// `npm run bench -- --json --families [--out docs/bench.json]`: one line per family of GGUF block types on the
+// `npm run bench -- --json --families [--out auto]`: one line per family of GGUF block types on the
 // TinyLlama-1.1B shape, ours against llama.cpp (node-llama-cpp 3.21.1) on the same file with the same threads, the
 // engines taking turns run by run in one process (as benchJson's pairs do), plus the step (ours: llama.cpp has none).
 // Figures, never pass/fail; merged into --out under families_1b. The files hold random valid blocks (random bytes,
