@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -545,6 +546,15 @@ int main(int argc, char** argv) {
   std::printf("kernel paths: ");
   for (auto& p : paths) std::printf("%s ", p.c_str());
   std::printf("\n");
+  // $SOLILOQUY_TUNING (zen, intel): the tuning every product below runs under — each must pass; an unknown name fails
+  if (const char* t = std::getenv("SOLILOQUY_TUNING")) {
+    const std::string why = kernel_tuning_set(t);
+    if (!why.empty()) {
+      std::printf("FAIL SOLILOQUY_TUNING=%s: %s\n", t, why.c_str());
+      return 1;
+    }
+  }
+  std::printf("tuning: %s\n", kernel_tuning().name);
   test_parallel_for();
   test_attention_sinks();
   test_rmsnorm_rows();
