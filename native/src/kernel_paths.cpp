@@ -23,7 +23,6 @@ struct Cpu {
        avx512_bf16 = false, avx512_vnni = false, neon = false;
   // not used by any path: they name the host's class in the bench (an fp16 or AMX path would be chosen by them)
   bool avx512_fp16 = false, amx_tile = false, amx_bf16 = false, amx_int8 = false;
-  bool intel = false;  // cpuid vendor "GenuineIntel"
   CpuHost host;
 };
 
@@ -70,14 +69,18 @@ bool deterministic_caches(unsigned leaf, CpuHost& h) {
   return any;
 }
 
-// vendor, brand, family / model / stepping and caches (CpuHost); max_ext the highest extended leaf
-void detect_host(unsigned max_leaf, unsigned max_ext, bool amd, CpuHost& h) {
+// vendor, brand, family / model / stepping and caches (CpuHost)
+void detect_host(CpuHost& h) {
   unsigned r[4];
+  cpuid(0x80000000, 0, r);
+  const unsigned max_ext = r[0] >= 0x80000000 ? r[0] : 0;
   cpuid(0, 0, r);
+  const unsigned max_leaf = r[0];
   char v[13];
   std::memcpy(v, &r[1], 4), std::memcpy(v + 4, &r[3], 4), std::memcpy(v + 8, &r[2], 4);
   v[12] = 0;
   h.vendor = v;
+  const bool amd = h.vendor == "AuthenticAMD";
   if (max_leaf >= 1) {
     cpuid(1, 0, r);
     // leaf 1 EAX: stepping [3:0], model [7:4], family [11:8], extended model [19:16], extended family [27:20].
@@ -127,14 +130,10 @@ void detect_host(unsigned max_leaf, unsigned max_ext, bool amd, CpuHost& h) {
 Cpu detect() {
   Cpu c;
 #ifdef SOL_X86
+  detect_host(c.host);
   unsigned r[4];
-  cpuid(0x80000000, 0, r);
-  unsigned max_ext = r[0] >= 0x80000000 ? r[0] : 0;
   cpuid(0, 0, r);
   unsigned max_leaf = r[0];
-  c.intel = r[1] == 0x756e6547 && r[3] == 0x49656e69 && r[2] == 0x6c65746e;  // "Genu" "ineI" "ntel"
-  bool amd = r[1] == 0x68747541 && r[3] == 0x69746e65 && r[2] == 0x444d4163;  // "Auth" "enti" "cAMD"
-  detect_host(max_leaf, max_ext, amd, c.host);
   cpuid(1, 0, r);
   bool osxsave = r[2] & (1u << 27), avx = r[2] & (1u << 28);
   c.fma = r[2] & (1u << 12);
@@ -224,7 +223,7 @@ std::vector<std::string> kernel_tunings() {
 }
 
 std::string kernel_tuning_set(const std::string& name) {
-  const KernelTuning* t = tuning_named(name.empty() ? (cpu().intel ? "intel" : "zen") : name);
+  const KernelTuning* t = tuning_named(name.empty() ? (cpu().host.vendor == "GenuineIntel" ? "intel" : "zen") : name);
   if (!t) {
     std::string why = "no such tuning (tunings: ";
     std::vector<std::string> all = kernel_tunings();
@@ -235,12 +234,19 @@ std::string kernel_tuning_set(const std::string& name) {
   return "";
 }
 
+namespace {
+// $SOLILOQUY_TUNING when it names a tuning, else the CPU's own; returns "" or why the variable was refused
+std::string tunings_init() {
+  const char* env = std::getenv("SOLILOQUY_TUNING");
+  const std::string why = env && *env ? kernel_tuning_set(env) : "";
+  if (!why.empty() || !g_tuning) kernel_tuning_set("");
+  return why;
+}
+}  // namespace
+
 const KernelTuning& kernel_tuning() {
-  if (!g_tuning) {
-    const char* env = std::getenv("SOLILOQUY_TUNING");
-    // an unknown name leaves the CPU's own (kernels_init reports it with the path's refusal, if any)
-    if (!env || !kernel_tuning_set(env).empty()) kernel_tuning_set("");
-  }
+  // first use before kernels_init (which reports an unknown name at load): the CPU's own then
+  if (!g_tuning) tunings_init();
   return *g_tuning;
 }
 
@@ -298,10 +304,7 @@ std::string kernels_init() {
     g_kernels = kernel_table_scalar();
     return "SOLILOQUY_KERNELS=" + want + ": " + why;
   }
-  const char* tuning = std::getenv("SOLILOQUY_TUNING");
-  if (tuning && *tuning) {
-    why = kernel_tuning_set(tuning);
-    if (!why.empty()) return std::string("SOLILOQUY_TUNING=") + tuning + ": " + why;
-  }
+  why = tunings_init();
+  if (!why.empty()) return std::string("SOLILOQUY_TUNING=") + std::getenv("SOLILOQUY_TUNING") + ": " + why;
   return "";
 }

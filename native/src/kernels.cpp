@@ -357,9 +357,9 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
 // The column blocks of the tiled form: a multiple of `nt` (the threads that share a product's columns), at most the
 // tuning's w_acc_block_cols (zen 1536 — measured there: 512-column blocks −9 %, 256 −17 %; intel 3072, see
 // kernel_paths.h; 1536 when a block-quantised matrix is among them), whole quantisation blocks and 64-column slices
-// (`unit`). A
-// block's results do not depend on the width (each dx entry sums its weight rows in the same order, and the <64-column
-// tail is the matrix's last columns whatever the width), so matrices of one group may share the widest unit's blocks.
+// (`unit`). A block's results do not depend on the width (each dx entry sums its weight rows in the same order, and the
+// <64-column tail is the matrix's last columns whatever the width), so matrices of one group may share the widest
+// unit's blocks.
 static int w_acc_tiled_width(int in, int unit, int nt, bool quantised) {
   // a block-quantised run is dequantised into 64 × width floats: kept at the 384 KiB it was measured with
   const int most = quantised ? 1536 : kernel_tuning().w_acc_block_cols;
