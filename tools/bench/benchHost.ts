@@ -63,11 +63,17 @@ export function hostFile(cls: string, root: string = appRoot()): string {
   return join(root, 'docs', `bench-${cls}.json`)
 }
 
+/** the path after `--out`, when the args give one */
+function outPath(args: string[]): string | undefined {
+  const at = args.indexOf('--out')
+  return at >= 0 ? args[at + 1] : undefined
+}
+
 /** args with `--out auto` replaced by this host's file (docs/bench-<class>.json); other args unchanged */
 export function resolveOut(args: string[], cls: () => string = () => hostClass(loadAddon().kernelInfo())): string[] {
-  const at = args.indexOf('--out')
-  if (at < 0 || args[at + 1] !== 'auto') return args
+  if (outPath(args) !== 'auto') return args
   const out = [...args]
+  const at = args.indexOf('--out')
   out[at + 1] = hostFile(cls())
   process.stderr.write(`--out auto: ${out[at + 1]}\n`)
   return out
@@ -85,8 +91,7 @@ function otherClass(path: string | undefined, was: string, here: string | null):
 
 /** Throws, in words, before anything is measured, when `--out` names a file of another host class than this one's */
 export function checkOut(args: string[], cls: () => string = () => hostClass(loadAddon().kernelInfo())): void {
-  const at = args.indexOf('--out')
-  const path = at >= 0 ? args[at + 1] : undefined
+  const path = outPath(args)
   const was = outClass(path)
   if (was && was !== cls()) throw otherClass(path, was, cls())
 }
@@ -96,8 +101,7 @@ export function checkOut(args: string[], cls: () => string = () => hostClass(loa
  * this host's. Throws, in words, when the file's host class is another than this host's. Returns the merged object.
  */
 export function mergeOut(args: string[], figures: Record<string, unknown>, machine: () => BenchMachine = () => hostMachine(loadAddon().kernelInfo())): Record<string, unknown> {
-  const at = args.indexOf('--out')
-  const path = at >= 0 ? args[at + 1] : undefined
+  const path = outPath(args)
   const prev = path && existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {}
   const here = machine()
   const was = (prev.machine as Partial<BenchMachine> | undefined)?.host_class
