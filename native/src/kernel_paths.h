@@ -79,6 +79,25 @@ struct KernelTable {
   float (*max_f32)(const float* x, int n);
   double (*exp_sum)(const float* x, int n, float mx);
   void (*exp_scale)(float* pr, const float* x, int n, float mx, double iz);
+  // the gated activations' element loops (kernels.cpp): swiglu_fwd m = (g·σ(g))·u; swiglu_bwd dg = ((dm·u)·σ)·(1 +
+  // g·(1 − σ)), du = dm·(g·σ); geglu_fwd / geglu_bwd the same with gelu = (½·g)·(1 + gelu_tanh(g)). σ is the path's
+  // own (within 2 ulp, kernels_isa.inc); each value is computed alone, whatever its position in the call (dg may be g,
+  // du may be u)
+  void (*swiglu_fwd)(float* m, const float* g, const float* u, int n);
+  void (*swiglu_bwd)(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
+  void (*geglu_fwd)(float* m, const float* g, const float* u, int n);
+  void (*geglu_bwd)(float* dg, float* du, const float* dm, const float* g, const float* u, int n);
+  // d[i] += a·x[i], i < n (a fused multiply-add where the path has one)
+  void (*axpy_f32)(float* d, float a, const float* x, int n);
+  // RMSNorm's rows (kernels.cpp): sum_sq_f64 Σ (double)x[i]² and dot3_f64 Σ ((double)a[i]·b[i])·c[i], i < n, each as 8
+  // partial sums over i mod 8 (the tail into the first) combined as ((p0 + p4) + (p1 + p5)) + ((p2 + p6) + (p3 + p7))
+  // (sum_sq_f64: the same bits on every path); rms_scale_row y = (x·r)·w; rms_backward_row dw += (dy·x)·r and
+  // dx += (dy·w)·r − x·c
+  double (*sum_sq_f64)(const float* x, int n);
+  double (*dot3_f64)(const float* a, const float* b, const float* c, int n);
+  void (*rms_scale_row)(float* y, const float* x, const float* w, float r, int n);
+  void (*rms_backward_row)(float* dx, float* dw, const float* dy, const float* x, const float* w, float r, float c,
+                           int n);
 };
 
 const KernelTable* kernel_table_scalar();

@@ -750,72 +750,29 @@ void matmul_tn(float* C, const float* A, const float* B, int T, int a, int b) {
 }
 
 // ---- RMSNorm -----------------------------------------------------------------------------------------
-// Each row's double sum runs in index order, as one row alone would sum it (a phrase's rows and a generated token's
-// get the same rstd), but NR rows side by side: their additions are independent, so they overlap instead of waiting
-// on one another (one row alone is bound by the latency of a double add per value).
-template <int NR>
-static void rows_sum_sq(double* ss, const float* x, int64_t ld, int D) {
-  double a[NR];
-  for (int r = 0; r < NR; r++) a[r] = 0;
-  for (int i = 0; i < D; i++)
-    for (int r = 0; r < NR; r++) a[r] += (double)x[r * ld + i] * x[r * ld + i];
-  for (int r = 0; r < NR; r++) ss[r] = a[r];
-}
-// dot[r] = Σ_i dy·w·x of row r, in index order, NR rows side by side
-template <int NR>
-static void rows_dot3(double* dot, const float* dy, const float* x, const float* w, int64_t ld, int D) {
-  double a[NR];
-  for (int r = 0; r < NR; r++) a[r] = 0;
-  for (int i = 0; i < D; i++)
-    for (int r = 0; r < NR; r++) a[r] += (double)dy[r * ld + i] * w[i] * x[r * ld + i];
-  for (int r = 0; r < NR; r++) dot[r] = a[r];
-}
-// fn<NR>(row0) over the rows in groups of 8, then 4, 2, 1
-template <template <int> class Fn, typename... A>
-static void by_row_groups(int T, A... args) {
-  int t = 0;
-  for (; t + 8 <= T; t += 8) Fn<8>::run(t, args...);
-  if (t + 4 <= T) Fn<4>::run(t, args...), t += 4;
-  if (t + 2 <= T) Fn<2>::run(t, args...), t += 2;
-  if (t < T) Fn<1>::run(t, args...);
-}
-template <int NR>
-struct SumSqRows {
-  static void run(int t, double* ss, const float* x, int D) { rows_sum_sq<NR>(ss + t, x + (int64_t)t * D, D, D); }
-};
-template <int NR>
-struct Dot3Rows {
-  static void run(int t, double* dot, const float* dy, const float* x, const float* w, int D) {
-    rows_dot3<NR>(dot + t, dy + (int64_t)t * D, x + (int64_t)t * D, w, D, D);
-  }
-};
-
+// A row's double sums and its element loops are the kernel path's (kernels_isa.inc: sum_sq_f64, dot3_f64 in 8 lanes;
+// they were scalar double adds and baseline SSE2 loops here: the norm phases of a Qwen3-0.6B step, per-head q/k norms
+// included, measured 8.9 ms, 5.5 ms after); each row is one call and its sums do not depend on the rows beside it, so
+// a phrase's rows and a generated token's get the same rstd.
 void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int T, int D, float eps) {
-  thread_local std::vector<double> ss;
-  ss.resize(T);
-  by_row_groups<SumSqRows>(T, ss.data(), x, D);
+  const KernelTable* k = kern();
   for (int t = 0; t < T; t++) {
     const float* xt = x + (int64_t)t * D;
-    float r = (float)(1.0 / std::sqrt(ss[t] / D + eps));
+    const float r = (float)(1.0 / std::sqrt(k->sum_sq_f64(xt, D) / D + eps));
     if (rstd) rstd[t] = r;
-    float* yt = y + (int64_t)t * D;
-    for (int i = 0; i < D; i++) yt[i] = xt[i] * r * w[i];
+    k->rms_scale_row(y + (int64_t)t * D, xt, w, r, D);
   }
 }
 
 void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* rstd,
                       int T, int D) {
-  thread_local std::vector<double> dots;
-  dots.resize(T);
-  by_row_groups<Dot3Rows>(T, dots.data(), dy, x, w, D);  // Σ dy·w·x per row
-  for (int t = 0; t < T; t++) {
+  const KernelTable* k = kern();
+  for (int t = 0; t < T; t++) {  // rows in order: each dw[i] sums t = 0, 1, …
     const float* xt = x + (int64_t)t * D;
     const float* dyt = dy + (int64_t)t * D;
-    float r = rstd[t];
-    for (int i = 0; i < D; i++) dw[i] += dyt[i] * xt[i] * r;  // rows in order, as before: each dw[i] sums t = 0, 1, …
-    float c = (float)(dots[t] * r * r * r / D);
-    float* dxt = dx + (int64_t)t * D;
-    for (int i = 0; i < D; i++) dxt[i] += dyt[i] * w[i] * r - xt[i] * c;
+    const float r = rstd[t];
+    const float c = (float)(k->dot3_f64(dyt, w, xt, D) * r * r * r / D);  // Σ dy·w·x of the row
+    k->rms_backward_row(dx + (int64_t)t * D, dw, dyt, xt, w, r, c, D);
   }
 }
 
@@ -876,64 +833,27 @@ static void parallel_elems(int n, const Fn& fn) {
   parallel_for(chunks, [&](int c0, int c1, int) { fn(c0 * ELEM_CHUNK, std::min(n, c1 * ELEM_CHUNK)); });
 }
 
-// ---- SwiGLU ------------------------------------------------------------------------------------------
+// ---- SwiGLU, GeGLU (in place allowed: dg may be g, du may be u) ----------------------------------------------
+// The element loops are the kernel path's (kernels_isa.inc: σ and GeGLU's tanh vectorized); a value does not depend on
+// where its chunk starts.
 void swiglu_forward(float* m, const float* g, const float* u, int n) {
-  parallel_elems(n, [&](int i0, int i1) {
-    for (int i = i0; i < i1; i++) {
-      float sg = 1.f / (1.f + std::exp(-g[i]));
-      m[i] = g[i] * sg * u[i];
-    }
-  });
+  const KernelTable* k = kern();
+  parallel_elems(n, [&](int i0, int i1) { k->swiglu_fwd(m + i0, g + i0, u + i0, i1 - i0); });
 }
 
 void swiglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n) {
-  parallel_elems(n, [&](int i0, int i1) {
-    for (int i = i0; i < i1; i++) {
-      const float x = g[i], ui = u[i], d = dm[i];  // read before writing: dg may be g, du may be u
-      float sg = 1.f / (1.f + std::exp(-x));
-      float silu = x * sg;
-      du[i] = d * silu;
-      dg[i] = d * ui * sg * (1.f + x * (1.f - sg));
-    }
-  });
+  const KernelTable* k = kern();
+  parallel_elems(n, [&](int i0, int i1) { k->swiglu_bwd(dg + i0, du + i0, dm + i0, g + i0, u + i0, i1 - i0); });
 }
-
-// ---- GeGLU (in place allowed: m may be g) ----------------------------------------------------------------
-namespace {
-const float GELU_C = 0.7978845608028654f;  // √(2/π)
-}
-
-// the tanh values come from the kernel path (gelu_tanh: vectorized), a piece of 1024 at a time into a stack buffer;
-// pieces start at multiples of 1024 of the whole range in the forward and the backward alike
-static const int GELU_PIECE = 1024;
 
 void geglu_forward(float* m, const float* g, const float* u, int n) {
-  parallel_elems(n, [&](int i0, int i1) {
-    float buf[GELU_PIECE];
-    for (int p0 = i0; p0 < i1; p0 += GELU_PIECE) {
-      const int p1 = std::min(i1, p0 + GELU_PIECE);
-      kern()->gelu_tanh(buf, g + p0, p1 - p0);
-      for (int i = p0; i < p1; i++) m[i] = 0.5f * g[i] * (1.f + buf[i - p0]) * u[i];
-    }
-  });
+  const KernelTable* k = kern();
+  parallel_elems(n, [&](int i0, int i1) { k->geglu_fwd(m + i0, g + i0, u + i0, i1 - i0); });
 }
 
 void geglu_backward(float* dg, float* du, const float* dm, const float* g, const float* u, int n) {
-  parallel_elems(n, [&](int i0, int i1) {
-    float buf[GELU_PIECE];
-    for (int p0 = i0; p0 < i1; p0 += GELU_PIECE) {
-      const int p1 = std::min(i1, p0 + GELU_PIECE);
-      kern()->gelu_tanh(buf, g + p0, p1 - p0);
-      for (int i = p0; i < p1; i++) {
-        const float x = g[i], ui = u[i], d = dm[i], t = buf[i - p0];  // read before writing: dg may be g, du may be u
-        const float gelu = 0.5f * x * (1.f + t);
-        // d gelu / dx = (1 + tanh)/2 + x/2·(1 − tanh²)·√(2/π)·(1 + 3·0.044715·x²)
-        const float dgelu = 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * GELU_C * (1.f + 3.f * 0.044715f * x * x);
-        du[i] = d * gelu;
-        dg[i] = d * ui * dgelu;
-      }
-    }
-  });
+  const KernelTable* k = kern();
+  parallel_elems(n, [&](int i0, int i1) { k->geglu_bwd(dg + i0, du + i0, dm + i0, g + i0, u + i0, i1 - i0); });
 }
 
 void swiglu_clamped_forward(float* m, const float* g, const float* u, int n, float alpha, float limit) {
@@ -960,6 +880,7 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
                        int H, int KVH, int hd, const AttnOpts& o) {
   const int Tk = pos0 + M, group = H / KVH, window = o.window;
   const float scale = o.scale, cap = o.softcap;
+  const KernelTable* kt = kern();
   parallel_for(H * M, [&](int j0, int j1, int) {
     std::vector<float> s(Tk);
     for (int j = j0; j < j1; j++) {
@@ -985,8 +906,7 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
       for (int u = u0; u < n; u++) {
         float p = s[u] * iz;
         s[u] = p;
-        const float* vu = v + (int64_t)u * KVH * hd + g * hd;
-        for (int i = 0; i < hd; i++) oh[i] += p * vu[i];
+        kt->axpy_f32(oh, p, v + (int64_t)u * KVH * hd + g * hd, hd);
       }
       if (probs) {
         float* pr = probs + ((int64_t)h * M + m) * Tk;
@@ -1020,6 +940,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   std::memset(dq, 0, sizeof(float) * (int64_t)T * H * hd);
   std::memset(dk, 0, sizeof(float) * (int64_t)T * KVH * hd);
   std::memset(dv, 0, sizeof(float) * (int64_t)T * KVH * hd);
+  const KernelTable* kt = kern();
   // Parallel over kv heads: each owns its slice of dk/dv; the query heads of its group write disjoint dq slices.
   parallel_for(KVH, [&](int g0, int g1, int) {
     std::vector<float> dp(T);
@@ -1035,8 +956,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             const float* vu = v + (int64_t)u * KVH * hd + g * hd;
             dp[u] = dot_f32(dot, vu, hd);
             sum += (double)dp[u] * pr[u];
-            float* dvu = dv + (int64_t)u * KVH * hd + g * hd;
-            for (int i = 0; i < hd; i++) dvu[i] += pr[u] * dot[i];
+            kt->axpy_f32(dv + (int64_t)u * KVH * hd + g * hd, pr[u], dot, hd);
           }
           // softmax backward: ds[u] = p[u]·(dp[u] − Σ p·dp); scores = q·k·scale
           const float* qt = q + (int64_t)t * H * hd + h * hd;
@@ -1051,11 +971,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
               const float th = std::tanh(dot_f32(qt, ku, hd) * scale / cap);
               ds *= 1.f - th * th;
             }
-            float* dku = dk + (int64_t)u * KVH * hd + g * hd;
-            for (int i = 0; i < hd; i++) {
-              dqt[i] += ds * ku[i];
-              dku[i] += ds * qt[i];
-            }
+            kt->axpy_f32(dqt, ds, ku, hd);
+            kt->axpy_f32(dk + (int64_t)u * KVH * hd + g * hd, ds, qt, hd);
           }
         }
       }

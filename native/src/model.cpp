@@ -38,8 +38,9 @@ struct LayerActs {
   MoeActs moe;                        // a MoE layer's router and experts (experts.cpp) instead of g, u, mm
 };
 
-void add_into(Floats a, Floats b) {
-  for (size_t i = 0; i < a.size(); i++) a[i] += b[i];
+// to = a + b (a residual add into a fresh buffer: the layer's input stays as the backward needs it, uncopied)
+void add_to(Floats to, Floats a, Floats b) {
+  for (size_t i = 0; i < a.size(); i++) to[i] = a[i] + b[i];
 }
 
 void scale_by(Floats a, float s) {
@@ -47,7 +48,6 @@ void scale_by(Floats a, float s) {
     for (float& x : a) x *= s;
 }
 
-void copy_into(Floats to, Floats from) { std::memcpy(to.data(), from.data(), from.size() * sizeof(float)); }
 }  // namespace
 
 std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& ids, const View& at, const Job& job) {
@@ -84,7 +84,7 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       a.sinks = view_norm(m, at, ni[NORM_SINKS]);
       ao.sinks = a.sinks.data();
     }
-    a.h_in = scratch.copy(h);
+    a.h_in = h;  // the residual adds below write fresh buffers: h stays this layer's input
     a.w_attn = view_norm_scale(m, at, ni[NORM_ATTN]);
     a.w_ffn = view_norm_scale(m, at, ni[NORM_FFN]);
     a.rstd1.resize(T);
@@ -120,8 +120,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     rope_apply(a.q.data(), T, H, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
     rope_apply(a.k.data(), T, KVH, hd, m.cfg.rotary_dims(), 0, m.cos_of(l, T), m.sin_of(l, T), false, m.cfg.rope_interleaved);
     ph.lap("fwd rope");
-    a.probs = scratch.zeros((size_t)H * T * T);
-    a.att = mem.zeros((size_t)T * QD);
+    a.probs = scratch.uninit((size_t)H * T * T);  // attention_forward writes every entry of both (0 where masked)
+    a.att = mem.uninit((size_t)T * QD);
     attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), T, 0, H, KVH, hd, ao);
     ph.lap("fwd attention");
     linear_forward(m, base + LIN_O, o.data(), a.att.data(), T, views, nullptr);
@@ -133,8 +133,9 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       rmsnorm_forward(o.data(), a.rstd_ao.data(), a.o_pre.data(), a.w_ao.data(), T, D, c.eps);
     }
     scale_by(o, c.residual_scale);
-    add_into(h, o);
-    a.h_mid = scratch.copy(h);
+    a.h_mid = scratch.uninit((size_t)T * D);
+    add_to(a.h_mid, h, o);
+    h = a.h_mid;
     a.rstd2.resize(T);
     a.xn2 = mem.uninit((size_t)T * D);
     rmsnorm_forward(a.xn2.data(), a.rstd2.data(), h.data(), a.w_ffn.data(), T, D, c.eps);
@@ -167,7 +168,11 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
       rmsnorm_forward(dn.data(), a.rstd_fo.data(), a.dn_pre.data(), a.w_fo.data(), T, D, c.eps);
     }
     scale_by(dn, c.residual_scale);
-    add_into(h, dn);
+    {
+      Floats h_out = scratch.uninit((size_t)T * D);
+      add_to(h_out, h, dn);
+      h = h_out;
+    }
     ph.lap("fwd norms (ffn out)");
     job.report("forward", ++done, total);
   }
@@ -315,7 +320,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     factor(base + LIN_UP, a.xn2, du, D, F);
     ph.lap("factor bookkeeping");
     }
-    Floats dh_mid = scratch.copy(dh);
+    // ∂L/∂h_mid accumulates in dh itself (dh was last read for ddn above)
+    Floats dh_mid = dh;
     rmsnorm_backward(dh_mid.data(), s.norm_grad[ni[NORM_FFN]].data(), dxn2.data(), a.h_mid.data(), a.w_ffn.data(),
                      a.rstd2.data(), T, D);
     // attention: h_mid = h_in + residual_scale·o(attn(rope(qn(q(xn1))), rope(kn(k(xn1))), v(xn1)))
@@ -334,7 +340,8 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     factor(base + LIN_O, a.att, dout, QD, D);
     // q/k/v's G: kept by the step (with q/k norms, dq and dk before them are)
     StepMemory& dqk_mem = c.qk_norm ? scratch : mem;
-    Floats dq = dqk_mem.zeros((size_t)T * QD), dk = dqk_mem.zeros((size_t)T * KD), dv = mem.zeros((size_t)T * KD);
+    // written whole (zeroed first) by attention_backward
+    Floats dq = dqk_mem.uninit((size_t)T * QD), dk = dqk_mem.uninit((size_t)T * KD), dv = mem.uninit((size_t)T * KD);
     ph.lap("factor bookkeeping");
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), a.probs.data(), a.q.data(), a.k.data(),
                        a.v.data(), T, H, KVH, hd, ao, c.attn_sinks ? s.norm_grad[ni[NORM_SINKS]].data() : nullptr);
@@ -364,7 +371,6 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
     factor(base + LIN_K, a.xn1, dk, D, KD);
     factor(base + LIN_V, a.xn1, dv, D, KD);
     ph.lap("factor bookkeeping");
-    copy_into(dh, dh_mid);
     rmsnorm_backward(dh.data(), s.norm_grad[ni[NORM_ATTN]].data(), dxn1.data(), a.h_in.data(), a.w_attn.data(),
                      a.rstd1.data(), T, D);
     scratch.release_to(layer_start);

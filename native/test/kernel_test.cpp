@@ -361,6 +361,113 @@ static void test_path(const std::string& path) {
     report(worst_ulp <= 1.0 && edge_ok, path + " exp_sum: e^y within 1 ulp of exp in long double, 0 below −707, NaN kept", worst_ulp);
     report(max_ok && worst_sum < 1e-14 && worst_p < 1.2e-7, path + " max_f32 exact; exp_sum / exp_scale vs long double (sum, probabilities)", std::max(worst_sum, worst_p));
   }
+  {  // the gated activations' element loops vs float64; a value's result whatever its position in the call; in place
+    double worst_s = 0, worst_sb = 0, worst_g = 0;
+    bool placed = true, nan_ok = true;
+    for (int trial = 0; trial < 60; trial++) {
+      const int n = irand(1, 700);
+      const float span = trial % 3 == 0 ? 60.f : trial % 3 == 1 ? 8.f : 1.f;
+      std::vector<float> g(n), u(n), dm(n);
+      for (auto& v : g) v = uni() * span;
+      for (auto& v : u) v = uni();
+      for (auto& v : dm) v = uni();
+      std::vector<float> m(n), dg(n), du(n), gm(n), gdg(n), gdu(n);
+      K->swiglu_fwd(m.data(), g.data(), u.data(), n);
+      K->swiglu_bwd(dg.data(), du.data(), dm.data(), g.data(), u.data(), n);
+      K->geglu_fwd(gm.data(), g.data(), u.data(), n);
+      K->geglu_bwd(gdg.data(), gdu.data(), dm.data(), g.data(), u.data(), n);
+      for (int i = 0; i < n; i++) {
+        const double x = g[i], s = 1 / (1 + std::exp(-x)), uu = u[i], d = dm[i];
+        const double ulp = std::ldexp(1.0, std::ilogb(std::fabs(x * s * uu) + 1e-300) - 23);
+        worst_s = std::max(worst_s, std::fabs(m[i] - x * s * uu) / ulp);  // in ulps of the result
+        const double wdg = d * uu * s * (1 + x * (1 - s)), wdu = d * x * s;
+        // scaled by the terms' sizes: 1 + x·(1 − σ) cancels near x = −1.28
+        const double sd = std::fabs(d * uu) * (1 + std::fabs(x)) + 1e-30, su = std::fabs(d * x) + 1e-30;
+        worst_sb = std::max(worst_sb, std::max(std::fabs(dg[i] - wdg) / sd, std::fabs(du[i] - wdu) / su));
+        const double th = std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)), gelu = 0.5 * x * (1 + th);
+        const double dgelu = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * 0.7978845608028654 * (1 + 3 * 0.044715 * x * x);
+        const double sg = std::fabs(x) + 1e-30, sgd = std::fabs(d * uu) * (1 + x * x) + 1e-30;
+        worst_g = std::max(worst_g, std::fabs(gm[i] - gelu * uu) / (sg * std::fabs(uu) + 1e-30));
+        worst_g = std::max(worst_g, std::fabs(gdg[i] - d * uu * dgelu) / sgd);
+        worst_g = std::max(worst_g, std::fabs(gdu[i] - d * gelu) / (sg * std::fabs(d) + 1e-30));
+      }
+      // from a random offset: the same bits; the backward in place (dg = g, du = u) too
+      const int o = irand(0, n - 1);
+      std::vector<float> m2(n), gi(g), ui(u);
+      K->swiglu_fwd(m2.data() + o, g.data() + o, u.data() + o, n - o);
+      placed = placed && std::memcmp(m2.data() + o, m.data() + o, 4 * (n - o)) == 0;
+      K->swiglu_bwd(gi.data() + o, ui.data() + o, dm.data() + o, gi.data() + o, ui.data() + o, n - o);
+      placed = placed && std::memcmp(gi.data() + o, dg.data() + o, 4 * (n - o)) == 0 && std::memcmp(ui.data() + o, du.data() + o, 4 * (n - o)) == 0;
+      K->geglu_fwd(m2.data() + o, g.data() + o, u.data() + o, n - o);
+      placed = placed && std::memcmp(m2.data() + o, gm.data() + o, 4 * (n - o)) == 0;
+      gi = g, ui = u;
+      K->geglu_bwd(gi.data() + o, ui.data() + o, dm.data() + o, gi.data() + o, ui.data() + o, n - o);
+      placed = placed && std::memcmp(gi.data() + o, gdg.data() + o, 4 * (n - o)) == 0 && std::memcmp(ui.data() + o, gdu.data() + o, 4 * (n - o)) == 0;
+    }
+    {  // the far ends (σ below 2e−38 or 1) and NaN
+      const float g[4] = {-200.f, 200.f, NAN, -90.f}, u[4] = {1.f, 1.f, 1.f, 1.f};
+      float m[4];
+      K->swiglu_fwd(m, g, u, 4);
+      nan_ok = std::fabs(m[0]) < 1e-35f && m[1] == 200.f && std::isnan(m[2]) && std::fabs(m[3]) < 1e-35f;
+    }
+    // σ within 2 ulp, then two roundings (g·σ, ·u)
+    report(worst_s <= 4 && nan_ok, path + " swiglu_fwd: g·σ(g)·u within 4 ulp of float64, far ends, NaN kept", worst_s);
+    report(worst_sb < 1e-6 && worst_g < 1e-6, path + " swiglu_bwd, geglu_fwd / _bwd vs float64 (relative to the terms' sizes)", std::max(worst_sb, worst_g));
+    report(placed, path + " swiglu / geglu from any offset, and in place, the same bits", 0);
+  }
+  {  // axpy_f32: d + a·x (fused where the path has FMA) within one rounding of each of its terms
+    double worst = 0;
+    for (int trial = 0; trial < 40; trial++) {
+      const int n = irand(0, 300);
+      std::vector<float> d(n), x(n);
+      for (auto& v : d) v = uni();
+      for (auto& v : x) v = uni();
+      const float a = uni();
+      std::vector<float> d0(d);
+      K->axpy_f32(d.data(), a, x.data(), n);
+      for (int i = 0; i < n; i++) {
+        const double w = (double)d0[i] + (double)a * x[i];
+        worst = std::max(worst, std::fabs(d[i] - w) / ((std::fabs((double)d0[i]) + std::fabs((double)a * x[i])) * 0x1p-24 + 1e-38));
+      }
+    }
+    report(worst <= 2, path + " axpy_f32 = d + a·x within 2 roundings (in units of 2^-24 of the terms)", worst);
+  }
+  {  // RMSNorm's rows: sum_sq_f64 bit-equal to the scalar path and near long double; dot3_f64 near long double; the
+     // element loops vs float64
+    bool same = true;
+    double worst = 0, worst_row = 0;
+    for (int trial = 0; trial < 60; trial++) {
+      const int n = irand(0, 1100);
+      std::vector<float> a(n), b(n), c(n), dx(n), dw(n), y(n);
+      for (auto& v : a) v = uni() * std::ldexp(1.f, irand(-8, 8));
+      for (auto& v : b) v = uni();
+      for (auto& v : c) v = uni();
+      for (auto& v : dx) v = uni();
+      for (auto& v : dw) v = uni();
+      const double ss = K->sum_sq_f64(a.data(), n), d3 = K->dot3_f64(a.data(), b.data(), c.data(), n);
+      same = same && ss == S->sum_sq_f64(a.data(), n);
+      long double wss = 0, wd3 = 0, scale = 0;
+      for (int i = 0; i < n; i++) {
+        wss += (long double)a[i] * a[i];
+        const long double p = (long double)a[i] * b[i] * c[i];
+        wd3 += p, scale += std::fabs(p);
+      }
+      worst = std::max(worst, (double)(std::fabs(ss - wss) / (wss + 1e-300)));
+      worst = std::max(worst, (double)(std::fabs(d3 - wd3) / (scale + 1e-300)));
+      const float r = 0.5f + 0.5f * std::fabs(uni()), cc = uni();
+      std::vector<float> dx0(dx), dw0(dw);
+      K->rms_scale_row(y.data(), a.data(), b.data(), r, n);
+      K->rms_backward_row(dx.data(), dw.data(), c.data(), a.data(), b.data(), r, cc, n);
+      for (int i = 0; i < n; i++) {
+        const double x = a[i], w = b[i], dy = c[i], sx = std::fabs(x) + 1e-30;
+        worst_row = std::max(worst_row, std::fabs(y[i] - x * r * w) / sx);
+        worst_row = std::max(worst_row, std::fabs(dw[i] - (dw0[i] + dy * x * r)) / (std::fabs(dw0[i]) + sx));
+        worst_row = std::max(worst_row, std::fabs(dx[i] - (dx0[i] + dy * w * r - x * cc)) / (std::fabs(dx0[i]) + 1 + sx));
+      }
+    }
+    report(same && worst < 1e-15, path + " sum_sq_f64 bit-equal to the scalar path; sum_sq_f64, dot3_f64 near long double", worst);
+    report(worst_row < 4e-7, path + " rms_scale_row, rms_backward_row vs float64", worst_row);
+  }
   {  // fused products of matrices sharing their input = each product alone, bit for bit
     bool same = true;
     for (int trial = 0; trial < 4; trial++) {
