@@ -203,8 +203,8 @@ const KernelTable* table_for(const std::string& name, std::string* why) {
 }
 
 const KernelTuning TUNINGS[] = {
-    {"zen", false, 1536},
-    {"intel", true, 3072},
+    {"zen", false, 1536, 0},
+    {"intel", true, 3072, 512},
 };
 const KernelTuning* g_tuning = nullptr;
 

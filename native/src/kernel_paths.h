@@ -37,6 +37,13 @@ struct KernelTable {
   // same offsets from pf, pf + pf_stride and pf + 2·pf_stride as it reads its weight spans (none when pf is null).
   void (*dot3xn_span)(const float* const* xr, int nr, const void* w0, const void* w1, const void* w2, DType t, int c0,
                       int c1, int n, float* acc, int flags, const char* pf, int64_t pf_stride, float* out);
+  // dot3xn_span with an fp32 panel of the three rows' columns [c0, c1) … n (F16 / BF16 rows): fill — read the stored
+  // rows (element type t) and write each converted chunk to the panel on the way, for the next row groups; otherwise
+  // read the panel instead of w0 … w2 (but for the scalar tail past the last whole vector). Column i of row k is at pp[3·(i − i mod 16) + 16·k + i mod 16] (pp = the panel
+  // − 3·c0, c0 a multiple of 16; the panel 64-byte aligned). The same sums in the same order as dot3xn_span: same bits.
+  void (*dot3xn_span_panel)(const float* const* xr, int nr, const void* w0, const void* w1, const void* w2, DType t,
+                            int c0, int c1, int n, float* acc, int flags, const char* pf, int64_t pf_stride, float* out,
+                            float* pp, bool fill);
   // d[i] += a0·w0[i] + a1·w1[i] + a2·w2[i] + a3·w3[i], i < n (fp32 rows)
   void (*axpy4)(float* d, const float* w0, const float* w1, const float* w2, const float* w3, float a0, float a1,
                 float a2, float a3, int n);
@@ -141,6 +148,15 @@ struct KernelTuning {
   // 0.55–0.61, q.o (2048) 0.37 → 0.55–0.59; 3456 … 8192 measured the same as 3072. The dx block (R × 3072 floats, 156
   // KiB at R = 13) stays in the 2 MiB L2. A block's sums do not depend on its width: the same bits.
   int w_acc_block_cols;
+  // The forward triples (kernels.cpp, wt_triples) over 9 … 16 x rows (two row groups) of F16 / BF16 weights: 0 — each
+  // group converts the weights itself, the group the outer loop; otherwise the widest column block of the panel form:
+  // the columns cut into blocks whose x rows of both groups stay in L1, and in a block each triple's first group
+  // writes the converted weights to an fp32 panel the second reads (kernel_paths, dot3xn_span_panel). Same bits.
+  // Intel 512 (Emerald Rapids, forward bench, R = 13, one thread, CPU time, the forms alternated in one binary):
+  // weights cold F16 g.down 0.61 → 0.62–0.70, q.down 0.59–0.64 → 0.62–0.68, q.o 0.60–0.64 → 0.61–0.67; BF16 and
+  // warm within −3 … +7 %. Blocks of 256 were slower than none, 768 between. Rows of ≤ 1152 columns keep the old form
+  // (it holds 7 rows whole there; the panel form measured 0–10 % slower). Not yet measured in the step.
+  int fwd_panel_cols;
 };
 const KernelTuning& kernel_tuning();
 // Switch to a named tuning ("" = the CPU's); returns "" or why not (the active tuning is then unchanged).

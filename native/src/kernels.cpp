@@ -99,7 +99,68 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 // form from cache (0.81) but streamed 10–15 % slower, in blocks of 8 or 12 rows slower still. Prefetch hints: T0 and
 // T1 measured equal in the step on separate builds (a run-time hint switch inside the loop had shown T0 5–16 % ahead:
 // an artefact of the switch); no prefetch ~25 % slower.
+// The panel form of wt_triples (KernelTuning::fwd_panel_cols): columns in blocks of at most Cmax, in a block each
+// triple once — the first group reads the stored rows and writes them as fp32 to the panel, the later groups read
+// the panel (no conversions) — the accumulators carried from block to block per triple and group.
+static void wt_triples_panel(float* y, int out, int o0, int o1, const float* x, int64_t ldx, int R, const Mat& W,
+                             int Cmax) {
+  const int in = W.cols;
+  const int64_t esz = dtype_size(W.dtype), rb = (int64_t)in * esz;
+  const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
+  int nb = (in + Cmax - 1) / Cmax;
+  int C = ((in + nb - 1) / nb + 63) / 64 * 64;
+  nb = (in + C - 1) / C;
+  const int nt = (o1 - o0) / 3;
+  const int ACC = 3 * 8 * 16;
+  thread_local std::vector<float> accs, panels;
+  const size_t nacc = nb > 1 ? (size_t)nt * groups * ACC : 0;
+  const size_t npanel = (size_t)3 * ((C + 15) / 16 * 16);
+  if (accs.size() < nacc + npanel + 32) accs.resize(nacc + npanel + 32);
+  float* base = accs.data() + ((64 - ((uintptr_t)accs.data() & 63)) & 63) / sizeof(float);
+  float* acc = nb > 1 ? base : nullptr;
+  float* panel = base + nacc;
+  const float* xr[4][8];
+  int nrs[4];
+  for (int g = 0, r0 = 0; g < groups; g++) {
+    nrs[g] = R / groups + (g < R % groups ? 1 : 0);
+    for (int r = 0; r < nrs[g]; r++) xr[g][r] = x + (int64_t)(r0 + r) * ldx;
+    r0 += nrs[g];
+  }
+  const char* w = (const char*)W.data + (int64_t)o0 * rb;
+  for (int b = 0; b < nb; b++) {
+    const int c0 = b * C, c1 = c0 + C < in ? c0 + C : in;
+    const int flags = (b == 0 ? 1 : 0) | (b == nb - 1 ? 2 : 0);
+    float* pp = panel - (int64_t)3 * c0;
+    for (int t = 0; t < nt; t++) {
+      const char* wt = w + (int64_t)3 * t * rb;
+      const char* pf = t + 1 < nt   ? wt + 3 * rb + c0 * esz
+                       : b + 1 < nb ? w + (int64_t)(c0 + C) * esz
+                                    : w + (int64_t)3 * nt * rb;
+      for (int g = 0, r0 = 0; g < groups; g++) {
+        float acc24[24];
+        float* a = acc ? acc + ((size_t)t * groups + g) * ACC : nullptr;
+        const char* gpf = g == 0 ? pf : nullptr;  // the later groups read the panel and the x rows from L1
+        kern()->dot3xn_span_panel(xr[g], nrs[g], wt, wt + rb, wt + 2 * rb, W.dtype, c0, c1, in, a, flags, gpf, rb,
+                                  acc24, pp, g == 0);
+        if (flags & 2)
+          for (int k = 0; k < 3; k++)
+            for (int r = 0; r < nrs[g]; r++) y[(int64_t)(r0 + r) * out + o0 + 3 * t + k] = acc24[8 * k + r];
+        r0 += nrs[g];
+      }
+    }
+  }
+}
+
 static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_t ldx, int R, const Mat& W) {
+  {
+    // the panel form (intel tuning) where the rows are long enough that this form cuts them into blocks anyway:
+    // over rows of 1024–1152 columns (kept whole here) it measured 0–10 % slower at 256–768-column panel blocks
+    const int pc = kernel_tuning().fwd_panel_cols, maxr = kern()->dot3xn_max_rows;
+    const int ng = (R + maxr - 1) / maxr, nrm = (R + ng - 1) / ng;
+    if (pc > 0 && (W.dtype == DT_F16 || W.dtype == DT_BF16) && ng >= 2 && ng <= 4 && kern()->dot3xn_span_panel &&
+        (int64_t)nrm * W.cols * 4 > (40 << 10))
+      return wt_triples_panel(y, out, o0, o1, x, ldx, R, W, pc);
+  }
   // A group's x rows stay whole up to 40 KiB (of Zen 5's 48 KiB L1), else are cut into blocks of at most 24 KiB,
   // leaving room for the carried accumulators and the weights (measured, 1 core, weights streaming: a 32 KiB limit cut
   // 8 rows of 1152 columns in two and lost ~10 %; 7 rows of 6912 columns in blocks of 39 KiB gained 0–6 % at R = 13,
