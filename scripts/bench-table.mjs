@@ -93,7 +93,7 @@ const families2Rows = namesOf('families2').map((f) =>
     return x && `${f} shape (${typeList(x.types)}; ${n(x.file_gib)} GiB), greedy 32 (best of 2 runs each, in turns in one process) and the step (${x.phrase_tokens} tokens)`
   }, (j) => {
     const x = j.families2?.[f]
-    return x ? `ours ${n(x.gen_tok_s)} tok/s, llama.cpp ${n(x.llamacpp_tok_s)} tok/s: **${n(x.gen_vs_llamacpp)}×**${ids(x, 32)} (${n(x.gen_vs_roofline * 100, 0)} % of the bandwidth roofline); step ${n(x.step_s)} s = **${n(x.step_vs_roofline)}×** its roofline (${n(x.step_roofline_s)} s)${load(j.families2_load_avg_1m)}` : null
+    return x ? `ours ${n(x.gen_tok_s)} tok/s, llama.cpp ${n(x.llamacpp_tok_s)} tok/s: **${n(x.gen_vs_llamacpp)}×**${ids(x, 32)} (${n(x.gen_vs_roofline * 100, 0)} % of the bandwidth roofline); step ${n(x.step_s)} s = **${n(x.step_vs_roofline)}×** its roofline (${n(x.step_roofline_s)} s; ${x.step_best_of_alone ? `best of ${x.step_best_of_alone}, llama.cpp closed` : 'best of 2, llama.cpp open'})${load(j.families2_load_avg_1m)}` : null
   }, 'not run'),
 )
 const moeRows = hosts.some(([, j]) => j.moe30b)

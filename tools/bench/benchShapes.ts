@@ -166,7 +166,7 @@ function warmPageCache(path: string): void {
 interface TurnsResult extends GreedyTurns {
   /** where the ids part: the float64 judge (judge.ts) on the file's weights, the experts decoded as routed */
   judged: Judged
-  /** the step's best of two (null when not asked) and its phrase's tokens */
+  /** the step's best of five, timed alone (null when not asked), and its phrase's tokens */
   stepS: number | null
   phraseTokens: number
   fileBytes: number
@@ -176,7 +176,8 @@ interface TurnsResult extends GreedyTurns {
 }
 
 /** `--json-turns FILE THREADS STEP`: ours and llama.cpp generate greedily in turn (TURNS runs of GEN each, best
- *  kept), then (STEP = 1) our step, best of 2, then the judge of the first difference if the ids part. */
+ *  kept), then the judge of the first difference if the ids part, then (STEP = 1) our step alone, best of 5 (the first
+ *  also faults in the step's memory). */
 /** our engine on `file`, its weights settled (copied or mapped) and warmed by 2 tokens, and the bench's prompt */
 async function warmEngine(file: string): Promise<{ engine: Engine; prompt: number[] }> {
   const engine = Engine.load(file)
@@ -189,14 +190,20 @@ async function warmEngine(file: string): Promise<{ engine: Engine; prompt: numbe
 /** the 2-D tensors' stored types, as a line's `types` counts them */
 const matrixTypes = (engine: Engine): string[] => engine.tensors.filter((x) => x.shape.length === 2).map((x) => x.dtype)
 
+/** the step's rounds in `--json-turns` (the first also faults in its memory): the best is kept */
+const STEP_ROUNDS = 5
+
 async function turnsChild(file: string, threads: string, step: string): Promise<void> {
   const { engine, prompt } = await warmEngine(file)
   const session = await openPeer(file, Number(threads))
   const { ours, peer } = await generationTurns(engine, session, prompt, TURNS, GEN)
+  const judged = await judgeFirstDifference(engine, session, file, prompt, ours.ids, peer?.ids ?? null, (x) => console.error(x))
+  // the step is timed alone: llama.cpp's session (its model, its thread pool) closed first, as a lab's step runs
+  await session?.dispose()
   let stepS: number | null = null
   let phraseTokens = 0
   if (step === '1')
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < STEP_ROUNDS; i++) {
       const t = process.hrtime.bigint()
       const g = await engine.gradient(PHRASE)
       const s = Number(process.hrtime.bigint() - t) / 1e9
@@ -204,8 +211,6 @@ async function turnsChild(file: string, threads: string, step: string): Promise<
       phraseTokens = g.phraseIds.length
       g.release()  // its memory goes to the next step (as a lab dropping a step it no longer needs)
     }
-  const judged = await judgeFirstDifference(engine, session, file, prompt, ours.ids, peer?.ids ?? null, (x) => console.error(x))
-  await session?.dispose()
   const r: TurnsResult = { ours, peer, judged, stepS, phraseTokens, fileBytes: engine.fileBytes, types: matrixTypes(engine), weightsMemory: engine.weightsMemory }
   process.stdout.write('RESULT ' + JSON.stringify(r) + '\n')
 }
@@ -376,6 +381,8 @@ export interface Family2Figures {
   /** goal ≤ 2 */
   step_vs_roofline: number
   phrase_tokens: number
+  /** how the step was timed: the best of this many, alone in the process (llama.cpp's session closed) */
+  step_best_of_alone?: number
 }
 
 export interface Options {
@@ -470,6 +477,7 @@ async function families2(o: Options, log: (s: string) => void): Promise<Record<s
       step_roofline_s: r3(roof),
       step_vs_roofline: r3(r.stepS! / roof),
       phrase_tokens: r.phraseTokens,
+      step_best_of_alone: STEP_ROUNDS,
     }
     log(`${key}: ${JSON.stringify(out[key])}`)
   }
