@@ -2,7 +2,8 @@
 // a class of core — "zen", "intel"): every tuning must give the same bits on every path, only the time may differ. The
 // shapes below reach each knob: rows longer than zen's 1536-column backward blocks but within intel's 3072 (one block
 // against two), rows past 3072 (three blocks against five), runs long enough for intel's in-order prefetch, row parts
-// (≥ 1024 rows), a block-quantised matrix (1536-column blocks in both) and an F32 one whose rows are not whole slices.
+// (≥ 1024 rows), a block-quantised matrix (1536-column blocks in both), an F32 one whose rows are not whole slices, and
+// for the forward's panel form (intel) rows past 1.5k columns with a scalar tail.
 // Also: the choice at load (the cpuid vendor), SOLILOQUY_TUNING forcing one and refusing an unknown name in words, and a
 // whole step (the organism's exact gradient) hashing the same under both.
 import { spawnSync } from 'node:child_process'
@@ -26,6 +27,7 @@ const SHAPES: Shape[] = [
   { dtype: 'F16', rows: 1100, cols: 1024 }, // row parts (two of ≥ 512 rows), a short last run
   { dtype: 'Q8_0', rows: 130, cols: 2048 }, // block-quantised: 1536-column blocks under both tunings
   { dtype: 'F32', rows: 70, cols: 1000 }, // F32, a <64-column tail of every row
+  { dtype: 'F16', rows: 100, cols: 1601 }, // intel's forward panel form (13 rows: two groups of rows past 40 KiB), a partial last block, a scalar tail, a last row outside the triples
 ]
 const ROWS = [1, 2, 6, 13, 20]
 
