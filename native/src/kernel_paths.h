@@ -148,14 +148,15 @@ struct KernelTuning {
   // 0.55–0.61, q.o (2048) 0.37 → 0.55–0.59; 3456 … 8192 measured the same as 3072. The dx block (R × 3072 floats, 156
   // KiB at R = 13) stays in the 2 MiB L2. A block's sums do not depend on its width: the same bits.
   int w_acc_block_cols;
-  // The forward triples (kernels.cpp, wt_triples) over 9 … 16 x rows (two row groups) of F16 / BF16 weights: 0 — each
-  // group converts the weights itself, the group the outer loop; otherwise the widest column block of the panel form:
-  // the columns cut into blocks whose x rows of both groups stay in L1, and in a block each triple's first group
-  // writes the converted weights to an fp32 panel the second reads (kernel_paths, dot3xn_span_panel). Same bits.
+  // The forward triples (kernels.cpp, wt_triples) over 2–4 row groups of x rows (9 … 32 on AVX-512) of F16 / BF16
+  // weights: 0 — each group converts the weights itself, the group the outer loop; otherwise the widest column block
+  // of the panel form: the columns cut into blocks whose x rows of every group stay in L1, and in a block each
+  // triple's first group writes the converted weights to an fp32 panel the others read (dot3xn_span_panel). Same bits.
   // Intel 512 (Emerald Rapids, forward bench, R = 13, one thread, CPU time, the forms alternated in one binary):
   // weights cold F16 g.down 0.61 → 0.62–0.70, q.down 0.59–0.64 → 0.62–0.68, q.o 0.60–0.64 → 0.61–0.67; BF16 and
   // warm within −3 … +7 %. Blocks of 256 were slower than none, 768 between. Rows of ≤ 1152 columns keep the old form
-  // (it holds 7 rows whole there; the panel form measured 0–10 % slower). Not yet measured in the step.
+  // (it holds 7 rows whole there; the panel form measured 0–10 % slower). In the step (Qwen3-0.6B F16, 2 threads,
+  // builds alternated): the o and down products −5 … −9 %.
   int fwd_panel_cols;
 };
 const KernelTuning& kernel_tuning();

@@ -99,6 +99,10 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 // form from cache (0.81) but streamed 10–15 % slower, in blocks of 8 or 12 rows slower still. Prefetch hints: T0 and
 // T1 measured equal in the step on separate builds (a run-time hint switch inside the loop had shown T0 5–16 % ahead:
 // an artefact of the switch); no prefetch ~25 % slower.
+// A group's x rows stay whole in wt_triples up to this many bytes (of Zen 5's 48 KiB L1); longer ones are cut into
+// column blocks, and only there does the panel form (below) take over
+static const int FWD_X_WHOLE = 40 << 10;
+
 // The panel form of wt_triples (KernelTuning::fwd_panel_cols): columns in blocks of at most Cmax, in a block each
 // triple once — the first group reads the stored rows and writes them as fp32 to the panel, the later groups read
 // the panel (no conversions) — the accumulators carried from block to block per triple and group.
@@ -158,20 +162,20 @@ static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_
     const int pc = kernel_tuning().fwd_panel_cols, maxr = kern()->dot3xn_max_rows;
     const int ng = (R + maxr - 1) / maxr, nrm = (R + ng - 1) / ng;
     if (pc > 0 && (W.dtype == DT_F16 || W.dtype == DT_BF16) && ng >= 2 && ng <= 4 && kern()->dot3xn_span_panel &&
-        (int64_t)nrm * W.cols * 4 > (40 << 10))
+        (int64_t)nrm * W.cols * 4 > FWD_X_WHOLE)
       return wt_triples_panel(y, out, o0, o1, x, ldx, R, W, pc);
   }
   // A group's x rows stay whole up to 40 KiB (of Zen 5's 48 KiB L1), else are cut into blocks of at most 24 KiB,
   // leaving room for the carried accumulators and the weights (measured, 1 core, weights streaming: a 32 KiB limit cut
   // 8 rows of 1152 columns in two and lost ~10 %; 7 rows of 6912 columns in blocks of 39 KiB gained 0–6 % at R = 13,
   // of 32 KiB 12–17 %)
-  const int XWHOLE = 40 << 10, XBLOCK = 24 << 10;
+  const int XBLOCK = 24 << 10;
   const int in = W.cols;
   const int64_t esz = dtype_size(W.dtype), rb = (int64_t)in * esz;
   const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr, nrmax = (R + groups - 1) / groups;
   int C = in, nb = 1;
   const int budget = XBLOCK / (4 * nrmax) / 64 * 64;  // columns of a group's x rows in one block
-  if ((int64_t)nrmax * in * 4 > XWHOLE && budget >= 64) {
+  if ((int64_t)nrmax * in * 4 > FWD_X_WHOLE && budget >= 64) {
     nb = (in + budget - 1) / budget;
     C = ((in + nb - 1) / nb + 63) / 64 * 64;
     nb = (in + C - 1) / C;
