@@ -116,7 +116,7 @@ static void wt_triples_panel(float* y, int out, int o0, int o1, const float* x, 
   nb = (in + C - 1) / C;
   const int nt = (o1 - o0) / 3;
   const int ACC = 3 * 8 * 16;
-  thread_local std::vector<float> accs, panels;
+  thread_local std::vector<float> accs;  // the carried accumulators, then the panel
   const size_t nacc = nb > 1 ? (size_t)nt * groups * ACC : 0;
   const size_t npanel = (size_t)3 * ((C + 15) / 16 * 16);
   if (accs.size() < nacc + npanel + 32) accs.resize(nacc + npanel + 32);
@@ -156,15 +156,6 @@ static void wt_triples_panel(float* y, int out, int o0, int o1, const float* x, 
 }
 
 static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_t ldx, int R, const Mat& W) {
-  {
-    // the panel form (intel tuning) where the rows are long enough that this form cuts them into blocks anyway:
-    // over rows of 1024–1152 columns (kept whole here) it measured 0–10 % slower at 256–768-column panel blocks
-    const int pc = kernel_tuning().fwd_panel_cols, maxr = kern()->dot3xn_max_rows;
-    const int ng = (R + maxr - 1) / maxr, nrm = (R + ng - 1) / ng;
-    if (pc > 0 && (W.dtype == DT_F16 || W.dtype == DT_BF16) && ng >= 2 && ng <= 4 && kern()->dot3xn_span_panel &&
-        (int64_t)nrm * W.cols * 4 > FWD_X_WHOLE)
-      return wt_triples_panel(y, out, o0, o1, x, ldx, R, W, pc);
-  }
   // A group's x rows stay whole up to 40 KiB (of Zen 5's 48 KiB L1), else are cut into blocks of at most 24 KiB,
   // leaving room for the carried accumulators and the weights (measured, 1 core, weights streaming: a 32 KiB limit cut
   // 8 rows of 1152 columns in two and lost ~10 %; 7 rows of 6912 columns in blocks of 39 KiB gained 0–6 % at R = 13,
@@ -173,6 +164,12 @@ static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_
   const int in = W.cols;
   const int64_t esz = dtype_size(W.dtype), rb = (int64_t)in * esz;
   const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr, nrmax = (R + groups - 1) / groups;
+  // the panel form (intel tuning) where the rows are long enough that this form cuts them into blocks anyway:
+  // over rows of 1024–1152 columns (kept whole here) it measured 0–10 % slower at 256–768-column panel blocks
+  const int pc = kernel_tuning().fwd_panel_cols;
+  if (pc > 0 && (W.dtype == DT_F16 || W.dtype == DT_BF16) && groups >= 2 && groups <= 4 && kern()->dot3xn_span_panel &&
+      (int64_t)nrmax * in * 4 > FWD_X_WHOLE)
+    return wt_triples_panel(y, out, o0, o1, x, ldx, R, W, pc);
   int C = in, nb = 1;
   const int budget = XBLOCK / (4 * nrmax) / 64 * 64;  // columns of a group's x rows in one block
   if ((int64_t)nrmax * in * 4 > FWD_X_WHOLE && budget >= 64) {
