@@ -39,8 +39,9 @@ struct KernelTable {
                       int c1, int n, float* acc, int flags, const char* pf, int64_t pf_stride, float* out);
   // dot3xn_span with an fp32 panel of the three rows' columns [c0, c1) … n (F16 / BF16 rows): fill — read the stored
   // rows (element type t) and write each converted chunk to the panel on the way, for the next row groups; otherwise
-  // read the panel instead of w0 … w2 (but for the scalar tail past the last whole vector). Column i of row k is at pp[3·(i − i mod 16) + 16·k + i mod 16] (pp = the panel
-  // − 3·c0, c0 a multiple of 16; the panel 64-byte aligned). The same sums in the same order as dot3xn_span: same bits.
+  // read the panel instead of w0 … w2 (but for the scalar tail past the last whole vector). Column i of row k is at
+  // pp[3·(i − i mod 16) + 16·k + i mod 16] (pp = the panel − 3·c0, c0 a multiple of 16; the panel 64-byte aligned).
+  // The same sums in the same order as dot3xn_span: same bits.
   void (*dot3xn_span_panel)(const float* const* xr, int nr, const void* w0, const void* w1, const void* w2, DType t,
                             int c0, int c1, int n, float* acc, int flags, const char* pf, int64_t pf_stride, float* out,
                             float* pp, bool fill);

@@ -102,6 +102,30 @@ static void dot4(const float* x, int64_t ldx, int nr, const Mat& W, int row, flo
 // A group's x rows stay whole in wt_triples up to this many bytes (of Zen 5's 48 KiB L1); longer ones are cut into
 // column blocks, and only there does the panel form (below) take over
 static const int FWD_X_WHOLE = 40 << 10;
+// floats of one triple's accumulators carried from block to block (the widest path's: 3 rows × 8 x rows × 16 lanes)
+static const int TRIPLE_ACC = 3 * 8 * 16;
+
+// The columns [0, in) in nb even blocks of at most `widest`, each a multiple of 64 columns but the last: returns the
+// block width and sets *nb
+static int fwd_column_blocks(int in, int widest, int* nb) {
+  const int n = (in + widest - 1) / widest;
+  const int C = ((in + n - 1) / n + 63) / 64 * 64;
+  *nb = (in + C - 1) / C;
+  return C;
+}
+
+// Where the first row group's next call reads, for its prefetch (w: the first triple's first row; nt triples; blocks
+// of C columns, block b of nb starting at c0): the next triple's span, else the next block's first, else past the rows
+static const char* fwd_next_span(const char* w, int t, int nt, int b, int nb, int c0, int C, int64_t rb, int64_t esz) {
+  if (t + 1 < nt) return w + (int64_t)3 * (t + 1) * rb + c0 * esz;
+  if (b + 1 < nb) return w + (int64_t)(c0 + C) * esz;
+  return w + (int64_t)3 * nt * rb;
+}
+
+// the first 64-byte aligned float of v (callers size it with 16 floats to spare)
+static float* aligned64(std::vector<float>& v) {
+  return v.data() + ((64 - ((uintptr_t)v.data() & 63)) & 63) / sizeof(float);
+}
 
 // The panel form of wt_triples (KernelTuning::fwd_panel_cols): columns in blocks of at most Cmax, in a block each
 // triple once — the first group reads the stored rows and writes them as fp32 to the panel, the later groups read
@@ -111,16 +135,14 @@ static void wt_triples_panel(float* y, int out, int o0, int o1, const float* x, 
   const int in = W.cols;
   const int64_t esz = dtype_size(W.dtype), rb = (int64_t)in * esz;
   const int maxr = kern()->dot3xn_max_rows, groups = (R + maxr - 1) / maxr;
-  int nb = (in + Cmax - 1) / Cmax;
-  int C = ((in + nb - 1) / nb + 63) / 64 * 64;
-  nb = (in + C - 1) / C;
+  int nb;
+  const int C = fwd_column_blocks(in, Cmax, &nb);
   const int nt = (o1 - o0) / 3;
-  const int ACC = 3 * 8 * 16;
   thread_local std::vector<float> accs;  // the carried accumulators, then the panel
-  const size_t nacc = nb > 1 ? (size_t)nt * groups * ACC : 0;
+  const size_t nacc = nb > 1 ? (size_t)nt * groups * TRIPLE_ACC : 0;
   const size_t npanel = (size_t)3 * ((C + 15) / 16 * 16);
   if (accs.size() < nacc + npanel + 32) accs.resize(nacc + npanel + 32);
-  float* base = accs.data() + ((64 - ((uintptr_t)accs.data() & 63)) & 63) / sizeof(float);
+  float* base = aligned64(accs);
   float* acc = nb > 1 ? base : nullptr;
   float* panel = base + nacc;
   const float* xr[4][8];
@@ -137,12 +159,10 @@ static void wt_triples_panel(float* y, int out, int o0, int o1, const float* x, 
     float* pp = panel - (int64_t)3 * c0;
     for (int t = 0; t < nt; t++) {
       const char* wt = w + (int64_t)3 * t * rb;
-      const char* pf = t + 1 < nt   ? wt + 3 * rb + c0 * esz
-                       : b + 1 < nb ? w + (int64_t)(c0 + C) * esz
-                                    : w + (int64_t)3 * nt * rb;
+      const char* pf = fwd_next_span(w, t, nt, b, nb, c0, C, rb, esz);
       for (int g = 0, r0 = 0; g < groups; g++) {
         float acc24[24];
-        float* a = acc ? acc + ((size_t)t * groups + g) * ACC : nullptr;
+        float* a = acc ? acc + ((size_t)t * groups + g) * TRIPLE_ACC : nullptr;
         const char* gpf = g == 0 ? pf : nullptr;  // the later groups read the panel and the x rows from L1
         kern()->dot3xn_span_panel(xr[g], nrs[g], wt, wt + rb, wt + 2 * rb, W.dtype, c0, c1, in, a, flags, gpf, rb,
                                   acc24, pp, g == 0);
@@ -172,16 +192,11 @@ static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_
     return wt_triples_panel(y, out, o0, o1, x, ldx, R, W, pc);
   int C = in, nb = 1;
   const int budget = XBLOCK / (4 * nrmax) / 64 * 64;  // columns of a group's x rows in one block
-  if ((int64_t)nrmax * in * 4 > FWD_X_WHOLE && budget >= 64) {
-    nb = (in + budget - 1) / budget;
-    C = ((in + nb - 1) / nb + 63) / 64 * 64;
-    nb = (in + C - 1) / C;
-  }
+  if ((int64_t)nrmax * in * 4 > FWD_X_WHOLE && budget >= 64) C = fwd_column_blocks(in, budget, &nb);
   const int nt = (o1 - o0) / 3;
-  const int ACC = 3 * 8 * 16;  // floats of one triple's accumulators (the widest path's)
   thread_local std::vector<float> accs;
-  if (nb > 1 && accs.size() < (size_t)nt * ACC + 16) accs.resize((size_t)nt * ACC + 16);
-  float* acc = nb > 1 ? accs.data() + ((64 - ((uintptr_t)accs.data() & 63)) & 63) / sizeof(float) : nullptr;
+  if (nb > 1 && accs.size() < (size_t)nt * TRIPLE_ACC + 16) accs.resize((size_t)nt * TRIPLE_ACC + 16);
+  float* acc = nb > 1 ? aligned64(accs) : nullptr;
   const char* w = (const char*)W.data + (int64_t)o0 * rb;
   for (int g = 0, r0 = 0; g < groups; g++) {
     const int nr = R / groups + (g < R % groups ? 1 : 0);
@@ -192,10 +207,7 @@ static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_
       const int flags = (b == 0 ? 1 : 0) | (b == nb - 1 ? 2 : 0);
       for (int t = 0; t < nt; t++) {
         const char* wt = w + (int64_t)3 * t * rb;
-        // the span the next call of the first group reads: the next triple's, the next block's first, or past o1
-        const char* pf = t + 1 < nt   ? wt + 3 * rb + c0 * esz
-                         : b + 1 < nb ? w + (int64_t)(c0 + C) * esz
-                                      : w + (int64_t)3 * nt * rb;
+        const char* pf = fwd_next_span(w, t, nt, b, nb, c0, C, rb, esz);
         // The groups after the first find the weights in L2 (prefetching them again measured ~3 % slower); with the
         // rows whole they prefetch the same triple of the next block instead, which the first group would otherwise
         // fetch in a burst of its own (7 of 13 rows: it wants ~1.9× the average bandwidth) while memory idles through
@@ -205,8 +217,8 @@ static void wt_triples(float* y, int out, int o0, int o1, const float* x, int64_
         // on two threads (wall clock, load ~1.2) the step's forward products within the noise (−6 … +3 %).
         if (g > 0) pf = nb == 1 ? wt + (int64_t)3 * nt * rb : nullptr;
         float acc24[24];
-        kern()->dot3xn_span(xr, nr, wt, wt + rb, wt + 2 * rb, W.dtype, c0, c1, in, acc ? acc + (size_t)t * ACC : nullptr,
-                            flags, pf, rb, acc24);
+        float* a = acc ? acc + (size_t)t * TRIPLE_ACC : nullptr;
+        kern()->dot3xn_span(xr, nr, wt, wt + rb, wt + 2 * rb, W.dtype, c0, c1, in, a, flags, pf, rb, acc24);
         if (flags & 2)
           for (int k = 0; k < 3; k++)
             for (int r = 0; r < nr; r++) y[(int64_t)(r0 + r) * out + o0 + 3 * t + k] = acc24[8 * k + r];
@@ -368,7 +380,7 @@ void matmul_wt_groups(const MatmulGroup* groups, int ng) {
     }
   }
   if (arena.size() < arena_floats + 16) arena.resize(arena_floats + 16);  // + room to align the base
-  float* base = arena.data() + ((64 - ((uintptr_t)arena.data() & 63)) & 63) / sizeof(float);
+  float* base = aligned64(arena);
   for (int gi = 0; gi < ng; gi++) {
     const MatmulGroup& g = groups[gi];
     const int in = g.Ws[0].cols;

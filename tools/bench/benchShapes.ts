@@ -175,9 +175,6 @@ interface TurnsResult extends GreedyTurns {
   weightsMemory: WeightsMemory
 }
 
-/** `--json-turns FILE THREADS STEP`: ours and llama.cpp generate greedily in turn (TURNS runs of GEN each, best
- *  kept), then the judge of the first difference if the ids part, then (STEP = 1) our step alone, best of 5 (the first
- *  also faults in the step's memory). */
 /** our engine on `file`, its weights settled (copied or mapped) and warmed by 2 tokens, and the bench's prompt */
 async function warmEngine(file: string): Promise<{ engine: Engine; prompt: number[] }> {
   const engine = Engine.load(file)
@@ -193,6 +190,9 @@ const matrixTypes = (engine: Engine): string[] => engine.tensors.filter((x) => x
 /** the step's rounds in `--json-turns` (the first also faults in its memory): the best is kept */
 const STEP_ROUNDS = 5
 
+/** `--json-turns FILE THREADS STEP`: ours and llama.cpp generate greedily in turn (TURNS runs of GEN each, best
+ *  kept), then the judge of the first difference if the ids part, then (STEP = 1) our step alone, best of
+ *  STEP_ROUNDS (the first also faults in the step's memory). */
 async function turnsChild(file: string, threads: string, step: string): Promise<void> {
   const { engine, prompt } = await warmEngine(file)
   const session = await openPeer(file, Number(threads))
