@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <unordered_map>
 
 #include "experts.h"
 #include "kernel_paths.h"
@@ -312,6 +313,8 @@ std::vector<std::string> tensor_names(const Model& m) {
 // all its pairs); the blocks of all the factors go in one parallel pass, one block per claim — one thread hand-off per
 // step instead of one per factor (~180 for Gemma 3), and the threads share the work evenly even for the tied head's
 // G [T, V] — then each factor's blocks are added in block order, so the result does not depend on the thread count.
+// Factors that share their X (a layer's q/k/v, its gate/up: one buffer, phrase_gradient) share its blocks: X Xᵀ is
+// summed once for them (the same sums, so the same bits).
 static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>& fs) {
   const int CB = 4096;
   struct Block {
@@ -321,21 +324,36 @@ static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>&
     size_t at;  // its T × T sums in `part`
   };
   std::vector<Block> blocks;
-  std::vector<size_t> first(fs.size() + 1, 0);  // each factor's G blocks, then its X blocks
+  // each factor's G blocks [g0, g0 + ng) and X blocks [x0, x0 + nx) of `blocks`
+  struct Span {
+    size_t g0, ng, x0, nx;
+  };
+  std::vector<Span> spans(fs.size(), Span{0, 0, 0, 0});
+  std::unordered_map<const float*, size_t> first_with_x;
   size_t total = 0;
+  auto add = [&](const float* M, int T, int n) {
+    const size_t first = blocks.size();
+    for (int c0 = 0; c0 < n; c0 += CB) {
+      blocks.push_back({M + c0, n, T, std::min(CB, n - c0), total});
+      total += (size_t)T * T;
+    }
+    return first;
+  };
   for (size_t i = 0; i < fs.size(); i++) {
     const LinearFactor& f = *fs[i];
-    first[i] = blocks.size();
-    if (f.T > 0)
-      for (int is_g = 1; is_g >= 0; is_g--) {
-        const int n = is_g ? f.out : f.in;
-        for (int c0 = 0; c0 < n; c0 += CB) {
-          blocks.push_back({(is_g ? f.G.data() : f.X.data()) + c0, n, f.T, std::min(CB, n - c0), total});
-          total += (size_t)f.T * f.T;
-        }
-      }
+    if (f.T == 0) continue;
+    Span& sp = spans[i];
+    sp.g0 = add(f.G.data(), f.T, f.out);
+    sp.ng = blocks.size() - sp.g0;
+    auto seen = first_with_x.find(f.X.data());  // an earlier factor with this X
+    if (seen != first_with_x.end() && fs[seen->second]->T == f.T && fs[seen->second]->in == f.in) {
+      sp.x0 = spans[seen->second].x0, sp.nx = spans[seen->second].nx;
+    } else {
+      sp.x0 = add(f.X.data(), f.T, f.in);
+      sp.nx = blocks.size() - sp.x0;
+      first_with_x[f.X.data()] = i;
+    }
   }
-  first[fs.size()] = blocks.size();
   StepMemory scratch;  // from the cache of mapped slabs (step_memory.h): a repeated step does not fault it in
   double* part = scratch.doubles(total);
   const KernelTable* k = kern();
@@ -350,13 +368,13 @@ static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>&
     const LinearFactor& f = *fs[i];
     if (f.T == 0) continue;
     const int T = f.T;
-    const size_t nbg = (f.out + CB - 1) / CB, b0 = first[i], b1 = first[i + 1];
+    const Span& sp = spans[i];
     double n2 = 0;
     for (int s = 0; s < T; s++)
       for (int t = 0; t <= s; t++) {
         double gg = 0, xx = 0;
-        for (size_t b = b0; b < b0 + nbg; b++) gg += part[blocks[b].at + (size_t)s * T + t];
-        for (size_t b = b0 + nbg; b < b1; b++) xx += part[blocks[b].at + (size_t)s * T + t];
+        for (size_t b = sp.g0; b < sp.g0 + sp.ng; b++) gg += part[blocks[b].at + (size_t)s * T + t];
+        for (size_t b = sp.x0; b < sp.x0 + sp.nx; b++) xx += part[blocks[b].at + (size_t)s * T + t];
         n2 += (s == t ? 1 : 2) * gg * xx;
       }
     out[i] = n2 > 0 ? n2 : 0;

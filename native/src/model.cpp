@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
 
 #include "experts.h"
 #include "kernel_paths.h"
@@ -397,16 +398,28 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::vector<uint8_t> finite(nl, 1);
   std::vector<float> g_max(nl, 0.f);
   {
-    std::vector<Floats> spans;  // each slot's X, then its G
+    // each slot's G, and each distinct X once (a layer's q/k/v share one, its gate/up another)
+    std::vector<Floats> spans;
+    std::vector<int> x_at(nl), g_at(nl);
+    std::unordered_map<const float*, int> x_span;
     for (int i = 0; i < nl; i++) {
-      spans.push_back(s.lin[i].X);
+      const Floats& X = s.lin[i].X;
+      auto seen = x_span.find(X.data());
+      if (seen != x_span.end() && spans[seen->second].size() == X.size()) {
+        x_at[i] = seen->second;
+      } else {
+        x_at[i] = (int)spans.size();
+        x_span[X.data()] = x_at[i];
+        spans.push_back(X);
+      }
+      g_at[i] = (int)spans.size();
       spans.push_back(s.lin[i].G);
     }
     std::vector<uint32_t> bits(spans.size());
     max_abs_bits_spans(spans.data(), (int)spans.size(), bits.data());
     for (int i = 0; i < nl; i++) {
-      finite[i] = bits[2 * i] < 0x7f800000u && bits[2 * i + 1] < 0x7f800000u;  // ±inf and NaN lie above
-      std::memcpy(&g_max[i], &bits[2 * i + 1], sizeof(float));
+      finite[i] = bits[x_at[i]] < 0x7f800000u && bits[g_at[i]] < 0x7f800000u;  // ±inf and NaN lie above
+      std::memcpy(&g_max[i], &bits[g_at[i]], sizeof(float));
     }
   }
   for (int i = 0; i < nl; i++)
