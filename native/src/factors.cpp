@@ -315,6 +315,22 @@ std::vector<std::string> tensor_names(const Model& m) {
 // G [T, V] — then each factor's blocks are added in block order, so the result does not depend on the thread count.
 // Factors that share their X (a layer's q/k/v, its gate/up: one buffer, phrase_gradient) share its blocks: X Xᵀ is
 // summed once for them (the same sums, so the same bits).
+std::vector<size_t> first_with_same_x(const std::vector<const LinearFactor*>& fs) {
+  std::vector<size_t> first(fs.size());
+  std::unordered_map<const float*, size_t> seen;  // buffer → the factor its spans go by
+  for (size_t i = 0; i < fs.size(); i++) {
+    const Floats& X = fs[i]->X;
+    auto at = seen.find(X.data());
+    if (at != seen.end() && fs[at->second]->X.size() == X.size()) {
+      first[i] = at->second;
+    } else {
+      first[i] = i;
+      seen[X.data()] = i;
+    }
+  }
+  return first;
+}
+
 static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>& fs) {
   const int CB = 4096;
   struct Block {
@@ -329,7 +345,7 @@ static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>&
     size_t g0, ng, x0, nx;
   };
   std::vector<Span> spans(fs.size(), Span{0, 0, 0, 0});
-  std::unordered_map<const float*, size_t> first_with_x;
+  const std::vector<size_t> same_x = first_with_same_x(fs);
   size_t total = 0;
   auto add = [&](const float* M, int T, int n) {
     const size_t first = blocks.size();
@@ -345,13 +361,11 @@ static std::vector<double> factor_norms2(const std::vector<const LinearFactor*>&
     Span& sp = spans[i];
     sp.g0 = add(f.G.data(), f.T, f.out);
     sp.ng = blocks.size() - sp.g0;
-    auto seen = first_with_x.find(f.X.data());  // an earlier factor with this X
-    if (seen != first_with_x.end() && fs[seen->second]->T == f.T && fs[seen->second]->in == f.in) {
-      sp.x0 = spans[seen->second].x0, sp.nx = spans[seen->second].nx;
+    if (same_x[i] < i && fs[same_x[i]]->T == f.T && fs[same_x[i]]->in == f.in) {  // an earlier factor's X
+      sp.x0 = spans[same_x[i]].x0, sp.nx = spans[same_x[i]].nx;
     } else {
       sp.x0 = add(f.X.data(), f.T, f.in);
       sp.nx = blocks.size() - sp.x0;
-      first_with_x[f.X.data()] = i;
     }
   }
   StepMemory scratch;  // from the cache of mapped slabs (step_memory.h): a repeated step does not fault it in

@@ -5,7 +5,6 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
-#include <unordered_map>
 
 #include "experts.h"
 #include "kernel_paths.h"
@@ -398,19 +397,18 @@ std::shared_ptr<Step> phrase_gradient(const Model& m, const std::vector<int>& id
   std::vector<uint8_t> finite(nl, 1);
   std::vector<float> g_max(nl, 0.f);
   {
-    // each slot's G, and each distinct X once (a layer's q/k/v share one, its gate/up another)
+    // each slot's G, and each distinct X once (first_with_same_x)
+    std::vector<const LinearFactor*> fs(nl);
+    for (int i = 0; i < nl; i++) fs[i] = &s.lin[i];
+    const std::vector<size_t> same_x = first_with_same_x(fs);
     std::vector<Floats> spans;
     std::vector<int> x_at(nl), g_at(nl);
-    std::unordered_map<const float*, int> x_span;
     for (int i = 0; i < nl; i++) {
-      const Floats& X = s.lin[i].X;
-      auto seen = x_span.find(X.data());
-      if (seen != x_span.end() && spans[seen->second].size() == X.size()) {
-        x_at[i] = seen->second;
+      if (same_x[i] < (size_t)i) {
+        x_at[i] = x_at[same_x[i]];
       } else {
         x_at[i] = (int)spans.size();
-        x_span[X.data()] = x_at[i];
-        spans.push_back(X);
+        spans.push_back(s.lin[i].X);
       }
       g_at[i] = (int)spans.size();
       spans.push_back(s.lin[i].G);

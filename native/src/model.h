@@ -320,6 +320,9 @@ void check_view(const Model& m, const View& v);
 void check_ids(const Model& m, const std::vector<int>& ids, const char* what);
 // Frobenius norms of the step's gradient per HF tensor, in the order of tensor_names()
 std::vector<double> step_grad_norms(const Model& m, const Step& s);
+// For each factor, the index of the first of `fs` whose X is the same buffer of the same size (its own index when
+// none): a layer's q/k/v share one X, its gate/up another (phrase_gradient), so passes over the factors read each once
+std::vector<size_t> first_with_same_x(const std::vector<const LinearFactor*>& fs);
 std::vector<std::string> tensor_names(const Model& m);
 
 // ---- model.cpp -----------------------------------------------------------------------------------------
